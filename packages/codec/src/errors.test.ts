@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
+
+describe('WalError', () => {
+  it('carries a stable code, a message and details', () => {
+    const err = new WalError(WalErrorCode.CORRUPT, 'frame damaged', {
+      details: { segment: 'a.seg', offset: 12 },
+    });
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toBe('WAL_CORRUPT');
+    expect(err.details).toEqual({ segment: 'a.seg', offset: 12 });
+    expect(isWalError(err, WalErrorCode.CORRUPT)).toBe(true);
+    expect(isWalError(err, WalErrorCode.IO)).toBe(false);
+  });
+
+  it('badArgument names the argument, the expectation and what it got', () => {
+    expect(() => badArgument('maxRecordSize', 'a positive integer', -1)).toThrow(
+      /maxRecordSize must be a positive integer, got -1/,
+    );
+  });
+});

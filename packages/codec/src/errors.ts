@@ -1,0 +1,101 @@
+/**
+ * Every error Walnut raises for something a caller can cause or must handle is a
+ * `WalError`. The `code` is part of the public API: it never changes meaning, so
+ * callers may switch on it. The message says what happened and what to do.
+ */
+export const WalErrorCode = {
+  /** An argument or config field has the wrong type or range. */
+  BAD_ARGUMENT: 'WAL_BAD_ARGUMENT',
+  /** A record, meta or batch is larger than `maxRecordSize` (or the format limit). */
+  RECORD_TOO_LARGE: 'WAL_RECORD_TOO_LARGE',
+  /** Damage followed by valid data (mid-log corruption), or a structurally invalid file. */
+  CORRUPT: 'WAL_CORRUPT',
+  /** A segment between the first and the last is missing. */
+  MISSING_SEGMENT: 'WAL_MISSING_SEGMENT',
+  /** A file was written by a format version this build does not know. */
+  UNSUPPORTED_FORMAT: 'WAL_UNSUPPORTED_FORMAT',
+  /** An fsync/fdatasync failed earlier; the log refuses to report success until reopened. */
+  POISONED: 'WAL_POISONED',
+  /** The disk is full (ENOSPC/EDQUOT); the log is consistent and works once space is freed. */
+  NO_SPACE: 'WAL_NO_SPACE',
+  /** Any other I/O failure; `errno` and `syscall` say which. */
+  IO: 'WAL_IO',
+  /** Another process holds the log directory's lock. */
+  LOCKED: 'WAL_LOCKED',
+  /** The operation is not allowed in the current state. */
+  BAD_STATE: 'WAL_BAD_STATE',
+  /** The log (or I/O instance) is closed. */
+  CLOSED: 'WAL_CLOSED',
+  /** The log is shutting down and takes no new work. */
+  CLOSING: 'WAL_CLOSING',
+  /** A shutdown or wait exceeded its deadline. */
+  TIMEOUT: 'WAL_TIMEOUT',
+  /** The append queue is full and `backpressure: 'error'` was chosen. */
+  BACKPRESSURE: 'WAL_BACKPRESSURE',
+  /** The log was opened read-only. */
+  READ_ONLY: 'WAL_READ_ONLY',
+  /** Replay was asked to start below the retained floor (those records were truncated). */
+  REPLAY_BELOW_FLOOR: 'WAL_REPLAY_BELOW_FLOOR',
+  /** An encrypted segment names a key id the key ring does not hold. */
+  KEY_MISSING: 'WAL_KEY_MISSING',
+  /** Authentication failed: wrong key, or the ciphertext was tampered with. */
+  DECRYPT_FAILED: 'WAL_DECRYPT_FAILED',
+  /** A requested backend (e.g. io_uring) cannot be used on this machine. */
+  BACKEND_UNAVAILABLE: 'WAL_BACKEND_UNAVAILABLE',
+} as const;
+
+export type WalErrorCode = (typeof WalErrorCode)[keyof typeof WalErrorCode];
+
+/** Where in the log an error was found, when it is about a place on disk. */
+export interface WalErrorDetails {
+  /** Path of the segment or file concerned. */
+  segment?: string;
+  /** Byte offset inside that file. */
+  offset?: number;
+  /** Positive errno number for I/O errors (e.g. 5 for EIO). */
+  errno?: number;
+  /** The system call or operation that failed. */
+  syscall?: string;
+  [key: string]: unknown;
+}
+
+export class WalError extends Error {
+  override readonly name = 'WalError';
+  readonly code: WalErrorCode;
+  readonly details: WalErrorDetails;
+
+  constructor(
+    code: WalErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: WalErrorDetails } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isWalError(value: unknown, code?: WalErrorCode): value is WalError {
+  return value instanceof WalError && (code === undefined || value.code === code);
+}
+
+/** Throws `WAL_BAD_ARGUMENT` with a message naming the argument and what it must be. */
+export function badArgument(name: string, expected: string, got: unknown): never {
+  throw new WalError(
+    WalErrorCode.BAD_ARGUMENT,
+    `${name} must be ${expected}, got ${describeValue(got)}`,
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined)
+    return String(value);
+  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
+  if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return `a ${value.constructor?.name ?? typeof value}`;
+}

@@ -1,0 +1,148 @@
+/**
+ * The StorageIo contract: a submission/completion interface so that one writer can
+ * keep many operations in flight without a thread per operation.
+ *
+ * Submissions return a token from one per-instance counter. Nothing reaches the
+ * kernel until `flush()`. Completions are collected with `pollCompletions()` (never
+ * blocks) or `waitCompletions(min)` (a promise resolved from the event loop).
+ */
+
+/** The kind of operation a submission/completion is about. */
+export type IoOp = 'write' | 'writev' | 'read' | 'fdatasync' | 'fsync' | 'fallocate';
+
+/** A file descriptor as returned by `StorageIo.open` (a plain OS fd for real backends). */
+export type IoFd = number;
+
+export interface IoCompletion {
+  /** The token `submit*` returned. */
+  readonly token: number;
+  readonly op: IoOp;
+  readonly fd: IoFd;
+  /** Bytes asked for (write/writev/read/fallocate length), 0 for syncs. */
+  readonly requested: number;
+  /** Bytes transferred (>= 0; 0 for a successful sync) or `-errno` on failure. */
+  readonly result: number;
+}
+
+/** Options for a submission. */
+export interface SubmitOptions {
+  /**
+   * Chain this operation behind the previous submission of this instance: it runs only
+   * after that one completed successfully (in full, for writes). If the previous link
+   * fails, this operation completes with `-ECANCELED` (125) and never runs. On io_uring
+   * this is `IOSQE_IO_LINK`; other backends execute in order and check.
+   */
+  readonly linkToPrevious?: boolean;
+}
+
+export interface OpenOptions {
+  /** Create the file if missing (mode 0o600 unless `mode` says otherwise). */
+  readonly create?: boolean;
+  /** Fail if it exists (with `create`). */
+  readonly exclusive?: boolean;
+  /** Open read-only. */
+  readonly readOnly?: boolean;
+  /** Truncate to zero length. */
+  readonly truncate?: boolean;
+  /** O_DIRECT, where the backend and the file system support it. */
+  readonly direct?: boolean;
+  /** O_DSYNC, where supported. */
+  readonly dsync?: boolean;
+  readonly mode?: number;
+}
+
+export interface IoLock {
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+export interface StorageIoDescription {
+  /** The backend actually in use: 'io_uring', 'sync-fs', 'memory', 'faulty(<inner>)' or a custom name. */
+  readonly backend: string;
+  /** Why this backend was chosen (and why any preferred one was not). */
+  readonly reason: string;
+  /** Backend-specific facts (ring size, features, sqpoll, …). */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export interface StorageIo {
+  /** A short name of the backend ('io_uring', 'sync-fs', 'memory', …). */
+  readonly name: string;
+
+  // Files (promise based; these are setup operations, not the hot path).
+  open(path: string, options?: OpenOptions): Promise<IoFd>;
+  close(fd: IoFd): Promise<void>;
+  /** Current size of the file in bytes. */
+  size(fd: IoFd): Promise<number>;
+  /** Set the file length (used to cut a torn tail). */
+  truncate(fd: IoFd, length: number): Promise<void>;
+
+  // Namespace operations. They go through the backend so that the memory and faulty
+  // backends can model (and break) them: a created, renamed or deleted name is durable
+  // only after `syncDirectory` of its parent completed.
+  mkdir(path: string): Promise<void>;
+  /** Names in a directory (not paths), unsorted. Throws WAL_IO with errno ENOENT if missing. */
+  readdir(path: string): Promise<string[]>;
+  /** Size in bytes, or null when the path does not exist. */
+  stat(path: string): Promise<{ size: number } | null>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** fsync of a directory, making entries created/renamed/removed in it durable. */
+  syncDirectory(path: string): Promise<void>;
+  /**
+   * An exclusive advisory lock on `path` (created if missing) that dies with the process
+   * (flock). Rejects with WAL_LOCKED when another holder has it.
+   */
+  lock(path: string): Promise<IoLock>;
+
+  // Submission.
+  submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions): number;
+  submitWritev(
+    fd: IoFd,
+    buffers: readonly Uint8Array[],
+    offset: number,
+    options?: SubmitOptions,
+  ): number;
+  submitRead(fd: IoFd, into: Uint8Array, offset: number, options?: SubmitOptions): number;
+  submitDatasync(fd: IoFd, options?: SubmitOptions): number;
+  submitFsync(fd: IoFd, options?: SubmitOptions): number;
+  /** Reserve space (mode 0: extends the file size). Backends that cannot complete it with -EOPNOTSUPP. */
+  submitFallocate(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number;
+
+  /** Hand every queued submission to the kernel / execute it. Returns how many were handed over. */
+  flush(): number;
+  /** Completions that are ready now; never blocks. */
+  pollCompletions(): IoCompletion[];
+  /**
+   * Resolves (from the event loop, never by spinning) once at least `min` completions are
+   * ready (default 1), with every completion ready at that moment. Flushes first.
+   */
+  waitCompletions(min?: number): Promise<IoCompletion[]>;
+  /** Number of submitted operations whose completion has not been collected yet. */
+  readonly inFlight: number;
+
+  /**
+   * Claims a submitted token: its completion resolves this promise (with the completion,
+   * whatever its result) and is not returned by `pollCompletions`/`waitCompletions`.
+   * This is how several users share one instance. Flushes if needed.
+   */
+  completion(token: number): Promise<IoCompletion>;
+
+  // Promise helpers, built on submit + completion(token). Failures throw a WalError
+  // (WAL_NO_SPACE for ENOSPC/EDQUOT, WAL_IO otherwise, with errno and syscall).
+  /** Writes all of `data` at `offset`, looping on short writes. Resolves with data.length. */
+  write(fd: IoFd, data: Uint8Array, offset: number): Promise<number>;
+  /** Reads up to into.length bytes at `offset`; resolves with bytes read (0 at end of file). */
+  read(fd: IoFd, into: Uint8Array, offset: number): Promise<number>;
+  datasync(fd: IoFd): Promise<void>;
+  fsync(fd: IoFd): Promise<void>;
+  fallocate(fd: IoFd, offset: number, length: number): Promise<void>;
+
+  /** Which backend runs and why. */
+  describe(): StorageIoDescription;
+  /**
+   * No new submissions (they throw WAL_CLOSED); in-flight operations complete or are
+   * cancelled and stay collectable; buffers they use are kept alive until then. Idempotent.
+   */
+  closeIo(): Promise<void>;
+}
