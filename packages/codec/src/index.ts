@@ -1,1 +1,41 @@
+export * from './constants.js';
+export {
+  type CoreEntry,
+  type CoreOp,
+  coreEntryFrameSize,
+  decodeCoreEntryBody,
+  encodeCoreEntryFrame,
+} from './core-entry.js';
+export { crc32c } from './crc32c.js';
+export { FrameCipher, KeyRing } from './crypto.js';
+export { classifyDamage, findNextValidFrame } from './damage.js';
 export * from './errors.js';
+export {
+  type CipherId,
+  decodeFileHeader,
+  encodeFileHeader,
+  type FileHeader,
+  type FileHeaderInput,
+  type FileKind,
+  parseSegmentFileName,
+  segmentFileName,
+} from './file-header.js';
+export { encodeFrame, sealFrame } from './frame.js';
+export {
+  batchFrameSize,
+  decodeBatchBody,
+  decodeRecordBody,
+  encodeBatchFrame,
+  encodeRecordFrame,
+  recordFrameSize,
+  validateRecordInput,
+  type WalRecord,
+  type WalRecordInput,
+} from './records.js';
+export {
+  FrameScanner,
+  type FrameScannerOptions,
+  type ScannedFrame,
+  type ScanStop,
+  type StopKind,
+} from './scanner.js';

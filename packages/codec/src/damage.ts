@@ -1,0 +1,88 @@
+import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
+import { crc32cRange } from './crc32c.js';
+import { badArgument } from './errors.js';
+import { checkBytes } from './validate.js';
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** True when every byte of `buf[from..to)` is zero. */
+export function isZeroFilled(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i += ZEROS.length) {
+    const n = Math.min(ZEROS.length, to - i);
+    if (buf.compare(ZEROS, 0, n, i, i + n) !== 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Index of the first position in `buf[from..end)` where a whole valid frame starts (its
+ * length in 1..maxFrameBody, inside `end`, a known kind byte and a matching CRC), or -1.
+ * Costs one 4-byte read per position plus a CRC per plausible candidate.
+ */
+export function findValidFrameIn(buf: Buffer, from: number, end: number, maxBody: number): number {
+  const last = end - FRAME_HEADER_SIZE - 1;
+  for (let i = from; i <= last; i++) {
+    const len = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
+    // len is negative here when its top bit is set: far beyond any limit.
+    if (len < 1 || len > maxBody || len > end - i - FRAME_HEADER_SIZE) continue;
+    const kind = buf[i + FRAME_HEADER_SIZE]!;
+    if (kind < BodyKind.RECORD || kind > BodyKind.ENCRYPTED) continue;
+    if (crc32cRange(buf, i + 4, i + FRAME_HEADER_SIZE + len, 0) === buf.readUInt32LE(i)) return i;
+  }
+  return -1;
+}
+
+export function classifyAt(
+  buf: Buffer,
+  index: number,
+  end: number,
+  maxBody: number,
+): 'eof' | 'torn' | 'corrupt' {
+  if (isZeroFilled(buf, index, end)) return 'eof';
+  return findValidFrameIn(buf, index + 1, end, maxBody) >= 0 ? 'corrupt' : 'torn';
+}
+
+function asBuffer(buf: Uint8Array): Buffer {
+  checkBytes('buf', buf);
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function checkIndex(name: string, value: unknown, length: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > length)
+    badArgument(name, `an integer in 0..${length} (the buffer length)`, value);
+}
+
+function checkMaxBody(value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_FRAME_BODY)
+    badArgument('maxFrameBody', `an integer in 1..${MAX_FRAME_BODY}`, value);
+}
+
+/**
+ * Judges the damage at `buf[index]`, where a scanner found no valid frame: 'eof' when every
+ * byte from there to the end is zero, 'corrupt' when a valid frame starts anywhere after
+ * it (mid-log damage), else 'torn' (the remains of an interrupted write).
+ */
+export function classifyDamage(
+  buf: Uint8Array,
+  index: number,
+  maxFrameBody: number = MAX_FRAME_BODY,
+): 'eof' | 'torn' | 'corrupt' {
+  const b = asBuffer(buf);
+  checkIndex('index', index, b.length);
+  checkMaxBody(maxFrameBody);
+  return classifyAt(b, index, b.length, maxFrameBody);
+}
+
+/** Index of the first valid frame starting at or after `from`, or -1. */
+export function findNextValidFrame(
+  buf: Uint8Array,
+  from: number,
+  maxFrameBody: number = MAX_FRAME_BODY,
+): number {
+  const b = asBuffer(buf);
+  checkIndex('from', from, b.length);
+  checkMaxBody(maxFrameBody);
+  return findValidFrameIn(b, from, b.length, maxFrameBody);
+}
+
+export { asBuffer, checkIndex, checkMaxBody };

@@ -1,0 +1,29 @@
+import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
+import { crc32cRange } from './crc32c.js';
+import { badArgument } from './errors.js';
+import { checkBytes, tooLarge } from './validate.js';
+
+/**
+ * Seals a frame whose body (`bodyLength` bytes) is already in place at `offset + 8`:
+ * writes `len`, then the CRC32C of `len` and the body. RangeError if it does not fit.
+ */
+export function sealFrame(target: Buffer, offset: number, bodyLength: number): void {
+  if (bodyLength < 1 || bodyLength > MAX_FRAME_BODY || !Number.isInteger(bodyLength))
+    badArgument('bodyLength', `an integer in 1..${MAX_FRAME_BODY}`, bodyLength);
+  const end = offset + FRAME_HEADER_SIZE + bodyLength;
+  if (offset < 0 || end > target.length)
+    throw new RangeError(`frame [${offset}, ${end}) does not fit a buffer of ${target.length}`);
+  target.writeUInt32LE(bodyLength, offset + 4);
+  target.writeUInt32LE(crc32cRange(target, offset + 4, end, 0), offset);
+}
+
+/** Writes a frame holding `body` at `offset`; returns the bytes written (8 + body length). */
+export function encodeFrame(target: Buffer, offset: number, body: Uint8Array): number {
+  checkBytes('body', body);
+  if (body.length === 0) badArgument('body', 'at least 1 byte (its kind)', body);
+  if (body.length > MAX_FRAME_BODY)
+    tooLarge('the frame body', body.length, MAX_FRAME_BODY, 'split it into smaller records');
+  target.set(body, offset + FRAME_HEADER_SIZE);
+  sealFrame(target, offset, body.length);
+  return FRAME_HEADER_SIZE + body.length;
+}

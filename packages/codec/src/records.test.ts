@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { isWalError, WalErrorCode } from './errors.js';
+import {
+  batchFrameSize,
+  decodeBatchBody,
+  decodeRecordBody,
+  encodeBatchFrame,
+  encodeRecordFrame,
+  recordFrameSize,
+  validateRecordInput,
+  type WalRecordInput,
+} from './records.js';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isWalError(err) ? err.code : `not a WalError: ${err}`;
+  }
+  return undefined;
+}
+
+describe('record frames', () => {
+  it('cost 20 bytes of overhead for a plain record', () => {
+    expect(recordFrameSize({ payload: Buffer.alloc(100) })).toBe(120);
+  });
+
+  it('round-trip a record with every optional field', () => {
+    const input: WalRecordInput = {
+      type: 513,
+      payload: Buffer.from('payload'),
+      meta: Buffer.from('meta'),
+      tenantId: 2n ** 64n - 1n,
+      vshardId: 2 ** 32 - 1,
+      databaseId: 9n,
+    };
+    const buf = Buffer.alloc(200);
+    const n = encodeRecordFrame(buf, 5, 77n, input);
+    expect(n).toBe(recordFrameSize(input));
+    expect(decodeRecordBody(buf.subarray(13, 5 + n))).toEqual({ lsn: 77n, ...input });
+  });
+
+  it('round-trip a batch with LSNs first, first+1, …', () => {
+    const inputs: WalRecordInput[] = [
+      { payload: Buffer.from('a') },
+      { payload: Buffer.alloc(0), type: 3, tenantId: 1n },
+      { payload: Buffer.from('ccc'), meta: Buffer.alloc(0) },
+    ];
+    const buf = Buffer.alloc(batchFrameSize(inputs));
+    expect(encodeBatchFrame(buf, 0, 10n, inputs)).toBe(buf.length);
+    const records = decodeBatchBody(buf.subarray(8));
+    expect(records.map((r) => r.lsn)).toEqual([10n, 11n, 12n]);
+    expect(records[1]).toMatchObject({ type: 3, tenantId: 1n, payload: Buffer.alloc(0) });
+    expect(records[2]!.meta).toEqual(Buffer.alloc(0));
+  });
+
+  it('reject bad input with stable codes', () => {
+    const buf = Buffer.alloc(64);
+    const payload = Buffer.alloc(1);
+    expect(codeOf(() => encodeRecordFrame(buf, 0, 0n, { payload }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeRecordFrame(buf, 0, 2n ** 64n, { payload }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeRecordFrame(buf, 0, 1 as unknown as bigint, { payload }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, type: 65536 }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, vshardId: -1 }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, tenantId: -1n }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload: 'x' as unknown as Buffer }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeBatchFrame(buf, 0, 1n, []))).toBe(WalErrorCode.BAD_ARGUMENT);
+    expect(codeOf(() => encodeBatchFrame(buf, 0, 2n ** 64n - 1n, [{ payload }, { payload }]))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(
+      codeOf(() => validateRecordInput({ payload: Buffer.alloc(10), meta: Buffer.alloc(7) }, 16)),
+    ).toBe(WalErrorCode.RECORD_TOO_LARGE);
+    expect(
+      codeOf(() => validateRecordInput({ payload: Buffer.alloc(10), meta: Buffer.alloc(6) }, 16)),
+    ).toBe(undefined);
+  });
+
+  it('throw RangeError when the frame does not fit the target', () => {
+    expect(() => encodeRecordFrame(Buffer.alloc(20), 0, 1n, { payload: Buffer.alloc(1) })).toThrow(
+      RangeError,
+    );
+  });
+
+  it('decode malformed bodies as WAL_CORRUPT', () => {
+    const buf = Buffer.alloc(64);
+    const n = encodeRecordFrame(buf, 0, 1n, { payload: Buffer.from('x'), meta: Buffer.from('m') });
+    const body = Buffer.from(buf.subarray(8, n));
+    body.writeUInt32LE(99, 12); // meta length beyond the body
+    expect(codeOf(() => decodeRecordBody(body))).toBe(WalErrorCode.CORRUPT);
+    expect(codeOf(() => decodeRecordBody(Buffer.alloc(11, 1)))).toBe(WalErrorCode.CORRUPT);
+  });
+});

@@ -1,0 +1,329 @@
+import {
+  BATCH_BODY_FIXED,
+  BATCH_ENTRY_FIXED,
+  BodyKind,
+  DEFAULT_MAX_RECORD_SIZE,
+  FRAME_HEADER_SIZE,
+  MAX_FRAME_BODY,
+  MAX_LSN,
+  MAX_U32,
+  RECORD_BODY_FIXED,
+  RECORD_FLAGS_MASK,
+  RecordFlag,
+} from './constants.js';
+import { badArgument } from './errors.js';
+import { sealFrame } from './frame.js';
+import { checkMaxSize, checkU64, checkUint, malformed, tooLarge } from './validate.js';
+
+/** What a caller appends. Absent routing fields and meta cost zero bytes on disk. */
+export interface WalRecordInput {
+  /** Application record type, u16; 0 when absent. */
+  type?: number;
+  payload: Uint8Array;
+  meta?: Uint8Array;
+  tenantId?: bigint;
+  vshardId?: number;
+  databaseId?: bigint;
+}
+
+/**
+ * A decoded record. `payload` and `meta` are views into the scanned buffer (no copy):
+ * copy them if the buffer is reused. Absent optional fields are `undefined`.
+ */
+export interface WalRecord {
+  lsn: bigint;
+  type: number;
+  payload: Buffer;
+  meta?: Buffer;
+  tenantId?: bigint;
+  vshardId?: number;
+  databaseId?: bigint;
+}
+
+/**
+ * Checks every field of `input` and returns its flags byte plus the bytes its optional
+ * parts take (routing fields, meta length and meta), packed as `extra * 16 + flags`.
+ */
+function inspectInput(input: WalRecordInput, where: string): number {
+  if (typeof input !== 'object' || input === null) badArgument(where, 'a record object', input);
+  const { type, payload, meta, tenantId, vshardId, databaseId } = input;
+  if (!(payload instanceof Uint8Array))
+    badArgument(`${where}.payload`, 'a Uint8Array or Buffer', payload);
+  if (type !== undefined) checkUint(`${where}.type`, type, 0xffff);
+  let flags = 0;
+  let extra = 0;
+  if (meta !== undefined) {
+    if (!(meta instanceof Uint8Array)) badArgument(`${where}.meta`, 'a Uint8Array or Buffer', meta);
+    flags |= RecordFlag.META;
+    extra += 4 + meta.length;
+  }
+  if (tenantId !== undefined) {
+    checkU64(`${where}.tenantId`, tenantId);
+    flags |= RecordFlag.TENANT;
+    extra += 8;
+  }
+  if (vshardId !== undefined) {
+    checkUint(`${where}.vshardId`, vshardId, MAX_U32);
+    flags |= RecordFlag.VSHARD;
+    extra += 4;
+  }
+  if (databaseId !== undefined) {
+    checkU64(`${where}.databaseId`, databaseId);
+    flags |= RecordFlag.DATABASE;
+    extra += 8;
+  }
+  return extra * 16 + flags;
+}
+
+function checkLsn(name: string, lsn: unknown): asserts lsn is bigint {
+  if (typeof lsn !== 'bigint' || lsn < 1n || lsn > MAX_LSN)
+    badArgument(name, 'a bigint LSN in 1..2^64-1', lsn);
+}
+
+function recordBytes(input: WalRecordInput): number {
+  return input.payload.length + (input.meta === undefined ? 0 : input.meta.length);
+}
+
+/**
+ * Throws WAL_BAD_ARGUMENT for a field of the wrong type or range and WAL_RECORD_TOO_LARGE
+ * when payload + meta exceed `maxRecordSize`.
+ */
+export function validateRecordInput(
+  input: WalRecordInput,
+  maxRecordSize: number = DEFAULT_MAX_RECORD_SIZE,
+): void {
+  checkMaxSize('maxRecordSize', maxRecordSize);
+  inspectInput(input, 'record');
+  const size = recordBytes(input);
+  if (size > maxRecordSize)
+    tooLarge(
+      'the record (payload + meta)',
+      size,
+      maxRecordSize,
+      'split it, or raise maxRecordSize',
+    );
+}
+
+/** Exact bytes `encodeRecordFrame` writes for `input`. */
+export function recordFrameSize(input: WalRecordInput): number {
+  const info = inspectInput(input, 'record');
+  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + (info >>> 4) + input.payload.length;
+}
+
+function checkFits(target: Buffer, offset: number, size: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length)
+    throw new RangeError(
+      `a frame of ${size} bytes at offset ${offset} does not fit a buffer of ${target.length}`,
+    );
+}
+
+/** Writes the optional parts in format order; returns the position after them. */
+function writeOptional(target: Buffer, pos: number, input: WalRecordInput, flags: number): number {
+  if (flags & RecordFlag.TENANT) pos = target.writeBigUInt64LE(input.tenantId!, pos);
+  if (flags & RecordFlag.VSHARD) pos = target.writeUInt32LE(input.vshardId!, pos);
+  if (flags & RecordFlag.DATABASE) pos = target.writeBigUInt64LE(input.databaseId!, pos);
+  if (flags & RecordFlag.META) {
+    const meta = input.meta!;
+    pos = target.writeUInt32LE(meta.length, pos);
+    target.set(meta, pos);
+    pos += meta.length;
+  }
+  return pos;
+}
+
+/**
+ * Writes one record frame at `offset` and returns its size. Validates the input
+ * (WAL_BAD_ARGUMENT, WAL_RECORD_TOO_LARGE over the format limit; apply your own
+ * `maxRecordSize` with `validateRecordInput`). RangeError if the frame does not fit.
+ */
+export function encodeRecordFrame(
+  target: Buffer,
+  offset: number,
+  lsn: bigint,
+  input: WalRecordInput,
+): number {
+  checkLsn('lsn', lsn);
+  const info = inspectInput(input, 'record');
+  const flags = info & 15;
+  const payload = input.payload;
+  const bodyLength = RECORD_BODY_FIXED + (info >>> 4) + payload.length;
+  if (bodyLength > MAX_FRAME_BODY)
+    tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
+  checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
+  let pos = offset + FRAME_HEADER_SIZE;
+  target[pos] = BodyKind.RECORD;
+  target[pos + 1] = flags;
+  target.writeUInt16LE(input.type ?? 0, pos + 2);
+  target.writeBigUInt64LE(lsn, pos + 4);
+  pos = writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
+  target.set(payload, pos);
+  sealFrame(target, offset, bodyLength);
+  return FRAME_HEADER_SIZE + bodyLength;
+}
+
+function batchBodyLength(inputs: readonly WalRecordInput[], firstLsn?: bigint): number {
+  if (!Array.isArray(inputs)) badArgument('batch', 'an array of records', inputs);
+  if (inputs.length === 0) badArgument('batch', 'a non-empty array of records', inputs);
+  if (inputs.length > MAX_U32) badArgument('batch', `at most ${MAX_U32} records`, inputs);
+  if (firstLsn !== undefined && firstLsn + BigInt(inputs.length - 1) > MAX_LSN)
+    badArgument('firstLsn', 'such that every LSN of the batch stays ≤ 2^64-1', firstLsn);
+  let length = BATCH_BODY_FIXED;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    length += BATCH_ENTRY_FIXED + (inspectInput(input, `batch[${i}]`) >>> 4);
+    length += input.payload.length;
+  }
+  if (length > MAX_FRAME_BODY)
+    tooLarge('the batch frame body', length, MAX_FRAME_BODY, 'split the batch');
+  return length;
+}
+
+/** Exact bytes `encodeBatchFrame` writes for `inputs`. */
+export function batchFrameSize(inputs: readonly WalRecordInput[]): number {
+  return FRAME_HEADER_SIZE + batchBodyLength(inputs);
+}
+
+/**
+ * Writes one atomic batch frame (records get LSNs firstLsn, firstLsn+1, …) and returns
+ * its size. Same validation as `encodeRecordFrame`; a batch must not be empty.
+ */
+export function encodeBatchFrame(
+  target: Buffer,
+  offset: number,
+  firstLsn: bigint,
+  inputs: readonly WalRecordInput[],
+): number {
+  checkLsn('firstLsn', firstLsn);
+  const bodyLength = batchBodyLength(inputs, firstLsn);
+  checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
+  let pos = offset + FRAME_HEADER_SIZE;
+  target[pos] = BodyKind.BATCH;
+  target[pos + 1] = 0;
+  target.writeUInt16LE(0, pos + 2);
+  target.writeUInt32LE(inputs.length, pos + 4);
+  target.writeBigUInt64LE(firstLsn, pos + 8);
+  pos += BATCH_BODY_FIXED;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    const flags = inspectInput(input, `batch[${i}]`) & 15;
+    target[pos] = flags;
+    target.writeUInt16LE(input.type ?? 0, pos + 1);
+    target.writeUInt32LE(input.payload.length, pos + 3);
+    pos = writeOptional(target, pos + BATCH_ENTRY_FIXED, input, flags);
+    target.set(input.payload, pos);
+    pos += input.payload.length;
+  }
+  sealFrame(target, offset, bodyLength);
+  return FRAME_HEADER_SIZE + bodyLength;
+}
+
+/**
+ * Reads the optional parts flagged in `flags` from `buf[pos..end)` into `rec`; returns the
+ * position after them. Every length is checked against `end` before it is trusted.
+ */
+function readOptional(
+  buf: Buffer,
+  pos: number,
+  end: number,
+  flags: number,
+  rec: WalRecord,
+): number {
+  if (flags & ~RECORD_FLAGS_MASK) malformed(`unknown record flags 0x${flags.toString(16)}`);
+  if (flags & RecordFlag.TENANT) {
+    if (pos + 8 > end) malformed('tenant id runs past the body');
+    rec.tenantId = buf.readBigUInt64LE(pos);
+    pos += 8;
+  }
+  if (flags & RecordFlag.VSHARD) {
+    if (pos + 4 > end) malformed('vshard id runs past the body');
+    rec.vshardId = buf.readUInt32LE(pos);
+    pos += 4;
+  }
+  if (flags & RecordFlag.DATABASE) {
+    if (pos + 8 > end) malformed('database id runs past the body');
+    rec.databaseId = buf.readBigUInt64LE(pos);
+    pos += 8;
+  }
+  if (flags & RecordFlag.META) {
+    if (pos + 4 > end) malformed('meta length runs past the body');
+    const m = buf.readUInt32LE(pos);
+    pos += 4;
+    if (m > end - pos) malformed(`meta length ${m} runs past the body`);
+    rec.meta = buf.subarray(pos, pos + m);
+    pos += m;
+  }
+  return pos;
+}
+
+function newRecord(lsn: bigint, type: number): WalRecord {
+  return {
+    lsn,
+    type,
+    payload: EMPTY,
+    meta: undefined,
+    tenantId: undefined,
+    vshardId: undefined,
+    databaseId: undefined,
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Decodes a record body in `buf[start..end)` (kind byte included). WAL_CORRUPT if malformed. */
+export function decodeRecordAt(buf: Buffer, start: number, end: number): WalRecord {
+  if (end - start < RECORD_BODY_FIXED) malformed('record body shorter than 12 bytes');
+  if (buf[start] !== BodyKind.RECORD) malformed(`body kind ${buf[start]} is not a record`);
+  const lsn = buf.readBigUInt64LE(start + 4);
+  if (lsn === 0n) malformed('record LSN 0');
+  const rec = newRecord(lsn, buf.readUInt16LE(start + 2));
+  const pos = readOptional(buf, start + RECORD_BODY_FIXED, end, buf[start + 1]!, rec);
+  rec.payload = buf.subarray(pos, end);
+  return rec;
+}
+
+/** Decodes a batch body in `buf[start..end)`, appending its records to `out` in order. */
+export function decodeBatchAt(buf: Buffer, start: number, end: number, out: WalRecord[]): void {
+  if (end - start < BATCH_BODY_FIXED) malformed('batch body shorter than 16 bytes');
+  if (buf[start] !== BodyKind.BATCH) malformed(`body kind ${buf[start]} is not a batch`);
+  if (buf[start + 1] !== 0 || buf.readUInt16LE(start + 2) !== 0)
+    malformed('batch flags or reserved bytes are not zero');
+  const count = buf.readUInt32LE(start + 4);
+  const firstLsn = buf.readBigUInt64LE(start + 8);
+  if (count === 0) malformed('batch of 0 records');
+  if (firstLsn === 0n) malformed('batch first LSN 0');
+  if (firstLsn + BigInt(count - 1) > MAX_LSN) malformed('batch LSNs run past 2^64-1');
+  if (count > (end - start - BATCH_BODY_FIXED) / BATCH_ENTRY_FIXED)
+    malformed(`batch count ${count} cannot fit its body`);
+  let pos = start + BATCH_BODY_FIXED;
+  for (let i = 0; i < count; i++) {
+    if (pos + BATCH_ENTRY_FIXED > end) malformed(`batch entry ${i} runs past the body`);
+    const flags = buf[pos]!;
+    const rec = newRecord(firstLsn + BigInt(i), buf.readUInt16LE(pos + 1));
+    const p = buf.readUInt32LE(pos + 3);
+    pos = readOptional(buf, pos + BATCH_ENTRY_FIXED, end, flags, rec);
+    if (p > end - pos) malformed(`batch entry ${i} payload length ${p} runs past the body`);
+    rec.payload = buf.subarray(pos, pos + p);
+    pos += p;
+    out.push(rec);
+  }
+  if (pos !== end) malformed(`batch entries end at ${pos - start}, the body at ${end - start}`);
+}
+
+/** Decodes a single-record body (a frame body of kind 0x01). WAL_CORRUPT if malformed. */
+export function decodeRecordBody(body: Buffer): WalRecord {
+  return decodeRecordAt(toBuffer(body), 0, body.length);
+}
+
+/** Decodes a batch body (kind 0x02) into its records in LSN order. WAL_CORRUPT if malformed. */
+export function decodeBatchBody(body: Buffer): WalRecord[] {
+  const out: WalRecord[] = [];
+  decodeBatchAt(toBuffer(body), 0, body.length, out);
+  return out;
+}
+
+/** A Buffer view of `bytes` without copying. */
+export function toBuffer(bytes: Uint8Array): Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes;
+  if (!(bytes instanceof Uint8Array)) badArgument('buffer', 'a Uint8Array or Buffer', bytes);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { encodeCoreEntryFrame } from './core-entry.js';
+import { classifyDamage, findNextValidFrame } from './damage.js';
+import { encodeFrame } from './frame.js';
+import { encodeBatchFrame, encodeRecordFrame } from './records.js';
+import { FrameScanner } from './scanner.js';
+
+function log(n: number, tail = 0): { buf: Buffer; ends: number[] } {
+  const buf = Buffer.alloc(n * 40 + tail);
+  const ends: number[] = [];
+  let at = 0;
+  for (let i = 1; i <= n; i++) {
+    at += encodeRecordFrame(buf, at, BigInt(i), { payload: Buffer.from(`record ${i}`) });
+    ends.push(at);
+  }
+  return { buf: buf.subarray(0, at + tail), ends };
+}
+
+describe('FrameScanner', () => {
+  it('reads every record then stops at eof', () => {
+    const { buf, ends } = log(5);
+    const scanner = new FrameScanner(buf);
+    expect([...scanner.records()].map((r) => r.payload.toString())).toEqual(
+      [1, 2, 3, 4, 5].map((i) => `record ${i}`),
+    );
+    expect(scanner.stop).toEqual({ kind: 'eof', offset: ends[4], reason: 'end of data' });
+    expect(scanner.offset).toBe(ends[4]);
+  });
+
+  it('treats zero-filled space as eof', () => {
+    const { buf, ends } = log(3, 4096);
+    const scanner = new FrameScanner(buf, { baseOffset: 64 });
+    expect([...scanner.records()]).toHaveLength(3);
+    expect(scanner.stop?.kind).toBe('eof');
+    expect(scanner.stop?.offset).toBe(64 + ends[2]!);
+  });
+
+  it('calls a cut last frame torn and damage before valid frames corrupt', () => {
+    const { buf, ends } = log(4);
+    const torn = new FrameScanner(buf.subarray(0, ends[3]! - 3));
+    expect([...torn.records()]).toHaveLength(3);
+    expect(torn.stop).toMatchObject({ kind: 'torn', offset: ends[2] });
+
+    const damaged = Buffer.from(buf);
+    damaged[ends[0]! + 12]! ^= 0x40;
+    const corrupt = new FrameScanner(damaged);
+    expect([...corrupt.records()]).toHaveLength(1);
+    expect(corrupt.stop).toMatchObject({ kind: 'corrupt', offset: ends[0] });
+    expect(classifyDamage(damaged, ends[0]!)).toBe('corrupt');
+    expect(findNextValidFrame(damaged, ends[0]! + 1)).toBe(ends[1]);
+  });
+
+  it('yields a batch as its records in order and skips padding', () => {
+    const buf = Buffer.alloc(256);
+    let at = encodeBatchFrame(buf, 0, 1n, [
+      { payload: Buffer.from('a') },
+      { payload: Buffer.from('b') },
+    ]);
+    at += encodeFrame(buf, at, Buffer.from([4, 0, 0, 0]));
+    at += encodeRecordFrame(buf, at, 3n, { payload: Buffer.from('c') });
+    const records = [...new FrameScanner(buf.subarray(0, at)).records()];
+    expect(records.map((r) => [r.lsn, r.payload.toString()])).toEqual([
+      [1n, 'a'],
+      [2n, 'b'],
+      [3n, 'c'],
+    ]);
+  });
+
+  it('stops as corrupt at a per-core entry in a record log', () => {
+    const buf = Buffer.alloc(128);
+    const at = encodeCoreEntryFrame(buf, 0, {
+      op: 'epochBarrier',
+      coreId: 0,
+      epoch: 1n,
+      sequence: 1n,
+      timestampNs: 0n,
+    });
+    const scanner = new FrameScanner(buf.subarray(0, at));
+    expect(scanner.nextRecord()).toBeNull();
+    expect(scanner.stop).toMatchObject({ kind: 'corrupt', offset: 0 });
+    expect(new FrameScanner(buf.subarray(0, at)).nextCoreEntry()).toMatchObject({
+      op: 'epochBarrier',
+    });
+  });
+
+  it('in chunked mode reports a cut frame as partial with the bytes it needs', () => {
+    const { buf, ends } = log(3);
+    const scanner = new FrameScanner(buf.subarray(0, ends[1]! + 5), {
+      chunked: true,
+      baseOffset: 100,
+    });
+    expect([...scanner.records()]).toHaveLength(2);
+    expect(scanner.stop).toMatchObject({ kind: 'partial', offset: 100 + ends[1]!, needed: 8 });
+    const header = new FrameScanner(buf.subarray(0, ends[1]! + 9), { chunked: true });
+    [...header.records()];
+    expect(header.stop).toMatchObject({ kind: 'partial', needed: ends[2]! - ends[1]! });
+  });
+});

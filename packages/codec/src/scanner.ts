@@ -1,0 +1,293 @@
+import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
+import { type CoreEntry, decodeCoreEntryAt } from './core-entry.js';
+import { crc32cRange } from './crc32c.js';
+import { FrameCipher } from './crypto.js';
+import { asBuffer, checkIndex, checkMaxBody, classifyAt } from './damage.js';
+import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
+import { decodeBatchAt, decodeRecordAt, type WalRecord } from './records.js';
+
+/** Why a scanner stopped. 'partial' only happens in chunked mode. */
+export type StopKind = 'eof' | 'torn' | 'corrupt' | 'partial';
+
+export interface ScanStop {
+  kind: StopKind;
+  /** File offset (baseOffset + buffer index) of the first byte that is not a valid frame. */
+  offset: number;
+  reason: string;
+  /** 'partial' only: bytes needed from `offset` to complete the cut frame (8 if even its header is cut). */
+  needed?: number;
+}
+
+export interface ScannedFrame {
+  /** File offset of the frame's first byte. */
+  offset: number;
+  /** The frame body (kind byte first): a view into the buffer, or the plaintext of an encrypted frame. */
+  body: Buffer;
+}
+
+export interface FrameScannerOptions {
+  /** Buffer index of the first frame (default 0). */
+  start?: number;
+  /** Buffer index where the data ends (default the buffer length). */
+  end?: number;
+  /** File offset of buffer index 0, so offsets in results are file offsets (default 0). */
+  baseOffset?: number;
+  /** Largest frame body accepted (default and maximum 1 GiB); lower it to maxRecordSize + overhead. */
+  maxFrameBody?: number;
+  /** Decrypts encrypted frames; without it an encrypted frame is WAL_KEY_MISSING. */
+  cipher?: FrameCipher;
+  /**
+   * The buffer is one chunk of a longer file: a frame cut by the end of the buffer stops
+   * the scanner with 'partial' instead of being judged torn.
+   */
+  chunked?: boolean;
+}
+
+/**
+ * Reads frames from a buffer until the first position that is not a valid frame, and says
+ * why it stopped (`stop`): eof, torn or corrupt (see FORMAT.md). Records are views into
+ * the buffer.
+ */
+export class FrameScanner {
+  readonly #buf: Buffer;
+  readonly #end: number;
+  readonly #base: number;
+  readonly #maxBody: number;
+  readonly #cipher: FrameCipher | undefined;
+  readonly #chunked: boolean;
+  #pos: number;
+  /** Body of the frame just verified: [#bodyStart, #pos). */
+  #bodyStart = 0;
+  #stop: ScanStop | null = null;
+  readonly #pending: WalRecord[] = [];
+  #pendingAt = 0;
+
+  constructor(buf: Uint8Array, options: FrameScannerOptions = {}) {
+    this.#buf = asBuffer(buf);
+    if (typeof options !== 'object' || options === null)
+      badArgument('options', 'an options object', options);
+    const length = this.#buf.length;
+    const end = options.end ?? length;
+    checkIndex('options.end', end, length);
+    const start = options.start ?? 0;
+    checkIndex('options.start', start, end);
+    const base = options.baseOffset ?? 0;
+    if (!Number.isSafeInteger(base) || base < 0)
+      badArgument('options.baseOffset', 'a non-negative safe integer', base);
+    const maxBody = options.maxFrameBody ?? MAX_FRAME_BODY;
+    checkMaxBody(maxBody);
+    if (options.cipher !== undefined && !(options.cipher instanceof FrameCipher))
+      badArgument('options.cipher', 'a FrameCipher', options.cipher);
+    this.#end = end;
+    this.#pos = start;
+    this.#base = base;
+    this.#maxBody = maxBody;
+    this.#cipher = options.cipher;
+    this.#chunked = options.chunked === true;
+  }
+
+  /** File offset of the next unread frame: the end of the last good frame. */
+  get offset(): number {
+    return this.#base + this.#pos;
+  }
+
+  /** Where and why the scanner stopped; null while it has not. */
+  get stop(): ScanStop | null {
+    return this.#stop;
+  }
+
+  /** The next frame, or null when the scanner stopped (see `stop`). */
+  nextFrame(): ScannedFrame | null {
+    this.#pending.length = 0;
+    while (this.#verifyNext()) {
+      const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
+      const body = this.#plainBody(frameStart);
+      if (body === null) return null;
+      return { offset: this.#base + frameStart, body };
+    }
+    return null;
+  }
+
+  /**
+   * The next record (a batch yields its records in LSN order; padding is skipped), or null
+   * when the scanner stopped. A per-core entry in a record log stops it as corrupt.
+   */
+  nextRecord(): WalRecord | null {
+    const pending = this.#pending;
+    if (this.#pendingAt < pending.length) {
+      const rec = pending[this.#pendingAt++]!;
+      if (this.#pendingAt === pending.length) pending.length = 0;
+      return rec;
+    }
+    while (this.#verifyNext()) {
+      const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
+      let buf = this.#buf;
+      let start = this.#bodyStart;
+      let end = this.#pos;
+      if (buf[start] === BodyKind.ENCRYPTED) {
+        const plain = this.#plainBody(frameStart);
+        if (plain === null) return null;
+        buf = plain;
+        start = 0;
+        end = plain.length;
+      }
+      const kind = buf[start];
+      if (kind === BodyKind.PADDING) continue;
+      try {
+        if (kind === BodyKind.RECORD) return decodeRecordAt(buf, start, end);
+        if (kind === BodyKind.BATCH) {
+          pending.length = 0;
+          decodeBatchAt(buf, start, end, pending);
+          this.#pendingAt = 1;
+          if (pending.length === 1) pending.length = 0;
+          return pending[0] ?? null;
+        }
+      } catch (err) {
+        pending.length = 0;
+        if (!isWalError(err, WalErrorCode.CORRUPT)) throw err;
+        return this.#malformed(frameStart, err.message);
+      }
+      return this.#malformed(frameStart, `a frame of kind ${kind} where a record was expected`);
+    }
+    return null;
+  }
+
+  /** The next per-core entry (padding skipped), or null when the scanner stopped. */
+  nextCoreEntry(): CoreEntry | null {
+    this.#pending.length = 0;
+    while (this.#verifyNext()) {
+      const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
+      let buf = this.#buf;
+      let start = this.#bodyStart;
+      let end = this.#pos;
+      if (buf[start] === BodyKind.ENCRYPTED) {
+        const plain = this.#plainBody(frameStart);
+        if (plain === null) return null;
+        buf = plain;
+        start = 0;
+        end = plain.length;
+      }
+      const kind = buf[start];
+      if (kind === BodyKind.PADDING) continue;
+      if (kind !== BodyKind.CORE_ENTRY)
+        return this.#malformed(
+          frameStart,
+          `a frame of kind ${kind} where a core entry was expected`,
+        );
+      try {
+        return decodeCoreEntryAt(buf, start, end);
+      } catch (err) {
+        if (!isWalError(err, WalErrorCode.CORRUPT)) throw err;
+        return this.#malformed(frameStart, err.message);
+      }
+    }
+    return null;
+  }
+
+  /** Iterates `nextRecord()` until the scanner stops. */
+  *records(): IterableIterator<WalRecord> {
+    for (let rec = this.nextRecord(); rec !== null; rec = this.nextRecord()) yield rec;
+  }
+
+  /**
+   * Verifies the frame at the current position. On success its body is
+   * [#bodyStart, #pos) and the position is past it; otherwise the scanner stops.
+   */
+  #verifyNext(): boolean {
+    if (this.#stop !== null) return false;
+    const buf = this.#buf;
+    const p = this.#pos;
+    const room = this.#end - p - FRAME_HEADER_SIZE;
+    if (room >= 0) {
+      const len = buf.readUInt32LE(p + 4);
+      if (len >= 1 && len <= this.#maxBody) {
+        if (len <= room) {
+          if (crc32cRange(buf, p + 4, p + FRAME_HEADER_SIZE + len, 0) === buf.readUInt32LE(p)) {
+            this.#bodyStart = p + FRAME_HEADER_SIZE;
+            this.#pos = p + FRAME_HEADER_SIZE + len;
+            return true;
+          }
+        } else if (this.#chunked) {
+          return this.#halt(
+            'partial',
+            p,
+            `a ${len}-byte frame body is cut by the end of the buffer`,
+            FRAME_HEADER_SIZE + len,
+          );
+        }
+      }
+    } else if (this.#chunked && p < this.#end) {
+      return this.#halt(
+        'partial',
+        p,
+        'a frame header is cut by the end of the buffer',
+        FRAME_HEADER_SIZE,
+      );
+    }
+    return this.#judge(p);
+  }
+
+  #judge(p: number): false {
+    const end = this.#end;
+    if (p === end) return this.#halt('eof', p, 'end of data');
+    const kind = classifyAt(this.#buf, p, end, this.#maxBody);
+    if (kind === 'eof') return this.#halt('eof', p, 'zero-filled from here to the end');
+    const what = this.#describeDamage(p);
+    if (kind === 'torn') return this.#halt('torn', p, `${what}, and no valid frame follows`);
+    return this.#halt('corrupt', p, `${what}, but valid frames follow`);
+  }
+
+  #describeDamage(p: number): string {
+    const room = this.#end - p - FRAME_HEADER_SIZE;
+    if (room < 0) return `only ${room + FRAME_HEADER_SIZE} bytes left, a frame header needs 8`;
+    const len = this.#buf.readUInt32LE(p + 4);
+    if (len === 0) return 'frame length 0';
+    if (len > this.#maxBody) return `frame length ${len} is over the limit of ${this.#maxBody}`;
+    if (len > room) return `frame length ${len} runs past the end of the data`;
+    return 'frame CRC32C mismatch';
+  }
+
+  /** Body of the verified frame, decrypted when it is encrypted; null if that stopped the scan. */
+  #plainBody(frameStart: number): Buffer | null {
+    const body = this.#buf.subarray(this.#bodyStart, this.#pos);
+    const kind = body[0]!;
+    if (kind >= BodyKind.RECORD && kind <= BodyKind.PADDING) return body;
+    if (kind !== BodyKind.ENCRYPTED)
+      return this.#malformed(frameStart, `unknown body kind ${kind}`);
+    if (this.#cipher === undefined) {
+      this.#pos = frameStart;
+      throw new WalError(
+        WalErrorCode.KEY_MISSING,
+        `encrypted frame at offset ${this.#base + frameStart}; pass the file's FrameCipher in the scanner options`,
+        { details: { offset: this.#base + frameStart } },
+      );
+    }
+    let plain: Buffer;
+    try {
+      plain = this.#cipher.decryptBody(body, body.length);
+    } catch (err) {
+      this.#pos = frameStart;
+      if (isWalError(err)) err.details.offset ??= this.#base + frameStart;
+      throw err;
+    }
+    const inner = plain[0];
+    if (inner === undefined || inner < BodyKind.RECORD || inner > BodyKind.PADDING)
+      return this.#malformed(frameStart, `encrypted body holds kind ${inner}`);
+    return plain;
+  }
+
+  /** A frame whose CRC matched but whose body is invalid: corrupt, never written by Walnut. */
+  #malformed(frameStart: number, reason: string): null {
+    this.#pos = frameStart;
+    this.#halt('corrupt', frameStart, reason);
+    return null;
+  }
+
+  #halt(kind: StopKind, p: number, reason: string, needed?: number): false {
+    this.#pos = p;
+    const stop: ScanStop = { kind, offset: this.#base + p, reason };
+    if (needed !== undefined) stop.needed = needed;
+    this.#stop = stop;
+    return false;
+  }
+}
