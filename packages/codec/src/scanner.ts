@@ -138,9 +138,10 @@ export class FrameScanner {
         if (kind === BodyKind.BATCH) {
           pending.length = 0;
           decodeBatchAt(buf, start, end, pending);
+          const first = pending[0]!;
           this.#pendingAt = 1;
           if (pending.length === 1) pending.length = 0;
-          return pending[0] ?? null;
+          return first;
         }
       } catch (err) {
         pending.length = 0;
