@@ -1,1 +1,14 @@
-export {};
+export type { KeyRing, WalRecord, WalRecordInput } from '@walnut/codec';
+export {
+  DEFAULT_SEGMENT_TARGET_SIZE,
+  DEFAULT_WRITE_BUFFER_SIZE,
+  type RecoveryMode,
+  type SegmentedWalConfig,
+} from './config.js';
+export type { RecoveryReport, SalvageDrop, TornTail } from './recovery.js';
+export {
+  SegmentedWal,
+  type SegmentedWalStats,
+  type SegmentInfo,
+  type TruncateResult,
+} from './segmented-wal.js';

@@ -1,0 +1,93 @@
+import {
+  type FrameCipher,
+  FrameScanner,
+  type ScanStop,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import type { IoFd, StorageIo } from '@walnut/storage-io';
+
+export const DEFAULT_READ_CHUNK = 1024 * 1024;
+
+/** Reads exactly `into.length` bytes at `offset`, or fewer only at end of file. */
+export async function readFully(
+  io: StorageIo,
+  fd: IoFd,
+  into: Buffer,
+  offset: number,
+): Promise<number> {
+  let got = 0;
+  while (got < into.length) {
+    const n = await io.read(fd, into.subarray(got), offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+export interface ChunkScanOptions {
+  io: StorageIo;
+  fd: IoFd;
+  path: string;
+  /** File offset of the first frame. */
+  start: number;
+  /** File offset where reading stops (exclusive). */
+  end: number;
+  maxFrameBody: number;
+  cipher: FrameCipher | undefined;
+  chunkSize?: number;
+}
+
+/**
+ * Walks the frames of `[start, end)` of one file, one freshly allocated chunk at a time,
+ * calling `onChunk` with a scanner positioned on each chunk. Chunks are never reused, so
+ * records the callback hands out (views into the chunk) stay valid for as long as anyone
+ * holds them. A frame cut by a chunk's end is read again at the start of the next chunk,
+ * which grows to hold a frame larger than `chunkSize`.
+ *
+ * Returns where and why scanning stopped: 'eof' at `end`, or the first damage (judged
+ * only within the chunk that holds it — callers that must tell torn from corrupt look at
+ * the rest of the file).
+ */
+export async function* scanChunks(
+  opts: ChunkScanOptions,
+): AsyncGenerator<FrameScanner, ScanStop, void> {
+  const chunkSize = opts.chunkSize ?? DEFAULT_READ_CHUNK;
+  let pos = opts.start;
+  let want = chunkSize;
+  while (pos < opts.end) {
+    const length = Math.min(Math.max(want, chunkSize), opts.end - pos);
+    const chunk = Buffer.allocUnsafeSlow(length);
+    const got = await readFully(opts.io, opts.fd, chunk, pos);
+    if (got < length) {
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `${opts.path} is shorter than expected (${pos + got} bytes, expected at least ${opts.end}); was it truncated by another program?`,
+        { details: { segment: opts.path, offset: pos + got } },
+      );
+    }
+    const scanner = new FrameScanner(chunk, {
+      baseOffset: pos,
+      maxFrameBody: opts.maxFrameBody,
+      chunked: pos + length < opts.end,
+      ...(opts.cipher === undefined ? {} : { cipher: opts.cipher }),
+    });
+    yield scanner;
+    const stop = scanner.stop;
+    if (stop === null) {
+      throw new Error('scanChunks: the consumer must drain the scanner before the next chunk');
+    }
+    if (stop.kind === 'partial') {
+      want = stop.needed ?? chunkSize;
+      pos = stop.offset;
+      continue;
+    }
+    if (stop.kind === 'eof' && stop.offset === pos + length) {
+      pos += length;
+      want = chunkSize;
+      continue;
+    }
+    return stop;
+  }
+  return { kind: 'eof', offset: pos, reason: 'end of data' };
+}

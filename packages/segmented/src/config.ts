@@ -1,0 +1,174 @@
+import { badArgument, DEFAULT_MAX_RECORD_SIZE, KeyRing, MAX_FRAME_BODY } from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
+
+export type RecoveryMode = 'strict' | 'truncate-tail' | 'salvage';
+
+export interface SegmentedWalConfig {
+  /** The log directory (created by a writer if missing). */
+  dir: string;
+  /** A segment is sealed and a new one started once it holds this many bytes. Default 64 MiB. */
+  segmentTargetSize?: number;
+  /** The StorageIo to use. Default: `createStorageIo({ backend: 'auto' })`, closed by `close()`. */
+  io?: StorageIo;
+  /** Reserve new segments to `segmentTargetSize` with fallocate; zero-filled space reads as end of log. */
+  preallocate?: boolean;
+  /** Largest payload + meta of one record (and of one batch's records together). */
+  maxRecordSize?: number;
+  /** What open() does with damage it finds. Default 'truncate-tail'. */
+  recovery?: RecoveryMode;
+  /** Open without the lock and never modify anything. */
+  readOnly?: boolean;
+  /** Encrypt new segments with this key ring (and decrypt old ones). */
+  encryption?: KeyRing;
+  /** Records are encoded into buffers of this size; a full buffer is submitted as one write. Default 1 MiB. */
+  writeBufferSize?: number;
+}
+
+export interface ResolvedConfig {
+  dir: string;
+  segmentTargetSize: number;
+  io: StorageIo | undefined;
+  preallocate: boolean;
+  maxRecordSize: number;
+  recovery: RecoveryMode;
+  readOnly: boolean;
+  encryption: KeyRing | undefined;
+  writeBufferSize: number;
+}
+
+export const DEFAULT_SEGMENT_TARGET_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_WRITE_BUFFER_SIZE = 1024 * 1024;
+/** Smallest segment target: a header plus a few frames; smaller only multiplies files. */
+export const MIN_SEGMENT_TARGET_SIZE = 4096;
+/** Segment offsets must stay exact in a double and within what every backend can address. */
+export const MAX_SEGMENT_TARGET_SIZE = 2 ** 40;
+export const MIN_WRITE_BUFFER_SIZE = 4096;
+export const MAX_WRITE_BUFFER_SIZE = 1 << 30;
+/** Room a record frame needs beyond payload + meta: frame and record headers, routing, meta length, cipher. */
+const MAX_RECORD_OVERHEAD = 8 + 12 + 8 + 4 + 8 + 4 + 32;
+
+const KNOWN_KEYS = new Set([
+  'dir',
+  'segmentTargetSize',
+  'io',
+  'preallocate',
+  'maxRecordSize',
+  'recovery',
+  'readOnly',
+  'encryption',
+  'writeBufferSize',
+]);
+
+const IO_METHODS = [
+  'open',
+  'close',
+  'size',
+  'truncate',
+  'mkdir',
+  'readdir',
+  'stat',
+  'rename',
+  'unlink',
+  'syncDirectory',
+  'lock',
+  'submitWrite',
+  'submitDatasync',
+  'flush',
+  'completion',
+  'write',
+  'read',
+  'datasync',
+  'fsync',
+  'fallocate',
+  'closeIo',
+] as const;
+
+function optionalInteger(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    badArgument(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+function optionalBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') badArgument(name, 'a boolean', value);
+  return value;
+}
+
+export function isKeyRing(value: unknown): value is KeyRing {
+  return value instanceof KeyRing;
+}
+
+/** Checks every field of a user config and fills in the defaults (WAL_BAD_ARGUMENT on any mistake). */
+export function resolveConfig(config: unknown): ResolvedConfig {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    badArgument('config', 'an object with at least { dir }', config);
+  }
+  const c = config as Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    if (!KNOWN_KEYS.has(key)) {
+      badArgument(`config.${key}`, `one of the known fields (${[...KNOWN_KEYS].join(', ')})`, key);
+    }
+  }
+  if (typeof c.dir !== 'string' || c.dir.length === 0 || c.dir.includes('\0')) {
+    badArgument('config.dir', 'a non-empty path string', c.dir);
+  }
+  const segmentTargetSize = optionalInteger(
+    'config.segmentTargetSize',
+    c.segmentTargetSize,
+    DEFAULT_SEGMENT_TARGET_SIZE,
+    MIN_SEGMENT_TARGET_SIZE,
+    MAX_SEGMENT_TARGET_SIZE,
+  );
+  const writeBufferSize = optionalInteger(
+    'config.writeBufferSize',
+    c.writeBufferSize,
+    DEFAULT_WRITE_BUFFER_SIZE,
+    MIN_WRITE_BUFFER_SIZE,
+    MAX_WRITE_BUFFER_SIZE,
+  );
+  const maxRecordSize = optionalInteger(
+    'config.maxRecordSize',
+    c.maxRecordSize,
+    DEFAULT_MAX_RECORD_SIZE,
+    1,
+    MAX_FRAME_BODY - MAX_RECORD_OVERHEAD,
+  );
+  if (c.io !== undefined) {
+    const io = c.io as Record<string, unknown> | null;
+    if (io === null || typeof io !== 'object') badArgument('config.io', 'a StorageIo', c.io);
+    const missing = IO_METHODS.find((m) => typeof io[m] !== 'function');
+    if (missing !== undefined) {
+      badArgument('config.io', `a StorageIo (it has no ${missing}() method)`, c.io);
+    }
+  }
+  let recovery: RecoveryMode = 'truncate-tail';
+  if (c.recovery !== undefined) {
+    if (c.recovery !== 'strict' && c.recovery !== 'truncate-tail' && c.recovery !== 'salvage') {
+      badArgument('config.recovery', "'strict', 'truncate-tail' or 'salvage'", c.recovery);
+    }
+    recovery = c.recovery;
+  }
+  if (c.encryption !== undefined && !isKeyRing(c.encryption)) {
+    badArgument('config.encryption', 'a KeyRing from @walnut/codec', c.encryption);
+  }
+  return {
+    dir: c.dir,
+    segmentTargetSize,
+    io: c.io as StorageIo | undefined,
+    preallocate: optionalBoolean('config.preallocate', c.preallocate),
+    maxRecordSize,
+    recovery,
+    readOnly: optionalBoolean('config.readOnly', c.readOnly),
+    encryption: c.encryption as KeyRing | undefined,
+    writeBufferSize,
+  };
+}

@@ -1,0 +1,59 @@
+import type { Segment } from './segment.js';
+
+/**
+ * One write buffer handed to the StorageIo: whole frames for the LSNs
+ * `firstLsn..lastLsn` (lastLsn < firstLsn when it holds none) of one segment.
+ */
+export interface PendingWrite {
+  readonly seg: Segment;
+  readonly buf: Buffer;
+  readonly length: number;
+  readonly fileOffset: number;
+  readonly firstLsn: bigint;
+  readonly lastLsn: bigint;
+  /** Whether `buf` returns to the pool once written (one-off buffers for huge frames do not). */
+  readonly pooled: boolean;
+  /** Bytes the StorageIo confirmed so far (short writes are resubmitted from here). */
+  done: number;
+  status: 'queued' | 'inflight' | 'done' | 'failed' | 'discarded';
+  /** Set by a rollback: the data is being thrown away, whatever the completion says. */
+  discard: boolean;
+  /** Resolves once no I/O runs for this write any more and its status is final. */
+  readonly settled: Promise<void>;
+  settle(): void;
+}
+
+export function newPendingWrite(
+  fields: Omit<PendingWrite, 'done' | 'status' | 'discard' | 'settled' | 'settle'>,
+): PendingWrite {
+  let settle!: () => void;
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  return { ...fields, done: 0, status: 'queued', discard: false, settled, settle };
+}
+
+/** Reusable write buffers; a buffer comes back only after its write completed. */
+export class BufferPool {
+  readonly #size: number;
+  readonly #free: Buffer[] = [];
+  /** Buffers kept for reuse; more than this many idle ones are left to the garbage collector. */
+  readonly #keep: number;
+
+  constructor(size: number, keep = 8) {
+    this.#size = size;
+    this.#keep = keep;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
+  }
+
+  give(buf: Buffer): void {
+    if (buf.length === this.#size && this.#free.length < this.#keep) this.#free.push(buf);
+  }
+}

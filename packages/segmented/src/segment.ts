@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  decodeFileHeader,
+  encodeFileHeader,
+  FILE_HEADER_SIZE,
+  type FileHeader,
+  FrameCipher,
+  type KeyRing,
+  segmentFileName,
+} from '@walnut/codec';
+import type { IoFd } from '@walnut/storage-io';
+
+/**
+ * One segment file as the writer tracks it.
+ *
+ * - `pending`: decided (first LSN, header, cipher) but not on disk yet; writes for it queue
+ *   until its creation job has made the file durable.
+ * - `ready`: on disk and open for appending.
+ * - `sealed`: a newer segment exists; everything in it is durable and it never changes.
+ */
+export interface Segment {
+  readonly firstLsn: bigint;
+  readonly path: string;
+  readonly header: FileHeader;
+  readonly headerBytes: Buffer;
+  /** Encrypts frames appended to this segment; only for segments this process created. */
+  readonly writeCipher: FrameCipher | undefined;
+  status: 'pending' | 'ready' | 'sealed';
+  fd: IoFd | null;
+  /** The file exists already (an empty segment left by an earlier process) and is replaced atomically. */
+  replaces: boolean;
+  /** File offset after the last byte handed to a write or sitting in the write buffer. */
+  assignedEnd: number;
+  /** File offset after the contiguous prefix of completed writes. */
+  completedEnd: number;
+  /** Last LSN assigned into this segment (firstLsn - 1 while it holds none). */
+  lastLsn: bigint;
+  /** Last LSN of this segment whose write completed. */
+  writtenLsn: bigint;
+  /** The creation job, while one runs. */
+  creating: Promise<void> | null;
+}
+
+/** A segment decided now and created on disk later (its header and key are fixed here). */
+export function plannedSegment(dir: string, firstLsn: bigint, ring: KeyRing | undefined): Segment {
+  const headerBytes = encodeFileHeader({
+    firstLsn,
+    salt: randomBytes(16),
+    cipher: ring === undefined ? 'none' : 'aes-256-gcm',
+    fileKind: 'segment',
+    keyId: ring === undefined ? 0 : ring.currentKeyId,
+  });
+  const header = decodeFileHeader(headerBytes);
+  return {
+    firstLsn,
+    path: join(dir, segmentFileName(firstLsn)),
+    header,
+    headerBytes,
+    writeCipher: ring === undefined ? undefined : FrameCipher.forFile(ring, header),
+    status: 'pending',
+    fd: null,
+    replaces: false,
+    assignedEnd: FILE_HEADER_SIZE,
+    completedEnd: FILE_HEADER_SIZE,
+    lastLsn: firstLsn - 1n,
+    writtenLsn: firstLsn - 1n,
+    creating: null,
+  };
+}
+
+/** A segment recovery found on disk. */
+export function existingSegment(
+  path: string,
+  header: FileHeader,
+  lastLsn: bigint,
+  dataEnd: number,
+): Segment {
+  return {
+    firstLsn: header.firstLsn,
+    path,
+    header,
+    headerBytes: Buffer.alloc(0),
+    writeCipher: undefined,
+    status: 'sealed',
+    fd: null,
+    replaces: false,
+    assignedEnd: dataEnd,
+    completedEnd: dataEnd,
+    lastLsn,
+    writtenLsn: lastLsn,
+    creating: null,
+  };
+}
+
+export function hasRecords(seg: Segment): boolean {
+  return seg.lastLsn >= seg.firstLsn;
+}

@@ -1,0 +1,1154 @@
+import { dirname, join } from 'node:path';
+import {
+  badArgument,
+  batchFrameSize,
+  encodeBatchFrame,
+  encodeRecordFrame,
+  FILE_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
+  isWalError,
+  type KeyRing,
+  MAX_LSN,
+  recordFrameSize,
+  validateRecordInput,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+  type WalRecordInput,
+} from '@walnut/codec';
+import {
+  createStorageIo,
+  type IoCompletion,
+  type IoLock,
+  ioErrorFromErrno,
+  type StorageIo,
+} from '@walnut/storage-io';
+import { DEFAULT_READ_CHUNK } from './chunk-reader.js';
+import {
+  isKeyRing,
+  type ResolvedConfig,
+  resolveConfig,
+  type SegmentedWalConfig,
+} from './config.js';
+import { writeFloor } from './floor.js';
+import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
+import { type RecoveryReport, recoverLog } from './recovery.js';
+import { replayRecords } from './replay.js';
+import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
+
+const ENOSPC = 28;
+const EDQUOT = 122;
+const ECANCELED = 125;
+const EOPNOTSUPP = 95;
+const LOCK_FILE = 'LOCK';
+
+export interface SegmentInfo {
+  path: string;
+  firstLsn: bigint;
+  /** LSN of the last record written to it, null when it holds none. */
+  lastLsn: bigint | null;
+  /** Size of the file on disk (a preallocated segment is larger than its data). */
+  sizeBytes: number;
+  sealed: boolean;
+  encrypted: boolean;
+  keyId: number;
+}
+
+export interface TruncateResult {
+  segmentsDeleted: number;
+  bytesReclaimed: number;
+}
+
+export interface SegmentedWalStats {
+  appends: number;
+  batches: number;
+  records: number;
+  bytesAppended: number;
+  bytesWritten: number;
+  writes: number;
+  shortWrites: number;
+  syncs: number;
+  segmentsCreated: number;
+  rollbacks: number;
+  /** Writes submitted and not completed yet. */
+  writesInFlight: number;
+  /** Bytes in the write buffer, not yet submitted. */
+  bufferedBytes: number;
+  /** Whether preallocation works on this backend (null until a segment was created with it). */
+  preallocation: boolean | null;
+}
+
+interface SyncWaiter {
+  target: bigint;
+  resolve(lsn: bigint): void;
+  reject(err: unknown): void;
+}
+
+function isNoSpace(errno: number): boolean {
+  return errno === ENOSPC || errno === EDQUOT;
+}
+
+function closedError(): WalError {
+  return new WalError(WalErrorCode.CLOSED, 'the log is closed; open it again to use it');
+}
+
+function readOnlyError(what: string): WalError {
+  return new WalError(
+    WalErrorCode.READ_ONLY,
+    `${what} is not allowed: the log was opened read-only; open it without readOnly to write`,
+  );
+}
+
+function checkLsnArgument(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint' || value < 0n || value > MAX_LSN) {
+    badArgument(name, 'a bigint LSN from 0n to 2^64-1', value);
+  }
+}
+
+/**
+ * A write-ahead log kept as a directory of segment files, written through a StorageIo.
+ *
+ * Appends are synchronous: a record is validated, given its LSN and encoded into the
+ * write buffer; full buffers go to the StorageIo at once and many writes can be in
+ * flight. `sync()` makes everything appended before it durable, sharing one fdatasync
+ * among concurrent callers while the next group fills. See README.md for the rules.
+ */
+export class SegmentedWal {
+  readonly #cfg: ResolvedConfig;
+  readonly #io: StorageIo;
+  readonly #ownsIo: boolean;
+  readonly #lock: IoLock | null;
+  readonly #report: RecoveryReport;
+  readonly #pool: BufferPool;
+  readonly #maxFrameBody: number;
+  #ring: KeyRing | undefined;
+
+  /** Segments oldest first; the last one is the active segment. */
+  #segments: Segment[];
+  #floorLsn: bigint;
+  #nextLsn: bigint;
+  #writtenLsn: bigint;
+  #durableLsn: bigint;
+
+  #buf: Buffer;
+  #bufLen = 0;
+  #bufPooled = true;
+  /** File offset of #buf[0] in the active segment. */
+  #bufOffset: number;
+  #bufFirstLsn: bigint;
+  #scratch: Buffer = Buffer.alloc(0);
+
+  /** Writes not yet part of the completed prefix, in submission order. */
+  #writes: PendingWrite[] = [];
+  #creationChain: Promise<void> = Promise.resolve();
+  #truncateChain: Promise<unknown> = Promise.resolve();
+
+  #waiters: SyncWaiter[] = [];
+  #flushWaiters: { target: bigint; resolve(lsn: bigint): void; reject(err: unknown): void }[] = [];
+  #roundActive = false;
+  #durableListeners = new Set<(lsn: bigint) => void>();
+  #fdsToClose: number[] = [];
+
+  #poisoned: WalError | null = null;
+  #rollback: Promise<void> | null = null;
+  #rollbackError: WalError | null = null;
+  #unreportedLoss: WalError | null = null;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+
+  readonly #stats: SegmentedWalStats = {
+    appends: 0,
+    batches: 0,
+    records: 0,
+    bytesAppended: 0,
+    bytesWritten: 0,
+    writes: 0,
+    shortWrites: 0,
+    syncs: 0,
+    segmentsCreated: 0,
+    rollbacks: 0,
+    writesInFlight: 0,
+    bufferedBytes: 0,
+    preallocation: null,
+  };
+
+  private constructor(init: {
+    cfg: ResolvedConfig;
+    io: StorageIo;
+    ownsIo: boolean;
+    lock: IoLock | null;
+    report: RecoveryReport;
+    segments: Segment[];
+    floorLsn: bigint;
+    nextLsn: bigint;
+  }) {
+    this.#cfg = init.cfg;
+    this.#io = init.io;
+    this.#ownsIo = init.ownsIo;
+    this.#lock = init.lock;
+    this.#report = init.report;
+    this.#ring = init.cfg.encryption;
+    this.#pool = new BufferPool(init.cfg.writeBufferSize);
+    this.#maxFrameBody = Math.min(2 ** 30, init.cfg.maxRecordSize + 1024);
+    this.#segments = init.segments;
+    this.#floorLsn = init.floorLsn;
+    this.#nextLsn = init.nextLsn;
+    this.#writtenLsn = init.nextLsn - 1n;
+    this.#durableLsn = init.nextLsn - 1n;
+    this.#buf = init.cfg.readOnly ? Buffer.alloc(0) : this.#pool.take();
+    const active = this.#segments[this.#segments.length - 1];
+    this.#bufOffset = active?.assignedEnd ?? FILE_HEADER_SIZE;
+    this.#bufFirstLsn = init.nextLsn;
+  }
+
+  /**
+   * Opens (or, unless read-only, creates) the log in `config.dir` and recovers it: see
+   * README.md "Recovery on open". A writer holds `<dir>/LOCK` until `close()`.
+   */
+  static async open(config: SegmentedWalConfig): Promise<SegmentedWal> {
+    const cfg = resolveConfig(config);
+    const ownsIo = cfg.io === undefined;
+    const io = cfg.io ?? createStorageIo({ backend: 'auto' });
+    let lock: IoLock | null = null;
+    try {
+      if (cfg.readOnly) {
+        if ((await io.stat(cfg.dir)) === null) {
+          throw new WalError(
+            WalErrorCode.IO,
+            `the log directory ${cfg.dir} does not exist; a read-only opener never creates it`,
+            { details: { errno: 2, syscall: 'stat', path: cfg.dir } },
+          );
+        }
+      } else if ((await io.stat(cfg.dir)) === null) {
+        await io.mkdir(cfg.dir);
+        await io.syncDirectory(dirname(cfg.dir));
+      }
+      if (!cfg.readOnly) lock = await io.lock(join(cfg.dir, LOCK_FILE));
+      const recovered = await recoverLog({
+        io,
+        dir: cfg.dir,
+        mode: cfg.recovery,
+        readOnly: cfg.readOnly,
+        ring: cfg.encryption,
+        maxFrameBody: Math.min(2 ** 30, cfg.maxRecordSize + 1024),
+      });
+      const segments = recovered.segments.map((s) =>
+        existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
+      );
+      const wal = new SegmentedWal({
+        cfg,
+        io,
+        ownsIo,
+        lock,
+        report: recovered.report,
+        segments,
+        floorLsn: recovered.floorLsn,
+        nextLsn: recovered.nextLsn,
+      });
+      if (!cfg.readOnly) await wal.#prepareActiveSegment();
+      return wal;
+    } catch (err) {
+      if (lock !== null) await lock.release().catch(() => {});
+      if (ownsIo) await io.closeIo().catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * After recovery: continue the last segment when that is allowed, else plan a new one.
+   * Appending into an encrypted segment this process did not create could repeat nonces
+   * under its key, and a log with a key ring must not grow plaintext segments.
+   */
+  async #prepareActiveSegment(): Promise<void> {
+    const last = this.#segments[this.#segments.length - 1];
+    if (last === undefined) {
+      const first = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
+      this.#segments.push(first);
+      this.#resetBufferTo(first, FILE_HEADER_SIZE, this.#nextLsn);
+      await this.#create(first);
+      return;
+    }
+    const fd = await this.#io.open(last.path);
+    // Recovery may have read bytes that sit only in the page cache (a killed process
+    // never synced them); make them durable before anything is built on top of them.
+    await this.#io.datasync(fd).catch(async (err) => {
+      await this.#io.close(fd);
+      throw err;
+    });
+    const continuable = last.header.cipher === 'none' && this.#ring === undefined;
+    if (continuable) {
+      last.fd = fd;
+      last.status = 'ready';
+      this.#resetBufferTo(last, last.assignedEnd, this.#nextLsn);
+      return;
+    }
+    await this.#io.close(fd);
+    this.#planNewActive();
+  }
+
+  /** Plans the next active segment at nextLsn, replacing the current one if it is empty. */
+  #planNewActive(): void {
+    const seg = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
+    const last = this.#segments[this.#segments.length - 1];
+    if (last !== undefined && !hasRecords(last) && last.firstLsn === seg.firstLsn) {
+      seg.replaces = true;
+      if (last.fd !== null) this.#fdsToClose.push(last.fd);
+      last.fd = null;
+      this.#segments[this.#segments.length - 1] = seg;
+    } else {
+      this.#segments.push(seg);
+    }
+    this.#resetBufferTo(seg, FILE_HEADER_SIZE, this.#nextLsn);
+  }
+
+  #resetBufferTo(_seg: Segment, offset: number, firstLsn: bigint): void {
+    this.#bufLen = 0;
+    this.#bufOffset = offset;
+    this.#bufFirstLsn = firstLsn;
+  }
+
+  // ---------------------------------------------------------------- properties
+
+  /** The LSN the next append will get. */
+  get nextLsn(): bigint {
+    return this.#nextLsn;
+  }
+
+  /** Every record up to this LSN was written to the OS (not necessarily durable). */
+  get writtenLsn(): bigint {
+    return this.#writtenLsn;
+  }
+
+  /** Every record up to this LSN is durable (a completed fdatasync covered it). */
+  get durableLsn(): bigint {
+    return this.#durableLsn;
+  }
+
+  get activeSegmentFirstLsn(): bigint {
+    return this.#segments[this.#segments.length - 1]?.firstLsn ?? this.#nextLsn;
+  }
+
+  get walDir(): string {
+    return this.#cfg.dir;
+  }
+
+  /** Records below this LSN were truncated on purpose; replay from below it is an error. */
+  get floorLsn(): bigint {
+    return this.#floorLsn;
+  }
+
+  /** What open() found, cut and dropped. */
+  get recoveryReport(): RecoveryReport {
+    return this.#report;
+  }
+
+  get encryptionRing(): KeyRing | undefined {
+    return this.#ring;
+  }
+
+  get io(): StorageIo {
+    return this.#io;
+  }
+
+  stats(): SegmentedWalStats {
+    return {
+      ...this.#stats,
+      writesInFlight: this.#writes.filter((w) => w.status === 'inflight' || w.status === 'queued')
+        .length,
+      bufferedBytes: this.#bufLen,
+    };
+  }
+
+  /** Calls `listener` whenever durableLsn advances. Returns the function that unsubscribes. */
+  onDurable(listener: (durableLsn: bigint) => void): () => void {
+    if (typeof listener !== 'function') badArgument('listener', 'a function', listener);
+    this.#durableListeners.add(listener);
+    return () => {
+      this.#durableListeners.delete(listener);
+    };
+  }
+
+  #active(): Segment {
+    const seg = this.#segments[this.#segments.length - 1];
+    if (seg === undefined) throw new Error('SegmentedWal: no active segment');
+    return seg;
+  }
+
+  #checkUsable(): void {
+    if (this.#closed) throw closedError();
+    if (this.#poisoned !== null) throw this.#poisoned;
+  }
+
+  #checkWritable(what: string): void {
+    this.#checkUsable();
+    if (this.#cfg.readOnly) throw readOnlyError(what);
+    if (this.#rollback !== null) {
+      throw new WalError(
+        WalErrorCode.NO_SPACE,
+        'the disk is full: the log is rolling back a write that failed for lack of space; free space and retry',
+        { cause: this.#rollbackError },
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------- append
+
+  /** Appends one record and returns its LSN. Synchronous: nothing is durable before sync(). */
+  append(record: WalRecordInput): bigint {
+    this.#checkWritable('append');
+    const plainSize = recordFrameSize(record);
+    const bytes = record.payload.length + (record.meta === undefined ? 0 : record.meta.length);
+    if (bytes > this.#cfg.maxRecordSize) validateRecordInput(record, this.#cfg.maxRecordSize);
+    const lsn = this.#nextLsn;
+    if (lsn > MAX_LSN) {
+      throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
+    }
+    const seg = this.#segmentFor();
+    const cipher = seg.writeCipher;
+    if (cipher === undefined) {
+      const at = this.#room(plainSize);
+      encodeRecordFrame(this.#buf, at, lsn, record);
+      this.#commitFrame(seg, plainSize, lsn, lsn);
+    } else {
+      const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
+      const scratch = this.#scratchOf(plainSize);
+      encodeRecordFrame(scratch, 0, lsn, record);
+      const at = this.#room(size);
+      cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
+      this.#commitFrame(seg, size, lsn, lsn);
+    }
+    this.#stats.appends++;
+    this.#stats.records++;
+    return lsn;
+  }
+
+  /** Appends records as one atomic frame (all or none survive a crash); returns the last LSN. */
+  appendBatch(records: readonly WalRecordInput[]): bigint {
+    this.#checkWritable('appendBatch');
+    const plainSize = batchFrameSize(records);
+    let bytes = 0;
+    for (const r of records) bytes += r.payload.length + (r.meta === undefined ? 0 : r.meta.length);
+    if (bytes > this.#cfg.maxRecordSize) {
+      throw new WalError(
+        WalErrorCode.RECORD_TOO_LARGE,
+        `the batch holds ${bytes} bytes of payload and meta, over maxRecordSize ${this.#cfg.maxRecordSize}; split it or raise maxRecordSize`,
+        { details: { size: bytes, limit: this.#cfg.maxRecordSize } },
+      );
+    }
+    const first = this.#nextLsn;
+    const last = first + BigInt(records.length - 1);
+    if (last > MAX_LSN) {
+      throw new WalError(WalErrorCode.BAD_STATE, 'the batch would use LSNs beyond 2^64-1');
+    }
+    const seg = this.#segmentFor();
+    const cipher = seg.writeCipher;
+    if (cipher === undefined) {
+      const at = this.#room(plainSize);
+      encodeBatchFrame(this.#buf, at, first, records);
+      this.#commitFrame(seg, plainSize, first, last);
+    } else {
+      const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
+      const scratch = this.#scratchOf(plainSize);
+      encodeBatchFrame(scratch, 0, first, records);
+      const at = this.#room(size);
+      cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
+      this.#commitFrame(seg, size, first, last);
+    }
+    this.#stats.batches++;
+    this.#stats.records += records.length;
+    return last;
+  }
+
+  #scratchOf(size: number): Buffer {
+    if (this.#scratch.length < size) this.#scratch = Buffer.allocUnsafeSlow(Math.max(size, 4096));
+    return this.#scratch;
+  }
+
+  /** The segment the next frame goes to, rolling over when the active one is full. */
+  #segmentFor(): Segment {
+    const active = this.#active();
+    if (hasRecords(active) && active.assignedEnd >= this.#cfg.segmentTargetSize) {
+      this.#submitBuffer();
+      const next = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
+      this.#segments.push(next);
+      this.#resetBufferTo(next, FILE_HEADER_SIZE, this.#nextLsn);
+      this.#startCreation(next);
+      return next;
+    }
+    return active;
+  }
+
+  /** Index in #buf where a frame of `size` bytes goes, submitting the buffer first if full. */
+  #room(size: number): number {
+    if (this.#bufLen + size <= this.#buf.length) return this.#bufLen;
+    this.#submitBuffer();
+    if (size > this.#buf.length) {
+      if (this.#bufPooled) this.#pool.give(this.#buf);
+      this.#buf = Buffer.allocUnsafeSlow(size);
+      this.#bufPooled = false;
+    }
+    return 0;
+  }
+
+  #commitFrame(seg: Segment, size: number, first: bigint, last: bigint): void {
+    if (this.#bufLen === 0) this.#bufFirstLsn = first;
+    this.#bufLen += size;
+    seg.assignedEnd += size;
+    seg.lastLsn = last;
+    this.#nextLsn = last + 1n;
+    this.#stats.bytesAppended += size;
+  }
+
+  // --------------------------------------------------------------- write path
+
+  /** Hands the filled part of the write buffer to the StorageIo (or queues it behind segment creation). */
+  #submitBuffer(
+    options: { holdFlush?: boolean } = {},
+  ): { write: PendingWrite; token: number } | null {
+    if (this.#bufLen === 0) return null;
+    const seg = this.#active();
+    const write = newPendingWrite({
+      seg,
+      buf: this.#buf,
+      length: this.#bufLen,
+      fileOffset: this.#bufOffset,
+      firstLsn: this.#bufFirstLsn,
+      lastLsn: this.#nextLsn - 1n,
+      pooled: this.#bufPooled,
+    });
+    this.#writes.push(write);
+    this.#bufOffset += this.#bufLen;
+    this.#bufLen = 0;
+    this.#bufFirstLsn = this.#nextLsn;
+    this.#buf = this.#pool.take();
+    this.#bufPooled = true;
+    if (seg.status === 'pending') {
+      this.#startCreation(seg);
+      return null;
+    }
+    const token = this.#submitWrite(write);
+    if (options.holdFlush !== true) this.#io.flush();
+    this.#watch(write, token);
+    return { write, token };
+  }
+
+  #submitWrite(w: PendingWrite): number {
+    w.status = 'inflight';
+    this.#stats.writes++;
+    return this.#io.submitWrite(w.seg.fd!, w.buf.subarray(w.done, w.length), w.fileOffset + w.done);
+  }
+
+  #watch(w: PendingWrite, token: number): void {
+    this.#io.completion(token).then(
+      (c) => this.#onWriteCompletion(w, c),
+      (err) => this.#onWriteCompletion(w, null, err),
+    );
+  }
+
+  #onWriteCompletion(w: PendingWrite, c: IoCompletion | null, thrown?: unknown): void {
+    if (w.discard) {
+      w.status = 'discarded';
+      w.settle();
+      return;
+    }
+    if (c === null || c.result < 0) {
+      const errno = c === null ? 5 : -c.result;
+      w.status = 'failed';
+      w.settle();
+      const err =
+        c === null && isWalError(thrown)
+          ? thrown
+          : ioErrorFromErrno(errno, 'write', w.seg.path, thrown);
+      if (isNoSpace(errno) || isWalError(err, WalErrorCode.NO_SPACE)) {
+        this.#startRollback(w.seg, w.fileOffset, w.firstLsn, err);
+      } else {
+        this.#poison(err);
+      }
+      return;
+    }
+    const remaining = w.length - w.done;
+    if (c.result < remaining) {
+      if (c.result === 0) {
+        w.status = 'failed';
+        w.settle();
+        this.#poison(ioErrorFromErrno(5, 'write (no progress)', w.seg.path));
+        return;
+      }
+      // A short write is not a hole: the rest goes out again from where it stopped.
+      w.done += c.result;
+      this.#stats.shortWrites++;
+      this.#stats.bytesWritten += c.result;
+      if (this.#poisoned !== null || this.#closed) {
+        w.status = 'failed';
+        w.settle();
+        return;
+      }
+      const token = this.#submitWrite(w);
+      this.#io.flush();
+      this.#watch(w, token);
+      return;
+    }
+    w.done = w.length;
+    this.#stats.bytesWritten += c.result;
+    w.status = 'done';
+    if (w.pooled) this.#pool.give(w.buf);
+    w.settle();
+    this.#advanceWritten();
+  }
+
+  /** Moves writtenLsn over the prefix of completed writes. */
+  #advanceWritten(): void {
+    let n = 0;
+    while (n < this.#writes.length && this.#writes[n]!.status === 'done') {
+      const w = this.#writes[n]!;
+      w.seg.completedEnd = w.fileOffset + w.length;
+      if (w.lastLsn >= w.firstLsn) {
+        w.seg.writtenLsn = w.lastLsn;
+        this.#writtenLsn = w.lastLsn;
+      }
+      n++;
+    }
+    if (n === 0) return;
+    this.#writes.splice(0, n);
+    if (this.#flushWaiters.length > 0) {
+      const ready = this.#flushWaiters.filter((f) => f.target <= this.#writtenLsn);
+      this.#flushWaiters = this.#flushWaiters.filter((f) => f.target > this.#writtenLsn);
+      for (const f of ready) f.resolve(this.#writtenLsn);
+    }
+  }
+
+  // ---------------------------------------------------------- segment creation
+
+  #startCreation(seg: Segment): void {
+    if (seg.creating !== null || seg.status !== 'pending') return;
+    const job = this.#creationChain.then(() => this.#create(seg));
+    seg.creating = job;
+    this.#creationChain = job.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /**
+   * Makes a planned segment durable: the previous segment's data first (so a crash can
+   * never leave a newer segment after an older one's lost tail), then the new file under a
+   * temporary name (header, preallocation, fsync), renamed into place, directory fsynced.
+   */
+  async #create(seg: Segment): Promise<void> {
+    if (seg.status !== 'pending' || !this.#segments.includes(seg)) return;
+    const io = this.#io;
+    const index = this.#segments.indexOf(seg);
+    const prev = index > 0 ? this.#segments[index - 1]! : undefined;
+    const tmp = `${seg.path}.tmp`;
+    let tmpFd: number | null = null;
+    try {
+      if (prev !== undefined && prev.status === 'ready') {
+        const earlier = this.#writes.filter((w) => w.seg === prev);
+        await Promise.all(earlier.map((w) => w.settled));
+        if (earlier.some((w) => w.status !== 'done') || this.#poisoned !== null) return;
+        if (!this.#segments.includes(seg)) return;
+        await io.datasync(prev.fd!);
+        this.#stats.syncs++;
+        prev.status = 'sealed';
+        this.#fdsToClose.push(prev.fd!);
+        prev.fd = null;
+        this.#closeIdleFds();
+        this.#advanceDurable(prev.lastLsn);
+      }
+      if (this.#poisoned !== null || this.#closed) return;
+      tmpFd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
+      await io.write(tmpFd, seg.headerBytes, 0);
+      if (this.#cfg.preallocate) await this.#preallocate(tmpFd);
+      await io.fsync(tmpFd);
+      await io.close(tmpFd);
+      tmpFd = null;
+      await io.rename(tmp, seg.path);
+      await io.syncDirectory(this.#cfg.dir);
+      const fd = await io.open(seg.path);
+      this.#stats.segmentsCreated++;
+      if (!this.#segments.includes(seg)) {
+        // Replaced (setEncryptionRing) while it was being created.
+        await io.close(fd);
+        return;
+      }
+      seg.fd = fd;
+      seg.status = 'ready';
+      seg.replaces = false;
+      if (this.#closed || this.#poisoned !== null) return;
+      const queued = this.#writes.filter((w) => w.seg === seg && w.status === 'queued');
+      const tokens = queued.map((w) => this.#submitWrite(w));
+      if (queued.length > 0) io.flush();
+      for (let i = 0; i < queued.length; i++) this.#watch(queued[i]!, tokens[i]!);
+    } catch (err) {
+      if (tmpFd !== null) await io.close(tmpFd).catch(() => {});
+      if (isWalError(err, WalErrorCode.NO_SPACE) && seg.status === 'pending') {
+        await io.unlink(tmp).catch(() => {});
+        this.#startRollback(seg, FILE_HEADER_SIZE, seg.firstLsn, err);
+      } else {
+        this.#poison(err);
+      }
+    } finally {
+      seg.creating = null;
+    }
+  }
+
+  async #preallocate(fd: number): Promise<void> {
+    try {
+      await this.#io.fallocate(fd, 0, this.#cfg.segmentTargetSize);
+      this.#stats.preallocation = true;
+    } catch (err) {
+      if (isWalError(err) && err.details.errno === EOPNOTSUPP) {
+        this.#stats.preallocation = false;
+        return;
+      }
+      throw err;
+    }
+  }
+
+  #closeIdleFds(): void {
+    if (this.#roundActive || this.#fdsToClose.length === 0) return;
+    const fds = this.#fdsToClose;
+    this.#fdsToClose = [];
+    for (const fd of fds) this.#io.close(fd).catch(() => {});
+  }
+
+  // ------------------------------------------------------------------ failures
+
+  #poison(cause: unknown): void {
+    if (this.#poisoned !== null) return;
+    const inner = cause instanceof Error ? cause.message : String(cause);
+    this.#poisoned = new WalError(
+      WalErrorCode.POISONED,
+      `the log is poisoned by a failed write or fsync (${inner}); data not yet durable may be lost and fsync errors cannot be retried safely. Close and reopen the log (recovery will check it)`,
+      { cause, details: isWalError(cause) ? { ...cause.details } : {} },
+    );
+    const err = this.#poisoned;
+    for (const w of this.#writes) {
+      if (w.status === 'queued') {
+        w.status = 'failed';
+        w.settle();
+      }
+    }
+    for (const w of this.#waiters) w.reject(err);
+    this.#waiters = [];
+    for (const f of this.#flushWaiters) f.reject(err);
+    this.#flushWaiters = [];
+  }
+
+  /**
+   * The disk is full: every record from `lostFrom` on is thrown away (none was
+   * acknowledged), the file is cut back to the last fully written frame, and appending
+   * continues at `lostFrom` once space is free.
+   */
+  #startRollback(seg: Segment, offset: number, lostFrom: bigint, cause: unknown): void {
+    if (this.#rollback !== null || this.#poisoned !== null) return;
+    const lostTo = this.#nextLsn - 1n;
+    const err = new WalError(
+      WalErrorCode.NO_SPACE,
+      `the disk is full: records ${lostFrom}..${lostTo} could not be written and were rolled back (none was acknowledged); free space, then append them again`,
+      { cause, details: { segment: seg.path, offset, lostFromLsn: lostFrom, lostToLsn: lostTo } },
+    );
+    this.#rollbackError = err;
+    this.#stats.rollbacks++;
+    this.#rollback = (async () => {
+      const at = this.#writes.findIndex((w) => w.seg === seg && w.fileOffset >= offset);
+      const doomed = at < 0 ? [] : this.#writes.splice(at);
+      for (const w of doomed) {
+        w.discard = true;
+        if (w.status === 'queued') {
+          w.status = 'discarded';
+          w.settle();
+        }
+      }
+      this.#bufLen = 0;
+      await Promise.all(doomed.map((w) => w.settled));
+      await this.#creationChain;
+      if (this.#poisoned !== null) return;
+      const index = this.#segments.indexOf(seg);
+      for (const later of this.#segments.splice(index + 1)) {
+        if (later.fd !== null) this.#fdsToClose.push(later.fd);
+      }
+      if (seg.fd !== null) {
+        try {
+          await this.#io.truncate(seg.fd, offset);
+        } catch (truncErr) {
+          this.#poison(truncErr);
+          return;
+        }
+      }
+      seg.assignedEnd = offset;
+      seg.completedEnd = Math.min(seg.completedEnd, offset);
+      seg.lastLsn = lostFrom - 1n;
+      if (seg.writtenLsn > lostFrom - 1n) seg.writtenLsn = lostFrom - 1n;
+      this.#nextLsn = lostFrom;
+      if (this.#writtenLsn > lostFrom - 1n) this.#writtenLsn = lostFrom - 1n;
+      this.#resetBufferTo(seg, offset, lostFrom);
+      let told = false;
+      this.#waiters = this.#waiters.filter((w) => {
+        if (w.target < lostFrom) return true;
+        w.reject(err);
+        told = true;
+        return false;
+      });
+      this.#flushWaiters = this.#flushWaiters.filter((f) => {
+        if (f.target < lostFrom) return true;
+        f.reject(err);
+        told = true;
+        return false;
+      });
+      if (!told) this.#unreportedLoss = err;
+    })().finally(() => {
+      this.#rollback = null;
+      this.#closeIdleFds();
+      this.#pump();
+    });
+  }
+
+  /** Throws the loss a rollback caused if nobody was waiting to hear about it. */
+  #takeUnreportedLoss(): WalError | null {
+    const err = this.#unreportedLoss;
+    this.#unreportedLoss = null;
+    return err;
+  }
+
+  // ---------------------------------------------------------------- flush/sync
+
+  /** Resolves once everything appended so far was written to the OS; resolves with writtenLsn. */
+  async flush(): Promise<bigint> {
+    this.#checkUsable();
+    if (this.#cfg.readOnly) throw readOnlyError('flush');
+    if (this.#rollback !== null) {
+      await this.#rollback;
+      this.#checkUsable();
+    }
+    const loss = this.#takeUnreportedLoss();
+    if (loss !== null) throw loss;
+    const target = this.#nextLsn - 1n;
+    this.#submitBuffer();
+    if (target <= this.#writtenLsn) return this.#writtenLsn;
+    return new Promise<bigint>((resolve, reject) => {
+      this.#flushWaiters.push({ target, resolve, reject });
+    });
+  }
+
+  /**
+   * Makes every record appended before the call durable and resolves with durableLsn.
+   * Concurrent calls share one fdatasync; while one is on disk the next group fills.
+   */
+  async sync(): Promise<bigint> {
+    this.#checkUsable();
+    if (this.#cfg.readOnly) throw readOnlyError('sync');
+    if (this.#rollback !== null) {
+      await this.#rollback;
+      this.#checkUsable();
+    }
+    const loss = this.#takeUnreportedLoss();
+    if (loss !== null) throw loss;
+    const target = this.#nextLsn - 1n;
+    if (target <= this.#durableLsn) return this.#durableLsn;
+    const done = new Promise<bigint>((resolve, reject) => {
+      this.#waiters.push({ target, resolve, reject });
+    });
+    this.#pump();
+    return done;
+  }
+
+  /** Starts a sync round when waiters need one and none runs. */
+  #pump(): void {
+    if (this.#roundActive || this.#rollback !== null || this.#poisoned !== null) return;
+    if (this.#waiters.length === 0) return;
+    this.#roundActive = true;
+    this.#runRound().then(
+      () => {
+        this.#roundActive = false;
+        this.#closeIdleFds();
+        this.#pump();
+      },
+      (err) => {
+        this.#roundActive = false;
+        this.#closeIdleFds();
+        if (isWalError(err, WalErrorCode.NO_SPACE) && this.#poisoned === null) {
+          // The rollback rejects the waiters it concerns and pumps again when done.
+          this.#pump();
+          return;
+        }
+        this.#poison(err);
+      },
+    );
+  }
+
+  async #runRound(): Promise<void> {
+    const target = this.#nextLsn - 1n;
+    const active = this.#active();
+    let linkedSync: Promise<IoCompletion> | null = null;
+    const othersBusy = this.#writes.length > 0;
+    if (this.#bufLen > 0 && active.status === 'ready' && !othersBusy) {
+      // The common case: one buffer to write and nothing else in flight. The fdatasync is
+      // linked behind the write, so both reach the kernel together.
+      const submitted = this.#submitBuffer({ holdFlush: true });
+      if (submitted !== null) {
+        const syncToken = this.#io.submitDatasync(active.fd!, { linkToPrevious: true });
+        this.#stats.syncs++;
+        this.#io.flush();
+        linkedSync = this.#io.completion(syncToken);
+      }
+    } else {
+      this.#submitBuffer();
+    }
+    const covering = this.#writes.slice();
+    await Promise.all(covering.map((w) => w.settled));
+    const failed = covering.find((w) => w.status !== 'done');
+    if (failed !== undefined) {
+      if (linkedSync !== null) await linkedSync;
+      if (this.#poisoned !== null) throw this.#poisoned;
+      throw this.#rollbackError ?? new WalError(WalErrorCode.IO, 'a write failed');
+    }
+    if (this.#poisoned !== null) throw this.#poisoned;
+    let synced = false;
+    if (linkedSync !== null) {
+      const c = await linkedSync;
+      if (c.result === 0) synced = true;
+      else if (c.result !== -ECANCELED) throw ioErrorFromErrno(-c.result, 'fdatasync', active.path);
+      // Cancelled: its write was short and finished by a resubmission; sync again below.
+    }
+    if (!synced) {
+      const seg = this.#segmentHolding(target);
+      if (seg !== undefined && seg.status !== 'sealed' && seg.fd !== null) {
+        this.#stats.syncs++;
+        await this.#io.datasync(seg.fd);
+      }
+      // A sealed segment was fdatasynced when it was sealed.
+    }
+    if (this.#poisoned !== null) throw this.#poisoned;
+    this.#advanceDurable(target);
+  }
+
+  #segmentHolding(lsn: bigint): Segment | undefined {
+    for (let i = this.#segments.length - 1; i >= 0; i--) {
+      const seg = this.#segments[i]!;
+      if (seg.firstLsn <= lsn) return seg;
+    }
+    return undefined;
+  }
+
+  #advanceDurable(lsn: bigint): void {
+    if (lsn <= this.#durableLsn || this.#poisoned !== null) return;
+    this.#durableLsn = lsn;
+    const done = this.#waiters.filter((w) => w.target <= lsn);
+    this.#waiters = this.#waiters.filter((w) => w.target > lsn);
+    for (const w of done) w.resolve(lsn);
+    for (const listener of this.#durableListeners) {
+      try {
+        listener(lsn);
+      } catch (err) {
+        process.emitWarning(`an onDurable listener threw: ${(err as Error)?.message ?? err}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ encryption
+
+  /**
+   * Encrypts every record appended from now on with `ring`'s current key. Only before the
+   * first append into the active segment (else WAL_BAD_STATE); the active segment is then
+   * replaced by a fresh, encrypted one.
+   */
+  setEncryptionRing(ring: KeyRing): void {
+    if (!isKeyRing(ring)) badArgument('ring', 'a KeyRing from @walnut/codec', ring);
+    this.#checkUsable();
+    if (this.#cfg.readOnly) {
+      this.#ring = ring;
+      return;
+    }
+    const active = this.#active();
+    if (hasRecords(active) || this.#rollback !== null) {
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `setEncryptionRing must come before the first append into the active segment, which already holds records from LSN ${active.firstLsn}; set it right after open()`,
+      );
+    }
+    this.#ring = ring;
+    if (active.status === 'pending' && active.creating === null) {
+      this.#segments.pop();
+    }
+    this.#planNewActive();
+  }
+
+  // ---------------------------------------------------------------- truncate
+
+  /**
+   * Deletes sealed segments wholly below `checkpointLsn`. The new floor is written
+   * (atomically) before anything is deleted, so a crash in between only leaves extra files
+   * that the next open removes.
+   */
+  async truncateBefore(checkpointLsn: bigint): Promise<TruncateResult> {
+    checkLsnArgument('checkpointLsn', checkpointLsn);
+    this.#checkUsable();
+    if (this.#cfg.readOnly) throw readOnlyError('truncateBefore');
+    const run = this.#truncateChain.then(() => this.#truncate(checkpointLsn));
+    this.#truncateChain = run.catch(() => {});
+    return run;
+  }
+
+  async #truncate(checkpointLsn: bigint): Promise<TruncateResult> {
+    this.#checkUsable();
+    const segs = this.#segments;
+    let count = 0;
+    while (
+      count + 1 < segs.length &&
+      segs[count]!.status === 'sealed' &&
+      segs[count + 1]!.status !== 'pending' &&
+      segs[count + 1]!.firstLsn <= checkpointLsn
+    ) {
+      count++;
+    }
+    if (count === 0) return { segmentsDeleted: 0, bytesReclaimed: 0 };
+    const doomed = segs.slice(0, count);
+    const newFloor = segs[count]!.firstLsn;
+    try {
+      await writeFloor(this.#io, this.#cfg.dir, newFloor);
+      this.#floorLsn = newFloor;
+      let bytes = 0;
+      for (const seg of doomed) {
+        bytes += (await this.#io.stat(seg.path))?.size ?? 0;
+        await this.#io.unlink(seg.path);
+        const at = this.#segments.indexOf(seg);
+        if (at >= 0) this.#segments.splice(at, 1);
+      }
+      await this.#io.syncDirectory(this.#cfg.dir);
+      return { segmentsDeleted: doomed.length, bytesReclaimed: bytes };
+    } catch (err) {
+      if (isWalError(err, WalErrorCode.NO_SPACE)) throw err;
+      // A failed fsync of the directory or the floor cannot be retried safely.
+      this.#poison(err);
+      throw this.#poisoned;
+    }
+  }
+
+  // ------------------------------------------------------------------ replay
+
+  /** Every record from the floor on, in LSN order, streamed in bounded memory. */
+  replay(): AsyncIterable<WalRecord> {
+    return this.replayFrom(this.#floorLsn);
+  }
+
+  /**
+   * Records with LSN ≥ `lsn` that were written when the replay started. Payloads are views
+   * into a freshly read chunk: they stay valid while held; copy them only to keep a small
+   * part of a large chunk alive.
+   */
+  replayFrom(lsn: bigint): AsyncIterable<WalRecord> {
+    checkLsnArgument('lsn', lsn);
+    this.#checkUsable();
+    if (lsn < this.#floorLsn) {
+      throw new WalError(
+        WalErrorCode.REPLAY_BELOW_FLOOR,
+        `cannot replay from LSN ${lsn}: records below ${this.#floorLsn} were truncated (truncateBefore); replay from ${this.#floorLsn} or later`,
+        { details: { lsn, floorLsn: this.#floorLsn } },
+      );
+    }
+    const source = {
+      io: this.#io,
+      ring: this.#ring,
+      maxFrameBody: this.#maxFrameBody,
+      chunkSize: Math.max(DEFAULT_READ_CHUNK, this.#cfg.writeBufferSize),
+      segments: () => this.#segments.slice(),
+      readableLsn: () => this.#writtenLsn,
+    };
+    return { [Symbol.asyncIterator]: () => replayRecords(source, lsn) };
+  }
+
+  /** Up to `max` records from `lsn`, and whether more follow. */
+  async replayFromLimit(
+    lsn: bigint,
+    max: number,
+  ): Promise<{ records: WalRecord[]; hasMore: boolean }> {
+    if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) {
+      badArgument('max', 'a positive integer', max);
+    }
+    const records: WalRecord[] = [];
+    for await (const rec of this.replayFrom(lsn)) {
+      if (records.length === max) return { records, hasMore: true };
+      records.push(rec);
+    }
+    return { records, hasMore: false };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<WalRecord> {
+    return this.replay()[Symbol.asyncIterator]();
+  }
+
+  // -------------------------------------------------------------- inspection
+
+  /** The segments on disk, oldest first. */
+  async listSegments(): Promise<SegmentInfo[]> {
+    this.#checkUsable();
+    const out: SegmentInfo[] = [];
+    const segs = this.#segments.filter((s) => s.status !== 'pending');
+    for (const seg of segs) {
+      const st = await this.#io.stat(seg.path);
+      if (st === null) continue;
+      out.push({
+        path: seg.path,
+        firstLsn: seg.firstLsn,
+        lastLsn: seg.writtenLsn >= seg.firstLsn ? seg.writtenLsn : null,
+        sizeBytes: st.size,
+        sealed: seg.status === 'sealed' && seg !== this.#segments[this.#segments.length - 1],
+        encrypted: seg.header.cipher !== 'none',
+        keyId: seg.header.keyId,
+      });
+    }
+    return out;
+  }
+
+  /** Bytes the segments take on disk. */
+  async totalSizeBytes(): Promise<number> {
+    let total = 0;
+    for (const s of await this.listSegments()) total += s.sizeBytes;
+    return total;
+  }
+
+  // ------------------------------------------------------------------- close
+
+  /**
+   * Writes out the buffer (no fsync: sync() first for durability), waits for in-flight
+   * work, closes the files and releases the lock. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (!this.#cfg.readOnly && this.#poisoned === null && this.#rollback === null) {
+      try {
+        this.#submitBuffer();
+      } catch {
+        // The StorageIo refused the write (closed under us): nothing more can be saved.
+      }
+    }
+    this.#closed = true;
+    const err = closedError();
+    await Promise.all(this.#writes.map((w) => w.settled));
+    if (this.#rollback !== null) await this.#rollback;
+    await this.#creationChain;
+    await this.#truncateChain;
+    while (this.#roundActive) await new Promise((r) => setImmediate(r));
+    for (const w of this.#waiters) w.reject(err);
+    this.#waiters = [];
+    for (const f of this.#flushWaiters) f.reject(err);
+    this.#flushWaiters = [];
+    for (const seg of this.#segments) {
+      if (seg.fd !== null) {
+        this.#fdsToClose.push(seg.fd);
+        seg.fd = null;
+      }
+    }
+    const fds = this.#fdsToClose;
+    this.#fdsToClose = [];
+    for (const fd of fds) await this.#io.close(fd).catch(() => {});
+    if (this.#lock !== null) await this.#lock.release().catch(() => {});
+    if (this.#ownsIo) await this.#io.closeIo();
+  }
+}
