@@ -1,0 +1,323 @@
+import { type CoreEntry, isWalError, WalErrorCode } from '@walnut/codec';
+import { FaultyStorageIo, type IoCompletion, MemoryStorageIo } from '@walnut/storage-io';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CoreWalWriter } from './core-wal-writer.js';
+import { PerCoreWalReader } from './reader.js';
+
+const DIR = '/wal';
+const PATH = `${DIR}/wal-3.log`;
+const bytes = (text: string) => Buffer.from(text);
+
+let io: MemoryStorageIo;
+
+beforeEach(async () => {
+  io = new MemoryStorageIo();
+  await io.mkdir(DIR);
+});
+
+async function readEntries(path = PATH, from?: number): Promise<CoreEntry[]> {
+  const reader = await PerCoreWalReader.open(path, { io });
+  try {
+    return (await reader.read(from === undefined ? {} : { from })).entries;
+  } finally {
+    await reader.close();
+  }
+}
+
+async function expectWalError(promise: Promise<unknown>, code: string): Promise<void> {
+  await expect(promise).rejects.toSatisfy((e: unknown) => isWalError(e) && e.code === code);
+}
+
+function expectThrowsCode(run: () => unknown, code: string): void {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(isWalError(thrown) ? thrown.code : thrown).toBe(code);
+}
+
+/** Polls until the writer's pending sync completed (feeding it every completion). */
+async function settle(writer: CoreWalWriter): Promise<IoCompletion[]> {
+  const seen: IoCompletion[] = [];
+  while (writer.isSyncPending) {
+    const completions = await io.waitCompletions(1);
+    seen.push(...completions);
+    writer.checkCompletions(completions);
+  }
+  return seen;
+}
+
+describe('CoreWalWriter direct path', () => {
+  it('creates a core file with a header and returns the position after each entry', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    expect(writer.position).toBe(64);
+    const afterPut = writer.appendPut(bytes('k'), bytes('value'));
+    const afterDelete = writer.appendDelete(bytes('k'));
+    expect(afterPut).toBeGreaterThan(64);
+    expect(afterDelete).toBe(writer.position);
+    expect(writer.sequence).toBe(2n);
+    expect(writer.syncedPosition).toBe(64);
+    expect(writer.entriesSinceSync).toBe(2);
+    await writer.sync();
+    expect(writer.syncedPosition).toBe(afterDelete);
+    expect(writer.entriesSinceSync).toBe(0);
+    await writer.close();
+    const entries = await readEntries();
+    expect(entries.map((e) => [e.op, e.coreId, e.sequence])).toEqual([
+      ['put', 3, 1n],
+      ['delete', 3, 2n],
+    ]);
+  });
+
+  it('writes every kind of entry with the current epoch', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendCheckpoint(7n);
+    writer.setEpoch(2n);
+    writer.appendEpochBarrier();
+    writer.appendCommit(new Map([['orders', 41n]]), -5n);
+    writer.append({ op: 'put', key: bytes('a'), value: bytes('b') });
+    await writer.close();
+    const entries = await readEntries();
+    expect(entries.map((e) => [e.op, e.epoch])).toEqual([
+      ['checkpoint', 0n],
+      ['epochBarrier', 2n],
+      ['commit', 2n],
+      ['put', 2n],
+    ]);
+    const commit = entries[2]!;
+    expect(commit.op === 'commit' && [...commit.offsets] && commit.watermark).toBe(-5n);
+  });
+
+  it('refuses to create over an existing file', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    await writer.close();
+    await expectWalError(CoreWalWriter.create(3, PATH, { io }), WalErrorCode.BAD_STATE);
+  });
+
+  it('keeps entries across buffer rotations and for entries larger than a buffer', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io, bufferSize: 4096 });
+    const big = Buffer.alloc(10_000, 7);
+    for (let i = 0; i < 300; i++) writer.appendPut(bytes(`key-${i}`), Buffer.alloc(100, i));
+    writer.appendPut(bytes('big'), big);
+    await writer.sync();
+    await writer.close();
+    const entries = await readEntries();
+    expect(entries).toHaveLength(301);
+    expect(entries.map((e) => e.sequence)).toEqual(entries.map((_, i) => BigInt(i + 1)));
+    const last = entries[300]!;
+    expect(last.op === 'put' && Buffer.compare(last.value, big)).toBe(0);
+  });
+
+  it('never hands out a timestamp below the previous one, even when the clock steps back', async () => {
+    const ticks = [100n, 200n, 50n, 50n, 300n];
+    const writer = await CoreWalWriter.create(3, PATH, { io, clock: () => ticks.shift() ?? 0n });
+    for (let i = 0; i < 5; i++) writer.appendDelete(bytes(`k${i}`));
+    await writer.close();
+    expect((await readEntries()).map((e) => e.timestampNs)).toEqual([100n, 200n, 201n, 202n, 300n]);
+  });
+
+  it('never lets the epoch go back', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.setEpoch(5n);
+    expectThrowsCode(() => writer.setEpoch(4n), WalErrorCode.BAD_ARGUMENT);
+    await writer.close();
+  });
+
+  it('queues concurrent sync() calls and covers everything appended before each call', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPut(bytes('a'), bytes('1'));
+    const first = writer.sync();
+    const mid = writer.appendPut(bytes('b'), bytes('2'));
+    const second = writer.sync();
+    await Promise.all([first, second]);
+    expect(writer.syncedPosition).toBe(mid);
+    await writer.close();
+  });
+
+  it('keeps exactly the synced entries through a power loss', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPut(bytes('durable'), bytes('1'));
+    await writer.sync();
+    writer.appendPut(bytes('lost'), bytes('2'));
+    io.simulatePowerLoss();
+    const entries = await readEntries();
+    expect(entries.map((e) => e.op === 'put' && e.key.toString())).toEqual(['durable']);
+  });
+});
+
+describe('CoreWalWriter.openAt', () => {
+  it('restores sequence, epoch and timestamp and cuts what follows the position (durably)', async () => {
+    let now = 1_000n;
+    const clock = () => now;
+    const writer = await CoreWalWriter.create(3, PATH, { io, clock });
+    writer.setEpoch(4n);
+    writer.appendPut(bytes('a'), bytes('1'));
+    const keep = writer.appendPut(bytes('b'), bytes('2'));
+    writer.appendPut(bytes('c'), bytes('3'));
+    await writer.close();
+
+    const resumed = await CoreWalWriter.openAt(3, PATH, keep, { io, clock });
+    expect(resumed.sequence).toBe(2n);
+    expect(resumed.epoch).toBe(4n);
+    await resumed.close();
+    io.simulatePowerLoss(); // the cut must already be durable
+    expect((await readEntries()).map((e) => e.sequence)).toEqual([1n, 2n]);
+
+    now = 10n; // the clock stepped back while the process was down
+    const again = await CoreWalWriter.openAt(3, PATH, keep, { io, clock });
+    again.appendDelete(bytes('d'));
+    await again.close();
+    const entries = await readEntries();
+    expect(entries.map((e) => e.sequence)).toEqual([1n, 2n, 3n]);
+    expect(entries[2]!.op).toBe('delete');
+    expect(entries[2]!.epoch).toBe(4n);
+    expect(entries[2]!.timestampNs).toBeGreaterThan(entries[1]!.timestampNs);
+  });
+
+  it('rejects a position that is not the end of a valid entry', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    const end = writer.appendPut(bytes('a'), bytes('1'));
+    await writer.close();
+    await expectWalError(CoreWalWriter.openAt(3, PATH, end - 3, { io }), WalErrorCode.CORRUPT);
+    await expectWalError(CoreWalWriter.openAt(3, PATH, end + 10, { io }), WalErrorCode.CORRUPT);
+  });
+
+  it('rejects the file of another core', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    const end = writer.appendPut(bytes('a'), bytes('1'));
+    await writer.close();
+    await expectWalError(CoreWalWriter.openAt(4, PATH, end, { io }), WalErrorCode.CORRUPT);
+  });
+});
+
+describe('CoreWalWriter StorageIo path', () => {
+  it('advances syncedPosition only when the sync completion is fed back, to the position at submission', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
+    const atSync = writer.appendDeleteViaStorageIo(bytes('a'));
+    const token = writer.syncViaStorageIo();
+    const after = writer.appendViaStorageIo({ op: 'delete', key: bytes('b') });
+    expect(writer.isSyncPending).toBe(true);
+    expect(writer.syncedPosition).toBe(64);
+
+    const seen = await settle(writer);
+    expect(seen.some((c) => c.token === token && c.op === 'fdatasync')).toBe(true);
+    expect(writer.syncedPosition).toBe(atSync);
+    expect(writer.entriesSinceSync).toBe(1);
+    expect(after).toBeGreaterThan(atSync);
+  });
+
+  it('answers false for completions that are only writes (a write is never taken for the sync)', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
+    io.flush();
+    const writes = io.pollCompletions();
+    expect(writes.map((c) => c.op)).toEqual(['write']);
+    expect(writer.checkCompletions(writes)).toBe(false);
+    writer.syncViaStorageIo();
+    await settle(writer);
+    expect(writer.syncedPosition).toBe(writer.position);
+  });
+
+  it('merges a second sync while one is pending instead of rejecting it', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
+    const first = writer.syncViaStorageIo();
+    expect(writer.syncViaStorageIo()).toBe(first);
+    writer.appendPutViaStorageIo(bytes('b'), bytes('2'));
+    const second = writer.syncViaStorageIo();
+    expect(second).not.toBe(first);
+    await settle(writer);
+    expect(writer.syncedPosition).toBe(writer.position);
+  });
+
+  it('ignores completions of other users of the same StorageIo', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    const other = await CoreWalWriter.create(4, `${DIR}/wal-4.log`, { io });
+    other.appendPutViaStorageIo(bytes('x'), bytes('y'));
+    other.syncViaStorageIo();
+    writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
+    writer.syncViaStorageIo();
+    const completions = await io.waitCompletions(4);
+    expect(writer.checkCompletions(completions)).toBe(true);
+    expect(other.checkCompletions(completions)).toBe(true);
+    expect(writer.syncedPosition).toBe(writer.position);
+  });
+
+  it('markSynced refuses while writes are buffered or in flight', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPut(bytes('a'), bytes('1'));
+    expectThrowsCode(() => writer.markSynced(), WalErrorCode.BAD_STATE);
+    await writer.sync();
+    writer.markSynced();
+    expect(writer.syncedPosition).toBe(writer.position);
+  });
+});
+
+describe('CoreWalWriter faults', () => {
+  let faulty: FaultyStorageIo;
+  beforeEach(() => {
+    faulty = new FaultyStorageIo(io);
+  });
+
+  it('a failed fdatasync throws and poisons the writer', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    writer.appendPut(bytes('a'), bytes('1'));
+    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    await expectWalError(writer.sync(), WalErrorCode.IO);
+    expect(writer.syncedPosition).toBe(64);
+    expectThrowsCode(() => writer.appendPut(bytes('b'), bytes('2')), WalErrorCode.POISONED);
+    await expectWalError(writer.sync(), WalErrorCode.POISONED);
+  });
+
+  it('direct path: a short write is completed by writing the rest, never left as a hole', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    writer.appendPut(bytes('a'), Buffer.alloc(500, 1));
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 100 });
+    await writer.sync();
+    expect(writer.syncedPosition).toBe(writer.position);
+    await writer.close();
+    const entries = await readEntries();
+    expect(entries).toHaveLength(1);
+  });
+
+  it('direct path: a short write whose rest fails throws and poisons', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    writer.appendPut(bytes('a'), Buffer.alloc(500));
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 100 });
+    faulty.inject({ kind: 'eio', op: 'write', nth: 2 });
+    await expectWalError(writer.sync(), WalErrorCode.IO);
+    expect(writer.syncedPosition).toBe(64);
+    expect(writer.poisoned).toBe(true);
+  });
+
+  it('StorageIo path: a short write throws from checkCompletions and the sync does not count', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 10 });
+    writer.appendPutViaStorageIo(bytes('a'), Buffer.alloc(200));
+    writer.syncViaStorageIo();
+    const completions = await faulty.waitCompletions(2);
+    expectThrowsCode(() => writer.checkCompletions(completions), WalErrorCode.IO);
+    expect(writer.syncedPosition).toBe(64);
+    expectThrowsCode(() => writer.syncViaStorageIo(), WalErrorCode.POISONED);
+  });
+
+  it('StorageIo path: a failed sync completion throws', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
+    writer.syncViaStorageIo();
+    const completions = await faulty.waitCompletions(2);
+    expectThrowsCode(() => writer.checkCompletions(completions), WalErrorCode.IO);
+    expect(writer.syncedPosition).toBe(64);
+  });
+
+  it('ENOSPC surfaces as WAL_NO_SPACE', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    faulty.inject({ kind: 'enospc', afterBytes: 50 });
+    writer.appendPut(bytes('a'), Buffer.alloc(500));
+    await expectWalError(writer.sync(), WalErrorCode.NO_SPACE);
+  });
+});

@@ -1,0 +1,734 @@
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { dirname } from 'node:path';
+import {
+  type CoreEntry,
+  type CoreOp,
+  coreEntryFrameSize,
+  decodeFileHeader,
+  encodeCoreEntryFrame,
+  encodeFileHeader,
+  FILE_HEADER_SIZE,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import {
+  createStorageIo,
+  type IoCompletion,
+  type IoFd,
+  ioErrorFromErrno,
+  type StorageIo,
+} from '@walnut/storage-io';
+import { type Clock, MonotonicStamp, wallClockNs } from './clock.js';
+import { readFully, scanCoreRange } from './scan.js';
+import { checkCoreId } from './validate.js';
+
+/** Default size of one write buffer: entries are encoded here and written many at a time. */
+export const DEFAULT_WRITE_BUFFER_SIZE = 256 * 1024;
+const MAX_SYNC_ROUNDS = 4;
+const ECANCELED = osConstants.errno.ECANCELED;
+
+export interface CoreWalWriterOptions {
+  /** The StorageIo to write through. Default: `createStorageIo()`, owned (closed) by the writer. */
+  readonly io?: StorageIo;
+  /** Nanosecond clock for entry timestamps (default: wall clock). It may step back; stamps do not. */
+  readonly clock?: Clock;
+  /** Bytes per write buffer (default 256 KiB). An entry larger than this gets its own buffer. */
+  readonly bufferSize?: number;
+}
+
+/** A known-good entry boundary of a core file: where to resume without rescanning before it. */
+export interface ResumePoint {
+  /** File offset just after the entry. */
+  readonly position: number;
+  /** Sequence of the entry ending at `position` (0n at the file header). */
+  readonly sequence: bigint;
+  readonly epoch: bigint;
+  readonly timestampNs: bigint;
+}
+
+export interface OpenAtOptions extends CoreWalWriterOptions {
+  /**
+   * Validate only from this boundary (default: the file header). Needed after space before a
+   * checkpoint was reclaimed, and saves a rescan when the caller has just scanned the file.
+   */
+  readonly from?: ResumePoint;
+}
+
+interface WriteBuffer {
+  readonly buf: Buffer;
+  /** File offset of buf[0]. */
+  readonly fileOffset: number;
+  /** Bytes encoded. */
+  used: number;
+  /** Bytes handed to the StorageIo (a prefix of `used`). */
+  submitted: number;
+  /** Writes from this buffer not completed yet: the buffer is reused only at 0. */
+  inFlight: number;
+  retired: boolean;
+}
+
+interface PendingWrite {
+  readonly token: number;
+  readonly start: number;
+  readonly end: number;
+  readonly buffer: WriteBuffer;
+  /** Claimed through `io.completion` by the direct path (otherwise checkCompletions sees it). */
+  readonly direct: boolean;
+}
+
+interface PendingSync {
+  readonly token: number;
+  /** `position` when the sync was submitted: the most it may make durable. */
+  readonly position: number;
+  readonly direct: boolean;
+}
+
+/**
+ * One core's (one worker's) log writer. It owns one file and is used from one thread, so the
+ * write path takes no locks. Entries are encoded into a write buffer; the direct path writes
+ * buffers when they fill and at `sync()`, the StorageIo path submits every entry at once.
+ * `syncedPosition` is what a completed fdatasync covers — the position for checkpoint manifests.
+ */
+export class CoreWalWriter {
+  readonly coreId: number;
+  readonly path: string;
+
+  private readonly io: StorageIo;
+  private readonly ownsIo: boolean;
+  private fd: IoFd;
+  private readonly stamp: MonotonicStamp;
+  private readonly bufferSize: number;
+  private current: WriteBuffer;
+  private readonly spare: Buffer[] = [];
+  private pos: number;
+  private synced: number;
+  private seq: bigint;
+  private epochValue: bigint;
+  private entriesTotal = 0;
+  /** (end position, entries written up to it) of every submitted write not yet durable. */
+  private readonly boundaries: Array<{ position: number; entries: number }> = [];
+  private entriesAtSynced = 0;
+  private readonly pendingWrites = new Map<number, PendingWrite>();
+  private readonly directWrites = new Set<Promise<void>>();
+  private readonly pendingSyncs: PendingSync[] = [];
+  private failure: WalError | null = null;
+  private closed = false;
+  private busy: string | null = null;
+  private syncChain: Promise<void> = Promise.resolve();
+
+  private constructor(
+    coreId: number,
+    path: string,
+    io: StorageIo,
+    ownsIo: boolean,
+    fd: IoFd,
+    at: ResumePoint,
+    options: CoreWalWriterOptions,
+  ) {
+    this.coreId = coreId;
+    this.path = path;
+    this.io = io;
+    this.ownsIo = ownsIo;
+    this.fd = fd;
+    this.stamp = new MonotonicStamp(options.clock ?? wallClockNs, at.timestampNs);
+    this.bufferSize = options.bufferSize ?? DEFAULT_WRITE_BUFFER_SIZE;
+    this.pos = at.position;
+    this.synced = at.position;
+    this.seq = at.sequence;
+    this.epochValue = at.epoch;
+    this.current = this.newBuffer(at.position, this.bufferSize);
+  }
+
+  /**
+   * Creates a new core file (`WAL_BAD_STATE` if it exists): writes the 64-byte header
+   * (fileKind 'core'), fsyncs the file and its directory.
+   */
+  static async create(
+    coreId: number,
+    path: string,
+    options: CoreWalWriterOptions = {},
+  ): Promise<CoreWalWriter> {
+    checkCoreId(coreId);
+    checkOptions(options);
+    const { io, ownsIo } = ioFrom(options);
+    try {
+      if ((await io.stat(path)) !== null)
+        throw new WalError(
+          WalErrorCode.BAD_STATE,
+          `${path} already exists; resume it with CoreWalWriter.openAt (after recovery) or remove it first`,
+          { details: { segment: path, coreId } },
+        );
+      const fd = await io.open(path, { create: true, exclusive: true });
+      try {
+        const header = encodeFileHeader({
+          firstLsn: 0n,
+          salt: randomBytes(16),
+          cipher: 'none',
+          fileKind: 'core',
+          keyId: 0,
+        });
+        await io.write(fd, header, 0);
+        await io.fsync(fd);
+        await io.syncDirectory(dirname(path));
+      } catch (error) {
+        await io.close(fd).catch(() => {});
+        throw error;
+      }
+      const start = { position: FILE_HEADER_SIZE, sequence: 0n, epoch: 0n, timestampNs: 0n };
+      return new CoreWalWriter(coreId, path, io, ownsIo, fd, start, options);
+    } catch (error) {
+      if (ownsIo) await io.closeIo();
+      throw error;
+    }
+  }
+
+  /**
+   * Resumes an existing core file at `position`: validates every entry up to it (from the
+   * header, or from `options.from`), cuts everything after it and fsyncs the cut, and restores
+   * sequence, epoch and the last timestamp from the last entry. `WAL_CORRUPT` if `position` is
+   * not the end of a valid entry.
+   */
+  static async openAt(
+    coreId: number,
+    path: string,
+    position: number,
+    options: OpenAtOptions = {},
+  ): Promise<CoreWalWriter> {
+    checkCoreId(coreId);
+    checkOptions(options);
+    const from = options.from ?? {
+      position: FILE_HEADER_SIZE,
+      sequence: 0n,
+      epoch: 0n,
+      timestampNs: 0n,
+    };
+    if (!Number.isSafeInteger(position) || position < from.position)
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `position must be an integer ≥ ${from.position} (the resume boundary), got ${position}`,
+      );
+    const { io, ownsIo } = ioFrom(options);
+    let fd: IoFd | null = null;
+    try {
+      fd = await io.open(path);
+      const size = await io.size(fd);
+      if (size < FILE_HEADER_SIZE)
+        throw new WalError(
+          WalErrorCode.CORRUPT,
+          `${path} is ${size} bytes, shorter than the 64-byte file header; it is not a core file`,
+          { details: { segment: path, offset: 0, coreId } },
+        );
+      const header = decodeFileHeader(await readFully(io, fd, path, 0, FILE_HEADER_SIZE), path);
+      checkCoreHeader(header.fileKind, header.cipher, path, coreId);
+      if (position > size)
+        throw new WalError(
+          WalErrorCode.CORRUPT,
+          `${path} is ${size} bytes but the resume position is ${position}; the file lost data it had synced`,
+          { details: { segment: path, offset: size, coreId } },
+        );
+      const scan = await scanCoreRange(io, fd, path, from.position, position, {
+        coreId,
+        previousSequence: from.sequence,
+      });
+      if (scan.end !== position)
+        throw new WalError(
+          WalErrorCode.CORRUPT,
+          `${path}: the valid entries of core ${coreId} end at ${scan.end} (${scan.stop.kind}: ${scan.stop.reason}), not at the resume position ${position}`,
+          { details: { segment: path, offset: scan.end, coreId } },
+        );
+      const last = scan.lastEntry;
+      const at: ResumePoint = last
+        ? { position, sequence: last.sequence, epoch: last.epoch, timestampNs: last.timestampNs }
+        : { ...from, position };
+      if (size > position) {
+        await io.truncate(fd, position);
+        await io.fsync(fd);
+      }
+      return new CoreWalWriter(coreId, path, io, ownsIo, fd, at, options);
+    } catch (error) {
+      if (fd !== null) await io.close(fd).catch(() => {});
+      if (ownsIo) await io.closeIo();
+      throw error;
+    }
+  }
+
+  /** Write position in bytes: the end of the last appended entry (includes unsynced data). */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Durable position: only bytes before it are guaranteed to survive a crash. */
+  get syncedPosition(): number {
+    return this.synced;
+  }
+
+  /** Entries appended after `syncedPosition`. */
+  get entriesSinceSync(): number {
+    return this.entriesTotal - this.entriesAtSynced;
+  }
+
+  get epoch(): bigint {
+    return this.epochValue;
+  }
+
+  /** Sequence of the last appended entry (0n before the first). Sequences start at 1. */
+  get sequence(): bigint {
+    return this.seq;
+  }
+
+  /** True after a failed write or sync: every later call throws `WAL_POISONED`. */
+  get poisoned(): boolean {
+    return this.failure !== null;
+  }
+
+  /** The boundary after the last appended entry (for `openAt(..., { from })`). */
+  get resumePoint(): ResumePoint {
+    return {
+      position: this.pos,
+      sequence: this.seq,
+      epoch: this.epochValue,
+      timestampNs: this.stamp.lastNs,
+    };
+  }
+
+  /** Entries appended from now on carry `epoch`. Epochs never go back. */
+  setEpoch(epoch: bigint): void {
+    if (typeof epoch !== 'bigint' || epoch < this.epochValue || epoch >= 1n << 64n)
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `epoch must be a bigint from the current epoch ${this.epochValue} up to 2^64-1, got ${String(epoch)}; epochs never go back`,
+      );
+    this.epochValue = epoch;
+  }
+
+  appendPut(key: Uint8Array, value: Uint8Array): number {
+    return this.place(this.entry({ op: 'put', key, value }));
+  }
+
+  appendDelete(key: Uint8Array): number {
+    return this.place(this.entry({ op: 'delete', key }));
+  }
+
+  appendCheckpoint(checkpointId: bigint): number {
+    return this.place(this.entry({ op: 'checkpoint', checkpointId }));
+  }
+
+  /** Marks the start of the current epoch in this core's file. */
+  appendEpochBarrier(): number {
+    return this.place(this.entry({ op: 'epochBarrier' }));
+  }
+
+  appendCommit(offsets: Map<string, bigint>, watermark?: bigint): number {
+    const op: CoreOp =
+      watermark === undefined ? { op: 'commit', offsets } : { op: 'commit', offsets, watermark };
+    return this.place(this.entry(op));
+  }
+
+  /**
+   * Appends any operation. The writer assigns core id, epoch, sequence and timestamp (fields
+   * of that name on `op` are ignored): those are the file's invariants, not the caller's.
+   */
+  append(op: CoreOp): number {
+    return this.place(this.entry(op));
+  }
+
+  /** `appendPut`, then submits the entry's write at once (completion via `checkCompletions`). */
+  appendPutViaStorageIo(key: Uint8Array, value: Uint8Array): number {
+    const end = this.appendPut(key, value);
+    this.submitBuffered(false);
+    return end;
+  }
+
+  appendDeleteViaStorageIo(key: Uint8Array): number {
+    const end = this.appendDelete(key);
+    this.submitBuffered(false);
+    return end;
+  }
+
+  appendViaStorageIo(op: CoreOp): number {
+    const end = this.append(op);
+    this.submitBuffered(false);
+    return end;
+  }
+
+  /**
+   * Writes everything appended and fdatasyncs; then `syncedPosition` is the position at the
+   * call. Calls queue behind each other, so concurrent callers (a worker loop and a checkpoint
+   * request) are safe. A failed write or sync throws and poisons the writer.
+   */
+  sync(): Promise<void> {
+    const run = this.syncChain.then(() => this.syncDirect());
+    this.syncChain = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Submits the appended bytes not yet submitted and an fdatasync chained behind them; flushes
+   * the StorageIo and returns the sync's token. While a sync is pending a second call is
+   * merged: it returns the pending token when that already covers `position`, otherwise it
+   * chains another fdatasync behind the new writes (never rejected).
+   */
+  syncViaStorageIo(): number {
+    this.assertUsable();
+    this.submitBuffered(false);
+    const last = this.pendingSyncs.at(-1);
+    const token =
+      last !== undefined && !last.direct && last.position === this.pos
+        ? last.token
+        : this.submitSync(false).token;
+    this.io.flush();
+    return token;
+  }
+
+  /**
+   * Feeds the completions of a `pollCompletions`/`waitCompletions` round (ones that are not
+   * this writer's are ignored). Returns true when a pending sync completed. A failed or short
+   * write, or a failed sync, throws (and poisons the writer): never a silent hole.
+   */
+  checkCompletions(completions: readonly IoCompletion[]): boolean {
+    if (this.failure !== null) throw this.poisonedError();
+    let syncCompleted = false;
+    for (const completion of completions) {
+      if (this.pendingWrites.has(completion.token)) this.onWriteCompletion(completion);
+      else {
+        const sync = this.pendingSyncs.find((s) => s.token === completion.token);
+        if (sync === undefined) continue;
+        this.onSyncCompletion(sync, completion);
+        syncCompleted = this.failure === null;
+      }
+      if (this.failure !== null) throw this.failure;
+    }
+    return syncCompleted;
+  }
+
+  /** True while a submitted sync has not completed. */
+  get isSyncPending(): boolean {
+    return this.pendingSyncs.length > 0;
+  }
+
+  /**
+   * Declares every byte written so far durable, for a caller that issued and awaited its own
+   * fdatasync on this file. Only allowed when nothing is buffered or in flight
+   * (`WAL_BAD_STATE` otherwise): it never covers bytes that were not written.
+   */
+  markSynced(): void {
+    this.assertUsable();
+    if (this.pendingWrites.size > 0 || this.current.submitted < this.current.used)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${this.coreId}: markSynced() with writes buffered or in flight; call sync() instead`,
+      );
+    this.advanceTo(this.pos);
+  }
+
+  /**
+   * Makes `[header, before)` hold no data, so the file system can free it: copies the header
+   * and `[before, position)` into a new sparse file at the same offsets, fsyncs it, renames it
+   * over the file and fsyncs the directory. Offsets (and manifests) stay valid; reading the
+   * reclaimed range yields zeros. Syncs first; appends during the call throw `WAL_BAD_STATE`.
+   * Returns the bytes that no longer hold data.
+   */
+  async reclaimBefore(before: number): Promise<number> {
+    await this.sync();
+    if (!Number.isSafeInteger(before) || before < FILE_HEADER_SIZE || before > this.synced)
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `reclaimBefore(${before}): must be an entry boundary between 64 and the synced position ${this.synced}; the tail is never reclaimed`,
+      );
+    if (before === FILE_HEADER_SIZE) return 0;
+    this.busy = 'reclaimBefore';
+    const temp = `${this.path}.reclaim`;
+    try {
+      const header = await readFully(this.io, this.fd, this.path, 0, FILE_HEADER_SIZE);
+      const tail = await readFully(this.io, this.fd, this.path, before, this.pos - before);
+      if ((await this.io.stat(temp)) !== null) await this.io.unlink(temp);
+      const fd = await this.io.open(temp, { create: true, exclusive: true });
+      try {
+        await this.io.write(fd, header, 0);
+        if (tail.length > 0) await this.io.write(fd, tail, before);
+        else await this.io.truncate(fd, before);
+        await this.io.fsync(fd);
+      } finally {
+        await this.io.close(fd);
+      }
+      await this.io.rename(temp, this.path);
+      await this.io.syncDirectory(dirname(this.path));
+      const reopened = await this.io.open(this.path);
+      await this.io.close(this.fd);
+      this.fd = reopened;
+      return before - FILE_HEADER_SIZE;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  /** Syncs what was appended (unless poisoned), then closes the file (and an owned StorageIo). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.failure === null && this.pendingWrites.size === 0 && this.pendingSyncs.length === 0)
+      await this.sync();
+    else if (this.failure === null)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${this.coreId}: StorageIo writes or syncs are still pending; feed their completions to checkCompletions() before close()`,
+      );
+    this.closed = true;
+    await Promise.all(this.directWrites);
+    await this.io.close(this.fd);
+    if (this.ownsIo) await this.io.closeIo();
+  }
+
+  private entry(op: CoreOp): CoreEntry {
+    return {
+      ...op,
+      coreId: this.coreId,
+      epoch: this.epochValue,
+      sequence: this.seq + 1n,
+      timestampNs: 0n,
+    } as CoreEntry;
+  }
+
+  private place(entry: CoreEntry): number {
+    this.assertWritable();
+    const size = coreEntryFrameSize(entry);
+    let buffer = this.current;
+    if (buffer.used + size > buffer.buf.length) buffer = this.rotate(size);
+    entry.timestampNs = this.stamp.next();
+    encodeCoreEntryFrame(buffer.buf, buffer.used, entry);
+    buffer.used += size;
+    this.seq = entry.sequence;
+    this.pos += size;
+    this.entriesTotal++;
+    return this.pos;
+  }
+
+  /** Writes out the full buffer (direct path) and starts a new one with room for `size`. */
+  private rotate(size: number): WriteBuffer {
+    const old = this.current;
+    this.submitBuffered(true);
+    old.retired = true;
+    this.recycle(old);
+    this.current = this.newBuffer(this.pos, Math.max(this.bufferSize, size));
+    return this.current;
+  }
+
+  private newBuffer(fileOffset: number, size: number): WriteBuffer {
+    const spare = size === this.bufferSize ? this.spare.pop() : undefined;
+    return {
+      buf: spare ?? Buffer.allocUnsafe(size),
+      fileOffset,
+      used: 0,
+      submitted: 0,
+      inFlight: 0,
+      retired: false,
+    };
+  }
+
+  private recycle(buffer: WriteBuffer): void {
+    if (buffer.retired && buffer.inFlight === 0 && buffer.buf.length === this.bufferSize) {
+      if (this.spare.length < 2) this.spare.push(buffer.buf);
+    }
+  }
+
+  /**
+   * Submits the encoded bytes not yet submitted as one write, chained behind this writer's
+   * earlier operations so that a sync chained behind it runs after all of them.
+   */
+  private submitBuffered(direct: boolean): void {
+    const buffer = this.current;
+    if (buffer.submitted === buffer.used) return;
+    const start = buffer.fileOffset + buffer.submitted;
+    const data = buffer.buf.subarray(buffer.submitted, buffer.used);
+    const token = this.io.submitWrite(this.fd, data, start, {
+      linkToPrevious: this.hasPendingOps(),
+    });
+    const write: PendingWrite = { token, start, end: start + data.length, buffer, direct };
+    buffer.submitted = buffer.used;
+    buffer.inFlight++;
+    this.pendingWrites.set(token, write);
+    // The current buffer always ends at `position`, so this write ends there too.
+    this.boundaries.push({ position: write.end, entries: this.entriesTotal });
+    if (direct) this.claimDirectWrite(token);
+  }
+
+  /**
+   * The direct path owns its write completions. A short write there is partial progress (as
+   * the kernel reports when a disk fills): the rest is written again, so the real error (e.g.
+   * ENOSPC) or success follows. The StorageIo path leaves that to the caller and throws.
+   */
+  private claimDirectWrite(token: number): void {
+    const done = this.io.completion(token).then((completion) => {
+      this.directWrites.delete(done);
+      const write = this.pendingWrites.get(completion.token);
+      if (
+        write !== undefined &&
+        completion.result > 0 &&
+        completion.result < write.end - write.start
+      )
+        this.retryRest(write, completion.result);
+      else this.onWriteCompletion(completion);
+    });
+    this.directWrites.add(done);
+  }
+
+  private retryRest(write: PendingWrite, written: number): void {
+    this.pendingWrites.delete(write.token);
+    const start = write.start + written;
+    const offsetInBuffer = start - write.buffer.fileOffset;
+    const data = write.buffer.buf.subarray(offsetInBuffer, offsetInBuffer + write.end - start);
+    const token = this.io.submitWrite(this.fd, data, start);
+    this.pendingWrites.set(token, { ...write, token, start });
+    this.claimDirectWrite(token);
+  }
+
+  private submitSync(direct: boolean): PendingSync {
+    const token = this.io.submitDatasync(this.fd, { linkToPrevious: this.hasPendingOps() });
+    const sync: PendingSync = { token, position: this.pos, direct };
+    this.pendingSyncs.push(sync);
+    return sync;
+  }
+
+  private hasPendingOps(): boolean {
+    return this.pendingWrites.size > 0 || this.pendingSyncs.length > 0;
+  }
+
+  private onWriteCompletion(completion: IoCompletion): void {
+    const write = this.pendingWrites.get(completion.token);
+    if (write === undefined) return;
+    this.pendingWrites.delete(completion.token);
+    write.buffer.inFlight--;
+    this.recycle(write.buffer);
+    const expected = write.end - write.start;
+    if (completion.result === expected) return;
+    this.fail(
+      completion.result < 0
+        ? ioErrorFromErrno(completion.result, 'write', this.path)
+        : new WalError(
+            WalErrorCode.IO,
+            `core ${this.coreId}: short write to ${this.path} at offset ${write.start}: ${completion.result} of ${expected} bytes; the file now has a hole, so the writer refuses further work — reopen it with openAt after recovery`,
+            { details: { segment: this.path, offset: write.start, syscall: 'write' } },
+          ),
+    );
+  }
+
+  /**
+   * A completed sync covers the bytes submitted before it, but only those whose writes
+   * completed in full before the sync's completion was seen: a write still in flight then may
+   * have missed the fdatasync, so the durable position stops at its start.
+   */
+  private onSyncCompletion(sync: PendingSync, completion: IoCompletion): void {
+    const index = this.pendingSyncs.indexOf(sync);
+    if (index >= 0) this.pendingSyncs.splice(index, 1);
+    if (completion.result < 0) {
+      this.fail(ioErrorFromErrno(completion.result, 'fdatasync', this.path));
+      return;
+    }
+    let covered = sync.position;
+    for (const write of this.pendingWrites.values())
+      if (write.token < sync.token && write.start < covered) covered = write.start;
+    this.advanceTo(covered);
+  }
+
+  private advanceTo(position: number): void {
+    if (position <= this.synced) return;
+    this.synced = position;
+    if (position === this.pos) this.entriesAtSynced = this.entriesTotal;
+    while (this.boundaries.length > 0 && this.boundaries[0]!.position <= position) {
+      const boundary = this.boundaries.shift()!;
+      if (boundary.position === position) this.entriesAtSynced = boundary.entries;
+    }
+  }
+
+  private async syncDirect(): Promise<void> {
+    this.assertUsable();
+    if ([...this.pendingWrites.values()].some((w) => !w.direct) || this.pendingSyncs.length > 0)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${this.coreId}: StorageIo-path operations are pending; finish them with checkCompletions() (or use syncViaStorageIo) before sync()`,
+      );
+    const target = this.pos;
+    for (let round = 0; this.synced < target; round++) {
+      if (round === MAX_SYNC_ROUNDS)
+        throw new WalError(
+          WalErrorCode.IO,
+          `core ${this.coreId}: ${MAX_SYNC_ROUNDS} fdatasyncs completed before the writes they should cover; the StorageIo backend does not order chained operations`,
+        );
+      this.submitBuffered(true);
+      const sync = this.submitSync(true);
+      const completion = await this.io.completion(sync.token);
+      // Settle the writes too (with their retries), so a failed write is reported as itself
+      // rather than as the sync it cancelled, and none is in flight when coverage is judged.
+      while (this.directWrites.size > 0) await Promise.all(this.directWrites);
+      if (completion.result === -ECANCELED && this.failure === null) {
+        // The sync was chained behind a short write that a retry has since completed.
+        this.pendingSyncs.splice(this.pendingSyncs.indexOf(sync), 1);
+        continue;
+      }
+      this.onSyncCompletion(sync, completion);
+      if (this.failure !== null) throw this.failure;
+    }
+  }
+
+  private fail(error: WalError): void {
+    if (this.failure === null) this.failure = error;
+  }
+
+  private poisonedError(): WalError {
+    return new WalError(
+      WalErrorCode.POISONED,
+      `core ${this.coreId}: an earlier write or sync of ${this.path} failed (${this.failure?.message}); nothing after syncedPosition ${this.synced} is durable. Recover and reopen the writer with openAt.`,
+      { cause: this.failure, details: { segment: this.path, offset: this.synced } },
+    );
+  }
+
+  private assertUsable(): void {
+    if (this.closed)
+      throw new WalError(WalErrorCode.CLOSED, `core ${this.coreId}: the writer is closed`);
+    if (this.failure !== null) throw this.poisonedError();
+  }
+
+  private assertWritable(): void {
+    this.assertUsable();
+    if (this.busy !== null)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${this.coreId}: ${this.busy} is in progress; await it before appending`,
+      );
+  }
+}
+
+function ioFrom(options: CoreWalWriterOptions): { io: StorageIo; ownsIo: boolean } {
+  return options.io ? { io: options.io, ownsIo: false } : { io: createStorageIo(), ownsIo: true };
+}
+
+function checkOptions(options: CoreWalWriterOptions): void {
+  const { bufferSize, clock } = options;
+  if (bufferSize !== undefined && (!Number.isSafeInteger(bufferSize) || bufferSize < 4096))
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `bufferSize must be an integer ≥ 4096, got ${bufferSize}`,
+    );
+  if (clock !== undefined && typeof clock !== 'function')
+    throw new WalError(WalErrorCode.BAD_ARGUMENT, 'clock must be a function returning a bigint');
+}
+
+export function checkCoreHeader(
+  fileKind: string,
+  cipher: string,
+  path: string,
+  coreId: number,
+): void {
+  if (fileKind !== 'core')
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path} is a '${fileKind}' file, not a per-core file; check the path and segmentPattern`,
+      { details: { segment: path, offset: 0, coreId } },
+    );
+  if (cipher !== 'none')
+    throw new WalError(
+      WalErrorCode.UNSUPPORTED_FORMAT,
+      `${path} is encrypted; per-core files are written unencrypted by this version`,
+      { details: { segment: path, offset: 0, coreId } },
+    );
+}

@@ -1,0 +1,128 @@
+import {
+  type CoreEntry,
+  decodeFileHeader,
+  FILE_HEADER_SIZE,
+  type FileHeader,
+  type ScanStop,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import { createStorageIo, type IoFd, type StorageIo } from '@walnut/storage-io';
+import { checkCoreHeader, type ResumePoint } from './core-wal-writer.js';
+import { readFully, scanCoreRange } from './scan.js';
+
+export interface PerCoreWalReaderOptions {
+  /** Default: `createStorageIo()`, owned (closed) by the reader. */
+  readonly io?: StorageIo;
+  /** The core this file belongs to; an entry of another core is `WAL_CORRUPT`. Default: the first entry's. */
+  readonly coreId?: number;
+}
+
+export interface CoreReadOptions {
+  /**
+   * Where to start: a file offset that is an entry boundary, or a boundary with the sequence
+   * of the entry before it (then the first entry must continue that sequence). Default: the
+   * first entry after the header, which must be sequence 1.
+   */
+  readonly from?: number | ResumePoint;
+  /** Where to stop reading (default: the file size). */
+  readonly to?: number;
+}
+
+/** One core file's entries from a start offset, and why and where reading stopped. */
+export interface CoreReadResult {
+  readonly path: string;
+  readonly coreId: number | null;
+  readonly from: number;
+  readonly entries: CoreEntry[];
+  /** eof: clean end; torn: an interrupted write at `stop.offset` (recovery cuts it off). */
+  readonly stop: ScanStop;
+  /** File offset just after the last valid entry. */
+  readonly end: number;
+}
+
+/**
+ * Reads one core file: the header is checked, entries are validated (CRC, core id, sequence
+ * continuity) and returned in file order with the reason reading stopped. Damage followed by
+ * valid entries is `WAL_CORRUPT` naming the file and offset, never a silently short result.
+ */
+export class PerCoreWalReader {
+  private constructor(
+    readonly path: string,
+    readonly header: FileHeader,
+    readonly size: number,
+    private readonly io: StorageIo,
+    private readonly ownsIo: boolean,
+    private readonly fd: IoFd,
+    private readonly coreId: number | null,
+  ) {}
+
+  static async open(
+    path: string,
+    options: PerCoreWalReaderOptions = {},
+  ): Promise<PerCoreWalReader> {
+    const io = options.io ?? createStorageIo();
+    const ownsIo = options.io === undefined;
+    let fd: IoFd | null = null;
+    try {
+      fd = await io.open(path, { readOnly: true });
+      const size = await io.size(fd);
+      if (size < FILE_HEADER_SIZE)
+        throw new WalError(
+          WalErrorCode.CORRUPT,
+          `${path} is ${size} bytes, shorter than the 64-byte file header; it is not a core file`,
+          { details: { segment: path, offset: 0 } },
+        );
+      const header = decodeFileHeader(await readFully(io, fd, path, 0, FILE_HEADER_SIZE), path);
+      checkCoreHeader(header.fileKind, header.cipher, path, options.coreId ?? -1);
+      return new PerCoreWalReader(path, header, size, io, ownsIo, fd, options.coreId ?? null);
+    } catch (error) {
+      if (fd !== null) await io.close(fd).catch(() => {});
+      if (ownsIo) await io.closeIo();
+      throw error;
+    }
+  }
+
+  /** Reads the entries in `[from, to)`; throws `WAL_CORRUPT` on mid-file damage. */
+  async read(options: CoreReadOptions = {}): Promise<CoreReadResult> {
+    const from = options.from ?? FILE_HEADER_SIZE;
+    const start = typeof from === 'number' ? from : from.position;
+    const to = options.to ?? this.size;
+    if (!Number.isSafeInteger(start) || start < FILE_HEADER_SIZE || start > to || to > this.size)
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `${this.path}: cannot read from ${start} to ${to}; the file holds ${this.size} bytes and entries start at 64`,
+      );
+    const previousSequence =
+      typeof from !== 'number' ? from.sequence : start === FILE_HEADER_SIZE ? 0n : null;
+    const entries: CoreEntry[] = [];
+    const outcome = await scanCoreRange(
+      this.io,
+      this.fd,
+      this.path,
+      start,
+      to,
+      { coreId: this.coreId, previousSequence },
+      (entry) => entries.push(entry),
+    );
+    if (outcome.stop.kind === 'corrupt')
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `${this.path}: damage at offset ${outcome.stop.offset} (${outcome.stop.reason}) is followed by valid entries; this is mid-file corruption, not a torn tail. Restore the file from a replica or backup.`,
+        {
+          details: {
+            segment: this.path,
+            offset: outcome.stop.offset,
+            coreId: this.coreId ?? undefined,
+          },
+        },
+      );
+    const coreId = this.coreId ?? entries[0]?.coreId ?? null;
+    return { path: this.path, coreId, from: start, entries, stop: outcome.stop, end: outcome.end };
+  }
+
+  async close(): Promise<void> {
+    await this.io.close(this.fd);
+    if (this.ownsIo) await this.io.closeIo();
+  }
+}

@@ -1,0 +1,134 @@
+import {
+  type CoreEntry,
+  classifyDamage,
+  FrameScanner,
+  type ScanStop,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import type { IoFd, StorageIo } from '@walnut/storage-io';
+
+/** Bytes read per step when scanning a core file. */
+export const SCAN_CHUNK = 4 * 1024 * 1024;
+
+/** What a scan expects of the entries it meets. */
+export interface ScanExpectations {
+  /**
+   * Every entry must carry this core id (a file for another core is corruption); null: the
+   * first entry's core id, whatever it is.
+   */
+  readonly coreId: number | null;
+  /**
+   * Sequence of the entry just before `from` (0n when scanning from the file header, whose
+   * first entry must be sequence 1), or null when unknown (then only continuity is checked).
+   */
+  readonly previousSequence: bigint | null;
+}
+
+/** Why and where a scan stopped, and the end of the last valid entry. */
+export interface ScanOutcome {
+  readonly stop: ScanStop;
+  /** File offset just after the last valid entry (= where a torn tail is cut). */
+  readonly end: number;
+  readonly lastEntry: CoreEntry | null;
+  readonly count: number;
+}
+
+/**
+ * Scans the frames of a core file in `[from, to)` in chunks, calling `visit` for every entry
+ * in order. Entries handed to `visit` are views into freshly allocated chunks (never reused),
+ * so they stay valid after the scan. A stop inside a chunk is judged against the rest of the
+ * range, so damage followed by valid frames anywhere later is reported as `corrupt`.
+ */
+export async function scanCoreRange(
+  io: StorageIo,
+  fd: IoFd,
+  path: string,
+  from: number,
+  to: number,
+  expect: ScanExpectations,
+  visit?: (entry: CoreEntry, end: number) => void,
+): Promise<ScanOutcome> {
+  let offset = from;
+  let needed = 0;
+  let previous = expect.previousSequence;
+  let coreId = expect.coreId;
+  let lastEntry: CoreEntry | null = null;
+  let count = 0;
+  while (offset < to) {
+    const length = Math.min(to - offset, Math.max(SCAN_CHUNK, needed));
+    const chunk = await readFully(io, fd, path, offset, length);
+    const final = offset + length >= to;
+    const scanner = new FrameScanner(chunk, { baseOffset: offset, chunked: !final });
+    for (let entry = scanner.nextCoreEntry(); entry !== null; entry = scanner.nextCoreEntry()) {
+      coreId ??= entry.coreId;
+      checkEntry(entry, coreId, previous, path, scanner.offset);
+      previous = entry.sequence;
+      lastEntry = entry;
+      count++;
+      visit?.(entry, scanner.offset);
+    }
+    const stop = scanner.stop ?? { kind: 'eof', offset: scanner.offset, reason: 'end of data' };
+    if (stop.kind === 'partial' || stop.offset === offset + length) {
+      needed = stop.kind === 'partial' ? (stop.needed ?? 0) : 0;
+      offset = stop.offset;
+      continue;
+    }
+    if (final || stop.kind === 'corrupt') return { stop, end: stop.offset, lastEntry, count };
+    // A stop inside a chunk that is not the last: only the rest of the range can say
+    // whether this is the end, a torn tail, or damage followed by valid frames.
+    const rest = await readFully(io, fd, path, stop.offset, to - stop.offset);
+    const kind = classifyDamage(rest, 0);
+    return { stop: { ...stop, kind }, end: stop.offset, lastEntry, count };
+  }
+  return {
+    stop: { kind: 'eof', offset, reason: 'end of data' },
+    end: offset,
+    lastEntry,
+    count,
+  };
+}
+
+function checkEntry(
+  entry: CoreEntry,
+  coreId: number,
+  previous: bigint | null,
+  path: string,
+  end: number,
+): void {
+  if (entry.coreId !== coreId)
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path} is the file of core ${coreId} but holds an entry of core ${entry.coreId} ending at offset ${end}; were files renamed or swapped? Restore the right file for core ${coreId}.`,
+      { details: { segment: path, offset: end, coreId } },
+    );
+  if (previous !== null && entry.sequence !== previous + 1n)
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path}: core ${coreId} sequence jumps from ${previous} to ${entry.sequence} at the entry ending at offset ${end}; the file is damaged or not the one the manifest describes.`,
+      { details: { segment: path, offset: end, coreId } },
+    );
+}
+
+/** Reads exactly `length` bytes at `offset` (short reads are retried; EOF is corruption). */
+export async function readFully(
+  io: StorageIo,
+  fd: IoFd,
+  path: string,
+  offset: number,
+  length: number,
+): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = await io.read(fd, buf.subarray(done), offset + done);
+    if (n === 0)
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `${path} ended at ${offset + done} while ${length} bytes from ${offset} were expected; the file shrank while being read.`,
+        { details: { segment: path, offset: offset + done } },
+      );
+    done += n;
+  }
+  return buf;
+}
