@@ -1,1 +1,10 @@
+export { BaseStorageIo, type QueuedOp, SequentialStorageIo } from './base.js';
+export { type BackendChoice, type CreateStorageIoOptions, createStorageIo } from './create.js';
+export { errnoName, ioErrorFromErrno } from './errors.js';
+export type { OpCounts } from './faults.js';
+export { type Fault, type FaultableOp, type FaultyOptions, FaultyStorageIo } from './faulty.js';
+export { type IoUringConfig, IoUringStorageIo, ioUringAvailability } from './io-uring.js';
+export { MemoryStorageIo, type PowerLossOptions } from './memory.js';
+export { lockFile, openFlags } from './realfs.js';
+export { SyncFsStorageIo } from './sync-fs.js';
 export type * from './types.js';

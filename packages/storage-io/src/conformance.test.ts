@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { runStorageIoConformance } from './conformance.js';
+import { FaultyStorageIo } from './faulty.js';
+import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
+import { MemoryStorageIo } from './memory.js';
+import { SyncFsStorageIo } from './sync-fs.js';
+import type { StorageIo } from './types.js';
+
+const durableImage = (io: StorageIo, path: string) => {
+  const memory = io instanceof FaultyStorageIo ? io.inner : io;
+  return memory instanceof MemoryStorageIo ? memory.durableBytes(path) : null;
+};
+
+runStorageIoConformance('memory', () => new MemoryStorageIo(), { durableImage });
+runStorageIoConformance('sync-fs', () => new SyncFsStorageIo());
+runStorageIoConformance('faulty(memory)', () => new FaultyStorageIo(new MemoryStorageIo()), {
+  durableImage,
+});
+runStorageIoConformance('faulty(sync-fs)', () => new FaultyStorageIo(new SyncFsStorageIo()));
+
+const ring = ioUringAvailability();
+const required = process.env.WALNUT_REQUIRE_IO_URING === '1';
+
+describe('io_uring availability', () => {
+  it.runIf(required)('a ring can be created (WALNUT_REQUIRE_IO_URING=1)', () => {
+    expect(ring.reason).toBe('a test ring was created and destroyed');
+    expect(ring.available).toBe(true);
+  });
+});
+
+runStorageIoConformance('io_uring', () => IoUringStorageIo.create({ entries: 64 }), {
+  skip: ring.available ? false : `io_uring unavailable: ${ring.reason}`,
+});

@@ -1,0 +1,108 @@
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import { seededRandom, tornEnd } from './random.js';
+
+interface WriteRecord {
+  readonly fd: number;
+  readonly offset: number;
+  readonly length: number;
+  /** The bytes the write replaced (clipped to the file size before it). */
+  readonly preImage: Buffer;
+  /** The file size just before the write was submitted. */
+  readonly sizeBefore: number;
+  done: boolean;
+}
+
+/**
+ * Undo information for simulating a power loss over real files (sync-fs, io_uring): the
+ * pre-image of every write not yet covered by a completed sync, and the files created
+ * since their directory was last synced. `crash` restores pre-images newest first,
+ * truncates each file back to its size before its oldest uncovered write, and unlinks
+ * names never made durable.
+ *
+ * It assumes what a log's writer does: the files are written only through this
+ * instance, no two in-flight writes overlap, and sizes change only by writes (not by
+ * truncate/fallocate while writes are unsynced). Renames and unlinks are not undone.
+ */
+export class CrashJournal {
+  readonly #records: WriteRecord[] = [];
+  readonly #createdNames = new Set<string>();
+  readonly #paths = new Map<number, string>();
+
+  opened(fd: number, path: string, created: boolean): void {
+    this.#paths.set(fd, path);
+    if (created) this.#createdNames.add(path);
+  }
+
+  closed(fd: number): void {
+    this.#paths.delete(fd);
+  }
+
+  /** Call before handing the write to the backend; returns the record to mark done. */
+  beforeWrite(fd: number, offset: number, length: number): WriteRecord | null {
+    let sizeBefore: number;
+    try {
+      sizeBefore = fs.fstatSync(fd).size;
+    } catch {
+      return null;
+    }
+    const end = Math.min(offset + length, sizeBefore);
+    const preImage = Buffer.alloc(Math.max(0, end - offset));
+    if (preImage.length > 0) fs.readSync(fd, preImage, 0, preImage.length, offset);
+    const record: WriteRecord = { fd, offset, length, preImage, sizeBefore, done: false };
+    this.#records.push(record);
+    return record;
+  }
+
+  /** A sync is being submitted: it will cover the writes on `fd` completed by now. */
+  coveredBySync(fd: number): WriteRecord[] {
+    return this.#records.filter((record) => record.fd === fd && record.done);
+  }
+
+  /** That sync completed successfully. */
+  synced(covered: readonly WriteRecord[]): void {
+    for (const record of covered) {
+      const index = this.#records.indexOf(record);
+      if (index >= 0) this.#records.splice(index, 1);
+    }
+  }
+
+  directorySynced(directory: string): void {
+    for (const path of this.#createdNames) {
+      if (dirname(path) === directory) this.#createdNames.delete(path);
+    }
+  }
+
+  crash(tear: boolean, seed: number): void {
+    const last = this.#records.at(-1);
+    let survivor: { fd: number; offset: number; bytes: Buffer } | null = null;
+    if (tear && last !== undefined) {
+      const end = tornEnd(last.offset, last.length, seededRandom(seed));
+      if (end > last.offset) {
+        const bytes = Buffer.alloc(end - last.offset);
+        fs.readSync(last.fd, bytes, 0, bytes.length, last.offset);
+        survivor = { fd: last.fd, offset: last.offset, bytes };
+      }
+    }
+    const oldestSize = new Map<number, number>();
+    for (let i = this.#records.length - 1; i >= 0; i--) {
+      const record = this.#records[i]!;
+      if (record.preImage.length > 0) {
+        fs.writeSync(record.fd, record.preImage, 0, record.preImage.length, record.offset);
+      }
+      oldestSize.set(record.fd, record.sizeBefore);
+    }
+    for (const [fd, size] of oldestSize) fs.ftruncateSync(fd, size);
+    if (survivor !== null) {
+      fs.writeSync(survivor.fd, survivor.bytes, 0, survivor.bytes.length, survivor.offset);
+    }
+    for (const fd of this.#paths.keys()) {
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    }
+    for (const path of this.#createdNames) fs.rmSync(path, { force: true });
+    this.#records.length = 0;
+    this.#paths.clear();
+    this.#createdNames.clear();
+  }
+}

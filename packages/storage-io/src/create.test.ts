@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createStorageIo } from './create.js';
+import { ioUringAvailability } from './io-uring.js';
+import { loadNativeFrom } from './native.js';
+
+const original = process.env.WALNUT_STORAGE_IO;
+afterEach(() => {
+  if (original === undefined) delete process.env.WALNUT_STORAGE_IO;
+  else process.env.WALNUT_STORAGE_IO = original;
+});
+
+describe('createStorageIo', () => {
+  it('creates the backend asked for', async () => {
+    delete process.env.WALNUT_STORAGE_IO;
+    const memory = createStorageIo({ backend: 'memory' });
+    expect(memory.name).toBe('memory');
+    const syncFs = createStorageIo({ backend: 'sync-fs' });
+    expect(syncFs.describe()).toMatchObject({ backend: 'sync-fs', reason: 'chosen explicitly' });
+    await Promise.all([memory.closeIo(), syncFs.closeIo()]);
+  });
+
+  it('lets WALNUT_STORAGE_IO override the option', async () => {
+    process.env.WALNUT_STORAGE_IO = 'memory';
+    const io = createStorageIo({ backend: 'sync-fs' });
+    expect(io.name).toBe('memory');
+    await io.closeIo();
+  });
+
+  it('rejects an unknown WALNUT_STORAGE_IO value', () => {
+    process.env.WALNUT_STORAGE_IO = 'floppy';
+    expect(() => createStorageIo()).toThrow(expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }));
+  });
+
+  it('auto picks io_uring exactly when a ring can be created, and says why otherwise', async () => {
+    delete process.env.WALNUT_STORAGE_IO;
+    const io = createStorageIo({ backend: 'auto' });
+    const availability = ioUringAvailability();
+    expect(io.name).toBe(availability.available ? 'io_uring' : 'sync-fs');
+    if (!availability.available) expect(io.describe().reason).toContain('fell back to sync-fs');
+    await io.closeIo();
+  });
+});
+
+describe('native addon loading', () => {
+  it('collects every load failure into one message that says what to do', () => {
+    const load = loadNativeFrom('/nonexistent/walnut');
+    expect(load.binding).toBeNull();
+    expect(load.reason).toContain('node-gyp-build');
+    expect(load.reason).toContain('/nonexistent/walnut/build/Release/walnut_storage_io.node');
+    expect(load.reason).toContain('sync-fs');
+  });
+});

@@ -1,0 +1,62 @@
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { type IoUringConfig, IoUringStorageIo } from './io-uring.js';
+import { MemoryStorageIo } from './memory.js';
+import { SyncFsStorageIo } from './sync-fs.js';
+import type { StorageIo } from './types.js';
+
+export type BackendChoice = 'auto' | 'io_uring' | 'sync-fs' | 'memory';
+
+export interface CreateStorageIoOptions {
+  /** Default 'auto': io_uring when a ring can be created, else sync-fs. */
+  readonly backend?: BackendChoice;
+  readonly ioUring?: IoUringConfig;
+}
+
+const CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 'sync-fs', 'memory'];
+
+/**
+ * Creates the StorageIo to use. `auto` creates a real ring to decide (never guesses from
+ * the kernel version) and falls back to sync-fs, recording why in `describe().reason`.
+ * The environment variable WALNUT_STORAGE_IO (auto|io_uring|sync-fs|memory) overrides
+ * `options.backend`. An explicit 'io_uring' that cannot work throws
+ * WAL_BACKEND_UNAVAILABLE instead of silently running something else.
+ */
+export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo {
+  const fromEnv = process.env.WALNUT_STORAGE_IO;
+  let backend: BackendChoice;
+  let why: string;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!CHOICES.includes(fromEnv as BackendChoice)) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `WALNUT_STORAGE_IO must be one of ${CHOICES.join(', ')}, got ${JSON.stringify(fromEnv)}`,
+      );
+    }
+    backend = fromEnv as BackendChoice;
+    why = `WALNUT_STORAGE_IO=${fromEnv}`;
+  } else {
+    backend = options.backend ?? 'auto';
+    if (!CHOICES.includes(backend)) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `backend must be one of ${CHOICES.join(', ')}, got ${JSON.stringify(backend)}`,
+      );
+    }
+    why = backend === 'auto' ? 'auto' : 'chosen explicitly';
+  }
+  switch (backend) {
+    case 'memory':
+      return new MemoryStorageIo();
+    case 'sync-fs':
+      return new SyncFsStorageIo({ reason: why });
+    case 'io_uring':
+      return IoUringStorageIo.create(options.ioUring, why);
+    case 'auto':
+      try {
+        return IoUringStorageIo.create(options.ioUring, `${why}: a ring was created`);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        return new SyncFsStorageIo({ reason: `${why}: fell back to sync-fs because ${reason}` });
+      }
+  }
+}

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { ioErrorFromErrno } from './errors.js';
+
+describe('ioErrorFromErrno', () => {
+  it('maps ENOSPC and EDQUOT to WAL_NO_SPACE', () => {
+    expect(ioErrorFromErrno(-28, 'write').code).toBe('WAL_NO_SPACE');
+    expect(ioErrorFromErrno(122, 'write').code).toBe('WAL_NO_SPACE');
+  });
+
+  it('maps everything else to WAL_IO with a positive errno, the syscall and the path', () => {
+    const error = ioErrorFromErrno(-5, 'fdatasync', '/wal/seg');
+    expect(error.code).toBe('WAL_IO');
+    expect(error.details).toEqual({ errno: 5, syscall: 'fdatasync', path: '/wal/seg' });
+    expect(error.message).toContain('EIO');
+    expect(error.message).toContain('/wal/seg');
+  });
+});

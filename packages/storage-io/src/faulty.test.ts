@@ -1,0 +1,137 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FaultyStorageIo } from './faulty.js';
+import { MemoryStorageIo } from './memory.js';
+import { SyncFsStorageIo } from './sync-fs.js';
+
+const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);
+
+describe('FaultyStorageIo scripted faults', () => {
+  it('fails the nth fdatasync from now with EIO, once', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const fd = await io.open('/f', { create: true });
+    await io.datasync(fd);
+    io.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
+    await io.datasync(fd);
+    await expect(io.datasync(fd)).rejects.toMatchObject({
+      code: 'WAL_IO',
+      details: { errno: 5, syscall: 'fdatasync' },
+    });
+    await io.datasync(fd);
+    expect(io.counts.fdatasync).toBe(4);
+  });
+
+  it('a failed fdatasync makes nothing durable', async () => {
+    const memory = new MemoryStorageIo();
+    const io = new FaultyStorageIo(memory);
+    const fd = await io.open('/f', { create: true });
+    await io.write(fd, bytes(10, 1), 0);
+    io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    await expect(io.datasync(fd)).rejects.toMatchObject({ code: 'WAL_IO' });
+    expect(memory.durableBytes('/f')).toEqual(Buffer.alloc(0));
+  });
+
+  it('fails writes with ENOSPC after the byte budget until faults are cleared', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const fd = await io.open('/f', { create: true });
+    io.inject({ kind: 'enospc', afterBytes: 1000 });
+    await io.write(fd, bytes(600, 1), 0);
+    await expect(io.write(fd, bytes(600, 2), 600)).rejects.toMatchObject({
+      code: 'WAL_NO_SPACE',
+      details: { errno: 28 },
+    });
+    expect(await io.size(fd)).toBe(1000);
+    io.clearFaults();
+    await io.write(fd, bytes(600, 2), 600);
+    expect(await io.size(fd)).toBe(1200);
+  });
+
+  it('fails the nth read and the nth syncDirectory with EIO', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const fd = await io.open('/f', { create: true });
+    io.inject({ kind: 'eio', op: 'read', nth: 1 });
+    io.inject({ kind: 'eio', op: 'syncDirectory', nth: 1 });
+    await expect(io.read(fd, Buffer.alloc(1), 0)).rejects.toMatchObject({ details: { errno: 5 } });
+    await expect(io.syncDirectory('/')).rejects.toMatchObject({ code: 'WAL_IO' });
+    await io.syncDirectory('/');
+  });
+
+  it('cancels the operation linked behind an injected failure', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const fd = await io.open('/f', { create: true });
+    io.inject({ kind: 'eio', op: 'write', nth: 1 });
+    const write = io.submitWrite(fd, bytes(10, 1), 0);
+    const sync = io.submitDatasync(fd, { linkToPrevious: true });
+    expect((await io.completion(write)).result).toBe(-5);
+    expect((await io.completion(sync)).result).toBe(-125);
+  });
+
+  it('refuses all work after a crash', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const fd = await io.open('/f', { create: true });
+    await io.crash();
+    expect(() => io.submitWrite(fd, bytes(1, 1), 0)).toThrow(
+      expect.objectContaining({ code: 'WAL_CLOSED' }),
+    );
+    await expect(io.open('/g', { create: true })).rejects.toMatchObject({ code: 'WAL_CLOSED' });
+  });
+});
+
+describe('FaultyStorageIo.crash over memory', () => {
+  it('keeps what a completed sync covered and drops the rest', async () => {
+    const memory = new MemoryStorageIo();
+    const io = new FaultyStorageIo(memory, { seed: 3 });
+    await io.mkdir('/wal');
+    const fd = await io.open('/wal/seg', { create: true });
+    await io.syncDirectory('/wal');
+    await io.write(fd, bytes(2048, 1), 0);
+    await io.datasync(fd);
+    await io.write(fd, bytes(2048, 2), 2048);
+    await io.crash({ tear: true });
+    const image = memory.fileBytes('/wal/seg')!;
+    expect(image.subarray(0, 2048)).toEqual(bytes(2048, 1));
+    expect(image.length % 512).toBe(0);
+    expect(image.length).toBeLessThan(4096);
+    const reborn = new FaultyStorageIo(memory);
+    const again = await reborn.open('/wal/seg');
+    expect(await reborn.size(again)).toBe(image.length);
+  });
+});
+
+describe('FaultyStorageIo.crash over real files', () => {
+  let dir = '';
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('truncates back to the synced length and restores overwritten bytes', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    const io = new FaultyStorageIo(new SyncFsStorageIo());
+    const path = join(dir, 'seg');
+    const fd = await io.open(path, { create: true });
+    await io.syncDirectory(dir);
+    await io.write(fd, bytes(1000, 1), 0);
+    await io.datasync(fd);
+    await io.write(fd, bytes(100, 9), 200);
+    await io.write(fd, bytes(3000, 2), 1000);
+    await io.crash();
+    expect(readFileSync(path)).toEqual(bytes(1000, 1));
+  });
+
+  it('tears the last unsynced write and removes names never synced', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    const io = new FaultyStorageIo(new SyncFsStorageIo(), { seed: 11 });
+    const path = join(dir, 'seg');
+    const fd = await io.open(path, { create: true });
+    await io.syncDirectory(dir);
+    const scratch = await io.open(join(dir, 'new'), { create: true });
+    await io.write(scratch, bytes(10, 1), 0);
+    await io.write(fd, bytes(5000, 3), 0);
+    await io.crash({ tear: true });
+    const image = readFileSync(path);
+    expect(image.length % 512).toBe(0);
+    expect(image.length).toBeGreaterThan(0);
+    expect(image).toEqual(bytes(image.length, 3));
+    expect(readdirSync(dir)).toEqual(['seg']);
+  });
+});

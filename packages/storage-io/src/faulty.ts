@@ -1,0 +1,244 @@
+import { BaseStorageIo, type QueuedOp } from './base.js';
+import { CrashJournal } from './crash-journal.js';
+import { Errno, ioErrorFromErrno } from './errors.js';
+import { type Fault, FaultPlan, type OpCounts } from './faults.js';
+import { MemoryStorageIo } from './memory.js';
+import type {
+  IoCompletion,
+  IoFd,
+  IoLock,
+  OpenOptions,
+  StorageIo,
+  StorageIoDescription,
+  SubmitOptions,
+} from './types.js';
+
+export type { Fault, FaultableOp } from './faults.js';
+
+export interface FaultyOptions {
+  /** Seed for the tear position chosen by `crash({ tear: true })`. */
+  readonly seed?: number;
+}
+
+const LINKED: SubmitOptions = { linkToPrevious: true };
+const UNLINKED: SubmitOptions = {};
+
+/** What became of the previous submission, for `linkToPrevious`. */
+type PreviousOutcome = 'passed' | 'failed';
+
+/**
+ * Wraps any backend and injects scripted faults: EIO on the nth operation of a kind,
+ * ENOSPC after N more bytes, short writes. `crash()` simulates a power loss: over a
+ * MemoryStorageIo its durable images are restored; over real files (sync-fs, io_uring)
+ * pre-images of unsynced writes are put back (see CrashJournal for the assumptions).
+ * Its own tokens come from its own counter; the inner backend's never leak out.
+ * `closeIo` settles this instance's work but leaves the inner backend open.
+ */
+export class FaultyStorageIo extends BaseStorageIo {
+  readonly name: string;
+  readonly inner: StorageIo;
+  readonly #plan = new FaultPlan();
+  readonly #seed: number;
+  readonly #journal: CrashJournal | null;
+  readonly #pending = new Set<Promise<void>>();
+  readonly #locks = new Set<IoLock>();
+  #previous: PreviousOutcome = 'passed';
+  #crashed = false;
+
+  constructor(inner: StorageIo, options: FaultyOptions = {}) {
+    super();
+    this.inner = inner;
+    this.name = `faulty(${inner.name})`;
+    this.#seed = options.seed ?? Date.now();
+    this.#journal = inner instanceof MemoryStorageIo ? null : new CrashJournal();
+  }
+
+  inject(fault: Fault): void {
+    this.#plan.inject(fault);
+  }
+
+  /** Removes every fault not fired yet, and frees the simulated space of an ENOSPC fault. */
+  clearFaults(): void {
+    this.#plan.clear();
+  }
+
+  /** How many operations of each kind this instance saw (faulted ones included). */
+  get counts(): Readonly<OpCounts> {
+    return this.#plan.counts;
+  }
+
+  protected dispatch(ops: QueuedOp[]): void {
+    for (const op of ops) this.#dispatchOne(op);
+    this.inner.flush();
+  }
+
+  #dispatchOne(op: QueuedOp): void {
+    if (op.link && this.#previous === 'failed') {
+      this.#plan.counts[op.op]++;
+      this.#previous = 'failed';
+      this.deliver(op.token, op.op, op.fd, op.requested, -Errno.ECANCELED);
+      return;
+    }
+    const decision = this.#plan.next(op.op, op.requested);
+    if (decision !== null && 'errno' in decision) {
+      this.#previous = 'failed';
+      this.deliver(op.token, op.op, op.fd, op.requested, -decision.errno);
+      return;
+    }
+    const allowed = decision === null ? op.requested : decision.bytes;
+    const options = op.link ? LINKED : UNLINKED;
+    const record =
+      this.#journal !== null && (op.op === 'write' || op.op === 'writev') && allowed > 0
+        ? this.#journal.beforeWrite(op.fd, op.offset, allowed)
+        : null;
+    const covered =
+      this.#journal !== null && (op.op === 'fdatasync' || op.op === 'fsync')
+        ? this.#journal.coveredBySync(op.fd)
+        : null;
+    const innerToken = this.#submitInner(op, allowed, options);
+    // A short write breaks a chain even though the inner backend saw a complete one.
+    this.#previous = allowed === op.requested ? 'passed' : 'failed';
+    const settled = this.inner.completion(innerToken).then((completion: IoCompletion) => {
+      this.#pending.delete(settled);
+      if (record !== null && completion.result > 0) record.done = true;
+      if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
+      this.deliver(op.token, op.op, op.fd, op.requested, completion.result);
+    });
+    this.#pending.add(settled);
+  }
+
+  #submitInner(op: QueuedOp, allowed: number, options: SubmitOptions): number {
+    switch (op.op) {
+      case 'write':
+        return this.inner.submitWrite(op.fd, op.data!.subarray(0, allowed), op.offset, options);
+      case 'writev':
+        return this.inner.submitWritev(op.fd, prefixOf(op.buffers!, allowed), op.offset, options);
+      case 'read':
+        return this.inner.submitRead(op.fd, op.data!, op.offset, options);
+      case 'fdatasync':
+        return this.inner.submitDatasync(op.fd, options);
+      case 'fsync':
+        return this.inner.submitFsync(op.fd, options);
+      case 'fallocate':
+        return this.inner.submitFallocate(op.fd, op.offset, op.requested, options);
+    }
+  }
+
+  protected async drainOnClose(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
+  }
+
+  /**
+   * Simulated power loss: every write not covered by a completed sync is lost, and with
+   * `tear` the last one may survive as a prefix cut at a 512-byte boundary. Names
+   * created since their directory's last sync disappear. Afterwards this instance
+   * refuses all work (WAL_CLOSED): build a fresh one over the same inner backend (or,
+   * for real files, a fresh backend) to "reboot".
+   */
+  async crash(options: { tear?: boolean } = {}): Promise<void> {
+    if (this.#crashed) return;
+    this.#crashed = true;
+    await this.closeIo();
+    for (const lock of this.#locks) await lock.release();
+    this.#locks.clear();
+    if (this.inner instanceof MemoryStorageIo) {
+      this.inner.simulatePowerLoss({ tear: options.tear === true, seed: this.#seed });
+    } else {
+      this.#journal!.crash(options.tear === true, this.#seed);
+    }
+  }
+
+  async open(path: string, options?: OpenOptions): Promise<IoFd> {
+    this.assertOpen();
+    const existed = this.#journal !== null && (await this.inner.stat(path)) !== null;
+    const fd = await this.inner.open(path, options);
+    this.#journal?.opened(fd, path, !existed && options?.create === true);
+    return fd;
+  }
+
+  async close(fd: IoFd): Promise<void> {
+    this.assertOpen();
+    await this.inner.close(fd);
+    this.#journal?.closed(fd);
+  }
+
+  size(fd: IoFd): Promise<number> {
+    this.assertOpen();
+    return this.inner.size(fd);
+  }
+
+  truncate(fd: IoFd, length: number): Promise<void> {
+    this.assertOpen();
+    return this.inner.truncate(fd, length);
+  }
+
+  mkdir(path: string): Promise<void> {
+    this.assertOpen();
+    return this.inner.mkdir(path);
+  }
+
+  readdir(path: string): Promise<string[]> {
+    this.assertOpen();
+    return this.inner.readdir(path);
+  }
+
+  stat(path: string): Promise<{ size: number } | null> {
+    this.assertOpen();
+    return this.inner.stat(path);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    this.assertOpen();
+    return this.inner.rename(from, to);
+  }
+
+  unlink(path: string): Promise<void> {
+    this.assertOpen();
+    return this.inner.unlink(path);
+  }
+
+  async syncDirectory(path: string): Promise<void> {
+    this.assertOpen();
+    const decision = this.#plan.next('syncDirectory', 0);
+    if (decision !== null && 'errno' in decision) {
+      throw ioErrorFromErrno(decision.errno, 'fsync (directory)', path);
+    }
+    await this.inner.syncDirectory(path);
+    this.#journal?.directorySynced(path);
+  }
+
+  async lock(path: string): Promise<IoLock> {
+    this.assertOpen();
+    const lock = await this.inner.lock(path);
+    this.#locks.add(lock);
+    return {
+      path: lock.path,
+      release: async () => {
+        this.#locks.delete(lock);
+        await lock.release();
+      },
+    };
+  }
+
+  describe(): StorageIoDescription {
+    const inner = this.inner.describe();
+    return {
+      backend: `faulty(${inner.backend})`,
+      reason: `fault injection over ${inner.backend} (${inner.reason})`,
+      details: { inner, counts: { ...this.#plan.counts }, crashed: this.#crashed },
+    };
+  }
+}
+
+/** The first `bytes` bytes of a buffer list, as views. */
+function prefixOf(buffers: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  const prefix: Uint8Array[] = [];
+  let left = bytes;
+  for (const buffer of buffers) {
+    if (left === 0) break;
+    const take = Math.min(left, buffer.length);
+    prefix.push(take === buffer.length ? buffer : buffer.subarray(0, take));
+    left -= take;
+  }
+  return prefix;
+}

@@ -1,0 +1,321 @@
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { BaseStorageIo, completedInFull, type QueuedOp } from './base.js';
+import { Errno } from './errors.js';
+import { loadNative, type NativeRing } from './native.js';
+import { lockScope, realFiles } from './realfs.js';
+import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from './types.js';
+
+/** Configuration of the io_uring backend. */
+export interface IoUringConfig {
+  /** SQ ring size (rounded up to a power of two by the kernel); default 256. */
+  readonly entries?: number;
+  /** A kernel thread polls the SQ (IORING_SETUP_SQPOLL): no syscall per submit, one busy core. */
+  readonly sqpoll?: boolean;
+  /** How long the SQPOLL thread spins idle before sleeping; default 50 ms. */
+  readonly sqpollIdleMs?: number;
+  /** Accepted for forward compatibility; fixed files are not used (see docs/decisions/0204). */
+  readonly registeredFiles?: boolean;
+  /** Accepted for forward compatibility; fixed buffers are not used (see docs/decisions/0204). */
+  readonly registeredBuffers?: boolean;
+}
+
+/** Completions copied out of the CQ per hand-over: (token, result) pairs. */
+const COMPLETION_BATCH = 1024;
+
+/** What the previous submission of this instance became, for `linkToPrevious`. */
+type Outcome = 'pending' | 'ok' | 'failed';
+
+/**
+ * The native io_uring backend: submissions become SQEs (linked with IOSQE_IO_LINK where
+ * asked), `flush()` is one io_uring_enter, and completions arrive on the libuv loop
+ * through an eventfd registered with the ring and watched by uv_poll. Buffers of
+ * in-flight operations are held by the addon until their CQE was reaped.
+ */
+export class IoUringStorageIo extends BaseStorageIo {
+  readonly name = 'io_uring';
+  readonly #ring: NativeRing;
+  readonly #completions: Float64Array;
+  readonly #config: IoUringConfig;
+  readonly #reason: string;
+  /** Operations in the kernel, by token. */
+  readonly #inKernel = new Map<number, QueuedOp>();
+  /** Chains held back until the operation (token) they are linked behind completed. */
+  readonly #waitingOn = new Map<number, QueuedOp[]>();
+  #lastToken = 0;
+  #lastOutcome: Outcome = 'ok';
+  #idle: (() => void) | null = null;
+  #ringClosed = false;
+
+  #needsSubmit = false;
+
+  private constructor(
+    ring: NativeRing,
+    completions: Float64Array,
+    config: IoUringConfig,
+    reason: string,
+  ) {
+    super();
+    this.#ring = ring;
+    this.#completions = completions;
+    this.#config = config;
+    this.#reason = reason;
+  }
+
+  /** Creates a ring, or throws WAL_BACKEND_UNAVAILABLE saying why it cannot. */
+  static create(config: IoUringConfig = {}, reason = 'chosen explicitly'): IoUringStorageIo {
+    const { binding, reason: loadReason } = loadNative();
+    if (binding === null) {
+      throw new WalError(
+        WalErrorCode.BACKEND_UNAVAILABLE,
+        `io_uring is unavailable: ${loadReason}`,
+      );
+    }
+    const entries = config.entries ?? 256;
+    if (!Number.isSafeInteger(entries) || entries < 1 || entries > 32768) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `ioUring.entries must be an integer in 1..32768, got ${String(entries)}`,
+      );
+    }
+    let instance: IoUringStorageIo | undefined;
+    let ring: NativeRing;
+    const completions = new Float64Array(COMPLETION_BATCH * 2);
+    try {
+      ring = binding.createRing({
+        entries,
+        sqpoll: config.sqpoll === true,
+        sqpollIdleMs: config.sqpollIdleMs ?? 50,
+        completions,
+        onCompletions: (count) => instance?.onCompletions(count),
+      });
+    } catch (error) {
+      throw new WalError(
+        WalErrorCode.BACKEND_UNAVAILABLE,
+        `io_uring is unavailable: creating a ring failed (${(error as Error).message})`,
+        { cause: error },
+      );
+    }
+    instance = new IoUringStorageIo(ring, completions, config, reason);
+    return instance;
+  }
+
+  protected dispatch(ops: QueuedOp[]): void {
+    let start = 0;
+    while (start < ops.length) {
+      let end = start + 1;
+      while (end < ops.length && ops[end]!.link) end++;
+      this.#dispatchChain(ops.slice(start, end));
+      start = end;
+    }
+    this.#submit();
+  }
+
+  /** A chain: its head may be linked behind the previous submission; the rest are linked. */
+  #dispatchChain(chain: QueuedOp[]): void {
+    const head = chain[0]!;
+    if (head.link && this.#lastOutcome !== 'ok') {
+      if (this.#lastOutcome === 'failed') {
+        this.#cancel(chain);
+      } else {
+        this.#waitingOn.set(this.#lastToken, chain);
+      }
+      this.#lastToken = chain.at(-1)!.token;
+      this.#lastOutcome = this.#lastOutcome === 'failed' ? 'failed' : 'pending';
+      return;
+    }
+    this.#prepChain(chain);
+  }
+
+  /** Puts a chain into the SQ in one piece (a link never spans two io_uring_enter calls). */
+  #prepChain(chain: QueuedOp[]): void {
+    const capacity = this.#ring.sqEntries;
+    if (chain.length > this.#ring.sqSpace) this.#submit();
+    const fits = Math.min(chain.length, capacity);
+    for (let i = 0; i < fits; i++) {
+      const op = chain[i]!;
+      const linkNext = i + 1 < fits;
+      this.#prepOne(op, linkNext);
+      this.#inKernel.set(op.token, op);
+    }
+    this.#lastToken = chain[fits - 1]!.token;
+    this.#lastOutcome = 'pending';
+    if (fits < chain.length) {
+      // Longer than the whole SQ: the rest waits for the last SQE of this part.
+      const rest = chain.slice(fits);
+      this.#waitingOn.set(this.#lastToken, rest);
+      this.#lastToken = rest.at(-1)!.token;
+    }
+  }
+
+  #prepOne(op: QueuedOp, linkNext: boolean): void {
+    const ring = this.#ring;
+    for (;;) {
+      let queued: boolean;
+      switch (op.op) {
+        case 'write':
+          queued = ring.prepWrite(op.token, op.fd, op.data!, op.offset, linkNext);
+          break;
+        case 'writev':
+          queued = ring.prepWritev(op.token, op.fd, op.buffers!, op.offset, linkNext);
+          break;
+        case 'read':
+          queued = ring.prepRead(op.token, op.fd, op.data!, op.offset, linkNext);
+          break;
+        case 'fdatasync':
+          queued = ring.prepFsync(op.token, op.fd, true, linkNext);
+          break;
+        case 'fsync':
+          queued = ring.prepFsync(op.token, op.fd, false, linkNext);
+          break;
+        case 'fallocate':
+          queued = ring.prepFallocate(op.token, op.fd, op.offset, op.requested, linkNext);
+          break;
+      }
+      if (queued) return;
+      this.#submit();
+    }
+  }
+
+  #submit(): void {
+    const submitted = this.#ring.submit();
+    if (submitted < 0) {
+      throw new WalError(
+        WalErrorCode.IO,
+        `io_uring_enter failed with errno ${-submitted}: the ring is unusable; close it and fall back to sync-fs`,
+        { details: { errno: -submitted, syscall: 'io_uring_enter' } },
+      );
+    }
+  }
+
+  protected override poll(): void {
+    if (this.#ringClosed || this.#inKernel.size === 0) return;
+    for (;;) {
+      const count = this.#ring.reap();
+      if (count > 0) this.onCompletions(count);
+      if (count < COMPLETION_BATCH) return;
+    }
+  }
+
+  /** Called by the addon (from the libuv loop) and by poll(): `count` pairs are ready. */
+  private onCompletions(count: number): void {
+    const pairs = this.#completions;
+    // Copy first: handling a completion may submit a held chain, never reap, but stay safe.
+    const snapshot = pairs.slice(0, count * 2);
+    for (let i = 0; i < count; i++) {
+      this.#complete(snapshot[2 * i]!, snapshot[2 * i + 1]!);
+    }
+    if (this.#needsSubmit) {
+      this.#needsSubmit = false;
+      this.#submit();
+    }
+    if (this.#inKernel.size === 0 && this.#idle !== null) this.#idle();
+  }
+
+  #complete(token: number, result: number): void {
+    const op = this.#inKernel.get(token);
+    if (op === undefined) return;
+    this.#inKernel.delete(token);
+    const ok = completedInFull(op.op, op.requested, result);
+    if (token === this.#lastToken) this.#lastOutcome = ok ? 'ok' : 'failed';
+    this.deliver(token, op.op, op.fd, op.requested, result);
+    this.#release(token, ok);
+  }
+
+  /** The operation `token` finished: start or cancel what was held behind it. */
+  #release(token: number, ok: boolean): void {
+    const chain = this.#waitingOn.get(token);
+    if (chain === undefined) return;
+    this.#waitingOn.delete(token);
+    if (!ok) {
+      this.#cancel(chain);
+      return;
+    }
+    const lastToken = this.#lastToken;
+    const lastOutcome = this.#lastOutcome;
+    this.#prepChain(chain);
+    this.#needsSubmit = true;
+    const held = chain.at(-1)!.token;
+    if (lastToken !== held) {
+      // Something was submitted after this chain: it stays "the previous submission".
+      this.#lastToken = lastToken;
+      this.#lastOutcome = lastOutcome;
+    }
+  }
+
+  #cancel(chain: QueuedOp[]): void {
+    for (const op of chain) {
+      if (op.token === this.#lastToken) this.#lastOutcome = 'failed';
+      this.deliver(op.token, op.op, op.fd, op.requested, -Errno.ECANCELED);
+      this.#release(op.token, false);
+    }
+  }
+
+  protected async drainOnClose(): Promise<void> {
+    if (this.#inKernel.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+    }
+    this.#idle = null;
+    this.#ringClosed = true;
+    this.#ring.close();
+  }
+
+  open(path: string, options?: OpenOptions): Promise<IoFd> {
+    this.assertOpen();
+    return realFiles.open(path, options);
+  }
+  close(fd: IoFd): Promise<void> {
+    return realFiles.close(fd);
+  }
+  size(fd: IoFd): Promise<number> {
+    return realFiles.size(fd);
+  }
+  truncate(fd: IoFd, length: number): Promise<void> {
+    return realFiles.truncate(fd, length);
+  }
+  mkdir(path: string): Promise<void> {
+    return realFiles.mkdir(path);
+  }
+  readdir(path: string): Promise<string[]> {
+    return realFiles.readdir(path);
+  }
+  stat(path: string): Promise<{ size: number } | null> {
+    return realFiles.stat(path);
+  }
+  rename(from: string, to: string): Promise<void> {
+    return realFiles.rename(from, to);
+  }
+  unlink(path: string): Promise<void> {
+    return realFiles.unlink(path);
+  }
+  syncDirectory(path: string): Promise<void> {
+    return realFiles.syncDirectory(path);
+  }
+  lock(path: string): Promise<IoLock> {
+    return realFiles.lock(path);
+  }
+
+  describe(): StorageIoDescription {
+    return {
+      backend: this.name,
+      reason: this.#reason,
+      details: {
+        ...(this.#ringClosed ? { closed: true } : this.#ring.info()),
+        registeredFiles: false,
+        registeredBuffers: false,
+        requested: { ...this.#config },
+        locks: lockScope(),
+      },
+    };
+  }
+}
+
+/** Whether a ring can be created here (it creates and destroys a real one to find out). */
+export function ioUringAvailability(): { available: boolean; reason: string } {
+  const { binding, reason } = loadNative();
+  if (binding === null) return { available: false, reason };
+  const failure = binding.probe();
+  if (failure !== null) return { available: false, reason: failure };
+  return { available: true, reason: 'a test ring was created and destroyed' };
+}

@@ -1,0 +1,25 @@
+/** A small seeded PRNG (mulberry32), so fault and tear choices can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const SECTOR = 512;
+
+/**
+ * Where a torn write of `length` bytes at `offset` stops: a random 512-byte boundary
+ * of the file strictly inside the write, or `offset` (nothing survived) when the write
+ * spans no boundary.
+ */
+export function tornEnd(offset: number, length: number, random: () => number): number {
+  const first = Math.floor(offset / SECTOR) + 1;
+  const last = Math.ceil((offset + length) / SECTOR) - 1;
+  if (last < first) return offset;
+  return (first + Math.floor(random() * (last - first + 1))) * SECTOR;
+}

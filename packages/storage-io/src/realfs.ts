@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from './errors.js';
+import { loadNative } from './native.js';
+import type { IoFd, IoLock, OpenOptions } from './types.js';
+
+/** open(2) flags for OpenOptions; O_DIRECT/O_DSYNC come from node:fs (or the addon). */
+export function openFlags(options: OpenOptions = {}): number {
+  const c = fs.constants;
+  let flags = options.readOnly ? c.O_RDONLY : c.O_RDWR;
+  if (options.create) flags |= c.O_CREAT;
+  if (options.create && options.exclusive) flags |= c.O_EXCL;
+  if (options.truncate) flags |= c.O_TRUNC;
+  if (options.direct) flags |= directFlag();
+  if (options.dsync) flags |= c.O_DSYNC ?? loadNative().binding?.constants.O_DSYNC ?? 0;
+  return flags;
+}
+
+function directFlag(): number {
+  const flag = fs.constants.O_DIRECT ?? loadNative().binding?.constants.O_DIRECT;
+  if (flag === undefined) throw ioErrorFromErrno(Errno.EINVAL, 'open (O_DIRECT unsupported)');
+  return flag;
+}
+
+/**
+ * Files and names on a real file system through node:fs. These are setup operations
+ * (open, rename, fsync of a directory), not the hot path, so they run synchronously.
+ */
+export const realFiles = {
+  async open(path: string, options: OpenOptions = {}): Promise<IoFd> {
+    try {
+      return fs.openSync(path, openFlags(options), options.mode ?? 0o600);
+    } catch (error) {
+      throw ioErrorFromNode(error, 'open', path);
+    }
+  },
+  async close(fd: IoFd): Promise<void> {
+    try {
+      fs.closeSync(fd);
+    } catch (error) {
+      throw ioErrorFromNode(error, 'close');
+    }
+  },
+  async size(fd: IoFd): Promise<number> {
+    try {
+      return fs.fstatSync(fd).size;
+    } catch (error) {
+      throw ioErrorFromNode(error, 'fstat');
+    }
+  },
+  async truncate(fd: IoFd, length: number): Promise<void> {
+    try {
+      fs.ftruncateSync(fd, length);
+    } catch (error) {
+      throw ioErrorFromNode(error, 'ftruncate');
+    }
+  },
+  async mkdir(path: string): Promise<void> {
+    try {
+      fs.mkdirSync(path, { recursive: true });
+    } catch (error) {
+      throw ioErrorFromNode(error, 'mkdir', path);
+    }
+  },
+  async readdir(path: string): Promise<string[]> {
+    try {
+      return fs.readdirSync(path);
+    } catch (error) {
+      throw ioErrorFromNode(error, 'readdir', path);
+    }
+  },
+  async stat(path: string): Promise<{ size: number } | null> {
+    try {
+      return { size: fs.statSync(path).size };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw ioErrorFromNode(error, 'stat', path);
+    }
+  },
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      fs.renameSync(from, to);
+    } catch (error) {
+      throw ioErrorFromNode(error, 'rename', `${from} -> ${to}`);
+    }
+  },
+  async unlink(path: string): Promise<void> {
+    try {
+      fs.unlinkSync(path);
+    } catch (error) {
+      throw ioErrorFromNode(error, 'unlink', path);
+    }
+  },
+  async syncDirectory(path: string): Promise<void> {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0));
+    } catch (error) {
+      throw ioErrorFromNode(error, 'open', path);
+    }
+    try {
+      fs.fsyncSync(fd);
+    } catch (error) {
+      throw ioErrorFromNode(error, 'fsync', path);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
+  lock: lockFile,
+};
+
+/** Paths this process holds through the fallback (no addon) lock. */
+const fallbackLocks = new Set<string>();
+
+/**
+ * flock(LOCK_EX|LOCK_NB) on `path` (created if missing) through the addon: the kernel
+ * drops it when the process dies. flock locks belong to an open file description, so
+ * a second lock() in this same process conflicts too. Without the addon Node has no
+ * flock: the fallback only excludes holders inside this process (describe() says so).
+ */
+export async function lockFile(path: string): Promise<IoLock> {
+  const binding = loadNative().binding;
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  } catch (error) {
+    throw ioErrorFromNode(error, 'open', path);
+  }
+  if (binding === null) {
+    if (fallbackLocks.has(path)) {
+      fs.closeSync(fd);
+      throw lockedError(path, 'holder in this process');
+    }
+    fallbackLocks.add(path);
+  } else {
+    const { LOCK_EX, LOCK_NB } = binding.constants;
+    const result = binding.flock(fd, LOCK_EX | LOCK_NB);
+    if (result < 0) {
+      fs.closeSync(fd);
+      if (-result === Errno.EWOULDBLOCK || -result === Errno.EAGAIN)
+        throw lockedError(path, 'process');
+      throw ioErrorFromErrno(result, 'flock', path);
+    }
+  }
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      fallbackLocks.delete(path);
+      fs.closeSync(fd);
+    },
+  };
+}
+
+/** Whether locks exclude other processes (flock) or only this one (no addon). */
+export function lockScope(): 'process (flock)' | 'this process only (addon not loaded)' {
+  return loadNative().binding === null ? 'this process only (addon not loaded)' : 'process (flock)';
+}
