@@ -1,1 +1,14 @@
-export {};
+export type { KeyRing, WalRecord, WalRecordInput } from '@walnut/codec';
+export { isWalError, WalError, WalErrorCode } from '@walnut/codec';
+export { Batch } from './batch.js';
+export type { EngineSegment } from './engine.js';
+export type { StorageChoice } from './internal/storage-choice.js';
+export {
+  type PortableContent,
+  type PortableWalStats,
+  PortableWalWriter,
+  type PortableWalWriterConfig,
+} from './portable/portable-wal-writer.js';
+export { type Backpressure, type Durability, type TailOptions, Wal, type WalState } from './wal.js';
+export { type RecoveryMode, WalBuilder, type WalOptions } from './wal-builder.js';
+export type { WalStats } from './wal-stats.js';

@@ -1,0 +1,61 @@
+import { badArgument, WalError, WalErrorCode, type WalRecordInput } from '@walnut/codec';
+
+/**
+ * Records to append atomically with `wal.appendBatch(batch)`: on recovery either all of
+ * them are there or none. Payloads are referenced, not copied, until the append encodes
+ * them into the log's write buffer (their only copy). A batch is used once.
+ */
+export class Batch {
+  /** @internal */ readonly records: WalRecordInput[] = [];
+  private payloadBytes = 0;
+  private used = false;
+
+  /** Adds a record; returns the batch so calls can be chained. */
+  add(payload: Uint8Array, meta?: Uint8Array): this {
+    this.checkOpen();
+    if (!(payload instanceof Uint8Array)) badArgument('payload', 'a Buffer or Uint8Array', payload);
+    if (meta !== undefined && !(meta instanceof Uint8Array)) {
+      badArgument('meta', 'a Buffer, Uint8Array or undefined', meta);
+    }
+    this.records.push(meta === undefined ? { payload } : { payload, meta });
+    this.payloadBytes += payload.length + (meta?.length ?? 0);
+    return this;
+  }
+
+  /** Adds a record with routing fields or a record type. */
+  addRecord(record: WalRecordInput): this {
+    this.checkOpen();
+    if (typeof record !== 'object' || record === null) badArgument('record', 'an object', record);
+    this.records.push(record);
+    this.payloadBytes += record.payload.length + (record.meta?.length ?? 0);
+    return this;
+  }
+
+  get length(): number {
+    return this.records.length;
+  }
+
+  /** Payload plus meta bytes of every record. */
+  get byteLength(): number {
+    return this.payloadBytes;
+  }
+
+  /** @internal Marks the batch consumed; a second append of it is refused. */
+  take(): readonly WalRecordInput[] {
+    this.checkOpen();
+    if (this.records.length === 0) {
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'a batch must hold at least one record');
+    }
+    this.used = true;
+    return this.records;
+  }
+
+  private checkOpen(): void {
+    if (this.used) {
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        'this batch was already appended; build a new Batch for each appendBatch call',
+      );
+    }
+  }
+}

@@ -1,0 +1,577 @@
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import {
+  badArgument,
+  DEFAULT_MAX_RECORD_SIZE,
+  decodeFileHeader,
+  encodeFileHeader,
+  encodeRecordFrame,
+  FILE_HEADER_SIZE,
+  recordFrameSize,
+  validateRecordInput,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import {
+  type IoFd,
+  type IoUringConfig,
+  ioErrorFromErrno,
+  type StorageIo,
+} from '@walnut/storage-io';
+import { readFully } from '../internal/read-fully.js';
+import { SerialQueue } from '../internal/serial-queue.js';
+import { resolveStorage, type StorageChoice } from '../internal/storage-choice.js';
+import { PendingBatch } from './pending-batch.js';
+import { scanPortableRecords } from './scan-portable.js';
+
+/**
+ * What a portable file holds:
+ * - `'records'` (default): only checksummed records (`appendWithChecksum*`), each a codec
+ *   record frame. Opening scans the file, cuts a torn tail (and fsyncs the cut), refuses
+ *   mid-file damage with `WAL_CORRUPT`, and continues the LSNs.
+ * - `'raw'`: your own bytes (`append*`), optionally mixed with checksummed records. Walnut
+ *   cannot check raw bytes, so opening appends at the current end of the file.
+ */
+export type PortableContent = 'records' | 'raw';
+
+export interface PortableWalWriterConfig {
+  /** A StorageIo instance (never closed by the writer) or a backend name. Default `'auto'`. */
+  storageIo?: StorageChoice;
+  /** io_uring options when the writer creates an io_uring backend. */
+  ioUring?: IoUringConfig;
+  /** A batch is written (plus one fdatasync) once it holds this many file bytes. Default 1 MiB. */
+  maxBatchBytes?: number;
+  /** Default `'records'`. */
+  content?: PortableContent;
+  /** Largest payload of a checksummed record. Default `DEFAULT_MAX_RECORD_SIZE` (16 MiB). */
+  maxRecordSize?: number;
+}
+
+export interface PortableWalStats {
+  /** I/O operations handed to the StorageIo (writes and fdatasyncs). */
+  submitted: number;
+  /** Completions collected for them. */
+  completed: number;
+  /** Bytes written successfully (file header excluded). */
+  bytes: number;
+  /** Batches executed successfully by `flushBatch` (or by `appendBatched` reaching the limit). */
+  batches: number;
+  /** fdatasyncs that ran (successful or not). */
+  syncs: number;
+  /** Operations that completed with an error. */
+  failures: number;
+  /** Operations cancelled because the operation they were chained to failed. */
+  cancelled: number;
+  /** Backend in use and why. */
+  backend: string;
+  backendReason: string;
+}
+
+const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
+const ECANCELED = 125;
+
+/**
+ * A single-file log for users who want no segments: direct appends (written at once),
+ * batched appends (written together, then one fdatasync), optional checksummed records.
+ * Operations run one after another in call order.
+ */
+export class PortableWalWriter {
+  readonly path: string;
+  readonly content: PortableContent;
+  private readonly io: StorageIo;
+  private readonly ownsIo: boolean;
+  private readonly fd: IoFd;
+  private readonly batchLimit: number;
+  private readonly maxRecordSize: number;
+  private readonly serial = new SerialQueue();
+  private batches: PendingBatch[] = [];
+  private position: number;
+  private lsn: bigint;
+  private poisoned: WalError | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly counters = {
+    submitted: 0,
+    completed: 0,
+    bytes: 0,
+    batches: 0,
+    syncs: 0,
+    failures: 0,
+    cancelled: 0,
+  };
+
+  private constructor(init: {
+    path: string;
+    content: PortableContent;
+    io: StorageIo;
+    ownsIo: boolean;
+    fd: IoFd;
+    maxBatchBytes: number;
+    maxRecordSize: number;
+    position: number;
+    nextLsn: bigint;
+  }) {
+    this.path = init.path;
+    this.content = init.content;
+    this.io = init.io;
+    this.ownsIo = init.ownsIo;
+    this.fd = init.fd;
+    this.batchLimit = init.maxBatchBytes;
+    this.maxRecordSize = init.maxRecordSize;
+    this.position = init.position;
+    this.lsn = init.nextLsn;
+  }
+
+  /**
+   * Opens (creating if missing) a portable log file. A new file gets a 64-byte header
+   * (`fileKind: 'portable'`), fsynced together with its directory entry.
+   */
+  static async open(
+    path: string,
+    config: PortableWalWriterConfig = {},
+  ): Promise<PortableWalWriter> {
+    if (typeof path !== 'string' || path.length === 0) badArgument('path', 'a file path', path);
+    const content = config.content ?? 'records';
+    if (content !== 'records' && content !== 'raw') {
+      badArgument('content', "'records' or 'raw'", content);
+    }
+    const maxBatchBytes = config.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < 1) {
+      badArgument('maxBatchBytes', 'a positive integer', maxBatchBytes);
+    }
+    const maxRecordSize = config.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE;
+    if (!Number.isSafeInteger(maxRecordSize) || maxRecordSize < 1) {
+      badArgument('maxRecordSize', 'a positive integer', maxRecordSize);
+    }
+    const { io, owned } = resolveStorage(config.storageIo, config.ioUring);
+    let fd: IoFd | undefined;
+    try {
+      fd = await io.open(path, { create: true });
+      const { position, nextLsn } = await prepareFile(io, fd, path, content, maxRecordSize);
+      return new PortableWalWriter({
+        path,
+        content,
+        io,
+        ownsIo: owned,
+        fd,
+        maxBatchBytes,
+        maxRecordSize,
+        position,
+        nextLsn,
+      });
+    } catch (error) {
+      if (fd !== undefined) await io.close(fd).catch(() => undefined);
+      if (owned) await io.closeIo().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The batch size (file bytes) at which `appendBatched` writes the batch. */
+  get maxBatchBytes(): number {
+    return this.batchLimit;
+  }
+
+  /** Length of the file: the header plus everything written (pending batches excluded). */
+  get size(): number {
+    return this.position;
+  }
+
+  /** LSN the next checksummed record will get when it is written. */
+  get nextLsn(): bigint {
+    return this.lsn;
+  }
+
+  get pendingBatchBytes(): number {
+    let bytes = 0;
+    for (const batch of this.batches) bytes += batch.fileBytes;
+    return bytes;
+  }
+
+  get pendingBatchOps(): number {
+    let ops = 0;
+    for (const batch of this.batches) ops += batch.ops;
+    return ops;
+  }
+
+  get hasPendingBatch(): boolean {
+    return this.batches.length > 0;
+  }
+
+  /** Writes `data` as is, now. Resolves with its file offset. Keep `data` unchanged until then. */
+  append(data: Uint8Array): Promise<number> {
+    return this.direct(data, false);
+  }
+
+  /** Writes `data` as one checksummed record frame, now. Resolves with the frame's file offset. */
+  appendWithChecksum(data: Uint8Array): Promise<number> {
+    return this.direct(data, true);
+  }
+
+  /**
+   * Queues a copy of `data`. Resolves with the bytes then pending; when the batch reached
+   * `maxBatchBytes` it is written (with one fdatasync) first, and a failure rejects here.
+   */
+  appendBatched(data: Uint8Array): Promise<number> {
+    return this.batched(data, false);
+  }
+
+  /** `appendBatched` for a checksummed record (framed, and given its LSN, when written). */
+  appendWithChecksumBatched(data: Uint8Array): Promise<number> {
+    return this.batched(data, true);
+  }
+
+  /**
+   * Writes every pending batch (submitted together) and then issues one fdatasync. If a
+   * write fails, the file is cut back to where the batch began, the batch stays pending
+   * (retry with `flushBatch`, or `discardBatch`), and this rejects; nothing is dropped.
+   * With nothing pending it does no I/O.
+   */
+  flushBatch(): Promise<void> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    return this.serial.run(() => this.writePending());
+  }
+
+  /** Drops every pending batch without writing it. Returns how many operations were dropped. */
+  discardBatch(): number {
+    const ops = this.pendingBatchOps;
+    this.batches = [];
+    return ops;
+  }
+
+  /**
+   * Makes everything appended so far durable with exactly one fdatasync (pending batches
+   * are written first, as by `flushBatch`).
+   */
+  sync(): Promise<void> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    return this.serial.run(async () => {
+      if (this.batches.length > 0) return this.writePending();
+      this.throwIfPoisoned();
+      await this.datasync();
+    });
+  }
+
+  stats(): PortableWalStats {
+    const description = this.io.describe();
+    return { ...this.counters, backend: description.backend, backendReason: description.reason };
+  }
+
+  /**
+   * Writes any pending batch and issues a final fdatasync, then closes the file (and the
+   * StorageIo if the writer created it). Idempotent. If the final sync fails the file is
+   * still closed and this rejects with the failure.
+   */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    let failure: unknown;
+    try {
+      if (!this.poisoned) {
+        await this.serial.run(async () => {
+          if (this.batches.length > 0) await this.writePending();
+          else await this.datasync();
+        });
+      }
+    } catch (error) {
+      failure = error;
+    }
+    this.closed = true;
+    await this.serial.idle();
+    await this.io.close(this.fd).catch((error) => {
+      failure ??= error;
+    });
+    if (this.ownsIo) await this.io.closeIo();
+    if (failure !== undefined) throw failure;
+  }
+
+  private direct(data: Uint8Array, asRecord: boolean): Promise<number> {
+    const refusal = this.refusal() ?? this.checkData(data, asRecord);
+    if (refusal) return Promise.reject(refusal);
+    return this.serial.run(async () => {
+      this.throwIfPoisoned();
+      const offset = this.position;
+      let bytes: Uint8Array = data;
+      if (asRecord) {
+        const frame = Buffer.allocUnsafe(recordFrameSize({ payload: data }));
+        encodeRecordFrame(frame, 0, this.lsn, { payload: data });
+        bytes = frame;
+      }
+      try {
+        await this.writeFully(bytes, offset);
+      } catch (error) {
+        await this.rollback(offset);
+        throw error;
+      }
+      this.position += bytes.length;
+      if (asRecord) this.lsn++;
+      return offset;
+    });
+  }
+
+  private async batched(data: Uint8Array, asRecord: boolean): Promise<number> {
+    const refusal = this.refusal() ?? this.checkData(data, asRecord);
+    if (refusal) throw refusal;
+    const fileBytes = asRecord ? recordFrameSize({ payload: data }) : data.length;
+    let current = this.batches[this.batches.length - 1];
+    if (!current || (current.ops > 0 && current.fileBytes + fileBytes > this.batchLimit)) {
+      current = new PendingBatch(Math.min(this.batchLimit, fileBytes));
+      this.batches.push(current);
+    }
+    current.add(data, asRecord);
+    if (this.batches.length > 1 || current.fileBytes >= this.batchLimit) {
+      await this.serial.run(() => this.writePending());
+    }
+    return this.pendingBatchBytes;
+  }
+
+  private checkData(data: Uint8Array, asRecord: boolean): WalError | undefined {
+    if (!(data instanceof Uint8Array)) {
+      return new WalError(WalErrorCode.BAD_ARGUMENT, 'data must be a Buffer or Uint8Array');
+    }
+    if (asRecord) {
+      try {
+        validateRecordInput({ payload: data }, this.maxRecordSize);
+      } catch (error) {
+        return error as WalError;
+      }
+    } else if (this.content === 'records') {
+      return new WalError(
+        WalErrorCode.BAD_STATE,
+        `${this.path} was opened with content 'records', which holds only checksummed records; use appendWithChecksum(), or open it with content: 'raw' to write your own bytes`,
+      );
+    }
+    return undefined;
+  }
+
+  private refusal(): WalError | undefined {
+    if (this.closed || this.closing) {
+      return new WalError(
+        WalErrorCode.CLOSED,
+        `portable log ${this.path} is closed; open it again`,
+      );
+    }
+    return this.poisonedError();
+  }
+
+  private poisonedError(): WalError | undefined {
+    if (!this.poisoned) return undefined;
+    return new WalError(
+      WalErrorCode.POISONED,
+      `an fdatasync or write of ${this.path} failed earlier, so what reached the disk is unknown; close and reopen the file`,
+      { cause: this.poisoned },
+    );
+  }
+
+  private throwIfPoisoned(): void {
+    const error = this.poisonedError();
+    if (error) throw error;
+  }
+
+  /** Writes every pending batch at the end of the file, then one fdatasync. */
+  private async writePending(): Promise<void> {
+    this.throwIfPoisoned();
+    const taken = this.batches;
+    if (taken.length === 0) return;
+    this.batches = [];
+    const start = this.position;
+    const buffers: Buffer[] = [];
+    let lsn = this.lsn;
+    let total = 0;
+    for (const batch of taken) {
+      const bytes = batch.encode(lsn);
+      lsn += BigInt(batch.recordCount);
+      total += bytes.length;
+      buffers.push(bytes);
+    }
+    try {
+      await this.writeThenSync(buffers, total, start);
+    } catch (error) {
+      if (!this.poisoned) await this.rollback(start);
+      this.batches = taken.concat(this.batches);
+      if (this.poisoned) throw error;
+      throw keptBatchError(error, taken, this.path);
+    }
+    this.position = start + total;
+    this.lsn = lsn;
+    this.counters.batches += taken.length;
+  }
+
+  /** The writes and the fdatasync go out together, the sync chained behind the last write. */
+  private async writeThenSync(buffers: Buffer[], total: number, offset: number): Promise<void> {
+    const io = this.io;
+    const writeToken =
+      buffers.length === 1
+        ? io.submitWrite(this.fd, buffers[0]!, offset)
+        : io.submitWritev(this.fd, buffers, offset);
+    const syncToken = io.submitDatasync(this.fd, { linkToPrevious: true });
+    this.counters.submitted += 2;
+    io.flush();
+    const [written, synced] = await Promise.all([
+      io.completion(writeToken),
+      io.completion(syncToken),
+    ]);
+    this.counters.completed += 2;
+    if (written.result < 0) {
+      this.counters.failures++;
+      this.countCancelledOrRan(synced.result);
+      throw ioErrorFromErrno(written.result, written.op, this.path);
+    }
+    this.counters.bytes += written.result;
+    if (written.result < total) {
+      // A short write: the chained sync was cancelled (or ran too early); finish the
+      // write, then sync once more so that the sync covers every byte.
+      this.countCancelledOrRan(synced.result);
+      const rest = Buffer.concat(buffers, total).subarray(written.result);
+      await this.writeFully(rest, offset + written.result);
+      await this.datasync();
+      return;
+    }
+    this.counters.syncs++;
+    if (synced.result < 0) this.failSync(synced.result);
+  }
+
+  private countCancelledOrRan(syncResult: number): void {
+    if (syncResult === -ECANCELED) this.counters.cancelled++;
+    else {
+      this.counters.syncs++;
+      if (syncResult < 0) this.counters.failures++;
+    }
+  }
+
+  private async writeFully(data: Uint8Array, offset: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const token = this.io.submitWrite(
+        this.fd,
+        done === 0 ? data : data.subarray(done),
+        offset + done,
+      );
+      this.counters.submitted++;
+      const completion = await this.io.completion(token);
+      this.counters.completed++;
+      if (completion.result < 0) {
+        this.counters.failures++;
+        throw ioErrorFromErrno(completion.result, 'write', this.path);
+      }
+      if (completion.result === 0) {
+        this.counters.failures++;
+        throw new WalError(WalErrorCode.IO, `a write to ${this.path} made no progress`, {
+          details: { syscall: 'write', segment: this.path, offset: offset + done },
+        });
+      }
+      done += completion.result;
+      this.counters.bytes += completion.result;
+    }
+  }
+
+  private async datasync(): Promise<void> {
+    const token = this.io.submitDatasync(this.fd);
+    this.counters.submitted++;
+    const completion = await this.io.completion(token);
+    this.counters.completed++;
+    this.counters.syncs++;
+    if (completion.result < 0) this.failSync(completion.result);
+  }
+
+  /** fsync errors are not retryable on Linux: the writer refuses all further work. */
+  private failSync(result: number): never {
+    this.counters.failures++;
+    this.poisoned = ioErrorFromErrno(result, 'fdatasync', this.path);
+    throw this.poisoned;
+  }
+
+  /** Cuts the file back to `length` so a failed write leaves no partial bytes behind. */
+  private async rollback(length: number): Promise<void> {
+    try {
+      await this.io.truncate(this.fd, length);
+    } catch (error) {
+      this.poisoned =
+        error instanceof WalError ? error : ioErrorFromErrno(5, 'ftruncate', this.path);
+    }
+  }
+}
+
+function keptBatchError(error: unknown, taken: PendingBatch[], path: string): WalError {
+  let ops = 0;
+  let bytes = 0;
+  for (const batch of taken) {
+    ops += batch.ops;
+    bytes += batch.fileBytes;
+  }
+  const code = error instanceof WalError ? error.code : WalErrorCode.IO;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new WalError(
+    code,
+    `writing the batch to ${path} failed (${reason}); the file was cut back and the ${ops} pending operations (${bytes} bytes) are kept: call flushBatch() again (e.g. once space is free) or discardBatch()`,
+    {
+      cause: error,
+      details: {
+        ...(error instanceof WalError ? error.details : {}),
+        pendingOps: ops,
+        pendingBytes: bytes,
+      },
+    },
+  );
+}
+
+/** Creates the header of a new file, or checks an existing one and finds where to append. */
+async function prepareFile(
+  io: StorageIo,
+  fd: IoFd,
+  path: string,
+  content: PortableContent,
+  maxRecordSize: number,
+): Promise<{ position: number; nextLsn: bigint }> {
+  const size = await io.size(fd);
+  if (size < FILE_HEADER_SIZE) {
+    // Empty, or a creation that crashed before its header was durable: nothing was ever
+    // appended to such a file, so it is (re)initialised.
+    if (size > 0) await io.truncate(fd, 0);
+    const header = encodeFileHeader({
+      firstLsn: 1n,
+      salt: randomBytes(16),
+      cipher: 'none',
+      fileKind: 'portable',
+      keyId: 0,
+    });
+    await io.write(fd, header, 0);
+    await io.datasync(fd);
+    await io.syncDirectory(dirname(path));
+    return { position: FILE_HEADER_SIZE, nextLsn: 1n };
+  }
+  const headerBytes = Buffer.alloc(FILE_HEADER_SIZE);
+  await readFully(io, fd, headerBytes, 0);
+  const header = decodeFileHeader(headerBytes, path);
+  if (header.fileKind !== 'portable') {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `${path} is a ${header.fileKind} file, not a portable log; open it with the matching reader`,
+    );
+  }
+  if (header.cipher !== 'none') {
+    throw new WalError(
+      WalErrorCode.UNSUPPORTED_FORMAT,
+      `${path} is encrypted; the portable writer writes plaintext files only`,
+    );
+  }
+  if (content === 'raw') return { position: size, nextLsn: header.firstLsn };
+  const scan = await scanPortableRecords(
+    io,
+    fd,
+    path,
+    size,
+    header.headerLength,
+    header.firstLsn,
+    maxRecordSize,
+  );
+  if (scan.end < size) {
+    await io.truncate(fd, scan.end);
+    await io.datasync(fd);
+  }
+  return { position: scan.end, nextLsn: scan.nextLsn };
+}

@@ -1,0 +1,79 @@
+import { classifyDamage, FrameScanner, WalError, WalErrorCode } from '@walnut/codec';
+import type { IoFd, StorageIo } from '@walnut/storage-io';
+import { readFully } from '../internal/read-fully.js';
+
+const CHUNK = 1024 * 1024;
+
+export interface PortableScan {
+  /** File offset just past the last valid frame: where appending continues. */
+  end: number;
+  nextLsn: bigint;
+}
+
+/**
+ * Reads a 'records' portable file frame by frame, in chunks. A clean end or a torn tail
+ * ends the scan (the caller cuts the tail); damage followed by a valid frame is
+ * mid-file corruption and throws WAL_CORRUPT.
+ */
+export async function scanPortableRecords(
+  io: StorageIo,
+  fd: IoFd,
+  path: string,
+  size: number,
+  headerLength: number,
+  firstLsn: bigint,
+  maxRecordSize: number,
+): Promise<PortableScan> {
+  let offset = headerLength;
+  let nextLsn = firstLsn;
+  let chunkSize = CHUNK;
+  const maxFrameBody = maxRecordSize + 1024;
+  while (offset < size) {
+    const length = Math.min(chunkSize, size - offset);
+    const buf = Buffer.allocUnsafe(length);
+    const got = await readFully(io, fd, buf, offset);
+    const reachesEnd = offset + got >= size;
+    const scanner = new FrameScanner(buf.subarray(0, got), {
+      baseOffset: offset,
+      chunked: !reachesEnd,
+      maxFrameBody,
+    });
+    for (let record = scanner.nextRecord(); record; record = scanner.nextRecord()) {
+      if (record.lsn !== nextLsn) {
+        throw new WalError(
+          WalErrorCode.CORRUPT,
+          `${path}: record LSN ${record.lsn} where ${nextLsn} was expected; the file is damaged — copy out what you need and start a new file`,
+          { details: { segment: path, offset: scanner.offset } },
+        );
+      }
+      nextLsn++;
+    }
+    const stop = scanner.stop;
+    if (!stop) break;
+    if ((stop.kind as string) === 'partial') {
+      if (stop.offset === offset)
+        chunkSize = Math.max(chunkSize * 2, (stop as { needed?: number }).needed ?? 0);
+      offset = stop.offset;
+      continue;
+    }
+    if (stop.kind === 'corrupt') throw corruptAt(path, stop.offset, stop.reason);
+    if (!reachesEnd) {
+      // The scanner judged only this chunk; what follows decides torn versus corrupt.
+      const rest = Buffer.allocUnsafe(size - stop.offset);
+      const n = await readFully(io, fd, rest, stop.offset);
+      if (classifyDamage(rest.subarray(0, n), 0, maxFrameBody) === 'corrupt') {
+        throw corruptAt(path, stop.offset, stop.reason);
+      }
+    }
+    return { end: stop.offset, nextLsn };
+  }
+  return { end: offset, nextLsn };
+}
+
+function corruptAt(path: string, offset: number, reason: string): WalError {
+  return new WalError(
+    WalErrorCode.CORRUPT,
+    `${path} is damaged at offset ${offset} (${reason}) with valid records after it; copy out what you need and start a new file`,
+    { details: { segment: path, offset } },
+  );
+}

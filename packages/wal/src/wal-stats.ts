@@ -1,0 +1,39 @@
+import type { Durability, WalState } from './wal.js';
+
+export interface WalStats {
+  state: WalState;
+  durability: Durability;
+  /** Single-record appends accepted. */
+  appends: number;
+  /** Atomic batches accepted. */
+  batches: number;
+  /** Records accepted (single appends plus every record of every batch). */
+  records: number;
+  /** Payload plus meta bytes accepted. */
+  bytes: number;
+  /** fdatasyncs the Wal asked for (group commits, `sync()`, interval and shutdown syncs). */
+  syncs: number;
+  /** Writes to the OS the Wal asked for without a sync. */
+  flushes: number;
+  /** Records made durable per sync, on average. */
+  recordsPerSync: number;
+  /** Payload+meta bytes appended but not yet committed (the bounded queue). */
+  queueBytes: number;
+  maxQueueBytes: number;
+  /** Appends waiting for their commit. */
+  pendingAppends: number;
+  /** Appends waiting for room in the queue (backpressure 'block'). */
+  blockedAppends: number;
+  /** Appends rejected (backpressure, failures, close). */
+  rejectedAppends: number;
+  /** Time from `append` to its acknowledgement, for appends that wait for a commit. */
+  commitLatencyMicros: { p50: number; p99: number; count: number };
+  /** The StorageIo backend in use, why it was chosen, and what was asked for. */
+  backend: { name: string; reason: string; requested: string };
+  activeSegmentFirstLsn: bigint;
+  floorLsn: bigint;
+  lastLsn: bigint;
+  writtenLsn: bigint;
+  durableLsn: bigint;
+  poisoned: boolean;
+}

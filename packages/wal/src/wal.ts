@@ -1,0 +1,897 @@
+import {
+  isWalError,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+  type WalRecordInput,
+} from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
+import type { Batch } from './batch.js';
+import type { LogEngine } from './engine.js';
+import { LatencyHistogram } from './internal/latency-histogram.js';
+import { readRecords, type SealedSegmentOpener } from './read-records.js';
+import { WalBuilder } from './wal-builder.js';
+import type { WalStats } from './wal-stats.js';
+
+/**
+ * When `append` resolves:
+ * - `'sync'` (default): after an fdatasync that covers the record.
+ * - `'flush'`: after the record's write reached the OS (survives a process crash, not a
+ *   power loss).
+ * - `'none'`: as soon as it is queued in memory.
+ * - `'interval'`: as soon as it is queued; a background fdatasync runs every
+ *   `syncIntervalMs`.
+ */
+export type Durability = 'sync' | 'flush' | 'none' | 'interval';
+/** What `append` does when the queue is full: wait (`'block'`) or fail (`'error'`). */
+export type Backpressure = 'block' | 'error';
+export type WalState = 'init' | 'running' | 'draining' | 'closed';
+
+/** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
+export interface WalRuntimeOptions {
+  readonly durability: Durability;
+  readonly syncIntervalMs: number;
+  readonly maxQueueBytes: number;
+  readonly backpressure: Backpressure;
+  readonly maxGroupWaitMs: number;
+  /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
+  readonly ownedIo: StorageIo | undefined;
+  /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
+  readonly openSealed: SealedSegmentOpener | undefined;
+  readonly backendChoice: string;
+}
+
+export interface TailOptions {
+  /** Ends the iteration (quietly) when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+interface BlockedAppend {
+  readonly record: WalRecordInput | undefined;
+  readonly batch: readonly WalRecordInput[] | undefined;
+  readonly bytes: number;
+  readonly resolve: (lsn: bigint) => void;
+  readonly reject: (error: unknown) => void;
+  readonly start: number;
+}
+
+// `new Promise(capture)` hands out the resolvers without a closure per append.
+let capturedResolve: (lsn: bigint) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+function capture(resolve: (lsn: bigint) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+const COMPACT_AT = 4096;
+
+/**
+ * The write-ahead log most users want: many concurrent appenders, group commit, a
+ * byte-bounded queue, a clear lifecycle, and readers that replay or follow the log.
+ * Create it with `await Wal.open(dir).build()`.
+ */
+export class Wal {
+  /** Starts configuring a log in `dir` (created if missing). Call `build()` to open it. */
+  static open(dir: string): WalBuilder {
+    return new WalBuilder(dir);
+  }
+
+  readonly dir: string;
+  private readonly engine: LogEngine;
+  private readonly options: WalRuntimeOptions;
+  private readonly waitsForCommit: boolean;
+  private stateValue: WalState = 'init';
+
+  // Appends waiting for their commit, in LSN order (parallel arrays, consumed from `head`).
+  private readonly waiterLsn: bigint[] = [];
+  private readonly waiterResolve: ((lsn: bigint) => void)[] = [];
+  private readonly waiterReject: ((error: unknown) => void)[] = [];
+  private readonly waiterStart: number[] = [];
+  private waiterHead = 0;
+
+  private readonly blocked: (BlockedAppend | undefined)[] = [];
+  private blockedHead = 0;
+
+  /** Payload+meta bytes appended, and the part of them whose commit completed. */
+  private bytesAppended = 0;
+  private bytesSettled = 0;
+  /** Highest LSN handed out by the engine, and (no-wait modes) the highest acknowledged. */
+  private lastAssigned: bigint;
+  private lastAcknowledged = 0n;
+
+  private commitScheduled = false;
+  private commitInFlight: Promise<void> | undefined;
+  private backgroundSync: Promise<void> | undefined;
+  private intervalTimer: NodeJS.Timeout | undefined;
+  private poison: WalError | undefined;
+  private shutdownAttempt: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  private progressWaiters: (() => void)[] = [];
+  private durableWaiters: (() => void)[] = [];
+  private readonly unsubscribeDurable: () => void;
+
+  private readonly latency = new LatencyHistogram();
+  private readonly counters = {
+    appends: 0,
+    batches: 0,
+    records: 0,
+    bytes: 0,
+    syncs: 0,
+    flushes: 0,
+    syncedRecords: 0,
+    rejected: 0,
+    blockedAppends: 0,
+  };
+  private lastSyncedLsn: bigint;
+
+  /** @internal Use `Wal.open(dir).build()`. */
+  constructor(dir: string, engine: LogEngine, options: WalRuntimeOptions) {
+    this.dir = dir;
+    this.engine = engine;
+    this.options = options;
+    this.waitsForCommit = options.durability === 'sync' || options.durability === 'flush';
+    this.lastAssigned = engine.nextLsn - 1n;
+    this.lastSyncedLsn = engine.durableLsn;
+    this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
+  }
+
+  /** @internal Called by the builder once the engine is open. */
+  start(): this {
+    this.stateValue = 'running';
+    if (this.options.durability === 'interval') {
+      this.intervalTimer = setInterval(() => this.intervalSync(), this.options.syncIntervalMs);
+      this.intervalTimer.unref();
+    }
+    return this;
+  }
+
+  get state(): WalState {
+    return this.stateValue;
+  }
+
+  get durability(): Durability {
+    return this.options.durability;
+  }
+
+  /** The last LSN handed out (appended; not necessarily written or durable). 0n when empty. */
+  get lastLsn(): bigint {
+    return this.lastAssigned;
+  }
+
+  /** Every record up to this LSN is durable. */
+  get durableLsn(): bigint {
+    return this.engine.durableLsn;
+  }
+
+  /** The lowest LSN still retained (replay below it fails with WAL_REPLAY_BELOW_FLOOR). */
+  get floorLsn(): bigint {
+    return this.engine.floorLsn;
+  }
+
+  /**
+   * Appends one record; resolves with its LSN once the durability mode is satisfied.
+   * The payload is copied into the write buffer during this call, so the caller may reuse
+   * it as soon as `append` returns. LSN order is call order.
+   */
+  append(payload: Uint8Array, meta?: Uint8Array): Promise<bigint> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          'append(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
+        ),
+      );
+    }
+    const record: WalRecordInput = meta === undefined ? { payload } : { payload, meta };
+    const bytes = payload.length + (meta === undefined ? 0 : meta.length);
+    if (this.mustQueue(bytes)) return this.enqueueBlocked(record, undefined, bytes);
+    let lsn: bigint;
+    try {
+      lsn = this.engine.append(record);
+    } catch (error) {
+      return Promise.reject(this.appendFailed(error));
+    }
+    this.counters.appends++;
+    this.counters.records++;
+    return this.accepted(lsn, bytes);
+  }
+
+  /** Appends a record with routing fields or a record type (see `WalRecordInput`). */
+  appendRecord(record: WalRecordInput): Promise<bigint> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    if (typeof record !== 'object' || record === null || !(record.payload instanceof Uint8Array)) {
+      return Promise.reject(
+        new WalError(WalErrorCode.BAD_ARGUMENT, 'appendRecord takes { payload: Uint8Array, … }'),
+      );
+    }
+    const bytes = record.payload.length + (record.meta?.length ?? 0);
+    if (this.mustQueue(bytes)) return this.enqueueBlocked(record, undefined, bytes);
+    let lsn: bigint;
+    try {
+      lsn = this.engine.append(record);
+    } catch (error) {
+      return Promise.reject(this.appendFailed(error));
+    }
+    this.counters.appends++;
+    this.counters.records++;
+    return this.accepted(lsn, bytes);
+  }
+
+  /**
+   * Appends every record of `batch` atomically (one frame: after a crash all of them are
+   * there or none). Resolves with the last LSN; the batch's LSNs are consecutive.
+   */
+  appendBatch(batch: Batch): Promise<bigint> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    let records: readonly WalRecordInput[];
+    try {
+      records = batch.take();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const bytes = batch.byteLength;
+    if (this.mustQueue(bytes)) return this.enqueueBlocked(undefined, records, bytes);
+    let lsn: bigint;
+    try {
+      lsn = this.engine.appendBatch(records);
+    } catch (error) {
+      return Promise.reject(this.appendFailed(error));
+    }
+    this.counters.batches++;
+    this.counters.records += records.length;
+    return this.accepted(lsn, bytes);
+  }
+
+  /** Everything appended so far is written to the OS (no fsync). Resolves with that LSN. */
+  async flush(): Promise<bigint> {
+    this.throwIfUnusable();
+    await this.waitUntilUnblocked();
+    const lastAtStart = this.engine.nextLsn - 1n;
+    let written: bigint;
+    try {
+      written = await this.engine.flush();
+    } catch (error) {
+      this.engineFailed(error, lastAtStart);
+      throw error;
+    }
+    this.counters.flushes++;
+    if (this.options.durability === 'flush') this.settle(written);
+    return written;
+  }
+
+  /** Everything appended so far is durable. Resolves with `durableLsn`. */
+  async sync(): Promise<bigint> {
+    this.throwIfUnusable();
+    await this.waitUntilUnblocked();
+    return this.syncNow();
+  }
+
+  /** Deletes whole segments below `lsn` (a checkpoint); replay below the new floor fails. */
+  truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }> {
+    const refusal = this.stateValue === 'closed' ? this.closedError() : undefined;
+    if (refusal) return Promise.reject(refusal);
+    return this.engine.truncateBefore(lsn);
+  }
+
+  /**
+   * Calls `fn` for every record with LSN ≥ `from`, in order, up to the last record written
+   * when replay started (call `flush()` first to include everything appended). Sealed
+   * segments are read through a memory map; payloads are views valid as long as you keep
+   * them. An async `fn` is awaited.
+   */
+  async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
+    for await (const record of this.iterator(from)) await fn(record);
+  }
+
+  /** Pull-based replay: an async iterator over the records with LSN ≥ `from` (see `replay`). */
+  iterator(from: bigint): AsyncIterableIterator<WalRecord> {
+    this.throwIfClosed();
+    return readRecords(this.engine, from, this.engine.writtenLsn, this.options.openSealed);
+  }
+
+  /**
+   * Yields every durable record with LSN ≥ `from`, then waits for new ones as they become
+   * durable. Ends when the log closes or `signal` aborts; throws if the log is poisoned.
+   */
+  async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
+    this.throwIfClosed();
+    const signal = options.signal;
+    let cursor = from;
+    while (this.stateValue !== 'closed' && !signal?.aborted) {
+      const durable = this.engine.durableLsn;
+      if (cursor <= durable) {
+        try {
+          for await (const record of readRecords(
+            this.engine,
+            cursor,
+            durable,
+            this.options.openSealed,
+          )) {
+            yield record;
+            cursor = record.lsn + 1n;
+            if (this.isClosed() || signal?.aborted) return;
+          }
+        } catch (error) {
+          if (this.isClosed()) return;
+          throw error;
+        }
+        if (cursor <= durable) cursor = durable + 1n;
+        continue;
+      }
+      if (this.poison) throw this.poisonedError();
+      await this.nextDurableChange(signal);
+    }
+  }
+
+  /** A point-in-time snapshot of counters, queue, latency, backend and LSNs. */
+  stats(): WalStats {
+    const description = this.engine.io.describe();
+    const syncs = this.counters.syncs;
+    return {
+      state: this.stateValue,
+      durability: this.options.durability,
+      appends: this.counters.appends,
+      batches: this.counters.batches,
+      records: this.counters.records,
+      bytes: this.counters.bytes,
+      syncs,
+      flushes: this.counters.flushes,
+      recordsPerSync: syncs === 0 ? 0 : this.counters.syncedRecords / syncs,
+      queueBytes: this.bytesAppended - this.bytesSettled,
+      maxQueueBytes: this.options.maxQueueBytes,
+      pendingAppends: this.waiterCount(),
+      blockedAppends: this.blocked.length - this.blockedHead,
+      rejectedAppends: this.counters.rejected,
+      commitLatencyMicros: {
+        p50: this.latency.percentile(0.5),
+        p99: this.latency.percentile(0.99),
+        count: this.latency.count,
+      },
+      backend: {
+        name: description.backend,
+        reason: description.reason,
+        requested: this.options.backendChoice,
+      },
+      activeSegmentFirstLsn: this.engine.activeSegmentFirstLsn,
+      floorLsn: this.engine.floorLsn,
+      lastLsn: this.lastAssigned,
+      writtenLsn: this.engine.writtenLsn,
+      durableLsn: this.engine.durableLsn,
+      poisoned: this.poison !== undefined,
+    };
+  }
+
+  /** The segments on disk (first/last LSN, size, sealed or active). */
+  segments(): ReturnType<LogEngine['listSegments']> {
+    return this.engine.listSegments();
+  }
+
+  /**
+   * Graceful stop: new appends fail with WAL_CLOSING, queued appends are written, one
+   * final fdatasync covers them, then the log closes. If that does not finish within
+   * `timeoutMs`, this rejects with WAL_TIMEOUT and the log is back to `'running'` —
+   * consistent and usable (retry, or `close()`). Idempotent.
+   */
+  shutdown(timeoutMs = 30_000): Promise<void> {
+    if (this.stateValue === 'closed') return this.closing ?? Promise.resolve();
+    if (this.shutdownAttempt) return this.shutdownAttempt;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          `timeoutMs must be a non-negative number, got ${timeoutMs}`,
+        ),
+      );
+    }
+    this.stateValue = 'draining';
+    const attempt = this.drainThenClose(timeoutMs);
+    this.shutdownAttempt = attempt;
+    attempt.then(
+      () => undefined,
+      () => {
+        if (this.shutdownAttempt === attempt) this.shutdownAttempt = undefined;
+      },
+    );
+    return attempt;
+  }
+
+  /**
+   * Immediate stop: every append not yet acknowledged is rejected with WAL_CLOSED (it
+   * was never acknowledged, though its bytes may reach the disk), nothing more is synced,
+   * tails end. Resolves once the files and the lock are released. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.stateValue = 'closed';
+    const error = this.closedError();
+    this.rejectAllWaiters(error, error);
+    this.rejectBlocked(error);
+    this.stopBackground();
+    this.wakeEveryone();
+    this.closing = this.releaseEngine();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- append path
+
+  private mustQueue(bytes: number): boolean {
+    if (this.blockedHead < this.blocked.length) return true;
+    const queued = this.bytesAppended - this.bytesSettled;
+    return queued > 0 && queued + bytes > this.options.maxQueueBytes;
+  }
+
+  private enqueueBlocked(
+    record: WalRecordInput | undefined,
+    batch: readonly WalRecordInput[] | undefined,
+    bytes: number,
+  ): Promise<bigint> {
+    if (this.options.backpressure === 'error') {
+      this.counters.rejected++;
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BACKPRESSURE,
+          `the append queue holds ${this.bytesAppended - this.bytesSettled} bytes (maxQueueBytes ${this.options.maxQueueBytes}); retry after earlier appends complete, or use backpressure 'block'`,
+        ),
+      );
+    }
+    const promise = new Promise<bigint>(capture);
+    this.blocked.push({
+      record,
+      batch,
+      bytes,
+      resolve: capturedResolve,
+      reject: capturedReject,
+      start: performance.now(),
+    });
+    this.counters.blockedAppends++;
+    this.kickCommit();
+    return promise;
+  }
+
+  /** Admits blocked appends, in order, while the queue has room. */
+  private admitBlocked(): void {
+    while (this.blockedHead < this.blocked.length && this.stateValue !== 'closed' && !this.poison) {
+      const next = this.blocked[this.blockedHead]!;
+      const queued = this.bytesAppended - this.bytesSettled;
+      if (queued > 0 && queued + next.bytes > this.options.maxQueueBytes) break;
+      this.blocked[this.blockedHead++] = undefined;
+      let lsn: bigint;
+      try {
+        if (next.batch) {
+          lsn = this.engine.appendBatch(next.batch);
+          this.counters.batches++;
+          this.counters.records += next.batch.length;
+        } else {
+          lsn = this.engine.append(next.record!);
+          this.counters.appends++;
+          this.counters.records++;
+        }
+      } catch (error) {
+        next.reject(this.appendFailed(error));
+        continue;
+      }
+      this.noteAssigned(lsn);
+      this.bytesAppended += next.bytes;
+      this.counters.bytes += next.bytes;
+      if (this.waitsForCommit) {
+        this.pushWaiter(lsn, next.resolve, next.reject, next.start);
+      } else {
+        this.lastAcknowledged = lsn;
+        next.resolve(lsn);
+      }
+    }
+    if (this.blockedHead === this.blocked.length && this.blockedHead > 0) {
+      this.blocked.length = 0;
+      this.blockedHead = 0;
+    }
+    this.kickCommit();
+  }
+
+  private accepted(lsn: bigint, bytes: number): Promise<bigint> {
+    this.noteAssigned(lsn);
+    this.bytesAppended += bytes;
+    this.counters.bytes += bytes;
+    if (this.waitsForCommit) {
+      const promise = new Promise<bigint>(capture);
+      this.pushWaiter(lsn, capturedResolve, capturedReject, performance.now());
+      this.kickCommit();
+      return promise;
+    }
+    this.lastAcknowledged = lsn;
+    this.kickCommit();
+    return Promise.resolve(lsn);
+  }
+
+  /** An LSN not above the last one means the engine rolled back failed writes (ENOSPC). */
+  private noteAssigned(lsn: bigint): void {
+    if (lsn <= this.lastAssigned) this.rolledBack(lsn - 1n, undefined);
+    this.lastAssigned = lsn;
+  }
+
+  private appendFailed(error: unknown): unknown {
+    this.counters.rejected++;
+    if (
+      isWalError(error, WalErrorCode.BAD_ARGUMENT) ||
+      isWalError(error, WalErrorCode.RECORD_TOO_LARGE)
+    ) {
+      return error;
+    }
+    this.engineFailed(error, this.lastAssigned);
+    return error;
+  }
+
+  private pushWaiter(
+    lsn: bigint,
+    resolve: (lsn: bigint) => void,
+    reject: (error: unknown) => void,
+    start: number,
+  ): void {
+    this.waiterLsn.push(lsn);
+    this.waiterResolve.push(resolve);
+    this.waiterReject.push(reject);
+    this.waiterStart.push(start);
+  }
+
+  private waiterCount(): number {
+    return this.waiterLsn.length - this.waiterHead;
+  }
+
+  // ---------------------------------------------------------------- group commit
+
+  /**
+   * Starts a commit soon: at the end of the current burst of synchronous appends (a
+   * microtask), or after `maxGroupWaitMs`. In the modes that do not wait for commits the
+   * background write runs once the event loop turns, so a tight append loop is not
+   * interrupted by one write per record.
+   */
+  private kickCommit(): void {
+    if (this.commitScheduled || this.commitInFlight) return;
+    if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
+    this.commitScheduled = true;
+    if (!this.waitsForCommit) setImmediate(this.commitTick);
+    else if (this.options.maxGroupWaitMs > 0)
+      setTimeout(this.commitTick, this.options.maxGroupWaitMs);
+    else queueMicrotask(this.commitTick);
+  }
+
+  private readonly commitTick = (): void => {
+    this.commitScheduled = false;
+    this.startCommit();
+  };
+
+  /** One group: everything appended so far goes out in one write + (in 'sync') one fdatasync. */
+  private startCommit(): void {
+    if (this.commitInFlight || this.stateValue === 'closed' || this.poison) return;
+    if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
+    const bytesEnd = this.bytesAppended;
+    const groupLast = this.lastAssigned;
+    const syncing = this.options.durability === 'sync';
+    const operation = syncing ? this.engine.sync() : this.engine.flush();
+    this.commitInFlight = operation.then(
+      (covered) => this.commitDone(covered, bytesEnd, syncing),
+      (error) => this.commitFailed(error, groupLast),
+    );
+  }
+
+  private commitDone(covered: bigint, bytesEnd: number, synced: boolean): void {
+    this.commitInFlight = undefined;
+    if (this.stateValue === 'closed') return;
+    if (synced) this.countSync(covered);
+    else this.counters.flushes++;
+    if (bytesEnd > this.bytesSettled) this.bytesSettled = bytesEnd;
+    this.settle(synced ? covered : this.options.durability === 'flush' ? covered : 0n);
+    this.admitBlocked();
+    this.wakeProgress();
+    this.kickCommit();
+  }
+
+  private commitFailed(error: unknown, groupLast: bigint): void {
+    this.commitInFlight = undefined;
+    if (this.stateValue === 'closed') return;
+    this.engineFailed(error, groupLast);
+    this.admitBlocked();
+    this.wakeProgress();
+    this.kickCommit();
+  }
+
+  private async syncNow(): Promise<bigint> {
+    const lastAtStart = this.engine.nextLsn - 1n;
+    let durable: bigint;
+    try {
+      durable = await this.engine.sync();
+    } catch (error) {
+      this.engineFailed(error, lastAtStart);
+      throw error;
+    }
+    this.countSync(durable);
+    this.settle(durable);
+    return durable;
+  }
+
+  private countSync(durable: bigint): void {
+    this.counters.syncs++;
+    if (durable > this.lastSyncedLsn) {
+      this.counters.syncedRecords += Number(durable - this.lastSyncedLsn);
+      this.lastSyncedLsn = durable;
+    }
+  }
+
+  private intervalSync(): void {
+    if (this.backgroundSync || this.poison || this.stateValue === 'closed') return;
+    if (this.engine.durableLsn >= this.lastAssigned) return;
+    this.backgroundSync = this.syncNow().then(
+      () => {
+        this.backgroundSync = undefined;
+      },
+      () => {
+        this.backgroundSync = undefined;
+      },
+    );
+  }
+
+  private onDurable(durable: bigint): void {
+    if (this.stateValue === 'closed') return;
+    if (this.waitsForCommit) this.settle(durable);
+    const waiters = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves, in bulk, every waiter whose record is covered by `lsn`. */
+  private settle(lsn: bigint): void {
+    const engineLast = this.engine.nextLsn - 1n;
+    if (engineLast < this.lastAssigned) this.rolledBack(engineLast, undefined);
+    const lsns = this.waiterLsn;
+    let head = this.waiterHead;
+    if (head === lsns.length || lsns[head]! > lsn) return;
+    const now = performance.now();
+    const resolves = this.waiterResolve;
+    const rejects = this.waiterReject;
+    const starts = this.waiterStart;
+    while (head < lsns.length && lsns[head]! <= lsn) {
+      this.latency.record((now - starts[head]!) * 1000);
+      const resolve = resolves[head]!;
+      resolves[head] = undefined as never;
+      rejects[head] = undefined as never;
+      resolve(lsns[head]!);
+      head++;
+    }
+    this.waiterHead = head;
+    this.compactWaiters();
+  }
+
+  private compactWaiters(): void {
+    const head = this.waiterHead;
+    if (head === this.waiterLsn.length) {
+      this.waiterLsn.length = 0;
+      this.waiterResolve.length = 0;
+      this.waiterReject.length = 0;
+      this.waiterStart.length = 0;
+      this.waiterHead = 0;
+    } else if (head >= COMPACT_AT && head * 2 >= this.waiterLsn.length) {
+      this.waiterLsn.splice(0, head);
+      this.waiterResolve.splice(0, head);
+      this.waiterReject.splice(0, head);
+      this.waiterStart.splice(0, head);
+      this.waiterHead = 0;
+    }
+  }
+
+  /**
+   * A failed commit. ENOSPC leaves the engine consistent: the records it rolled back are
+   * rejected (never acknowledged) and the log goes on. Anything else — above all a
+   * failed fdatasync — poisons the log: the group's waiters get the error itself, every
+   * later append WAL_POISONED.
+   */
+  private engineFailed(error: unknown, groupLast: bigint): void {
+    if (this.poison) return;
+    if (isWalError(error, WalErrorCode.NO_SPACE)) {
+      const engineLast = this.engine.nextLsn - 1n;
+      this.rolledBack(engineLast, error);
+      // The queue is recounted from zero: what is left was written and only needs a sync.
+      this.bytesSettled = this.bytesAppended;
+      return;
+    }
+    this.poison =
+      error instanceof WalError
+        ? error
+        : new WalError(WalErrorCode.IO, `the log's storage failed: ${String(error)}`, {
+            cause: error,
+          });
+    const poisoned = this.poisonedError();
+    this.rejectAllWaiters(error, poisoned, groupLast);
+    this.rejectBlocked(poisoned);
+    this.stopBackground();
+    this.wakeEveryone();
+  }
+
+  /** The engine's last LSN went back to `engineLast`: later records were lost unacknowledged. */
+  private rolledBack(engineLast: bigint, error: unknown): void {
+    if (engineLast >= this.lastAssigned) return;
+    const cause =
+      error ??
+      new WalError(
+        WalErrorCode.NO_SPACE,
+        'the disk is full: this record was not written and was never acknowledged; retry once space is free',
+      );
+    if (!this.waitsForCommit && this.lastAcknowledged > engineLast) {
+      // Records already acknowledged (durability 'none'/'interval') were lost and their
+      // LSNs would be handed out again: the log cannot go on honestly.
+      this.engineFailed(
+        new WalError(
+          WalErrorCode.POISONED,
+          `records up to LSN ${this.lastAcknowledged} were acknowledged (durability '${this.options.durability}') but lost when a write failed for lack of space; reopen the log`,
+          { cause },
+        ),
+        this.lastAssigned,
+      );
+      return;
+    }
+    const lsns = this.waiterLsn;
+    let cut = lsns.length;
+    while (cut > this.waiterHead && lsns[cut - 1]! > engineLast) cut--;
+    for (let i = cut; i < lsns.length; i++) this.waiterReject[i]!(cause);
+    lsns.length = cut;
+    this.waiterResolve.length = cut;
+    this.waiterReject.length = cut;
+    this.waiterStart.length = cut;
+    this.counters.rejected += lsns.length - cut;
+    this.lastAssigned = engineLast;
+  }
+
+  private rejectAllWaiters(groupError: unknown, laterError: unknown, groupLast = -1n): void {
+    const lsns = this.waiterLsn;
+    for (let i = this.waiterHead; i < lsns.length; i++) {
+      this.waiterReject[i]!(lsns[i]! <= groupLast ? groupError : laterError);
+    }
+    this.counters.rejected += lsns.length - this.waiterHead;
+    this.waiterHead = lsns.length;
+    this.compactWaiters();
+  }
+
+  private rejectBlocked(error: unknown): void {
+    for (let i = this.blockedHead; i < this.blocked.length; i++) this.blocked[i]!.reject(error);
+    this.counters.rejected += this.blocked.length - this.blockedHead;
+    this.blocked.length = 0;
+    this.blockedHead = 0;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private async drainThenClose(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const drained = this.drain();
+    // The drain keeps running after a timeout; it only syncs, which is harmless.
+    drained.catch(() => undefined);
+    let outcome: 'drained' | 'timeout';
+    try {
+      outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.stateValue === 'closed') {
+      throw new WalError(
+        WalErrorCode.CLOSED,
+        'close() was called before the shutdown finished draining',
+      );
+    }
+    if (outcome === 'timeout') {
+      this.stateValue = 'running';
+      throw new WalError(
+        WalErrorCode.TIMEOUT,
+        `shutdown did not drain within ${timeoutMs} ms; the log is still open and consistent — call shutdown() again with a longer timeout, or close()`,
+      );
+    }
+    this.stateValue = 'closed';
+    this.stopBackground();
+    this.wakeEveryone();
+    this.closing = this.releaseEngine();
+    await this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    await this.waitUntilUnblocked();
+    if (this.poison) throw this.poisonedError();
+    await this.syncNow();
+    while (this.commitInFlight) await this.commitInFlight;
+    if (this.waiterCount() > 0) await this.syncNow();
+  }
+
+  private async releaseEngine(): Promise<void> {
+    while (this.commitInFlight) await this.commitInFlight;
+    if (this.backgroundSync) await this.backgroundSync;
+    this.unsubscribeDurable();
+    await this.engine.close();
+    if (this.options.ownedIo) await this.options.ownedIo.closeIo();
+  }
+
+  private stopBackground(): void {
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    this.intervalTimer = undefined;
+  }
+
+  /** Waits until every append blocked at the time of the call has been admitted. */
+  private async waitUntilUnblocked(): Promise<void> {
+    while (this.blockedHead < this.blocked.length) {
+      if (this.stateValue === 'closed') throw this.closedError();
+      if (this.poison) throw this.poisonedError();
+      this.kickCommit();
+      await new Promise<void>((resolve) => this.progressWaiters.push(resolve));
+    }
+  }
+
+  private wakeProgress(): void {
+    if (this.progressWaiters.length === 0) return;
+    const waiters = this.progressWaiters;
+    this.progressWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private wakeEveryone(): void {
+    this.wakeProgress();
+    const waiters = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private nextDurableChange(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const onAbort = () => resolve();
+      this.durableWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  // ---------------------------------------------------------------- refusals
+
+  private refusal(): WalError | undefined {
+    if (this.stateValue === 'running') return this.poison ? this.poisonedError() : undefined;
+    if (this.stateValue === 'draining') {
+      return new WalError(
+        WalErrorCode.CLOSING,
+        'the log is shutting down and takes no new appends; open it again after shutdown()',
+      );
+    }
+    if (this.stateValue === 'closed') return this.closedError();
+    return new WalError(WalErrorCode.BAD_STATE, 'the log is not open yet; await build() first');
+  }
+
+  private throwIfUnusable(): void {
+    if (this.stateValue === 'closed') throw this.closedError();
+    if (this.poison) throw this.poisonedError();
+  }
+
+  private isClosed(): boolean {
+    return this.stateValue === 'closed';
+  }
+
+  private throwIfClosed(): void {
+    if (this.stateValue === 'closed') throw this.closedError();
+  }
+
+  private closedError(): WalError {
+    return new WalError(
+      WalErrorCode.CLOSED,
+      'the log is closed (anything pending at close was never acknowledged); open it again to continue',
+    );
+  }
+
+  private poisonedError(): WalError {
+    return new WalError(
+      WalErrorCode.POISONED,
+      `a write or fdatasync failed earlier (${this.poison?.message ?? 'unknown'}), so what reached the disk is unknown; close the log and open it again`,
+      { cause: this.poison },
+    );
+  }
+}
