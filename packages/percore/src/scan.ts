@@ -48,6 +48,7 @@ export async function scanCoreRange(
   to: number,
   expect: ScanExpectations,
   visit?: (entry: CoreEntry, end: number) => void,
+  chunkSize = SCAN_CHUNK,
 ): Promise<ScanOutcome> {
   let offset = from;
   let needed = 0;
@@ -56,7 +57,7 @@ export async function scanCoreRange(
   let lastEntry: CoreEntry | null = null;
   let count = 0;
   while (offset < to) {
-    const length = Math.min(to - offset, Math.max(SCAN_CHUNK, needed));
+    const length = Math.min(to - offset, Math.max(chunkSize, needed));
     const chunk = await readFully(io, fd, path, offset, length);
     const final = offset + length >= to;
     const scanner = new FrameScanner(chunk, { baseOffset: offset, chunked: !final });

@@ -1,0 +1,221 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CoreEntry, isWalError, WalErrorCode } from '@walnut/codec';
+import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PerCoreWalManager } from './manager.js';
+import { readManifest } from './manifest.js';
+import { PerCoreWalReader } from './reader.js';
+
+const DIR = '/logs';
+let io: MemoryStorageIo;
+
+beforeEach(() => {
+  io = new MemoryStorageIo();
+});
+
+const keyOf = (e: CoreEntry) => (e.op === 'put' || e.op === 'delete' ? e.key.toString() : e.op);
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<unknown> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(isWalError(error) ? error.code : error).toBe(code);
+  return error;
+}
+
+describe('PerCoreWalManager', () => {
+  it('creates one file per core and a manifest at checkpoint 0; refuses to create twice', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
+    expect((await io.readdir(DIR)).sort()).toEqual([
+      'LOCK',
+      'MANIFEST',
+      'wal-0.log',
+      'wal-1.log',
+      'wal-2.log',
+    ]);
+    expect(manager.manifest.checkpointId).toBe(0n);
+    expect(manager.epoch).toBe(0n);
+    await manager.close();
+    await rejectsWith(
+      PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io }),
+      WalErrorCode.BAD_STATE,
+    );
+  });
+
+  it('holds the directory lock while open', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    await rejectsWith(
+      PerCoreWalManager.open({ baseDir: DIR, numCores: 1, io }),
+      WalErrorCode.LOCKED,
+    );
+    await manager.close();
+  });
+
+  it('checkpoint: advances the epoch, barriers every core and records the barrier positions', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    manager.writer(0).appendPut(Buffer.from('before-0'), Buffer.from('v'));
+    manager.writer(1).appendPut(Buffer.from('before-1'), Buffer.from('v'));
+    const manifest = await manager.checkpoint(1n);
+    expect(manifest.epoch).toBe(1n);
+    expect(manager.epoch).toBe(1n);
+    for (const core of manifest.cores) {
+      const writer = manager.writer(core.coreId);
+      expect(core.position).toBe(writer.position);
+      expect(writer.syncedPosition).toBe(writer.position);
+      expect(core.sequence).toBe(2n);
+    }
+    expect(await readManifest(io, DIR)).toEqual(manifest);
+
+    manager.writer(1).appendDelete(Buffer.from('after-1'));
+    manager.writer(0).appendDelete(Buffer.from('after-0'));
+    await Promise.all([manager.writer(0).sync(), manager.writer(1).sync()]);
+    const recovered = await manager.recover();
+    expect(recovered.entries.map(keyOf)).toEqual(['after-1', 'after-0']);
+    expect(recovered.entries.every((e) => e.epoch === 1n)).toBe(true);
+    await manager.close();
+  });
+
+  it('rejects a checkpoint id that does not increase', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    await manager.checkpoint(5n);
+    await rejectsWith(manager.checkpoint(5n), WalErrorCode.BAD_ARGUMENT);
+    await manager.close();
+  });
+
+  it('after a power loss: synced entries come back, unsynced ones and the torn tail are gone, writers resume', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    await manager.checkpoint(1n);
+    const w0 = manager.writer(0);
+    w0.appendPut(Buffer.from('a'), Buffer.from('1'));
+    await w0.sync();
+    w0.appendPut(Buffer.from('unsynced'), Buffer.alloc(2000));
+    io.simulatePowerLoss({ tear: true, seed: 7 });
+
+    const reopened = await PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io });
+    expect(reopened.epoch).toBe(1n);
+    const recovered = await reopened.recover();
+    expect(recovered.entries.map(keyOf)).toEqual(['a']);
+    const writer = reopened.writer(0);
+    expect(writer.sequence).toBe(2n); // the barrier was 1
+    writer.appendDelete(Buffer.from('b'));
+    await writer.sync();
+    expect((await reopened.recover()).entries.map((e) => e.sequence)).toEqual([2n, 3n]);
+    await reopened.close();
+  });
+
+  it('mid-file corruption fails open with the core, file and offset', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    const w1 = manager.writer(1);
+    const first = w1.appendPut(Buffer.from('a'), Buffer.alloc(50));
+    w1.appendPut(Buffer.from('b'), Buffer.alloc(50));
+    await manager.close();
+    const fd = await io.open(`${DIR}/wal-1.log`);
+    await io.write(fd, Buffer.from([0xde, 0xad]), first - 20);
+    await io.close(fd);
+    const error = await rejectsWith(
+      PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io }),
+      WalErrorCode.CORRUPT,
+    );
+    expect((error as { details: object }).details).toMatchObject({
+      coreId: 1,
+      segment: `${DIR}/wal-1.log`,
+      offset: 64,
+    });
+  });
+
+  it('a core file listed in the manifest but missing is an error', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    await manager.close();
+    await io.unlink(`${DIR}/wal-1.log`);
+    await rejectsWith(
+      PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io }),
+      WalErrorCode.MISSING_SEGMENT,
+    );
+  });
+
+  it('files from a larger core count are reported and recovered, then covered by the next checkpoint', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
+    manager.writer(2).appendPut(Buffer.from('on-core-2'), Buffer.from('v'));
+    manager.writer(0).appendPut(Buffer.from('on-core-0'), Buffer.from('v'));
+    await manager.close();
+
+    const smaller = await PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io });
+    expect(smaller.strayCores).toMatchObject([{ coreId: 2, path: `${DIR}/wal-2.log` }]);
+    expect(smaller.strayCores[0]!.unreplayedBytes).toBeGreaterThan(0);
+    expect(smaller.writerChecked(2)).toBeUndefined();
+    const recovered = await smaller.recover();
+    expect(recovered.entries.map(keyOf).sort()).toEqual(['on-core-0', 'on-core-2']);
+    expect(recovered.cores.find((c) => c.coreId === 2)?.stray).toBe(true);
+    await smaller.checkpoint(1n);
+    expect((await smaller.recover()).entries).toEqual([]);
+    await smaller.close();
+  });
+
+  it('a larger core count gets new files', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    await manager.close();
+    const larger = await PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io });
+    larger.writer(1).appendDelete(Buffer.from('x'));
+    await larger.checkpoint(1n);
+    expect(larger.manifest.cores.map((c) => c.coreId)).toEqual([0, 1]);
+    await larger.close();
+  });
+
+  it('writer() rejects an unknown core; writerChecked() answers undefined', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    expect(() => manager.writer(1)).toThrowError(/coreId must be/);
+    expect(manager.writerChecked(1)).toBeUndefined();
+    await manager.close();
+  });
+
+  it('advanceEpoch is visible through epochRef', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    expect(manager.advanceEpoch()).toBe(1n);
+    expect(new BigInt64Array(manager.epochRef.buffer)[0]).toBe(1n);
+    await manager.close();
+  });
+});
+
+describe('space reclamation (real file system)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'percore-reclaim-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('frees the blocks before the manifest positions, keeps the tail and the offsets', async () => {
+    const fsIo = new SyncFsStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: dir, numCores: 1, io: fsIo });
+    const writer = manager.writer(0);
+    for (let i = 0; i < 4000; i++) writer.appendPut(Buffer.from(`k${i}`), Buffer.alloc(256, 1));
+    await manager.checkpoint(1n);
+    writer.appendPut(Buffer.from('tail'), Buffer.from('kept'));
+    await writer.sync();
+    const path = join(dir, 'wal-0.log');
+    const blocksBefore = statSync(path).blocks;
+
+    const [reclaimed] = await manager.reclaim();
+    expect(reclaimed!.freedBytes).toBe(manager.manifest.cores[0]!.position - 64);
+    expect(statSync(path).blocks).toBeLessThan(blocksBefore / 4);
+    expect(statSync(path).size).toBe(writer.position);
+    expect(manager.manifest.cores[0]!.reclaimedBefore).toBe(manager.manifest.cores[0]!.position);
+    expect((await manager.recover()).entries.map(keyOf)).toEqual(['tail']);
+
+    // The writer keeps appending to the new file.
+    writer.appendDelete(Buffer.from('after-reclaim'));
+    await manager.close();
+    const reopened = await PerCoreWalManager.open({ baseDir: dir, numCores: 1, io: fsIo });
+    expect((await reopened.recover()).entries.map(keyOf)).toEqual(['tail', 'after-reclaim']);
+    await reopened.close();
+
+    // Reading below the floor is not a silently empty log.
+    const reader = await PerCoreWalReader.open(path, { io: fsIo });
+    await expect(reader.read()).rejects.toSatisfy((e: unknown) =>
+      isWalError(e, WalErrorCode.CORRUPT),
+    );
+    await reader.close();
+  });
+});
