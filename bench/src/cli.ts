@@ -1,0 +1,293 @@
+/**
+ * `pnpm bench [--quick] [--dir PATH] [--only a,b] [--workloads W1,W3] [--out DIR] [--skip-build]`
+ *
+ * Builds the Walnut packages (turbo, cached), probes every contender, then runs each
+ * (contender, workload) in its own child process, sequentially, and writes
+ * results/<date>.json, results/<date>.md and results/latest.svg (quick runs go to
+ * results/quick/, which git ignores).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CONTENDERS, FLOOR_ID } from './contenders/index.js';
+import { BENCH_ROOT } from './contenders/versions.js';
+import type { DriverTask } from './drivers.js';
+import { judgeDurability, straceAvailable } from './durability.js';
+import { gitRevision, machineInfo, repoRootOf } from './machine.js';
+import { Progress } from './progress.js';
+import { renderMarkdown } from './report/markdown.js';
+import { renderSvg } from './report/svg.js';
+import {
+  type BenchResults,
+  type ContenderInfo,
+  type RunRecord,
+  summarize,
+  type Variant,
+} from './results.js';
+import { runChild } from './runner.js';
+import { type Mode, WORKLOAD_SEEDS, type WorkloadId, workloadSpecs } from './workloads.js';
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  options: {
+    quick: { type: 'boolean', default: false },
+    dir: { type: 'string' },
+    only: { type: 'string' },
+    workloads: { type: 'string' },
+    out: { type: 'string' },
+    'skip-build': { type: 'boolean', default: false },
+  },
+});
+
+const mode: Mode = flags.quick ? 'quick' : 'full';
+const specs = workloadSpecs(mode);
+const repoRoot = repoRootOf(BENCH_ROOT);
+const childScript = join(BENCH_ROOT, 'dist', 'child.js');
+const baseDir = resolve(flags.dir ?? os.tmpdir());
+const selectedWorkloads = new Set<WorkloadId>(
+  (flags.workloads?.split(',') ?? ['W1', 'W2', 'W3', 'W4', 'W5']) as WorkloadId[],
+);
+const selectedContenders = CONTENDERS.filter(
+  (c) => flags.only === undefined || flags.only.split(',').includes(c.id),
+);
+const timeoutMs = mode === 'quick' ? 45_000 : 20 * 60_000;
+const useStrace = straceAvailable();
+const progress = new Progress();
+
+function buildWalnut(): { ok: boolean; detail: string } {
+  if (flags['skip-build']) return { ok: true, detail: 'skipped (--skip-build)' };
+  const turbo = join(repoRoot, 'node_modules', '.bin', 'turbo');
+  const started = performance.now();
+  progress.status('building the Walnut packages (turbo, cached)…');
+  try {
+    execFileSync(
+      turbo,
+      ['run', 'build', '--filter=@walnut/bench^...', '--continue', '--output-logs=errors-only'],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return { ok: true, detail: `built in ${((performance.now() - started) / 1000).toFixed(1)} s` };
+  } catch (error) {
+    const output = String((error as { stdout?: Buffer }).stdout ?? '');
+    const failed = [...output.matchAll(/(@walnut\/[\w-]+)#build/g)].map((m) => m[1]);
+    const names = [...new Set(failed)].join(', ') || 'see turbo output';
+    return { ok: false, detail: `build failed for ${names}; their contenders use what is built` };
+  }
+}
+
+async function probe(): Promise<ContenderInfo[]> {
+  const infos: ContenderInfo[] = [];
+  for (const plugin of selectedContenders) {
+    progress.status(`probing ${plugin.label}…`);
+    const { response } = await runChild(plugin.id, undefined, { childScript, timeoutMs: 60_000 });
+    const base = { id: plugin.id, label: plugin.label };
+    if (response.kind === 'ok') {
+      infos.push({ ...base, available: true, versions: response.versions, notes: response.notes });
+    } else {
+      const reason = response.kind === 'unavailable' ? response.reason : response.error;
+      infos.push({ ...base, available: false, reason, versions: {}, notes: [] });
+      progress.line(`${plugin.label}: not available: ${reason}`);
+    }
+  }
+  return infos;
+}
+
+interface Job {
+  readonly title: string;
+  run(): Promise<void>;
+}
+
+function freshDir(contender: string, workload: string): string {
+  return mkdtempSync(join(baseDir, `walnut-bench-${contender}-${workload}-`));
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  mkdirSync(baseDir, { recursive: true });
+  const build = buildWalnut();
+  if (!build.ok) progress.line(`warning: ${build.detail}`);
+  const contenders = await probe();
+  const available = selectedContenders.filter(
+    (plugin) => contenders.find((c) => c.id === plugin.id)?.available,
+  );
+  const traceDir = mkdtempSync(join(baseDir, 'walnut-bench-traces-'));
+  const runs: RunRecord[] = [];
+  const replayDirs = new Map<string, string>();
+  const root = process.getuid?.() === 0;
+  if (!useStrace) progress.line('warning: strace unavailable; durability cannot be verified');
+  if (!root) progress.line('note: not root, so W4 cold (drop_caches) is skipped');
+
+  const execute = async (
+    contender: string,
+    workload: WorkloadId,
+    rep: number,
+    dir: string,
+    variant?: Variant,
+  ): Promise<boolean> => {
+    const spec = specs[workload];
+    const task: DriverTask = {
+      workload,
+      dir,
+      records: spec.records,
+      recordSize: spec.recordSize,
+      producers: spec.producers,
+      seed: WORKLOAD_SEEDS[workload],
+      ...(variant === 'cold' ? { cold: true } : {}),
+    };
+    const traced = spec.durable && useStrace;
+    const outcome = await runChild(contender, task, {
+      childScript,
+      timeoutMs,
+      ...(traced ? { traceFile: join(traceDir, `${contender}-${workload}-${rep}.strace`) } : {}),
+    });
+    const plugin = CONTENDERS.find((c) => c.id === contender)!;
+    const response = outcome.response;
+    const metrics = response.kind === 'ok' ? response.metrics : undefined;
+    const durability =
+      metrics === undefined
+        ? ({ status: 'not-required' } as const)
+        : judgeDurability(spec, {
+            ...(outcome.strace ? { strace: outcome.strace } : {}),
+            selfReported: metrics.selfReportedSyncs ?? null,
+            invisibleToStrace: plugin.syncsInvisibleToStrace === true,
+          });
+    const record: RunRecord = {
+      contender,
+      workload,
+      ...(variant ? { variant } : {}),
+      rep,
+      status: metrics ? 'ok' : 'failed',
+      ...(response.kind === 'failed' ? { error: response.error } : {}),
+      ...(response.kind === 'unavailable' ? { error: response.reason } : {}),
+      ...(metrics ? { metrics } : {}),
+      durability,
+      ...(outcome.strace ? { strace: outcome.strace } : {}),
+      childSeconds: outcome.seconds,
+    };
+    runs.push(record);
+    progress.runDone(record, plugin.label);
+    return metrics !== undefined;
+  };
+
+  const jobs: Job[] = [];
+  const w1 = specs.W1;
+  const doW1 = selectedWorkloads.has('W1');
+  const doW4 = selectedWorkloads.has('W4');
+  const writers = (workload: WorkloadId) => available.filter((p) => p.workloads.includes(workload));
+  if (doW1 || doW4) {
+    for (let rep = 1; rep <= (doW1 ? w1.repetitions : 1); rep++) {
+      const last = rep === (doW1 ? w1.repetitions : 1);
+      for (const plugin of writers('W1')) {
+        jobs.push({
+          title: `W1 ${plugin.label} (rep ${rep})`,
+          run: async () => {
+            const dir = freshDir(plugin.id, 'W1');
+            const ok = await execute(plugin.id, 'W1', rep, dir);
+            if (last && ok && doW4) replayDirs.set(plugin.id, dir);
+            else rmSync(dir, { recursive: true, force: true });
+          },
+        });
+        if (!last || !doW4) continue;
+        const readers = available.filter(
+          (p) => p.workloads.includes('W4') && (p.replaySource ?? p.id) === plugin.id,
+        );
+        const variants: Variant[] = root ? ['warm', 'cold'] : ['warm'];
+        for (const reader of readers) {
+          for (const variant of variants) {
+            jobs.push({
+              title: `W4 ${variant} ${reader.label}`,
+              run: async () => {
+                const dir = replayDirs.get(plugin.id);
+                if (dir === undefined) {
+                  runs.push({
+                    contender: reader.id,
+                    workload: 'W4',
+                    variant,
+                    rep: 1,
+                    status: 'skipped',
+                    error: `no W1 log from ${plugin.label} to replay`,
+                    durability: { status: 'not-required' },
+                    childSeconds: 0,
+                  });
+                  return;
+                }
+                await execute(reader.id, 'W4', 1, dir, variant);
+              },
+            });
+          }
+        }
+        jobs.push({
+          title: `cleanup ${plugin.label}`,
+          run: async () => {
+            const dir = replayDirs.get(plugin.id);
+            if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+            replayDirs.delete(plugin.id);
+          },
+        });
+      }
+    }
+  }
+  for (const workload of ['W2', 'W3', 'W5'] as const) {
+    if (!selectedWorkloads.has(workload)) continue;
+    const spec = specs[workload];
+    for (let rep = 1; rep <= spec.repetitions; rep++) {
+      for (const plugin of writers(workload)) {
+        jobs.push({
+          title: `${workload} ${plugin.label}${spec.repetitions > 1 ? ` (rep ${rep})` : ''}`,
+          run: async () => {
+            const dir = freshDir(plugin.id, workload);
+            try {
+              await execute(plugin.id, workload, rep, dir);
+            } finally {
+              rmSync(dir, { recursive: true, force: true });
+            }
+          },
+        });
+      }
+    }
+  }
+
+  const timed = jobs.filter((job) => !job.title.startsWith('cleanup'));
+  let index = 0;
+  for (const job of jobs) {
+    if (!job.title.startsWith('cleanup')) progress.start(++index, timed.length, job.title);
+    await job.run();
+  }
+  rmSync(traceDir, { recursive: true, force: true });
+  progress.done();
+
+  const results: BenchResults = {
+    schema: 1,
+    mode,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: machineInfo(baseDir),
+    revision: gitRevision(repoRoot),
+    dataDir: baseDir,
+    build,
+    workloads: specs,
+    contenders,
+    runs,
+    summary: summarize(runs, contenders, FLOOR_ID),
+  };
+  const outDir = resolve(
+    flags.out ?? join(BENCH_ROOT, 'results', ...(mode === 'quick' ? ['quick'] : [])),
+  );
+  mkdirSync(outDir, { recursive: true });
+  const stem = join(outDir, startedAt.slice(0, 10));
+  writeFileSync(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  const markdown = renderMarkdown(results);
+  writeFileSync(`${stem}.md`, markdown);
+  writeFileSync(join(outDir, 'latest.svg'), renderSvg(results));
+  process.stdout.write(
+    `\n${markdown}\nWrote ${stem}.json, ${stem}.md and ${join(outDir, 'latest.svg')}\n`,
+  );
+  const floorOk = runs.some((run) => run.contender === FLOOR_ID && run.status === 'ok');
+  if (!existsSync(childScript) || !floorOk) {
+    process.stderr.write('the node:fs floor produced no result; see above\n');
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,21 @@
+/** Every contender the bench knows, in the order they are run and listed. */
+import type { ContenderPlugin } from '../contender.js';
+import { betterSqlite3 } from './better-sqlite3.js';
+import { classicLevel } from './classic-level.js';
+import { lmdb } from './lmdb.js';
+import { nodeFsFloor } from './node-fs-floor.js';
+
+export const FLOOR_ID = nodeFsFloor.id;
+
+export const CONTENDERS: readonly ContenderPlugin[] = [
+  nodeFsFloor,
+  betterSqlite3,
+  classicLevel,
+  lmdb,
+];
+
+export function contenderById(id: string): ContenderPlugin {
+  const plugin = CONTENDERS.find((candidate) => candidate.id === id);
+  if (plugin === undefined) throw new Error(`unknown contender ${id}`);
+  return plugin;
+}

@@ -1,0 +1,65 @@
+/** The human-readable results: machine, contenders, and the table of medians and ratios. */
+import type { BenchResults } from '../results.js';
+import { formatRatio, formatSpread, formatValue } from './format.js';
+
+function escapeCell(text: string): string {
+  return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+}
+
+export function machineLine(results: BenchResults): string {
+  const m = results.machine;
+  return (
+    `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, ` +
+    `${m.fileSystem} on ${m.device}, Node ${m.node.replace(/^v/, '')}`
+  );
+}
+
+export function summaryTable(results: BenchResults): string {
+  const lines = [
+    '| workload | contender | median | spread (reps) | vs floor | details | durability |',
+    '| --- | --- | ---: | --- | ---: | --- | --- |',
+  ];
+  for (const row of results.summary) {
+    const spread = row.reps > 1 ? `${formatSpread(row.spread)} (${row.reps})` : `(${row.reps})`;
+    lines.push(
+      `| ${row.row} | ${escapeCell(row.label)} | ${formatValue(row.median, row.unit)} | ${spread} | ` +
+        `${row.ranked ? formatRatio(row.ratio) : 'not ranked'} | ${escapeCell(row.details)} | ` +
+        `${escapeCell(row.status)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const out: string[] = [];
+  out.push(`# Walnut bench — ${results.startedAt.slice(0, 10)} (${results.mode})`, '');
+  out.push(`Machine: ${machineLine(results)}${results.machine.root ? ' (root)' : ''}.`);
+  out.push(`Code: ${results.revision}. Data directory: \`${results.dataDir}\`.`, '');
+  out.push('## Workloads', '');
+  for (const spec of Object.values(results.workloads)) {
+    const reps = spec.repetitions > 1 ? ` (${spec.repetitions} repetitions)` : '';
+    out.push(`- **${spec.id}** ${spec.title}${reps}`);
+  }
+  out.push('', '## Contenders', '');
+  for (const contender of results.contenders) {
+    const versions = Object.entries(contender.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', ');
+    out.push(
+      contender.available
+        ? `- **${contender.label}** (${versions})${contender.notes.length ? `: ${contender.notes.join('; ')}` : ''}`
+        : `- **${contender.label}**: not available: ${contender.reason}`,
+    );
+  }
+  out.push('', '## Medians', '');
+  out.push(
+    'Ratios divide a contender’s median by the node:fs floor’s median from the same run ' +
+      '(higher is better; W2 is durable appends per second, W5 MB/s, the rest records/s). ' +
+      'Spread is half the range of the repetitions around the median.',
+    '',
+  );
+  out.push(summaryTable(results), '');
+  if (!results.build.ok) out.push(`Build of the Walnut packages: ${results.build.detail}`, '');
+  out.push(`Started ${results.startedAt}, finished ${results.finishedAt}.`, '');
+  return out.join('\n');
+}

@@ -1,0 +1,191 @@
+/** The shape of a results file, and the summary (medians, spread, ratios) derived from it. */
+import type { RunMetrics } from './drivers.js';
+import type { DurabilityVerdict, SyscallCounts } from './durability.js';
+import type { MachineInfo } from './machine.js';
+import { median, relativeSpread } from './stats.js';
+import type { Mode, WorkloadId, WorkloadSpec } from './workloads.js';
+
+export interface ContenderInfo {
+  readonly id: string;
+  readonly label: string;
+  readonly available: boolean;
+  readonly reason?: string;
+  readonly versions: Record<string, string>;
+  readonly notes: readonly string[];
+}
+
+export type Variant = 'warm' | 'cold';
+
+export interface RunRecord {
+  readonly contender: string;
+  readonly workload: WorkloadId;
+  readonly variant?: Variant;
+  readonly rep: number;
+  readonly status: 'ok' | 'failed' | 'skipped';
+  readonly error?: string;
+  readonly metrics?: RunMetrics;
+  readonly durability: DurabilityVerdict;
+  readonly strace?: SyscallCounts;
+  /** Wall time of the whole child process, setup included. */
+  readonly childSeconds: number;
+}
+
+export interface BenchResults {
+  readonly schema: 1;
+  readonly mode: Mode;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: MachineInfo;
+  readonly revision: string;
+  readonly dataDir: string;
+  readonly build: { readonly ok: boolean; readonly detail: string };
+  readonly workloads: Record<WorkloadId, WorkloadSpec>;
+  readonly contenders: readonly ContenderInfo[];
+  readonly runs: readonly RunRecord[];
+  readonly summary: readonly SummaryRow[];
+}
+
+export interface SummaryRow {
+  /** 'W1', 'W2', 'W3', 'W4 warm', 'W4 cold', 'W5'. */
+  readonly row: string;
+  readonly workload: WorkloadId;
+  readonly contender: string;
+  readonly label: string;
+  readonly metric: string;
+  readonly unit: string;
+  readonly median: number | null;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly spread: number | null;
+  readonly reps: number;
+  /** Median divided by the floor's median (higher is better), null when not ranked. */
+  readonly ratio: number | null;
+  readonly ranked: boolean;
+  readonly status: string;
+  readonly details: string;
+}
+
+interface PrimaryMetric {
+  readonly name: string;
+  readonly unit: string;
+  readonly of: (metrics: RunMetrics) => number;
+}
+
+export function primaryMetric(workload: WorkloadId): PrimaryMetric {
+  switch (workload) {
+    case 'W2':
+      return { name: 'durable appends/s', unit: 'ops/s', of: (m) => m.recordsPerSec };
+    case 'W5':
+      return { name: 'throughput', unit: 'MB/s', of: (m) => m.mbPerSec };
+    default:
+      return { name: 'records/s', unit: 'rec/s', of: (m) => m.recordsPerSec };
+  }
+}
+
+export function rowName(workload: WorkloadId, variant?: Variant): string {
+  return variant === undefined ? workload : `${workload} ${variant}`;
+}
+
+function formatMicros(us: number | undefined): string {
+  if (us === undefined) return '';
+  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
+}
+
+function details(workload: WorkloadId, runs: readonly RunRecord[]): string {
+  const ok = runs.filter((run) => run.metrics !== undefined);
+  if (ok.length === 0) return '';
+  const mid = (of: (m: RunMetrics) => number | undefined) => {
+    const values = ok.map((run) => of(run.metrics!)).filter((v): v is number => v !== undefined);
+    return values.length === 0 ? undefined : median(values);
+  };
+  const parts: string[] = [];
+  if (workload === 'W2' || workload === 'W3') {
+    parts.push(
+      `p50 ${formatMicros(mid((m) => m.p50Us))}`,
+      `p99 ${formatMicros(mid((m) => m.p99Us))}`,
+    );
+  }
+  if (workload === 'W3') {
+    const syncs = median(
+      ok.flatMap((run) => ('syncs' in run.durability ? [run.durability.syncs] : [])),
+    );
+    if (Number.isFinite(syncs)) {
+      const records = ok[0]!.metrics!.records;
+      parts.push(`${syncs.toFixed(0)} fsyncs`, `${(records / syncs).toFixed(1)} rec/fsync`);
+    }
+  }
+  if (workload === 'W1' || workload === 'W4' || workload === 'W5') {
+    parts.push(`${mid((m) => m.mbPerSec)?.toFixed(1)} MB/s`);
+  }
+  if (workload === 'W4') {
+    parts.push(ok[0]!.metrics!.checksumsVerified ? 'CRC checked' : 'no checksums');
+  }
+  return parts.join(', ');
+}
+
+function statusOf(runs: readonly RunRecord[]): { status: string; ranked: boolean } {
+  const failed = runs.find((run) => run.status !== 'ok');
+  if (failed !== undefined)
+    return { status: `${failed.status}: ${failed.error ?? ''}`, ranked: false };
+  const notDurable = runs.find((run) => run.durability.status === 'not-durable');
+  if (notDurable !== undefined && notDurable.durability.status === 'not-durable') {
+    return { status: `not durable (${notDurable.durability.why})`, ranked: false };
+  }
+  const unverified = runs.find((run) => run.durability.status === 'unverified');
+  if (unverified !== undefined && unverified.durability.status === 'unverified') {
+    return { status: `durability unverified (${unverified.durability.why})`, ranked: false };
+  }
+  const durable = runs.find((run) => run.durability.status === 'durable');
+  if (durable !== undefined && durable.durability.status === 'durable') {
+    return { status: `durable (${durable.durability.source})`, ranked: true };
+  }
+  return { status: 'ok', ranked: true };
+}
+
+export function summarize(
+  runs: readonly RunRecord[],
+  contenders: readonly ContenderInfo[],
+  floorId: string,
+): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  const keys = new Map<string, { workload: WorkloadId; variant?: Variant }>();
+  for (const run of runs) {
+    const key = rowName(run.workload, run.variant);
+    if (!keys.has(key)) keys.set(key, { workload: run.workload, variant: run.variant });
+  }
+  const order = ['W1', 'W2', 'W3', 'W4 warm', 'W4 cold', 'W5'];
+  const sortedKeys = [...keys.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  for (const key of sortedKeys) {
+    const { workload } = keys.get(key)!;
+    const metric = primaryMetric(workload);
+    const forKey = runs.filter((run) => rowName(run.workload, run.variant) === key);
+    const floorRuns = forKey.filter((run) => run.contender === floorId && run.metrics);
+    const floorMedian =
+      floorRuns.length > 0 ? median(floorRuns.map((run) => metric.of(run.metrics!))) : null;
+    for (const contender of contenders) {
+      const mine = forKey.filter((run) => run.contender === contender.id);
+      if (mine.length === 0) continue;
+      const values = mine.flatMap((run) => (run.metrics ? [metric.of(run.metrics)] : []));
+      const { status, ranked } = statusOf(mine);
+      const mid = values.length > 0 ? median(values) : null;
+      rows.push({
+        row: key,
+        workload,
+        contender: contender.id,
+        label: contender.label,
+        metric: metric.name,
+        unit: metric.unit,
+        median: mid,
+        min: values.length > 0 ? Math.min(...values) : null,
+        max: values.length > 0 ? Math.max(...values) : null,
+        spread: values.length > 1 ? relativeSpread(values) : null,
+        reps: values.length,
+        ratio: ranked && mid !== null && floorMedian !== null ? mid / floorMedian : null,
+        ranked,
+        status,
+        details: details(workload, mine),
+      });
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,79 @@
+/** The standard workloads of issue 8, with the record counts of a full and a quick run. */
+
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
+export type Mode = 'full' | 'quick';
+
+export interface WorkloadSpec {
+  readonly id: WorkloadId;
+  readonly title: string;
+  readonly records: number;
+  readonly recordSize: number;
+  /** Concurrent producers (W3 only). */
+  readonly producers: number;
+  /** Timed repetitions; W1 and W3 repeat so the median and spread can be reported. */
+  readonly repetitions: number;
+  /** Whether the workload promises durability (and so is checked for fsyncs). */
+  readonly durable: boolean;
+}
+
+const KIB = 1024;
+
+export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
+  const quick = mode === 'quick';
+  return {
+    W1: {
+      id: 'W1',
+      title: `buffered: ${quick ? '20,000' : '1,000,000'} × 128 B, one durable sync at the end`,
+      records: quick ? 20_000 : 1_000_000,
+      recordSize: 128,
+      producers: 1,
+      repetitions: quick ? 1 : 3,
+      durable: true,
+    },
+    W2: {
+      id: 'W2',
+      title: `fsync-each: ${quick ? '100' : '2,000'} × 128 B, each durable before the next`,
+      records: quick ? 100 : 2_000,
+      recordSize: 128,
+      producers: 1,
+      repetitions: 1,
+      durable: true,
+    },
+    W3: {
+      id: 'W3',
+      title: `group commit: 64 producers, ${quick ? '2,000' : '50,000'} × 128 B, each awaiting durability`,
+      records: quick ? 2_000 : 50_000,
+      recordSize: 128,
+      producers: 64,
+      repetitions: quick ? 1 : 3,
+      durable: true,
+    },
+    W4: {
+      id: 'W4',
+      title: "replay: W1's records in order, checksums verified where the system has them",
+      records: quick ? 20_000 : 1_000_000,
+      recordSize: 128,
+      producers: 1,
+      repetitions: 1,
+      durable: false,
+    },
+    W5: {
+      id: 'W5',
+      title: `large: ${quick ? '200' : '10,000'} × 64 KiB, one sync at the end`,
+      records: quick ? 200 : 10_000,
+      recordSize: 64 * KIB,
+      producers: 1,
+      repetitions: 1,
+      durable: true,
+    },
+  };
+}
+
+/** Seeds of the payload generator, one per workload, so every contender writes the same bytes. */
+export const WORKLOAD_SEEDS: Record<WorkloadId, number> = {
+  W1: 0x5eed_0001,
+  W2: 0x5eed_0002,
+  W3: 0x5eed_0003,
+  W4: 0x5eed_0001,
+  W5: 0x5eed_0005,
+};
