@@ -1,0 +1,91 @@
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { loadNative, type NativeMmap } from './native.js';
+
+/** How a reader gets at the bytes: a read-only mapping, or plain reads into the heap. */
+export type ReaderMode = 'mmap' | 'read';
+/** What a caller may ask for: 'auto' maps when the addon loaded, else reads. */
+export type RequestedMode = ReaderMode | 'auto';
+
+/** What this process can do, and why (for logs and `describe()`). */
+export interface MmapSupport {
+  /** The native addon loaded: mapping is possible. */
+  addonLoaded: boolean;
+  /** The mode an 'auto' reader gets right now. */
+  autoMode: ReaderMode;
+  /** Why 'auto' picks that mode. */
+  reason: string;
+  /** Where the addon was loaded from. */
+  addonPath?: string;
+  /** The load failure, when the addon did not load. */
+  loadError?: string;
+  /** The CRC32C the mmap path verifies frames with. */
+  crc32c?: 'sse4.2' | 'table';
+}
+
+/** `WALNUT_MMAP=off` (or 0/false/no) turns mapping off for every reader in the process. */
+function mmapDisabledByEnv(): boolean {
+  const value = process.env.WALNUT_MMAP?.trim().toLowerCase();
+  return value === 'off' || value === '0' || value === 'false' || value === 'no';
+}
+
+export function describeMmapSupport(): MmapSupport {
+  const native = loadNative();
+  if (!native.ok)
+    return {
+      addonLoaded: false,
+      autoMode: 'read',
+      reason: `the native addon did not load (${native.error}); reading files instead`,
+      loadError: native.error,
+    };
+  const base = {
+    addonLoaded: true,
+    addonPath: native.path,
+    crc32c: native.addon.crc32cImpl(),
+  } as const;
+  if (mmapDisabledByEnv())
+    return { ...base, autoMode: 'read', reason: 'WALNUT_MMAP=off in the environment' };
+  return { ...base, autoMode: 'mmap', reason: 'native addon loaded' };
+}
+
+export interface ResolvedMode {
+  mode: ReaderMode;
+  reason: string;
+  addon: NativeMmap | null;
+}
+
+/** Picks the mode for one reader. Asking for 'mmap' where it cannot work is an error. */
+export function resolveMode(requested: RequestedMode = 'auto'): ResolvedMode {
+  if (requested !== 'auto' && requested !== 'mmap' && requested !== 'read')
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `mode must be 'auto', 'mmap' or 'read', got ${JSON.stringify(requested)}`,
+    );
+  if (requested === 'read')
+    return { mode: 'read', reason: "mode 'read' was requested", addon: null };
+  const native = loadNative();
+  if (mmapDisabledByEnv()) {
+    if (requested === 'mmap')
+      throw new WalError(
+        WalErrorCode.BACKEND_UNAVAILABLE,
+        "mode 'mmap' was requested but WALNUT_MMAP=off is set; unset it or use mode 'auto'",
+      );
+    return { mode: 'read', reason: 'WALNUT_MMAP=off in the environment', addon: null };
+  }
+  if (!native.ok) {
+    if (requested === 'mmap')
+      throw new WalError(
+        WalErrorCode.BACKEND_UNAVAILABLE,
+        `mode 'mmap' was requested but the native addon did not load (${native.error}); rebuild it with \`npx node-gyp-build\` in @walnut/mmap-reader or use mode 'auto'`,
+      );
+    return {
+      mode: 'read',
+      reason: `the native addon did not load (${native.error})`,
+      addon: null,
+    };
+  }
+  return {
+    mode: 'mmap',
+    reason: requested === 'mmap' ? "mode 'mmap' was requested" : 'native addon loaded',
+    addon: native.addon,
+  };
+}

@@ -1,0 +1,349 @@
+import {
+  BodyKind,
+  decodeBatchBody,
+  decodeFileHeader,
+  decodeRecordBody,
+  FILE_HEADER_SIZE,
+  type FileHeader,
+  FrameCipher,
+  isWalError,
+  KeyRing,
+  MAX_FRAME_BODY,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+} from '@walnut/codec';
+import { ioError } from './errors.js';
+import { describeStop, type FrameSource, StopCode } from './frame-source.js';
+import { MappedFrameSource } from './mapped-source.js';
+import { type ReaderMode, type RequestedMode, resolveMode } from './mode.js';
+import { ReadFrameSource } from './read-source.js';
+
+export interface MmapWalReaderOptions {
+  /** Keys for encrypted segments (the header names the key id). */
+  keyRing?: KeyRing;
+  /** 'auto' (default) maps the file when the addon loaded, else reads it; `WALNUT_MMAP=off` forces 'read'. */
+  mode?: RequestedMode;
+  /** Largest frame body accepted; a longer frame is treated as damage. Default: the format limit (1 GiB). */
+  maxFrameBody?: number;
+}
+
+/** Where and why a reader stopped (see FORMAT.md "End of log, torn tail, corruption"). */
+export interface StopReason {
+  /** eof: clean end (or zero fill); torn: damage with nothing valid after; corrupt: damage followed by valid frames, or a malformed frame. */
+  kind: 'eof' | 'torn' | 'corrupt';
+  /** File offset of the first byte that is not a good frame. */
+  offset: number;
+  reason: string;
+}
+
+export type MadviseState = 'sequential' | 'dontneed' | null;
+
+export interface ReaderDescription {
+  path: string;
+  mode: ReaderMode;
+  /** Why this mode (e.g. the addon's load failure). */
+  modeReason: string;
+  length: number;
+  madviseState: MadviseState;
+  encrypted: boolean;
+  /** Payloads are views into the mapping (false in 'read' mode and for encrypted segments). */
+  zeroCopy: boolean;
+}
+
+/**
+ * Reads one sealed segment (or portable log file): the file header, then records in
+ * order until the end of data or the first damage. In 'mmap' mode payloads and meta are
+ * views into a read-only mapping that the garbage collector owns: a view that outlives
+ * the reader keeps the mapping alive. Map sealed files only — a file truncated while
+ * mapped raises SIGBUS on the next touch of the lost pages, which kills the process.
+ */
+export class MmapWalReader {
+  readonly path: string;
+  readonly mode: ReaderMode;
+  readonly modeReason: string;
+  /** The decoded file header; null for a zero-length file. */
+  readonly header: FileHeader | null;
+  readonly #source: FrameSource;
+  readonly #cipher: FrameCipher | null;
+  readonly #maxBody: number;
+  #expectedLsn: bigint | null;
+  #offset: number;
+  #stop: StopReason | null = null;
+  #pending: WalRecord[] = [];
+  #pendingAt = 0;
+  #closed = false;
+
+  private constructor(
+    path: string,
+    source: FrameSource,
+    modeReason: string,
+    header: FileHeader | null,
+    cipher: FrameCipher | null,
+    maxBody: number,
+  ) {
+    this.path = path;
+    this.mode = source.mode;
+    this.modeReason = modeReason;
+    this.#source = source;
+    this.header = header;
+    this.#cipher = cipher;
+    this.#maxBody = maxBody;
+    this.#expectedLsn = header === null || header.firstLsn === 0n ? null : header.firstLsn;
+    this.#offset = header === null ? 0 : header.headerLength;
+    if (header === null) this.#stop = { kind: 'eof', offset: 0, reason: 'empty file' };
+    else source.seek(header.headerLength);
+  }
+
+  /**
+   * Opens `path` for reading (synchronously: mapping a file is one system call). Throws
+   * WAL_IO if it cannot be opened or mapped, WAL_CORRUPT / WAL_UNSUPPORTED_FORMAT for a
+   * bad header, WAL_KEY_MISSING for an encrypted file whose key the ring lacks.
+   */
+  static open(path: string, options: MmapWalReaderOptions = {}): MmapWalReader {
+    if (typeof path !== 'string' || path.length === 0)
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'path must be a non-empty string');
+    if (typeof options !== 'object' || options === null)
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'options must be an object');
+    const maxBody = options.maxFrameBody ?? MAX_FRAME_BODY;
+    if (!Number.isInteger(maxBody) || maxBody < 1 || maxBody > MAX_FRAME_BODY)
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `maxFrameBody must be an integer in 1..${MAX_FRAME_BODY}, got ${maxBody}`,
+      );
+    if (options.keyRing !== undefined && !(options.keyRing instanceof KeyRing))
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'keyRing must be a KeyRing from @walnut/codec');
+    const resolved = resolveMode(options.mode);
+    let source: FrameSource;
+    try {
+      source =
+        resolved.addon === null
+          ? new ReadFrameSource(path, maxBody)
+          : new MappedFrameSource(path, resolved.addon, maxBody);
+    } catch (error) {
+      throw ioError(error, path, resolved.mode === 'mmap' ? 'map' : 'open');
+    }
+    try {
+      const header = source.length === 0 ? null : MmapWalReader.#readHeader(source, path);
+      const cipher = header === null ? null : MmapWalReader.#cipherFor(header, path, options);
+      return new MmapWalReader(path, source, resolved.reason, header, cipher, maxBody);
+    } catch (error) {
+      source.close();
+      throw error;
+    }
+  }
+
+  static #readHeader(source: FrameSource, path: string): FileHeader {
+    const header = decodeFileHeader(source.readPrefix(FILE_HEADER_SIZE), path);
+    if (header.fileKind === 'core')
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `${path} is a per-core file; read it with PerCoreWalReader from @walnut/percore`,
+      );
+    return header;
+  }
+
+  static #cipherFor(
+    header: FileHeader,
+    path: string,
+    options: MmapWalReaderOptions,
+  ): FrameCipher | null {
+    if (header.cipher === 'none') return null;
+    if (options.keyRing === undefined)
+      throw new WalError(
+        WalErrorCode.KEY_MISSING,
+        `${path} is encrypted with key id ${header.keyId}; pass { keyRing } holding that key`,
+        { details: { segment: path, keyId: header.keyId } },
+      );
+    return FrameCipher.forFile(options.keyRing, header);
+  }
+
+  /** File size in bytes. */
+  get length(): number {
+    return this.#source.length;
+  }
+
+  /** File offset of the next unread frame: the end of the last good frame read. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** True when the file holds no frame bytes (zero length, or only the file header). */
+  get isEmpty(): boolean {
+    return this.#source.length <= (this.header?.headerLength ?? 0);
+  }
+
+  /** The madvise hint in force on the mapping: 'sequential' after open, 'dontneed' after releasePages(); null in 'read' mode. */
+  get madviseState(): MadviseState {
+    return this.#source.madviseState;
+  }
+
+  /** Why reading stopped; null until `nextRecord()` has returned null. */
+  get stopReason(): StopReason | null {
+    return this.#pendingAt < this.#pending.length ? null : this.#stop;
+  }
+
+  /**
+   * The next record, or null at the end of the data or at the first damage (then
+   * `stopReason` says which and where). Throws WAL_DECRYPT_FAILED when an encrypted frame
+   * does not authenticate under the ring's key.
+   */
+  nextRecord(): WalRecord | null {
+    const pending = this.#pending;
+    if (this.#pendingAt < pending.length) return pending[this.#pendingAt++]!;
+    if (this.#stop !== null) return null;
+    if (this.#closed)
+      throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
+    const source = this.#source;
+    const cipher = this.#cipher;
+    while (source.next()) {
+      let buf = source.buf;
+      let start = source.bodyStart;
+      let end = source.bodyEnd;
+      let kind = buf[start]!;
+      if (kind === BodyKind.PADDING) {
+        this.#offset = source.frameOffset + 8 + (end - start);
+        continue;
+      }
+      if (cipher !== null) {
+        if (kind !== BodyKind.ENCRYPTED)
+          return this.#corrupt(`a plaintext frame (kind ${kind}) in an encrypted segment`);
+        buf = this.#decrypt(cipher, buf.subarray(start, end));
+        start = 0;
+        end = buf.length;
+        kind = buf[0]!;
+      }
+      if (kind === BodyKind.RECORD) {
+        let record: WalRecord;
+        try {
+          record = decodeRecordBody(buf.subarray(start, end));
+        } catch (error) {
+          return this.#malformed(error);
+        }
+        if (!this.#inSequence(record.lsn, 1)) return null;
+        this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
+        return record;
+      }
+      if (kind === BodyKind.BATCH) {
+        let records: WalRecord[];
+        try {
+          records = decodeBatchBody(buf.subarray(start, end));
+        } catch (error) {
+          return this.#malformed(error);
+        }
+        if (!this.#inSequence(records[0]!.lsn, records.length)) return null;
+        this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
+        this.#pending = records;
+        this.#pendingAt = 1;
+        return records[0]!;
+      }
+      if (kind === BodyKind.PADDING) {
+        this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
+        continue;
+      }
+      return this.#corrupt(
+        kind === BodyKind.ENCRYPTED
+          ? 'an encrypted frame in a segment whose header says it is not encrypted'
+          : `a frame of kind ${kind} where a record was expected`,
+      );
+    }
+    this.#stopAtDamage();
+    return null;
+  }
+
+  /** Checks that the next `count` LSNs start at the one expected (LSNs are never skipped). */
+  #inSequence(first: bigint, count: number): boolean {
+    const expected = this.#expectedLsn;
+    if (expected !== null && first !== expected) {
+      this.#corrupt(`LSN ${first} where ${expected} was expected`);
+      return false;
+    }
+    this.#expectedLsn = first + BigInt(count);
+    return true;
+  }
+
+  #decrypt(cipher: FrameCipher, body: Buffer): Buffer {
+    try {
+      return cipher.decryptBody(body, body.length);
+    } catch (error) {
+      if (isWalError(error)) {
+        error.details.segment ??= this.path;
+        error.details.offset ??= this.#source.frameOffset;
+      }
+      throw error;
+    }
+  }
+
+  #malformed(error: unknown): null {
+    if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
+    return this.#corrupt(error.message);
+  }
+
+  /** A frame whose CRC matched but whose content is invalid: a writer never produces one. */
+  #corrupt(reason: string): null {
+    const offset = this.#source.frameOffset;
+    this.#offset = offset;
+    this.#stop = { kind: 'corrupt', offset, reason };
+    return null;
+  }
+
+  #stopAtDamage(): void {
+    const source = this.#source;
+    const offset = source.stopOffset;
+    this.#offset = offset;
+    if (source.stopCode === StopCode.END) {
+      this.#stop = { kind: 'eof', offset, reason: 'end of data' };
+      return;
+    }
+    const kind = source.classify(offset, this.#maxBody);
+    const what = describeStop(source.stopCode);
+    const reason =
+      kind === 'eof'
+        ? 'zero-filled from here to the end'
+        : kind === 'torn'
+          ? `${what}, and no valid frame follows`
+          : `${what}, but valid frames follow`;
+    this.#stop = { kind, offset, reason };
+  }
+
+  /** Iterates `nextRecord()` until it returns null. */
+  *records(): IterableIterator<WalRecord> {
+    for (let record = this.nextRecord(); record !== null; record = this.nextRecord()) yield record;
+  }
+
+  [Symbol.iterator](): IterableIterator<WalRecord> {
+    return this.records();
+  }
+
+  /**
+   * Tells the kernel the pages may go: MADV_DONTNEED on the mapping and
+   * posix_fadvise(DONTNEED) on the file. Use it after reading a segment end to end.
+   * Views stay valid (a later touch reads the data back). Returns whether both took
+   * effect (always false in 'read' mode).
+   */
+  releasePages(): boolean {
+    return this.#source.releasePages();
+  }
+
+  describe(): ReaderDescription {
+    return {
+      path: this.path,
+      mode: this.mode,
+      modeReason: this.modeReason,
+      length: this.length,
+      madviseState: this.madviseState,
+      encrypted: this.#cipher !== null,
+      zeroCopy: this.mode === 'mmap' && this.#cipher === null,
+    };
+  }
+
+  /**
+   * Ends reading (closes the file in 'read' mode). In 'mmap' mode the mapping itself is
+   * released by the garbage collector once no view of it remains.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#source.close();
+  }
+}
