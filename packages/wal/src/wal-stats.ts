@@ -11,7 +11,7 @@ export interface WalStats {
   records: number;
   /** Payload plus meta bytes accepted. */
   bytes: number;
-  /** fdatasyncs the Wal asked for (group commits, `sync()`, interval and shutdown syncs). */
+  /** Completed fdatasyncs that made new records durable (group commits, `sync()`, interval, shutdown). */
   syncs: number;
   /** Writes to the OS the Wal asked for without a sync. */
   flushes: number;

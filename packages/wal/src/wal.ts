@@ -581,8 +581,7 @@ export class Wal {
   private commitDone(covered: bigint, bytesEnd: number, synced: boolean): void {
     this.commitInFlight = undefined;
     if (this.stateValue === 'closed') return;
-    if (synced) this.countSync(covered);
-    else this.counters.flushes++;
+    if (!synced) this.counters.flushes++;
     if (bytesEnd > this.bytesSettled) this.bytesSettled = bytesEnd;
     this.settle(synced ? covered : this.options.durability === 'flush' ? covered : 0n);
     this.admitBlocked();
@@ -608,17 +607,16 @@ export class Wal {
       this.engineFailed(error, lastAtStart);
       throw error;
     }
-    this.countSync(durable);
     this.settle(durable);
     return durable;
   }
 
+  /** Each advance of durableLsn is one completed fdatasync covering new records. */
   private countSync(durable: bigint): void {
+    if (durable <= this.lastSyncedLsn) return;
     this.counters.syncs++;
-    if (durable > this.lastSyncedLsn) {
-      this.counters.syncedRecords += Number(durable - this.lastSyncedLsn);
-      this.lastSyncedLsn = durable;
-    }
+    this.counters.syncedRecords += Number(durable - this.lastSyncedLsn);
+    this.lastSyncedLsn = durable;
   }
 
   private intervalSync(): void {
@@ -635,6 +633,7 @@ export class Wal {
   }
 
   private onDurable(durable: bigint): void {
+    this.countSync(durable);
     if (this.stateValue === 'closed') return;
     if (this.waitsForCommit) this.settle(durable);
     const waiters = this.durableWaiters;
@@ -646,6 +645,7 @@ export class Wal {
   private settle(lsn: bigint): void {
     const engineLast = this.engine.nextLsn - 1n;
     if (engineLast < this.lastAssigned) this.rolledBack(engineLast, undefined);
+    if (lsn >= this.lastAssigned) this.bytesSettled = this.bytesAppended;
     const lsns = this.waiterLsn;
     let head = this.waiterHead;
     if (head === lsns.length || lsns[head]! > lsn) return;

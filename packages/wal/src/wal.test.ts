@@ -1,0 +1,372 @@
+import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
+import { describe, expect, it } from 'vitest';
+import { FakeEngine, fakeFactory } from '../test/fake-engine.js';
+import { Batch } from './batch.js';
+import { Wal } from './wal.js';
+import type { WalOptions } from './wal-builder.js';
+
+async function openFake(options: WalOptions = {}, engine = new FakeEngine()) {
+  const wal = await Wal.open('/fake')
+    .options({ ...options, storageIo: engine.io })
+    .withEngine(fakeFactory(engine))
+    .build();
+  return { wal, engine };
+}
+
+const payload = (i: number) => Buffer.from(`record-${i}`);
+const settled = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Wal: ordering under concurrency', () => {
+  it('gives thousands of concurrent appends contiguous LSNs in call order', async () => {
+    const { wal, engine } = await openFake();
+    const n = 5000;
+    const promises = Array.from({ length: n }, (_, i) => wal.append(payload(i)));
+    const lsns = await Promise.all(promises);
+    expect(lsns).toEqual(Array.from({ length: n }, (_, i) => BigInt(i + 1)));
+    expect(engine.records.map((r) => r.payload.toString())).toEqual(
+      Array.from({ length: n }, (_, i) => `record-${i}`),
+    );
+    // One group commit served them all (one fdatasync), not one per append.
+    expect(engine.syncCalls).toBe(1);
+    await wal.close();
+  });
+
+  it('fills the next group while one sync is in flight', async () => {
+    const { wal, engine } = await openFake();
+    const producers = 64;
+    const perProducer = 50;
+    const seen: bigint[] = [];
+    await Promise.all(
+      Array.from({ length: producers }, async () => {
+        for (let i = 0; i < perProducer; i++) seen.push(await wal.append(payload(i)));
+      }),
+    );
+    expect(new Set(seen).size).toBe(producers * perProducer);
+    expect(engine.syncCalls).toBeLessThanOrEqual(perProducer + 2);
+    expect(wal.stats().recordsPerSync).toBeGreaterThan(30);
+    await wal.close();
+  });
+
+  it('appends a batch atomically and resolves with its last LSN', async () => {
+    const { wal, engine } = await openFake();
+    await wal.append(payload(0));
+    const batch = new Batch().add(payload(1)).add(payload(2), Buffer.from('m')).add(payload(3));
+    expect(await wal.appendBatch(batch)).toBe(4n);
+    expect(engine.records.map((r) => r.lsn)).toEqual([1n, 2n, 3n, 4n]);
+    await expect(wal.appendBatch(batch)).rejects.toMatchObject({ code: 'WAL_BAD_STATE' });
+    await expect(wal.appendBatch(new Batch())).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    await wal.close();
+  });
+
+  it('rejects a bad payload without consuming an LSN', async () => {
+    const { wal } = await openFake();
+    await expect(wal.append('text' as unknown as Buffer)).rejects.toMatchObject({
+      code: 'WAL_BAD_ARGUMENT',
+    });
+    expect(await wal.append(payload(1))).toBe(1n);
+    await wal.close();
+  });
+});
+
+describe('Wal: durability modes', () => {
+  it("'sync' resolves only after a sync covering the record", async () => {
+    const { wal, engine } = await openFake({ durability: 'sync' });
+    engine.hold = true;
+    const pending = settled(wal.append(payload(1)));
+    await tick();
+    await tick();
+    expect(engine.syncCalls).toBe(1);
+    let done = false;
+    void pending.then(() => {
+      done = true;
+    });
+    await tick();
+    expect(done).toBe(false);
+    engine.release();
+    expect(await pending).toEqual({ ok: true, value: 1n });
+    expect(wal.durableLsn).toBe(1n);
+    await wal.close();
+  });
+
+  it("'flush' resolves after the write reached the OS, without fdatasync", async () => {
+    const { wal, engine } = await openFake({ durability: 'flush' });
+    const lsns = await Promise.all([wal.append(payload(1)), wal.append(payload(2))]);
+    expect(lsns).toEqual([1n, 2n]);
+    expect(engine.writtenLsn).toBe(2n);
+    expect(engine.syncCalls).toBe(0);
+    expect(engine.flushCalls).toBe(1);
+    await wal.close();
+  });
+
+  it("'none' resolves as soon as the record is queued and writes it in the background", async () => {
+    const { wal, engine } = await openFake({ durability: 'none' });
+    expect(await wal.append(payload(1))).toBe(1n);
+    expect(engine.writtenLsn).toBe(0n);
+    await tick();
+    await tick();
+    expect(engine.writtenLsn).toBe(1n);
+    expect(engine.syncCalls).toBe(0);
+    expect(await wal.sync()).toBe(1n);
+    await wal.close();
+  });
+
+  it("'interval' syncs in the background every syncIntervalMs", async () => {
+    const { wal, engine } = await openFake({ durability: 'interval', syncIntervalMs: 10 });
+    expect(await wal.append(payload(1))).toBe(1n);
+    expect(engine.durableLsn).toBe(0n);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(engine.durableLsn).toBe(1n);
+    await wal.close();
+  });
+
+  it('flush() and sync() cover everything appended before them', async () => {
+    const { wal, engine } = await openFake({ durability: 'none' });
+    for (let i = 0; i < 10; i++) void wal.append(payload(i));
+    expect(await wal.flush()).toBe(10n);
+    expect(await wal.sync()).toBe(10n);
+    expect(engine.durableLsn).toBe(10n);
+    await wal.close();
+  });
+});
+
+describe('Wal: backpressure (queue bounded by bytes)', () => {
+  it("'block' makes appends wait for room, then admits them in call order", async () => {
+    const { wal, engine } = await openFake({ maxQueueBytes: 100, backpressure: 'block' });
+    engine.hold = true;
+    const promises = Array.from({ length: 10 }, () => wal.append(Buffer.alloc(20)));
+    expect(wal.stats().queueBytes).toBe(100);
+    expect(wal.stats().blockedAppends).toBe(5);
+    expect(engine.nextLsn).toBe(6n);
+    await tick();
+    engine.release();
+    engine.hold = false;
+    expect(await Promise.all(promises)).toEqual(
+      Array.from({ length: 10 }, (_, i) => BigInt(i + 1)),
+    );
+    expect(wal.stats()).toMatchObject({ queueBytes: 0, blockedAppends: 0 });
+    await wal.close();
+  });
+
+  it("'error' fails appends over the bound with WAL_BACKPRESSURE and consumes no LSN", async () => {
+    const { wal, engine } = await openFake({ maxQueueBytes: 100, backpressure: 'error' });
+    engine.hold = true;
+    const accepted = Array.from({ length: 5 }, () => wal.append(Buffer.alloc(20)));
+    await expect(wal.append(Buffer.alloc(20))).rejects.toMatchObject({ code: 'WAL_BACKPRESSURE' });
+    await tick();
+    engine.release();
+    engine.hold = false;
+    expect(await Promise.all(accepted)).toEqual([1n, 2n, 3n, 4n, 5n]);
+    expect(await wal.append(Buffer.alloc(20))).toBe(6n);
+    await wal.close();
+  });
+
+  it('admits a record larger than the bound once the queue is empty', async () => {
+    const { wal } = await openFake({ maxQueueBytes: 10 });
+    expect(await wal.append(Buffer.alloc(50))).toBe(1n);
+    await wal.close();
+  });
+});
+
+describe('Wal: failures', () => {
+  it('a failed fdatasync rejects every waiter of its group and poisons the log', async () => {
+    const { wal, engine } = await openFake();
+    const eio = new WalError(WalErrorCode.IO, 'fdatasync: EIO', { details: { errno: 5 } });
+    engine.hold = true;
+    const group = Array.from({ length: 20 }, (_, i) => settled(wal.append(payload(i))));
+    await tick();
+    expect(engine.syncCalls).toBe(1);
+    const next = Array.from({ length: 5 }, (_, i) => settled(wal.append(payload(i))));
+    engine.failNext = { error: eio };
+    engine.release();
+    for (const result of await Promise.all(group))
+      expect(result).toEqual({ ok: false, error: eio });
+    for (const result of await Promise.all(next)) {
+      expect(result.ok).toBe(false);
+      expect(isWalError(!result.ok && result.error, 'WAL_POISONED')).toBe(true);
+    }
+    await expect(wal.append(payload(99))).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    await expect(wal.sync()).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    expect(wal.stats().poisoned).toBe(true);
+    await wal.close();
+  });
+
+  it('ENOSPC rejects only the rolled-back records; the log goes on', async () => {
+    const { wal, engine } = await openFake();
+    expect(await wal.append(payload(1))).toBe(1n);
+    engine.hold = true;
+    const lost = [settled(wal.append(payload(2))), settled(wal.append(payload(3)))];
+    await tick();
+    engine.failNext = {
+      error: new WalError(WalErrorCode.NO_SPACE, 'disk full'),
+      rollbackTo: 2n,
+    };
+    engine.release();
+    for (const result of await Promise.all(lost)) {
+      expect(!result.ok && isWalError(result.error, 'WAL_NO_SPACE')).toBe(true);
+    }
+    expect(wal.lastLsn).toBe(1n);
+    expect(await wal.append(payload(4))).toBe(2n);
+    await wal.close();
+  });
+
+  it("ENOSPC that loses already-acknowledged records ('none') poisons the log", async () => {
+    const { wal, engine } = await openFake({ durability: 'none' });
+    engine.hold = true;
+    expect(await wal.append(payload(1))).toBe(1n);
+    const flushing = settled(wal.flush());
+    await tick();
+    engine.failNext = { error: new WalError(WalErrorCode.NO_SPACE, 'disk full'), rollbackTo: 1n };
+    engine.release();
+    expect((await flushing).ok).toBe(false);
+    await expect(wal.append(payload(2))).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    await wal.close();
+  });
+});
+
+describe('Wal: lifecycle', () => {
+  it('goes running → draining → closed; shutdown drains, syncs once more and closes', async () => {
+    const { wal, engine } = await openFake({ durability: 'none' });
+    expect(wal.state).toBe('running');
+    const acks = Array.from({ length: 100 }, (_, i) => wal.append(payload(i)));
+    const shutdown = wal.shutdown(1000);
+    expect(wal.state).toBe('draining');
+    await expect(wal.append(payload(0))).rejects.toMatchObject({ code: 'WAL_CLOSING' });
+    await shutdown;
+    expect(wal.state).toBe('closed');
+    expect(engine.closed).toBe(true);
+    expect(engine.durableLsn).toBe(100n);
+    expect((await Promise.all(acks)).at(-1)).toBe(100n);
+    await expect(wal.append(payload(0))).rejects.toMatchObject({ code: 'WAL_CLOSED' });
+    await wal.shutdown(10);
+    await wal.close();
+  });
+
+  it('a timed-out shutdown fails with WAL_TIMEOUT and leaves the log running and usable', async () => {
+    const { wal, engine } = await openFake();
+    engine.hold = true;
+    const first = wal.append(payload(1));
+    await expect(wal.shutdown(30)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });
+    expect(wal.state).toBe('running');
+    expect(engine.closed).toBe(false);
+    engine.release();
+    expect(await first).toBe(1n);
+    expect(await wal.append(payload(2))).toBe(2n);
+    await wal.shutdown(1000);
+    expect(engine.closed).toBe(true);
+  });
+
+  it('concurrent shutdown calls share one attempt', async () => {
+    const { wal } = await openFake();
+    void wal.append(payload(1));
+    const a = wal.shutdown(1000);
+    expect(wal.shutdown(1000)).toBe(a);
+    await a;
+  });
+
+  it('close() rejects every pending append with WAL_CLOSED, even if its sync completes later', async () => {
+    const { wal, engine } = await openFake();
+    engine.hold = true;
+    const pending = Array.from({ length: 50 }, (_, i) => settled(wal.append(payload(i))));
+    const blockedByClose = wal.close();
+    engine.release();
+    for (const result of await Promise.all(pending)) {
+      expect(!result.ok && isWalError(result.error, 'WAL_CLOSED')).toBe(true);
+    }
+    await blockedByClose;
+    expect(wal.state).toBe('closed');
+    expect(engine.closed).toBe(true);
+    expect(wal.close()).toBe(blockedByClose);
+    await wal.shutdown(10);
+  });
+
+  it('close() during a shutdown makes the shutdown fail with WAL_CLOSED', async () => {
+    const { wal, engine } = await openFake();
+    engine.hold = true;
+    void wal.append(payload(1)).catch(() => undefined);
+    const shutdown = settled(wal.shutdown(5000));
+    await wal.close();
+    engine.release();
+    const result = await shutdown;
+    expect(!result.ok && isWalError(result.error, 'WAL_CLOSED')).toBe(true);
+  });
+});
+
+describe('Wal: tail', () => {
+  it('yields existing durable records, then new ones as they become durable', async () => {
+    const { wal } = await openFake();
+    await wal.append(payload(1));
+    await wal.append(payload(2));
+    const seen: string[] = [];
+    const controller = new AbortController();
+    const following = (async () => {
+      for await (const record of wal.tail(2n, { signal: controller.signal })) {
+        seen.push(`${record.lsn}:${record.payload}`);
+        if (seen.length === 3) controller.abort();
+      }
+    })();
+    await wal.append(payload(3));
+    await wal.append(payload(4));
+    await following;
+    expect(seen).toEqual(['2:record-2', '3:record-3', '4:record-4']);
+    await wal.close();
+  });
+
+  it('ends when aborted while waiting', async () => {
+    const { wal } = await openFake();
+    const controller = new AbortController();
+    const following = (async () => {
+      const seen = [];
+      for await (const record of wal.tail(1n, { signal: controller.signal })) seen.push(record);
+      return seen.length;
+    })();
+    await tick();
+    controller.abort();
+    expect(await following).toBe(0);
+    await wal.close();
+  });
+
+  it('ends when the log closes', async () => {
+    const { wal } = await openFake();
+    await wal.append(payload(1));
+    const following = (async () => {
+      let count = 0;
+      for await (const _ of wal.tail(1n)) count++;
+      return count;
+    })();
+    await tick();
+    await wal.close();
+    expect(await following).toBe(1);
+  });
+});
+
+describe('Wal: stats', () => {
+  it('counts appends, batches, bytes, syncs and commit latency', async () => {
+    const { wal } = await openFake();
+    await Promise.all([wal.append(Buffer.alloc(10)), wal.append(Buffer.alloc(5))]);
+    await wal.appendBatch(new Batch().add(Buffer.alloc(1)).add(Buffer.alloc(2)));
+    const stats = wal.stats();
+    expect(stats).toMatchObject({
+      state: 'running',
+      durability: 'sync',
+      appends: 2,
+      batches: 1,
+      records: 4,
+      bytes: 18,
+      queueBytes: 0,
+      lastLsn: 4n,
+      durableLsn: 4n,
+      poisoned: false,
+    });
+    expect(stats.syncs).toBe(2);
+    expect(stats.recordsPerSync).toBe(2);
+    expect(stats.commitLatencyMicros.count).toBe(3);
+    expect(stats.commitLatencyMicros.p99).toBeGreaterThan(0);
+    expect(stats.backend.name).toBe('memory');
+    await wal.close();
+  });
+});

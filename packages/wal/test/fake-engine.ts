@@ -1,0 +1,128 @@
+import {
+  validateRecordInput,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+  type WalRecordInput,
+} from '@walnut/codec';
+import { MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
+import type { EngineSegment, LogEngine } from '../src/engine.js';
+import type { EngineFactory } from '../src/wal-builder.js';
+
+/**
+ * An in-memory stand-in for SegmentedWal with the same LSN and durability rules, whose
+ * flushes and syncs a test can hold, release or fail. Completions arrive on a later
+ * event-loop turn, like real I/O.
+ */
+export class FakeEngine implements LogEngine {
+  readonly io: StorageIo = new MemoryStorageIo();
+  readonly records: WalRecord[] = [];
+  nextLsn = 1n;
+  writtenLsn = 0n;
+  durableLsn = 0n;
+  readonly activeSegmentFirstLsn = 1n;
+  readonly floorLsn = 1n;
+  syncCalls = 0;
+  flushCalls = 0;
+  closed = false;
+  /** While true, syncs wait for `release()`. */
+  hold = false;
+  private held: (() => void)[] = [];
+  /** The next sync (or flush) fails with this error; `rollbackTo` makes it an ENOSPC-like rollback. */
+  failNext: { error: unknown; rollbackTo?: bigint } | undefined;
+  private listeners: ((lsn: bigint) => void)[] = [];
+
+  append(record: WalRecordInput): bigint {
+    this.checkOpen();
+    validateRecordInput(record);
+    const lsn = this.nextLsn++;
+    this.records.push({ lsn, type: record.type ?? 0, payload: Buffer.from(record.payload) });
+    return lsn;
+  }
+
+  appendBatch(records: readonly WalRecordInput[]): bigint {
+    this.checkOpen();
+    for (const record of records) validateRecordInput(record);
+    for (const record of records) this.append(record);
+    return this.nextLsn - 1n;
+  }
+
+  flush(): Promise<bigint> {
+    this.flushCalls++;
+    return this.complete(false);
+  }
+
+  sync(): Promise<bigint> {
+    this.syncCalls++;
+    return this.complete(true);
+  }
+
+  release(): void {
+    this.hold = false;
+    const held = this.held;
+    this.held = [];
+    for (const finish of held) finish();
+  }
+
+  onDurable(listener: (lsn: bigint) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  async truncateBefore(): Promise<{ segmentsDeleted: number; bytesReclaimed: number }> {
+    return { segmentsDeleted: 0, bytesReclaimed: 0 };
+  }
+
+  async replayFromLimit(
+    lsn: bigint,
+    max: number,
+  ): Promise<{ records: WalRecord[]; hasMore: boolean }> {
+    const visible = this.records.filter((r) => r.lsn >= lsn && r.lsn <= this.writtenLsn);
+    return { records: visible.slice(0, max), hasMore: visible.length > max };
+  }
+
+  async listSegments(): Promise<readonly EngineSegment[]> {
+    return [{ path: '/fake/1.wal', firstLsn: 1n, lastLsn: this.writtenLsn || null, sealed: false }];
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private complete(durable: boolean): Promise<bigint> {
+    const target = this.nextLsn - 1n;
+    return new Promise<bigint>((resolve, reject) => {
+      const finish = () => {
+        const failure = this.failNext;
+        if (failure) {
+          this.failNext = undefined;
+          if (failure.rollbackTo !== undefined) {
+            this.records.length = Number(failure.rollbackTo - 1n);
+            this.nextLsn = failure.rollbackTo;
+            if (this.writtenLsn >= this.nextLsn) this.writtenLsn = this.nextLsn - 1n;
+          }
+          reject(failure.error);
+          return;
+        }
+        if (target > this.writtenLsn) this.writtenLsn = target;
+        if (durable && target > this.durableLsn) {
+          this.durableLsn = target;
+          for (const listener of this.listeners) listener(target);
+        }
+        resolve(durable ? this.durableLsn : this.writtenLsn);
+      };
+      if (this.hold) this.held.push(finish);
+      else setImmediate(finish);
+    });
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new WalError(WalErrorCode.CLOSED, 'fake engine closed');
+  }
+}
+
+export function fakeFactory(engine: FakeEngine): EngineFactory {
+  return { open: async () => engine };
+}
