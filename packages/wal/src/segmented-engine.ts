@@ -1,10 +1,43 @@
+import { type KeyRing, WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { MmapWalReader } from '@walnut/mmap-reader';
 import { SegmentedWal } from '@walnut/segmented';
-import type { LogEngine } from './engine.js';
+import type { StorageIo } from '@walnut/storage-io';
+import type { EngineSegment, LogEngine } from './engine.js';
+import type { SealedSegmentOpener } from './read-records.js';
 import type { EngineConfig, EngineFactory } from './wal-builder.js';
 
-/** The real engine: a SegmentedWal over the StorageIo the builder resolved. */
+/**
+ * The real engine: a SegmentedWal over the StorageIo the builder resolved, with sealed
+ * segments replayed through mmap-reader (the active segment is never mapped: it is
+ * still being written).
+ */
 export const segmentedEngineFactory: EngineFactory = {
   async open(config: EngineConfig): Promise<LogEngine> {
     return SegmentedWal.open(config);
   },
+  openSealed(keyRing: KeyRing | undefined, io: StorageIo): SealedSegmentOpener | undefined {
+    // Segments of an in-memory backend are not files: they are read through the engine.
+    if (io.describe().backend.includes('memory')) return undefined;
+    return (segment) => sealedRecords(segment, keyRing);
+  },
 };
+
+/** Opens the mapping now (so a vanished file fails here) and iterates it lazily. */
+function sealedRecords(segment: EngineSegment, keyRing: KeyRing | undefined): Iterable<WalRecord> {
+  const reader = MmapWalReader.open(segment.path, keyRing ? { keyRing } : {});
+  return (function* () {
+    try {
+      yield* reader.records();
+      const stop = reader.stopReason;
+      if (stop && stop.kind !== 'eof') {
+        throw new WalError(
+          WalErrorCode.CORRUPT,
+          `sealed segment ${segment.path} is damaged at offset ${stop.offset} (${stop.reason}); reopen the log with recovery 'salvage' to skip the damage`,
+          { details: { segment: segment.path, offset: stop.offset } },
+        );
+      }
+    } finally {
+      reader.close();
+    }
+  })();
+}

@@ -42,7 +42,10 @@ export interface WalOptions {
 export interface EngineFactory {
   open(config: EngineConfig): Promise<LogEngine>;
   /** Sealed-segment reader for replay, if any. */
-  readonly openSealed?: (keyRing: KeyRing | undefined) => SealedSegmentOpener;
+  readonly openSealed?: (
+    keyRing: KeyRing | undefined,
+    io: StorageIo,
+  ) => SealedSegmentOpener | undefined;
 }
 
 /** @internal The SegmentedWal configuration the builder derives. */
@@ -151,7 +154,7 @@ export class WalBuilder {
       backpressure: s.backpressure ?? 'block',
       maxGroupWaitMs: s.maxGroupWaitMs ?? 0,
       ownedIo: owned ? io : undefined,
-      openSealed: factory.openSealed?.(s.encryption),
+      openSealed: factory.openSealed?.(s.encryption, io),
       backendChoice:
         typeof s.storageIo === 'string' ? s.storageIo : s.storageIo ? 'custom' : 'auto',
     });

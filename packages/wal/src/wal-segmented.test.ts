@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isWalError, KeyRing } from '@walnut/codec';
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Batch } from './batch.js';
+import { Wal } from './wal.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-wal-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const payload = (i: number) => Buffer.from(`payload-${i}-${'x'.repeat(i % 50)}`);
+
+async function collect(iterable: AsyncIterable<{ lsn: bigint; payload: Buffer }>) {
+  const out: string[] = [];
+  for await (const record of iterable) out.push(`${record.lsn}:${record.payload.toString()}`);
+  return out;
+}
+
+describe('Wal over SegmentedWal (real files)', () => {
+  it('replays every record across sealed (mmap) and active segments, also after reopen', async () => {
+    const dir = tempDir();
+    const wal = await Wal.open(dir).segmentSize(4096).storageIo('sync-fs').build();
+    const n = 600;
+    const lsns = await Promise.all(Array.from({ length: n }, (_, i) => wal.append(payload(i))));
+    expect(lsns.at(-1)).toBe(BigInt(n));
+    const segments = await wal.segments();
+    expect(segments.length).toBeGreaterThan(3);
+    const expected = Array.from({ length: n }, (_, i) => `${i + 1}:${payload(i).toString()}`);
+    expect(await collect(wal.iterator(1n))).toEqual(expected);
+    expect(await collect(wal.iterator(401n))).toEqual(expected.slice(400));
+    await wal.shutdown(5000);
+
+    const again = await Wal.open(dir).segmentSize(4096).storageIo('sync-fs').build();
+    expect(again.lastLsn).toBe(BigInt(n));
+    const seen: string[] = [];
+    await again.replay(1n, (record) => {
+      seen.push(`${record.lsn}:${record.payload.toString()}`);
+    });
+    expect(seen).toEqual(expected);
+    expect(await again.append(Buffer.from('next'))).toBe(BigInt(n + 1));
+    await again.close();
+  });
+
+  it('appends batches atomically and reads them back in order', async () => {
+    const dir = tempDir();
+    const wal = await Wal.open(dir).storageIo('sync-fs').build();
+    await wal.append(Buffer.from('a'));
+    const last = await wal.appendBatch(new Batch().add(Buffer.from('b')).add(Buffer.from('c')));
+    expect(last).toBe(3n);
+    expect(await collect(wal.iterator(1n))).toEqual(['1:a', '2:b', '3:c']);
+    await wal.close();
+  });
+
+  it('tails live records across segment rollovers', async () => {
+    const dir = tempDir();
+    const wal = await Wal.open(dir).segmentSize(4096).storageIo('sync-fs').build();
+    const controller = new AbortController();
+    const seen: bigint[] = [];
+    const following = (async () => {
+      for await (const record of wal.tail(1n, { signal: controller.signal })) {
+        seen.push(record.lsn);
+        if (seen.length === 300) controller.abort();
+      }
+    })();
+    for (let i = 0; i < 300; i++) await wal.append(payload(i));
+    await following;
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => BigInt(i + 1)));
+    await wal.close();
+  });
+
+  it('encrypts segments with a key ring and reads them back', async () => {
+    const dir = tempDir();
+    const ring = new KeyRing({ 1: KeyRing.generateKey() }, 1);
+    const wal = await Wal.open(dir).segmentSize(4096).encryption(ring).storageIo('sync-fs').build();
+    await Promise.all(Array.from({ length: 200 }, (_, i) => wal.append(payload(i))));
+    expect(await collect(wal.iterator(1n))).toHaveLength(200);
+    await wal.close();
+  });
+
+  it('truncateBefore drops whole segments and replay below the floor fails', async () => {
+    const dir = tempDir();
+    const wal = await Wal.open(dir).segmentSize(4096).storageIo('sync-fs').build();
+    await Promise.all(Array.from({ length: 400 }, (_, i) => wal.append(payload(i))));
+    const result = await wal.truncateBefore(300n);
+    expect(result.segmentsDeleted).toBeGreaterThan(0);
+    expect(wal.floorLsn).toBeGreaterThan(1n);
+    await expect(collect(wal.iterator(1n))).rejects.toMatchObject({
+      code: 'WAL_REPLAY_BELOW_FLOOR',
+    });
+    expect((await collect(wal.iterator(300n)))[0]).toMatch(/^300:/);
+    await wal.close();
+  });
+
+  it('reports the backend in use and why', async () => {
+    const wal = await Wal.open(tempDir()).storageIo('sync-fs').build();
+    const { backend } = wal.stats();
+    expect(backend.name).toBe('sync-fs');
+    expect(backend.reason.length).toBeGreaterThan(0);
+    await wal.close();
+  });
+});
+
+describe('Wal over SegmentedWal with fault injection', () => {
+  async function faultyWal() {
+    const memory = new MemoryStorageIo();
+    const faulty = new FaultyStorageIo(memory);
+    const wal = await Wal.open('/log').storageIo(faulty).build();
+    return { wal, faulty };
+  }
+
+  it('fsync EIO in the middle of a group rejects every waiter of the group and poisons the log', async () => {
+    const { wal, faulty } = await faultyWal();
+    expect(await wal.append(Buffer.from('durable'))).toBe(1n);
+    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    const group = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => wal.append(payload(i))),
+    );
+    // The group's waiters learn why (the EIO); none of them was acknowledged.
+    for (const result of group) {
+      expect(result.status).toBe('rejected');
+      const error = (result as PromiseRejectedResult).reason;
+      expect(isWalError(error, 'WAL_POISONED')).toBe(true);
+      expect(String(error.message)).toContain('EIO');
+    }
+    await expect(wal.append(Buffer.from('later'))).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    await expect(wal.sync()).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    expect(wal.durableLsn).toBe(1n);
+    await wal.close();
+  });
+
+  it('ENOSPC rejects the records that did not fit and appends work again once space is free', async () => {
+    const { wal, faulty } = await faultyWal();
+    expect(await wal.append(Buffer.from('first'))).toBe(1n);
+    faulty.inject({ kind: 'enospc', afterBytes: 0 });
+    const failed = await Promise.allSettled([wal.append(payload(1)), wal.append(payload(2))]);
+    for (const result of failed) {
+      expect(isWalError((result as PromiseRejectedResult).reason, 'WAL_NO_SPACE')).toBe(true);
+    }
+    faulty.clearFaults();
+    expect(await wal.append(Buffer.from('after'))).toBe(2n);
+    expect(await collect(wal.iterator(1n))).toEqual(['1:first', '2:after']);
+    await wal.close();
+  });
+});
