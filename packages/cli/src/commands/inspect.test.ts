@@ -1,0 +1,64 @@
+import { SegmentedWal } from '@walnut/segmented';
+import { createStorageIo } from '@walnut/storage-io';
+import { describe, expect, it } from 'vitest';
+import { cli, tempDir, writeFloor, writeLog } from '../../test/helpers.js';
+
+describe('walnut inspect', () => {
+  it('lists segments with LSN ranges, sizes, encryption, floor and lock', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['a', 'b', 'c'] },
+      { firstLsn: 4n, payloads: ['d', 'e'] },
+    ]);
+    const r = await cli('inspect', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/segments\s+2 \(1 sealed, 1 active\)/);
+    expect(r.stdout).toMatch(/records\s+5 \(LSN 1 \.\. 5\)/);
+    expect(r.stdout).toMatch(/floor\s+1 \(no FLOOR file/);
+    expect(r.stdout).toMatch(/encryption\s+none/);
+    expect(r.stdout).toMatch(/lock\s+free/);
+    expect(r.stdout).toMatch(/00000000000000000001\.wal\s+1\s+3\s+3\s+\S+ B\s+sealed\s+none/);
+    expect(r.stdout).toMatch(/00000000000000000004\.wal\s+4\s+5\s+2\s+\S+ B\s+active\s+none/);
+  });
+
+  it('reads the floor from FLOOR and prints JSON with LSNs as strings', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [{ firstLsn: 10n, payloads: ['x', 'y'] }]);
+    await writeFloor(dir, 11n);
+    const r = await cli('inspect', dir, '--json');
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info).toMatchObject({
+      floorLsn: '11',
+      floorSource: 'FLOOR',
+      firstLsn: '10',
+      lastLsn: '11',
+      records: 2,
+    });
+    expect(info.segments[0]).toMatchObject({
+      name: '00000000000000000010.wal',
+      cipher: 'none',
+      sealed: false,
+    });
+    expect(info.lock).toEqual({ kind: 'free' });
+  });
+
+  it('names a live lock holder by pid', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [{ firstLsn: 1n, payloads: ['x'] }]);
+    const wal = await SegmentedWal.open({ dir, io: createStorageIo({ backend: 'sync-fs' }) });
+    try {
+      const r = await cli('inspect', dir, '--json');
+      expect(JSON.parse(r.stdout).lock).toMatchObject({ kind: 'held', pid: process.pid });
+    } finally {
+      await wal.close();
+    }
+  });
+
+  it('fails with WAL_IO and exit 3 for a directory that does not exist', async () => {
+    const r = await cli('inspect', '/nonexistent/walnut-log');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('WAL_IO');
+    expect(r.stderr).toContain('/nonexistent/walnut-log does not exist');
+  });
+});

@@ -1,0 +1,121 @@
+import { ExitCode } from '../exit-codes.js';
+import { formatBytes, formatCount, formatKeyValues, formatTable } from '../format.js';
+import { printJson } from '../json.js';
+import { checkLog, type LogCheck } from '../logdir/check.js';
+import { type LockState, lockHolder } from '../logdir/lock-holder.js';
+import { type Output, printLine } from '../output.js';
+
+export interface InspectOptions {
+  readonly json?: boolean;
+}
+
+/** `walnut inspect <dir>`: segments, LSN ranges, sizes, encryption, floor, lock holder. */
+export async function inspectCommand(
+  dir: string,
+  options: InspectOptions,
+  out: Output,
+): Promise<number> {
+  const check = await checkLog(dir);
+  const lock = await lockHolder(dir);
+  const floorLsn =
+    check.floor.kind === 'valid' ? check.floor.lsn : (check.segments[0]?.file.firstLsn ?? null);
+  if (options.json) {
+    printJson(out.stdout, {
+      dir,
+      segments: check.segments.map((s, i) => ({
+        name: s.file.name,
+        firstLsn: s.file.firstLsn,
+        lastLsn: s.lastLsn,
+        records: s.records,
+        sizeBytes: s.file.sizeBytes,
+        sealed: i < check.segments.length - 1,
+        cipher: s.header?.cipher ?? null,
+        keyId: s.header?.cipher === 'aes-256-gcm' ? s.header.keyId : null,
+        createdAtMs: s.header?.createdAtMs ?? null,
+      })),
+      totalBytes: check.totalBytes,
+      records: check.records,
+      firstLsn: check.firstLsn,
+      lastLsn: check.lastLsn,
+      floorLsn,
+      floorSource:
+        check.floor.kind === 'valid'
+          ? 'FLOOR'
+          : check.floor.kind === 'absent'
+            ? 'first segment'
+            : 'damaged',
+      lock,
+      problems: check.findings.length,
+    });
+    return ExitCode.OK;
+  }
+  printLine(out.stdout, `Log ${dir}`);
+  printLine(out.stdout, formatKeyValues(summaryPairs(check, floorLsn, lock)));
+  printLine(out.stdout);
+  printLine(
+    out.stdout,
+    formatTable(
+      ['segment', 'first LSN', 'last LSN', 'records', 'size', 'state', 'encryption'],
+      check.segments.map((s, i) => [
+        s.file.name,
+        String(s.file.firstLsn),
+        s.lastLsn === null ? '-' : String(s.lastLsn),
+        formatCount(s.records),
+        formatBytes(s.file.sizeBytes),
+        i < check.segments.length - 1 ? 'sealed' : 'active',
+        describeCipher(s.header?.cipher, s.header?.keyId),
+      ]),
+    ),
+  );
+  if (check.findings.length > 0) {
+    printLine(out.stdout);
+    printLine(
+      out.stdout,
+      `${check.findings.length} problem(s) found; \`walnut verify ${dir}\` lists them.`,
+    );
+  }
+  return ExitCode.OK;
+}
+
+function summaryPairs(
+  check: LogCheck,
+  floorLsn: bigint | null,
+  lock: LockState,
+): [string, string][] {
+  const sealed = Math.max(check.segments.length - 1, 0);
+  const ciphers = new Set(
+    check.segments.map((s) => describeCipher(s.header?.cipher, s.header?.keyId)),
+  );
+  return [
+    [
+      'segments',
+      `${check.segments.length} (${sealed} sealed, 1 active), ${formatBytes(check.totalBytes)}`,
+    ],
+    [
+      'records',
+      check.firstLsn === null
+        ? 'none readable'
+        : `${formatCount(check.records)} (LSN ${check.firstLsn} .. ${check.lastLsn})`,
+    ],
+    ['floor', describeFloor(check, floorLsn)],
+    ['encryption', [...ciphers].join(', ')],
+    ['lock', describeLock(lock)],
+  ];
+}
+
+function describeFloor(check: LogCheck, floorLsn: bigint | null): string {
+  if (check.floor.kind === 'valid') return `${check.floor.lsn} (from FLOOR)`;
+  if (check.floor.kind === 'damaged') return `unknown: ${check.floor.reason}`;
+  return `${floorLsn ?? '-'} (no FLOOR file: the first segment's first LSN)`;
+}
+
+function describeCipher(cipher: string | undefined, keyId: number | undefined): string {
+  if (cipher === undefined) return 'unknown (bad header)';
+  return cipher === 'none' ? 'none' : `${cipher}, key ${keyId}`;
+}
+
+function describeLock(lock: LockState): string {
+  if (lock.kind === 'free') return 'free (no writer has it open)';
+  if (lock.kind === 'unknown') return `unknown (${lock.reason})`;
+  return `held by pid ${lock.pid}${lock.command ? ` (${lock.command})` : ''}`;
+}

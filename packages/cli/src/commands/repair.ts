@@ -1,0 +1,180 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { SegmentedWal } from '@walnut/segmented';
+import { ExitCode } from '../exit-codes.js';
+import { formatCount } from '../format.js';
+import { printJson } from '../json.js';
+import { checkLog, type Finding, isCorrupt, type LogCheck } from '../logdir/check.js';
+import { lockHolder } from '../logdir/lock-holder.js';
+import { LsnRanges } from '../lsn-ranges.js';
+import { type Output, printLine } from '../output.js';
+import { describeFinding } from './verify.js';
+
+export interface RepairOptions {
+  /** Also drop mid-log corruption, keeping every intact record. */
+  readonly salvage?: boolean;
+  readonly json?: boolean;
+  /** Where to copy the files first (default: `<dir>.repair-<timestamp>` beside the log). */
+  readonly backupDir?: string;
+}
+
+/**
+ * `walnut repair <dir> [--salvage]`: makes a damaged log open cleanly again. The change
+ * itself is done by @walnut/segmented's own recovery (the code every open runs), never by
+ * a second implementation here; this command decides whether it is allowed, copies every
+ * file it may change aside first, and afterwards says exactly what is gone by comparing
+ * the records before and after.
+ */
+export async function repairCommand(
+  dir: string,
+  options: RepairOptions,
+  out: Output,
+): Promise<number> {
+  const beforeLsns = new LsnRanges();
+  const before = await checkLog(dir, { onRecord: (r) => beforeLsns.add(r.lsn) });
+  const say = (text = '') => {
+    if (!options.json) printLine(out.stdout, text);
+  };
+  if (before.findings.length === 0) {
+    if (options.json) printJson(out.stdout, { dir, repaired: false, reason: 'nothing to repair' });
+    say(`Nothing to repair: ${dir} is clean.`);
+    return ExitCode.OK;
+  }
+  const missing = before.findings.filter((f) => f.kind === 'missing-segment');
+  const midLog = before.findings.filter((f) => f.kind === 'corruption');
+  for (const f of before.findings) say(describeFinding(f));
+  if (missing.length > 0) {
+    say();
+    say(
+      'A segment is missing. Repair will not paper over a hole in the log: restore the file from a backup.',
+    );
+    if (options.json)
+      printJson(out.stdout, {
+        dir,
+        repaired: false,
+        reason: 'missing segment',
+        findings: before.findings,
+      });
+    return ExitCode.CORRUPTION;
+  }
+  if (midLog.length > 0 && !options.salvage) {
+    say();
+    say('This is mid-log corruption: valid records follow the damage. Nothing was changed.');
+    say(
+      `Run \`walnut repair ${dir} --salvage\` to drop the damaged stretches and keep every intact record.`,
+    );
+    if (options.json)
+      printJson(out.stdout, {
+        dir,
+        repaired: false,
+        reason: 'mid-log corruption needs --salvage',
+        findings: before.findings,
+      });
+    return ExitCode.CORRUPTION;
+  }
+
+  const lock = await lockHolder(dir);
+  if (lock.kind === 'held') {
+    throw new WalError(
+      WalErrorCode.LOCKED,
+      `pid ${lock.pid} is writing ${dir}; stop it before repairing (it repairs a torn tail itself on its next open)`,
+    );
+  }
+  const backup = await backUp(dir, before, options.backupDir);
+  say();
+  say(`Copied ${backup.files.length} file(s) that may change to ${backup.dir}`);
+
+  const wal = await SegmentedWal.open({
+    dir,
+    recovery: options.salvage ? 'salvage' : 'truncate-tail',
+  });
+  const report = wal.recoveryReport;
+  await wal.close();
+
+  const afterLsns = new LsnRanges();
+  const after = await checkLog(dir, { onRecord: (r) => afterLsns.add(r.lsn) });
+  const dropped = beforeLsns.minus(afterLsns);
+  const cuts = sizeChanges(before, after);
+  if (options.json) {
+    printJson(out.stdout, {
+      dir,
+      repaired: true,
+      backupDir: backup.dir,
+      findings: before.findings,
+      filesChanged: cuts,
+      droppedRecords: dropped.count,
+      droppedLsns: dropped.list(),
+      recoveryReport: report,
+      clean: !isCorrupt(after),
+    });
+  }
+  for (const c of cuts) {
+    say(
+      `${c.segment}: ${c.before === null ? 'added' : c.after === null ? 'removed' : `cut from ${c.before} to ${c.after} bytes`}`,
+    );
+  }
+  say(
+    dropped.count === 0n
+      ? 'No readable record was dropped.'
+      : `Dropped ${formatCount(dropped.count)} readable record(s): LSN ${dropped}`,
+  );
+  const lost = midLog.filter((f: Finding) => f.offset !== null);
+  if (lost.length > 0)
+    say(`The damaged stretches themselves (${lost.length}) could not be read and are gone.`);
+  if (isCorrupt(after)) {
+    say('The log is still not clean after repair:');
+    for (const f of after.findings) say(describeFinding(f));
+    return ExitCode.CORRUPTION;
+  }
+  say(
+    `Repaired: ${formatCount(after.records)} records remain${after.lastLsn === null ? '' : ` (LSN ${after.firstLsn} .. ${after.lastLsn})`}.`,
+  );
+  return ExitCode.OK;
+}
+
+/** Copies every segment from the first damaged one on, and FLOOR, aside. */
+async function backUp(
+  dir: string,
+  check: LogCheck,
+  backupDir?: string,
+): Promise<{ dir: string; files: string[] }> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const target =
+    backupDir ?? join(dirname(resolve(dir)), `${basename(resolve(dir))}.repair-${stamp}`);
+  await mkdir(target, { recursive: true });
+  const firstDamaged = check.segments.findIndex((s) =>
+    check.findings.some((f) => f.segment === s.file.name),
+  );
+  const files: string[] = [];
+  for (const scan of check.segments.slice(Math.max(firstDamaged, 0))) {
+    await copyFile(scan.file.path, join(target, scan.file.name));
+    files.push(scan.file.name);
+  }
+  if (check.floor.kind !== 'absent') {
+    await copyFile(join(dir, 'FLOOR'), join(target, 'FLOOR'));
+    files.push('FLOOR');
+  }
+  return { dir: target, files };
+}
+
+interface SizeChange {
+  readonly segment: string;
+  readonly before: number | null;
+  readonly after: number | null;
+}
+
+function sizeChanges(before: LogCheck, after: LogCheck): SizeChange[] {
+  const sizes = new Map<string, SizeChange>();
+  for (const s of before.segments)
+    sizes.set(s.file.name, { segment: s.file.name, before: s.file.sizeBytes, after: null });
+  for (const s of after.segments) {
+    const prior = sizes.get(s.file.name);
+    sizes.set(s.file.name, {
+      segment: s.file.name,
+      before: prior?.before ?? null,
+      after: s.file.sizeBytes,
+    });
+  }
+  return [...sizes.values()].filter((c) => c.before !== c.after);
+}

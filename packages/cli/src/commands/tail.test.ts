@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
+import { describe, expect, it } from 'vitest';
+import {
+  appendBytes,
+  captureOutput,
+  cli,
+  simpleLog,
+  tempDir,
+  writeLog,
+} from '../../test/helpers.js';
+import { tailCommand } from './tail.js';
+
+function frame(lsn: bigint, text: string): Buffer {
+  const input = { payload: Buffer.from(text) };
+  const buf = Buffer.alloc(recordFrameSize(input));
+  encodeRecordFrame(buf, 0, lsn, input);
+  return buf;
+}
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('walnut tail', () => {
+  it('prints the last records across segments', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['one', 'two', 'three'] },
+      { firstLsn: 4n, payloads: ['four'] },
+    ]);
+    const r = await cli('tail', dir, '-n', '3');
+    expect(r.code).toBe(0);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('  ')[0]),
+    ).toEqual(['LSN 2', 'LSN 3', 'LSN 4']);
+    expect(r.stdout).toContain('"four"');
+  });
+
+  it('prints JSON lines with the payload in base64 and as text', async () => {
+    const dir = await tempDir();
+    await simpleLog(dir, 2);
+    const r = await cli('tail', dir, '--json', '-n', '1');
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      lsn: '2',
+      text: 'record-2',
+      payload: Buffer.from('record-2').toString('base64'),
+    });
+  });
+
+  it('follows new records, including a partly written frame and a new segment', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 2);
+    const captured = captureOutput();
+    const stop = new AbortController();
+    const running = tailCommand(
+      dir,
+      { follow: true, lines: 1, signal: stop.signal, pollMs: 20 },
+      captured.output,
+    );
+    await until(() => captured.stdout.includes('LSN 2'));
+    const third = frame(3n, 'three');
+    await appendBytes(seg.path, third.subarray(0, 5));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(captured.stdout).not.toContain('LSN 3');
+    await appendBytes(seg.path, third.subarray(5));
+    await until(() => captured.stdout.includes('"three"'));
+    await writeLog(dir, [{ firstLsn: 4n, payloads: ['four'] }]);
+    await until(() => captured.stdout.includes('"four"'));
+    stop.abort();
+    expect(await running).toBe(0);
+    expect(
+      captured.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('  ')[0]),
+    ).toEqual(['LSN 2', 'LSN 3', 'LSN 4']);
+    expect(join(dir)).toBe(dir);
+  });
+});

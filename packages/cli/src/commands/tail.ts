@@ -1,0 +1,65 @@
+import type { WalRecord } from '@walnut/codec';
+import { ExitCode } from '../exit-codes.js';
+import { requireLogDirectory } from '../logdir/directory.js';
+import { followLog } from '../logdir/follow.js';
+import { scanSegment } from '../logdir/scan.js';
+import { type Output, printLine } from '../output.js';
+import { recordJson, recordLine } from '../records.js';
+
+export interface TailOptions {
+  /** Keep printing records as they are written. */
+  readonly follow?: boolean;
+  /** How many of the last records to print first (default 10). */
+  readonly lines?: number;
+  readonly json?: boolean;
+  /** Stops following (the bin wires SIGINT to it). */
+  readonly signal?: AbortSignal;
+  readonly pollMs?: number;
+}
+
+/**
+ * `walnut tail <dir> [-f]`: the last records, then with -f every new record as the writer
+ * adds it. It reads the files (no lock), so it runs beside the writer. Records are shown
+ * once written; a reader in another process cannot know which are already durable.
+ */
+export async function tailCommand(dir: string, options: TailOptions, out: Output): Promise<number> {
+  const print = (record: WalRecord) =>
+    printLine(out.stdout, options.json ? recordJson(record) : recordLine(record));
+  const wanted = options.lines ?? 10;
+  const segments = await requireLogDirectory(dir);
+  const last: WalRecord[] = [];
+  // Walk back from the newest segment until enough records are collected.
+  let active = segments.at(-1)!;
+  let resumeAt = 0;
+  for (
+    let i = segments.length - 1;
+    i >= 0 && (i === segments.length - 1 || last.length < wanted);
+    i--
+  ) {
+    const found: WalRecord[] = [];
+    const scan = await scanSegment(segments[i]!, {
+      onRecord: (record) => {
+        found.push(record);
+        if (found.length > wanted) found.shift();
+      },
+    });
+    if (i === segments.length - 1) {
+      active = scan.file;
+      resumeAt = scan.validEnd;
+    }
+    if (wanted > last.length) last.unshift(...found.slice(found.length - (wanted - last.length)));
+  }
+  for (const record of last) print(record);
+  if (options.follow) {
+    await followLog(
+      dir,
+      { segment: active, offset: resumeAt },
+      {
+        onRecord: print,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+      },
+    );
+  }
+  return ExitCode.OK;
+}

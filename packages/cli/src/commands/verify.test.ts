@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { appendBytes, cli, flipByte, simpleLog, tempDir, writeLog } from '../../test/helpers.js';
+
+describe('walnut verify', () => {
+  it('passes a clean log and says how much it checked', async () => {
+    const dir = await tempDir();
+    await simpleLog(dir, 50);
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^OK: 1 segment\(s\), 50 records \(LSN 1 \.\. 50\)/m);
+  });
+
+  it('exits 1 on a damaged frame in the middle and names the segment and offset', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 20);
+    const offset = seg.frameOffsets[7]!;
+    await flipByte(seg.path, offset + 12);
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`CORRUPT: ${seg.name} at offset ${offset}`);
+    expect(r.stdout).toMatch(/LSNs 8\.\.8 are missing/);
+  });
+
+  it('treats a torn tail in the last segment as a note, not corruption', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 5);
+    await appendBytes(seg.path, Buffer.from([0x11, 0x22, 0x33, 0x44, 0x30, 0, 0, 0, 1, 2, 3]));
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`note: ${seg.name} at offset ${seg.size}: torn tail`);
+  });
+
+  it('reports a missing middle segment', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['a', 'b'] },
+      { firstLsn: 5n, payloads: ['e'] },
+    ]);
+    const r = await cli('verify', dir, '--json');
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.findings[0]).toMatchObject({
+      kind: 'missing-segment',
+      segment: '00000000000000000005.wal',
+    });
+    expect(report.findings[0].message).toContain('LSNs 3..4 are missing');
+  });
+
+  it('reports a damaged segment header', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 3);
+    await flipByte(seg.path, 10);
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`CORRUPT: ${seg.name} at offset 0`);
+  });
+
+  it('exits 3 with the WalError code and a hint for a directory that is not a log', async () => {
+    const dir = await tempDir();
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('WAL_BAD_ARGUMENT');
+    expect(r.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/);
+  });
+});

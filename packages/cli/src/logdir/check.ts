@@ -1,0 +1,99 @@
+import type { WalRecord } from '@walnut/codec';
+import { type FloorState, readFloor, requireLogDirectory, type SegmentFile } from './directory.js';
+import { type SegmentScan, scanSegment } from './scan.js';
+
+/** One finding of a log check. */
+export interface Finding {
+  /** corruption: data that should be readable is not. torn-tail: a crash's unfinished write at the very end, which recovery cuts. */
+  readonly kind: 'corruption' | 'torn-tail' | 'missing-segment';
+  readonly segment: string;
+  /** File offset, when the finding is about a place in the file. */
+  readonly offset: number | null;
+  readonly message: string;
+}
+
+export interface LogCheck {
+  readonly dir: string;
+  readonly segments: readonly SegmentScan[];
+  readonly floor: FloorState;
+  readonly findings: readonly Finding[];
+  readonly totalBytes: number;
+  readonly records: number;
+  readonly firstLsn: bigint | null;
+  readonly lastLsn: bigint | null;
+}
+
+export interface CheckOptions {
+  /** Called with (bytes done, bytes total, current segment name). */
+  readonly onProgress?: (done: number, total: number, segment: string) => void;
+  readonly onRecord?: (record: WalRecord, segment: SegmentFile, frameOffset: number) => void;
+}
+
+/** Scans every segment of a log directory and relates them: order, gaps, the floor. */
+export async function checkLog(dir: string, options: CheckOptions = {}): Promise<LogCheck> {
+  const files = await requireLogDirectory(dir);
+  const floor = await readFloor(dir);
+  const totalBytes = files.reduce((sum, f) => sum + f.sizeBytes, 0);
+  const findings: Finding[] = [];
+  const segments: SegmentScan[] = [];
+  let before = 0;
+  for (const [index, file] of files.entries()) {
+    const isLast = index === files.length - 1;
+    const base = before;
+    const scan = await scanSegment(file, {
+      onProgress: (offset) => options.onProgress?.(base + offset, totalBytes, file.name),
+      onRecord: options.onRecord && ((record, offset) => options.onRecord?.(record, file, offset)),
+    });
+    before += file.sizeBytes;
+    segments.push(scan);
+    if (scan.headerProblem) {
+      findings.push({
+        kind: 'corruption',
+        segment: file.name,
+        offset: 0,
+        message: scan.headerProblem,
+      });
+    }
+    for (const d of scan.damage) {
+      const tornAtEnd = d.kind === 'torn' && isLast;
+      findings.push({
+        kind: tornAtEnd ? 'torn-tail' : 'corruption',
+        segment: file.name,
+        offset: d.offset,
+        message: tornAtEnd
+          ? `torn tail: ${d.end - d.offset} bytes of an unfinished write (${d.reason}); the next open cuts them`
+          : `${d.end - d.offset} damaged bytes (${d.reason})${d.kind === 'torn' ? ' at the end of a sealed segment' : ''}`,
+      });
+    }
+    for (const message of scan.lsnProblems) {
+      findings.push({ kind: 'corruption', segment: file.name, offset: null, message });
+    }
+    const previous = segments[index - 1];
+    if (previous?.lastLsn != null && file.firstLsn !== previous.lastLsn + 1n) {
+      findings.push({
+        kind: 'missing-segment',
+        segment: file.name,
+        offset: null,
+        message: `the previous segment ends at LSN ${previous.lastLsn}, this one starts at ${file.firstLsn}: LSNs ${previous.lastLsn + 1n}..${file.firstLsn - 1n} are missing`,
+      });
+    }
+  }
+  if (floor.kind === 'damaged') {
+    findings.push({ kind: 'corruption', segment: 'FLOOR', offset: null, message: floor.reason });
+  }
+  const withRecords = segments.filter((s) => s.firstLsn !== null);
+  return {
+    dir,
+    segments,
+    floor,
+    findings,
+    totalBytes,
+    records: segments.reduce((sum, s) => sum + s.records, 0),
+    firstLsn: withRecords[0]?.firstLsn ?? null,
+    lastLsn: withRecords.at(-1)?.lastLsn ?? null,
+  };
+}
+
+export function isCorrupt(check: LogCheck): boolean {
+  return check.findings.some((f) => f.kind !== 'torn-tail');
+}

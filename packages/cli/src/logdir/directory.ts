@@ -1,0 +1,82 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32c, isWalError, parseSegmentFileName, WalError, WalErrorCode } from '@walnut/codec';
+
+/**
+ * Read-only views of a log directory, straight from the files as FORMAT.md describes them.
+ * They take no lock and open nothing for writing, so they work beside a running writer
+ * and on a log too damaged for the library to open.
+ */
+
+export interface SegmentFile {
+  readonly name: string;
+  readonly path: string;
+  /** The first LSN the file name claims. */
+  readonly firstLsn: bigint;
+  readonly sizeBytes: number;
+}
+
+/** The segment files in LSN order. Throws WAL_IO (ENOENT) when the directory is missing. */
+export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    throw ioError(error, 'readdir', dir);
+  }
+  const segments: SegmentFile[] = [];
+  for (const name of names) {
+    const firstLsn = parseSegmentFileName(name);
+    if (firstLsn === null) continue;
+    const path = join(dir, name);
+    const info = await stat(path);
+    segments.push({ name, path, firstLsn, sizeBytes: info.size });
+  }
+  return segments.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
+}
+
+/** Fails with a WalError that says what to do when `dir` is not a Walnut log directory. */
+export async function requireLogDirectory(dir: string): Promise<SegmentFile[]> {
+  const segments = await listSegmentFiles(dir);
+  if (segments.length === 0) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `${dir} holds no Walnut segment files (*.wal); pass the directory a Wal or SegmentedWal was opened on`,
+    );
+  }
+  return segments;
+}
+
+export type FloorState =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'valid'; readonly lsn: bigint }
+  | { readonly kind: 'damaged'; readonly reason: string };
+
+/** The retained floor from `<dir>/FLOOR` (12 bytes: u64 LSN, CRC32C of those 8 bytes). */
+export async function readFloor(dir: string): Promise<FloorState> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(join(dir, 'FLOOR'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    throw ioError(error, 'read', join(dir, 'FLOOR'));
+  }
+  if (bytes.length !== 12)
+    return { kind: 'damaged', reason: `FLOOR is ${bytes.length} bytes, not 12` };
+  const lsn = bytes.readBigUInt64LE(0);
+  if (crc32c(bytes.subarray(0, 8)) !== bytes.readUInt32LE(8)) {
+    return { kind: 'damaged', reason: 'FLOOR checksum does not match' };
+  }
+  return { kind: 'valid', lsn };
+}
+
+export function ioError(error: unknown, syscall: string, path: string): WalError {
+  if (isWalError(error)) return error;
+  const e = error as NodeJS.ErrnoException;
+  const what =
+    e.code === 'ENOENT' ? `${path} does not exist` : `${syscall} ${path} failed: ${e.message}`;
+  return new WalError(e.code === 'ENOSPC' ? WalErrorCode.NO_SPACE : WalErrorCode.IO, what, {
+    cause: error,
+    details: { syscall, errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined },
+  });
+}

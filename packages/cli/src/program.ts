@@ -1,0 +1,212 @@
+import { Command, CommanderError, Option } from 'commander';
+import { benchCommand } from './commands/bench.js';
+import { dumpCommand } from './commands/dump.js';
+import { inspectCommand } from './commands/inspect.js';
+import { repairCommand } from './commands/repair.js';
+import { tailCommand } from './commands/tail.js';
+import { verifyCommand } from './commands/verify.js';
+import { demoCommand } from './demo/demo.js';
+import { exitCodeFor, reportError } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import { type Output, processOutput } from './output.js';
+import { parseCount, parseLsn } from './records.js';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success, nothing wrong found
+  1  corruption found, or a verification failed
+  2  usage error (unknown command or option, bad argument)
+  3  the log or the system refused (a WalError such as WAL_LOCKED or WAL_IO), or another failure`;
+
+/**
+ * Runs the walnut command line and resolves with the exit code. It never calls
+ * process.exit, so tests can run it in-process; `makeOutput` lets them capture output.
+ */
+export async function runCli(
+  argv: readonly string[],
+  makeOutput: (debug: boolean) => Output = processOutput,
+): Promise<number> {
+  const debug = argv.includes('--debug');
+  const out = makeOutput(debug);
+  let exitCode: number = ExitCode.OK;
+  const run =
+    <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      exitCode = await action(...args);
+    };
+
+  const program = new Command('walnut')
+    .description('Walnut write-ahead log: try it, look inside a log, check and repair it.')
+    .option('--debug', 'print stack traces with errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .configureOutput({
+      writeOut: (s) => out.stdout.write(s),
+      writeErr: (s) => out.stderr.write(s),
+    })
+    .exitOverride();
+
+  program
+    .command('demo')
+    .description(
+      'durable ingest with 64 producers and group commit, a real crash (SIGKILL) of a writer, then recovery and verification of every acknowledged record',
+    )
+    .argument(
+      '[dir]',
+      'directory for the demo logs (default: a fresh directory under the OS temp dir)',
+    )
+    .option('--seconds <n>', 'length of the ingest phase', '6')
+    .option('--producers <n>', 'concurrent producers', '64')
+    .option('--record-size <bytes>', 'payload size of each record', '512')
+    .option('--json', 'print the summary as JSON')
+    .action(
+      run((dir: string | undefined, o: Record<string, string | boolean>) =>
+        demoCommand(
+          {
+            dir,
+            seconds: parseCount(String(o.seconds), '--seconds', 1),
+            producers: parseCount(String(o.producers), '--producers', 1),
+            recordSize: parseCount(String(o.recordSize), '--record-size', 32),
+            json: o.json === true,
+          },
+          out,
+        ),
+      ),
+    );
+
+  program
+    .command('inspect')
+    .description('segments, LSN ranges, sizes, encryption, floor and lock holder of a log')
+    .argument('<dir>', 'log directory')
+    .option('--json', 'print JSON')
+    .action(
+      run((dir: string, o: { json?: boolean }) =>
+        inspectCommand(dir, { json: o.json === true }, out),
+      ),
+    );
+
+  program
+    .command('dump')
+    .description('print records in LSN order, as text or JSON lines')
+    .argument('<dir>', 'log directory')
+    .option('--from <lsn>', 'first LSN to print (default: the retained floor)')
+    .option('--limit <n>', 'print at most n records')
+    .option('--json', 'print one JSON object per line')
+    .action(
+      run((dir: string, o: { from?: string; limit?: string; json?: boolean }) =>
+        dumpCommand(
+          dir,
+          {
+            ...(o.from !== undefined ? { from: parseLsn(o.from, '--from') } : {}),
+            ...(o.limit !== undefined ? { limit: parseCount(o.limit, '--limit') } : {}),
+            json: o.json === true,
+          },
+          out,
+        ),
+      ),
+    );
+
+  program
+    .command('verify')
+    .description('check every frame; exit 1 on corruption, naming segment and offset')
+    .argument('<dir>', 'log directory')
+    .option('--json', 'print the findings as JSON')
+    .action(
+      run((dir: string, o: { json?: boolean }) =>
+        verifyCommand(dir, { json: o.json === true }, out),
+      ),
+    );
+
+  program
+    .command('repair')
+    .description(
+      'cut a torn tail (and with --salvage drop mid-log corruption); copies what it changes aside first',
+    )
+    .argument('<dir>', 'log directory')
+    .option(
+      '--salvage',
+      'also drop damaged stretches in the middle of the log, keeping intact records',
+    )
+    .option('--backup-dir <path>', 'where to copy files before changing them')
+    .option('--json', 'print the result as JSON')
+    .action(
+      run((dir: string, o: { salvage?: boolean; backupDir?: string; json?: boolean }) =>
+        repairCommand(
+          dir,
+          {
+            salvage: o.salvage === true,
+            json: o.json === true,
+            ...(o.backupDir !== undefined ? { backupDir: o.backupDir } : {}),
+          },
+          out,
+        ),
+      ),
+    );
+
+  program
+    .command('tail')
+    .description('print the last records; with -f keep printing new ones as they are written')
+    .argument('<dir>', 'log directory')
+    .option('-f, --follow', 'keep following the log (Ctrl-C to stop)')
+    .option('-n, --lines <n>', 'how many of the last records to print first', '10')
+    .option('--json', 'print one JSON object per line')
+    .action(
+      run(async (dir: string, o: { follow?: boolean; lines: string; json?: boolean }) => {
+        const stop = new AbortController();
+        const onSigint = () => stop.abort();
+        process.once('SIGINT', onSigint);
+        try {
+          return await tailCommand(
+            dir,
+            {
+              follow: o.follow === true,
+              lines: parseCount(o.lines, '--lines'),
+              json: o.json === true,
+              signal: stop.signal,
+            },
+            out,
+          );
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      }),
+    );
+
+  program
+    .command('bench')
+    .description('run the Walnut benchmark workloads (Walnut alone, no peers)')
+    .option('--quick', 'a short run (seconds, not minutes)')
+    .option('--dir <path>', 'where to write (default: a temp directory, removed afterwards)')
+    .option('--json', 'print results as JSON')
+    .addOption(new Option('--workload <names...>', 'only these workloads'))
+    .action(
+      run((o: { quick?: boolean; dir?: string; json?: boolean; workload?: string[] }) =>
+        benchCommand(
+          {
+            quick: o.quick === true,
+            json: o.json === true,
+            ...(o.dir !== undefined ? { dir: o.dir } : {}),
+            ...(o.workload !== undefined ? { workloads: o.workload } : {}),
+          },
+          out,
+        ),
+      ),
+    );
+
+  for (const command of program.commands) {
+    command.option('--debug', 'print stack traces with errors');
+    command.addHelpText('after', EXIT_CODES_HELP).showHelpAfterError('(run with --help for usage)');
+  }
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    }
+    reportError(out, error);
+    return exitCodeFor(error);
+  }
+}

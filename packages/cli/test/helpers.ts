@@ -1,0 +1,146 @@
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import {
+  crc32c,
+  encodeFileHeader,
+  encodeRecordFrame,
+  recordFrameSize,
+  segmentFileName,
+} from '@walnut/codec';
+import { afterEach } from 'vitest';
+import type { Output } from '../src/output.js';
+import { runCli } from '../src/program.js';
+
+/** An Output whose streams are collected as strings. */
+export function captureOutput(options: { interactive?: boolean; debug?: boolean } = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => {
+    out += c;
+  });
+  stderr.on('data', (c) => {
+    err += c;
+  });
+  const output: Output = {
+    stdout,
+    stderr,
+    interactive: options.interactive ?? false,
+    debug: options.debug ?? false,
+  };
+  return {
+    output,
+    get stdout() {
+      return out;
+    },
+    get stderr() {
+      return err;
+    },
+  };
+}
+
+/** Runs the CLI in-process; resolves with the exit code and what it printed. */
+export async function cli(...argv: string[]) {
+  const captured = captureOutput();
+  const code = await runCli(argv, (debug) => ({ ...captured.output, debug }));
+  return { code, stdout: captured.stdout, stderr: captured.stderr };
+}
+
+const made: string[] = [];
+afterEach(async () => {
+  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+export async function tempDir(prefix = 'walnut-cli-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export interface FixtureSegment {
+  readonly firstLsn: bigint;
+  readonly payloads: readonly string[];
+}
+
+export interface WrittenSegment {
+  readonly path: string;
+  readonly name: string;
+  /** File offset of each record's frame. */
+  readonly frameOffsets: number[];
+  readonly size: number;
+}
+
+/**
+ * Writes a log directory byte for byte as FORMAT.md says, with the codec's encoders:
+ * one segment file per entry, records numbered from the segment's first LSN.
+ */
+export async function writeLog(
+  dir: string,
+  segments: readonly FixtureSegment[],
+): Promise<WrittenSegment[]> {
+  await mkdir(dir, { recursive: true });
+  const written: WrittenSegment[] = [];
+  for (const seg of segments) {
+    const inputs = seg.payloads.map((p) => ({ payload: Buffer.from(p) }));
+    const size = 64 + inputs.reduce((n, r) => n + recordFrameSize(r), 0);
+    const buf = Buffer.alloc(size);
+    encodeFileHeader({
+      firstLsn: seg.firstLsn,
+      salt: Buffer.alloc(16, 7),
+      cipher: 'none',
+      fileKind: 'segment',
+      keyId: 0,
+    }).copy(buf, 0);
+    let at = 64;
+    const frameOffsets: number[] = [];
+    inputs.forEach((input, i) => {
+      frameOffsets.push(at);
+      at += encodeRecordFrame(buf, at, seg.firstLsn + BigInt(i), input);
+    });
+    const name = segmentFileName(seg.firstLsn);
+    const path = join(dir, name);
+    await writeFile(path, buf);
+    written.push({ path, name, frameOffsets, size });
+  }
+  return written;
+}
+
+/** A log of `count` records "record-1" … in one segment. */
+export async function simpleLog(dir: string, count: number): Promise<WrittenSegment> {
+  const payloads = Array.from({ length: count }, (_, i) => `record-${i + 1}`);
+  const [seg] = await writeLog(dir, [{ firstLsn: 1n, payloads }]);
+  return seg!;
+}
+
+export async function writeFloor(dir: string, lsn: bigint): Promise<void> {
+  const buf = Buffer.alloc(12);
+  buf.writeBigUInt64LE(lsn, 0);
+  buf.writeUInt32LE(crc32c(buf.subarray(0, 8)), 8);
+  await writeFile(join(dir, 'FLOOR'), buf);
+}
+
+/** Flips one byte in place (damage in the middle of a frame). */
+export async function flipByte(path: string, offset: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, offset);
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, offset);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Appends bytes at the end: the remains of an unfinished write. */
+export async function appendBytes(path: string, bytes: Buffer): Promise<void> {
+  const fh = await open(path, 'a');
+  try {
+    await fh.write(bytes);
+  } finally {
+    await fh.close();
+  }
+}
