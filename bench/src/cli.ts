@@ -61,18 +61,25 @@ function buildWalnut(): { ok: boolean; detail: string } {
   const turbo = join(repoRoot, 'node_modules', '.bin', 'turbo');
   const started = performance.now();
   progress.status('building the Walnut packages (turbo, cached)…');
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
   try {
     execFileSync(
       turbo,
       ['run', 'build', '--filter=@walnut/bench^...', '--continue', '--output-logs=errors-only'],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    return { ok: true, detail: `built in ${((performance.now() - started) / 1000).toFixed(1)} s` };
+    return { ok: true, detail: `built in ${seconds()} s` };
   } catch (error) {
-    const output = String((error as { stdout?: Buffer }).stdout ?? '');
-    const failed = [...output.matchAll(/(@walnut\/[\w-]+)#build/g)].map((m) => m[1]);
-    const names = [...new Set(failed)].join(', ') || 'see turbo output';
-    return { ok: false, detail: `build failed for ${names}; their contenders use what is built` };
+    const failure = error as { stdout?: Buffer; stderr?: Buffer };
+    const output = `${failure.stdout ?? ''}${failure.stderr ?? ''}`;
+    const log = join(os.tmpdir(), 'walnut-bench-build.log');
+    writeFileSync(log, output);
+    const failed = [...new Set([...output.matchAll(/(@walnut\/[\w-]+)#build/g)].map((m) => m[1]))];
+    const names = failed.length > 0 ? failed.join(', ') : 'some packages';
+    return {
+      ok: false,
+      detail: `build failed for ${names} after ${seconds()} s (log: ${log}); contenders use what is built`,
+    };
   }
 }
 

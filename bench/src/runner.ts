@@ -57,7 +57,13 @@ export function runChild(
         response = { kind: 'failed', error: `timed out after ${options.timeoutMs / 1000} s` };
       } else {
         const tail = stderr.trim().split('\n').slice(-3).join(' / ');
-        response = { kind: 'failed', error: `child exited (${signal ?? code}): ${tail}` };
+        // Node exits with 13 when the event loop empties while top-level await still waits.
+        const why =
+          code === 13 ? 'a promise never settled and nothing kept the event loop alive' : '';
+        response = {
+          kind: 'failed',
+          error: `child exited (${signal ?? code})${why ? `: ${why}` : ''}${tail ? `: ${tail}` : ''}`,
+        };
       }
       let strace: SyscallCounts | undefined;
       if (options.traceFile !== undefined) {

@@ -4,11 +4,18 @@ import { betterSqlite3 } from './better-sqlite3.js';
 import { classicLevel } from './classic-level.js';
 import { lmdb } from './lmdb.js';
 import { nodeFsFloor } from './node-fs-floor.js';
+import { walnutMmapReader } from './walnut-mmap-reader.js';
+import { walnutSegmented } from './walnut-segmented.js';
+import { walnutWalIoUring, walnutWalSyncFs } from './walnut-wal.js';
 
 export const FLOOR_ID = nodeFsFloor.id;
 
 export const CONTENDERS: readonly ContenderPlugin[] = [
   nodeFsFloor,
+  walnutWalIoUring,
+  walnutWalSyncFs,
+  walnutSegmented,
+  walnutMmapReader,
   betterSqlite3,
   classicLevel,
   lmdb,

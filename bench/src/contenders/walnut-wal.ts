@@ -1,0 +1,114 @@
+/**
+ * Walnut's `Wal` (group commit, lifecycle) on a given StorageIo backend. Durable workloads use
+ * durability 'sync' (an append resolves once it is durable); buffered ones use 'none' and one
+ * `sync()` at the end. Each append is awaited, as a user of the API would.
+ */
+import {
+  type ContenderPlugin,
+  type LoadedContender,
+  type LogWriter,
+  NotAvailable,
+} from '../contender.js';
+import { importOrReason, installedVersion } from './versions.js';
+import {
+  type CountedIo,
+  type StorageIoLike,
+  storageIoFactory,
+  type WalnutBackend,
+} from './walnut-io.js';
+
+interface WalRecordLike {
+  readonly payload: Uint8Array;
+}
+interface WalLike {
+  append(payload: Uint8Array): Promise<bigint>;
+  sync(): Promise<bigint>;
+  replay(from: bigint, fn: (record: WalRecordLike) => void): Promise<void>;
+  close(): Promise<void>;
+}
+interface WalBuilderLike {
+  durability(mode: 'sync' | 'none'): WalBuilderLike;
+  storageIo(io: StorageIoLike): WalBuilderLike;
+  build(): Promise<WalLike>;
+}
+interface WalModule {
+  Wal?: { open(dir: string): WalBuilderLike };
+}
+
+class WalWriter implements LogWriter {
+  constructor(
+    private readonly wal: WalLike,
+    private readonly counted: CountedIo,
+  ) {}
+
+  append(payload: Uint8Array): Promise<bigint> {
+    return this.wal.append(payload);
+  }
+
+  async sync(): Promise<void> {
+    await this.wal.sync();
+  }
+
+  appendDurable(payload: Uint8Array): Promise<bigint> {
+    return this.wal.append(payload);
+  }
+
+  syncsCompleted(): number | null {
+    return this.counted.syncsCompleted();
+  }
+
+  async close(): Promise<void> {
+    await this.wal.close();
+    await this.counted.io.closeIo();
+  }
+}
+
+async function loadWal(backend: WalnutBackend): Promise<LoadedContender> {
+  const loaded = await importOrReason<WalModule>('@walnut/wal');
+  if ('reason' in loaded) throw new NotAvailable(loaded.reason);
+  const { Wal } = loaded.module;
+  if (Wal === undefined) throw new NotAvailable('@walnut/wal does not export Wal yet');
+  const newIo = await storageIoFactory(backend);
+  const open = async (dir: string, durability: 'sync' | 'none') => {
+    const counted = newIo();
+    const wal = await Wal.open(dir).durability(durability).storageIo(counted.io).build();
+    return { wal, counted };
+  };
+  return {
+    versions: {
+      '@walnut/wal': installedVersion('@walnut/wal'),
+      '@walnut/storage-io': installedVersion('@walnut/storage-io'),
+    },
+    notes: [`StorageIo ${backend}; durability 'sync' (W2, W3) or 'none' + sync() (W1, W5)`],
+    async openWriter(dir, options) {
+      const durable = options.workload === 'W2' || options.workload === 'W3';
+      const { wal, counted } = await open(dir, durable ? 'sync' : 'none');
+      return new WalWriter(wal, counted);
+    },
+    async replay(dir, visit) {
+      const { wal, counted } = await open(dir, 'none');
+      try {
+        await wal.replay(1n, (record) => visit(record.payload));
+      } finally {
+        await wal.close();
+        await counted.io.closeIo();
+      }
+      return { checksumsVerified: true };
+    },
+  };
+}
+
+export const walnutWalIoUring: ContenderPlugin = {
+  id: 'walnut-wal-io_uring',
+  label: 'Walnut Wal (io_uring)',
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  syncsInvisibleToStrace: true,
+  load: () => loadWal('io_uring'),
+};
+
+export const walnutWalSyncFs: ContenderPlugin = {
+  id: 'walnut-wal-sync-fs',
+  label: 'Walnut Wal (sync-fs)',
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  load: () => loadWal('sync-fs'),
+};
