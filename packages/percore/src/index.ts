@@ -31,6 +31,7 @@ export {
   type ManagerRequest,
   type MessageEndpoint,
   openHandedOffWriter,
+  releaseCoreWriter,
   serveCoreWriter,
   type WorkerReply,
 } from './protocol.js';

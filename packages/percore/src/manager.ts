@@ -104,6 +104,9 @@ export class PerCoreWalManager {
   private readonly requestTimeoutMs: number;
   private readonly writers = new Map<number, CoreWalWriter>();
   private readonly workers = new Map<number, WorkerLink>();
+  /** Cores whose worker released them, while their writer is being reopened in-process. */
+  private readonly reacquiring = new Map<number, Promise<CoreWalWriter>>();
+  private readonly writerOptions: { io: StorageIo; clock?: Clock; bufferSize?: number };
   private lastManifest: CheckpointManifest;
   private stray: StrayCoreFile[];
   /** Current valid ends of stray files (they are never written, only covered by checkpoints). */
@@ -127,6 +130,7 @@ export class PerCoreWalManager {
     this.pattern = new CorePathPattern(config.segmentPattern ?? DEFAULT_SEGMENT_PATTERN);
     this.requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
     this.lastManifest = manifest;
+    this.writerOptions = writerOptions(config, io);
     this.stray = [];
     this.epochRef = new EpochRef();
     this.epochRef.store(manifest.epoch);
@@ -304,7 +308,12 @@ export class PerCoreWalManager {
     const writer = this.writer(coreId);
     await writer.close();
     this.writers.delete(coreId);
-    this.workers.set(coreId, new WorkerLink(coreId, endpoint, this.requestTimeoutMs));
+    this.workers.set(
+      coreId,
+      new WorkerLink(coreId, endpoint, this.requestTimeoutMs, (resume) =>
+        this.reacquire(coreId, resume),
+      ),
+    );
     return {
       coreId,
       path: writer.path,
@@ -381,14 +390,26 @@ export class PerCoreWalManager {
       this.lastManifest = floored;
       return Promise.all(
         todo.map(async ({ coreId, position }) => {
-          const writer = this.writers.get(coreId);
-          if (writer !== undefined)
-            return { coreId, freedBytes: await writer.reclaimBefore(position) };
-          const reply = await this.link(coreId).request(
-            { type: 'walnut:reclaim', coreId, requestId: this.nextRequestId++, before: position },
-            'walnut:reclaimed',
-          );
-          return { coreId, freedBytes: reply.type === 'walnut:reclaimed' ? reply.freedBytes : 0 };
+          for (;;) {
+            const writer = this.writers.get(coreId) ?? (await this.reacquiring.get(coreId));
+            if (writer !== undefined)
+              return { coreId, freedBytes: await writer.reclaimBefore(position) };
+            const reply = await this.link(coreId)
+              .request(
+                {
+                  type: 'walnut:reclaim',
+                  coreId,
+                  requestId: this.nextRequestId++,
+                  before: position,
+                },
+                'walnut:reclaimed',
+              )
+              .catch((error: unknown) => {
+                if (error === RELEASED) return null;
+                throw error;
+              });
+            if (reply?.type === 'walnut:reclaimed') return { coreId, freedBytes: reply.freedBytes };
+          }
         }),
       );
     });
@@ -400,6 +421,7 @@ export class PerCoreWalManager {
     await this.chain.catch(() => {});
     this.closed = true;
     const errors: unknown[] = [];
+    await Promise.allSettled(this.reacquiring.values());
     for (const writer of this.writers.values()) await writer.close().catch((e) => errors.push(e));
     for (const link of this.workers.values()) link.detach();
     await this.lock.release();
@@ -440,25 +462,47 @@ export class PerCoreWalManager {
     return manifest;
   }
 
-  private async barrier(coreId: number, checkpointId: bigint, epoch: bigint): Promise<ResumePoint> {
+  /** In-process writers get their barrier synchronously (before this returns a promise). */
+  private barrier(coreId: number, checkpointId: bigint, epoch: bigint): Promise<ResumePoint> {
     const writer = this.writers.get(coreId);
-    if (writer !== undefined) {
-      writer.setEpoch(epoch);
-      writer.appendEpochBarrier();
-      const point = writer.resumePoint;
-      await writer.sync();
-      return point;
-    }
-    const reply = await this.link(coreId).request(
-      { type: 'walnut:checkpoint', coreId, requestId: this.nextRequestId++, checkpointId, epoch },
-      'walnut:checkpointed',
-    );
-    if (reply.type !== 'walnut:checkpointed' || reply.syncedPosition < reply.barrier.position)
-      throw new WalError(
-        WalErrorCode.BAD_STATE,
-        `the worker of core ${coreId} answered the checkpoint without syncing its barrier`,
+    if (writer !== undefined) return inProcessBarrier(writer, epoch);
+    const reacquiring = this.reacquiring.get(coreId);
+    if (reacquiring !== undefined) return reacquiring.then((w) => inProcessBarrier(w, epoch));
+    return this.link(coreId)
+      .request(
+        { type: 'walnut:checkpoint', coreId, requestId: this.nextRequestId++, checkpointId, epoch },
+        'walnut:checkpointed',
+      )
+      .then(
+        (reply) => {
+          if (reply.type !== 'walnut:checkpointed' || reply.syncedPosition < reply.barrier.position)
+            throw new WalError(
+              WalErrorCode.BAD_STATE,
+              `the worker of core ${coreId} answered the checkpoint without syncing its barrier`,
+            );
+          return reply.barrier;
+        },
+        (error: unknown) => {
+          if (error === RELEASED) return this.barrier(coreId, checkpointId, epoch);
+          throw error;
+        },
       );
-    return reply.barrier;
+  }
+
+  /** A worker gave its core back: reopen the writer in-process where the worker left it. */
+  private reacquire(coreId: number, resume: ResumePoint): void {
+    this.workers.delete(coreId);
+    const path = this.corePath(coreId);
+    const reopening = CoreWalWriter.openAt(coreId, path, resume.position, {
+      ...this.writerOptions,
+      from: resume,
+    }).then((writer) => {
+      this.writers.set(coreId, writer);
+      this.reacquiring.delete(coreId);
+      return writer;
+    });
+    reopening.catch(() => {});
+    this.reacquiring.set(coreId, reopening);
   }
 
   private link(coreId: number): WorkerLink {
@@ -533,11 +577,28 @@ export class PerCoreWalManager {
   }
 }
 
+/** Rejection of requests pending when a worker released its core (they are redone in-process). */
+const RELEASED = Symbol('released');
+
+async function inProcessBarrier(writer: CoreWalWriter, epoch: bigint): Promise<ResumePoint> {
+  writer.setEpoch(epoch);
+  writer.appendEpochBarrier();
+  const point = writer.resumePoint;
+  await writer.sync();
+  return point;
+}
+
 /** The manager's side of one worker's port: requests out, matching replies back. */
 class WorkerLink {
-  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
+  private readonly waiting = new Map<number, (reply: WorkerReply | typeof RELEASED) => void>();
   private readonly listener = (message: unknown): void => {
     if (!isWorkerReply(message) || message.coreId !== this.coreId) return;
+    if (message.type === 'walnut:released') {
+      this.detach();
+      this.onReleased(message.resume);
+      for (const settle of [...this.waiting.values()]) settle(RELEASED);
+      return;
+    }
     this.waiting.get(message.requestId)?.(message);
   };
 
@@ -545,6 +606,7 @@ class WorkerLink {
     readonly coreId: number,
     private readonly endpoint: MessageEndpoint,
     private readonly timeoutMs: number,
+    private readonly onReleased: (resume: ResumePoint) => void,
   ) {
     endpoint.on('message', this.listener);
   }
@@ -563,7 +625,8 @@ class WorkerLink {
       this.waiting.set(message.requestId, (reply) => {
         clearTimeout(timer);
         this.waiting.delete(message.requestId);
-        if (reply.type === expect) resolve(reply);
+        if (reply === RELEASED) reject(RELEASED);
+        else if (reply.type === expect) resolve(reply);
         else if (reply.type === 'walnut:failed')
           reject(
             new WalError(

@@ -36,6 +36,11 @@ export type WorkerReply =
       syncedPosition: number;
     }
   | { type: 'walnut:reclaimed'; coreId: number; requestId: number; freedBytes: number }
+  /**
+   * Unsolicited (requestId 0): the worker closed its writer at `resume` and gives the core
+   * back; the manager reopens it in-process and answers pending requests itself.
+   */
+  | { type: 'walnut:released'; coreId: number; requestId: number; resume: ResumePoint }
   | {
       type: 'walnut:failed';
       coreId: number;
@@ -68,7 +73,12 @@ export function isManagerRequest(message: unknown): message is ManagerRequest {
 
 export function isWorkerReply(message: unknown): message is WorkerReply {
   const type = (message as { type?: unknown } | null)?.type;
-  return type === 'walnut:checkpointed' || type === 'walnut:reclaimed' || type === 'walnut:failed';
+  return (
+    type === 'walnut:checkpointed' ||
+    type === 'walnut:reclaimed' ||
+    type === 'walnut:released' ||
+    type === 'walnut:failed'
+  );
 }
 
 /** Opens the writer a manager handed off, in the worker (no rescan of the file). */
@@ -127,4 +137,24 @@ async function answer(writer: CoreWalWriter, request: ManagerRequest): Promise<W
     requestId: request.requestId,
     freedBytes,
   };
+}
+
+/**
+ * Gives the core back to the manager when the worker is done with it: stops answering
+ * requests (`stopServing`, from `serveCoreWriter`), closes (syncs) the writer and posts
+ * `walnut:released`. Requests the manager sent meanwhile are answered by the manager itself.
+ */
+export async function releaseCoreWriter(
+  writer: CoreWalWriter,
+  endpoint: MessageEndpoint,
+  stopServing: () => void,
+): Promise<void> {
+  stopServing();
+  await writer.close();
+  endpoint.postMessage({
+    type: 'walnut:released',
+    coreId: writer.coreId,
+    requestId: 0,
+    resume: writer.resumePoint,
+  } satisfies WorkerReply);
 }
