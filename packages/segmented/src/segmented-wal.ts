@@ -152,6 +152,7 @@ export class SegmentedWal {
   #poisoned: WalError | null = null;
   #rollback: Promise<void> | null = null;
   #rollbackError: WalError | null = null;
+  #rollbackPoint: { seg: Segment; offset: number; lostFrom: bigint } | null = null;
   #unreportedLoss: WalError | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -736,62 +737,84 @@ export class SegmentedWal {
   }
 
   /**
-   * The disk is full: every record from `lostFrom` on is thrown away (none was
-   * acknowledged), the file is cut back to the last fully written frame, and appending
-   * continues at `lostFrom` once space is free.
+   * The disk is full. Once every write in flight has settled, the first write that did not
+   * complete (or the segment whose creation failed) marks the cut: every record from there
+   * on is thrown away (none was acknowledged), the file is cut back to the last fully
+   * written frame, and appending continues at that LSN once space is free. Failures that
+   * arrive while this runs are folded into the same cut.
    */
   #startRollback(seg: Segment, offset: number, lostFrom: bigint, cause: unknown): void {
-    if (this.#rollback !== null || this.#poisoned !== null) return;
-    const lostTo = this.#nextLsn - 1n;
-    const err = new WalError(
+    if (this.#poisoned !== null) return;
+    if (this.#rollbackPoint === null || lostFrom < this.#rollbackPoint.lostFrom) {
+      this.#rollbackPoint = { seg, offset, lostFrom };
+    }
+    if (this.#rollback !== null) return;
+    const provisional = new WalError(
       WalErrorCode.NO_SPACE,
-      `the disk is full: records ${lostFrom}..${lostTo} could not be written and were rolled back (none was acknowledged); free space, then append them again`,
-      { cause, details: { segment: seg.path, offset, lostFromLsn: lostFrom, lostToLsn: lostTo } },
+      'the disk is full: a write failed and the log is rolling back the records it held; free space, then append them again',
+      { cause },
     );
-    this.#rollbackError = err;
+    this.#rollbackError = provisional;
     this.#stats.rollbacks++;
     this.#rollback = (async () => {
-      const at = this.#writes.findIndex((w) => w.seg === seg && w.fileOffset >= offset);
-      const doomed = at < 0 ? [] : this.#writes.splice(at);
-      for (const w of doomed) {
-        w.discard = true;
+      this.#bufLen = 0;
+      for (const w of this.#writes) {
         if (w.status === 'queued') {
+          // Queued behind a segment that is not created: always after the failure.
+          w.discard = true;
           w.status = 'discarded';
           w.settle();
         }
       }
-      this.#bufLen = 0;
-      await Promise.all(doomed.map((w) => w.settled));
+      await Promise.all(this.#writes.map((w) => w.settled));
       await this.#creationChain;
       if (this.#poisoned !== null) return;
-      const index = this.#segments.indexOf(seg);
+      const firstBad = this.#writes.find((w) => w.status !== 'done');
+      let point = this.#rollbackPoint!;
+      if (firstBad !== undefined && firstBad.firstLsn < point.lostFrom) {
+        point = { seg: firstBad.seg, offset: firstBad.fileOffset, lostFrom: firstBad.firstLsn };
+      }
+      const { seg: cutSeg, offset: cutAt, lostFrom: from } = point;
+      const lostTo = this.#nextLsn - 1n;
+      const err = new WalError(
+        WalErrorCode.NO_SPACE,
+        `the disk is full: records ${from}..${lostTo} could not be written and were rolled back (none was acknowledged); free space, then append them again`,
+        {
+          cause,
+          details: { segment: cutSeg.path, offset: cutAt, lostFromLsn: from, lostToLsn: lostTo },
+        },
+      );
+      this.#rollbackError = err;
+      this.#writes = this.#writes.filter((w) => w.firstLsn < from && w.status === 'done');
+      this.#advanceWritten();
+      const index = this.#segments.indexOf(cutSeg);
       for (const later of this.#segments.splice(index + 1)) {
         if (later.fd !== null) this.#fdsToClose.push(later.fd);
       }
-      if (seg.fd !== null) {
+      if (cutSeg.fd !== null) {
         try {
-          await this.#io.truncate(seg.fd, offset);
+          await this.#io.truncate(cutSeg.fd, cutAt);
         } catch (truncErr) {
           this.#poison(truncErr);
           return;
         }
       }
-      seg.assignedEnd = offset;
-      seg.completedEnd = Math.min(seg.completedEnd, offset);
-      seg.lastLsn = lostFrom - 1n;
-      if (seg.writtenLsn > lostFrom - 1n) seg.writtenLsn = lostFrom - 1n;
-      this.#nextLsn = lostFrom;
-      if (this.#writtenLsn > lostFrom - 1n) this.#writtenLsn = lostFrom - 1n;
-      this.#resetBufferTo(seg, offset, lostFrom);
+      cutSeg.assignedEnd = cutAt;
+      cutSeg.completedEnd = Math.min(cutSeg.completedEnd, cutAt);
+      cutSeg.lastLsn = from - 1n;
+      if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
+      this.#nextLsn = from;
+      if (this.#writtenLsn > from - 1n) this.#writtenLsn = from - 1n;
+      this.#resetBufferTo(cutSeg, cutAt, from);
       let told = false;
       this.#waiters = this.#waiters.filter((w) => {
-        if (w.target < lostFrom) return true;
+        if (w.target < from) return true;
         w.reject(err);
         told = true;
         return false;
       });
       this.#flushWaiters = this.#flushWaiters.filter((f) => {
-        if (f.target < lostFrom) return true;
+        if (f.target < from) return true;
         f.reject(err);
         told = true;
         return false;
@@ -799,6 +822,7 @@ export class SegmentedWal {
       if (!told) this.#unreportedLoss = err;
     })().finally(() => {
       this.#rollback = null;
+      this.#rollbackPoint = null;
       this.#closeIdleFds();
       this.#pump();
     });

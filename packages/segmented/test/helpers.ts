@@ -57,3 +57,40 @@ export function throwsWith(fn: () => unknown, code: string): Error & { code: str
   }
   throw new Error(`expected ${code}, but it returned`);
 }
+
+/** XORs one byte of a file through the StorageIo (a bit flip on disk). */
+export async function flipByte(
+  io: import('@walnut/storage-io').StorageIo,
+  path: string,
+  offset: number,
+  mask = 0x40,
+): Promise<void> {
+  const fd = await io.open(path);
+  const b = Buffer.alloc(1);
+  await io.read(fd, b, offset);
+  b[0] = b[0]! ^ mask;
+  await io.write(fd, b, offset);
+  await io.fsync(fd);
+  await io.close(fd);
+}
+
+/** Appends raw bytes at the end of a file (e.g. the remains of a torn write). */
+export async function appendRaw(
+  io: import('@walnut/storage-io').StorageIo,
+  path: string,
+  bytes: Uint8Array,
+): Promise<number> {
+  const fd = await io.open(path, { create: true });
+  const size = await io.size(fd);
+  await io.write(fd, bytes, size);
+  await io.fsync(fd);
+  await io.close(fd);
+  return size;
+}
+
+export async function fileSize(
+  io: import('@walnut/storage-io').StorageIo,
+  path: string,
+): Promise<number> {
+  return (await io.stat(path))!.size;
+}

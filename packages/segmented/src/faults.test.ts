@@ -1,0 +1,154 @@
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { describe, expect, it } from 'vitest';
+import { collect, DIR, payloadFor, rejectsWith, throwsWith } from '../test/helpers.js';
+import { SegmentedWal } from './index.js';
+
+async function faultyLog(config: { segmentTargetSize?: number; writeBufferSize?: number } = {}) {
+  const memory = new MemoryStorageIo();
+  const io = new FaultyStorageIo(memory, { seed: 1 });
+  const wal = await SegmentedWal.open({ dir: DIR, io, ...config });
+  return { memory, io, wal };
+}
+
+async function reopen(memory: MemoryStorageIo) {
+  return SegmentedWal.open({ dir: DIR, io: new FaultyStorageIo(memory, { seed: 2 }) });
+}
+
+describe('fault matrix', () => {
+  it('EIO on fdatasync poisons the log: the sync fails and nothing later reports success', async () => {
+    const { io, wal } = await faultyLog();
+    wal.append({ payload: payloadFor(1n) });
+    await wal.sync();
+    wal.append({ payload: payloadFor(2n) });
+    io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    expect(wal.durableLsn).toBe(1n);
+    throwsWith(() => wal.append({ payload: payloadFor(3n) }), 'WAL_POISONED');
+    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    await rejectsWith(wal.flush(), 'WAL_POISONED');
+    await rejectsWith(wal.truncateBefore(1n), 'WAL_POISONED');
+    throwsWith(() => wal.replay(), 'WAL_POISONED');
+    await wal.close();
+  });
+
+  it('concurrent sync() callers all see the poison', async () => {
+    const { io, wal } = await faultyLog();
+    wal.append({ payload: payloadFor(1n) });
+    io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    const a = wal.sync();
+    wal.append({ payload: payloadFor(2n) });
+    const b = wal.sync();
+    await rejectsWith(a, 'WAL_POISONED');
+    await rejectsWith(b, 'WAL_POISONED');
+    await wal.close();
+  });
+
+  it('EIO on a write poisons the log', async () => {
+    const { io, wal } = await faultyLog();
+    io.inject({ kind: 'eio', op: 'write', nth: 1 });
+    wal.append({ payload: payloadFor(1n) });
+    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    throwsWith(() => wal.append({ payload: payloadFor(2n) }), 'WAL_POISONED');
+    await wal.close();
+  });
+
+  it('a short write is finished, never left as a hole', async () => {
+    const { memory, io, wal } = await faultyLog();
+    for (let i = 1n; i <= 50n; i++) wal.append({ payload: payloadFor(i, 100) });
+    io.inject({ kind: 'short-write', nth: 1, bytes: 700 });
+    expect(await wal.sync()).toBe(50n);
+    expect(wal.stats().shortWrites).toBe(1);
+    await wal.close();
+    const again = await reopen(memory);
+    const recs = await collect(again.replay());
+    expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i + 1)));
+    await again.close();
+  });
+
+  it('ENOSPC gives WAL_NO_SPACE, rolls the failed records back, and appends work once space is free', async () => {
+    const { memory, io, wal } = await faultyLog({ writeBufferSize: 4096 });
+    for (let i = 1n; i <= 10n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await wal.sync();
+    io.inject({ kind: 'enospc', afterBytes: 1000 });
+    for (let i = 11n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
+    const err = await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    const lostFrom = err.details.lostFromLsn as bigint;
+    expect(lostFrom).toBeGreaterThan(10n);
+    expect(wal.nextLsn).toBe(lostFrom);
+    // The records before the failed write were written; the next sync makes them durable.
+    expect(wal.durableLsn).toBe(10n);
+    expect(await wal.sync()).toBe(lostFrom - 1n);
+    // The log is consistent: what is there replays, in order, byte for byte.
+    const kept = await collect(wal.replay());
+    expect(kept.map((r) => r.lsn)).toEqual(
+      Array.from({ length: Number(lostFrom - 1n) }, (_, i) => BigInt(i + 1)),
+    );
+    io.clearFaults();
+    for (let i = lostFrom; i <= 120n; i++)
+      expect(wal.append({ payload: payloadFor(i, 100) })).toBe(i);
+    expect(await wal.sync()).toBe(120n);
+    await wal.close();
+    const again = await reopen(memory);
+    const recs = await collect(again.replay());
+    expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 120 }, (_, i) => BigInt(i + 1)));
+    for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 100))).toBe(true);
+    await again.close();
+  });
+
+  it('ENOSPC while nobody waits is reported by the next sync()', async () => {
+    const { io, wal } = await faultyLog({ writeBufferSize: 4096 });
+    io.inject({ kind: 'enospc', afterBytes: 0 });
+    for (let i = 1n; i <= 100n; i++) {
+      try {
+        wal.append({ payload: payloadFor(i, 100) });
+      } catch (err) {
+        expect((err as { code: string }).code).toBe('WAL_NO_SPACE');
+        break;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    io.clearFaults();
+    const lsn = wal.append({ payload: payloadFor(1n) });
+    expect(lsn).toBe(wal.nextLsn - 1n);
+    expect(await wal.sync()).toBe(lsn);
+    await wal.close();
+  });
+
+  it('ENOSPC while creating a segment rolls back and the rollover is retried', async () => {
+    const { memory, io, wal } = await faultyLog({ segmentTargetSize: 4096, writeBufferSize: 4096 });
+    let lsn = 0n;
+    while (wal.activeSegmentFirstLsn === 1n)
+      lsn = wal.append({ payload: payloadFor(lsn + 1n, 100) });
+    // The last append started segment 2; its creation hits a full disk.
+    io.inject({ kind: 'enospc', afterBytes: 0 });
+    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    io.clearFaults();
+    const next = wal.nextLsn;
+    for (let i = next; i < next + 50n; i++) wal.append({ payload: payloadFor(i, 100) });
+    expect(await wal.sync()).toBe(next + 49n);
+    await wal.close();
+    const again = await reopen(memory);
+    const recs = await collect(again.replay());
+    expect(recs.length).toBe(Number(next + 49n));
+    await again.close();
+  });
+
+  it('a failed directory fsync while creating a segment poisons the log', async () => {
+    const { io, wal } = await faultyLog({ segmentTargetSize: 4096 });
+    io.inject({ kind: 'eio', op: 'syncDirectory', nth: 1 });
+    for (let i = 1n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    await wal.close();
+  });
+
+  it('a failed directory fsync in truncateBefore poisons the log', async () => {
+    const { io, wal } = await faultyLog({ segmentTargetSize: 4096 });
+    for (let i = 1n; i <= 200n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await wal.sync();
+    io.inject({ kind: 'eio', op: 'syncDirectory', nth: 1 });
+    await rejectsWith(wal.truncateBefore(150n), 'WAL_POISONED');
+    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    await wal.close();
+  });
+});

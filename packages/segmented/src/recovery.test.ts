@@ -1,0 +1,180 @@
+import { join } from 'node:path';
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { describe, expect, it } from 'vitest';
+import {
+  appendRaw,
+  collect,
+  DIR,
+  fileSize,
+  flipByte,
+  openMemory,
+  payloadFor,
+  rejectsWith,
+} from '../test/helpers.js';
+import { SegmentedWal } from './index.js';
+
+/** A closed log of `n` records of 100 bytes in segments of about 4 KiB. */
+async function logWith(n: number, io = new MemoryStorageIo()) {
+  const wal = await openMemory(io, { segmentTargetSize: 4096 });
+  for (let i = 1n; i <= BigInt(n); i++) wal.append({ payload: payloadFor(i, 100) });
+  await wal.sync();
+  const segments = await wal.listSegments();
+  await wal.close();
+  return { io, segments };
+}
+
+/** A frame-shaped tail whose CRC cannot match: what a write cut by a crash leaves. */
+function tornBytes(): Buffer {
+  const b = Buffer.alloc(60, 0xab);
+  b.writeUInt32LE(200, 4);
+  return b;
+}
+
+describe('recovery on open', () => {
+  it('cuts a torn tail, fsyncs the cut, and reports it', async () => {
+    const { io, segments } = await logWith(20);
+    const active = segments.at(-1)!.path;
+    const at = await appendRaw(io, active, tornBytes());
+    const faulty = new FaultyStorageIo(io);
+    const wal = await SegmentedWal.open({ dir: DIR, io: faulty, segmentTargetSize: 4096 });
+    expect(wal.recoveryReport.tornTail).toMatchObject({
+      segment: active,
+      offset: at,
+      bytes: 60,
+      cut: true,
+    });
+    expect(await fileSize(io, active)).toBe(at);
+    // The cut is durable: a power loss right after open still sees the shorter file.
+    expect(faulty.counts.fsync + faulty.counts.fdatasync).toBeGreaterThan(0);
+    expect(io.durableBytes(active)!.length).toBe(at);
+    expect(wal.nextLsn).toBe(21n);
+    expect(wal.append({ payload: payloadFor(21n, 100) })).toBe(21n);
+    await wal.sync();
+    expect((await collect(wal.replay())).length).toBe(21);
+    await wal.close();
+  });
+
+  it("recovery 'strict' refuses a torn tail", async () => {
+    const { io, segments } = await logWith(5);
+    const at = await appendRaw(io, segments.at(-1)!.path, tornBytes());
+    const err = await rejectsWith(
+      SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }),
+      'WAL_CORRUPT',
+    );
+    expect(err.details).toMatchObject({ segment: segments.at(-1)!.path, offset: at });
+  });
+
+  it('a read-only opener reports a torn tail without cutting it', async () => {
+    const { io, segments } = await logWith(5);
+    const path = segments.at(-1)!.path;
+    const at = await appendRaw(io, path, tornBytes());
+    const ro = await SegmentedWal.open({ dir: DIR, io, readOnly: true });
+    expect(ro.recoveryReport.tornTail).toMatchObject({ offset: at, cut: false });
+    expect(await fileSize(io, path)).toBe(at + 60);
+    expect((await collect(ro.replay())).length).toBe(5);
+    await ro.close();
+  });
+
+  it('zero-filled space after the last frame is the end of the log, not damage', async () => {
+    const { io, segments } = await logWith(5);
+    const path = segments.at(-1)!.path;
+    const size = await appendRaw(io, path, Buffer.alloc(8192));
+    const wal = await SegmentedWal.open({ dir: DIR, io, recovery: 'strict' });
+    expect(wal.recoveryReport.tornTail).toBeNull();
+    expect(wal.nextLsn).toBe(6n);
+    wal.append({ payload: payloadFor(6n) });
+    await wal.sync();
+    expect((await collect(wal.replay())).map((r) => r.lsn)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    expect(size).toBeGreaterThan(64);
+    await wal.close();
+  });
+
+  it('a bit flip in the middle of a sealed segment is WAL_CORRUPT naming segment and offset', async () => {
+    const { io, segments } = await logWith(200);
+    expect(segments.length).toBeGreaterThan(3);
+    const victim = segments[1]!;
+    const frameSize = 8 + 12 + 100;
+    const damagedFrame = 64 + 10 * frameSize;
+    await flipByte(io, victim.path, damagedFrame + 40);
+    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    expect(err.details).toMatchObject({ segment: victim.path, offset: damagedFrame });
+    expect(err.message).toMatch(/salvage/);
+  });
+
+  it('salvage keeps exactly the valid prefix and says what it dropped', async () => {
+    const { io, segments } = await logWith(200);
+    const victim = segments[1]!;
+    const frameSize = 8 + 12 + 100;
+    const damagedFrame = 64 + 10 * frameSize;
+    await flipByte(io, victim.path, damagedFrame + 40);
+    const wal = await SegmentedWal.open({
+      dir: DIR,
+      io,
+      recovery: 'salvage',
+      segmentTargetSize: 4096,
+    });
+    const lastKept = victim.firstLsn + 9n;
+    expect(wal.nextLsn).toBe(lastKept + 1n);
+    const recs = await collect(wal.replay());
+    expect(recs.map((r) => r.lsn)).toEqual(
+      Array.from({ length: Number(lastKept) }, (_, i) => BigInt(i + 1)),
+    );
+    for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 100))).toBe(true);
+    const report = wal.recoveryReport;
+    expect(report.salvaged[0]).toMatchObject({ segment: victim.path, offset: damagedFrame });
+    const dropped = report.salvaged.slice(1).map((d) => d.segment);
+    expect(dropped).toEqual(segments.slice(2).map((s) => s.path));
+    for (const d of report.salvaged.slice(1)) expect(await io.stat(d.movedTo!)).not.toBeNull();
+    // The log goes on from there, and a later open finds it healthy.
+    expect(wal.append({ payload: payloadFor(lastKept + 1n, 100) })).toBe(lastKept + 1n);
+    await wal.sync();
+    await wal.close();
+    const again = await SegmentedWal.open({ dir: DIR, io, recovery: 'strict' });
+    expect(again.nextLsn).toBe(lastKept + 2n);
+    await again.close();
+  });
+
+  it('damage in the active segment followed by valid frames is WAL_CORRUPT too', async () => {
+    const { io, segments } = await logWith(20);
+    const path = segments.at(-1)!.path;
+    await flipByte(io, path, 64 + 20);
+    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    expect(err.details).toMatchObject({ segment: path, offset: 64 });
+  });
+
+  it('a missing middle segment is WAL_MISSING_SEGMENT', async () => {
+    const { io, segments } = await logWith(200);
+    await io.unlink(segments[2]!.path);
+    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
+    expect(err.details.missingFrom).toBe(segments[2]!.firstLsn);
+    expect(err.details.missingTo).toBe(segments[3]!.firstLsn - 1n);
+  });
+
+  it('a damaged segment header is WAL_CORRUPT', async () => {
+    const { io, segments } = await logWith(200);
+    await flipByte(io, segments[1]!.path, 20);
+    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    expect(String(err.message)).toContain(segments[1]!.path);
+  });
+
+  it('removes unfinished segment creations and floor updates', async () => {
+    const { io, segments } = await logWith(10);
+    const tmp = `${segments.at(-1)!.path.replace(/\d+\.wal$/, '00000000000000000011.wal')}.tmp`;
+    await appendRaw(io, tmp, Buffer.alloc(64, 1));
+    await appendRaw(io, join(DIR, 'FLOOR.tmp'), Buffer.alloc(12, 1));
+    const wal = await SegmentedWal.open({ dir: DIR, io });
+    expect(wal.recoveryReport.removedFiles.sort()).toEqual([join(DIR, 'FLOOR.tmp'), tmp].sort());
+    expect(await io.stat(tmp)).toBeNull();
+    expect(wal.nextLsn).toBe(11n);
+    await wal.close();
+  });
+
+  it('an empty directory becomes a log whose first LSN is 1', async () => {
+    const io = new MemoryStorageIo();
+    const wal = await openMemory(io);
+    expect(wal.nextLsn).toBe(1n);
+    expect(wal.floorLsn).toBe(1n);
+    expect((await wal.listSegments()).map((s) => s.firstLsn)).toEqual([1n]);
+    await wal.close();
+  });
+});
