@@ -52,10 +52,12 @@ function barProgress(out: Output, options: ProgressOptions): Progress {
 function plainProgress(out: Output, options: ProgressOptions): Progress {
   const interval = options.plainIntervalMs ?? 1000;
   let lastPrinted = Date.now();
+  let updated = false;
   let value = 0;
   let fields: ProgressFields = {};
   return {
     update(v, f) {
+      updated = true;
       value = v;
       if (f) fields = f;
       const now = Date.now();
@@ -65,7 +67,7 @@ function plainProgress(out: Output, options: ProgressOptions): Progress {
       }
     },
     stop() {
-      printLine(out.stderr, options.plainLine(value, fields));
+      if (updated) printLine(out.stderr, options.plainLine(value, fields));
     },
   };
 }

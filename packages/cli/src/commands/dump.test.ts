@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { cli, simpleLog, tempDir, writeFloor, writeLog } from '../../test/helpers.js';
+
+describe('walnut dump', () => {
+  it('prints every record in LSN order with a text preview', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['alpha', 'beta'] },
+      { firstLsn: 3n, payloads: ['gamma'] },
+    ]);
+    const r = await cli('dump', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'LSN 1  type 0  5 B  "alpha"',
+      'LSN 2  type 0  4 B  "beta"',
+      'LSN 3  type 0  5 B  "gamma"',
+    ]);
+  });
+
+  it('starts at --from and stops after --limit, as JSON lines', async () => {
+    const dir = await tempDir();
+    await simpleLog(dir, 10);
+    const r = await cli('dump', dir, '--from', '4', '--limit', '3', '--json');
+    expect(r.code).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.lsn)).toEqual(['4', '5', '6']);
+    expect(lines[0]).toMatchObject({ type: 0, size: 8, text: 'record-4' });
+  });
+
+  it('shows binary payloads as hex', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [{ firstLsn: 1n, payloads: ['\u0000\u0001\u0002'] }]);
+    const r = await cli('dump', dir);
+    expect(r.stdout).toContain('0x000102');
+  });
+
+  it('refuses to start below the floor with WAL_REPLAY_BELOW_FLOOR and exit 3', async () => {
+    const dir = await tempDir();
+    await simpleLog(dir, 10);
+    await writeFloor(dir, 5n);
+    const r = await cli('dump', dir, '--from', '2');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('WAL_REPLAY_BELOW_FLOOR');
+    expect(r.stderr).toContain('walnut inspect');
+  });
+});
