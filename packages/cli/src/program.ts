@@ -58,6 +58,7 @@ export async function runCli(
     .option('--seconds <n>', 'length of the ingest phase', '6')
     .option('--producers <n>', 'concurrent producers', '64')
     .option('--record-size <bytes>', 'payload size of each record', '512')
+    .option('--crash-after-ms <n>', 'how long the crash writer writes before SIGKILL', '2000')
     .option('--json', 'print the summary as JSON')
     .action(
       run((dir: string | undefined, o: Record<string, string | boolean>) =>
@@ -66,7 +67,8 @@ export async function runCli(
             dir,
             seconds: parseCount(String(o.seconds), '--seconds', 1),
             producers: parseCount(String(o.producers), '--producers', 1),
-            recordSize: parseCount(String(o.recordSize), '--record-size', 32),
+            recordSize: parseCount(String(o.recordSize), '--record-size', 8),
+            crashAfterMs: parseCount(String(o.crashAfterMs), '--crash-after-ms', 1),
             json: o.json === true,
           },
           out,

@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { captureOutput, cli, tempDir } from '../../test/helpers.js';
+import { demoCommand } from './demo.js';
+import { writerScriptPath } from './crash.js';
+
+const bin = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+describe('walnut demo', () => {
+  it('needs the built writer (run `pnpm run build` before these tests)', () => {
+    expect(existsSync(writerScriptPath())).toBe(true);
+  });
+
+  it('ingests, survives a SIGKILL of its writer and finds every acknowledged record', async () => {
+    const dir = join(await tempDir(), 'demo');
+    const captured = captureOutput();
+    const code = await demoCommand(
+      { dir, seconds: 1, producers: 8, recordSize: 64, crashAfterMs: 300, json: true },
+      captured.output,
+    );
+    const summary = JSON.parse(captured.stdout);
+    expect(summary.recovery.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(summary.ok).toBe(true);
+    expect(summary.ingest.records).toBeGreaterThan(0);
+    expect(summary.ingest.fsyncs).toBeGreaterThan(0);
+    expect(summary.crash.acknowledged).toBeGreaterThan(0);
+    expect(summary.recovery.acknowledgedFound).toBe(summary.crash.acknowledged);
+    expect(summary.recovery.recovered).toBe(summary.crash.acknowledged + summary.recovery.unacknowledged);
+  });
+
+  it('runs from the built bin without a terminal, printing plain progress lines and the summary', async () => {
+    const dir = join(await tempDir(), 'demo');
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'demo', dir, '--seconds', '1', '--producers', '16', '--crash-after-ms', '300'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.stderr).toContain('ingest: ');
+    expect(r.stderr).toContain('SIGKILL');
+    expect(r.stdout).toMatch(/throughput\s+\S+/);
+    expect(r.stdout).toMatch(/commit latency\s+p50 .*p99/);
+    expect(r.stdout).toMatch(/verification\s+all [\d,]+ acknowledged records back and intact/);
+    expect(r.stdout).toMatch(/backend\s+\S+: /);
+    expect(r.status).toBe(0);
+  });
+
+  it('will not wipe a directory it did not make (exit 2)', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'mine'));
+    await writeFile(join(dir, 'mine', 'precious.txt'), 'keep me');
+    const r = await cli('demo', join(dir, 'mine'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('was not made by `walnut demo`');
+    expect(existsSync(join(dir, 'mine', 'precious.txt'))).toBe(true);
+  });
+});
