@@ -408,6 +408,7 @@ export class SegmentedWal {
     const cipher = seg.writeCipher;
     if (cipher === undefined) {
       const at = this.#room(plainSize);
+      if (this.#poisoned !== null) throw this.#poisoned;
       encodeRecordFrame(this.#buf, at, lsn, record);
       this.#commitFrame(seg, plainSize, lsn, lsn);
     } else {
@@ -415,6 +416,7 @@ export class SegmentedWal {
       const scratch = this.#scratchOf(plainSize);
       encodeRecordFrame(scratch, 0, lsn, record);
       const at = this.#room(size);
+      if (this.#poisoned !== null) throw this.#poisoned;
       cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
       this.#commitFrame(seg, size, lsn, lsn);
     }
@@ -445,6 +447,7 @@ export class SegmentedWal {
     const cipher = seg.writeCipher;
     if (cipher === undefined) {
       const at = this.#room(plainSize);
+      if (this.#poisoned !== null) throw this.#poisoned;
       encodeBatchFrame(this.#buf, at, first, records);
       this.#commitFrame(seg, plainSize, first, last);
     } else {
@@ -452,6 +455,7 @@ export class SegmentedWal {
       const scratch = this.#scratchOf(plainSize);
       encodeBatchFrame(scratch, 0, first, records);
       const at = this.#room(size);
+      if (this.#poisoned !== null) throw this.#poisoned;
       cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
       this.#commitFrame(seg, size, first, last);
     }
@@ -533,13 +537,26 @@ export class SegmentedWal {
     return { write, token };
   }
 
+  /** Submits (the rest of) a write; -1 when the StorageIo refused it, which poisons the log. */
   #submitWrite(w: PendingWrite): number {
     w.status = 'inflight';
     this.#stats.writes++;
-    return this.#io.submitWrite(w.seg.fd!, w.buf.subarray(w.done, w.length), w.fileOffset + w.done);
+    try {
+      return this.#io.submitWrite(
+        w.seg.fd!,
+        w.buf.subarray(w.done, w.length),
+        w.fileOffset + w.done,
+      );
+    } catch (err) {
+      w.status = 'failed';
+      w.settle();
+      this.#poison(err);
+      return -1;
+    }
   }
 
   #watch(w: PendingWrite, token: number): void {
+    if (token < 0) return;
     this.#io.completion(token).then(
       (c) => this.#onWriteCompletion(w, c),
       (err) => this.#onWriteCompletion(w, null, err),
@@ -910,7 +927,7 @@ export class SegmentedWal {
       // The common case: one buffer to write and nothing else in flight. The fdatasync is
       // linked behind the write, so both reach the kernel together.
       const submitted = this.#submitBuffer({ holdFlush: true });
-      if (submitted !== null) {
+      if (submitted !== null && submitted.token >= 0) {
         const syncToken = this.#io.submitDatasync(active.fd!, { linkToPrevious: true });
         this.#stats.syncs++;
         this.#io.flush();
