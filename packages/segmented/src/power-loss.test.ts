@@ -82,7 +82,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
                 payload: payload(seed, first + BigInt(i), s),
               }));
               wal.appendBatch(recs);
-              recs.forEach((r, i) => appended.set(first + BigInt(i), r.payload));
+              for (const [i, r] of recs.entries()) appended.set(first + BigInt(i), r.payload);
             } else if (op.kind === 'sync') {
               const p = wal.sync().then(ack);
               if (op.wait) await p;
