@@ -16,8 +16,9 @@ const PALETTE = [
   '#0891b2',
   '#db2777',
 ];
-const WIDTH = 860;
-const LABEL_WIDTH = 170;
+const WIDTH = 900;
+/** Right edge of the contender labels; the workload names sit left of them. */
+const LABEL_RIGHT = 262;
 const BAR_HEIGHT = 14;
 const BAR_GAP = 3;
 const GROUP_GAP = 14;
@@ -34,7 +35,7 @@ function escapeXml(text: string): string {
 }
 
 export function renderSvg(results: BenchResults): string {
-  const plotLeft = LABEL_WIDTH + 60;
+  const plotLeft = LABEL_RIGHT + 10;
   const plotWidth = WIDTH - plotLeft - 70;
   const logMin = Math.log10(MIN_RATIO);
   const logSpan = Math.log10(MAX_RATIO) - logMin;
@@ -53,7 +54,7 @@ export function renderSvg(results: BenchResults): string {
     for (const row of rows) {
       const color = colors.get(row.contender) ?? '#000';
       body.push(
-        `<text x="${LABEL_WIDTH + 52}" y="${y + BAR_HEIGHT - 3}" text-anchor="end" class="l">${escapeXml(row.label)}</text>`,
+        `<text x="${LABEL_RIGHT}" y="${y + BAR_HEIGHT - 3}" text-anchor="end" class="l">${escapeXml(row.label)}</text>`,
       );
       if (row.ranked && row.ratio !== null) {
         const end = x(row.ratio);
@@ -62,9 +63,8 @@ export function renderSvg(results: BenchResults): string {
           `<text x="${(end + 4).toFixed(1)}" y="${y + BAR_HEIGHT - 3}" class="v">${formatRatio(row.ratio)}</text>`,
         );
       } else {
-        const why = row.status.startsWith('not durable')
-          ? 'not durable — not ranked'
-          : 'not ranked';
+        // 'not durable', 'failed', 'skipped', 'durability unverified': the words before any detail.
+        const why = `${row.status.split(/[:(]/)[0]?.trim() || 'not available'} — not ranked`;
         body.push(`<text x="${plotLeft + 4}" y="${y + BAR_HEIGHT - 3}" class="n">${why}</text>`);
       }
       y += BAR_HEIGHT + BAR_GAP;

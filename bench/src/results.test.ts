@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { RunMetrics } from './drivers.js';
+import { renderSvg } from './report/svg.js';
+import { type BenchResults, type ContenderInfo, type RunRecord, summarize } from './results.js';
+import { workloadSpecs } from './workloads.js';
+
+const contenders: ContenderInfo[] = [
+  { id: 'floor', label: 'floor', available: true, versions: {}, notes: [] },
+  { id: 'fast', label: 'fast <&>', available: true, versions: {}, notes: [] },
+  { id: 'cheat', label: 'cheat', available: true, versions: {}, notes: [] },
+];
+
+function run(contender: string, recordsPerSec: number, durable = true, rep = 1): RunRecord {
+  const metrics: RunMetrics = {
+    seconds: 1,
+    records: recordsPerSec,
+    recordsPerSec,
+    mbPerSec: recordsPerSec / 1e4,
+  };
+  return {
+    contender,
+    workload: 'W1',
+    rep,
+    status: 'ok',
+    metrics,
+    durability: durable
+      ? { status: 'durable', syncs: 1, source: 'strace' }
+      : { status: 'not-durable', syncs: 0, why: '0 durability syscalls' },
+    childSeconds: 1,
+  };
+}
+
+const runs = [
+  run('floor', 100, true, 1),
+  run('floor', 300, true, 2),
+  run('floor', 200, true, 3),
+  run('fast', 400),
+  run('cheat', 10_000, false),
+];
+
+describe('the summary', () => {
+  const rows = summarize(runs, contenders, 'floor');
+
+  it('divides each median by the floor median of the same run', () => {
+    expect(rows.find((r) => r.contender === 'floor')).toMatchObject({ median: 200, ratio: 1 });
+    expect(rows.find((r) => r.contender === 'fast')).toMatchObject({ ratio: 2, ranked: true });
+  });
+
+  it('reports the spread of repetitions as (max - min) / median', () => {
+    expect(rows.find((r) => r.contender === 'floor')?.spread).toBe(1);
+  });
+
+  it('does not rank a run that was not durable, however fast', () => {
+    const cheat = rows.find((r) => r.contender === 'cheat');
+    expect(cheat).toMatchObject({ ranked: false, ratio: null });
+    expect(cheat?.status).toMatch(/^not durable/);
+  });
+
+  it('draws a bar per ranked row and escapes labels in the SVG', () => {
+    const results = {
+      mode: 'quick',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      machine: {
+        cpuModel: 'cpu',
+        cores: 2,
+        memoryGiB: 1,
+        kernel: 'k',
+        fileSystem: 'ext4',
+        device: 'd',
+        node: 'v20',
+      },
+      contenders,
+      summary: rows,
+      workloads: workloadSpecs('quick'),
+    } as unknown as BenchResults;
+    const svg = renderSvg(results);
+    expect(svg.match(/<rect x=/g)).toHaveLength(2);
+    expect(svg).toContain('fast &lt;&amp;&gt;');
+    expect(svg).toContain('not durable — not ranked');
+  });
+});
