@@ -303,26 +303,29 @@ export class CoreWalWriter {
   }
 
   appendPut(key: Uint8Array, value: Uint8Array): number {
-    return this.place(this.entry({ op: 'put', key, value }));
+    return this.place(this.putEntry(key, value));
   }
 
   appendDelete(key: Uint8Array): number {
-    return this.place(this.entry({ op: 'delete', key }));
+    return this.place(this.deleteEntry(key));
   }
 
   appendCheckpoint(checkpointId: bigint): number {
-    return this.place(this.entry({ op: 'checkpoint', checkpointId }));
+    return this.place({ op: 'checkpoint', checkpointId, ...this.stampless() });
   }
 
   /** Marks the start of the current epoch in this core's file. */
   appendEpochBarrier(): number {
-    return this.place(this.entry({ op: 'epochBarrier' }));
+    return this.place({ op: 'epochBarrier', ...this.stampless() });
   }
 
   appendCommit(offsets: Map<string, bigint>, watermark?: bigint): number {
-    const op: CoreOp =
-      watermark === undefined ? { op: 'commit', offsets } : { op: 'commit', offsets, watermark };
-    return this.place(this.entry(op));
+    const head = this.stampless();
+    return this.place(
+      watermark === undefined
+        ? { op: 'commit', offsets, ...head }
+        : { op: 'commit', offsets, watermark, ...head },
+    );
   }
 
   /**
@@ -330,7 +333,23 @@ export class CoreWalWriter {
    * of that name on `op` are ignored): those are the file's invariants, not the caller's.
    */
   append(op: CoreOp): number {
-    return this.place(this.entry(op));
+    switch (op?.op) {
+      case 'put':
+        return this.appendPut(op.key, op.value);
+      case 'delete':
+        return this.appendDelete(op.key);
+      case 'checkpoint':
+        return this.appendCheckpoint(op.checkpointId);
+      case 'commit':
+        return this.appendCommit(op.offsets, op.watermark);
+      case 'epochBarrier':
+        return this.appendEpochBarrier();
+      default:
+        throw new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          `op.op must be 'put', 'delete', 'checkpoint', 'commit' or 'epochBarrier', got ${String((op as { op?: unknown } | null)?.op)}`,
+        );
+    }
   }
 
   /** `appendPut`, then submits the entry's write at once (completion via `checkCompletions`). */
@@ -479,14 +498,37 @@ export class CoreWalWriter {
     if (this.ownsIo) await this.io.closeIo();
   }
 
-  private entry(op: CoreOp): CoreEntry {
+  // Hot path: literal objects of one shape per op (no spreads) keep appends cheap.
+  private putEntry(key: Uint8Array, value: Uint8Array): CoreEntry {
     return {
-      ...op,
+      op: 'put',
+      key,
+      value,
       coreId: this.coreId,
       epoch: this.epochValue,
       sequence: this.seq + 1n,
       timestampNs: 0n,
-    } as CoreEntry;
+    };
+  }
+
+  private deleteEntry(key: Uint8Array): CoreEntry {
+    return {
+      op: 'delete',
+      key,
+      coreId: this.coreId,
+      epoch: this.epochValue,
+      sequence: this.seq + 1n,
+      timestampNs: 0n,
+    };
+  }
+
+  private stampless(): { coreId: number; epoch: bigint; sequence: bigint; timestampNs: bigint } {
+    return {
+      coreId: this.coreId,
+      epoch: this.epochValue,
+      sequence: this.seq + 1n,
+      timestampNs: 0n,
+    };
   }
 
   private place(entry: CoreEntry): number {

@@ -1,6 +1,9 @@
 import {
+  BodyKind,
+  CORE_ENTRY_FIXED,
   type CoreEntry,
   classifyDamage,
+  decodeCoreEntryBody,
   FrameScanner,
   type ScanStop,
   WalError,
@@ -61,13 +64,32 @@ export async function scanCoreRange(
     const chunk = await readFully(io, fd, path, offset, length);
     const final = offset + length >= to;
     const scanner = new FrameScanner(chunk, { baseOffset: offset, chunked: !final });
-    for (let entry = scanner.nextCoreEntry(); entry !== null; entry = scanner.nextCoreEntry()) {
-      coreId ??= entry.coreId;
-      checkEntry(entry, coreId, previous, path, scanner.offset);
-      previous = entry.sequence;
-      lastEntry = entry;
-      count++;
-      visit?.(entry, scanner.offset);
+    if (visit === undefined) {
+      // Validation only: check frames and the fixed entry fields without building entries.
+      let lastBody: Buffer | null = null;
+      for (let frame = scanner.nextFrame(); frame !== null; frame = scanner.nextFrame()) {
+        const body = frame.body;
+        if (body[0] === BodyKind.PADDING) continue;
+        if (body[0] !== BodyKind.CORE_ENTRY || body.length < CORE_ENTRY_FIXED)
+          throw notAnEntry(path, frame.offset, coreId);
+        const entryCore = body.readUInt16LE(2);
+        const sequence = body.readBigUInt64LE(12);
+        coreId ??= entryCore;
+        checkFields(entryCore, sequence, coreId, previous, path, scanner.offset);
+        previous = sequence;
+        lastBody = body;
+        count++;
+      }
+      if (lastBody !== null) lastEntry = decodeCoreEntryBody(lastBody);
+    } else {
+      for (let entry = scanner.nextCoreEntry(); entry !== null; entry = scanner.nextCoreEntry()) {
+        coreId ??= entry.coreId;
+        checkFields(entry.coreId, entry.sequence, coreId, previous, path, scanner.offset);
+        previous = entry.sequence;
+        lastEntry = entry;
+        count++;
+        visit(entry, scanner.offset);
+      }
     }
     const stop = scanner.stop ?? { kind: 'eof', offset: scanner.offset, reason: 'end of data' };
     if (stop.kind === 'partial' || stop.offset === offset + length) {
@@ -90,23 +112,32 @@ export async function scanCoreRange(
   };
 }
 
-function checkEntry(
-  entry: CoreEntry,
+function notAnEntry(path: string, offset: number, coreId: number | null): WalError {
+  return new WalError(
+    WalErrorCode.CORRUPT,
+    `${path}: the frame at offset ${offset} is not a per-core entry; this is not a core file (or it is damaged)`,
+    { details: { segment: path, offset, coreId: coreId ?? undefined } },
+  );
+}
+
+function checkFields(
+  entryCore: number,
+  sequence: bigint,
   coreId: number,
   previous: bigint | null,
   path: string,
   end: number,
 ): void {
-  if (entry.coreId !== coreId)
+  if (entryCore !== coreId)
     throw new WalError(
       WalErrorCode.CORRUPT,
-      `${path} is the file of core ${coreId} but holds an entry of core ${entry.coreId} ending at offset ${end}; were files renamed or swapped? Restore the right file for core ${coreId}.`,
+      `${path} is the file of core ${coreId} but holds an entry of core ${entryCore} ending at offset ${end}; were files renamed or swapped? Restore the right file for core ${coreId}.`,
       { details: { segment: path, offset: end, coreId } },
     );
-  if (previous !== null && entry.sequence !== previous + 1n)
+  if (previous !== null && sequence !== previous + 1n)
     throw new WalError(
       WalErrorCode.CORRUPT,
-      `${path}: core ${coreId} sequence jumps from ${previous} to ${entry.sequence} at the entry ending at offset ${end}; the file is damaged or not the one the manifest describes.`,
+      `${path}: core ${coreId} sequence jumps from ${previous} to ${sequence} at the entry ending at offset ${end}; the file is damaged or not the one the manifest describes.`,
       { details: { segment: path, offset: end, coreId } },
     );
 }

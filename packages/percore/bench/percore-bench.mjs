@@ -1,0 +1,113 @@
+// Benchmarks of @walnut/percore (run `pnpm run build` first; `pnpm --filter @walnut/percore bench`):
+//   1. aggregate append throughput with 1 and 2 worker threads, each owning its own core file
+//      (128-byte values, fdatasync every 1,000 entries), and the 2-worker/1-worker ratio;
+//   2. recovery time of 1,000,000 entries across 2 cores (open = validate + cut, recover =
+//      read + decode + merge).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { PerCoreWalManager } from '@walnut/percore';
+import { SyncFsStorageIo } from '@walnut/storage-io';
+
+const ENTRIES_PER_WORKER = Number(process.env.PERCORE_BENCH_ENTRIES ?? 300_000);
+const RECOVERY_ENTRIES = Number(process.env.PERCORE_BENCH_RECOVERY ?? 1_000_000);
+const RUNS = Number(process.env.PERCORE_BENCH_RUNS ?? 3);
+const VALUE_SIZE = 128;
+const SYNC_EVERY = 1_000;
+const WORKER = new URL('./bench-worker.mjs', import.meta.url);
+
+async function throughput(workers) {
+  const dir = mkdtempSync(join(tmpdir(), 'percore-bench-'));
+  const io = new SyncFsStorageIo();
+  const manager = await PerCoreWalManager.create({ baseDir: dir, numCores: workers, io });
+  const ports = [];
+  const ready = [];
+  const done = [];
+  for (let coreId = 0; coreId < workers; coreId++) {
+    const { port1, port2 } = new MessageChannel();
+    const handoff = await manager.handOff(coreId, port1);
+    new Worker(WORKER, {
+      workerData: {
+        handoff,
+        port: port2,
+        entries: ENTRIES_PER_WORKER,
+        syncEvery: SYNC_EVERY,
+        valueSize: VALUE_SIZE,
+      },
+      transferList: [port2],
+    });
+    ports.push(port1);
+    ready.push(waitFor(port1, 'bench:ready'));
+    done.push(waitFor(port1, 'bench:done'));
+  }
+  await Promise.all(ready);
+  const start = process.hrtime.bigint();
+  for (const port of ports) port.postMessage({ type: 'bench:go' });
+  await Promise.all(done);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await manager.close();
+  for (const port of ports) port.close();
+  rmSync(dir, { recursive: true, force: true });
+  return (workers * ENTRIES_PER_WORKER) / seconds;
+}
+
+function waitFor(port, type) {
+  return new Promise((resolve) => {
+    const listener = (message) => {
+      if (message?.type !== type) return;
+      port.off('message', listener);
+      resolve(message);
+    };
+    port.on('message', listener);
+  });
+}
+
+async function recovery() {
+  const dir = mkdtempSync(join(tmpdir(), 'percore-bench-recovery-'));
+  const io = new SyncFsStorageIo();
+  const manager = await PerCoreWalManager.create({ baseDir: dir, numCores: 2, io });
+  const key = Buffer.alloc(16);
+  const value = Buffer.alloc(VALUE_SIZE, 0x5a);
+  for (let i = 0; i < RECOVERY_ENTRIES; i++) {
+    const writer = manager.writer(i % 2);
+    key.writeUInt32LE(i, 0);
+    writer.appendPut(key, value);
+    if ((i + 1) % (2 * SYNC_EVERY) === 0)
+      await Promise.all([manager.writer(0).sync(), manager.writer(1).sync()]);
+  }
+  await manager.close();
+  const t0 = process.hrtime.bigint();
+  const reopened = await PerCoreWalManager.open({ baseDir: dir, numCores: 2, io });
+  const t1 = process.hrtime.bigint();
+  const { entries } = await reopened.recover();
+  const t2 = process.hrtime.bigint();
+  if (entries.length !== RECOVERY_ENTRIES) throw new Error(`recovered ${entries.length} entries`);
+  await reopened.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { openMs: Number(t1 - t0) / 1e6, recoverMs: Number(t2 - t1) / 1e6 };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+console.log(
+  `@walnut/percore bench — node ${process.version}, ${cpus().length} CPUs, ${ENTRIES_PER_WORKER.toLocaleString('en-US')} entries per worker, ${VALUE_SIZE} B values, sync every ${SYNC_EVERY}, median of ${RUNS}`,
+);
+const one = [];
+const two = [];
+for (let run = 0; run < RUNS; run++) {
+  // Alternate so that background load hits both configurations alike.
+  one.push(await throughput(1));
+  two.push(await throughput(2));
+}
+const base = median(one);
+const scaled = median(two);
+console.log(`1 worker : ${fmt(base)} entries/s   (runs: ${one.map(fmt).join(', ')})`);
+console.log(`2 workers: ${fmt(scaled)} entries/s   (runs: ${two.map(fmt).join(', ')})`);
+console.log(`scaling 2/1: ${(scaled / base).toFixed(2)}x (target ≥ 1.60x)`);
+
+const rec = await recovery();
+console.log(
+  `recovery of ${RECOVERY_ENTRIES.toLocaleString('en-US')} entries across 2 cores: open (validate + cut) ${rec.openMs.toFixed(0)} ms, recover (read + decode + merge) ${rec.recoverMs.toFixed(0)} ms, total ${(rec.openMs + rec.recoverMs).toFixed(0)} ms = ${fmt(RECOVERY_ENTRIES / ((rec.openMs + rec.recoverMs) / 1000))} entries/s`,
+);
