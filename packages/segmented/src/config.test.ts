@@ -1,0 +1,84 @@
+import { MemoryStorageIo } from '@walnut/storage-io';
+import { describe, expect, it } from 'vitest';
+import { DIR, openMemory, payloadFor, rejectsWith, throwsWith } from '../test/helpers.js';
+import { SegmentedWal } from './index.js';
+
+describe('config validation', () => {
+  const io = new MemoryStorageIo();
+  const bad: [string, Record<string, unknown>][] = [
+    ['no config', undefined as unknown as Record<string, unknown>],
+    ['dir missing', { io }],
+    ['dir empty', { dir: '', io }],
+    ['dir not a string', { dir: 42, io }],
+    ['dir with NUL', { dir: '/a\0b', io }],
+    ['segmentTargetSize too small', { dir: DIR, io, segmentTargetSize: 100 }],
+    ['segmentTargetSize fractional', { dir: DIR, io, segmentTargetSize: 5000.5 }],
+    ['segmentTargetSize a string', { dir: DIR, io, segmentTargetSize: '64MiB' }],
+    ['segmentTargetSize huge', { dir: DIR, io, segmentTargetSize: 2 ** 41 }],
+    ['writeBufferSize too small', { dir: DIR, io, writeBufferSize: 10 }],
+    ['writeBufferSize NaN', { dir: DIR, io, writeBufferSize: Number.NaN }],
+    ['maxRecordSize 0', { dir: DIR, io, maxRecordSize: 0 }],
+    ['maxRecordSize over the format limit', { dir: DIR, io, maxRecordSize: 2 ** 30 }],
+    ['preallocate not boolean', { dir: DIR, io, preallocate: 'yes' }],
+    ['readOnly not boolean', { dir: DIR, io, readOnly: 1 }],
+    ['recovery unknown', { dir: DIR, io, recovery: 'best-effort' }],
+    ['encryption not a KeyRing', { dir: DIR, io, encryption: { currentKeyId: 1 } }],
+    ['io not a StorageIo', { dir: DIR, io: { open() {} } }],
+    ['io null', { dir: DIR, io: null }],
+    ['unknown field (a typo)', { dir: DIR, io, segmentTargetsize: 4096 }],
+  ];
+  for (const [name, config] of bad) {
+    it(`rejects ${name} with WAL_BAD_ARGUMENT`, async () => {
+      await rejectsWith(SegmentedWal.open(config as never), 'WAL_BAD_ARGUMENT');
+    });
+  }
+});
+
+describe('argument validation', () => {
+  it('rejects bad records without consuming an LSN', async () => {
+    const wal = await openMemory(new MemoryStorageIo(), { maxRecordSize: 1000 });
+    const cases: [unknown, string][] = [
+      [null, 'WAL_BAD_ARGUMENT'],
+      [{}, 'WAL_BAD_ARGUMENT'],
+      [{ payload: 'text' }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), type: 70000 }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), type: -1 }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), type: 1.5 }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), meta: 'm' }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), tenantId: 1 }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), tenantId: -1n }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), vshardId: 2 ** 32 }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1), databaseId: 2n ** 64n }, 'WAL_BAD_ARGUMENT'],
+      [{ payload: Buffer.alloc(1001) }, 'WAL_RECORD_TOO_LARGE'],
+      [{ payload: Buffer.alloc(900), meta: Buffer.alloc(101) }, 'WAL_RECORD_TOO_LARGE'],
+    ];
+    for (const [input, code] of cases) {
+      throwsWith(() => wal.append(input as never), code);
+      throwsWith(() => wal.appendBatch([{ payload: Buffer.alloc(1) }, input as never]), code);
+    }
+    throwsWith(() => wal.appendBatch([]), 'WAL_BAD_ARGUMENT');
+    throwsWith(() => wal.appendBatch('x' as never), 'WAL_BAD_ARGUMENT');
+    throwsWith(
+      () => wal.appendBatch([{ payload: Buffer.alloc(600) }, { payload: Buffer.alloc(600) }]),
+      'WAL_RECORD_TOO_LARGE',
+    );
+    expect(wal.nextLsn).toBe(1n);
+    expect(wal.append({ payload: payloadFor(1n) })).toBe(1n);
+    await wal.close();
+  });
+
+  it('rejects bad LSNs, limits, listeners and rings', async () => {
+    const wal = await openMemory();
+    await rejectsWith(wal.truncateBefore(-1n), 'WAL_BAD_ARGUMENT');
+    await rejectsWith(wal.truncateBefore(5 as never), 'WAL_BAD_ARGUMENT');
+    await rejectsWith(wal.truncateBefore(2n ** 64n), 'WAL_BAD_ARGUMENT');
+    throwsWith(() => wal.replayFrom(1 as never), 'WAL_BAD_ARGUMENT');
+    throwsWith(() => wal.replayFrom(-3n), 'WAL_BAD_ARGUMENT');
+    await rejectsWith(wal.replayFromLimit(1n, 0), 'WAL_BAD_ARGUMENT');
+    await rejectsWith(wal.replayFromLimit(1n, 1.5), 'WAL_BAD_ARGUMENT');
+    await rejectsWith(wal.replayFromLimit(1n, '3' as never), 'WAL_BAD_ARGUMENT');
+    throwsWith(() => wal.onDurable('x' as never), 'WAL_BAD_ARGUMENT');
+    throwsWith(() => wal.setEncryptionRing({} as never), 'WAL_BAD_ARGUMENT');
+    await wal.close();
+  });
+});
