@@ -1,3 +1,7 @@
+import { mergeConfig } from 'vitest/config';
 import { walnutProject } from '../../vitest.shared.js';
 
-export default walnutProject('mmap-reader');
+// --expose-gc lets gc.test.ts prove that views keep their mapping alive after the reader is collected.
+export default mergeConfig(walnutProject('mmap-reader'), {
+  test: { poolOptions: { forks: { execArgv: ['--expose-gc'] } } },
+});

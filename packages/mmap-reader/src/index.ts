@@ -1,3 +1,4 @@
+export { listSegmentFiles, readFloor, type SegmentFile } from './log-dir.js';
 export {
   describeMmapSupport,
   type MmapSupport,
@@ -11,3 +12,10 @@ export {
   type ReaderDescription,
   type StopReason,
 } from './reader.js';
+export {
+  type ReplayOptions,
+  type ReplayPage,
+  type ReplaySummary,
+  replaySegmentsMmap,
+  replaySegmentsMmapLimit,
+} from './replay.js';

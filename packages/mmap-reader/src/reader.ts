@@ -2,7 +2,6 @@ import {
   BodyKind,
   decodeBatchBody,
   decodeFileHeader,
-  decodeRecordBody,
   FILE_HEADER_SIZE,
   type FileHeader,
   FrameCipher,
@@ -13,11 +12,15 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
+import { decodeRecordIn } from './decode.js';
 import { ioError } from './errors.js';
 import { describeStop, type FrameSource, StopCode } from './frame-source.js';
 import { MappedFrameSource } from './mapped-source.js';
 import { type ReaderMode, type RequestedMode, resolveMode } from './mode.js';
 import { ReadFrameSource } from './read-source.js';
+
+/** LSNs below this compare exactly as numbers, batch counts included. */
+const SAFE_LSN = 2 ** 52;
 
 export interface MmapWalReaderOptions {
   /** Keys for encrypted segments (the header names the key id). */
@@ -67,12 +70,15 @@ export class MmapWalReader {
   readonly #source: FrameSource;
   readonly #cipher: FrameCipher | null;
   readonly #maxBody: number;
-  #expectedLsn: bigint | null;
+  /** The LSN the next frame must start with, as a number while below SAFE_LSN (else NaN and see #expectedBig); -1: any. */
+  #expectedNumber: number;
+  #expectedBig: bigint | null = null;
   #offset: number;
   #stop: StopReason | null = null;
   #pending: WalRecord[] = [];
   #pendingAt = 0;
   #closed = false;
+  #lastLsn: bigint | null = null;
 
   private constructor(
     path: string,
@@ -89,7 +95,10 @@ export class MmapWalReader {
     this.header = header;
     this.#cipher = cipher;
     this.#maxBody = maxBody;
-    this.#expectedLsn = header === null || header.firstLsn === 0n ? null : header.firstLsn;
+    const firstLsn = header === null ? 0n : header.firstLsn;
+    this.#expectedNumber =
+      firstLsn === 0n ? -1 : firstLsn < BigInt(SAFE_LSN) ? Number(firstLsn) : Number.NaN;
+    this.#expectedBig = firstLsn === 0n ? null : firstLsn;
     this.#offset = header === null ? 0 : header.headerLength;
     if (header === null) this.#stop = { kind: 'eof', offset: 0, reason: 'empty file' };
     else source.seek(header.headerLength);
@@ -168,6 +177,11 @@ export class MmapWalReader {
     return this.#offset;
   }
 
+  /** LSN of the last record `nextRecord()` returned; null before the first. */
+  get lastLsn(): bigint | null {
+    return this.#lastLsn;
+  }
+
   /** True when the file holds no frame bytes (zero length, or only the file header). */
   get isEmpty(): boolean {
     return this.#source.length <= (this.header?.headerLength ?? 0);
@@ -190,7 +204,11 @@ export class MmapWalReader {
    */
   nextRecord(): WalRecord | null {
     const pending = this.#pending;
-    if (this.#pendingAt < pending.length) return pending[this.#pendingAt++]!;
+    if (this.#pendingAt < pending.length) {
+      const record = pending[this.#pendingAt++]!;
+      this.#lastLsn = record.lsn;
+      return record;
+    }
     if (this.#stop !== null) return null;
     if (this.#closed)
       throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
@@ -216,12 +234,13 @@ export class MmapWalReader {
       if (kind === BodyKind.RECORD) {
         let record: WalRecord;
         try {
-          record = decodeRecordBody(buf.subarray(start, end));
+          record = decodeRecordIn(buf, start, end);
         } catch (error) {
           return this.#malformed(error);
         }
         if (!this.#inSequence(record.lsn, 1)) return null;
         this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
+        this.#lastLsn = record.lsn;
         return record;
       }
       if (kind === BodyKind.BATCH) {
@@ -235,6 +254,7 @@ export class MmapWalReader {
         this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
         this.#pending = records;
         this.#pendingAt = 1;
+        this.#lastLsn = records[0]!.lsn;
         return records[0]!;
       }
       if (kind === BodyKind.PADDING) {
@@ -253,13 +273,28 @@ export class MmapWalReader {
 
   /** Checks that the next `count` LSNs start at the one expected (LSNs are never skipped). */
   #inSequence(first: bigint, count: number): boolean {
-    const expected = this.#expectedLsn;
+    // Fast path without BigInt arithmetic (which allocates): LSNs well below 2^53 compare exactly as numbers.
+    const n = Number(first);
+    if (n === this.#expectedNumber && n < SAFE_LSN) {
+      this.#expectedNumber = n + count;
+      return true;
+    }
+    const expected = this.#expectedLsn();
     if (expected !== null && first !== expected) {
       this.#corrupt(`LSN ${first} where ${expected} was expected`);
       return false;
     }
-    this.#expectedLsn = first + BigInt(count);
+    const next = first + BigInt(count);
+    this.#expectedNumber = next < BigInt(SAFE_LSN) ? Number(next) : Number.NaN;
+    this.#expectedBig = next;
     return true;
+  }
+
+  /** The LSN the next frame must start with; null when any is accepted (header firstLsn 0). */
+  #expectedLsn(): bigint | null {
+    const n = this.#expectedNumber;
+    if (Number.isNaN(n)) return this.#expectedBig;
+    return n < 0 ? null : BigInt(n);
   }
 
   #decrypt(cipher: FrameCipher, body: Buffer): Buffer {

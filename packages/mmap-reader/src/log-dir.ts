@@ -1,0 +1,49 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32c, parseSegmentFileName, WalError, WalErrorCode } from '@walnut/codec';
+import { ioError } from './errors.js';
+
+export interface SegmentFile {
+  firstLsn: bigint;
+  path: string;
+}
+
+/** Segment files of a log directory in LSN order (other names, LOCK and FLOOR included, are ignored). */
+export function listSegmentFiles(dir: string): SegmentFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    throw ioError(error, dir, 'list the log directory');
+  }
+  const segments: SegmentFile[] = [];
+  for (const name of names) {
+    const firstLsn = parseSegmentFileName(name);
+    if (firstLsn !== null) segments.push({ firstLsn, path: join(dir, name) });
+  }
+  return segments.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
+}
+
+const FLOOR_SIZE = 12;
+
+/**
+ * The retained floor from the directory's FLOOR file (FORMAT.md "Log directory"), or null
+ * when there is none. WAL_CORRUPT when the file is damaged.
+ */
+export function readFloor(dir: string): bigint | null {
+  const path = join(dir, 'FLOOR');
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return null;
+    throw ioError(error, path, 'read');
+  }
+  if (bytes.length !== FLOOR_SIZE || crc32c(bytes.subarray(0, 8)) !== bytes.readUInt32LE(8))
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path} is damaged (${bytes.length} bytes, or a CRC32C mismatch); it holds the retained floor LSN — restore it from a backup or remove it to fall back to the first segment's LSN`,
+      { details: { segment: path, offset: 0 } },
+    );
+  return bytes.readBigUInt64LE(0);
+}

@@ -1,0 +1,423 @@
+import { randomBytes } from 'node:crypto';
+import { truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BodyKind,
+  encodeCoreEntryFrame,
+  encodeFileHeader,
+  encodeFrame,
+  KeyRing,
+  recordFrameSize,
+  WalErrorCode,
+  type WalRecordInput,
+} from '@walnut/codec';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MmapWalReader } from './reader.js';
+import { buildSegment, type FrameSpec, records, tempDir } from './testing/segments.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterEach(() => cleanup());
+
+let fileCount = 0;
+function writeFile(bytes: Uint8Array): string {
+  const path = join(dir, `file-${fileCount++}.wal`);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+function segment(frames: FrameSpec[], tail?: Uint8Array, firstLsn = 1n) {
+  const built = buildSegment({ firstLsn, frames, tail });
+  return { ...built, path: writeFile(built.bytes) };
+}
+
+function lsnsOf(reader: MmapWalReader): bigint[] {
+  return [...reader.records()].map((r) => r.lsn);
+}
+
+const ring = new KeyRing({ 7: randomBytes(32) }, 7);
+
+describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
+  const open = (path: string, options: { keyRing?: KeyRing; maxFrameBody?: number } = {}) =>
+    MmapWalReader.open(path, { mode, ...options });
+
+  it('reads records and batches in LSN order and stops with eof at the end of the data', () => {
+    const input: WalRecordInput = {
+      type: 513,
+      payload: Buffer.from('full'),
+      meta: Buffer.from('m'),
+      tenantId: 9n,
+      vshardId: 3,
+      databaseId: 2n ** 63n,
+    };
+    const seg = segment([...records(2), { batch: records(3) }, input], undefined, 10n);
+    const reader = open(seg.path);
+    expect(reader.mode).toBe(mode);
+    expect(reader.header?.firstLsn).toBe(10n);
+    expect(reader.offset).toBe(64);
+    const got = [...reader.records()];
+    expect(got.map((r) => r.lsn)).toEqual([10n, 11n, 12n, 13n, 14n, 15n]);
+    expect(got.map((r) => r.payload.toString()).slice(0, 5)).toEqual([
+      'payload-0',
+      'payload-1',
+      'payload-0',
+      'payload-1',
+      'payload-2',
+    ]);
+    const last = got[5]!;
+    expect(last.type).toBe(513);
+    expect(last.payload.toString()).toBe('full');
+    expect(last.meta?.toString()).toBe('m');
+    expect([last.tenantId, last.vshardId, last.databaseId]).toEqual([9n, 3, 2n ** 63n]);
+    expect(reader.stopReason).toEqual({ kind: 'eof', offset: seg.end, reason: 'end of data' });
+    expect(reader.offset).toBe(seg.end);
+    expect(reader.length).toBe(seg.end);
+    expect(reader.isEmpty).toBe(false);
+    expect(reader.lastLsn).toBe(15n);
+    expect(reader.nextRecord()).toBeNull();
+  });
+
+  it('reads a zero-filled (preallocated) tail as a clean end', () => {
+    const seg = segment(records(3), Buffer.alloc(10_000));
+    const reader = open(seg.path);
+    expect(lsnsOf(reader)).toEqual([1n, 2n, 3n]);
+    expect(reader.stopReason).toMatchObject({ kind: 'eof', offset: seg.end });
+    expect(reader.length).toBe(seg.end + 10_000);
+  });
+
+  it('treats a zero-length file as empty, with no header', () => {
+    const reader = open(writeFile(Buffer.alloc(0)));
+    expect(reader.isEmpty).toBe(true);
+    expect(reader.header).toBeNull();
+    expect(reader.length).toBe(0);
+    expect(reader.nextRecord()).toBeNull();
+    expect(reader.stopReason).toMatchObject({ kind: 'eof', offset: 0 });
+  });
+
+  it('treats a header-only segment as empty', () => {
+    const seg = segment([]);
+    const reader = open(seg.path);
+    expect(reader.isEmpty).toBe(true);
+    expect(reader.header?.firstLsn).toBe(1n);
+    expect(reader.nextRecord()).toBeNull();
+    expect(reader.stopReason).toMatchObject({ kind: 'eof', offset: 64 });
+  });
+
+  describe('stops at the first damage, at its offset, with the right kind', () => {
+    const frames = records(5);
+
+    /** Builds 5 records, damages the bytes, returns what a reader makes of them. */
+    function damaged(damage: (bytes: Buffer, offsets: number[], end: number) => Buffer) {
+      const built = buildSegment({ firstLsn: 1n, frames });
+      const reader = open(writeFile(damage(built.bytes, built.frameOffsets, built.end)));
+      return { reader, lsns: lsnsOf(reader), offsets: built.frameOffsets, end: built.end };
+    }
+
+    it('a last frame cut short is torn', () => {
+      const r = damaged((b, o) => b.subarray(0, o[4]! + 12));
+      expect(r.lsns).toEqual([1n, 2n, 3n, 4n]);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'torn', offset: r.offsets[4] });
+    });
+
+    it('a last frame with a bad CRC is torn', () => {
+      const r = damaged((b, o) => {
+        b[o[4]! + 15]! ^= 0xff;
+        return b;
+      });
+      expect(r.lsns).toEqual([1n, 2n, 3n, 4n]);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'torn', offset: r.offsets[4] });
+      expect(r.reader.stopReason?.reason).toMatch(/CRC32C mismatch/);
+    });
+
+    it('a frame header cut short at the end is torn', () => {
+      const r = damaged((b, _o, end) =>
+        Buffer.concat([b.subarray(0, end), Buffer.from([1, 2, 3])]),
+      );
+      expect(r.lsns).toHaveLength(5);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'torn', offset: r.end });
+    });
+
+    it('a zero header followed by garbage (no valid frame) is torn', () => {
+      const tail = Buffer.concat([Buffer.alloc(8), Buffer.from('garbage!')]);
+      const r = damaged((b) => Buffer.concat([b, tail]));
+      expect(r.lsns).toHaveLength(5);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'torn', offset: r.end });
+    });
+
+    it('a damaged byte in a middle frame, with valid frames after it, is corrupt', () => {
+      const r = damaged((b, o) => {
+        b[o[2]! + 20]! ^= 0x01;
+        return b;
+      });
+      expect(r.lsns).toEqual([1n, 2n]);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offsets[2] });
+      expect(r.reader.offset).toBe(r.offsets[2]);
+    });
+
+    it('a damaged length in a middle frame is corrupt', () => {
+      const r = damaged((b, o) => {
+        b.writeUInt32LE(0xffff, o[1]! + 4);
+        return b;
+      });
+      expect(r.lsns).toEqual([1n]);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offsets[1] });
+    });
+
+    it('zeroed frames followed by valid ones are corrupt', () => {
+      const r = damaged((b, o) => {
+        b.fill(0, o[1], o[3]);
+        return b;
+      });
+      expect(r.lsns).toEqual([1n]);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offsets[1] });
+    });
+
+    it('a frame longer than maxFrameBody is damage', () => {
+      const built = buildSegment({
+        firstLsn: 1n,
+        frames: [...records(2), { payload: Buffer.alloc(500) }],
+      });
+      const reader = open(writeFile(built.bytes), { maxFrameBody: 100 });
+      expect(lsnsOf(reader)).toEqual([1n, 2n]);
+      expect(reader.stopReason).toMatchObject({ kind: 'torn', offset: built.frameOffsets[2] });
+    });
+  });
+
+  describe('frames whose CRC matches but whose content is invalid are corrupt', () => {
+    function withFrame(frame: Buffer, at: 'middle' | 'end' = 'middle') {
+      const built = buildSegment({ firstLsn: 1n, frames: records(2) });
+      const rest = buildSegment({ firstLsn: 3n, frames: records(1) }).bytes.subarray(64);
+      const bytes = Buffer.concat([built.bytes, frame, ...(at === 'middle' ? [rest] : [])]);
+      const reader = open(writeFile(bytes));
+      return { reader, lsns: lsnsOf(reader), offset: built.end };
+    }
+
+    function frameOf(body: Buffer): Buffer {
+      const frame = Buffer.alloc(8 + body.length);
+      encodeFrame(frame, 0, body);
+      return frame;
+    }
+
+    it('an unknown body kind', () => {
+      const r = withFrame(frameOf(Buffer.from([0x09, 1, 2, 3])));
+      expect(r.lsns).toEqual([1n, 2n]);
+      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offset });
+    });
+
+    it('a malformed record body (LSN 0)', () => {
+      const body = Buffer.alloc(14);
+      body[0] = BodyKind.RECORD;
+      const r = withFrame(frameOf(body), 'end');
+      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offset });
+    });
+
+    it('a per-core entry in a segment', () => {
+      const entry = {
+        op: 'epochBarrier' as const,
+        coreId: 1,
+        epoch: 1n,
+        sequence: 1n,
+        timestampNs: 1n,
+      };
+      const frame = Buffer.alloc(200);
+      const size = encodeCoreEntryFrame(frame, 0, entry);
+      const r = withFrame(frame.subarray(0, size));
+      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offset });
+      expect(r.reader.stopReason?.reason).toMatch(/kind 3/);
+    });
+
+    it('an LSN that skips ahead', () => {
+      const built = buildSegment({ firstLsn: 1n, frames: records(2) });
+      const skipped = buildSegment({ firstLsn: 4n, frames: records(1) }).bytes.subarray(64);
+      const reader = open(writeFile(Buffer.concat([built.bytes, skipped])));
+      expect(lsnsOf(reader)).toEqual([1n, 2n]);
+      expect(reader.stopReason).toMatchObject({ kind: 'corrupt', offset: built.end });
+      expect(reader.stopReason?.reason).toMatch(/LSN 4 where 3 was expected/);
+    });
+
+    it("a first record whose LSN is not the header's first LSN", () => {
+      const header = encodeFileHeader({
+        firstLsn: 5n,
+        salt: randomBytes(16),
+        cipher: 'none',
+        fileKind: 'segment',
+        keyId: 0,
+      });
+      const frames = buildSegment({ firstLsn: 6n, frames: records(1) }).bytes.subarray(64);
+      const reader = open(writeFile(Buffer.concat([header, frames])));
+      expect(reader.nextRecord()).toBeNull();
+      expect(reader.stopReason).toMatchObject({ kind: 'corrupt', offset: 64 });
+    });
+  });
+
+  it('refuses a damaged file header with WAL_CORRUPT', () => {
+    const seg = buildSegment({ firstLsn: 1n, frames: records(1) });
+    seg.bytes[20]! ^= 1;
+    expect(() => open(writeFile(seg.bytes))).toThrow(
+      expect.objectContaining({ code: WalErrorCode.CORRUPT }),
+    );
+    expect(() => open(writeFile(Buffer.from('WLNT')))).toThrow(
+      expect.objectContaining({ code: WalErrorCode.CORRUPT }),
+    );
+  });
+
+  it('refuses a per-core file', () => {
+    const header = encodeFileHeader({
+      firstLsn: 0n,
+      salt: randomBytes(16),
+      cipher: 'none',
+      fileKind: 'core',
+      keyId: 0,
+    });
+    expect(() => open(writeFile(header))).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    );
+  });
+
+  it('reports a missing file as WAL_IO with errno', () => {
+    expect(() => open(join(dir, 'nope.wal'))).toThrow(
+      expect.objectContaining({
+        code: WalErrorCode.IO,
+        details: expect.objectContaining({ errno: 2 }),
+      }),
+    );
+  });
+
+  describe('encrypted segments', () => {
+    it('decrypts records with the key ring (plaintext is a copy)', () => {
+      const built = buildSegment({
+        firstLsn: 1n,
+        frames: [...records(2), { batch: records(2) }],
+        keyRing: ring,
+      });
+      const reader = open(writeFile(built.bytes), { keyRing: ring });
+      const got = [...reader.records()];
+      expect(got.map((r) => [r.lsn, r.payload.toString()])).toEqual([
+        [1n, 'payload-0'],
+        [2n, 'payload-1'],
+        [3n, 'payload-0'],
+        [4n, 'payload-1'],
+      ]);
+      expect(reader.stopReason).toMatchObject({ kind: 'eof', offset: built.end });
+      expect(reader.describe()).toMatchObject({ encrypted: true, zeroCopy: false });
+    });
+
+    it('needs the key ring: WAL_KEY_MISSING without it or without the key', () => {
+      const built = buildSegment({ firstLsn: 1n, frames: records(1), keyRing: ring });
+      const path = writeFile(built.bytes);
+      expect(() => open(path)).toThrow(expect.objectContaining({ code: WalErrorCode.KEY_MISSING }));
+      const other = new KeyRing({ 8: randomBytes(32) }, 8);
+      expect(() => open(path, { keyRing: other })).toThrow(
+        expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
+      );
+    });
+
+    it('throws WAL_DECRYPT_FAILED for a wrong key, naming segment and offset', () => {
+      const built = buildSegment({ firstLsn: 1n, frames: records(1), keyRing: ring });
+      const path = writeFile(built.bytes);
+      const wrong = new KeyRing({ 7: randomBytes(32) }, 7);
+      const reader = open(path, { keyRing: wrong });
+      expect(() => reader.nextRecord()).toThrow(
+        expect.objectContaining({
+          code: WalErrorCode.DECRYPT_FAILED,
+          details: expect.objectContaining({ segment: path, offset: 64 }),
+        }),
+      );
+    });
+
+    it('stops as corrupt at a plaintext record frame inside an encrypted segment', () => {
+      const built = buildSegment({ firstLsn: 1n, frames: records(1), keyRing: ring });
+      const plain = buildSegment({ firstLsn: 2n, frames: records(1) }).bytes.subarray(64);
+      const reader = open(writeFile(Buffer.concat([built.bytes, plain])), { keyRing: ring });
+      expect(lsnsOf(reader)).toEqual([1n]);
+      expect(reader.stopReason).toMatchObject({ kind: 'corrupt', offset: built.end });
+    });
+  });
+
+  it('closes: later reads throw WAL_CLOSED, records already read stay valid', () => {
+    const seg = segment(records(3));
+    const reader = open(seg.path);
+    const first = reader.nextRecord()!;
+    reader.close();
+    expect(() => reader.nextRecord()).toThrow(
+      expect.objectContaining({ code: WalErrorCode.CLOSED }),
+    );
+    expect(first.payload.toString()).toBe('payload-0');
+  });
+});
+
+describe('mmap mode specifics', () => {
+  it('hands out payloads as views into one mapping (zero copy)', () => {
+    const seg = segment(records(3));
+    const reader = MmapWalReader.open(seg.path, { mode: 'mmap' });
+    const [a, b] = [reader.nextRecord()!, reader.nextRecord()!];
+    expect(a.payload.buffer).toBe(b.payload.buffer);
+    expect(a.payload.byteOffset).toBe(seg.frameOffsets[0]! + 20);
+    expect(b.payload.byteOffset).toBe(seg.frameOffsets[1]! + 20);
+    expect(reader.describe()).toMatchObject({ mode: 'mmap', zeroCopy: true });
+  });
+
+  it('applies MADV_SEQUENTIAL on open and DONTNEED on releasePages; views stay readable', () => {
+    const seg = segment(records(3));
+    const reader = MmapWalReader.open(seg.path, { mode: 'mmap' });
+    expect(reader.madviseState).toBe('sequential');
+    const all = [...reader.records()];
+    expect(reader.releasePages()).toBe(true);
+    expect(reader.madviseState).toBe('dontneed');
+    expect(all.map((r) => r.payload.toString())).toEqual(['payload-0', 'payload-1', 'payload-2']);
+  });
+
+  it('has no madvise state in read mode', () => {
+    const reader = MmapWalReader.open(segment(records(1)).path, { mode: 'read' });
+    expect(reader.madviseState).toBeNull();
+    expect(reader.releasePages()).toBe(false);
+  });
+
+  it('a frame size that is exact: recordFrameSize matches the offsets', () => {
+    const seg = segment(records(2));
+    expect(seg.frameOffsets[1]! - seg.frameOffsets[0]!).toBe(recordFrameSize(records(1)[0]!));
+  });
+});
+
+describe('mode selection', () => {
+  const saved = process.env.WALNUT_MMAP;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.WALNUT_MMAP;
+    else process.env.WALNUT_MMAP = saved;
+  });
+
+  it('maps by default when the addon loaded', () => {
+    delete process.env.WALNUT_MMAP;
+    const reader = MmapWalReader.open(segment(records(1)).path);
+    expect(reader.mode).toBe('mmap');
+  });
+
+  it('WALNUT_MMAP=off switches auto readers to read mode and says why', () => {
+    process.env.WALNUT_MMAP = 'off';
+    const reader = MmapWalReader.open(segment(records(1)).path);
+    expect(reader.mode).toBe('read');
+    expect(reader.describe().modeReason).toMatch(/WALNUT_MMAP=off/);
+    expect(() => MmapWalReader.open(segment(records(1)).path, { mode: 'mmap' })).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BACKEND_UNAVAILABLE }),
+    );
+  });
+
+  it('rejects an unknown mode', () => {
+    expect(() => MmapWalReader.open(segment(records(1)).path, { mode: 'fast' as 'mmap' })).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    );
+  });
+});
+
+it('a file truncated to a size that is not a frame boundary reads as torn in both modes', () => {
+  const seg = segment(records(4));
+  truncateSync(seg.path, seg.end - 5);
+  for (const mode of ['mmap', 'read'] as const) {
+    const reader = MmapWalReader.open(seg.path, { mode });
+    expect(lsnsOf(reader)).toEqual([1n, 2n, 3n]);
+    expect(reader.stopReason).toMatchObject({ kind: 'torn', offset: seg.frameOffsets[3] });
+  }
+});

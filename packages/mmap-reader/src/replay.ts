@@ -1,0 +1,236 @@
+import { WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { listSegmentFiles, readFloor, type SegmentFile } from './log-dir.js';
+import { MmapWalReader, type MmapWalReaderOptions } from './reader.js';
+
+export interface ReplayOptions extends MmapWalReaderOptions {
+  /**
+   * Also read the active segment (the one with the highest first LSN). Only for a log
+   * that no process has open for writing: a writer may truncate or extend the active
+   * segment, and touching mapped pages that a truncation removed raises SIGBUS, which
+   * kills the process. Default false: the active segment is never mapped.
+   */
+  includeActive?: boolean;
+  /** Call `releasePages()` on each segment once it was read to its end. Default false. */
+  releasePages?: boolean;
+}
+
+export interface ReplaySummary {
+  /** Records handed to the callback. */
+  records: number;
+  /** The LSN after the last record replayed (`fromLsn` when none was). */
+  nextLsn: bigint;
+  /** Segments opened. */
+  segments: number;
+}
+
+export interface ReplayPage {
+  records: WalRecord[];
+  /** More records follow `records` in the segments this call may read. */
+  hasMore: boolean;
+  /** Where the next page starts: the LSN after the last record returned (`fromLsn` when none). */
+  nextLsn: bigint;
+}
+
+/**
+ * Replays every record with LSN ≥ `fromLsn` from the sealed segments of the log in `dir`,
+ * in LSN order, calling `fn` for each (a returned promise is awaited before the next
+ * record). Payloads are views into the mappings: keep them as long as you like, they
+ * keep their segment's mapping alive.
+ *
+ * Throws WAL_REPLAY_BELOW_FLOOR when `fromLsn` is below the retained floor, WAL_CORRUPT
+ * (with `details.segment` and `details.offset`) for damage in a sealed segment or a
+ * malformed frame anywhere, WAL_MISSING_SEGMENT when segments do not follow each other.
+ */
+export async function replaySegmentsMmap(
+  dir: string,
+  fromLsn: bigint,
+  fn: (record: WalRecord) => void | Promise<void>,
+  options: ReplayOptions = {},
+): Promise<ReplaySummary> {
+  if (typeof fn !== 'function')
+    throw new WalError(WalErrorCode.BAD_ARGUMENT, 'fn must be a function called for each record');
+  const cursor = new LogCursor(dir, fromLsn, options);
+  let records = 0;
+  for (let record = cursor.next(); record !== null; record = cursor.next()) {
+    records++;
+    const result = fn(record);
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+  }
+  return { records, nextLsn: cursor.nextLsn, segments: cursor.segmentsOpened };
+}
+
+/**
+ * At most `max` records with LSN ≥ `fromLsn`, for paged catch-up: call again with
+ * `nextLsn` while `hasMore`. Records of the active segment are not included (unless
+ * `includeActive`): when `hasMore` is false the caller continues from `nextLsn` with the
+ * writer that owns the active segment.
+ */
+export async function replaySegmentsMmapLimit(
+  dir: string,
+  fromLsn: bigint,
+  max: number,
+  options: ReplayOptions = {},
+): Promise<ReplayPage> {
+  if (!Number.isSafeInteger(max) || max < 1)
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `max must be a positive integer (records per page), got ${String(max)}`,
+    );
+  const cursor = new LogCursor(dir, fromLsn, options);
+  const records: WalRecord[] = [];
+  let next = cursor.next();
+  while (next !== null && records.length < max) {
+    records.push(next);
+    next = cursor.next();
+  }
+  const last = records.at(-1);
+  return { records, hasMore: next !== null, nextLsn: last === undefined ? fromLsn : last.lsn + 1n };
+}
+
+/** Walks the records of consecutive segments, checking that each follows the one before. */
+class LogCursor {
+  readonly #from: bigint;
+  readonly #options: ReplayOptions;
+  readonly #segments: SegmentFile[];
+  /** First LSN of the active segment when it is not read: the sealed ones must end just before it. */
+  readonly #activeFirstLsn: bigint | null;
+  #index: number;
+  #reader: MmapWalReader | null = null;
+  #segment: SegmentFile | null = null;
+  /** The LSN the next record must have (null before the first segment is opened). */
+  #expected: bigint | null = null;
+  /** The last record handed out (its LSN + 1 is `nextLsn`; computed on demand to keep `next()` allocation-free). */
+  #last: WalRecord | null = null;
+  /** Still inside the records below fromLsn (only the first segment read can hold any). */
+  #skipping = true;
+  segmentsOpened = 0;
+
+  constructor(dir: string, fromLsn: bigint, options: ReplayOptions) {
+    if (typeof dir !== 'string' || dir.length === 0)
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'dir must be a non-empty string');
+    if (typeof fromLsn !== 'bigint' || fromLsn < 1n)
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `fromLsn must be a bigint ≥ 1n (LSNs start at 1), got ${String(fromLsn)}`,
+      );
+    if (typeof options !== 'object' || options === null)
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'options must be an object');
+    this.#from = fromLsn;
+    this.#options = options;
+    const all = listSegmentFiles(dir);
+    const floor = readFloor(dir) ?? all[0]?.firstLsn ?? null;
+    if (floor !== null && fromLsn < floor)
+      throw new WalError(
+        WalErrorCode.REPLAY_BELOW_FLOOR,
+        `cannot replay from LSN ${fromLsn}: records below ${floor} were truncated from ${dir}; replay from ${floor} or later (or restore from a snapshot taken before the truncation)`,
+        { details: { fromLsn, floor } },
+      );
+    const first = all[0];
+    if (first !== undefined && fromLsn < first.firstLsn)
+      throw new WalError(
+        WalErrorCode.MISSING_SEGMENT,
+        `records ${fromLsn}..${first.firstLsn - 1n} are missing from ${dir}: the floor is ${floor} but the first segment starts at ${first.firstLsn}; restore the missing segment`,
+        { details: { segment: first.path, fromLsn } },
+      );
+    const active = options.includeActive === true ? undefined : all.pop();
+    this.#activeFirstLsn = active?.firstLsn ?? null;
+    this.#segments = all;
+    // Start at the last segment that begins at or before fromLsn; earlier ones hold only older records.
+    let start = 0;
+    while (start + 1 < all.length && all[start + 1]!.firstLsn <= fromLsn) start++;
+    this.#index = active !== undefined && fromLsn >= active.firstLsn ? all.length : start;
+  }
+
+  get nextLsn(): bigint {
+    return this.#last === null ? this.#from : this.#last.lsn + 1n;
+  }
+
+  next(): WalRecord | null {
+    const from = this.#from;
+    for (;;) {
+      let reader = this.#reader;
+      if (reader === null) {
+        if (this.#index >= this.#segments.length) {
+          this.#checkEndsBeforeActive();
+          return null;
+        }
+        reader = this.#open(this.#segments[this.#index++]!);
+      }
+      const record = reader.nextRecord();
+      if (record !== null) {
+        if (this.#skipping) {
+          if (record.lsn < from) continue;
+          this.#skipping = false;
+        }
+        this.#last = record;
+        return record;
+      }
+      this.#finishSegment(reader);
+    }
+  }
+
+  #open(segment: SegmentFile): MmapWalReader {
+    const reader = MmapWalReader.open(segment.path, this.#options);
+    this.segmentsOpened++;
+    const headerLsn = reader.header?.firstLsn;
+    // A zero-length active segment: its creator crashed before writing the header.
+    const emptyActive = reader.header === null && this.#isActive();
+    if (headerLsn !== segment.firstLsn && !emptyActive) {
+      reader.close();
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `${segment.path} is named for LSN ${segment.firstLsn} but its header says ${headerLsn ?? 'nothing (the file is empty)'}; the segment is damaged or misnamed`,
+        { details: { segment: segment.path, offset: 0 } },
+      );
+    }
+    const expected = this.#expected;
+    if (expected !== null && segment.firstLsn !== expected) {
+      reader.close();
+      throw new WalError(
+        WalErrorCode.MISSING_SEGMENT,
+        `${segment.path} starts at LSN ${segment.firstLsn} but the segment before it ends at ${expected - 1n}; a segment is missing (or damaged) — restore it`,
+        { details: { segment: segment.path, expectedLsn: expected } },
+      );
+    }
+    this.#expected = segment.firstLsn;
+    this.#segment = segment;
+    this.#reader = reader;
+    return reader;
+  }
+
+  #finishSegment(reader: MmapWalReader): void {
+    const segment = this.#segment!;
+    const stop = reader.stopReason!;
+    const isActive = this.#isActive();
+    // A sealed segment was complete and synced before the next one was created, so any
+    // damage in it is corruption. The active one may end in a torn write (the writer's
+    // recovery cuts it).
+    if (stop.kind === 'corrupt' || (stop.kind === 'torn' && !isActive))
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `${isActive ? 'segment' : 'sealed segment'} ${segment.path} is damaged at offset ${stop.offset} (${stop.kind}: ${stop.reason}); restore it from a replica or backup`,
+        { details: { segment: segment.path, offset: stop.offset, kind: stop.kind } },
+      );
+    this.#expected = reader.lastLsn === null ? segment.firstLsn : reader.lastLsn + 1n;
+    if (this.#options.releasePages === true) reader.releasePages();
+    reader.close();
+    this.#reader = null;
+    this.#segment = null;
+  }
+
+  /** Whether the segment being read is the log's active one (read only with includeActive). */
+  #isActive(): boolean {
+    return this.#activeFirstLsn === null && this.#index === this.#segments.length;
+  }
+
+  #checkEndsBeforeActive(): void {
+    const active = this.#activeFirstLsn;
+    const expected = this.#expected;
+    if (active === null || expected === null || expected === active) return;
+    throw new WalError(
+      WalErrorCode.MISSING_SEGMENT,
+      `the sealed segments end at LSN ${expected - 1n} but the active segment starts at ${active}; records in between are missing — restore the segment that held them`,
+      { details: { expectedLsn: expected, activeFirstLsn: active } },
+    );
+  }
+}
