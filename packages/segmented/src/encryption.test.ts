@@ -96,7 +96,7 @@ describe('encryption at rest', () => {
     // Flip a ciphertext byte and fix the frame CRC: only authentication can notice.
     const bytes = io.fileBytes(path)!;
     const len = bytes.readUInt32LE(68);
-    bytes[64 + 8 + 20] ^= 1;
+    bytes[64 + 8 + 20]! ^= 1;
     bytes.writeUInt32LE(crc32c(bytes.subarray(68, 72 + len)), 64);
     const fd = await io.open(path);
     await io.write(fd, bytes, 0);

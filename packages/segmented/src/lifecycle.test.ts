@@ -14,7 +14,7 @@ describe('group commit', () => {
       waits.push(wal.sync());
     }
     const results = await Promise.all(waits);
-    results.forEach((r, i) => expect(r).toBeGreaterThanOrEqual(BigInt(i + 1)));
+    for (const [i, r] of results.entries()) expect(r).toBeGreaterThanOrEqual(BigInt(i + 1));
     // One round for the first caller, one for everyone who came while it was on disk.
     expect(io.counts.fdatasync - before).toBeLessThanOrEqual(2);
     expect(wal.durableLsn).toBe(20n);

@@ -142,6 +142,21 @@ describe('recovery on open', () => {
     expect(err.details).toMatchObject({ segment: path, offset: 64 });
   });
 
+  it('a hole of lost unsynced writes followed by later frames is a torn tail, not corruption', async () => {
+    const { io, segments } = await logWith(5);
+    const path = segments.at(-1)!.path;
+    const bytes = io.fileBytes(path)!;
+    const lastFrame = bytes.subarray(bytes.length - 120);
+    // What a crash leaves when a later write reached the disk and an earlier one did not.
+    const at = await appendRaw(io, path, Buffer.concat([Buffer.alloc(20), lastFrame]));
+    await rejectsWith(SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }), 'WAL_CORRUPT');
+    const wal = await SegmentedWal.open({ dir: DIR, io });
+    expect(wal.recoveryReport.tornTail).toMatchObject({ offset: at, bytes: 140, cut: true });
+    expect(wal.recoveryReport.tornTail!.reason).toMatch(/hole/);
+    expect(wal.nextLsn).toBe(6n);
+    await wal.close();
+  });
+
   it('a missing middle segment is WAL_MISSING_SEGMENT', async () => {
     const { io, segments } = await logWith(200);
     await io.unlink(segments[2]!.path);

@@ -154,15 +154,51 @@ async function readHeader(
   return header;
 }
 
-/** Judges the bytes from `offset` to the end of the file: zeros, a torn write, or damage before valid frames. */
+const SECTOR = 512;
+
+function isZero(bytes: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Whether the damage at the start of `bytes` (file offset `fileOffset`), followed by a
+ * valid frame at index `next`, is the mark of writes a crash lost rather than of damage:
+ * unsynced writes can reach the disk out of order, and a write that never arrived reads
+ * as zeros (a hole). So: a zero frame header, or a whole zero sector before the next
+ * valid frame. A bit flip never zeroes a frame header or a sector.
+ */
+function looksLikeLostWrites(bytes: Buffer, fileOffset: number, next: number): boolean {
+  if (next >= 8 && isZero(bytes, 0, 8)) return true;
+  for (
+    let s = Math.ceil(fileOffset / SECTOR) * SECTOR - fileOffset;
+    s + SECTOR <= next;
+    s += SECTOR
+  ) {
+    if (isZero(bytes, s, s + SECTOR)) return true;
+  }
+  return false;
+}
+
+interface Verdict {
+  kind: 'eof' | 'torn' | 'corrupt';
+  reason?: string;
+}
+
+/**
+ * Judges the bytes from `offset` to the end of the file: zeros, a torn write, or damage
+ * before valid frames. In the last segment, a hole left by lost unsynced writes followed
+ * by frames of later (equally unsynced) writes is a torn tail too.
+ */
 async function judgeRest(
   io: StorageIo,
   fd: IoFd,
   offset: number,
   fileSize: number,
   maxFrameBody: number,
-): Promise<'eof' | 'torn' | 'corrupt'> {
-  if (offset >= fileSize) return 'eof';
+  isLast: boolean,
+): Promise<Verdict> {
+  if (offset >= fileSize) return { kind: 'eof' };
   // The rest of one segment is at most its target size plus one frame: reading it whole
   // is bounded, and it is the only way to tell a torn write from damage before valid frames.
   const rest = Buffer.allocUnsafeSlow(fileSize - offset);
@@ -170,8 +206,17 @@ async function judgeRest(
   const bytes = rest.subarray(0, got);
   // A frame whose CRC matches but which the scanner refused has a malformed body: a
   // writer of this format never produces one, so it is damage, not a torn write.
-  if (findNextValidFrame(bytes, 0, maxFrameBody) === 0) return 'corrupt';
-  return classifyDamage(bytes, 0, maxFrameBody);
+  if (findNextValidFrame(bytes, 0, maxFrameBody) === 0) return { kind: 'corrupt' };
+  const kind = classifyDamage(bytes, 0, maxFrameBody);
+  if (kind !== 'corrupt' || !isLast) return { kind };
+  const next = findNextValidFrame(bytes, 1, maxFrameBody);
+  if (looksLikeLostWrites(bytes, offset, next)) {
+    return {
+      kind: 'torn',
+      reason: `a zero-filled hole (writes lost by a crash) followed by ${got - next} bytes from offset ${offset + next} written after it and never made durable`,
+    };
+  }
+  return { kind };
 }
 
 interface ScanResult {
@@ -187,6 +232,7 @@ async function scanSegment(
   path: string,
   header: FileHeader,
   fileSize: number,
+  isLast: boolean,
 ): Promise<ScanResult> {
   const cipher = readCipher(opts.ring, header, path);
   let expected = header.firstLsn;
@@ -236,13 +282,13 @@ async function scanSegment(
   if (stop.kind === 'eof' && stop.offset >= fileSize) {
     return { lastLsn, records, dataEnd: stop.offset, damage: null };
   }
-  const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, opts.maxFrameBody);
-  if (verdict === 'eof') return { lastLsn, records, dataEnd: stop.offset, damage: null };
+  const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, opts.maxFrameBody, isLast);
+  if (verdict.kind === 'eof') return { lastLsn, records, dataEnd: stop.offset, damage: null };
   return {
     lastLsn,
     records,
     dataEnd: stop.offset,
-    damage: { offset: stop.offset, kind: verdict, reason: stop.reason },
+    damage: { offset: stop.offset, kind: verdict.kind, reason: verdict.reason ?? stop.reason },
   };
 }
 
@@ -376,7 +422,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
         }
         throw err;
       }
-      const scan = await scanSegment(opts, fd, path, header, fileSize);
+      const scan = await scanSegment(opts, fd, path, header, fileSize, isLast);
       report.records += scan.records;
       const seg: RecoveredSegment = {
         path,
