@@ -29,6 +29,18 @@ function pattern(length: number, seed: number): Buffer {
   return buffer;
 }
 
+/** Byte equality without vitest's element-wise deep compare (slow on large buffers). */
+export function expectBytes(actual: Uint8Array | null, expected: Uint8Array): void {
+  expect(actual).not.toBeNull();
+  const a = Buffer.from(actual!.buffer, actual!.byteOffset, actual!.byteLength);
+  if (a.equals(expected)) return;
+  let first = 0;
+  while (first < Math.min(a.length, expected.length) && a[first] === expected[first]) first++;
+  expect.fail(
+    `bytes differ: lengths ${a.length} vs ${expected.length}, first difference at offset ${first}`,
+  );
+}
+
 /** Collects completions until `count` arrived (never spins: each wait is a promise). */
 async function collect(io: StorageIo, count: number): Promise<IoCompletion[]> {
   const all: IoCompletion[] = [];
@@ -139,9 +151,9 @@ export function runStorageIoConformance(
         result: 1064,
       });
       expect(more.get(fsync)).toEqual({ token: fsync, op: 'fsync', fd, requested: 0, result: 0 });
-      expect(into.subarray(0, 1000)).toEqual(pattern(1000, 1));
-      expect(into.subarray(1000, 1024)).toEqual(pattern(24, 2));
-      expect(into.subarray(1024, 1064)).toEqual(pattern(40, 3));
+      expectBytes(into.subarray(0, 1000), pattern(1000, 1));
+      expectBytes(into.subarray(1000, 1024), pattern(24, 2));
+      expectBytes(into.subarray(1024, 1064), pattern(40, 3));
     });
 
     it('pollCompletions never blocks and waitCompletions resolves once min are ready', {
@@ -165,7 +177,7 @@ export function runStorageIoConformance(
       const token = io.submitRead(fd, into, 500);
       const completion = await io.completion(token);
       expect(completion.result).toBe(200);
-      expect(into.subarray(0, 200)).toEqual(pattern(700, 4).subarray(500));
+      expectBytes(into.subarray(0, 200), pattern(700, 4).subarray(500));
     });
 
     it('write() finishes a write the backend cut short', { timeout }, async () => {
@@ -178,7 +190,7 @@ export function runStorageIoConformance(
       expect(faulty.counts.write).toBe(3);
       const back = Buffer.alloc(10_000);
       expect(await io.read(fd, back, 0)).toBe(10_000);
-      expect(back).toEqual(data);
+      expectBytes(back, data);
       await faulty.closeIo();
     });
 
@@ -212,10 +224,10 @@ export function runStorageIoConformance(
       for (const c of writes) expect(c.result).toBe(4096);
       await io.datasync(fd);
       const expected = Buffer.concat(blocks);
-      if (options.durableImage) expect(options.durableImage(io, path)).toEqual(expected);
+      if (options.durableImage) expectBytes(options.durableImage(io, path), expected);
       const back = Buffer.alloc(expected.length);
       expect(await io.read(fd, back, 0)).toBe(expected.length);
-      expect(back).toEqual(expected);
+      expectBytes(back, expected);
     });
 
     it('runs a write→fdatasync chain: the sync completes after the write succeeded', {
@@ -229,7 +241,7 @@ export function runStorageIoConformance(
       const [w, s] = await Promise.all([io.completion(write), io.completion(sync)]);
       expect(w!.result).toBe(8192);
       expect(s!.result).toBe(0);
-      if (options.durableImage) expect(options.durableImage(io, path)).toEqual(data);
+      if (options.durableImage) expectBytes(options.durableImage(io, path), data);
       // Linking behind a submission already handed over in an earlier flush.
       const second = io.submitWrite(fd, pattern(100, 1), 8192);
       io.flush();
@@ -286,7 +298,7 @@ export function runStorageIoConformance(
       expect(await io.size(fd)).toBe(count * block);
       const probe = Buffer.alloc(block);
       await io.read(fd, probe, 1234 * block);
-      expect(probe).toEqual(Buffer.alloc(block, 1234 & 0xff));
+      expectBytes(probe, Buffer.alloc(block, 1234 & 0xff));
     });
 
     it('writes a single 64 MiB buffer', { timeout }, async () => {
@@ -299,7 +311,7 @@ export function runStorageIoConformance(
       expect(await io.size(fd)).toBe(size);
       const tail = Buffer.alloc(4096);
       expect(await io.read(fd, tail, size - 4096)).toBe(4096);
-      expect(tail).toEqual(data.subarray(size - 4096));
+      expectBytes(tail, data.subarray(size - 4096));
     });
 
     it('serves promise helpers from many interleaved callers', { timeout }, async () => {
@@ -314,7 +326,7 @@ export function runStorageIoConformance(
           await io.datasync(fd);
           const back = Buffer.alloc(region);
           expect(await io.read(fd, back, i * region)).toBe(region);
-          expect(back).toEqual(data);
+          expectBytes(back, data);
         }),
       );
       const leftovers = await io.waitCompletions(1);

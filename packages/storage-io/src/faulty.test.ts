@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectBytes } from './conformance.js';
 import { FaultyStorageIo } from './faulty.js';
 import { MemoryStorageIo } from './memory.js';
 import { SyncFsStorageIo } from './sync-fs.js';
@@ -30,7 +31,7 @@ describe('FaultyStorageIo scripted faults', () => {
     await io.write(fd, bytes(10, 1), 0);
     io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
     await expect(io.datasync(fd)).rejects.toMatchObject({ code: 'WAL_IO' });
-    expect(memory.durableBytes('/f')).toEqual(Buffer.alloc(0));
+    expectBytes(memory.durableBytes('/f'), Buffer.alloc(0));
   });
 
   it('fails writes with ENOSPC after the byte budget until faults are cleared', async () => {
@@ -91,7 +92,7 @@ describe('FaultyStorageIo.crash over memory', () => {
     await io.write(fd, bytes(2048, 2), 2048);
     await io.crash({ tear: true });
     const image = memory.fileBytes('/wal/seg')!;
-    expect(image.subarray(0, 2048)).toEqual(bytes(2048, 1));
+    expectBytes(image.subarray(0, 2048), bytes(2048, 1));
     expect(image.length % 512).toBe(0);
     expect(image.length).toBeLessThan(4096);
     const reborn = new FaultyStorageIo(memory);
@@ -115,7 +116,7 @@ describe('FaultyStorageIo.crash over real files', () => {
     await io.write(fd, bytes(100, 9), 200);
     await io.write(fd, bytes(3000, 2), 1000);
     await io.crash();
-    expect(readFileSync(path)).toEqual(bytes(1000, 1));
+    expectBytes(readFileSync(path), bytes(1000, 1));
   });
 
   it('tears the last unsynced write and removes names never synced', async () => {
@@ -131,7 +132,7 @@ describe('FaultyStorageIo.crash over real files', () => {
     const image = readFileSync(path);
     expect(image.length % 512).toBe(0);
     expect(image.length).toBeGreaterThan(0);
-    expect(image).toEqual(bytes(image.length, 3));
+    expectBytes(image, bytes(image.length, 3));
     expect(readdirSync(dir)).toEqual(['seg']);
   });
 });
