@@ -17,7 +17,7 @@ const VALUE_SIZE = 128;
 const SYNC_EVERY = 1_000;
 const WORKER = new URL('./bench-worker.mjs', import.meta.url);
 
-async function throughput(workers) {
+async function throughput(workers, memory = false) {
   const dir = mkdtempSync(join(tmpdir(), 'percore-bench-'));
   const io = new SyncFsStorageIo();
   const manager = await PerCoreWalManager.create({ baseDir: dir, numCores: workers, io });
@@ -34,6 +34,7 @@ async function throughput(workers) {
         entries: ENTRIES_PER_WORKER,
         syncEvery: SYNC_EVERY,
         valueSize: VALUE_SIZE,
+        memory,
       },
       transferList: [port2],
     });
@@ -96,16 +97,22 @@ console.log(
 );
 const one = [];
 const two = [];
+const oneMem = [];
+const twoMem = [];
 for (let run = 0; run < RUNS; run++) {
   // Alternate so that background load hits both configurations alike.
   one.push(await throughput(1));
   two.push(await throughput(2));
+  oneMem.push(await throughput(1, true));
+  twoMem.push(await throughput(2, true));
 }
-const base = median(one);
-const scaled = median(two);
-console.log(`1 worker : ${fmt(base)} entries/s   (runs: ${one.map(fmt).join(', ')})`);
-console.log(`2 workers: ${fmt(scaled)} entries/s   (runs: ${two.map(fmt).join(', ')})`);
-console.log(`scaling 2/1: ${(scaled / base).toFixed(2)}x (target ≥ 1.60x)`);
+const report = (label, a, b) => {
+  console.log(`${label} 1 worker : ${fmt(median(a))} entries/s   (runs: ${a.map(fmt).join(', ')})`);
+  console.log(`${label} 2 workers: ${fmt(median(b))} entries/s   (runs: ${b.map(fmt).join(', ')})`);
+  console.log(`${label} scaling 2/1: ${(median(b) / median(a)).toFixed(2)}x (target ≥ 1.60x)`);
+};
+report('[ext4, fdatasync]', one, two);
+report('[memory backend, CPU only]', oneMem, twoMem);
 
 const rec = await recovery();
 console.log(

@@ -118,6 +118,25 @@ describe('CoreWalWriter direct path', () => {
     expect((await readEntries()).map((e) => e.timestampNs)).toEqual([100n, 200n, 201n, 202n, 300n]);
   });
 
+  it('rejects a malformed entry without consuming a sequence or a byte', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPut(bytes('a'), bytes('1'));
+    const before = writer.position;
+    expectThrowsCode(
+      () => writer.appendPut('not bytes' as unknown as Uint8Array, bytes('1')),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expectThrowsCode(
+      () => writer.append({ op: 'nope' } as unknown as Parameters<typeof writer.append>[0]),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(writer.position).toBe(before);
+    expect(writer.sequence).toBe(1n);
+    writer.appendDelete(bytes('a'));
+    await writer.close();
+    expect((await readEntries()).map((e) => e.sequence)).toEqual([1n, 2n]);
+  });
+
   it('never lets the epoch go back', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io });
     writer.setEpoch(5n);

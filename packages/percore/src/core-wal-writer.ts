@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import {
+  CORE_ENTRY_FIXED,
   type CoreEntry,
   type CoreOp,
   coreEntryFrameSize,
@@ -9,6 +10,7 @@ import {
   encodeCoreEntryFrame,
   encodeFileHeader,
   FILE_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
@@ -27,6 +29,9 @@ import { checkCoreId } from './validate.js';
 export const DEFAULT_WRITE_BUFFER_SIZE = 256 * 1024;
 const MAX_SYNC_ROUNDS = 4;
 const ECANCELED = osConstants.errno.ECANCELED;
+/** Frame header + fixed entry fields (+ the u32 key length of a put). */
+const DELETE_OVERHEAD = FRAME_HEADER_SIZE + CORE_ENTRY_FIXED;
+const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
 
 export interface CoreWalWriterOptions {
   /** The StorageIo to write through. Default: `createStorageIo()`, owned (closed) by the writer. */
@@ -303,11 +308,13 @@ export class CoreWalWriter {
   }
 
   appendPut(key: Uint8Array, value: Uint8Array): number {
-    return this.place(this.putEntry(key, value));
+    // The size is known without a validation pass; encoding validates the entry anyway.
+    const size = PUT_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
+    return this.place(this.putEntry(key, value), size);
   }
 
   appendDelete(key: Uint8Array): number {
-    return this.place(this.deleteEntry(key));
+    return this.place(this.deleteEntry(key), DELETE_OVERHEAD + (key?.length ?? 0));
   }
 
   appendCheckpoint(checkpointId: bigint): number {
@@ -531,9 +538,9 @@ export class CoreWalWriter {
     };
   }
 
-  private place(entry: CoreEntry): number {
+  private place(entry: CoreEntry, knownSize?: number): number {
     this.assertWritable();
-    const size = coreEntryFrameSize(entry);
+    const size = knownSize ?? coreEntryFrameSize(entry);
     let buffer = this.current;
     if (buffer.used + size > buffer.buf.length) buffer = this.rotate(size);
     entry.timestampNs = this.stamp.next();

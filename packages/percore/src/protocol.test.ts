@@ -1,0 +1,105 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { isWalError, WalErrorCode } from '@walnut/codec';
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PerCoreWalManager } from './manager.js';
+import { readManifest } from './manifest.js';
+import { openHandedOffWriter, releaseCoreWriter, serveCoreWriter } from './protocol.js';
+
+// The protocol over a real MessageChannel, with the "worker" side in this thread.
+const DIR = '/proto';
+const open: MessagePort[] = [];
+afterEach(() => {
+  for (const port of open.splice(0)) port.close();
+});
+
+function channel(): [MessagePort, MessagePort] {
+  const { port1, port2 } = new MessageChannel();
+  open.push(port1, port2);
+  return [port1, port2];
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(isWalError(error) ? error.code : error).toBe(code);
+}
+
+describe('manager ↔ worker protocol', () => {
+  it('a checkpoint reaches a handed-off writer and records its barrier', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    const [managerSide, workerSide] = channel();
+    const handoff = await manager.handOff(1, managerSide);
+    expect(() => manager.writer(1)).toThrowError(/handed off/);
+    const writer = await openHandedOffWriter(handoff, { io });
+    serveCoreWriter(writer, workerSide);
+    writer.appendPut(Buffer.from('k'), Buffer.from('v'));
+
+    const manifest = await manager.checkpoint(1n);
+    expect(writer.epoch).toBe(1n);
+    expect(manifest.cores[1]!.position).toBe(writer.position);
+    expect(manifest.cores[1]!.sequence).toBe(2n);
+    expect(writer.syncedPosition).toBe(writer.position);
+    await writer.close();
+    await manager.close();
+  });
+
+  it('a worker that does not answer fails the checkpoint with WAL_TIMEOUT and no manifest is written', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({
+      baseDir: DIR,
+      numCores: 1,
+      io,
+      requestTimeoutMs: 50,
+    });
+    const [managerSide] = channel();
+    await manager.handOff(0, managerSide);
+    await rejectsWith(manager.checkpoint(1n), WalErrorCode.TIMEOUT);
+    expect((await readManifest(io, DIR))?.checkpointId).toBe(0n);
+    await manager.close();
+  });
+
+  it('a worker whose sync fails makes the checkpoint fail with its error code', async () => {
+    const memory = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io: memory });
+    const [managerSide, workerSide] = channel();
+    const handoff = await manager.handOff(0, managerSide);
+    const faulty = new FaultyStorageIo(memory);
+    const writer = await openHandedOffWriter(handoff, { io: faulty });
+    serveCoreWriter(writer, workerSide);
+    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    await rejectsWith(manager.checkpoint(1n), WalErrorCode.IO);
+    expect(manager.manifest.checkpointId).toBe(0n);
+    await manager.close();
+  });
+
+  it('a released core is taken back: a pending checkpoint completes in-process', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    const [managerSide, workerSide] = channel();
+    const handoff = await manager.handOff(0, managerSide);
+    const writer = await openHandedOffWriter(handoff, { io });
+    writer.appendDelete(Buffer.from('x'));
+    // The worker stops serving before the request arrives, then releases the core.
+    const checkpoint = manager.checkpoint(1n);
+    await releaseCoreWriter(writer, workerSide, () => {});
+    const manifest = await checkpoint;
+    expect(manifest.cores[0]!.sequence).toBe(2n); // the delete, then the manager's barrier
+    expect(manager.writer(0).sequence).toBe(2n);
+    await manager.close();
+  });
+
+  it('failure in one core during a checkpoint leaves the previous manifest in force (in-process)', async () => {
+    const memory = new MemoryStorageIo();
+    const faulty = new FaultyStorageIo(memory);
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io: faulty });
+    await manager.checkpoint(1n);
+    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
+    await rejectsWith(manager.checkpoint(2n), WalErrorCode.IO);
+    expect((await readManifest(memory, DIR))?.checkpointId).toBe(1n);
+    await manager.close().catch(() => {});
+  });
+});
