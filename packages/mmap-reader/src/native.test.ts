@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32c } from '@walnut/codec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeMmapSupport } from './mode.js';
+import { loadNative, type NativeMmap, ScanStop } from './native.js';
+import { buildSegment, records, tempDir } from './testing/segments.js';
+
+const loaded = loadNative();
+if (!loaded.ok) throw new Error(`the native addon must build for these tests: ${loaded.error}`);
+const addon: NativeMmap = loaded.addon;
+
+let dir: string;
+let cleanup: () => void;
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterAll(() => cleanup());
+
+function mapBytes(bytes: Uint8Array): ArrayBuffer {
+  const path = join(dir, `${randomBytes(6).toString('hex')}.bin`);
+  writeFileSync(path, bytes);
+  return addon.mapFile(path)[0]!;
+}
+
+function scan(mapping: ArrayBuffer, start: number, tableFrames = 64) {
+  const table = new Uint32Array(tableFrames * 2);
+  const status = new Float64Array(2);
+  const count = addon.scanFrames(mapping, start, mapping.byteLength, 1 << 30, table, status);
+  return {
+    count,
+    stop: status[0],
+    offset: status[1],
+    table: Array.from(table.subarray(0, count * 2)),
+  };
+}
+
+describe('native addon', () => {
+  it('reports itself in describeMmapSupport()', () => {
+    expect(describeMmapSupport()).toMatchObject({ addonLoaded: true });
+    expect(['sse4.2', 'table']).toContain(addon.crc32cImpl());
+  });
+
+  it('maps a zero-length file as null', () => {
+    const path = join(dir, 'empty');
+    writeFileSync(path, '');
+    expect(addon.mapFile(path)).toEqual([null, 0, false]);
+  });
+
+  it('walks frames and reports offsets and lengths relative to start', () => {
+    const seg = buildSegment({ firstLsn: 1n, frames: records(3) });
+    const result = scan(mapBytes(seg.bytes), 64);
+    expect(result.count).toBe(3);
+    expect(result.stop).toBe(ScanStop.END);
+    expect(result.offset).toBe(seg.end);
+    const [o0, o1, o2] = seg.frameOffsets.map((o) => o - 64);
+    expect(result.table).toEqual([
+      o0,
+      o1! - o0! - 8,
+      o1,
+      o2! - o1! - 8,
+      o2,
+      seg.end - 64 - o2! - 8,
+    ]);
+  });
+
+  it('stops when its table is full and resumes from there', () => {
+    const seg = buildSegment({ firstLsn: 1n, frames: records(5) });
+    const mapping = mapBytes(seg.bytes);
+    const first = scan(mapping, 64, 2);
+    expect([first.count, first.stop, first.offset]).toEqual([
+      2,
+      ScanStop.TABLE_FULL,
+      seg.frameOffsets[2],
+    ]);
+    const rest = scan(mapping, first.offset!, 8);
+    expect([rest.count, rest.stop]).toEqual([3, ScanStop.END]);
+  });
+
+  it.each([
+    ['a zero header', (b: Buffer, at: number) => b.fill(0, at, at + 8), ScanStop.ZERO_HEADER],
+    ['a zero length', (b: Buffer, at: number) => b.writeUInt32LE(0, at + 4), ScanStop.BAD_LENGTH],
+    [
+      'a length past the end',
+      (b: Buffer, at: number) => b.writeUInt32LE(1e6, at + 4),
+      ScanStop.BEYOND_END,
+    ],
+    [
+      'a CRC mismatch',
+      (b: Buffer, at: number) => b.writeUInt8(b[at + 9]! ^ 1, at + 9),
+      ScanStop.CRC_MISMATCH,
+    ],
+  ] as const)('stops at %s with the frame offset', (_name, damage, code) => {
+    const seg = buildSegment({ firstLsn: 1n, frames: records(3) });
+    damage(seg.bytes, seg.frameOffsets[1]!);
+    const result = scan(mapBytes(seg.bytes), 64);
+    expect([result.count, result.stop, result.offset]).toEqual([1, code, seg.frameOffsets[1]]);
+  });
+
+  it('stops at a frame header cut short', () => {
+    const seg = buildSegment({ firstLsn: 1n, frames: records(1), tail: Buffer.from([1, 2, 3]) });
+    const result = scan(mapBytes(seg.bytes), 64);
+    expect([result.count, result.stop, result.offset]).toEqual([1, ScanStop.SHORT_HEADER, seg.end]);
+  });
+
+  it('computes the same CRC32C as codec, with the SSE4.2 instruction and with the table', () => {
+    const inputs = [Buffer.from('123456789'), Buffer.alloc(0)];
+    for (let i = 0; i < 200; i++) inputs.push(randomBytes(i * 7 + (i % 9)));
+    const check = () => {
+      for (const input of inputs) expect(addon.crc32c(input, 0)).toBe(crc32c(input));
+      expect(addon.crc32c(Buffer.from('56789'), crc32c(Buffer.from('1234')))).toBe(0xe3069283);
+    };
+    check();
+    // Switches this process to the portable table for good: last in the file, and harmless.
+    addon.forceTableCrc();
+    expect(addon.crc32cImpl()).toBe('table');
+    check();
+  });
+});

@@ -1,0 +1,99 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FrameScanner, type WalRecordInput } from '@walnut/codec';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MmapWalReader } from './reader.js';
+import { buildSegment, type FrameSpec, tempDir } from './testing/segments.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterAll(() => cleanup());
+
+const recordInput: fc.Arbitrary<WalRecordInput> = fc.record(
+  {
+    type: fc.integer({ min: 0, max: 0xffff }),
+    payload: fc.uint8Array({ maxLength: 300 }),
+    meta: fc.uint8Array({ maxLength: 20 }),
+    tenantId: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  },
+  { requiredKeys: ['payload'] },
+);
+const frameSpec: fc.Arbitrary<FrameSpec> = fc.oneof(
+  recordInput,
+  fc.record({ batch: fc.array(recordInput, { minLength: 1, maxLength: 4 }) }),
+);
+
+/** What happens to the bytes after they are written. */
+const damage = fc.oneof(
+  fc.constant({ kind: 'none' as const }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    at: fc.nat(),
+    bit: fc.integer({ min: 0, max: 7 }),
+  }),
+  fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('zeros' as const), length: fc.integer({ min: 1, max: 5000 }) }),
+  fc.record({
+    kind: fc.constant('garbage' as const),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+  }),
+);
+
+function apply(bytes: Buffer, d: DamageValue): Buffer {
+  const frames = bytes.length - 64;
+  switch (d.kind) {
+    case 'flip': {
+      if (frames === 0) return bytes;
+      const copy = Buffer.from(bytes);
+      copy[64 + (d.at % frames)]! ^= 1 << d.bit;
+      return copy;
+    }
+    case 'cut':
+      return frames === 0 ? bytes : bytes.subarray(0, 64 + (d.at % frames));
+    case 'zeros':
+      return Buffer.concat([bytes, Buffer.alloc(d.length)]);
+    case 'garbage':
+      return Buffer.concat([bytes, d.bytes]);
+    default:
+      return bytes;
+  }
+}
+type DamageValue =
+  | { kind: 'none' }
+  | { kind: 'flip'; at: number; bit: number }
+  | { kind: 'cut'; at: number }
+  | { kind: 'zeros'; length: number }
+  | { kind: 'garbage'; bytes: Uint8Array };
+
+let n = 0;
+
+describe('agrees with codec FrameScanner on any segment and any damage', () => {
+  it.each(['mmap', 'read'] as const)('%s mode', (mode) => {
+    fc.assert(
+      fc.property(fc.array(frameSpec, { maxLength: 12 }), damage, (frames, d) => {
+        const bytes = apply(buildSegment({ firstLsn: 1n, frames }).bytes, d as DamageValue);
+        const path = join(dir, `p${n++}.wal`);
+        writeFileSync(path, bytes);
+        const reference = new FrameScanner(bytes, { start: 64 });
+        const expected = [...reference.records()].map((r) => [
+          r.lsn,
+          Buffer.from(r.payload).toString('hex'),
+        ]);
+        const reader = MmapWalReader.open(path, { mode });
+        const got = [...reader.records()].map((r) => [
+          r.lsn,
+          Buffer.from(r.payload).toString('hex'),
+        ]);
+        expect(got).toEqual(expected);
+        expect(reader.stopReason?.kind).toBe(reference.stop?.kind);
+        expect(reader.stopReason?.offset).toBe(reference.stop?.offset);
+        expect(reader.offset).toBe(reference.offset);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
