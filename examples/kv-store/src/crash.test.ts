@@ -18,6 +18,7 @@ it('loses nothing it acknowledged when killed with SIGKILL mid-write', async () 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const acked: number[] = [];
+    let snapshots = 0;
     let stderr = '';
     let rest = '';
     child.stderr.setEncoding('utf8').on('data', (s: string) => {
@@ -26,14 +27,20 @@ it('loses nothing it acknowledged when killed with SIGKILL mid-write', async () 
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
       child.on('close', (_code, signal) => resolve(signal)),
     );
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 40_000);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (rest + chunk).split('\n');
       rest = lines.pop()!;
-      for (const line of lines) if (line !== 'ready') acked.push(Number(line));
+      for (const line of lines) {
+        if (line.startsWith('snapshot ')) snapshots++;
+        else if (line !== 'ready') acked.push(Number(line));
+      }
       // Enough changes for a few snapshots and truncations, then pull the plug.
-      if (acked.length >= 2_000 && child.exitCode === null) child.kill('SIGKILL');
+      if (acked.length >= 2_000 && snapshots >= 2 && child.exitCode === null) child.kill('SIGKILL');
     });
     const signal = await exited;
+    clearTimeout(deadline);
+    expect(snapshots).toBeGreaterThanOrEqual(2);
     expect(stderr).toBe('');
     expect(signal).toBe('SIGKILL');
 

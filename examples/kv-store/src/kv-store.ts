@@ -17,6 +17,8 @@ export interface KvStoreOptions {
   readonly snapshotEvery?: number;
   /** Log segment size; smaller segments let truncation reclaim space sooner. Default 1 MiB. */
   readonly segmentSize?: number;
+  /** Called after each snapshot is durable and the log below it truncated. */
+  readonly onSnapshot?: (lsn: bigint, segmentsDeleted: number) => void;
 }
 
 export interface KvStoreStats {
@@ -54,13 +56,14 @@ export class KvStore {
     private readonly dir: string,
     private readonly wal: Wal,
     private readonly snapshotEvery: number,
+    private readonly onSnapshot: KvStoreOptions['onSnapshot'],
   ) {}
 
   static async open(dir: string, options: KvStoreOptions = {}): Promise<KvStore> {
     const wal = await Wal.open(join(dir, 'log'))
       .segmentSize(options.segmentSize ?? 1024 * 1024)
       .build();
-    const store = new KvStore(dir, wal, options.snapshotEvery ?? 10_000);
+    const store = new KvStore(dir, wal, options.snapshotEvery ?? 10_000, options.onSnapshot);
     try {
       await store.recover();
     } catch (error) {
@@ -190,6 +193,7 @@ export class KvStore {
     this.snapshots++;
     // Only now that the snapshot is durable may the log forget what it covers.
     const { segmentsDeleted } = await this.wal.truncateBefore(lsn + 1n);
+    this.onSnapshot?.(lsn, segmentsDeleted);
     return { lsn, segmentsDeleted };
   }
 
