@@ -106,6 +106,21 @@ describe('PerCoreWalManager', () => {
     await reopened.close();
   });
 
+  it('continues above the epoch of barriers whose checkpoint never got its manifest', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    // A checkpoint that crashed after its barrier was synced, before the manifest.
+    const writer = manager.writer(0);
+    writer.setEpoch(manager.advanceEpoch());
+    writer.appendEpochBarrier();
+    await writer.sync();
+    io.simulatePowerLoss();
+    const reopened = await PerCoreWalManager.open({ baseDir: DIR, numCores: 1, io });
+    expect(reopened.manifest.epoch).toBe(0n);
+    expect(reopened.epoch).toBe(1n);
+    expect((await reopened.checkpoint(1n)).epoch).toBe(2n);
+    await reopened.close();
+  });
+
   it('mid-file corruption fails open with the core, file and offset', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
     const w1 = manager.writer(1);

@@ -243,6 +243,12 @@ export class PerCoreWalManager {
           unreplayedBytes: end.position - point.position,
         });
       }
+      // A crash between the barriers of a checkpoint and its manifest leaves entries of a
+      // newer epoch than the manifest's: continue above them, so epochs keep increasing.
+      let epoch = manifest.epoch;
+      for (const writer of opened) if (writer.epoch > epoch) epoch = writer.epoch;
+      for (const end of manager.strayEnds.values()) if (end.epoch > epoch) epoch = end.epoch;
+      manager.epochRef.store(epoch);
       return manager;
     } catch (error) {
       for (const writer of opened) await writer.close().catch(() => {});
@@ -275,6 +281,11 @@ export class PerCoreWalManager {
   writer(coreId: number): CoreWalWriter {
     const writer = this.writerChecked(coreId);
     if (writer !== undefined) return writer;
+    if (this.reacquiring.has(coreId))
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${coreId} is being taken back from its worker; retry once its writer is reopened`,
+      );
     if (this.workers.has(coreId))
       throw new WalError(
         WalErrorCode.BAD_STATE,
