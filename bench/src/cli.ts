@@ -52,7 +52,21 @@ const selectedWorkloads = new Set<WorkloadId>(
 const selectedContenders = CONTENDERS.filter(
   (c) => flags.only === undefined || flags.only.split(',').includes(c.id),
 );
-const timeoutMs = mode === 'quick' ? 45_000 : 20 * 60_000;
+const timeoutMs = mode === 'quick' ? 20_000 : 6 * 60_000;
+/** A contender that timed out once gets this much from then on, so one hang costs minutes, not hours. */
+const AFTER_TIMEOUT_MS = 60_000;
+const timedOutBefore = new Set<string>();
+/**
+ * A quick run is a smoke test that CI must finish within a minute: runs that would end past
+ * this point (from process start) are cut short or skipped, and say so.
+ */
+const QUICK_BUDGET_MS = 50_000;
+const processStart = performance.now();
+function childTimeoutMs(contender: string): number {
+  const limit = timedOutBefore.has(contender) ? Math.min(timeoutMs, AFTER_TIMEOUT_MS) : timeoutMs;
+  if (mode !== 'quick') return limit;
+  return Math.max(1000, Math.min(limit, QUICK_BUDGET_MS - (performance.now() - processStart)));
+}
 const useStrace = straceAvailable();
 const progress = new Progress();
 
@@ -83,21 +97,24 @@ function buildWalnut(): { ok: boolean; detail: string } {
   }
 }
 
+/** Loads every contender once (in parallel: nothing is timed) to learn versions or why not. */
 async function probe(): Promise<ContenderInfo[]> {
-  const infos: ContenderInfo[] = [];
-  for (const plugin of selectedContenders) {
-    progress.status(`probing ${plugin.label}…`);
-    const { response } = await runChild(plugin.id, undefined, { childScript, timeoutMs: 60_000 });
+  progress.status(`probing ${selectedContenders.length} contenders…`);
+  const responses = await Promise.all(
+    selectedContenders.map((plugin) =>
+      runChild(plugin.id, undefined, { childScript, timeoutMs: 60_000 }),
+    ),
+  );
+  return selectedContenders.map((plugin, i) => {
+    const { response } = responses[i]!;
     const base = { id: plugin.id, label: plugin.label };
     if (response.kind === 'ok') {
-      infos.push({ ...base, available: true, versions: response.versions, notes: response.notes });
-    } else {
-      const reason = response.kind === 'unavailable' ? response.reason : response.error;
-      infos.push({ ...base, available: false, reason, versions: {}, notes: [] });
-      progress.line(`${plugin.label}: not available: ${reason}`);
+      return { ...base, available: true, versions: response.versions, notes: response.notes };
     }
-  }
-  return infos;
+    const reason = response.kind === 'unavailable' ? response.reason : response.error;
+    progress.line(`${plugin.label}: not available: ${reason}`);
+    return { ...base, available: false, reason, versions: {}, notes: [] };
+  });
 }
 
 interface Job {
@@ -124,6 +141,8 @@ async function main(): Promise<void> {
   const root = process.getuid?.() === 0;
   if (!useStrace) progress.line('warning: strace unavailable; durability cannot be verified');
   if (!root) progress.line('note: not root, so W4 cold (drop_caches) is skipped');
+  // Dropping the page cache slows everything else on the machine; a smoke test need not.
+  const coldReplay = root && mode === 'full';
 
   const execute = async (
     contender: string,
@@ -145,11 +164,14 @@ async function main(): Promise<void> {
     const traced = spec.durable && useStrace;
     const outcome = await runChild(contender, task, {
       childScript,
-      timeoutMs,
+      timeoutMs: childTimeoutMs(contender),
       ...(traced ? { traceFile: join(traceDir, `${contender}-${workload}-${rep}.strace`) } : {}),
     });
     const plugin = CONTENDERS.find((c) => c.id === contender)!;
     const response = outcome.response;
+    if (response.kind === 'failed' && response.error.startsWith('timed out')) {
+      timedOutBefore.add(contender);
+    }
     const metrics = response.kind === 'ok' ? response.metrics : undefined;
     const durability =
       metrics === undefined
@@ -199,7 +221,7 @@ async function main(): Promise<void> {
         const readers = available.filter(
           (p) => p.workloads.includes('W4') && (p.replaySource ?? p.id) === plugin.id,
         );
-        const variants: Variant[] = root ? ['warm', 'cold'] : ['warm'];
+        const variants: Variant[] = coldReplay ? ['warm', 'cold'] : ['warm'];
         for (const reader of readers) {
           for (const variant of variants) {
             jobs.push({
@@ -257,9 +279,20 @@ async function main(): Promise<void> {
 
   const timed = jobs.filter((job) => !job.title.startsWith('cleanup'));
   let index = 0;
+  const skippedRuns: string[] = [];
   for (const job of jobs) {
-    if (!job.title.startsWith('cleanup')) progress.start(++index, timed.length, job.title);
+    const cleanup = job.title.startsWith('cleanup');
+    if (!cleanup && mode === 'quick' && performance.now() - processStart > QUICK_BUDGET_MS) {
+      skippedRuns.push(job.title);
+      continue;
+    }
+    if (!cleanup) progress.start(++index, timed.length, job.title);
     await job.run();
+  }
+  if (skippedRuns.length > 0) {
+    progress.line(
+      `quick run over its ${QUICK_BUDGET_MS / 1000} s budget: ${skippedRuns.length} runs skipped`,
+    );
   }
   rmSync(traceDir, { recursive: true, force: true });
   progress.done();
@@ -276,6 +309,7 @@ async function main(): Promise<void> {
     workloads: specs,
     contenders,
     runs,
+    skippedRuns,
     summary: summarize(runs, contenders, FLOOR_ID),
   };
   const outDir = resolve(

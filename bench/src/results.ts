@@ -42,6 +42,8 @@ export interface BenchResults {
   readonly workloads: Record<WorkloadId, WorkloadSpec>;
   readonly contenders: readonly ContenderInfo[];
   readonly runs: readonly RunRecord[];
+  /** Runs a quick run left out to stay within its time budget. */
+  readonly skippedRuns: readonly string[];
   readonly summary: readonly SummaryRow[];
 }
 

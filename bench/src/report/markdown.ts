@@ -59,6 +59,12 @@ export function renderMarkdown(results: BenchResults): string {
     '',
   );
   out.push(summaryTable(results), '');
+  if (results.skippedRuns.length > 0) {
+    out.push(
+      `Skipped to stay within the quick run's time budget: ${results.skippedRuns.join(', ')}.`,
+      '',
+    );
+  }
   if (!results.build.ok) out.push(`Build of the Walnut packages: ${results.build.detail}`, '');
   out.push(`Started ${results.startedAt}, finished ${results.finishedAt}.`, '');
   return out.join('\n');
