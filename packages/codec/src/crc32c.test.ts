@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
+import { crc32c, crc32cImplementation, crc32cRange } from './crc32c.js';
+import { crc32cJs } from './crc32c-js.js';
 
 describe('crc32c', () => {
   it('matches the Castagnoli check value', () => {
@@ -25,5 +27,41 @@ describe('crc32c', () => {
     expect(() => crc32c('abc' as unknown as Uint8Array)).toThrow(/WAL_BAD_ARGUMENT|Uint8Array/);
     expect(() => crc32c(Buffer.alloc(1), -1)).toThrow(/seed/);
     expect(() => crc32c(Buffer.alloc(1), 2 ** 32)).toThrow(/seed/);
+  });
+});
+
+describe('crc32c implementations', () => {
+  it('JavaScript and native paths agree on every length, offset and seed', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.nat(40),
+        fc.nat(0xffffffff),
+        (data, cut, seed) => {
+          const start = Math.min(cut, data.length);
+          const expected = crc32cJs(data, start, data.length, seed);
+          expect(crc32cRange(data, start, data.length, seed)).toBe(expected);
+          expect(crc32c(data.subarray(start), seed)).toBe(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('says which implementation it uses and why', () => {
+    expect(['native+js', 'js']).toContain(crc32cImplementation.backend);
+    expect(crc32cImplementation.reason).toMatch(/JavaScript/);
+  });
+
+  it('falls back to pure JavaScript when asked to', async () => {
+    vi.resetModules();
+    vi.stubEnv('WALNUT_CRC32C', 'js');
+    try {
+      const fresh = await import('./crc32c.js');
+      expect(fresh.crc32cImplementation.backend).toBe('js');
+      expect(fresh.crc32c(Buffer.alloc(5000, 7))).toBe(crc32cJs(Buffer.alloc(5000, 7), 0, 5000, 0));
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -6,7 +6,12 @@ export {
   decodeCoreEntryBody,
   encodeCoreEntryFrame,
 } from './core-entry.js';
-export { crc32c } from './crc32c.js';
+export {
+  type Crc32cImplementation,
+  crc32c,
+  crc32cImplementation,
+  NATIVE_CRC32C_THRESHOLD,
+} from './crc32c.js';
 export { FrameCipher, KeyRing } from './crypto.js';
 export { classifyDamage, findNextValidFrame } from './damage.js';
 export * from './errors.js';
