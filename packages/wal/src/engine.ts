@@ -32,6 +32,8 @@ export interface LogEngine {
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
   listSegments(): Promise<readonly EngineSegment[]>;
   readonly io: StorageIo;
+  /** The engine's own counters (SegmentedWal: writes, bytes written, fdatasyncs, segments created…). */
+  stats?(): object;
   /** Does not sync; idempotent; releases the directory lock. */
   close(): Promise<void>;
 }

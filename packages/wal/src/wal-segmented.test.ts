@@ -100,10 +100,13 @@ describe('Wal over SegmentedWal (real files)', () => {
     await wal.close();
   });
 
-  it('reports the backend in use and why', async () => {
+  it('reports the backend in use and why, and the engine counters', async () => {
     const wal = await Wal.open(tempDir()).storageIo('sync-fs').build();
-    const { backend } = wal.stats();
+    await wal.append(Buffer.from('x'));
+    const { backend, segmentsCreated, storage } = wal.stats();
     expect(backend.name).toBe('sync-fs');
+    expect(segmentsCreated).toBe(1);
+    expect(storage.syncs).toBeGreaterThan(0);
     expect(backend.reason.length).toBeGreaterThan(0);
     await wal.close();
   });

@@ -30,6 +30,10 @@ export interface WalStats {
   commitLatencyMicros: { p50: number; p99: number; count: number };
   /** The StorageIo backend in use, why it was chosen, and what was asked for. */
   backend: { name: string; reason: string; requested: string };
+  /** Segments created by this process (`segments()` lists those on disk). */
+  segmentsCreated: number;
+  /** The storage engine's own counters (SegmentedWal: writes, bytesWritten, syncs, rollbacks…). */
+  storage: Readonly<Record<string, unknown>>;
   activeSegmentFirstLsn: bigint;
   floorLsn: bigint;
   lastLsn: bigint;

@@ -332,6 +332,7 @@ export class Wal {
   stats(): WalStats {
     const description = this.engine.io.describe();
     const syncs = this.counters.syncs;
+    const storage = (this.engine.stats?.() ?? {}) as Record<string, unknown>;
     return {
       state: this.stateValue,
       durability: this.options.durability,
@@ -357,6 +358,8 @@ export class Wal {
         reason: description.reason,
         requested: this.options.backendChoice,
       },
+      segmentsCreated: typeof storage.segmentsCreated === 'number' ? storage.segmentsCreated : 0,
+      storage,
       activeSegmentFirstLsn: this.engine.activeSegmentFirstLsn,
       floorLsn: this.engine.floorLsn,
       lastLsn: this.lastAssigned,
