@@ -50,6 +50,25 @@ describe('Wal over SegmentedWal (real files)', () => {
     await again.close();
   });
 
+  for (const durability of ['sync', 'flush', 'none', 'interval'] as const) {
+    it(`durability '${durability}': concurrent appends, shutdown, and all of them after reopen`, async () => {
+      const dir = tempDir();
+      const wal = await Wal.open(dir)
+        .durability(durability)
+        .syncIntervalMs(5)
+        .storageIo('sync-fs')
+        .build();
+      const lsns = await Promise.all(Array.from({ length: 300 }, (_, i) => wal.append(payload(i))));
+      expect(lsns).toEqual(Array.from({ length: 300 }, (_, i) => BigInt(i + 1)));
+      if (durability === 'sync') expect(wal.durableLsn).toBe(300n);
+      await wal.shutdown(5000);
+      const again = await Wal.open(dir).storageIo('sync-fs').build();
+      expect(again.durableLsn).toBe(300n);
+      expect(await collect(again.iterator(1n))).toHaveLength(300);
+      await again.close();
+    });
+  }
+
   it('appends batches atomically and reads them back in order', async () => {
     const dir = tempDir();
     const wal = await Wal.open(dir).storageIo('sync-fs').build();

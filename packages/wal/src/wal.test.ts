@@ -260,6 +260,25 @@ describe('Wal: lifecycle', () => {
     expect(engine.closed).toBe(true);
   });
 
+  it('a shutdown whose final sync fails closes the poisoned log and reports the failure', async () => {
+    const { wal, engine } = await openFake({ durability: 'none' });
+    await wal.append(payload(1));
+    engine.failNext = { error: new WalError(WalErrorCode.IO, 'fdatasync: EIO') };
+    await expect(wal.shutdown(1000)).rejects.toMatchObject({ code: 'WAL_IO' });
+    expect(wal.state).toBe('closed');
+    expect(engine.closed).toBe(true);
+  });
+
+  it('maxGroupWaitMs gathers appends spread over time into one group', async () => {
+    const { wal, engine } = await openFake({ maxGroupWaitMs: 40 });
+    const first = wal.append(payload(1));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = wal.append(payload(2));
+    expect(await Promise.all([first, second])).toEqual([1n, 2n]);
+    expect(engine.syncCalls).toBe(1);
+    await wal.close();
+  });
+
   it('concurrent shutdown calls share one attempt', async () => {
     const { wal } = await openFake();
     void wal.append(payload(1));

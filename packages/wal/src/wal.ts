@@ -774,9 +774,13 @@ export class Wal {
     const drained = this.drain();
     // The drain keeps running after a timeout; it only syncs, which is harmless.
     drained.catch(() => undefined);
-    let outcome: 'drained' | 'timeout';
+    let outcome: 'drained' | 'timeout' | 'failed';
+    let failure: unknown;
     try {
       outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
+    } catch (error) {
+      outcome = 'failed';
+      failure = error;
     } finally {
       clearTimeout(timer);
     }
@@ -785,6 +789,15 @@ export class Wal {
         WalErrorCode.CLOSED,
         'close() was called before the shutdown finished draining',
       );
+    }
+    if (outcome === 'failed') {
+      if (this.poison) {
+        // Nothing more can be made durable: release the files and report why.
+        await this.close();
+      } else {
+        this.stateValue = 'running';
+      }
+      throw failure;
     }
     if (outcome === 'timeout') {
       this.stateValue = 'running';
