@@ -97,6 +97,11 @@ describe('codec property: frames whose CRC matches but whose body was altered', 
           sealFrame(buf, frame.start, bodyLength);
           const scanner = new FrameScanner(buf);
           const code = walErrorCode(() => [...scanner.records()]);
+          // An edit that turns the kind byte into 0x05 makes the frame claim encryption.
+          if (buf[frame.start + 8] === 5) {
+            expect(code).toBe(WalErrorCode.KEY_MISSING);
+            return;
+          }
           expect(code).toBeNull();
           expect(['eof', 'corrupt']).toContain(scanner.stop?.kind);
           if (scanner.stop?.kind === 'corrupt') expect(scanner.stop.offset).toBe(frame.start);

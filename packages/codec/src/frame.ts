@@ -1,3 +1,4 @@
+import { putU32 } from './bytes.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { crc32cRange } from './crc32c.js';
 import { badArgument } from './errors.js';
@@ -13,8 +14,8 @@ export function sealFrame(target: Buffer, offset: number, bodyLength: number): v
   const end = offset + FRAME_HEADER_SIZE + bodyLength;
   if (offset < 0 || end > target.length)
     throw new RangeError(`frame [${offset}, ${end}) does not fit a buffer of ${target.length}`);
-  target.writeUInt32LE(bodyLength, offset + 4);
-  target.writeUInt32LE(crc32cRange(target, offset + 4, end, 0), offset);
+  putU32(target, offset + 4, bodyLength);
+  putU32(target, offset, crc32cRange(target, offset + 4, end, 0));
 }
 
 /** Writes a frame holding `body` at `offset`; returns the bytes written (8 + body length). */

@@ -1,3 +1,4 @@
+import { getU32, getU64, putU32, putU64 } from './bytes.js';
 import {
   BATCH_BODY_FIXED,
   BATCH_ENTRY_FIXED,
@@ -119,12 +120,22 @@ function checkFits(target: Buffer, offset: number, size: number): void {
 
 /** Writes the optional parts in format order; returns the position after them. */
 function writeOptional(target: Buffer, pos: number, input: WalRecordInput, flags: number): number {
-  if (flags & RecordFlag.TENANT) pos = target.writeBigUInt64LE(input.tenantId!, pos);
-  if (flags & RecordFlag.VSHARD) pos = target.writeUInt32LE(input.vshardId!, pos);
-  if (flags & RecordFlag.DATABASE) pos = target.writeBigUInt64LE(input.databaseId!, pos);
+  if (flags & RecordFlag.TENANT) {
+    putU64(target, pos, input.tenantId!);
+    pos += 8;
+  }
+  if (flags & RecordFlag.VSHARD) {
+    putU32(target, pos, input.vshardId!);
+    pos += 4;
+  }
+  if (flags & RecordFlag.DATABASE) {
+    putU64(target, pos, input.databaseId!);
+    pos += 8;
+  }
   if (flags & RecordFlag.META) {
     const meta = input.meta!;
-    pos = target.writeUInt32LE(meta.length, pos);
+    putU32(target, pos, meta.length);
+    pos += 4;
     target.set(meta, pos);
     pos += meta.length;
   }
@@ -153,9 +164,14 @@ export function encodeRecordFrame(
   let pos = offset + FRAME_HEADER_SIZE;
   target[pos] = BodyKind.RECORD;
   target[pos + 1] = flags;
-  target.writeUInt16LE(input.type ?? 0, pos + 2);
-  target.writeBigUInt64LE(lsn, pos + 4);
-  pos = writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
+  const type = input.type ?? 0;
+  target[pos + 2] = type;
+  target[pos + 3] = type >>> 8;
+  putU64(target, pos + 4, lsn);
+  pos =
+    flags === 0
+      ? pos + RECORD_BODY_FIXED
+      : writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
   target.set(payload, pos);
   sealFrame(target, offset, bodyLength);
   return FRAME_HEADER_SIZE + bodyLength;
@@ -200,15 +216,17 @@ export function encodeBatchFrame(
   target[pos] = BodyKind.BATCH;
   target[pos + 1] = 0;
   target.writeUInt16LE(0, pos + 2);
-  target.writeUInt32LE(inputs.length, pos + 4);
-  target.writeBigUInt64LE(firstLsn, pos + 8);
+  putU32(target, pos + 4, inputs.length);
+  putU64(target, pos + 8, firstLsn);
   pos += BATCH_BODY_FIXED;
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
     const flags = inspectInput(input, `batch[${i}]`) & 15;
+    const type = input.type ?? 0;
     target[pos] = flags;
-    target.writeUInt16LE(input.type ?? 0, pos + 1);
-    target.writeUInt32LE(input.payload.length, pos + 3);
+    target[pos + 1] = type;
+    target[pos + 2] = type >>> 8;
+    putU32(target, pos + 3, input.payload.length);
     pos = writeOptional(target, pos + BATCH_ENTRY_FIXED, input, flags);
     target.set(input.payload, pos);
     pos += input.payload.length;
@@ -231,25 +249,25 @@ function readOptional(
   if (flags & ~RECORD_FLAGS_MASK) malformed(`unknown record flags 0x${flags.toString(16)}`);
   if (flags & RecordFlag.TENANT) {
     if (pos + 8 > end) malformed('tenant id runs past the body');
-    rec.tenantId = buf.readBigUInt64LE(pos);
+    rec.tenantId = getU64(buf, pos);
     pos += 8;
   }
   if (flags & RecordFlag.VSHARD) {
     if (pos + 4 > end) malformed('vshard id runs past the body');
-    rec.vshardId = buf.readUInt32LE(pos);
+    rec.vshardId = getU32(buf, pos);
     pos += 4;
   }
   if (flags & RecordFlag.DATABASE) {
     if (pos + 8 > end) malformed('database id runs past the body');
-    rec.databaseId = buf.readBigUInt64LE(pos);
+    rec.databaseId = getU64(buf, pos);
     pos += 8;
   }
   if (flags & RecordFlag.META) {
     if (pos + 4 > end) malformed('meta length runs past the body');
-    const m = buf.readUInt32LE(pos);
+    const m = getU32(buf, pos);
     pos += 4;
     if (m > end - pos) malformed(`meta length ${m} runs past the body`);
-    rec.meta = buf.subarray(pos, pos + m);
+    rec.meta = view(buf, pos, m);
     pos += m;
   }
   return pos;
@@ -269,15 +287,24 @@ function newRecord(lsn: bigint, type: number): WalRecord {
 
 const EMPTY = Buffer.alloc(0);
 
+/** A Buffer view of `length` bytes of `buf` at `pos` (cheaper than `subarray`). */
+function view(buf: Buffer, pos: number, length: number): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + pos, length);
+}
+
 /** Decodes a record body in `buf[start..end)` (kind byte included). WAL_CORRUPT if malformed. */
 export function decodeRecordAt(buf: Buffer, start: number, end: number): WalRecord {
   if (end - start < RECORD_BODY_FIXED) malformed('record body shorter than 12 bytes');
   if (buf[start] !== BodyKind.RECORD) malformed(`body kind ${buf[start]} is not a record`);
-  const lsn = buf.readBigUInt64LE(start + 4);
+  const lsn = getU64(buf, start + 4);
   if (lsn === 0n) malformed('record LSN 0');
-  const rec = newRecord(lsn, buf.readUInt16LE(start + 2));
-  const pos = readOptional(buf, start + RECORD_BODY_FIXED, end, buf[start + 1]!, rec);
-  rec.payload = buf.subarray(pos, end);
+  const rec = newRecord(lsn, buf[start + 2]! | (buf[start + 3]! << 8));
+  const flags = buf[start + 1]!;
+  const pos =
+    flags === 0
+      ? start + RECORD_BODY_FIXED
+      : readOptional(buf, start + RECORD_BODY_FIXED, end, flags, rec);
+  rec.payload = view(buf, pos, end - pos);
   return rec;
 }
 
@@ -287,22 +314,25 @@ export function decodeBatchAt(buf: Buffer, start: number, end: number, out: WalR
   if (buf[start] !== BodyKind.BATCH) malformed(`body kind ${buf[start]} is not a batch`);
   if (buf[start + 1] !== 0 || buf.readUInt16LE(start + 2) !== 0)
     malformed('batch flags or reserved bytes are not zero');
-  const count = buf.readUInt32LE(start + 4);
-  const firstLsn = buf.readBigUInt64LE(start + 8);
+  const count = getU32(buf, start + 4);
+  const firstLsn = getU64(buf, start + 8);
   if (count === 0) malformed('batch of 0 records');
   if (firstLsn === 0n) malformed('batch first LSN 0');
   if (firstLsn + BigInt(count - 1) > MAX_LSN) malformed('batch LSNs run past 2^64-1');
   if (count > (end - start - BATCH_BODY_FIXED) / BATCH_ENTRY_FIXED)
     malformed(`batch count ${count} cannot fit its body`);
+  const firstNumber = Number(firstLsn);
+  const firstSafe = firstNumber + count <= Number.MAX_SAFE_INTEGER;
   let pos = start + BATCH_BODY_FIXED;
   for (let i = 0; i < count; i++) {
     if (pos + BATCH_ENTRY_FIXED > end) malformed(`batch entry ${i} runs past the body`);
     const flags = buf[pos]!;
-    const rec = newRecord(firstLsn + BigInt(i), buf.readUInt16LE(pos + 1));
-    const p = buf.readUInt32LE(pos + 3);
+    const lsn = firstSafe ? BigInt(firstNumber + i) : firstLsn + BigInt(i);
+    const rec = newRecord(lsn, buf[pos + 1]! | (buf[pos + 2]! << 8));
+    const p = getU32(buf, pos + 3);
     pos = readOptional(buf, pos + BATCH_ENTRY_FIXED, end, flags, rec);
     if (p > end - pos) malformed(`batch entry ${i} payload length ${p} runs past the body`);
-    rec.payload = buf.subarray(pos, pos + p);
+    rec.payload = view(buf, pos, p);
     pos += p;
     out.push(rec);
   }

@@ -1,3 +1,4 @@
+import { getU32 } from './bytes.js';
 import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { type CoreEntry, decodeCoreEntryAt } from './core-entry.js';
 import { crc32cRange } from './crc32c.js';
@@ -200,10 +201,10 @@ export class FrameScanner {
     const p = this.#pos;
     const room = this.#end - p - FRAME_HEADER_SIZE;
     if (room >= 0) {
-      const len = buf.readUInt32LE(p + 4);
+      const len = getU32(buf, p + 4);
       if (len >= 1 && len <= this.#maxBody) {
         if (len <= room) {
-          if (crc32cRange(buf, p + 4, p + FRAME_HEADER_SIZE + len, 0) === buf.readUInt32LE(p)) {
+          if (crc32cRange(buf, p + 4, p + FRAME_HEADER_SIZE + len, 0) === getU32(buf, p)) {
             this.#bodyStart = p + FRAME_HEADER_SIZE;
             this.#pos = p + FRAME_HEADER_SIZE + len;
             return true;
