@@ -18,6 +18,7 @@ import { judgeDurability, straceAvailable } from './durability.js';
 import { gitRevision, machineInfo, repoRootOf } from './machine.js';
 import { Progress } from './progress.js';
 import { renderMarkdown } from './report/markdown.js';
+import { readmeSection, updateReadme } from './report/readme.js';
 import { renderSvg } from './report/svg.js';
 import {
   type BenchResults,
@@ -324,6 +325,12 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n${markdown}\nWrote ${stem}.json, ${stem}.md and ${join(outDir, 'latest.svg')}\n`,
   );
+  if (mode === 'full' && flags.out === undefined) {
+    const readme = join(BENCH_ROOT, 'README.md');
+    if (updateReadme(readme, readmeSection(results, `${startedAt.slice(0, 10)}.json`))) {
+      process.stdout.write(`Updated the results section of ${readme}\n`);
+    }
+  }
   const floorOk = runs.some((run) => run.contender === FLOOR_ID && run.status === 'ok');
   if (!existsSync(childScript) || !floorOk) {
     process.stderr.write('the node:fs floor produced no result; see above\n');
