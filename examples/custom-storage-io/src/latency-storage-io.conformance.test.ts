@@ -1,13 +1,19 @@
-import { createStorageIo } from '@walnut/storage-io';
+import { createStorageIo, IoUringStorageIo, ioUringAvailability } from '@walnut/storage-io';
 import { runStorageIoConformance } from '@walnut/storage-io/conformance';
 import { LatencyRecordingStorageIo } from './latency-storage-io.js';
 
 // The same suite every built-in backend passes, run against the plugin wrapping the
-// backend `auto` picks on this machine (io_uring here, sync-fs where it is unavailable)…
-runStorageIoConformance('latency(auto)', () => new LatencyRecordingStorageIo(createStorageIo()));
-
-// …and wrapping the portable node:fs backend.
+// portable node:fs backend…
 runStorageIoConformance(
   'latency(sync-fs)',
   () => new LatencyRecordingStorageIo(createStorageIo({ backend: 'sync-fs' })),
+);
+
+// …and wrapping io_uring, where this machine has it (the ring size storage-io's own
+// suite uses).
+const ring = ioUringAvailability();
+runStorageIoConformance(
+  'latency(io_uring)',
+  () => new LatencyRecordingStorageIo(IoUringStorageIo.create({ entries: 64 })),
+  { skip: ring.available ? false : `io_uring unavailable: ${ring.reason}` },
 );
