@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { decodeFileHeader } from '../src/file-header.js';
+import { FrameScanner } from '../src/scanner.js';
+import {
+  coreEntryOf,
+  encodeVector,
+  headerOf,
+  loadVectors,
+  readHex,
+  recordOf,
+  vectorCipher,
+} from './vector-meaning.js';
+
+type Json = Record<string, unknown>;
+
+function scan(bytes: Buffer, options = {}) {
+  const scanner = new FrameScanner(bytes, options);
+  return { records: [...scanner.records()], stop: scanner.stop };
+}
+
+describe('golden vectors (test/vectors/)', () => {
+  const vectors = loadVectors();
+
+  it.each(vectors.map((v) => [v.name, v] as const))('%s: encodes to the file', (_name, v) => {
+    expect(encodeVector(v).toString('hex')).toBe(readHex(v.file).toString('hex'));
+  });
+
+  it.each(vectors.map((v) => [v.name, v] as const))('%s: decodes to its meaning', (_name, v) => {
+    const bytes = readHex(v.file);
+    const m = v.meaning as Json;
+    switch (v.kind) {
+      case 'fileHeader':
+        expect(decodeFileHeader(bytes)).toEqual(headerOf(m));
+        break;
+      case 'records':
+        expect(scan(bytes)).toEqual({
+          records: (v.meaning as Json[]).map(recordOf),
+          stop: { kind: 'eof', offset: bytes.length, reason: 'end of data' },
+        });
+        break;
+      case 'coreEntry':
+        expect(new FrameScanner(bytes).nextCoreEntry()).toEqual(coreEntryOf(m));
+        break;
+      case 'padding': {
+        const scanner = new FrameScanner(bytes);
+        expect(scanner.nextFrame()?.body).toEqual(
+          Buffer.alloc(m.bodyLength as number, 0).fill(4, 0, 1),
+        );
+        expect(scanner.nextRecord()).toBeNull();
+        expect(scanner.stop?.kind).toBe('eof');
+        break;
+      }
+      case 'encrypted':
+        expect(scan(bytes, { cipher: vectorCipher(m) }).records).toEqual(
+          (m.records as Json[]).map(recordOf),
+        );
+        break;
+      case 'scan': {
+        const expected = (m.records as string[]).flatMap((file) => scan(readHex(file)).records);
+        const result = scan(bytes);
+        expect(result.records).toEqual(expected);
+        expect(result.stop).toMatchObject(m.stop as Json);
+        break;
+      }
+    }
+  });
+});
