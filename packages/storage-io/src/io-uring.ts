@@ -47,6 +47,7 @@ export class IoUringStorageIo extends BaseStorageIo {
   #ringClosed = false;
 
   #needsSubmit = false;
+  #onCompletions: ((count: number) => void) | null = null;
 
   private constructor(
     ring: NativeRing,
@@ -80,13 +81,16 @@ export class IoUringStorageIo extends BaseStorageIo {
     let instance: IoUringStorageIo | undefined;
     let ring: NativeRing;
     const completions = new Float64Array(COMPLETION_BATCH * 2);
+    // The addon holds this callback only weakly while the ring is idle (so an unused
+    // ring can be collected); the instance keeps it alive for as long as it lives.
+    const onCompletions = (count: number) => instance?.onCompletions(count);
     try {
       ring = binding.createRing({
         entries,
         sqpoll: config.sqpoll === true,
         sqpollIdleMs: config.sqpollIdleMs ?? 50,
         completions,
-        onCompletions: (count) => instance?.onCompletions(count),
+        onCompletions,
       });
     } catch (error) {
       throw new WalError(
@@ -96,6 +100,7 @@ export class IoUringStorageIo extends BaseStorageIo {
       );
     }
     instance = new IoUringStorageIo(ring, completions, config, reason);
+    instance.#onCompletions = onCompletions;
     return instance;
   }
 

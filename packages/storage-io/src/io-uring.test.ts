@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
+
+const ring = ioUringAvailability();
+const skipReason = ring.available ? false : `io_uring unavailable: ${ring.reason}`;
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+describe.skipIf(skipReason !== false)(
+  `IoUringStorageIo specifics${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    let dir = '';
+    let io: IoUringStorageIo;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'walnut-uring-'));
+      io = IoUringStorageIo.create({ entries: 8 });
+    });
+    afterEach(async () => {
+      await io.closeIo();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('keeps delivering completions after garbage collection while idle', async () => {
+      const fd = await io.open(join(dir, 'f'), { create: true });
+      await io.datasync(fd);
+      collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await io.write(fd, Buffer.alloc(4096, 1), 0);
+      await io.datasync(fd);
+      expect(await io.size(fd)).toBe(4096);
+    });
+
+    it('runs a chain longer than the submission queue in order, and cancels its rest on failure', async () => {
+      const fd = await io.open(join(dir, 'f'), { create: true });
+      const tokens: number[] = [];
+      tokens.push(io.submitWrite(fd, Buffer.alloc(100, 1), 0));
+      for (let i = 1; i < 30; i++) {
+        tokens.push(io.submitWrite(fd, Buffer.alloc(100, i), i * 100, { linkToPrevious: true }));
+      }
+      tokens.push(io.submitDatasync(fd, { linkToPrevious: true }));
+      const results = await Promise.all(tokens.map((t) => io.completion(t)));
+      expect(results.map((c) => c.result)).toEqual([...Array(30).fill(100), 0]);
+      const broken = [io.submitWrite(-1, Buffer.alloc(10), 0)];
+      for (let i = 0; i < 20; i++) broken.push(io.submitDatasync(fd, { linkToPrevious: true }));
+      const outcome = await Promise.all(broken.map((t) => io.completion(t)));
+      expect(outcome[0]!.result).toBe(-9);
+      for (const c of outcome.slice(1)) expect(c.result).toBe(-125);
+    });
+
+    it('survives a completion queue overflow with thousands of operations in flight', async () => {
+      const fd = await io.open(join(dir, 'f'), { create: true });
+      const count = 5000;
+      for (let i = 0; i < count; i++) io.submitDatasync(fd);
+      io.flush();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      let collected = 0;
+      while (collected < count) collected += (await io.waitCompletions(1)).length;
+      expect(collected).toBe(count);
+      expect(io.inFlight).toBe(0);
+    });
+
+    it('describes the ring it runs', () => {
+      const description = io.describe();
+      expect(description.backend).toBe('io_uring');
+      expect(description.details).toMatchObject({ sqEntries: 8, noDrop: true });
+    });
+
+    it('runs with SQPOLL when asked', async () => {
+      const polled = IoUringStorageIo.create({ entries: 16, sqpoll: true, sqpollIdleMs: 10 });
+      const fd = await polled.open(join(dir, 'p'), { create: true });
+      await polled.write(fd, Buffer.alloc(8192, 2), 0);
+      await polled.datasync(fd);
+      expect(polled.describe().details).toMatchObject({ sqpoll: true });
+      await polled.closeIo();
+    });
+
+    it('holds a flock that another process cannot take while this one lives', async () => {
+      const path = join(dir, 'LOCK');
+      const lock = await io.lock(path);
+      const script = `
+        const fs = require('node:fs');
+        const b = require(${JSON.stringify(join(import.meta.dirname, '..', 'build', 'Release', 'walnut_storage_io.node'))});
+        const fd = fs.openSync(${JSON.stringify(path)}, 'r+');
+        process.stdout.write(String(b.flock(fd, b.constants.LOCK_EX | b.constants.LOCK_NB)));`;
+      const whileHeld = execFileSync(process.execPath, ['-e', script]).toString();
+      expect(whileHeld).toBe('-11');
+      await lock.release();
+      expect(execFileSync(process.execPath, ['-e', script]).toString()).toBe('0');
+    });
+  },
+);
