@@ -171,7 +171,16 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   return result;
 }
 
-enum advice { ADVISE_SEQUENTIAL = 0, ADVISE_DONTNEED = 1, ADVISE_WILLNEED = 2 };
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+enum advice {
+  ADVISE_SEQUENTIAL = 0,
+  ADVISE_DONTNEED = 1,
+  ADVISE_WILLNEED = 2,
+  ADVISE_POPULATE_READ = 3, /* Linux 5.14+: fault a range in with one call */
+};
 
 /* advise(arrayBuffer, offset, length, advice) -> boolean (whether madvise succeeded).
  * The range is widened to whole pages and clipped to the mapping. */
@@ -193,9 +202,10 @@ static napi_value advise(napi_env env, napi_callback_info info) {
   from -= from % page;
   bool ok = false;
   if (from < to) {
-    int adv = kind == ADVISE_DONTNEED   ? MADV_DONTNEED
-              : kind == ADVISE_WILLNEED ? MADV_WILLNEED
-                                        : MADV_SEQUENTIAL;
+    int adv = kind == ADVISE_DONTNEED        ? MADV_DONTNEED
+              : kind == ADVISE_WILLNEED      ? MADV_WILLNEED
+              : kind == ADVISE_POPULATE_READ ? MADV_POPULATE_READ
+                                             : MADV_SEQUENTIAL;
     ok = madvise(data + from, to - from, adv) == 0;
   }
   napi_value result;

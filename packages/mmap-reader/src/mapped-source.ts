@@ -1,20 +1,21 @@
 import { classifyDamage } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
-import { type DamageKind, StopCode } from './frame-source.js';
+import { type DamageKind, RUN_FRAMES, StopCode } from './frame-source.js';
 import { Advice, type NativeMmap } from './native.js';
 
-/** Frames verified per native call: enough to amortise the call, small enough to stay in cache. */
-const TABLE_FRAMES = 4096;
-/** Read-ahead asked of the kernel (MADV_WILLNEED) this far beyond the scan position. */
-const READ_AHEAD = 16 * 1024 * 1024;
-const READ_AHEAD_STEP = 4 * 1024 * 1024;
 /**
  * Pages this far behind the scan position are unmapped from the process (MADV_DONTNEED on
  * a read-only shared mapping only drops page-table entries: the page cache keeps the data
- * and a later touch of a view faults it back in). Keeps the resident size of a huge
- * segment bounded while it is read end to end.
+ * and a later touch of a view faults it back in). Bounds the resident size of a huge
+ * segment read end to end; segments smaller than twice this never pay for it.
  */
-const DROP_BEHIND = 64 * 1024 * 1024;
+const DROP_BEHIND = 256 * 1024 * 1024;
+
+/**
+ * Ahead of the scan, MADV_POPULATE_READ (Linux 5.14+) maps this much of the file in one
+ * call instead of one page fault per 64 KiB; on older kernels the call fails harmlessly.
+ */
+const POPULATE_STEP = 4 * 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -28,20 +29,17 @@ export class MappedFrameSource implements FrameSource {
   readonly #addon: NativeMmap;
   readonly #maxBody: number;
   #advice: 'sequential' | 'dontneed' | null;
-  buf: Buffer;
-  bodyStart = 0;
-  bodyEnd = 0;
-  frameOffset = 0;
+  readonly buf: Buffer;
+  readonly table = new Uint32Array(RUN_FRAMES * 2);
+  runBuf: Buffer;
+  runBase = 0;
+  readonly runFileOffset = 0;
+  runEnd = 0;
   stopCode: StopCode = StopCode.TABLE_FULL;
   stopOffset = 0;
-  readonly #table = new Uint32Array(TABLE_FRAMES * 2);
   readonly #status = new Float64Array(2);
-  /** File offset the table's relative offsets count from. */
-  #tableBase = 0;
-  #count = 0;
-  #next = 0;
-  #readAheadTo = 0;
   #droppedTo = 0;
+  #populatedTo = 0;
 
   constructor(path: string, addon: NativeMmap, maxBody: number) {
     const [mapping, size, advised] = addon.mapFile(path);
@@ -51,6 +49,7 @@ export class MappedFrameSource implements FrameSource {
     this.#mapping = mapping;
     this.length = size;
     this.buf = mapping === null ? EMPTY : Buffer.from(mapping);
+    this.runBuf = this.buf;
     this.#advice = advised ? 'sequential' : null;
   }
 
@@ -63,64 +62,51 @@ export class MappedFrameSource implements FrameSource {
   }
 
   seek(offset: number): void {
-    this.#count = 0;
-    this.#next = 0;
     this.stopCode = StopCode.TABLE_FULL;
     this.stopOffset = Math.min(offset, this.length);
+    this.runEnd = this.stopOffset;
     this.#droppedTo = 0;
   }
 
-  next(): boolean {
-    while (this.#next === this.#count) {
-      if (this.stopCode !== StopCode.TABLE_FULL) return false;
-      this.#refill();
-    }
-    const i = this.#next++ * 2;
-    const table = this.#table;
-    const frame = this.#tableBase + table[i]!;
-    this.frameOffset = frame;
-    this.bodyStart = frame + 8;
-    this.bodyEnd = frame + 8 + table[i + 1]!;
-    return true;
-  }
-
-  #refill(): void {
+  nextRun(): number {
     const mapping = this.#mapping;
+    if (this.stopCode !== StopCode.TABLE_FULL) return 0;
     const from = this.stopOffset;
     if (mapping === null) {
-      this.#count = 0;
-      this.#next = 0;
       this.stopCode = StopCode.END;
-      return;
+      return 0;
     }
-    this.#adviseAround(mapping, from);
+    this.#dropBehind(mapping, from);
+    this.#populate(mapping, from);
     const status = this.#status;
-    this.#count = this.#addon.scanFrames(
+    const count = this.#addon.scanFrames(
       mapping,
       from,
       this.length,
       this.#maxBody,
-      this.#table,
+      this.table,
       status,
     );
-    this.#next = 0;
-    this.#tableBase = from;
+    this.runBase = from;
     this.stopCode = status[0] as StopCode;
     this.stopOffset = status[1]!;
+    this.runEnd = this.stopOffset;
+    return count;
   }
 
-  #adviseAround(mapping: ArrayBuffer, position: number): void {
-    const addon = this.#addon;
-    if (this.#readAheadTo < position) this.#readAheadTo = position;
-    while (this.#readAheadTo < this.length && this.#readAheadTo < position + READ_AHEAD) {
-      addon.advise(mapping, this.#readAheadTo, READ_AHEAD_STEP, Advice.WILLNEED);
-      this.#readAheadTo += READ_AHEAD_STEP;
-    }
-    if (position - this.#droppedTo >= 2 * DROP_BEHIND) {
-      const to = position - DROP_BEHIND;
-      addon.advise(mapping, this.#droppedTo, to - this.#droppedTo, Advice.DONTNEED);
-      this.#droppedTo = to;
-    }
+  #populate(mapping: ArrayBuffer, position: number): void {
+    if (this.#populatedTo < position) this.#populatedTo = position;
+    if (this.#populatedTo - position >= POPULATE_STEP / 2 || this.#populatedTo >= this.length)
+      return;
+    this.#addon.advise(mapping, this.#populatedTo, POPULATE_STEP, Advice.POPULATE_READ);
+    this.#populatedTo += POPULATE_STEP;
+  }
+
+  #dropBehind(mapping: ArrayBuffer, position: number): void {
+    if (position - this.#droppedTo < 2 * DROP_BEHIND) return;
+    const to = position - DROP_BEHIND;
+    this.#addon.advise(mapping, this.#droppedTo, to - this.#droppedTo, Advice.DONTNEED);
+    this.#droppedTo = to;
   }
 
   classify(offset: number, maxFrameBody: number): DamageKind {

@@ -21,7 +21,7 @@ export interface NativeMmap {
   forceTableCrc(): void;
 }
 
-export const Advice = { SEQUENTIAL: 0, DONTNEED: 1, WILLNEED: 2 } as const;
+export const Advice = { SEQUENTIAL: 0, DONTNEED: 1, WILLNEED: 2, POPULATE_READ: 3 } as const;
 
 /** Stop codes of `scanFrames` (`native/frame_scan.h`). */
 export const ScanStop = {

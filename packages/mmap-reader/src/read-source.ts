@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { classifyDamage, crc32c } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
-import { type DamageKind, StopCode } from './frame-source.js';
+import { type DamageKind, RUN_FRAMES, StopCode } from './frame-source.js';
 
 /** Bytes per read: large sequential reads, like the hand-written reader the bench compares. */
 const CHUNK = 1024 * 1024;
@@ -31,15 +31,17 @@ export class ReadFrameSource implements FrameSource {
   readonly path: string;
   readonly #maxBody: number;
   #fd: number;
-  buf: Buffer = EMPTY;
-  bodyStart = 0;
-  bodyEnd = 0;
-  frameOffset = 0;
+  readonly table = new Uint32Array(RUN_FRAMES * 2);
+  runBuf: Buffer = EMPTY;
+  readonly runBase = 0;
+  runFileOffset = 0;
+  runEnd = 0;
   stopCode: StopCode = StopCode.TABLE_FULL;
   stopOffset = 0;
-  /** File offset of `buf[0]`. */
+  /** The chunk being read, and the file offset of its first byte. */
+  #buf: Buffer = EMPTY;
   #bufBase = 0;
-  /** Next frame, as an index into `buf`. */
+  /** Next frame, as an index into `#buf`. */
   #pos = 0;
   #stopped = false;
 
@@ -62,59 +64,74 @@ export class ReadFrameSource implements FrameSource {
 
   seek(offset: number): void {
     this.#bufBase = Math.min(offset, this.length);
-    this.buf = EMPTY;
+    this.#buf = EMPTY;
     this.#pos = 0;
     this.#stopped = false;
     this.stopCode = StopCode.TABLE_FULL;
+    this.runEnd = this.#bufBase;
   }
 
-  next(): boolean {
-    if (this.#stopped) return false;
+  /** Verifies frames of the current chunk (reading the next chunk when none is whole). */
+  nextRun(): number {
+    if (this.#stopped) return 0;
+    const table = this.table;
+    let count = 0;
     for (;;) {
-      const buf = this.buf;
+      const buf = this.#buf;
       const p = this.#pos;
       const fileOffset = this.#bufBase + p;
       const fileLeft = this.length - fileOffset;
-      if (fileLeft === 0) return this.#stop(StopCode.END, fileOffset);
       const inBuf = buf.length - p;
-      if (inBuf < FRAME_HEADER) {
-        if (fileLeft < FRAME_HEADER) return this.#stop(StopCode.SHORT_HEADER, fileOffset);
-        this.#fill(fileOffset, FRAME_HEADER);
-        continue;
+      let code: StopCode | -1 = -1;
+      if (fileLeft === 0) code = StopCode.END;
+      else if (inBuf < FRAME_HEADER) {
+        if (fileLeft < FRAME_HEADER) code = StopCode.SHORT_HEADER;
+      } else {
+        const crc = buf.readUInt32LE(p);
+        const len = buf.readUInt32LE(p + 4);
+        if (crc === 0 && len === 0) code = StopCode.ZERO_HEADER;
+        else if (len === 0 || len > this.#maxBody) code = StopCode.BAD_LENGTH;
+        else if (len > fileLeft - FRAME_HEADER) code = StopCode.BEYOND_END;
+        else if (len <= inBuf - FRAME_HEADER) {
+          const end = p + FRAME_HEADER + len;
+          if (crc32c(buf.subarray(p + 4, end)) !== crc) code = StopCode.CRC_MISMATCH;
+          else {
+            table[2 * count] = p;
+            table[2 * count + 1] = len;
+            this.#pos = end;
+            this.runEnd = this.#bufBase + end;
+            if (++count < RUN_FRAMES) continue;
+            return this.#run(buf, count);
+          }
+        }
       }
-      const crc = buf.readUInt32LE(p);
-      const len = buf.readUInt32LE(p + 4);
-      if (crc === 0 && len === 0) return this.#stop(StopCode.ZERO_HEADER, fileOffset);
-      if (len === 0 || len > this.#maxBody) return this.#stop(StopCode.BAD_LENGTH, fileOffset);
-      if (len > fileLeft - FRAME_HEADER) return this.#stop(StopCode.BEYOND_END, fileOffset);
-      if (len > inBuf - FRAME_HEADER) {
-        this.#fill(fileOffset, FRAME_HEADER + len);
-        continue;
+      if (code !== -1) {
+        this.#stopped = true;
+        this.stopCode = code;
+        this.stopOffset = fileOffset;
+        return count === 0 ? 0 : this.#run(buf, count);
       }
-      const end = p + FRAME_HEADER + len;
-      if (crc32c(buf.subarray(p + 4, end)) !== crc)
-        return this.#stop(StopCode.CRC_MISMATCH, fileOffset);
-      this.frameOffset = fileOffset;
-      this.bodyStart = p + FRAME_HEADER;
-      this.bodyEnd = end;
-      this.#pos = end;
-      return true;
+      // The next frame is not whole in this chunk: finish the run, or read on.
+      if (count > 0) return this.#run(buf, count);
+      this.#fill(
+        fileOffset,
+        inBuf < FRAME_HEADER ? FRAME_HEADER : FRAME_HEADER + buf.readUInt32LE(p + 4),
+      );
     }
+  }
+
+  #run(buf: Buffer, count: number): number {
+    this.runBuf = buf;
+    this.runFileOffset = this.#bufBase;
+    return count;
   }
 
   /** Reads a fresh chunk starting at `fileOffset`, at least `needed` bytes long. */
   #fill(fileOffset: number, needed: number): void {
     const size = Math.min(Math.max(CHUNK, needed), this.length - fileOffset);
-    this.buf = this.#read(fileOffset, size);
+    this.#buf = this.#read(fileOffset, size);
     this.#bufBase = fileOffset;
     this.#pos = 0;
-  }
-
-  #stop(code: StopCode, fileOffset: number): false {
-    this.stopCode = code;
-    this.stopOffset = fileOffset;
-    this.#stopped = true;
-    return false;
   }
 
   #read(position: number, size: number): Buffer {

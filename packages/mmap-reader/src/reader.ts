@@ -4,6 +4,7 @@ import {
   decodeFileHeader,
   FILE_HEADER_SIZE,
   type FileHeader,
+  FRAME_HEADER_SIZE,
   FrameCipher,
   isWalError,
   KeyRing,
@@ -12,7 +13,7 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { decodeRecordIn } from './decode.js';
+import { decodeRecordIn, PLAIN_RECORD_HEADER, viewOf } from './decode.js';
 import { ioError } from './errors.js';
 import { describeStop, type FrameSource, StopCode } from './frame-source.js';
 import { MappedFrameSource } from './mapped-source.js';
@@ -73,12 +74,20 @@ export class MmapWalReader {
   /** The LSN the next frame must start with, as a number while below SAFE_LSN (else NaN and see #expectedBig); -1: any. */
   #expectedNumber: number;
   #expectedBig: bigint | null = null;
+  /** File offset after the frames decoded so far (or of the damage, once stopped). */
   #offset: number;
+  /** Set when decoding met the end or damage; reported once `#ready` is drained. */
   #stop: StopReason | null = null;
-  #pending: WalRecord[] = [];
-  #pendingAt = 0;
+  /** Records decoded from the current run of frames, handed out in order by nextRecord(). */
+  readonly #ready: WalRecord[] = [];
+  /** File offset just past the frame of each ready record. */
+  readonly #readyEnds: number[] = [];
+  #readyCount = 0;
+  #at = 0;
+  /** `offset` before the current run, and the last LSN of the runs before it. */
+  #runStartOffset = 0;
+  #lastBeforeRun: bigint | null = null;
   #closed = false;
-  #lastLsn: bigint | null = null;
 
   private constructor(
     path: string,
@@ -100,6 +109,7 @@ export class MmapWalReader {
       firstLsn === 0n ? -1 : firstLsn < BigInt(SAFE_LSN) ? Number(firstLsn) : Number.NaN;
     this.#expectedBig = firstLsn === 0n ? null : firstLsn;
     this.#offset = header === null ? 0 : header.headerLength;
+    this.#runStartOffset = this.#offset;
     if (header === null) this.#stop = { kind: 'eof', offset: 0, reason: 'empty file' };
     else source.seek(header.headerLength);
   }
@@ -174,12 +184,14 @@ export class MmapWalReader {
 
   /** File offset of the next unread frame: the end of the last good frame read. */
   get offset(): number {
+    const at = this.#at;
+    if (at < this.#readyCount) return at === 0 ? this.#runStartOffset : this.#readyEnds[at - 1]!;
     return this.#offset;
   }
 
   /** LSN of the last record `nextRecord()` returned; null before the first. */
   get lastLsn(): bigint | null {
-    return this.#lastLsn;
+    return this.#at > 0 ? this.#ready[this.#at - 1]!.lsn : this.#lastBeforeRun;
   }
 
   /** True when the file holds no frame bytes (zero length, or only the file header). */
@@ -194,7 +206,7 @@ export class MmapWalReader {
 
   /** Why reading stopped; null until `nextRecord()` has returned null. */
   get stopReason(): StopReason | null {
-    return this.#pendingAt < this.#pending.length ? null : this.#stop;
+    return this.#at < this.#readyCount ? null : this.#stop;
   }
 
   /**
@@ -203,87 +215,125 @@ export class MmapWalReader {
    * does not authenticate under the ring's key.
    */
   nextRecord(): WalRecord | null {
-    const pending = this.#pending;
-    if (this.#pendingAt < pending.length) {
-      const record = pending[this.#pendingAt++]!;
-      this.#lastLsn = record.lsn;
-      return record;
-    }
-    if (this.#stop !== null) return null;
     if (this.#closed)
       throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
-    const source = this.#source;
-    const cipher = this.#cipher;
-    while (source.next()) {
-      let buf = source.buf;
-      let start = source.bodyStart;
-      let end = source.bodyEnd;
-      let kind = buf[start]!;
-      if (kind === BodyKind.PADDING) {
-        this.#offset = source.frameOffset + 8 + (end - start);
-        continue;
-      }
-      if (cipher !== null) {
-        if (kind !== BodyKind.ENCRYPTED)
-          return this.#corrupt(`a plaintext frame (kind ${kind}) in an encrypted segment`);
-        buf = this.#decrypt(cipher, buf.subarray(start, end));
-        start = 0;
-        end = buf.length;
-        kind = buf[0]!;
-      }
-      if (kind === BodyKind.RECORD) {
-        let record: WalRecord;
-        try {
-          record = decodeRecordIn(buf, start, end);
-        } catch (error) {
-          return this.#malformed(error);
-        }
-        if (!this.#inSequence(record.lsn, 1)) return null;
-        this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
-        this.#lastLsn = record.lsn;
-        return record;
-      }
-      if (kind === BodyKind.BATCH) {
-        let records: WalRecord[];
-        try {
-          records = decodeBatchBody(buf.subarray(start, end));
-        } catch (error) {
-          return this.#malformed(error);
-        }
-        if (!this.#inSequence(records[0]!.lsn, records.length)) return null;
-        this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
-        this.#pending = records;
-        this.#pendingAt = 1;
-        this.#lastLsn = records[0]!.lsn;
-        return records[0]!;
-      }
-      if (kind === BodyKind.PADDING) {
-        this.#offset = source.frameOffset + 8 + (source.bodyEnd - source.bodyStart);
-        continue;
-      }
-      return this.#corrupt(
-        kind === BodyKind.ENCRYPTED
-          ? 'an encrypted frame in a segment whose header says it is not encrypted'
-          : `a frame of kind ${kind} where a record was expected`,
-      );
+    for (;;) {
+      if (this.#at < this.#readyCount) return this.#ready[this.#at++]!;
+      if (this.#stop !== null) return null;
+      this.#decodeRun();
     }
-    this.#stopAtDamage();
-    return null;
   }
 
-  /** Checks that the next `count` LSNs start at the one expected (LSNs are never skipped). */
-  #inSequence(first: bigint, count: number): boolean {
-    // Fast path without BigInt arithmetic (which allocates): LSNs well below 2^53 compare exactly as numbers.
-    const n = Number(first);
-    if (n === this.#expectedNumber && n < SAFE_LSN) {
-      this.#expectedNumber = n + count;
-      return true;
+  /**
+   * Decodes the next run of verified frames into `#ready`. The common frame — a plain
+   * record without meta or routing ids, whose LSN is the one expected — is decoded inline
+   * here; anything else goes through `#decodeFrame`, which uses codec's decoders.
+   */
+  #decodeRun(): void {
+    if (this.#readyCount > 0) this.#lastBeforeRun = this.#ready[this.#readyCount - 1]!.lsn;
+    this.#runStartOffset = this.#offset;
+    this.#readyCount = 0;
+    this.#at = 0;
+    const source = this.#source;
+    const n = source.nextRun();
+    if (n === 0) {
+      this.#stopAtDamage();
+      return;
     }
+    const buf = source.runBuf;
+    const table = source.table;
+    const base = source.runBase;
+    const fileBase = source.runFileOffset;
+    const ready = this.#ready;
+    const ends = this.#readyEnds;
+    const plain = this.#cipher === null;
+    let expected = this.#expectedNumber;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
+      const end = start + table[2 * i + 1]!;
+      if (
+        plain &&
+        buf[start] === BodyKind.RECORD &&
+        buf[start + 1] === 0 &&
+        end - start >= PLAIN_RECORD_HEADER
+      ) {
+        const lsn = buf.readBigUInt64LE(start + 4);
+        const number = Number(lsn);
+        // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic.
+        if (number === expected && number < SAFE_LSN) {
+          expected = number + 1;
+          ready[k] = {
+            lsn,
+            type: buf[start + 2]! | (buf[start + 3]! << 8),
+            payload: viewOf(buf, start + PLAIN_RECORD_HEADER, end),
+            meta: undefined,
+            tenantId: undefined,
+            vshardId: undefined,
+            databaseId: undefined,
+          };
+          ends[k++] = fileBase + end;
+          continue;
+        }
+      }
+      this.#expectedNumber = expected;
+      this.#readyCount = k;
+      const ok = this.#decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
+      k = this.#readyCount;
+      expected = this.#expectedNumber;
+      if (!ok) return;
+    }
+    this.#expectedNumber = expected;
+    this.#readyCount = k;
+    this.#offset = source.runEnd;
+  }
+
+  /** Decodes any frame into `#ready`; false when it stopped the reader as corrupt. */
+  #decodeFrame(buf: Buffer, start: number, end: number, frameOffset: number): boolean {
+    let kind = buf[start]!;
+    const frameEnd = frameOffset + FRAME_HEADER_SIZE + (end - start);
+    if (kind === BodyKind.PADDING) return true;
+    const cipher = this.#cipher;
+    if (cipher !== null) {
+      if (kind !== BodyKind.ENCRYPTED)
+        return this.#corrupt(
+          `a plaintext frame (kind ${kind}) in an encrypted segment`,
+          frameOffset,
+        );
+      buf = this.#decrypt(cipher, buf.subarray(start, end), frameOffset);
+      start = 0;
+      end = buf.length;
+      kind = buf[0]!;
+      if (kind === BodyKind.PADDING) return true;
+    }
+    let records: WalRecord[];
+    try {
+      if (kind === BodyKind.RECORD) records = [decodeRecordIn(buf, start, end)];
+      else if (kind === BodyKind.BATCH) records = decodeBatchBody(buf.subarray(start, end));
+      else
+        return this.#corrupt(
+          kind === BodyKind.ENCRYPTED
+            ? 'an encrypted frame in a segment whose header says it is not encrypted'
+            : `a frame of kind ${kind} where a record was expected`,
+          frameOffset,
+        );
+    } catch (error) {
+      if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
+      return this.#corrupt(error.message, frameOffset);
+    }
+    if (!this.#inSequence(records[0]!.lsn, records.length, frameOffset)) return false;
+    for (const record of records) {
+      this.#ready[this.#readyCount] = record;
+      this.#readyEnds[this.#readyCount++] = frameEnd;
+    }
+    return true;
+  }
+
+  /** Checks that a frame of `count` records starts at the LSN expected (LSNs are never skipped). */
+  #inSequence(first: bigint, count: number, frameOffset: number): boolean {
     const expected = this.#expectedLsn();
-    if (expected !== null && first !== expected) {
-      this.#corrupt(`LSN ${first} where ${expected} was expected`);
-      return false;
-    }
+    if (expected !== null && first !== expected)
+      return this.#corrupt(`LSN ${first} where ${expected} was expected`, frameOffset);
     const next = first + BigInt(count);
     this.#expectedNumber = next < BigInt(SAFE_LSN) ? Number(next) : Number.NaN;
     this.#expectedBig = next;
@@ -297,29 +347,23 @@ export class MmapWalReader {
     return n < 0 ? null : BigInt(n);
   }
 
-  #decrypt(cipher: FrameCipher, body: Buffer): Buffer {
+  #decrypt(cipher: FrameCipher, body: Buffer, frameOffset: number): Buffer {
     try {
       return cipher.decryptBody(body, body.length);
     } catch (error) {
       if (isWalError(error)) {
         error.details.segment ??= this.path;
-        error.details.offset ??= this.#source.frameOffset;
+        error.details.offset ??= frameOffset;
       }
       throw error;
     }
   }
 
-  #malformed(error: unknown): null {
-    if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
-    return this.#corrupt(error.message);
-  }
-
   /** A frame whose CRC matched but whose content is invalid: a writer never produces one. */
-  #corrupt(reason: string): null {
-    const offset = this.#source.frameOffset;
+  #corrupt(reason: string, offset: number): false {
     this.#offset = offset;
     this.#stop = { kind: 'corrupt', offset, reason };
-    return null;
+    return false;
   }
 
   #stopAtDamage(): void {
