@@ -16,7 +16,8 @@ Exit codes:
   0  success, nothing wrong found
   1  corruption found, or a verification failed
   2  usage error (unknown command or option, bad argument)
-  3  the log or the system refused (a WalError such as WAL_LOCKED or WAL_IO), or another failure`;
+  3  the log or the system refused (a WalError such as WAL_LOCKED or WAL_IO), or another failure
+`;
 
 /**
  * Runs the walnut command line and resolves with the exit code. It never calls

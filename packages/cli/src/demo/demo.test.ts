@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { captureOutput, cli, tempDir } from '../../test/helpers.js';
-import { demoCommand } from './demo.js';
 import { writerScriptPath } from './crash.js';
+import { demoCommand } from './demo.js';
 
 const bin = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -30,7 +30,9 @@ describe('walnut demo', () => {
     expect(summary.ingest.fsyncs).toBeGreaterThan(0);
     expect(summary.crash.acknowledged).toBeGreaterThan(0);
     expect(summary.recovery.acknowledgedFound).toBe(summary.crash.acknowledged);
-    expect(summary.recovery.recovered).toBe(summary.crash.acknowledged + summary.recovery.unacknowledged);
+    expect(summary.recovery.recovered).toBe(
+      summary.crash.acknowledged + summary.recovery.unacknowledged,
+    );
   });
 
   it('runs from the built bin without a terminal, printing plain progress lines and the summary', async () => {

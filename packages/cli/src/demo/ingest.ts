@@ -77,7 +77,7 @@ export async function runIngest(
   show();
   progress.stop();
   const fsyncs = walFacts(wal).fsyncs - fsyncsBefore;
-  await wal.close();
+  await wal.shutdown(10_000);
   const [p50, p99] = latency.percentiles(50, 99);
   return {
     records,
