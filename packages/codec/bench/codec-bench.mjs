@@ -1,0 +1,154 @@
+// Benchmarks of @walnut/codec (built: run through `pnpm --filter @walnut/codec bench`).
+// Prints medians and their ratio to the targets of issue 2. Not part of `vitest run`.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Bench } from 'tinybench';
+import {
+  crc32c,
+  crc32cImplementation,
+  encodeRecordFrame,
+  FrameScanner,
+  NATIVE_CRC32C_THRESHOLD,
+} from '../dist/index.js';
+
+const MiB = 1 << 20;
+const CROSSOVER_SIZES = [64, 128, 256, 384, 512, 1024, 4096, 65536];
+const data = Buffer.alloc(4 * MiB);
+for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+
+/** Runs each task for ~`time` ms and returns its median latency in ms. */
+async function medians(tasks, time = 500) {
+  const bench = new Bench({ time, warmupTime: 100 });
+  for (const [name, fn] of tasks) bench.add(name, fn);
+  await bench.run();
+  return new Map(bench.tasks.map((t) => [t.name, t.result.latency.p50]));
+}
+
+/** A task computing CRC32C over `size`-byte slices of `data`, ~1 MiB per run. */
+function crcTask(fn, size) {
+  const count = Math.max(1, MiB / size) | 0;
+  const views = Array.from({ length: count }, (_, i) => data.subarray(i * size, i * size + size));
+  return {
+    bytes: count * size,
+    fn: () => {
+      let x = 0;
+      for (let i = 0; i < count; i++) x ^= fn(views[i]);
+      return x;
+    },
+  };
+}
+
+async function crcRates(fn, sizes) {
+  const tasks = new Map(sizes.map((size) => [String(size), crcTask(fn, size)]));
+  const med = await medians(
+    [...tasks].map(([name, t]) => [name, t.fn]),
+    300,
+  );
+  return Object.fromEntries([...tasks].map(([name, t]) => [name, t.bytes / (med.get(name) * 1e6)]));
+}
+
+// Child mode: the pure-JavaScript CRC32C (WALNUT_CRC32C=js), for the crossover table.
+if (process.argv[2] === '--js-crc') {
+  console.log(JSON.stringify(await crcRates(crc32c, CROSSOVER_SIZES)));
+  process.exit(0);
+}
+
+const rows = [];
+function row(name, value, unit, target) {
+  rows.push({ name, value, unit, target });
+}
+
+// CRC32C as the library serves it (JavaScript below the threshold, native above).
+const lib = await crcRates(crc32c, [128, 4096, 65536]);
+row('crc32c 128 B', lib['128'], 'GB/s', 1.1);
+row('crc32c 4 KiB', lib['4096'], 'GB/s', undefined);
+row('crc32c 64 KiB', lib['65536'], 'GB/s', 5);
+
+// Encode 128-byte records into a reusable 1 MiB buffer.
+const target = Buffer.alloc(MiB);
+const input = { payload: Buffer.alloc(128, 0x61) };
+let frames = 0;
+function encodeFill() {
+  let at = 0;
+  let lsn = 1n;
+  let n = 0;
+  while (at + 148 <= target.length) {
+    at += encodeRecordFrame(target, at, lsn++, input);
+    n++;
+  }
+  frames = n;
+  return at;
+}
+const filled = encodeFill();
+const log = target.subarray(0, filled);
+function scanAll() {
+  const scanner = new FrameScanner(log);
+  let bytes = 0;
+  for (let r = scanner.nextRecord(); r !== null; r = scanner.nextRecord())
+    bytes += r.payload.length;
+  if (scanner.stop.kind !== 'eof') throw new Error(`scan stopped: ${scanner.stop.reason}`);
+  return bytes;
+}
+const copySink = Buffer.alloc(MiB);
+const med = await medians([
+  ['encode', encodeFill],
+  ['scan', scanAll],
+  ['memcpy 1 MiB', () => log.copy(copySink)],
+]);
+row('encode 128 B records', frames / (med.get('encode') * 1e3), 'M frames/s', 8);
+row('scan+verify 128 B records', frames / (med.get('scan') * 1e3), 'M frames/s', 8);
+row(
+  'baseline: memcpy of the same 1 MiB',
+  filled / (med.get('memcpy 1 MiB') * 1e6),
+  'GB/s',
+  undefined,
+);
+
+// Crossover: pure JavaScript (child process) against the native module called directly.
+const js = JSON.parse(
+  execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--js-crc'], {
+    env: { ...process.env, WALNUT_CRC32C: 'js' },
+    encoding: 'utf8',
+  }),
+);
+let native = null;
+try {
+  const mod = createRequire(import.meta.url)('@node-rs/crc32');
+  native = await crcRates((v) => mod.crc32c(v), CROSSOVER_SIZES);
+} catch {
+  native = null;
+}
+
+const fmt = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
+console.log(
+  `@walnut/codec bench — Node ${process.version}, ${os.cpus().length} cores, Linux ${os.release()}`,
+);
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} (other work on the machine lowers every number)`,
+);
+console.log(`crc32c: ${crc32cImplementation.reason}\n`);
+console.log('| measure | median | target | ratio |');
+console.log('|---|---:|---:|---:|');
+for (const r of rows) {
+  const ratio = r.target === undefined ? '' : `${(r.value / r.target).toFixed(2)}×`;
+  const tgt = r.target === undefined ? '' : `≥ ${r.target} ${r.unit}`;
+  console.log(`| ${r.name} | ${fmt(r.value)} ${r.unit} | ${tgt} | ${ratio} |`);
+}
+console.log(
+  '\nCRC32C crossover (GB/s; the library switches to native at',
+  NATIVE_CRC32C_THRESHOLD,
+  'B):\n',
+);
+console.log('| size | JavaScript slicing-by-16 | @node-rs/crc32 | native / JS |');
+console.log('|---:|---:|---:|---:|');
+for (const size of CROSSOVER_SIZES) {
+  const j = js[String(size)];
+  const n = native?.[String(size)];
+  const ratio = n === undefined ? 'n/a' : `${(n / j).toFixed(2)}×`;
+  console.log(`| ${size} B | ${fmt(j)} | ${n === undefined ? 'not loaded' : fmt(n)} | ${ratio} |`);
+}
