@@ -336,10 +336,19 @@ static void finish_prep(addon_ring *r, struct io_uring_sqe *sqe, bool link) {
   update_busy(r);
 }
 
-/* prepWrite/prepRead(token, fd, bytes, offset, link) */
+/* Sets IOSQE_ASYNC when the optional argument `punt` is true. Buffered writes on file
+ * systems without non-blocking buffered writes (ext4) fail the inline attempt with
+ * EAGAIN and are punted to io-wq anyway; going there directly skips that attempt. */
+static int get_punt(napi_env env, size_t argc, napi_value *argv, size_t index) {
+  bool punt = false;
+  if (argc > index) napi_get_value_bool(env, argv[index], &punt);
+  return punt;
+}
+
+/* prepWrite/prepRead(token, fd, bytes, offset, link[, punt]) */
 static napi_value prep_rw(napi_env env, napi_callback_info info, uint8_t opcode) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   addon_ring *r = unwrap(env, info, &argc, argv);
   if (r == NULL) return NULL;
   void *data;
@@ -360,6 +369,7 @@ static napi_value prep_rw(napi_env env, napi_callback_info info, uint8_t opcode)
   }
   r->slots[index].buffer = buffer;
   sqe->opcode = opcode;
+  if (get_punt(env, argc, argv, 5)) sqe->flags |= IOSQE_ASYNC;
   sqe->addr = (uint64_t)(uintptr_t)data;
   sqe->len = length > MAX_TRANSFER ? MAX_TRANSFER : (uint32_t)length;
   sqe->off = (uint64_t)offset;
@@ -375,10 +385,10 @@ static napi_value prep_read(napi_env env, napi_callback_info info) {
   return prep_rw(env, info, IORING_OP_READ);
 }
 
-/* prepWritev(token, fd, buffers[], offset, link) */
+/* prepWritev(token, fd, buffers[], offset, link[, punt]) */
 static napi_value prep_writev(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   addon_ring *r = unwrap(env, info, &argc, argv);
   if (r == NULL) return NULL;
   uint32_t count;
@@ -428,6 +438,7 @@ static napi_value prep_writev(napi_env env, napi_callback_info info) {
   r->slots[index].buffers = refs;
   r->slots[index].buffer_count = count;
   sqe->opcode = IORING_OP_WRITEV;
+  if (get_punt(env, argc, argv, 5)) sqe->flags |= IOSQE_ASYNC;
   sqe->addr = (uint64_t)(uintptr_t)iov;
   sqe->len = count;
   sqe->off = (uint64_t)offset;

@@ -6,15 +6,24 @@ import { fileURLToPath } from 'node:url';
 export interface NativeRing {
   /**
    * Queues one SQE (not yet visible to the kernel). Returns false when the SQ is full
-   * (call `submit` and retry). `link` sets IOSQE_IO_LINK on this SQE.
+   * (call `submit` and retry). `link` sets IOSQE_IO_LINK on this SQE; `punt` sets
+   * IOSQE_ASYNC (straight to io-wq, for buffered writes).
    */
-  prepWrite(token: number, fd: number, data: Uint8Array, offset: number, link: boolean): boolean;
+  prepWrite(
+    token: number,
+    fd: number,
+    data: Uint8Array,
+    offset: number,
+    link: boolean,
+    punt: boolean,
+  ): boolean;
   prepWritev(
     token: number,
     fd: number,
     buffers: readonly Uint8Array[],
     offset: number,
     link: boolean,
+    punt: boolean,
   ): boolean;
   prepRead(token: number, fd: number, into: Uint8Array, offset: number, link: boolean): boolean;
   prepFsync(token: number, fd: number, datasync: boolean, link: boolean): boolean;
