@@ -1,5 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SegmentedWal } from '@walnut/segmented';
+import { createStorageIo } from '@walnut/storage-io';
 import { describe, expect, it } from 'vitest';
 import { appendBytes, cli, flipByte, simpleLog, tempDir, writeLog } from '../../test/helpers.js';
 
@@ -69,5 +71,22 @@ describe('walnut repair', () => {
     const r = await cli('repair', dir, '--salvage');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('A segment is missing');
+  });
+
+  it('refuses with WAL_LOCKED (exit 3) while a writer holds the log, changing nothing', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 3);
+    const writer = await SegmentedWal.open({ dir, io: createStorageIo({ backend: 'sync-fs' }) });
+    try {
+      const sizeWhileOpen = (await stat(seg.path)).size;
+      await flipByte(seg.path, seg.frameOffsets[1]! + 9);
+      const r = await cli('repair', dir, '--salvage');
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('WAL_LOCKED');
+      expect(r.stderr).toContain(`pid ${process.pid}`);
+      expect((await stat(seg.path)).size).toBe(sizeWhileOpen);
+    } finally {
+      await writer.close();
+    }
   });
 });
