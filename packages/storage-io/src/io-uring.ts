@@ -336,6 +336,7 @@ export class IoUringStorageIo extends BaseStorageIo {
         registeredBuffers: false,
         requested: { ...this.#config },
         locks: lockScope(),
+        addon: loadNative().reason,
       },
     };
   }

@@ -88,6 +88,7 @@ export class SyncFsStorageIo extends SequentialStorageIo {
         completes: 'at flush(), synchronously on the calling thread',
         fallocate: loadNative().binding === null ? 'unsupported (addon not loaded)' : 'native',
         locks: lockScope(),
+        addon: loadNative().reason,
       },
     };
   }
