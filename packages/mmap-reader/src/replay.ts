@@ -51,10 +51,15 @@ export async function replaySegmentsMmap(
     throw new WalError(WalErrorCode.BAD_ARGUMENT, 'fn must be a function called for each record');
   const cursor = new LogCursor(dir, fromLsn, options);
   let records = 0;
-  for (let record = cursor.next(); record !== null; record = cursor.next()) {
-    records++;
-    const result = fn(record);
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+  try {
+    for (let record = cursor.next(); record !== null; record = cursor.next()) {
+      records++;
+      const result = fn(record);
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function')
+        await result;
+    }
+  } finally {
+    cursor.close();
   }
   return { records, nextLsn: cursor.nextLsn, segments: cursor.segmentsOpened };
 }
@@ -78,10 +83,15 @@ export async function replaySegmentsMmapLimit(
     );
   const cursor = new LogCursor(dir, fromLsn, options);
   const records: WalRecord[] = [];
-  let next = cursor.next();
-  while (next !== null && records.length < max) {
-    records.push(next);
+  let next: WalRecord | null;
+  try {
     next = cursor.next();
+    while (next !== null && records.length < max) {
+      records.push(next);
+      next = cursor.next();
+    }
+  } finally {
+    cursor.close();
   }
   const last = records.at(-1);
   return { records, hasMore: next !== null, nextLsn: last === undefined ? fromLsn : last.lsn + 1n };
@@ -205,17 +215,25 @@ class LogCursor {
     // A sealed segment was complete and synced before the next one was created, so any
     // damage in it is corruption. The active one may end in a torn write (the writer's
     // recovery cuts it).
-    if (stop.kind === 'corrupt' || (stop.kind === 'torn' && !isActive))
+    if (stop.kind === 'corrupt' || (stop.kind === 'torn' && !isActive)) {
+      this.close();
       throw new WalError(
         WalErrorCode.CORRUPT,
         `${isActive ? 'segment' : 'sealed segment'} ${segment.path} is damaged at offset ${stop.offset} (${stop.kind}: ${stop.reason}); restore it from a replica or backup`,
         { details: { segment: segment.path, offset: stop.offset, kind: stop.kind } },
       );
+    }
     this.#expected = reader.lastLsn === null ? segment.firstLsn : reader.lastLsn + 1n;
     if (this.#options.releasePages === true) reader.releasePages();
     reader.close();
     this.#reader = null;
     this.#segment = null;
+  }
+
+  /** Closes the segment being read, if any (its records stay valid). */
+  close(): void {
+    this.#reader?.close();
+    this.#reader = null;
   }
 
   /** Whether the segment being read is the log's active one (read only with includeActive). */

@@ -1,0 +1,45 @@
+import { WalErrorCode } from '@walnut/codec';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { describeMmapSupport } from './mode.js';
+import { MmapWalReader } from './reader.js';
+import { replaySegmentsMmap } from './replay.js';
+import { records, tempDir, writeSegment } from './testing/segments.js';
+
+// As on a machine where the addon did not build: loading it fails.
+vi.mock('./native.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('./native.js')>()),
+  loadNative: () => ({ ok: false, error: 'Cannot find module walnut_mmap.node' }),
+}));
+
+let dir: string;
+let cleanup: () => void;
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterAll(() => cleanup());
+
+it('auto mode reads files and records why', async () => {
+  const { path } = writeSegment(dir, { firstLsn: 1n, frames: records(3) });
+  writeSegment(dir, { firstLsn: 4n, frames: [] });
+  const reader = MmapWalReader.open(path);
+  expect(reader.mode).toBe('read');
+  expect(reader.modeReason).toMatch(/did not load \(Cannot find module walnut_mmap.node\)/);
+  expect([...reader.records()].map((r) => r.lsn)).toEqual([1n, 2n, 3n]);
+  expect(describeMmapSupport()).toMatchObject({
+    addonLoaded: false,
+    autoMode: 'read',
+    loadError: 'Cannot find module walnut_mmap.node',
+  });
+  const summary = await replaySegmentsMmap(dir, 1n, () => {});
+  expect(summary).toEqual({ records: 3, nextLsn: 4n, segments: 1 });
+});
+
+it("mode 'mmap' is WAL_BACKEND_UNAVAILABLE, naming the load error", () => {
+  const { path } = writeSegment(dir, { firstLsn: 10n, frames: records(1) });
+  expect(() => MmapWalReader.open(path, { mode: 'mmap' })).toThrow(
+    expect.objectContaining({
+      code: WalErrorCode.BACKEND_UNAVAILABLE,
+      message: expect.stringMatching(/walnut_mmap.node/),
+    }),
+  );
+});
