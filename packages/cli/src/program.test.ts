@@ -1,5 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cli, simpleLog, tempDir } from '../test/helpers.js';
+import { cli, flipByte, simpleLog, tempDir } from '../test/helpers.js';
+
+const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const runBin = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
 
 describe('walnut command line', () => {
   it('prints help with the exit codes and exits 0', async () => {
@@ -46,5 +52,19 @@ describe('walnut command line', () => {
     const debug = await cli('inspect', '/nonexistent/walnut-x', '--debug');
     expect(debug.code).toBe(3);
     expect(debug.stderr).toContain('    at ');
+  });
+
+  it('the built bin exits with the documented codes', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 5);
+    expect(runBin('verify', dir).status).toBe(0);
+    await flipByte(seg.path, seg.frameOffsets[2]! + 9);
+    const corrupt = runBin('verify', dir);
+    expect(corrupt.status).toBe(1);
+    expect(corrupt.stdout).toContain(`${seg.name} at offset ${seg.frameOffsets[2]}`);
+    expect(runBin('verify').status).toBe(2);
+    const missing = runBin('inspect', `${dir}/nope`);
+    expect(missing.status).toBe(3);
+    expect(missing.stderr).toMatch(/^walnut: WAL_IO: /);
   });
 });
