@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import {
+  BodyKind,
   classifyDamage,
   decodeFileHeader,
   FILE_HEADER_SIZE,
@@ -219,6 +220,24 @@ async function judgeRest(
   return { kind };
 }
 
+/**
+ * The LSNs a frame body holds, read from its fixed header without decoding the records
+ * (recovery only needs continuity; replay decodes and validates every record). Padding
+ * holds none; null for a kind that has no place in a segment or a batch of no records.
+ */
+function frameLsns(body: Buffer): { first: bigint; count: number } | null {
+  const kind = body[0];
+  if (kind === BodyKind.PADDING) return { first: 0n, count: 0 };
+  if (kind === BodyKind.RECORD && body.length >= 12) {
+    return { first: body.readBigUInt64LE(4), count: 1 };
+  }
+  if (kind === BodyKind.BATCH && body.length >= 16) {
+    const count = body.readUInt32LE(4);
+    return count === 0 ? null : { first: body.readBigUInt64LE(8), count };
+  }
+  return null;
+}
+
 interface ScanResult {
   lastLsn: bigint;
   records: number;
@@ -250,30 +269,44 @@ async function scanSegment(
   while (step.done !== true) {
     const scanner = step.value;
     for (;;) {
-      const frameStart = scanner.offset;
-      let rec: ReturnType<typeof scanner.nextRecord>;
+      let frame: ReturnType<typeof scanner.nextFrame>;
       try {
-        rec = scanner.nextRecord();
+        frame = scanner.nextFrame();
       } catch (err) {
         if (isWalError(err)) err.details.segment ??= path;
         throw err;
       }
-      if (rec === null) break;
-      if (rec.lsn !== expected) {
-        await walk.return({ kind: 'corrupt', offset: frameStart, reason: '' });
+      if (frame === null) break;
+      const span = frameLsns(frame.body);
+      if (span === null) {
+        await walk.return({ kind: 'corrupt', offset: frame.offset, reason: '' });
         return {
           lastLsn: expected - 1n,
           records,
-          dataEnd: frameStart,
+          dataEnd: frame.offset,
           damage: {
-            offset: frameStart,
+            offset: frame.offset,
             kind: 'corrupt',
-            reason: `a valid frame holds LSN ${rec.lsn} where LSN ${expected} was expected`,
+            reason: `a frame of kind ${frame.body[0]} (or a malformed one) where records were expected`,
           },
         };
       }
-      expected++;
-      records++;
+      if (span.count === 0) continue;
+      if (span.first !== expected) {
+        await walk.return({ kind: 'corrupt', offset: frame.offset, reason: '' });
+        return {
+          lastLsn: expected - 1n,
+          records,
+          dataEnd: frame.offset,
+          damage: {
+            offset: frame.offset,
+            kind: 'corrupt',
+            reason: `a valid frame holds LSN ${span.first} where LSN ${expected} was expected`,
+          },
+        };
+      }
+      expected += BigInt(span.count);
+      records += span.count;
     }
     step = await walk.next();
   }

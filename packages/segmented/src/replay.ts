@@ -23,15 +23,11 @@ export interface ReplaySource {
   readableLsn(): bigint;
 }
 
-/**
- * Streams records with LSN ≥ `from`, one read chunk at a time. Every chunk is a fresh
- * buffer and records are views into it: a record stays valid for as long as it is held,
- * and memory is released as soon as the consumer drops the records of a chunk.
- */
-export async function* replayRecords(
+/** The records of each chunk read, in LSN order, from `from` up to the readable LSN. */
+async function* replayChunks(
   source: ReplaySource,
   from: bigint,
-): AsyncGenerator<WalRecord, void, void> {
+): AsyncGenerator<WalRecord[], void, void> {
   const limit = source.readableLsn();
   const all = source.segments();
   let startAt = 0;
@@ -71,12 +67,19 @@ export async function* replayRecords(
       let step = await walk.next();
       while (step.done !== true) {
         const scanner = step.value;
+        const batch: WalRecord[] = [];
+        let pastLimit = false;
         for (let rec = scanner.nextRecord(); rec !== null; rec = scanner.nextRecord()) {
           if (rec.lsn > limit) {
-            await walk.return({ kind: 'eof', offset: 0, reason: '' });
-            return;
+            pastLimit = true;
+            break;
           }
-          if (rec.lsn >= from) yield rec;
+          if (rec.lsn >= from) batch.push(rec);
+        }
+        if (batch.length > 0) yield batch;
+        if (pastLimit) {
+          await walk.return({ kind: 'eof', offset: 0, reason: '' });
+          return;
         }
         step = await walk.next();
       }
@@ -91,5 +94,52 @@ export async function* replayRecords(
     } finally {
       await source.io.close(fd);
     }
+  }
+}
+
+/**
+ * Streams records with LSN ≥ `from`, one read chunk at a time. Every chunk is a fresh
+ * buffer and records are views into it: a record stays valid for as long as it is held,
+ * and memory is released as soon as the consumer drops the records of a chunk. Records of
+ * a chunk are handed out without a round trip through an async generator each.
+ */
+export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
+  readonly #chunks: AsyncGenerator<WalRecord[], void, void>;
+  #pending: WalRecord[] = [];
+  #at = 0;
+
+  constructor(source: ReplaySource, from: bigint) {
+    this.#chunks = replayChunks(source, from);
+  }
+
+  next(): Promise<IteratorResult<WalRecord>> {
+    if (this.#at < this.#pending.length) {
+      return Promise.resolve({ done: false, value: this.#pending[this.#at++]! });
+    }
+    return this.#refill();
+  }
+
+  async #refill(): Promise<IteratorResult<WalRecord>> {
+    for (;;) {
+      const step = await this.#chunks.next();
+      if (step.done === true) {
+        this.#pending = [];
+        this.#at = 0;
+        return { done: true, value: undefined };
+      }
+      this.#pending = step.value;
+      this.#at = 0;
+      if (this.#pending.length > 0) return { done: false, value: this.#pending[this.#at++]! };
+    }
+  }
+
+  async return(): Promise<IteratorResult<WalRecord>> {
+    this.#pending = [];
+    await this.#chunks.return();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }

@@ -33,7 +33,7 @@ import {
 import { writeFloor } from './floor.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
-import { replayRecords } from './replay.js';
+import { ReplayIterator } from './replay.js';
 import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
 
 const ENOSPC = 28;
@@ -1096,7 +1096,7 @@ export class SegmentedWal {
       segments: () => this.#segments.slice(),
       readableLsn: () => this.#writtenLsn,
     };
-    return { [Symbol.asyncIterator]: () => replayRecords(source, lsn) };
+    return { [Symbol.asyncIterator]: () => new ReplayIterator(source, lsn) };
   }
 
   /** Up to `max` records from `lsn`, and whether more follow. */
