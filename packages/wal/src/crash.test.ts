@@ -118,5 +118,5 @@ describe('process crashes (SIGKILL while 64 producers append with durability syn
     }
     // One child at a time, and none runs while the parent recovers and checks the log.
     expect(await killRecoverCycles(0x2545f491, cycles)).toBeGreaterThan(cycles);
-  }, 300_000);
+  }, 600_000);
 });
