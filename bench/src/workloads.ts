@@ -54,7 +54,7 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
       records: quick ? 20_000 : 1_000_000,
       recordSize: 128,
       producers: 1,
-      repetitions: 1,
+      repetitions: quick ? 1 : 3,
       durable: false,
     },
     W5: {
