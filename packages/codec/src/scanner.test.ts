@@ -96,3 +96,59 @@ describe('FrameScanner', () => {
     expect(header.stop).toMatchObject({ kind: 'partial', needed: ends[2]! - ends[1]! });
   });
 });
+
+describe('FrameScanner limits and arguments', () => {
+  it('treats a frame longer than maxFrameBody as damage, never reading its body', () => {
+    const buf = Buffer.alloc(512);
+    let at = encodeRecordFrame(buf, 0, 1n, { payload: Buffer.alloc(200) });
+    const big = at;
+    at += encodeRecordFrame(buf, at, 2n, { payload: Buffer.alloc(10) });
+    const corrupt = new FrameScanner(buf.subarray(0, at), { maxFrameBody: 100 });
+    expect(corrupt.nextRecord()).toBeNull();
+    expect(corrupt.stop).toMatchObject({ kind: 'corrupt', offset: 0 });
+    expect(corrupt.stop?.reason).toMatch(/over the limit of 100/);
+    const torn = new FrameScanner(buf.subarray(0, big), { maxFrameBody: 100 });
+    expect(torn.nextRecord()).toBeNull();
+    expect(torn.stop?.kind).toBe('torn');
+  });
+
+  it('judges a length that runs past the data without reading past it', () => {
+    const buf = Buffer.alloc(64);
+    const n = encodeRecordFrame(buf, 0, 1n, { payload: Buffer.alloc(8) });
+    buf.writeUInt32LE(0xfffffff0, 4);
+    const scanner = new FrameScanner(buf.subarray(0, n));
+    expect(scanner.nextRecord()).toBeNull();
+    expect(scanner.stop).toMatchObject({ kind: 'torn', offset: 0 });
+  });
+
+  it('rejects bad options with WAL_BAD_ARGUMENT', () => {
+    const buf = Buffer.alloc(16);
+    for (const options of [
+      { start: 17 },
+      { end: -1 },
+      { start: 8, end: 4 },
+      { maxFrameBody: 0 },
+      { maxFrameBody: 2 ** 31 },
+      { baseOffset: -1 },
+      { cipher: {} },
+    ]) {
+      expect(() => new FrameScanner(buf, options as never)).toThrow(
+        expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+      );
+    }
+    expect(() => new FrameScanner('nope' as never)).toThrow(
+      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+    );
+    expect(() => classifyDamage(buf, 17)).toThrow(
+      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+    );
+  });
+
+  it('scans from start to end of a larger buffer, reporting file offsets', () => {
+    const { buf, ends } = log(3);
+    const padded = Buffer.concat([Buffer.alloc(10, 0xee), buf, Buffer.alloc(5, 0xee)]);
+    const scanner = new FrameScanner(padded, { start: 10, end: 10 + buf.length, baseOffset: 1000 });
+    expect([...scanner.records()].map((r) => r.lsn)).toEqual([1n, 2n, 3n]);
+    expect(scanner.stop).toMatchObject({ kind: 'eof', offset: 1010 + ends[2]! });
+  });
+});
