@@ -106,6 +106,30 @@ describe('PerCoreWalManager', () => {
     await reopened.close();
   });
 
+  it('openAndRecover reads each file once and returns what open + recover() would', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    await manager.checkpoint(1n);
+    for (let i = 0; i < 20; i++)
+      manager.writer(i % 2).appendPut(Buffer.from(`k${i}`), Buffer.alloc(i * 10));
+    await manager.writer(0).sync();
+    manager.writer(1).appendDelete(Buffer.from('torn-away'));
+    await manager.writer(1).sync();
+    manager.writer(1).appendPut(Buffer.from('unsynced'), Buffer.alloc(3000));
+    io.simulatePowerLoss({ tear: true, seed: 3 });
+
+    const { manager: reopened, recovery } = await PerCoreWalManager.openAndRecover({
+      baseDir: DIR,
+      numCores: 2,
+      io,
+    });
+    const again = await reopened.recover();
+    expect(recovery.entries.map(keyOf)).toEqual(again.entries.map(keyOf));
+    expect(recovery.entries).toHaveLength(21);
+    expect(recovery.cores.map((c) => c.count)).toEqual([10, 11]);
+    expect(reopened.writer(1).position).toBe(again.cores[1]!.end);
+    await reopened.close();
+  });
+
   it('continues above the epoch of barriers whose checkpoint never got its manifest', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
     // A checkpoint that crashed after its barrier was synced, before the manifest.

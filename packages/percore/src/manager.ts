@@ -184,6 +184,24 @@ export class PerCoreWalManager {
    * reported in `strayCores`; cores added since the last run get new files.
    */
   static async open(config: PerCoreWalManagerConfig): Promise<PerCoreWalManager> {
+    return (await PerCoreWalManager.openWith(config, false)).manager;
+  }
+
+  /**
+   * `open` and `recover()` in one pass over the files: each core is read once (validated,
+   * decoded, tail cut) instead of validated by `open` and read again by `recover()`.
+   */
+  static async openAndRecover(
+    config: PerCoreWalManagerConfig,
+  ): Promise<{ manager: PerCoreWalManager; recovery: RecoveryResult }> {
+    const { manager, recovery } = await PerCoreWalManager.openWith(config, true);
+    return { manager, recovery: recovery! };
+  }
+
+  private static async openWith(
+    config: PerCoreWalManagerConfig,
+    collect: boolean,
+  ): Promise<{ manager: PerCoreWalManager; recovery: RecoveryResult | null }> {
     checkConfig(config);
     const { io, ownsIo } = ioFrom(config);
     let lock: IoLock | null = null;
@@ -213,6 +231,25 @@ export class PerCoreWalManager {
             `${manager.corePath(coreId)} (core ${coreId}) is listed in the manifest but missing; restore it — its entries after checkpoint ${manifest.checkpointId} are not anywhere else`,
             { details: { segment: manager.corePath(coreId), coreId } },
           );
+      const cores: CoreRecovery[] = [];
+      const lists: CoreEntry[][] = [];
+      const scan = async (coreId: number, point: CoreCheckpoint): Promise<ResumePoint> => {
+        const entries: CoreEntry[] | undefined = collect ? [] : undefined;
+        const scanned = await manager.validEnd(coreId, point, entries);
+        if (entries !== undefined) {
+          lists.push(entries);
+          cores.push({
+            coreId,
+            path: manager.corePath(coreId),
+            from: point.position,
+            end: scanned.end.position,
+            stop: scanned.stop,
+            count: entries.length,
+            stray: coreId >= config.numCores,
+          });
+        }
+        return scanned.end;
+      };
       for (const coreId of range(config.numCores)) {
         const path = manager.corePath(coreId);
         const options = writerOptions(config, io);
@@ -222,8 +259,7 @@ export class PerCoreWalManager {
           manager.writers.set(coreId, writer);
           continue;
         }
-        const point = points.get(coreId) ?? { coreId, ...HEADER_POINT };
-        const end = await manager.validEnd(coreId, point);
+        const end = await scan(coreId, points.get(coreId) ?? { coreId, ...HEADER_POINT });
         const writer = await CoreWalWriter.openAt(coreId, path, end.position, {
           ...options,
           from: end,
@@ -235,7 +271,7 @@ export class PerCoreWalManager {
         .filter((id) => id >= config.numCores)
         .sort((a, b) => a - b)) {
         const point = points.get(coreId) ?? { coreId, ...HEADER_POINT };
-        const end = await manager.validEnd(coreId, point);
+        const end = await scan(coreId, point);
         manager.strayEnds.set(coreId, end);
         manager.stray.push({
           coreId,
@@ -249,7 +285,10 @@ export class PerCoreWalManager {
       for (const writer of opened) if (writer.epoch > epoch) epoch = writer.epoch;
       for (const end of manager.strayEnds.values()) if (end.epoch > epoch) epoch = end.epoch;
       manager.epochRef.store(epoch);
-      return manager;
+      const recovery = collect
+        ? { manifest, entries: mergeCoreEntries(lists), cores, strayCores: manager.stray }
+        : null;
+      return { manager, recovery };
     } catch (error) {
       for (const writer of opened) await writer.close().catch(() => {});
       await lock?.release().catch(() => {});
@@ -532,8 +571,15 @@ export class PerCoreWalManager {
     return next;
   }
 
-  /** Scans a core file from its manifest point; returns the end of the last valid entry. */
-  private async validEnd(coreId: number, point: CoreCheckpoint): Promise<ResumePoint> {
+  /**
+   * Scans a core file from its manifest point (collecting its entries when `into` is given);
+   * returns the end of the last valid entry and why the scan stopped.
+   */
+  private async validEnd(
+    coreId: number,
+    point: CoreCheckpoint,
+    into?: CoreEntry[],
+  ): Promise<{ end: ResumePoint; stop: ScanStop }> {
     const path = this.corePath(coreId);
     const fd = await this.io.open(path, { readOnly: true });
     try {
@@ -544,10 +590,15 @@ export class PerCoreWalManager {
           `${path} (core ${coreId}) is ${size} bytes but checkpoint ${this.lastManifest.checkpointId} recorded position ${point.position}; synced data was lost`,
           { details: { segment: path, offset: size, coreId } },
         );
-      const scan = await scanCoreRange(this.io, fd, path, point.position, size, {
-        coreId,
-        previousSequence: point.sequence,
-      });
+      const scan = await scanCoreRange(
+        this.io,
+        fd,
+        path,
+        point.position,
+        size,
+        { coreId, previousSequence: point.sequence },
+        into === undefined ? undefined : (entry) => into.push(entry),
+      );
       if (scan.stop.kind === 'corrupt')
         throw new WalError(
           WalErrorCode.CORRUPT,
@@ -555,7 +606,7 @@ export class PerCoreWalManager {
           { details: { segment: path, offset: scan.stop.offset, coreId } },
         );
       const last = scan.lastEntry;
-      return last
+      const end: ResumePoint = last
         ? {
             position: scan.end,
             sequence: last.sequence,
@@ -568,6 +619,7 @@ export class PerCoreWalManager {
             epoch: point.epoch,
             timestampNs: point.timestampNs,
           };
+      return { end, stop: scan.stop };
     } finally {
       await this.io.close(fd);
     }
