@@ -137,8 +137,22 @@ interface Job {
   run(): Promise<void>;
 }
 
+/** Everything this invocation writes lives under one directory, removed however it ends. */
+let runDir: string | undefined;
+function removeRunDir(): void {
+  if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
+  runDir = undefined;
+}
+process.on('exit', removeRunDir);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    removeRunDir();
+    process.exit(130);
+  });
+}
+
 function freshDir(contender: string, workload: string): string {
-  return mkdtempSync(join(baseDir, `walnut-bench-${contender}-${workload}-`));
+  return mkdtempSync(join(runDir!, `${contender}-${workload}-`));
 }
 
 async function main(): Promise<void> {
@@ -150,7 +164,8 @@ async function main(): Promise<void> {
   const available = selectedContenders.filter(
     (plugin) => contenders.find((c) => c.id === plugin.id)?.available,
   );
-  const traceDir = mkdtempSync(join(baseDir, 'walnut-bench-traces-'));
+  runDir = mkdtempSync(join(baseDir, 'walnut-bench-'));
+  const traceDir = mkdtempSync(join(runDir, 'traces-'));
   const runs: RunRecord[] = [];
   const replayDirs = new Map<string, string>();
   const root = process.getuid?.() === 0;
@@ -315,7 +330,7 @@ async function main(): Promise<void> {
       `quick run over its ${QUICK_BUDGET_MS / 1000} s budget: ${skippedRuns.length} runs skipped`,
     );
   }
-  rmSync(traceDir, { recursive: true, force: true });
+  removeRunDir();
   progress.done();
 
   const results: BenchResults = {
