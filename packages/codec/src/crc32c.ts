@@ -9,7 +9,7 @@ type NativeCrc32c = (data: Uint8Array, seed?: number) => number;
  * native call's fixed cost (~145 ns plus a view) outweighs its speed. Measured by
  * `pnpm --filter @walnut/codec bench` (see the README).
  */
-export const NATIVE_CRC32C_THRESHOLD = 512;
+export const NATIVE_CRC32C_THRESHOLD = 384;
 
 /** Which CRC32C implementation serves long inputs, and why. */
 export interface Crc32cImplementation {
