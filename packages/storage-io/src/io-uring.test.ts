@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
 
@@ -79,6 +80,27 @@ describe.skipIf(skipReason !== false)(
       await polled.datasync(fd);
       expect(polled.describe().details).toMatchObject({ sqpoll: true });
       await polled.closeIo();
+    });
+
+    it('lets a worker thread exit with operations in flight (the cleanup hook drains the ring)', async () => {
+      const addon = join(import.meta.dirname, '..', 'build', 'Release', 'walnut_storage_io.node');
+      const code = `
+        const fs = require('node:fs');
+        const b = require(${JSON.stringify(addon)});
+        const ring = b.createRing({ entries: 32, sqpoll: false, sqpollIdleMs: 0,
+          completions: new Float64Array(64), onCompletions() {} });
+        const fd = fs.openSync(${JSON.stringify(join(dir, 'w'))}, 'w+');
+        for (let i = 0; i < 200; i++) {
+          while (!ring.prepWrite(i, fd, Buffer.alloc(65536, i & 255), i * 65536, false, true)) ring.submit();
+        }
+        ring.prepFsync(200, fd, true, false);
+        ring.submit();
+        require('node:worker_threads').parentPort.postMessage(ring.inFlight);
+        process.exit(0);`;
+      const worker = new Worker(code, { eval: true });
+      const inFlight = await new Promise((resolve) => worker.once('message', resolve));
+      expect(inFlight).toBeGreaterThan(0);
+      expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0);
     });
 
     it('holds a flock that another process cannot take while this one lives', async () => {

@@ -82,7 +82,10 @@ let cached: NativeLoad | undefined;
 
 /** Loads the addon once; never throws. */
 export function loadNative(): NativeLoad {
-  cached ??= loadNativeFrom(packageRoot);
+  cached ??=
+    process.env.WALNUT_STORAGE_IO_NATIVE === '0'
+      ? { binding: null, reason: 'the native addon is disabled by WALNUT_STORAGE_IO_NATIVE=0' }
+      : loadNativeFrom(packageRoot);
   return cached;
 }
 
@@ -96,9 +99,6 @@ export function loadNativeFrom(root: string): NativeLoad {
       binding: null,
       reason: `the io_uring addon is Linux-only (platform is ${process.platform})`,
     };
-  }
-  if (process.env.WALNUT_STORAGE_IO_NATIVE === '0') {
-    return { binding: null, reason: 'the native addon is disabled by WALNUT_STORAGE_IO_NATIVE=0' };
   }
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
