@@ -356,7 +356,7 @@ async function main(): Promise<void> {
   writeFileSync(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
   const markdown = renderMarkdown(results);
   writeFileSync(`${stem}.md`, markdown);
-  writeFileSync(join(outDir, 'latest.svg'), renderSvg(results));
+  writeFileSync(join(outDir, 'latest.svg'), renderSvg(results, FLOOR_ID));
   process.stdout.write(
     `\n${markdown}\nWrote ${stem}.json, ${stem}.md and ${join(outDir, 'latest.svg')}\n`,
   );

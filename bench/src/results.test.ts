@@ -73,7 +73,7 @@ describe('the summary', () => {
       summary: rows,
       workloads: workloadSpecs('quick'),
     } as unknown as BenchResults;
-    const svg = renderSvg(results);
+    const svg = renderSvg(results, 'floor');
     expect(svg.match(/<rect x=/g)).toHaveLength(2);
     expect(svg).toContain('fast &lt;&amp;&gt;');
     expect(svg).toContain('not durable — not ranked');

@@ -3,7 +3,7 @@
  * (ratios span orders of magnitude). Plain SVG, written by hand: no chart dependency.
  */
 import type { BenchResults, SummaryRow } from '../results.js';
-import { formatRatio } from './format.js';
+import { formatRatio, formatValue } from './format.js';
 import { machineLine } from './markdown.js';
 
 const PALETTE = [
@@ -34,7 +34,13 @@ function escapeXml(text: string): string {
     .replaceAll('"', '&quot;');
 }
 
-export function renderSvg(results: BenchResults): string {
+/** The floor's bar also says what 1× is, in absolute terms. */
+function valueLabel(row: SummaryRow, floorId: string): string {
+  const ratio = formatRatio(row.ratio);
+  return row.contender === floorId ? `${ratio} = ${formatValue(row.median, row.unit)}` : ratio;
+}
+
+export function renderSvg(results: BenchResults, floorId: string): string {
   const plotLeft = LABEL_RIGHT + 10;
   const plotWidth = WIDTH - plotLeft - 70;
   const logMin = Math.log10(MIN_RATIO);
@@ -60,7 +66,7 @@ export function renderSvg(results: BenchResults): string {
         const end = x(row.ratio);
         body.push(
           `<rect x="${plotLeft}" y="${y}" width="${Math.max(1, end - plotLeft).toFixed(1)}" height="${BAR_HEIGHT}" fill="${color}"/>`,
-          `<text x="${(end + 4).toFixed(1)}" y="${y + BAR_HEIGHT - 3}" class="v">${formatRatio(row.ratio)}</text>`,
+          `<text x="${(end + 4).toFixed(1)}" y="${y + BAR_HEIGHT - 3}" class="v">${valueLabel(row, floorId)}</text>`,
         );
       } else {
         // 'not durable', 'failed', 'skipped', 'durability unverified': the words before any detail.
@@ -88,7 +94,7 @@ export function renderSvg(results: BenchResults): string {
   const title = `Walnut bench: throughput relative to the node:fs floor (log scale, higher is better)`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif">`,
-    '<style>.l{font-size:11px;fill:#222}.v{font-size:10px;fill:#222}.n{font-size:10px;fill:#b91c1c}.g{font-size:13px;font-weight:600;fill:#111}.t{font-size:10px;fill:#555}.h{font-size:13px;font-weight:600}.m{font-size:10px;fill:#555}</style>',
+    '<style>.l{font-size:11px;fill:#222}.v{font-size:10px;fill:#222;paint-order:stroke;stroke:#fff;stroke-width:3px}.n{font-size:10px;fill:#b91c1c}.g{font-size:13px;font-weight:600;fill:#111}.t{font-size:10px;fill:#555}.h{font-size:13px;font-weight:600}.m{font-size:10px;fill:#555}</style>',
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="8" y="18" class="h">${escapeXml(title)}</text>`,
     `<text x="8" y="34" class="m">${escapeXml(`${machineLine(results)} — ${results.startedAt.slice(0, 10)}, ${results.mode} run, medians`)}</text>`,
