@@ -17,6 +17,7 @@ export const Errno = {
   ECANCELED: osConstants.errno.ECANCELED,
   EAGAIN: osConstants.errno.EAGAIN,
   EWOULDBLOCK: osConstants.errno.EWOULDBLOCK,
+  EBUSY: osConstants.errno.EBUSY,
 } as const;
 
 const errnoNames = new Map<number, string>();

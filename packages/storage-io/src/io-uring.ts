@@ -1,6 +1,6 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { BaseStorageIo, completedInFull, type QueuedOp } from './base.js';
-import { Errno } from './errors.js';
+import { Errno, errnoName } from './errors.js';
 import { loadNative, type NativeRing } from './native.js';
 import { lockScope, realFiles } from './realfs.js';
 import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from './types.js';
@@ -203,23 +203,35 @@ export class IoUringStorageIo extends BaseStorageIo {
   }
 
   #submit(): void {
-    const submitted = this.#ring.submit();
-    if (submitted < 0) {
+    for (let attempt = 0; ; attempt++) {
+      const submitted = this.#ring.submit();
+      if (submitted >= 0) return;
+      // EBUSY/EAGAIN: the kernel holds completions we have not reaped (or is short of
+      // memory); reaping makes room, then the same SQEs are entered again.
+      const retry = -submitted === Errno.EAGAIN || -submitted === Errno.EBUSY;
+      if (retry && attempt < 100) {
+        this.#reapNow();
+        continue;
+      }
       throw new WalError(
         WalErrorCode.IO,
-        `io_uring_enter failed with errno ${-submitted}: the ring is unusable; close it and fall back to sync-fs`,
+        `io_uring_enter failed with ${errnoName(submitted)}: the ring is unusable; close it and use sync-fs (WALNUT_STORAGE_IO=sync-fs)`,
         { details: { errno: -submitted, syscall: 'io_uring_enter' } },
       );
     }
   }
 
-  protected override poll(): void {
-    if (this.#ringClosed || this.#inKernel.size === 0) return;
+  #reapNow(): void {
     for (;;) {
       const count = this.#ring.reap();
       if (count > 0) this.onCompletions(count);
       if (count < COMPLETION_BATCH) return;
     }
+  }
+
+  protected override poll(): void {
+    if (this.#ringClosed || this.#inKernel.size === 0) return;
+    this.#reapNow();
   }
 
   /** Called by the addon (from the libuv loop) and by poll(): `count` pairs are ready. */
