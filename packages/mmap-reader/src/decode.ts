@@ -9,7 +9,7 @@ import { BodyKind, decodeRecordBody, type WalRecord } from '@walnut/codec';
  * way callers can observe: `Buffer.isBuffer`, `instanceof Buffer` and every Buffer method
  * work (Node's own FastBuffer is built the same way).
  */
-class BufferView extends Uint8Array {}
+export class BufferView extends Uint8Array {}
 Object.setPrototypeOf(BufferView.prototype, Buffer.prototype);
 
 /** A Buffer over `buf[start..end)` sharing its memory. */

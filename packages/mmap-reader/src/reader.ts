@@ -13,7 +13,7 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { decodeRecordIn, PLAIN_RECORD_HEADER, viewOf } from './decode.js';
+import { BufferView, decodeRecordIn, PLAIN_RECORD_HEADER } from './decode.js';
 import { ioError } from './errors.js';
 import { describeStop, type FrameSource, StopCode } from './frame-source.js';
 import { MappedFrameSource } from './mapped-source.js';
@@ -241,6 +241,8 @@ export class MmapWalReader {
       return;
     }
     const buf = source.runBuf;
+    const arrayBuffer = buf.buffer as ArrayBuffer;
+    const byteOffset = buf.byteOffset;
     const table = source.table;
     const base = source.runBase;
     const fileBase = source.runFileOffset;
@@ -266,7 +268,11 @@ export class MmapWalReader {
           ready[k] = {
             lsn,
             type: buf[start + 2]! | (buf[start + 3]! << 8),
-            payload: viewOf(buf, start + PLAIN_RECORD_HEADER, end),
+            payload: new BufferView(
+              arrayBuffer,
+              byteOffset + start + PLAIN_RECORD_HEADER,
+              end - start - PLAIN_RECORD_HEADER,
+            ) as unknown as Buffer,
             meta: undefined,
             tenantId: undefined,
             vshardId: undefined,

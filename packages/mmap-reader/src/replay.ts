@@ -51,17 +51,28 @@ export async function replaySegmentsMmap(
     throw new WalError(WalErrorCode.BAD_ARGUMENT, 'fn must be a function called for each record');
   const cursor = new LogCursor(dir, fromLsn, options);
   let records = 0;
+  let last: WalRecord | null = null;
+  let skipping = true;
   try {
-    for (let record = cursor.next(); record !== null; record = cursor.next()) {
-      records++;
-      const result = fn(record);
-      if (result !== undefined && typeof (result as Promise<void>).then === 'function')
-        await result;
+    // Segment by segment, so the loop over records is as tight as a hand-written one.
+    for (let reader = cursor.nextSegment(); reader !== null; reader = cursor.nextSegment()) {
+      for (let record = reader.nextRecord(); record !== null; record = reader.nextRecord()) {
+        if (skipping) {
+          if (record.lsn < fromLsn) continue;
+          skipping = false;
+        }
+        records++;
+        last = record;
+        const result = fn(record);
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function')
+          await result;
+      }
     }
   } finally {
     cursor.close();
   }
-  return { records, nextLsn: cursor.nextLsn, segments: cursor.segmentsOpened };
+  const nextLsn = last === null ? fromLsn : last.lsn + 1n;
+  return { records, nextLsn, segments: cursor.segmentsOpened };
 }
 
 /**
@@ -177,6 +188,19 @@ class LogCursor {
       }
       this.#finishSegment(reader);
     }
+  }
+
+  /**
+   * The reader of the next segment, after finishing (and checking) the one before; null
+   * after the last. The caller skips records below fromLsn itself.
+   */
+  nextSegment(): MmapWalReader | null {
+    if (this.#reader !== null) this.#finishSegment(this.#reader);
+    if (this.#index >= this.#segments.length) {
+      this.#checkEndsBeforeActive();
+      return null;
+    }
+    return this.#open(this.#segments[this.#index++]!);
   }
 
   #open(segment: SegmentFile): MmapWalReader {
