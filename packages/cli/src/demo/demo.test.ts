@@ -60,4 +60,25 @@ describe('walnut demo', () => {
     expect(r.stderr).toContain('was not made by `walnut demo`');
     expect(existsSync(join(dir, 'mine', 'precious.txt'))).toBe(true);
   });
+
+  it('by default uses <tmp>/walnut-demo, or a fresh directory beside it when that one is not its own', async () => {
+    const tmp = await tempDir();
+    await mkdir(join(tmp, 'walnut-demo'));
+    await writeFile(join(tmp, 'walnut-demo', 'someone-elses.txt'), 'keep me');
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const captured = captureOutput();
+      const code = await demoCommand(
+        { seconds: 1, producers: 4, recordSize: 32, crashAfterMs: 200, json: true },
+        captured.output,
+      );
+      expect(code).toBe(0);
+      expect(JSON.parse(captured.stdout).dir).toMatch(new RegExp(`^${tmp}/walnut-demo-\\w+$`));
+      expect(existsSync(join(tmp, 'walnut-demo', 'someone-elses.txt'))).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -10,7 +10,10 @@ import { recoverAndVerify, runCrash } from './crash.js';
 import { describeIngest, runIngest } from './ingest.js';
 
 export interface DemoOptions {
-  /** Where the demo logs go (default: `walnut-demo` under the OS temp directory). */
+  /**
+   * Where the demo logs go (default: `walnut-demo` under the OS temp directory, or a fresh
+   * `walnut-demo-XXXXXX` beside it when that one holds something the demo did not make).
+   */
   readonly dir?: string | undefined;
   readonly seconds: number;
   readonly producers: number;
@@ -29,7 +32,7 @@ const MARKER = '.walnut-demo';
  * recovery and a byte-for-byte check of every acknowledged record.
  */
 export async function demoCommand(options: DemoOptions, out: Output): Promise<number> {
-  const dir = resolve(options.dir ?? join(tmpdir(), 'walnut-demo'));
+  const dir = options.dir === undefined ? await defaultDirectory() : resolve(options.dir);
   await prepareDirectory(dir);
   const say = (text = '') => {
     if (!options.json) printLine(out.stderr, text);
@@ -111,14 +114,26 @@ export async function demoCommand(options: DemoOptions, out: Output): Promise<nu
   return ok ? ExitCode.OK : ExitCode.CORRUPTION;
 }
 
-async function prepareDirectory(dir: string): Promise<void> {
-  let names: string[] | null = null;
+/** `<tmp>/walnut-demo`, or a fresh `<tmp>/walnut-demo-XXXXXX` when something else is there. */
+async function defaultDirectory(): Promise<string> {
+  const preferred = join(tmpdir(), 'walnut-demo');
+  if (await isOurs(preferred)) return preferred;
+  return mkdtemp(`${preferred}-`);
+}
+
+/** Missing, empty, or marked as made by the demo. */
+async function isOurs(dir: string): Promise<boolean> {
   try {
-    names = await readdir(dir);
+    const names = await readdir(dir);
+    return names.length === 0 || names.includes(MARKER);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
   }
-  if (names !== null && names.length > 0 && !names.includes(MARKER)) {
+}
+
+async function prepareDirectory(dir: string): Promise<void> {
+  if (!(await isOurs(dir))) {
     throw new UsageError(
       `${dir} is not empty and was not made by \`walnut demo\`; give an empty or new directory`,
     );
