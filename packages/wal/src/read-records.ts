@@ -12,16 +12,17 @@ export type SealedSegmentOpener = (
 const CHUNK_RECORDS = 4096;
 
 /**
- * Records with `from ≤ lsn ≤ upTo`, in order. Segments that were sealed when reading
+ * Records with `from ≤ lsn ≤ upTo`, in order, in chunks (so a reader pays the async
+ * machinery once per chunk, not once per record). Segments that were sealed when reading
  * started go through `openSealed` (never the active one, which is still being written);
  * the rest through the engine's bounded reads.
  */
-export async function* readRecords(
+export async function* readRecordChunks(
   engine: LogEngine,
   from: bigint,
   upTo: bigint,
   openSealed: SealedSegmentOpener | undefined,
-): AsyncIterableIterator<WalRecord> {
+): AsyncIterableIterator<WalRecord[]> {
   let cursor = from < 1n ? 1n : from;
   if (cursor > upTo) return;
   const activeFirst = engine.activeSegmentFirstLsn;
@@ -40,22 +41,41 @@ export async function* readRecords(
         // report precisely what is missing (WAL_REPLAY_BELOW_FLOOR).
         break;
       }
+      let chunk: WalRecord[] = [];
       for (const record of records) {
         if (record.lsn < cursor) continue;
-        if (record.lsn > upTo) return;
-        yield record;
+        if (record.lsn > upTo) break;
+        chunk.push(record);
         cursor = record.lsn + 1n;
+        if (chunk.length === CHUNK_RECORDS) {
+          yield chunk;
+          chunk = [];
+        }
       }
+      if (chunk.length > 0) yield chunk;
+      if (cursor > upTo) return;
     }
   }
   while (cursor <= upTo) {
     const { records, hasMore } = await engine.replayFromLimit(cursor, CHUNK_RECORDS);
-    for (const record of records) {
-      if (record.lsn < cursor) continue;
-      if (record.lsn > upTo) return;
-      yield record;
-      cursor = record.lsn + 1n;
+    let start = 0;
+    while (start < records.length && records[start]!.lsn < cursor) start++;
+    let end = start;
+    while (end < records.length && records[end]!.lsn <= upTo) end++;
+    if (end > start) {
+      yield start === 0 && end === records.length ? records : records.slice(start, end);
+      cursor = records[end - 1]!.lsn + 1n;
     }
-    if (!hasMore || records.length === 0) return;
+    if (!hasMore || records.length === 0 || end < records.length) return;
   }
+}
+
+/** The records of `readRecordChunks`, one by one. */
+export async function* readRecords(
+  engine: LogEngine,
+  from: bigint,
+  upTo: bigint,
+  openSealed: SealedSegmentOpener | undefined,
+): AsyncIterableIterator<WalRecord> {
+  for await (const chunk of readRecordChunks(engine, from, upTo, openSealed)) yield* chunk;
 }

@@ -9,7 +9,7 @@ import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
-import { readRecords, type SealedSegmentOpener } from './read-records.js';
+import { readRecordChunks, readRecords, type SealedSegmentOpener } from './read-records.js';
 import { WalBuilder } from './wal-builder.js';
 import type { WalStats } from './wal-stats.js';
 
@@ -285,7 +285,19 @@ export class Wal {
    * them. An async `fn` is awaited.
    */
   async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
-    for await (const record of this.iterator(from)) await fn(record);
+    this.throwIfClosed();
+    const chunks = readRecordChunks(
+      this.engine,
+      from,
+      this.engine.writtenLsn,
+      this.options.openSealed,
+    );
+    for await (const chunk of chunks) {
+      for (const record of chunk) {
+        const pending = fn(record);
+        if (pending !== undefined) await pending;
+      }
+    }
   }
 
   /** Pull-based replay: an async iterator over the records with LSN ≥ `from` (see `replay`). */
