@@ -105,3 +105,21 @@ describe('record frames', () => {
     expect(codeOf(() => decodeRecordBody(Buffer.alloc(11, 1)))).toBe(WalErrorCode.CORRUPT);
   });
 });
+
+describe('decoded views', () => {
+  it('are Buffers sharing memory with the scanned bytes', () => {
+    const buf = Buffer.alloc(64);
+    const n = encodeRecordFrame(buf, 0, 1n, {
+      payload: Buffer.from('abc'),
+      meta: Buffer.from('m'),
+    });
+    const rec = decodeRecordBody(buf.subarray(8, n));
+    expect(rec.payload).toEqual(Buffer.from('abc'));
+    expect(rec.payload.toString('utf8')).toBe('abc');
+    expect(rec.payload.equals(Buffer.from('abc'))).toBe(true);
+    expect(Buffer.isBuffer(rec.payload.subarray(1))).toBe(true);
+    buf[n - 1] = 0x7a;
+    expect(rec.payload.toString()).toBe('abz');
+    expect(rec.meta?.readUInt8(0)).toBe(0x6d);
+  });
+});
