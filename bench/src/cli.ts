@@ -87,14 +87,24 @@ function buildWalnut(): { ok: boolean; detail: string } {
   if (mode === 'quick' && !flags.build && missing.length === 0) {
     return { ok: true, detail: 'quick run: used the existing builds (--build to rebuild)' };
   }
-  const turbo = join(repoRoot, 'node_modules', '.bin', 'turbo');
   const started = performance.now();
   progress.status('building the Walnut packages (turbo, cached)…');
   const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
   try {
+    // Through pnpm, as the project always runs it: turbo needs pnpm on its PATH.
     execFileSync(
-      turbo,
-      ['run', 'build', '--filter=@walnut/bench^...', '--continue', '--output-logs=errors-only'],
+      'npx',
+      [
+        '-y',
+        'pnpm@10.34.9',
+        'exec',
+        'turbo',
+        'run',
+        'build',
+        '--filter=@walnut/bench^...',
+        '--continue',
+        '--output-logs=errors-only',
+      ],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     return { ok: true, detail: `built in ${seconds()} s` };
