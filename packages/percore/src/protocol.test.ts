@@ -47,6 +47,28 @@ describe('manager ↔ worker protocol', () => {
     await manager.close();
   });
 
+  it('reclaim reaches a handed-off writer, which keeps appending to the rewritten file', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    const [managerSide, workerSide] = channel();
+    const writer = await openHandedOffWriter(await manager.handOff(0, managerSide), { io });
+    serveCoreWriter(writer, workerSide);
+    for (let i = 0; i < 50; i++) writer.appendPut(Buffer.from(`k${i}`), Buffer.alloc(100));
+    const { cores } = await manager.checkpoint(1n);
+    writer.appendDelete(Buffer.from('after'));
+
+    const [reclaimed] = await manager.reclaim();
+    expect(reclaimed).toEqual({ coreId: 0, freedBytes: cores[0]!.position - 64 });
+    writer.appendDelete(Buffer.from('after-reclaim'));
+    await writer.sync();
+    const keys = (await manager.recover()).entries.map(
+      (e) => e.op === 'delete' && e.key.toString(),
+    );
+    expect(keys).toEqual(['after', 'after-reclaim']);
+    await writer.close();
+    await manager.close();
+  });
+
   it('a worker that does not answer fails the checkpoint with WAL_TIMEOUT and no manifest is written', async () => {
     const io = new MemoryStorageIo();
     const manager = await PerCoreWalManager.create({
