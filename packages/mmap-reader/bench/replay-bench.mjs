@@ -89,8 +89,8 @@ function nodeFsReplay(path) {
   return { count, touched, lastLsn };
 }
 
-function mmapReaderReplay(path) {
-  const reader = MmapWalReader.open(path);
+function readerReplay(path, mode) {
+  const reader = MmapWalReader.open(path, { mode });
   let count = 0;
   let touched = 0;
   let lastLsn = 0n;
@@ -144,13 +144,14 @@ async function main() {
   try {
     const { sealed, bytes } = writeLog(dir);
     console.log(
-      `${RECORDS} records × ${PAYLOAD} B payload, segment ${(bytes / 2 ** 20).toFixed(1)} MiB; ` +
+      `${new Date().toISOString()}: ${RECORDS} records × ${PAYLOAD} B payload, segment ${(bytes / 2 ** 20).toFixed(1)} MiB; ` +
         `${cpus().length} cores (${cpus()[0]?.model}), Node ${process.version}, crc32c ${support.crc32c}`,
     );
     const contenders = {
       'node:fs 1 MiB reads (floor)': () => nodeFsReplay(sealed),
-      'MmapWalReader.nextRecord': () => mmapReaderReplay(sealed),
+      'MmapWalReader.nextRecord': () => readerReplay(sealed, 'mmap'),
       replaySegmentsMmap: () => mmapDirReplay(dir),
+      "MmapWalReader mode 'read'": () => readerReplay(sealed, 'read'),
     };
     const names = Object.keys(contenders);
     const scenarios = isRoot ? ['warm', 'cold'] : ['warm'];
