@@ -265,7 +265,7 @@ export class SegmentedWal {
     if (last === undefined) {
       const first = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
       this.#segments.push(first);
-      this.#resetBufferTo(first, FILE_HEADER_SIZE, this.#nextLsn);
+      this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn);
       await this.#create(first);
       return;
     }
@@ -280,7 +280,7 @@ export class SegmentedWal {
     if (continuable) {
       last.fd = fd;
       last.status = 'ready';
-      this.#resetBufferTo(last, last.assignedEnd, this.#nextLsn);
+      this.#resetBufferTo(last.assignedEnd, this.#nextLsn);
       return;
     }
     await this.#io.close(fd);
@@ -299,10 +299,10 @@ export class SegmentedWal {
     } else {
       this.#segments.push(seg);
     }
-    this.#resetBufferTo(seg, FILE_HEADER_SIZE, this.#nextLsn);
+    this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn);
   }
 
-  #resetBufferTo(_seg: Segment, offset: number, firstLsn: bigint): void {
+  #resetBufferTo(offset: number, firstLsn: bigint): void {
     this.#bufLen = 0;
     this.#bufOffset = offset;
     this.#bufFirstLsn = firstLsn;
@@ -476,7 +476,7 @@ export class SegmentedWal {
       this.#submitBuffer();
       const next = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
       this.#segments.push(next);
-      this.#resetBufferTo(next, FILE_HEADER_SIZE, this.#nextLsn);
+      this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn);
       this.#startCreation(next);
       return next;
     }
@@ -822,7 +822,7 @@ export class SegmentedWal {
       if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
       this.#nextLsn = from;
       if (this.#writtenLsn > from - 1n) this.#writtenLsn = from - 1n;
-      this.#resetBufferTo(cutSeg, cutAt, from);
+      this.#resetBufferTo(cutAt, from);
       let told = false;
       this.#waiters = this.#waiters.filter((w) => {
         if (w.target < from) return true;
