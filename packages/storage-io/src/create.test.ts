@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStorageIo } from './create.js';
 import { ioUringAvailability } from './io-uring.js';
-import { loadNativeFrom } from './native.js';
+import { loadNativeFrom, nativeAddonStatus } from './native.js';
 
 const original = process.env.WALNUT_STORAGE_IO;
 afterEach(() => {
@@ -48,5 +48,13 @@ describe('native addon loading', () => {
     expect(load.reason).toContain('node-gyp-build');
     expect(load.reason).toContain('/nonexistent/walnut/build/Release/walnut_storage_io.node');
     expect(load.reason).toContain('sync-fs');
+  });
+});
+
+describe('nativeAddonStatus', () => {
+  it('agrees with io_uring availability', () => {
+    const status = nativeAddonStatus();
+    if (ioUringAvailability().available) expect(status.loaded).toBe(true);
+    if (!status.loaded) expect(status.reason.length).toBeGreaterThan(0);
   });
 });

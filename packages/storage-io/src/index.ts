@@ -5,6 +5,7 @@ export type { OpCounts } from './faults.js';
 export { type Fault, type FaultableOp, type FaultyOptions, FaultyStorageIo } from './faulty.js';
 export { type IoUringConfig, IoUringStorageIo, ioUringAvailability } from './io-uring.js';
 export { MemoryStorageIo, type PowerLossOptions } from './memory.js';
+export { nativeAddonStatus } from './native.js';
 export { lockFile, openFlags } from './realfs.js';
 export { SyncFsStorageIo } from './sync-fs.js';
 export type * from './types.js';

@@ -129,3 +129,9 @@ function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0] ?? message;
 }
+
+/** Whether the native addon (io_uring, flock, fallocate) is loaded here, and why not. */
+export function nativeAddonStatus(): { loaded: boolean; reason: string } {
+  const { binding, reason } = loadNative();
+  return { loaded: binding !== null, reason };
+}
