@@ -119,7 +119,11 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     it('a last frame cut short is torn', () => {
       const r = damaged((b, o) => b.subarray(0, o[4]! + 12));
       expect(r.lsns).toEqual([1n, 2n, 3n, 4n]);
-      expect(r.reader.stopReason).toMatchObject({ kind: 'torn', offset: r.offsets[4] });
+      expect(r.reader.stopReason).toEqual({
+        kind: 'torn',
+        offset: r.offsets[4],
+        reason: 'a frame length running past the end of the file, and no valid frame follows',
+      });
     });
 
     it('a last frame with a bad CRC is torn', () => {
@@ -137,14 +141,22 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
         Buffer.concat([b.subarray(0, end), Buffer.from([1, 2, 3])]),
       );
       expect(r.lsns).toHaveLength(5);
-      expect(r.reader.stopReason).toMatchObject({ kind: 'torn', offset: r.end });
+      expect(r.reader.stopReason).toEqual({
+        kind: 'torn',
+        offset: r.end,
+        reason: 'fewer bytes left than a frame header, and no valid frame follows',
+      });
     });
 
     it('a zero header followed by garbage (no valid frame) is torn', () => {
       const tail = Buffer.concat([Buffer.alloc(8), Buffer.from('garbage!')]);
       const r = damaged((b) => Buffer.concat([b, tail]));
       expect(r.lsns).toHaveLength(5);
-      expect(r.reader.stopReason).toMatchObject({ kind: 'torn', offset: r.end });
+      expect(r.reader.stopReason).toEqual({
+        kind: 'torn',
+        offset: r.end,
+        reason: 'a zero frame header, and no valid frame follows',
+      });
     });
 
     it('a damaged byte in a middle frame, with valid frames after it, is corrupt', () => {
@@ -153,7 +165,11 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
         return b;
       });
       expect(r.lsns).toEqual([1n, 2n]);
-      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offsets[2] });
+      expect(r.reader.stopReason).toEqual({
+        kind: 'corrupt',
+        offset: r.offsets[2],
+        reason: 'a frame CRC32C mismatch, but valid frames follow',
+      });
       expect(r.reader.offset).toBe(r.offsets[2]);
     });
 
@@ -163,7 +179,11 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
         return b;
       });
       expect(r.lsns).toEqual([1n]);
-      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offsets[1] });
+      expect(r.reader.stopReason).toEqual({
+        kind: 'corrupt',
+        offset: r.offsets[1],
+        reason: 'a frame length running past the end of the file, but valid frames follow',
+      });
     });
 
     it('zeroed frames followed by valid ones are corrupt', () => {
@@ -172,7 +192,11 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
         return b;
       });
       expect(r.lsns).toEqual([1n]);
-      expect(r.reader.stopReason).toMatchObject({ kind: 'corrupt', offset: r.offsets[1] });
+      expect(r.reader.stopReason).toEqual({
+        kind: 'corrupt',
+        offset: r.offsets[1],
+        reason: 'a zero frame header, but valid frames follow',
+      });
     });
 
     it('a frame longer than maxFrameBody is damage', () => {
@@ -182,7 +206,11 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
       });
       const reader = open(writeFile(built.bytes), { maxFrameBody: 100 });
       expect(lsnsOf(reader)).toEqual([1n, 2n]);
-      expect(reader.stopReason).toMatchObject({ kind: 'torn', offset: built.frameOffsets[2] });
+      expect(reader.stopReason).toEqual({
+        kind: 'torn',
+        offset: built.frameOffsets[2],
+        reason: 'a frame length of 0 or over the limit, and no valid frame follows',
+      });
     });
   });
 
