@@ -1,14 +1,17 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { loadNative } from './native.js';
 import { MmapWalReader } from './reader.js';
 import { records, tempDir, writeSegment } from './testing/segments.js';
 
 // These tests force full collections. Vitest's worker options are global to the whole
-// workspace, so instead of --expose-gc on the command line the flag is set here, and a
-// fresh context picks up the `gc` function it exposes.
+// workspace, so for the reader tests the flag is set here and a fresh context picks up the
+// `gc` function it exposes; the last test runs the bare addon in a child started with
+// --expose-gc.
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
@@ -63,4 +66,28 @@ it('a single retained view keeps the mapping alive', async () => {
   expect(kept.toString()).toBe('payload-7');
   kept = null;
   expect(await collectUntil(() => !isMapped(path))).toBe(true);
+});
+
+it('the same holds for the bare addon in a child process started with --expose-gc', () => {
+  const { path } = writeSegment(dir, { firstLsn: 1n, frames: records(10) });
+  const native = loadNative();
+  if (!native.ok) throw new Error(`the native addon must build for this test: ${native.error}`);
+  // Plain CommonJS, so the child needs no TypeScript build: map, keep only a view, collect.
+  const script = `
+    const { readFileSync } = require('node:fs');
+    const addon = require(${JSON.stringify(native.path)});
+    const path = ${JSON.stringify(path)};
+    const mapped = () => readFileSync('/proc/self/maps', 'utf8').includes(path);
+    let view = (() => new Uint8Array(addon.mapFile(path)[0], 64, 8))();
+    const before = Array.from(readFileSync(path).subarray(64, 72));
+    (async () => {
+      for (let i = 0; i < 5; i++) { gc(); await new Promise(setImmediate); }
+      const kept = mapped() && Array.from(view).join() === before.join();
+      view = null;
+      for (let i = 0; i < 50 && mapped(); i++) { gc(); await new Promise(setImmediate); }
+      process.stdout.write(JSON.stringify({ kept, unmapped: !mapped() }));
+    })();
+  `;
+  const out = execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
+  expect(JSON.parse(out)).toEqual({ kept: true, unmapped: true });
 });
