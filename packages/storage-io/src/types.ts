@@ -80,6 +80,7 @@ export interface StorageIo {
   // Namespace operations. They go through the backend so that the memory and faulty
   // backends can model (and break) them: a created, renamed or deleted name is durable
   // only after `syncDirectory` of its parent completed.
+  /** Creates the directory and any missing parents; no error if it exists. */
   mkdir(path: string): Promise<void>;
   /** Names in a directory (not paths), unsorted. Throws WAL_IO with errno ENOENT if missing. */
   readdir(path: string): Promise<string[]>;
@@ -115,7 +116,9 @@ export interface StorageIo {
   pollCompletions(): IoCompletion[];
   /**
    * Resolves (from the event loop, never by spinning) once at least `min` completions are
-   * ready (default 1), with every completion ready at that moment. Flushes first.
+   * ready (default 1), with every completion ready at that moment. Flushes first. If no
+   * unclaimed operation is left whose completion could still arrive, it resolves at once
+   * with what is ready (possibly nothing) instead of waiting forever.
    */
   waitCompletions(min?: number): Promise<IoCompletion[]>;
   /** Number of submitted operations whose completion has not been collected yet. */
