@@ -14,23 +14,44 @@ export function isZeroFilled(buf: Buffer, from: number, to: number): boolean {
   return true;
 }
 
+/** Returned by `findValidFrameIn` when it gave up after checksumming `budget` bytes. */
+export const SEARCH_EXHAUSTED = -2;
+
 /**
  * Index of the first position in `buf[from..end)` where a whole valid frame starts (its
  * length in 1..maxFrameBody, inside `end`, a known kind byte and a matching CRC), or -1.
- * Costs one 4-byte read per position plus a CRC per plausible candidate.
+ * Costs one 4-byte read per position plus a CRC per plausible candidate; gives up with
+ * SEARCH_EXHAUSTED once the candidates' CRCs have covered `budget` bytes.
  */
-export function findValidFrameIn(buf: Buffer, from: number, end: number, maxBody: number): number {
+export function findValidFrameIn(
+  buf: Buffer,
+  from: number,
+  end: number,
+  maxBody: number,
+  budget = Number.POSITIVE_INFINITY,
+): number {
   const last = end - FRAME_HEADER_SIZE - 1;
+  let spent = 0;
   for (let i = from; i <= last; i++) {
     const len = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
     // len is negative here when its top bit is set: far beyond any limit.
     if (len < 1 || len > maxBody || len > end - i - FRAME_HEADER_SIZE) continue;
     const kind = buf[i + FRAME_HEADER_SIZE]!;
     if (kind < BodyKind.RECORD || kind > BodyKind.ENCRYPTED) continue;
+    spent += len;
+    if (spent > budget) return SEARCH_EXHAUSTED;
     if (crc32cRange(buf, i + 4, i + FRAME_HEADER_SIZE + len, 0) === buf.readUInt32LE(i)) return i;
   }
   return -1;
 }
+
+/**
+ * Damage whose search for a later valid frame would checksum more than this many bytes
+ * (beyond 8 per byte searched) is judged 'corrupt' without finishing the search: crafted
+ * bytes could otherwise make the search quadratic, and 'corrupt' is the verdict that never
+ * cuts data.
+ */
+const SEARCH_BUDGET_BASE = 64 * 1024 * 1024;
 
 export function classifyAt(
   buf: Buffer,
@@ -39,7 +60,9 @@ export function classifyAt(
   maxBody: number,
 ): 'eof' | 'torn' | 'corrupt' {
   if (isZeroFilled(buf, index, end)) return 'eof';
-  return findValidFrameIn(buf, index + 1, end, maxBody) >= 0 ? 'corrupt' : 'torn';
+  const budget = SEARCH_BUDGET_BASE + 8 * (end - index);
+  const found = findValidFrameIn(buf, index + 1, end, maxBody, budget);
+  return found === -1 ? 'torn' : 'corrupt';
 }
 
 function asBuffer(buf: Uint8Array): Buffer {
@@ -73,7 +96,7 @@ export function classifyDamage(
   return classifyAt(b, index, b.length, maxFrameBody);
 }
 
-/** Index of the first valid frame starting at or after `from`, or -1. */
+/** Index of the first valid frame starting at or after `from`, or -1 (an exhaustive search). */
 export function findNextValidFrame(
   buf: Uint8Array,
   from: number,
