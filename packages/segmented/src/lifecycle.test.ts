@@ -77,6 +77,30 @@ describe('replay', () => {
     await wal.close();
   });
 
+  it('paging with replayFromLimit returns every record once, across segments and batches', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const wal = await SegmentedWal.open({ dir: DIR, io, segmentTargetSize: 4096 });
+    for (let i = 1n; i <= 300n; i++) {
+      if (i % 10n === 0n) wal.appendBatch([{ payload: payloadFor(i, 100) }]);
+      else wal.append({ payload: payloadFor(i, 100) });
+    }
+    wal.appendBatch([1, 2, 3, 4, 5].map((k) => ({ payload: payloadFor(300n + BigInt(k), 50) })));
+    await wal.sync();
+    const seen: bigint[] = [];
+    let from = 1n;
+    for (;;) {
+      const page = await wal.replayFromLimit(from, 7);
+      for (const r of page.records) {
+        expect(r.payload.equals(payloadFor(r.lsn, r.lsn > 300n ? 50 : 100))).toBe(true);
+        seen.push(r.lsn);
+      }
+      if (!page.hasMore) break;
+      from = page.records.at(-1)!.lsn + 1n;
+    }
+    expect(seen).toEqual(Array.from({ length: 305 }, (_, i) => BigInt(i + 1)));
+    await wal.close();
+  });
+
   it('streams records larger than the read chunk and the write buffer', async () => {
     const io = new MemoryStorageIo();
     const wal = await openMemory(io, { writeBufferSize: 4096, maxRecordSize: 4 << 20 });

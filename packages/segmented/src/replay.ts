@@ -1,5 +1,6 @@
 import {
   FILE_HEADER_SIZE,
+  type FrameScanner,
   isWalError,
   type KeyRing,
   WalError,
@@ -23,12 +24,29 @@ export interface ReplaySource {
   readableLsn(): bigint;
 }
 
-/** The records of each chunk read, in LSN order, from `from` up to the readable LSN. */
+/** Where a replay can start reading without scanning its segment from the beginning. */
+export interface ReplayPosition {
+  path: string;
+  /** File offset of the frame that holds the record to start at (a frame boundary). */
+  offset: number;
+}
+
+interface Chunk {
+  scanner: FrameScanner;
+  path: string;
+}
+
+/**
+ * The chunks to read, in order, from the segment holding `from` up to the readable end.
+ * The consumer drains each chunk's scanner before asking for the next one; `resume`, when
+ * given, is a frame boundary in the segment holding `from`.
+ */
 async function* replayChunks(
   source: ReplaySource,
   from: bigint,
-): AsyncGenerator<WalRecord[], void, void> {
-  const limit = source.readableLsn();
+  limit: bigint,
+  resume: ReplayPosition | undefined,
+): AsyncGenerator<Chunk, void, void> {
   const all = source.segments();
   let startAt = 0;
   for (let i = 0; i < all.length; i++) if (all[i]!.firstLsn <= from) startAt = i;
@@ -39,6 +57,10 @@ async function* replayChunks(
     // Only completed writes: the file may hold in-flight bytes past this point.
     const end = seg.completedEnd;
     if (end <= FILE_HEADER_SIZE) continue;
+    let start = FILE_HEADER_SIZE;
+    if (i === startAt && resume !== undefined && resume.path === seg.path) {
+      if (resume.offset >= FILE_HEADER_SIZE && resume.offset <= end) start = resume.offset;
+    }
     const cipher = readCipher(source.ring, seg.header, seg.path);
     let fd: number;
     try {
@@ -58,7 +80,7 @@ async function* replayChunks(
         io: source.io,
         fd,
         path: seg.path,
-        start: FILE_HEADER_SIZE,
+        start,
         end,
         maxFrameBody: source.maxFrameBody,
         cipher,
@@ -66,21 +88,7 @@ async function* replayChunks(
       });
       let step = await walk.next();
       while (step.done !== true) {
-        const scanner = step.value;
-        const batch: WalRecord[] = [];
-        let pastLimit = false;
-        for (let rec = scanner.nextRecord(); rec !== null; rec = scanner.nextRecord()) {
-          if (rec.lsn > limit) {
-            pastLimit = true;
-            break;
-          }
-          if (rec.lsn >= from) batch.push(rec);
-        }
-        if (batch.length > 0) yield batch;
-        if (pastLimit) {
-          await walk.return({ kind: 'eof', offset: 0, reason: '' });
-          return;
-        }
+        yield { scanner: step.value, path: seg.path };
         step = await walk.next();
       }
       const stop = step.value;
@@ -97,46 +105,86 @@ async function* replayChunks(
   }
 }
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
 /**
- * Streams records with LSN ≥ `from`, one read chunk at a time. Every chunk is a fresh
- * buffer and records are views into it: a record stays valid for as long as it is held,
- * and memory is released as soon as the consumer drops the records of a chunk. Records of
- * a chunk are handed out without a round trip through an async generator each.
+ * Streams records with LSN ≥ `from` (up to the LSN readable when it starts), one read
+ * chunk at a time. Every chunk is a fresh buffer and records are views into it: a record
+ * stays valid for as long as it is held, and memory is released as soon as the consumer
+ * drops the records of a chunk. Records are decoded one by one as they are asked for, and
+ * while a chunk lasts `next()` needs no I/O.
  */
 export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
-  readonly #chunks: AsyncGenerator<WalRecord[], void, void>;
-  #pending: WalRecord[] = [];
-  #at = 0;
+  readonly #chunks: AsyncGenerator<Chunk, void, void>;
+  readonly #from: bigint;
+  readonly #limit: bigint;
+  #chunk: Chunk | null = null;
+  #lastFrameStart = -1;
+  #finished = false;
 
-  constructor(source: ReplaySource, from: bigint) {
-    this.#chunks = replayChunks(source, from);
+  constructor(source: ReplaySource, from: bigint, resume?: ReplayPosition) {
+    this.#from = from;
+    this.#limit = source.readableLsn();
+    this.#chunks = replayChunks(source, from, this.#limit, resume);
+  }
+
+  /** Where the record `next()` returned last starts, when it is the first of its frame. */
+  position(): ReplayPosition | null {
+    const chunk = this.#chunk;
+    if (chunk === null || this.#lastFrameStart < 0) return null;
+    return { path: chunk.path, offset: this.#lastFrameStart };
   }
 
   next(): Promise<IteratorResult<WalRecord>> {
-    if (this.#at < this.#pending.length) {
-      return Promise.resolve({ done: false, value: this.#pending[this.#at++]! });
-    }
+    const rec = this.#fromChunk();
+    if (rec !== null) return Promise.resolve({ done: false, value: rec });
     return this.#refill();
+  }
+
+  /** The next wanted record of the current chunk; null when it has none left (or the end was passed). */
+  #fromChunk(): WalRecord | null {
+    const chunk = this.#chunk;
+    if (chunk === null || this.#finished) return null;
+    const scanner = chunk.scanner;
+    for (;;) {
+      const before = scanner.offset;
+      const rec = scanner.nextRecord();
+      if (rec === null) {
+        this.#chunk = null;
+        return null;
+      }
+      this.#lastFrameStart = scanner.offset !== before ? before : -1;
+      if (rec.lsn > this.#limit) {
+        this.#finished = true;
+        return null;
+      }
+      if (rec.lsn >= this.#from) return rec;
+    }
   }
 
   async #refill(): Promise<IteratorResult<WalRecord>> {
     for (;;) {
+      if (this.#finished) {
+        await this.return();
+        return DONE;
+      }
       const step = await this.#chunks.next();
       if (step.done === true) {
-        this.#pending = [];
-        this.#at = 0;
-        return { done: true, value: undefined };
+        this.#chunk = null;
+        this.#finished = true;
+        return DONE;
       }
-      this.#pending = step.value;
-      this.#at = 0;
-      if (this.#pending.length > 0) return { done: false, value: this.#pending[this.#at++]! };
+      this.#chunk = step.value;
+      const rec = this.#fromChunk();
+      if (rec !== null) return { done: false, value: rec };
     }
   }
 
   async return(): Promise<IteratorResult<WalRecord>> {
-    this.#pending = [];
+    this.#finished = true;
+    this.#chunk = null;
     await this.#chunks.return();
-    return { done: true, value: undefined };
+    return DONE;
   }
 
   [Symbol.asyncIterator](): this {

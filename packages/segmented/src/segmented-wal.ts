@@ -33,7 +33,7 @@ import {
 import { writeFloor } from './floor.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
-import { ReplayIterator } from './replay.js';
+import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
 import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
 
 const ENOSPC = 28;
@@ -153,6 +153,8 @@ export class SegmentedWal {
   #rollback: Promise<void> | null = null;
   #rollbackError: WalError | null = null;
   #rollbackPoint: { seg: Segment; offset: number; lostFrom: bigint } | null = null;
+  /** Where the next page of replayFromLimit starts (see there). */
+  #pageHint: (ReplayPosition & { lsn: bigint }) | null = null;
   #unreportedLoss: WalError | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -1079,6 +1081,12 @@ export class SegmentedWal {
    * part of a large chunk alive.
    */
   replayFrom(lsn: bigint): AsyncIterable<WalRecord> {
+    this.#checkReplayFrom(lsn);
+    const source = this.#replaySource();
+    return { [Symbol.asyncIterator]: () => new ReplayIterator(source, lsn) };
+  }
+
+  #checkReplayFrom(lsn: bigint): void {
     checkLsnArgument('lsn', lsn);
     this.#checkUsable();
     if (lsn < this.#floorLsn) {
@@ -1088,7 +1096,10 @@ export class SegmentedWal {
         { details: { lsn, floorLsn: this.#floorLsn } },
       );
     }
-    const source = {
+  }
+
+  #replaySource(): ReplaySource {
+    return {
       io: this.#io,
       ring: this.#ring,
       maxFrameBody: this.#maxFrameBody,
@@ -1096,10 +1107,13 @@ export class SegmentedWal {
       segments: () => this.#segments.slice(),
       readableLsn: () => this.#writtenLsn,
     };
-    return { [Symbol.asyncIterator]: () => new ReplayIterator(source, lsn) };
   }
 
-  /** Up to `max` records from `lsn`, and whether more follow. */
+  /**
+   * Up to `max` records from `lsn`, and whether more follow. Paging on (calling again from
+   * the LSN after the last record) resumes at the frame where the previous page stopped
+   * instead of scanning its segment from the start.
+   */
   async replayFromLimit(
     lsn: bigint,
     max: number,
@@ -1107,12 +1121,24 @@ export class SegmentedWal {
     if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) {
       badArgument('max', 'a positive integer', max);
     }
+    this.#checkReplayFrom(lsn);
+    const hint = this.#pageHint !== null && this.#pageHint.lsn === lsn ? this.#pageHint : undefined;
+    const it = new ReplayIterator(this.#replaySource(), lsn, hint);
     const records: WalRecord[] = [];
-    for await (const rec of this.replayFrom(lsn)) {
-      if (records.length === max) return { records, hasMore: true };
-      records.push(rec);
+    try {
+      for (;;) {
+        const step = await it.next();
+        if (step.done === true) return { records, hasMore: false };
+        if (records.length === max) {
+          const at = it.position();
+          this.#pageHint = at === null ? null : { lsn: step.value.lsn, ...at };
+          return { records, hasMore: true };
+        }
+        records.push(step.value);
+      }
+    } finally {
+      await it.return();
     }
-    return { records, hasMore: false };
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WalRecord> {
