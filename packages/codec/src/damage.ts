@@ -47,20 +47,23 @@ export function findValidFrameIn(
 
 /**
  * Damage whose search for a later valid frame would checksum more than this many bytes
- * (beyond 8 per byte searched) is judged 'corrupt' without finishing the search: crafted
- * bytes could otherwise make the search quadratic, and 'corrupt' is the verdict that never
- * cuts data.
+ * (plus 64 per byte searched) is judged 'corrupt' without finishing the search. Random
+ * bytes make the search cost grow with the cube of their length (more offsets, each
+ * plausible with a probability and a length that both grow), and crafted bytes can do
+ * worse; 'corrupt' is the verdict that never cuts data. With this budget a torn tail of
+ * up to ~8 MiB of random-looking bytes is still judged exactly.
  */
-const SEARCH_BUDGET_BASE = 64 * 1024 * 1024;
+const SEARCH_BUDGET_BASE = 1024 * 1024 * 1024;
+const SEARCH_BUDGET_PER_BYTE = 64;
 
 export function classifyAt(
   buf: Buffer,
   index: number,
   end: number,
   maxBody: number,
+  budget = SEARCH_BUDGET_BASE + SEARCH_BUDGET_PER_BYTE * (end - index),
 ): 'eof' | 'torn' | 'corrupt' {
   if (isZeroFilled(buf, index, end)) return 'eof';
-  const budget = SEARCH_BUDGET_BASE + 8 * (end - index);
   const found = findValidFrameIn(buf, index + 1, end, maxBody, budget);
   return found === -1 ? 'torn' : 'corrupt';
 }
