@@ -142,6 +142,33 @@ describe('scanning property: damage', () => {
     );
   });
 
+  it('every single-byte change in a per-core log stops the scan at that entry', () => {
+    fc.assert(
+      fc.property(
+        fc.array(coreEntry, { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (entries, pick, mask) => {
+          const { buf, frames } = encodeCoreLog(entries);
+          const k = pick % frames.length;
+          const frame = frames[k]!;
+          for (let i = frame.start; i < frame.end; i++) {
+            const damaged = Buffer.from(buf);
+            damaged[i]! ^= mask;
+            const scanner = new FrameScanner(damaged);
+            const read = [];
+            for (let e = scanner.nextCoreEntry(); e !== null; e = scanner.nextCoreEntry())
+              read.push(e);
+            expect(read).toEqual(entries.slice(0, k));
+            expect(scanner.stop?.offset).toBe(frame.start);
+            expect(scanner.stop?.kind).toBe(k === frames.length - 1 ? 'torn' : 'corrupt');
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
   it('zero-filled space of any length reads as eof', () => {
     fc.assert(
       fc.property(fc.nat(100_000), fc.nat(64), (length, start) => {
