@@ -1123,7 +1123,7 @@ export class SegmentedWal {
     }
     this.#checkReplayFrom(lsn);
     const hint = this.#pageHint !== null && this.#pageHint.lsn === lsn ? this.#pageHint : undefined;
-    const it = new ReplayIterator(this.#replaySource(), lsn, hint);
+    const it = new ReplayIterator(this.#replaySource(), lsn, hint, true);
     const records: WalRecord[] = [];
     try {
       for (;;) {
