@@ -1,5 +1,6 @@
 /**
  * `pnpm bench [--quick] [--dir PATH] [--only a,b] [--workloads W1,W3] [--out DIR] [--skip-build] [--build]`
+ * `pnpm bench --report results/<date>.json` rewrites the reports of a stored run.
  *
  * Builds the Walnut packages (turbo, cached), probes every contender, then runs each
  * (contender, workload) in its own child process, sequentially, and writes
@@ -7,9 +8,9 @@
  * results/quick/, which git ignores).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTENDERS, FLOOR_ID } from './contenders/index.js';
 import { nodeFsFloor } from './contenders/node-fs-floor.js';
@@ -41,6 +42,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     'skip-build': { type: 'boolean', default: false },
     build: { type: 'boolean', default: false },
+    report: { type: 'string' },
   },
 });
 
@@ -165,7 +167,41 @@ function freshDir(contender: string, workload: string): string {
   return mkdtempSync(join(runDir!, `${contender}-${workload}-`));
 }
 
+/** Writes <date>.json, <date>.md and latest.svg, and refreshes the README for official runs. */
+function writeReports(results: BenchResults, outDir: string, official: boolean): void {
+  mkdirSync(outDir, { recursive: true });
+  const date = results.startedAt.slice(0, 10);
+  const stem = join(outDir, date);
+  writeFileSync(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  const markdown = renderMarkdown(results);
+  writeFileSync(`${stem}.md`, markdown);
+  writeFileSync(join(outDir, 'latest.svg'), renderSvg(results, FLOOR_ID));
+  process.stdout.write(
+    `\n${markdown}\nWrote ${stem}.json, ${stem}.md and ${join(outDir, 'latest.svg')}\n`,
+  );
+  const readme = join(BENCH_ROOT, 'README.md');
+  if (official && updateReadme(readme, readmeSection(results, `${date}.json`))) {
+    process.stdout.write(`Updated the results section of ${readme}\n`);
+  }
+}
+
+/** `--report FILE`: recomputes the summary of a results file and rewrites its reports. */
+function rerender(file: string): void {
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  const results: BenchResults = {
+    ...stored,
+    skippedRuns: stored.skippedRuns ?? [],
+    summary: summarize(stored.runs, stored.contenders, FLOOR_ID),
+  };
+  const outDir = dirname(resolve(file));
+  writeReports(results, outDir, outDir === join(BENCH_ROOT, 'results') && results.mode === 'full');
+}
+
 async function main(): Promise<void> {
+  if (flags.report !== undefined) {
+    rerender(flags.report);
+    return;
+  }
   const startedAt = new Date().toISOString();
   mkdirSync(baseDir, { recursive: true });
   const build = buildWalnut();
@@ -361,21 +397,7 @@ async function main(): Promise<void> {
   const outDir = resolve(
     flags.out ?? join(BENCH_ROOT, 'results', ...(mode === 'quick' ? ['quick'] : [])),
   );
-  mkdirSync(outDir, { recursive: true });
-  const stem = join(outDir, startedAt.slice(0, 10));
-  writeFileSync(`${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  const markdown = renderMarkdown(results);
-  writeFileSync(`${stem}.md`, markdown);
-  writeFileSync(join(outDir, 'latest.svg'), renderSvg(results, FLOOR_ID));
-  process.stdout.write(
-    `\n${markdown}\nWrote ${stem}.json, ${stem}.md and ${join(outDir, 'latest.svg')}\n`,
-  );
-  if (mode === 'full' && flags.out === undefined) {
-    const readme = join(BENCH_ROOT, 'README.md');
-    if (updateReadme(readme, readmeSection(results, `${startedAt.slice(0, 10)}.json`))) {
-      process.stdout.write(`Updated the results section of ${readme}\n`);
-    }
-  }
+  writeReports(results, outDir, mode === 'full' && flags.out === undefined);
   const floorSelected = selectedContenders.some((plugin) => plugin.id === FLOOR_ID);
   const floorOk = runs.some((run) => run.contender === FLOOR_ID && run.status === 'ok');
   if (floorSelected && !floorOk) {

@@ -79,3 +79,22 @@ describe('the summary', () => {
     expect(svg).toContain('not durable — not ranked');
   });
 });
+
+describe('a row with a failed repetition', () => {
+  const failed: RunRecord = {
+    contender: 'fast',
+    workload: 'W1',
+    rep: 2,
+    status: 'failed',
+    error: 'timed out',
+    durability: { status: 'not-required' },
+    childSeconds: 1,
+  };
+  const rows = summarize([run('floor', 100), run('fast', 300), failed], contenders, 'floor');
+
+  it('is ranked on the repetitions that succeeded, and says one failed', () => {
+    const fast = rows.find((r) => r.contender === 'fast');
+    expect(fast).toMatchObject({ ranked: true, ratio: 3, reps: 1 });
+    expect(fast?.status).toContain('1 of 2 runs failed: timed out');
+  });
+});

@@ -125,23 +125,35 @@ function details(workload: WorkloadId, runs: readonly RunRecord[]): string {
   return parts.join(', ');
 }
 
+/**
+ * A row is ranked when at least one repetition succeeded and none was found not durable. A
+ * repetition that failed (a crash, a hang, a package rebuilt under it) is named in the status;
+ * the median is then over the repetitions that succeeded.
+ */
 function statusOf(runs: readonly RunRecord[]): { status: string; ranked: boolean } {
+  const ok = runs.filter((run) => run.status === 'ok');
   const failed = runs.find((run) => run.status !== 'ok');
-  if (failed !== undefined)
-    return { status: `${failed.status}: ${failed.error ?? ''}`, ranked: false };
-  const notDurable = runs.find((run) => run.durability.status === 'not-durable');
+  if (ok.length === 0) {
+    return { status: `${failed?.status}: ${failed?.error ?? ''}`, ranked: false };
+  }
+  const notDurable = ok.find((run) => run.durability.status === 'not-durable');
   if (notDurable !== undefined && notDurable.durability.status === 'not-durable') {
     return { status: `not durable (${notDurable.durability.why})`, ranked: false };
   }
-  const unverified = runs.find((run) => run.durability.status === 'unverified');
+  const unverified = ok.find((run) => run.durability.status === 'unverified');
   if (unverified !== undefined && unverified.durability.status === 'unverified') {
     return { status: `durability unverified (${unverified.durability.why})`, ranked: false };
   }
-  const durable = runs.find((run) => run.durability.status === 'durable');
-  if (durable !== undefined && durable.durability.status === 'durable') {
-    return { status: `durable (${durable.durability.source})`, ranked: true };
-  }
-  return { status: 'ok', ranked: true };
+  const durable = ok.find((run) => run.durability.status === 'durable');
+  const base =
+    durable !== undefined && durable.durability.status === 'durable'
+      ? `durable (${durable.durability.source})`
+      : 'ok';
+  const note =
+    failed === undefined
+      ? ''
+      : `; ${runs.length - ok.length} of ${runs.length} runs ${failed.status}: ${failed.error ?? ''}`;
+  return { status: `${base}${note}`, ranked: true };
 }
 
 export function summarize(
