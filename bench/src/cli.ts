@@ -203,6 +203,8 @@ async function main(): Promise<void> {
     return;
   }
   const startedAt = new Date().toISOString();
+  // The code measured is the code at the start (the tree may change while the bench runs).
+  const revision = gitRevision(repoRoot);
   mkdirSync(baseDir, { recursive: true });
   const build = buildWalnut();
   if (!build.ok) progress.line(`warning: ${build.detail}`);
@@ -385,7 +387,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(baseDir),
-    revision: gitRevision(repoRoot),
+    revision,
     dataDir: baseDir,
     build,
     workloads: specs,
