@@ -1,50 +1,66 @@
 import { createRequire } from 'node:module';
 import { crc32cJs } from './crc32c-js.js';
 import { badArgument } from './errors.js';
+import { type CodecAddon, loadCodecAddon } from './native.js';
 
-type NativeCrc32c = (data: Uint8Array, seed?: number) => number;
+type LongCrc = (buf: Uint8Array, start: number, end: number, seed: number) => number;
 
 /**
- * Inputs at least this long go to the native module (when it loaded): below it the
- * native call's fixed cost (~145 ns plus a view) outweighs its speed. Measured by
- * `pnpm --filter @walnut/codec bench` (see the README).
+ * Inputs at least this long go to native code (when it loaded): below it the native
+ * call's fixed cost outweighs its speed. Measured by `pnpm --filter @walnut/codec bench`
+ * (see the README).
  */
 export const NATIVE_CRC32C_THRESHOLD = 384;
 
-/** Which CRC32C implementation serves long inputs, and why. */
+/** Which CRC32C implementation serves long inputs and frame runs, and why. */
 export interface Crc32cImplementation {
-  backend: 'native+js' | 'js';
+  /** 'addon': @walnut/codec's own native code; 'native+js': @node-rs/crc32 for long inputs only. */
+  backend: 'addon' | 'native+js' | 'js';
   reason: string;
 }
 
-function loadNative(): { fn: NativeCrc32c | null; reason: string } {
+const addonLoad = loadCodecAddon();
+/** The codec's native addon, or null when it is off or did not load. */
+export const codecAddon: CodecAddon | null = addonLoad.addon;
+
+function loadLongCrc(): {
+  fn: LongCrc | null;
+  backend: Crc32cImplementation['backend'];
+  reason: string;
+} {
   if (process.env.WALNUT_CRC32C === 'js')
-    return { fn: null, reason: 'WALNUT_CRC32C=js asked for pure JavaScript' };
+    return { fn: null, backend: 'js', reason: 'WALNUT_CRC32C=js asked for pure JavaScript' };
+  const below = `slicing-by-16 JavaScript below ${NATIVE_CRC32C_THRESHOLD} bytes`;
+  if (codecAddon !== null)
+    return { fn: codecAddon.crc32c, backend: 'addon', reason: `${addonLoad.reason}; ${below}` };
   try {
     const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: unknown };
     if (typeof mod.crc32c !== 'function') throw new Error('it has no crc32c export');
-    const fn = mod.crc32c as NativeCrc32c;
-    // Refuse a native build that disagrees with the specification's check value.
-    if (fn(Buffer.from('123456789')) !== 0xe3069283) throw new Error('it fails the check value');
+    const rs = mod.crc32c as (data: Uint8Array, seed?: number) => number;
+    if (rs(Buffer.from('123456789')) !== 0xe3069283) throw new Error('it fails the check value');
+    const fn: LongCrc = (buf, start, end, seed) =>
+      rs(start === 0 && end === buf.length ? buf : buf.subarray(start, end), seed);
     return {
       fn,
-      reason: `@node-rs/crc32 for inputs of ${NATIVE_CRC32C_THRESHOLD} bytes or more, slicing-by-16 JavaScript below`,
+      backend: 'native+js',
+      reason: `${addonLoad.reason}; @node-rs/crc32 for long inputs, ${below}`,
     };
   } catch (err) {
     return {
       fn: null,
-      reason: `@node-rs/crc32 did not load (${(err as Error).message.split('\n')[0]}); pure JavaScript slicing-by-16`,
+      backend: 'js',
+      reason: `${addonLoad.reason}; @node-rs/crc32 did not load (${(err as Error).message.split('\n')[0]}); pure JavaScript slicing-by-16`,
     };
   }
 }
 
-const native = loadNative();
-const nativeCrc = native.fn;
+const long = loadLongCrc();
+const longCrc = long.fn;
 
 /** Says which CRC32C implementation this process uses and why. */
 export const crc32cImplementation: Crc32cImplementation = Object.freeze({
-  backend: nativeCrc === null ? 'js' : 'native+js',
-  reason: native.reason,
+  backend: long.backend,
+  reason: long.reason,
 });
 
 /**
@@ -52,9 +68,9 @@ export const crc32cImplementation: Crc32cImplementation = Object.freeze({
  * Internal: no argument checks, the caller guarantees the range.
  */
 export function crc32cRange(buf: Uint8Array, start: number, end: number, seed: number): number {
-  if (end - start < NATIVE_CRC32C_THRESHOLD || nativeCrc === null)
+  if (end - start < NATIVE_CRC32C_THRESHOLD || longCrc === null)
     return crc32cJs(buf, start, end, seed);
-  return nativeCrc(start === 0 && end === buf.length ? buf : buf.subarray(start, end), seed);
+  return longCrc(buf, start, end, seed);
 }
 
 /**

@@ -27,11 +27,19 @@ export {
 } from './file-header.js';
 export { encodeFrame, sealFrame } from './frame.js';
 export {
+  type FrameRun,
+  FrameRunStop,
+  sealFrames,
+  verifyFrameRun,
+} from './frame-run.js';
+export {
   batchFrameSize,
   decodeBatchBody,
   decodeRecordBody,
   encodeBatchFrame,
+  encodeBatchFrameUnsealed,
   encodeRecordFrame,
+  encodeRecordFrameUnsealed,
   recordFrameSize,
   validateRecordInput,
   type WalRecord,

@@ -153,6 +153,30 @@ export function encodeRecordFrame(
   lsn: bigint,
   input: WalRecordInput,
 ): number {
+  return writeRecordFrame(target, offset, lsn, input, true);
+}
+
+/**
+ * `encodeRecordFrame` without the CRC: writes the length and body and leaves the CRC
+ * field for `sealFrames`, which seals a whole buffer of such frames in one call. A
+ * frame must be sealed before anything reads or stores it.
+ */
+export function encodeRecordFrameUnsealed(
+  target: Buffer,
+  offset: number,
+  lsn: bigint,
+  input: WalRecordInput,
+): number {
+  return writeRecordFrame(target, offset, lsn, input, false);
+}
+
+function writeRecordFrame(
+  target: Buffer,
+  offset: number,
+  lsn: bigint,
+  input: WalRecordInput,
+  seal: boolean,
+): number {
   checkLsn('lsn', lsn);
   const info = inspectInput(input, 'record');
   const flags = info & 15;
@@ -173,7 +197,8 @@ export function encodeRecordFrame(
       ? pos + RECORD_BODY_FIXED
       : writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
   target.set(payload, pos);
-  sealFrame(target, offset, bodyLength);
+  if (seal) sealFrame(target, offset, bodyLength);
+  else putU32(target, offset + 4, bodyLength);
   return FRAME_HEADER_SIZE + bodyLength;
 }
 
@@ -209,6 +234,26 @@ export function encodeBatchFrame(
   firstLsn: bigint,
   inputs: readonly WalRecordInput[],
 ): number {
+  return writeBatchFrame(target, offset, firstLsn, inputs, true);
+}
+
+/** `encodeBatchFrame` without the CRC, for `sealFrames` (see `encodeRecordFrameUnsealed`). */
+export function encodeBatchFrameUnsealed(
+  target: Buffer,
+  offset: number,
+  firstLsn: bigint,
+  inputs: readonly WalRecordInput[],
+): number {
+  return writeBatchFrame(target, offset, firstLsn, inputs, false);
+}
+
+function writeBatchFrame(
+  target: Buffer,
+  offset: number,
+  firstLsn: bigint,
+  inputs: readonly WalRecordInput[],
+  seal: boolean,
+): number {
   checkLsn('firstLsn', firstLsn);
   const bodyLength = batchBodyLength(inputs, firstLsn);
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
@@ -231,7 +276,8 @@ export function encodeBatchFrame(
     target.set(input.payload, pos);
     pos += input.payload.length;
   }
-  sealFrame(target, offset, bodyLength);
+  if (seal) sealFrame(target, offset, bodyLength);
+  else putU32(target, offset + 4, bodyLength);
   return FRAME_HEADER_SIZE + bodyLength;
 }
 

@@ -5,6 +5,7 @@ import { crc32cRange } from './crc32c.js';
 import { FrameCipher } from './crypto.js';
 import { asBuffer, checkIndex, checkMaxBody, classifyAt } from './damage.js';
 import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
+import { verifyFramesRange } from './frame-run.js';
 import { decodeBatchAt, decodeRecordAt, type WalRecord } from './records.js';
 
 /** Why a scanner stopped. 'partial' only happens in chunked mode. */
@@ -25,6 +26,13 @@ export interface ScannedFrame {
   /** The frame body (kind byte first): a view into the buffer, or the plaintext of an encrypted frame. */
   body: Buffer;
 }
+
+/**
+ * Bytes whose frames are verified in one run ahead of decoding: large enough to make the
+ * native call's fixed cost vanish, small enough not to verify much past an early stop.
+ */
+const VERIFY_AHEAD_BYTES = 256 * 1024;
+const runOut = new Float64Array(2);
 
 export interface FrameScannerOptions {
   /** Buffer index of the first frame (default 0). */
@@ -60,6 +68,8 @@ export class FrameScanner {
   /** Body of the frame just verified: [#bodyStart, #pos). */
   #bodyStart = 0;
   #stop: ScanStop | null = null;
+  /** Frames from #pos on whose CRC a run already verified. */
+  #verifiedAhead = 0;
   readonly #pending: WalRecord[] = [];
   #pendingAt = 0;
 
@@ -199,6 +209,20 @@ export class FrameScanner {
     if (this.#stop !== null) return false;
     const buf = this.#buf;
     const p = this.#pos;
+    if (this.#verifiedAhead === 0)
+      this.#verifiedAhead = verifyFramesRange(
+        buf,
+        p,
+        Math.min(this.#end, p + VERIFY_AHEAD_BYTES),
+        this.#maxBody,
+        runOut,
+      );
+    if (this.#verifiedAhead > 0) {
+      this.#verifiedAhead--;
+      this.#bodyStart = p + FRAME_HEADER_SIZE;
+      this.#pos = this.#bodyStart + getU32(buf, p + 4);
+      return true;
+    }
     const room = this.#end - p - FRAME_HEADER_SIZE;
     if (room >= 0) {
       const len = getU32(buf, p + 4);
@@ -258,6 +282,7 @@ export class FrameScanner {
       return this.#malformed(frameStart, `unknown body kind ${kind}`);
     if (this.#cipher === undefined) {
       this.#pos = frameStart;
+      this.#verifiedAhead = 0;
       throw new WalError(
         WalErrorCode.KEY_MISSING,
         `encrypted frame at offset ${this.#base + frameStart}; pass the file's FrameCipher in the scanner options`,
@@ -269,6 +294,7 @@ export class FrameScanner {
       plain = this.#cipher.decryptBody(body, body.length);
     } catch (err) {
       this.#pos = frameStart;
+      this.#verifiedAhead = 0;
       if (isWalError(err)) err.details.offset ??= this.#base + frameStart;
       throw err;
     }
@@ -281,6 +307,7 @@ export class FrameScanner {
   /** A frame whose CRC matched but whose body is invalid: corrupt, never written by Walnut. */
   #malformed(frameStart: number, reason: string): null {
     this.#pos = frameStart;
+    this.#verifiedAhead = 0;
     this.#halt('corrupt', frameStart, reason);
     return null;
   }

@@ -1,0 +1,172 @@
+/* N-API surface of @walnut/codec's native CRC32C: one-shot CRC, and whole runs of
+ * frames sealed or verified in one call (see docs/decisions/0105-native-crc-batches.md). */
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+
+/* Stop codes of verifyFrames; src/frame-run.ts mirrors them. */
+enum { STOP_END = 0, STOP_SHORT_HEADER = 1, STOP_BAD_LENGTH = 2, STOP_BEYOND_END = 3, STOP_CRC = 4 };
+
+static uint32_t read_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static void write_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+static napi_value fail(napi_env env, const char *message) {
+  napi_throw_type_error(env, NULL, message);
+  return NULL;
+}
+
+/* Reads argument `i` as a byte view; false (with a pending exception) otherwise. */
+static int bytes_arg(napi_env env, napi_value v, uint8_t **data, size_t *length) {
+  napi_typedarray_type type;
+  void *ptr;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    fail(env, "expected a Uint8Array");
+    return 0;
+  }
+  *data = ptr;
+  return 1;
+}
+
+static int range_args(napi_env env, napi_value *argv, size_t length, size_t *start, size_t *end) {
+  double s, e;
+  if (napi_get_value_double(env, argv[1], &s) != napi_ok ||
+      napi_get_value_double(env, argv[2], &e) != napi_ok || !(s >= 0) || !(e >= s) ||
+      e > (double)length) {
+    fail(env, "expected 0 <= start <= end <= length");
+    return 0;
+  }
+  *start = (size_t)s;
+  *end = (size_t)e;
+  return 1;
+}
+
+static napi_value make_u32(napi_env env, uint32_t v) {
+  napi_value out;
+  napi_create_uint32(env, v, &out);
+  return out;
+}
+
+static napi_value make_number(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+/* crc32c(buf, start, end, seed) */
+static napi_value js_crc32c(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4) return fail(env, "crc32c(buf, start, end, seed)");
+  uint8_t *data;
+  size_t length, start, end;
+  uint32_t seed;
+  if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &start, &end))
+    return NULL;
+  if (napi_get_value_uint32(env, argv[3], &seed) != napi_ok) return fail(env, "seed: a u32");
+  return make_u32(env, walnut_crc32c(seed, data + start, end - start));
+}
+
+/* sealFrames(buf, start, end): writes the CRC of every frame in [start, end); returns the
+ * offset where the walk stopped (end when every frame fitted). */
+static napi_value js_seal_frames(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return fail(env, "sealFrames(buf, start, end)");
+  uint8_t *data;
+  size_t length, p, end;
+  if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &p, &end))
+    return NULL;
+  while (end - p >= 8) {
+    uint32_t len = read_u32(data + p + 4);
+    if (len == 0 || len > end - p - 8) break;
+    write_u32(data + p, walnut_crc32c(0, data + p + 4, (size_t)len + 4));
+    p += 8 + (size_t)len;
+  }
+  return make_number(env, (double)p);
+}
+
+/* verifyFrames(buf, start, end, maxBody, out: Float64Array[2]): verifies frames from
+ * start; returns how many verified; out[0] = offset of the first unverified byte,
+ * out[1] = why it stopped (STOP_*). */
+static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) return fail(env, "verifyFrames(buf, start, end, maxBody, out)");
+  uint8_t *data;
+  size_t length, p, end;
+  uint32_t max_body;
+  if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &p, &end))
+    return NULL;
+  if (napi_get_value_uint32(env, argv[3], &max_body) != napi_ok)
+    return fail(env, "maxBody: a u32");
+  napi_typedarray_type type;
+  size_t out_length;
+  void *out_ptr;
+  if (napi_get_typedarray_info(env, argv[4], &type, &out_length, &out_ptr, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || out_length < 2)
+    return fail(env, "out: a Float64Array of 2");
+  double *out = out_ptr;
+  uint32_t count = 0;
+  int why = STOP_END;
+  for (;;) {
+    if (p == end) break;
+    if (end - p < 8) {
+      why = STOP_SHORT_HEADER;
+      break;
+    }
+    uint32_t len = read_u32(data + p + 4);
+    if (len == 0 || len > max_body) {
+      why = STOP_BAD_LENGTH;
+      break;
+    }
+    if (len > end - p - 8) {
+      why = STOP_BEYOND_END;
+      break;
+    }
+    if (walnut_crc32c(0, data + p + 4, (size_t)len + 4) != read_u32(data + p)) {
+      why = STOP_CRC;
+      break;
+    }
+    p += 8 + (size_t)len;
+    count++;
+  }
+  out[0] = (double)p;
+  out[1] = why;
+  return make_u32(env, count);
+}
+
+static napi_value js_implementation(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_string_utf8(env, walnut_crc32c_name(), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  const char *hw = getenv("WALNUT_CODEC_NATIVE_TABLE");
+  walnut_crc32c_init(!(hw && strcmp(hw, "1") == 0));
+  napi_property_descriptor props[] = {
+      {"crc32c", NULL, js_crc32c, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sealFrames", NULL, js_seal_frames, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"verifyFrames", NULL, js_verify_frames, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"implementation", NULL, js_implementation, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,187 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
+import { BodyKind, FRAME_HEADER_SIZE } from './constants.js';
+import { codecAddon, crc32cImplementation } from './crc32c.js';
+import { crc32cJs } from './crc32c-js.js';
+import {
+  FrameRunStop,
+  sealFrames,
+  sealFramesJs,
+  verifyFrameRun,
+  verifyFramesJs,
+} from './frame-run.js';
+import {
+  encodeBatchFrame,
+  encodeBatchFrameUnsealed,
+  encodeRecordFrame,
+  encodeRecordFrameUnsealed,
+} from './records.js';
+import { FrameScanner } from './scanner.js';
+
+/** Unsealed frames (length + body, CRC field zero) back to back, bodies of the given sizes. */
+function unsealedRun(bodies: Uint8Array[]): Buffer {
+  const buf = Buffer.alloc(bodies.reduce((n, b) => n + FRAME_HEADER_SIZE + b.length, 0));
+  let at = 0;
+  for (const body of bodies) {
+    buf.writeUInt32LE(body.length, at + 4);
+    buf.set(body, at + FRAME_HEADER_SIZE);
+    at += FRAME_HEADER_SIZE + body.length;
+  }
+  return buf;
+}
+
+const bodies = fc.array(fc.uint8Array({ minLength: 1, maxLength: 700 }), { maxLength: 12 });
+/** A sealed run, then damage: a flipped byte, a cut end, or both. */
+const damagedRun = fc.record({
+  bodies,
+  flip: fc.option(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 }))),
+  cut: fc.nat(40),
+  maxBody: fc.constantFrom(700, 300, 1),
+});
+
+function damaged(
+  model: { bodies: Uint8Array[]; flip: [number, number] | null; cut: number },
+  kind?: number,
+): Buffer {
+  const buf = unsealedRun(model.bodies);
+  if (kind !== undefined)
+    for (let at = 0; at < buf.length; at += FRAME_HEADER_SIZE + buf.readUInt32LE(at + 4))
+      buf[at + FRAME_HEADER_SIZE] = kind;
+  sealFramesJs(buf, 0, buf.length);
+  if (model.flip !== null && buf.length > 0) {
+    const at = model.flip[0] % buf.length;
+    buf[at] = buf[at]! ^ model.flip[1];
+  }
+  return buf.subarray(0, Math.max(0, buf.length - model.cut));
+}
+
+describe('sealFrames', () => {
+  it('writes the CRC32C of each frame over its length and body', () => {
+    const buf = unsealedRun([Buffer.from('abc'), Buffer.alloc(500, 9)]);
+    sealFrames(buf);
+    expect(buf.readUInt32LE(0)).toBe(crc32cJs(buf, 4, 11, 0));
+    expect(buf.readUInt32LE(11)).toBe(crc32cJs(buf, 15, buf.length, 0));
+    expect(verifyFrameRun(buf)).toEqual({ count: 2, offset: buf.length, stop: FrameRunStop.END });
+  });
+
+  it('refuses a range the frames do not tile', () => {
+    const buf = unsealedRun([Buffer.from('abc')]);
+    expect(() => sealFrames(buf, 0, buf.length - 1)).toThrow(RangeError);
+  });
+});
+
+describe('unsealed encoders', () => {
+  it('give the same bytes as the sealed ones once the buffer is sealed', () => {
+    const records = [
+      { payload: Buffer.from('a') },
+      { type: 3, payload: Buffer.alloc(300, 1), tenantId: 9n },
+    ];
+    const sealed = Buffer.alloc(2048);
+    const unsealed = Buffer.alloc(2048);
+    let a = encodeRecordFrame(sealed, 0, 1n, records[0]!);
+    a += encodeBatchFrame(sealed, a, 2n, records);
+    let b = encodeRecordFrameUnsealed(unsealed, 0, 1n, records[0]!);
+    b += encodeBatchFrameUnsealed(unsealed, b, 2n, records);
+    expect(b).toBe(a);
+    expect(unsealed.readUInt32LE(0)).toBe(0);
+    sealFrames(unsealed, 0, b);
+    expect(unsealed).toEqual(sealed);
+  });
+});
+
+describe('verifyFrameRun', () => {
+  it('stops at the first damaged frame and says why', () => {
+    const buf = unsealedRun([Buffer.from('one'), Buffer.from('two'), Buffer.from('three')]);
+    sealFrames(buf);
+    buf[19] = buf[19]! ^ 1; // the second frame's body
+    expect(verifyFrameRun(buf)).toEqual({ count: 1, offset: 11, stop: FrameRunStop.CRC_MISMATCH });
+    expect(verifyFrameRun(buf, 22).stop).toBe(FrameRunStop.END);
+    expect(verifyFrameRun(buf, 0, 5).stop).toBe(FrameRunStop.SHORT_HEADER);
+    expect(verifyFrameRun(buf, 0, 10).stop).toBe(FrameRunStop.BEYOND_END);
+    expect(verifyFrameRun(buf, 0, buf.length, 2).stop).toBe(FrameRunStop.BAD_LENGTH);
+  });
+});
+
+describe.skipIf(codecAddon === null)('native addon against the JavaScript twins', () => {
+  const addon = codecAddon!;
+
+  it('seals random frame runs byte for byte like JavaScript', () => {
+    fc.assert(
+      fc.property(bodies, (model) => {
+        const js = unsealedRun(model);
+        const native = Buffer.from(js);
+        expect(addon.sealFrames(native, 0, native.length)).toBe(sealFramesJs(js, 0, js.length));
+        expect(native).toEqual(js);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('verifies damaged runs to the same count, stop offset and stop kind', () => {
+    fc.assert(
+      fc.property(damagedRun, fc.nat(20), (model, from) => {
+        const buf = damaged(model);
+        const start = Math.min(from, buf.length);
+        const a = new Float64Array(2);
+        const b = new Float64Array(2);
+        const nativeCount = addon.verifyFrames(buf, start, buf.length, model.maxBody, a);
+        const jsCount = verifyFramesJs(buf, start, buf.length, model.maxBody, b);
+        expect([nativeCount, ...a]).toEqual([jsCount, ...b]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('computes the same CRC32C with its table fallback and at every length', () => {
+    const data = Buffer.alloc(80_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    const lengths = [0, 1, 7, 8, 9, 767, 768, 769, 24_576, 24_583, 79_990];
+    const expected = lengths.map((n) => crc32cJs(data, 3, 3 + n, 0x1234));
+    expect(lengths.map((n) => addon.crc32c(data, 3, 3 + n, 0x1234))).toEqual(expected);
+    const script = `const a = require(${JSON.stringify(createRequire(import.meta.url).resolve('node-gyp-build'))})(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))});
+const d = Buffer.alloc(80000); for (let i = 0; i < d.length; i++) d[i] = (i * 2654435761) >>> 24;
+console.log(JSON.stringify([a.implementation(), ${JSON.stringify(lengths)}.map((n) => a.crc32c(d, 3, 3 + n, 0x1234))]));`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      env: { ...process.env, WALNUT_CODEC_NATIVE_TABLE: '1' },
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual(['table', expected]);
+  });
+});
+
+describe('scanner over damaged runs', () => {
+  it('stops where the frame run stops', () => {
+    fc.assert(
+      fc.property(damagedRun, (model) => {
+        const buf = damaged(model, BodyKind.PADDING);
+        const scanner = new FrameScanner(buf, { maxFrameBody: model.maxBody });
+        let frames = 0;
+        while (scanner.nextFrame() !== null) frames++;
+        const run = verifyFrameRun(buf, 0, buf.length, model.maxBody);
+        expect([frames, scanner.stop!.offset]).toEqual([run.count, run.offset]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('native switch', () => {
+  it('WALNUT_CODEC_NATIVE=0 forces JavaScript and says so', async () => {
+    vi.resetModules();
+    vi.stubEnv('WALNUT_CODEC_NATIVE', '0');
+    try {
+      const fresh = await import('./crc32c.js');
+      expect(fresh.codecAddon).toBeNull();
+      expect(fresh.crc32cImplementation.reason).toMatch(/WALNUT_CODEC_NATIVE=0/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('reports which backend serves this process', () => {
+    expect(crc32cImplementation.backend === 'addon').toBe(codecAddon !== null);
+  });
+});

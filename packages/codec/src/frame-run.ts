@@ -1,0 +1,128 @@
+import { getU32, putU32 } from './bytes.js';
+import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
+import { codecAddon, crc32cRange } from './crc32c.js';
+import { checkIndex, checkMaxBody } from './damage.js';
+import { badArgument } from './errors.js';
+
+/** Why `verifyFrameRun` stopped (codes shared with native/codec_addon.c). */
+export const FrameRunStop = {
+  /** Reached `end` exactly. */
+  END: 0,
+  /** Fewer than 8 bytes left. */
+  SHORT_HEADER: 1,
+  /** Frame length 0 or over `maxFrameBody`. */
+  BAD_LENGTH: 2,
+  /** Frame length runs past `end`. */
+  BEYOND_END: 3,
+  /** CRC32C mismatch. */
+  CRC_MISMATCH: 4,
+} as const;
+export type FrameRunStop = (typeof FrameRunStop)[keyof typeof FrameRunStop];
+
+/** Result of `verifyFrameRun`: `count` frames verified, then a stop at `offset`. */
+export interface FrameRun {
+  count: number;
+  /** Buffer index of the first byte not verified (end of the last verified frame). */
+  offset: number;
+  stop: FrameRunStop;
+}
+
+function checkRange(buf: Uint8Array, start: number, end: number): void {
+  if (!(buf instanceof Uint8Array)) badArgument('buf', 'a Uint8Array or Buffer', buf);
+  checkIndex('end', end, buf.length);
+  checkIndex('start', start, end);
+}
+
+/** JavaScript twin of the addon's sealFrames. */
+export function sealFramesJs(buf: Uint8Array, start: number, end: number): number {
+  let p = start;
+  while (end - p >= FRAME_HEADER_SIZE) {
+    const len = getU32(buf, p + 4);
+    if (len === 0 || len > end - p - FRAME_HEADER_SIZE) break;
+    const next = p + FRAME_HEADER_SIZE + len;
+    putU32(buf, p, crc32cRange(buf, p + 4, next, 0));
+    p = next;
+  }
+  return p;
+}
+
+/** Internal: seals frames of `buf[start..end)` without argument checks; returns where it stopped. */
+export const sealFramesRange: (buf: Uint8Array, start: number, end: number) => number =
+  codecAddon === null ? sealFramesJs : codecAddon.sealFrames;
+
+/**
+ * Writes the CRC32C of every frame in `buf[start..end)`: the frames (length and body) must
+ * already be in place, back to back, as the unsealed encoders leave them. One call seals
+ * a whole write buffer (natively when the addon loaded). RangeError if the frames do not
+ * tile the range exactly.
+ */
+export function sealFrames(buf: Uint8Array, start = 0, end = buf.length): void {
+  checkRange(buf, start, end);
+  const stopped = sealFramesRange(buf, start, end);
+  if (stopped !== end)
+    throw new RangeError(
+      `the frame at ${stopped} does not fit [${start}, ${end}): every frame must be in place before sealing`,
+    );
+}
+
+/** JavaScript twin of the addon's verifyFrames. */
+export function verifyFramesJs(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  maxBody: number,
+  out: Float64Array,
+): number {
+  let p = start;
+  let count = 0;
+  let stop: FrameRunStop = FrameRunStop.END;
+  while (p !== end) {
+    if (end - p < FRAME_HEADER_SIZE) {
+      stop = FrameRunStop.SHORT_HEADER;
+      break;
+    }
+    const len = getU32(buf, p + 4);
+    if (len === 0 || len > maxBody) {
+      stop = FrameRunStop.BAD_LENGTH;
+      break;
+    }
+    if (len > end - p - FRAME_HEADER_SIZE) {
+      stop = FrameRunStop.BEYOND_END;
+      break;
+    }
+    const next = p + FRAME_HEADER_SIZE + len;
+    if (crc32cRange(buf, p + 4, next, 0) !== getU32(buf, p)) {
+      stop = FrameRunStop.CRC_MISMATCH;
+      break;
+    }
+    p = next;
+    count++;
+  }
+  out[0] = p;
+  out[1] = stop;
+  return count;
+}
+
+/** Internal: verifyFrames without argument checks (native when the addon loaded). */
+export const verifyFramesRange: typeof verifyFramesJs =
+  codecAddon === null ? verifyFramesJs : codecAddon.verifyFrames;
+
+const runOut = new Float64Array(2);
+
+/**
+ * Verifies the CRC32C of consecutive frames from `start`, stopping at `end` or at the
+ * first frame that is short, has a bad length or a CRC mismatch. Decoding the verified
+ * frames afterwards needs no CRC work. Judging *why* the stop happened (torn, corrupt,
+ * eof) is the scanner's job.
+ */
+export function verifyFrameRun(
+  buf: Uint8Array,
+  start = 0,
+  end = buf.length,
+  maxFrameBody: number = MAX_FRAME_BODY,
+): FrameRun {
+  checkRange(buf, start, end);
+  checkMaxBody(maxFrameBody);
+  const count = verifyFramesRange(buf, start, end, maxFrameBody, runOut);
+  return { count, offset: runOut[0]!, stop: runOut[1] as FrameRunStop };
+}
