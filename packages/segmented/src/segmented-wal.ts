@@ -3,13 +3,16 @@ import {
   badArgument,
   batchFrameSize,
   encodeBatchFrame,
+  encodeBatchFrameUnsealed,
   encodeRecordFrame,
+  encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
   isWalError,
   type KeyRing,
   MAX_LSN,
   recordFrameSize,
+  sealFrames,
   validateRecordInput,
   WalError,
   WalErrorCode,
@@ -132,6 +135,11 @@ export class SegmentedWal {
 
   #buf: Buffer;
   #bufLen = 0;
+  /**
+   * #buf holds plain frames encoded without their CRC: #submitBuffer seals the whole
+   * buffer in one call before any of it leaves (docs/decisions/0105-native-crc-batches.md).
+   */
+  #bufUnsealed = false;
   #bufPooled = true;
   /** File offset of #buf[0] in the active segment. */
   #bufOffset: number;
@@ -411,7 +419,8 @@ export class SegmentedWal {
     if (cipher === undefined) {
       const at = this.#room(plainSize);
       if (this.#poisoned !== null) throw this.#poisoned;
-      encodeRecordFrame(this.#buf, at, lsn, record);
+      encodeRecordFrameUnsealed(this.#buf, at, lsn, record);
+      this.#bufUnsealed = true;
       this.#commitFrame(seg, plainSize, lsn, lsn);
     } else {
       const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
@@ -450,7 +459,8 @@ export class SegmentedWal {
     if (cipher === undefined) {
       const at = this.#room(plainSize);
       if (this.#poisoned !== null) throw this.#poisoned;
-      encodeBatchFrame(this.#buf, at, first, records);
+      encodeBatchFrameUnsealed(this.#buf, at, first, records);
+      this.#bufUnsealed = true;
       this.#commitFrame(seg, plainSize, first, last);
     } else {
       const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
@@ -513,6 +523,10 @@ export class SegmentedWal {
     options: { holdFlush?: boolean } = {},
   ): { write: PendingWrite; token: number } | null {
     if (this.#bufLen === 0) return null;
+    if (this.#bufUnsealed) {
+      sealFrames(this.#buf, 0, this.#bufLen);
+      this.#bufUnsealed = false;
+    }
     const seg = this.#active();
     const write = newPendingWrite({
       seg,
