@@ -231,8 +231,7 @@ describe('CoreWalWriter StorageIo path', () => {
   it('answers false for completions that are only writes (a write is never taken for the sync)', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io });
     writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
-    io.flush();
-    const writes = io.pollCompletions();
+    const writes = await io.waitCompletions(1);
     expect(writes.map((c) => c.op)).toEqual(['write']);
     expect(writer.checkCompletions(writes)).toBe(false);
     writer.syncViaStorageIo();

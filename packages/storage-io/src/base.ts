@@ -313,17 +313,38 @@ export abstract class BaseStorageIo implements StorageIo {
  */
 export abstract class SequentialStorageIo extends BaseStorageIo {
   #previousSucceeded = true;
+  /** Executed operations and their results, delivered together on the next loop turn. */
+  #executed: { op: QueuedOp; result: number }[] = [];
+  #delivery: Promise<void> | null = null;
 
   /** Executes one operation now and returns its result (bytes, 0, or -errno). */
   protected abstract execute(op: QueuedOp): number;
 
+  /**
+   * Operations run now, in order; their completions are delivered from a setImmediate
+   * callback, so a caller that awaits one completion after another still yields to the
+   * event loop (timers, I/O) between them instead of resolving through microtasks only.
+   */
   protected dispatch(ops: QueuedOp[]): void {
     for (const op of ops) {
       const result = op.link && !this.#previousSucceeded ? -Errno.ECANCELED : this.execute(op);
       this.#previousSucceeded = completedInFull(op.op, op.requested, result);
-      this.deliver(op.token, op.op, op.fd, op.requested, result);
+      this.#executed.push({ op, result });
     }
+    this.#delivery ??= new Promise((resolve) => {
+      setImmediate(() => {
+        this.#delivery = null;
+        const executed = this.#executed;
+        this.#executed = [];
+        for (const { op, result } of executed) {
+          this.deliver(op.token, op.op, op.fd, op.requested, result);
+        }
+        resolve();
+      });
+    });
   }
 
-  protected async drainOnClose(): Promise<void> {}
+  protected async drainOnClose(): Promise<void> {
+    while (this.#delivery !== null) await this.#delivery;
+  }
 }

@@ -7,7 +7,7 @@ import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from './types.js
 
 /**
  * node:fs synchronous calls, executed in submission order at `flush()`; every
- * completion is ready as soon as `flush()` returns. The portable baseline: it needs
+ * completion is delivered on the next event-loop turn. The portable baseline: it needs
  * nothing but Node, and it blocks the event loop for the duration of each call.
  */
 export class SyncFsStorageIo extends SequentialStorageIo {
@@ -85,7 +85,8 @@ export class SyncFsStorageIo extends SequentialStorageIo {
       backend: this.name,
       reason: this.#reason,
       details: {
-        completes: 'at flush(), synchronously on the calling thread',
+        completes:
+          'runs at flush() on the calling thread; completions delivered on the next loop turn',
         fallocate: loadNative().binding === null ? 'unsupported (addon not loaded)' : 'native',
         locks: lockScope(),
         addon: loadNative().reason,
