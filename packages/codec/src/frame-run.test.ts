@@ -105,52 +105,58 @@ describe('verifyFrameRun', () => {
   });
 });
 
-describe.skipIf(codecAddon === null)('native addon against the JavaScript twins', () => {
-  const addon = codecAddon!;
+const addonSkipReason =
+  codecAddon === null ? ` (skipped: the addon is not loaded — ${crc32cImplementation.reason})` : '';
 
-  it('seals random frame runs byte for byte like JavaScript', () => {
-    fc.assert(
-      fc.property(bodies, (model) => {
-        const js = unsealedRun(model);
-        const native = Buffer.from(js);
-        expect(addon.sealFrames(native, 0, native.length)).toBe(sealFramesJs(js, 0, js.length));
-        expect(native).toEqual(js);
-      }),
-      { numRuns: 200 },
-    );
-  });
+describe.skipIf(codecAddon === null)(
+  `native addon against the JavaScript twins${addonSkipReason}`,
+  () => {
+    const addon = codecAddon!;
 
-  it('verifies damaged runs to the same count, stop offset and stop kind', () => {
-    fc.assert(
-      fc.property(damagedRun, fc.nat(20), (model, from) => {
-        const buf = damaged(model);
-        const start = Math.min(from, buf.length);
-        const a = new Float64Array(2);
-        const b = new Float64Array(2);
-        const nativeCount = addon.verifyFrames(buf, start, buf.length, model.maxBody, a);
-        const jsCount = verifyFramesJs(buf, start, buf.length, model.maxBody, b);
-        expect([nativeCount, ...a]).toEqual([jsCount, ...b]);
-      }),
-      { numRuns: 400 },
-    );
-  });
+    it('seals random frame runs byte for byte like JavaScript', () => {
+      fc.assert(
+        fc.property(bodies, (model) => {
+          const js = unsealedRun(model);
+          const native = Buffer.from(js);
+          expect(addon.sealFrames(native, 0, native.length)).toBe(sealFramesJs(js, 0, js.length));
+          expect(native).toEqual(js);
+        }),
+        { numRuns: 200 },
+      );
+    });
 
-  it('computes the same CRC32C with its table fallback and at every length', () => {
-    const data = Buffer.alloc(80_000);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
-    const lengths = [0, 1, 7, 8, 9, 767, 768, 769, 24_576, 24_583, 79_990];
-    const expected = lengths.map((n) => crc32cJs(data, 3, 3 + n, 0x1234));
-    expect(lengths.map((n) => addon.crc32c(data, 3, 3 + n, 0x1234))).toEqual(expected);
-    const script = `const a = require(${JSON.stringify(createRequire(import.meta.url).resolve('node-gyp-build'))})(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))});
+    it('verifies damaged runs to the same count, stop offset and stop kind', () => {
+      fc.assert(
+        fc.property(damagedRun, fc.nat(20), (model, from) => {
+          const buf = damaged(model);
+          const start = Math.min(from, buf.length);
+          const a = new Float64Array(2);
+          const b = new Float64Array(2);
+          const nativeCount = addon.verifyFrames(buf, start, buf.length, model.maxBody, a);
+          const jsCount = verifyFramesJs(buf, start, buf.length, model.maxBody, b);
+          expect([nativeCount, ...a]).toEqual([jsCount, ...b]);
+        }),
+        { numRuns: 400 },
+      );
+    });
+
+    it('computes the same CRC32C with its table fallback and at every length', () => {
+      const data = Buffer.alloc(80_000);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+      const lengths = [0, 1, 7, 8, 9, 767, 768, 769, 24_576, 24_583, 79_990];
+      const expected = lengths.map((n) => crc32cJs(data, 3, 3 + n, 0x1234));
+      expect(lengths.map((n) => addon.crc32c(data, 3, 3 + n, 0x1234))).toEqual(expected);
+      const script = `const a = require(${JSON.stringify(createRequire(import.meta.url).resolve('node-gyp-build'))})(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))});
 const d = Buffer.alloc(80000); for (let i = 0; i < d.length; i++) d[i] = (i * 2654435761) >>> 24;
 console.log(JSON.stringify([a.implementation(), ${JSON.stringify(lengths)}.map((n) => a.crc32c(d, 3, 3 + n, 0x1234))]));`;
-    const out = execFileSync(process.execPath, ['-e', script], {
-      env: { ...process.env, WALNUT_CODEC_NATIVE_TABLE: '1' },
-      encoding: 'utf8',
+      const out = execFileSync(process.execPath, ['-e', script], {
+        env: { ...process.env, WALNUT_CODEC_NATIVE_TABLE: '1' },
+        encoding: 'utf8',
+      });
+      expect(JSON.parse(out)).toEqual(['table', expected]);
     });
-    expect(JSON.parse(out)).toEqual(['table', expected]);
-  });
-});
+  },
+);
 
 describe('scanner over damaged runs', () => {
   it('stops where the frame run stops', () => {

@@ -9,7 +9,7 @@ import { PerCoreWalReader } from './reader.js';
 const uring = ioUringAvailability();
 
 describe.skipIf(!uring.available)(
-  'CoreWalWriter on io_uring (real completions, real links)',
+  `CoreWalWriter on io_uring (real completions, real links)${uring.available ? '' : ` (skipped: io_uring unavailable: ${uring.reason})`}`,
   () => {
     let dir: string;
     beforeEach(() => {

@@ -47,21 +47,24 @@ async function run(io: StorageIo, steps: readonly Step[], file: string): Promise
 
 const ring = ioUringAvailability();
 
-describe.skipIf(!ring.available)('linkToPrevious on io_uring', () => {
-  it('gives every submission the result the in-order model gives it', async () => {
-    const uring = IoUringStorageIo.create({ entries: 4 });
-    const model = new SyncFsStorageIo();
-    let round = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
-        round++;
-        const expected = await run(model, steps, `model-${round}`);
-        const actual = await run(uring, steps, `uring-${round}`);
-        expect(actual).toEqual(expected);
-      }),
-      { numRuns: 40 },
-    );
-    await uring.closeIo();
-    await model.closeIo();
-  });
-});
+describe.skipIf(!ring.available)(
+  `linkToPrevious on io_uring${ring.available ? '' : ` (skipped: io_uring unavailable: ${ring.reason})`}`,
+  () => {
+    it('gives every submission the result the in-order model gives it', async () => {
+      const uring = IoUringStorageIo.create({ entries: 4 });
+      const model = new SyncFsStorageIo();
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+          round++;
+          const expected = await run(model, steps, `model-${round}`);
+          const actual = await run(uring, steps, `uring-${round}`);
+          expect(actual).toEqual(expected);
+        }),
+        { numRuns: 40 },
+      );
+      await uring.closeIo();
+      await model.closeIo();
+    });
+  },
+);
