@@ -5,25 +5,9 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import type { IoFd, StorageIo } from '@walnut/storage-io';
+import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 
 export const DEFAULT_READ_CHUNK = 1024 * 1024;
-
-/** Reads exactly `into.length` bytes at `offset`, or fewer only at end of file. */
-export async function readFully(
-  io: StorageIo,
-  fd: IoFd,
-  into: Buffer,
-  offset: number,
-): Promise<number> {
-  let got = 0;
-  while (got < into.length) {
-    const n = await io.read(fd, into.subarray(got), offset + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}
 
 export interface ChunkScanOptions {
   io: StorageIo;

@@ -14,8 +14,8 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import type { IoFd, StorageIo } from '@walnut/storage-io';
-import { readFully, scanChunks } from './chunk-reader.js';
+import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
+import { scanChunks } from './chunk-reader.js';
 import type { RecoveryMode } from './config.js';
 import { FLOOR_TMP_FILE, readFloor } from './floor.js';
 

@@ -6,6 +6,7 @@ export { type Fault, type FaultableOp, type FaultyOptions, FaultyStorageIo } fro
 export { type IoUringConfig, IoUringStorageIo, ioUringAvailability } from './io-uring.js';
 export { MemoryStorageIo, type PowerLossOptions } from './memory.js';
 export { nativeAddonStatus } from './native.js';
+export { readFully } from './read-fully.js';
 export { lockFile, openFlags } from './realfs.js';
 export { SyncFsStorageIo } from './sync-fs.js';
 export type * from './types.js';

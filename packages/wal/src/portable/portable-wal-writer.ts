@@ -16,9 +16,9 @@ import {
   type IoFd,
   type IoUringConfig,
   ioErrorFromErrno,
+  readFully,
   type StorageIo,
 } from '@walnut/storage-io';
-import { readFully } from '../internal/read-fully.js';
 import { SerialQueue } from '../internal/serial-queue.js';
 import { resolveStorage, type StorageChoice } from '../internal/storage-choice.js';
 import { PendingBatch } from './pending-batch.js';

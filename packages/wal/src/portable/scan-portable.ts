@@ -1,6 +1,5 @@
 import { classifyDamage, FrameScanner, WalError, WalErrorCode } from '@walnut/codec';
-import type { IoFd, StorageIo } from '@walnut/storage-io';
-import { readFully } from '../internal/read-fully.js';
+import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 
 const CHUNK = 1024 * 1024;
 
