@@ -3,7 +3,8 @@
  * `pnpm bench --report results/<date>.json` rewrites the reports of a stored run.
  *
  * Builds the Walnut packages (turbo, cached), probes every contender, then runs each
- * (contender, workload) in its own child process, sequentially, and writes
+ * (contender, workload, repetition) in its own child process, sequentially, the repetitions
+ * of a workload in interleaved rounds over the contenders (schedule.ts), and writes
  * results/<date>.json, results/<date>.md and results/latest.svg (quick runs go to
  * results/quick/, which git ignores).
  */
@@ -30,6 +31,7 @@ import {
   type Variant,
 } from './results.js';
 import { runChild } from './runner.js';
+import { interleavedRounds } from './schedule.js';
 import { type Mode, WORKLOAD_SEEDS, type WorkloadId, workloadSpecs } from './workloads.js';
 
 const { values: flags } = parseArgs({
@@ -283,78 +285,78 @@ async function main(): Promise<void> {
   const doW4 = selectedWorkloads.has('W4');
   const writers = (workload: WorkloadId) => available.filter((p) => p.workloads.includes(workload));
   if (doW1 || doW4) {
-    for (let rep = 1; rep <= (doW1 ? w1.repetitions : 1); rep++) {
-      const last = rep === (doW1 ? w1.repetitions : 1);
-      for (const plugin of writers('W1')) {
-        jobs.push({
-          title: `W1 ${plugin.label} (rep ${rep})`,
-          run: async () => {
-            const dir = freshDir(plugin.id, 'W1');
-            const ok = await execute(plugin.id, 'W1', rep, dir);
-            if (last && ok && doW4) replayDirs.set(plugin.id, dir);
-            else rmSync(dir, { recursive: true, force: true });
-          },
-        });
-        if (!last || !doW4) continue;
-        const readers = available.filter(
-          (p) => p.workloads.includes('W4') && (p.replaySource ?? p.id) === plugin.id,
-        );
-        const variants: Variant[] = coldReplay ? ['warm', 'cold'] : ['warm'];
-        for (const reader of readers) {
-          for (let replayRep = 1; replayRep <= specs.W4.repetitions; replayRep++) {
-            for (const variant of variants) {
-              const repNote = specs.W4.repetitions > 1 ? ` (rep ${replayRep})` : '';
-              jobs.push({
-                title: `W4 ${variant} ${reader.label}${repNote}`,
-                run: async () => {
-                  const dir = replayDirs.get(plugin.id);
-                  if (dir === undefined) {
-                    runs.push({
-                      contender: reader.id,
-                      workload: 'W4',
-                      variant,
-                      rep: replayRep,
-                      status: 'skipped',
-                      error: `no W1 log from ${plugin.label} to replay`,
-                      durability: { status: 'not-required' },
-                      childSeconds: 0,
-                    });
-                    return;
-                  }
-                  await execute(reader.id, 'W4', replayRep, dir, variant);
-                },
-              });
-            }
+    const w1Reps = doW1 ? w1.repetitions : 1;
+    for (const { rep, contender: plugin } of interleavedRounds(w1Reps, writers('W1'))) {
+      const last = rep === w1Reps;
+      jobs.push({
+        title: `W1 ${plugin.label} (rep ${rep})`,
+        run: async () => {
+          const dir = freshDir(plugin.id, 'W1');
+          const ok = await execute(plugin.id, 'W1', rep, dir);
+          if (last && ok && doW4) replayDirs.set(plugin.id, dir);
+          else rmSync(dir, { recursive: true, force: true });
+        },
+      });
+      if (!last || !doW4) continue;
+      const readers = available.filter(
+        (p) => p.workloads.includes('W4') && (p.replaySource ?? p.id) === plugin.id,
+      );
+      const variants: Variant[] = coldReplay ? ['warm', 'cold'] : ['warm'];
+      for (const reader of readers) {
+        for (let replayRep = 1; replayRep <= specs.W4.repetitions; replayRep++) {
+          for (const variant of variants) {
+            const repNote = specs.W4.repetitions > 1 ? ` (rep ${replayRep})` : '';
+            jobs.push({
+              title: `W4 ${variant} ${reader.label}${repNote}`,
+              run: async () => {
+                const dir = replayDirs.get(plugin.id);
+                if (dir === undefined) {
+                  runs.push({
+                    contender: reader.id,
+                    workload: 'W4',
+                    variant,
+                    rep: replayRep,
+                    status: 'skipped',
+                    error: `no W1 log from ${plugin.label} to replay`,
+                    durability: { status: 'not-required' },
+                    childSeconds: 0,
+                  });
+                  return;
+                }
+                await execute(reader.id, 'W4', replayRep, dir, variant);
+              },
+            });
           }
         }
-        jobs.push({
-          title: `cleanup ${plugin.label}`,
-          run: async () => {
-            const dir = replayDirs.get(plugin.id);
-            if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-            replayDirs.delete(plugin.id);
-          },
-        });
       }
+      jobs.push({
+        title: `cleanup ${plugin.label}`,
+        run: async () => {
+          const dir = replayDirs.get(plugin.id);
+          if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+          replayDirs.delete(plugin.id);
+        },
+      });
     }
   }
   for (const workload of ['W2', 'W3', 'W5'] as const) {
     if (!selectedWorkloads.has(workload)) continue;
     const spec = specs[workload];
-    for (let rep = 1; rep <= spec.repetitions; rep++) {
-      for (const plugin of writers(workload)) {
-        jobs.push({
-          title: `${workload} ${plugin.label}${spec.repetitions > 1 ? ` (rep ${rep})` : ''}`,
-          run: async () => {
-            const dir = freshDir(plugin.id, workload);
-            try {
-              await execute(plugin.id, workload, rep, dir);
-            } finally {
-              rmSync(dir, { recursive: true, force: true });
-            }
-          },
-        });
-      }
+    for (const { rep, contender: plugin } of interleavedRounds(
+      spec.repetitions,
+      writers(workload),
+    )) {
+      jobs.push({
+        title: `${workload} ${plugin.label}${spec.repetitions > 1 ? ` (rep ${rep})` : ''}`,
+        run: async () => {
+          const dir = freshDir(plugin.id, workload);
+          try {
+            await execute(plugin.id, workload, rep, dir);
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      });
     }
   }
 

@@ -10,7 +10,10 @@ export interface WorkloadSpec {
   readonly recordSize: number;
   /** Concurrent producers (W3 only). */
   readonly producers: number;
-  /** Timed repetitions; W1 and W3 repeat so the median and spread can be reported. */
+  /**
+   * Timed repetitions: 3 in a full run for every workload, so each row is a median with a
+   * spread (the shared machine's fdatasync latency alone moves W2 and W5 by ±40%); 1 in a quick run.
+   */
   readonly repetitions: number;
   /** Whether the workload promises durability (and so is checked for fsyncs). */
   readonly durable: boolean;
@@ -36,7 +39,7 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
       records: quick ? 100 : 2_000,
       recordSize: 128,
       producers: 1,
-      repetitions: 1,
+      repetitions: quick ? 1 : 3,
       durable: true,
     },
     W3: {
@@ -63,7 +66,7 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
       records: quick ? 200 : 10_000,
       recordSize: 64 * KIB,
       producers: 1,
-      repetitions: 1,
+      repetitions: quick ? 1 : 3,
       durable: true,
     },
   };

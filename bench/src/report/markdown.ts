@@ -55,7 +55,7 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     'Ratios divide a contender’s median by the node:fs floor’s median from the same run ' +
       '(higher is better; W2 is durable appends per second, W5 MB/s, the rest records/s). ' +
-      'Spread is half the range of the repetitions around the median.',
+      'Spread is the range (max − min) of the repetitions over the median.',
     '',
   );
   out.push(summaryTable(results), '');
