@@ -1,7 +1,6 @@
 // Benchmarks of @walnut/codec (built: run through `pnpm --filter @walnut/codec bench`).
 // Prints medians and their ratio to the targets of issue 2. Not part of `vitest run`.
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
@@ -17,7 +16,7 @@ import {
 } from '../dist/index.js';
 
 const MiB = 1 << 20;
-const CROSSOVER_SIZES = [64, 128, 256, 384, 512, 1024, 4096, 65536];
+const CROSSOVER_SIZES = [16, 32, 48, 64, 96, 128, 256, 384, 1024, 4096, 65536];
 const data = Buffer.alloc(4 * MiB);
 for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
 
@@ -63,8 +62,9 @@ async function crcRates(fn, sizes) {
   );
 }
 
-// Child mode: the pure-JavaScript CRC32C (WALNUT_CRC32C=js), for the crossover table.
-if (process.argv[2] === '--js-crc') {
+// Child mode: crc32c() with WALNUT_CRC32C=js (JavaScript at every length) or =native (the
+// addon at every length), for the crossover table.
+if (process.argv[2] === '--crossover') {
   console.log(JSON.stringify(await crcRates(crc32c, CROSSOVER_SIZES)));
   process.exit(0);
 }
@@ -147,23 +147,16 @@ row(
   memcpy(best.get('memcpy 1 MiB')),
 );
 
-// Crossover: pure JavaScript (child process) against the native module called directly.
-const js = JSON.parse(
-  execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--js-crc'], {
-    env: { ...process.env, WALNUT_CRC32C: 'js' },
-    encoding: 'utf8',
-  }),
-);
-let native = null;
-let nativeView = null;
-try {
-  const mod = createRequire(import.meta.url)('@node-rs/crc32');
-  native = await crcRates((v) => mod.crc32c(v), CROSSOVER_SIZES);
-  // What a frame check pays: the native call on a fresh view of part of a buffer.
-  nativeView = await crcRates((v) => mod.crc32c(v.subarray(0)), CROSSOVER_SIZES);
-} catch {
-  native = null;
-}
+// Crossover: the public crc32c() forced to JavaScript, then to the addon, at every size.
+const crossover = (backend) =>
+  JSON.parse(
+    execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--crossover'], {
+      env: { ...process.env, WALNUT_CRC32C: backend },
+      encoding: 'utf8',
+    }),
+  );
+const js = crossover('js');
+const addon = crc32cImplementation.backend === 'addon' ? crossover('native') : null;
 
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
 console.log(
@@ -195,26 +188,21 @@ for (const r of rows) {
   console.log(`| ${r.name} | ${cells.join(' ')} | ${ratio(r.bestValue)} |`);
 }
 console.log(
-  '\nCRC32C crossover (GB/s; the library switches to native at',
+  '\nCRC32C crossover: crc32c() in pure JavaScript against crc32c() through the addon (GB/s; the library switches to the addon at',
   NATIVE_CRC32C_THRESHOLD,
   'B):\n',
 );
-console.log(
-  '| size | JS slicing-by-16 | @node-rs/crc32 | native on a new view | view / JS (median) | view / JS (best runs) |',
-);
-console.log('|---:|---:|---:|---:|---:|---:|');
+console.log('| size | JS slicing-by-16 | addon | addon / JS (median) | addon / JS (best runs) |');
+console.log('|---:|---:|---:|---:|---:|');
 for (const size of CROSSOVER_SIZES) {
   const k = String(size);
-  const j = js[k];
-  const v = nativeView?.[k];
   const cell = (x) => (x === undefined ? 'not loaded' : fmt(x));
   const ratio = (a, b) => (a === undefined ? 'n/a' : `${(a / b).toFixed(2)}×`);
   const cells = [
-    fmt(j),
-    cell(native?.[k]),
-    cell(v),
-    ratio(v, j),
-    ratio(nativeView?.[`best ${k}`], js[`best ${k}`]),
+    fmt(js[k]),
+    cell(addon?.[k]),
+    ratio(addon?.[k], js[k]),
+    ratio(addon?.[`best ${k}`], js[`best ${k}`]),
   ];
   console.log(`| ${size} B | ${cells.join(' | ')} |`);
 }

@@ -2,6 +2,7 @@
  * frames sealed or verified in one call (see docs/decisions/0105-native-crc-batches.md). */
 #include <node_api.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -63,19 +64,44 @@ static napi_value make_number(napi_env env, double v) {
   return out;
 }
 
-/* crc32c(buf, start, end, seed) */
-static napi_value js_crc32c(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4) return fail(env, "crc32c(buf, start, end, seed)");
-  uint8_t *data;
-  size_t length, start, end;
-  uint32_t seed;
-  if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &start, &end))
+/* crc32cOf's arguments and result, shared with JavaScript as a Float64Array:
+ * [0] byte offset in the ArrayBuffer, [1] length, [2] seed, [3] result or -1.
+ * Each environment (each worker thread) has its own. The memory is C's, not the
+ * ArrayBuffer's: JavaScript could detach that ArrayBuffer (transfer it), and C must never
+ * write to memory it no longer owns. It is freed once the environment and the ArrayBuffer
+ * (wherever it went) have both let go of it. */
+typedef struct {
+  double args[4];
+  atomic_int owners;
+} CrcArgs;
+
+static void release_crc_args(CrcArgs *crc) {
+  if (atomic_fetch_sub(&crc->owners, 1) == 1) free(crc);
+}
+
+enum { CRC_OFFSET = 0, CRC_LENGTH = 1, CRC_SEED = 2, CRC_RESULT = 3 };
+
+/* crc32cOf(arrayBuffer): CRC32C of the range that crc_args names. Short inputs are what
+ * this call is for, so it makes two N-API calls and converts no argument: a call with a
+ * typed array, numbers and a returned number costs about twice as much (decision 0106).
+ * Writes -1 as the result when the argument is not an ArrayBuffer (a SharedArrayBuffer,
+ * say) or the range does not fit it; JavaScript then computes the CRC itself. */
+static napi_value js_crc32c_of(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CrcArgs *crc;
+  napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&crc);
+  double *args = crc->args;
+  void *data;
+  size_t length;
+  double offset = args[CRC_OFFSET], count = args[CRC_LENGTH], seed = args[CRC_SEED];
+  args[CRC_RESULT] = -1;
+  if (argc < 1 || napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) return NULL;
+  if (!(offset >= 0) || !(count >= 0) || offset + count > (double)length || !(seed >= 0) ||
+      !(seed <= 4294967295.0))
     return NULL;
-  if (napi_get_value_uint32(env, argv[3], &seed) != napi_ok) return fail(env, "seed: a u32");
-  return make_u32(env, walnut_crc32c(seed, data + start, end - start));
+  args[CRC_RESULT] = walnut_crc32c((uint32_t)seed, (uint8_t *)data + (size_t)offset, (size_t)count);
+  return NULL;
 }
 
 /* sealFrames(buf, start, end): writes the CRC of every frame in [start, end); returns the
@@ -156,11 +182,43 @@ static napi_value js_implementation(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static void env_releases_crc_args(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  release_crc_args(data);
+}
+
+static void buffer_releases_crc_args(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  release_crc_args(hint);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   const char *hw = getenv("WALNUT_CODEC_NATIVE_TABLE");
   walnut_crc32c_init(!(hw && strcmp(hw, "1") == 0));
+  CrcArgs *crc = calloc(1, sizeof *crc);
+  if (crc == NULL) {
+    napi_throw_error(env, NULL, "walnut_codec: out of memory");
+    return NULL;
+  }
+  atomic_init(&crc->owners, 1);
+  if (napi_set_instance_data(env, crc, env_releases_crc_args, NULL) != napi_ok) {
+    free(crc);
+    napi_throw_error(env, NULL, "walnut_codec: cannot keep its state");
+    return NULL;
+  }
+  napi_value crc_args;
+  atomic_fetch_add(&crc->owners, 1);
+  if (napi_create_external_arraybuffer(env, crc->args, sizeof crc->args, buffer_releases_crc_args,
+                                       crc, &crc_args) != napi_ok) {
+    release_crc_args(crc);
+    napi_throw_error(env, NULL, "walnut_codec: cannot share its argument buffer");
+    return NULL;
+  }
   napi_property_descriptor props[] = {
-      {"crc32c", NULL, js_crc32c, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"crc32cOf", NULL, js_crc32c_of, NULL, NULL, NULL, napi_enumerable, crc},
+      {"crc32cArgs", NULL, NULL, NULL, NULL, crc_args, napi_enumerable, NULL},
       {"sealFrames", NULL, js_seal_frames, NULL, NULL, NULL, napi_enumerable, NULL},
       {"verifyFrames", NULL, js_verify_frames, NULL, NULL, NULL, napi_enumerable, NULL},
       {"implementation", NULL, js_implementation, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { crc32c, crc32cImplementation, crc32cRange } from './crc32c.js';
+import { codecAddon, crc32c, crc32cImplementation, crc32cRange } from './crc32c.js';
 import { crc32cJs } from './crc32c-js.js';
 
 describe('crc32c', () => {
@@ -48,10 +48,38 @@ describe('crc32c implementations', () => {
     );
   });
 
+  it('reads bytes in shared memory too (the addon cannot: JavaScript serves them)', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(5000));
+    for (let i = 0; i < shared.length; i++) shared[i] = (i * 2654435761) >>> 24;
+    for (const n of [0, 31, 32, 128, 4999]) {
+      const expected = crc32cJs(shared, 1, 1 + n, 7);
+      expect(crc32c(shared.subarray(1, 1 + n), 7)).toBe(expected);
+      expect(crc32cRange(shared, 1, 1 + n, 7)).toBe(expected);
+    }
+  });
+
   it('says which implementation it uses and why', () => {
     expect(['addon', 'native+js', 'js']).toContain(crc32cImplementation.backend);
     expect(crc32cImplementation.reason).toMatch(/JavaScript/);
   });
+
+  it.skipIf(codecAddon === null)(
+    `uses the addon at every length under WALNUT_CRC32C=native${codecAddon === null ? ' (skipped: the addon is not loaded)' : ''}`,
+    async () => {
+      vi.resetModules();
+      vi.stubEnv('WALNUT_CRC32C', 'native');
+      try {
+        const fresh = await import('./crc32c.js');
+        expect(fresh.crc32cImplementation.reason).toMatch(/every length/);
+        for (const n of [1, 5, 31, 200]) {
+          const data = Buffer.alloc(n, n);
+          expect(fresh.crc32c(data, 3)).toBe(crc32cJs(data, 0, n, 3));
+        }
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    },
+  );
 
   it('falls back to pure JavaScript when asked to', async () => {
     vi.resetModules();

@@ -10,7 +10,7 @@ type LongCrc = (buf: Uint8Array, start: number, end: number, seed: number) => nu
  * call's fixed cost outweighs its speed. Measured by `pnpm --filter @walnut/codec bench`
  * (see the README).
  */
-export const NATIVE_CRC32C_THRESHOLD = 384;
+export const NATIVE_CRC32C_THRESHOLD = 32;
 
 /** Which CRC32C implementation serves long inputs and frame runs, and why. */
 export interface Crc32cImplementation {
@@ -27,10 +27,19 @@ function loadLongCrc(): {
   fn: LongCrc | null;
   backend: Crc32cImplementation['backend'];
   reason: string;
+  everyLength?: boolean;
 } {
-  if (process.env.WALNUT_CRC32C === 'js')
+  const asked = process.env.WALNUT_CRC32C;
+  if (asked === 'js')
     return { fn: null, backend: 'js', reason: 'WALNUT_CRC32C=js asked for pure JavaScript' };
   const below = `slicing-by-16 JavaScript below ${NATIVE_CRC32C_THRESHOLD} bytes`;
+  if (codecAddon !== null && asked === 'native')
+    return {
+      fn: codecAddon.crc32c,
+      backend: 'addon',
+      reason: `${addonLoad.reason} at every length (WALNUT_CRC32C=native)`,
+      everyLength: true,
+    };
   if (codecAddon !== null)
     return { fn: codecAddon.crc32c, backend: 'addon', reason: `${addonLoad.reason}; ${below}` };
   try {
@@ -56,6 +65,8 @@ function loadLongCrc(): {
 
 const long = loadLongCrc();
 const longCrc = long.fn;
+/** Shortest input given to native code: the threshold, or 0 under WALNUT_CRC32C=native. */
+const nativeFrom = long.everyLength ? 0 : NATIVE_CRC32C_THRESHOLD;
 
 /** Says which CRC32C implementation this process uses and why. */
 export const crc32cImplementation: Crc32cImplementation = Object.freeze({
@@ -68,9 +79,12 @@ export const crc32cImplementation: Crc32cImplementation = Object.freeze({
  * Internal: no argument checks, the caller guarantees the range.
  */
 export function crc32cRange(buf: Uint8Array, start: number, end: number, seed: number): number {
-  if (end - start < NATIVE_CRC32C_THRESHOLD || longCrc === null)
-    return crc32cJs(buf, start, end, seed);
-  return longCrc(buf, start, end, seed);
+  if (end - start >= nativeFrom && longCrc !== null) {
+    const crc = longCrc(buf, start, end, seed);
+    // -1: the addon cannot read this memory (a SharedArrayBuffer).
+    if (crc >= 0) return crc;
+  }
+  return crc32cJs(buf, start, end, seed);
 }
 
 /**

@@ -140,6 +140,10 @@ describe.skipIf(codecAddon === null)(
       );
     });
 
+    it('answers -1 for memory it cannot read, so that JavaScript computes that CRC', () => {
+      expect(addon.crc32c(new Uint8Array(new SharedArrayBuffer(64)), 0, 64, 0)).toBe(-1);
+    });
+
     it('computes the same CRC32C with its table fallback and at every length', () => {
       const data = Buffer.alloc(80_000);
       for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
@@ -148,7 +152,9 @@ describe.skipIf(codecAddon === null)(
       expect(lengths.map((n) => addon.crc32c(data, 3, 3 + n, 0x1234))).toEqual(expected);
       const script = `const a = require(${JSON.stringify(createRequire(import.meta.url).resolve('node-gyp-build'))})(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))});
 const d = Buffer.alloc(80000); for (let i = 0; i < d.length; i++) d[i] = (i * 2654435761) >>> 24;
-console.log(JSON.stringify([a.implementation(), ${JSON.stringify(lengths)}.map((n) => a.crc32c(d, 3, 3 + n, 0x1234))]));`;
+const args = new Float64Array(a.crc32cArgs);
+const crc = (n) => { args.set([d.byteOffset + 3, n, 0x1234]); a.crc32cOf(d.buffer); return args[3]; };
+console.log(JSON.stringify([a.implementation(), ${JSON.stringify(lengths)}.map(crc)]));`;
       const out = execFileSync(process.execPath, ['-e', script], {
         env: { ...process.env, WALNUT_CODEC_NATIVE_TABLE: '1' },
         encoding: 'utf8',
