@@ -12,6 +12,13 @@ export interface SegmentedWalConfig {
   io?: StorageIo;
   /** Reserve new segments to `segmentTargetSize` with fallocate; zero-filled space reads as end of log. */
   preallocate?: boolean;
+  /**
+   * Keep this many bytes past the writer zero-filled and synced ahead of time, so that the
+   * fdatasync after a small append commits no file-system metadata (about 1.7x more
+   * fdatasyncs per second on ext4 here). Costs writing every byte twice; for logs synced
+   * after small appends. Default 0 (off).
+   */
+  zeroFillAhead?: number;
   /** Largest payload + meta of one record (and of one batch's records together). */
   maxRecordSize?: number;
   /** What open() does with damage it finds. Default 'truncate-tail'. */
@@ -29,6 +36,7 @@ export interface ResolvedConfig {
   segmentTargetSize: number;
   io: StorageIo | undefined;
   preallocate: boolean;
+  zeroFillAhead: number;
   maxRecordSize: number;
   recovery: RecoveryMode;
   readOnly: boolean;
@@ -52,6 +60,7 @@ const KNOWN_KEYS = new Set([
   'segmentTargetSize',
   'io',
   'preallocate',
+  'zeroFillAhead',
   'maxRecordSize',
   'recovery',
   'readOnly',
@@ -165,6 +174,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     segmentTargetSize,
     io: c.io as StorageIo | undefined,
     preallocate: optionalBoolean('config.preallocate', c.preallocate),
+    zeroFillAhead: optionalInteger('config.zeroFillAhead', c.zeroFillAhead, 0, 0, 1 << 30),
     maxRecordSize,
     recovery,
     readOnly: optionalBoolean('config.readOnly', c.readOnly),

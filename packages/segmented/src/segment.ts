@@ -34,6 +34,8 @@ export interface Segment {
   assignedEnd: number;
   /** File offset after the contiguous prefix of completed writes. */
   completedEnd: number;
+  /** Up to here the file holds data or durable zeros written ahead (see zero-fill.ts). */
+  zeroedEnd: number;
   /** Last LSN assigned into this segment (firstLsn - 1 while it holds none). */
   lastLsn: bigint;
   /** Last LSN of this segment whose write completed. */
@@ -63,6 +65,7 @@ export function plannedSegment(dir: string, firstLsn: bigint, ring: KeyRing | un
     replaces: false,
     assignedEnd: FILE_HEADER_SIZE,
     completedEnd: FILE_HEADER_SIZE,
+    zeroedEnd: FILE_HEADER_SIZE,
     lastLsn: firstLsn - 1n,
     writtenLsn: firstLsn - 1n,
     creating: null,
@@ -87,6 +90,7 @@ export function existingSegment(
     replaces: false,
     assignedEnd: dataEnd,
     completedEnd: dataEnd,
+    zeroedEnd: dataEnd,
     lastLsn,
     writtenLsn: lastLsn,
     creating: null,

@@ -38,6 +38,7 @@ import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
 import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
+import { ZeroFiller, type ZeroFillStats } from './zero-fill.js';
 
 const ENOSPC = 28;
 const EDQUOT = 122;
@@ -79,6 +80,8 @@ export interface SegmentedWalStats {
   bufferedBytes: number;
   /** Whether preallocation works on this backend (null until a segment was created with it). */
   preallocation: boolean | null;
+  /** Zeros written ahead of the writer (config.zeroFillAhead). */
+  zeroFill: ZeroFillStats;
 }
 
 interface SyncWaiter {
@@ -123,6 +126,7 @@ export class SegmentedWal {
   readonly #lock: IoLock | null;
   readonly #report: RecoveryReport;
   readonly #pool: BufferPool;
+  readonly #zeroFill: ZeroFiller | null;
   readonly #maxFrameBody: number;
   #ring: KeyRing | undefined;
 
@@ -181,6 +185,7 @@ export class SegmentedWal {
     writesInFlight: 0,
     bufferedBytes: 0,
     preallocation: null,
+    zeroFill: { state: 'off', fills: 0, bytes: 0, heldWrites: 0 },
   };
 
   private constructor(init: {
@@ -200,6 +205,16 @@ export class SegmentedWal {
     this.#report = init.report;
     this.#ring = init.cfg.encryption;
     this.#pool = new BufferPool(init.cfg.writeBufferSize);
+    this.#zeroFill =
+      init.cfg.zeroFillAhead > 0 && !init.cfg.readOnly
+        ? new ZeroFiller({
+            io: init.io,
+            ahead: init.cfg.zeroFillAhead,
+            segmentTargetSize: init.cfg.segmentTargetSize,
+            onIdle: (seg) => this.#onZeroFillIdle(seg),
+            onFatal: (err) => this.#poison(err),
+          })
+        : null;
     this.#maxFrameBody = Math.min(2 ** 30, init.cfg.maxRecordSize + 1024);
     this.#segments = init.segments;
     this.#floorLsn = init.floorLsn;
@@ -291,6 +306,7 @@ export class SegmentedWal {
       last.fd = fd;
       last.status = 'ready';
       this.#resetBufferTo(last.assignedEnd, this.#nextLsn);
+      this.#zeroFill?.maybeStart(last);
       return;
     }
     await this.#io.close(fd);
@@ -367,6 +383,7 @@ export class SegmentedWal {
       writesInFlight: this.#writes.filter((w) => w.status === 'inflight' || w.status === 'queued')
         .length,
       bufferedBytes: this.#bufLen,
+      zeroFill: this.#zeroFill?.stats() ?? this.#stats.zeroFill,
     };
   }
 
@@ -547,10 +564,32 @@ export class SegmentedWal {
       this.#startCreation(seg);
       return null;
     }
+    if (this.#zeroFill?.mustHold(seg, write.fileOffset + write.length)) return null;
     const token = this.#submitWrite(write);
     if (options.holdFlush !== true) this.#io.flush();
     this.#watch(write, token);
+    // A held flush means a linked fdatasync comes next: a fill must not get in between.
+    if (options.holdFlush !== true) this.#zeroFill?.maybeStart(seg);
     return { write, token };
+  }
+
+  /** Submits, in order, the writes queued for `seg` (behind its creation or a zero fill). */
+  #submitQueued(seg: Segment): void {
+    const queued = this.#writes.filter((w) => w.seg === seg && w.status === 'queued');
+    if (queued.length === 0) return;
+    const tokens = queued.map((w) => this.#submitWrite(w));
+    this.#io.flush();
+    for (let i = 0; i < queued.length; i++) this.#watch(queued[i]!, tokens[i]!);
+  }
+
+  /** After a fill: the writes it held go out (even while closing), then the next fill may start. */
+  #onZeroFillIdle(filled: Segment): void {
+    if (this.#poisoned !== null || this.#rollback !== null) return;
+    const active = this.#active();
+    for (const seg of filled === active ? [active] : [filled, active]) {
+      if (seg.status !== 'pending' && seg.fd !== null) this.#submitQueued(seg);
+    }
+    if (!this.#closed) this.#zeroFill?.maybeStart(active);
   }
 
   /** Submits (the rest of) a write; -1 when the StorageIo refused it, which poisons the log. */
@@ -709,10 +748,8 @@ export class SegmentedWal {
       seg.status = 'ready';
       seg.replaces = false;
       if (this.#closed || this.#poisoned !== null) return;
-      const queued = this.#writes.filter((w) => w.seg === seg && w.status === 'queued');
-      const tokens = queued.map((w) => this.#submitWrite(w));
-      if (queued.length > 0) io.flush();
-      for (let i = 0; i < queued.length; i++) this.#watch(queued[i]!, tokens[i]!);
+      this.#submitQueued(seg);
+      this.#zeroFill?.maybeStart(seg);
     } catch (err) {
       if (tmpFd !== null) await io.close(tmpFd).catch(() => {});
       if (isWalError(err, WalErrorCode.NO_SPACE) && seg.status === 'pending') {
@@ -801,6 +838,7 @@ export class SegmentedWal {
       }
       await Promise.all(this.#writes.map((w) => w.settled));
       await this.#creationChain;
+      await this.#zeroFill?.idle();
       if (this.#poisoned !== null) return;
       const firstBad = this.#writes.find((w) => w.status !== 'done');
       let point = this.#rollbackPoint!;
@@ -834,6 +872,7 @@ export class SegmentedWal {
       }
       cutSeg.assignedEnd = cutAt;
       cutSeg.completedEnd = Math.min(cutSeg.completedEnd, cutAt);
+      cutSeg.zeroedEnd = cutAt;
       cutSeg.lastLsn = from - 1n;
       if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
       this.#nextLsn = from;
@@ -948,6 +987,7 @@ export class SegmentedWal {
         this.#stats.syncs++;
         this.#io.flush();
         linkedSync = this.#io.completion(syncToken);
+        this.#zeroFill?.maybeStart(active);
       }
     } else {
       this.#submitBuffer();
@@ -1215,6 +1255,7 @@ export class SegmentedWal {
     if (this.#rollback !== null) await this.#rollback;
     await this.#creationChain;
     await this.#truncateChain;
+    await this.#zeroFill?.idle();
     while (this.#roundActive) await new Promise((r) => setImmediate(r));
     for (const w of this.#waiters) w.reject(err);
     this.#waiters = [];

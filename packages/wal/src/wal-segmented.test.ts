@@ -26,6 +26,22 @@ async function collect(iterable: AsyncIterable<{ lsn: bigint; payload: Buffer }>
 }
 
 describe('Wal over SegmentedWal (real files)', () => {
+  it("zero-fills ahead by default with durability 'sync' only, and the setter overrides it", async () => {
+    const state = async (configure: (dir: string) => ReturnType<typeof Wal.open>) => {
+      const wal = await configure(tempDir()).storageIo('sync-fs').build();
+      await wal.append(payload(1));
+      const { zeroFill } = wal.stats().storage as { zeroFill: { state: string } };
+      await wal.close();
+      return zeroFill.state;
+    };
+    expect(await state((dir) => Wal.open(dir))).toBe('on');
+    expect(await state((dir) => Wal.open(dir).durability('none'))).toBe('off');
+    expect(await state((dir) => Wal.open(dir).zeroFillAhead(0))).toBe('off');
+    expect(await state((dir) => Wal.open(dir).durability('flush').zeroFillAhead(65_536))).toBe(
+      'on',
+    );
+  });
+
   it('replays every record across sealed (mmap) and active segments, also after reopen', async () => {
     const dir = tempDir();
     const wal = await Wal.open(dir).segmentSize(4096).storageIo('sync-fs').build();

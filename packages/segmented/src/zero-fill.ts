@@ -1,0 +1,142 @@
+import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import type { Segment } from './segment.js';
+
+const PAGE = 4096;
+/** Bytes zero-filled by one background job (one write + one fdatasync). */
+export const ZERO_FILL_CHUNK = 1 << 20;
+const ENOSPC = 28;
+const EDQUOT = 122;
+
+export interface ZeroFillStats {
+  /** 'off' (not configured), 'on', or 'stopped' (the disk filled up; appends go on without it). */
+  state: 'off' | 'on' | 'stopped';
+  /** Background fills completed (each one write of zeros + one fdatasync). */
+  fills: number;
+  /** Zero bytes written ahead of the writer. */
+  bytes: number;
+  /** Data writes that had to wait for a fill (the writer outran it: zeroFillAhead is small for this load). */
+  heldWrites: number;
+}
+
+interface RunningFill {
+  readonly seg: Segment;
+  readonly start: number;
+  readonly end: number;
+  readonly done: Promise<void>;
+}
+
+function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/**
+ * Keeps the part of the active segment just past the writer allocated and filled with
+ * zeros, made durable by its own fdatasync, so that the fdatasync after a small append
+ * overwrites allocated blocks and has no file-system metadata to commit (see
+ * docs/decisions/0305-zero-fill-ahead.md). Zeros past the data read as end of log, so a
+ * crash at any point leaves a log that recovers as before.
+ *
+ * One fill runs at a time. A data write must never overlap a running fill (the zeros could
+ * land after the data): `mustHold` tells the writer to hold such a write until `onIdle`.
+ */
+export class ZeroFiller {
+  readonly #io: StorageIo;
+  readonly #ahead: number;
+  /** No zeros past this offset: a segment rolls over around its target size. */
+  readonly #limit: number;
+  readonly #onIdle: (seg: Segment) => void;
+  readonly #onFatal: (err: unknown) => void;
+  #zeros: Buffer | null = null;
+  #running: RunningFill | null = null;
+  readonly #stats: ZeroFillStats = { state: 'on', fills: 0, bytes: 0, heldWrites: 0 };
+
+  constructor(options: {
+    io: StorageIo;
+    ahead: number;
+    segmentTargetSize: number;
+    /** Called after each fill of `seg`, when the writes it held may go out. */
+    onIdle: (seg: Segment) => void;
+    /** A fill's fdatasync failed: the file's error state is consumed, so the log must stop. */
+    onFatal: (err: unknown) => void;
+  }) {
+    this.#io = options.io;
+    this.#ahead = roundUp(options.ahead, PAGE);
+    this.#limit = roundUp(options.segmentTargetSize, PAGE);
+    this.#onIdle = options.onIdle;
+    this.#onFatal = options.onFatal;
+  }
+
+  stats(): ZeroFillStats {
+    return { ...this.#stats };
+  }
+
+  /** Whether a data write into `seg` ending at `end` must wait: it would overlap the running fill. */
+  mustHold(seg: Segment, end: number): boolean {
+    const running = this.#running;
+    if (running === null || running.seg !== seg || end <= running.start) return false;
+    this.#stats.heldWrites++;
+    return true;
+  }
+
+  /** Resolves once no fill runs. */
+  async idle(): Promise<void> {
+    while (this.#running !== null) await this.#running.done;
+  }
+
+  /** Starts a fill of `seg` when fewer than `ahead` zeroed bytes lie past its assigned end. */
+  maybeStart(seg: Segment): void {
+    if (this.#running !== null || this.#stats.state !== 'on') return;
+    if (seg.status !== 'ready' || seg.fd === null) return;
+    const start = Math.max(seg.zeroedEnd, roundUp(seg.assignedEnd, PAGE));
+    if (start - seg.assignedEnd >= this.#ahead) return;
+    const end = Math.min(start + Math.min(ZERO_FILL_CHUNK, this.#ahead), this.#limit);
+    if (end <= start) return;
+    if (this.#zeros === null) this.#zeros = Buffer.alloc(Math.min(ZERO_FILL_CHUNK, this.#ahead));
+    let write: Promise<IoCompletion>;
+    let sync: Promise<IoCompletion>;
+    try {
+      const writeToken = this.#io.submitWrite(seg.fd, this.#zeros.subarray(0, end - start), start);
+      const syncToken = this.#io.submitDatasync(seg.fd, { linkToPrevious: true });
+      this.#io.flush();
+      write = this.#io.completion(writeToken);
+      sync = this.#io.completion(syncToken);
+    } catch {
+      // The StorageIo refused (closed under us); the writer learns it from its own writes.
+      this.#stats.state = 'stopped';
+      return;
+    }
+    const done = Promise.all([write, sync]).then(
+      ([w, s]) => this.#finish(seg, start, end, w, s),
+      (err) => this.#fail(seg, err),
+    );
+    this.#running = { seg, start, end, done };
+  }
+
+  #finish(seg: Segment, start: number, end: number, w: IoCompletion, s: IoCompletion): void {
+    this.#running = null;
+    if (w.result < 0 && (-w.result === ENOSPC || -w.result === EDQUOT)) {
+      // Zeros hold no data: a full disk stops the filling, not the log.
+      this.#stats.state = 'stopped';
+    } else if (w.result < 0) {
+      this.#fail(seg, ioErrorFromErrno(-w.result, 'write (zero fill)', seg.path));
+      return;
+    } else if (w.result < end - start) {
+      this.#stats.state = 'stopped';
+    } else if (s.result < 0) {
+      this.#fail(seg, ioErrorFromErrno(-s.result, 'fdatasync (zero fill)', seg.path));
+      return;
+    } else {
+      seg.zeroedEnd = Math.max(seg.zeroedEnd, end);
+      this.#stats.fills++;
+      this.#stats.bytes += end - start;
+    }
+    this.#onIdle(seg);
+  }
+
+  #fail(seg: Segment, err: unknown): void {
+    this.#running = null;
+    this.#stats.state = 'stopped';
+    this.#onFatal(err);
+    this.#onIdle(seg);
+  }
+}
