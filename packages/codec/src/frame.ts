@@ -14,8 +14,17 @@ export function sealFrame(target: Buffer, offset: number, bodyLength: number): v
   const end = offset + FRAME_HEADER_SIZE + bodyLength;
   if (offset < 0 || end > target.length)
     throw new RangeError(`frame [${offset}, ${end}) does not fit a buffer of ${target.length}`);
+  sealFrameAt(target, offset, bodyLength);
+}
+
+/** `sealFrame` without argument checks, for encoders that checked the frame already. */
+export function sealFrameAt(target: Uint8Array, offset: number, bodyLength: number): void {
   putU32(target, offset + 4, bodyLength);
-  putU32(target, offset, crc32cRange(target, offset + 4, end, 0));
+  putU32(
+    target,
+    offset,
+    crc32cRange(target, offset + 4, offset + FRAME_HEADER_SIZE + bodyLength, 0),
+  );
 }
 
 /** Writes a frame holding `body` at `offset`; returns the bytes written (8 + body length). */

@@ -1,4 +1,4 @@
-import { getU32, getU64, putU32, putU64 } from './bytes.js';
+import { putSafeU64, putU32, putU64 } from './bytes.js';
 import {
   BATCH_BODY_FIXED,
   BATCH_ENTRY_FIXED,
@@ -13,8 +13,9 @@ import {
   RecordFlag,
 } from './constants.js';
 import { badArgument } from './errors.js';
-import { sealFrame } from './frame.js';
-import { checkMaxSize, checkU64, checkUint, malformed, tooLarge } from './validate.js';
+import { sealFrameAt } from './frame.js';
+import { RecordCursor } from './record-cursor.js';
+import { checkMaxSize, checkU64, checkUint, tooLarge } from './validate.js';
 
 /** What a caller appends. Absent routing fields and meta cost zero bytes on disk. */
 export interface WalRecordInput {
@@ -177,7 +178,10 @@ function writeRecordFrame(
   input: WalRecordInput,
   seal: boolean,
 ): number {
-  checkLsn('lsn', lsn);
+  // One conversion checks the common case: exact below 2^53, and anything larger rounds to
+  // 2^53 or more and takes the bigint path.
+  const lsnNumber = typeof lsn === 'bigint' ? Number(lsn) : 0;
+  if (!(lsnNumber >= 1 && lsnNumber <= Number.MAX_SAFE_INTEGER)) checkLsn('lsn', lsn);
   const info = inspectInput(input, 'record');
   const flags = info & 15;
   const payload = input.payload;
@@ -191,13 +195,14 @@ function writeRecordFrame(
   const type = input.type ?? 0;
   target[pos + 2] = type;
   target[pos + 3] = type >>> 8;
-  putU64(target, pos + 4, lsn);
+  if (lsnNumber <= Number.MAX_SAFE_INTEGER) putSafeU64(target, pos + 4, lsnNumber);
+  else target.writeBigUInt64LE(lsn, pos + 4);
   pos =
     flags === 0
       ? pos + RECORD_BODY_FIXED
       : writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
   target.set(payload, pos);
-  if (seal) sealFrame(target, offset, bodyLength);
+  if (seal) sealFrameAt(target, offset, bodyLength);
   else putU32(target, offset + 4, bodyLength);
   return FRAME_HEADER_SIZE + bodyLength;
 }
@@ -276,113 +281,28 @@ function writeBatchFrame(
     target.set(input.payload, pos);
     pos += input.payload.length;
   }
-  if (seal) sealFrame(target, offset, bodyLength);
+  if (seal) sealFrameAt(target, offset, bodyLength);
   else putU32(target, offset + 4, bodyLength);
   return FRAME_HEADER_SIZE + bodyLength;
 }
 
-/**
- * Reads the optional parts flagged in `flags` from `buf[pos..end)` into `rec`; returns the
- * position after them. Every length is checked against `end` before it is trusted.
- */
-function readOptional(
-  buf: Buffer,
-  pos: number,
-  end: number,
-  flags: number,
-  rec: WalRecord,
-): number {
-  if (flags & ~RECORD_FLAGS_MASK) malformed(`unknown record flags 0x${flags.toString(16)}`);
-  if (flags & RecordFlag.TENANT) {
-    if (pos + 8 > end) malformed('tenant id runs past the body');
-    rec.tenantId = getU64(buf, pos);
-    pos += 8;
-  }
-  if (flags & RecordFlag.VSHARD) {
-    if (pos + 4 > end) malformed('vshard id runs past the body');
-    rec.vshardId = getU32(buf, pos);
-    pos += 4;
-  }
-  if (flags & RecordFlag.DATABASE) {
-    if (pos + 8 > end) malformed('database id runs past the body');
-    rec.databaseId = getU64(buf, pos);
-    pos += 8;
-  }
-  if (flags & RecordFlag.META) {
-    if (pos + 4 > end) malformed('meta length runs past the body');
-    const m = getU32(buf, pos);
-    pos += 4;
-    if (m > end - pos) malformed(`meta length ${m} runs past the body`);
-    rec.meta = view(buf, pos, m);
-    pos += m;
-  }
-  return pos;
-}
-
-function newRecord(lsn: bigint, type: number): WalRecord {
-  return {
-    lsn,
-    type,
-    payload: EMPTY,
-    meta: undefined,
-    tenantId: undefined,
-    vshardId: undefined,
-    databaseId: undefined,
-  };
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** A Buffer view of `length` bytes of `buf` at `pos` (cheaper than `subarray`). */
-function view(buf: Buffer, pos: number, length: number): Buffer {
-  return Buffer.from(buf.buffer, buf.byteOffset + pos, length);
-}
+/** Decoder state shared by the functions below (they run to completion, one at a time). */
+const decoder = new RecordCursor();
 
 /** Decodes a record body in `buf[start..end)` (kind byte included). WAL_CORRUPT if malformed. */
 export function decodeRecordAt(buf: Buffer, start: number, end: number): WalRecord {
-  if (end - start < RECORD_BODY_FIXED) malformed('record body shorter than 12 bytes');
-  if (buf[start] !== BodyKind.RECORD) malformed(`body kind ${buf[start]} is not a record`);
-  const lsn = getU64(buf, start + 4);
-  if (lsn === 0n) malformed('record LSN 0');
-  const rec = newRecord(lsn, buf[start + 2]! | (buf[start + 3]! << 8));
-  const flags = buf[start + 1]!;
-  const pos =
-    flags === 0
-      ? start + RECORD_BODY_FIXED
-      : readOptional(buf, start + RECORD_BODY_FIXED, end, flags, rec);
-  rec.payload = view(buf, pos, end - pos);
-  return rec;
+  decoder.readRecord(buf, start, end);
+  return decoder.toRecord();
 }
 
 /** Decodes a batch body in `buf[start..end)`, appending its records to `out` in order. */
 export function decodeBatchAt(buf: Buffer, start: number, end: number, out: WalRecord[]): void {
-  if (end - start < BATCH_BODY_FIXED) malformed('batch body shorter than 16 bytes');
-  if (buf[start] !== BodyKind.BATCH) malformed(`body kind ${buf[start]} is not a batch`);
-  if (buf[start + 1] !== 0 || buf.readUInt16LE(start + 2) !== 0)
-    malformed('batch flags or reserved bytes are not zero');
-  const count = getU32(buf, start + 4);
-  const firstLsn = getU64(buf, start + 8);
-  if (count === 0) malformed('batch of 0 records');
-  if (firstLsn === 0n) malformed('batch first LSN 0');
-  if (firstLsn + BigInt(count - 1) > MAX_LSN) malformed('batch LSNs run past 2^64-1');
-  if (count > (end - start - BATCH_BODY_FIXED) / BATCH_ENTRY_FIXED)
-    malformed(`batch count ${count} cannot fit its body`);
-  const firstNumber = Number(firstLsn);
-  const firstSafe = firstNumber + count <= Number.MAX_SAFE_INTEGER;
-  let pos = start + BATCH_BODY_FIXED;
-  for (let i = 0; i < count; i++) {
-    if (pos + BATCH_ENTRY_FIXED > end) malformed(`batch entry ${i} runs past the body`);
-    const flags = buf[pos]!;
-    const lsn = firstSafe ? BigInt(firstNumber + i) : firstLsn + BigInt(i);
-    const rec = newRecord(lsn, buf[pos + 1]! | (buf[pos + 2]! << 8));
-    const p = getU32(buf, pos + 3);
-    pos = readOptional(buf, pos + BATCH_ENTRY_FIXED, end, flags, rec);
-    if (p > end - pos) malformed(`batch entry ${i} payload length ${p} runs past the body`);
-    rec.payload = view(buf, pos, p);
-    pos += p;
-    out.push(rec);
+  decoder.openBatch(buf, start, end);
+  out.push(decoder.toRecord());
+  while (decoder.inBatch) {
+    decoder.nextEntry();
+    out.push(decoder.toRecord());
   }
-  if (pos !== end) malformed(`batch entries end at ${pos - start}, the body at ${end - start}`);
 }
 
 /** Decodes a single-record body (a frame body of kind 0x01). WAL_CORRUPT if malformed. */

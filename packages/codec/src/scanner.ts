@@ -6,7 +6,8 @@ import { FrameCipher } from './crypto.js';
 import { asBuffer, checkIndex, checkMaxBody, classifyAt } from './damage.js';
 import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 import { verifyFramesRange } from './frame-run.js';
-import { decodeBatchAt, decodeRecordAt, type WalRecord } from './records.js';
+import { RecordCursor } from './record-cursor.js';
+import type { WalRecord } from './records.js';
 
 /** Why a scanner stopped. 'partial' only happens in chunked mode. */
 export type StopKind = 'eof' | 'torn' | 'corrupt' | 'partial';
@@ -72,8 +73,8 @@ export class FrameScanner {
   #stop: ScanStop | null = null;
   /** Frames from #pos on whose CRC a run already verified. */
   #verifiedAhead = 0;
-  readonly #pending: WalRecord[] = [];
-  #pendingAt = 0;
+  /** The current record of `advance()` / `nextRecord()`, and the rest of its batch. */
+  readonly #cursor = new RecordCursor();
 
   constructor(buf: Uint8Array, options: FrameScannerOptions = {}) {
     this.#buf = asBuffer(buf);
@@ -111,7 +112,7 @@ export class FrameScanner {
 
   /** The next frame, or null when the scanner stopped (see `stop`). */
   nextFrame(): ScannedFrame | null {
-    this.#pending.length = 0;
+    this.#cursor.closeBatch();
     while (this.#verifyNext()) {
       const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
       const body = this.#plainBody(frameStart);
@@ -126,11 +127,21 @@ export class FrameScanner {
    * when the scanner stopped. A per-core entry in a record log stops it as corrupt.
    */
   nextRecord(): WalRecord | null {
-    const pending = this.#pending;
-    if (this.#pendingAt < pending.length) {
-      const rec = pending[this.#pendingAt++]!;
-      if (this.#pendingAt === pending.length) pending.length = 0;
-      return rec;
+    return this.advance() ? this.#cursor.toRecord() : null;
+  }
+
+  /**
+   * Moves to the next record like `nextRecord()`, with the same stops, but builds nothing:
+   * read the record through `lsn`, `lsnNumber`, `type`, `recordBuffer`, `payloadStart`,
+   * `payloadEnd` (no allocation), or `payload` and `record()` (a view, an object). They
+   * describe the current record until the next call of `advance`, `nextRecord`,
+   * `nextFrame` or `nextCoreEntry`. Returns false when the scanner stopped (see `stop`).
+   */
+  advance(): boolean {
+    const cursor = this.#cursor;
+    if (cursor.inBatch) {
+      cursor.nextEntry();
+      return true;
     }
     while (this.#verifyNext()) {
       const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
@@ -139,7 +150,7 @@ export class FrameScanner {
       let end = this.#pos;
       if (buf[start] === BodyKind.ENCRYPTED) {
         const plain = this.#plainBody(frameStart);
-        if (plain === null) return null;
+        if (plain === null) return false;
         buf = plain;
         start = 0;
         end = plain.length;
@@ -147,28 +158,78 @@ export class FrameScanner {
       const kind = buf[start];
       if (kind === BodyKind.PADDING) continue;
       try {
-        if (kind === BodyKind.RECORD) return decodeRecordAt(buf, start, end);
+        if (kind === BodyKind.RECORD) {
+          cursor.readRecord(buf, start, end);
+          return true;
+        }
         if (kind === BodyKind.BATCH) {
-          pending.length = 0;
-          decodeBatchAt(buf, start, end, pending);
-          const first = pending[0]!;
-          this.#pendingAt = 1;
-          if (pending.length === 1) pending.length = 0;
-          return first;
+          cursor.openBatch(buf, start, end);
+          return true;
         }
       } catch (err) {
-        pending.length = 0;
         if (!isWalError(err, WalErrorCode.CORRUPT)) throw err;
-        return this.#malformed(frameStart, err.message);
+        this.#malformed(frameStart, err.message);
+        return false;
       }
-      return this.#malformed(frameStart, `a frame of kind ${kind} where a record was expected`);
+      this.#malformed(frameStart, `a frame of kind ${kind} where a record was expected`);
+      return false;
     }
-    return null;
+    return false;
+  }
+
+  /** LSN of the current record (see `advance`). */
+  get lsn(): bigint {
+    return this.#cursor.lsn();
+  }
+
+  /**
+   * LSN of the current record as a number, exact: LSNs below 2^53 (the first 9·10^15
+   * records of a log). WAL_BAD_STATE for a larger LSN, which only `lsn` can hold.
+   */
+  get lsnNumber(): number {
+    const cursor = this.#cursor;
+    if (cursor.lsnBig !== null)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `LSN ${cursor.lsnBig} is 2^53 or more and has no exact number; read \`lsn\` (a bigint)`,
+      );
+    return cursor.lsnNumber;
+  }
+
+  /** Record type of the current record (see `advance`). */
+  get type(): number {
+    return this.#cursor.type;
+  }
+
+  /** The buffer holding the current record: the scanned buffer, or a decrypted frame body. */
+  get recordBuffer(): Buffer {
+    return this.#cursor.buf;
+  }
+
+  /** Index in `recordBuffer` of the current record's first payload byte. */
+  get payloadStart(): number {
+    return this.#cursor.payloadStart;
+  }
+
+  /** Index in `recordBuffer` just past the current record's payload. */
+  get payloadEnd(): number {
+    return this.#cursor.payloadEnd;
+  }
+
+  /** The current record's payload: a view into `recordBuffer` (allocates the view). */
+  get payload(): Buffer {
+    const cursor = this.#cursor;
+    return cursor.buf.subarray(cursor.payloadStart, cursor.payloadEnd);
+  }
+
+  /** The current record as `nextRecord()` would have returned it (see `advance`). */
+  record(): WalRecord {
+    return this.#cursor.toRecord();
   }
 
   /** The next per-core entry (padding skipped), or null when the scanner stopped. */
   nextCoreEntry(): CoreEntry | null {
-    this.#pending.length = 0;
+    this.#cursor.closeBatch();
     while (this.#verifyNext()) {
       const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
       let buf = this.#buf;

@@ -1,0 +1,221 @@
+import { getU32 } from './bytes.js';
+import {
+  BATCH_BODY_FIXED,
+  BATCH_ENTRY_FIXED,
+  BodyKind,
+  MAX_LSN,
+  RECORD_BODY_FIXED,
+  RECORD_FLAGS_MASK,
+  RecordFlag,
+} from './constants.js';
+import type { WalRecord } from './records.js';
+import { malformed } from './validate.js';
+
+const TWO_32 = 4294967296;
+/** The high word of every u64 below 2^53. */
+const SAFE_HIGH = 0x200000;
+const EMPTY = Buffer.alloc(0);
+
+/** A Buffer view of `length` bytes of `buf` at `pos` (cheaper than `subarray`). */
+function view(buf: Buffer, pos: number, length: number): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + pos, length);
+}
+
+/** Reads a u64 as a bigint, with one allocation when it is below 2^53. */
+function u64(buf: Buffer, pos: number): bigint {
+  const hi = getU32(buf, pos + 4);
+  return hi < SAFE_HIGH ? BigInt(hi * TWO_32 + getU32(buf, pos)) : buf.readBigUInt64LE(pos);
+}
+
+/**
+ * Bytes the optional parts flagged in `flags` take at `buf[pos..end)`. Checks every
+ * length against `end` before trusting it (WAL_CORRUPT otherwise).
+ */
+function optionalBytes(buf: Buffer, pos: number, end: number, flags: number): number {
+  if (flags & ~RECORD_FLAGS_MASK) malformed(`unknown record flags 0x${flags.toString(16)}`);
+  const start = pos;
+  if (flags & RecordFlag.TENANT) {
+    if (pos + 8 > end) malformed('tenant id runs past the body');
+    pos += 8;
+  }
+  if (flags & RecordFlag.VSHARD) {
+    if (pos + 4 > end) malformed('vshard id runs past the body');
+    pos += 4;
+  }
+  if (flags & RecordFlag.DATABASE) {
+    if (pos + 8 > end) malformed('database id runs past the body');
+    pos += 8;
+  }
+  if (flags & RecordFlag.META) {
+    if (pos + 4 > end) malformed('meta length runs past the body');
+    const m = getU32(buf, pos);
+    pos += 4;
+    if (m > end - pos) malformed(`meta length ${m} runs past the body`);
+    pos += m;
+  }
+  return pos - start;
+}
+
+/**
+ * One decoded record held as positions in its buffer, so that reading a log builds no
+ * object per record unless asked (`toRecord`). Reused from record to record: it is the
+ * state behind `FrameScanner.advance()` and behind every record decoder of this package,
+ * so all of them accept and reject exactly the same bodies.
+ *
+ * A batch is checked whole when it is opened (it is valid as a whole or not at all); its
+ * entries are then read one by one without further checks.
+ */
+export class RecordCursor {
+  /** The buffer holding the current record (the scanned buffer, or a decrypted body). */
+  buf: Buffer = EMPTY;
+  type = 0;
+  flags = 0;
+  /** LSN when it is below 2^53; otherwise `lsnBig` holds it. */
+  lsnNumber = 0;
+  lsnBig: bigint | null = null;
+  /** Where the optional parts start (they end at `payloadStart`). */
+  optionalStart = 0;
+  payloadStart = 0;
+  payloadEnd = 0;
+
+  /** Batch entries left to read after the current one. */
+  #batchLeft = 0;
+  #batchPos = 0;
+
+  /** True while entries of an opened batch remain. */
+  get inBatch(): boolean {
+    return this.#batchLeft > 0;
+  }
+
+  /** Forgets an opened batch (the caller moved on to other frames). */
+  closeBatch(): void {
+    this.#batchLeft = 0;
+  }
+
+  /** Reads the record body at `buf[start..end)` (kind byte included). WAL_CORRUPT if malformed. */
+  readRecord(buf: Buffer, start: number, end: number): void {
+    if (end - start < RECORD_BODY_FIXED) malformed('record body shorter than 12 bytes');
+    if (buf[start] !== BodyKind.RECORD) malformed(`body kind ${buf[start]} is not a record`);
+    const lo = getU32(buf, start + 4);
+    const hi = getU32(buf, start + 8);
+    if (hi < SAFE_HIGH) {
+      if (hi === 0 && lo === 0) malformed('record LSN 0');
+      this.lsnNumber = hi * TWO_32 + lo;
+      this.lsnBig = null;
+    } else this.lsnBig = buf.readBigUInt64LE(start + 4);
+    const flags = buf[start + 1]!;
+    const optionalStart = start + RECORD_BODY_FIXED;
+    this.buf = buf;
+    this.type = buf[start + 2]! | (buf[start + 3]! << 8);
+    this.flags = flags;
+    this.optionalStart = optionalStart;
+    this.payloadStart =
+      flags === 0 ? optionalStart : optionalStart + optionalBytes(buf, optionalStart, end, flags);
+    this.payloadEnd = end;
+  }
+
+  /**
+   * Checks the whole batch body at `buf[start..end)` and makes its first entry current;
+   * `nextEntry()` reads the others. WAL_CORRUPT if anything in it is malformed.
+   */
+  openBatch(buf: Buffer, start: number, end: number): void {
+    this.#batchLeft = 0;
+    if (end - start < BATCH_BODY_FIXED) malformed('batch body shorter than 16 bytes');
+    if (buf[start] !== BodyKind.BATCH) malformed(`body kind ${buf[start]} is not a batch`);
+    if (buf[start + 1] !== 0 || buf[start + 2] !== 0 || buf[start + 3] !== 0)
+      malformed('batch flags or reserved bytes are not zero');
+    const count = getU32(buf, start + 4);
+    const lo = getU32(buf, start + 8);
+    const hi = getU32(buf, start + 12);
+    if (count === 0) malformed('batch of 0 records');
+    if (hi === 0 && lo === 0) malformed('batch first LSN 0');
+    const first = hi * TWO_32 + lo;
+    if (hi >= SAFE_HIGH || first + count - 1 > Number.MAX_SAFE_INTEGER) {
+      const firstBig = buf.readBigUInt64LE(start + 8);
+      if (firstBig + BigInt(count - 1) > MAX_LSN) malformed('batch LSNs run past 2^64-1');
+      this.lsnBig = firstBig;
+    } else {
+      this.lsnNumber = first;
+      this.lsnBig = null;
+    }
+    if (count > (end - start - BATCH_BODY_FIXED) / BATCH_ENTRY_FIXED)
+      malformed(`batch count ${count} cannot fit its body`);
+    let pos = start + BATCH_BODY_FIXED;
+    for (let i = 0; i < count; i++) {
+      if (pos + BATCH_ENTRY_FIXED > end) malformed(`batch entry ${i} runs past the body`);
+      const p = getU32(buf, pos + 3);
+      pos += BATCH_ENTRY_FIXED;
+      pos += optionalBytes(buf, pos, end, buf[pos - BATCH_ENTRY_FIXED]!);
+      if (p > end - pos) malformed(`batch entry ${i} payload length ${p} runs past the body`);
+      pos += p;
+    }
+    if (pos !== end) malformed(`batch entries end at ${pos - start}, the body at ${end - start}`);
+    this.buf = buf;
+    this.#batchPos = start + BATCH_BODY_FIXED;
+    this.#batchLeft = count;
+    this.#readEntry();
+  }
+
+  /** Makes the next entry of the opened batch current (call only while `inBatch`). */
+  nextEntry(): void {
+    if (this.lsnBig === null) this.lsnNumber++;
+    else this.lsnBig++;
+    this.#readEntry();
+  }
+
+  /** Reads the entry at #batchPos, which `openBatch` checked. */
+  #readEntry(): void {
+    const buf = this.buf;
+    const pos = this.#batchPos;
+    const flags = buf[pos]!;
+    const payloadLength = getU32(buf, pos + 3);
+    const optionalStart = pos + BATCH_ENTRY_FIXED;
+    this.type = buf[pos + 1]! | (buf[pos + 2]! << 8);
+    this.flags = flags;
+    this.optionalStart = optionalStart;
+    const payloadStart =
+      flags === 0
+        ? optionalStart
+        : optionalStart + optionalBytes(buf, optionalStart, buf.length, flags);
+    this.payloadStart = payloadStart;
+    this.payloadEnd = payloadStart + payloadLength;
+    this.#batchPos = this.payloadEnd;
+    this.#batchLeft--;
+  }
+
+  /** The current LSN as a bigint. */
+  lsn(): bigint {
+    return this.lsnBig ?? BigInt(this.lsnNumber);
+  }
+
+  /** The current record as an object; `payload` and `meta` are views into `buf`. */
+  toRecord(): WalRecord {
+    const buf = this.buf;
+    const rec: WalRecord = {
+      lsn: this.lsnBig ?? BigInt(this.lsnNumber),
+      type: this.type,
+      payload: view(buf, this.payloadStart, this.payloadEnd - this.payloadStart),
+      meta: undefined,
+      tenantId: undefined,
+      vshardId: undefined,
+      databaseId: undefined,
+    };
+    const flags = this.flags;
+    if (flags === 0) return rec;
+    let pos = this.optionalStart;
+    if (flags & RecordFlag.TENANT) {
+      rec.tenantId = u64(buf, pos);
+      pos += 8;
+    }
+    if (flags & RecordFlag.VSHARD) {
+      rec.vshardId = getU32(buf, pos);
+      pos += 4;
+    }
+    if (flags & RecordFlag.DATABASE) {
+      rec.databaseId = u64(buf, pos);
+      pos += 8;
+    }
+    if (flags & RecordFlag.META) rec.meta = view(buf, pos + 4, getU32(buf, pos));
+    return rec;
+  }
+}
