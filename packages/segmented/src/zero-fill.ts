@@ -2,8 +2,11 @@ import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/sto
 import type { Segment } from './segment.js';
 
 const PAGE = 4096;
-/** Bytes zero-filled by one background job (one write + one fdatasync). */
-export const ZERO_FILL_CHUNK = 1 << 20;
+/**
+ * Bytes zero-filled by one background job (one write + one fdatasync). Small, because an
+ * fdatasync of the data that runs while a fill's zeros are dirty writes them back too.
+ */
+export const ZERO_FILL_CHUNK = 256 * 1024;
 const ENOSPC = 28;
 const EDQUOT = 122;
 

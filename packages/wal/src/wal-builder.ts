@@ -38,7 +38,7 @@ export interface WalOptions {
   writeBufferSize?: number;
   /**
    * Bytes past the writer kept zero-filled and synced in the background, so the fdatasync
-   * after a small append commits no file-system metadata. Default 4 MiB with durability
+   * after a small append commits no file-system metadata. Default 1 MiB with durability
    * `'sync'`, else 0 (off); every byte is written twice, which bulk writers do not want.
    */
   zeroFillAhead?: number;
@@ -68,7 +68,7 @@ export interface EngineConfig {
 }
 
 /** zeroFillAhead under durability 'sync' unless set (docs/decisions/0305-zero-fill-ahead.md). */
-export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 4 * 1024 * 1024;
+export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 1024 * 1024;
 
 const DURABILITIES = new Set(['sync', 'flush', 'none', 'interval']);
 
