@@ -37,7 +37,7 @@ function loadLongCrc(): {
     return {
       fn: codecAddon.crc32c,
       backend: 'addon',
-      reason: `${addonLoad.reason} at every length (WALNUT_CRC32C=native)`,
+      reason: `${addonLoad.reason} at every length (WALNUT_CRC32C=native); JavaScript for shared memory only`,
       everyLength: true,
     };
   if (codecAddon !== null)

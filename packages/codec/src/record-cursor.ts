@@ -129,14 +129,14 @@ export class RecordCursor {
     const hi = getU32(buf, start + 12);
     if (count === 0) malformed('batch of 0 records');
     if (hi === 0 && lo === 0) malformed('batch first LSN 0');
-    const first = hi * TWO_32 + lo;
-    if (hi >= SAFE_HIGH || first + count - 1 > Number.MAX_SAFE_INTEGER) {
-      const firstBig = buf.readBigUInt64LE(start + 8);
-      if (firstBig + BigInt(count - 1) > MAX_LSN) malformed('batch LSNs run past 2^64-1');
-      this.lsnBig = firstBig;
-    } else {
-      this.lsnNumber = first;
+    if (hi < SAFE_HIGH) {
+      // Below 2^53, first + count - 1 (count < 2^32) cannot pass 2^64 - 1.
+      this.lsnNumber = hi * TWO_32 + lo;
       this.lsnBig = null;
+    } else {
+      const first = buf.readBigUInt64LE(start + 8);
+      if (first + BigInt(count - 1) > MAX_LSN) malformed('batch LSNs run past 2^64-1');
+      this.lsnBig = first;
     }
     if (count > (end - start - BATCH_BODY_FIXED) / BATCH_ENTRY_FIXED)
       malformed(`batch count ${count} cannot fit its body`);
@@ -158,8 +158,9 @@ export class RecordCursor {
 
   /** Makes the next entry of the opened batch current (call only while `inBatch`). */
   nextEntry(): void {
-    if (this.lsnBig === null) this.lsnNumber++;
-    else this.lsnBig++;
+    if (this.lsnBig !== null) this.lsnBig++;
+    else if (this.lsnNumber < Number.MAX_SAFE_INTEGER) this.lsnNumber++;
+    else this.lsnBig = BigInt(this.lsnNumber) + 1n;
     this.#readEntry();
   }
 
