@@ -93,7 +93,8 @@ export function crc32cRange(buf: Uint8Array, start: number, end: number, seed: n
  */
 export function crc32c(data: Uint8Array, seed = 0): number {
   if (!(data instanceof Uint8Array)) badArgument('data', 'a Uint8Array or Buffer', data);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+  // One comparison: only an integer in 0..2^32-1 survives `>>> 0` unchanged.
+  if (seed >>> 0 !== seed)
     badArgument('seed', 'an unsigned 32-bit integer (a previous crc32c result)', seed);
   return crc32cRange(data, 0, data.length, seed);
 }

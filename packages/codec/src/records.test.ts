@@ -90,6 +90,21 @@ describe('record frames', () => {
     ).toBe(undefined);
   });
 
+  it('write LSNs on both sides of 2^53 exactly (numbers below, bigints from there on)', () => {
+    const lsns = [1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 64n - 1n];
+    for (const lsn of lsns) {
+      const buf = Buffer.alloc(32);
+      encodeRecordFrame(buf, 0, lsn, { payload: Buffer.from('x') });
+      expect(buf.readBigUInt64LE(12)).toBe(lsn);
+      expect(decodeRecordBody(buf.subarray(8, 21)).lsn).toBe(lsn);
+    }
+    const payload = Buffer.alloc(1);
+    for (const bad of [-1n, -(2n ** 60n), 2n ** 64n + 1n, 2 ** 53, Number.NaN, '1', null])
+      expect(codeOf(() => encodeRecordFrame(Buffer.alloc(32), 0, bad as bigint, { payload }))).toBe(
+        WalErrorCode.BAD_ARGUMENT,
+      );
+  });
+
   it('throw RangeError when the frame does not fit the target', () => {
     expect(() => encodeRecordFrame(Buffer.alloc(20), 0, 1n, { payload: Buffer.alloc(1) })).toThrow(
       RangeError,

@@ -9,7 +9,6 @@ import {
   MAX_LSN,
   MAX_U32,
   RECORD_BODY_FIXED,
-  RECORD_FLAGS_MASK,
   RecordFlag,
 } from './constants.js';
 import { badArgument } from './errors.js';
