@@ -6,11 +6,14 @@ import { type CodecAddon, loadCodecAddon } from './native.js';
 type LongCrc = (buf: Uint8Array, start: number, end: number, seed: number) => number;
 
 /**
- * Inputs at least this long go to native code (when it loaded): below it the native
- * call's fixed cost outweighs its speed. Measured by `pnpm --filter @walnut/codec bench`
- * (see the README).
+ * Inputs at least this long go to the codec's addon (when it loaded): below it the
+ * call's fixed cost (~70 ns) outweighs its speed. Measured by the crossover table of
+ * `pnpm --filter @walnut/codec bench` (see the README).
  */
-export const NATIVE_CRC32C_THRESHOLD = 32;
+export const NATIVE_CRC32C_THRESHOLD = 64;
+
+/** The same for @node-rs/crc32, the fallback when the addon is missing: its call costs more. */
+const NODE_RS_THRESHOLD = 384;
 
 /** Which CRC32C implementation serves long inputs and frame runs, and why. */
 export interface Crc32cImplementation {
@@ -27,21 +30,32 @@ function loadLongCrc(): {
   fn: LongCrc | null;
   backend: Crc32cImplementation['backend'];
   reason: string;
-  everyLength?: boolean;
+  /** Shortest input given to `fn`. */
+  from: number;
 } {
   const asked = process.env.WALNUT_CRC32C;
   if (asked === 'js')
-    return { fn: null, backend: 'js', reason: 'WALNUT_CRC32C=js asked for pure JavaScript' };
-  const below = `slicing-by-16 JavaScript below ${NATIVE_CRC32C_THRESHOLD} bytes`;
+    return {
+      fn: null,
+      backend: 'js',
+      reason: 'WALNUT_CRC32C=js asked for pure JavaScript',
+      from: Number.POSITIVE_INFINITY,
+    };
+  const below = (bytes: number) => `slicing-by-16 JavaScript below ${bytes} bytes`;
   if (codecAddon !== null && asked === 'native')
     return {
       fn: codecAddon.crc32c,
       backend: 'addon',
       reason: `${addonLoad.reason} at every length (WALNUT_CRC32C=native); JavaScript for shared memory only`,
-      everyLength: true,
+      from: 0,
     };
   if (codecAddon !== null)
-    return { fn: codecAddon.crc32c, backend: 'addon', reason: `${addonLoad.reason}; ${below}` };
+    return {
+      fn: codecAddon.crc32c,
+      backend: 'addon',
+      reason: `${addonLoad.reason}; ${below(NATIVE_CRC32C_THRESHOLD)}`,
+      from: NATIVE_CRC32C_THRESHOLD,
+    };
   try {
     const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: unknown };
     if (typeof mod.crc32c !== 'function') throw new Error('it has no crc32c export');
@@ -52,12 +66,14 @@ function loadLongCrc(): {
     return {
       fn,
       backend: 'native+js',
-      reason: `${addonLoad.reason}; @node-rs/crc32 for long inputs, ${below}`,
+      reason: `${addonLoad.reason}; @node-rs/crc32 for long inputs, ${below(NODE_RS_THRESHOLD)}`,
+      from: NODE_RS_THRESHOLD,
     };
   } catch (err) {
     return {
       fn: null,
       backend: 'js',
+      from: Number.POSITIVE_INFINITY,
       reason: `${addonLoad.reason}; @node-rs/crc32 did not load (${(err as Error).message.split('\n')[0]}); pure JavaScript slicing-by-16`,
     };
   }
@@ -65,8 +81,8 @@ function loadLongCrc(): {
 
 const long = loadLongCrc();
 const longCrc = long.fn;
-/** Shortest input given to native code: the threshold, or 0 under WALNUT_CRC32C=native. */
-const nativeFrom = long.everyLength ? 0 : NATIVE_CRC32C_THRESHOLD;
+/** Shortest input given to native code (0 under WALNUT_CRC32C=native). */
+const nativeFrom = long.from;
 
 /** Says which CRC32C implementation this process uses and why. */
 export const crc32cImplementation: Crc32cImplementation = Object.freeze({
