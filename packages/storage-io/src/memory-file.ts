@@ -55,15 +55,18 @@ export class MemoryFile {
 
   /** A completed fdatasync/fsync: everything written so far becomes durable. */
   sync(): void {
+    // Only bytes below the old durable size or just copied can be non-zero past the new size.
+    let touchedEnd = this.#durableSize;
     if (this.#dirtyEnd > 0) {
       const end = this.#dirtyEnd;
       this.#durable = ensureCapacity(this.#durable, end);
       this.#durable.set(this.#data.subarray(this.#dirtyStart, end), this.#dirtyStart);
       this.#dirtyStart = Number.POSITIVE_INFINITY;
       this.#dirtyEnd = 0;
+      touchedEnd = Math.max(touchedEnd, end);
     }
     this.#durableSize = this.#size;
-    if (this.#durable.length > this.#durableSize) this.#durable.fill(0, this.#durableSize);
+    if (touchedEnd > this.#durableSize) this.#durable.fill(0, this.#durableSize, touchedEnd);
   }
 
   get hasUnsyncedChanges(): boolean {
