@@ -67,9 +67,9 @@ static napi_value make_number(napi_env env, double v) {
 /* crc32cOf's arguments and result, shared with JavaScript as a Float64Array:
  * [0] byte offset in the ArrayBuffer, [1] length, [2] seed, [3] result or -1.
  * Each environment (each worker thread) has its own. The memory is C's, not the
- * ArrayBuffer's: JavaScript could detach that ArrayBuffer (transfer it), and C must never
- * write to memory it no longer owns. It is freed once the environment and the ArrayBuffer
- * (wherever it went) have both let go of it. */
+ * ArrayBuffer's: should anything detach that ArrayBuffer (Node makes it untransferable,
+ * but another addon could), C must still be writing to memory it owns. It is freed once
+ * the environment and the ArrayBuffer have both let go of it. */
 typedef struct {
   double args[4];
   atomic_int owners;

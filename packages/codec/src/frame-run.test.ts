@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { BodyKind, FRAME_HEADER_SIZE } from './constants.js';
@@ -142,6 +143,30 @@ describe.skipIf(codecAddon === null)(
 
     it('answers -1 for memory it cannot read, so that JavaScript computes that CRC', () => {
       expect(addon.crc32c(new Uint8Array(new SharedArrayBuffer(64)), 0, 64, 0)).toBe(-1);
+    });
+
+    it('works in worker threads, each with its own argument slots, and after they exit', async () => {
+      const script = `const { parentPort } = require('node:worker_threads');
+const a = require(${JSON.stringify(createRequire(import.meta.url).resolve('node-gyp-build'))})(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))});
+const args = new Float64Array(a.crc32cArgs);
+const d = Buffer.from('123456789');
+const crc = () => { args.set([d.byteOffset, d.length, 0]); a.crc32cOf(d.buffer); return args[3]; };
+parentPort.postMessage([crc(), crc()]);`;
+      const results = await Promise.all(
+        [1, 2].map(
+          () =>
+            new Promise((resolve, reject) => {
+              const worker = new Worker(script, { eval: true });
+              worker.once('message', resolve);
+              worker.once('error', reject);
+            }),
+        ),
+      );
+      expect(results).toEqual([
+        [0xe3069283, 0xe3069283],
+        [0xe3069283, 0xe3069283],
+      ]);
+      expect(addon.crc32c(Buffer.from('123456789'), 0, 9, 0)).toBe(0xe3069283);
     });
 
     it('computes the same CRC32C with its table fallback and at every length', () => {
