@@ -186,17 +186,7 @@ export class Wal {
       );
     }
     const record: WalRecordInput = meta === undefined ? { payload } : { payload, meta };
-    const bytes = payload.length + (meta === undefined ? 0 : meta.length);
-    if (this.mustQueue(bytes)) return this.enqueueBlocked(record, undefined, bytes);
-    let lsn: bigint;
-    try {
-      lsn = this.engine.append(record);
-    } catch (error) {
-      return Promise.reject(this.appendFailed(error));
-    }
-    this.counters.appends++;
-    this.counters.records++;
-    return this.accepted(lsn, bytes);
+    return this.appendOne(record, payload.length + (meta === undefined ? 0 : meta.length));
   }
 
   /** Appends a record with routing fields or a record type (see `WalRecordInput`). */
@@ -208,7 +198,10 @@ export class Wal {
         new WalError(WalErrorCode.BAD_ARGUMENT, 'appendRecord takes { payload: Uint8Array, … }'),
       );
     }
-    const bytes = record.payload.length + (record.meta?.length ?? 0);
+    return this.appendOne(record, record.payload.length + (record.meta?.length ?? 0));
+  }
+
+  private appendOne(record: WalRecordInput, bytes: number): Promise<bigint> {
     if (this.mustQueue(bytes)) return this.enqueueBlocked(record, undefined, bytes);
     let lsn: bigint;
     try {

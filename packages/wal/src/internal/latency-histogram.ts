@@ -37,12 +37,18 @@ export class LatencyHistogram {
   }
 }
 
+/** Integer arithmetic (clz32, shifts): this runs once per acknowledged append. */
 function bucketOf(micros: number): number {
-  const value = micros < 1 ? 0 : Math.floor(micros);
+  if (!(micros >= 1)) return 0;
+  if (micros >= 2 ** 32) {
+    const magnitude = Math.floor(Math.log2(micros)) - 3;
+    const sub = Math.floor(micros / 2 ** (magnitude - 1)) - SUB_BUCKETS;
+    return Math.min(magnitude * SUB_BUCKETS + sub, MAGNITUDES * SUB_BUCKETS - 1);
+  }
+  const value = micros >>> 0;
   if (value < SUB_BUCKETS) return value;
-  const magnitude = Math.floor(Math.log2(value)) - 3;
-  const sub = Math.floor(value / 2 ** (magnitude - 1)) - SUB_BUCKETS;
-  return Math.min(magnitude * SUB_BUCKETS + sub, MAGNITUDES * SUB_BUCKETS - 1);
+  const magnitude = 28 - Math.clz32(value);
+  return magnitude * SUB_BUCKETS + (value >>> (magnitude - 1)) - SUB_BUCKETS;
 }
 
 function upperBoundOf(bucket: number): number {
