@@ -64,7 +64,7 @@ async function* replayChunks(
     const cipher = readCipher(source.ring, seg.header, seg.path);
     let fd: number;
     try {
-      fd = await source.io.open(seg.path, { readOnly: true });
+      fd = await openSegment(source.io, seg);
     } catch (err) {
       if (isWalError(err) && err.details.errno === 2) {
         throw new WalError(
@@ -103,6 +103,22 @@ async function* replayChunks(
       await source.io.close(fd);
     }
   }
+}
+
+/**
+ * Opens a segment for reading. One still being written under its tmp name (status
+ * `unnamed`) is read there; it may be renamed meanwhile, so a missing tmp file means the
+ * file has its own name by now.
+ */
+async function openSegment(io: StorageIo, seg: Segment): Promise<number> {
+  if (seg.status === 'unnamed') {
+    try {
+      return await io.open(seg.tmpPath, { readOnly: true });
+    } catch (err) {
+      if (!isWalError(err) || err.details.errno !== 2) throw err;
+    }
+  }
+  return io.open(seg.path, { readOnly: true });
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });

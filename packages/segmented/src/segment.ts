@@ -15,18 +15,23 @@ import type { IoFd } from '@walnut/storage-io';
  * One segment file as the writer tracks it.
  *
  * - `pending`: decided (first LSN, header, cipher) but not on disk yet; writes for it queue
- *   until its creation job has made the file durable.
- * - `ready`: on disk and open for appending.
+ *   until its file is open.
+ * - `unnamed`: written under `tmpPath` (header first) and open for appending, but not renamed
+ *   into place yet: it becomes `ready` only after the previous segment is durable, so
+ *   nothing in it may count as durable before then (docs/decisions/0306).
+ * - `ready`: on disk under its own name and open for appending.
  * - `sealed`: a newer segment exists; everything in it is durable and it never changes.
  */
 export interface Segment {
   readonly firstLsn: bigint;
   readonly path: string;
+  /** Where the file is written until it is renamed to `path`. */
+  readonly tmpPath: string;
   readonly header: FileHeader;
   readonly headerBytes: Buffer;
   /** Encrypts frames appended to this segment; only for segments this process created. */
   readonly writeCipher: FrameCipher | undefined;
-  status: 'pending' | 'ready' | 'sealed';
+  status: 'pending' | 'unnamed' | 'ready' | 'sealed';
   fd: IoFd | null;
   /** The file exists already (an empty segment left by an earlier process) and is replaced atomically. */
   replaces: boolean;
@@ -54,9 +59,11 @@ export function plannedSegment(dir: string, firstLsn: bigint, ring: KeyRing | un
     keyId: ring === undefined ? 0 : ring.currentKeyId,
   });
   const header = decodeFileHeader(headerBytes);
+  const path = join(dir, segmentFileName(firstLsn));
   return {
     firstLsn,
-    path: join(dir, segmentFileName(firstLsn)),
+    path,
+    tmpPath: `${path}.tmp`,
     header,
     headerBytes,
     writeCipher: ring === undefined ? undefined : FrameCipher.forFile(ring, header),
@@ -82,6 +89,7 @@ export function existingSegment(
   return {
     firstLsn: header.firstLsn,
     path,
+    tmpPath: `${path}.tmp`,
     header,
     headerBytes: Buffer.alloc(0),
     writeCipher: undefined,
@@ -99,4 +107,9 @@ export function existingSegment(
 
 export function hasRecords(seg: Segment): boolean {
   return seg.lastLsn >= seg.firstLsn;
+}
+
+/** Whether the segment's file exists under its own name (a replay or truncation may rely on it). */
+export function isNamed(seg: Segment): boolean {
+  return seg.status === 'ready' || seg.status === 'sealed';
 }

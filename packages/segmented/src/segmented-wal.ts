@@ -37,7 +37,13 @@ import { writeFloor } from './floor.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
-import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
+import {
+  existingSegment,
+  hasRecords,
+  isNamed,
+  plannedSegment,
+  type Segment,
+} from './segment.js';
 import { ZeroFiller, type ZeroFillStats } from './zero-fill.js';
 
 const ENOSPC = 28;
@@ -291,7 +297,8 @@ export class SegmentedWal {
       const first = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
       this.#segments.push(first);
       this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn);
-      await this.#create(first);
+      this.#startCreation(first);
+      await first.creating;
       return;
     }
     const fd = await this.#io.open(last.path);
@@ -319,8 +326,11 @@ export class SegmentedWal {
     const last = this.#segments[this.#segments.length - 1];
     if (last !== undefined && !hasRecords(last) && last.firstLsn === seg.firstLsn) {
       seg.replaces = true;
-      if (last.fd !== null) this.#fdsToClose.push(last.fd);
-      last.fd = null;
+      // A creation job still running cleans up its own file (it sees it was replaced).
+      if (last.fd !== null && last.creating === null) {
+        this.#fdsToClose.push(last.fd);
+        last.fd = null;
+      }
       this.#segments[this.#segments.length - 1] = seg;
     } else {
       this.#segments.push(seg);
@@ -692,9 +702,14 @@ export class SegmentedWal {
 
   // ---------------------------------------------------------- segment creation
 
+  /**
+   * Starts the job that creates a planned segment. Its file is opened (under the tmp name)
+   * at once, so writes for it never wait for the previous segment's fdatasync; only the
+   * rename waits, behind the job of the segment before it.
+   */
   #startCreation(seg: Segment): void {
     if (seg.creating !== null || seg.status !== 'pending') return;
-    const job = this.#creationChain.then(() => this.#create(seg));
+    const job = this.#create(seg, this.#creationChain);
     seg.creating = job;
     this.#creationChain = job.then(
       () => {},
@@ -703,64 +718,106 @@ export class SegmentedWal {
   }
 
   /**
-   * Makes a planned segment durable: the previous segment's data first (so a crash can
-   * never leave a newer segment after an older one's lost tail), then the new file under a
-   * temporary name (header, preallocation, fsync), renamed into place, directory fsynced.
+   * Creates a planned segment: writes it as `<name>.tmp` (header, optional preallocation)
+   * and lets the queued and all later writes for it go out; then, once the job of the
+   * segment before it is done, makes the previous segment durable (so a crash can never
+   * leave a newer segment after an older one's lost tail), fsyncs the new file, renames it
+   * into place and fsyncs the directory. Only then is the segment `ready`: a sync round for
+   * a record in it waits for this job (docs/decisions/0306-rollover-off-the-append-path.md).
    */
-  async #create(seg: Segment): Promise<void> {
+  async #create(seg: Segment, previous: Promise<void>): Promise<void> {
     if (seg.status !== 'pending' || !this.#segments.includes(seg)) return;
     const io = this.#io;
-    const index = this.#segments.indexOf(seg);
-    const prev = index > 0 ? this.#segments[index - 1]! : undefined;
-    const tmp = `${seg.path}.tmp`;
-    let tmpFd: number | null = null;
+    let renamed = false;
     try {
-      if (prev !== undefined && prev.status === 'ready') {
-        const earlier = this.#writes.filter((w) => w.seg === prev);
-        await Promise.all(earlier.map((w) => w.settled));
-        if (earlier.some((w) => w.status !== 'done') || this.#poisoned !== null) return;
-        if (!this.#segments.includes(seg)) return;
-        await io.datasync(prev.fd!);
-        this.#stats.syncs++;
-        prev.status = 'sealed';
-        this.#fdsToClose.push(prev.fd!);
-        prev.fd = null;
-        this.#closeIdleFds();
-        this.#advanceDurable(prev.lastLsn);
-      }
-      if (this.#poisoned !== null || this.#closed) return;
-      tmpFd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
-      await io.write(tmpFd, seg.headerBytes, 0);
-      if (this.#cfg.preallocate) await this.#preallocate(tmpFd);
-      await io.fsync(tmpFd);
-      await io.close(tmpFd);
-      tmpFd = null;
-      await io.rename(tmp, seg.path);
-      await io.syncDirectory(this.#cfg.dir);
-      const fd = await io.open(seg.path);
-      this.#stats.segmentsCreated++;
-      if (!this.#segments.includes(seg)) {
-        // Replaced (setEncryptionRing) while it was being created.
-        await io.close(fd);
+      // A replacement has the same tmp name as the file it replaces, whose job may run.
+      if (seg.replaces) await previous;
+      if (this.#poisoned !== null || !this.#segments.includes(seg)) return;
+      const fd = await io.open(seg.tmpPath, { create: true, truncate: true, mode: 0o600 });
+      seg.fd = fd;
+      seg.status = 'unnamed';
+      await io.write(fd, seg.headerBytes, 0);
+      if (this.#cfg.preallocate) await this.#preallocate(fd);
+      if (this.#poisoned === null && this.#segments.includes(seg)) this.#submitQueued(seg);
+      await previous;
+      if (!(await this.#sealPredecessor(seg))) {
+        await this.#abandon(seg);
         return;
       }
-      seg.fd = fd;
+      await io.fsync(fd);
+      if (this.#poisoned !== null || !this.#segments.includes(seg)) {
+        await this.#abandon(seg);
+        return;
+      }
+      renamed = true;
+      await io.rename(seg.tmpPath, seg.path);
+      await io.syncDirectory(this.#cfg.dir);
+      this.#stats.segmentsCreated++;
       seg.status = 'ready';
       seg.replaces = false;
+      if (!this.#segments.includes(seg)) {
+        // Replaced (setEncryptionRing) while it was being created: the replacement renames over it.
+        this.#fdsToClose.push(fd);
+        seg.fd = null;
+        this.#closeIdleFds();
+        return;
+      }
       if (this.#closed || this.#poisoned !== null) return;
-      this.#submitQueued(seg);
       this.#zeroFill?.maybeStart(seg);
     } catch (err) {
-      if (tmpFd !== null) await io.close(tmpFd).catch(() => {});
-      if (isWalError(err, WalErrorCode.NO_SPACE) && seg.status === 'pending') {
-        await io.unlink(tmp).catch(() => {});
+      if (!renamed && isWalError(err, WalErrorCode.NO_SPACE) && this.#poisoned === null) {
         this.#startRollback(seg, FILE_HEADER_SIZE, seg.firstLsn, err);
+        await this.#abandon(seg);
       } else {
         this.#poison(err);
       }
     } finally {
       seg.creating = null;
     }
+  }
+
+  /**
+   * Makes the segment before `seg` durable and seals it. False when that is impossible:
+   * one of its writes failed (a rollback cuts there), its own creation did not finish, or
+   * the log is poisoned.
+   */
+  async #sealPredecessor(seg: Segment): Promise<boolean> {
+    const index = this.#segments.indexOf(seg);
+    const prev = index > 0 ? this.#segments[index - 1]! : undefined;
+    if (this.#poisoned !== null || index < 0) return false;
+    if (prev === undefined || prev.status === 'sealed') return true;
+    if (prev.status !== 'ready' || prev.fd === null) return false;
+    const earlier = this.#writes.filter((w) => w.seg === prev);
+    await Promise.all(earlier.map((w) => w.settled));
+    if (earlier.some((w) => w.status !== 'done') || this.#poisoned !== null) return false;
+    // No fill starts on a segment that is no longer the active one; let a running one end.
+    await this.#zeroFill?.idle();
+    try {
+      await this.#io.datasync(prev.fd);
+    } catch (err) {
+      this.#poison(err);
+      return false;
+    }
+    this.#stats.syncs++;
+    prev.status = 'sealed';
+    this.#fdsToClose.push(prev.fd);
+    prev.fd = null;
+    this.#closeIdleFds();
+    this.#advanceDurable(prev.lastLsn);
+    return true;
+  }
+
+  /**
+   * Gives up a segment that was never renamed: once its writes have settled, its tmp file
+   * is closed and removed and it is `pending` again (a rollback cuts it or plans it anew).
+   */
+  async #abandon(seg: Segment): Promise<void> {
+    await Promise.all(this.#writes.filter((w) => w.seg === seg).map((w) => w.settled));
+    const fd = seg.fd;
+    seg.fd = null;
+    seg.status = 'pending';
+    if (fd !== null) await this.#io.close(fd).catch(() => {});
+    await this.#io.unlink(seg.tmpPath).catch(() => {});
   }
 
   async #preallocate(fd: number): Promise<void> {
@@ -1010,7 +1067,8 @@ export class SegmentedWal {
     }
     if (!synced) {
       const seg = this.#segmentHolding(target);
-      if (seg !== undefined && seg.status !== 'sealed' && seg.fd !== null) {
+      if (seg !== undefined && !isNamed(seg)) await this.#named(seg);
+      if (seg !== undefined && seg.status === 'ready' && seg.fd !== null) {
         this.#stats.syncs++;
         await this.#io.datasync(seg.fd);
       }
@@ -1018,6 +1076,21 @@ export class SegmentedWal {
     }
     if (this.#poisoned !== null) throw this.#poisoned;
     this.#advanceDurable(target);
+  }
+
+  /**
+   * Waits until a segment's file is renamed into place (and its predecessor sealed); a
+   * record in it is not durable before that, whatever fdatasync says.
+   */
+  async #named(seg: Segment): Promise<void> {
+    while (seg.creating !== null) await seg.creating;
+    if (this.#poisoned !== null) throw this.#poisoned;
+    if (!isNamed(seg)) {
+      throw (
+        this.#rollbackError ??
+        new WalError(WalErrorCode.IO, `segment ${seg.path} could not be created; see the log's earlier errors`)
+      );
+    }
   }
 
   #segmentHolding(lsn: bigint): Segment | undefined {
@@ -1094,7 +1167,7 @@ export class SegmentedWal {
     while (
       count + 1 < segs.length &&
       segs[count]!.status === 'sealed' &&
-      segs[count + 1]!.status !== 'pending' &&
+      isNamed(segs[count + 1]!) &&
       segs[count + 1]!.firstLsn <= checkpointLsn
     ) {
       count++;
@@ -1205,7 +1278,7 @@ export class SegmentedWal {
   async listSegments(): Promise<SegmentInfo[]> {
     this.#checkUsable();
     const out: SegmentInfo[] = [];
-    const segs = this.#segments.filter((s) => s.status !== 'pending');
+    const segs = this.#segments.filter(isNamed);
     for (const seg of segs) {
       const st = await this.#io.stat(seg.path);
       if (st === null) continue;
