@@ -39,6 +39,7 @@ export class BufferPool {
   readonly #free: Buffer[] = [];
   /** Buffers kept for reuse; more than this many idle ones are left to the garbage collector. */
   readonly #keep: number;
+  #allocated = 0;
 
   constructor(size: number, keep = 8) {
     this.#size = size;
@@ -49,8 +50,20 @@ export class BufferPool {
     return this.#size;
   }
 
+  /** Buffers this pool had to allocate because none was free (each one costs page faults). */
+  get allocated(): number {
+    return this.#allocated;
+  }
+
+  get empty(): boolean {
+    return this.#free.length === 0;
+  }
+
   take(): Buffer {
-    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
+    const free = this.#free.pop();
+    if (free !== undefined) return free;
+    this.#allocated++;
+    return Buffer.allocUnsafeSlow(this.#size);
   }
 
   give(buf: Buffer): void {

@@ -84,6 +84,8 @@ export interface SegmentedWalStats {
   writesInFlight: number;
   /** Bytes in the write buffer, not yet submitted. */
   bufferedBytes: number;
+  /** Write buffers allocated because the pool had none free (the rest were reused). */
+  bufferAllocations: number;
   /** Whether preallocation works on this backend (null until a segment was created with it). */
   preallocation: boolean | null;
   /** Zeros written ahead of the writer (config.zeroFillAhead). */
@@ -190,6 +192,7 @@ export class SegmentedWal {
     rollbacks: 0,
     writesInFlight: 0,
     bufferedBytes: 0,
+    bufferAllocations: 0,
     preallocation: null,
     zeroFill: { state: 'off', fills: 0, bytes: 0, heldWrites: 0 },
   };
@@ -393,6 +396,7 @@ export class SegmentedWal {
       writesInFlight: this.#writes.filter((w) => w.status === 'inflight' || w.status === 'queued')
         .length,
       bufferedBytes: this.#bufLen,
+      bufferAllocations: this.#pool.allocated,
       zeroFill: this.#zeroFill?.stats() ?? this.#stats.zeroFill,
     };
   }
