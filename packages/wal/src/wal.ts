@@ -98,6 +98,8 @@ export class Wal {
   /** Highest LSN handed out by the engine, and (no-wait modes) the highest acknowledged. */
   private lastAssigned: bigint;
   private lastAcknowledged = 0n;
+  /** Highest LSN `appendQueued` returned: its caller holds it, so it must never be reused. */
+  private lastHandedOut = 0n;
 
   private commitScheduled = false;
   private commitInFlight: Promise<void> | undefined;
@@ -187,6 +189,47 @@ export class Wal {
     }
     const record: WalRecordInput = meta === undefined ? { payload } : { payload, meta };
     return this.appendOne(record, payload.length + (meta === undefined ? 0 : meta.length));
+  }
+
+  /**
+   * Appends one record without waiting for anything and returns its LSN at once — for hot
+   * loops that should not pay a promise per record. The record is in the write buffer:
+   * the background commit hands it to the OS (and, in `'sync'`, makes it durable); call
+   * `sync()` to know it is durable. LSN order is call order, shared with `append`.
+   * Throws what `append` would reject with, and `WAL_BACKPRESSURE` when the queue is full
+   * or appends are waiting for room (it cannot wait; use `append`, or `sync()` first).
+   */
+  appendQueued(payload: Uint8Array, meta?: Uint8Array): bigint {
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
+    if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        'appendQueued(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
+      );
+    }
+    const bytes = payload.length + (meta === undefined ? 0 : meta.length);
+    if (this.mustQueue(bytes)) {
+      this.counters.rejected++;
+      throw new WalError(
+        WalErrorCode.BACKPRESSURE,
+        `the append queue is full (maxQueueBytes ${this.options.maxQueueBytes}): await sync() (or use append(), which waits for room) and retry`,
+      );
+    }
+    let lsn: bigint;
+    try {
+      lsn = this.engine.append(meta === undefined ? { payload } : { payload, meta });
+    } catch (error) {
+      throw this.appendFailed(error);
+    }
+    this.counters.appends++;
+    this.counters.records++;
+    this.noteAssigned(lsn);
+    this.bytesAppended += bytes;
+    this.counters.bytes += bytes;
+    this.lastHandedOut = lsn;
+    this.kickCommit();
+    return lsn;
   }
 
   /** Appends a record with routing fields or a record type (see `WalRecordInput`). */
@@ -727,13 +770,15 @@ export class Wal {
         WalErrorCode.NO_SPACE,
         'the disk is full: this record was not written and was never acknowledged; retry once space is free',
       );
-    if (!this.waitsForCommit && this.lastAcknowledged > engineLast) {
-      // Records already acknowledged (durability 'none'/'interval') were lost and their
-      // LSNs would be handed out again: the log cannot go on honestly.
+    const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
+    const lost = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
+    if (lost > engineLast) {
+      // Records already acknowledged (durability 'none'/'interval', or appendQueued) were
+      // lost and their LSNs would be handed out again: the log cannot go on honestly.
       this.engineFailed(
         new WalError(
           WalErrorCode.POISONED,
-          `records up to LSN ${this.lastAcknowledged} were acknowledged (durability '${this.options.durability}') but lost when a write failed for lack of space; reopen the log`,
+          `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === this.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
           { cause },
         ),
         this.lastAssigned,
