@@ -1,4 +1,10 @@
-import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import {
+  FaultyStorageIo,
+  type IoFd,
+  MemoryStorageIo,
+  type OpenOptions,
+  type SubmitOptions,
+} from '@walnut/storage-io';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR } from '../test/helpers.js';
@@ -50,6 +56,81 @@ function payload(seed: number, lsn: bigint, size: number): Buffer {
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Loses power (torn writes) just before the `at`-th I/O step after `arm()`: every open,
+ * submitted write / fdatasync / fsync, rename, unlink and directory fsync is a step.
+ */
+class CrashBeforeStep extends FaultyStorageIo {
+  #steps = -1;
+  #crashing: Promise<void> | null = null;
+
+  constructor(
+    inner: MemoryStorageIo,
+    readonly at: number,
+  ) {
+    super(inner, { seed: at });
+  }
+
+  get crashed(): boolean {
+    return this.#crashing !== null;
+  }
+
+  arm(): void {
+    this.#steps = 0;
+  }
+
+  #step(): void {
+    if (this.#steps < 0 || this.#crashing !== null) return;
+    if (this.#steps++ === this.at) this.crash({ tear: true }).catch(() => {});
+  }
+
+  /** A second crash() waits for the first one (the power loss happens at its end). */
+  override crash(options: { tear?: boolean } = {}): Promise<void> {
+    this.#crashing ??= super.crash(options);
+    return this.#crashing;
+  }
+
+  override open(path: string, options?: OpenOptions): Promise<IoFd> {
+    this.#step();
+    return super.open(path, options);
+  }
+
+  override submitWrite(
+    fd: IoFd,
+    data: Uint8Array,
+    offset: number,
+    options?: SubmitOptions,
+  ): number {
+    this.#step();
+    return super.submitWrite(fd, data, offset, options);
+  }
+
+  override submitDatasync(fd: IoFd, options?: SubmitOptions): number {
+    this.#step();
+    return super.submitDatasync(fd, options);
+  }
+
+  override submitFsync(fd: IoFd, options?: SubmitOptions): number {
+    this.#step();
+    return super.submitFsync(fd, options);
+  }
+
+  override rename(from: string, to: string): Promise<void> {
+    this.#step();
+    return super.rename(from, to);
+  }
+
+  override unlink(path: string): Promise<void> {
+    this.#step();
+    return super.unlink(path);
+  }
+
+  override syncDirectory(path: string): Promise<void> {
+    this.#step();
+    return super.syncDirectory(path);
+  }
+}
 
 /** How new space is made: plain appends, fallocate, or zeros written ahead of the writer. */
 const spaceArb = fc.constantFrom(
@@ -130,27 +211,41 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
     );
   });
 
-  it('a crash in the middle of a rollover never leaves a gap', async () => {
-    for (let stopAfter = 0; stopAfter < 12; stopAfter++) {
-      const memory = new MemoryStorageIo();
-      const io = new FaultyStorageIo(memory, { seed: stopAfter });
-      const config = { dir: DIR, segmentTargetSize: 4096, writeBufferSize: 4096 };
-      const wal = await SegmentedWal.open({ ...config, io });
-      let lsn = 0n;
-      while (wal.activeSegmentFirstLsn === 1n)
-        lsn = wal.append({ payload: payload(1, lsn + 1n, 100) });
-      const syncing = wal.sync().catch(() => 0n);
-      for (let i = 0; i < stopAfter; i++) await tick();
-      await io.crash({ tear: true });
-      const acked = await syncing;
-      await wal.close();
-      const after = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
-      expect(after.nextLsn - 1n).toBeGreaterThanOrEqual(acked);
-      const recs = await collect(after.replay());
-      expect(recs.map((r) => r.lsn)).toEqual(
-        Array.from({ length: recs.length }, (_, i) => BigInt(i + 1)),
-      );
-      await after.close();
+  it('a crash before any I/O step of a rollover never leaves a gap and keeps every synced record', async () => {
+    const spaces = [{}, { preallocate: true }, { zeroFillAhead: 8192, segmentTargetSize: 32_768 }];
+    for (const space of spaces) {
+      let crashedAfterEverything = false;
+      for (let step = 0; !crashedAfterEverything; step++) {
+        const memory = new MemoryStorageIo();
+        const io = new CrashBeforeStep(memory, step);
+        const config = { dir: DIR, segmentTargetSize: 8192, writeBufferSize: 4096, ...space };
+        const wal = await SegmentedWal.open({ ...config, io });
+        io.arm();
+        let lsn = 0n;
+        try {
+          while (wal.activeSegmentFirstLsn === 1n)
+            lsn = wal.append({ payload: payload(1, lsn + 1n, 100) });
+          // More records while the rollover runs: they go to the new segment's tmp file.
+          for (let i = 0; i < 20; i++) lsn = wal.append({ payload: payload(1, lsn + 1n, 100) });
+        } catch {
+          // The power went out under an append (the log is poisoned): stop writing.
+        }
+        const acked = await wal.sync().catch(() => 0n);
+        crashedAfterEverything = !io.crashed;
+        if (crashedAfterEverything) expect(acked).toBe(lsn);
+        await io.crash({ tear: true });
+        await wal.close();
+        const after = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
+        expect(after.nextLsn - 1n).toBeGreaterThanOrEqual(acked);
+        const recs = await collect(after.replay());
+        expect(recs.map((r) => r.lsn)).toEqual(
+          Array.from({ length: recs.length }, (_, i) => BigInt(i + 1)),
+        );
+        for (const r of recs) expect(r.payload.equals(payload(1, r.lsn, 100))).toBe(true);
+        expect(after.append({ payload: Buffer.from('next') })).toBe(after.nextLsn - 1n);
+        await after.sync();
+        await after.close();
+      }
     }
   });
 

@@ -37,13 +37,7 @@ import { writeFloor } from './floor.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
-import {
-  existingSegment,
-  hasRecords,
-  isNamed,
-  plannedSegment,
-  type Segment,
-} from './segment.js';
+import { existingSegment, hasRecords, isNamed, plannedSegment, type Segment } from './segment.js';
 import { ZeroFiller, type ZeroFillStats } from './zero-fill.js';
 
 const ENOSPC = 28;
@@ -1092,7 +1086,10 @@ export class SegmentedWal {
     if (!isNamed(seg)) {
       throw (
         this.#rollbackError ??
-        new WalError(WalErrorCode.IO, `segment ${seg.path} could not be created; see the log's earlier errors`)
+        new WalError(
+          WalErrorCode.IO,
+          `segment ${seg.path} could not be created; see the log's earlier errors`,
+        )
       );
     }
   }

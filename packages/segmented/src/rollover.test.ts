@@ -1,0 +1,185 @@
+import { FILE_HEADER_SIZE } from '@walnut/codec';
+import { type IoFd, MemoryStorageIo, type OpenOptions } from '@walnut/storage-io';
+import { describe, expect, it } from 'vitest';
+import { collect, DIR, payloadFor } from '../test/helpers.js';
+import { SegmentedWal } from './index.js';
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+async function ticks(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await tick();
+}
+
+/**
+ * A memory backend that can hold `datasync()` (how the rollover makes the old segment
+ * durable) and `syncDirectory()` until released, and remembers which file every write went to.
+ */
+class HoldingIo extends MemoryStorageIo {
+  readonly #paths = new Map<IoFd, string>();
+  /** Path and offset of every write submitted, in order. */
+  readonly writes: { path: string; offset: number }[] = [];
+  readonly renamed: string[] = [];
+  #datasyncGate: Promise<void> | null = null;
+  #releaseDatasync: () => void = () => {};
+  #directoryGate: Promise<void> | null = null;
+  #releaseDirectory: () => void = () => {};
+  heldDatasyncs = 0;
+
+  holdDatasync(): void {
+    this.#datasyncGate = new Promise((r) => {
+      this.#releaseDatasync = r;
+    });
+  }
+
+  releaseDatasync(): void {
+    this.#datasyncGate = null;
+    this.#releaseDatasync();
+  }
+
+  holdDirectorySync(): void {
+    this.#directoryGate = new Promise((r) => {
+      this.#releaseDirectory = r;
+    });
+  }
+
+  releaseDirectorySync(): void {
+    this.#directoryGate = null;
+    this.#releaseDirectory();
+  }
+
+  override async open(path: string, options?: OpenOptions): Promise<IoFd> {
+    const fd = await super.open(path, options);
+    this.#paths.set(fd, path);
+    return fd;
+  }
+
+  override submitWrite(fd: IoFd, data: Uint8Array, offset: number): number {
+    this.writes.push({ path: this.#paths.get(fd) ?? '?', offset });
+    return super.submitWrite(fd, data, offset);
+  }
+
+  override async datasync(fd: IoFd): Promise<void> {
+    if (this.#datasyncGate !== null) {
+      this.heldDatasyncs++;
+      await this.#datasyncGate;
+    }
+    return super.datasync(fd);
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    await super.rename(from, to);
+    this.renamed.push(to);
+  }
+
+  override async syncDirectory(path: string): Promise<void> {
+    if (this.#directoryGate !== null) await this.#directoryGate;
+    return super.syncDirectory(path);
+  }
+}
+
+const config = { dir: DIR, segmentTargetSize: 4096, writeBufferSize: 4096 };
+
+/** Appends 100-byte records until a second segment is planned; returns its first LSN. */
+function fillFirstSegment(wal: SegmentedWal): bigint {
+  let lsn = 0n;
+  while (wal.activeSegmentFirstLsn === 1n) lsn = wal.append({ payload: payloadFor(lsn + 1n, 100) });
+  return lsn;
+}
+
+describe('rollover', () => {
+  it('writes for the new segment go out while the old segment is still being made durable', async () => {
+    const io = new HoldingIo();
+    const wal = await SegmentedWal.open({ ...config, io });
+    io.holdDatasync();
+    const second = fillFirstSegment(wal);
+    for (let i = 0; i < 25; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
+    // Written to the OS, under the tmp name: flush() does not wait for the rollover.
+    expect(await wal.flush()).toBe(wal.nextLsn - 1n);
+
+    const secondPath = `${DIR}/${String(second).padStart(20, '0')}.wal`;
+    expect(io.heldDatasyncs).toBe(1);
+    const dataWrites = io.writes.filter(
+      (w) => w.path === `${secondPath}.tmp` && w.offset >= FILE_HEADER_SIZE,
+    );
+    expect(dataWrites.length).toBeGreaterThan(0);
+    expect(await io.stat(secondPath)).toBeNull();
+    expect(wal.durableLsn).toBeLessThan(second);
+
+    io.releaseDatasync();
+    expect(await wal.sync()).toBe(wal.nextLsn - 1n);
+    expect(await io.stat(secondPath)).not.toBeNull();
+    expect(await io.stat(`${secondPath}.tmp`)).toBeNull();
+    await wal.close();
+  });
+
+  it('durableLsn covers records of a new segment only after its rename and directory fsync', async () => {
+    const io = new HoldingIo();
+    const wal = await SegmentedWal.open({ ...config, io });
+    const second = fillFirstSegment(wal);
+    const secondPath = `${DIR}/${String(second).padStart(20, '0')}.wal`;
+    const durableWhenRenamed: boolean[] = [];
+    wal.onDurable((lsn) => {
+      if (lsn >= second) durableWhenRenamed.push(io.renamed.includes(secondPath));
+    });
+    io.holdDirectorySync();
+    const syncing = wal.sync();
+    await ticks(20);
+    expect(io.renamed).toContain(secondPath);
+    expect(wal.durableLsn).toBeLessThan(second);
+    expect(durableWhenRenamed).toEqual([]);
+
+    io.releaseDirectorySync();
+    expect(await syncing).toBe(second);
+    expect(durableWhenRenamed).toEqual([true]);
+    await wal.close();
+  });
+
+  it('replay reads records of a segment that is still under its tmp name', async () => {
+    const io = new HoldingIo();
+    const wal = await SegmentedWal.open({ ...config, io });
+    io.holdDatasync();
+    fillFirstSegment(wal);
+    for (let i = 0; i < 25; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
+    const last = await wal.flush();
+    const recs = await collect(wal.replay());
+    expect(recs.map((r) => r.lsn)).toEqual(
+      Array.from({ length: Number(last) }, (_, i) => BigInt(i + 1)),
+    );
+    expect((await wal.listSegments()).map((s) => s.firstLsn)).toEqual([1n]);
+    io.releaseDatasync();
+    await wal.sync();
+    expect((await wal.listSegments()).length).toBe(2);
+    await wal.close();
+  });
+
+  it('close() finishes a rollover in progress: the records written under the tmp name survive', async () => {
+    const io = new HoldingIo();
+    const wal = await SegmentedWal.open({ ...config, io });
+    io.holdDatasync();
+    fillFirstSegment(wal);
+    for (let i = 0; i < 50; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
+    const last = wal.nextLsn - 1n;
+    const closing = wal.close();
+    await ticks(5);
+    io.releaseDatasync();
+    await closing;
+    const after = await SegmentedWal.open({ ...config, io });
+    expect(after.nextLsn).toBe(last + 1n);
+    expect((await collect(after.replay())).length).toBe(Number(last));
+    await after.close();
+  });
+
+  it('write buffers are reused once their writes completed', async () => {
+    const io = new MemoryStorageIo();
+    const wal = await SegmentedWal.open({ dir: DIR, io, writeBufferSize: 4096 });
+    for (let i = 0; i < 400; i++) {
+      wal.append({ payload: payloadFor(BigInt(i), 1000) });
+      if (i % 8 === 0) await tick();
+    }
+    await wal.sync();
+    const stats = wal.stats();
+    expect(stats.writes).toBeGreaterThan(90);
+    expect(stats.bufferAllocations).toBeLessThanOrEqual(4);
+    await wal.close();
+  });
+});
