@@ -1,5 +1,5 @@
 import { FILE_HEADER_SIZE } from '@walnut/codec';
-import { type IoFd, MemoryStorageIo, type OpenOptions } from '@walnut/storage-io';
+import { FaultyStorageIo, type IoFd, MemoryStorageIo, type OpenOptions } from '@walnut/storage-io';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR, payloadFor } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
@@ -167,6 +167,37 @@ describe('rollover', () => {
     expect(after.nextLsn).toBe(last + 1n);
     expect((await collect(after.replay())).length).toBe(Number(last));
     await after.close();
+  });
+
+  it('a disk that fills up anywhere around a rollover rolls back cleanly and the log goes on', async () => {
+    for (let afterBytes = 0; afterBytes < 14_000; afterBytes += 700) {
+      const memory = new MemoryStorageIo();
+      const io = new FaultyStorageIo(memory, { seed: afterBytes });
+      const wal = await SegmentedWal.open({ ...config, io });
+      wal.append({ payload: payloadFor(1n, 100) });
+      const synced = await wal.sync();
+      io.inject({ kind: 'enospc', afterBytes });
+      for (let i = 0; i < 100; i++) {
+        try {
+          wal.append({ payload: payloadFor(wal.nextLsn, 100) });
+        } catch {
+          break; // WAL_NO_SPACE while the rollback runs
+        }
+        if (i % 10 === 0) await tick();
+      }
+      await wal.sync().catch(() => {});
+      io.clearFaults();
+      const next = wal.nextLsn;
+      for (let i = 0n; i < 60n; i++) wal.append({ payload: payloadFor(next + i, 100) });
+      expect(await wal.sync()).toBe(next + 59n);
+      await wal.close();
+      const after = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
+      const recs = await collect(after.replay());
+      expect(recs.length).toBe(Number(next + 59n));
+      expect(recs[Number(synced) - 1]!.lsn).toBe(synced);
+      for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 100))).toBe(true);
+      await after.close();
+    }
   });
 
   it('write buffers are reused once their writes completed', async () => {
