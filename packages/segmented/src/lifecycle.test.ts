@@ -1,6 +1,8 @@
+import { MAX_LSN } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR, openMemory, payloadFor, rejectsWith, throwsWith } from '../test/helpers.js';
+import { writeFloor } from './floor.js';
 import { SegmentedWal } from './index.js';
 
 describe('group commit', () => {
@@ -213,5 +215,31 @@ describe('ownership and lifecycle', () => {
     await again.sync();
     expect((await collect(again.replay())).length).toBe(11);
     await again.close();
+  });
+});
+
+describe('the end of the LSN space', () => {
+  it('appends up to LSN 2^64-1 and then refuses with WAL_BAD_STATE, without consuming an LSN', async () => {
+    const io = new MemoryStorageIo();
+    await io.mkdir(DIR);
+    await writeFloor(io, DIR, MAX_LSN - 2n);
+    const wal = await SegmentedWal.open({ dir: DIR, io });
+    expect(wal.append({ payload: payloadFor(1n) })).toBe(MAX_LSN - 2n);
+    throwsWith(
+      () =>
+        wal.appendBatch([
+          { payload: payloadFor(2n) },
+          { payload: payloadFor(3n) },
+          { payload: payloadFor(4n) },
+        ]),
+      'WAL_BAD_STATE',
+    );
+    expect(wal.appendBatch([{ payload: payloadFor(2n) }, { payload: payloadFor(3n) }])).toBe(
+      MAX_LSN,
+    );
+    throwsWith(() => wal.append({ payload: payloadFor(5n) }), 'WAL_BAD_STATE');
+    expect(wal.nextLsn).toBe(MAX_LSN + 1n);
+    expect(await wal.sync()).toBe(MAX_LSN);
+    await wal.close();
   });
 });

@@ -136,6 +136,11 @@ export class SegmentedWal {
   #segments: Segment[];
   #floorLsn: bigint;
   #nextLsn: bigint;
+  /**
+   * LSNs that can still be assigned without passing 2^64-1, as a number (capped at 2^52):
+   * appends count it down instead of comparing bigints (see #refreshLsnHeadroom).
+   */
+  #lsnHeadroom = 0;
   #writtenLsn: bigint;
   #durableLsn: bigint;
 
@@ -435,10 +440,10 @@ export class SegmentedWal {
     const plainSize = recordFrameSize(record);
     const bytes = record.payload.length + (record.meta === undefined ? 0 : record.meta.length);
     if (bytes > this.#cfg.maxRecordSize) validateRecordInput(record, this.#cfg.maxRecordSize);
-    const lsn = this.#nextLsn;
-    if (lsn > MAX_LSN) {
+    if (this.#lsnHeadroom < 1 && !this.#refreshLsnHeadroom(1)) {
       throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
     }
+    const lsn = this.#nextLsn;
     const seg = this.#segmentFor();
     const cipher = seg.writeCipher;
     if (cipher === undefined) {
@@ -446,7 +451,7 @@ export class SegmentedWal {
       if (this.#poisoned !== null) throw this.#poisoned;
       encodeRecordFrameUnsealed(this.#buf, at, lsn, record);
       this.#bufUnsealed = true;
-      this.#commitFrame(seg, plainSize, lsn, lsn);
+      this.#commitFrame(seg, plainSize, lsn, lsn, 1);
     } else {
       const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
       const scratch = this.#scratchOf(plainSize);
@@ -454,7 +459,7 @@ export class SegmentedWal {
       const at = this.#room(size);
       if (this.#poisoned !== null) throw this.#poisoned;
       cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
-      this.#commitFrame(seg, size, lsn, lsn);
+      this.#commitFrame(seg, size, lsn, lsn, 1);
     }
     this.#stats.appends++;
     this.#stats.records++;
@@ -474,11 +479,11 @@ export class SegmentedWal {
         { details: { size: bytes, limit: this.#cfg.maxRecordSize } },
       );
     }
-    const first = this.#nextLsn;
-    const last = first + BigInt(records.length - 1);
-    if (last > MAX_LSN) {
+    if (this.#lsnHeadroom < records.length && !this.#refreshLsnHeadroom(records.length)) {
       throw new WalError(WalErrorCode.BAD_STATE, 'the batch would use LSNs beyond 2^64-1');
     }
+    const first = this.#nextLsn;
+    const last = first + BigInt(records.length - 1);
     const seg = this.#segmentFor();
     const cipher = seg.writeCipher;
     if (cipher === undefined) {
@@ -486,7 +491,7 @@ export class SegmentedWal {
       if (this.#poisoned !== null) throw this.#poisoned;
       encodeBatchFrameUnsealed(this.#buf, at, first, records);
       this.#bufUnsealed = true;
-      this.#commitFrame(seg, plainSize, first, last);
+      this.#commitFrame(seg, plainSize, first, last, records.length);
     } else {
       const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
       const scratch = this.#scratchOf(plainSize);
@@ -494,11 +499,18 @@ export class SegmentedWal {
       const at = this.#room(size);
       if (this.#poisoned !== null) throw this.#poisoned;
       cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
-      this.#commitFrame(seg, size, first, last);
+      this.#commitFrame(seg, size, first, last, records.length);
     }
     this.#stats.batches++;
     this.#stats.records += records.length;
     return last;
+  }
+
+  /** Recomputes #lsnHeadroom from nextLsn; false when fewer than `count` LSNs are left. */
+  #refreshLsnHeadroom(count: number): boolean {
+    const left = MAX_LSN + 1n - this.#nextLsn;
+    this.#lsnHeadroom = left > 2n ** 52n ? 2 ** 52 : Number(left);
+    return this.#lsnHeadroom >= count;
   }
 
   #scratchOf(size: number): Buffer {
@@ -509,7 +521,7 @@ export class SegmentedWal {
   /** The segment the next frame goes to, rolling over when the active one is full. */
   #segmentFor(): Segment {
     const active = this.#active();
-    if (hasRecords(active) && active.assignedEnd >= this.#cfg.segmentTargetSize) {
+    if (active.assignedEnd >= this.#cfg.segmentTargetSize && hasRecords(active)) {
       this.#submitBuffer();
       const next = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
       this.#segments.push(next);
@@ -532,12 +544,15 @@ export class SegmentedWal {
     return 0;
   }
 
-  #commitFrame(seg: Segment, size: number, first: bigint, last: bigint): void {
+  #commitFrame(seg: Segment, size: number, first: bigint, last: bigint, count: number): void {
     if (this.#bufLen === 0) this.#bufFirstLsn = first;
     this.#bufLen += size;
     seg.assignedEnd += size;
     seg.lastLsn = last;
     this.#nextLsn = last + 1n;
+    // Counting down a number costs nothing; a rollback that moves nextLsn back only leaves
+    // it low, and the next append recomputes it.
+    this.#lsnHeadroom -= count;
     this.#stats.bytesAppended += size;
   }
 
