@@ -33,17 +33,27 @@ export function newPendingWrite(
   return { ...fields, done: 0, status: 'queued', discard: false, settled, settle };
 }
 
-/** Reusable write buffers; a buffer comes back only after its write completed. */
+/** Idle buffers the pool may keep, in bytes, however many writes were once in flight. */
+export const MAX_POOLED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reusable write buffers; a buffer comes back only after its write completed. It keeps as
+ * many idle buffers as were ever out at once (at least 8, at most MAX_POOLED_BYTES): a
+ * writer that appends synchronously gets no completion before it yields, so each burst
+ * needs that many buffers, and a fresh 1 MiB buffer costs its page faults on first use.
+ */
 export class BufferPool {
   readonly #size: number;
   readonly #free: Buffer[] = [];
-  /** Buffers kept for reuse; more than this many idle ones are left to the garbage collector. */
-  readonly #keep: number;
+  /** Buffers kept for reuse; more idle ones than this are left to the garbage collector. */
+  #keep: number;
+  readonly #maxKeep: number;
   #allocated = 0;
 
   constructor(size: number, keep = 8) {
     this.#size = size;
     this.#keep = keep;
+    this.#maxKeep = Math.max(keep, Math.floor(MAX_POOLED_BYTES / size));
   }
 
   get size(): number {
@@ -55,8 +65,14 @@ export class BufferPool {
     return this.#allocated;
   }
 
-  get empty(): boolean {
-    return this.#free.length === 0;
+  /** How many idle buffers it keeps now. */
+  get keep(): number {
+    return this.#keep;
+  }
+
+  /** `count` buffers are out (in flight or being filled): keep that many once they return. */
+  noteOut(count: number): void {
+    if (count > this.#keep) this.#keep = Math.min(count, this.#maxKeep);
   }
 
   take(): Buffer {

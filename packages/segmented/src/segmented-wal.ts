@@ -583,6 +583,8 @@ export class SegmentedWal {
     this.#bufFirstLsn = this.#nextLsn;
     this.#buf = this.#pool.take();
     this.#bufPooled = true;
+    // The writes not yet in the completed prefix hold their buffers, plus the one filling.
+    this.#pool.noteOut(this.#writes.length + 1);
     if (seg.status === 'pending') {
       this.#startCreation(seg);
       return null;
