@@ -31,7 +31,9 @@ export async function* readRecordChunks(
       a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0,
     );
     for (const segment of segments) {
-      if (segment.firstLsn >= activeFirst) break;
+      // Not sealed yet (its fdatasync may still be running, writes past `upTo` may be in
+      // flight): a map of it could show a frame half written. The engine's reads know.
+      if (segment.firstLsn >= activeFirst || segment.sealed === false) break;
       if (segment.lastLsn === null || segment.lastLsn < cursor) continue;
       let records: Iterable<WalRecord>;
       try {

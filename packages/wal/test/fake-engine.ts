@@ -20,7 +20,7 @@ export class FakeEngine implements LogEngine {
   nextLsn = 1n;
   writtenLsn = 0n;
   durableLsn = 0n;
-  readonly activeSegmentFirstLsn = 1n;
+  readonly activeSegmentFirstLsn: bigint = 1n;
   readonly floorLsn = 1n;
   syncCalls = 0;
   flushCalls = 0;
