@@ -49,6 +49,23 @@ describe('group commit', () => {
     await wal.close();
   });
 
+  it('onWritten reports writtenLsn as writes complete, before any sync, and unsubscribing stops it', async () => {
+    const wal = await openMemory(new MemoryStorageIo(), { writeBufferSize: 4096 });
+    const seen: bigint[] = [];
+    const off = wal.onWritten((lsn) => seen.push(lsn));
+    for (let i = 1n; i <= 60n; i++) wal.append({ payload: payloadFor(i, 200) });
+    await wal.flush();
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen).toEqual([...seen].sort((a, b) => (a < b ? -1 : 1)));
+    expect(seen.at(-1)).toBe(60n);
+    expect(wal.durableLsn).toBe(0n);
+    off();
+    wal.append({ payload: payloadFor(61n) });
+    await wal.flush();
+    expect(seen.at(-1)).toBe(60n);
+    await wal.close();
+  });
+
   it('flush() writes to the OS without making durable', async () => {
     const wal = await openMemory();
     wal.append({ payload: payloadFor(1n) });

@@ -166,6 +166,7 @@ export class SegmentedWal {
   #flushWaiters: { target: bigint; resolve(lsn: bigint): void; reject(err: unknown): void }[] = [];
   #roundActive = false;
   #durableListeners = new Set<(lsn: bigint) => void>();
+  #writtenListeners = new Set<(lsn: bigint) => void>();
   #fdsToClose: number[] = [];
 
   #poisoned: WalError | null = null;
@@ -407,6 +408,25 @@ export class SegmentedWal {
     return () => {
       this.#durableListeners.delete(listener);
     };
+  }
+
+  /** Calls `listener` whenever writtenLsn advances (a write reached the OS). Returns the function that unsubscribes. */
+  onWritten(listener: (writtenLsn: bigint) => void): () => void {
+    if (typeof listener !== 'function') badArgument('listener', 'a function', listener);
+    this.#writtenListeners.add(listener);
+    return () => {
+      this.#writtenListeners.delete(listener);
+    };
+  }
+
+  #notify(listeners: Set<(lsn: bigint) => void>, lsn: bigint, what: string): void {
+    for (const listener of listeners) {
+      try {
+        listener(lsn);
+      } catch (err) {
+        process.emitWarning(`an ${what} listener threw: ${(err as Error)?.message ?? err}`);
+      }
+    }
   }
 
   #active(): Segment {
@@ -713,6 +733,8 @@ export class SegmentedWal {
       this.#flushWaiters = this.#flushWaiters.filter((f) => f.target > this.#writtenLsn);
       for (const f of ready) f.resolve(this.#writtenLsn);
     }
+    if (this.#writtenListeners.size > 0)
+      this.#notify(this.#writtenListeners, this.#writtenLsn, 'onWritten');
   }
 
   // ---------------------------------------------------------- segment creation
@@ -1125,13 +1147,7 @@ export class SegmentedWal {
     const done = this.#waiters.filter((w) => w.target <= lsn);
     this.#waiters = this.#waiters.filter((w) => w.target > lsn);
     for (const w of done) w.resolve(lsn);
-    for (const listener of this.#durableListeners) {
-      try {
-        listener(lsn);
-      } catch (err) {
-        process.emitWarning(`an onDurable listener threw: ${(err as Error)?.message ?? err}`);
-      }
-    }
+    this.#notify(this.#durableListeners, lsn, 'onDurable');
   }
 
   // ------------------------------------------------------------ encryption

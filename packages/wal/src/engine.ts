@@ -28,6 +28,8 @@ export interface LogEngine {
   readonly activeSegmentFirstLsn: bigint;
   readonly floorLsn: bigint;
   onDurable(listener: (durableLsn: bigint) => void): () => void;
+  /** Optional: called as writtenLsn advances, so the Wal's queue can settle before a flush ends. */
+  onWritten?(listener: (writtenLsn: bigint) => void): () => void;
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
   listSegments(): Promise<readonly EngineSegment[]>;

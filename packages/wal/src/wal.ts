@@ -9,6 +9,7 @@ import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
+import { SettleMarks } from './internal/settle-marks.js';
 import { readRecordChunks, readRecords, type SealedSegmentOpener } from './read-records.js';
 import { WalBuilder } from './wal-builder.js';
 import type { WalStats } from './wal-stats.js';
@@ -64,6 +65,8 @@ function capture(resolve: (lsn: bigint) => void, reject: (error: unknown) => voi
 }
 
 const COMPACT_AT = 4096;
+/** Queue bytes settle in steps of at most this much as writes complete (outside 'sync'). */
+const SETTLE_MARK_BYTES = 1024 * 1024;
 
 /**
  * The write-ahead log most users want: many concurrent appenders, group commit, a
@@ -112,6 +115,9 @@ export class Wal {
   private progressWaiters: (() => void)[] = [];
   private durableWaiters: (() => void)[] = [];
   private readonly unsubscribeDurable: () => void;
+  private readonly unsubscribeWritten: (() => void) | undefined;
+  /** Outside 'sync', queue bytes settle as their records are written (null: at each flush). */
+  private readonly settleMarks: SettleMarks | null;
 
   private readonly latency = new LatencyHistogram();
   private readonly counters = {
@@ -136,6 +142,13 @@ export class Wal {
     this.lastAssigned = engine.nextLsn - 1n;
     this.lastSyncedLsn = engine.durableLsn;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
+    const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
+    this.settleMarks = settlesOnWrite
+      ? new SettleMarks(Math.max(4096, Math.min(SETTLE_MARK_BYTES, options.maxQueueBytes / 8)))
+      : null;
+    this.unsubscribeWritten = settlesOnWrite
+      ? engine.onWritten?.((written) => this.onWritten(written))
+      : undefined;
   }
 
   /** @internal Called by the builder once the engine is open. */
@@ -224,9 +237,7 @@ export class Wal {
     }
     this.counters.appends++;
     this.counters.records++;
-    this.noteAssigned(lsn);
-    this.bytesAppended += bytes;
-    this.counters.bytes += bytes;
+    this.assigned(lsn, bytes);
     this.lastHandedOut = lsn;
     this.kickCommit();
     return lsn;
@@ -526,9 +537,7 @@ export class Wal {
         next.reject(this.appendFailed(error));
         continue;
       }
-      this.noteAssigned(lsn);
-      this.bytesAppended += next.bytes;
-      this.counters.bytes += next.bytes;
+      this.assigned(lsn, next.bytes);
       if (this.waitsForCommit) {
         this.pushWaiter(lsn, next.resolve, next.reject, next.start);
       } else {
@@ -544,9 +553,7 @@ export class Wal {
   }
 
   private accepted(lsn: bigint, bytes: number): Promise<bigint> {
-    this.noteAssigned(lsn);
-    this.bytesAppended += bytes;
-    this.counters.bytes += bytes;
+    this.assigned(lsn, bytes);
     if (this.waitsForCommit) {
       const promise = new Promise<bigint>(capture);
       this.pushWaiter(lsn, capturedResolve, capturedReject, performance.now());
@@ -556,6 +563,24 @@ export class Wal {
     this.lastAcknowledged = lsn;
     this.kickCommit();
     return Promise.resolve(lsn);
+  }
+
+  /** Books an appended record: its LSN and its bytes in the queue. */
+  private assigned(lsn: bigint, bytes: number): void {
+    this.noteAssigned(lsn);
+    this.bytesAppended += bytes;
+    this.counters.bytes += bytes;
+    const marks = this.settleMarks;
+    if (marks !== null && this.bytesAppended >= marks.nextAt) marks.add(lsn, this.bytesAppended);
+  }
+
+  /** The engine wrote more: the queue has room for appends waiting for it. */
+  private onWritten(written: bigint): void {
+    const settled = this.settleMarks!.settledBy(written);
+    if (settled <= this.bytesSettled) return;
+    this.bytesSettled = settled;
+    // Not from inside the engine's completion handling: admitting appends re-enters it.
+    if (this.blockedHead < this.blocked.length) queueMicrotask(() => this.admitBlocked());
   }
 
   /** An LSN not above the last one means the engine rolled back failed writes (ENOSPC). */
@@ -764,6 +789,7 @@ export class Wal {
   /** The engine's last LSN went back to `engineLast`: later records were lost unacknowledged. */
   private rolledBack(engineLast: bigint, error: unknown): void {
     if (engineLast >= this.lastAssigned) return;
+    this.settleMarks?.dropAbove(engineLast);
     const cause =
       error ??
       new WalError(
@@ -875,6 +901,7 @@ export class Wal {
     while (this.commitInFlight) await this.commitInFlight;
     if (this.backgroundSync) await this.backgroundSync;
     this.unsubscribeDurable();
+    this.unsubscribeWritten?.();
     await this.engine.close();
     if (this.options.ownedIo) await this.options.ownedIo.closeIo();
   }
