@@ -21,18 +21,18 @@ for (let i = 0; !stopping && (entries === 0 || i < entries); i++) {
   if (i % 4 === 3) writer.appendDelete(key);
   else writer.appendPut(key, value);
   if ((i + 1) % syncEvery === 0) {
+    // Read the sequence before the await: a checkpoint request served while the sync runs
+    // appends an epoch barrier that this sync does not cover.
+    const covered = writer.sequence;
     await writer.sync();
-    parentPort.postMessage({
-      type: 'app:synced',
-      coreId: handoff.coreId,
-      sequence: writer.sequence,
-    });
+    parentPort.postMessage({ type: 'app:synced', coreId: handoff.coreId, sequence: covered });
     // Give checkpoint requests a turn between batches.
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+const covered = writer.sequence;
 await writer.sync();
-parentPort.postMessage({ type: 'app:synced', coreId: handoff.coreId, sequence: writer.sequence });
+parentPort.postMessage({ type: 'app:synced', coreId: handoff.coreId, sequence: covered });
 // Hand the core back so the manager's later checkpoints cover it without this worker.
 await releaseCoreWriter(writer, port, stopServing);
 port.close();
