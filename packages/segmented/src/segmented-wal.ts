@@ -578,7 +578,12 @@ export class SegmentedWal {
 
   // --------------------------------------------------------------- write path
 
-  /** Hands the filled part of the write buffer to the StorageIo (or queues it behind segment creation). */
+  /**
+   * Hands the filled part of the write buffer to the StorageIo (or queues it behind segment
+   * creation). With `holdFlush` the write stays queued and unwatched: the caller links an
+   * fdatasync behind it, flushes, then watches it (claiming a completion flushes the queue,
+   * which would send the write alone and hold the fdatasync back until the write is done).
+   */
   #submitBuffer(
     options: { holdFlush?: boolean } = {},
   ): { write: PendingWrite; token: number } | null {
@@ -611,10 +616,11 @@ export class SegmentedWal {
     }
     if (this.#zeroFill?.mustHold(seg, write.fileOffset + write.length)) return null;
     const token = this.#submitWrite(write);
-    if (options.holdFlush !== true) this.#io.flush();
-    this.#watch(write, token);
     // A held flush means a linked fdatasync comes next: a fill must not get in between.
-    if (options.holdFlush !== true) this.#zeroFill?.maybeStart(seg);
+    if (options.holdFlush === true) return { write, token };
+    this.#io.flush();
+    this.#watch(write, token);
+    this.#zeroFill?.maybeStart(seg);
     return { write, token };
   }
 
@@ -1080,6 +1086,7 @@ export class SegmentedWal {
         const syncToken = this.#io.submitDatasync(active.fd!, { linkToPrevious: true });
         this.#stats.syncs++;
         this.#io.flush();
+        this.#watch(submitted.write, submitted.token);
         linkedSync = this.#io.completion(syncToken);
         this.#zeroFill?.maybeStart(active);
       }
