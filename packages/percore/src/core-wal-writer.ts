@@ -555,7 +555,8 @@ export class CoreWalWriter {
   /** Writes out the full buffer (direct path) and starts a new one with room for `size`. */
   private rotate(size: number): WriteBuffer {
     const old = this.current;
-    this.submitBuffered(true);
+    const written = this.submitBuffered(true);
+    if (written >= 0) this.claimDirectWrite(written);
     old.retired = true;
     this.recycle(old);
     this.current = this.newBuffer(this.pos, Math.max(this.bufferSize, size));
@@ -582,11 +583,15 @@ export class CoreWalWriter {
 
   /**
    * Submits the encoded bytes not yet submitted as one write, chained behind this writer's
-   * earlier operations so that a sync chained behind it runs after all of them.
+   * earlier operations so that a sync chained behind it runs after all of them. Returns its
+   * token (-1 when there was nothing to write). The direct path claims it with
+   * `claimDirectWrite` only after queueing whatever is linked behind it: a claim flushes,
+   * and a linked fdatasync sent later waits for the write to complete instead of going
+   * into the kernel with it.
    */
-  private submitBuffered(direct: boolean): void {
+  private submitBuffered(direct: boolean): number {
     const buffer = this.current;
-    if (buffer.submitted === buffer.used) return;
+    if (buffer.submitted === buffer.used) return -1;
     const start = buffer.fileOffset + buffer.submitted;
     const data = buffer.buf.subarray(buffer.submitted, buffer.used);
     const token = this.io.submitWrite(this.fd, data, start, {
@@ -598,7 +603,7 @@ export class CoreWalWriter {
     this.pendingWrites.set(token, write);
     // The current buffer always ends at `position`, so this write ends there too.
     this.boundaries.push({ position: write.end, entries: this.entriesTotal });
-    if (direct) this.claimDirectWrite(token);
+    return token;
   }
 
   /**
@@ -703,8 +708,9 @@ export class CoreWalWriter {
           WalErrorCode.IO,
           `core ${this.coreId}: ${MAX_SYNC_ROUNDS} fdatasyncs completed before the writes they should cover; the StorageIo backend does not order chained operations`,
         );
-      this.submitBuffered(true);
+      const written = this.submitBuffered(true);
       const sync = this.submitSync(true);
+      if (written >= 0) this.claimDirectWrite(written);
       const completion = await this.io.completion(sync.token);
       // Settle the writes too (with their retries), so a failed write is reported as itself
       // rather than as the sync it cancelled, and none is in flight when coverage is judged.
