@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { isWalError, WalErrorCode } from './errors.js';
+import { sealFrames } from './frame-run.js';
 import {
   batchFrameSize,
   decodeBatchBody,
   decodeRecordBody,
   encodeBatchFrame,
   encodeRecordFrame,
+  encodeRecordFramesUnsealed,
+  encodeRecordFrameUnsealed,
   recordFrameSize,
+  recordFramesSize,
   validateRecordInput,
   type WalRecordInput,
 } from './records.js';
@@ -118,6 +122,89 @@ describe('record frames', () => {
     body.writeUInt32LE(99, 12); // meta length beyond the body
     expect(codeOf(() => decodeRecordBody(body))).toBe(WalErrorCode.CORRUPT);
     expect(codeOf(() => decodeRecordBody(Buffer.alloc(11, 1)))).toBe(WalErrorCode.CORRUPT);
+  });
+});
+
+describe('encodeRecordFramesUnsealed', () => {
+  const inputs: WalRecordInput[] = [
+    { payload: Buffer.from('a') },
+    { payload: Buffer.alloc(0), type: 3, tenantId: 1n },
+    { payload: Buffer.from('ccc'), meta: Buffer.from('m'), vshardId: 7, databaseId: 2n },
+  ];
+
+  it('writes the same bytes as one encodeRecordFrameUnsealed per record, LSNs counting up', () => {
+    for (const first of [1n, 2n ** 32n - 2n, 2n ** 53n - 1n, 2n ** 64n - 3n]) {
+      const size = recordFramesSize(inputs);
+      const many = Buffer.alloc(size + 3);
+      expect(encodeRecordFramesUnsealed(many, 3, first, inputs)).toBe(size);
+      const one = Buffer.alloc(size + 3);
+      let at = 3;
+      inputs.forEach((input, i) => {
+        at += encodeRecordFrameUnsealed(one, at, first + BigInt(i), input);
+      });
+      expect(at).toBe(size + 3);
+      expect(many).toEqual(one);
+      sealFrames(many, 3);
+      const lsns = [];
+      for (let p = 3; p < many.length; p += 8 + many.readUInt32LE(p + 4))
+        lsns.push(decodeRecordBody(many.subarray(p + 8, p + 8 + many.readUInt32LE(p + 4))).lsn);
+      expect(lsns).toEqual([first, first + 1n, first + 2n]);
+    }
+  });
+
+  it('writes nothing for no records', () => {
+    expect(encodeRecordFramesUnsealed(Buffer.alloc(0), 0, 1n, [])).toBe(0);
+    expect(recordFramesSize([])).toBe(0);
+  });
+
+  it('rejects bad arguments with stable codes and names the record at fault', () => {
+    const buf = Buffer.alloc(256);
+    const payload = Buffer.alloc(1);
+    expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 0n, [{ payload }]))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(
+      codeOf(() => encodeRecordFramesUnsealed(buf, 0, 2n ** 64n - 1n, [{ payload }, { payload }])),
+    ).toBe(WalErrorCode.BAD_ARGUMENT);
+    expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 2n ** 64n - 1n, [{ payload }]))).toBe(
+      undefined,
+    );
+    expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 1n, { payload } as unknown as []))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => recordFramesSize({ payload } as unknown as []))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    const bad = [{ payload }, { payload, type: -1 }];
+    expect(() => encodeRecordFramesUnsealed(buf, 0, 1n, bad)).toThrow(/records\[1\]\.type/);
+    expect(() => recordFramesSize(bad)).toThrow(/records\[1\]\.type/);
+    expect(() =>
+      encodeRecordFramesUnsealed(Buffer.alloc(30), 0, 1n, [{ payload }, { payload }]),
+    ).toThrow(RangeError);
+  });
+});
+
+describe('record fields', () => {
+  it('accept exactly the integers of their range', () => {
+    const buf = Buffer.alloc(64);
+    const payload = Buffer.alloc(1);
+    for (const type of [0, 1, 0xffff])
+      expect(codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, type }))).toBe(undefined);
+    for (const type of [-1, 0x10000, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1', 1n, null])
+      expect(codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, type: type as number }))).toBe(
+        WalErrorCode.BAD_ARGUMENT,
+      );
+    for (const vshardId of [0, 2 ** 32 - 1])
+      expect(codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, vshardId }))).toBe(undefined);
+    for (const vshardId of [2 ** 32, -1, 0.5, Number.NaN, '1', 1n])
+      expect(
+        codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, vshardId: vshardId as number })),
+      ).toBe(WalErrorCode.BAD_ARGUMENT);
+    for (const tenantId of [-1n, 2n ** 64n, 1, null])
+      expect(
+        codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, tenantId: tenantId as bigint })),
+      ).toBe(WalErrorCode.BAD_ARGUMENT);
+    expect(() => encodeRecordFrame(buf, 0, 1n, { payload, type: 70000 })).toThrow(/record\.type/);
   });
 });
 

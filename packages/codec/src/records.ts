@@ -1,4 +1,4 @@
-import { putSafeU64, putU32, putU64 } from './bytes.js';
+import { highU32Last, isU64, lowU32, putU32, putU64 } from './bytes.js';
 import {
   BATCH_BODY_FIXED,
   BATCH_ENTRY_FIXED,
@@ -14,7 +14,7 @@ import {
 import { badArgument } from './errors.js';
 import { sealFrameAt } from './frame.js';
 import { RecordCursor } from './record-cursor.js';
-import { checkMaxSize, checkU64, checkUint, tooLarge } from './validate.js';
+import { checkMaxSize, tooLarge } from './validate.js';
 
 /** What a caller appends. Absent routing fields and meta cost zero bytes on disk. */
 export interface WalRecordInput {
@@ -42,43 +42,97 @@ export interface WalRecord {
 }
 
 /**
- * Checks every field of `input` and returns its flags byte plus the bytes its optional
- * parts take (routing fields, meta length and meta), packed as `extra * 16 + flags`.
+ * WAL_BAD_ARGUMENT for a field of a record: `index` < 0 names the record `list`, else
+ * `list[index]`. The encoders' hot paths only call this, so the message is built only
+ * for an error and the paths stay small enough for V8 to inline.
  */
-function inspectInput(input: WalRecordInput, where: string): number {
-  if (typeof input !== 'object' || input === null) badArgument(where, 'a record object', input);
-  const { type, payload, meta, tenantId, vshardId, databaseId } = input;
+function badField(
+  list: string,
+  index: number,
+  field: string,
+  expected: string,
+  got: unknown,
+): never {
+  badArgument(`${index < 0 ? list : `${list}[${index}]`}${field}`, expected, got);
+}
+
+/** Checks that `input` is a record object with a Uint8Array payload; returns the payload. */
+function checkedPayload(input: WalRecordInput, list: string, index: number): Uint8Array {
+  if (typeof input !== 'object' || input === null)
+    badField(list, index, '', 'a record object', input);
+  const payload = input.payload;
   if (!(payload instanceof Uint8Array))
-    badArgument(`${where}.payload`, 'a Uint8Array or Buffer', payload);
-  if (type !== undefined) checkUint(`${where}.type`, type, 0xffff);
+    badField(list, index, '.payload', 'a Uint8Array or Buffer', payload);
+  return payload;
+}
+
+/** The record's type, checked (0 when absent). */
+function checkedType(input: WalRecordInput, list: string, index: number): number {
+  const type = input.type;
+  if (type === undefined) return 0;
+  // Only an integer in 0..0xffff survives `& 0xffff` unchanged.
+  if (typeof type !== 'number' || (type & 0xffff) !== type)
+    badField(list, index, '.type', 'an integer in 0..65535', type);
+  return type;
+}
+
+/**
+ * Checks the optional fields of `input` and returns its flags byte plus the bytes they
+ * take (routing fields, meta length and meta), packed as `extra * 16 + flags`: 0 for a
+ * plain record, which costs four property reads.
+ */
+function inspectOptional(input: WalRecordInput, list: string, index: number): number {
+  const { meta, tenantId, vshardId, databaseId } = input;
+  if (
+    meta === undefined &&
+    tenantId === undefined &&
+    vshardId === undefined &&
+    databaseId === undefined
+  )
+    return 0;
+  return inspectPresent(input, list, index);
+}
+
+/** `inspectOptional` for a record with at least one optional field (kept out of line). */
+function inspectPresent(input: WalRecordInput, list: string, index: number): number {
+  const { meta, tenantId, vshardId, databaseId } = input;
   let flags = 0;
   let extra = 0;
   if (meta !== undefined) {
-    if (!(meta instanceof Uint8Array)) badArgument(`${where}.meta`, 'a Uint8Array or Buffer', meta);
+    if (!(meta instanceof Uint8Array))
+      badField(list, index, '.meta', 'a Uint8Array or Buffer', meta);
     flags |= RecordFlag.META;
     extra += 4 + meta.length;
   }
   if (tenantId !== undefined) {
-    checkU64(`${where}.tenantId`, tenantId);
+    if (!isU64(tenantId)) badField(list, index, '.tenantId', 'a bigint in 0..2^64-1', tenantId);
     flags |= RecordFlag.TENANT;
     extra += 8;
   }
   if (vshardId !== undefined) {
-    checkUint(`${where}.vshardId`, vshardId, MAX_U32);
+    if (typeof vshardId !== 'number' || vshardId >>> 0 !== vshardId)
+      badField(list, index, '.vshardId', `an integer in 0..${MAX_U32}`, vshardId);
     flags |= RecordFlag.VSHARD;
     extra += 4;
   }
   if (databaseId !== undefined) {
-    checkU64(`${where}.databaseId`, databaseId);
+    if (!isU64(databaseId))
+      badField(list, index, '.databaseId', 'a bigint in 0..2^64-1', databaseId);
     flags |= RecordFlag.DATABASE;
     extra += 8;
   }
   return extra * 16 + flags;
 }
 
+/** Checks every field of `input`; returns what `inspectOptional` returns. */
+function inspectInput(input: WalRecordInput, list: string, index: number): number {
+  checkedPayload(input, list, index);
+  checkedType(input, list, index);
+  return inspectOptional(input, list, index);
+}
+
 function checkLsn(name: string, lsn: unknown): asserts lsn is bigint {
-  if (typeof lsn !== 'bigint' || lsn < 1n || lsn > MAX_LSN)
-    badArgument(name, 'a bigint LSN in 1..2^64-1', lsn);
+  if (!isU64(lsn) || lsn === 0n) badArgument(name, 'a bigint LSN in 1..2^64-1', lsn);
 }
 
 function recordBytes(input: WalRecordInput): number {
@@ -94,7 +148,7 @@ export function validateRecordInput(
   maxRecordSize: number = DEFAULT_MAX_RECORD_SIZE,
 ): void {
   checkMaxSize('maxRecordSize', maxRecordSize);
-  inspectInput(input, 'record');
+  inspectInput(input, 'record', -1);
   const size = recordBytes(input);
   if (size > maxRecordSize)
     tooLarge(
@@ -107,15 +161,19 @@ export function validateRecordInput(
 
 /** Exact bytes `encodeRecordFrame` writes for `input`. */
 export function recordFrameSize(input: WalRecordInput): number {
-  const info = inspectInput(input, 'record');
+  const info = inspectInput(input, 'record', -1);
   return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + (info >>> 4) + input.payload.length;
 }
 
 function checkFits(target: Buffer, offset: number, size: number): void {
-  if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length)
-    throw new RangeError(
-      `a frame of ${size} bytes at offset ${offset} does not fit a buffer of ${target.length}`,
-    );
+  if (!(offset >= 0 && offset + size <= target.length) || !Number.isInteger(offset))
+    doesNotFit(target, offset, size);
+}
+
+function doesNotFit(target: Buffer, offset: number, size: number): never {
+  throw new RangeError(
+    `a frame of ${size} bytes at offset ${offset} does not fit a buffer of ${target.length}`,
+  );
 }
 
 /** Writes the optional parts in format order; returns the position after them. */
@@ -177,33 +235,89 @@ function writeRecordFrame(
   input: WalRecordInput,
   seal: boolean,
 ): number {
-  // One conversion checks the common case: exact below 2^53, and anything larger rounds to
-  // 2^53 or more and takes the bigint path.
-  const lsnNumber = typeof lsn === 'bigint' ? Number(lsn) : 0;
-  if (!(lsnNumber >= 1 && lsnNumber <= Number.MAX_SAFE_INTEGER)) checkLsn('lsn', lsn);
-  const info = inspectInput(input, 'record');
+  checkLsn('lsn', lsn);
+  const size = writeRecordAt(target, offset, lowU32(lsn), highU32Last(), input, 'record', -1);
+  if (seal) sealFrameAt(target, offset, size - FRAME_HEADER_SIZE);
+  return size;
+}
+
+/**
+ * Checks `input` and writes it as an unsealed record frame with LSN `lsnHigh * 2^32 +
+ * lsnLow` at `offset`; returns the frame's size. RangeError, before writing, if it does not
+ * fit. Each field is read once, so what is checked is what is written.
+ */
+function writeRecordAt(
+  target: Buffer,
+  offset: number,
+  lsnLow: number,
+  lsnHigh: number,
+  input: WalRecordInput,
+  list: string,
+  index: number,
+): number {
+  const payload = checkedPayload(input, list, index);
+  const type = checkedType(input, list, index);
+  const info = inspectOptional(input, list, index);
   const flags = info & 15;
-  const payload = input.payload;
   const bodyLength = RECORD_BODY_FIXED + (info >>> 4) + payload.length;
   if (bodyLength > MAX_FRAME_BODY)
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
-  let pos = offset + FRAME_HEADER_SIZE;
-  target[pos] = BodyKind.RECORD;
-  target[pos + 1] = flags;
-  const type = input.type ?? 0;
-  target[pos + 2] = type;
-  target[pos + 3] = type >>> 8;
-  if (lsnNumber <= Number.MAX_SAFE_INTEGER) putSafeU64(target, pos + 4, lsnNumber);
-  else target.writeBigUInt64LE(lsn, pos + 4);
-  pos =
+  const pos = offset + FRAME_HEADER_SIZE;
+  putU32(target, offset + 4, bodyLength);
+  // kind, flags and the u16 type in one little-endian u32.
+  putU32(target, pos, BodyKind.RECORD | (flags << 8) | (type << 16));
+  putU32(target, pos + 4, lsnLow);
+  putU32(target, pos + 8, lsnHigh);
+  const at =
     flags === 0
       ? pos + RECORD_BODY_FIXED
       : writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
-  target.set(payload, pos);
-  if (seal) sealFrameAt(target, offset, bodyLength);
-  else putU32(target, offset + 4, bodyLength);
+  target.set(payload, at);
   return FRAME_HEADER_SIZE + bodyLength;
+}
+
+/** Exact bytes `encodeRecordFramesUnsealed` writes for `inputs`. */
+export function recordFramesSize(inputs: readonly WalRecordInput[]): number {
+  if (!Array.isArray(inputs)) badArgument('records', 'an array of records', inputs);
+  let size = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    const info = inspectInput(input, 'records', i);
+    size += FRAME_HEADER_SIZE + RECORD_BODY_FIXED + (info >>> 4) + input.payload.length;
+  }
+  return size;
+}
+
+/**
+ * Writes `inputs` as consecutive single-record frames with LSNs `firstLsn`, `firstLsn + 1`,
+ * … (each frame stands alone on recovery: this is not an atomic batch), unsealed like
+ * `encodeRecordFrameUnsealed`, and returns the bytes written; seal them with `sealFrames`.
+ * One call pays the LSN's bigint checks once instead of once per record. Every record is
+ * checked before it is written; when one fails (WalError, or RangeError for a frame that
+ * does not fit), the frames before it have been written but not reported: treat `target`
+ * from `offset` on as unwritten.
+ */
+export function encodeRecordFramesUnsealed(
+  target: Buffer,
+  offset: number,
+  firstLsn: bigint,
+  inputs: readonly WalRecordInput[],
+): number {
+  checkLsn('firstLsn', firstLsn);
+  if (!Array.isArray(inputs)) badArgument('records', 'an array of records', inputs);
+  const count = inputs.length;
+  if (count > 0 && firstLsn + BigInt(count - 1) > MAX_LSN)
+    badArgument('firstLsn', 'such that every LSN of the records stays ≤ 2^64-1', firstLsn);
+  let low = lowU32(firstLsn);
+  let high = highU32Last();
+  let at = offset;
+  for (let i = 0; i < count; i++) {
+    at += writeRecordAt(target, at, low, high, inputs[i]!, 'records', i);
+    low = (low + 1) >>> 0;
+    if (low === 0) high++;
+  }
+  return at - offset;
 }
 
 function batchBodyLength(inputs: readonly WalRecordInput[], firstLsn?: bigint): number {
@@ -215,7 +329,7 @@ function batchBodyLength(inputs: readonly WalRecordInput[], firstLsn?: bigint): 
   let length = BATCH_BODY_FIXED;
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
-    length += BATCH_ENTRY_FIXED + (inspectInput(input, `batch[${i}]`) >>> 4);
+    length += BATCH_ENTRY_FIXED + (inspectInput(input, 'batch', i) >>> 4);
     length += input.payload.length;
   }
   if (length > MAX_FRAME_BODY)
@@ -270,7 +384,7 @@ function writeBatchFrame(
   pos += BATCH_BODY_FIXED;
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i]!;
-    const flags = inspectInput(input, `batch[${i}]`) & 15;
+    const flags = inspectInput(input, 'batch', i) & 15;
     const type = input.type ?? 0;
     target[pos] = flags;
     target[pos + 1] = type;
