@@ -1,16 +1,6 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
-import { FakeEngine, fakeFactory } from '../test/fake-engine.js';
-import { Wal } from './wal.js';
-import type { WalOptions } from './wal-builder.js';
-
-async function openFake(options: WalOptions = {}, engine = new FakeEngine()) {
-  const wal = await Wal.open('/fake')
-    .options({ ...options, storageIo: engine.io })
-    .withEngine(fakeFactory(engine))
-    .build();
-  return { wal, engine };
-}
+import { openFakeWal } from '../test/fake-engine.js';
 
 const payload = (i: number) => Buffer.from(`record-${i}`);
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -27,7 +17,7 @@ function throwsCode(fn: () => unknown, code: string): void {
 
 describe('Wal.appendQueued', () => {
   it('returns the LSN at once, in call order shared with append', async () => {
-    const { wal, engine } = await openFake({ durability: 'none' });
+    const { wal, engine } = await openFakeWal({ durability: 'none' });
     const first = wal.append(payload(0));
     expect(wal.appendQueued(payload(1))).toBe(2n);
     expect(wal.appendQueued(payload(2), Buffer.from('meta'))).toBe(3n);
@@ -41,7 +31,7 @@ describe('Wal.appendQueued', () => {
   });
 
   it("in 'sync' the background group commit makes queued records durable without a sync() call", async () => {
-    const { wal } = await openFake({ durability: 'sync' });
+    const { wal } = await openFakeWal({ durability: 'sync' });
     const lsn = wal.appendQueued(payload(1));
     for (let i = 0; i < 10 && wal.durableLsn < lsn; i++) await tick();
     expect(wal.durableLsn).toBe(lsn);
@@ -49,7 +39,7 @@ describe('Wal.appendQueued', () => {
   });
 
   it('throws WAL_BACKPRESSURE instead of waiting when the queue is full, and works again after sync()', async () => {
-    const { wal, engine } = await openFake({ durability: 'none', maxQueueBytes: 32 });
+    const { wal, engine } = await openFakeWal({ durability: 'none', maxQueueBytes: 32 });
     engine.hold = true;
     wal.appendQueued(Buffer.alloc(20));
     throwsCode(() => wal.appendQueued(Buffer.alloc(20)), 'WAL_BACKPRESSURE');
@@ -63,7 +53,7 @@ describe('Wal.appendQueued', () => {
   });
 
   it('refuses bad input and a closed log with a WalError, consuming no LSN', async () => {
-    const { wal } = await openFake({ durability: 'none' });
+    const { wal } = await openFakeWal({ durability: 'none' });
     throwsCode(() => wal.appendQueued('text' as unknown as Buffer), 'WAL_BAD_ARGUMENT');
     expect(wal.appendQueued(payload(1))).toBe(1n);
     await wal.close();
@@ -71,7 +61,7 @@ describe('Wal.appendQueued', () => {
   });
 
   it("a disk-full rollback that loses a queued record poisons the log, even in 'sync'", async () => {
-    const { wal, engine } = await openFake({ durability: 'sync' });
+    const { wal, engine } = await openFakeWal({ durability: 'sync' });
     engine.hold = true;
     expect(wal.appendQueued(payload(1))).toBe(1n);
     await tick();

@@ -1,17 +1,7 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
-import { FakeEngine, fakeFactory } from '../test/fake-engine.js';
+import { openFakeWal } from '../test/fake-engine.js';
 import { Batch } from './batch.js';
-import { Wal } from './wal.js';
-import type { WalOptions } from './wal-builder.js';
-
-async function openFake(options: WalOptions = {}, engine = new FakeEngine()) {
-  const wal = await Wal.open('/fake')
-    .options({ ...options, storageIo: engine.io })
-    .withEngine(fakeFactory(engine))
-    .build();
-  return { wal, engine };
-}
 
 const payload = (i: number) => Buffer.from(`record-${i}`);
 const settled = <T>(p: Promise<T>) =>
@@ -23,7 +13,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Wal: ordering under concurrency', () => {
   it('gives thousands of concurrent appends contiguous LSNs in call order', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     const n = 5000;
     const promises = Array.from({ length: n }, (_, i) => wal.append(payload(i)));
     const lsns = await Promise.all(promises);
@@ -37,7 +27,7 @@ describe('Wal: ordering under concurrency', () => {
   });
 
   it('fills the next group while one sync is in flight', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     const producers = 64;
     const perProducer = 50;
     const seen: bigint[] = [];
@@ -53,7 +43,7 @@ describe('Wal: ordering under concurrency', () => {
   });
 
   it('appends a batch atomically and resolves with its last LSN', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     await wal.append(payload(0));
     const batch = new Batch().add(payload(1)).add(payload(2), Buffer.from('m')).add(payload(3));
     expect(await wal.appendBatch(batch)).toBe(4n);
@@ -64,7 +54,7 @@ describe('Wal: ordering under concurrency', () => {
   });
 
   it('rejects a bad payload without consuming an LSN', async () => {
-    const { wal } = await openFake();
+    const { wal } = await openFakeWal();
     await expect(wal.append('text' as unknown as Buffer)).rejects.toMatchObject({
       code: 'WAL_BAD_ARGUMENT',
     });
@@ -75,7 +65,7 @@ describe('Wal: ordering under concurrency', () => {
 
 describe('Wal: durability modes', () => {
   it("'sync' resolves only after a sync covering the record", async () => {
-    const { wal, engine } = await openFake({ durability: 'sync' });
+    const { wal, engine } = await openFakeWal({ durability: 'sync' });
     engine.hold = true;
     const pending = settled(wal.append(payload(1)));
     await tick();
@@ -94,7 +84,7 @@ describe('Wal: durability modes', () => {
   });
 
   it("'flush' resolves after the write reached the OS, without fdatasync", async () => {
-    const { wal, engine } = await openFake({ durability: 'flush' });
+    const { wal, engine } = await openFakeWal({ durability: 'flush' });
     const lsns = await Promise.all([wal.append(payload(1)), wal.append(payload(2))]);
     expect(lsns).toEqual([1n, 2n]);
     expect(engine.writtenLsn).toBe(2n);
@@ -104,7 +94,7 @@ describe('Wal: durability modes', () => {
   });
 
   it("'none' resolves as soon as the record is queued and writes it in the background", async () => {
-    const { wal, engine } = await openFake({ durability: 'none' });
+    const { wal, engine } = await openFakeWal({ durability: 'none' });
     expect(await wal.append(payload(1))).toBe(1n);
     expect(engine.writtenLsn).toBe(0n);
     await tick();
@@ -116,7 +106,7 @@ describe('Wal: durability modes', () => {
   });
 
   it("'interval' syncs in the background every syncIntervalMs", async () => {
-    const { wal, engine } = await openFake({ durability: 'interval', syncIntervalMs: 10 });
+    const { wal, engine } = await openFakeWal({ durability: 'interval', syncIntervalMs: 10 });
     expect(await wal.append(payload(1))).toBe(1n);
     expect(engine.durableLsn).toBe(0n);
     await new Promise((resolve) => setTimeout(resolve, 60));
@@ -125,7 +115,7 @@ describe('Wal: durability modes', () => {
   });
 
   it('flush() and sync() cover everything appended before them', async () => {
-    const { wal, engine } = await openFake({ durability: 'none' });
+    const { wal, engine } = await openFakeWal({ durability: 'none' });
     for (let i = 0; i < 10; i++) void wal.append(payload(i));
     expect(await wal.flush()).toBe(10n);
     expect(await wal.sync()).toBe(10n);
@@ -136,7 +126,7 @@ describe('Wal: durability modes', () => {
 
 describe('Wal: backpressure (queue bounded by bytes)', () => {
   it("'block' makes appends wait for room, then admits them in call order", async () => {
-    const { wal, engine } = await openFake({ maxQueueBytes: 100, backpressure: 'block' });
+    const { wal, engine } = await openFakeWal({ maxQueueBytes: 100, backpressure: 'block' });
     engine.hold = true;
     const promises = Array.from({ length: 10 }, () => wal.append(Buffer.alloc(20)));
     expect(wal.stats().queueBytes).toBe(100);
@@ -153,7 +143,7 @@ describe('Wal: backpressure (queue bounded by bytes)', () => {
   });
 
   it("'error' fails appends over the bound with WAL_BACKPRESSURE and consumes no LSN", async () => {
-    const { wal, engine } = await openFake({ maxQueueBytes: 100, backpressure: 'error' });
+    const { wal, engine } = await openFakeWal({ maxQueueBytes: 100, backpressure: 'error' });
     engine.hold = true;
     const accepted = Array.from({ length: 5 }, () => wal.append(Buffer.alloc(20)));
     await expect(wal.append(Buffer.alloc(20))).rejects.toMatchObject({ code: 'WAL_BACKPRESSURE' });
@@ -166,7 +156,7 @@ describe('Wal: backpressure (queue bounded by bytes)', () => {
   });
 
   it('admits a record larger than the bound once the queue is empty', async () => {
-    const { wal } = await openFake({ maxQueueBytes: 10 });
+    const { wal } = await openFakeWal({ maxQueueBytes: 10 });
     expect(await wal.append(Buffer.alloc(50))).toBe(1n);
     await wal.close();
   });
@@ -174,7 +164,7 @@ describe('Wal: backpressure (queue bounded by bytes)', () => {
 
 describe('Wal: failures', () => {
   it('a failed fdatasync rejects every waiter of its group and poisons the log', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     const eio = new WalError(WalErrorCode.IO, 'fdatasync: EIO', { details: { errno: 5 } });
     engine.hold = true;
     const group = Array.from({ length: 20 }, (_, i) => settled(wal.append(payload(i))));
@@ -196,7 +186,7 @@ describe('Wal: failures', () => {
   });
 
   it('ENOSPC rejects only the rolled-back records; the log goes on', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     expect(await wal.append(payload(1))).toBe(1n);
     engine.hold = true;
     const lost = [settled(wal.append(payload(2))), settled(wal.append(payload(3)))];
@@ -215,7 +205,7 @@ describe('Wal: failures', () => {
   });
 
   it("ENOSPC that loses already-acknowledged records ('none') poisons the log", async () => {
-    const { wal, engine } = await openFake({ durability: 'none' });
+    const { wal, engine } = await openFakeWal({ durability: 'none' });
     engine.hold = true;
     expect(await wal.append(payload(1))).toBe(1n);
     const flushing = settled(wal.flush());
@@ -230,7 +220,7 @@ describe('Wal: failures', () => {
 
 describe('Wal: lifecycle', () => {
   it('goes running → draining → closed; shutdown drains, syncs once more and closes', async () => {
-    const { wal, engine } = await openFake({ durability: 'none' });
+    const { wal, engine } = await openFakeWal({ durability: 'none' });
     expect(wal.state).toBe('running');
     const acks = Array.from({ length: 100 }, (_, i) => wal.append(payload(i)));
     const shutdown = wal.shutdown(1000);
@@ -247,7 +237,7 @@ describe('Wal: lifecycle', () => {
   });
 
   it('a timed-out shutdown fails with WAL_TIMEOUT and leaves the log running and usable', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     engine.hold = true;
     const first = wal.append(payload(1));
     await expect(wal.shutdown(30)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });
@@ -261,7 +251,7 @@ describe('Wal: lifecycle', () => {
   });
 
   it('a shutdown whose final sync fails closes the poisoned log and reports the failure', async () => {
-    const { wal, engine } = await openFake({ durability: 'none' });
+    const { wal, engine } = await openFakeWal({ durability: 'none' });
     await wal.append(payload(1));
     engine.failNext = { error: new WalError(WalErrorCode.IO, 'fdatasync: EIO') };
     await expect(wal.shutdown(1000)).rejects.toMatchObject({ code: 'WAL_IO' });
@@ -270,7 +260,7 @@ describe('Wal: lifecycle', () => {
   });
 
   it('maxGroupWaitMs gathers appends spread over time into one group', async () => {
-    const { wal, engine } = await openFake({ maxGroupWaitMs: 40 });
+    const { wal, engine } = await openFakeWal({ maxGroupWaitMs: 40 });
     const first = wal.append(payload(1));
     await new Promise((resolve) => setTimeout(resolve, 5));
     const second = wal.append(payload(2));
@@ -280,7 +270,7 @@ describe('Wal: lifecycle', () => {
   });
 
   it('concurrent shutdown calls share one attempt', async () => {
-    const { wal } = await openFake();
+    const { wal } = await openFakeWal();
     void wal.append(payload(1));
     const a = wal.shutdown(1000);
     expect(wal.shutdown(1000)).toBe(a);
@@ -288,7 +278,7 @@ describe('Wal: lifecycle', () => {
   });
 
   it('close() rejects every pending append with WAL_CLOSED, even if its sync completes later', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     engine.hold = true;
     const pending = Array.from({ length: 50 }, (_, i) => settled(wal.append(payload(i))));
     const blockedByClose = wal.close();
@@ -304,7 +294,7 @@ describe('Wal: lifecycle', () => {
   });
 
   it('close() during a shutdown makes the shutdown fail with WAL_CLOSED', async () => {
-    const { wal, engine } = await openFake();
+    const { wal, engine } = await openFakeWal();
     engine.hold = true;
     void wal.append(payload(1)).catch(() => undefined);
     const shutdown = settled(wal.shutdown(5000));
@@ -317,7 +307,7 @@ describe('Wal: lifecycle', () => {
 
 describe('Wal: tail', () => {
   it('yields existing durable records, then new ones as they become durable', async () => {
-    const { wal } = await openFake();
+    const { wal } = await openFakeWal();
     await wal.append(payload(1));
     await wal.append(payload(2));
     const seen: string[] = [];
@@ -336,7 +326,7 @@ describe('Wal: tail', () => {
   });
 
   it('ends when aborted while waiting', async () => {
-    const { wal } = await openFake();
+    const { wal } = await openFakeWal();
     const controller = new AbortController();
     const following = (async () => {
       const seen = [];
@@ -350,7 +340,7 @@ describe('Wal: tail', () => {
   });
 
   it('ends when the log closes', async () => {
-    const { wal } = await openFake();
+    const { wal } = await openFakeWal();
     await wal.append(payload(1));
     const following = (async () => {
       let count = 0;
@@ -365,7 +355,7 @@ describe('Wal: tail', () => {
 
 describe('Wal: stats', () => {
   it('counts appends, batches, bytes, syncs and commit latency', async () => {
-    const { wal } = await openFake();
+    const { wal } = await openFakeWal();
     await Promise.all([wal.append(Buffer.alloc(10)), wal.append(Buffer.alloc(5))]);
     await wal.appendBatch(new Batch().add(Buffer.alloc(1)).add(Buffer.alloc(2)));
     const stats = wal.stats();

@@ -7,7 +7,8 @@ import {
 } from '@walnut/codec';
 import { MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
 import type { EngineSegment, LogEngine } from '../src/engine.js';
-import type { EngineFactory } from '../src/wal-builder.js';
+import { Wal } from '../src/wal.js';
+import type { EngineFactory, WalOptions } from '../src/wal-builder.js';
 
 /**
  * An in-memory stand-in for SegmentedWal with the same LSN and durability rules, whose
@@ -125,4 +126,13 @@ export class FakeEngine implements LogEngine {
 
 export function fakeFactory(engine: FakeEngine): EngineFactory {
   return { open: async () => engine };
+}
+
+/** A Wal over a FakeEngine (a fresh one unless given), with `options` applied. */
+export async function openFakeWal(options: WalOptions = {}, engine = new FakeEngine()) {
+  const wal = await Wal.open('/fake')
+    .options({ ...options, storageIo: engine.io })
+    .withEngine(fakeFactory(engine))
+    .build();
+  return { wal, engine };
 }
