@@ -26,6 +26,32 @@ const COMPLETION_BATCH = 1024;
 type Outcome = 'pending' | 'ok' | 'failed';
 
 /**
+ * How often one operation that the kernel cancelled by itself is sent again before its
+ * -ECANCELED is delivered (docs/decisions/0206).
+ */
+const SPURIOUS_CANCEL_RETRIES = 8;
+
+/** A kernel link chain being sent again: its operations, and how many are still to come back. */
+interface Resend {
+  readonly ops: QueuedOp[];
+  awaiting: number;
+}
+
+/** An operation in the kernel. */
+interface InKernel {
+  readonly op: QueuedOp;
+  /** The token of the next SQE in its kernel link chain (IOSQE_IO_LINK), 0 at its end. */
+  readonly next: number;
+  /**
+   * What the SQE before it in its kernel link chain became ('ok' for a chain head), or
+   * the resend that SQE joined after a cancellation the kernel made by itself.
+   */
+  before: 'pending' | 'ok' | 'failed' | Resend;
+  /** Its -ECANCELED arrived before the completion of the SQE before it. */
+  early: boolean;
+}
+
+/**
  * The native io_uring backend: submissions become SQEs (linked with IOSQE_IO_LINK where
  * asked), `flush()` is one io_uring_enter, and completions arrive on the libuv loop
  * through an eventfd registered with the ring and watched by uv_poll. Buffers of
@@ -38,7 +64,9 @@ export class IoUringStorageIo extends BaseStorageIo {
   readonly #config: IoUringConfig;
   readonly #reason: string;
   /** Operations in the kernel, by token. */
-  readonly #inKernel = new Map<number, QueuedOp>();
+  readonly #inKernel = new Map<number, InKernel>();
+  /** Tokens the kernel cancelled by itself, and how often. */
+  readonly #spuriousCancels = new Map<number, number>();
   /** Chains held back until the operation (token) they are linked behind completed. */
   readonly #waitingOn = new Map<number, QueuedOp[]>();
   #lastToken = 0;
@@ -147,7 +175,12 @@ export class IoUringStorageIo extends BaseStorageIo {
       const op = chain[i]!;
       const linkNext = i + 1 < fits;
       this.#prepOne(op, linkNext);
-      this.#inKernel.set(op.token, op);
+      this.#inKernel.set(op.token, {
+        op,
+        next: linkNext ? chain[i + 1]!.token : 0,
+        before: i === 0 ? 'ok' : 'pending',
+        early: false,
+      });
     }
     this.#lastToken = chain[fits - 1]!.token;
     this.#lastOutcome = 'pending';
@@ -250,13 +283,62 @@ export class IoUringStorageIo extends BaseStorageIo {
   }
 
   #complete(token: number, result: number): void {
-    const op = this.#inKernel.get(token);
-    if (op === undefined) return;
+    const entry = this.#inKernel.get(token);
+    if (entry === undefined) return;
+    if (result === -Errno.ECANCELED && this.#resendCancelled(token, entry)) return;
     this.#inKernel.delete(token);
+    const { op } = entry;
     const ok = completedInFull(op.op, op.requested, result);
+    if (this.#spuriousCancels.size > 0) this.#spuriousCancels.delete(token);
     if (token === this.#lastToken) this.#lastOutcome = ok ? 'ok' : 'failed';
     this.deliver(token, op.op, op.fd, op.requested, result);
+    this.#settleNext(entry, ok ? 'ok' : 'failed');
     this.#release(token, ok);
+  }
+
+  /**
+   * An -ECANCELED that our links did not cause: the SQE before it in its kernel chain
+   * succeeded (or there is none), so the kernel gave up on the operation by itself — io-wq
+   * cancels queued work when it cannot create a worker thread because signals kept
+   * arriving (a profiler's SIGPROF). Every operation here is idempotent (explicit
+   * offsets, syncs, fallocate), so it is sent again with the same token, and the SQEs
+   * linked behind it, which the kernel cancelled in turn, go with it. Returns false when
+   * the -ECANCELED is to be delivered: the SQE before it really failed, or the budget is
+   * spent.
+   */
+  #resendCancelled(token: number, entry: InKernel): boolean {
+    const before = entry.before;
+    if (before === 'pending') {
+      entry.early = true;
+      return true;
+    }
+    if (before === 'failed') return false;
+    let resend: Resend;
+    if (before === 'ok') {
+      const count = this.#spuriousCancels.get(token) ?? 0;
+      if (count >= SPURIOUS_CANCEL_RETRIES) return false;
+      this.#spuriousCancels.set(token, count + 1);
+      let awaiting = 0;
+      for (let t = entry.next; t !== 0; t = this.#inKernel.get(t)?.next ?? 0) awaiting++;
+      resend = { ops: [entry.op], awaiting };
+    } else {
+      resend = before;
+      resend.ops.push(entry.op);
+      resend.awaiting--;
+    }
+    this.#inKernel.delete(token);
+    if (resend.awaiting === 0) this.#resubmit(resend.ops);
+    else this.#settleNext(entry, resend);
+    return true;
+  }
+
+  /** Tells the next SQE of `entry`'s kernel chain what `entry` became. */
+  #settleNext(entry: InKernel, outcome: 'ok' | 'failed' | Resend): void {
+    if (entry.next === 0) return;
+    const next = this.#inKernel.get(entry.next);
+    if (next === undefined) return;
+    next.before = outcome;
+    if (next.early) this.#complete(entry.next, -Errno.ECANCELED);
   }
 
   /** The operation `token` finished: start or cancel what was held behind it. */
@@ -268,6 +350,11 @@ export class IoUringStorageIo extends BaseStorageIo {
       this.#cancel(chain);
       return;
     }
+    this.#resubmit(chain);
+  }
+
+  /** Sends a chain from a completion handler, without making it "the previous submission". */
+  #resubmit(chain: QueuedOp[]): void {
     const lastToken = this.#lastToken;
     const lastOutcome = this.#lastOutcome;
     this.#prepChain(chain);
