@@ -42,20 +42,17 @@ function loadLongCrc(): {
       from: Number.POSITIVE_INFINITY,
     };
   const below = (bytes: number) => `slicing-by-16 JavaScript below ${bytes} bytes`;
-  if (codecAddon !== null && asked === 'native')
+  if (codecAddon !== null) {
+    const everyLength = asked === 'native';
     return {
       fn: codecAddon.crc32c,
       backend: 'addon',
-      reason: `${addonLoad.reason} at every length (WALNUT_CRC32C=native); JavaScript for shared memory only`,
-      from: 0,
+      reason: everyLength
+        ? `${addonLoad.reason} at every length (WALNUT_CRC32C=native)`
+        : `${addonLoad.reason}; ${below(NATIVE_CRC32C_THRESHOLD)}`,
+      from: everyLength ? 0 : NATIVE_CRC32C_THRESHOLD,
     };
-  if (codecAddon !== null)
-    return {
-      fn: codecAddon.crc32c,
-      backend: 'addon',
-      reason: `${addonLoad.reason}; ${below(NATIVE_CRC32C_THRESHOLD)}`,
-      from: NATIVE_CRC32C_THRESHOLD,
-    };
+  }
   try {
     const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: unknown };
     if (typeof mod.crc32c !== 'function') throw new Error('it has no crc32c export');
@@ -97,7 +94,7 @@ export const crc32cImplementation: Crc32cImplementation = Object.freeze({
 export function crc32cRange(buf: Uint8Array, start: number, end: number, seed: number): number {
   if (end - start >= nativeFrom && longCrc !== null) {
     const crc = longCrc(buf, start, end, seed);
-    // -1: the addon cannot read this memory (a SharedArrayBuffer).
+    // -1: the range does not fit the view as native code sees it (a detached buffer).
     if (crc >= 0) return crc;
   }
   return crc32cJs(buf, start, end, seed);

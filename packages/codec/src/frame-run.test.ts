@@ -141,8 +141,19 @@ describe.skipIf(codecAddon === null)(
       );
     });
 
-    it('answers -1 for memory it cannot read, so that JavaScript computes that CRC', () => {
-      expect(addon.crc32c(new Uint8Array(new SharedArrayBuffer(64)), 0, 64, 0)).toBe(-1);
+    it('answers -1 for a range beyond the view, so that JavaScript computes that CRC', () => {
+      const buf = new ArrayBuffer(64);
+      const view = new Uint8Array(buf, 8, 32);
+      expect(addon.crc32c(view, 0, 32, 0)).toBe(crc32cJs(view, 0, 32, 0));
+      expect(addon.crc32c(view, 1, 33, 0)).toBe(-1);
+      expect(addon.crc32c(view, 32, 31, 0)).toBe(-1);
+      structuredClone(buf, { transfer: [buf] });
+      expect(addon.crc32c(view, 0, 32, 0)).toBe(-1);
+    });
+
+    it('reads views of shared memory too', () => {
+      const shared = new Uint8Array(new SharedArrayBuffer(64)).fill(9).subarray(3);
+      expect(addon.crc32c(shared, 1, 60, 5)).toBe(crc32cJs(shared, 1, 60, 5));
     });
 
     it('works in worker threads, each with its own argument slots, and after they exit', async () => {
@@ -150,7 +161,7 @@ describe.skipIf(codecAddon === null)(
 const a = require(${JSON.stringify(createRequire(import.meta.url).resolve('node-gyp-build'))})(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))});
 const args = new Float64Array(a.crc32cArgs);
 const d = Buffer.from('123456789');
-const crc = () => { args.set([d.byteOffset, d.length, 0]); a.crc32cOf(d.buffer); return args[3]; };
+const crc = () => { args.set([0, d.length, 0]); a.crc32cOf(d); return args[3]; };
 parentPort.postMessage([crc(), crc()]);`;
       const results = await Promise.all(
         [1, 2].map(
@@ -178,7 +189,7 @@ parentPort.postMessage([crc(), crc()]);`;
       const script = `const a = require(${JSON.stringify(createRequire(import.meta.url).resolve('node-gyp-build'))})(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))});
 const d = Buffer.alloc(80000); for (let i = 0; i < d.length; i++) d[i] = (i * 2654435761) >>> 24;
 const args = new Float64Array(a.crc32cArgs);
-const crc = (n) => { args.set([d.byteOffset + 3, n, 0x1234]); a.crc32cOf(d.buffer); return args[3]; };
+const crc = (n) => { args.set([3, n, 0x1234]); a.crc32cOf(d); return args[3]; };
 console.log(JSON.stringify([a.implementation(), ${JSON.stringify(lengths)}.map(crc)]));`;
       const out = execFileSync(process.execPath, ['-e', script], {
         env: { ...process.env, WALNUT_CODEC_NATIVE_TABLE: '1' },

@@ -4,10 +4,11 @@ import { fileURLToPath } from 'node:url';
 /** The functions `native/codec_addon.c` exports. */
 interface RawCodecAddon {
   /**
-   * CRC32C of a range of `arrayBuffer`, arguments and result passed through `crc32cArgs`
-   * ([offset, length, seed, result]); result -1 when it cannot (see decision 0106).
+   * CRC32C of a range of `view`, arguments and result passed through `crc32cArgs`
+   * ([offset in the view, length, seed, result]); result -1 when the range does not fit
+   * the view (decisions 0106 and 0108).
    */
-  crc32cOf(arrayBuffer: ArrayBufferLike): void;
+  crc32cOf(view: Uint8Array): void;
   crc32cArgs: ArrayBuffer;
   sealFrames(buf: Uint8Array, start: number, end: number): number;
   verifyFrames(
@@ -22,7 +23,7 @@ interface RawCodecAddon {
 
 /** The addon as the codec uses it. */
 export interface CodecAddon {
-  /** CRC32C of buf[start..end) continuing `seed`; -1 when native code cannot read `buf` (shared memory). */
+  /** CRC32C of buf[start..end) continuing `seed`; -1 when the range does not fit `buf` (a detached view, say). */
   crc32c(buf: Uint8Array, start: number, end: number, seed: number): number;
   /** Seals every frame in [start, end); returns where the walk stopped. */
   sealFrames(buf: Uint8Array, start: number, end: number): number;
@@ -41,16 +42,17 @@ export type AddonLoad = { addon: CodecAddon; reason: string } | { addon: null; r
 
 /**
  * The addon's CRC32C behind an ordinary signature. Passing the range through a shared
- * Float64Array instead of as arguments halves the cost of a call (decision 0106).
+ * Float64Array instead of as arguments halves the cost of a call (decision 0106); passing
+ * the view itself, not its `.buffer`, saves a quarter of what is left (decision 0108).
  */
 function bindCrc32c(raw: RawCodecAddon): CodecAddon['crc32c'] {
   const args = new Float64Array(raw.crc32cArgs);
   const crc32cOf = raw.crc32cOf;
   return (buf, start, end, seed) => {
-    args[0] = buf.byteOffset + start;
+    args[0] = start;
     args[1] = end - start;
     args[2] = seed;
-    crc32cOf(buf.buffer);
+    crc32cOf(buf);
     return args[3]!;
   };
 }
