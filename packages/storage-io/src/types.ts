@@ -127,7 +127,9 @@ export interface StorageIo {
   /**
    * Claims a submitted token: its completion resolves this promise (with the completion,
    * whatever its result) and is not returned by `pollCompletions`/`waitCompletions`.
-   * This is how several users share one instance. Flushes if needed.
+   * This is how several users share one instance. Flushes if needed: queue a whole
+   * `linkToPrevious` chain before claiming any of its tokens, or its head goes out alone
+   * and the rest waits for the head's completion.
    */
   completion(token: number): Promise<IoCompletion>;
 
