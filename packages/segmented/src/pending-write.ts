@@ -30,7 +30,21 @@ export function newPendingWrite(
   const settled = new Promise<void>((resolve) => {
     settle = resolve;
   });
-  return { ...fields, done: 0, status: 'queued', discard: false, settled, settle };
+  // Spelled out rather than spread: every write then has one object shape.
+  return {
+    seg: fields.seg,
+    buf: fields.buf,
+    length: fields.length,
+    fileOffset: fields.fileOffset,
+    firstLsn: fields.firstLsn,
+    lastLsn: fields.lastLsn,
+    pooled: fields.pooled,
+    done: 0,
+    status: 'queued',
+    discard: false,
+    settled,
+    settle,
+  };
 }
 
 /** Idle buffers the pool may keep, in bytes, however many writes were once in flight. */
