@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../test/error-code.js';
 import { FILE_HEADER_SIZE } from './constants.js';
-import { isWalError, WalErrorCode } from './errors.js';
+import { WalErrorCode } from './errors.js';
 import {
   decodeFileHeader,
   encodeFileHeader,
@@ -9,15 +10,6 @@ import {
 } from './file-header.js';
 
 const salt = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isWalError(err) ? err.code : `not a WalError: ${err}`;
-  }
-  return undefined;
-}
 
 describe('file header', () => {
   it('round-trips every field in 64 bytes', () => {

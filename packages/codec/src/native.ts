@@ -1,30 +1,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** The functions `native/codec_addon.c` exports. */
-interface RawCodecAddon {
-  /**
-   * CRC32C of a range of `view`, arguments and result passed through `crc32cArgs`
-   * ([offset in the view, length, seed, result]); result -1 when the range does not fit
-   * the view (decisions 0106 and 0108).
-   */
-  crc32cOf(view: Uint8Array): void;
-  crc32cArgs: ArrayBuffer;
-  sealFrames(buf: Uint8Array, start: number, end: number): number;
-  verifyFrames(
-    buf: Uint8Array,
-    start: number,
-    end: number,
-    maxBody: number,
-    out: Float64Array,
-  ): number;
-  implementation(): string;
-}
-
-/** The addon as the codec uses it. */
-export interface CodecAddon {
-  /** CRC32C of buf[start..end) continuing `seed`; -1 when the range does not fit `buf` (a detached view, say). */
-  crc32c(buf: Uint8Array, start: number, end: number, seed: number): number;
+/** What the addon does beyond CRC32C of one range, the same in C and for the codec. */
+interface FrameRunAddon {
   /** Seals every frame in [start, end); returns where the walk stopped. */
   sealFrames(buf: Uint8Array, start: number, end: number): number;
   /** Verifies frames from start; returns how many; out = [stop offset, stop code]. */
@@ -36,6 +14,23 @@ export interface CodecAddon {
     out: Float64Array,
   ): number;
   implementation(): string;
+}
+
+/** The functions `native/codec_addon.c` exports. */
+interface RawCodecAddon extends FrameRunAddon {
+  /**
+   * CRC32C of a range of `view`, arguments and result passed through `crc32cArgs`
+   * ([offset in the view, length, seed, result]); result -1 when the range does not fit
+   * the view (decisions 0106 and 0108).
+   */
+  crc32cOf(view: Uint8Array): void;
+  crc32cArgs: ArrayBuffer;
+}
+
+/** The addon as the codec uses it. */
+export interface CodecAddon extends FrameRunAddon {
+  /** CRC32C of buf[start..end) continuing `seed`; -1 when the range does not fit `buf` (a detached view, say). */
+  crc32c(buf: Uint8Array, start: number, end: number, seed: number): number;
 }
 
 export type AddonLoad = { addon: CodecAddon; reason: string } | { addon: null; reason: string };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isWalError, WalErrorCode } from './errors.js';
+import { codeOf } from '../test/error-code.js';
+import { WalErrorCode } from './errors.js';
 import { sealFrames } from './frame-run.js';
 import {
   batchFrameSize,
@@ -14,15 +15,6 @@ import {
   validateRecordInput,
   type WalRecordInput,
 } from './records.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isWalError(err) ? err.code : `not a WalError: ${err}`;
-  }
-  return undefined;
-}
 
 describe('record frames', () => {
   it('cost 20 bytes of overhead for a plain record', () => {

@@ -1,9 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeLog, log } from '../test/arbitraries.js';
-import { FrameCipher, KeyRing } from './crypto.js';
+import { encodeLog, log, testCipher } from '../test/arbitraries.js';
 import { isWalError, WalErrorCode } from './errors.js';
-import { decodeFileHeader, encodeFileHeader } from './file-header.js';
 import { encodeFrame } from './frame.js';
 import { encodeBatchFrame, encodeRecordFrame, type WalRecord } from './records.js';
 import { FrameScanner, type FrameScannerOptions } from './scanner.js';
@@ -44,17 +42,6 @@ const withAdvance = outcome((scanner, records) => {
   }
 });
 
-const ring = new KeyRing([[7, Buffer.alloc(32, 0x5a)]], 7);
-const header = decodeFileHeader(
-  encodeFileHeader({
-    firstLsn: 1n,
-    salt: Buffer.alloc(16, 3),
-    cipher: 'aes-256-gcm',
-    fileKind: 'segment',
-    keyId: 7,
-  }),
-);
-
 describe('FrameScanner.advance: round trip', () => {
   it('reads every record, batch and padding mix as written, then the same eof as nextRecord', () => {
     fc.assert(
@@ -71,8 +58,8 @@ describe('FrameScanner.advance: round trip', () => {
   it('reads encrypted frames as written', () => {
     fc.assert(
       fc.property(log, (model) => {
-        const { buf, records } = encodeLog(model, FrameCipher.forFile(ring, header));
-        const scan = withAdvance(buf, { cipher: FrameCipher.forFile(ring, header) });
+        const { buf, records } = encodeLog(model, testCipher());
+        const scan = withAdvance(buf, { cipher: testCipher() });
         expect(scan).toMatchObject({ records, stop: { kind: 'eof' } });
       }),
       { numRuns: 50 },

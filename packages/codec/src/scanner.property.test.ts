@@ -1,10 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { coreEntry, encodeCoreLog, encodeLog, log } from '../test/arbitraries.js';
-import { FrameCipher, KeyRing } from './crypto.js';
+import { coreEntry, encodeCoreLog, encodeLog, log, testCipher } from '../test/arbitraries.js';
 import { classifyDamage } from './damage.js';
 import { isWalError } from './errors.js';
-import { decodeFileHeader, encodeFileHeader } from './file-header.js';
 import type { WalRecord } from './records.js';
 import { FrameScanner, type FrameScannerOptions } from './scanner.js';
 
@@ -17,17 +15,6 @@ function scanAll(buf: Uint8Array, options?: FrameScannerOptions) {
 function allZero(buf: Uint8Array): boolean {
   return buf.every((b) => b === 0);
 }
-
-const ring = new KeyRing([[7, Buffer.alloc(32, 0x5a)]], 7);
-const header = decodeFileHeader(
-  encodeFileHeader({
-    firstLsn: 1n,
-    salt: Buffer.alloc(16, 3),
-    cipher: 'aes-256-gcm',
-    fileKind: 'segment',
-    keyId: 7,
-  }),
-);
 
 describe('scanning property: round trip', () => {
   it('every record, batch and padding mix reads back equal, then eof', () => {
@@ -46,8 +33,8 @@ describe('scanning property: round trip', () => {
   it('encrypted frames read back equal with the file cipher', () => {
     fc.assert(
       fc.property(log, (model) => {
-        const { buf, records } = encodeLog(model, FrameCipher.forFile(ring, header));
-        const scan = scanAll(buf, { cipher: FrameCipher.forFile(ring, header) });
+        const { buf, records } = encodeLog(model, testCipher());
+        const scan = scanAll(buf, { cipher: testCipher() });
         expect(scan.records).toEqual(records);
         expect(scan.stop.kind).toBe('eof');
       }),
@@ -93,10 +80,10 @@ describe('scanning property: damage', () => {
   it('every single-byte change in an encrypted frame is caught before decryption', () => {
     fc.assert(
       fc.property(log, fc.nat(), fc.integer({ min: 1, max: 255 }), (model, pick, mask) => {
-        const { buf, frames } = encodeLog(model, FrameCipher.forFile(ring, header));
+        const { buf, frames } = encodeLog(model, testCipher());
         const k = pick % frames.length;
         const frame = frames[k]!;
-        const cipher = FrameCipher.forFile(ring, header);
+        const cipher = testCipher();
         for (let i = frame.start; i < frame.end; i++) {
           const damaged = Buffer.from(buf);
           damaged[i]! ^= mask;
@@ -202,7 +189,7 @@ describe('scanning property: garbage', () => {
           while (s.nextCoreEntry() !== null);
         });
         onlyWalErrors(() => {
-          const s = new FrameScanner(buf, { cipher: FrameCipher.forFile(ring, header) });
+          const s = new FrameScanner(buf, { cipher: testCipher() });
           while (s.nextFrame() !== null);
         });
         for (let i = 0; i < buf.length; i += 97) onlyWalErrors(() => classifyDamage(buf, i));

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import type { CoreEntry } from '../src/core-entry.js';
 import { coreEntryFrameSize, encodeCoreEntryFrame } from '../src/core-entry.js';
-import type { FrameCipher } from '../src/crypto.js';
+import { FrameCipher, KeyRing } from '../src/crypto.js';
+import { decodeFileHeader, encodeFileHeader } from '../src/file-header.js';
 import { encodeFrame } from '../src/frame.js';
 import {
   batchFrameSize,
@@ -13,6 +14,22 @@ import {
 } from '../src/records.js';
 
 const U64 = (1n << 64n) - 1n;
+
+const testRing = new KeyRing([[7, Buffer.alloc(32, 0x5a)]], 7);
+const testHeader = decodeFileHeader(
+  encodeFileHeader({
+    firstLsn: 1n,
+    salt: Buffer.alloc(16, 3),
+    cipher: 'aes-256-gcm',
+    fileKind: 'segment',
+    keyId: 7,
+  }),
+);
+
+/** A fresh cipher of one encrypted test file (the writer and each reader make their own). */
+export function testCipher(): FrameCipher {
+  return FrameCipher.forFile(testRing, testHeader);
+}
 const bytes = (maxLength: number) => fc.uint8Array({ maxLength }).map((u) => Buffer.from(u));
 
 export const recordInput: fc.Arbitrary<WalRecordInput> = fc.record(
