@@ -7,10 +7,10 @@ type LongCrc = (buf: Uint8Array, start: number, end: number, seed: number) => nu
 
 /**
  * Inputs at least this long go to the codec's addon (when it loaded): below it the
- * call's fixed cost (~70 ns) outweighs its speed. Measured by the crossover table of
+ * call's fixed cost (~50-70 ns) outweighs its speed. Measured by the crossover table of
  * `pnpm --filter @walnut/codec bench` (see the README).
  */
-export const NATIVE_CRC32C_THRESHOLD = 64;
+export const NATIVE_CRC32C_THRESHOLD = 48;
 
 /** The same for @node-rs/crc32, the fallback when the addon is missing: its call costs more. */
 const NODE_RS_THRESHOLD = 384;
