@@ -158,7 +158,7 @@ export class RecordCursor {
 
   /** Makes the next entry of the opened batch current (call only while `inBatch`). */
   nextEntry(): void {
-    if (this.lsnBig !== null) this.lsnBig++;
+    if (this.lsnBig !== null) this.lsnBig += 1n;
     else if (this.lsnNumber < Number.MAX_SAFE_INTEGER) this.lsnNumber++;
     else this.lsnBig = BigInt(this.lsnNumber) + 1n;
     this.#readEntry();
