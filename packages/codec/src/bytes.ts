@@ -1,3 +1,5 @@
+import { MAX_U64 } from './constants.js';
+
 /**
  * Little-endian integer access without the argument checks of Buffer's read/write
  * methods: the hot paths check their bounds once per frame, then use these.
@@ -27,9 +29,9 @@ u64Scratch[0] = 1n;
 const LOW = u64Halves[0] === 1 ? 0 : 1;
 const HIGH = 1 - LOW;
 
-/** True when `v` is a bigint in 0..2^64-1. */
+/** True when `v` is a bigint in 0..2^64-1 (compares without allocating). */
 export function isU64(v: unknown): v is bigint {
-  return typeof v === 'bigint' && BigInt.asUintN(64, v) === v;
+  return typeof v === 'bigint' && v >= 0n && v <= MAX_U64;
 }
 
 /** Low 32 bits of `v` (0..2^64-1, checked by the caller); `highU32Last()` gives the high ones. */

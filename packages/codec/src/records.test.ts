@@ -161,6 +161,12 @@ describe('encodeRecordFramesUnsealed', () => {
     expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 2n ** 64n - 1n, [{ payload }]))).toBe(
       undefined,
     );
+    const four = [{ payload }, { payload }, { payload }, { payload }];
+    expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 2n ** 64n - 4n, four))).toBe(undefined);
+    expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 2n ** 64n - 3n, four))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 2n ** 63n - 2n, four))).toBe(undefined);
     expect(codeOf(() => encodeRecordFramesUnsealed(buf, 0, 1n, { payload } as unknown as []))).toBe(
       WalErrorCode.BAD_ARGUMENT,
     );
