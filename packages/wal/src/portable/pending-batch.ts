@@ -56,7 +56,7 @@ export class PendingBatch {
       const data = this.arena.subarray(start, start + this.lengths[i]!);
       if (this.framed[i]) {
         at += encodeRecordFrame(out, at, lsn, { payload: data });
-        lsn++;
+        lsn += 1n;
       } else {
         out.set(data, at);
         at += data.length;

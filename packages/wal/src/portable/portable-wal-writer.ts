@@ -308,7 +308,7 @@ export class PortableWalWriter {
         throw error;
       }
       this.position += bytes.length;
-      if (asRecord) this.lsn++;
+      if (asRecord) this.lsn += 1n;
       return offset;
     });
   }

@@ -45,7 +45,7 @@ export async function scanPortableRecords(
           { details: { segment: path, offset: scanner.offset } },
         );
       }
-      nextLsn++;
+      nextLsn += 1n;
     }
     const stop = scanner.stop;
     if (!stop) break;
