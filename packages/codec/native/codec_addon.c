@@ -81,14 +81,15 @@ static void release_crc_args(CrcArgs *crc) {
 
 enum { CRC_OFFSET = 0, CRC_LENGTH = 1, CRC_SEED = 2, CRC_RESULT = 3 };
 
-/* crc32cOf(view): CRC32C of the range of `view` (any ArrayBufferView, in bytes) that
- * crc_args names. Short inputs are what this call is for, so it makes two N-API calls and
- * converts no argument: a call with numbers and a returned number costs about twice as
- * much (decision 0106). napi_get_buffer_info is used because it reads the view's data
- * pointer and byte length without napi_get_typedarray_info's type probing, and JavaScript
- * no longer reads `.buffer` (a call into C++ in V8) to pass the ArrayBuffer (decision 0108).
- * Writes -1 as the result when the argument is not a view or the range does not fit it
- * (a detached view has length 0); JavaScript then computes the CRC itself. */
+/* crc32cOf(view): CRC32C of the range of the typed array `view` that crc_args names (in
+ * elements, which for the Uint8Array JavaScript passes are bytes; for a wider element
+ * type the check below is only stricter). Short inputs are what this call is for, so it
+ * makes two N-API calls and converts no argument: a call with numbers and a returned
+ * number costs about twice as much (decision 0106). napi_get_typedarray_info without
+ * the element type skips its probing of the eleven types, and JavaScript no longer reads
+ * `.buffer` (a call into C++ in V8) to pass the ArrayBuffer (decision 0108).
+ * Writes -1 as the result when the argument is not a typed array or the range does not
+ * fit it (a detached view has length 0); JavaScript then computes the CRC itself. */
 static napi_value js_crc32c_of(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -99,7 +100,9 @@ static napi_value js_crc32c_of(napi_env env, napi_callback_info info) {
   size_t length;
   double offset = args[CRC_OFFSET], count = args[CRC_LENGTH], seed = args[CRC_SEED];
   args[CRC_RESULT] = -1;
-  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) return NULL;
+  if (argc < 1 ||
+      napi_get_typedarray_info(env, argv[0], NULL, &length, &data, NULL, NULL) != napi_ok)
+    return NULL;
   if (!(offset >= 0) || !(count >= 0) || offset + count > (double)length || !(seed >= 0) ||
       !(seed <= 4294967295.0))
     return NULL;
