@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ioErrorFromErrno } from './errors.js';
+import { SyncFsStorageIo } from './sync-fs.js';
 
 describe('ioErrorFromErrno', () => {
   it('maps ENOSPC and EDQUOT to WAL_NO_SPACE', () => {
@@ -13,5 +14,14 @@ describe('ioErrorFromErrno', () => {
     expect(error.details).toEqual({ errno: 5, syscall: 'fdatasync', path: '/wal/seg' });
     expect(error.message).toContain('EIO');
     expect(error.message).toContain('/wal/seg');
+  });
+});
+
+describe('a real-file operation given a bad argument', () => {
+  it('fails with WAL_BAD_ARGUMENT, not WAL_IO (nothing reached the disk)', async () => {
+    const io = new SyncFsStorageIo();
+    const error = await io.close(undefined as unknown as number).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'WAL_BAD_ARGUMENT', details: { syscall: 'close' } });
+    await io.closeIo();
   });
 });

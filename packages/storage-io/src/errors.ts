@@ -80,6 +80,16 @@ export function ioErrorFromNode(error: unknown, syscall: string, path?: string):
   if (error instanceof WalError) return error;
   const errno = (error as { errno?: unknown }).errno;
   if (typeof errno === 'number') return ioErrorFromErrno(errno, syscall, path, error);
+  // node:fs rejects a wrong argument (an fd that is not a number, say) before any syscall:
+  // the caller's mistake, not the disk's.
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_OUT_OF_RANGE') {
+    return new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `${syscall}${path ? ` on ${path}` : ''} was called with a bad argument: ${(error as Error).message}`,
+      { details: { syscall }, cause: error },
+    );
+  }
   return new WalError(
     WalErrorCode.IO,
     `${syscall} failed${path ? ` on ${path}` : ''}: ${String(error)}`,
