@@ -1,4 +1,4 @@
-import { putU32 } from './bytes.js';
+import { viewOf } from './bytes.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { crc32cRange } from './crc32c.js';
 import { badArgument } from './errors.js';
@@ -19,11 +19,12 @@ export function sealFrame(target: Buffer, offset: number, bodyLength: number): v
 
 /** `sealFrame` without argument checks, for encoders that checked the frame already. */
 export function sealFrameAt(target: Uint8Array, offset: number, bodyLength: number): void {
-  putU32(target, offset + 4, bodyLength);
-  putU32(
-    target,
+  const view = viewOf(target);
+  view.setUint32(offset + 4, bodyLength, true);
+  view.setUint32(
     offset,
     crc32cRange(target, offset + 4, offset + FRAME_HEADER_SIZE + bodyLength, 0),
+    true,
   );
 }
 

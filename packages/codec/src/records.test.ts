@@ -15,6 +15,7 @@ import {
   validateRecordInput,
   type WalRecordInput,
 } from './records.js';
+import { FrameScanner } from './scanner.js';
 
 describe('record frames', () => {
   it('cost 20 bytes of overhead for a plain record', () => {
@@ -105,6 +106,40 @@ describe('record frames', () => {
     expect(() => encodeRecordFrame(Buffer.alloc(20), 0, 1n, { payload: Buffer.alloc(1) })).toThrow(
       RangeError,
     );
+  });
+
+  it('land in the target they are given when targets alternate, at its own byte offset', () => {
+    const memory = Buffer.alloc(256);
+    const a = memory.subarray(3, 100);
+    const b = memory.subarray(131, 228);
+    const payload = Buffer.from('alternating');
+    for (let lsn = 1n; lsn <= 4n; lsn += 2n) {
+      memory.fill(0);
+      encodeRecordFrame(a, 0, lsn, { payload });
+      encodeRecordFrame(b, 0, lsn + 1n, { payload });
+      expect(new FrameScanner(a).nextRecord()).toMatchObject({ lsn, payload });
+      expect(new FrameScanner(b).nextRecord()).toMatchObject({ lsn: lsn + 1n, payload });
+      const outside = [memory.subarray(0, 3), memory.subarray(100, 131), memory.subarray(228)];
+      expect(outside.every((bytes) => bytes.every((byte) => byte === 0))).toBe(true);
+    }
+  });
+
+  it('write into a length-tracking view of a resizable buffer after it grew', () => {
+    type Resizable = new (
+      length: number,
+      options: { maxByteLength: number },
+    ) => ArrayBuffer & {
+      resize(length: number): void;
+    };
+    const memory = new (ArrayBuffer as unknown as Resizable)(64, { maxByteLength: 1024 });
+    const target = new Uint8Array(memory) as unknown as Buffer;
+    const input = { payload: Buffer.from('grows') };
+    const n = encodeRecordFrame(target, 0, 1n, input);
+    memory.resize(1024);
+    encodeRecordFrame(target, 900, 2n, input);
+    const bytes = Buffer.from(memory);
+    expect(decodeRecordBody(bytes.subarray(8, n)).payload).toEqual(input.payload);
+    expect(decodeRecordBody(bytes.subarray(908, 900 + n)).lsn).toBe(2n);
   });
 
   it('decode malformed bodies as WAL_CORRUPT', () => {

@@ -1,4 +1,4 @@
-import { highU32Last, isU64, lowU32, putU32, putU64 } from './bytes.js';
+import { copyInto, highU32Last, isU64, lowU32, putU32, putU64, viewOf } from './bytes.js';
 import {
   BATCH_BODY_FIXED,
   BATCH_ENTRY_FIXED,
@@ -199,7 +199,7 @@ function writeOptional(target: Buffer, pos: number, input: WalRecordInput, flags
     const meta = input.meta!;
     putU32(target, pos, meta.length);
     pos += 4;
-    target.set(meta, pos);
+    copyInto(target, meta, pos);
     pos += meta.length;
   }
   return pos;
@@ -269,16 +269,17 @@ function writeRecordAt(
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
   const pos = offset + FRAME_HEADER_SIZE;
-  putU32(target, offset + 4, bodyLength);
+  const view = viewOf(target);
+  view.setUint32(offset + 4, bodyLength, true);
   // kind, flags and the u16 type in one little-endian u32.
-  putU32(target, pos, BodyKind.RECORD | (flags << 8) | (type << 16));
-  putU32(target, pos + 4, lsnLow);
-  putU32(target, pos + 8, lsnHigh);
+  view.setUint32(pos, BodyKind.RECORD | (flags << 8) | (type << 16), true);
+  view.setUint32(pos + 4, lsnLow, true);
+  view.setUint32(pos + 8, lsnHigh, true);
   const at =
     flags === 0
       ? pos + RECORD_BODY_FIXED
       : writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
-  target.set(payload, at);
+  copyInto(target, payload, at);
   return FRAME_HEADER_SIZE + bodyLength;
 }
 
@@ -397,7 +398,7 @@ function writeBatchFrame(
     target[pos + 2] = type >>> 8;
     putU32(target, pos + 3, input.payload.length);
     pos = writeOptional(target, pos + BATCH_ENTRY_FIXED, input, flags);
-    target.set(input.payload, pos);
+    copyInto(target, input.payload, pos);
     pos += input.payload.length;
   }
   if (seal) sealFrameAt(target, offset, bodyLength);
