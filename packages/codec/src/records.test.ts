@@ -241,6 +241,61 @@ describe('record fields', () => {
   });
 });
 
+/** A record whose payload and meta getters answer with a longer buffer on every read. */
+function growingRecord(): WalRecordInput {
+  let reads = 0;
+  return {
+    get payload() {
+      reads++;
+      return Buffer.alloc(4 * reads, 0x50 + reads);
+    },
+    get meta() {
+      reads++;
+      return Buffer.alloc(2 * reads, 0x60 + reads);
+    },
+  };
+}
+
+describe('a record whose getters answer differently on every read', () => {
+  it('is written as one consistent frame by encodeRecordFrame, nothing past it', () => {
+    const buf = Buffer.alloc(512);
+    const n = encodeRecordFrame(buf, 0, 9n, growingRecord());
+    const scanner = new FrameScanner(buf);
+    const record = scanner.nextRecord();
+    expect(record?.lsn).toBe(9n);
+    expect(scanner.nextRecord()).toBeNull();
+    expect(scanner.stop).toMatchObject({ kind: 'eof', offset: n });
+  });
+
+  it('is written as one consistent frame inside a batch, nothing past it', () => {
+    const buf = Buffer.alloc(1024);
+    const inputs = [{ payload: Buffer.from('a') }, growingRecord(), growingRecord()];
+    const n = encodeBatchFrame(buf, 0, 1n, inputs);
+    const scanner = new FrameScanner(buf);
+    const records = [...scanner.records()];
+    expect(records.map((r) => r.lsn)).toEqual([1n, 2n, 3n]);
+    expect(records[0]!.payload).toEqual(Buffer.from('a'));
+    expect(scanner.stop).toMatchObject({ kind: 'eof', offset: n });
+  });
+
+  it('cannot re-enter the batch encoder from a getter', () => {
+    const buf = Buffer.alloc(1024);
+    const reentrant = {
+      get payload() {
+        try {
+          encodeBatchFrame(Buffer.alloc(256), 0, 1n, [{ payload: Buffer.from('inner') }]);
+        } catch {}
+        return Buffer.from('outer');
+      },
+    };
+    const inputs = [{ payload: Buffer.from('a') }, reentrant];
+    expect(codeOf(() => encodeBatchFrame(buf, 0, 1n, inputs))).toBe(WalErrorCode.BAD_ARGUMENT);
+    expect(buf.every((byte) => byte === 0)).toBe(true);
+    const n = encodeBatchFrame(buf, 0, 1n, [{ payload: Buffer.from('after') }]);
+    expect([...new FrameScanner(buf.subarray(0, n)).records()].length).toBe(1);
+  });
+});
+
 describe('decoded views', () => {
   it('are Buffers sharing memory with the scanned bytes', () => {
     const buf = Buffer.alloc(64);

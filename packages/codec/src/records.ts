@@ -93,9 +93,34 @@ function inspectOptional(input: WalRecordInput, list: string, index: number): nu
   return inspectPresent(input, list, index);
 }
 
+/** A record's optional fields as one read of them saw them. */
+type OptionalFields = Pick<WalRecordInput, 'meta' | 'tenantId' | 'vshardId' | 'databaseId'>;
+
+/**
+ * The optional fields `inspectPresent` read last: the writers write these, not a second
+ * read of the input, so an input whose getters answer differently each time cannot make a
+ * frame disagree with its own lengths. Its meta is dropped after each use, so it keeps at
+ * most the meta of a record that failed its checks reachable.
+ */
+const present: OptionalFields = {
+  meta: undefined,
+  tenantId: undefined,
+  vshardId: undefined,
+  databaseId: undefined,
+};
+
+/** Drops `present`'s reference to a caller's meta once it has been used. */
+function forgetPresent(): void {
+  present.meta = undefined;
+}
+
 /** `inspectOptional` for a record with at least one optional field (kept out of line). */
 function inspectPresent(input: WalRecordInput, list: string, index: number): number {
   const { meta, tenantId, vshardId, databaseId } = input;
+  present.meta = meta;
+  present.tenantId = tenantId;
+  present.vshardId = vshardId;
+  present.databaseId = databaseId;
   let flags = 0;
   let extra = 0;
   if (meta !== undefined) {
@@ -166,8 +191,16 @@ export function validateRecordInput(
 
 /** Exact bytes `encodeRecordFrame` writes for `input`. */
 export function recordFrameSize(input: WalRecordInput): number {
-  const info = inspectInput(input, 'record', -1);
-  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + (info >>> 4) + input.payload.length;
+  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + recordBodyVariable(input, 'record', -1);
+}
+
+/** Checks `input`; returns its payload, meta and routing bytes (each field read once). */
+function recordBodyVariable(input: WalRecordInput, list: string, index: number): number {
+  const payload = checkedPayload(input, list, index);
+  checkedType(input, list, index);
+  const extra = inspectOptional(input, list, index) >>> 4;
+  forgetPresent();
+  return extra + payload.length;
 }
 
 function checkFits(target: Buffer, offset: number, size: number): void {
@@ -182,7 +215,7 @@ function doesNotFit(target: Buffer, offset: number, size: number): never {
 }
 
 /** Writes the optional parts in format order; returns the position after them. */
-function writeOptional(target: Buffer, pos: number, input: WalRecordInput, flags: number): number {
+function writeOptional(target: Buffer, pos: number, input: OptionalFields, flags: number): number {
   if (flags & RecordFlag.TENANT) {
     putU64(target, pos, input.tenantId!);
     pos += 8;
@@ -278,7 +311,8 @@ function writeRecordAt(
   const at =
     flags === 0
       ? pos + RECORD_BODY_FIXED
-      : writeOptional(target, pos + RECORD_BODY_FIXED, input, flags);
+      : writeOptional(target, pos + RECORD_BODY_FIXED, present, flags);
+  forgetPresent();
   copyInto(target, payload, at);
   return FRAME_HEADER_SIZE + bodyLength;
 }
@@ -287,11 +321,8 @@ function writeRecordAt(
 export function recordFramesSize(inputs: readonly WalRecordInput[]): number {
   if (!Array.isArray(inputs)) badArgument('records', 'an array of records', inputs);
   let size = 0;
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i]!;
-    const info = inspectInput(input, 'records', i);
-    size += FRAME_HEADER_SIZE + RECORD_BODY_FIXED + (info >>> 4) + input.payload.length;
-  }
+  for (let i = 0; i < inputs.length; i++)
+    size += FRAME_HEADER_SIZE + RECORD_BODY_FIXED + recordBodyVariable(inputs[i]!, 'records', i);
   return size;
 }
 
@@ -327,26 +358,66 @@ export function encodeRecordFramesUnsealed(
   return at - offset;
 }
 
-function batchBodyLength(inputs: readonly WalRecordInput[], firstLsn?: bigint): number {
+/**
+ * A batch's records as `readBatch` read them, each field once; `writeBatchFrame` writes
+ * these, so the frame agrees with the size it was checked against whatever the inputs'
+ * getters answer later. Emptied after each use: no caller's buffer stays reachable.
+ */
+const batchPayloads: Uint8Array[] = [];
+const batchHeads: number[] = [];
+const batchOptionals: (OptionalFields | undefined)[] = [];
+
+/**
+ * Checks a batch and returns its body length; with `keep`, leaves each record's payload,
+ * `type << 8 | flags` and optional fields in the arrays above.
+ */
+function readBatch(inputs: readonly WalRecordInput[], keep: boolean, firstLsn?: bigint): number {
   if (!Array.isArray(inputs)) badArgument('batch', 'an array of records', inputs);
-  if (inputs.length === 0) badArgument('batch', 'a non-empty array of records', inputs);
-  if (inputs.length > MAX_U32) badArgument('batch', `at most ${MAX_U32} records`, inputs);
-  if (firstLsn !== undefined && firstLsn + BigInt(inputs.length - 1) > MAX_LSN)
+  const count = inputs.length;
+  if (count === 0) badArgument('batch', 'a non-empty array of records', inputs);
+  if (count > MAX_U32) badArgument('batch', `at most ${MAX_U32} records`, inputs);
+  if (firstLsn !== undefined && firstLsn + BigInt(count - 1) > MAX_LSN)
     badArgument('firstLsn', 'such that every LSN of the batch stays ≤ 2^64-1', firstLsn);
   let length = BATCH_BODY_FIXED;
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i]!;
-    length += BATCH_ENTRY_FIXED + (inspectInput(input, 'batch', i) >>> 4);
-    length += input.payload.length;
+  try {
+    for (let i = 0; i < count; i++) {
+      const input = inputs[i]!;
+      const payload = checkedPayload(input, 'batch', i);
+      const type = checkedType(input, 'batch', i);
+      const info = inspectOptional(input, 'batch', i);
+      length += BATCH_ENTRY_FIXED + (info >>> 4) + payload.length;
+      if (!keep) continue;
+      batchPayloads.push(payload);
+      batchHeads.push((type << 8) | (info & 15));
+      batchOptionals.push(info === 0 ? undefined : { ...present });
+    }
+  } catch (error) {
+    forgetBatch();
+    throw error;
+  } finally {
+    forgetPresent();
   }
-  if (length > MAX_FRAME_BODY)
+  if (keep && batchPayloads.length !== count) {
+    // A getter of one of the records encoded a batch itself, inside this read.
+    forgetBatch();
+    badArgument('batch', 'records whose getters do not encode batches', inputs);
+  }
+  if (length > MAX_FRAME_BODY) {
+    forgetBatch();
     tooLarge('the batch frame body', length, MAX_FRAME_BODY, 'split the batch');
+  }
   return length;
+}
+
+function forgetBatch(): void {
+  batchPayloads.length = 0;
+  batchHeads.length = 0;
+  batchOptionals.length = 0;
 }
 
 /** Exact bytes `encodeBatchFrame` writes for `inputs`. */
 export function batchFrameSize(inputs: readonly WalRecordInput[]): number {
-  return FRAME_HEADER_SIZE + batchBodyLength(inputs);
+  return FRAME_HEADER_SIZE + readBatch(inputs, false);
 }
 
 /**
@@ -380,26 +451,31 @@ function writeBatchFrame(
   seal: boolean,
 ): number {
   checkLsn('firstLsn', firstLsn);
-  const bodyLength = batchBodyLength(inputs, firstLsn);
-  checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
-  let pos = offset + FRAME_HEADER_SIZE;
-  target[pos] = BodyKind.BATCH;
-  target[pos + 1] = 0;
-  target.writeUInt16LE(0, pos + 2);
-  putU32(target, pos + 4, inputs.length);
-  putU64(target, pos + 8, firstLsn);
-  pos += BATCH_BODY_FIXED;
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i]!;
-    const flags = inspectInput(input, 'batch', i) & 15;
-    const type = input.type ?? 0;
-    target[pos] = flags;
-    target[pos + 1] = type;
-    target[pos + 2] = type >>> 8;
-    putU32(target, pos + 3, input.payload.length);
-    pos = writeOptional(target, pos + BATCH_ENTRY_FIXED, input, flags);
-    copyInto(target, input.payload, pos);
-    pos += input.payload.length;
+  const bodyLength = readBatch(inputs, true, firstLsn);
+  try {
+    checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
+    let pos = offset + FRAME_HEADER_SIZE;
+    target[pos] = BodyKind.BATCH;
+    target[pos + 1] = 0;
+    target.writeUInt16LE(0, pos + 2);
+    putU32(target, pos + 4, batchPayloads.length);
+    putU64(target, pos + 8, firstLsn);
+    pos += BATCH_BODY_FIXED;
+    for (let i = 0; i < batchPayloads.length; i++) {
+      const payload = batchPayloads[i]!;
+      const head = batchHeads[i]!;
+      target[pos] = head & 15;
+      target[pos + 1] = head >>> 8;
+      target[pos + 2] = head >>> 16;
+      putU32(target, pos + 3, payload.length);
+      pos += BATCH_ENTRY_FIXED;
+      const optional = batchOptionals[i];
+      if (optional !== undefined) pos = writeOptional(target, pos, optional, head & 15);
+      copyInto(target, payload, pos);
+      pos += payload.length;
+    }
+  } finally {
+    forgetBatch();
   }
   if (seal) sealFrameAt(target, offset, bodyLength);
   else putU32(target, offset + 4, bodyLength);

@@ -34,6 +34,7 @@ import {
   type SegmentedWalConfig,
 } from './config.js';
 import { writeFloor } from './floor.js';
+import { checkFrameBody, encodeReserved } from './frame-guard.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
@@ -460,6 +461,7 @@ export class SegmentedWal {
     const plainSize = recordFrameSize(record);
     const bytes = record.payload.length + (record.meta === undefined ? 0 : record.meta.length);
     if (bytes > this.#cfg.maxRecordSize) validateRecordInput(record, this.#cfg.maxRecordSize);
+    checkFrameBody(plainSize, this.#maxFrameBody, this.#cfg.maxRecordSize, 'record');
     if (this.#lsnHeadroom < 1 && !this.#refreshLsnHeadroom(1)) {
       throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
     }
@@ -469,13 +471,14 @@ export class SegmentedWal {
     if (cipher === undefined) {
       const at = this.#room(plainSize);
       if (this.#poisoned !== null) throw this.#poisoned;
-      encodeRecordFrameUnsealed(this.#buf, at, lsn, record);
+      encodeReserved(encodeRecordFrameUnsealed, this.#buf, at, lsn, record, plainSize, 'record');
       this.#bufUnsealed = true;
       this.#commitFrame(seg, plainSize, lsn, lsn, 1);
     } else {
       const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
+      checkFrameBody(size, this.#maxFrameBody, this.#cfg.maxRecordSize, 'record');
       const scratch = this.#scratchOf(plainSize);
-      encodeRecordFrame(scratch, 0, lsn, record);
+      encodeReserved(encodeRecordFrame, scratch, 0, lsn, record, plainSize, 'record');
       const at = this.#room(size);
       if (this.#poisoned !== null) throw this.#poisoned;
       cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
@@ -499,6 +502,7 @@ export class SegmentedWal {
         { details: { size: bytes, limit: this.#cfg.maxRecordSize } },
       );
     }
+    checkFrameBody(plainSize, this.#maxFrameBody, this.#cfg.maxRecordSize, 'batch');
     if (this.#lsnHeadroom < records.length && !this.#refreshLsnHeadroom(records.length)) {
       throw new WalError(WalErrorCode.BAD_STATE, 'the batch would use LSNs beyond 2^64-1');
     }
@@ -509,13 +513,14 @@ export class SegmentedWal {
     if (cipher === undefined) {
       const at = this.#room(plainSize);
       if (this.#poisoned !== null) throw this.#poisoned;
-      encodeBatchFrameUnsealed(this.#buf, at, first, records);
+      encodeReserved(encodeBatchFrameUnsealed, this.#buf, at, first, records, plainSize, 'batch');
       this.#bufUnsealed = true;
       this.#commitFrame(seg, plainSize, first, last, records.length);
     } else {
       const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
+      checkFrameBody(size, this.#maxFrameBody, this.#cfg.maxRecordSize, 'batch');
       const scratch = this.#scratchOf(plainSize);
-      encodeBatchFrame(scratch, 0, first, records);
+      encodeReserved(encodeBatchFrame, scratch, 0, first, records, plainSize, 'batch');
       const at = this.#room(size);
       if (this.#poisoned !== null) throw this.#poisoned;
       cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
