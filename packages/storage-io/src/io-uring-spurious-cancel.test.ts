@@ -218,6 +218,7 @@ describe.skipIf(!ring.available)(
       ]);
       expect(timesPrepared(write)).toBe(3);
       expect(timesPrepared(sync)).toBe(3);
+      expect(io.describe().details).toMatchObject({ resentAfterKernelCancel: 4 });
       expect(readFileSync(path, 'utf8')).toBe('durable');
     });
 
@@ -280,6 +281,7 @@ describe.skipIf(!ring.available)(
         [sync, ECANCELED],
       ]);
       expect([bad, sync].map(timesPrepared)).toEqual([1, 1]);
+      expect(io.describe().details).toMatchObject({ resentAfterKernelCancel: 0 });
       // The failure is the previous submission's outcome: the next linked one is cancelled.
       const after = io.submitDatasync(fd, { linkToPrevious: true });
       expect((await io.completion(after)).result).toBe(ECANCELED);

@@ -67,6 +67,8 @@ export class IoUringStorageIo extends BaseStorageIo {
   readonly #inKernel = new Map<number, InKernel>();
   /** Tokens the kernel cancelled by itself, and how often. */
   readonly #spuriousCancels = new Map<number, number>();
+  /** Operations sent again after such a cancellation (describe() reports it). */
+  #resentAfterKernelCancel = 0;
   /** Chains held back until the operation (token) they are linked behind completed. */
   readonly #waitingOn = new Map<number, QueuedOp[]>();
   #lastToken = 0;
@@ -327,8 +329,10 @@ export class IoUringStorageIo extends BaseStorageIo {
       resend.awaiting--;
     }
     this.#inKernel.delete(token);
-    if (resend.awaiting === 0) this.#resubmit(resend.ops);
-    else this.#settleNext(entry, resend);
+    if (resend.awaiting === 0) {
+      this.#resentAfterKernelCancel += resend.ops.length;
+      this.#resubmit(resend.ops);
+    } else this.#settleNext(entry, resend);
     return true;
   }
 
@@ -433,6 +437,7 @@ export class IoUringStorageIo extends BaseStorageIo {
         ...(this.#ringClosed ? { closed: true } : this.#ring.info()),
         registeredFiles: false,
         registeredBuffers: false,
+        resentAfterKernelCancel: this.#resentAfterKernelCancel,
         requested: { ...this.#config },
         locks: lockScope(),
         addon: loadNative().reason,
