@@ -1,6 +1,7 @@
 /**
  * `pnpm bench [--quick] [--dir PATH] [--only a,b] [--workloads W1,W3] [--out DIR] [--skip-build] [--build]`
- * `pnpm bench --report results/<date>.json` rewrites the reports of a stored run.
+ * `pnpm bench --report results/<date>.json` rewrites the reports of a stored run;
+ * `pnpm bench --help` lists the options.
  *
  * Builds the Walnut packages (turbo, cached), probes every contender, then runs each
  * (contender, workload, repetition) in its own child process, sequentially, the repetitions
@@ -34,19 +35,59 @@ import { runChild } from './runner.js';
 import { interleavedRounds } from './schedule.js';
 import { type Mode, WORKLOAD_SEEDS, type WorkloadId, workloadSpecs } from './workloads.js';
 
-const { values: flags } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
-  options: {
-    quick: { type: 'boolean', default: false },
-    dir: { type: 'string' },
-    only: { type: 'string' },
-    workloads: { type: 'string' },
-    out: { type: 'string' },
-    'skip-build': { type: 'boolean', default: false },
-    build: { type: 'boolean', default: false },
-    report: { type: 'string' },
-  },
-});
+const USAGE = `usage: pnpm bench [options]
+  --quick              a smoke run: fewer records, one repetition, results/quick/
+  --only a,b           only these contenders (${CONTENDERS.map((c) => c.id).join(', ')})
+  --workloads W1,W3    only these workloads (W1 … W5)
+  --dir PATH           where the runs write their logs (default: the OS temp dir)
+  --out DIR            write the reports there instead of results/ (the README is left alone;
+                       a run narrowed by --only or --workloads goes to results/partial/)
+  --skip-build         do not build the Walnut packages first
+  --build              build even in a quick run
+  --report FILE        rewrite the reports of a stored run (results/<date>.json)
+  --help               this text`;
+
+/** Exits with the usage text and `message` (status 2: the command line was wrong). */
+function usageError(message: string): never {
+  console.error(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      args: process.argv.slice(2).filter((arg) => arg !== '--'),
+      options: {
+        quick: { type: 'boolean', default: false },
+        dir: { type: 'string' },
+        only: { type: 'string' },
+        workloads: { type: 'string' },
+        out: { type: 'string' },
+        'skip-build': { type: 'boolean', default: false },
+        build: { type: 'boolean', default: false },
+        report: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    usageError((error as Error).message);
+  }
+}
+
+const flags = parseFlags();
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const ALL_WORKLOADS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5'];
+const unknownWorkloads = (flags.workloads?.split(',') ?? []).filter(
+  (w) => !ALL_WORKLOADS.includes(w as WorkloadId),
+);
+if (unknownWorkloads.length > 0) usageError(`unknown workload ${unknownWorkloads.join(', ')}`);
+const unknownContenders = (flags.only?.split(',') ?? []).filter(
+  (id) => !CONTENDERS.some((c) => c.id === id),
+);
+if (unknownContenders.length > 0) usageError(`unknown contender ${unknownContenders.join(', ')}`);
 
 const mode: Mode = flags.quick ? 'quick' : 'full';
 const specs = workloadSpecs(mode);
@@ -54,7 +95,7 @@ const repoRoot = repoRootOf(BENCH_ROOT);
 const childScript = join(BENCH_ROOT, 'dist', 'child.js');
 const baseDir = resolve(flags.dir ?? os.tmpdir());
 const selectedWorkloads = new Set<WorkloadId>(
-  (flags.workloads?.split(',') ?? ['W1', 'W2', 'W3', 'W4', 'W5']) as WorkloadId[],
+  (flags.workloads?.split(',') ?? ALL_WORKLOADS) as WorkloadId[],
 );
 const selectedContenders = CONTENDERS.filter(
   (c) => flags.only === undefined || flags.only.split(',').includes(c.id),
@@ -398,12 +439,15 @@ async function main(): Promise<void> {
     skippedRuns,
     summary: summarize(runs, contenders, FLOOR_ID),
   };
-  const outDir = resolve(
-    flags.out ?? join(BENCH_ROOT, 'results', ...(mode === 'quick' ? ['quick'] : [])),
-  );
-  writeReports(results, outDir, mode === 'full' && flags.out === undefined);
   const floorSelected = selectedContenders.some((plugin) => plugin.id === FLOOR_ID);
   const floorOk = runs.some((run) => run.contender === FLOOR_ID && run.status === 'ok');
+  // Only a whole full run replaces the committed results and the README's section: a run
+  // narrowed by --only or --workloads, or one whose floor failed, goes to results/partial/.
+  const whole = flags.only === undefined && flags.workloads === undefined && floorOk;
+  const official = mode === 'full' && flags.out === undefined && whole;
+  const defaultDir = mode === 'quick' ? 'quick' : whole ? '' : 'partial';
+  const outDir = resolve(flags.out ?? join(BENCH_ROOT, 'results', defaultDir));
+  writeReports(results, outDir, official);
   if (floorSelected && !floorOk) {
     process.stderr.write('the node:fs floor produced no result; see above\n');
     process.exitCode = 1;
