@@ -1,6 +1,7 @@
 /** The human-readable results: machine, contenders, and the table of medians and ratios. */
 import type { BenchResults } from '../results.js';
 import { formatRatio, formatSpread, formatValue } from './format.js';
+import { alignedTable, type Column } from './table.js';
 
 function escapeCell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -14,20 +15,27 @@ export function machineLine(results: BenchResults): string {
   );
 }
 
+const SUMMARY_COLUMNS: readonly Column[] = [
+  { title: 'workload', align: 'left' },
+  { title: 'contender', align: 'left' },
+  { title: 'median', align: 'right' },
+  { title: 'spread (reps)', align: 'left' },
+  { title: 'vs floor', align: 'right' },
+  { title: 'details', align: 'left' },
+  { title: 'durability', align: 'left' },
+];
+
 export function summaryTable(results: BenchResults): string {
-  const lines = [
-    '| workload | contender | median | spread (reps) | vs floor | details | durability |',
-    '| --- | --- | ---: | --- | ---: | --- | --- |',
-  ];
-  for (const row of results.summary) {
-    const spread = row.reps > 1 ? `${formatSpread(row.spread)} (${row.reps})` : `(${row.reps})`;
-    lines.push(
-      `| ${row.row} | ${escapeCell(row.label)} | ${formatValue(row.median, row.unit)} | ${spread} | ` +
-        `${row.ranked ? formatRatio(row.ratio) : 'not ranked'} | ${escapeCell(row.details)} | ` +
-        `${escapeCell(row.status)} |`,
-    );
-  }
-  return lines.join('\n');
+  const rows = results.summary.map((row) => [
+    row.row,
+    escapeCell(row.label),
+    formatValue(row.median, row.unit),
+    row.reps > 1 ? `${formatSpread(row.spread)} (${row.reps})` : `(${row.reps})`,
+    row.ranked ? formatRatio(row.ratio) : 'not ranked',
+    escapeCell(row.details),
+    escapeCell(row.status),
+  ]);
+  return alignedTable(SUMMARY_COLUMNS, rows);
 }
 
 export function renderMarkdown(results: BenchResults): string {
