@@ -2,8 +2,9 @@ import { WalError, WalErrorCode } from '@walnut/codec';
 import { BaseStorageIo, completedInFull, type QueuedOp } from './base.js';
 import { Errno, errnoName } from './errors.js';
 import { loadNative, type NativeRing } from './native.js';
-import { lockScope, realFiles } from './realfs.js';
-import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from './types.js';
+import { withRealFiles } from './real-files-backend.js';
+import { lockScope } from './realfs.js';
+import type { IoFd, OpenOptions, StorageIoDescription } from './types.js';
 
 /** Configuration of the io_uring backend. */
 export interface IoUringConfig {
@@ -57,7 +58,7 @@ interface InKernel {
  * through an eventfd registered with the ring and watched by uv_poll. Buffers of
  * in-flight operations are held by the addon until their CQE was reaped.
  */
-export class IoUringStorageIo extends BaseStorageIo {
+export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
   readonly name = 'io_uring';
   readonly #ring: NativeRing;
   readonly #completions: Float64Array;
@@ -392,43 +393,15 @@ export class IoUringStorageIo extends BaseStorageIo {
 
   async open(path: string, options?: OpenOptions): Promise<IoFd> {
     this.assertOpen();
-    const fd = await realFiles.open(path, options);
+    const fd = await super.open(path, options);
     if (options?.direct) this.#directFds.add(fd);
     else this.#directFds.delete(fd);
     return fd;
   }
   close(fd: IoFd): Promise<void> {
     this.#directFds.delete(fd);
-    return realFiles.close(fd);
+    return super.close(fd);
   }
-  size(fd: IoFd): Promise<number> {
-    return realFiles.size(fd);
-  }
-  truncate(fd: IoFd, length: number): Promise<void> {
-    return realFiles.truncate(fd, length);
-  }
-  mkdir(path: string): Promise<void> {
-    return realFiles.mkdir(path);
-  }
-  readdir(path: string): Promise<string[]> {
-    return realFiles.readdir(path);
-  }
-  stat(path: string): Promise<{ size: number } | null> {
-    return realFiles.stat(path);
-  }
-  rename(from: string, to: string): Promise<void> {
-    return realFiles.rename(from, to);
-  }
-  unlink(path: string): Promise<void> {
-    return realFiles.unlink(path);
-  }
-  syncDirectory(path: string): Promise<void> {
-    return realFiles.syncDirectory(path);
-  }
-  lock(path: string): Promise<IoLock> {
-    return realFiles.lock(path);
-  }
-
   describe(): StorageIoDescription {
     return {
       backend: this.name,

@@ -2,15 +2,16 @@ import * as fs from 'node:fs';
 import { type QueuedOp, SequentialStorageIo } from './base.js';
 import { Errno, resultFromNodeError } from './errors.js';
 import { loadNative } from './native.js';
-import { lockScope, realFiles } from './realfs.js';
-import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from './types.js';
+import { withRealFiles } from './real-files-backend.js';
+import { lockScope } from './realfs.js';
+import type { StorageIoDescription } from './types.js';
 
 /**
  * node:fs synchronous calls, executed in submission order at `flush()`; every
  * completion is delivered on the next event-loop turn. The portable baseline: it needs
  * nothing but Node, and it blocks the event loop for the duration of each call.
  */
-export class SyncFsStorageIo extends SequentialStorageIo {
+export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
   readonly name = 'sync-fs';
   readonly #reason: string;
 
@@ -43,41 +44,6 @@ export class SyncFsStorageIo extends SequentialStorageIo {
     } catch (error) {
       return resultFromNodeError(error);
     }
-  }
-
-  open(path: string, options?: OpenOptions): Promise<IoFd> {
-    this.assertOpen();
-    return realFiles.open(path, options);
-  }
-  close(fd: IoFd): Promise<void> {
-    return realFiles.close(fd);
-  }
-  size(fd: IoFd): Promise<number> {
-    return realFiles.size(fd);
-  }
-  truncate(fd: IoFd, length: number): Promise<void> {
-    return realFiles.truncate(fd, length);
-  }
-  mkdir(path: string): Promise<void> {
-    return realFiles.mkdir(path);
-  }
-  readdir(path: string): Promise<string[]> {
-    return realFiles.readdir(path);
-  }
-  stat(path: string): Promise<{ size: number } | null> {
-    return realFiles.stat(path);
-  }
-  rename(from: string, to: string): Promise<void> {
-    return realFiles.rename(from, to);
-  }
-  unlink(path: string): Promise<void> {
-    return realFiles.unlink(path);
-  }
-  syncDirectory(path: string): Promise<void> {
-    return realFiles.syncDirectory(path);
-  }
-  lock(path: string): Promise<IoLock> {
-    return realFiles.lock(path);
   }
 
   describe(): StorageIoDescription {
