@@ -7,7 +7,9 @@ import { SyncFsStorageIo } from '@walnut/storage-io';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PerCoreWalManager } from '../src/index.js';
 
-// Workers run plain Node against the BUILT packages: `pnpm run build` first.
+// Workers run plain Node against the BUILT packages: `pnpm run build` first. They get no
+// execArgv: vitest started inside this package passes its `--conditions @walnut/source`
+// to the test process, and a worker inheriting it would load the .ts sources.
 const WORKER = new URL('./fixtures/core-worker.mjs', import.meta.url);
 const CORES = 2;
 const ENTRIES = 3_000;
@@ -35,6 +37,7 @@ describe('worker-owned writers (real worker_threads)', () => {
       const { port1, port2 } = new MessageChannel();
       const handoff = await manager.handOff(coreId, port1);
       const worker = new Worker(WORKER, {
+        execArgv: [],
         workerData: { handoff, port: port2, entries: ENTRIES, syncEvery: 100 },
         transferList: [port2],
       });
