@@ -392,7 +392,6 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
   }
 
   async open(path: string, options?: OpenOptions): Promise<IoFd> {
-    this.assertOpen();
     const fd = await super.open(path, options);
     if (options?.direct) this.#directFds.add(fd);
     else this.#directFds.delete(fd);

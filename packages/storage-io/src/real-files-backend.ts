@@ -5,24 +5,8 @@ import type { IoFd, IoLock, OpenOptions } from './types.js';
 // biome-ignore lint/suspicious/noExplicitAny: a mixin's base constructor must take any[]
 type BackendClass = abstract new (...args: any[]) => BaseStorageIo;
 
-/**
- * What `withRealFiles` adds: the StorageIo file and name operations, done on real files.
- * Written out because `Pick<StorageIo, …>` turns methods into properties, which a class
- * cannot override with methods or reach through `super`.
- */
-export interface RealFileOperations {
-  open(path: string, options?: OpenOptions): Promise<IoFd>;
-  close(fd: IoFd): Promise<void>;
-  size(fd: IoFd): Promise<number>;
-  truncate(fd: IoFd, length: number): Promise<void>;
-  mkdir(path: string): Promise<void>;
-  readdir(path: string): Promise<string[]>;
-  stat(path: string): Promise<{ size: number } | null>;
-  rename(from: string, to: string): Promise<void>;
-  unlink(path: string): Promise<void>;
-  syncDirectory(path: string): Promise<void>;
-  lock(path: string): Promise<IoLock>;
-}
+/** What `withRealFiles` adds: `realFiles`' operations, as methods of the backend. */
+export type RealFileOperations = typeof realFiles;
 
 /**
  * The file and name operations of a backend over real files (sync-fs, io_uring): both
