@@ -10,7 +10,15 @@ import type {
 } from '@walnut/storage-io';
 import { LatencyHistogram } from './histogram.js';
 
-const OPS: readonly IoOp[] = ['write', 'writev', 'read', 'fdatasync', 'fsync', 'fallocate'];
+const OPS: readonly IoOp[] = [
+  'write',
+  'writev',
+  'read',
+  'fdatasync',
+  'fsync',
+  'fallocate',
+  'writeback',
+];
 
 export interface OpLatency {
   readonly op: IoOp;
@@ -112,6 +120,9 @@ export class LatencyRecordingStorageIo implements StorageIo {
   }
   submitFallocate(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
     return this.started(this.inner.submitFallocate(fd, offset, length, options));
+  }
+  submitWriteback(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
+    return this.started(this.inner.submitWriteback(fd, offset, length, options));
   }
 
   flush(): number {

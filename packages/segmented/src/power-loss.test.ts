@@ -132,11 +132,12 @@ class CrashBeforeStep extends FaultyStorageIo {
   }
 }
 
-/** How new space is made: plain appends, fallocate, or zeros written ahead of the writer. */
+/** How new space is made: plain appends, fallocate, zeros written ahead, or with writeback started ahead. */
 const spaceArb = fc.constantFrom(
   { segmentTargetSize: 4096 },
   { segmentTargetSize: 4096, preallocate: true },
   { segmentTargetSize: 32_768, zeroFillAhead: 8192 },
+  { segmentTargetSize: 32_768, writebackAhead: 4096 },
 );
 
 describe('power loss (FaultyStorageIo.crash with torn writes)', () => {

@@ -41,6 +41,8 @@ export interface Segment {
   completedEnd: number;
   /** Up to here the file holds data or durable zeros written ahead (see zero-fill.ts). */
   zeroedEnd: number;
+  /** Up to here a writeback was started or an fdatasync covered the data (see writeback.ts). */
+  writebackEnd: number;
   /** Last LSN assigned into this segment (firstLsn - 1 while it holds none). */
   lastLsn: bigint;
   /** Last LSN of this segment whose write completed. */
@@ -73,6 +75,7 @@ export function plannedSegment(dir: string, firstLsn: bigint, ring: KeyRing | un
     assignedEnd: FILE_HEADER_SIZE,
     completedEnd: FILE_HEADER_SIZE,
     zeroedEnd: FILE_HEADER_SIZE,
+    writebackEnd: FILE_HEADER_SIZE,
     lastLsn: firstLsn - 1n,
     writtenLsn: firstLsn - 1n,
     creating: null,
@@ -99,6 +102,7 @@ export function existingSegment(
     assignedEnd: dataEnd,
     completedEnd: dataEnd,
     zeroedEnd: dataEnd,
+    writebackEnd: dataEnd,
     lastLsn,
     writtenLsn: lastLsn,
     creating: null,

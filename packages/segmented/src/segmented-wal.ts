@@ -39,6 +39,7 @@ import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
 import { existingSegment, hasRecords, isNamed, plannedSegment, type Segment } from './segment.js';
+import { WritebackAhead, type WritebackStats } from './writeback.js';
 import { ZeroFiller, type ZeroFillStats } from './zero-fill.js';
 
 const ENOSPC = 28;
@@ -85,6 +86,8 @@ export interface SegmentedWalStats {
   preallocation: boolean | null;
   /** Zeros written ahead of the writer (config.zeroFillAhead). */
   zeroFill: ZeroFillStats;
+  /** Writeback started ahead of fdatasync (config.writebackAhead). */
+  writeback: WritebackStats;
 }
 
 interface SyncWaiter {
@@ -130,6 +133,7 @@ export class SegmentedWal {
   readonly #report: RecoveryReport;
   readonly #pool: BufferPool;
   readonly #zeroFill: ZeroFiller | null;
+  readonly #writeback: WritebackAhead | null;
   readonly #maxFrameBody: number;
   #ring: KeyRing | undefined;
 
@@ -196,6 +200,7 @@ export class SegmentedWal {
     bufferAllocations: 0,
     preallocation: null,
     zeroFill: { state: 'off', fills: 0, bytes: 0, heldWrites: 0 },
+    writeback: { state: 'off', ranges: 0, bytes: 0 },
   };
 
   private constructor(init: {
@@ -223,6 +228,14 @@ export class SegmentedWal {
             segmentTargetSize: init.cfg.segmentTargetSize,
             onIdle: (seg) => this.#onZeroFillIdle(seg),
             onFatal: (err) => this.#poison(err),
+          })
+        : null;
+    this.#writeback =
+      init.cfg.writebackAhead > 0 && !init.cfg.readOnly
+        ? new WritebackAhead({
+            io: init.io,
+            every: init.cfg.writebackAhead,
+            onIdle: () => this.#closeIdleFds(),
           })
         : null;
     this.#maxFrameBody = Math.min(2 ** 30, init.cfg.maxRecordSize + 1024);
@@ -399,6 +412,7 @@ export class SegmentedWal {
       bufferedBytes: this.#bufLen,
       bufferAllocations: this.#pool.allocated,
       zeroFill: this.#zeroFill?.stats() ?? this.#stats.zeroFill,
+      writeback: this.#writeback?.stats() ?? this.#stats.writeback,
     };
   }
 
@@ -731,6 +745,7 @@ export class SegmentedWal {
     while (n < this.#writes.length && this.#writes[n]!.status === 'done') {
       const w = this.#writes[n]!;
       w.seg.completedEnd = w.fileOffset + w.length;
+      this.#writeback?.afterWrite(w.seg);
       if (w.lastLsn >= w.firstLsn) {
         w.seg.writtenLsn = w.lastLsn;
         this.#writtenLsn = w.lastLsn;
@@ -882,7 +897,7 @@ export class SegmentedWal {
   }
 
   #closeIdleFds(): void {
-    if (this.#roundActive || this.#fdsToClose.length === 0) return;
+    if (this.#roundActive || this.#fdsToClose.length === 0 || this.#writeback?.busy) return;
     const fds = this.#fdsToClose;
     this.#fdsToClose = [];
     for (const fd of fds) this.#io.close(fd).catch(() => {});
@@ -978,6 +993,7 @@ export class SegmentedWal {
       cutSeg.assignedEnd = cutAt;
       cutSeg.completedEnd = Math.min(cutSeg.completedEnd, cutAt);
       cutSeg.zeroedEnd = cutAt;
+      cutSeg.writebackEnd = Math.min(cutSeg.writebackEnd, cutAt);
       cutSeg.lastLsn = from - 1n;
       if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
       this.#nextLsn = from;
@@ -1082,6 +1098,7 @@ export class SegmentedWal {
     const target = this.#nextLsn - 1n;
     const active = this.#active();
     let linkedSync: Promise<IoCompletion> | null = null;
+    let linkedEnd = 0;
     const othersBusy = this.#writes.length > 0;
     if (this.#bufLen > 0 && active.status === 'ready' && !othersBusy) {
       // The common case: one buffer to write and nothing else in flight. The fdatasync is
@@ -1093,6 +1110,7 @@ export class SegmentedWal {
         this.#io.flush();
         this.#watch(submitted.write, submitted.token);
         linkedSync = this.#io.completion(syncToken);
+        linkedEnd = submitted.write.fileOffset + submitted.write.length;
         this.#zeroFill?.maybeStart(active);
       }
     } else {
@@ -1110,8 +1128,12 @@ export class SegmentedWal {
     let synced = false;
     if (linkedSync !== null) {
       const c = await linkedSync;
-      if (c.result === 0) synced = true;
-      else if (c.result !== -ECANCELED) throw ioErrorFromErrno(-c.result, 'fdatasync', active.path);
+      if (c.result === 0) {
+        synced = true;
+        this.#writeback?.covered(active, linkedEnd);
+      } else if (c.result !== -ECANCELED) {
+        throw ioErrorFromErrno(-c.result, 'fdatasync', active.path);
+      }
       // Cancelled: its write was short and finished by a resubmission; sync again below.
     }
     if (!synced) {
@@ -1119,7 +1141,9 @@ export class SegmentedWal {
       if (seg !== undefined && !isNamed(seg)) await this.#named(seg);
       if (seg !== undefined && seg.status === 'ready' && seg.fd !== null) {
         this.#stats.syncs++;
+        const end = seg.completedEnd;
         await this.#io.datasync(seg.fd);
+        this.#writeback?.covered(seg, end);
       }
       // A sealed segment was fdatasynced when it was sealed.
     }
@@ -1376,6 +1400,7 @@ export class SegmentedWal {
     await this.#truncateChain;
     await this.#zeroFill?.idle();
     while (this.#roundActive) await new Promise((r) => setImmediate(r));
+    await this.#writeback?.idle();
     for (const w of this.#waiters) w.reject(err);
     this.#waiters = [];
     for (const f of this.#flushWaiters) f.reject(err);

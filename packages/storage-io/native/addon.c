@@ -1,7 +1,7 @@
 /*
  * N-API binding of the io_uring driver (ring.c): SQE preparation for JS submissions,
  * completion delivery on the libuv loop (an eventfd registered with the ring, watched by
- * uv_poll), and the few system calls Node lacks (flock, fallocate).
+ * uv_poll), and the few system calls Node lacks (flock, fallocate, sync_file_range).
  *
  * Buffer lifetime: every SQE that points into JS memory holds napi references to its
  * buffers until its CQE was reaped, so the memory the kernel reads or writes cannot be
@@ -490,6 +490,32 @@ static napi_value prep_fallocate(napi_env env, napi_callback_info info) {
   return make_bool(env, true);
 }
 
+/* prepWriteback(token, fd, offset, length, link) — sync_file_range(SYNC_FILE_RANGE_WRITE):
+ * starts writeback of the range without waiting for it. The SQE's length is 32 bits; a
+ * longer range is sent as 0, which the kernel reads as "to the end of the file". */
+static napi_value prep_writeback(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  addon_ring *r = unwrap(env, info, &argc, argv);
+  if (r == NULL) return NULL;
+  int64_t offset;
+  int64_t length;
+  bool link;
+  CHECK(napi_get_value_int64(env, argv[2], &offset));
+  CHECK(napi_get_value_int64(env, argv[3], &length));
+  CHECK(napi_get_value_bool(env, argv[4], &link));
+  uint32_t index;
+  int full;
+  struct io_uring_sqe *sqe = begin_prep(env, r, argv[0], argv[1], &index, &full);
+  if (sqe == NULL) return full ? make_bool(env, false) : NULL;
+  sqe->opcode = IORING_OP_SYNC_FILE_RANGE;
+  sqe->off = (uint64_t)offset;
+  sqe->len = length > (int64_t)UINT32_MAX ? 0 : (uint32_t)length;
+  sqe->sync_range_flags = SYNC_FILE_RANGE_WRITE;
+  finish_prep(r, sqe, link);
+  return make_bool(env, true);
+}
+
 static napi_value ring_submit(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   addon_ring *r = unwrap(env, info, &argc, NULL);
@@ -672,8 +698,10 @@ static napi_value ring_construct(napi_env env, napi_callback_info info) {
 /* ---------- free functions ---------- */
 
 static const int REQUIRED_OPS[] = {IORING_OP_WRITE, IORING_OP_READ, IORING_OP_WRITEV,
-                                   IORING_OP_FSYNC, IORING_OP_FALLOCATE};
-static const char *REQUIRED_OP_NAMES[] = {"WRITE", "READ", "WRITEV", "FSYNC", "FALLOCATE"};
+                                   IORING_OP_FSYNC, IORING_OP_FALLOCATE,
+                                   IORING_OP_SYNC_FILE_RANGE};
+static const char *REQUIRED_OP_NAMES[] = {"WRITE",  "READ",      "WRITEV",
+                                          "FSYNC", "FALLOCATE", "SYNC_FILE_RANGE"};
 
 /* probe(): null when a real ring with every needed opcode and an eventfd works. */
 static napi_value probe(napi_env env, napi_callback_info info) {
@@ -751,6 +779,24 @@ static napi_value js_fallocate(napi_env env, napi_callback_info info) {
   return make_int(env, rc < 0 ? -errno : 0);
 }
 
+/* syncFileRangeWrite(fd, offset, length) → 0 or -errno: starts writeback, does not wait. */
+static napi_value js_sync_file_range_write(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  int64_t offset;
+  int64_t length;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int64(env, argv[1], &offset));
+  CHECK(napi_get_value_int64(env, argv[2], &length));
+  int rc;
+  do {
+    rc = sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+  } while (rc < 0 && errno == EINTR);
+  return make_int(env, rc < 0 ? -errno : 0);
+}
+
 static napi_value create_ring(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -778,6 +824,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"prepRead", NULL, prep_read, NULL, NULL, NULL, napi_default, NULL},
       {"prepFsync", NULL, prep_fsync, NULL, NULL, NULL, napi_default, NULL},
       {"prepFallocate", NULL, prep_fallocate, NULL, NULL, NULL, napi_default, NULL},
+      {"prepWriteback", NULL, prep_writeback, NULL, NULL, NULL, napi_default, NULL},
       {"submit", NULL, ring_submit, NULL, NULL, NULL, napi_default, NULL},
       {"reap", NULL, ring_reap, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, ring_close, NULL, NULL, NULL, napi_default, NULL},
@@ -806,6 +853,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"probe", NULL, probe, NULL, NULL, NULL, napi_default, NULL},
       {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
       {"fallocate", NULL, js_fallocate, NULL, NULL, NULL, napi_default, NULL},
+      {"syncFileRangeWrite", NULL, js_sync_file_range_write, NULL, NULL, NULL, napi_default,
+       NULL},
       {"Ring", NULL, NULL, NULL, NULL, ring_class, napi_default, NULL},
       {"constants", NULL, NULL, NULL, NULL, constants, napi_default, NULL},
   };

@@ -20,7 +20,7 @@ export interface QueuedOp {
   readonly requested: number;
   /** Run only if the previous submission of this instance succeeded in full. */
   readonly link: boolean;
-  /** File offset (write/writev/read/fallocate). */
+  /** File offset (write/writev/read/fallocate/writeback). */
   readonly offset: number;
   /** The buffer of a write or read. */
   readonly data: Uint8Array | undefined;
@@ -36,7 +36,8 @@ interface Waiter {
 /** True when `result` counts as success for a link: syncs ≥ 0, transfers in full. */
 export function completedInFull(op: IoOp, requested: number, result: number): boolean {
   if (result < 0) return false;
-  return op === 'fdatasync' || op === 'fsync' || op === 'fallocate' || result === requested;
+  if (op === 'write' || op === 'writev' || op === 'read') return result === requested;
+  return true;
 }
 
 const NO_SUBMIT_OPTIONS: SubmitOptions = {};
@@ -131,6 +132,13 @@ export abstract class BaseStorageIo implements StorageIo {
       badArgument('length', 'a positive safe integer', length);
     }
     return this.#enqueue('fallocate', fd, length, options, offset, undefined, undefined);
+  }
+
+  submitWriteback(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
+    if (!Number.isSafeInteger(length) || length <= 0) {
+      badArgument('length', 'a positive safe integer', length);
+    }
+    return this.#enqueue('writeback', fd, length, options, offset, undefined, undefined);
   }
 
   #enqueue(

@@ -407,6 +407,24 @@ export function runStorageIoConformance(
       }
     });
 
+    it('starts writeback or says it cannot, changing neither the bytes nor what is durable', {
+      timeout,
+    }, async () => {
+      const path = join(dir, 'data');
+      const fd = await io.open(path, { create: true });
+      const data = pattern(3 * 4096 + 100, 4);
+      await io.write(fd, data, 0);
+      const started = await io.completion(io.submitWriteback(fd, 0, data.length));
+      expect(started).toMatchObject({ op: 'writeback', requested: data.length });
+      expect([0, -95]).toContain(started.result);
+      if (options.durableImage) expect(options.durableImage(io, path)?.length ?? 0).toBe(0);
+      const back = Buffer.alloc(data.length);
+      expect(await io.read(fd, back, 0)).toBe(data.length);
+      expectBytes(back, data);
+      expect((await io.completion(io.submitWriteback(1_000_000, 0, 4096))).result).toBeLessThan(0);
+      expect(() => io.submitWriteback(fd, 0, 0)).toThrow(WalError);
+    });
+
     it('gives an exclusive lock that rejects a second holder with WAL_LOCKED', {
       timeout,
     }, async () => {

@@ -30,6 +30,7 @@ export function zeroCounts(): OpCounts {
     fdatasync: 0,
     fsync: 0,
     fallocate: 0,
+    writeback: 0,
     syncDirectory: 0,
   };
 }

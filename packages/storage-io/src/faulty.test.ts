@@ -119,6 +119,22 @@ describe('FaultyStorageIo.crash over real files', () => {
     expectBytes(readFileSync(path), bytes(1000, 1));
   });
 
+  it('counts a writeback as no sync: the bytes it started writing back are lost', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    const io = new FaultyStorageIo(new SyncFsStorageIo());
+    const path = join(dir, 'seg');
+    const fd = await io.open(path, { create: true });
+    await io.syncDirectory(dir);
+    await io.write(fd, bytes(1000, 1), 0);
+    await io.datasync(fd);
+    await io.write(fd, bytes(8192, 2), 1000);
+    const writeback = await io.completion(io.submitWriteback(fd, 0, 9192));
+    expect(writeback.result).toBe(0);
+    expect(io.counts.writeback).toBe(1);
+    await io.crash();
+    expectBytes(readFileSync(path), bytes(1000, 1));
+  });
+
   it('tears the last unsynced write and removes names never synced', async () => {
     dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
     const io = new FaultyStorageIo(new SyncFsStorageIo(), { seed: 11 });

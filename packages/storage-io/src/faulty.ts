@@ -121,6 +121,8 @@ export class FaultyStorageIo extends BaseStorageIo {
         return this.inner.submitFsync(op.fd, options);
       case 'fallocate':
         return this.inner.submitFallocate(op.fd, op.offset, op.requested, options);
+      case 'writeback':
+        return this.inner.submitWriteback(op.fd, op.offset, op.requested, options);
     }
   }
 

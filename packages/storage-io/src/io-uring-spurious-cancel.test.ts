@@ -102,6 +102,10 @@ const kernel = vi.hoisted(() => {
         const to = target(token, fd);
         return prepared(token, to, ring.prepFallocate(token, to, offset, length, link));
       },
+      prepWriteback(token, fd, offset, length, link) {
+        const to = target(token, fd);
+        return prepared(token, to, ring.prepWriteback(token, to, offset, length, link));
+      },
       submit: () => ring.submit(),
       reap: () => rewrite(ring.reap()),
       get sqSpace() {

@@ -232,6 +232,9 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
         case 'fallocate':
           queued = ring.prepFallocate(op.token, op.fd, op.offset, op.requested, linkNext);
           break;
+        case 'writeback':
+          queued = ring.prepWriteback(op.token, op.fd, op.offset, op.requested, linkNext);
+          break;
       }
       if (queued) return;
       this.#submit();

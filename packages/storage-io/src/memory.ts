@@ -73,6 +73,9 @@ export class MemoryStorageIo extends SequentialStorageIo {
         if (open.readOnly) return -Errno.EBADF;
         file.allocate(op.offset, op.requested);
         return 0;
+      case 'writeback':
+        // No page cache: nothing waits to be written back, and nothing becomes durable.
+        return 0;
     }
   }
 

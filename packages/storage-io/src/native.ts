@@ -28,6 +28,8 @@ export interface NativeRing {
   prepRead(token: number, fd: number, into: Uint8Array, offset: number, link: boolean): boolean;
   prepFsync(token: number, fd: number, datasync: boolean, link: boolean): boolean;
   prepFallocate(token: number, fd: number, offset: number, length: number, link: boolean): boolean;
+  /** sync_file_range(SYNC_FILE_RANGE_WRITE) of the range. */
+  prepWriteback(token: number, fd: number, offset: number, length: number, link: boolean): boolean;
   /** Publishes queued SQEs and enters the kernel; returns how many it took, or -errno. */
   submit(): number;
   /** Drains every available CQE into the completion array; returns how many. */
@@ -62,6 +64,8 @@ export interface NativeBinding {
   flock(fd: number, operation: number): number;
   /** fallocate(2); returns 0 or -errno. */
   fallocate(fd: number, mode: number, offset: number, length: number): number;
+  /** sync_file_range(2) with SYNC_FILE_RANGE_WRITE; returns 0 or -errno. */
+  syncFileRangeWrite(fd: number, offset: number, length: number): number;
   readonly constants: {
     readonly O_DIRECT: number;
     readonly O_DSYNC: number;
@@ -130,7 +134,7 @@ function firstLine(error: unknown): string {
   return message.split('\n')[0] ?? message;
 }
 
-/** Whether the native addon (io_uring, flock, fallocate) is loaded here, and why not. */
+/** Whether the native addon (io_uring, flock, fallocate, writeback) is loaded here, and why not. */
 export function nativeAddonStatus(): { loaded: boolean; reason: string } {
   const { binding, reason } = loadNative();
   return { loaded: binding !== null, reason };

@@ -40,6 +40,11 @@ export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
           if (binding === null) return -Errno.EOPNOTSUPP;
           return binding.fallocate(op.fd, 0, op.offset, op.requested);
         }
+        case 'writeback': {
+          const binding = loadNative().binding;
+          if (binding === null) return -Errno.EOPNOTSUPP;
+          return binding.syncFileRangeWrite(op.fd, op.offset, op.requested);
+        }
       }
     } catch (error) {
       return resultFromNodeError(error);
@@ -54,6 +59,7 @@ export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
         completes:
           'runs at flush() on the calling thread; completions delivered on the next loop turn',
         fallocate: loadNative().binding === null ? 'unsupported (addon not loaded)' : 'native',
+        writeback: loadNative().binding === null ? 'unsupported (addon not loaded)' : 'native',
         locks: lockScope(),
         addon: loadNative().reason,
       },

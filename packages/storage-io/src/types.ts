@@ -8,7 +8,7 @@
  */
 
 /** The kind of operation a submission/completion is about. */
-export type IoOp = 'write' | 'writev' | 'read' | 'fdatasync' | 'fsync' | 'fallocate';
+export type IoOp = 'write' | 'writev' | 'read' | 'fdatasync' | 'fsync' | 'fallocate' | 'writeback';
 
 /** A file descriptor as returned by `StorageIo.open` (a plain OS fd for real backends). */
 export type IoFd = number;
@@ -18,7 +18,7 @@ export interface IoCompletion {
   readonly token: number;
   readonly op: IoOp;
   readonly fd: IoFd;
-  /** Bytes asked for (write/writev/read/fallocate length), 0 for syncs. */
+  /** Bytes asked for (write/writev/read/fallocate/writeback length), 0 for syncs. */
   readonly requested: number;
   /** Bytes transferred (>= 0; 0 for a successful sync) or `-errno` on failure. */
   readonly result: number;
@@ -109,6 +109,14 @@ export interface StorageIo {
   submitFsync(fd: IoFd, options?: SubmitOptions): number;
   /** Reserve space (mode 0: extends the file size). Backends that cannot complete it with -EOPNOTSUPP. */
   submitFallocate(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number;
+  /**
+   * Starts writing the range's dirty pages back to the device without waiting for them
+   * (sync_file_range with SYNC_FILE_RANGE_WRITE). It makes nothing durable — no device
+   * cache flush, no metadata — and only leaves less for a later fdatasync to write.
+   * Completes with 0 once the writeback is under way; backends without it complete with
+   * -EOPNOTSUPP (a memory backend has nothing to write back and completes with 0).
+   */
+  submitWriteback(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number;
 
   /** Hand every queued submission to the kernel / execute it. Returns how many were handed over. */
   flush(): number;

@@ -16,7 +16,7 @@ export interface WalOptions {
   durability?: Durability;
   /** For `durability: 'interval'`. Default 100 ms. */
   syncIntervalMs?: number;
-  /** Payload+meta bytes appended but not yet committed before backpressure applies. Default 64 MiB. */
+  /** Payload+meta bytes appended but not yet committed before backpressure applies. Default 8 MiB. */
   maxQueueBytes?: number;
   /** Default `'block'`. */
   backpressure?: Backpressure;
@@ -42,6 +42,12 @@ export interface WalOptions {
    * `'sync'`, else 0 (off); every byte is written twice, which bulk writers do not want.
    */
   zeroFillAhead?: number;
+  /**
+   * Start the kernel's writeback of written, unsynced data every this many bytes, so that
+   * a bulk append's final `sync()` has little left to write. A hint; it makes nothing
+   * durable. Default 8 MiB; 0 turns it off.
+   */
+  writebackAhead?: number;
 }
 
 /** @internal How a builder opens its engine (a SegmentedWal; a fake in tests). */
@@ -65,7 +71,14 @@ export interface EngineConfig {
   preallocate?: boolean;
   writeBufferSize?: number;
   zeroFillAhead?: number;
+  writebackAhead?: number;
 }
+
+/**
+ * Enough queued bytes to keep eight 1 MiB writes in flight; more only adds write buffers the
+ * CPU caches cannot hold (docs/decisions/0607-wal-queue-and-writeback-ahead.md).
+ */
+export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 
 /** zeroFillAhead under durability 'sync' unless set (docs/decisions/0305-zero-fill-ahead.md). */
 export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 1024 * 1024;
@@ -141,6 +154,13 @@ export class WalBuilder {
     }
     return this.set('zeroFillAhead', bytes);
   }
+  /** 0 turns writeback ahead off. */
+  writebackAhead(bytes: number): this {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      badArgument('writebackAhead', 'a non-negative integer (bytes; 0 = off)', bytes);
+    }
+    return this.set('writebackAhead', bytes);
+  }
 
   /** @internal Opens the log over another engine (tests). */
   withEngine(factory: EngineFactory): this {
@@ -167,7 +187,7 @@ export class WalBuilder {
     const wal = new Wal(this.dir, engine, {
       durability,
       syncIntervalMs: s.syncIntervalMs ?? 100,
-      maxQueueBytes: s.maxQueueBytes ?? 64 * 1024 * 1024,
+      maxQueueBytes: s.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
       backpressure: s.backpressure ?? 'block',
       maxGroupWaitMs: s.maxGroupWaitMs ?? 0,
       ownedIo: owned ? io : undefined,
@@ -199,6 +219,7 @@ function engineConfig(
   if (s.encryption !== undefined) config.encryption = s.encryption;
   if (s.preallocate !== undefined) config.preallocate = s.preallocate;
   if (s.writeBufferSize !== undefined) config.writeBufferSize = s.writeBufferSize;
+  if (s.writebackAhead !== undefined) config.writebackAhead = s.writebackAhead;
   return config;
 }
 

@@ -42,6 +42,36 @@ describe('Wal over SegmentedWal (real files)', () => {
     );
   });
 
+  it('starts writeback ahead of the final sync of a bulk append, unless turned off', async () => {
+    const writeback = async (configure: (dir: string) => ReturnType<typeof Wal.open>) => {
+      const wal = await configure(tempDir())
+        .durability('none')
+        .writeBufferSize(16 * 1024)
+        .storageIo('sync-fs')
+        .build();
+      const record = Buffer.alloc(1000, 7);
+      for (let i = 1; i <= 300; i++) {
+        await wal.append(record);
+        // Let the writes complete now and then, as a producer that yields does.
+        if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await wal.sync();
+      const stats = wal.stats().storage as { writeback: { state: string; ranges: number } };
+      await wal.close();
+      return stats.writeback;
+    };
+    const on = await writeback((dir) => Wal.open(dir).writebackAhead(64 * 1024));
+    expect(on.state).toBe('on');
+    expect(on.ranges).toBeGreaterThanOrEqual(3);
+    expect(await writeback((dir) => Wal.open(dir).writebackAhead(0))).toMatchObject({
+      state: 'off',
+      ranges: 0,
+    });
+    expect(() => Wal.open(tempDir()).writebackAhead(-1)).toThrow(
+      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+    );
+  });
+
   it('replays every record across sealed (mmap) and active segments, also after reopen', async () => {
     const dir = tempDir();
     const wal = await Wal.open(dir).segmentSize(4096).storageIo('sync-fs').build();
