@@ -1,5 +1,5 @@
 /**
- * @walnut/segmented, the layer under `Wal`: synchronous appends into a 1 MiB write buffer,
+ * @walnut/segmented, the layer under `Wal`: synchronous `appendPayload` into a 1 MiB write buffer,
  * full buffers submitted to StorageIo without waiting, one `sync()` at the end. It fits W1
  * (and writes the log that W4 replays, through segmented and through mmap-reader).
  */
@@ -8,7 +8,7 @@ import { importOrReason, installedVersion } from './versions.js';
 import { type CountedIo, type StorageIoLike, storageIoFactory } from './walnut-io.js';
 
 interface SegmentedWalLike {
-  append(record: { payload: Uint8Array }): bigint;
+  appendPayload(payload: Uint8Array): bigint;
   sync(): Promise<bigint>;
   replay(): AsyncIterable<{ payload: Uint8Array }>;
   close(): Promise<void>;
@@ -24,7 +24,7 @@ class SegmentedWriter implements LogWriter {
   ) {}
 
   append(payload: Uint8Array): undefined {
-    this.wal.append({ payload });
+    this.wal.appendPayload(payload);
     return undefined;
   }
 
@@ -33,7 +33,7 @@ class SegmentedWriter implements LogWriter {
   }
 
   async appendDurable(payload: Uint8Array): Promise<void> {
-    this.wal.append({ payload });
+    this.wal.appendPayload(payload);
     await this.wal.sync();
   }
 

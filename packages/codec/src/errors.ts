@@ -94,6 +94,8 @@ function describeValue(value: unknown): string {
     return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === undefined)
     return String(value);
+  if (value instanceof Uint8Array && !ArrayBuffer.isView(value))
+    return 'an object that passes for a Uint8Array but is not one (a Proxy?)';
   if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
   if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
   if (Array.isArray(value)) return `an array of ${value.length}`;

@@ -38,6 +38,7 @@ export {
   decodeRecordBody,
   encodeBatchFrame,
   encodeBatchFrameUnsealed,
+  encodePayloadFrameUnsealed,
   encodeRecordFrame,
   encodeRecordFramesUnsealed,
   encodeRecordFrameUnsealed,

@@ -266,6 +266,35 @@ export function encodeRecordFrameUnsealed(
   return writeRecordFrame(target, offset, lsn, input, false);
 }
 
+/**
+ * `encodeRecordFrameUnsealed` for the most common record, a payload alone (type 0, no meta,
+ * no routing fields): the same bytes, without a record object to allocate and inspect.
+ * `payload` must be a real Uint8Array or Buffer (a Proxy around one is refused), so the
+ * length that is checked is the length that is copied.
+ */
+export function encodePayloadFrameUnsealed(
+  target: Buffer,
+  offset: number,
+  lsn: bigint,
+  payload: Uint8Array,
+): number {
+  checkLsn('lsn', lsn);
+  if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload))
+    badArgument('payload', 'a Uint8Array or Buffer', payload);
+  const bodyLength = RECORD_BODY_FIXED + payload.length;
+  if (bodyLength > MAX_FRAME_BODY)
+    tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
+  checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
+  const pos = offset + FRAME_HEADER_SIZE;
+  const view = viewOf(target);
+  view.setUint32(offset + 4, bodyLength, true);
+  view.setUint32(pos, BodyKind.RECORD, true);
+  view.setUint32(pos + 4, lowU32(lsn), true);
+  view.setUint32(pos + 8, highU32Last(), true);
+  copyInto(target, payload, pos + RECORD_BODY_FIXED);
+  return FRAME_HEADER_SIZE + bodyLength;
+}
+
 function writeRecordFrame(
   target: Buffer,
   offset: number,

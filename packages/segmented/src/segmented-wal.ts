@@ -4,6 +4,7 @@ import {
   batchFrameSize,
   encodeBatchFrame,
   encodeBatchFrameUnsealed,
+  encodePayloadFrameUnsealed,
   encodeRecordFrame,
   encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
@@ -11,6 +12,7 @@ import {
   isWalError,
   type KeyRing,
   MAX_LSN,
+  RECORD_BODY_FIXED,
   recordFrameSize,
   sealFrames,
   validateRecordInput,
@@ -498,6 +500,39 @@ export class SegmentedWal {
       cipher.encryptFrame(this.#buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
       this.#commitFrame(seg, size, lsn, lsn, 1);
     }
+    this.#stats.appends++;
+    this.#stats.records++;
+    return lsn;
+  }
+
+  /**
+   * Appends a record that is a payload alone (type 0, no meta, no routing fields) and returns
+   * its LSN: `append({ payload })` without a record object to allocate and inspect, the hot
+   * path of most logs. `payload` must be a Uint8Array or Buffer.
+   */
+  appendPayload(payload: Uint8Array): bigint {
+    this.#checkWritable('append');
+    if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload)) {
+      badArgument('payload', 'a Uint8Array or Buffer', payload);
+    }
+    if (payload.length > this.#cfg.maxRecordSize) {
+      validateRecordInput({ payload }, this.#cfg.maxRecordSize);
+    }
+    const size = FRAME_HEADER_SIZE + RECORD_BODY_FIXED + payload.length;
+    checkFrameBody(size, this.#maxFrameBody, this.#cfg.maxRecordSize, 'record');
+    if (this.#lsnHeadroom < 1 && !this.#refreshLsnHeadroom(1)) {
+      throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
+    }
+    const lsn = this.#nextLsn;
+    const seg = this.#segmentFor();
+    // Encrypted segments take the general path (the segment stays: #segmentFor is idempotent).
+    if (seg.writeCipher !== undefined) return this.append({ payload });
+    const at = this.#room(size);
+    if (this.#poisoned !== null) throw this.#poisoned;
+    // No caller code runs between reading payload.length and the copy: the frame is `size`.
+    encodePayloadFrameUnsealed(this.#buf, at, lsn, payload);
+    this.#bufUnsealed = true;
+    this.#commitFrame(seg, size, lsn, lsn, 1);
     this.#stats.appends++;
     this.#stats.records++;
     return lsn;

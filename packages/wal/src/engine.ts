@@ -16,6 +16,8 @@ export interface EngineSegment {
 export interface LogEngine {
   /** Synchronously assigns the LSN and encodes the record into the write buffer. */
   append(record: WalRecordInput): bigint;
+  /** `append({ payload })`, without the record object (the common case's hot path). */
+  appendPayload(payload: Uint8Array): bigint;
   /** Atomic (one frame); returns the last LSN. */
   appendBatch(records: readonly WalRecordInput[]): bigint;
   /** Everything appended so far reaches the OS; resolves with writtenLsn. */

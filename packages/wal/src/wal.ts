@@ -203,8 +203,18 @@ export class Wal {
         ),
       );
     }
-    const record: WalRecordInput = meta === undefined ? { payload } : { payload, meta };
-    return this.appendOne(record, payload.length + (meta === undefined ? 0 : meta.length));
+    if (meta !== undefined) return this.appendOne({ payload, meta }, payload.length + meta.length);
+    const bytes = payload.length;
+    if (this.mustQueue(bytes)) return this.enqueueBlocked({ payload }, undefined, bytes);
+    let lsn: bigint;
+    try {
+      lsn = this.engine.appendPayload(payload);
+    } catch (error) {
+      return Promise.reject(this.appendFailed(error));
+    }
+    this.counters.appends++;
+    this.counters.records++;
+    return this.accepted(lsn, bytes);
   }
 
   /**
@@ -234,7 +244,10 @@ export class Wal {
     }
     let lsn: bigint;
     try {
-      lsn = this.engine.append(meta === undefined ? { payload } : { payload, meta });
+      lsn =
+        meta === undefined
+          ? this.engine.appendPayload(payload)
+          : this.engine.append({ payload, meta });
     } catch (error) {
       throw this.appendFailed(error);
     }

@@ -41,6 +41,10 @@ export class FakeEngine implements LogEngine {
     return lsn;
   }
 
+  appendPayload(payload: Uint8Array): bigint {
+    return this.append({ payload });
+  }
+
   appendBatch(records: readonly WalRecordInput[]): bigint {
     this.checkOpen();
     for (const record of records) validateRecordInput(record);
