@@ -11,8 +11,9 @@ export interface WorkloadSpec {
   /** Concurrent producers (W3 only). */
   readonly producers: number;
   /**
-   * Timed repetitions: 3 in a full run for every workload, so each row is a median with a
-   * spread (the shared machine's fdatasync latency alone moves W2 and W5 by ±40%); 1 in a quick run.
+   * Timed repetitions in a full run, so each row is a median with a spread: 3 for W1 and W4,
+   * 5 for the disk-bound W2, W3 and W5 (the shared machine's fdatasync latency and write
+   * bandwidth alone move them by ±40–60% between runs); 1 in a quick run.
    */
   readonly repetitions: number;
   /** Whether the workload promises durability (and so is checked for fsyncs). */
@@ -39,7 +40,7 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
       records: quick ? 100 : 2_000,
       recordSize: 128,
       producers: 1,
-      repetitions: quick ? 1 : 3,
+      repetitions: quick ? 1 : 5,
       durable: true,
     },
     W3: {
@@ -48,7 +49,7 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
       records: quick ? 2_000 : 50_000,
       recordSize: 128,
       producers: 64,
-      repetitions: quick ? 1 : 3,
+      repetitions: quick ? 1 : 5,
       durable: true,
     },
     W4: {
@@ -66,7 +67,7 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
       records: quick ? 200 : 10_000,
       recordSize: 64 * KIB,
       producers: 1,
-      repetitions: quick ? 1 : 3,
+      repetitions: quick ? 1 : 5,
       durable: true,
     },
   };
