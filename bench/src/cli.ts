@@ -18,7 +18,7 @@ import { CONTENDERS, FLOOR_ID } from './contenders/index.js';
 import { nodeFsFloor } from './contenders/node-fs-floor.js';
 import { BENCH_ROOT } from './contenders/versions.js';
 import type { DriverTask } from './drivers.js';
-import { judgeDurability, straceAvailable } from './durability.js';
+import { type DurabilityVerdict, judgeDurability, straceAvailable } from './durability.js';
 import { gitRevision, machineInfo, repoRootOf } from './machine.js';
 import { Progress } from './progress.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -265,12 +265,21 @@ async function main(): Promise<void> {
   // Dropping the page cache slows everything else on the machine; a smoke test need not.
   const coldReplay = root && mode === 'full';
 
+  /**
+   * The durability verdict of each (contender, workload) whose syncs are syscalls, from one
+   * untimed run under strace (decision 0702): tracing costs every fdatasync a ptrace stop,
+   * which contenders syncing through io_uring would not pay, so timed runs are never traced.
+   */
+  const verdicts = new Map<string, DurabilityVerdict>();
+  const verdictKey = (contender: string, workload: WorkloadId) => `${contender} ${workload}`;
+
   const execute = async (
     contender: string,
     workload: WorkloadId,
     rep: number,
     dir: string,
     variant?: Variant,
+    purpose: 'timed' | 'verification' = 'timed',
   ): Promise<boolean> => {
     const spec = specs[workload];
     const task: DriverTask = {
@@ -282,11 +291,11 @@ async function main(): Promise<void> {
       seed: WORKLOAD_SEEDS[workload],
       ...(variant === 'cold' ? { cold: true } : {}),
     };
-    const traced = spec.durable && useStrace;
+    const traced = purpose === 'verification';
     const outcome = await runChild(contender, task, {
       childScript,
       timeoutMs: childTimeoutMs(contender),
-      ...(traced ? { traceFile: join(traceDir, `${contender}-${workload}-${rep}.strace`) } : {}),
+      ...(traced ? { traceFile: join(traceDir, `${contender}-${workload}.strace`) } : {}),
     });
     const plugin = CONTENDERS.find((c) => c.id === contender)!;
     const response = outcome.response;
@@ -294,18 +303,37 @@ async function main(): Promise<void> {
       timedOutBefore.add(contender);
     }
     const metrics = response.kind === 'ok' ? response.metrics : undefined;
-    const durability =
-      metrics === undefined
-        ? ({ status: 'not-required' } as const)
-        : judgeDurability(spec, {
-            ...(outcome.strace ? { strace: outcome.strace } : {}),
-            selfReported: metrics.selfReportedSyncs ?? null,
-            invisibleToStrace: plugin.syncsInvisibleToStrace === true,
-          });
+    const invisibleToStrace = plugin.syncsInvisibleToStrace === true;
+    let durability: DurabilityVerdict;
+    if (metrics === undefined) {
+      durability = { status: 'not-required' };
+    } else if (purpose === 'verification' || invisibleToStrace || !spec.durable) {
+      durability = judgeDurability(spec, {
+        ...(outcome.strace ? { strace: outcome.strace } : {}),
+        selfReported: metrics.selfReportedSyncs ?? null,
+        invisibleToStrace,
+      });
+      if (purpose === 'verification') {
+        verdicts.set(
+          verdictKey(contender, workload),
+          durability.status === 'durable'
+            ? { ...durability, source: `${durability.source}, untimed run` }
+            : durability,
+        );
+      }
+    } else {
+      durability = verdicts.get(verdictKey(contender, workload)) ?? {
+        status: 'unverified',
+        why: useStrace
+          ? 'its untimed run under strace did not complete'
+          : 'strace is not available',
+      };
+    }
     const record: RunRecord = {
       contender,
       workload,
       ...(variant ? { variant } : {}),
+      ...(purpose === 'verification' ? { purpose } : {}),
       rep,
       status: metrics ? 'ok' : 'failed',
       ...(response.kind === 'failed' ? { error: response.error } : {}),
@@ -325,6 +353,24 @@ async function main(): Promise<void> {
   const doW1 = selectedWorkloads.has('W1');
   const doW4 = selectedWorkloads.has('W4');
   const writers = (workload: WorkloadId) => available.filter((p) => p.workloads.includes(workload));
+  /** One untimed run under strace per contender whose syncs are syscalls, before the timed ones. */
+  const verifications = (workload: WorkloadId) => {
+    if (!useStrace || !specs[workload].durable) return;
+    for (const plugin of writers(workload).filter((p) => p.syncsInvisibleToStrace !== true)) {
+      jobs.push({
+        title: `${workload} ${plugin.label} (durability check under strace, untimed)`,
+        run: async () => {
+          const dir = freshDir(plugin.id, workload);
+          try {
+            await execute(plugin.id, workload, 0, dir, undefined, 'verification');
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      });
+    }
+  };
+  if (doW1) verifications('W1');
   if (doW1 || doW4) {
     const w1Reps = doW1 ? w1.repetitions : 1;
     for (const { rep, contender: plugin } of interleavedRounds(w1Reps, writers('W1'))) {
@@ -383,6 +429,7 @@ async function main(): Promise<void> {
   for (const workload of ['W2', 'W3', 'W5'] as const) {
     if (!selectedWorkloads.has(workload)) continue;
     const spec = specs[workload];
+    verifications(workload);
     for (const { rep, contender: plugin } of interleavedRounds(
       spec.repetitions,
       writers(workload),

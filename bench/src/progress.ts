@@ -33,7 +33,8 @@ export class Progress {
   }
 
   runDone(run: RunRecord, label: string): void {
-    const name = `${rowName(run.workload, run.variant)} ${label}${run.rep > 1 ? ` rep ${run.rep}` : ''}`;
+    const which = run.purpose === 'verification' ? ' (untimed, under strace)' : '';
+    const name = `${rowName(run.workload, run.variant)} ${label}${run.rep > 1 ? ` rep ${run.rep}` : ''}${which}`;
     if (run.metrics === undefined) {
       this.line(`  ${name}: ${run.status}: ${run.error ?? ''}`);
       return;

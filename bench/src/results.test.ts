@@ -46,6 +46,12 @@ describe('the summary', () => {
     expect(rows.find((r) => r.contender === 'fast')).toMatchObject({ ratio: 2, ranked: true });
   });
 
+  it('leaves the untimed run under strace out of every median', () => {
+    const traced: RunRecord = { ...run('floor', 1, true, 0), purpose: 'verification' };
+    const withCheck = summarize([...runs, traced], contenders, 'floor');
+    expect(withCheck.find((r) => r.contender === 'floor')).toMatchObject({ median: 200, reps: 3 });
+  });
+
   it('reports the spread of repetitions as (max - min) / median', () => {
     expect(rows.find((r) => r.contender === 'floor')?.spread).toBe(1);
   });

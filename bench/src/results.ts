@@ -20,6 +20,11 @@ export interface RunRecord {
   readonly contender: string;
   readonly workload: WorkloadId;
   readonly variant?: Variant;
+  /**
+   * 'verification': the untimed run under strace that decides durability for the timed runs
+   * of the same contender and workload (decision 0702); never part of a median.
+   */
+  readonly purpose?: 'verification';
   readonly rep: number;
   readonly status: 'ok' | 'failed' | 'skipped';
   readonly error?: string;
@@ -163,7 +168,8 @@ export function summarize(
 ): SummaryRow[] {
   const rows: SummaryRow[] = [];
   const keys = new Map<string, { workload: WorkloadId; variant?: Variant }>();
-  for (const run of runs) {
+  const timed = runs.filter((run) => run.purpose !== 'verification');
+  for (const run of timed) {
     const key = rowName(run.workload, run.variant);
     if (!keys.has(key)) keys.set(key, { workload: run.workload, variant: run.variant });
   }
@@ -172,7 +178,7 @@ export function summarize(
   for (const key of sortedKeys) {
     const { workload } = keys.get(key)!;
     const metric = primaryMetric(workload);
-    const forKey = runs.filter((run) => rowName(run.workload, run.variant) === key);
+    const forKey = timed.filter((run) => rowName(run.workload, run.variant) === key);
     const floorRuns = forKey.filter((run) => run.contender === floorId && run.metrics);
     const floorMedian =
       floorRuns.length > 0 ? median(floorRuns.map((run) => metric.of(run.metrics!))) : null;
