@@ -466,27 +466,41 @@ static napi_value prep_fsync(napi_env env, napi_callback_info info) {
   return make_bool(env, true);
 }
 
-/* prepFallocate(token, fd, offset, length, link) — mode 0 */
-static napi_value prep_fallocate(napi_env env, napi_callback_info info) {
+/* The SQE of a (token, fd, offset, length, link) call with `off` set, counted in flight and
+ * linked as asked; the caller fills in the opcode and length before the next submit publishes
+ * it. NULL when the SQ is full (*full) or an exception is pending. */
+static struct io_uring_sqe *prep_range(napi_env env, napi_callback_info info, int *full,
+                                       int64_t *length) {
   size_t argc = 5;
   napi_value argv[5];
+  *full = 0;
   addon_ring *r = unwrap(env, info, &argc, argv);
   if (r == NULL) return NULL;
   int64_t offset;
-  int64_t length;
   bool link;
-  CHECK(napi_get_value_int64(env, argv[2], &offset));
-  CHECK(napi_get_value_int64(env, argv[3], &length));
-  CHECK(napi_get_value_bool(env, argv[4], &link));
+  if (napi_get_value_int64(env, argv[2], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[3], length) != napi_ok ||
+      napi_get_value_bool(env, argv[4], &link) != napi_ok) {
+    napi_throw_type_error(env, NULL, "offset and length must be numbers, link a boolean");
+    return NULL;
+  }
   uint32_t index;
+  struct io_uring_sqe *sqe = begin_prep(env, r, argv[0], argv[1], &index, full);
+  if (sqe == NULL) return NULL;
+  sqe->off = (uint64_t)offset;
+  finish_prep(r, sqe, link);
+  return sqe;
+}
+
+/* prepFallocate(token, fd, offset, length, link) — mode 0 */
+static napi_value prep_fallocate(napi_env env, napi_callback_info info) {
   int full;
-  struct io_uring_sqe *sqe = begin_prep(env, r, argv[0], argv[1], &index, &full);
+  int64_t length;
+  struct io_uring_sqe *sqe = prep_range(env, info, &full, &length);
   if (sqe == NULL) return full ? make_bool(env, false) : NULL;
   sqe->opcode = IORING_OP_FALLOCATE;
-  sqe->off = (uint64_t)offset;
   sqe->addr = (uint64_t)length;
   sqe->len = 0;
-  finish_prep(r, sqe, link);
   return make_bool(env, true);
 }
 
@@ -494,25 +508,13 @@ static napi_value prep_fallocate(napi_env env, napi_callback_info info) {
  * starts writeback of the range without waiting for it. The SQE's length is 32 bits; a
  * longer range is sent as 0, which the kernel reads as "to the end of the file". */
 static napi_value prep_writeback(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  addon_ring *r = unwrap(env, info, &argc, argv);
-  if (r == NULL) return NULL;
-  int64_t offset;
-  int64_t length;
-  bool link;
-  CHECK(napi_get_value_int64(env, argv[2], &offset));
-  CHECK(napi_get_value_int64(env, argv[3], &length));
-  CHECK(napi_get_value_bool(env, argv[4], &link));
-  uint32_t index;
   int full;
-  struct io_uring_sqe *sqe = begin_prep(env, r, argv[0], argv[1], &index, &full);
+  int64_t length;
+  struct io_uring_sqe *sqe = prep_range(env, info, &full, &length);
   if (sqe == NULL) return full ? make_bool(env, false) : NULL;
   sqe->opcode = IORING_OP_SYNC_FILE_RANGE;
-  sqe->off = (uint64_t)offset;
   sqe->len = length > (int64_t)UINT32_MAX ? 0 : (uint32_t)length;
   sqe->sync_range_flags = SYNC_FILE_RANGE_WRITE;
-  finish_prep(r, sqe, link);
   return make_bool(env, true);
 }
 

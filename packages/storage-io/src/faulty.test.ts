@@ -105,7 +105,8 @@ describe('FaultyStorageIo.crash over real files', () => {
   let dir = '';
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('truncates back to the synced length and restores overwritten bytes', async () => {
+  /** A real file whose first 1000 bytes (all 1) are durable, with its name. */
+  async function fileWithSyncedPrefix() {
     dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
     const io = new FaultyStorageIo(new SyncFsStorageIo());
     const path = join(dir, 'seg');
@@ -113,6 +114,11 @@ describe('FaultyStorageIo.crash over real files', () => {
     await io.syncDirectory(dir);
     await io.write(fd, bytes(1000, 1), 0);
     await io.datasync(fd);
+    return { io, path, fd };
+  }
+
+  it('truncates back to the synced length and restores overwritten bytes', async () => {
+    const { io, path, fd } = await fileWithSyncedPrefix();
     await io.write(fd, bytes(100, 9), 200);
     await io.write(fd, bytes(3000, 2), 1000);
     await io.crash();
@@ -120,13 +126,7 @@ describe('FaultyStorageIo.crash over real files', () => {
   });
 
   it('counts a writeback as no sync: the bytes it started writing back are lost', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
-    const io = new FaultyStorageIo(new SyncFsStorageIo());
-    const path = join(dir, 'seg');
-    const fd = await io.open(path, { create: true });
-    await io.syncDirectory(dir);
-    await io.write(fd, bytes(1000, 1), 0);
-    await io.datasync(fd);
+    const { io, path, fd } = await fileWithSyncedPrefix();
     await io.write(fd, bytes(8192, 2), 1000);
     const writeback = await io.completion(io.submitWriteback(fd, 0, 9192));
     expect(writeback.result).toBe(0);

@@ -203,18 +203,8 @@ export class Wal {
         ),
       );
     }
-    if (meta !== undefined) return this.appendOne({ payload, meta }, payload.length + meta.length);
-    const bytes = payload.length;
-    if (this.mustQueue(bytes)) return this.enqueueBlocked({ payload }, undefined, bytes);
-    let lsn: bigint;
-    try {
-      lsn = this.engine.appendPayload(payload);
-    } catch (error) {
-      return Promise.reject(this.appendFailed(error));
-    }
-    this.counters.appends++;
-    this.counters.records++;
-    return this.accepted(lsn, bytes);
+    if (meta === undefined) return this.appendOne(null, payload, payload.length);
+    return this.appendOne({ payload, meta }, payload, payload.length + meta.length);
   }
 
   /**
@@ -268,14 +258,23 @@ export class Wal {
         new WalError(WalErrorCode.BAD_ARGUMENT, 'appendRecord takes { payload: Uint8Array, … }'),
       );
     }
-    return this.appendOne(record, record.payload.length + (record.meta?.length ?? 0));
+    return this.appendOne(
+      record,
+      record.payload,
+      record.payload.length + (record.meta?.length ?? 0),
+    );
   }
 
-  private appendOne(record: WalRecordInput, bytes: number): Promise<bigint> {
-    if (this.mustQueue(bytes)) return this.enqueueBlocked(record, undefined, bytes);
+  /** `record` null: a payload alone, appended without a record object (`appendPayload`). */
+  private appendOne(
+    record: WalRecordInput | null,
+    payload: Uint8Array,
+    bytes: number,
+  ): Promise<bigint> {
+    if (this.mustQueue(bytes)) return this.enqueueBlocked(record ?? { payload }, undefined, bytes);
     let lsn: bigint;
     try {
-      lsn = this.engine.append(record);
+      lsn = record === null ? this.engine.appendPayload(payload) : this.engine.append(record);
     } catch (error) {
       return Promise.reject(this.appendFailed(error));
     }
