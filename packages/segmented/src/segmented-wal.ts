@@ -911,6 +911,7 @@ export class SegmentedWal {
    */
   async #abandon(seg: Segment): Promise<void> {
     await Promise.all(this.#writes.filter((w) => w.seg === seg).map((w) => w.settled));
+    await this.#writeback?.idle();
     const fd = seg.fd;
     seg.fd = null;
     seg.status = 'pending';
