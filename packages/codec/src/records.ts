@@ -285,14 +285,30 @@ export function encodePayloadFrameUnsealed(
   if (bodyLength > MAX_FRAME_BODY)
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
+  const at = putRecordHead(target, offset, bodyLength, BodyKind.RECORD, lowU32(lsn), highU32Last());
+  copyInto(target, payload, at);
+  return FRAME_HEADER_SIZE + bodyLength;
+}
+
+/**
+ * Writes a record frame's length and the fixed part of its body (kind, flags and type in one
+ * u32, then the LSN's halves); returns where the optional fields or the payload go.
+ */
+function putRecordHead(
+  target: Buffer,
+  offset: number,
+  bodyLength: number,
+  kindFlagsType: number,
+  lsnLow: number,
+  lsnHigh: number,
+): number {
   const pos = offset + FRAME_HEADER_SIZE;
   const view = viewOf(target);
   view.setUint32(offset + 4, bodyLength, true);
-  view.setUint32(pos, BodyKind.RECORD, true);
-  view.setUint32(pos + 4, lowU32(lsn), true);
-  view.setUint32(pos + 8, highU32Last(), true);
-  copyInto(target, payload, pos + RECORD_BODY_FIXED);
-  return FRAME_HEADER_SIZE + bodyLength;
+  view.setUint32(pos, kindFlagsType, true);
+  view.setUint32(pos + 4, lsnLow, true);
+  view.setUint32(pos + 8, lsnHigh, true);
+  return pos + RECORD_BODY_FIXED;
 }
 
 function writeRecordFrame(
@@ -330,17 +346,9 @@ function writeRecordAt(
   if (bodyLength > MAX_FRAME_BODY)
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
-  const pos = offset + FRAME_HEADER_SIZE;
-  const view = viewOf(target);
-  view.setUint32(offset + 4, bodyLength, true);
-  // kind, flags and the u16 type in one little-endian u32.
-  view.setUint32(pos, BodyKind.RECORD | (flags << 8) | (type << 16), true);
-  view.setUint32(pos + 4, lsnLow, true);
-  view.setUint32(pos + 8, lsnHigh, true);
-  const at =
-    flags === 0
-      ? pos + RECORD_BODY_FIXED
-      : writeOptional(target, pos + RECORD_BODY_FIXED, present, flags);
+  const head = BodyKind.RECORD | (flags << 8) | (type << 16);
+  const fixedEnd = putRecordHead(target, offset, bodyLength, head, lsnLow, lsnHigh);
+  const at = flags === 0 ? fixedEnd : writeOptional(target, fixedEnd, present, flags);
   forgetPresent();
   copyInto(target, payload, at);
   return FRAME_HEADER_SIZE + bodyLength;

@@ -128,17 +128,25 @@ export abstract class BaseStorageIo implements StorageIo {
   }
 
   submitFallocate(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
-    if (!Number.isSafeInteger(length) || length <= 0) {
-      badArgument('length', 'a positive safe integer', length);
-    }
-    return this.#enqueue('fallocate', fd, length, options, offset, undefined, undefined);
+    return this.#enqueueRange('fallocate', fd, offset, length, options);
   }
 
   submitWriteback(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
+    return this.#enqueueRange('writeback', fd, offset, length, options);
+  }
+
+  /** An operation on a byte range of a file that moves no data of ours (fallocate, writeback). */
+  #enqueueRange(
+    op: IoOp,
+    fd: IoFd,
+    offset: number,
+    length: number,
+    options: SubmitOptions | undefined,
+  ): number {
     if (!Number.isSafeInteger(length) || length <= 0) {
       badArgument('length', 'a positive safe integer', length);
     }
-    return this.#enqueue('writeback', fd, length, options, offset, undefined, undefined);
+    return this.#enqueue(op, fd, length, options, offset, undefined, undefined);
   }
 
   #enqueue(
