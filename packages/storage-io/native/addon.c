@@ -1,7 +1,8 @@
 /*
  * N-API binding of the io_uring driver (ring.c): SQE preparation for JS submissions,
  * completion delivery on the libuv loop (an eventfd registered with the ring, watched by
- * uv_poll), and the few system calls Node lacks (flock, fallocate, sync_file_range).
+ * uv_poll), the few system calls Node lacks (flock, fallocate, sync_file_range), and
+ * page-aligned buffers for O_DIRECT I/O, which Node's allocator cannot promise.
  *
  * Buffer lifetime: every SQE that points into JS memory holds napi references to its
  * buffers until its CQE was reaped, so the memory the kernel reads or writes cannot be
@@ -799,6 +800,42 @@ static napi_value js_sync_file_range_write(napi_env env, napi_callback_info info
   return make_int(env, rc < 0 ? -errno : 0);
 }
 
+/* O_DIRECT needs the memory itself aligned; a Buffer from Node's allocator is not. */
+#define ALIGNED_BUFFER_ALIGNMENT 4096
+
+static void free_aligned(napi_env env, void *data, void *hint) {
+  int64_t size = (int64_t)(intptr_t)hint;
+  int64_t ignored;
+  napi_adjust_external_memory(env, -size, &ignored);
+  free(data);
+}
+
+/* allocAligned(size) → a zero-filled Buffer whose memory starts on a 4096-byte boundary,
+ * freed when the garbage collector drops it; null when the allocation failed. */
+static napi_value js_alloc_aligned(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t size;
+  napi_value out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int64(env, argv[0], &size));
+  void *data = NULL;
+  if (size <= 0 || posix_memalign(&data, ALIGNED_BUFFER_ALIGNMENT, (size_t)size) != 0) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  memset(data, 0, (size_t)size);
+  if (napi_create_external_buffer(env, (size_t)size, data, free_aligned, (void *)(intptr_t)size,
+                                  &out) != napi_ok) {
+    free(data);
+    napi_get_null(env, &out);
+    return out;
+  }
+  int64_t ignored;
+  napi_adjust_external_memory(env, size, &ignored);
+  return out;
+}
+
 static napi_value create_ring(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -857,6 +894,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"fallocate", NULL, js_fallocate, NULL, NULL, NULL, napi_default, NULL},
       {"syncFileRangeWrite", NULL, js_sync_file_range_write, NULL, NULL, NULL, napi_default,
        NULL},
+      {"allocAligned", NULL, js_alloc_aligned, NULL, NULL, NULL, napi_default, NULL},
       {"Ring", NULL, NULL, NULL, NULL, ring_class, napi_default, NULL},
       {"constants", NULL, NULL, NULL, NULL, constants, napi_default, NULL},
   };

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WalError } from '@walnut/codec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { alignedBuffer, alignedBufferUnavailable, DIRECT_IO_ALIGNMENT } from './aligned.js';
 import { FaultyStorageIo } from './faulty.js';
 import type { IoCompletion, IoFd, StorageIo } from './types.js';
 
@@ -19,6 +20,7 @@ export interface ConformanceOptions {
 }
 
 const EBADF = 9;
+const EINVAL = 22;
 const ECANCELED = 125;
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -423,6 +425,40 @@ export function runStorageIoConformance(
       expectBytes(back, data);
       expect((await io.completion(io.submitWriteback(1_000_000, 0, 4096))).result).toBeLessThan(0);
       expect(() => io.submitWriteback(fd, 0, 0)).toThrow(WalError);
+    });
+
+    it('does direct I/O from aligned buffers and refuses misaligned transfers with EINVAL', {
+      timeout,
+    }, async () => {
+      if (alignedBufferUnavailable() !== null) {
+        expect(() => alignedBuffer(DIRECT_IO_ALIGNMENT)).toThrow(WalError);
+        return;
+      }
+      const path = join(dir, 'direct');
+      let fd: IoFd;
+      try {
+        fd = await io.open(path, { create: true, direct: true });
+      } catch (error) {
+        // A file system without O_DIRECT (tmpfs) refuses the open itself.
+        expect(error).toMatchObject({ code: 'WAL_IO', details: { errno: EINVAL } });
+        return;
+      }
+      const block = alignedBuffer(2 * DIRECT_IO_ALIGNMENT);
+      block.set(pattern(block.length, 9));
+      expect(await io.write(fd, block, DIRECT_IO_ALIGNMENT)).toBe(block.length);
+      const back = alignedBuffer(block.length);
+      expect(await io.read(fd, back, DIRECT_IO_ALIGNMENT)).toBe(back.length);
+      expectBytes(back, block);
+      const misaligned = [
+        io.submitWrite(fd, block, 100),
+        io.submitWrite(fd, block.subarray(0, 100), 0),
+        io.submitWrite(fd, block.subarray(100, 100 + DIRECT_IO_ALIGNMENT), 0),
+        io.submitRead(fd, back, 7),
+      ];
+      for (const token of misaligned) {
+        expect((await io.completion(token)).result).toBe(-EINVAL);
+      }
+      await io.close(fd);
     });
 
     it('gives an exclusive lock that rejects a second holder with WAL_LOCKED', {

@@ -23,19 +23,32 @@ interface WriteRecord {
  * It assumes what a log's writer does: the files are written only through this
  * instance, no two in-flight writes overlap, and sizes change only by writes (not by
  * truncate/fallocate while writes are unsynced). Renames and unlinks are not undone.
+ * Files opened for direct I/O get a buffered twin descriptor for the journal's own reads
+ * and restores, which O_DIRECT would refuse as misaligned.
  */
 export class CrashJournal {
   readonly #records: WriteRecord[] = [];
   readonly #createdNames = new Set<string>();
   readonly #paths = new Map<number, string>();
+  /** Buffered descriptors of the files opened with O_DIRECT, by their direct descriptor. */
+  readonly #twins = new Map<number, number>();
 
-  opened(fd: number, path: string, created: boolean): void {
+  opened(fd: number, path: string, created: boolean, direct: boolean): void {
     this.#paths.set(fd, path);
     if (created) this.#createdNames.add(path);
+    if (direct) this.#twins.set(fd, fs.openSync(path, 'r+'));
   }
 
   closed(fd: number): void {
     this.#paths.delete(fd);
+    const twin = this.#twins.get(fd);
+    this.#twins.delete(fd);
+    if (twin !== undefined) fs.closeSync(twin);
+  }
+
+  /** The descriptor the journal reads and restores `fd`'s file through. */
+  #plain(fd: number): number {
+    return this.#twins.get(fd) ?? fd;
   }
 
   /** Call before handing the write to the backend; returns the record to mark done. */
@@ -48,7 +61,7 @@ export class CrashJournal {
     }
     const end = Math.min(offset + length, sizeBefore);
     const preImage = Buffer.alloc(Math.max(0, end - offset));
-    if (preImage.length > 0) fs.readSync(fd, preImage, 0, preImage.length, offset);
+    if (preImage.length > 0) fs.readSync(this.#plain(fd), preImage, 0, preImage.length, offset);
     const record: WriteRecord = { fd, offset, length, preImage, sizeBefore, done: false };
     this.#records.push(record);
     return record;
@@ -80,7 +93,7 @@ export class CrashJournal {
       const end = tornEnd(last.offset, last.length, seededRandom(seed));
       if (end > last.offset) {
         const bytes = Buffer.alloc(end - last.offset);
-        fs.readSync(last.fd, bytes, 0, bytes.length, last.offset);
+        fs.readSync(this.#plain(last.fd), bytes, 0, bytes.length, last.offset);
         survivor = { fd: last.fd, offset: last.offset, bytes };
       }
     }
@@ -88,21 +101,24 @@ export class CrashJournal {
     for (let i = this.#records.length - 1; i >= 0; i--) {
       const record = this.#records[i]!;
       if (record.preImage.length > 0) {
-        fs.writeSync(record.fd, record.preImage, 0, record.preImage.length, record.offset);
+        const fd = this.#plain(record.fd);
+        fs.writeSync(fd, record.preImage, 0, record.preImage.length, record.offset);
       }
       oldestSize.set(record.fd, record.sizeBefore);
     }
     for (const [fd, size] of oldestSize) fs.ftruncateSync(fd, size);
     if (survivor !== null) {
-      fs.writeSync(survivor.fd, survivor.bytes, 0, survivor.bytes.length, survivor.offset);
+      const fd = this.#plain(survivor.fd);
+      fs.writeSync(fd, survivor.bytes, 0, survivor.bytes.length, survivor.offset);
     }
-    for (const fd of this.#paths.keys()) {
+    for (const fd of [...this.#paths.keys(), ...this.#twins.values()]) {
       fs.fsyncSync(fd);
       fs.closeSync(fd);
     }
     for (const path of this.#createdNames) fs.rmSync(path, { force: true });
     this.#records.length = 0;
     this.#paths.clear();
+    this.#twins.clear();
     this.#createdNames.clear();
   }
 }

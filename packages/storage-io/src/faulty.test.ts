@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { alignedBuffer } from './aligned.js';
 import { expectBytes } from './conformance.js';
 import { FaultyStorageIo } from './faulty.js';
 import { MemoryStorageIo } from './memory.js';
@@ -123,6 +124,22 @@ describe('FaultyStorageIo.crash over real files', () => {
     await io.write(fd, bytes(3000, 2), 1000);
     await io.crash();
     expectBytes(readFileSync(path), bytes(1000, 1));
+  });
+
+  it('undoes unsynced direct (O_DIRECT) rewrites of a synced block as well', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    const io = new FaultyStorageIo(new SyncFsStorageIo());
+    const path = join(dir, 'seg');
+    const fd = await io.open(path, { create: true, direct: true });
+    await io.syncDirectory(dir);
+    const block = alignedBuffer(8192);
+    block.fill(1, 0, 4096);
+    await io.write(fd, block.subarray(0, 4096), 0);
+    await io.datasync(fd);
+    block.fill(2);
+    await io.write(fd, block, 0);
+    await io.crash();
+    expectBytes(readFileSync(path), bytes(4096, 1));
   });
 
   it('counts a writeback as no sync: the bytes it started writing back are lost', async () => {

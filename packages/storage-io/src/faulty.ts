@@ -154,7 +154,7 @@ export class FaultyStorageIo extends BaseStorageIo {
     this.assertOpen();
     const existed = this.#journal !== null && (await this.inner.stat(path)) !== null;
     const fd = await this.inner.open(path, options);
-    this.#journal?.opened(fd, path, !existed && options?.create === true);
+    this.#journal?.opened(fd, path, !existed && options?.create === true, options?.direct === true);
     return fd;
   }
 

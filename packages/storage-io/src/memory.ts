@@ -16,6 +16,26 @@ interface Directory {
 interface OpenFile {
   readonly file: MemoryFile;
   readonly readOnly: boolean;
+  /** Opened with `direct`: reads and writes must be aligned as O_DIRECT demands. */
+  readonly direct: boolean;
+}
+
+/** Linux's O_DIRECT alignment on a disk with 512-byte logical blocks. */
+const DIRECT_BLOCK = 512;
+
+/**
+ * Whether an O_DIRECT transfer would be refused with EINVAL: file offset, length and the
+ * buffer must be block-aligned. Memory addresses are not visible here, so the buffer is
+ * judged by its offset into its ArrayBuffer (exact for buffers from alignedBuffer()).
+ */
+function misalignedForDirect(op: QueuedOp): boolean {
+  if (op.offset % DIRECT_BLOCK !== 0) return true;
+  for (const buffer of op.buffers ?? [op.data!]) {
+    if (buffer.byteOffset % DIRECT_BLOCK !== 0 || buffer.byteLength % DIRECT_BLOCK !== 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 export interface PowerLossOptions {
@@ -33,6 +53,7 @@ function newDirectory(): Directory {
  * In-memory files for tests and simulations. Each file keeps two images: what has been
  * written and what a completed fdatasync/fsync made durable. Names created, renamed or
  * unlinked in a directory become durable only after `syncDirectory` of that directory;
+ * files opened with `direct` refuse misaligned transfers with EINVAL, as O_DIRECT does;
  * directories made by `mkdir` are durable at once (the model covers file names, which
  * is what a log's recovery depends on). `simulatePowerLoss` throws away everything that
  * was not durable. Locks exclude other holders within this instance.
@@ -51,6 +72,8 @@ export class MemoryStorageIo extends SequentialStorageIo {
     const open = this.#fds.get(op.fd);
     if (open === undefined) return -Errno.EBADF;
     const { file } = open;
+    const transfer = op.op === 'write' || op.op === 'writev' || op.op === 'read';
+    if (transfer && open.direct && misalignedForDirect(op)) return -Errno.EINVAL;
     switch (op.op) {
       case 'write':
       case 'writev': {
@@ -163,7 +186,11 @@ export class MemoryStorageIo extends SequentialStorageIo {
     if (!(entry instanceof MemoryFile)) throw ioErrorFromErrno(Errno.EISDIR, 'open', path);
     if (options.truncate && !options.readOnly) entry.truncate(0);
     const fd = this.#nextFd++;
-    this.#fds.set(fd, { file: entry, readOnly: options.readOnly === true });
+    this.#fds.set(fd, {
+      file: entry,
+      readOnly: options.readOnly === true,
+      direct: options.direct === true,
+    });
     return fd;
   }
 

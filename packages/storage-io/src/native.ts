@@ -66,6 +66,8 @@ export interface NativeBinding {
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   /** sync_file_range(2) with SYNC_FILE_RANGE_WRITE; returns 0 or -errno. */
   syncFileRangeWrite(fd: number, offset: number, length: number): number;
+  /** A zero-filled Buffer starting on a 4096-byte boundary (GC-owned), or null when out of memory. */
+  allocAligned(size: number): Buffer | null;
   readonly constants: {
     readonly O_DIRECT: number;
     readonly O_DSYNC: number;
