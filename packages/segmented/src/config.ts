@@ -36,6 +36,14 @@ export interface SegmentedWalConfig {
   encryption?: KeyRing;
   /** Records are encoded into buffers of this size; a full buffer is submitted as one write. Default 1 MiB. */
   writeBufferSize?: number;
+  /**
+   * Write segments with O_DIRECT, past the page cache: every write covers whole 4 KiB blocks
+   * (a partial last block is rewritten by the next write), so an fdatasync only has to
+   * flush the device's cache. Where it is impossible (no native addon, a file system such
+   * as tmpfs that refuses O_DIRECT) the log is written through the page cache and
+   * `stats().directIo` says why. Default false.
+   */
+  directIo?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -50,6 +58,7 @@ export interface ResolvedConfig {
   readOnly: boolean;
   encryption: KeyRing | undefined;
   writeBufferSize: number;
+  directIo: boolean;
 }
 
 export const DEFAULT_SEGMENT_TARGET_SIZE = 64 * 1024 * 1024;
@@ -76,6 +85,7 @@ const KNOWN_KEYS = new Set([
   'readOnly',
   'encryption',
   'writeBufferSize',
+  'directIo',
 ]);
 
 const IO_METHODS = [
@@ -198,5 +208,6 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     readOnly: optionalBoolean('config.readOnly', c.readOnly),
     encryption: c.encryption as KeyRing | undefined,
     writeBufferSize,
+    directIo: optionalBoolean('config.directIo', c.directIo),
   };
 }

@@ -3,16 +3,22 @@ import type { Segment } from './segment.js';
 /**
  * One write buffer handed to the StorageIo: whole frames for the LSNs
  * `firstLsn..lastLsn` (lastLsn < firstLsn when it holds none) of one segment.
+ *
+ * The frames occupy `dataStart..dataEnd` of the file. The write itself covers
+ * `fileOffset..fileOffset + length`: the same range, or with direct I/O the whole blocks
+ * around it (the bytes before `dataStart` rewritten as they are, zeros after `dataEnd`).
  */
 export interface PendingWrite {
   readonly seg: Segment;
   readonly buf: Buffer;
   readonly length: number;
   readonly fileOffset: number;
+  readonly dataStart: number;
+  readonly dataEnd: number;
   readonly firstLsn: bigint;
   readonly lastLsn: bigint;
-  /** Whether `buf` returns to the pool once written (one-off buffers for huge frames do not). */
-  readonly pooled: boolean;
+  /** The pool's buffer behind `buf`, returned once written (null for one-off buffers of huge frames). */
+  readonly pooledBuffer: Buffer | null;
   /** Bytes the StorageIo confirmed so far (short writes are resubmitted from here). */
   done: number;
   status: 'queued' | 'inflight' | 'done' | 'failed' | 'discarded';
@@ -36,9 +42,11 @@ export function newPendingWrite(
     buf: fields.buf,
     length: fields.length,
     fileOffset: fields.fileOffset,
+    dataStart: fields.dataStart,
+    dataEnd: fields.dataEnd,
     firstLsn: fields.firstLsn,
     lastLsn: fields.lastLsn,
-    pooled: fields.pooled,
+    pooledBuffer: fields.pooledBuffer,
     done: 0,
     status: 'queued',
     discard: false,
@@ -58,14 +66,16 @@ export const MAX_POOLED_BYTES = 64 * 1024 * 1024;
  */
 export class BufferPool {
   readonly #size: number;
+  readonly #allocate: (size: number) => Buffer;
   readonly #free: Buffer[] = [];
   /** Buffers kept for reuse; more idle ones than this are left to the garbage collector. */
   #keep: number;
   readonly #maxKeep: number;
   #allocated = 0;
 
-  constructor(size: number, keep = 8) {
+  constructor(size: number, allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow, keep = 8) {
     this.#size = size;
+    this.#allocate = allocate;
     this.#keep = keep;
     this.#maxKeep = Math.max(keep, Math.floor(MAX_POOLED_BYTES / size));
   }
@@ -93,7 +103,7 @@ export class BufferPool {
     const free = this.#free.pop();
     if (free !== undefined) return free;
     this.#allocated++;
-    return Buffer.allocUnsafeSlow(this.#size);
+    return this.#allocate(this.#size);
   }
 
   give(buf: Buffer): void {

@@ -132,12 +132,18 @@ class CrashBeforeStep extends FaultyStorageIo {
   }
 }
 
-/** How new space is made: plain appends, fallocate, zeros written ahead, or with writeback started ahead. */
+/**
+ * How new space is made and written: plain appends, fallocate, zeros written ahead, with
+ * writeback started ahead, and with direct I/O (whole blocks, a partial one rewritten).
+ */
 const spaceArb = fc.constantFrom(
   { segmentTargetSize: 4096 },
   { segmentTargetSize: 4096, preallocate: true },
   { segmentTargetSize: 32_768, zeroFillAhead: 8192 },
   { segmentTargetSize: 32_768, writebackAhead: 4096 },
+  { segmentTargetSize: 4096, directIo: true },
+  { segmentTargetSize: 8192, preallocate: true, directIo: true },
+  { segmentTargetSize: 32_768, zeroFillAhead: 8192, directIo: true },
 );
 
 describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
@@ -154,6 +160,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
           const io = new FaultyStorageIo(memory, { seed });
           const config = { dir: DIR, writeBufferSize: 4096, ...space };
           const wal = await SegmentedWal.open({ ...config, io });
+          expect(wal.stats().directIo.state).toBe('directIo' in space ? 'on' : 'off');
           const appended = new Map<bigint, Buffer>();
           let acked = 0n;
           const ack = (lsn: bigint) => {
@@ -213,7 +220,13 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
   });
 
   it('a crash before any I/O step of a rollover never leaves a gap and keeps every synced record', async () => {
-    const spaces = [{}, { preallocate: true }, { zeroFillAhead: 8192, segmentTargetSize: 32_768 }];
+    const spaces = [
+      {},
+      { preallocate: true },
+      { zeroFillAhead: 8192, segmentTargetSize: 32_768 },
+      { directIo: true },
+      { directIo: true, zeroFillAhead: 8192, segmentTargetSize: 32_768 },
+    ];
     for (const space of spaces) {
       let crashedAfterEverything = false;
       for (let step = 0; !crashedAfterEverything; step++) {

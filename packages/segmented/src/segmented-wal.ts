@@ -22,7 +22,9 @@ import {
   type WalRecordInput,
 } from '@walnut/codec';
 import {
+  alignedBuffer,
   createStorageIo,
+  DIRECT_IO_SECTOR,
   type IoCompletion,
   type IoLock,
   ioErrorFromErrno,
@@ -35,6 +37,16 @@ import {
   resolveConfig,
   type SegmentedWalConfig,
 } from './config.js';
+import {
+  alignDown,
+  BLOCK,
+  BlockTail,
+  type DirectIoStats,
+  directBufferSize,
+  newDirectBuffer,
+  paddedToBlocks,
+  probeDirectIo,
+} from './direct-io.js';
 import { writeFloor } from './floor.js';
 import { checkFrameBody, encodeReserved } from './frame-guard.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
@@ -90,6 +102,8 @@ export interface SegmentedWalStats {
   zeroFill: ZeroFillStats;
   /** Writeback started ahead of fdatasync (config.writebackAhead). */
   writeback: WritebackStats;
+  /** Whether segments are written with O_DIRECT (config.directIo), and why (not). */
+  directIo: DirectIoStats;
 }
 
 interface SyncWaiter {
@@ -137,6 +151,9 @@ export class SegmentedWal {
   readonly #zeroFill: ZeroFiller | null;
   readonly #writeback: WritebackAhead | null;
   readonly #maxFrameBody: number;
+  readonly #directIo: DirectIoStats;
+  /** With direct I/O: the bytes of the file's block before the next frame (see direct-io.ts). */
+  readonly #tail: BlockTail | null;
   #ring: KeyRing | undefined;
 
   /** Segments oldest first; the last one is the active segment. */
@@ -151,7 +168,9 @@ export class SegmentedWal {
   #writtenLsn: bigint;
   #durableLsn: bigint;
 
+  /** Where frames are encoded: `#bufBase` itself, or with direct I/O a view into it. */
   #buf: Buffer;
+  #bufBase: Buffer;
   #bufLen = 0;
   /**
    * #buf holds plain frames encoded without their CRC: #submitBuffer seals the whole
@@ -203,6 +222,7 @@ export class SegmentedWal {
     preallocation: null,
     zeroFill: { state: 'off', fills: 0, bytes: 0, heldWrites: 0 },
     writeback: { state: 'off', ranges: 0, bytes: 0 },
+    directIo: { state: 'off', reason: '' },
   };
 
   private constructor(init: {
@@ -214,14 +234,20 @@ export class SegmentedWal {
     segments: Segment[];
     floorLsn: bigint;
     nextLsn: bigint;
+    directIo: DirectIoStats;
   }) {
     this.#cfg = init.cfg;
+    this.#directIo = init.directIo;
+    const direct = init.directIo.state === 'on';
+    this.#tail = direct ? new BlockTail() : null;
     this.#io = init.io;
     this.#ownsIo = init.ownsIo;
     this.#lock = init.lock;
     this.#report = init.report;
     this.#ring = init.cfg.encryption;
-    this.#pool = new BufferPool(init.cfg.writeBufferSize);
+    this.#pool = direct
+      ? new BufferPool(directBufferSize(init.cfg.writeBufferSize), newDirectBuffer)
+      : new BufferPool(init.cfg.writeBufferSize);
     this.#zeroFill =
       init.cfg.zeroFillAhead > 0 && !init.cfg.readOnly
         ? new ZeroFiller({
@@ -230,10 +256,12 @@ export class SegmentedWal {
             segmentTargetSize: init.cfg.segmentTargetSize,
             onIdle: (seg) => this.#onZeroFillIdle(seg),
             onFatal: (err) => this.#poison(err),
+            ...(direct ? { allocate: alignedBuffer } : {}),
           })
         : null;
+    // Direct writes leave no dirty pages behind for a writeback to start on.
     this.#writeback =
-      init.cfg.writebackAhead > 0 && !init.cfg.readOnly
+      init.cfg.writebackAhead > 0 && !init.cfg.readOnly && !direct
         ? new WritebackAhead({
             io: init.io,
             every: init.cfg.writebackAhead,
@@ -246,7 +274,8 @@ export class SegmentedWal {
     this.#nextLsn = init.nextLsn;
     this.#writtenLsn = init.nextLsn - 1n;
     this.#durableLsn = init.nextLsn - 1n;
-    this.#buf = init.cfg.readOnly ? Buffer.alloc(0) : this.#pool.take();
+    this.#bufBase = init.cfg.readOnly ? Buffer.alloc(0) : this.#pool.take();
+    this.#buf = this.#bufBase;
     const active = this.#segments[this.#segments.length - 1];
     this.#bufOffset = active?.assignedEnd ?? FILE_HEADER_SIZE;
     this.#bufFirstLsn = init.nextLsn;
@@ -275,6 +304,13 @@ export class SegmentedWal {
         await io.syncDirectory(dirname(cfg.dir));
       }
       if (!cfg.readOnly) lock = await io.lock(join(cfg.dir, LOCK_FILE));
+      const directIo: DirectIoStats =
+        cfg.directIo && !cfg.readOnly
+          ? await probeDirectIo(io, join(cfg.dir, LOCK_FILE))
+          : {
+              state: 'off',
+              reason: cfg.readOnly ? 'read-only' : 'not asked for (config.directIo)',
+            };
       const recovered = await recoverLog({
         io,
         dir: cfg.dir,
@@ -295,6 +331,7 @@ export class SegmentedWal {
         segments,
         floorLsn: recovered.floorLsn,
         nextLsn: recovered.nextLsn,
+        directIo,
       });
       if (!cfg.readOnly) await wal.#prepareActiveSegment();
       return wal;
@@ -315,12 +352,12 @@ export class SegmentedWal {
     if (last === undefined) {
       const first = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
       this.#segments.push(first);
-      this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn);
+      this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn, first.headerBytes);
       this.#startCreation(first);
       await first.creating;
       return;
     }
-    const fd = await this.#io.open(last.path);
+    const fd = await this.#io.open(last.path, { direct: this.#tail !== null });
     // Recovery may have read bytes that sit only in the page cache (a killed process
     // never synced them); make them durable before anything is built on top of them.
     await this.#io.datasync(fd).catch(async (err) => {
@@ -331,7 +368,7 @@ export class SegmentedWal {
     if (continuable) {
       last.fd = fd;
       last.status = 'ready';
-      this.#resetBufferTo(last.assignedEnd, this.#nextLsn);
+      this.#resetBufferTo(last.assignedEnd, this.#nextLsn, await this.#bytesBefore(last));
       this.#zeroFill?.maybeStart(last);
       return;
     }
@@ -354,13 +391,40 @@ export class SegmentedWal {
     } else {
       this.#segments.push(seg);
     }
-    this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn);
+    this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn, seg.headerBytes);
   }
 
-  #resetBufferTo(offset: number, firstLsn: bigint): void {
+  /**
+   * Empties the write buffer; the next frame goes to file offset `offset`. `before` is what
+   * the file holds from the block boundary below `offset` up to it (direct I/O rewrites it).
+   */
+  #resetBufferTo(offset: number, firstLsn: bigint, before: Uint8Array): void {
     this.#bufLen = 0;
     this.#bufOffset = offset;
     this.#bufFirstLsn = firstLsn;
+    if (this.#tail !== null) {
+      this.#tail.reset(before.subarray(0, offset % BLOCK));
+      this.#buf = this.#tail.frameView(this.#bufBase, offset, this.#cfg.writeBufferSize);
+    }
+  }
+
+  /**
+   * With direct I/O, the bytes of `seg`'s file from the block boundary below its assigned
+   * end up to it, read back from the file (a planned segment's are its header's).
+   */
+  async #bytesBefore(seg: Segment): Promise<Uint8Array> {
+    const offset = seg.assignedEnd;
+    if (this.#tail === null || offset % BLOCK === 0) return Buffer.alloc(0);
+    if (seg.fd === null) return seg.headerBytes;
+    const block = alignedBuffer(BLOCK);
+    const got = await this.#io.read(seg.fd, block, alignDown(offset));
+    if (got < offset % BLOCK) {
+      throw new WalError(
+        WalErrorCode.IO,
+        `segment ${seg.path} is shorter than its ${offset} bytes of data; close and reopen the log`,
+      );
+    }
+    return block;
   }
 
   // ---------------------------------------------------------------- properties
@@ -415,6 +479,7 @@ export class SegmentedWal {
       bufferAllocations: this.#pool.allocated,
       zeroFill: this.#zeroFill?.stats() ?? this.#stats.zeroFill,
       writeback: this.#writeback?.stats() ?? this.#stats.writeback,
+      directIo: { ...this.#directIo },
     };
   }
 
@@ -599,7 +664,7 @@ export class SegmentedWal {
       this.#submitBuffer();
       const next = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
       this.#segments.push(next);
-      this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn);
+      this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn, next.headerBytes);
       this.#startCreation(next);
       return next;
     }
@@ -611,9 +676,15 @@ export class SegmentedWal {
     if (this.#bufLen + size <= this.#buf.length) return this.#bufLen;
     this.#submitBuffer();
     if (size > this.#buf.length) {
-      if (this.#bufPooled) this.#pool.give(this.#buf);
-      this.#buf = Buffer.allocUnsafeSlow(size);
+      if (this.#bufPooled) this.#pool.give(this.#bufBase);
       this.#bufPooled = false;
+      if (this.#tail === null) {
+        this.#bufBase = Buffer.allocUnsafeSlow(size);
+        this.#buf = this.#bufBase;
+      } else {
+        this.#bufBase = newDirectBuffer(size);
+        this.#buf = this.#tail.frameView(this.#bufBase, this.#bufOffset, size);
+      }
     }
     return 0;
   }
@@ -647,20 +718,32 @@ export class SegmentedWal {
       this.#bufUnsealed = false;
     }
     const seg = this.#active();
+    const dataStart = this.#bufOffset;
+    const dataEnd = dataStart + this.#bufLen;
+    const out =
+      this.#tail === null
+        ? { buf: this.#buf, fileOffset: dataStart, length: this.#bufLen }
+        : this.#tail.complete(this.#bufBase, dataStart, this.#bufLen);
     const write = newPendingWrite({
       seg,
-      buf: this.#buf,
-      length: this.#bufLen,
-      fileOffset: this.#bufOffset,
+      buf: out.buf,
+      length: out.length,
+      fileOffset: out.fileOffset,
+      dataStart,
+      dataEnd,
       firstLsn: this.#bufFirstLsn,
       lastLsn: this.#nextLsn - 1n,
-      pooled: this.#bufPooled,
+      pooledBuffer: this.#bufPooled ? this.#bufBase : null,
     });
     this.#writes.push(write);
-    this.#bufOffset += this.#bufLen;
+    this.#bufOffset = dataEnd;
     this.#bufLen = 0;
     this.#bufFirstLsn = this.#nextLsn;
-    this.#buf = this.#pool.take();
+    this.#bufBase = this.#pool.take();
+    this.#buf =
+      this.#tail === null
+        ? this.#bufBase
+        : this.#tail.frameView(this.#bufBase, dataEnd, this.#cfg.writeBufferSize);
     this.#bufPooled = true;
     // The writes not yet in the completed prefix hold their buffers, plus the one filling.
     this.#pool.noteOut(this.#writes.length + 1);
@@ -669,6 +752,7 @@ export class SegmentedWal {
       return null;
     }
     if (this.#zeroFill?.mustHold(seg, write.fileOffset + write.length)) return null;
+    if (this.#overlapsUnfinished(write)) return null;
     const token = this.#submitWrite(write);
     // A held flush means a linked fdatasync comes next: a fill must not get in between.
     if (options.holdFlush === true) return { write, token };
@@ -678,13 +762,35 @@ export class SegmentedWal {
     return { write, token };
   }
 
-  /** Submits, in order, the writes queued for `seg` (behind its creation or a zero fill). */
+  /**
+   * Whether `w` must wait for the write before it: with direct I/O, a write rewrites the
+   * partial last block of the one before, and two writes of one block in flight at once
+   * may reach the disk in either order.
+   */
+  #overlapsUnfinished(w: PendingWrite): boolean {
+    const i = this.#writes.indexOf(w);
+    const before = i > 0 ? this.#writes[i - 1]! : undefined;
+    if (before === undefined || before.seg !== w.seg) return false;
+    if (before.status !== 'queued' && before.status !== 'inflight') return false;
+    return before.fileOffset + before.length > w.fileOffset;
+  }
+
+  /**
+   * Submits, in order, the writes queued for `seg` (behind its creation, a zero fill or,
+   * with direct I/O, the write of the block they share), up to the first that must still wait.
+   */
   #submitQueued(seg: Segment): void {
-    const queued = this.#writes.filter((w) => w.seg === seg && w.status === 'queued');
-    if (queued.length === 0) return;
-    const tokens = queued.map((w) => this.#submitWrite(w));
+    const submitted: { w: PendingWrite; token: number }[] = [];
+    for (const w of this.#writes) {
+      if (w.seg !== seg || w.status !== 'queued') continue;
+      if (this.#zeroFill?.blocks(seg, w.fileOffset + w.length) || this.#overlapsUnfinished(w)) {
+        break;
+      }
+      submitted.push({ w, token: this.#submitWrite(w) });
+    }
+    if (submitted.length === 0) return;
     this.#io.flush();
-    for (let i = 0; i < queued.length; i++) this.#watch(queued[i]!, tokens[i]!);
+    for (const { w, token } of submitted) this.#watch(w, token);
   }
 
   /** After a fill: the writes it held go out (even while closing), then the next fill may start. */
@@ -738,7 +844,7 @@ export class SegmentedWal {
           ? thrown
           : ioErrorFromErrno(errno, 'write', w.seg.path, thrown);
       if (isNoSpace(errno) || isWalError(err, WalErrorCode.NO_SPACE)) {
-        this.#startRollback(w.seg, w.fileOffset, w.firstLsn, err);
+        this.#startRollback(w.seg, w.dataStart, w.firstLsn, err);
       } else {
         this.#poison(err);
       }
@@ -752,8 +858,17 @@ export class SegmentedWal {
         this.#poison(ioErrorFromErrno(5, 'write (no progress)', w.seg.path));
         return;
       }
-      // A short write is not a hole: the rest goes out again from where it stopped.
-      w.done += c.result;
+      // A short write is not a hole: the rest goes out again from where it stopped (with
+      // direct I/O, from the start of the sector it stopped in, which is rewritten).
+      let done = w.done + c.result;
+      if (this.#tail !== null) done -= done % DIRECT_IO_SECTOR;
+      if (done === w.done) {
+        w.status = 'failed';
+        w.settle();
+        this.#poison(ioErrorFromErrno(5, 'write (not one whole sector written)', w.seg.path));
+        return;
+      }
+      w.done = done;
       this.#stats.shortWrites++;
       this.#stats.bytesWritten += c.result;
       if (this.#poisoned !== null || this.#closed) {
@@ -769,9 +884,19 @@ export class SegmentedWal {
     w.done = w.length;
     this.#stats.bytesWritten += c.result;
     w.status = 'done';
-    if (w.pooled) this.#pool.give(w.buf);
+    if (w.pooledBuffer !== null) this.#pool.give(w.pooledBuffer);
     w.settle();
     this.#advanceWritten();
+    if (this.#tail !== null && this.#poisoned === null && this.#rollback === null) {
+      this.#releaseHeldBehind(w);
+    }
+  }
+
+  /** With direct I/O: a write held behind `done` (they share a block) may go out now. */
+  #releaseHeldBehind(done: PendingWrite): void {
+    const seg = done.seg;
+    if (seg.status === 'pending' || seg.fd === null) return;
+    if (this.#writes.some((w) => w.seg === seg && w.status === 'queued')) this.#submitQueued(seg);
   }
 
   /** Moves writtenLsn over the prefix of completed writes. */
@@ -779,7 +904,7 @@ export class SegmentedWal {
     let n = 0;
     while (n < this.#writes.length && this.#writes[n]!.status === 'done') {
       const w = this.#writes[n]!;
-      w.seg.completedEnd = w.fileOffset + w.length;
+      w.seg.completedEnd = w.dataEnd;
       this.#writeback?.afterWrite(w.seg);
       if (w.lastLsn >= w.firstLsn) {
         w.seg.writtenLsn = w.lastLsn;
@@ -831,10 +956,12 @@ export class SegmentedWal {
       // A replacement has the same tmp name as the file it replaces, whose job may run.
       if (seg.replaces) await previous;
       if (this.#poisoned !== null || !this.#segments.includes(seg)) return;
-      const fd = await io.open(seg.tmpPath, { create: true, truncate: true, mode: 0o600 });
+      const direct = this.#tail !== null;
+      const fd = await io.open(seg.tmpPath, { create: true, truncate: true, mode: 0o600, direct });
       seg.fd = fd;
+      // Frames wait for the header: with direct I/O the first of them rewrite its block.
+      await io.write(fd, direct ? paddedToBlocks(seg.headerBytes) : seg.headerBytes, 0);
       seg.status = 'unnamed';
-      await io.write(fd, seg.headerBytes, 0);
       if (this.#cfg.preallocate) await this.#preallocate(fd);
       if (this.#poisoned === null && this.#segments.includes(seg)) this.#submitQueued(seg);
       await previous;
@@ -999,7 +1126,7 @@ export class SegmentedWal {
       const firstBad = this.#writes.find((w) => w.status !== 'done');
       let point = this.#rollbackPoint!;
       if (firstBad !== undefined && firstBad.firstLsn < point.lostFrom) {
-        point = { seg: firstBad.seg, offset: firstBad.fileOffset, lostFrom: firstBad.firstLsn };
+        point = { seg: firstBad.seg, offset: firstBad.dataStart, lostFrom: firstBad.firstLsn };
       }
       const { seg: cutSeg, offset: cutAt, lostFrom: from } = point;
       const lostTo = this.#nextLsn - 1n;
@@ -1027,6 +1154,13 @@ export class SegmentedWal {
         }
       }
       cutSeg.assignedEnd = cutAt;
+      let before: Uint8Array;
+      try {
+        before = await this.#bytesBefore(cutSeg);
+      } catch (readErr) {
+        this.#poison(readErr);
+        return;
+      }
       cutSeg.completedEnd = Math.min(cutSeg.completedEnd, cutAt);
       cutSeg.zeroedEnd = cutAt;
       cutSeg.writebackEnd = Math.min(cutSeg.writebackEnd, cutAt);
@@ -1034,7 +1168,7 @@ export class SegmentedWal {
       if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
       this.#nextLsn = from;
       if (this.#writtenLsn > from - 1n) this.#writtenLsn = from - 1n;
-      this.#resetBufferTo(cutAt, from);
+      this.#resetBufferTo(cutAt, from, before);
       let told = false;
       this.#waiters = this.#waiters.filter((w) => {
         if (w.target < from) return true;
@@ -1146,7 +1280,7 @@ export class SegmentedWal {
         this.#io.flush();
         this.#watch(submitted.write, submitted.token);
         linkedSync = this.#io.completion(syncToken);
-        linkedEnd = submitted.write.fileOffset + submitted.write.length;
+        linkedEnd = submitted.write.dataEnd;
         this.#zeroFill?.maybeStart(active);
       }
     } else {

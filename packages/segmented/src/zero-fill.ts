@@ -49,6 +49,7 @@ export class ZeroFiller {
   readonly #limit: number;
   readonly #onIdle: (seg: Segment) => void;
   readonly #onFatal: (err: unknown) => void;
+  readonly #allocate: (size: number) => Buffer;
   #zeros: Buffer | null = null;
   #running: RunningFill | null = null;
   readonly #stats: ZeroFillStats = { state: 'on', fills: 0, bytes: 0, heldWrites: 0 };
@@ -61,7 +62,10 @@ export class ZeroFiller {
     onIdle: (seg: Segment) => void;
     /** A fill's fdatasync failed: the file's error state is consumed, so the log must stop. */
     onFatal: (err: unknown) => void;
+    /** Allocates the zeros (aligned memory for files written with O_DIRECT). Default Buffer.alloc. */
+    allocate?: (size: number) => Buffer;
   }) {
+    this.#allocate = options.allocate ?? Buffer.alloc;
     this.#io = options.io;
     this.#ahead = roundUp(options.ahead, PAGE);
     this.#limit = roundUp(options.segmentTargetSize, PAGE);
@@ -73,10 +77,15 @@ export class ZeroFiller {
     return { ...this.#stats };
   }
 
-  /** Whether a data write into `seg` ending at `end` must wait: it would overlap the running fill. */
-  mustHold(seg: Segment, end: number): boolean {
+  /** Whether a data write into `seg` ending at `end` would overlap the running fill. */
+  blocks(seg: Segment, end: number): boolean {
     const running = this.#running;
-    if (running === null || running.seg !== seg || end <= running.start) return false;
+    return running !== null && running.seg === seg && end > running.start;
+  }
+
+  /** `blocks`, counting the write as held (the writer holds it until `onIdle`). */
+  mustHold(seg: Segment, end: number): boolean {
+    if (!this.blocks(seg, end)) return false;
     this.#stats.heldWrites++;
     return true;
   }
@@ -94,7 +103,7 @@ export class ZeroFiller {
     if (start - seg.assignedEnd >= this.#ahead) return;
     const end = Math.min(start + Math.min(ZERO_FILL_CHUNK, this.#ahead), this.#limit);
     if (end <= start) return;
-    if (this.#zeros === null) this.#zeros = Buffer.alloc(Math.min(ZERO_FILL_CHUNK, this.#ahead));
+    this.#zeros ??= this.#allocate(Math.min(ZERO_FILL_CHUNK, this.#ahead));
     let write: Promise<IoCompletion>;
     let sync: Promise<IoCompletion>;
     try {

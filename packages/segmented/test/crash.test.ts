@@ -45,16 +45,27 @@ interface CycleResult {
   acked: Map<bigint, string>;
   exitSignal: NodeJS.Signals | null;
   backend: string;
+  /** The child's stats().directIo.state. */
+  directIo: string;
 }
 
 /** Runs the child until a random moment after its first acknowledgement, then SIGKILLs it. */
-function runChild(dir: string, seed: number, killAfterMs: number): Promise<CycleResult> {
+function runChild(
+  dir: string,
+  seed: number,
+  killAfterMs: number,
+  directIo: boolean,
+): Promise<CycleResult> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [CHILD, dir, String(seed), BACKEND], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const writes = directIo ? 'direct' : 'buffered';
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [CHILD, dir, String(seed), BACKEND, writes],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const acked = new Map<bigint, string>();
     let backend = '';
+    let directState = '';
     let partial = '';
     let stderr = '';
     let timer: NodeJS.Timeout | null = null;
@@ -66,11 +77,14 @@ function runChild(dir: string, seed: number, killAfterMs: number): Promise<Cycle
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
       for (const line of lines) {
-        const [kind, a, b] = line.split(' ');
+        const [kind, a, b, c] = line.split(' ');
         if (kind === 'A') {
           acked.set(BigInt(a!), b!);
           armKill();
-        } else if (kind === 'R') backend = b!;
+        } else if (kind === 'R') {
+          backend = b!;
+          directState = c!;
+        }
       }
     });
     child.stderr!.on('data', (d) => {
@@ -94,12 +108,15 @@ function runChild(dir: string, seed: number, killAfterMs: number): Promise<Cycle
         );
         return;
       }
-      resolve({ acked, exitSignal: signal, backend });
+      resolve({ acked, exitSignal: signal, backend, directIo: directState });
     });
   });
 }
 
-describe('process crash (SIGKILL at random moments)', () => {
+describe.each([
+  { writes: 'through the page cache', directIo: false },
+  { writes: 'with direct I/O', directIo: true },
+])('process crash (SIGKILL at random moments), writing $writes', ({ directIo }) => {
   const dirs: string[] = [];
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -121,11 +138,13 @@ describe('process crash (SIGKILL at random moments)', () => {
         dir,
         Math.floor(random() * 2 ** 31),
         Math.floor(random() * 120),
+        directIo,
       );
+      expect(result.directIo).toBe(directIo ? 'on' : 'off');
       for (const [lsn, h] of result.acked) acked.set(lsn, h);
       totalAcked += result.acked.size;
 
-      const wal = await SegmentedWal.open({ dir, io: new SyncFsStorageIo() });
+      const wal = await SegmentedWal.open({ dir, io: new SyncFsStorageIo(), directIo });
       const floor = wal.floorLsn;
       let expected = floor;
       for await (const rec of wal.replay()) {

@@ -8,6 +8,12 @@ import { loadNative } from './native.js';
  */
 export const DIRECT_IO_ALIGNMENT = 4096;
 
+/**
+ * The block O_DIRECT demands on a disk with 512-byte logical blocks: the memory backend
+ * refuses transfers misaligned to it, and the faulty backend cuts direct writes at it.
+ */
+export const DIRECT_IO_SECTOR = 512;
+
 /** Why page-aligned buffers cannot be had in this process, or null when they can. */
 export function alignedBufferUnavailable(): string | null {
   const { binding, reason } = loadNative();

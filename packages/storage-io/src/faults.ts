@@ -69,9 +69,15 @@ export class FaultPlan {
 
   /**
    * Counts one operation and says what happens to it: `{ errno }` to fail it,
-   * `{ bytes }` to let only that many bytes through, or null to run it unchanged.
+   * `{ bytes }` to let only that many bytes through, or null to run it unchanged. A write
+   * cut short transfers a multiple of `granularity` bytes (a direct write moves whole
+   * blocks); one that would move nothing for lack of space fails with ENOSPC instead.
    */
-  next(op: FaultableOp, requested: number): { errno: number } | { bytes: number } | null {
+  next(
+    op: FaultableOp,
+    requested: number,
+    granularity = 1,
+  ): { errno: number } | { bytes: number } | null {
     this.counts[op]++;
     const isWrite = op === 'write' || op === 'writev';
     const counter = isWrite ? ++this.#writes : this.counts[op];
@@ -80,11 +86,13 @@ export class FaultPlan {
     const fault = index < 0 ? undefined : this.#armed.splice(index, 1)[0];
     if (fault?.kind === 'eio') return { errno: Errno.EIO };
     let allowed = fault?.kind === 'short-write' ? Math.min(fault.bytes, requested) : requested;
-    if (isWrite && this.#spaceLeft !== null) {
-      if (this.#spaceLeft === 0 && requested > 0) return { errno: Errno.ENOSPC };
-      allowed = Math.min(allowed, this.#spaceLeft);
-      this.#spaceLeft -= allowed;
+    if (isWrite && this.#spaceLeft !== null && this.#spaceLeft < allowed) {
+      allowed = this.#spaceLeft - (this.#spaceLeft % granularity);
+      if (allowed === 0 && requested > 0) return { errno: Errno.ENOSPC };
+    } else if (allowed < requested) {
+      allowed -= allowed % granularity;
     }
+    if (isWrite && this.#spaceLeft !== null) this.#spaceLeft -= allowed;
     return allowed === requested ? null : { bytes: allowed };
   }
 }

@@ -1,3 +1,4 @@
+import { DIRECT_IO_SECTOR } from './aligned.js';
 import { BaseStorageIo, type QueuedOp } from './base.js';
 import { CrashJournal } from './crash-journal.js';
 import { Errno, ioErrorFromErrno } from './errors.js';
@@ -42,6 +43,8 @@ export class FaultyStorageIo extends BaseStorageIo {
   readonly #journal: CrashJournal | null;
   readonly #pending = new Set<Promise<void>>();
   readonly #locks = new Set<IoLock>();
+  /** Fds opened with O_DIRECT: a write cut short by a fault still moves whole blocks. */
+  readonly #directFds = new Set<IoFd>();
   #previous: PreviousOutcome = 'passed';
   #crashed = false;
 
@@ -79,7 +82,8 @@ export class FaultyStorageIo extends BaseStorageIo {
       this.deliver(op.token, op.op, op.fd, op.requested, -Errno.ECANCELED);
       return;
     }
-    const decision = this.#plan.next(op.op, op.requested);
+    const granularity = this.#directFds.has(op.fd) ? DIRECT_IO_SECTOR : 1;
+    const decision = this.#plan.next(op.op, op.requested, granularity);
     if (decision !== null && 'errno' in decision) {
       this.#previous = 'failed';
       this.deliver(op.token, op.op, op.fd, op.requested, -decision.errno);
@@ -155,6 +159,8 @@ export class FaultyStorageIo extends BaseStorageIo {
     const existed = this.#journal !== null && (await this.inner.stat(path)) !== null;
     const fd = await this.inner.open(path, options);
     this.#journal?.opened(fd, path, !existed && options?.create === true, options?.direct === true);
+    if (options?.direct) this.#directFds.add(fd);
+    else this.#directFds.delete(fd);
     return fd;
   }
 
@@ -162,6 +168,7 @@ export class FaultyStorageIo extends BaseStorageIo {
     this.assertOpen();
     await this.inner.close(fd);
     this.#journal?.closed(fd);
+    this.#directFds.delete(fd);
   }
 
   size(fd: IoFd): Promise<number> {

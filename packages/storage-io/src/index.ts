@@ -1,4 +1,9 @@
-export { alignedBuffer, alignedBufferUnavailable, DIRECT_IO_ALIGNMENT } from './aligned.js';
+export {
+  alignedBuffer,
+  alignedBufferUnavailable,
+  DIRECT_IO_ALIGNMENT,
+  DIRECT_IO_SECTOR,
+} from './aligned.js';
 export { BaseStorageIo, type QueuedOp, SequentialStorageIo } from './base.js';
 export { type BackendChoice, type CreateStorageIoOptions, createStorageIo } from './create.js';
 export { errnoName, ioErrorFromErrno } from './errors.js';

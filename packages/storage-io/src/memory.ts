@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
+import { DIRECT_IO_SECTOR } from './aligned.js';
 import { type QueuedOp, SequentialStorageIo } from './base.js';
 import { Errno, ioErrorFromErrno, lockedError } from './errors.js';
 import { MemoryFile } from './memory-file.js';
@@ -20,18 +21,15 @@ interface OpenFile {
   readonly direct: boolean;
 }
 
-/** Linux's O_DIRECT alignment on a disk with 512-byte logical blocks. */
-const DIRECT_BLOCK = 512;
-
 /**
  * Whether an O_DIRECT transfer would be refused with EINVAL: file offset, length and the
  * buffer must be block-aligned. Memory addresses are not visible here, so the buffer is
  * judged by its offset into its ArrayBuffer (exact for buffers from alignedBuffer()).
  */
 function misalignedForDirect(op: QueuedOp): boolean {
-  if (op.offset % DIRECT_BLOCK !== 0) return true;
+  if (op.offset % DIRECT_IO_SECTOR !== 0) return true;
   for (const buffer of op.buffers ?? [op.data!]) {
-    if (buffer.byteOffset % DIRECT_BLOCK !== 0 || buffer.byteLength % DIRECT_BLOCK !== 0) {
+    if (buffer.byteOffset % DIRECT_IO_SECTOR !== 0 || buffer.byteLength % DIRECT_IO_SECTOR !== 0) {
       return true;
     }
   }

@@ -1,0 +1,189 @@
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WalError, WalErrorCode } from '@walnut/codec';
+import {
+  createStorageIo,
+  type IoCompletion,
+  type IoFd,
+  ioUringAvailability,
+  MemoryStorageIo,
+  type OpenOptions,
+  type SubmitOptions,
+} from '@walnut/storage-io';
+import { afterEach, describe, expect, it } from 'vitest';
+import { collect, DIR, payloadFor } from '../test/helpers.js';
+import { BLOCK } from './direct-io.js';
+import { SegmentedWal } from './index.js';
+
+/** Memory files that count every write overlapping another write of the same file still in flight. */
+class OverlapWatch extends MemoryStorageIo {
+  readonly #inFlight = new Map<number, { fd: IoFd; start: number; end: number }>();
+  overlaps = 0;
+  writes = 0;
+
+  override submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions) {
+    const end = offset + data.length;
+    for (const w of this.#inFlight.values()) {
+      if (w.fd === fd && w.start < end && offset < w.end) this.overlaps++;
+    }
+    const token = super.submitWrite(fd, data, offset, options);
+    this.#inFlight.set(token, { fd, start: offset, end });
+    this.writes++;
+    return token;
+  }
+
+  override completion(token: number): Promise<IoCompletion> {
+    return super.completion(token).then((c) => {
+      this.#inFlight.delete(token);
+      return c;
+    });
+  }
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+describe('directIo', () => {
+  it('never has two writes of one block in flight, though each rewrites the last one’s partial block', async () => {
+    const io = new OverlapWatch();
+    const config = {
+      dir: DIR,
+      directIo: true,
+      writeBufferSize: 4096,
+      segmentTargetSize: 64 * 1024,
+    };
+    const wal = await SegmentedWal.open({ ...config, io });
+    expect(wal.stats().directIo.state).toBe('on');
+    const sizes: number[] = [];
+    const append = (size: number) => {
+      sizes.push(size);
+      return wal.append({ payload: payloadFor(BigInt(sizes.length), size) });
+    };
+    let lsn = 0n;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 3; i++) lsn = append(50);
+      // The round's write is in flight while the next buffers fill up and go out.
+      const synced = wal.sync();
+      for (let i = 0; i < 100; i++) lsn = append(90);
+      expect(await synced).toBeGreaterThan(0n);
+      await tick();
+    }
+    expect(await wal.sync()).toBe(lsn);
+    await wal.close();
+    expect(io.writes).toBeGreaterThan(90);
+    expect(io.overlaps).toBe(0);
+    const again = await SegmentedWal.open({ ...config, io });
+    const recs = await collect(again.replay());
+    expect(recs.length).toBe(sizes.length);
+    for (const r of recs) {
+      expect(r.payload.equals(payloadFor(r.lsn, sizes[Number(r.lsn) - 1]))).toBe(true);
+    }
+    await again.close();
+  });
+
+  it('continues a segment after a reopen: the block it ends in is read back and rewritten unchanged', async () => {
+    const io = new MemoryStorageIo();
+    const config = { dir: DIR, directIo: true };
+    const first = await SegmentedWal.open({ ...config, io });
+    for (let i = 1n; i <= 10n; i++) first.append({ payload: payloadFor(i, 77) });
+    await first.sync();
+    await first.close();
+    const path = `${DIR}/00000000000000000001.wal`;
+    const before = io.durableBytes(path)!;
+    expect(before.length % BLOCK).toBe(0);
+
+    const second = await SegmentedWal.open({ ...config, io });
+    expect(second.nextLsn).toBe(11n);
+    for (let i = 11n; i <= 20n; i++) second.append({ payload: payloadFor(i, 77) });
+    await second.sync();
+    await second.close();
+    const after = io.durableBytes(path)!;
+    const dataEnd = 64 + 10 * (20 + 77);
+    expect(after.subarray(0, dataEnd).equals(before.subarray(0, dataEnd))).toBe(true);
+
+    const third = await SegmentedWal.open({ ...config, io });
+    const recs = await collect(third.replay());
+    expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+    for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 77))).toBe(true);
+    await third.close();
+  });
+
+  it('writes through the page cache where O_DIRECT is refused, and says why', async () => {
+    class NoDirect extends MemoryStorageIo {
+      override open(path: string, options?: OpenOptions): Promise<IoFd> {
+        if (options?.direct) {
+          return Promise.reject(
+            new WalError(WalErrorCode.IO, 'open: EINVAL', { details: { errno: 22 } }),
+          );
+        }
+        return super.open(path, options);
+      }
+    }
+    const io = new NoDirect();
+    const wal = await SegmentedWal.open({ dir: DIR, io, directIo: true });
+    expect(wal.stats().directIo).toEqual({
+      state: 'unavailable',
+      reason: expect.stringContaining('refuses O_DIRECT'),
+    });
+    wal.append({ payload: payloadFor(1n) });
+    expect(await wal.sync()).toBe(1n);
+    await wal.close();
+  });
+
+  it('is off unless asked for, and off for read-only openers', async () => {
+    const io = new MemoryStorageIo();
+    const wal = await SegmentedWal.open({ dir: DIR, io });
+    expect(wal.stats().directIo.state).toBe('off');
+    await wal.close();
+    const reader = await SegmentedWal.open({ dir: DIR, io, directIo: true, readOnly: true });
+    expect(reader.stats().directIo.state).toBe('off');
+    await reader.close();
+  });
+});
+
+const ring = ioUringAvailability();
+const required = process.env.WALNUT_REQUIRE_IO_URING === '1';
+
+describe.each([
+  { backend: 'sync-fs' as const, skip: false },
+  { backend: 'io_uring' as const, skip: !ring.available && !required },
+])('directIo on real files ($backend)', ({ backend, skip }) => {
+  let dir = '';
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.skipIf(skip)(
+    'writes O_DIRECT segments in whole blocks that reopen with every record',
+    async () => {
+      dir = mkdtempSync(join(tmpdir(), 'walnut-direct-'));
+      const config = {
+        dir,
+        directIo: true,
+        segmentTargetSize: 256 * 1024,
+        zeroFillAhead: 64 * 1024,
+      };
+      const io = createStorageIo({ backend });
+      const wal = await SegmentedWal.open({ ...config, io });
+      expect(wal.stats().directIo.state).toBe('on');
+      const producers = Array.from({ length: 16 }, async (_, p) => {
+        for (let i = 0; i < 200; i++) {
+          wal.append({ payload: payloadFor(BigInt(p * 1000 + i), 100 + ((p * 7 + i) % 400)) });
+          await wal.sync();
+        }
+      });
+      await Promise.all(producers);
+      for (let i = 0; i < 5000; i++) wal.append({ payload: payloadFor(BigInt(i), 300) });
+      const last = await wal.sync();
+      expect(last).toBe(8200n);
+      await wal.close();
+      await io.closeIo();
+      const segments = readdirSync(dir).filter((name) => name.endsWith('.wal'));
+      expect(segments.length).toBeGreaterThan(3);
+      for (const name of segments) expect(statSync(join(dir, name)).size % BLOCK).toBe(0);
+
+      const again = await SegmentedWal.open({ dir, io: createStorageIo({ backend: 'sync-fs' }) });
+      const recs = await collect(again.replay());
+      expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 8200 }, (_, i) => BigInt(i + 1)));
+      await again.close();
+    },
+  );
+});

@@ -1,0 +1,110 @@
+import { isWalError } from '@walnut/codec';
+import {
+  alignedBuffer,
+  alignedBufferUnavailable,
+  DIRECT_IO_ALIGNMENT,
+  type StorageIo,
+} from '@walnut/storage-io';
+
+/** Direct writes cover whole blocks of this size, from buffers aligned to it. */
+export const BLOCK = DIRECT_IO_ALIGNMENT;
+const EINVAL = 22;
+
+export interface DirectIoStats {
+  /** 'on': segments are written with O_DIRECT; 'off': not asked for; 'unavailable': asked for, not possible here. */
+  state: 'off' | 'on' | 'unavailable';
+  reason: string;
+}
+
+export function alignDown(n: number): number {
+  return n - (n % BLOCK);
+}
+
+export function alignUp(n: number): number {
+  return alignDown(n + BLOCK - 1);
+}
+
+/**
+ * Whether the log in `dir` can be written with O_DIRECT: the addon gives aligned memory and
+ * the file system accepts the flag (tmpfs, for one, refuses it with EINVAL). `probeFile` is
+ * any existing file in the directory.
+ */
+export async function probeDirectIo(io: StorageIo, probeFile: string): Promise<DirectIoStats> {
+  const noMemory = alignedBufferUnavailable();
+  if (noMemory !== null) return { state: 'unavailable', reason: noMemory };
+  try {
+    await io.close(await io.open(probeFile, { direct: true, readOnly: true }));
+  } catch (err) {
+    if (!isWalError(err) || err.details.errno !== EINVAL) throw err;
+    return {
+      state: 'unavailable',
+      reason: `the file system under ${probeFile} refuses O_DIRECT; writing through the page cache`,
+    };
+  }
+  return { state: 'on', reason: 'segments are written with O_DIRECT from aligned buffers' };
+}
+
+/** A write buffer with room for a block's head before its frames and zeros after them. */
+export function directBufferSize(capacity: number): number {
+  return alignUp(capacity) + BLOCK;
+}
+
+export function newDirectBuffer(capacity: number): Buffer {
+  return alignedBuffer(directBufferSize(capacity));
+}
+
+/** `bytes` followed by zeros up to a block boundary, in aligned memory. */
+export function paddedToBlocks(bytes: Uint8Array): Buffer {
+  const buffer = alignedBuffer(alignUp(bytes.length));
+  buffer.set(bytes, 0);
+  return buffer;
+}
+
+/**
+ * Turns the frames in a write buffer into a block-aligned write, as O_DIRECT requires.
+ *
+ * Frames for file offset `o` are encoded into their buffer at index `o % BLOCK` (see
+ * `frameView`), so the buffer's first byte sits at a block boundary of the file. The bytes
+ * of the file between that boundary and `o` — the tail of the previous write, or a new
+ * segment's header — are kept here and copied in front of the frames when the write is
+ * made; the rest of the last block is zeros, which read as end of log. The next write
+ * rewrites that partial block with its bytes unchanged, so a torn rewrite loses nothing.
+ */
+export class BlockTail {
+  readonly #bytes = Buffer.alloc(BLOCK);
+  #length = 0;
+
+  /** The file holds `before` (fewer than BLOCK bytes) from the last block boundary up to the next frame. */
+  reset(before: Uint8Array): void {
+    this.#bytes.set(before, 0);
+    this.#length = before.length;
+  }
+
+  /** The part of `buffer` that frames for file offset `offset` are encoded into. */
+  frameView(buffer: Buffer, offset: number, capacity: number): Buffer {
+    const lead = offset % BLOCK;
+    return buffer.subarray(lead, lead + capacity);
+  }
+
+  /**
+   * Completes the write of `length` frame bytes encoded for file offset `offset` into
+   * `buffer` (the whole aligned buffer): the kept bytes in front, zeros behind. Keeps the
+   * new partial last block for the next write. Returns the block-aligned write.
+   */
+  complete(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+  ): { buf: Buffer; fileOffset: number; length: number } {
+    const lead = offset % BLOCK;
+    if (lead !== this.#length) {
+      throw new Error(`BlockTail: ${this.#length} bytes kept for a write at block offset ${lead}`);
+    }
+    buffer.set(this.#bytes.subarray(0, lead), 0);
+    const end = lead + length;
+    const alignedEnd = alignUp(end);
+    buffer.fill(0, end, alignedEnd);
+    this.reset(buffer.subarray(alignDown(end), end));
+    return { buf: buffer, fileOffset: offset - lead, length: alignedEnd };
+  }
+}
