@@ -21,6 +21,7 @@ class OverlapWatch extends MemoryStorageIo {
   readonly #inFlight = new Map<number, { fd: IoFd; start: number; end: number }>();
   overlaps = 0;
   writes = 0;
+  maxInFlight = 0;
 
   override submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions) {
     const end = offset + data.length;
@@ -30,6 +31,7 @@ class OverlapWatch extends MemoryStorageIo {
     const token = super.submitWrite(fd, data, offset, options);
     this.#inFlight.set(token, { fd, start: offset, end });
     this.writes++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight.size);
     return token;
   }
 
@@ -78,6 +80,23 @@ describe('directIo', () => {
     for (const r of recs) {
       expect(r.payload.equals(payloadFor(r.lsn, sizes[Number(r.lsn) - 1]))).toBe(true);
     }
+    await again.close();
+  });
+
+  it('sends full buffers out together: each stops at a block boundary and the next carries on', async () => {
+    const io = new OverlapWatch();
+    const config = { dir: DIR, directIo: true, writeBufferSize: 4096 };
+    const wal = await SegmentedWal.open({ ...config, io });
+    for (let i = 1n; i <= 1000n; i++) wal.append({ payload: payloadFor(i, 100 + Number(i % 50n)) });
+    expect(io.maxInFlight).toBeGreaterThanOrEqual(20);
+    expect(io.overlaps).toBe(0);
+    expect(await wal.sync()).toBe(1000n);
+    await wal.close();
+    const again = await SegmentedWal.open({ ...config, io });
+    const recs = await collect(again.replay());
+    expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 1000 }, (_, i) => BigInt(i + 1)));
+    for (const r of recs)
+      expect(r.payload.equals(payloadFor(r.lsn, 100 + Number(r.lsn % 50n)))).toBe(true);
     await again.close();
   });
 

@@ -88,13 +88,15 @@ export class BlockTail {
 
   /**
    * Completes the write of `length` frame bytes encoded for file offset `offset` into
-   * `buffer` (the whole aligned buffer): the kept bytes in front, zeros behind. Keeps the
-   * new partial last block for the next write. Returns the block-aligned write.
+   * `buffer` (the whole aligned buffer): the kept bytes in front and, with `pad`, zeros
+   * behind up to a block boundary; without it the write stops at the last boundary. Keeps
+   * the partial last block for the next write. Returns the block-aligned write.
    */
   complete(
     buffer: Buffer,
     offset: number,
     length: number,
+    pad: boolean,
   ): { buf: Buffer; fileOffset: number; length: number } {
     const lead = offset % BLOCK;
     if (lead !== this.#length) {
@@ -102,8 +104,8 @@ export class BlockTail {
     }
     buffer.set(this.#bytes.subarray(0, lead), 0);
     const end = lead + length;
-    const alignedEnd = alignUp(end);
-    buffer.fill(0, end, alignedEnd);
+    const alignedEnd = pad ? alignUp(end) : alignDown(end);
+    if (pad) buffer.fill(0, end, alignedEnd);
     this.reset(buffer.subarray(alignDown(end), end));
     return { buf: buffer, fileOffset: offset - lead, length: alignedEnd };
   }

@@ -180,7 +180,17 @@ export class SegmentedWal {
   #bufPooled = true;
   /** File offset of #buf[0] in the active segment. */
   #bufOffset: number;
+  /** The first LSN the next write holds, and where its frame starts in the file. */
   #bufFirstLsn: bigint;
+  #bufDataStart: number;
+  /**
+   * With direct I/O: the last block boundary a frame reached, the last LSN wholly below it
+   * and where the frame across it starts (at the boundary when none crosses it). A full
+   * buffer is written up to that boundary and the rest carried over (#submitBuffer).
+   */
+  #blockEnd = 0;
+  #blockLsn = 0n;
+  #blockFrameStart = 0;
   #scratch: Buffer = Buffer.alloc(0);
 
   /** Writes not yet part of the completed prefix, in submission order. */
@@ -246,7 +256,7 @@ export class SegmentedWal {
     this.#report = init.report;
     this.#ring = init.cfg.encryption;
     this.#pool = direct
-      ? new BufferPool(directBufferSize(init.cfg.writeBufferSize), newDirectBuffer)
+      ? new BufferPool(directBufferSize(init.cfg.writeBufferSize), alignedBuffer)
       : new BufferPool(init.cfg.writeBufferSize);
     this.#zeroFill =
       init.cfg.zeroFillAhead > 0 && !init.cfg.readOnly
@@ -279,6 +289,7 @@ export class SegmentedWal {
     const active = this.#segments[this.#segments.length - 1];
     this.#bufOffset = active?.assignedEnd ?? FILE_HEADER_SIZE;
     this.#bufFirstLsn = init.nextLsn;
+    this.#bufDataStart = this.#bufOffset;
   }
 
   /**
@@ -402,6 +413,7 @@ export class SegmentedWal {
     this.#bufLen = 0;
     this.#bufOffset = offset;
     this.#bufFirstLsn = firstLsn;
+    this.#bufDataStart = offset;
     if (this.#tail !== null) {
       this.#tail.reset(before.subarray(0, offset % BLOCK));
       this.#buf = this.#tail.frameView(this.#bufBase, offset, this.#cfg.writeBufferSize);
@@ -674,7 +686,7 @@ export class SegmentedWal {
   /** Index in #buf where a frame of `size` bytes goes, submitting the buffer first if full. */
   #room(size: number): number {
     if (this.#bufLen + size <= this.#buf.length) return this.#bufLen;
-    this.#submitBuffer();
+    this.#submitBuffer({ full: true });
     if (size > this.#buf.length) {
       if (this.#bufPooled) this.#pool.give(this.#bufBase);
       this.#bufPooled = false;
@@ -690,7 +702,7 @@ export class SegmentedWal {
   }
 
   #commitFrame(seg: Segment, size: number, first: bigint, last: bigint, count: number): void {
-    if (this.#bufLen === 0) this.#bufFirstLsn = first;
+    if (this.#tail !== null) this.#noteBlockBoundary(size, first, last);
     this.#bufLen += size;
     seg.assignedEnd += size;
     seg.lastLsn = last;
@@ -701,6 +713,22 @@ export class SegmentedWal {
     this.#stats.bytesAppended += size;
   }
 
+  /** Direct I/O: tracks the last block boundary the frame about to be committed reaches. */
+  #noteBlockBoundary(size: number, first: bigint, last: bigint): void {
+    const start = this.#bufOffset + this.#bufLen;
+    const end = start + size;
+    const boundary = end - (end % BLOCK);
+    if (boundary < start) return;
+    this.#blockEnd = boundary;
+    if (boundary === end) {
+      this.#blockLsn = last;
+      this.#blockFrameStart = end;
+    } else {
+      this.#blockLsn = first - 1n;
+      this.#blockFrameStart = start;
+    }
+  }
+
   // --------------------------------------------------------------- write path
 
   /**
@@ -708,42 +736,53 @@ export class SegmentedWal {
    * creation). With `holdFlush` the write stays queued and unwatched: the caller links an
    * fdatasync behind it, flushes, then watches it (claiming a completion flushes the queue,
    * which would send the write alone and hold the fdatasync back until the write is done).
+   *
+   * `full`: the buffer is full and more frames follow at once. With direct I/O such a write
+   * stops at the last block boundary and the frame across it is carried over to the next
+   * write, so that two bulk writes never share a block and need not wait for each other.
    */
   #submitBuffer(
-    options: { holdFlush?: boolean } = {},
+    options: { holdFlush?: boolean; full?: boolean } = {},
   ): { write: PendingWrite; token: number } | null {
-    if (this.#bufLen === 0) return null;
+    if (this.#bufLen === 0 && this.#bufDataStart === this.#bufOffset) return null;
     if (this.#bufUnsealed) {
       sealFrames(this.#buf, 0, this.#bufLen);
       this.#bufUnsealed = false;
     }
     const seg = this.#active();
-    const dataStart = this.#bufOffset;
-    const dataEnd = dataStart + this.#bufLen;
+    const encodedEnd = this.#bufOffset + this.#bufLen;
+    // The invariant of #noteBlockBoundary: #blockEnd is the last boundary below encodedEnd.
+    const carry =
+      options.full === true &&
+      this.#tail !== null &&
+      alignDown(encodedEnd) > alignDown(this.#bufOffset);
+    const dataEnd = carry ? this.#blockFrameStart : encodedEnd;
+    const lastLsn = carry ? this.#blockLsn : this.#nextLsn - 1n;
     const out =
       this.#tail === null
-        ? { buf: this.#buf, fileOffset: dataStart, length: this.#bufLen }
-        : this.#tail.complete(this.#bufBase, dataStart, this.#bufLen);
+        ? { buf: this.#buf, fileOffset: this.#bufOffset, length: this.#bufLen }
+        : this.#tail.complete(this.#bufBase, this.#bufOffset, this.#bufLen, !carry);
     const write = newPendingWrite({
       seg,
       buf: out.buf,
       length: out.length,
       fileOffset: out.fileOffset,
-      dataStart,
+      dataStart: this.#bufDataStart,
       dataEnd,
       firstLsn: this.#bufFirstLsn,
-      lastLsn: this.#nextLsn - 1n,
+      lastLsn,
       pooledBuffer: this.#bufPooled ? this.#bufBase : null,
     });
     this.#writes.push(write);
-    this.#bufOffset = dataEnd;
+    this.#bufOffset = encodedEnd;
     this.#bufLen = 0;
-    this.#bufFirstLsn = this.#nextLsn;
+    this.#bufFirstLsn = lastLsn + 1n;
+    this.#bufDataStart = dataEnd;
     this.#bufBase = this.#pool.take();
     this.#buf =
       this.#tail === null
         ? this.#bufBase
-        : this.#tail.frameView(this.#bufBase, dataEnd, this.#cfg.writeBufferSize);
+        : this.#tail.frameView(this.#bufBase, encodedEnd, this.#cfg.writeBufferSize);
     this.#bufPooled = true;
     // The writes not yet in the completed prefix hold their buffers, plus the one filling.
     this.#pool.noteOut(this.#writes.length + 1);

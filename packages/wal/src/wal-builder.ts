@@ -48,6 +48,13 @@ export interface WalOptions {
    * durable. Default 8 MiB; 0 turns it off.
    */
   writebackAhead?: number;
+  /**
+   * Write segments with O_DIRECT (whole 4 KiB blocks from aligned buffers, past the page
+   * cache), so that an fdatasync only flushes the device's cache. Falls back to the page
+   * cache where the file system or the build cannot, and `stats().storage.directIo` says
+   * why. Default false.
+   */
+  directIo?: boolean;
 }
 
 /** @internal How a builder opens its engine (a SegmentedWal; a fake in tests). */
@@ -72,6 +79,7 @@ export interface EngineConfig {
   writeBufferSize?: number;
   zeroFillAhead?: number;
   writebackAhead?: number;
+  directIo?: boolean;
 }
 
 /**
@@ -162,6 +170,12 @@ export class WalBuilder {
     return this.set('writebackAhead', bytes);
   }
 
+  /** Writes segments with O_DIRECT where the file system allows it (see WalOptions.directIo). */
+  directIo(on = true): this {
+    if (typeof on !== 'boolean') badArgument('directIo', 'a boolean', on);
+    return this.set('directIo', on);
+  }
+
   /** @internal Opens the log over another engine (tests). */
   withEngine(factory: EngineFactory): this {
     this.factory = factory;
@@ -220,6 +234,7 @@ function engineConfig(
   if (s.preallocate !== undefined) config.preallocate = s.preallocate;
   if (s.writeBufferSize !== undefined) config.writeBufferSize = s.writeBufferSize;
   if (s.writebackAhead !== undefined) config.writebackAhead = s.writebackAhead;
+  if (s.directIo !== undefined) config.directIo = s.directIo;
   return config;
 }
 
