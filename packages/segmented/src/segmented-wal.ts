@@ -184,11 +184,10 @@ export class SegmentedWal {
   #bufFirstLsn: bigint;
   #bufDataStart: number;
   /**
-   * With direct I/O: the last block boundary a frame reached, the last LSN wholly below it
-   * and where the frame across it starts (at the boundary when none crosses it). A full
+   * With direct I/O, for the last block boundary a frame reached: the last LSN wholly below
+   * it and where the frame across it starts (at the boundary when none crosses it). A full
    * buffer is written up to that boundary and the rest carried over (#submitBuffer).
    */
-  #blockEnd = 0;
   #blockLsn = 0n;
   #blockFrameStart = 0;
   #scratch: Buffer = Buffer.alloc(0);
@@ -719,7 +718,6 @@ export class SegmentedWal {
     const end = start + size;
     const boundary = end - (end % BLOCK);
     if (boundary < start) return;
-    this.#blockEnd = boundary;
     if (boundary === end) {
       this.#blockLsn = last;
       this.#blockFrameStart = end;
@@ -751,7 +749,8 @@ export class SegmentedWal {
     }
     const seg = this.#active();
     const encodedEnd = this.#bufOffset + this.#bufLen;
-    // The invariant of #noteBlockBoundary: #blockEnd is the last boundary below encodedEnd.
+    // The last boundary a frame of this buffer reached is alignDown(encodedEnd) whenever it
+    // lies past the buffer's first block, so #blockLsn and #blockFrameStart describe it.
     const carry =
       options.full === true &&
       this.#tail !== null &&
