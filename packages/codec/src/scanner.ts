@@ -75,6 +75,11 @@ export class FrameScanner {
   #verifiedAhead = 0;
   /** The current record of `advance()` / `nextRecord()`, and the rest of its batch. */
   readonly #cursor = new RecordCursor();
+  /** The frame `advanceFrame()` moved to: the buffer holding its body, and where. */
+  #frameBuf: Buffer = Buffer.alloc(0);
+  #frameStart = 0;
+  #frameBodyStart = 0;
+  #frameBodyEnd = 0;
 
   constructor(buf: Uint8Array, options: FrameScannerOptions = {}) {
     this.#buf = asBuffer(buf);
@@ -120,6 +125,50 @@ export class FrameScanner {
       return { offset: this.#base + frameStart, body };
     }
     return null;
+  }
+
+  /**
+   * Moves to the next frame like `nextFrame()`, with the same stops, but builds nothing for
+   * a plaintext frame: read it through `frameOffset`, `frameBuffer`, `frameBodyStart` and
+   * `frameBodyEnd` (an encrypted frame's body is its plaintext, in a buffer of its own).
+   * They describe the frame until the scanner moves again. Returns false when it stopped.
+   */
+  advanceFrame(): boolean {
+    this.#cursor.closeBatch();
+    if (!this.#verifyNext()) return false;
+    const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
+    const kind = this.#buf[this.#bodyStart]!;
+    this.#frameStart = frameStart;
+    if (kind >= BodyKind.RECORD && kind <= BodyKind.PADDING) {
+      this.#frameBuf = this.#buf;
+      this.#frameBodyStart = this.#bodyStart;
+      this.#frameBodyEnd = this.#pos;
+      return true;
+    }
+    const body = this.#plainBody(frameStart);
+    if (body === null) return false;
+    this.#frameBuf = body;
+    this.#frameBodyStart = 0;
+    this.#frameBodyEnd = body.length;
+    return true;
+  }
+
+  /** File offset of the frame `advanceFrame()` moved to. */
+  get frameOffset(): number {
+    return this.#base + this.#frameStart;
+  }
+
+  /** The buffer holding that frame's body (kind byte first) from `frameBodyStart` to `frameBodyEnd`. */
+  get frameBuffer(): Buffer {
+    return this.#frameBuf;
+  }
+
+  get frameBodyStart(): number {
+    return this.#frameBodyStart;
+  }
+
+  get frameBodyEnd(): number {
+    return this.#frameBodyEnd;
   }
 
   /**

@@ -220,23 +220,7 @@ async function judgeRest(
   return { kind };
 }
 
-/**
- * The LSNs a frame body holds, read from its fixed header without decoding the records
- * (recovery only needs continuity; replay decodes and validates every record). Padding
- * holds none; null for a kind that has no place in a segment or a batch of no records.
- */
-function frameLsns(body: Buffer): { first: bigint; count: number } | null {
-  const kind = body[0];
-  if (kind === BodyKind.PADDING) return { first: 0n, count: 0 };
-  if (kind === BodyKind.RECORD && body.length >= 12) {
-    return { first: body.readBigUInt64LE(4), count: 1 };
-  }
-  if (kind === BodyKind.BATCH && body.length >= 16) {
-    const count = body.readUInt32LE(4);
-    return count === 0 ? null : { first: body.readBigUInt64LE(8), count };
-  }
-  return null;
-}
+const TWO_32 = 2 ** 32;
 
 interface ScanResult {
   lastLsn: bigint;
@@ -254,7 +238,11 @@ async function scanSegment(
   isLast: boolean,
 ): Promise<ScanResult> {
   const cipher = readCipher(opts.ring, header, path);
-  let expected = header.firstLsn;
+  // The next LSN expected, as two 32-bit halves: compared with a frame's LSN field word by
+  // word, it costs no bigint per frame (recovery reads every frame of the log on open).
+  let low = Number(header.firstLsn & 0xffffffffn);
+  let high = Number(header.firstLsn >> 32n);
+  const expected = () => (BigInt(high) << 32n) + BigInt(low);
   let records = 0;
   const walk = scanChunks({
     io: opts.io,
@@ -269,49 +257,66 @@ async function scanSegment(
   while (step.done !== true) {
     const scanner = step.value;
     for (;;) {
-      let frame: ReturnType<typeof scanner.nextFrame>;
       try {
-        frame = scanner.nextFrame();
+        if (!scanner.advanceFrame()) break;
       } catch (err) {
         if (isWalError(err)) err.details.segment ??= path;
         throw err;
       }
-      if (frame === null) break;
-      const span = frameLsns(frame.body);
-      if (span === null) {
-        await walk.return({ kind: 'corrupt', offset: frame.offset, reason: '' });
+      // The fixed header of the body says which LSNs it holds, without decoding records
+      // (recovery only needs continuity; replay decodes and validates every record).
+      const buf = scanner.frameBuffer;
+      const start = scanner.frameBodyStart;
+      const length = scanner.frameBodyEnd - start;
+      const kind = buf[start];
+      if (kind === BodyKind.PADDING) continue;
+      let count = 0;
+      let lsnAt = 0;
+      if (kind === BodyKind.RECORD && length >= 12) {
+        count = 1;
+        lsnAt = start + 4;
+      } else if (kind === BodyKind.BATCH && length >= 16) {
+        count = buf.readUInt32LE(start + 4);
+        lsnAt = start + 8;
+      }
+      const offset = scanner.frameOffset;
+      if (count === 0) {
+        await walk.return({ kind: 'corrupt', offset, reason: '' });
         return {
-          lastLsn: expected - 1n,
+          lastLsn: expected() - 1n,
           records,
-          dataEnd: frame.offset,
+          dataEnd: offset,
           damage: {
-            offset: frame.offset,
+            offset,
             kind: 'corrupt',
-            reason: `a frame of kind ${frame.body[0]} (or a malformed one) where records were expected`,
+            reason: `a frame of kind ${kind} (or a malformed one) where records were expected`,
           },
         };
       }
-      if (span.count === 0) continue;
-      if (span.first !== expected) {
-        await walk.return({ kind: 'corrupt', offset: frame.offset, reason: '' });
+      if (buf.readUInt32LE(lsnAt) !== low || buf.readUInt32LE(lsnAt + 4) !== high) {
+        await walk.return({ kind: 'corrupt', offset, reason: '' });
         return {
-          lastLsn: expected - 1n,
+          lastLsn: expected() - 1n,
           records,
-          dataEnd: frame.offset,
+          dataEnd: offset,
           damage: {
-            offset: frame.offset,
+            offset,
             kind: 'corrupt',
-            reason: `a valid frame holds LSN ${span.first} where LSN ${expected} was expected`,
+            reason: `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${expected()} was expected`,
           },
         };
       }
-      expected += BigInt(span.count);
-      records += span.count;
+      low += count;
+      if (low >= TWO_32) {
+        high += Math.floor(low / TWO_32);
+        low %= TWO_32;
+      }
+      records += count;
     }
     step = await walk.next();
   }
   const stop: ScanStop = step.value;
-  const lastLsn = expected - 1n;
+  const lastLsn = expected() - 1n;
   if (stop.kind === 'eof' && stop.offset >= fileSize) {
     return { lastLsn, records, dataEnd: stop.offset, damage: null };
   }
