@@ -12,7 +12,7 @@ import {
   type SubmitOptions,
 } from '@walnut/storage-io';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor } from '../test/helpers.js';
+import { collect, DIR, payloadFor, testRing } from '../test/helpers.js';
 import { BLOCK } from './direct-io.js';
 import { SegmentedWal } from './index.js';
 
@@ -125,6 +125,28 @@ describe('directIo', () => {
     expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
     for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 77))).toBe(true);
     await third.close();
+  });
+
+  it('writes encrypted segments in whole blocks too, across buffers, syncs and reopens', async () => {
+    const io = new OverlapWatch();
+    const config = { dir: DIR, directIo: true, writeBufferSize: 4096, encryption: testRing() };
+    for (let session = 0; session < 3; session++) {
+      const wal = await SegmentedWal.open({ ...config, io });
+      const first = wal.nextLsn;
+      for (let i = first; i < first + 300n; i++) {
+        wal.append({ payload: payloadFor(i, 60 + Number(i % 90n)) });
+        if (i % 37n === 0n) await wal.sync();
+      }
+      expect(await wal.sync()).toBe(first + 299n);
+      await wal.close();
+    }
+    expect(io.overlaps).toBe(0);
+    const again = await SegmentedWal.open({ ...config, io });
+    const recs = await collect(again.replay());
+    expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 900 }, (_, i) => BigInt(i + 1)));
+    for (const r of recs)
+      expect(r.payload.equals(payloadFor(r.lsn, 60 + Number(r.lsn % 90n)))).toBe(true);
+    await again.close();
   });
 
   it('writes through the page cache where O_DIRECT is refused, and says why', async () => {
