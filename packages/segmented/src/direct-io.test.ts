@@ -100,6 +100,16 @@ describe('directIo', () => {
     await again.close();
   });
 
+  it('reuses its aligned write buffers: sync rounds allocate none after the first few', async () => {
+    const wal = await SegmentedWal.open({ dir: DIR, io: new MemoryStorageIo(), directIo: true });
+    for (let i = 1n; i <= 200n; i++) {
+      wal.append({ payload: payloadFor(i, 100) });
+      await wal.sync();
+    }
+    expect(wal.stats().bufferAllocations).toBeLessThanOrEqual(3);
+    await wal.close();
+  });
+
   it('continues a segment after a reopen: the block it ends in is read back and rewritten unchanged', async () => {
     const io = new MemoryStorageIo();
     const config = { dir: DIR, directIo: true };
