@@ -214,7 +214,8 @@ export class SegmentedWal {
   #closed = false;
   #closing: Promise<void> | null = null;
 
-  readonly #stats: SegmentedWalStats = {
+  /** Counters; `stats()` adds the direct I/O verdict, fixed at open. */
+  readonly #stats: Omit<SegmentedWalStats, 'directIo'> = {
     appends: 0,
     batches: 0,
     records: 0,
@@ -231,7 +232,6 @@ export class SegmentedWal {
     preallocation: null,
     zeroFill: { state: 'off', fills: 0, bytes: 0, heldWrites: 0 },
     writeback: { state: 'off', ranges: 0, bytes: 0 },
-    directIo: { state: 'off', reason: '' },
   };
 
   private constructor(init: {

@@ -23,8 +23,8 @@ interface WriteRecord {
  * It assumes what a log's writer does: the files are written only through this
  * instance, no two in-flight writes overlap, and sizes change only by writes (not by
  * truncate/fallocate while writes are unsynced). Renames and unlinks are not undone.
- * Files opened for direct I/O get a buffered twin descriptor for the journal's own reads
- * and restores, which O_DIRECT would refuse as misaligned.
+ * Files opened for writing with direct I/O get a buffered twin descriptor for the journal's
+ * own reads and restores, which O_DIRECT would refuse as misaligned.
  */
 export class CrashJournal {
   readonly #records: WriteRecord[] = [];
@@ -33,10 +33,11 @@ export class CrashJournal {
   /** Buffered descriptors of the files opened with O_DIRECT, by their direct descriptor. */
   readonly #twins = new Map<number, number>();
 
-  opened(fd: number, path: string, created: boolean, direct: boolean): void {
+  /** `writableDirect`: opened with O_DIRECT for writing, so it gets a buffered twin. */
+  opened(fd: number, path: string, created: boolean, writableDirect: boolean): void {
     this.#paths.set(fd, path);
     if (created) this.#createdNames.add(path);
-    if (direct) this.#twins.set(fd, fs.openSync(path, 'r+'));
+    if (writableDirect) this.#twins.set(fd, fs.openSync(path, 'r+'));
   }
 
   closed(fd: number): void {

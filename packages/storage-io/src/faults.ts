@@ -86,7 +86,7 @@ export class FaultPlan {
     const fault = index < 0 ? undefined : this.#armed.splice(index, 1)[0];
     if (fault?.kind === 'eio') return { errno: Errno.EIO };
     let allowed = fault?.kind === 'short-write' ? Math.min(fault.bytes, requested) : requested;
-    if (isWrite && this.#spaceLeft !== null && this.#spaceLeft < allowed) {
+    if (isWrite && this.#spaceLeft !== null && this.#spaceLeft <= allowed) {
       allowed = this.#spaceLeft - (this.#spaceLeft % granularity);
       if (allowed === 0 && requested > 0) return { errno: Errno.ENOSPC };
     } else if (allowed < requested) {

@@ -158,7 +158,9 @@ export class FaultyStorageIo extends BaseStorageIo {
     this.assertOpen();
     const existed = this.#journal !== null && (await this.inner.stat(path)) !== null;
     const fd = await this.inner.open(path, options);
-    this.#journal?.opened(fd, path, !existed && options?.create === true, options?.direct === true);
+    const created = !existed && options?.create === true;
+    // A read-only descriptor is never written, so its journal needs no buffered twin.
+    this.#journal?.opened(fd, path, created, options?.direct === true && !options.readOnly);
     if (options?.direct) this.#directFds.add(fd);
     else this.#directFds.delete(fd);
     return fd;
