@@ -2,8 +2,9 @@ import { badArgument, WalError, WalErrorCode, type WalRecordInput } from '@walnu
 
 /**
  * Records to append atomically with `wal.appendBatch(batch)`: on recovery either all of
- * them are there or none. Payloads are referenced, not copied, until the append encodes
- * them into the log's write buffer (their only copy). A batch is used once.
+ * them are there or none. Payloads are referenced, not copied, until `appendBatch` takes
+ * them (it encodes them into the write buffer, or copies them when it must wait for room):
+ * once it returns, the buffers are the caller's again. A batch is used once.
  */
 export class Batch {
   /** @internal */ readonly records: WalRecordInput[] = [];

@@ -379,3 +379,31 @@ describe('Wal: stats', () => {
     await wal.close();
   });
 });
+
+describe('Wal: a caller may reuse its buffers once append returns', () => {
+  it('keeps what a blocked append was given, not what the caller later wrote into its buffer', async () => {
+    const { wal, engine } = await openFakeWal({ maxQueueBytes: 64, backpressure: 'block' });
+    engine.hold = true;
+    const buffer = Buffer.alloc(32);
+    const meta = Buffer.alloc(4);
+    const promises: Promise<bigint>[] = [];
+    for (let i = 0; i < 8; i++) {
+      buffer.fill(i);
+      meta.fill(100 + i);
+      promises.push(wal.append(buffer, meta));
+      const batch = new Batch().add(buffer);
+      promises.push(wal.appendBatch(batch));
+    }
+    expect(wal.stats().blockedAppends).toBeGreaterThan(0);
+    buffer.fill(0xee);
+    meta.fill(0xee);
+    await tick();
+    engine.release();
+    engine.hold = false;
+    await Promise.all(promises);
+    expect(engine.records.map((r) => r.payload[0])).toEqual(
+      Array.from({ length: 8 }, (_, i) => [i, i]).flat(),
+    );
+    await wal.close();
+  });
+});

@@ -59,6 +59,12 @@ interface BlockedAppend {
   readonly start: number;
 }
 
+function copyRecord(record: WalRecordInput): WalRecordInput {
+  const copy = { ...record, payload: new Uint8Array(record.payload) };
+  if (record.meta !== undefined) copy.meta = new Uint8Array(record.meta);
+  return copy;
+}
+
 // `new Promise(capture)` hands out the resolvers without a closure per append.
 let capturedResolve: (lsn: bigint) => void = () => undefined;
 let capturedReject: (error: unknown) => void = () => undefined;
@@ -517,9 +523,11 @@ export class Wal {
       );
     }
     const promise = new Promise<bigint>(capture);
+    // `append` promises the caller may reuse its buffers once the call returns, and a
+    // waiting record is encoded only later: it keeps copies, not the caller's views.
     this.blocked.push({
-      record,
-      batch,
+      record: record && copyRecord(record),
+      batch: batch?.map(copyRecord),
       bytes,
       resolve: capturedResolve,
       reject: capturedReject,
