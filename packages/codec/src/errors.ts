@@ -20,8 +20,13 @@ export const WalErrorCode = {
   NO_SPACE: 'WAL_NO_SPACE',
   /** Any other I/O failure; `errno` and `syscall` say which. */
   IO: 'WAL_IO',
-  /** Another process holds the log directory's lock. */
+  /** Another writer (another process, or another opener in this one) holds the log directory's lock. */
   LOCKED: 'WAL_LOCKED',
+  /**
+   * No lock that excludes other processes can be had here (no native flock, and no way to
+   * prove a lock file's owner gone), so the log is not opened for writing.
+   */
+  LOCK_UNAVAILABLE: 'WAL_LOCK_UNAVAILABLE',
   /** The operation is not allowed in the current state. */
   BAD_STATE: 'WAL_BAD_STATE',
   /** The log (or I/O instance) is closed. */

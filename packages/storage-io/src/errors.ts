@@ -113,10 +113,35 @@ export function closedError(name: string): WalError {
   );
 }
 
-export function lockedError(path: string, holder?: string): WalError {
+/** Who holds a lock, as far as the refused opener can tell. */
+export interface LockHolder {
+  /** The holder is this very process: another opener of the same directory. */
+  readonly self: boolean;
+  /** The holder's pid, when known. */
+  readonly pid?: number;
+  /** Set when the holder may be gone but that cannot be proven from here: why not. */
+  readonly unprovable?: string;
+}
+
+export function lockedError(path: string, holder: LockHolder): WalError {
+  const who = holder.self
+    ? `this process (pid ${process.pid})`
+    : holder.pid === undefined
+      ? 'another process'
+      : `process ${holder.pid}`;
+  const todo = holder.self
+    ? 'close the other writer of this directory in this process first (its Wal, SegmentedWal or PerCoreWalManager), or open this one read-only'
+    : `stop ${who}, or open this one read-only`;
+  const doubt = holder.unprovable ? ` (it may have ended, but ${holder.unprovable})` : '';
   return new WalError(
     WalErrorCode.LOCKED,
-    `${path} is locked by another ${holder ?? 'holder'}: only one process may own a log directory; stop the other process or open read-only`,
-    { details: { path } },
+    `${path} is locked by ${who}${doubt}: only one writer may own a log directory at a time; ${todo}`,
+    {
+      details: {
+        path,
+        holderPid: holder.self ? process.pid : holder.pid,
+        holderIsThisProcess: holder.self,
+      },
+    },
   );
 }

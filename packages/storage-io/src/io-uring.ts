@@ -1,9 +1,9 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { BaseStorageIo, completedInFull, type QueuedOp } from './base.js';
 import { Errno, errnoName } from './errors.js';
+import { lockScope } from './locking/lock-file.js';
 import { loadNative, type NativeRing } from './native.js';
 import { withRealFiles } from './real-files-backend.js';
-import { lockScope } from './realfs.js';
 import type { IoFd, OpenOptions, StorageIoDescription } from './types.js';
 
 /** Configuration of the io_uring backend. */

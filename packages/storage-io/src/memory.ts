@@ -269,7 +269,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
 
   async lock(path: string): Promise<IoLock> {
     const key = posix.resolve('/', path);
-    if (this.#locks.has(key)) throw lockedError(path, 'holder of this MemoryStorageIo');
+    if (this.#locks.has(key)) throw lockedError(path, { self: true });
     const fd = await this.open(path, { create: true });
     await this.close(fd);
     this.#locks.add(key);

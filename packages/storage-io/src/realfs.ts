@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
-import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from './errors.js';
+import { Errno, ioErrorFromErrno, ioErrorFromNode } from './errors.js';
+import { lockFile } from './locking/lock-file.js';
 import { loadNative } from './native.js';
-import type { IoFd, IoLock, OpenOptions } from './types.js';
+import type { IoFd, OpenOptions } from './types.js';
 
 /** open(2) flags for OpenOptions; O_DIRECT/O_DSYNC come from node:fs (or the addon). */
 export function openFlags(options: OpenOptions = {}): number {
@@ -107,53 +108,3 @@ export const realFiles = {
   },
   lock: lockFile,
 };
-
-/** Paths this process holds through the fallback (no addon) lock. */
-const fallbackLocks = new Set<string>();
-
-/**
- * flock(LOCK_EX|LOCK_NB) on `path` (created if missing) through the addon: the kernel
- * drops it when the process dies. flock locks belong to an open file description, so
- * a second lock() in this same process conflicts too. Without the addon Node has no
- * flock: the fallback only excludes holders inside this process (describe() says so).
- */
-export async function lockFile(path: string): Promise<IoLock> {
-  const binding = loadNative().binding;
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-  } catch (error) {
-    throw ioErrorFromNode(error, 'open', path);
-  }
-  if (binding === null) {
-    if (fallbackLocks.has(path)) {
-      fs.closeSync(fd);
-      throw lockedError(path, 'holder in this process');
-    }
-    fallbackLocks.add(path);
-  } else {
-    const { LOCK_EX, LOCK_NB } = binding.constants;
-    const result = binding.flock(fd, LOCK_EX | LOCK_NB);
-    if (result < 0) {
-      fs.closeSync(fd);
-      if (-result === Errno.EWOULDBLOCK || -result === Errno.EAGAIN)
-        throw lockedError(path, 'process');
-      throw ioErrorFromErrno(result, 'flock', path);
-    }
-  }
-  let released = false;
-  return {
-    path,
-    async release() {
-      if (released) return;
-      released = true;
-      fallbackLocks.delete(path);
-      fs.closeSync(fd);
-    },
-  };
-}
-
-/** Whether locks exclude other processes (flock) or only this one (no addon). */
-export function lockScope(): 'process (flock)' | 'this process only (addon not loaded)' {
-  return loadNative().binding === null ? 'this process only (addon not loaded)' : 'process (flock)';
-}

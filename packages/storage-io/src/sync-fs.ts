@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import { type QueuedOp, SequentialStorageIo } from './base.js';
 import { Errno, resultFromNodeError } from './errors.js';
+import { lockScope } from './locking/lock-file.js';
 import { loadNative } from './native.js';
 import { withRealFiles } from './real-files-backend.js';
-import { lockScope } from './realfs.js';
 import type { StorageIoDescription } from './types.js';
 
 /**

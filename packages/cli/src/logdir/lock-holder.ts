@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { lockOwner } from '@walnut/storage-io';
 
 export type LockState =
   | { readonly kind: 'free' }
@@ -7,12 +8,15 @@ export type LockState =
   | { readonly kind: 'unknown'; readonly reason: string };
 
 /**
- * Who holds the writer lock on `<dir>/LOCK`. The lock is an flock that dies with its
- * process, so the truth is in the kernel's lock table (/proc/locks on Linux), matched by
- * device and inode — not in any pid file that a crash could leave stale.
+ * Who holds the writer lock of `dir`: a live owner named by its owner file (`LOCK.pid`,
+ * judged by pid, start time and boot id, so a stale one left by a crash does not count), or
+ * else an flock on `LOCK` in the kernel's lock table (/proc/locks), matched by device and inode.
  */
 export async function lockHolder(dir: string): Promise<LockState> {
   const lockPath = join(dir, 'LOCK');
+  const owner = lockOwner(lockPath);
+  if (owner !== null && owner.state !== 'gone')
+    return { kind: 'held', pid: owner.pid, command: await commandOf(owner.pid) };
   let ino: number;
   let dev: number;
   try {

@@ -1,0 +1,93 @@
+import * as fs from 'node:fs';
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from '../errors.js';
+import { loadNative, type NativeBinding } from '../native.js';
+import type { IoLock } from '../types.js';
+import { claimOwnerFile, type OwnerFileClaim } from './owner-file.js';
+import { readOwnerRecord } from './owner-record.js';
+import { liveness, ownIdentity } from './process-identity.js';
+
+/** The file beside the flock target that names the owner (`<dir>/LOCK.pid` for `<dir>/LOCK`). */
+export function ownerFileOf(path: string): string {
+  return `${path}.pid`;
+}
+
+/**
+ * The one-writer lock of a log directory, the same protocol with or without the addon so
+ * that processes of both kinds exclude each other: an owner file (pid, start time, boot id,
+ * taken over only when its owner is provably gone) wherever this system shows those, and on
+ * top, where the addon loaded, flock(2) on `path`, which the kernel drops when the process
+ * dies and which holds across pid namespaces. Without either, writing is refused.
+ */
+export async function lockFile(path: string): Promise<IoLock> {
+  const binding = loadNative().binding;
+  const self = ownIdentity();
+  if (binding === null && typeof self === 'string') {
+    throw new WalError(
+      WalErrorCode.LOCK_UNAVAILABLE,
+      `cannot lock ${path} against other processes: the native addon (flock) is not loaded and ${self}, so a lock file's owner could never be proven gone; install @walnut/storage-io where its addon loads (see describe().reason), or open the log read-only`,
+      { details: { path } },
+    );
+  }
+  const flockFd = binding === null ? undefined : takeFlock(binding, path);
+  let claim: OwnerFileClaim | undefined;
+  if (typeof self !== 'string') {
+    try {
+      claim = await claimOwnerFile(ownerFileOf(path), self);
+    } catch (error) {
+      if (flockFd !== undefined) fs.closeSync(flockFd);
+      throw error;
+    }
+  }
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      claim?.release();
+      if (flockFd !== undefined) fs.closeSync(flockFd);
+    },
+  };
+}
+
+function takeFlock(binding: NativeBinding, path: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  } catch (error) {
+    throw ioErrorFromNode(error, 'open', path);
+  }
+  const { LOCK_EX, LOCK_NB } = binding.constants;
+  const result = binding.flock(fd, LOCK_EX | LOCK_NB);
+  if (result >= 0) return fd;
+  fs.closeSync(fd);
+  if (-result !== Errno.EWOULDBLOCK && -result !== Errno.EAGAIN)
+    throw ioErrorFromErrno(result, 'flock', path);
+  const owner = readOwnerRecord(ownerFileOf(path));
+  if (owner === null || owner === 'garbled') throw lockedError(path, { self: false });
+  throw lockedError(path, { pid: owner.pid, self: liveness(owner).kind === 'this-process' });
+}
+
+/** How locks exclude other writers here, for describe(). */
+export function lockScope(): string {
+  const flock = loadNative().binding !== null;
+  const self = ownIdentity();
+  if (typeof self === 'string') {
+    return flock
+      ? 'flock (no owner file: this system does not show process start times)'
+      : `none: opening for writing is refused (no native addon, and ${self})`;
+  }
+  return flock
+    ? 'flock + owner file (LOCK.pid)'
+    : 'owner file (LOCK.pid: pid, start time, boot id); no flock, the native addon is not loaded';
+}
+
+/** Who the owner file of the lock at `path` names, and whether that process still runs. */
+export function lockOwner(
+  path: string,
+): { readonly pid: number; readonly state: 'this-process' | 'alive' | 'gone' | 'unknown' } | null {
+  const owner = readOwnerRecord(ownerFileOf(path));
+  if (owner === null || owner === 'garbled') return null;
+  return { pid: owner.pid, state: liveness(owner).kind };
+}
