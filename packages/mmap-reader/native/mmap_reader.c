@@ -1,8 +1,11 @@
-/* Read-only file mappings for @walnut/mmap-reader.
+/* Copy-on-write file mappings for @walnut/mmap-reader.
  *
  * A mapping is handed to JavaScript as an external ArrayBuffer whose finalizer unmaps
  * it: the garbage collector owns the mapping, so any view of it keeps it alive and no
- * JavaScript code can reach unmapped memory. */
+ * JavaScript code can reach unmapped memory. It is private and writable: a caller that
+ * writes into a payload view (an in-place decrypt, say) gets its own copy of that page,
+ * and neither the file nor the process is harmed (a read-only mapping ended the process
+ * with SIGSEGV). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -135,7 +138,8 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
     close(fd);
     CHECK(napi_get_null(env, &buffer));
   } else {
-    void *addr = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    /* MAP_NORESERVE: pages nobody writes never need swap or commit charge of their own. */
+    void *addr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
     int err = errno;
     /* The mapping holds its own reference to the file; the descriptor is not needed. */
     close(fd);
@@ -174,12 +178,22 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
 
+/* MADV_DONTNEED is never used: on a private mapping it would throw away the pages a caller
+ * wrote into and read the file's bytes back in their place. COLD and PAGEOUT (Linux 5.4+)
+ * leave written (anonymous) pages alone without swap and only let go of clean ones. */
 enum advice {
   ADVISE_SEQUENTIAL = 0,
-  ADVISE_DONTNEED = 1,
+  ADVISE_COLD = 1,          /* reclaim these first: pages far behind a scan */
   ADVISE_WILLNEED = 2,
   ADVISE_POPULATE_READ = 3, /* Linux 5.14+: fault a range in with one call */
+  ADVISE_PAGEOUT = 4,       /* reclaim now: releasePages() */
 };
 
 /* advise(arrayBuffer, offset, length, advice) -> boolean (whether madvise succeeded).
@@ -202,7 +216,8 @@ static napi_value advise(napi_env env, napi_callback_info info) {
   from -= from % page;
   bool ok = false;
   if (from < to) {
-    int adv = kind == ADVISE_DONTNEED        ? MADV_DONTNEED
+    int adv = kind == ADVISE_COLD            ? MADV_COLD
+              : kind == ADVISE_PAGEOUT       ? MADV_PAGEOUT
               : kind == ADVISE_WILLNEED      ? MADV_WILLNEED
               : kind == ADVISE_POPULATE_READ ? MADV_POPULATE_READ
                                              : MADV_SEQUENTIAL;

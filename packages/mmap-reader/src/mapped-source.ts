@@ -4,10 +4,10 @@ import { type DamageKind, RUN_FRAMES, StopCode } from './frame-source.js';
 import { Advice, type NativeMmap } from './native.js';
 
 /**
- * Pages this far behind the scan position are unmapped from the process (MADV_DONTNEED on
- * a read-only shared mapping only drops page-table entries: the page cache keeps the data
- * and a later touch of a view faults it back in). Bounds the resident size of a huge
- * segment read end to end; segments smaller than twice this never pay for it.
+ * Pages this far behind the scan position are marked cold (MADV_COLD: the first the kernel
+ * reclaims under pressure; a later touch of a view faults them back in). Not DONTNEED: on
+ * this private mapping it would discard what a caller wrote into a payload it still holds.
+ * Segments smaller than twice this never pay for it.
  */
 const DROP_BEHIND = 256 * 1024 * 1024;
 
@@ -19,7 +19,7 @@ const POPULATE_STEP = 4 * 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-/** A read-only mapping of the whole file, frames verified in bulk by the native scanner. */
+/** A copy-on-write mapping of the whole file, frames verified in bulk by the native scanner. */
 export class MappedFrameSource implements FrameSource {
   readonly mode = 'mmap' as const;
   readonly length: number;
@@ -105,7 +105,7 @@ export class MappedFrameSource implements FrameSource {
   #dropBehind(mapping: ArrayBuffer, position: number): void {
     if (position - this.#droppedTo < 2 * DROP_BEHIND) return;
     const to = position - DROP_BEHIND;
-    this.#addon.advise(mapping, this.#droppedTo, to - this.#droppedTo, Advice.DONTNEED);
+    this.#addon.advise(mapping, this.#droppedTo, to - this.#droppedTo, Advice.COLD);
     this.#droppedTo = to;
   }
 
@@ -118,7 +118,8 @@ export class MappedFrameSource implements FrameSource {
 
   releasePages(): boolean {
     if (this.#mapping === null) return false;
-    const unmapped = this.#addon.advise(this.#mapping, 0, this.length, Advice.DONTNEED);
+    // PAGEOUT lets go of clean pages only: bytes a caller wrote into a view stay its own.
+    const unmapped = this.#addon.advise(this.#mapping, 0, this.length, Advice.PAGEOUT);
     const dropped = this.#addon.fadviseDontneed(this.path);
     if (unmapped) this.#advice = 'dontneed';
     return unmapped && dropped;

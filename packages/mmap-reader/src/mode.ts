@@ -1,7 +1,7 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { loadNative, type NativeMmap } from './native.js';
 
-/** How a reader gets at the bytes: a read-only mapping, or plain reads into the heap. */
+/** How a reader gets at the bytes: a copy-on-write mapping, or plain reads into the heap. */
 export type ReaderMode = 'mmap' | 'read';
 /** What a caller may ask for: 'auto' maps when the addon loaded, else reads. */
 export type RequestedMode = ReaderMode | 'auto';

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The functions of `native/mmap_reader.c`. */
 export interface NativeMmap {
-  /** Maps a file read-only; `null` for a zero-length file. */
+  /** Maps a file copy-on-write (writes stay in this process); `null` for a zero-length file. */
   mapFile(path: string): [ArrayBuffer | null, number, boolean];
   advise(mapping: ArrayBuffer, offset: number, length: number, advice: number): boolean;
   fadviseDontneed(path: string): boolean;
@@ -21,7 +21,13 @@ export interface NativeMmap {
   forceTableCrc(): void;
 }
 
-export const Advice = { SEQUENTIAL: 0, DONTNEED: 1, WILLNEED: 2, POPULATE_READ: 3 } as const;
+export const Advice = {
+  SEQUENTIAL: 0,
+  COLD: 1,
+  WILLNEED: 2,
+  POPULATE_READ: 3,
+  PAGEOUT: 4,
+} as const;
 
 /** Stop codes of `scanFrames` (`native/frame_scan.h`). */
 export const ScanStop = {

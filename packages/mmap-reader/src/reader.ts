@@ -58,8 +58,9 @@ export interface ReaderDescription {
 /**
  * Reads one sealed segment (or portable log file): the file header, then records in
  * order until the end of data or the first damage. In 'mmap' mode payloads and meta are
- * views into a read-only mapping that the garbage collector owns: a view that outlives
- * the reader keeps the mapping alive. Map sealed files only — a file truncated while
+ * views into a private copy-on-write mapping that the garbage collector owns: a view that
+ * outlives the reader keeps the mapping alive, and writing into one changes only this
+ * process's copy of that page, never the file. Map sealed files only — a file truncated while
  * mapped raises SIGBUS on the next touch of the lost pages, which kills the process.
  */
 export class MmapWalReader {
