@@ -4,7 +4,10 @@ import { defineProject } from 'vitest/config';
  * Every workspace project resolves `@walnut/*` imports to their TypeScript sources
  * (the `@walnut/source` export condition), so tests never run against a stale build.
  */
-export function walnutProject(name: string, extra: { testTimeout?: number } = {}) {
+export function walnutProject(
+  name: string,
+  extra: { testTimeout?: number; include?: string[] } = {},
+) {
   const conditions = ['@walnut/source', 'node', 'import', 'default'];
   return defineProject({
     resolve: { conditions },
@@ -12,7 +15,7 @@ export function walnutProject(name: string, extra: { testTimeout?: number } = {}
     test: {
       name,
       environment: 'node',
-      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      include: extra.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
       testTimeout: extra.testTimeout ?? 20_000,
     },
   });

@@ -1,4 +1,5 @@
-export type { KeyRing, WalRecord, WalRecordInput } from '@walnut/codec';
+export type { WalRecord, WalRecordInput } from '@walnut/codec';
+export { KeyRing } from '@walnut/codec';
 export {
   DEFAULT_SEGMENT_TARGET_SIZE,
   DEFAULT_WRITE_BUFFER_SIZE,

@@ -1,5 +1,5 @@
-export type { KeyRing, WalRecord, WalRecordInput } from '@walnut/codec';
-export { isWalError, WalError, WalErrorCode } from '@walnut/codec';
+export type { WalRecord, WalRecordInput } from '@walnut/codec';
+export { isWalError, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 export { Batch } from './batch.js';
 export type { EngineSegment } from './engine.js';
 export type { StorageChoice } from './internal/storage-choice.js';
