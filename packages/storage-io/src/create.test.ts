@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStorageIo } from './create.js';
-import { ioUringAvailability } from './io-uring.js';
+import { type IoUringConfig, ioUringAvailability } from './io-uring.js';
 import { loadNativeFrom, nativeAddonStatus } from './native.js';
 
 const original = process.env.WALNUT_STORAGE_IO;
@@ -56,5 +56,37 @@ describe('nativeAddonStatus', () => {
     const status = nativeAddonStatus();
     if (ioUringAvailability().available) expect(status.loaded).toBe(true);
     if (!status.loaded) expect(status.reason.length).toBeGreaterThan(0);
+  });
+});
+
+describe('io_uring options are used or refused, never ignored', () => {
+  it.each(['registeredFiles', 'registeredBuffers'])(
+    'refuses %s, which is not implemented',
+    (key) => {
+      for (const backend of ['auto', 'io_uring', 'sync-fs', 'memory'] as const) {
+        expect(() =>
+          createStorageIo({ backend, ioUring: { [key]: true } as IoUringConfig }),
+        ).toThrow(
+          expect.objectContaining({
+            code: 'WAL_BAD_ARGUMENT',
+            message: expect.stringContaining(`ioUring.${key} is not supported`),
+          }),
+        );
+      }
+    },
+  );
+
+  it('refuses unknown keys and bad values, naming them', () => {
+    const bad: [object, string][] = [
+      [{ entires: 64 }, 'ioUring.entires'],
+      [{ entries: 0 }, 'ioUring.entries'],
+      [{ sqpoll: 'yes' }, 'ioUring.sqpoll'],
+      [{ sqpollIdleMs: -1 }, 'ioUring.sqpollIdleMs'],
+    ];
+    for (const [ioUring, name] of bad) {
+      expect(() =>
+        createStorageIo({ backend: 'sync-fs', ioUring: ioUring as IoUringConfig }),
+      ).toThrow(name);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { type IoUringConfig, IoUringStorageIo } from './io-uring.js';
+import { checkIoUringConfig, type IoUringConfig, IoUringStorageIo } from './io-uring.js';
 import { MemoryStorageIo } from './memory.js';
 import { SyncFsStorageIo } from './sync-fs.js';
 import type { StorageIo } from './types.js';
@@ -22,6 +22,7 @@ const CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 'sync-fs', 'memor
  * WAL_BACKEND_UNAVAILABLE instead of silently running something else.
  */
 export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo {
+  checkIoUringConfig(options.ioUring);
   const fromEnv = process.env.WALNUT_STORAGE_IO;
   let backend: BackendChoice;
   let why: string;

@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import { BaseStorageIo, completedInFull, type QueuedOp } from './base.js';
 import { Errno, errnoName } from './errors.js';
 import { lockScope } from './locking/lock-file.js';
@@ -14,10 +14,54 @@ export interface IoUringConfig {
   readonly sqpoll?: boolean;
   /** How long the SQPOLL thread spins idle before sleeping; default 50 ms. */
   readonly sqpollIdleMs?: number;
-  /** Accepted for forward compatibility; fixed files are not used (see docs/decisions/0204). */
-  readonly registeredFiles?: boolean;
-  /** Accepted for forward compatibility; fixed buffers are not used (see docs/decisions/0204). */
-  readonly registeredBuffers?: boolean;
+}
+
+const MAX_ENTRIES = 32768;
+const CONFIG_KEYS = ['entries', 'sqpoll', 'sqpollIdleMs'];
+/** Named in earlier versions of this type and accepted without effect; now refused (0204). */
+const UNSUPPORTED_KEYS: Record<string, string> = {
+  registeredFiles: 'registered (fixed) files are not implemented',
+  registeredBuffers: 'registered (fixed) buffers are not implemented',
+};
+
+/**
+ * Checks an io_uring configuration whatever backend it ends up serving (an 'auto' that
+ * falls back to sync-fs must not make a mistake pass): an option is used or refused,
+ * never ignored.
+ */
+export function checkIoUringConfig(config: unknown): IoUringConfig {
+  if (config === undefined) return {};
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    badArgument('ioUring', 'an object ({ entries?, sqpoll?, sqpollIdleMs? })', config);
+  const c = config as Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    const unsupported = UNSUPPORTED_KEYS[key];
+    if (unsupported !== undefined) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `ioUring.${key} is not supported: ${unsupported} (docs/decisions/0204: no gain was measured for Walnut's writes); remove it`,
+      );
+    }
+    if (!CONFIG_KEYS.includes(key))
+      badArgument(`ioUring.${key}`, `one of the known options (${CONFIG_KEYS.join(', ')})`, key);
+  }
+  if (
+    c.entries !== undefined &&
+    (!Number.isSafeInteger(c.entries) ||
+      (c.entries as number) < 1 ||
+      (c.entries as number) > MAX_ENTRIES)
+  )
+    badArgument('ioUring.entries', `an integer from 1 to ${MAX_ENTRIES}`, c.entries);
+  if (c.sqpoll !== undefined && typeof c.sqpoll !== 'boolean')
+    badArgument('ioUring.sqpoll', 'a boolean', c.sqpoll);
+  if (
+    c.sqpollIdleMs !== undefined &&
+    (!Number.isSafeInteger(c.sqpollIdleMs) ||
+      (c.sqpollIdleMs as number) < 0 ||
+      (c.sqpollIdleMs as number) > 2 ** 31 - 1)
+  )
+    badArgument('ioUring.sqpollIdleMs', 'a non-negative integer (milliseconds)', c.sqpollIdleMs);
+  return c as IoUringConfig;
 }
 
 /** Completions copied out of the CQ per hand-over: (token, result) pairs. */
@@ -109,13 +153,8 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
         `io_uring is unavailable: ${loadReason}`,
       );
     }
+    checkIoUringConfig(config);
     const entries = config.entries ?? 256;
-    if (!Number.isSafeInteger(entries) || entries < 1 || entries > 32768) {
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        `ioUring.entries must be an integer in 1..32768, got ${String(entries)}`,
-      );
-    }
     let instance: IoUringStorageIo | undefined;
     let ring: NativeRing;
     const completions = new Float64Array(COMPLETION_BATCH * 2);
@@ -410,8 +449,6 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
       reason: this.#reason,
       details: {
         ...(this.#ringClosed ? { closed: true } : this.#ring.info()),
-        registeredFiles: false,
-        registeredBuffers: false,
         resentAfterKernelCancel: this.#resentAfterKernelCancel,
         requested: { ...this.#config },
         locks: lockScope(),
