@@ -73,6 +73,18 @@ export const MAX_WRITE_BUFFER_SIZE = 1 << 30;
 /** Room a record frame needs beyond payload + meta: frame and record headers, routing, meta length, cipher. */
 const MAX_RECORD_OVERHEAD = 8 + 12 + 8 + 4 + 8 + 4 + 32;
 
+/**
+ * The range each numeric field accepts, inclusive: the one place these limits live, for
+ * `resolveConfig` and for layers above that check the same settings under their own names.
+ */
+export const CONFIG_LIMITS = {
+  segmentTargetSize: [MIN_SEGMENT_TARGET_SIZE, MAX_SEGMENT_TARGET_SIZE],
+  writeBufferSize: [MIN_WRITE_BUFFER_SIZE, MAX_WRITE_BUFFER_SIZE],
+  maxRecordSize: [1, MAX_FRAME_BODY - MAX_RECORD_OVERHEAD],
+  zeroFillAhead: [0, 1 << 30],
+  writebackAhead: [0, 2 ** 40],
+} as const satisfies Record<string, readonly [number, number]>;
+
 const KNOWN_KEYS = new Set([
   'dir',
   'segmentTargetSize',
@@ -155,22 +167,19 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     'config.segmentTargetSize',
     c.segmentTargetSize,
     DEFAULT_SEGMENT_TARGET_SIZE,
-    MIN_SEGMENT_TARGET_SIZE,
-    MAX_SEGMENT_TARGET_SIZE,
+    ...CONFIG_LIMITS.segmentTargetSize,
   );
   const writeBufferSize = optionalInteger(
     'config.writeBufferSize',
     c.writeBufferSize,
     DEFAULT_WRITE_BUFFER_SIZE,
-    MIN_WRITE_BUFFER_SIZE,
-    MAX_WRITE_BUFFER_SIZE,
+    ...CONFIG_LIMITS.writeBufferSize,
   );
   const maxRecordSize = optionalInteger(
     'config.maxRecordSize',
     c.maxRecordSize,
     DEFAULT_MAX_RECORD_SIZE,
-    1,
-    MAX_FRAME_BODY - MAX_RECORD_OVERHEAD,
+    ...CONFIG_LIMITS.maxRecordSize,
   );
   if (c.io !== undefined) {
     const io = c.io as Record<string, unknown> | null;
@@ -195,13 +204,17 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     segmentTargetSize,
     io: c.io as StorageIo | undefined,
     preallocate: optionalBoolean('config.preallocate', c.preallocate),
-    zeroFillAhead: optionalInteger('config.zeroFillAhead', c.zeroFillAhead, 0, 0, 1 << 30),
+    zeroFillAhead: optionalInteger(
+      'config.zeroFillAhead',
+      c.zeroFillAhead,
+      0,
+      ...CONFIG_LIMITS.zeroFillAhead,
+    ),
     writebackAhead: optionalInteger(
       'config.writebackAhead',
       c.writebackAhead,
       DEFAULT_WRITEBACK_AHEAD,
-      0,
-      2 ** 40,
+      ...CONFIG_LIMITS.writebackAhead,
     ),
     maxRecordSize,
     recovery,

@@ -12,7 +12,8 @@ export interface CreateStorageIoOptions {
   readonly ioUring?: IoUringConfig;
 }
 
-const CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 'sync-fs', 'memory'];
+/** Every backend name `createStorageIo` and `WALNUT_STORAGE_IO` accept. */
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 'sync-fs', 'memory'];
 
 /**
  * Creates the StorageIo to use. `auto` creates a real ring to decide (never guesses from
@@ -27,20 +28,20 @@ export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo
   let backend: BackendChoice;
   let why: string;
   if (fromEnv !== undefined && fromEnv !== '') {
-    if (!CHOICES.includes(fromEnv as BackendChoice)) {
+    if (!BACKEND_CHOICES.includes(fromEnv as BackendChoice)) {
       throw new WalError(
         WalErrorCode.BAD_ARGUMENT,
-        `WALNUT_STORAGE_IO must be one of ${CHOICES.join(', ')}, got ${JSON.stringify(fromEnv)}`,
+        `WALNUT_STORAGE_IO must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(fromEnv)}`,
       );
     }
     backend = fromEnv as BackendChoice;
     why = `WALNUT_STORAGE_IO=${fromEnv}`;
   } else {
     backend = options.backend ?? 'auto';
-    if (!CHOICES.includes(backend)) {
+    if (!BACKEND_CHOICES.includes(backend)) {
       throw new WalError(
         WalErrorCode.BAD_ARGUMENT,
-        `backend must be one of ${CHOICES.join(', ')}, got ${JSON.stringify(backend)}`,
+        `backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(backend)}`,
       );
     }
     why = backend === 'auto' ? 'auto' : 'chosen explicitly';

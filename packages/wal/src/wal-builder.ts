@@ -1,61 +1,20 @@
 import { badArgument, type KeyRing } from '@walnut/codec';
+import type { RecoveryMode } from '@walnut/segmented';
 import type { IoUringConfig, StorageIo } from '@walnut/storage-io';
 import type { LogEngine } from './engine.js';
 import { resolveStorage, type StorageChoice } from './internal/storage-choice.js';
+import {
+  type Backpressure,
+  checkOption,
+  checkOptions,
+  type Durability,
+  type WalOptions,
+} from './options.js';
 import type { SealedSegmentOpener } from './read-records.js';
 import { segmentedEngineFactory } from './segmented-engine.js';
-import { type Backpressure, type Durability, Wal } from './wal.js';
+import { Wal } from './wal.js';
 
-export type RecoveryMode = 'strict' | 'truncate-tail' | 'salvage';
-
-/** Everything `WalBuilder` can set, as one object (`Wal.open(dir).options({...})`). */
-export interface WalOptions {
-  /** A segment is sealed and the next one started at this size. Default 64 MiB. */
-  segmentSize?: number;
-  /** Default `'sync'`. */
-  durability?: Durability;
-  /** For `durability: 'interval'`. Default 100 ms. */
-  syncIntervalMs?: number;
-  /** Payload+meta bytes appended but not yet committed before backpressure applies. Default 8 MiB. */
-  maxQueueBytes?: number;
-  /** Default `'block'`. */
-  backpressure?: Backpressure;
-  /** A StorageIo (never closed by the Wal) or a backend name. Default `'auto'`. */
-  storageIo?: StorageChoice;
-  /** io_uring options when the Wal creates the io_uring backend. */
-  ioUring?: IoUringConfig;
-  /** Encrypt new segments (AES-256-GCM) with this ring; old segments are read with it too. */
-  encryption?: KeyRing;
-  /** What opening does with damage. Default `'truncate-tail'`. */
-  recovery?: RecoveryMode;
-  /** Largest payload+meta of one record. Default 16 MiB. */
-  maxRecordSize?: number;
-  /** Wait this long before starting a group commit, to gather more records. Default 0. */
-  maxGroupWaitMs?: number;
-  /** Reserve each new segment's space up front. Default false. */
-  preallocate?: boolean;
-  /** Size of the buffers records are encoded into. Default 1 MiB. */
-  writeBufferSize?: number;
-  /**
-   * Bytes past the writer kept zero-filled and synced in the background, so the fdatasync
-   * after a small append commits no file-system metadata. Default 1 MiB with durability
-   * `'sync'`, else 0 (off); every byte is written twice, which bulk writers do not want.
-   */
-  zeroFillAhead?: number;
-  /**
-   * Start the kernel's writeback of written, unsynced data every this many bytes, so that
-   * a bulk append's final `sync()` has little left to write. A hint; it makes nothing
-   * durable. Default 8 MiB; 0 turns it off.
-   */
-  writebackAhead?: number;
-  /**
-   * Write segments with O_DIRECT (whole 4 KiB blocks from aligned buffers, past the page
-   * cache), so that an fdatasync only flushes the device's cache. Falls back to the page
-   * cache where the file system or the build cannot, and `stats().storage.directIo` says
-   * why. Default false.
-   */
-  directIo?: boolean;
-}
+export type { RecoveryMode };
 
 /** @internal How a builder opens its engine (a SegmentedWal; a fake in tests). */
 export interface EngineFactory {
@@ -91,9 +50,11 @@ export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 /** zeroFillAhead under durability 'sync' unless set (docs/decisions/0305-zero-fill-ahead.md). */
 export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 1024 * 1024;
 
-const DURABILITIES = new Set(['sync', 'flush', 'none', 'interval']);
-
-/** Configures a log; `await build()` opens it. Every setter returns the builder. */
+/**
+ * Configures a log; `await build()` opens it. Every setter returns the builder, and every
+ * setter and `options()` checks its value at once, under the name you wrote
+ * (WAL_BAD_ARGUMENT), so a mistake never waits for `build()`.
+ */
 export class WalBuilder {
   private readonly settings: WalOptions = {};
   private factory: EngineFactory | undefined;
@@ -102,29 +63,24 @@ export class WalBuilder {
     if (typeof dir !== 'string' || dir.length === 0) badArgument('dir', 'a directory path', dir);
   }
 
+  /** Sets several options at once; unknown names and bad values are refused. */
   options(options: WalOptions): this {
-    if (typeof options !== 'object' || options === null)
-      badArgument('options', 'an object', options);
-    Object.assign(this.settings, options);
+    Object.assign(this.settings, checkOptions(options));
     return this;
   }
   segmentSize(bytes: number): this {
-    return this.set('segmentSize', positiveInteger('segmentSize', bytes));
+    return this.set('segmentSize', bytes);
   }
   durability(mode: Durability): this {
-    if (!DURABILITIES.has(mode))
-      badArgument('durability', "'sync', 'flush', 'none' or 'interval'", mode);
     return this.set('durability', mode);
   }
   syncIntervalMs(ms: number): this {
-    return this.set('syncIntervalMs', positiveInteger('syncIntervalMs', ms));
+    return this.set('syncIntervalMs', ms);
   }
   maxQueueBytes(bytes: number): this {
-    return this.set('maxQueueBytes', positiveInteger('maxQueueBytes', bytes));
+    return this.set('maxQueueBytes', bytes);
   }
   backpressure(mode: Backpressure): this {
-    if (mode !== 'block' && mode !== 'error')
-      badArgument('backpressure', "'block' or 'error'", mode);
     return this.set('backpressure', mode);
   }
   storageIo(choice: StorageChoice, ioUring?: IoUringConfig): this {
@@ -135,44 +91,31 @@ export class WalBuilder {
     return this.set('encryption', ring);
   }
   recovery(mode: RecoveryMode): this {
-    if (mode !== 'strict' && mode !== 'truncate-tail' && mode !== 'salvage') {
-      badArgument('recovery', "'strict', 'truncate-tail' or 'salvage'", mode);
-    }
     return this.set('recovery', mode);
   }
   maxRecordSize(bytes: number): this {
-    return this.set('maxRecordSize', positiveInteger('maxRecordSize', bytes));
+    return this.set('maxRecordSize', bytes);
   }
   maxGroupWaitMs(ms: number): this {
-    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
-      badArgument('maxGroupWaitMs', 'a non-negative number', ms);
-    }
     return this.set('maxGroupWaitMs', ms);
   }
   preallocate(on = true): this {
     return this.set('preallocate', on);
   }
   writeBufferSize(bytes: number): this {
-    return this.set('writeBufferSize', positiveInteger('writeBufferSize', bytes));
+    return this.set('writeBufferSize', bytes);
   }
   /** 0 turns zero-filling ahead off. */
   zeroFillAhead(bytes: number): this {
-    if (!Number.isSafeInteger(bytes) || bytes < 0) {
-      badArgument('zeroFillAhead', 'a non-negative integer (bytes; 0 = off)', bytes);
-    }
     return this.set('zeroFillAhead', bytes);
   }
   /** 0 turns writeback ahead off. */
   writebackAhead(bytes: number): this {
-    if (!Number.isSafeInteger(bytes) || bytes < 0) {
-      badArgument('writebackAhead', 'a non-negative integer (bytes; 0 = off)', bytes);
-    }
     return this.set('writebackAhead', bytes);
   }
 
   /** Writes segments with O_DIRECT where the file system allows it (see WalOptions.directIo). */
   directIo(on = true): this {
-    if (typeof on !== 'boolean') badArgument('directIo', 'a boolean', on);
     return this.set('directIo', on);
   }
 
@@ -186,8 +129,12 @@ export class WalBuilder {
   async build(): Promise<Wal> {
     const s = this.settings;
     const durability = s.durability ?? 'sync';
-    if (!DURABILITIES.has(durability)) {
-      badArgument('durability', "'sync', 'flush', 'none' or 'interval'", durability);
+    if (s.ioUring !== undefined && typeof s.storageIo === 'object') {
+      badArgument(
+        'ioUring',
+        'unset when storageIo is a StorageIo of yours (configure that instance instead)',
+        s.ioUring,
+      );
     }
     const factory = this.factory ?? segmentedEngineFactory;
     const { io, owned } = resolveStorage(s.storageIo, s.ioUring);
@@ -213,7 +160,7 @@ export class WalBuilder {
   }
 
   private set<K extends keyof WalOptions>(key: K, value: WalOptions[K]): this {
-    this.settings[key] = value;
+    this.settings[key] = checkOption(key, value);
     return this;
   }
 }
@@ -236,9 +183,4 @@ function engineConfig(
   if (s.writebackAhead !== undefined) config.writebackAhead = s.writebackAhead;
   if (s.directIo !== undefined) config.directIo = s.directIo;
   return config;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) badArgument(name, 'a positive integer', value);
-  return value;
 }

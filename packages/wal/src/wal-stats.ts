@@ -1,4 +1,5 @@
-import type { Durability, WalState } from './wal.js';
+import type { Durability } from './options.js';
+import type { WalState } from './wal.js';
 
 export interface WalStats {
   state: WalState;

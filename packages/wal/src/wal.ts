@@ -13,22 +13,11 @@ import type { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { SettleMarks } from './internal/settle-marks.js';
+import type { Backpressure, Durability } from './options.js';
 import { readRecordChunks, readRecords, type SealedSegmentOpener } from './read-records.js';
 import { WalBuilder } from './wal-builder.js';
 import type { WalStats } from './wal-stats.js';
 
-/**
- * When `append` resolves:
- * - `'sync'` (default): after an fdatasync that covers the record.
- * - `'flush'`: after the record's write reached the OS (survives a process crash, not a
- *   power loss).
- * - `'none'`: as soon as it is queued in memory.
- * - `'interval'`: as soon as it is queued; a background fdatasync runs every
- *   `syncIntervalMs`.
- */
-export type Durability = 'sync' | 'flush' | 'none' | 'interval';
-/** What `append` does when the queue is full: wait (`'block'`) or fail (`'error'`). */
-export type Backpressure = 'block' | 'error';
 export type WalState = 'init' | 'running' | 'draining' | 'closed';
 
 /** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */

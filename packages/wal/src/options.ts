@@ -1,0 +1,202 @@
+import { badArgument, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
+import { CONFIG_LIMITS, type RecoveryMode } from '@walnut/segmented';
+import { BACKEND_CHOICES, checkIoUringConfig, type IoUringConfig } from '@walnut/storage-io';
+import type { StorageChoice } from './internal/storage-choice.js';
+
+/**
+ * When `append` resolves:
+ * - `'sync'` (default): after an fdatasync that covers the record.
+ * - `'flush'`: after the record's write reached the OS (survives a process crash, not a
+ *   power loss).
+ * - `'none'`: as soon as it is queued in memory.
+ * - `'interval'`: as soon as it is queued; a background fdatasync runs every
+ *   `syncIntervalMs`.
+ */
+export type Durability = 'sync' | 'flush' | 'none' | 'interval';
+/** What `append` does when the queue is full: wait (`'block'`) or fail (`'error'`). */
+export type Backpressure = 'block' | 'error';
+
+/** Everything `WalBuilder` can set, as one object (`Wal.open(dir).options({...})`). */
+export interface WalOptions {
+  /** A segment is sealed and the next one started at this size. Default 64 MiB. */
+  segmentSize?: number;
+  /** Default `'sync'`. */
+  durability?: Durability;
+  /** For `durability: 'interval'`. Default 100 ms. */
+  syncIntervalMs?: number;
+  /** Payload+meta bytes appended but not yet committed before backpressure applies. Default 8 MiB. */
+  maxQueueBytes?: number;
+  /** Default `'block'`. */
+  backpressure?: Backpressure;
+  /** A StorageIo (never closed by the Wal) or a backend name. Default `'auto'`. */
+  storageIo?: StorageChoice;
+  /** io_uring options when the Wal creates the io_uring backend (refused with a StorageIo of yours). */
+  ioUring?: IoUringConfig;
+  /** Encrypt new segments (AES-256-GCM) with this ring; old segments are read with it too. */
+  encryption?: KeyRing;
+  /** What opening does with damage. Default `'truncate-tail'`. */
+  recovery?: RecoveryMode;
+  /** Largest payload+meta of one record. Default 16 MiB. */
+  maxRecordSize?: number;
+  /** Wait this long before starting a group commit, to gather more records. Default 0. */
+  maxGroupWaitMs?: number;
+  /** Reserve each new segment's space up front. Default false. */
+  preallocate?: boolean;
+  /** Size of the buffers records are encoded into. Default 1 MiB. */
+  writeBufferSize?: number;
+  /**
+   * Bytes past the writer kept zero-filled and synced in the background, so the fdatasync
+   * after a small append commits no file-system metadata. Default 1 MiB with durability
+   * `'sync'`, else 0 (off); every byte is written twice, which bulk writers do not want.
+   */
+  zeroFillAhead?: number;
+  /**
+   * Start the kernel's writeback of written, unsynced data every this many bytes, so that
+   * a bulk append's final `sync()` has little left to write. A hint; it makes nothing
+   * durable. Default 8 MiB; 0 turns it off.
+   */
+  writebackAhead?: number;
+  /**
+   * Write segments with O_DIRECT (whole 4 KiB blocks from aligned buffers, past the page
+   * cache), so that an fdatasync only flushes the device's cache. Falls back to the page
+   * cache where the file system or the build cannot, and `stats().storage.directIo` says
+   * why. Default false.
+   */
+  directIo?: boolean;
+}
+
+type Check<T> = (value: unknown, name: string) => T;
+
+function integer(min: number, max: number, unit = ''): Check<number> {
+  return (value, name) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
+      badArgument(name, `an integer from ${min} to ${max}${unit}`, value);
+    return value;
+  };
+}
+
+function oneOf<T extends string>(...choices: T[]): Check<T> {
+  return (value, name) => {
+    if (!choices.includes(value as T))
+      badArgument(name, choices.map((choice) => `'${choice}'`).join(', '), value);
+    return value as T;
+  };
+}
+
+const flag: Check<boolean> = (value, name) => {
+  if (typeof value !== 'boolean') badArgument(name, 'true or false', value);
+  return value;
+};
+
+const storageChoice: Check<StorageChoice> = (value, name) => {
+  if (typeof value === 'string' && (BACKEND_CHOICES as readonly string[]).includes(value))
+    return value as StorageChoice;
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { submitWrite?: unknown }).submitWrite === 'function'
+  )
+    return value as StorageChoice;
+  return badArgument(
+    name,
+    `a StorageIo or one of ${BACKEND_CHOICES.map((b) => `'${b}'`).join(', ')}`,
+    value,
+  );
+};
+
+const keyRing: Check<KeyRing> = (value, name) => {
+  if (!(value instanceof KeyRing))
+    badArgument(name, 'a KeyRing (from @walnut/wal or @walnut/codec)', value);
+  return value;
+};
+
+/** setInterval/setTimeout take at most 2^31 - 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const [minSegment, maxSegment] = CONFIG_LIMITS.segmentTargetSize;
+
+/**
+ * Every option, once: its check. `WalOptions` and this table cannot drift apart (the type
+ * demands one check per option and nothing else), and the setters, `options()` and
+ * `build()` all go through `checkOption`, so a mistake is reported under the name the user
+ * typed, when they typed it.
+ */
+const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions[K]>> } = {
+  segmentSize: integer(minSegment, maxSegment, ' (bytes)'),
+  durability: oneOf('sync', 'flush', 'none', 'interval'),
+  syncIntervalMs: integer(1, MAX_TIMER_MS, ' (ms)'),
+  maxQueueBytes: integer(1, Number.MAX_SAFE_INTEGER, ' (bytes)'),
+  backpressure: oneOf('block', 'error'),
+  storageIo: storageChoice,
+  ioUring: (value) => checkIoUringConfig(value),
+  encryption: keyRing,
+  recovery: oneOf('strict', 'truncate-tail', 'salvage'),
+  maxRecordSize: integer(...CONFIG_LIMITS.maxRecordSize, ' (bytes)'),
+  maxGroupWaitMs: (value, name) => {
+    if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS)
+      badArgument(name, `a number of milliseconds from 0 to ${MAX_TIMER_MS}`, value);
+    return value;
+  },
+  preallocate: flag,
+  writeBufferSize: integer(...CONFIG_LIMITS.writeBufferSize, ' (bytes)'),
+  zeroFillAhead: integer(...CONFIG_LIMITS.zeroFillAhead, ' (bytes; 0 = off)'),
+  writebackAhead: integer(...CONFIG_LIMITS.writebackAhead, ' (bytes; 0 = off)'),
+  directIo: flag,
+};
+
+export const OPTION_NAMES = Object.keys(CHECKS) as (keyof WalOptions)[];
+
+/** The value, checked under the option's own name; WAL_BAD_ARGUMENT if it is wrong. */
+export function checkOption<K extends keyof WalOptions>(key: K, value: unknown): WalOptions[K] {
+  return (CHECKS[key] as Check<WalOptions[K]>)(value, key);
+}
+
+/**
+ * Checks an options object: unknown keys (with the likely intended one for a typo) and bad
+ * values are refused. An `undefined` value means "not set", as with a spread of defaults.
+ */
+export function checkOptions(options: unknown): WalOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    badArgument('options', 'an object', options);
+  const checked: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!(key in CHECKS)) throw unknownOption(key);
+    if (value !== undefined) checked[key] = checkOption(key as keyof WalOptions, value);
+  }
+  return checked as WalOptions;
+}
+
+function unknownOption(key: string): WalError {
+  const guess = closest(key, OPTION_NAMES);
+  return new WalError(
+    WalErrorCode.BAD_ARGUMENT,
+    `${JSON.stringify(key)} is not an option of Wal.open()${guess ? ` — did you mean ${guess}?` : ''} (the options are ${OPTION_NAMES.join(', ')})`,
+    { details: { option: key } },
+  );
+}
+
+/** The known name within two edits of `key` (case aside), if one is. */
+function closest(key: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of names) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
