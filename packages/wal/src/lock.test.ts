@@ -65,6 +65,9 @@ describe('one writer per log, without the native addon', () => {
     });
     const third = await writer(dir, 'try');
     expect(third.outcome).toMatchObject({ ok: true, lsn: '2' });
+    // It reports before it closes: wait until it is gone, lock released.
+    if (third.process.exitCode === null)
+      await new Promise((resolve) => third.process.once('exit', resolve));
     const wal = await Wal.open(dir).build();
     const payloads: string[] = [];
     await wal.replay(1n, (record) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeEngine } from '../test/fake-engine.js';
 import type { EngineSegment } from './engine.js';
-import { readRecords } from './read-records.js';
+import { LogCursor, RecordIterator } from './read-records.js';
 
 /** A log whose first segment is behind the active one but not sealed yet (a rollover in progress). */
 class RollingEngine extends FakeEngine {
@@ -18,14 +18,19 @@ class RollingEngine extends FakeEngine {
 async function lsnsRead(engine: RollingEngine, mapped: string[]): Promise<bigint[]> {
   const openSealed = (segment: EngineSegment) => {
     mapped.push(segment.path);
-    return engine.records.filter((r) => r.lsn >= segment.firstLsn && r.lsn <= segment.lastLsn!);
+    const records = engine.records.filter(
+      (r) => r.lsn >= segment.firstLsn && r.lsn <= segment.lastLsn!,
+    );
+    let at = 0;
+    return { next: () => records[at++] ?? null, finish() {}, close() {} };
   };
   const out: bigint[] = [];
-  for await (const record of readRecords(engine, 1n, 5n, openSealed)) out.push(record.lsn);
+  for await (const record of new RecordIterator(new LogCursor(engine, 1n, 5n, openSealed)))
+    out.push(record.lsn);
   return out;
 }
 
-describe('readRecords', () => {
+describe('LogCursor', () => {
   it('maps only segments that are sealed; one still being sealed is read through the engine', async () => {
     const engine = new RollingEngine();
     for (let i = 0; i < 5; i++) engine.append({ payload: Buffer.from(`r${i}`) });

@@ -2,82 +2,200 @@ import type { WalRecord } from '@walnut/codec';
 import type { EngineSegment, LogEngine } from './engine.js';
 
 /**
- * Reads a sealed segment's records in order (through a memory map). The iterable throws
- * if the segment is damaged: a sealed segment is never legitimately torn.
+ * The records of one sealed segment, in order, read through a memory map: a cursor rather
+ * than an iterator, so a reader pays a plain call per record (no generator step).
  */
-export type SealedSegmentOpener = (
-  segment: EngineSegment,
-) => Iterable<WalRecord> | Promise<Iterable<WalRecord>>;
+export interface SealedRecords {
+  /** The next record, or null at the segment's end (or at damage: then `finish()` throws). */
+  next(): WalRecord | null;
+  /** Throws WAL_CORRUPT if the segment stopped at damage: a sealed segment is never torn. */
+  finish(): void;
+  close(): void;
+}
 
-const CHUNK_RECORDS = 4096;
+/** Opens a sealed segment for reading (it throws if the file is gone). */
+export type SealedSegmentOpener = (segment: EngineSegment) => SealedRecords;
+
+/** Records per read through the engine (the part of the log that is not sealed yet). */
+const PAGE_RECORDS = 16_384;
 
 /**
- * Records with `from ≤ lsn ≤ upTo`, in order, in chunks (so a reader pays the async
- * machinery once per chunk, not once per record). Segments that were sealed when reading
- * started go through `openSealed` (never the active one, which is still being written);
- * the rest through the engine's bounded reads.
+ * Records with `from ≤ lsn ≤ upTo`, in order: segments that were sealed when reading
+ * started through `openSealed` (never the active one, which is still being written), the
+ * rest through the engine's bounded reads. `next()` hands out what is at hand without
+ * waiting; `more()` fetches the next segment or page. Replay and the iterator both drive it,
+ * so neither pays the async machinery per record.
  */
-export async function* readRecordChunks(
-  engine: LogEngine,
-  from: bigint,
-  upTo: bigint,
-  openSealed: SealedSegmentOpener | undefined,
-): AsyncIterableIterator<WalRecord[]> {
-  let cursor = from < 1n ? 1n : from;
-  if (cursor > upTo) return;
-  const activeFirst = engine.activeSegmentFirstLsn;
-  if (openSealed && cursor < activeFirst && cursor >= engine.floorLsn) {
+export class LogCursor {
+  readonly #engine: LogEngine;
+  readonly #upTo: bigint;
+  readonly #openSealed: SealedSegmentOpener | undefined;
+  /** The next LSN to hand out. */
+  #cursor: bigint;
+  #sealed: EngineSegment[] | null = null;
+  #sealedAt = 0;
+  #reader: SealedRecords | null = null;
+  /** Whether every record of the open segment lies in [cursor, upTo]: no comparisons needed. */
+  #readerWhole = false;
+  #page: WalRecord[] = [];
+  #pageAt = 0;
+  #engineDone = false;
+
+  constructor(
+    engine: LogEngine,
+    from: bigint,
+    upTo: bigint,
+    openSealed: SealedSegmentOpener | undefined,
+  ) {
+    this.#engine = engine;
+    this.#upTo = upTo;
+    this.#openSealed = openSealed;
+    this.#cursor = from < 1n ? 1n : from;
+  }
+
+  /** The next record, or undefined when `more()` must be awaited first. */
+  next(): WalRecord | undefined {
+    const reader = this.#reader;
+    if (reader !== null) {
+      if (this.#readerWhole) {
+        const record = reader.next();
+        if (record !== null) return record;
+      } else {
+        for (let record = reader.next(); record !== null; record = reader.next()) {
+          if (record.lsn < this.#cursor) continue;
+          if (record.lsn > this.#upTo) break;
+          this.#cursor = record.lsn + 1n;
+          return record;
+        }
+      }
+      this.#closeReader(true);
+      return undefined;
+    }
+    if (this.#pageAt < this.#page.length) return this.#page[this.#pageAt++];
+    return undefined;
+  }
+
+  /** Makes more records available to `next()`; false once every record was handed out. */
+  async more(): Promise<boolean> {
+    if (this.#cursor > this.#upTo) return false;
+    if (this.#sealed === null) this.#sealed = await this.#sealedSegments();
+    while (this.#sealedAt < this.#sealed.length) {
+      const segment = this.#sealed[this.#sealedAt++]!;
+      if (segment.lastLsn === null || segment.lastLsn < this.#cursor) continue;
+      try {
+        this.#reader = this.#openSealed!(segment);
+      } catch {
+        // Deleted by a concurrent truncateBefore, for instance: the engine's reads below
+        // report precisely what is missing (WAL_REPLAY_BELOW_FLOOR).
+        this.#sealed = [];
+        break;
+      }
+      this.#readerWhole = segment.firstLsn >= this.#cursor && segment.lastLsn <= this.#upTo;
+      // From now on the cursor is the LSN after this segment: it is read to its end.
+      if (this.#readerWhole) this.#cursor = segment.lastLsn + 1n;
+      return true;
+    }
+    return this.#nextPage();
+  }
+
+  /** Stops early (a caller broke out of its loop): closes what is open. */
+  close(): void {
+    if (this.#reader !== null) this.#closeReader(false);
+  }
+
+  #closeReader(checkEnd: boolean): void {
+    const reader = this.#reader!;
+    this.#reader = null;
+    try {
+      if (checkEnd) reader.finish();
+    } finally {
+      reader.close();
+    }
+  }
+
+  async #sealedSegments(): Promise<EngineSegment[]> {
+    const engine = this.#engine;
+    const activeFirst = engine.activeSegmentFirstLsn;
+    if (!this.#openSealed || this.#cursor >= activeFirst || this.#cursor < engine.floorLsn)
+      return [];
     const segments = [...(await engine.listSegments())].sort((a, b) =>
       a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0,
     );
+    const sealed: EngineSegment[] = [];
     for (const segment of segments) {
       // Not sealed yet (its fdatasync may still be running, writes past `upTo` may be in
       // flight): a map of it could show a frame half written. The engine's reads know.
       if (segment.firstLsn >= activeFirst || segment.sealed === false) break;
-      if (segment.lastLsn === null || segment.lastLsn < cursor) continue;
-      let records: Iterable<WalRecord>;
-      try {
-        records = await openSealed(segment);
-      } catch {
-        // Deleted by a concurrent truncateBefore, for instance: the engine's reads below
-        // report precisely what is missing (WAL_REPLAY_BELOW_FLOOR).
-        break;
-      }
-      let chunk: WalRecord[] = [];
-      for (const record of records) {
-        if (record.lsn < cursor) continue;
-        if (record.lsn > upTo) break;
-        chunk.push(record);
-        cursor = record.lsn + 1n;
-        if (chunk.length === CHUNK_RECORDS) {
-          yield chunk;
-          chunk = [];
-        }
-      }
-      if (chunk.length > 0) yield chunk;
-      if (cursor > upTo) return;
+      sealed.push(segment);
     }
+    return sealed;
   }
-  while (cursor <= upTo) {
-    const { records, hasMore } = await engine.replayFromLimit(cursor, CHUNK_RECORDS);
-    let start = 0;
-    while (start < records.length && records[start]!.lsn < cursor) start++;
-    let end = start;
-    while (end < records.length && records[end]!.lsn <= upTo) end++;
-    if (end > start) {
-      yield start === 0 && end === records.length ? records : records.slice(start, end);
-      cursor = records[end - 1]!.lsn + 1n;
+
+  async #nextPage(): Promise<boolean> {
+    while (!this.#engineDone && this.#cursor <= this.#upTo) {
+      const cursor = this.#cursor;
+      const { records, hasMore } = await this.#engine.replayFromLimit(cursor, PAGE_RECORDS);
+      let start = 0;
+      while (start < records.length && records[start]!.lsn < cursor) start++;
+      let end = start;
+      while (end < records.length && records[end]!.lsn <= this.#upTo) end++;
+      if (!hasMore || records.length === 0 || end < records.length) this.#engineDone = true;
+      if (end > start) {
+        this.#page = start === 0 && end === records.length ? records : records.slice(start, end);
+        this.#pageAt = 0;
+        this.#cursor = records[end - 1]!.lsn + 1n;
+        return true;
+      }
     }
-    if (!hasMore || records.length === 0 || end < records.length) return;
+    return false;
   }
 }
 
-/** The records of `readRecordChunks`, one by one. */
-export async function* readRecords(
-  engine: LogEngine,
-  from: bigint,
-  upTo: bigint,
-  openSealed: SealedSegmentOpener | undefined,
-): AsyncIterableIterator<WalRecord> {
-  for await (const chunk of readRecordChunks(engine, from, upTo, openSealed)) yield* chunk;
+/**
+ * An async iterator over a cursor's records that costs one already-resolved promise per
+ * record while records are at hand. Its result objects are reused: read `value` and `done`
+ * before calling `next()` again (as `for await` does); the records themselves are yours.
+ */
+export class RecordIterator implements AsyncIterableIterator<WalRecord> {
+  readonly #cursor: LogCursor;
+  readonly #result: IteratorResult<WalRecord> = { value: undefined, done: false } as never;
+  #done = false;
+
+  constructor(cursor: LogCursor) {
+    this.#cursor = cursor;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<WalRecord>> {
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    const record = this.#cursor.next();
+    if (record !== undefined) {
+      (this.#result as { value: WalRecord }).value = record;
+      return Promise.resolve(this.#result);
+    }
+    return this.#cursor.more().then(
+      (more) => {
+        if (more) return this.next();
+        this.#done = true;
+        return { value: undefined, done: true };
+      },
+      (error: unknown) => {
+        this.#finish();
+        throw error;
+      },
+    );
+  }
+
+  return(): Promise<IteratorResult<WalRecord>> {
+    this.#finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#cursor.close();
+  }
 }

@@ -1,9 +1,9 @@
-import { type KeyRing, WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
 import { SegmentedWal } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 import type { EngineSegment, LogEngine } from './engine.js';
-import type { SealedSegmentOpener } from './read-records.js';
+import type { SealedRecords, SealedSegmentOpener } from './read-records.js';
 import type { EngineConfig, EngineFactory } from './wal-builder.js';
 
 /**
@@ -22,12 +22,12 @@ export const segmentedEngineFactory: EngineFactory = {
   },
 };
 
-/** Opens the mapping now (so a vanished file fails here) and iterates it lazily. */
-function sealedRecords(segment: EngineSegment, keyRing: KeyRing | undefined): Iterable<WalRecord> {
+/** Opens the mapping now (so a vanished file fails here); records are decoded as they are asked for. */
+function sealedRecords(segment: EngineSegment, keyRing: KeyRing | undefined): SealedRecords {
   const reader = MmapWalReader.open(segment.path, keyRing ? { keyRing } : {});
-  return (function* () {
-    try {
-      yield* reader.records();
+  return {
+    next: () => reader.nextRecord(),
+    finish() {
       const stop = reader.stopReason;
       if (stop && stop.kind !== 'eof') {
         throw new WalError(
@@ -36,8 +36,7 @@ function sealedRecords(segment: EngineSegment, keyRing: KeyRing | undefined): It
           { details: { segment: segment.path, offset: stop.offset } },
         );
       }
-    } finally {
-      reader.close();
-    }
-  })();
+    },
+    close: () => reader.close(),
+  };
 }

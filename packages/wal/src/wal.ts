@@ -14,7 +14,7 @@ import type { LogEngine } from './engine.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { SettleMarks } from './internal/settle-marks.js';
 import type { Backpressure, Durability } from './options.js';
-import { readRecordChunks, readRecords, type SealedSegmentOpener } from './read-records.js';
+import { LogCursor, RecordIterator, type SealedSegmentOpener } from './read-records.js';
 import { WalBuilder } from './wal-builder.js';
 import type { WalStats } from './wal-stats.js';
 
@@ -343,24 +343,35 @@ export class Wal {
    */
   async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
     this.throwIfClosed();
-    const chunks = readRecordChunks(
+    const cursor = new LogCursor(
       this.engine,
       from,
       this.engine.writtenLsn,
       this.options.openSealed,
     );
-    for await (const chunk of chunks) {
-      for (const record of chunk) {
-        const pending = fn(record);
-        if (pending !== undefined) await pending;
-      }
+    try {
+      do {
+        for (let record = cursor.next(); record !== undefined; record = cursor.next()) {
+          const pending = fn(record);
+          if (pending !== undefined) await pending;
+        }
+      } while (await cursor.more());
+    } finally {
+      cursor.close();
     }
   }
 
-  /** Pull-based replay: an async iterator over the records with LSN ≥ `from` (see `replay`). */
+  /**
+   * Pull-based replay: an async iterator over the records with LSN ≥ `from` (see `replay`).
+   * Records come from chunks read ahead, one already-resolved promise each. The iterator's
+   * result objects are reused (read `value` before the next `next()`, as `for await` does);
+   * the records and their payloads are yours to keep.
+   */
   iterator(from: bigint): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
-    return readRecords(this.engine, from, this.engine.writtenLsn, this.options.openSealed);
+    return new RecordIterator(
+      new LogCursor(this.engine, from, this.engine.writtenLsn, this.options.openSealed),
+    );
   }
 
   /**
@@ -375,11 +386,8 @@ export class Wal {
       const durable = this.engine.durableLsn;
       if (cursor <= durable) {
         try {
-          for await (const record of readRecords(
-            this.engine,
-            cursor,
-            durable,
-            this.options.openSealed,
+          for await (const record of new RecordIterator(
+            new LogCursor(this.engine, cursor, durable, this.options.openSealed),
           )) {
             yield record;
             cursor = record.lsn + 1n;
