@@ -35,7 +35,7 @@ export interface OpLatency {
  * wraps — which the exported conformance suite checks.
  *
  * Submissions are timed from `submit*` to the moment their completion is handed out
- * (`pollCompletions`, `waitCompletions` or `completion(token)`); the promise helpers
+ * (`pollCompletions`, `waitCompletions`, `completion(token)` or `onCompletion`); the promise helpers
  * (`write`, `datasync`, …) are timed around their promise.
  */
 export class LatencyRecordingStorageIo implements StorageIo {
@@ -143,6 +143,15 @@ export class LatencyRecordingStorageIo implements StorageIo {
     const completion = await this.inner.completion(token);
     this.finished([completion]);
     return completion;
+  }
+  onCompletion(token: number, callback: (completion: IoCompletion) => void): void {
+    this.inner.onCompletion(token, (completion) => {
+      this.finished([completion]);
+      callback(completion);
+    });
+  }
+  reapCompletions(): void {
+    this.inner.reapCompletions();
   }
 
   // Promise helpers: timed around the inner backend's own helper.

@@ -41,6 +41,13 @@ class OverlapWatch extends MemoryStorageIo {
       return c;
     });
   }
+
+  override onCompletion(token: number, callback: (completion: IoCompletion) => void): void {
+    super.onCompletion(token, (c) => {
+      this.#inFlight.delete(token);
+      callback(c);
+    });
+  }
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));

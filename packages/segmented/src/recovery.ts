@@ -355,8 +355,14 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     const lsn = parseSegmentFileName(name);
     if (lsn !== null) {
       found.push({ name, firstLsn: lsn });
-    } else if (!readOnly && (name === FLOOR_TMP_FILE || /^\d{20}\.wal\.tmp$/.test(name))) {
-      // An interrupted segment creation or floor update: never renamed into place, so never part of the log.
+    } else if (
+      !readOnly &&
+      (name === FLOOR_TMP_FILE ||
+        /^\d{20}\.wal\.tmp$/.test(name) ||
+        /^spare-[0-9a-f]{16}\.tmp$/.test(name))
+    ) {
+      // An interrupted segment creation or floor update, or a file opened ahead for the next
+      // segment: never renamed into place, so never part of the log.
       await io.unlink(join(dir, name));
       report.removedFiles.push(join(dir, name));
       dirChanged = true;

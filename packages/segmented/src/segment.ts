@@ -25,8 +25,8 @@ import type { IoFd } from '@walnut/storage-io';
 export interface Segment {
   readonly firstLsn: bigint;
   readonly path: string;
-  /** Where the file is written until it is renamed to `path`. */
-  readonly tmpPath: string;
+  /** Where the file is written until it is renamed to `path` (a spare file's name, if one was used). */
+  tmpPath: string;
   readonly header: FileHeader;
   readonly headerBytes: Buffer;
   /** Encrypts frames appended to this segment; only for segments this process created. */

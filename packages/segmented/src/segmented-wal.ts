@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import {
   badArgument,
@@ -61,6 +62,8 @@ const EDQUOT = 122;
 const ECANCELED = 125;
 const EOPNOTSUPP = 95;
 const LOCK_FILE = 'LOCK';
+/** Files opened ahead for the next segment: `spare-<hex>.tmp` (recovery removes leftovers). */
+export const SPARE_FILE_PREFIX = 'spare-';
 
 export interface SegmentInfo {
   path: string;
@@ -195,6 +198,13 @@ export class SegmentedWal {
   /** Writes not yet part of the completed prefix, in submission order. */
   #writes: PendingWrite[] = [];
   #creationChain: Promise<void> = Promise.resolve();
+  /**
+   * A file opened ahead of time for the next segment (buffered writes only), so that a
+   * rollover can write into it at once: opening one needs the event loop, which an append
+   * loop that never yields does not give back (decision 0330).
+   */
+  #spare: { fd: number; path: string } | null = null;
+  #spareJob: Promise<void> | null = null;
   #truncateChain: Promise<unknown> = Promise.resolve();
 
   #waiters: SyncWaiter[] = [];
@@ -343,7 +353,11 @@ export class SegmentedWal {
         nextLsn: recovered.nextLsn,
         directIo,
       });
-      if (!cfg.readOnly) await wal.#prepareActiveSegment();
+      if (!cfg.readOnly) {
+        await wal.#prepareActiveSegment();
+        wal.#prepareSpare();
+        await wal.#spareJob;
+      }
       return wal;
     } catch (err) {
       if (lock !== null) await lock.release().catch(() => {});
@@ -492,6 +506,15 @@ export class SegmentedWal {
       writeback: this.#writeback?.stats() ?? this.#stats.writeback,
       directIo: { ...this.#directIo },
     };
+  }
+
+  /**
+   * Takes in, now, the completions of writes that already finished (see
+   * `StorageIo.reapCompletions`): `writtenLsn` advances and their buffers return to the pool
+   * without waiting for the event loop. For a caller that appends in a loop without yielding.
+   */
+  reapCompletions(): void {
+    if (!this.#closed) this.#io.reapCompletions();
   }
 
   /** Calls `listener` whenever durableLsn advances. Returns the function that unsubscribes. */
@@ -676,10 +699,51 @@ export class SegmentedWal {
       const next = plannedSegment(this.#cfg.dir, this.#nextLsn, this.#ring);
       this.#segments.push(next);
       this.#resetBufferTo(FILE_HEADER_SIZE, this.#nextLsn, next.headerBytes);
-      this.#startCreation(next);
+      this.#startCreation(next, this.#takeSpare(next));
+      this.#prepareSpare();
       return next;
     }
     return active;
+  }
+
+  /** Opens a spare file for the next rollover in the background, unless one is there or coming. */
+  #prepareSpare(): void {
+    if (this.#tail !== null || this.#cfg.readOnly || this.#closed || this.#poisoned !== null)
+      return;
+    if (this.#spare !== null || this.#spareJob !== null) return;
+    const path = join(this.#cfg.dir, `${SPARE_FILE_PREFIX}${randomBytes(8).toString('hex')}.tmp`);
+    const io = this.#io;
+    this.#spareJob = (async () => {
+      try {
+        const fd = await io.open(path, { create: true, truncate: true, mode: 0o600 });
+        if (!this.#closed) {
+          this.#spare = { fd, path };
+          return;
+        }
+        await io.close(fd);
+        await io.unlink(path);
+      } catch {
+        // Only an optimisation: without a spare, a rollover opens its file as it always did.
+      } finally {
+        this.#spareJob = null;
+      }
+    })();
+  }
+
+  /**
+   * Hands the spare file, if any, to a segment being created: its header is submitted now,
+   * so the frames that follow go out at once, without waiting for the event loop.
+   */
+  #takeSpare(seg: Segment): Promise<IoCompletion> | null {
+    const spare = this.#spare;
+    if (spare === null) return null;
+    this.#spare = null;
+    seg.fd = spare.fd;
+    seg.tmpPath = spare.path;
+    seg.status = 'unnamed';
+    const header = this.#io.completion(this.#io.submitWrite(spare.fd, seg.headerBytes, 0));
+    header.catch(() => {});
+    return header;
   }
 
   /** Index in #buf where a frame of `size` bytes goes, submitting the buffer first if full. */
@@ -861,10 +925,11 @@ export class SegmentedWal {
 
   #watch(w: PendingWrite, token: number): void {
     if (token < 0) return;
-    this.#io.completion(token).then(
-      (c) => this.#onWriteCompletion(w, c),
-      (err) => this.#onWriteCompletion(w, null, err),
-    );
+    try {
+      this.#io.onCompletion(token, (c) => this.#onWriteCompletion(w, c));
+    } catch (err) {
+      this.#onWriteCompletion(w, null, err);
+    }
   }
 
   #onWriteCompletion(w: PendingWrite, c: IoCompletion | null, thrown?: unknown): void {
@@ -968,9 +1033,9 @@ export class SegmentedWal {
    * at once, so writes for it never wait for the previous segment's fdatasync; only the
    * rename waits, behind the job of the segment before it.
    */
-  #startCreation(seg: Segment): void {
-    if (seg.creating !== null || seg.status !== 'pending') return;
-    const job = this.#create(seg, this.#creationChain);
+  #startCreation(seg: Segment, header: Promise<IoCompletion> | null = null): void {
+    if (seg.creating !== null || (seg.status !== 'pending' && header === null)) return;
+    const job = this.#create(seg, this.#creationChain, header);
     seg.creating = job;
     this.#creationChain = job.then(
       () => {},
@@ -986,20 +1051,39 @@ export class SegmentedWal {
    * into place and fsyncs the directory. Only then is the segment `ready`: a sync round for
    * a record in it waits for this job (docs/decisions/0306-rollover-off-the-append-path.md).
    */
-  async #create(seg: Segment, previous: Promise<void>): Promise<void> {
-    if (seg.status !== 'pending' || !this.#segments.includes(seg)) return;
+  async #create(
+    seg: Segment,
+    previous: Promise<void>,
+    spareHeader: Promise<IoCompletion> | null,
+  ): Promise<void> {
+    if (!this.#segments.includes(seg)) return;
+    if (spareHeader === null && seg.status !== 'pending') return;
     const io = this.#io;
     let renamed = false;
     try {
-      // A replacement has the same tmp name as the file it replaces, whose job may run.
-      if (seg.replaces) await previous;
-      if (this.#poisoned !== null || !this.#segments.includes(seg)) return;
-      const direct = this.#tail !== null;
-      const fd = await io.open(seg.tmpPath, { create: true, truncate: true, mode: 0o600, direct });
-      seg.fd = fd;
-      // Frames wait for the header: with direct I/O the first of them rewrite its block.
-      await io.write(fd, direct ? paddedToBlocks(seg.headerBytes) : seg.headerBytes, 0);
-      seg.status = 'unnamed';
+      let fd: number;
+      if (spareHeader !== null) {
+        // Written into a spare file: its header went out with the rollover, frames follow it.
+        fd = seg.fd!;
+        const c = await spareHeader;
+        if (c.result !== seg.headerBytes.length) {
+          throw ioErrorFromErrno(
+            c.result < 0 ? c.result : 5,
+            'write (segment header)',
+            seg.tmpPath,
+          );
+        }
+      } else {
+        // A replacement has the same tmp name as the file it replaces, whose job may run.
+        if (seg.replaces) await previous;
+        if (this.#poisoned !== null || !this.#segments.includes(seg)) return;
+        const direct = this.#tail !== null;
+        fd = await io.open(seg.tmpPath, { create: true, truncate: true, mode: 0o600, direct });
+        seg.fd = fd;
+        // Frames wait for the header: with direct I/O the first of them rewrite its block.
+        await io.write(fd, direct ? paddedToBlocks(seg.headerBytes) : seg.headerBytes, 0);
+        seg.status = 'unnamed';
+      }
       if (this.#cfg.preallocate) await this.#preallocate(fd);
       if (this.#poisoned === null && this.#segments.includes(seg)) this.#submitQueued(seg);
       await previous;
@@ -1617,6 +1701,17 @@ export class SegmentedWal {
       if (seg.fd !== null) {
         this.#fdsToClose.push(seg.fd);
         seg.fd = null;
+      }
+    }
+    await this.#spareJob;
+    const spare = this.#spare;
+    this.#spare = null;
+    if (spare !== null) {
+      try {
+        await this.#io.close(spare.fd);
+        await this.#io.unlink(spare.path);
+      } catch {
+        // Disposable: the next writer's recovery removes a spare left behind.
       }
     }
     const fds = this.#fdsToClose;

@@ -531,11 +531,23 @@ static napi_value ring_submit(napi_env env, napi_callback_info info) {
   return make_int(env, n);
 }
 
+/* reap(enter?) -> pairs moved into the completion array. With `enter`, when the CQ is
+ * empty but operations are in flight, enters the kernel once without waiting
+ * (GETEVENTS, min_complete 0): completions the kernel finished but has not posted yet
+ * (task work runs when the submitting thread enters the kernel) are posted, and a thread
+ * that has not made a system call since — a JavaScript loop that never yields — sees them. */
 static napi_value ring_reap(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  addon_ring *r = unwrap(env, info, &argc, NULL);
+  size_t argc = 1;
+  napi_value argv[1];
+  addon_ring *r = unwrap(env, info, &argc, argv);
   if (r == NULL) return NULL;
-  return make_int(env, reap(r, r->completions, r->completions_capacity));
+  bool enter = false;
+  if (argc >= 1) napi_get_value_bool(env, argv[0], &enter);
+  uint32_t n = reap(r, r->completions, r->completions_capacity);
+  if (n == 0 && enter && r->in_flight > 0 && wal_ring_wait(&r->ring, 0) == 0) {
+    n = reap(r, r->completions, r->completions_capacity);
+  }
+  return make_int(env, n);
 }
 
 static napi_value ring_close(napi_env env, napi_callback_info info) {

@@ -59,6 +59,14 @@ export abstract class BaseStorageIo implements StorageIo {
   /** Arrived, unclaimed, not yet collected; insertion order is arrival order. */
   readonly #ready = new Map<number, IoCompletion>();
   readonly #claims = new Map<number, (completion: IoCompletion) => void>();
+  /** Claims made with `onCompletion`, whose callbacks must not run inside this instance's calls. */
+  readonly #callbackClaims = new Set<number>();
+  /** > 0 while completions are delivered at the top of a call stack (see `deliverAtTop`). */
+  #atTop = 0;
+  /** A callback is running: completions it causes are delivered from a microtask. */
+  #inCallback = false;
+  /** Callbacks whose completion arrived where they could not run at once, in arrival order. */
+  #deferred: { callback: (completion: IoCompletion) => void; completion: IoCompletion }[] = [];
   #waiters: Waiter[] = [];
   #closed = false;
 
@@ -185,11 +193,69 @@ export abstract class BaseStorageIo implements StorageIo {
     const claim = this.#claims.get(token);
     if (claim !== undefined) {
       this.#claims.delete(token);
-      claim(completion);
+      if (this.#callbackClaims.delete(token)) this.#runCallback(claim, completion);
+      else claim(completion);
     } else {
       this.#ready.set(token, completion);
     }
     if (this.#waiters.length > 0) this.#wakeWaiters();
+  }
+
+  /**
+   * A callback runs now only at the top of a call stack and not inside another callback;
+   * elsewhere (a poll inside `completion()`, a completion handled while submitting) it waits
+   * for a microtask, as a promise's handler would.
+   */
+  #runCallback(callback: (completion: IoCompletion) => void, completion: IoCompletion): void {
+    if (this.#atTop === 0 || this.#inCallback) {
+      // Whichever comes first runs it: a microtask, or the next delivery at the top of a
+      // stack (a loop that never yields runs no microtasks, but does call reapCompletions).
+      if (this.#deferred.push({ callback, completion }) === 1)
+        queueMicrotask(() => this.#runDeferred());
+      return;
+    }
+    this.#inCallback = true;
+    try {
+      callback(completion);
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  #runDeferred(): void {
+    if (this.#inCallback || this.#deferred.length === 0) return;
+    this.#inCallback = true;
+    try {
+      while (this.#deferred.length > 0) {
+        const { callback, completion } = this.#deferred.shift()!;
+        callback(completion);
+      }
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  /**
+   * Runs `deliverNow` (which calls `deliver`) as a delivery at the top of a call stack: the
+   * event loop's callback of a backend, or `reapCompletions`.
+   */
+  protected deliverAtTop(deliverNow: () => void): void {
+    this.#atTop++;
+    try {
+      this.#runDeferred();
+      deliverNow();
+    } finally {
+      this.#atTop--;
+    }
+  }
+
+  reapCompletions(): void {
+    this.deliverAtTop(() => this.reap());
+  }
+
+  /** Delivers every completion that is already there; `poll()` unless a backend knows more. */
+  protected reap(): void {
+    this.poll();
   }
 
   pollCompletions(): IoCompletion[] {
@@ -270,6 +336,25 @@ export abstract class BaseStorageIo implements StorageIo {
     return promise;
   }
 
+  onCompletion(token: number, callback: (completion: IoCompletion) => void): void {
+    if (typeof callback !== 'function') badArgument('callback', 'a function', callback);
+    const ready = this.#ready.get(token);
+    if (ready !== undefined) {
+      this.#ready.delete(token);
+      queueMicrotask(() => callback(ready));
+      return;
+    }
+    if (!this.#outstanding.has(token) || this.#claims.has(token)) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `token ${token} is not in flight on this StorageIo, or was already claimed`,
+      );
+    }
+    this.#claims.set(token, callback);
+    this.#callbackClaims.add(token);
+    if (this.#queue.length > 0) this.flush();
+  }
+
   async write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {
     let done = 0;
     while (done < data.length) {
@@ -339,7 +424,8 @@ export abstract class SequentialStorageIo extends BaseStorageIo {
   /**
    * Operations run now, in order; their completions are delivered from a setImmediate
    * callback, so a caller that awaits one completion after another still yields to the
-   * event loop (timers, I/O) between them instead of resolving through microtasks only.
+   * event loop (timers, I/O) between them instead of resolving through microtasks only —
+   * or sooner by `reapCompletions()`, whose caller asks for them.
    */
   protected dispatch(ops: QueuedOp[]): void {
     for (const op of ops) {
@@ -350,14 +436,23 @@ export abstract class SequentialStorageIo extends BaseStorageIo {
     this.#delivery ??= new Promise((resolve) => {
       setImmediate(() => {
         this.#delivery = null;
-        const executed = this.#executed;
-        this.#executed = [];
-        for (const { op, result } of executed) {
-          this.deliver(op.token, op.op, op.fd, op.requested, result);
-        }
+        this.deliverAtTop(() => this.#deliverExecuted());
         resolve();
       });
     });
+  }
+
+  protected override reap(): void {
+    this.#deliverExecuted();
+  }
+
+  #deliverExecuted(): void {
+    const executed = this.#executed;
+    if (executed.length === 0) return;
+    this.#executed = [];
+    for (const { op, result } of executed) {
+      this.deliver(op.token, op.op, op.fd, op.requested, result);
+    }
   }
 
   protected async drainOnClose(): Promise<void> {

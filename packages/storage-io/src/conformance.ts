@@ -345,6 +345,43 @@ export function runStorageIoConformance(
       await expect(io.completion(token)).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
     });
 
+    it('onCompletion calls back once per claimed token, never inside the claiming call', {
+      timeout,
+    }, async () => {
+      const fd = await openFile();
+      const data = pattern(4096, 3);
+      const seen: IoCompletion[] = [];
+      const token = io.submitWrite(fd, data, 0);
+      io.onCompletion(token, (completion) => seen.push(completion));
+      expect(seen).toEqual([]);
+      expect(() => io.onCompletion(token, () => undefined)).toThrow(WalError);
+      await expect(io.completion(token)).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+      for (let i = 0; i < 2000 && seen.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      expect(seen).toMatchObject([{ token, op: 'write', fd, requested: 4096, result: 4096 }]);
+      expect(await io.pollCompletions()).toEqual([]);
+    });
+
+    it('reapCompletions hands over, synchronously, what is already complete', {
+      timeout,
+    }, async () => {
+      const fd = await openFile();
+      const seen: number[] = [];
+      const tokens = Array.from({ length: 16 }, (_, i) =>
+        io.submitWrite(fd, pattern(4096, i), i * 4096),
+      );
+      for (const token of tokens) io.onCompletion(token, (c) => seen.push(c.result));
+      io.flush();
+      // This loop never yields to the event loop (bounded by a deadline): the callbacks can
+      // only run inside reapCompletions, as they would in a caller's tight append loop.
+      const deadline = Date.now() + 10_000;
+      while (seen.length < tokens.length && Date.now() < deadline) io.reapCompletions();
+      expect(seen).toEqual(tokens.map(() => 4096));
+      io.reapCompletions();
+      expect(seen).toHaveLength(tokens.length);
+    });
+
     it('closes with work in flight: everything completes, later submissions fail', {
       timeout,
     }, async () => {

@@ -102,13 +102,21 @@ export class FaultyStorageIo extends BaseStorageIo {
     const innerToken = this.#submitInner(op, allowed, options);
     // A short write breaks a chain even though the inner backend saw a complete one.
     this.#previous = allowed === op.requested ? 'passed' : 'failed';
-    const settled = this.inner.completion(innerToken).then((completion: IoCompletion) => {
-      this.#pending.delete(settled);
-      if (record !== null && completion.result > 0) record.done = true;
-      if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
-      this.deliver(op.token, op.op, op.fd, op.requested, completion.result);
+    const settled = new Promise<void>((resolve) => {
+      this.inner.onCompletion(innerToken, (completion: IoCompletion) => {
+        this.#pending.delete(settled);
+        if (record !== null && completion.result > 0) record.done = true;
+        if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
+        this.deliver(op.token, op.op, op.fd, op.requested, completion.result);
+        resolve();
+      });
     });
     this.#pending.add(settled);
+  }
+
+  /** What the inner backend has ready is this instance's to deliver, at once too. */
+  protected override reap(): void {
+    this.inner.reapCompletions();
   }
 
   #submitInner(op: QueuedOp, allowed: number, options: SubmitOptions): number {

@@ -28,6 +28,26 @@ describe.skipIf(skipReason !== false)(
       rmSync(dir, { recursive: true, force: true });
     });
 
+    it('runs a callback whose completion a nested poll took in at the next reapCompletions, with no microtask between', async () => {
+      const fd = await io.open(join(dir, 'f'), { create: true });
+      let ran = 0;
+      const first = io.submitWrite(fd, Buffer.alloc(4096, 1), 0);
+      io.onCompletion(first, () => ran++);
+      io.flush();
+      const until = Date.now() + 50;
+      while (Date.now() < until) {
+        // Let the write finish in the kernel without yielding (no delivery by the event loop).
+      }
+      // Submitting and claiming another operation polls the ring: the first completion is
+      // taken in there, inside completion(), where its callback must not run.
+      const second = io.completion(io.submitDatasync(fd));
+      expect(ran).toBe(0);
+      io.reapCompletions();
+      expect(ran).toBe(1);
+      expect((await second).result).toBe(0);
+      expect(ran).toBe(1);
+    });
+
     it('keeps delivering completions after garbage collection while idle', async () => {
       const fd = await io.open(join(dir, 'f'), { create: true });
       await io.datasync(fd);

@@ -160,7 +160,9 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     const completions = new Float64Array(COMPLETION_BATCH * 2);
     // The addon holds this callback only weakly while the ring is idle (so an unused
     // ring can be collected); the instance keeps it alive for as long as it lives.
-    const onCompletions = (count: number) => instance?.onCompletions(count);
+    // From the libuv loop: a delivery at the top of a call stack (onCompletion callbacks run at once).
+    const onCompletions = (count: number) =>
+      instance?.deliverAtTop(() => instance?.onCompletions(count));
     try {
       ring = binding.createRing({
         entries,
@@ -309,6 +311,14 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
 
   protected override poll(): void {
     if (this.#ringClosed || this.#inKernel.size === 0) return;
+    this.#reapNow();
+  }
+
+  /** As `poll`, but also asks the kernel to post what it finished (a caller that never yields). */
+  protected override reap(): void {
+    if (this.#ringClosed || this.#inKernel.size === 0) return;
+    const count = this.#ring.reap(true);
+    if (count > 0) this.onCompletions(count);
     this.#reapNow();
   }
 

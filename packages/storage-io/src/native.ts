@@ -32,8 +32,12 @@ export interface NativeRing {
   prepWriteback(token: number, fd: number, offset: number, length: number, link: boolean): boolean;
   /** Publishes queued SQEs and enters the kernel; returns how many it took, or -errno. */
   submit(): number;
-  /** Drains every available CQE into the completion array; returns how many. */
-  reap(): number;
+  /**
+   * Drains every available CQE into the completion array; returns how many. With `enter`,
+   * an empty CQ with operations in flight enters the kernel once, without waiting, so that
+   * finished operations are posted (see addon.c).
+   */
+  reap(enter?: boolean): number;
   /** Free SQ slots. */
   readonly sqSpace: number;
   /** Size of the SQ ring. */

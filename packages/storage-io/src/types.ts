@@ -140,6 +140,21 @@ export interface StorageIo {
    * and the rest waits for the head's completion.
    */
   completion(token: number): Promise<IoCompletion>;
+  /**
+   * Claims a submitted token like `completion(token)`, with a callback instead of a promise.
+   * The callback runs at once where the completion is delivered at the top of a call stack
+   * (the event loop, or `reapCompletions()`), else from a microtask — never inside another
+   * of this instance's calls, and never twice. For hot paths that must not pay a promise.
+   */
+  onCompletion(token: number, callback: (completion: IoCompletion) => void): void;
+  /**
+   * Delivers, now, every completion that is already there (io_uring's completion queue,
+   * sync-fs's executed operations): `onCompletion` callbacks run before this returns,
+   * `completion(token)` promises resolve, the rest become ready. Never blocks or waits:
+   * it lets a caller that has not yielded to the event loop (a tight append loop) recycle
+   * what finished meanwhile.
+   */
+  reapCompletions(): void;
 
   // Promise helpers, built on submit + completion(token). Failures throw a WalError
   // (WAL_NO_SPACE for ENOSPC/EDQUOT, WAL_IO otherwise, with errno and syscall).

@@ -32,6 +32,8 @@ export interface LogEngine {
   onDurable(listener: (durableLsn: bigint) => void): () => void;
   /** Optional: called as writtenLsn advances, so the Wal's queue can settle before a flush ends. */
   onWritten?(listener: (writtenLsn: bigint) => void): () => void;
+  /** Optional: takes in finished writes now, without waiting for the event loop (onWritten fires). */
+  reapCompletions?(): void;
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
   listSegments(): Promise<readonly EngineSegment[]>;

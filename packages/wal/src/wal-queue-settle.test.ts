@@ -26,6 +26,14 @@ function holdingOneWrite(heldWrite: number) {
           return token === heldToken ? released.then(() => completion) : completion;
         };
       }
+      if (key === 'onCompletion') {
+        return (token: number, callback: (completion: IoCompletion) => void) => {
+          if (token !== heldToken) return target.onCompletion(token, callback);
+          target.onCompletion(token, (completion) => {
+            void released.then(() => callback(completion));
+          });
+        };
+      }
       const value = Reflect.get(target, key, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

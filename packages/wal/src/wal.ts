@@ -500,7 +500,22 @@ export class Wal {
   // ---------------------------------------------------------------- append path
 
   private mustQueue(bytes: number): boolean {
-    if (this.blockedHead < this.blocked.length) return true;
+    const waiting = this.blockedHead < this.blocked.length;
+    if (!waiting && !this.overBound(bytes)) return false;
+    // A caller appending in a loop that never yields never lets a completion in: the writes
+    // that finished meanwhile make room now (and admit, in order, the appends that waited),
+    // instead of every later append waiting — a pending promise and a copy each — for a
+    // turn of the event loop.
+    if (this.settleMarks === null || this.engine.reapCompletions === undefined) return true;
+    this.engine.reapCompletions();
+    if (waiting) {
+      this.admitBlocked();
+      if (this.blockedHead < this.blocked.length) return true;
+    }
+    return this.overBound(bytes);
+  }
+
+  private overBound(bytes: number): boolean {
     const queued = this.bytesAppended - this.bytesSettled;
     return queued > 0 && queued + bytes > this.options.maxQueueBytes;
   }
