@@ -9,6 +9,7 @@ import {
   encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
+  FrameScanner,
   isWalError,
   type KeyRing,
   MAX_LSN,
@@ -167,6 +168,8 @@ export class SegmentedWal {
   #lsnHeadroom = 0;
   #writtenLsn: bigint;
   #durableLsn: bigint;
+  /** Highest LSN of a write handed to the StorageIo (see `submittedLsn`). */
+  #submittedLsn: bigint;
 
   /** Where frames are encoded: `#bufBase` itself, or with direct I/O a view into it. */
   #buf: Buffer;
@@ -283,6 +286,7 @@ export class SegmentedWal {
     this.#nextLsn = init.nextLsn;
     this.#writtenLsn = init.nextLsn - 1n;
     this.#durableLsn = init.nextLsn - 1n;
+    this.#submittedLsn = init.nextLsn - 1n;
     this.#bufBase = init.cfg.readOnly ? Buffer.alloc(0) : this.#pool.take();
     this.#buf = this.#bufBase;
     const active = this.#segments[this.#segments.length - 1];
@@ -453,6 +457,15 @@ export class SegmentedWal {
   /** Every record up to this LSN is durable (a completed fdatasync covered it). */
   get durableLsn(): bigint {
     return this.#durableLsn;
+  }
+
+  /**
+   * Records up to this LSN may be in the files: a write holding them was handed to the
+   * StorageIo (completed or not; a failed one may have left some of its bytes). No record
+   * after it is: those are still in the write buffer or queued in this process.
+   */
+  get submittedLsn(): bigint {
+    return this.#submittedLsn;
   }
 
   get activeSegmentFirstLsn(): bigint {
@@ -845,6 +858,7 @@ export class SegmentedWal {
   #submitWrite(w: PendingWrite): number {
     w.status = 'inflight';
     this.#stats.writes++;
+    if (w.lastLsn > this.#submittedLsn) this.#submittedLsn = w.lastLsn;
     try {
       return this.#io.submitWrite(
         w.seg.fd!,
@@ -1191,7 +1205,7 @@ export class SegmentedWal {
           return;
         }
       }
-      cutSeg.assignedEnd = cutAt;
+      this.#forgetFrom(cutSeg, cutAt, from);
       let before: Uint8Array;
       try {
         before = await this.#bytesBefore(cutSeg);
@@ -1202,9 +1216,7 @@ export class SegmentedWal {
       cutSeg.completedEnd = Math.min(cutSeg.completedEnd, cutAt);
       cutSeg.zeroedEnd = cutAt;
       cutSeg.writebackEnd = Math.min(cutSeg.writebackEnd, cutAt);
-      cutSeg.lastLsn = from - 1n;
       if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
-      this.#nextLsn = from;
       if (this.#writtenLsn > from - 1n) this.#writtenLsn = from - 1n;
       this.#resetBufferTo(cutAt, from, before);
       let told = false;
@@ -1227,6 +1239,59 @@ export class SegmentedWal {
       this.#closeIdleFds();
       this.#pump();
     });
+  }
+
+  /**
+   * The log now ends at `cutAt` in `seg`, with the records from LSN `from` on forgotten as if
+   * never appended: the next append gets `from`. Shared by a rollback (whose cut is in the
+   * file) and by `dropUnsubmittedAbove` (whose cut is in the write buffer).
+   */
+  #forgetFrom(seg: Segment, cutAt: number, from: bigint): void {
+    seg.assignedEnd = cutAt;
+    seg.lastLsn = from - 1n;
+    this.#nextLsn = from;
+    if (this.#submittedLsn > from - 1n) this.#submittedLsn = from - 1n;
+  }
+
+  /**
+   * Forgets the records above `lsn` whose bytes never left this process, as if they had
+   * never been appended: the next append gets the LSN after the last record kept. What was
+   * handed to the StorageIo cannot be recalled, so everything up to `submittedLsn` stays,
+   * and so do records queued behind a segment's creation (or, with direct I/O, a frame
+   * whose first bytes were written); a batch stays or goes whole. Returns the highest LSN
+   * that may still reach the log: no record after it ever will. A poisoned log, or one
+   * rolling back, writes nothing more of its own accord: it returns `submittedLsn`.
+   * For a writer about to close (the Wal drops the appends its `close()` rejects).
+   */
+  dropUnsubmittedAbove(lsn: bigint): bigint {
+    checkLsnArgument('lsn', lsn);
+    if (this.#cfg.readOnly) return this.#nextLsn - 1n;
+    if (this.#poisoned !== null || this.#rollback !== null) return this.#submittedLsn;
+    const keep = lsn > this.#submittedLsn ? lsn : this.#submittedLsn;
+    if (keep >= this.#nextLsn - 1n || this.#bufLen === 0) return this.#nextLsn - 1n;
+    if (this.#bufUnsealed) {
+      sealFrames(this.#buf, 0, this.#bufLen);
+      this.#bufUnsealed = false;
+    }
+    const seg = this.#active();
+    // The buffer's frames carry their LSNs: the cut goes before the first frame after `keep`.
+    const scanner = new FrameScanner(this.#buf, {
+      end: this.#bufLen,
+      maxFrameBody: this.#maxFrameBody,
+      ...(seg.writeCipher === undefined ? {} : { cipher: seg.writeCipher }),
+    });
+    for (;;) {
+      const frameStart = scanner.offset;
+      if (!scanner.advance()) break;
+      const first = scanner.offset !== frameStart;
+      const at = scanner.lsn;
+      if (first && at > keep) {
+        this.#bufLen = frameStart;
+        this.#forgetFrom(seg, this.#bufOffset + frameStart, at);
+        break;
+      }
+    }
+    return this.#nextLsn - 1n;
   }
 
   /** Throws the loss a rollback caused if nobody was waiting to hear about it. */
