@@ -12,6 +12,7 @@ import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
+import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { SettleMarks } from './internal/settle-marks.js';
 import type { Backpressure, Durability } from './options.js';
 import { readRecordChunks, readRecords, type SealedSegmentOpener } from './read-records.js';
@@ -308,12 +309,11 @@ export class Wal {
   async flush(): Promise<bigint> {
     this.throwIfUnusable();
     await this.waitUntilUnblocked();
-    const lastAtStart = this.engine.nextLsn - 1n;
     let written: bigint;
     try {
       written = await this.engine.flush();
     } catch (error) {
-      this.engineFailed(error, lastAtStart);
+      this.engineFailed(error);
       throw error;
     }
     this.counters.flushes++;
@@ -473,15 +473,20 @@ export class Wal {
   }
 
   /**
-   * Immediate stop: every append not yet acknowledged is rejected with WAL_CLOSED (it
-   * was never acknowledged, though its bytes may reach the disk), nothing more is synced,
-   * tails end. Resolves once the files and the lock are released. Idempotent.
+   * Immediate stop: nothing more is synced, tails end, and every append not yet
+   * acknowledged is rejected. With WAL_CLOSED when it will never be in the log (its bytes
+   * had not left this process: they are dropped); with WAL_OUTCOME_UNKNOWN and
+   * `details.lsn` when they had gone to the OS, or must be written because a record after
+   * them was already acknowledged or handed out (`'none'`, `'interval'`, `appendQueued`):
+   * such records are written, never synced. Resolves once the files and the lock are
+   * released. Idempotent.
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.stateValue = 'closed';
     const error = this.closedError();
-    this.rejectAllWaiters(error, error);
+    const kept = this.keepOnClose();
+    this.rejectPending(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
     this.rejectBlocked(error);
     this.stopBackground();
     this.wakeEveryone();
@@ -609,7 +614,7 @@ export class Wal {
     ) {
       return error;
     }
-    this.engineFailed(error, this.lastAssigned);
+    this.engineFailed(error);
     return error;
   }
 
@@ -657,12 +662,11 @@ export class Wal {
     if (this.commitInFlight || this.stateValue === 'closed' || this.poison) return;
     if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
     const bytesEnd = this.bytesAppended;
-    const groupLast = this.lastAssigned;
     const syncing = this.options.durability === 'sync';
     const operation = syncing ? this.engine.sync() : this.engine.flush();
     this.commitInFlight = operation.then(
       (covered) => this.commitDone(covered, bytesEnd, syncing),
-      (error) => this.commitFailed(error, groupLast),
+      (error) => this.commitFailed(error),
     );
   }
 
@@ -677,22 +681,21 @@ export class Wal {
     this.kickCommit();
   }
 
-  private commitFailed(error: unknown, groupLast: bigint): void {
+  private commitFailed(error: unknown): void {
     this.commitInFlight = undefined;
     if (this.stateValue === 'closed') return;
-    this.engineFailed(error, groupLast);
+    this.engineFailed(error);
     this.admitBlocked();
     this.wakeProgress();
     this.kickCommit();
   }
 
   private async syncNow(): Promise<bigint> {
-    const lastAtStart = this.engine.nextLsn - 1n;
     let durable: bigint;
     try {
       durable = await this.engine.sync();
     } catch (error) {
-      this.engineFailed(error, lastAtStart);
+      this.engineFailed(error);
       throw error;
     }
     this.settle(durable);
@@ -771,12 +774,30 @@ export class Wal {
   }
 
   /**
+   * Settles what is done and drops what can still be dropped as the log closes; returns
+   * the highest LSN that may reach the log. Records acknowledged or handed out must not
+   * vanish, nor leave a hole below them: everything up to the last of them stays.
+   */
+  private keepOnClose(): bigint {
+    const durability = this.options.durability;
+    if (durability === 'sync') this.settle(this.engine.durableLsn);
+    else if (durability === 'flush') this.settle(this.engine.writtenLsn);
+    if (this.poison) return this.engine.submittedLsn;
+    const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
+    const handedOut = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
+    const kept = this.engine.dropUnsubmittedAbove(handedOut);
+    if (kept < this.lastAssigned) this.lastAssigned = kept;
+    return kept;
+  }
+
+  /**
    * A failed commit. ENOSPC leaves the engine consistent: the records it rolled back are
    * rejected (never acknowledged) and the log goes on. Anything else — above all a
-   * failed fdatasync — poisons the log: the group's waiters get the error itself, every
-   * later append WAL_POISONED.
+   * failed fdatasync — poisons the log: a waiter whose bytes went to the OS gets
+   * WAL_OUTCOME_UNKNOWN (caused by the failure), the rest — never written, as a poisoned
+   * log writes nothing more — and every later append WAL_POISONED.
    */
-  private engineFailed(error: unknown, groupLast: bigint): void {
+  private engineFailed(error: unknown): void {
     if (this.poison) return;
     if (isWalError(error, WalErrorCode.NO_SPACE)) {
       const engineLast = this.engine.nextLsn - 1n;
@@ -792,7 +813,10 @@ export class Wal {
             cause: error,
           });
     const poisoned = this.poisonedError();
-    this.rejectAllWaiters(error, poisoned, groupLast);
+    const why = `the log was poisoned (${this.poison.message})`;
+    this.rejectPending(this.engine.submittedLsn, poisoned, (lsn) =>
+      outcomeUnknown(lsn, why, error),
+    );
     this.rejectBlocked(poisoned);
     this.stopBackground();
     this.wakeEveryone();
@@ -819,7 +843,6 @@ export class Wal {
           `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === this.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
           { cause },
         ),
-        this.lastAssigned,
       );
       return;
     }
@@ -827,18 +850,27 @@ export class Wal {
     let cut = lsns.length;
     while (cut > this.waiterHead && lsns[cut - 1]! > engineLast) cut--;
     for (let i = cut; i < lsns.length; i++) this.waiterReject[i]!(cause);
+    this.counters.rejected += lsns.length - cut;
     lsns.length = cut;
     this.waiterResolve.length = cut;
     this.waiterReject.length = cut;
     this.waiterStart.length = cut;
-    this.counters.rejected += lsns.length - cut;
     this.lastAssigned = engineLast;
   }
 
-  private rejectAllWaiters(groupError: unknown, laterError: unknown, groupLast = -1n): void {
+  /**
+   * Rejects every waiting append: those up to `mayBeInLog` with their own
+   * WAL_OUTCOME_UNKNOWN (`unknown(lsn)`), the later ones — never in the log — with `absent`.
+   */
+  private rejectPending(
+    mayBeInLog: bigint,
+    absent: WalError,
+    unknown: (lsn: bigint) => WalError,
+  ): void {
     const lsns = this.waiterLsn;
     for (let i = this.waiterHead; i < lsns.length; i++) {
-      this.waiterReject[i]!(lsns[i]! <= groupLast ? groupError : laterError);
+      const lsn = lsns[i]!;
+      this.waiterReject[i]!(lsn <= mayBeInLog ? unknown(lsn) : absent);
     }
     this.counters.rejected += lsns.length - this.waiterHead;
     this.waiterHead = lsns.length;
