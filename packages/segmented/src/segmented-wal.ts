@@ -49,6 +49,7 @@ import {
   probeDirectIo,
 } from './direct-io.js';
 import { writeFloor } from './floor.js';
+import { type FollowState, followLog, makeDurable } from './follow.js';
 import { checkFrameBody, encodeReserved } from './frame-guard.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
@@ -214,6 +215,9 @@ export class SegmentedWal {
   /** Where the next page of replayFromLimit starts (see there). */
   #pageHint: (ReplayPosition & { lsn: bigint }) | null = null;
   #unreportedLoss: WalError | null = null;
+  /** Read-only: the refresh under way, and the last frame it found (see follow.ts). */
+  #refreshing: Promise<bigint> | null = null;
+  #lastFrame: FollowState['lastFrame'] = null;
   #closed = false;
   #closing: Promise<void> | null = null;
 
@@ -285,7 +289,12 @@ export class SegmentedWal {
     this.#floorLsn = init.floorLsn;
     this.#nextLsn = init.nextLsn;
     this.#writtenLsn = init.nextLsn - 1n;
-    this.#durableLsn = init.nextLsn - 1n;
+    // A writer made what it recovered durable. A reader only knows that every segment but
+    // the last is (the writer syncs one before naming the next); refresh() syncs the rest.
+    this.#durableLsn =
+      init.cfg.readOnly && init.segments.length > 0
+        ? (init.segments.at(-2)?.lastLsn ?? init.segments[0]!.firstLsn - 1n)
+        : init.nextLsn - 1n;
     this.#submittedLsn = init.nextLsn - 1n;
     this.#bufBase = init.cfg.readOnly ? Buffer.alloc(0) : this.#pool.take();
     this.#buf = this.#bufBase;
@@ -1487,6 +1496,66 @@ export class SegmentedWal {
     this.#planNewActive();
   }
 
+  // ---------------------------------------------------------------- follow
+
+  /**
+   * For a read-only opener: catches up with what a live writer (in another process or this
+   * one) has written since open or the last refresh — new frames of the segment it writes,
+   * the segments it rolled over to, segments a truncation removed (the floor moves). Only
+   * whole frames whose CRC checks and whose LSNs continue the log count. What is found is
+   * made durable (an fdatasync of its segments through read-only descriptors, and of the
+   * directory) before `writtenLsn` and `durableLsn` move to it, so a record a reader reports
+   * cannot vanish in a power loss and come back with another payload. Resolves with
+   * `writtenLsn`. Throws WAL_CORRUPT when the writer cut or rewrote records this reader had
+   * already found (a rollback after a full disk, a repair), WAL_BAD_STATE on a writer.
+   * Concurrent calls share one refresh.
+   */
+  refresh(): Promise<bigint> {
+    this.#checkUsable();
+    if (!this.#cfg.readOnly) {
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        'refresh() is for read-only openers: a writer knows its own log',
+      );
+    }
+    this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<bigint> {
+    const state: FollowState = {
+      io: this.#io,
+      dir: this.#cfg.dir,
+      ring: this.#ring,
+      maxFrameBody: this.#maxFrameBody,
+      segments: this.#segments.slice(),
+      floorLsn: this.#floorLsn,
+      nextLsn: this.#nextLsn,
+      lastFrame: this.#lastFrame,
+    };
+    await followLog(state);
+    const durable = this.#durableLsn;
+    await makeDurable(
+      this.#io,
+      this.#cfg.dir,
+      state.segments.filter((seg) => seg.lastLsn > durable),
+    );
+    this.#checkUsable();
+    this.#segments = state.segments;
+    this.#floorLsn = state.floorLsn;
+    this.#lastFrame = state.lastFrame;
+    const found = state.nextLsn - 1n;
+    if (found > this.#writtenLsn) {
+      this.#nextLsn = state.nextLsn;
+      this.#writtenLsn = found;
+      this.#notify(this.#writtenListeners, found, 'onWritten');
+    }
+    this.#advanceDurable(found);
+    return this.#writtenLsn;
+  }
+
   // ---------------------------------------------------------------- truncate
 
   /**
@@ -1667,6 +1736,7 @@ export class SegmentedWal {
     }
     this.#closed = true;
     const err = closedError();
+    await this.#refreshing?.catch(() => {});
     await Promise.all(this.#writes.map((w) => w.settled));
     if (this.#rollback !== null) await this.#rollback;
     await this.#creationChain;
