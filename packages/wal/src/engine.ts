@@ -46,6 +46,11 @@ export interface LogEngine {
    * log. Called as the Wal closes.
    */
   dropUnsubmittedAbove(lsn: bigint): bigint;
+  /**
+   * Read-only engines: catch up with what a writer appended since, made durable; resolves
+   * with writtenLsn and notifies `onDurable` listeners.
+   */
+  refresh?(): Promise<bigint>;
   /** Writes what is appended (no sync); idempotent; releases the directory lock. */
   close(): Promise<void>;
 }

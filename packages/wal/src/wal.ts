@@ -28,6 +28,8 @@ export interface WalRuntimeOptions {
   readonly maxQueueBytes: number;
   readonly backpressure: Backpressure;
   readonly maxGroupWaitMs: number;
+  /** Opened read-only: the engine is a reader following the log (see `readOnly()`). */
+  readonly readOnly: boolean;
   /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
   readonly ownedIo: StorageIo | undefined;
   /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
@@ -64,6 +66,11 @@ function capture(resolve: (lsn: bigint) => void, reject: (error: unknown) => voi
 }
 
 const COMPACT_AT = 4096;
+/**
+ * How often a read-only Wal's `tail()` looks for what a writer appended: a few small reads
+ * and a directory listing each time, and no more than one in flight for all its tails.
+ */
+export const TAIL_POLL_MS = 50;
 /** Queue bytes settle in steps of at most this much as writes complete (outside 'sync'). */
 const SETTLE_MARK_BYTES = 1024 * 1024;
 
@@ -111,6 +118,7 @@ export class Wal {
   private shutdownAttempt: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
+  private catchingUp: Promise<bigint> | undefined;
   private progressWaiters: (() => void)[] = [];
   private durableWaiters: (() => void)[] = [];
   private readonly unsubscribeDurable: () => void;
@@ -168,12 +176,23 @@ export class Wal {
     return this.options.durability;
   }
 
-  /** The last LSN handed out (appended; not necessarily written or durable). 0n when empty. */
+  /**
+   * The last LSN handed out (appended; not necessarily written or durable). 0n when empty.
+   * Read-only: the last record found in the log (see `readOnly()`).
+   */
   get lastLsn(): bigint {
-    return this.lastAssigned;
+    return this.options.readOnly ? this.engine.nextLsn - 1n : this.lastAssigned;
   }
 
-  /** Every record up to this LSN is durable. */
+  /** Opened with `readOnly()`. */
+  get readOnly(): boolean {
+    return this.options.readOnly;
+  }
+
+  /**
+   * Every record up to this LSN is durable. Read-only: every record this reader made sure
+   * is on stable storage (it cannot see the writer's fdatasyncs, so it issues its own).
+   */
   get durableLsn(): bigint {
     return this.engine.durableLsn;
   }
@@ -308,6 +327,7 @@ export class Wal {
   /** Everything appended so far is written to the OS (no fsync). Resolves with that LSN. */
   async flush(): Promise<bigint> {
     this.throwIfUnusable();
+    this.throwIfReadOnly('flush()');
     await this.waitUntilUnblocked();
     let written: bigint;
     try {
@@ -324,13 +344,19 @@ export class Wal {
   /** Everything appended so far is durable. Resolves with `durableLsn`. */
   async sync(): Promise<bigint> {
     this.throwIfUnusable();
+    this.throwIfReadOnly('sync()');
     await this.waitUntilUnblocked();
     return this.syncNow();
   }
 
   /** Deletes whole segments below `lsn` (a checkpoint); replay below the new floor fails. */
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }> {
-    const refusal = this.stateValue === 'closed' ? this.closedError() : undefined;
+    const refusal =
+      this.stateValue === 'closed'
+        ? this.closedError()
+        : this.options.readOnly
+          ? readOnlyError('truncateBefore()')
+          : undefined;
     if (refusal) return Promise.reject(refusal);
     return this.engine.truncateBefore(lsn);
   }
@@ -339,10 +365,12 @@ export class Wal {
    * Calls `fn` for every record with LSN ≥ `from`, in order, up to the last record written
    * when replay started (call `flush()` first to include everything appended). Sealed
    * segments are read through a memory map; payloads are views valid as long as you keep
-   * them. An async `fn` is awaited.
+   * them. An async `fn` is awaited. Read-only: up to the last record the writer had
+   * written when replay started.
    */
   async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
     this.throwIfClosed();
+    if (this.options.readOnly) await this.catchUp();
     const chunks = readRecordChunks(
       this.engine,
       from,
@@ -360,17 +388,24 @@ export class Wal {
   /** Pull-based replay: an async iterator over the records with LSN ≥ `from` (see `replay`). */
   iterator(from: bigint): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
+    if (this.options.readOnly) return this.iterateCaughtUp(from);
     return readRecords(this.engine, from, this.engine.writtenLsn, this.options.openSealed);
   }
 
   /**
    * Yields every durable record with LSN ≥ `from`, then waits for new ones as they become
    * durable. Ends when the log closes or `signal` aborts; throws if the log is poisoned.
+   * Read-only: follows what a writer (another process, or this one) appends, looking every
+   * `TAIL_POLL_MS` (50 ms); a record is yielded once its frame is whole, its CRC checks and
+   * this reader has made it durable; throws what `refresh` of the segmented engine throws
+   * (WAL_CORRUPT if the writer cut records already yielded, WAL_REPLAY_BELOW_FLOOR if a
+   * truncation removed records not yet yielded).
    */
   async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
     const signal = options.signal;
     let cursor = from;
+    let looked = false;
     while (this.stateValue !== 'closed' && !signal?.aborted) {
       const durable = this.engine.durableLsn;
       if (cursor <= durable) {
@@ -393,8 +428,40 @@ export class Wal {
         continue;
       }
       if (this.poison) throw this.poisonedError();
-      await this.nextDurableChange(signal);
+      if (!this.options.readOnly) {
+        await this.nextDurableChange(signal);
+        continue;
+      }
+      // Another tail's look wakes this one too; otherwise it looks itself after a pause.
+      if (looked) await this.nextDurableChange(signal, TAIL_POLL_MS);
+      looked = true;
+      if (this.isClosed() || signal?.aborted) return;
+      try {
+        await this.catchUp();
+      } catch (error) {
+        if (this.isClosed()) return;
+        throw error;
+      }
     }
+  }
+
+  // ---------------------------------------------------------------- read-only
+
+  /** Read-only: brings the engine's view up to what the writer has written (one at a time). */
+  private catchUp(): Promise<bigint> {
+    this.catchingUp ??= this.engine.refresh!().finally(() => {
+      this.catchingUp = undefined;
+    });
+    return this.catchingUp;
+  }
+
+  private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
+    await this.catchUp();
+    yield* readRecords(this.engine, from, this.engine.writtenLsn, this.options.openSealed);
+  }
+
+  private throwIfReadOnly(what: string): void {
+    if (this.options.readOnly) throw readOnlyError(what);
   }
 
   /** A point-in-time snapshot of counters, queue, latency, backend and LSNs. */
@@ -404,6 +471,7 @@ export class Wal {
     const storage = (this.engine.stats?.() ?? {}) as Record<string, unknown>;
     return {
       state: this.stateValue,
+      readOnly: this.options.readOnly,
       durability: this.options.durability,
       appends: this.counters.appends,
       batches: this.counters.batches,
@@ -431,7 +499,7 @@ export class Wal {
       storage,
       activeSegmentFirstLsn: this.engine.activeSegmentFirstLsn,
       floorLsn: this.engine.floorLsn,
-      lastLsn: this.lastAssigned,
+      lastLsn: this.lastLsn,
       writtenLsn: this.engine.writtenLsn,
       durableLsn: this.engine.durableLsn,
       poisoned: this.poison !== undefined,
@@ -439,7 +507,8 @@ export class Wal {
   }
 
   /** The segments on disk (first/last LSN, size, sealed or active). */
-  segments(): ReturnType<LogEngine['listSegments']> {
+  async segments(): ReturnType<LogEngine['listSegments']> {
+    if (this.options.readOnly) await this.catchUp();
     return this.engine.listSegments();
   }
 
@@ -451,6 +520,7 @@ export class Wal {
    */
   shutdown(timeoutMs = 30_000): Promise<void> {
     if (this.stateValue === 'closed') return this.closing ?? Promise.resolve();
+    if (this.options.readOnly) return this.close();
     if (this.shutdownAttempt) return this.shutdownAttempt;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       return Promise.reject(
@@ -724,7 +794,7 @@ export class Wal {
   }
 
   private onDurable(durable: bigint): void {
-    this.countSync(durable);
+    if (!this.options.readOnly) this.countSync(durable);
     if (this.stateValue === 'closed') return;
     if (this.waitsForCommit) this.settle(durable);
     const waiters = this.durableWaiters;
@@ -979,21 +1049,28 @@ export class Wal {
     for (const wake of waiters) wake();
   }
 
-  private nextDurableChange(signal: AbortSignal | undefined): Promise<void> {
+  /** Resolves when durableLsn moves, the log closes, `signal` aborts or `timeoutMs` passes. */
+  private nextDurableChange(signal: AbortSignal | undefined, timeoutMs?: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const onAbort = () => resolve();
-      this.durableWaiters.push(() => {
-        signal?.removeEventListener('abort', onAbort);
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        if (timer !== undefined) clearTimeout(timer);
         resolve();
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
+      };
+      this.durableWaiters.push(done);
+      signal?.addEventListener('abort', done, { once: true });
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
     });
   }
 
   // ---------------------------------------------------------------- refusals
 
   private refusal(): WalError | undefined {
-    if (this.stateValue === 'running') return this.poison ? this.poisonedError() : undefined;
+    if (this.stateValue === 'running') {
+      if (this.options.readOnly) return readOnlyError('appending');
+      return this.poison ? this.poisonedError() : undefined;
+    }
     if (this.stateValue === 'draining') {
       return new WalError(
         WalErrorCode.CLOSING,
@@ -1031,4 +1108,11 @@ export class Wal {
       { cause: this.poison },
     );
   }
+}
+
+function readOnlyError(what: string): WalError {
+  return new WalError(
+    WalErrorCode.READ_ONLY,
+    `${what} is not allowed: this Wal was opened with readOnly() to read beside a writer; write through the writer, or open the log without readOnly once it has closed`,
+  );
 }
