@@ -29,8 +29,18 @@ export const WalErrorCode = {
   LOCK_UNAVAILABLE: 'WAL_LOCK_UNAVAILABLE',
   /** The operation is not allowed in the current state. */
   BAD_STATE: 'WAL_BAD_STATE',
-  /** The log (or I/O instance) is closed. */
+  /**
+   * The log (or I/O instance) is closed. An append rejected with it is never in the log: it
+   * may be appended again without creating a duplicate.
+   */
   CLOSED: 'WAL_CLOSED',
+  /**
+   * An append failed after its bytes were handed to the operating system (the log closed or
+   * was poisoned before they were made durable): it may or may not be in the log. `details.lsn`
+   * is the LSN it would have resolved with (a batch's last); after reopening, the log holds
+   * that record at that LSN, or it ends before it. Look before appending it again.
+   */
+  OUTCOME_UNKNOWN: 'WAL_OUTCOME_UNKNOWN',
   /** The log is shutting down and takes no new work. */
   CLOSING: 'WAL_CLOSING',
   /** A shutdown or wait exceeded its deadline. */

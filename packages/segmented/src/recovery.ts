@@ -127,7 +127,7 @@ export function readCipher(
   }
 }
 
-async function readHeader(
+export async function readHeader(
   io: StorageIo,
   fd: IoFd,
   path: string,

@@ -10,6 +10,7 @@ import {
   encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
+  FrameScanner,
   isWalError,
   type KeyRing,
   MAX_LSN,
@@ -49,6 +50,7 @@ import {
   probeDirectIo,
 } from './direct-io.js';
 import { writeFloor } from './floor.js';
+import { type FollowState, followLog, makeDurable } from './follow.js';
 import { checkFrameBody, encodeReserved } from './frame-guard.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
@@ -170,6 +172,8 @@ export class SegmentedWal {
   #lsnHeadroom = 0;
   #writtenLsn: bigint;
   #durableLsn: bigint;
+  /** Highest LSN of a write handed to the StorageIo (see `submittedLsn`). */
+  #submittedLsn: bigint;
 
   /** Where frames are encoded: `#bufBase` itself, or with direct I/O a view into it. */
   #buf: Buffer;
@@ -221,6 +225,9 @@ export class SegmentedWal {
   /** Where the next page of replayFromLimit starts (see there). */
   #pageHint: (ReplayPosition & { lsn: bigint }) | null = null;
   #unreportedLoss: WalError | null = null;
+  /** Read-only: the refresh under way, and the last frame it found (see follow.ts). */
+  #refreshing: Promise<bigint> | null = null;
+  #lastFrame: FollowState['lastFrame'] = null;
   #closed = false;
   #closing: Promise<void> | null = null;
 
@@ -292,7 +299,13 @@ export class SegmentedWal {
     this.#floorLsn = init.floorLsn;
     this.#nextLsn = init.nextLsn;
     this.#writtenLsn = init.nextLsn - 1n;
-    this.#durableLsn = init.nextLsn - 1n;
+    // A writer made what it recovered durable. A reader only knows that every segment but
+    // the last is (the writer syncs one before naming the next); refresh() syncs the rest.
+    this.#durableLsn =
+      init.cfg.readOnly && init.segments.length > 0
+        ? (init.segments.at(-2)?.lastLsn ?? init.segments[0]!.firstLsn - 1n)
+        : init.nextLsn - 1n;
+    this.#submittedLsn = init.nextLsn - 1n;
     this.#bufBase = init.cfg.readOnly ? Buffer.alloc(0) : this.#pool.take();
     this.#buf = this.#bufBase;
     const active = this.#segments[this.#segments.length - 1];
@@ -467,6 +480,15 @@ export class SegmentedWal {
   /** Every record up to this LSN is durable (a completed fdatasync covered it). */
   get durableLsn(): bigint {
     return this.#durableLsn;
+  }
+
+  /**
+   * Records up to this LSN may be in the files: a write holding them was handed to the
+   * StorageIo (completed or not; a failed one may have left some of its bytes). No record
+   * after it is: those are still in the write buffer or queued in this process.
+   */
+  get submittedLsn(): bigint {
+    return this.#submittedLsn;
   }
 
   get activeSegmentFirstLsn(): bigint {
@@ -909,6 +931,7 @@ export class SegmentedWal {
   #submitWrite(w: PendingWrite): number {
     w.status = 'inflight';
     this.#stats.writes++;
+    if (w.lastLsn > this.#submittedLsn) this.#submittedLsn = w.lastLsn;
     try {
       return this.#io.submitWrite(
         w.seg.fd!,
@@ -1275,7 +1298,7 @@ export class SegmentedWal {
           return;
         }
       }
-      cutSeg.assignedEnd = cutAt;
+      this.#forgetFrom(cutSeg, cutAt, from);
       let before: Uint8Array;
       try {
         before = await this.#bytesBefore(cutSeg);
@@ -1286,9 +1309,7 @@ export class SegmentedWal {
       cutSeg.completedEnd = Math.min(cutSeg.completedEnd, cutAt);
       cutSeg.zeroedEnd = cutAt;
       cutSeg.writebackEnd = Math.min(cutSeg.writebackEnd, cutAt);
-      cutSeg.lastLsn = from - 1n;
       if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
-      this.#nextLsn = from;
       if (this.#writtenLsn > from - 1n) this.#writtenLsn = from - 1n;
       this.#resetBufferTo(cutAt, from, before);
       let told = false;
@@ -1311,6 +1332,59 @@ export class SegmentedWal {
       this.#closeIdleFds();
       this.#pump();
     });
+  }
+
+  /**
+   * The log now ends at `cutAt` in `seg`, with the records from LSN `from` on forgotten as if
+   * never appended: the next append gets `from`. Shared by a rollback (whose cut is in the
+   * file) and by `dropUnsubmittedAbove` (whose cut is in the write buffer).
+   */
+  #forgetFrom(seg: Segment, cutAt: number, from: bigint): void {
+    seg.assignedEnd = cutAt;
+    seg.lastLsn = from - 1n;
+    this.#nextLsn = from;
+    if (this.#submittedLsn > from - 1n) this.#submittedLsn = from - 1n;
+  }
+
+  /**
+   * Forgets the records above `lsn` whose bytes never left this process, as if they had
+   * never been appended: the next append gets the LSN after the last record kept. What was
+   * handed to the StorageIo cannot be recalled, so everything up to `submittedLsn` stays,
+   * and so do records queued behind a segment's creation (or, with direct I/O, a frame
+   * whose first bytes were written); a batch stays or goes whole. Returns the highest LSN
+   * that may still reach the log: no record after it ever will. A poisoned log, or one
+   * rolling back, writes nothing more of its own accord: it returns `submittedLsn`.
+   * For a writer about to close (the Wal drops the appends its `close()` rejects).
+   */
+  dropUnsubmittedAbove(lsn: bigint): bigint {
+    checkLsnArgument('lsn', lsn);
+    if (this.#cfg.readOnly) return this.#nextLsn - 1n;
+    if (this.#poisoned !== null || this.#rollback !== null) return this.#submittedLsn;
+    const keep = lsn > this.#submittedLsn ? lsn : this.#submittedLsn;
+    if (keep >= this.#nextLsn - 1n || this.#bufLen === 0) return this.#nextLsn - 1n;
+    if (this.#bufUnsealed) {
+      sealFrames(this.#buf, 0, this.#bufLen);
+      this.#bufUnsealed = false;
+    }
+    const seg = this.#active();
+    // The buffer's frames carry their LSNs: the cut goes before the first frame after `keep`.
+    const scanner = new FrameScanner(this.#buf, {
+      end: this.#bufLen,
+      maxFrameBody: this.#maxFrameBody,
+      ...(seg.writeCipher === undefined ? {} : { cipher: seg.writeCipher }),
+    });
+    for (;;) {
+      const frameStart = scanner.offset;
+      if (!scanner.advance()) break;
+      const first = scanner.offset !== frameStart;
+      const at = scanner.lsn;
+      if (first && at > keep) {
+        this.#bufLen = frameStart;
+        this.#forgetFrom(seg, this.#bufOffset + frameStart, at);
+        break;
+      }
+    }
+    return this.#nextLsn - 1n;
   }
 
   /** Throws the loss a rollback caused if nobody was waiting to hear about it. */
@@ -1506,6 +1580,66 @@ export class SegmentedWal {
     this.#planNewActive();
   }
 
+  // ---------------------------------------------------------------- follow
+
+  /**
+   * For a read-only opener: catches up with what a live writer (in another process or this
+   * one) has written since open or the last refresh — new frames of the segment it writes,
+   * the segments it rolled over to, segments a truncation removed (the floor moves). Only
+   * whole frames whose CRC checks and whose LSNs continue the log count. What is found is
+   * made durable (an fdatasync of its segments through read-only descriptors, and of the
+   * directory) before `writtenLsn` and `durableLsn` move to it, so a record a reader reports
+   * cannot vanish in a power loss and come back with another payload. Resolves with
+   * `writtenLsn`. Throws WAL_CORRUPT when the writer cut or rewrote records this reader had
+   * already found (a rollback after a full disk, a repair), WAL_BAD_STATE on a writer.
+   * Concurrent calls share one refresh.
+   */
+  refresh(): Promise<bigint> {
+    this.#checkUsable();
+    if (!this.#cfg.readOnly) {
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        'refresh() is for read-only openers: a writer knows its own log',
+      );
+    }
+    this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<bigint> {
+    const state: FollowState = {
+      io: this.#io,
+      dir: this.#cfg.dir,
+      ring: this.#ring,
+      maxFrameBody: this.#maxFrameBody,
+      segments: this.#segments.slice(),
+      floorLsn: this.#floorLsn,
+      nextLsn: this.#nextLsn,
+      lastFrame: this.#lastFrame,
+    };
+    await followLog(state);
+    const durable = this.#durableLsn;
+    await makeDurable(
+      this.#io,
+      this.#cfg.dir,
+      state.segments.filter((seg) => seg.lastLsn > durable),
+    );
+    this.#checkUsable();
+    this.#segments = state.segments;
+    this.#floorLsn = state.floorLsn;
+    this.#lastFrame = state.lastFrame;
+    const found = state.nextLsn - 1n;
+    if (found > this.#writtenLsn) {
+      this.#nextLsn = state.nextLsn;
+      this.#writtenLsn = found;
+      this.#notify(this.#writtenListeners, found, 'onWritten');
+    }
+    this.#advanceDurable(found);
+    return this.#writtenLsn;
+  }
+
   // ---------------------------------------------------------------- truncate
 
   /**
@@ -1686,6 +1820,7 @@ export class SegmentedWal {
     }
     this.#closed = true;
     const err = closedError();
+    await this.#refreshing?.catch(() => {});
     await Promise.all(this.#writes.map((w) => w.settled));
     if (this.#rollback !== null) await this.#rollback;
     await this.#creationChain;

@@ -11,6 +11,29 @@ import { SyncFsStorageIo } from './sync-fs.js';
 const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);
 
 describe('FaultyStorageIo scripted faults', () => {
+  it('holds completions back while the operations themselves run', async () => {
+    const memory = new MemoryStorageIo();
+    const io = new FaultyStorageIo(memory);
+    const fd = await io.open('/f', { create: true });
+    io.holdCompletions();
+    const token = io.submitWrite(fd, bytes(10, 7), 0);
+    io.flush();
+    const completion = io.completion(token);
+    let completed = false;
+    void completion.then(() => {
+      completed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(completed).toBe(false);
+    // The bytes are in the file already: handed over, not completed.
+    const inner = await memory.open('/f');
+    const seen = Buffer.alloc(10);
+    expect(await memory.read(inner, seen, 0)).toBe(10);
+    expectBytes(seen, bytes(10, 7));
+    io.releaseCompletions();
+    expect(await completion).toMatchObject({ op: 'write', result: 10 });
+  });
+
   it('fails the nth fdatasync from now with EIO, once', async () => {
     const io = new FaultyStorageIo(new MemoryStorageIo());
     const fd = await io.open('/f', { create: true });

@@ -47,6 +47,8 @@ export class FaultyStorageIo extends BaseStorageIo {
   readonly #directFds = new Set<IoFd>();
   #previous: PreviousOutcome = 'passed';
   #crashed = false;
+  /** Completions held back by `holdCompletions()`, in arrival order; null when not holding. */
+  #held: (() => void)[] | null = null;
 
   constructor(inner: StorageIo, options: FaultyOptions = {}) {
     super();
@@ -65,6 +67,30 @@ export class FaultyStorageIo extends BaseStorageIo {
     this.#plan.clear();
   }
 
+  /**
+   * From now on, operations still reach the inner backend (a write's bytes land in the file)
+   * but their completions wait for `releaseCompletions()`: the moment between "handed to
+   * the kernel" and "completed", made to last as long as a test needs.
+   */
+  holdCompletions(): void {
+    this.#held ??= [];
+  }
+
+  /** Delivers the completions held back, in the order they arrived, and stops holding. */
+  releaseCompletions(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const deliver of held) deliver();
+  }
+
+  #complete(op: QueuedOp, result: number): void {
+    if (this.#held !== null) {
+      this.#held.push(() => this.deliver(op.token, op.op, op.fd, op.requested, result));
+      return;
+    }
+    this.deliver(op.token, op.op, op.fd, op.requested, result);
+  }
+
   /** How many operations of each kind this instance saw (faulted ones included). */
   get counts(): Readonly<OpCounts> {
     return this.#plan.counts;
@@ -79,14 +105,14 @@ export class FaultyStorageIo extends BaseStorageIo {
     if (op.link && this.#previous === 'failed') {
       this.#plan.counts[op.op]++;
       this.#previous = 'failed';
-      this.deliver(op.token, op.op, op.fd, op.requested, -Errno.ECANCELED);
+      this.#complete(op, -Errno.ECANCELED);
       return;
     }
     const granularity = this.#directFds.has(op.fd) ? DIRECT_IO_SECTOR : 1;
     const decision = this.#plan.next(op.op, op.requested, granularity);
     if (decision !== null && 'errno' in decision) {
       this.#previous = 'failed';
-      this.deliver(op.token, op.op, op.fd, op.requested, -decision.errno);
+      this.#complete(op, -decision.errno);
       return;
     }
     const allowed = decision === null ? op.requested : decision.bytes;
@@ -107,7 +133,7 @@ export class FaultyStorageIo extends BaseStorageIo {
         this.#pending.delete(settled);
         if (record !== null && completion.result > 0) record.done = true;
         if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
-        this.deliver(op.token, op.op, op.fd, op.requested, completion.result);
+        this.#complete(op, completion.result);
         resolve();
       });
     });
@@ -140,6 +166,7 @@ export class FaultyStorageIo extends BaseStorageIo {
 
   protected async drainOnClose(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
+    this.releaseCompletions();
   }
 
   /**

@@ -27,6 +27,8 @@ export interface LogEngine {
   readonly nextLsn: bigint;
   readonly writtenLsn: bigint;
   readonly durableLsn: bigint;
+  /** Records up to this LSN may be in the files (their writes went to the OS); none after it is. */
+  readonly submittedLsn: bigint;
   readonly activeSegmentFirstLsn: bigint;
   readonly floorLsn: bigint;
   onDurable(listener: (durableLsn: bigint) => void): () => void;
@@ -40,6 +42,17 @@ export interface LogEngine {
   readonly io: StorageIo;
   /** The engine's own counters (SegmentedWal: writes, bytes written, fdatasyncs, segments created…). */
   stats?(): object;
-  /** Does not sync; idempotent; releases the directory lock. */
+  /**
+   * Forgets the appended records above `lsn` whose bytes never left the process (never
+   * below `submittedLsn`; a batch whole); returns the highest LSN that may still reach the
+   * log. Called as the Wal closes.
+   */
+  dropUnsubmittedAbove(lsn: bigint): bigint;
+  /**
+   * Read-only engines: catch up with what a writer appended since, made durable; resolves
+   * with writtenLsn and notifies `onDurable` listeners.
+   */
+  refresh?(): Promise<bigint>;
+  /** Writes what is appended (no sync); idempotent; releases the directory lock. */
   close(): Promise<void>;
 }

@@ -63,7 +63,27 @@ export interface WalOptions {
    * why. Default false.
    */
   directIo?: boolean;
+  /**
+   * Open without the lock and never modify the log, to read it beside a live writer (in
+   * this process or another): replay, iterator, tail, stats and segments work; appends,
+   * flush, sync and truncateBefore fail with WAL_READ_ONLY. Default false.
+   */
+  readOnly?: boolean;
 }
+
+/** Options only a writer uses: refused beside `readOnly` rather than silently ignored. */
+export const WRITER_ONLY_OPTIONS: readonly (keyof WalOptions)[] = [
+  'segmentSize',
+  'durability',
+  'syncIntervalMs',
+  'maxQueueBytes',
+  'backpressure',
+  'maxGroupWaitMs',
+  'preallocate',
+  'zeroFillAhead',
+  'writebackAhead',
+  'directIo',
+];
 
 type Check<T> = (value: unknown, name: string) => T;
 
@@ -141,6 +161,7 @@ const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions
   zeroFillAhead: integer(...CONFIG_LIMITS.zeroFillAhead, ' (bytes; 0 = off)'),
   writebackAhead: integer(...CONFIG_LIMITS.writebackAhead, ' (bytes; 0 = off)'),
   directIo: flag,
+  readOnly: flag,
 };
 
 export const OPTION_NAMES = Object.keys(CHECKS) as (keyof WalOptions)[];

@@ -1,4 +1,4 @@
-import { badArgument, type KeyRing } from '@walnut/codec';
+import { badArgument, isWalError, type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import type { RecoveryMode } from '@walnut/segmented';
 import type { IoUringConfig, StorageIo } from '@walnut/storage-io';
 import type { LogEngine } from './engine.js';
@@ -9,6 +9,7 @@ import {
   checkOptions,
   type Durability,
   type WalOptions,
+  WRITER_ONLY_OPTIONS,
 } from './options.js';
 import type { SealedSegmentOpener } from './read-records.js';
 import { segmentedEngineFactory } from './segmented-engine.js';
@@ -39,6 +40,7 @@ export interface EngineConfig {
   zeroFillAhead?: number;
   writebackAhead?: number;
   directIo?: boolean;
+  readOnly?: boolean;
 }
 
 /**
@@ -119,6 +121,16 @@ export class WalBuilder {
     return this.set('directIo', on);
   }
 
+  /**
+   * Opens the log read-only: no lock, nothing on disk modified (a torn tail is reported,
+   * not cut), beside a live writer in this process or another. Replay, iterator, tail
+   * (which follows what the writer appends), stats and segments work; appends, flush, sync
+   * and truncateBefore fail with WAL_READ_ONLY. Options only a writer uses are refused.
+   */
+  readOnly(on = true): this {
+    return this.set('readOnly', on);
+  }
+
   /** @internal Opens the log over another engine (tests). */
   withEngine(factory: EngineFactory): this {
     this.factory = factory;
@@ -136,14 +148,27 @@ export class WalBuilder {
         s.ioUring,
       );
     }
+    const readOnly = s.readOnly === true;
+    if (readOnly) {
+      const writerOnly = WRITER_ONLY_OPTIONS.filter((name) => s[name] !== undefined);
+      if (writerOnly.length > 0) {
+        throw new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          `${writerOnly.join(', ')} ${writerOnly.length === 1 ? 'is' : 'are'} for a writer and would do nothing on a read-only Wal; remove ${writerOnly.length === 1 ? 'it' : 'them'}, or open without readOnly`,
+          { details: { options: writerOnly } },
+        );
+      }
+    }
     const factory = this.factory ?? segmentedEngineFactory;
     const { io, owned } = resolveStorage(s.storageIo, s.ioUring);
     let engine: LogEngine;
     try {
-      engine = await factory.open(engineConfig(this.dir, io, s, durability));
+      engine = await factory.open(
+        readOnly ? readerConfig(this.dir, io, s) : engineConfig(this.dir, io, s, durability),
+      );
     } catch (error) {
       if (owned) await io.closeIo().catch(() => undefined);
-      throw error;
+      throw isWalError(error, WalErrorCode.LOCKED) ? withReadOnlyAdvice(error, this.dir) : error;
     }
     const wal = new Wal(this.dir, engine, {
       durability,
@@ -151,6 +176,7 @@ export class WalBuilder {
       maxQueueBytes: s.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
       backpressure: s.backpressure ?? 'block',
       maxGroupWaitMs: s.maxGroupWaitMs ?? 0,
+      readOnly,
       ownedIo: owned ? io : undefined,
       openSealed: factory.openSealed?.(s.encryption, io),
       backendChoice:
@@ -183,4 +209,23 @@ function engineConfig(
   if (s.writebackAhead !== undefined) config.writebackAhead = s.writebackAhead;
   if (s.directIo !== undefined) config.directIo = s.directIo;
   return config;
+}
+
+/** What a reader passes on: what it needs to find and read frames, nothing a writer sets. */
+function readerConfig(dir: string, io: StorageIo, s: WalOptions): EngineConfig {
+  const config: EngineConfig = { dir, io, readOnly: true };
+  if (s.maxRecordSize !== undefined) config.maxRecordSize = s.maxRecordSize;
+  if (s.recovery !== undefined) config.recovery = s.recovery;
+  if (s.encryption !== undefined) config.encryption = s.encryption;
+  if (s.writeBufferSize !== undefined) config.writeBufferSize = s.writeBufferSize;
+  return config;
+}
+
+/** WAL_LOCKED, with the Wal's way to read the log beside its writer. */
+function withReadOnlyAdvice(error: WalError, dir: string): WalError {
+  return new WalError(
+    WalErrorCode.LOCKED,
+    `${error.message}. To read the log while it is being written, open it with Wal.open(${JSON.stringify(dir)}).readOnly().build()`,
+    { cause: error, details: error.details },
+  );
 }

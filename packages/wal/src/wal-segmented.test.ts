@@ -185,18 +185,20 @@ describe('Wal over SegmentedWal with fault injection', () => {
     return { wal, faulty };
   }
 
-  it('fsync EIO in the middle of a group rejects every waiter of the group and poisons the log', async () => {
+  it('fsync EIO in the middle of a group poisons the log, and its waiters learn their outcome is unknown', async () => {
     const { wal, faulty } = await faultyWal();
     expect(await wal.append(Buffer.from('durable'))).toBe(1n);
     faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
     const group = await Promise.allSettled(
       Array.from({ length: 100 }, (_, i) => wal.append(payload(i))),
     );
-    // The group's waiters learn why (the EIO); none of them was acknowledged.
-    for (const result of group) {
+    // None of them was acknowledged, yet their bytes were written before the fdatasync
+    // failed: each learns its LSN, and why (the EIO).
+    for (const [i, result] of group.entries()) {
       expect(result.status).toBe('rejected');
       const error = (result as PromiseRejectedResult).reason;
-      expect(isWalError(error, 'WAL_POISONED')).toBe(true);
+      expect(error).toMatchObject({ code: 'WAL_OUTCOME_UNKNOWN', details: { lsn: BigInt(i + 2) } });
+      expect(isWalError(error.cause, 'WAL_POISONED')).toBe(true);
       expect(String(error.message)).toContain('EIO');
     }
     await expect(wal.append(Buffer.from('later'))).rejects.toMatchObject({ code: 'WAL_POISONED' });

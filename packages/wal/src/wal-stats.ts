@@ -3,6 +3,8 @@ import type { WalState } from './wal.js';
 
 export interface WalStats {
   state: WalState;
+  /** Opened with `readOnly()`: the LSNs are what this reader has found in the log. */
+  readOnly: boolean;
   durability: Durability;
   /** Single-record appends accepted. */
   appends: number;

@@ -12,6 +12,7 @@ import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
+import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { SettleMarks } from './internal/settle-marks.js';
 import type { Backpressure, Durability } from './options.js';
 import { LogCursor, RecordIterator, type SealedSegmentOpener } from './read-records.js';
@@ -27,6 +28,8 @@ export interface WalRuntimeOptions {
   readonly maxQueueBytes: number;
   readonly backpressure: Backpressure;
   readonly maxGroupWaitMs: number;
+  /** Opened read-only: the engine is a reader following the log (see `readOnly()`). */
+  readonly readOnly: boolean;
   /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
   readonly ownedIo: StorageIo | undefined;
   /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
@@ -63,6 +66,11 @@ function capture(resolve: (lsn: bigint) => void, reject: (error: unknown) => voi
 }
 
 const COMPACT_AT = 4096;
+/**
+ * How often a read-only Wal's `tail()` looks for what a writer appended: a few small reads
+ * and a directory listing each time, and no more than one in flight for all its tails.
+ */
+export const TAIL_POLL_MS = 50;
 /** Queue bytes settle in steps of at most this much as writes complete (outside 'sync'). */
 const SETTLE_MARK_BYTES = 1024 * 1024;
 
@@ -110,6 +118,7 @@ export class Wal {
   private shutdownAttempt: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
+  private catchingUp: Promise<bigint> | undefined;
   private progressWaiters: (() => void)[] = [];
   private durableWaiters: (() => void)[] = [];
   private readonly unsubscribeDurable: () => void;
@@ -167,12 +176,23 @@ export class Wal {
     return this.options.durability;
   }
 
-  /** The last LSN handed out (appended; not necessarily written or durable). 0n when empty. */
+  /**
+   * The last LSN handed out (appended; not necessarily written or durable). 0n when empty.
+   * Read-only: the last record found in the log (see `readOnly()`).
+   */
   get lastLsn(): bigint {
-    return this.lastAssigned;
+    return this.options.readOnly ? this.engine.nextLsn - 1n : this.lastAssigned;
   }
 
-  /** Every record up to this LSN is durable. */
+  /** Opened with `readOnly()`. */
+  get readOnly(): boolean {
+    return this.options.readOnly;
+  }
+
+  /**
+   * Every record up to this LSN is durable. Read-only: every record this reader made sure
+   * is on stable storage (it cannot see the writer's fdatasyncs, so it issues its own).
+   */
   get durableLsn(): bigint {
     return this.engine.durableLsn;
   }
@@ -307,13 +327,13 @@ export class Wal {
   /** Everything appended so far is written to the OS (no fsync). Resolves with that LSN. */
   async flush(): Promise<bigint> {
     this.throwIfUnusable();
+    this.throwIfReadOnly('flush()');
     await this.waitUntilUnblocked();
-    const lastAtStart = this.engine.nextLsn - 1n;
     let written: bigint;
     try {
       written = await this.engine.flush();
     } catch (error) {
-      this.engineFailed(error, lastAtStart);
+      this.engineFailed(error);
       throw error;
     }
     this.counters.flushes++;
@@ -324,13 +344,19 @@ export class Wal {
   /** Everything appended so far is durable. Resolves with `durableLsn`. */
   async sync(): Promise<bigint> {
     this.throwIfUnusable();
+    this.throwIfReadOnly('sync()');
     await this.waitUntilUnblocked();
     return this.syncNow();
   }
 
   /** Deletes whole segments below `lsn` (a checkpoint); replay below the new floor fails. */
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }> {
-    const refusal = this.stateValue === 'closed' ? this.closedError() : undefined;
+    const refusal =
+      this.stateValue === 'closed'
+        ? this.closedError()
+        : this.options.readOnly
+          ? readOnlyError('truncateBefore()')
+          : undefined;
     if (refusal) return Promise.reject(refusal);
     return this.engine.truncateBefore(lsn);
   }
@@ -339,10 +365,12 @@ export class Wal {
    * Calls `fn` for every record with LSN ≥ `from`, in order, up to the last record written
    * when replay started (call `flush()` first to include everything appended). Sealed
    * segments are read through a memory map; payloads are views valid as long as you keep
-   * them. An async `fn` is awaited.
+   * them. An async `fn` is awaited. Read-only: up to the last record the writer had
+   * written when replay started.
    */
   async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
     this.throwIfClosed();
+    if (this.options.readOnly) await this.catchUp();
     const cursor = new LogCursor(
       this.engine,
       from,
@@ -369,6 +397,7 @@ export class Wal {
    */
   iterator(from: bigint): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
+    if (this.options.readOnly) return this.iterateCaughtUp(from);
     return new RecordIterator(
       new LogCursor(this.engine, from, this.engine.writtenLsn, this.options.openSealed),
     );
@@ -377,11 +406,17 @@ export class Wal {
   /**
    * Yields every durable record with LSN ≥ `from`, then waits for new ones as they become
    * durable. Ends when the log closes or `signal` aborts; throws if the log is poisoned.
+   * Read-only: follows what a writer (another process, or this one) appends, looking every
+   * `TAIL_POLL_MS` (50 ms); a record is yielded once its frame is whole, its CRC checks and
+   * this reader has made it durable; throws what `refresh` of the segmented engine throws
+   * (WAL_CORRUPT if the writer cut records already yielded, WAL_REPLAY_BELOW_FLOOR if a
+   * truncation removed records not yet yielded).
    */
   async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
     const signal = options.signal;
     let cursor = from;
+    let looked = false;
     while (this.stateValue !== 'closed' && !signal?.aborted) {
       const durable = this.engine.durableLsn;
       if (cursor <= durable) {
@@ -401,8 +436,42 @@ export class Wal {
         continue;
       }
       if (this.poison) throw this.poisonedError();
-      await this.nextDurableChange(signal);
+      if (!this.options.readOnly) {
+        await this.nextDurableChange(signal);
+        continue;
+      }
+      // Another tail's look wakes this one too; otherwise it looks itself after a pause.
+      if (looked) await this.nextDurableChange(signal, TAIL_POLL_MS);
+      looked = true;
+      if (this.isClosed() || signal?.aborted) return;
+      try {
+        await this.catchUp();
+      } catch (error) {
+        if (this.isClosed()) return;
+        throw error;
+      }
     }
+  }
+
+  // ---------------------------------------------------------------- read-only
+
+  /** Read-only: brings the engine's view up to what the writer has written (one at a time). */
+  private catchUp(): Promise<bigint> {
+    this.catchingUp ??= this.engine.refresh!().finally(() => {
+      this.catchingUp = undefined;
+    });
+    return this.catchingUp;
+  }
+
+  private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
+    await this.catchUp();
+    yield* new RecordIterator(
+      new LogCursor(this.engine, from, this.engine.writtenLsn, this.options.openSealed),
+    );
+  }
+
+  private throwIfReadOnly(what: string): void {
+    if (this.options.readOnly) throw readOnlyError(what);
   }
 
   /** A point-in-time snapshot of counters, queue, latency, backend and LSNs. */
@@ -412,6 +481,7 @@ export class Wal {
     const storage = (this.engine.stats?.() ?? {}) as Record<string, unknown>;
     return {
       state: this.stateValue,
+      readOnly: this.options.readOnly,
       durability: this.options.durability,
       appends: this.counters.appends,
       batches: this.counters.batches,
@@ -439,7 +509,7 @@ export class Wal {
       storage,
       activeSegmentFirstLsn: this.engine.activeSegmentFirstLsn,
       floorLsn: this.engine.floorLsn,
-      lastLsn: this.lastAssigned,
+      lastLsn: this.lastLsn,
       writtenLsn: this.engine.writtenLsn,
       durableLsn: this.engine.durableLsn,
       poisoned: this.poison !== undefined,
@@ -447,7 +517,8 @@ export class Wal {
   }
 
   /** The segments on disk (first/last LSN, size, sealed or active). */
-  segments(): ReturnType<LogEngine['listSegments']> {
+  async segments(): ReturnType<LogEngine['listSegments']> {
+    if (this.options.readOnly) await this.catchUp();
     return this.engine.listSegments();
   }
 
@@ -459,6 +530,7 @@ export class Wal {
    */
   shutdown(timeoutMs = 30_000): Promise<void> {
     if (this.stateValue === 'closed') return this.closing ?? Promise.resolve();
+    if (this.options.readOnly) return this.close();
     if (this.shutdownAttempt) return this.shutdownAttempt;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       return Promise.reject(
@@ -481,15 +553,20 @@ export class Wal {
   }
 
   /**
-   * Immediate stop: every append not yet acknowledged is rejected with WAL_CLOSED (it
-   * was never acknowledged, though its bytes may reach the disk), nothing more is synced,
-   * tails end. Resolves once the files and the lock are released. Idempotent.
+   * Immediate stop: nothing more is synced, tails end, and every append not yet
+   * acknowledged is rejected. With WAL_CLOSED when it will never be in the log (its bytes
+   * had not left this process: they are dropped); with WAL_OUTCOME_UNKNOWN and
+   * `details.lsn` when they had gone to the OS, or must be written because a record after
+   * them was already acknowledged or handed out (`'none'`, `'interval'`, `appendQueued`):
+   * such records are written, never synced. Resolves once the files and the lock are
+   * released. Idempotent.
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.stateValue = 'closed';
     const error = this.closedError();
-    this.rejectAllWaiters(error, error);
+    const kept = this.keepOnClose();
+    this.rejectPending(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
     this.rejectBlocked(error);
     this.stopBackground();
     this.wakeEveryone();
@@ -632,7 +709,7 @@ export class Wal {
     ) {
       return error;
     }
-    this.engineFailed(error, this.lastAssigned);
+    this.engineFailed(error);
     return error;
   }
 
@@ -680,12 +757,11 @@ export class Wal {
     if (this.commitInFlight || this.stateValue === 'closed' || this.poison) return;
     if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
     const bytesEnd = this.bytesAppended;
-    const groupLast = this.lastAssigned;
     const syncing = this.options.durability === 'sync';
     const operation = syncing ? this.engine.sync() : this.engine.flush();
     this.commitInFlight = operation.then(
       (covered) => this.commitDone(covered, bytesEnd, syncing),
-      (error) => this.commitFailed(error, groupLast),
+      (error) => this.commitFailed(error),
     );
   }
 
@@ -700,22 +776,21 @@ export class Wal {
     this.kickCommit();
   }
 
-  private commitFailed(error: unknown, groupLast: bigint): void {
+  private commitFailed(error: unknown): void {
     this.commitInFlight = undefined;
     if (this.stateValue === 'closed') return;
-    this.engineFailed(error, groupLast);
+    this.engineFailed(error);
     this.admitBlocked();
     this.wakeProgress();
     this.kickCommit();
   }
 
   private async syncNow(): Promise<bigint> {
-    const lastAtStart = this.engine.nextLsn - 1n;
     let durable: bigint;
     try {
       durable = await this.engine.sync();
     } catch (error) {
-      this.engineFailed(error, lastAtStart);
+      this.engineFailed(error);
       throw error;
     }
     this.settle(durable);
@@ -744,7 +819,7 @@ export class Wal {
   }
 
   private onDurable(durable: bigint): void {
-    this.countSync(durable);
+    if (!this.options.readOnly) this.countSync(durable);
     if (this.stateValue === 'closed') return;
     if (this.waitsForCommit) this.settle(durable);
     const waiters = this.durableWaiters;
@@ -794,12 +869,30 @@ export class Wal {
   }
 
   /**
+   * Settles what is done and drops what can still be dropped as the log closes; returns
+   * the highest LSN that may reach the log. Records acknowledged or handed out must not
+   * vanish, nor leave a hole below them: everything up to the last of them stays.
+   */
+  private keepOnClose(): bigint {
+    const durability = this.options.durability;
+    if (durability === 'sync') this.settle(this.engine.durableLsn);
+    else if (durability === 'flush') this.settle(this.engine.writtenLsn);
+    if (this.poison) return this.engine.submittedLsn;
+    const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
+    const handedOut = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
+    const kept = this.engine.dropUnsubmittedAbove(handedOut);
+    if (kept < this.lastAssigned) this.lastAssigned = kept;
+    return kept;
+  }
+
+  /**
    * A failed commit. ENOSPC leaves the engine consistent: the records it rolled back are
    * rejected (never acknowledged) and the log goes on. Anything else — above all a
-   * failed fdatasync — poisons the log: the group's waiters get the error itself, every
-   * later append WAL_POISONED.
+   * failed fdatasync — poisons the log: a waiter whose bytes went to the OS gets
+   * WAL_OUTCOME_UNKNOWN (caused by the failure), the rest — never written, as a poisoned
+   * log writes nothing more — and every later append WAL_POISONED.
    */
-  private engineFailed(error: unknown, groupLast: bigint): void {
+  private engineFailed(error: unknown): void {
     if (this.poison) return;
     if (isWalError(error, WalErrorCode.NO_SPACE)) {
       const engineLast = this.engine.nextLsn - 1n;
@@ -815,7 +908,10 @@ export class Wal {
             cause: error,
           });
     const poisoned = this.poisonedError();
-    this.rejectAllWaiters(error, poisoned, groupLast);
+    const why = `the log was poisoned (${this.poison.message})`;
+    this.rejectPending(this.engine.submittedLsn, poisoned, (lsn) =>
+      outcomeUnknown(lsn, why, error),
+    );
     this.rejectBlocked(poisoned);
     this.stopBackground();
     this.wakeEveryone();
@@ -842,7 +938,6 @@ export class Wal {
           `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === this.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
           { cause },
         ),
-        this.lastAssigned,
       );
       return;
     }
@@ -850,18 +945,27 @@ export class Wal {
     let cut = lsns.length;
     while (cut > this.waiterHead && lsns[cut - 1]! > engineLast) cut--;
     for (let i = cut; i < lsns.length; i++) this.waiterReject[i]!(cause);
+    this.counters.rejected += lsns.length - cut;
     lsns.length = cut;
     this.waiterResolve.length = cut;
     this.waiterReject.length = cut;
     this.waiterStart.length = cut;
-    this.counters.rejected += lsns.length - cut;
     this.lastAssigned = engineLast;
   }
 
-  private rejectAllWaiters(groupError: unknown, laterError: unknown, groupLast = -1n): void {
+  /**
+   * Rejects every waiting append: those up to `mayBeInLog` with their own
+   * WAL_OUTCOME_UNKNOWN (`unknown(lsn)`), the later ones — never in the log — with `absent`.
+   */
+  private rejectPending(
+    mayBeInLog: bigint,
+    absent: WalError,
+    unknown: (lsn: bigint) => WalError,
+  ): void {
     const lsns = this.waiterLsn;
     for (let i = this.waiterHead; i < lsns.length; i++) {
-      this.waiterReject[i]!(lsns[i]! <= groupLast ? groupError : laterError);
+      const lsn = lsns[i]!;
+      this.waiterReject[i]!(lsn <= mayBeInLog ? unknown(lsn) : absent);
     }
     this.counters.rejected += lsns.length - this.waiterHead;
     this.waiterHead = lsns.length;
@@ -970,21 +1074,28 @@ export class Wal {
     for (const wake of waiters) wake();
   }
 
-  private nextDurableChange(signal: AbortSignal | undefined): Promise<void> {
+  /** Resolves when durableLsn moves, the log closes, `signal` aborts or `timeoutMs` passes. */
+  private nextDurableChange(signal: AbortSignal | undefined, timeoutMs?: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const onAbort = () => resolve();
-      this.durableWaiters.push(() => {
-        signal?.removeEventListener('abort', onAbort);
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        if (timer !== undefined) clearTimeout(timer);
         resolve();
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
+      };
+      this.durableWaiters.push(done);
+      signal?.addEventListener('abort', done, { once: true });
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
     });
   }
 
   // ---------------------------------------------------------------- refusals
 
   private refusal(): WalError | undefined {
-    if (this.stateValue === 'running') return this.poison ? this.poisonedError() : undefined;
+    if (this.stateValue === 'running') {
+      if (this.options.readOnly) return readOnlyError('appending');
+      return this.poison ? this.poisonedError() : undefined;
+    }
     if (this.stateValue === 'draining') {
       return new WalError(
         WalErrorCode.CLOSING,
@@ -1022,4 +1133,11 @@ export class Wal {
       { cause: this.poison },
     );
   }
+}
+
+function readOnlyError(what: string): WalError {
+  return new WalError(
+    WalErrorCode.READ_ONLY,
+    `${what} is not allowed: this Wal was opened with readOnly() to read beside a writer; write through the writer, or open the log without readOnly once it has closed`,
+  );
 }

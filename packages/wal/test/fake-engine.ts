@@ -22,6 +22,8 @@ export class FakeEngine implements LogEngine {
   nextLsn = 1n;
   writtenLsn = 0n;
   durableLsn = 0n;
+  /** Records are handed over when a flush or sync starts (a real engine's write submission). */
+  submittedLsn = 0n;
   readonly activeSegmentFirstLsn: bigint = 1n;
   readonly floorLsn = 1n;
   syncCalls = 0;
@@ -63,6 +65,15 @@ export class FakeEngine implements LogEngine {
     return this.complete(true);
   }
 
+  dropUnsubmittedAbove(lsn: bigint): bigint {
+    const keep = lsn > this.submittedLsn ? lsn : this.submittedLsn;
+    if (keep < this.nextLsn - 1n) {
+      this.records.length = Number(keep);
+      this.nextLsn = keep + 1n;
+    }
+    return this.nextLsn - 1n;
+  }
+
   release(): void {
     this.hold = false;
     const held = this.held;
@@ -99,6 +110,7 @@ export class FakeEngine implements LogEngine {
 
   private complete(durable: boolean): Promise<bigint> {
     const target = this.nextLsn - 1n;
+    if (target > this.submittedLsn) this.submittedLsn = target;
     return new Promise<bigint>((resolve, reject) => {
       const finish = () => {
         const failure = this.failNext;
@@ -107,6 +119,7 @@ export class FakeEngine implements LogEngine {
           if (failure.rollbackTo !== undefined) {
             this.records.length = Number(failure.rollbackTo - 1n);
             this.nextLsn = failure.rollbackTo;
+            if (this.submittedLsn >= this.nextLsn) this.submittedLsn = this.nextLsn - 1n;
             if (this.writtenLsn >= this.nextLsn) this.writtenLsn = this.nextLsn - 1n;
           }
           reject(failure.error);
