@@ -1,13 +1,28 @@
-// Prints vitest's JSON results as the one plain line CI reads: "N passed, N failed".
+// Prints vitest's JSON results as the one plain line CI reads, "N passed, N failed, N skipped",
+// summed over every results file given (one per Node version), after a line per file.
 import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
-const file = process.argv[2];
-if (!file || !existsSync(file)) {
-  console.log('0 passed, 1 failed');
-  console.error(`no test results at ${file}: the test run did not finish`);
-  process.exit(1);
+const files = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const file of files) {
+  if (!existsSync(file)) {
+    console.error(`${basename(file)}: no test results (the test run did not finish)`);
+    failed++;
+    continue;
+  }
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  const suitesFailed = r.numFailedTestSuites ?? 0;
+  console.log(
+    `${basename(file)}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${s} skipped`,
+  );
+  passed += r.numPassedTests;
+  failed += r.numFailedTests + (r.numFailedTests === 0 && suitesFailed > 0 ? suitesFailed : 0);
+  skipped += s;
+  if (r.numPassedTests === 0) failed++;
 }
-const r = JSON.parse(readFileSync(file, 'utf8'));
-const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-if (r.numFailedTests > 0 || r.numFailedTestSuites > 0 || r.numPassedTests === 0) process.exit(1);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (failed > 0 || files.length === 0) process.exit(1);

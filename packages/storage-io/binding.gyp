@@ -2,9 +2,14 @@
   "targets": [
     {
       "target_name": "walnut_storage_io",
-      "sources": ["native/addon.c", "native/ring.c"],
+      "sources": ["native/addon.c"],
       "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden"],
-      "defines": ["NAPI_VERSION=8"]
+      "xcode_settings": { "OTHER_CFLAGS": ["-O2", "-std=gnu11", "-fvisibility=hidden"] },
+      "defines": ["NAPI_VERSION=8"],
+      "conditions": [
+        ["OS=='linux'", { "sources": ["native/ring.c"] }],
+        ["OS=='win'", { "type": "none" }]
+      ]
     }
   ]
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crc32c.h"
+#include "frame_walk.h"
 
 /* Stop codes of verifyFrames; src/frame-run.ts mirrors them. */
 enum { STOP_END = 0, STOP_SHORT_HEADER = 1, STOP_BAD_LENGTH = 2, STOP_BEYOND_END = 3, STOP_CRC = 4 };
@@ -152,33 +153,17 @@ static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
       type != napi_float64_array || out_length < 2)
     return fail(env, "out: a Float64Array of 2");
   double *out = out_ptr;
-  uint32_t count = 0;
-  int why = STOP_END;
-  for (;;) {
-    if (p == end) break;
-    if (end - p < 8) {
-      why = STOP_SHORT_HEADER;
-      break;
-    }
-    uint32_t len = read_u32(data + p + 4);
-    if (len == 0 || len > max_body) {
-      why = STOP_BAD_LENGTH;
-      break;
-    }
-    if (len > end - p - 8) {
-      why = STOP_BEYOND_END;
-      break;
-    }
-    if (walnut_crc32c(0, data + p + 4, (size_t)len + 4) != read_u32(data + p)) {
-      why = STOP_CRC;
-      break;
-    }
-    p += 8 + (size_t)len;
-    count++;
-  }
-  out[0] = (double)p;
+  int stop;
+  size_t stop_offset;
+  size_t count = walnut_walk_frames(data, p, end, max_body, NULL, 0, &stop, &stop_offset);
+  int why = stop == WALK_END             ? STOP_END
+            : stop == WALK_SHORT_HEADER  ? STOP_SHORT_HEADER
+            : stop == WALK_BEYOND_END    ? STOP_BEYOND_END
+            : stop == WALK_CRC_MISMATCH  ? STOP_CRC
+                                         : STOP_BAD_LENGTH; /* a zero header has length 0 */
+  out[0] = (double)stop_offset;
   out[1] = why;
-  return make_u32(env, count);
+  return make_u32(env, (uint32_t)count);
 }
 
 static napi_value js_implementation(napi_env env, napi_callback_info info) {

@@ -33,6 +33,14 @@ export {
   verifyFrameRun,
 } from './frame-run.js';
 export {
+  type AddonLoad,
+  type AddonName,
+  type AddonSpec,
+  addonSwitch,
+  addonSwitchedOff,
+  loadAddon,
+} from './native-loader.js';
+export {
   batchFrameSize,
   decodeBatchBody,
   decodeRecordBody,

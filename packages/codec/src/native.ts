@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { loadAddon } from './native-loader.js';
 
 /** What the addon does beyond CRC32C of one range, the same in C and for the codec. */
 interface FrameRunAddon {
@@ -53,31 +53,29 @@ function bindCrc32c(raw: RawCodecAddon): CodecAddon['crc32c'] {
 }
 
 /**
- * Loads the addon built by `node-gyp-build` at install. Never throws: every failure
- * (disabled, not built, wrong check value) becomes `addon: null` with the reason, and
- * the codec falls back to JavaScript.
+ * Loads the addon (compiled at install or shipped prebuilt) through the loader every Walnut
+ * addon uses. Never throws: every failure (disabled, not built, wrong check value) becomes
+ * `addon: null` with the reason, and the codec falls back to JavaScript.
  */
 export function loadCodecAddon(): AddonLoad {
-  if (process.env.WALNUT_CODEC_NATIVE === '0')
-    return { addon: null, reason: 'WALNUT_CODEC_NATIVE=0 turned the native addon off' };
-  try {
-    const require = createRequire(import.meta.url);
-    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-    const path = nodeGypBuild.resolve(fileURLToPath(new URL('..', import.meta.url)));
-    const raw = require(path) as RawCodecAddon;
-    const addon: CodecAddon = {
-      crc32c: bindCrc32c(raw),
-      sealFrames: raw.sealFrames,
-      verifyFrames: raw.verifyFrames,
-      implementation: raw.implementation,
-    };
-    const check = Buffer.from('123456789');
-    // Refuse a build that disagrees with the specification's check value.
-    if (addon.crc32c(check, 0, check.length, 0) !== 0xe3069283)
-      throw new Error('it fails the CRC32C check value');
-    return { addon, reason: `native addon (${addon.implementation()})` };
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return { addon: null, reason: `the native addon did not load (${message})` };
-  }
+  const load = loadAddon<RawCodecAddon>({
+    name: 'codec',
+    packageRoot: fileURLToPath(new URL('..', import.meta.url)),
+    fallback: 'CRC32C and frame sealing run in JavaScript (slower, same bytes)',
+    check(raw) {
+      const check = Buffer.from('123456789');
+      // Refuse a build that disagrees with the specification's check value.
+      if (bindCrc32c(raw)(check, 0, check.length, 0) !== 0xe3069283)
+        throw new Error('it fails the CRC32C check value');
+    },
+  });
+  if (load.binding === null) return { addon: null, reason: load.reason };
+  const raw = load.binding;
+  const addon: CodecAddon = {
+    crc32c: bindCrc32c(raw),
+    sealFrames: raw.sealFrames,
+    verifyFrames: raw.verifyFrames,
+    implementation: raw.implementation,
+  };
+  return { addon, reason: `native addon (${addon.implementation()}), ${load.reason}` };
 }

@@ -18,8 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+/* Shared with @walnut/codec: one CRC32C and one frame walk (binding.gyp finds its native/). */
 #include "crc32c.h"
-#include "frame_scan.h"
+#include "frame_walk.h"
 
 #define CHECK(call)                                  \
   do {                                               \
@@ -175,6 +180,9 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Linux's numbers, for headers older than the kernel; elsewhere (macOS) these hints do not
+ * exist and asking for them reports failure, which callers treat as "no effect". */
+#ifdef __linux__
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
@@ -184,6 +192,12 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
+#else
+#define MADV_POPULATE_READ -1
+#define MADV_COLD -1
+#define MADV_PAGEOUT -1
+#endif
+
 
 /* MADV_DONTNEED is never used: on a private mapping it would throw away the pages a caller
  * wrote into and read the file's bytes back in their place. COLD and PAGEOUT (Linux 5.4+)
@@ -221,7 +235,7 @@ static napi_value advise(napi_env env, napi_callback_info info) {
               : kind == ADVISE_WILLNEED      ? MADV_WILLNEED
               : kind == ADVISE_POPULATE_READ ? MADV_POPULATE_READ
                                              : MADV_SEQUENTIAL;
-    ok = madvise(data + from, to - from, adv) == 0;
+    ok = adv >= 0 && madvise(data + from, to - from, adv) == 0;
   }
   napi_value result;
   CHECK(napi_get_boolean(env, ok, &result));
@@ -237,7 +251,9 @@ static napi_value fadvise_dontneed(napi_env env, napi_callback_info info) {
   bool ok = false;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
+#ifdef POSIX_FADV_DONTNEED
     ok = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+#endif
     close(fd);
   }
   free(path);
@@ -277,8 +293,8 @@ static napi_value scan_frames(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int stop = 0;
-  uint64_t stop_offset = 0;
-  size_t count = walnut_scan_frames(data, (uint64_t)start_d, (uint64_t)end_d, max_body, table,
+  size_t stop_offset = 0;
+  size_t count = walnut_walk_frames(data, (size_t)start_d, (size_t)end_d, max_body, table,
                                     table_len / 2, &stop, &stop_offset);
   ((double *)status)[0] = stop;
   ((double *)status)[1] = (double)stop_offset;
@@ -366,19 +382,20 @@ static napi_value crc32c(napi_env env, napi_callback_info info) {
 static napi_value crc32c_impl(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
-  CHECK(napi_create_string_utf8(env, walnut_crc32c_impl(), NAPI_AUTO_LENGTH, &result));
+  CHECK(napi_create_string_utf8(env, walnut_crc32c_name(), NAPI_AUTO_LENGTH, &result));
   return result;
 }
 
 static napi_value force_table_crc(napi_env env, napi_callback_info info) {
   (void)info;
-  walnut_crc32c_force_table();
+  walnut_crc32c_init(0);
   napi_value result;
   CHECK(napi_get_undefined(env, &result));
   return result;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  walnut_crc32c_init(1);
   napi_property_descriptor props[] = {
       {"mapFile", NULL, map_file, NULL, NULL, NULL, napi_default, NULL},
       {"advise", NULL, advise, NULL, NULL, NULL, napi_default, NULL},

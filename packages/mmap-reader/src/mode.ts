@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { addonSwitchedOff, WalError, WalErrorCode } from '@walnut/codec';
 import { loadNative, type NativeMmap } from './native.js';
 
 /** How a reader gets at the bytes: a copy-on-write mapping, or plain reads into the heap. */
@@ -22,19 +22,16 @@ export interface MmapSupport {
   crc32c?: 'sse4.2' | 'table';
 }
 
-/** `WALNUT_MMAP=off` (or 0/false/no) turns mapping off for every reader in the process. */
-function mmapDisabledByEnv(): boolean {
-  const value = process.env.WALNUT_MMAP?.trim().toLowerCase();
-  return value === 'off' || value === '0' || value === 'false' || value === 'no';
-}
-
 export function describeMmapSupport(): MmapSupport {
+  const off = addonSwitchedOff('mmap-reader');
+  if (off !== null)
+    return { addonLoaded: false, autoMode: 'read', reason: `${off} in the environment` };
   const native = loadNative();
   if (!native.ok)
     return {
       addonLoaded: false,
       autoMode: 'read',
-      reason: `the native addon did not load (${native.error}); reading files instead`,
+      reason: native.error,
       loadError: native.error,
     };
   const base = {
@@ -42,8 +39,6 @@ export function describeMmapSupport(): MmapSupport {
     addonPath: native.path,
     crc32c: native.addon.crc32cImpl(),
   } as const;
-  if (mmapDisabledByEnv())
-    return { ...base, autoMode: 'read', reason: 'WALNUT_MMAP=off in the environment' };
   return { ...base, autoMode: 'mmap', reason: 'native addon loaded' };
 }
 
@@ -62,24 +57,25 @@ export function resolveMode(requested: RequestedMode = 'auto'): ResolvedMode {
     );
   if (requested === 'read')
     return { mode: 'read', reason: "mode 'read' was requested", addon: null };
-  const native = loadNative();
-  if (mmapDisabledByEnv()) {
+  const off = addonSwitchedOff('mmap-reader');
+  if (off !== null) {
     if (requested === 'mmap')
       throw new WalError(
         WalErrorCode.BACKEND_UNAVAILABLE,
-        "mode 'mmap' was requested but WALNUT_MMAP=off is set; unset it or use mode 'auto'",
+        `mode 'mmap' was requested but ${off} is set; unset it or use mode 'auto'`,
       );
-    return { mode: 'read', reason: 'WALNUT_MMAP=off in the environment', addon: null };
+    return { mode: 'read', reason: `${off} in the environment`, addon: null };
   }
+  const native = loadNative();
   if (!native.ok) {
     if (requested === 'mmap')
       throw new WalError(
         WalErrorCode.BACKEND_UNAVAILABLE,
-        `mode 'mmap' was requested but the native addon did not load (${native.error}); rebuild it with \`npx node-gyp-build\` in @walnut/mmap-reader or use mode 'auto'`,
+        `mode 'mmap' was requested but ${native.error}; use mode 'auto' to read files where mapping is impossible`,
       );
     return {
       mode: 'read',
-      reason: `the native addon did not load (${native.error})`,
+      reason: native.error,
       addon: null,
     };
   }

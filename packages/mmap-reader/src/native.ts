@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { addonSwitchedOff, loadAddon } from '@walnut/codec';
 
 /** The functions of `native/mmap_reader.c`. */
 export interface NativeMmap {
@@ -42,27 +42,27 @@ export const ScanStop = {
 
 export type NativeLoad =
   | { ok: true; addon: NativeMmap; path: string }
-  | { ok: false; error: string };
+  | { ok: false; error: string; disabled: boolean };
 
 let loaded: NativeLoad | undefined;
 
 /**
- * Loads the addon once. A failure is kept (not thrown): readers then fall back to
- * reading files, and `describeMmapSupport()` reports why.
+ * Loads the addon once, through the loader every Walnut addon uses. A failure is kept (not
+ * thrown): readers then read files, and `describeMmapSupport()` reports why.
  */
 export function loadNative(): NativeLoad {
   if (loaded) return loaded;
-  const packageRoot = fileURLToPath(new URL('..', import.meta.url));
-  try {
-    const require = createRequire(import.meta.url);
-    const nodeGypBuild = require('node-gyp-build') as {
-      (dir: string): NativeMmap;
-      resolve(dir: string): string;
-    };
-    const path = nodeGypBuild.resolve(packageRoot);
-    loaded = { ok: true, addon: require(path) as NativeMmap, path };
-  } catch (error) {
-    loaded = { ok: false, error: error instanceof Error ? error.message : String(error) };
-  }
+  // Turned off by the environment: asked again next time (the switch is read per reader).
+  const off = addonSwitchedOff('mmap-reader');
+  if (off !== null) return { ok: false, error: `turned off by ${off}`, disabled: true };
+  const load = loadAddon<NativeMmap>({
+    name: 'mmap-reader',
+    packageRoot: fileURLToPath(new URL('..', import.meta.url)),
+    fallback: 'segments are read into memory in chunks instead of mapped (one copy, same records)',
+  });
+  loaded =
+    load.binding === null
+      ? { ok: false, error: load.reason, disabled: load.disabled }
+      : { ok: true, addon: load.binding, path: load.path ?? '' };
   return loaded;
 }

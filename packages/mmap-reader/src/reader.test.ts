@@ -411,23 +411,23 @@ describe('mmap mode specifics', () => {
 });
 
 describe('mode selection', () => {
-  const saved = process.env.WALNUT_MMAP;
+  const saved = process.env.WALNUT_MMAP_READER_NATIVE;
   afterEach(() => {
-    if (saved === undefined) delete process.env.WALNUT_MMAP;
-    else process.env.WALNUT_MMAP = saved;
+    if (saved === undefined) delete process.env.WALNUT_MMAP_READER_NATIVE;
+    else process.env.WALNUT_MMAP_READER_NATIVE = saved;
   });
 
   it('maps by default when the addon loaded', () => {
-    delete process.env.WALNUT_MMAP;
+    delete process.env.WALNUT_MMAP_READER_NATIVE;
     const reader = MmapWalReader.open(segment(records(1)).path);
     expect(reader.mode).toBe('mmap');
   });
 
-  it('WALNUT_MMAP=off switches auto readers to read mode and says why', () => {
-    process.env.WALNUT_MMAP = 'off';
+  it('WALNUT_MMAP_READER_NATIVE=off switches auto readers to read mode and says why', () => {
+    process.env.WALNUT_MMAP_READER_NATIVE = 'off';
     const reader = MmapWalReader.open(segment(records(1)).path);
     expect(reader.mode).toBe('read');
-    expect(reader.describe().modeReason).toMatch(/WALNUT_MMAP=off/);
+    expect(reader.describe().modeReason).toMatch(/WALNUT_MMAP_READER_NATIVE=off/);
     expect(() => MmapWalReader.open(segment(records(1)).path, { mode: 'mmap' })).toThrow(
       expect.objectContaining({ code: WalErrorCode.BACKEND_UNAVAILABLE }),
     );

@@ -26,7 +26,7 @@ const SAFE_LSN = 2 ** 52;
 export interface MmapWalReaderOptions {
   /** Keys for encrypted segments (the header names the key id). */
   keyRing?: KeyRing;
-  /** 'auto' (default) maps the file when the addon loaded, else reads it; `WALNUT_MMAP=off` forces 'read'. */
+  /** 'auto' (default) maps the file when the addon loaded, else reads it; `WALNUT_MMAP_READER_NATIVE=0` (or `WALNUT_NATIVE=0`) forces 'read'. */
   mode?: RequestedMode;
   /** Largest frame body accepted; a longer frame is treated as damage. Default: the format limit (1 GiB). */
   maxFrameBody?: number;

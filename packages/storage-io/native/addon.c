@@ -18,13 +18,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+/* io_uring, eventfd, fallocate and sync_file_range are Linux's: elsewhere (macOS) the addon
+ * gives flock and aligned buffers only, and says io_uring is unavailable (binding.gyp). */
+#ifdef __linux__
+#include <sys/eventfd.h>
 #include <uv.h>
 
 #include "ring.h"
+#endif
 
+#ifdef __linux__
 /* Linux caps one read/write at this many bytes; larger requests complete short. */
 #define MAX_TRANSFER 0x7ffff000u
 #define NO_SLOT UINT32_MAX
@@ -59,7 +65,13 @@ typedef struct {
   napi_async_context async_context;
 } addon_ring;
 
+#endif /* __linux__ */
+
 /* ---------- helpers ---------- */
+
+static void set_named(napi_env env, napi_value object, const char *name, napi_value value) {
+  napi_set_named_property(env, object, name, value);
+}
 
 #define CHECK(call)                                                          \
   do {                                                                       \
@@ -93,6 +105,7 @@ static char *errno_message(const char *what, int err, char *buf, size_t len) {
   return buf;
 }
 
+#ifdef __linux__
 /* ---------- slots ---------- */
 
 static uint32_t slot_alloc(addon_ring *r) {
@@ -581,9 +594,6 @@ static napi_value get_in_flight(napi_env env, napi_callback_info info) {
   return make_int(env, r->in_flight);
 }
 
-static void set_named(napi_env env, napi_value object, const char *name, napi_value value) {
-  napi_set_named_property(env, object, name, value);
-}
 
 static napi_value ring_info(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -758,6 +768,15 @@ static napi_value probe(napi_env env, napi_callback_info info) {
   return out;
 }
 
+#else
+static napi_value probe(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_string_utf8(env, "io_uring is Linux-only", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+#endif /* __linux__ */
+
 /* flock(fd, operation) → 0 or -errno */
 static napi_value js_flock(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -787,11 +806,19 @@ static napi_value js_fallocate(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[1], &mode));
   CHECK(napi_get_value_int64(env, argv[2], &offset));
   CHECK(napi_get_value_int64(env, argv[3], &length));
+#ifdef __linux__
   int rc;
   do {
     rc = fallocate(fd, mode, offset, length);
   } while (rc < 0 && errno == EINTR);
   return make_int(env, rc < 0 ? -errno : 0);
+#else
+  (void)fd;
+  (void)mode;
+  (void)offset;
+  (void)length;
+  return make_int(env, -EOPNOTSUPP);
+#endif
 }
 
 /* syncFileRangeWrite(fd, offset, length) → 0 or -errno: starts writeback, does not wait. */
@@ -805,11 +832,18 @@ static napi_value js_sync_file_range_write(napi_env env, napi_callback_info info
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   CHECK(napi_get_value_int64(env, argv[1], &offset));
   CHECK(napi_get_value_int64(env, argv[2], &length));
+#ifdef __linux__
   int rc;
   do {
     rc = sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
   } while (rc < 0 && errno == EINTR);
   return make_int(env, rc < 0 ? -errno : 0);
+#else
+  (void)fd;
+  (void)offset;
+  (void)length;
+  return make_int(env, -EOPNOTSUPP);
+#endif
 }
 
 /* O_DIRECT needs the memory itself aligned; a Buffer from Node's allocator is not. */
@@ -848,6 +882,7 @@ static napi_value js_alloc_aligned(napi_env env, napi_callback_info info) {
   return out;
 }
 
+#ifdef __linux__
 static napi_value create_ring(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -868,7 +903,16 @@ static void free_instance_data(napi_env env, void *data, void *hint) {
   free(ref);
 }
 
+#else
+static napi_value create_ring(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_throw_error(env, NULL, "io_uring is Linux-only");
+  return NULL;
+}
+#endif /* __linux__ */
+
 static napi_value init(napi_env env, napi_value exports) {
+#ifdef __linux__
   napi_property_descriptor ring_props[] = {
       {"prepWrite", NULL, prep_write, NULL, NULL, NULL, napi_default, NULL},
       {"prepWritev", NULL, prep_writev, NULL, NULL, NULL, napi_default, NULL},
@@ -890,10 +934,14 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_ref *constructor_ref = malloc(sizeof(napi_ref));
   CHECK(napi_create_reference(env, ring_class, 1, constructor_ref));
   CHECK(napi_set_instance_data(env, constructor_ref, free_instance_data, NULL));
+#endif
 
   napi_value constants;
   CHECK(napi_create_object(env, &constants));
+#ifdef O_DIRECT
+  /* Absent where the system has no O_DIRECT: direct I/O is then refused, never faked. */
   set_named(env, constants, "O_DIRECT", make_int(env, O_DIRECT));
+#endif
   set_named(env, constants, "O_DSYNC", make_int(env, O_DSYNC));
   set_named(env, constants, "LOCK_EX", make_int(env, LOCK_EX));
   set_named(env, constants, "LOCK_NB", make_int(env, LOCK_NB));
@@ -907,8 +955,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"syncFileRangeWrite", NULL, js_sync_file_range_write, NULL, NULL, NULL, napi_default,
        NULL},
       {"allocAligned", NULL, js_alloc_aligned, NULL, NULL, NULL, napi_default, NULL},
-      {"Ring", NULL, NULL, NULL, NULL, ring_class, napi_default, NULL},
       {"constants", NULL, NULL, NULL, NULL, constants, napi_default, NULL},
+#ifdef __linux__
+      {"Ring", NULL, NULL, NULL, NULL, ring_class, napi_default, NULL},
+#endif
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

@@ -42,11 +42,11 @@ describe('createStorageIo', () => {
 });
 
 describe('native addon loading', () => {
-  it('collects every load failure into one message that says what to do', () => {
+  it('says why the addon did not load and what runs instead', () => {
     const load = loadNativeFrom('/nonexistent/walnut');
     expect(load.binding).toBeNull();
-    expect(load.reason).toContain('node-gyp-build');
-    expect(load.reason).toContain('/nonexistent/walnut/build/Release/walnut_storage_io.node');
+    expect(load.reason).toContain('No native build was found');
+    expect(load.reason).toContain('/nonexistent/walnut');
     expect(load.reason).toContain('sync-fs');
   });
 });

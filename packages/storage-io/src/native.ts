@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAddon } from '@walnut/codec';
 
 /** One in-flight-capable io_uring instance, as the addon exposes it. */
 export interface NativeRing {
@@ -83,62 +83,37 @@ export interface NativeBinding {
 
 export interface NativeLoad {
   readonly binding: NativeBinding | null;
-  /** Why the addon is not available (every attempt), or how it was loaded. */
+  /** How the addon was loaded, or why it is not available. */
   readonly reason: string;
 }
 
 const packageRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 let cached: NativeLoad | undefined;
 
-/** Loads the addon once; never throws. */
+/** Loads the addon once, through the loader every Walnut addon uses; never throws. */
 export function loadNative(): NativeLoad {
-  cached ??=
-    process.env.WALNUT_STORAGE_IO_NATIVE === '0'
-      ? { binding: null, reason: 'the native addon is disabled by WALNUT_STORAGE_IO_NATIVE=0' }
-      : loadNativeFrom(packageRoot);
+  cached ??= loadNativeFrom(packageRoot);
   return cached;
 }
 
-/**
- * Tries node-gyp-build (build/Release, build/Debug, prebuilds/) and then the plain
- * build output, and collects every failure into one message that says what to do.
- */
+/** Loads the addon of the package at `root` (tests point it at a directory without one). */
 export function loadNativeFrom(root: string): NativeLoad {
-  if (process.platform !== 'linux') {
+  if (process.platform !== 'linux' && process.platform !== 'darwin') {
     return {
       binding: null,
-      reason: `the io_uring addon is Linux-only (platform is ${process.platform})`,
+      reason: `the native addon is built for Linux and macOS only (platform is ${process.platform}); ${FALLBACK}`,
     };
   }
-  const require = createRequire(import.meta.url);
-  const failures: string[] = [];
-  try {
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    return { binding: nodeGypBuild(root) as NativeBinding, reason: 'loaded by node-gyp-build' };
-  } catch (error) {
-    failures.push(`node-gyp-build: ${firstLine(error)}`);
-  }
-  const direct = join(root, 'build', 'Release', 'walnut_storage_io.node');
-  try {
-    return { binding: require(direct) as NativeBinding, reason: `loaded from ${direct}` };
-  } catch (error) {
-    failures.push(`${direct}: ${firstLine(error)}`);
-  }
-  return {
-    binding: null,
-    reason: [
-      'the native addon @walnut/storage-io/native could not be loaded:',
-      ...failures.map((failure) => `  - ${failure}`),
-      'To build it, install a C compiler, make and python3, then run `npx -y pnpm@10.34.9 install`',
-      '(or `npx node-gyp rebuild` in packages/storage-io). Everything keeps working on sync-fs.',
-    ].join('\n'),
-  };
+  const { binding, reason } = loadAddon<NativeBinding>({
+    name: 'storage-io',
+    packageRoot: root,
+    fallback: FALLBACK,
+  });
+  return { binding, reason };
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0] ?? message;
-}
+const FALLBACK =
+  'I/O runs on sync-fs (node:fs), without io_uring, fallocate, writeback hints or direct I/O, and the lock is an owner file without flock';
 
 /** Whether the native addon (io_uring, flock, fallocate, writeback) is loaded here, and why not. */
 export function nativeAddonStatus(): { loaded: boolean; reason: string } {

@@ -1,0 +1,58 @@
+// Runs inside an empty project where the packed @walnut/* tarballs were installed with plain
+// npm, as a user's first program would: durable appends, reopen, replay, and what the
+// library says about its native parts. Prints one JSON line; exits non-zero on any surprise.
+//   node smoke.mjs <expect: native|fallback>
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeMmapSupport } from '@walnut/mmap-reader';
+import { Wal } from '@walnut/wal';
+
+const expect = process.argv[2];
+const warnings = [];
+process.on('warning', (w) => warnings.push({ code: w.code, message: w.message.split('\n')[0] }));
+const fail = (why) => {
+  console.error(`smoke: ${why}`);
+  process.exit(1);
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'walnut-smoke-'));
+try {
+  let wal = await Wal.open(dir).build();
+  const acked = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => wal.append(Buffer.from(`record ${i}`))),
+  );
+  const backend = wal.stats().backend;
+  await wal.shutdown(10_000);
+  wal = await Wal.open(dir).build();
+  const replayed = [];
+  await wal.replay(1n, (r) => {
+    replayed.push(r.payload.toString());
+  });
+  await wal.shutdown(10_000);
+  if (acked.at(-1) !== 200n) fail(`last LSN ${acked.at(-1)}, expected 200`);
+  if (replayed.length !== 200 || replayed[199] !== 'record 199') fail('replay lost records');
+  // A CommonJS caller may require() the ESM entry where Node allows it (20.19+, 22.12+).
+  const required = createRequire(import.meta.url)('@walnut/wal');
+  if (typeof required.Wal?.open !== 'function') fail('require("@walnut/wal") gave no Wal');
+  await new Promise((resolve) => setImmediate(resolve));
+  const mmap = describeMmapSupport();
+  const native = backend.name === 'io_uring' && mmap.addonLoaded;
+  const fallbackWarnings = warnings.filter((w) => w.code === 'WALNUT_NATIVE_FALLBACK');
+  if (expect === 'native' && !native) fail(`expected the native addons, got ${backend.reason}`);
+  if (expect === 'native' && fallbackWarnings.length > 0) fail('native, yet it warned');
+  if (expect === 'fallback' && native) fail('expected the fallbacks, yet the addons loaded');
+  if (expect === 'fallback' && fallbackWarnings.length === 0) fail('fell back without a warning');
+  console.log(
+    JSON.stringify({
+      node: process.version,
+      backend: backend.name,
+      reason: backend.reason,
+      mmap: mmap.reason,
+      warnings,
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { addonSwitch, loadAddon } from './native-loader.js';
+
+const empty = mkdtempSync(join(tmpdir(), 'walnut-no-addon-'));
+afterAll(() => rmSync(empty, { recursive: true, force: true }));
+
+const saved = { all: process.env.WALNUT_NATIVE, one: process.env.WALNUT_MMAP_READER_NATIVE };
+afterEach(() => {
+  for (const [key, value] of [
+    ['WALNUT_NATIVE', saved.all],
+    ['WALNUT_MMAP_READER_NATIVE', saved.one],
+  ] as const) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+});
+
+function warningsDuring(run: () => void): Error[] {
+  const seen: Error[] = [];
+  const listen = (warning: Error) => seen.push(warning);
+  process.on('warning', listen);
+  try {
+    run();
+  } finally {
+    process.off('warning', listen);
+  }
+  return seen;
+}
+
+describe('loading a native addon', () => {
+  it('falls back, says why, and warns once per addon in words for whoever installed the package', async () => {
+    const warnings: Error[] = [];
+    process.on('warning', (w) => warnings.push(w));
+    const first = loadAddon({ name: 'mmap-reader', packageRoot: empty, fallback: 'reads files' });
+    const second = loadAddon({ name: 'mmap-reader', packageRoot: empty, fallback: 'reads files' });
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const load of [first, second]) {
+      expect(load).toMatchObject({ binding: null, disabled: false });
+      expect(load.reason).toContain('No native build was found');
+      expect(load.reason).toContain('reads files');
+    }
+    const ours = warnings.filter((w) => (w as { code?: string }).code === 'WALNUT_NATIVE_FALLBACK');
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.message).toContain('npm rebuild @walnut/mmap-reader');
+    expect(ours[0]!.message).toContain('WALNUT_MMAP_READER_NATIVE=0');
+    expect(ours[0]!.message).not.toContain('pnpm@10'); // no monorepo instructions
+  });
+
+  it.each([
+    ['WALNUT_NATIVE', '0'],
+    ['WALNUT_MMAP_READER_NATIVE', 'off'],
+  ])('is turned off by %s=%s, without a warning', async (variable, value) => {
+    process.env[variable] = value;
+    const seen = warningsDuring(() => {
+      const load = loadAddon({ name: 'mmap-reader', packageRoot: empty, fallback: 'reads files' });
+      expect(load).toMatchObject({ binding: null, disabled: true });
+      expect(load.reason).toContain(`${variable}=${value}`);
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([]);
+  });
+
+  it('names one switch per addon the same way', () => {
+    expect(['codec', 'storage-io', 'mmap-reader'].map((n) => addonSwitch(n as never))).toEqual([
+      'WALNUT_CODEC_NATIVE',
+      'WALNUT_STORAGE_IO_NATIVE',
+      'WALNUT_MMAP_READER_NATIVE',
+    ]);
+  });
+});

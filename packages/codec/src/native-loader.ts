@@ -1,0 +1,99 @@
+import { createRequire } from 'node:module';
+
+/** The three native addons of Walnut, by the package that ships each. */
+export type AddonName = 'codec' | 'storage-io' | 'mmap-reader';
+
+/** What loading an addon gave: the binding, or null and why; always a reason to report. */
+export interface AddonLoad<T> {
+  readonly binding: T | null;
+  /** How it was loaded (the file), or why not — one line, for `describe()` and `stats()`. */
+  readonly reason: string;
+  /** The file the binding came from. */
+  readonly path?: string;
+  /** Turned off on purpose (`WALNUT_NATIVE=0` or the addon's own switch), not a failure. */
+  readonly disabled: boolean;
+}
+
+export interface AddonSpec<T> {
+  readonly name: AddonName;
+  /** The package directory (holding `package.json`, `build/`, `prebuilds/`). */
+  readonly packageRoot: string;
+  /** What the JavaScript fallback does instead, for the warning ("reads files instead of mapping them"). */
+  readonly fallback: string;
+  /** Throws if a loaded binding is unusable (a wrong check value, say). */
+  readonly check?: (binding: T) => void;
+}
+
+const OFF = new Set(['0', 'off', 'false', 'no']);
+const warned = new Set<AddonName>();
+
+/** `WALNUT_NATIVE` turns every addon off, `WALNUT_<NAME>_NATIVE` one (`0`, `off`, `false`, `no`). */
+export function addonSwitch(name: AddonName): string {
+  return `WALNUT_${name.toUpperCase().replace('-', '_')}_NATIVE`;
+}
+
+/** The setting that turns the addon off (`WALNUT_NATIVE=0`, say), or null when none does. */
+export function addonSwitchedOff(name: AddonName): string | null {
+  for (const variable of ['WALNUT_NATIVE', addonSwitch(name)]) {
+    const value = process.env[variable]?.trim().toLowerCase();
+    if (value !== undefined && OFF.has(value)) return `${variable}=${process.env[variable]}`;
+  }
+  return null;
+}
+
+/**
+ * Loads a package's addon the one way all three do: a build compiled at install
+ * (`build/Release`) or the prebuilt binary for this platform shipped in the package
+ * (`prebuilds/<platform>-<arch>/`), through node-gyp-build. Never throws. A failure that was
+ * not asked for is reported once per addon and process with `process.emitWarning` (code
+ * `WALNUT_NATIVE_FALLBACK`), in words for the person who installed the package.
+ */
+export function loadAddon<T>(spec: AddonSpec<T>): AddonLoad<T> {
+  const off = addonSwitchedOff(spec.name);
+  if (off !== null) {
+    return {
+      binding: null,
+      reason: `the native addon is turned off by ${off}; ${spec.fallback}`,
+      disabled: true,
+    };
+  }
+  const require = createRequire(import.meta.url);
+  let path: string | undefined;
+  try {
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    path = nodeGypBuild.resolve(spec.packageRoot);
+    const binding = require(path) as T;
+    spec.check?.(binding);
+    return { binding, reason: `native addon loaded from ${path}`, path, disabled: false };
+  } catch (error) {
+    const detail = firstLine(error);
+    const reason = `the native addon did not load from ${spec.packageRoot} (${detail}); ${spec.fallback}`;
+    warnOnce(spec, detail, path);
+    return { binding: null, reason, disabled: false };
+  }
+}
+
+function warnOnce<T>(spec: AddonSpec<T>, detail: string, path: string | undefined): void {
+  if (warned.has(spec.name)) return;
+  warned.add(spec.name);
+  const pkg = `@walnut/${spec.name}`;
+  const found =
+    path === undefined ? 'no build for this system was found' : `${path} failed to load`;
+  process.emitWarning(
+    [
+      `${pkg}: ${found}, so it runs on its JavaScript fallback: ${spec.fallback}.`,
+      `  Cause: ${detail}`,
+      `  ${pkg} ships prebuilt binaries for linux-x64; elsewhere it compiles one at install,`,
+      '  which needs a C compiler, make and Python (node-gyp). To get the native path:',
+      `  install those, then run \`npm rebuild ${pkg}\` (pnpm: allow its build script, or`,
+      `  \`pnpm rebuild ${pkg}\`). To use the fallback on purpose and silence this warning,`,
+      `  set ${addonSwitch(spec.name)}=0 (or WALNUT_NATIVE=0 for every Walnut addon).`,
+    ].join('\n'),
+    { code: 'WALNUT_NATIVE_FALLBACK' },
+  );
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split('\n')[0] ?? message).trim();
+}
