@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 
 /** The three native addons of Walnut, by the package that ships each. */
@@ -26,6 +27,8 @@ export interface AddonSpec<T> {
 
 const OFF = new Set(['0', 'off', 'false', 'no']);
 const warned = new Set<AddonName>();
+/** `walnut:native:fallback`: an addon did not load: `{ addon, reason }` (also when switched off). */
+const fallbackChannel = channel('walnut:native:fallback');
 
 /** `WALNUT_NATIVE` turns every addon off, `WALNUT_<NAME>_NATIVE` one (`0`, `off`, `false`, `no`). */
 export function addonSwitch(name: AddonName): string {
@@ -51,6 +54,8 @@ export function addonSwitchedOff(name: AddonName): string | null {
 export function loadAddon<T>(spec: AddonSpec<T>): AddonLoad<T> {
   const off = addonSwitchedOff(spec.name);
   if (off !== null) {
+    if (fallbackChannel.hasSubscribers)
+      fallbackChannel.publish({ addon: spec.name, reason: `turned off by ${off}` });
     return {
       binding: null,
       reason: `the native addon is turned off by ${off}; ${spec.fallback}`,
@@ -69,6 +74,7 @@ export function loadAddon<T>(spec: AddonSpec<T>): AddonLoad<T> {
     const detail = firstLine(error);
     const reason = `the native addon did not load from ${spec.packageRoot} (${detail}); ${spec.fallback}`;
     warnOnce(spec, detail, path);
+    if (fallbackChannel.hasSubscribers) fallbackChannel.publish({ addon: spec.name, reason });
     return { binding: null, reason, disabled: false };
   }
 }

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { checkIoUringConfig, type IoUringConfig, IoUringStorageIo } from './io-uring.js';
 import { MemoryStorageIo } from './memory.js';
@@ -11,6 +12,9 @@ export interface CreateStorageIoOptions {
   readonly backend?: BackendChoice;
   readonly ioUring?: IoUringConfig;
 }
+
+/** `walnut:storage-io:fallback`: `auto` could not create a ring: `{ requested, backend, reason }`. */
+const fallback = channel('walnut:storage-io:fallback');
 
 /** Every backend name `createStorageIo` and `WALNUT_STORAGE_IO` accept. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 'sync-fs', 'memory'];
@@ -57,8 +61,10 @@ export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo
       try {
         return IoUringStorageIo.create(options.ioUring, `${why}: a ring was created`);
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        return new SyncFsStorageIo({ reason: `${why}: fell back to sync-fs because ${reason}` });
+        const reason = `${why}: fell back to sync-fs because ${error instanceof Error ? error.message : String(error)}`;
+        if (fallback.hasSubscribers)
+          fallback.publish({ requested: 'auto', backend: 'sync-fs', reason });
+        return new SyncFsStorageIo({ reason });
       }
   }
 }

@@ -1,4 +1,5 @@
 import type { WalRecord, WalRecordInput } from '@walnut/codec';
+import type { RecoveryReport } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 
 /** What the Wal needs to know about one segment. */
@@ -40,6 +41,8 @@ export interface LogEngine {
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
   listSegments(): Promise<readonly EngineSegment[]>;
   readonly io: StorageIo;
+  /** What opening found and did (SegmentedWal's report); absent for engines that do not say. */
+  readonly recoveryReport?: RecoveryReport;
   /** The engine's own counters (SegmentedWal: writes, bytes written, fdatasyncs, segments created…). */
   stats?(): object;
   /**

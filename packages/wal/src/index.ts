@@ -1,5 +1,6 @@
 export type { WalRecord, WalRecordInput } from '@walnut/codec';
 export { isWalError, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
+export type { RecoveryReport, SalvageDrop, TornTail } from '@walnut/segmented';
 export { Batch } from './batch.js';
 export type { EngineSegment } from './engine.js';
 export type { StorageChoice } from './internal/storage-choice.js';

@@ -43,4 +43,14 @@ export interface WalStats {
   writtenLsn: bigint;
   durableLsn: bigint;
   poisoned: boolean;
+  /** What opening the log cut, dropped or removed, counted (`Wal.recovery` has the details). */
+  recovery: {
+    /** Bytes of a torn tail cut from the last segment (or found, read-only). */
+    tornTailBytes: number;
+    /** Damaged stretches or segments `recovery('salvage')` dropped, and their bytes. */
+    salvagedParts: number;
+    salvagedBytes: number;
+    /** Leftover files removed: unfinished segment creations, segments below the floor. */
+    removedFiles: number;
+  };
 }

@@ -8,9 +8,11 @@ import {
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
+import type { RecoveryReport } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
+import { channels } from './internal/channels.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { SettleMarks } from './internal/settle-marks.js';
@@ -161,6 +163,23 @@ export class Wal {
   /** @internal Called by the builder once the engine is open. */
   start(): this {
     this.stateValue = 'running';
+    const recovery = this.engine.recoveryReport;
+    if (channels.open.hasSubscribers) {
+      channels.open.publish({
+        dir: this.dir,
+        readOnly: this.options.readOnly,
+        backend: this.engine.io.describe(),
+        recovery,
+      });
+    }
+    const changed =
+      recovery !== undefined &&
+      (recovery.tornTail !== null ||
+        recovery.salvaged.length > 0 ||
+        recovery.removedFiles.length > 0);
+    if (changed && channels.recovery.hasSubscribers) {
+      channels.recovery.publish({ dir: this.dir, recovery });
+    }
     if (this.options.durability === 'interval') {
       this.intervalTimer = setInterval(() => this.intervalSync(), this.options.syncIntervalMs);
       this.intervalTimer.unref();
@@ -170,6 +189,15 @@ export class Wal {
 
   get state(): WalState {
     return this.stateValue;
+  }
+
+  /**
+   * What opening the log found and did: a torn tail cut (or, read-only, found), damaged
+   * data dropped by `recovery('salvage')` and where each part went, leftovers removed.
+   * Undefined only for an engine that does not report (test doubles).
+   */
+  get recovery(): RecoveryReport | undefined {
+    return this.engine.recoveryReport;
   }
 
   get durability(): Durability {
@@ -513,6 +541,7 @@ export class Wal {
       writtenLsn: this.engine.writtenLsn,
       durableLsn: this.engine.durableLsn,
       poisoned: this.poison !== undefined,
+      recovery: recoveryCounts(this.engine.recoveryReport),
     };
   }
 
@@ -908,6 +937,8 @@ export class Wal {
             cause: error,
           });
     const poisoned = this.poisonedError();
+    if (channels.poison.hasSubscribers)
+      channels.poison.publish({ dir: this.dir, error: this.poison });
     const why = `the log was poisoned (${this.poison.message})`;
     this.rejectPending(this.engine.submittedLsn, poisoned, (lsn) =>
       outcomeUnknown(lsn, why, error),
@@ -920,6 +951,14 @@ export class Wal {
   /** The engine's last LSN went back to `engineLast`: later records were lost unacknowledged. */
   private rolledBack(engineLast: bigint, error: unknown): void {
     if (engineLast >= this.lastAssigned) return;
+    if (channels.rollback.hasSubscribers) {
+      channels.rollback.publish({
+        dir: this.dir,
+        fromLsn: engineLast + 1n,
+        toLsn: this.lastAssigned,
+        error,
+      });
+    }
     this.settleMarks?.dropAbove(engineLast);
     const cause =
       error ??
@@ -1140,4 +1179,16 @@ function readOnlyError(what: string): WalError {
     WalErrorCode.READ_ONLY,
     `${what} is not allowed: this Wal was opened with readOnly() to read beside a writer; write through the writer, or open the log without readOnly once it has closed`,
   );
+}
+
+/** What opening did, counted (the details are in `Wal.recovery`). */
+function recoveryCounts(report: RecoveryReport | undefined): WalStats['recovery'] {
+  let salvagedBytes = 0;
+  for (const drop of report?.salvaged ?? []) salvagedBytes += drop.bytes;
+  return {
+    tornTailBytes: report?.tornTail?.bytes ?? 0,
+    salvagedParts: report?.salvaged.length ?? 0,
+    salvagedBytes,
+    removedFiles: report?.removedFiles.length ?? 0,
+  };
 }

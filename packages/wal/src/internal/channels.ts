@@ -1,0 +1,18 @@
+import { channel } from 'node:diagnostics_channel';
+
+/**
+ * The Wal's `node:diagnostics_channel` channels (the convention of undici and pg): a
+ * subscriber sees what happened to every log of the process without holding the objects.
+ * Publishing to a channel without subscribers costs one check. Messages are documented in
+ * the package README ("Diagnostics channels").
+ */
+export const channels = {
+  /** A log was opened: `{ dir, readOnly, backend, recovery }`. */
+  open: channel('walnut:wal:open'),
+  /** Opening cut a torn tail, dropped damaged data or removed leftovers: `{ dir, recovery }`. */
+  recovery: channel('walnut:wal:recovery'),
+  /** A failed write or fdatasync poisoned the log: `{ dir, error }`. */
+  poison: channel('walnut:wal:poison'),
+  /** A full disk rolled unwritten records back: `{ dir, fromLsn, toLsn, error }`. */
+  rollback: channel('walnut:wal:rollback'),
+};
