@@ -11,6 +11,8 @@ export const ExitCode = {
   USAGE: 2,
   /** The log or the system refused: a WalError (locked, I/O, no space, …) or another failure. */
   FAILURE: 3,
+  /** Stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + 2. */
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -47,9 +47,9 @@ describe('walnut command line', () => {
   });
 
   it('shows a stack trace only with --debug', async () => {
-    const plain = await cli('inspect', '/nonexistent/walnut-x');
+    const plain = await cli('inspect', '/etc/hostname');
     expect(plain.stderr).not.toContain('    at ');
-    const debug = await cli('inspect', '/nonexistent/walnut-x', '--debug');
+    const debug = await cli('inspect', '/etc/hostname', '--debug');
     expect(debug.code).toBe(3);
     expect(debug.stderr).toContain('    at ');
   });
@@ -64,7 +64,10 @@ describe('walnut command line', () => {
     expect(corrupt.stdout).toContain(`${seg.name} at offset ${seg.frameOffsets[2]}`);
     expect(runBin('verify').status).toBe(2);
     const missing = runBin('inspect', `${dir}/nope`);
-    expect(missing.status).toBe(3);
-    expect(missing.stderr).toMatch(/^walnut: WAL_IO: /);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^walnut: .* does not exist/);
+    const notADirectory = runBin('inspect', seg.path);
+    expect(notADirectory.status).toBe(3);
+    expect(notADirectory.stderr).toMatch(/^walnut: WAL_IO: /);
   });
 });

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { dumpCommand } from './commands/dump.js';
@@ -15,9 +16,15 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  success, nothing wrong found
   1  corruption found, or a verification failed
-  2  usage error (unknown command or option, bad argument)
+  2  usage error (unknown command or option, bad argument, a directory that is not a log)
   3  the log or the system refused (a WalError such as WAL_LOCKED or WAL_IO), or another failure
+  130  stopped by Ctrl-C (tail -f)
 `;
+
+/** The version of this package (dist/ and src/ both sit one level below package.json). */
+function cliVersion(): string {
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+}
 
 /**
  * Runs the walnut command line and resolves with the exit code. It never calls
@@ -38,6 +45,7 @@ export async function runCli(
 
   const program = new Command('walnut')
     .description('Walnut write-ahead log: try it, look inside a log, check and repair it.')
+    .version(cliVersion(), '-V, --version', 'print the version of walnut')
     .option('--debug', 'print stack traces with errors')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
@@ -159,7 +167,7 @@ export async function runCli(
         const onSigint = () => stop.abort();
         process.once('SIGINT', onSigint);
         try {
-          return await tailCommand(
+          const code = await tailCommand(
             dir,
             {
               follow: o.follow === true,
@@ -169,6 +177,7 @@ export async function runCli(
             },
             out,
           );
+          return stop.signal.aborted ? ExitCode.INTERRUPTED : code;
         } finally {
           process.off('SIGINT', onSigint);
         }

@@ -7,8 +7,14 @@ export type ProgressFields = Record<string, string>;
 export interface ProgressOptions {
   /** The value that means done. */
   readonly total: number;
-  /** cli-progress format for a terminal, e.g. `'verify |{bar}| {percentage}% {segment}'`. */
+  /**
+   * cli-progress format for a terminal, e.g. `'verify |{bar}| {percentage}% {segment}'`.
+   * Name fields of your own so they cannot collide with the library's (`total`, `value`,
+   * `eta`, `percentage`, `duration`), which it fills in itself.
+   */
   readonly barFormat: string;
+  /** The fields shown before the first update (else `{name}` would be drawn literally). */
+  readonly initial: ProgressFields;
   /** The line printed instead of a bar when the output is not a terminal. */
   readonly plainLine: (value: number, fields: ProgressFields) => string;
   /** How often plain lines are printed (default 1 s). */
@@ -42,7 +48,7 @@ function barProgress(out: Output, options: ProgressOptions): Progress {
     },
     Presets.shades_classic,
   );
-  bar.start(Math.max(options.total, 1), 0, {});
+  bar.start(Math.max(options.total, 1), 0, options.initial);
   return {
     update: (value, fields) => bar.update(value, fields ?? {}),
     stop: () => bar.stop(),

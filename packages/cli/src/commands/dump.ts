@@ -1,5 +1,6 @@
 import { SegmentedWal } from '@walnut/segmented';
 import { ExitCode } from '../exit-codes.js';
+import { requireLogDirectory } from '../logdir/directory.js';
 import { type Output, printLine } from '../output.js';
 import { recordJson, recordLine } from '../records.js';
 
@@ -17,6 +18,7 @@ export interface DumpOptions {
  * replaying the log would, floor included, and works beside a running writer.
  */
 export async function dumpCommand(dir: string, options: DumpOptions, out: Output): Promise<number> {
+  await requireLogDirectory(dir);
   const wal = await SegmentedWal.open({ dir, readOnly: true });
   try {
     const from = options.from ?? wal.floorLsn;

@@ -55,10 +55,12 @@ describe('walnut inspect', () => {
     }
   });
 
-  it('fails with WAL_IO and exit 3 for a directory that does not exist', async () => {
+  it('fails with exit 2 (usage) for a directory that does not exist, and WAL_IO (3) for a file', async () => {
     const r = await cli('inspect', '/nonexistent/walnut-log');
-    expect(r.code).toBe(3);
-    expect(r.stderr).toContain('WAL_IO');
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('/nonexistent/walnut-log does not exist');
+    const file = await cli('inspect', '/etc/hostname');
+    expect(file.code).toBe(3);
+    expect(file.stderr).toContain('WAL_IO');
   });
 });

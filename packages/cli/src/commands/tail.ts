@@ -28,6 +28,7 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
   const wanted = options.lines ?? 10;
   const segments = await requireLogDirectory(dir);
   const last: WalRecord[] = [];
+  let damaged: string | null = null;
   // Walk back from the newest segment until enough records are collected.
   let active = segments.at(-1)!;
   let resumeAt = 0;
@@ -47,9 +48,23 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
       active = scan.file;
       resumeAt = scan.validEnd;
     }
+    const isLast = i === segments.length - 1;
+    const bad = scan.headerProblem
+      ? { offset: 0, reason: scan.headerProblem }
+      : scan.damage.find((d) => d.kind === 'corrupt' || !isLast);
+    if (bad !== undefined)
+      damaged ??= `${scan.file.path} is damaged at offset ${bad.offset} (${bad.reason})`;
     if (wanted > last.length) last.unshift(...found.slice(found.length - (wanted - last.length)));
   }
   for (const record of last) print(record);
+  if (damaged !== null) {
+    // A torn tail is what a crash leaves (the next open cuts it); anything else is not.
+    printLine(
+      out.stderr,
+      `walnut: ${damaged}; the records shown are the readable ones. Run \`walnut verify ${dir}\` for every damaged place and \`walnut repair ${dir} --salvage\` to keep what is intact.`,
+    );
+    return ExitCode.CORRUPTION;
+  }
   if (options.follow) {
     await followLog(
       dir,

@@ -18,7 +18,7 @@ describe('walnut verify', () => {
     const r = await cli('verify', dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`CORRUPT: ${seg.name} at offset ${offset}`);
-    expect(r.stdout).toMatch(/LSNs 8\.\.8 are missing/);
+    expect(r.stdout).toMatch(/LSNs 8\.\.8 lost/);
   });
 
   it('treats a torn tail in the last segment as a note, not corruption', async () => {
@@ -56,11 +56,11 @@ describe('walnut verify', () => {
     expect(r.stdout).toContain(`CORRUPT: ${seg.name} at offset 0`);
   });
 
-  it('exits 3 with the WalError code and a hint for a directory that is not a log', async () => {
+  it('exits 2 (usage) and says what to pass for a directory that is not a log', async () => {
     const dir = await tempDir();
     const r = await cli('verify', dir);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toContain('WAL_BAD_ARGUMENT');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is not a Walnut log');
     expect(r.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/);
   });
 });

@@ -23,17 +23,18 @@ export async function verifyCommand(
     ? null
     : startProgress(out, {
         total: 100,
-        barFormat: 'verify |{bar}| {percentage}% | {done} of {total} | {segment}',
+        barFormat: 'verify |{bar}| {percentage}% | {bytesDone} of {bytesTotal} | {segment}',
+        initial: { bytesDone: '0 B', bytesTotal: '…', segment: '' },
         plainLine: (value, f) =>
-          `verify: ${value}% (${f.done ?? '0 B'} of ${f.total ?? '?'}) ${f.segment ?? ''}`,
+          `verify: ${value}% (${f.bytesDone ?? '0 B'} of ${f.bytesTotal ?? '?'}) ${f.segment ?? ''}`,
       });
   let check: Awaited<ReturnType<typeof checkLog>>;
   try {
     check = await checkLog(dir, {
       onProgress: (done, total, segment) =>
         progress?.update(total === 0 ? 100 : Math.floor((done / total) * 100), {
-          done: formatBytes(done),
-          total: formatBytes(total),
+          bytesDone: formatBytes(done),
+          bytesTotal: formatBytes(total),
           segment,
         }),
     });

@@ -77,6 +77,7 @@ export async function runCrash(
   const progress = startProgress(out, {
     total: options.crashAfterMs,
     barFormat: 'crash  |{bar}| {acked} records acknowledged by writer pid {pid} | {state}',
+    initial: { acked: '0', pid: String(child.pid), state: 'starting' },
     plainLine: (_v, f) =>
       `crash: ${f.acked} records acknowledged by writer pid ${f.pid}, ${f.state}`,
   });

@@ -39,6 +39,7 @@ export async function runIngest(
     total: options.seconds * 10,
     barFormat:
       'ingest |{bar}| {records} records | {mbps} MiB/s | {fsyncs} fsyncs | {perSync} records/fsync',
+    initial: { records: '0', mbps: '0.0', fsyncs: '0', perSync: '0' },
     plainLine: (_v, f) =>
       `ingest: ${f.records} records, ${f.mbps} MiB/s, ${f.fsyncs} fsyncs, ${f.perSync} records/fsync`,
   });

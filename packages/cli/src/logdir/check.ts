@@ -62,7 +62,7 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
         offset: d.offset,
         message: tornAtEnd
           ? `torn tail: ${d.end - d.offset} bytes of an unfinished write (${d.reason}); the next open cuts them`
-          : `${d.end - d.offset} damaged bytes (${d.reason})${d.kind === 'torn' ? ' at the end of a sealed segment' : ''}`,
+          : `${d.end - d.offset} damaged bytes (${d.reason})${d.kind === 'torn' ? ' at the end of a sealed segment' : ''}${d.lostLsns ? `; LSNs ${d.lostLsns} lost in them` : ''}`,
       });
     }
     for (const message of scan.lsnProblems) {

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c, isWalError, parseSegmentFileName, WalError, WalErrorCode } from '@walnut/codec';
+import { UsageError } from '../errors.js';
 
 /**
  * Read-only views of a log directory, straight from the files as FORMAT.md describes them.
@@ -35,13 +36,24 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
   return segments.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
 }
 
-/** Fails with a WalError that says what to do when `dir` is not a Walnut log directory. */
+/**
+ * The segment files of `dir`, or a usage error (exit 2) when it is not a log: missing, or
+ * holding no segment file. A log always holds one (opening creates the first), so every
+ * command — inspect, dump, verify, tail, repair — treats both the same way.
+ */
 export async function requireLogDirectory(dir: string): Promise<SegmentFile[]> {
-  const segments = await listSegmentFiles(dir);
+  let segments: SegmentFile[];
+  try {
+    segments = await listSegmentFiles(dir);
+  } catch (error) {
+    if (isWalError(error) && error.details.errno === 2) {
+      throw new UsageError(`${dir} does not exist; pass the directory of a Walnut log`);
+    }
+    throw error;
+  }
   if (segments.length === 0) {
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `${dir} holds no Walnut segment files (*.wal); pass the directory a Wal or SegmentedWal was opened on`,
+    throw new UsageError(
+      `${dir} is not a Walnut log: it holds no segment files (*.wal); pass the directory a Wal or SegmentedWal was opened on`,
     );
   }
   return segments;

@@ -21,6 +21,8 @@ export interface Damage {
   /** torn: nothing valid after it in this file; corrupt: valid frames follow. */
   readonly kind: 'torn' | 'corrupt';
   readonly reason: string;
+  /** The LSNs the damaged stretch held (known once the frame after it is read). */
+  lostLsns?: string;
 }
 
 export interface SegmentScan {
@@ -94,7 +96,11 @@ export async function scanSegment(
   }
 
   const noteRecord = (record: WalRecord, frameOffset: number) => {
-    if (record.lsn !== state.expected) {
+    const before = damage.at(-1);
+    if (record.lsn > state.expected && before !== undefined && before.end === frameOffset) {
+      // The LSNs the damage just before this frame swallowed: one finding, not two.
+      before.lostLsns = `${state.expected}..${record.lsn - 1n}`;
+    } else if (record.lsn !== state.expected) {
       lsnProblems.push(
         record.lsn > state.expected
           ? `LSNs ${state.expected}..${record.lsn - 1n} are missing before offset ${frameOffset}`

@@ -1,0 +1,83 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { cli, flipByte, simpleLog, tempDir } from '../test/helpers.js';
+
+/** The CLI as a user meets it (issue #17, item 7): each test failed before its fix. */
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+
+describe('walnut, tried as a user would', () => {
+  it('answers --version', async () => {
+    const { code, stdout } = await cli('--version');
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('treats a missing or empty directory the same in every command: not a log, exit 2', async () => {
+    const empty = await tempDir();
+    const missing = join(empty, 'nothing-here');
+    for (const dir of [empty, missing]) {
+      for (const command of ['inspect', 'dump', 'verify', 'tail', 'repair']) {
+        const { code, stderr } = await cli(command, dir);
+        expect({ command, code }).toEqual({ command, code: 2 });
+        expect(stderr).toMatch(dir === empty ? /is not a Walnut log/ : /does not exist/);
+      }
+    }
+  });
+
+  it('verify names one damaged frame once, with the LSN it lost', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 20);
+    await flipByte(seg.path, seg.frameOffsets[7]! + 12);
+    const { code, stdout } = await cli('verify', dir);
+    expect(code).toBe(1);
+    const findings = stdout.split('\n').filter((line) => line.startsWith('CORRUPT: 0'));
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toContain('LSNs 8..8 lost');
+  });
+
+  it('tail on a damaged log says why on stderr and exits 1', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 20);
+    await flipByte(seg.path, seg.frameOffsets[15]! + 12);
+    const { code, stderr } = await cli('tail', dir, '-n', '3');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/is damaged at offset \d+/);
+  });
+
+  it('tail -f stopped with Ctrl-C (SIGINT) exits 130', async () => {
+    const dir = await tempDir();
+    await simpleLog(dir, 3);
+    const child = spawn(process.execPath, [bin, 'tail', dir, '-f'], { stdio: 'pipe' });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    for (let i = 0; i < 200 && !out.includes('record-3'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(out).toContain('record-3');
+    expect(code).toBe(130);
+  });
+
+  it('draws its progress bar on a terminal without raw {fields} or "of 100"', async () => {
+    const dir = await tempDir();
+    await mkdir(dir, { recursive: true });
+    await simpleLog(dir, 200);
+    // `script` gives the command a pseudo-terminal, as a user's shell does.
+    const screen = execFileSync(
+      'script',
+      ['-qec', `${process.execPath} ${bin} verify ${dir}`, '/dev/null'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(screen).toContain('verify |');
+    expect(screen).not.toMatch(/\{\w+\}/);
+    expect(screen).not.toContain('of 100');
+  });
+});
