@@ -10,6 +10,6 @@ export {
   PortableWalWriter,
   type PortableWalWriterConfig,
 } from './portable/portable-wal-writer.js';
-export { type TailOptions, Wal, type WalState } from './wal.js';
+export { type AppendBatchOptions, type TailOptions, Wal, type WalState } from './wal.js';
 export { type RecoveryMode, WalBuilder } from './wal-builder.js';
 export type { WalStats } from './wal-stats.js';
