@@ -32,12 +32,18 @@ export function streamName(what: string): string {
 }
 
 /** Every record of the log in `dir` (opened, replayed and closed). */
-export async function readLog(dir: string): Promise<{ lsn: bigint; payload: Buffer; meta?: Buffer }[]> {
+export async function readLog(
+  dir: string,
+): Promise<{ lsn: bigint; payload: Buffer; meta?: Buffer }[]> {
   const wal = await Wal.open(dir).storageIo('sync-fs').build();
   const out: { lsn: bigint; payload: Buffer; meta?: Buffer }[] = [];
   try {
     await wal.replay(1n, (r) => {
-      out.push({ lsn: r.lsn, payload: Buffer.from(r.payload), ...(r.meta ? { meta: Buffer.from(r.meta) } : {}) });
+      out.push({
+        lsn: r.lsn,
+        payload: Buffer.from(r.payload),
+        ...(r.meta ? { meta: Buffer.from(r.meta) } : {}),
+      });
     });
   } finally {
     await wal.close();
@@ -54,7 +60,8 @@ export function digest(records: { lsn: bigint; payload: Buffer }[]): string {
 /** Checks LSNs 1..n contiguous; returns n. */
 export function contiguous(records: { lsn: bigint }[]): number {
   records.forEach((r, i) => {
-    if (r.lsn !== BigInt(i + 1)) throw new Error(`LSN ${r.lsn} at position ${i} (expected ${i + 1})`);
+    if (r.lsn !== BigInt(i + 1))
+      throw new Error(`LSN ${r.lsn} at position ${i} (expected ${i + 1})`);
   });
   return records.length;
 }

@@ -21,7 +21,12 @@ afterEach(async () => {
 describe('a sync primary and a follower on a 3-node cluster', () => {
   it('acknowledges appends only once replicated, and a follower copies them byte for byte', async () => {
     const stream = streamName('basic');
-    const primary = await ReplicatedWal.open(tempDir(), { servers: cluster.servers, stream, mode: 'sync', replicas: 3 });
+    const primary = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      mode: 'sync',
+      replicas: 3,
+    });
     opened.push(primary);
     const producers = 16;
     const perProducer = 25;
@@ -29,14 +34,19 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     await Promise.all(
       Array.from({ length: producers }, async (_, p) => {
         for (let k = 0; k < perProducer; k++) {
-          const lsn = await primary.append(payloadOf(p * perProducer + k), k % 5 === 0 ? Buffer.from([p, k]) : undefined);
+          const lsn = await primary.append(
+            payloadOf(p * perProducer + k),
+            k % 5 === 0 ? Buffer.from([p, k]) : undefined,
+          );
           // Acknowledged means replicated: the stream holds it already.
           expect(primary.replicatedLsn).toBeGreaterThanOrEqual(lsn);
           acked.push(lsn);
         }
       }),
     );
-    const last = await primary.appendBatch(new Batch().add(Buffer.from('b1')).add(Buffer.from('b2')));
+    const last = await primary.appendBatch(
+      new Batch().add(Buffer.from('b1')).add(Buffer.from('b2')),
+    );
     expect(acked.length).toBe(producers * perProducer);
     expect(last).toBe(BigInt(acked.length + 2));
     const stats = primary.stats();
@@ -61,7 +71,11 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
 
   it('continues a follower from its own position after a restart', async () => {
     const stream = streamName('restart');
-    const primary = await ReplicatedWal.open(tempDir(), { servers: cluster.servers, stream, replicas: 3 });
+    const primary = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+    });
     opened.push(primary);
     for (let i = 0; i < 50; i++) await primary.append(payloadOf(i));
     const dir = tempDir();
@@ -77,6 +91,6 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     await second.close();
     const copy = await readLog(dir);
     expect(contiguous(copy)).toBe(120);
-    copy.forEach((r, i) => expect(r.payload.equals(payloadOf(i))).toBe(true));
+    for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadOf(i))).toBe(true);
   });
 });
