@@ -36,6 +36,8 @@ export interface ReplicatedWalStats {
   readonly lag: { readonly records: bigint; readonly bytes: number; readonly ms: number };
   readonly maxLagBytes: number;
   readonly streamSeq: number;
+  /** The NATS server this primary is connected to now. */
+  readonly connectedServer: string | null;
   readonly shipper: Shipper['counters'];
   readonly uploads: SegmentUploader['counters'];
   readonly fenced: FencedReport | null;
@@ -324,6 +326,7 @@ export class ReplicatedWal {
       },
       maxLagBytes: this.options.maxLagBytes,
       streamSeq: this.shipper.streamSeq,
+      connectedServer: this.link.nc.getServer() || null,
       shipper: { ...this.shipper.counters },
       uploads: this.uploader ? { ...this.uploader.counters } : SegmentUploader.off(),
       fenced: this.fencedReport,
