@@ -113,6 +113,11 @@ export class Follower {
     this.applier.onDurable((lsn) => this.settle(lsn));
   }
 
+  /** Why the replica stopped for good (it diverged from the stream), or null while it follows. */
+  get error(): WalError | null {
+    return this.failure;
+  }
+
   /** Every record up to this LSN is durable in this replica's log. */
   get appliedLsn(): bigint {
     return this.applier.durable;
@@ -295,6 +300,8 @@ export class Follower {
     const messages = await consumer.consume({ max_messages: 256 });
     const stop = () => messages.stop();
     signal.addEventListener('abort', stop, { once: true });
+    // Aborted while the consumer was being created: the listener above never fires.
+    if (signal.aborted) stop();
     try {
       for await (const m of messages) {
         await this.applier.apply(m.data, m.seq);

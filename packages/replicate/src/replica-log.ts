@@ -67,6 +67,7 @@ export async function applyRange(
   const messages = await consumer.consume({ max_messages: 256 });
   const stop = () => messages.stop();
   signal?.addEventListener('abort', stop, { once: true });
+  if (signal?.aborted) stop();
   try {
     for await (const m of messages) {
       await applier.apply(m.data, m.seq);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, type PrimaryOptions, ReplicatedWal } from '../src/index.js';
-import { NatsCluster, sleep, TcpProxy } from './cluster.js';
+import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
 import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
 
 let cluster: NatsCluster;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
+import { NatsCluster } from '../src/testing/index.js';
 import { PrimaryChild } from './child.js';
-import { NatsCluster } from './cluster.js';
 import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
 
 // The primaries here run the built package in child processes: build first (pnpm test does).

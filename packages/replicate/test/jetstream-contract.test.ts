@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsCluster } from './cluster.js';
+import { NatsCluster } from '../src/testing/index.js';
 
 /**
  * What @walnut/replicate relies on from JetStream, checked on the installed server: if a

@@ -1,7 +1,7 @@
 import { Batch } from '@walnut/wal';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { NatsCluster } from './cluster.js';
+import { NatsCluster } from '../src/testing/index.js';
 import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
 
 let cluster: NatsCluster;

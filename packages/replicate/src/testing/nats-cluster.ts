@@ -81,8 +81,17 @@ export class NatsNode {
     child.stderr?.on('data', keep);
     live.add(child);
     child.once('exit', () => live.delete(child));
+    let spawnError: Error | undefined;
+    child.once('error', (error) => {
+      spawnError = error;
+    });
     this.process = child;
     await waitForPort(this.spec.clientPort, 10_000, () => {
+      if (spawnError) {
+        throw new Error(
+          `cannot run ${natsServerBinary()} (${spawnError.message}): the replication tests need nats-server — apt-get install nats-server, or set NATS_SERVER to its path`,
+        );
+      }
       if (child.exitCode !== null) {
         throw new Error(
           `nats-server ${this.spec.name} exited (${child.exitCode}):\n${this.output}`,
