@@ -24,7 +24,7 @@ export function guarantee(replicas: number, serverVersion: string): Guarantee {
       : `${quorum} of the ${replicas} servers holding the stream (a Raft majority) stored it in their file stores (in the OS page cache)`;
   const fsyncNote = canSyncAlways
     ? "the servers fsync on their own schedule — every 2 minutes by default (jetstream sync_interval); only with 'sync_interval: always' does each server fsync before it acknowledges, and the client cannot see which is configured"
-    : `nats-server ${serverVersion} fsyncs every 2 minutes by default (jetstream sync_interval) and cannot fsync before acknowledging`;
+    : `nats-server ${serverVersion} fsyncs about every 2 minutes (a fixed interval: the sync_interval option came in 2.10) and cannot fsync before acknowledging`;
   return {
     server: serverVersion,
     replicas,
