@@ -1548,7 +1548,14 @@ export class SegmentedWal {
     try {
       for (;;) {
         const step = await it.next();
-        if (step.done === true) return { records, hasMore: false };
+        if (step.done === true) {
+          // A reader that comes back for what is written next (Wal.tail after each group
+          // commit) starts at the last frame read instead of scanning the segment again.
+          const last = records[records.length - 1];
+          const at = last === undefined ? null : it.position();
+          if (at !== null) this.#pageHint = { lsn: last!.lsn + 1n, ...at };
+          return { records, hasMore: false };
+        }
         if (records.length === max) {
           const at = it.position();
           this.#pageHint = at === null ? null : { lsn: step.value.lsn, ...at };
