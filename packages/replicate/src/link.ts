@@ -13,6 +13,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, WalErrorCode } from '@walnut/codec';
+import { Backoff, pause } from './backoff.js';
 import { decodeHeader, type MessageHeader } from './message.js';
 import { names, type ResolvedCluster, type ResolvedPrimary } from './options.js';
 
@@ -55,7 +56,6 @@ export class ClusterLink {
     options: ResolvedCluster,
     create: ResolvedPrimary | null,
   ): Promise<ClusterLink> {
-    const n = names(options.stream);
     let nc: NatsConnection;
     try {
       nc = await connect({
@@ -72,40 +72,58 @@ export class ClusterLink {
         { cause: error },
       );
     }
-    try {
-      const timeout = options.requestTimeoutMs;
-      const jsm = await jetstreamManager(nc, { timeout });
-      const js = jetstream(nc, { timeout });
-      if (create) {
-        await ensureStream(jsm, create);
-      } else {
-        await jsm.streams.info(n.stream).catch((error) => {
+    // A cluster electing a meta or stream leader answers nothing for a few seconds: the
+    // setup is tried again (with backoff) before giving up.
+    const backoff = new Backoff(250, 2_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ClusterLink.bind(nc, options, create);
+      } catch (error) {
+        if (error instanceof WalError || attempt >= 4) {
+          await nc.close().catch(() => undefined);
+          if (error instanceof WalError) throw error;
           throw new WalError(
-            WalErrorCode.BAD_STATE,
-            `the replicated log '${n.stream}' does not exist on this cluster (${describe(error)}); open its primary first (ReplicatedWal.open)`,
+            WalErrorCode.IO,
+            `cannot set up the replicated log '${options.stream}' on NATS (${describe(error)}); check that JetStream is enabled and a quorum of the cluster is up, then retry`,
             { cause: error },
           );
-        });
+        }
+        await pause(backoff.next());
       }
-      const replicas = create?.replicas;
-      const kvm = new Kvm(js);
-      const objm = new Objm(js);
-      const kv = create
-        ? await kvm.create(n.kvBucket, { replicas, history: 1 })
-        : await kvm.open(n.kvBucket);
-      const objects = create
-        ? await objm.create(n.objBucket, { replicas, storage: StorageType.File })
-        : await objm.open(n.objBucket);
-      return new ClusterLink(nc, js, jsm, kv, objects, timeout, options.stream);
-    } catch (error) {
-      await nc.close().catch(() => undefined);
-      if (error instanceof WalError) throw error;
-      throw new WalError(
-        WalErrorCode.IO,
-        `cannot set up the replicated log '${options.stream}' on NATS (${describe(error)})`,
-        { cause: error },
-      );
     }
+  }
+
+  private static async bind(
+    nc: NatsConnection,
+    options: ResolvedCluster,
+    create: ResolvedPrimary | null,
+  ): Promise<ClusterLink> {
+    const n = names(options.stream);
+    const timeout = options.requestTimeoutMs;
+    const jsm = await jetstreamManager(nc, { timeout });
+    const js = jetstream(nc, { timeout });
+    if (create) {
+      await ensureStream(jsm, create);
+    } else {
+      await jsm.streams.info(n.stream).catch((error) => {
+        if (!(error instanceof JetStreamApiError) || error.status !== 404) throw error;
+        throw new WalError(
+          WalErrorCode.BAD_STATE,
+          `the replicated log '${n.stream}' does not exist on this cluster (${describe(error)}); open its primary first (ReplicatedWal.open)`,
+          { cause: error },
+        );
+      });
+    }
+    const replicas = create?.replicas;
+    const kvm = new Kvm(js);
+    const objm = new Objm(js);
+    const kv = create
+      ? await kvm.create(n.kvBucket, { replicas, history: 1 })
+      : await kvm.open(n.kvBucket);
+    const objects = create
+      ? await objm.create(n.objBucket, { replicas, storage: StorageType.File })
+      : await objm.open(n.objBucket);
+    return new ClusterLink(nc, js, jsm, kv, objects, timeout, options.stream);
   }
 
   /** Publishes one message, stored only if the stream's last sequence is `expectedLastSeq`. */

@@ -1,4 +1,12 @@
-import { type Batch, type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
+import {
+  Batch,
+  type Wal,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+  type WalRecordInput,
+  type WalStats,
+} from '@walnut/wal';
 import { pause } from './backoff.js';
 import { type Guarantee, guarantee } from './guarantee.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
@@ -199,7 +207,6 @@ export class ReplicatedWal {
     this.epoch = epoch;
     const maxMessage = maxMessageBytes(link);
     this.shipper = new Shipper(
-      wal,
       link,
       epoch,
       options.maxInFlight,
@@ -208,7 +215,6 @@ export class ReplicatedWal {
       {
         onReplicated: (lsn) => this.replicated(lsn),
         onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),
-        onStall: () => undefined,
       },
     );
     this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
@@ -216,10 +222,13 @@ export class ReplicatedWal {
 
   private async start(leaseRevision: number): Promise<void> {
     // The local tail the stream does not have yet counts as lag from now on.
+    // It is read once, here; records appended from now on are handed to the shipper as
+    // their appends resolve, never read back.
     if (this.wal.lastLsn > this.shipper.replicatedLsn) {
       let bytes = 0;
       await this.wal.replay(this.shipper.replicatedLsn + 1n, (r) => {
         bytes += r.payload.length + (r.meta?.length ?? 0);
+        this.shipper.push(r.lsn, recordInput(r));
       });
       this.mark(this.wal.lastLsn, bytes);
     }
@@ -231,7 +240,6 @@ export class ReplicatedWal {
         );
       }
     });
-    this.shipper.start();
     await this.uploader?.start(this.shipper.replicatedLsn);
   }
 
@@ -265,18 +273,51 @@ export class ReplicatedWal {
    * locally) when the cluster does not answer within `replicationTimeoutMs`. `async`:
    * resolves once it is durable here.
    */
-  async append(payload: Uint8Array, meta?: Uint8Array): Promise<bigint> {
-    await this.admit();
-    const lsn = await this.wal.append(payload, meta);
-    return this.appended(lsn, payload.length + (meta?.length ?? 0));
+  append(payload: Uint8Array, meta?: Uint8Array): Promise<bigint> {
+    if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          'append(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
+        ),
+      );
+    }
+    // The copy is what the shipper publishes; taken now, so the caller may reuse its buffers
+    // as soon as append returns, as with Wal.append.
+    const record: WalRecordInput =
+      meta === undefined
+        ? { payload: Buffer.from(payload) }
+        : { payload: Buffer.from(payload), meta: Buffer.from(meta) };
+    return this.appendRecords([record], payload.length + (meta?.length ?? 0));
   }
 
   /** Appends a batch atomically (locally); resolves with its last LSN as `append` does. */
-  async appendBatch(batch: Batch): Promise<bigint> {
+  appendBatch(batch: Batch): Promise<bigint> {
+    let records: WalRecordInput[];
+    try {
+      records = batch.take().map(copyRecord);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.appendRecords(records, batch.byteLength);
+  }
+
+  private async appendRecords(records: WalRecordInput[], bytes: number): Promise<bigint> {
     await this.admit();
-    const bytes = batch.byteLength;
-    const lsn = await this.wal.appendBatch(batch);
-    return this.appended(lsn, bytes);
+    let last: bigint;
+    if (records.length === 1) {
+      const only = records[0]!;
+      last = await (only.meta === undefined
+        ? this.wal.append(only.payload)
+        : this.wal.append(only.payload, only.meta));
+    } else {
+      const batch = new Batch();
+      for (const record of records) batch.addRecord(record);
+      last = await this.wal.appendBatch(batch);
+    }
+    const first = last - BigInt(records.length - 1);
+    for (let i = 0; i < records.length; i++) this.shipper.push(first + BigInt(i), records[i]!);
+    return this.appended(last, bytes);
   }
 
   /** Resolves once every record up to `lsn` is in the stream; WAL_TIMEOUT after `timeoutMs`. */
@@ -530,6 +571,26 @@ export class ReplicatedWal {
       waiter.reject(error ?? this.fencedError(waiter.lsn));
     }
   }
+}
+
+function copyRecord(record: WalRecordInput): WalRecordInput {
+  return {
+    ...record,
+    payload: Buffer.from(record.payload),
+    ...(record.meta !== undefined ? { meta: Buffer.from(record.meta) } : {}),
+  };
+}
+
+/** A replayed record as an input to ship (its payload views stay valid while held). */
+function recordInput(r: WalRecord): WalRecordInput {
+  return {
+    payload: r.payload,
+    ...(r.meta !== undefined ? { meta: r.meta } : {}),
+    ...(r.type !== 0 ? { type: r.type } : {}),
+    ...(r.tenantId !== undefined ? { tenantId: r.tenantId } : {}),
+    ...(r.vshardId !== undefined ? { vshardId: r.vshardId } : {}),
+    ...(r.databaseId !== undefined ? { databaseId: r.databaseId } : {}),
+  };
 }
 
 /** The largest message this connection may publish, less room for JetStream's headers. */

@@ -1,5 +1,5 @@
 import type { PubAck } from '@nats-io/jetstream';
-import type { Wal, WalRecord } from '@walnut/wal';
+import type { WalRecordInput } from '@walnut/codec';
 import { Backoff, pause } from './backoff.js';
 import { type ClusterLink, describe, isWrongLastSequence } from './link.js';
 import { encodeRecordsMessage, MESSAGE_OVERHEAD, MessageKind, recordCost } from './message.js';
@@ -18,8 +18,6 @@ export interface ShipperEvents {
   onReplicated(lsn: bigint): void;
   /** The stream holds a message of a later epoch: another primary took over. */
   onFenced(epoch: number, reason: string): void;
-  /** Publishing failed and the shipper is reconciling (the reason, for stats and errors). */
-  onStall(reason: string): void;
 }
 
 export interface ShipperStats {
@@ -31,29 +29,41 @@ export interface ShipperStats {
   reconciles: number;
   stalled: boolean;
   lastError: string | null;
-  publishLatencyMs: { last: number };
+  /** Round trip of the last acknowledged publish. */
+  lastPublishMs: number;
 }
 
+const COMPACT_AT = 4096;
+
 /**
- * Follows the local log's durable records and publishes them, one message per group,
- * each stored only after the one before it (expected last sequence), many in flight.
- * On any failure it stops, waits for what is in flight, reads the stream's last message
- * and resumes right after it — never resending blindly — with backoff between attempts.
+ * Publishes the primary's durable records, one message per group that became durable
+ * together (split under the server's max payload), each stored only right after the one
+ * before it (expected last sequence), many in flight. The primary hands it each record as
+ * its append becomes durable (`push`), so nothing is read back from disk. On any failure it
+ * stops, waits for what is in flight, reads the stream's last message and resumes right
+ * after it — never resending blindly — with backoff between attempts. Records stay queued
+ * until the stream holds them.
  */
 export class Shipper {
   replicatedLsn: bigint;
   /** The stream sequence of the last message known stored. */
   streamSeq: number;
   private nextSeq: number;
+  // Records not yet known to be in the stream, in LSN order (parallel arrays from `head`).
+  private readonly lsns: bigint[] = [];
+  private readonly records: WalRecordInput[] = [];
+  private head = 0;
+  /** Index of the first queued record not yet handed to a publish. */
+  private sendIndex = 0;
   private readonly inflight: InFlight[] = [];
   private readonly pending = new Set<Promise<void>>();
   private readonly backoff = new Backoff();
   private failure: unknown = null;
-  private capacityWaiters: (() => void)[] = [];
-  private readonly stopper = new AbortController();
-  private tailAbort: AbortController | null = null;
-  private running: Promise<void> | null = null;
+  private recovering: Promise<void> | null = null;
+  private pumpScheduled = false;
+  private stopped = false;
   private fenced = false;
+  private readonly stopper = new AbortController();
   readonly counters: ShipperStats = {
     messages: 0,
     records: 0,
@@ -63,11 +73,10 @@ export class Shipper {
     reconciles: 0,
     stalled: false,
     lastError: null,
-    publishLatencyMs: { last: 0 },
+    lastPublishMs: 0,
   };
 
   constructor(
-    private readonly wal: Wal,
     private readonly link: ClusterLink,
     private readonly epoch: number,
     private readonly maxInFlight: number,
@@ -80,80 +89,77 @@ export class Shipper {
     this.nextSeq = start.streamSeq + 1;
   }
 
-  start(): void {
-    this.running ??= this.run();
+  /**
+   * A durable record to ship. Records come in LSN order (the Wal resolves appends in
+   * order); the pushes of one turn of the event loop become one message.
+   */
+  push(lsn: bigint, record: WalRecordInput): void {
+    if (this.stopped || lsn <= this.replicatedLsn) return;
+    const last =
+      this.lsns.length > this.head ? this.lsns[this.lsns.length - 1]! : this.replicatedLsn;
+    if (lsn > last) {
+      this.lsns.push(lsn);
+      this.records.push(record);
+    } else {
+      // Out of order (never seen with the Wal, which resolves in LSN order): insert in place.
+      let at = this.lsns.length;
+      while (at > Math.max(this.head, this.sendIndex) && this.lsns[at - 1]! > lsn) at--;
+      this.lsns.splice(at, 0, lsn);
+      this.records.splice(at, 0, record);
+    }
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      queueMicrotask(this.pumpTick);
+    }
   }
 
   /** Stops publishing and waits for the publishes in flight to settle. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.stopper.abort();
-    this.tailAbort?.abort();
-    this.wakeCapacity();
-    await this.running;
+    await this.recovering;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private get stopped(): boolean {
-    return this.stopper.signal.aborted || this.fenced;
-  }
+  private readonly pumpTick = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
 
-  private async run(): Promise<void> {
-    const backoff = this.backoff;
-    while (!this.stopped) {
-      try {
-        await this.shipFrom(this.replicatedLsn + 1n);
-        if (this.failure === null) return; // the log closed or the shipper was stopped
-      } catch (error) {
-        this.failure ??= error;
-      }
-      await this.settleInFlight();
-      if (this.stopped) return;
-      const reason = describe(this.failure);
-      this.counters.stalled = true;
-      this.counters.lastError = reason;
-      this.events.onStall(reason);
-      if (!isWrongLastSequence(this.failure)) await pause(backoff.next(), this.stopper.signal);
-      await this.reconcile(backoff);
-      this.failure = null;
-    }
-  }
-
-  /** Publishes every durable record from `from` on, until a failure or a stop. */
-  private async shipFrom(from: bigint): Promise<void> {
-    const tailAbort = new AbortController();
-    this.tailAbort = tailAbort;
+  /** Sends every queued record it may: contiguous after what was sent, while there is room. */
+  private pump(): void {
     const limit = this.maxMessageBytes;
-    let group: WalRecord[] = [];
-    let cost = MESSAGE_OVERHEAD;
-    for await (const record of this.wal.tail(from, { signal: tailAbort.signal })) {
-      const size = recordCost(record);
-      if (group.length > 0 && cost + size > limit) {
-        await this.send(group);
-        group = [];
-        cost = MESSAGE_OVERHEAD;
+    while (
+      this.failure === null &&
+      this.recovering === null &&
+      !this.stopped &&
+      this.inflight.length < this.maxInFlight &&
+      this.sendIndex < this.lsns.length
+    ) {
+      const first = this.sendIndex;
+      let expected = first === this.head ? this.replicatedLsn + 1n : this.lsns[first - 1]! + 1n;
+      if (this.lsns[first] !== expected) return; // a hole: wait for the missing record
+      let end = first;
+      let cost = MESSAGE_OVERHEAD;
+      while (end < this.lsns.length && this.lsns[end] === expected) {
+        const size = recordCost(this.records[end]!);
+        if (end > first && cost + size > limit) break;
+        cost += size;
+        end++;
+        expected++;
       }
-      group.push(record);
-      cost += size;
-      // Caught up with what is durable: this group is complete.
-      if (record.lsn >= this.wal.durableLsn) {
-        await this.send(group);
-        group = [];
-        cost = MESSAGE_OVERHEAD;
-      }
-      if (this.failure !== null || this.stopped) return;
+      this.sendIndex = end;
+      this.send(first, end);
     }
   }
 
-  private async send(group: WalRecord[]): Promise<void> {
-    while (this.inflight.length >= this.maxInFlight && this.failure === null && !this.stopped) {
-      await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
-    }
-    if (this.failure !== null || this.stopped) return;
-    const firstLsn = group[0]!.lsn;
+  private send(from: number, to: number): void {
+    const firstLsn = this.lsns[from]!;
+    const group = this.records.slice(from, to);
     const body = encodeRecordsMessage(this.epoch, firstLsn, group);
     const entry: InFlight = {
       firstLsn,
-      lastLsn: group[group.length - 1]!.lsn,
+      lastLsn: this.lsns[to - 1]!,
       seq: this.nextSeq++,
       sentAt: performance.now(),
       acked: false,
@@ -185,7 +191,8 @@ export class Shipper {
       return;
     }
     entry.acked = true;
-    this.counters.publishLatencyMs.last = performance.now() - entry.sentAt;
+    this.counters.lastPublishMs = performance.now() - entry.sentAt;
+    if (this.recovering !== null) return; // the reconcile that follows sets the position
     let advanced = false;
     while (this.inflight.length > 0 && this.inflight[0]!.acked) {
       const done = this.inflight.shift()!;
@@ -197,29 +204,55 @@ export class Shipper {
     if (advanced) {
       this.counters.stalled = false;
       this.backoff.reset();
+      this.dropReplicated();
       this.events.onReplicated(this.replicatedLsn);
     }
-    this.wakeCapacity();
+    this.pump();
   }
 
   private failed(error: unknown): void {
     this.counters.failedPublishes++;
-    this.failure ??= error;
-    this.tailAbort?.abort();
-    this.wakeCapacity();
+    if (this.failure !== null || this.stopped) return;
+    this.failure = error;
+    this.recovering = this.recover();
   }
 
-  /** Waits until no publish is in flight (each ends: acknowledged, refused or timed out). */
-  private async settleInFlight(): Promise<void> {
+  /** After a failure: let everything in flight end, then find where the stream is. */
+  private async recover(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     this.inflight.length = 0;
     this.counters.inFlight = 0;
+    if (this.stopped) return;
+    const reason = describe(this.failure);
+    this.counters.stalled = true;
+    this.counters.lastError = reason;
+    // A refused expected sequence is an answer, not an outage: look at once.
+    if (!isWrongLastSequence(this.failure)) await pause(this.backoff.next(), this.stopper.signal);
+    await this.reconcile();
+    this.dropReplicated();
+    this.sendIndex = this.head;
+    this.failure = null;
+    this.recovering = null;
+    this.pump();
   }
 
-  private wakeCapacity(): void {
-    const waiters = this.capacityWaiters;
-    this.capacityWaiters = [];
-    for (const wake of waiters) wake();
+  /** Forgets queued records the stream now holds. */
+  private dropReplicated(): void {
+    let head = this.head;
+    while (head < this.lsns.length && this.lsns[head]! <= this.replicatedLsn) head++;
+    this.head = head;
+    if (this.sendIndex < head) this.sendIndex = head;
+    if (head === this.lsns.length) {
+      this.lsns.length = 0;
+      this.records.length = 0;
+      this.head = 0;
+      this.sendIndex = 0;
+    } else if (head >= COMPACT_AT && head * 2 >= this.lsns.length) {
+      this.lsns.splice(0, head);
+      this.records.splice(0, head);
+      this.sendIndex -= head;
+      this.head = 0;
+    }
   }
 
   /**
@@ -227,7 +260,7 @@ export class Shipper {
    * the position: everything up to that message's last LSN is in the stream, and the next
    * publish expects that message's sequence. A later epoch there means this primary is fenced.
    */
-  private async reconcile(backoff: Backoff): Promise<void> {
+  private async reconcile(): Promise<void> {
     this.counters.reconciles++;
     while (!this.stopped) {
       try {
@@ -235,6 +268,7 @@ export class Shipper {
         const header = position.header;
         if (header !== null && header.epoch > this.epoch) {
           this.fenced = true;
+          this.stopped = true;
           this.events.onFenced(
             header.epoch,
             `the stream holds a message of epoch ${header.epoch} at sequence ${position.seq}`,
@@ -247,18 +281,21 @@ export class Shipper {
           );
         }
         const inStream = header.kind === MessageKind.EPOCH ? header.firstLsn - 1n : header.lastLsn;
+        this.streamSeq = position.seq;
+        this.nextSeq = position.seq + 1;
         if (inStream > this.replicatedLsn) {
           this.replicatedLsn = inStream;
           this.events.onReplicated(inStream);
         }
-        this.streamSeq = position.seq;
-        this.nextSeq = position.seq + 1;
         return;
       } catch (error) {
         this.counters.lastError = describe(error);
-        this.events.onStall(this.counters.lastError);
-        await pause(backoff.next(), this.stopper.signal);
+        await pause(this.backoff.next(), this.stopper.signal);
       }
     }
+  }
+
+  get isFenced(): boolean {
+    return this.fenced;
   }
 }

@@ -69,6 +69,44 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     expect(copy).toEqual(original);
   });
 
+  it('lets a caller reuse its buffer as soon as append returns, locally and on the follower', async () => {
+    const stream = streamName('reuse');
+    const primary = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+    });
+    opened.push(primary);
+    const buffer = Buffer.alloc(32);
+    const appends: Promise<bigint>[] = [];
+    for (let i = 0; i < 200; i++) {
+      buffer.fill(i);
+      appends.push(primary.append(buffer, buffer.subarray(0, 2)));
+      if (i % 50 === 0) {
+        const batch = new Batch().add(buffer).add(buffer);
+        appends.push(primary.appendBatch(batch));
+        buffer.fill(255);
+      }
+    }
+    await Promise.all(appends);
+    const dir = tempDir();
+    const follower = await Follower.open(dir, { servers: cluster.servers, stream });
+    opened.push(follower);
+    await follower.waitFor(primary.lastLsn, 20_000);
+    await follower.close();
+    await primary.close();
+    const copy = await readLog(dir);
+    expect(copy).toEqual(await readLog(primary.dir));
+    const expected: number[] = [];
+    for (let i = 0; i < 200; i++) expected.push(...(i % 50 === 0 ? [i, i, i] : [i]));
+    expect(copy.map((r) => r.payload.every((b) => b === r.payload[0]) && r.payload[0])).toEqual(
+      expected,
+    );
+    expect(
+      copy.every((r) => r.meta?.equals(r.payload.subarray(0, 2)) ?? r.payload.length === 32),
+    ).toBe(true);
+  });
+
   it('continues a follower from its own position after a restart', async () => {
     const stream = streamName('restart');
     const primary = await ReplicatedWal.open(tempDir(), {
