@@ -56,7 +56,13 @@ function start(role, dir, servers) {
         () => reject(new Error(`${role}: no such event within ${ms} ms`)),
         ms,
       );
-      waiters.push({ match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+      waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
       exited.then(({ code }) => reject(new Error(`${role} exited (${code}) before the event`)));
     });
   return { child, events, exited, waitFor };
