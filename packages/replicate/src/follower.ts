@@ -267,6 +267,12 @@ export class Follower {
         }
         const from = found.seq ?? (await this.link.bounds()).last + 1;
         await this.consumeFrom(from, signal, backoff);
+        // The consumer ended without being stopped (the connection closed, the stream
+        // went away): start again from the applied position, after a pause.
+        if (!signal.aborted) {
+          this.reconnects++;
+          await pause(backoff.next(), signal);
+        }
       } catch (error) {
         if (signal.aborted) return;
         if (

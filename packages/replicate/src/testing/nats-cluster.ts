@@ -233,6 +233,15 @@ export class NatsCluster {
         nc = await this.connect();
         const jsm = await jetstreamManager(nc, { timeout: 2_000 });
         await jsm.getAccountInfo();
+        // A meta leader may answer before it knows every peer ("no suitable peers for
+        // placement"): ready means a stream with a copy on every node can be created.
+        const probe = `walnut-ready-${process.pid}`;
+        await jsm.streams.add({
+          name: probe,
+          subjects: [`${probe}.x`],
+          num_replicas: this.nodes.filter((n) => n.running).length,
+        });
+        await jsm.streams.delete(probe);
         return;
       } catch (error) {
         last = error;
