@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatReplicationResults, runReplicationBench } from './run.js';
@@ -14,7 +15,10 @@ const results = await runReplicationBench({
   ...options,
   log: (line) => process.stderr.write(`${line}\n`),
 });
-const table = formatReplicationResults(results);
+const conditions = `Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${release()}; load average ${loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' / ')} at the end of the run.`;
+const table = `${formatReplicationResults(results)}\n\n${conditions}`;
 process.stdout.write(`${table}\n`);
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', '..', 'results', 'replication', ...(quick ? ['quick'] : []));
