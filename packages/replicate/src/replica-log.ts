@@ -52,7 +52,7 @@ export async function openReplicaWal(
  * Applies the stream's messages from `fromSeq` to `toSeq` (inclusive) through an ordered
  * consumer. Resolves once they were handed to the log (call `applier.drain()` for durability).
  */
-export async function applyRange(
+async function applyRange(
   link: ClusterLink,
   applier: Applier,
   fromSeq: number,

@@ -62,7 +62,6 @@ export class Shipper {
   private recovering: Promise<void> | null = null;
   private pumpScheduled = false;
   private stopped = false;
-  private fenced = false;
   private readonly stopper = new AbortController();
   readonly counters: ShipperStats = {
     messages: 0,
@@ -267,7 +266,6 @@ export class Shipper {
         const position = await this.link.lastPosition();
         const header = position.header;
         if (header !== null && header.epoch > this.epoch) {
-          this.fenced = true;
           this.stopped = true;
           this.events.onFenced(
             header.epoch,
@@ -293,9 +291,5 @@ export class Shipper {
         await pause(this.backoff.next(), this.stopper.signal);
       }
     }
-  }
-
-  get isFenced(): boolean {
-    return this.fenced;
   }
 }

@@ -113,11 +113,6 @@ export class SegmentUploader {
     await this.running;
   }
 
-  /** Waits until every eligible segment is uploaded (tests, close). */
-  async settle(): Promise<void> {
-    while (this.running) await this.running;
-  }
-
   private async pass(): Promise<void> {
     try {
       const segments = await this.wal.segments();
