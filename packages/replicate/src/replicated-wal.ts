@@ -90,8 +90,10 @@ export class ReplicatedWal {
       state ??= newLocalState(resolved.stream, 'primary');
       const current = await readLease(link.kv);
       if (
+        // The holder is this directory: it takes the next epoch even if its own record of
+        // the epoch is behind (a crash between taking the lease and writing REPLICATION).
         current !== null &&
-        (current.lease.holder !== state.id || current.lease.epoch !== state.epoch)
+        current.lease.holder !== state.id
       ) {
         const fenced = current.lease.holder !== state.id && state.epoch > 0;
         throw new WalError(

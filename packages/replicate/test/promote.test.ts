@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
@@ -100,6 +102,25 @@ describe('promotion and fencing', () => {
     );
     expect(outcome).toBe('WAL_FENCED');
     expect(await promoted.append(payloadOf(10))).toBe(11n);
+  });
+
+  it('a primary whose directory lost the record of its last epoch still holds the lease', async () => {
+    const stream = streamName('lost-epoch');
+    const dir = tempDir();
+    const options = { servers: cluster.servers, stream, replicas: 3 };
+    const first = await ReplicatedWal.open(dir, options);
+    await first.append(payloadOf(0));
+    await first.close();
+    const state = JSON.parse(readFileSync(join(dir, 'REPLICATION'), 'utf8'));
+    const second = await ReplicatedWal.open(dir, options);
+    expect(second.epoch).toBe(2);
+    await second.close();
+    // As if the process died after taking epoch 2 and before writing it down.
+    writeFileSync(join(dir, 'REPLICATION'), JSON.stringify(state));
+    const third = await ReplicatedWal.open(dir, options);
+    opened.push(third);
+    expect(third.epoch).toBe(3);
+    expect(await third.append(payloadOf(1))).toBe(2n);
   });
 
   it('a second primary for the same stream is refused while the first holds the lease', async () => {
