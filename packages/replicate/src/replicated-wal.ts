@@ -1,5 +1,6 @@
 import {
   Batch,
+  isWalError,
   type Wal,
   WalError,
   WalErrorCode,
@@ -194,6 +195,9 @@ export class ReplicatedWal {
   private markHead = 0;
   private appendedBytes = 0;
   private replicatedBytes = 0;
+  /** The `wal.sync()` appends are waiting on, and the last LSN it covers. */
+  private syncing: Promise<bigint> | null = null;
+  private syncTarget = 0n;
 
   private constructor(
     dir: string,
@@ -304,22 +308,63 @@ export class ReplicatedWal {
     return this.appendRecords(records, batch.byteLength);
   }
 
+  /**
+   * A single record is appended with `appendQueued`, which hands out its LSN at once: the
+   * shipper can publish it while the local fdatasync runs, and the append waits for both
+   * (docs/decisions/0901). A batch, or a record the Wal's queue has no room for, is shipped
+   * once its append resolved (durable).
+   */
   private async appendRecords(records: WalRecordInput[], bytes: number): Promise<bigint> {
     await this.admit();
-    let last: bigint;
-    if (records.length === 1) {
-      const only = records[0]!;
-      last = await (only.meta === undefined
-        ? this.wal.append(only.payload)
-        : this.wal.append(only.payload, only.meta));
+    let last: bigint | undefined;
+    if (records.length === 1) last = this.appendNow(records[0]!);
+    if (last === undefined) {
+      if (records.length === 1) {
+        const only = records[0]!;
+        last = await (only.meta === undefined
+          ? this.wal.append(only.payload)
+          : this.wal.append(only.payload, only.meta));
+      } else {
+        const batch = new Batch();
+        for (const record of records) batch.addRecord(record);
+        last = await this.wal.appendBatch(batch);
+      }
+      const first = last - BigInt(records.length - 1);
+      for (let i = 0; i < records.length; i++) this.shipper.push(first + BigInt(i), records[i]!);
     } else {
-      const batch = new Batch();
-      for (const record of records) batch.addRecord(record);
-      last = await this.wal.appendBatch(batch);
+      this.shipper.push(last, records[0]!);
+      await this.durable(last);
     }
-    const first = last - BigInt(records.length - 1);
-    for (let i = 0; i < records.length; i++) this.shipper.push(first + BigInt(i), records[i]!);
     return this.appended(last, bytes);
+  }
+
+  /** `appendQueued` the record; undefined when the Wal's queue is full (then `append` waits). */
+  private appendNow(record: WalRecordInput): bigint | undefined {
+    try {
+      return record.meta === undefined
+        ? this.wal.appendQueued(record.payload)
+        : this.wal.appendQueued(record.payload, record.meta);
+    } catch (error) {
+      if (isWalError(error, WalErrorCode.BACKPRESSURE)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once the local log is durable up to `lsn`: the appends of one turn share one
+   * `wal.sync()`, which joins the Wal's own group commit (no extra fdatasync).
+   */
+  private async durable(lsn: bigint): Promise<void> {
+    while (this.wal.durableLsn < lsn) {
+      if (this.syncing === null || this.syncTarget < lsn) {
+        this.syncTarget = this.wal.lastLsn;
+        const sync = this.wal.sync().finally(() => {
+          if (this.syncing === sync) this.syncing = null;
+        });
+        this.syncing = sync;
+      }
+      await this.syncing;
+    }
   }
 
   /** Resolves once every record up to `lsn` is in the stream; WAL_TIMEOUT after `timeoutMs`. */
