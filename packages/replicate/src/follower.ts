@@ -261,7 +261,12 @@ export class Follower {
         const next = this.applier.appended + 1n;
         const found = await this.link.findSequence(next);
         if (found.seq !== null && !found.reachesBack) {
-          this.restored += await restoreFromObjects(this.link, this.wal, this.applier);
+          this.restored += await restoreFromObjects(
+            this.link,
+            this.wal,
+            this.applier,
+            this.options.wal.encryption,
+          );
           this.settle(this.applier.durable);
           continue;
         }

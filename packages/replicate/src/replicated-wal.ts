@@ -133,7 +133,7 @@ export class ReplicatedWal {
     let inStream = 0n;
     for (let attempt = 0; ; attempt++) {
       // Whatever the stream holds beyond the local log is applied first (the stream is the truth).
-      await catchUp(link, wal);
+      await catchUp(link, wal, options.wal.encryption);
       const position = await link.lastPosition();
       if (position.header !== null && position.header.epoch > epoch) {
         throw new WalError(

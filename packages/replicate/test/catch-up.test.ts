@@ -1,3 +1,4 @@
+import { KeyRing } from '@walnut/wal';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
@@ -66,6 +67,34 @@ describe('catching up from the object store', () => {
     const copy = await readLog(restartedDir);
     expect(contiguous(copy)).toBe(1_001);
     expect(copy).toEqual(await readLog(primaryDir));
+  });
+
+  it('restores encrypted segments with the key ring of the primary, and says a key is missing without it', async () => {
+    const stream = streamName('restore-encrypted');
+    const ring = new KeyRing([[7, Buffer.alloc(32, 7)]], 7);
+    const primary = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+      streamMaxMessages: 100,
+      wal: { segmentSize: 16 * 1024, encryption: ring },
+    });
+    opened.push(primary);
+    for (let i = 0; i < 600; i++) await primary.append(payloadOf(i, 200));
+    await until('the uploads', () => primary.stats().uploads.uploadedLsn >= 450n);
+
+    const withRing = await Follower.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      wal: { encryption: ring },
+    });
+    opened.push(withRing);
+    await withRing.waitFor(600n, 30_000);
+    expect(withRing.stats().restoredRecords).toBeGreaterThan(0);
+
+    const without = await Follower.open(tempDir(), { servers: cluster.servers, stream });
+    opened.push(without);
+    await expect(without.waitFor(600n, 30_000)).rejects.toMatchObject({ code: 'WAL_KEY_MISSING' });
   });
 
   it('a partitioned sync primary fails its appends after the bounded wait and resumes when the partition heals', async () => {
