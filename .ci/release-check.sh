@@ -10,7 +10,7 @@ root=$PWD
 PNPM=(npx -y pnpm@10.34.9)
 work=$(mktemp -d /tmp/walnut-release-XXXXXX)
 trap 'rm -rf "$work"; node scripts/prebuilds.mjs --clean >/dev/null' EXIT
-PACKAGES=(codec storage-io segmented mmap-reader percore wal cli)
+PACKAGES=(codec storage-io segmented mmap-reader percore wal replicate cli)
 
 pack_all() { # $1: destination
   mkdir -p "$1"

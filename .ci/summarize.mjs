@@ -23,6 +23,15 @@ for (const file of files) {
   failed += r.numFailedTests + (r.numFailedTests === 0 && suitesFailed > 0 ? suitesFailed : 0);
   skipped += s;
   if (r.numPassedTests === 0) failed++;
+  // The names of what failed, so a CI log that keeps only its tail still says which tests to run.
+  for (const suite of r.testResults ?? []) {
+    if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) {
+      console.log(`  failed to run: ${suite.name}`);
+    }
+    for (const t of suite.assertionResults ?? []) {
+      if (t.status === 'failed') console.log(`  failed: ${suite.name} > ${t.fullName}`);
+    }
+  }
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (failed > 0 || files.length === 0) process.exit(1);

@@ -4,6 +4,7 @@ import { benchCommand } from './commands/bench.js';
 import { dumpCommand } from './commands/dump.js';
 import { inspectCommand } from './commands/inspect.js';
 import { repairCommand } from './commands/repair.js';
+import { addReplicationCommands } from './commands/replication.js';
 import { tailCommand } from './commands/tail.js';
 import { verifyCommand } from './commands/verify.js';
 import { demoCommand } from './demo/demo.js';
@@ -204,6 +205,8 @@ export async function runCli(
         ),
       ),
     );
+
+  addReplicationCommands(program, run, out);
 
   for (const command of program.commands) {
     command.option('--debug', 'print stack traces with errors');

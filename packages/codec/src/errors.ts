@@ -57,6 +57,14 @@ export const WalErrorCode = {
   DECRYPT_FAILED: 'WAL_DECRYPT_FAILED',
   /** A requested backend (e.g. io_uring) cannot be used on this machine. */
   BACKEND_UNAVAILABLE: 'WAL_BACKEND_UNAVAILABLE',
+  /** An append asked for a first LSN other than the log's next one (followers append at the primary's LSNs). */
+  LSN_MISMATCH: 'WAL_LSN_MISMATCH',
+  /** A newer primary took over the replicated log: this one never acknowledges again. */
+  FENCED: 'WAL_FENCED',
+  /** The record is durable locally, but the cluster did not acknowledge it in time. */
+  NOT_REPLICATED: 'WAL_NOT_REPLICATED',
+  /** A replica's log and the replicated stream disagree (a gap, other bytes, or a record the stream never had). */
+  DIVERGED: 'WAL_DIVERGED',
 } as const;
 
 export type WalErrorCode = (typeof WalErrorCode)[keyof typeof WalErrorCode];

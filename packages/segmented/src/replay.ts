@@ -136,6 +136,8 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
   readonly #limit: bigint;
   #chunk: Chunk | null = null;
   #lastFrameStart = -1;
+  /** The file of #lastFrameStart (kept after the chunk is dropped, for `position()` at the end). */
+  #lastFramePath: string | null = null;
   #finished = false;
   /** Paging mode: records decoded one by one so that `position()` is known for each. */
   readonly #paging: boolean;
@@ -151,9 +153,8 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
 
   /** Where the record `next()` returned last starts, when it is the first of its frame. */
   position(): ReplayPosition | null {
-    const chunk = this.#chunk;
-    if (chunk === null || this.#lastFrameStart < 0) return null;
-    return { path: chunk.path, offset: this.#lastFrameStart };
+    if (this.#lastFramePath === null || this.#lastFrameStart < 0) return null;
+    return { path: this.#lastFramePath, offset: this.#lastFrameStart };
   }
 
   next(): Promise<IteratorResult<WalRecord>> {
@@ -189,6 +190,7 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
         return null;
       }
       this.#lastFrameStart = scanner.offset !== before ? before : -1;
+      this.#lastFramePath = chunk.path;
       if (rec.lsn > this.#limit) {
         this.#finished = true;
         return null;

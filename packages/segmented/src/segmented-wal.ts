@@ -659,9 +659,15 @@ export class SegmentedWal {
     return lsn;
   }
 
-  /** Appends records as one atomic frame (all or none survive a crash); returns the last LSN. */
-  appendBatch(records: readonly WalRecordInput[]): bigint {
+  /**
+   * Appends records as one atomic frame (all or none survive a crash); returns the last LSN.
+   * With `firstLsn`, the batch must start exactly there (a replica appending a primary's
+   * records at their own LSNs): any other next LSN throws WAL_LSN_MISMATCH and appends
+   * nothing, so a replica's log can have neither a gap nor an overlap.
+   */
+  appendBatch(records: readonly WalRecordInput[], firstLsn?: bigint): bigint {
     this.#checkWritable('appendBatch');
+    if (firstLsn !== undefined && firstLsn !== this.#nextLsn) this.#lsnMismatch(firstLsn);
     const plainSize = batchFrameSize(records);
     let bytes = 0;
     for (const r of records) bytes += r.payload.length + (r.meta === undefined ? 0 : r.meta.length);
@@ -699,6 +705,15 @@ export class SegmentedWal {
     this.#stats.batches++;
     this.#stats.records += records.length;
     return last;
+  }
+
+  #lsnMismatch(firstLsn: unknown): never {
+    checkLsnArgument('firstLsn', firstLsn);
+    throw new WalError(
+      WalErrorCode.LSN_MISMATCH,
+      `the batch was to start at LSN ${firstLsn}, but the log's next LSN is ${this.#nextLsn}; append the records in between first (or from ${this.#nextLsn} on)`,
+      { details: { expected: firstLsn, nextLsn: this.#nextLsn } },
+    );
   }
 
   /** Recomputes #lsnHeadroom from nextLsn; false when fewer than `count` LSNs are left. */
@@ -1751,7 +1766,14 @@ export class SegmentedWal {
     try {
       for (;;) {
         const step = await it.next();
-        if (step.done === true) return { records, hasMore: false };
+        if (step.done === true) {
+          // A reader that comes back for what is written next (Wal.tail after each group
+          // commit) starts at the last frame read instead of scanning the segment again.
+          const last = records[records.length - 1];
+          const at = last === undefined ? null : it.position();
+          if (at !== null) this.#pageHint = { lsn: last!.lsn + 1n, ...at };
+          return { records, hasMore: false };
+        }
         if (records.length === max) {
           const at = it.position();
           this.#pageHint = at === null ? null : { lsn: step.value.lsn, ...at };

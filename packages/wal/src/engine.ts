@@ -19,8 +19,8 @@ export interface LogEngine {
   append(record: WalRecordInput): bigint;
   /** `append({ payload })`, without the record object (the common case's hot path). */
   appendPayload(payload: Uint8Array): bigint;
-  /** Atomic (one frame); returns the last LSN. */
-  appendBatch(records: readonly WalRecordInput[]): bigint;
+  /** Atomic (one frame); returns the last LSN. With `firstLsn`, WAL_LSN_MISMATCH unless it is nextLsn. */
+  appendBatch(records: readonly WalRecordInput[], firstLsn?: bigint): bigint;
   /** Everything appended so far reaches the OS; resolves with writtenLsn. */
   flush(): Promise<bigint>;
   /** Everything appended before the call is durable; resolves with durableLsn. */

@@ -11,6 +11,12 @@ export {
   PortableWalWriter,
   type PortableWalWriterConfig,
 } from './portable/portable-wal-writer.js';
-export { TAIL_POLL_MS, type TailOptions, Wal, type WalState } from './wal.js';
+export {
+  type AppendBatchOptions,
+  TAIL_POLL_MS,
+  type TailOptions,
+  Wal,
+  type WalState,
+} from './wal.js';
 export { type RecoveryMode, WalBuilder } from './wal-builder.js';
 export type { WalStats } from './wal-stats.js';

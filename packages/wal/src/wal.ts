@@ -2,6 +2,7 @@
 // inline cache and the getter (~150 instructions per append, perf stat); the import is a constant.
 import { performance } from 'node:perf_hooks';
 import {
+  badArgument,
   isWalError,
   WalError,
   WalErrorCode,
@@ -39,6 +40,11 @@ export interface WalRuntimeOptions {
   readonly backendChoice: string;
 }
 
+export interface AppendBatchOptions {
+  /** The LSN the batch must start at; WAL_LSN_MISMATCH (nothing appended) otherwise. */
+  readonly firstLsn?: bigint;
+}
+
 export interface TailOptions {
   /** Ends the iteration (quietly) when aborted. */
   readonly signal?: AbortSignal;
@@ -47,6 +53,8 @@ export interface TailOptions {
 interface BlockedAppend {
   readonly record: WalRecordInput | undefined;
   readonly batch: readonly WalRecordInput[] | undefined;
+  /** The LSN the batch must start at (`appendBatch`'s `firstLsn`). */
+  readonly firstLsn: bigint | undefined;
   readonly bytes: number;
   readonly resolve: (lsn: bigint) => void;
   readonly reject: (error: unknown) => void;
@@ -329,21 +337,28 @@ export class Wal {
   /**
    * Appends every record of `batch` atomically (one frame: after a crash all of them are
    * there or none). Resolves with the last LSN; the batch's LSNs are consecutive.
+   * `options.firstLsn`: the batch must start at exactly this LSN, else it rejects with
+   * WAL_LSN_MISMATCH and appends nothing (a replica writing a primary's records at their
+   * own LSNs; checked when the batch is encoded, after any wait for queue room).
    */
-  appendBatch(batch: Batch): Promise<bigint> {
+  appendBatch(batch: Batch, options?: AppendBatchOptions): Promise<bigint> {
     const refusal = this.refusal();
     if (refusal) return Promise.reject(refusal);
     let records: readonly WalRecordInput[];
+    const firstLsn = options?.firstLsn;
     try {
+      if (firstLsn !== undefined && typeof firstLsn !== 'bigint') {
+        badArgument('options.firstLsn', 'a bigint LSN', firstLsn);
+      }
       records = batch.take();
     } catch (error) {
       return Promise.reject(error);
     }
     const bytes = batch.byteLength;
-    if (this.mustQueue(bytes)) return this.enqueueBlocked(undefined, records, bytes);
+    if (this.mustQueue(bytes)) return this.enqueueBlocked(undefined, records, bytes, firstLsn);
     let lsn: bigint;
     try {
-      lsn = this.engine.appendBatch(records);
+      lsn = this.engine.appendBatch(records, firstLsn);
     } catch (error) {
       return Promise.reject(this.appendFailed(error));
     }
@@ -630,6 +645,7 @@ export class Wal {
     record: WalRecordInput | undefined,
     batch: readonly WalRecordInput[] | undefined,
     bytes: number,
+    firstLsn?: bigint,
   ): Promise<bigint> {
     if (this.options.backpressure === 'error') {
       this.counters.rejected++;
@@ -646,6 +662,7 @@ export class Wal {
     this.blocked.push({
       record: record && copyRecord(record),
       batch: batch?.map(copyRecord),
+      firstLsn,
       bytes,
       resolve: capturedResolve,
       reject: capturedReject,
@@ -666,7 +683,7 @@ export class Wal {
       let lsn: bigint;
       try {
         if (next.batch) {
-          lsn = this.engine.appendBatch(next.batch);
+          lsn = this.engine.appendBatch(next.batch, next.firstLsn);
           this.counters.batches++;
           this.counters.records += next.batch.length;
         } else {
@@ -734,7 +751,8 @@ export class Wal {
     this.counters.rejected++;
     if (
       isWalError(error, WalErrorCode.BAD_ARGUMENT) ||
-      isWalError(error, WalErrorCode.RECORD_TOO_LARGE)
+      isWalError(error, WalErrorCode.RECORD_TOO_LARGE) ||
+      isWalError(error, WalErrorCode.LSN_MISMATCH)
     ) {
       return error;
     }

@@ -48,8 +48,14 @@ export class FakeEngine implements LogEngine {
     return this.append({ payload });
   }
 
-  appendBatch(records: readonly WalRecordInput[]): bigint {
+  appendBatch(records: readonly WalRecordInput[], firstLsn?: bigint): bigint {
     this.checkOpen();
+    if (firstLsn !== undefined && firstLsn !== this.nextLsn) {
+      throw new WalError(
+        WalErrorCode.LSN_MISMATCH,
+        `expected ${firstLsn}, next is ${this.nextLsn}`,
+      );
+    }
     for (const record of records) validateRecordInput(record);
     for (const record of records) this.append(record);
     return this.nextLsn - 1n;

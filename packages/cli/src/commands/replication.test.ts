@@ -1,0 +1,80 @@
+import { ReplicatedWal } from '@walnut/replicate';
+import { NatsCluster } from '@walnut/replicate/testing';
+import { Wal } from '@walnut/wal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, tempDir } from '../../test/helpers.js';
+
+// A real nats-server on loopback (one node is enough for the command line's behaviour).
+let cluster: NatsCluster;
+beforeAll(async () => {
+  cluster = await NatsCluster.start({ size: 1 });
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('walnut follow and walnut promote', () => {
+  it('follow copies the stream until --until; promote makes the copy the primary and fences the old one', async () => {
+    const stream = `cli-${process.pid}`;
+    const primary = await ReplicatedWal.open(await tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 1,
+    });
+    for (let i = 1; i <= 30; i++) await primary.append(Buffer.from(`record ${i}`));
+    const dir = await tempDir();
+    const servers = cluster.servers.join(',');
+
+    const follow = await cli(
+      'follow',
+      dir,
+      '--servers',
+      servers,
+      '--stream',
+      stream,
+      '--until',
+      '30',
+      '--json',
+    );
+    expect(follow.code).toBe(0);
+    const events = follow.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(events.at(-1)).toMatchObject({ event: 'stopped', stream, appliedLsn: '30' });
+
+    const promote = await cli('promote', dir, '--servers', servers, '--stream', stream);
+    expect(promote.code).toBe(0);
+    expect(promote.stdout).toContain('epoch 2');
+    await expect(primary.append(Buffer.from('late'))).rejects.toMatchObject({ code: 'WAL_FENCED' });
+    await primary.close();
+
+    const wal = await Wal.open(dir).storageIo('sync-fs').build();
+    const payloads: string[] = [];
+    await wal.replay(1n, (r) => {
+      payloads.push(r.payload.toString());
+    });
+    await wal.close();
+    expect(payloads).toEqual(Array.from({ length: 30 }, (_, i) => `record ${i + 1}`));
+  });
+
+  it('fails with exit code 3 and a clear message when the stream does not exist', async () => {
+    const r = await cli(
+      'follow',
+      await tempDir(),
+      '--servers',
+      cluster.servers.join(','),
+      '--stream',
+      'nothing-here',
+      '--until',
+      '1',
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("'nothing-here' does not exist");
+  });
+
+  it('refuses a missing --servers as a usage error', async () => {
+    const r = await cli('promote', await tempDir(), '--stream', 'x');
+    expect(r.code).toBe(2);
+  });
+});

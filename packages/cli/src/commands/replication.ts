@@ -1,0 +1,179 @@
+import { Follower } from '@walnut/replicate';
+import type { Command } from 'commander';
+import { ExitCode } from '../exit-codes.js';
+import { type Output, printLine } from '../output.js';
+import { parseLsn } from '../records.js';
+
+export interface FollowOptions {
+  readonly servers: string[];
+  readonly stream: string;
+  /** Stop once this LSN is applied (default: follow until the signal aborts). */
+  readonly until?: bigint;
+  readonly json?: boolean;
+  /** Stops following (the bin wires SIGINT to it). */
+  readonly signal?: AbortSignal;
+  /** How often progress is printed. Default 1000 ms. */
+  readonly progressMs?: number;
+}
+
+/**
+ * `walnut follow <dir>`: keeps `dir` a replica of a replicated log (@walnut/replicate):
+ * every record of the stream, appended at its own LSN and fsynced, printing the applied
+ * LSN as it moves. Ends on Ctrl-C or once `--until` is applied.
+ */
+export async function followCommand(
+  dir: string,
+  options: FollowOptions,
+  out: Output,
+): Promise<number> {
+  const follower = await Follower.open(dir, { servers: options.servers, stream: options.stream });
+  const report = (event: string) => {
+    const s = follower.stats();
+    if (options.json) {
+      printLine(
+        out.stdout,
+        JSON.stringify({
+          event,
+          stream: s.stream,
+          appliedLsn: s.appliedLsn.toString(),
+          epoch: s.epoch,
+          restoredRecords: s.restoredRecords,
+          lastError: s.lastError,
+        }),
+      );
+    } else {
+      printLine(
+        out.stdout,
+        `${event}: ${dir} follows '${s.stream}', applied LSN ${s.appliedLsn} (epoch ${s.epoch}${s.restoredRecords > 0 ? `, ${s.restoredRecords} records restored from the object store` : ''})`,
+      );
+    }
+  };
+  report('opened');
+  let last = follower.appliedLsn;
+  try {
+    while (!options.signal?.aborted) {
+      if (options.until !== undefined && follower.appliedLsn >= options.until) break;
+      if (follower.error !== null) throw follower.error;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, options.progressMs ?? 1_000);
+        function done() {
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        options.signal?.addEventListener('abort', done, { once: true });
+      });
+      if (follower.appliedLsn !== last) {
+        last = follower.appliedLsn;
+        report('applied');
+      }
+    }
+    report('stopped');
+  } finally {
+    await follower.close();
+  }
+  return ExitCode.OK;
+}
+
+export interface PromoteOptions {
+  readonly servers: string[];
+  readonly stream: string;
+  readonly mode?: 'sync' | 'async';
+  readonly json?: boolean;
+}
+
+/**
+ * `walnut promote <dir>`: makes the replica in `dir` the primary — it takes the lease at
+ * the next epoch, applies the whole stream and publishes the epoch marker, so the old
+ * primary is fenced — then closes, leaving `dir` ready for `ReplicatedWal.open(dir)`.
+ */
+export async function promoteCommand(
+  dir: string,
+  options: PromoteOptions,
+  out: Output,
+): Promise<number> {
+  const follower = await Follower.open(dir, { servers: options.servers, stream: options.stream });
+  const primary = await follower.promote(options.mode ? { mode: options.mode } : {});
+  const result = { stream: primary.stream, epoch: primary.epoch, lastLsn: primary.lastLsn };
+  await primary.close();
+  if (options.json) {
+    printLine(out.stdout, JSON.stringify({ ...result, lastLsn: result.lastLsn.toString() }));
+  } else {
+    printLine(
+      out.stdout,
+      `${dir} is now the primary of '${result.stream}' at epoch ${result.epoch} (last LSN ${result.lastLsn}); the old primary is fenced. Open it with ReplicatedWal.open.`,
+    );
+  }
+  return ExitCode.OK;
+}
+
+function servers(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** Adds `follow` and `promote` to the program. */
+export function addReplicationCommands(
+  program: Command,
+  run: <A extends unknown[]>(
+    action: (...args: A) => Promise<number>,
+  ) => (...args: A) => Promise<void>,
+  out: Output,
+): void {
+  program
+    .command('follow')
+    .description(
+      'keep a directory a replica of a replicated log (NATS JetStream), printing the applied LSN',
+    )
+    .argument('<dir>', "the replica's log directory (created if missing)")
+    .requiredOption('--servers <urls>', 'NATS server URLs, comma-separated')
+    .requiredOption('--stream <name>', "the replicated log's stream name")
+    .option('--until <lsn>', 'stop once this LSN is applied')
+    .option('--json', 'print one JSON object per line')
+    .action(
+      run(
+        async (
+          dir: string,
+          o: { servers: string; stream: string; until?: string; json?: boolean },
+        ) => {
+          const stop = new AbortController();
+          const onSigint = () => stop.abort();
+          process.once('SIGINT', onSigint);
+          try {
+            return await followCommand(
+              dir,
+              {
+                servers: servers(o.servers),
+                stream: o.stream,
+                json: o.json === true,
+                signal: stop.signal,
+                ...(o.until !== undefined ? { until: parseLsn(o.until, '--until') } : {}),
+              },
+              out,
+            );
+          } finally {
+            process.off('SIGINT', onSigint);
+          }
+        },
+      ),
+    );
+
+  program
+    .command('promote')
+    .description('make a replica the primary of its replicated log; the old primary is fenced')
+    .argument('<dir>', "the replica's log directory")
+    .requiredOption('--servers <urls>', 'NATS server URLs, comma-separated')
+    .requiredOption('--stream <name>', "the replicated log's stream name")
+    .option('--json', 'print the result as JSON')
+    .action(
+      run((dir: string, o: { servers: string; stream: string; json?: boolean }) =>
+        promoteCommand(
+          dir,
+          { servers: servers(o.servers), stream: o.stream, json: o.json === true },
+          out,
+        ),
+      ),
+    );
+}

@@ -1,0 +1,11 @@
+export { Follower, type FollowerStats } from './follower.js';
+export type { Guarantee } from './guarantee.js';
+export type { Lease } from './lease.js';
+export type {
+  ClusterOptions,
+  FollowerOptions,
+  LagPolicy,
+  PrimaryOptions,
+  ReplicationMode,
+} from './options.js';
+export { type FencedReport, ReplicatedWal, type ReplicatedWalStats } from './replicated-wal.js';

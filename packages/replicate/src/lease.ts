@@ -1,0 +1,88 @@
+import type { KV } from '@nats-io/kv';
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { describe } from './link.js';
+
+/** Who is primary: the holder's directory id and its epoch (the lease value, JSON). */
+export interface Lease {
+  readonly epoch: number;
+  readonly holder: string;
+  /** When it was taken (ms since the epoch, for people reading it). */
+  readonly since: number;
+}
+
+export interface LeaseEntry {
+  readonly lease: Lease;
+  readonly revision: number;
+}
+
+const KEY = 'primary';
+
+export async function readLease(kv: KV): Promise<LeaseEntry | null> {
+  const entry = await kv.get(KEY);
+  if (entry === null || entry.operation !== 'PUT' || entry.value.length === 0) return null;
+  return { lease: parseLease(entry.value), revision: entry.revision };
+}
+
+export function parseLease(value: Uint8Array): Lease {
+  try {
+    const lease = JSON.parse(Buffer.from(value).toString('utf8')) as Lease;
+    if (!Number.isSafeInteger(lease.epoch) || typeof lease.holder !== 'string')
+      throw new Error('bad fields');
+    return lease;
+  } catch (error) {
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `the primary lease in the key-value store is not Walnut's (${(error as Error).message}); check that nothing else writes the bucket`,
+    );
+  }
+}
+
+/**
+ * Takes the lease for `holder` at the epoch after the one in `current` (or epoch 1 when
+ * there is none), by compare-and-set: it fails if anyone changed the lease since `current`
+ * was read. Returns the new lease.
+ */
+export async function takeLease(
+  kv: KV,
+  holder: string,
+  current: LeaseEntry | null,
+): Promise<LeaseEntry> {
+  const lease: Lease = { epoch: (current?.lease.epoch ?? 0) + 1, holder, since: Date.now() };
+  const value = JSON.stringify(lease);
+  try {
+    const revision =
+      current === null
+        ? await kv.create(KEY, value)
+        : await kv.update(KEY, value, current.revision);
+    return { lease, revision };
+  } catch (error) {
+    throw new WalError(
+      WalErrorCode.FENCED,
+      `another node changed the primary lease while this one was taking it (${describe(error)}); read who is primary now and retry if this node should still take over`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Calls `onChange` with each lease written after `revision` (a takeover by another node);
+ * returns a function that stops watching.
+ */
+export async function watchLease(
+  kv: KV,
+  afterRevision: number,
+  onChange: (lease: Lease | null) => void,
+): Promise<() => void> {
+  const watch = await kv.watch({ key: KEY, resumeFromRevision: afterRevision + 1 });
+  void (async () => {
+    try {
+      for await (const entry of watch) {
+        if (entry.revision <= afterRevision) continue;
+        onChange(entry.operation === 'PUT' ? parseLease(entry.value) : null);
+      }
+    } catch {
+      // The watch ends with the connection; publishes still fence through the stream.
+    }
+  })();
+  return () => watch.stop();
+}

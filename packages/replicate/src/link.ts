@@ -1,0 +1,248 @@
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import { type ObjectStore, Objm } from '@nats-io/obj';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { Backoff, pause } from './backoff.js';
+import { decodeHeader, type MessageHeader } from './message.js';
+import { names, type ResolvedCluster, type ResolvedPrimary } from './options.js';
+
+/** JetStream's error code for a publish whose expected last sequence was not the stream's. */
+export const WRONG_LAST_SEQUENCE = 10071;
+
+/** A stored message's place in the stream and its decoded header. */
+export interface StreamPosition {
+  /** The stream sequence of the last message (0: the stream is empty). */
+  readonly seq: number;
+  /** That message's header, or null when the stream is empty. */
+  readonly header: MessageHeader | null;
+}
+
+/**
+ * The connection to NATS and the three JetStream objects one replicated log uses: the
+ * stream (one message per group of records, in LSN order), the key-value bucket holding
+ * the primary's lease, and the object store holding sealed segments.
+ */
+export class ClusterLink {
+  readonly names: ReturnType<typeof names>;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly kv: KV,
+    readonly objects: ObjectStore,
+    readonly requestTimeoutMs: number,
+    stream: string,
+  ) {
+    this.names = names(stream);
+  }
+
+  /**
+   * Connects and binds the stream and buckets: a primary creates what is missing
+   * (`create`), a follower requires them to exist.
+   */
+  static async open(
+    options: ResolvedCluster,
+    create: ResolvedPrimary | null,
+  ): Promise<ClusterLink> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.servers,
+        name: `walnut-${options.stream}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        ...options.connection,
+      });
+    } catch (error) {
+      throw new WalError(
+        WalErrorCode.IO,
+        `cannot connect to NATS at ${options.servers.join(', ')} (${describe(error)}); check that the servers run and are reachable`,
+        { cause: error },
+      );
+    }
+    // A cluster electing a meta or stream leader answers nothing for a few seconds: the
+    // setup is tried again (with backoff) before giving up.
+    const backoff = new Backoff(250, 2_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ClusterLink.bind(nc, options, create);
+      } catch (error) {
+        if (error instanceof WalError || attempt >= 4) {
+          await nc.close().catch(() => undefined);
+          if (error instanceof WalError) throw error;
+          throw new WalError(
+            WalErrorCode.IO,
+            `cannot set up the replicated log '${options.stream}' on NATS (${describe(error)}); check that JetStream is enabled and a quorum of the cluster is up, then retry`,
+            { cause: error },
+          );
+        }
+        await pause(backoff.next());
+      }
+    }
+  }
+
+  private static async bind(
+    nc: NatsConnection,
+    options: ResolvedCluster,
+    create: ResolvedPrimary | null,
+  ): Promise<ClusterLink> {
+    const n = names(options.stream);
+    const timeout = options.requestTimeoutMs;
+    const jsm = await jetstreamManager(nc, { timeout });
+    const js = jetstream(nc, { timeout });
+    if (create) {
+      await ensureStream(jsm, create);
+    } else {
+      await jsm.streams.info(n.stream).catch((error) => {
+        if (!(error instanceof JetStreamApiError) || error.status !== 404) throw error;
+        throw new WalError(
+          WalErrorCode.BAD_STATE,
+          `the replicated log '${n.stream}' does not exist on this cluster (${describe(error)}); open its primary first (ReplicatedWal.open)`,
+          { cause: error },
+        );
+      });
+    }
+    const replicas = create?.replicas;
+    const kvm = new Kvm(js);
+    const objm = new Objm(js);
+    const kv = create
+      ? await kvm.create(n.kvBucket, { replicas, history: 1 })
+      : await kvm.open(n.kvBucket);
+    const objects = create
+      ? await objm.create(n.objBucket, { replicas, storage: StorageType.File })
+      : await objm.open(n.objBucket);
+    return new ClusterLink(nc, js, jsm, kv, objects, timeout, options.stream);
+  }
+
+  /** Publishes one message, stored only if the stream's last sequence is `expectedLastSeq`. */
+  publish(
+    body: Uint8Array,
+    msgId: string,
+    expectedLastSeq: number,
+    timeoutMs?: number,
+  ): Promise<PubAck> {
+    return this.js.publish(this.names.subject, body, {
+      msgID: msgId,
+      expect: { lastSequence: expectedLastSeq, streamName: this.names.stream },
+      timeout: timeoutMs ?? this.requestTimeoutMs,
+    });
+  }
+
+  /** The stream's last message (asked of its leader, so never a stale replica's view). */
+  async lastPosition(): Promise<StreamPosition> {
+    const info = await this.jsm.streams.info(this.names.stream);
+    const seq = info.state.last_seq;
+    if (info.state.messages === 0 || seq === 0) return { seq, header: null };
+    const message = await this.jsm.streams.getMessage(this.names.stream, { seq });
+    if (message === null) return this.lastPosition();
+    return { seq, header: decodeHeader(message.data, `${this.names.stream}#${seq}`) };
+  }
+
+  /** First and last sequence currently stored (first > last when empty). */
+  async bounds(): Promise<{ first: number; last: number }> {
+    const info = await this.jsm.streams.info(this.names.stream);
+    return { first: info.state.first_seq, last: info.state.last_seq };
+  }
+
+  /** The message at `seq` (its bytes), or null when it is no longer (or not yet) stored. */
+  async messageAt(seq: number): Promise<Uint8Array | null> {
+    try {
+      const message = await this.jsm.streams.getMessage(this.names.stream, { seq });
+      return message?.data ?? null;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * The sequence of the first stored message that holds an LSN ≥ `lsn` (a marker counts as
+   * holding its first LSN), by binary search over the stream; null when every stored
+   * message is below `lsn`. Also says whether the stream still reaches back to `lsn`.
+   */
+  async findSequence(lsn: bigint): Promise<{ seq: number | null; reachesBack: boolean }> {
+    let { first, last } = await this.bounds();
+    if (last < first || last === 0) return { seq: null, reachesBack: false };
+    const firstHeader = await this.headerAt(first);
+    if (firstHeader === null) return this.findSequence(lsn);
+    const reachesBack = firstHeader.firstLsn <= lsn;
+    let answer: number | null = null;
+    while (first <= last) {
+      const mid = Math.floor((first + last) / 2);
+      const header = await this.headerAt(mid);
+      if (header === null) {
+        // Trimmed while searching: start again from the new head.
+        return this.findSequence(lsn);
+      }
+      if (header.lastLsn >= lsn || header.firstLsn >= lsn) {
+        answer = mid;
+        last = mid - 1;
+      } else {
+        first = mid + 1;
+      }
+    }
+    return { seq: answer, reachesBack };
+  }
+
+  private async headerAt(seq: number): Promise<MessageHeader | null> {
+    const data = await this.messageAt(seq);
+    return data === null ? null : decodeHeader(data, `${this.names.stream}#${seq}`);
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close().catch(() => undefined);
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, options: ResolvedPrimary): Promise<void> {
+  const n = names(options.stream);
+  const config = {
+    name: n.stream,
+    subjects: [n.subject],
+    num_replicas: options.replicas,
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: options.streamMaxAgeMs * 1_000_000,
+    max_bytes: options.streamMaxBytes,
+    max_msgs: options.streamMaxMessages,
+    // The window in which a resent message id is dropped as a duplicate.
+    duplicate_window: 2 * 60 * 1_000_000_000,
+  };
+  try {
+    const info = await jsm.streams.info(n.stream);
+    if (info.config.num_replicas !== options.replicas) {
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `the stream '${n.stream}' keeps ${info.config.num_replicas} replicas, not the ${options.replicas} asked for; open with replicas: ${info.config.num_replicas} (or change the stream with the nats tool)`,
+      );
+    }
+    return;
+  } catch (error) {
+    if (error instanceof WalError) throw error;
+    if (!(error instanceof JetStreamApiError) || error.status !== 404) throw error;
+  }
+  await jsm.streams.add(config);
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof JetStreamApiError) return `${error.message} (JetStream error ${error.code})`;
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+export function isWrongLastSequence(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE;
+}

@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { WalError, WalErrorCode } from '@walnut/codec';
+
+/**
+ * What a log directory remembers about its replication, in `<dir>/REPLICATION` (JSON,
+ * written atomically): which stream it belongs to, its identity (the lease names it), and
+ * the epoch it last held as primary. Segment recovery ignores the file.
+ */
+export interface LocalState {
+  readonly version: 1;
+  readonly stream: string;
+  /** This directory's identity, random, created once. */
+  readonly id: string;
+  readonly role: 'primary' | 'follower';
+  /** The epoch this directory held when it was last primary (0: never). */
+  readonly epoch: number;
+}
+
+export const STATE_FILE = 'REPLICATION';
+
+export function readLocalState(dir: string): LocalState | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, STATE_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const state = JSON.parse(text) as LocalState;
+    if (state.version !== 1 || typeof state.id !== 'string' || typeof state.stream !== 'string') {
+      throw new Error('unknown layout');
+    }
+    return state;
+  } catch (error) {
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${join(dir, STATE_FILE)} is damaged (${(error as Error).message}); it names the stream and identity of this replica — restore it, or start a new replica in an empty directory`,
+      { details: { segment: join(dir, STATE_FILE) } },
+    );
+  }
+}
+
+export function newLocalState(stream: string, role: LocalState['role']): LocalState {
+  return { version: 1, stream, id: randomBytes(8).toString('hex'), role, epoch: 0 };
+}
+
+/** Writes the state durably: a temp file, fsync, rename, directory fsync. */
+export function writeLocalState(dir: string, state: LocalState): void {
+  const path = join(dir, STATE_FILE);
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(state)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dirFd = openSync(dir, 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+/** Refuses a directory that belongs to another stream. */
+export function checkStream(dir: string, state: LocalState | null, stream: string): void {
+  if (state !== null && state.stream !== stream) {
+    throw new WalError(
+      WalErrorCode.BAD_STATE,
+      `${dir} replicates the stream '${state.stream}', not '${stream}'; open it with stream: '${state.stream}', or use another directory`,
+    );
+  }
+}

@@ -1,0 +1,159 @@
+import {
+  batchFrameSize,
+  crc32c,
+  decodeBatchBody,
+  encodeBatchFrame,
+  FRAME_HEADER_SIZE,
+  recordFrameSize,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+  type WalRecordInput,
+} from '@walnut/codec';
+
+/**
+ * One JetStream message of a replicated log (the wire format, README "Wire format"):
+ *
+ *   0  magic 'WNRP' (u32 LE 0x50524e57)
+ *   4  crc32c of bytes [8, end)
+ *   8  version u8 (1)          9  kind u8 (1 records, 2 epoch marker)   10 reserved u16 (0)
+ *  12  epoch u32               16 first LSN u64                         24 last LSN u64
+ *  32  record count u32        36 reserved u32 (0)
+ *  40  records: one codec batch frame (FORMAT.md) holding them at their LSNs; none in a marker
+ *
+ * A marker's first LSN is the LSN the new primary appends next and its last LSN the one
+ * before (the log's position when the epoch began); its count is 0.
+ */
+export const MESSAGE_MAGIC = 0x50524e57;
+export const MESSAGE_VERSION = 1;
+export const MESSAGE_HEADER_SIZE = 40;
+
+export const MessageKind = { RECORDS: 1, EPOCH: 2 } as const;
+export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
+
+export interface MessageHeader {
+  readonly kind: MessageKind;
+  readonly epoch: number;
+  readonly firstLsn: bigint;
+  readonly lastLsn: bigint;
+  readonly count: number;
+}
+
+export interface DecodedMessage extends MessageHeader {
+  /** The records (views into the message bytes), empty for a marker. */
+  readonly records: WalRecord[];
+}
+
+/** Bytes a message holding `records` takes (exact). */
+export function messageSize(records: readonly WalRecordInput[]): number {
+  return MESSAGE_HEADER_SIZE + batchFrameSize(records);
+}
+
+/**
+ * An upper bound of what one more record adds to a message: a batch entry never takes
+ * more than the record's own frame would.
+ */
+export function recordCost(record: WalRecordInput): number {
+  return recordFrameSize(record);
+}
+
+/** A message's fixed cost beside its records' (`recordCost`) — header and batch frame head. */
+export const MESSAGE_OVERHEAD = MESSAGE_HEADER_SIZE + FRAME_HEADER_SIZE + 16;
+
+export function encodeRecordsMessage(
+  epoch: number,
+  firstLsn: bigint,
+  records: readonly WalRecordInput[],
+): Buffer {
+  const size = messageSize(records);
+  const out = Buffer.allocUnsafe(size);
+  encodeBatchFrame(out, MESSAGE_HEADER_SIZE, firstLsn, records);
+  writeHeader(out, {
+    kind: MessageKind.RECORDS,
+    epoch,
+    firstLsn,
+    lastLsn: firstLsn + BigInt(records.length - 1),
+    count: records.length,
+  });
+  return out;
+}
+
+/** The marker a new primary publishes: its epoch begins after `lastLsn`. */
+export function encodeEpochMessage(epoch: number, lastLsn: bigint): Buffer {
+  const out = Buffer.allocUnsafe(MESSAGE_HEADER_SIZE);
+  writeHeader(out, { kind: MessageKind.EPOCH, epoch, firstLsn: lastLsn + 1n, lastLsn, count: 0 });
+  return out;
+}
+
+function writeHeader(out: Buffer, header: MessageHeader): void {
+  out.writeUInt32LE(MESSAGE_MAGIC, 0);
+  out[8] = MESSAGE_VERSION;
+  out[9] = header.kind;
+  out.writeUInt16LE(0, 10);
+  out.writeUInt32LE(header.epoch, 12);
+  out.writeBigUInt64LE(header.firstLsn, 16);
+  out.writeBigUInt64LE(header.lastLsn, 24);
+  out.writeUInt32LE(header.count, 32);
+  out.writeUInt32LE(0, 36);
+  out.writeUInt32LE(crc32c(out.subarray(8)), 4);
+}
+
+function corrupt(what: string, where: string): never {
+  throw new WalError(
+    WalErrorCode.CORRUPT,
+    `replication message ${where} is not a Walnut log message (${what}); the stream holds something this version did not write — check that only Walnut writes to it`,
+    { details: { message: where } },
+  );
+}
+
+/** Checks and decodes the header alone (the CRC covers the whole message). */
+export function decodeHeader(bytes: Uint8Array, where: string): MessageHeader {
+  const buf = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (buf.length < MESSAGE_HEADER_SIZE) corrupt(`${buf.length} bytes`, where);
+  if (buf.readUInt32LE(0) !== MESSAGE_MAGIC) corrupt('wrong magic', where);
+  if (buf.readUInt32LE(4) !== crc32c(buf.subarray(8))) corrupt('checksum mismatch', where);
+  if (buf[8] !== MESSAGE_VERSION) {
+    throw new WalError(
+      WalErrorCode.UNSUPPORTED_FORMAT,
+      `replication message ${where} has format version ${buf[8]}; this build reads version ${MESSAGE_VERSION} — upgrade @walnut/replicate`,
+    );
+  }
+  const kind = buf[9];
+  if (kind !== MessageKind.RECORDS && kind !== MessageKind.EPOCH) corrupt(`kind ${kind}`, where);
+  const header: MessageHeader = {
+    kind,
+    epoch: buf.readUInt32LE(12),
+    firstLsn: buf.readBigUInt64LE(16),
+    lastLsn: buf.readBigUInt64LE(24),
+    count: buf.readUInt32LE(32),
+  };
+  const span = header.lastLsn - header.firstLsn + 1n;
+  if (
+    kind === MessageKind.EPOCH
+      ? header.count !== 0 || span !== 0n
+      : span !== BigInt(header.count) || header.count === 0
+  ) {
+    corrupt('LSN range and count disagree', where);
+  }
+  return header;
+}
+
+/** Checks and decodes a whole message; its records are views into `bytes`. */
+export function decodeMessage(bytes: Uint8Array, where: string): DecodedMessage {
+  const header = decodeHeader(bytes, where);
+  if (header.kind === MessageKind.EPOCH) return { ...header, records: [] };
+  const buf = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const bodyLength = buf.readUInt32LE(MESSAGE_HEADER_SIZE + 4);
+  const bodyStart = MESSAGE_HEADER_SIZE + FRAME_HEADER_SIZE;
+  if (bodyStart + bodyLength !== buf.length)
+    corrupt('frame length disagrees with the message', where);
+  const records = decodeBatchBody(buf.subarray(bodyStart));
+  if (records.length !== header.count || records[0]?.lsn !== header.firstLsn) {
+    corrupt('records disagree with the header', where);
+  }
+  return { ...header, records };
+}

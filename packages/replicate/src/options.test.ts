@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { resolveFollower, resolvePrimary } from './options.js';
+
+const base = { servers: 'nats://127.0.0.1:4222', stream: 'orders' };
+
+describe('replication options', () => {
+  it('fill in the documented defaults', () => {
+    expect(resolvePrimary(base)).toMatchObject({
+      servers: ['nats://127.0.0.1:4222'],
+      mode: 'sync',
+      replicas: 3,
+      replicationTimeoutMs: 10_000,
+      maxLagBytes: 64 * 1024 * 1024,
+      lagPolicy: 'block',
+      maxInFlight: 64,
+      requestTimeoutMs: 5_000,
+      uploadSegments: true,
+      streamMaxMessages: -1,
+    });
+  });
+
+  it.each([
+    [{ mode: 'fast' }, 'options.mode'],
+    [{ replicas: 2 }, 'options.replicas'],
+    [{ lagPolicy: 'drop' }, 'options.lagPolicy'],
+    [{ maxLagBytes: 0 }, 'options.maxLagBytes'],
+    [{ stream: 'a.b' }, 'options.stream'],
+    [{ stream: '' }, 'options.stream'],
+    [{ servers: [] }, 'options.servers'],
+    [{ wal: { durability: 'none' } }, 'options.wal.durability'],
+    [{ streamMaxMessages: -2 }, 'options.streamMaxMessages'],
+    [{ replica: 3 }, 'options.replica'],
+  ])('refuse %o with WAL_BAD_ARGUMENT naming %s', (bad, name) => {
+    expect(() => resolvePrimary({ ...base, ...(bad as object) })).toThrow(
+      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT', message: expect.stringContaining(name) }),
+    );
+  });
+
+  it('give a follower only what a follower takes', () => {
+    expect(resolveFollower(base).stream).toBe('orders');
+    expect(() => resolveFollower({ ...base, mode: 'sync' } as never)).toThrow(
+      expect.objectContaining({
+        code: 'WAL_BAD_ARGUMENT',
+        message: expect.stringContaining('options.mode'),
+      }),
+    );
+  });
+});

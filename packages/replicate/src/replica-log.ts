@@ -1,0 +1,228 @@
+import { DeliverPolicy } from '@nats-io/jetstream';
+import {
+  decodeFileHeader,
+  FrameCipher,
+  FrameScanner,
+  type KeyRing,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+} from '@walnut/codec';
+import { Batch, Wal, type WalOptions } from '@walnut/wal';
+import { Applier, GapError } from './applier.js';
+import type { ClusterLink } from './link.js';
+import { decodeMessage, MESSAGE_OVERHEAD, MessageKind } from './message.js';
+import { listSegmentObjects } from './uploader.js';
+
+/**
+ * Opens the local log a primary or a follower keeps: durability 'sync' always, and a
+ * record size that fits one stream message (a follower appends a whole message as one
+ * batch, so its limit is the message's).
+ */
+export async function openLocalWal(
+  dir: string,
+  options: WalOptions,
+  maxPayload: number | undefined,
+): Promise<Wal> {
+  const payload = maxPayload ?? 1024 * 1024;
+  const fits = payload - 512 - MESSAGE_OVERHEAD - 64;
+  const maxRecordSize = Math.min(options.maxRecordSize ?? fits, fits);
+  return Wal.open(dir)
+    .options({ ...options, durability: 'sync', maxRecordSize })
+    .build();
+}
+
+/** A follower's log: records up to a whole message per batch. */
+export async function openReplicaWal(
+  dir: string,
+  options: WalOptions,
+  maxPayload: number | undefined,
+): Promise<Wal> {
+  const payload = maxPayload ?? 1024 * 1024;
+  return Wal.open(dir)
+    .options({
+      ...options,
+      durability: 'sync',
+      maxRecordSize: Math.max(options.maxRecordSize ?? 0, payload),
+    })
+    .build();
+}
+
+/**
+ * Applies the stream's messages from `fromSeq` to `toSeq` (inclusive) through an ordered
+ * consumer. Resolves once they were handed to the log (call `applier.drain()` for durability).
+ */
+async function applyRange(
+  link: ClusterLink,
+  applier: Applier,
+  fromSeq: number,
+  toSeq: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (fromSeq > toSeq) return;
+  const consumer = await link.js.consumers.get(link.names.stream, {
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: fromSeq,
+  });
+  const messages = await consumer.consume({ max_messages: 256 });
+  const stop = () => messages.stop();
+  signal?.addEventListener('abort', stop, { once: true });
+  if (signal?.aborted) stop();
+  try {
+    for await (const m of messages) {
+      await applier.apply(m.data, m.seq);
+      if (m.seq >= toSeq || signal?.aborted) break;
+    }
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    messages.stop();
+  }
+}
+
+/**
+ * Brings `wal` level with the stream as it is now: restores from the object store what
+ * the stream no longer holds, then applies every message after the log's last LSN. The
+ * log is durable up to the stream's last LSN when this resolves.
+ */
+export async function catchUp(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promise<Applier> {
+  const applier = new Applier(wal, link.names.stream);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { last } = await link.bounds();
+    const next = applier.appended + 1n;
+    const found = await link.findSequence(next);
+    if (found.seq === null) break;
+    if (!found.reachesBack) await restoreFromObjects(link, wal, applier, keyRing);
+    const from = (await link.findSequence(applier.appended + 1n)).seq;
+    if (from === null) break;
+    try {
+      await applyRange(link, applier, from, last);
+      break;
+    } catch (error) {
+      if (!(error instanceof GapError)) throw error;
+      // Trimmed between the search and the read: restore and go again.
+    }
+  }
+  await applier.drain();
+  return applier;
+}
+
+/**
+ * Checks that the local log agrees with the stream up to `upTo` (the last LSN both should
+ * hold): the message holding `upTo` must have the same records, byte for byte, as the log.
+ * Cheap (one message), and catches a directory that belongs to another history.
+ */
+export async function verifyAgainstStream(
+  link: ClusterLink,
+  wal: Wal,
+  upTo: bigint,
+): Promise<void> {
+  if (upTo < 1n) return;
+  const found = await link.findSequence(upTo);
+  if (found.seq === null || !found.reachesBack) return;
+  const data = await link.messageAt(found.seq);
+  if (data === null) return;
+  const message = decodeMessage(data, `${link.names.stream}#${found.seq}`);
+  if (message.kind !== MessageKind.RECORDS || message.firstLsn > upTo) return;
+  const expected = message.records.filter((r) => r.lsn <= upTo);
+  let i = 0;
+  for await (const record of wal.iterator(message.firstLsn)) {
+    if (i >= expected.length) break;
+    if (!sameRecord(record, expected[i]!)) {
+      throw new WalError(
+        WalErrorCode.DIVERGED,
+        `the local log's LSN ${record.lsn} differs from the stream's ('${link.names.stream}' sequence ${found.seq}): this directory holds another history than the stream; start a replica in an empty directory`,
+        { details: { lsn: record.lsn, seq: found.seq } },
+      );
+    }
+    i++;
+  }
+  if (i < expected.length) {
+    throw new WalError(
+      WalErrorCode.DIVERGED,
+      `the local log ends before LSN ${upTo}, which the stream holds; start a replica in an empty directory`,
+    );
+  }
+}
+
+function sameRecord(a: WalRecord, b: WalRecord): boolean {
+  return (
+    a.lsn === b.lsn &&
+    a.type === b.type &&
+    Buffer.compare(a.payload, b.payload) === 0 &&
+    Buffer.compare(a.meta ?? Buffer.alloc(0), b.meta ?? Buffer.alloc(0)) === 0 &&
+    a.tenantId === b.tenantId &&
+    a.vshardId === b.vshardId &&
+    a.databaseId === b.databaseId
+  );
+}
+
+const RESTORE_BATCH_BYTES = 512 * 1024;
+
+/**
+ * Appends, from the sealed segments in the object store, the records after the log's last
+ * LSN — for a replica whose next LSN the stream already trimmed. Stops at the first
+ * object that does not follow on. Segments are parsed and checked with the codec (every
+ * frame's CRC) and their records appended at their LSNs: the replica writes its own files.
+ */
+export async function restoreFromObjects(
+  link: ClusterLink,
+  wal: Wal,
+  applier: Applier,
+  keyRing?: KeyRing,
+): Promise<number> {
+  const objects = await listSegmentObjects(link);
+  let restored = 0;
+  for (const object of objects) {
+    const next = applier.appended + 1n;
+    if (object.lastLsn < next) continue;
+    if (object.firstLsn > next) break;
+    const bytes = await link.objects.getBlob(object.name);
+    if (bytes === null) break;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const header = decodeFileHeader(buf, `object ${object.name}`);
+    if (header.cipher !== 'none' && keyRing === undefined) {
+      throw new WalError(
+        WalErrorCode.KEY_MISSING,
+        `segment ${object.name} in the object store is encrypted; open the follower with wal.encryption set to the primary's key ring`,
+      );
+    }
+    const scanner = new FrameScanner(buf, {
+      start: header.headerLength,
+      ...(header.cipher !== 'none' && keyRing
+        ? { cipher: FrameCipher.forFile(keyRing, header) }
+        : {}),
+    });
+    let batch = new Batch();
+    let batchFirst = 0n;
+    let bytesInBatch = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await wal.appendBatch(batch, { firstLsn: batchFirst });
+      batch = new Batch();
+      bytesInBatch = 0;
+    };
+    for (let record = scanner.nextRecord(); record !== null; record = scanner.nextRecord()) {
+      if (record.lsn <= applier.appended) continue;
+      if (record.lsn !== applier.appended + 1n) {
+        throw new GapError(applier.appended + 1n, record.lsn);
+      }
+      if (batch.length === 0) batchFirst = record.lsn;
+      batch.addRecord(record);
+      bytesInBatch += record.payload.length + (record.meta?.length ?? 0) + 32;
+      applier.appended = record.lsn;
+      restored++;
+      if (bytesInBatch >= RESTORE_BATCH_BYTES) await flush();
+    }
+    await flush();
+    const stop = scanner.stop;
+    if (stop !== null && stop.kind !== 'eof') {
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `segment ${object.name} in the object store is damaged at offset ${stop.offset} (${stop.reason}); the primary uploads it again only if it still has it`,
+      );
+    }
+  }
+  await wal.sync();
+  applier.durable = applier.appended;
+  return restored;
+}

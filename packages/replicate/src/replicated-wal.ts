@@ -1,0 +1,647 @@
+import {
+  Batch,
+  isWalError,
+  type Wal,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+  type WalRecordInput,
+  type WalStats,
+} from '@walnut/wal';
+import { pause } from './backoff.js';
+import { type Guarantee, guarantee } from './guarantee.js';
+import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
+import { ClusterLink, describe, isWrongLastSequence } from './link.js';
+import {
+  checkStream,
+  type LocalState,
+  newLocalState,
+  readLocalState,
+  writeLocalState,
+} from './local-state.js';
+import { encodeEpochMessage, MessageKind } from './message.js';
+import { type PrimaryOptions, type ResolvedPrimary, resolvePrimary } from './options.js';
+import { catchUp, openLocalWal, verifyAgainstStream } from './replica-log.js';
+import { Shipper } from './shipper.js';
+import { SegmentUploader } from './uploader.js';
+
+/** What a fenced primary knows of its records that never reached the stream. */
+export interface FencedReport {
+  /** The epoch of the primary that took over. */
+  readonly byEpoch: number;
+  readonly reason: string;
+  /** LSNs this primary holds locally that the stream never acknowledged (null: none). */
+  readonly unreplicated: { readonly from: bigint; readonly to: bigint } | null;
+}
+
+export interface ReplicatedWalStats {
+  readonly role: 'primary';
+  readonly mode: 'sync' | 'async';
+  readonly stream: string;
+  readonly epoch: number;
+  readonly lastLsn: bigint;
+  readonly durableLsn: bigint;
+  readonly replicatedLsn: bigint;
+  readonly lag: { readonly records: bigint; readonly bytes: number; readonly ms: number };
+  readonly maxLagBytes: number;
+  readonly streamSeq: number;
+  /** The NATS server this primary is connected to now. */
+  readonly connectedServer: string | null;
+  readonly shipper: Shipper['counters'];
+  readonly uploads: SegmentUploader['counters'];
+  readonly fenced: FencedReport | null;
+  /** What an acknowledged append means on this cluster (README "What an acknowledgement guarantees"). */
+  readonly guarantee: Guarantee;
+  readonly wal: WalStats;
+}
+
+interface Waiter {
+  readonly lsn: bigint;
+  readonly resolve: (lsn: bigint) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * A Walnut log whose records are also stored in a NATS JetStream stream, for followers
+ * (`Follower`) to copy. `append` resolves once the record is durable here and — in `sync`
+ * mode — once JetStream acknowledged the message holding it. See README.md.
+ */
+export class ReplicatedWal {
+  /**
+   * Opens (or creates) the local log in `dir` as the primary of `options.stream`: takes
+   * the primary lease at a new epoch (refused with WAL_FENCED if another node took it
+   * from this one), reconciles the local log with the stream, publishes the epoch marker
+   * and starts shipping.
+   */
+  static async open(dir: string, options: PrimaryOptions): Promise<ReplicatedWal> {
+    const resolved = resolvePrimary(options);
+    let state = readLocalState(dir);
+    checkStream(dir, state, resolved.stream);
+    if (state?.role === 'follower') {
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `${dir} is a follower of '${resolved.stream}'; promote it (Follower.open(dir).promote(), or walnut promote) instead of opening it as a primary`,
+      );
+    }
+    const link = await ClusterLink.open(resolved, resolved);
+    let wal: Wal | undefined;
+    try {
+      wal = await openLocalWal(dir, resolved.wal, link.nc.info?.max_payload);
+      state ??= newLocalState(resolved.stream, 'primary');
+      const current = await readLease(link.kv);
+      if (
+        // The holder is this directory: it takes the next epoch even if its own record of
+        // the epoch is behind (a crash between taking the lease and writing REPLICATION).
+        current !== null &&
+        current.lease.holder !== state.id
+      ) {
+        const fenced = current.lease.holder !== state.id && state.epoch > 0;
+        throw new WalError(
+          fenced ? WalErrorCode.FENCED : WalErrorCode.BAD_STATE,
+          fenced
+            ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one`
+            : `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
+          { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
+        );
+      }
+      const lease = await takeLease(link.kv, state.id, current);
+      state = { ...state, role: 'primary', epoch: lease.lease.epoch };
+      writeLocalState(dir, state);
+      return await ReplicatedWal.begin(dir, wal, link, state, lease, resolved);
+    } catch (error) {
+      await wal?.close().catch(() => undefined);
+      await link.close();
+      throw error;
+    }
+  }
+
+  /**
+   * @internal With the lease taken: brings the local log level with the stream, publishes
+   * the epoch marker right after the stream's last message, and starts shipping.
+   */
+  static async begin(
+    dir: string,
+    wal: Wal,
+    link: ClusterLink,
+    state: LocalState,
+    lease: LeaseEntry,
+    options: ResolvedPrimary,
+  ): Promise<ReplicatedWal> {
+    const epoch = lease.lease.epoch;
+    let streamSeq = 0;
+    let inStream = 0n;
+    for (let attempt = 0; ; attempt++) {
+      // Whatever the stream holds beyond the local log is applied first (the stream is the truth).
+      await catchUp(link, wal, options.wal.encryption);
+      const position = await link.lastPosition();
+      if (position.header !== null && position.header.epoch > epoch) {
+        throw new WalError(
+          WalErrorCode.FENCED,
+          `the stream already holds epoch ${position.header.epoch}, newer than this primary's ${epoch}: another node took over meanwhile`,
+        );
+      }
+      inStream =
+        position.header === null
+          ? 0n
+          : position.header.kind === MessageKind.EPOCH
+            ? position.header.firstLsn - 1n
+            : position.header.lastLsn;
+      await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn);
+      try {
+        const marker = encodeEpochMessage(epoch, inStream);
+        const ack = await link.publish(
+          marker,
+          `${link.names.stream}:${epoch}:marker`,
+          position.seq,
+        );
+        streamSeq = ack.seq;
+        break;
+      } catch (error) {
+        // An older primary still publishing stored one more message: catch up and retry.
+        if (!isWrongLastSequence(error) || attempt >= 20) {
+          throw new WalError(
+            WalErrorCode.IO,
+            `could not publish the epoch marker of epoch ${epoch} (${describe(error)}); retry opening`,
+            { cause: error },
+          );
+        }
+        await pause(50 * (attempt + 1));
+      }
+    }
+    const primary = new ReplicatedWal(dir, wal, link, state, epoch, options, {
+      inStream,
+      streamSeq,
+    });
+    await primary.start(lease.revision);
+    return primary;
+  }
+
+  readonly dir: string;
+  readonly stream: string;
+  readonly epoch: number;
+  private readonly shipper: Shipper;
+  private readonly uploader: SegmentUploader | null;
+  private readonly waiters: Waiter[] = [];
+  private lagWaiters: (() => void)[] = [];
+  private fencedReport: FencedReport | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private stopWatch: (() => void) | null = null;
+  // Unreplicated appends, oldest first: LSN, cumulative bytes, when appended (parallel arrays).
+  private readonly markLsn: bigint[] = [];
+  private readonly markBytes: number[] = [];
+  private readonly markTime: number[] = [];
+  private markHead = 0;
+  private appendedBytes = 0;
+  private replicatedBytes = 0;
+  /** The `wal.sync()` appends are waiting on, and the last LSN it covers. */
+  private syncing: Promise<bigint> | null = null;
+  private syncTarget = 0n;
+
+  private constructor(
+    dir: string,
+    private readonly wal: Wal,
+    private readonly link: ClusterLink,
+    private readonly state: LocalState,
+    epoch: number,
+    private readonly options: ResolvedPrimary,
+    start: { inStream: bigint; streamSeq: number },
+  ) {
+    this.dir = dir;
+    this.stream = options.stream;
+    this.epoch = epoch;
+    const maxMessage = maxMessageBytes(link);
+    this.shipper = new Shipper(
+      link,
+      epoch,
+      options.maxInFlight,
+      maxMessage,
+      { replicatedLsn: start.inStream, streamSeq: start.streamSeq },
+      {
+        onReplicated: (lsn) => this.replicated(lsn),
+        onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),
+      },
+    );
+    this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
+  }
+
+  private async start(leaseRevision: number): Promise<void> {
+    // The local tail the stream does not have yet counts as lag from now on.
+    // It is read once, here; records appended from now on are handed to the shipper as
+    // their appends resolve, never read back.
+    if (this.wal.lastLsn > this.shipper.replicatedLsn) {
+      let bytes = 0;
+      await this.wal.replay(this.shipper.replicatedLsn + 1n, (r) => {
+        bytes += r.payload.length + (r.meta?.length ?? 0);
+        this.shipper.push(r.lsn, recordInput(r));
+      });
+      this.mark(this.wal.lastLsn, bytes);
+    }
+    this.stopWatch = await watchLease(this.link.kv, leaseRevision, (lease) => {
+      if (lease === null || lease.holder !== this.state.id || lease.epoch !== this.epoch) {
+        this.fence(
+          lease?.epoch ?? this.epoch,
+          `the primary lease was ${lease === null ? 'deleted' : `taken at epoch ${lease.epoch}`}`,
+        );
+      }
+    });
+    await this.uploader?.start(this.shipper.replicatedLsn);
+  }
+
+  /** Last LSN appended locally. */
+  get lastLsn(): bigint {
+    return this.wal.lastLsn;
+  }
+
+  /** Every record up to this LSN is durable locally. */
+  get durableLsn(): bigint {
+    return this.wal.durableLsn;
+  }
+
+  /** Every record up to this LSN is in the stream (acknowledged by JetStream). */
+  get replicatedLsn(): bigint {
+    return this.shipper.replicatedLsn;
+  }
+
+  get mode(): 'sync' | 'async' {
+    return this.options.mode;
+  }
+
+  /** Set once another node took over: this primary never acknowledges again. */
+  get fenced(): FencedReport | null {
+    return this.fencedReport;
+  }
+
+  /**
+   * Appends one record. `sync`: resolves with its LSN once it is durable here and the
+   * stream acknowledged it; rejects with WAL_NOT_REPLICATED (the record IS durable
+   * locally) when the cluster does not answer within `replicationTimeoutMs`. `async`:
+   * resolves once it is durable here.
+   */
+  append(payload: Uint8Array, meta?: Uint8Array): Promise<bigint> {
+    if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          'append(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
+        ),
+      );
+    }
+    // The copy is what the shipper publishes; taken now, so the caller may reuse its buffers
+    // as soon as append returns, as with Wal.append.
+    const record: WalRecordInput =
+      meta === undefined
+        ? { payload: Buffer.from(payload) }
+        : { payload: Buffer.from(payload), meta: Buffer.from(meta) };
+    return this.appendRecords([record], payload.length + (meta?.length ?? 0));
+  }
+
+  /** Appends a batch atomically (locally); resolves with its last LSN as `append` does. */
+  appendBatch(batch: Batch): Promise<bigint> {
+    let records: WalRecordInput[];
+    try {
+      records = batch.take().map(copyRecord);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.appendRecords(records, batch.byteLength);
+  }
+
+  /**
+   * A single record is appended with `appendQueued`, which hands out its LSN at once: the
+   * shipper can publish it while the local fdatasync runs, and the append waits for both
+   * (docs/decisions/0901). A batch, or a record the Wal's queue has no room for, is shipped
+   * once its append resolved (durable).
+   */
+  private async appendRecords(records: WalRecordInput[], bytes: number): Promise<bigint> {
+    await this.admit();
+    let last: bigint | undefined;
+    if (records.length === 1) last = this.appendNow(records[0]!);
+    if (last === undefined) {
+      if (records.length === 1) {
+        const only = records[0]!;
+        last = await (only.meta === undefined
+          ? this.wal.append(only.payload)
+          : this.wal.append(only.payload, only.meta));
+      } else {
+        const batch = new Batch();
+        for (const record of records) batch.addRecord(record);
+        last = await this.wal.appendBatch(batch);
+      }
+      const first = last - BigInt(records.length - 1);
+      for (let i = 0; i < records.length; i++) this.shipper.push(first + BigInt(i), records[i]!);
+    } else {
+      this.shipper.push(last, records[0]!);
+      await this.durable(last);
+    }
+    return this.appended(last, bytes);
+  }
+
+  /** `appendQueued` the record; undefined when the Wal's queue is full (then `append` waits). */
+  private appendNow(record: WalRecordInput): bigint | undefined {
+    try {
+      return record.meta === undefined
+        ? this.wal.appendQueued(record.payload)
+        : this.wal.appendQueued(record.payload, record.meta);
+    } catch (error) {
+      if (isWalError(error, WalErrorCode.BACKPRESSURE)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once the local log is durable up to `lsn`: the appends of one turn share one
+   * `wal.sync()`, which joins the Wal's own group commit (no extra fdatasync).
+   */
+  private async durable(lsn: bigint): Promise<void> {
+    while (this.wal.durableLsn < lsn) {
+      if (this.syncing === null || this.syncTarget < lsn) {
+        this.syncTarget = this.wal.lastLsn;
+        const sync = this.wal.sync().finally(() => {
+          if (this.syncing === sync) this.syncing = null;
+        });
+        this.syncing = sync;
+      }
+      await this.syncing;
+    }
+  }
+
+  /** Resolves once every record up to `lsn` is in the stream; WAL_TIMEOUT after `timeoutMs`. */
+  waitReplicated(lsn: bigint, timeoutMs: number): Promise<bigint> {
+    if (typeof lsn !== 'bigint')
+      return Promise.reject(
+        new WalError(WalErrorCode.BAD_ARGUMENT, `lsn must be a bigint, got ${typeof lsn}`),
+      );
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          `timeoutMs must be a non-negative number, got ${timeoutMs}`,
+        ),
+      );
+    }
+    return this.waitFor(
+      lsn,
+      timeoutMs,
+      (at) =>
+        new WalError(
+          WalErrorCode.TIMEOUT,
+          `LSN ${lsn} was not replicated within ${timeoutMs} ms (replicated up to ${at}); wait again or check the cluster`,
+          {
+            details: { lsn, replicatedLsn: at },
+          },
+        ),
+    );
+  }
+
+  stats(): ReplicatedWalStats {
+    return {
+      role: 'primary',
+      mode: this.options.mode,
+      stream: this.stream,
+      epoch: this.epoch,
+      lastLsn: this.wal.lastLsn,
+      durableLsn: this.wal.durableLsn,
+      replicatedLsn: this.shipper.replicatedLsn,
+      lag: {
+        records: this.wal.lastLsn - this.shipper.replicatedLsn,
+        bytes: this.lagBytes,
+        ms:
+          this.markHead < this.markLsn.length
+            ? Math.round(performance.now() - this.markTime[this.markHead]!)
+            : 0,
+      },
+      maxLagBytes: this.options.maxLagBytes,
+      streamSeq: this.shipper.streamSeq,
+      connectedServer: this.link.nc.getServer() || null,
+      shipper: { ...this.shipper.counters },
+      uploads: this.uploader ? { ...this.uploader.counters } : SegmentUploader.off(),
+      fenced: this.fencedReport,
+      guarantee: guarantee(this.options.replicas, this.link.nc.info?.version ?? 'unknown'),
+      wal: this.wal.stats(),
+    };
+  }
+
+  /**
+   * Stops: waits (up to `timeoutMs`) for the shipper to publish what is durable, then closes
+   * the local log and the connection. Appends still waiting are rejected with WAL_CLOSED
+   * (they are durable locally; whether they reached the stream is in `replicatedLsn`).
+   */
+  close(timeoutMs = 5_000): Promise<void> {
+    this.closing ??= this.doClose(timeoutMs);
+    return this.closing;
+  }
+
+  private async doClose(timeoutMs: number): Promise<void> {
+    this.closed = true;
+    if (this.fencedReport === null) {
+      await this.waitFor(this.wal.lastLsn, timeoutMs, () => new Error('timeout')).catch(
+        () => undefined,
+      );
+    }
+    this.rejectAll(
+      new WalError(
+        WalErrorCode.CLOSED,
+        'the replicated log closed before this record was replicated; it is durable locally and will be shipped when the log is opened again as primary',
+      ),
+    );
+    this.stopWatch?.();
+    await this.shipper.stop();
+    await this.uploader?.stop();
+    await this.wal.shutdown().catch(() => this.wal.close());
+    await this.link.close();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private get lagBytes(): number {
+    return this.appendedBytes - this.replicatedBytes;
+  }
+
+  private refusal(): WalError | null {
+    if (this.fencedReport !== null) return this.fencedError();
+    if (this.closed)
+      return new WalError(
+        WalErrorCode.CLOSED,
+        'the replicated log is closed; open it again to append',
+      );
+    return null;
+  }
+
+  /** Waits while the unreplicated bytes are over `maxLagBytes` (or refuses, per `lagPolicy`). */
+  private async admit(): Promise<void> {
+    for (;;) {
+      const refusal = this.refusal();
+      if (refusal) throw refusal;
+      if (this.lagBytes < this.options.maxLagBytes) return;
+      if (this.options.lagPolicy === 'error') {
+        throw new WalError(
+          WalErrorCode.BACKPRESSURE,
+          `${this.lagBytes} bytes are not replicated yet (maxLagBytes ${this.options.maxLagBytes}; replicated up to LSN ${this.replicatedLsn}); retry once the cluster catches up, or use lagPolicy 'block'`,
+        );
+      }
+      await new Promise<void>((resolve) => this.lagWaiters.push(resolve));
+    }
+  }
+
+  private appended(lsn: bigint, bytes: number): Promise<bigint> {
+    this.mark(lsn, bytes);
+    if (this.fencedReport !== null) return Promise.reject(this.fencedError(lsn));
+    if (this.options.mode === 'async') return Promise.resolve(lsn);
+    const timeoutMs = this.options.replicationTimeoutMs;
+    return this.waitFor(
+      lsn,
+      timeoutMs,
+      (at) =>
+        new WalError(
+          WalErrorCode.NOT_REPLICATED,
+          `LSN ${lsn} is durable in the local log, but the cluster did not acknowledge it within ${timeoutMs} ms (replicated up to LSN ${at}${this.shipper.counters.lastError ? `; last error: ${this.shipper.counters.lastError}` : ''}). It stays in the local log and is shipped when the cluster answers — unless another node is promoted first, which reports it as unreplicated. Do not count it as replicated.`,
+          { details: { lsn, replicatedLsn: at, locallyDurable: true } },
+        ),
+    );
+  }
+
+  private mark(lsn: bigint, bytes: number): void {
+    this.appendedBytes += bytes;
+    if (lsn <= this.shipper.replicatedLsn) {
+      this.replicatedBytes = this.appendedBytes;
+      return;
+    }
+    this.markLsn.push(lsn);
+    this.markBytes.push(this.appendedBytes);
+    this.markTime.push(performance.now());
+  }
+
+  private waitFor(
+    lsn: bigint,
+    timeoutMs: number,
+    onTimeout: (replicated: bigint) => Error,
+  ): Promise<bigint> {
+    if (this.shipper.replicatedLsn >= lsn) return Promise.resolve(lsn);
+    const refusal = this.fencedReport !== null ? this.fencedError(lsn) : null;
+    if (refusal) return Promise.reject(refusal);
+    return new Promise<bigint>((resolve, reject) => {
+      const waiter: Waiter = {
+        lsn,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const at = this.waiters.indexOf(waiter);
+          if (at >= 0) this.waiters.splice(at, 1);
+          reject(onTimeout(this.shipper.replicatedLsn));
+        }, timeoutMs),
+      };
+      // Appends resolve in LSN order, so this is nearly always a push.
+      let at = this.waiters.length;
+      while (at > 0 && this.waiters[at - 1]!.lsn > lsn) at--;
+      this.waiters.splice(at, 0, waiter);
+    });
+  }
+
+  private replicated(lsn: bigint): void {
+    let done = 0;
+    while (done < this.waiters.length && this.waiters[done]!.lsn <= lsn) {
+      const waiter = this.waiters[done]!;
+      clearTimeout(waiter.timer);
+      waiter.resolve(waiter.lsn);
+      done++;
+    }
+    if (done > 0) this.waiters.splice(0, done);
+    let head = this.markHead;
+    while (head < this.markLsn.length && this.markLsn[head]! <= lsn) {
+      this.replicatedBytes = this.markBytes[head]!;
+      head++;
+    }
+    if (head === this.markLsn.length) {
+      this.markLsn.length = 0;
+      this.markBytes.length = 0;
+      this.markTime.length = 0;
+      this.markHead = 0;
+      this.replicatedBytes = this.appendedBytes;
+    } else {
+      this.markHead = head;
+      if (head > 4096 && head * 2 > this.markLsn.length) {
+        this.markLsn.splice(0, head);
+        this.markBytes.splice(0, head);
+        this.markTime.splice(0, head);
+        this.markHead = 0;
+      }
+    }
+    this.uploader?.replicated(lsn);
+    if (this.lagBytes < this.options.maxLagBytes) this.wakeLag();
+  }
+
+  private wakeLag(): void {
+    const waiters = this.lagWaiters;
+    this.lagWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private fence(byEpoch: number, reason: string): void {
+    if (this.fencedReport !== null) return;
+    const replicated = this.shipper.replicatedLsn;
+    const last = this.wal.lastLsn;
+    this.fencedReport = {
+      byEpoch,
+      reason,
+      unreplicated: last > replicated ? { from: replicated + 1n, to: last } : null,
+    };
+    this.rejectAll(null);
+    this.wakeLag();
+    void this.shipper.stop();
+  }
+
+  private fencedError(lsn?: bigint): WalError {
+    const report = this.fencedReport!;
+    const tail =
+      report.unreplicated === null
+        ? 'every record of this primary was replicated'
+        : `LSNs ${report.unreplicated.from}–${report.unreplicated.to} are only in this primary's local log and were never replicated`;
+    return new WalError(
+      WalErrorCode.FENCED,
+      `this primary was fenced: another node became primary of '${this.stream}' at epoch ${report.byEpoch} (${report.reason}); ${lsn !== undefined ? `LSN ${lsn} was not acknowledged; ` : ''}${tail}. Close this log; append through the new primary`,
+      {
+        details: {
+          epoch: report.byEpoch,
+          ...(lsn !== undefined ? { lsn } : {}),
+          unreplicated: report.unreplicated,
+        },
+      },
+    );
+  }
+
+  private rejectAll(error: WalError | null): void {
+    const waiters = this.waiters.splice(0);
+    for (const waiter of waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error ?? this.fencedError(waiter.lsn));
+    }
+  }
+}
+
+function copyRecord(record: WalRecordInput): WalRecordInput {
+  return {
+    ...record,
+    payload: Buffer.from(record.payload),
+    ...(record.meta !== undefined ? { meta: Buffer.from(record.meta) } : {}),
+  };
+}
+
+/** A replayed record as an input to ship (its payload views stay valid while held). */
+function recordInput(r: WalRecord): WalRecordInput {
+  return {
+    payload: r.payload,
+    ...(r.meta !== undefined ? { meta: r.meta } : {}),
+    ...(r.type !== 0 ? { type: r.type } : {}),
+    ...(r.tenantId !== undefined ? { tenantId: r.tenantId } : {}),
+    ...(r.vshardId !== undefined ? { vshardId: r.vshardId } : {}),
+    ...(r.databaseId !== undefined ? { databaseId: r.databaseId } : {}),
+  };
+}
+
+/** The largest message this connection may publish, less room for JetStream's headers. */
+export function maxMessageBytes(link: ClusterLink): number {
+  const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
+  return maxPayload - 512;
+}

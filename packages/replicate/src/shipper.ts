@@ -1,0 +1,295 @@
+import type { PubAck } from '@nats-io/jetstream';
+import type { WalRecordInput } from '@walnut/codec';
+import { Backoff, pause } from './backoff.js';
+import { type ClusterLink, describe, isWrongLastSequence } from './link.js';
+import { encodeRecordsMessage, MESSAGE_OVERHEAD, MessageKind, recordCost } from './message.js';
+
+interface InFlight {
+  readonly firstLsn: bigint;
+  readonly lastLsn: bigint;
+  /** The sequence the stream gives this message if every earlier one was stored. */
+  readonly seq: number;
+  readonly sentAt: number;
+  acked: boolean;
+}
+
+export interface ShipperEvents {
+  /** Everything up to `lsn` is in the stream (acknowledged, or found there after a failure). */
+  onReplicated(lsn: bigint): void;
+  /** The stream holds a message of a later epoch: another primary took over. */
+  onFenced(epoch: number, reason: string): void;
+}
+
+export interface ShipperStats {
+  messages: number;
+  records: number;
+  bytes: number;
+  inFlight: number;
+  failedPublishes: number;
+  reconciles: number;
+  stalled: boolean;
+  lastError: string | null;
+  /** Round trip of the last acknowledged publish. */
+  lastPublishMs: number;
+}
+
+const COMPACT_AT = 4096;
+
+/**
+ * Publishes the primary's durable records, one message per group that became durable
+ * together (split under the server's max payload), each stored only right after the one
+ * before it (expected last sequence), many in flight. The primary hands it each record as
+ * its append becomes durable (`push`), so nothing is read back from disk. On any failure it
+ * stops, waits for what is in flight, reads the stream's last message and resumes right
+ * after it — never resending blindly — with backoff between attempts. Records stay queued
+ * until the stream holds them.
+ */
+export class Shipper {
+  replicatedLsn: bigint;
+  /** The stream sequence of the last message known stored. */
+  streamSeq: number;
+  private nextSeq: number;
+  // Records not yet known to be in the stream, in LSN order (parallel arrays from `head`).
+  private readonly lsns: bigint[] = [];
+  private readonly records: WalRecordInput[] = [];
+  private head = 0;
+  /** Index of the first queued record not yet handed to a publish. */
+  private sendIndex = 0;
+  private readonly inflight: InFlight[] = [];
+  private readonly pending = new Set<Promise<void>>();
+  private readonly backoff = new Backoff();
+  private failure: unknown = null;
+  private recovering: Promise<void> | null = null;
+  private pumpScheduled = false;
+  private stopped = false;
+  private readonly stopper = new AbortController();
+  readonly counters: ShipperStats = {
+    messages: 0,
+    records: 0,
+    bytes: 0,
+    inFlight: 0,
+    failedPublishes: 0,
+    reconciles: 0,
+    stalled: false,
+    lastError: null,
+    lastPublishMs: 0,
+  };
+
+  constructor(
+    private readonly link: ClusterLink,
+    private readonly epoch: number,
+    private readonly maxInFlight: number,
+    private readonly maxMessageBytes: number,
+    start: { replicatedLsn: bigint; streamSeq: number },
+    private readonly events: ShipperEvents,
+  ) {
+    this.replicatedLsn = start.replicatedLsn;
+    this.streamSeq = start.streamSeq;
+    this.nextSeq = start.streamSeq + 1;
+  }
+
+  /**
+   * A durable record to ship. Records come in LSN order (the Wal resolves appends in
+   * order); the pushes of one turn of the event loop become one message.
+   */
+  push(lsn: bigint, record: WalRecordInput): void {
+    if (this.stopped || lsn <= this.replicatedLsn) return;
+    const last =
+      this.lsns.length > this.head ? this.lsns[this.lsns.length - 1]! : this.replicatedLsn;
+    if (lsn > last) {
+      this.lsns.push(lsn);
+      this.records.push(record);
+    } else {
+      // Out of order (never seen with the Wal, which resolves in LSN order): insert in place.
+      let at = this.lsns.length;
+      while (at > Math.max(this.head, this.sendIndex) && this.lsns[at - 1]! > lsn) at--;
+      this.lsns.splice(at, 0, lsn);
+      this.records.splice(at, 0, record);
+    }
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      queueMicrotask(this.pumpTick);
+    }
+  }
+
+  /** Stops publishing and waits for the publishes in flight to settle. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopper.abort();
+    await this.recovering;
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private readonly pumpTick = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
+
+  /** Sends every queued record it may: contiguous after what was sent, while there is room. */
+  private pump(): void {
+    const limit = this.maxMessageBytes;
+    while (
+      this.failure === null &&
+      this.recovering === null &&
+      !this.stopped &&
+      this.inflight.length < this.maxInFlight &&
+      this.sendIndex < this.lsns.length
+    ) {
+      const first = this.sendIndex;
+      let expected = first === this.head ? this.replicatedLsn + 1n : this.lsns[first - 1]! + 1n;
+      if (this.lsns[first] !== expected) return; // a hole: wait for the missing record
+      let end = first;
+      let cost = MESSAGE_OVERHEAD;
+      while (end < this.lsns.length && this.lsns[end] === expected) {
+        const size = recordCost(this.records[end]!);
+        if (end > first && cost + size > limit) break;
+        cost += size;
+        end++;
+        expected++;
+      }
+      this.sendIndex = end;
+      this.send(first, end);
+    }
+  }
+
+  private send(from: number, to: number): void {
+    const firstLsn = this.lsns[from]!;
+    const group = this.records.slice(from, to);
+    const body = encodeRecordsMessage(this.epoch, firstLsn, group);
+    const entry: InFlight = {
+      firstLsn,
+      lastLsn: this.lsns[to - 1]!,
+      seq: this.nextSeq++,
+      sentAt: performance.now(),
+      acked: false,
+    };
+    this.inflight.push(entry);
+    this.counters.inFlight = this.inflight.length;
+    this.counters.messages++;
+    this.counters.records += group.length;
+    this.counters.bytes += body.length;
+    // The id names the log's epoch and first LSN: a resend of this very message is a
+    // duplicate the stream drops, and no other primary's message can be mistaken for it.
+    const publish = this.link
+      .publish(body, `${this.link.names.stream}:${this.epoch}:${firstLsn}`, entry.seq - 1)
+      .then(
+        (ack) => this.acked(entry, ack),
+        (error) => this.failed(error),
+      );
+    this.pending.add(publish);
+    publish.finally(() => this.pending.delete(publish));
+  }
+
+  private acked(entry: InFlight, ack: PubAck): void {
+    if (ack.duplicate || ack.seq !== entry.seq) {
+      this.failed(
+        new Error(
+          `the stream stored LSNs ${entry.firstLsn}–${entry.lastLsn} at sequence ${ack.seq}${ack.duplicate ? ' (as a duplicate)' : ''}, not ${entry.seq}`,
+        ),
+      );
+      return;
+    }
+    entry.acked = true;
+    this.counters.lastPublishMs = performance.now() - entry.sentAt;
+    if (this.recovering !== null) return; // the reconcile that follows sets the position
+    let advanced = false;
+    while (this.inflight.length > 0 && this.inflight[0]!.acked) {
+      const done = this.inflight.shift()!;
+      this.replicatedLsn = done.lastLsn;
+      this.streamSeq = done.seq;
+      advanced = true;
+    }
+    this.counters.inFlight = this.inflight.length;
+    if (advanced) {
+      this.counters.stalled = false;
+      this.backoff.reset();
+      this.dropReplicated();
+      this.events.onReplicated(this.replicatedLsn);
+    }
+    this.pump();
+  }
+
+  private failed(error: unknown): void {
+    this.counters.failedPublishes++;
+    if (this.failure !== null || this.stopped) return;
+    this.failure = error;
+    this.recovering = this.recover();
+  }
+
+  /** After a failure: let everything in flight end, then find where the stream is. */
+  private async recover(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    this.inflight.length = 0;
+    this.counters.inFlight = 0;
+    if (this.stopped) return;
+    const reason = describe(this.failure);
+    this.counters.stalled = true;
+    this.counters.lastError = reason;
+    // A refused expected sequence is an answer, not an outage: look at once.
+    if (!isWrongLastSequence(this.failure)) await pause(this.backoff.next(), this.stopper.signal);
+    await this.reconcile();
+    this.dropReplicated();
+    this.sendIndex = this.head;
+    this.failure = null;
+    this.recovering = null;
+    this.pump();
+  }
+
+  /** Forgets queued records the stream now holds. */
+  private dropReplicated(): void {
+    let head = this.head;
+    while (head < this.lsns.length && this.lsns[head]! <= this.replicatedLsn) head++;
+    this.head = head;
+    if (this.sendIndex < head) this.sendIndex = head;
+    if (head === this.lsns.length) {
+      this.lsns.length = 0;
+      this.records.length = 0;
+      this.head = 0;
+      this.sendIndex = 0;
+    } else if (head >= COMPACT_AT && head * 2 >= this.lsns.length) {
+      this.lsns.splice(0, head);
+      this.records.splice(0, head);
+      this.sendIndex -= head;
+      this.head = 0;
+    }
+  }
+
+  /**
+   * Reads the stream's last message until the cluster answers (with backoff), then sets
+   * the position: everything up to that message's last LSN is in the stream, and the next
+   * publish expects that message's sequence. A later epoch there means this primary is fenced.
+   */
+  private async reconcile(): Promise<void> {
+    this.counters.reconciles++;
+    while (!this.stopped) {
+      try {
+        const position = await this.link.lastPosition();
+        const header = position.header;
+        if (header !== null && header.epoch > this.epoch) {
+          this.stopped = true;
+          this.events.onFenced(
+            header.epoch,
+            `the stream holds a message of epoch ${header.epoch} at sequence ${position.seq}`,
+          );
+          return;
+        }
+        if (header === null || header.epoch < this.epoch) {
+          throw new Error(
+            `the stream lost this primary's epoch marker (its last message is ${header === null ? 'none' : `of epoch ${header.epoch}`}); was it purged or recreated?`,
+          );
+        }
+        const inStream = header.kind === MessageKind.EPOCH ? header.firstLsn - 1n : header.lastLsn;
+        this.streamSeq = position.seq;
+        this.nextSeq = position.seq + 1;
+        if (inStream > this.replicatedLsn) {
+          this.replicatedLsn = inStream;
+          this.events.onReplicated(inStream);
+        }
+        return;
+      } catch (error) {
+        this.counters.lastError = describe(error);
+        await pause(this.backoff.next(), this.stopper.signal);
+      }
+    }
+  }
+}

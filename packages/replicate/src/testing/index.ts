@@ -1,0 +1,9 @@
+export {
+  type ClusterOptions as NatsClusterOptions,
+  freePort,
+  NatsCluster,
+  NatsNode,
+  natsServerBinary,
+  sleep,
+  TcpProxy,
+} from './nats-cluster.js';

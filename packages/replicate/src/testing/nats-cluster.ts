@@ -1,0 +1,381 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+/**
+ * Real nats-server processes for the replication tests: a cluster of `size` nodes on
+ * loopback ports (each with its own client and cluster port and its own JetStream store
+ * under a temp directory), started and stopped by the test. Every process started here is
+ * killed by `stop()`, also when a test fails (call it from `afterAll`/`finally`), and a
+ * process-exit hook kills any left behind. Only 127.0.0.1 is ever listened on or dialled.
+ */
+
+const LOOPBACK = '127.0.0.1';
+
+/** Where the server binary is: `NATS_SERVER` or the Debian package's path, then PATH. */
+export function natsServerBinary(): string {
+  if (process.env.NATS_SERVER) return process.env.NATS_SERVER;
+  for (const candidate of ['/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    try {
+      execFileSync(candidate, ['--version'], { stdio: 'ignore' });
+      return candidate;
+    } catch {}
+  }
+  return 'nats-server';
+}
+
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export interface NodeSpec {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly clusterPort: number;
+  readonly storeDir: string;
+  readonly configPath: string;
+}
+
+export class NatsNode {
+  process: ChildProcess | undefined;
+  private output = '';
+
+  constructor(readonly spec: NodeSpec) {}
+
+  get url(): string {
+    return `nats://${LOOPBACK}:${this.spec.clientPort}`;
+  }
+
+  get running(): boolean {
+    return this.process !== undefined && this.process.exitCode === null && !this.process.killed;
+  }
+
+  /** Starts the server and waits until it accepts client connections. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const child = spawn(natsServerBinary(), ['-c', this.spec.configPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.output = '';
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    let spawnError: Error | undefined;
+    child.once('error', (error) => {
+      spawnError = error;
+    });
+    this.process = child;
+    await waitForPort(this.spec.clientPort, 10_000, () => {
+      if (spawnError) {
+        throw new Error(
+          `cannot run ${natsServerBinary()} (${spawnError.message}): the replication tests need nats-server — apt-get install nats-server, or set NATS_SERVER to its path`,
+        );
+      }
+      if (child.exitCode !== null) {
+        throw new Error(
+          `nats-server ${this.spec.name} exited (${child.exitCode}):\n${this.output}`,
+        );
+      }
+    });
+  }
+
+  /** SIGKILL: the node dies with whatever it had not written. */
+  async kill(): Promise<void> {
+    await this.signalAndWait('SIGKILL');
+  }
+
+  /** A graceful stop (SIGTERM), falling back to SIGKILL after 5 s. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** The last lines the server printed (for failure messages). */
+  log(): string {
+    return this.output;
+  }
+}
+
+export interface ClusterOptions {
+  /** Nodes in the cluster (1 = a single server without a cluster block). Default 3. */
+  readonly size?: number;
+  /** Extra lines in every node's `jetstream {}` block (e.g. `sync_interval: always` on 2.10+). */
+  readonly jetstreamExtra?: string;
+}
+
+export class NatsCluster {
+  readonly nodes: NatsNode[];
+  readonly root: string;
+
+  private constructor(root: string, nodes: NatsNode[]) {
+    this.root = root;
+    this.nodes = nodes;
+  }
+
+  /** Writes each node's configuration and starts them all. */
+  static async start(options: ClusterOptions = {}): Promise<NatsCluster> {
+    const size = options.size ?? 3;
+    const root = mkdtempSync(join(tmpdir(), 'walnut-nats-'));
+    const ports: { client: number; cluster: number }[] = [];
+    for (let i = 0; i < size; i++)
+      ports.push({ client: await freePort(), cluster: await freePort() });
+    const nodes = ports.map((port, i) => {
+      const name = `n${i + 1}`;
+      const storeDir = join(root, name);
+      mkdirSync(storeDir, { recursive: true });
+      const configPath = join(root, `${name}.conf`);
+      const routes = ports
+        .filter((_, j) => j !== i)
+        .map((p) => `nats-route://${LOOPBACK}:${p.cluster}`);
+      const lines = [
+        `server_name: ${name}`,
+        `listen: ${LOOPBACK}:${port.client}`,
+        // The default 1 MiB; the tests that need more set their own.
+        'max_payload: 1048576',
+        'jetstream {',
+        `  store_dir: "${storeDir}"`,
+        '  max_memory_store: 67108864',
+        '  max_file_store: 2147483648',
+        ...(options.jetstreamExtra ? [`  ${options.jetstreamExtra}`] : []),
+        '}',
+      ];
+      if (size > 1) {
+        lines.push(
+          'cluster {',
+          '  name: walnut-test',
+          `  listen: ${LOOPBACK}:${port.cluster}`,
+          `  routes: [${routes.join(', ')}]`,
+          '}',
+        );
+      }
+      writeFileSync(configPath, `${lines.join('\n')}\n`);
+      return new NatsNode({
+        name,
+        clientPort: port.client,
+        clusterPort: port.cluster,
+        storeDir,
+        configPath,
+      });
+    });
+    const cluster = new NatsCluster(root, nodes);
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+      await cluster.waitForJetStream(30_000);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** Every node's client URL. */
+  get servers(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  node(name: string): NatsNode {
+    const node = this.nodes.find((n) => n.spec.name === name);
+    if (!node) throw new Error(`no node ${name}`);
+    return node;
+  }
+
+  /** A plain client connection to the running nodes (close it yourself). */
+  async connect(): Promise<NatsConnection> {
+    return connect({
+      servers: this.nodes.filter((n) => n.running).map((n) => n.url),
+      reconnectTimeWait: 250,
+      maxReconnectAttempts: -1,
+    });
+  }
+
+  /** Waits until JetStream answers on the cluster (a meta leader is elected). */
+  async waitForJetStream(timeoutMs: number): Promise<void> {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      let nc: NatsConnection | undefined;
+      try {
+        nc = await this.connect();
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+        await jsm.getAccountInfo();
+        // A meta leader may answer before it knows every peer ("no suitable peers for
+        // placement"): ready means a stream with a copy on every node can be created.
+        const probe = `walnut-ready-${process.pid}`;
+        await jsm.streams.add({
+          name: probe,
+          subjects: [`${probe}.x`],
+          num_replicas: this.nodes.filter((n) => n.running).length,
+        });
+        await jsm.streams.delete(probe);
+        return;
+      } catch (error) {
+        last = error;
+      } finally {
+        await nc?.close().catch(() => undefined);
+      }
+      await sleep(250);
+    }
+    throw new Error(`JetStream did not become ready in ${timeoutMs} ms: ${String(last)}`);
+  }
+
+  /** The name of the node leading `stream` (its Raft group), once there is one. */
+  async streamLeader(stream: string, timeoutMs = 20_000): Promise<string> {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const nc = await this.connect();
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+        const info = await jsm.streams.info(stream);
+        const leader = info.cluster?.leader;
+        if (leader) return leader;
+      } catch {
+      } finally {
+        await nc.close().catch(() => undefined);
+      }
+      await sleep(200);
+    }
+    throw new Error(`stream ${stream} has no leader after ${timeoutMs} ms`);
+  }
+
+  /** Stops every node (SIGKILL) and deletes the store directories. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `target` (a port on 127.0.0.1): the tests point a
+ * client at it and cut it to make a partition. While cut it refuses nothing but forwards
+ * nothing either (connections are held silent, like a dropped link), and existing
+ * connections stop moving bytes; `heal()` closes the silent ones so clients reconnect.
+ */
+export class TcpProxy {
+  private readonly sockets = new Set<Socket>();
+  private cutValue = false;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly targetPort: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const port = await freePort();
+    const server = createServer();
+    const proxy = new TcpProxy(server, port, targetPort);
+    server.on('connection', (client) => proxy.accept(client));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, LOOPBACK, () => resolve());
+    });
+    return proxy;
+  }
+
+  get url(): string {
+    return `nats://${LOOPBACK}:${this.port}`;
+  }
+
+  get isCut(): boolean {
+    return this.cutValue;
+  }
+
+  private accept(client: Socket): void {
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    client.on('error', () => client.destroy());
+    if (this.cutValue) {
+      client.pause();
+      return;
+    }
+    const upstream = tcpConnect(this.targetPort, LOOPBACK);
+    this.sockets.add(upstream);
+    upstream.on('close', () => {
+      this.sockets.delete(upstream);
+      client.destroy();
+    });
+    upstream.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+    client.on('data', (chunk) => {
+      if (!this.cutValue) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!this.cutValue) client.write(chunk);
+    });
+  }
+
+  /** Bytes stop flowing both ways; nothing is closed (a silent partition). */
+  cut(): void {
+    this.cutValue = true;
+  }
+
+  /** Ends the partition: the silent connections are closed so their clients reconnect. */
+  heal(): void {
+    this.cutValue = false;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitForPort(port: number, timeoutMs: number, check: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    check();
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect(port, LOOPBACK);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  check();
+  throw new Error(`nothing listens on ${LOOPBACK}:${port} after ${timeoutMs} ms`);
+}

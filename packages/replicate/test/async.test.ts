@@ -1,0 +1,104 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Follower, type PrimaryOptions, ReplicatedWal } from '../src/index.js';
+import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
+import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+
+let cluster: NatsCluster;
+beforeAll(async () => {
+  cluster = await NatsCluster.start({ size: 3 });
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+  removeDirs();
+});
+
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
+});
+
+async function proxiedPrimary(options: Partial<PrimaryOptions>) {
+  const proxy = await TcpProxy.start(cluster.nodes[2]!.spec.clientPort);
+  opened.push({ close: () => proxy.stop() });
+  const primary = await ReplicatedWal.open(tempDir(), {
+    servers: [proxy.url],
+    connection: { ignoreClusterUpdates: true },
+    stream: streamName('async'),
+    replicas: 3,
+    mode: 'async',
+    requestTimeoutMs: 1_000,
+    ...options,
+  });
+  opened.push(primary);
+  return { proxy, primary };
+}
+
+describe('async mode', () => {
+  it('acknowledges on local durability, ships behind, and reports the lag in records, bytes and time', async () => {
+    const { proxy, primary } = await proxiedPrimary({});
+    const last = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => primary.append(payloadOf(i))),
+    ).then((l) => l.at(-1)!);
+    expect(primary.durableLsn).toBeGreaterThanOrEqual(last);
+    expect(await primary.waitReplicated(last, 20_000)).toBe(last);
+    expect(primary.stats().lag).toEqual({ records: 0n, bytes: 0, ms: 0 });
+
+    proxy.cut();
+    for (let i = 500; i < 510; i++) await primary.append(payloadOf(i, 100));
+    await sleep(200);
+    const lag = primary.stats().lag;
+    expect(lag.records).toBe(10n);
+    expect(lag.bytes).toBe(1_000);
+    expect(lag.ms).toBeGreaterThanOrEqual(150);
+    await expect(primary.waitReplicated(510n, 300)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });
+    proxy.heal();
+    expect(await primary.waitReplicated(510n, 30_000)).toBe(510n);
+    expect(primary.stats().lag.records).toBe(0n);
+
+    const dir = tempDir();
+    const follower = await Follower.open(dir, { servers: cluster.servers, stream: primary.stream });
+    opened.push(follower);
+    await follower.waitFor(510n, 20_000);
+    await follower.close();
+    expect(contiguous(await readLog(dir))).toBe(510);
+  });
+
+  it("maxLagBytes with lagPolicy 'error' refuses appends while the cluster is out of reach", async () => {
+    const { proxy, primary } = await proxiedPrimary({ maxLagBytes: 10_000, lagPolicy: 'error' });
+    await primary.append(payloadOf(0));
+    await primary.waitReplicated(1n, 20_000);
+    proxy.cut();
+    let accepted = 0;
+    let refusal: unknown = null;
+    for (let i = 0; i < 100 && refusal === null; i++) {
+      await primary.append(payloadOf(i, 1_000)).then(
+        () => accepted++,
+        (error) => {
+          refusal = error;
+        },
+      );
+    }
+    expect(accepted).toBe(10);
+    expect(refusal).toMatchObject({ code: 'WAL_BACKPRESSURE' });
+    expect(primary.lastLsn).toBe(11n);
+    proxy.heal();
+    await primary.waitReplicated(11n, 30_000);
+    expect(await primary.append(payloadOf(11))).toBe(12n);
+  });
+
+  it("maxLagBytes with lagPolicy 'block' holds appends until the shipper catches up", async () => {
+    const { proxy, primary } = await proxiedPrimary({ maxLagBytes: 5_000 });
+    proxy.cut();
+    for (let i = 0; i < 5; i++) await primary.append(payloadOf(i, 1_000));
+    let resolved = false;
+    const held = primary.append(payloadOf(5, 1_000)).then((lsn) => {
+      resolved = true;
+      return lsn;
+    });
+    await sleep(500);
+    expect(resolved).toBe(false);
+    expect(primary.lastLsn).toBe(5n);
+    proxy.heal();
+    expect(await held).toBe(6n);
+  });
+});

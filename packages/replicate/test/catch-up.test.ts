@@ -1,0 +1,134 @@
+import { KeyRing } from '@walnut/wal';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Follower, ReplicatedWal } from '../src/index.js';
+import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
+import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+
+let cluster: NatsCluster;
+beforeAll(async () => {
+  cluster = await NatsCluster.start({ size: 3 });
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+  removeDirs();
+});
+
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
+});
+
+async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('catching up from the object store', () => {
+  it('a follower whose position the stream trimmed restores sealed segments, then follows the stream', async () => {
+    const stream = streamName('restore');
+    const primaryDir = tempDir();
+    // Small segments (about 60 records of 200 B) and a stream that keeps 150 messages.
+    const primary = await ReplicatedWal.open(primaryDir, {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+      streamMaxMessages: 150,
+      wal: { segmentSize: 16 * 1024 },
+    });
+    opened.push(primary);
+    for (let i = 0; i < 100; i++) await primary.append(payloadOf(i, 200));
+    const restartedDir = tempDir();
+    const early = await Follower.open(restartedDir, { servers: cluster.servers, stream });
+    await early.waitFor(100n, 20_000);
+    await early.close();
+
+    // One message per append: the stream now starts far past LSN 101.
+    for (let i = 100; i < 1_000; i++) await primary.append(payloadOf(i, 200));
+    await until('the uploads', () => primary.stats().uploads.uploadedLsn >= 800n);
+    expect(primary.stats().uploads.failures).toBe(0);
+
+    const restarted = await Follower.open(restartedDir, { servers: cluster.servers, stream });
+    opened.push(restarted);
+    const fresh = await Follower.open(tempDir(), { servers: cluster.servers, stream });
+    opened.push(fresh);
+    await restarted.waitFor(1_000n, 30_000);
+    await fresh.waitFor(1_000n, 30_000);
+    expect(restarted.stats().restoredRecords).toBeGreaterThan(0);
+    expect(fresh.stats().restoredRecords).toBeGreaterThan(0);
+
+    // And they keep following the stream.
+    await primary.append(payloadOf(1_000, 200));
+    await restarted.waitFor(1_001n, 20_000);
+    await restarted.close();
+    await primary.close();
+    const copy = await readLog(restartedDir);
+    expect(contiguous(copy)).toBe(1_001);
+    expect(copy).toEqual(await readLog(primaryDir));
+  });
+
+  it('restores encrypted segments with the key ring of the primary, and says a key is missing without it', async () => {
+    const stream = streamName('restore-encrypted');
+    const ring = new KeyRing([[7, Buffer.alloc(32, 7)]], 7);
+    const primary = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+      streamMaxMessages: 100,
+      wal: { segmentSize: 16 * 1024, encryption: ring },
+    });
+    opened.push(primary);
+    for (let i = 0; i < 600; i++) await primary.append(payloadOf(i, 200));
+    await until('the uploads', () => primary.stats().uploads.uploadedLsn >= 450n);
+
+    const withRing = await Follower.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      wal: { encryption: ring },
+    });
+    opened.push(withRing);
+    await withRing.waitFor(600n, 30_000);
+    expect(withRing.stats().restoredRecords).toBeGreaterThan(0);
+
+    const without = await Follower.open(tempDir(), { servers: cluster.servers, stream });
+    opened.push(without);
+    await expect(without.waitFor(600n, 30_000)).rejects.toMatchObject({ code: 'WAL_KEY_MISSING' });
+  });
+
+  it('a partitioned sync primary fails its appends after the bounded wait and resumes when the partition heals', async () => {
+    const stream = streamName('partition');
+    const proxy = await TcpProxy.start(cluster.nodes[1]!.spec.clientPort);
+    opened.push({ close: () => proxy.stop() });
+    const primary = await ReplicatedWal.open(tempDir(), {
+      servers: [proxy.url],
+      connection: { ignoreClusterUpdates: true },
+      stream,
+      replicas: 3,
+      requestTimeoutMs: 1_000,
+      replicationTimeoutMs: 2_000,
+    });
+    opened.push(primary);
+    for (let i = 0; i < 20; i++) await primary.append(payloadOf(i));
+    proxy.cut();
+    const cut = await Promise.allSettled(
+      Array.from({ length: 4 }, (_, i) => primary.append(payloadOf(20 + i))),
+    );
+    for (const outcome of cut) {
+      expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'WAL_NOT_REPLICATED' } });
+    }
+    expect(primary.stats().shipper.stalled).toBe(true);
+    proxy.heal();
+    expect(await primary.waitReplicated(24n, 30_000)).toBe(24n);
+    expect(await primary.append(payloadOf(24))).toBe(25n);
+    const dir = tempDir();
+    const follower = await Follower.open(dir, { servers: cluster.servers, stream });
+    opened.push(follower);
+    await follower.waitFor(25n, 20_000);
+    await follower.close();
+    const copy = await readLog(dir);
+    expect(contiguous(copy)).toBe(25);
+    for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadOf(i))).toBe(true);
+  });
+});

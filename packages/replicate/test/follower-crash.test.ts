@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Batch } from '@walnut/wal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Follower, ReplicatedWal } from '../src/index.js';
+import { NatsCluster } from '../src/testing/index.js';
+import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+
+// The follower runs the built package in a child process: build first (pnpm test does).
+const CHILD = fileURLToPath(new URL('./fixtures/follower-child.mjs', import.meta.url));
+
+let cluster: NatsCluster;
+beforeAll(async () => {
+  cluster = await NatsCluster.start({ size: 3 });
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+  removeDirs();
+});
+
+describe('a follower process killed while applying', () => {
+  it('continues from its own durable position when reopened, and ends equal to the primary', async () => {
+    const stream = streamName('follower-kill');
+    const primary = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+    });
+    const batches: Promise<bigint>[] = [];
+    for (let b = 0; b < 100; b++) {
+      const batch = new Batch();
+      for (let i = 0; i < 100; i++) batch.add(payloadOf(b * 100 + i, 200));
+      batches.push(primary.appendBatch(batch));
+    }
+    await Promise.all(batches);
+    expect(primary.lastLsn).toBe(10_000n);
+
+    const dir = tempDir();
+    const child = spawn(process.execPath, [CHILD, dir, cluster.servers.join(','), stream], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let applied = 0n;
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`the follower applied only ${applied}: ${stderr}`)),
+          60_000,
+        );
+        child.stdout.on('data', (chunk: Buffer) => {
+          for (const line of chunk.toString().trim().split('\n'))
+            applied = BigInt(line.split(' ')[1] ?? '0');
+          if (applied >= 1_000n) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        exited.then(() => reject(new Error(`the follower exited: ${stderr}`)));
+      });
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+
+    const reopened = await Follower.open(dir, { servers: cluster.servers, stream });
+    // Whatever the killed follower had made durable is still there.
+    expect(reopened.appliedLsn).toBeGreaterThanOrEqual(applied);
+    await reopened.waitFor(10_000n, 60_000);
+    await reopened.close();
+    await primary.close();
+    const copy = await readLog(dir);
+    expect(contiguous(copy)).toBe(10_000);
+    expect(copy).toEqual(await readLog(primary.dir));
+  });
+});

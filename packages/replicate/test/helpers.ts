@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Wal } from '@walnut/wal';
+
+const dirs: string[] = [];
+
+/** A fresh directory under the temp dir, removed by `removeDirs()`. */
+export function tempDir(prefix = 'walnut-repl-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+export function removeDirs(): void {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The payload record `i` carries: its number and seeded bytes, so any copy can be checked. */
+export function payloadOf(i: number, size = 48): Buffer {
+  const buf = Buffer.alloc(size);
+  buf.writeUInt32LE(i, 0);
+  for (let j = 4; j < size; j++) buf[j] = (i * 31 + j * 7) & 0xff;
+  return buf;
+}
+
+let streams = 0;
+/** A stream name no other test in this process uses. */
+export function streamName(what: string): string {
+  return `${what}-${process.pid}-${++streams}`;
+}
+
+/** Every record of the log in `dir` (opened, replayed and closed). */
+export async function readLog(
+  dir: string,
+): Promise<{ lsn: bigint; payload: Buffer; meta?: Buffer }[]> {
+  const wal = await Wal.open(dir).storageIo('sync-fs').build();
+  const out: { lsn: bigint; payload: Buffer; meta?: Buffer }[] = [];
+  try {
+    await wal.replay(1n, (r) => {
+      out.push({
+        lsn: r.lsn,
+        payload: Buffer.from(r.payload),
+        ...(r.meta ? { meta: Buffer.from(r.meta) } : {}),
+      });
+    });
+  } finally {
+    await wal.close();
+  }
+  return out;
+}
+
+export function digest(records: { lsn: bigint; payload: Buffer }[]): string {
+  const hash = createHash('sha256');
+  for (const r of records) hash.update(`${r.lsn}:`).update(r.payload);
+  return hash.digest('hex');
+}
+
+/** Checks LSNs 1..n contiguous; returns n. */
+export function contiguous(records: { lsn: bigint }[]): number {
+  records.forEach((r, i) => {
+    if (r.lsn !== BigInt(i + 1))
+      throw new Error(`LSN ${r.lsn} at position ${i} (expected ${i + 1})`);
+  });
+  return records.length;
+}

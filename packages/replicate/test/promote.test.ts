@@ -1,0 +1,164 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isWalError } from '@walnut/wal';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Follower, ReplicatedWal } from '../src/index.js';
+import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
+import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+
+let cluster: NatsCluster;
+beforeAll(async () => {
+  cluster = await NatsCluster.start({ size: 3 });
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+  removeDirs();
+});
+
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
+});
+
+describe('promotion and fencing', () => {
+  it('a promoted follower fences the old primary, which never acknowledges again and reports its tail', async () => {
+    const stream = streamName('fence');
+    // The old primary reaches the cluster through a proxy the test can cut.
+    const proxy = await TcpProxy.start(cluster.nodes[0]!.spec.clientPort);
+    opened.push({ close: () => proxy.stop() });
+    const oldDir = tempDir();
+    const old = await ReplicatedWal.open(oldDir, {
+      servers: [proxy.url],
+      connection: { ignoreClusterUpdates: true },
+      stream,
+      replicas: 3,
+      mode: 'async',
+      requestTimeoutMs: 1_000,
+    });
+    opened.push(old);
+    for (let i = 0; i < 40; i++) await old.append(payloadOf(i));
+    await old.waitReplicated(40n, 10_000);
+    const followerDir = tempDir();
+    const follower = await Follower.open(followerDir, { servers: cluster.servers, stream });
+    await follower.waitFor(40n, 20_000);
+
+    // Cut off, the async primary still acknowledges locally: LSNs 41-45 never reach the stream.
+    proxy.cut();
+    for (let i = 40; i < 45; i++) expect(await old.append(payloadOf(1000 + i))).toBe(BigInt(i + 1));
+    const promoted = await follower.promote();
+    opened.push(promoted);
+    expect(promoted.epoch).toBe(2);
+    expect(promoted.lastLsn).toBe(40n);
+    proxy.heal();
+
+    // Back in touch, the old primary learns of the takeover (lease watch or a refused publish).
+    const deadline = Date.now() + 20_000;
+    while (old.fenced === null && Date.now() < deadline) await sleep(50);
+    expect(old.fenced).toMatchObject({ byEpoch: 2, unreplicated: { from: 41n, to: 45n } });
+    await expect(old.append(payloadOf(1000))).rejects.toMatchObject({
+      code: 'WAL_FENCED',
+      details: { unreplicated: { from: 41n, to: 45n } },
+    });
+    expect(old.replicatedLsn).toBe(40n);
+
+    for (let i = 40; i < 60; i++) expect(await promoted.append(payloadOf(i))).toBe(BigInt(i + 1));
+    await old.close();
+    await promoted.close();
+
+    // The old directory cannot come back as primary.
+    await expect(
+      ReplicatedWal.open(oldDir, { servers: cluster.servers, stream, replicas: 3 }),
+    ).rejects.toMatchObject({
+      code: 'WAL_FENCED',
+    });
+    // Nor follow: its LSNs 41-45 are records the stream never had.
+    await expect(Follower.open(oldDir, { servers: cluster.servers, stream })).rejects.toMatchObject(
+      {
+        code: 'WAL_DIVERGED',
+      },
+    );
+
+    const copy = await readLog(followerDir);
+    expect(contiguous(copy)).toBe(60);
+    for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadOf(i))).toBe(true);
+  });
+
+  it('an old primary that has not yet heard of the takeover refuses its next append', async () => {
+    const stream = streamName('fence-sync');
+    const old = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+    });
+    opened.push(old);
+    for (let i = 0; i < 10; i++) await old.append(payloadOf(i));
+    const follower = await Follower.open(tempDir(), { servers: cluster.servers, stream });
+    await follower.waitFor(10n, 20_000);
+    const promoted = await follower.promote();
+    opened.push(promoted);
+    const outcome = await old.append(payloadOf(10)).then(
+      () => 'acknowledged',
+      (error) => (isWalError(error) ? error.code : String(error)),
+    );
+    expect(outcome).toBe('WAL_FENCED');
+    expect(await promoted.append(payloadOf(10))).toBe(11n);
+  });
+
+  it('a primary whose directory lost the record of its last epoch still holds the lease', async () => {
+    const stream = streamName('lost-epoch');
+    const dir = tempDir();
+    const options = { servers: cluster.servers, stream, replicas: 3 };
+    const first = await ReplicatedWal.open(dir, options);
+    await first.append(payloadOf(0));
+    await first.close();
+    const state = JSON.parse(readFileSync(join(dir, 'REPLICATION'), 'utf8'));
+    const second = await ReplicatedWal.open(dir, options);
+    expect(second.epoch).toBe(2);
+    await second.close();
+    // As if the process died after taking epoch 2 and before writing it down.
+    writeFileSync(join(dir, 'REPLICATION'), JSON.stringify(state));
+    const third = await ReplicatedWal.open(dir, options);
+    opened.push(third);
+    expect(third.epoch).toBe(3);
+    expect(await third.append(payloadOf(1))).toBe(2n);
+  });
+
+  it('a second primary for the same stream is refused while the first holds the lease', async () => {
+    const stream = streamName('second');
+    const first = await ReplicatedWal.open(tempDir(), {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+    });
+    opened.push(first);
+    await expect(
+      ReplicatedWal.open(tempDir(), { servers: cluster.servers, stream, replicas: 3 }),
+    ).rejects.toMatchObject({
+      code: 'WAL_BAD_STATE',
+    });
+    await first.append(payloadOf(1));
+  });
+
+  it('a primary reopened in its own directory takes the next epoch and ships what it had not', async () => {
+    const stream = streamName('reopen');
+    const dir = tempDir();
+    const first = await ReplicatedWal.open(dir, {
+      servers: cluster.servers,
+      stream,
+      replicas: 3,
+      mode: 'async',
+    });
+    for (let i = 0; i < 30; i++) await first.append(payloadOf(i));
+    await first.close();
+    const again = await ReplicatedWal.open(dir, { servers: cluster.servers, stream, replicas: 3 });
+    opened.push(again);
+    expect(again.epoch).toBe(2);
+    expect(await again.append(payloadOf(30))).toBe(31n);
+    const followerDir = tempDir();
+    const follower = await Follower.open(followerDir, { servers: cluster.servers, stream });
+    opened.push(follower);
+    await follower.waitFor(31n, 20_000);
+    await follower.close();
+    expect(contiguous(await readLog(followerDir))).toBe(31);
+  });
+});
