@@ -25,6 +25,7 @@ export {
   parseSegmentFileName,
   segmentFileName,
 } from './file-header.js';
+export { decodeFloor, encodeFloor, FLOOR_FILE } from './floor-file.js';
 export { encodeFrame, sealFrame } from './frame.js';
 export {
   type FrameRun,
