@@ -1,6 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c, parseSegmentFileName, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  crc32c,
+  decodeGaps,
+  GAPS_FILE,
+  type LsnGap,
+  parseSegmentFileName,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { ioError } from './errors.js';
 
 export interface SegmentFile {
@@ -46,4 +54,17 @@ export function readFloor(dir: string): bigint | null {
       { details: { segment: path, offset: 0 } },
     );
   return bytes.readBigUInt64LE(0);
+}
+
+/** The LSN ranges a salvage recorded as lost (the directory's GAPS file), none without one. */
+export function readGaps(dir: string): LsnGap[] {
+  const path = join(dir, GAPS_FILE);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return [];
+    throw ioError(error, path, 'read');
+  }
+  return decodeGaps(bytes, path);
 }

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { crc32c, WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
+import { readSmallFile, tmpName, writeFileAtomically } from './log-files.js';
 
 export const FLOOR_FILE = 'FLOOR';
-export const FLOOR_TMP_FILE = 'FLOOR.tmp';
+export const FLOOR_TMP_FILE = tmpName(FLOOR_FILE);
 const FLOOR_SIZE = 12;
 
 export function encodeFloor(lsn: bigint): Buffer {
@@ -27,34 +28,11 @@ export function decodeFloor(buf: Uint8Array, path: string): bigint {
 
 /** The retained floor recorded in `<dir>/FLOOR`, or null when there is none. */
 export async function readFloor(io: StorageIo, dir: string): Promise<bigint | null> {
-  const path = join(dir, FLOOR_FILE);
-  const st = await io.stat(path);
-  if (st === null) return null;
-  const fd = await io.open(path, { readOnly: true });
-  try {
-    const buf = Buffer.alloc(Math.min(st.size, 64));
-    let got = 0;
-    while (got < buf.length) {
-      const n = await io.read(fd, buf.subarray(got), got);
-      if (n === 0) break;
-      got += n;
-    }
-    return decodeFloor(buf.subarray(0, got), path);
-  } finally {
-    await io.close(fd);
-  }
+  const bytes = await readSmallFile(io, dir, FLOOR_FILE, 64);
+  return bytes === null ? null : decodeFloor(bytes, join(dir, FLOOR_FILE));
 }
 
-/** Writes the floor atomically: FLOOR.tmp, fsync, rename over FLOOR, directory fsync. */
+/** Writes the floor atomically (a crash leaves the old floor or the new one). */
 export async function writeFloor(io: StorageIo, dir: string, lsn: bigint): Promise<void> {
-  const tmp = join(dir, FLOOR_TMP_FILE);
-  const fd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
-  try {
-    await io.write(fd, encodeFloor(lsn), 0);
-    await io.fsync(fd);
-  } finally {
-    await io.close(fd);
-  }
-  await io.rename(tmp, join(dir, FLOOR_FILE));
-  await io.syncDirectory(dir);
+  await writeFileAtomically(io, dir, FLOOR_FILE, encodeFloor(lsn));
 }

@@ -1,6 +1,15 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32c, isWalError, parseSegmentFileName, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  crc32c,
+  decodeGaps,
+  GAPS_FILE,
+  isWalError,
+  type LsnGap,
+  parseSegmentFileName,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { UsageError } from '../errors.js';
 
 /**
@@ -80,6 +89,28 @@ export async function readFloor(dir: string): Promise<FloorState> {
     return { kind: 'damaged', reason: 'FLOOR checksum does not match' };
   }
   return { kind: 'valid', lsn };
+}
+
+export type GapsState =
+  | { readonly kind: 'valid'; readonly gaps: readonly LsnGap[] }
+  | { readonly kind: 'damaged'; readonly reason: string };
+
+/** The LSN ranges an earlier salvage recorded as lost, from `<dir>/GAPS` (none without one). */
+export async function readGaps(dir: string): Promise<GapsState> {
+  const path = join(dir, GAPS_FILE);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'valid', gaps: [] };
+    throw ioError(error, 'read', path);
+  }
+  try {
+    return { kind: 'valid', gaps: decodeGaps(bytes, GAPS_FILE) };
+  } catch (error) {
+    if (!isWalError(error)) throw error;
+    return { kind: 'damaged', reason: error.message };
+  }
 }
 
 export function ioError(error: unknown, syscall: string, path: string): WalError {
