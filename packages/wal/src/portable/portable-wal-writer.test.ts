@@ -255,3 +255,34 @@ async function faultyMemory(): Promise<{ mem: MemoryStorageIo; faulty: FaultySto
   await faulty.mkdir('/portable');
   return { mem, faulty };
 }
+
+describe("PortableWalWriter: reopening a 'raw' file", () => {
+  it('goes on numbering checksummed records when the file holds nothing else', async () => {
+    const { io, writer } = await fresh({ content: 'raw' });
+    await writer.appendWithChecksum(Buffer.from('a'));
+    await writer.appendWithChecksum(Buffer.from('b'));
+    await writer.close();
+    const again = await PortableWalWriter.open(FILE, { storageIo: io, content: 'raw' });
+    expect(again.nextLsn).toBe(3n);
+    await again.appendWithChecksum(Buffer.from('c'));
+    await again.close();
+    expect(payloadsOf(io.fileBytes(FILE)!)).toEqual(['1:a', '2:b', '3:c']);
+  });
+
+  it('refuses checksummed records after raw bytes, whose LSN it cannot know, and still takes raw bytes', async () => {
+    const { io, writer } = await fresh({ content: 'raw' });
+    await writer.appendWithChecksum(Buffer.from('a'));
+    await writer.append(Buffer.from('opaque bytes'));
+    await writer.close();
+    const again = await PortableWalWriter.open(FILE, { storageIo: io, content: 'raw' });
+    expect(again.nextLsn).toBeNull();
+    const refused = await again.appendWithChecksum(Buffer.from('b')).catch((e: unknown) => e);
+    expect(isWalError(refused, 'WAL_BAD_STATE')).toBe(true);
+    await expect(again.appendWithChecksumBatched(Buffer.from('b'))).rejects.toMatchObject({
+      code: 'WAL_BAD_STATE',
+    });
+    const before = io.fileBytes(FILE)!.length;
+    expect(await again.append(Buffer.from('more'))).toBe(before);
+    await again.close();
+  });
+});

@@ -22,7 +22,7 @@ import {
 import { SerialQueue } from '../internal/serial-queue.js';
 import { resolveStorage, type StorageChoice } from '../internal/storage-choice.js';
 import { PendingBatch } from './pending-batch.js';
-import { scanPortableRecords } from './scan-portable.js';
+import { nextLsnOfRecordsOnly, scanPortableRecords } from './scan-portable.js';
 
 /**
  * What a portable file holds:
@@ -30,7 +30,9 @@ import { scanPortableRecords } from './scan-portable.js';
  *   record frame. Opening scans the file, cuts a torn tail (and fsyncs the cut), refuses
  *   mid-file damage with `WAL_CORRUPT`, and continues the LSNs.
  * - `'raw'`: your own bytes (`append*`), optionally mixed with checksummed records. Walnut
- *   cannot check raw bytes, so opening appends at the current end of the file.
+ *   cannot check raw bytes, so opening appends at the current end of the file. Checksummed
+ *   records go on numbering after a reopen only when the file holds nothing else; otherwise
+ *   their next LSN is unknown and `appendWithChecksum*` is refused (`WAL_BAD_STATE`).
  */
 export type PortableContent = 'records' | 'raw';
 
@@ -86,7 +88,8 @@ export class PortableWalWriter {
   private readonly serial = new SerialQueue();
   private batches: PendingBatch[] = [];
   private position: number;
-  private lsn: bigint;
+  /** Null in a reopened 'raw' file holding raw bytes: checksummed records are refused there. */
+  private lsn: bigint | null;
   private poisoned: WalError | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -109,7 +112,7 @@ export class PortableWalWriter {
     maxBatchBytes: number;
     maxRecordSize: number;
     position: number;
-    nextLsn: bigint;
+    nextLsn: bigint | null;
   }) {
     this.path = init.path;
     this.content = init.content;
@@ -176,8 +179,11 @@ export class PortableWalWriter {
     return this.position;
   }
 
-  /** LSN the next checksummed record will get when it is written. */
-  get nextLsn(): bigint {
+  /**
+   * LSN the next checksummed record will get when it is written; null in a reopened 'raw'
+   * file that holds raw bytes (its records' numbering cannot be continued).
+   */
+  get nextLsn(): bigint | null {
     return this.lsn;
   }
 
@@ -298,7 +304,7 @@ export class PortableWalWriter {
       let bytes: Uint8Array = data;
       if (asRecord) {
         const frame = Buffer.allocUnsafe(recordFrameSize({ payload: data }));
-        encodeRecordFrame(frame, 0, this.lsn, { payload: data });
+        encodeRecordFrame(frame, 0, this.lsn!, { payload: data });
         bytes = frame;
       }
       try {
@@ -308,7 +314,7 @@ export class PortableWalWriter {
         throw error;
       }
       this.position += bytes.length;
-      if (asRecord) this.lsn += 1n;
+      if (asRecord) this.lsn! += 1n;
       return offset;
     });
   }
@@ -334,6 +340,12 @@ export class PortableWalWriter {
       return new WalError(WalErrorCode.BAD_ARGUMENT, 'data must be a Buffer or Uint8Array');
     }
     if (asRecord) {
+      if (this.lsn === null) {
+        return new WalError(
+          WalErrorCode.BAD_STATE,
+          `${this.path} holds raw bytes from before it was reopened, so the LSN of a new checksummed record is unknown (numbering again from 1 would make readers report the file as damaged); write checksummed records to a file opened with content: 'records', or raw bytes here with append()`,
+        );
+      }
       try {
         validateRecordInput({ payload: data }, this.maxRecordSize);
       } catch (error) {
@@ -380,7 +392,8 @@ export class PortableWalWriter {
     this.batches = [];
     const start = this.position;
     const buffers: Buffer[] = [];
-    let lsn = this.lsn;
+    // Without a known LSN no batch holds a record (checkData refused them), so none is used.
+    let lsn = this.lsn ?? 0n;
     let total = 0;
     for (const batch of taken) {
       const bytes = batch.encode(lsn);
@@ -397,7 +410,7 @@ export class PortableWalWriter {
       throw keptBatchError(error, taken, this.path);
     }
     this.position = start + total;
-    this.lsn = lsn;
+    if (this.lsn !== null) this.lsn = lsn;
     this.counters.batches += taken.length;
   }
 
@@ -526,7 +539,7 @@ async function prepareFile(
   path: string,
   content: PortableContent,
   maxRecordSize: number,
-): Promise<{ position: number; nextLsn: bigint }> {
+): Promise<{ position: number; nextLsn: bigint | null }> {
   const size = await io.size(fd);
   if (size < FILE_HEADER_SIZE) {
     // Empty, or a creation that crashed before its header was durable: nothing was ever
@@ -559,7 +572,17 @@ async function prepareFile(
       `${path} is encrypted; the portable writer writes plaintext files only`,
     );
   }
-  if (content === 'raw') return { position: size, nextLsn: header.firstLsn };
+  if (content === 'raw') {
+    const nextLsn = await nextLsnOfRecordsOnly(
+      io,
+      fd,
+      size,
+      header.headerLength,
+      header.firstLsn,
+      maxRecordSize,
+    );
+    return { position: size, nextLsn };
+  }
   const scan = await scanPortableRecords(
     io,
     fd,

@@ -76,3 +76,46 @@ function corruptAt(path: string, offset: number, reason: string): WalError {
     { details: { segment: path, offset } },
   );
 }
+
+/**
+ * The LSN after the last record of a 'raw' portable file when it holds nothing but whole
+ * checksummed records in LSN order; null when anything else is in it (raw bytes, damage, a
+ * torn record): raw bytes cannot be parsed, so the next LSN is then unknown. Never changes
+ * the file.
+ */
+export async function nextLsnOfRecordsOnly(
+  io: StorageIo,
+  fd: IoFd,
+  size: number,
+  headerLength: number,
+  firstLsn: bigint,
+  maxRecordSize: number,
+): Promise<bigint | null> {
+  let offset = headerLength;
+  let nextLsn = firstLsn;
+  let chunkSize = CHUNK;
+  while (offset < size) {
+    const buf = Buffer.allocUnsafe(Math.min(chunkSize, size - offset));
+    const got = await readFully(io, fd, buf, offset);
+    const scanner = new FrameScanner(buf.subarray(0, got), {
+      baseOffset: offset,
+      chunked: true,
+      maxFrameBody: maxRecordSize + 1024,
+    });
+    try {
+      for (let record = scanner.nextRecord(); record; record = scanner.nextRecord()) {
+        if (record.lsn !== nextLsn) return null;
+        nextLsn += 1n;
+      }
+    } catch {
+      return null; // a frame that checks out but is not a record: raw bytes, or damage
+    }
+    const stop = scanner.stop;
+    if (stop === null || stop.offset >= size) break;
+    if (stop.kind !== 'partial' || offset + got >= size) return null;
+    if (stop.offset === offset)
+      chunkSize = Math.max(chunkSize * 2, (stop as { needed?: number }).needed ?? 0);
+    offset = stop.offset;
+  }
+  return nextLsn;
+}
