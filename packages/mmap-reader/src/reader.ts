@@ -402,8 +402,9 @@ export class MmapWalReader {
   }
 
   /**
-   * Tells the kernel the pages may go: MADV_DONTNEED on the mapping and
-   * posix_fadvise(DONTNEED) on the file. Use it after reading a segment end to end.
+   * Tells the kernel the pages may go: MADV_PAGEOUT on the mapping (clean pages only, so
+   * bytes a caller wrote into a view stay its own) and posix_fadvise(DONTNEED) on the file
+   * (`madviseState` then reads 'dontneed'). Use it after reading a segment end to end.
    * Views stay valid (a later touch reads the data back). Returns whether both took
    * effect (always false in 'read' mode).
    */
