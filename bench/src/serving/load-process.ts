@@ -21,6 +21,30 @@ export type LoadMessage =
   | { readonly kind: 'done'; readonly summary: LoadSummary }
   | { readonly kind: 'failed'; readonly error: string };
 
+/** The parent's request to run one plan (the warm-up's, then the measured one's). */
+export interface GoMessage {
+  readonly kind: 'go';
+  readonly plan: LoadPlan;
+}
+
+/** The IPC side of a process: `process` in the child, a fake in the tests. */
+export interface Port {
+  on(event: 'message', listener: (message: GoMessage) => void): unknown;
+  send?(message: LoadMessage): unknown;
+}
+
+/** The child's half of the protocol: says `ready`, then answers every plan it is sent. */
+export function servePlans(generator: Pick<LoadGenerator, 'run'>, port: Port): void {
+  const send = (message: LoadMessage) => port.send?.(message);
+  port.on('message', (message) => {
+    generator.run(message.plan).then(
+      (summary) => send({ kind: 'done', summary }),
+      (error: Error) => send({ kind: 'failed', error: error.message }),
+    );
+  });
+  send({ kind: 'ready' });
+}
+
 export const startLoadInProcess: StartLoad = async (url) => {
   const generator = new LoadGenerator(url);
   await generator.warmUp();
@@ -60,7 +84,7 @@ export const startLoadProcess: StartLoad = async (url) => {
   return {
     async run(plan) {
       const answer = nextMessage(child);
-      child.send({ kind: 'go', plan });
+      child.send({ kind: 'go', plan } satisfies GoMessage);
       const message = await answer;
       if (message.kind !== 'done') throw new Error(`load generator answered ${message.kind}`);
       return message.summary;
