@@ -132,7 +132,7 @@ function details(workload: WorkloadId, runs: readonly RunRecord[]): string {
     const errors = ok.reduce((sum, run) => sum + (run.metrics!.requestErrors ?? 0), 0);
     const target = ok[0]!.metrics!.targetPerSec ?? Number.NaN;
     parts.push(
-      `loop max ${micros(mid((m) => m.loopDelayMaxUs))}`,
+      `loop p50 ${micros(mid((m) => m.loopDelayP50Us))}, max ${micros(mid((m) => m.loopDelayMaxUs))}`,
       `requests p50 ${micros(mid((m) => m.requestP50Us))}, p99 ${micros(mid((m) => m.requestP99Us))}` +
         (errors > 0 ? ` (${errors} failed)` : ''),
       `appends ${mid((m) => m.recordsPerSec)?.toFixed(0)}/s of ${target}/s, p99 ${micros(mid((m) => m.p99Us))}`,
