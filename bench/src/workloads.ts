@@ -87,9 +87,9 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
     W6: {
       id: 'W6',
       title: quick
-        ? 'ingest while serving: 8 producers, 500 durable appends at 1,000/s beside HTTP requests at 200/s, after 0.2 s of the same'
+        ? 'ingest while serving: 8 producers, 300 durable appends at 1,000/s beside HTTP requests at 200/s, after 0.1 s of the same'
         : 'ingest while serving: 8 producers, 12,000 durable appends at 2,000/s (6 s) beside HTTP requests at 500/s, after 1 s of the same',
-      records: quick ? 500 : 12_000,
+      records: quick ? 300 : 12_000,
       recordSize: 128,
       producers: 8,
       // Three, like W1 and W4: the rate is fixed, so the spread is in the delays, not the work.
@@ -99,7 +99,7 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
         appendsPerSec: quick ? 1_000 : 2_000,
         requestsPerSec: quick ? 200 : 500,
         loopResolutionMs: 1,
-        warmUpMs: quick ? 200 : 1_000,
+        warmUpMs: quick ? 100 : 1_000,
       },
     },
   };
