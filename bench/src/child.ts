@@ -15,6 +15,7 @@ import {
   runReplay,
 } from './drivers.js';
 import { type ChildRequest, type ChildResponse, RESPONSE_MARKER } from './protocol.js';
+import { runIngestWhileServing } from './serving/driver.js';
 
 function dropPageCache(): void {
   execFileSync('sync');
@@ -35,6 +36,8 @@ async function runTask(
       return runGroupCommit(contender, task);
     case 'W4':
       return runReplay(contender, task, dropPageCache);
+    case 'W6':
+      return runIngestWhileServing(contender, task);
   }
 }
 

@@ -5,10 +5,12 @@
 import { performance } from 'node:perf_hooks';
 import type { LoadedContender, WriterOptions } from './contender.js';
 import { PayloadSet, ReplayDigest } from './payloads.js';
+import type { ServingFigures } from './serving/driver.js';
 import { quantile } from './stats.js';
-import type { WorkloadId } from './workloads.js';
+import type { ServingPlan, WorkloadId } from './workloads.js';
 
-export interface RunMetrics {
+/** W6's own figures are present in W6 runs only. */
+export interface RunMetrics extends Partial<ServingFigures> {
   readonly seconds: number;
   readonly records: number;
   readonly recordsPerSec: number;
@@ -30,6 +32,8 @@ export interface DriverTask {
   readonly seed: number;
   /** W4: drop the page cache just before replaying. */
   readonly cold?: boolean;
+  /** W6: the rates (runIngestWhileServing in serving/driver.ts). */
+  readonly serving?: ServingPlan;
 }
 
 const MB = 1e6;

@@ -3,7 +3,7 @@
  * filter that stops the child only on the durability syscalls (fsync, fdatasync, msync,
  * sync_file_range, syncfs) and on openat (to see O_SYNC / O_DSYNC files); every other syscall
  * runs untraced. A run is durable when it completed at least as many durability syscalls as
- * its workload needs: one for W1/W5, one per record for W2, and for W3 one per
+ * its workload needs: one for W1/W5, one per record for W2, and for W3 and W6 one per
  * `producers` records (each producer has at most one record pending, so an honest group
  * commit cannot cover more than `producers` records with one sync).
  * A contender that syncs through io_uring is invisible to strace; for it the count of
@@ -115,6 +115,7 @@ export function requiredSyncs(spec: WorkloadSpec): number {
     case 'W2':
       return spec.records;
     case 'W3':
+    case 'W6':
       return Math.ceil(spec.records / spec.producers);
     default:
       return spec.durable ? 1 : 0;

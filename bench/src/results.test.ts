@@ -104,3 +104,51 @@ describe('a row with a failed repetition', () => {
     expect(fast?.status).toContain('1 of 2 runs failed: timed out');
   });
 });
+
+describe('a W6 row (a delay, where lower is better)', () => {
+  function w6(contender: string, loopDelayP99Us: number): RunRecord {
+    return {
+      contender,
+      workload: 'W6',
+      rep: 1,
+      status: 'ok',
+      metrics: {
+        seconds: 6,
+        records: 12_000,
+        recordsPerSec: 1990,
+        mbPerSec: 0.25,
+        p50Us: 300,
+        p99Us: 1500,
+        targetPerSec: 2000,
+        loopDelayP50Us: 50,
+        loopDelayP99Us,
+        loopDelayMaxUs: 9000,
+        requestsSent: 3000,
+        requestsAnswered: 3000,
+        requestErrors: 0,
+        requestP50Us: 400,
+        requestP99Us: 2500,
+        requestMaxUs: 8000,
+      },
+      durability: { status: 'durable', syncs: 3000, source: 'strace' },
+      childSeconds: 8,
+    };
+  }
+  const rows = summarize([w6('floor', 4000), w6('fast', 1000)], contenders, 'floor');
+
+  it('ranks by the event-loop delay p99, the floor’s delay over the contender’s', () => {
+    expect(rows.find((r) => r.contender === 'floor')).toMatchObject({
+      median: 4000,
+      unit: 'µs',
+      ratio: 1,
+    });
+    // A quarter of the floor's delay is 4×: higher is better, as in every other row.
+    expect(rows.find((r) => r.contender === 'fast')).toMatchObject({ ratio: 4, ranked: true });
+  });
+
+  it('shows the requests’ latency and the achieved append rate beside it', () => {
+    expect(rows.find((r) => r.contender === 'fast')?.details).toBe(
+      'loop p50 50 µs, max 9.00 ms, requests p50 400 µs, p99 2.50 ms, appends 1990/s of 2000/s, p99 1.50 ms',
+    );
+  });
+});

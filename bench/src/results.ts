@@ -2,6 +2,7 @@
 import type { RunMetrics } from './drivers.js';
 import type { DurabilityVerdict, SyscallCounts } from './durability.js';
 import type { MachineInfo } from './machine.js';
+import { formatMicros } from './report/format.js';
 import { median, relativeSpread } from './stats.js';
 import type { Mode, WorkloadId, WorkloadSpec } from './workloads.js';
 
@@ -53,7 +54,7 @@ export interface BenchResults {
 }
 
 export interface SummaryRow {
-  /** 'W1', 'W2', 'W3', 'W4 warm', 'W4 cold', 'W5'. */
+  /** 'W1', 'W2', 'W3', 'W4 warm', 'W4 cold', 'W5', 'W6'. */
   readonly row: string;
   readonly workload: WorkloadId;
   readonly contender: string;
@@ -65,7 +66,11 @@ export interface SummaryRow {
   readonly max: number | null;
   readonly spread: number | null;
   readonly reps: number;
-  /** Median divided by the floor's median (higher is better), null when not ranked. */
+  /**
+   * Against the floor's median, oriented so that higher is better: the contender's median over
+   * the floor's for a throughput, the floor's over the contender's for W6's delay (2× = half
+   * the floor's delay). Null when not ranked.
+   */
   readonly ratio: number | null;
   readonly ranked: boolean;
   readonly status: string;
@@ -76,6 +81,8 @@ interface PrimaryMetric {
   readonly name: string;
   readonly unit: string;
   readonly of: (metrics: RunMetrics) => number;
+  /** A delay, not a throughput: the ratio to the floor is inverted so higher stays better. */
+  readonly lowerIsBetter?: boolean;
 }
 
 export function primaryMetric(workload: WorkloadId): PrimaryMetric {
@@ -84,18 +91,30 @@ export function primaryMetric(workload: WorkloadId): PrimaryMetric {
       return { name: 'durable appends/s', unit: 'ops/s', of: (m) => m.recordsPerSec };
     case 'W5':
       return { name: 'throughput', unit: 'MB/s', of: (m) => m.mbPerSec };
+    case 'W6':
+      return {
+        name: 'event-loop delay p99',
+        unit: 'µs',
+        of: (m) => m.loopDelayP99Us ?? Number.NaN,
+        lowerIsBetter: true,
+      };
     default:
       return { name: 'records/s', unit: 'rec/s', of: (m) => m.recordsPerSec };
   }
+}
+
+/** The ratio of a median to the floor's, oriented so that higher is better (see SummaryRow). */
+export function ratioToFloor(metric: PrimaryMetric, value: number, floor: number): number | null {
+  const ratio = metric.lowerIsBetter ? floor / value : value / floor;
+  return Number.isFinite(ratio) ? ratio : null;
 }
 
 export function rowName(workload: WorkloadId, variant?: Variant): string {
   return variant === undefined ? workload : `${workload} ${variant}`;
 }
 
-function formatMicros(us: number | undefined): string {
-  if (us === undefined) return '';
-  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
+function micros(us: number | undefined): string {
+  return us === undefined ? '' : formatMicros(us);
 }
 
 function details(workload: WorkloadId, runs: readonly RunRecord[]): string {
@@ -107,9 +126,16 @@ function details(workload: WorkloadId, runs: readonly RunRecord[]): string {
   };
   const parts: string[] = [];
   if (workload === 'W2' || workload === 'W3') {
+    parts.push(`p50 ${micros(mid((m) => m.p50Us))}`, `p99 ${micros(mid((m) => m.p99Us))}`);
+  }
+  if (workload === 'W6') {
+    const errors = ok.reduce((sum, run) => sum + (run.metrics!.requestErrors ?? 0), 0);
+    const target = ok[0]!.metrics!.targetPerSec ?? Number.NaN;
     parts.push(
-      `p50 ${formatMicros(mid((m) => m.p50Us))}`,
-      `p99 ${formatMicros(mid((m) => m.p99Us))}`,
+      `loop p50 ${micros(mid((m) => m.loopDelayP50Us))}, max ${micros(mid((m) => m.loopDelayMaxUs))}`,
+      `requests p50 ${micros(mid((m) => m.requestP50Us))}, p99 ${micros(mid((m) => m.requestP99Us))}` +
+        (errors > 0 ? ` (${errors} failed)` : ''),
+      `appends ${mid((m) => m.recordsPerSec)?.toFixed(0)}/s of ${target}/s, p99 ${micros(mid((m) => m.p99Us))}`,
     );
   }
   if (workload === 'W3') {
@@ -173,7 +199,7 @@ export function summarize(
     const key = rowName(run.workload, run.variant);
     if (!keys.has(key)) keys.set(key, { workload: run.workload, variant: run.variant });
   }
-  const order = ['W1', 'W2', 'W3', 'W4 warm', 'W4 cold', 'W5'];
+  const order = ['W1', 'W2', 'W3', 'W4 warm', 'W4 cold', 'W5', 'W6'];
   const sortedKeys = [...keys.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b));
   for (const key of sortedKeys) {
     const { workload } = keys.get(key)!;
@@ -200,7 +226,10 @@ export function summarize(
         max: values.length > 0 ? Math.max(...values) : null,
         spread: values.length > 1 ? relativeSpread(values) : null,
         reps: values.length,
-        ratio: ranked && mid !== null && floorMedian !== null ? mid / floorMedian : null,
+        ratio:
+          ranked && mid !== null && floorMedian !== null
+            ? ratioToFloor(metric, mid, floorMedian)
+            : null,
         ranked,
         status,
         details: details(workload, mine),

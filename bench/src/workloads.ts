@@ -1,23 +1,37 @@
-/** The standard workloads of issue 8, with the record counts of a full and a quick run. */
+/** The standard workloads of issue 8 (W6: issue 20), with the counts of a full and a quick run. */
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6';
 export type Mode = 'full' | 'quick';
+
+/** W6: the fixed rates of durable appends and of unrelated HTTP requests beside them. */
+export interface ServingPlan {
+  /** Durable appends per second, all producers together, on a fixed schedule. */
+  readonly appendsPerSec: number;
+  /** Requests per second the load generator sends, whatever the answers' pace (open loop). */
+  readonly requestsPerSec: number;
+  /** `monitorEventLoopDelay` resolution (ms): a 1 kHz timer sees a 1 ms stall. */
+  readonly loopResolutionMs: number;
+  /** The same load, unmeasured, before the measured schedule (start-up is not a steady state). */
+  readonly warmUpMs: number;
+}
 
 export interface WorkloadSpec {
   readonly id: WorkloadId;
   readonly title: string;
   readonly records: number;
   readonly recordSize: number;
-  /** Concurrent producers (W3 only). */
+  /** Concurrent producers (W3, W6). */
   readonly producers: number;
   /**
-   * Timed repetitions in a full run, so each row is a median with a spread: 3 for W1 and W4,
-   * 5 for the disk-bound W2, W3 and W5 (the shared machine's fdatasync latency and write
+   * Timed repetitions in a full run, so each row is a median with a spread: 3 for W1, W4 and
+   * W6, 5 for the disk-bound W2, W3 and W5 (the shared machine's fdatasync latency and write
    * bandwidth alone move them by ±40–60% between runs); 1 in a quick run.
    */
   readonly repetitions: number;
   /** Whether the workload promises durability (and so is checked for fsyncs). */
   readonly durable: boolean;
+  /** W6 only. */
+  readonly serving?: ServingPlan;
 }
 
 const KIB = 1024;
@@ -70,6 +84,24 @@ export function workloadSpecs(mode: Mode): Record<WorkloadId, WorkloadSpec> {
       repetitions: quick ? 1 : 5,
       durable: true,
     },
+    W6: {
+      id: 'W6',
+      title: quick
+        ? 'ingest while serving: 8 producers, 300 durable appends at 1,000/s beside HTTP requests at 200/s, after 0.1 s of the same'
+        : 'ingest while serving: 8 producers, 12,000 durable appends at 2,000/s (6 s) beside HTTP requests at 500/s, after 1 s of the same',
+      records: quick ? 300 : 12_000,
+      recordSize: 128,
+      producers: 8,
+      // Three, like W1 and W4: the rate is fixed, so the spread is in the delays, not the work.
+      repetitions: quick ? 1 : 3,
+      durable: true,
+      serving: {
+        appendsPerSec: quick ? 1_000 : 2_000,
+        requestsPerSec: quick ? 200 : 500,
+        loopResolutionMs: 1,
+        warmUpMs: quick ? 100 : 1_000,
+      },
+    },
   };
 }
 
@@ -80,4 +112,5 @@ export const WORKLOAD_SEEDS: Record<WorkloadId, number> = {
   W3: 0x5eed_0003,
   W4: 0x5eed_0001,
   W5: 0x5eed_0005,
+  W6: 0x5eed_0006,
 };

@@ -99,7 +99,7 @@ class SqliteWriter implements LogWriter {
 export const betterSqlite3: ContenderPlugin = {
   id: 'better-sqlite3',
   label: 'better-sqlite3',
-  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'],
   async load() {
     const loaded = await importOrReason<{ default: DatabaseConstructor }>('better-sqlite3');
     if ('reason' in loaded) throw new NotAvailable(loaded.reason);

@@ -73,7 +73,7 @@ class LevelWriter implements LogWriter {
 export const classicLevel: ContenderPlugin = {
   id: 'classic-level',
   label: 'classic-level',
-  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'],
   async load() {
     const loaded = await importOrReason<{ ClassicLevel: LevelConstructor }>('classic-level');
     if ('reason' in loaded) throw new NotAvailable(loaded.reason);

@@ -52,7 +52,7 @@ class LmdbWriter implements LogWriter {
 export const lmdb: ContenderPlugin = {
   id: 'lmdb',
   label: 'lmdb',
-  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'],
   async load() {
     const loaded = await importOrReason<{ open: Open }>('lmdb');
     if ('reason' in loaded) throw new NotAvailable(loaded.reason);

@@ -155,7 +155,7 @@ export function replayFloorLog(
 export const nodeFsFloor: ContenderPlugin = {
   id: 'node-fs-floor',
   label: 'node:fs floor',
-  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'],
   async load() {
     const crc32c = await loadCodecCrc32c();
     return {

@@ -1,9 +1,9 @@
 /**
  * Walnut's `Wal` (group commit, lifecycle) on a given StorageIo backend, writing through the
- * page cache or with direct I/O. Durable workloads use durability 'sync' (an append resolves
- * once it is durable; each awaited). Buffered ones use 'none', `appendQueued` (returns the LSN
- * at once, no promise per record, like the floor's append) falling back to an awaited
- * `append` while the queue is full, and one `sync()` at the end.
+ * page cache or with direct I/O. Durable workloads (W2, W3, W6) use durability 'sync' (an
+ * append resolves once it is durable; each awaited). Buffered ones use 'none', `appendQueued`
+ * (returns the LSN at once, no promise per record, like the floor's append) falling back to an
+ * awaited `append` while the queue is full, and one `sync()` at the end.
  */
 import {
   type ContenderPlugin,
@@ -11,6 +11,7 @@ import {
   type LogWriter,
   NotAvailable,
 } from '../contender.js';
+import type { WorkloadId } from '../workloads.js';
 import { importOrReason, installedVersion } from './versions.js';
 import {
   type CountedIo,
@@ -76,6 +77,9 @@ class WalWriter implements LogWriter {
   }
 }
 
+/** Each append awaited until durable; the others buffer and sync once. */
+const DURABLE_WORKLOADS: readonly WorkloadId[] = ['W2', 'W3', 'W6'];
+
 async function loadWal(backend: WalnutBackend, directIo = false): Promise<LoadedContender> {
   const loaded = await importOrReason<WalModule>('@walnut/wal');
   if ('reason' in loaded) throw new NotAvailable(loaded.reason);
@@ -107,10 +111,10 @@ async function loadWal(backend: WalnutBackend, directIo = false): Promise<Loaded
       '@walnut/storage-io': installedVersion('@walnut/storage-io'),
     },
     notes: [
-      `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3) or 'none' + appendQueued + sync() (W1, W5)`,
+      `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3, W6) or 'none' + appendQueued + sync() (W1, W5)`,
     ],
     async openWriter(dir, options) {
-      const durable = options.workload === 'W2' || options.workload === 'W3';
+      const durable = DURABLE_WORKLOADS.includes(options.workload);
       const { wal, counted } = await open(dir, durable ? 'sync' : 'none');
       return new WalWriter(wal, counted);
     },
@@ -130,7 +134,7 @@ async function loadWal(backend: WalnutBackend, directIo = false): Promise<Loaded
 export const walnutWalIoUring: ContenderPlugin = {
   id: 'walnut-wal-io_uring',
   label: 'Walnut Wal (io_uring)',
-  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'],
   syncsInvisibleToStrace: true,
   load: () => loadWal('io_uring'),
 };
@@ -139,7 +143,7 @@ export const walnutWalIoUring: ContenderPlugin = {
 export const walnutWalIoUringDirect: ContenderPlugin = {
   id: 'walnut-wal-io_uring-direct',
   label: 'Walnut Wal (io_uring, direct I/O)',
-  workloads: ['W1', 'W2', 'W3', 'W5'],
+  workloads: ['W1', 'W2', 'W3', 'W5', 'W6'],
   syncsInvisibleToStrace: true,
   load: () => loadWal('io_uring', true),
 };
@@ -147,6 +151,6 @@ export const walnutWalIoUringDirect: ContenderPlugin = {
 export const walnutWalSyncFs: ContenderPlugin = {
   id: 'walnut-wal-sync-fs',
   label: 'Walnut Wal (sync-fs)',
-  workloads: ['W1', 'W2', 'W3', 'W4', 'W5'],
+  workloads: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'],
   load: () => loadWal('sync-fs'),
 };

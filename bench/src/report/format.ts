@@ -1,7 +1,13 @@
 /** Number formatting shared by the Markdown and SVG reports. */
 
+/** A duration given in µs, in µs below a millisecond and in ms from there. */
+export function formatMicros(us: number): string {
+  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
+}
+
 export function formatValue(value: number | null, unit: string): string {
   if (value === null || !Number.isFinite(value)) return '—';
+  if (unit === 'µs') return formatMicros(value);
   if (unit === 'MB/s') return `${value.toFixed(value >= 100 ? 0 : 1)} MB/s`;
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M ${unit}`;
   if (value >= 1e4) return `${(value / 1e3).toFixed(0)} k ${unit}`;

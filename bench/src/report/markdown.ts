@@ -61,8 +61,12 @@ export function renderMarkdown(results: BenchResults): string {
   }
   out.push('', '## Medians', '');
   out.push(
-    'Ratios divide a contender’s median by the node:fs floor’s median from the same run ' +
-      '(higher is better; W2 is durable appends per second, W5 MB/s, the rest records/s). ' +
+    'Ratios compare a contender’s median with the node:fs floor’s median from the same run, ' +
+      'and higher is better in every row: W1–W5 are throughputs (W2 durable appends per ' +
+      'second, W5 MB/s, the rest records/s), divided by the floor’s. W6 is a delay (the ' +
+      'event-loop delay p99 while appending durably at a fixed rate beside an HTTP endpoint), ' +
+      'so its ratio is the other way round, the floor’s delay divided by the contender’s: ' +
+      '4× is a quarter of the floor’s delay. ' +
       'Spread is the range (max − min) of the repetitions over the median.',
     '',
   );

@@ -91,7 +91,7 @@ export function renderSvg(results: BenchResults, floorId: string): string {
     );
   }
   const height = plotBottom + 34;
-  const title = `Walnut bench: throughput relative to the node:fs floor (log scale, higher is better)`;
+  const title = `Walnut bench: relative to the node:fs floor (log scale, higher is better)`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif">`,
     '<style>.l{font-size:11px;fill:#222}.v{font-size:10px;fill:#222;paint-order:stroke;stroke:#fff;stroke-width:3px}.n{font-size:10px;fill:#b91c1c}.g{font-size:13px;font-weight:600;fill:#111}.t{font-size:10px;fill:#555}.h{font-size:13px;font-weight:600}.m{font-size:10px;fill:#555}</style>',
@@ -100,7 +100,7 @@ export function renderSvg(results: BenchResults, floorId: string): string {
     `<text x="8" y="34" class="m">${escapeXml(`${machineLine(results)} — ${results.startedAt.slice(0, 10)}, ${results.mode} run, medians`)}</text>`,
     ...grid,
     ...body,
-    `<text x="8" y="${height - 10}" class="m">W1 buffered 128 B · W2 fsync each · W3 64 producers group commit · W4 replay · W5 64 KiB records (MB/s)</text>`,
+    `<text x="8" y="${height - 10}" class="m">W1 buffered 128 B · W2 fsync each · W3 64 producers group commit · W4 replay · W5 64 KiB records (MB/s) · W6 event-loop delay p99 while ingesting (floor ÷ contender)</text>`,
     '</svg>',
     '',
   ].join('\n');
