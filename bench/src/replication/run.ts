@@ -190,9 +190,11 @@ async function publishRtt(
 ): Promise<{ p50: number; p99: number }> {
   const nc = await cluster.connect();
   try {
-    const jsm = await jetstreamManager(nc);
+    // A generous API timeout: creating a 3-replica stream waits for a cluster that a busy
+    // 2-core machine may answer slowly (the default 5 s was once not enough).
+    const jsm = await jetstreamManager(nc, { timeout: 30_000 });
     await jsm.streams.add({ name: 'bench-rtt', subjects: ['bench.rtt'], num_replicas: 3 });
-    const js = jetstream(nc);
+    const js = jetstream(nc, { timeout: 30_000 });
     const body = randomBytes(128);
     const times = new Float64Array(count);
     for (let i = 0; i < count; i++) {
