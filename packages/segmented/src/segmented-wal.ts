@@ -1486,10 +1486,16 @@ export class SegmentedWal {
       // linked behind the write, so both reach the kernel together.
       const submitted = this.#submitBuffer({ holdFlush: true });
       if (submitted !== null && submitted.token >= 0) {
-        const syncToken = this.#io.submitDatasync(active.fd!, { linkToPrevious: true });
-        this.#stats.syncs++;
-        this.#io.flush();
+        // The write is in the backend whatever happens next: watched and flushed even when
+        // the fdatasync cannot be submitted, so it settles and close() never waits forever.
         this.#watch(submitted.write, submitted.token);
+        let syncToken: number;
+        try {
+          syncToken = this.#io.submitDatasync(active.fd!, { linkToPrevious: true });
+        } finally {
+          this.#io.flush();
+        }
+        this.#stats.syncs++;
         linkedSync = this.#io.completion(syncToken);
         linkedEnd = submitted.write.dataEnd;
         this.#zeroFill?.maybeStart(active);
