@@ -9,13 +9,13 @@ const rec = (p: number, seq: number) => makePayload({ epoch: 0, producer: p, seq
 /** A log of records in LSN order, acknowledging the first `acked` of them. */
 function ledgerFor(records: Buffer[], acked: number): Ledger {
   const ledger = new Ledger();
-  records.slice(0, acked).forEach((r, i) => ledger.ack(i + 1, crc32c(r)));
+  for (const [i, r] of records.slice(0, acked).entries()) ledger.ack(i + 1, crc32c(r));
   return ledger;
 }
 
 function check(ledger: Ledger, log: Buffer[], lsns = log.map((_, i) => BigInt(i + 1))) {
   const c = ledger.startCheck();
-  log.forEach((payload, i) => c.record(lsns[i]!, payload));
+  for (const [i, payload] of log.entries()) c.record(lsns[i]!, payload);
   return c.finish();
 }
 
