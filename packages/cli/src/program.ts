@@ -132,12 +132,12 @@ export async function runCli(
   program
     .command('repair')
     .description(
-      'cut a torn tail (and with --salvage drop mid-log corruption); copies what it changes aside first',
+      'cut a torn tail (and with --salvage give up damaged stretches and missing segments, keeping every intact record); copies what it changes aside first',
     )
     .argument('<dir>', 'log directory')
     .option(
       '--salvage',
-      'also drop damaged stretches in the middle of the log, keeping intact records',
+      'also give up damaged stretches and missing segments, keeping every intact record and recording the lost LSNs',
     )
     .option('--backup-dir <path>', 'where to copy files before changing them')
     .option('--json', 'print the result as JSON')

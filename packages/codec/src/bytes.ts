@@ -4,7 +4,6 @@ import { MAX_U64 } from './constants.js';
  * Little-endian integer access without the argument checks of Buffer's read/write
  * methods: the hot paths check their bounds once per frame, then use these.
  */
-const TWO_32 = 4294967296;
 
 export function putU32(b: Uint8Array, o: number, v: number): void {
   b[o] = v;
@@ -87,11 +86,4 @@ export function highU32Last(): number {
 export function putU64(b: Uint8Array, o: number, v: bigint): void {
   putU32(b, o, lowU32(v));
   putU32(b, o + 4, u64Halves[HIGH]!);
-}
-
-/** Reads a u64 as a bigint, with one allocation when it is below 2^53. */
-export function getU64(b: Buffer, o: number): bigint {
-  const hi = getU32(b, o + 4);
-  if (hi < 0x200000) return BigInt(hi * TWO_32 + getU32(b, o));
-  return b.readBigUInt64LE(o);
 }

@@ -13,7 +13,7 @@ export {
   NATIVE_CRC32C_THRESHOLD,
 } from './crc32c.js';
 export { FrameCipher, KeyRing } from './crypto.js';
-export { classifyDamage, findNextValidFrame } from './damage.js';
+export { classifyDamage, findNextValidFrame, isZeroFilled } from './damage.js';
 export * from './errors.js';
 export {
   type CipherId,
@@ -25,6 +25,7 @@ export {
   parseSegmentFileName,
   segmentFileName,
 } from './file-header.js';
+export { decodeFloor, encodeFloor, FLOOR_FILE } from './floor-file.js';
 export { encodeFrame, sealFrame } from './frame.js';
 export {
   type FrameRun,
@@ -32,6 +33,14 @@ export {
   sealFrames,
   verifyFrameRun,
 } from './frame-run.js';
+export {
+  decodeGaps,
+  encodeGaps,
+  GAPS_FILE,
+  gapsCover,
+  type LsnGap,
+  mergeGaps,
+} from './lsn-gaps.js';
 export {
   type AddonLoad,
   type AddonName,

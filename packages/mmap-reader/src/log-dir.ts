@@ -1,6 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c, parseSegmentFileName, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  decodeFloor,
+  decodeGaps,
+  FLOOR_FILE,
+  GAPS_FILE,
+  type LsnGap,
+  parseSegmentFileName,
+} from '@walnut/codec';
 import { ioError } from './errors.js';
 
 export interface SegmentFile {
@@ -24,14 +31,12 @@ export function listSegmentFiles(dir: string): SegmentFile[] {
   return segments.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
 }
 
-const FLOOR_SIZE = 12;
-
 /**
  * The retained floor from the directory's FLOOR file (FORMAT.md "Log directory"), or null
  * when there is none. WAL_CORRUPT when the file is damaged.
  */
 export function readFloor(dir: string): bigint | null {
-  const path = join(dir, 'FLOOR');
+  const path = join(dir, FLOOR_FILE);
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -39,11 +44,18 @@ export function readFloor(dir: string): bigint | null {
     if ((error as { code?: string }).code === 'ENOENT') return null;
     throw ioError(error, path, 'read');
   }
-  if (bytes.length !== FLOOR_SIZE || crc32c(bytes.subarray(0, 8)) !== bytes.readUInt32LE(8))
-    throw new WalError(
-      WalErrorCode.CORRUPT,
-      `${path} is damaged (${bytes.length} bytes, or a CRC32C mismatch); it holds the retained floor LSN — restore it from a backup or remove it to fall back to the first segment's LSN`,
-      { details: { segment: path, offset: 0 } },
-    );
-  return bytes.readBigUInt64LE(0);
+  return decodeFloor(bytes, path);
+}
+
+/** The LSN ranges a salvage recorded as lost (the directory's GAPS file), none without one. */
+export function readGaps(dir: string): LsnGap[] {
+  const path = join(dir, GAPS_FILE);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return [];
+    throw ioError(error, path, 'read');
+  }
+  return decodeGaps(bytes, path);
 }

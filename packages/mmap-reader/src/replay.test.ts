@@ -1,6 +1,13 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c, segmentFileName, WalErrorCode, type WalRecord } from '@walnut/codec';
+import {
+  crc32c,
+  encodeGaps,
+  GAPS_FILE,
+  segmentFileName,
+  WalErrorCode,
+  type WalRecord,
+} from '@walnut/codec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { replaySegmentsMmap, replaySegmentsMmapLimit } from './replay.js';
 import { buildSegment, records, tempDir, writeSegment } from './testing/segments.js';
@@ -155,6 +162,16 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
     it('a missing middle segment is WAL_MISSING_SEGMENT', async () => {
       const { sealed } = writeLog();
       rmSync(sealed[1]!.path);
+      await expect(replay(1n)).rejects.toMatchObject({ code: WalErrorCode.MISSING_SEGMENT });
+    });
+
+    it('skips the LSNs a salvage recorded as lost in GAPS, and only those', async () => {
+      const { sealed } = writeLog();
+      rmSync(sealed[1]!.path);
+      writeFileSync(join(dir, GAPS_FILE), encodeGaps([{ from: 5n, to: 8n }]));
+      expect((await replay(1n)).lsns).toEqual([1n, 2n, 3n, 4n, 9n, 10n]);
+      expect((await replay(6n)).lsns).toEqual([9n, 10n]);
+      writeFileSync(join(dir, GAPS_FILE), encodeGaps([{ from: 5n, to: 7n }]));
       await expect(replay(1n)).rejects.toMatchObject({ code: WalErrorCode.MISSING_SEGMENT });
     });
 

@@ -1,5 +1,5 @@
-import { WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
-import { listSegmentFiles, readFloor, type SegmentFile } from './log-dir.js';
+import { gapsCover, type LsnGap, WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { listSegmentFiles, readFloor, readGaps, type SegmentFile } from './log-dir.js';
 import { MmapWalReader, type MmapWalReaderOptions } from './reader.js';
 
 export interface ReplayOptions extends MmapWalReaderOptions {
@@ -39,7 +39,8 @@ export interface ReplayPage {
  *
  * Throws WAL_REPLAY_BELOW_FLOOR when `fromLsn` is below the retained floor, WAL_CORRUPT
  * (with `details.segment` and `details.offset`) for damage in a sealed segment or a
- * malformed frame anywhere, WAL_MISSING_SEGMENT when segments do not follow each other.
+ * malformed frame anywhere, WAL_MISSING_SEGMENT when segments do not follow each other
+ * (LSNs an earlier salvage recorded as lost, in the GAPS file, are skipped, not missing).
  */
 export async function replaySegmentsMmap(
   dir: string,
@@ -120,6 +121,7 @@ class LogCursor {
   #segment: SegmentFile | null = null;
   /** The LSN the next record must have (null before the first segment is opened). */
   #expected: bigint | null = null;
+  readonly #gaps: LsnGap[];
   /** The last record handed out (its LSN + 1 is `nextLsn`; computed on demand to keep `next()` allocation-free). */
   #last: WalRecord | null = null;
   /** Still inside the records below fromLsn (only the first segment read can hold any). */
@@ -140,6 +142,7 @@ class LogCursor {
     this.#options = options;
     const all = listSegmentFiles(dir);
     const floor = readFloor(dir) ?? all[0]?.firstLsn ?? null;
+    this.#gaps = readGaps(dir);
     if (floor !== null && fromLsn < floor)
       throw new WalError(
         WalErrorCode.REPLAY_BELOW_FLOOR,
@@ -147,7 +150,11 @@ class LogCursor {
         { details: { fromLsn, floor } },
       );
     const first = all[0];
-    if (first !== undefined && fromLsn < first.firstLsn)
+    if (
+      first !== undefined &&
+      fromLsn < first.firstLsn &&
+      !gapsCover(this.#gaps, floor ?? fromLsn, first.firstLsn - 1n)
+    )
       throw new WalError(
         WalErrorCode.MISSING_SEGMENT,
         `records ${fromLsn}..${first.firstLsn - 1n} are missing from ${dir}: the floor is ${floor} but the first segment starts at ${first.firstLsn}; restore the missing segment`,
@@ -218,7 +225,7 @@ class LogCursor {
       );
     }
     const expected = this.#expected;
-    if (expected !== null && segment.firstLsn !== expected) {
+    if (expected !== null && !this.#follows(expected, segment.firstLsn)) {
       reader.close();
       throw new WalError(
         WalErrorCode.MISSING_SEGMENT,
@@ -265,10 +272,18 @@ class LogCursor {
     return this.#activeFirstLsn === null && this.#index === this.#segments.length;
   }
 
+  /** Whether a segment starting at `firstLsn` may come where LSN `expected` is next. */
+  #follows(expected: bigint, firstLsn: bigint): boolean {
+    return (
+      firstLsn === expected ||
+      (firstLsn > expected && gapsCover(this.#gaps, expected, firstLsn - 1n))
+    );
+  }
+
   #checkEndsBeforeActive(): void {
     const active = this.#activeFirstLsn;
     const expected = this.#expected;
-    if (active === null || expected === null || expected === active) return;
+    if (active === null || expected === null || this.#follows(expected, active)) return;
     throw new WalError(
       WalErrorCode.MISSING_SEGMENT,
       `the sealed segments end at LSN ${expected - 1n} but the active segment starts at ${active}; records in between are missing — restore the segment that held them`,

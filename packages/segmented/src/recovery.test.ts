@@ -101,39 +101,6 @@ describe('recovery on open', () => {
     expect(err.message).toMatch(/salvage/);
   });
 
-  it('salvage keeps exactly the valid prefix and says what it dropped', async () => {
-    const { io, segments } = await logWith(200);
-    const victim = segments[1]!;
-    const frameSize = 8 + 12 + 100;
-    const damagedFrame = 64 + 10 * frameSize;
-    await flipByte(io, victim.path, damagedFrame + 40);
-    const wal = await SegmentedWal.open({
-      dir: DIR,
-      io,
-      recovery: 'salvage',
-      segmentTargetSize: 4096,
-    });
-    const lastKept = victim.firstLsn + 9n;
-    expect(wal.nextLsn).toBe(lastKept + 1n);
-    const recs = await collect(wal.replay());
-    expect(recs.map((r) => r.lsn)).toEqual(
-      Array.from({ length: Number(lastKept) }, (_, i) => BigInt(i + 1)),
-    );
-    for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 100))).toBe(true);
-    const report = wal.recoveryReport;
-    expect(report.salvaged[0]).toMatchObject({ segment: victim.path, offset: damagedFrame });
-    const dropped = report.salvaged.slice(1).map((d) => d.segment);
-    expect(dropped).toEqual(segments.slice(2).map((s) => s.path));
-    for (const d of report.salvaged.slice(1)) expect(await io.stat(d.movedTo!)).not.toBeNull();
-    // The log goes on from there, and a later open finds it healthy.
-    expect(wal.append({ payload: payloadFor(lastKept + 1n, 100) })).toBe(lastKept + 1n);
-    await wal.sync();
-    await wal.close();
-    const again = await SegmentedWal.open({ dir: DIR, io, recovery: 'strict' });
-    expect(again.nextLsn).toBe(lastKept + 2n);
-    await again.close();
-  });
-
   it('damage in the active segment followed by valid frames is WAL_CORRUPT too', async () => {
     const { io, segments } = await logWith(20);
     const path = segments.at(-1)!.path;

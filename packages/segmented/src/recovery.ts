@@ -3,14 +3,19 @@ import {
   BodyKind,
   classifyDamage,
   decodeFileHeader,
+  encodeFileHeader,
   FILE_HEADER_SIZE,
   type FileHeader,
   FrameCipher,
   findNextValidFrame,
+  gapsCover,
   isWalError,
   type KeyRing,
+  type LsnGap,
+  mergeGaps,
   parseSegmentFileName,
   type ScanStop,
+  segmentFileName,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
@@ -18,6 +23,8 @@ import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from './chunk-reader.js';
 import type { RecoveryMode } from './config.js';
 import { FLOOR_TMP_FILE, readFloor } from './floor.js';
+import { GAPS_TMP_FILE, readGaps, writeGaps } from './gaps.js';
+import { type IntactRun, resynchronise } from './resync.js';
 
 /** A segment as recovery found it. */
 export interface RecoveredSegment {
@@ -43,15 +50,19 @@ export interface TornTail {
   cut: boolean;
 }
 
-/** What salvage recovery dropped to keep the valid prefix. */
+/** A stretch of damage salvage recovery gave up, keeping every intact record around it. */
 export interface SalvageDrop {
   segment: string;
-  /** Offset of the first dropped byte (0 for a whole segment). */
+  /** Offset of the first dropped byte (0 for a whole segment, or for a missing one). */
   offset: number;
   bytes: number;
   reason: string;
+  /** The LSNs lost with it (recorded in the log's GAPS file); null when it held none, or when it is unknowable. */
+  lostLsns: LsnGap | null;
   /** Where a writer moved a dropped whole segment (it never deletes them). */
   movedTo?: string;
+  /** The new segment file that holds the intact records found after this stretch. */
+  splitTo?: string;
 }
 
 export interface RecoveryReport {
@@ -66,6 +77,12 @@ export interface RecoveryReport {
   lastLsn: bigint;
   tornTail: TornTail | null;
   salvaged: SalvageDrop[];
+  /**
+   * Every LSN range the log has no records for because a salvage (this one or an earlier
+   * one) lost them to damage, at or above the floor. Readers skip exactly these; any other
+   * hole is a missing segment.
+   */
+  gaps: LsnGap[];
   /** Leftovers a writer removed: unfinished segment creations, segments below the floor. */
   removedFiles: string[];
 }
@@ -330,13 +347,66 @@ async function scanSegment(
   };
 }
 
+/** Copies an intact run of a damaged segment into a segment file of its own, named for its first LSN. */
+async function writeRunSegment(
+  io: StorageIo,
+  dir: string,
+  header: FileHeader,
+  bytes: Buffer,
+  run: IntactRun,
+): Promise<RecoveredSegment> {
+  const path = join(dir, segmentFileName(run.firstLsn));
+  // The same salt and key id: the frames are copied, never re-encrypted, so the file key
+  // they were sealed under must stay the file's key.
+  const head = encodeFileHeader({
+    firstLsn: run.firstLsn,
+    salt: header.salt,
+    cipher: header.cipher,
+    fileKind: 'segment',
+    keyId: header.keyId,
+    createdAtMs: header.createdAtMs,
+  });
+  const tmp = `${path}.tmp`;
+  const fd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
+  try {
+    await io.write(fd, head, 0);
+    await io.write(fd, bytes.subarray(run.start, run.end), FILE_HEADER_SIZE);
+    await io.fsync(fd);
+  } finally {
+    await io.close(fd);
+  }
+  await io.rename(tmp, path);
+  const size = FILE_HEADER_SIZE + run.end - run.start;
+  return {
+    path,
+    firstLsn: run.firstLsn,
+    header: decodeFileHeader(head, path),
+    lastLsn: run.lastLsn,
+    dataEnd: size,
+    fileSize: size,
+  };
+}
+
+function lsnRange(from: bigint, to: bigint): LsnGap | null {
+  return from <= to ? { from, to } : null;
+}
+
 /**
  * Opens a log directory the way DESIGN.md's durability contract says: a torn tail is cut
  * and the cut fsynced (reported, not cut, when read-only); damage followed by valid data
- * is WAL_CORRUPT unless salvaging; a missing middle segment is WAL_MISSING_SEGMENT.
+ * is WAL_CORRUPT unless salvaging; a missing middle segment is WAL_MISSING_SEGMENT unless
+ * an earlier salvage recorded its LSNs as lost (the GAPS file).
+ *
+ * Salvage keeps every intact record: after each damaged stretch it resynchronises on the
+ * next frame whose CRC and LSN check out, moves each intact run after the damage into a
+ * segment file of its own (the LSNs between are a gap, which a segment file cannot hold),
+ * and records every lost LSN range in GAPS. Files are written before the damaged segment
+ * is cut and GAPS last, so a crash in between leaves a log that refuses to open by default
+ * and that a second salvage finishes.
  */
 export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult> {
   const { io, dir, mode, readOnly } = opts;
+  const salvaging = mode === 'salvage';
   const report: RecoveryReport = {
     mode,
     readOnly,
@@ -346,6 +416,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     lastLsn: 0n,
     tornTail: null,
     salvaged: [],
+    gaps: [],
     removedFiles: [],
   };
   let dirChanged = false;
@@ -358,6 +429,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     } else if (
       !readOnly &&
       (name === FLOOR_TMP_FILE ||
+        name === GAPS_TMP_FILE ||
         /^\d{20}\.wal\.tmp$/.test(name) ||
         /^spare-[0-9a-f]{16}\.tmp$/.test(name))
     ) {
@@ -384,33 +456,73 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   }
   const first = found[0];
   const floorLsn = recordedFloor ?? first?.firstLsn ?? 1n;
-  if (first !== undefined && first.firstLsn > floorLsn) {
-    throw new WalError(
-      WalErrorCode.MISSING_SEGMENT,
-      `the log's floor is LSN ${floorLsn} but its first segment ${first.name} starts at ${first.firstLsn}: the segment holding LSNs ${floorLsn}..${first.firstLsn - 1n} is missing. Restore it from a backup`,
-      {
-        details: {
-          segment: join(dir, first.name),
-          floorLsn,
-          missingFrom: floorLsn,
-          missingTo: first.firstLsn - 1n,
+  const knownGaps = await readGaps(io, dir);
+  const newGaps: LsnGap[] = [];
+  const recorded = (from: bigint, to: bigint) =>
+    gapsCover(knownGaps, from, to) || gapsCover(mergeGaps(newGaps), from, to);
+  const lose = (drop: SalvageDrop): void => {
+    report.salvaged.push(drop);
+    if (drop.lostLsns !== null) newGaps.push(drop.lostLsns);
+  };
+  const moveAside = async (path: string, reason: string): Promise<void> => {
+    const st = await io.stat(path);
+    const drop: SalvageDrop = {
+      segment: path,
+      offset: 0,
+      bytes: st?.size ?? 0,
+      reason,
+      lostLsns: null,
+    };
+    if (!readOnly) {
+      drop.movedTo = `${path}.dropped`;
+      await io.rename(path, drop.movedTo);
+      dirChanged = true;
+    }
+    report.salvaged.push(drop);
+  };
+
+  if (
+    first !== undefined &&
+    first.firstLsn > floorLsn &&
+    !recorded(floorLsn, first.firstLsn - 1n)
+  ) {
+    const missing = lsnRange(floorLsn, first.firstLsn - 1n)!;
+    if (!salvaging) {
+      throw new WalError(
+        WalErrorCode.MISSING_SEGMENT,
+        `the log's floor is LSN ${floorLsn} but its first segment ${first.name} starts at ${first.firstLsn}: the segment holding LSNs ${floorLsn}..${first.firstLsn - 1n} is missing. Restore it from a backup, or open with recovery: 'salvage' to record them as lost`,
+        {
+          details: {
+            segment: join(dir, first.name),
+            floorLsn,
+            missingFrom: floorLsn,
+            missingTo: first.firstLsn - 1n,
+          },
         },
-      },
-    );
+      );
+    }
+    lose({
+      segment: join(dir, first.name),
+      offset: 0,
+      bytes: 0,
+      reason: `no segment holds LSNs ${missing.from}..${missing.to} (the floor is ${floorLsn})`,
+      lostLsns: missing,
+    });
   }
 
   const segments: RecoveredSegment[] = [];
-  const dropFrom = async (index: number, reason: string): Promise<void> => {
+  // Read-only salvage cannot split a damaged segment: it keeps what comes before the damage.
+  const reportRestDropped = async (index: number, reason: string): Promise<void> => {
     for (let j = index; j < found.length; j++) {
       const path = join(dir, found[j]!.name);
       const st = await io.stat(path);
-      const drop: SalvageDrop = { segment: path, offset: 0, bytes: st?.size ?? 0, reason };
-      if (!readOnly) {
-        drop.movedTo = `${path}.dropped`;
-        await io.rename(path, drop.movedTo);
-        dirChanged = true;
-      }
-      report.salvaged.push(drop);
+      report.salvaged.push({
+        segment: path,
+        offset: 0,
+        bytes: st?.size ?? 0,
+        reason,
+        lostLsns: null,
+      });
     }
   };
 
@@ -419,31 +531,43 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     const path = join(dir, name);
     const isLast = i === found.length - 1;
     const prev = segments[segments.length - 1];
-    if (prev !== undefined && firstLsn !== prev.lastLsn + 1n) {
-      if (mode === 'salvage') {
-        await dropFrom(i, `segment ${name} does not continue LSN ${prev.lastLsn}`);
-        break;
-      }
-      if (firstLsn > prev.lastLsn + 1n) {
+    // After salvage moved every earlier segment aside, the log starts at the floor.
+    const expectedFirst = prev !== undefined ? prev.lastLsn + 1n : i > 0 ? floorLsn : firstLsn;
+    if (firstLsn !== expectedFirst) {
+      const before =
+        prev === undefined
+          ? `the floor is LSN ${floorLsn}`
+          : `${prev.path} ends at LSN ${prev.lastLsn}`;
+      const hole = lsnRange(expectedFirst, firstLsn - 1n);
+      if (hole !== null && recorded(hole.from, hole.to)) {
+        // LSNs an earlier salvage lost (or this one, after the damage at the end of `prev`).
+      } else if (salvaging && hole !== null) {
+        lose({
+          segment: path,
+          offset: 0,
+          bytes: 0,
+          reason: `no segment holds LSNs ${hole.from}..${hole.to} (${before}, ${name} starts at ${firstLsn})`,
+          lostLsns: hole,
+        });
+      } else if (salvaging) {
+        await moveAside(path, `it starts at LSN ${firstLsn} but ${before}`);
+        continue;
+      } else if (hole !== null) {
         throw new WalError(
           WalErrorCode.MISSING_SEGMENT,
-          `${prev.path} ends at LSN ${prev.lastLsn} but the next segment ${name} starts at ${firstLsn}: LSNs ${prev.lastLsn + 1n}..${firstLsn - 1n} are missing. Restore the missing segment, or open with recovery: 'salvage' to keep the log up to LSN ${prev.lastLsn}`,
+          `${before} but the next segment ${name} starts at ${firstLsn}: LSNs ${hole.from}..${hole.to} are missing. Restore the missing segment, or open with recovery: 'salvage' to record them as lost and keep every other record`,
           {
             details: {
               segment: path,
               offset: 0,
-              missingFrom: prev.lastLsn + 1n,
-              missingTo: firstLsn - 1n,
+              missingFrom: hole.from,
+              missingTo: hole.to,
             },
           },
         );
+      } else {
+        throw corruptError(path, 0, `it starts at LSN ${firstLsn} but ${before}`, CORRUPT_ADVICE);
       }
-      throw corruptError(
-        path,
-        0,
-        `it starts at LSN ${firstLsn} but ${prev.path} already holds LSNs up to ${prev.lastLsn}`,
-        CORRUPT_ADVICE,
-      );
     }
     const fd = await io.open(path, readOnly ? { readOnly: true } : {});
     let open = true;
@@ -459,10 +583,15 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       try {
         header = await readHeader(io, fd, path, firstLsn);
       } catch (err) {
-        if (mode === 'salvage' && isWalError(err, WalErrorCode.CORRUPT)) {
+        // Among segments this version wrote, a header of an unknown version is damage too.
+        const damaged =
+          isWalError(err, WalErrorCode.CORRUPT) || isWalError(err, WalErrorCode.UNSUPPORTED_FORMAT);
+        if (salvaging && damaged) {
           await closeOnce();
-          await dropFrom(i, `unreadable header: ${err.message}`);
-          break;
+          // Its records cannot be told apart from damage without the header (the cipher and
+          // key are in it); the LSNs it held become part of the hole before the next segment.
+          await moveAside(path, `unreadable header: ${err.message}`);
+          continue;
         }
         throw err;
       }
@@ -477,8 +606,12 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
         fileSize,
       };
       const damage = scan.damage;
-      const tornTail = damage !== null && damage.kind === 'torn' && isLast;
-      if (damage !== null && !tornTail && mode !== 'salvage') {
+      if (damage === null) {
+        segments.push(seg);
+        continue;
+      }
+      const tornTail = damage.kind === 'torn' && isLast;
+      if (!tornTail && !salvaging) {
         throw corruptError(path, damage.offset, damage.reason, CORRUPT_ADVICE);
       }
       if (tornTail && mode === 'strict') {
@@ -489,8 +622,8 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
           "recovery: 'strict' refuses to cut it; open with recovery: 'truncate-tail' to cut it off",
         );
       }
-      if (damage !== null) {
-        const bytes = fileSize - damage.offset;
+      const bytes = fileSize - damage.offset;
+      if (!salvaging || readOnly) {
         if (tornTail) {
           report.tornTail = {
             segment: path,
@@ -505,6 +638,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
             offset: damage.offset,
             bytes,
             reason: damage.reason,
+            lostLsns: null,
           });
         }
         if (!readOnly) {
@@ -512,26 +646,104 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
           await io.fsync(fd);
           seg.fileSize = damage.offset;
         }
+        segments.push(seg);
+        if (!tornTail) {
+          await closeOnce();
+          await reportRestDropped(i + 1, `after the damage in ${name} at offset ${damage.offset}`);
+          break;
+        }
+        continue;
       }
-      segments.push(seg);
-      if (damage !== null && !tornTail) {
-        await closeOnce();
-        await dropFrom(i + 1, `after the damage in ${name} at offset ${damage.offset}`);
-        break;
-      }
+      segments.push(seg, ...(await salvageSegment(seg, damage, found[i + 1]?.firstLsn ?? null)));
+      await io.truncate(fd, damage.offset);
+      await io.fsync(fd);
+      seg.fileSize = damage.offset;
+      dirChanged = true;
     } finally {
       await closeOnce();
     }
   }
-  if (dirChanged) await io.syncDirectory(dir);
+
+  /**
+   * Keeps every intact run of a damaged segment after its valid prefix (each in a new
+   * segment file), reports each damaged stretch with the LSNs lost in it, and returns the
+   * new segments. The caller then cuts `seg` to its valid prefix.
+   */
+  async function salvageSegment(
+    seg: RecoveredSegment,
+    damage: Damage,
+    below: bigint | null,
+  ): Promise<RecoveredSegment[]> {
+    const fd = await io.open(seg.path, { readOnly: true });
+    const file = Buffer.allocUnsafeSlow(seg.fileSize);
+    try {
+      await readFully(io, fd, file, 0);
+    } finally {
+      await io.close(fd);
+    }
+    const { runs, stretches, tail } = resynchronise(file, damage.offset, {
+      nextLsn: seg.lastLsn + 1n,
+      below,
+      cipher: readCipher(opts.ring, seg.header, seg.path),
+      maxFrameBody: opts.maxFrameBody,
+    });
+    const created: RecoveredSegment[] = [];
+    let keptUpTo = seg.lastLsn;
+    for (const [k, run] of runs.entries()) {
+      const split = await writeRunSegment(io, dir, seg.header, file, run);
+      created.push(split);
+      report.records += run.records;
+      const stretch = stretches[k]!;
+      const lost = lsnRange(keptUpTo + 1n, run.firstLsn - 1n);
+      if (stretch.end > stretch.start || lost !== null) {
+        lose({
+          segment: seg.path,
+          offset: stretch.start,
+          bytes: stretch.end - stretch.start,
+          reason: k === 0 ? damage.reason : 'damage between intact frames',
+          lostLsns: lost,
+          splitTo: split.path,
+        });
+      }
+      keptUpTo = run.lastLsn;
+    }
+    const tailBytes = file.length - tail.start;
+    if (below === null && tail.kind === 'torn' && runs.length === 0 && damage.kind === 'torn') {
+      report.tornTail = {
+        segment: seg.path,
+        offset: tail.start,
+        bytes: tailBytes,
+        reason: damage.reason,
+        cut: true,
+      };
+    } else if (tail.kind === 'torn' || (below !== null && keptUpTo + 1n < below)) {
+      lose({
+        segment: seg.path,
+        offset: tail.start,
+        bytes: tailBytes,
+        reason:
+          runs.length === 0
+            ? damage.reason
+            : tail.kind === 'torn'
+              ? 'damage after the last intact frame'
+              : 'the segment ends early',
+        lostLsns: below === null ? null : lsnRange(keptUpTo + 1n, below - 1n),
+      });
+    }
+    return created;
+  }
 
   const last = segments[segments.length - 1];
   const lastLsn = last === undefined ? floorLsn - 1n : last.lastLsn;
+  const gaps = mergeGaps(knownGaps, newGaps).filter((gap) => gap.to >= floorLsn);
+  if (newGaps.length > 0 && !readOnly) await writeGaps(io, dir, gaps);
+  else if (dirChanged) await io.syncDirectory(dir);
   let nextLsn = lastLsn + 1n;
   if (nextLsn < floorLsn) nextLsn = floorLsn;
   if (nextLsn < 1n) nextLsn = 1n;
   report.segments = segments.length;
   report.floorLsn = floorLsn;
   report.lastLsn = lastLsn < 0n ? 0n : lastLsn;
+  report.gaps = gaps;
   return { segments, floorLsn, nextLsn, report };
 }

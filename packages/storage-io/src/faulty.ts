@@ -266,6 +266,10 @@ export class FaultyStorageIo extends BaseStorageIo {
     };
   }
 
+  get filesOnDisk(): boolean {
+    return this.inner.filesOnDisk !== false;
+  }
+
   describe(): StorageIoDescription {
     const inner = this.inner.describe();
     return {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expectBytes } from './conformance.js';
+import { FaultyStorageIo } from './faulty.js';
 import { MemoryStorageIo } from './memory.js';
 
 const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);
@@ -109,5 +110,13 @@ describe('MemoryStorageIo power loss', () => {
     await io.close(created);
     const fd = await io.open('/f', { readOnly: true });
     await expect(io.write(fd, bytes(1, 1), 0)).rejects.toMatchObject({ details: { errno: 9 } });
+  });
+});
+
+describe('MemoryStorageIo files', () => {
+  it('say they are not on disk, so nothing maps them behind the backend (also through FaultyStorageIo)', () => {
+    const memory = new MemoryStorageIo();
+    expect(memory.filesOnDisk).toBe(false);
+    expect(new FaultyStorageIo(memory).filesOnDisk).toBe(false);
   });
 });

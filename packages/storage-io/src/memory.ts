@@ -58,6 +58,7 @@ function newDirectory(): Directory {
  */
 export class MemoryStorageIo extends SequentialStorageIo {
   readonly name = 'memory';
+  readonly filesOnDisk = false;
   readonly #root: Directory = newDirectory();
   readonly #files = new Set<MemoryFile>();
   readonly #fds = new Map<IoFd, OpenFile>();

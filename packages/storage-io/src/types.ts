@@ -68,6 +68,12 @@ export interface StorageIoDescription {
 export interface StorageIo {
   /** A short name of the backend ('io_uring', 'sync-fs', 'memory', …). */
   readonly name: string;
+  /**
+   * False when the paths this backend serves are not files of the operating system (the
+   * memory backend): then nothing may read them behind its back, e.g. through a memory
+   * map. Absent means true.
+   */
+  readonly filesOnDisk?: boolean;
 
   // Files (promise based; these are setup operations, not the hot path).
   open(path: string, options?: OpenOptions): Promise<IoFd>;

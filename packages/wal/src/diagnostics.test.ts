@@ -67,6 +67,16 @@ describe('a Wal says what opening it did', () => {
     expect(salvaged.some((drop) => drop.movedTo?.endsWith('.dropped'))).toBe(true);
     expect(wal.stats().recovery.salvagedParts).toBe(salvaged.length);
     expect(wal.stats().recovery.salvagedBytes).toBeGreaterThan(0);
+    // The second segment's records are lost (its header is unreadable); every other record is kept.
+    const lost = wal.recovery!.gaps;
+    expect(lost).toHaveLength(1);
+    expect(wal.stats().recovery.lostLsns).toBe(Number(lost[0]!.to - lost[0]!.from + 1n));
+    let kept = 0;
+    for await (const record of wal.iterator(1n)) {
+      expect(record.lsn >= lost[0]!.from && record.lsn <= lost[0]!.to).toBe(false);
+      kept++;
+    }
+    expect(kept + wal.stats().recovery.lostLsns).toBe(120);
     expect(recovered).toHaveLength(1);
     await wal.close();
   });
@@ -80,6 +90,7 @@ describe('a Wal says what opening it did', () => {
       tornTailBytes: 0,
       salvagedParts: 0,
       salvagedBytes: 0,
+      lostLsns: 0,
       removedFiles: 0,
     });
     expect(recovered).toEqual([]);

@@ -17,7 +17,7 @@ export const segmentedEngineFactory: EngineFactory = {
   },
   openSealed(keyRing: KeyRing | undefined, io: StorageIo): SealedSegmentOpener | undefined {
     // Segments of an in-memory backend are not files: they are read through the engine.
-    if (io.describe().backend.includes('memory')) return undefined;
+    if (io.filesOnDisk === false) return undefined;
     return (segment) => sealedRecords(segment, keyRing);
   },
 };

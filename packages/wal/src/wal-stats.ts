@@ -50,6 +50,8 @@ export interface WalStats {
     /** Damaged stretches or segments `recovery('salvage')` dropped, and their bytes. */
     salvagedParts: number;
     salvagedBytes: number;
+    /** LSNs this open's salvage recorded as lost (each listed in `Wal.recovery.gaps`). */
+    lostLsns: number;
     /** Leftover files removed: unfinished segment creations, segments below the floor. */
     removedFiles: number;
   };

@@ -1202,11 +1202,16 @@ function readOnlyError(what: string): WalError {
 /** What opening did, counted (the details are in `Wal.recovery`). */
 function recoveryCounts(report: RecoveryReport | undefined): WalStats['recovery'] {
   let salvagedBytes = 0;
-  for (const drop of report?.salvaged ?? []) salvagedBytes += drop.bytes;
+  let lostLsns = 0;
+  for (const drop of report?.salvaged ?? []) {
+    salvagedBytes += drop.bytes;
+    if (drop.lostLsns !== null) lostLsns += Number(drop.lostLsns.to - drop.lostLsns.from + 1n);
+  }
   return {
     tornTailBytes: report?.tornTail?.bytes ?? 0,
     salvagedParts: report?.salvaged.length ?? 0,
     salvagedBytes,
+    lostLsns,
     removedFiles: report?.removedFiles.length ?? 0,
   };
 }

@@ -45,32 +45,72 @@ describe('walnut repair', () => {
     expect(await readdir(join(dir, '..'))).not.toContain(expect.stringContaining('.repair-'));
   });
 
-  it('with --salvage drops the damage and says exactly which records are gone', async () => {
+  it('with --salvage keeps every intact record and says which LSNs are lost', async () => {
     const dir = await tempDir();
     const backup = join(await tempDir(), 'backup');
     const seg = await simpleLog(dir, 10);
     await flipByte(seg.path, seg.frameOffsets[4]! + 10);
     const r = await cli('repair', dir, '--salvage', '--backup-dir', backup, '--json');
     const result = JSON.parse(r.stdout);
+    expect(r.code).toBe(0);
     expect(result.repaired).toBe(true);
+    expect(result.clean).toBe(true);
     expect(result.backupDir).toBe(backup);
     expect(await readdir(backup)).toContain(seg.name);
-    // LSN 5 was unreadable before; whatever else salvage dropped is listed by LSN.
+    // LSN 5 was unreadable before, so no readable record is gone; 6..10 moved to a file of their own.
+    expect(result.droppedRecords).toBe('0');
+    expect(result.recoveryReport.gaps).toEqual([{ from: '5', to: '5' }]);
     const after = JSON.parse((await cli('verify', dir, '--json')).stdout);
-    const kept = Number(after.records);
-    expect(kept + Number(result.droppedRecords)).toBe(9);
-    expect(r.code).toBe(after.ok ? 0 : 1);
+    expect(after).toMatchObject({ ok: true, records: 9, gaps: [{ from: '5', to: '5' }] });
   });
 
-  it('will not paper over a missing segment', async () => {
+  it('with --salvage says which file it added for the records after the damage', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 10);
+    await flipByte(seg.path, seg.frameOffsets[4]! + 10);
+    const r = await cli('repair', dir, '--salvage', '--backup-dir', join(await tempDir(), 'b'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `00000000000000000006.wal: added: the intact records after damage in ${seg.name}`,
+    );
+    expect(r.stdout).toContain('LSNs 5..5 are lost; recorded in GAPS');
+    expect((await cli('verify', dir)).stdout).toContain('note: LSNs 5..5 were lost to damage');
+  });
+
+  it('with --salvage says "renamed" for a segment it moves aside', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['a', 'b'] },
+      { firstLsn: 3n, payloads: ['c'] },
+      { firstLsn: 4n, payloads: ['d'] },
+    ]);
+    const middle = '00000000000000000003.wal';
+    await flipByte(join(dir, middle), 20);
+    const r = await cli('repair', dir, '--salvage', '--backup-dir', join(await tempDir(), 'b'));
+    expect(r.stdout).toContain(`${middle}: renamed to ${middle}.dropped`);
+    expect(await readdir(dir)).toContain(`${middle}.dropped`);
+    expect(r.code).toBe(0);
+  });
+
+  it('will not paper over a missing segment without --salvage', async () => {
     const dir = await tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a'] },
       { firstLsn: 3n, payloads: ['c'] },
     ]);
-    const r = await cli('repair', dir, '--salvage');
+    const r = await cli('repair', dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('A segment is missing');
+    const salvaged = await cli(
+      'repair',
+      dir,
+      '--salvage',
+      '--backup-dir',
+      join(await tempDir(), 'b'),
+    );
+    expect(salvaged.code).toBe(0);
+    expect(salvaged.stdout).toContain('LSNs 2..2 are lost; recorded in GAPS');
+    expect((await cli('verify', dir)).code).toBe(0);
   });
 
   it('refuses with WAL_LOCKED (exit 3) while a writer holds the log, changing nothing', async () => {

@@ -44,16 +44,16 @@ export async function repairCommand(
   const missing = before.findings.filter((f) => f.kind === 'missing-segment');
   const midLog = before.findings.filter((f) => f.kind === 'corruption');
   for (const f of before.findings) say(describeFinding(f));
-  if (missing.length > 0) {
+  if (missing.length > 0 && !options.salvage) {
     say();
     say(
-      'A segment is missing. Repair will not paper over a hole in the log: restore the file from a backup.',
+      'A segment is missing. Nothing was changed: restore the file from a backup, or run with --salvage to record its LSNs as lost and keep every other record.',
     );
     if (options.json)
       printJson(out.stdout, {
         dir,
         repaired: false,
-        reason: 'missing segment',
+        reason: 'missing segment needs --salvage',
         findings: before.findings,
       });
     return ExitCode.CORRUPTION;
@@ -109,11 +109,28 @@ export async function repairCommand(
       clean: !isCorrupt(after),
     });
   }
+  const renamed = new Map(
+    report.salvaged
+      .filter((d) => d.movedTo !== undefined)
+      .map((d) => [basename(d.segment), basename(d.movedTo!)]),
+  );
+  const splitFrom = new Map(
+    report.salvaged
+      .filter((d) => d.splitTo !== undefined)
+      .map((d) => [basename(d.splitTo!), basename(d.segment)]),
+  );
   for (const c of cuts) {
-    say(
-      `${c.segment}: ${c.before === null ? 'added' : c.after === null ? 'removed' : `cut from ${c.before} to ${c.after} bytes`}`,
-    );
+    const change =
+      c.before === null
+        ? `added: the intact records after damage in ${splitFrom.get(c.segment) ?? 'another segment'}`
+        : c.after === null
+          ? renamed.has(c.segment)
+            ? `renamed to ${renamed.get(c.segment)} (kept beside the log, no longer part of it)`
+            : 'removed'
+          : `cut from ${c.before} to ${c.after} bytes`;
+    say(`${c.segment}: ${change}`);
   }
+  for (const gap of report.gaps) say(`LSNs ${gap.from}..${gap.to} are lost; recorded in GAPS`);
   say(
     dropped.count === 0n
       ? 'No readable record was dropped.'

@@ -52,11 +52,18 @@ export async function verifyCommand(
       bytes: check.totalBytes,
       firstLsn: check.firstLsn,
       lastLsn: check.lastLsn,
+      gaps: check.gaps,
       findings: check.findings,
     });
     return corrupt ? ExitCode.CORRUPTION : ExitCode.OK;
   }
   for (const finding of check.findings) printLine(out.stdout, describeFinding(finding));
+  for (const gap of check.gaps) {
+    printLine(
+      out.stdout,
+      `note: LSNs ${gap.from}..${gap.to} were lost to damage; a salvage recorded them in GAPS`,
+    );
+  }
   const range = check.firstLsn === null ? '' : ` (LSN ${check.firstLsn} .. ${check.lastLsn})`;
   const summary = `${check.segments.length} segment(s), ${formatCount(check.records)} records${range}, ${formatBytes(check.totalBytes)} in ${formatDuration(elapsed)}`;
   if (corrupt) {

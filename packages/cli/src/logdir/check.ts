@@ -1,5 +1,11 @@
-import type { WalRecord } from '@walnut/codec';
-import { type FloorState, readFloor, requireLogDirectory, type SegmentFile } from './directory.js';
+import { gapsCover, type LsnGap, type WalRecord } from '@walnut/codec';
+import {
+  type FloorState,
+  readFloor,
+  readGaps,
+  requireLogDirectory,
+  type SegmentFile,
+} from './directory.js';
 import { type SegmentScan, scanSegment } from './scan.js';
 
 /** One finding of a log check. */
@@ -16,6 +22,8 @@ export interface LogCheck {
   readonly dir: string;
   readonly segments: readonly SegmentScan[];
   readonly floor: FloorState;
+  /** LSNs an earlier salvage recorded as lost: holes there are known, not missing segments. */
+  readonly gaps: readonly LsnGap[];
   readonly findings: readonly Finding[];
   readonly totalBytes: number;
   readonly records: number;
@@ -33,6 +41,8 @@ export interface CheckOptions {
 export async function checkLog(dir: string, options: CheckOptions = {}): Promise<LogCheck> {
   const files = await requireLogDirectory(dir);
   const floor = await readFloor(dir);
+  const gapsState = await readGaps(dir);
+  const gaps = gapsState.kind === 'valid' ? gapsState.gaps : [];
   const totalBytes = files.reduce((sum, f) => sum + f.sizeBytes, 0);
   const findings: Finding[] = [];
   const segments: SegmentScan[] = [];
@@ -69,7 +79,14 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
       findings.push({ kind: 'corruption', segment: file.name, offset: null, message });
     }
     const previous = segments[index - 1];
-    if (previous?.lastLsn != null && file.firstLsn !== previous.lastLsn + 1n) {
+    if (
+      previous?.lastLsn != null &&
+      file.firstLsn !== previous.lastLsn + 1n &&
+      !(
+        file.firstLsn > previous.lastLsn &&
+        gapsCover(gaps, previous.lastLsn + 1n, file.firstLsn - 1n)
+      )
+    ) {
       findings.push({
         kind: 'missing-segment',
         segment: file.name,
@@ -81,11 +98,15 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
   if (floor.kind === 'damaged') {
     findings.push({ kind: 'corruption', segment: 'FLOOR', offset: null, message: floor.reason });
   }
+  if (gapsState.kind === 'damaged') {
+    findings.push({ kind: 'corruption', segment: 'GAPS', offset: null, message: gapsState.reason });
+  }
   const withRecords = segments.filter((s) => s.firstLsn !== null);
   return {
     dir,
     segments,
     floor,
+    gaps,
     findings,
     totalBytes,
     records: segments.reduce((sum, s) => sum + s.records, 0),

@@ -1,6 +1,16 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32c, isWalError, parseSegmentFileName, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  decodeFloor,
+  decodeGaps,
+  FLOOR_FILE,
+  GAPS_FILE,
+  isWalError,
+  type LsnGap,
+  parseSegmentFileName,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { UsageError } from '../errors.js';
 
 /**
@@ -64,22 +74,44 @@ export type FloorState =
   | { readonly kind: 'valid'; readonly lsn: bigint }
   | { readonly kind: 'damaged'; readonly reason: string };
 
-/** The retained floor from `<dir>/FLOOR` (12 bytes: u64 LSN, CRC32C of those 8 bytes). */
+/** The retained floor from `<dir>/FLOOR` (format: @walnut/codec's decodeFloor). */
 export async function readFloor(dir: string): Promise<FloorState> {
+  const path = join(dir, FLOOR_FILE);
   let bytes: Buffer;
   try {
-    bytes = await readFile(join(dir, 'FLOOR'));
+    bytes = await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
-    throw ioError(error, 'read', join(dir, 'FLOOR'));
+    throw ioError(error, 'read', path);
   }
-  if (bytes.length !== 12)
-    return { kind: 'damaged', reason: `FLOOR is ${bytes.length} bytes, not 12` };
-  const lsn = bytes.readBigUInt64LE(0);
-  if (crc32c(bytes.subarray(0, 8)) !== bytes.readUInt32LE(8)) {
-    return { kind: 'damaged', reason: 'FLOOR checksum does not match' };
+  try {
+    return { kind: 'valid', lsn: decodeFloor(bytes, FLOOR_FILE) };
+  } catch (error) {
+    if (!isWalError(error)) throw error;
+    return { kind: 'damaged', reason: error.message };
   }
-  return { kind: 'valid', lsn };
+}
+
+export type GapsState =
+  | { readonly kind: 'valid'; readonly gaps: readonly LsnGap[] }
+  | { readonly kind: 'damaged'; readonly reason: string };
+
+/** The LSN ranges an earlier salvage recorded as lost, from `<dir>/GAPS` (none without one). */
+export async function readGaps(dir: string): Promise<GapsState> {
+  const path = join(dir, GAPS_FILE);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'valid', gaps: [] };
+    throw ioError(error, 'read', path);
+  }
+  try {
+    return { kind: 'valid', gaps: decodeGaps(bytes, GAPS_FILE) };
+  } catch (error) {
+    if (!isWalError(error)) throw error;
+    return { kind: 'damaged', reason: error.message };
+  }
 }
 
 export function ioError(error: unknown, syscall: string, path: string): WalError {

@@ -1,10 +1,8 @@
 /**
- * The codec's demo: encodes a million 128-byte records into a reusable 1 MiB buffer,
+ * The codec alone (`pnpm --filter @walnut/bench bench:codec`): encodes a million 128-byte records into a reusable 1 MiB buffer,
  * scans and verifies them back, and prints frames/s and CRC32C speed.
  */
-import { crc32c, crc32cImplementation } from './crc32c.js';
-import { encodeRecordFrame } from './records.js';
-import { FrameScanner } from './scanner.js';
+import { crc32c, crc32cImplementation, encodeRecordFrame, FrameScanner } from '@walnut/codec';
 
 const RECORDS = 1_000_000;
 const buffer = Buffer.alloc(1 << 20);

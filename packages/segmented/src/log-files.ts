@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import { readFully, type StorageIo } from '@walnut/storage-io';
+
+/**
+ * The bytes of `<dir>/<name>`, or null when there is no such file. For the directory's
+ * small bookkeeping files (FLOOR, GAPS), never for segments.
+ */
+export async function readSmallFile(
+  io: StorageIo,
+  dir: string,
+  name: string,
+  limit: number,
+): Promise<Buffer | null> {
+  const path = join(dir, name);
+  const st = await io.stat(path);
+  if (st === null) return null;
+  const fd = await io.open(path, { readOnly: true });
+  try {
+    const buf = Buffer.alloc(Math.min(st.size, limit));
+    return buf.subarray(0, await readFully(io, fd, buf, 0));
+  } finally {
+    await io.close(fd);
+  }
+}
+
+/** Name of the temporary file `writeFileAtomically` renames over `name`. */
+export const tmpName = (name: string): string => `${name}.tmp`;
+
+/**
+ * Replaces `<dir>/<name>` so that a crash leaves either the old bytes or the new ones:
+ * `<name>.tmp`, fsync, rename over `<name>`, directory fsync.
+ */
+export async function writeFileAtomically(
+  io: StorageIo,
+  dir: string,
+  name: string,
+  bytes: Buffer,
+): Promise<void> {
+  const tmp = join(dir, tmpName(name));
+  const fd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
+  try {
+    await io.write(fd, bytes, 0);
+    await io.fsync(fd);
+  } finally {
+    await io.close(fd);
+  }
+  await io.rename(tmp, join(dir, name));
+  await io.syncDirectory(dir);
+}

@@ -1,0 +1,35 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The README's first example, pointed at a temporary directory and at this package's build. */
+function firstExample(dir: string): string {
+  const readme = readFileSync(join(pkg, 'README.md'), 'utf8');
+  const code = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (code === undefined) throw new Error('README.md has no ```js example');
+  return code
+    .replace("'@walnut/wal'", JSON.stringify(pathToFileURL(join(pkg, 'dist', 'index.js')).href))
+    .replace("'./my-log'", JSON.stringify(join(dir, 'log')));
+}
+
+describe('the README', () => {
+  it('first example runs as written and prints each record it replays', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'walnut-readme-'));
+    try {
+      const file = join(dir, 'example.mjs');
+      writeFileSync(file, firstExample(dir));
+      const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+      const lines = out.trim().split('\n');
+      expect(lines[0]).toBe('1n hello');
+      expect(lines).toHaveLength(1 + 2 + 1000);
+      expect(lines.at(-1)).toBe('1003n row 999');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
