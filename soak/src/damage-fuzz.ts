@@ -36,6 +36,8 @@ export interface FuzzTally {
   salvageIntact: number;
   salvageKept: number;
   salvageKeptDamaged: number;
+  /** Logs where salvage kept fewer records than had intact frames. */
+  salvageMissedIntact: number;
   violations: string[];
 }
 
@@ -196,6 +198,7 @@ export async function runDamageFuzz(options: FuzzOptions): Promise<FuzzTally> {
     salvageIntact: 0,
     salvageKept: 0,
     salvageKeptDamaged: 0,
+    salvageMissedIntact: 0,
     violations: [],
   };
   const dirA = join(options.workDir, 'damaged-default');
@@ -227,6 +230,7 @@ export async function runDamageFuzz(options: FuzzOptions): Promise<FuzzTally> {
       tally.salvageIntact += bySalvage.intact;
       tally.salvageKept += bySalvage.kept;
       tally.salvageKeptDamaged += bySalvage.keptDamaged;
+      if (bySalvage.kept - bySalvage.keptDamaged < bySalvage.intact) tally.salvageMissedIntact++;
     }
     for (const v of bySalvage.violations) tally.violations.push(`${where}, salvage: ${v}`);
     tally.logs++;

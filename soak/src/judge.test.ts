@@ -46,6 +46,7 @@ const report = (extra: Partial<RecoveryReport> = {}): RecoveryReport => ({
   lastLsn: BigInt(RECORDS),
   tornTail: null,
   salvaged: [],
+  gaps: [],
   removedFiles: [],
   ...extra,
 });
@@ -180,36 +181,39 @@ describe('judgeSalvage', () => {
     expect(silent.violations).toEqual([
       `salvage lost 1 record(s) without reporting them (first LSN ${lost}, last ${lost})`,
     ]);
-    const drop = {
+    const named = {
       segment: join(DIR, middle),
       offset: spans[3]!.start,
       bytes: 10,
       reason: 'damage',
+      lostLsns: null,
     };
-    expect(
-      judgeSalvage(t, damaged, { kind: 'opened', found, report: report({ salvaged: [drop] }) })
-        .violations,
-    ).toEqual([]);
+    const onlyNamed = judgeSalvage(t, damaged, {
+      kind: 'opened',
+      found,
+      report: report({ salvaged: [named] }),
+    });
+    expect(onlyNamed.violations).toHaveLength(1);
+    const ranged = { ...named, lostLsns: { from: BigInt(lost), to: BigInt(lost) } };
+    const reported = judgeSalvage(t, damaged, {
+      kind: 'opened',
+      found,
+      report: report({ salvaged: [ranged] }),
+    });
+    expect(reported.violations).toEqual([]);
   });
 
-  it('accepts a loss reported as an LSN range, whatever the fields are called', () => {
-    const withRange = report({
-      salvaged: [
-        {
-          segment: '/elsewhere',
-          offset: 0,
-          bytes: 1,
-          reason: 'x',
-          fromLsn: 5n,
-          toLsn: 9n,
-        } as never,
-      ],
-    });
-    expect(reportedRanges(withRange)).toEqual([[5n, 9n]]);
+  it("accepts a loss covered by the log's gaps, and no more than they cover", () => {
+    const withGap = report({ gaps: [{ from: 5n, to: 9n }] });
+    expect(reportedRanges(withGap)).toEqual([[5n, 9n]]);
     const found = lsns(1, RECORDS).filter((f) => f.lsn < 5 || f.lsn > 9);
-    expect(
-      judgeSalvage(plain, plain.files, { kind: 'opened', found, report: withRange }).violations,
-    ).toEqual([]);
+    const judged = judgeSalvage(plain, plain.files, { kind: 'opened', found, report: withGap });
+    expect(judged.violations).toEqual([]);
+    const narrower = report({ gaps: [{ from: 5n, to: 8n }] });
+    const short = judgeSalvage(plain, plain.files, { kind: 'opened', found, report: narrower });
+    expect(short.violations).toEqual([
+      'salvage lost 1 record(s) without reporting them (first LSN 9, last 9)',
+    ]);
   });
 
   it('flags a wrong record, however much it kept', () => {

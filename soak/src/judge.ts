@@ -52,12 +52,6 @@ function changedNothing(t: Template, damaged: LogFiles): boolean {
   return true;
 }
 
-function segmentOf(t: Template, lsn: number): string {
-  let owner = t.segments[0]!;
-  for (const s of t.segments) if (t.firstLsn.get(s)! <= lsn) owner = s;
-  return owner;
-}
-
 function checkFound(found: readonly Found[], violations: string[], contiguous: boolean): void {
   let previous = 0;
   for (const f of found) {
@@ -123,34 +117,19 @@ export function judgeDefault(t: Template, damaged: LogFiles, outcome: Outcome): 
   return { verdict: 'cut-clean', violations };
 }
 
-/** LSN ranges a report names, in whatever fields it carries them (from/first/start .. to/last/end). */
+/** Every LSN range the report says was lost: the log's gaps and each dropped stretch's lostLsns. */
 export function reportedRanges(report: RecoveryReport): [bigint, bigint][] {
-  const ranges: [bigint, bigint][] = [];
-  const visit = (value: unknown, depth: number): void => {
-    if (depth > 3 || value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) {
-      for (const v of value) visit(v, depth + 1);
-      return;
-    }
-    const entries = Object.entries(value as Record<string, unknown>);
-    const lo = entries.filter(([k, v]) => typeof v === 'bigint' && /from|first|start/i.test(k));
-    const hi = entries.filter(
-      ([k, v]) => typeof v === 'bigint' && /(^to)|To|last|Last|end|End/.test(k),
-    );
-    if (lo.length === 1 && hi.length === 1) ranges.push([lo[0]![1] as bigint, hi[0]![1] as bigint]);
-    for (const [, v] of entries) visit(v, depth + 1);
-  };
-  for (const [key, value] of Object.entries(report)) {
-    if (key === 'salvaged' || (Array.isArray(value) && key !== 'removedFiles')) visit(value, 0);
-  }
+  const ranges: [bigint, bigint][] = report.gaps.map((g) => [g.from, g.to]);
+  for (const d of report.salvaged) if (d.lostLsns) ranges.push([d.lostLsns.from, d.lostLsns.to]);
   return ranges;
 }
 
 /**
- * Salvage returns only original records, in LSN order; every LSN it lost is reported: its
- * segment is named in the report (dropped, cut or moved aside), an LSN range in the report
- * covers it, or its segment file is gone and the report says what salvage dropped. The
- * share of intact records it kept is measured, not judged.
+ * Salvage returns only original records, in LSN order, and reports every LSN it lost: an
+ * LSN range in the report (`gaps`, `salvaged[].lostLsns`) covers it, or it lies in the
+ * torn tail the report says was cut from the last segment, or past the point where the
+ * last segment reads as never written further. The share of intact records it kept is
+ * measured, not judged.
  */
 export function judgeSalvage(t: Template, damaged: LogFiles, outcome: Outcome): SalvageVerdict {
   const violations: string[] = [];
@@ -185,26 +164,24 @@ export function judgeSalvage(t: Template, damaged: LogFiles, outcome: Outcome): 
     if (f.lsn >= 1 && f.lsn <= t.records) kept[f.lsn] = 1;
     if (f.matches && f.lsn <= t.records && intactLsn[f.lsn] === 0) keptDamaged++;
   }
-  const named = new Set<string>();
-  for (const d of report.salvaged) {
-    named.add(basename(d.segment));
-    if (d.movedTo !== undefined) named.add(basename(d.movedTo));
-  }
-  if (report.tornTail !== null) named.add(basename(report.tornTail.segment));
   const ranges = reportedRanges(report);
   const last = t.segments[t.segments.length - 1]!;
+  const lastSpans = t.frames.get(last)!;
+  const lastFirst = t.firstLsn.get(last)!;
+  const torn =
+    report.tornTail !== null && basename(report.tornTail.segment) === last ? report.tornTail : null;
   const cleanEnd = lastCleanEnd(t, damaged);
   const maxKept = found.length === 0 ? 0 : found[found.length - 1]!.lsn;
   const unreported: number[] = [];
   for (let lsn = 1; lsn <= t.records; lsn++) {
     if (kept[lsn] === 1) continue;
-    const seg = segmentOf(t, lsn);
     const big = BigInt(lsn);
-    if (named.has(seg)) continue;
     if (ranges.some(([lo, hi]) => lo <= big && big <= hi)) continue;
-    if (!damaged.has(seg) && report.salvaged.length > 0) continue;
-    // Past a clean end of the last segment: indistinguishable from never written.
-    if (seg === last && cleanEnd !== null && lsn > cleanEnd && maxKept <= cleanEnd) continue;
+    if (lsn >= lastFirst) {
+      if (torn !== null && lastSpans[lsn - lastFirst]!.end > torn.offset) continue;
+      // Past a clean end of the last segment: indistinguishable from never written.
+      if (cleanEnd !== null && lsn > cleanEnd && maxKept <= cleanEnd) continue;
+    }
     unreported.push(lsn);
   }
   if (unreported.length > 0) {

@@ -53,7 +53,7 @@ export function summarize(r: SoakResults): { text: string; violations: number } 
       `damaged logs tried:    ${n(f.logs)} (${f.templates.join('; ')}; ${n(f.noChange)} damages changed no byte)`,
       `  default recovery:    refused ${n(Object.values(f.refused).reduce((a, b) => a + b, 0))} (${byCode(f.refused)}), cut ${n(f.cut)} (torn tail of the last segment, reported), cut at a clean end ${n(f.cutClean)}, opened unchanged ${n(f.unchanged)}`,
       `  salvage:             opened ${n(f.salvageOpened)}, refused ${n(Object.values(f.salvageRefused).reduce((a, b) => a + b, 0))} (${byCode(f.salvageRefused)})`,
-      `  salvaged records:    kept ${n(f.salvageKept)} of ${n(f.salvageTotal)} (${pct(f.salvageKept, f.salvageTotal)}); of the ${n(f.salvageIntact)} whose frames were intact: ${pct(f.salvageKept - f.salvageKeptDamaged, f.salvageIntact)} kept (a measurement, not an invariant)`,
+      `  salvaged records:    kept ${n(f.salvageKept)} of ${n(f.salvageTotal)} (${pct(f.salvageKept, f.salvageTotal)}); of the ${n(f.salvageIntact)} whose frames were intact: ${pct(f.salvageKept - f.salvageKeptDamaged, f.salvageIntact)} kept (a measurement, not an invariant); ${n(f.salvageMissedIntact)} log(s) where it kept fewer than were intact`,
       `  violations:          ${n(f.violations.length)}`,
     );
     all.push(...f.violations);
