@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, USAGE } from './args.js';
+import { runDamageFuzz } from './damage-fuzz.js';
+import { runKillCycles } from './kill-cycles.js';
+import { runPowerLosses } from './power-loss.js';
+import { summarize } from './summary.js';
+
+let args: ReturnType<typeof parseArgs>;
+try {
+  args = parseArgs(process.argv.slice(2), () => Math.floor(Math.random() * 2 ** 32));
+} catch (error) {
+  process.stderr.write(`soak: ${(error as Error).message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+if (args.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+const started = performance.now();
+const workDir = mkdtempSync(join(args.dir, 'walnut-soak-'));
+const progress = (line: string) => process.stdout.write(`  ${line}\n`);
+process.stdout.write(
+  `walnut soak: seed ${args.seed}, ${args.cycles} SIGKILL cycles, ${args.powerLosses} power-loss cases, ${args.damaged} damaged logs, in ${workDir}\n` +
+    `  (rerun exactly with --seed ${args.seed} and the same counts)\n`,
+);
+
+const kills =
+  args.cycles > 0
+    ? await runKillCycles({
+        cycles: args.cycles,
+        cyclesPerLog: args.cyclesPerLog,
+        maxKillMs: args.maxKillMs,
+        workDir,
+        seed: args.seed,
+        progress,
+      })
+    : null;
+const power =
+  args.powerLosses > 0
+    ? await runPowerLosses({ cases: args.powerLosses, seed: args.seed, progress })
+    : null;
+const fuzz =
+  args.damaged > 0
+    ? await runDamageFuzz({ logs: args.damaged, workDir, seed: args.seed, progress })
+    : null;
+
+const { text, violations } = summarize({
+  seed: args.seed,
+  kills,
+  power,
+  fuzz,
+  elapsedMs: performance.now() - started,
+});
+process.stdout.write(text);
+// Logs in which an invariant broke stay on disk for a post-mortem; everything else goes.
+if (violations === 0) rmSync(workDir, { recursive: true, force: true });
+else process.stdout.write(`logs kept for inspection under ${workDir}\n`);
+process.exit(violations === 0 ? 0 : 1);

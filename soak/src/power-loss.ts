@@ -1,0 +1,275 @@
+import { crc32c } from '@walnut/codec';
+import {
+  FaultyStorageIo,
+  type IoFd,
+  MemoryStorageIo,
+  type OpenOptions,
+  type SubmitOptions,
+} from '@walnut/storage-io';
+import { isWalError, Wal, type WalBuilder } from '@walnut/wal';
+import { soakKeyRing } from './keys.js';
+import { Ledger } from './ledger.js';
+import { makePayload } from './payload.js';
+import { Rng } from './random.js';
+
+const DIR = '/log';
+/** A case that has not finished after this long is reported as stalled. */
+const CASE_TIMEOUT_MS = 60_000;
+
+/**
+ * A FaultyStorageIo that loses power (unsynced writes lost, the last one possibly torn at a
+ * sector boundary, names created since their directory's last sync gone) just before its
+ * `at`-th I/O step: every open, submitted write, fdatasync, fsync, fallocate, rename,
+ * unlink and directory sync is a step.
+ */
+class PowerCut extends FaultyStorageIo {
+  #steps = 0;
+  #cut: Promise<void> | null = null;
+
+  constructor(
+    inner: MemoryStorageIo,
+    readonly at: number,
+    seed: number,
+  ) {
+    super(inner, { seed });
+  }
+
+  get steps(): number {
+    return this.#steps;
+  }
+
+  get cut(): boolean {
+    return this.#cut !== null;
+  }
+
+  /**
+   * The cut is started from a microtask, after the caller's synchronous block: a real power
+   * loss never makes a submission throw, and a FaultyStorageIo crashed inside a caller's
+   * write-then-fdatasync pair makes the fdatasync's submission throw WAL_CLOSED, which
+   * left the Wal's close() waiting forever when this soak was written (see soak/README.md).
+   */
+  #step(): void {
+    if (this.#cut === null && this.#steps++ === this.at) {
+      queueMicrotask(() => {
+        this.powerOff().catch(() => {});
+      });
+    }
+  }
+
+  powerOff(): Promise<void> {
+    this.#cut ??= this.crash({ tear: true });
+    return this.#cut;
+  }
+
+  override open(path: string, options?: OpenOptions): Promise<IoFd> {
+    this.#step();
+    return super.open(path, options);
+  }
+  override submitWrite(fd: IoFd, data: Uint8Array, offset: number, o?: SubmitOptions): number {
+    this.#step();
+    return super.submitWrite(fd, data, offset, o);
+  }
+  override submitWritev(
+    fd: IoFd,
+    buffers: readonly Uint8Array[],
+    offset: number,
+    o?: SubmitOptions,
+  ): number {
+    this.#step();
+    return super.submitWritev(fd, buffers, offset, o);
+  }
+  override submitDatasync(fd: IoFd, o?: SubmitOptions): number {
+    this.#step();
+    return super.submitDatasync(fd, o);
+  }
+  override submitFsync(fd: IoFd, o?: SubmitOptions): number {
+    this.#step();
+    return super.submitFsync(fd, o);
+  }
+  override submitFallocate(fd: IoFd, offset: number, length: number, o?: SubmitOptions): number {
+    this.#step();
+    return super.submitFallocate(fd, offset, length, o);
+  }
+  override rename(from: string, to: string): Promise<void> {
+    this.#step();
+    return super.rename(from, to);
+  }
+  override unlink(path: string): Promise<void> {
+    this.#step();
+    return super.unlink(path);
+  }
+  override syncDirectory(path: string): Promise<void> {
+    this.#step();
+    return super.syncDirectory(path);
+  }
+}
+
+export interface PowerLossOptions {
+  cases: number;
+  seed: number;
+  progress: (line: string) => void;
+}
+
+export interface PowerLossTally {
+  cases: number;
+  /** Power cuts (a case cuts power once per round, 1-3 rounds on the same log). */
+  powerLosses: number;
+  /** Cuts that came while the log was being opened (recovering the previous cut). */
+  cutWhileOpening: number;
+  /** Cuts that came after every producer had finished (nothing in flight). */
+  cutWhenIdle: number;
+  acknowledged: number;
+  acknowledgedChecks: number;
+  recordsChecked: number;
+  /** Appends rejected because of the cut, by code. */
+  rejected: Record<string, number>;
+  violations: string[];
+}
+
+function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish in ${CASE_TIMEOUT_MS} ms`)),
+      CASE_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Phase 2: simulated power losses. Concurrent producers append with durable
+ * acknowledgements through a FaultyStorageIo over memory; power is cut at a random I/O step
+ * (during the writes, a rollover, an fdatasync, or the next open's recovery); the log is
+ * reopened on a fresh backend over the surviving bytes and checked against the ledger.
+ */
+export async function runPowerLosses(options: PowerLossOptions): Promise<PowerLossTally> {
+  const tally: PowerLossTally = {
+    cases: 0,
+    powerLosses: 0,
+    cutWhileOpening: 0,
+    cutWhenIdle: 0,
+    acknowledged: 0,
+    acknowledgedChecks: 0,
+    recordsChecked: 0,
+    rejected: {},
+    violations: [],
+  };
+  for (let index = 0; index < options.cases; index++) {
+    const rng = Rng.forCase(options.seed, 'power', index);
+    const space = {
+      segmentSize: rng.pick([4096, 16_384, 65_536]),
+      zeroFillAhead: rng.pick([0, 8192, undefined]),
+      preallocate: rng.chance(0.25),
+      directIo: rng.chance(0.2),
+      writeBufferSize: rng.pick([4096, 65_536, undefined]),
+    };
+    const encrypted = rng.chance(0.5);
+    const where = `power-loss case ${index} (seed ${options.seed}, ${JSON.stringify(space)}${encrypted ? ', encrypted' : ''})`;
+    const builder = (io: FaultyStorageIo): WalBuilder => {
+      const b = Wal.open(DIR).storageIo(io).options(space);
+      return encrypted ? b.encryption(soakKeyRing()) : b;
+    };
+    const memory = new MemoryStorageIo();
+    const ledger = new Ledger();
+    const rounds = rng.int(1, 3);
+    try {
+      await withTimeout(
+        (async () => {
+          for (let round = 0; round < rounds; round++) {
+            const at = rng.int(0, 160);
+            const io = new PowerCut(memory, at, rng.u32());
+            const found = await powerLossRound(io, builder, ledger, rng, round, tally);
+            tally.powerLosses++;
+            for (const f of found)
+              tally.violations.push(`${where}, round ${round} (cut before I/O step ${at}): ${f}`);
+            if (found.length > 0) return;
+          }
+        })(),
+        where,
+      );
+    } catch (error) {
+      tally.violations.push(`${where}: ${(error as Error).message}`);
+    }
+    tally.cases++;
+    if ((index + 1) % 50 === 0 || index + 1 === options.cases) {
+      options.progress(
+        `power losses: ${index + 1}/${options.cases} cases, ${tally.powerLosses} cuts, ${tally.acknowledged} acknowledged, ${tally.violations.length} violation(s)`,
+      );
+    }
+  }
+  return tally;
+}
+
+async function powerLossRound(
+  io: PowerCut,
+  builder: (io: FaultyStorageIo) => WalBuilder,
+  ledger: Ledger,
+  rng: Rng,
+  round: number,
+  tally: PowerLossTally,
+): Promise<string[]> {
+  let wal: Wal | null = null;
+  try {
+    wal = await builder(io).build();
+  } catch (error) {
+    if (!io.cut) return [`opening before the cut failed: ${describe(error)}`];
+    tally.cutWhileOpening++;
+  }
+  if (wal !== null) {
+    const open = wal;
+    const before = ledger.acknowledged;
+    const producers = rng.int(4, 16);
+    const perProducer = rng.int(10, 150);
+    const sizes = rng.pick([
+      [20, 100],
+      [20, 1000],
+      [200, 5000],
+    ] as const);
+    const produce = async (producer: number, prng: Rng) => {
+      for (let seq = 0; seq < perProducer; seq++) {
+        const payload = makePayload({ epoch: round, producer, seq }, prng.int(sizes[0], sizes[1]));
+        let lsn: bigint;
+        try {
+          lsn = await open.append(payload);
+        } catch (error) {
+          const code = isWalError(error) ? error.code : 'not a WalError';
+          tally.rejected[code] = (tally.rejected[code] ?? 0) + 1;
+          return;
+        }
+        ledger.ack(lsn, crc32c(payload));
+      }
+    };
+    await Promise.all(Array.from({ length: producers }, (_, p) => produce(p, new Rng(rng.u32()))));
+    if (!io.cut) tally.cutWhenIdle++;
+    await io.powerOff();
+    await open.close().catch(() => undefined);
+    tally.acknowledged += ledger.acknowledged - before;
+  } else {
+    await io.powerOff();
+  }
+  // Reboot: a fresh backend over what survived.
+  const after = new FaultyStorageIo(io.inner, { seed: rng.u32() });
+  let reopened: Wal;
+  try {
+    reopened = await builder(after).build();
+  } catch (error) {
+    return [`reopening after the cut failed: ${describe(error)}`];
+  }
+  const check = ledger.startCheck();
+  try {
+    await reopened.replay(1n, (record) => check.record(record.lsn, record.payload));
+  } catch (error) {
+    return [`replay after the cut failed: ${describe(error)}`];
+  } finally {
+    await reopened.close();
+  }
+  const result = check.finish();
+  tally.acknowledgedChecks += result.acknowledgedChecked;
+  tally.recordsChecked += result.records;
+  return result.violations;
+}
+
+function describe(error: unknown): string {
+  return `${isWalError(error) ? error.code : 'not a WalError'}: ${(error as Error)?.message ?? error}`;
+}
