@@ -68,13 +68,13 @@ describe('walnut, tried as a user would', () => {
     const dir = await tempDir();
     await mkdir(dir, { recursive: true });
     await simpleLog(dir, 200);
-    // `script` gives the command a pseudo-terminal, as a user's shell does.
+    // `script` gives the command a pseudo-terminal, as a user's shell does. CI is unset: on a
+    // CI runner (CI=true) the CLI rightly prints plain lines even on a terminal.
+    const { CI: _ci, ...env } = process.env;
     const screen = execFileSync(
       'script',
       ['-qec', `${process.execPath} ${bin} verify ${dir}`, '/dev/null'],
-      {
-        encoding: 'utf8',
-      },
+      { encoding: 'utf8', env },
     );
     expect(screen).toContain('verify |');
     expect(screen).not.toMatch(/\{\w+\}/);
