@@ -387,6 +387,9 @@ async function writeRunSegment(
   };
 }
 
+/** The fewest bytes one record takes in a segment: a batch entry with no payload. */
+const MIN_RECORD_BYTES = 7;
+
 function lsnRange(from: bigint, to: bigint): LsnGap | null {
   return from <= to ? { from, to } : null;
 }
@@ -511,6 +514,19 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   }
 
   const segments: RecoveredSegment[] = [];
+  /**
+   * The last segment was unreadable, so how many LSNs it held is unknown. Handing them out
+   * again would give acknowledged records' LSNs to new ones; instead every LSN it could have
+   * held (one per 7 bytes, the smallest a record takes: an empty batch entry) is recorded as
+   * lost and numbering goes on after them.
+   */
+  const retireLsnsOf = (path: string, firstLsn: bigint, fileSize: number): void => {
+    const last = firstLsn + BigInt(Math.max(1, Math.floor(fileSize / MIN_RECORD_BYTES))) - 1n;
+    const drop = report.salvaged[report.salvaged.length - 1]!;
+    drop.lostLsns = { from: firstLsn, to: last };
+    drop.reason += `; LSNs ${firstLsn}..${last} (every LSN its ${fileSize} bytes could hold) are retired`;
+    newGaps.push(drop.lostLsns);
+  };
   // Read-only salvage cannot split a damaged segment: it keeps what comes before the damage.
   const reportRestDropped = async (index: number, reason: string): Promise<void> => {
     for (let j = index; j < found.length; j++) {
@@ -591,6 +607,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
           // Its records cannot be told apart from damage without the header (the cipher and
           // key are in it); the LSNs it held become part of the hole before the next segment.
           await moveAside(path, `unreadable header: ${err.message}`);
+          if (isLast && !readOnly) retireLsnsOf(path, firstLsn, fileSize);
           continue;
         }
         throw err;
@@ -739,6 +756,9 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   if (newGaps.length > 0 && !readOnly) await writeGaps(io, dir, gaps);
   else if (dirChanged) await io.syncDirectory(dir);
   let nextLsn = lastLsn + 1n;
+  // LSNs recorded as lost past the last record were retired with an unreadable last segment.
+  const tail = gaps[gaps.length - 1];
+  if (tail !== undefined && tail.to >= nextLsn) nextLsn = tail.to + 1n;
   if (nextLsn < floorLsn) nextLsn = floorLsn;
   if (nextLsn < 1n) nextLsn = 1n;
   report.segments = segments.length;

@@ -148,6 +148,30 @@ describe('salvage keeps every intact record', () => {
     await wal.close();
   });
 
+  it('retires every LSN an unreadable last segment could have held, never handing one out again', async () => {
+    const { io, segments } = await logWith(200);
+    const last = segments.at(-1)!;
+    const size = io.fileBytes(last.path)!.length;
+    await flipByte(io, last.path, 20);
+    const wal = await salvage(io);
+    const retired = { from: last.firstLsn, to: last.firstLsn + BigInt(Math.floor(size / 7)) - 1n };
+    expect(wal.recoveryReport.gaps).toEqual([retired]);
+    expect(wal.recoveryReport.salvaged[0]).toMatchObject({ lostLsns: retired });
+    expect(wal.nextLsn).toBe(retired.to + 1n);
+    expect(wal.append({ payload: payloadFor(retired.to + 1n, 100) })).toBe(retired.to + 1n);
+    await wal.sync();
+    await wal.close();
+    const again = await SegmentedWal.open({
+      dir: DIR,
+      io,
+      recovery: 'strict',
+      segmentTargetSize: 4096,
+    });
+    expect(await records(again)).toEqual([...lsns(1n, last.firstLsn - 1n), retired.to + 1n]);
+    expect(again.nextLsn).toBe(retired.to + 2n);
+    await again.close();
+  });
+
   it('keeps the records after damage in the active segment, and appends after them', async () => {
     const { io, segments } = await logWith(40);
     const active = segments.at(-1)!;

@@ -401,7 +401,12 @@ export class SegmentedWal {
       await this.#io.close(fd);
       throw err;
     });
-    const continuable = last.header.cipher === 'none' && this.#ring === undefined;
+    // After salvage retired the LSNs of an unreadable last segment, the next record starts a
+    // segment of its own: a gap lies between segments, never inside one.
+    const continuable =
+      last.header.cipher === 'none' &&
+      this.#ring === undefined &&
+      last.lastLsn + 1n === this.#nextLsn;
     if (continuable) {
       last.fd = fd;
       last.status = 'ready';
