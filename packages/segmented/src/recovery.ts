@@ -520,7 +520,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
    * held (one per 7 bytes, the smallest a record takes: an empty batch entry) is recorded as
    * lost and numbering goes on after them.
    */
-  const retireLsnsOf = (path: string, firstLsn: bigint, fileSize: number): void => {
+  const retireLsnsOf = (firstLsn: bigint, fileSize: number): void => {
     const last = firstLsn + BigInt(Math.max(1, Math.floor(fileSize / MIN_RECORD_BYTES))) - 1n;
     const drop = report.salvaged[report.salvaged.length - 1]!;
     drop.lostLsns = { from: firstLsn, to: last };
@@ -607,7 +607,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
           // Its records cannot be told apart from damage without the header (the cipher and
           // key are in it); the LSNs it held become part of the hole before the next segment.
           await moveAside(path, `unreadable header: ${err.message}`);
-          if (isLast && !readOnly) retireLsnsOf(path, firstLsn, fileSize);
+          if (isLast && !readOnly) retireLsnsOf(firstLsn, fileSize);
           continue;
         }
         throw err;
