@@ -1491,16 +1491,22 @@ export class SegmentedWal {
       // linked behind the write, so both reach the kernel together.
       const submitted = this.#submitBuffer({ holdFlush: true });
       if (submitted !== null && submitted.token >= 0) {
-        // The write is in the backend whatever happens next: watched and flushed even when
-        // the fdatasync cannot be submitted, so it settles and close() never waits forever.
-        this.#watch(submitted.write, submitted.token);
         let syncToken: number;
         try {
           syncToken = this.#io.submitDatasync(active.fd!, { linkToPrevious: true });
-        } finally {
-          this.#io.flush();
+        } catch (err) {
+          // The write is in the backend: flushed and watched all the same, so it settles
+          // and close() does not wait for it forever.
+          try {
+            this.#io.flush();
+          } finally {
+            this.#watch(submitted.write, submitted.token);
+          }
+          throw err;
         }
         this.#stats.syncs++;
+        this.#io.flush();
+        this.#watch(submitted.write, submitted.token);
         linkedSync = this.#io.completion(syncToken);
         linkedEnd = submitted.write.dataEnd;
         this.#zeroFill?.maybeStart(active);
