@@ -725,12 +725,15 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       keptUpTo = run.lastLsn;
     }
     const tailBytes = file.length - tail.start;
-    if (below === null && tail.kind === 'torn' && runs.length === 0 && damage.kind === 'torn') {
+    // The end of the last segment, after whatever was kept: the remains of a write a crash
+    // interrupted (or of a file cut short), which any recovery cuts.
+    const tornAtEnd = below === null && tail.kind === 'torn';
+    if (tornAtEnd && (runs.length > 0 || damage.kind === 'torn')) {
       report.tornTail = {
         segment: seg.path,
         offset: tail.start,
         bytes: tailBytes,
-        reason: damage.reason,
+        reason: runs.length > 0 ? 'no valid frame after the last intact run' : damage.reason,
         cut: true,
       };
     } else if (tail.kind === 'torn' || (below !== null && keptUpTo + 1n < below)) {

@@ -186,6 +186,29 @@ describe('salvage keeps every intact record', () => {
     await wal.close();
   });
 
+  it('reports a torn end of the active segment after the runs it kept as the torn tail', async () => {
+    const { io, segments } = await logWith(40);
+    const active = segments.at(-1)!;
+    await flipByte(io, active.path, HEADER + 1 * FRAME + 70);
+    const bytes = io.fileBytes(active.path)!;
+    const cut = bytes.length - 30; // the last record's frame is cut short
+    const fd = await io.open(active.path);
+    await io.truncate(fd, cut);
+    await io.close(fd);
+    const wal = await salvage(io);
+    expect(wal.recoveryReport.tornTail).toMatchObject({
+      segment: active.path,
+      offset: bytes.length - FRAME,
+      bytes: FRAME - 30,
+      cut: true,
+    });
+    expect(wal.recoveryReport.gaps).toEqual([
+      { from: active.firstLsn + 1n, to: active.firstLsn + 1n },
+    ]);
+    expect(await records(wal)).toEqual(lsns(1n, 39n, [active.firstLsn + 1n]));
+    await wal.close();
+  });
+
   it('works the same on an encrypted log (the kept frames are copied, never re-encrypted)', async () => {
     const encryption = testRing();
     const { io, segments } = await logWith(120, { encryption });
