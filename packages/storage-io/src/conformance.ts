@@ -24,7 +24,7 @@ function vitest(): Vitest {
   return loaded;
 }
 
-/** Vitest's `name` (callable, with its properties such as `describe.skip`), looked up when used. */
+/** Vitest's `name` (callable, and with its properties such as `expect.fail`), looked up when used. */
 function lazy<K extends 'describe' | 'it' | 'expect' | 'beforeEach' | 'afterEach'>(
   name: K,
 ): Vitest[K] {
