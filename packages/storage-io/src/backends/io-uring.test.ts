@@ -103,7 +103,14 @@ describe.skipIf(skipReason !== false)(
     });
 
     it('lets a worker thread exit with operations in flight (the cleanup hook drains the ring)', async () => {
-      const addon = join(import.meta.dirname, '..', 'build', 'Release', 'walnut_storage_io.node');
+      const addon = join(
+        import.meta.dirname,
+        '..',
+        '..',
+        'build',
+        'Release',
+        'walnut_storage_io.node',
+      );
       const code = `
         const fs = require('node:fs');
         const b = require(${JSON.stringify(addon)});
@@ -128,7 +135,7 @@ describe.skipIf(skipReason !== false)(
       const lock = await io.lock(path);
       const script = `
         const fs = require('node:fs');
-        const b = require(${JSON.stringify(join(import.meta.dirname, '..', 'build', 'Release', 'walnut_storage_io.node'))});
+        const b = require(${JSON.stringify(join(import.meta.dirname, '..', '..', 'build', 'Release', 'walnut_storage_io.node'))});
         const fd = fs.openSync(${JSON.stringify(path)}, 'r+');
         process.stdout.write(String(b.flock(fd, b.constants.LOCK_EX | b.constants.LOCK_NB)));`;
       const whileHeld = execFileSync(process.execPath, ['-e', script]).toString();

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { StorageIo } from '../contract/types.js';
 import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
 import { SyncFsStorageIo } from './sync-fs.js';
-import type { StorageIo } from './types.js';
 
 interface Step {
   readonly kind: 'write' | 'bad-write' | 'sync' | 'bad-sync';

@@ -1,5 +1,5 @@
-import { Errno } from './errors.js';
-import type { IoOp } from './types.js';
+import { Errno } from '../contract/errors.js';
+import type { IoOp } from '../contract/types.js';
 
 /** Operations a fault can target: every submission kind, plus directory fsync. */
 export type FaultableOp = IoOp | 'syncDirectory';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { IoUringStorageIo, ioUringAvailability } from '../backends/io-uring.js';
+import { MemoryStorageIo } from '../backends/memory.js';
+import { SyncFsStorageIo } from '../backends/sync-fs.js';
+import type { StorageIo } from '../contract/types.js';
+import { FaultyStorageIo } from '../simulation/faulty.js';
 import { runStorageIoConformance } from './conformance.js';
-import { FaultyStorageIo } from './faulty.js';
-import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
-import { MemoryStorageIo } from './memory.js';
-import { SyncFsStorageIo } from './sync-fs.js';
-import type { StorageIo } from './types.js';
 
 const durableImage = (io: StorageIo, path: string) => {
   const memory = io instanceof FaultyStorageIo ? io.inner : io;

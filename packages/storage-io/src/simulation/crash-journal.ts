@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
-import { seededRandom, tornEnd } from './random.js';
+import { seededRandom, tornEnd } from './tearing.js';
 
 interface WriteRecord {
   readonly fd: number;

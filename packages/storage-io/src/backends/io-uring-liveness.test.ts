@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IoFd, SubmitOptions } from '../contract/types.js';
+import { seededRandom } from '../simulation/tearing.js';
 import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
-import { seededRandom } from './random.js';
-import type { IoFd, SubmitOptions } from './types.js';
 
 // Two hangs were reported (an fdatasync after a run of reads; collect() in the
 // conformance suite): a completion never reached JavaScript. Both came from the ring's

@@ -1,10 +1,10 @@
 import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
-import { BaseStorageIo, completedInFull, type QueuedOp } from './base.js';
-import { Errno, errnoName } from './errors.js';
-import { lockScope } from './locking/lock-file.js';
-import { loadNative, type NativeRing } from './native.js';
-import { withRealFiles } from './real-files-backend.js';
-import type { IoFd, OpenOptions, StorageIoDescription } from './types.js';
+import { BaseStorageIo, completedInFull, type QueuedOp } from '../contract/base-storage-io.js';
+import { Errno, errnoName } from '../contract/errors.js';
+import type { IoFd, OpenOptions, StorageIoDescription } from '../contract/types.js';
+import { lockScope } from '../locking/lock-file.js';
+import { loadNative, type NativeRing } from '../native.js';
+import { withRealFiles } from './real-files.js';
 
 /** Configuration of the io_uring backend. */
 export interface IoUringConfig {

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Errno } from './errors.js';
+import { Errno } from '../contract/errors.js';
+import type { IoCompletion, StorageIo } from '../contract/types.js';
+import type { NativeBinding, NativeRing, NativeRingOptions } from '../native.js';
 import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
-import type { NativeBinding, NativeRing, NativeRingOptions } from './native.js';
 import { SyncFsStorageIo } from './sync-fs.js';
-import type { IoCompletion, StorageIo } from './types.js';
 
 /**
  * The real ring, with a hand on it: an SQE chosen by token is sent to fd -1 instead
@@ -135,8 +135,8 @@ const kernel = vi.hoisted(() => {
   return { plan, wrapRing, reset };
 });
 
-vi.mock('./native.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('./native.js')>();
+vi.mock('../native.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../native.js')>();
   const { constants } = await import('node:os');
   return {
     ...real,

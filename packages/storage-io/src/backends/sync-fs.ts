@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
-import { type QueuedOp, SequentialStorageIo } from './base.js';
-import { Errno, resultFromNodeError } from './errors.js';
-import { lockScope } from './locking/lock-file.js';
-import { loadNative } from './native.js';
-import { withRealFiles } from './real-files-backend.js';
-import type { StorageIoDescription } from './types.js';
+import type { QueuedOp } from '../contract/base-storage-io.js';
+import { Errno, resultFromNodeError } from '../contract/errors.js';
+import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
+import type { StorageIoDescription } from '../contract/types.js';
+import { lockScope } from '../locking/lock-file.js';
+import { loadNative } from '../native.js';
+import { withRealFiles } from './real-files.js';
 
 /**
  * node:fs synchronous calls, executed in submission order at `flush()`; every
