@@ -43,6 +43,7 @@ describe('RecordingStorageIo: overlapping writes in flight', () => {
     io.submitWrite(fd, bytes(100), 0);
     io.submitWrite(fd, bytes(100), 100);
     io.submitWrite(fd, bytes(100), 300);
+    expect(io.peakWritesInFlight).toBe(3);
     const completions = await io.waitCompletions(3);
     expect(completions.map((c) => c.result)).toEqual([100, 100, 100]);
     expect(io.violations).toEqual([]);

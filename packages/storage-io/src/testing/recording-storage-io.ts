@@ -127,6 +127,8 @@ export class RecordingStorageIo extends BaseStorageIo {
   readonly flushes: RecordedOp[][] = [];
   /** Every overlapping write refused so far. */
   readonly violations: OverlappingWritesError[] = [];
+  /** The most writes (write and writev) that were in flight at once. */
+  peakWritesInFlight = 0;
   private readonly checkOverlaps: boolean;
   private readonly paths = new Map<IoFd, string>();
   private readonly byToken = new Map<number, RecordedOp>();
@@ -246,7 +248,10 @@ export class RecordingStorageIo extends BaseStorageIo {
     this.ops.push(op);
     this.byToken.set(token, op);
     this.chain = chain;
-    if (kind === 'write' || kind === 'writev') this.writesInFlight.set(token, { op, chain });
+    if (kind === 'write' || kind === 'writev') {
+      this.writesInFlight.set(token, { op, chain });
+      this.peakWritesInFlight = Math.max(this.peakWritesInFlight, this.writesInFlight.size);
+    }
     return token;
   }
 

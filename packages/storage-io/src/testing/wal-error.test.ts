@@ -15,10 +15,17 @@ describe('expectWalError', () => {
     ).toBe(error);
   });
 
-  it('returns the WalError a promise, or a function returning one, rejects with', async () => {
+  it('returns the WalError a promise rejects with', async () => {
     const error = closed();
     expect(await expectWalError(Promise.reject(error), 'WAL_CLOSED')).toBe(error);
-    expect(await expectWalError(async () => Promise.reject(error), 'WAL_CLOSED')).toBe(error);
+  });
+
+  it('wants a synchronous throw from a function: a promise it returns is not one', async () => {
+    const rejected = Promise.reject(closed());
+    rejected.catch(() => {});
+    expect(() => expectWalError(() => rejected, 'WAL_CLOSED')).toThrow(
+      'expected a WalError WAL_CLOSED, but it returned a promise (pass the promise itself to expect a rejection)',
+    );
   });
 
   it('fails with an AssertionError naming what came instead', async () => {

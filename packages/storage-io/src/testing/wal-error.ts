@@ -2,17 +2,13 @@ import { AssertionError } from 'node:assert';
 import { isWalError, type WalError, type WalErrorCode } from '@walnut/codec';
 
 /**
- * Asserts that `run` throws — or that the promise it returns, or `promise`, rejects — with a
- * `WalError` of `code`, and returns that error for further checks. Anything else (no
- * error, another error, another code) throws an `AssertionError` naming what came instead.
- * It needs no test runner.
+ * Asserts that `run` throws, synchronously, or that `promise` rejects, with a `WalError`
+ * of `code`, and returns that error for further checks. Anything else (no error, another
+ * error, another code, a function that returns a promise instead of throwing) throws an
+ * `AssertionError` naming what came instead. It needs no test runner.
  */
 export function expectWalError(
   promise: PromiseLike<unknown>,
-  code: WalErrorCode,
-): Promise<WalError>;
-export function expectWalError(
-  run: () => PromiseLike<unknown>,
   code: WalErrorCode,
 ): Promise<WalError>;
 export function expectWalError(run: () => unknown, code: WalErrorCode): WalError;
@@ -20,30 +16,21 @@ export function expectWalError(
   subject: PromiseLike<unknown> | (() => unknown),
   code: WalErrorCode,
 ): WalError | Promise<WalError> {
-  let outcome: unknown;
   if (typeof subject === 'function') {
+    let outcome: unknown;
     try {
       outcome = subject();
     } catch (error) {
       return checked(error, code, 'threw');
     }
-    if (!isThenable(outcome)) throw missing(code, 'returned', outcome);
-  } else {
-    outcome = subject;
+    // A rejection later is not a throw now: pass the promise itself to check it.
+    throw missing(code, 'returned', outcome);
   }
-  return Promise.resolve(outcome as PromiseLike<unknown>).then(
+  return Promise.resolve(subject).then(
     (value) => {
       throw missing(code, 'resolved', value);
     },
     (error: unknown) => checked(error, code, 'rejected'),
-  );
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
   );
 }
 
@@ -70,6 +57,7 @@ function missing(code: WalErrorCode, how: string, value: unknown): AssertionErro
 }
 
 function describe(value: unknown): string {
+  if (value instanceof Promise) return 'a promise (pass the promise itself to expect a rejection)';
   if (value instanceof Error) return `${value.name}: ${value.message}`;
   if (typeof value === 'bigint') return `${value}n`;
   try {
