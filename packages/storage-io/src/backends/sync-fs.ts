@@ -14,11 +14,11 @@ import { withRealFiles } from './real-files.js';
  */
 export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
   readonly name = 'sync-fs';
-  readonly #reason: string;
+  private readonly reason: string;
 
   constructor(options: { reason?: string } = {}) {
     super();
-    this.#reason = options.reason ?? 'chosen explicitly';
+    this.reason = options.reason ?? 'chosen explicitly';
   }
 
   protected execute(op: QueuedOp): number {
@@ -55,7 +55,7 @@ export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
   describe(): StorageIoDescription {
     return {
       backend: this.name,
-      reason: this.#reason,
+      reason: this.reason,
       details: {
         completes:
           'runs at flush() on the calling thread; completions delivered on the next loop turn',

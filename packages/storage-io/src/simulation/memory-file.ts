@@ -4,86 +4,86 @@
  * the size are kept zero in both images, so growing a file reads zeros.
  */
 export class MemoryFile {
-  #data: Buffer = Buffer.alloc(0);
-  #size = 0;
-  #durable: Buffer = Buffer.alloc(0);
-  #durableSize = 0;
+  private data: Buffer = Buffer.alloc(0);
+  private writtenSize = 0;
+  private durable: Buffer = Buffer.alloc(0);
+  private syncedSize = 0;
   /** Union of the byte ranges changed since the last sync ([start, end)), or null. */
-  #dirtyStart = Number.POSITIVE_INFINITY;
-  #dirtyEnd = 0;
+  private dirtyStart = Number.POSITIVE_INFINITY;
+  private dirtyEnd = 0;
 
   get size(): number {
-    return this.#size;
+    return this.writtenSize;
   }
 
   get durableSize(): number {
-    return this.#durableSize;
+    return this.syncedSize;
   }
 
   write(source: Uint8Array, offset: number): number {
     const end = offset + source.length;
-    this.#data = ensureCapacity(this.#data, end);
-    this.#data.set(source, offset);
-    if (end > this.#size) this.#size = end;
-    this.#markDirty(offset, end);
+    this.data = ensureCapacity(this.data, end);
+    this.data.set(source, offset);
+    if (end > this.writtenSize) this.writtenSize = end;
+    this.markDirty(offset, end);
     return source.length;
   }
 
   read(into: Uint8Array, offset: number): number {
-    if (offset >= this.#size) return 0;
-    const end = Math.min(this.#size, offset + into.length);
-    into.set(this.#data.subarray(offset, end));
+    if (offset >= this.writtenSize) return 0;
+    const end = Math.min(this.writtenSize, offset + into.length);
+    into.set(this.data.subarray(offset, end));
     return end - offset;
   }
 
   /** Sets the length; bytes past a shrunk end are zeroed so that regrowing reads zeros. */
   truncate(length: number): void {
-    if (length < this.#size) {
-      this.#data.fill(0, length, this.#size);
-      this.#markDirty(length, this.#size);
-    } else if (length > this.#size) {
-      this.#data = ensureCapacity(this.#data, length);
-      this.#markDirty(this.#size, length);
+    if (length < this.writtenSize) {
+      this.data.fill(0, length, this.writtenSize);
+      this.markDirty(length, this.writtenSize);
+    } else if (length > this.writtenSize) {
+      this.data = ensureCapacity(this.data, length);
+      this.markDirty(this.writtenSize, length);
     }
-    this.#size = length;
+    this.writtenSize = length;
   }
 
   /** fallocate mode 0: the file becomes at least offset + length long. */
   allocate(offset: number, length: number): void {
-    if (offset + length > this.#size) this.truncate(offset + length);
+    if (offset + length > this.writtenSize) this.truncate(offset + length);
   }
 
   /** A completed fdatasync/fsync: everything written so far becomes durable. */
   sync(): void {
     // Only bytes below the old durable size or just copied can be non-zero past the new size.
-    let touchedEnd = this.#durableSize;
-    if (this.#dirtyEnd > 0) {
-      const end = this.#dirtyEnd;
-      this.#durable = ensureCapacity(this.#durable, end);
-      this.#durable.set(this.#data.subarray(this.#dirtyStart, end), this.#dirtyStart);
-      this.#dirtyStart = Number.POSITIVE_INFINITY;
-      this.#dirtyEnd = 0;
+    let touchedEnd = this.syncedSize;
+    if (this.dirtyEnd > 0) {
+      const end = this.dirtyEnd;
+      this.durable = ensureCapacity(this.durable, end);
+      this.durable.set(this.data.subarray(this.dirtyStart, end), this.dirtyStart);
+      this.dirtyStart = Number.POSITIVE_INFINITY;
+      this.dirtyEnd = 0;
       touchedEnd = Math.max(touchedEnd, end);
     }
-    this.#durableSize = this.#size;
-    if (touchedEnd > this.#durableSize) this.#durable.fill(0, this.#durableSize, touchedEnd);
+    this.syncedSize = this.writtenSize;
+    if (touchedEnd > this.syncedSize) this.durable.fill(0, this.syncedSize, touchedEnd);
   }
 
   get hasUnsyncedChanges(): boolean {
-    return this.#dirtyEnd > 0 || this.#durableSize !== this.#size;
+    return this.dirtyEnd > 0 || this.syncedSize !== this.writtenSize;
   }
 
   /** A copy of `[start, end)` of the written image. */
   writtenRange(start: number, end: number): Buffer {
-    return Buffer.from(this.#data.subarray(start, Math.min(end, this.#size)));
+    return Buffer.from(this.data.subarray(start, Math.min(end, this.writtenSize)));
   }
 
   /** Power loss: the written image becomes the durable one. */
   revertToDurable(): void {
-    this.#data = Buffer.from(this.#durable.subarray(0, this.#durableSize));
-    this.#size = this.#durableSize;
-    this.#dirtyStart = Number.POSITIVE_INFINITY;
-    this.#dirtyEnd = 0;
+    this.data = Buffer.from(this.durable.subarray(0, this.syncedSize));
+    this.writtenSize = this.syncedSize;
+    this.dirtyStart = Number.POSITIVE_INFINITY;
+    this.dirtyEnd = 0;
   }
 
   /** Power loss that tore a write: `bytes` at `offset` reached the platter. Becomes durable. */
@@ -93,16 +93,16 @@ export class MemoryFile {
   }
 
   writtenImage(): Buffer {
-    return Buffer.from(this.#data.subarray(0, this.#size));
+    return Buffer.from(this.data.subarray(0, this.writtenSize));
   }
 
   durableImage(): Buffer {
-    return Buffer.from(this.#durable.subarray(0, this.#durableSize));
+    return Buffer.from(this.durable.subarray(0, this.syncedSize));
   }
 
-  #markDirty(start: number, end: number): void {
-    if (start < this.#dirtyStart) this.#dirtyStart = start;
-    if (end > this.#dirtyEnd) this.#dirtyEnd = end;
+  private markDirty(start: number, end: number): void {
+    if (start < this.dirtyStart) this.dirtyStart = start;
+    if (end > this.dirtyEnd) this.dirtyEnd = end;
   }
 }
 
