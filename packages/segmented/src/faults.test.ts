@@ -111,7 +111,7 @@ describe.each([
     });
     io.inject({ kind: 'enospc', afterBytes: 1000 });
     for (let i = 11n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
-    const err = await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    const err = await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     expect(heard).toEqual([
       { lastLsn: (err.details.lostFromLsn as bigint) - 1n, error: err, nextLsn: wal.nextLsn },
     ]);
@@ -119,7 +119,7 @@ describe.each([
     io.clearFaults();
     io.inject({ kind: 'enospc', afterBytes: 0 });
     wal.append({ payload: payloadFor(wal.nextLsn, 100) });
-    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     expect(heard).toHaveLength(1);
     io.clearFaults();
     await wal.close();
