@@ -60,16 +60,16 @@ function newDirectory(): Directory {
 export class MemoryStorageIo extends SequentialStorageIo {
   readonly name = 'memory';
   readonly filesOnDisk = false;
-  private readonly root: Directory = newDirectory();
-  private readonly files = new Set<MemoryFile>();
-  private readonly fds = new Map<IoFd, OpenFile>();
-  private readonly locks = new Set<string>();
-  private nextFd = 100;
+  readonly #root: Directory = newDirectory();
+  readonly #files = new Set<MemoryFile>();
+  readonly #fds = new Map<IoFd, OpenFile>();
+  readonly #locks = new Set<string>();
+  #nextFd = 100;
   /** The last write not yet covered by a sync: the one a power loss may tear. */
-  private lastUnsyncedWrite: { file: MemoryFile; offset: number; length: number } | null = null;
+  #lastUnsyncedWrite: { file: MemoryFile; offset: number; length: number } | null = null;
 
   protected execute(op: QueuedOp): number {
-    const open = this.fds.get(op.fd);
+    const open = this.#fds.get(op.fd);
     if (open === undefined) return -Errno.EBADF;
     const { file } = open;
     const transfer = op.op === 'write' || op.op === 'writev' || op.op === 'read';
@@ -81,7 +81,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
         let offset = op.offset;
         for (const buffer of op.buffers ?? [op.data!]) offset += file.write(buffer, offset);
         if (op.requested > 0) {
-          this.lastUnsyncedWrite = { file, offset: op.offset, length: op.requested };
+          this.#lastUnsyncedWrite = { file, offset: op.offset, length: op.requested };
         }
         return op.requested;
       }
@@ -90,7 +90,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
       case 'fdatasync':
       case 'fsync':
         file.sync();
-        if (this.lastUnsyncedWrite?.file === file) this.lastUnsyncedWrite = null;
+        if (this.#lastUnsyncedWrite?.file === file) this.#lastUnsyncedWrite = null;
         return 0;
       case 'fallocate':
         if (open.readOnly) return -Errno.EBADF;
@@ -104,7 +104,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
 
   /** Every file and name goes back to its durable image; open fds and locks die. */
   simulatePowerLoss(options: PowerLossOptions = {}): void {
-    const torn = options.tear ? this.lastUnsyncedWrite : null;
+    const torn = options.tear ? this.#lastUnsyncedWrite : null;
     let survivor: { file: MemoryFile; bytes: Buffer; offset: number } | null = null;
     if (torn !== null) {
       const end = tornEnd(torn.offset, torn.length, seededRandom(options.seed ?? Date.now()));
@@ -116,35 +116,35 @@ export class MemoryStorageIo extends SequentialStorageIo {
         };
       }
     }
-    this.revertDirectory(this.root);
-    for (const file of this.files) file.revertToDurable();
+    this.#revertDirectory(this.#root);
+    for (const file of this.#files) file.revertToDurable();
     if (survivor !== null) survivor.file.applySurvivingPrefix(survivor.bytes, survivor.offset);
-    this.fds.clear();
-    this.locks.clear();
-    this.lastUnsyncedWrite = null;
+    this.#fds.clear();
+    this.#locks.clear();
+    this.#lastUnsyncedWrite = null;
   }
 
-  private revertDirectory(directory: Directory): void {
+  #revertDirectory(directory: Directory): void {
     directory.entries = new Map(directory.durable);
     for (const entry of directory.entries.values()) {
-      if (!(entry instanceof MemoryFile)) this.revertDirectory(entry);
+      if (!(entry instanceof MemoryFile)) this.#revertDirectory(entry);
     }
   }
 
   /** The written image of the file at `path` (a copy), or null when there is none. */
   fileBytes(path: string): Buffer | null {
-    const entry = this.lookup(path);
+    const entry = this.#lookup(path);
     return entry instanceof MemoryFile ? entry.writtenImage() : null;
   }
 
   /** The durable image of the file at `path` (a copy), or null when there is none. */
   durableBytes(path: string): Buffer | null {
-    const entry = this.lookup(path);
+    const entry = this.#lookup(path);
     return entry instanceof MemoryFile ? entry.durableImage() : null;
   }
 
-  private lookup(path: string): MemoryFile | Directory | undefined {
-    let current: MemoryFile | Directory = this.root;
+  #lookup(path: string): MemoryFile | Directory | undefined {
+    let current: MemoryFile | Directory = this.#root;
     for (const part of splitPath(path)) {
       if (current instanceof MemoryFile) return undefined;
       const next: MemoryFile | Directory | undefined = current.entries.get(part);
@@ -154,25 +154,25 @@ export class MemoryStorageIo extends SequentialStorageIo {
     return current;
   }
 
-  private parentOf(path: string, syscall: string): { directory: Directory; name: string } {
+  #parentOf(path: string, syscall: string): { directory: Directory; name: string } {
     const parts = splitPath(path);
     const name = parts.pop();
     if (name === undefined) throw ioErrorFromErrno(Errno.EISDIR, syscall, path);
-    const parent = this.lookup(`/${parts.join('/')}`);
+    const parent = this.#lookup(`/${parts.join('/')}`);
     if (parent === undefined) throw ioErrorFromErrno(Errno.ENOENT, syscall, path);
     if (parent instanceof MemoryFile) throw ioErrorFromErrno(Errno.ENOTDIR, syscall, path);
     return { directory: parent, name };
   }
 
-  private openFile(fd: IoFd, syscall: string): OpenFile {
-    const open = this.fds.get(fd);
+  #openFile(fd: IoFd, syscall: string): OpenFile {
+    const open = this.#fds.get(fd);
     if (open === undefined) throw ioErrorFromErrno(Errno.EBADF, syscall);
     return open;
   }
 
   async open(path: string, options: OpenOptions = {}): Promise<IoFd> {
     this.assertOpen();
-    const { directory, name } = this.parentOf(path, 'open');
+    const { directory, name } = this.#parentOf(path, 'open');
     let entry = directory.entries.get(name);
     if (entry !== undefined && options.create && options.exclusive) {
       throw ioErrorFromErrno(Errno.EEXIST, 'open', path);
@@ -180,13 +180,13 @@ export class MemoryStorageIo extends SequentialStorageIo {
     if (entry === undefined) {
       if (!options.create) throw ioErrorFromErrno(Errno.ENOENT, 'open', path);
       entry = new MemoryFile();
-      this.files.add(entry);
+      this.#files.add(entry);
       directory.entries.set(name, entry);
     }
     if (!(entry instanceof MemoryFile)) throw ioErrorFromErrno(Errno.EISDIR, 'open', path);
     if (options.truncate && !options.readOnly) entry.truncate(0);
-    const fd = this.nextFd++;
-    this.fds.set(fd, {
+    const fd = this.#nextFd++;
+    this.#fds.set(fd, {
       file: entry,
       readOnly: options.readOnly === true,
       direct: options.direct === true,
@@ -195,22 +195,22 @@ export class MemoryStorageIo extends SequentialStorageIo {
   }
 
   async close(fd: IoFd): Promise<void> {
-    this.openFile(fd, 'close');
-    this.fds.delete(fd);
+    this.#openFile(fd, 'close');
+    this.#fds.delete(fd);
   }
 
   async size(fd: IoFd): Promise<number> {
-    return this.openFile(fd, 'fstat').file.size;
+    return this.#openFile(fd, 'fstat').file.size;
   }
 
   async truncate(fd: IoFd, length: number): Promise<void> {
-    const open = this.openFile(fd, 'ftruncate');
+    const open = this.#openFile(fd, 'ftruncate');
     if (open.readOnly) throw ioErrorFromErrno(Errno.EINVAL, 'ftruncate');
     open.file.truncate(length);
   }
 
   async mkdir(path: string): Promise<void> {
-    let current = this.root;
+    let current = this.#root;
     for (const part of splitPath(path)) {
       const next = current.entries.get(part);
       if (next instanceof MemoryFile) throw ioErrorFromErrno(Errno.ENOTDIR, 'mkdir', path);
@@ -226,26 +226,26 @@ export class MemoryStorageIo extends SequentialStorageIo {
   }
 
   async readdir(path: string): Promise<string[]> {
-    const entry = this.lookup(path);
+    const entry = this.#lookup(path);
     if (entry === undefined) throw ioErrorFromErrno(Errno.ENOENT, 'readdir', path);
     if (entry instanceof MemoryFile) throw ioErrorFromErrno(Errno.ENOTDIR, 'readdir', path);
     return Array.from(entry.entries.keys());
   }
 
   async stat(path: string): Promise<{ size: number } | null> {
-    const entry = this.lookup(path);
+    const entry = this.#lookup(path);
     if (entry === undefined) return null;
     return { size: entry instanceof MemoryFile ? entry.size : 0 };
   }
 
   async rename(from: string, to: string): Promise<void> {
-    const source = this.parentOf(from, 'rename');
+    const source = this.#parentOf(from, 'rename');
     const entry = source.directory.entries.get(source.name);
     if (entry === undefined) throw ioErrorFromErrno(Errno.ENOENT, 'rename', from);
     if (!(entry instanceof MemoryFile)) {
       throw ioErrorFromErrno(Errno.EOPNOTSUPP, 'rename (directories)', from);
     }
-    const target = this.parentOf(to, 'rename');
+    const target = this.#parentOf(to, 'rename');
     const replaced = target.directory.entries.get(target.name);
     if (replaced !== undefined && !(replaced instanceof MemoryFile)) {
       throw ioErrorFromErrno(Errno.EISDIR, 'rename', to);
@@ -255,7 +255,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
   }
 
   async unlink(path: string): Promise<void> {
-    const { directory, name } = this.parentOf(path, 'unlink');
+    const { directory, name } = this.#parentOf(path, 'unlink');
     const entry = directory.entries.get(name);
     if (entry === undefined) throw ioErrorFromErrno(Errno.ENOENT, 'unlink', path);
     if (!(entry instanceof MemoryFile)) throw ioErrorFromErrno(Errno.EISDIR, 'unlink', path);
@@ -263,7 +263,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
   }
 
   async syncDirectory(path: string): Promise<void> {
-    const entry = this.lookup(path);
+    const entry = this.#lookup(path);
     if (entry === undefined) throw ioErrorFromErrno(Errno.ENOENT, 'open', path);
     if (entry instanceof MemoryFile) throw ioErrorFromErrno(Errno.ENOTDIR, 'fsync', path);
     entry.durable = new Map(entry.entries);
@@ -271,17 +271,17 @@ export class MemoryStorageIo extends SequentialStorageIo {
 
   async lock(path: string): Promise<IoLock> {
     const key = posix.resolve('/', path);
-    if (this.locks.has(key)) throw lockedError(path, { self: true });
+    if (this.#locks.has(key)) throw lockedError(path, { self: true });
     const fd = await this.open(path, { create: true });
     await this.close(fd);
-    this.locks.add(key);
+    this.#locks.add(key);
     let released = false;
     return {
       path,
       release: async () => {
         if (released) return;
         released = true;
-        this.locks.delete(key);
+        this.#locks.delete(key);
       },
     };
   }
@@ -290,7 +290,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
     return {
       backend: this.name,
       reason: 'chosen explicitly (in-memory files; nothing reaches a disk)',
-      details: { files: this.files.size, openFds: this.fds.size },
+      details: { files: this.#files.size, openFds: this.#fds.size },
     };
   }
 }

@@ -52,24 +52,23 @@ const NO_SUBMIT_OPTIONS: SubmitOptions = {};
 export abstract class BaseStorageIo implements StorageIo {
   abstract readonly name: string;
 
-  private nextToken = 1;
-  private queue: QueuedOp[] = [];
+  #nextToken = 1;
+  #queue: QueuedOp[] = [];
   /** Tokens submitted whose completion has not arrived. */
-  private readonly outstanding = new Set<number>();
+  readonly #outstanding = new Set<number>();
   /** Arrived, unclaimed, not yet collected; insertion order is arrival order. */
-  private readonly ready = new Map<number, IoCompletion>();
-  private readonly claims = new Map<number, (completion: IoCompletion) => void>();
+  readonly #ready = new Map<number, IoCompletion>();
+  readonly #claims = new Map<number, (completion: IoCompletion) => void>();
   /** Claims made with `onCompletion`, whose callbacks must not run inside this instance's calls. */
-  private readonly callbackClaims = new Set<number>();
+  readonly #callbackClaims = new Set<number>();
   /** > 0 while completions are delivered at the top of a call stack (see `deliverAtTop`). */
-  private atTop = 0;
+  #atTop = 0;
   /** A callback is running: completions it causes are delivered from a microtask. */
-  private inCallback = false;
+  #inCallback = false;
   /** Callbacks whose completion arrived where they could not run at once, in arrival order. */
-  private deferred: { callback: (completion: IoCompletion) => void; completion: IoCompletion }[] =
-    [];
-  private waiters: Waiter[] = [];
-  private closed = false;
+  #deferred: { callback: (completion: IoCompletion) => void; completion: IoCompletion }[] = [];
+  #waiters: Waiter[] = [];
+  #closed = false;
 
   /** Hand these operations (in submission order) to the kernel / execute them. */
   protected abstract dispatch(ops: QueuedOp[]): void;
@@ -90,22 +89,22 @@ export abstract class BaseStorageIo implements StorageIo {
   abstract describe(): StorageIoDescription;
 
   protected get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   /** Throws WAL_CLOSED once `closeIo` was called. */
   protected assertOpen(): void {
-    if (this.closed) throw closedError(this.name);
+    if (this.#closed) throw closedError(this.name);
   }
 
   /** Submissions still waiting for `flush()`. */
   protected get queuedCount(): number {
-    return this.queue.length;
+    return this.#queue.length;
   }
 
   submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions): number {
     if (!(data instanceof Uint8Array)) badArgument('data', 'a Uint8Array', data);
-    return this.enqueue('write', fd, data.length, options, offset, data, undefined);
+    return this.#enqueue('write', fd, data.length, options, offset, data, undefined);
   }
 
   submitWritev(
@@ -120,32 +119,32 @@ export abstract class BaseStorageIo implements StorageIo {
       if (!(buffer instanceof Uint8Array)) badArgument('buffers[i]', 'a Uint8Array', buffer);
       requested += buffer.length;
     }
-    return this.enqueue('writev', fd, requested, options, offset, undefined, buffers);
+    return this.#enqueue('writev', fd, requested, options, offset, undefined, buffers);
   }
 
   submitRead(fd: IoFd, into: Uint8Array, offset: number, options?: SubmitOptions): number {
     if (!(into instanceof Uint8Array)) badArgument('into', 'a Uint8Array', into);
-    return this.enqueue('read', fd, into.length, options, offset, into, undefined);
+    return this.#enqueue('read', fd, into.length, options, offset, into, undefined);
   }
 
   submitDatasync(fd: IoFd, options?: SubmitOptions): number {
-    return this.enqueue('fdatasync', fd, 0, options, 0, undefined, undefined);
+    return this.#enqueue('fdatasync', fd, 0, options, 0, undefined, undefined);
   }
 
   submitFsync(fd: IoFd, options?: SubmitOptions): number {
-    return this.enqueue('fsync', fd, 0, options, 0, undefined, undefined);
+    return this.#enqueue('fsync', fd, 0, options, 0, undefined, undefined);
   }
 
   submitFallocate(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
-    return this.enqueueRange('fallocate', fd, offset, length, options);
+    return this.#enqueueRange('fallocate', fd, offset, length, options);
   }
 
   submitWriteback(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
-    return this.enqueueRange('writeback', fd, offset, length, options);
+    return this.#enqueueRange('writeback', fd, offset, length, options);
   }
 
   /** An operation on a byte range of a file that moves no data of ours (fallocate, writeback). */
-  private enqueueRange(
+  #enqueueRange(
     op: IoOp,
     fd: IoFd,
     offset: number,
@@ -155,10 +154,10 @@ export abstract class BaseStorageIo implements StorageIo {
     if (!Number.isSafeInteger(length) || length <= 0) {
       badArgument('length', 'a positive safe integer', length);
     }
-    return this.enqueue(op, fd, length, options, offset, undefined, undefined);
+    return this.#enqueue(op, fd, length, options, offset, undefined, undefined);
   }
 
-  private enqueue(
+  #enqueue(
     op: IoOp,
     fd: IoFd,
     requested: number,
@@ -167,39 +166,39 @@ export abstract class BaseStorageIo implements StorageIo {
     data: Uint8Array | undefined,
     buffers: readonly Uint8Array[] | undefined,
   ): number {
-    if (this.closed) throw closedError(this.name);
+    if (this.#closed) throw closedError(this.name);
     if (!Number.isInteger(fd)) badArgument('fd', 'an integer file descriptor', fd);
     if (!Number.isSafeInteger(offset) || offset < 0) {
       badArgument('offset', 'a non-negative safe integer', offset);
     }
-    const token = this.nextToken++;
+    const token = this.#nextToken++;
     const link = (options ?? NO_SUBMIT_OPTIONS).linkToPrevious === true;
-    this.queue.push({ token, op, fd, requested, link, offset, data, buffers });
-    this.outstanding.add(token);
+    this.#queue.push({ token, op, fd, requested, link, offset, data, buffers });
+    this.#outstanding.add(token);
     return token;
   }
 
   flush(): number {
-    const ops = this.queue;
+    const ops = this.#queue;
     if (ops.length === 0) return 0;
-    this.queue = [];
+    this.#queue = [];
     this.dispatch(ops);
     return ops.length;
   }
 
   /** Records the completion of a submitted token. Backends call this exactly once per token. */
   protected deliver(token: number, op: IoOp, fd: IoFd, requested: number, result: number): void {
-    if (!this.outstanding.delete(token)) return;
+    if (!this.#outstanding.delete(token)) return;
     const completion: IoCompletion = { token, op, fd, requested, result };
-    const claim = this.claims.get(token);
+    const claim = this.#claims.get(token);
     if (claim !== undefined) {
-      this.claims.delete(token);
-      if (this.callbackClaims.delete(token)) this.runCallback(claim, completion);
+      this.#claims.delete(token);
+      if (this.#callbackClaims.delete(token)) this.#runCallback(claim, completion);
       else claim(completion);
     } else {
-      this.ready.set(token, completion);
+      this.#ready.set(token, completion);
     }
-    if (this.waiters.length > 0) this.wakeWaiters();
+    if (this.#waiters.length > 0) this.#wakeWaiters();
   }
 
   /**
@@ -207,35 +206,32 @@ export abstract class BaseStorageIo implements StorageIo {
    * elsewhere (a poll inside `completion()`, a completion handled while submitting) it waits
    * for a microtask, as a promise's handler would.
    */
-  private runCallback(
-    callback: (completion: IoCompletion) => void,
-    completion: IoCompletion,
-  ): void {
-    if (this.atTop === 0 || this.inCallback) {
+  #runCallback(callback: (completion: IoCompletion) => void, completion: IoCompletion): void {
+    if (this.#atTop === 0 || this.#inCallback) {
       // Whichever comes first runs it: a microtask, or the next delivery at the top of a
       // stack (a loop that never yields runs no microtasks, but does call reapCompletions).
-      if (this.deferred.push({ callback, completion }) === 1)
-        queueMicrotask(() => this.runDeferred());
+      if (this.#deferred.push({ callback, completion }) === 1)
+        queueMicrotask(() => this.#runDeferred());
       return;
     }
-    this.inCallback = true;
+    this.#inCallback = true;
     try {
       callback(completion);
     } finally {
-      this.inCallback = false;
+      this.#inCallback = false;
     }
   }
 
-  private runDeferred(): void {
-    if (this.inCallback || this.deferred.length === 0) return;
-    this.inCallback = true;
+  #runDeferred(): void {
+    if (this.#inCallback || this.#deferred.length === 0) return;
+    this.#inCallback = true;
     try {
-      while (this.deferred.length > 0) {
-        const { callback, completion } = this.deferred.shift()!;
+      while (this.#deferred.length > 0) {
+        const { callback, completion } = this.#deferred.shift()!;
         callback(completion);
       }
     } finally {
-      this.inCallback = false;
+      this.#inCallback = false;
     }
   }
 
@@ -244,12 +240,12 @@ export abstract class BaseStorageIo implements StorageIo {
    * event loop's callback of a backend, or `reapCompletions`.
    */
   protected deliverAtTop(deliverNow: () => void): void {
-    this.atTop++;
+    this.#atTop++;
     try {
-      this.runDeferred();
+      this.#runDeferred();
       deliverNow();
     } finally {
-      this.atTop--;
+      this.#atTop--;
     }
   }
 
@@ -264,16 +260,16 @@ export abstract class BaseStorageIo implements StorageIo {
 
   pollCompletions(): IoCompletion[] {
     this.poll();
-    return this.takeReady();
+    return this.#takeReady();
   }
 
   /** Backends that can reap completions without waiting (io_uring's CQ) do it here. */
   protected poll(): void {}
 
-  private takeReady(): IoCompletion[] {
-    if (this.ready.size === 0) return [];
-    const completions = Array.from(this.ready.values());
-    this.ready.clear();
+  #takeReady(): IoCompletion[] {
+    if (this.#ready.size === 0) return [];
+    const completions = Array.from(this.#ready.values());
+    this.#ready.clear();
     return completions;
   }
 
@@ -281,9 +277,9 @@ export abstract class BaseStorageIo implements StorageIo {
     if (!Number.isSafeInteger(min) || min < 0) badArgument('min', 'a non-negative integer', min);
     this.flush();
     this.poll();
-    if (this.canResolve(min)) return Promise.resolve(this.takeReady());
+    if (this.#canResolve(min)) return Promise.resolve(this.#takeReady());
     return new Promise((resolve) => {
-      this.waiters.push({ min, resolve });
+      this.#waiters.push({ min, resolve });
     });
   }
 
@@ -291,31 +287,31 @@ export abstract class BaseStorageIo implements StorageIo {
    * A waiter resolves once `min` completions are ready, or earlier when no unclaimed
    * operation is left whose completion could still arrive (it would wait forever).
    */
-  private canResolve(min: number): boolean {
-    if (this.ready.size >= min) return true;
-    return this.outstanding.size - this.claims.size === 0;
+  #canResolve(min: number): boolean {
+    if (this.#ready.size >= min) return true;
+    return this.#outstanding.size - this.#claims.size === 0;
   }
 
-  private wakeWaiters(): void {
-    while (this.waiters.length > 0) {
-      const waiter = this.waiters[0]!;
-      if (!this.canResolve(waiter.min)) return;
-      this.waiters.shift();
-      waiter.resolve(this.takeReady());
+  #wakeWaiters(): void {
+    while (this.#waiters.length > 0) {
+      const waiter = this.#waiters[0]!;
+      if (!this.#canResolve(waiter.min)) return;
+      this.#waiters.shift();
+      waiter.resolve(this.#takeReady());
     }
   }
 
   get inFlight(): number {
-    return this.outstanding.size + this.ready.size;
+    return this.#outstanding.size + this.#ready.size;
   }
 
   completion(token: number): Promise<IoCompletion> {
-    const ready = this.ready.get(token);
+    const ready = this.#ready.get(token);
     if (ready !== undefined) {
-      this.ready.delete(token);
+      this.#ready.delete(token);
       return Promise.resolve(ready);
     }
-    if (!this.outstanding.has(token)) {
+    if (!this.#outstanding.has(token)) {
       return Promise.reject(
         new WalError(
           WalErrorCode.BAD_ARGUMENT,
@@ -323,7 +319,7 @@ export abstract class BaseStorageIo implements StorageIo {
         ),
       );
     }
-    if (this.claims.has(token)) {
+    if (this.#claims.has(token)) {
       return Promise.reject(
         new WalError(
           WalErrorCode.BAD_ARGUMENT,
@@ -332,31 +328,31 @@ export abstract class BaseStorageIo implements StorageIo {
       );
     }
     const promise = new Promise<IoCompletion>((resolve) => {
-      this.claims.set(token, resolve);
+      this.#claims.set(token, resolve);
     });
-    if (this.queue.length > 0) this.flush();
+    if (this.#queue.length > 0) this.flush();
     this.poll();
-    if (this.waiters.length > 0) this.wakeWaiters();
+    if (this.#waiters.length > 0) this.#wakeWaiters();
     return promise;
   }
 
   onCompletion(token: number, callback: (completion: IoCompletion) => void): void {
     if (typeof callback !== 'function') badArgument('callback', 'a function', callback);
-    const ready = this.ready.get(token);
+    const ready = this.#ready.get(token);
     if (ready !== undefined) {
-      this.ready.delete(token);
+      this.#ready.delete(token);
       queueMicrotask(() => callback(ready));
       return;
     }
-    if (!this.outstanding.has(token) || this.claims.has(token)) {
+    if (!this.#outstanding.has(token) || this.#claims.has(token)) {
       throw new WalError(
         WalErrorCode.BAD_ARGUMENT,
         `token ${token} is not in flight on this StorageIo, or was already claimed`,
       );
     }
-    this.claims.set(token, callback);
-    this.callbackClaims.add(token);
-    if (this.queue.length > 0) this.flush();
+    this.#claims.set(token, callback);
+    this.#callbackClaims.add(token);
+    if (this.#queue.length > 0) this.flush();
   }
 
   async write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {
@@ -399,14 +395,14 @@ export abstract class BaseStorageIo implements StorageIo {
   }
 
   async closeIo(): Promise<void> {
-    if (this.closed) return this.closing;
-    this.closed = true;
+    if (this.#closed) return this.#closing;
+    this.#closed = true;
     this.flush();
-    this.closing = this.drainOnClose().then(() => {
-      this.wakeWaiters();
+    this.#closing = this.drainOnClose().then(() => {
+      this.#wakeWaiters();
     });
-    return this.closing;
+    return this.#closing;
   }
 
-  private closing: Promise<void> = Promise.resolve();
+  #closing: Promise<void> = Promise.resolve();
 }

@@ -7,10 +7,10 @@ import { Errno } from './errors.js';
  * `-ECANCELED` without running.
  */
 export abstract class SequentialStorageIo extends BaseStorageIo {
-  private previousSucceeded = true;
+  #previousSucceeded = true;
   /** Executed operations and their results, delivered together on the next loop turn. */
-  private executed: { op: QueuedOp; result: number }[] = [];
-  private delivery: Promise<void> | null = null;
+  #executed: { op: QueuedOp; result: number }[] = [];
+  #delivery: Promise<void> | null = null;
 
   /** Executes one operation now and returns its result (bytes, 0, or -errno). */
   protected abstract execute(op: QueuedOp): number;
@@ -23,33 +23,33 @@ export abstract class SequentialStorageIo extends BaseStorageIo {
    */
   protected dispatch(ops: QueuedOp[]): void {
     for (const op of ops) {
-      const result = op.link && !this.previousSucceeded ? -Errno.ECANCELED : this.execute(op);
-      this.previousSucceeded = completedInFull(op.op, op.requested, result);
-      this.executed.push({ op, result });
+      const result = op.link && !this.#previousSucceeded ? -Errno.ECANCELED : this.execute(op);
+      this.#previousSucceeded = completedInFull(op.op, op.requested, result);
+      this.#executed.push({ op, result });
     }
-    this.delivery ??= new Promise((resolve) => {
+    this.#delivery ??= new Promise((resolve) => {
       setImmediate(() => {
-        this.delivery = null;
-        this.deliverAtTop(() => this.deliverExecuted());
+        this.#delivery = null;
+        this.deliverAtTop(() => this.#deliverExecuted());
         resolve();
       });
     });
   }
 
   protected override reap(): void {
-    this.deliverExecuted();
+    this.#deliverExecuted();
   }
 
-  private deliverExecuted(): void {
-    const executed = this.executed;
+  #deliverExecuted(): void {
+    const executed = this.#executed;
     if (executed.length === 0) return;
-    this.executed = [];
+    this.#executed = [];
     for (const { op, result } of executed) {
       this.deliver(op.token, op.op, op.fd, op.requested, result);
     }
   }
 
   protected async drainOnClose(): Promise<void> {
-    while (this.delivery !== null) await this.delivery;
+    while (this.#delivery !== null) await this.#delivery;
   }
 }

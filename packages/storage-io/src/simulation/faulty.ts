@@ -38,33 +38,33 @@ type PreviousOutcome = 'passed' | 'failed';
 export class FaultyStorageIo extends BaseStorageIo {
   readonly name: string;
   readonly inner: StorageIo;
-  private readonly plan = new FaultPlan();
-  private readonly seed: number;
-  private readonly journal: CrashJournal | null;
-  private readonly pending = new Set<Promise<void>>();
-  private readonly locks = new Set<IoLock>();
+  readonly #plan = new FaultPlan();
+  readonly #seed: number;
+  readonly #journal: CrashJournal | null;
+  readonly #pending = new Set<Promise<void>>();
+  readonly #locks = new Set<IoLock>();
   /** Fds opened with O_DIRECT: a write cut short by a fault still moves whole blocks. */
-  private readonly directFds = new Set<IoFd>();
-  private previous: PreviousOutcome = 'passed';
-  private hasCrashed = false;
+  readonly #directFds = new Set<IoFd>();
+  #previous: PreviousOutcome = 'passed';
+  #crashed = false;
   /** Completions held back by `holdCompletions()`, in arrival order; null when not holding. */
-  private held: (() => void)[] | null = null;
+  #held: (() => void)[] | null = null;
 
   constructor(inner: StorageIo, options: FaultyOptions = {}) {
     super();
     this.inner = inner;
     this.name = `faulty(${inner.name})`;
-    this.seed = options.seed ?? Date.now();
-    this.journal = inner instanceof MemoryStorageIo ? null : new CrashJournal();
+    this.#seed = options.seed ?? Date.now();
+    this.#journal = inner instanceof MemoryStorageIo ? null : new CrashJournal();
   }
 
   inject(fault: Fault): void {
-    this.plan.inject(fault);
+    this.#plan.inject(fault);
   }
 
   /** Removes every fault not fired yet, and frees the simulated space of an ENOSPC fault. */
   clearFaults(): void {
-    this.plan.clear();
+    this.#plan.clear();
   }
 
   /**
@@ -73,19 +73,19 @@ export class FaultyStorageIo extends BaseStorageIo {
    * the kernel" and "completed", made to last as long as a test needs.
    */
   holdCompletions(): void {
-    this.held ??= [];
+    this.#held ??= [];
   }
 
   /** Delivers the completions held back, in the order they arrived, and stops holding. */
   releaseCompletions(): void {
-    const held = this.held ?? [];
-    this.held = null;
+    const held = this.#held ?? [];
+    this.#held = null;
     for (const deliver of held) deliver();
   }
 
-  private complete(op: QueuedOp, result: number): void {
-    if (this.held !== null) {
-      this.held.push(() => this.deliver(op.token, op.op, op.fd, op.requested, result));
+  #complete(op: QueuedOp, result: number): void {
+    if (this.#held !== null) {
+      this.#held.push(() => this.deliver(op.token, op.op, op.fd, op.requested, result));
       return;
     }
     this.deliver(op.token, op.op, op.fd, op.requested, result);
@@ -93,51 +93,51 @@ export class FaultyStorageIo extends BaseStorageIo {
 
   /** How many operations of each kind this instance saw (faulted ones included). */
   get counts(): Readonly<OpCounts> {
-    return this.plan.counts;
+    return this.#plan.counts;
   }
 
   protected dispatch(ops: QueuedOp[]): void {
-    for (const op of ops) this.dispatchOne(op);
+    for (const op of ops) this.#dispatchOne(op);
     this.inner.flush();
   }
 
-  private dispatchOne(op: QueuedOp): void {
-    if (op.link && this.previous === 'failed') {
-      this.plan.counts[op.op]++;
-      this.previous = 'failed';
-      this.complete(op, -Errno.ECANCELED);
+  #dispatchOne(op: QueuedOp): void {
+    if (op.link && this.#previous === 'failed') {
+      this.#plan.counts[op.op]++;
+      this.#previous = 'failed';
+      this.#complete(op, -Errno.ECANCELED);
       return;
     }
-    const granularity = this.directFds.has(op.fd) ? DIRECT_IO_SECTOR : 1;
-    const decision = this.plan.next(op.op, op.requested, granularity);
+    const granularity = this.#directFds.has(op.fd) ? DIRECT_IO_SECTOR : 1;
+    const decision = this.#plan.next(op.op, op.requested, granularity);
     if (decision !== null && 'errno' in decision) {
-      this.previous = 'failed';
-      this.complete(op, -decision.errno);
+      this.#previous = 'failed';
+      this.#complete(op, -decision.errno);
       return;
     }
     const allowed = decision === null ? op.requested : decision.bytes;
     const options = op.link ? LINKED : UNLINKED;
     const record =
-      this.journal !== null && (op.op === 'write' || op.op === 'writev') && allowed > 0
-        ? this.journal.beforeWrite(op.fd, op.offset, allowed)
+      this.#journal !== null && (op.op === 'write' || op.op === 'writev') && allowed > 0
+        ? this.#journal.beforeWrite(op.fd, op.offset, allowed)
         : null;
     const covered =
-      this.journal !== null && (op.op === 'fdatasync' || op.op === 'fsync')
-        ? this.journal.coveredBySync(op.fd)
+      this.#journal !== null && (op.op === 'fdatasync' || op.op === 'fsync')
+        ? this.#journal.coveredBySync(op.fd)
         : null;
-    const innerToken = this.submitInner(op, allowed, options);
+    const innerToken = this.#submitInner(op, allowed, options);
     // A short write breaks a chain even though the inner backend saw a complete one.
-    this.previous = allowed === op.requested ? 'passed' : 'failed';
+    this.#previous = allowed === op.requested ? 'passed' : 'failed';
     const settled = new Promise<void>((resolve) => {
       this.inner.onCompletion(innerToken, (completion: IoCompletion) => {
-        this.pending.delete(settled);
+        this.#pending.delete(settled);
         if (record !== null && completion.result > 0) record.done = true;
-        if (covered !== null && completion.result === 0) this.journal!.synced(covered);
-        this.complete(op, completion.result);
+        if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
+        this.#complete(op, completion.result);
         resolve();
       });
     });
-    this.pending.add(settled);
+    this.#pending.add(settled);
   }
 
   /** What the inner backend has ready is this instance's to deliver, at once too. */
@@ -145,7 +145,7 @@ export class FaultyStorageIo extends BaseStorageIo {
     this.inner.reapCompletions();
   }
 
-  private submitInner(op: QueuedOp, allowed: number, options: SubmitOptions): number {
+  #submitInner(op: QueuedOp, allowed: number, options: SubmitOptions): number {
     switch (op.op) {
       case 'write':
         return this.inner.submitWrite(op.fd, op.data!.subarray(0, allowed), op.offset, options);
@@ -165,7 +165,7 @@ export class FaultyStorageIo extends BaseStorageIo {
   }
 
   protected async drainOnClose(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all(this.pending);
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
     this.releaseCompletions();
   }
 
@@ -177,35 +177,35 @@ export class FaultyStorageIo extends BaseStorageIo {
    * for real files, a fresh backend) to "reboot".
    */
   async crash(options: { tear?: boolean } = {}): Promise<void> {
-    if (this.hasCrashed) return;
-    this.hasCrashed = true;
+    if (this.#crashed) return;
+    this.#crashed = true;
     await this.closeIo();
-    for (const lock of this.locks) await lock.release();
-    this.locks.clear();
+    for (const lock of this.#locks) await lock.release();
+    this.#locks.clear();
     if (this.inner instanceof MemoryStorageIo) {
-      this.inner.simulatePowerLoss({ tear: options.tear === true, seed: this.seed });
+      this.inner.simulatePowerLoss({ tear: options.tear === true, seed: this.#seed });
     } else {
-      this.journal!.crash(options.tear === true, this.seed);
+      this.#journal!.crash(options.tear === true, this.#seed);
     }
   }
 
   async open(path: string, options?: OpenOptions): Promise<IoFd> {
     this.assertOpen();
-    const existed = this.journal !== null && (await this.inner.stat(path)) !== null;
+    const existed = this.#journal !== null && (await this.inner.stat(path)) !== null;
     const fd = await this.inner.open(path, options);
     const created = !existed && options?.create === true;
     // A read-only descriptor is never written, so its journal needs no buffered twin.
-    this.journal?.opened(fd, path, created, options?.direct === true && !options.readOnly);
-    if (options?.direct) this.directFds.add(fd);
-    else this.directFds.delete(fd);
+    this.#journal?.opened(fd, path, created, options?.direct === true && !options.readOnly);
+    if (options?.direct) this.#directFds.add(fd);
+    else this.#directFds.delete(fd);
     return fd;
   }
 
   async close(fd: IoFd): Promise<void> {
     this.assertOpen();
     await this.inner.close(fd);
-    this.journal?.closed(fd);
-    this.directFds.delete(fd);
+    this.#journal?.closed(fd);
+    this.#directFds.delete(fd);
   }
 
   size(fd: IoFd): Promise<number> {
@@ -245,22 +245,22 @@ export class FaultyStorageIo extends BaseStorageIo {
 
   async syncDirectory(path: string): Promise<void> {
     this.assertOpen();
-    const decision = this.plan.next('syncDirectory', 0);
+    const decision = this.#plan.next('syncDirectory', 0);
     if (decision !== null && 'errno' in decision) {
       throw ioErrorFromErrno(decision.errno, 'fsync (directory)', path);
     }
     await this.inner.syncDirectory(path);
-    this.journal?.directorySynced(path);
+    this.#journal?.directorySynced(path);
   }
 
   async lock(path: string): Promise<IoLock> {
     this.assertOpen();
     const lock = await this.inner.lock(path);
-    this.locks.add(lock);
+    this.#locks.add(lock);
     return {
       path: lock.path,
       release: async () => {
-        this.locks.delete(lock);
+        this.#locks.delete(lock);
         await lock.release();
       },
     };
@@ -275,7 +275,7 @@ export class FaultyStorageIo extends BaseStorageIo {
     return {
       backend: `faulty(${inner.backend})`,
       reason: `fault injection over ${inner.backend} (${inner.reason})`,
-      details: { inner, counts: { ...this.plan.counts }, crashed: this.hasCrashed },
+      details: { inner, counts: { ...this.#plan.counts }, crashed: this.#crashed },
     };
   }
 }
