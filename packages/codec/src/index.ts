@@ -1,3 +1,4 @@
+export { BufferView, bufferView } from './buffer-view.js';
 export * from './constants.js';
 export {
   type CoreEntry,
@@ -13,7 +14,7 @@ export {
   NATIVE_CRC32C_THRESHOLD,
 } from './crc32c.js';
 export { FrameCipher, KeyRing } from './crypto.js';
-export { classifyDamage, findNextValidFrame, isZeroFilled } from './damage.js';
+export { classifyDamage, type DamageKind, findNextValidFrame, isZeroFilled } from './damage.js';
 export * from './errors.js';
 export {
   type CipherId,
@@ -33,6 +34,7 @@ export {
   sealFrames,
   verifyFrameRun,
 } from './frame-run.js';
+export { describeFrameStop, FrameStop } from './frame-stop.js';
 export {
   decodeGaps,
   encodeGaps,
@@ -49,9 +51,12 @@ export {
   addonSwitchedOff,
   loadAddon,
 } from './native-loader.js';
+export { RecordCursor } from './record-cursor.js';
 export {
   batchFrameSize,
+  decodeBatchAt,
   decodeBatchBody,
+  decodeRecordAt,
   decodeRecordBody,
   encodeBatchFrame,
   encodeBatchFrameUnsealed,

@@ -3,14 +3,14 @@ import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { type CoreEntry, decodeCoreEntryAt } from './core-entry.js';
 import { codecAddon, crc32cRange } from './crc32c.js';
 import { FrameCipher } from './crypto.js';
-import { asBuffer, checkIndex, checkMaxBody, classifyAt } from './damage.js';
+import { asBuffer, checkIndex, checkMaxBody, classifyAt, type DamageKind } from './damage.js';
 import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 import { verifyFramesRange } from './frame-run.js';
 import { RecordCursor } from './record-cursor.js';
 import type { WalRecord } from './records.js';
 
 /** Why a scanner stopped. 'partial' only happens in chunked mode. */
-export type StopKind = 'eof' | 'torn' | 'corrupt' | 'partial';
+export type StopKind = DamageKind | 'partial';
 
 export interface ScanStop {
   kind: StopKind;

@@ -1,6 +1,6 @@
-import { classifyDamage } from '@walnut/codec';
+import { classifyDamage, type DamageKind, FrameStop } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
-import { type DamageKind, RUN_FRAMES, StopCode } from './frame-source.js';
+import { RUN_FRAMES } from './frame-source.js';
 import { Advice, type NativeMmap } from './native.js';
 
 /**
@@ -35,7 +35,7 @@ export class MappedFrameSource implements FrameSource {
   runBase = 0;
   readonly runFileOffset = 0;
   runEnd = 0;
-  stopCode: StopCode = StopCode.TABLE_FULL;
+  stopCode: FrameStop = FrameStop.TABLE_FULL;
   stopOffset = 0;
   readonly #status = new Float64Array(2);
   #droppedTo = 0;
@@ -62,7 +62,7 @@ export class MappedFrameSource implements FrameSource {
   }
 
   seek(offset: number): void {
-    this.stopCode = StopCode.TABLE_FULL;
+    this.stopCode = FrameStop.TABLE_FULL;
     this.stopOffset = Math.min(offset, this.length);
     this.runEnd = this.stopOffset;
     this.#droppedTo = 0;
@@ -70,10 +70,10 @@ export class MappedFrameSource implements FrameSource {
 
   nextRun(): number {
     const mapping = this.#mapping;
-    if (this.stopCode !== StopCode.TABLE_FULL) return 0;
+    if (this.stopCode !== FrameStop.TABLE_FULL) return 0;
     const from = this.stopOffset;
     if (mapping === null) {
-      this.stopCode = StopCode.END;
+      this.stopCode = FrameStop.END;
       return 0;
     }
     this.#dropBehind(mapping, from);
@@ -88,7 +88,7 @@ export class MappedFrameSource implements FrameSource {
       status,
     );
     this.runBase = from;
-    this.stopCode = status[0] as StopCode;
+    this.stopCode = status[0] as FrameStop;
     this.stopOffset = status[1]!;
     this.runEnd = this.stopOffset;
     return count;

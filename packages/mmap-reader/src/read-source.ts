@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { classifyDamage, crc32c } from '@walnut/codec';
+import { classifyDamage, crc32c, type DamageKind, FrameStop } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
-import { type DamageKind, RUN_FRAMES, StopCode } from './frame-source.js';
+import { RUN_FRAMES } from './frame-source.js';
 
 /** Bytes per read: large sequential reads, like the hand-written reader the bench compares. */
 const CHUNK = 1024 * 1024;
@@ -36,7 +36,7 @@ export class ReadFrameSource implements FrameSource {
   readonly runBase = 0;
   runFileOffset = 0;
   runEnd = 0;
-  stopCode: StopCode = StopCode.TABLE_FULL;
+  stopCode: FrameStop = FrameStop.TABLE_FULL;
   stopOffset = 0;
   /** The chunk being read, and the file offset of its first byte. */
   #buf: Buffer = EMPTY;
@@ -67,7 +67,7 @@ export class ReadFrameSource implements FrameSource {
     this.#buf = EMPTY;
     this.#pos = 0;
     this.#stopped = false;
-    this.stopCode = StopCode.TABLE_FULL;
+    this.stopCode = FrameStop.TABLE_FULL;
     this.runEnd = this.#bufBase;
   }
 
@@ -82,19 +82,19 @@ export class ReadFrameSource implements FrameSource {
       const fileOffset = this.#bufBase + p;
       const fileLeft = this.length - fileOffset;
       const inBuf = buf.length - p;
-      let code: StopCode | -1 = -1;
-      if (fileLeft === 0) code = StopCode.END;
+      let code: FrameStop | -1 = -1;
+      if (fileLeft === 0) code = FrameStop.END;
       else if (inBuf < FRAME_HEADER) {
-        if (fileLeft < FRAME_HEADER) code = StopCode.SHORT_HEADER;
+        if (fileLeft < FRAME_HEADER) code = FrameStop.SHORT_HEADER;
       } else {
         const crc = buf.readUInt32LE(p);
         const len = buf.readUInt32LE(p + 4);
-        if (crc === 0 && len === 0) code = StopCode.ZERO_HEADER;
-        else if (len === 0 || len > this.#maxBody) code = StopCode.BAD_LENGTH;
-        else if (len > fileLeft - FRAME_HEADER) code = StopCode.BEYOND_END;
+        if (crc === 0 && len === 0) code = FrameStop.ZERO_HEADER;
+        else if (len === 0 || len > this.#maxBody) code = FrameStop.BAD_LENGTH;
+        else if (len > fileLeft - FRAME_HEADER) code = FrameStop.BEYOND_END;
         else if (len <= inBuf - FRAME_HEADER) {
           const end = p + FRAME_HEADER + len;
-          if (crc32c(buf.subarray(p + 4, end)) !== crc) code = StopCode.CRC_MISMATCH;
+          if (crc32c(buf.subarray(p + 4, end)) !== crc) code = FrameStop.CRC_MISMATCH;
           else {
             table[2 * count] = p;
             table[2 * count + 1] = len;

@@ -1,21 +1,25 @@
 import {
   BodyKind,
-  decodeBatchBody,
+  type DamageKind,
+  decodeBatchAt,
   decodeFileHeader,
+  decodeRecordAt,
+  describeFrameStop,
   FILE_HEADER_SIZE,
   type FileHeader,
   FRAME_HEADER_SIZE,
   FrameCipher,
+  FrameStop,
   isWalError,
   KeyRing,
   MAX_FRAME_BODY,
+  RecordCursor,
   WalError,
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { BufferView, decodeRecordIn, PLAIN_RECORD_HEADER } from './decode.js';
 import { ioError } from './errors.js';
-import { describeStop, type FrameSource, StopCode } from './frame-source.js';
+import type { FrameSource } from './frame-source.js';
 import { MappedFrameSource } from './mapped-source.js';
 import { type ReaderMode, type RequestedMode, resolveMode } from './mode.js';
 import { ReadFrameSource } from './read-source.js';
@@ -35,7 +39,7 @@ export interface MmapWalReaderOptions {
 /** Where and why a reader stopped (see FORMAT.md "End of log, torn tail, corruption"). */
 export interface StopReason {
   /** eof: clean end (or zero fill); torn: damage with nothing valid after; corrupt: damage followed by valid frames, or a malformed frame. */
-  kind: 'eof' | 'torn' | 'corrupt';
+  kind: DamageKind;
   /** File offset of the first byte that is not a good frame. */
   offset: number;
   reason: string;
@@ -72,6 +76,8 @@ export class MmapWalReader {
   readonly #source: FrameSource;
   readonly #cipher: FrameCipher | null;
   readonly #maxBody: number;
+  /** Decodes record bodies in place (codec's; it keeps the mapping's ArrayBuffer at hand). */
+  readonly #cursor = new RecordCursor();
   /** The LSN the next frame must start with, as a number while below SAFE_LSN (else NaN and see #expectedBig); -1: any. */
   #expectedNumber: number;
   #expectedBig: bigint | null = null;
@@ -227,8 +233,8 @@ export class MmapWalReader {
 
   /**
    * Decodes the next run of verified frames into `#ready`. The common frame — a plain
-   * record without meta or routing ids, whose LSN is the one expected — is decoded inline
-   * here; anything else goes through `#decodeFrame`, which uses codec's decoders.
+   * record whose LSN is the one expected — is handled inline here (codec's `RecordCursor`
+   * decodes it in place); anything else goes through `#decodeFrame`.
    */
   #decodeRun(): void {
     if (this.#readyCount > 0) this.#lastBeforeRun = this.#ready[this.#readyCount - 1]!.lsn;
@@ -242,53 +248,44 @@ export class MmapWalReader {
       return;
     }
     const buf = source.runBuf;
-    const arrayBuffer = buf.buffer as ArrayBuffer;
-    const byteOffset = buf.byteOffset;
     const table = source.table;
     const base = source.runBase;
     const fileBase = source.runFileOffset;
     const ready = this.#ready;
     const ends = this.#readyEnds;
     const plain = this.#cipher === null;
+    const cursor = this.#cursor;
     let expected = this.#expectedNumber;
     let k = 0;
-    for (let i = 0; i < n; i++) {
-      const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
-      const end = start + table[2 * i + 1]!;
-      if (
-        plain &&
-        buf[start] === BodyKind.RECORD &&
-        buf[start + 1] === 0 &&
-        end - start >= PLAIN_RECORD_HEADER
-      ) {
-        const lsn = buf.readBigUInt64LE(start + 4);
-        const number = Number(lsn);
-        // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic.
-        if (number === expected && number < SAFE_LSN) {
-          expected = number + 1;
-          ready[k] = {
-            lsn,
-            type: buf[start + 2]! | (buf[start + 3]! << 8),
-            payload: new BufferView(
-              arrayBuffer,
-              byteOffset + start + PLAIN_RECORD_HEADER,
-              end - start - PLAIN_RECORD_HEADER,
-            ) as unknown as Buffer,
-            meta: undefined,
-            tenantId: undefined,
-            vshardId: undefined,
-            databaseId: undefined,
-          };
-          ends[k++] = fileBase + end;
-          continue;
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
+        const end = start + table[2 * i + 1]!;
+        if (plain && buf[start] === BodyKind.RECORD) {
+          const record = cursor.recordAt(buf, start, end);
+          const number = Number(record.lsn);
+          // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic.
+          if (number === expected && number < SAFE_LSN) {
+            expected = number + 1;
+            ready[k] = record;
+            ends[k++] = fileBase + end;
+            continue;
+          }
         }
+        this.#expectedNumber = expected;
+        this.#readyCount = k;
+        const ok = this.#decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
+        k = this.#readyCount;
+        expected = this.#expectedNumber;
+        if (!ok) return;
       }
-      this.#expectedNumber = expected;
+    } catch (error) {
+      // Only recordAt above throws WAL_CORRUPT here: #decodeFrame catches its own.
+      if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
       this.#readyCount = k;
-      const ok = this.#decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
-      k = this.#readyCount;
-      expected = this.#expectedNumber;
-      if (!ok) return;
+      this.#corrupt(error.message, fileBase + base + table[2 * i]!);
+      return;
     }
     this.#expectedNumber = expected;
     this.#readyCount = k;
@@ -313,10 +310,10 @@ export class MmapWalReader {
       kind = buf[0]!;
       if (kind === BodyKind.PADDING) return true;
     }
-    let records: WalRecord[];
+    const records: WalRecord[] = [];
     try {
-      if (kind === BodyKind.RECORD) records = [decodeRecordIn(buf, start, end)];
-      else if (kind === BodyKind.BATCH) records = decodeBatchBody(buf.subarray(start, end));
+      if (kind === BodyKind.RECORD) records.push(decodeRecordAt(buf, start, end));
+      else if (kind === BodyKind.BATCH) decodeBatchAt(buf, start, end, records);
       else
         return this.#corrupt(
           kind === BodyKind.ENCRYPTED
@@ -377,12 +374,12 @@ export class MmapWalReader {
     const source = this.#source;
     const offset = source.stopOffset;
     this.#offset = offset;
-    if (source.stopCode === StopCode.END) {
+    if (source.stopCode === FrameStop.END) {
       this.#stop = { kind: 'eof', offset, reason: 'end of data' };
       return;
     }
     const kind = source.classify(offset, this.#maxBody);
-    const what = describeStop(source.stopCode);
+    const what = describeFrameStop(source.stopCode);
     const reason =
       kind === 'eof'
         ? 'zero-filled from here to the end'
