@@ -24,7 +24,9 @@ export {
   type FileHeaderInput,
   type FileKind,
   parseSegmentFileName,
+  type SegmentName,
   segmentFileName,
+  segmentFilesIn,
 } from './file-header.js';
 export { decodeFloor, encodeFloor, FLOOR_FILE } from './floor-file.js';
 export { encodeFrame, sealFrame } from './frame.js';

@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c } from '@walnut/codec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSegment, records, tempDir } from '../test/segments.js';
 import { describeMmapSupport } from './mode.js';
 import { loadNative, type NativeMmap, ScanStop } from './native.js';
-import { buildSegment, records, tempDir } from './testing/segments.js';
 
 const loaded = loadNative();
 if (!loaded.ok) throw new Error(`the native addon must build for these tests: ${loaded.error}`);

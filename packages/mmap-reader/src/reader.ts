@@ -1,5 +1,6 @@
 import {
   BodyKind,
+  badArgument,
   type DamageKind,
   decodeBatchAt,
   decodeFileHeader,
@@ -10,6 +11,8 @@ import {
   FRAME_HEADER_SIZE,
   FrameCipher,
   FrameStop,
+  invalidArgument,
+  ioError,
   isWalError,
   KeyRing,
   MAX_FRAME_BODY,
@@ -18,7 +21,6 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { ioError } from './errors.js';
 import type { FrameSource } from './frame-source.js';
 import { MappedFrameSource } from './mapped-source.js';
 import { type ReaderMode, type RequestedMode, resolveMode } from './mode.js';
@@ -128,17 +130,14 @@ export class MmapWalReader {
    */
   static open(path: string, options: MmapWalReaderOptions = {}): MmapWalReader {
     if (typeof path !== 'string' || path.length === 0)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'path must be a non-empty string');
+      invalidArgument('path must be a non-empty string');
     if (typeof options !== 'object' || options === null)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'options must be an object');
+      invalidArgument('options must be an object');
     const maxBody = options.maxFrameBody ?? MAX_FRAME_BODY;
     if (!Number.isInteger(maxBody) || maxBody < 1 || maxBody > MAX_FRAME_BODY)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        `maxFrameBody must be an integer in 1..${MAX_FRAME_BODY}, got ${maxBody}`,
-      );
+      badArgument('maxFrameBody', `an integer in 1..${MAX_FRAME_BODY}`, maxBody);
     if (options.keyRing !== undefined && !(options.keyRing instanceof KeyRing))
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'keyRing must be a KeyRing from @walnut/codec');
+      invalidArgument('keyRing must be a KeyRing from @walnut/codec');
     const resolved = resolveMode(options.mode);
     let source: FrameSource;
     try {
@@ -147,7 +146,7 @@ export class MmapWalReader {
           ? new ReadFrameSource(path, maxBody)
           : new MappedFrameSource(path, resolved.addon, maxBody);
     } catch (error) {
-      throw ioError(error, path, resolved.mode === 'mmap' ? 'map' : 'open');
+      throw ioError(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path);
     }
     try {
       const header = source.length === 0 ? null : MmapWalReader.#readHeader(source, path);
@@ -162,8 +161,7 @@ export class MmapWalReader {
   static #readHeader(source: FrameSource, path: string): FileHeader {
     const header = decodeFileHeader(source.readPrefix(FILE_HEADER_SIZE), path);
     if (header.fileKind === 'core')
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `${path} is a per-core file; read it with PerCoreWalReader from @walnut/percore`,
       );
     return header;

@@ -1,4 +1,12 @@
-import { gapsCover, type LsnGap, WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import {
+  badArgument,
+  gapsCover,
+  invalidArgument,
+  type LsnGap,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+} from '@walnut/codec';
 import { listSegmentFiles, readFloor, readGaps, type SegmentFile } from './log-dir.js';
 import { MmapWalReader, type MmapWalReaderOptions } from './reader.js';
 
@@ -48,8 +56,7 @@ export async function replaySegmentsMmap(
   fn: (record: WalRecord) => void | Promise<void>,
   options: ReplayOptions = {},
 ): Promise<ReplaySummary> {
-  if (typeof fn !== 'function')
-    throw new WalError(WalErrorCode.BAD_ARGUMENT, 'fn must be a function called for each record');
+  if (typeof fn !== 'function') invalidArgument('fn must be a function called for each record');
   const cursor = new LogCursor(dir, fromLsn, options);
   let records = 0;
   let last: WalRecord | null = null;
@@ -89,10 +96,7 @@ export async function replaySegmentsMmapLimit(
   options: ReplayOptions = {},
 ): Promise<ReplayPage> {
   if (!Number.isSafeInteger(max) || max < 1)
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `max must be a positive integer (records per page), got ${String(max)}`,
-    );
+    badArgument('max', 'a positive integer (records per page)', max);
   const cursor = new LogCursor(dir, fromLsn, options);
   const records: WalRecord[] = [];
   let next: WalRecord | null;
@@ -130,14 +134,11 @@ class LogCursor {
 
   constructor(dir: string, fromLsn: bigint, options: ReplayOptions) {
     if (typeof dir !== 'string' || dir.length === 0)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'dir must be a non-empty string');
+      invalidArgument('dir must be a non-empty string');
     if (typeof fromLsn !== 'bigint' || fromLsn < 1n)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        `fromLsn must be a bigint ≥ 1n (LSNs start at 1), got ${String(fromLsn)}`,
-      );
+      badArgument('fromLsn', 'a bigint ≥ 1n (LSNs start at 1)', fromLsn);
     if (typeof options !== 'object' || options === null)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'options must be an object');
+      invalidArgument('options must be an object');
     this.#from = fromLsn;
     this.#options = options;
     const all = listSegmentFiles(dir);
