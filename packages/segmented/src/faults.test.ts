@@ -100,6 +100,30 @@ describe.each([
     await again.close();
   });
 
+  it('a rollback tells onRollback listeners where the log now ends, before any waiter hears of it', async () => {
+    const { io, wal } = await faultyLog({ writeBufferSize: 4096 });
+    for (let i = 1n; i <= 10n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await wal.sync();
+    const heard: { lastLsn: bigint; error: unknown; nextLsn: bigint }[] = [];
+    const unsubscribe = wal.onRollback((lastLsn, error) => {
+      heard.push({ lastLsn, error, nextLsn: wal.nextLsn });
+    });
+    io.inject({ kind: 'enospc', afterBytes: 1000 });
+    for (let i = 11n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
+    const err = await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    expect(heard).toEqual([
+      { lastLsn: (err.details.lostFromLsn as bigint) - 1n, error: err, nextLsn: wal.nextLsn },
+    ]);
+    unsubscribe();
+    io.clearFaults();
+    io.inject({ kind: 'enospc', afterBytes: 0 });
+    wal.append({ payload: payloadFor(wal.nextLsn, 100) });
+    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    expect(heard).toHaveLength(1);
+    io.clearFaults();
+    await wal.close();
+  });
+
   it('ENOSPC while nobody waits is reported by the next sync()', async () => {
     const { io, wal } = await faultyLog({ writeBufferSize: 4096 });
     io.inject({ kind: 'enospc', afterBytes: 0 });

@@ -216,6 +216,7 @@ export class SegmentedWal {
   #roundActive = false;
   #durableListeners = new Set<(lsn: bigint) => void>();
   #writtenListeners = new Set<(lsn: bigint) => void>();
+  #rollbackListeners = new Set<(lastLsn: bigint, error: WalError) => void>();
   #fdsToClose: number[] = [];
 
   #poisoned: WalError | null = null;
@@ -559,6 +560,19 @@ export class SegmentedWal {
     this.#writtenListeners.add(listener);
     return () => {
       this.#writtenListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Calls `listener` when a write that failed for lack of space was rolled back: the log
+   * now ends at `lastLsn` (nextLsn went back to `lastLsn + 1`), and `error` names the
+   * records lost, none of them acknowledged. Returns the function that unsubscribes.
+   */
+  onRollback(listener: (lastLsn: bigint, error: WalError) => void): () => void {
+    if (typeof listener !== 'function') badArgument('listener', 'a function', listener);
+    this.#rollbackListeners.add(listener);
+    return () => {
+      this.#rollbackListeners.delete(listener);
     };
   }
 
@@ -1332,6 +1346,15 @@ export class SegmentedWal {
       if (cutSeg.writtenLsn > from - 1n) cutSeg.writtenLsn = from - 1n;
       if (this.#writtenLsn > from - 1n) this.#writtenLsn = from - 1n;
       this.#resetBufferTo(cutAt, from, before);
+      for (const listener of this.#rollbackListeners) {
+        try {
+          listener(from - 1n, err);
+        } catch (listenerErr) {
+          process.emitWarning(
+            `an onRollback listener threw: ${(listenerErr as Error)?.message ?? listenerErr}`,
+          );
+        }
+      }
       let told = false;
       this.#waiters = this.#waiters.filter((w) => {
         if (w.target < from) return true;

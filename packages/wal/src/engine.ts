@@ -1,4 +1,4 @@
-import type { WalRecord, WalRecordInput } from '@walnut/codec';
+import type { WalError, WalRecord, WalRecordInput } from '@walnut/codec';
 import type { RecoveryReport } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 
@@ -33,6 +33,11 @@ export interface LogEngine {
   readonly activeSegmentFirstLsn: bigint;
   readonly floorLsn: bigint;
   onDurable(listener: (durableLsn: bigint) => void): () => void;
+  /**
+   * Called when the engine rolled back writes that failed for lack of space: the log now
+   * ends at `lastLsn`, and the records after it (never acknowledged) are gone.
+   */
+  onRollback(listener: (lastLsn: bigint, error: WalError) => void): () => void;
   /** Optional: called as writtenLsn advances, so the Wal's queue can settle before a flush ends. */
   onWritten?(listener: (writtenLsn: bigint) => void): () => void;
   /** Optional: takes in finished writes now, without waiting for the event loop (onWritten fires). */

@@ -133,6 +133,7 @@ export class Wal {
   private durableWaiters: (() => void)[] = [];
   private readonly unsubscribeDurable: () => void;
   private readonly unsubscribeWritten: (() => void) | undefined;
+  private readonly unsubscribeRollback: () => void;
   /** Outside 'sync', queue bytes settle as their records are written (null: at each flush). */
   private readonly settleMarks: SettleMarks | null;
 
@@ -159,6 +160,7 @@ export class Wal {
     this.lastAssigned = engine.nextLsn - 1n;
     this.lastSyncedLsn = engine.durableLsn;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
+    this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
     const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
     this.settleMarks = settlesOnWrite
       ? new SettleMarks(Math.max(4096, Math.min(SETTLE_MARK_BYTES, options.maxQueueBytes / 8)))
@@ -725,7 +727,7 @@ export class Wal {
 
   /** Books an appended record: its LSN and its bytes in the queue. */
   private assigned(lsn: bigint, bytes: number): void {
-    this.noteAssigned(lsn);
+    this.lastAssigned = lsn;
     this.bytesAppended += bytes;
     this.counters.bytes += bytes;
     const marks = this.settleMarks;
@@ -739,12 +741,6 @@ export class Wal {
     this.bytesSettled = settled;
     // Not from inside the engine's completion handling: admitting appends re-enters it.
     if (this.blockedHead < this.blocked.length) queueMicrotask(() => this.admitBlocked());
-  }
-
-  /** An LSN not above the last one means the engine rolled back failed writes (ENOSPC). */
-  private noteAssigned(lsn: bigint): void {
-    if (lsn <= this.lastAssigned) this.rolledBack(lsn - 1n, undefined);
-    this.lastAssigned = lsn;
   }
 
   private appendFailed(error: unknown): unknown {
@@ -876,8 +872,6 @@ export class Wal {
 
   /** Resolves, in bulk, every waiter whose record is covered by `lsn`. */
   private settle(lsn: bigint): void {
-    const engineLast = this.engine.nextLsn - 1n;
-    if (engineLast < this.lastAssigned) this.rolledBack(engineLast, undefined);
     if (lsn >= this.lastAssigned) this.bytesSettled = this.bytesAppended;
     const lsns = this.waiterLsn;
     let head = this.waiterHead;
@@ -942,9 +936,7 @@ export class Wal {
   private engineFailed(error: unknown): void {
     if (this.poison) return;
     if (isWalError(error, WalErrorCode.NO_SPACE)) {
-      const engineLast = this.engine.nextLsn - 1n;
-      this.rolledBack(engineLast, error);
-      // The queue is recounted from zero: what is left was written and only needs a sync.
+      // The engine's onRollback already rejected the records it lost. The queue is recounted from zero: what is left was written and only needs a sync.
       this.bytesSettled = this.bytesAppended;
       return;
     }
@@ -967,23 +959,17 @@ export class Wal {
   }
 
   /** The engine's last LSN went back to `engineLast`: later records were lost unacknowledged. */
-  private rolledBack(engineLast: bigint, error: unknown): void {
+  private rolledBack(engineLast: bigint, cause: WalError): void {
     if (engineLast >= this.lastAssigned) return;
     if (channels.rollback.hasSubscribers) {
       channels.rollback.publish({
         dir: this.dir,
         fromLsn: engineLast + 1n,
         toLsn: this.lastAssigned,
-        error,
+        error: cause,
       });
     }
     this.settleMarks?.dropAbove(engineLast);
-    const cause =
-      error ??
-      new WalError(
-        WalErrorCode.NO_SPACE,
-        'the disk is full: this record was not written and was never acknowledged; retry once space is free',
-      );
     const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
     const lost = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
     if (lost > engineLast) {
@@ -1098,6 +1084,7 @@ export class Wal {
     if (this.backgroundSync) await this.backgroundSync;
     this.unsubscribeDurable();
     this.unsubscribeWritten?.();
+    this.unsubscribeRollback();
     await this.engine.close();
     if (this.options.ownedIo) await this.options.ownedIo.closeIo();
   }

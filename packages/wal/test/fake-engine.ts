@@ -35,6 +35,7 @@ export class FakeEngine implements LogEngine {
   /** The next sync (or flush) fails with this error; `rollbackTo` makes it an ENOSPC-like rollback. */
   failNext: { error: unknown; rollbackTo?: bigint } | undefined;
   private listeners: ((lsn: bigint) => void)[] = [];
+  private rollbackListeners: ((lastLsn: bigint, error: WalError) => void)[] = [];
 
   append(record: WalRecordInput): bigint {
     this.checkOpen();
@@ -87,6 +88,13 @@ export class FakeEngine implements LogEngine {
     for (const finish of held) finish();
   }
 
+  onRollback(listener: (lastLsn: bigint, error: WalError) => void): () => void {
+    this.rollbackListeners.push(listener);
+    return () => {
+      this.rollbackListeners = this.rollbackListeners.filter((l) => l !== listener);
+    };
+  }
+
   onDurable(listener: (lsn: bigint) => void): () => void {
     this.listeners.push(listener);
     return () => {
@@ -127,6 +135,8 @@ export class FakeEngine implements LogEngine {
             this.nextLsn = failure.rollbackTo;
             if (this.submittedLsn >= this.nextLsn) this.submittedLsn = this.nextLsn - 1n;
             if (this.writtenLsn >= this.nextLsn) this.writtenLsn = this.nextLsn - 1n;
+            const lost = failure.error as WalError;
+            for (const listener of this.rollbackListeners) listener(this.nextLsn - 1n, lost);
           }
           reject(failure.error);
           return;
