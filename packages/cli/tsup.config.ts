@@ -1,10 +1,7 @@
-import { defineConfig } from 'tsup';
+import { walnutBuild } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli.ts', 'demo-writer': 'src/demo/writer-child.ts' },
-  format: ['esm'],
-  dts: { entry: { index: 'src/index.ts' } },
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-});
+// Only the library entry is public API; the binary and the demo's child need no declarations.
+export default walnutBuild(
+  { index: 'src/index.ts', cli: 'src/cli.ts', 'demo-writer': 'src/demo/writer-child.ts' },
+  { entry: { index: 'src/index.ts' } },
+);

@@ -8,9 +8,6 @@
 #include "crc32c.h"
 #include "frame_walk.h"
 
-/* Stop codes of verifyFrames; src/frame-run.ts mirrors them. */
-enum { STOP_END = 0, STOP_SHORT_HEADER = 1, STOP_BAD_LENGTH = 2, STOP_BEYOND_END = 3, STOP_CRC = 4 };
-
 static uint32_t read_u32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
@@ -133,7 +130,7 @@ static napi_value js_seal_frames(napi_env env, napi_callback_info info) {
 
 /* verifyFrames(buf, start, end, maxBody, out: Float64Array[2]): verifies frames from
  * start; returns how many verified; out[0] = offset of the first unverified byte,
- * out[1] = why it stopped (STOP_*). */
+ * out[1] = why it stopped (a walnut_walk_stop, FrameRunStop in JavaScript). */
 static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -156,11 +153,9 @@ static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
   int stop;
   size_t stop_offset;
   size_t count = walnut_walk_frames(data, p, end, max_body, NULL, 0, &stop, &stop_offset);
-  int why = stop == WALK_END             ? STOP_END
-            : stop == WALK_SHORT_HEADER  ? STOP_SHORT_HEADER
-            : stop == WALK_BEYOND_END    ? STOP_BEYOND_END
-            : stop == WALK_CRC_MISMATCH  ? STOP_CRC
-                                         : STOP_BAD_LENGTH; /* a zero header has length 0 */
+  /* FrameRunStop (src/frame-run.ts) is FrameStop without a table or zero-header stop: a
+   * zero header has length 0. */
+  int why = stop == WALK_ZERO_HEADER ? WALK_BAD_LENGTH : stop;
   out[0] = (double)stop_offset;
   out[1] = why;
   return make_u32(env, (uint32_t)count);

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Why walnut_walk_frames returned. mmap-reader hands these values to JavaScript as they are
- * (ScanStop in its src/native.ts); the codec's verifyFrames maps them to FrameRunStop. */
+/* Why walnut_walk_frames returned. Both addons hand these values to JavaScript as they are:
+ * FrameStop in the codec's src/frame-stop.ts owns them there (its test reads this enum). */
 enum walnut_walk_stop {
   WALK_TABLE_FULL = 0,   /* the output table is full; more frames may follow */
   WALK_END = 1,          /* the next frame would start exactly at `end` */

@@ -12,7 +12,11 @@ const TAG_SIZE = 16;
 const ENCRYPTED_PREFIX = 16;
 const HKDF_INFO = Buffer.from('walnut v1 file key', 'utf8');
 
-/** Master keys by id. Immutable: `rotate` returns a new ring. */
+/**
+ * Master keys by id. Immutable: `rotate` returns a new ring. Its fields, like FrameCipher's,
+ * stay `#private` against the project's `private` style: key material must not show in
+ * `util.inspect`, `console.log` or a test's diff of an object that holds a ring.
+ */
 export class KeyRing {
   readonly currentKeyId: number;
   readonly #keys: Map<number, Buffer>;

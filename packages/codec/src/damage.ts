@@ -3,6 +3,12 @@ import { crc32cRange } from './crc32c.js';
 import { badArgument } from './errors.js';
 import { checkBytes } from './validate.js';
 
+/**
+ * What damage where no valid frame starts is (FORMAT.md "End of log, torn tail,
+ * corruption"): zero fill to the end, the remains of an interrupted write, or mid-log damage.
+ */
+export type DamageKind = 'eof' | 'torn' | 'corrupt';
+
 const ZEROS = Buffer.alloc(64 * 1024);
 
 /** True when every byte of `buf[from..to)` is zero. */
@@ -62,7 +68,7 @@ export function classifyAt(
   end: number,
   maxBody: number,
   budget = SEARCH_BUDGET_BASE + SEARCH_BUDGET_PER_BYTE * (end - index),
-): 'eof' | 'torn' | 'corrupt' {
+): DamageKind {
   if (isZeroFilled(buf, index, end)) return 'eof';
   const found = findValidFrameIn(buf, index + 1, end, maxBody, budget);
   return found === -1 ? 'torn' : 'corrupt';
@@ -92,7 +98,7 @@ export function classifyDamage(
   buf: Uint8Array,
   index: number,
   maxFrameBody: number = MAX_FRAME_BODY,
-): 'eof' | 'torn' | 'corrupt' {
+): DamageKind {
   const b = asBuffer(buf);
   checkIndex('index', index, b.length);
   checkMaxBody(maxFrameBody);

@@ -7,6 +7,7 @@ import {
   encodeFileHeader,
   parseSegmentFileName,
   segmentFileName,
+  segmentFilesIn,
 } from './file-header.js';
 
 const salt = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
@@ -88,5 +89,21 @@ describe('segment file names', () => {
     expect(parseSegmentFileName('42.wal')).toBeNull();
     expect(parseSegmentFileName('00000000000000000042.wal.tmp')).toBeNull();
     expect(parseSegmentFileName('99999999999999999999.wal')).toBeNull();
+  });
+
+  it('pick the segments out of a directory listing, in LSN order', () => {
+    const names = [
+      segmentFileName(300n),
+      'LOCK',
+      'FLOOR',
+      `${segmentFileName(400n)}.tmp`,
+      segmentFileName(20n),
+      segmentFileName(1n),
+    ];
+    expect(segmentFilesIn(names)).toEqual([
+      { name: segmentFileName(1n), firstLsn: 1n },
+      { name: segmentFileName(20n), firstLsn: 20n },
+      { name: segmentFileName(300n), firstLsn: 300n },
+    ]);
   });
 });

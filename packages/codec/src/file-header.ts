@@ -139,3 +139,23 @@ export function parseSegmentFileName(name: string): bigint | null {
   const lsn = BigInt(name.slice(0, 20));
   return lsn <= MAX_LSN ? lsn : null;
 }
+
+/** A segment file found in a log directory: its name and the first LSN the name claims. */
+export interface SegmentName {
+  name: string;
+  firstLsn: bigint;
+}
+
+/**
+ * The segment files among `names` (a directory listing) in LSN order; every other name
+ * (LOCK, FLOOR, temporary files) is left out. Listing the directory is the caller's: each
+ * layer reads it its own way (node:fs, a StorageIo).
+ */
+export function segmentFilesIn(names: Iterable<string>): SegmentName[] {
+  const found: SegmentName[] = [];
+  for (const name of names) {
+    const firstLsn = parseSegmentFileName(name);
+    if (firstLsn !== null) found.push({ name, firstLsn });
+  }
+  return found.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
+}

@@ -3,19 +3,23 @@ import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { codecAddon, crc32cRange } from './crc32c.js';
 import { checkIndex, checkMaxBody } from './damage.js';
 import { badArgument } from './errors.js';
+import { FrameStop } from './frame-stop.js';
 
-/** Why `verifyFrameRun` stopped (codes shared with native/codec_addon.c). */
+/**
+ * Why `verifyFrameRun` stopped: the codes of `FrameStop` it can return (a zero frame header
+ * is a length of 0, so BAD_LENGTH; it fills no table).
+ */
 export const FrameRunStop = {
   /** Reached `end` exactly. */
-  END: 0,
+  END: FrameStop.END,
   /** Fewer than 8 bytes left. */
-  SHORT_HEADER: 1,
+  SHORT_HEADER: FrameStop.SHORT_HEADER,
   /** Frame length 0 or over `maxFrameBody`. */
-  BAD_LENGTH: 2,
+  BAD_LENGTH: FrameStop.BAD_LENGTH,
   /** Frame length runs past `end`. */
-  BEYOND_END: 3,
+  BEYOND_END: FrameStop.BEYOND_END,
   /** CRC32C mismatch. */
-  CRC_MISMATCH: 4,
+  CRC_MISMATCH: FrameStop.CRC_MISMATCH,
 } as const;
 export type FrameRunStop = (typeof FrameRunStop)[keyof typeof FrameRunStop];
 

@@ -1,3 +1,4 @@
+export { BufferView, bufferView } from './buffer-view.js';
 export * from './constants.js';
 export {
   type CoreEntry,
@@ -13,7 +14,7 @@ export {
   NATIVE_CRC32C_THRESHOLD,
 } from './crc32c.js';
 export { FrameCipher, KeyRing } from './crypto.js';
-export { classifyDamage, findNextValidFrame, isZeroFilled } from './damage.js';
+export { classifyDamage, type DamageKind, findNextValidFrame, isZeroFilled } from './damage.js';
 export * from './errors.js';
 export {
   type CipherId,
@@ -23,7 +24,9 @@ export {
   type FileHeaderInput,
   type FileKind,
   parseSegmentFileName,
+  type SegmentName,
   segmentFileName,
+  segmentFilesIn,
 } from './file-header.js';
 export { decodeFloor, encodeFloor, FLOOR_FILE } from './floor-file.js';
 export { encodeFrame, sealFrame } from './frame.js';
@@ -33,6 +36,7 @@ export {
   sealFrames,
   verifyFrameRun,
 } from './frame-run.js';
+export { describeFrameStop, FrameStop } from './frame-stop.js';
 export {
   decodeGaps,
   encodeGaps,
@@ -49,9 +53,12 @@ export {
   addonSwitchedOff,
   loadAddon,
 } from './native-loader.js';
+export { RecordCursor } from './record-cursor.js';
 export {
   batchFrameSize,
+  decodeBatchAt,
   decodeBatchBody,
+  decodeRecordAt,
   decodeRecordBody,
   encodeBatchFrame,
   encodeBatchFrameUnsealed,

@@ -1,3 +1,4 @@
+import { BufferView, bufferView } from './buffer-view.js';
 import { getU32 } from './bytes.js';
 import {
   BATCH_BODY_FIXED,
@@ -15,11 +16,6 @@ const TWO_32 = 4294967296;
 /** The high word of every u64 below 2^53. */
 const SAFE_HIGH = 0x200000;
 const EMPTY = Buffer.alloc(0);
-
-/** A Buffer view of `length` bytes of `buf` at `pos` (cheaper than `subarray`). */
-function view(buf: Buffer, pos: number, length: number): Buffer {
-  return Buffer.from(buf.buffer, buf.byteOffset + pos, length);
-}
 
 /** Reads a u64 as a bigint, with one allocation when it is below 2^53. */
 function u64(buf: Buffer, pos: number): bigint {
@@ -79,17 +75,21 @@ export class RecordCursor {
   payloadEnd = 0;
 
   /** Batch entries left to read after the current one. */
-  #batchLeft = 0;
-  #batchPos = 0;
+  private batchLeft = 0;
+  private batchPos = 0;
+  /** The buffer `recordAt` last cut a view of, with its ArrayBuffer and offset in it. */
+  private viewed: Buffer = EMPTY;
+  private viewedBuffer = EMPTY.buffer as ArrayBuffer;
+  private viewedOffset = 0;
 
   /** True while entries of an opened batch remain. */
   get inBatch(): boolean {
-    return this.#batchLeft > 0;
+    return this.batchLeft > 0;
   }
 
   /** Forgets an opened batch (the caller moved on to other frames). */
   closeBatch(): void {
-    this.#batchLeft = 0;
+    this.batchLeft = 0;
   }
 
   /** Reads the record body at `buf[start..end)` (kind byte included). WAL_CORRUPT if malformed. */
@@ -119,7 +119,7 @@ export class RecordCursor {
    * `nextEntry()` reads the others. WAL_CORRUPT if anything in it is malformed.
    */
   openBatch(buf: Buffer, start: number, end: number): void {
-    this.#batchLeft = 0;
+    this.batchLeft = 0;
     if (end - start < BATCH_BODY_FIXED) malformed('batch body shorter than 16 bytes');
     if (buf[start] !== BodyKind.BATCH) malformed(`body kind ${buf[start]} is not a batch`);
     if (buf[start + 1] !== 0 || buf[start + 2] !== 0 || buf[start + 3] !== 0)
@@ -151,9 +151,9 @@ export class RecordCursor {
     }
     if (pos !== end) malformed(`batch entries end at ${pos - start}, the body at ${end - start}`);
     this.buf = buf;
-    this.#batchPos = start + BATCH_BODY_FIXED;
-    this.#batchLeft = count;
-    this.#readEntry();
+    this.batchPos = start + BATCH_BODY_FIXED;
+    this.batchLeft = count;
+    this.readEntry();
   }
 
   /** Makes the next entry of the opened batch current (call only while `inBatch`). */
@@ -161,13 +161,13 @@ export class RecordCursor {
     if (this.lsnBig !== null) this.lsnBig += 1n;
     else if (this.lsnNumber < Number.MAX_SAFE_INTEGER) this.lsnNumber++;
     else this.lsnBig = BigInt(this.lsnNumber) + 1n;
-    this.#readEntry();
+    this.readEntry();
   }
 
-  /** Reads the entry at #batchPos, which `openBatch` checked. */
-  #readEntry(): void {
+  /** Reads the entry at `batchPos`, which `openBatch` checked. */
+  private readEntry(): void {
     const buf = this.buf;
-    const pos = this.#batchPos;
+    const pos = this.batchPos;
     const flags = buf[pos]!;
     const payloadLength = getU32(buf, pos + 3);
     const optionalStart = pos + BATCH_ENTRY_FIXED;
@@ -180,8 +180,44 @@ export class RecordCursor {
         : optionalStart + optionalBytes(buf, optionalStart, buf.length, flags);
     this.payloadStart = payloadStart;
     this.payloadEnd = payloadStart + payloadLength;
-    this.#batchPos = this.payloadEnd;
-    this.#batchLeft--;
+    this.batchPos = this.payloadEnd;
+    this.batchLeft--;
+  }
+
+  /**
+   * Decodes the record body at `buf[start..end)` into a new record, like `readRecord` then
+   * `toRecord`. The common layout (no routing ids, no meta) takes a path short enough for
+   * replay loops to inline, with the view's ArrayBuffer kept from the previous call on the
+   * same `buf`; the cursor reads everything else and rejects what is malformed (LSN 0 too).
+   */
+  recordAt(buf: Buffer, start: number, end: number): WalRecord {
+    if (buf[start + 1] !== 0 || buf[start] !== BodyKind.RECORD || end - start < RECORD_BODY_FIXED)
+      return this.readWhole(buf, start, end);
+    const lsn = buf.readBigUInt64LE(start + 4);
+    if (lsn === 0n) return this.readWhole(buf, start, end);
+    if (buf !== this.viewed) {
+      this.viewed = buf;
+      this.viewedBuffer = buf.buffer as ArrayBuffer;
+      this.viewedOffset = buf.byteOffset;
+    }
+    return {
+      lsn,
+      type: buf[start + 2]! | (buf[start + 3]! << 8),
+      payload: new BufferView(
+        this.viewedBuffer,
+        this.viewedOffset + start + RECORD_BODY_FIXED,
+        end - start - RECORD_BODY_FIXED,
+      ) as unknown as Buffer,
+      meta: undefined,
+      tenantId: undefined,
+      vshardId: undefined,
+      databaseId: undefined,
+    };
+  }
+
+  private readWhole(buf: Buffer, start: number, end: number): WalRecord {
+    this.readRecord(buf, start, end);
+    return this.toRecord();
   }
 
   /** The current LSN as a bigint. */
@@ -195,7 +231,7 @@ export class RecordCursor {
     const rec: WalRecord = {
       lsn: this.lsnBig ?? BigInt(this.lsnNumber),
       type: this.type,
-      payload: view(buf, this.payloadStart, this.payloadEnd - this.payloadStart),
+      payload: bufferView(buf, this.payloadStart, this.payloadEnd),
       meta: undefined,
       tenantId: undefined,
       vshardId: undefined,
@@ -216,7 +252,7 @@ export class RecordCursor {
       rec.databaseId = u64(buf, pos);
       pos += 8;
     }
-    if (flags & RecordFlag.META) rec.meta = view(buf, pos + 4, getU32(buf, pos));
+    if (flags & RecordFlag.META) rec.meta = bufferView(buf, pos + 4, pos + 4 + getU32(buf, pos));
     return rec;
   }
 }

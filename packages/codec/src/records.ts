@@ -522,10 +522,12 @@ function writeBatchFrame(
 /** Decoder state shared by the functions below (they run to completion, one at a time). */
 const decoder = new RecordCursor();
 
-/** Decodes a record body in `buf[start..end)` (kind byte included). WAL_CORRUPT if malformed. */
+/**
+ * Decodes the record body in `buf[start..end)` (kind byte included) in place: the payload is
+ * a view of `buf`, and no view of the body is cut first. WAL_CORRUPT if malformed.
+ */
 export function decodeRecordAt(buf: Buffer, start: number, end: number): WalRecord {
-  decoder.readRecord(buf, start, end);
-  return decoder.toRecord();
+  return decoder.recordAt(buf, start, end);
 }
 
 /** Decodes a batch body in `buf[start..end)`, appending its records to `out` in order. */

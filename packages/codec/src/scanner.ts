@@ -3,14 +3,14 @@ import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { type CoreEntry, decodeCoreEntryAt } from './core-entry.js';
 import { codecAddon, crc32cRange } from './crc32c.js';
 import { FrameCipher } from './crypto.js';
-import { asBuffer, checkIndex, checkMaxBody, classifyAt } from './damage.js';
+import { asBuffer, checkIndex, checkMaxBody, classifyAt, type DamageKind } from './damage.js';
 import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 import { verifyFramesRange } from './frame-run.js';
 import { RecordCursor } from './record-cursor.js';
 import type { WalRecord } from './records.js';
 
 /** Why a scanner stopped. 'partial' only happens in chunked mode. */
-export type StopKind = 'eof' | 'torn' | 'corrupt' | 'partial';
+export type StopKind = DamageKind | 'partial';
 
 export interface ScanStop {
   kind: StopKind;
@@ -61,31 +61,31 @@ export interface FrameScannerOptions {
  * the buffer.
  */
 export class FrameScanner {
-  readonly #buf: Buffer;
-  readonly #end: number;
-  readonly #base: number;
-  readonly #maxBody: number;
-  readonly #cipher: FrameCipher | undefined;
-  readonly #chunked: boolean;
-  #pos: number;
-  /** Body of the frame just verified: [#bodyStart, #pos). */
-  #bodyStart = 0;
-  #stop: ScanStop | null = null;
-  /** Frames from #pos on whose CRC a run already verified. */
-  #verifiedAhead = 0;
+  private readonly buf: Buffer;
+  private readonly end: number;
+  private readonly base: number;
+  private readonly maxBody: number;
+  private readonly cipher: FrameCipher | undefined;
+  private readonly chunked: boolean;
+  private pos: number;
+  /** Body of the frame just verified: [bodyStart, pos). */
+  private bodyStart = 0;
+  private stopped: ScanStop | null = null;
+  /** Frames from pos on whose CRC a run already verified. */
+  private verifiedAhead = 0;
   /** The current record of `advance()` / `nextRecord()`, and the rest of its batch. */
-  readonly #cursor = new RecordCursor();
+  private readonly cursor = new RecordCursor();
   /** The frame `advanceFrame()` moved to: the buffer holding its body, and where. */
-  #frameBuf: Buffer = Buffer.alloc(0);
-  #frameStart = 0;
-  #frameBodyStart = 0;
-  #frameBodyEnd = 0;
+  private frameBuf: Buffer = Buffer.alloc(0);
+  private frameStart = 0;
+  private frameBodyFrom = 0;
+  private frameBodyTo = 0;
 
   constructor(buf: Uint8Array, options: FrameScannerOptions = {}) {
-    this.#buf = asBuffer(buf);
+    this.buf = asBuffer(buf);
     if (typeof options !== 'object' || options === null)
       badArgument('options', 'an options object', options);
-    const length = this.#buf.length;
+    const length = this.buf.length;
     const end = options.end ?? length;
     checkIndex('options.end', end, length);
     const start = options.start ?? 0;
@@ -97,32 +97,32 @@ export class FrameScanner {
     checkMaxBody(maxBody);
     if (options.cipher !== undefined && !(options.cipher instanceof FrameCipher))
       badArgument('options.cipher', 'a FrameCipher', options.cipher);
-    this.#end = end;
-    this.#pos = start;
-    this.#base = base;
-    this.#maxBody = maxBody;
-    this.#cipher = options.cipher;
-    this.#chunked = options.chunked === true;
+    this.end = end;
+    this.pos = start;
+    this.base = base;
+    this.maxBody = maxBody;
+    this.cipher = options.cipher;
+    this.chunked = options.chunked === true;
   }
 
   /** File offset of the next unread frame: the end of the last good frame. */
   get offset(): number {
-    return this.#base + this.#pos;
+    return this.base + this.pos;
   }
 
   /** Where and why the scanner stopped; null while it has not. */
   get stop(): ScanStop | null {
-    return this.#stop;
+    return this.stopped;
   }
 
   /** The next frame, or null when the scanner stopped (see `stop`). */
   nextFrame(): ScannedFrame | null {
-    this.#cursor.closeBatch();
-    while (this.#verifyNext()) {
-      const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
-      const body = this.#plainBody(frameStart);
+    this.cursor.closeBatch();
+    while (this.verifyNext()) {
+      const frameStart = this.bodyStart - FRAME_HEADER_SIZE;
+      const body = this.plainBody(frameStart);
       if (body === null) return null;
-      return { offset: this.#base + frameStart, body };
+      return { offset: this.base + frameStart, body };
     }
     return null;
   }
@@ -134,41 +134,41 @@ export class FrameScanner {
    * They describe the frame until the scanner moves again. Returns false when it stopped.
    */
   advanceFrame(): boolean {
-    this.#cursor.closeBatch();
-    if (!this.#verifyNext()) return false;
-    const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
-    const kind = this.#buf[this.#bodyStart]!;
-    this.#frameStart = frameStart;
+    this.cursor.closeBatch();
+    if (!this.verifyNext()) return false;
+    const frameStart = this.bodyStart - FRAME_HEADER_SIZE;
+    const kind = this.buf[this.bodyStart]!;
+    this.frameStart = frameStart;
     if (kind >= BodyKind.RECORD && kind <= BodyKind.PADDING) {
-      this.#frameBuf = this.#buf;
-      this.#frameBodyStart = this.#bodyStart;
-      this.#frameBodyEnd = this.#pos;
+      this.frameBuf = this.buf;
+      this.frameBodyFrom = this.bodyStart;
+      this.frameBodyTo = this.pos;
       return true;
     }
-    const body = this.#plainBody(frameStart);
+    const body = this.plainBody(frameStart);
     if (body === null) return false;
-    this.#frameBuf = body;
-    this.#frameBodyStart = 0;
-    this.#frameBodyEnd = body.length;
+    this.frameBuf = body;
+    this.frameBodyFrom = 0;
+    this.frameBodyTo = body.length;
     return true;
   }
 
   /** File offset of the frame `advanceFrame()` moved to. */
   get frameOffset(): number {
-    return this.#base + this.#frameStart;
+    return this.base + this.frameStart;
   }
 
   /** The buffer holding that frame's body (kind byte first) from `frameBodyStart` to `frameBodyEnd`. */
   get frameBuffer(): Buffer {
-    return this.#frameBuf;
+    return this.frameBuf;
   }
 
   get frameBodyStart(): number {
-    return this.#frameBodyStart;
+    return this.frameBodyFrom;
   }
 
   get frameBodyEnd(): number {
-    return this.#frameBodyEnd;
+    return this.frameBodyTo;
   }
 
   /**
@@ -176,7 +176,7 @@ export class FrameScanner {
    * when the scanner stopped. A per-core entry in a record log stops it as corrupt.
    */
   nextRecord(): WalRecord | null {
-    return this.advance() ? this.#cursor.toRecord() : null;
+    return this.advance() ? this.cursor.toRecord() : null;
   }
 
   /**
@@ -187,20 +187,20 @@ export class FrameScanner {
    * `nextFrame` or `nextCoreEntry`. Returns false when the scanner stopped (see `stop`).
    */
   advance(): boolean {
-    const cursor = this.#cursor;
+    const cursor = this.cursor;
     if (cursor.inBatch) {
       cursor.nextEntry();
       return true;
     }
     // nextCoreEntry() opens a body the same way. Written out in both: a shared method that
     // left the opened body in fields cost `advance()` ~75 more instructions per record.
-    while (this.#verifyNext()) {
-      const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
-      let buf = this.#buf;
-      let start = this.#bodyStart;
-      let end = this.#pos;
+    while (this.verifyNext()) {
+      const frameStart = this.bodyStart - FRAME_HEADER_SIZE;
+      let buf = this.buf;
+      let start = this.bodyStart;
+      let end = this.pos;
       if (buf[start] === BodyKind.ENCRYPTED) {
-        const plain = this.#plainBody(frameStart);
+        const plain = this.plainBody(frameStart);
         if (plain === null) return false;
         buf = plain;
         start = 0;
@@ -219,10 +219,10 @@ export class FrameScanner {
         }
       } catch (err) {
         if (!isWalError(err, WalErrorCode.CORRUPT)) throw err;
-        this.#malformed(frameStart, err.message);
+        this.malformed(frameStart, err.message);
         return false;
       }
-      this.#malformed(frameStart, `a frame of kind ${kind} where a record was expected`);
+      this.malformed(frameStart, `a frame of kind ${kind} where a record was expected`);
       return false;
     }
     return false;
@@ -230,7 +230,7 @@ export class FrameScanner {
 
   /** LSN of the current record (see `advance`). */
   get lsn(): bigint {
-    return this.#cursor.lsn();
+    return this.cursor.lsn();
   }
 
   /**
@@ -238,7 +238,7 @@ export class FrameScanner {
    * records of a log). WAL_BAD_STATE for a larger LSN, which only `lsn` can hold.
    */
   get lsnNumber(): number {
-    const cursor = this.#cursor;
+    const cursor = this.cursor;
     if (cursor.lsnBig !== null)
       throw new WalError(
         WalErrorCode.BAD_STATE,
@@ -249,45 +249,45 @@ export class FrameScanner {
 
   /** Record type of the current record (see `advance`). */
   get type(): number {
-    return this.#cursor.type;
+    return this.cursor.type;
   }
 
   /** The buffer holding the current record: the scanned buffer, or a decrypted frame body. */
   get recordBuffer(): Buffer {
-    return this.#cursor.buf;
+    return this.cursor.buf;
   }
 
   /** Index in `recordBuffer` of the current record's first payload byte. */
   get payloadStart(): number {
-    return this.#cursor.payloadStart;
+    return this.cursor.payloadStart;
   }
 
   /** Index in `recordBuffer` just past the current record's payload. */
   get payloadEnd(): number {
-    return this.#cursor.payloadEnd;
+    return this.cursor.payloadEnd;
   }
 
   /** The current record's payload: a view into `recordBuffer` (allocates the view). */
   get payload(): Buffer {
-    const cursor = this.#cursor;
+    const cursor = this.cursor;
     return cursor.buf.subarray(cursor.payloadStart, cursor.payloadEnd);
   }
 
   /** The current record as `nextRecord()` would have returned it (see `advance`). */
   record(): WalRecord {
-    return this.#cursor.toRecord();
+    return this.cursor.toRecord();
   }
 
   /** The next per-core entry (padding skipped), or null when the scanner stopped. */
   nextCoreEntry(): CoreEntry | null {
-    this.#cursor.closeBatch();
-    while (this.#verifyNext()) {
-      const frameStart = this.#bodyStart - FRAME_HEADER_SIZE;
-      let buf = this.#buf;
-      let start = this.#bodyStart;
-      let end = this.#pos;
+    this.cursor.closeBatch();
+    while (this.verifyNext()) {
+      const frameStart = this.bodyStart - FRAME_HEADER_SIZE;
+      let buf = this.buf;
+      let start = this.bodyStart;
+      let end = this.pos;
       if (buf[start] === BodyKind.ENCRYPTED) {
-        const plain = this.#plainBody(frameStart);
+        const plain = this.plainBody(frameStart);
         if (plain === null) return null;
         buf = plain;
         start = 0;
@@ -296,7 +296,7 @@ export class FrameScanner {
       const kind = buf[start];
       if (kind === BodyKind.PADDING) continue;
       if (kind !== BodyKind.CORE_ENTRY)
-        return this.#malformed(
+        return this.malformed(
           frameStart,
           `a frame of kind ${kind} where a core entry was expected`,
         );
@@ -304,7 +304,7 @@ export class FrameScanner {
         return decodeCoreEntryAt(buf, start, end);
       } catch (err) {
         if (!isWalError(err, WalErrorCode.CORRUPT)) throw err;
-        return this.#malformed(frameStart, err.message);
+        return this.malformed(frameStart, err.message);
       }
     }
     return null;
@@ -317,38 +317,38 @@ export class FrameScanner {
 
   /**
    * Verifies the frame at the current position. On success its body is
-   * [#bodyStart, #pos) and the position is past it; otherwise the scanner stops.
+   * [bodyStart, pos) and the position is past it; otherwise the scanner stops.
    */
-  #verifyNext(): boolean {
-    if (this.#stop !== null) return false;
-    const buf = this.#buf;
-    const p = this.#pos;
-    if (VERIFY_AHEAD && this.#verifiedAhead === 0)
-      this.#verifiedAhead = verifyFramesRange(
+  private verifyNext(): boolean {
+    if (this.stopped !== null) return false;
+    const buf = this.buf;
+    const p = this.pos;
+    if (VERIFY_AHEAD && this.verifiedAhead === 0)
+      this.verifiedAhead = verifyFramesRange(
         buf,
         p,
-        Math.min(this.#end, p + VERIFY_AHEAD_BYTES),
-        this.#maxBody,
+        Math.min(this.end, p + VERIFY_AHEAD_BYTES),
+        this.maxBody,
         runOut,
       );
-    if (this.#verifiedAhead > 0) {
-      this.#verifiedAhead--;
-      this.#bodyStart = p + FRAME_HEADER_SIZE;
-      this.#pos = this.#bodyStart + getU32(buf, p + 4);
+    if (this.verifiedAhead > 0) {
+      this.verifiedAhead--;
+      this.bodyStart = p + FRAME_HEADER_SIZE;
+      this.pos = this.bodyStart + getU32(buf, p + 4);
       return true;
     }
-    const room = this.#end - p - FRAME_HEADER_SIZE;
+    const room = this.end - p - FRAME_HEADER_SIZE;
     if (room >= 0) {
       const len = getU32(buf, p + 4);
-      if (len >= 1 && len <= this.#maxBody) {
+      if (len >= 1 && len <= this.maxBody) {
         if (len <= room) {
           if (crc32cRange(buf, p + 4, p + FRAME_HEADER_SIZE + len, 0) === getU32(buf, p)) {
-            this.#bodyStart = p + FRAME_HEADER_SIZE;
-            this.#pos = p + FRAME_HEADER_SIZE + len;
+            this.bodyStart = p + FRAME_HEADER_SIZE;
+            this.pos = p + FRAME_HEADER_SIZE + len;
             return true;
           }
-        } else if (this.#chunked) {
-          return this.#halt(
+        } else if (this.chunked) {
+          return this.halt(
             'partial',
             p,
             `a ${len}-byte frame body is cut by the end of the buffer`,
@@ -356,81 +356,80 @@ export class FrameScanner {
           );
         }
       }
-    } else if (this.#chunked && p < this.#end) {
-      return this.#halt(
+    } else if (this.chunked && p < this.end) {
+      return this.halt(
         'partial',
         p,
         'a frame header is cut by the end of the buffer',
         FRAME_HEADER_SIZE,
       );
     }
-    return this.#judge(p);
+    return this.judge(p);
   }
 
-  #judge(p: number): false {
-    const end = this.#end;
-    if (p === end) return this.#halt('eof', p, 'end of data');
-    const kind = classifyAt(this.#buf, p, end, this.#maxBody);
-    if (kind === 'eof') return this.#halt('eof', p, 'zero-filled from here to the end');
-    const what = this.#describeDamage(p);
-    if (kind === 'torn') return this.#halt('torn', p, `${what}, and no valid frame follows`);
-    return this.#halt('corrupt', p, `${what}, but valid frames follow`);
+  private judge(p: number): false {
+    const end = this.end;
+    if (p === end) return this.halt('eof', p, 'end of data');
+    const kind = classifyAt(this.buf, p, end, this.maxBody);
+    if (kind === 'eof') return this.halt('eof', p, 'zero-filled from here to the end');
+    const what = this.describeDamage(p);
+    if (kind === 'torn') return this.halt('torn', p, `${what}, and no valid frame follows`);
+    return this.halt('corrupt', p, `${what}, but valid frames follow`);
   }
 
-  #describeDamage(p: number): string {
-    const room = this.#end - p - FRAME_HEADER_SIZE;
+  private describeDamage(p: number): string {
+    const room = this.end - p - FRAME_HEADER_SIZE;
     if (room < 0) return `only ${room + FRAME_HEADER_SIZE} bytes left, a frame header needs 8`;
-    const len = this.#buf.readUInt32LE(p + 4);
+    const len = this.buf.readUInt32LE(p + 4);
     if (len === 0) return 'frame length 0';
-    if (len > this.#maxBody) return `frame length ${len} is over the limit of ${this.#maxBody}`;
+    if (len > this.maxBody) return `frame length ${len} is over the limit of ${this.maxBody}`;
     if (len > room) return `frame length ${len} runs past the end of the data`;
     return 'frame CRC32C mismatch';
   }
 
   /** Body of the verified frame, decrypted when it is encrypted; null if that stopped the scan. */
-  #plainBody(frameStart: number): Buffer | null {
-    const body = this.#buf.subarray(this.#bodyStart, this.#pos);
+  private plainBody(frameStart: number): Buffer | null {
+    const body = this.buf.subarray(this.bodyStart, this.pos);
     const kind = body[0]!;
     if (kind >= BodyKind.RECORD && kind <= BodyKind.PADDING) return body;
-    if (kind !== BodyKind.ENCRYPTED)
-      return this.#malformed(frameStart, `unknown body kind ${kind}`);
-    if (this.#cipher === undefined) {
-      this.#pos = frameStart;
-      this.#verifiedAhead = 0;
+    if (kind !== BodyKind.ENCRYPTED) return this.malformed(frameStart, `unknown body kind ${kind}`);
+    if (this.cipher === undefined) {
+      this.pos = frameStart;
+      this.verifiedAhead = 0;
       throw new WalError(
         WalErrorCode.KEY_MISSING,
-        `encrypted frame at offset ${this.#base + frameStart}; pass the file's FrameCipher in the scanner options`,
-        { details: { offset: this.#base + frameStart } },
+        `encrypted frame at offset ${this.base + frameStart}; pass the file's FrameCipher in the scanner options`,
+        { details: { offset: this.base + frameStart } },
       );
     }
     let plain: Buffer;
     try {
-      plain = this.#cipher.decryptBody(body, body.length);
+      plain = this.cipher.decryptBody(body, body.length);
     } catch (err) {
-      this.#pos = frameStart;
-      this.#verifiedAhead = 0;
-      if (isWalError(err)) err.details.offset ??= this.#base + frameStart;
+      this.pos = frameStart;
+      this.verifiedAhead = 0;
+      if (isWalError(err)) err.details.offset ??= this.base + frameStart;
       throw err;
     }
     const inner = plain[0];
     if (inner === undefined || inner < BodyKind.RECORD || inner > BodyKind.PADDING)
-      return this.#malformed(frameStart, `encrypted body holds kind ${inner}`);
+      return this.malformed(frameStart, `encrypted body holds kind ${inner}`);
     return plain;
   }
 
   /** A frame whose CRC matched but whose body is invalid: corrupt, never written by Walnut. */
-  #malformed(frameStart: number, reason: string): null {
-    this.#pos = frameStart;
-    this.#verifiedAhead = 0;
-    this.#halt('corrupt', frameStart, reason);
+  private malformed(frameStart: number, reason: string): null {
+    this.pos = frameStart;
+    this.verifiedAhead = 0;
+    this.halt('corrupt', frameStart, reason);
     return null;
   }
 
-  #halt(kind: StopKind, p: number, reason: string, needed?: number): false {
-    this.#pos = p;
-    const stop: ScanStop = { kind, offset: this.#base + p, reason };
+  private halt(kind: StopKind, p: number, reason: string, needed?: number): false {
+    this.pos = p;
+    const stop: ScanStop = { kind, offset: this.base + p, reason };
     if (needed !== undefined) stop.needed = needed;
-    this.#stop = stop;
+    this.stopped = stop;
     return false;
   }
 }

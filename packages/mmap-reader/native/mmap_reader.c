@@ -263,7 +263,8 @@ static napi_value fadvise_dontneed(napi_env env, napi_callback_info info) {
 }
 
 /* scanFrames(arrayBuffer, start, end, maxBody, table: Uint32Array, status: Float64Array)
- * -> frame count. status[0] = stop code (frame_scan.h), status[1] = stop offset. */
+ * -> frame count. status[0] = stop code (a walnut_walk_stop: FrameStop in the codec),
+ * status[1] = stop offset. */
 static napi_value scan_frames(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   if (!get_args(env, info, 6, argv)) return NULL;

@@ -1,9 +1,9 @@
 import { WalErrorCode } from '@walnut/codec';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { records, tempDir, writeSegment } from '../test/segments.js';
 import { describeMmapSupport } from './mode.js';
 import { MmapWalReader } from './reader.js';
 import { replaySegmentsMmap } from './replay.js';
-import { records, tempDir, writeSegment } from './testing/segments.js';
 
 // As on a machine where the addon did not build: loading it fails.
 vi.mock('./native.js', async (importOriginal) => ({

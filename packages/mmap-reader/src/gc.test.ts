@@ -4,9 +4,9 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { records, tempDir, writeSegment } from '../test/segments.js';
 import { loadNative } from './native.js';
 import { MmapWalReader } from './reader.js';
-import { records, tempDir, writeSegment } from './testing/segments.js';
 
 // These tests force full collections. Vitest's worker options are global to the whole
 // workspace, so for the reader tests the flag is set here and a fresh context picks up the

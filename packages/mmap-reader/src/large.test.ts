@@ -2,9 +2,9 @@ import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { segmentFileName } from '@walnut/codec';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { buildSegment, records, tempDir } from '../test/segments.js';
 import { MmapWalReader } from './reader.js';
 import { replaySegmentsMmap } from './replay.js';
-import { buildSegment, records, tempDir } from './testing/segments.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

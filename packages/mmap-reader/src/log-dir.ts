@@ -5,10 +5,10 @@ import {
   decodeGaps,
   FLOOR_FILE,
   GAPS_FILE,
+  ioError,
   type LsnGap,
-  parseSegmentFileName,
+  segmentFilesIn,
 } from '@walnut/codec';
-import { ioError } from './errors.js';
 
 export interface SegmentFile {
   firstLsn: bigint;
@@ -21,14 +21,9 @@ export function listSegmentFiles(dir: string): SegmentFile[] {
   try {
     names = readdirSync(dir);
   } catch (error) {
-    throw ioError(error, dir, 'list the log directory');
+    throw ioError(error, 'readdir', dir);
   }
-  const segments: SegmentFile[] = [];
-  for (const name of names) {
-    const firstLsn = parseSegmentFileName(name);
-    if (firstLsn !== null) segments.push({ firstLsn, path: join(dir, name) });
-  }
-  return segments.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
+  return segmentFilesIn(names).map(({ name, firstLsn }) => ({ firstLsn, path: join(dir, name) }));
 }
 
 /**
@@ -42,7 +37,7 @@ export function readFloor(dir: string): bigint | null {
     bytes = readFileSync(path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return null;
-    throw ioError(error, path, 'read');
+    throw ioError(error, 'read', path);
   }
   return decodeFloor(bytes, path);
 }
@@ -55,7 +50,7 @@ export function readGaps(dir: string): LsnGap[] {
     bytes = readFileSync(path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return [];
-    throw ioError(error, path, 'read');
+    throw ioError(error, 'read', path);
   }
   return decodeGaps(bytes, path);
 }

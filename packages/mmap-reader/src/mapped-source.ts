@@ -1,6 +1,6 @@
-import { classifyDamage } from '@walnut/codec';
+import { classifyDamage, type DamageKind, FrameStop } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
-import { type DamageKind, RUN_FRAMES, StopCode } from './frame-source.js';
+import { RUN_FRAMES } from './frame-source.js';
 import { Advice, type NativeMmap } from './native.js';
 
 /**
@@ -25,36 +25,36 @@ export class MappedFrameSource implements FrameSource {
   readonly length: number;
   readonly path: string;
   /** Owned by the garbage collector: every view of `buf` keeps the mapping alive. */
-  readonly #mapping: ArrayBuffer | null;
-  readonly #addon: NativeMmap;
-  readonly #maxBody: number;
-  #advice: 'sequential' | 'dontneed' | null;
+  private readonly mapping: ArrayBuffer | null;
+  private readonly addon: NativeMmap;
+  private readonly maxBody: number;
+  private advice: 'sequential' | 'dontneed' | null;
   readonly buf: Buffer;
   readonly table = new Uint32Array(RUN_FRAMES * 2);
   runBuf: Buffer;
   runBase = 0;
   readonly runFileOffset = 0;
   runEnd = 0;
-  stopCode: StopCode = StopCode.TABLE_FULL;
+  stopCode: FrameStop = FrameStop.TABLE_FULL;
   stopOffset = 0;
-  readonly #status = new Float64Array(2);
-  #droppedTo = 0;
-  #populatedTo = 0;
+  private readonly status = new Float64Array(2);
+  private droppedTo = 0;
+  private populatedTo = 0;
 
   constructor(path: string, addon: NativeMmap, maxBody: number) {
     const [mapping, size, advised] = addon.mapFile(path);
     this.path = path;
-    this.#addon = addon;
-    this.#maxBody = maxBody;
-    this.#mapping = mapping;
+    this.addon = addon;
+    this.maxBody = maxBody;
+    this.mapping = mapping;
     this.length = size;
     this.buf = mapping === null ? EMPTY : Buffer.from(mapping);
     this.runBuf = this.buf;
-    this.#advice = advised ? 'sequential' : null;
+    this.advice = advised ? 'sequential' : null;
   }
 
   get madviseState(): 'sequential' | 'dontneed' | null {
-    return this.#advice;
+    return this.advice;
   }
 
   readPrefix(n: number): Buffer {
@@ -62,66 +62,65 @@ export class MappedFrameSource implements FrameSource {
   }
 
   seek(offset: number): void {
-    this.stopCode = StopCode.TABLE_FULL;
+    this.stopCode = FrameStop.TABLE_FULL;
     this.stopOffset = Math.min(offset, this.length);
     this.runEnd = this.stopOffset;
-    this.#droppedTo = 0;
+    this.droppedTo = 0;
   }
 
   nextRun(): number {
-    const mapping = this.#mapping;
-    if (this.stopCode !== StopCode.TABLE_FULL) return 0;
+    const mapping = this.mapping;
+    if (this.stopCode !== FrameStop.TABLE_FULL) return 0;
     const from = this.stopOffset;
     if (mapping === null) {
-      this.stopCode = StopCode.END;
+      this.stopCode = FrameStop.END;
       return 0;
     }
-    this.#dropBehind(mapping, from);
-    this.#populate(mapping, from);
-    const status = this.#status;
-    const count = this.#addon.scanFrames(
+    this.dropBehind(mapping, from);
+    this.populate(mapping, from);
+    const status = this.status;
+    const count = this.addon.scanFrames(
       mapping,
       from,
       this.length,
-      this.#maxBody,
+      this.maxBody,
       this.table,
       status,
     );
     this.runBase = from;
-    this.stopCode = status[0] as StopCode;
+    this.stopCode = status[0] as FrameStop;
     this.stopOffset = status[1]!;
     this.runEnd = this.stopOffset;
     return count;
   }
 
-  #populate(mapping: ArrayBuffer, position: number): void {
-    if (this.#populatedTo < position) this.#populatedTo = position;
-    if (this.#populatedTo - position >= POPULATE_STEP / 2 || this.#populatedTo >= this.length)
-      return;
-    this.#addon.advise(mapping, this.#populatedTo, POPULATE_STEP, Advice.POPULATE_READ);
-    this.#populatedTo += POPULATE_STEP;
+  private populate(mapping: ArrayBuffer, position: number): void {
+    if (this.populatedTo < position) this.populatedTo = position;
+    if (this.populatedTo - position >= POPULATE_STEP / 2 || this.populatedTo >= this.length) return;
+    this.addon.advise(mapping, this.populatedTo, POPULATE_STEP, Advice.POPULATE_READ);
+    this.populatedTo += POPULATE_STEP;
   }
 
-  #dropBehind(mapping: ArrayBuffer, position: number): void {
-    if (position - this.#droppedTo < 2 * DROP_BEHIND) return;
+  private dropBehind(mapping: ArrayBuffer, position: number): void {
+    if (position - this.droppedTo < 2 * DROP_BEHIND) return;
     const to = position - DROP_BEHIND;
-    this.#addon.advise(mapping, this.#droppedTo, to - this.#droppedTo, Advice.COLD);
-    this.#droppedTo = to;
+    this.addon.advise(mapping, this.droppedTo, to - this.droppedTo, Advice.COLD);
+    this.droppedTo = to;
   }
 
   classify(offset: number, maxFrameBody: number): DamageKind {
-    if (this.#mapping === null || offset >= this.length) return 'eof';
+    if (this.mapping === null || offset >= this.length) return 'eof';
     // The native check skips the holes of a sparse file instead of faulting them in.
-    if (this.#addon.isZeroFrom(this.#mapping, this.path, offset)) return 'eof';
+    if (this.addon.isZeroFrom(this.mapping, this.path, offset)) return 'eof';
     return classifyDamage(this.buf, offset, maxFrameBody);
   }
 
   releasePages(): boolean {
-    if (this.#mapping === null) return false;
+    if (this.mapping === null) return false;
     // PAGEOUT lets go of clean pages only: bytes a caller wrote into a view stay its own.
-    const unmapped = this.#addon.advise(this.#mapping, 0, this.length, Advice.PAGEOUT);
-    const dropped = this.#addon.fadviseDontneed(this.path);
-    if (unmapped) this.#advice = 'dontneed';
+    const unmapped = this.addon.advise(this.mapping, 0, this.length, Advice.PAGEOUT);
+    const dropped = this.addon.fadviseDontneed(this.path);
+    if (unmapped) this.advice = 'dontneed';
     return unmapped && dropped;
   }
 

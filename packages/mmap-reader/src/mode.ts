@@ -1,4 +1,4 @@
-import { addonSwitchedOff, WalError, WalErrorCode } from '@walnut/codec';
+import { addonSwitchedOff, badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import { loadNative, type NativeMmap } from './native.js';
 
 /** How a reader gets at the bytes: a copy-on-write mapping, or plain reads into the heap. */
@@ -51,10 +51,7 @@ export interface ResolvedMode {
 /** Picks the mode for one reader. Asking for 'mmap' where it cannot work is an error. */
 export function resolveMode(requested: RequestedMode = 'auto'): ResolvedMode {
   if (requested !== 'auto' && requested !== 'mmap' && requested !== 'read')
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `mode must be 'auto', 'mmap' or 'read', got ${JSON.stringify(requested)}`,
-    );
+    badArgument('mode', "'auto', 'mmap' or 'read'", requested);
   if (requested === 'read')
     return { mode: 'read', reason: "mode 'read' was requested", addon: null };
   const off = addonSwitchedOff('mmap-reader');

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c } from '@walnut/codec';
+import { crc32c, FrameStop } from '@walnut/codec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSegment, records, tempDir } from '../test/segments.js';
 import { describeMmapSupport } from './mode.js';
-import { loadNative, type NativeMmap, ScanStop } from './native.js';
-import { buildSegment, records, tempDir } from './testing/segments.js';
+import { loadNative, type NativeMmap } from './native.js';
 
 const loaded = loadNative();
 if (!loaded.ok) throw new Error(`the native addon must build for these tests: ${loaded.error}`);
@@ -52,7 +52,7 @@ describe('native addon', () => {
     const seg = buildSegment({ firstLsn: 1n, frames: records(3) });
     const result = scan(mapBytes(seg.bytes), 64);
     expect(result.count).toBe(3);
-    expect(result.stop).toBe(ScanStop.END);
+    expect(result.stop).toBe(FrameStop.END);
     expect(result.offset).toBe(seg.end);
     const [o0, o1, o2] = seg.frameOffsets.map((o) => o - 64);
     expect(result.table).toEqual([
@@ -71,25 +71,25 @@ describe('native addon', () => {
     const first = scan(mapping, 64, 2);
     expect([first.count, first.stop, first.offset]).toEqual([
       2,
-      ScanStop.TABLE_FULL,
+      FrameStop.TABLE_FULL,
       seg.frameOffsets[2],
     ]);
     const rest = scan(mapping, first.offset!, 8);
-    expect([rest.count, rest.stop]).toEqual([3, ScanStop.END]);
+    expect([rest.count, rest.stop]).toEqual([3, FrameStop.END]);
   });
 
   it.each([
-    ['a zero header', (b: Buffer, at: number) => b.fill(0, at, at + 8), ScanStop.ZERO_HEADER],
-    ['a zero length', (b: Buffer, at: number) => b.writeUInt32LE(0, at + 4), ScanStop.BAD_LENGTH],
+    ['a zero header', (b: Buffer, at: number) => b.fill(0, at, at + 8), FrameStop.ZERO_HEADER],
+    ['a zero length', (b: Buffer, at: number) => b.writeUInt32LE(0, at + 4), FrameStop.BAD_LENGTH],
     [
       'a length past the end',
       (b: Buffer, at: number) => b.writeUInt32LE(1e6, at + 4),
-      ScanStop.BEYOND_END,
+      FrameStop.BEYOND_END,
     ],
     [
       'a CRC mismatch',
       (b: Buffer, at: number) => b.writeUInt8(b[at + 9]! ^ 1, at + 9),
-      ScanStop.CRC_MISMATCH,
+      FrameStop.CRC_MISMATCH,
     ],
   ] as const)('stops at %s with the frame offset', (_name, damage, code) => {
     const seg = buildSegment({ firstLsn: 1n, frames: records(3) });
@@ -101,7 +101,11 @@ describe('native addon', () => {
   it('stops at a frame header cut short', () => {
     const seg = buildSegment({ firstLsn: 1n, frames: records(1), tail: Buffer.from([1, 2, 3]) });
     const result = scan(mapBytes(seg.bytes), 64);
-    expect([result.count, result.stop, result.offset]).toEqual([1, ScanStop.SHORT_HEADER, seg.end]);
+    expect([result.count, result.stop, result.offset]).toEqual([
+      1,
+      FrameStop.SHORT_HEADER,
+      seg.end,
+    ]);
   });
 
   it('computes the same CRC32C as codec, with the SSE4.2 instruction and with the table', () => {

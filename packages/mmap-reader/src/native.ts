@@ -29,17 +29,6 @@ export const Advice = {
   PAGEOUT: 4,
 } as const;
 
-/** Stop codes of `scanFrames` (`native/frame_scan.h`). */
-export const ScanStop = {
-  TABLE_FULL: 0,
-  END: 1,
-  SHORT_HEADER: 2,
-  ZERO_HEADER: 3,
-  BAD_LENGTH: 4,
-  BEYOND_END: 5,
-  CRC_MISMATCH: 6,
-} as const;
-
 export type NativeLoad =
   | { ok: true; addon: NativeMmap; path: string }
   | { ok: false; error: string; disabled: boolean };

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { FrameScanner, type WalRecordInput } from '@walnut/codec';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSegment, type FrameSpec, tempDir } from '../test/segments.js';
 import { MmapWalReader } from './reader.js';
-import { buildSegment, type FrameSpec, tempDir } from './testing/segments.js';
 
 let dir: string;
 let cleanup: () => void;

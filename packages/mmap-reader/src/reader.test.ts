@@ -12,8 +12,8 @@ import {
   type WalRecordInput,
 } from '@walnut/codec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildSegment, type FrameSpec, records, tempDir } from '../test/segments.js';
 import { MmapWalReader } from './reader.js';
-import { buildSegment, type FrameSpec, records, tempDir } from './testing/segments.js';
 
 let dir: string;
 let cleanup: () => void;

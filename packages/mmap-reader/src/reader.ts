@@ -1,21 +1,27 @@
 import {
   BodyKind,
-  decodeBatchBody,
+  badArgument,
+  type DamageKind,
+  decodeBatchAt,
   decodeFileHeader,
+  decodeRecordAt,
+  describeFrameStop,
   FILE_HEADER_SIZE,
   type FileHeader,
   FRAME_HEADER_SIZE,
   FrameCipher,
+  FrameStop,
+  invalidArgument,
+  ioError,
   isWalError,
   KeyRing,
   MAX_FRAME_BODY,
+  RecordCursor,
   WalError,
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { BufferView, decodeRecordIn, PLAIN_RECORD_HEADER } from './decode.js';
-import { ioError } from './errors.js';
-import { describeStop, type FrameSource, StopCode } from './frame-source.js';
+import type { FrameSource } from './frame-source.js';
 import { MappedFrameSource } from './mapped-source.js';
 import { type ReaderMode, type RequestedMode, resolveMode } from './mode.js';
 import { ReadFrameSource } from './read-source.js';
@@ -35,7 +41,7 @@ export interface MmapWalReaderOptions {
 /** Where and why a reader stopped (see FORMAT.md "End of log, torn tail, corruption"). */
 export interface StopReason {
   /** eof: clean end (or zero fill); torn: damage with nothing valid after; corrupt: damage followed by valid frames, or a malformed frame. */
-  kind: 'eof' | 'torn' | 'corrupt';
+  kind: DamageKind;
   /** File offset of the first byte that is not a good frame. */
   offset: number;
   reason: string;
@@ -69,26 +75,28 @@ export class MmapWalReader {
   readonly modeReason: string;
   /** The decoded file header; null for a zero-length file. */
   readonly header: FileHeader | null;
-  readonly #source: FrameSource;
-  readonly #cipher: FrameCipher | null;
-  readonly #maxBody: number;
-  /** The LSN the next frame must start with, as a number while below SAFE_LSN (else NaN and see #expectedBig); -1: any. */
-  #expectedNumber: number;
-  #expectedBig: bigint | null = null;
+  private readonly source: FrameSource;
+  private readonly cipher: FrameCipher | null;
+  private readonly maxBody: number;
+  /** Decodes record bodies in place (codec's; it keeps the mapping's ArrayBuffer at hand). */
+  private readonly cursor = new RecordCursor();
+  /** The LSN the next frame must start with, as a number while below SAFE_LSN (else NaN and see expectedBig); -1: any. */
+  private expectedNumber: number;
+  private expectedBig: bigint | null = null;
   /** File offset after the frames decoded so far (or of the damage, once stopped). */
-  #offset: number;
-  /** Set when decoding met the end or damage; reported once `#ready` is drained. */
-  #stop: StopReason | null = null;
+  private decodedTo: number;
+  /** Set when decoding met the end or damage; reported once `ready` is drained. */
+  private stop: StopReason | null = null;
   /** Records decoded from the current run of frames, handed out in order by nextRecord(). */
-  readonly #ready: WalRecord[] = [];
+  private readonly ready: WalRecord[] = [];
   /** File offset just past the frame of each ready record. */
-  readonly #readyEnds: number[] = [];
-  #readyCount = 0;
-  #at = 0;
+  private readonly readyEnds: number[] = [];
+  private readyCount = 0;
+  private at = 0;
   /** `offset` before the current run, and the last LSN of the runs before it. */
-  #runStartOffset = 0;
-  #lastBeforeRun: bigint | null = null;
-  #closed = false;
+  private runStartOffset = 0;
+  private lastBeforeRun: bigint | null = null;
+  private closed = false;
 
   private constructor(
     path: string,
@@ -101,17 +109,17 @@ export class MmapWalReader {
     this.path = path;
     this.mode = source.mode;
     this.modeReason = modeReason;
-    this.#source = source;
+    this.source = source;
     this.header = header;
-    this.#cipher = cipher;
-    this.#maxBody = maxBody;
+    this.cipher = cipher;
+    this.maxBody = maxBody;
     const firstLsn = header === null ? 0n : header.firstLsn;
-    this.#expectedNumber =
+    this.expectedNumber =
       firstLsn === 0n ? -1 : firstLsn < BigInt(SAFE_LSN) ? Number(firstLsn) : Number.NaN;
-    this.#expectedBig = firstLsn === 0n ? null : firstLsn;
-    this.#offset = header === null ? 0 : header.headerLength;
-    this.#runStartOffset = this.#offset;
-    if (header === null) this.#stop = { kind: 'eof', offset: 0, reason: 'empty file' };
+    this.expectedBig = firstLsn === 0n ? null : firstLsn;
+    this.decodedTo = header === null ? 0 : header.headerLength;
+    this.runStartOffset = this.decodedTo;
+    if (header === null) this.stop = { kind: 'eof', offset: 0, reason: 'empty file' };
     else source.seek(header.headerLength);
   }
 
@@ -122,17 +130,14 @@ export class MmapWalReader {
    */
   static open(path: string, options: MmapWalReaderOptions = {}): MmapWalReader {
     if (typeof path !== 'string' || path.length === 0)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'path must be a non-empty string');
+      invalidArgument('path must be a non-empty string');
     if (typeof options !== 'object' || options === null)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'options must be an object');
+      invalidArgument('options must be an object');
     const maxBody = options.maxFrameBody ?? MAX_FRAME_BODY;
     if (!Number.isInteger(maxBody) || maxBody < 1 || maxBody > MAX_FRAME_BODY)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        `maxFrameBody must be an integer in 1..${MAX_FRAME_BODY}, got ${maxBody}`,
-      );
+      badArgument('maxFrameBody', `an integer in 1..${MAX_FRAME_BODY}`, maxBody);
     if (options.keyRing !== undefined && !(options.keyRing instanceof KeyRing))
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'keyRing must be a KeyRing from @walnut/codec');
+      invalidArgument('keyRing must be a KeyRing from @walnut/codec');
     const resolved = resolveMode(options.mode);
     let source: FrameSource;
     try {
@@ -141,11 +146,11 @@ export class MmapWalReader {
           ? new ReadFrameSource(path, maxBody)
           : new MappedFrameSource(path, resolved.addon, maxBody);
     } catch (error) {
-      throw ioError(error, path, resolved.mode === 'mmap' ? 'map' : 'open');
+      throw ioError(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path);
     }
     try {
-      const header = source.length === 0 ? null : MmapWalReader.#readHeader(source, path);
-      const cipher = header === null ? null : MmapWalReader.#cipherFor(header, path, options);
+      const header = source.length === 0 ? null : MmapWalReader.readHeader(source, path);
+      const cipher = header === null ? null : MmapWalReader.cipherFor(header, path, options);
       return new MmapWalReader(path, source, resolved.reason, header, cipher, maxBody);
     } catch (error) {
       source.close();
@@ -153,17 +158,16 @@ export class MmapWalReader {
     }
   }
 
-  static #readHeader(source: FrameSource, path: string): FileHeader {
+  private static readHeader(source: FrameSource, path: string): FileHeader {
     const header = decodeFileHeader(source.readPrefix(FILE_HEADER_SIZE), path);
     if (header.fileKind === 'core')
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `${path} is a per-core file; read it with PerCoreWalReader from @walnut/percore`,
       );
     return header;
   }
 
-  static #cipherFor(
+  private static cipherFor(
     header: FileHeader,
     path: string,
     options: MmapWalReaderOptions,
@@ -180,34 +184,34 @@ export class MmapWalReader {
 
   /** File size in bytes. */
   get length(): number {
-    return this.#source.length;
+    return this.source.length;
   }
 
   /** File offset of the next unread frame: the end of the last good frame read. */
   get offset(): number {
-    const at = this.#at;
-    if (at < this.#readyCount) return at === 0 ? this.#runStartOffset : this.#readyEnds[at - 1]!;
-    return this.#offset;
+    const at = this.at;
+    if (at < this.readyCount) return at === 0 ? this.runStartOffset : this.readyEnds[at - 1]!;
+    return this.decodedTo;
   }
 
   /** LSN of the last record `nextRecord()` returned; null before the first. */
   get lastLsn(): bigint | null {
-    return this.#at > 0 ? this.#ready[this.#at - 1]!.lsn : this.#lastBeforeRun;
+    return this.at > 0 ? this.ready[this.at - 1]!.lsn : this.lastBeforeRun;
   }
 
   /** True when the file holds no frame bytes (zero length, or only the file header). */
   get isEmpty(): boolean {
-    return this.#source.length <= (this.header?.headerLength ?? 0);
+    return this.source.length <= (this.header?.headerLength ?? 0);
   }
 
   /** The madvise hint in force on the mapping: 'sequential' after open, 'dontneed' after releasePages(); null in 'read' mode. */
   get madviseState(): MadviseState {
-    return this.#source.madviseState;
+    return this.source.madviseState;
   }
 
   /** Why reading stopped; null until `nextRecord()` has returned null. */
   get stopReason(): StopReason | null {
-    return this.#at < this.#readyCount ? null : this.#stop;
+    return this.at < this.readyCount ? null : this.stop;
   }
 
   /**
@@ -216,109 +220,100 @@ export class MmapWalReader {
    * does not authenticate under the ring's key.
    */
   nextRecord(): WalRecord | null {
-    if (this.#closed)
+    if (this.closed)
       throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
     for (;;) {
-      if (this.#at < this.#readyCount) return this.#ready[this.#at++]!;
-      if (this.#stop !== null) return null;
-      this.#decodeRun();
+      if (this.at < this.readyCount) return this.ready[this.at++]!;
+      if (this.stop !== null) return null;
+      this.decodeRun();
     }
   }
 
   /**
-   * Decodes the next run of verified frames into `#ready`. The common frame — a plain
-   * record without meta or routing ids, whose LSN is the one expected — is decoded inline
-   * here; anything else goes through `#decodeFrame`, which uses codec's decoders.
+   * Decodes the next run of verified frames into `ready`. The common frame — a plain
+   * record whose LSN is the one expected — is handled inline here (codec's `RecordCursor`
+   * decodes it in place); anything else goes through `decodeFrame`.
    */
-  #decodeRun(): void {
-    if (this.#readyCount > 0) this.#lastBeforeRun = this.#ready[this.#readyCount - 1]!.lsn;
-    this.#runStartOffset = this.#offset;
-    this.#readyCount = 0;
-    this.#at = 0;
-    const source = this.#source;
+  private decodeRun(): void {
+    if (this.readyCount > 0) this.lastBeforeRun = this.ready[this.readyCount - 1]!.lsn;
+    this.runStartOffset = this.decodedTo;
+    this.readyCount = 0;
+    this.at = 0;
+    const source = this.source;
     const n = source.nextRun();
     if (n === 0) {
-      this.#stopAtDamage();
+      this.stopAtDamage();
       return;
     }
     const buf = source.runBuf;
-    const arrayBuffer = buf.buffer as ArrayBuffer;
-    const byteOffset = buf.byteOffset;
     const table = source.table;
     const base = source.runBase;
     const fileBase = source.runFileOffset;
-    const ready = this.#ready;
-    const ends = this.#readyEnds;
-    const plain = this.#cipher === null;
-    let expected = this.#expectedNumber;
+    const ready = this.ready;
+    const ends = this.readyEnds;
+    const plain = this.cipher === null;
+    const cursor = this.cursor;
+    let expected = this.expectedNumber;
     let k = 0;
-    for (let i = 0; i < n; i++) {
-      const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
-      const end = start + table[2 * i + 1]!;
-      if (
-        plain &&
-        buf[start] === BodyKind.RECORD &&
-        buf[start + 1] === 0 &&
-        end - start >= PLAIN_RECORD_HEADER
-      ) {
-        const lsn = buf.readBigUInt64LE(start + 4);
-        const number = Number(lsn);
-        // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic.
-        if (number === expected && number < SAFE_LSN) {
-          expected = number + 1;
-          ready[k] = {
-            lsn,
-            type: buf[start + 2]! | (buf[start + 3]! << 8),
-            payload: new BufferView(
-              arrayBuffer,
-              byteOffset + start + PLAIN_RECORD_HEADER,
-              end - start - PLAIN_RECORD_HEADER,
-            ) as unknown as Buffer,
-            meta: undefined,
-            tenantId: undefined,
-            vshardId: undefined,
-            databaseId: undefined,
-          };
-          ends[k++] = fileBase + end;
-          continue;
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
+        const end = start + table[2 * i + 1]!;
+        if (plain && buf[start] === BodyKind.RECORD) {
+          const record = cursor.recordAt(buf, start, end);
+          const number = Number(record.lsn);
+          // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic.
+          if (number === expected && number < SAFE_LSN) {
+            expected = number + 1;
+            ready[k] = record;
+            ends[k++] = fileBase + end;
+            continue;
+          }
         }
+        this.expectedNumber = expected;
+        this.readyCount = k;
+        const ok = this.decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
+        k = this.readyCount;
+        expected = this.expectedNumber;
+        if (!ok) return;
       }
-      this.#expectedNumber = expected;
-      this.#readyCount = k;
-      const ok = this.#decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
-      k = this.#readyCount;
-      expected = this.#expectedNumber;
-      if (!ok) return;
+    } catch (error) {
+      // Only recordAt above throws WAL_CORRUPT here: decodeFrame catches its own.
+      if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
+      this.readyCount = k;
+      this.corrupt(error.message, fileBase + base + table[2 * i]!);
+      return;
     }
-    this.#expectedNumber = expected;
-    this.#readyCount = k;
-    this.#offset = source.runEnd;
+    this.expectedNumber = expected;
+    this.readyCount = k;
+    this.decodedTo = source.runEnd;
   }
 
-  /** Decodes any frame into `#ready`; false when it stopped the reader as corrupt. */
-  #decodeFrame(buf: Buffer, start: number, end: number, frameOffset: number): boolean {
+  /** Decodes any frame into `ready`; false when it stopped the reader as corrupt. */
+  private decodeFrame(buf: Buffer, start: number, end: number, frameOffset: number): boolean {
     let kind = buf[start]!;
     const frameEnd = frameOffset + FRAME_HEADER_SIZE + (end - start);
     if (kind === BodyKind.PADDING) return true;
-    const cipher = this.#cipher;
+    const cipher = this.cipher;
     if (cipher !== null) {
       if (kind !== BodyKind.ENCRYPTED)
-        return this.#corrupt(
+        return this.corrupt(
           `a plaintext frame (kind ${kind}) in an encrypted segment`,
           frameOffset,
         );
-      buf = this.#decrypt(cipher, buf.subarray(start, end), frameOffset);
+      buf = this.decrypt(cipher, buf.subarray(start, end), frameOffset);
       start = 0;
       end = buf.length;
       kind = buf[0]!;
       if (kind === BodyKind.PADDING) return true;
     }
-    let records: WalRecord[];
+    const records: WalRecord[] = [];
     try {
-      if (kind === BodyKind.RECORD) records = [decodeRecordIn(buf, start, end)];
-      else if (kind === BodyKind.BATCH) records = decodeBatchBody(buf.subarray(start, end));
+      if (kind === BodyKind.RECORD) records.push(decodeRecordAt(buf, start, end));
+      else if (kind === BodyKind.BATCH) decodeBatchAt(buf, start, end, records);
       else
-        return this.#corrupt(
+        return this.corrupt(
           kind === BodyKind.ENCRYPTED
             ? 'an encrypted frame in a segment whose header says it is not encrypted'
             : `a frame of kind ${kind} where a record was expected`,
@@ -326,35 +321,35 @@ export class MmapWalReader {
         );
     } catch (error) {
       if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
-      return this.#corrupt(error.message, frameOffset);
+      return this.corrupt(error.message, frameOffset);
     }
-    if (!this.#inSequence(records[0]!.lsn, records.length, frameOffset)) return false;
+    if (!this.inSequence(records[0]!.lsn, records.length, frameOffset)) return false;
     for (const record of records) {
-      this.#ready[this.#readyCount] = record;
-      this.#readyEnds[this.#readyCount++] = frameEnd;
+      this.ready[this.readyCount] = record;
+      this.readyEnds[this.readyCount++] = frameEnd;
     }
     return true;
   }
 
   /** Checks that a frame of `count` records starts at the LSN expected (LSNs are never skipped). */
-  #inSequence(first: bigint, count: number, frameOffset: number): boolean {
-    const expected = this.#expectedLsn();
+  private inSequence(first: bigint, count: number, frameOffset: number): boolean {
+    const expected = this.expectedLsn();
     if (expected !== null && first !== expected)
-      return this.#corrupt(`LSN ${first} where ${expected} was expected`, frameOffset);
+      return this.corrupt(`LSN ${first} where ${expected} was expected`, frameOffset);
     const next = first + BigInt(count);
-    this.#expectedNumber = next < BigInt(SAFE_LSN) ? Number(next) : Number.NaN;
-    this.#expectedBig = next;
+    this.expectedNumber = next < BigInt(SAFE_LSN) ? Number(next) : Number.NaN;
+    this.expectedBig = next;
     return true;
   }
 
   /** The LSN the next frame must start with; null when any is accepted (header firstLsn 0). */
-  #expectedLsn(): bigint | null {
-    const n = this.#expectedNumber;
-    if (Number.isNaN(n)) return this.#expectedBig;
+  private expectedLsn(): bigint | null {
+    const n = this.expectedNumber;
+    if (Number.isNaN(n)) return this.expectedBig;
     return n < 0 ? null : BigInt(n);
   }
 
-  #decrypt(cipher: FrameCipher, body: Buffer, frameOffset: number): Buffer {
+  private decrypt(cipher: FrameCipher, body: Buffer, frameOffset: number): Buffer {
     try {
       return cipher.decryptBody(body, body.length);
     } catch (error) {
@@ -367,29 +362,29 @@ export class MmapWalReader {
   }
 
   /** A frame whose CRC matched but whose content is invalid: a writer never produces one. */
-  #corrupt(reason: string, offset: number): false {
-    this.#offset = offset;
-    this.#stop = { kind: 'corrupt', offset, reason };
+  private corrupt(reason: string, offset: number): false {
+    this.decodedTo = offset;
+    this.stop = { kind: 'corrupt', offset, reason };
     return false;
   }
 
-  #stopAtDamage(): void {
-    const source = this.#source;
+  private stopAtDamage(): void {
+    const source = this.source;
     const offset = source.stopOffset;
-    this.#offset = offset;
-    if (source.stopCode === StopCode.END) {
-      this.#stop = { kind: 'eof', offset, reason: 'end of data' };
+    this.decodedTo = offset;
+    if (source.stopCode === FrameStop.END) {
+      this.stop = { kind: 'eof', offset, reason: 'end of data' };
       return;
     }
-    const kind = source.classify(offset, this.#maxBody);
-    const what = describeStop(source.stopCode);
+    const kind = source.classify(offset, this.maxBody);
+    const what = describeFrameStop(source.stopCode);
     const reason =
       kind === 'eof'
         ? 'zero-filled from here to the end'
         : kind === 'torn'
           ? `${what}, and no valid frame follows`
           : `${what}, but valid frames follow`;
-    this.#stop = { kind, offset, reason };
+    this.stop = { kind, offset, reason };
   }
 
   /** Iterates `nextRecord()` until it returns null. */
@@ -409,7 +404,7 @@ export class MmapWalReader {
    * effect (always false in 'read' mode).
    */
   releasePages(): boolean {
-    return this.#source.releasePages();
+    return this.source.releasePages();
   }
 
   describe(): ReaderDescription {
@@ -419,8 +414,8 @@ export class MmapWalReader {
       modeReason: this.modeReason,
       length: this.length,
       madviseState: this.madviseState,
-      encrypted: this.#cipher !== null,
-      zeroCopy: this.mode === 'mmap' && this.#cipher === null,
+      encrypted: this.cipher !== null,
+      zeroCopy: this.mode === 'mmap' && this.cipher === null,
     };
   }
 
@@ -429,8 +424,8 @@ export class MmapWalReader {
    * released by the garbage collector once no view of it remains.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#source.close();
+    if (this.closed) return;
+    this.closed = true;
+    this.source.close();
   }
 }

@@ -9,8 +9,8 @@ import {
   type WalRecord,
 } from '@walnut/codec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildSegment, records, tempDir, writeSegment } from '../test/segments.js';
 import { replaySegmentsMmap, replaySegmentsMmapLimit } from './replay.js';
-import { buildSegment, records, tempDir, writeSegment } from './testing/segments.js';
 
 let dir: string;
 let cleanup: () => void;

@@ -1,4 +1,12 @@
-import { gapsCover, type LsnGap, WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import {
+  badArgument,
+  gapsCover,
+  invalidArgument,
+  type LsnGap,
+  WalError,
+  WalErrorCode,
+  type WalRecord,
+} from '@walnut/codec';
 import { listSegmentFiles, readFloor, readGaps, type SegmentFile } from './log-dir.js';
 import { MmapWalReader, type MmapWalReaderOptions } from './reader.js';
 
@@ -48,8 +56,7 @@ export async function replaySegmentsMmap(
   fn: (record: WalRecord) => void | Promise<void>,
   options: ReplayOptions = {},
 ): Promise<ReplaySummary> {
-  if (typeof fn !== 'function')
-    throw new WalError(WalErrorCode.BAD_ARGUMENT, 'fn must be a function called for each record');
+  if (typeof fn !== 'function') invalidArgument('fn must be a function called for each record');
   const cursor = new LogCursor(dir, fromLsn, options);
   let records = 0;
   let last: WalRecord | null = null;
@@ -89,10 +96,7 @@ export async function replaySegmentsMmapLimit(
   options: ReplayOptions = {},
 ): Promise<ReplayPage> {
   if (!Number.isSafeInteger(max) || max < 1)
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `max must be a positive integer (records per page), got ${String(max)}`,
-    );
+    badArgument('max', 'a positive integer (records per page)', max);
   const cursor = new LogCursor(dir, fromLsn, options);
   const records: WalRecord[] = [];
   let next: WalRecord | null;
@@ -111,38 +115,35 @@ export async function replaySegmentsMmapLimit(
 
 /** Walks the records of consecutive segments, checking that each follows the one before. */
 class LogCursor {
-  readonly #from: bigint;
-  readonly #options: ReplayOptions;
-  readonly #segments: SegmentFile[];
+  private readonly from: bigint;
+  private readonly options: ReplayOptions;
+  private readonly segments: SegmentFile[];
   /** First LSN of the active segment when it is not read: the sealed ones must end just before it. */
-  readonly #activeFirstLsn: bigint | null;
-  #index: number;
-  #reader: MmapWalReader | null = null;
-  #segment: SegmentFile | null = null;
+  private readonly activeFirstLsn: bigint | null;
+  private index: number;
+  private reader: MmapWalReader | null = null;
+  private segment: SegmentFile | null = null;
   /** The LSN the next record must have (null before the first segment is opened). */
-  #expected: bigint | null = null;
-  readonly #gaps: LsnGap[];
+  private expected: bigint | null = null;
+  private readonly gaps: LsnGap[];
   /** The last record handed out (its LSN + 1 is `nextLsn`; computed on demand to keep `next()` allocation-free). */
-  #last: WalRecord | null = null;
+  private last: WalRecord | null = null;
   /** Still inside the records below fromLsn (only the first segment read can hold any). */
-  #skipping = true;
+  private skipping = true;
   segmentsOpened = 0;
 
   constructor(dir: string, fromLsn: bigint, options: ReplayOptions) {
     if (typeof dir !== 'string' || dir.length === 0)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'dir must be a non-empty string');
+      invalidArgument('dir must be a non-empty string');
     if (typeof fromLsn !== 'bigint' || fromLsn < 1n)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        `fromLsn must be a bigint ≥ 1n (LSNs start at 1), got ${String(fromLsn)}`,
-      );
+      badArgument('fromLsn', 'a bigint ≥ 1n (LSNs start at 1)', fromLsn);
     if (typeof options !== 'object' || options === null)
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'options must be an object');
-    this.#from = fromLsn;
-    this.#options = options;
+      invalidArgument('options must be an object');
+    this.from = fromLsn;
+    this.options = options;
     const all = listSegmentFiles(dir);
     const floor = readFloor(dir) ?? all[0]?.firstLsn ?? null;
-    this.#gaps = readGaps(dir);
+    this.gaps = readGaps(dir);
     if (floor !== null && fromLsn < floor)
       throw new WalError(
         WalErrorCode.REPLAY_BELOW_FLOOR,
@@ -153,7 +154,7 @@ class LogCursor {
     if (
       first !== undefined &&
       fromLsn < first.firstLsn &&
-      !gapsCover(this.#gaps, floor ?? fromLsn, first.firstLsn - 1n)
+      !gapsCover(this.gaps, floor ?? fromLsn, first.firstLsn - 1n)
     )
       throw new WalError(
         WalErrorCode.MISSING_SEGMENT,
@@ -161,39 +162,39 @@ class LogCursor {
         { details: { segment: first.path, fromLsn } },
       );
     const active = options.includeActive === true ? undefined : all.pop();
-    this.#activeFirstLsn = active?.firstLsn ?? null;
-    this.#segments = all;
+    this.activeFirstLsn = active?.firstLsn ?? null;
+    this.segments = all;
     // Start at the last segment that begins at or before fromLsn; earlier ones hold only older records.
     let start = 0;
     while (start + 1 < all.length && all[start + 1]!.firstLsn <= fromLsn) start++;
-    this.#index = active !== undefined && fromLsn >= active.firstLsn ? all.length : start;
+    this.index = active !== undefined && fromLsn >= active.firstLsn ? all.length : start;
   }
 
   get nextLsn(): bigint {
-    return this.#last === null ? this.#from : this.#last.lsn + 1n;
+    return this.last === null ? this.from : this.last.lsn + 1n;
   }
 
   next(): WalRecord | null {
-    const from = this.#from;
+    const from = this.from;
     for (;;) {
-      let reader = this.#reader;
+      let reader = this.reader;
       if (reader === null) {
-        if (this.#index >= this.#segments.length) {
-          this.#checkEndsBeforeActive();
+        if (this.index >= this.segments.length) {
+          this.checkEndsBeforeActive();
           return null;
         }
-        reader = this.#open(this.#segments[this.#index++]!);
+        reader = this.open(this.segments[this.index++]!);
       }
       const record = reader.nextRecord();
       if (record !== null) {
-        if (this.#skipping) {
+        if (this.skipping) {
           if (record.lsn < from) continue;
-          this.#skipping = false;
+          this.skipping = false;
         }
-        this.#last = record;
+        this.last = record;
         return record;
       }
-      this.#finishSegment(reader);
+      this.finishSegment(reader);
     }
   }
 
@@ -202,20 +203,20 @@ class LogCursor {
    * after the last. The caller skips records below fromLsn itself.
    */
   nextSegment(): MmapWalReader | null {
-    if (this.#reader !== null) this.#finishSegment(this.#reader);
-    if (this.#index >= this.#segments.length) {
-      this.#checkEndsBeforeActive();
+    if (this.reader !== null) this.finishSegment(this.reader);
+    if (this.index >= this.segments.length) {
+      this.checkEndsBeforeActive();
       return null;
     }
-    return this.#open(this.#segments[this.#index++]!);
+    return this.open(this.segments[this.index++]!);
   }
 
-  #open(segment: SegmentFile): MmapWalReader {
-    const reader = MmapWalReader.open(segment.path, this.#options);
+  private open(segment: SegmentFile): MmapWalReader {
+    const reader = MmapWalReader.open(segment.path, this.options);
     this.segmentsOpened++;
     const headerLsn = reader.header?.firstLsn;
     // A zero-length active segment: its creator crashed before writing the header.
-    const emptyActive = reader.header === null && this.#isActive();
+    const emptyActive = reader.header === null && this.isActive();
     if (headerLsn !== segment.firstLsn && !emptyActive) {
       reader.close();
       throw new WalError(
@@ -224,8 +225,8 @@ class LogCursor {
         { details: { segment: segment.path, offset: 0 } },
       );
     }
-    const expected = this.#expected;
-    if (expected !== null && !this.#follows(expected, segment.firstLsn)) {
+    const expected = this.expected;
+    if (expected !== null && !this.follows(expected, segment.firstLsn)) {
       reader.close();
       throw new WalError(
         WalErrorCode.MISSING_SEGMENT,
@@ -233,16 +234,16 @@ class LogCursor {
         { details: { segment: segment.path, expectedLsn: expected } },
       );
     }
-    this.#expected = segment.firstLsn;
-    this.#segment = segment;
-    this.#reader = reader;
+    this.expected = segment.firstLsn;
+    this.segment = segment;
+    this.reader = reader;
     return reader;
   }
 
-  #finishSegment(reader: MmapWalReader): void {
-    const segment = this.#segment!;
+  private finishSegment(reader: MmapWalReader): void {
+    const segment = this.segment!;
     const stop = reader.stopReason!;
-    const isActive = this.#isActive();
+    const isActive = this.isActive();
     // A sealed segment was complete and synced before the next one was created, so any
     // damage in it is corruption. The active one may end in a torn write (the writer's
     // recovery cuts it).
@@ -254,36 +255,36 @@ class LogCursor {
         { details: { segment: segment.path, offset: stop.offset, kind: stop.kind } },
       );
     }
-    this.#expected = reader.lastLsn === null ? segment.firstLsn : reader.lastLsn + 1n;
-    if (this.#options.releasePages === true) reader.releasePages();
+    this.expected = reader.lastLsn === null ? segment.firstLsn : reader.lastLsn + 1n;
+    if (this.options.releasePages === true) reader.releasePages();
     reader.close();
-    this.#reader = null;
-    this.#segment = null;
+    this.reader = null;
+    this.segment = null;
   }
 
   /** Closes the segment being read, if any (its records stay valid). */
   close(): void {
-    this.#reader?.close();
-    this.#reader = null;
+    this.reader?.close();
+    this.reader = null;
   }
 
   /** Whether the segment being read is the log's active one (read only with includeActive). */
-  #isActive(): boolean {
-    return this.#activeFirstLsn === null && this.#index === this.#segments.length;
+  private isActive(): boolean {
+    return this.activeFirstLsn === null && this.index === this.segments.length;
   }
 
   /** Whether a segment starting at `firstLsn` may come where LSN `expected` is next. */
-  #follows(expected: bigint, firstLsn: bigint): boolean {
+  private follows(expected: bigint, firstLsn: bigint): boolean {
     return (
       firstLsn === expected ||
-      (firstLsn > expected && gapsCover(this.#gaps, expected, firstLsn - 1n))
+      (firstLsn > expected && gapsCover(this.gaps, expected, firstLsn - 1n))
     );
   }
 
-  #checkEndsBeforeActive(): void {
-    const active = this.#activeFirstLsn;
-    const expected = this.#expected;
-    if (active === null || expected === null || this.#follows(expected, active)) return;
+  private checkEndsBeforeActive(): void {
+    const active = this.activeFirstLsn;
+    const expected = this.expected;
+    if (active === null || expected === null || this.follows(expected, active)) return;
     throw new WalError(
       WalErrorCode.MISSING_SEGMENT,
       `the sealed segments end at LSN ${expected - 1n} but the active segment starts at ${active}; records in between are missing — restore the segment that held them`,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import {
+  badArgument,
   CORE_ENTRY_FIXED,
   type CoreEntry,
   type CoreOp,
@@ -11,6 +12,7 @@ import {
   encodeFileHeader,
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
+  invalidArgument,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
@@ -209,8 +211,7 @@ export class CoreWalWriter {
       timestampNs: 0n,
     };
     if (!Number.isSafeInteger(position) || position < from.position)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `position must be an integer ≥ ${from.position} (the resume boundary), got ${position}`,
       );
     const { io, ownsIo } = ioFrom(options);
@@ -300,8 +301,7 @@ export class CoreWalWriter {
   /** Entries appended from now on carry `epoch`. Epochs never go back. */
   setEpoch(epoch: bigint): void {
     if (typeof epoch !== 'bigint' || epoch < this.epochValue || epoch >= 1n << 64n)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `epoch must be a bigint from the current epoch ${this.epochValue} up to 2^64-1, got ${String(epoch)}; epochs never go back`,
       );
     this.epochValue = epoch;
@@ -352,8 +352,7 @@ export class CoreWalWriter {
       case 'epochBarrier':
         return this.appendEpochBarrier();
       default:
-        throw new WalError(
-          WalErrorCode.BAD_ARGUMENT,
+        invalidArgument(
           `op.op must be 'put', 'delete', 'checkpoint', 'commit' or 'epochBarrier', got ${String((op as { op?: unknown } | null)?.op)}`,
         );
     }
@@ -458,8 +457,7 @@ export class CoreWalWriter {
   async reclaimBefore(before: number): Promise<number> {
     await this.sync();
     if (!Number.isSafeInteger(before) || before < FILE_HEADER_SIZE || before > this.synced)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `reclaimBefore(${before}): must be an entry boundary between 64 and the synced position ${this.synced}; the tail is never reclaimed`,
       );
     if (before === FILE_HEADER_SIZE) return 0;
@@ -760,12 +758,9 @@ function ioFrom(options: CoreWalWriterOptions): { io: StorageIo; ownsIo: boolean
 function checkOptions(options: CoreWalWriterOptions): void {
   const { bufferSize, clock } = options;
   if (bufferSize !== undefined && (!Number.isSafeInteger(bufferSize) || bufferSize < 4096))
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `bufferSize must be an integer ≥ 4096, got ${bufferSize}`,
-    );
+    badArgument('bufferSize', 'an integer ≥ 4096', bufferSize);
   if (clock !== undefined && typeof clock !== 'function')
-    throw new WalError(WalErrorCode.BAD_ARGUMENT, 'clock must be a function returning a bigint');
+    invalidArgument('clock must be a function returning a bigint');
 }
 
 export function checkCoreHeader(

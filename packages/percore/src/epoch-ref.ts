@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { invalidArgument } from '@walnut/codec';
 
 /**
  * The global epoch as a `SharedArrayBuffer`-backed counter. The manager advances it; any
@@ -11,8 +11,7 @@ export class EpochRef {
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(8)) {
     if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < 8)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         'EpochRef needs a SharedArrayBuffer of at least 8 bytes (the manager.epochRef.buffer)',
       );
     this.buffer = buffer;

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import {
+  badArgument,
   type CoreEntry,
   FILE_HEADER_SIZE,
+  invalidArgument,
   type ScanStop,
   WalError,
   WalErrorCode,
@@ -21,10 +23,10 @@ import { mergeCoreEntries } from './merge.js';
 import { CorePathPattern, DEFAULT_SEGMENT_PATTERN } from './paths.js';
 import {
   type CoreHandoff,
-  isWorkerReply,
-  type ManagerRequest,
   type MessageEndpoint,
-  type WorkerReply,
+  RELEASED,
+  WorkerLink,
+  writeEpochBarrier,
 } from './protocol.js';
 import { PerCoreWalReader } from './reader.js';
 import { scanCoreRange } from './scan.js';
@@ -330,8 +332,7 @@ export class PerCoreWalManager {
         WalErrorCode.BAD_STATE,
         `core ${coreId} was handed off to a worker; only that worker writes it`,
       );
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
+    invalidArgument(
       `coreId must be an integer from 0 to ${this.numCores - 1}, got ${String(coreId)}`,
     );
   }
@@ -483,8 +484,7 @@ export class PerCoreWalManager {
     this.assertOpen();
     const previous = this.lastManifest;
     if (typeof checkpointId !== 'bigint' || checkpointId <= previous.checkpointId)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `checkpointId must be a bigint greater than the last one (${previous.checkpointId}), got ${String(checkpointId)}`,
       );
     const epoch = this.epochRef.advance();
@@ -515,9 +515,9 @@ export class PerCoreWalManager {
   /** In-process writers get their barrier synchronously (before this returns a promise). */
   private barrier(coreId: number, checkpointId: bigint, epoch: bigint): Promise<ResumePoint> {
     const writer = this.writers.get(coreId);
-    if (writer !== undefined) return inProcessBarrier(writer, epoch);
+    if (writer !== undefined) return writeEpochBarrier(writer, epoch);
     const reacquiring = this.reacquiring.get(coreId);
-    if (reacquiring !== undefined) return reacquiring.then((w) => inProcessBarrier(w, epoch));
+    if (reacquiring !== undefined) return reacquiring.then((w) => writeEpochBarrier(w, epoch));
     return this.link(coreId)
       .request(
         { type: 'walnut:checkpoint', coreId, requestId: this.nextRequestId++, checkpointId, epoch },
@@ -640,81 +640,6 @@ export class PerCoreWalManager {
   }
 }
 
-/** Rejection of requests pending when a worker released its core (they are redone in-process). */
-const RELEASED = Symbol('released');
-
-async function inProcessBarrier(writer: CoreWalWriter, epoch: bigint): Promise<ResumePoint> {
-  writer.setEpoch(epoch);
-  writer.appendEpochBarrier();
-  const point = writer.resumePoint;
-  await writer.sync();
-  return point;
-}
-
-/** The manager's side of one worker's port: requests out, matching replies back. */
-class WorkerLink {
-  private readonly waiting = new Map<number, (reply: WorkerReply | typeof RELEASED) => void>();
-  private readonly listener = (message: unknown): void => {
-    if (!isWorkerReply(message) || message.coreId !== this.coreId) return;
-    if (message.type === 'walnut:released') {
-      this.detach();
-      this.onReleased(message.resume);
-      for (const settle of [...this.waiting.values()]) settle(RELEASED);
-      return;
-    }
-    this.waiting.get(message.requestId)?.(message);
-  };
-
-  constructor(
-    readonly coreId: number,
-    private readonly endpoint: MessageEndpoint,
-    private readonly timeoutMs: number,
-    private readonly onReleased: (resume: ResumePoint) => void,
-  ) {
-    endpoint.on('message', this.listener);
-  }
-
-  request(message: ManagerRequest, expect: WorkerReply['type']): Promise<WorkerReply> {
-    return new Promise<WorkerReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(message.requestId);
-        reject(
-          new WalError(
-            WalErrorCode.TIMEOUT,
-            `the worker of core ${this.coreId} did not answer ${message.type} within ${this.timeoutMs} ms; is it running serveCoreWriter()?`,
-          ),
-        );
-      }, this.timeoutMs);
-      this.waiting.set(message.requestId, (reply) => {
-        clearTimeout(timer);
-        this.waiting.delete(message.requestId);
-        if (reply === RELEASED) reject(RELEASED);
-        else if (reply.type === expect) resolve(reply);
-        else if (reply.type === 'walnut:failed')
-          reject(
-            new WalError(
-              (reply.code.startsWith('WAL_') ? reply.code : WalErrorCode.IO) as WalErrorCode,
-              `core ${this.coreId} (worker) failed ${message.type}: ${reply.message}`,
-              { details: { coreId: this.coreId } },
-            ),
-          );
-        else
-          reject(
-            new WalError(
-              WalErrorCode.BAD_STATE,
-              `core ${this.coreId}: unexpected reply ${reply.type}`,
-            ),
-          );
-      });
-      this.endpoint.postMessage(message);
-    });
-  }
-
-  detach(): void {
-    this.endpoint.off('message', this.listener);
-  }
-}
-
 async function withCore<T>(coreId: number, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
@@ -727,21 +652,15 @@ async function withCore<T>(coreId: number, run: () => Promise<T>): Promise<T> {
 
 function checkConfig(config: PerCoreWalManagerConfig): void {
   if (typeof config !== 'object' || config === null)
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      'config must be an object with baseDir and numCores',
-    );
+    invalidArgument('config must be an object with baseDir and numCores');
   if (typeof config.baseDir !== 'string' || config.baseDir === '')
-    throw new WalError(WalErrorCode.BAD_ARGUMENT, `config.baseDir must be a directory path`);
+    invalidArgument(`config.baseDir must be a directory path`);
   const n = config.numCores;
   if (!Number.isInteger(n) || n < 1 || n > 0x10000)
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `config.numCores must be an integer from 1 to 65536, got ${String(n)}`,
-    );
+    badArgument('config.numCores', 'an integer from 1 to 65536', n);
   const t = config.requestTimeoutMs;
   if (t !== undefined && (!Number.isFinite(t) || t <= 0))
-    throw new WalError(WalErrorCode.BAD_ARGUMENT, `config.requestTimeoutMs must be > 0, got ${t}`);
+    badArgument('config.requestTimeoutMs', '> 0', t);
 }
 
 function ioFrom(config: PerCoreWalManagerConfig): { io: StorageIo; ownsIo: boolean } {

@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { invalidArgument } from '@walnut/codec';
 
 export const DEFAULT_SEGMENT_PATTERN = 'wal-{core_id}.log';
 const PLACEHOLDER = '{core_id}';
@@ -14,8 +14,7 @@ export class CorePathPattern {
       pattern.includes('/') ||
       pattern.includes('\\')
     )
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `segmentPattern must be a file name containing {core_id} exactly once, got ${JSON.stringify(pattern)}`,
       );
     const [before, after] = pattern.split(PLACEHOLDER) as [string, string];

@@ -1,4 +1,4 @@
-import { isWalError } from '@walnut/codec';
+import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Clock } from './clock.js';
 import {
@@ -6,6 +6,12 @@ import {
   type ResumePoint,
   CoreWalWriter as Writer,
 } from './core-wal-writer.js';
+
+/*
+ * The protocol between the manager (main thread) and a worker that owns a core's writer,
+ * both sides: the messages, the worker's answers (`serveCoreWriter`, `releaseCoreWriter`)
+ * and the manager's requests (`WorkerLink`).
+ */
 
 /**
  * The messages between the manager (main thread) and a worker that owns a core's writer.
@@ -117,10 +123,7 @@ export function serveCoreWriter(writer: CoreWalWriter, endpoint: MessageEndpoint
 
 async function answer(writer: CoreWalWriter, request: ManagerRequest): Promise<WorkerReply> {
   if (request.type === 'walnut:checkpoint') {
-    writer.setEpoch(request.epoch);
-    writer.appendEpochBarrier();
-    const barrier = writer.resumePoint;
-    await writer.sync();
+    const barrier = await writeEpochBarrier(writer, request.epoch);
     return {
       type: 'walnut:checkpointed',
       coreId: writer.coreId,
@@ -157,4 +160,88 @@ export async function releaseCoreWriter(
     requestId: 0,
     resume: writer.resumePoint,
   } satisfies WorkerReply);
+}
+
+// The manager's side.
+
+/** Rejection of requests pending when a worker released its core (they are redone in-process). */
+export const RELEASED = Symbol('released');
+
+/**
+ * Sets the epoch, appends an epoch barrier and syncs; returns the boundary just after the
+ * barrier. What a worker does for `walnut:checkpoint`, and the manager for a core it holds.
+ */
+export async function writeEpochBarrier(
+  writer: CoreWalWriter,
+  epoch: bigint,
+): Promise<ResumePoint> {
+  writer.setEpoch(epoch);
+  writer.appendEpochBarrier();
+  const point = writer.resumePoint;
+  await writer.sync();
+  return point;
+}
+
+/** The manager's side of one worker's port: requests out, matching replies back. */
+export class WorkerLink {
+  private readonly waiting = new Map<number, (reply: WorkerReply | typeof RELEASED) => void>();
+  private readonly listener = (message: unknown): void => {
+    if (!isWorkerReply(message) || message.coreId !== this.coreId) return;
+    if (message.type === 'walnut:released') {
+      this.detach();
+      this.onReleased(message.resume);
+      for (const settle of [...this.waiting.values()]) settle(RELEASED);
+      return;
+    }
+    this.waiting.get(message.requestId)?.(message);
+  };
+
+  constructor(
+    readonly coreId: number,
+    private readonly endpoint: MessageEndpoint,
+    private readonly timeoutMs: number,
+    private readonly onReleased: (resume: ResumePoint) => void,
+  ) {
+    endpoint.on('message', this.listener);
+  }
+
+  request(message: ManagerRequest, expect: WorkerReply['type']): Promise<WorkerReply> {
+    return new Promise<WorkerReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(message.requestId);
+        reject(
+          new WalError(
+            WalErrorCode.TIMEOUT,
+            `the worker of core ${this.coreId} did not answer ${message.type} within ${this.timeoutMs} ms; is it running serveCoreWriter()?`,
+          ),
+        );
+      }, this.timeoutMs);
+      this.waiting.set(message.requestId, (reply) => {
+        clearTimeout(timer);
+        this.waiting.delete(message.requestId);
+        if (reply === RELEASED) reject(RELEASED);
+        else if (reply.type === expect) resolve(reply);
+        else if (reply.type === 'walnut:failed')
+          reject(
+            new WalError(
+              (reply.code.startsWith('WAL_') ? reply.code : WalErrorCode.IO) as WalErrorCode,
+              `core ${this.coreId} (worker) failed ${message.type}: ${reply.message}`,
+              { details: { coreId: this.coreId } },
+            ),
+          );
+        else
+          reject(
+            new WalError(
+              WalErrorCode.BAD_STATE,
+              `core ${this.coreId}: unexpected reply ${reply.type}`,
+            ),
+          );
+      });
+      this.endpoint.postMessage(message);
+    });
+  }
+
+  detach(): void {
+    this.endpoint.off('message', this.listener);
+  }
 }

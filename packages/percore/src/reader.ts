@@ -3,6 +3,7 @@ import {
   decodeFileHeader,
   FILE_HEADER_SIZE,
   type FileHeader,
+  invalidArgument,
   type ScanStop,
   WalError,
   WalErrorCode,
@@ -89,8 +90,7 @@ export class PerCoreWalReader {
     const start = typeof from === 'number' ? from : from.position;
     const to = options.to ?? this.size;
     if (!Number.isSafeInteger(start) || start < FILE_HEADER_SIZE || start > to || to > this.size)
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
+      invalidArgument(
         `${this.path}: cannot read from ${start} to ${to}; the file holds ${this.size} bytes and entries start at 64`,
       );
     const previousSequence =

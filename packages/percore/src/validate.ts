@@ -1,10 +1,7 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument } from '@walnut/codec';
 
 /** Core ids are u16 in the format. */
 export function checkCoreId(coreId: unknown): asserts coreId is number {
   if (typeof coreId !== 'number' || !Number.isInteger(coreId) || coreId < 0 || coreId > 0xffff)
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `coreId must be an integer from 0 to 65535, got ${String(coreId)}`,
-    );
+    badArgument('coreId', 'an integer from 0 to 65535', coreId);
 }

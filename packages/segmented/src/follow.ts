@@ -4,6 +4,7 @@ import {
   FRAME_HEADER_SIZE,
   type KeyRing,
   parseSegmentFileName,
+  segmentFilesIn,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
@@ -172,10 +173,7 @@ export async function followLog(state: FollowState): Promise<void> {
   }
   if (active !== undefined) await scan(active);
 
-  const names = (await state.io.readdir(state.dir))
-    .map((name) => ({ name, firstLsn: parseSegmentFileName(name) }))
-    .filter((s): s is { name: string; firstLsn: bigint } => s.firstLsn !== null)
-    .sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
+  const names = segmentFilesIn(await state.io.readdir(state.dir));
   const present = new Set(names.map((s) => join(state.dir, s.name)));
   if (active !== undefined && !present.has(active.path)) {
     throw changedUnderReader(active.path, 0, 'the segment being written is gone');

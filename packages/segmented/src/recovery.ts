@@ -13,9 +13,9 @@ import {
   type KeyRing,
   type LsnGap,
   mergeGaps,
-  parseSegmentFileName,
   type ScanStop,
   segmentFileName,
+  segmentFilesIn,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
@@ -424,12 +424,9 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   };
   let dirChanged = false;
   const names = await io.readdir(dir);
-  const found: { name: string; firstLsn: bigint }[] = [];
+  const found = segmentFilesIn(names);
   for (const name of names) {
-    const lsn = parseSegmentFileName(name);
-    if (lsn !== null) {
-      found.push({ name, firstLsn: lsn });
-    } else if (
+    if (
       !readOnly &&
       (name === FLOOR_TMP_FILE ||
         name === GAPS_TMP_FILE ||
@@ -443,8 +440,6 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       dirChanged = true;
     }
   }
-  found.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
-
   const recordedFloor = await readFloor(io, dir);
   // Segments wholly below the floor are leftovers of an interrupted truncateBefore.
   if (recordedFloor !== null) {

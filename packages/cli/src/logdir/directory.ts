@@ -5,11 +5,10 @@ import {
   decodeGaps,
   FLOOR_FILE,
   GAPS_FILE,
+  ioError,
   isWalError,
   type LsnGap,
-  parseSegmentFileName,
-  WalError,
-  WalErrorCode,
+  segmentFilesIn,
 } from '@walnut/codec';
 import { UsageError } from '../errors.js';
 
@@ -36,14 +35,12 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
     throw ioError(error, 'readdir', dir);
   }
   const segments: SegmentFile[] = [];
-  for (const name of names) {
-    const firstLsn = parseSegmentFileName(name);
-    if (firstLsn === null) continue;
+  for (const { name, firstLsn } of segmentFilesIn(names)) {
     const path = join(dir, name);
     const info = await stat(path);
     segments.push({ name, path, firstLsn, sizeBytes: info.size });
   }
-  return segments.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
+  return segments;
 }
 
 /**
@@ -112,15 +109,4 @@ export async function readGaps(dir: string): Promise<GapsState> {
     if (!isWalError(error)) throw error;
     return { kind: 'damaged', reason: error.message };
   }
-}
-
-export function ioError(error: unknown, syscall: string, path: string): WalError {
-  if (isWalError(error)) return error;
-  const e = error as NodeJS.ErrnoException;
-  const what =
-    e.code === 'ENOENT' ? `${path} does not exist` : `${syscall} ${path} failed: ${e.message}`;
-  return new WalError(e.code === 'ENOSPC' ? WalErrorCode.NO_SPACE : WalErrorCode.IO, what, {
-    cause: error,
-    details: { syscall, errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined },
-  });
 }

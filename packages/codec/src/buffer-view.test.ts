@@ -1,11 +1,13 @@
 import { expect, it } from 'vitest';
-import { viewOf } from './decode.js';
+import { bufferView } from './buffer-view.js';
 
-it('viewOf makes a Buffer that shares memory and behaves like one', () => {
+it('bufferView makes a Buffer that shares memory and behaves like one', () => {
   const base = Buffer.from('hello, mapped world');
-  const view = viewOf(base, 7, 13);
+  const view = bufferView(base, 7, 13);
   expect(Buffer.isBuffer(view)).toBe(true);
   expect(view).toBeInstanceOf(Buffer);
+  expect(view.constructor).toBe(Buffer);
+  expect(view).toEqual(Buffer.from('mapped'));
   expect(view.toString()).toBe('mapped');
   expect(view.length).toBe(6);
   expect(view.equals(Buffer.from('mapped'))).toBe(true);
