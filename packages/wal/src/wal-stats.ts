@@ -1,5 +1,7 @@
+import type { RecoveryReport } from '@walnut/segmented';
 import type { Durability } from './options.js';
-import type { WalState } from './wal.js';
+
+export type WalState = 'init' | 'running' | 'draining' | 'closed';
 
 export interface WalStats {
   state: WalState;
@@ -54,5 +56,22 @@ export interface WalStats {
     lostLsns: number;
     /** Leftover files removed: unfinished segment creations, segments below the floor. */
     removedFiles: number;
+  };
+}
+
+/** What opening did, counted (the details are in `Wal.recovery`). */
+export function recoveryCounts(report: RecoveryReport | undefined): WalStats['recovery'] {
+  let salvagedBytes = 0;
+  let lostLsns = 0;
+  for (const drop of report?.salvaged ?? []) {
+    salvagedBytes += drop.bytes;
+    if (drop.lostLsns !== null) lostLsns += Number(drop.lostLsns.to - drop.lostLsns.from + 1n);
+  }
+  return {
+    tornTailBytes: report?.tornTail?.bytes ?? 0,
+    salvagedParts: report?.salvaged.length ?? 0,
+    salvagedBytes,
+    lostLsns,
+    removedFiles: report?.removedFiles.length ?? 0,
   };
 }

@@ -12,17 +12,25 @@ import {
 import type { RecoveryReport } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
-import type { LogEngine } from './engine.js';
+import type { LogEngine, SealedSegmentOpener } from './engine.js';
+import { BlockedAppends } from './internal/blocked-appends.js';
 import { channels } from './internal/channels.js';
+import { CommitWaiters } from './internal/commit-waiters.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
+import { ReadSide, type TailOptions } from './internal/read-side.js';
+import {
+  badPayloadError,
+  closedError,
+  closingError,
+  notOpenError,
+  poisonedError,
+  readOnlyError,
+} from './internal/refusals.js';
 import { SettleMarks } from './internal/settle-marks.js';
 import type { Backpressure, Durability } from './options.js';
-import { LogCursor, RecordIterator, type SealedSegmentOpener } from './read-records.js';
 import { WalBuilder } from './wal-builder.js';
-import type { WalStats } from './wal-stats.js';
-
-export type WalState = 'init' | 'running' | 'draining' | 'closed';
+import { recoveryCounts, type WalState, type WalStats } from './wal-stats.js';
 
 /** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
 export interface WalRuntimeOptions {
@@ -45,28 +53,6 @@ export interface AppendBatchOptions {
   readonly firstLsn?: bigint;
 }
 
-export interface TailOptions {
-  /** Ends the iteration (quietly) when aborted. */
-  readonly signal?: AbortSignal;
-}
-
-interface BlockedAppend {
-  readonly record: WalRecordInput | undefined;
-  readonly batch: readonly WalRecordInput[] | undefined;
-  /** The LSN the batch must start at (`appendBatch`'s `firstLsn`). */
-  readonly firstLsn: bigint | undefined;
-  readonly bytes: number;
-  readonly resolve: (lsn: bigint) => void;
-  readonly reject: (error: unknown) => void;
-  readonly start: number;
-}
-
-function copyRecord(record: WalRecordInput): WalRecordInput {
-  const copy = { ...record, payload: new Uint8Array(record.payload) };
-  if (record.meta !== undefined) copy.meta = new Uint8Array(record.meta);
-  return copy;
-}
-
 // `new Promise(capture)` hands out the resolvers without a closure per append.
 let capturedResolve: (lsn: bigint) => void = () => undefined;
 let capturedReject: (error: unknown) => void = () => undefined;
@@ -75,12 +61,6 @@ function capture(resolve: (lsn: bigint) => void, reject: (error: unknown) => voi
   capturedReject = reject;
 }
 
-const COMPACT_AT = 4096;
-/**
- * How often a read-only Wal's `tail()` looks for what a writer appended: a few small reads
- * and a directory listing each time, and no more than one in flight for all its tails.
- */
-export const TAIL_POLL_MS = 50;
 /** Queue bytes settle in steps of at most this much as writes complete (outside 'sync'). */
 const SETTLE_MARK_BYTES = 1024 * 1024;
 
@@ -101,15 +81,10 @@ export class Wal {
   private readonly waitsForCommit: boolean;
   private stateValue: WalState = 'init';
 
-  // Appends waiting for their commit, in LSN order (parallel arrays, consumed from `head`).
-  private readonly waiterLsn: bigint[] = [];
-  private readonly waiterResolve: ((lsn: bigint) => void)[] = [];
-  private readonly waiterReject: ((error: unknown) => void)[] = [];
-  private readonly waiterStart: number[] = [];
-  private waiterHead = 0;
-
-  private readonly blocked: (BlockedAppend | undefined)[] = [];
-  private blockedHead = 0;
+  private readonly latency = new LatencyHistogram();
+  private readonly waiters = new CommitWaiters(this.latency);
+  private readonly blocked = new BlockedAppends();
+  private readonly reads: ReadSide;
 
   /** Payload+meta bytes appended, and the part of them whose commit completed. */
   private bytesAppended = 0;
@@ -127,17 +102,13 @@ export class Wal {
   private poison: WalError | undefined;
   private shutdownAttempt: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-
-  private catchingUp: Promise<bigint> | undefined;
   private progressWaiters: (() => void)[] = [];
-  private durableWaiters: (() => void)[] = [];
   private readonly unsubscribeDurable: () => void;
   private readonly unsubscribeWritten: (() => void) | undefined;
   private readonly unsubscribeRollback: () => void;
   /** Outside 'sync', queue bytes settle as their records are written (null: at each flush). */
   private readonly settleMarks: SettleMarks | null;
 
-  private readonly latency = new LatencyHistogram();
   private readonly counters = {
     appends: 0,
     batches: 0,
@@ -161,6 +132,10 @@ export class Wal {
     this.lastSyncedLsn = engine.durableLsn;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
     this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
+    this.reads = new ReadSide(engine, options.openSealed, options.readOnly, {
+      isClosed: () => this.stateValue === 'closed',
+      poisonedError: () => (this.poison ? poisonedError(this.poison) : undefined),
+    });
     const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
     this.settleMarks = settlesOnWrite
       ? new SettleMarks(Math.max(4096, Math.min(SETTLE_MARK_BYTES, options.maxQueueBytes / 8)))
@@ -249,12 +224,7 @@ export class Wal {
     const refusal = this.refusal();
     if (refusal) return Promise.reject(refusal);
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BAD_ARGUMENT,
-          'append(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
-        ),
-      );
+      return Promise.reject(badPayloadError('append'));
     }
     if (meta === undefined) return this.appendOne(null, payload, payload.length);
     return this.appendOne({ payload, meta }, payload, payload.length + meta.length);
@@ -272,10 +242,7 @@ export class Wal {
     const refusal = this.refusal();
     if (refusal) throw refusal;
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        'appendQueued(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
-      );
+      throw badPayloadError('appendQueued');
     }
     const bytes = payload.length + (meta === undefined ? 0 : meta.length);
     if (this.mustQueue(bytes)) {
@@ -398,7 +365,7 @@ export class Wal {
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }> {
     const refusal =
       this.stateValue === 'closed'
-        ? this.closedError()
+        ? closedError()
         : this.options.readOnly
           ? readOnlyError('truncateBefore()')
           : undefined;
@@ -413,25 +380,8 @@ export class Wal {
    * them. An async `fn` is awaited. Read-only: up to the last record the writer had
    * written when replay started.
    */
-  async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
-    this.throwIfClosed();
-    if (this.options.readOnly) await this.catchUp();
-    const cursor = new LogCursor(
-      this.engine,
-      from,
-      this.engine.writtenLsn,
-      this.options.openSealed,
-    );
-    try {
-      do {
-        for (let record = cursor.next(); record !== undefined; record = cursor.next()) {
-          const pending = fn(record);
-          if (pending !== undefined) await pending;
-        }
-      } while (await cursor.more());
-    } finally {
-      cursor.close();
-    }
+  replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
+    return this.reads.replay(from, fn);
   }
 
   /**
@@ -441,11 +391,7 @@ export class Wal {
    * the records and their payloads are yours to keep.
    */
   iterator(from: bigint): AsyncIterableIterator<WalRecord> {
-    this.throwIfClosed();
-    if (this.options.readOnly) return this.iterateCaughtUp(from);
-    return new RecordIterator(
-      new LogCursor(this.engine, from, this.engine.writtenLsn, this.options.openSealed),
-    );
+    return this.reads.iterator(from);
   }
 
   /**
@@ -457,62 +403,8 @@ export class Wal {
    * (WAL_CORRUPT if the writer cut records already yielded, WAL_REPLAY_BELOW_FLOOR if a
    * truncation removed records not yet yielded).
    */
-  async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
-    this.throwIfClosed();
-    const signal = options.signal;
-    let cursor = from;
-    let looked = false;
-    while (this.stateValue !== 'closed' && !signal?.aborted) {
-      const durable = this.engine.durableLsn;
-      if (cursor <= durable) {
-        try {
-          for await (const record of new RecordIterator(
-            new LogCursor(this.engine, cursor, durable, this.options.openSealed),
-          )) {
-            yield record;
-            cursor = record.lsn + 1n;
-            if (this.isClosed() || signal?.aborted) return;
-          }
-        } catch (error) {
-          if (this.isClosed()) return;
-          throw error;
-        }
-        if (cursor <= durable) cursor = durable + 1n;
-        continue;
-      }
-      if (this.poison) throw this.poisonedError();
-      if (!this.options.readOnly) {
-        await this.nextDurableChange(signal);
-        continue;
-      }
-      // Another tail's look wakes this one too; otherwise it looks itself after a pause.
-      if (looked) await this.nextDurableChange(signal, TAIL_POLL_MS);
-      looked = true;
-      if (this.isClosed() || signal?.aborted) return;
-      try {
-        await this.catchUp();
-      } catch (error) {
-        if (this.isClosed()) return;
-        throw error;
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- read-only
-
-  /** Read-only: brings the engine's view up to what the writer has written (one at a time). */
-  private catchUp(): Promise<bigint> {
-    this.catchingUp ??= this.engine.refresh!().finally(() => {
-      this.catchingUp = undefined;
-    });
-    return this.catchingUp;
-  }
-
-  private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
-    await this.catchUp();
-    yield* new RecordIterator(
-      new LogCursor(this.engine, from, this.engine.writtenLsn, this.options.openSealed),
-    );
+  tail(from: bigint, options?: TailOptions): AsyncIterableIterator<WalRecord> {
+    return this.reads.tail(from, options);
   }
 
   private throwIfReadOnly(what: string): void {
@@ -537,8 +429,8 @@ export class Wal {
       recordsPerSync: syncs === 0 ? 0 : this.counters.syncedRecords / syncs,
       queueBytes: this.bytesAppended - this.bytesSettled,
       maxQueueBytes: this.options.maxQueueBytes,
-      pendingAppends: this.waiterCount(),
-      blockedAppends: this.blocked.length - this.blockedHead,
+      pendingAppends: this.waiters.count(),
+      blockedAppends: this.blocked.count(),
       rejectedAppends: this.counters.rejected,
       commitLatencyMicros: {
         p50: this.latency.percentile(0.5),
@@ -564,7 +456,7 @@ export class Wal {
 
   /** The segments on disk (first/last LSN, size, sealed or active). */
   async segments(): ReturnType<LogEngine['listSegments']> {
-    if (this.options.readOnly) await this.catchUp();
+    if (this.options.readOnly) await this.reads.catchUp();
     return this.engine.listSegments();
   }
 
@@ -610,9 +502,9 @@ export class Wal {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.stateValue = 'closed';
-    const error = this.closedError();
+    const error = closedError();
     const kept = this.keepOnClose();
-    this.rejectPending(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
+    this.rejectWaiters(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
     this.rejectBlocked(error);
     this.stopBackground();
     this.wakeEveryone();
@@ -623,7 +515,7 @@ export class Wal {
   // ---------------------------------------------------------------- append path
 
   private mustQueue(bytes: number): boolean {
-    const waiting = this.blockedHead < this.blocked.length;
+    const waiting = this.blocked.waiting();
     if (!waiting && !this.overBound(bytes)) return false;
     // A caller appending in a loop that never yields never lets a completion in: the writes
     // that finished meanwhile make room now (and admit, in order, the appends that waited),
@@ -633,7 +525,7 @@ export class Wal {
     this.engine.reapCompletions();
     if (waiting) {
       this.admitBlocked();
-      if (this.blockedHead < this.blocked.length) return true;
+      if (this.blocked.waiting()) return true;
     }
     return this.overBound(bytes);
   }
@@ -659,17 +551,15 @@ export class Wal {
       );
     }
     const promise = new Promise<bigint>(capture);
-    // `append` promises the caller may reuse its buffers once the call returns, and a
-    // waiting record is encoded only later: it keeps copies, not the caller's views.
-    this.blocked.push({
-      record: record && copyRecord(record),
-      batch: batch?.map(copyRecord),
+    this.blocked.add(
+      record,
+      batch,
       firstLsn,
       bytes,
-      resolve: capturedResolve,
-      reject: capturedReject,
-      start: performance.now(),
-    });
+      capturedResolve,
+      capturedReject,
+      performance.now(),
+    );
     this.counters.blockedAppends++;
     this.kickCommit();
     return promise;
@@ -677,11 +567,14 @@ export class Wal {
 
   /** Admits blocked appends, in order, while the queue has room. */
   private admitBlocked(): void {
-    while (this.blockedHead < this.blocked.length && this.stateValue !== 'closed' && !this.poison) {
-      const next = this.blocked[this.blockedHead]!;
+    for (
+      let next = this.blocked.first();
+      next !== undefined && this.stateValue !== 'closed' && !this.poison;
+      next = this.blocked.first()
+    ) {
       const queued = this.bytesAppended - this.bytesSettled;
       if (queued > 0 && queued + next.bytes > this.options.maxQueueBytes) break;
-      this.blocked[this.blockedHead++] = undefined;
+      this.blocked.removeFirst();
       let lsn: bigint;
       try {
         if (next.batch) {
@@ -699,15 +592,11 @@ export class Wal {
       }
       this.assigned(lsn, next.bytes);
       if (this.waitsForCommit) {
-        this.pushWaiter(lsn, next.resolve, next.reject, next.start);
+        this.waiters.push(lsn, next.resolve, next.reject, next.start);
       } else {
         this.lastAcknowledged = lsn;
         next.resolve(lsn);
       }
-    }
-    if (this.blockedHead === this.blocked.length && this.blockedHead > 0) {
-      this.blocked.length = 0;
-      this.blockedHead = 0;
     }
     this.kickCommit();
   }
@@ -716,7 +605,7 @@ export class Wal {
     this.assigned(lsn, bytes);
     if (this.waitsForCommit) {
       const promise = new Promise<bigint>(capture);
-      this.pushWaiter(lsn, capturedResolve, capturedReject, performance.now());
+      this.waiters.push(lsn, capturedResolve, capturedReject, performance.now());
       this.kickCommit();
       return promise;
     }
@@ -740,7 +629,7 @@ export class Wal {
     if (settled <= this.bytesSettled) return;
     this.bytesSettled = settled;
     // Not from inside the engine's completion handling: admitting appends re-enters it.
-    if (this.blockedHead < this.blocked.length) queueMicrotask(() => this.admitBlocked());
+    if (this.blocked.waiting()) queueMicrotask(() => this.admitBlocked());
   }
 
   private appendFailed(error: unknown): unknown {
@@ -756,22 +645,6 @@ export class Wal {
     return error;
   }
 
-  private pushWaiter(
-    lsn: bigint,
-    resolve: (lsn: bigint) => void,
-    reject: (error: unknown) => void,
-    start: number,
-  ): void {
-    this.waiterLsn.push(lsn);
-    this.waiterResolve.push(resolve);
-    this.waiterReject.push(reject);
-    this.waiterStart.push(start);
-  }
-
-  private waiterCount(): number {
-    return this.waiterLsn.length - this.waiterHead;
-  }
-
   // ---------------------------------------------------------------- group commit
 
   /**
@@ -782,7 +655,7 @@ export class Wal {
    */
   private kickCommit(): void {
     if (this.commitScheduled || this.commitInFlight) return;
-    if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
+    if (this.bytesAppended === this.bytesSettled && this.waiters.count() === 0) return;
     this.commitScheduled = true;
     if (!this.waitsForCommit) setImmediate(this.commitTick);
     else if (this.options.maxGroupWaitMs > 0)
@@ -798,7 +671,7 @@ export class Wal {
   /** One group: everything appended so far goes out in one write + (in 'sync') one fdatasync. */
   private startCommit(): void {
     if (this.commitInFlight || this.stateValue === 'closed' || this.poison) return;
-    if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
+    if (this.bytesAppended === this.bytesSettled && this.waiters.count() === 0) return;
     const bytesEnd = this.bytesAppended;
     const syncing = this.options.durability === 'sync';
     const operation = syncing ? this.engine.sync() : this.engine.flush();
@@ -865,48 +738,13 @@ export class Wal {
     if (!this.options.readOnly) this.countSync(durable);
     if (this.stateValue === 'closed') return;
     if (this.waitsForCommit) this.settle(durable);
-    const waiters = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const wake of waiters) wake();
+    this.reads.wake();
   }
 
   /** Resolves, in bulk, every waiter whose record is covered by `lsn`. */
   private settle(lsn: bigint): void {
     if (lsn >= this.lastAssigned) this.bytesSettled = this.bytesAppended;
-    const lsns = this.waiterLsn;
-    let head = this.waiterHead;
-    if (head === lsns.length || lsns[head]! > lsn) return;
-    const now = performance.now();
-    const resolves = this.waiterResolve;
-    const rejects = this.waiterReject;
-    const starts = this.waiterStart;
-    while (head < lsns.length && lsns[head]! <= lsn) {
-      this.latency.record((now - starts[head]!) * 1000);
-      const resolve = resolves[head]!;
-      resolves[head] = undefined as never;
-      rejects[head] = undefined as never;
-      resolve(lsns[head]!);
-      head++;
-    }
-    this.waiterHead = head;
-    this.compactWaiters();
-  }
-
-  private compactWaiters(): void {
-    const head = this.waiterHead;
-    if (head === this.waiterLsn.length) {
-      this.waiterLsn.length = 0;
-      this.waiterResolve.length = 0;
-      this.waiterReject.length = 0;
-      this.waiterStart.length = 0;
-      this.waiterHead = 0;
-    } else if (head >= COMPACT_AT && head * 2 >= this.waiterLsn.length) {
-      this.waiterLsn.splice(0, head);
-      this.waiterResolve.splice(0, head);
-      this.waiterReject.splice(0, head);
-      this.waiterStart.splice(0, head);
-      this.waiterHead = 0;
-    }
+    this.waiters.settle(lsn);
   }
 
   /**
@@ -946,11 +784,11 @@ export class Wal {
         : new WalError(WalErrorCode.IO, `the log's storage failed: ${String(error)}`, {
             cause: error,
           });
-    const poisoned = this.poisonedError();
+    const poisoned = poisonedError(this.poison);
     if (channels.poison.hasSubscribers)
       channels.poison.publish({ dir: this.dir, error: this.poison });
     const why = `the log was poisoned (${this.poison.message})`;
-    this.rejectPending(this.engine.submittedLsn, poisoned, (lsn) =>
+    this.rejectWaiters(this.engine.submittedLsn, poisoned, (lsn) =>
       outcomeUnknown(lsn, why, error),
     );
     this.rejectBlocked(poisoned);
@@ -984,15 +822,7 @@ export class Wal {
       );
       return;
     }
-    const lsns = this.waiterLsn;
-    let cut = lsns.length;
-    while (cut > this.waiterHead && lsns[cut - 1]! > engineLast) cut--;
-    for (let i = cut; i < lsns.length; i++) this.waiterReject[i]!(cause);
-    this.counters.rejected += lsns.length - cut;
-    lsns.length = cut;
-    this.waiterResolve.length = cut;
-    this.waiterReject.length = cut;
-    this.waiterStart.length = cut;
+    this.counters.rejected += this.waiters.rejectAbove(engineLast, cause);
     this.lastAssigned = engineLast;
   }
 
@@ -1000,26 +830,16 @@ export class Wal {
    * Rejects every waiting append: those up to `mayBeInLog` with their own
    * WAL_OUTCOME_UNKNOWN (`unknown(lsn)`), the later ones — never in the log — with `absent`.
    */
-  private rejectPending(
+  private rejectWaiters(
     mayBeInLog: bigint,
     absent: WalError,
     unknown: (lsn: bigint) => WalError,
   ): void {
-    const lsns = this.waiterLsn;
-    for (let i = this.waiterHead; i < lsns.length; i++) {
-      const lsn = lsns[i]!;
-      this.waiterReject[i]!(lsn <= mayBeInLog ? unknown(lsn) : absent);
-    }
-    this.counters.rejected += lsns.length - this.waiterHead;
-    this.waiterHead = lsns.length;
-    this.compactWaiters();
+    this.counters.rejected += this.waiters.rejectAll(mayBeInLog, absent, unknown);
   }
 
   private rejectBlocked(error: unknown): void {
-    for (let i = this.blockedHead; i < this.blocked.length; i++) this.blocked[i]!.reject(error);
-    this.counters.rejected += this.blocked.length - this.blockedHead;
-    this.blocked.length = 0;
-    this.blockedHead = 0;
+    this.counters.rejected += this.blocked.rejectAll(error);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -1073,10 +893,10 @@ export class Wal {
 
   private async drain(): Promise<void> {
     await this.waitUntilUnblocked();
-    if (this.poison) throw this.poisonedError();
+    if (this.poison) throw poisonedError(this.poison);
     await this.syncNow();
     while (this.commitInFlight) await this.commitInFlight;
-    if (this.waiterCount() > 0) await this.syncNow();
+    if (this.waiters.count() > 0) await this.syncNow();
   }
 
   private async releaseEngine(): Promise<void> {
@@ -1096,9 +916,9 @@ export class Wal {
 
   /** Waits until every append blocked at the time of the call has been admitted. */
   private async waitUntilUnblocked(): Promise<void> {
-    while (this.blockedHead < this.blocked.length) {
-      if (this.stateValue === 'closed') throw this.closedError();
-      if (this.poison) throw this.poisonedError();
+    while (this.blocked.waiting()) {
+      if (this.stateValue === 'closed') throw closedError();
+      if (this.poison) throw poisonedError(this.poison);
       this.kickCommit();
       await new Promise<void>((resolve) => this.progressWaiters.push(resolve));
     }
@@ -1113,24 +933,7 @@ export class Wal {
 
   private wakeEveryone(): void {
     this.wakeProgress();
-    const waiters = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves when durableLsn moves, the log closes, `signal` aborts or `timeoutMs` passes. */
-  private nextDurableChange(signal: AbortSignal | undefined, timeoutMs?: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = () => {
-        signal?.removeEventListener('abort', done);
-        if (timer !== undefined) clearTimeout(timer);
-        resolve();
-      };
-      this.durableWaiters.push(done);
-      signal?.addEventListener('abort', done, { once: true });
-      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
-    });
+    this.reads.wake();
   }
 
   // ---------------------------------------------------------------- refusals
@@ -1138,67 +941,15 @@ export class Wal {
   private refusal(): WalError | undefined {
     if (this.stateValue === 'running') {
       if (this.options.readOnly) return readOnlyError('appending');
-      return this.poison ? this.poisonedError() : undefined;
+      return this.poison ? poisonedError(this.poison) : undefined;
     }
-    if (this.stateValue === 'draining') {
-      return new WalError(
-        WalErrorCode.CLOSING,
-        'the log is shutting down and takes no new appends; open it again after shutdown()',
-      );
-    }
-    if (this.stateValue === 'closed') return this.closedError();
-    return new WalError(WalErrorCode.BAD_STATE, 'the log is not open yet; await build() first');
+    if (this.stateValue === 'draining') return closingError();
+    if (this.stateValue === 'closed') return closedError();
+    return notOpenError();
   }
 
   private throwIfUnusable(): void {
-    if (this.stateValue === 'closed') throw this.closedError();
-    if (this.poison) throw this.poisonedError();
+    if (this.stateValue === 'closed') throw closedError();
+    if (this.poison) throw poisonedError(this.poison);
   }
-
-  private isClosed(): boolean {
-    return this.stateValue === 'closed';
-  }
-
-  private throwIfClosed(): void {
-    if (this.stateValue === 'closed') throw this.closedError();
-  }
-
-  private closedError(): WalError {
-    return new WalError(
-      WalErrorCode.CLOSED,
-      'the log is closed (anything pending at close was never acknowledged); open it again to continue',
-    );
-  }
-
-  private poisonedError(): WalError {
-    return new WalError(
-      WalErrorCode.POISONED,
-      `a write or fdatasync failed earlier (${this.poison?.message ?? 'unknown'}), so what reached the disk is unknown; close the log and open it again`,
-      { cause: this.poison },
-    );
-  }
-}
-
-function readOnlyError(what: string): WalError {
-  return new WalError(
-    WalErrorCode.READ_ONLY,
-    `${what} is not allowed: this Wal was opened with readOnly() to read beside a writer; write through the writer, or open the log without readOnly once it has closed`,
-  );
-}
-
-/** What opening did, counted (the details are in `Wal.recovery`). */
-function recoveryCounts(report: RecoveryReport | undefined): WalStats['recovery'] {
-  let salvagedBytes = 0;
-  let lostLsns = 0;
-  for (const drop of report?.salvaged ?? []) {
-    salvagedBytes += drop.bytes;
-    if (drop.lostLsns !== null) lostLsns += Number(drop.lostLsns.to - drop.lostLsns.from + 1n);
-  }
-  return {
-    tornTailBytes: report?.tornTail?.bytes ?? 0,
-    salvagedParts: report?.salvaged.length ?? 0,
-    salvagedBytes,
-    lostLsns,
-    removedFiles: report?.removedFiles.length ?? 0,
-  };
 }
