@@ -3,6 +3,19 @@ import type { Durability } from './options.js';
 
 export type WalState = 'init' | 'running' | 'draining' | 'closed';
 
+/** @internal What a Wal counts for `stats()`. */
+export interface WalCounters {
+  appends: number;
+  batches: number;
+  records: number;
+  bytes: number;
+  syncs: number;
+  flushes: number;
+  syncedRecords: number;
+  rejected: number;
+  blockedAppends: number;
+}
+
 export interface WalStats {
   state: WalState;
   /** Opened with `readOnly()`: the LSNs are what this reader has found in the log. */

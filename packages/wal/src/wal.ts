@@ -1,6 +1,3 @@
-// The global `performance` is a lazy getter in Node 20: each read goes through a generic
-// inline cache and the getter (~150 instructions per append, perf stat); the import is a constant.
-import { performance } from 'node:perf_hooks';
 import {
   badArgument,
   isWalError,
@@ -13,9 +10,9 @@ import type { RecoveryReport } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
 import type { LogEngine, SealedSegmentOpener } from './engine.js';
-import { BlockedAppends } from './internal/blocked-appends.js';
+import { AppendQueue } from './internal/append-queue.js';
 import { channels } from './internal/channels.js';
-import { CommitWaiters } from './internal/commit-waiters.js';
+import { GroupCommit } from './internal/group-commit.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
@@ -27,10 +24,9 @@ import {
   poisonedError,
   readOnlyError,
 } from './internal/refusals.js';
-import { SettleMarks } from './internal/settle-marks.js';
 import type { Backpressure, Durability } from './options.js';
 import { WalBuilder } from './wal-builder.js';
-import { recoveryCounts, type WalState, type WalStats } from './wal-stats.js';
+import { recoveryCounts, type WalCounters, type WalState, type WalStats } from './wal-stats.js';
 
 /** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
 export interface WalRuntimeOptions {
@@ -53,17 +49,6 @@ export interface AppendBatchOptions {
   readonly firstLsn?: bigint;
 }
 
-// `new Promise(capture)` hands out the resolvers without a closure per append.
-let capturedResolve: (lsn: bigint) => void = () => undefined;
-let capturedReject: (error: unknown) => void = () => undefined;
-function capture(resolve: (lsn: bigint) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
-/** Queue bytes settle in steps of at most this much as writes complete (outside 'sync'). */
-const SETTLE_MARK_BYTES = 1024 * 1024;
-
 /**
  * The write-ahead log most users want: many concurrent appenders, group commit, a
  * byte-bounded queue, a clear lifecycle, and readers that replay or follow the log.
@@ -82,34 +67,18 @@ export class Wal {
   private stateValue: WalState = 'init';
 
   private readonly latency = new LatencyHistogram();
-  private readonly waiters = new CommitWaiters(this.latency);
-  private readonly blocked = new BlockedAppends();
+  private readonly queue: AppendQueue;
   private readonly reads: ReadSide;
 
-  /** Payload+meta bytes appended, and the part of them whose commit completed. */
-  private bytesAppended = 0;
-  private bytesSettled = 0;
-  /** Highest LSN handed out by the engine, and (no-wait modes) the highest acknowledged. */
-  private lastAssigned: bigint;
-  private lastAcknowledged = 0n;
-  /** Highest LSN `appendQueued` returned: its caller holds it, so it must never be reused. */
-  private lastHandedOut = 0n;
-
-  private commitScheduled = false;
-  private commitInFlight: Promise<void> | undefined;
-  private backgroundSync: Promise<void> | undefined;
-  private intervalTimer: NodeJS.Timeout | undefined;
+  private readonly commit: GroupCommit;
   private poison: WalError | undefined;
   private shutdownAttempt: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private progressWaiters: (() => void)[] = [];
   private readonly unsubscribeDurable: () => void;
   private readonly unsubscribeWritten: (() => void) | undefined;
   private readonly unsubscribeRollback: () => void;
-  /** Outside 'sync', queue bytes settle as their records are written (null: at each flush). */
-  private readonly settleMarks: SettleMarks | null;
 
-  private readonly counters = {
+  private readonly counters: WalCounters = {
     appends: 0,
     batches: 0,
     records: 0,
@@ -120,7 +89,6 @@ export class Wal {
     rejected: 0,
     blockedAppends: 0,
   };
-  private lastSyncedLsn: bigint;
 
   /** @internal Use `Wal.open(dir).build()`. */
   constructor(dir: string, engine: LogEngine, options: WalRuntimeOptions) {
@@ -128,20 +96,55 @@ export class Wal {
     this.engine = engine;
     this.options = options;
     this.waitsForCommit = options.durability === 'sync' || options.durability === 'flush';
-    this.lastAssigned = engine.nextLsn - 1n;
-    this.lastSyncedLsn = engine.durableLsn;
+    const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
+    const queue = new AppendQueue(
+      engine,
+      {
+        waitsForCommit: this.waitsForCommit,
+        settlesOnWrite,
+        maxQueueBytes: options.maxQueueBytes,
+        backpressure: options.backpressure,
+      },
+      this.counters,
+      this.latency,
+      {
+        isClosed: () => this.stateValue === 'closed',
+        poison: () => this.poison,
+        appendFailed: (error) => this.appendFailed(error),
+      },
+    );
+    this.queue = queue;
+    this.commit = new GroupCommit(
+      engine,
+      options.durability,
+      options.maxGroupWaitMs,
+      {
+        bytesAppended: () => queue.bytesAppended,
+        idle: () => queue.idle(),
+        lastAssigned: () => queue.lastAssigned,
+        isClosed: () => this.stateValue === 'closed',
+        isPoisoned: () => this.poison !== undefined,
+        settle: (lsn) => queue.settle(lsn),
+        committed: (bytesEnd) => {
+          if (bytesEnd > queue.bytesSettled) queue.bytesSettled = bytesEnd;
+        },
+        failed: (error) => this.engineFailed(error),
+        afterCommit: () => {
+          queue.admitBlocked();
+          queue.wakeProgress();
+        },
+      },
+      this.counters,
+    );
+    queue.commit = this.commit;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
     this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
     this.reads = new ReadSide(engine, options.openSealed, options.readOnly, {
       isClosed: () => this.stateValue === 'closed',
       poisonedError: () => (this.poison ? poisonedError(this.poison) : undefined),
     });
-    const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
-    this.settleMarks = settlesOnWrite
-      ? new SettleMarks(Math.max(4096, Math.min(SETTLE_MARK_BYTES, options.maxQueueBytes / 8)))
-      : null;
     this.unsubscribeWritten = settlesOnWrite
-      ? engine.onWritten?.((written) => this.onWritten(written))
+      ? engine.onWritten?.((written) => queue.written(written))
       : undefined;
   }
 
@@ -165,10 +168,8 @@ export class Wal {
     if (changed && channels.recovery.hasSubscribers) {
       channels.recovery.publish({ dir: this.dir, recovery });
     }
-    if (this.options.durability === 'interval') {
-      this.intervalTimer = setInterval(() => this.intervalSync(), this.options.syncIntervalMs);
-      this.intervalTimer.unref();
-    }
+    if (this.options.durability === 'interval')
+      this.commit.startInterval(this.options.syncIntervalMs);
     return this;
   }
 
@@ -194,7 +195,7 @@ export class Wal {
    * Read-only: the last record found in the log (see `readOnly()`).
    */
   get lastLsn(): bigint {
-    return this.options.readOnly ? this.engine.nextLsn - 1n : this.lastAssigned;
+    return this.options.readOnly ? this.engine.nextLsn - 1n : this.queue.lastAssigned;
   }
 
   /** Opened with `readOnly()`. */
@@ -245,7 +246,7 @@ export class Wal {
       throw badPayloadError('appendQueued');
     }
     const bytes = payload.length + (meta === undefined ? 0 : meta.length);
-    if (this.mustQueue(bytes)) {
+    if (this.queue.mustQueue(bytes)) {
       this.counters.rejected++;
       throw new WalError(
         WalErrorCode.BACKPRESSURE,
@@ -263,9 +264,10 @@ export class Wal {
     }
     this.counters.appends++;
     this.counters.records++;
-    this.assigned(lsn, bytes);
-    this.lastHandedOut = lsn;
-    this.kickCommit();
+    const queue = this.queue;
+    queue.assigned(lsn, bytes);
+    queue.lastHandedOut = lsn;
+    this.commit.kick();
     return lsn;
   }
 
@@ -291,7 +293,8 @@ export class Wal {
     payload: Uint8Array,
     bytes: number,
   ): Promise<bigint> {
-    if (this.mustQueue(bytes)) return this.enqueueBlocked(record ?? { payload }, undefined, bytes);
+    if (this.queue.mustQueue(bytes))
+      return this.queue.enqueueBlocked(record ?? { payload }, undefined, bytes);
     let lsn: bigint;
     try {
       lsn = record === null ? this.engine.appendPayload(payload) : this.engine.append(record);
@@ -300,7 +303,7 @@ export class Wal {
     }
     this.counters.appends++;
     this.counters.records++;
-    return this.accepted(lsn, bytes);
+    return this.queue.accepted(lsn, bytes);
   }
 
   /**
@@ -324,7 +327,8 @@ export class Wal {
       return Promise.reject(error);
     }
     const bytes = batch.byteLength;
-    if (this.mustQueue(bytes)) return this.enqueueBlocked(undefined, records, bytes, firstLsn);
+    if (this.queue.mustQueue(bytes))
+      return this.queue.enqueueBlocked(undefined, records, bytes, firstLsn);
     let lsn: bigint;
     try {
       lsn = this.engine.appendBatch(records, firstLsn);
@@ -333,14 +337,14 @@ export class Wal {
     }
     this.counters.batches++;
     this.counters.records += records.length;
-    return this.accepted(lsn, bytes);
+    return this.queue.accepted(lsn, bytes);
   }
 
   /** Everything appended so far is written to the OS (no fsync). Resolves with that LSN. */
   async flush(): Promise<bigint> {
     this.throwIfUnusable();
     this.throwIfReadOnly('flush()');
-    await this.waitUntilUnblocked();
+    await this.queue.waitUntilUnblocked();
     let written: bigint;
     try {
       written = await this.engine.flush();
@@ -349,7 +353,7 @@ export class Wal {
       throw error;
     }
     this.counters.flushes++;
-    if (this.options.durability === 'flush') this.settle(written);
+    if (this.options.durability === 'flush') this.queue.settle(written);
     return written;
   }
 
@@ -357,8 +361,8 @@ export class Wal {
   async sync(): Promise<bigint> {
     this.throwIfUnusable();
     this.throwIfReadOnly('sync()');
-    await this.waitUntilUnblocked();
-    return this.syncNow();
+    await this.queue.waitUntilUnblocked();
+    return this.commit.sync();
   }
 
   /** Deletes whole segments below `lsn` (a checkpoint); replay below the new floor fails. */
@@ -427,10 +431,10 @@ export class Wal {
       syncs,
       flushes: this.counters.flushes,
       recordsPerSync: syncs === 0 ? 0 : this.counters.syncedRecords / syncs,
-      queueBytes: this.bytesAppended - this.bytesSettled,
+      queueBytes: this.queue.bytesAppended - this.queue.bytesSettled,
       maxQueueBytes: this.options.maxQueueBytes,
-      pendingAppends: this.waiters.count(),
-      blockedAppends: this.blocked.count(),
+      pendingAppends: this.queue.waiters.count(),
+      blockedAppends: this.queue.blocked.count(),
       rejectedAppends: this.counters.rejected,
       commitLatencyMicros: {
         p50: this.latency.percentile(0.5),
@@ -504,132 +508,11 @@ export class Wal {
     this.stateValue = 'closed';
     const error = closedError();
     const kept = this.keepOnClose();
-    this.rejectWaiters(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
-    this.rejectBlocked(error);
+    this.queue.rejectAll(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
     this.stopBackground();
     this.wakeEveryone();
     this.closing = this.releaseEngine();
     return this.closing;
-  }
-
-  // ---------------------------------------------------------------- append path
-
-  private mustQueue(bytes: number): boolean {
-    const waiting = this.blocked.waiting();
-    if (!waiting && !this.overBound(bytes)) return false;
-    // A caller appending in a loop that never yields never lets a completion in: the writes
-    // that finished meanwhile make room now (and admit, in order, the appends that waited),
-    // instead of every later append waiting — a pending promise and a copy each — for a
-    // turn of the event loop.
-    if (this.settleMarks === null || this.engine.reapCompletions === undefined) return true;
-    this.engine.reapCompletions();
-    if (waiting) {
-      this.admitBlocked();
-      if (this.blocked.waiting()) return true;
-    }
-    return this.overBound(bytes);
-  }
-
-  private overBound(bytes: number): boolean {
-    const queued = this.bytesAppended - this.bytesSettled;
-    return queued > 0 && queued + bytes > this.options.maxQueueBytes;
-  }
-
-  private enqueueBlocked(
-    record: WalRecordInput | undefined,
-    batch: readonly WalRecordInput[] | undefined,
-    bytes: number,
-    firstLsn?: bigint,
-  ): Promise<bigint> {
-    if (this.options.backpressure === 'error') {
-      this.counters.rejected++;
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BACKPRESSURE,
-          `the append queue holds ${this.bytesAppended - this.bytesSettled} bytes (maxQueueBytes ${this.options.maxQueueBytes}); retry after earlier appends complete, or use backpressure 'block'`,
-        ),
-      );
-    }
-    const promise = new Promise<bigint>(capture);
-    this.blocked.add(
-      record,
-      batch,
-      firstLsn,
-      bytes,
-      capturedResolve,
-      capturedReject,
-      performance.now(),
-    );
-    this.counters.blockedAppends++;
-    this.kickCommit();
-    return promise;
-  }
-
-  /** Admits blocked appends, in order, while the queue has room. */
-  private admitBlocked(): void {
-    for (
-      let next = this.blocked.first();
-      next !== undefined && this.stateValue !== 'closed' && !this.poison;
-      next = this.blocked.first()
-    ) {
-      const queued = this.bytesAppended - this.bytesSettled;
-      if (queued > 0 && queued + next.bytes > this.options.maxQueueBytes) break;
-      this.blocked.removeFirst();
-      let lsn: bigint;
-      try {
-        if (next.batch) {
-          lsn = this.engine.appendBatch(next.batch, next.firstLsn);
-          this.counters.batches++;
-          this.counters.records += next.batch.length;
-        } else {
-          lsn = this.engine.append(next.record!);
-          this.counters.appends++;
-          this.counters.records++;
-        }
-      } catch (error) {
-        next.reject(this.appendFailed(error));
-        continue;
-      }
-      this.assigned(lsn, next.bytes);
-      if (this.waitsForCommit) {
-        this.waiters.push(lsn, next.resolve, next.reject, next.start);
-      } else {
-        this.lastAcknowledged = lsn;
-        next.resolve(lsn);
-      }
-    }
-    this.kickCommit();
-  }
-
-  private accepted(lsn: bigint, bytes: number): Promise<bigint> {
-    this.assigned(lsn, bytes);
-    if (this.waitsForCommit) {
-      const promise = new Promise<bigint>(capture);
-      this.waiters.push(lsn, capturedResolve, capturedReject, performance.now());
-      this.kickCommit();
-      return promise;
-    }
-    this.lastAcknowledged = lsn;
-    this.kickCommit();
-    return Promise.resolve(lsn);
-  }
-
-  /** Books an appended record: its LSN and its bytes in the queue. */
-  private assigned(lsn: bigint, bytes: number): void {
-    this.lastAssigned = lsn;
-    this.bytesAppended += bytes;
-    this.counters.bytes += bytes;
-    const marks = this.settleMarks;
-    if (marks !== null && this.bytesAppended >= marks.nextAt) marks.add(lsn, this.bytesAppended);
-  }
-
-  /** The engine wrote more: the queue has room for appends waiting for it. */
-  private onWritten(written: bigint): void {
-    const settled = this.settleMarks!.settledBy(written);
-    if (settled <= this.bytesSettled) return;
-    this.bytesSettled = settled;
-    // Not from inside the engine's completion handling: admitting appends re-enters it.
-    if (this.blocked.waiting()) queueMicrotask(() => this.admitBlocked());
   }
 
   private appendFailed(error: unknown): unknown {
@@ -645,106 +528,11 @@ export class Wal {
     return error;
   }
 
-  // ---------------------------------------------------------------- group commit
-
-  /**
-   * Starts a commit soon: at the end of the current burst of synchronous appends (a
-   * microtask), or after `maxGroupWaitMs`. In the modes that do not wait for commits the
-   * background write runs once the event loop turns, so a tight append loop is not
-   * interrupted by one write per record.
-   */
-  private kickCommit(): void {
-    if (this.commitScheduled || this.commitInFlight) return;
-    if (this.bytesAppended === this.bytesSettled && this.waiters.count() === 0) return;
-    this.commitScheduled = true;
-    if (!this.waitsForCommit) setImmediate(this.commitTick);
-    else if (this.options.maxGroupWaitMs > 0)
-      setTimeout(this.commitTick, this.options.maxGroupWaitMs);
-    else queueMicrotask(this.commitTick);
-  }
-
-  private readonly commitTick = (): void => {
-    this.commitScheduled = false;
-    this.startCommit();
-  };
-
-  /** One group: everything appended so far goes out in one write + (in 'sync') one fdatasync. */
-  private startCommit(): void {
-    if (this.commitInFlight || this.stateValue === 'closed' || this.poison) return;
-    if (this.bytesAppended === this.bytesSettled && this.waiters.count() === 0) return;
-    const bytesEnd = this.bytesAppended;
-    const syncing = this.options.durability === 'sync';
-    const operation = syncing ? this.engine.sync() : this.engine.flush();
-    this.commitInFlight = operation.then(
-      (covered) => this.commitDone(covered, bytesEnd, syncing),
-      (error) => this.commitFailed(error),
-    );
-  }
-
-  private commitDone(covered: bigint, bytesEnd: number, synced: boolean): void {
-    this.commitInFlight = undefined;
-    if (this.stateValue === 'closed') return;
-    if (!synced) this.counters.flushes++;
-    if (bytesEnd > this.bytesSettled) this.bytesSettled = bytesEnd;
-    this.settle(synced ? covered : this.options.durability === 'flush' ? covered : 0n);
-    this.admitBlocked();
-    this.wakeProgress();
-    this.kickCommit();
-  }
-
-  private commitFailed(error: unknown): void {
-    this.commitInFlight = undefined;
-    if (this.stateValue === 'closed') return;
-    this.engineFailed(error);
-    this.admitBlocked();
-    this.wakeProgress();
-    this.kickCommit();
-  }
-
-  private async syncNow(): Promise<bigint> {
-    let durable: bigint;
-    try {
-      durable = await this.engine.sync();
-    } catch (error) {
-      this.engineFailed(error);
-      throw error;
-    }
-    this.settle(durable);
-    return durable;
-  }
-
-  /** Each advance of durableLsn is one completed fdatasync covering new records. */
-  private countSync(durable: bigint): void {
-    if (durable <= this.lastSyncedLsn) return;
-    this.counters.syncs++;
-    this.counters.syncedRecords += Number(durable - this.lastSyncedLsn);
-    this.lastSyncedLsn = durable;
-  }
-
-  private intervalSync(): void {
-    if (this.backgroundSync || this.poison || this.stateValue === 'closed') return;
-    if (this.engine.durableLsn >= this.lastAssigned) return;
-    this.backgroundSync = this.syncNow().then(
-      () => {
-        this.backgroundSync = undefined;
-      },
-      () => {
-        this.backgroundSync = undefined;
-      },
-    );
-  }
-
   private onDurable(durable: bigint): void {
-    if (!this.options.readOnly) this.countSync(durable);
+    if (!this.options.readOnly) this.commit.countSync(durable);
     if (this.stateValue === 'closed') return;
-    if (this.waitsForCommit) this.settle(durable);
+    if (this.waitsForCommit) this.queue.settle(durable);
     this.reads.wake();
-  }
-
-  /** Resolves, in bulk, every waiter whose record is covered by `lsn`. */
-  private settle(lsn: bigint): void {
-    if (lsn >= this.lastAssigned) this.bytesSettled = this.bytesAppended;
-    this.waiters.settle(lsn);
   }
 
   /**
@@ -754,13 +542,12 @@ export class Wal {
    */
   private keepOnClose(): bigint {
     const durability = this.options.durability;
-    if (durability === 'sync') this.settle(this.engine.durableLsn);
-    else if (durability === 'flush') this.settle(this.engine.writtenLsn);
+    const queue = this.queue;
+    if (durability === 'sync') queue.settle(this.engine.durableLsn);
+    else if (durability === 'flush') queue.settle(this.engine.writtenLsn);
     if (this.poison) return this.engine.submittedLsn;
-    const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
-    const handedOut = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
-    const kept = this.engine.dropUnsubmittedAbove(handedOut);
-    if (kept < this.lastAssigned) this.lastAssigned = kept;
+    const kept = this.engine.dropUnsubmittedAbove(queue.lastPromised());
+    if (kept < queue.lastAssigned) queue.lastAssigned = kept;
     return kept;
   }
 
@@ -775,7 +562,7 @@ export class Wal {
     if (this.poison) return;
     if (isWalError(error, WalErrorCode.NO_SPACE)) {
       // The engine's onRollback already rejected the records it lost. The queue is recounted from zero: what is left was written and only needs a sync.
-      this.bytesSettled = this.bytesAppended;
+      this.queue.bytesSettled = this.queue.bytesAppended;
       return;
     }
     this.poison =
@@ -788,58 +575,37 @@ export class Wal {
     if (channels.poison.hasSubscribers)
       channels.poison.publish({ dir: this.dir, error: this.poison });
     const why = `the log was poisoned (${this.poison.message})`;
-    this.rejectWaiters(this.engine.submittedLsn, poisoned, (lsn) =>
+    this.queue.rejectAll(this.engine.submittedLsn, poisoned, (lsn) =>
       outcomeUnknown(lsn, why, error),
     );
-    this.rejectBlocked(poisoned);
     this.stopBackground();
     this.wakeEveryone();
   }
 
   /** The engine's last LSN went back to `engineLast`: later records were lost unacknowledged. */
   private rolledBack(engineLast: bigint, cause: WalError): void {
-    if (engineLast >= this.lastAssigned) return;
+    const queue = this.queue;
+    if (engineLast >= queue.lastAssigned) return;
     if (channels.rollback.hasSubscribers) {
       channels.rollback.publish({
         dir: this.dir,
         fromLsn: engineLast + 1n,
-        toLsn: this.lastAssigned,
+        toLsn: queue.lastAssigned,
         error: cause,
       });
     }
-    this.settleMarks?.dropAbove(engineLast);
-    const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
-    const lost = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
-    if (lost > engineLast) {
+    const lost = queue.rolledBack(engineLast, cause);
+    if (lost !== undefined) {
       // Records already acknowledged (durability 'none'/'interval', or appendQueued) were
       // lost and their LSNs would be handed out again: the log cannot go on honestly.
       this.engineFailed(
         new WalError(
           WalErrorCode.POISONED,
-          `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === this.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
+          `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === queue.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
           { cause },
         ),
       );
-      return;
     }
-    this.counters.rejected += this.waiters.rejectAbove(engineLast, cause);
-    this.lastAssigned = engineLast;
-  }
-
-  /**
-   * Rejects every waiting append: those up to `mayBeInLog` with their own
-   * WAL_OUTCOME_UNKNOWN (`unknown(lsn)`), the later ones — never in the log — with `absent`.
-   */
-  private rejectWaiters(
-    mayBeInLog: bigint,
-    absent: WalError,
-    unknown: (lsn: bigint) => WalError,
-  ): void {
-    this.counters.rejected += this.waiters.rejectAll(mayBeInLog, absent, unknown);
-  }
-
-  private rejectBlocked(error: unknown): void {
-    this.counters.rejected += this.blocked.rejectAll(error);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -892,16 +658,17 @@ export class Wal {
   }
 
   private async drain(): Promise<void> {
-    await this.waitUntilUnblocked();
+    await this.queue.waitUntilUnblocked();
     if (this.poison) throw poisonedError(this.poison);
-    await this.syncNow();
-    while (this.commitInFlight) await this.commitInFlight;
-    if (this.waiters.count() > 0) await this.syncNow();
+    await this.commit.sync();
+    for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
+    if (this.queue.waiters.count() > 0) await this.commit.sync();
   }
 
   private async releaseEngine(): Promise<void> {
-    while (this.commitInFlight) await this.commitInFlight;
-    if (this.backgroundSync) await this.backgroundSync;
+    for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
+    const backgroundSync = this.commit.backgroundSyncRunning();
+    if (backgroundSync) await backgroundSync;
     this.unsubscribeDurable();
     this.unsubscribeWritten?.();
     this.unsubscribeRollback();
@@ -910,29 +677,11 @@ export class Wal {
   }
 
   private stopBackground(): void {
-    if (this.intervalTimer) clearInterval(this.intervalTimer);
-    this.intervalTimer = undefined;
-  }
-
-  /** Waits until every append blocked at the time of the call has been admitted. */
-  private async waitUntilUnblocked(): Promise<void> {
-    while (this.blocked.waiting()) {
-      if (this.stateValue === 'closed') throw closedError();
-      if (this.poison) throw poisonedError(this.poison);
-      this.kickCommit();
-      await new Promise<void>((resolve) => this.progressWaiters.push(resolve));
-    }
-  }
-
-  private wakeProgress(): void {
-    if (this.progressWaiters.length === 0) return;
-    const waiters = this.progressWaiters;
-    this.progressWaiters = [];
-    for (const wake of waiters) wake();
+    this.commit.stopInterval();
   }
 
   private wakeEveryone(): void {
-    this.wakeProgress();
+    this.queue.wakeProgress();
     this.reads.wake();
   }
 
