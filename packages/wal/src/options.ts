@@ -1,7 +1,7 @@
 import { badArgument, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import { CONFIG_LIMITS, type RecoveryMode } from '@walnut/segmented';
-import { checkIoUringConfig, type IoUringConfig } from '@walnut/storage-io';
-import type { EngineConfig } from './engine.js';
+import { checkIoUringConfig, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
+import type { EngineConfig, SealedSegmentOpener } from './engine.js';
 import { checkStorageChoice, type StorageChoice } from './internal/storage-choice.js';
 
 /**
@@ -70,6 +70,22 @@ export interface WalOptions {
    * flush, sync and truncateBefore fail with WAL_READ_ONLY. Default false.
    */
   readOnly?: boolean;
+}
+
+/** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
+export interface WalRuntimeOptions {
+  readonly durability: Durability;
+  readonly syncIntervalMs: number;
+  readonly maxQueueBytes: number;
+  readonly backpressure: Backpressure;
+  readonly maxGroupWaitMs: number;
+  /** Opened read-only: the engine is a reader following the log (see `readOnly()`). */
+  readonly readOnly: boolean;
+  /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
+  readonly ownedIo: StorageIo | undefined;
+  /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
+  readonly openSealed: SealedSegmentOpener | undefined;
+  readonly backendChoice: string;
 }
 
 /** Options only a writer uses: refused beside `readOnly` rather than silently ignored. */

@@ -7,12 +7,12 @@ import {
   type WalRecordInput,
 } from '@walnut/codec';
 import type { RecoveryReport } from '@walnut/segmented';
-import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
-import type { LogEngine, SealedSegmentOpener } from './engine.js';
+import type { LogEngine } from './engine.js';
 import { AppendQueue } from './internal/append-queue.js';
-import { channels } from './internal/channels.js';
-import { GroupCommit } from './internal/group-commit.js';
+import { announceOpen, channels } from './internal/channels.js';
+import { drainWithin } from './internal/drain-within.js';
+import type { GroupCommit } from './internal/group-commit.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
@@ -24,25 +24,9 @@ import {
   poisonedError,
   readOnlyError,
 } from './internal/refusals.js';
-import type { Backpressure, Durability } from './options.js';
+import type { Durability, WalRuntimeOptions } from './options.js';
 import { WalBuilder } from './wal-builder.js';
-import { recoveryCounts, type WalCounters, type WalState, type WalStats } from './wal-stats.js';
-
-/** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
-export interface WalRuntimeOptions {
-  readonly durability: Durability;
-  readonly syncIntervalMs: number;
-  readonly maxQueueBytes: number;
-  readonly backpressure: Backpressure;
-  readonly maxGroupWaitMs: number;
-  /** Opened read-only: the engine is a reader following the log (see `readOnly()`). */
-  readonly readOnly: boolean;
-  /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
-  readonly ownedIo: StorageIo | undefined;
-  /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
-  readonly openSealed: SealedSegmentOpener | undefined;
-  readonly backendChoice: string;
-}
+import { statsSnapshot, type WalCounters, type WalState, type WalStats } from './wal-stats.js';
 
 export interface AppendBatchOptions {
   /** The LSN the batch must start at; WAL_LSN_MISMATCH (nothing appended) otherwise. */
@@ -87,7 +71,6 @@ export class Wal {
     flushes: 0,
     syncedRecords: 0,
     rejected: 0,
-    blockedAppends: 0,
   };
 
   /** @internal Use `Wal.open(dir).build()`. */
@@ -100,7 +83,8 @@ export class Wal {
     const queue = new AppendQueue(
       engine,
       {
-        waitsForCommit: this.waitsForCommit,
+        durability: options.durability,
+        maxGroupWaitMs: options.maxGroupWaitMs,
         settlesOnWrite,
         maxQueueBytes: options.maxQueueBytes,
         backpressure: options.backpressure,
@@ -111,32 +95,11 @@ export class Wal {
         isClosed: () => this.stateValue === 'closed',
         poison: () => this.poison,
         appendFailed: (error) => this.appendFailed(error),
+        engineFailed: (error) => this.engineFailed(error),
       },
     );
     this.queue = queue;
-    this.commit = new GroupCommit(
-      engine,
-      options.durability,
-      options.maxGroupWaitMs,
-      {
-        bytesAppended: () => queue.bytesAppended,
-        idle: () => queue.idle(),
-        lastAssigned: () => queue.lastAssigned,
-        isClosed: () => this.stateValue === 'closed',
-        isPoisoned: () => this.poison !== undefined,
-        settle: (lsn) => queue.settle(lsn),
-        committed: (bytesEnd) => {
-          if (bytesEnd > queue.bytesSettled) queue.bytesSettled = bytesEnd;
-        },
-        failed: (error) => this.engineFailed(error),
-        afterCommit: () => {
-          queue.admitBlocked();
-          queue.wakeProgress();
-        },
-      },
-      this.counters,
-    );
-    queue.commit = this.commit;
+    this.commit = queue.commit;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
     this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
     this.reads = new ReadSide(engine, options.openSealed, options.readOnly, {
@@ -151,23 +114,7 @@ export class Wal {
   /** @internal Called by the builder once the engine is open. */
   start(): this {
     this.stateValue = 'running';
-    const recovery = this.engine.recoveryReport;
-    if (channels.open.hasSubscribers) {
-      channels.open.publish({
-        dir: this.dir,
-        readOnly: this.options.readOnly,
-        backend: this.engine.io.describe(),
-        recovery,
-      });
-    }
-    const changed =
-      recovery !== undefined &&
-      (recovery.tornTail !== null ||
-        recovery.salvaged.length > 0 ||
-        recovery.removedFiles.length > 0);
-    if (changed && channels.recovery.hasSubscribers) {
-      channels.recovery.publish({ dir: this.dir, recovery });
-    }
+    announceOpen(this.dir, this.options.readOnly, this.engine);
     if (this.options.durability === 'interval')
       this.commit.startInterval(this.options.syncIntervalMs);
     return this;
@@ -417,45 +364,19 @@ export class Wal {
 
   /** A point-in-time snapshot of counters, queue, latency, backend and LSNs. */
   stats(): WalStats {
-    const description = this.engine.io.describe();
-    const syncs = this.counters.syncs;
-    const storage = (this.engine.stats?.() ?? {}) as Record<string, unknown>;
-    return {
+    const queue = this.queue;
+    return statsSnapshot(this.engine, this.counters, this.latency, {
       state: this.stateValue,
       readOnly: this.options.readOnly,
       durability: this.options.durability,
-      appends: this.counters.appends,
-      batches: this.counters.batches,
-      records: this.counters.records,
-      bytes: this.counters.bytes,
-      syncs,
-      flushes: this.counters.flushes,
-      recordsPerSync: syncs === 0 ? 0 : this.counters.syncedRecords / syncs,
-      queueBytes: this.queue.bytesAppended - this.queue.bytesSettled,
+      queueBytes: queue.bytesAppended - queue.bytesSettled,
       maxQueueBytes: this.options.maxQueueBytes,
-      pendingAppends: this.queue.waiters.count(),
-      blockedAppends: this.queue.blocked.count(),
-      rejectedAppends: this.counters.rejected,
-      commitLatencyMicros: {
-        p50: this.latency.percentile(0.5),
-        p99: this.latency.percentile(0.99),
-        count: this.latency.count,
-      },
-      backend: {
-        name: description.backend,
-        reason: description.reason,
-        requested: this.options.backendChoice,
-      },
-      segmentsCreated: typeof storage.segmentsCreated === 'number' ? storage.segmentsCreated : 0,
-      storage,
-      activeSegmentFirstLsn: this.engine.activeSegmentFirstLsn,
-      floorLsn: this.engine.floorLsn,
+      pendingAppends: queue.waiters.count(),
+      blockedAppends: queue.blocked.count(),
+      backendChoice: this.options.backendChoice,
       lastLsn: this.lastLsn,
-      writtenLsn: this.engine.writtenLsn,
-      durableLsn: this.engine.durableLsn,
       poisoned: this.poison !== undefined,
-      recovery: recoveryCounts(this.engine.recoveryReport),
-    };
+    });
   }
 
   /** The segments on disk (first/last LSN, size, sealed or active). */
@@ -611,39 +532,23 @@ export class Wal {
   // ---------------------------------------------------------------- lifecycle
 
   private async drainThenClose(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const drained = this.drain();
-    // The drain keeps running after a timeout; it only syncs, which is harmless.
-    drained.catch(() => undefined);
-    let outcome: 'drained' | 'timeout' | 'failed';
-    let failure: unknown;
-    try {
-      outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
-    } catch (error) {
-      outcome = 'failed';
-      failure = error;
-    } finally {
-      clearTimeout(timer);
-    }
+    const outcome = await drainWithin(() => this.drain(), timeoutMs);
     if (this.stateValue === 'closed') {
       throw new WalError(
         WalErrorCode.CLOSED,
         'close() was called before the shutdown finished draining',
       );
     }
-    if (outcome === 'failed') {
+    if (outcome.kind === 'failed') {
       if (this.poison) {
         // Nothing more can be made durable: release the files and report why.
         await this.close();
       } else {
         this.stateValue = 'running';
       }
-      throw failure;
+      throw outcome.error;
     }
-    if (outcome === 'timeout') {
+    if (outcome.kind === 'timeout') {
       this.stateValue = 'running';
       throw new WalError(
         WalErrorCode.TIMEOUT,

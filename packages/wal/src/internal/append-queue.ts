@@ -3,11 +3,11 @@
 import { performance } from 'node:perf_hooks';
 import { WalError, WalErrorCode, type WalRecordInput } from '@walnut/codec';
 import type { LogEngine } from '../engine.js';
-import type { Backpressure } from '../options.js';
+import type { Backpressure, Durability } from '../options.js';
 import type { WalCounters } from '../wal-stats.js';
 import { BlockedAppends } from './blocked-appends.js';
 import { CommitWaiters } from './commit-waiters.js';
-import type { GroupCommit } from './group-commit.js';
+import { GroupCommit } from './group-commit.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import { closedError, poisonedError } from './refusals.js';
 import { SettleMarks } from './settle-marks.js';
@@ -30,11 +30,13 @@ export interface QueueOwner {
   poison(): WalError | undefined;
   /** An append to the engine threw: counts it, poisons the log if it must; the error to reject with. */
   appendFailed(error: unknown): unknown;
+  /** A commit or sync failed (ENOSPC rolls back; anything else poisons the log). */
+  engineFailed(error: unknown): void;
 }
 
 export interface QueueOptions {
-  /** Durability 'sync' or 'flush': an append resolves when its commit completes. */
-  readonly waitsForCommit: boolean;
+  readonly durability: Durability;
+  readonly maxGroupWaitMs: number;
   /** Bytes settle as their records are written (outside 'sync', with an engine that says). */
   readonly settlesOnWrite: boolean;
   readonly maxQueueBytes: number;
@@ -58,8 +60,8 @@ export class AppendQueue {
   lastHandedOut = 0n;
   readonly waiters: CommitWaiters;
   readonly blocked = new BlockedAppends();
-  /** Set once, right after construction (group commit and the queue each call the other). */
-  commit!: GroupCommit;
+  /** Commits what the queue holds; settles it here. */
+  readonly commit: GroupCommit;
   /** Outside 'sync', queue bytes settle as their records are written (null: at each flush). */
   private readonly settleMarks: SettleMarks | null;
   private readonly waitsForCommit: boolean;
@@ -73,11 +75,33 @@ export class AppendQueue {
     private readonly owner: QueueOwner,
   ) {
     this.lastAssigned = engine.nextLsn - 1n;
-    this.waitsForCommit = options.waitsForCommit;
+    this.waitsForCommit = options.durability === 'sync' || options.durability === 'flush';
     this.waiters = new CommitWaiters(latency);
     this.settleMarks = options.settlesOnWrite
       ? new SettleMarks(Math.max(4096, Math.min(SETTLE_MARK_BYTES, options.maxQueueBytes / 8)))
       : null;
+    this.commit = new GroupCommit(
+      engine,
+      options.durability,
+      options.maxGroupWaitMs,
+      {
+        bytesAppended: () => this.bytesAppended,
+        idle: () => this.idle(),
+        lastAssigned: () => this.lastAssigned,
+        isClosed: () => owner.isClosed(),
+        isPoisoned: () => owner.poison() !== undefined,
+        settle: (lsn) => this.settle(lsn),
+        committed: (bytesEnd) => {
+          if (bytesEnd > this.bytesSettled) this.bytesSettled = bytesEnd;
+        },
+        failed: (error) => owner.engineFailed(error),
+        afterCommit: () => {
+          this.admitBlocked();
+          this.wakeProgress();
+        },
+      },
+      counters,
+    );
   }
 
   /** Nothing appended waits for a write or a sync. */
@@ -128,7 +152,6 @@ export class AppendQueue {
       capturedReject,
       performance.now(),
     );
-    this.counters.blockedAppends++;
     this.commit.kick();
     return promise;
   }
