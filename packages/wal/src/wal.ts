@@ -372,7 +372,7 @@ export class Wal {
       queueBytes: queue.bytesAppended - queue.bytesSettled,
       maxQueueBytes: this.options.maxQueueBytes,
       pendingAppends: queue.waiters.count(),
-      blockedAppends: queue.blocked.count(),
+      blockedAppends: queue.blocked.size,
       backendChoice: this.options.backendChoice,
       lastLsn: this.lastLsn,
       poisoned: this.poison !== undefined,

@@ -111,7 +111,7 @@ export class AppendQueue {
 
   /** True if an append of `bytes` must wait for room (or for the appends already waiting). */
   mustQueue(bytes: number): boolean {
-    const waiting = this.blocked.waiting();
+    const waiting = this.blocked.size > 0;
     if (!waiting && !this.overBound(bytes)) return false;
     // A caller appending in a loop that never yields never lets a completion in: the writes
     // that finished meanwhile make room now (and admit, in order, the appends that waited),
@@ -121,7 +121,7 @@ export class AppendQueue {
     this.engine.reapCompletions();
     if (waiting) {
       this.admitBlocked();
-      if (this.blocked.waiting()) return true;
+      if (this.blocked.size > 0) return true;
     }
     return this.overBound(bytes);
   }
@@ -220,7 +220,7 @@ export class AppendQueue {
     if (settled <= this.bytesSettled) return;
     this.bytesSettled = settled;
     // Not from inside the engine's completion handling: admitting appends re-enters it.
-    if (this.blocked.waiting()) queueMicrotask(() => this.admitBlocked());
+    if (this.blocked.size > 0) queueMicrotask(() => this.admitBlocked());
   }
 
   /** Resolves, in bulk, every waiter whose record is covered by `lsn`. */
@@ -261,7 +261,7 @@ export class AppendQueue {
 
   /** Waits until every append blocked at the time of the call has been admitted. */
   async waitUntilUnblocked(): Promise<void> {
-    while (this.blocked.waiting()) {
+    while (this.blocked.size > 0) {
       if (this.owner.isClosed()) throw closedError();
       const poison = this.owner.poison();
       if (poison) throw poisonedError(poison);

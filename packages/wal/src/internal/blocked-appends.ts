@@ -16,15 +16,11 @@ export interface BlockedAppend {
 export class BlockedAppends {
   private readonly queue: (BlockedAppend | undefined)[] = [];
   private head = 0;
-
-  /** True while appends wait: a new append must wait behind them, to keep LSN order. */
-  waiting(): boolean {
-    return this.head < this.queue.length;
-  }
-
-  count(): number {
-    return this.queue.length - this.head;
-  }
+  /**
+   * How many wait (read it, never write it): while any do, a new append waits behind them,
+   * to keep LSN order. A field, not a method, as the append path reads it per record.
+   */
+  size = 0;
 
   /**
    * `append` promises the caller may reuse its buffers once the call returns, and a waiting
@@ -39,6 +35,7 @@ export class BlockedAppends {
     reject: (error: unknown) => void,
     start: number,
   ): void {
+    this.size++;
     this.queue.push({
       record: record && copyRecord(record),
       batch: batch?.map(copyRecord),
@@ -58,6 +55,7 @@ export class BlockedAppends {
   /** Removes the oldest waiting append (after `first()` returned it). */
   removeFirst(): void {
     this.queue[this.head++] = undefined;
+    this.size--;
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
@@ -66,10 +64,11 @@ export class BlockedAppends {
 
   /** Rejects every waiting append with `error`; returns how many. */
   rejectAll(error: unknown): number {
-    const rejected = this.count();
+    const rejected = this.size;
     for (let i = this.head; i < this.queue.length; i++) this.queue[i]!.reject(error);
     this.queue.length = 0;
     this.head = 0;
+    this.size = 0;
     return rejected;
   }
 }
