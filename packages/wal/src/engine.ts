@@ -1,6 +1,40 @@
-import type { WalError, WalRecord, WalRecordInput } from '@walnut/codec';
-import type { RecoveryReport } from '@walnut/segmented';
+import type { KeyRing, WalError, WalRecord, WalRecordInput } from '@walnut/codec';
+import type { RecoveryReport, SegmentedWalConfig } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
+
+// The seam between the Wal and its storage engine: every type either side of it names lives
+// here, so the Wal, its builder and the engines import this file and never each other.
+
+/**
+ * @internal What the builder passes an engine: SegmentedWal's own configuration (one
+ * declaration of every field), with the StorageIo always given, since the builder resolves it.
+ */
+export type EngineConfig = SegmentedWalConfig & { io: StorageIo };
+
+/** @internal How a builder opens its engine (a SegmentedWal; a fake in tests). */
+export interface EngineFactory {
+  open(config: EngineConfig): Promise<LogEngine>;
+  /** Sealed-segment reader for replay, if any. */
+  readonly openSealed?: (
+    keyRing: KeyRing | undefined,
+    io: StorageIo,
+  ) => SealedSegmentOpener | undefined;
+}
+
+/**
+ * The records of one sealed segment, in order, read through a memory map: a cursor rather
+ * than an iterator, so a reader pays a plain call per record (no generator step).
+ */
+export interface SealedRecords {
+  /** The next record, or null at the segment's end (or at damage: then `finish()` throws). */
+  next(): WalRecord | null;
+  /** Throws WAL_CORRUPT if the segment stopped at damage: a sealed segment is never torn. */
+  finish(): void;
+  close(): void;
+}
+
+/** Opens a sealed segment for reading (it throws if the file is gone). */
+export type SealedSegmentOpener = (segment: EngineSegment) => SealedRecords;
 
 /** What the Wal needs to know about one segment. */
 export interface EngineSegment {

@@ -1,7 +1,8 @@
 import { badArgument, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import { CONFIG_LIMITS, type RecoveryMode } from '@walnut/segmented';
-import { BACKEND_CHOICES, checkIoUringConfig, type IoUringConfig } from '@walnut/storage-io';
-import type { StorageChoice } from './internal/storage-choice.js';
+import { checkIoUringConfig, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
+import type { EngineConfig, SealedSegmentOpener } from './engine.js';
+import { checkStorageChoice, type StorageChoice } from './internal/storage-choice.js';
 
 /**
  * When `append` resolves:
@@ -71,6 +72,22 @@ export interface WalOptions {
   readOnly?: boolean;
 }
 
+/** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
+export interface WalRuntimeOptions {
+  readonly durability: Durability;
+  readonly syncIntervalMs: number;
+  readonly maxQueueBytes: number;
+  readonly backpressure: Backpressure;
+  readonly maxGroupWaitMs: number;
+  /** Opened read-only: the engine is a reader following the log (see `readOnly()`). */
+  readonly readOnly: boolean;
+  /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
+  readonly ownedIo: StorageIo | undefined;
+  /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
+  readonly openSealed: SealedSegmentOpener | undefined;
+  readonly backendChoice: string;
+}
+
 /** Options only a writer uses: refused beside `readOnly` rather than silently ignored. */
 export const WRITER_ONLY_OPTIONS: readonly (keyof WalOptions)[] = [
   'segmentSize',
@@ -108,22 +125,6 @@ const flag: Check<boolean> = (value, name) => {
   return value;
 };
 
-const storageChoice: Check<StorageChoice> = (value, name) => {
-  if (typeof value === 'string' && (BACKEND_CHOICES as readonly string[]).includes(value))
-    return value as StorageChoice;
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { submitWrite?: unknown }).submitWrite === 'function'
-  )
-    return value as StorageChoice;
-  return badArgument(
-    name,
-    `a StorageIo or one of ${BACKEND_CHOICES.map((b) => `'${b}'`).join(', ')}`,
-    value,
-  );
-};
-
 const keyRing: Check<KeyRing> = (value, name) => {
   if (!(value instanceof KeyRing))
     badArgument(name, 'a KeyRing (from @walnut/wal or @walnut/codec)', value);
@@ -142,14 +143,14 @@ const [minSegment, maxSegment] = CONFIG_LIMITS.segmentTargetSize;
  */
 const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions[K]>> } = {
   segmentSize: integer(minSegment, maxSegment, ' (bytes)'),
-  durability: oneOf('sync', 'flush', 'none', 'interval'),
+  durability: oneOf<Durability>('sync', 'flush', 'none', 'interval'),
   syncIntervalMs: integer(1, MAX_TIMER_MS, ' (ms)'),
   maxQueueBytes: integer(1, Number.MAX_SAFE_INTEGER, ' (bytes)'),
-  backpressure: oneOf('block', 'error'),
-  storageIo: storageChoice,
+  backpressure: oneOf<Backpressure>('block', 'error'),
+  storageIo: checkStorageChoice,
   ioUring: (value) => checkIoUringConfig(value),
   encryption: keyRing,
-  recovery: oneOf('strict', 'truncate-tail', 'salvage'),
+  recovery: oneOf<RecoveryMode>('strict', 'truncate-tail', 'salvage'),
   maxRecordSize: integer(...CONFIG_LIMITS.maxRecordSize, ' (bytes)'),
   maxGroupWaitMs: (value, name) => {
     if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS)
@@ -165,6 +166,40 @@ const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions
 };
 
 export const OPTION_NAMES = Object.keys(CHECKS) as (keyof WalOptions)[];
+
+/** For each option, the engine fields whose type takes its value. */
+type EngineFieldFor<K extends keyof WalOptions> = {
+  [F in keyof EngineConfig]-?: NonNullable<WalOptions[K]> extends EngineConfig[F] ? F : never;
+}[keyof EngineConfig];
+
+/**
+ * The options the Wal passes on to its engine (SegmentedWal), each under the engine's name
+ * for it. `zeroFillAhead` is passed on by the builder: its default depends on the durability.
+ */
+const ENGINE_FIELDS: { readonly [K in keyof WalOptions]?: EngineFieldFor<K> } = {
+  segmentSize: 'segmentTargetSize',
+  maxRecordSize: 'maxRecordSize',
+  recovery: 'recovery',
+  encryption: 'encryption',
+  preallocate: 'preallocate',
+  writeBufferSize: 'writeBufferSize',
+  writebackAhead: 'writebackAhead',
+  directIo: 'directIo',
+};
+
+/**
+ * The engine's configuration for the options set in `options`, renamed to the engine's
+ * fields; for a reader, only what it needs to find and read frames (no writer-only option).
+ */
+export function engineFields(options: WalOptions, reader: boolean): Partial<EngineConfig> {
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(ENGINE_FIELDS) as (keyof WalOptions)[]) {
+    const value = options[key];
+    if (value === undefined || (reader && WRITER_ONLY_OPTIONS.includes(key))) continue;
+    fields[ENGINE_FIELDS[key]!] = value;
+  }
+  return fields as Partial<EngineConfig>;
+}
 
 /** The value, checked under the option's own name; WAL_BAD_ARGUMENT if it is wrong. */
 export function checkOption<K extends keyof WalOptions>(key: K, value: unknown): WalOptions[K] {

@@ -1,20 +1,5 @@
 import type { WalRecord } from '@walnut/codec';
-import type { EngineSegment, LogEngine } from './engine.js';
-
-/**
- * The records of one sealed segment, in order, read through a memory map: a cursor rather
- * than an iterator, so a reader pays a plain call per record (no generator step).
- */
-export interface SealedRecords {
-  /** The next record, or null at the segment's end (or at damage: then `finish()` throws). */
-  next(): WalRecord | null;
-  /** Throws WAL_CORRUPT if the segment stopped at damage: a sealed segment is never torn. */
-  finish(): void;
-  close(): void;
-}
-
-/** Opens a sealed segment for reading (it throws if the file is gone). */
-export type SealedSegmentOpener = (segment: EngineSegment) => SealedRecords;
+import type { EngineSegment, LogEngine, SealedRecords, SealedSegmentOpener } from './engine.js';
 
 /** Records per read through the engine (the part of the log that is not sealed yet). */
 const PAGE_RECORDS = 16_384;
@@ -27,19 +12,19 @@ const PAGE_RECORDS = 16_384;
  * so neither pays the async machinery per record.
  */
 export class LogCursor {
-  readonly #engine: LogEngine;
-  readonly #upTo: bigint;
-  readonly #openSealed: SealedSegmentOpener | undefined;
+  private readonly engine: LogEngine;
+  private readonly upTo: bigint;
+  private readonly openSealed: SealedSegmentOpener | undefined;
   /** The next LSN to hand out. */
-  #cursor: bigint;
-  #sealed: EngineSegment[] | null = null;
-  #sealedAt = 0;
-  #reader: SealedRecords | null = null;
+  private cursor: bigint;
+  private sealed: EngineSegment[] | null = null;
+  private sealedAt = 0;
+  private reader: SealedRecords | null = null;
   /** Whether every record of the open segment lies in [cursor, upTo]: no comparisons needed. */
-  #readerWhole = false;
-  #page: WalRecord[] = [];
-  #pageAt = 0;
-  #engineDone = false;
+  private readerWhole = false;
+  private page: WalRecord[] = [];
+  private pageAt = 0;
+  private engineDone = false;
 
   constructor(
     engine: LogEngine,
@@ -47,65 +32,65 @@ export class LogCursor {
     upTo: bigint,
     openSealed: SealedSegmentOpener | undefined,
   ) {
-    this.#engine = engine;
-    this.#upTo = upTo;
-    this.#openSealed = openSealed;
-    this.#cursor = from < 1n ? 1n : from;
+    this.engine = engine;
+    this.upTo = upTo;
+    this.openSealed = openSealed;
+    this.cursor = from < 1n ? 1n : from;
   }
 
   /** The next record, or undefined when `more()` must be awaited first. */
   next(): WalRecord | undefined {
-    const reader = this.#reader;
+    const reader = this.reader;
     if (reader !== null) {
-      if (this.#readerWhole) {
+      if (this.readerWhole) {
         const record = reader.next();
         if (record !== null) return record;
       } else {
         for (let record = reader.next(); record !== null; record = reader.next()) {
-          if (record.lsn < this.#cursor) continue;
-          if (record.lsn > this.#upTo) break;
-          this.#cursor = record.lsn + 1n;
+          if (record.lsn < this.cursor) continue;
+          if (record.lsn > this.upTo) break;
+          this.cursor = record.lsn + 1n;
           return record;
         }
       }
-      this.#closeReader(true);
+      this.closeReader(true);
       return undefined;
     }
-    if (this.#pageAt < this.#page.length) return this.#page[this.#pageAt++];
+    if (this.pageAt < this.page.length) return this.page[this.pageAt++];
     return undefined;
   }
 
   /** Makes more records available to `next()`; false once every record was handed out. */
   async more(): Promise<boolean> {
-    if (this.#cursor > this.#upTo) return false;
-    if (this.#sealed === null) this.#sealed = await this.#sealedSegments();
-    while (this.#sealedAt < this.#sealed.length) {
-      const segment = this.#sealed[this.#sealedAt++]!;
-      if (segment.lastLsn === null || segment.lastLsn < this.#cursor) continue;
+    if (this.cursor > this.upTo) return false;
+    if (this.sealed === null) this.sealed = await this.sealedSegments();
+    while (this.sealedAt < this.sealed.length) {
+      const segment = this.sealed[this.sealedAt++]!;
+      if (segment.lastLsn === null || segment.lastLsn < this.cursor) continue;
       try {
-        this.#reader = this.#openSealed!(segment);
+        this.reader = this.openSealed!(segment);
       } catch {
         // Deleted by a concurrent truncateBefore, for instance: the engine's reads below
         // report precisely what is missing (WAL_REPLAY_BELOW_FLOOR).
-        this.#sealed = [];
+        this.sealed = [];
         break;
       }
-      this.#readerWhole = segment.firstLsn >= this.#cursor && segment.lastLsn <= this.#upTo;
+      this.readerWhole = segment.firstLsn >= this.cursor && segment.lastLsn <= this.upTo;
       // From now on the cursor is the LSN after this segment: it is read to its end.
-      if (this.#readerWhole) this.#cursor = segment.lastLsn + 1n;
+      if (this.readerWhole) this.cursor = segment.lastLsn + 1n;
       return true;
     }
-    return this.#nextPage();
+    return this.nextPage();
   }
 
   /** Stops early (a caller broke out of its loop): closes what is open. */
   close(): void {
-    if (this.#reader !== null) this.#closeReader(false);
+    if (this.reader !== null) this.closeReader(false);
   }
 
-  #closeReader(checkEnd: boolean): void {
-    const reader = this.#reader!;
-    this.#reader = null;
+  private closeReader(checkEnd: boolean): void {
+    const reader = this.reader!;
+    this.reader = null;
     try {
       if (checkEnd) reader.finish();
     } finally {
@@ -113,11 +98,10 @@ export class LogCursor {
     }
   }
 
-  async #sealedSegments(): Promise<EngineSegment[]> {
-    const engine = this.#engine;
+  private async sealedSegments(): Promise<EngineSegment[]> {
+    const engine = this.engine;
     const activeFirst = engine.activeSegmentFirstLsn;
-    if (!this.#openSealed || this.#cursor >= activeFirst || this.#cursor < engine.floorLsn)
-      return [];
+    if (!this.openSealed || this.cursor >= activeFirst || this.cursor < engine.floorLsn) return [];
     const segments = [...(await engine.listSegments())].sort((a, b) =>
       a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0,
     );
@@ -131,19 +115,19 @@ export class LogCursor {
     return sealed;
   }
 
-  async #nextPage(): Promise<boolean> {
-    while (!this.#engineDone && this.#cursor <= this.#upTo) {
-      const cursor = this.#cursor;
-      const { records, hasMore } = await this.#engine.replayFromLimit(cursor, PAGE_RECORDS);
+  private async nextPage(): Promise<boolean> {
+    while (!this.engineDone && this.cursor <= this.upTo) {
+      const cursor = this.cursor;
+      const { records, hasMore } = await this.engine.replayFromLimit(cursor, PAGE_RECORDS);
       let start = 0;
       while (start < records.length && records[start]!.lsn < cursor) start++;
       let end = start;
-      while (end < records.length && records[end]!.lsn <= this.#upTo) end++;
-      if (!hasMore || records.length === 0 || end < records.length) this.#engineDone = true;
+      while (end < records.length && records[end]!.lsn <= this.upTo) end++;
+      if (!hasMore || records.length === 0 || end < records.length) this.engineDone = true;
       if (end > start) {
-        this.#page = start === 0 && end === records.length ? records : records.slice(start, end);
-        this.#pageAt = 0;
-        this.#cursor = records[end - 1]!.lsn + 1n;
+        this.page = start === 0 && end === records.length ? records : records.slice(start, end);
+        this.pageAt = 0;
+        this.cursor = records[end - 1]!.lsn + 1n;
         return true;
       }
     }
@@ -157,12 +141,12 @@ export class LogCursor {
  * before calling `next()` again (as `for await` does); the records themselves are yours.
  */
 export class RecordIterator implements AsyncIterableIterator<WalRecord> {
-  readonly #cursor: LogCursor;
-  readonly #result: IteratorResult<WalRecord> = { value: undefined, done: false } as never;
-  #done = false;
+  private readonly cursor: LogCursor;
+  private readonly result: IteratorResult<WalRecord> = { value: undefined, done: false } as never;
+  private done = false;
 
   constructor(cursor: LogCursor) {
-    this.#cursor = cursor;
+    this.cursor = cursor;
   }
 
   [Symbol.asyncIterator](): this {
@@ -170,32 +154,32 @@ export class RecordIterator implements AsyncIterableIterator<WalRecord> {
   }
 
   next(): Promise<IteratorResult<WalRecord>> {
-    if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    const record = this.#cursor.next();
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    const record = this.cursor.next();
     if (record !== undefined) {
-      (this.#result as { value: WalRecord }).value = record;
-      return Promise.resolve(this.#result);
+      (this.result as { value: WalRecord }).value = record;
+      return Promise.resolve(this.result);
     }
-    return this.#cursor.more().then(
+    return this.cursor.more().then(
       (more) => {
         if (more) return this.next();
-        this.#done = true;
+        this.done = true;
         return { value: undefined, done: true };
       },
       (error: unknown) => {
-        this.#finish();
+        this.finish();
         throw error;
       },
     );
   }
 
   return(): Promise<IteratorResult<WalRecord>> {
-    this.#finish();
+    this.finish();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  #finish(): void {
-    this.#done = true;
-    this.#cursor.close();
+  private finish(): void {
+    this.done = true;
+    this.cursor.close();
   }
 }

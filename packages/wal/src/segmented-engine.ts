@@ -2,9 +2,14 @@ import { type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
 import { SegmentedWal } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
-import type { EngineSegment, LogEngine } from './engine.js';
-import type { SealedRecords, SealedSegmentOpener } from './read-records.js';
-import type { EngineConfig, EngineFactory } from './wal-builder.js';
+import type {
+  EngineConfig,
+  EngineFactory,
+  EngineSegment,
+  LogEngine,
+  SealedRecords,
+  SealedSegmentOpener,
+} from './engine.js';
 
 /**
  * The real engine: a SegmentedWal over the StorageIo the builder resolved, with sealed

@@ -1,47 +1,19 @@
 import { badArgument, isWalError, type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import type { RecoveryMode } from '@walnut/segmented';
 import type { IoUringConfig, StorageIo } from '@walnut/storage-io';
-import type { LogEngine } from './engine.js';
+import type { EngineConfig, EngineFactory, LogEngine } from './engine.js';
 import { resolveStorage, type StorageChoice } from './internal/storage-choice.js';
 import {
   type Backpressure,
   checkOption,
   checkOptions,
   type Durability,
+  engineFields,
   type WalOptions,
   WRITER_ONLY_OPTIONS,
 } from './options.js';
-import type { SealedSegmentOpener } from './read-records.js';
 import { segmentedEngineFactory } from './segmented-engine.js';
 import { Wal } from './wal.js';
-
-export type { RecoveryMode };
-
-/** @internal How a builder opens its engine (a SegmentedWal; a fake in tests). */
-export interface EngineFactory {
-  open(config: EngineConfig): Promise<LogEngine>;
-  /** Sealed-segment reader for replay, if any. */
-  readonly openSealed?: (
-    keyRing: KeyRing | undefined,
-    io: StorageIo,
-  ) => SealedSegmentOpener | undefined;
-}
-
-/** @internal The SegmentedWal configuration the builder derives. */
-export interface EngineConfig {
-  dir: string;
-  io: StorageIo;
-  segmentTargetSize?: number;
-  maxRecordSize?: number;
-  recovery?: RecoveryMode;
-  encryption?: KeyRing;
-  preallocate?: boolean;
-  writeBufferSize?: number;
-  zeroFillAhead?: number;
-  writebackAhead?: number;
-  directIo?: boolean;
-  readOnly?: boolean;
-}
 
 /**
  * Enough queued bytes to keep eight 1 MiB writes in flight; more only adds write buffers the
@@ -197,28 +169,15 @@ function engineConfig(
   s: WalOptions,
   durability: Durability,
 ): EngineConfig {
-  const config: EngineConfig = { dir, io };
+  const config: EngineConfig = { dir, io, ...engineFields(s, false) };
   const zeroFill = s.zeroFillAhead ?? (durability === 'sync' ? DEFAULT_SYNC_ZERO_FILL_AHEAD : 0);
   if (zeroFill > 0) config.zeroFillAhead = zeroFill;
-  if (s.segmentSize !== undefined) config.segmentTargetSize = s.segmentSize;
-  if (s.maxRecordSize !== undefined) config.maxRecordSize = s.maxRecordSize;
-  if (s.recovery !== undefined) config.recovery = s.recovery;
-  if (s.encryption !== undefined) config.encryption = s.encryption;
-  if (s.preallocate !== undefined) config.preallocate = s.preallocate;
-  if (s.writeBufferSize !== undefined) config.writeBufferSize = s.writeBufferSize;
-  if (s.writebackAhead !== undefined) config.writebackAhead = s.writebackAhead;
-  if (s.directIo !== undefined) config.directIo = s.directIo;
   return config;
 }
 
 /** What a reader passes on: what it needs to find and read frames, nothing a writer sets. */
 function readerConfig(dir: string, io: StorageIo, s: WalOptions): EngineConfig {
-  const config: EngineConfig = { dir, io, readOnly: true };
-  if (s.maxRecordSize !== undefined) config.maxRecordSize = s.maxRecordSize;
-  if (s.recovery !== undefined) config.recovery = s.recovery;
-  if (s.encryption !== undefined) config.encryption = s.encryption;
-  if (s.writeBufferSize !== undefined) config.writeBufferSize = s.writeBufferSize;
-  return config;
+  return { dir, io, readOnly: true, ...engineFields(s, true) };
 }
 
 /** WAL_LOCKED, with the Wal's way to read the log beside its writer. */

@@ -1,5 +1,9 @@
+import type { RecoveryReport } from '@walnut/segmented';
+import type { LogEngine } from './engine.js';
+import type { LatencyHistogram } from './internal/latency-histogram.js';
 import type { Durability } from './options.js';
-import type { WalState } from './wal.js';
+
+export type WalState = 'init' | 'running' | 'draining' | 'closed';
 
 export interface WalStats {
   state: WalState;
@@ -54,5 +58,92 @@ export interface WalStats {
     lostLsns: number;
     /** Leftover files removed: unfinished segment creations, segments below the floor. */
     removedFiles: number;
+  };
+}
+
+/** @internal What a Wal counts for `stats()` (`rejected` is `rejectedAppends`). */
+export type WalCounters = Pick<
+  WalStats,
+  'appends' | 'batches' | 'records' | 'bytes' | 'syncs' | 'flushes'
+> & { syncedRecords: number; rejected: number };
+
+/** @internal What the Wal itself knows for `stats()`, beside its counters and its engine. */
+export type WalSide = Readonly<
+  Pick<
+    WalStats,
+    | 'state'
+    | 'readOnly'
+    | 'durability'
+    | 'queueBytes'
+    | 'maxQueueBytes'
+    | 'pendingAppends'
+    | 'blockedAppends'
+    | 'lastLsn'
+    | 'poisoned'
+  > & { backendChoice: string }
+>;
+
+/** @internal `Wal.stats()`: the Wal's side, its counters, and what the engine reports. */
+export function statsSnapshot(
+  engine: LogEngine,
+  counters: WalCounters,
+  latency: LatencyHistogram,
+  wal: WalSide,
+): WalStats {
+  const description = engine.io.describe();
+  const syncs = counters.syncs;
+  const storage = (engine.stats?.() ?? {}) as Record<string, unknown>;
+  return {
+    state: wal.state,
+    readOnly: wal.readOnly,
+    durability: wal.durability,
+    appends: counters.appends,
+    batches: counters.batches,
+    records: counters.records,
+    bytes: counters.bytes,
+    syncs,
+    flushes: counters.flushes,
+    recordsPerSync: syncs === 0 ? 0 : counters.syncedRecords / syncs,
+    queueBytes: wal.queueBytes,
+    maxQueueBytes: wal.maxQueueBytes,
+    pendingAppends: wal.pendingAppends,
+    blockedAppends: wal.blockedAppends,
+    rejectedAppends: counters.rejected,
+    commitLatencyMicros: {
+      p50: latency.percentile(0.5),
+      p99: latency.percentile(0.99),
+      count: latency.count,
+    },
+    backend: {
+      name: description.backend,
+      reason: description.reason,
+      requested: wal.backendChoice,
+    },
+    segmentsCreated: typeof storage.segmentsCreated === 'number' ? storage.segmentsCreated : 0,
+    storage,
+    activeSegmentFirstLsn: engine.activeSegmentFirstLsn,
+    floorLsn: engine.floorLsn,
+    lastLsn: wal.lastLsn,
+    writtenLsn: engine.writtenLsn,
+    durableLsn: engine.durableLsn,
+    poisoned: wal.poisoned,
+    recovery: recoveryCounts(engine.recoveryReport),
+  };
+}
+
+/** What opening did, counted (the details are in `Wal.recovery`). */
+function recoveryCounts(report: RecoveryReport | undefined): WalStats['recovery'] {
+  let salvagedBytes = 0;
+  let lostLsns = 0;
+  for (const drop of report?.salvaged ?? []) {
+    salvagedBytes += drop.bytes;
+    if (drop.lostLsns !== null) lostLsns += Number(drop.lostLsns.to - drop.lostLsns.from + 1n);
+  }
+  return {
+    tornTailBytes: report?.tornTail?.bytes ?? 0,
+    salvagedParts: report?.salvaged.length ?? 0,
+    salvagedBytes,
+    lostLsns,
+    removedFiles: report?.removedFiles.length ?? 0,
   };
 }

@@ -1,6 +1,3 @@
-// The global `performance` is a lazy getter in Node 20: each read goes through a generic
-// inline cache and the getter (~150 instructions per append, perf stat); the import is a constant.
-import { performance } from 'node:perf_hooks';
 import {
   badArgument,
   isWalError,
@@ -10,79 +7,31 @@ import {
   type WalRecordInput,
 } from '@walnut/codec';
 import type { RecoveryReport } from '@walnut/segmented';
-import type { StorageIo } from '@walnut/storage-io';
 import type { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
-import { channels } from './internal/channels.js';
+import { AppendQueue } from './internal/append-queue.js';
+import { announceOpen, channels } from './internal/channels.js';
+import { drainWithin } from './internal/drain-within.js';
+import type { GroupCommit } from './internal/group-commit.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
-import { SettleMarks } from './internal/settle-marks.js';
-import type { Backpressure, Durability } from './options.js';
-import { LogCursor, RecordIterator, type SealedSegmentOpener } from './read-records.js';
+import { ReadSide, type TailOptions } from './internal/read-side.js';
+import {
+  badPayloadError,
+  closedError,
+  closingError,
+  notOpenError,
+  poisonedError,
+  readOnlyError,
+} from './internal/refusals.js';
+import type { Durability, WalRuntimeOptions } from './options.js';
 import { WalBuilder } from './wal-builder.js';
-import type { WalStats } from './wal-stats.js';
-
-export type WalState = 'init' | 'running' | 'draining' | 'closed';
-
-/** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
-export interface WalRuntimeOptions {
-  readonly durability: Durability;
-  readonly syncIntervalMs: number;
-  readonly maxQueueBytes: number;
-  readonly backpressure: Backpressure;
-  readonly maxGroupWaitMs: number;
-  /** Opened read-only: the engine is a reader following the log (see `readOnly()`). */
-  readonly readOnly: boolean;
-  /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
-  readonly ownedIo: StorageIo | undefined;
-  /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
-  readonly openSealed: SealedSegmentOpener | undefined;
-  readonly backendChoice: string;
-}
+import { statsSnapshot, type WalCounters, type WalState, type WalStats } from './wal-stats.js';
 
 export interface AppendBatchOptions {
   /** The LSN the batch must start at; WAL_LSN_MISMATCH (nothing appended) otherwise. */
   readonly firstLsn?: bigint;
 }
-
-export interface TailOptions {
-  /** Ends the iteration (quietly) when aborted. */
-  readonly signal?: AbortSignal;
-}
-
-interface BlockedAppend {
-  readonly record: WalRecordInput | undefined;
-  readonly batch: readonly WalRecordInput[] | undefined;
-  /** The LSN the batch must start at (`appendBatch`'s `firstLsn`). */
-  readonly firstLsn: bigint | undefined;
-  readonly bytes: number;
-  readonly resolve: (lsn: bigint) => void;
-  readonly reject: (error: unknown) => void;
-  readonly start: number;
-}
-
-function copyRecord(record: WalRecordInput): WalRecordInput {
-  const copy = { ...record, payload: new Uint8Array(record.payload) };
-  if (record.meta !== undefined) copy.meta = new Uint8Array(record.meta);
-  return copy;
-}
-
-// `new Promise(capture)` hands out the resolvers without a closure per append.
-let capturedResolve: (lsn: bigint) => void = () => undefined;
-let capturedReject: (error: unknown) => void = () => undefined;
-function capture(resolve: (lsn: bigint) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
-const COMPACT_AT = 4096;
-/**
- * How often a read-only Wal's `tail()` looks for what a writer appended: a few small reads
- * and a directory listing each time, and no more than one in flight for all its tails.
- */
-export const TAIL_POLL_MS = 50;
-/** Queue bytes settle in steps of at most this much as writes complete (outside 'sync'). */
-const SETTLE_MARK_BYTES = 1024 * 1024;
 
 /**
  * The write-ahead log most users want: many concurrent appenders, group commit, a
@@ -101,44 +50,19 @@ export class Wal {
   private readonly waitsForCommit: boolean;
   private stateValue: WalState = 'init';
 
-  // Appends waiting for their commit, in LSN order (parallel arrays, consumed from `head`).
-  private readonly waiterLsn: bigint[] = [];
-  private readonly waiterResolve: ((lsn: bigint) => void)[] = [];
-  private readonly waiterReject: ((error: unknown) => void)[] = [];
-  private readonly waiterStart: number[] = [];
-  private waiterHead = 0;
+  private readonly latency = new LatencyHistogram();
+  private readonly queue: AppendQueue;
+  private readonly reads: ReadSide;
 
-  private readonly blocked: (BlockedAppend | undefined)[] = [];
-  private blockedHead = 0;
-
-  /** Payload+meta bytes appended, and the part of them whose commit completed. */
-  private bytesAppended = 0;
-  private bytesSettled = 0;
-  /** Highest LSN handed out by the engine, and (no-wait modes) the highest acknowledged. */
-  private lastAssigned: bigint;
-  private lastAcknowledged = 0n;
-  /** Highest LSN `appendQueued` returned: its caller holds it, so it must never be reused. */
-  private lastHandedOut = 0n;
-
-  private commitScheduled = false;
-  private commitInFlight: Promise<void> | undefined;
-  private backgroundSync: Promise<void> | undefined;
-  private intervalTimer: NodeJS.Timeout | undefined;
+  private readonly commit: GroupCommit;
   private poison: WalError | undefined;
   private shutdownAttempt: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-
-  private catchingUp: Promise<bigint> | undefined;
-  private progressWaiters: (() => void)[] = [];
-  private durableWaiters: (() => void)[] = [];
   private readonly unsubscribeDurable: () => void;
   private readonly unsubscribeWritten: (() => void) | undefined;
   private readonly unsubscribeRollback: () => void;
-  /** Outside 'sync', queue bytes settle as their records are written (null: at each flush). */
-  private readonly settleMarks: SettleMarks | null;
 
-  private readonly latency = new LatencyHistogram();
-  private readonly counters = {
+  private readonly counters: WalCounters = {
     appends: 0,
     batches: 0,
     records: 0,
@@ -147,9 +71,7 @@ export class Wal {
     flushes: 0,
     syncedRecords: 0,
     rejected: 0,
-    blockedAppends: 0,
   };
-  private lastSyncedLsn: bigint;
 
   /** @internal Use `Wal.open(dir).build()`. */
   constructor(dir: string, engine: LogEngine, options: WalRuntimeOptions) {
@@ -157,43 +79,44 @@ export class Wal {
     this.engine = engine;
     this.options = options;
     this.waitsForCommit = options.durability === 'sync' || options.durability === 'flush';
-    this.lastAssigned = engine.nextLsn - 1n;
-    this.lastSyncedLsn = engine.durableLsn;
+    const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
+    const queue = new AppendQueue(
+      engine,
+      {
+        durability: options.durability,
+        maxGroupWaitMs: options.maxGroupWaitMs,
+        settlesOnWrite,
+        maxQueueBytes: options.maxQueueBytes,
+        backpressure: options.backpressure,
+      },
+      this.counters,
+      this.latency,
+      {
+        isClosed: () => this.stateValue === 'closed',
+        poison: () => this.poison,
+        appendFailed: (error) => this.appendFailed(error),
+        engineFailed: (error) => this.engineFailed(error),
+      },
+    );
+    this.queue = queue;
+    this.commit = queue.commit;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
     this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
-    const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
-    this.settleMarks = settlesOnWrite
-      ? new SettleMarks(Math.max(4096, Math.min(SETTLE_MARK_BYTES, options.maxQueueBytes / 8)))
-      : null;
+    this.reads = new ReadSide(engine, options.openSealed, options.readOnly, {
+      isClosed: () => this.stateValue === 'closed',
+      poisonedError: () => (this.poison ? poisonedError(this.poison) : undefined),
+    });
     this.unsubscribeWritten = settlesOnWrite
-      ? engine.onWritten?.((written) => this.onWritten(written))
+      ? engine.onWritten?.((written) => queue.written(written))
       : undefined;
   }
 
   /** @internal Called by the builder once the engine is open. */
   start(): this {
     this.stateValue = 'running';
-    const recovery = this.engine.recoveryReport;
-    if (channels.open.hasSubscribers) {
-      channels.open.publish({
-        dir: this.dir,
-        readOnly: this.options.readOnly,
-        backend: this.engine.io.describe(),
-        recovery,
-      });
-    }
-    const changed =
-      recovery !== undefined &&
-      (recovery.tornTail !== null ||
-        recovery.salvaged.length > 0 ||
-        recovery.removedFiles.length > 0);
-    if (changed && channels.recovery.hasSubscribers) {
-      channels.recovery.publish({ dir: this.dir, recovery });
-    }
-    if (this.options.durability === 'interval') {
-      this.intervalTimer = setInterval(() => this.intervalSync(), this.options.syncIntervalMs);
-      this.intervalTimer.unref();
-    }
+    announceOpen(this.dir, this.options.readOnly, this.engine);
+    if (this.options.durability === 'interval')
+      this.commit.startInterval(this.options.syncIntervalMs);
     return this;
   }
 
@@ -219,7 +142,7 @@ export class Wal {
    * Read-only: the last record found in the log (see `readOnly()`).
    */
   get lastLsn(): bigint {
-    return this.options.readOnly ? this.engine.nextLsn - 1n : this.lastAssigned;
+    return this.options.readOnly ? this.engine.nextLsn - 1n : this.queue.lastAssigned;
   }
 
   /** Opened with `readOnly()`. */
@@ -249,12 +172,7 @@ export class Wal {
     const refusal = this.refusal();
     if (refusal) return Promise.reject(refusal);
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BAD_ARGUMENT,
-          'append(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
-        ),
-      );
+      return Promise.reject(badPayloadError('append'));
     }
     if (meta === undefined) return this.appendOne(null, payload, payload.length);
     return this.appendOne({ payload, meta }, payload, payload.length + meta.length);
@@ -272,13 +190,10 @@ export class Wal {
     const refusal = this.refusal();
     if (refusal) throw refusal;
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        'appendQueued(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
-      );
+      throw badPayloadError('appendQueued');
     }
     const bytes = payload.length + (meta === undefined ? 0 : meta.length);
-    if (this.mustQueue(bytes)) {
+    if (this.queue.mustQueue(bytes)) {
       this.counters.rejected++;
       throw new WalError(
         WalErrorCode.BACKPRESSURE,
@@ -296,9 +211,10 @@ export class Wal {
     }
     this.counters.appends++;
     this.counters.records++;
-    this.assigned(lsn, bytes);
-    this.lastHandedOut = lsn;
-    this.kickCommit();
+    const queue = this.queue;
+    queue.assigned(lsn, bytes);
+    queue.lastHandedOut = lsn;
+    this.commit.kick();
     return lsn;
   }
 
@@ -324,7 +240,8 @@ export class Wal {
     payload: Uint8Array,
     bytes: number,
   ): Promise<bigint> {
-    if (this.mustQueue(bytes)) return this.enqueueBlocked(record ?? { payload }, undefined, bytes);
+    if (this.queue.mustQueue(bytes))
+      return this.queue.enqueueBlocked(record ?? { payload }, undefined, bytes);
     let lsn: bigint;
     try {
       lsn = record === null ? this.engine.appendPayload(payload) : this.engine.append(record);
@@ -333,7 +250,7 @@ export class Wal {
     }
     this.counters.appends++;
     this.counters.records++;
-    return this.accepted(lsn, bytes);
+    return this.queue.accepted(lsn, bytes);
   }
 
   /**
@@ -357,7 +274,8 @@ export class Wal {
       return Promise.reject(error);
     }
     const bytes = batch.byteLength;
-    if (this.mustQueue(bytes)) return this.enqueueBlocked(undefined, records, bytes, firstLsn);
+    if (this.queue.mustQueue(bytes))
+      return this.queue.enqueueBlocked(undefined, records, bytes, firstLsn);
     let lsn: bigint;
     try {
       lsn = this.engine.appendBatch(records, firstLsn);
@@ -366,14 +284,14 @@ export class Wal {
     }
     this.counters.batches++;
     this.counters.records += records.length;
-    return this.accepted(lsn, bytes);
+    return this.queue.accepted(lsn, bytes);
   }
 
   /** Everything appended so far is written to the OS (no fsync). Resolves with that LSN. */
   async flush(): Promise<bigint> {
     this.throwIfUnusable();
     this.throwIfReadOnly('flush()');
-    await this.waitUntilUnblocked();
+    await this.queue.waitUntilUnblocked();
     let written: bigint;
     try {
       written = await this.engine.flush();
@@ -382,7 +300,7 @@ export class Wal {
       throw error;
     }
     this.counters.flushes++;
-    if (this.options.durability === 'flush') this.settle(written);
+    if (this.options.durability === 'flush') this.queue.settle(written);
     return written;
   }
 
@@ -390,15 +308,15 @@ export class Wal {
   async sync(): Promise<bigint> {
     this.throwIfUnusable();
     this.throwIfReadOnly('sync()');
-    await this.waitUntilUnblocked();
-    return this.syncNow();
+    await this.queue.waitUntilUnblocked();
+    return this.commit.sync();
   }
 
   /** Deletes whole segments below `lsn` (a checkpoint); replay below the new floor fails. */
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }> {
     const refusal =
       this.stateValue === 'closed'
-        ? this.closedError()
+        ? closedError()
         : this.options.readOnly
           ? readOnlyError('truncateBefore()')
           : undefined;
@@ -413,25 +331,8 @@ export class Wal {
    * them. An async `fn` is awaited. Read-only: up to the last record the writer had
    * written when replay started.
    */
-  async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
-    this.throwIfClosed();
-    if (this.options.readOnly) await this.catchUp();
-    const cursor = new LogCursor(
-      this.engine,
-      from,
-      this.engine.writtenLsn,
-      this.options.openSealed,
-    );
-    try {
-      do {
-        for (let record = cursor.next(); record !== undefined; record = cursor.next()) {
-          const pending = fn(record);
-          if (pending !== undefined) await pending;
-        }
-      } while (await cursor.more());
-    } finally {
-      cursor.close();
-    }
+  replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
+    return this.reads.replay(from, fn);
   }
 
   /**
@@ -441,11 +342,7 @@ export class Wal {
    * the records and their payloads are yours to keep.
    */
   iterator(from: bigint): AsyncIterableIterator<WalRecord> {
-    this.throwIfClosed();
-    if (this.options.readOnly) return this.iterateCaughtUp(from);
-    return new RecordIterator(
-      new LogCursor(this.engine, from, this.engine.writtenLsn, this.options.openSealed),
-    );
+    return this.reads.iterator(from);
   }
 
   /**
@@ -457,62 +354,8 @@ export class Wal {
    * (WAL_CORRUPT if the writer cut records already yielded, WAL_REPLAY_BELOW_FLOOR if a
    * truncation removed records not yet yielded).
    */
-  async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
-    this.throwIfClosed();
-    const signal = options.signal;
-    let cursor = from;
-    let looked = false;
-    while (this.stateValue !== 'closed' && !signal?.aborted) {
-      const durable = this.engine.durableLsn;
-      if (cursor <= durable) {
-        try {
-          for await (const record of new RecordIterator(
-            new LogCursor(this.engine, cursor, durable, this.options.openSealed),
-          )) {
-            yield record;
-            cursor = record.lsn + 1n;
-            if (this.isClosed() || signal?.aborted) return;
-          }
-        } catch (error) {
-          if (this.isClosed()) return;
-          throw error;
-        }
-        if (cursor <= durable) cursor = durable + 1n;
-        continue;
-      }
-      if (this.poison) throw this.poisonedError();
-      if (!this.options.readOnly) {
-        await this.nextDurableChange(signal);
-        continue;
-      }
-      // Another tail's look wakes this one too; otherwise it looks itself after a pause.
-      if (looked) await this.nextDurableChange(signal, TAIL_POLL_MS);
-      looked = true;
-      if (this.isClosed() || signal?.aborted) return;
-      try {
-        await this.catchUp();
-      } catch (error) {
-        if (this.isClosed()) return;
-        throw error;
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- read-only
-
-  /** Read-only: brings the engine's view up to what the writer has written (one at a time). */
-  private catchUp(): Promise<bigint> {
-    this.catchingUp ??= this.engine.refresh!().finally(() => {
-      this.catchingUp = undefined;
-    });
-    return this.catchingUp;
-  }
-
-  private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
-    await this.catchUp();
-    yield* new RecordIterator(
-      new LogCursor(this.engine, from, this.engine.writtenLsn, this.options.openSealed),
-    );
+  tail(from: bigint, options?: TailOptions): AsyncIterableIterator<WalRecord> {
+    return this.reads.tail(from, options);
   }
 
   private throwIfReadOnly(what: string): void {
@@ -521,50 +364,24 @@ export class Wal {
 
   /** A point-in-time snapshot of counters, queue, latency, backend and LSNs. */
   stats(): WalStats {
-    const description = this.engine.io.describe();
-    const syncs = this.counters.syncs;
-    const storage = (this.engine.stats?.() ?? {}) as Record<string, unknown>;
-    return {
+    const queue = this.queue;
+    return statsSnapshot(this.engine, this.counters, this.latency, {
       state: this.stateValue,
       readOnly: this.options.readOnly,
       durability: this.options.durability,
-      appends: this.counters.appends,
-      batches: this.counters.batches,
-      records: this.counters.records,
-      bytes: this.counters.bytes,
-      syncs,
-      flushes: this.counters.flushes,
-      recordsPerSync: syncs === 0 ? 0 : this.counters.syncedRecords / syncs,
-      queueBytes: this.bytesAppended - this.bytesSettled,
+      queueBytes: queue.bytesAppended - queue.bytesSettled,
       maxQueueBytes: this.options.maxQueueBytes,
-      pendingAppends: this.waiterCount(),
-      blockedAppends: this.blocked.length - this.blockedHead,
-      rejectedAppends: this.counters.rejected,
-      commitLatencyMicros: {
-        p50: this.latency.percentile(0.5),
-        p99: this.latency.percentile(0.99),
-        count: this.latency.count,
-      },
-      backend: {
-        name: description.backend,
-        reason: description.reason,
-        requested: this.options.backendChoice,
-      },
-      segmentsCreated: typeof storage.segmentsCreated === 'number' ? storage.segmentsCreated : 0,
-      storage,
-      activeSegmentFirstLsn: this.engine.activeSegmentFirstLsn,
-      floorLsn: this.engine.floorLsn,
+      pendingAppends: queue.waiters.count(),
+      blockedAppends: queue.blocked.size,
+      backendChoice: this.options.backendChoice,
       lastLsn: this.lastLsn,
-      writtenLsn: this.engine.writtenLsn,
-      durableLsn: this.engine.durableLsn,
       poisoned: this.poison !== undefined,
-      recovery: recoveryCounts(this.engine.recoveryReport),
-    };
+    });
   }
 
   /** The segments on disk (first/last LSN, size, sealed or active). */
   async segments(): ReturnType<LogEngine['listSegments']> {
-    if (this.options.readOnly) await this.catchUp();
+    if (this.options.readOnly) await this.reads.catchUp();
     return this.engine.listSegments();
   }
 
@@ -610,137 +427,13 @@ export class Wal {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.stateValue = 'closed';
-    const error = this.closedError();
+    const error = closedError();
     const kept = this.keepOnClose();
-    this.rejectPending(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
-    this.rejectBlocked(error);
+    this.queue.rejectAll(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
     this.stopBackground();
     this.wakeEveryone();
     this.closing = this.releaseEngine();
     return this.closing;
-  }
-
-  // ---------------------------------------------------------------- append path
-
-  private mustQueue(bytes: number): boolean {
-    const waiting = this.blockedHead < this.blocked.length;
-    if (!waiting && !this.overBound(bytes)) return false;
-    // A caller appending in a loop that never yields never lets a completion in: the writes
-    // that finished meanwhile make room now (and admit, in order, the appends that waited),
-    // instead of every later append waiting — a pending promise and a copy each — for a
-    // turn of the event loop.
-    if (this.settleMarks === null || this.engine.reapCompletions === undefined) return true;
-    this.engine.reapCompletions();
-    if (waiting) {
-      this.admitBlocked();
-      if (this.blockedHead < this.blocked.length) return true;
-    }
-    return this.overBound(bytes);
-  }
-
-  private overBound(bytes: number): boolean {
-    const queued = this.bytesAppended - this.bytesSettled;
-    return queued > 0 && queued + bytes > this.options.maxQueueBytes;
-  }
-
-  private enqueueBlocked(
-    record: WalRecordInput | undefined,
-    batch: readonly WalRecordInput[] | undefined,
-    bytes: number,
-    firstLsn?: bigint,
-  ): Promise<bigint> {
-    if (this.options.backpressure === 'error') {
-      this.counters.rejected++;
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BACKPRESSURE,
-          `the append queue holds ${this.bytesAppended - this.bytesSettled} bytes (maxQueueBytes ${this.options.maxQueueBytes}); retry after earlier appends complete, or use backpressure 'block'`,
-        ),
-      );
-    }
-    const promise = new Promise<bigint>(capture);
-    // `append` promises the caller may reuse its buffers once the call returns, and a
-    // waiting record is encoded only later: it keeps copies, not the caller's views.
-    this.blocked.push({
-      record: record && copyRecord(record),
-      batch: batch?.map(copyRecord),
-      firstLsn,
-      bytes,
-      resolve: capturedResolve,
-      reject: capturedReject,
-      start: performance.now(),
-    });
-    this.counters.blockedAppends++;
-    this.kickCommit();
-    return promise;
-  }
-
-  /** Admits blocked appends, in order, while the queue has room. */
-  private admitBlocked(): void {
-    while (this.blockedHead < this.blocked.length && this.stateValue !== 'closed' && !this.poison) {
-      const next = this.blocked[this.blockedHead]!;
-      const queued = this.bytesAppended - this.bytesSettled;
-      if (queued > 0 && queued + next.bytes > this.options.maxQueueBytes) break;
-      this.blocked[this.blockedHead++] = undefined;
-      let lsn: bigint;
-      try {
-        if (next.batch) {
-          lsn = this.engine.appendBatch(next.batch, next.firstLsn);
-          this.counters.batches++;
-          this.counters.records += next.batch.length;
-        } else {
-          lsn = this.engine.append(next.record!);
-          this.counters.appends++;
-          this.counters.records++;
-        }
-      } catch (error) {
-        next.reject(this.appendFailed(error));
-        continue;
-      }
-      this.assigned(lsn, next.bytes);
-      if (this.waitsForCommit) {
-        this.pushWaiter(lsn, next.resolve, next.reject, next.start);
-      } else {
-        this.lastAcknowledged = lsn;
-        next.resolve(lsn);
-      }
-    }
-    if (this.blockedHead === this.blocked.length && this.blockedHead > 0) {
-      this.blocked.length = 0;
-      this.blockedHead = 0;
-    }
-    this.kickCommit();
-  }
-
-  private accepted(lsn: bigint, bytes: number): Promise<bigint> {
-    this.assigned(lsn, bytes);
-    if (this.waitsForCommit) {
-      const promise = new Promise<bigint>(capture);
-      this.pushWaiter(lsn, capturedResolve, capturedReject, performance.now());
-      this.kickCommit();
-      return promise;
-    }
-    this.lastAcknowledged = lsn;
-    this.kickCommit();
-    return Promise.resolve(lsn);
-  }
-
-  /** Books an appended record: its LSN and its bytes in the queue. */
-  private assigned(lsn: bigint, bytes: number): void {
-    this.lastAssigned = lsn;
-    this.bytesAppended += bytes;
-    this.counters.bytes += bytes;
-    const marks = this.settleMarks;
-    if (marks !== null && this.bytesAppended >= marks.nextAt) marks.add(lsn, this.bytesAppended);
-  }
-
-  /** The engine wrote more: the queue has room for appends waiting for it. */
-  private onWritten(written: bigint): void {
-    const settled = this.settleMarks!.settledBy(written);
-    if (settled <= this.bytesSettled) return;
-    this.bytesSettled = settled;
-    // Not from inside the engine's completion handling: admitting appends re-enters it.
-    if (this.blockedHead < this.blocked.length) queueMicrotask(() => this.admitBlocked());
   }
 
   private appendFailed(error: unknown): unknown {
@@ -756,157 +449,11 @@ export class Wal {
     return error;
   }
 
-  private pushWaiter(
-    lsn: bigint,
-    resolve: (lsn: bigint) => void,
-    reject: (error: unknown) => void,
-    start: number,
-  ): void {
-    this.waiterLsn.push(lsn);
-    this.waiterResolve.push(resolve);
-    this.waiterReject.push(reject);
-    this.waiterStart.push(start);
-  }
-
-  private waiterCount(): number {
-    return this.waiterLsn.length - this.waiterHead;
-  }
-
-  // ---------------------------------------------------------------- group commit
-
-  /**
-   * Starts a commit soon: at the end of the current burst of synchronous appends (a
-   * microtask), or after `maxGroupWaitMs`. In the modes that do not wait for commits the
-   * background write runs once the event loop turns, so a tight append loop is not
-   * interrupted by one write per record.
-   */
-  private kickCommit(): void {
-    if (this.commitScheduled || this.commitInFlight) return;
-    if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
-    this.commitScheduled = true;
-    if (!this.waitsForCommit) setImmediate(this.commitTick);
-    else if (this.options.maxGroupWaitMs > 0)
-      setTimeout(this.commitTick, this.options.maxGroupWaitMs);
-    else queueMicrotask(this.commitTick);
-  }
-
-  private readonly commitTick = (): void => {
-    this.commitScheduled = false;
-    this.startCommit();
-  };
-
-  /** One group: everything appended so far goes out in one write + (in 'sync') one fdatasync. */
-  private startCommit(): void {
-    if (this.commitInFlight || this.stateValue === 'closed' || this.poison) return;
-    if (this.bytesAppended === this.bytesSettled && this.waiterCount() === 0) return;
-    const bytesEnd = this.bytesAppended;
-    const syncing = this.options.durability === 'sync';
-    const operation = syncing ? this.engine.sync() : this.engine.flush();
-    this.commitInFlight = operation.then(
-      (covered) => this.commitDone(covered, bytesEnd, syncing),
-      (error) => this.commitFailed(error),
-    );
-  }
-
-  private commitDone(covered: bigint, bytesEnd: number, synced: boolean): void {
-    this.commitInFlight = undefined;
-    if (this.stateValue === 'closed') return;
-    if (!synced) this.counters.flushes++;
-    if (bytesEnd > this.bytesSettled) this.bytesSettled = bytesEnd;
-    this.settle(synced ? covered : this.options.durability === 'flush' ? covered : 0n);
-    this.admitBlocked();
-    this.wakeProgress();
-    this.kickCommit();
-  }
-
-  private commitFailed(error: unknown): void {
-    this.commitInFlight = undefined;
-    if (this.stateValue === 'closed') return;
-    this.engineFailed(error);
-    this.admitBlocked();
-    this.wakeProgress();
-    this.kickCommit();
-  }
-
-  private async syncNow(): Promise<bigint> {
-    let durable: bigint;
-    try {
-      durable = await this.engine.sync();
-    } catch (error) {
-      this.engineFailed(error);
-      throw error;
-    }
-    this.settle(durable);
-    return durable;
-  }
-
-  /** Each advance of durableLsn is one completed fdatasync covering new records. */
-  private countSync(durable: bigint): void {
-    if (durable <= this.lastSyncedLsn) return;
-    this.counters.syncs++;
-    this.counters.syncedRecords += Number(durable - this.lastSyncedLsn);
-    this.lastSyncedLsn = durable;
-  }
-
-  private intervalSync(): void {
-    if (this.backgroundSync || this.poison || this.stateValue === 'closed') return;
-    if (this.engine.durableLsn >= this.lastAssigned) return;
-    this.backgroundSync = this.syncNow().then(
-      () => {
-        this.backgroundSync = undefined;
-      },
-      () => {
-        this.backgroundSync = undefined;
-      },
-    );
-  }
-
   private onDurable(durable: bigint): void {
-    if (!this.options.readOnly) this.countSync(durable);
+    if (!this.options.readOnly) this.commit.countSync(durable);
     if (this.stateValue === 'closed') return;
-    if (this.waitsForCommit) this.settle(durable);
-    const waiters = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves, in bulk, every waiter whose record is covered by `lsn`. */
-  private settle(lsn: bigint): void {
-    if (lsn >= this.lastAssigned) this.bytesSettled = this.bytesAppended;
-    const lsns = this.waiterLsn;
-    let head = this.waiterHead;
-    if (head === lsns.length || lsns[head]! > lsn) return;
-    const now = performance.now();
-    const resolves = this.waiterResolve;
-    const rejects = this.waiterReject;
-    const starts = this.waiterStart;
-    while (head < lsns.length && lsns[head]! <= lsn) {
-      this.latency.record((now - starts[head]!) * 1000);
-      const resolve = resolves[head]!;
-      resolves[head] = undefined as never;
-      rejects[head] = undefined as never;
-      resolve(lsns[head]!);
-      head++;
-    }
-    this.waiterHead = head;
-    this.compactWaiters();
-  }
-
-  private compactWaiters(): void {
-    const head = this.waiterHead;
-    if (head === this.waiterLsn.length) {
-      this.waiterLsn.length = 0;
-      this.waiterResolve.length = 0;
-      this.waiterReject.length = 0;
-      this.waiterStart.length = 0;
-      this.waiterHead = 0;
-    } else if (head >= COMPACT_AT && head * 2 >= this.waiterLsn.length) {
-      this.waiterLsn.splice(0, head);
-      this.waiterResolve.splice(0, head);
-      this.waiterReject.splice(0, head);
-      this.waiterStart.splice(0, head);
-      this.waiterHead = 0;
-    }
+    if (this.waitsForCommit) this.queue.settle(durable);
+    this.reads.wake();
   }
 
   /**
@@ -916,13 +463,12 @@ export class Wal {
    */
   private keepOnClose(): bigint {
     const durability = this.options.durability;
-    if (durability === 'sync') this.settle(this.engine.durableLsn);
-    else if (durability === 'flush') this.settle(this.engine.writtenLsn);
+    const queue = this.queue;
+    if (durability === 'sync') queue.settle(this.engine.durableLsn);
+    else if (durability === 'flush') queue.settle(this.engine.writtenLsn);
     if (this.poison) return this.engine.submittedLsn;
-    const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
-    const handedOut = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
-    const kept = this.engine.dropUnsubmittedAbove(handedOut);
-    if (kept < this.lastAssigned) this.lastAssigned = kept;
+    const kept = this.engine.dropUnsubmittedAbove(queue.lastPromised());
+    if (kept < queue.lastAssigned) queue.lastAssigned = kept;
     return kept;
   }
 
@@ -937,7 +483,7 @@ export class Wal {
     if (this.poison) return;
     if (isWalError(error, WalErrorCode.NO_SPACE)) {
       // The engine's onRollback already rejected the records it lost. The queue is recounted from zero: what is left was written and only needs a sync.
-      this.bytesSettled = this.bytesAppended;
+      this.queue.bytesSettled = this.queue.bytesAppended;
       return;
     }
     this.poison =
@@ -946,118 +492,63 @@ export class Wal {
         : new WalError(WalErrorCode.IO, `the log's storage failed: ${String(error)}`, {
             cause: error,
           });
-    const poisoned = this.poisonedError();
+    const poisoned = poisonedError(this.poison);
     if (channels.poison.hasSubscribers)
       channels.poison.publish({ dir: this.dir, error: this.poison });
     const why = `the log was poisoned (${this.poison.message})`;
-    this.rejectPending(this.engine.submittedLsn, poisoned, (lsn) =>
+    this.queue.rejectAll(this.engine.submittedLsn, poisoned, (lsn) =>
       outcomeUnknown(lsn, why, error),
     );
-    this.rejectBlocked(poisoned);
     this.stopBackground();
     this.wakeEveryone();
   }
 
   /** The engine's last LSN went back to `engineLast`: later records were lost unacknowledged. */
   private rolledBack(engineLast: bigint, cause: WalError): void {
-    if (engineLast >= this.lastAssigned) return;
+    const queue = this.queue;
+    if (engineLast >= queue.lastAssigned) return;
     if (channels.rollback.hasSubscribers) {
       channels.rollback.publish({
         dir: this.dir,
         fromLsn: engineLast + 1n,
-        toLsn: this.lastAssigned,
+        toLsn: queue.lastAssigned,
         error: cause,
       });
     }
-    this.settleMarks?.dropAbove(engineLast);
-    const acknowledged = this.waitsForCommit ? 0n : this.lastAcknowledged;
-    const lost = acknowledged > this.lastHandedOut ? acknowledged : this.lastHandedOut;
-    if (lost > engineLast) {
+    const lost = queue.rolledBack(engineLast, cause);
+    if (lost !== undefined) {
       // Records already acknowledged (durability 'none'/'interval', or appendQueued) were
       // lost and their LSNs would be handed out again: the log cannot go on honestly.
       this.engineFailed(
         new WalError(
           WalErrorCode.POISONED,
-          `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === this.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
+          `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === queue.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
           { cause },
         ),
       );
-      return;
     }
-    const lsns = this.waiterLsn;
-    let cut = lsns.length;
-    while (cut > this.waiterHead && lsns[cut - 1]! > engineLast) cut--;
-    for (let i = cut; i < lsns.length; i++) this.waiterReject[i]!(cause);
-    this.counters.rejected += lsns.length - cut;
-    lsns.length = cut;
-    this.waiterResolve.length = cut;
-    this.waiterReject.length = cut;
-    this.waiterStart.length = cut;
-    this.lastAssigned = engineLast;
-  }
-
-  /**
-   * Rejects every waiting append: those up to `mayBeInLog` with their own
-   * WAL_OUTCOME_UNKNOWN (`unknown(lsn)`), the later ones — never in the log — with `absent`.
-   */
-  private rejectPending(
-    mayBeInLog: bigint,
-    absent: WalError,
-    unknown: (lsn: bigint) => WalError,
-  ): void {
-    const lsns = this.waiterLsn;
-    for (let i = this.waiterHead; i < lsns.length; i++) {
-      const lsn = lsns[i]!;
-      this.waiterReject[i]!(lsn <= mayBeInLog ? unknown(lsn) : absent);
-    }
-    this.counters.rejected += lsns.length - this.waiterHead;
-    this.waiterHead = lsns.length;
-    this.compactWaiters();
-  }
-
-  private rejectBlocked(error: unknown): void {
-    for (let i = this.blockedHead; i < this.blocked.length; i++) this.blocked[i]!.reject(error);
-    this.counters.rejected += this.blocked.length - this.blockedHead;
-    this.blocked.length = 0;
-    this.blockedHead = 0;
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   private async drainThenClose(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const drained = this.drain();
-    // The drain keeps running after a timeout; it only syncs, which is harmless.
-    drained.catch(() => undefined);
-    let outcome: 'drained' | 'timeout' | 'failed';
-    let failure: unknown;
-    try {
-      outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
-    } catch (error) {
-      outcome = 'failed';
-      failure = error;
-    } finally {
-      clearTimeout(timer);
-    }
+    const outcome = await drainWithin(() => this.drain(), timeoutMs);
     if (this.stateValue === 'closed') {
       throw new WalError(
         WalErrorCode.CLOSED,
         'close() was called before the shutdown finished draining',
       );
     }
-    if (outcome === 'failed') {
+    if (outcome.kind === 'failed') {
       if (this.poison) {
         // Nothing more can be made durable: release the files and report why.
         await this.close();
       } else {
         this.stateValue = 'running';
       }
-      throw failure;
+      throw outcome.error;
     }
-    if (outcome === 'timeout') {
+    if (outcome.kind === 'timeout') {
       this.stateValue = 'running';
       throw new WalError(
         WalErrorCode.TIMEOUT,
@@ -1072,16 +563,17 @@ export class Wal {
   }
 
   private async drain(): Promise<void> {
-    await this.waitUntilUnblocked();
-    if (this.poison) throw this.poisonedError();
-    await this.syncNow();
-    while (this.commitInFlight) await this.commitInFlight;
-    if (this.waiterCount() > 0) await this.syncNow();
+    await this.queue.waitUntilUnblocked();
+    if (this.poison) throw poisonedError(this.poison);
+    await this.commit.sync();
+    for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
+    if (this.queue.waiters.count() > 0) await this.commit.sync();
   }
 
   private async releaseEngine(): Promise<void> {
-    while (this.commitInFlight) await this.commitInFlight;
-    if (this.backgroundSync) await this.backgroundSync;
+    for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
+    const backgroundSync = this.commit.backgroundSyncRunning();
+    if (backgroundSync) await backgroundSync;
     this.unsubscribeDurable();
     this.unsubscribeWritten?.();
     this.unsubscribeRollback();
@@ -1090,47 +582,12 @@ export class Wal {
   }
 
   private stopBackground(): void {
-    if (this.intervalTimer) clearInterval(this.intervalTimer);
-    this.intervalTimer = undefined;
-  }
-
-  /** Waits until every append blocked at the time of the call has been admitted. */
-  private async waitUntilUnblocked(): Promise<void> {
-    while (this.blockedHead < this.blocked.length) {
-      if (this.stateValue === 'closed') throw this.closedError();
-      if (this.poison) throw this.poisonedError();
-      this.kickCommit();
-      await new Promise<void>((resolve) => this.progressWaiters.push(resolve));
-    }
-  }
-
-  private wakeProgress(): void {
-    if (this.progressWaiters.length === 0) return;
-    const waiters = this.progressWaiters;
-    this.progressWaiters = [];
-    for (const wake of waiters) wake();
+    this.commit.stopInterval();
   }
 
   private wakeEveryone(): void {
-    this.wakeProgress();
-    const waiters = this.durableWaiters;
-    this.durableWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves when durableLsn moves, the log closes, `signal` aborts or `timeoutMs` passes. */
-  private nextDurableChange(signal: AbortSignal | undefined, timeoutMs?: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = () => {
-        signal?.removeEventListener('abort', done);
-        if (timer !== undefined) clearTimeout(timer);
-        resolve();
-      };
-      this.durableWaiters.push(done);
-      signal?.addEventListener('abort', done, { once: true });
-      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
-    });
+    this.queue.wakeProgress();
+    this.reads.wake();
   }
 
   // ---------------------------------------------------------------- refusals
@@ -1138,67 +595,15 @@ export class Wal {
   private refusal(): WalError | undefined {
     if (this.stateValue === 'running') {
       if (this.options.readOnly) return readOnlyError('appending');
-      return this.poison ? this.poisonedError() : undefined;
+      return this.poison ? poisonedError(this.poison) : undefined;
     }
-    if (this.stateValue === 'draining') {
-      return new WalError(
-        WalErrorCode.CLOSING,
-        'the log is shutting down and takes no new appends; open it again after shutdown()',
-      );
-    }
-    if (this.stateValue === 'closed') return this.closedError();
-    return new WalError(WalErrorCode.BAD_STATE, 'the log is not open yet; await build() first');
+    if (this.stateValue === 'draining') return closingError();
+    if (this.stateValue === 'closed') return closedError();
+    return notOpenError();
   }
 
   private throwIfUnusable(): void {
-    if (this.stateValue === 'closed') throw this.closedError();
-    if (this.poison) throw this.poisonedError();
+    if (this.stateValue === 'closed') throw closedError();
+    if (this.poison) throw poisonedError(this.poison);
   }
-
-  private isClosed(): boolean {
-    return this.stateValue === 'closed';
-  }
-
-  private throwIfClosed(): void {
-    if (this.stateValue === 'closed') throw this.closedError();
-  }
-
-  private closedError(): WalError {
-    return new WalError(
-      WalErrorCode.CLOSED,
-      'the log is closed (anything pending at close was never acknowledged); open it again to continue',
-    );
-  }
-
-  private poisonedError(): WalError {
-    return new WalError(
-      WalErrorCode.POISONED,
-      `a write or fdatasync failed earlier (${this.poison?.message ?? 'unknown'}), so what reached the disk is unknown; close the log and open it again`,
-      { cause: this.poison },
-    );
-  }
-}
-
-function readOnlyError(what: string): WalError {
-  return new WalError(
-    WalErrorCode.READ_ONLY,
-    `${what} is not allowed: this Wal was opened with readOnly() to read beside a writer; write through the writer, or open the log without readOnly once it has closed`,
-  );
-}
-
-/** What opening did, counted (the details are in `Wal.recovery`). */
-function recoveryCounts(report: RecoveryReport | undefined): WalStats['recovery'] {
-  let salvagedBytes = 0;
-  let lostLsns = 0;
-  for (const drop of report?.salvaged ?? []) {
-    salvagedBytes += drop.bytes;
-    if (drop.lostLsns !== null) lostLsns += Number(drop.lostLsns.to - drop.lostLsns.from + 1n);
-  }
-  return {
-    tornTailBytes: report?.tornTail?.bytes ?? 0,
-    salvagedParts: report?.salvaged.length ?? 0,
-    salvagedBytes,
-    lostLsns,
-    removedFiles: report?.removedFiles.length ?? 0,
-  };
 }

@@ -6,10 +6,9 @@ import {
   type WalRecordInput,
 } from '@walnut/codec';
 import { MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
-import type { EngineSegment, LogEngine } from '../src/engine.js';
+import type { EngineFactory, EngineSegment, LogEngine } from '../src/engine.js';
 import type { WalOptions } from '../src/options.js';
 import { Wal } from '../src/wal.js';
-import type { EngineFactory } from '../src/wal-builder.js';
 
 /**
  * An in-memory stand-in for SegmentedWal with the same LSN and durability rules, whose

@@ -1,4 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
+import type { LogEngine } from '../engine.js';
 
 /**
  * The Wal's `node:diagnostics_channel` channels (the convention of undici and pg): a
@@ -16,3 +17,19 @@ export const channels = {
   /** A full disk rolled unwritten records back: `{ dir, fromLsn, toLsn, error }`. */
   rollback: channel('walnut:wal:rollback'),
 };
+
+/** Publishes that the log in `dir` opened, and what opening cut, dropped or removed, if anything. */
+export function announceOpen(dir: string, readOnly: boolean, engine: LogEngine): void {
+  const recovery = engine.recoveryReport;
+  if (channels.open.hasSubscribers) {
+    channels.open.publish({ dir, readOnly, backend: engine.io.describe(), recovery });
+  }
+  const changed =
+    recovery !== undefined &&
+    (recovery.tornTail !== null ||
+      recovery.salvaged.length > 0 ||
+      recovery.removedFiles.length > 0);
+  if (changed && channels.recovery.hasSubscribers) {
+    channels.recovery.publish({ dir, recovery });
+  }
+}

@@ -1,8 +1,14 @@
 import { badArgument } from '@walnut/codec';
-import { createStorageIo, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
+import {
+  BACKEND_CHOICES,
+  type BackendChoice,
+  createStorageIo,
+  type IoUringConfig,
+  type StorageIo,
+} from '@walnut/storage-io';
 
 /** A ready StorageIo, or the name of a backend for Walnut to create. */
-export type StorageChoice = StorageIo | 'auto' | 'io_uring' | 'sync-fs' | 'memory';
+export type StorageChoice = StorageIo | BackendChoice;
 
 export interface ResolvedStorage {
   readonly io: StorageIo;
@@ -10,30 +16,31 @@ export interface ResolvedStorage {
   readonly owned: boolean;
 }
 
-const BACKEND_NAMES = new Set(['auto', 'io_uring', 'sync-fs', 'memory']);
+/** `value` as a StorageChoice, checked under the option name `name` (WAL_BAD_ARGUMENT). */
+export function checkStorageChoice(value: unknown, name: string): StorageChoice {
+  if (typeof value === 'string' && (BACKEND_CHOICES as readonly string[]).includes(value))
+    return value as BackendChoice;
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { submitWrite?: unknown }).submitWrite === 'function'
+  )
+    return value as StorageIo;
+  return badArgument(
+    name,
+    `a StorageIo or one of ${BACKEND_CHOICES.map((b) => `'${b}'`).join(', ')}`,
+    value,
+  );
+}
 
 /** A caller's instance is used as is and never closed by Walnut; a backend name creates one. */
 export function resolveStorage(
   choice: StorageChoice | undefined,
   ioUring: IoUringConfig | undefined,
 ): ResolvedStorage {
-  if (choice === undefined || typeof choice === 'string') {
-    const backend = choice ?? 'auto';
-    if (!BACKEND_NAMES.has(backend)) {
-      badArgument(
-        'storageIo',
-        "a StorageIo or one of 'auto', 'io_uring', 'sync-fs', 'memory'",
-        choice,
-      );
-    }
-    return { io: createStorageIo({ backend, ioUring }), owned: true };
+  const checked = choice === undefined ? 'auto' : checkStorageChoice(choice, 'storageIo');
+  if (typeof checked === 'string') {
+    return { io: createStorageIo({ backend: checked, ioUring }), owned: true };
   }
-  if (typeof choice !== 'object' || choice === null || typeof choice.submitWrite !== 'function') {
-    badArgument(
-      'storageIo',
-      "a StorageIo or one of 'auto', 'io_uring', 'sync-fs', 'memory'",
-      choice,
-    );
-  }
-  return { io: choice, owned: false };
+  return { io: checked, owned: false };
 }

@@ -1,0 +1,145 @@
+import type { WalError, WalRecord } from '@walnut/codec';
+import type { LogEngine, SealedSegmentOpener } from '../engine.js';
+import { LogCursor, RecordIterator } from '../read-records.js';
+import { closedError } from './refusals.js';
+
+/**
+ * How often a read-only Wal's `tail()` looks for what a writer appended: a few small reads
+ * and a directory listing each time, and no more than one in flight for all its tails.
+ */
+export const TAIL_POLL_MS = 50;
+
+export interface TailOptions {
+  /** Ends the iteration (quietly) when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** What the read side asks of its Wal: whether it is closed, and why it is poisoned. */
+export interface ReadSideStatus {
+  isClosed(): boolean;
+  /** WAL_POISONED for a poisoned log, else undefined. */
+  poisonedError(): WalError | undefined;
+}
+
+/**
+ * A Wal's readers: replay, the iterator and tails, over the engine (and sealed segments
+ * through `openSealed`); read-only, each catches up with the writer first. Tails wait on
+ * `wake()`, which the Wal calls as durableLsn moves and as it closes.
+ */
+export class ReadSide {
+  private catchingUp: Promise<bigint> | undefined;
+  private durableWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly engine: LogEngine,
+    private readonly openSealed: SealedSegmentOpener | undefined,
+    private readonly readOnly: boolean,
+    private readonly status: ReadSideStatus,
+  ) {}
+
+  async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
+    this.throwIfClosed();
+    if (this.readOnly) await this.catchUp();
+    const cursor = this.cursor(from, this.engine.writtenLsn);
+    try {
+      do {
+        for (let record = cursor.next(); record !== undefined; record = cursor.next()) {
+          const pending = fn(record);
+          if (pending !== undefined) await pending;
+        }
+      } while (await cursor.more());
+    } finally {
+      cursor.close();
+    }
+  }
+
+  iterator(from: bigint): AsyncIterableIterator<WalRecord> {
+    this.throwIfClosed();
+    if (this.readOnly) return this.iterateCaughtUp(from);
+    return new RecordIterator(this.cursor(from, this.engine.writtenLsn));
+  }
+
+  async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
+    this.throwIfClosed();
+    const signal = options.signal;
+    const status = this.status;
+    let cursor = from;
+    let looked = false;
+    while (!status.isClosed() && !signal?.aborted) {
+      const durable = this.engine.durableLsn;
+      if (cursor <= durable) {
+        try {
+          for await (const record of new RecordIterator(this.cursor(cursor, durable))) {
+            yield record;
+            cursor = record.lsn + 1n;
+            if (status.isClosed() || signal?.aborted) return;
+          }
+        } catch (error) {
+          if (status.isClosed()) return;
+          throw error;
+        }
+        if (cursor <= durable) cursor = durable + 1n;
+        continue;
+      }
+      const poisoned = status.poisonedError();
+      if (poisoned) throw poisoned;
+      if (!this.readOnly) {
+        await this.nextDurableChange(signal);
+        continue;
+      }
+      // Another tail's look wakes this one too; otherwise it looks itself after a pause.
+      if (looked) await this.nextDurableChange(signal, TAIL_POLL_MS);
+      looked = true;
+      if (status.isClosed() || signal?.aborted) return;
+      try {
+        await this.catchUp();
+      } catch (error) {
+        if (status.isClosed()) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Read-only: brings the engine's view up to what the writer has written (one at a time). */
+  catchUp(): Promise<bigint> {
+    this.catchingUp ??= this.engine.refresh!().finally(() => {
+      this.catchingUp = undefined;
+    });
+    return this.catchingUp;
+  }
+
+  /** durableLsn moved, or the log closed or was poisoned: waiting tails look again. */
+  wake(): void {
+    const waiters = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private cursor(from: bigint, upTo: bigint): LogCursor {
+    return new LogCursor(this.engine, from, upTo, this.openSealed);
+  }
+
+  private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
+    await this.catchUp();
+    yield* new RecordIterator(this.cursor(from, this.engine.writtenLsn));
+  }
+
+  private throwIfClosed(): void {
+    if (this.status.isClosed()) throw closedError();
+  }
+
+  /** Resolves when durableLsn moves, the log closes, `signal` aborts or `timeoutMs` passes. */
+  private nextDurableChange(signal: AbortSignal | undefined, timeoutMs?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      this.durableWaiters.push(done);
+      signal?.addEventListener('abort', done, { once: true });
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    });
+  }
+}

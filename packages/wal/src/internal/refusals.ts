@@ -1,0 +1,44 @@
+import { WalError, WalErrorCode } from '@walnut/codec';
+
+// The errors a Wal refuses a call with, each saying what to do instead.
+
+export function closedError(): WalError {
+  return new WalError(
+    WalErrorCode.CLOSED,
+    'the log is closed (anything pending at close was never acknowledged); open it again to continue',
+  );
+}
+
+export function closingError(): WalError {
+  return new WalError(
+    WalErrorCode.CLOSING,
+    'the log is shutting down and takes no new appends; open it again after shutdown()',
+  );
+}
+
+export function notOpenError(): WalError {
+  return new WalError(WalErrorCode.BAD_STATE, 'the log is not open yet; await build() first');
+}
+
+/** Every call after the failure that poisoned the log (`poison`). */
+export function poisonedError(poison: WalError | undefined): WalError {
+  return new WalError(
+    WalErrorCode.POISONED,
+    `a write or fdatasync failed earlier (${poison?.message ?? 'unknown'}), so what reached the disk is unknown; close the log and open it again`,
+    { cause: poison },
+  );
+}
+
+export function readOnlyError(what: string): WalError {
+  return new WalError(
+    WalErrorCode.READ_ONLY,
+    `${what} is not allowed: this Wal was opened with readOnly() to read beside a writer; write through the writer, or open the log without readOnly once it has closed`,
+  );
+}
+
+export function badPayloadError(method: string): WalError {
+  return new WalError(
+    WalErrorCode.BAD_ARGUMENT,
+    `${method}(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta`,
+  );
+}
