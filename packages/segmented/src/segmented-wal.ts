@@ -1,4 +1,3 @@
-import { dirname, join } from 'node:path';
 import {
   badArgument,
   batchFrameSize,
@@ -9,6 +8,7 @@ import {
   encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
+  type FrameCipher,
   type KeyRing,
   MAX_LSN,
   RECORD_BODY_FIXED,
@@ -19,33 +19,28 @@ import {
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
-import { alignedBuffer, createStorageIo, type IoLock, type StorageIo } from '@walnut/storage-io';
-import {
-  isKeyRing,
-  type ResolvedConfig,
-  resolveConfig,
-  type SegmentedWalConfig,
-} from './config.js';
-import { type DirectIoStats, probeDirectIo } from './direct-io.js';
-import { Failures, type RollbackPoint } from './failures.js';
+import type { IoLock, StorageIo } from '@walnut/storage-io';
+import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './config.js';
+import type { DirectIoStats } from './direct-io.js';
+import type { Failures } from './failures.js';
 import { type FollowState, followLog, makeDurable } from './follow.js';
-import { checkFrameBody, encodeReserved } from './frame-guard.js';
+import { checkFrameBody, type Encoder, encodeReserved } from './frame-guard.js';
 import { Listeners } from './listeners.js';
-import { type RecoveryReport, recoverLog } from './recovery.js';
-import { ReplayPager } from './replay-pager.js';
-import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
-import { type SegmentInfo, SegmentSet, type TruncateResult } from './segment-set.js';
-import { type Counters, newCounters, type SegmentedWalStats } from './stats.js';
-import { SyncRounds } from './sync-rounds.js';
-import { WritePipeline } from './write-pipeline.js';
-import { WritebackAhead } from './writeback.js';
-import { ZeroFiller } from './zero-fill.js';
+import { maxFrameBodyOf, type OpenedLog, openLog } from './open.js';
+import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
+import type { RecoveryReport } from './recovery.js';
+import type { ReplayPager } from './replay-pager.js';
+import { hasRecords, plannedSegment, type Segment } from './segment.js';
+import type { SegmentInfo, SegmentSet, TruncateResult } from './segment-set.js';
+import type { Counters, SegmentedWalStats } from './stats.js';
+import type { SyncRounds } from './sync-rounds.js';
+import type { WritePipeline } from './write-pipeline.js';
+import type { WritebackAhead } from './writeback.js';
+import type { ZeroFiller } from './zero-fill.js';
 
 export type { SegmentInfo, TruncateResult } from './segment-set.js';
 export { SPARE_FILE_PREFIX } from './segment-set.js';
 export type { SegmentedWalStats } from './stats.js';
-
-const LOCK_FILE = 'LOCK';
 
 function closedError(): WalError {
   return new WalError(WalErrorCode.CLOSED, 'the log is closed; open it again to use it');
@@ -85,7 +80,7 @@ export class SegmentedWal {
   private readonly report: RecoveryReport;
   private readonly maxFrameBody: number;
   private readonly directIo: DirectIoStats;
-  private readonly counters: Counters = newCounters();
+  private readonly counters: Counters;
   private readonly zeroFill: ZeroFiller | null;
   private readonly writeback: WritebackAhead | null;
   private readonly pipeline: WritePipeline;
@@ -103,143 +98,31 @@ export class SegmentedWal {
   private closed = false;
   private closing: Promise<void> | null = null;
 
-  private constructor(init: {
-    cfg: ResolvedConfig;
-    io: StorageIo;
-    ownsIo: boolean;
-    lock: IoLock | null;
-    report: RecoveryReport;
-    segments: Segment[];
-    floorLsn: bigint;
-    nextLsn: bigint;
-    directIo: DirectIoStats;
-  }) {
-    const { cfg, io } = init;
-    this.cfg = cfg;
+  private constructor(init: OpenedLog) {
+    this.cfg = init.cfg;
     this.directIo = init.directIo;
-    const direct = init.directIo.state === 'on';
-    this.storageIo = io;
+    this.storageIo = init.io;
     this.ownsIo = init.ownsIo;
     this.lock = init.lock;
     this.report = init.report;
-    this.ring = cfg.encryption;
-    this.maxFrameBody = Math.min(2 ** 30, cfg.maxRecordSize + 1024);
-    this.zeroFill =
-      cfg.zeroFillAhead > 0 && !cfg.readOnly
-        ? new ZeroFiller({
-            io,
-            ahead: cfg.zeroFillAhead,
-            segmentTargetSize: cfg.segmentTargetSize,
-            onIdle: (seg) => this.onZeroFillIdle(seg),
-            onFatal: (err) => this.failures.poisonWith(err),
-            ...(direct ? { allocate: alignedBuffer } : {}),
-          })
-        : null;
-    // Direct writes leave no dirty pages behind for a writeback to start on.
-    this.writeback =
-      cfg.writebackAhead > 0 && !cfg.readOnly && !direct
-        ? new WritebackAhead({
-            io,
-            every: cfg.writebackAhead,
-            onIdle: () => this.segments.closeIdleFds(),
-          })
-        : null;
-    const parts = {
-      io,
-      counters: this.counters,
-      zeroFill: this.zeroFill,
-      writeback: this.writeback,
-    };
-    this.failures = new Failures(
-      {
-        poisoned: (err) => {
-          this.pipeline.failQueued();
-          this.rounds.rejectAll(err);
-        },
-        stopWriting: () => this.pipeline.discardUnsent(),
-        settled: async () => {
-          await Promise.all(this.pipeline.writes.map((w) => w.settled));
-          await this.segments.creationsDone();
-          await this.zeroFill?.idle();
-        },
-        firstUnwritten: () => this.pipeline.writes.find((w) => w.status !== 'done'),
-        lastAssigned: () => this.pipeline.nextLsn - 1n,
-        cut: (point) => this.cutBack(point),
-        rejectFrom: (from, err) => this.rounds.rejectFrom(from, err),
-        rolledBack: () => {
-          this.segments.closeIdleFds();
-          this.rounds.pump();
-        },
-      },
-      this.counters,
-    );
-    const failures = this.failures;
-    const noSpace = (seg: Segment, offset: number, lostFrom: bigint, err: unknown): void =>
-      failures.startRollback(seg, offset, lostFrom, err);
-    const active = init.segments[init.segments.length - 1];
-    this.pipeline = new WritePipeline({
-      ...parts,
-      host: {
-        active: () => this.segments.active(),
-        startCreation: (seg) => this.segments.startCreation(seg),
-        healthy: () => failures.poison === null && failures.rollback === null,
-        mayResubmit: () => failures.poison === null && !this.closed,
-        poison: (err) => failures.poisonWith(err),
-        noSpace,
-        written: (lsn) => {
-          this.rounds.written(lsn);
-          if (this.writtenListeners.size > 0) this.writtenListeners.emit(lsn);
-        },
-      },
-      writeBufferSize: cfg.writeBufferSize,
-      direct,
-      readOnly: cfg.readOnly,
-      nextLsn: init.nextLsn,
-      offset: active?.assignedEnd ?? FILE_HEADER_SIZE,
-    });
-    this.segments = new SegmentSet({
-      ...parts,
-      host: {
-        writesOf: (seg) => this.pipeline.writes.filter((w) => w.seg === seg),
-        submitQueued: (seg) => this.pipeline.submitQueued(seg),
-        poisoned: () => failures.poison,
-        poison: (err) => {
-          failures.poisonWith(err);
-          return failures.poison!;
-        },
-        noSpace,
-        creationError: () => failures.rollbackError,
-        closed: () => this.closed,
-        syncing: () => this.rounds.active,
-        sealed: (lastLsn) => this.rounds.advanceDurable(lastLsn),
-      },
-      dir: cfg.dir,
-      preallocateTo: cfg.preallocate ? cfg.segmentTargetSize : null,
-      direct,
-      segments: init.segments,
-      floorLsn: init.floorLsn,
-    });
-    this.rounds = new SyncRounds({
-      ...parts,
-      pipeline: this.pipeline,
-      segments: this.segments,
-      failures,
-      // A writer made what it recovered durable. A reader only knows that every segment but
-      // the last is (the writer syncs one before naming the next); refresh() syncs the rest.
-      durableLsn:
-        cfg.readOnly && init.segments.length > 0
-          ? (init.segments.at(-2)?.lastLsn ?? init.segments[0]!.firstLsn - 1n)
-          : init.nextLsn - 1n,
-      onDurable: (lsn) => this.durableListeners.emit(lsn),
-    });
-    this.pager = new ReplayPager({
-      io,
-      maxFrameBody: this.maxFrameBody,
-      writeBufferSize: cfg.writeBufferSize,
+    this.ring = init.cfg.encryption;
+    this.maxFrameBody = maxFrameBodyOf(init.cfg);
+    const parts = buildParts(init, this.maxFrameBody, {
+      closed: () => this.closed,
       ring: () => this.ring,
-      segments: () => this.segments.list.slice(),
-      readableLsn: () => this.pipeline.writtenLsn,
+      written: (lsn) => {
+        if (this.writtenListeners.size > 0) this.writtenListeners.emit(lsn);
+      },
+      durable: (lsn) => this.durableListeners.emit(lsn),
     });
+    this.counters = parts.counters;
+    this.zeroFill = parts.zeroFill;
+    this.writeback = parts.writeback;
+    this.pipeline = parts.pipeline;
+    this.segments = parts.segments;
+    this.failures = parts.failures;
+    this.rounds = parts.rounds;
+    this.pager = parts.pager;
   }
 
   /**
@@ -247,109 +130,23 @@ export class SegmentedWal {
    * README.md "Recovery on open". A writer holds `<dir>/LOCK` until `close()`.
    */
   static async open(config: SegmentedWalConfig): Promise<SegmentedWal> {
-    const cfg = resolveConfig(config);
-    const ownsIo = cfg.io === undefined;
-    const io = cfg.io ?? createStorageIo({ backend: 'auto' });
-    let lock: IoLock | null = null;
+    const opened = await openLog(config);
     try {
-      if (cfg.readOnly) {
-        if ((await io.stat(cfg.dir)) === null) {
-          throw new WalError(
-            WalErrorCode.IO,
-            `the log directory ${cfg.dir} does not exist; a read-only opener never creates it`,
-            { details: { errno: 2, syscall: 'stat', path: cfg.dir } },
-          );
-        }
-      } else if ((await io.stat(cfg.dir)) === null) {
-        await io.mkdir(cfg.dir);
-        await io.syncDirectory(dirname(cfg.dir));
-      }
-      if (!cfg.readOnly) lock = await io.lock(join(cfg.dir, LOCK_FILE));
-      const directIo: DirectIoStats =
-        cfg.directIo && !cfg.readOnly
-          ? await probeDirectIo(io, join(cfg.dir, LOCK_FILE))
-          : {
-              state: 'off',
-              reason: cfg.readOnly ? 'read-only' : 'not asked for (config.directIo)',
-            };
-      const recovered = await recoverLog({
-        io,
-        dir: cfg.dir,
-        mode: cfg.recovery,
-        readOnly: cfg.readOnly,
-        ring: cfg.encryption,
-        maxFrameBody: Math.min(2 ** 30, cfg.maxRecordSize + 1024),
-      });
-      const segments = recovered.segments.map((s) =>
-        existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
-      );
-      const wal = new SegmentedWal({
-        cfg,
-        io,
-        ownsIo,
-        lock,
-        report: recovered.report,
-        segments,
-        floorLsn: recovered.floorLsn,
-        nextLsn: recovered.nextLsn,
-        directIo,
-      });
-      if (!cfg.readOnly) {
-        await wal.prepareActiveSegment();
+      const wal = new SegmentedWal(opened);
+      if (!opened.cfg.readOnly) {
+        await prepareActiveSegment(wal.activeParts(), wal.storageIo, wal.ring);
         wal.segments.prepareSpare();
         await wal.segments.spareReady();
       }
       return wal;
     } catch (err) {
-      if (lock !== null) await lock.release().catch(() => {});
-      if (ownsIo) await io.closeIo().catch(() => {});
+      await opened.release();
       throw err;
     }
   }
 
-  /**
-   * After recovery: continue the last segment when that is allowed, else plan a new one.
-   * Appending into an encrypted segment this process did not create could repeat nonces
-   * under its key, and a log with a key ring must not grow plaintext segments.
-   */
-  private async prepareActiveSegment(): Promise<void> {
-    const p = this.pipeline;
-    const last = this.segments.list[this.segments.list.length - 1];
-    if (last === undefined) {
-      const first = this.planNewActive();
-      this.segments.startCreation(first);
-      await first.creating;
-      return;
-    }
-    const io = this.storageIo;
-    const fd = await io.open(last.path, { direct: p.direct });
-    // Recovery may have read bytes that sit only in the page cache (a killed process
-    // never synced them); make them durable before anything is built on top of them.
-    await io.datasync(fd).catch(async (err) => {
-      await io.close(fd);
-      throw err;
-    });
-    // After salvage retired the LSNs of an unreadable last segment, the next record starts a
-    // segment of its own: a gap lies between segments, never inside one.
-    const continuable =
-      last.header.cipher === 'none' && this.ring === undefined && last.lastLsn + 1n === p.nextLsn;
-    if (continuable) {
-      last.fd = fd;
-      last.status = 'ready';
-      p.resetTo(last.assignedEnd, p.nextLsn, await p.bytesBefore(last));
-      this.zeroFill?.maybeStart(last);
-      return;
-    }
-    await io.close(fd);
-    this.planNewActive();
-  }
-
-  /** Plans the next active segment at nextLsn (replacing the current one if it is empty). */
-  private planNewActive(): Segment {
-    const p = this.pipeline;
-    const seg = this.segments.plan(p.nextLsn, this.ring);
-    p.resetTo(FILE_HEADER_SIZE, p.nextLsn, seg.headerBytes);
-    return seg;
+  private activeParts(): Pick<Parts, 'segments' | 'pipeline' | 'zeroFill'> {
+    return { segments: this.segments, pipeline: this.pipeline, zeroFill: this.zeroFill };
   }
 
   // ---------------------------------------------------------------- properties
@@ -483,14 +280,7 @@ export class SegmentedWal {
       p.unsealed = true;
       p.commit(seg, plainSize, lsn, lsn, 1);
     } else {
-      const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
-      checkFrameBody(size, this.maxFrameBody, this.cfg.maxRecordSize, 'record');
-      const scratch = p.scratchOf(plainSize);
-      encodeReserved(encodeRecordFrame, scratch, 0, lsn, record, plainSize, 'record');
-      const at = p.room(size);
-      if (this.failures.poison !== null) throw this.failures.poison;
-      cipher.encryptFrame(p.buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
-      p.commit(seg, size, lsn, lsn, 1);
+      this.appendEncrypted(seg, cipher, encodeRecordFrame, record, plainSize, lsn, 1, 'record');
     }
     this.counters.appends++;
     this.counters.records++;
@@ -566,18 +356,35 @@ export class SegmentedWal {
       p.unsealed = true;
       p.commit(seg, plainSize, first, last, records.length);
     } else {
-      const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
-      checkFrameBody(size, this.maxFrameBody, this.cfg.maxRecordSize, 'batch');
-      const scratch = p.scratchOf(plainSize);
-      encodeReserved(encodeBatchFrame, scratch, 0, first, records, plainSize, 'batch');
-      const at = p.room(size);
-      if (this.failures.poison !== null) throw this.failures.poison;
-      cipher.encryptFrame(p.buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
-      p.commit(seg, size, first, last, records.length);
+      const n = records.length;
+      this.appendEncrypted(seg, cipher, encodeBatchFrame, records, plainSize, first, n, 'batch');
     }
     this.counters.batches++;
     this.counters.records += records.length;
     return last;
+  }
+
+  /** An encrypted segment's frame: encoded into scratch space, then encrypted into the buffer. */
+  private appendEncrypted<T>(
+    seg: Segment,
+    cipher: FrameCipher,
+    encode: Encoder<T>,
+    input: T,
+    plainSize: number,
+    first: bigint,
+    count: number,
+    what: 'record' | 'batch',
+  ): void {
+    const p = this.pipeline;
+    const last = first + BigInt(count - 1);
+    const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
+    checkFrameBody(size, this.maxFrameBody, this.cfg.maxRecordSize, what);
+    const scratch = p.scratchOf(plainSize);
+    encodeReserved(encode, scratch, 0, first, input, plainSize, what);
+    const at = p.room(size);
+    if (this.failures.poison !== null) throw this.failures.poison;
+    cipher.encryptFrame(p.buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
+    p.commit(seg, size, first, last, count);
   }
 
   private lsnMismatch(firstLsn: unknown): never {
@@ -602,36 +409,6 @@ export class SegmentedWal {
       return next;
     }
     return active;
-  }
-
-  /** After a fill: the writes it held go out (even while closing), then the next fill may start. */
-  private onZeroFillIdle(filled: Segment): void {
-    if (this.failures.poison !== null || this.failures.rollback !== null) return;
-    const active = this.segments.active();
-    for (const seg of filled === active ? [active] : [filled, active]) {
-      if (seg.status !== 'pending' && seg.fd !== null) this.pipeline.submitQueued(seg);
-    }
-    if (!this.closed) this.zeroFill?.maybeStart(active);
-  }
-
-  /**
-   * A rollback's cut: the file is cut back to `offset` in `seg`, the segments after it are
-   * dropped and the pipeline goes on from there, as if the records from `lostFrom` on had
-   * never been appended. Throws (and the log is poisoned) when the file cannot be cut.
-   */
-  private async cutBack({ seg, offset, lostFrom: from }: RollbackPoint): Promise<void> {
-    const p = this.pipeline;
-    p.forgetWritesFrom(from);
-    this.segments.dropAfter(seg);
-    if (seg.fd !== null) await this.storageIo.truncate(seg.fd, offset);
-    p.forgetFrom(seg, offset, from);
-    const before = await p.bytesBefore(seg);
-    seg.completedEnd = Math.min(seg.completedEnd, offset);
-    seg.zeroedEnd = offset;
-    seg.writebackEnd = Math.min(seg.writebackEnd, offset);
-    if (seg.writtenLsn > from - 1n) seg.writtenLsn = from - 1n;
-    if (p.writtenLsn > from - 1n) p.writtenLsn = from - 1n;
-    p.resetTo(offset, from, before);
   }
 
   /**
@@ -717,7 +494,7 @@ export class SegmentedWal {
     if (active.status === 'pending' && active.creating === null) {
       this.segments.list.pop();
     }
-    this.planNewActive();
+    planActive(this.activeParts(), this.ring);
   }
 
   // ---------------------------------------------------------------- follow

@@ -14,6 +14,7 @@ import {
   type StorageIo,
 } from '@walnut/storage-io';
 import { alignDown, BLOCK, BlockTail, directBufferSize, newDirectBuffer } from './direct-io.js';
+import type { RollbackPoint } from './failures.js';
 import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
 import type { Segment } from './segment.js';
 import type { Counters } from './stats.js';
@@ -29,10 +30,10 @@ export interface WritePipelineHost {
   active(): Segment;
   /** A write was queued for a segment whose creation has not started: start it. */
   startCreation(seg: Segment): void;
-  /** Whether a completion may submit held writes (not once poisoned or rolling back). */
-  healthy(): boolean;
-  /** Whether a short write may be resubmitted (not once poisoned or closed). */
-  mayResubmit(): boolean;
+  poisoned(): boolean;
+  /** A rollback runs: held writes stay held (it discards them). */
+  rollingBack(): boolean;
+  closed(): boolean;
   poison(err: unknown): void;
   /** A write failed for lack of space: the records from `lostFrom` on are to be rolled back. */
   noSpace(seg: Segment, offset: number, lostFrom: bigint, err: unknown): void;
@@ -349,6 +350,16 @@ export class WritePipeline {
     for (const { w, token } of submitted) this.watch(w, token);
   }
 
+  /** After a fill: the writes it held go out (even while closing), then the next fill may start. */
+  afterZeroFill(filled: Segment): void {
+    if (this.host.poisoned() || this.host.rollingBack()) return;
+    const active = this.host.active();
+    for (const seg of filled === active ? [active] : [filled, active]) {
+      if (seg.status !== 'pending' && seg.fd !== null) this.submitQueued(seg);
+    }
+    if (!this.host.closed()) this.zeroFill?.maybeStart(active);
+  }
+
   /** Submits (the rest of) a write; -1 when the StorageIo refused it, which poisons the log. */
   private submitWrite(w: PendingWrite): number {
     w.status = 'inflight';
@@ -416,7 +427,7 @@ export class WritePipeline {
       w.done = done;
       this.counters.shortWrites++;
       this.counters.bytesWritten += c.result;
-      if (!this.host.mayResubmit()) {
+      if (this.host.poisoned() || this.host.closed()) {
         w.status = 'failed';
         w.settle();
         return;
@@ -432,7 +443,9 @@ export class WritePipeline {
     if (w.pooledBuffer !== null) this.pool.give(w.pooledBuffer);
     w.settle();
     this.advanceWritten();
-    if (this.tail !== null && this.host.healthy()) this.releaseHeldBehind(w);
+    if (this.tail !== null && !this.host.poisoned() && !this.host.rollingBack()) {
+      this.releaseHeldBehind(w);
+    }
   }
 
   private fail(w: PendingWrite, syscall: string): void {
@@ -488,10 +501,27 @@ export class WritePipeline {
     }
   }
 
-  /** A rollback cuts at `from`: the writes from there on are forgotten. */
-  forgetWritesFrom(from: bigint): void {
+  /**
+   * A rollback's cut: the file is cut back to `offset` in `seg` (`dropAfter` drops the
+   * segments after it) and the pipeline goes on from there, as if the records from
+   * `lostFrom` on had never been appended. Throws when the file cannot be cut.
+   */
+  async cutBack(
+    { seg, offset, lostFrom: from }: RollbackPoint,
+    dropAfter: (seg: Segment) => void,
+  ): Promise<void> {
     this.writes = this.writes.filter((w) => w.firstLsn < from && w.status === 'done');
     this.advanceWritten();
+    dropAfter(seg);
+    if (seg.fd !== null) await this.io.truncate(seg.fd, offset);
+    this.forgetFrom(seg, offset, from);
+    const before = await this.bytesBefore(seg);
+    seg.completedEnd = Math.min(seg.completedEnd, offset);
+    seg.zeroedEnd = offset;
+    seg.writebackEnd = Math.min(seg.writebackEnd, offset);
+    if (seg.writtenLsn > from - 1n) seg.writtenLsn = from - 1n;
+    if (this.writtenLsn > from - 1n) this.writtenLsn = from - 1n;
+    this.resetTo(offset, from, before);
   }
 
   /**
