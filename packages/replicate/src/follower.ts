@@ -12,6 +12,7 @@ import {
   writeLocalState,
 } from './local-state.js';
 import {
+  checkWait,
   type FollowerOptions,
   type PrimaryOptions,
   type ResolvedCluster,
@@ -125,17 +126,10 @@ export class Follower {
 
   /** Resolves once `appliedLsn` ≥ `lsn`; WAL_TIMEOUT after `timeoutMs`. */
   waitFor(lsn: bigint, timeoutMs: number): Promise<bigint> {
-    if (typeof lsn !== 'bigint')
-      return Promise.reject(
-        new WalError(WalErrorCode.BAD_ARGUMENT, `lsn must be a bigint, got ${typeof lsn}`),
-      );
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BAD_ARGUMENT,
-          `timeoutMs must be a non-negative number, got ${timeoutMs}`,
-        ),
-      );
+    try {
+      checkWait(lsn, timeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (this.applier.durable >= lsn) return Promise.resolve(this.applier.durable);
     if (this.failure) return Promise.reject(this.failure);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveFollower, resolvePrimary } from './options.js';
+import { checkRecord, checkWait, resolveFollower, resolvePrimary } from './options.js';
 
 const base = { servers: 'nats://127.0.0.1:4222', stream: 'orders' };
 
@@ -44,5 +44,18 @@ describe('replication options', () => {
         message: expect.stringContaining('options.mode'),
       }),
     );
+  });
+
+  it.each([
+    [() => checkWait(5, 1_000), 'lsn must be a bigint, got 5'],
+    [() => checkWait(5n, -1), 'timeoutMs must be a non-negative number, got -1'],
+    [() => checkWait(5n, Number.NaN), 'timeoutMs must be a non-negative number, got NaN'],
+    [() => checkRecord('text', undefined), 'payload must be a Buffer or Uint8Array, got "text"'],
+    [
+      () => checkRecord(Buffer.alloc(1), 7),
+      'meta must be a Buffer, Uint8Array or undefined, got 7',
+    ],
+  ])('refuse bad call arguments with WAL_BAD_ARGUMENT (%#)', (call, message) => {
+    expect(call).toThrow(expect.objectContaining({ code: 'WAL_BAD_ARGUMENT', message }));
   });
 });

@@ -200,3 +200,19 @@ export function names(stream: string) {
     leaseKey: 'primary',
   };
 }
+
+/** Checks `waitFor`-style arguments (WAL_BAD_ARGUMENT): an LSN and a timeout in milliseconds. */
+export function checkWait(lsn: unknown, timeoutMs: unknown): void {
+  if (typeof lsn !== 'bigint') badArgument('lsn', 'a bigint', lsn);
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    badArgument('timeoutMs', 'a non-negative number', timeoutMs);
+  }
+}
+
+/** Checks `append` arguments (WAL_BAD_ARGUMENT), as `Batch.add` does. */
+export function checkRecord(payload: unknown, meta: unknown): void {
+  if (!(payload instanceof Uint8Array)) badArgument('payload', 'a Buffer or Uint8Array', payload);
+  if (meta !== undefined && !(meta instanceof Uint8Array)) {
+    badArgument('meta', 'a Buffer, Uint8Array or undefined', meta);
+  }
+}

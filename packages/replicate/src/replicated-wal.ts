@@ -20,7 +20,13 @@ import {
   writeLocalState,
 } from './local-state.js';
 import { encodeEpochMessage, MessageKind } from './message.js';
-import { type PrimaryOptions, type ResolvedPrimary, resolvePrimary } from './options.js';
+import {
+  checkRecord,
+  checkWait,
+  type PrimaryOptions,
+  type ResolvedPrimary,
+  resolvePrimary,
+} from './options.js';
 import { catchUp, openLocalWal, verifyAgainstStream } from './replica-log.js';
 import { Shipper } from './shipper.js';
 import { SegmentUploader } from './uploader.js';
@@ -280,13 +286,10 @@ export class ReplicatedWal {
    * resolves once it is durable here.
    */
   append(payload: Uint8Array, meta?: Uint8Array): Promise<bigint> {
-    if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BAD_ARGUMENT,
-          'append(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta',
-        ),
-      );
+    try {
+      checkRecord(payload, meta);
+    } catch (err) {
+      return Promise.reject(err);
     }
     // The copy is what the shipper publishes; taken now, so the caller may reuse its buffers
     // as soon as append returns, as with Wal.append.
@@ -369,17 +372,10 @@ export class ReplicatedWal {
 
   /** Resolves once every record up to `lsn` is in the stream; WAL_TIMEOUT after `timeoutMs`. */
   waitReplicated(lsn: bigint, timeoutMs: number): Promise<bigint> {
-    if (typeof lsn !== 'bigint')
-      return Promise.reject(
-        new WalError(WalErrorCode.BAD_ARGUMENT, `lsn must be a bigint, got ${typeof lsn}`),
-      );
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BAD_ARGUMENT,
-          `timeoutMs must be a non-negative number, got ${timeoutMs}`,
-        ),
-      );
+    try {
+      checkWait(lsn, timeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.waitFor(
       lsn,

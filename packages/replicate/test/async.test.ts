@@ -1,24 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Follower, type PrimaryOptions, ReplicatedWal } from '../src/index.js';
-import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+import { sleep, TcpProxy } from '../src/testing/index.js';
+import {
+  closedAfterEach,
+  contiguous,
+  payloadOf,
+  readLog,
+  streamName,
+  tempDir,
+  useCluster,
+} from './helpers.js';
 
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-  removeDirs();
-});
+const cluster = useCluster();
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
-});
+const opened = closedAfterEach();
 
 async function proxiedPrimary(options: Partial<PrimaryOptions>) {
-  const proxy = await TcpProxy.start(cluster.nodes[2]!.spec.clientPort);
+  const proxy = await TcpProxy.start(cluster().nodes[2]!.spec.clientPort);
   opened.push({ close: () => proxy.stop() });
   const primary = await ReplicatedWal.open(tempDir(), {
     servers: [proxy.url],
@@ -56,7 +54,10 @@ describe('async mode', () => {
     expect(primary.stats().lag.records).toBe(0n);
 
     const dir = tempDir();
-    const follower = await Follower.open(dir, { servers: cluster.servers, stream: primary.stream });
+    const follower = await Follower.open(dir, {
+      servers: cluster().servers,
+      stream: primary.stream,
+    });
     opened.push(follower);
     await follower.waitFor(510n, 20_000);
     await follower.close();

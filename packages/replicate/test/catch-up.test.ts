@@ -1,22 +1,20 @@
 import { KeyRing } from '@walnut/wal';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+import { sleep, TcpProxy } from '../src/testing/index.js';
+import {
+  closedAfterEach,
+  contiguous,
+  payloadOf,
+  readLog,
+  streamName,
+  tempDir,
+  useCluster,
+} from './helpers.js';
 
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-  removeDirs();
-});
+const cluster = useCluster();
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
-});
+const opened = closedAfterEach();
 
 async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -32,7 +30,7 @@ describe('catching up from the object store', () => {
     const primaryDir = tempDir();
     // Small segments (about 60 records of 200 B) and a stream that keeps 150 messages.
     const primary = await ReplicatedWal.open(primaryDir, {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
       streamMaxMessages: 150,
@@ -41,7 +39,7 @@ describe('catching up from the object store', () => {
     opened.push(primary);
     for (let i = 0; i < 100; i++) await primary.append(payloadOf(i, 200));
     const restartedDir = tempDir();
-    const early = await Follower.open(restartedDir, { servers: cluster.servers, stream });
+    const early = await Follower.open(restartedDir, { servers: cluster().servers, stream });
     await early.waitFor(100n, 20_000);
     await early.close();
 
@@ -50,9 +48,9 @@ describe('catching up from the object store', () => {
     await until('the uploads', () => primary.stats().uploads.uploadedLsn >= 800n);
     expect(primary.stats().uploads.failures).toBe(0);
 
-    const restarted = await Follower.open(restartedDir, { servers: cluster.servers, stream });
+    const restarted = await Follower.open(restartedDir, { servers: cluster().servers, stream });
     opened.push(restarted);
-    const fresh = await Follower.open(tempDir(), { servers: cluster.servers, stream });
+    const fresh = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     opened.push(fresh);
     await restarted.waitFor(1_000n, 30_000);
     await fresh.waitFor(1_000n, 30_000);
@@ -73,7 +71,7 @@ describe('catching up from the object store', () => {
     const stream = streamName('restore-encrypted');
     const ring = new KeyRing([[7, Buffer.alloc(32, 7)]], 7);
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
       streamMaxMessages: 100,
@@ -84,7 +82,7 @@ describe('catching up from the object store', () => {
     await until('the uploads', () => primary.stats().uploads.uploadedLsn >= 450n);
 
     const withRing = await Follower.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       wal: { encryption: ring },
     });
@@ -92,14 +90,14 @@ describe('catching up from the object store', () => {
     await withRing.waitFor(600n, 30_000);
     expect(withRing.stats().restoredRecords).toBeGreaterThan(0);
 
-    const without = await Follower.open(tempDir(), { servers: cluster.servers, stream });
+    const without = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     opened.push(without);
     await expect(without.waitFor(600n, 30_000)).rejects.toMatchObject({ code: 'WAL_KEY_MISSING' });
   });
 
   it('a partitioned sync primary fails its appends after the bounded wait and resumes when the partition heals', async () => {
     const stream = streamName('partition');
-    const proxy = await TcpProxy.start(cluster.nodes[1]!.spec.clientPort);
+    const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
     opened.push({ close: () => proxy.stop() });
     const primary = await ReplicatedWal.open(tempDir(), {
       servers: [proxy.url],
@@ -123,7 +121,7 @@ describe('catching up from the object store', () => {
     expect(await primary.waitReplicated(24n, 30_000)).toBe(24n);
     expect(await primary.append(payloadOf(24))).toBe(25n);
     const dir = tempDir();
-    const follower = await Follower.open(dir, { servers: cluster.servers, stream });
+    const follower = await Follower.open(dir, { servers: cluster().servers, stream });
     opened.push(follower);
     await follower.waitFor(25n, 20_000);
     await follower.close();

@@ -1,23 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { NatsCluster } from '../src/testing/index.js';
 import { PrimaryChild } from './child.js';
-import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+import {
+  closedAfterEach,
+  contiguous,
+  payloadOf,
+  readLog,
+  streamName,
+  tempDir,
+  useCluster,
+} from './helpers.js';
 
 // The primaries here run the built package in child processes: build first (pnpm test does).
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-  removeDirs();
-});
+const cluster = useCluster();
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const opened = closedAfterEach();
 
 function expectAcknowledgedIn(
   copy: { lsn: bigint; payload: Buffer }[],
@@ -37,13 +34,13 @@ describe('the primary process dies or stops', () => {
     const dir = tempDir();
     const child = PrimaryChild.start({
       dir,
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       mode: 'sync',
       producers: 64,
       count: 200_000,
     });
-    cleanups.push(() => child.exit(1));
+    opened.push({ close: () => child.exit(1) });
     await child.waitReady();
     await child.waitAcked(400 + Math.floor(Math.random() * 600));
     child.signal('SIGKILL');
@@ -51,15 +48,19 @@ describe('the primary process dies or stops', () => {
     const acked = new Map(child.acked);
 
     const followerDir = tempDir();
-    const follower = await Follower.open(followerDir, { servers: cluster.servers, stream });
-    cleanups.push(() => follower.close());
+    const follower = await Follower.open(followerDir, { servers: cluster().servers, stream });
+    opened.push({ close: () => follower.close() });
     const highest = [...acked.keys()].reduce((a, b) => (a > b ? a : b), 0n);
     await follower.waitFor(highest, 30_000);
 
     // The killed primary's directory opens again as primary (epoch 2) and ships what its
     // disk held beyond the stream; the follower ends up with exactly the primary's log.
-    const again = await ReplicatedWal.open(dir, { servers: cluster.servers, stream, replicas: 3 });
-    cleanups.push(() => again.close());
+    const again = await ReplicatedWal.open(dir, {
+      servers: cluster().servers,
+      stream,
+      replicas: 3,
+    });
+    opened.push({ close: () => again.close() });
     expect(again.epoch).toBe(2);
     const last = await again.append(payloadOf(1_000_000));
     await follower.waitFor(last, 30_000);
@@ -76,26 +77,28 @@ describe('the primary process dies or stops', () => {
     const dir = tempDir();
     const child = PrimaryChild.start({
       dir,
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       mode: 'sync',
       producers: 16,
       count: 200_000,
       pauseMs: 2,
     });
-    cleanups.push(() => {
-      child.signal('SIGCONT');
-      return child.exit(1);
+    opened.push({
+      close: () => {
+        child.signal('SIGCONT');
+        return child.exit(1);
+      },
     });
     await child.waitReady();
     const followerDir = tempDir();
-    const follower = await Follower.open(followerDir, { servers: cluster.servers, stream });
+    const follower = await Follower.open(followerDir, { servers: cluster().servers, stream });
     await child.waitAcked(300);
     child.signal('SIGSTOP');
     const ackedWhileRunning = child.acked.size;
 
     const promoted = await follower.promote();
-    cleanups.push(() => promoted.close());
+    opened.push({ close: () => promoted.close() });
     expect(promoted.epoch).toBe(2);
     const takeover = promoted.lastLsn;
     const mine: bigint[] = [];

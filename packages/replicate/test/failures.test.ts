@@ -1,24 +1,23 @@
 import { isWalError } from '@walnut/wal';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { NatsCluster, sleep } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+import { sleep } from '../src/testing/index.js';
+import {
+  closedAfterEach,
+  contiguous,
+  payloadOf,
+  readLog,
+  streamName,
+  tempDir,
+  useCluster,
+} from './helpers.js';
 
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-  removeDirs();
-});
+const cluster = useCluster();
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
-  // Every node runs again for the next test.
-  for (const node of cluster.nodes) await node.start();
-  await cluster.waitForJetStream(30_000);
+// Every node runs again for the next test.
+const opened = closedAfterEach(async () => {
+  for (const node of cluster().nodes) await node.start();
+  await cluster().waitForJetStream(30_000);
 });
 
 interface Run {
@@ -64,7 +63,7 @@ async function produce(
 /** A fresh follower's copy must hold every acknowledged record, byte for byte, LSNs contiguous. */
 async function checkOnFreshFollower(stream: string, run: Run, upTo: bigint): Promise<void> {
   const dir = tempDir();
-  const follower = await Follower.open(dir, { servers: cluster.servers, stream });
+  const follower = await Follower.open(dir, { servers: cluster().servers, stream });
   opened.push(follower);
   await follower.waitFor(upTo, 60_000);
   await follower.close();
@@ -82,7 +81,7 @@ describe('failures of the cluster under sync appends from 64 producers', () => {
   it('kill -9 of the stream leader: appends stall, then resume; nothing acknowledged is lost', async () => {
     const stream = streamName('leader');
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
       requestTimeoutMs: 2_000,
@@ -90,29 +89,29 @@ describe('failures of the cluster under sync appends from 64 producers', () => {
     });
     opened.push(primary);
     await primary.append(payloadOf(0));
-    const leader = await cluster.streamLeader(stream);
+    const leader = await cluster().streamLeader(stream);
     const run = await produce(
       primary,
       { producers: 64, perProducer: 40, startAfter: 500, deadlineMs: 90_000 },
       async () => {
-        await cluster.node(leader).kill();
+        await cluster().node(leader).kill();
       },
     );
     expect(Object.fromEntries(run.failures)).toEqual({});
     expect(run.acked.size).toBe(64 * 40);
-    const newLeader = await cluster.streamLeader(stream);
+    const newLeader = await cluster().streamLeader(stream);
     expect(newLeader).not.toBe(leader);
     console.log(
       `leader ${leader} killed: longest commit ${run.maxLatencyMs.toFixed(0)} ms, ${primary.stats().shipper.reconciles} reconciles`,
     );
-    await cluster.node(leader).start();
+    await cluster().node(leader).start();
     await checkOnFreshFollower(stream, run, primary.lastLsn);
   });
 
   it('kill -9 of a non-leader replica: appends go on, none fails', async () => {
     const stream = streamName('replica');
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
       requestTimeoutMs: 2_000,
@@ -120,12 +119,12 @@ describe('failures of the cluster under sync appends from 64 producers', () => {
     });
     opened.push(primary);
     await primary.append(payloadOf(0));
-    const leader = await cluster.streamLeader(stream);
+    const leader = await cluster().streamLeader(stream);
     // A replica that is not the stream leader, and not the node the primary is connected to.
     const connectedPort = Number(primary.stats().connectedServer?.split(':').pop());
     const victim =
-      cluster.nodes.find((n) => n.spec.name !== leader && n.spec.clientPort !== connectedPort) ??
-      cluster.nodes.find((n) => n.spec.name !== leader)!;
+      cluster().nodes.find((n) => n.spec.name !== leader && n.spec.clientPort !== connectedPort) ??
+      cluster().nodes.find((n) => n.spec.name !== leader)!;
     const run = await produce(
       primary,
       { producers: 64, perProducer: 40, startAfter: 500, deadlineMs: 90_000 },
@@ -144,7 +143,7 @@ describe('failures of the cluster under sync appends from 64 producers', () => {
   it('losing the quorum: sync appends fail after the bounded wait with WAL_NOT_REPLICATED, retries back off, and the records ship once it returns', async () => {
     const stream = streamName('quorum');
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
       requestTimeoutMs: 1_000,
@@ -152,8 +151,8 @@ describe('failures of the cluster under sync appends from 64 producers', () => {
     });
     opened.push(primary);
     for (let i = 0; i < 20; i++) await primary.append(payloadOf(i));
-    const leader = await cluster.streamLeader(stream);
-    const others = cluster.nodes.filter((n) => n.spec.name !== leader);
+    const leader = await cluster().streamLeader(stream);
+    const others = cluster().nodes.filter((n) => n.spec.name !== leader);
     await Promise.all(others.map((n) => n.kill()));
 
     const before = primary.stats().shipper.failedPublishes;

@@ -1,28 +1,20 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Batch } from '@walnut/wal';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { NatsCluster } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+import { contiguous, payloadOf, readLog, streamName, tempDir, useCluster } from './helpers.js';
 
 // The follower runs the built package in a child process: build first (pnpm test does).
 const CHILD = fileURLToPath(new URL('./fixtures/follower-child.mjs', import.meta.url));
 
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-  removeDirs();
-});
+const cluster = useCluster();
 
 describe('a follower process killed while applying', () => {
   it('continues from its own durable position when reopened, and ends equal to the primary', async () => {
     const stream = streamName('follower-kill');
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
     });
@@ -36,7 +28,7 @@ describe('a follower process killed while applying', () => {
     expect(primary.lastLsn).toBe(10_000n);
 
     const dir = tempDir();
-    const child = spawn(process.execPath, [CHILD, dir, cluster.servers.join(','), stream], {
+    const child = spawn(process.execPath, [CHILD, dir, cluster().servers.join(','), stream], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let applied = 0n;
@@ -66,7 +58,7 @@ describe('a follower process killed while applying', () => {
       await exited;
     }
 
-    const reopened = await Follower.open(dir, { servers: cluster.servers, stream });
+    const reopened = await Follower.open(dir, { servers: cluster().servers, stream });
     // Whatever the killed follower had made durable is still there.
     expect(reopened.appliedLsn).toBeGreaterThanOrEqual(applied);
     await reopened.waitFor(10_000n, 60_000);

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from '@walnut/wal';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { NatsCluster } from '../src/testing/index.js';
 
 const dirs: string[] = [];
 
@@ -23,6 +25,40 @@ export function payloadOf(i: number, size = 48): Buffer {
   buf.writeUInt32LE(i, 0);
   for (let j = 4; j < size; j++) buf[j] = (i * 31 + j * 7) & 0xff;
   return buf;
+}
+
+/**
+ * Starts a 3-node cluster before the file's tests and stops it after them, removing the
+ * tests' temporary directories; returns the function that gives the running cluster.
+ */
+export function useCluster(): () => NatsCluster {
+  let cluster: NatsCluster | undefined;
+  beforeAll(async () => {
+    cluster = await NatsCluster.start({ size: 3 });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    removeDirs();
+  });
+  return () => {
+    if (cluster === undefined) throw new Error('the cluster runs only while the tests do');
+    return cluster;
+  };
+}
+
+type Closeable = { close(): Promise<unknown> };
+
+/**
+ * What a test pushes here is closed after it, newest first; a close that fails does not
+ * fail the next test. `then` runs after the closes (e.g. to restart stopped nodes).
+ */
+export function closedAfterEach(then?: () => Promise<void>): Closeable[] {
+  const opened: Closeable[] = [];
+  afterEach(async () => {
+    for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
+    await then?.();
+  });
+  return opened;
 }
 
 let streams = 0;

@@ -1,23 +1,17 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsCluster } from '../src/testing/index.js';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from './helpers.js';
 
 /**
  * What @walnut/replicate relies on from JetStream, checked on the installed server: if a
  * server version changed one of these, this file says which before the package misbehaves.
  */
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useCluster();
 
 describe('the JetStream behaviour replication is built on', () => {
   it('stores an R3 stream in order, refuses a stale expected last sequence, drops a duplicate id', async () => {
-    const nc = await cluster.connect();
+    const nc = await cluster().connect();
     try {
       const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: 'probe', subjects: ['probe.log'], num_replicas: 3 });
@@ -34,14 +28,14 @@ describe('the JetStream behaviour replication is built on', () => {
       expect(again).toMatchObject({ seq: 1, duplicate: true });
       const info = await jsm.streams.info('probe');
       expect(info.state.last_seq).toBe(1);
-      expect(['n1', 'n2', 'n3']).toContain(await cluster.streamLeader('probe'));
+      expect(['n1', 'n2', 'n3']).toContain(await cluster().streamLeader('probe'));
     } finally {
       await nc.close();
     }
   });
 
   it('lets a key-value update succeed only at the revision it read', async () => {
-    const nc = await cluster.connect();
+    const nc = await cluster().connect();
     try {
       const kv = await new Kvm(nc).create('probe-kv', { replicas: 3 });
       const revision = await kv.create('lease', '1');

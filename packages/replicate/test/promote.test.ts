@@ -1,30 +1,28 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { NatsCluster, sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+import { sleep, TcpProxy } from '../src/testing/index.js';
+import {
+  closedAfterEach,
+  contiguous,
+  payloadOf,
+  readLog,
+  streamName,
+  tempDir,
+  useCluster,
+} from './helpers.js';
 
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-  removeDirs();
-});
+const cluster = useCluster();
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
-});
+const opened = closedAfterEach();
 
 describe('promotion and fencing', () => {
   it('a promoted follower fences the old primary, which never acknowledges again and reports its tail', async () => {
     const stream = streamName('fence');
     // The old primary reaches the cluster through a proxy the test can cut.
-    const proxy = await TcpProxy.start(cluster.nodes[0]!.spec.clientPort);
+    const proxy = await TcpProxy.start(cluster().nodes[0]!.spec.clientPort);
     opened.push({ close: () => proxy.stop() });
     const oldDir = tempDir();
     const old = await ReplicatedWal.open(oldDir, {
@@ -39,7 +37,7 @@ describe('promotion and fencing', () => {
     for (let i = 0; i < 40; i++) await old.append(payloadOf(i));
     await old.waitReplicated(40n, 10_000);
     const followerDir = tempDir();
-    const follower = await Follower.open(followerDir, { servers: cluster.servers, stream });
+    const follower = await Follower.open(followerDir, { servers: cluster().servers, stream });
     await follower.waitFor(40n, 20_000);
 
     // Cut off, the async primary still acknowledges locally: LSNs 41-45 never reach the stream.
@@ -67,16 +65,16 @@ describe('promotion and fencing', () => {
 
     // The old directory cannot come back as primary.
     await expect(
-      ReplicatedWal.open(oldDir, { servers: cluster.servers, stream, replicas: 3 }),
+      ReplicatedWal.open(oldDir, { servers: cluster().servers, stream, replicas: 3 }),
     ).rejects.toMatchObject({
       code: 'WAL_FENCED',
     });
     // Nor follow: its LSNs 41-45 are records the stream never had.
-    await expect(Follower.open(oldDir, { servers: cluster.servers, stream })).rejects.toMatchObject(
-      {
-        code: 'WAL_DIVERGED',
-      },
-    );
+    await expect(
+      Follower.open(oldDir, { servers: cluster().servers, stream }),
+    ).rejects.toMatchObject({
+      code: 'WAL_DIVERGED',
+    });
 
     const copy = await readLog(followerDir);
     expect(contiguous(copy)).toBe(60);
@@ -86,13 +84,13 @@ describe('promotion and fencing', () => {
   it('an old primary that has not yet heard of the takeover refuses its next append', async () => {
     const stream = streamName('fence-sync');
     const old = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
     });
     opened.push(old);
     for (let i = 0; i < 10; i++) await old.append(payloadOf(i));
-    const follower = await Follower.open(tempDir(), { servers: cluster.servers, stream });
+    const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     await follower.waitFor(10n, 20_000);
     const promoted = await follower.promote();
     opened.push(promoted);
@@ -107,7 +105,7 @@ describe('promotion and fencing', () => {
   it('a primary whose directory lost the record of its last epoch still holds the lease', async () => {
     const stream = streamName('lost-epoch');
     const dir = tempDir();
-    const options = { servers: cluster.servers, stream, replicas: 3 };
+    const options = { servers: cluster().servers, stream, replicas: 3 };
     const first = await ReplicatedWal.open(dir, options);
     await first.append(payloadOf(0));
     await first.close();
@@ -126,13 +124,13 @@ describe('promotion and fencing', () => {
   it('a second primary for the same stream is refused while the first holds the lease', async () => {
     const stream = streamName('second');
     const first = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
     });
     opened.push(first);
     await expect(
-      ReplicatedWal.open(tempDir(), { servers: cluster.servers, stream, replicas: 3 }),
+      ReplicatedWal.open(tempDir(), { servers: cluster().servers, stream, replicas: 3 }),
     ).rejects.toMatchObject({
       code: 'WAL_BAD_STATE',
     });
@@ -143,19 +141,23 @@ describe('promotion and fencing', () => {
     const stream = streamName('reopen');
     const dir = tempDir();
     const first = await ReplicatedWal.open(dir, {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
       mode: 'async',
     });
     for (let i = 0; i < 30; i++) await first.append(payloadOf(i));
     await first.close();
-    const again = await ReplicatedWal.open(dir, { servers: cluster.servers, stream, replicas: 3 });
+    const again = await ReplicatedWal.open(dir, {
+      servers: cluster().servers,
+      stream,
+      replicas: 3,
+    });
     opened.push(again);
     expect(again.epoch).toBe(2);
     expect(await again.append(payloadOf(30))).toBe(31n);
     const followerDir = tempDir();
-    const follower = await Follower.open(followerDir, { servers: cluster.servers, stream });
+    const follower = await Follower.open(followerDir, { servers: cluster().servers, stream });
     opened.push(follower);
     await follower.waitFor(31n, 20_000);
     await follower.close();

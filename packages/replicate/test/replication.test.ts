@@ -1,28 +1,25 @@
 import { Batch } from '@walnut/wal';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { NatsCluster } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, removeDirs, streamName, tempDir } from './helpers.js';
+import {
+  closedAfterEach,
+  contiguous,
+  payloadOf,
+  readLog,
+  streamName,
+  tempDir,
+  useCluster,
+} from './helpers.js';
 
-let cluster: NatsCluster;
-beforeAll(async () => {
-  cluster = await NatsCluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-  removeDirs();
-});
+const cluster = useCluster();
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of opened.splice(0).reverse()) await x.close().catch(() => undefined);
-});
+const opened = closedAfterEach();
 
 describe('a sync primary and a follower on a 3-node cluster', () => {
   it('acknowledges appends only once replicated, and a follower copies them byte for byte', async () => {
     const stream = streamName('basic');
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       mode: 'sync',
       replicas: 3,
@@ -57,7 +54,7 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     expect(stats.shipper.messages).toBeLessThan(acked.length); // groups, not one message per record
 
     const followerDir = tempDir();
-    const follower = await Follower.open(followerDir, { servers: cluster.servers, stream });
+    const follower = await Follower.open(followerDir, { servers: cluster().servers, stream });
     opened.push(follower);
     expect(await follower.waitFor(last, 20_000)).toBeGreaterThanOrEqual(last);
     await follower.close();
@@ -72,7 +69,7 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
   it('lets a caller reuse its buffer as soon as append returns, locally and on the follower', async () => {
     const stream = streamName('reuse');
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
     });
@@ -90,7 +87,7 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     }
     await Promise.all(appends);
     const dir = tempDir();
-    const follower = await Follower.open(dir, { servers: cluster.servers, stream });
+    const follower = await Follower.open(dir, { servers: cluster().servers, stream });
     opened.push(follower);
     await follower.waitFor(primary.lastLsn, 20_000);
     await follower.close();
@@ -110,20 +107,20 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
   it('continues a follower from its own position after a restart', async () => {
     const stream = streamName('restart');
     const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster.servers,
+      servers: cluster().servers,
       stream,
       replicas: 3,
     });
     opened.push(primary);
     for (let i = 0; i < 50; i++) await primary.append(payloadOf(i));
     const dir = tempDir();
-    const first = await Follower.open(dir, { servers: cluster.servers, stream });
+    const first = await Follower.open(dir, { servers: cluster().servers, stream });
     await first.waitFor(50n, 20_000);
     await first.close();
     const batch = new Batch();
     for (let i = 50; i < 120; i++) batch.add(payloadOf(i));
     await primary.appendBatch(batch);
-    const second = await Follower.open(dir, { servers: cluster.servers, stream });
+    const second = await Follower.open(dir, { servers: cluster().servers, stream });
     opened.push(second);
     await second.waitFor(120n, 20_000);
     await second.close();
