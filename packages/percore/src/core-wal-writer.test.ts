@@ -1,5 +1,6 @@
-import { type CoreEntry, isWalError, WalErrorCode } from '@walnut/codec';
+import { type CoreEntry, WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, type IoCompletion, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CoreWalWriter } from './core-wal-writer.js';
 import { PerCoreWalReader } from './reader.js';
@@ -22,20 +23,6 @@ async function readEntries(path = PATH, from?: number): Promise<CoreEntry[]> {
   } finally {
     await reader.close();
   }
-}
-
-async function expectWalError(promise: Promise<unknown>, code: string): Promise<void> {
-  await expect(promise).rejects.toSatisfy((e: unknown) => isWalError(e) && e.code === code);
-}
-
-function expectThrowsCode(run: () => unknown, code: string): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isWalError(thrown) ? thrown.code : thrown).toBe(code);
 }
 
 /** Polls until the writer's pending sync completed (feeding it every completion). */
@@ -122,11 +109,11 @@ describe('CoreWalWriter direct path', () => {
     const writer = await CoreWalWriter.create(3, PATH, { io });
     writer.appendPut(bytes('a'), bytes('1'));
     const before = writer.position;
-    expectThrowsCode(
+    expectWalError(
       () => writer.appendPut('not bytes' as unknown as Uint8Array, bytes('1')),
       WalErrorCode.BAD_ARGUMENT,
     );
-    expectThrowsCode(
+    expectWalError(
       () => writer.append({ op: 'nope' } as unknown as Parameters<typeof writer.append>[0]),
       WalErrorCode.BAD_ARGUMENT,
     );
@@ -140,7 +127,7 @@ describe('CoreWalWriter direct path', () => {
   it('never lets the epoch go back', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io });
     writer.setEpoch(5n);
-    expectThrowsCode(() => writer.setEpoch(4n), WalErrorCode.BAD_ARGUMENT);
+    expectWalError(() => writer.setEpoch(4n), WalErrorCode.BAD_ARGUMENT);
     await writer.close();
   });
 
@@ -267,7 +254,7 @@ describe('CoreWalWriter StorageIo path', () => {
   it('markSynced refuses while writes are buffered or in flight', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io });
     writer.appendPut(bytes('a'), bytes('1'));
-    expectThrowsCode(() => writer.markSynced(), WalErrorCode.BAD_STATE);
+    expectWalError(() => writer.markSynced(), WalErrorCode.BAD_STATE);
     await writer.sync();
     writer.markSynced();
     expect(writer.syncedPosition).toBe(writer.position);
@@ -286,7 +273,7 @@ describe('CoreWalWriter faults', () => {
     faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
     await expectWalError(writer.sync(), WalErrorCode.IO);
     expect(writer.syncedPosition).toBe(64);
-    expectThrowsCode(() => writer.appendPut(bytes('b'), bytes('2')), WalErrorCode.POISONED);
+    expectWalError(() => writer.appendPut(bytes('b'), bytes('2')), WalErrorCode.POISONED);
     await expectWalError(writer.sync(), WalErrorCode.POISONED);
   });
 
@@ -317,9 +304,9 @@ describe('CoreWalWriter faults', () => {
     writer.appendPutViaStorageIo(bytes('a'), Buffer.alloc(200));
     writer.syncViaStorageIo();
     const completions = await faulty.waitCompletions(2);
-    expectThrowsCode(() => writer.checkCompletions(completions), WalErrorCode.IO);
+    expectWalError(() => writer.checkCompletions(completions), WalErrorCode.IO);
     expect(writer.syncedPosition).toBe(64);
-    expectThrowsCode(() => writer.syncViaStorageIo(), WalErrorCode.POISONED);
+    expectWalError(() => writer.syncViaStorageIo(), WalErrorCode.POISONED);
   });
 
   it('StorageIo path: a failed sync completion throws', async () => {
@@ -328,7 +315,7 @@ describe('CoreWalWriter faults', () => {
     writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
     writer.syncViaStorageIo();
     const completions = await faulty.waitCompletions(2);
-    expectThrowsCode(() => writer.checkCompletions(completions), WalErrorCode.IO);
+    expectWalError(() => writer.checkCompletions(completions), WalErrorCode.IO);
     expect(writer.syncedPosition).toBe(64);
   });
 

@@ -1,15 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStorageIo, ioUringAvailability } from '@walnut/storage-io';
+import { createStorageIo } from '@walnut/storage-io';
+import { ioUringForTests } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CoreWalWriter } from './core-wal-writer.js';
 import { PerCoreWalReader } from './reader.js';
 
-const uring = ioUringAvailability();
+const uring = ioUringForTests();
 
-describe.skipIf(!uring.available)(
-  `CoreWalWriter on io_uring (real completions, real links)${uring.available ? '' : ` (skipped: io_uring unavailable: ${uring.reason})`}`,
+describe.skipIf(uring.skip !== false)(
+  uring.title('CoreWalWriter on io_uring (real completions, real links)'),
   () => {
     let dir: string;
     beforeEach(() => {

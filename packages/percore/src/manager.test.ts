@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CoreEntry, isWalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PerCoreWalManager } from './manager.js';
 import { readManifest } from './manifest.js';
@@ -17,15 +18,6 @@ beforeEach(() => {
 
 const keyOf = (e: CoreEntry) => (e.op === 'put' || e.op === 'delete' ? e.key.toString() : e.op);
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<unknown> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(isWalError(error) ? error.code : error).toBe(code);
-  return error;
-}
-
 describe('PerCoreWalManager', () => {
   it('creates one file per core and a manifest at checkpoint 0; refuses to create twice', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
@@ -39,7 +31,7 @@ describe('PerCoreWalManager', () => {
     expect(manager.manifest.checkpointId).toBe(0n);
     expect(manager.epoch).toBe(0n);
     await manager.close();
-    await rejectsWith(
+    await expectWalError(
       PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io }),
       WalErrorCode.BAD_STATE,
     );
@@ -47,7 +39,7 @@ describe('PerCoreWalManager', () => {
 
   it('holds the directory lock while open', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
-    await rejectsWith(
+    await expectWalError(
       PerCoreWalManager.open({ baseDir: DIR, numCores: 1, io }),
       WalErrorCode.LOCKED,
     );
@@ -81,7 +73,7 @@ describe('PerCoreWalManager', () => {
   it('rejects a checkpoint id that does not increase', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
     await manager.checkpoint(5n);
-    await rejectsWith(manager.checkpoint(5n), WalErrorCode.BAD_ARGUMENT);
+    await expectWalError(manager.checkpoint(5n), WalErrorCode.BAD_ARGUMENT);
     await manager.close();
   });
 
@@ -154,7 +146,7 @@ describe('PerCoreWalManager', () => {
     const fd = await io.open(`${DIR}/wal-1.log`);
     await io.write(fd, Buffer.from([0xde, 0xad]), first - 20);
     await io.close(fd);
-    const error = await rejectsWith(
+    const error = await expectWalError(
       PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io }),
       WalErrorCode.CORRUPT,
     );
@@ -169,7 +161,7 @@ describe('PerCoreWalManager', () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
     await manager.close();
     await io.unlink(`${DIR}/wal-1.log`);
-    await rejectsWith(
+    await expectWalError(
       PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io }),
       WalErrorCode.MISSING_SEGMENT,
     );

@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { isWalError, WalErrorCode } from '@walnut/codec';
+import { WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PerCoreWalManager } from './manager.js';
 import { readManifest } from './manifest.js';
@@ -17,14 +18,6 @@ function channel(): [MessagePort, MessagePort] {
   const { port1, port2 } = new MessageChannel();
   open.push(port1, port2);
   return [port1, port2];
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(isWalError(error) ? error.code : error).toBe(code);
 }
 
 describe('manager ↔ worker protocol', () => {
@@ -79,7 +72,7 @@ describe('manager ↔ worker protocol', () => {
     });
     const [managerSide] = channel();
     await manager.handOff(0, managerSide);
-    await rejectsWith(manager.checkpoint(1n), WalErrorCode.TIMEOUT);
+    await expectWalError(manager.checkpoint(1n), WalErrorCode.TIMEOUT);
     expect((await readManifest(io, DIR))?.checkpointId).toBe(0n);
     await manager.close();
   });
@@ -93,7 +86,7 @@ describe('manager ↔ worker protocol', () => {
     const writer = await openHandedOffWriter(handoff, { io: faulty });
     serveCoreWriter(writer, workerSide);
     faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
-    await rejectsWith(manager.checkpoint(1n), WalErrorCode.IO);
+    await expectWalError(manager.checkpoint(1n), WalErrorCode.IO);
     expect(manager.manifest.checkpointId).toBe(0n);
     await manager.close();
   });
@@ -120,7 +113,7 @@ describe('manager ↔ worker protocol', () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io: faulty });
     await manager.checkpoint(1n);
     faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
-    await rejectsWith(manager.checkpoint(2n), WalErrorCode.IO);
+    await expectWalError(manager.checkpoint(2n), WalErrorCode.IO);
     expect((await readManifest(memory, DIR))?.checkpointId).toBe(1n);
     await manager.close().catch(() => {});
   });

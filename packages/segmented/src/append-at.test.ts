@@ -1,6 +1,7 @@
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, openMemory, payloadFor, testRing, throwsWith } from '../test/helpers.js';
+import { collect, openMemory, payloadFor, testRing } from '../test/helpers.js';
 
 const records = (from: bigint, count: number) =>
   Array.from({ length: count }, (_, i) => ({ payload: payloadFor(from + BigInt(i)) }));
@@ -20,10 +21,10 @@ describe('appendBatch at an expected first LSN', () => {
     const io = new MemoryStorageIo();
     const wal = await openMemory(io, { segmentTargetSize: 4096 });
     wal.appendBatch(records(1n, 2), 1n);
-    const gap = throwsWith(() => wal.appendBatch(records(4n, 1), 4n), 'WAL_LSN_MISMATCH');
+    const gap = expectWalError(() => wal.appendBatch(records(4n, 1), 4n), 'WAL_LSN_MISMATCH');
     expect(gap.message).toContain('next LSN is 3');
-    throwsWith(() => wal.appendBatch(records(2n, 1), 2n), 'WAL_LSN_MISMATCH');
-    throwsWith(() => wal.appendBatch(records(1n, 1), 0n), 'WAL_LSN_MISMATCH');
+    expectWalError(() => wal.appendBatch(records(2n, 1), 2n), 'WAL_LSN_MISMATCH');
+    expectWalError(() => wal.appendBatch(records(1n, 1), 0n), 'WAL_LSN_MISMATCH');
     expect(wal.nextLsn).toBe(3n);
     expect(wal.appendBatch(records(3n, 1), 3n)).toBe(3n);
     await wal.sync();
@@ -42,7 +43,7 @@ describe('appendBatch at an expected first LSN', () => {
     });
     let next = 1n;
     for (let i = 0; i < 200; i++) next = wal.appendBatch(records(next, 2), next) + 1n;
-    throwsWith(() => wal.appendBatch(records(next + 1n, 1), next + 1n), 'WAL_LSN_MISMATCH');
+    expectWalError(() => wal.appendBatch(records(next + 1n, 1), next + 1n), 'WAL_LSN_MISMATCH');
     await wal.sync();
     expect((await wal.listSegments()).length).toBeGreaterThan(1);
     expect((await collect(wal.replay())).length).toBe(400);
@@ -51,8 +52,11 @@ describe('appendBatch at an expected first LSN', () => {
 
   it('refuses a first LSN that is not an LSN with WAL_BAD_ARGUMENT', async () => {
     const wal = await openMemory();
-    throwsWith(() => wal.appendBatch(records(1n, 1), 1 as unknown as bigint), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.appendBatch(records(1n, 1), -1n), 'WAL_BAD_ARGUMENT');
+    expectWalError(
+      () => wal.appendBatch(records(1n, 1), 1 as unknown as bigint),
+      'WAL_BAD_ARGUMENT',
+    );
+    expectWalError(() => wal.appendBatch(records(1n, 1), -1n), 'WAL_BAD_ARGUMENT');
     expect(wal.nextLsn).toBe(1n);
     await wal.close();
   });

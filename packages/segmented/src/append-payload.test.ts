@@ -1,7 +1,8 @@
 import { FILE_HEADER_SIZE } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, testRing, throwsWith } from '../test/helpers.js';
+import { collect, DIR, payloadFor, testRing } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe('appendPayload', () => {
@@ -36,12 +37,12 @@ describe('appendPayload', () => {
       io: new MemoryStorageIo(),
       maxRecordSize: 100,
     });
-    throwsWith(() => wal.appendPayload('text' as unknown as Uint8Array), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.appendPayload(new Proxy(Buffer.alloc(4), {})), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.appendPayload(Buffer.alloc(101)), 'WAL_RECORD_TOO_LARGE');
+    expectWalError(() => wal.appendPayload('text' as unknown as Uint8Array), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.appendPayload(new Proxy(Buffer.alloc(4), {})), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.appendPayload(Buffer.alloc(101)), 'WAL_RECORD_TOO_LARGE');
     expect(wal.appendPayload(Buffer.alloc(100))).toBe(1n);
     await wal.close();
-    throwsWith(() => wal.appendPayload(Buffer.alloc(1)), 'WAL_CLOSED');
+    expectWalError(() => wal.appendPayload(Buffer.alloc(1)), 'WAL_CLOSED');
   });
 
   it('encrypts like append in an encrypted log', async () => {

@@ -1,6 +1,8 @@
+import type { WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { DIR, openMemory, payloadFor, rejectsWith, throwsWith } from '../test/helpers.js';
+import { DIR, openMemory, payloadFor } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe('config validation', () => {
@@ -29,7 +31,7 @@ describe('config validation', () => {
   ];
   for (const [name, config] of bad) {
     it(`rejects ${name} with WAL_BAD_ARGUMENT`, async () => {
-      await rejectsWith(SegmentedWal.open(config as never), 'WAL_BAD_ARGUMENT');
+      await expectWalError(SegmentedWal.open(config as never), 'WAL_BAD_ARGUMENT');
     });
   }
 });
@@ -37,7 +39,7 @@ describe('config validation', () => {
 describe('argument validation', () => {
   it('rejects bad records without consuming an LSN', async () => {
     const wal = await openMemory(new MemoryStorageIo(), { maxRecordSize: 1000 });
-    const cases: [unknown, string][] = [
+    const cases: [unknown, WalErrorCode][] = [
       [null, 'WAL_BAD_ARGUMENT'],
       [{}, 'WAL_BAD_ARGUMENT'],
       [{ payload: 'text' }, 'WAL_BAD_ARGUMENT'],
@@ -53,12 +55,12 @@ describe('argument validation', () => {
       [{ payload: Buffer.alloc(900), meta: Buffer.alloc(101) }, 'WAL_RECORD_TOO_LARGE'],
     ];
     for (const [input, code] of cases) {
-      throwsWith(() => wal.append(input as never), code);
-      throwsWith(() => wal.appendBatch([{ payload: Buffer.alloc(1) }, input as never]), code);
+      expectWalError(() => wal.append(input as never), code);
+      expectWalError(() => wal.appendBatch([{ payload: Buffer.alloc(1) }, input as never]), code);
     }
-    throwsWith(() => wal.appendBatch([]), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.appendBatch('x' as never), 'WAL_BAD_ARGUMENT');
-    throwsWith(
+    expectWalError(() => wal.appendBatch([]), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.appendBatch('x' as never), 'WAL_BAD_ARGUMENT');
+    expectWalError(
       () => wal.appendBatch([{ payload: Buffer.alloc(600) }, { payload: Buffer.alloc(600) }]),
       'WAL_RECORD_TOO_LARGE',
     );
@@ -69,16 +71,16 @@ describe('argument validation', () => {
 
   it('rejects bad LSNs, limits, listeners and rings', async () => {
     const wal = await openMemory();
-    await rejectsWith(wal.truncateBefore(-1n), 'WAL_BAD_ARGUMENT');
-    await rejectsWith(wal.truncateBefore(5 as never), 'WAL_BAD_ARGUMENT');
-    await rejectsWith(wal.truncateBefore(2n ** 64n), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.replayFrom(1 as never), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.replayFrom(-3n), 'WAL_BAD_ARGUMENT');
-    await rejectsWith(wal.replayFromLimit(1n, 0), 'WAL_BAD_ARGUMENT');
-    await rejectsWith(wal.replayFromLimit(1n, 1.5), 'WAL_BAD_ARGUMENT');
-    await rejectsWith(wal.replayFromLimit(1n, '3' as never), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.onDurable('x' as never), 'WAL_BAD_ARGUMENT');
-    throwsWith(() => wal.setEncryptionRing({} as never), 'WAL_BAD_ARGUMENT');
+    await expectWalError(wal.truncateBefore(-1n), 'WAL_BAD_ARGUMENT');
+    await expectWalError(wal.truncateBefore(5 as never), 'WAL_BAD_ARGUMENT');
+    await expectWalError(wal.truncateBefore(2n ** 64n), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.replayFrom(1 as never), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.replayFrom(-3n), 'WAL_BAD_ARGUMENT');
+    await expectWalError(wal.replayFromLimit(1n, 0), 'WAL_BAD_ARGUMENT');
+    await expectWalError(wal.replayFromLimit(1n, 1.5), 'WAL_BAD_ARGUMENT');
+    await expectWalError(wal.replayFromLimit(1n, '3' as never), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.onDurable('x' as never), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.setEncryptionRing({} as never), 'WAL_BAD_ARGUMENT');
     await wal.close();
   });
 });

@@ -2,59 +2,25 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import {
-  createStorageIo,
-  type IoCompletion,
-  type IoFd,
-  ioUringAvailability,
-  MemoryStorageIo,
-  type OpenOptions,
-  type SubmitOptions,
-} from '@walnut/storage-io';
+import { createStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { ioUringForTests, RecordingStorageIo } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, DIR, payloadFor, testRing } from '../test/helpers.js';
 import { BLOCK } from './direct-io.js';
 import { SegmentedWal } from './index.js';
 
-/** Memory files that count every write overlapping another write of the same file still in flight. */
-class OverlapWatch extends MemoryStorageIo {
-  readonly #inFlight = new Map<number, { fd: IoFd; start: number; end: number }>();
-  overlaps = 0;
-  writes = 0;
-  maxInFlight = 0;
-
-  override submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions) {
-    const end = offset + data.length;
-    for (const w of this.#inFlight.values()) {
-      if (w.fd === fd && w.start < end && offset < w.end) this.overlaps++;
-    }
-    const token = super.submitWrite(fd, data, offset, options);
-    this.#inFlight.set(token, { fd, start: offset, end });
-    this.writes++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight.size);
-    return token;
-  }
-
-  override completion(token: number): Promise<IoCompletion> {
-    return super.completion(token).then((c) => {
-      this.#inFlight.delete(token);
-      return c;
-    });
-  }
-
-  override onCompletion(token: number, callback: (completion: IoCompletion) => void): void {
-    super.onCompletion(token, (c) => {
-      this.#inFlight.delete(token);
-      callback(c);
-    });
-  }
-}
+/**
+ * Memory files that refuse (and record in `violations`) a write overlapping another write
+ * of the same file still in flight, and count writes and how many were in flight at once.
+ */
+const overlapWatch = () => new RecordingStorageIo(new MemoryStorageIo());
+const writesOf = (io: RecordingStorageIo) => io.ops.filter((op) => op.kind === 'write').length;
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 describe('directIo', () => {
   it('never has two writes of one block in flight, though each rewrites the last one’s partial block', async () => {
-    const io = new OverlapWatch();
+    const io = overlapWatch();
     const config = {
       dir: DIR,
       directIo: true,
@@ -79,8 +45,8 @@ describe('directIo', () => {
     }
     expect(await wal.sync()).toBe(lsn);
     await wal.close();
-    expect(io.writes).toBeGreaterThan(90);
-    expect(io.overlaps).toBe(0);
+    expect(writesOf(io)).toBeGreaterThan(90);
+    expect(io.violations).toEqual([]);
     const again = await SegmentedWal.open({ ...config, io });
     const recs = await collect(again.replay());
     expect(recs.length).toBe(sizes.length);
@@ -91,12 +57,12 @@ describe('directIo', () => {
   });
 
   it('sends full buffers out together: each stops at a block boundary and the next carries on', async () => {
-    const io = new OverlapWatch();
+    const io = overlapWatch();
     const config = { dir: DIR, directIo: true, writeBufferSize: 4096 };
     const wal = await SegmentedWal.open({ ...config, io });
     for (let i = 1n; i <= 1000n; i++) wal.append({ payload: payloadFor(i, 100 + Number(i % 50n)) });
-    expect(io.maxInFlight).toBeGreaterThanOrEqual(20);
-    expect(io.overlaps).toBe(0);
+    expect(io.peakWritesInFlight).toBeGreaterThanOrEqual(20);
+    expect(io.violations).toEqual([]);
     expect(await wal.sync()).toBe(1000n);
     await wal.close();
     const again = await SegmentedWal.open({ ...config, io });
@@ -145,7 +111,7 @@ describe('directIo', () => {
   });
 
   it('writes encrypted segments in whole blocks too, across buffers, syncs and reopens', async () => {
-    const io = new OverlapWatch();
+    const io = overlapWatch();
     const config = { dir: DIR, directIo: true, writeBufferSize: 4096, encryption: testRing() };
     for (let session = 0; session < 3; session++) {
       const wal = await SegmentedWal.open({ ...config, io });
@@ -157,7 +123,7 @@ describe('directIo', () => {
       expect(await wal.sync()).toBe(first + 299n);
       await wal.close();
     }
-    expect(io.overlaps).toBe(0);
+    expect(io.violations).toEqual([]);
     const again = await SegmentedWal.open({ ...config, io });
     const recs = await collect(again.replay());
     expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 900 }, (_, i) => BigInt(i + 1)));
@@ -167,17 +133,12 @@ describe('directIo', () => {
   });
 
   it('writes through the page cache where O_DIRECT is refused, and says why', async () => {
-    class NoDirect extends MemoryStorageIo {
-      override open(path: string, options?: OpenOptions): Promise<IoFd> {
-        if (options?.direct) {
-          return Promise.reject(
-            new WalError(WalErrorCode.IO, 'open: EINVAL', { details: { errno: 22 } }),
-          );
-        }
-        return super.open(path, options);
-      }
-    }
-    const io = new NoDirect();
+    const io = new RecordingStorageIo(new MemoryStorageIo());
+    io.refuse(
+      (op) => op.kind === 'open' && op.options?.direct === true,
+      () => new WalError(WalErrorCode.IO, 'open: EINVAL', { details: { errno: 22 } }),
+      { once: false },
+    );
     const wal = await SegmentedWal.open({ dir: DIR, io, directIo: true });
     expect(wal.stats().directIo).toEqual({
       state: 'unavailable',
@@ -199,12 +160,9 @@ describe('directIo', () => {
   });
 });
 
-const ring = ioUringAvailability();
-const required = process.env.WALNUT_REQUIRE_IO_URING === '1';
-
 describe.each([
   { backend: 'sync-fs' as const, skip: false },
-  { backend: 'io_uring' as const, skip: !ring.available && !required },
+  { backend: 'io_uring' as const, skip: ioUringForTests().skip !== false },
 ])('directIo on real files ($backend)', ({ backend, skip }) => {
   let dir = '';
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

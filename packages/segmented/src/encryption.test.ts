@@ -3,16 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32c, KeyRing } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  collect,
-  DIR,
-  openMemory,
-  payloadFor,
-  rejectsWith,
-  testRing,
-  throwsWith,
-} from '../test/helpers.js';
+import { collect, DIR, openMemory, payloadFor, testRing } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 const SECRET = Buffer.from('the secret payload that must never reach the disk in clear');
@@ -79,9 +72,12 @@ describe('encryption at rest', () => {
     wal.append({ payload: payloadFor(1n) });
     await wal.sync();
     await wal.close();
-    await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_KEY_MISSING');
+    await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_KEY_MISSING');
     const otherId = new KeyRing([[9, Buffer.alloc(32, 9)]], 9);
-    await rejectsWith(SegmentedWal.open({ dir: DIR, io, encryption: otherId }), 'WAL_KEY_MISSING');
+    await expectWalError(
+      SegmentedWal.open({ dir: DIR, io, encryption: otherId }),
+      'WAL_KEY_MISSING',
+    );
   });
 
   it('a wrong key or tampered ciphertext is WAL_DECRYPT_FAILED', async () => {
@@ -92,7 +88,10 @@ describe('encryption at rest', () => {
     const path = (await wal.listSegments())[0]!.path;
     await wal.close();
     const wrong = new KeyRing([[7, Buffer.alloc(32, 8)]], 7);
-    await rejectsWith(SegmentedWal.open({ dir: DIR, io, encryption: wrong }), 'WAL_DECRYPT_FAILED');
+    await expectWalError(
+      SegmentedWal.open({ dir: DIR, io, encryption: wrong }),
+      'WAL_DECRYPT_FAILED',
+    );
     // Flip a ciphertext byte and fix the frame CRC: only authentication can notice.
     const bytes = io.fileBytes(path)!;
     const len = bytes.readUInt32LE(68);
@@ -101,7 +100,7 @@ describe('encryption at rest', () => {
     const fd = await io.open(path);
     await io.write(fd, bytes, 0);
     await io.close(fd);
-    await rejectsWith(
+    await expectWalError(
       SegmentedWal.open({ dir: DIR, io, encryption: testRing() }),
       'WAL_DECRYPT_FAILED',
     );
@@ -113,7 +112,7 @@ describe('encryption at rest', () => {
     wal.setEncryptionRing(testRing());
     expect(wal.encryptionRing).toBeDefined();
     wal.append({ payload: SECRET });
-    throwsWith(() => wal.setEncryptionRing(testRing()), 'WAL_BAD_STATE');
+    expectWalError(() => wal.setEncryptionRing(testRing()), 'WAL_BAD_STATE');
     await wal.sync();
     const segs = await wal.listSegments();
     expect(segs.length).toBe(1);

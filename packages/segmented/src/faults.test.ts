@@ -1,6 +1,7 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, rejectsWith, throwsWith } from '../test/helpers.js';
+import { collect, DIR, payloadFor } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe.each([
@@ -25,13 +26,13 @@ describe.each([
     await wal.sync();
     wal.append({ payload: payloadFor(2n) });
     io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
-    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
     expect(wal.durableLsn).toBe(1n);
-    throwsWith(() => wal.append({ payload: payloadFor(3n) }), 'WAL_POISONED');
-    await rejectsWith(wal.sync(), 'WAL_POISONED');
-    await rejectsWith(wal.flush(), 'WAL_POISONED');
-    await rejectsWith(wal.truncateBefore(1n), 'WAL_POISONED');
-    throwsWith(() => wal.replay(), 'WAL_POISONED');
+    expectWalError(() => wal.append({ payload: payloadFor(3n) }), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
+    await expectWalError(wal.flush(), 'WAL_POISONED');
+    await expectWalError(wal.truncateBefore(1n), 'WAL_POISONED');
+    expectWalError(() => wal.replay(), 'WAL_POISONED');
     await wal.close();
   });
 
@@ -42,8 +43,8 @@ describe.each([
     const a = wal.sync();
     wal.append({ payload: payloadFor(2n) });
     const b = wal.sync();
-    await rejectsWith(a, 'WAL_POISONED');
-    await rejectsWith(b, 'WAL_POISONED');
+    await expectWalError(a, 'WAL_POISONED');
+    await expectWalError(b, 'WAL_POISONED');
     await wal.close();
   });
 
@@ -51,8 +52,8 @@ describe.each([
     const { io, wal } = await faultyLog();
     io.inject({ kind: 'eio', op: 'write', nth: 1 });
     wal.append({ payload: payloadFor(1n) });
-    await rejectsWith(wal.sync(), 'WAL_POISONED');
-    throwsWith(() => wal.append({ payload: payloadFor(2n) }), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
+    expectWalError(() => wal.append({ payload: payloadFor(2n) }), 'WAL_POISONED');
     await wal.close();
   });
 
@@ -76,7 +77,7 @@ describe.each([
     await wal.sync();
     io.inject({ kind: 'enospc', afterBytes: 1000 });
     for (let i = 11n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
-    const err = await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    const err = await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     const lostFrom = err.details.lostFromLsn as bigint;
     expect(lostFrom).toBeGreaterThan(10n);
     expect(wal.nextLsn).toBe(lostFrom);
@@ -110,7 +111,7 @@ describe.each([
     });
     io.inject({ kind: 'enospc', afterBytes: 1000 });
     for (let i = 11n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
-    const err = await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    const err = await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     expect(heard).toEqual([
       { lastLsn: (err.details.lostFromLsn as bigint) - 1n, error: err, nextLsn: wal.nextLsn },
     ]);
@@ -118,7 +119,7 @@ describe.each([
     io.clearFaults();
     io.inject({ kind: 'enospc', afterBytes: 0 });
     wal.append({ payload: payloadFor(wal.nextLsn, 100) });
-    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     expect(heard).toHaveLength(1);
     io.clearFaults();
     await wal.close();
@@ -136,7 +137,7 @@ describe.each([
       }
     }
     await new Promise((r) => setTimeout(r, 10));
-    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     io.clearFaults();
     const lsn = wal.append({ payload: payloadFor(1n) });
     expect(lsn).toBe(wal.nextLsn - 1n);
@@ -151,7 +152,7 @@ describe.each([
       lsn = wal.append({ payload: payloadFor(lsn + 1n, 100) });
     // The last append started segment 2; its creation hits a full disk.
     io.inject({ kind: 'enospc', afterBytes: 0 });
-    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     io.clearFaults();
     const next = wal.nextLsn;
     for (let i = next; i < next + 50n; i++) wal.append({ payload: payloadFor(i, 100) });
@@ -167,7 +168,7 @@ describe.each([
     const { io, wal } = await faultyLog({ segmentTargetSize: 4096 });
     io.inject({ kind: 'eio', op: 'syncDirectory', nth: 1 });
     for (let i = 1n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
-    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
     await wal.close();
   });
 
@@ -176,8 +177,8 @@ describe.each([
     for (let i = 1n; i <= 200n; i++) wal.append({ payload: payloadFor(i, 100) });
     await wal.sync();
     io.inject({ kind: 'eio', op: 'syncDirectory', nth: 1 });
-    await rejectsWith(wal.truncateBefore(150n), 'WAL_POISONED');
-    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    await expectWalError(wal.truncateBefore(150n), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
     await wal.close();
   });
 });

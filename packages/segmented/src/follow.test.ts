@@ -1,6 +1,7 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, flipByte, payloadFor, rejectsWith, testRing } from '../test/helpers.js';
+import { collect, DIR, flipByte, payloadFor, testRing } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 const lsnsOf = async (wal: SegmentedWal) => (await collect(wal.replay())).map((r) => r.lsn);
@@ -159,7 +160,7 @@ describe('refresh() of a read-only opener beside a live writer', () => {
       await writer.close();
       const [segment] = await reader.listSegments();
       await damage(io, segment!.path);
-      const error = await rejectsWith(reader.refresh(), 'WAL_CORRUPT');
+      const error = await expectWalError(reader.refresh(), 'WAL_CORRUPT');
       expect(error.details.segment).toBe(segment!.path);
       await reader.close();
     });

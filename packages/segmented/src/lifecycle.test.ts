@@ -1,7 +1,8 @@
 import { MAX_LSN } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, openMemory, payloadFor, rejectsWith, throwsWith } from '../test/helpers.js';
+import { collect, DIR, openMemory, payloadFor } from '../test/helpers.js';
 import { writeFloor } from './floor.js';
 import { SegmentedWal } from './index.js';
 
@@ -158,7 +159,7 @@ describe('truncateBefore', () => {
     expect(result.segmentsDeleted).toBe(3);
     expect(result.bytesReclaimed).toBe(segs.slice(0, 3).reduce((n, s) => n + s.sizeBytes, 0));
     expect(wal.floorLsn).toBe(segs[3]!.firstLsn);
-    await rejectsWith(
+    await expectWalError(
       (async () => {
         for await (const _ of wal.replayFrom(1n)) break;
       })(),
@@ -171,7 +172,7 @@ describe('truncateBefore', () => {
     await wal.close();
     const again = await openMemory(io, { segmentTargetSize: 4096 });
     expect(again.floorLsn).toBeGreaterThanOrEqual(segs[3]!.firstLsn);
-    throwsWith(() => again.replayFrom(1n), 'WAL_REPLAY_BELOW_FLOOR');
+    expectWalError(() => again.replayFrom(1n), 'WAL_REPLAY_BELOW_FLOOR');
     expect(again.nextLsn).toBe(301n);
     await again.close();
   });
@@ -183,12 +184,12 @@ describe('ownership and lifecycle', () => {
     const wal = await openMemory(io);
     wal.append({ payload: payloadFor(1n) });
     await wal.sync();
-    await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_LOCKED');
+    await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_LOCKED');
     const ro = await SegmentedWal.open({ dir: DIR, io, readOnly: true });
     expect((await collect(ro.replay())).map((r) => r.lsn)).toEqual([1n]);
-    throwsWith(() => ro.append({ payload: payloadFor(2n) }), 'WAL_READ_ONLY');
-    await rejectsWith(ro.sync(), 'WAL_READ_ONLY');
-    await rejectsWith(ro.truncateBefore(1n), 'WAL_READ_ONLY');
+    expectWalError(() => ro.append({ payload: payloadFor(2n) }), 'WAL_READ_ONLY');
+    await expectWalError(ro.sync(), 'WAL_READ_ONLY');
+    await expectWalError(ro.truncateBefore(1n), 'WAL_READ_ONLY');
     await ro.close();
     await wal.close();
     const next = await SegmentedWal.open({ dir: DIR, io });
@@ -197,7 +198,7 @@ describe('ownership and lifecycle', () => {
 
   it('a read-only opener of a missing directory fails and creates nothing', async () => {
     const io = new MemoryStorageIo();
-    await rejectsWith(SegmentedWal.open({ dir: '/nope', io, readOnly: true }), 'WAL_IO');
+    await expectWalError(SegmentedWal.open({ dir: '/nope', io, readOnly: true }), 'WAL_IO');
     expect(await io.stat('/nope')).toBeNull();
   });
 
@@ -206,9 +207,9 @@ describe('ownership and lifecycle', () => {
     const wal = await openMemory(io);
     wal.append({ payload: payloadFor(1n) });
     await Promise.all([wal.close(), wal.close()]);
-    throwsWith(() => wal.append({ payload: payloadFor(2n) }), 'WAL_CLOSED');
-    await rejectsWith(wal.sync(), 'WAL_CLOSED');
-    await rejectsWith(wal.listSegments(), 'WAL_CLOSED');
+    expectWalError(() => wal.append({ payload: payloadFor(2n) }), 'WAL_CLOSED');
+    await expectWalError(wal.sync(), 'WAL_CLOSED');
+    await expectWalError(wal.listSegments(), 'WAL_CLOSED');
     const again = await openMemory(io);
     expect(again.nextLsn).toBe(2n);
     await again.close();
@@ -242,7 +243,7 @@ describe('the end of the LSN space', () => {
     await writeFloor(io, DIR, MAX_LSN - 2n);
     const wal = await SegmentedWal.open({ dir: DIR, io });
     expect(wal.append({ payload: payloadFor(1n) })).toBe(MAX_LSN - 2n);
-    throwsWith(
+    expectWalError(
       () =>
         wal.appendBatch([
           { payload: payloadFor(2n) },
@@ -254,7 +255,7 @@ describe('the end of the LSN space', () => {
     expect(wal.appendBatch([{ payload: payloadFor(2n) }, { payload: payloadFor(3n) }])).toBe(
       MAX_LSN,
     );
-    throwsWith(() => wal.append({ payload: payloadFor(5n) }), 'WAL_BAD_STATE');
+    expectWalError(() => wal.append({ payload: payloadFor(5n) }), 'WAL_BAD_STATE');
     expect(wal.nextLsn).toBe(MAX_LSN + 1n);
     expect(await wal.sync()).toBe(MAX_LSN);
     await wal.close();

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import {
   appendRaw,
@@ -9,7 +10,6 @@ import {
   flipByte,
   openMemory,
   payloadFor,
-  rejectsWith,
 } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
@@ -57,7 +57,7 @@ describe('recovery on open', () => {
   it("recovery 'strict' refuses a torn tail", async () => {
     const { io, segments } = await logWith(5);
     const at = await appendRaw(io, segments.at(-1)!.path, tornBytes());
-    const err = await rejectsWith(
+    const err = await expectWalError(
       SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }),
       'WAL_CORRUPT',
     );
@@ -96,7 +96,7 @@ describe('recovery on open', () => {
     const frameSize = 8 + 12 + 100;
     const damagedFrame = 64 + 10 * frameSize;
     await flipByte(io, victim.path, damagedFrame + 40);
-    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
     expect(err.details).toMatchObject({ segment: victim.path, offset: damagedFrame });
     expect(err.message).toMatch(/salvage/);
   });
@@ -105,7 +105,7 @@ describe('recovery on open', () => {
     const { io, segments } = await logWith(20);
     const path = segments.at(-1)!.path;
     await flipByte(io, path, 64 + 20);
-    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
     expect(err.details).toMatchObject({ segment: path, offset: 64 });
   });
 
@@ -116,7 +116,7 @@ describe('recovery on open', () => {
     const lastFrame = bytes.subarray(bytes.length - 120);
     // What a crash leaves when a later write reached the disk and an earlier one did not.
     const at = await appendRaw(io, path, Buffer.concat([Buffer.alloc(20), lastFrame]));
-    await rejectsWith(SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }), 'WAL_CORRUPT');
+    await expectWalError(SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }), 'WAL_CORRUPT');
     const wal = await SegmentedWal.open({ dir: DIR, io });
     expect(wal.recoveryReport.tornTail).toMatchObject({ offset: at, bytes: 140, cut: true });
     expect(wal.recoveryReport.tornTail!.reason).toMatch(/hole/);
@@ -127,7 +127,7 @@ describe('recovery on open', () => {
   it('a missing middle segment is WAL_MISSING_SEGMENT', async () => {
     const { io, segments } = await logWith(200);
     await io.unlink(segments[2]!.path);
-    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
+    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
     expect(err.details.missingFrom).toBe(segments[2]!.firstLsn);
     expect(err.details.missingTo).toBe(segments[3]!.firstLsn - 1n);
   });
@@ -135,7 +135,7 @@ describe('recovery on open', () => {
   it('a damaged segment header is WAL_CORRUPT', async () => {
     const { io, segments } = await logWith(200);
     await flipByte(io, segments[1]!.path, 20);
-    const err = await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
     expect(String(err.message)).toContain(segments[1]!.path);
   });
 

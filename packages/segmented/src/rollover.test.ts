@@ -1,5 +1,6 @@
 import { FILE_HEADER_SIZE } from '@walnut/codec';
-import { FaultyStorageIo, type IoFd, MemoryStorageIo, type OpenOptions } from '@walnut/storage-io';
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { RecordingStorageIo } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR, payloadFor } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
@@ -11,70 +12,27 @@ async function ticks(n: number): Promise<void> {
 }
 
 /**
- * A memory backend that can hold `datasync()` (how the rollover makes the old segment
- * durable) and `syncDirectory()` until released, and remembers which file every write went to.
+ * A memory backend that can hold the completion of `datasync()` (how the rollover makes the
+ * old segment durable: the only unlinked fdatasync) and of `syncDirectory()` until
+ * released, and records which file every write went to and every rename.
  */
-class HoldingIo extends MemoryStorageIo {
-  readonly #paths = new Map<IoFd, string>();
-  /** Path and offset of every write submitted, in order. */
-  readonly writes: { path: string; offset: number }[] = [];
-  readonly renamed: string[] = [];
-  #datasyncGate: Promise<void> | null = null;
-  #releaseDatasync: () => void = () => {};
-  #directoryGate: Promise<void> | null = null;
-  #releaseDirectory: () => void = () => {};
-  heldDatasyncs = 0;
-
-  holdDatasync(): void {
-    this.#datasyncGate = new Promise((r) => {
-      this.#releaseDatasync = r;
-    });
-  }
-
-  releaseDatasync(): void {
-    this.#datasyncGate = null;
-    this.#releaseDatasync();
-  }
-
-  holdDirectorySync(): void {
-    this.#directoryGate = new Promise((r) => {
-      this.#releaseDirectory = r;
-    });
-  }
-
-  releaseDirectorySync(): void {
-    this.#directoryGate = null;
-    this.#releaseDirectory();
-  }
-
-  override async open(path: string, options?: OpenOptions): Promise<IoFd> {
-    const fd = await super.open(path, options);
-    this.#paths.set(fd, path);
-    return fd;
-  }
-
-  override submitWrite(fd: IoFd, data: Uint8Array, offset: number): number {
-    this.writes.push({ path: this.#paths.get(fd) ?? '?', offset });
-    return super.submitWrite(fd, data, offset);
-  }
-
-  override async datasync(fd: IoFd): Promise<void> {
-    if (this.#datasyncGate !== null) {
-      this.heldDatasyncs++;
-      await this.#datasyncGate;
-    }
-    return super.datasync(fd);
-  }
-
-  override async rename(from: string, to: string): Promise<void> {
-    await super.rename(from, to);
-    this.renamed.push(to);
-  }
-
-  override async syncDirectory(path: string): Promise<void> {
-    if (this.#directoryGate !== null) await this.#directoryGate;
-    return super.syncDirectory(path);
-  }
+function holdingIo() {
+  const io = new RecordingStorageIo(new MemoryStorageIo());
+  return {
+    io,
+    holdDatasync: () => io.hold((op) => op.kind === 'fdatasync' && !op.link),
+    holdDirectorySync: () => io.hold((op) => op.kind === 'syncDirectory'),
+    /** Path and offset of every write submitted, in order. */
+    writes: () =>
+      io.ops
+        .filter((op) => op.kind === 'write')
+        .map((op) => ({ path: op.path ?? '?', offset: op.offset })),
+    /** The new names of the renames done so far. */
+    renamed: () =>
+      io.ops
+        .filter((op) => op.kind === 'rename' && op.done && op.error === undefined)
+        .map((op) => op.to),
+  };
 }
 
 const config = { dir: DIR, segmentTargetSize: 4096, writeBufferSize: 4096 };
@@ -88,9 +46,9 @@ function fillFirstSegment(wal: SegmentedWal): bigint {
 
 describe('rollover', () => {
   it('writes for the new segment go out while the old segment is still being made durable', async () => {
-    const io = new HoldingIo();
+    const { io, holdDatasync, writes } = holdingIo();
     const wal = await SegmentedWal.open({ ...config, io });
-    io.holdDatasync();
+    const datasyncs = holdDatasync();
     const second = fillFirstSegment(wal);
     for (let i = 0; i < 25; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
     // Written to the OS, under the tmp name: flush() does not wait for the rollover.
@@ -99,16 +57,16 @@ describe('rollover', () => {
     const secondPath = `${DIR}/${String(second).padStart(20, '0')}.wal`;
     // The rollover's job reaches the old segment's fdatasync soon after (it is held there).
     await ticks(10);
-    expect(io.heldDatasyncs).toBe(1);
+    expect(datasyncs.held).toBe(1);
     // Under a temporary name (a spare file opened ahead, or `<name>.tmp`), never the final one.
-    const dataWrites = io.writes.filter(
+    const dataWrites = writes().filter(
       (w) => w.path.startsWith(DIR) && !w.path.endsWith('.wal') && w.offset >= FILE_HEADER_SIZE,
     );
     expect(dataWrites.length).toBeGreaterThan(0);
     expect(await io.stat(secondPath)).toBeNull();
     expect(wal.durableLsn).toBeLessThan(second);
 
-    io.releaseDatasync();
+    datasyncs.release();
     expect(await wal.sync()).toBe(wal.nextLsn - 1n);
     expect(await io.stat(secondPath)).not.toBeNull();
     expect(await io.stat(`${secondPath}.tmp`)).toBeNull();
@@ -116,31 +74,31 @@ describe('rollover', () => {
   });
 
   it('durableLsn covers records of a new segment only after its rename and directory fsync', async () => {
-    const io = new HoldingIo();
+    const { io, holdDirectorySync, renamed } = holdingIo();
     const wal = await SegmentedWal.open({ ...config, io });
     const second = fillFirstSegment(wal);
     const secondPath = `${DIR}/${String(second).padStart(20, '0')}.wal`;
     const durableWhenRenamed: boolean[] = [];
     wal.onDurable((lsn) => {
-      if (lsn >= second) durableWhenRenamed.push(io.renamed.includes(secondPath));
+      if (lsn >= second) durableWhenRenamed.push(renamed().includes(secondPath));
     });
-    io.holdDirectorySync();
+    const directorySyncs = holdDirectorySync();
     const syncing = wal.sync();
     await ticks(20);
-    expect(io.renamed).toContain(secondPath);
+    expect(renamed()).toContain(secondPath);
     expect(wal.durableLsn).toBeLessThan(second);
     expect(durableWhenRenamed).toEqual([]);
 
-    io.releaseDirectorySync();
+    directorySyncs.release();
     expect(await syncing).toBe(second);
     expect(durableWhenRenamed).toEqual([true]);
     await wal.close();
   });
 
   it('replay reads records of a segment that is still under its tmp name', async () => {
-    const io = new HoldingIo();
+    const { io, holdDatasync } = holdingIo();
     const wal = await SegmentedWal.open({ ...config, io });
-    io.holdDatasync();
+    const datasyncs = holdDatasync();
     fillFirstSegment(wal);
     for (let i = 0; i < 25; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
     const last = await wal.flush();
@@ -149,22 +107,22 @@ describe('rollover', () => {
       Array.from({ length: Number(last) }, (_, i) => BigInt(i + 1)),
     );
     expect((await wal.listSegments()).map((s) => s.firstLsn)).toEqual([1n]);
-    io.releaseDatasync();
+    datasyncs.release();
     await wal.sync();
     expect((await wal.listSegments()).length).toBe(2);
     await wal.close();
   });
 
   it('close() finishes a rollover in progress: the records written under the tmp name survive', async () => {
-    const io = new HoldingIo();
+    const { io, holdDatasync } = holdingIo();
     const wal = await SegmentedWal.open({ ...config, io });
-    io.holdDatasync();
+    const datasyncs = holdDatasync();
     fillFirstSegment(wal);
     for (let i = 0; i < 50; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
     const last = wal.nextLsn - 1n;
     const closing = wal.close();
     await ticks(5);
-    io.releaseDatasync();
+    datasyncs.release();
     await closing;
     const after = await SegmentedWal.open({ ...config, io });
     expect(after.nextLsn).toBe(last + 1n);

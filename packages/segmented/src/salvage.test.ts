@@ -1,16 +1,9 @@
 import { join } from 'node:path';
 import { decodeGaps, GAPS_FILE } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  collect,
-  DIR,
-  flipByte,
-  openMemory,
-  payloadFor,
-  rejectsWith,
-  testRing,
-} from '../test/helpers.js';
+import { collect, DIR, flipByte, openMemory, payloadFor, testRing } from '../test/helpers.js';
 import { SegmentedWal, type SegmentedWalConfig } from './index.js';
 
 const FRAME = 8 + 12 + 100;
@@ -120,7 +113,7 @@ describe('salvage keeps every intact record', () => {
     const { io, segments } = await logWith(200);
     const missing = segments[2]!;
     await io.unlink(missing.path);
-    await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
+    await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
     const wal = await salvage(io);
     const gap = { from: missing.firstLsn, to: segments[3]!.firstLsn - 1n };
     expect(wal.recoveryReport.salvaged).toEqual([
@@ -176,7 +169,7 @@ describe('salvage keeps every intact record', () => {
     const { io, segments } = await logWith(40);
     const active = segments.at(-1)!;
     await flipByte(io, active.path, HEADER + 2 * FRAME + 70);
-    await rejectsWith(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
     const wal = await salvage(io);
     const lost = active.firstLsn + 2n;
     expect(wal.nextLsn).toBe(41n);
@@ -227,7 +220,7 @@ describe('salvage keeps every intact record', () => {
     // the fsync of the damaged segment's cut fails.
     const faulty = new FaultyStorageIo(io);
     faulty.inject({ kind: 'eio', op: 'fsync', nth: 2 });
-    await rejectsWith(salvage(faulty), 'WAL_IO');
+    await expectWalError(salvage(faulty), 'WAL_IO');
     const copy = join(DIR, `${String(victim.firstLsn + 8n).padStart(20, '0')}.wal`);
     expect(await io.stat(copy)).not.toBeNull();
     expect(await io.stat(join(DIR, GAPS_FILE))).toBeNull();

@@ -1,29 +1,21 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { MemoryStorageIo, type SubmitOptions } from '@walnut/storage-io';
+import { MemoryStorageIo } from '@walnut/storage-io';
+import { RecordingStorageIo } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { openMemory, payloadFor } from '../test/helpers.js';
 
-/** A backend whose next fdatasync submission throws, as a backend closed under the log would. */
-class RefusingSyncIo extends MemoryStorageIo {
-  refuseNextSync = false;
-
-  override submitDatasync(fd: number, options?: SubmitOptions): number {
-    if (this.refuseNextSync) {
-      this.refuseNextSync = false;
-      throw new WalError(WalErrorCode.CLOSED, 'the backend is closed');
-    }
-    return super.submitDatasync(fd, options);
-  }
-}
-
 describe('a sync whose submission throws', () => {
   it('fails the sync and poisons the log, and close() still settles (it waited forever)', async () => {
-    const io = new RefusingSyncIo();
+    const io = new RecordingStorageIo(new MemoryStorageIo());
     const wal = await openMemory(io, { segmentTargetSize: 4096 });
     wal.append({ payload: payloadFor(1n) });
     await wal.sync();
     wal.append({ payload: payloadFor(2n) });
-    io.refuseNextSync = true;
+    // The next fdatasync submission throws, as a backend closed under the log would.
+    io.refuse(
+      (op) => op.kind === 'fdatasync',
+      () => new WalError(WalErrorCode.CLOSED, 'the backend is closed'),
+    );
     await expect(wal.sync()).rejects.toBeInstanceOf(WalError);
     await expect(
       Promise.race([

@@ -1,6 +1,7 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, rejectsWith, throwsWith } from '../test/helpers.js';
+import { collect, DIR, payloadFor } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 const KiB = 1024;
@@ -68,7 +69,7 @@ describe('zeroFillAhead', () => {
     io.inject({ kind: 'enospc', afterBytes: 0 });
     // More data than the zeroed runway: the writer asks for a fill, which finds no space.
     for (let i = 2n; i <= 400n; i++) wal.append({ payload: payloadFor(i, 400) });
-    await rejectsWith(wal.sync(), 'WAL_NO_SPACE');
+    await expectWalError(wal.sync(), 'WAL_NO_SPACE');
     io.clearFaults();
     expect(wal.stats().zeroFill.state).toBe('stopped');
     const lsn = wal.append({ payload: payloadFor(2n) });
@@ -84,8 +85,8 @@ describe('zeroFillAhead', () => {
     // Past the runway without a sync: the next fdatasync is a fill's.
     for (let i = 1n; i <= 400n; i++) wal.append({ payload: payloadFor(i, 400) });
     await settle();
-    throwsWith(() => wal.append({ payload: payloadFor(401n) }), 'WAL_POISONED');
-    await rejectsWith(wal.sync(), 'WAL_POISONED');
+    expectWalError(() => wal.append({ payload: payloadFor(401n) }), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
     await wal.close();
   });
 });

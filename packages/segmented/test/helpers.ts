@@ -32,32 +32,6 @@ export async function openMemory(
   return SegmentedWal.open({ dir: DIR, io, ...config });
 }
 
-/** Expects `promise` to reject with a WalError of `code`; returns it. */
-export async function rejectsWith(
-  promise: Promise<unknown>,
-  code: string,
-): Promise<Error & { code: string; details: Record<string, unknown> }> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as Error & { code: string; details: Record<string, unknown> };
-    if (e.code !== code) throw new Error(`expected ${code}, got ${e.code}: ${e.message}`);
-    return e;
-  }
-  throw new Error(`expected ${code}, but it resolved`);
-}
-
-export function throwsWith(fn: () => unknown, code: string): Error & { code: string } {
-  try {
-    fn();
-  } catch (err) {
-    const e = err as Error & { code: string };
-    if (e.code !== code) throw new Error(`expected ${code}, got ${e.code}: ${e.message}`);
-    return e;
-  }
-  throw new Error(`expected ${code}, but it returned`);
-}
-
 /** XORs one byte of a file through the StorageIo (a bit flip on disk). */
 export async function flipByte(
   io: import('@walnut/storage-io').StorageIo,

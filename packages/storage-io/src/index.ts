@@ -1,29 +1,35 @@
 export {
-  alignedBuffer,
-  alignedBufferUnavailable,
-  DIRECT_IO_ALIGNMENT,
-  DIRECT_IO_SECTOR,
-} from './aligned.js';
-export { BaseStorageIo, type QueuedOp, SequentialStorageIo } from './base.js';
-export {
   BACKEND_CHOICES,
   type BackendChoice,
   type CreateStorageIoOptions,
   createStorageIo,
-} from './create.js';
-export { errnoName, ioErrorFromErrno } from './errors.js';
-export type { OpCounts } from './faults.js';
-export { type Fault, type FaultableOp, type FaultyOptions, FaultyStorageIo } from './faulty.js';
+} from './backends/create.js';
 export {
   checkIoUringConfig,
   type IoUringConfig,
   IoUringStorageIo,
   ioUringAvailability,
-} from './io-uring.js';
+} from './backends/io-uring.js';
+export { MemoryStorageIo, type PowerLossOptions } from './backends/memory.js';
+export { openFlags } from './backends/real-files.js';
+export { SyncFsStorageIo } from './backends/sync-fs.js';
+export {
+  alignedBuffer,
+  alignedBufferUnavailable,
+  DIRECT_IO_ALIGNMENT,
+  DIRECT_IO_SECTOR,
+} from './contract/aligned.js';
+export { BaseStorageIo, type QueuedOp } from './contract/base-storage-io.js';
+export { errnoName, ioErrorFromErrno } from './contract/errors.js';
+export { readFully } from './contract/read-fully.js';
+export { SequentialStorageIo } from './contract/sequential-storage-io.js';
+export type * from './contract/types.js';
 export { lockFile, lockOwner } from './locking/lock-file.js';
-export { MemoryStorageIo, type PowerLossOptions } from './memory.js';
 export { nativeAddonStatus } from './native.js';
-export { readFully } from './read-fully.js';
-export { openFlags } from './realfs.js';
-export { SyncFsStorageIo } from './sync-fs.js';
-export type * from './types.js';
+export type { OpCounts } from './simulation/fault-plan.js';
+export {
+  type Fault,
+  type FaultableOp,
+  type FaultyOptions,
+  FaultyStorageIo,
+} from './simulation/faulty.js';

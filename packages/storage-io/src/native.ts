@@ -87,6 +87,8 @@ export interface NativeLoad {
   readonly reason: string;
 }
 
+// This file sits directly under src/ and is bundled directly under dist/: either way the
+// package root is one level up. Keep it there when the tree is sorted.
 const packageRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 let cached: NativeLoad | undefined;
 

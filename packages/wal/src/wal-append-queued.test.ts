@@ -1,19 +1,10 @@
-import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { openFakeWal } from '../test/fake-engine.js';
 
 const payload = (i: number) => Buffer.from(`record-${i}`);
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-
-function throwsCode(fn: () => unknown, code: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isWalError(thrown, code as WalErrorCode)).toBe(true);
-}
 
 describe('Wal.appendQueued', () => {
   it('returns the LSN at once, in call order shared with append', async () => {
@@ -42,7 +33,7 @@ describe('Wal.appendQueued', () => {
     const { wal, engine } = await openFakeWal({ durability: 'none', maxQueueBytes: 32 });
     engine.hold = true;
     wal.appendQueued(Buffer.alloc(20));
-    throwsCode(() => wal.appendQueued(Buffer.alloc(20)), 'WAL_BACKPRESSURE');
+    expectWalError(() => wal.appendQueued(Buffer.alloc(20)), 'WAL_BACKPRESSURE');
     expect(wal.lastLsn).toBe(1n);
     const syncing = wal.sync();
     await tick();
@@ -54,10 +45,10 @@ describe('Wal.appendQueued', () => {
 
   it('refuses bad input and a closed log with a WalError, consuming no LSN', async () => {
     const { wal } = await openFakeWal({ durability: 'none' });
-    throwsCode(() => wal.appendQueued('text' as unknown as Buffer), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => wal.appendQueued('text' as unknown as Buffer), 'WAL_BAD_ARGUMENT');
     expect(wal.appendQueued(payload(1))).toBe(1n);
     await wal.close();
-    throwsCode(() => wal.appendQueued(payload(2)), 'WAL_CLOSED');
+    expectWalError(() => wal.appendQueued(payload(2)), 'WAL_CLOSED');
   });
 
   it("a disk-full rollback that loses a queued record poisons the log, even in 'sync'", async () => {
@@ -69,7 +60,7 @@ describe('Wal.appendQueued', () => {
     engine.release();
     await tick();
     await tick();
-    throwsCode(() => wal.appendQueued(payload(2)), 'WAL_POISONED');
+    expectWalError(() => wal.appendQueued(payload(2)), 'WAL_POISONED');
     await wal.close();
   });
 });

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isWalError, WalErrorCode } from '@walnut/codec';
-import { FaultyStorageIo, ioUringAvailability, MemoryStorageIo } from '@walnut/storage-io';
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { ioUringForTests } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openFakeWal } from '../test/fake-engine.js';
 import type { StorageChoice } from './internal/storage-choice.js';
@@ -213,10 +214,10 @@ describe('close() over SegmentedWal, with completions held (deterministic)', () 
 
 const root = mkdtempSync(join(tmpdir(), 'walnut-wal-close-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const ioUring = ioUringAvailability().available;
+const ioUring = ioUringForTests();
 
 describe.each([
-  ['io_uring', ioUring || process.env.WALNUT_REQUIRE_IO_URING === '1'],
+  ['io_uring', ioUring.skip === false],
   ['sync-fs', true],
 ] as const)('close() with many appends in flight, real files (%s)', (backend, runs) => {
   it.runIf(runs)(

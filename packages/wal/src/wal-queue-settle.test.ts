@@ -1,44 +1,13 @@
-import { type IoCompletion, MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
+import { MemoryStorageIo } from '@walnut/storage-io';
+import { RecordingStorageIo } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 
 /** A MemoryStorageIo that holds back the completion of its `heldWrite`th write until released. */
 function holdingOneWrite(heldWrite: number) {
-  const inner = new MemoryStorageIo();
-  let writes = 0;
-  let heldToken = -1;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const io = new Proxy(inner, {
-    get(target, key) {
-      if (key === 'submitWrite') {
-        return (...args: Parameters<StorageIo['submitWrite']>) => {
-          const token = target.submitWrite(...args);
-          if (++writes === heldWrite) heldToken = token;
-          return token;
-        };
-      }
-      if (key === 'completion') {
-        return (token: number): Promise<IoCompletion> => {
-          const completion = target.completion(token);
-          return token === heldToken ? released.then(() => completion) : completion;
-        };
-      }
-      if (key === 'onCompletion') {
-        return (token: number, callback: (completion: IoCompletion) => void) => {
-          if (token !== heldToken) return target.onCompletion(token, callback);
-          target.onCompletion(token, (completion) => {
-            void released.then(() => callback(completion));
-          });
-        };
-      }
-      const value = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as StorageIo;
-  return { io, release };
+  const io = new RecordingStorageIo(new MemoryStorageIo());
+  const hold = io.hold((op) => op.kind === 'write' && op.nth === heldWrite);
+  return { io, release: () => hold.release() };
 }
 
 const turns = async (n = 20) => {

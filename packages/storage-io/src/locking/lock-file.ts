@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from '../errors.js';
+import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from '../contract/errors.js';
+import type { IoLock } from '../contract/types.js';
 import { loadNative, type NativeBinding } from '../native.js';
-import type { IoLock } from '../types.js';
 import { claimOwnerFile, type OwnerFileClaim } from './owner-file.js';
 import { readOwnerRecord } from './owner-record.js';
 import { liveness, ownIdentity } from './process-identity.js';

@@ -2,7 +2,7 @@ import { linkSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'no
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { lockedError } from '../errors.js';
+import { lockedError } from '../contract/errors.js';
 import {
   formatOwnerRecord,
   newOwnerRecord,

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { IoUringStorageIo } from '../backends/io-uring.js';
+import { MemoryStorageIo } from '../backends/memory.js';
+import { SyncFsStorageIo } from '../backends/sync-fs.js';
+import type { StorageIo } from '../contract/types.js';
+import { FaultyStorageIo } from '../simulation/faulty.js';
 import { runStorageIoConformance } from './conformance.js';
-import { FaultyStorageIo } from './faulty.js';
-import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
-import { MemoryStorageIo } from './memory.js';
-import { SyncFsStorageIo } from './sync-fs.js';
-import type { StorageIo } from './types.js';
+import { ioUringForTests, REQUIRE_IO_URING } from './io-uring-for-tests.js';
 
 const durableImage = (io: StorageIo, path: string) => {
   const memory = io instanceof FaultyStorageIo ? io.inner : io;
@@ -18,8 +19,8 @@ runStorageIoConformance('faulty(memory)', () => new FaultyStorageIo(new MemorySt
 });
 runStorageIoConformance('faulty(sync-fs)', () => new FaultyStorageIo(new SyncFsStorageIo()));
 
-const ring = ioUringAvailability();
-const required = process.env.WALNUT_REQUIRE_IO_URING === '1';
+const ring = ioUringForTests();
+const required = process.env[REQUIRE_IO_URING] === '1';
 
 describe('io_uring availability', () => {
   it.runIf(required)('a ring can be created (WALNUT_REQUIRE_IO_URING=1)', () => {
@@ -29,5 +30,5 @@ describe('io_uring availability', () => {
 });
 
 runStorageIoConformance('io_uring', () => IoUringStorageIo.create({ entries: 64 }), {
-  skip: ring.available ? false : `io_uring unavailable: ${ring.reason}`,
+  skip: ring.skip,
 });

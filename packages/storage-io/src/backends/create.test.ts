@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadNativeFrom, nativeAddonStatus } from '../native.js';
 import { createStorageIo } from './create.js';
 import { type IoUringConfig, ioUringAvailability } from './io-uring.js';
-import { loadNativeFrom, nativeAddonStatus } from './native.js';
 
 const original = process.env.WALNUT_STORAGE_IO;
 afterEach(() => {

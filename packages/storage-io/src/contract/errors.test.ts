@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import { ioErrorFromErrno } from './errors.js';
-import { SyncFsStorageIo } from './sync-fs.js';
 
 describe('ioErrorFromErrno', () => {
   it('maps ENOSPC and EDQUOT to WAL_NO_SPACE', () => {

@@ -1,5 +1,5 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { loadNative } from './native.js';
+import { loadNative } from '../native.js';
 
 /**
  * The alignment Walnut gives O_DIRECT I/O: memory address, file offset and length. Linux

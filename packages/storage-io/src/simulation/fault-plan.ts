@@ -1,5 +1,5 @@
-import { Errno } from './errors.js';
-import type { IoOp } from './types.js';
+import { Errno } from '../contract/errors.js';
+import type { IoOp } from '../contract/types.js';
 
 /** Operations a fault can target: every submission kind, plus directory fsync. */
 export type FaultableOp = IoOp | 'syncDirectory';
@@ -46,25 +46,25 @@ interface ArmedCountFault {
 /** Decides, operation by operation, which injected fault (if any) applies. */
 export class FaultPlan {
   readonly counts: OpCounts = zeroCounts();
-  #writes = 0;
-  #armed: ArmedCountFault[] = [];
+  private writes = 0;
+  private armed: ArmedCountFault[] = [];
   /** Bytes that may still be written before ENOSPC, or null when unlimited. */
-  #spaceLeft: number | null = null;
+  private spaceLeft: number | null = null;
 
   inject(fault: Fault): void {
     if (fault.kind === 'enospc') {
-      this.#spaceLeft = Math.max(0, fault.afterBytes);
+      this.spaceLeft = Math.max(0, fault.afterBytes);
       return;
     }
     const op = fault.kind === 'short-write' ? 'write' : fault.op;
-    const base = op === 'write' ? this.#writes : this.counts[op];
+    const base = op === 'write' ? this.writes : this.counts[op];
     const bytes = fault.kind === 'short-write' ? fault.bytes : 0;
-    this.#armed.push({ kind: fault.kind, op, at: base + Math.max(1, fault.nth), bytes });
+    this.armed.push({ kind: fault.kind, op, at: base + Math.max(1, fault.nth), bytes });
   }
 
   clear(): void {
-    this.#armed = [];
-    this.#spaceLeft = null;
+    this.armed = [];
+    this.spaceLeft = null;
   }
 
   /**
@@ -80,19 +80,19 @@ export class FaultPlan {
   ): { errno: number } | { bytes: number } | null {
     this.counts[op]++;
     const isWrite = op === 'write' || op === 'writev';
-    const counter = isWrite ? ++this.#writes : this.counts[op];
+    const counter = isWrite ? ++this.writes : this.counts[op];
     const matchOp = isWrite ? 'write' : op;
-    const index = this.#armed.findIndex((f) => f.op === matchOp && f.at === counter);
-    const fault = index < 0 ? undefined : this.#armed.splice(index, 1)[0];
+    const index = this.armed.findIndex((f) => f.op === matchOp && f.at === counter);
+    const fault = index < 0 ? undefined : this.armed.splice(index, 1)[0];
     if (fault?.kind === 'eio') return { errno: Errno.EIO };
     let allowed = fault?.kind === 'short-write' ? Math.min(fault.bytes, requested) : requested;
-    if (isWrite && this.#spaceLeft !== null && this.#spaceLeft <= allowed) {
-      allowed = this.#spaceLeft - (this.#spaceLeft % granularity);
+    if (isWrite && this.spaceLeft !== null && this.spaceLeft <= allowed) {
+      allowed = this.spaceLeft - (this.spaceLeft % granularity);
       if (allowed === 0 && requested > 0) return { errno: Errno.ENOSPC };
     } else if (allowed < requested) {
       allowed -= allowed % granularity;
     }
-    if (isWrite && this.#spaceLeft !== null) this.#spaceLeft -= allowed;
+    if (isWrite && this.spaceLeft !== null) this.spaceLeft -= allowed;
     return allowed === requested ? null : { bytes: allowed };
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expectBytes } from './conformance.js';
-import { FaultyStorageIo } from './faulty.js';
+import { FaultyStorageIo } from '../simulation/faulty.js';
+import { expectBytes } from '../testing/conformance.js';
 import { MemoryStorageIo } from './memory.js';
 
 const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);

@@ -1,11 +1,12 @@
 import { posix } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { DIRECT_IO_SECTOR } from './aligned.js';
-import { type QueuedOp, SequentialStorageIo } from './base.js';
-import { Errno, ioErrorFromErrno, lockedError } from './errors.js';
-import { MemoryFile } from './memory-file.js';
-import { seededRandom, tornEnd } from './random.js';
-import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from './types.js';
+import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
+import type { QueuedOp } from '../contract/base-storage-io.js';
+import { Errno, ioErrorFromErrno, lockedError } from '../contract/errors.js';
+import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
+import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from '../contract/types.js';
+import { MemoryFile } from '../simulation/memory-file.js';
+import { seededRandom, tornEnd } from '../simulation/tearing.js';
 
 interface Directory {
   /** Names as the running process sees them. */

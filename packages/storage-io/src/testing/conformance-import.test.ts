@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const entry = pathToFileURL(
-  join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'conformance.js'),
+  join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'conformance.js'),
 ).href;
 
 describe('@walnut/storage-io/conformance outside vitest', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { nativeAddonStatus } from '../native.js';
 import { alignedBuffer, alignedBufferUnavailable, DIRECT_IO_ALIGNMENT } from './aligned.js';
-import { nativeAddonStatus } from './native.js';
 
 describe('alignedBuffer', () => {
   it('is available exactly where the addon loads, and says why not elsewhere', () => {

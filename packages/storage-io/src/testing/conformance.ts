@@ -2,9 +2,13 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { alignedBuffer, alignedBufferUnavailable, DIRECT_IO_ALIGNMENT } from './aligned.js';
-import { FaultyStorageIo } from './faulty.js';
-import type { IoCompletion, IoFd, StorageIo } from './types.js';
+import {
+  alignedBuffer,
+  alignedBufferUnavailable,
+  DIRECT_IO_ALIGNMENT,
+} from '../contract/aligned.js';
+import type { IoCompletion, IoFd, StorageIo } from '../contract/types.js';
+import { FaultyStorageIo } from '../simulation/faulty.js';
 
 type Vitest = typeof import('vitest');
 // Importing vitest outside its runner throws; loaded lazily, this module can be imported

@@ -1,9 +1,9 @@
 import { channel } from 'node:diagnostics_channel';
 import { WalError, WalErrorCode } from '@walnut/codec';
+import type { StorageIo } from '../contract/types.js';
 import { checkIoUringConfig, type IoUringConfig, IoUringStorageIo } from './io-uring.js';
 import { MemoryStorageIo } from './memory.js';
 import { SyncFsStorageIo } from './sync-fs.js';
-import type { StorageIo } from './types.js';
 
 export type BackendChoice = 'auto' | 'io_uring' | 'sync-fs' | 'memory';
 

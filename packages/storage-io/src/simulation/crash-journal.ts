@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
-import { seededRandom, tornEnd } from './random.js';
+import { seededRandom, tornEnd } from './tearing.js';
 
 interface WriteRecord {
   readonly fd: number;
@@ -27,29 +27,29 @@ interface WriteRecord {
  * own reads and restores, which O_DIRECT would refuse as misaligned.
  */
 export class CrashJournal {
-  readonly #records: WriteRecord[] = [];
-  readonly #createdNames = new Set<string>();
-  readonly #paths = new Map<number, string>();
+  private readonly records: WriteRecord[] = [];
+  private readonly createdNames = new Set<string>();
+  private readonly paths = new Map<number, string>();
   /** Buffered descriptors of the files opened with O_DIRECT, by their direct descriptor. */
-  readonly #twins = new Map<number, number>();
+  private readonly twins = new Map<number, number>();
 
   /** `writableDirect`: opened with O_DIRECT for writing, so it gets a buffered twin. */
   opened(fd: number, path: string, created: boolean, writableDirect: boolean): void {
-    this.#paths.set(fd, path);
-    if (created) this.#createdNames.add(path);
-    if (writableDirect) this.#twins.set(fd, fs.openSync(path, 'r+'));
+    this.paths.set(fd, path);
+    if (created) this.createdNames.add(path);
+    if (writableDirect) this.twins.set(fd, fs.openSync(path, 'r+'));
   }
 
   closed(fd: number): void {
-    this.#paths.delete(fd);
-    const twin = this.#twins.get(fd);
-    this.#twins.delete(fd);
+    this.paths.delete(fd);
+    const twin = this.twins.get(fd);
+    this.twins.delete(fd);
     if (twin !== undefined) fs.closeSync(twin);
   }
 
   /** The descriptor the journal reads and restores `fd`'s file through. */
-  #plain(fd: number): number {
-    return this.#twins.get(fd) ?? fd;
+  private plain(fd: number): number {
+    return this.twins.get(fd) ?? fd;
   }
 
   /** Call before handing the write to the backend; returns the record to mark done. */
@@ -62,64 +62,64 @@ export class CrashJournal {
     }
     const end = Math.min(offset + length, sizeBefore);
     const preImage = Buffer.alloc(Math.max(0, end - offset));
-    if (preImage.length > 0) fs.readSync(this.#plain(fd), preImage, 0, preImage.length, offset);
+    if (preImage.length > 0) fs.readSync(this.plain(fd), preImage, 0, preImage.length, offset);
     const record: WriteRecord = { fd, offset, length, preImage, sizeBefore, done: false };
-    this.#records.push(record);
+    this.records.push(record);
     return record;
   }
 
   /** A sync is being submitted: it will cover the writes on `fd` completed by now. */
   coveredBySync(fd: number): WriteRecord[] {
-    return this.#records.filter((record) => record.fd === fd && record.done);
+    return this.records.filter((record) => record.fd === fd && record.done);
   }
 
   /** That sync completed successfully. */
   synced(covered: readonly WriteRecord[]): void {
     for (const record of covered) {
-      const index = this.#records.indexOf(record);
-      if (index >= 0) this.#records.splice(index, 1);
+      const index = this.records.indexOf(record);
+      if (index >= 0) this.records.splice(index, 1);
     }
   }
 
   directorySynced(directory: string): void {
-    for (const path of this.#createdNames) {
-      if (dirname(path) === directory) this.#createdNames.delete(path);
+    for (const path of this.createdNames) {
+      if (dirname(path) === directory) this.createdNames.delete(path);
     }
   }
 
   crash(tear: boolean, seed: number): void {
-    const last = this.#records.at(-1);
+    const last = this.records.at(-1);
     let survivor: { fd: number; offset: number; bytes: Buffer } | null = null;
     if (tear && last !== undefined) {
       const end = tornEnd(last.offset, last.length, seededRandom(seed));
       if (end > last.offset) {
         const bytes = Buffer.alloc(end - last.offset);
-        fs.readSync(this.#plain(last.fd), bytes, 0, bytes.length, last.offset);
+        fs.readSync(this.plain(last.fd), bytes, 0, bytes.length, last.offset);
         survivor = { fd: last.fd, offset: last.offset, bytes };
       }
     }
     const oldestSize = new Map<number, number>();
-    for (let i = this.#records.length - 1; i >= 0; i--) {
-      const record = this.#records[i]!;
+    for (let i = this.records.length - 1; i >= 0; i--) {
+      const record = this.records[i]!;
       if (record.preImage.length > 0) {
-        const fd = this.#plain(record.fd);
+        const fd = this.plain(record.fd);
         fs.writeSync(fd, record.preImage, 0, record.preImage.length, record.offset);
       }
       oldestSize.set(record.fd, record.sizeBefore);
     }
     for (const [fd, size] of oldestSize) fs.ftruncateSync(fd, size);
     if (survivor !== null) {
-      const fd = this.#plain(survivor.fd);
+      const fd = this.plain(survivor.fd);
       fs.writeSync(fd, survivor.bytes, 0, survivor.bytes.length, survivor.offset);
     }
-    for (const fd of [...this.#paths.keys(), ...this.#twins.values()]) {
+    for (const fd of [...this.paths.keys(), ...this.twins.values()]) {
       fs.fsyncSync(fd);
       fs.closeSync(fd);
     }
-    for (const path of this.#createdNames) fs.rmSync(path, { force: true });
-    this.#records.length = 0;
-    this.#paths.clear();
-    this.#twins.clear();
-    this.#createdNames.clear();
+    for (const path of this.createdNames) fs.rmSync(path, { force: true });
+    this.records.length = 0;
+    this.paths.clear();
+    this.twins.clear();
+    this.createdNames.clear();
   }
 }

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Errno } from './errors.js';
-import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
-import type { NativeBinding, NativeRing, NativeRingOptions } from './native.js';
+import { Errno } from '../contract/errors.js';
+import type { IoCompletion, StorageIo } from '../contract/types.js';
+import type { NativeBinding, NativeRing, NativeRingOptions } from '../native.js';
+import { ioUringForTests } from '../testing/io-uring-for-tests.js';
+import { IoUringStorageIo } from './io-uring.js';
 import { SyncFsStorageIo } from './sync-fs.js';
-import type { IoCompletion, StorageIo } from './types.js';
 
 /**
  * The real ring, with a hand on it: an SQE chosen by token is sent to fd -1 instead
@@ -135,8 +136,8 @@ const kernel = vi.hoisted(() => {
   return { plan, wrapRing, reset };
 });
 
-vi.mock('./native.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('./native.js')>();
+vi.mock('../native.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../native.js')>();
   const { constants } = await import('node:os');
   return {
     ...real,
@@ -160,7 +161,7 @@ vi.mock('./native.js', async (importOriginal) => {
   };
 });
 
-const ring = ioUringAvailability();
+const ring = ioUringForTests();
 const ECANCELED = -Errno.ECANCELED;
 
 /** How often `token` was put into the SQ. */
@@ -168,8 +169,8 @@ function timesPrepared(token: number): number {
   return kernel.plan.prepared.filter((t) => t === token).length;
 }
 
-describe.skipIf(!ring.available)(
-  `io_uring resends what the kernel cancelled by itself${ring.available ? '' : ` (skipped: io_uring unavailable: ${ring.reason})`}`,
+describe.skipIf(ring.skip !== false)(
+  ring.title('io_uring resends what the kernel cancelled by itself'),
   () => {
     let dir = '';
     let io: IoUringStorageIo;

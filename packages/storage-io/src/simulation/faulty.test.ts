@@ -2,11 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alignedBuffer } from './aligned.js';
-import { expectBytes } from './conformance.js';
+import { MemoryStorageIo } from '../backends/memory.js';
+import { SyncFsStorageIo } from '../backends/sync-fs.js';
+import { alignedBuffer } from '../contract/aligned.js';
+import { expectBytes } from '../testing/conformance.js';
 import { FaultyStorageIo } from './faulty.js';
-import { MemoryStorageIo } from './memory.js';
-import { SyncFsStorageIo } from './sync-fs.js';
 
 const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);
 

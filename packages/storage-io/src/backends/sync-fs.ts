@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
-import { type QueuedOp, SequentialStorageIo } from './base.js';
-import { Errno, resultFromNodeError } from './errors.js';
-import { lockScope } from './locking/lock-file.js';
-import { loadNative } from './native.js';
-import { withRealFiles } from './real-files-backend.js';
-import type { StorageIoDescription } from './types.js';
+import type { QueuedOp } from '../contract/base-storage-io.js';
+import { Errno, resultFromNodeError } from '../contract/errors.js';
+import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
+import type { StorageIoDescription } from '../contract/types.js';
+import { lockScope } from '../locking/lock-file.js';
+import { loadNative } from '../native.js';
+import { withRealFiles } from './real-files.js';
 
 /**
  * node:fs synchronous calls, executed in submission order at `flush()`; every
@@ -13,11 +14,11 @@ import type { StorageIoDescription } from './types.js';
  */
 export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
   readonly name = 'sync-fs';
-  readonly #reason: string;
+  private readonly reason: string;
 
   constructor(options: { reason?: string } = {}) {
     super();
-    this.#reason = options.reason ?? 'chosen explicitly';
+    this.reason = options.reason ?? 'chosen explicitly';
   }
 
   protected execute(op: QueuedOp): number {
@@ -54,7 +55,7 @@ export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
   describe(): StorageIoDescription {
     return {
       backend: this.name,
-      reason: this.#reason,
+      reason: this.reason,
       details: {
         completes:
           'runs at flush() on the calling thread; completions delivered on the next loop turn',

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStorageIo } from './memory.js';
-import { SyncFsStorageIo } from './sync-fs.js';
+import { MemoryStorageIo } from '../backends/memory.js';
+import { SyncFsStorageIo } from '../backends/sync-fs.js';
 
 const dirs: string[] = [];
 afterEach(() => {

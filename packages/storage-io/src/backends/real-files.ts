@@ -1,8 +1,12 @@
 import * as fs from 'node:fs';
-import { Errno, ioErrorFromErrno, ioErrorFromNode } from './errors.js';
-import { lockFile } from './locking/lock-file.js';
-import { loadNative } from './native.js';
-import type { IoFd, OpenOptions } from './types.js';
+import type { BaseStorageIo } from '../contract/base-storage-io.js';
+import { Errno, ioErrorFromErrno, ioErrorFromNode } from '../contract/errors.js';
+import type { IoFd, IoLock, OpenOptions } from '../contract/types.js';
+import { lockFile } from '../locking/lock-file.js';
+import { loadNative } from '../native.js';
+
+// The file and name operations of the backends over real files (sync-fs, io_uring): what
+// they share, apart from how they read, write and sync.
 
 /** open(2) flags for OpenOptions; O_DIRECT/O_DSYNC come from node:fs (or the addon). */
 export function openFlags(options: OpenOptions = {}): number {
@@ -108,3 +112,57 @@ export const realFiles = {
   },
   lock: lockFile,
 };
+
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's base constructor must take any[]
+type BackendClass = abstract new (...args: any[]) => BaseStorageIo;
+
+/** What `withRealFiles` adds: `realFiles`' operations, as methods of the backend. */
+export type RealFileOperations = typeof realFiles;
+
+/**
+ * The file and name operations of a backend over real files (sync-fs, io_uring): both
+ * run them through node:fs (`realFiles`) and differ only in how they read, write and
+ * sync. A mixin, because the two extend different bases.
+ */
+export function withRealFiles<Base extends BackendClass>(
+  base: Base,
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+): Base & (abstract new (...args: any[]) => RealFileOperations) {
+  abstract class RealFilesBackend extends base {
+    open(path: string, options?: OpenOptions): Promise<IoFd> {
+      this.assertOpen();
+      return realFiles.open(path, options);
+    }
+    close(fd: IoFd): Promise<void> {
+      return realFiles.close(fd);
+    }
+    size(fd: IoFd): Promise<number> {
+      return realFiles.size(fd);
+    }
+    truncate(fd: IoFd, length: number): Promise<void> {
+      return realFiles.truncate(fd, length);
+    }
+    mkdir(path: string): Promise<void> {
+      return realFiles.mkdir(path);
+    }
+    readdir(path: string): Promise<string[]> {
+      return realFiles.readdir(path);
+    }
+    stat(path: string): Promise<{ size: number } | null> {
+      return realFiles.stat(path);
+    }
+    rename(from: string, to: string): Promise<void> {
+      return realFiles.rename(from, to);
+    }
+    unlink(path: string): Promise<void> {
+      return realFiles.unlink(path);
+    }
+    syncDirectory(path: string): Promise<void> {
+      return realFiles.syncDirectory(path);
+    }
+    lock(path: string): Promise<IoLock> {
+      return realFiles.lock(path);
+    }
+  }
+  return RealFilesBackend;
+}

@@ -1,9 +1,7 @@
-import { DIRECT_IO_SECTOR } from './aligned.js';
-import { BaseStorageIo, type QueuedOp } from './base.js';
-import { CrashJournal } from './crash-journal.js';
-import { Errno, ioErrorFromErrno } from './errors.js';
-import { type Fault, FaultPlan, type OpCounts } from './faults.js';
-import { MemoryStorageIo } from './memory.js';
+import { MemoryStorageIo } from '../backends/memory.js';
+import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
+import { BaseStorageIo, type QueuedOp } from '../contract/base-storage-io.js';
+import { Errno, ioErrorFromErrno } from '../contract/errors.js';
 import type {
   IoCompletion,
   IoFd,
@@ -12,9 +10,11 @@ import type {
   StorageIo,
   StorageIoDescription,
   SubmitOptions,
-} from './types.js';
+} from '../contract/types.js';
+import { CrashJournal } from './crash-journal.js';
+import { type Fault, FaultPlan, type OpCounts } from './fault-plan.js';
 
-export type { Fault, FaultableOp } from './faults.js';
+export type { Fault, FaultableOp } from './fault-plan.js';
 
 export interface FaultyOptions {
   /** Seed for the tear position chosen by `crash({ tear: true })`. */

@@ -1,10 +1,10 @@
 import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
-import { BaseStorageIo, completedInFull, type QueuedOp } from './base.js';
-import { Errno, errnoName } from './errors.js';
-import { lockScope } from './locking/lock-file.js';
-import { loadNative, type NativeRing } from './native.js';
-import { withRealFiles } from './real-files-backend.js';
-import type { IoFd, OpenOptions, StorageIoDescription } from './types.js';
+import { BaseStorageIo, completedInFull, type QueuedOp } from '../contract/base-storage-io.js';
+import { Errno, errnoName } from '../contract/errors.js';
+import type { IoFd, OpenOptions, StorageIoDescription } from '../contract/types.js';
+import { lockScope } from '../locking/lock-file.js';
+import { loadNative, type NativeRing } from '../native.js';
+import { withRealFiles } from './real-files.js';
 
 /** Configuration of the io_uring backend. */
 export interface IoUringConfig {
@@ -104,32 +104,34 @@ interface InKernel {
  */
 export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
   readonly name = 'io_uring';
-  readonly #ring: NativeRing;
-  readonly #completions: Float64Array;
-  readonly #config: IoUringConfig;
-  readonly #reason: string;
+  private readonly ring: NativeRing;
+  private readonly completions: Float64Array;
+  private readonly config: IoUringConfig;
+  private readonly reason: string;
   /** Operations in the kernel, by token. */
-  readonly #inKernel = new Map<number, InKernel>();
+  private readonly inKernel = new Map<number, InKernel>();
   /** Tokens the kernel cancelled by itself, and how often. */
-  readonly #spuriousCancels = new Map<number, number>();
+  private readonly spuriousCancels = new Map<number, number>();
   /** Operations sent again after such a cancellation (describe() reports it). */
-  #resentAfterKernelCancel = 0;
+  private resentAfterKernelCancel = 0;
   /** Chains held back until the operation (token) they are linked behind completed. */
-  readonly #waitingOn = new Map<number, QueuedOp[]>();
-  #lastToken = 0;
-  #lastOutcome: Outcome = 'ok';
-  #idle: (() => void) | null = null;
-  #ringClosed = false;
+  private readonly waitingOn = new Map<number, QueuedOp[]>();
+  private lastToken = 0;
+  private lastOutcome: Outcome = 'ok';
+  private idle: (() => void) | null = null;
+  private ringClosed = false;
 
-  #needsSubmit = false;
+  private needsSubmit = false;
   /**
    * Fds opened with O_DIRECT: their writes are truly asynchronous in the kernel. Every
    * other write is buffered and goes straight to io-wq (IOSQE_ASYNC): ext4 has no
    * non-blocking buffered write, so the inline attempt would only fail with EAGAIN
    * (measured: 64 KiB writes at QD 8 3.7× faster; docs/decisions/0203).
    */
-  readonly #directFds = new Set<IoFd>();
-  #onCompletions: ((count: number) => void) | null = null;
+  private readonly directFds = new Set<IoFd>();
+  /** The addon holds `onCompletions` weakly while idle: this keeps it alive as long as the instance. */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: written, never read: it only holds a reference
+  private completionCallback: ((count: number) => void) | null = null;
 
   private constructor(
     ring: NativeRing,
@@ -138,10 +140,10 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     reason: string,
   ) {
     super();
-    this.#ring = ring;
-    this.#completions = completions;
-    this.#config = config;
-    this.#reason = reason;
+    this.ring = ring;
+    this.completions = completions;
+    this.config = config;
+    this.reason = reason;
   }
 
   /** Creates a ring, or throws WAL_BACKEND_UNAVAILABLE saying why it cannot. */
@@ -179,7 +181,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
       );
     }
     instance = new IoUringStorageIo(ring, completions, config, reason);
-    instance.#onCompletions = onCompletions;
+    instance.completionCallback = onCompletions;
     return instance;
   }
 
@@ -188,56 +190,56 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     while (start < ops.length) {
       let end = start + 1;
       while (end < ops.length && ops[end]!.link) end++;
-      this.#dispatchChain(ops.slice(start, end));
+      this.dispatchChain(ops.slice(start, end));
       start = end;
     }
-    this.#submit();
+    this.submit();
   }
 
   /** A chain: its head may be linked behind the previous submission; the rest are linked. */
-  #dispatchChain(chain: QueuedOp[]): void {
+  private dispatchChain(chain: QueuedOp[]): void {
     const head = chain[0]!;
-    if (head.link && this.#lastOutcome !== 'ok') {
-      if (this.#lastOutcome === 'failed') {
-        this.#cancel(chain);
+    if (head.link && this.lastOutcome !== 'ok') {
+      if (this.lastOutcome === 'failed') {
+        this.cancel(chain);
       } else {
-        this.#waitingOn.set(this.#lastToken, chain);
+        this.waitingOn.set(this.lastToken, chain);
       }
-      this.#lastToken = chain.at(-1)!.token;
-      this.#lastOutcome = this.#lastOutcome === 'failed' ? 'failed' : 'pending';
+      this.lastToken = chain.at(-1)!.token;
+      this.lastOutcome = this.lastOutcome === 'failed' ? 'failed' : 'pending';
       return;
     }
-    this.#prepChain(chain);
+    this.prepChain(chain);
   }
 
   /** Puts a chain into the SQ in one piece (a link never spans two io_uring_enter calls). */
-  #prepChain(chain: QueuedOp[]): void {
-    const capacity = this.#ring.sqEntries;
-    if (chain.length > this.#ring.sqSpace) this.#submit();
+  private prepChain(chain: QueuedOp[]): void {
+    const capacity = this.ring.sqEntries;
+    if (chain.length > this.ring.sqSpace) this.submit();
     const fits = Math.min(chain.length, capacity);
     for (let i = 0; i < fits; i++) {
       const op = chain[i]!;
       const linkNext = i + 1 < fits;
-      this.#prepOne(op, linkNext);
-      this.#inKernel.set(op.token, {
+      this.prepOne(op, linkNext);
+      this.inKernel.set(op.token, {
         op,
         next: linkNext ? chain[i + 1]!.token : 0,
         before: i === 0 ? 'ok' : 'pending',
         early: false,
       });
     }
-    this.#lastToken = chain[fits - 1]!.token;
-    this.#lastOutcome = 'pending';
+    this.lastToken = chain[fits - 1]!.token;
+    this.lastOutcome = 'pending';
     if (fits < chain.length) {
       // Longer than the whole SQ: the rest waits for the last SQE of this part.
       const rest = chain.slice(fits);
-      this.#waitingOn.set(this.#lastToken, rest);
-      this.#lastToken = rest.at(-1)!.token;
+      this.waitingOn.set(this.lastToken, rest);
+      this.lastToken = rest.at(-1)!.token;
     }
   }
 
-  #prepOne(op: QueuedOp, linkNext: boolean): void {
-    const ring = this.#ring;
+  private prepOne(op: QueuedOp, linkNext: boolean): void {
+    const ring = this.ring;
     for (;;) {
       let queued: boolean;
       switch (op.op) {
@@ -248,7 +250,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
             op.data!,
             op.offset,
             linkNext,
-            !this.#directFds.has(op.fd),
+            !this.directFds.has(op.fd),
           );
           break;
         case 'writev':
@@ -258,7 +260,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
             op.buffers!,
             op.offset,
             linkNext,
-            !this.#directFds.has(op.fd),
+            !this.directFds.has(op.fd),
           );
           break;
         case 'read':
@@ -278,19 +280,19 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
           break;
       }
       if (queued) return;
-      this.#submit();
+      this.submit();
     }
   }
 
-  #submit(): void {
+  private submit(): void {
     for (let attempt = 0; ; attempt++) {
-      const submitted = this.#ring.submit();
+      const submitted = this.ring.submit();
       if (submitted >= 0) return;
       // EBUSY/EAGAIN: the kernel holds completions we have not reaped (or is short of
       // memory); reaping makes room, then the same SQEs are entered again.
       const retry = -submitted === Errno.EAGAIN || -submitted === Errno.EBUSY;
       if (retry && attempt < 100) {
-        this.#reapNow();
+        this.reapNow();
         continue;
       }
       throw new WalError(
@@ -301,54 +303,54 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     }
   }
 
-  #reapNow(): void {
+  private reapNow(): void {
     for (;;) {
-      const count = this.#ring.reap();
+      const count = this.ring.reap();
       if (count > 0) this.onCompletions(count);
       if (count < COMPLETION_BATCH) return;
     }
   }
 
   protected override poll(): void {
-    if (this.#ringClosed || this.#inKernel.size === 0) return;
-    this.#reapNow();
+    if (this.ringClosed || this.inKernel.size === 0) return;
+    this.reapNow();
   }
 
   /** As `poll`, but also asks the kernel to post what it finished (a caller that never yields). */
   protected override reap(): void {
-    if (this.#ringClosed || this.#inKernel.size === 0) return;
-    const count = this.#ring.reap(true);
+    if (this.ringClosed || this.inKernel.size === 0) return;
+    const count = this.ring.reap(true);
     if (count > 0) this.onCompletions(count);
-    this.#reapNow();
+    this.reapNow();
   }
 
   /** Called by the addon (from the libuv loop) and by poll(): `count` pairs are ready. */
   private onCompletions(count: number): void {
-    const pairs = this.#completions;
+    const pairs = this.completions;
     // Copy first: handling a completion may submit a held chain, never reap, but stay safe.
     const snapshot = pairs.slice(0, count * 2);
     for (let i = 0; i < count; i++) {
-      this.#complete(snapshot[2 * i]!, snapshot[2 * i + 1]!);
+      this.complete(snapshot[2 * i]!, snapshot[2 * i + 1]!);
     }
-    if (this.#needsSubmit) {
-      this.#needsSubmit = false;
-      this.#submit();
+    if (this.needsSubmit) {
+      this.needsSubmit = false;
+      this.submit();
     }
-    if (this.#inKernel.size === 0 && this.#idle !== null) this.#idle();
+    if (this.inKernel.size === 0 && this.idle !== null) this.idle();
   }
 
-  #complete(token: number, result: number): void {
-    const entry = this.#inKernel.get(token);
+  private complete(token: number, result: number): void {
+    const entry = this.inKernel.get(token);
     if (entry === undefined) return;
-    if (result === -Errno.ECANCELED && this.#resendCancelled(token, entry)) return;
-    this.#inKernel.delete(token);
+    if (result === -Errno.ECANCELED && this.resendCancelled(token, entry)) return;
+    this.inKernel.delete(token);
     const { op } = entry;
     const ok = completedInFull(op.op, op.requested, result);
-    if (this.#spuriousCancels.size > 0) this.#spuriousCancels.delete(token);
-    if (token === this.#lastToken) this.#lastOutcome = ok ? 'ok' : 'failed';
+    if (this.spuriousCancels.size > 0) this.spuriousCancels.delete(token);
+    if (token === this.lastToken) this.lastOutcome = ok ? 'ok' : 'failed';
     this.deliver(token, op.op, op.fd, op.requested, result);
-    this.#settleNext(entry, ok ? 'ok' : 'failed');
-    this.#release(token, ok);
+    this.settleNext(entry, ok ? 'ok' : 'failed');
+    this.release(token, ok);
   }
 
   /**
@@ -361,7 +363,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
    * the -ECANCELED is to be delivered: the SQE before it really failed, or the budget is
    * spent.
    */
-  #resendCancelled(token: number, entry: InKernel): boolean {
+  private resendCancelled(token: number, entry: InKernel): boolean {
     const before = entry.before;
     if (before === 'pending') {
       entry.early = true;
@@ -370,97 +372,97 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     if (before === 'failed') return false;
     let resend: Resend;
     if (before === 'ok') {
-      const count = this.#spuriousCancels.get(token) ?? 0;
+      const count = this.spuriousCancels.get(token) ?? 0;
       if (count >= SPURIOUS_CANCEL_RETRIES) return false;
-      this.#spuriousCancels.set(token, count + 1);
+      this.spuriousCancels.set(token, count + 1);
       let awaiting = 0;
-      for (let t = entry.next; t !== 0; t = this.#inKernel.get(t)?.next ?? 0) awaiting++;
+      for (let t = entry.next; t !== 0; t = this.inKernel.get(t)?.next ?? 0) awaiting++;
       resend = { ops: [entry.op], awaiting };
     } else {
       resend = before;
       resend.ops.push(entry.op);
       resend.awaiting--;
     }
-    this.#inKernel.delete(token);
+    this.inKernel.delete(token);
     if (resend.awaiting === 0) {
-      this.#resentAfterKernelCancel += resend.ops.length;
-      this.#resubmit(resend.ops);
-    } else this.#settleNext(entry, resend);
+      this.resentAfterKernelCancel += resend.ops.length;
+      this.resubmit(resend.ops);
+    } else this.settleNext(entry, resend);
     return true;
   }
 
   /** Tells the next SQE of `entry`'s kernel chain what `entry` became. */
-  #settleNext(entry: InKernel, outcome: 'ok' | 'failed' | Resend): void {
+  private settleNext(entry: InKernel, outcome: 'ok' | 'failed' | Resend): void {
     if (entry.next === 0) return;
-    const next = this.#inKernel.get(entry.next);
+    const next = this.inKernel.get(entry.next);
     if (next === undefined) return;
     next.before = outcome;
-    if (next.early) this.#complete(entry.next, -Errno.ECANCELED);
+    if (next.early) this.complete(entry.next, -Errno.ECANCELED);
   }
 
   /** The operation `token` finished: start or cancel what was held behind it. */
-  #release(token: number, ok: boolean): void {
-    const chain = this.#waitingOn.get(token);
+  private release(token: number, ok: boolean): void {
+    const chain = this.waitingOn.get(token);
     if (chain === undefined) return;
-    this.#waitingOn.delete(token);
+    this.waitingOn.delete(token);
     if (!ok) {
-      this.#cancel(chain);
+      this.cancel(chain);
       return;
     }
-    this.#resubmit(chain);
+    this.resubmit(chain);
   }
 
   /** Sends a chain from a completion handler, without making it "the previous submission". */
-  #resubmit(chain: QueuedOp[]): void {
-    const lastToken = this.#lastToken;
-    const lastOutcome = this.#lastOutcome;
-    this.#prepChain(chain);
-    this.#needsSubmit = true;
+  private resubmit(chain: QueuedOp[]): void {
+    const lastToken = this.lastToken;
+    const lastOutcome = this.lastOutcome;
+    this.prepChain(chain);
+    this.needsSubmit = true;
     const held = chain.at(-1)!.token;
     if (lastToken !== held) {
       // Something was submitted after this chain: it stays "the previous submission".
-      this.#lastToken = lastToken;
-      this.#lastOutcome = lastOutcome;
+      this.lastToken = lastToken;
+      this.lastOutcome = lastOutcome;
     }
   }
 
-  #cancel(chain: QueuedOp[]): void {
+  private cancel(chain: QueuedOp[]): void {
     for (const op of chain) {
-      if (op.token === this.#lastToken) this.#lastOutcome = 'failed';
+      if (op.token === this.lastToken) this.lastOutcome = 'failed';
       this.deliver(op.token, op.op, op.fd, op.requested, -Errno.ECANCELED);
-      this.#release(op.token, false);
+      this.release(op.token, false);
     }
   }
 
   protected async drainOnClose(): Promise<void> {
-    if (this.#inKernel.size > 0) {
+    if (this.inKernel.size > 0) {
       await new Promise<void>((resolve) => {
-        this.#idle = resolve;
+        this.idle = resolve;
       });
     }
-    this.#idle = null;
-    this.#ringClosed = true;
-    this.#ring.close();
+    this.idle = null;
+    this.ringClosed = true;
+    this.ring.close();
   }
 
   async open(path: string, options?: OpenOptions): Promise<IoFd> {
     const fd = await super.open(path, options);
-    if (options?.direct) this.#directFds.add(fd);
-    else this.#directFds.delete(fd);
+    if (options?.direct) this.directFds.add(fd);
+    else this.directFds.delete(fd);
     return fd;
   }
   close(fd: IoFd): Promise<void> {
-    this.#directFds.delete(fd);
+    this.directFds.delete(fd);
     return super.close(fd);
   }
   describe(): StorageIoDescription {
     return {
       backend: this.name,
-      reason: this.#reason,
+      reason: this.reason,
       details: {
-        ...(this.#ringClosed ? { closed: true } : this.#ring.info()),
-        resentAfterKernelCancel: this.#resentAfterKernelCancel,
-        requested: { ...this.#config },
+        ...(this.ringClosed ? { closed: true } : this.ring.info()),
+        resentAfterKernelCancel: this.resentAfterKernelCancel,
+        requested: { ...this.config },
         locks: lockScope(),
         addon: loadNative().reason,
       },

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IoUringStorageIo, ioUringAvailability } from './io-uring.js';
+import type { StorageIo } from '../contract/types.js';
+import { ioUringForTests } from '../testing/io-uring-for-tests.js';
+import { IoUringStorageIo } from './io-uring.js';
 import { SyncFsStorageIo } from './sync-fs.js';
-import type { StorageIo } from './types.js';
 
 interface Step {
   readonly kind: 'write' | 'bad-write' | 'sync' | 'bad-sync';
@@ -45,26 +46,23 @@ async function run(io: StorageIo, steps: readonly Step[], file: string): Promise
   return results.map((c) => c.result);
 }
 
-const ring = ioUringAvailability();
+const ring = ioUringForTests();
 
-describe.skipIf(!ring.available)(
-  `linkToPrevious on io_uring${ring.available ? '' : ` (skipped: io_uring unavailable: ${ring.reason})`}`,
-  () => {
-    it('gives every submission the result the in-order model gives it', async () => {
-      const uring = IoUringStorageIo.create({ entries: 4 });
-      const model = new SyncFsStorageIo();
-      let round = 0;
-      await fc.assert(
-        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
-          round++;
-          const expected = await run(model, steps, `model-${round}`);
-          const actual = await run(uring, steps, `uring-${round}`);
-          expect(actual).toEqual(expected);
-        }),
-        { numRuns: 40 },
-      );
-      await uring.closeIo();
-      await model.closeIo();
-    });
-  },
-);
+describe.skipIf(ring.skip !== false)(ring.title('linkToPrevious on io_uring'), () => {
+  it('gives every submission the result the in-order model gives it', async () => {
+    const uring = IoUringStorageIo.create({ entries: 4 });
+    const model = new SyncFsStorageIo();
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+        round++;
+        const expected = await run(model, steps, `model-${round}`);
+        const actual = await run(uring, steps, `uring-${round}`);
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: 40 },
+    );
+    await uring.closeIo();
+    await model.closeIo();
+  });
+});

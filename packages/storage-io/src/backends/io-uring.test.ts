@@ -1,0 +1,144 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ioUringForTests } from '../testing/io-uring-for-tests.js';
+import { IoUringStorageIo } from './io-uring.js';
+
+const ring = ioUringForTests();
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), () => {
+  let dir = '';
+  let io: IoUringStorageIo;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'walnut-uring-'));
+    io = IoUringStorageIo.create({ entries: 8 });
+  });
+  afterEach(async () => {
+    await io.closeIo();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a callback whose completion a nested poll took in at the next reapCompletions, with no microtask between', async () => {
+    const fd = await io.open(join(dir, 'f'), { create: true });
+    let ran = 0;
+    const first = io.submitWrite(fd, Buffer.alloc(4096, 1), 0);
+    io.onCompletion(first, () => ran++);
+    io.flush();
+    const until = Date.now() + 50;
+    while (Date.now() < until) {
+      // Let the write finish in the kernel without yielding (no delivery by the event loop).
+    }
+    // Submitting and claiming another operation polls the ring: the first completion is
+    // taken in there, inside completion(), where its callback must not run.
+    const second = io.completion(io.submitDatasync(fd));
+    expect(ran).toBe(0);
+    io.reapCompletions();
+    expect(ran).toBe(1);
+    expect((await second).result).toBe(0);
+    expect(ran).toBe(1);
+  });
+
+  it('keeps delivering completions after garbage collection while idle', async () => {
+    const fd = await io.open(join(dir, 'f'), { create: true });
+    await io.datasync(fd);
+    collectGarbage();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await io.write(fd, Buffer.alloc(4096, 1), 0);
+    await io.datasync(fd);
+    expect(await io.size(fd)).toBe(4096);
+  });
+
+  it('runs a chain longer than the submission queue in order, and cancels its rest on failure', async () => {
+    const fd = await io.open(join(dir, 'f'), { create: true });
+    const tokens: number[] = [];
+    tokens.push(io.submitWrite(fd, Buffer.alloc(100, 1), 0));
+    for (let i = 1; i < 30; i++) {
+      tokens.push(io.submitWrite(fd, Buffer.alloc(100, i), i * 100, { linkToPrevious: true }));
+    }
+    tokens.push(io.submitDatasync(fd, { linkToPrevious: true }));
+    const results = await Promise.all(tokens.map((t) => io.completion(t)));
+    expect(results.map((c) => c.result)).toEqual([...Array(30).fill(100), 0]);
+    const broken = [io.submitWrite(-1, Buffer.alloc(10), 0)];
+    for (let i = 0; i < 20; i++) broken.push(io.submitDatasync(fd, { linkToPrevious: true }));
+    const outcome = await Promise.all(broken.map((t) => io.completion(t)));
+    expect(outcome[0]!.result).toBe(-9);
+    for (const c of outcome.slice(1)) expect(c.result).toBe(-125);
+  });
+
+  it('survives a completion queue overflow with thousands of operations in flight', async () => {
+    const fd = await io.open(join(dir, 'f'), { create: true });
+    const count = 5000;
+    for (let i = 0; i < count; i++) io.submitDatasync(fd);
+    io.flush();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    let collected = 0;
+    while (collected < count) collected += (await io.waitCompletions(1)).length;
+    expect(collected).toBe(count);
+    expect(io.inFlight).toBe(0);
+  });
+
+  it('describes the ring it runs', () => {
+    const description = io.describe();
+    expect(description.backend).toBe('io_uring');
+    expect(description.details).toMatchObject({ sqEntries: 8, noDrop: true });
+  });
+
+  it('runs with SQPOLL when asked', async () => {
+    const polled = IoUringStorageIo.create({ entries: 16, sqpoll: true, sqpollIdleMs: 10 });
+    const fd = await polled.open(join(dir, 'p'), { create: true });
+    await polled.write(fd, Buffer.alloc(8192, 2), 0);
+    await polled.datasync(fd);
+    expect(polled.describe().details).toMatchObject({ sqpoll: true });
+    await polled.closeIo();
+  });
+
+  it('lets a worker thread exit with operations in flight (the cleanup hook drains the ring)', async () => {
+    const addon = join(
+      import.meta.dirname,
+      '..',
+      '..',
+      'build',
+      'Release',
+      'walnut_storage_io.node',
+    );
+    const code = `
+        const fs = require('node:fs');
+        const b = require(${JSON.stringify(addon)});
+        const ring = b.createRing({ entries: 32, sqpoll: false, sqpollIdleMs: 0,
+          completions: new Float64Array(64), onCompletions() {} });
+        const fd = fs.openSync(${JSON.stringify(join(dir, 'w'))}, 'w+');
+        for (let i = 0; i < 200; i++) {
+          while (!ring.prepWrite(i, fd, Buffer.alloc(65536, i & 255), i * 65536, false, true)) ring.submit();
+        }
+        ring.prepFsync(200, fd, true, false);
+        ring.submit();
+        require('node:worker_threads').parentPort.postMessage(ring.inFlight);
+        process.exit(0);`;
+    const worker = new Worker(code, { eval: true });
+    const inFlight = await new Promise((resolve) => worker.once('message', resolve));
+    expect(inFlight).toBeGreaterThan(0);
+    expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0);
+  });
+
+  it('holds a flock that another process cannot take while this one lives', async () => {
+    const path = join(dir, 'LOCK');
+    const lock = await io.lock(path);
+    const script = `
+        const fs = require('node:fs');
+        const b = require(${JSON.stringify(join(import.meta.dirname, '..', '..', 'build', 'Release', 'walnut_storage_io.node'))});
+        const fd = fs.openSync(${JSON.stringify(path)}, 'r+');
+        process.stdout.write(String(b.flock(fd, b.constants.LOCK_EX | b.constants.LOCK_NB)));`;
+    const whileHeld = execFileSync(process.execPath, ['-e', script]).toString();
+    expect(whileHeld).toBe('-11');
+    await lock.release();
+    expect(execFileSync(process.execPath, ['-e', script]).toString()).toBe('0');
+  });
+});
