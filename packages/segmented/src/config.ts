@@ -46,20 +46,13 @@ export interface SegmentedWalConfig {
   directIo?: boolean;
 }
 
-export interface ResolvedConfig {
-  dir: string;
-  segmentTargetSize: number;
-  io: StorageIo | undefined;
-  preallocate: boolean;
-  zeroFillAhead: number;
-  writebackAhead: number;
-  maxRecordSize: number;
-  recovery: RecoveryMode;
-  readOnly: boolean;
-  encryption: KeyRing | undefined;
-  writeBufferSize: number;
-  directIo: boolean;
-}
+/** Fields that stay optional once resolved: they have no default. */
+type Undefaulted = 'io' | 'encryption';
+
+/** A config with every default filled in: derived from SegmentedWalConfig, never restated. */
+export type ResolvedConfig = Required<Omit<SegmentedWalConfig, Undefaulted>> & {
+  [K in Undefaulted]: SegmentedWalConfig[K] | undefined;
+};
 
 export const DEFAULT_SEGMENT_TARGET_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_WRITE_BUFFER_SIZE = 1024 * 1024;
@@ -85,20 +78,25 @@ export const CONFIG_LIMITS = {
   writebackAhead: [0, 2 ** 40],
 } as const satisfies Record<string, readonly [number, number]>;
 
-const KNOWN_KEYS = new Set([
-  'dir',
-  'segmentTargetSize',
-  'io',
-  'preallocate',
-  'zeroFillAhead',
-  'writebackAhead',
-  'maxRecordSize',
-  'recovery',
-  'readOnly',
-  'encryption',
-  'writeBufferSize',
-  'directIo',
-]);
+/**
+ * Every field of SegmentedWalConfig, in the order errors list them: a Record over its keys,
+ * so the compiler rejects a field added to the interface and not here (or the reverse).
+ */
+const FIELDS: Record<keyof SegmentedWalConfig, true> = {
+  dir: true,
+  segmentTargetSize: true,
+  io: true,
+  preallocate: true,
+  zeroFillAhead: true,
+  writebackAhead: true,
+  maxRecordSize: true,
+  recovery: true,
+  readOnly: true,
+  encryption: true,
+  writeBufferSize: true,
+  directIo: true,
+};
+const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(FIELDS));
 
 const IO_METHODS = [
   'open',

@@ -71,13 +71,13 @@ export function paddedToBlocks(bytes: Uint8Array): Buffer {
  * rewrites that partial block with its bytes unchanged, so a torn rewrite loses nothing.
  */
 export class BlockTail {
-  readonly #bytes = Buffer.alloc(BLOCK);
-  #length = 0;
+  private readonly bytes = Buffer.alloc(BLOCK);
+  private length = 0;
 
   /** The file holds `before` (fewer than BLOCK bytes) from the last block boundary up to the next frame. */
   reset(before: Uint8Array): void {
-    this.#bytes.set(before, 0);
-    this.#length = before.length;
+    this.bytes.set(before, 0);
+    this.length = before.length;
   }
 
   /** The part of `buffer` that frames for file offset `offset` are encoded into. */
@@ -99,10 +99,10 @@ export class BlockTail {
     pad: boolean,
   ): { buf: Buffer; fileOffset: number; length: number } {
     const lead = offset % BLOCK;
-    if (lead !== this.#length) {
-      throw new Error(`BlockTail: ${this.#length} bytes kept for a write at block offset ${lead}`);
+    if (lead !== this.length) {
+      throw new Error(`BlockTail: ${this.length} bytes kept for a write at block offset ${lead}`);
     }
-    buffer.set(this.#bytes.subarray(0, lead), 0);
+    buffer.set(this.bytes.subarray(0, lead), 0);
     const end = lead + length;
     const alignedEnd = pad ? alignUp(end) : alignDown(end);
     if (pad) buffer.fill(0, end, alignedEnd);

@@ -32,7 +32,7 @@ function changedWhileAppended(what: 'record' | 'batch'): WalError {
   );
 }
 
-type Encoder<T> = (target: Buffer, offset: number, lsn: bigint, input: T) => number;
+export type Encoder<T> = (target: Buffer, offset: number, lsn: bigint, input: T) => number;
 
 /**
  * Encodes `input` at `at`, where `size` bytes were reserved from an earlier read of it.

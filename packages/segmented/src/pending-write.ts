@@ -65,48 +65,48 @@ export const MAX_POOLED_BYTES = 64 * 1024 * 1024;
  * needs that many buffers, and a fresh 1 MiB buffer costs its page faults on first use.
  */
 export class BufferPool {
-  readonly #size: number;
-  readonly #allocate: (size: number) => Buffer;
-  readonly #free: Buffer[] = [];
+  private readonly bufferSize: number;
+  private readonly allocate: (size: number) => Buffer;
+  private readonly free: Buffer[] = [];
   /** Buffers kept for reuse; more idle ones than this are left to the garbage collector. */
-  #keep: number;
-  readonly #maxKeep: number;
-  #allocated = 0;
+  private keepCount: number;
+  private readonly maxKeep: number;
+  private allocatedCount = 0;
 
   constructor(size: number, allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow, keep = 8) {
-    this.#size = size;
-    this.#allocate = allocate;
-    this.#keep = keep;
-    this.#maxKeep = Math.max(keep, Math.floor(MAX_POOLED_BYTES / size));
+    this.bufferSize = size;
+    this.allocate = allocate;
+    this.keepCount = keep;
+    this.maxKeep = Math.max(keep, Math.floor(MAX_POOLED_BYTES / size));
   }
 
   get size(): number {
-    return this.#size;
+    return this.bufferSize;
   }
 
   /** Buffers this pool had to allocate because none was free (each one costs page faults). */
   get allocated(): number {
-    return this.#allocated;
+    return this.allocatedCount;
   }
 
   /** How many idle buffers it keeps now. */
   get keep(): number {
-    return this.#keep;
+    return this.keepCount;
   }
 
   /** `count` buffers are out (in flight or being filled): keep that many once they return. */
   noteOut(count: number): void {
-    if (count > this.#keep) this.#keep = Math.min(count, this.#maxKeep);
+    if (count > this.keepCount) this.keepCount = Math.min(count, this.maxKeep);
   }
 
   take(): Buffer {
-    const free = this.#free.pop();
+    const free = this.free.pop();
     if (free !== undefined) return free;
-    this.#allocated++;
-    return this.#allocate(this.#size);
+    this.allocatedCount++;
+    return this.allocate(this.bufferSize);
   }
 
   give(buf: Buffer): void {
-    if (buf.length === this.#size && this.#free.length < this.#keep) this.#free.push(buf);
+    if (buf.length === this.bufferSize && this.free.length < this.keepCount) this.free.push(buf);
   }
 }

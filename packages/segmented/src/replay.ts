@@ -131,102 +131,102 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * while a chunk lasts `next()` needs no I/O.
  */
 export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
-  readonly #chunks: AsyncGenerator<Chunk, void, void>;
-  readonly #from: bigint;
-  readonly #limit: bigint;
-  #chunk: Chunk | null = null;
-  #lastFrameStart = -1;
+  private readonly chunks: AsyncGenerator<Chunk, void, void>;
+  private readonly from: bigint;
+  private readonly limit: bigint;
+  private chunk: Chunk | null = null;
+  private lastFrameStart = -1;
   /** The file of #lastFrameStart (kept after the chunk is dropped, for `position()` at the end). */
-  #lastFramePath: string | null = null;
-  #finished = false;
+  private lastFramePath: string | null = null;
+  private finished = false;
   /** Paging mode: records decoded one by one so that `position()` is known for each. */
-  readonly #paging: boolean;
-  #ready: WalRecord[] = [];
-  #at = 0;
+  private readonly paging: boolean;
+  private ready: WalRecord[] = [];
+  private at = 0;
 
   constructor(source: ReplaySource, from: bigint, resume?: ReplayPosition, paging = false) {
-    this.#paging = paging;
-    this.#from = from;
-    this.#limit = source.readableLsn();
-    this.#chunks = replayChunks(source, from, this.#limit, resume);
+    this.paging = paging;
+    this.from = from;
+    this.limit = source.readableLsn();
+    this.chunks = replayChunks(source, from, this.limit, resume);
   }
 
   /** Where the record `next()` returned last starts, when it is the first of its frame. */
   position(): ReplayPosition | null {
-    if (this.#lastFramePath === null || this.#lastFrameStart < 0) return null;
-    return { path: this.#lastFramePath, offset: this.#lastFrameStart };
+    if (this.lastFramePath === null || this.lastFrameStart < 0) return null;
+    return { path: this.lastFramePath, offset: this.lastFrameStart };
   }
 
   next(): Promise<IteratorResult<WalRecord>> {
-    if (this.#at < this.#ready.length) {
-      return Promise.resolve({ done: false, value: this.#ready[this.#at++]! });
+    if (this.at < this.ready.length) {
+      return Promise.resolve({ done: false, value: this.ready[this.at++]! });
     }
-    const rec = this.#fromChunk();
+    const rec = this.fromChunk();
     if (rec !== null) return Promise.resolve({ done: false, value: rec });
-    return this.#refill();
+    return this.refill();
   }
 
   /**
    * Streaming (not paging): decodes the rest of the chunk in one tight loop, which the JIT
    * handles better than one decode per `next()`. Positions are not tracked in this mode.
    */
-  #decodeChunk(): void {
+  private decodeChunk(): void {
     const ready: WalRecord[] = [];
-    for (let rec = this.#fromChunk(); rec !== null; rec = this.#fromChunk()) ready.push(rec);
-    this.#ready = ready;
-    this.#at = 0;
+    for (let rec = this.fromChunk(); rec !== null; rec = this.fromChunk()) ready.push(rec);
+    this.ready = ready;
+    this.at = 0;
   }
 
   /** The next wanted record of the current chunk; null when it has none left (or the end was passed). */
-  #fromChunk(): WalRecord | null {
-    const chunk = this.#chunk;
-    if (chunk === null || this.#finished) return null;
+  private fromChunk(): WalRecord | null {
+    const chunk = this.chunk;
+    if (chunk === null || this.finished) return null;
     const scanner = chunk.scanner;
     for (;;) {
       const before = scanner.offset;
       const rec = scanner.nextRecord();
       if (rec === null) {
-        if (this.#paging) this.#chunk = null;
+        if (this.paging) this.chunk = null;
         return null;
       }
-      this.#lastFrameStart = scanner.offset !== before ? before : -1;
-      this.#lastFramePath = chunk.path;
-      if (rec.lsn > this.#limit) {
-        this.#finished = true;
+      this.lastFrameStart = scanner.offset !== before ? before : -1;
+      this.lastFramePath = chunk.path;
+      if (rec.lsn > this.limit) {
+        this.finished = true;
         return null;
       }
-      if (rec.lsn >= this.#from) return rec;
+      if (rec.lsn >= this.from) return rec;
     }
   }
 
-  async #refill(): Promise<IteratorResult<WalRecord>> {
+  private async refill(): Promise<IteratorResult<WalRecord>> {
     for (;;) {
-      if (this.#finished) {
+      if (this.finished) {
         await this.return();
         return DONE;
       }
-      const step = await this.#chunks.next();
+      const step = await this.chunks.next();
       if (step.done === true) {
-        this.#chunk = null;
-        this.#finished = true;
+        this.chunk = null;
+        this.finished = true;
         return DONE;
       }
-      this.#chunk = step.value;
-      if (!this.#paging) {
-        this.#decodeChunk();
-        if (this.#ready.length > 0) return { done: false, value: this.#ready[this.#at++]! };
+      this.chunk = step.value;
+      if (!this.paging) {
+        this.decodeChunk();
+        if (this.ready.length > 0) return { done: false, value: this.ready[this.at++]! };
         continue;
       }
-      const rec = this.#fromChunk();
+      const rec = this.fromChunk();
       if (rec !== null) return { done: false, value: rec };
     }
   }
 
   async return(): Promise<IteratorResult<WalRecord>> {
-    this.#finished = true;
-    this.#chunk = null;
-    this.#ready = [];
-    await this.#chunks.return();
+    this.finished = true;
+    this.chunk = null;
+    this.ready = [];
+    await this.chunks.return();
     return DONE;
   }
 

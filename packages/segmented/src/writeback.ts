@@ -26,13 +26,13 @@ export interface WritebackStats {
  * state, so the next fdatasync still reports a failed write-back.
  */
 export class WritebackAhead {
-  readonly #io: StorageIo;
-  readonly #every: number;
-  readonly #onIdle: () => void;
-  #inFlight = 0;
-  #idle: Promise<void> = Promise.resolve();
-  #wake: () => void = () => {};
-  readonly #stats: WritebackStats = { state: 'on', ranges: 0, bytes: 0 };
+  private readonly io: StorageIo;
+  private readonly every: number;
+  private readonly onIdle: () => void;
+  private inFlight = 0;
+  private whenIdle: Promise<void> = Promise.resolve();
+  private wake: () => void = () => {};
+  private readonly counters: WritebackStats = { state: 'on', ranges: 0, bytes: 0 };
 
   constructor(options: {
     io: StorageIo;
@@ -40,46 +40,46 @@ export class WritebackAhead {
     /** Called when the last writeback in flight completed (file descriptors may close). */
     onIdle: () => void;
   }) {
-    this.#io = options.io;
-    this.#every = options.every;
-    this.#onIdle = options.onIdle;
+    this.io = options.io;
+    this.every = options.every;
+    this.onIdle = options.onIdle;
   }
 
   stats(): WritebackStats {
-    return { ...this.#stats };
+    return { ...this.counters };
   }
 
   /** True while a writeback is in flight: its file descriptor must stay open. */
   get busy(): boolean {
-    return this.#inFlight > 0;
+    return this.inFlight > 0;
   }
 
   /** Resolves once no writeback is in flight. */
   idle(): Promise<void> {
-    return this.#idle;
+    return this.whenIdle;
   }
 
   /** After a write into `seg` completed: starts writeback of what has piled up, if enough has. */
   afterWrite(seg: Segment): void {
-    if (this.#stats.state !== 'on' || seg.fd === null) return;
+    if (this.counters.state !== 'on' || seg.fd === null) return;
     const from = seg.writebackEnd;
     const to = seg.completedEnd;
-    if (to - from < this.#every) return;
+    if (to - from < this.every) return;
     let completion: Promise<IoCompletion>;
     try {
-      const token = this.#io.submitWriteback(seg.fd, from, to - from);
-      this.#io.flush();
-      completion = this.#io.completion(token);
+      const token = this.io.submitWriteback(seg.fd, from, to - from);
+      this.io.flush();
+      completion = this.io.completion(token);
     } catch {
       // The StorageIo refused (closed under us); the writer learns it from its own writes.
-      this.#stats.state = 'stopped';
+      this.counters.state = 'stopped';
       return;
     }
     seg.writebackEnd = to;
-    if (this.#inFlight++ === 0) this.#idle = new Promise((resolve) => (this.#wake = resolve));
+    if (this.inFlight++ === 0) this.whenIdle = new Promise((resolve) => (this.wake = resolve));
     completion.then(
-      (c) => this.#finish(c),
-      () => this.#finish(null),
+      (c) => this.finish(c),
+      () => this.finish(null),
     );
   }
 
@@ -88,17 +88,17 @@ export class WritebackAhead {
     if (end > seg.writebackEnd) seg.writebackEnd = end;
   }
 
-  #finish(c: IoCompletion | null): void {
+  private finish(c: IoCompletion | null): void {
     if (c === null || c.result < 0) {
-      if (this.#stats.state === 'on') {
-        this.#stats.state = c?.result === -EOPNOTSUPP ? 'unsupported' : 'stopped';
+      if (this.counters.state === 'on') {
+        this.counters.state = c?.result === -EOPNOTSUPP ? 'unsupported' : 'stopped';
       }
     } else {
-      this.#stats.ranges++;
-      this.#stats.bytes += c.requested;
+      this.counters.ranges++;
+      this.counters.bytes += c.requested;
     }
-    if (--this.#inFlight > 0) return;
-    this.#wake();
-    this.#onIdle();
+    if (--this.inFlight > 0) return;
+    this.wake();
+    this.onIdle();
   }
 }

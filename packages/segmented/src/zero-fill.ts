@@ -43,16 +43,16 @@ function roundUp(n: number, to: number): number {
  * land after the data): `mustHold` tells the writer to hold such a write until `onIdle`.
  */
 export class ZeroFiller {
-  readonly #io: StorageIo;
-  readonly #ahead: number;
+  private readonly io: StorageIo;
+  private readonly ahead: number;
   /** No zeros past this offset: a segment rolls over around its target size. */
-  readonly #limit: number;
-  readonly #onIdle: (seg: Segment) => void;
-  readonly #onFatal: (err: unknown) => void;
-  readonly #allocate: (size: number) => Buffer;
-  #zeros: Buffer | null = null;
-  #running: RunningFill | null = null;
-  readonly #stats: ZeroFillStats = { state: 'on', fills: 0, bytes: 0, heldWrites: 0 };
+  private readonly limit: number;
+  private readonly onIdle: (seg: Segment) => void;
+  private readonly onFatal: (err: unknown) => void;
+  private readonly allocate: (size: number) => Buffer;
+  private zeros: Buffer | null = null;
+  private running: RunningFill | null = null;
+  private readonly counters: ZeroFillStats = { state: 'on', fills: 0, bytes: 0, heldWrites: 0 };
 
   constructor(options: {
     io: StorageIo;
@@ -65,90 +65,90 @@ export class ZeroFiller {
     /** Allocates the zeros (aligned memory for files written with O_DIRECT). Default Buffer.alloc. */
     allocate?: (size: number) => Buffer;
   }) {
-    this.#allocate = options.allocate ?? Buffer.alloc;
-    this.#io = options.io;
-    this.#ahead = roundUp(options.ahead, PAGE);
-    this.#limit = roundUp(options.segmentTargetSize, PAGE);
-    this.#onIdle = options.onIdle;
-    this.#onFatal = options.onFatal;
+    this.allocate = options.allocate ?? Buffer.alloc;
+    this.io = options.io;
+    this.ahead = roundUp(options.ahead, PAGE);
+    this.limit = roundUp(options.segmentTargetSize, PAGE);
+    this.onIdle = options.onIdle;
+    this.onFatal = options.onFatal;
   }
 
   stats(): ZeroFillStats {
-    return { ...this.#stats };
+    return { ...this.counters };
   }
 
   /** Whether a data write into `seg` ending at `end` would overlap the running fill. */
   blocks(seg: Segment, end: number): boolean {
-    const running = this.#running;
+    const running = this.running;
     return running !== null && running.seg === seg && end > running.start;
   }
 
   /** `blocks`, counting the write as held (the writer holds it until `onIdle`). */
   mustHold(seg: Segment, end: number): boolean {
     if (!this.blocks(seg, end)) return false;
-    this.#stats.heldWrites++;
+    this.counters.heldWrites++;
     return true;
   }
 
   /** Resolves once no fill runs. */
   async idle(): Promise<void> {
-    while (this.#running !== null) await this.#running.done;
+    while (this.running !== null) await this.running.done;
   }
 
   /** Starts a fill of `seg` when fewer than `ahead` zeroed bytes lie past its assigned end. */
   maybeStart(seg: Segment): void {
-    if (this.#running !== null || this.#stats.state !== 'on') return;
+    if (this.running !== null || this.counters.state !== 'on') return;
     if (seg.status !== 'ready' || seg.fd === null) return;
     const start = Math.max(seg.zeroedEnd, roundUp(seg.assignedEnd, PAGE));
-    if (start - seg.assignedEnd >= this.#ahead) return;
-    const end = Math.min(start + Math.min(ZERO_FILL_CHUNK, this.#ahead), this.#limit);
+    if (start - seg.assignedEnd >= this.ahead) return;
+    const end = Math.min(start + Math.min(ZERO_FILL_CHUNK, this.ahead), this.limit);
     if (end <= start) return;
-    this.#zeros ??= this.#allocate(Math.min(ZERO_FILL_CHUNK, this.#ahead));
+    this.zeros ??= this.allocate(Math.min(ZERO_FILL_CHUNK, this.ahead));
     let write: Promise<IoCompletion>;
     let sync: Promise<IoCompletion>;
     try {
-      const writeToken = this.#io.submitWrite(seg.fd, this.#zeros.subarray(0, end - start), start);
-      const syncToken = this.#io.submitDatasync(seg.fd, { linkToPrevious: true });
-      this.#io.flush();
-      write = this.#io.completion(writeToken);
-      sync = this.#io.completion(syncToken);
+      const writeToken = this.io.submitWrite(seg.fd, this.zeros.subarray(0, end - start), start);
+      const syncToken = this.io.submitDatasync(seg.fd, { linkToPrevious: true });
+      this.io.flush();
+      write = this.io.completion(writeToken);
+      sync = this.io.completion(syncToken);
     } catch {
       // The StorageIo refused (closed under us); the writer learns it from its own writes.
-      this.#stats.state = 'stopped';
+      this.counters.state = 'stopped';
       return;
     }
     const done = Promise.all([write, sync]).then(
-      ([w, s]) => this.#finish(seg, start, end, w, s),
-      (err) => this.#fail(seg, err),
+      ([w, s]) => this.finish(seg, start, end, w, s),
+      (err) => this.fail(seg, err),
     );
-    this.#running = { seg, start, end, done };
+    this.running = { seg, start, end, done };
   }
 
-  #finish(seg: Segment, start: number, end: number, w: IoCompletion, s: IoCompletion): void {
-    this.#running = null;
+  private finish(seg: Segment, start: number, end: number, w: IoCompletion, s: IoCompletion): void {
+    this.running = null;
     if (w.result < 0 && (-w.result === ENOSPC || -w.result === EDQUOT)) {
       // Zeros hold no data: a full disk stops the filling, not the log.
-      this.#stats.state = 'stopped';
+      this.counters.state = 'stopped';
     } else if (w.result < 0) {
-      this.#fail(seg, ioErrorFromErrno(-w.result, 'write (zero fill)', seg.path));
+      this.fail(seg, ioErrorFromErrno(-w.result, 'write (zero fill)', seg.path));
       return;
     } else if (w.result < end - start) {
-      this.#stats.state = 'stopped';
+      this.counters.state = 'stopped';
     } else if (s.result < 0) {
-      this.#fail(seg, ioErrorFromErrno(-s.result, 'fdatasync (zero fill)', seg.path));
+      this.fail(seg, ioErrorFromErrno(-s.result, 'fdatasync (zero fill)', seg.path));
       return;
     } else {
       seg.zeroedEnd = Math.max(seg.zeroedEnd, end);
-      this.#stats.fills++;
-      this.#stats.bytes += end - start;
+      this.counters.fills++;
+      this.counters.bytes += end - start;
     }
-    this.#onIdle(seg);
+    this.onIdle(seg);
   }
 
-  #fail(seg: Segment, err: unknown): void {
-    this.#running = null;
-    this.#stats.state = 'stopped';
-    this.#onFatal(err);
-    this.#onIdle(seg);
+  private fail(seg: Segment, err: unknown): void {
+    this.running = null;
+    this.counters.state = 'stopped';
+    this.onFatal(err);
+    this.onIdle(seg);
   }
 }

@@ -1,0 +1,93 @@
+import { dirname, join } from 'node:path';
+import { WalError, WalErrorCode } from '@walnut/codec';
+import { createStorageIo, type IoLock, type StorageIo } from '@walnut/storage-io';
+import { type ResolvedConfig, resolveConfig } from './config.js';
+import { type DirectIoStats, probeDirectIo } from './direct-io.js';
+import { type RecoveryReport, recoverLog } from './recovery.js';
+import { existingSegment, type Segment } from './segment.js';
+
+const LOCK_FILE = 'LOCK';
+
+/** A log directory opened and recovered: what SegmentedWal is built from. */
+export interface OpenedLog {
+  cfg: ResolvedConfig;
+  io: StorageIo;
+  /** The StorageIo was created here (no config.io): closing the log closes it. */
+  ownsIo: boolean;
+  lock: IoLock | null;
+  report: RecoveryReport;
+  segments: Segment[];
+  floorLsn: bigint;
+  nextLsn: bigint;
+  directIo: DirectIoStats;
+  /** Undoes the opening (lock, owned StorageIo) when what follows fails. */
+  release(): Promise<void>;
+}
+
+/**
+ * Checks the config, opens (or, unless read-only, creates) the directory, takes the lock
+ * of a writer (`<dir>/LOCK`), probes direct I/O and recovers the log: README.md "Recovery
+ * on open". On failure nothing is left held.
+ */
+export async function openLog(config: unknown): Promise<OpenedLog> {
+  const cfg = resolveConfig(config);
+  const ownsIo = cfg.io === undefined;
+  const io = cfg.io ?? createStorageIo({ backend: 'auto' });
+  let lock: IoLock | null = null;
+  const release = async (): Promise<void> => {
+    if (lock !== null) await lock.release().catch(() => {});
+    if (ownsIo) await io.closeIo().catch(() => {});
+  };
+  try {
+    if (cfg.readOnly) {
+      if ((await io.stat(cfg.dir)) === null) {
+        throw new WalError(
+          WalErrorCode.IO,
+          `the log directory ${cfg.dir} does not exist; a read-only opener never creates it`,
+          { details: { errno: 2, syscall: 'stat', path: cfg.dir } },
+        );
+      }
+    } else if ((await io.stat(cfg.dir)) === null) {
+      await io.mkdir(cfg.dir);
+      await io.syncDirectory(dirname(cfg.dir));
+    }
+    if (!cfg.readOnly) lock = await io.lock(join(cfg.dir, LOCK_FILE));
+    const directIo: DirectIoStats =
+      cfg.directIo && !cfg.readOnly
+        ? await probeDirectIo(io, join(cfg.dir, LOCK_FILE))
+        : {
+            state: 'off',
+            reason: cfg.readOnly ? 'read-only' : 'not asked for (config.directIo)',
+          };
+    const recovered = await recoverLog({
+      io,
+      dir: cfg.dir,
+      mode: cfg.recovery,
+      readOnly: cfg.readOnly,
+      ring: cfg.encryption,
+      maxFrameBody: maxFrameBodyOf(cfg),
+    });
+    return {
+      cfg,
+      io,
+      ownsIo,
+      lock,
+      report: recovered.report,
+      segments: recovered.segments.map((s) =>
+        existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
+      ),
+      floorLsn: recovered.floorLsn,
+      nextLsn: recovered.nextLsn,
+      directIo,
+      release,
+    };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+/** The largest frame body the log reads or writes: a record of maxRecordSize and its overhead. */
+export function maxFrameBodyOf(cfg: ResolvedConfig): number {
+  return Math.min(2 ** 30, cfg.maxRecordSize + 1024);
+}

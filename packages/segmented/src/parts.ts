@@ -1,0 +1,210 @@
+import { FILE_HEADER_SIZE, type KeyRing } from '@walnut/codec';
+import { alignedBuffer, type StorageIo } from '@walnut/storage-io';
+import { Failures } from './failures.js';
+import type { OpenedLog } from './open.js';
+import { ReplayPager } from './replay-pager.js';
+import type { Segment } from './segment.js';
+import { SegmentSet } from './segment-set.js';
+import { type Counters, newCounters } from './stats.js';
+import { SyncRounds } from './sync-rounds.js';
+import { WritePipeline } from './write-pipeline.js';
+import { WritebackAhead } from './writeback.js';
+import { ZeroFiller } from './zero-fill.js';
+
+/** The parts SegmentedWal is the front of (docs/decisions/0330-segmented-wal-seams.md). */
+export interface Parts {
+  counters: Counters;
+  zeroFill: ZeroFiller | null;
+  writeback: WritebackAhead | null;
+  pipeline: WritePipeline;
+  segments: SegmentSet;
+  failures: Failures;
+  rounds: SyncRounds;
+  pager: ReplayPager;
+}
+
+/** What the parts ask of the front. */
+export interface FrontHooks {
+  closed(): boolean;
+  ring(): KeyRing | undefined;
+  /** writtenLsn advanced (for onWritten listeners). */
+  written(lsn: bigint): void;
+  /** durableLsn advanced (for onDurable listeners). */
+  durable(lsn: bigint): void;
+}
+
+/**
+ * Builds the parts of an opened log and wires each one's host callbacks to the others.
+ * The callbacks refer to parts built after them: none runs before this returns.
+ */
+export function buildParts(init: OpenedLog, maxFrameBody: number, front: FrontHooks): Parts {
+  const { cfg, io } = init;
+  const direct = init.directIo.state === 'on';
+  const counters = newCounters();
+  let pipeline: WritePipeline;
+  let segments: SegmentSet;
+  let rounds: SyncRounds;
+  const zeroFill =
+    cfg.zeroFillAhead > 0 && !cfg.readOnly
+      ? new ZeroFiller({
+          io,
+          ahead: cfg.zeroFillAhead,
+          segmentTargetSize: cfg.segmentTargetSize,
+          onIdle: (seg) => pipeline.afterZeroFill(seg),
+          onFatal: (err) => failures.poisonWith(err),
+          ...(direct ? { allocate: alignedBuffer } : {}),
+        })
+      : null;
+  // Direct writes leave no dirty pages behind for a writeback to start on.
+  const writeback =
+    cfg.writebackAhead > 0 && !cfg.readOnly && !direct
+      ? new WritebackAhead({
+          io,
+          every: cfg.writebackAhead,
+          onIdle: () => segments.closeIdleFds(),
+        })
+      : null;
+  const shared = { io, counters, zeroFill, writeback };
+  const failures: Failures = new Failures(
+    {
+      poisoned: (err) => {
+        pipeline.failQueued();
+        rounds.rejectAll(err);
+      },
+      stopWriting: () => pipeline.discardUnsent(),
+      settled: async () => {
+        await Promise.all(pipeline.writes.map((w) => w.settled));
+        await segments.creationsDone();
+        await zeroFill?.idle();
+      },
+      firstUnwritten: () => pipeline.writes.find((w) => w.status !== 'done'),
+      lastAssigned: () => pipeline.nextLsn - 1n,
+      cut: (point) => pipeline.cutBack(point, (seg) => segments.dropAfter(seg)),
+      rejectFrom: (from, err) => rounds.rejectFrom(from, err),
+      rolledBack: () => {
+        segments.closeIdleFds();
+        rounds.pump();
+      },
+    },
+    counters,
+  );
+  const noSpace = (seg: Segment, offset: number, lostFrom: bigint, err: unknown): void =>
+    failures.startRollback(seg, offset, lostFrom, err);
+  const active = init.segments[init.segments.length - 1];
+  pipeline = new WritePipeline({
+    ...shared,
+    host: {
+      active: () => segments.active(),
+      startCreation: (seg) => segments.startCreation(seg),
+      poisoned: () => failures.poison !== null,
+      rollingBack: () => failures.rollback !== null,
+      closed: front.closed,
+      poison: (err) => failures.poisonWith(err),
+      noSpace,
+      written: (lsn) => {
+        rounds.written(lsn);
+        front.written(lsn);
+      },
+    },
+    writeBufferSize: cfg.writeBufferSize,
+    direct,
+    readOnly: cfg.readOnly,
+    nextLsn: init.nextLsn,
+    offset: active?.assignedEnd ?? FILE_HEADER_SIZE,
+  });
+  segments = new SegmentSet({
+    ...shared,
+    host: {
+      writesOf: (seg) => pipeline.writes.filter((w) => w.seg === seg),
+      submitQueued: (seg) => pipeline.submitQueued(seg),
+      poisoned: () => failures.poison,
+      poison: (err) => {
+        failures.poisonWith(err);
+        return failures.poison!;
+      },
+      noSpace,
+      creationError: () => failures.rollbackError,
+      closed: front.closed,
+      syncing: () => rounds.active,
+      sealed: (lastLsn) => rounds.advanceDurable(lastLsn),
+    },
+    dir: cfg.dir,
+    preallocateTo: cfg.preallocate ? cfg.segmentTargetSize : null,
+    direct,
+    segments: init.segments,
+    floorLsn: init.floorLsn,
+  });
+  rounds = new SyncRounds({
+    ...shared,
+    pipeline: pipeline,
+    segments: segments,
+    failures,
+    // A writer made what it recovered durable. A reader only knows that every segment but
+    // the last is (the writer syncs one before naming the next); refresh() syncs the rest.
+    durableLsn:
+      cfg.readOnly && init.segments.length > 0
+        ? (init.segments.at(-2)?.lastLsn ?? init.segments[0]!.firstLsn - 1n)
+        : init.nextLsn - 1n,
+    onDurable: front.durable,
+  });
+  const pager = new ReplayPager({
+    io,
+    maxFrameBody,
+    writeBufferSize: cfg.writeBufferSize,
+    ring: front.ring,
+    segments: () => segments.list.slice(),
+    readableLsn: () => pipeline.writtenLsn,
+  });
+  return { counters, zeroFill, writeback, pipeline, segments, failures, rounds, pager };
+}
+
+/**
+ * After recovery: continue the last segment when that is allowed, else plan a new one.
+ * Appending into an encrypted segment this process did not create could repeat nonces
+ * under its key, and a log with a key ring must not grow plaintext segments.
+ */
+export async function prepareActiveSegment(
+  parts: Pick<Parts, 'segments' | 'pipeline' | 'zeroFill'>,
+  io: StorageIo,
+  ring: KeyRing | undefined,
+): Promise<void> {
+  const { segments, pipeline: p } = parts;
+  const last = segments.list[segments.list.length - 1];
+  if (last === undefined) {
+    const first = planActive(parts, ring);
+    segments.startCreation(first);
+    await first.creating;
+    return;
+  }
+  const fd = await io.open(last.path, { direct: p.direct });
+  // Recovery may have read bytes that sit only in the page cache (a killed process
+  // never synced them); make them durable before anything is built on top of them.
+  await io.datasync(fd).catch(async (err) => {
+    await io.close(fd);
+    throw err;
+  });
+  // After salvage retired the LSNs of an unreadable last segment, the next record starts a
+  // segment of its own: a gap lies between segments, never inside one.
+  const continuable =
+    last.header.cipher === 'none' && ring === undefined && last.lastLsn + 1n === p.nextLsn;
+  if (continuable) {
+    last.fd = fd;
+    last.status = 'ready';
+    p.resetTo(last.assignedEnd, p.nextLsn, await p.bytesBefore(last));
+    parts.zeroFill?.maybeStart(last);
+    return;
+  }
+  await io.close(fd);
+  planActive(parts, ring);
+}
+
+/** Plans the next active segment at nextLsn (replacing the current one if it is empty). */
+export function planActive(
+  parts: Pick<Parts, 'segments' | 'pipeline'>,
+  ring: KeyRing | undefined,
+): Segment {
+  const p = parts.pipeline;
+  const seg = parts.segments.plan(p.nextLsn, ring);
+  p.resetTo(FILE_HEADER_SIZE, p.nextLsn, seg.headerBytes);
+  return seg;
+}

@@ -1,0 +1,76 @@
+import type { KeyRing, WalRecord } from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
+import { DEFAULT_READ_CHUNK } from './chunk-reader.js';
+import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
+import type { Segment } from './segment.js';
+
+/**
+ * Replays for SegmentedWal: streams, and pages of records that remember where the last
+ * page stopped, so that a reader coming back for the next page (Wal.tail after each group
+ * commit) resumes at that frame instead of scanning its segment from the start.
+ */
+export interface PagerSource {
+  io: StorageIo;
+  maxFrameBody: number;
+  writeBufferSize: number;
+  ring(): KeyRing | undefined;
+  segments(): readonly Segment[];
+  /** Records up to this LSN may be read. */
+  readableLsn(): bigint;
+}
+
+export class ReplayPager {
+  private readonly options: PagerSource;
+  /** Where the next page starts, for a call from exactly that LSN. */
+  private pageHint: (ReplayPosition & { lsn: bigint }) | null = null;
+
+  constructor(options: PagerSource) {
+    this.options = options;
+  }
+
+  /** Records with LSN ≥ `lsn` that were written when the replay starts. */
+  from(lsn: bigint): AsyncIterable<WalRecord> {
+    const source = this.snapshot();
+    return { [Symbol.asyncIterator]: () => new ReplayIterator(source, lsn) };
+  }
+
+  /** Up to `max` records from `lsn`, and whether more follow. */
+  async page(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }> {
+    const hint = this.pageHint !== null && this.pageHint.lsn === lsn ? this.pageHint : undefined;
+    const it = new ReplayIterator(this.snapshot(), lsn, hint, true);
+    const records: WalRecord[] = [];
+    try {
+      for (;;) {
+        const step = await it.next();
+        if (step.done === true) {
+          // A reader that comes back for what is written next starts at the last frame read.
+          const last = records[records.length - 1];
+          const at = last === undefined ? null : it.position();
+          if (at !== null) this.pageHint = { lsn: last!.lsn + 1n, ...at };
+          return { records, hasMore: false };
+        }
+        if (records.length === max) {
+          const at = it.position();
+          this.pageHint = at === null ? null : { lsn: step.value.lsn, ...at };
+          return { records, hasMore: true };
+        }
+        records.push(step.value);
+      }
+    } finally {
+      await it.return();
+    }
+  }
+
+  /** The source as it is now: a replay keeps the key ring set when it starts. */
+  private snapshot(): ReplaySource {
+    const o = this.options;
+    return {
+      io: o.io,
+      ring: o.ring(),
+      maxFrameBody: o.maxFrameBody,
+      chunkSize: Math.max(DEFAULT_READ_CHUNK, o.writeBufferSize),
+      segments: o.segments,
+      readableLsn: o.readableLsn,
+    };
+  }
+}
