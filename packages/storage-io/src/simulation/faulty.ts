@@ -2,6 +2,7 @@ import { MemoryStorageIo } from '../backends/memory.js';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
 import { BaseStorageIo, type QueuedOp } from '../contract/base-storage-io.js';
 import { Errno, ioErrorFromErrno } from '../contract/errors.js';
+import { submitQueued } from '../contract/submit-queued.js';
 import type {
   IoCompletion,
   IoFd,
@@ -125,7 +126,7 @@ export class FaultyStorageIo extends BaseStorageIo {
       this.#journal !== null && (op.op === 'fdatasync' || op.op === 'fsync')
         ? this.#journal.coveredBySync(op.fd)
         : null;
-    const innerToken = this.#submitInner(op, allowed, options);
+    const innerToken = submitQueued(this.inner, op, options, allowed);
     // A short write breaks a chain even though the inner backend saw a complete one.
     this.#previous = allowed === op.requested ? 'passed' : 'failed';
     const settled = new Promise<void>((resolve) => {
@@ -143,25 +144,6 @@ export class FaultyStorageIo extends BaseStorageIo {
   /** What the inner backend has ready is this instance's to deliver, at once too. */
   protected override reap(): void {
     this.inner.reapCompletions();
-  }
-
-  #submitInner(op: QueuedOp, allowed: number, options: SubmitOptions): number {
-    switch (op.op) {
-      case 'write':
-        return this.inner.submitWrite(op.fd, op.data!.subarray(0, allowed), op.offset, options);
-      case 'writev':
-        return this.inner.submitWritev(op.fd, prefixOf(op.buffers!, allowed), op.offset, options);
-      case 'read':
-        return this.inner.submitRead(op.fd, op.data!, op.offset, options);
-      case 'fdatasync':
-        return this.inner.submitDatasync(op.fd, options);
-      case 'fsync':
-        return this.inner.submitFsync(op.fd, options);
-      case 'fallocate':
-        return this.inner.submitFallocate(op.fd, op.offset, op.requested, options);
-      case 'writeback':
-        return this.inner.submitWriteback(op.fd, op.offset, op.requested, options);
-    }
   }
 
   protected async drainOnClose(): Promise<void> {
@@ -278,17 +260,4 @@ export class FaultyStorageIo extends BaseStorageIo {
       details: { inner, counts: { ...this.#plan.counts }, crashed: this.#crashed },
     };
   }
-}
-
-/** The first `bytes` bytes of a buffer list, as views. */
-function prefixOf(buffers: readonly Uint8Array[], bytes: number): Uint8Array[] {
-  const prefix: Uint8Array[] = [];
-  let left = bytes;
-  for (const buffer of buffers) {
-    if (left === 0) break;
-    const take = Math.min(left, buffer.length);
-    prefix.push(take === buffer.length ? buffer : buffer.subarray(0, take));
-    left -= take;
-  }
-  return prefix;
 }

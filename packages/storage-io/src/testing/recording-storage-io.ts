@@ -1,4 +1,5 @@
 import { BaseStorageIo, type QueuedOp } from '../contract/base-storage-io.js';
+import { submitQueued } from '../contract/submit-queued.js';
 import type {
   IoCompletion,
   IoFd,
@@ -280,7 +281,7 @@ export class RecordingStorageIo extends BaseStorageIo {
       const op = this.byToken.get(queued.token)!;
       op.flush = index;
       batch.push(op);
-      const innerToken = this.submitInner(queued);
+      const innerToken = submitQueued(this.inner, queued, queued.link ? LINKED : UNLINKED);
       const settled = new Promise<void>((resolve) => {
         this.inner.onCompletion(innerToken, (completion: IoCompletion) => {
           this.pending.delete(settled);
@@ -303,26 +304,6 @@ export class RecordingStorageIo extends BaseStorageIo {
     op.done = true;
     op.result = result;
     this.deliver(queued.token, queued.op, queued.fd, queued.requested, result);
-  }
-
-  private submitInner(op: QueuedOp): number {
-    const options = op.link ? LINKED : UNLINKED;
-    switch (op.op) {
-      case 'write':
-        return this.inner.submitWrite(op.fd, op.data!, op.offset, options);
-      case 'writev':
-        return this.inner.submitWritev(op.fd, op.buffers!, op.offset, options);
-      case 'read':
-        return this.inner.submitRead(op.fd, op.data!, op.offset, options);
-      case 'fdatasync':
-        return this.inner.submitDatasync(op.fd, options);
-      case 'fsync':
-        return this.inner.submitFsync(op.fd, options);
-      case 'fallocate':
-        return this.inner.submitFallocate(op.fd, op.offset, op.requested, options);
-      case 'writeback':
-        return this.inner.submitWriteback(op.fd, op.offset, op.requested, options);
-    }
   }
 
   /** Runs `deliver` now, or later when a hold matches `op`. */
