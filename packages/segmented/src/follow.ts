@@ -11,8 +11,8 @@ import {
 import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from './chunk-reader.js';
 import { readFloor } from './floor.js';
-import { readCipher, readHeader } from './recovery.js';
 import { existingSegment, hasRecords, type Segment } from './segment.js';
+import { readCipher, readHeader } from './segment-scan.js';
 
 /**
  * Reads taken while following stay small: a live segment usually grew by a few frames, and

@@ -9,8 +9,8 @@ import {
 } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import { scanChunks } from './chunk-reader.js';
-import { readCipher } from './recovery.js';
 import type { Segment } from './segment.js';
+import { readCipher } from './segment-scan.js';
 
 /** What a replay reads: segments on disk and how far each is known to hold whole frames. */
 export interface ReplaySource {

@@ -1,0 +1,275 @@
+import {
+  BodyKind,
+  classifyDamage,
+  decodeFileHeader,
+  FILE_HEADER_SIZE,
+  type FileHeader,
+  FrameCipher,
+  findNextValidFrame,
+  isWalError,
+  type KeyRing,
+  type ScanStop,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
+import { scanChunks } from './chunk-reader.js';
+
+// One segment as recovery reads it: its header and cipher, every frame's LSN continuity, and
+// a verdict on whatever follows the last valid frame (end, torn write, or damage).
+
+/** What scanning a segment needs from the recovery options. */
+export interface ScanOptions {
+  io: StorageIo;
+  ring: KeyRing | undefined;
+  maxFrameBody: number;
+}
+
+export interface Damage {
+  offset: number;
+  kind: 'torn' | 'corrupt';
+  reason: string;
+}
+
+export function corruptError(
+  path: string,
+  offset: number,
+  reason: string,
+  advice: string,
+): WalError {
+  return new WalError(
+    WalErrorCode.CORRUPT,
+    `${path} is damaged at offset ${offset}: ${reason}. ${advice}`,
+    {
+      details: { segment: path, offset, reason },
+    },
+  );
+}
+
+export const CORRUPT_ADVICE =
+  "Valid data follows the damage, so this is not a torn write; restore the log from a replica or backup, or open with recovery: 'salvage' to keep only the records before it";
+
+/** The cipher that decrypts a segment, or WAL_KEY_MISSING naming it. */
+export function readCipher(
+  ring: KeyRing | undefined,
+  header: FileHeader,
+  path: string,
+): FrameCipher | undefined {
+  if (header.cipher === 'none') return undefined;
+  if (ring === undefined) {
+    throw new WalError(
+      WalErrorCode.KEY_MISSING,
+      `${path} is encrypted (key id ${header.keyId}); open the log with encryption: a KeyRing holding that key`,
+      { details: { segment: path, keyId: header.keyId } },
+    );
+  }
+  try {
+    return FrameCipher.forFile(ring, header);
+  } catch (err) {
+    if (isWalError(err)) err.details.segment ??= path;
+    throw err;
+  }
+}
+
+export async function readHeader(
+  io: StorageIo,
+  fd: IoFd,
+  path: string,
+  firstLsn: bigint,
+): Promise<FileHeader> {
+  const buf = Buffer.alloc(FILE_HEADER_SIZE);
+  const got = await readFully(io, fd, buf, 0);
+  const header = decodeFileHeader(buf.subarray(0, got), path);
+  if (header.fileKind !== 'segment') {
+    throw corruptError(
+      path,
+      0,
+      `the header says it is a ${header.fileKind} file, not a segment`,
+      'Remove files that do not belong to the log',
+    );
+  }
+  if (header.firstLsn !== firstLsn) {
+    throw corruptError(
+      path,
+      8,
+      `the header's first LSN ${header.firstLsn} does not match the file name`,
+      'The file was renamed or damaged',
+    );
+  }
+  return header;
+}
+
+const SECTOR = 512;
+
+function isZero(bytes: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Whether the damage at the start of `bytes` (file offset `fileOffset`), followed by a
+ * valid frame at index `next`, is the mark of writes a crash lost rather than of damage:
+ * unsynced writes can reach the disk out of order, and a write that never arrived reads
+ * as zeros (a hole). So: a zero frame header, or a whole zero sector before the next
+ * valid frame. A bit flip never zeroes a frame header or a sector.
+ */
+function looksLikeLostWrites(bytes: Buffer, fileOffset: number, next: number): boolean {
+  if (next >= 8 && isZero(bytes, 0, 8)) return true;
+  for (
+    let s = Math.ceil(fileOffset / SECTOR) * SECTOR - fileOffset;
+    s + SECTOR <= next;
+    s += SECTOR
+  ) {
+    if (isZero(bytes, s, s + SECTOR)) return true;
+  }
+  return false;
+}
+
+interface Verdict {
+  kind: 'eof' | 'torn' | 'corrupt';
+  reason?: string;
+}
+
+/**
+ * Judges the bytes from `offset` to the end of the file: zeros, a torn write, or damage
+ * before valid frames. In the last segment, a hole left by lost unsynced writes followed
+ * by frames of later (equally unsynced) writes is a torn tail too.
+ */
+async function judgeRest(
+  io: StorageIo,
+  fd: IoFd,
+  offset: number,
+  fileSize: number,
+  maxFrameBody: number,
+  isLast: boolean,
+): Promise<Verdict> {
+  if (offset >= fileSize) return { kind: 'eof' };
+  // The rest of one segment is at most its target size plus one frame: reading it whole
+  // is bounded, and it is the only way to tell a torn write from damage before valid frames.
+  const rest = Buffer.allocUnsafeSlow(fileSize - offset);
+  const got = await readFully(io, fd, rest, offset);
+  const bytes = rest.subarray(0, got);
+  // A frame whose CRC matches but which the scanner refused has a malformed body: a
+  // writer of this format never produces one, so it is damage, not a torn write.
+  if (findNextValidFrame(bytes, 0, maxFrameBody) === 0) return { kind: 'corrupt' };
+  const kind = classifyDamage(bytes, 0, maxFrameBody);
+  if (kind !== 'corrupt' || !isLast) return { kind };
+  const next = findNextValidFrame(bytes, 1, maxFrameBody);
+  if (looksLikeLostWrites(bytes, offset, next)) {
+    return {
+      kind: 'torn',
+      reason: `a zero-filled hole (writes lost by a crash) followed by ${got - next} bytes from offset ${offset + next} written after it and never made durable`,
+    };
+  }
+  return { kind };
+}
+
+const TWO_32 = 2 ** 32;
+
+export interface ScanResult {
+  lastLsn: bigint;
+  records: number;
+  dataEnd: number;
+  damage: Damage | null;
+}
+
+export async function scanSegment(
+  opts: ScanOptions,
+  fd: IoFd,
+  path: string,
+  header: FileHeader,
+  fileSize: number,
+  isLast: boolean,
+): Promise<ScanResult> {
+  const cipher = readCipher(opts.ring, header, path);
+  // The next LSN expected, as two 32-bit halves: compared with a frame's LSN field word by
+  // word, it costs no bigint per frame (recovery reads every frame of the log on open).
+  let low = Number(header.firstLsn & 0xffffffffn);
+  let high = Number(header.firstLsn >> 32n);
+  const expected = () => (BigInt(high) << 32n) + BigInt(low);
+  let records = 0;
+  const walk = scanChunks({
+    io: opts.io,
+    fd,
+    path,
+    start: FILE_HEADER_SIZE,
+    end: fileSize,
+    maxFrameBody: opts.maxFrameBody,
+    cipher,
+  });
+  let step = await walk.next();
+  while (step.done !== true) {
+    const scanner = step.value;
+    for (;;) {
+      try {
+        if (!scanner.advanceFrame()) break;
+      } catch (err) {
+        if (isWalError(err)) err.details.segment ??= path;
+        throw err;
+      }
+      // The fixed header of the body says which LSNs it holds, without decoding records
+      // (recovery only needs continuity; replay decodes and validates every record).
+      const buf = scanner.frameBuffer;
+      const start = scanner.frameBodyStart;
+      const length = scanner.frameBodyEnd - start;
+      const kind = buf[start];
+      if (kind === BodyKind.PADDING) continue;
+      let count = 0;
+      let lsnAt = 0;
+      if (kind === BodyKind.RECORD && length >= 12) {
+        count = 1;
+        lsnAt = start + 4;
+      } else if (kind === BodyKind.BATCH && length >= 16) {
+        count = buf.readUInt32LE(start + 4);
+        lsnAt = start + 8;
+      }
+      const offset = scanner.frameOffset;
+      if (count === 0) {
+        await walk.return({ kind: 'corrupt', offset, reason: '' });
+        return {
+          lastLsn: expected() - 1n,
+          records,
+          dataEnd: offset,
+          damage: {
+            offset,
+            kind: 'corrupt',
+            reason: `a frame of kind ${kind} (or a malformed one) where records were expected`,
+          },
+        };
+      }
+      if (buf.readUInt32LE(lsnAt) !== low || buf.readUInt32LE(lsnAt + 4) !== high) {
+        await walk.return({ kind: 'corrupt', offset, reason: '' });
+        return {
+          lastLsn: expected() - 1n,
+          records,
+          dataEnd: offset,
+          damage: {
+            offset,
+            kind: 'corrupt',
+            reason: `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${expected()} was expected`,
+          },
+        };
+      }
+      low += count;
+      if (low >= TWO_32) {
+        high += Math.floor(low / TWO_32);
+        low %= TWO_32;
+      }
+      records += count;
+    }
+    step = await walk.next();
+  }
+  const stop: ScanStop = step.value;
+  const lastLsn = expected() - 1n;
+  if (stop.kind === 'eof' && stop.offset >= fileSize) {
+    return { lastLsn, records, dataEnd: stop.offset, damage: null };
+  }
+  const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, opts.maxFrameBody, isLast);
+  if (verdict.kind === 'eof') return { lastLsn, records, dataEnd: stop.offset, damage: null };
+  return {
+    lastLsn,
+    records,
+    dataEnd: stop.offset,
+    damage: { offset: stop.offset, kind: verdict.kind, reason: verdict.reason ?? stop.reason },
+  };
+}
