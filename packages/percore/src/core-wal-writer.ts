@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import {
@@ -7,9 +6,7 @@ import {
   type CoreEntry,
   type CoreOp,
   coreEntryFrameSize,
-  decodeFileHeader,
   encodeCoreEntryFrame,
-  encodeFileHeader,
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
   invalidArgument,
@@ -24,7 +21,8 @@ import {
   type StorageIo,
 } from '@walnut/storage-io';
 import { type Clock, MonotonicStamp, wallClockNs } from './clock.js';
-import { readFully, scanCoreRange } from './scan.js';
+import { createCoreFile, resumeCoreFile } from './core-file.js';
+import { readFully } from './scan.js';
 import { checkCoreId } from './validate.js';
 
 /** Default size of one write buffer: entries are encoded here and written many at a time. */
@@ -160,28 +158,7 @@ export class CoreWalWriter {
     checkOptions(options);
     const { io, ownsIo } = ioFrom(options);
     try {
-      if ((await io.stat(path)) !== null)
-        throw new WalError(
-          WalErrorCode.BAD_STATE,
-          `${path} already exists; resume it with CoreWalWriter.openAt (after recovery) or remove it first`,
-          { details: { segment: path, coreId } },
-        );
-      const fd = await io.open(path, { create: true, exclusive: true });
-      try {
-        const header = encodeFileHeader({
-          firstLsn: 0n,
-          salt: randomBytes(16),
-          cipher: 'none',
-          fileKind: 'core',
-          keyId: 0,
-        });
-        await io.write(fd, header, 0);
-        await io.fsync(fd);
-        await io.syncDirectory(dirname(path));
-      } catch (error) {
-        await io.close(fd).catch(() => {});
-        throw error;
-      }
+      const fd = await createCoreFile(io, coreId, path);
       const start = { position: FILE_HEADER_SIZE, sequence: 0n, epoch: 0n, timestampNs: 0n };
       return new CoreWalWriter(coreId, path, io, ownsIo, fd, start, options);
     } catch (error) {
@@ -218,39 +195,7 @@ export class CoreWalWriter {
     let fd: IoFd | null = null;
     try {
       fd = await io.open(path);
-      const size = await io.size(fd);
-      if (size < FILE_HEADER_SIZE)
-        throw new WalError(
-          WalErrorCode.CORRUPT,
-          `${path} is ${size} bytes, shorter than the 64-byte file header; it is not a core file`,
-          { details: { segment: path, offset: 0, coreId } },
-        );
-      const header = decodeFileHeader(await readFully(io, fd, path, 0, FILE_HEADER_SIZE), path);
-      checkCoreHeader(header.fileKind, header.cipher, path, coreId);
-      if (position > size)
-        throw new WalError(
-          WalErrorCode.CORRUPT,
-          `${path} is ${size} bytes but the resume position is ${position}; the file lost data it had synced`,
-          { details: { segment: path, offset: size, coreId } },
-        );
-      const scan = await scanCoreRange(io, fd, path, from.position, position, {
-        coreId,
-        previousSequence: from.sequence,
-      });
-      if (scan.end !== position)
-        throw new WalError(
-          WalErrorCode.CORRUPT,
-          `${path}: the valid entries of core ${coreId} end at ${scan.end} (${scan.stop.kind}: ${scan.stop.reason}), not at the resume position ${position}`,
-          { details: { segment: path, offset: scan.end, coreId } },
-        );
-      const last = scan.lastEntry;
-      const at: ResumePoint = last
-        ? { position, sequence: last.sequence, epoch: last.epoch, timestampNs: last.timestampNs }
-        : { ...from, position };
-      if (size > position) {
-        await io.truncate(fd, position);
-        await io.fsync(fd);
-      }
+      const at = await resumeCoreFile(io, fd, coreId, path, position, from);
       return new CoreWalWriter(coreId, path, io, ownsIo, fd, at, options);
     } catch (error) {
       if (fd !== null) await io.close(fd).catch(() => {});
@@ -761,24 +706,4 @@ function checkOptions(options: CoreWalWriterOptions): void {
     badArgument('bufferSize', 'an integer ≥ 4096', bufferSize);
   if (clock !== undefined && typeof clock !== 'function')
     invalidArgument('clock must be a function returning a bigint');
-}
-
-export function checkCoreHeader(
-  fileKind: string,
-  cipher: string,
-  path: string,
-  coreId: number,
-): void {
-  if (fileKind !== 'core')
-    throw new WalError(
-      WalErrorCode.CORRUPT,
-      `${path} is a '${fileKind}' file, not a per-core file; check the path and segmentPattern`,
-      { details: { segment: path, offset: 0, coreId } },
-    );
-  if (cipher !== 'none')
-    throw new WalError(
-      WalErrorCode.UNSUPPORTED_FORMAT,
-      `${path} is encrypted; per-core files are written unencrypted by this version`,
-      { details: { segment: path, offset: 0, coreId } },
-    );
 }

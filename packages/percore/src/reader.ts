@@ -9,7 +9,8 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { createStorageIo, type IoFd, type StorageIo } from '@walnut/storage-io';
-import { checkCoreHeader, type ResumePoint } from './core-wal-writer.js';
+import { checkCoreHeader } from './core-file.js';
+import type { ResumePoint } from './core-wal-writer.js';
 import { readFully, scanCoreRange } from './scan.js';
 
 export interface PerCoreWalReaderOptions {

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import {
+  decodeFileHeader,
+  encodeFileHeader,
+  FILE_HEADER_SIZE,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import type { IoFd, StorageIo } from '@walnut/storage-io';
+import type { ResumePoint } from './core-wal-writer.js';
+import { readFully, scanCoreRange } from './scan.js';
+
+// The file under a CoreWalWriter: made new with its header, or checked and cut back to a
+// resume position. The writer owns what happens after; these own what a core file must be.
+
+/**
+ * Creates a new core file (`WAL_BAD_STATE` if it exists): writes the 64-byte header
+ * (fileKind 'core'), fsyncs the file and its directory. Returns its descriptor.
+ */
+export async function createCoreFile(io: StorageIo, coreId: number, path: string): Promise<IoFd> {
+  if ((await io.stat(path)) !== null)
+    throw new WalError(
+      WalErrorCode.BAD_STATE,
+      `${path} already exists; resume it with CoreWalWriter.openAt (after recovery) or remove it first`,
+      { details: { segment: path, coreId } },
+    );
+  const fd = await io.open(path, { create: true, exclusive: true });
+  try {
+    const header = encodeFileHeader({
+      firstLsn: 0n,
+      salt: randomBytes(16),
+      cipher: 'none',
+      fileKind: 'core',
+      keyId: 0,
+    });
+    await io.write(fd, header, 0);
+    await io.fsync(fd);
+    await io.syncDirectory(dirname(path));
+  } catch (error) {
+    await io.close(fd).catch(() => {});
+    throw error;
+  }
+  return fd;
+}
+
+/**
+ * Checks the core file open at `fd` up to `position` (every entry from `from`), cuts what
+ * follows and fsyncs the cut; returns the resume point of the last entry. `WAL_CORRUPT` if
+ * `position` is not the end of a valid entry.
+ */
+export async function resumeCoreFile(
+  io: StorageIo,
+  fd: IoFd,
+  coreId: number,
+  path: string,
+  position: number,
+  from: ResumePoint,
+): Promise<ResumePoint> {
+  const size = await io.size(fd);
+  if (size < FILE_HEADER_SIZE)
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path} is ${size} bytes, shorter than the 64-byte file header; it is not a core file`,
+      { details: { segment: path, offset: 0, coreId } },
+    );
+  const header = decodeFileHeader(await readFully(io, fd, path, 0, FILE_HEADER_SIZE), path);
+  checkCoreHeader(header.fileKind, header.cipher, path, coreId);
+  if (position > size)
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path} is ${size} bytes but the resume position is ${position}; the file lost data it had synced`,
+      { details: { segment: path, offset: size, coreId } },
+    );
+  const scan = await scanCoreRange(io, fd, path, from.position, position, {
+    coreId,
+    previousSequence: from.sequence,
+  });
+  if (scan.end !== position)
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path}: the valid entries of core ${coreId} end at ${scan.end} (${scan.stop.kind}: ${scan.stop.reason}), not at the resume position ${position}`,
+      { details: { segment: path, offset: scan.end, coreId } },
+    );
+  const last = scan.lastEntry;
+  const at: ResumePoint = last
+    ? { position, sequence: last.sequence, epoch: last.epoch, timestampNs: last.timestampNs }
+    : { ...from, position };
+  if (size > position) {
+    await io.truncate(fd, position);
+    await io.fsync(fd);
+  }
+  return at;
+}
+
+/** WAL_CORRUPT unless the header is a core file's; WAL_UNSUPPORTED_FORMAT if it is encrypted. */
+export function checkCoreHeader(
+  fileKind: string,
+  cipher: string,
+  path: string,
+  coreId: number,
+): void {
+  if (fileKind !== 'core')
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path} is a '${fileKind}' file, not a per-core file; check the path and segmentPattern`,
+      { details: { segment: path, offset: 0, coreId } },
+    );
+  if (cipher !== 'none')
+    throw new WalError(
+      WalErrorCode.UNSUPPORTED_FORMAT,
+      `${path} is encrypted; per-core files are written unencrypted by this version`,
+      { details: { segment: path, offset: 0, coreId } },
+    );
+}
