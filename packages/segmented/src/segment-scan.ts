@@ -197,6 +197,12 @@ export async function scanSegment(
     maxFrameBody: opts.maxFrameBody,
     cipher,
   });
+  // A frame that checks out but holds no records, or the wrong LSN, is damage here.
+  const corruptAt = async (offset: number, reason: string): Promise<ScanResult> => {
+    await walk.return({ kind: 'corrupt', offset, reason: '' });
+    const damage: Damage = { offset, kind: 'corrupt', reason };
+    return { lastLsn: expected() - 1n, records, dataEnd: offset, damage };
+  };
   let step = await walk.next();
   while (step.done !== true) {
     const scanner = step.value;
@@ -223,32 +229,17 @@ export async function scanSegment(
         count = buf.readUInt32LE(start + 4);
         lsnAt = start + 8;
       }
-      const offset = scanner.frameOffset;
       if (count === 0) {
-        await walk.return({ kind: 'corrupt', offset, reason: '' });
-        return {
-          lastLsn: expected() - 1n,
-          records,
-          dataEnd: offset,
-          damage: {
-            offset,
-            kind: 'corrupt',
-            reason: `a frame of kind ${kind} (or a malformed one) where records were expected`,
-          },
-        };
+        return corruptAt(
+          scanner.frameOffset,
+          `a frame of kind ${kind} (or a malformed one) where records were expected`,
+        );
       }
       if (buf.readUInt32LE(lsnAt) !== low || buf.readUInt32LE(lsnAt + 4) !== high) {
-        await walk.return({ kind: 'corrupt', offset, reason: '' });
-        return {
-          lastLsn: expected() - 1n,
-          records,
-          dataEnd: offset,
-          damage: {
-            offset,
-            kind: 'corrupt',
-            reason: `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${expected()} was expected`,
-          },
-        };
+        return corruptAt(
+          scanner.frameOffset,
+          `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${expected()} was expected`,
+        );
       }
       low += count;
       if (low >= TWO_32) {
