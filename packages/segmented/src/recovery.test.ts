@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
@@ -107,6 +108,19 @@ describe('recovery on open', () => {
     await flipByte(io, path, 64 + 20);
     const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
     expect(err.details).toMatchObject({ segment: path, offset: 64 });
+  });
+
+  it('a valid frame holding the wrong LSN is WAL_CORRUPT naming both LSNs', async () => {
+    const { io, segments } = await logWith(20);
+    const path = segments.at(-1)!.path;
+    const input = { payload: payloadFor(25n, 100) };
+    const frame = Buffer.alloc(recordFrameSize(input));
+    encodeRecordFrame(frame, 0, 25n, input);
+    const offset = await fileSize(io, path);
+    await appendRaw(io, path, frame);
+    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    expect(err.details).toMatchObject({ segment: path, offset });
+    expect(err.message).toContain('a valid frame holds LSN 25 where LSN 21 was expected');
   });
 
   it('a hole of lost unsynced writes followed by later frames is a torn tail, not corruption', async () => {
