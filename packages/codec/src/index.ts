@@ -45,6 +45,7 @@ export {
   type LsnGap,
   mergeGaps,
 } from './lsn-gaps.js';
+export { LsnSequence } from './lsn-sequence.js';
 export {
   type AddonLoad,
   type AddonName,

@@ -20,13 +20,19 @@ export interface ChunkScanOptions {
   maxFrameBody: number;
   cipher: FrameCipher | undefined;
   chunkSize?: number;
+  /**
+   * Reads every chunk into one buffer (grown when a frame needs more): for a caller that
+   * keeps nothing of a chunk once it asked for the next, like recovery. Reading into fresh
+   * memory costs a page fault per 4 KiB, a quarter of the time of an open over a warm cache.
+   */
+  reuseChunk?: boolean;
 }
 
 /**
  * Walks the frames of `[start, end)` of one file, one freshly allocated chunk at a time,
- * calling `onChunk` with a scanner positioned on each chunk. Chunks are never reused, so
- * records the callback hands out (views into the chunk) stay valid for as long as anyone
- * holds them. A frame cut by a chunk's end is read again at the start of the next chunk,
+ * yielding a scanner positioned on each chunk. Unless `reuseChunk` is set,
+ * chunks are never reused, so records the callback hands out (views into the chunk) stay
+ * valid for as long as anyone holds them. A frame cut by a chunk's end is read again at the start of the next chunk,
  * which grows to hold a frame larger than `chunkSize`.
  *
  * Returns where and why scanning stopped: 'eof' at `end`, or the first damage (judged
@@ -39,9 +45,15 @@ export async function* scanChunks(
   const chunkSize = opts.chunkSize ?? DEFAULT_READ_CHUNK;
   let pos = opts.start;
   let want = chunkSize;
+  let kept: Buffer | null = null;
   while (pos < opts.end) {
     const length = Math.min(Math.max(want, chunkSize), opts.end - pos);
-    const chunk = Buffer.allocUnsafeSlow(length);
+    let chunk: Buffer;
+    if (!opts.reuseChunk) chunk = Buffer.allocUnsafeSlow(length);
+    else {
+      if (kept === null || kept.length < length) kept = Buffer.allocUnsafeSlow(length);
+      chunk = kept.subarray(0, length);
+    }
     const got = await readFully(opts.io, opts.fd, chunk, pos);
     if (got < length) {
       throw new WalError(

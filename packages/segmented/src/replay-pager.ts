@@ -41,20 +41,25 @@ export class ReplayPager {
     const records: WalRecord[] = [];
     try {
       for (;;) {
-        const step = await it.next();
-        if (step.done === true) {
-          // A reader that comes back for what is written next starts at the last frame read.
-          const last = records[records.length - 1];
-          const at = last === undefined ? null : it.position();
-          if (at !== null) this.pageHint = { lsn: last!.lsn + 1n, ...at };
-          return { records, hasMore: false };
+        // A promise only per chunk: what the chunk at hand holds is taken directly.
+        let record = it.nextAtHand();
+        if (record === null) {
+          const step = await it.next();
+          if (step.done === true) {
+            // A reader that comes back for what is written next starts at the last frame read.
+            const last = records[records.length - 1];
+            const at = last === undefined ? null : it.position();
+            if (at !== null) this.pageHint = { lsn: last!.lsn + 1n, ...at };
+            return { records, hasMore: false };
+          }
+          record = step.value;
         }
         if (records.length === max) {
           const at = it.position();
-          this.pageHint = at === null ? null : { lsn: step.value.lsn, ...at };
+          this.pageHint = at === null ? null : { lsn: record.lsn, ...at };
           return { records, hasMore: true };
         }
-        records.push(step.value);
+        records.push(record);
       }
     } finally {
       await it.return();

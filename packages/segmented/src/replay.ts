@@ -158,12 +158,18 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
   }
 
   next(): Promise<IteratorResult<WalRecord>> {
-    if (this.at < this.ready.length) {
-      return Promise.resolve({ done: false, value: this.ready[this.at++]! });
-    }
-    const rec = this.fromChunk();
+    const rec = this.nextAtHand();
     if (rec !== null) return Promise.resolve({ done: false, value: rec });
     return this.refill();
+  }
+
+  /**
+   * The next record when it is in the chunk at hand (no promise, no I/O); null when `next()`
+   * must read on, or the end was reached.
+   */
+  nextAtHand(): WalRecord | null {
+    if (this.at < this.ready.length) return this.ready[this.at++]!;
+    return this.fromChunk();
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   findNextValidFrame,
   isWalError,
   type KeyRing,
+  LsnSequence,
   type ScanStop,
   WalError,
   WalErrorCode,
@@ -164,8 +165,6 @@ async function judgeRest(
   return { kind };
 }
 
-const TWO_32 = 2 ** 32;
-
 export interface ScanResult {
   lastLsn: bigint;
   records: number;
@@ -182,11 +181,7 @@ export async function scanSegment(
   isLast: boolean,
 ): Promise<ScanResult> {
   const cipher = readCipher(opts.ring, header, path);
-  // The next LSN expected, as two 32-bit halves: compared with a frame's LSN field word by
-  // word, it costs no bigint per frame (recovery reads every frame of the log on open).
-  let low = Number(header.firstLsn & 0xffffffffn);
-  let high = Number(header.firstLsn >> 32n);
-  const expected = () => (BigInt(high) << 32n) + BigInt(low);
+  const sequence = new LsnSequence(header.firstLsn);
   let records = 0;
   const walk = scanChunks({
     io: opts.io,
@@ -196,25 +191,28 @@ export async function scanSegment(
     end: fileSize,
     maxFrameBody: opts.maxFrameBody,
     cipher,
+    reuseChunk: true,
   });
   // A frame that checks out but holds no records, or the wrong LSN, is damage here.
   const corruptAt = async (offset: number, reason: string): Promise<ScanResult> => {
     await walk.return({ kind: 'corrupt', offset, reason: '' });
     const damage: Damage = { offset, kind: 'corrupt', reason };
-    return { lastLsn: expected() - 1n, records, dataEnd: offset, damage };
+    return { lastLsn: sequence.next - 1n, records, dataEnd: offset, damage };
   };
   let step = await walk.next();
   while (step.done !== true) {
     const scanner = step.value;
     for (;;) {
+      // Recovery only needs continuity, from each body's fixed header (replay decodes and
+      // validates every record): the scanner passes the frames that continue it in bulk,
+      // and the loop below reads one by one what it stopped at (encrypted frames, damage).
+      records += scanner.passLsnRun(sequence);
       try {
         if (!scanner.advanceFrame()) break;
       } catch (err) {
         if (isWalError(err)) err.details.segment ??= path;
         throw err;
       }
-      // The fixed header of the body says which LSNs it holds, without decoding records
-      // (recovery only needs continuity; replay decodes and validates every record).
       const buf = scanner.frameBuffer;
       const start = scanner.frameBodyStart;
       const length = scanner.frameBodyEnd - start;
@@ -235,23 +233,19 @@ export async function scanSegment(
           `a frame of kind ${kind} (or a malformed one) where records were expected`,
         );
       }
-      if (buf.readUInt32LE(lsnAt) !== low || buf.readUInt32LE(lsnAt + 4) !== high) {
+      if (!sequence.isNextAt(buf, lsnAt)) {
         return corruptAt(
           scanner.frameOffset,
-          `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${expected()} was expected`,
+          `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${sequence.next} was expected`,
         );
       }
-      low += count;
-      if (low >= TWO_32) {
-        high += Math.floor(low / TWO_32);
-        low %= TWO_32;
-      }
+      sequence.advance(count);
       records += count;
     }
     step = await walk.next();
   }
   const stop: ScanStop = step.value;
-  const lastLsn = expected() - 1n;
+  const lastLsn = sequence.next - 1n;
   if (stop.kind === 'eof' && stop.offset >= fileSize) {
     return { lastLsn, records, dataEnd: stop.offset, damage: null };
   }

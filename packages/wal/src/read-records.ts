@@ -136,13 +136,15 @@ export class LogCursor {
 }
 
 /**
- * An async iterator over a cursor's records that costs one already-resolved promise per
- * record while records are at hand. Its result objects are reused: read `value` and `done`
- * before calling `next()` again (as `for await` does); the records themselves are yours.
+ * An async iterator over a cursor's records that allocates nothing per record while records
+ * are at hand: `next()` hands back one promise, resolved once with one result object whose
+ * `value` it sets first. So read `value` and `done` before calling `next()` again (as
+ * `for await` does); the records themselves are yours to keep.
  */
 export class RecordIterator implements AsyncIterableIterator<WalRecord> {
   private readonly cursor: LogCursor;
   private readonly result: IteratorResult<WalRecord> = { value: undefined, done: false } as never;
+  private readonly resolvedResult = Promise.resolve(this.result);
   private done = false;
 
   constructor(cursor: LogCursor) {
@@ -158,7 +160,7 @@ export class RecordIterator implements AsyncIterableIterator<WalRecord> {
     const record = this.cursor.next();
     if (record !== undefined) {
       (this.result as { value: WalRecord }).value = record;
-      return Promise.resolve(this.result);
+      return this.resolvedResult;
     }
     return this.cursor.more().then(
       (more) => {
