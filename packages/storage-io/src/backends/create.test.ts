@@ -31,12 +31,14 @@ describe('createStorageIo', () => {
     expect(() => createStorageIo()).toThrow(expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }));
   });
 
-  it('auto picks io_uring exactly when a ring can be created, and says why otherwise', async () => {
+  it('auto picks io_uring exactly when a ring can be created, and says why either way', async () => {
     delete process.env.WALNUT_STORAGE_IO;
     const io = createStorageIo({ backend: 'auto' });
     const availability = ioUringAvailability();
     expect(io.name).toBe(availability.available ? 'io_uring' : 'sync-fs');
     if (!availability.available) expect(io.describe().reason).toContain('fell back to sync-fs');
+    // The trade it made, and how to make the other one.
+    else expect(io.describe().reason).toMatch(/off the event loop.*backend 'sync-fs'/);
     await io.closeIo();
   });
 });

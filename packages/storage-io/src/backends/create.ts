@@ -16,6 +16,13 @@ export interface CreateStorageIoOptions {
 /** `walnut:storage-io:fallback`: `auto` could not create a ring: `{ requested, backend, reason }`. */
 const fallback = channel('walnut:storage-io:fallback');
 
+/**
+ * Why `auto` prefers a ring, as `describe().reason` says it: the trade the bench measures
+ * (bench/README.md, W2, W3 and W6), so that a user who wants the other side knows to ask.
+ */
+const AUTO_PICKS_IO_URING =
+  "a ring was created. io_uring keeps writes and fdatasync off the event loop, which sync-fs blocks for each (bench W6: a lower loop delay beside the same appends); backend 'sync-fs' can give more durable appends per second on a fast-flushing disk (W2, W3)";
+
 /** Every backend name `createStorageIo` and `WALNUT_STORAGE_IO` accept. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 'sync-fs', 'memory'];
 
@@ -59,7 +66,7 @@ export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo
       return IoUringStorageIo.create(options.ioUring, why);
     case 'auto':
       try {
-        return IoUringStorageIo.create(options.ioUring, `${why}: a ring was created`);
+        return IoUringStorageIo.create(options.ioUring, `${why}: ${AUTO_PICKS_IO_URING}`);
       } catch (error) {
         const reason = `${why}: fell back to sync-fs because ${error instanceof Error ? error.message : String(error)}`;
         if (fallback.hasSubscribers)
