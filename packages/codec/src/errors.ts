@@ -118,41 +118,6 @@ export function invalidArgument(message: string): never {
   throw new WalError(WalErrorCode.BAD_ARGUMENT, message);
 }
 
-/**
- * A failed system call (an error from node:fs, or from an addon that throws like it, with
- * `errno`, `code` and `syscall`) as a WalError: WAL_NO_SPACE for ENOSPC, else WAL_IO, with
- * errno, the syscall and the path in `details` and the original as `cause`. The message
- * names `syscall` and `path` and ends with what to do about that errno. A
- * WalError passes through unchanged. The one way every package reports an I/O failure it
- * met outside a StorageIo (storage-io has its own errno table for those).
- */
-export function ioError(error: unknown, syscall: string, path: string): WalError {
-  if (error instanceof WalError) return error;
-  const e = error as { errno?: unknown; code?: unknown; syscall?: unknown; message?: unknown };
-  const errno = typeof e.errno === 'number' ? Math.abs(e.errno) : undefined;
-  const missing = e.code === 'ENOENT' || errno === ENOENT;
-  const full = e.code === 'ENOSPC' || errno === ENOSPC;
-  const what = missing
-    ? `${path} does not exist`
-    : `${syscall} ${path} failed: ${typeof e.message === 'string' ? e.message : String(error)}`;
-  const todo = missing
-    ? 'check the path'
-    : full
-      ? 'free space on that file system'
-      : 'check permissions and the file system';
-  return new WalError(full ? WalErrorCode.NO_SPACE : WalErrorCode.IO, `${what}; ${todo}`, {
-    cause: error,
-    details: {
-      segment: path,
-      syscall: typeof e.syscall === 'string' ? e.syscall : syscall,
-      ...(errno === undefined ? {} : { errno }),
-    },
-  });
-}
-
-const ENOENT = 2;
-const ENOSPC = 28;
-
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'bigint') return `${value}n`;

@@ -37,6 +37,7 @@ export {
   verifyFrameRun,
 } from './frame-run.js';
 export { describeFrameStop, FrameStop } from './frame-stop.js';
+export { errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
 export {
   decodeGaps,
   encodeGaps,

@@ -5,7 +5,7 @@ import {
   decodeGaps,
   FLOOR_FILE,
   GAPS_FILE,
-  ioError,
+  ioErrorFromNode,
   type LsnGap,
   segmentFilesIn,
 } from '@walnut/codec';
@@ -21,7 +21,7 @@ export function listSegmentFiles(dir: string): SegmentFile[] {
   try {
     names = readdirSync(dir);
   } catch (error) {
-    throw ioError(error, 'readdir', dir);
+    throw ioErrorFromNode(error, 'readdir', dir);
   }
   return segmentFilesIn(names).map(({ name, firstLsn }) => ({ firstLsn, path: join(dir, name) }));
 }
@@ -37,7 +37,7 @@ export function readFloor(dir: string): bigint | null {
     bytes = readFileSync(path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return null;
-    throw ioError(error, 'read', path);
+    throw ioErrorFromNode(error, 'read', path);
   }
   return decodeFloor(bytes, path);
 }
@@ -50,7 +50,7 @@ export function readGaps(dir: string): LsnGap[] {
     bytes = readFileSync(path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return [];
-    throw ioError(error, 'read', path);
+    throw ioErrorFromNode(error, 'read', path);
   }
   return decodeGaps(bytes, path);
 }

@@ -12,7 +12,7 @@ import {
   FrameCipher,
   FrameStop,
   invalidArgument,
-  ioError,
+  ioErrorFromNode,
   isWalError,
   KeyRing,
   MAX_FRAME_BODY,
@@ -146,7 +146,7 @@ export class MmapWalReader {
           ? new ReadFrameSource(path, maxBody)
           : new MappedFrameSource(path, resolved.addon, maxBody);
     } catch (error) {
-      throw ioError(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path);
+      throw ioErrorFromNode(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path);
     }
     try {
       const header = source.length === 0 ? null : MmapWalReader.readHeader(source, path);

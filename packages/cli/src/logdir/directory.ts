@@ -5,7 +5,7 @@ import {
   decodeGaps,
   FLOOR_FILE,
   GAPS_FILE,
-  ioError,
+  ioErrorFromNode,
   isWalError,
   type LsnGap,
   segmentFilesIn,
@@ -32,7 +32,7 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
   try {
     names = await readdir(dir);
   } catch (error) {
-    throw ioError(error, 'readdir', dir);
+    throw ioErrorFromNode(error, 'readdir', dir);
   }
   const segments: SegmentFile[] = [];
   for (const { name, firstLsn } of segmentFilesIn(names)) {
@@ -79,7 +79,7 @@ export async function readFloor(dir: string): Promise<FloorState> {
     bytes = await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
-    throw ioError(error, 'read', path);
+    throw ioErrorFromNode(error, 'read', path);
   }
   try {
     return { kind: 'valid', lsn: decodeFloor(bytes, FLOOR_FILE) };
@@ -101,7 +101,7 @@ export async function readGaps(dir: string): Promise<GapsState> {
     bytes = await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'valid', gaps: [] };
-    throw ioError(error, 'read', path);
+    throw ioErrorFromNode(error, 'read', path);
   }
   try {
     return { kind: 'valid', gaps: decodeGaps(bytes, GAPS_FILE) };

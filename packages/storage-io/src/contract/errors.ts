@@ -1,6 +1,10 @@
 import { constants as osConstants } from 'node:os';
 import { WalError, WalErrorCode } from '@walnut/codec';
 
+// The mapping of a failed call to a WalError is the codec's, shared with the packages that
+// open files without a StorageIo; storage-io's own modules import it from here.
+export { errnoName, ioErrorFromErrno, ioErrorFromNode } from '@walnut/codec';
+
 /** Positive errno numbers the backends produce themselves (Linux values). */
 export const Errno = {
   EBADF: osConstants.errno.EBADF,
@@ -19,86 +23,6 @@ export const Errno = {
   EWOULDBLOCK: osConstants.errno.EWOULDBLOCK,
   EBUSY: osConstants.errno.EBUSY,
 } as const;
-
-const errnoNames = new Map<number, string>();
-for (const [name, value] of Object.entries(osConstants.errno)) {
-  if (!errnoNames.has(value)) errnoNames.set(value, name);
-}
-
-/** The symbolic name of an errno (`5` or `-5` → `EIO`). */
-export function errnoName(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `errno ${Math.abs(errno)}`;
-}
-
-function adviceFor(errno: number): string {
-  switch (errno) {
-    case Errno.ENOSPC:
-    case Errno.EDQUOT:
-      return 'the disk (or quota) is full: free space, then retry';
-    case Errno.EIO:
-      return 'the device reported an I/O error: check the disk and the kernel log (dmesg); data written since the last successful sync may be lost';
-    case Errno.ENOENT:
-      return 'the path does not exist: check it, or create it first';
-    case Errno.EBADF:
-      return 'the file descriptor is not open (or not open for this access): open the file through the same StorageIo first';
-    case Errno.ECANCELED:
-      return 'the operation was cancelled because the operation it was linked to failed';
-    case Errno.EOPNOTSUPP:
-      return 'the backend or file system does not support this operation';
-    default:
-      return 'check the path, its permissions and the file system';
-  }
-}
-
-/**
- * The `WalError` for a failed system call: ENOSPC/EDQUOT → `WAL_NO_SPACE`, everything
- * else → `WAL_IO`. Accepts `errno` or `-errno`; `details.errno` is always positive.
- */
-export function ioErrorFromErrno(
-  errno: number,
-  syscall: string,
-  path?: string,
-  cause?: unknown,
-): WalError {
-  const positive = Math.abs(errno);
-  const name = errnoName(positive);
-  const code =
-    positive === Errno.ENOSPC || positive === Errno.EDQUOT
-      ? WalErrorCode.NO_SPACE
-      : WalErrorCode.IO;
-  const where = path === undefined ? '' : ` on ${path}`;
-  const details =
-    path === undefined ? { errno: positive, syscall } : { errno: positive, syscall, path };
-  return new WalError(code, `${syscall} failed with ${name}${where}: ${adviceFor(positive)}`, {
-    details,
-    cause,
-  });
-}
-
-/** Maps an error thrown by node:fs (which carries a negative `errno`) to a WalError. */
-export function ioErrorFromNode(error: unknown, syscall: string, path?: string): WalError {
-  if (error instanceof WalError) return error;
-  const errno = (error as { errno?: unknown }).errno;
-  if (typeof errno === 'number') return ioErrorFromErrno(errno, syscall, path, error);
-  // node:fs rejects a wrong argument (an fd that is not a number, say) before any syscall:
-  // the caller's mistake, not the disk's.
-  const code = (error as { code?: unknown }).code;
-  if (code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_OUT_OF_RANGE') {
-    return new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `${syscall}${path ? ` on ${path}` : ''} was called with a bad argument: ${(error as Error).message}`,
-      { details: { syscall }, cause: error },
-    );
-  }
-  return new WalError(
-    WalErrorCode.IO,
-    `${syscall} failed${path ? ` on ${path}` : ''}: ${String(error)}`,
-    {
-      details: { syscall },
-      cause: error,
-    },
-  );
-}
 
 /** The `-errno` a completion carries for an error thrown by node:fs. */
 export function resultFromNodeError(error: unknown): number {

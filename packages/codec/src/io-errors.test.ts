@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { WalError, WalErrorCode } from './errors.js';
+import { errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
+
+function nodeError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('it did not fail');
+}
+
+describe('ioErrorFromErrno', () => {
+  it('maps ENOSPC and EDQUOT to WAL_NO_SPACE, with or without the sign', () => {
+    expect(ioErrorFromErrno(-28, 'write').code).toBe(WalErrorCode.NO_SPACE);
+    expect(ioErrorFromErrno(122, 'write').code).toBe(WalErrorCode.NO_SPACE);
+  });
+
+  it('maps everything else to WAL_IO naming the call, the errno and the path, and what to do', () => {
+    const error = ioErrorFromErrno(-5, 'fdatasync', '/wal/seg');
+    expect(error).toMatchObject({
+      code: WalErrorCode.IO,
+      details: { errno: 5, syscall: 'fdatasync', path: '/wal/seg' },
+      message: expect.stringMatching(/^fdatasync failed with EIO on \/wal\/seg: .*dmesg/),
+    });
+  });
+
+  it('says plainly that a path does not exist', () => {
+    expect(ioErrorFromErrno(-2, 'readdir', '/no/log').message).toBe(
+      '/no/log does not exist (readdir failed with ENOENT): check the path, or create it first',
+    );
+  });
+
+  it('names errnos it has no advice for', () => {
+    expect(errnoName(-13)).toBe('EACCES');
+    expect(errnoName(100_000)).toBe('errno 100000');
+  });
+});
+
+describe('ioErrorFromNode', () => {
+  it('maps what node:fs throws by its errno, keeping it as the cause', () => {
+    const cause = nodeError(() => readFileSync('/nonexistent/walnut/FLOOR'));
+    expect(ioErrorFromNode(cause, 'read', '/nonexistent/walnut/FLOOR')).toMatchObject({
+      code: WalErrorCode.IO,
+      message: expect.stringMatching(/^\/nonexistent\/walnut\/FLOOR does not exist/),
+      details: { errno: 2, syscall: 'read', path: '/nonexistent/walnut/FLOOR' },
+      cause,
+    });
+  });
+
+  it('makes a bad argument node:fs refused before any call WAL_BAD_ARGUMENT, not WAL_IO', () => {
+    const cause = nodeError(() => readFileSync(42.5 as unknown as string));
+    expect(ioErrorFromNode(cause, 'read')).toMatchObject({
+      code: WalErrorCode.BAD_ARGUMENT,
+      details: { syscall: 'read' },
+    });
+  });
+
+  it('passes a WalError through', () => {
+    const err = new WalError(WalErrorCode.CORRUPT, 'bad');
+    expect(ioErrorFromNode(err, 'read', 'x')).toBe(err);
+  });
+});

@@ -1,0 +1,86 @@
+import { constants } from 'node:os';
+import { WalError, WalErrorCode } from './errors.js';
+
+// The one mapping from a failed system call to a WalError, for every package: storage-io's
+// backends (which see errno numbers from the kernel and from node:fs), and the readers that
+// open files themselves (mmap-reader, the CLI).
+
+const { EBADF, ECANCELED, EDQUOT, EIO, ENOENT, ENOSPC, EOPNOTSUPP } = constants.errno;
+
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
+
+/** The symbolic name of an errno (`5` or `-5` → `EIO`). */
+export function errnoName(errno: number): string {
+  return errnoNames.get(Math.abs(errno)) ?? `errno ${Math.abs(errno)}`;
+}
+
+function adviceFor(errno: number): string {
+  switch (errno) {
+    case ENOSPC:
+    case EDQUOT:
+      return 'the disk (or quota) is full: free space, then retry';
+    case EIO:
+      return 'the device reported an I/O error: check the disk and the kernel log (dmesg); data written since the last successful sync may be lost';
+    case ENOENT:
+      return 'check the path, or create it first';
+    case EBADF:
+      return 'the file descriptor is not open (or not open for this access): open the file through the same StorageIo first';
+    case ECANCELED:
+      return 'the operation was cancelled because the operation it was linked to failed';
+    case EOPNOTSUPP:
+      return 'the backend or file system does not support this operation';
+    default:
+      return 'check the path, its permissions and the file system';
+  }
+}
+
+/**
+ * The `WalError` for a failed system call: ENOSPC/EDQUOT → `WAL_NO_SPACE`, everything
+ * else → `WAL_IO`. Accepts `errno` or `-errno`; `details.errno` is always positive. The
+ * message names the call, the errno and the path, and ends with what to do.
+ */
+export function ioErrorFromErrno(
+  errno: number,
+  syscall: string,
+  path?: string,
+  cause?: unknown,
+): WalError {
+  const positive = Math.abs(errno);
+  const name = errnoName(positive);
+  const code = positive === ENOSPC || positive === EDQUOT ? WalErrorCode.NO_SPACE : WalErrorCode.IO;
+  const what =
+    positive === ENOENT && path !== undefined
+      ? `${path} does not exist (${syscall} failed with ENOENT)`
+      : `${syscall} failed with ${name}${path === undefined ? '' : ` on ${path}`}`;
+  const details =
+    path === undefined ? { errno: positive, syscall } : { errno: positive, syscall, path };
+  return new WalError(code, `${what}: ${adviceFor(positive)}`, { details, cause });
+}
+
+/**
+ * Maps an error thrown by node:fs (or by an addon that throws like it, with a negative or
+ * positive `errno`) to a WalError; a WalError passes through unchanged.
+ */
+export function ioErrorFromNode(error: unknown, syscall: string, path?: string): WalError {
+  if (error instanceof WalError) return error;
+  const errno = (error as { errno?: unknown }).errno;
+  if (typeof errno === 'number') return ioErrorFromErrno(errno, syscall, path, error);
+  // node:fs rejects a wrong argument (an fd that is not a number, say) before any syscall:
+  // the caller's mistake, not the disk's.
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_OUT_OF_RANGE') {
+    return new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `${syscall}${path ? ` on ${path}` : ''} was called with a bad argument: ${(error as Error).message}`,
+      { details: { syscall }, cause: error },
+    );
+  }
+  return new WalError(
+    WalErrorCode.IO,
+    `${syscall} failed${path ? ` on ${path}` : ''}: ${String(error)}`,
+    { details: { syscall }, cause: error },
+  );
+}
