@@ -161,6 +161,38 @@ static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
   return make_u32(env, (uint32_t)count);
 }
 
+/* passLsnRun(buf, start, end, maxBody, state: Float64Array[3]): recovery's walk from start
+ * (walnut_pass_lsn_run). state[0], state[1]: the next LSN's low and high 32 bits, in and out;
+ * state[2] (out): where it stopped. Returns the records passed. */
+static napi_value js_pass_lsn_run(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) return fail(env, "passLsnRun(buf, start, end, maxBody, state)");
+  uint8_t *data;
+  size_t length, p, end;
+  uint32_t max_body;
+  if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &p, &end))
+    return NULL;
+  if (napi_get_value_uint32(env, argv[3], &max_body) != napi_ok)
+    return fail(env, "maxBody: a u32");
+  napi_typedarray_type type;
+  size_t state_length;
+  void *state_ptr;
+  if (napi_get_typedarray_info(env, argv[4], &type, &state_length, &state_ptr, NULL, NULL) !=
+          napi_ok ||
+      type != napi_float64_array || state_length < 3)
+    return fail(env, "state: a Float64Array of 3");
+  double *state = state_ptr;
+  uint64_t next = ((uint64_t)state[1] << 32) | (uint64_t)state[0];
+  size_t offset;
+  uint64_t records = walnut_pass_lsn_run(data, p, end, max_body, &next, &offset);
+  state[0] = (double)(next & 0xffffffffu);
+  state[1] = (double)(next >> 32);
+  state[2] = (double)offset;
+  return make_number(env, (double)records);
+}
+
 static napi_value js_implementation(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -207,6 +239,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"crc32cArgs", NULL, NULL, NULL, NULL, crc_args, napi_enumerable, NULL},
       {"sealFrames", NULL, js_seal_frames, NULL, NULL, NULL, napi_enumerable, NULL},
       {"verifyFrames", NULL, js_verify_frames, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"passLsnRun", NULL, js_pass_lsn_run, NULL, NULL, NULL, napi_enumerable, NULL},
       {"implementation", NULL, js_implementation, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

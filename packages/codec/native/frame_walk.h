@@ -25,4 +25,11 @@ enum walnut_walk_stop {
 size_t walnut_walk_frames(const uint8_t *base, size_t start, size_t end, uint32_t max_body,
                           uint32_t *table, size_t table_pairs, int *stop, size_t *stop_offset);
 
+/* Recovery's walk: from `start`, passes frames that are whole, verified, and plaintext records
+ * or batches whose first LSN is `*next_lsn` (padding holds none), advancing `*next_lsn` by
+ * each frame's record count. Stops before the first frame that is anything else, for the
+ * caller to judge. Returns the records passed; `*offset` is where it stopped. */
+uint64_t walnut_pass_lsn_run(const uint8_t *base, size_t start, size_t end, uint32_t max_body,
+                             uint64_t *next_lsn, size_t *offset);
+
 #endif

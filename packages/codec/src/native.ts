@@ -13,6 +13,18 @@ interface FrameRunAddon {
     maxBody: number,
     out: Float64Array,
   ): number;
+  /**
+   * Recovery's walk (`walnut_pass_lsn_run`): passes verified plaintext frames continuing the
+   * LSN state = [low 32 bits, high 32 bits] and sets state[2] to where it stopped; returns
+   * the records passed.
+   */
+  passLsnRun(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    maxBody: number,
+    state: Float64Array,
+  ): number;
   implementation(): string;
 }
 
@@ -75,6 +87,7 @@ export function loadCodecAddon(): AddonLoad {
     crc32c: bindCrc32c(raw),
     sealFrames: raw.sealFrames,
     verifyFrames: raw.verifyFrames,
+    passLsnRun: raw.passLsnRun,
     implementation: raw.implementation,
   };
   return { addon, reason: `native addon (${addon.implementation()}), ${load.reason}` };

@@ -1,11 +1,5 @@
 import { getU32 } from './bytes.js';
-import {
-  BATCH_BODY_FIXED,
-  BodyKind,
-  FRAME_HEADER_SIZE,
-  MAX_FRAME_BODY,
-  RECORD_BODY_FIXED,
-} from './constants.js';
+import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { type CoreEntry, decodeCoreEntryAt } from './core-entry.js';
 import { codecAddon, crc32cRange } from './crc32c.js';
 import { FrameCipher } from './crypto.js';
@@ -43,6 +37,9 @@ const VERIFY_AHEAD_BYTES = 256 * 1024;
 const runOut = new Float64Array(2);
 /** Only the addon makes verifying ahead pay: in JavaScript the CRC work is the same, frame by frame. */
 const VERIFY_AHEAD = codecAddon !== null;
+const passRun = codecAddon === null ? null : codecAddon.passLsnRun;
+/** passLsnRun's LSN halves in and out, and where it stopped. */
+const lsnRunState = new Float64Array(3);
 
 export interface FrameScannerOptions {
   /** Buffer index of the first frame (default 0). */
@@ -165,41 +162,25 @@ export class FrameScanner {
    * `sequence` (a record, or a batch of at least one; padding holds none), advancing it, and
    * decodes nothing. Stops before the first frame that is anything else (damage, the end, a
    * wrong or missing LSN, an encrypted or unknown body), which `advanceFrame()` then reads as
-   * usual. Returns the number of records passed. Only with the addon: without it each frame's
-   * CRC is computed one by one anyway, and `advanceFrame()` costs no more.
+   * usual. Returns the number of records passed. Only with the addon, whose one pass checks
+   * each frame's CRC and LSN: without it the CRC is computed frame by frame in JavaScript
+   * anyway, and `advanceFrame()` costs no more.
    */
   passLsnRun(sequence: LsnSequence): number {
-    if (!VERIFY_AHEAD || this.stopped !== null) return 0;
+    // Past 2^64 - 1 (only a damaged log gets there) the native u64 would wrap.
+    if (passRun === null || this.stopped !== null || sequence.high > 0xffffffff) return 0;
     this.cursor.closeBatch();
-    const buf = this.buf;
-    let records = 0;
-    for (;;) {
-      if (this.verifiedAhead === 0) {
-        this.verifiedAhead = verifyFramesRange(
-          buf,
-          this.pos,
-          Math.min(this.end, this.pos + VERIFY_AHEAD_BYTES),
-          this.maxBody,
-          runOut,
-        );
-        if (this.verifiedAhead === 0) return records;
-      }
-      const body = this.pos + FRAME_HEADER_SIZE;
-      const length = getU32(buf, this.pos + 4);
-      const kind = buf[body];
-      let count = 0;
-      if (kind === BodyKind.RECORD && length >= RECORD_BODY_FIXED) {
-        if (!sequence.isNextAt(buf, body + 4)) return records;
-        count = 1;
-      } else if (kind === BodyKind.BATCH && length >= BATCH_BODY_FIXED) {
-        count = getU32(buf, body + 4);
-        if (count === 0 || !sequence.isNextAt(buf, body + 8)) return records;
-      } else if (kind !== BodyKind.PADDING) return records;
-      sequence.advance(count);
-      records += count;
-      this.verifiedAhead--;
-      this.pos = body + length;
+    lsnRunState[0] = sequence.low;
+    lsnRunState[1] = sequence.high;
+    const records = passRun(this.buf, this.pos, this.end, this.maxBody, lsnRunState);
+    const stoppedAt = lsnRunState[2]!;
+    if (stoppedAt !== this.pos) {
+      this.pos = stoppedAt;
+      this.verifiedAhead = 0;
+      sequence.low = lsnRunState[0]!;
+      sequence.high = lsnRunState[1]!;
     }
+    return records;
   }
 
   /** File offset of the frame `advanceFrame()` moved to. */
