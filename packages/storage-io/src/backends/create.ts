@@ -21,7 +21,7 @@ const fallback = channel('walnut:storage-io:fallback');
  * (bench/README.md, W2, W3 and W6), so that a user who wants the other side knows to ask.
  */
 const AUTO_PICKS_IO_URING =
-  "a ring was created. io_uring keeps writes and fdatasync off the event loop, which sync-fs blocks for each (bench W6: a lower loop delay beside the same appends); backend 'sync-fs' can give more durable appends per second on a fast-flushing disk (W2, W3)";
+  "a ring was created. io_uring keeps writes and fdatasync off the event loop, which sync-fs blocks for each (bench W6: a lower event-loop delay than sync-fs beside the same appends); backend 'sync-fs' can give more durable appends per second on a fast-flushing disk (W2, W3)";
 
 /** Every backend name `createStorageIo` and `WALNUT_STORAGE_IO` accept. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 'sync-fs', 'memory'];
