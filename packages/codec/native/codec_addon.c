@@ -128,36 +128,59 @@ static napi_value js_seal_frames(napi_env env, napi_callback_info info) {
   return make_number(env, (double)p);
 }
 
-/* verifyFrames(buf, start, end, maxBody, out: Float64Array[2]): verifies frames from
- * start; returns how many verified; out[0] = offset of the first unverified byte,
- * out[1] = why it stopped (a walnut_walk_stop, FrameRunStop in JavaScript). */
-static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
+/* What both frame walks take: (buf, start, end, maxBody, out: a Float64Array of at least
+ * `out_min`). False, with a pending exception naming `usage`, otherwise. */
+typedef struct {
+  uint8_t *data;
+  size_t start, end;
+  uint32_t max_body;
+  double *out;
+} WalkArgs;
+
+static int walk_args(napi_env env, napi_callback_info info, const char *usage, size_t out_min,
+                     WalkArgs *args) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) return fail(env, "verifyFrames(buf, start, end, maxBody, out)");
-  uint8_t *data;
-  size_t length, p, end;
-  uint32_t max_body;
-  if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &p, &end))
-    return NULL;
-  if (napi_get_value_uint32(env, argv[3], &max_body) != napi_ok)
-    return fail(env, "maxBody: a u32");
+  if (argc < 5) {
+    fail(env, usage);
+    return 0;
+  }
+  size_t length;
+  if (!bytes_arg(env, argv[0], &args->data, &length) ||
+      !range_args(env, argv, length, &args->start, &args->end))
+    return 0;
+  if (napi_get_value_uint32(env, argv[3], &args->max_body) != napi_ok) {
+    fail(env, "maxBody: a u32");
+    return 0;
+  }
   napi_typedarray_type type;
   size_t out_length;
   void *out_ptr;
   if (napi_get_typedarray_info(env, argv[4], &type, &out_length, &out_ptr, NULL, NULL) != napi_ok ||
-      type != napi_float64_array || out_length < 2)
-    return fail(env, "out: a Float64Array of 2");
-  double *out = out_ptr;
+      type != napi_float64_array || out_length < out_min) {
+    fail(env, usage);
+    return 0;
+  }
+  args->out = out_ptr;
+  return 1;
+}
+
+/* verifyFrames(buf, start, end, maxBody, out: Float64Array[2]): verifies frames from
+ * start; returns how many verified; out[0] = offset of the first unverified byte,
+ * out[1] = why it stopped (a walnut_walk_stop, FrameRunStop in JavaScript). */
+static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
+  WalkArgs a;
+  if (!walk_args(env, info, "verifyFrames(buf, start, end, maxBody, out: Float64Array[2])", 2, &a))
+    return NULL;
   int stop;
   size_t stop_offset;
-  size_t count = walnut_walk_frames(data, p, end, max_body, NULL, 0, &stop, &stop_offset);
+  size_t count =
+      walnut_walk_frames(a.data, a.start, a.end, a.max_body, NULL, 0, &stop, &stop_offset);
   /* FrameRunStop (src/frame-run.ts) is FrameStop without a table or zero-header stop: a
    * zero header has length 0. */
-  int why = stop == WALK_ZERO_HEADER ? WALK_BAD_LENGTH : stop;
-  out[0] = (double)stop_offset;
-  out[1] = why;
+  a.out[0] = (double)stop_offset;
+  a.out[1] = stop == WALK_ZERO_HEADER ? WALK_BAD_LENGTH : stop;
   return make_u32(env, (uint32_t)count);
 }
 
@@ -165,28 +188,13 @@ static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
  * (walnut_pass_lsn_run). state[0], state[1]: the next LSN's low and high 32 bits, in and out;
  * state[2] (out): where it stopped. Returns the records passed. */
 static napi_value js_pass_lsn_run(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) return fail(env, "passLsnRun(buf, start, end, maxBody, state)");
-  uint8_t *data;
-  size_t length, p, end;
-  uint32_t max_body;
-  if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &p, &end))
+  WalkArgs a;
+  if (!walk_args(env, info, "passLsnRun(buf, start, end, maxBody, state: Float64Array[3])", 3, &a))
     return NULL;
-  if (napi_get_value_uint32(env, argv[3], &max_body) != napi_ok)
-    return fail(env, "maxBody: a u32");
-  napi_typedarray_type type;
-  size_t state_length;
-  void *state_ptr;
-  if (napi_get_typedarray_info(env, argv[4], &type, &state_length, &state_ptr, NULL, NULL) !=
-          napi_ok ||
-      type != napi_float64_array || state_length < 3)
-    return fail(env, "state: a Float64Array of 3");
-  double *state = state_ptr;
+  double *state = a.out;
   uint64_t next = ((uint64_t)state[1] << 32) | (uint64_t)state[0];
   size_t offset;
-  uint64_t records = walnut_pass_lsn_run(data, p, end, max_body, &next, &offset);
+  uint64_t records = walnut_pass_lsn_run(a.data, a.start, a.end, a.max_body, &next, &offset);
   state[0] = (double)(next & 0xffffffffu);
   state[1] = (double)(next >> 32);
   state[2] = (double)offset;
