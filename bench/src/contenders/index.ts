@@ -6,13 +6,19 @@ import { lmdb } from './lmdb.js';
 import { nodeFsFloor } from './node-fs-floor.js';
 import { walnutMmapReader } from './walnut-mmap-reader.js';
 import { walnutSegmented } from './walnut-segmented.js';
-import { walnutWalIoUring, walnutWalIoUringDirect, walnutWalSyncFs } from './walnut-wal.js';
+import {
+  walnutWalIoUring,
+  walnutWalIoUringDirect,
+  walnutWalIoUringIterator,
+  walnutWalSyncFs,
+} from './walnut-wal.js';
 
 export const FLOOR_ID = nodeFsFloor.id;
 
 export const CONTENDERS: readonly ContenderPlugin[] = [
   nodeFsFloor,
   walnutWalIoUring,
+  walnutWalIoUringIterator,
   walnutWalIoUringDirect,
   walnutWalSyncFs,
   walnutSegmented,

@@ -28,6 +28,7 @@ interface WalLike {
   appendQueued?(payload: Uint8Array): bigint;
   sync(): Promise<bigint>;
   replay(from: bigint, fn: (record: WalRecordLike) => void): Promise<void>;
+  iterator?(from: bigint): AsyncIterable<WalRecordLike>;
   stats(): { storage: { directIo?: { state: string; reason: string } } };
   close(): Promise<void>;
 }
@@ -80,7 +81,20 @@ class WalWriter implements LogWriter {
 /** Each append awaited until durable; the others buffer and sync once. */
 const DURABLE_WORKLOADS: readonly WorkloadId[] = ['W2', 'W3', 'W6'];
 
-async function loadWal(backend: WalnutBackend, directIo = false): Promise<LoadedContender> {
+/** How W4 reads the log back: the callback `replay`, or `for await` over `iterator`. */
+type ReadPath = 'replay' | 'iterator';
+
+async function readBack(wal: WalLike, path: ReadPath, visit: (payload: Uint8Array) => void) {
+  if (path === 'replay') return wal.replay(1n, (record) => visit(record.payload));
+  if (wal.iterator === undefined) throw new NotAvailable('@walnut/wal has no iterator() yet');
+  for await (const record of wal.iterator(1n)) visit(record.payload);
+}
+
+async function loadWal(
+  backend: WalnutBackend,
+  directIo = false,
+  readPath: ReadPath = 'replay',
+): Promise<LoadedContender> {
   const loaded = await importOrReason<WalModule>('@walnut/wal');
   if ('reason' in loaded) throw new NotAvailable(loaded.reason);
   const { Wal } = loaded.module;
@@ -111,7 +125,9 @@ async function loadWal(backend: WalnutBackend, directIo = false): Promise<Loaded
       '@walnut/storage-io': installedVersion('@walnut/storage-io'),
     },
     notes: [
-      `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3, W6) or 'none' + appendQueued + sync() (W1, W5)`,
+      readPath === 'iterator'
+        ? `StorageIo ${backend}; reads the log Walnut Wal (${backend}) wrote in W1 with \`for await (const r of wal.iterator(1n))\``
+        : `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3, W6) or 'none' + appendQueued + sync() (W1, W5)`,
     ],
     async openWriter(dir, options) {
       const durable = DURABLE_WORKLOADS.includes(options.workload);
@@ -121,7 +137,7 @@ async function loadWal(backend: WalnutBackend, directIo = false): Promise<Loaded
     async replay(dir, visit) {
       const { wal, counted } = await open(dir, 'none');
       try {
-        await wal.replay(1n, (record) => visit(record.payload));
+        await readBack(wal, readPath, visit);
       } finally {
         await wal.close();
         await counted.io.closeIo();
@@ -153,4 +169,13 @@ export const walnutWalSyncFs: ContenderPlugin = {
   label: 'Walnut Wal (sync-fs)',
   workloads: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'],
   load: () => loadWal('sync-fs'),
+};
+
+/** W4 through `for await` over `iterator()`, the loop a user writes first, on the Wal's W1 log. */
+export const walnutWalIoUringIterator: ContenderPlugin = {
+  id: 'walnut-wal-io_uring-iterator',
+  label: 'Walnut Wal iterator() (io_uring)',
+  workloads: ['W4'],
+  replaySource: 'walnut-wal-io_uring',
+  load: () => loadWal('io_uring', false, 'iterator'),
 };
