@@ -28,6 +28,8 @@ export class MappedFrameSource implements FrameSource {
   private readonly mapping: ArrayBuffer | null;
   private readonly addon: NativeMmap;
   private readonly maxBody: number;
+  /** Bytes of the file past `length` exist but may be in flight or cut back: never touched. */
+  private readonly bounded: boolean;
   private advice: 'sequential' | 'dontneed' | null;
   readonly buf: Buffer;
   readonly table = new Uint32Array(RUN_FRAMES * 2);
@@ -41,14 +43,16 @@ export class MappedFrameSource implements FrameSource {
   private droppedTo = 0;
   private populatedTo = 0;
 
-  constructor(path: string, addon: NativeMmap, maxBody: number) {
+  /** `end`: the file is read as if it ended there (when it is longer). */
+  constructor(path: string, addon: NativeMmap, maxBody: number, end: number) {
     const [mapping, size, advised] = addon.mapFile(path);
     this.path = path;
     this.addon = addon;
     this.maxBody = maxBody;
     this.mapping = mapping;
-    this.length = size;
-    this.buf = mapping === null ? EMPTY : Buffer.from(mapping);
+    this.length = Math.min(size, end);
+    this.bounded = this.length < size;
+    this.buf = mapping === null ? EMPTY : Buffer.from(mapping, 0, this.length);
     this.runBuf = this.buf;
     this.advice = advised ? 'sequential' : null;
   }
@@ -97,7 +101,8 @@ export class MappedFrameSource implements FrameSource {
   private populate(mapping: ArrayBuffer, position: number): void {
     if (this.populatedTo < position) this.populatedTo = position;
     if (this.populatedTo - position >= POPULATE_STEP / 2 || this.populatedTo >= this.length) return;
-    this.addon.advise(mapping, this.populatedTo, POPULATE_STEP, Advice.POPULATE_READ);
+    const step = Math.min(POPULATE_STEP, this.length - this.populatedTo);
+    this.addon.advise(mapping, this.populatedTo, step, Advice.POPULATE_READ);
     this.populatedTo += POPULATE_STEP;
   }
 
@@ -110,8 +115,9 @@ export class MappedFrameSource implements FrameSource {
 
   classify(offset: number, maxFrameBody: number): DamageKind {
     if (this.mapping === null || offset >= this.length) return 'eof';
-    // The native check skips the holes of a sparse file instead of faulting them in.
-    if (this.addon.isZeroFrom(this.mapping, this.path, offset)) return 'eof';
+    // The native check skips the holes of a sparse file instead of faulting them in, but
+    // reads to the file's end, which a bounded reader must not touch.
+    if (!this.bounded && this.addon.isZeroFrom(this.mapping, this.path, offset)) return 'eof';
     return classifyDamage(this.buf, offset, maxFrameBody);
   }
 

@@ -45,12 +45,13 @@ export class ReadFrameSource implements FrameSource {
   private pos = 0;
   private stopped = false;
 
-  constructor(path: string, maxBody: number) {
+  /** `end`: the file is read as if it ended there (when it is longer). */
+  constructor(path: string, maxBody: number, end: number) {
     this.path = path;
     this.maxBody = maxBody;
     this.fd = openSync(path, 'r');
     try {
-      this.length = fstatSync(this.fd).size;
+      this.length = Math.min(fstatSync(this.fd).size, end);
     } catch (error) {
       closeSync(this.fd);
       throw error;

@@ -365,6 +365,57 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     });
   });
 
+  describe('with end (a segment still being written)', () => {
+    const junk = () => Buffer.alloc(3 * 4096 + 100, 0xa5);
+
+    it('reads the records before end and stops there with eof, whatever lies after it', () => {
+      const seg = segment(records(5), junk());
+      const end = seg.frameOffsets[3]!;
+      const reader = MmapWalReader.open(seg.path, { mode, end });
+      expect(lsnsOf(reader)).toEqual([1n, 2n, 3n]);
+      expect(reader.stopReason).toEqual({ kind: 'eof', offset: end, reason: 'end of data' });
+      expect(reader.length).toBe(end);
+    });
+
+    it('reads a file shorter than end to its end', () => {
+      const seg = segment(records(3));
+      const reader = MmapWalReader.open(seg.path, { mode, end: seg.end + 1_000_000 });
+      expect(lsnsOf(reader)).toEqual([1n, 2n, 3n]);
+      expect(reader.length).toBe(seg.end);
+    });
+
+    it('never touches the bytes past end: the file may be cut back to end while it reads', () => {
+      // The cut removes whole pages that frames past `end` span: touching them would kill
+      // the process (SIGBUS) in mmap mode, and read as a torn frame in read mode.
+      const seg = segment(records(2_000));
+      const end = seg.frameOffsets[1_000]!;
+      const reader = MmapWalReader.open(seg.path, { mode, end });
+      truncateSync(seg.path, Math.ceil(end / 4096) * 4096);
+      expect(lsnsOf(reader)).toHaveLength(1_000);
+      expect(reader.stopReason).toMatchObject({ kind: 'eof', offset: end });
+    });
+
+    it('judges damage before end from the bytes before end only', () => {
+      const seg = segment(records(4), junk());
+      const bytes = Buffer.from(seg.bytes);
+      bytes[seg.frameOffsets[1]! + 12]! ^= 0xff;
+      writeFileSync(seg.path, bytes);
+      const reader = MmapWalReader.open(seg.path, { mode, end: seg.end });
+      truncateSync(seg.path, seg.end);
+      expect(lsnsOf(reader)).toEqual([1n]);
+      expect(reader.stopReason).toMatchObject({ kind: 'corrupt', offset: seg.frameOffsets[1] });
+    });
+
+    it('refuses an end that is not a non-negative integer', () => {
+      const path = segment(records(1)).path;
+      for (const end of [-1, 1.5, Number.NaN, '64' as unknown as number]) {
+        expect(() => MmapWalReader.open(path, { mode, end })).toThrow(
+          expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+        );
+      }
+    });
+  });
+
   it('closes: later reads throw WAL_CLOSED, records already read stay valid', () => {
     const seg = segment(records(3));
     const reader = open(seg.path);

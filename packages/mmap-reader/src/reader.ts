@@ -36,6 +36,13 @@ export interface MmapWalReaderOptions {
   mode?: RequestedMode;
   /** Largest frame body accepted; a longer frame is treated as damage. Default: the format limit (1 GiB). */
   maxFrameBody?: number;
+  /**
+   * Reads the file as if it ended at this offset (a shorter file is read to its end): the
+   * part of a segment still being written that its writer reports written (SegmentedWal's
+   * `listSegments()[i].writtenBytes`). No byte past it is touched, so a writer may extend
+   * the file, or cut it back to no less than `end`, while this reader runs.
+   */
+  end?: number;
 }
 
 /** Where and why a reader stopped (see FORMAT.md "End of log, torn tail, corruption"). */
@@ -138,13 +145,16 @@ export class MmapWalReader {
       badArgument('maxFrameBody', `an integer in 1..${MAX_FRAME_BODY}`, maxBody);
     if (options.keyRing !== undefined && !(options.keyRing instanceof KeyRing))
       invalidArgument('keyRing must be a KeyRing from @walnut/codec');
+    const end = options.end ?? Number.POSITIVE_INFINITY;
+    if (options.end !== undefined && !(Number.isSafeInteger(end) && end >= 0))
+      badArgument('end', 'a non-negative integer (a file offset)', options.end);
     const resolved = resolveMode(options.mode);
     let source: FrameSource;
     try {
       source =
         resolved.addon === null
-          ? new ReadFrameSource(path, maxBody)
-          : new MappedFrameSource(path, resolved.addon, maxBody);
+          ? new ReadFrameSource(path, maxBody, end)
+          : new MappedFrameSource(path, resolved.addon, maxBody, end);
     } catch (error) {
       throw ioErrorFromNode(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path);
     }
@@ -182,7 +192,7 @@ export class MmapWalReader {
     return FrameCipher.forFile(options.keyRing, header);
   }
 
-  /** File size in bytes. */
+  /** File size in bytes (at most `end`, when it was given). */
   get length(): number {
     return this.source.length;
   }

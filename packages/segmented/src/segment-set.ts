@@ -21,6 +21,12 @@ export interface SegmentInfo {
   lastLsn: bigint | null;
   /** Size of the file on disk (a preallocated segment is larger than its data). */
   sizeBytes: number;
+  /**
+   * The file's first bytes that hold whole frames written to the OS, header included: a
+   * reader may read this far while the segment is still being written (bytes past it may be
+   * in flight), and the log never cuts the file below it.
+   */
+  writtenBytes: number;
   sealed: boolean;
   encrypted: boolean;
   keyId: number;
@@ -442,6 +448,7 @@ export class SegmentSet {
         firstLsn: seg.firstLsn,
         lastLsn: seg.writtenLsn >= seg.firstLsn ? seg.writtenLsn : null,
         sizeBytes: st.size,
+        writtenBytes: seg.completedEnd,
         sealed: seg.status === 'sealed' && seg !== this.list[this.list.length - 1],
         encrypted: seg.header.cipher !== 'none',
         keyId: seg.header.keyId,

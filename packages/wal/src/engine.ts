@@ -14,27 +14,27 @@ export type EngineConfig = SegmentedWalConfig & { io: StorageIo };
 /** @internal How a builder opens its engine (a SegmentedWal; a fake in tests). */
 export interface EngineFactory {
   open(config: EngineConfig): Promise<LogEngine>;
-  /** Sealed-segment reader for replay, if any. */
-  readonly openSealed?: (
-    keyRing: KeyRing | undefined,
-    io: StorageIo,
-  ) => SealedSegmentOpener | undefined;
+  /** Segment reader for replay through a memory map, if any. */
+  readonly openSegment?: (keyRing: KeyRing | undefined, io: StorageIo) => SegmentOpener | undefined;
 }
 
 /**
- * The records of one sealed segment, in order, read through a memory map: a cursor rather
- * than an iterator, so a reader pays a plain call per record (no generator step).
+ * The records of one segment, in order, read through a memory map: a cursor rather than an
+ * iterator, so a reader pays a plain call per record (no generator step).
  */
-export interface SealedRecords {
-  /** The next record, or null at the segment's end (or at damage: then `finish()` throws). */
+export interface SegmentRecords {
+  /** The next record, or null at the end (or at damage: then `finish()` throws). */
   next(): WalRecord | null;
-  /** Throws WAL_CORRUPT if the segment stopped at damage: a sealed segment is never torn. */
+  /** Throws WAL_CORRUPT if the segment stopped at damage: what was written whole is never torn. */
   finish(): void;
   close(): void;
 }
 
-/** Opens a sealed segment for reading (it throws if the file is gone). */
-export type SealedSegmentOpener = (segment: EngineSegment) => SealedRecords;
+/**
+ * Opens a segment for reading, up to its `writtenBytes` when the engine gives them (it
+ * throws if the file is gone).
+ */
+export type SegmentOpener = (segment: EngineSegment) => SegmentRecords;
 
 /** What the Wal needs to know about one segment. */
 export interface EngineSegment {
@@ -42,6 +42,11 @@ export interface EngineSegment {
   readonly firstLsn: bigint;
   readonly lastLsn: bigint | null;
   readonly sealed?: boolean;
+  /**
+   * How far the file holds whole frames written to the OS: a segment still being written may
+   * be read up to here, and the engine never cuts it below. Absent: only through the engine.
+   */
+  readonly writtenBytes?: number;
 }
 
 /**

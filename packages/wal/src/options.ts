@@ -1,7 +1,7 @@
 import { badArgument, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import { CONFIG_LIMITS, type RecoveryMode } from '@walnut/segmented';
 import { checkIoUringConfig, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
-import type { EngineConfig, SealedSegmentOpener } from './engine.js';
+import type { EngineConfig, SegmentOpener } from './engine.js';
 import { checkStorageChoice, type StorageChoice } from './internal/storage-choice.js';
 
 /**
@@ -83,8 +83,8 @@ export interface WalRuntimeOptions {
   readonly readOnly: boolean;
   /** The StorageIo the builder created, closed with the Wal; undefined if the caller owns it. */
   readonly ownedIo: StorageIo | undefined;
-  /** Opens sealed segments for replay (mmap-reader); undefined reads everything through the engine. */
-  readonly openSealed: SealedSegmentOpener | undefined;
+  /** Opens segments for replay through a memory map (mmap-reader); undefined reads everything through the engine. */
+  readonly openSegment: SegmentOpener | undefined;
   readonly backendChoice: string;
 }
 

@@ -7,16 +7,37 @@ import { LogCursor, RecordIterator } from './read-records.js';
 class RollingEngine extends FakeEngine {
   override readonly activeSegmentFirstLsn = 4n;
   sealed = false;
+  /** What the engine says of the active segment's written bytes (undefined: nothing). */
+  activeWrittenBytes: number | undefined = undefined;
   override async listSegments(): Promise<readonly EngineSegment[]> {
     return [
       { path: '/fake/1.wal', firstLsn: 1n, lastLsn: 3n, sealed: this.sealed },
-      { path: '/fake/4.wal', firstLsn: 4n, lastLsn: 5n, sealed: false },
+      {
+        path: '/fake/4.wal',
+        firstLsn: 4n,
+        lastLsn: 5n,
+        sealed: false,
+        writtenBytes: this.activeWrittenBytes,
+      },
     ];
   }
 }
 
-async function lsnsRead(engine: RollingEngine, mapped: string[]): Promise<bigint[]> {
-  const openSealed = (segment: EngineSegment) => {
+/** Records 1–3 in the first segment, 4–5 in the active one, all written. */
+async function fiveRecords(): Promise<RollingEngine> {
+  const engine = new RollingEngine();
+  for (let i = 0; i < 5; i++) engine.append({ payload: Buffer.from(`r${i}`) });
+  await engine.flush();
+  return engine;
+}
+
+async function lsnsRead(
+  engine: RollingEngine,
+  mapped: string[],
+  from = 1n,
+  readsUnsealed = false,
+): Promise<bigint[]> {
+  const openSegment = (segment: EngineSegment) => {
     mapped.push(segment.path);
     const records = engine.records.filter(
       (r) => r.lsn >= segment.firstLsn && r.lsn <= segment.lastLsn!,
@@ -25,21 +46,49 @@ async function lsnsRead(engine: RollingEngine, mapped: string[]): Promise<bigint
     return { next: () => records[at++] ?? null, finish() {}, close() {} };
   };
   const out: bigint[] = [];
-  for await (const record of new RecordIterator(new LogCursor(engine, 1n, 5n, openSealed)))
-    out.push(record.lsn);
+  const cursor = new LogCursor(engine, from, 5n, openSegment, readsUnsealed);
+  for await (const record of new RecordIterator(cursor)) out.push(record.lsn);
   return out;
 }
 
 describe('LogCursor', () => {
   it('maps only segments that are sealed; one still being sealed is read through the engine', async () => {
-    const engine = new RollingEngine();
-    for (let i = 0; i < 5; i++) engine.append({ payload: Buffer.from(`r${i}`) });
-    await engine.flush();
+    const engine = await fiveRecords();
     const mapped: string[] = [];
     expect(await lsnsRead(engine, mapped)).toEqual([1n, 2n, 3n, 4n, 5n]);
     expect(mapped).toEqual([]);
     engine.sealed = true;
     expect(await lsnsRead(engine, mapped)).toEqual([1n, 2n, 3n, 4n, 5n]);
     expect(mapped).toEqual(['/fake/1.wal']);
+  });
+
+  it('maps the segment being written up to its written bytes when reading starts at or before it', async () => {
+    const engine = await fiveRecords();
+    engine.sealed = true;
+    engine.activeWrittenBytes = 4096;
+    const mapped: string[] = [];
+    expect(await lsnsRead(engine, mapped, 1n, true)).toEqual([1n, 2n, 3n, 4n, 5n]);
+    expect(mapped).toEqual(['/fake/1.wal', '/fake/4.wal']);
+    mapped.length = 0;
+    expect(await lsnsRead(engine, mapped, 4n, true)).toEqual([4n, 5n]);
+    expect(mapped).toEqual(['/fake/4.wal']);
+  });
+
+  it('reads the segment being written through the engine when it must', async () => {
+    const engine = await fiveRecords();
+    engine.sealed = true;
+    const mapped: string[] = [];
+    // The engine does not say how far it is written.
+    expect(await lsnsRead(engine, mapped, 1n, true)).toEqual([1n, 2n, 3n, 4n, 5n]);
+    expect(mapped).toEqual(['/fake/1.wal']);
+    engine.activeWrittenBytes = 4096;
+    // A reader that does not write the log (another process could cut the file).
+    mapped.length = 0;
+    expect(await lsnsRead(engine, mapped, 1n, false)).toEqual([1n, 2n, 3n, 4n, 5n]);
+    expect(mapped).toEqual(['/fake/1.wal']);
+    // Reading starts inside it: the engine's pages resume where they stopped, a map would rescan.
+    mapped.length = 0;
+    expect(await lsnsRead(engine, mapped, 5n, true)).toEqual([5n]);
+    expect(mapped).toEqual([]);
   });
 });

@@ -1,40 +1,46 @@
 import type { WalRecord } from '@walnut/codec';
-import type { EngineSegment, LogEngine, SealedRecords, SealedSegmentOpener } from './engine.js';
+import type { EngineSegment, LogEngine, SegmentOpener, SegmentRecords } from './engine.js';
 
 /** Records per read through the engine (the part of the log that is not sealed yet). */
 const PAGE_RECORDS = 16_384;
 
 /**
  * Records with `from ≤ lsn ≤ upTo`, in order: segments that were sealed when reading
- * started through `openSealed` (never the active one, which is still being written), the
- * rest through the engine's bounded reads. `next()` hands out what is at hand without
- * waiting; `more()` fetches the next segment or page. Replay and the iterator both drive it,
- * so neither pays the async machinery per record.
+ * started through `openSegment`, then, with `readsUnsealed`, the written part of the next
+ * one when reading starts at or before it; the rest through the engine's bounded reads.
+ * `next()` hands out what is at hand without waiting; `more()` fetches the next segment or
+ * page. Replay and the iterator both drive it, so neither pays the async machinery per record.
  */
 export class LogCursor {
   private readonly engine: LogEngine;
   private readonly upTo: bigint;
-  private readonly openSealed: SealedSegmentOpener | undefined;
+  private readonly openSegment: SegmentOpener | undefined;
   /** The next LSN to hand out. */
   private cursor: bigint;
-  private sealed: EngineSegment[] | null = null;
-  private sealedAt = 0;
-  private reader: SealedRecords | null = null;
+  private mapped: EngineSegment[] | null = null;
+  private mappedAt = 0;
+  private reader: SegmentRecords | null = null;
   /** Whether every record of the open segment lies in [cursor, upTo]: no comparisons needed. */
   private readerWhole = false;
   private page: WalRecord[] = [];
   private pageAt = 0;
   private engineDone = false;
 
+  /**
+   * `readsUnsealed`: the segment being written may be read up to its `writtenBytes`. Only
+   * for the process that writes the log, which never cuts the file below them; another
+   * process's rollback could, and touching a mapped page a cut removed kills the process.
+   */
   constructor(
     engine: LogEngine,
     from: bigint,
     upTo: bigint,
-    openSealed: SealedSegmentOpener | undefined,
+    openSegment: SegmentOpener | undefined,
+    private readonly readsUnsealed = false,
   ) {
     this.engine = engine;
     this.upTo = upTo;
-    this.openSealed = openSealed;
+    this.openSegment = openSegment;
     this.cursor = from < 1n ? 1n : from;
   }
 
@@ -63,16 +69,16 @@ export class LogCursor {
   /** Makes more records available to `next()`; false once every record was handed out. */
   async more(): Promise<boolean> {
     if (this.cursor > this.upTo) return false;
-    if (this.sealed === null) this.sealed = await this.sealedSegments();
-    while (this.sealedAt < this.sealed.length) {
-      const segment = this.sealed[this.sealedAt++]!;
+    if (this.mapped === null) this.mapped = await this.segmentsToMap();
+    while (this.mappedAt < this.mapped.length) {
+      const segment = this.mapped[this.mappedAt++]!;
       if (segment.lastLsn === null || segment.lastLsn < this.cursor) continue;
       try {
-        this.reader = this.openSealed!(segment);
+        this.reader = this.openSegment!(segment);
       } catch {
         // Deleted by a concurrent truncateBefore, for instance: the engine's reads below
         // report precisely what is missing (WAL_REPLAY_BELOW_FLOOR).
-        this.sealed = [];
+        this.mapped = [];
         break;
       }
       this.readerWhole = segment.firstLsn >= this.cursor && segment.lastLsn <= this.upTo;
@@ -98,21 +104,33 @@ export class LogCursor {
     }
   }
 
-  private async sealedSegments(): Promise<EngineSegment[]> {
+  private async segmentsToMap(): Promise<EngineSegment[]> {
     const engine = this.engine;
     const activeFirst = engine.activeSegmentFirstLsn;
-    if (!this.openSealed || this.cursor >= activeFirst || this.cursor < engine.floorLsn) return [];
+    if (!this.openSegment || this.cursor < engine.floorLsn) return [];
+    if (this.cursor >= activeFirst && !this.readsUnsealed) return [];
     const segments = [...(await engine.listSegments())].sort((a, b) =>
       a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0,
     );
-    const sealed: EngineSegment[] = [];
+    const mapped: EngineSegment[] = [];
     for (const segment of segments) {
-      // Not sealed yet (its fdatasync may still be running, writes past `upTo` may be in
-      // flight): a map of it could show a frame half written. The engine's reads know.
-      if (segment.firstLsn >= activeFirst || segment.sealed === false) break;
-      sealed.push(segment);
+      if (segment.firstLsn < activeFirst && segment.sealed !== false) {
+        mapped.push(segment);
+        continue;
+      }
+      // Not sealed yet: writes past `writtenBytes` may be in flight (and its fdatasync may
+      // run). Read from its start only: a reader resuming inside it (a tail after each
+      // commit) would rescan it every time, where the engine's pages resume where they stopped.
+      if (
+        this.readsUnsealed &&
+        segment.writtenBytes !== undefined &&
+        (segment.firstLsn >= this.cursor || mapped.some((m) => m.lastLsn! >= this.cursor))
+      ) {
+        mapped.push(segment);
+      }
+      break;
     }
-    return sealed;
+    return mapped;
   }
 
   private async nextPage(): Promise<boolean> {

@@ -7,38 +7,47 @@ import type {
   EngineFactory,
   EngineSegment,
   LogEngine,
-  SealedRecords,
-  SealedSegmentOpener,
+  SegmentOpener,
+  SegmentRecords,
 } from './engine.js';
 
 /**
- * The real engine: a SegmentedWal over the StorageIo the builder resolved, with sealed
- * segments replayed through mmap-reader (the active segment is never mapped: it is
- * still being written).
+ * The real engine: a SegmentedWal over the StorageIo the builder resolved, with segments
+ * replayed through mmap-reader: sealed ones whole, the one being written up to its
+ * `writtenBytes` (past them, writes may be in flight).
  */
 export const segmentedEngineFactory: EngineFactory = {
   async open(config: EngineConfig): Promise<LogEngine> {
     return SegmentedWal.open(config);
   },
-  openSealed(keyRing: KeyRing | undefined, io: StorageIo): SealedSegmentOpener | undefined {
+  openSegment(keyRing: KeyRing | undefined, io: StorageIo): SegmentOpener | undefined {
     // Segments of an in-memory backend are not files: they are read through the engine.
     if (io.filesOnDisk === false) return undefined;
-    return (segment) => sealedRecords(segment, keyRing);
+    return (segment) => segmentRecords(segment, keyRing);
   },
 };
 
 /** Opens the mapping now (so a vanished file fails here); records are decoded as they are asked for. */
-function sealedRecords(segment: EngineSegment, keyRing: KeyRing | undefined): SealedRecords {
-  const reader = MmapWalReader.open(segment.path, keyRing ? { keyRing } : {});
+function segmentRecords(segment: EngineSegment, keyRing: KeyRing | undefined): SegmentRecords {
+  const reader = MmapWalReader.open(segment.path, { keyRing, end: segment.writtenBytes });
   return {
     next: () => reader.nextRecord(),
     finish() {
       const stop = reader.stopReason;
-      if (stop && stop.kind !== 'eof') {
+      if (stop === null) return;
+      if (stop.kind !== 'eof') {
         throw new WalError(
           WalErrorCode.CORRUPT,
-          `sealed segment ${segment.path} is damaged at offset ${stop.offset} (${stop.reason}); reopen the log with recovery 'salvage' to skip the damage`,
+          `segment ${segment.path} is damaged at offset ${stop.offset} (${stop.reason}); reopen the log with recovery 'salvage' to skip the damage`,
           { details: { segment: segment.path, offset: stop.offset } },
+        );
+      }
+      const last = segment.lastLsn;
+      if (last !== null && (reader.lastLsn ?? 0n) < last) {
+        throw new WalError(
+          WalErrorCode.CORRUPT,
+          `segment ${segment.path} ends at offset ${stop.offset} after LSN ${reader.lastLsn ?? 'none'}, but the log wrote records up to ${last} into it: something cut the file since. Reopen the log to run recovery`,
+          { details: { segment: segment.path, offset: stop.offset, lastLsn: last } },
         );
       }
     },

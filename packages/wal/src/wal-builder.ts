@@ -150,7 +150,7 @@ export class WalBuilder {
       maxGroupWaitMs: s.maxGroupWaitMs ?? 0,
       readOnly,
       ownedIo: owned ? io : undefined,
-      openSealed: factory.openSealed?.(s.encryption, io),
+      openSegment: factory.openSegment?.(s.encryption, io),
       backendChoice:
         typeof s.storageIo === 'string' ? s.storageIo : s.storageIo ? 'custom' : 'auto',
     });

@@ -102,7 +102,7 @@ export class Wal {
     this.commit = queue.commit;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
     this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
-    this.reads = new ReadSide(engine, options.openSealed, options.readOnly, {
+    this.reads = new ReadSide(engine, options.openSegment, options.readOnly, {
       isClosed: () => this.stateValue === 'closed',
       poisonedError: () => (this.poison ? poisonedError(this.poison) : undefined),
     });

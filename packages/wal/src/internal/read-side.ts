@@ -1,5 +1,5 @@
 import type { WalError, WalRecord } from '@walnut/codec';
-import type { LogEngine, SealedSegmentOpener } from '../engine.js';
+import type { LogEngine, SegmentOpener } from '../engine.js';
 import { LogCursor, RecordIterator } from '../read-records.js';
 import { closedError } from './refusals.js';
 
@@ -22,8 +22,8 @@ export interface ReadSideStatus {
 }
 
 /**
- * A Wal's readers: replay, the iterator and tails, over the engine (and sealed segments
- * through `openSealed`); read-only, each catches up with the writer first. Tails wait on
+ * A Wal's readers: replay, the iterator and tails, over the engine (and segments through
+ * `openSegment`); read-only, each catches up with the writer first. Tails wait on
  * `wake()`, which the Wal calls as durableLsn moves and as it closes.
  */
 export class ReadSide {
@@ -32,7 +32,7 @@ export class ReadSide {
 
   constructor(
     private readonly engine: LogEngine,
-    private readonly openSealed: SealedSegmentOpener | undefined,
+    private readonly openSegment: SegmentOpener | undefined,
     private readonly readOnly: boolean,
     private readonly status: ReadSideStatus,
   ) {}
@@ -116,7 +116,7 @@ export class ReadSide {
   }
 
   private cursor(from: bigint, upTo: bigint): LogCursor {
-    return new LogCursor(this.engine, from, upTo, this.openSealed);
+    return new LogCursor(this.engine, from, upTo, this.openSegment, !this.readOnly);
   }
 
   private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
