@@ -16,6 +16,7 @@ export interface CrashResult {
 
 export interface RecoveryResult {
   readonly openMs: number;
+  /** The replay, with the check of every payload against what was acknowledged. */
   readonly replayMs: number;
   readonly recovered: number;
   readonly acknowledgedFound: number;
@@ -158,6 +159,7 @@ export async function recoverAndVerify(
   let unacknowledged = 0;
   let expected = 1n;
   const t1 = performance.now();
+  let replayMs: number;
   try {
     await wal.replay(1n, (record) => {
       recovered++;
@@ -187,10 +189,10 @@ export async function recoverAndVerify(
       }
       acknowledgedFound++;
     });
+    replayMs = performance.now() - t1;
   } finally {
     await wal.close();
   }
-  const replayMs = performance.now() - t1;
   if (acknowledgedFound !== acks.count) {
     problems.push(`${acks.count - acknowledgedFound} acknowledged record(s) are missing or wrong`);
   }

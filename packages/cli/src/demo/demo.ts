@@ -99,7 +99,7 @@ export async function demoCommand(options: DemoOptions, out: Output): Promise<nu
       ],
       [
         'recovery time',
-        `${formatDuration(recovery.openMs)} to reopen (recovery), ${formatDuration(recovery.replayMs)} to replay ${formatCount(recovery.recovered)} records`,
+        `${formatDuration(recovery.openMs)} to reopen (recovery), ${formatDuration(recovery.replayMs)} to replay and check ${formatCount(recovery.recovered)} records`,
       ],
       [
         'verification',
