@@ -1,6 +1,7 @@
 import {
   BodyKind,
   classifyDamage,
+  type DamageKind,
   decodeFileHeader,
   FILE_HEADER_SIZE,
   type FileHeader,
@@ -28,7 +29,7 @@ export interface ScanOptions {
 
 export interface Damage {
   offset: number;
-  kind: 'torn' | 'corrupt';
+  kind: Exclude<DamageKind, 'eof'>;
   reason: string;
 }
 
@@ -127,7 +128,7 @@ function looksLikeLostWrites(bytes: Buffer, fileOffset: number, next: number): b
 }
 
 interface Verdict {
-  kind: 'eof' | 'torn' | 'corrupt';
+  kind: DamageKind;
   reason?: string;
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import {
   BodyKind,
+  type DamageKind,
   decodeBatchBody,
   decodeFileHeader,
   decodeRecordBody,
@@ -19,7 +20,7 @@ export interface Damage {
   /** File offset of the next valid frame, or the file size when none follows. */
   readonly end: number;
   /** torn: nothing valid after it in this file; corrupt: valid frames follow. */
-  readonly kind: 'torn' | 'corrupt';
+  readonly kind: Exclude<DamageKind, 'eof'>;
   readonly reason: string;
   /** The LSNs the damaged stretch held (known once the frame after it is read). */
   lostLsns?: string;
