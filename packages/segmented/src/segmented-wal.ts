@@ -31,7 +31,7 @@ import type { RecoveryReport } from './recovery.js';
 import type { ReplayPager } from './replay-pager.js';
 import { hasRecords, plannedSegment, type Segment } from './segment.js';
 import type { SegmentInfo, SegmentSet, TruncateResult } from './segment-set.js';
-import type { Counters, SegmentedWalStats } from './stats.js';
+import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
 import type { SyncRounds } from './sync-rounds.js';
 import { TruncationQueue } from './truncation-queue.js';
 import {
@@ -60,7 +60,9 @@ export type { SegmentedWalStats } from './stats.js';
  * The front of five parts (docs/decisions/0330-segmented-wal-seams.md): the write
  * pipeline (buffer and writes), the segment set (files), sync rounds (flush and sync),
  * failure handling (poison and rollback) and replay paging. It validates, encodes
- * appends into the pipeline's buffer and wires the parts to each other.
+ * appends into the pipeline's buffer and wires the parts to each other; a read-only
+ * opener's refresh and the truncations act on several parts through ReaderRefresh and
+ * TruncationQueue.
  */
 export class SegmentedWal {
   private readonly cfg: ResolvedConfig;
@@ -205,16 +207,8 @@ export class SegmentedWal {
   }
 
   stats(): SegmentedWalStats {
-    const p = this.pipeline;
-    return {
-      ...this.counters,
-      writesInFlight: p.writesInFlight,
-      bufferedBytes: p.bufferedBytes,
-      bufferAllocations: p.bufferAllocations,
-      zeroFill: this.zeroFill?.stats() ?? this.counters.zeroFill,
-      writeback: this.writeback?.stats() ?? this.counters.writeback,
-      directIo: { ...this.directIo },
-    };
+    const { counters, pipeline, zeroFill, writeback } = this;
+    return statsOf({ counters, pipeline, zeroFill, writeback }, this.directIo);
   }
 
   /**
