@@ -1,3 +1,4 @@
+export type { FencedReport } from './fencing.js';
 export { Follower, type FollowerStats } from './follower.js';
 export type { Guarantee } from './guarantee.js';
 export type { Lease } from './lease.js';
@@ -8,4 +9,4 @@ export type {
   PrimaryOptions,
   ReplicationMode,
 } from './options.js';
-export { type FencedReport, ReplicatedWal, type ReplicatedWalStats } from './replicated-wal.js';
+export { ReplicatedWal, type ReplicatedWalStats } from './replicated-wal.js';

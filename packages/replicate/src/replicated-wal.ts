@@ -4,14 +4,15 @@ import {
   type Wal,
   WalError,
   WalErrorCode,
-  type WalRecord,
   type WalRecordInput,
   type WalStats,
 } from '@walnut/wal';
-import { pause } from './backoff.js';
+import { AckWaiters } from './ack-waiters.js';
+import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
+import { type FencedReport, Fencing } from './fencing.js';
 import { type Guarantee, guarantee } from './guarantee.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
-import { ClusterLink, describe, isWrongLastSequence } from './link.js';
+import { ClusterLink } from './link.js';
 import {
   checkStream,
   type LocalState,
@@ -19,7 +20,6 @@ import {
   readLocalState,
   writeLocalState,
 } from './local-state.js';
-import { encodeEpochMessage, MessageKind } from './message.js';
 import {
   checkRecord,
   checkWait,
@@ -27,18 +27,11 @@ import {
   type ResolvedPrimary,
   resolvePrimary,
 } from './options.js';
-import { catchUp, openLocalWal, verifyAgainstStream } from './replica-log.js';
+import { openLocalWal } from './replica-log.js';
+import { ReplicationLag } from './replication-lag.js';
+import { copyRecord, recordInput } from './shipped-records.js';
 import { Shipper } from './shipper.js';
 import { SegmentUploader } from './uploader.js';
-
-/** What a fenced primary knows of its records that never reached the stream. */
-export interface FencedReport {
-  /** The epoch of the primary that took over. */
-  readonly byEpoch: number;
-  readonly reason: string;
-  /** LSNs this primary holds locally that the stream never acknowledged (null: none). */
-  readonly unreplicated: { readonly from: bigint; readonly to: bigint } | null;
-}
 
 export interface ReplicatedWalStats {
   readonly role: 'primary';
@@ -59,13 +52,6 @@ export interface ReplicatedWalStats {
   /** What an acknowledged append means on this cluster (README "What an acknowledgement guarantees"). */
   readonly guarantee: Guarantee;
   readonly wal: WalStats;
-}
-
-interface Waiter {
-  readonly lsn: bigint;
-  readonly resolve: (lsn: bigint) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timer: NodeJS.Timeout;
 }
 
 /**
@@ -135,50 +121,8 @@ export class ReplicatedWal {
     options: ResolvedPrimary,
   ): Promise<ReplicatedWal> {
     const epoch = lease.lease.epoch;
-    let streamSeq = 0;
-    let inStream = 0n;
-    for (let attempt = 0; ; attempt++) {
-      // Whatever the stream holds beyond the local log is applied first (the stream is the truth).
-      await catchUp(link, wal, options.wal.encryption);
-      const position = await link.lastPosition();
-      if (position.header !== null && position.header.epoch > epoch) {
-        throw new WalError(
-          WalErrorCode.FENCED,
-          `the stream already holds epoch ${position.header.epoch}, newer than this primary's ${epoch}: another node took over meanwhile`,
-        );
-      }
-      inStream =
-        position.header === null
-          ? 0n
-          : position.header.kind === MessageKind.EPOCH
-            ? position.header.firstLsn - 1n
-            : position.header.lastLsn;
-      await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn);
-      try {
-        const marker = encodeEpochMessage(epoch, inStream);
-        const ack = await link.publish(
-          marker,
-          `${link.names.stream}:${epoch}:marker`,
-          position.seq,
-        );
-        streamSeq = ack.seq;
-        break;
-      } catch (error) {
-        // An older primary still publishing stored one more message: catch up and retry.
-        if (!isWrongLastSequence(error) || attempt >= 20) {
-          throw new WalError(
-            WalErrorCode.IO,
-            `could not publish the epoch marker of epoch ${epoch} (${describe(error)}); retry opening`,
-            { cause: error },
-          );
-        }
-        await pause(50 * (attempt + 1));
-      }
-    }
-    const primary = new ReplicatedWal(dir, wal, link, state, epoch, options, {
-      inStream,
-      streamSeq,
-    });
+    const start = await publishEpochMarker(link, wal, epoch, options.wal.encryption);
+    const primary = new ReplicatedWal(dir, wal, link, state, epoch, options, start);
     await primary.start(lease.revision);
     return primary;
   }
@@ -188,19 +132,12 @@ export class ReplicatedWal {
   readonly epoch: number;
   private readonly shipper: Shipper;
   private readonly uploader: SegmentUploader | null;
-  private readonly waiters: Waiter[] = [];
-  private lagWaiters: (() => void)[] = [];
-  private fencedReport: FencedReport | null = null;
+  private readonly fencing: Fencing;
+  private readonly acks: AckWaiters;
+  private readonly lag = new ReplicationLag();
   private closed = false;
   private closing: Promise<void> | null = null;
   private stopWatch: (() => void) | null = null;
-  // Unreplicated appends, oldest first: LSN, cumulative bytes, when appended (parallel arrays).
-  private readonly markLsn: bigint[] = [];
-  private readonly markBytes: number[] = [];
-  private readonly markTime: number[] = [];
-  private markHead = 0;
-  private appendedBytes = 0;
-  private replicatedBytes = 0;
   /** The `wal.sync()` appends are waiting on, and the last LSN it covers. */
   private syncing: Promise<bigint> | null = null;
   private syncTarget = 0n;
@@ -212,7 +149,7 @@ export class ReplicatedWal {
     private readonly state: LocalState,
     epoch: number,
     private readonly options: ResolvedPrimary,
-    start: { inStream: bigint; streamSeq: number },
+    start: EpochStart,
   ) {
     this.dir = dir;
     this.stream = options.stream;
@@ -230,6 +167,8 @@ export class ReplicatedWal {
       },
     );
     this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
+    this.fencing = new Fencing(this.stream);
+    this.acks = new AckWaiters(this.shipper, this.fencing);
   }
 
   private async start(leaseRevision: number): Promise<void> {
@@ -242,7 +181,7 @@ export class ReplicatedWal {
         bytes += r.payload.length + (r.meta?.length ?? 0);
         this.shipper.push(r.lsn, recordInput(r));
       });
-      this.mark(this.wal.lastLsn, bytes);
+      this.lag.mark(this.wal.lastLsn, bytes, this.shipper.replicatedLsn);
     }
     this.stopWatch = await watchLease(this.link.kv, leaseRevision, (lease) => {
       if (lease === null || lease.holder !== this.state.id || lease.epoch !== this.epoch) {
@@ -276,7 +215,7 @@ export class ReplicatedWal {
 
   /** Set once another node took over: this primary never acknowledges again. */
   get fenced(): FencedReport | null {
-    return this.fencedReport;
+    return this.fencing.report;
   }
 
   /**
@@ -377,7 +316,7 @@ export class ReplicatedWal {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.waitFor(
+    return this.acks.waitFor(
       lsn,
       timeoutMs,
       (at) =>
@@ -402,18 +341,15 @@ export class ReplicatedWal {
       replicatedLsn: this.shipper.replicatedLsn,
       lag: {
         records: this.wal.lastLsn - this.shipper.replicatedLsn,
-        bytes: this.lagBytes,
-        ms:
-          this.markHead < this.markLsn.length
-            ? Math.round(performance.now() - this.markTime[this.markHead]!)
-            : 0,
+        bytes: this.lag.bytes,
+        ms: this.lag.ms,
       },
       maxLagBytes: this.options.maxLagBytes,
       streamSeq: this.shipper.streamSeq,
       connectedServer: this.link.nc.getServer() || null,
       shipper: { ...this.shipper.counters },
       uploads: this.uploader ? { ...this.uploader.counters } : SegmentUploader.off(),
-      fenced: this.fencedReport,
+      fenced: this.fencing.report,
       guarantee: guarantee(this.options.replicas, this.link.nc.info?.version ?? 'unknown'),
       wal: this.wal.stats(),
     };
@@ -431,12 +367,12 @@ export class ReplicatedWal {
 
   private async doClose(timeoutMs: number): Promise<void> {
     this.closed = true;
-    if (this.fencedReport === null) {
-      await this.waitFor(this.wal.lastLsn, timeoutMs, () => new Error('timeout')).catch(
-        () => undefined,
-      );
+    if (this.fencing.report === null) {
+      await this.acks
+        .waitFor(this.wal.lastLsn, timeoutMs, () => new Error('timeout'))
+        .catch(() => undefined);
     }
-    this.rejectAll(
+    this.acks.rejectAll(
       new WalError(
         WalErrorCode.CLOSED,
         'the replicated log closed before this record was replicated; it is durable locally and will be shipped when the log is opened again as primary',
@@ -449,14 +385,8 @@ export class ReplicatedWal {
     await this.link.close();
   }
 
-  // ---------------------------------------------------------------- internals
-
-  private get lagBytes(): number {
-    return this.appendedBytes - this.replicatedBytes;
-  }
-
   private refusal(): WalError | null {
-    if (this.fencedReport !== null) return this.fencedError();
+    if (this.fencing.report !== null) return this.fencing.error();
     if (this.closed)
       return new WalError(
         WalErrorCode.CLOSED,
@@ -470,23 +400,23 @@ export class ReplicatedWal {
     for (;;) {
       const refusal = this.refusal();
       if (refusal) throw refusal;
-      if (this.lagBytes < this.options.maxLagBytes) return;
+      if (this.lag.bytes < this.options.maxLagBytes) return;
       if (this.options.lagPolicy === 'error') {
         throw new WalError(
           WalErrorCode.BACKPRESSURE,
-          `${this.lagBytes} bytes are not replicated yet (maxLagBytes ${this.options.maxLagBytes}; replicated up to LSN ${this.replicatedLsn}); retry once the cluster catches up, or use lagPolicy 'block'`,
+          `${this.lag.bytes} bytes are not replicated yet (maxLagBytes ${this.options.maxLagBytes}; replicated up to LSN ${this.replicatedLsn}); retry once the cluster catches up, or use lagPolicy 'block'`,
         );
       }
-      await new Promise<void>((resolve) => this.lagWaiters.push(resolve));
+      await this.lag.room();
     }
   }
 
   private appended(lsn: bigint, bytes: number): Promise<bigint> {
-    this.mark(lsn, bytes);
-    if (this.fencedReport !== null) return Promise.reject(this.fencedError(lsn));
+    this.lag.mark(lsn, bytes, this.shipper.replicatedLsn);
+    if (this.fencing.report !== null) return Promise.reject(this.fencing.error(lsn));
     if (this.options.mode === 'async') return Promise.resolve(lsn);
     const timeoutMs = this.options.replicationTimeoutMs;
-    return this.waitFor(
+    return this.acks.waitFor(
       lsn,
       timeoutMs,
       (at) =>
@@ -498,142 +428,19 @@ export class ReplicatedWal {
     );
   }
 
-  private mark(lsn: bigint, bytes: number): void {
-    this.appendedBytes += bytes;
-    if (lsn <= this.shipper.replicatedLsn) {
-      this.replicatedBytes = this.appendedBytes;
-      return;
-    }
-    this.markLsn.push(lsn);
-    this.markBytes.push(this.appendedBytes);
-    this.markTime.push(performance.now());
-  }
-
-  private waitFor(
-    lsn: bigint,
-    timeoutMs: number,
-    onTimeout: (replicated: bigint) => Error,
-  ): Promise<bigint> {
-    if (this.shipper.replicatedLsn >= lsn) return Promise.resolve(lsn);
-    const refusal = this.fencedReport !== null ? this.fencedError(lsn) : null;
-    if (refusal) return Promise.reject(refusal);
-    return new Promise<bigint>((resolve, reject) => {
-      const waiter: Waiter = {
-        lsn,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const at = this.waiters.indexOf(waiter);
-          if (at >= 0) this.waiters.splice(at, 1);
-          reject(onTimeout(this.shipper.replicatedLsn));
-        }, timeoutMs),
-      };
-      // Appends resolve in LSN order, so this is nearly always a push.
-      let at = this.waiters.length;
-      while (at > 0 && this.waiters[at - 1]!.lsn > lsn) at--;
-      this.waiters.splice(at, 0, waiter);
-    });
-  }
-
   private replicated(lsn: bigint): void {
-    let done = 0;
-    while (done < this.waiters.length && this.waiters[done]!.lsn <= lsn) {
-      const waiter = this.waiters[done]!;
-      clearTimeout(waiter.timer);
-      waiter.resolve(waiter.lsn);
-      done++;
-    }
-    if (done > 0) this.waiters.splice(0, done);
-    let head = this.markHead;
-    while (head < this.markLsn.length && this.markLsn[head]! <= lsn) {
-      this.replicatedBytes = this.markBytes[head]!;
-      head++;
-    }
-    if (head === this.markLsn.length) {
-      this.markLsn.length = 0;
-      this.markBytes.length = 0;
-      this.markTime.length = 0;
-      this.markHead = 0;
-      this.replicatedBytes = this.appendedBytes;
-    } else {
-      this.markHead = head;
-      if (head > 4096 && head * 2 > this.markLsn.length) {
-        this.markLsn.splice(0, head);
-        this.markBytes.splice(0, head);
-        this.markTime.splice(0, head);
-        this.markHead = 0;
-      }
-    }
+    this.acks.replicated(lsn);
+    this.lag.replicated(lsn);
     this.uploader?.replicated(lsn);
-    if (this.lagBytes < this.options.maxLagBytes) this.wakeLag();
-  }
-
-  private wakeLag(): void {
-    const waiters = this.lagWaiters;
-    this.lagWaiters = [];
-    for (const wake of waiters) wake();
+    if (this.lag.bytes < this.options.maxLagBytes) this.lag.wake();
   }
 
   private fence(byEpoch: number, reason: string): void {
-    if (this.fencedReport !== null) return;
-    const replicated = this.shipper.replicatedLsn;
-    const last = this.wal.lastLsn;
-    this.fencedReport = {
-      byEpoch,
-      reason,
-      unreplicated: last > replicated ? { from: replicated + 1n, to: last } : null,
-    };
-    this.rejectAll(null);
-    this.wakeLag();
+    if (!this.fencing.fence(byEpoch, reason, this.shipper.replicatedLsn, this.wal.lastLsn)) return;
+    this.acks.rejectAll(null);
+    this.lag.wake();
     void this.shipper.stop();
   }
-
-  private fencedError(lsn?: bigint): WalError {
-    const report = this.fencedReport!;
-    const tail =
-      report.unreplicated === null
-        ? 'every record of this primary was replicated'
-        : `LSNs ${report.unreplicated.from}–${report.unreplicated.to} are only in this primary's local log and were never replicated`;
-    return new WalError(
-      WalErrorCode.FENCED,
-      `this primary was fenced: another node became primary of '${this.stream}' at epoch ${report.byEpoch} (${report.reason}); ${lsn !== undefined ? `LSN ${lsn} was not acknowledged; ` : ''}${tail}. Close this log; append through the new primary`,
-      {
-        details: {
-          epoch: report.byEpoch,
-          ...(lsn !== undefined ? { lsn } : {}),
-          unreplicated: report.unreplicated,
-        },
-      },
-    );
-  }
-
-  private rejectAll(error: WalError | null): void {
-    const waiters = this.waiters.splice(0);
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error ?? this.fencedError(waiter.lsn));
-    }
-  }
-}
-
-function copyRecord(record: WalRecordInput): WalRecordInput {
-  return {
-    ...record,
-    payload: Buffer.from(record.payload),
-    ...(record.meta !== undefined ? { meta: Buffer.from(record.meta) } : {}),
-  };
-}
-
-/** A replayed record as an input to ship (its payload views stay valid while held). */
-function recordInput(r: WalRecord): WalRecordInput {
-  return {
-    payload: r.payload,
-    ...(r.meta !== undefined ? { meta: r.meta } : {}),
-    ...(r.type !== 0 ? { type: r.type } : {}),
-    ...(r.tenantId !== undefined ? { tenantId: r.tenantId } : {}),
-    ...(r.vshardId !== undefined ? { vshardId: r.vshardId } : {}),
-    ...(r.databaseId !== undefined ? { databaseId: r.databaseId } : {}),
-  };
 }
 
 /** The largest message this connection may publish, less room for JetStream's headers. */

@@ -10,7 +10,6 @@ import {
   FRAME_HEADER_SIZE,
   type FrameCipher,
   type KeyRing,
-  MAX_LSN,
   RECORD_BODY_FIXED,
   recordFrameSize,
   validateRecordInput,
@@ -23,17 +22,25 @@ import type { IoLock, StorageIo } from '@walnut/storage-io';
 import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './config.js';
 import type { DirectIoStats } from './direct-io.js';
 import type { Failures } from './failures.js';
-import { type FollowState, followLog, makeDurable } from './follow.js';
 import { checkFrameBody, type Encoder, encodeReserved } from './frame-guard.js';
 import { Listeners } from './listeners.js';
 import { maxFrameBodyOf, type OpenedLog, openLog } from './open.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
+import { ReaderRefresh } from './reader-refresh.js';
 import type { RecoveryReport } from './recovery.js';
 import type { ReplayPager } from './replay-pager.js';
 import { hasRecords, plannedSegment, type Segment } from './segment.js';
 import type { SegmentInfo, SegmentSet, TruncateResult } from './segment-set.js';
-import type { Counters, SegmentedWalStats } from './stats.js';
+import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
 import type { SyncRounds } from './sync-rounds.js';
+import { TruncationQueue } from './truncation-queue.js';
+import {
+  checkLsnArgument,
+  checkNotBelowFloor,
+  closedError,
+  lsnMismatch,
+  readOnlyError,
+} from './usage-errors.js';
 import type { WritePipeline } from './write-pipeline.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
@@ -41,23 +48,6 @@ import type { ZeroFiller } from './zero-fill.js';
 export type { SegmentInfo, TruncateResult } from './segment-set.js';
 export { SPARE_FILE_PREFIX } from './segment-set.js';
 export type { SegmentedWalStats } from './stats.js';
-
-function closedError(): WalError {
-  return new WalError(WalErrorCode.CLOSED, 'the log is closed; open it again to use it');
-}
-
-function readOnlyError(what: string): WalError {
-  return new WalError(
-    WalErrorCode.READ_ONLY,
-    `${what} is not allowed: the log was opened read-only; open it without readOnly to write`,
-  );
-}
-
-function checkLsnArgument(name: string, value: unknown): asserts value is bigint {
-  if (typeof value !== 'bigint' || value < 0n || value > MAX_LSN) {
-    badArgument(name, 'a bigint LSN from 0n to 2^64-1', value);
-  }
-}
 
 /**
  * A write-ahead log kept as a directory of segment files, written through a StorageIo.
@@ -70,7 +60,9 @@ function checkLsnArgument(name: string, value: unknown): asserts value is bigint
  * The front of five parts (docs/decisions/0330-segmented-wal-seams.md): the write
  * pipeline (buffer and writes), the segment set (files), sync rounds (flush and sync),
  * failure handling (poison and rollback) and replay paging. It validates, encodes
- * appends into the pipeline's buffer and wires the parts to each other.
+ * appends into the pipeline's buffer and wires the parts to each other; a read-only
+ * opener's refresh and the truncations act on several parts through ReaderRefresh and
+ * TruncationQueue.
  */
 export class SegmentedWal {
   private readonly cfg: ResolvedConfig;
@@ -91,10 +83,9 @@ export class SegmentedWal {
   private readonly durableListeners = new Listeners<[lsn: bigint]>('onDurable');
   private readonly writtenListeners = new Listeners<[lsn: bigint]>('onWritten');
   private ring: KeyRing | undefined;
-  private truncateChain: Promise<unknown> = Promise.resolve();
-  /** Read-only: the refresh under way, and the last frame it found (see follow.ts). */
-  private refreshing: Promise<bigint> | null = null;
-  private lastFrame: FollowState['lastFrame'] = null;
+  private readonly truncations: TruncationQueue;
+  /** Null on a writer: it knows its own log. */
+  private readonly readerRefresh: ReaderRefresh | null;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -123,6 +114,21 @@ export class SegmentedWal {
     this.failures = parts.failures;
     this.rounds = parts.rounds;
     this.pager = parts.pager;
+    const checkUsable = (): void => this.checkUsable();
+    this.truncations = new TruncationQueue(this.segments, checkUsable);
+    this.readerRefresh = init.cfg.readOnly
+      ? new ReaderRefresh({
+          io: this.storageIo,
+          dir: this.cfg.dir,
+          maxFrameBody: this.maxFrameBody,
+          segments: this.segments,
+          pipeline: this.pipeline,
+          rounds: this.rounds,
+          ring: () => this.ring,
+          checkUsable,
+          written: (lsn) => this.writtenListeners.emit(lsn),
+        })
+      : null;
   }
 
   /**
@@ -148,8 +154,6 @@ export class SegmentedWal {
   private activeParts(): Pick<Parts, 'segments' | 'pipeline' | 'zeroFill'> {
     return { segments: this.segments, pipeline: this.pipeline, zeroFill: this.zeroFill };
   }
-
-  // ---------------------------------------------------------------- properties
 
   /** The LSN the next append will get. */
   get nextLsn(): bigint {
@@ -203,16 +207,8 @@ export class SegmentedWal {
   }
 
   stats(): SegmentedWalStats {
-    const p = this.pipeline;
-    return {
-      ...this.counters,
-      writesInFlight: p.writesInFlight,
-      bufferedBytes: p.bufferedBytes,
-      bufferAllocations: p.bufferAllocations,
-      zeroFill: this.zeroFill?.stats() ?? this.counters.zeroFill,
-      writeback: this.writeback?.stats() ?? this.counters.writeback,
-      directIo: { ...this.directIo },
-    };
+    const { counters, pipeline, zeroFill, writeback } = this;
+    return statsOf({ counters, pipeline, zeroFill, writeback }, this.directIo);
   }
 
   /**
@@ -254,11 +250,9 @@ export class SegmentedWal {
     if (this.failures.rollback !== null) throw this.failures.rollingBackError();
   }
 
-  // -------------------------------------------------------------------- append
   // The hot path (docs/decisions/0606-per-record-cost-budget.md): each append calls the
   // pipeline's room() and commit() where it once called private helpers, and encodes into
   // its buffer here, inline; nothing per record is added by the split into parts.
-
   /** Appends one record and returns its LSN. Synchronous: nothing is durable before sync(). */
   append(record: WalRecordInput): bigint {
     this.checkWritable('append');
@@ -330,7 +324,7 @@ export class SegmentedWal {
   appendBatch(records: readonly WalRecordInput[], firstLsn?: bigint): bigint {
     this.checkWritable('appendBatch');
     const p = this.pipeline;
-    if (firstLsn !== undefined && firstLsn !== p.nextLsn) this.lsnMismatch(firstLsn);
+    if (firstLsn !== undefined && firstLsn !== p.nextLsn) lsnMismatch(firstLsn, p.nextLsn);
     const plainSize = batchFrameSize(records);
     let bytes = 0;
     for (const r of records) bytes += r.payload.length + (r.meta === undefined ? 0 : r.meta.length);
@@ -387,16 +381,6 @@ export class SegmentedWal {
     p.commit(seg, size, first, last, count);
   }
 
-  private lsnMismatch(firstLsn: unknown): never {
-    checkLsnArgument('firstLsn', firstLsn);
-    const next = this.pipeline.nextLsn;
-    throw new WalError(
-      WalErrorCode.LSN_MISMATCH,
-      `the batch was to start at LSN ${firstLsn}, but the log's next LSN is ${next}; append the records in between first (or from ${next} on)`,
-      { details: { expected: firstLsn, nextLsn: next } },
-    );
-  }
-
   /** The segment the next frame goes to, rolling over when the active one is full. */
   private segmentFor(): Segment {
     const active = this.segments.active();
@@ -431,8 +415,6 @@ export class SegmentedWal {
     p.dropBufferedAbove(keep, this.maxFrameBody);
     return p.nextLsn - 1n;
   }
-
-  // ---------------------------------------------------------------- flush/sync
 
   /** Resolves once everything appended so far was written to the OS; resolves with writtenLsn. */
   async flush(): Promise<bigint> {
@@ -469,8 +451,6 @@ export class SegmentedWal {
     return this.rounds.sync(target);
   }
 
-  // ------------------------------------------------------------ encryption
-
   /**
    * Encrypts every record appended from now on with `ring`'s current key. Only before the
    * first append into the active segment (else WAL_BAD_STATE); the active segment is then
@@ -497,8 +477,6 @@ export class SegmentedWal {
     planActive(this.activeParts(), this.ring);
   }
 
-  // ---------------------------------------------------------------- follow
-
   /**
    * For a read-only opener: catches up with what a live writer (in another process or this
    * one) has written since open or the last refresh — new frames of the segment it writes,
@@ -513,52 +491,14 @@ export class SegmentedWal {
    */
   refresh(): Promise<bigint> {
     this.checkUsable();
-    if (!this.cfg.readOnly) {
+    if (this.readerRefresh === null) {
       throw new WalError(
         WalErrorCode.BAD_STATE,
         'refresh() is for read-only openers: a writer knows its own log',
       );
     }
-    this.refreshing ??= this.catchUp().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
+    return this.readerRefresh.refresh();
   }
-
-  private async catchUp(): Promise<bigint> {
-    const p = this.pipeline;
-    const state: FollowState = {
-      io: this.storageIo,
-      dir: this.cfg.dir,
-      ring: this.ring,
-      maxFrameBody: this.maxFrameBody,
-      segments: this.segments.list.slice(),
-      floorLsn: this.segments.floorLsn,
-      nextLsn: p.nextLsn,
-      lastFrame: this.lastFrame,
-    };
-    await followLog(state);
-    const durable = this.rounds.durableLsn;
-    await makeDurable(
-      this.storageIo,
-      this.cfg.dir,
-      state.segments.filter((seg) => seg.lastLsn > durable),
-    );
-    this.checkUsable();
-    this.segments.list = state.segments;
-    this.segments.floorLsn = state.floorLsn;
-    this.lastFrame = state.lastFrame;
-    const found = state.nextLsn - 1n;
-    if (found > p.writtenLsn) {
-      p.nextLsn = state.nextLsn;
-      p.writtenLsn = found;
-      this.writtenListeners.emit(found);
-    }
-    this.rounds.advanceDurable(found);
-    return p.writtenLsn;
-  }
-
-  // ---------------------------------------------------------------- truncate
 
   /**
    * Deletes sealed segments wholly below `checkpointLsn`. The new floor is written
@@ -569,15 +509,8 @@ export class SegmentedWal {
     checkLsnArgument('checkpointLsn', checkpointLsn);
     this.checkUsable();
     if (this.cfg.readOnly) throw readOnlyError('truncateBefore');
-    const run = this.truncateChain.then(() => {
-      this.checkUsable();
-      return this.segments.deleteBefore(checkpointLsn);
-    });
-    this.truncateChain = run.catch(() => {});
-    return run;
+    return this.truncations.add(checkpointLsn);
   }
-
-  // ------------------------------------------------------------------ replay
 
   /** Every record from the floor on, in LSN order, streamed in bounded memory. */
   replay(): AsyncIterable<WalRecord> {
@@ -597,14 +530,7 @@ export class SegmentedWal {
   private checkReplayFrom(lsn: bigint): void {
     checkLsnArgument('lsn', lsn);
     this.checkUsable();
-    const floor = this.segments.floorLsn;
-    if (lsn < floor) {
-      throw new WalError(
-        WalErrorCode.REPLAY_BELOW_FLOOR,
-        `cannot replay from LSN ${lsn}: records below ${floor} were truncated (truncateBefore); replay from ${floor} or later`,
-        { details: { lsn, floorLsn: floor } },
-      );
-    }
+    checkNotBelowFloor(lsn, this.segments.floorLsn);
   }
 
   /**
@@ -627,8 +553,6 @@ export class SegmentedWal {
     return this.replay()[Symbol.asyncIterator]();
   }
 
-  // -------------------------------------------------------------- inspection
-
   /** The segments on disk, oldest first. */
   async listSegments(): Promise<SegmentInfo[]> {
     this.checkUsable();
@@ -641,8 +565,6 @@ export class SegmentedWal {
     for (const s of await this.listSegments()) total += s.sizeBytes;
     return total;
   }
-
-  // ------------------------------------------------------------------- close
 
   /**
    * Writes out the buffer (no fsync: sync() first for durability), waits for in-flight
@@ -665,11 +587,11 @@ export class SegmentedWal {
       }
     }
     this.closed = true;
-    await this.refreshing?.catch(() => {});
+    await this.readerRefresh?.settled();
     await Promise.all(p.writes.map((w) => w.settled));
     if (failures.rollback !== null) await failures.rollback;
     await this.segments.creationsDone();
-    await this.truncateChain;
+    await this.truncations.idle();
     await this.zeroFill?.idle();
     while (this.rounds.active) await new Promise((r) => setImmediate(r));
     await this.writeback?.idle();

@@ -1,4 +1,5 @@
 import type { DirectIoStats } from './direct-io.js';
+import type { Parts } from './parts.js';
 import type { WritebackStats } from './writeback.js';
 import type { ZeroFillStats } from './zero-fill.js';
 
@@ -53,5 +54,22 @@ export function newCounters(): Counters {
     preallocation: null,
     zeroFill: { state: 'off', fills: 0, bytes: 0, heldWrites: 0 },
     writeback: { state: 'off', ranges: 0, bytes: 0 },
+  };
+}
+
+/** The counters with the live figures of the parts filled in, and the direct I/O verdict. */
+export function statsOf(
+  parts: Pick<Parts, 'counters' | 'pipeline' | 'zeroFill' | 'writeback'>,
+  directIo: DirectIoStats,
+): SegmentedWalStats {
+  const { counters, pipeline: p } = parts;
+  return {
+    ...counters,
+    writesInFlight: p.writesInFlight,
+    bufferedBytes: p.bufferedBytes,
+    bufferAllocations: p.bufferAllocations,
+    zeroFill: parts.zeroFill?.stats() ?? counters.zeroFill,
+    writeback: parts.writeback?.stats() ?? counters.writeback,
+    directIo: { ...directIo },
   };
 }

@@ -1,0 +1,62 @@
+import { WalError, WalErrorCode } from '@walnut/wal';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AckWaiters } from './ack-waiters.js';
+import { Fencing } from './fencing.js';
+
+describe('the waiters for replication acks', () => {
+  const progress = { replicatedLsn: 0n };
+  let fencing: Fencing;
+  let acks: AckWaiters;
+  const timeout = (at: bigint): Error => new Error(`timed out at ${at}`);
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    progress.replicatedLsn = 0n;
+    fencing = new Fencing('orders');
+    acks = new AckWaiters(progress, fencing);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('resolve at once for an LSN the stream already holds', async () => {
+    progress.replicatedLsn = 5n;
+    await expect(acks.waitFor(5n, 1_000, timeout)).resolves.toBe(5n);
+  });
+
+  it('resolve each waiter with its own LSN once the stream holds it, and no later one', async () => {
+    const settled: bigint[] = [];
+    for (const lsn of [3n, 1n, 2n, 4n])
+      void acks.waitFor(lsn, 1_000, timeout).then((l) => settled.push(l));
+    progress.replicatedLsn = 3n;
+    acks.replicated(3n);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled).toEqual([1n, 2n, 3n]);
+  });
+
+  it('reject with the timeout error naming how far the stream got', async () => {
+    const waiting = acks.waitFor(7n, 1_000, timeout);
+    progress.replicatedLsn = 6n;
+    vi.advanceTimersByTime(1_000);
+    await expect(waiting).rejects.toThrow('timed out at 6');
+    acks.replicated(7n);
+  });
+
+  it('reject every waiter with the error given', async () => {
+    const waiting = [acks.waitFor(1n, 1_000, timeout), acks.waitFor(2n, 1_000, timeout)];
+    acks.rejectAll(new WalError(WalErrorCode.CLOSED, 'closed'));
+    for (const w of waiting) await expect(w).rejects.toMatchObject({ code: 'WAL_CLOSED' });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('reject with the fencing error naming each LSN once fenced, and refuse new waits', async () => {
+    const waiting = acks.waitFor(2n, 1_000, timeout);
+    fencing.fence(2, 'the primary lease was taken at epoch 2', 0n, 2n);
+    acks.rejectAll(null);
+    await expect(waiting).rejects.toMatchObject({ code: 'WAL_FENCED', details: { lsn: 2n } });
+    await expect(acks.waitFor(3n, 1_000, timeout)).rejects.toMatchObject({
+      code: 'WAL_FENCED',
+      details: { lsn: 3n, unreplicated: { from: 1n, to: 2n } },
+    });
+  });
+});

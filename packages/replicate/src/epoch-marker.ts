@@ -1,0 +1,59 @@
+import { type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
+import type { Wal } from '@walnut/wal';
+import { pause } from './backoff.js';
+import { type ClusterLink, describe, isWrongLastSequence } from './link.js';
+import { encodeEpochMessage, MessageKind } from './message.js';
+import { catchUp, verifyAgainstStream } from './replica-log.js';
+
+/** Where a new epoch's shipping starts. */
+export interface EpochStart {
+  /** The last LSN the stream holds. */
+  readonly inStream: bigint;
+  /** The stream sequence of the epoch marker. */
+  readonly streamSeq: number;
+}
+
+/**
+ * With the lease taken at `epoch`: brings the local log level with the stream and
+ * publishes the epoch marker right after the stream's last message (docs/decisions/0902).
+ */
+export async function publishEpochMarker(
+  link: ClusterLink,
+  wal: Wal,
+  epoch: number,
+  keyRing: KeyRing | undefined,
+): Promise<EpochStart> {
+  for (let attempt = 0; ; attempt++) {
+    // Whatever the stream holds beyond the local log is applied first (the stream is the truth).
+    await catchUp(link, wal, keyRing);
+    const position = await link.lastPosition();
+    if (position.header !== null && position.header.epoch > epoch) {
+      throw new WalError(
+        WalErrorCode.FENCED,
+        `the stream already holds epoch ${position.header.epoch}, newer than this primary's ${epoch}: another node took over meanwhile`,
+      );
+    }
+    const inStream =
+      position.header === null
+        ? 0n
+        : position.header.kind === MessageKind.EPOCH
+          ? position.header.firstLsn - 1n
+          : position.header.lastLsn;
+    await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn);
+    try {
+      const marker = encodeEpochMessage(epoch, inStream);
+      const ack = await link.publish(marker, `${link.names.stream}:${epoch}:marker`, position.seq);
+      return { inStream, streamSeq: ack.seq };
+    } catch (error) {
+      // An older primary still publishing stored one more message: catch up and retry.
+      if (!isWrongLastSequence(error) || attempt >= 20) {
+        throw new WalError(
+          WalErrorCode.IO,
+          `could not publish the epoch marker of epoch ${epoch} (${describe(error)}); retry opening`,
+          { cause: error },
+        );
+      }
+      await pause(50 * (attempt + 1));
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { WalError, WalErrorCode } from '@walnut/wal';
+
+/** What a fenced primary knows of its records that never reached the stream. */
+export interface FencedReport {
+  /** The epoch of the primary that took over. */
+  readonly byEpoch: number;
+  readonly reason: string;
+  /** LSNs this primary holds locally that the stream never acknowledged (null: none). */
+  readonly unreplicated: { readonly from: bigint; readonly to: bigint } | null;
+}
+
+/**
+ * Whether another node took over this primary's stream (docs/decisions/0902), and the
+ * WAL_FENCED error every later append and wait is refused with.
+ */
+export class Fencing {
+  report: FencedReport | null = null;
+
+  constructor(private readonly stream: string) {}
+
+  /**
+   * Records the takeover, with the LSNs after `replicatedLsn` up to `lastLsn` as the tail
+   * only this primary holds. False when already fenced: the first report stands.
+   */
+  fence(byEpoch: number, reason: string, replicatedLsn: bigint, lastLsn: bigint): boolean {
+    if (this.report !== null) return false;
+    this.report = {
+      byEpoch,
+      reason,
+      unreplicated: lastLsn > replicatedLsn ? { from: replicatedLsn + 1n, to: lastLsn } : null,
+    };
+    return true;
+  }
+
+  /** The refusal of a fenced primary; `lsn` names the append or wait it refuses. */
+  error(lsn?: bigint): WalError {
+    const report = this.report!;
+    const tail =
+      report.unreplicated === null
+        ? 'every record of this primary was replicated'
+        : `LSNs ${report.unreplicated.from}–${report.unreplicated.to} are only in this primary's local log and were never replicated`;
+    return new WalError(
+      WalErrorCode.FENCED,
+      `this primary was fenced: another node became primary of '${this.stream}' at epoch ${report.byEpoch} (${report.reason}); ${lsn !== undefined ? `LSN ${lsn} was not acknowledged; ` : ''}${tail}. Close this log; append through the new primary`,
+      {
+        details: {
+          epoch: report.byEpoch,
+          ...(lsn !== undefined ? { lsn } : {}),
+          unreplicated: report.unreplicated,
+        },
+      },
+    );
+  }
+}

@@ -1,0 +1,22 @@
+import type { WalRecord, WalRecordInput } from '@walnut/wal';
+
+/** A batch's record as the shipper keeps it: its own copy, as the caller may reuse its buffers. */
+export function copyRecord(record: WalRecordInput): WalRecordInput {
+  return {
+    ...record,
+    payload: Buffer.from(record.payload),
+    ...(record.meta !== undefined ? { meta: Buffer.from(record.meta) } : {}),
+  };
+}
+
+/** A replayed record as an input to ship (its payload views stay valid while held). */
+export function recordInput(r: WalRecord): WalRecordInput {
+  return {
+    payload: r.payload,
+    ...(r.meta !== undefined ? { meta: r.meta } : {}),
+    ...(r.type !== 0 ? { type: r.type } : {}),
+    ...(r.tenantId !== undefined ? { tenantId: r.tenantId } : {}),
+    ...(r.vshardId !== undefined ? { vshardId: r.vshardId } : {}),
+    ...(r.databaseId !== undefined ? { databaseId: r.databaseId } : {}),
+  };
+}
