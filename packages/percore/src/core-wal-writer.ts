@@ -21,6 +21,7 @@ import {
   type OpenAtOptions,
 } from './core-wal-writer-options.js';
 import { ioOrOwned } from './owned-io.js';
+import { type PendingSync, type PendingWrite, syncCoverage } from './pending-io.js';
 import { HEADER_RESUME_POINT, type ResumePoint } from './resume-point.js';
 import { checkCoreId } from './validate.js';
 import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
@@ -30,22 +31,6 @@ const ECANCELED = osConstants.errno.ECANCELED;
 /** Frame header + fixed entry fields (+ the u32 key length of a put). */
 const DELETE_OVERHEAD = FRAME_HEADER_SIZE + CORE_ENTRY_FIXED;
 const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
-
-interface PendingWrite {
-  readonly token: number;
-  readonly start: number;
-  readonly end: number;
-  readonly buffer: WriteBuffer;
-  /** Claimed through `io.completion` by the direct path (otherwise checkCompletions sees it). */
-  readonly direct: boolean;
-}
-
-interface PendingSync {
-  readonly token: number;
-  /** `position` when the sync was submitted: the most it may make durable. */
-  readonly position: number;
-  readonly direct: boolean;
-}
 
 /**
  * One core's (one worker's) log writer. It owns one file and is used from one thread, so the
@@ -526,11 +511,6 @@ export class CoreWalWriter {
     );
   }
 
-  /**
-   * A completed sync covers the bytes submitted before it, but only those whose writes
-   * completed in full before the sync's completion was seen: a write still in flight then may
-   * have missed the fdatasync, so the durable position stops at its start.
-   */
   private onSyncCompletion(sync: PendingSync, completion: IoCompletion): void {
     const index = this.pendingSyncs.indexOf(sync);
     if (index >= 0) this.pendingSyncs.splice(index, 1);
@@ -538,10 +518,7 @@ export class CoreWalWriter {
       this.fail(ioErrorFromErrno(completion.result, 'fdatasync', this.path));
       return;
     }
-    let covered = sync.position;
-    for (const write of this.pendingWrites.values())
-      if (write.token < sync.token && write.start < covered) covered = write.start;
-    this.advanceTo(covered);
+    this.advanceTo(syncCoverage(sync, this.pendingWrites.values()));
   }
 
   private advanceTo(position: number): void {
