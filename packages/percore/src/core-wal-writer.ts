@@ -421,7 +421,8 @@ export class CoreWalWriter {
     const old = this.current;
     const written = this.submitBuffered(true);
     if (written >= 0) this.claimDirectWrite(written);
-    this.buffers.retire(old);
+    old.retired = true;
+    this.buffers.recycle(old);
     this.current = this.buffers.take(this.pos, size);
     return this.current;
   }
@@ -497,7 +498,8 @@ export class CoreWalWriter {
     if (write === undefined) return;
     this.pendingWrites.delete(completion.token);
     const buffer = write.buffer;
-    if (--buffer.inFlight === 0 && buffer.retired) this.buffers.reuse(buffer);
+    // Only a retired buffer's last write can free it: no call into the pool per entry.
+    if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);
     const expected = write.end - write.start;
     if (completion.result === expected) return;
     this.fail(

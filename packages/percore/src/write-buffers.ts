@@ -38,13 +38,10 @@ export class WriteBufferPool {
     };
   }
 
-  retire(buffer: WriteBuffer): void {
-    buffer.retired = true;
-    if (buffer.inFlight === 0) this.reuse(buffer);
-  }
-
-  /** Keeps the memory of a retired buffer whose last write has completed. */
-  reuse(buffer: WriteBuffer): void {
-    if (buffer.buf.length === this.size && this.spare.length < 2) this.spare.push(buffer.buf);
+  /** Keeps a buffer's memory for reuse once it is retired and no write from it is in flight. */
+  recycle(buffer: WriteBuffer): void {
+    if (buffer.retired && buffer.inFlight === 0 && buffer.buf.length === this.size) {
+      if (this.spare.length < 2) this.spare.push(buffer.buf);
+    }
   }
 }
