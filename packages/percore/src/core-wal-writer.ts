@@ -37,6 +37,10 @@ const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
  * write path takes no locks. Entries are encoded into a write buffer; the direct path writes
  * buffers when they fill and at `sync()`, the StorageIo path submits every entry at once.
  * `syncedPosition` is what a completed fdatasync covers — the position for checkpoint manifests.
+ *
+ * The records of writes and syncs in flight stay fields of this class rather than another
+ * object's: the StorageIo path submits and completes a write per entry, and reaching them
+ * through another object would cost every entry a load or a call.
  */
 export class CoreWalWriter {
   readonly coreId: number;
