@@ -8,11 +8,12 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import type { IoFd, StorageIo } from '@walnut/storage-io';
-import type { ResumePoint } from './core-wal-writer.js';
+import type { ResumePoint } from './resume-point.js';
 import { readFully, scanCoreRange } from './scan.js';
 
-// The file under a CoreWalWriter: made new with its header, or checked and cut back to a
-// resume position. The writer owns what happens after; these own what a core file must be.
+// The file under a CoreWalWriter: made new with its header, checked and cut back to a resume
+// position, or rewritten sparsely to free what a checkpoint covers. The writer owns what
+// happens in between; these own what a core file must be.
 
 /**
  * Creates a new core file (`WAL_BAD_STATE` if it exists): writes the 64-byte header
@@ -112,4 +113,35 @@ export function checkCoreHeader(
       `${path} is encrypted; per-core files are written unencrypted by this version`,
       { details: { segment: path, offset: 0, coreId } },
     );
+}
+
+/**
+ * Makes `[header, before)` of the core file hold no data, so the file system can free it:
+ * copies the header and `[before, end)` into `<path>.reclaim` at the same offsets, fsyncs it,
+ * renames it over the file and fsyncs the directory (docs/decisions/0502-percore-reclaim-by-sparse-rewrite.md).
+ * Returns a descriptor of the new file; `fd`, the old one, is left open.
+ */
+export async function rewriteSparse(
+  io: StorageIo,
+  fd: IoFd,
+  path: string,
+  before: number,
+  end: number,
+): Promise<IoFd> {
+  const temp = `${path}.reclaim`;
+  const header = await readFully(io, fd, path, 0, FILE_HEADER_SIZE);
+  const tail = await readFully(io, fd, path, before, end - before);
+  if ((await io.stat(temp)) !== null) await io.unlink(temp);
+  const copy = await io.open(temp, { create: true, exclusive: true });
+  try {
+    await io.write(copy, header, 0);
+    if (tail.length > 0) await io.write(copy, tail, before);
+    else await io.truncate(copy, before);
+    await io.fsync(copy);
+  } finally {
+    await io.close(copy);
+  }
+  await io.rename(temp, path);
+  await io.syncDirectory(dirname(path));
+  return io.open(path);
 }

@@ -1,7 +1,5 @@
 import { constants as osConstants } from 'node:os';
-import { dirname } from 'node:path';
 import {
-  badArgument,
   CORE_ENTRY_FIXED,
   type CoreEntry,
   type CoreOp,
@@ -13,87 +11,36 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
+import { type IoCompletion, type IoFd, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import { MonotonicStamp, wallClockNs } from './clock.js';
+import { createCoreFile, resumeCoreFile, rewriteSparse } from './core-file.js';
 import {
-  createStorageIo,
-  type IoCompletion,
-  type IoFd,
-  ioErrorFromErrno,
-  type StorageIo,
-} from '@walnut/storage-io';
-import { type Clock, MonotonicStamp, wallClockNs } from './clock.js';
-import { createCoreFile, resumeCoreFile } from './core-file.js';
-import { readFully } from './scan.js';
+  type CoreWalWriterOptions,
+  checkOptions,
+  DEFAULT_WRITE_BUFFER_SIZE,
+  type OpenAtOptions,
+} from './core-wal-writer-options.js';
+import { ioOrOwned } from './owned-io.js';
+import { type PendingSync, type PendingWrite, syncCoverage } from './pending-io.js';
+import { HEADER_RESUME_POINT, type ResumePoint } from './resume-point.js';
 import { checkCoreId } from './validate.js';
+import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
 
-/** Default size of one write buffer: entries are encoded here and written many at a time. */
-export const DEFAULT_WRITE_BUFFER_SIZE = 256 * 1024;
 const MAX_SYNC_ROUNDS = 4;
 const ECANCELED = osConstants.errno.ECANCELED;
 /** Frame header + fixed entry fields (+ the u32 key length of a put). */
 const DELETE_OVERHEAD = FRAME_HEADER_SIZE + CORE_ENTRY_FIXED;
 const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
 
-export interface CoreWalWriterOptions {
-  /** The StorageIo to write through. Default: `createStorageIo()`, owned (closed) by the writer. */
-  readonly io?: StorageIo;
-  /** Nanosecond clock for entry timestamps (default: wall clock). It may step back; stamps do not. */
-  readonly clock?: Clock;
-  /** Bytes per write buffer (default 256 KiB). An entry larger than this gets its own buffer. */
-  readonly bufferSize?: number;
-}
-
-/** A known-good entry boundary of a core file: where to resume without rescanning before it. */
-export interface ResumePoint {
-  /** File offset just after the entry. */
-  readonly position: number;
-  /** Sequence of the entry ending at `position` (0n at the file header). */
-  readonly sequence: bigint;
-  readonly epoch: bigint;
-  readonly timestampNs: bigint;
-}
-
-export interface OpenAtOptions extends CoreWalWriterOptions {
-  /**
-   * Validate only from this boundary (default: the file header). Needed after space before a
-   * checkpoint was reclaimed, and saves a rescan when the caller has just scanned the file.
-   */
-  readonly from?: ResumePoint;
-}
-
-interface WriteBuffer {
-  readonly buf: Buffer;
-  /** File offset of buf[0]. */
-  readonly fileOffset: number;
-  /** Bytes encoded. */
-  used: number;
-  /** Bytes handed to the StorageIo (a prefix of `used`). */
-  submitted: number;
-  /** Writes from this buffer not completed yet: the buffer is reused only at 0. */
-  inFlight: number;
-  retired: boolean;
-}
-
-interface PendingWrite {
-  readonly token: number;
-  readonly start: number;
-  readonly end: number;
-  readonly buffer: WriteBuffer;
-  /** Claimed through `io.completion` by the direct path (otherwise checkCompletions sees it). */
-  readonly direct: boolean;
-}
-
-interface PendingSync {
-  readonly token: number;
-  /** `position` when the sync was submitted: the most it may make durable. */
-  readonly position: number;
-  readonly direct: boolean;
-}
-
 /**
  * One core's (one worker's) log writer. It owns one file and is used from one thread, so the
  * write path takes no locks. Entries are encoded into a write buffer; the direct path writes
  * buffers when they fill and at `sync()`, the StorageIo path submits every entry at once.
  * `syncedPosition` is what a completed fdatasync covers — the position for checkpoint manifests.
+ *
+ * The records of writes and syncs in flight stay fields of this class rather than another
+ * object's: the StorageIo path submits and completes a write per entry, and reaching them
+ * through another object would cost every entry a load or a call.
  */
 export class CoreWalWriter {
   readonly coreId: number;
@@ -103,9 +50,8 @@ export class CoreWalWriter {
   private readonly ownsIo: boolean;
   private fd: IoFd;
   private readonly stamp: MonotonicStamp;
-  private readonly bufferSize: number;
+  private readonly buffers: WriteBufferPool;
   private current: WriteBuffer;
-  private readonly spare: Buffer[] = [];
   private pos: number;
   private synced: number;
   private seq: bigint;
@@ -137,12 +83,12 @@ export class CoreWalWriter {
     this.ownsIo = ownsIo;
     this.fd = fd;
     this.stamp = new MonotonicStamp(options.clock ?? wallClockNs, at.timestampNs);
-    this.bufferSize = options.bufferSize ?? DEFAULT_WRITE_BUFFER_SIZE;
+    this.buffers = new WriteBufferPool(options.bufferSize ?? DEFAULT_WRITE_BUFFER_SIZE);
     this.pos = at.position;
     this.synced = at.position;
     this.seq = at.sequence;
     this.epochValue = at.epoch;
-    this.current = this.newBuffer(at.position, this.bufferSize);
+    this.current = this.buffers.take(at.position, 0);
   }
 
   /**
@@ -156,11 +102,10 @@ export class CoreWalWriter {
   ): Promise<CoreWalWriter> {
     checkCoreId(coreId);
     checkOptions(options);
-    const { io, ownsIo } = ioFrom(options);
+    const { io, ownsIo } = ioOrOwned(options.io);
     try {
       const fd = await createCoreFile(io, coreId, path);
-      const start = { position: FILE_HEADER_SIZE, sequence: 0n, epoch: 0n, timestampNs: 0n };
-      return new CoreWalWriter(coreId, path, io, ownsIo, fd, start, options);
+      return new CoreWalWriter(coreId, path, io, ownsIo, fd, HEADER_RESUME_POINT, options);
     } catch (error) {
       if (ownsIo) await io.closeIo();
       throw error;
@@ -181,17 +126,12 @@ export class CoreWalWriter {
   ): Promise<CoreWalWriter> {
     checkCoreId(coreId);
     checkOptions(options);
-    const from = options.from ?? {
-      position: FILE_HEADER_SIZE,
-      sequence: 0n,
-      epoch: 0n,
-      timestampNs: 0n,
-    };
+    const from = options.from ?? HEADER_RESUME_POINT;
     if (!Number.isSafeInteger(position) || position < from.position)
       invalidArgument(
         `position must be an integer ≥ ${from.position} (the resume boundary), got ${position}`,
       );
-    const { io, ownsIo } = ioFrom(options);
+    const { io, ownsIo } = ioOrOwned(options.io);
     let fd: IoFd | null = null;
     try {
       fd = await io.open(path);
@@ -407,23 +347,8 @@ export class CoreWalWriter {
       );
     if (before === FILE_HEADER_SIZE) return 0;
     this.busy = 'reclaimBefore';
-    const temp = `${this.path}.reclaim`;
     try {
-      const header = await readFully(this.io, this.fd, this.path, 0, FILE_HEADER_SIZE);
-      const tail = await readFully(this.io, this.fd, this.path, before, this.pos - before);
-      if ((await this.io.stat(temp)) !== null) await this.io.unlink(temp);
-      const fd = await this.io.open(temp, { create: true, exclusive: true });
-      try {
-        await this.io.write(fd, header, 0);
-        if (tail.length > 0) await this.io.write(fd, tail, before);
-        else await this.io.truncate(fd, before);
-        await this.io.fsync(fd);
-      } finally {
-        await this.io.close(fd);
-      }
-      await this.io.rename(temp, this.path);
-      await this.io.syncDirectory(dirname(this.path));
-      const reopened = await this.io.open(this.path);
+      const reopened = await rewriteSparse(this.io, this.fd, this.path, before, this.pos);
       await this.io.close(this.fd);
       this.fd = reopened;
       return before - FILE_HEADER_SIZE;
@@ -501,27 +426,9 @@ export class CoreWalWriter {
     const written = this.submitBuffered(true);
     if (written >= 0) this.claimDirectWrite(written);
     old.retired = true;
-    this.recycle(old);
-    this.current = this.newBuffer(this.pos, Math.max(this.bufferSize, size));
+    this.buffers.recycle(old);
+    this.current = this.buffers.take(this.pos, size);
     return this.current;
-  }
-
-  private newBuffer(fileOffset: number, size: number): WriteBuffer {
-    const spare = size === this.bufferSize ? this.spare.pop() : undefined;
-    return {
-      buf: spare ?? Buffer.allocUnsafe(size),
-      fileOffset,
-      used: 0,
-      submitted: 0,
-      inFlight: 0,
-      retired: false,
-    };
-  }
-
-  private recycle(buffer: WriteBuffer): void {
-    if (buffer.retired && buffer.inFlight === 0 && buffer.buf.length === this.bufferSize) {
-      if (this.spare.length < 2) this.spare.push(buffer.buf);
-    }
   }
 
   /**
@@ -594,8 +501,9 @@ export class CoreWalWriter {
     const write = this.pendingWrites.get(completion.token);
     if (write === undefined) return;
     this.pendingWrites.delete(completion.token);
-    write.buffer.inFlight--;
-    this.recycle(write.buffer);
+    const buffer = write.buffer;
+    // Only a retired buffer's last write can free it: no call into the pool per entry.
+    if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);
     const expected = write.end - write.start;
     if (completion.result === expected) return;
     this.fail(
@@ -609,11 +517,6 @@ export class CoreWalWriter {
     );
   }
 
-  /**
-   * A completed sync covers the bytes submitted before it, but only those whose writes
-   * completed in full before the sync's completion was seen: a write still in flight then may
-   * have missed the fdatasync, so the durable position stops at its start.
-   */
   private onSyncCompletion(sync: PendingSync, completion: IoCompletion): void {
     const index = this.pendingSyncs.indexOf(sync);
     if (index >= 0) this.pendingSyncs.splice(index, 1);
@@ -621,10 +524,7 @@ export class CoreWalWriter {
       this.fail(ioErrorFromErrno(completion.result, 'fdatasync', this.path));
       return;
     }
-    let covered = sync.position;
-    for (const write of this.pendingWrites.values())
-      if (write.token < sync.token && write.start < covered) covered = write.start;
-    this.advanceTo(covered);
+    this.advanceTo(syncCoverage(sync, this.pendingWrites.values()));
   }
 
   private advanceTo(position: number): void {
@@ -694,16 +594,4 @@ export class CoreWalWriter {
         `core ${this.coreId}: ${this.busy} is in progress; await it before appending`,
       );
   }
-}
-
-function ioFrom(options: CoreWalWriterOptions): { io: StorageIo; ownsIo: boolean } {
-  return options.io ? { io: options.io, ownsIo: false } : { io: createStorageIo(), ownsIo: true };
-}
-
-function checkOptions(options: CoreWalWriterOptions): void {
-  const { bufferSize, clock } = options;
-  if (bufferSize !== undefined && (!Number.isSafeInteger(bufferSize) || bufferSize < 4096))
-    badArgument('bufferSize', 'an integer ≥ 4096', bufferSize);
-  if (clock !== undefined && typeof clock !== 'function')
-    invalidArgument('clock must be a function returning a bigint');
 }

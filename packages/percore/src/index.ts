@@ -1,20 +1,13 @@
 export { type Clock, MonotonicStamp, wallClockNs } from './clock.js';
+export { CoreWalWriter } from './core-wal-writer.js';
 export {
-  CoreWalWriter,
   type CoreWalWriterOptions,
   DEFAULT_WRITE_BUFFER_SIZE,
   type OpenAtOptions,
-  type ResumePoint,
-} from './core-wal-writer.js';
+} from './core-wal-writer-options.js';
 export { EpochRef } from './epoch-ref.js';
-export {
-  type CoreRecovery,
-  PerCoreWalManager,
-  type PerCoreWalManagerConfig,
-  type ReclaimedCore,
-  type RecoveryResult,
-  type StrayCoreFile,
-} from './manager.js';
+export { PerCoreWalManager, type ReclaimedCore } from './manager.js';
+export type { PerCoreWalManagerConfig } from './manager-config.js';
 export {
   type CheckpointManifest,
   type CoreCheckpoint,
@@ -41,3 +34,5 @@ export {
   PerCoreWalReader,
   type PerCoreWalReaderOptions,
 } from './reader.js';
+export type { CoreRecovery, RecoveryResult, StrayCoreFile } from './recovery.js';
+export type { ResumePoint } from './resume-point.js';

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CoreEntry, isWalError, WalErrorCode } from '@walnut/codec';
+import { isWalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { keyOf } from '../test/entries.js';
 import { PerCoreWalManager } from './manager.js';
 import { readManifest } from './manifest.js';
 import { PerCoreWalReader } from './reader.js';
@@ -16,36 +17,7 @@ beforeEach(() => {
   io = new MemoryStorageIo();
 });
 
-const keyOf = (e: CoreEntry) => (e.op === 'put' || e.op === 'delete' ? e.key.toString() : e.op);
-
 describe('PerCoreWalManager', () => {
-  it('creates one file per core and a manifest at checkpoint 0; refuses to create twice', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
-    expect((await io.readdir(DIR)).sort()).toEqual([
-      'LOCK',
-      'MANIFEST',
-      'wal-0.log',
-      'wal-1.log',
-      'wal-2.log',
-    ]);
-    expect(manager.manifest.checkpointId).toBe(0n);
-    expect(manager.epoch).toBe(0n);
-    await manager.close();
-    await expectWalError(
-      PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io }),
-      WalErrorCode.BAD_STATE,
-    );
-  });
-
-  it('holds the directory lock while open', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
-    await expectWalError(
-      PerCoreWalManager.open({ baseDir: DIR, numCores: 1, io }),
-      WalErrorCode.LOCKED,
-    );
-    await manager.close();
-  });
-
   it('checkpoint: advances the epoch, barriers every core and records the barrier positions', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
     manager.writer(0).appendPut(Buffer.from('before-0'), Buffer.from('v'));
@@ -75,124 +47,6 @@ describe('PerCoreWalManager', () => {
     await manager.checkpoint(5n);
     await expectWalError(manager.checkpoint(5n), WalErrorCode.BAD_ARGUMENT);
     await manager.close();
-  });
-
-  it('after a power loss: synced entries come back, unsynced ones and the torn tail are gone, writers resume', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
-    await manager.checkpoint(1n);
-    const w0 = manager.writer(0);
-    w0.appendPut(Buffer.from('a'), Buffer.from('1'));
-    await w0.sync();
-    w0.appendPut(Buffer.from('unsynced'), Buffer.alloc(2000));
-    io.simulatePowerLoss({ tear: true, seed: 7 });
-
-    const reopened = await PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io });
-    expect(reopened.epoch).toBe(1n);
-    const recovered = await reopened.recover();
-    expect(recovered.entries.map(keyOf)).toEqual(['a']);
-    const writer = reopened.writer(0);
-    expect(writer.sequence).toBe(2n); // the barrier was 1
-    writer.appendDelete(Buffer.from('b'));
-    await writer.sync();
-    expect((await reopened.recover()).entries.map((e) => e.sequence)).toEqual([2n, 3n]);
-    await reopened.close();
-  });
-
-  it('openAndRecover reads each file once and returns what open + recover() would', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
-    await manager.checkpoint(1n);
-    for (let i = 0; i < 20; i++)
-      manager.writer(i % 2).appendPut(Buffer.from(`k${i}`), Buffer.alloc(i * 10));
-    await manager.writer(0).sync();
-    manager.writer(1).appendDelete(Buffer.from('torn-away'));
-    await manager.writer(1).sync();
-    manager.writer(1).appendPut(Buffer.from('unsynced'), Buffer.alloc(3000));
-    io.simulatePowerLoss({ tear: true, seed: 3 });
-
-    const { manager: reopened, recovery } = await PerCoreWalManager.openAndRecover({
-      baseDir: DIR,
-      numCores: 2,
-      io,
-    });
-    const again = await reopened.recover();
-    expect(recovery.entries.map(keyOf)).toEqual(again.entries.map(keyOf));
-    expect(recovery.entries).toHaveLength(21);
-    expect(recovery.cores.map((c) => c.count)).toEqual([10, 11]);
-    expect(reopened.writer(1).position).toBe(again.cores[1]!.end);
-    await reopened.close();
-  });
-
-  it('continues above the epoch of barriers whose checkpoint never got its manifest', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
-    // A checkpoint that crashed after its barrier was synced, before the manifest.
-    const writer = manager.writer(0);
-    writer.setEpoch(manager.advanceEpoch());
-    writer.appendEpochBarrier();
-    await writer.sync();
-    io.simulatePowerLoss();
-    const reopened = await PerCoreWalManager.open({ baseDir: DIR, numCores: 1, io });
-    expect(reopened.manifest.epoch).toBe(0n);
-    expect(reopened.epoch).toBe(1n);
-    expect((await reopened.checkpoint(1n)).epoch).toBe(2n);
-    await reopened.close();
-  });
-
-  it('mid-file corruption fails open with the core, file and offset', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
-    const w1 = manager.writer(1);
-    const first = w1.appendPut(Buffer.from('a'), Buffer.alloc(50));
-    w1.appendPut(Buffer.from('b'), Buffer.alloc(50));
-    await manager.close();
-    const fd = await io.open(`${DIR}/wal-1.log`);
-    await io.write(fd, Buffer.from([0xde, 0xad]), first - 20);
-    await io.close(fd);
-    const error = await expectWalError(
-      PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io }),
-      WalErrorCode.CORRUPT,
-    );
-    expect((error as { details: object }).details).toMatchObject({
-      coreId: 1,
-      segment: `${DIR}/wal-1.log`,
-      offset: 64,
-    });
-  });
-
-  it('a core file listed in the manifest but missing is an error', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
-    await manager.close();
-    await io.unlink(`${DIR}/wal-1.log`);
-    await expectWalError(
-      PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io }),
-      WalErrorCode.MISSING_SEGMENT,
-    );
-  });
-
-  it('files from a larger core count are reported and recovered, then covered by the next checkpoint', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
-    manager.writer(2).appendPut(Buffer.from('on-core-2'), Buffer.from('v'));
-    manager.writer(0).appendPut(Buffer.from('on-core-0'), Buffer.from('v'));
-    await manager.close();
-
-    const smaller = await PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io });
-    expect(smaller.strayCores).toMatchObject([{ coreId: 2, path: `${DIR}/wal-2.log` }]);
-    expect(smaller.strayCores[0]!.unreplayedBytes).toBeGreaterThan(0);
-    expect(smaller.writerChecked(2)).toBeUndefined();
-    const recovered = await smaller.recover();
-    expect(recovered.entries.map(keyOf).sort()).toEqual(['on-core-0', 'on-core-2']);
-    expect(recovered.cores.find((c) => c.coreId === 2)?.stray).toBe(true);
-    await smaller.checkpoint(1n);
-    expect((await smaller.recover()).entries).toEqual([]);
-    await smaller.close();
-  });
-
-  it('a larger core count gets new files', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
-    await manager.close();
-    const larger = await PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io });
-    larger.writer(1).appendDelete(Buffer.from('x'));
-    await larger.checkpoint(1n);
-    expect(larger.manifest.cores.map((c) => c.coreId)).toEqual([0, 1]);
-    await larger.close();
   });
 
   it('writer() rejects an unknown core; writerChecked() answers undefined', async () => {

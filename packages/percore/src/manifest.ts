@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { crc32c, WalError, WalErrorCode } from '@walnut/codec';
+import { crc32c, FILE_HEADER_SIZE, WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import type { ResumePoint } from './core-wal-writer.js';
+import { HEADER_RESUME_POINT, type ResumePoint } from './resume-point.js';
 
 export const MANIFEST_FILE = 'MANIFEST';
 const MANIFEST_TEMP = 'MANIFEST.tmp';
@@ -11,6 +11,11 @@ export interface CoreCheckpoint extends ResumePoint {
   readonly coreId: number;
   /** Bytes before this offset may have been reclaimed (they read as zeros). */
   readonly reclaimedBefore: number;
+}
+
+/** The place of a core that no checkpoint has covered yet: its file header. */
+export function headerCheckpoint(coreId: number): CoreCheckpoint {
+  return { coreId, ...HEADER_RESUME_POINT, reclaimedBefore: FILE_HEADER_SIZE };
 }
 
 /**

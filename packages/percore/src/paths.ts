@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { invalidArgument } from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
 
 export const DEFAULT_SEGMENT_PATTERN = 'wal-{core_id}.log';
 const PLACEHOLDER = '{core_id}';
@@ -23,6 +25,21 @@ export class CorePathPattern {
 
   fileName(coreId: number): string {
     return this.pattern.replace(PLACEHOLDER, String(coreId));
+  }
+
+  /** The file of core `coreId` in `dir`. */
+  path(dir: string, coreId: number): string {
+    return join(dir, this.fileName(coreId));
+  }
+
+  /** The core ids of the files in `dir` that the pattern names. */
+  async coreIdsIn(io: StorageIo, dir: string): Promise<Set<number>> {
+    const ids = new Set<number>();
+    for (const name of await io.readdir(dir)) {
+      const id = this.coreIdOf(name);
+      if (id !== null) ids.add(id);
+    }
+    return ids;
   }
 
   /** The core id a file name stands for, or null when it does not match the pattern. */

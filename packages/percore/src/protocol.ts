@@ -1,11 +1,8 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Clock } from './clock.js';
-import {
-  type CoreWalWriter,
-  type ResumePoint,
-  CoreWalWriter as Writer,
-} from './core-wal-writer.js';
+import { type CoreWalWriter, CoreWalWriter as Writer } from './core-wal-writer.js';
+import type { ResumePoint } from './resume-point.js';
 
 /*
  * The protocol between the manager (main thread) and a worker that owns a core's writer,

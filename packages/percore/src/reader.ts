@@ -10,7 +10,7 @@ import {
 } from '@walnut/codec';
 import { createStorageIo, type IoFd, type StorageIo } from '@walnut/storage-io';
 import { checkCoreHeader } from './core-file.js';
-import type { ResumePoint } from './core-wal-writer.js';
+import type { ResumePoint } from './resume-point.js';
 import { readFully, scanCoreRange } from './scan.js';
 
 export interface PerCoreWalReaderOptions {

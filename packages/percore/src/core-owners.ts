@@ -1,0 +1,176 @@
+import { invalidArgument, WalError, WalErrorCode } from '@walnut/codec';
+import { CoreWalWriter } from './core-wal-writer.js';
+import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
+import {
+  type CoreHandoff,
+  type MessageEndpoint,
+  RELEASED,
+  WorkerLink,
+  writeEpochBarrier,
+} from './protocol.js';
+import type { ResumePoint } from './resume-point.js';
+
+/**
+ * Who writes each core: the manager's in-process writer, the worker it was handed off to, or
+ * nobody yet while a core a worker released is being reopened in-process. A barrier or a
+ * reclaim goes to whichever holds the core, and is redone in-process when a worker releases
+ * its core with the request pending (docs/decisions/0504-percore-worker-handoff-protocol.md).
+ */
+export class CoreOwners {
+  private readonly writers: Map<number, CoreWalWriter>;
+  private readonly workers = new Map<number, WorkerLink>();
+  /** Cores whose worker released them, while their writer is being reopened in-process. */
+  private readonly reacquiring = new Map<number, Promise<CoreWalWriter>>();
+  private readonly numCores: number;
+  private readonly corePath: (coreId: number) => string;
+  private readonly writerOptions: CoreWalWriterOptions;
+  private readonly requestTimeoutMs: number;
+  private readonly epochBuffer: SharedArrayBuffer;
+  private nextRequestId = 1;
+
+  constructor(
+    writers: Map<number, CoreWalWriter>,
+    settings: {
+      readonly numCores: number;
+      readonly corePath: (coreId: number) => string;
+      readonly writerOptions: CoreWalWriterOptions;
+      readonly requestTimeoutMs: number;
+      readonly epochBuffer: SharedArrayBuffer;
+    },
+  ) {
+    this.writers = writers;
+    this.numCores = settings.numCores;
+    this.corePath = settings.corePath;
+    this.writerOptions = settings.writerOptions;
+    this.requestTimeoutMs = settings.requestTimeoutMs;
+    this.epochBuffer = settings.epochBuffer;
+  }
+
+  /** The in-process writer of `coreId`, or undefined (out of range, or owned by a worker). */
+  inProcess(coreId: number): CoreWalWriter | undefined {
+    return this.writers.get(coreId);
+  }
+
+  /** The in-process writer of `coreId`; `WAL_BAD_ARGUMENT`/`WAL_BAD_STATE` if there is none. */
+  writer(coreId: number): CoreWalWriter {
+    const writer = this.writers.get(coreId);
+    if (writer !== undefined) return writer;
+    if (this.reacquiring.has(coreId))
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${coreId} is being taken back from its worker; retry once its writer is reopened`,
+      );
+    if (this.workers.has(coreId))
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${coreId} was handed off to a worker; only that worker writes it`,
+      );
+    invalidArgument(
+      `coreId must be an integer from 0 to ${this.numCores - 1}, got ${String(coreId)}`,
+    );
+  }
+
+  /** Syncs and closes the in-process writer; from now on `endpoint` answers for the core. */
+  async handOff(coreId: number, endpoint: MessageEndpoint): Promise<CoreHandoff> {
+    const writer = this.writer(coreId);
+    await writer.close();
+    this.writers.delete(coreId);
+    this.workers.set(
+      coreId,
+      new WorkerLink(coreId, endpoint, this.requestTimeoutMs, (resume) =>
+        this.reacquire(coreId, resume),
+      ),
+    );
+    return {
+      coreId,
+      path: writer.path,
+      resume: writer.resumePoint,
+      epochBuffer: this.epochBuffer,
+    };
+  }
+
+  /**
+   * The core's epoch barrier, synced; resolves to the boundary just after it. An in-process
+   * writer gets its barrier synchronously (before this returns a promise).
+   */
+  barrier(coreId: number, checkpointId: bigint, epoch: bigint): Promise<ResumePoint> {
+    const writer = this.writers.get(coreId);
+    if (writer !== undefined) return writeEpochBarrier(writer, epoch);
+    const reacquiring = this.reacquiring.get(coreId);
+    if (reacquiring !== undefined) return reacquiring.then((w) => writeEpochBarrier(w, epoch));
+    return this.link(coreId)
+      .request(
+        { type: 'walnut:checkpoint', coreId, requestId: this.nextRequestId++, checkpointId, epoch },
+        'walnut:checkpointed',
+      )
+      .then(
+        (reply) => {
+          if (reply.type !== 'walnut:checkpointed' || reply.syncedPosition < reply.barrier.position)
+            throw new WalError(
+              WalErrorCode.BAD_STATE,
+              `the worker of core ${coreId} answered the checkpoint without syncing its barrier`,
+            );
+          return reply.barrier;
+        },
+        (error: unknown) => {
+          if (error === RELEASED) return this.barrier(coreId, checkpointId, epoch);
+          throw error;
+        },
+      );
+  }
+
+  /** Has the core's owner free the space before `before`; resolves to the bytes freed. */
+  async reclaim(coreId: number, before: number): Promise<number> {
+    for (;;) {
+      const writer = this.writers.get(coreId) ?? (await this.reacquiring.get(coreId));
+      if (writer !== undefined) return writer.reclaimBefore(before);
+      const reply = await this.link(coreId)
+        .request(
+          { type: 'walnut:reclaim', coreId, requestId: this.nextRequestId++, before },
+          'walnut:reclaimed',
+        )
+        .catch((error: unknown) => {
+          if (error === RELEASED) return null;
+          throw error;
+        });
+      if (reply?.type === 'walnut:reclaimed') return reply.freedBytes;
+    }
+  }
+
+  /**
+   * Closes the in-process writers (syncing them, once any reopening has settled) and stops
+   * listening to workers. Resolves to the errors of the writers that failed to close.
+   */
+  async close(): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    await Promise.allSettled(this.reacquiring.values());
+    for (const writer of this.writers.values()) await writer.close().catch((e) => errors.push(e));
+    for (const link of this.workers.values()) link.detach();
+    return errors;
+  }
+
+  /** A worker gave its core back: reopen the writer in-process where the worker left it. */
+  private reacquire(coreId: number, resume: ResumePoint): void {
+    this.workers.delete(coreId);
+    const reopening = CoreWalWriter.openAt(coreId, this.corePath(coreId), resume.position, {
+      ...this.writerOptions,
+      from: resume,
+    }).then((writer) => {
+      this.writers.set(coreId, writer);
+      this.reacquiring.delete(coreId);
+      return writer;
+    });
+    reopening.catch(() => {});
+    this.reacquiring.set(coreId, reopening);
+  }
+
+  private link(coreId: number): WorkerLink {
+    const link = this.workers.get(coreId);
+    if (link === undefined)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${coreId} has neither a writer nor a worker`,
+      );
+    return link;
+  }
+}

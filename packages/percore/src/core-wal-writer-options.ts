@@ -1,0 +1,32 @@
+import { badArgument, invalidArgument } from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
+import type { Clock } from './clock.js';
+import type { ResumePoint } from './resume-point.js';
+
+/** Default size of one write buffer: entries are encoded here and written many at a time. */
+export const DEFAULT_WRITE_BUFFER_SIZE = 256 * 1024;
+
+export interface CoreWalWriterOptions {
+  /** The StorageIo to write through. Default: `createStorageIo()`, owned (closed) by the writer. */
+  readonly io?: StorageIo;
+  /** Nanosecond clock for entry timestamps (default: wall clock). It may step back; stamps do not. */
+  readonly clock?: Clock;
+  /** Bytes per write buffer (default 256 KiB). An entry larger than this gets its own buffer. */
+  readonly bufferSize?: number;
+}
+
+export interface OpenAtOptions extends CoreWalWriterOptions {
+  /**
+   * Validate only from this boundary (default: the file header). Needed after space before a
+   * checkpoint was reclaimed, and saves a rescan when the caller has just scanned the file.
+   */
+  readonly from?: ResumePoint;
+}
+
+export function checkOptions(options: CoreWalWriterOptions): void {
+  const { bufferSize, clock } = options;
+  if (bufferSize !== undefined && (!Number.isSafeInteger(bufferSize) || bufferSize < 4096))
+    badArgument('bufferSize', 'an integer ≥ 4096', bufferSize);
+  if (clock !== undefined && typeof clock !== 'function')
+    invalidArgument('clock must be a function returning a bigint');
+}

@@ -1,0 +1,47 @@
+import { badArgument, invalidArgument } from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
+import type { Clock } from './clock.js';
+import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
+
+export interface PerCoreWalManagerConfig {
+  readonly baseDir: string;
+  /** Cores (workers) writing, each to its own file. 1..65536. */
+  readonly numCores: number;
+  /** File name of a core's log; `{core_id}` is replaced by the core id. Default `wal-{core_id}.log`. */
+  readonly segmentPattern?: string;
+  /** Default: `createStorageIo()`, owned (closed) by the manager. */
+  readonly io?: StorageIo;
+  /** Clock for the in-process writers' timestamps. */
+  readonly clock?: Clock;
+  readonly bufferSize?: number;
+  /** How long a worker may take to answer a checkpoint or reclaim request (default 30 s). */
+  readonly requestTimeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+export function checkConfig(config: PerCoreWalManagerConfig): void {
+  if (typeof config !== 'object' || config === null)
+    invalidArgument('config must be an object with baseDir and numCores');
+  if (typeof config.baseDir !== 'string' || config.baseDir === '')
+    invalidArgument(`config.baseDir must be a directory path`);
+  const n = config.numCores;
+  if (!Number.isInteger(n) || n < 1 || n > 0x10000)
+    badArgument('config.numCores', 'an integer from 1 to 65536', n);
+  const t = config.requestTimeoutMs;
+  if (t !== undefined && (!Number.isFinite(t) || t <= 0))
+    badArgument('config.requestTimeoutMs', '> 0', t);
+}
+
+/** What every in-process writer of the manager is opened with. */
+export function writerOptions(
+  config: PerCoreWalManagerConfig,
+  io: StorageIo,
+): CoreWalWriterOptions & { io: StorageIo } {
+  return { io, clock: config.clock, bufferSize: config.bufferSize };
+}
+
+/** The ids of the cores that have writers: 0 to numCores - 1. */
+export function coreIds(numCores: number): number[] {
+  return Array.from({ length: numCores }, (_, i) => i);
+}

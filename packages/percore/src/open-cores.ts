@@ -1,0 +1,202 @@
+import { join } from 'node:path';
+import { type CoreEntry, WalError, WalErrorCode } from '@walnut/codec';
+import type { IoLock, StorageIo } from '@walnut/storage-io';
+import { CoreWalWriter } from './core-wal-writer.js';
+import {
+  checkConfig,
+  coreIds,
+  type PerCoreWalManagerConfig,
+  writerOptions,
+} from './manager-config.js';
+import {
+  type CheckpointManifest,
+  type CoreCheckpoint,
+  headerCheckpoint,
+  MANIFEST_FILE,
+  readManifest,
+  writeManifest,
+} from './manifest.js';
+import { mergeCoreEntries } from './merge.js';
+import { ioOrOwned } from './owned-io.js';
+import { CorePathPattern, DEFAULT_SEGMENT_PATTERN } from './paths.js';
+import type { CoreRecovery, RecoveryResult, StrayCoreFile } from './recovery.js';
+import type { ResumePoint } from './resume-point.js';
+import { scanFromCheckpoint } from './scan-from-checkpoint.js';
+
+const LOCK_FILE = 'LOCK';
+
+/** A directory's cores, locked, checked and with a writer each: what a manager is built from. */
+export interface OpenedCores {
+  readonly io: StorageIo;
+  /** The StorageIo was created here (no config.io): closing the manager closes it. */
+  readonly ownsIo: boolean;
+  readonly lock: IoLock;
+  readonly pattern: CorePathPattern;
+  readonly manifest: CheckpointManifest;
+  /** An in-process writer for every core below numCores, at the valid end of its file. */
+  readonly writers: Map<number, CoreWalWriter>;
+  /** Valid ends of the files of cores ≥ numCores (never written, only covered by checkpoints). */
+  readonly strayEnds: Map<number, ResumePoint>;
+  readonly stray: StrayCoreFile[];
+  /** The global epoch to continue from. */
+  readonly epoch: bigint;
+  /** What the files held after the checkpoint, when opening was asked to collect it. */
+  readonly recovery: RecoveryResult | null;
+}
+
+/**
+ * Creates the directory's logs: one file per core and a manifest at checkpoint 0, epoch 0.
+ * `WAL_BAD_STATE` if the directory already holds a manifest or core files.
+ */
+export async function createCores(config: PerCoreWalManagerConfig): Promise<OpenedCores> {
+  checkConfig(config);
+  const { io, ownsIo } = ioOrOwned(config.io);
+  const pattern = new CorePathPattern(config.segmentPattern ?? DEFAULT_SEGMENT_PATTERN);
+  let lock: IoLock | null = null;
+  try {
+    if ((await io.stat(config.baseDir)) === null) await io.mkdir(config.baseDir);
+    lock = await io.lock(join(config.baseDir, LOCK_FILE));
+    const names = await io.readdir(config.baseDir);
+    const existing = names.filter((n) => n === MANIFEST_FILE || pattern.coreIdOf(n) !== null);
+    if (existing.length > 0)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `${config.baseDir} already holds per-core logs (${existing.slice(0, 3).join(', ')}); use PerCoreWalManager.open, or choose an empty directory`,
+      );
+    const manifest: CheckpointManifest = {
+      checkpointId: 0n,
+      epoch: 0n,
+      numCores: config.numCores,
+      segmentPattern: pattern.pattern,
+      cores: coreIds(config.numCores).map((coreId) => headerCheckpoint(coreId)),
+    };
+    const writers = new Map<number, CoreWalWriter>();
+    for (const coreId of coreIds(config.numCores))
+      writers.set(
+        coreId,
+        await CoreWalWriter.create(
+          coreId,
+          pattern.path(config.baseDir, coreId),
+          writerOptions(config, io),
+        ),
+      );
+    await writeManifest(io, config.baseDir, manifest);
+    return {
+      io,
+      ownsIo,
+      lock,
+      pattern,
+      manifest,
+      writers,
+      strayEnds: new Map(),
+      stray: [],
+      epoch: manifest.epoch,
+      recovery: null,
+    };
+  } catch (error) {
+    await lock?.release().catch(() => {});
+    if (ownsIo) await io.closeIo();
+    throw error;
+  }
+}
+
+/**
+ * Opens existing logs: validates each core file from its manifest position, cuts a torn
+ * tail (fsynced) and resumes a writer per core; with `collect`, the entries read on the way
+ * are the recovery. Mid-file damage is `WAL_CORRUPT` naming the core, file and offset. Files
+ * of cores ≥ numCores are kept and reported; cores added since the last run get new files.
+ */
+export async function openCores(
+  config: PerCoreWalManagerConfig,
+  collect: boolean,
+): Promise<OpenedCores> {
+  checkConfig(config);
+  const { io, ownsIo } = ioOrOwned(config.io);
+  let lock: IoLock | null = null;
+  const writers = new Map<number, CoreWalWriter>();
+  try {
+    lock = await io.lock(join(config.baseDir, LOCK_FILE));
+    const manifest = await readManifest(io, config.baseDir);
+    if (manifest === null)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `${config.baseDir} has no ${MANIFEST_FILE}; create the logs with PerCoreWalManager.create`,
+      );
+    const pattern = new CorePathPattern(config.segmentPattern ?? manifest.segmentPattern);
+    const corePath = (coreId: number): string => pattern.path(config.baseDir, coreId);
+    const onDisk = await pattern.coreIdsIn(io, config.baseDir);
+    const points = new Map(manifest.cores.map((c) => [c.coreId, c]));
+    for (const coreId of points.keys())
+      if (!onDisk.has(coreId))
+        throw new WalError(
+          WalErrorCode.MISSING_SEGMENT,
+          `${corePath(coreId)} (core ${coreId}) is listed in the manifest but missing; restore it — its entries after checkpoint ${manifest.checkpointId} are not anywhere else`,
+          { details: { segment: corePath(coreId), coreId } },
+        );
+    const cores: CoreRecovery[] = [];
+    const lists: CoreEntry[][] = [];
+    const scan = async (point: CoreCheckpoint): Promise<ResumePoint> => {
+      const { coreId } = point;
+      const entries: CoreEntry[] | undefined = collect ? [] : undefined;
+      const scanned = await scanFromCheckpoint(
+        io,
+        corePath(coreId),
+        point,
+        manifest.checkpointId,
+        entries,
+      );
+      if (entries !== undefined) {
+        lists.push(entries);
+        cores.push({
+          coreId,
+          path: corePath(coreId),
+          from: point.position,
+          end: scanned.end.position,
+          stop: scanned.stop,
+          count: entries.length,
+          stray: coreId >= config.numCores,
+        });
+      }
+      return scanned.end;
+    };
+    for (const coreId of coreIds(config.numCores)) {
+      const path = corePath(coreId);
+      const options = writerOptions(config, io);
+      if (!onDisk.has(coreId)) {
+        writers.set(coreId, await CoreWalWriter.create(coreId, path, options));
+        continue;
+      }
+      const end = await scan(points.get(coreId) ?? headerCheckpoint(coreId));
+      writers.set(
+        coreId,
+        await CoreWalWriter.openAt(coreId, path, end.position, { ...options, from: end }),
+      );
+    }
+    const strayEnds = new Map<number, ResumePoint>();
+    const stray: StrayCoreFile[] = [];
+    for (const coreId of [...onDisk].filter((id) => id >= config.numCores).sort((a, b) => a - b)) {
+      const point = points.get(coreId) ?? headerCheckpoint(coreId);
+      const end = await scan(point);
+      strayEnds.set(coreId, end);
+      stray.push({
+        coreId,
+        path: corePath(coreId),
+        unreplayedBytes: end.position - point.position,
+      });
+    }
+    // A crash between the barriers of a checkpoint and its manifest leaves entries of a
+    // newer epoch than the manifest's: continue above them, so epochs keep increasing.
+    let epoch = manifest.epoch;
+    for (const writer of writers.values()) if (writer.epoch > epoch) epoch = writer.epoch;
+    for (const end of strayEnds.values()) if (end.epoch > epoch) epoch = end.epoch;
+    const recovery = collect
+      ? { manifest, entries: mergeCoreEntries(lists), cores, strayCores: stray }
+      : null;
+    return { io, ownsIo, lock, pattern, manifest, writers, strayEnds, stray, epoch, recovery };
+  } catch (error) {
+    for (const writer of writers.values()) await writer.close().catch(() => {});
+    await lock?.release().catch(() => {});
+    if (ownsIo) await io.closeIo();
+    throw error;
+  }
+}

@@ -1,0 +1,34 @@
+import type { WriteBuffer } from './write-buffers.js';
+
+// A writer's own operations in flight. Their tokens are the StorageIo's, so a completion is
+// matched to exactly one of them and a write's is never taken for a sync's
+// (docs/decisions/0501-percore-sync-coverage.md).
+
+export interface PendingWrite {
+  readonly token: number;
+  readonly start: number;
+  readonly end: number;
+  readonly buffer: WriteBuffer;
+  /** Claimed through `io.completion` by the direct path (otherwise checkCompletions sees it). */
+  readonly direct: boolean;
+}
+
+export interface PendingSync {
+  readonly token: number;
+  /** `position` when the sync was submitted: the most it may make durable. */
+  readonly position: number;
+  readonly direct: boolean;
+}
+
+/**
+ * How far a completed sync makes the file durable: the position recorded when it was
+ * submitted, but only over writes that completed in full before its completion was seen. A
+ * write submitted earlier and still in flight may have missed the fdatasync, so the durable
+ * position stops at its start.
+ */
+export function syncCoverage(sync: PendingSync, inFlight: Iterable<PendingWrite>): number {
+  let covered = sync.position;
+  for (const write of inFlight)
+    if (write.token < sync.token && write.start < covered) covered = write.start;
+  return covered;
+}

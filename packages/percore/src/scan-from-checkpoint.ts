@@ -1,0 +1,63 @@
+import { type CoreEntry, type ScanStop, WalError, WalErrorCode } from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
+import type { CoreCheckpoint } from './manifest.js';
+import type { ResumePoint } from './resume-point.js';
+import { scanCoreRange } from './scan.js';
+
+/**
+ * Scans a core file from its place in checkpoint `checkpointId` (collecting its entries when
+ * `into` is given); returns the end of the last valid entry and why the scan stopped. A file
+ * shorter than that place lost synced data, and damage followed by valid entries is mid-file
+ * corruption: both `WAL_CORRUPT`, never a tail to cut.
+ */
+export async function scanFromCheckpoint(
+  io: StorageIo,
+  path: string,
+  point: CoreCheckpoint,
+  checkpointId: bigint,
+  into?: CoreEntry[],
+): Promise<{ end: ResumePoint; stop: ScanStop }> {
+  const { coreId } = point;
+  const fd = await io.open(path, { readOnly: true });
+  try {
+    const size = await io.size(fd);
+    if (size < point.position)
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `${path} (core ${coreId}) is ${size} bytes but checkpoint ${checkpointId} recorded position ${point.position}; synced data was lost`,
+        { details: { segment: path, offset: size, coreId } },
+      );
+    const scan = await scanCoreRange(
+      io,
+      fd,
+      path,
+      point.position,
+      size,
+      { coreId, previousSequence: point.sequence },
+      into === undefined ? undefined : (entry) => into.push(entry),
+    );
+    if (scan.stop.kind === 'corrupt')
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `${path} (core ${coreId}): damage at offset ${scan.stop.offset} (${scan.stop.reason}) is followed by valid entries; this is mid-file corruption, not a torn tail. Restore the file from a replica or backup.`,
+        { details: { segment: path, offset: scan.stop.offset, coreId } },
+      );
+    const last = scan.lastEntry;
+    const end: ResumePoint = last
+      ? {
+          position: scan.end,
+          sequence: last.sequence,
+          epoch: last.epoch,
+          timestampNs: last.timestampNs,
+        }
+      : {
+          position: point.position,
+          sequence: point.sequence,
+          epoch: point.epoch,
+          timestampNs: point.timestampNs,
+        };
+    return { end, stop: scan.stop };
+  } finally {
+    await io.close(fd);
+  }
+}

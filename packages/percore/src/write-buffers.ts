@@ -1,0 +1,47 @@
+/** A buffer entries are encoded into, for one stretch of the file. */
+export interface WriteBuffer {
+  readonly buf: Buffer;
+  /** File offset of buf[0]. */
+  readonly fileOffset: number;
+  /** Bytes encoded. */
+  used: number;
+  /** Bytes handed to the StorageIo (a prefix of `used`). */
+  submitted: number;
+  /** Writes from this buffer not completed yet: the buffer is reused only at 0. */
+  inFlight: number;
+  /** Full: no entry goes into it any more. */
+  retired: boolean;
+}
+
+/**
+ * A writer's write buffers. A retired buffer's memory is reused only once every write from
+ * it has completed (the StorageIo may still be reading it until then); two are kept aside, so
+ * a writer whose writes keep up allocates no more buffers. An entry larger than `size` gets a
+ * buffer of its own, never reused.
+ */
+export class WriteBufferPool {
+  private readonly spare: Buffer[] = [];
+
+  constructor(readonly size: number) {}
+
+  /** A new buffer at `fileOffset` with room for `room` bytes at least. */
+  take(fileOffset: number, room: number): WriteBuffer {
+    const size = Math.max(this.size, room);
+    const spare = size === this.size ? this.spare.pop() : undefined;
+    return {
+      buf: spare ?? Buffer.allocUnsafe(size),
+      fileOffset,
+      used: 0,
+      submitted: 0,
+      inFlight: 0,
+      retired: false,
+    };
+  }
+
+  /** Keeps a buffer's memory for reuse once it is retired and no write from it is in flight. */
+  recycle(buffer: WriteBuffer): void {
+    if (buffer.retired && buffer.inFlight === 0 && buffer.buf.length === this.size) {
+      if (this.spare.length < 2) this.spare.push(buffer.buf);
+    }
+  }
+}
