@@ -72,14 +72,16 @@ export class ClusterLink {
         { cause: error },
       );
     }
-    // A cluster electing a meta or stream leader answers nothing for a few seconds: the
-    // setup is tried again (with backoff) before giving up.
+    // A cluster electing a meta or stream leader answers nothing for a few seconds, and one
+    // whose peer missed heartbeats (a loaded machine) refuses to place a replicated stream
+    // ("no suitable peers", JetStream error 10005) until it is back: the setup is tried
+    // again, with backoff, for three to six seconds before giving up.
     const backoff = new Backoff(250, 2_000);
     for (let attempt = 1; ; attempt++) {
       try {
         return await ClusterLink.bind(nc, options, create);
       } catch (error) {
-        if (error instanceof WalError || attempt >= 4) {
+        if (error instanceof WalError || attempt >= 6) {
           await nc.close().catch(() => undefined);
           if (error instanceof WalError) throw error;
           throw new WalError(
