@@ -1,5 +1,6 @@
 import { Batch, type Wal, WalError, WalErrorCode } from '@walnut/wal';
 import { decodeMessage, MessageKind } from './message.js';
+import { recordInput } from './shipped-records.js';
 
 /** The stream skipped LSNs this replica needs (trimmed): restore them from the object store. */
 export class GapError extends WalError {
@@ -88,15 +89,7 @@ export class Applier {
     if (skip < 0n) throw new GapError(this.appended + 1n, message.firstLsn);
     const batch = new Batch();
     for (let i = Number(skip); i < message.records.length; i++) {
-      const r = message.records[i]!;
-      batch.addRecord({
-        payload: r.payload,
-        ...(r.meta !== undefined ? { meta: r.meta } : {}),
-        ...(r.type !== 0 ? { type: r.type } : {}),
-        ...(r.tenantId !== undefined ? { tenantId: r.tenantId } : {}),
-        ...(r.vshardId !== undefined ? { vshardId: r.vshardId } : {}),
-        ...(r.databaseId !== undefined ? { databaseId: r.databaseId } : {}),
-      });
+      batch.addRecord(recordInput(message.records[i]!));
     }
     const firstLsn = this.appended + 1n;
     this.appended = message.lastLsn;

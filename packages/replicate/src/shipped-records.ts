@@ -9,7 +9,7 @@ export function copyRecord(record: WalRecordInput): WalRecordInput {
   };
 }
 
-/** A replayed record as an input to ship (its payload views stay valid while held). */
+/** A decoded record as an input to append: to ship (a replayed one) or to apply (a shipped one); its views stay valid while held. */
 export function recordInput(r: WalRecord): WalRecordInput {
   return {
     payload: r.payload,
