@@ -39,7 +39,9 @@ export async function createCoreFile(io: StorageIo, coreId: number, path: string
     await io.fsync(fd);
     await io.syncDirectory(dirname(path));
   } catch (error) {
+    // This call made the file (exclusively): a retry must not find it half written.
     await io.close(fd).catch(() => {});
+    await io.unlink(path).catch(() => {});
     throw error;
   }
   return fd;

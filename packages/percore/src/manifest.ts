@@ -133,9 +133,12 @@ export async function writeManifest(
   try {
     await io.write(fd, encodeManifest(manifest), 0);
     await io.fsync(fd);
-  } finally {
-    await io.close(fd);
+  } catch (error) {
+    await io.close(fd).catch(() => {});
+    await io.unlink(temp).catch(() => {});
+    throw error;
   }
+  await io.close(fd);
   await io.rename(temp, join(dir, MANIFEST_FILE));
   await io.syncDirectory(dir);
 }

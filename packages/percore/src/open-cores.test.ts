@@ -1,5 +1,5 @@
 import { WalErrorCode } from '@walnut/codec';
-import { MemoryStorageIo } from '@walnut/storage-io';
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { keyOf } from '../test/entries.js';
@@ -30,6 +30,31 @@ describe('PerCoreWalManager.create, open and openAndRecover', () => {
       WalErrorCode.BAD_STATE,
     );
   });
+
+  it.each([
+    ['the third core file', { kind: 'eio', op: 'write', nth: 3 }],
+    ['the manifest', { kind: 'eio', op: 'write', nth: 4 }],
+  ] as const)(
+    'a create that fails writing %s leaves the directory as it found it, so create can be retried',
+    async (_what, fault) => {
+      const faulty = new FaultyStorageIo(io);
+      faulty.inject(fault);
+      await expectWalError(
+        PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io: faulty }),
+        WalErrorCode.IO,
+      );
+      expect(await io.readdir(DIR)).toEqual(['LOCK']);
+      const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io: faulty });
+      expect((await io.readdir(DIR)).sort()).toEqual([
+        'LOCK',
+        'MANIFEST',
+        'wal-0.log',
+        'wal-1.log',
+        'wal-2.log',
+      ]);
+      await manager.close();
+    },
+  );
 
   it('holds the directory lock while open', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });

@@ -53,6 +53,7 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
   const { io, ownsIo } = ioOrOwned(config.io);
   const pattern = new CorePathPattern(config.segmentPattern ?? DEFAULT_SEGMENT_PATTERN);
   let lock: IoLock | null = null;
+  const writers = new Map<number, CoreWalWriter>();
   try {
     if ((await io.stat(config.baseDir)) === null) await io.mkdir(config.baseDir);
     lock = await io.lock(join(config.baseDir, LOCK_FILE));
@@ -70,7 +71,6 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
       segmentPattern: pattern.pattern,
       cores: coreIds(config.numCores).map((coreId) => headerCheckpoint(coreId)),
     };
-    const writers = new Map<number, CoreWalWriter>();
     for (const coreId of coreIds(config.numCores))
       writers.set(
         coreId,
@@ -94,6 +94,12 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
       recovery: null,
     };
   } catch (error) {
+    // The files made so far hold only headers and no manifest names them: they go, so that
+    // create can be tried again (left behind, both create and open would refuse the directory).
+    for (const writer of writers.values()) {
+      await writer.close().catch(() => {});
+      await io.unlink(writer.path).catch(() => {});
+    }
     await lock?.release().catch(() => {});
     if (ownsIo) await io.closeIo();
     throw error;
