@@ -7,6 +7,8 @@ import { PerCoreWalManager } from './manager.js';
 
 const DIR = '/logs';
 let io: MemoryStorageIo;
+/** A directory right after `create` with three cores. */
+const THREE_CORES_CREATED = ['LOCK', 'MANIFEST', 'wal-0.log', 'wal-1.log', 'wal-2.log'];
 
 beforeEach(() => {
   io = new MemoryStorageIo();
@@ -15,13 +17,7 @@ beforeEach(() => {
 describe('PerCoreWalManager.create, open and openAndRecover', () => {
   it('creates one file per core and a manifest at checkpoint 0; refuses to create twice', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
-    expect((await io.readdir(DIR)).sort()).toEqual([
-      'LOCK',
-      'MANIFEST',
-      'wal-0.log',
-      'wal-1.log',
-      'wal-2.log',
-    ]);
+    expect((await io.readdir(DIR)).sort()).toEqual(THREE_CORES_CREATED);
     expect(manager.manifest.checkpointId).toBe(0n);
     expect(manager.epoch).toBe(0n);
     await manager.close();
