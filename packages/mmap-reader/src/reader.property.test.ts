@@ -97,3 +97,38 @@ describe('agrees with codec FrameScanner on any segment and any damage', () => {
     );
   });
 });
+
+describe('a reader bounded by end reads what a reader of the file cut at end would', () => {
+  it.each(['mmap', 'read'] as const)('%s mode', (mode) => {
+    fc.assert(
+      fc.property(
+        fc.array(frameSpec, { maxLength: 12 }),
+        damage,
+        fc.nat(),
+        fc.uint8Array({ maxLength: 9000 }),
+        (frames, d, cutAt, after) => {
+          const bytes = apply(buildSegment({ firstLsn: 1n, frames }).bytes, d as DamageValue);
+          const end = 64 + (cutAt % (bytes.length - 63));
+          // Past `end`: whatever a writer has in flight.
+          const path = join(dir, `e${n}.wal`);
+          writeFileSync(path, Buffer.concat([bytes, after]));
+          const cutPath = join(dir, `c${n++}.wal`);
+          writeFileSync(cutPath, bytes.subarray(0, end));
+          const read = (reader: MmapWalReader) => ({
+            records: [...reader.records()].map((r) => [
+              r.lsn,
+              Buffer.from(r.payload).toString('hex'),
+            ]),
+            stop: reader.stopReason,
+            offset: reader.offset,
+            length: reader.length,
+          });
+          expect(read(MmapWalReader.open(path, { mode, end }))).toEqual(
+            read(MmapWalReader.open(cutPath, { mode })),
+          );
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
