@@ -1,7 +1,6 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
-import type { StorageIo } from '@walnut/storage-io';
-import type { Clock } from './clock.js';
 import { type CoreWalWriter, CoreWalWriter as Writer } from './core-wal-writer.js';
+import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
 import type { ResumePoint } from './resume-point.js';
 
 /*
@@ -87,7 +86,7 @@ export function isWorkerReply(message: unknown): message is WorkerReply {
 /** Opens the writer a manager handed off, in the worker (no rescan of the file). */
 export function openHandedOffWriter(
   handoff: CoreHandoff,
-  options: { io?: StorageIo; clock?: Clock; bufferSize?: number } = {},
+  options: CoreWalWriterOptions = {},
 ): Promise<CoreWalWriter> {
   return Writer.openAt(handoff.coreId, handoff.path, handoff.resume.position, {
     ...options,
