@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeLog, log, testCipher } from '../test/arbitraries.js';
+import {
+  agreeOnEveryByteChange,
+  agreeOnEveryTruncation,
+  agreeOnRandomBytes,
+} from '../test/scan-agreement.js';
 import { isWalError, WalErrorCode } from './errors.js';
 import { encodeFrame } from './frame.js';
 import { encodeBatchFrame, encodeRecordFrame, type WalRecord } from './records.js';
@@ -111,32 +116,11 @@ describe('FrameScanner.advance: the LSN as a number', () => {
 
 describe('FrameScanner.advance: damage', () => {
   it('every single-byte change of a frame gives the same records and stop as nextRecord', () => {
-    fc.assert(
-      fc.property(log, fc.nat(), fc.integer({ min: 1, max: 255 }), (model, pick, mask) => {
-        const { buf, frames } = encodeLog(model);
-        const frame = frames[pick % frames.length]!;
-        for (let i = frame.start; i < frame.end; i++) {
-          const damaged = Buffer.from(buf);
-          damaged[i]! ^= mask;
-          expect(withAdvance(damaged)).toEqual(withNextRecord(damaged));
-        }
-      }),
-      { numRuns: 40 },
-    );
+    agreeOnEveryByteChange(withAdvance, withNextRecord);
   });
 
   it('every truncation of the last frame gives the same stop as nextRecord, chunked or not', () => {
-    fc.assert(
-      fc.property(log, fc.boolean(), (model, chunked) => {
-        const { buf, frames } = encodeLog(model);
-        const last = frames[frames.length - 1]!;
-        for (let cut = last.start; cut < last.end; cut++) {
-          const part = buf.subarray(0, cut);
-          expect(withAdvance(part, { chunked })).toEqual(withNextRecord(part, { chunked }));
-        }
-      }),
-      { numRuns: 30 },
-    );
+    agreeOnEveryTruncation(withAdvance, withNextRecord);
   });
 
   it('bodies that pass the CRC but are malformed stop both as the same corruption', () => {
@@ -158,11 +142,6 @@ describe('FrameScanner.advance: damage', () => {
   });
 
   it('random bytes give the same outcome as nextRecord, and only WalErrors', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2048 }), fc.boolean(), (bytes, chunked) => {
-        const buf = Buffer.from(bytes);
-        expect(withAdvance(buf, { chunked })).toEqual(withNextRecord(buf, { chunked }));
-      }),
-    );
+    agreeOnRandomBytes(withAdvance, withNextRecord);
   });
 });

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeLog, log, testCipher } from '../test/arbitraries.js';
+import {
+  agreeOnEveryByteChange,
+  agreeOnEveryTruncation,
+  agreeOnRandomBytes,
+} from '../test/scan-agreement.js';
 import { isWalError } from './errors.js';
 import { encodeFrame } from './frame.js';
 import { FrameScanner, type FrameScannerOptions } from './scanner.js';
@@ -66,32 +71,11 @@ describe('FrameScanner.advanceFrame: the frames and stops of nextFrame, without 
   });
 
   it('every single-byte change of a frame gives the same frames and stop', () => {
-    fc.assert(
-      fc.property(log, fc.nat(), fc.integer({ min: 1, max: 255 }), (model, pick, mask) => {
-        const { buf, frames } = encodeLog(model);
-        const frame = frames[pick % frames.length]!;
-        for (let i = frame.start; i < frame.end; i++) {
-          const damaged = Buffer.from(buf);
-          damaged[i]! ^= mask;
-          expect(withAdvanceFrame(damaged)).toEqual(withNextFrame(damaged));
-        }
-      }),
-      { numRuns: 40 },
-    );
+    agreeOnEveryByteChange(withAdvanceFrame, withNextFrame);
   });
 
   it('every truncation of the last frame gives the same stop, chunked or not', () => {
-    fc.assert(
-      fc.property(log, fc.boolean(), (model, chunked) => {
-        const { buf, frames } = encodeLog(model);
-        const last = frames[frames.length - 1]!;
-        for (let cut = last.start; cut < last.end; cut++) {
-          const part = buf.subarray(0, cut);
-          expect(withAdvanceFrame(part, { chunked })).toEqual(withNextFrame(part, { chunked }));
-        }
-      }),
-      { numRuns: 30 },
-    );
+    agreeOnEveryTruncation(withAdvanceFrame, withNextFrame);
   });
 
   it('bodies of unknown kinds stop both as the same corruption', () => {
@@ -110,11 +94,6 @@ describe('FrameScanner.advanceFrame: the frames and stops of nextFrame, without 
   });
 
   it('random bytes give the same outcome, and only WalErrors', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2048 }), fc.boolean(), (bytes, chunked) => {
-        const buf = Buffer.from(bytes);
-        expect(withAdvanceFrame(buf, { chunked })).toEqual(withNextFrame(buf, { chunked }));
-      }),
-    );
+    agreeOnRandomBytes(withAdvanceFrame, withNextFrame);
   });
 });

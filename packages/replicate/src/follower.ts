@@ -4,13 +4,7 @@ import { Applier, GapError } from './applier.js';
 import { Backoff, pause } from './backoff.js';
 import { readLease, takeLease } from './lease.js';
 import { ClusterLink, describe } from './link.js';
-import {
-  checkStream,
-  type LocalState,
-  newLocalState,
-  readLocalState,
-  writeLocalState,
-} from './local-state.js';
+import { type LocalState, newLocalState, readStateFor, writeLocalState } from './local-state.js';
 import {
   checkWait,
   type FollowerOptions,
@@ -19,7 +13,12 @@ import {
   resolveFollower,
   resolvePrimary,
 } from './options.js';
-import { openReplicaWal, restoreFromObjects, verifyAgainstStream } from './replica-log.js';
+import {
+  openOnLink,
+  openReplicaWal,
+  restoreFromObjects,
+  verifyAgainstStream,
+} from './replica-log.js';
 import { ReplicatedWal } from './replicated-wal.js';
 
 export interface FollowerStats {
@@ -52,35 +51,32 @@ export class Follower {
    */
   static async open(dir: string, options: FollowerOptions): Promise<Follower> {
     const resolved = resolveFollower(options);
-    let state = readLocalState(dir);
-    checkStream(dir, state, resolved.stream);
+    const found = readStateFor(dir, resolved.stream);
     const link = await ClusterLink.open(resolved, null);
-    let wal: Wal | undefined;
-    try {
-      wal = await openReplicaWal(dir, resolved.wal, link.nc.info?.max_payload);
-      const position = await link.lastPosition();
-      const inStream = position.header === null ? 0n : position.header.lastLsn;
-      if (wal.lastLsn > inStream) {
-        throw new WalError(
-          WalErrorCode.DIVERGED,
-          `${dir} holds LSNs up to ${wal.lastLsn} but the stream '${resolved.stream}' only up to ${inStream}: LSNs ${inStream + 1n}–${wal.lastLsn} here were never replicated (the unreplicated tail of a fenced primary?); start the follower in an empty directory`,
-          { details: { from: inStream + 1n, to: wal.lastLsn } },
-        );
-      }
-      await verifyAgainstStream(link, wal, wal.lastLsn);
-      state =
-        state === null
-          ? newLocalState(resolved.stream, 'follower')
-          : { ...state, role: 'follower' };
-      writeLocalState(dir, state);
-      const follower = new Follower(dir, wal, link, state, resolved);
-      follower.start();
-      return follower;
-    } catch (error) {
-      await wal?.close().catch(() => undefined);
-      await link.close();
-      throw error;
-    }
+    return openOnLink(
+      link,
+      (maxPayload) => openReplicaWal(dir, resolved.wal, maxPayload),
+      async (wal) => {
+        const position = await link.lastPosition();
+        const inStream = position.header === null ? 0n : position.header.lastLsn;
+        if (wal.lastLsn > inStream) {
+          throw new WalError(
+            WalErrorCode.DIVERGED,
+            `${dir} holds LSNs up to ${wal.lastLsn} but the stream '${resolved.stream}' only up to ${inStream}: LSNs ${inStream + 1n}–${wal.lastLsn} here were never replicated (the unreplicated tail of a fenced primary?); start the follower in an empty directory`,
+            { details: { from: inStream + 1n, to: wal.lastLsn } },
+          );
+        }
+        await verifyAgainstStream(link, wal, wal.lastLsn);
+        const state: LocalState =
+          found === null
+            ? newLocalState(resolved.stream, 'follower')
+            : { ...found, role: 'follower' };
+        writeLocalState(dir, state);
+        const follower = new Follower(dir, wal, link, state, resolved);
+        follower.start();
+        return follower;
+      },
+    );
   }
 
   readonly dir: string;

@@ -67,12 +67,14 @@ export function writeLocalState(dir: string, state: LocalState): void {
   }
 }
 
-/** Refuses a directory that belongs to another stream. */
-export function checkStream(dir: string, state: LocalState | null, stream: string): void {
+/** The state of `dir` (null: none yet), refused if the directory belongs to another stream. */
+export function readStateFor(dir: string, stream: string): LocalState | null {
+  const state = readLocalState(dir);
   if (state !== null && state.stream !== stream) {
     throw new WalError(
       WalErrorCode.BAD_STATE,
       `${dir} replicates the stream '${state.stream}', not '${stream}'; open it with stream: '${state.stream}', or use another directory`,
     );
   }
+  return state;
 }

@@ -32,6 +32,27 @@ export async function openLocalWal(
     .build();
 }
 
+/**
+ * Opens a primary's or a follower's local log with `openLog` (given the server's largest
+ * message) and sets the role up on it with `setUp`. If either fails, the log and `link`
+ * are closed before the error goes on: a refused open leaves nothing open.
+ */
+export async function openOnLink<T>(
+  link: ClusterLink,
+  openLog: (maxPayload: number | undefined) => Promise<Wal>,
+  setUp: (wal: Wal) => Promise<T>,
+): Promise<T> {
+  let wal: Wal | undefined;
+  try {
+    wal = await openLog(link.nc.info?.max_payload);
+    return await setUp(wal);
+  } catch (error) {
+    await wal?.close().catch(() => undefined);
+    await link.close();
+    throw error;
+  }
+}
+
 /** A follower's log: records up to a whole message per batch. */
 export async function openReplicaWal(
   dir: string,

@@ -13,13 +13,7 @@ import { type FencedReport, Fencing } from './fencing.js';
 import { type Guarantee, guarantee } from './guarantee.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
 import { ClusterLink } from './link.js';
-import {
-  checkStream,
-  type LocalState,
-  newLocalState,
-  readLocalState,
-  writeLocalState,
-} from './local-state.js';
+import { type LocalState, newLocalState, readStateFor, writeLocalState } from './local-state.js';
 import {
   checkRecord,
   checkWait,
@@ -27,7 +21,7 @@ import {
   type ResolvedPrimary,
   resolvePrimary,
 } from './options.js';
-import { openLocalWal } from './replica-log.js';
+import { openLocalWal, openOnLink } from './replica-log.js';
 import { ReplicationLag } from './replication-lag.js';
 import { copyRecord, recordInput } from './shipped-records.js';
 import { Shipper } from './shipper.js';
@@ -68,44 +62,41 @@ export class ReplicatedWal {
    */
   static async open(dir: string, options: PrimaryOptions): Promise<ReplicatedWal> {
     const resolved = resolvePrimary(options);
-    let state = readLocalState(dir);
-    checkStream(dir, state, resolved.stream);
-    if (state?.role === 'follower') {
+    const found = readStateFor(dir, resolved.stream);
+    if (found?.role === 'follower') {
       throw new WalError(
         WalErrorCode.BAD_STATE,
         `${dir} is a follower of '${resolved.stream}'; promote it (Follower.open(dir).promote(), or walnut promote) instead of opening it as a primary`,
       );
     }
     const link = await ClusterLink.open(resolved, resolved);
-    let wal: Wal | undefined;
-    try {
-      wal = await openLocalWal(dir, resolved.wal, link.nc.info?.max_payload);
-      state ??= newLocalState(resolved.stream, 'primary');
-      const current = await readLease(link.kv);
-      if (
-        // The holder is this directory: it takes the next epoch even if its own record of
-        // the epoch is behind (a crash between taking the lease and writing REPLICATION).
-        current !== null &&
-        current.lease.holder !== state.id
-      ) {
-        const fenced = current.lease.holder !== state.id && state.epoch > 0;
-        throw new WalError(
-          fenced ? WalErrorCode.FENCED : WalErrorCode.BAD_STATE,
-          fenced
-            ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one`
-            : `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
-          { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
-        );
-      }
-      const lease = await takeLease(link.kv, state.id, current);
-      state = { ...state, role: 'primary', epoch: lease.lease.epoch };
-      writeLocalState(dir, state);
-      return await ReplicatedWal.begin(dir, wal, link, state, lease, resolved);
-    } catch (error) {
-      await wal?.close().catch(() => undefined);
-      await link.close();
-      throw error;
-    }
+    return openOnLink(
+      link,
+      (maxPayload) => openLocalWal(dir, resolved.wal, maxPayload),
+      async (wal) => {
+        let state = found ?? newLocalState(resolved.stream, 'primary');
+        const current = await readLease(link.kv);
+        if (
+          // The holder is this directory: it takes the next epoch even if its own record of
+          // the epoch is behind (a crash between taking the lease and writing REPLICATION).
+          current !== null &&
+          current.lease.holder !== state.id
+        ) {
+          const fenced = current.lease.holder !== state.id && state.epoch > 0;
+          throw new WalError(
+            fenced ? WalErrorCode.FENCED : WalErrorCode.BAD_STATE,
+            fenced
+              ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one`
+              : `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
+            { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
+          );
+        }
+        const lease = await takeLease(link.kv, state.id, current);
+        state = { ...state, role: 'primary', epoch: lease.lease.epoch };
+        writeLocalState(dir, state);
+        return ReplicatedWal.begin(dir, wal, link, state, lease, resolved);
+      },
+    );
   }
 
   /**

@@ -1,33 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { Follower, type PrimaryOptions, ReplicatedWal } from '../src/index.js';
+import type { PrimaryOptions } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import {
-  closedAfterEach,
-  contiguous,
-  payloadOf,
-  readLog,
-  streamName,
-  tempDir,
-  useCluster,
-} from './helpers.js';
+import { contiguous, payloadOf, streamName, useReplication } from './helpers.js';
 
-const cluster = useCluster();
-
-const opened = closedAfterEach();
+const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
 async function proxiedPrimary(options: Partial<PrimaryOptions>) {
   const proxy = await TcpProxy.start(cluster().nodes[2]!.spec.clientPort);
   opened.push({ close: () => proxy.stop() });
-  const primary = await ReplicatedWal.open(tempDir(), {
+  const primary = await openPrimary(streamName('async'), {
     servers: [proxy.url],
     connection: { ignoreClusterUpdates: true },
-    stream: streamName('async'),
-    replicas: 3,
     mode: 'async',
     requestTimeoutMs: 1_000,
     ...options,
   });
-  opened.push(primary);
   return { proxy, primary };
 }
 
@@ -53,15 +40,7 @@ describe('async mode', () => {
     expect(await primary.waitReplicated(510n, 30_000)).toBe(510n);
     expect(primary.stats().lag.records).toBe(0n);
 
-    const dir = tempDir();
-    const follower = await Follower.open(dir, {
-      servers: cluster().servers,
-      stream: primary.stream,
-    });
-    opened.push(follower);
-    await follower.waitFor(510n, 20_000);
-    await follower.close();
-    expect(contiguous(await readLog(dir))).toBe(510);
+    expect(contiguous(await followerCopy(primary.stream, 510n))).toBe(510);
   });
 
   it("maxLagBytes with lagPolicy 'error' refuses appends while the cluster is out of reach", async () => {

@@ -1,20 +1,10 @@
 import { KeyRing } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
-import { Follower, ReplicatedWal } from '../src/index.js';
+import { Follower } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import {
-  closedAfterEach,
-  contiguous,
-  payloadOf,
-  readLog,
-  streamName,
-  tempDir,
-  useCluster,
-} from './helpers.js';
+import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
 
-const cluster = useCluster();
-
-const opened = closedAfterEach();
+const { cluster, opened, openPrimary } = useReplication();
 
 async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -27,16 +17,11 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
 describe('catching up from the object store', () => {
   it('a follower whose position the stream trimmed restores sealed segments, then follows the stream', async () => {
     const stream = streamName('restore');
-    const primaryDir = tempDir();
     // Small segments (about 60 records of 200 B) and a stream that keeps 150 messages.
-    const primary = await ReplicatedWal.open(primaryDir, {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
+    const primary = await openPrimary(stream, {
       streamMaxMessages: 150,
       wal: { segmentSize: 16 * 1024 },
     });
-    opened.push(primary);
     for (let i = 0; i < 100; i++) await primary.append(payloadOf(i, 200));
     const restartedDir = tempDir();
     const early = await Follower.open(restartedDir, { servers: cluster().servers, stream });
@@ -64,20 +49,16 @@ describe('catching up from the object store', () => {
     await primary.close();
     const copy = await readLog(restartedDir);
     expect(contiguous(copy)).toBe(1_001);
-    expect(copy).toEqual(await readLog(primaryDir));
+    expect(copy).toEqual(await readLog(primary.dir));
   });
 
   it('restores encrypted segments with the key ring of the primary, and says a key is missing without it', async () => {
     const stream = streamName('restore-encrypted');
     const ring = new KeyRing([[7, Buffer.alloc(32, 7)]], 7);
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
+    const primary = await openPrimary(stream, {
       streamMaxMessages: 100,
       wal: { segmentSize: 16 * 1024, encryption: ring },
     });
-    opened.push(primary);
     for (let i = 0; i < 600; i++) await primary.append(payloadOf(i, 200));
     await until('the uploads', () => primary.stats().uploads.uploadedLsn >= 450n);
 
@@ -99,15 +80,12 @@ describe('catching up from the object store', () => {
     const stream = streamName('partition');
     const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
     opened.push({ close: () => proxy.stop() });
-    const primary = await ReplicatedWal.open(tempDir(), {
+    const primary = await openPrimary(stream, {
       servers: [proxy.url],
       connection: { ignoreClusterUpdates: true },
-      stream,
-      replicas: 3,
       requestTimeoutMs: 1_000,
       replicationTimeoutMs: 2_000,
     });
-    opened.push(primary);
     for (let i = 0; i < 20; i++) await primary.append(payloadOf(i));
     proxy.cut();
     const cut = await Promise.allSettled(

@@ -2,31 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { PrimaryChild } from './child.js';
 import {
-  closedAfterEach,
   contiguous,
+  expectAcknowledgedIn,
   payloadOf,
   readLog,
   streamName,
   tempDir,
-  useCluster,
+  useReplication,
 } from './helpers.js';
 
 // The primaries here run the built package in child processes: build first (pnpm test does).
-const cluster = useCluster();
-
-const opened = closedAfterEach();
-
-function expectAcknowledgedIn(
-  copy: { lsn: bigint; payload: Buffer }[],
-  acked: Map<bigint, number>,
-): void {
-  const byLsn = new Map(copy.map((r) => [r.lsn, r.payload]));
-  for (const [lsn, i] of acked) {
-    const payload = byLsn.get(lsn);
-    expect(payload, `acknowledged LSN ${lsn}`).toBeDefined();
-    expect(payload!.equals(payloadOf(i)), `bytes of LSN ${lsn}`).toBe(true);
-  }
-}
+const { cluster, opened } = useReplication();
 
 describe('the primary process dies or stops', () => {
   it('SIGKILL of a sync primary: every acknowledged record is in the stream; reopened, it ships the rest', async () => {

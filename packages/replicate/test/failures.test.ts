@@ -1,23 +1,19 @@
 import { isWalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
-import { Follower, ReplicatedWal } from '../src/index.js';
+import type { ReplicatedWal } from '../src/index.js';
 import { sleep } from '../src/testing/index.js';
 import {
-  closedAfterEach,
   contiguous,
+  expectAcknowledgedIn,
   payloadOf,
-  readLog,
   streamName,
-  tempDir,
-  useCluster,
+  useReplication,
 } from './helpers.js';
 
-const cluster = useCluster();
-
 // Every node runs again for the next test.
-const opened = closedAfterEach(async () => {
-  for (const node of cluster().nodes) await node.start();
-  await cluster().waitForJetStream(30_000);
+const { cluster, openPrimary, followerCopy } = useReplication(async (running) => {
+  for (const node of running.nodes) await node.start();
+  await running.waitForJetStream(30_000);
 });
 
 interface Run {
@@ -62,32 +58,18 @@ async function produce(
 
 /** A fresh follower's copy must hold every acknowledged record, byte for byte, LSNs contiguous. */
 async function checkOnFreshFollower(stream: string, run: Run, upTo: bigint): Promise<void> {
-  const dir = tempDir();
-  const follower = await Follower.open(dir, { servers: cluster().servers, stream });
-  opened.push(follower);
-  await follower.waitFor(upTo, 60_000);
-  await follower.close();
-  const copy = await readLog(dir);
+  const copy = await followerCopy(stream, upTo, { timeoutMs: 60_000 });
   contiguous(copy);
-  const byLsn = new Map(copy.map((r) => [r.lsn, r.payload]));
-  for (const [lsn, i] of run.acked) {
-    const payload = byLsn.get(lsn);
-    expect(payload, `acknowledged LSN ${lsn}`).toBeDefined();
-    expect(payload!.equals(payloadOf(i)), `bytes of LSN ${lsn}`).toBe(true);
-  }
+  expectAcknowledgedIn(copy, run.acked);
 }
 
 describe('failures of the cluster under sync appends from 64 producers', () => {
   it('kill -9 of the stream leader: appends stall, then resume; nothing acknowledged is lost', async () => {
     const stream = streamName('leader');
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
+    const primary = await openPrimary(stream, {
       requestTimeoutMs: 2_000,
       replicationTimeoutMs: 60_000,
     });
-    opened.push(primary);
     await primary.append(payloadOf(0));
     const leader = await cluster().streamLeader(stream);
     const run = await produce(
@@ -110,14 +92,10 @@ describe('failures of the cluster under sync appends from 64 producers', () => {
 
   it('kill -9 of a non-leader replica: appends go on, none fails', async () => {
     const stream = streamName('replica');
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
+    const primary = await openPrimary(stream, {
       requestTimeoutMs: 2_000,
       replicationTimeoutMs: 60_000,
     });
-    opened.push(primary);
     await primary.append(payloadOf(0));
     const leader = await cluster().streamLeader(stream);
     // A replica that is not the stream leader, and not the node the primary is connected to.
@@ -142,14 +120,10 @@ describe('failures of the cluster under sync appends from 64 producers', () => {
 
   it('losing the quorum: sync appends fail after the bounded wait with WAL_NOT_REPLICATED, retries back off, and the records ship once it returns', async () => {
     const stream = streamName('quorum');
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
+    const primary = await openPrimary(stream, {
       requestTimeoutMs: 1_000,
       replicationTimeoutMs: 2_000,
     });
-    opened.push(primary);
     for (let i = 0; i < 20; i++) await primary.append(payloadOf(i));
     const leader = await cluster().streamLeader(stream);
     const others = cluster().nodes.filter((n) => n.spec.name !== leader);

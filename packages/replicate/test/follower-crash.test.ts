@@ -2,22 +2,18 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Batch } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
-import { Follower, ReplicatedWal } from '../src/index.js';
-import { contiguous, payloadOf, readLog, streamName, tempDir, useCluster } from './helpers.js';
+import { Follower } from '../src/index.js';
+import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
 
 // The follower runs the built package in a child process: build first (pnpm test does).
 const CHILD = fileURLToPath(new URL('./fixtures/follower-child.mjs', import.meta.url));
 
-const cluster = useCluster();
+const { cluster, openPrimary } = useReplication();
 
 describe('a follower process killed while applying', () => {
   it('continues from its own durable position when reopened, and ends equal to the primary', async () => {
     const stream = streamName('follower-kill');
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
-    });
+    const primary = await openPrimary(stream);
     const batches: Promise<bigint>[] = [];
     for (let b = 0; b < 100; b++) {
       const batch = new Batch();

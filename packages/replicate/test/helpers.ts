@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from '@walnut/wal';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { Follower, type PrimaryOptions, ReplicatedWal } from '../src/index.js';
 import { NatsCluster } from '../src/testing/index.js';
 
 const dirs: string[] = [];
@@ -61,18 +62,67 @@ export function closedAfterEach(then?: () => Promise<void>): Closeable[] {
   return opened;
 }
 
+/** What a test file of replication works with: see `useReplication()`. */
+export interface Replication {
+  /** The running 3-node cluster. */
+  readonly cluster: () => NatsCluster;
+  /** What a test pushes here is closed after it (see `closedAfterEach`). */
+  readonly opened: Closeable[];
+  /** A primary of `stream` (3 replicas) on the cluster, in a fresh directory, closed after the test. */
+  openPrimary(stream: string, options?: Partial<PrimaryOptions>): Promise<ReplicatedWal>;
+  /**
+   * Opens a follower of `stream` in `dir` (a fresh directory by default), waits until it
+   * applied `lsn` (20 s at most by default), closes it, and returns its log.
+   */
+  followerCopy(
+    stream: string,
+    lsn: bigint,
+    options?: { dir?: string; timeoutMs?: number },
+  ): Promise<LogRecord[]>;
+}
+
+/**
+ * `useCluster()` and `closedAfterEach(then)` of a test file, with shorthands that open
+ * primaries and followers on that cluster. `then` gets the cluster.
+ */
+export function useReplication(then?: (cluster: NatsCluster) => Promise<void>): Replication {
+  const cluster = useCluster();
+  const opened = closedAfterEach(then && (() => then(cluster())));
+  return {
+    cluster,
+    opened,
+    async openPrimary(stream, options = {}) {
+      const primary = await ReplicatedWal.open(tempDir(), {
+        servers: cluster().servers,
+        stream,
+        replicas: 3,
+        ...options,
+      });
+      opened.push(primary);
+      return primary;
+    },
+    async followerCopy(stream, lsn, { dir = tempDir(), timeoutMs = 20_000 } = {}) {
+      const follower = await Follower.open(dir, { servers: cluster().servers, stream });
+      opened.push(follower);
+      await follower.waitFor(lsn, timeoutMs);
+      await follower.close();
+      return readLog(dir);
+    },
+  };
+}
+
 let streams = 0;
 /** A stream name no other test in this process uses. */
 export function streamName(what: string): string {
   return `${what}-${process.pid}-${++streams}`;
 }
 
+export type LogRecord = { lsn: bigint; payload: Buffer; meta?: Buffer };
+
 /** Every record of the log in `dir` (opened, replayed and closed). */
-export async function readLog(
-  dir: string,
-): Promise<{ lsn: bigint; payload: Buffer; meta?: Buffer }[]> {
+export async function readLog(dir: string): Promise<LogRecord[]> {
   const wal = await Wal.open(dir).storageIo('sync-fs').build();
-  const out: { lsn: bigint; payload: Buffer; meta?: Buffer }[] = [];
+  const out: LogRecord[] = [];
   try {
     await wal.replay(1n, (r) => {
       out.push({
@@ -91,6 +141,19 @@ export function digest(records: { lsn: bigint; payload: Buffer }[]): string {
   const hash = createHash('sha256');
   for (const r of records) hash.update(`${r.lsn}:`).update(r.payload);
   return hash.digest('hex');
+}
+
+/** Checks that `copy` holds each acknowledged LSN with the bytes of `payloadOf(i)` (`acked`: LSN → i). */
+export function expectAcknowledgedIn(
+  copy: { lsn: bigint; payload: Buffer }[],
+  acked: Map<bigint, number>,
+): void {
+  const byLsn = new Map(copy.map((r) => [r.lsn, r.payload]));
+  for (const [lsn, i] of acked) {
+    const payload = byLsn.get(lsn);
+    expect(payload, `acknowledged LSN ${lsn}`).toBeDefined();
+    expect(payload!.equals(payloadOf(i)), `bytes of LSN ${lsn}`).toBe(true);
+  }
 }
 
 /** Checks LSNs 1..n contiguous; returns n. */

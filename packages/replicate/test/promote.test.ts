@@ -4,19 +4,9 @@ import { isWalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import {
-  closedAfterEach,
-  contiguous,
-  payloadOf,
-  readLog,
-  streamName,
-  tempDir,
-  useCluster,
-} from './helpers.js';
+import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
 
-const cluster = useCluster();
-
-const opened = closedAfterEach();
+const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
 describe('promotion and fencing', () => {
   it('a promoted follower fences the old primary, which never acknowledges again and reports its tail', async () => {
@@ -24,16 +14,12 @@ describe('promotion and fencing', () => {
     // The old primary reaches the cluster through a proxy the test can cut.
     const proxy = await TcpProxy.start(cluster().nodes[0]!.spec.clientPort);
     opened.push({ close: () => proxy.stop() });
-    const oldDir = tempDir();
-    const old = await ReplicatedWal.open(oldDir, {
+    const old = await openPrimary(stream, {
       servers: [proxy.url],
       connection: { ignoreClusterUpdates: true },
-      stream,
-      replicas: 3,
       mode: 'async',
       requestTimeoutMs: 1_000,
     });
-    opened.push(old);
     for (let i = 0; i < 40; i++) await old.append(payloadOf(i));
     await old.waitReplicated(40n, 10_000);
     const followerDir = tempDir();
@@ -65,13 +51,13 @@ describe('promotion and fencing', () => {
 
     // The old directory cannot come back as primary.
     await expect(
-      ReplicatedWal.open(oldDir, { servers: cluster().servers, stream, replicas: 3 }),
+      ReplicatedWal.open(old.dir, { servers: cluster().servers, stream, replicas: 3 }),
     ).rejects.toMatchObject({
       code: 'WAL_FENCED',
     });
     // Nor follow: its LSNs 41-45 are records the stream never had.
     await expect(
-      Follower.open(oldDir, { servers: cluster().servers, stream }),
+      Follower.open(old.dir, { servers: cluster().servers, stream }),
     ).rejects.toMatchObject({
       code: 'WAL_DIVERGED',
     });
@@ -83,12 +69,7 @@ describe('promotion and fencing', () => {
 
   it('an old primary that has not yet heard of the takeover refuses its next append', async () => {
     const stream = streamName('fence-sync');
-    const old = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
-    });
-    opened.push(old);
+    const old = await openPrimary(stream);
     for (let i = 0; i < 10; i++) await old.append(payloadOf(i));
     const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     await follower.waitFor(10n, 20_000);
@@ -123,12 +104,7 @@ describe('promotion and fencing', () => {
 
   it('a second primary for the same stream is refused while the first holds the lease', async () => {
     const stream = streamName('second');
-    const first = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
-    });
-    opened.push(first);
+    const first = await openPrimary(stream);
     await expect(
       ReplicatedWal.open(tempDir(), { servers: cluster().servers, stream, replicas: 3 }),
     ).rejects.toMatchObject({
@@ -156,11 +132,6 @@ describe('promotion and fencing', () => {
     opened.push(again);
     expect(again.epoch).toBe(2);
     expect(await again.append(payloadOf(30))).toBe(31n);
-    const followerDir = tempDir();
-    const follower = await Follower.open(followerDir, { servers: cluster().servers, stream });
-    opened.push(follower);
-    await follower.waitFor(31n, 20_000);
-    await follower.close();
-    expect(contiguous(await readLog(followerDir))).toBe(31);
+    expect(contiguous(await followerCopy(stream, 31n))).toBe(31);
   });
 });

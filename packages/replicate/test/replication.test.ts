@@ -1,30 +1,14 @@
 import { Batch } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
-import { Follower, ReplicatedWal } from '../src/index.js';
-import {
-  closedAfterEach,
-  contiguous,
-  payloadOf,
-  readLog,
-  streamName,
-  tempDir,
-  useCluster,
-} from './helpers.js';
+import { Follower } from '../src/index.js';
+import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
 
-const cluster = useCluster();
-
-const opened = closedAfterEach();
+const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
 describe('a sync primary and a follower on a 3-node cluster', () => {
   it('acknowledges appends only once replicated, and a follower copies them byte for byte', async () => {
     const stream = streamName('basic');
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      mode: 'sync',
-      replicas: 3,
-    });
-    opened.push(primary);
+    const primary = await openPrimary(stream, { mode: 'sync' });
     const producers = 16;
     const perProducer = 25;
     const acked: bigint[] = [];
@@ -68,12 +52,7 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
 
   it('lets a caller reuse its buffer as soon as append returns, locally and on the follower', async () => {
     const stream = streamName('reuse');
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
-    });
-    opened.push(primary);
+    const primary = await openPrimary(stream);
     const buffer = Buffer.alloc(32);
     const appends: Promise<bigint>[] = [];
     for (let i = 0; i < 200; i++) {
@@ -86,13 +65,8 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
       }
     }
     await Promise.all(appends);
-    const dir = tempDir();
-    const follower = await Follower.open(dir, { servers: cluster().servers, stream });
-    opened.push(follower);
-    await follower.waitFor(primary.lastLsn, 20_000);
-    await follower.close();
+    const copy = await followerCopy(stream, primary.lastLsn);
     await primary.close();
-    const copy = await readLog(dir);
     expect(copy).toEqual(await readLog(primary.dir));
     const expected: number[] = [];
     for (let i = 0; i < 200; i++) expected.push(...(i % 50 === 0 ? [i, i, i] : [i]));
@@ -106,12 +80,7 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
 
   it('continues a follower from its own position after a restart', async () => {
     const stream = streamName('restart');
-    const primary = await ReplicatedWal.open(tempDir(), {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
-    });
-    opened.push(primary);
+    const primary = await openPrimary(stream);
     for (let i = 0; i < 50; i++) await primary.append(payloadOf(i));
     const dir = tempDir();
     const first = await Follower.open(dir, { servers: cluster().servers, stream });
@@ -120,11 +89,7 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     const batch = new Batch();
     for (let i = 50; i < 120; i++) batch.add(payloadOf(i));
     await primary.appendBatch(batch);
-    const second = await Follower.open(dir, { servers: cluster().servers, stream });
-    opened.push(second);
-    await second.waitFor(120n, 20_000);
-    await second.close();
-    const copy = await readLog(dir);
+    const copy = await followerCopy(stream, 120n, { dir });
     expect(contiguous(copy)).toBe(120);
     for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadOf(i))).toBe(true);
   });

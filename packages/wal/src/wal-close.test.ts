@@ -38,6 +38,11 @@ class Appender {
     );
   }
 
+  /** Appends `${tag}-0` to `${tag}-${count - 1}`. */
+  appendMany(tag: string, count: number): void {
+    for (let i = 0; i < count; i++) this.append(`${tag}-${i}`);
+  }
+
   all(): Promise<Outcome[]> {
     return Promise.all(this.outcomes);
   }
@@ -76,17 +81,22 @@ async function logOf(dir: string, storageIo: StorageChoice): Promise<Map<bigint,
 
 const kinds = (outcomes: Outcome[]) => outcomes.map((o) => o.kind);
 
+/** Calls close() while writes are held, then lets them complete (`release`) and waits. */
+async function closeThenRelease(wal: Wal, release: () => void): Promise<void> {
+  const closed = wal.close();
+  release();
+  await closed;
+}
+
 describe('close(): WAL_CLOSED means never in the log (fake engine)', () => {
   it('drops what was not handed over and rejects it WAL_CLOSED; what was handed over gets WAL_OUTCOME_UNKNOWN with its LSN', async () => {
     const { wal, engine } = await openFakeWal();
     engine.hold = true;
     const appender = new Appender(wal);
-    for (let i = 0; i < 20; i++) appender.append(`a-${i}`);
+    appender.appendMany('a', 20);
     await tick(); // the group commit took records 1..20
-    for (let i = 0; i < 10; i++) appender.append(`b-${i}`);
-    const closed = wal.close();
-    engine.release();
-    await closed;
+    appender.appendMany('b', 10);
+    await closeThenRelease(wal, () => engine.release());
     const outcomes = await appender.all();
     expect(kinds(outcomes)).toEqual([...Array(20).fill('unknown'), ...Array(10).fill('closed')]);
     expect(outcomes.slice(0, 20).map((o) => (o.kind === 'unknown' ? o.lsn : 0n))).toEqual(
@@ -125,11 +135,9 @@ describe('close(): WAL_CLOSED means never in the log (fake engine)', () => {
     const { wal, engine } = await openFakeWal({ maxQueueBytes: 16 });
     engine.hold = true;
     const appender = new Appender(wal);
-    for (let i = 0; i < 6; i++) appender.append(`blocked-${i}`);
+    appender.appendMany('blocked', 6);
     expect(wal.stats().blockedAppends).toBe(5);
-    const closed = wal.close();
-    engine.release();
-    await closed;
+    await closeThenRelease(wal, () => engine.release());
     expect(kinds(await appender.all())).toEqual(['closed', ...Array(5).fill('closed')]);
     expect(engine.records).toHaveLength(0);
   });
@@ -147,12 +155,10 @@ describe('close() over SegmentedWal, with completions held (deterministic)', () 
     const { wal, faulty, memory } = await heldWal();
     faulty.holdCompletions();
     const appender = new Appender(wal);
-    for (let i = 0; i < 10; i++) appender.append(`a-${i}`);
+    appender.appendMany('a', 10);
     await tick(); // write + fdatasync of 1..10 submitted; their completions held
-    for (let i = 0; i < 10; i++) appender.append(`b-${i}`);
-    const closed = wal.close();
-    faulty.releaseCompletions();
-    await closed;
+    appender.appendMany('b', 10);
+    await closeThenRelease(wal, () => faulty.releaseCompletions());
     const outcomes = await appender.all();
     expect(kinds(outcomes)).toEqual([...Array(10).fill('unknown'), ...Array(10).fill('closed')]);
     const log = await logOf('/log', memory);
@@ -164,12 +170,10 @@ describe('close() over SegmentedWal, with completions held (deterministic)', () 
     const { wal, faulty, memory } = await heldWal();
     faulty.holdCompletions();
     const appender = new Appender(wal);
-    for (let i = 0; i < 10; i++) appender.append(`a-${i}`);
+    appender.appendMany('a', 10);
     await expect(wal.shutdown(20)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });
-    for (let i = 0; i < 10; i++) appender.append(`b-${i}`);
-    const closed = wal.close();
-    faulty.releaseCompletions();
-    await closed;
+    appender.appendMany('b', 10);
+    await closeThenRelease(wal, () => faulty.releaseCompletions());
     const outcomes = await appender.all();
     expect(kinds(outcomes)).toEqual([...Array(10).fill('unknown'), ...Array(10).fill('closed')]);
     checkAgainstLog(outcomes, await logOf('/log', memory));
@@ -227,10 +231,10 @@ describe.each([
         const dir = join(root, `${backend}-${round}`);
         const wal = await Wal.open(dir).storageIo(backend).build();
         const appender = new Appender(wal);
-        for (let i = 0; i < 300; i++) appender.append(`r${round}-a-${i}`);
+        appender.appendMany(`r${round}-a`, 300);
         // Let some group commits go out (and some complete), then append more and close.
         for (let t = 0; t < round; t++) await tick();
-        for (let i = 0; i < 300; i++) appender.append(`r${round}-b-${i}`);
+        appender.appendMany(`r${round}-b`, 300);
         await wal.close();
         const outcomes = await appender.all();
         expect(kinds(outcomes)).toContain('closed');
