@@ -359,6 +359,53 @@ describe('Wal: tail', () => {
   });
 });
 
+describe('Wal: where reading starts', () => {
+  const missing = undefined as unknown as bigint;
+  const numeric = 1 as unknown as bigint;
+
+  it('refuses a from that is missing, a number or negative, in replay, iterator and tail', async () => {
+    const { wal } = await openFakeWal();
+    await wal.append(payload(1));
+    for (const from of [missing, numeric, -1n]) {
+      await expect(wal.replay(from, () => undefined)).rejects.toMatchObject({
+        code: 'WAL_BAD_ARGUMENT',
+        message: expect.stringContaining('replay(from)'),
+      });
+      expect(() => wal.iterator(from)).toThrow(
+        expect.objectContaining({
+          code: 'WAL_BAD_ARGUMENT',
+          message: expect.stringContaining('1n'),
+        }),
+      );
+      await expect(wal.tail(from).next()).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    }
+    await wal.close();
+  });
+
+  it('reads every record from 0n as from 1n', async () => {
+    const { wal } = await openFakeWal();
+    for (let i = 1; i <= 3; i++) await wal.append(payload(i));
+    for (const from of [0n, 1n]) {
+      const lsns: bigint[] = [];
+      await wal.replay(from, (record) => {
+        lsns.push(record.lsn);
+      });
+      for await (const record of wal.iterator(from)) lsns.push(record.lsn);
+      expect(lsns).toEqual([1n, 2n, 3n, 1n, 2n, 3n]);
+    }
+    await wal.close();
+  });
+
+  it('refuses replay without a callback', async () => {
+    const { wal } = await openFakeWal();
+    await expect(wal.replay(1n, undefined as unknown as () => void)).rejects.toMatchObject({
+      code: 'WAL_BAD_ARGUMENT',
+      message: expect.stringContaining('fn'),
+    });
+    await wal.close();
+  });
+});
+
 describe('Wal: stats', () => {
   it('counts appends, batches, bytes, syncs and commit latency', async () => {
     const { wal } = await openFakeWal();

@@ -325,7 +325,8 @@ export class Wal {
   }
 
   /**
-   * Calls `fn` for every record with LSN ≥ `from`, in order, up to the last record written
+   * Calls `fn` for every record with LSN ≥ `from` (a bigint; 1n or 0n for the whole log,
+   * anything else WAL_BAD_ARGUMENT), in order, up to the last record written
    * when replay started (call `flush()` first to include everything appended). Sealed
    * segments are read through a memory map; payloads are views valid as long as you keep
    * them. An async `fn` is awaited. Read-only: up to the last record the writer had

@@ -1,4 +1,4 @@
-import type { WalError, WalRecord } from '@walnut/codec';
+import { badArgument, type WalError, type WalRecord } from '@walnut/codec';
 import type { LogEngine, SegmentOpener } from '../engine.js';
 import { LogCursor, RecordIterator } from '../read-records.js';
 import { closedError } from './refusals.js';
@@ -39,6 +39,8 @@ export class ReadSide {
 
   async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
     this.throwIfClosed();
+    checkFrom('replay', from);
+    if (typeof fn !== 'function') badArgument('replay(from, fn): fn', 'a function', fn);
     if (this.readOnly) await this.catchUp();
     const cursor = this.cursor(from, this.engine.writtenLsn);
     try {
@@ -55,12 +57,14 @@ export class ReadSide {
 
   iterator(from: bigint): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
+    checkFrom('iterator', from);
     if (this.readOnly) return this.iterateCaughtUp(from);
     return new RecordIterator(this.cursor(from, this.engine.writtenLsn));
   }
 
   async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
+    checkFrom('tail', from);
     const signal = options.signal;
     const status = this.status;
     let cursor = from;
@@ -142,4 +146,13 @@ export class ReadSide {
       if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
     });
   }
+}
+
+/**
+ * `from` is where reading starts: a bigint LSN, 0n and 1n both meaning the first record.
+ * Without this check a JavaScript caller who left it out read nothing, without an error.
+ */
+function checkFrom(method: string, from: unknown): asserts from is bigint {
+  if (typeof from !== 'bigint' || from < 0n)
+    badArgument(`${method}(from): from`, 'a bigint LSN ≥ 0n (1n reads the whole log)', from);
 }
