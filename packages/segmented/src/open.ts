@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { createStorageIo, type IoLock, type StorageIo } from '@walnut/storage-io';
+import { createStorageIo, type IoLock, lockOwner, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { type DirectIoStats, probeDirectIo } from './direct-io.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
@@ -64,6 +64,7 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
       dir: cfg.dir,
       mode: cfg.recovery,
       readOnly: cfg.readOnly,
+      besideWriter: cfg.readOnly && writerMayBeWriting(join(cfg.dir, LOCK_FILE)),
       ring: cfg.encryption,
       maxFrameBody: maxFrameBodyOf(cfg),
     });
@@ -90,4 +91,13 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
 /** The largest frame body the log reads or writes: a record of maxRecordSize and its overhead. */
 export function maxFrameBodyOf(cfg: ResolvedConfig): number {
   return Math.min(2 ** 30, cfg.maxRecordSize + 1024);
+}
+
+/**
+ * Whether a writer may hold the log at `lockPath`: its owner file names a process not proven
+ * gone (one in another container or on another machine counts, as it cannot be ruled out).
+ */
+function writerMayBeWriting(lockPath: string): boolean {
+  const owner = lockOwner(lockPath);
+  return owner !== null && owner.state !== 'gone';
 }

@@ -81,6 +81,34 @@ describe('Wal.open(dir).readOnly()', () => {
     await writer.close();
   });
 
+  for (const backend of ['sync-fs', 'io_uring'] as const) {
+    it(`opens beside a ${backend} writer with appends in flight and reads a whole prefix, every time`, async () => {
+      const dir = freshDir();
+      const writer = await Wal.open(dir).storageIo(backend).build();
+      let stop = false;
+      const deadline = Date.now() + 20_000;
+      // Bounded in count and time; each producer awaits its append (durability 'sync').
+      const producers = Array.from({ length: 8 }, async () => {
+        while (!stop && writer.lastLsn < 100_000n && Date.now() < deadline) {
+          await writer.append(payloadOf(writer.lastLsn + 1n));
+        }
+      });
+      try {
+        for (let open = 0; open < 15; open++) {
+          const reader = await Wal.open(dir).readOnly().build();
+          const lsns = await lsnsOf(reader);
+          expect(lsns).toEqual(upTo(1n, BigInt(lsns.length)));
+          await reader.close();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      } finally {
+        stop = true;
+        await Promise.all(producers);
+        await writer.close();
+      }
+    });
+  }
+
   it('changes nothing on disk, not even a torn tail, which it reports', async () => {
     const dir = freshDir();
     const writer = await Wal.open(dir).build();
