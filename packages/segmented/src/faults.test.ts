@@ -172,6 +172,22 @@ describe.each([
     await wal.close();
   });
 
+  it('truncateBefore on a full device deletes nothing, leaves no temporary file and says what to do', async () => {
+    const { memory, io, wal } = await faultyLog({ segmentTargetSize: 4096 });
+    for (let i = 1n; i <= 200n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await wal.sync();
+    const before = await wal.listSegments();
+    io.inject({ kind: 'enospc', afterBytes: 0 });
+    const err = await expectWalError(wal.truncateBefore(150n), 'WAL_NO_SPACE');
+    expect(err.message).toMatch(/deleted nothing.*free a little space/);
+    expect(await wal.listSegments()).toEqual(before);
+    expect(await memory.readdir(DIR)).not.toContain('FLOOR.tmp');
+    io.clearFaults();
+    const done = await wal.truncateBefore(150n);
+    expect(done.segmentsDeleted).toBeGreaterThan(0);
+    await wal.close();
+  });
+
   it('a failed directory fsync in truncateBefore poisons the log', async () => {
     const { io, wal } = await faultyLog({ segmentTargetSize: 4096 });
     for (let i = 1n; i <= 200n; i++) wal.append({ payload: payloadFor(i, 100) });
