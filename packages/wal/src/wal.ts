@@ -7,7 +7,7 @@ import {
   type WalRecordInput,
 } from '@walnut/codec';
 import type { RecoveryReport } from '@walnut/segmented';
-import type { Batch } from './batch.js';
+import { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
 import { AppendQueue } from './internal/append-queue.js';
 import { announceOpen, channels } from './internal/channels.js';
@@ -268,6 +268,9 @@ export class Wal {
     try {
       if (firstLsn !== undefined && typeof firstLsn !== 'bigint') {
         badArgument('options.firstLsn', 'a bigint LSN', firstLsn);
+      }
+      if (!(batch instanceof Batch)) {
+        badArgument('appendBatch(batch)', 'a Batch (new Batch().add(payload).add(…))', batch);
       }
       records = batch.take();
     } catch (error) {
