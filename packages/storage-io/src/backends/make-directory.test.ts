@@ -1,19 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeDirectory } from './make-directory.js';
 
-const fixture = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'mkdir-child.mjs',
-);
+const fixture = fileURLToPath(new URL('../../test/fixtures/mkdir-child.mjs', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'walnut-mkdir-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
