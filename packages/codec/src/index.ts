@@ -81,3 +81,4 @@ export {
   type ScanStop,
   type StopKind,
 } from './scanner.js';
+export { unknownOption } from './unknown-option.js';

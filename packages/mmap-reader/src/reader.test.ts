@@ -314,6 +314,15 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     );
   });
 
+  it('refuses a directory with WAL_BAD_ARGUMENT saying to pass a segment file', () => {
+    expect(() => open(dir)).toThrow(
+      expect.objectContaining({
+        code: WalErrorCode.BAD_ARGUMENT,
+        message: expect.stringMatching(/is a directory: .* reads one segment file/),
+      }),
+    );
+  });
+
   describe('encrypted segments', () => {
     it('decrypts records with the key ring (plaintext is a copy)', () => {
       const built = buildSegment({

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   BodyKind,
   badArgument,
@@ -17,6 +19,7 @@ import {
   KeyRing,
   MAX_FRAME_BODY,
   RecordCursor,
+  segmentFileName,
   WalError,
   WalErrorCode,
   type WalRecord,
@@ -156,7 +159,10 @@ export class MmapWalReader {
           ? new ReadFrameSource(path, maxBody, end)
           : new MappedFrameSource(path, resolved.addon, maxBody, end);
     } catch (error) {
-      throw ioErrorFromNode(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path);
+      throw (
+        directoryError(path) ??
+        ioErrorFromNode(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path)
+      );
     }
     try {
       const header = source.length === 0 ? null : MmapWalReader.readHeader(source, path);
@@ -164,7 +170,8 @@ export class MmapWalReader {
       return new MmapWalReader(path, source, resolved.reason, header, cipher, maxBody);
     } catch (error) {
       source.close();
-      throw error;
+      // Read mode opens a directory, then fails reading its header (EISDIR).
+      throw directoryError(path) ?? error;
     }
   }
 
@@ -438,4 +445,23 @@ export class MmapWalReader {
     this.closed = true;
     this.source.close();
   }
+}
+
+/**
+ * When opening `path` failed because it is a directory (mmap says EINVAL, read EISDIR), the
+ * error that says so; checked only after a failure, so opening a segment costs no stat.
+ */
+function directoryError(path: string): WalError | undefined {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch {
+    return undefined;
+  }
+  if (!isDirectory) return undefined;
+  return new WalError(
+    WalErrorCode.BAD_ARGUMENT,
+    `${path} is a directory: MmapWalReader.open reads one segment file (such as ${join(path, segmentFileName(1n))}); to read a log directory, use replaySegmentsMmap(dir, fromLsn, fn)`,
+    { details: { path } },
+  );
 }

@@ -1,4 +1,4 @@
-import { badArgument, invalidArgument } from '@walnut/codec';
+import { badArgument, invalidArgument, unknownOption } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Clock } from './clock.js';
 import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
@@ -20,9 +20,26 @@ export interface PerCoreWalManagerConfig {
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+/** Every field of the config; the type makes a field added above be added here too. */
+const OPTIONS: Record<keyof PerCoreWalManagerConfig, true> = {
+  baseDir: true,
+  numCores: true,
+  segmentPattern: true,
+  io: true,
+  clock: true,
+  bufferSize: true,
+  requestTimeoutMs: true,
+};
+const OPTION_NAMES = Object.keys(OPTIONS);
+
 export function checkConfig(config: PerCoreWalManagerConfig): void {
   if (typeof config !== 'object' || config === null)
     invalidArgument('config must be an object with baseDir and numCores');
+  for (const key of Object.keys(config)) {
+    if (!Object.hasOwn(OPTIONS, key)) {
+      throw unknownOption(key, OPTION_NAMES, 'PerCoreWalManager.create() and open()');
+    }
+  }
   if (typeof config.baseDir !== 'string' || config.baseDir === '')
     invalidArgument(`config.baseDir must be a directory path`);
   const n = config.numCores;

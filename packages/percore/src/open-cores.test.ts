@@ -27,6 +27,18 @@ describe('PerCoreWalManager.create, open and openAndRecover', () => {
     );
   });
 
+  it('create and open refuse an unknown config key, naming the likely intended one', async () => {
+    const typo = { baseDir: DIR, numCores: 1, io, numcores: 2 };
+    for (const opening of [PerCoreWalManager.create(typo), PerCoreWalManager.open(typo)]) {
+      await expect(opening).rejects.toMatchObject({
+        code: 'WAL_BAD_ARGUMENT',
+        message: expect.stringContaining('did you mean numCores?'),
+        details: { option: 'numcores' },
+      });
+    }
+    expect(await io.stat(DIR)).toBeNull();
+  });
+
   it.each([
     ['the third core file', { kind: 'eio', op: 'write', nth: 3 }],
     ['the manifest', { kind: 'eio', op: 'write', nth: 4 }],

@@ -10,6 +10,7 @@ export {
   IoUringStorageIo,
   ioUringAvailability,
 } from './backends/io-uring.js';
+export { makeDirectory } from './backends/make-directory.js';
 export { MemoryStorageIo, type PowerLossOptions } from './backends/memory.js';
 export { openFlags } from './backends/real-files.js';
 export { SyncFsStorageIo } from './backends/sync-fs.js';

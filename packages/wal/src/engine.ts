@@ -1,5 +1,5 @@
 import type { KeyRing, WalError, WalRecord, WalRecordInput } from '@walnut/codec';
-import type { RecoveryReport, SegmentedWalConfig } from '@walnut/segmented';
+import type { RecoveryReport, SegmentedWalConfig, SegmentInfo } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 
 // The seam between the Wal and its storage engine: every type either side of it names lives
@@ -83,10 +83,10 @@ export interface LogEngine {
   reapCompletions?(): void;
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
-  listSegments(): Promise<readonly EngineSegment[]>;
+  listSegments(): Promise<readonly SegmentInfo[]>;
   readonly io: StorageIo;
-  /** What opening found and did (SegmentedWal's report); absent for engines that do not say. */
-  readonly recoveryReport?: RecoveryReport;
+  /** What opening found and did (SegmentedWal's report). */
+  readonly recoveryReport: RecoveryReport;
   /** The engine's own counters (SegmentedWal: writes, bytes written, fdatasyncs, segments created…). */
   stats?(): object;
   /**

@@ -1,6 +1,12 @@
 export type { WalRecord, WalRecordInput } from '@walnut/codec';
 export { isWalError, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
-export type { RecoveryMode, RecoveryReport, SalvageDrop, TornTail } from '@walnut/segmented';
+export type {
+  RecoveryMode,
+  RecoveryReport,
+  SalvageDrop,
+  SegmentInfo,
+  TornTail,
+} from '@walnut/segmented';
 export { Batch } from './batch.js';
 export type { EngineSegment } from './engine.js';
 export { TAIL_POLL_MS, type TailOptions } from './internal/read-side.js';

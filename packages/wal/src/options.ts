@@ -1,4 +1,4 @@
-import { badArgument, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, KeyRing, unknownOption } from '@walnut/codec';
 import { CONFIG_LIMITS, type RecoveryMode } from '@walnut/segmented';
 import { checkIoUringConfig, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
 import type { EngineConfig, SegmentOpener } from './engine.js';
@@ -215,44 +215,8 @@ export function checkOptions(options: unknown): WalOptions {
     badArgument('options', 'an object', options);
   const checked: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
-    if (!(key in CHECKS)) throw unknownOption(key);
+    if (!(key in CHECKS)) throw unknownOption(key, OPTION_NAMES, 'Wal.open()');
     if (value !== undefined) checked[key] = checkOption(key as keyof WalOptions, value);
   }
   return checked as WalOptions;
-}
-
-function unknownOption(key: string): WalError {
-  const guess = closest(key, OPTION_NAMES);
-  return new WalError(
-    WalErrorCode.BAD_ARGUMENT,
-    `${JSON.stringify(key)} is not an option of Wal.open()${guess ? ` — did you mean ${guess}?` : ''} (the options are ${OPTION_NAMES.join(', ')})`,
-    { details: { option: key } },
-  );
-}
-
-/** The known name within two edits of `key` (case aside), if one is. */
-function closest(key: string, names: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const name of names) {
-    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
-    if (distance < bestDistance) {
-      best = name;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

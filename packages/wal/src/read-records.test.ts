@@ -1,5 +1,6 @@
+import type { SegmentInfo } from '@walnut/segmented';
 import { describe, expect, it } from 'vitest';
-import { FakeEngine } from '../test/fake-engine.js';
+import { FakeEngine, fakeSegment } from '../test/fake-engine.js';
 import type { EngineSegment } from './engine.js';
 import { LogCursor, RecordIterator } from './read-records.js';
 
@@ -9,16 +10,12 @@ class RollingEngine extends FakeEngine {
   sealed = false;
   /** What the engine says of the active segment's written bytes (undefined: nothing). */
   activeWrittenBytes: number | undefined = undefined;
-  override async listSegments(): Promise<readonly EngineSegment[]> {
+  override async listSegments(): Promise<readonly SegmentInfo[]> {
+    const active = fakeSegment({ path: '/fake/4.wal', firstLsn: 4n, lastLsn: 5n });
     return [
-      { path: '/fake/1.wal', firstLsn: 1n, lastLsn: 3n, sealed: this.sealed },
-      {
-        path: '/fake/4.wal',
-        firstLsn: 4n,
-        lastLsn: 5n,
-        sealed: false,
-        writtenBytes: this.activeWrittenBytes,
-      },
+      fakeSegment({ path: '/fake/1.wal', firstLsn: 1n, lastLsn: 3n, sealed: this.sealed }),
+      // LogCursor takes EngineSegments, whose writtenBytes an engine may leave out.
+      { ...active, writtenBytes: this.activeWrittenBytes } as SegmentInfo,
     ];
   }
 }

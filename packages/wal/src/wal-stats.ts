@@ -132,18 +132,18 @@ export function statsSnapshot(
 }
 
 /** What opening did, counted (the details are in `Wal.recovery`). */
-function recoveryCounts(report: RecoveryReport | undefined): WalStats['recovery'] {
+function recoveryCounts(report: RecoveryReport): WalStats['recovery'] {
   let salvagedBytes = 0;
   let lostLsns = 0;
-  for (const drop of report?.salvaged ?? []) {
+  for (const drop of report.salvaged) {
     salvagedBytes += drop.bytes;
     if (drop.lostLsns !== null) lostLsns += Number(drop.lostLsns.to - drop.lostLsns.from + 1n);
   }
   return {
-    tornTailBytes: report?.tornTail?.bytes ?? 0,
-    salvagedParts: report?.salvaged.length ?? 0,
+    tornTailBytes: report.tornTail?.bytes ?? 0,
+    salvagedParts: report.salvaged.length,
     salvagedBytes,
     lostLsns,
-    removedFiles: report?.removedFiles.length ?? 0,
+    removedFiles: report.removedFiles.length,
   };
 }

@@ -53,6 +53,22 @@ describe('Wal: ordering under concurrency', () => {
     await wal.close();
   });
 
+  it('refuses anything but a Batch with WAL_BAD_ARGUMENT, without consuming an LSN', async () => {
+    const { wal } = await openFakeWal();
+    // An array is what SegmentedWal.appendBatch takes, one layer down.
+    const notBatches = [[Buffer.from('a')], undefined, { payload: Buffer.from('a') }];
+    for (const notBatch of notBatches) {
+      const appended = wal.appendBatch(notBatch as unknown as Batch);
+      await expect(appended).rejects.toBeInstanceOf(WalError);
+      await expect(appended).rejects.toMatchObject({
+        code: 'WAL_BAD_ARGUMENT',
+        message: expect.stringContaining('new Batch().add(payload)'),
+      });
+    }
+    expect(await wal.append(payload(1))).toBe(1n);
+    await wal.close();
+  });
+
   it('rejects a bad payload without consuming an LSN', async () => {
     const { wal } = await openFakeWal();
     await expect(wal.append('text' as unknown as Buffer)).rejects.toMatchObject({

@@ -6,8 +6,8 @@ import {
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
-import type { RecoveryReport } from '@walnut/segmented';
-import type { Batch } from './batch.js';
+import type { RecoveryReport, SegmentInfo } from '@walnut/segmented';
+import { Batch } from './batch.js';
 import type { LogEngine } from './engine.js';
 import { AppendQueue } from './internal/append-queue.js';
 import { announceOpen, channels } from './internal/channels.js';
@@ -127,9 +127,9 @@ export class Wal {
   /**
    * What opening the log found and did: a torn tail cut (or, read-only, found), damaged
    * data dropped by `recovery('salvage')` and where each part went, leftovers removed.
-   * Undefined only for an engine that does not report (test doubles).
+   * Set for as long as the Wal exists, closed or not.
    */
-  get recovery(): RecoveryReport | undefined {
+  get recovery(): RecoveryReport {
     return this.engine.recoveryReport;
   }
 
@@ -269,6 +269,9 @@ export class Wal {
       if (firstLsn !== undefined && typeof firstLsn !== 'bigint') {
         badArgument('options.firstLsn', 'a bigint LSN', firstLsn);
       }
+      if (!(batch instanceof Batch)) {
+        badArgument('appendBatch(batch)', 'a Batch (new Batch().add(payload).add(…))', batch);
+      }
       records = batch.take();
     } catch (error) {
       return Promise.reject(error);
@@ -380,8 +383,11 @@ export class Wal {
     });
   }
 
-  /** The segments on disk (first/last LSN, size, sealed or active). */
-  async segments(): ReturnType<LogEngine['listSegments']> {
+  /**
+   * The segment files, oldest first: path, first/last LSN, `sizeBytes` on disk,
+   * `writtenBytes`, sealed or active, and whether (and with which key id) it is encrypted.
+   */
+  async segments(): Promise<readonly SegmentInfo[]> {
     if (this.options.readOnly) await this.reads.catchUp();
     return this.engine.listSegments();
   }

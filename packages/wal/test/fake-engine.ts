@@ -5,8 +5,9 @@ import {
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
+import type { RecoveryReport, SegmentInfo } from '@walnut/segmented';
 import { MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
-import type { EngineFactory, EngineSegment, LogEngine } from '../src/engine.js';
+import type { EngineFactory, LogEngine } from '../src/engine.js';
 import type { WalOptions } from '../src/options.js';
 import { Wal } from '../src/wal.js';
 
@@ -25,6 +26,18 @@ export class FakeEngine implements LogEngine {
   submittedLsn = 0n;
   readonly activeSegmentFirstLsn: bigint = 1n;
   readonly floorLsn = 1n;
+  readonly recoveryReport: RecoveryReport = {
+    mode: 'truncate-tail',
+    readOnly: false,
+    segments: 1,
+    records: 0,
+    floorLsn: 1n,
+    lastLsn: 0n,
+    tornTail: null,
+    salvaged: [],
+    gaps: [],
+    removedFiles: [],
+  };
   syncCalls = 0;
   flushCalls = 0;
   closed = false;
@@ -113,8 +126,8 @@ export class FakeEngine implements LogEngine {
     return { records: visible.slice(0, max), hasMore: visible.length > max };
   }
 
-  async listSegments(): Promise<readonly EngineSegment[]> {
-    return [{ path: '/fake/1.wal', firstLsn: 1n, lastLsn: this.writtenLsn || null, sealed: false }];
+  async listSegments(): Promise<readonly SegmentInfo[]> {
+    return [fakeSegment({ path: '/fake/1.wal', firstLsn: 1n, lastLsn: this.writtenLsn || null })];
   }
 
   async close(): Promise<void> {
@@ -168,4 +181,11 @@ export async function openFakeWal(options: WalOptions = {}, engine = new FakeEng
     .withEngine(fakeFactory(engine))
     .build();
   return { wal, engine };
+}
+
+/** A segment as SegmentedWal describes it: unencrypted, active unless `sealed` says not. */
+export function fakeSegment(
+  fields: Pick<SegmentInfo, 'path' | 'firstLsn' | 'lastLsn'> & Partial<SegmentInfo>,
+): SegmentInfo {
+  return { sizeBytes: 0, writtenBytes: 0, sealed: false, encrypted: false, keyId: 0, ...fields };
 }

@@ -32,6 +32,20 @@ describe('walnut repair', () => {
     expect((await cli('verify', dir)).stdout).toMatch(/^OK: .* 5 records/m);
   });
 
+  it.runIf(process.platform === 'linux')(
+    'fails (exit 3) and changes nothing when the backup directory cannot be made',
+    async () => {
+      const dir = await tempDir();
+      const seg = await simpleLog(dir, 2);
+      await appendBytes(seg.path, Buffer.from([9, 9, 9, 9, 200, 0, 0, 0, 1]));
+      // mkdir says ENOENT under /proc although /proc exists: a recursive mkdir never settles.
+      const r = await cli('repair', dir, '--backup-dir', '/proc/walnut-backup');
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('regular file system');
+      expect((await stat(seg.path)).size).toBe(seg.size + 9);
+    },
+  );
+
   it('refuses mid-log corruption without --salvage and changes nothing', async () => {
     const dir = await tempDir();
     const seg = await simpleLog(dir, 10);

@@ -1,7 +1,8 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { SegmentedWal } from '@walnut/segmented';
+import { makeDirectory } from '@walnut/storage-io';
 import { ExitCode } from '../exit-codes.js';
 import { formatCount } from '../format.js';
 import { printJson } from '../json.js';
@@ -159,7 +160,7 @@ async function backUp(
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const target =
     backupDir ?? join(dirname(resolve(dir)), `${basename(resolve(dir))}.repair-${stamp}`);
-  await mkdir(target, { recursive: true });
+  makeDirectory(target);
   const firstDamaged = check.segments.findIndex((s) =>
     check.findings.some((f) => f.segment === s.file.name),
   );

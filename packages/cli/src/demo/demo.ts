@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { makeDirectory } from '@walnut/storage-io';
 import { UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatCount, formatDuration, formatKeyValues, formatRate } from '../format.js';
@@ -139,6 +140,6 @@ async function prepareDirectory(dir: string): Promise<void> {
     );
   }
   await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   await writeFile(join(dir, MARKER), 'made by walnut demo; safe to delete\n');
 }

@@ -4,6 +4,7 @@ import { Errno, ioErrorFromErrno, ioErrorFromNode } from '../contract/errors.js'
 import type { IoFd, IoLock, OpenOptions } from '../contract/types.js';
 import { lockFile } from '../locking/lock-file.js';
 import { loadNative } from '../native.js';
+import { makeDirectory } from './make-directory.js';
 
 // The file and name operations of the backends over real files (sync-fs, io_uring): what
 // they share, apart from how they read, write and sync.
@@ -60,11 +61,7 @@ export const realFiles = {
     }
   },
   async mkdir(path: string): Promise<void> {
-    try {
-      fs.mkdirSync(path, { recursive: true });
-    } catch (error) {
-      throw ioErrorFromNode(error, 'mkdir', path);
-    }
+    makeDirectory(path);
   },
   async readdir(path: string): Promise<string[]> {
     try {

@@ -25,10 +25,7 @@ export function announceOpen(dir: string, readOnly: boolean, engine: LogEngine):
     channels.open.publish({ dir, readOnly, backend: engine.io.describe(), recovery });
   }
   const changed =
-    recovery !== undefined &&
-    (recovery.tornTail !== null ||
-      recovery.salvaged.length > 0 ||
-      recovery.removedFiles.length > 0);
+    recovery.tornTail !== null || recovery.salvaged.length > 0 || recovery.removedFiles.length > 0;
   if (changed && channels.recovery.hasSubscribers) {
     channels.recovery.publish({ dir, recovery });
   }
