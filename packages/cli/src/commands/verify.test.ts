@@ -1,3 +1,4 @@
+import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import {
   appendBytes,
@@ -83,6 +84,23 @@ describe('walnut verify', () => {
     );
     const json = JSON.parse((await cli('verify', dir, '--json')).stdout);
     expect(json).toMatchObject({ ok: true, records: null, encryptedFrames: 10, findings: [] });
+  });
+
+  it('counts the plain records and the encrypted frames of a log encrypted after it was plain', async () => {
+    const dir = await tempDir();
+    const plain = await Wal.open(dir).build();
+    await plain.append(Buffer.from('one'));
+    await plain.append(Buffer.from('two'));
+    await plain.close();
+    await encryptedWalLog(dir, 3);
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^OK: 2 segment\(s\), 2 records \(LSN 1 \.\. 2\) and 3 encrypted frames/m,
+    );
+    const inspect = await cli('inspect', dir);
+    expect(inspect.stdout).toMatch(/records\s+2 \(LSN 1 \.\. 2\), and 3 encrypted frames/);
+    expect(inspect.stdout).toMatch(/encryption\s+none, aes-256-gcm, key 1/);
   });
 
   it('finds a damaged encrypted frame by its CRC and exits 1', async () => {
