@@ -22,7 +22,8 @@ const HINTS: Partial<Record<WalErrorCode, string>> = {
   WAL_IO: 'The operating system refused an I/O operation; check the path, permissions and disk.',
   WAL_POISONED:
     'An fsync failed, so the log refuses to continue. Reopen it (run the command again).',
-  WAL_KEY_MISSING: 'The log is encrypted with a key this command was not given.',
+  WAL_KEY_MISSING:
+    '`walnut inspect` and `walnut verify` check an encrypted log without the key; read its records from code, opening it with its KeyRing (Wal.open(dir).encryption(ring)).',
   WAL_DECRYPT_FAILED: 'Wrong key, or the encrypted data was tampered with.',
   WAL_BACKEND_UNAVAILABLE:
     'Choose another storage backend, e.g. WALNUT_STORAGE_IO=sync-fs walnut <command>.',

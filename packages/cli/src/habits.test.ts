@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,26 @@ describe('walnut, tried as a user would', () => {
         expect({ command, code }).toEqual({ command, code: 2 });
         expect(stderr).toMatch(dir === empty ? /is not a Walnut log/ : /does not exist/);
       }
+    }
+  });
+
+  it('treats a file path the same in every command: not a log, exit 2, and says what to pass', async () => {
+    const dir = await tempDir();
+    const seg = await simpleLog(dir, 3);
+    const file = join(dir, 'notes.txt');
+    await writeFile(file, 'x');
+    for (const command of ['inspect', 'dump', 'verify', 'tail', 'repair']) {
+      const onFile = await cli(command, file);
+      expect({ command, code: onFile.code }).toEqual({ command, code: 2 });
+      expect(onFile.stderr).toContain(
+        `${file} is a file, not a Walnut log; pass the directory a Wal or SegmentedWal was opened on`,
+      );
+      const onSegment = await cli(command, seg.path);
+      expect({ command, code: onSegment.code }).toEqual({ command, code: 2 });
+      expect(onSegment.stderr).toContain(
+        `${seg.path} is one segment file of a Walnut log, not the log; pass the directory that holds it (${dir})`,
+      );
+      expect(onSegment.stderr).not.toContain('WAL_IO');
     }
   });
 

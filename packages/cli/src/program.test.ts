@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cli, flipByte, simpleLog, tempDir } from '../test/helpers.js';
+import { cli, encryptedWalLog, flipByte, simpleLog, tempDir } from '../test/helpers.js';
 
 const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const runBin = (...args: string[]) =>
@@ -47,9 +47,12 @@ describe('walnut command line', () => {
   });
 
   it('shows a stack trace only with --debug', async () => {
-    const plain = await cli('inspect', '/etc/hostname');
+    const dir = await tempDir();
+    await encryptedWalLog(dir, 1);
+    const plain = await cli('dump', dir);
+    expect(plain.code).toBe(3);
     expect(plain.stderr).not.toContain('    at ');
-    const debug = await cli('inspect', '/etc/hostname', '--debug');
+    const debug = await cli('dump', dir, '--debug');
     expect(debug.code).toBe(3);
     expect(debug.stderr).toContain('    at ');
   });
@@ -67,7 +70,13 @@ describe('walnut command line', () => {
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^walnut: .* does not exist/);
     const notADirectory = runBin('inspect', seg.path);
-    expect(notADirectory.status).toBe(3);
-    expect(notADirectory.stderr).toMatch(/^walnut: WAL_IO: /);
+    expect(notADirectory.status).toBe(2);
+    expect(notADirectory.stderr).toMatch(/^walnut: .* is one segment file of a Walnut log/);
+    const encrypted = await tempDir();
+    await encryptedWalLog(encrypted, 1);
+    expect(runBin('verify', encrypted).status).toBe(0);
+    const keyMissing = runBin('tail', encrypted);
+    expect(keyMissing.status).toBe(3);
+    expect(keyMissing.stderr).toMatch(/^walnut: WAL_KEY_MISSING: .* the CLI takes no keys/);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -6,9 +6,12 @@ import {
   crc32c,
   encodeFileHeader,
   encodeRecordFrame,
+  KeyRing,
   recordFrameSize,
   segmentFileName,
+  segmentFilesIn,
 } from '@walnut/codec';
+import { Wal } from '@walnut/wal';
 import { afterEach } from 'vitest';
 import type { Output } from '../src/output.js';
 import { runCli } from '../src/program.js';
@@ -143,4 +146,22 @@ export async function appendBytes(path: string, bytes: Buffer): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * A real encrypted log, written by the Wal with a key ring the CLI never sees:
+ * `count` records "secret-1" …, each in an encrypted frame. On a new directory the log is one
+ * segment (…001.wal); on an existing log the Wal starts a new, encrypted segment. Returns its path.
+ */
+export async function encryptedWalLog(dir: string, count: number): Promise<string> {
+  const wal = await Wal.open(dir)
+    .encryption(new KeyRing({ 1: KeyRing.generateKey() }, 1))
+    .build();
+  try {
+    for (let i = 1; i <= count; i++) await wal.append(Buffer.from(`secret-${i}`));
+  } finally {
+    await wal.close();
+  }
+  const last = segmentFilesIn(await readdir(dir)).at(-1)!;
+  return join(dir, last.name);
 }

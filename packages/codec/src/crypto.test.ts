@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BodyKind } from './constants.js';
 import { FrameCipher, KeyRing } from './crypto.js';
 import { isWalError, WalErrorCode } from './errors.js';
 import { decodeFileHeader, encodeFileHeader } from './file-header.js';
@@ -53,6 +54,64 @@ describe('encrypted frames', () => {
     } catch (err) {
       expect(isWalError(err, WalErrorCode.KEY_MISSING)).toBe(true);
     }
+  });
+});
+
+describe('passEncrypted: encrypted frames without the key', () => {
+  it('returns each encrypted frame as it is from nextFrame(), CRC checked, not decrypted', () => {
+    const buf = encryptedLog();
+    const scanner = new FrameScanner(buf, { baseOffset: 64, passEncrypted: true });
+    const frames = [];
+    for (let f = scanner.nextFrame(); f !== null; f = scanner.nextFrame()) frames.push(f);
+    expect(frames).toHaveLength(3);
+    let at = 0;
+    for (const frame of frames) {
+      expect(frame.offset).toBe(64 + at);
+      expect(frame.body[0]).toBe(BodyKind.ENCRYPTED);
+      expect(frame.body).toEqual(buf.subarray(at + 8, at + 8 + buf.readUInt32LE(at + 4)));
+      at += 8 + frame.body.length;
+    }
+    expect(scanner.stop).toMatchObject({ kind: 'eof', offset: 64 + buf.length });
+  });
+
+  it('passes them through advanceFrame() too', () => {
+    const buf = encryptedLog();
+    const scanner = new FrameScanner(buf, { passEncrypted: true });
+    let frames = 0;
+    while (scanner.advanceFrame()) {
+      expect(scanner.frameBuffer[scanner.frameBodyStart]).toBe(BodyKind.ENCRYPTED);
+      expect(scanner.frameBuffer).toBe(buf);
+      frames++;
+    }
+    expect(frames).toBe(3);
+    expect(scanner.stop?.kind).toBe('eof');
+  });
+
+  it('still finds damage in an encrypted frame: a flipped ciphertext byte is corrupt', () => {
+    const buf = Buffer.from(encryptedLog());
+    const second = 8 + buf.readUInt32LE(4);
+    buf[second + 30]! ^= 0xff;
+    const scanner = new FrameScanner(buf, { passEncrypted: true });
+    expect(scanner.nextFrame()?.offset).toBe(0);
+    expect(scanner.nextFrame()).toBeNull();
+    expect(scanner.stop).toMatchObject({ kind: 'corrupt', offset: second });
+  });
+
+  it('reads no records: nextRecord() still needs the key', () => {
+    expect(() => new FrameScanner(encryptedLog(), { passEncrypted: true }).nextRecord()).toThrow(
+      expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
+    );
+  });
+
+  it('is refused beside a cipher, and must be a boolean', () => {
+    const buf = encryptedLog();
+    expect(
+      () =>
+        new FrameScanner(buf, { passEncrypted: true, cipher: FrameCipher.forFile(ring, header) }),
+    ).toThrow(expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }));
+    expect(() => new FrameScanner(buf, { passEncrypted: 1 as unknown as boolean })).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    );
   });
 });
 

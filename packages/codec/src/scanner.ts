@@ -25,7 +25,10 @@ export interface ScanStop {
 export interface ScannedFrame {
   /** File offset of the frame's first byte. */
   offset: number;
-  /** The frame body (kind byte first): a view into the buffer, or the plaintext of an encrypted frame. */
+  /**
+   * The frame body (kind byte first): a view into the buffer, or the plaintext of an
+   * encrypted frame (with `passEncrypted`, its encrypted body as it is in the buffer).
+   */
   body: Buffer;
 }
 
@@ -53,6 +56,13 @@ export interface FrameScannerOptions {
   /** Decrypts encrypted frames; without it an encrypted frame is WAL_KEY_MISSING. */
   cipher?: FrameCipher;
   /**
+   * Without a cipher, `nextFrame()` and `advanceFrame()` return an encrypted frame as it is
+   * (kind 0x05: CRC checked, not decrypted) instead of throwing WAL_KEY_MISSING: a tool
+   * holding no key can still check and count frames. Reading records still needs the
+   * cipher. Not with `cipher`.
+   */
+  passEncrypted?: boolean;
+  /**
    * The buffer is one chunk of a longer file: a frame cut by the end of the buffer stops
    * the scanner with 'partial' instead of being judged torn.
    */
@@ -70,6 +80,7 @@ export class FrameScanner {
   private readonly base: number;
   private readonly maxBody: number;
   private readonly cipher: FrameCipher | undefined;
+  private readonly passEncrypted: boolean;
   private readonly chunked: boolean;
   private pos: number;
   /** Body of the frame just verified: [bodyStart, pos). */
@@ -101,11 +112,20 @@ export class FrameScanner {
     checkMaxBody(maxBody);
     if (options.cipher !== undefined && !(options.cipher instanceof FrameCipher))
       badArgument('options.cipher', 'a FrameCipher', options.cipher);
+    if (options.passEncrypted !== undefined && typeof options.passEncrypted !== 'boolean')
+      badArgument('options.passEncrypted', 'a boolean', options.passEncrypted);
+    if (options.passEncrypted === true && options.cipher !== undefined)
+      badArgument(
+        'options.passEncrypted',
+        'false or absent when a cipher is given (the cipher decrypts every frame)',
+        options.passEncrypted,
+      );
     this.end = end;
     this.pos = start;
     this.base = base;
     this.maxBody = maxBody;
     this.cipher = options.cipher;
+    this.passEncrypted = options.passEncrypted === true;
     this.chunked = options.chunked === true;
   }
 
@@ -124,7 +144,7 @@ export class FrameScanner {
     this.cursor.closeBatch();
     while (this.verifyNext()) {
       const frameStart = this.bodyStart - FRAME_HEADER_SIZE;
-      const body = this.plainBody(frameStart);
+      const body = this.frameBody(frameStart);
       if (body === null) return null;
       return { offset: this.base + frameStart, body };
     }
@@ -134,7 +154,8 @@ export class FrameScanner {
   /**
    * Moves to the next frame like `nextFrame()`, with the same stops, but builds nothing for
    * a plaintext frame: read it through `frameOffset`, `frameBuffer`, `frameBodyStart` and
-   * `frameBodyEnd` (an encrypted frame's body is its plaintext, in a buffer of its own).
+   * `frameBodyEnd` (an encrypted frame's body is its plaintext, in a buffer of its own;
+   * with `passEncrypted`, its encrypted body in the scanned buffer).
    * They describe the frame until the scanner moves again. Returns false when it stopped.
    */
   advanceFrame(): boolean {
@@ -143,7 +164,10 @@ export class FrameScanner {
     const frameStart = this.bodyStart - FRAME_HEADER_SIZE;
     const kind = this.buf[this.bodyStart]!;
     this.frameStart = frameStart;
-    if (kind >= BodyKind.RECORD && kind <= BodyKind.PADDING) {
+    if (
+      (kind >= BodyKind.RECORD && kind <= BodyKind.PADDING) ||
+      (kind === BodyKind.ENCRYPTED && this.passEncrypted)
+    ) {
       this.frameBuf = this.buf;
       this.frameBodyFrom = this.bodyStart;
       this.frameBodyTo = this.pos;
@@ -417,6 +441,13 @@ export class FrameScanner {
     return 'frame CRC32C mismatch';
   }
 
+  /** Body of the verified frame for `nextFrame()`: an encrypted one as it is with `passEncrypted`. */
+  private frameBody(frameStart: number): Buffer | null {
+    if (this.passEncrypted && this.buf[this.bodyStart] === BodyKind.ENCRYPTED)
+      return this.buf.subarray(this.bodyStart, this.pos);
+    return this.plainBody(frameStart);
+  }
+
   /** Body of the verified frame, decrypted when it is encrypted; null if that stopped the scan. */
   private plainBody(frameStart: number): Buffer | null {
     const body = this.buf.subarray(this.bodyStart, this.pos);
@@ -428,7 +459,7 @@ export class FrameScanner {
       this.verifiedAhead = 0;
       throw new WalError(
         WalErrorCode.KEY_MISSING,
-        `encrypted frame at offset ${this.base + frameStart}; pass the file's FrameCipher in the scanner options`,
+        `encrypted frame at offset ${this.base + frameStart}; pass the file's FrameCipher in the scanner options (or passEncrypted: true to read its frames undecrypted)`,
         { details: { offset: this.base + frameStart } },
       );
     }

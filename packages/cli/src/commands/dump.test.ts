@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cli, simpleLog, tempDir, writeFloor, writeLog } from '../../test/helpers.js';
+import {
+  cli,
+  encryptedWalLog,
+  simpleLog,
+  tempDir,
+  writeFloor,
+  writeLog,
+} from '../../test/helpers.js';
 
 describe('walnut dump', () => {
   it('prints every record in LSN order with a text preview', async () => {
@@ -45,5 +52,17 @@ describe('walnut dump', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('WAL_REPLAY_BELOW_FLOOR');
     expect(r.stderr).toContain('walnut inspect');
+  });
+
+  it('refuses a log the Wal encrypted with WAL_KEY_MISSING (exit 3): the CLI takes no keys', async () => {
+    const dir = await tempDir();
+    await encryptedWalLog(dir, 3);
+    const r = await cli('dump', dir);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      `walnut: WAL_KEY_MISSING: ${dir} is encrypted (00000000000000000001.wal: aes-256-gcm, key id 1) and the CLI takes no keys, so \`walnut dump\` cannot read its records`,
+    );
+    expect(r.stderr).toContain('`walnut inspect` and `walnut verify` check an encrypted log');
   });
 });

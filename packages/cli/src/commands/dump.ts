@@ -1,6 +1,7 @@
 import { SegmentedWal } from '@walnut/segmented';
 import { ExitCode } from '../exit-codes.js';
 import { requireLogDirectory } from '../logdir/directory.js';
+import { encryptedLogError, firstEncryptedSegment } from '../logdir/encrypted.js';
 import { type Output, printLine } from '../output.js';
 import { recordJson, recordLine } from '../records.js';
 
@@ -18,7 +19,8 @@ export interface DumpOptions {
  * replaying the log would, floor included, and works beside a running writer.
  */
 export async function dumpCommand(dir: string, options: DumpOptions, out: Output): Promise<number> {
-  await requireLogDirectory(dir);
+  const encrypted = await firstEncryptedSegment(await requireLogDirectory(dir));
+  if (encrypted !== null) throw encryptedLogError(dir, encrypted.segment, encrypted.keyId, 'dump');
   const wal = await SegmentedWal.open({ dir, readOnly: true });
   try {
     const from = options.from ?? wal.floorLsn;

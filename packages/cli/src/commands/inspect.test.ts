@@ -1,7 +1,7 @@
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo } from '@walnut/storage-io';
 import { describe, expect, it } from 'vitest';
-import { cli, tempDir, writeFloor, writeLog } from '../../test/helpers.js';
+import { cli, encryptedWalLog, tempDir, writeFloor, writeLog } from '../../test/helpers.js';
 
 describe('walnut inspect', () => {
   it('lists segments with LSN ranges, sizes, encryption, floor and lock', async () => {
@@ -55,12 +55,37 @@ describe('walnut inspect', () => {
     }
   });
 
-  it('fails with exit 2 (usage) for a directory that does not exist, and WAL_IO (3) for a file', async () => {
+  it('fails with exit 2 (usage) for a directory that does not exist, and for a file', async () => {
     const r = await cli('inspect', '/nonexistent/walnut-log');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('/nonexistent/walnut-log does not exist');
     const file = await cli('inspect', '/etc/hostname');
-    expect(file.code).toBe(3);
-    expect(file.stderr).toContain('WAL_IO');
+    expect(file.code).toBe(2);
+    expect(file.stderr).toContain('/etc/hostname is a file, not a Walnut log');
+  });
+
+  it('shows the cipher and key id of a log the Wal encrypted, without the key', async () => {
+    const dir = await tempDir();
+    await encryptedWalLog(dir, 10);
+    const r = await cli('inspect', dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/encryption\s+aes-256-gcm, key 1/);
+    expect(r.stdout).toMatch(
+      /records\s+unknown: 10 encrypted frames, whose records cannot be counted without the key/,
+    );
+    expect(r.stdout).toMatch(
+      /00000000000000000001\.wal\s+1\s+-\s+\? \(10 encrypted frames\)\s+\S+ \S+\s+active\s+aes-256-gcm, key 1/,
+    );
+    const json = JSON.parse((await cli('inspect', dir, '--json')).stdout);
+    expect(json).toMatchObject({ records: null, encryptedFrames: 10, problems: 0 });
+    expect(json.segments[0]).toMatchObject({
+      cipher: 'aes-256-gcm',
+      keyId: 1,
+      records: null,
+      encryptedFrames: 10,
+      firstLsn: '1',
+      lastLsn: null,
+    });
   });
 });

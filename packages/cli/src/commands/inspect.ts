@@ -26,7 +26,8 @@ export async function inspectCommand(
         name: s.file.name,
         firstLsn: s.file.firstLsn,
         lastLsn: s.lastLsn,
-        records: s.records,
+        records: s.encryptedFrames > 0 ? null : s.records,
+        encryptedFrames: s.encryptedFrames,
         sizeBytes: s.file.sizeBytes,
         sealed: i < check.segments.length - 1,
         cipher: s.header?.cipher ?? null,
@@ -34,7 +35,8 @@ export async function inspectCommand(
         createdAtMs: s.header?.createdAtMs ?? null,
       })),
       totalBytes: check.totalBytes,
-      records: check.records,
+      records: check.encryptedFrames > 0 ? null : check.records,
+      encryptedFrames: check.encryptedFrames,
       firstLsn: check.firstLsn,
       lastLsn: check.lastLsn,
       floorLsn,
@@ -60,7 +62,9 @@ export async function inspectCommand(
         s.file.name,
         String(s.file.firstLsn),
         s.lastLsn === null ? '-' : String(s.lastLsn),
-        formatCount(s.records),
+        s.encryptedFrames > 0
+          ? `? (${formatCount(s.encryptedFrames)} encrypted frames)`
+          : formatCount(s.records),
         formatBytes(s.file.sizeBytes),
         i < check.segments.length - 1 ? 'sealed' : 'active',
         describeCipher(s.header?.cipher, s.header?.keyId),
@@ -91,16 +95,21 @@ function summaryPairs(
       'segments',
       `${check.segments.length} (${sealed} sealed, 1 active), ${formatBytes(check.totalBytes)}`,
     ],
-    [
-      'records',
-      check.firstLsn === null
-        ? 'none readable'
-        : `${formatCount(check.records)} (LSN ${check.firstLsn} .. ${check.lastLsn})`,
-    ],
+    ['records', describeRecords(check)],
     ['floor', describeFloor(check, floorLsn)],
     ['encryption', [...ciphers].join(', ')],
     ['lock', describeLock(lock)],
   ];
+}
+
+function describeRecords(check: LogCheck): string {
+  const readable =
+    check.firstLsn === null
+      ? 'none readable'
+      : `${formatCount(check.records)} (LSN ${check.firstLsn} .. ${check.lastLsn})`;
+  if (check.encryptedFrames === 0) return readable;
+  const encrypted = `${formatCount(check.encryptedFrames)} encrypted frames, whose records cannot be counted without the key (the CLI takes none)`;
+  return check.records === 0 ? `unknown: ${encrypted}` : `${readable}, and ${encrypted}`;
 }
 
 function describeFloor(check: LogCheck, floorLsn: bigint | null): string {

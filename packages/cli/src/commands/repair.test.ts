@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo } from '@walnut/storage-io';
 import { describe, expect, it } from 'vitest';
-import { appendBytes, cli, flipByte, simpleLog, tempDir, writeLog } from '../../test/helpers.js';
+import {
+  appendBytes,
+  cli,
+  encryptedWalLog,
+  flipByte,
+  simpleLog,
+  tempDir,
+  writeLog,
+} from '../../test/helpers.js';
 
 describe('walnut repair', () => {
   it('says there is nothing to do on a clean log and changes nothing', async () => {
@@ -142,5 +150,28 @@ describe('walnut repair', () => {
     } finally {
       await writer.close();
     }
+  });
+
+  it('refuses a damaged log the Wal encrypted with WAL_KEY_MISSING (exit 3), changing nothing', async () => {
+    const dir = await tempDir();
+    const backup = join(await tempDir(), 'backup');
+    const segment = await encryptedWalLog(dir, 10);
+    await flipByte(segment, 64 + 30);
+    const before = await readFile(segment);
+    const r = await cli('repair', dir, '--salvage', '--backup-dir', backup);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(
+      `WAL_KEY_MISSING: ${dir} is encrypted (00000000000000000001.wal: aes-256-gcm, key id 1) and the CLI takes no keys, so \`walnut repair\` cannot read its records`,
+    );
+    expect((await readFile(segment)).equals(before)).toBe(true);
+    await expect(stat(backup)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('finds nothing to repair on a clean log the Wal encrypted', async () => {
+    const dir = await tempDir();
+    await encryptedWalLog(dir, 3);
+    const r = await cli('repair', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Nothing to repair');
   });
 });

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
+import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import {
   appendBytes,
   captureOutput,
   cli,
+  encryptedWalLog,
   simpleLog,
   tempDir,
   writeLog,
@@ -83,5 +85,32 @@ describe('walnut tail', () => {
         .map((l) => l.split('  ')[0]),
     ).toEqual(['LSN 2', 'LSN 3', 'LSN 4']);
     expect(join(dir)).toBe(dir);
+  });
+
+  it('refuses a log the Wal encrypted with WAL_KEY_MISSING (exit 3), printing no records', async () => {
+    const dir = await tempDir();
+    await encryptedWalLog(dir, 10);
+    const r = await cli('tail', dir, '-n', '2');
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      `walnut: WAL_KEY_MISSING: ${dir} is encrypted (00000000000000000001.wal: aes-256-gcm, key id 1) and the CLI takes no keys, so \`walnut tail\` cannot read its records`,
+    );
+    expect(r.stderr).not.toContain('FrameCipher');
+  });
+
+  it('-f stops with WAL_KEY_MISSING when the writer goes on in a new encrypted segment', async () => {
+    const dir = await tempDir();
+    const plain = await Wal.open(dir).build();
+    await plain.append(Buffer.from('plain'));
+    await plain.close();
+    const captured = captureOutput();
+    const running = tailCommand(dir, { follow: true, lines: 1, pollMs: 20 }, captured.output);
+    await until(() => captured.stdout.includes('"plain"'));
+    await encryptedWalLog(dir, 2);
+    await expect(running).rejects.toMatchObject({
+      code: 'WAL_KEY_MISSING',
+      message: expect.stringContaining('and the CLI takes no keys'),
+    });
   });
 });

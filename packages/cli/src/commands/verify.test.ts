@@ -1,5 +1,14 @@
+import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
-import { appendBytes, cli, flipByte, simpleLog, tempDir, writeLog } from '../../test/helpers.js';
+import {
+  appendBytes,
+  cli,
+  encryptedWalLog,
+  flipByte,
+  simpleLog,
+  tempDir,
+  writeLog,
+} from '../../test/helpers.js';
 
 describe('walnut verify', () => {
   it('passes a clean log and says how much it checked', async () => {
@@ -62,5 +71,45 @@ describe('walnut verify', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('is not a Walnut log');
     expect(r.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/);
+  });
+
+  it('checks a log the Wal encrypted without the key: OK, frames counted, records not', async () => {
+    const dir = await tempDir();
+    await encryptedWalLog(dir, 10);
+    const r = await cli('verify', dir);
+    expect(r.stderr).not.toContain('WAL_');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^OK: 1 segment\(s\), 10 encrypted frames \(CRC checked; their records and LSNs cannot be read without the key, which the CLI does not take\)/m,
+    );
+    const json = JSON.parse((await cli('verify', dir, '--json')).stdout);
+    expect(json).toMatchObject({ ok: true, records: null, encryptedFrames: 10, findings: [] });
+  });
+
+  it('counts the plain records and the encrypted frames of a log encrypted after it was plain', async () => {
+    const dir = await tempDir();
+    const plain = await Wal.open(dir).build();
+    await plain.append(Buffer.from('one'));
+    await plain.append(Buffer.from('two'));
+    await plain.close();
+    await encryptedWalLog(dir, 3);
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^OK: 2 segment\(s\), 2 records \(LSN 1 \.\. 2\) and 3 encrypted frames/m,
+    );
+    const inspect = await cli('inspect', dir);
+    expect(inspect.stdout).toMatch(/records\s+2 \(LSN 1 \.\. 2\), and 3 encrypted frames/);
+    expect(inspect.stdout).toMatch(/encryption\s+none, aes-256-gcm, key 1/);
+  });
+
+  it('finds a damaged encrypted frame by its CRC and exits 1', async () => {
+    const dir = await tempDir();
+    const segment = await encryptedWalLog(dir, 10);
+    await flipByte(segment, 64 + 30);
+    const r = await cli('verify', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('CORRUPT: 00000000000000000001.wal at offset 64');
+    expect(r.stdout).toMatch(/9 encrypted frames/);
   });
 });

@@ -1,7 +1,7 @@
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatCount, formatDuration } from '../format.js';
 import { printJson } from '../json.js';
-import { checkLog, type Finding, isCorrupt } from '../logdir/check.js';
+import { checkLog, type Finding, isCorrupt, type LogCheck } from '../logdir/check.js';
 import { type Output, printLine } from '../output.js';
 import { startProgress } from '../progress.js';
 
@@ -28,7 +28,7 @@ export async function verifyCommand(
         plainLine: (value, f) =>
           `verify: ${value}% (${f.bytesDone ?? '0 B'} of ${f.bytesTotal ?? '?'}) ${f.segment ?? ''}`,
       });
-  let check: Awaited<ReturnType<typeof checkLog>>;
+  let check: LogCheck;
   try {
     check = await checkLog(dir, {
       onProgress: (done, total, segment) =>
@@ -48,7 +48,9 @@ export async function verifyCommand(
       dir,
       ok: !corrupt,
       segments: check.segments.length,
-      records: check.records,
+      // Without the key the records of encrypted frames cannot be counted: null, not a guess.
+      records: check.encryptedFrames > 0 ? null : check.records,
+      encryptedFrames: check.encryptedFrames,
       bytes: check.totalBytes,
       firstLsn: check.firstLsn,
       lastLsn: check.lastLsn,
@@ -64,8 +66,7 @@ export async function verifyCommand(
       `note: LSNs ${gap.from}..${gap.to} were lost to damage; a salvage recorded them in GAPS`,
     );
   }
-  const range = check.firstLsn === null ? '' : ` (LSN ${check.firstLsn} .. ${check.lastLsn})`;
-  const summary = `${check.segments.length} segment(s), ${formatCount(check.records)} records${range}, ${formatBytes(check.totalBytes)} in ${formatDuration(elapsed)}`;
+  const summary = `${check.segments.length} segment(s), ${describeContents(check)}, ${formatBytes(check.totalBytes)} in ${formatDuration(elapsed)}`;
   if (corrupt) {
     printLine(out.stdout, `CORRUPT: ${summary}`);
     printLine(
@@ -76,6 +77,15 @@ export async function verifyCommand(
   }
   printLine(out.stdout, `OK: ${summary}`);
   return ExitCode.OK;
+}
+
+/** What was read: records and their LSNs, and encrypted frames, whose records are unknown. */
+function describeContents(check: LogCheck): string {
+  const range = check.firstLsn === null ? '' : ` (LSN ${check.firstLsn} .. ${check.lastLsn})`;
+  const records = `${formatCount(check.records)} records${range}`;
+  if (check.encryptedFrames === 0) return records;
+  const encrypted = `${formatCount(check.encryptedFrames)} encrypted frames (CRC checked; their records and LSNs cannot be read without the key, which the CLI does not take)`;
+  return check.records === 0 ? encrypted : `${records} and ${encrypted}`;
 }
 
 export function describeFinding(f: Finding): string {

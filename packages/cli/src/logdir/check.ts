@@ -26,7 +26,10 @@ export interface LogCheck {
   readonly gaps: readonly LsnGap[];
   readonly findings: readonly Finding[];
   readonly totalBytes: number;
+  /** Records read; encrypted frames hold more, which cannot be counted without the key. */
   readonly records: number;
+  /** Frames that are encrypted: CRC checked, records and LSNs unreadable. */
+  readonly encryptedFrames: number;
   readonly firstLsn: bigint | null;
   readonly lastLsn: bigint | null;
 }
@@ -110,6 +113,7 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
     findings,
     totalBytes,
     records: segments.reduce((sum, s) => sum + s.records, 0),
+    encryptedFrames: segments.reduce((sum, s) => sum + s.encryptedFrames, 0),
     firstLsn: withRecords[0]?.firstLsn ?? null,
     lastLsn: withRecords.at(-1)?.lastLsn ?? null,
   };

@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   decodeFloor,
   decodeGaps,
@@ -44,26 +44,37 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
 }
 
 /**
- * The segment files of `dir`, or a usage error (exit 2) when it is not a log: missing, or
- * holding no segment file. A log always holds one (opening creates the first), so every
- * command — inspect, dump, verify, tail, repair — treats both the same way.
+ * The segment files of `dir`, or a usage error (exit 2) when it is not a log: missing, not
+ * a directory (a segment file, say), or holding no segment file. A log always holds one
+ * (opening creates the first), so every command — inspect, dump, verify, tail, repair —
+ * treats these the same way.
  */
 export async function requireLogDirectory(dir: string): Promise<SegmentFile[]> {
-  let segments: SegmentFile[];
+  let isDirectory: boolean;
   try {
-    segments = await listSegmentFiles(dir);
+    isDirectory = (await stat(dir)).isDirectory();
   } catch (error) {
-    if (isWalError(error) && error.details.errno === 2) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new UsageError(`${dir} does not exist; pass the directory of a Walnut log`);
     }
-    throw error;
+    throw ioErrorFromNode(error, 'stat', dir);
   }
+  if (!isDirectory) throw new UsageError(notADirectory(dir));
+  const segments = await listSegmentFiles(dir);
   if (segments.length === 0) {
     throw new UsageError(
       `${dir} is not a Walnut log: it holds no segment files (*.wal); pass the directory a Wal or SegmentedWal was opened on`,
     );
   }
   return segments;
+}
+
+function notADirectory(path: string): string {
+  if (segmentFilesIn([basename(path)]).length > 0) {
+    return `${path} is one segment file of a Walnut log, not the log; pass the directory that holds it (${dirname(path)})`;
+  }
+  return `${path} is a file, not a Walnut log; pass the directory a Wal or SegmentedWal was opened on`;
 }
 
 export type FloorState =

@@ -7,6 +7,7 @@ import {
   type WalRecord,
 } from '@walnut/codec';
 import { listSegmentFiles, type SegmentFile } from './directory.js';
+import { encryptedLogError } from './encrypted.js';
 
 /** Where a follower stands: the segment it reads and the offset after its last frame. */
 export interface FollowPosition {
@@ -35,14 +36,14 @@ export async function followLog(
   const pollMs = options.pollMs ?? 200;
   let { segment, offset } = start;
   while (!options.signal?.aborted) {
-    const advanced = await readNewFrames(segment, offset, options.onRecord);
+    const advanced = await readNewFrames(dir, segment, offset, options.onRecord);
     const grew = advanced !== offset;
     offset = advanced;
     if (!grew) {
       const next = (await listSegmentFiles(dir)).find((s) => s.firstLsn > segment.firstLsn);
       if (next) {
         // The writer sealed this segment: one last read, then move on.
-        offset = await readNewFrames(segment, offset, options.onRecord);
+        offset = await readNewFrames(dir, segment, offset, options.onRecord);
         segment = next;
         offset = 0;
         continue;
@@ -54,6 +55,7 @@ export async function followLog(
 
 /** Reads and emits every complete frame from `offset`; returns the offset after the last one. */
 async function readNewFrames(
+  dir: string,
   segment: SegmentFile,
   offset: number,
   onRecord: (record: WalRecord) => void,
@@ -74,8 +76,11 @@ async function readNewFrames(
     const scanner = new FrameScanner(buf.subarray(0, bytesRead), {
       baseOffset: from,
       chunked: true,
+      passEncrypted: true,
     });
     for (let frame = scanner.nextFrame(); frame !== null; frame = scanner.nextFrame()) {
+      // A writer reopened with a key starts a new, encrypted segment: stop, never skip it.
+      if (frame.body[0] === BodyKind.ENCRYPTED) throw encryptedLogError(dir, segment, null, 'tail');
       if (frame.body[0] === BodyKind.RECORD) onRecord(decodeRecordBody(frame.body));
       else if (frame.body[0] === BodyKind.BATCH)
         for (const r of decodeBatchBody(frame.body)) onRecord(r);

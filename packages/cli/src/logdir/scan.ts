@@ -119,7 +119,8 @@ export async function scanSegment(
   let validEnd = start;
   let zeroTail = 0;
   for (;;) {
-    const scanner = new FrameScanner(buf, { start });
+    // No key: an encrypted frame's CRC is checked, its contents are not (it is counted).
+    const scanner = new FrameScanner(buf, { start, passEncrypted: true });
     for (;;) {
       const frame = scanner.nextFrame();
       if (frame === null) break;

@@ -1,0 +1,54 @@
+import { open } from 'node:fs/promises';
+import {
+  decodeFileHeader,
+  FILE_HEADER_SIZE,
+  ioErrorFromNode,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import type { SegmentFile } from './directory.js';
+
+/**
+ * The CLI takes no keys. `inspect` and `verify` check an encrypted log without one (frame
+ * CRCs, headers); the commands that show or rewrite records refuse it with this error.
+ */
+export function encryptedLogError(
+  dir: string,
+  segment: SegmentFile,
+  keyId: number | null,
+  command: string,
+): WalError {
+  const key = keyId === null ? '' : `, key id ${keyId}`;
+  return new WalError(
+    WalErrorCode.KEY_MISSING,
+    `${dir} is encrypted (${segment.name}: aes-256-gcm${key}) and the CLI takes no keys, so \`walnut ${command}\` cannot read its records`,
+    { details: { segment: segment.path, ...(keyId === null ? {} : { keyId }) } },
+  );
+}
+
+/** The first segment whose header says it is encrypted, with its key id; null if none is. */
+export async function firstEncryptedSegment(
+  files: readonly SegmentFile[],
+): Promise<{ segment: SegmentFile; keyId: number } | null> {
+  const bytes = Buffer.alloc(FILE_HEADER_SIZE);
+  for (const segment of files) {
+    let read: number;
+    try {
+      const handle = await open(segment.path, 'r');
+      try {
+        ({ bytesRead: read } = await handle.read(bytes, 0, FILE_HEADER_SIZE, 0));
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      throw ioErrorFromNode(error, 'read', segment.path);
+    }
+    try {
+      const header = decodeFileHeader(bytes.subarray(0, read), segment.path);
+      if (header.cipher !== 'none') return { segment, keyId: header.keyId };
+    } catch {
+      // A damaged header is the library's to report when the command opens the log.
+    }
+  }
+  return null;
+}
