@@ -172,20 +172,30 @@ describe.each([
     await wal.close();
   });
 
-  it('truncateBefore on a full device deletes nothing, leaves no temporary file and says what to do', async () => {
+  it('truncateBefore frees space on a device too full for the new FLOOR', async () => {
     const { memory, io, wal } = await faultyLog({ segmentTargetSize: 4096 });
     for (let i = 1n; i <= 200n; i++) wal.append({ payload: payloadFor(i, 100) });
     await wal.sync();
-    const before = await wal.listSegments();
     io.inject({ kind: 'enospc', afterBytes: 0 });
-    const err = await expectWalError(wal.truncateBefore(150n), 'WAL_NO_SPACE');
-    expect(err.message).toMatch(/deleted nothing.*free a little space/);
-    expect(await wal.listSegments()).toEqual(before);
-    expect(await memory.readdir(DIR)).not.toContain('FLOOR.tmp');
-    io.clearFaults();
     const done = await wal.truncateBefore(150n);
     expect(done.segmentsDeleted).toBeGreaterThan(0);
+    expect(done.bytesReclaimed).toBeGreaterThan(0);
+    const first = (await wal.listSegments())[0]!.firstLsn;
+    expect(wal.floorLsn).toBe(first);
+    expect(first).toBeGreaterThan(1n);
+    // No room for FLOOR even after the deletions (the simulated device frees nothing):
+    // the log has none, and its floor is its first segment's first LSN.
+    expect(await memory.readdir(DIR)).not.toContain('FLOOR.tmp');
+    expect(await memory.readdir(DIR)).not.toContain('FLOOR');
+    io.clearFaults();
     await wal.close();
+    const again = await reopen(memory);
+    expect(again.floorLsn).toBe(first);
+    expect((await collect(again.replay())).map((r) => r.lsn)).toEqual(
+      Array.from({ length: Number(201n - first) }, (_, i) => first + BigInt(i)),
+    );
+    expect(() => again.replayFrom(first - 1n)).toThrow(/truncated/);
+    await again.close();
   });
 
   it('a failed directory fsync in truncateBefore poisons the log', async () => {

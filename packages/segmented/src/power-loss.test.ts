@@ -263,6 +263,37 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
     }
   });
 
+  it('a crash before any I/O step of truncateBefore on a full device leaves a whole log with its floor honoured', async () => {
+    let crashedAfterEverything = false;
+    for (let step = 0; !crashedAfterEverything; step++) {
+      const memory = new MemoryStorageIo();
+      const io = new CrashBeforeStep(memory, step);
+      const config = { dir: DIR, segmentTargetSize: 4096, writeBufferSize: 4096 };
+      const wal = await SegmentedWal.open({ ...config, io });
+      for (let i = 1n; i <= 300n; i++) wal.append({ payload: payload(3, i, 100) });
+      await wal.sync();
+      // Earlier truncation recorded a floor, so the full-device path has a FLOOR to remove.
+      await wal.truncateBefore(50n);
+      io.inject({ kind: 'enospc', afterBytes: 0 });
+      io.arm();
+      const result = await wal.truncateBefore(200n).catch(() => null);
+      crashedAfterEverything = !io.crashed;
+      if (crashedAfterEverything) expect(result?.segmentsDeleted).toBeGreaterThan(0);
+      await io.crash({ tear: true });
+      await wal.close();
+      const after = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
+      expect(after.nextLsn).toBe(301n);
+      const recs = await collect(after.replay());
+      expect(recs.map((r) => r.lsn)).toEqual(
+        Array.from({ length: recs.length }, (_, i) => after.floorLsn + BigInt(i)),
+      );
+      expect(recs.at(-1)!.lsn).toBe(300n);
+      expect(after.floorLsn).toBeLessThanOrEqual(200n);
+      if (crashedAfterEverything) expect(after.floorLsn).toBeGreaterThan(50n);
+      await after.close();
+    }
+  });
+
   it('a crash in the middle of truncateBefore leaves a log that opens, with the floor honoured', async () => {
     for (let stopAfter = 0; stopAfter < 10; stopAfter++) {
       const memory = new MemoryStorageIo();

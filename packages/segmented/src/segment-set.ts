@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { FILE_HEADER_SIZE, isWalError, type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
 import { paddedToBlocks } from './direct-io.js';
-import { FLOOR_TMP_FILE, writeFloor } from './floor.js';
+import { recordFloorBeforeDeleting, writeFloorIfSpace } from './floor.js';
 import type { PendingWrite } from './pending-write.js';
 import { hasRecords, isNamed, plannedSegment, type Segment } from './segment.js';
 import type { Counters } from './stats.js';
@@ -399,9 +399,10 @@ export class SegmentSet {
   }
 
   /**
-   * Deletes sealed segments wholly below `checkpointLsn`. The new floor is written
-   * (atomically) before anything is deleted, so a crash in between only leaves extra files
-   * that the next open removes.
+   * Deletes sealed segments wholly below `checkpointLsn`, oldest first. The new floor is
+   * written (atomically) before anything is deleted, so a crash in between only leaves
+   * extra files that the next open removes; on a device too full for that, see
+   * `recordFloorBeforeDeleting`.
    */
   async deleteBefore(checkpointLsn: bigint): Promise<TruncateResult> {
     const segs = this.list;
@@ -418,7 +419,7 @@ export class SegmentSet {
     const doomed = segs.slice(0, count);
     const newFloor = segs[count]!.firstLsn;
     try {
-      await writeFloor(this.io, this.dir, newFloor);
+      const recorded = await recordFloorBeforeDeleting(this.io, this.dir, newFloor);
       this.floorLsn = newFloor;
       let bytes = 0;
       for (const seg of doomed) {
@@ -428,26 +429,12 @@ export class SegmentSet {
         if (at >= 0) this.list.splice(at, 1);
       }
       await this.io.syncDirectory(this.dir);
+      if (!recorded) await writeFloorIfSpace(this.io, this.dir, newFloor);
       return { segmentsDeleted: doomed.length, bytesReclaimed: bytes };
     } catch (err) {
-      if (isWalError(err, WalErrorCode.NO_SPACE)) throw await this.floorNeedsSpace(err);
       // A failed fsync of the directory or the floor cannot be retried safely.
       throw this.host.poison(err);
     }
-  }
-
-  /**
-   * A full device refused the new FLOOR, which goes to disk before any segment is deleted
-   * (a crash in between must not look like a missing segment). Nothing was deleted; the
-   * temporary file is removed so that it holds no space, and the caller learns what to do.
-   */
-  private async floorNeedsSpace(err: WalError): Promise<WalError> {
-    await this.io.unlink(join(this.dir, FLOOR_TMP_FILE)).catch(() => undefined);
-    return new WalError(
-      WalErrorCode.NO_SPACE,
-      `truncateBefore deleted nothing: the device is full, and it records the new floor (the small FLOOR file) before it deletes any segment, so that a crash in between cannot look like a missing segment; free a little space on the device (outside the log) and retry`,
-      { cause: err, details: err.details },
-    );
   }
 
   /** The segments on disk, oldest first. */
