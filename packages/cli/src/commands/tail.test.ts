@@ -106,11 +106,14 @@ describe('walnut tail', () => {
     await plain.close();
     const captured = captureOutput();
     const running = tailCommand(dir, { follow: true, lines: 1, pollMs: 20 }, captured.output);
-    await until(() => captured.stdout.includes('"plain"'));
-    await encryptedWalLog(dir, 2);
-    await expect(running).rejects.toMatchObject({
+    // Handled from the start: the follower may stop while the encrypted log is still
+    // being written below, before the assertion is awaited.
+    const stopped = expect(running).rejects.toMatchObject({
       code: 'WAL_KEY_MISSING',
       message: expect.stringContaining('and the CLI takes no keys'),
     });
+    await until(() => captured.stdout.includes('"plain"'));
+    await encryptedWalLog(dir, 2);
+    await stopped;
   });
 });
