@@ -101,10 +101,7 @@ export interface RecoveryOptions {
   dir: string;
   mode: RecoveryMode;
   readOnly: boolean;
-  /**
-   * Read-only, beside a writer that may be writing (its lock is held): the last segment
-   * ends at the first frame that is not whole and valid, as `refresh()` reads it (0320).
-   */
+  /** See `ScanOptions.besideWriter`. */
   besideWriter?: boolean;
   ring: KeyRing | undefined;
   maxFrameBody: number;
@@ -381,10 +378,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
         fileSize,
       };
       const damage = scan.damage;
-      // Past a live writer's last completed write lie zeros, a write under way, or later
-      // writes that completed first: none of it is damage yet, and it changes while it is
-      // read, so judging it would report corruption that is not there.
-      if (damage === null || (isLast && opts.besideWriter === true)) {
+      if (damage === null) {
         segments.push(seg);
         continue;
       }

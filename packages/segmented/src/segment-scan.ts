@@ -25,6 +25,14 @@ export interface ScanOptions {
   io: StorageIo;
   ring: KeyRing | undefined;
   maxFrameBody: number;
+  /**
+   * Read-only, beside a writer that may be writing (its lock is held): the last segment
+   * ends at the first frame that does not check out, as `refresh()` reads it (0320). Past
+   * a live writer's last completed write lie zeros, a write under way, or later writes
+   * that completed first; they change while they are read, so judging them would report
+   * damage that is not there, and that judgement is the writer's.
+   */
+  besideWriter?: boolean;
 }
 
 export interface Damage {
@@ -194,10 +202,11 @@ export async function scanSegment(
     cipher,
     reuseChunk: true,
   });
+  const atWritersFrontier = isLast && opts.besideWriter === true;
   // A frame that checks out but holds no records, or the wrong LSN, is damage here.
   const corruptAt = async (offset: number, reason: string): Promise<ScanResult> => {
     await walk.return({ kind: 'corrupt', offset, reason: '' });
-    const damage: Damage = { offset, kind: 'corrupt', reason };
+    const damage: Damage | null = atWritersFrontier ? null : { offset, kind: 'corrupt', reason };
     return { lastLsn: sequence.next - 1n, records, dataEnd: offset, damage };
   };
   let step = await walk.next();
@@ -247,7 +256,7 @@ export async function scanSegment(
   }
   const stop: ScanStop = step.value;
   const lastLsn = sequence.next - 1n;
-  if (stop.kind === 'eof' && stop.offset >= fileSize) {
+  if (atWritersFrontier || (stop.kind === 'eof' && stop.offset >= fileSize)) {
     return { lastLsn, records, dataEnd: stop.offset, damage: null };
   }
   const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, opts.maxFrameBody, isLast);

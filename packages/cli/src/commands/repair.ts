@@ -7,7 +7,7 @@ import { ExitCode } from '../exit-codes.js';
 import { formatCount } from '../format.js';
 import { printJson } from '../json.js';
 import { checkLog, type Finding, isCorrupt, type LogCheck } from '../logdir/check.js';
-import { encryptedLogError } from '../logdir/encrypted.js';
+import { encryptedScanError } from '../logdir/encrypted.js';
 import { lockHolder } from '../logdir/lock-holder.js';
 import { LsnRanges } from '../lsn-ranges.js';
 import { type Output, printLine } from '../output.js';
@@ -77,11 +77,10 @@ export async function repairCommand(
   }
 
   // Recovery reads every record to find where to cut: it needs the key, which the CLI lacks.
-  const encrypted = before.segments.find(
-    (s) => s.encryptedFrames > 0 || s.header?.cipher === 'aes-256-gcm',
-  );
-  if (encrypted !== undefined)
-    throw encryptedLogError(dir, encrypted.file, encrypted.header?.keyId ?? null, 'repair');
+  for (const scan of before.segments) {
+    const refusal = encryptedScanError(dir, scan, 'repair');
+    if (refusal !== null) throw refusal;
+  }
   const lock = await lockHolder(dir);
   if (lock.kind === 'held') {
     throw new WalError(

@@ -1,7 +1,7 @@
 import type { WalRecord } from '@walnut/codec';
 import { ExitCode } from '../exit-codes.js';
 import { requireLogDirectory } from '../logdir/directory.js';
-import { encryptedLogError } from '../logdir/encrypted.js';
+import { encryptedScanError } from '../logdir/encrypted.js';
 import { followLog } from '../logdir/follow.js';
 import { scanSegment } from '../logdir/scan.js';
 import { type Output, printLine } from '../output.js';
@@ -45,8 +45,8 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
         if (found.length > wanted) found.shift();
       },
     });
-    if (scan.encryptedFrames > 0 || scan.header?.cipher === 'aes-256-gcm')
-      throw encryptedLogError(dir, scan.file, scan.header?.keyId ?? null, 'tail');
+    const refusal = encryptedScanError(dir, scan, 'tail');
+    if (refusal !== null) throw refusal;
     if (i === segments.length - 1) {
       active = scan.file;
       resumeAt = scan.validEnd;

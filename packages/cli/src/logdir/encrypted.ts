@@ -7,6 +7,7 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import type { SegmentFile } from './directory.js';
+import type { SegmentScan } from './scan.js';
 
 /**
  * The CLI takes no keys. `inspect` and `verify` check an encrypted log without one (frame
@@ -24,6 +25,16 @@ export function encryptedLogError(
     `${dir} is encrypted (${segment.name}: aes-256-gcm${key}) and the CLI takes no keys, so \`walnut ${command}\` cannot read its records`,
     { details: { segment: segment.path, ...(keyId === null ? {} : { keyId }) } },
   );
+}
+
+/** The error refusing `command` when the segment `scan` read is encrypted; null when it is not. */
+export function encryptedScanError(
+  dir: string,
+  scan: SegmentScan,
+  command: string,
+): WalError | null {
+  if (scan.encryptedFrames === 0 && scan.header?.cipher !== 'aes-256-gcm') return null;
+  return encryptedLogError(dir, scan.file, scan.header?.keyId ?? null, command);
 }
 
 /** The first segment whose header says it is encrypted, with its key id; null if none is. */
