@@ -8,6 +8,7 @@ import { walnutMmapReader } from './walnut-mmap-reader.js';
 import { walnutSegmented } from './walnut-segmented.js';
 import {
   walnutWalIoUring,
+  walnutWalIoUringAppend,
   walnutWalIoUringDirect,
   walnutWalIoUringIterator,
   walnutWalSyncFs,
@@ -18,6 +19,7 @@ export const FLOOR_ID = nodeFsFloor.id;
 export const CONTENDERS: readonly ContenderPlugin[] = [
   nodeFsFloor,
   walnutWalIoUring,
+  walnutWalIoUringAppend,
   walnutWalIoUringIterator,
   walnutWalIoUringDirect,
   walnutWalSyncFs,

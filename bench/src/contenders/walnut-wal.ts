@@ -3,7 +3,8 @@
  * page cache or with direct I/O. Durable workloads (W2, W3, W6) use durability 'sync' (an
  * append resolves once it is durable; each awaited). Buffered ones use 'none', `appendQueued`
  * (returns the LSN at once, no promise per record, like the floor's append) falling back to an
- * awaited `append` while the queue is full, and one `sync()` at the end.
+ * awaited `append` while the queue is full, and one `sync()` at the end — or, for the
+ * "what a user writes first" variant, a plain `append()` whose promise nobody awaits.
  */
 import {
   type ContenderPlugin,
@@ -42,13 +43,23 @@ interface WalModule {
   Wal?: { open(dir: string): WalBuilderLike };
 }
 
+/** How W1 and W5 append: the documented bulk path, or the loop a user writes first. */
+type AppendPath = 'queued' | 'plain';
+
 class WalWriter implements LogWriter {
   constructor(
     private readonly wal: WalLike,
     private readonly counted: CountedIo,
+    private readonly appendPath: AppendPath,
   ) {}
 
   append(payload: Uint8Array): undefined | Promise<bigint> {
+    if (this.appendPath === 'plain') {
+      // `for (…) wal.append(p)` with no await: the promise is dropped, as a user's loop
+      // drops it. A rejection would end the child with an unhandled rejection: a failed run.
+      void this.wal.append(payload);
+      return undefined;
+    }
     if (this.wal.appendQueued === undefined) return this.wal.append(payload);
     try {
       this.wal.appendQueued(payload);
@@ -90,11 +101,14 @@ async function readBack(wal: WalLike, path: ReadPath, visit: (payload: Uint8Arra
   for await (const record of wal.iterator(1n)) visit(record.payload);
 }
 
-async function loadWal(
-  backend: WalnutBackend,
-  directIo = false,
-  readPath: ReadPath = 'replay',
-): Promise<LoadedContender> {
+interface WalVariant {
+  directIo?: boolean;
+  readPath?: ReadPath;
+  appendPath?: AppendPath;
+}
+
+async function loadWal(backend: WalnutBackend, variant: WalVariant = {}): Promise<LoadedContender> {
+  const { directIo = false, readPath = 'replay', appendPath = 'queued' } = variant;
   const loaded = await importOrReason<WalModule>('@walnut/wal');
   if ('reason' in loaded) throw new NotAvailable(loaded.reason);
   const { Wal } = loaded.module;
@@ -127,12 +141,14 @@ async function loadWal(
     notes: [
       readPath === 'iterator'
         ? `StorageIo ${backend}; reads the log Walnut Wal (${backend}) wrote in W1 with \`for await (const r of wal.iterator(1n))\``
-        : `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3, W6) or 'none' + appendQueued + sync() (W1, W5)`,
+        : appendPath === 'plain'
+          ? `StorageIo ${backend}; durability 'none', \`wal.append(p)\` in a loop with no await, then one sync()`
+          : `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3, W6) or 'none' + appendQueued + sync() (W1, W5)`,
     ],
     async openWriter(dir, options) {
       const durable = DURABLE_WORKLOADS.includes(options.workload);
       const { wal, counted } = await open(dir, durable ? 'sync' : 'none');
-      return new WalWriter(wal, counted);
+      return new WalWriter(wal, counted, appendPath);
     },
     async replay(dir, visit) {
       const { wal, counted } = await open(dir, 'none');
@@ -161,7 +177,7 @@ export const walnutWalIoUringDirect: ContenderPlugin = {
   label: 'Walnut Wal (io_uring, direct I/O)',
   workloads: ['W1', 'W2', 'W3', 'W5', 'W6'],
   syncsInvisibleToStrace: true,
-  load: () => loadWal('io_uring', true),
+  load: () => loadWal('io_uring', { directIo: true }),
 };
 
 export const walnutWalSyncFs: ContenderPlugin = {
@@ -177,5 +193,14 @@ export const walnutWalIoUringIterator: ContenderPlugin = {
   label: 'Walnut Wal iterator() (io_uring)',
   workloads: ['W4'],
   replaySource: 'walnut-wal-io_uring',
-  load: () => loadWal('io_uring', false, 'iterator'),
+  load: () => loadWal('io_uring', { readPath: 'iterator' }),
+};
+
+/** W1 through `wal.append(p)` in a loop, never awaited, then `sync()`: the loop a user writes first. */
+export const walnutWalIoUringAppend: ContenderPlugin = {
+  id: 'walnut-wal-io_uring-append',
+  label: 'Walnut Wal append() (io_uring)',
+  workloads: ['W1'],
+  syncsInvisibleToStrace: true,
+  load: () => loadWal('io_uring', { appendPath: 'plain' }),
 };
