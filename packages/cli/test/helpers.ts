@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import {
-  crc32c,
   encodeFileHeader,
+  encodeFloor,
+  encodeHead,
   encodeRecordFrame,
+  FLOOR_FILE,
+  HEAD_FILE,
   KeyRing,
   recordFrameSize,
   segmentFileName,
@@ -119,10 +122,12 @@ export async function simpleLog(dir: string, count: number): Promise<WrittenSegm
 }
 
 export async function writeFloor(dir: string, lsn: bigint): Promise<void> {
-  const buf = Buffer.alloc(12);
-  buf.writeBigUInt64LE(lsn, 0);
-  buf.writeUInt32LE(crc32c(buf.subarray(0, 8)), 8);
-  await writeFile(join(dir, 'FLOOR'), buf);
+  await writeFile(join(dir, FLOOR_FILE), encodeFloor(lsn));
+}
+
+/** Records `firstLsn` as the newest segment's, as a writer's rollover does. */
+export async function writeHead(dir: string, firstLsn: bigint): Promise<void> {
+  await writeFile(join(dir, HEAD_FILE), encodeHead(firstLsn));
 }
 
 /** Flips one byte in place (damage in the middle of a frame). */

@@ -28,7 +28,6 @@ export {
   segmentFileName,
   segmentFilesIn,
 } from './file-header.js';
-export { decodeFloor, encodeFloor, FLOOR_FILE } from './floor-file.js';
 export { encodeFrame, sealFrame } from './frame.js';
 export {
   type FrameRun,
@@ -38,6 +37,14 @@ export {
 } from './frame-run.js';
 export { describeFrameStop, FrameStop } from './frame-stop.js';
 export { errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
+export {
+  decodeFloor,
+  decodeHead,
+  encodeFloor,
+  encodeHead,
+  FLOOR_FILE,
+  HEAD_FILE,
+} from './lsn-files.js';
 export {
   decodeGaps,
   encodeGaps,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { decodeFloor, encodeFloor, FLOOR_FILE, isWalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import { readSmallFile, tmpName, writeFileAtomically } from './log-files.js';
+import { readSmallFile, removeIfPresent, tmpName, writeFileAtomically } from './log-files.js';
 
 export const FLOOR_TMP_FILE = tmpName(FLOOR_FILE);
 
@@ -49,8 +49,4 @@ export async function writeFloorIfSpace(io: StorageIo, dir: string, lsn: bigint)
     if (!isWalError(error, WalErrorCode.NO_SPACE)) throw error;
     await removeIfPresent(io, join(dir, FLOOR_TMP_FILE));
   }
-}
-
-async function removeIfPresent(io: StorageIo, path: string): Promise<void> {
-  if ((await io.stat(path)) !== null) await io.unlink(path);
 }

@@ -3,7 +3,7 @@ import { readFully, type StorageIo } from '@walnut/storage-io';
 
 /**
  * The bytes of `<dir>/<name>`, or null when there is no such file. For the directory's
- * small bookkeeping files (FLOOR, GAPS), never for segments.
+ * small bookkeeping files (FLOOR, GAPS, HEAD), never for segments.
  */
 export async function readSmallFile(
   io: StorageIo,
@@ -46,4 +46,9 @@ export async function writeFileAtomically(
   }
   await io.rename(tmp, join(dir, name));
   await io.syncDirectory(dir);
+}
+
+/** Removes `path` if it is there (a bookkeeping file, or its temporary file). */
+export async function removeIfPresent(io: StorageIo, path: string): Promise<void> {
+  if ((await io.stat(path)) !== null) await io.unlink(path);
 }

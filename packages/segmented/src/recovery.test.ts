@@ -5,6 +5,7 @@ import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import {
   appendRaw,
+  closedLogWith,
   collect,
   DIR,
   fileSize,
@@ -13,16 +14,6 @@ import {
   payloadFor,
 } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
-
-/** A closed log of `n` records of 100 bytes in segments of about 4 KiB. */
-async function logWith(n: number, io = new MemoryStorageIo()) {
-  const wal = await openMemory(io, { segmentTargetSize: 4096 });
-  for (let i = 1n; i <= BigInt(n); i++) wal.append({ payload: payloadFor(i, 100) });
-  await wal.sync();
-  const segments = await wal.listSegments();
-  await wal.close();
-  return { io, segments };
-}
 
 /** A frame-shaped tail whose CRC cannot match: what a write cut by a crash leaves. */
 function tornBytes(): Buffer {
@@ -33,7 +24,7 @@ function tornBytes(): Buffer {
 
 describe('recovery on open', () => {
   it('cuts a torn tail, fsyncs the cut, and reports it', async () => {
-    const { io, segments } = await logWith(20);
+    const { io, segments } = await closedLogWith(20);
     const active = segments.at(-1)!.path;
     const at = await appendRaw(io, active, tornBytes());
     const faulty = new FaultyStorageIo(io);
@@ -56,7 +47,7 @@ describe('recovery on open', () => {
   });
 
   it("recovery 'strict' refuses a torn tail", async () => {
-    const { io, segments } = await logWith(5);
+    const { io, segments } = await closedLogWith(5);
     const at = await appendRaw(io, segments.at(-1)!.path, tornBytes());
     const err = await expectWalError(
       SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }),
@@ -66,7 +57,7 @@ describe('recovery on open', () => {
   });
 
   it('a read-only opener reports a torn tail without cutting it', async () => {
-    const { io, segments } = await logWith(5);
+    const { io, segments } = await closedLogWith(5);
     const path = segments.at(-1)!.path;
     const at = await appendRaw(io, path, tornBytes());
     const ro = await SegmentedWal.open({ dir: DIR, io, readOnly: true });
@@ -77,7 +68,7 @@ describe('recovery on open', () => {
   });
 
   it('zero-filled space after the last frame is the end of the log, not damage', async () => {
-    const { io, segments } = await logWith(5);
+    const { io, segments } = await closedLogWith(5);
     const path = segments.at(-1)!.path;
     const size = await appendRaw(io, path, Buffer.alloc(8192));
     const wal = await SegmentedWal.open({ dir: DIR, io, recovery: 'strict' });
@@ -91,7 +82,7 @@ describe('recovery on open', () => {
   });
 
   it('a bit flip in the middle of a sealed segment is WAL_CORRUPT naming segment and offset', async () => {
-    const { io, segments } = await logWith(200);
+    const { io, segments } = await closedLogWith(200);
     expect(segments.length).toBeGreaterThan(3);
     const victim = segments[1]!;
     const frameSize = 8 + 12 + 100;
@@ -103,7 +94,7 @@ describe('recovery on open', () => {
   });
 
   it('damage in the active segment followed by valid frames is WAL_CORRUPT too', async () => {
-    const { io, segments } = await logWith(20);
+    const { io, segments } = await closedLogWith(20);
     const path = segments.at(-1)!.path;
     await flipByte(io, path, 64 + 20);
     const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
@@ -111,7 +102,7 @@ describe('recovery on open', () => {
   });
 
   it('a valid frame holding the wrong LSN is WAL_CORRUPT naming both LSNs', async () => {
-    const { io, segments } = await logWith(20);
+    const { io, segments } = await closedLogWith(20);
     const path = segments.at(-1)!.path;
     const input = { payload: payloadFor(25n, 100) };
     const frame = Buffer.alloc(recordFrameSize(input));
@@ -124,7 +115,7 @@ describe('recovery on open', () => {
   });
 
   it('a hole of lost unsynced writes followed by later frames is a torn tail, not corruption', async () => {
-    const { io, segments } = await logWith(5);
+    const { io, segments } = await closedLogWith(5);
     const path = segments.at(-1)!.path;
     const bytes = io.fileBytes(path)!;
     const lastFrame = bytes.subarray(bytes.length - 120);
@@ -139,7 +130,7 @@ describe('recovery on open', () => {
   });
 
   it('a missing middle segment is WAL_MISSING_SEGMENT', async () => {
-    const { io, segments } = await logWith(200);
+    const { io, segments } = await closedLogWith(200);
     await io.unlink(segments[2]!.path);
     const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
     expect(err.details.missingFrom).toBe(segments[2]!.firstLsn);
@@ -147,14 +138,14 @@ describe('recovery on open', () => {
   });
 
   it('a damaged segment header is WAL_CORRUPT', async () => {
-    const { io, segments } = await logWith(200);
+    const { io, segments } = await closedLogWith(200);
     await flipByte(io, segments[1]!.path, 20);
     const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
     expect(String(err.message)).toContain(segments[1]!.path);
   });
 
   it('removes unfinished segment creations and floor updates', async () => {
-    const { io, segments } = await logWith(10);
+    const { io, segments } = await closedLogWith(10);
     const tmp = `${segments.at(-1)!.path.replace(/\d+\.wal$/, '00000000000000000011.wal')}.tmp`;
     await appendRaw(io, tmp, Buffer.alloc(64, 1));
     await appendRaw(io, join(DIR, 'FLOOR.tmp'), Buffer.alloc(12, 1));

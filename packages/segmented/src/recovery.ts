@@ -4,10 +4,14 @@ import {
   encodeFileHeader,
   FILE_HEADER_SIZE,
   type FileHeader,
+  FRAME_HEADER_SIZE,
   gapsCover,
+  HEAD_FILE,
   isWalError,
   type KeyRing,
   type LsnGap,
+  MAX_FRAME_BODY,
+  MAX_LSN,
   mergeGaps,
   segmentFileName,
   segmentFilesIn,
@@ -15,9 +19,10 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { readFully, type StorageIo } from '@walnut/storage-io';
-import type { RecoveryMode } from './config.js';
+import { MAX_SEGMENT_TARGET_SIZE, type RecoveryMode } from './config.js';
 import { FLOOR_TMP_FILE, readFloor } from './floor.js';
 import { GAPS_TMP_FILE, readGaps, writeGaps } from './gaps.js';
+import { HEAD_TMP_FILE, readHead, recordHead } from './head.js';
 import { type IntactRun, resynchronise } from './resync.js';
 import {
   CORRUPT_ADVICE,
@@ -150,6 +155,11 @@ async function writeRunSegment(
 /** The fewest bytes one record takes in a segment: a batch entry with no payload. */
 const MIN_RECORD_BYTES = 7;
 
+/** The most LSNs one segment can hold: its largest target size plus one frame, at the fewest bytes a record. */
+const MAX_LSNS_IN_A_SEGMENT = BigInt(
+  Math.ceil((MAX_SEGMENT_TARGET_SIZE + FRAME_HEADER_SIZE + MAX_FRAME_BODY) / MIN_RECORD_BYTES),
+);
+
 function lsnRange(from: bigint, to: bigint): LsnGap | null {
   return from <= to ? { from, to } : null;
 }
@@ -183,6 +193,8 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     removedFiles: [],
   };
   let dirChanged = false;
+  // Before listing: a writer records a segment in HEAD only once it is in the directory.
+  const head = await readHeadUnlessDamaged();
   const names = await io.readdir(dir);
   const found = segmentFilesIn(names);
   for (const name of names) {
@@ -190,6 +202,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       !readOnly &&
       (name === FLOOR_TMP_FILE ||
         name === GAPS_TMP_FILE ||
+        name === HEAD_TMP_FILE ||
         /^\d{20}\.wal\.tmp$/.test(name) ||
         /^spare-[0-9a-f]{16}\.tmp$/.test(name))
     ) {
@@ -222,6 +235,22 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     report.salvaged.push(drop);
     if (drop.lostLsns !== null) newGaps.push(drop.lostLsns);
   };
+  /** A damaged HEAD is WAL_CORRUPT, except to salvage, which goes on without it and reports it. */
+  async function readHeadUnlessDamaged(): Promise<bigint | null> {
+    try {
+      return await readHead(io, dir);
+    } catch (err) {
+      if (!salvaging || !isWalError(err, WalErrorCode.CORRUPT)) throw err;
+      report.salvaged.push({
+        segment: join(dir, HEAD_FILE),
+        offset: 0,
+        bytes: (await io.stat(join(dir, HEAD_FILE)))?.size ?? 0,
+        reason: `${err.message} (rewritten from the segments found)`,
+        lostLsns: null,
+      });
+      return null;
+    }
+  }
   const moveAside = async (path: string, reason: string): Promise<void> => {
     const st = await io.stat(path);
     const drop: SalvageDrop = {
@@ -510,6 +539,35 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
 
   const last = segments[segments.length - 1];
   const lastLsn = last === undefined ? floorLsn - 1n : last.lastLsn;
+  const newestFound = found[found.length - 1]?.firstLsn;
+  if (head !== null && (newestFound === undefined || newestFound < head) && !recorded(head, head)) {
+    const missing = join(dir, segmentFileName(head));
+    const after =
+      newestFound === undefined
+        ? 'no segment'
+        : `the newest segment found starts at LSN ${newestFound}`;
+    if (!salvaging) {
+      throw new WalError(
+        WalErrorCode.MISSING_SEGMENT,
+        `the log's HEAD says its newest segment starts at LSN ${head}, but ${after}: ${missing} is missing, and records after LSN ${lastLsn} that may have been acknowledged with it. Restore it from a backup, or open with recovery: 'salvage' to retire every LSN it could have held (none is handed out again) and keep every other record`,
+        { details: { segment: missing, offset: 0, missingFrom: lastLsn + 1n } },
+      );
+    }
+    // Its size is unknowable: retire every LSN the largest segment allowed could have held.
+    const to = head + MAX_LSNS_IN_A_SEGMENT - 1n;
+    const lost = { from: lastLsn + 1n, to: to > MAX_LSN ? MAX_LSN : to };
+    lose({
+      segment: missing,
+      offset: 0,
+      bytes: 0,
+      reason: `HEAD names it as the newest segment, but ${after}; LSNs ${lost.from}..${lost.to} are retired`,
+      lostLsns: lost,
+    });
+  }
+  if (!readOnly && last !== undefined && (head === null || head < last.firstLsn)) {
+    // A log from before HEAD, or a crash between a segment's rename and its HEAD update.
+    await recordHead(io, dir, last.firstLsn);
+  }
   const gaps = mergeGaps(knownGaps, newGaps).filter((gap) => gap.to >= floorLsn);
   if (newGaps.length > 0 && !readOnly) await writeGaps(io, dir, gaps);
   else if (dirChanged) await io.syncDirectory(dir);

@@ -4,6 +4,7 @@ import { FILE_HEADER_SIZE, isWalError, type KeyRing, WalError, WalErrorCode } fr
 import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
 import { paddedToBlocks } from './direct-io.js';
 import { recordFloorBeforeDeleting, writeFloorIfSpace } from './floor.js';
+import { recordHead } from './head.js';
 import type { PendingWrite } from './pending-write.js';
 import { hasRecords, isNamed, plannedSegment, type Segment } from './segment.js';
 import type { Counters } from './stats.js';
@@ -224,8 +225,9 @@ export class SegmentSet {
    * and lets the queued and all later writes for it go out; then, once the job of the
    * segment before it is done, makes the previous segment durable (so a crash can never
    * leave a newer segment after an older one's lost tail), fsyncs the new file, renames it
-   * into place and fsyncs the directory. Only then is the segment `ready`: a sync round for
-   * a record in it waits for this job (docs/decisions/0306-rollover-off-the-append-path.md).
+   * into place, fsyncs the directory and records it in HEAD (0322). Only then is the
+   * segment `ready`: a sync round for a record in it waits for this job
+   * (docs/decisions/0306-rollover-off-the-append-path.md).
    */
   private async create(
     seg: Segment,
@@ -275,6 +277,8 @@ export class SegmentSet {
       renamed = true;
       await io.rename(seg.tmpPath, seg.path);
       await io.syncDirectory(this.dir);
+      // Before any record in it can be durable: from now on its loss is found at open.
+      await recordHead(io, this.dir, seg.firstLsn);
       this.counters.segmentsCreated++;
       seg.status = 'ready';
       seg.replaces = false;

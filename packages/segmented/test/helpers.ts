@@ -68,3 +68,13 @@ export async function fileSize(
 ): Promise<number> {
   return (await io.stat(path))!.size;
 }
+
+/** A closed log of `n` records of 100 bytes in segments of about 4 KiB, and its segments. */
+export async function closedLogWith(n: number, io = new MemoryStorageIo()) {
+  const wal = await openMemory(io, { segmentTargetSize: 4096 });
+  for (let i = 1n; i <= BigInt(n); i++) wal.append({ payload: payloadFor(i, 100) });
+  await wal.sync();
+  const segments = await wal.listSegments();
+  await wal.close();
+  return { io, segments };
+}

@@ -10,6 +10,7 @@ import {
   flipByte,
   simpleLog,
   tempDir,
+  writeHead,
   writeLog,
 } from '../../test/helpers.js';
 
@@ -114,25 +115,35 @@ describe('walnut repair', () => {
     expect(r.code).toBe(0);
   });
 
+  /** Repair refuses a log with a missing segment, then `--salvage` repairs it: its output. */
+  async function refusedThenSalvaged(dir: string): Promise<string> {
+    const r = await cli('repair', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('A segment is missing');
+    const backup = join(await tempDir(), 'b');
+    const salvaged = await cli('repair', dir, '--salvage', '--backup-dir', backup);
+    expect(salvaged.code).toBe(0);
+    expect((await cli('verify', dir)).code).toBe(0);
+    return salvaged.stdout;
+  }
+
   it('will not paper over a missing segment without --salvage', async () => {
     const dir = await tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a'] },
       { firstLsn: 3n, payloads: ['c'] },
     ]);
-    const r = await cli('repair', dir);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('A segment is missing');
-    const salvaged = await cli(
-      'repair',
-      dir,
-      '--salvage',
-      '--backup-dir',
-      join(await tempDir(), 'b'),
-    );
-    expect(salvaged.code).toBe(0);
-    expect(salvaged.stdout).toContain('LSNs 2..2 are lost; recorded in GAPS');
-    expect((await cli('verify', dir)).code).toBe(0);
+    expect(await refusedThenSalvaged(dir)).toContain('LSNs 2..2 are lost; recorded in GAPS');
+  });
+
+  it('retires the LSNs of a missing newest segment with --salvage, so none is used again', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [{ firstLsn: 1n, payloads: ['a', 'b'] }]);
+    await writeHead(dir, 3n);
+    expect(await refusedThenSalvaged(dir)).toMatch(/LSNs 3\.\.\d+ are lost; recorded in GAPS/);
+    const wal = await SegmentedWal.open({ dir });
+    expect(wal.append({ payload: Buffer.from('c') })).toBeGreaterThan(1n << 36n);
+    await wal.close();
   });
 
   it('refuses with WAL_LOCKED (exit 3) while a writer holds the log, changing nothing', async () => {

@@ -7,6 +7,7 @@ import {
   flipByte,
   simpleLog,
   tempDir,
+  writeHead,
   writeLog,
 } from '../../test/helpers.js';
 
@@ -54,6 +55,24 @@ describe('walnut verify', () => {
       segment: '00000000000000000005.wal',
     });
     expect(report.findings[0].message).toContain('LSNs 3..4 are missing');
+  });
+
+  it('reports a missing newest segment, which only HEAD remembers', async () => {
+    const dir = await tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['a', 'b'] },
+      { firstLsn: 3n, payloads: ['c'] },
+    ]);
+    await writeHead(dir, 4n);
+    const r = await cli('verify', dir, '--json');
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.findings).toMatchObject([
+      { kind: 'missing-segment', segment: '00000000000000000004.wal' },
+    ]);
+    expect(report.findings[0].message).toContain('any record after LSN 3');
+    await writeHead(dir, 3n);
+    expect((await cli('verify', dir)).code).toBe(0);
   });
 
   it('reports a damaged segment header', async () => {

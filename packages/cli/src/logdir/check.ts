@@ -1,8 +1,9 @@
-import { gapsCover, type LsnGap, type WalRecord } from '@walnut/codec';
+import { gapsCover, type LsnGap, segmentFileName, type WalRecord } from '@walnut/codec';
 import {
   type FloorState,
   readFloor,
   readGaps,
+  readHead,
   requireLogDirectory,
   type SegmentFile,
 } from './directory.js';
@@ -42,6 +43,8 @@ export interface CheckOptions {
 
 /** Scans every segment of a log directory and relates them: order, gaps, the floor. */
 export async function checkLog(dir: string, options: CheckOptions = {}): Promise<LogCheck> {
+  // Before listing: a writer records a segment in HEAD only once it is in the directory.
+  const head = await readHead(dir);
   const files = await requireLogDirectory(dir);
   const floor = await readFloor(dir);
   const gapsState = await readGaps(dir);
@@ -97,6 +100,19 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
         message: `the previous segment ends at LSN ${previous.lastLsn}, this one starts at ${file.firstLsn}: LSNs ${previous.lastLsn + 1n}..${file.firstLsn - 1n} are missing`,
       });
     }
+  }
+  const newest = files[files.length - 1]!;
+  if (head.kind === 'valid' && newest.firstLsn < head.lsn && !gapsCover(gaps, head.lsn, head.lsn)) {
+    const after = segments.findLast((s) => s.lastLsn !== null)?.lastLsn;
+    findings.push({
+      kind: 'missing-segment',
+      segment: segmentFileName(head.lsn),
+      offset: null,
+      message: `HEAD says the newest segment starts at LSN ${head.lsn}, but the newest here is ${newest.name}: the newest segment is missing${after == null ? '' : `, with any record after LSN ${after}`}`,
+    });
+  }
+  if (head.kind === 'damaged') {
+    findings.push({ kind: 'corruption', segment: 'HEAD', offset: null, message: head.reason });
   }
   if (floor.kind === 'damaged') {
     findings.push({ kind: 'corruption', segment: 'FLOOR', offset: null, message: floor.reason });

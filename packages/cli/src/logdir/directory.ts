@@ -3,8 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import {
   decodeFloor,
   decodeGaps,
+  decodeHead,
   FLOOR_FILE,
   GAPS_FILE,
+  HEAD_FILE,
   ioErrorFromNode,
   isWalError,
   type LsnGap,
@@ -77,27 +79,45 @@ function notADirectory(path: string): string {
   return `${path} is a file, not a Walnut log; pass the directory a Wal or SegmentedWal was opened on`;
 }
 
-export type FloorState =
+/** A file holding one LSN (FLOOR, HEAD): absent, valid, or damaged. */
+export type LsnFileState =
   | { readonly kind: 'absent' }
   | { readonly kind: 'valid'; readonly lsn: bigint }
   | { readonly kind: 'damaged'; readonly reason: string };
 
-/** The retained floor from `<dir>/FLOOR` (format: @walnut/codec's decodeFloor). */
-export async function readFloor(dir: string): Promise<FloorState> {
-  const path = join(dir, FLOOR_FILE);
+export type FloorState = LsnFileState;
+
+async function readLsnFile(
+  dir: string,
+  name: string,
+  decode: (bytes: Uint8Array, path: string) => bigint,
+): Promise<LsnFileState> {
+  const path = join(dir, name);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    const code = (error as NodeJS.ErrnoException).code;
+    // ENOTDIR: `dir` is a file, which requireLogDirectory reports as a usage error.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' };
     throw ioErrorFromNode(error, 'read', path);
   }
   try {
-    return { kind: 'valid', lsn: decodeFloor(bytes, FLOOR_FILE) };
+    return { kind: 'valid', lsn: decode(bytes, name) };
   } catch (error) {
     if (!isWalError(error)) throw error;
     return { kind: 'damaged', reason: error.message };
   }
+}
+
+/** The retained floor from `<dir>/FLOOR` (format: @walnut/codec's decodeFloor). */
+export function readFloor(dir: string): Promise<FloorState> {
+  return readLsnFile(dir, FLOOR_FILE, decodeFloor);
+}
+
+/** The first LSN of the newest segment a writer created, from `<dir>/HEAD` (decodeHead). */
+export function readHead(dir: string): Promise<LsnFileState> {
+  return readLsnFile(dir, HEAD_FILE, decodeHead);
 }
 
 export type GapsState =
