@@ -102,11 +102,16 @@ export class Failures {
       { cause },
     );
     this.counters.rollbacks++;
-    this.rollback = this.rollBack(cause).finally(() => {
-      this.rollback = null;
-      this.point = null;
-      this.host.rolledBack();
-    });
+    const run: Promise<void> = this.rollBack(cause).finally(() => this.endRollback(run));
+    this.rollback = run;
+  }
+
+  /** The rollback `run` is over: appends are accepted again (once; a later rollback is left alone). */
+  private endRollback(run: Promise<void>): void {
+    if (this.rollback !== run) return;
+    this.rollback = null;
+    this.point = null;
+    this.host.rolledBack();
   }
 
   private async rollBack(cause: unknown): Promise<void> {
@@ -140,6 +145,9 @@ export class Failures {
       this.poisonWith(cutErr);
       return;
     }
+    // Over before anyone hears of the loss: an append retried the moment its rejection
+    // arrives must find the log accepting appends, not still rolling back.
+    this.endRollback(this.rollback!);
     this.rollbackListeners.emit(from - 1n, err);
     if (!this.host.rejectFrom(from, err)) this.unreportedLoss = err;
   }

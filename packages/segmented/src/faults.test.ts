@@ -125,6 +125,21 @@ describe.each([
     await wal.close();
   });
 
+  it('the rollback is over when its listeners hear of it: an append from onRollback is accepted', async () => {
+    const { io, wal } = await faultyLog({ writeBufferSize: 4096 });
+    io.inject({ kind: 'enospc', afterBytes: 1000 });
+    let retried: bigint | undefined;
+    wal.onRollback((lastLsn) => {
+      io.clearFaults();
+      retried = wal.append({ payload: payloadFor(lastLsn + 1n, 100) });
+    });
+    for (let i = 1n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await expectWalError(wal.sync(), 'WAL_NO_SPACE');
+    expect(retried).toBeDefined();
+    expect(await wal.sync()).toBe(retried);
+    await wal.close();
+  });
+
   it('ENOSPC while nobody waits is reported by the next sync()', async () => {
     const { io, wal } = await faultyLog({ writeBufferSize: 4096 });
     io.inject({ kind: 'enospc', afterBytes: 0 });

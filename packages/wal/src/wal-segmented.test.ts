@@ -220,4 +220,17 @@ describe('Wal over SegmentedWal with fault injection', () => {
     expect(await collect(wal.iterator(1n))).toEqual(['1:first', '2:after']);
     await wal.close();
   });
+
+  it('an append retried the moment WAL_NO_SPACE arrives is taken once space is free', async () => {
+    const { wal, faulty } = await faultyWal();
+    faulty.inject({ kind: 'enospc', afterBytes: 0 });
+    const lsn = await wal.append(payload(1)).catch((error: unknown) => {
+      expect(isWalError(error, 'WAL_NO_SPACE')).toBe(true);
+      faulty.clearFaults();
+      return wal.append(payload(1));
+    });
+    expect(lsn).toBe(1n);
+    expect(await collect(wal.iterator(1n))).toEqual([`1:${payload(1).toString()}`]);
+    await wal.close();
+  });
 });
