@@ -48,6 +48,14 @@ describe('encrypted frames', () => {
     expect(() => new FrameScanner(buf).nextRecord()).toThrow(
       expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
     );
+    // Named: which file, where in it, and which key id was tried.
+    const named = FrameCipher.forFile(other, header, '/log/00000000000000000001.wal');
+    expect(() => new FrameScanner(buf, { cipher: named }).nextRecord()).toThrow(
+      expect.objectContaining({
+        message: expect.stringContaining('/log/00000000000000000001.wal'),
+        details: { segment: '/log/00000000000000000001.wal', keyId: 1, offset: 0 },
+      }),
+    );
     try {
       FrameCipher.forFile(new KeyRing([[2, Buffer.alloc(32)]], 2), header);
       expect.unreachable();

@@ -108,19 +108,36 @@ export class FrameCipher {
   #counter: number;
   readonly #nonce = Buffer.alloc(NONCE_SIZE);
   readonly #aad = Buffer.alloc(4 + ENCRYPTED_PREFIX);
+  /** What a failed decryption names: the file, when the caller gave it, and its key id. */
+  readonly #source: { file: string | undefined; keyId: number };
 
-  private constructor(key: Buffer, noncePrefix: Buffer, counter: number) {
+  private constructor(
+    key: Buffer,
+    noncePrefix: Buffer,
+    counter: number,
+    source: { file: string | undefined; keyId: number },
+  ) {
     this.#key = key;
     this.#noncePrefix = noncePrefix;
     this.#counter = counter;
+    this.#source = source;
   }
 
-  /** The cipher for the file with this header. WAL_KEY_MISSING if the ring lacks its key. */
-  static forFile(ring: KeyRing, header: FileHeader): FrameCipher {
-    return FrameCipher.#create(ring, header, randomBytes(4), 0);
+  /**
+   * The cipher for the file with this header. WAL_KEY_MISSING if the ring lacks its key.
+   * `file` (its path) is named by WAL_DECRYPT_FAILED.
+   */
+  static forFile(ring: KeyRing, header: FileHeader, file?: string): FrameCipher {
+    return FrameCipher.#create(ring, header, randomBytes(4), 0, file);
   }
 
-  static #create(ring: KeyRing, header: FileHeader, prefix: Buffer, counter: number): FrameCipher {
+  static #create(
+    ring: KeyRing,
+    header: FileHeader,
+    prefix: Buffer,
+    counter: number,
+    file?: string,
+  ): FrameCipher {
     if (!(ring instanceof KeyRing)) badArgument('ring', 'a KeyRing', ring);
     if (typeof header !== 'object' || header === null)
       badArgument('header', 'a FileHeader', header);
@@ -128,7 +145,7 @@ export class FrameCipher {
       badArgument('header.cipher', "'aes-256-gcm' for an encrypted file", header.cipher);
     const ikm = ring.key(header.keyId);
     const key = Buffer.from(hkdfSync('sha256', ikm, header.salt, HKDF_INFO, KEY_SIZE));
-    return new FrameCipher(key, prefix, counter);
+    return new FrameCipher(key, prefix, counter, { file, keyId: header.keyId });
   }
 
   static {
@@ -179,9 +196,11 @@ export class FrameCipher {
    */
   decryptBody(frameBody: Buffer, frameLength: number): Buffer {
     const fail = (why: string): never => {
+      const { file, keyId } = this.#source;
       throw new WalError(
         WalErrorCode.DECRYPT_FAILED,
-        `cannot decrypt frame: ${why}; check that the key ring holds the key that wrote this file`,
+        `cannot decrypt a frame${file === undefined ? '' : ` of ${file}`}: ${why}; check that the key ring's key id ${keyId} is the key that wrote this file`,
+        { details: file === undefined ? { keyId } : { segment: file, keyId } },
       );
     };
     if (frameBody.length < ENCRYPTED_PREFIX + 1 + TAG_SIZE) fail('body too short');

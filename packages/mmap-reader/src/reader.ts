@@ -196,7 +196,7 @@ export class MmapWalReader {
         `${path} is encrypted with key id ${header.keyId}; pass { keyRing } holding that key`,
         { details: { segment: path, keyId: header.keyId } },
       );
-    return FrameCipher.forFile(options.keyRing, header);
+    return FrameCipher.forFile(options.keyRing, header, path);
   }
 
   /** File size in bytes (at most `end`, when it was given). */

@@ -80,7 +80,7 @@ describe('encryption at rest', () => {
     );
   });
 
-  it('a wrong key or tampered ciphertext is WAL_DECRYPT_FAILED', async () => {
+  it('a wrong key or tampered ciphertext is WAL_DECRYPT_FAILED, naming the segment and key id', async () => {
     const io = new MemoryStorageIo();
     const wal = await openMemory(io, { encryption: testRing() });
     wal.append({ payload: SECRET });
@@ -88,10 +88,12 @@ describe('encryption at rest', () => {
     const path = (await wal.listSegments())[0]!.path;
     await wal.close();
     const wrong = new KeyRing([[7, Buffer.alloc(32, 8)]], 7);
-    await expectWalError(
+    const err = await expectWalError(
       SegmentedWal.open({ dir: DIR, io, encryption: wrong }),
       'WAL_DECRYPT_FAILED',
     );
+    expect(err.message).toContain(path);
+    expect(err.details).toMatchObject({ segment: path, keyId: 7, offset: 64 });
     // Flip a ciphertext byte and fix the frame CRC: only authentication can notice.
     const bytes = io.fileBytes(path)!;
     const len = bytes.readUInt32LE(68);

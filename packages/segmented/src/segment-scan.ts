@@ -74,7 +74,7 @@ export function readCipher(
     );
   }
   try {
-    return FrameCipher.forFile(ring, header);
+    return FrameCipher.forFile(ring, header, path);
   } catch (err) {
     if (isWalError(err)) err.details.segment ??= path;
     throw err;

@@ -68,7 +68,7 @@ export function plannedSegment(dir: string, firstLsn: bigint, ring: KeyRing | un
     tmpPath: `${path}.tmp`,
     header,
     headerBytes,
-    writeCipher: ring === undefined ? undefined : FrameCipher.forFile(ring, header),
+    writeCipher: ring === undefined ? undefined : FrameCipher.forFile(ring, header, path),
     status: 'pending',
     fd: null,
     replaces: false,
