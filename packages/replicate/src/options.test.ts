@@ -29,7 +29,7 @@ describe('replication options', () => {
     [{ servers: [] }, 'options.servers'],
     [{ wal: { durability: 'none' } }, 'options.wal.durability'],
     [{ streamMaxMessages: -2 }, 'options.streamMaxMessages'],
-    [{ replica: 3 }, 'options.replica'],
+    [{ replica: 3 }, '"replica" is not an option of ReplicatedWal.open() — did you mean replicas?'],
   ])('refuse %o with WAL_BAD_ARGUMENT naming %s', (bad, name) => {
     expect(() => resolvePrimary({ ...base, ...(bad as object) })).toThrow(
       expect.objectContaining({ code: 'WAL_BAD_ARGUMENT', message: expect.stringContaining(name) }),
@@ -41,7 +41,7 @@ describe('replication options', () => {
     expect(() => resolveFollower({ ...base, mode: 'sync' } as never)).toThrow(
       expect.objectContaining({
         code: 'WAL_BAD_ARGUMENT',
-        message: expect.stringContaining('options.mode'),
+        message: expect.stringContaining('"mode" is not an option of Follower.open()'),
       }),
     );
   });

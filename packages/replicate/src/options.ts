@@ -1,4 +1,4 @@
-import { badArgument } from '@walnut/codec';
+import { badArgument, unknownOption } from '@walnut/codec';
 import type { WalOptions } from '@walnut/wal';
 
 export type ReplicationMode = 'sync' | 'async';
@@ -83,11 +83,9 @@ const PRIMARY_KEYS = new Set([
 ]);
 const FOLLOWER_KEYS = new Set(['servers', 'stream', 'connection', 'wal', 'requestTimeoutMs']);
 
-function checkKeys(options: object, allowed: Set<string>, what: string): void {
+function checkKeys(options: object, allowed: Set<string>, where: string): void {
   for (const key of Object.keys(options)) {
-    if (!allowed.has(key)) {
-      badArgument(`${what}.${key}`, `one of ${[...allowed].join(', ')} (unknown option)`, key);
-    }
+    if (!allowed.has(key)) throw unknownOption(key, [...allowed], where);
   }
 }
 
@@ -149,7 +147,7 @@ export function resolveCluster(options: ClusterOptions, what: string): ResolvedC
 
 export function resolvePrimary(options: PrimaryOptions): ResolvedPrimary {
   const cluster = resolveCluster(options, 'options');
-  checkKeys(options, PRIMARY_KEYS, 'options');
+  checkKeys(options, PRIMARY_KEYS, 'ReplicatedWal.open()');
   const mode = options.mode ?? 'sync';
   if (mode !== 'sync' && mode !== 'async') badArgument('options.mode', "'sync' or 'async'", mode);
   const replicas = options.replicas ?? 3;
@@ -186,7 +184,7 @@ export function resolvePrimary(options: PrimaryOptions): ResolvedPrimary {
 
 export function resolveFollower(options: FollowerOptions): ResolvedCluster {
   const cluster = resolveCluster(options, 'options');
-  checkKeys(options, FOLLOWER_KEYS, 'options');
+  checkKeys(options, FOLLOWER_KEYS, 'Follower.open()');
   return cluster;
 }
 

@@ -34,6 +34,14 @@ describe('config validation', () => {
       await expectWalError(SegmentedWal.open(config as never), 'WAL_BAD_ARGUMENT');
     });
   }
+
+  it('names the field a typo probably meant', async () => {
+    const err = await expectWalError(
+      SegmentedWal.open({ dir: DIR, io, segmentTargetsize: 4096 } as never),
+      'WAL_BAD_ARGUMENT',
+    );
+    expect(err.message).toContain('did you mean segmentTargetSize?');
+  });
 });
 
 describe('argument validation', () => {

@@ -1,4 +1,10 @@
-import { badArgument, DEFAULT_MAX_RECORD_SIZE, KeyRing, MAX_FRAME_BODY } from '@walnut/codec';
+import {
+  badArgument,
+  DEFAULT_MAX_RECORD_SIZE,
+  KeyRing,
+  MAX_FRAME_BODY,
+  unknownOption,
+} from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 
 export type RecoveryMode = 'strict' | 'truncate-tail' | 'salvage';
@@ -154,9 +160,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   }
   const c = config as Record<string, unknown>;
   for (const key of Object.keys(c)) {
-    if (!KNOWN_KEYS.has(key)) {
-      badArgument(`config.${key}`, `one of the known fields (${[...KNOWN_KEYS].join(', ')})`, key);
-    }
+    if (!KNOWN_KEYS.has(key)) throw unknownOption(key, [...KNOWN_KEYS], 'SegmentedWal.open()');
   }
   if (typeof c.dir !== 'string' || c.dir.length === 0 || c.dir.includes('\0')) {
     badArgument('config.dir', 'a non-empty path string', c.dir);
