@@ -7,7 +7,7 @@ export {
   type RecoveryMode,
   type SegmentedWalConfig,
 } from './config.js';
-export type { RecoveryReport, SalvageDrop, TornTail } from './recovery.js';
+export type { RecoveryReport, SalvageDrop, TornTail } from './recovery-report.js';
 export {
   SegmentedWal,
   type SegmentedWalStats,

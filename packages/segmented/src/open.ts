@@ -3,7 +3,8 @@ import { WalError, WalErrorCode } from '@walnut/codec';
 import { createStorageIo, type IoLock, lockOwner, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { type DirectIoStats, probeDirectIo } from './direct-io.js';
-import { type RecoveryReport, recoverLog } from './recovery.js';
+import { recoverLog } from './recovery.js';
+import type { RecoveryReport } from './recovery-report.js';
 import { existingSegment, type Segment } from './segment.js';
 
 const LOCK_FILE = 'LOCK';

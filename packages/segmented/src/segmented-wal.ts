@@ -27,7 +27,7 @@ import { Listeners } from './listeners.js';
 import { maxFrameBodyOf, type OpenedLog, openLog } from './open.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
 import { ReaderRefresh } from './reader-refresh.js';
-import type { RecoveryReport } from './recovery.js';
+import type { RecoveryReport } from './recovery-report.js';
 import type { ReplayPager } from './replay-pager.js';
 import { hasRecords, plannedSegment, type Segment } from './segment.js';
 import type { SegmentInfo, SegmentSet, TruncateResult } from './segment-set.js';
