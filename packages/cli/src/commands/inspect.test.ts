@@ -1,7 +1,14 @@
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo } from '@walnut/storage-io';
 import { describe, expect, it } from 'vitest';
-import { cli, encryptedWalLog, tempDir, writeFloor, writeLog } from '../../test/helpers.js';
+import {
+  cli,
+  encryptedWalLog,
+  tempDir,
+  writeFloor,
+  writeHead,
+  writeLog,
+} from '../../test/helpers.js';
 
 describe('walnut inspect', () => {
   it('lists segments with LSN ranges, sizes, encryption, floor and lock', async () => {
@@ -15,6 +22,7 @@ describe('walnut inspect', () => {
     expect(r.stdout).toMatch(/segments\s+2 \(1 sealed, 1 active\)/);
     expect(r.stdout).toMatch(/records\s+5 \(LSN 1 \.\. 5\)/);
     expect(r.stdout).toMatch(/floor\s+1 \(no FLOOR file/);
+    expect(r.stdout).toMatch(/newest segment\s+not recorded \(no HEAD file/);
     expect(r.stdout).toMatch(/encryption\s+none/);
     expect(r.stdout).toMatch(/lock\s+free/);
     expect(r.stdout).toMatch(/00000000000000000001\.wal\s+1\s+3\s+3\s+\S+ B\s+sealed\s+none/);
@@ -25,12 +33,14 @@ describe('walnut inspect', () => {
     const dir = await tempDir();
     await writeLog(dir, [{ firstLsn: 10n, payloads: ['x', 'y'] }]);
     await writeFloor(dir, 11n);
+    await writeHead(dir, 10n);
     const r = await cli('inspect', dir, '--json');
     expect(r.code).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info).toMatchObject({
       floorLsn: '11',
       floorSource: 'FLOOR',
+      newestSegmentFirstLsn: '10',
       firstLsn: '10',
       lastLsn: '11',
       records: 2,

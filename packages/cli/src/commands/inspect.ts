@@ -9,7 +9,7 @@ export interface InspectOptions {
   readonly json?: boolean;
 }
 
-/** `walnut inspect <dir>`: segments, LSN ranges, sizes, encryption, floor, lock holder. */
+/** `walnut inspect <dir>`: segments, LSN ranges, sizes, encryption, floor, HEAD, lock holder. */
 export async function inspectCommand(
   dir: string,
   options: InspectOptions,
@@ -46,6 +46,7 @@ export async function inspectCommand(
           : check.floor.kind === 'absent'
             ? 'first segment'
             : 'damaged',
+      newestSegmentFirstLsn: check.head.kind === 'valid' ? check.head.lsn : null,
       lock,
       problems: check.findings.length,
     });
@@ -97,6 +98,7 @@ function summaryPairs(
     ],
     ['records', describeRecords(check)],
     ['floor', describeFloor(check, floorLsn)],
+    ['newest segment', describeHead(check)],
     ['encryption', [...ciphers].join(', ')],
     ['lock', describeLock(lock)],
   ];
@@ -116,6 +118,12 @@ function describeFloor(check: LogCheck, floorLsn: bigint | null): string {
   if (check.floor.kind === 'valid') return `${check.floor.lsn} (from FLOOR)`;
   if (check.floor.kind === 'damaged') return `unknown: ${check.floor.reason}`;
   return `${floorLsn ?? '-'} (no FLOOR file: the first segment's first LSN)`;
+}
+
+function describeHead(check: LogCheck): string {
+  if (check.head.kind === 'valid') return `starts at LSN ${check.head.lsn} (from HEAD)`;
+  if (check.head.kind === 'damaged') return `unknown: ${check.head.reason}`;
+  return 'not recorded (no HEAD file: a log from before HEAD; its next writer writes one)';
 }
 
 function describeCipher(cipher: string | undefined, keyId: number | undefined): string {

@@ -1,6 +1,7 @@
 import { gapsCover, type LsnGap, segmentFileName, type WalRecord } from '@walnut/codec';
 import {
   type FloorState,
+  type LsnFileState,
   readFloor,
   readGaps,
   readHead,
@@ -23,6 +24,8 @@ export interface LogCheck {
   readonly dir: string;
   readonly segments: readonly SegmentScan[];
   readonly floor: FloorState;
+  /** The first LSN of the newest segment a writer created, from HEAD. */
+  readonly head: LsnFileState;
   /** LSNs an earlier salvage recorded as lost: holes there are known, not missing segments. */
   readonly gaps: readonly LsnGap[];
   readonly findings: readonly Finding[];
@@ -125,6 +128,7 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
     dir,
     segments,
     floor,
+    head,
     gaps,
     findings,
     totalBytes,
