@@ -97,7 +97,9 @@ describe('walnut repair', () => {
       `00000000000000000006.wal: added: the intact records after damage in ${seg.name}`,
     );
     expect(r.stdout).toContain('LSNs 5..5 are lost; recorded in GAPS');
-    expect((await cli('verify', dir)).stdout).toContain('note: LSNs 5..5 were lost to damage');
+    expect((await cli('verify', dir)).stdout).toContain(
+      'note: LSNs 5..5 are lost (damaged or missing)',
+    );
   });
 
   it('with --salvage says "renamed" for a segment it moves aside', async () => {

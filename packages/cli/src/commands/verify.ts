@@ -63,7 +63,7 @@ export async function verifyCommand(
   for (const gap of check.gaps) {
     printLine(
       out.stdout,
-      `note: LSNs ${gap.from}..${gap.to} were lost to damage; a salvage recorded them in GAPS`,
+      `note: LSNs ${gap.from}..${gap.to} are lost (damaged or missing); a salvage recorded them in GAPS`,
     );
   }
   const summary = `${check.segments.length} segment(s), ${describeContents(check)}, ${formatBytes(check.totalBytes)} in ${formatDuration(elapsed)}`;
