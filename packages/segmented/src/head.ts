@@ -27,18 +27,16 @@ export async function readHead(io: StorageIo, dir: string): Promise<bigint | nul
 /**
  * Records `firstLsn` as the newest segment's, once that segment is renamed into place and
  * the directory fsynced (docs/decisions/0322): HEAD never names a segment that might not
- * be there. On a device too full for the new HEAD, the old one stays (it names an older
- * segment, which is never a false alarm) and false is returned: only the loss of this
- * segment would go unnoticed, until the next rollover records a newer one.
+ * be there. On a device too full for the new HEAD, the old one stays: it names an older
+ * segment, which is never a false alarm, and only the loss of this segment would go
+ * unnoticed, until the next rollover records a newer one.
  */
-export async function recordHead(io: StorageIo, dir: string, firstLsn: bigint): Promise<boolean> {
+export async function recordHead(io: StorageIo, dir: string, firstLsn: bigint): Promise<void> {
   try {
     await writeFileAtomically(io, dir, HEAD_FILE, encodeHead(firstLsn));
-    return true;
   } catch (error) {
     if (!isWalError(error, WalErrorCode.NO_SPACE)) throw error;
     await removeIfPresent(io, join(dir, HEAD_TMP_FILE));
-    return false;
   }
 }
 
