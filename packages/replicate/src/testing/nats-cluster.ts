@@ -1,6 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import {
+  type AddressInfo,
+  createServer,
+  type Server,
+  type Socket,
+  connect as tcpConnect,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -29,16 +35,30 @@ export function natsServerBinary(): string {
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
 export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `count` distinct free TCP ports on 127.0.0.1: all held at once, then released. Asking
+ * one at a time can get the same port twice (a node's client and cluster port, say).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => listeningOnAnyPort()));
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+function listeningOnAnyPort(): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.listen(0, LOOPBACK, () => resolve(server));
   });
 }
+
+/** How often a cluster start is tried when a port it was given is taken before its node binds it. */
+const START_ATTEMPTS = 3;
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -146,13 +166,30 @@ export class NatsCluster {
     this.nodes = nodes;
   }
 
-  /** Writes each node's configuration and starts them all. */
+  /**
+   * Writes each node's configuration and starts them all. A port released by `freePorts`
+   * can be taken by another process before its node binds it: then the cluster is started
+   * again on fresh ports, up to START_ATTEMPTS times.
+   */
   static async start(options: ClusterOptions = {}): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.startOnce(options);
+      } catch (error) {
+        const portTaken = String((error as Error).message).includes('address already in use');
+        if (!portTaken || attempt >= START_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(options: ClusterOptions): Promise<NatsCluster> {
     const size = options.size ?? 3;
     const root = mkdtempSync(join(tmpdir(), 'walnut-nats-'));
-    const ports: { client: number; cluster: number }[] = [];
-    for (let i = 0; i < size; i++)
-      ports.push({ client: await freePort(), cluster: await freePort() });
+    const free = await freePorts(2 * size);
+    const ports = Array.from({ length: size }, (_, i) => ({
+      client: free[2 * i]!,
+      cluster: free[2 * i + 1]!,
+    }));
     const nodes = ports.map((port, i) => {
       const name = `n${i + 1}`;
       const storeDir = join(root, name);
@@ -297,14 +334,9 @@ export class TcpProxy {
   ) {}
 
   static async start(targetPort: number): Promise<TcpProxy> {
-    const port = await freePort();
-    const server = createServer();
-    const proxy = new TcpProxy(server, port, targetPort);
+    const server = await listeningOnAnyPort();
+    const proxy = new TcpProxy(server, (server.address() as AddressInfo).port, targetPort);
     server.on('connection', (client) => proxy.accept(client));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, LOOPBACK, () => resolve());
-    });
     return proxy;
   }
 
