@@ -106,7 +106,6 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   // Never renamed into place, so never part of the log.
   const leftovers = readOnly ? [] : names.filter(isLeftover);
   for (const name of leftovers) await remove(name);
-  let belowFloor = 0;
   const recordedFloor = await readFloor(io, dir);
   // Segments wholly below the floor are leftovers of an interrupted truncateBefore.
   if (recordedFloor !== null) {
@@ -114,7 +113,6 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       const gone = found.shift()!;
       if (!readOnly) {
         await remove(gone.name);
-        belowFloor++;
       }
     }
   }
@@ -125,7 +123,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     dir,
     report,
     await readGaps(io, dir),
-    leftovers.length + belowFloor > 0,
+    report.removedFiles.length > 0,
   );
 
   if (

@@ -44,7 +44,7 @@ export interface CheckOptions {
   readonly onRecord?: (record: WalRecord, segment: SegmentFile, frameOffset: number) => void;
 }
 
-/** Scans every segment of a log directory and relates them: order, gaps, the floor. */
+/** Scans every segment of a log directory and relates them: order, gaps, the floor, HEAD. */
 export async function checkLog(dir: string, options: CheckOptions = {}): Promise<LogCheck> {
   // Before listing: a writer records a segment in HEAD only once it is in the directory.
   const head = await readHead(dir);
@@ -104,14 +104,15 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
       });
     }
   }
+  const withRecords = segments.filter((s) => s.firstLsn !== null);
+  const lastLsn = withRecords.at(-1)?.lastLsn ?? null;
   const newest = files[files.length - 1]!;
   if (head.kind === 'valid' && newest.firstLsn < head.lsn && !gapsCover(gaps, head.lsn, head.lsn)) {
-    const after = segments.findLast((s) => s.lastLsn !== null)?.lastLsn;
     findings.push({
       kind: 'missing-segment',
       segment: segmentFileName(head.lsn),
       offset: null,
-      message: `HEAD says the newest segment starts at LSN ${head.lsn}, but the newest here is ${newest.name}: the newest segment is missing${after == null ? '' : `, with any record after LSN ${after}`}`,
+      message: `HEAD says the newest segment starts at LSN ${head.lsn}, but the newest here is ${newest.name}: the newest segment is missing${lastLsn === null ? '' : `, with any record after LSN ${lastLsn}`}`,
     });
   }
   if (head.kind === 'damaged') {
@@ -123,7 +124,6 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
   if (gapsState.kind === 'damaged') {
     findings.push({ kind: 'corruption', segment: 'GAPS', offset: null, message: gapsState.reason });
   }
-  const withRecords = segments.filter((s) => s.firstLsn !== null);
   return {
     dir,
     segments,
@@ -135,7 +135,7 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
     records: segments.reduce((sum, s) => sum + s.records, 0),
     encryptedFrames: segments.reduce((sum, s) => sum + s.encryptedFrames, 0),
     firstLsn: withRecords[0]?.firstLsn ?? null,
-    lastLsn: withRecords.at(-1)?.lastLsn ?? null,
+    lastLsn,
   };
 }
 
