@@ -11,6 +11,7 @@ import type {
 import { LatencyHistogram } from './histogram.js';
 
 const OPS: readonly IoOp[] = [
+  'open',
   'write',
   'writev',
   'read',
@@ -63,9 +64,6 @@ export class LatencyRecordingStorageIo implements StorageIo {
   }
 
   // Files and names: setup operations, passed through.
-  open(path: string, options?: OpenOptions): Promise<IoFd> {
-    return this.inner.open(path, options);
-  }
   close(fd: IoFd): Promise<void> {
     return this.inner.close(fd);
   }
@@ -98,6 +96,9 @@ export class LatencyRecordingStorageIo implements StorageIo {
   }
 
   // Submissions: remember when each token went in.
+  submitOpen(path: string, options?: OpenOptions): number {
+    return this.started(this.inner.submitOpen(path, options));
+  }
   submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions): number {
     return this.started(this.inner.submitWrite(fd, data, offset, options));
   }
@@ -155,6 +156,9 @@ export class LatencyRecordingStorageIo implements StorageIo {
   }
 
   // Promise helpers: timed around the inner backend's own helper.
+  open(path: string, options?: OpenOptions): Promise<IoFd> {
+    return this.timed('open', this.inner.open(path, options));
+  }
   write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {
     return this.timed('write', this.inner.write(fd, data, offset));
   }

@@ -106,6 +106,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(FIELDS));
 
 const IO_METHODS = [
   'open',
+  'submitOpen',
   'close',
   'size',
   'truncate',

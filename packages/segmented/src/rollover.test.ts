@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FILE_HEADER_SIZE } from '@walnut/codec';
-import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { RecordingStorageIo } from '@walnut/storage-io/testing';
-import { describe, expect, it } from 'vitest';
+import { createStorageIo, FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { ioUringForTests, RecordingStorageIo } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { collect, DIR, payloadFor } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
@@ -160,4 +163,44 @@ describe('rollover', () => {
       await after.close();
     }
   });
+});
+
+describe.each([
+  { backend: 'memory' as const, skip: false },
+  { backend: 'sync-fs' as const, skip: false },
+  { backend: 'io_uring' as const, skip: ioUringForTests().skip !== false },
+])('rollover inside a loop that never yields ($backend)', ({ backend, skip }) => {
+  let dir = '';
+  afterEach(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(skip)(
+    'gets a file for every new segment, so no segment waits with its writes',
+    async () => {
+      dir = backend === 'memory' ? DIR : mkdtempSync(join(tmpdir(), 'walnut-rollover-'));
+      const io = backend === 'memory' ? new MemoryStorageIo() : createStorageIo({ backend });
+      const wal = await SegmentedWal.open({ ...config, dir, io });
+      const segments = new Set<bigint>();
+      // From here to the expectations nothing yields to the event loop (no await, no microtask
+      // turn): only reapCompletions, as an append loop above this layer calls it, moves I/O on.
+      for (let i = 0; i < 2000; i++) {
+        wal.append({ payload: payloadFor(wal.nextLsn, 100) });
+        segments.add(wal.activeSegmentFirstLsn);
+        wal.reapCompletions();
+      }
+      expect(segments.size).toBeGreaterThan(20);
+      // Everything up to the active segment's write buffer went out and completed; a segment
+      // without a file would hold its writes, and writtenLsn, before it.
+      expect(wal.writtenLsn).toBeGreaterThanOrEqual(wal.activeSegmentFirstLsn - 1n);
+      expect(await wal.sync()).toBe(2000n);
+      await wal.close();
+      const after = await SegmentedWal.open({ ...config, dir, io });
+      expect((await collect(after.replay())).map((r) => r.lsn)).toEqual(
+        Array.from({ length: 2000 }, (_, i) => BigInt(i + 1)),
+      );
+      await after.close();
+      await io.closeIo();
+    },
+  );
 });

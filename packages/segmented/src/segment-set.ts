@@ -156,27 +156,46 @@ export class SegmentSet {
     this.prepareSpare();
   }
 
-  /** Opens a spare file for the next rollover in the background, unless one is there or coming. */
+  /**
+   * Opens a spare file for the next rollover in the background, unless one is there or
+   * coming. A submitted open, not a promise: a loop of appends that never yields to the
+   * event loop still gets it, through the completions it reaps, before its next rollover.
+   */
   prepareSpare(): void {
     if (this.direct || this.host.closed() || this.host.poisoned() !== null) return;
     if (this.spare !== null || this.spareJob !== null) return;
     const path = join(this.dir, `${SPARE_FILE_PREFIX}${randomBytes(8).toString('hex')}.tmp`);
-    const io = this.io;
-    this.spareJob = (async () => {
-      try {
-        const fd = await io.open(path, { create: true, truncate: true, mode: 0o600 });
-        if (!this.host.closed()) {
-          this.spare = { fd, path };
+    let token: number;
+    try {
+      token = this.io.submitOpen(path, { create: true, truncate: true, mode: 0o600 });
+    } catch {
+      return; // The StorageIo is closing: no rollover needs a spare any more.
+    }
+    this.spareJob = new Promise<void>((resolve) => {
+      this.io.onCompletion(token, ({ result: fd }) => {
+        if (fd < 0 || !this.host.closed()) {
+          // Without a spare (it failed to open), a rollover opens its file as it always did.
+          if (fd >= 0) this.spare = { fd, path };
+          this.spareJob = null;
+          resolve();
           return;
         }
-        await io.close(fd);
-        await io.unlink(path);
-      } catch {
-        // Only an optimisation: without a spare, a rollover opens its file as it always did.
-      } finally {
-        this.spareJob = null;
-      }
-    })();
+        this.discardSpare(fd, path).finally(() => {
+          this.spareJob = null;
+          resolve();
+        });
+      });
+    });
+  }
+
+  /** Closes and removes a spare no rollover will use (at close, or opened after it). */
+  private async discardSpare(fd: number, path: string): Promise<void> {
+    try {
+      await this.io.close(fd);
+      await this.io.unlink(path);
+    } catch {
+      // Disposable: the next writer's recovery removes a spare left behind.
+    }
   }
 
   /** Resolves once the spare file being opened (if any) is there. */
@@ -473,14 +492,7 @@ export class SegmentSet {
     await this.spareJob;
     const spare = this.spare;
     this.spare = null;
-    if (spare !== null) {
-      try {
-        await this.io.close(spare.fd);
-        await this.io.unlink(spare.path);
-      } catch {
-        // Disposable: the next writer's recovery removes a spare left behind.
-      }
-    }
+    if (spare !== null) await this.discardSpare(spare.fd, spare.path);
     const fds = this.fdsToClose;
     this.fdsToClose = [];
     for (const fd of fds) await this.io.close(fd).catch(() => {});

@@ -1,10 +1,10 @@
 import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import { BaseStorageIo, completedInFull, type QueuedOp } from '../contract/base-storage-io.js';
 import { Errno, errnoName } from '../contract/errors.js';
-import type { IoFd, OpenOptions, StorageIoDescription } from '../contract/types.js';
+import type { IoFd, StorageIoDescription } from '../contract/types.js';
 import { lockScope } from '../locking/lock-file.js';
 import { loadNative, type NativeRing } from '../native.js';
-import { withRealFiles } from './real-files.js';
+import { openNow, withRealFiles } from './real-files.js';
 
 /** Configuration of the io_uring backend. */
 export interface IoUringConfig {
@@ -199,6 +199,11 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
   /** A chain: its head may be linked behind the previous submission; the rest are linked. */
   private dispatchChain(chain: QueuedOp[]): void {
     const head = chain[0]!;
+    if (head.op === 'open') {
+      this.openNow(head);
+      if (chain.length > 1) this.dispatchChain(chain.slice(1));
+      return;
+    }
     if (head.link && this.lastOutcome !== 'ok') {
       if (this.lastOutcome === 'failed') {
         this.cancel(chain);
@@ -210,6 +215,20 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
       return;
     }
     this.prepChain(chain);
+  }
+
+  /**
+   * Opens on the calling thread, as node:fs setup calls do, rather than as an io_uring
+   * OPENAT that io-wq would run: it is one call per segment, and the descriptor is there
+   * before anything else is submitted for it.
+   */
+  private openNow(op: QueuedOp): void {
+    const fd = openNow(op.open!);
+    if (fd >= 0 && op.open!.options.direct) this.directFds.add(fd);
+    else if (fd >= 0) this.directFds.delete(fd);
+    this.lastToken = op.token;
+    this.lastOutcome = fd >= 0 ? 'ok' : 'failed';
+    this.deliver(op.token, op.op, op.fd, op.requested, fd);
   }
 
   /** Puts a chain into the SQ in one piece (a link never spans two io_uring_enter calls). */
@@ -278,6 +297,9 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
         case 'writeback':
           queued = ring.prepWriteback(op.token, op.fd, op.offset, op.requested, linkNext);
           break;
+        case 'open':
+          // An open takes no link, so it heads its chain, and dispatchChain runs it itself.
+          throw new Error('invariant: an open never goes into the SQ');
       }
       if (queued) return;
       this.submit();
@@ -445,12 +467,6 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     this.ring.close();
   }
 
-  async open(path: string, options?: OpenOptions): Promise<IoFd> {
-    const fd = await super.open(path, options);
-    if (options?.direct) this.directFds.add(fd);
-    else this.directFds.delete(fd);
-    return fd;
-  }
   close(fd: IoFd): Promise<void> {
     this.directFds.delete(fd);
     return super.close(fd);

@@ -1,10 +1,10 @@
 import { posix } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
-import type { QueuedOp } from '../contract/base-storage-io.js';
+import type { OpenRequest, QueuedOp } from '../contract/base-storage-io.js';
 import { Errno, ioErrorFromErrno, lockedError } from '../contract/errors.js';
 import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
-import type { IoFd, IoLock, OpenOptions, StorageIoDescription } from '../contract/types.js';
+import type { IoFd, IoLock, StorageIoDescription } from '../contract/types.js';
 import { MemoryFile } from '../simulation/memory-file.js';
 import { seededRandom, tornEnd } from '../simulation/tearing.js';
 
@@ -69,6 +69,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
   #lastUnsyncedWrite: { file: MemoryFile; offset: number; length: number } | null = null;
 
   protected execute(op: QueuedOp): number {
+    if (op.op === 'open') return this.#openNow(op.open!);
     const open = this.#fds.get(op.fd);
     if (open === undefined) return -Errno.EBADF;
     const { file } = open;
@@ -170,28 +171,32 @@ export class MemoryStorageIo extends SequentialStorageIo {
     return open;
   }
 
-  async open(path: string, options: OpenOptions = {}): Promise<IoFd> {
-    this.assertOpen();
-    const { directory, name } = this.#parentOf(path, 'open');
-    let entry = directory.entries.get(name);
-    if (entry !== undefined && options.create && options.exclusive) {
-      throw ioErrorFromErrno(Errno.EEXIST, 'open', path);
+  /** A submitted open: the new descriptor, or -errno. */
+  #openNow({ path, options }: OpenRequest): number {
+    try {
+      const { directory, name } = this.#parentOf(path, 'open');
+      let entry = directory.entries.get(name);
+      if (entry !== undefined && options.create && options.exclusive) return -Errno.EEXIST;
+      if (entry === undefined) {
+        if (!options.create) return -Errno.ENOENT;
+        entry = new MemoryFile();
+        this.#files.add(entry);
+        directory.entries.set(name, entry);
+      }
+      if (!(entry instanceof MemoryFile)) return -Errno.EISDIR;
+      if (options.truncate && !options.readOnly) entry.truncate(0);
+      const fd = this.#nextFd++;
+      this.#fds.set(fd, {
+        file: entry,
+        readOnly: options.readOnly === true,
+        direct: options.direct === true,
+      });
+      return fd;
+    } catch (error) {
+      const errno = error instanceof WalError ? error.details?.errno : undefined;
+      if (typeof errno === 'number') return -errno;
+      throw error;
     }
-    if (entry === undefined) {
-      if (!options.create) throw ioErrorFromErrno(Errno.ENOENT, 'open', path);
-      entry = new MemoryFile();
-      this.#files.add(entry);
-      directory.entries.set(name, entry);
-    }
-    if (!(entry instanceof MemoryFile)) throw ioErrorFromErrno(Errno.EISDIR, 'open', path);
-    if (options.truncate && !options.readOnly) entry.truncate(0);
-    const fd = this.#nextFd++;
-    this.#fds.set(fd, {
-      file: entry,
-      readOnly: options.readOnly === true,
-      direct: options.direct === true,
-    });
-    return fd;
   }
 
   async close(fd: IoFd): Promise<void> {

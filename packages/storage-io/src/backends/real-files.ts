@@ -1,6 +1,11 @@
 import * as fs from 'node:fs';
-import type { BaseStorageIo } from '../contract/base-storage-io.js';
-import { Errno, ioErrorFromErrno, ioErrorFromNode } from '../contract/errors.js';
+import type { BaseStorageIo, OpenRequest } from '../contract/base-storage-io.js';
+import {
+  Errno,
+  ioErrorFromErrno,
+  ioErrorFromNode,
+  resultFromNodeError,
+} from '../contract/errors.js';
 import type { IoFd, IoLock, OpenOptions } from '../contract/types.js';
 import { lockFile } from '../locking/lock-file.js';
 import { loadNative } from '../native.js';
@@ -28,17 +33,22 @@ function directFlag(): number {
 }
 
 /**
+ * Executes a submitted open on the calling thread: the new descriptor, or -errno. A setup
+ * operation (one per segment), as cheap as the other file operations below.
+ */
+export function openNow({ path, options }: OpenRequest): number {
+  try {
+    return fs.openSync(path, openFlags(options), options.mode ?? 0o600);
+  } catch (error) {
+    return resultFromNodeError(error);
+  }
+}
+
+/**
  * Files and names on a real file system through node:fs. These are setup operations
- * (open, rename, fsync of a directory), not the hot path, so they run synchronously.
+ * (rename, fsync of a directory), not the hot path, so they run synchronously.
  */
 export const realFiles = {
-  async open(path: string, options: OpenOptions = {}): Promise<IoFd> {
-    try {
-      return fs.openSync(path, openFlags(options), options.mode ?? 0o600);
-    } catch (error) {
-      throw ioErrorFromNode(error, 'open', path);
-    }
-  },
   async close(fd: IoFd): Promise<void> {
     try {
       fs.closeSync(fd);
@@ -126,10 +136,6 @@ export function withRealFiles<Base extends BackendClass>(
   // biome-ignore lint/suspicious/noExplicitAny: as above
 ): Base & (abstract new (...args: any[]) => RealFileOperations) {
   abstract class RealFilesBackend extends base {
-    open(path: string, options?: OpenOptions): Promise<IoFd> {
-      this.assertOpen();
-      return realFiles.open(path, options);
-    }
     close(fd: IoFd): Promise<void> {
       return realFiles.close(fd);
     }

@@ -5,7 +5,7 @@ import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
 import type { StorageIoDescription } from '../contract/types.js';
 import { lockScope } from '../locking/lock-file.js';
 import { loadNative } from '../native.js';
-import { withRealFiles } from './real-files.js';
+import { openNow, withRealFiles } from './real-files.js';
 
 /**
  * node:fs synchronous calls, executed in submission order at `flush()`; every
@@ -24,6 +24,8 @@ export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
   protected execute(op: QueuedOp): number {
     try {
       switch (op.op) {
+        case 'open':
+          return openNow(op.open!);
         case 'write':
           return fs.writeSync(op.fd, op.data!, 0, op.requested, op.offset);
         case 'writev':

@@ -26,6 +26,13 @@ export interface QueuedOp {
   readonly data: Uint8Array | undefined;
   /** The buffers of a writev. */
   readonly buffers: readonly Uint8Array[] | undefined;
+  /** What an `open` opens (its `fd` is -1). */
+  readonly open: OpenRequest | undefined;
+}
+
+export interface OpenRequest {
+  readonly path: string;
+  readonly options: OpenOptions;
 }
 
 interface Waiter {
@@ -75,7 +82,6 @@ export abstract class BaseStorageIo implements StorageIo {
   /** Called once by `closeIo` after the last flush: settle everything outstanding. */
   protected abstract drainOnClose(): Promise<void>;
 
-  abstract open(path: string, options?: OpenOptions): Promise<IoFd>;
   abstract close(fd: IoFd): Promise<void>;
   abstract size(fd: IoFd): Promise<number>;
   abstract truncate(fd: IoFd, length: number): Promise<void>;
@@ -100,6 +106,14 @@ export abstract class BaseStorageIo implements StorageIo {
   /** Submissions still waiting for `flush()`. */
   protected get queuedCount(): number {
     return this.#queue.length;
+  }
+
+  submitOpen(path: string, options: OpenOptions = {}): number {
+    if (typeof path !== 'string' || path.length === 0) badArgument('path', 'a file path', path);
+    if (typeof options !== 'object' || options === null) {
+      badArgument('options', 'an OpenOptions object', options);
+    }
+    return this.#enqueue('open', -1, 0, undefined, 0, undefined, undefined, { path, options });
   }
 
   submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions): number {
@@ -165,6 +179,7 @@ export abstract class BaseStorageIo implements StorageIo {
     offset: number,
     data: Uint8Array | undefined,
     buffers: readonly Uint8Array[] | undefined,
+    open?: OpenRequest,
   ): number {
     if (this.#closed) throw closedError(this.name);
     if (!Number.isInteger(fd)) badArgument('fd', 'an integer file descriptor', fd);
@@ -173,7 +188,7 @@ export abstract class BaseStorageIo implements StorageIo {
     }
     const token = this.#nextToken++;
     const link = (options ?? NO_SUBMIT_OPTIONS).linkToPrevious === true;
-    this.#queue.push({ token, op, fd, requested, link, offset, data, buffers });
+    this.#queue.push({ token, op, fd, requested, link, offset, data, buffers, open });
     this.#outstanding.add(token);
     return token;
   }
@@ -353,6 +368,12 @@ export abstract class BaseStorageIo implements StorageIo {
     this.#claims.set(token, callback);
     this.#callbackClaims.add(token);
     if (this.#queue.length > 0) this.flush();
+  }
+
+  async open(path: string, options?: OpenOptions): Promise<IoFd> {
+    const completion = await this.completion(this.submitOpen(path, options));
+    if (completion.result < 0) throw ioErrorFromErrno(completion.result, 'open', path);
+    return completion.result;
   }
 
   async write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {

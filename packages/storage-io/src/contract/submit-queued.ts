@@ -13,6 +13,8 @@ export function submitQueued(
   allowed = op.requested,
 ): number {
   switch (op.op) {
+    case 'open':
+      return io.submitOpen(op.open!.path, op.open!.options);
     case 'write':
       return io.submitWrite(
         op.fd,

@@ -8,7 +8,15 @@
  */
 
 /** The kind of operation a submission/completion is about. */
-export type IoOp = 'write' | 'writev' | 'read' | 'fdatasync' | 'fsync' | 'fallocate' | 'writeback';
+export type IoOp =
+  | 'open'
+  | 'write'
+  | 'writev'
+  | 'read'
+  | 'fdatasync'
+  | 'fsync'
+  | 'fallocate'
+  | 'writeback';
 
 /** A file descriptor as returned by `StorageIo.open` (a plain OS fd for real backends). */
 export type IoFd = number;
@@ -17,10 +25,14 @@ export interface IoCompletion {
   /** The token `submit*` returned. */
   readonly token: number;
   readonly op: IoOp;
+  /** The descriptor operated on; -1 for an `open`, whose result is the new one. */
   readonly fd: IoFd;
-  /** Bytes asked for (write/writev/read/fallocate/writeback length), 0 for syncs. */
+  /** Bytes asked for (write/writev/read/fallocate/writeback length), 0 for syncs and opens. */
   readonly requested: number;
-  /** Bytes transferred (>= 0; 0 for a successful sync) or `-errno` on failure. */
+  /**
+   * Bytes transferred (>= 0; 0 for a successful sync), the new descriptor of an `open`, or
+   * `-errno` on failure.
+   */
   readonly result: number;
 }
 
@@ -75,8 +87,8 @@ export interface StorageIo {
    */
   readonly filesOnDisk?: boolean;
 
-  // Files (promise based; these are setup operations, not the hot path).
-  open(path: string, options?: OpenOptions): Promise<IoFd>;
+  // Files (promise based; these are setup operations, not the hot path). `open` is a
+  // promise helper over `submitOpen`, below.
   close(fd: IoFd): Promise<void>;
   /** Current size of the file in bytes. */
   size(fd: IoFd): Promise<number>;
@@ -103,6 +115,14 @@ export interface StorageIo {
   lock(path: string): Promise<IoLock>;
 
   // Submission.
+  /**
+   * Opens (or creates) a file as a submission: the completion's `result` is the new
+   * descriptor or -errno. Through `onCompletion` and `reapCompletions` a caller that never
+   * yields to the event loop still gets the file, as a writer rolling over to its next
+   * segment inside a tight append loop must. It takes no `linkToPrevious`: nothing it
+   * could wait for decides whether a file opens.
+   */
+  submitOpen(path: string, options?: OpenOptions): number;
   submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions): number;
   submitWritev(
     fd: IoFd,
@@ -164,6 +184,8 @@ export interface StorageIo {
 
   // Promise helpers, built on submit + completion(token). Failures throw a WalError
   // (WAL_NO_SPACE for ENOSPC/EDQUOT, WAL_IO otherwise, with errno and syscall).
+  /** Opens (or creates) a file through `submitOpen`; resolves with its descriptor. */
+  open(path: string, options?: OpenOptions): Promise<IoFd>;
   /** Writes all of `data` at `offset`, looping on short writes. Resolves with data.length. */
   write(fd: IoFd, data: Uint8Array, offset: number): Promise<number>;
   /** Reads up to into.length bytes at `offset`; resolves with bytes read (0 at end of file). */

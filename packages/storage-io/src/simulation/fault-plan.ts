@@ -24,6 +24,7 @@ export type OpCounts = Record<FaultableOp, number>;
 
 export function zeroCounts(): OpCounts {
   return {
+    open: 0,
     write: 0,
     writev: 0,
     read: 0,

@@ -83,6 +83,18 @@ describe('FaultyStorageIo scripted faults', () => {
     await io.syncDirectory('/');
   });
 
+  it('fails the nth open with EIO, and the file is not created', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    io.inject({ kind: 'eio', op: 'open', nth: 2 });
+    await io.open('/a', { create: true });
+    await expect(io.open('/b', { create: true })).rejects.toMatchObject({
+      code: 'WAL_IO',
+      details: { errno: 5, syscall: 'open', path: '/b' },
+    });
+    expect(await io.stat('/b')).toBeNull();
+    expect(io.counts.open).toBe(2);
+  });
+
   it('cancels the operation linked behind an injected failure', async () => {
     const io = new FaultyStorageIo(new MemoryStorageIo());
     const fd = await io.open('/f', { create: true });

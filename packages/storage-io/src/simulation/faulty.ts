@@ -1,13 +1,13 @@
+import * as fs from 'node:fs';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
-import { BaseStorageIo, type QueuedOp } from '../contract/base-storage-io.js';
+import { BaseStorageIo, type OpenRequest, type QueuedOp } from '../contract/base-storage-io.js';
 import { Errno, ioErrorFromErrno } from '../contract/errors.js';
 import { submitQueued } from '../contract/submit-queued.js';
 import type {
   IoCompletion,
   IoFd,
   IoLock,
-  OpenOptions,
   StorageIo,
   StorageIoDescription,
   SubmitOptions,
@@ -126,6 +126,8 @@ export class FaultyStorageIo extends BaseStorageIo {
       this.#journal !== null && (op.op === 'fdatasync' || op.op === 'fsync')
         ? this.#journal.coveredBySync(op.fd)
         : null;
+    const created =
+      op.open !== undefined && op.open.options.create === true && !this.#exists(op.open.path);
     const innerToken = submitQueued(this.inner, op, options, allowed);
     // A short write breaks a chain even though the inner backend saw a complete one.
     this.#previous = allowed === op.requested ? 'passed' : 'failed';
@@ -134,6 +136,9 @@ export class FaultyStorageIo extends BaseStorageIo {
         this.#pending.delete(settled);
         if (record !== null && completion.result > 0) record.done = true;
         if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
+        if (op.open !== undefined && completion.result >= 0) {
+          this.#opened(completion.result, op.open, created);
+        }
         this.#complete(op, completion.result);
         resolve();
       });
@@ -171,16 +176,16 @@ export class FaultyStorageIo extends BaseStorageIo {
     }
   }
 
-  async open(path: string, options?: OpenOptions): Promise<IoFd> {
-    this.assertOpen();
-    const existed = this.#journal !== null && (await this.inner.stat(path)) !== null;
-    const fd = await this.inner.open(path, options);
-    const created = !existed && options?.create === true;
+  /** Whether `path` is there before an open: a file the open creates is lost with a crash. */
+  #exists(path: string): boolean {
+    return this.#journal !== null && fs.existsSync(path);
+  }
+
+  #opened(fd: IoFd, { path, options }: OpenRequest, created: boolean): void {
     // A read-only descriptor is never written, so its journal needs no buffered twin.
-    this.#journal?.opened(fd, path, created, options?.direct === true && !options.readOnly);
-    if (options?.direct) this.#directFds.add(fd);
+    this.#journal?.opened(fd, path, created, options.direct === true && !options.readOnly);
+    if (options.direct) this.#directFds.add(fd);
     else this.#directFds.delete(fd);
-    return fd;
   }
 
   async close(fd: IoFd): Promise<void> {

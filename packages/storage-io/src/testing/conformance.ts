@@ -421,6 +421,29 @@ export function runStorageIoConformance(
       expect(seen).toHaveLength(tokens.length);
     });
 
+    it('opens a file as a submission, whose descriptor a loop that never yields gets', {
+      timeout,
+    }, async () => {
+      let opened: IoCompletion | undefined;
+      io.onCompletion(io.submitOpen(join(dir, 'next'), { create: true }), (c) => {
+        opened = c;
+      });
+      io.flush();
+      const deadline = Date.now() + 10_000;
+      while (opened === undefined && Date.now() < deadline) io.reapCompletions();
+      expect(opened).toMatchObject({ op: 'open', fd: -1, requested: 0 });
+      const fd = opened!.result;
+      expect(fd).toBeGreaterThanOrEqual(0);
+      await io.write(fd, pattern(100, 3), 0);
+      expect(await io.stat(join(dir, 'next'))).toEqual({ size: 100 });
+      await io.close(fd);
+      const missing = await io.completion(io.submitOpen(join(dir, 'missing', 'x')));
+      expect(missing).toMatchObject({ op: 'open', result: -2 });
+      expect(() => io.submitOpen('')).toThrow(
+        expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+      );
+    });
+
     it('closes with work in flight: everything completes, later submissions fail', {
       timeout,
     }, async () => {

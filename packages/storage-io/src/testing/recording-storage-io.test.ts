@@ -119,6 +119,7 @@ describe('RecordingStorageIo: what it records', () => {
     io.submitRead(fd, Buffer.alloc(10), 0);
     await io.waitCompletions(3);
     expect(io.flushes.map((f) => f.map((op) => `${op.kind}${op.link ? '+link' : ''}`))).toEqual([
+      ['open'],
       ['write', 'fdatasync+link'],
       ['read'],
     ]);

@@ -13,7 +13,6 @@ import type {
 
 /** The file and name operations of a StorageIo, which `ops` records beside the submissions. */
 export type FileCall =
-  | 'open'
   | 'close'
   | 'size'
   | 'truncate'
@@ -182,6 +181,13 @@ export class RecordingStorageIo extends BaseStorageIo {
     this.refusals.push({ match, error, once: options.once !== false });
   }
 
+  override submitOpen(path: string, options: OpenOptions = {}) {
+    return this.submitted('open', -1, 0, 0, undefined, () => super.submitOpen(path, options), {
+      path,
+      options,
+    });
+  }
+
   override submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions) {
     return this.submitted('write', fd, offset, data.length, options, () =>
       super.submitWrite(fd, data, offset, options),
@@ -235,9 +241,18 @@ export class RecordingStorageIo extends BaseStorageIo {
     length: number,
     options: SubmitOptions | undefined,
     enqueue: () => number,
+    opening?: { path: string; options: OpenOptions },
   ): number {
     const link = options?.linkToPrevious === true;
-    const probe = this.record(kind, { fd, path: this.paths.get(fd), offset, length, link });
+    const path = opening?.path ?? this.paths.get(fd);
+    const probe = this.record(kind, {
+      fd: opening === undefined ? fd : undefined,
+      path,
+      options: opening?.options,
+      offset,
+      length,
+      link,
+    });
     this.refuseIfAsked(probe);
     const chain = link ? this.chain : ++this.chains;
     if (this.checkOverlaps && (kind === 'write' || kind === 'writev')) {
@@ -303,6 +318,10 @@ export class RecordingStorageIo extends BaseStorageIo {
     this.writesInFlight.delete(queued.token);
     op.done = true;
     op.result = result;
+    if (queued.open !== undefined && result >= 0) {
+      op.fd = result;
+      this.paths.set(result, queued.open.path);
+    }
     this.deliver(queued.token, queued.op, queued.fd, queued.requested, result);
   }
 
@@ -388,16 +407,6 @@ export class RecordingStorageIo extends BaseStorageIo {
       throw outcome.error;
     }
     return outcome.value;
-  }
-
-  open(path: string, options?: OpenOptions): Promise<IoFd> {
-    this.assertOpen();
-    return this.call('open', { path, options }, async (op) => {
-      const fd = await this.inner.open(path, options);
-      op.fd = fd;
-      this.paths.set(fd, path);
-      return fd;
-    });
   }
 
   async close(fd: IoFd): Promise<void> {
