@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePorts } from './nats-cluster.js';
+import { freePorts, NatsCluster, sleep } from './nats-cluster.js';
 
 describe('freePorts', () => {
   it('hands out distinct loopback ports that are free to bind', async () => {
@@ -13,6 +13,32 @@ describe('freePorts', () => {
         server.listen(port, '127.0.0.1', () => resolve());
       });
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('NatsNode.start after a kill', () => {
+  it('waits for its port while another process holds it for a moment', {
+    timeout: 60_000,
+  }, async () => {
+    const cluster = await NatsCluster.start({ size: 1 });
+    const squatter = createServer();
+    try {
+      const node = cluster.nodes[0]!;
+      await node.kill();
+      await new Promise<void>((resolve, reject) => {
+        squatter.once('error', reject);
+        squatter.listen(node.spec.clientPort, '127.0.0.1', () => resolve());
+      });
+      const released = sleep(1_000).then(() => new Promise((resolve) => squatter.close(resolve)));
+      await node.start();
+      await released;
+      expect(node.running).toBe(true);
+      const nc = await cluster.connect();
+      await nc.close();
+    } finally {
+      squatter.close();
+      await cluster.stop();
     }
   });
 });

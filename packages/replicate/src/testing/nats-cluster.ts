@@ -59,6 +59,17 @@ function listeningOnAnyPort(): Promise<Server> {
 
 /** How often a cluster start is tried when a port it was given is taken before its node binds it. */
 const START_ATTEMPTS = 3;
+/** How often, and how far apart, a restarted node tries to bind its ports again. */
+const RESTART_ATTEMPTS = 20;
+const RESTART_WAIT_MS = 250;
+/** What nats-server prints once it listens on all its ports, and how long a start may take. */
+const READY_LINE = 'Server is ready';
+const START_TIMEOUT_MS = 10_000;
+
+/** Whether a node failed to start because one of its ports was taken. */
+function portTaken(error: unknown): boolean {
+  return String((error as Error).message).includes('address already in use');
+}
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -87,15 +98,38 @@ export class NatsNode {
     return this.process !== undefined && this.process.exitCode === null && !this.process.killed;
   }
 
-  /** Starts the server and waits until it accepts client connections. */
+  /**
+   * Starts the server and waits until it accepts client connections. A restart keeps the
+   * node's ports, which the other nodes' routes and the clients name; one may be held for a
+   * moment (another process's connection got it as its ephemeral port), so a restart tries
+   * again for up to RESTART_ATTEMPTS × RESTART_WAIT_MS.
+   */
   async start(): Promise<void> {
     if (this.running) return;
+    const restart = this.process !== undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.spawnAndWait();
+      } catch (error) {
+        if (!restart || !portTaken(error) || attempt >= RESTART_ATTEMPTS) throw error;
+        await sleep(RESTART_WAIT_MS);
+      }
+    }
+  }
+
+  /**
+   * Waits for the server's own "Server is ready" line, printed once it listens on every port:
+   * a connection to the client port could reach whatever other process holds that port.
+   */
+  private async spawnAndWait(): Promise<void> {
     const child = spawn(natsServerBinary(), ['-c', this.spec.configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.output = '';
+    let ready = false;
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-20_000);
+      ready ||= this.output.includes(READY_LINE);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -106,7 +140,8 @@ export class NatsNode {
       spawnError = error;
     });
     this.process = child;
-    await waitForPort(this.spec.clientPort, 10_000, () => {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
       if (spawnError) {
         throw new Error(
           `cannot run ${natsServerBinary()} (${spawnError.message}): the replication tests need nats-server — apt-get install nats-server, or set NATS_SERVER to its path`,
@@ -117,7 +152,15 @@ export class NatsNode {
           `nats-server ${this.spec.name} exited (${child.exitCode}):\n${this.output}`,
         );
       }
-    });
+      if (ready) return;
+      if (Date.now() >= deadline) {
+        child.kill('SIGKILL');
+        throw new Error(
+          `nats-server ${this.spec.name} did not say "${READY_LINE}" within ${START_TIMEOUT_MS} ms:\n${this.output}`,
+        );
+      }
+      await sleep(20);
+    }
   }
 
   /** SIGKILL: the node dies with whatever it had not written. */
@@ -176,8 +219,7 @@ export class NatsCluster {
       try {
         return await NatsCluster.startOnce(options);
       } catch (error) {
-        const portTaken = String((error as Error).message).includes('address already in use');
-        if (!portTaken || attempt >= START_ATTEMPTS) throw error;
+        if (!portTaken(error) || attempt >= START_ATTEMPTS) throw error;
       }
     }
   }
@@ -391,23 +433,4 @@ export class TcpProxy {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitForPort(port: number, timeoutMs: number, check: () => void): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    check();
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tcpConnect(port, LOOPBACK);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  check();
-  throw new Error(`nothing listens on ${LOOPBACK}:${port} after ${timeoutMs} ms`);
 }
