@@ -1,3 +1,4 @@
+import { badArgument } from '@walnut/codec';
 import {
   Batch,
   isWalError,
@@ -234,6 +235,9 @@ export class ReplicatedWal {
   appendBatch(batch: Batch): Promise<bigint> {
     let records: WalRecordInput[];
     try {
+      if (!Batch.isBatch(batch)) {
+        badArgument('appendBatch(batch)', 'a Batch (new Batch().add(payload).add(…))', batch);
+      }
       records = batch.take().map(copyRecord);
     } catch (error) {
       return Promise.reject(error);

@@ -25,6 +25,9 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
         }
       }),
     );
+    await expect(
+      primary.appendBatch([Buffer.from('not a batch')] as unknown as Batch),
+    ).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
     const last = await primary.appendBatch(
       new Batch().add(Buffer.from('b1')).add(Buffer.from('b2')),
     );

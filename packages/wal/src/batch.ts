@@ -1,12 +1,20 @@
 import { badArgument, WalError, WalErrorCode, type WalRecordInput } from '@walnut/codec';
 
 /**
+ * What marks a Batch: `instanceof` fails for a Batch built by another installed copy of this
+ * package (a library depending on its own version beside the application's). The name's
+ * version names the shape `appendBatch` relies on: `take()` and `byteLength`.
+ */
+const BATCH_BRAND: unique symbol = Symbol.for('@walnut/wal:Batch:v1') as never;
+
+/**
  * Records to append atomically with `wal.appendBatch(batch)`: on recovery either all of
  * them are there or none. Payloads are referenced, not copied, until `appendBatch` takes
  * them (it encodes them into the write buffer, or copies them when it must wait for room):
  * once it returns, the buffers are the caller's again. A batch is used once.
  */
 export class Batch {
+  /** @internal */ readonly [BATCH_BRAND] = true;
   /** @internal */ readonly records: WalRecordInput[] = [];
   private payloadBytes = 0;
   private used = false;
@@ -30,6 +38,15 @@ export class Batch {
     this.records.push(record);
     this.payloadBytes += record.payload.length + (record.meta?.length ?? 0);
     return this;
+  }
+
+  /** True for a Batch built by this or by any other installed copy of @walnut/wal. */
+  static isBatch(value: unknown): value is Batch {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [BATCH_BRAND]?: unknown })[BATCH_BRAND] === true
+    );
   }
 
   get length(): number {

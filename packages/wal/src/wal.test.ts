@@ -69,6 +69,16 @@ describe('Wal: ordering under concurrency', () => {
     await wal.close();
   });
 
+  it('takes a Batch built by another installed copy of @walnut/wal', async () => {
+    // A second instance of the module, as a library depending on its own version would load.
+    const other = (await import('./batch.js?another-copy')) as typeof import('./batch.js');
+    expect(other.Batch).not.toBe(Batch);
+    const { wal, engine } = await openFakeWal();
+    expect(await wal.appendBatch(new other.Batch().add(payload(1)).add(payload(2)))).toBe(2n);
+    expect(engine.records.map((r) => r.lsn)).toEqual([1n, 2n]);
+    await wal.close();
+  });
+
   it('rejects a bad payload without consuming an LSN', async () => {
     const { wal } = await openFakeWal();
     await expect(wal.append('text' as unknown as Buffer)).rejects.toMatchObject({

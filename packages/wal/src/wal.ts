@@ -269,7 +269,7 @@ export class Wal {
       if (firstLsn !== undefined && typeof firstLsn !== 'bigint') {
         badArgument('options.firstLsn', 'a bigint LSN', firstLsn);
       }
-      if (!(batch instanceof Batch)) {
+      if (!Batch.isBatch(batch)) {
         badArgument('appendBatch(batch)', 'a Batch (new Batch().add(payload).add(…))', batch);
       }
       records = batch.take();
