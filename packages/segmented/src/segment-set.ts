@@ -198,6 +198,11 @@ export class SegmentSet {
     }
   }
 
+  /** True while a spare file was asked for and its completion not taken in yet. */
+  get spareComing(): boolean {
+    return this.spareJob !== null;
+  }
+
   /** Resolves once the spare file being opened (if any) is there. */
   async spareReady(): Promise<void> {
     await this.spareJob;

@@ -220,6 +220,16 @@ export class SegmentedWal {
     if (!this.closed) this.storageIo.reapCompletions();
   }
 
+  /**
+   * True while the next segment's spare file was asked for and not taken in: a caller that
+   * never yields should call `reapCompletions()` before it appends on, or with segments
+   * smaller than what it appends between reaps the next rollover finds no file, and that
+   * segment's writes wait for the event loop (docs/decisions/0211).
+   */
+  get wantsReap(): boolean {
+    return this.segments.spareComing;
+  }
+
   /** Calls `listener` whenever durableLsn advances. Returns the function that unsubscribes. */
   onDurable(listener: (durableLsn: bigint) => void): () => void {
     return this.durableListeners.add(listener);

@@ -81,6 +81,8 @@ export interface LogEngine {
   onWritten?(listener: (writtenLsn: bigint) => void): () => void;
   /** Optional: takes in finished writes now, without waiting for the event loop (onWritten fires). */
   reapCompletions?(): void;
+  /** Optional: true when a `reapCompletions()` now would hand the engine a file it needs soon. */
+  readonly wantsReap?: boolean;
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
   listSegments(): Promise<readonly SegmentInfo[]>;

@@ -112,7 +112,12 @@ export class AppendQueue {
   /** True if an append of `bytes` must wait for room (or for the appends already waiting). */
   mustQueue(bytes: number): boolean {
     const waiting = this.blocked.size > 0;
-    if (!waiting && !this.overBound(bytes)) return false;
+    if (!waiting && !this.overBound(bytes)) {
+      // The next segment's file comes in through a reap too: small segments roll over more
+      // than once between two full queues.
+      if (this.engine.wantsReap === true) this.engine.reapCompletions?.();
+      return false;
+    }
     // A caller appending in a loop that never yields never lets a completion in: the writes
     // that finished meanwhile make room now (and admit, in order, the appends that waited),
     // instead of every later append waiting — a pending promise and a copy each — for a
