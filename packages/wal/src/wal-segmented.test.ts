@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isWalError, KeyRing } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { ioUringForTests } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Batch } from './batch.js';
 import { Wal } from './wal.js';
@@ -27,35 +26,30 @@ async function collect(iterable: AsyncIterable<{ lsn: bigint; payload: Buffer }>
 }
 
 describe('Wal over SegmentedWal (real files)', () => {
-  for (const { backend, skip } of [
-    { backend: 'sync-fs' as const, skip: false },
-    { backend: 'io_uring' as const, skip: ioUringForTests().skip !== false },
-  ]) {
-    it.skipIf(skip)(
-      `a plain append() loop that never yields rolls over through small segments without holding an append (${backend})`,
-      async () => {
-        const dir = tempDir();
-        const wal = await Wal.open(dir)
-          .durability('none')
-          .segmentSize(256 * 1024)
-          .storageIo(backend)
-          .build();
-        const record = Buffer.alloc(1000, 3);
-        // About 80 rollovers, several between two full queues (8 MiB), and no await in between.
-        for (let i = 0; i < 20_000; i++) void wal.append(record);
-        expect(wal.stats().blockedAppends).toBe(0);
-        expect(await wal.sync()).toBe(20_000n);
-        await wal.close();
-        const again = await Wal.open(dir).build();
-        let records = 0;
-        await again.replay(1n, () => {
-          records++;
-        });
-        expect(records).toBe(20_000);
-        await again.close();
-      },
-    );
-  }
+  // sync-fs completes each write at its flush, so the only appends a loop that never yields
+  // can hold are those a missing file holds; on io_uring a loaded machine may leave writes in
+  // flight and the queue full for a moment (rollover.test.ts covers io_uring below the Wal).
+  it('a plain append() loop that never yields rolls over through small segments without holding an append', async () => {
+    const dir = tempDir();
+    const wal = await Wal.open(dir)
+      .durability('none')
+      .segmentSize(256 * 1024)
+      .storageIo('sync-fs')
+      .build();
+    const record = Buffer.alloc(1000, 3);
+    // About 80 rollovers, several between two full queues (8 MiB), and no await in between.
+    for (let i = 0; i < 20_000; i++) void wal.append(record);
+    expect(wal.stats().blockedAppends).toBe(0);
+    expect(await wal.sync()).toBe(20_000n);
+    await wal.close();
+    const again = await Wal.open(dir).build();
+    let records = 0;
+    await again.replay(1n, () => {
+      records++;
+    });
+    expect(records).toBe(20_000);
+    await again.close();
+  });
 
   it("zero-fills ahead by default with durability 'sync' only, and the setter overrides it", async () => {
     const state = async (configure: (dir: string) => ReturnType<typeof Wal.open>) => {
