@@ -200,7 +200,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
   private dispatchChain(chain: QueuedOp[]): void {
     const head = chain[0]!;
     if (head.op === 'open') {
-      this.openNow(head);
+      this.runOpen(head);
       if (chain.length > 1) this.dispatchChain(chain.slice(1));
       return;
     }
@@ -222,7 +222,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
    * OPENAT that io-wq would run: it is one call per segment, and the descriptor is there
    * before anything else is submitted for it.
    */
-  private openNow(op: QueuedOp): void {
+  private runOpen(op: QueuedOp): void {
     const fd = openNow(op.open!);
     if (fd >= 0 && op.open!.options.direct) this.directFds.add(fd);
     else if (fd >= 0) this.directFds.delete(fd);

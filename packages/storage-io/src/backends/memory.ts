@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
 import type { OpenRequest, QueuedOp } from '../contract/base-storage-io.js';
-import { Errno, ioErrorFromErrno, lockedError } from '../contract/errors.js';
+import { Errno, errnoOf, ioErrorFromErrno, lockedError } from '../contract/errors.js';
 import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
 import type { IoFd, IoLock, StorageIoDescription } from '../contract/types.js';
 import { MemoryFile } from '../simulation/memory-file.js';
@@ -193,9 +193,9 @@ export class MemoryStorageIo extends SequentialStorageIo {
       });
       return fd;
     } catch (error) {
-      const errno = error instanceof WalError ? error.details?.errno : undefined;
-      if (typeof errno === 'number') return -errno;
-      throw error;
+      const errno = errnoOf(error);
+      if (errno === undefined) throw error;
+      return -errno;
     }
   }
 

@@ -1,5 +1,18 @@
+import { WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
+import { resultFromNodeError } from './errors.js';
+
+describe('the -errno a completion carries', () => {
+  it('keeps the errno of a WalError raised before the call (an O_DIRECT the platform lacks)', () => {
+    const refused = new WalError(WalErrorCode.IO, 'open (O_DIRECT unsupported) failed', {
+      details: { errno: 22, syscall: 'open (O_DIRECT unsupported)' },
+    });
+    expect(resultFromNodeError(refused)).toBe(-22);
+    expect(resultFromNodeError(Object.assign(new Error('ENOENT'), { errno: -2 }))).toBe(-2);
+    expect(resultFromNodeError(new Error('no errno'))).toBe(-5);
+  });
+});
 
 describe('a real-file operation given a bad argument', () => {
   it('fails with WAL_BAD_ARGUMENT, not WAL_IO (nothing reached the disk)', async () => {

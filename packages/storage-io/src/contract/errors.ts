@@ -24,10 +24,19 @@ export const Errno = {
   EBUSY: osConstants.errno.EBUSY,
 } as const;
 
-/** The `-errno` a completion carries for an error thrown by node:fs. */
+/**
+ * The positive errno of an error thrown by node:fs, or of a WalError that names one (a check
+ * of our own, such as an O_DIRECT this platform lacks); undefined for anything else.
+ */
+export function errnoOf(error: unknown): number | undefined {
+  const errno =
+    error instanceof WalError ? error.details.errno : (error as { errno?: unknown }).errno;
+  return typeof errno === 'number' ? Math.abs(errno) : undefined;
+}
+
+/** The `-errno` a completion carries for an error thrown while executing an operation. */
 export function resultFromNodeError(error: unknown): number {
-  const errno = (error as { errno?: unknown }).errno;
-  return typeof errno === 'number' ? -Math.abs(errno) : -Errno.EIO;
+  return -(errnoOf(error) ?? Errno.EIO);
 }
 
 export function closedError(name: string): WalError {
