@@ -16,14 +16,8 @@ import type { GroupCommit } from './internal/group-commit.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
-import {
-  badPayloadError,
-  closedError,
-  closingError,
-  notOpenError,
-  poisonedError,
-  readOnlyError,
-} from './internal/refusals.js';
+import { badPayloadError, closedError, poisonedError, readOnlyError } from './internal/refusals.js';
+import { WalStatus } from './internal/wal-status.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
 import { WalBuilder } from './wal-builder.js';
 import { statsSnapshot, type WalCounters, type WalState, type WalStats } from './wal-stats.js';
@@ -48,14 +42,13 @@ export class Wal {
   private readonly engine: LogEngine;
   private readonly options: WalRuntimeOptions;
   private readonly waitsForCommit: boolean;
-  private stateValue: WalState = 'init';
+  private readonly status: WalStatus;
 
   private readonly latency = new LatencyHistogram();
   private readonly queue: AppendQueue;
   private readonly reads: ReadSide;
 
   private readonly commit: GroupCommit;
-  private poison: WalError | undefined;
   private shutdownAttempt: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly unsubscribeDurable: () => void;
@@ -79,6 +72,8 @@ export class Wal {
     this.engine = engine;
     this.options = options;
     this.waitsForCommit = options.durability === 'sync' || options.durability === 'flush';
+    const status = new WalStatus(options.readOnly);
+    this.status = status;
     const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
     const queue = new AppendQueue(
       engine,
@@ -92,8 +87,8 @@ export class Wal {
       this.counters,
       this.latency,
       {
-        isClosed: () => this.stateValue === 'closed',
-        poison: () => this.poison,
+        isClosed: () => status.closed,
+        poison: () => status.poison,
         appendFailed: (error) => this.appendFailed(error),
         engineFailed: (error) => this.engineFailed(error),
       },
@@ -103,8 +98,8 @@ export class Wal {
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
     this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
     this.reads = new ReadSide(engine, options.openSegment, options.readOnly, {
-      isClosed: () => this.stateValue === 'closed',
-      poisonedError: () => (this.poison ? poisonedError(this.poison) : undefined),
+      isClosed: () => status.closed,
+      poisonedError: () => status.poisonedError(),
     });
     this.unsubscribeWritten = settlesOnWrite
       ? engine.onWritten?.((written) => queue.written(written))
@@ -113,7 +108,7 @@ export class Wal {
 
   /** @internal Called by the builder once the engine is open. */
   start(): this {
-    this.stateValue = 'running';
+    this.status.state = 'running';
     announceOpen(this.dir, this.options.readOnly, this.engine);
     if (this.options.durability === 'interval')
       this.commit.startInterval(this.options.syncIntervalMs);
@@ -121,7 +116,7 @@ export class Wal {
   }
 
   get state(): WalState {
-    return this.stateValue;
+    return this.status.state;
   }
 
   /**
@@ -169,7 +164,7 @@ export class Wal {
    * it as soon as `append` returns. LSN order is call order.
    */
   append(payload: Uint8Array, meta?: Uint8Array): Promise<bigint> {
-    const refusal = this.refusal();
+    const refusal = this.status.appendRefusal();
     if (refusal) return Promise.reject(refusal);
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
       return Promise.reject(badPayloadError('append'));
@@ -187,7 +182,7 @@ export class Wal {
    * or appends are waiting for room (it cannot wait; use `append`, or `sync()` first).
    */
   appendQueued(payload: Uint8Array, meta?: Uint8Array): bigint {
-    const refusal = this.refusal();
+    const refusal = this.status.appendRefusal();
     if (refusal) throw refusal;
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
       throw badPayloadError('appendQueued');
@@ -220,7 +215,7 @@ export class Wal {
 
   /** Appends a record with routing fields or a record type (see `WalRecordInput`). */
   appendRecord(record: WalRecordInput): Promise<bigint> {
-    const refusal = this.refusal();
+    const refusal = this.status.appendRefusal();
     if (refusal) return Promise.reject(refusal);
     if (typeof record !== 'object' || record === null || !(record.payload instanceof Uint8Array)) {
       return Promise.reject(
@@ -261,7 +256,7 @@ export class Wal {
    * own LSNs; checked when the batch is encoded, after any wait for queue room).
    */
   appendBatch(batch: Batch, options?: AppendBatchOptions): Promise<bigint> {
-    const refusal = this.refusal();
+    const refusal = this.status.appendRefusal();
     if (refusal) return Promise.reject(refusal);
     let records: readonly WalRecordInput[];
     const firstLsn = options?.firstLsn;
@@ -292,7 +287,7 @@ export class Wal {
 
   /** Everything appended so far is written to the OS (no fsync). Resolves with that LSN. */
   async flush(): Promise<bigint> {
-    this.throwIfUnusable();
+    this.status.throwIfUnusable();
     this.throwIfReadOnly('flush()');
     await this.queue.waitUntilUnblocked();
     let written: bigint;
@@ -309,7 +304,7 @@ export class Wal {
 
   /** Everything appended so far is durable. Resolves with `durableLsn`. */
   async sync(): Promise<bigint> {
-    this.throwIfUnusable();
+    this.status.throwIfUnusable();
     this.throwIfReadOnly('sync()');
     await this.queue.waitUntilUnblocked();
     return this.commit.sync();
@@ -317,12 +312,11 @@ export class Wal {
 
   /** Deletes whole segments below `lsn` (a checkpoint); replay below the new floor fails. */
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }> {
-    const refusal =
-      this.stateValue === 'closed'
-        ? closedError()
-        : this.options.readOnly
-          ? readOnlyError('truncateBefore()')
-          : undefined;
+    const refusal = this.status.closed
+      ? closedError()
+      : this.options.readOnly
+        ? readOnlyError('truncateBefore()')
+        : undefined;
     if (refusal) return Promise.reject(refusal);
     return this.engine.truncateBefore(lsn);
   }
@@ -370,7 +364,7 @@ export class Wal {
   stats(): WalStats {
     const queue = this.queue;
     return statsSnapshot(this.engine, this.counters, this.latency, {
-      state: this.stateValue,
+      state: this.status.state,
       readOnly: this.options.readOnly,
       durability: this.options.durability,
       queueBytes: queue.bytesAppended - queue.bytesSettled,
@@ -379,7 +373,7 @@ export class Wal {
       blockedAppends: queue.blocked.size,
       backendChoice: this.options.backendChoice,
       lastLsn: this.lastLsn,
-      poisoned: this.poison !== undefined,
+      poisoned: this.status.poison !== undefined,
     });
   }
 
@@ -399,7 +393,7 @@ export class Wal {
    * consistent and usable (retry, or `close()`). Idempotent.
    */
   shutdown(timeoutMs = 30_000): Promise<void> {
-    if (this.stateValue === 'closed') return this.closing ?? Promise.resolve();
+    if (this.status.closed) return this.closing ?? Promise.resolve();
     if (this.options.readOnly) return this.close();
     if (this.shutdownAttempt) return this.shutdownAttempt;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
@@ -410,7 +404,7 @@ export class Wal {
         ),
       );
     }
-    this.stateValue = 'draining';
+    this.status.state = 'draining';
     const attempt = this.drainThenClose(timeoutMs);
     this.shutdownAttempt = attempt;
     attempt.then(
@@ -433,7 +427,7 @@ export class Wal {
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    this.stateValue = 'closed';
+    this.status.state = 'closed';
     const error = closedError();
     const kept = this.keepOnClose();
     this.queue.rejectAll(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
@@ -458,7 +452,7 @@ export class Wal {
 
   private onDurable(durable: bigint): void {
     if (!this.options.readOnly) this.commit.countSync(durable);
-    if (this.stateValue === 'closed') return;
+    if (this.status.closed) return;
     if (this.waitsForCommit) this.queue.settle(durable);
     this.reads.wake();
   }
@@ -473,7 +467,7 @@ export class Wal {
     const queue = this.queue;
     if (durability === 'sync') queue.settle(this.engine.durableLsn);
     else if (durability === 'flush') queue.settle(this.engine.writtenLsn);
-    if (this.poison) return this.engine.submittedLsn;
+    if (this.status.poison) return this.engine.submittedLsn;
     const kept = this.engine.dropUnsubmittedAbove(queue.lastPromised());
     if (kept < queue.lastAssigned) queue.lastAssigned = kept;
     return kept;
@@ -487,22 +481,22 @@ export class Wal {
    * log writes nothing more — and every later append WAL_POISONED.
    */
   private engineFailed(error: unknown): void {
-    if (this.poison) return;
+    if (this.status.poison) return;
     if (isWalError(error, WalErrorCode.NO_SPACE)) {
       // The engine's onRollback already rejected the records it lost. The queue is recounted from zero: what is left was written and only needs a sync.
       this.queue.bytesSettled = this.queue.bytesAppended;
       return;
     }
-    this.poison =
+    const poison =
       error instanceof WalError
         ? error
         : new WalError(WalErrorCode.IO, `the log's storage failed: ${String(error)}`, {
             cause: error,
           });
-    const poisoned = poisonedError(this.poison);
-    if (channels.poison.hasSubscribers)
-      channels.poison.publish({ dir: this.dir, error: this.poison });
-    const why = `the log was poisoned (${this.poison.message})`;
+    this.status.poison = poison;
+    const poisoned = poisonedError(poison);
+    if (channels.poison.hasSubscribers) channels.poison.publish({ dir: this.dir, error: poison });
+    const why = `the log was poisoned (${poison.message})`;
     this.queue.rejectAll(this.engine.submittedLsn, poisoned, (lsn) =>
       outcomeUnknown(lsn, why, error),
     );
@@ -536,33 +530,31 @@ export class Wal {
     }
   }
 
-  // ---------------------------------------------------------------- lifecycle
-
   private async drainThenClose(timeoutMs: number): Promise<void> {
     const outcome = await drainWithin(() => this.drain(), timeoutMs);
-    if (this.stateValue === 'closed') {
+    if (this.status.closed) {
       throw new WalError(
         WalErrorCode.CLOSED,
         'close() was called before the shutdown finished draining',
       );
     }
     if (outcome.kind === 'failed') {
-      if (this.poison) {
+      if (this.status.poison) {
         // Nothing more can be made durable: release the files and report why.
         await this.close();
       } else {
-        this.stateValue = 'running';
+        this.status.state = 'running';
       }
       throw outcome.error;
     }
     if (outcome.kind === 'timeout') {
-      this.stateValue = 'running';
+      this.status.state = 'running';
       throw new WalError(
         WalErrorCode.TIMEOUT,
         `shutdown did not drain within ${timeoutMs} ms; the log is still open and consistent — call shutdown() again with a longer timeout, or close()`,
       );
     }
-    this.stateValue = 'closed';
+    this.status.state = 'closed';
     this.stopBackground();
     this.wakeEveryone();
     this.closing = this.releaseEngine();
@@ -571,7 +563,8 @@ export class Wal {
 
   private async drain(): Promise<void> {
     await this.queue.waitUntilUnblocked();
-    if (this.poison) throw poisonedError(this.poison);
+    const poisoned = this.status.poisonedError();
+    if (poisoned) throw poisoned;
     await this.commit.sync();
     for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
     if (this.queue.waiters.count() > 0) await this.commit.sync();
@@ -595,22 +588,5 @@ export class Wal {
   private wakeEveryone(): void {
     this.queue.wakeProgress();
     this.reads.wake();
-  }
-
-  // ---------------------------------------------------------------- refusals
-
-  private refusal(): WalError | undefined {
-    if (this.stateValue === 'running') {
-      if (this.options.readOnly) return readOnlyError('appending');
-      return this.poison ? poisonedError(this.poison) : undefined;
-    }
-    if (this.stateValue === 'draining') return closingError();
-    if (this.stateValue === 'closed') return closedError();
-    return notOpenError();
-  }
-
-  private throwIfUnusable(): void {
-    if (this.stateValue === 'closed') throw closedError();
-    if (this.poison) throw poisonedError(this.poison);
   }
 }
