@@ -62,7 +62,7 @@ export {
   addonSwitchedOff,
   loadAddon,
 } from './native-loader.js';
-export { RecordCursor } from './record-cursor.js';
+export { plainRecordLsn, RecordCursor } from './record-cursor.js';
 export {
   batchFrameSize,
   decodeBatchAt,

@@ -24,6 +24,19 @@ function u64(buf: Buffer, pos: number): bigint {
 }
 
 /**
+ * The LSN of the record body at `buf[start..end)` as a number when it is a plain record —
+ * kind RECORD, no optional parts, an LSN in 1..2^53 − 1 — else 0 (never an LSN). Checks
+ * exactly what `RecordCursor.recordAt`'s short path checks, so a reader can judge a run of
+ * frames first and build each record (`recordAt`) only when it hands it out.
+ */
+export function plainRecordLsn(buf: Buffer, start: number, end: number): number {
+  if (buf[start + 1] !== 0 || buf[start] !== BodyKind.RECORD || end - start < RECORD_BODY_FIXED)
+    return 0;
+  const hi = getU32(buf, start + 8);
+  return hi < SAFE_HIGH ? hi * TWO_32 + getU32(buf, start + 4) : 0;
+}
+
+/**
  * Bytes the optional parts flagged in `flags` take at `buf[pos..end)`. Checks every
  * length against `end` before trusting it (WAL_CORRUPT otherwise).
  */

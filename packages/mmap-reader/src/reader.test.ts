@@ -13,6 +13,7 @@ import {
 } from '@walnut/codec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildSegment, type FrameSpec, records, tempDir } from '../test/segments.js';
+import { RUN_FRAMES } from './frame-source.js';
 import { MmapWalReader } from './reader.js';
 
 let dir: string;
@@ -78,6 +79,31 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     expect(reader.isEmpty).toBe(false);
     expect(reader.lastLsn).toBe(15n);
     expect(reader.nextRecord()).toBeNull();
+  });
+
+  it('reads across runs of frames: records and batches, kept records whole, offset and lastLsn at each step', () => {
+    // More frames than one native run verifies (RUN_FRAMES), with a batch inside each run.
+    const frames: FrameSpec[] = [];
+    for (let i = 0; i < 3 * RUN_FRAMES; i++)
+      frames.push(i % 1500 === 700 ? { batch: records(3) } : { payload: Buffer.from(`r${i}`) });
+    const seg = segment(frames);
+    const reader = open(seg.path);
+    const frameStarts = new Set(seg.frameOffsets);
+    const kept = [];
+    let offsets = 0;
+    for (let r = reader.nextRecord(); r !== null; r = reader.nextRecord()) {
+      expect(reader.lastLsn).toBe(r.lsn);
+      if (frameStarts.has(reader.offset)) offsets++;
+      kept.push(r);
+    }
+    expect(kept.map((r) => r.lsn)).toEqual(kept.map((_, i) => BigInt(i + 1)));
+    const batches = frames.filter((f) => 'batch' in f).length;
+    expect(kept.length).toBe(frames.length + 2 * batches);
+    expect(kept.at(-1)!.payload.toString()).toBe(`r${3 * RUN_FRAMES - 1}`);
+    expect(kept[700]!.payload.toString()).toBe('payload-0');
+    // After each record of a frame the offset is that frame's end (the next frame's start).
+    expect(offsets).toBe(kept.length - 1);
+    expect(reader.offset).toBe(seg.end);
   });
 
   it('reads a zero-filled (preallocated) tail as a clean end', () => {

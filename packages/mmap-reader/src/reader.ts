@@ -18,6 +18,7 @@ import {
   isWalError,
   KeyRing,
   MAX_FRAME_BODY,
+  plainRecordLsn,
   RecordCursor,
   segmentFileName,
   WalError,
@@ -97,15 +98,21 @@ export class MmapWalReader {
   private decodedTo: number;
   /** Set when decoding met the end or damage; reported once `ready` is drained. */
   private stop: StopReason | null = null;
-  /** Records decoded from the current run of frames, handed out in order by nextRecord(). */
-  private readonly ready: WalRecord[] = [];
+  /**
+   * The records of the current run, handed out in order by nextRecord(): for a plain record
+   * the index of its frame in the source's table (built only when handed out, so a record
+   * the caller drops dies young), else the record decodeFrame built (-1 in `readyFrames`).
+   */
+  private readonly readyFrames: number[] = [];
+  private readonly ready: (WalRecord | null)[] = [];
   /** File offset just past the frame of each ready record. */
   private readonly readyEnds: number[] = [];
   private readyCount = 0;
   private at = 0;
-  /** `offset` before the current run, and the last LSN of the runs before it. */
+  /** `offset` before the current run. */
   private runStartOffset = 0;
-  private lastBeforeRun: bigint | null = null;
+  /** The last record handed out; null before the first. */
+  private last: WalRecord | null = null;
   private closed = false;
 
   private constructor(
@@ -213,7 +220,7 @@ export class MmapWalReader {
 
   /** LSN of the last record `nextRecord()` returned; null before the first. */
   get lastLsn(): bigint | null {
-    return this.at > 0 ? this.ready[this.at - 1]!.lsn : this.lastBeforeRun;
+    return this.last === null ? null : this.last.lsn;
   }
 
   /** True when the file holds no frame bytes (zero length, or only the file header). */
@@ -240,19 +247,32 @@ export class MmapWalReader {
     if (this.closed)
       throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
     for (;;) {
-      if (this.at < this.readyCount) return this.ready[this.at++]!;
+      const at = this.at;
+      if (at < this.readyCount) {
+        this.at = at + 1;
+        const frame = this.readyFrames[at]!;
+        const record = frame < 0 ? this.ready[at]! : this.recordOfFrame(frame);
+        this.last = record;
+        return record;
+      }
       if (this.stop !== null) return null;
       this.decodeRun();
     }
   }
 
+  /** Builds the plain record that frame `i` of the current run holds (judged by decodeRun). */
+  private recordOfFrame(i: number): WalRecord {
+    const source = this.source;
+    const start = source.runBase + source.table[2 * i]! + FRAME_HEADER_SIZE;
+    return this.cursor.recordAt(source.runBuf, start, start + source.table[2 * i + 1]!);
+  }
+
   /**
-   * Decodes the next run of verified frames into `ready`. The common frame — a plain
-   * record whose LSN is the one expected — is handled inline here (codec's `RecordCursor`
-   * decodes it in place); anything else goes through `decodeFrame`.
+   * Judges the next run of verified frames into the ready slots. The common frame — a
+   * plain record whose LSN is the one expected — is only checked here (codec's
+   * `plainRecordLsn`) and built when handed out; anything else goes through `decodeFrame`.
    */
   private decodeRun(): void {
-    if (this.readyCount > 0) this.lastBeforeRun = this.ready[this.readyCount - 1]!.lsn;
     this.runStartOffset = this.decodedTo;
     this.readyCount = 0;
     this.at = 0;
@@ -266,41 +286,28 @@ export class MmapWalReader {
     const table = source.table;
     const base = source.runBase;
     const fileBase = source.runFileOffset;
-    const ready = this.ready;
+    const frames = this.readyFrames;
     const ends = this.readyEnds;
     const plain = this.cipher === null;
-    const cursor = this.cursor;
     let expected = this.expectedNumber;
     let k = 0;
-    let i = 0;
-    try {
-      for (; i < n; i++) {
-        const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
-        const end = start + table[2 * i + 1]!;
-        if (plain && buf[start] === BodyKind.RECORD) {
-          const record = cursor.recordAt(buf, start, end);
-          const number = Number(record.lsn);
-          // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic.
-          if (number === expected && number < SAFE_LSN) {
-            expected = number + 1;
-            ready[k] = record;
-            ends[k++] = fileBase + end;
-            continue;
-          }
-        }
-        this.expectedNumber = expected;
-        this.readyCount = k;
-        const ok = this.decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
-        k = this.readyCount;
-        expected = this.expectedNumber;
-        if (!ok) return;
+    for (let i = 0; i < n; i++) {
+      const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
+      const end = start + table[2 * i + 1]!;
+      // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic; a
+      // plain LSN is never 0, so an `expected` of -1 (any) takes the general path.
+      if (plain && plainRecordLsn(buf, start, end) === expected && expected < SAFE_LSN) {
+        expected++;
+        frames[k] = i;
+        ends[k++] = fileBase + end;
+        continue;
       }
-    } catch (error) {
-      // Only recordAt above throws WAL_CORRUPT here: decodeFrame catches its own.
-      if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
+      this.expectedNumber = expected;
       this.readyCount = k;
-      this.corrupt(error.message, fileBase + base + table[2 * i]!);
-      return;
+      const ok = this.decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
+      k = this.readyCount;
+      expected = this.expectedNumber;
+      if (!ok) return;
     }
     this.expectedNumber = expected;
     this.readyCount = k;
@@ -342,6 +349,7 @@ export class MmapWalReader {
     }
     if (!this.inSequence(records[0]!.lsn, records.length, frameOffset)) return false;
     for (const record of records) {
+      this.readyFrames[this.readyCount] = -1;
       this.ready[this.readyCount] = record;
       this.readyEnds[this.readyCount++] = frameEnd;
     }
