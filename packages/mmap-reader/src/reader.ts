@@ -104,7 +104,7 @@ export class MmapWalReader {
    * the caller drops dies young), else the record decodeFrame built (-1 in `readyFrames`).
    */
   private readonly readyFrames: number[] = [];
-  private readonly ready: (WalRecord | null)[] = [];
+  private readonly ready: WalRecord[] = [];
   /** File offset just past the frame of each ready record. */
   private readonly readyEnds: number[] = [];
   private readyCount = 0;
