@@ -1,10 +1,4 @@
-import {
-  FaultyStorageIo,
-  type IoFd,
-  MemoryStorageIo,
-  type OpenOptions,
-  type SubmitOptions,
-} from '@walnut/storage-io';
+import { FaultyStorageIo, MemoryStorageIo, PowerLossAtStep } from '@walnut/storage-io';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR } from '../test/helpers.js';
@@ -56,81 +50,6 @@ function payload(seed: number, lsn: bigint, size: number): Buffer {
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
-
-/**
- * Loses power (torn writes) just before the `at`-th I/O step after `arm()`: every open,
- * submitted write / fdatasync / fsync, rename, unlink and directory fsync is a step.
- */
-class CrashBeforeStep extends FaultyStorageIo {
-  #steps = -1;
-  #crashing: Promise<void> | null = null;
-
-  constructor(
-    inner: MemoryStorageIo,
-    readonly at: number,
-  ) {
-    super(inner, { seed: at });
-  }
-
-  get crashed(): boolean {
-    return this.#crashing !== null;
-  }
-
-  arm(): void {
-    this.#steps = 0;
-  }
-
-  #step(): void {
-    if (this.#steps < 0 || this.#crashing !== null) return;
-    if (this.#steps++ === this.at) this.crash({ tear: true }).catch(() => {});
-  }
-
-  /** A second crash() waits for the first one (the power loss happens at its end). */
-  override crash(options: { tear?: boolean } = {}): Promise<void> {
-    this.#crashing ??= super.crash(options);
-    return this.#crashing;
-  }
-
-  override open(path: string, options?: OpenOptions): Promise<IoFd> {
-    this.#step();
-    return super.open(path, options);
-  }
-
-  override submitWrite(
-    fd: IoFd,
-    data: Uint8Array,
-    offset: number,
-    options?: SubmitOptions,
-  ): number {
-    this.#step();
-    return super.submitWrite(fd, data, offset, options);
-  }
-
-  override submitDatasync(fd: IoFd, options?: SubmitOptions): number {
-    this.#step();
-    return super.submitDatasync(fd, options);
-  }
-
-  override submitFsync(fd: IoFd, options?: SubmitOptions): number {
-    this.#step();
-    return super.submitFsync(fd, options);
-  }
-
-  override rename(from: string, to: string): Promise<void> {
-    this.#step();
-    return super.rename(from, to);
-  }
-
-  override unlink(path: string): Promise<void> {
-    this.#step();
-    return super.unlink(path);
-  }
-
-  override syncDirectory(path: string): Promise<void> {
-    this.#step();
-    return super.syncDirectory(path);
-  }
-}
 
 /**
  * How new space is made and written: plain appends, fallocate, zeros written ahead, with
@@ -231,7 +150,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
       let crashedAfterEverything = false;
       for (let step = 0; !crashedAfterEverything; step++) {
         const memory = new MemoryStorageIo();
-        const io = new CrashBeforeStep(memory, step);
+        const io = new PowerLossAtStep(memory, { at: step, armed: false });
         const config = { dir: DIR, segmentTargetSize: 8192, writeBufferSize: 4096, ...space };
         const wal = await SegmentedWal.open({ ...config, io });
         io.arm();
@@ -245,7 +164,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
           // The power went out under an append (the log is poisoned): stop writing.
         }
         const acked = await wal.sync().catch(() => 0n);
-        crashedAfterEverything = !io.crashed;
+        crashedAfterEverything = !io.cut;
         if (crashedAfterEverything) expect(acked).toBe(lsn);
         await io.crash({ tear: true });
         await wal.close();
@@ -267,7 +186,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
     let crashedAfterEverything = false;
     for (let step = 0; !crashedAfterEverything; step++) {
       const memory = new MemoryStorageIo();
-      const io = new CrashBeforeStep(memory, step);
+      const io = new PowerLossAtStep(memory, { at: step, armed: false });
       const config = { dir: DIR, segmentTargetSize: 4096, writeBufferSize: 4096 };
       const wal = await SegmentedWal.open({ ...config, io });
       for (let i = 1n; i <= 300n; i++) wal.append({ payload: payload(3, i, 100) });
@@ -277,7 +196,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
       io.inject({ kind: 'enospc', afterBytes: 0 });
       io.arm();
       const result = await wal.truncateBefore(200n).catch(() => null);
-      crashedAfterEverything = !io.crashed;
+      crashedAfterEverything = !io.cut;
       if (crashedAfterEverything) expect(result?.segmentsDeleted).toBeGreaterThan(0);
       await io.crash({ tear: true });
       await wal.close();

@@ -34,3 +34,4 @@ export {
   type FaultyOptions,
   FaultyStorageIo,
 } from './simulation/faulty.js';
+export { PowerLossAtStep, type PowerLossAtStepOptions } from './simulation/power-loss-at-step.js';
