@@ -32,14 +32,27 @@ describe('what a Wal refuses an append with, by state', () => {
 });
 
 describe('flush and sync on a closed or poisoned Wal', () => {
-  it('throw WAL_CLOSED once closed, WAL_POISONED once poisoned, nothing otherwise', () => {
+  const running = () => {
     const status = new WalStatus(false);
     status.state = 'running';
-    expect(() => status.throwIfUnusable()).not.toThrow();
+    return status;
+  };
+
+  it('a healthy running Wal lets them go ahead', () => {
+    expect(() => running().throwIfUnusable()).not.toThrow();
+  });
+
+  it('a poisoned one throws WAL_POISONED', () => {
+    const status = running();
     status.poison = new WalError(WalErrorCode.IO, 'write failed');
     expect(() => status.throwIfUnusable()).toThrow(
       expect.objectContaining({ code: 'WAL_POISONED' }),
     );
+  });
+
+  it('a closed one throws WAL_CLOSED, poisoned or not', () => {
+    const status = running();
+    status.poison = new WalError(WalErrorCode.IO, 'write failed');
     status.state = 'closed';
     expect(() => status.throwIfUnusable()).toThrow(expect.objectContaining({ code: 'WAL_CLOSED' }));
   });
