@@ -8,9 +8,13 @@ describe.each([
   { writes: 'through the page cache', directIo: false },
   { writes: 'with direct I/O', directIo: true },
 ])('fault matrix, writing $writes', ({ directIo }) => {
-  async function faultyLog(config: { segmentTargetSize?: number; writeBufferSize?: number } = {}) {
+  /** `dsyncWrites: false`: every sync round ends in an fdatasync, as on a backend without dsync writes. */
+  async function faultyLog(
+    config: { segmentTargetSize?: number; writeBufferSize?: number } = {},
+    { dsyncWrites = true } = {},
+  ) {
     const memory = new MemoryStorageIo();
-    const io = new FaultyStorageIo(memory, { seed: 1 });
+    const io = new FaultyStorageIo(memory, { seed: 1, dsyncWrites });
     const wal = await SegmentedWal.open({ dir: DIR, io, directIo, ...config });
     expect(wal.stats().directIo.state).toBe(directIo ? 'on' : 'off');
     return { memory, io, wal };
@@ -21,7 +25,7 @@ describe.each([
   }
 
   it('EIO on fdatasync poisons the log: the sync fails and nothing later reports success', async () => {
-    const { io, wal } = await faultyLog();
+    const { io, wal } = await faultyLog({}, { dsyncWrites: false });
     wal.append({ payload: payloadFor(1n) });
     await wal.sync();
     wal.append({ payload: payloadFor(2n) });
@@ -36,8 +40,23 @@ describe.each([
     await wal.close();
   });
 
-  it('concurrent sync() callers all see the poison', async () => {
+  it('EIO on the dsync write that ends a round poisons the log as a failed fdatasync does', async () => {
     const { io, wal } = await faultyLog();
+    wal.append({ payload: payloadFor(1n) });
+    await wal.sync();
+    wal.append({ payload: payloadFor(2n) });
+    io.inject({ kind: 'eio', op: 'write', nth: 1 });
+    const fdatasyncs = io.counts.fdatasync;
+    await expectWalError(wal.sync(), 'WAL_POISONED');
+    expect(io.counts.fdatasync).toBe(fdatasyncs);
+    expect(wal.durableLsn).toBe(1n);
+    expectWalError(() => wal.append({ payload: payloadFor(3n) }), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
+    await wal.close();
+  });
+
+  it('concurrent sync() callers all see the poison', async () => {
+    const { io, wal } = await faultyLog({}, { dsyncWrites: false });
     wal.append({ payload: payloadFor(1n) });
     io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
     const a = wal.sync();

@@ -19,6 +19,8 @@ export interface PendingWrite {
   readonly lastLsn: bigint;
   /** The pool's buffer behind `buf`, returned once written (null for one-off buffers of huge frames). */
   readonly pooledBuffer: Buffer | null;
+  /** Every part is submitted with `dsync`: once `done`, the write is durable on its own. */
+  readonly dsync: boolean;
   /** Bytes the StorageIo confirmed so far (short writes are resubmitted from here). */
   done: number;
   status: 'queued' | 'inflight' | 'done' | 'failed' | 'discarded';
@@ -47,6 +49,7 @@ export function newPendingWrite(
     firstLsn: fields.firstLsn,
     lastLsn: fields.lastLsn,
     pooledBuffer: fields.pooledBuffer,
+    dsync: fields.dsync,
     done: 0,
     status: 'queued',
     discard: false,

@@ -43,6 +43,12 @@ export interface Segment {
   zeroedEnd: number;
   /** Up to here a writeback was started or an fdatasync covered the data (see writeback.ts). */
   writebackEnd: number;
+  /**
+   * Up to here every byte is durable: a sync of this process covered it. 0 until the first
+   * one, so that only a write starting at or before it may make itself durable alone (a
+   * dsync write, docs/decisions/0608-sync-round-as-one-dsync-write.md).
+   */
+  syncedEnd: number;
   /** Last LSN assigned into this segment (firstLsn - 1 while it holds none). */
   lastLsn: bigint;
   /** Last LSN of this segment whose write completed. */
@@ -76,6 +82,7 @@ export function plannedSegment(dir: string, firstLsn: bigint, ring: KeyRing | un
     completedEnd: FILE_HEADER_SIZE,
     zeroedEnd: FILE_HEADER_SIZE,
     writebackEnd: FILE_HEADER_SIZE,
+    syncedEnd: 0,
     lastLsn: firstLsn - 1n,
     writtenLsn: firstLsn - 1n,
     creating: null,
@@ -103,6 +110,7 @@ export function existingSegment(
     completedEnd: dataEnd,
     zeroedEnd: dataEnd,
     writebackEnd: dataEnd,
+    syncedEnd: 0,
     lastLsn,
     writtenLsn: lastLsn,
     creating: null,

@@ -11,9 +11,10 @@ describe('a sync whose submission throws', () => {
     wal.append({ payload: payloadFor(1n) });
     await wal.sync();
     wal.append({ payload: payloadFor(2n) });
-    // The next fdatasync submission throws, as a backend closed under the log would.
+    // The round's sync (an fdatasync, or here a dsync write) throws when submitted, as a
+    // backend closed under the log would.
     io.refuse(
-      (op) => op.kind === 'fdatasync',
+      (op) => op.kind === 'fdatasync' || op.dsync,
       () => new WalError(WalErrorCode.CLOSED, 'the backend is closed'),
     );
     await expect(wal.sync()).rejects.toBeInstanceOf(WalError);

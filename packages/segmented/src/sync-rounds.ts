@@ -1,6 +1,7 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
 import type { Failures } from './failures.js';
+import type { PendingWrite } from './pending-write.js';
 import type { Segment } from './segment.js';
 import type { Counters } from './stats.js';
 import type { WritePipeline } from './write-pipeline.js';
@@ -153,12 +154,21 @@ export class SyncRounds {
     const active = this.segments.active();
     let linkedSync: Promise<IoCompletion> | null = null;
     let linkedEnd = 0;
+    let dsyncWrite: PendingWrite | null = null;
     const othersBusy = pipeline.writes.length > 0;
     if (pipeline.bufferedBytes > 0 && active.status === 'ready' && !othersBusy) {
-      // The common case: one buffer to write and nothing else in flight. The fdatasync is
-      // linked behind the write, so both reach the kernel together.
-      const submitted = pipeline.submitBuffer({ holdFlush: true });
-      if (submitted !== null && submitted.token >= 0) {
+      // The common case: one buffer to write and nothing else in flight. Where everything
+      // before it is durable, the write is made durable by itself (one operation for the
+      // kernel, docs/decisions/0608-sync-round-as-one-dsync-write.md); otherwise the
+      // fdatasync is linked behind it, so that both reach the kernel together.
+      const submitted = pipeline.submitBuffer({ holdFlush: true, dsync: true });
+      if (submitted !== null && submitted.token >= 0 && submitted.write.dsync) {
+        this.counters.syncs++;
+        this.io.flush();
+        pipeline.watch(submitted.write, submitted.token);
+        dsyncWrite = submitted.write;
+        this.zeroFill?.maybeStart(active);
+      } else if (submitted !== null && submitted.token >= 0) {
         let syncToken: number;
         try {
           syncToken = this.io.submitDatasync(active.fd!, { linkToPrevious: true });
@@ -192,11 +202,15 @@ export class SyncRounds {
     }
     if (this.failures.poison !== null) throw this.failures.poison;
     let synced = false;
+    if (dsyncWrite?.status === 'done') {
+      synced = true;
+      this.covered(active, dsyncWrite.dataEnd);
+    }
     if (linkedSync !== null) {
       const c = await linkedSync;
       if (c.result === 0) {
         synced = true;
-        this.writeback?.covered(active, linkedEnd);
+        this.covered(active, linkedEnd);
       } else if (c.result !== -ECANCELED) {
         throw ioErrorFromErrno(-c.result, 'fdatasync', active.path);
       }
@@ -209,12 +223,18 @@ export class SyncRounds {
         this.counters.syncs++;
         const end = seg.completedEnd;
         await this.io.datasync(seg.fd);
-        this.writeback?.covered(seg, end);
+        this.covered(seg, end);
       }
       // A sealed segment was fdatasynced when it was sealed.
     }
     if (this.failures.poison !== null) throw this.failures.poison;
     this.advanceDurable(target);
+  }
+
+  /** A sync of this round made `seg` durable up to `end`. */
+  private covered(seg: Segment, end: number): void {
+    if (end > seg.syncedEnd) seg.syncedEnd = end;
+    this.writeback?.covered(seg, end);
   }
 
   /** Moves durableLsn to `lsn` (a round ended, a segment was sealed, a reader caught up). */

@@ -12,6 +12,7 @@ import {
   type IoCompletion,
   ioErrorFromErrno,
   type StorageIo,
+  type SubmitOptions,
 } from '@walnut/storage-io';
 import { alignDown, BLOCK, BlockTail, directBufferSize, newDirectBuffer } from './direct-io.js';
 import type { RollbackPoint } from './failures.js';
@@ -23,6 +24,7 @@ import type { ZeroFiller } from './zero-fill.js';
 
 const ENOSPC = 28;
 const EDQUOT = 122;
+const DSYNC: SubmitOptions = { dsync: true };
 
 /** What the write pipeline asks of the log around it. */
 export interface WritePipelineHost {
@@ -260,9 +262,12 @@ export class WritePipeline {
    * `full`: the buffer is full and more frames follow at once. With direct I/O such a write
    * stops at the last block boundary and the frame across it is carried over to the next
    * write, so that two bulk writes never share a block and need not wait for each other.
+   *
+   * `dsync`: make the write durable on its own (the returned write's `dsync`) where it can:
+   * the StorageIo honours dsync writes and every byte before the write is durable already.
    */
   submitBuffer(
-    options: { holdFlush?: boolean; full?: boolean } = {},
+    options: { holdFlush?: boolean; full?: boolean; dsync?: boolean } = {},
   ): { write: PendingWrite; token: number } | null {
     if (this.bufLen === 0 && this.bufDataStart === this.bufOffset) return null;
     this.seal();
@@ -290,6 +295,8 @@ export class WritePipeline {
       firstLsn: this.bufFirstLsn,
       lastLsn,
       pooledBuffer: this.bufPooled ? this.bufBase : null,
+      dsync:
+        options.dsync === true && this.io.dsyncWrites === true && out.fileOffset <= seg.syncedEnd,
     });
     this.writes.push(write);
     this.bufOffset = encodedEnd;
@@ -370,6 +377,7 @@ export class WritePipeline {
         w.seg.fd!,
         w.buf.subarray(w.done, w.length),
         w.fileOffset + w.done,
+        w.dsync ? DSYNC : undefined,
       );
     } catch (err) {
       w.status = 'failed';
@@ -519,6 +527,7 @@ export class WritePipeline {
     seg.completedEnd = Math.min(seg.completedEnd, offset);
     seg.zeroedEnd = offset;
     seg.writebackEnd = Math.min(seg.writebackEnd, offset);
+    seg.syncedEnd = Math.min(seg.syncedEnd, offset);
     if (seg.writtenLsn > from - 1n) seg.writtenLsn = from - 1n;
     if (this.writtenLsn > from - 1n) this.writtenLsn = from - 1n;
     this.resetTo(offset, from, before);

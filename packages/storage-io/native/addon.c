@@ -25,6 +25,10 @@
  * gives flock and aligned buffers only, and says io_uring is unavailable (binding.gyp). */
 #ifdef __linux__
 #include <sys/eventfd.h>
+/* RWF_DSYNC from <linux/fs.h>, kept here so that older headers still build. */
+#ifndef RWF_DSYNC
+#define RWF_DSYNC 0x00000002
+#endif
 #include <uv.h>
 
 #include "ring.h"
@@ -350,19 +354,22 @@ static void finish_prep(addon_ring *r, struct io_uring_sqe *sqe, bool link) {
   update_busy(r);
 }
 
-/* Sets IOSQE_ASYNC when the optional argument `punt` is true. Buffered writes on file
- * systems without non-blocking buffered writes (ext4) fail the inline attempt with
- * EAGAIN and are punted to io-wq anyway; going there directly skips that attempt. */
-static int get_punt(napi_env env, size_t argc, napi_value *argv, size_t index) {
-  bool punt = false;
-  if (argc > index) napi_get_value_bool(env, argv[index], &punt);
-  return punt;
+/* An optional boolean argument, false when absent. */
+static int get_flag(napi_env env, size_t argc, napi_value *argv, size_t index) {
+  bool flag = false;
+  if (argc > index) napi_get_value_bool(env, argv[index], &flag);
+  return flag;
 }
 
-/* prepWrite/prepRead(token, fd, bytes, offset, link[, punt]) */
+
+/* prepWrite/prepRead(token, fd, bytes, offset, link[, punt[, dsync]]).
+ * `punt` sets IOSQE_ASYNC: buffered writes on file systems without non-blocking buffered
+ * writes (ext4) fail the inline attempt with EAGAIN and are punted to io-wq anyway; going
+ * there directly skips that attempt. `dsync` sets RWF_DSYNC: the kernel syncs the written
+ * range before it posts the completion. */
 static napi_value prep_rw(napi_env env, napi_callback_info info, uint8_t opcode) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   addon_ring *r = unwrap(env, info, &argc, argv);
   if (r == NULL) return NULL;
   void *data;
@@ -383,7 +390,8 @@ static napi_value prep_rw(napi_env env, napi_callback_info info, uint8_t opcode)
   }
   r->slots[index].buffer = buffer;
   sqe->opcode = opcode;
-  if (get_punt(env, argc, argv, 5)) sqe->flags |= IOSQE_ASYNC;
+  if (get_flag(env, argc, argv, 5)) sqe->flags |= IOSQE_ASYNC;
+  if (get_flag(env, argc, argv, 6)) sqe->rw_flags = RWF_DSYNC;
   sqe->addr = (uint64_t)(uintptr_t)data;
   sqe->len = length > MAX_TRANSFER ? MAX_TRANSFER : (uint32_t)length;
   sqe->off = (uint64_t)offset;
@@ -399,10 +407,10 @@ static napi_value prep_read(napi_env env, napi_callback_info info) {
   return prep_rw(env, info, IORING_OP_READ);
 }
 
-/* prepWritev(token, fd, buffers[], offset, link[, punt]) */
+/* prepWritev(token, fd, buffers[], offset, link[, punt[, dsync]]) */
 static napi_value prep_writev(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   addon_ring *r = unwrap(env, info, &argc, argv);
   if (r == NULL) return NULL;
   uint32_t count;
@@ -452,7 +460,8 @@ static napi_value prep_writev(napi_env env, napi_callback_info info) {
   r->slots[index].buffers = refs;
   r->slots[index].buffer_count = count;
   sqe->opcode = IORING_OP_WRITEV;
-  if (get_punt(env, argc, argv, 5)) sqe->flags |= IOSQE_ASYNC;
+  if (get_flag(env, argc, argv, 5)) sqe->flags |= IOSQE_ASYNC;
+  if (get_flag(env, argc, argv, 6)) sqe->rw_flags = RWF_DSYNC;
   sqe->addr = (uint64_t)(uintptr_t)iov;
   sqe->len = count;
   sqe->off = (uint64_t)offset;

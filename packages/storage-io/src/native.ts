@@ -16,6 +16,7 @@ export interface NativeRing {
     offset: number,
     link: boolean,
     punt: boolean,
+    dsync?: boolean,
   ): boolean;
   prepWritev(
     token: number,
@@ -24,6 +25,7 @@ export interface NativeRing {
     offset: number,
     link: boolean,
     punt: boolean,
+    dsync?: boolean,
   ): boolean;
   prepRead(token: number, fd: number, into: Uint8Array, offset: number, link: boolean): boolean;
   prepFsync(token: number, fd: number, datasync: boolean, link: boolean): boolean;

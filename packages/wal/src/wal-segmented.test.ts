@@ -203,34 +203,45 @@ describe('Wal over SegmentedWal (real files)', () => {
 });
 
 describe('Wal over SegmentedWal with fault injection', () => {
-  async function faultyWal() {
+  async function faultyWal({ dsyncWrites = true } = {}) {
     const memory = new MemoryStorageIo();
-    const faulty = new FaultyStorageIo(memory);
+    const faulty = new FaultyStorageIo(memory, { dsyncWrites });
     const wal = await Wal.open('/log').storageIo(faulty).build();
     return { wal, faulty };
   }
 
-  it('fsync EIO in the middle of a group poisons the log, and its waiters learn their outcome is unknown', async () => {
-    const { wal, faulty } = await faultyWal();
-    expect(await wal.append(Buffer.from('durable'))).toBe(1n);
-    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
-    const group = await Promise.allSettled(
-      Array.from({ length: 100 }, (_, i) => wal.append(payload(i))),
-    );
-    // None of them was acknowledged, yet their bytes were written before the fdatasync
-    // failed: each learns its LSN, and why (the EIO).
-    for (const [i, result] of group.entries()) {
-      expect(result.status).toBe('rejected');
-      const error = (result as PromiseRejectedResult).reason;
-      expect(error).toMatchObject({ code: 'WAL_OUTCOME_UNKNOWN', details: { lsn: BigInt(i + 2) } });
-      expect(isWalError(error.cause, 'WAL_POISONED')).toBe(true);
-      expect(String(error.message)).toContain('EIO');
-    }
-    await expect(wal.append(Buffer.from('later'))).rejects.toMatchObject({ code: 'WAL_POISONED' });
-    await expect(wal.sync()).rejects.toMatchObject({ code: 'WAL_POISONED' });
-    expect(wal.durableLsn).toBe(1n);
-    await wal.close();
-  });
+  it.each([
+    { sync: 'fdatasync', dsyncWrites: false, op: 'fdatasync' as const },
+    { sync: 'dsync write', dsyncWrites: true, op: 'write' as const },
+  ])(
+    'EIO on the $sync of a group poisons the log, and its waiters learn their outcome is unknown',
+    async ({ dsyncWrites, op }) => {
+      const { wal, faulty } = await faultyWal({ dsyncWrites });
+      expect(await wal.append(Buffer.from('durable'))).toBe(1n);
+      faulty.inject({ kind: 'eio', op, nth: 1 });
+      const group = await Promise.allSettled(
+        Array.from({ length: 100 }, (_, i) => wal.append(payload(i))),
+      );
+      // None of them was acknowledged, yet their bytes were written before the fdatasync
+      // failed: each learns its LSN, and why (the EIO).
+      for (const [i, result] of group.entries()) {
+        expect(result.status).toBe('rejected');
+        const error = (result as PromiseRejectedResult).reason;
+        expect(error).toMatchObject({
+          code: 'WAL_OUTCOME_UNKNOWN',
+          details: { lsn: BigInt(i + 2) },
+        });
+        expect(isWalError(error.cause, 'WAL_POISONED')).toBe(true);
+        expect(String(error.message)).toContain('EIO');
+      }
+      await expect(wal.append(Buffer.from('later'))).rejects.toMatchObject({
+        code: 'WAL_POISONED',
+      });
+      await expect(wal.sync()).rejects.toMatchObject({ code: 'WAL_POISONED' });
+      expect(wal.durableLsn).toBe(1n);
+      await wal.close();
+    },
+  );
 
   it('ENOSPC rejects the records that did not fit and appends work again once space is free', async () => {
     const { wal, faulty } = await faultyWal();

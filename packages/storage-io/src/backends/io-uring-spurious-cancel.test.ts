@@ -83,13 +83,13 @@ const kernel = vi.hoisted(() => {
     const wrapped: NativeRing & { readonly relay: unknown } = {
       // The addon holds `relay` only weakly while the ring is idle: the ring keeps it alive.
       relay,
-      prepWrite(token, fd, data, offset, link, punt) {
+      prepWrite(token, fd, data, offset, link, punt, dsync) {
         const to = target(token, fd);
-        return prepared(token, to, ring.prepWrite(token, to, data, offset, link, punt));
+        return prepared(token, to, ring.prepWrite(token, to, data, offset, link, punt, dsync));
       },
-      prepWritev(token, fd, buffers, offset, link, punt) {
+      prepWritev(token, fd, buffers, offset, link, punt, dsync) {
         const to = target(token, fd);
-        return prepared(token, to, ring.prepWritev(token, to, buffers, offset, link, punt));
+        return prepared(token, to, ring.prepWritev(token, to, buffers, offset, link, punt, dsync));
       },
       prepRead(token, fd, into, offset, link) {
         const to = target(token, fd);

@@ -104,6 +104,7 @@ interface InKernel {
  */
 export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
   readonly name = 'io_uring';
+  readonly dsyncWrites = true;
   private readonly ring: NativeRing;
   private readonly completions: Float64Array;
   private readonly config: IoUringConfig;
@@ -270,6 +271,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
             op.offset,
             linkNext,
             !this.directFds.has(op.fd),
+            op.dsync,
           );
           break;
         case 'writev':
@@ -280,6 +282,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
             op.offset,
             linkNext,
             !this.directFds.has(op.fd),
+            op.dsync,
           );
           break;
         case 'read':

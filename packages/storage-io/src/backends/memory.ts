@@ -60,6 +60,7 @@ function newDirectory(): Directory {
 export class MemoryStorageIo extends SequentialStorageIo {
   readonly name = 'memory';
   readonly filesOnDisk = false;
+  readonly dsyncWrites = true;
   readonly #root: Directory = newDirectory();
   readonly #files = new Set<MemoryFile>();
   readonly #fds = new Map<IoFd, OpenFile>();
@@ -81,7 +82,9 @@ export class MemoryStorageIo extends SequentialStorageIo {
         if (open.readOnly) return -Errno.EBADF;
         let offset = op.offset;
         for (const buffer of op.buffers ?? [op.data!]) offset += file.write(buffer, offset);
-        if (op.requested > 0) {
+        if (op.dsync) {
+          file.syncRange(op.offset, offset);
+        } else if (op.requested > 0) {
           this.#lastUnsyncedWrite = { file, offset: op.offset, length: op.requested };
         }
         return op.requested;

@@ -14,6 +14,7 @@ import { openNow, withRealFiles } from './real-files.js';
  */
 export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
   readonly name = 'sync-fs';
+  readonly dsyncWrites = true;
   private readonly reason: string;
 
   constructor(options: { reason?: string } = {}) {
@@ -27,9 +28,15 @@ export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
         case 'open':
           return openNow(op.open!);
         case 'write':
-          return fs.writeSync(op.fd, op.data!, 0, op.requested, op.offset);
-        case 'writev':
-          return fs.writevSync(op.fd, op.buffers as Uint8Array[], op.offset);
+        case 'writev': {
+          const written =
+            op.op === 'write'
+              ? fs.writeSync(op.fd, op.data!, 0, op.requested, op.offset)
+              : fs.writevSync(op.fd, op.buffers as Uint8Array[], op.offset);
+          // Node has no pwritev2: what RWF_DSYNC does in one call takes two here.
+          if (op.dsync && written > 0) fs.fdatasyncSync(op.fd);
+          return written;
+        }
         case 'read':
           return fs.readSync(op.fd, op.data!, 0, op.requested, op.offset);
         case 'fdatasync':

@@ -28,6 +28,8 @@ export interface QueuedOp {
   readonly buffers: readonly Uint8Array[] | undefined;
   /** What an `open` opens (its `fd` is -1). */
   readonly open: OpenRequest | undefined;
+  /** A write or writev durable on completion (`SubmitOptions.dsync`). */
+  readonly dsync: boolean;
 }
 
 export interface OpenRequest {
@@ -187,8 +189,20 @@ export abstract class BaseStorageIo implements StorageIo {
       badArgument('offset', 'a non-negative safe integer', offset);
     }
     const token = this.#nextToken++;
-    const link = (options ?? NO_SUBMIT_OPTIONS).linkToPrevious === true;
-    this.#queue.push({ token, op, fd, requested, link, offset, data, buffers, open });
+    const { linkToPrevious, dsync } = options ?? NO_SUBMIT_OPTIONS;
+    const link = linkToPrevious === true;
+    this.#queue.push({
+      token,
+      op,
+      fd,
+      requested,
+      link,
+      offset,
+      data,
+      buffers,
+      open,
+      dsync: dsync === true && (op === 'write' || op === 'writev'),
+    });
     this.#outstanding.add(token);
     return token;
   }

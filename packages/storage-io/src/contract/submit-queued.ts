@@ -1,17 +1,21 @@
 import type { QueuedOp } from './base-storage-io.js';
 import type { StorageIo, SubmitOptions } from './types.js';
 
+/** The options a queued operation was submitted with, one shared object per combination. */
+const OPTIONS: readonly SubmitOptions[] = [
+  {},
+  { linkToPrevious: true },
+  { dsync: true },
+  { linkToPrevious: true, dsync: true },
+];
+
 /**
- * Hands a queued operation on to another StorageIo, as the wrappers (faulty, recording) do;
- * a write or writev carries only its first `allowed` bytes (a simulated short write).
- * Returns the other instance's token.
+ * Hands a queued operation on, with the options it was submitted with, to another
+ * StorageIo, as the wrappers (faulty, recording) do; a write or writev carries only its
+ * first `allowed` bytes (a simulated short write). Returns the other instance's token.
  */
-export function submitQueued(
-  io: StorageIo,
-  op: QueuedOp,
-  options: SubmitOptions,
-  allowed = op.requested,
-): number {
+export function submitQueued(io: StorageIo, op: QueuedOp, allowed = op.requested): number {
+  const options = OPTIONS[(op.link ? 1 : 0) + (op.dsync ? 2 : 0)]!;
   switch (op.op) {
     case 'open':
       return io.submitOpen(op.open!.path, op.open!.options);

@@ -45,6 +45,13 @@ export interface SubmitOptions {
    * this is `IOSQE_IO_LINK`; other backends execute in order and check.
    */
   readonly linkToPrevious?: boolean;
+  /**
+   * For a write or writev: the write is durable when it completes, as if an fdatasync of
+   * just its own bytes ran before the completion (`RWF_DSYNC` on io_uring; a write and an
+   * fdatasync on sync-fs). Bytes written earlier and not yet synced are not covered. Only
+   * backends whose `dsyncWrites` is true honour it; pass it to no other.
+   */
+  readonly dsync?: boolean;
 }
 
 export interface OpenOptions {
@@ -86,6 +93,12 @@ export interface StorageIo {
    * map. Absent means true.
    */
   readonly filesOnDisk?: boolean;
+  /**
+   * True when writes submitted with `{ dsync: true }` are durable on completion. Absent
+   * means false: a backend written before the option existed ignores it, so callers check
+   * this before relying on it.
+   */
+  readonly dsyncWrites?: boolean;
 
   // Files (promise based; these are setup operations, not the hot path). `open` is a
   // promise helper over `submitOpen`, below.

@@ -135,6 +135,19 @@ describe('FaultyStorageIo.crash over memory', () => {
     const again = await reborn.open('/wal/seg');
     expect(await reborn.size(again)).toBe(image.length);
   });
+
+  it('keeps a completed dsync write without a sync, and no plain write before it', async () => {
+    const memory = new MemoryStorageIo();
+    const io = new FaultyStorageIo(memory);
+    await io.mkdir('/wal');
+    const fd = await io.open('/wal/seg', { create: true });
+    await io.syncDirectory('/wal');
+    await io.write(fd, bytes(1000, 1), 0);
+    await io.completion(io.submitWrite(fd, bytes(1000, 2), 1000, { dsync: true }));
+    await io.write(fd, bytes(1000, 3), 2000);
+    await io.crash();
+    expectBytes(memory.fileBytes('/wal/seg')!, Buffer.concat([bytes(1000, 0), bytes(1000, 2)]));
+  });
 });
 
 describe('FaultyStorageIo.crash over real files', () => {
@@ -175,6 +188,15 @@ describe('FaultyStorageIo.crash over real files', () => {
     await io.write(fd, block, 0);
     await io.crash();
     expectBytes(readFileSync(path), bytes(4096, 1));
+  });
+
+  it('keeps a completed dsync write and loses the plain write after it', async () => {
+    const { io, path, fd } = await fileWithSyncedPrefix();
+    const dsync = await io.completion(io.submitWrite(fd, bytes(3000, 2), 1000, { dsync: true }));
+    expect(dsync.result).toBe(3000);
+    await io.write(fd, bytes(500, 3), 4000);
+    await io.crash();
+    expectBytes(readFileSync(path), Buffer.concat([bytes(1000, 1), bytes(3000, 2)]));
   });
 
   it('counts a writeback as no sync: the bytes it started writing back are lost', async () => {

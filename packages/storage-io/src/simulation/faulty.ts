@@ -10,7 +10,6 @@ import type {
   IoLock,
   StorageIo,
   StorageIoDescription,
-  SubmitOptions,
 } from '../contract/types.js';
 import { CrashJournal } from './crash-journal.js';
 import { type Fault, FaultPlan, type OpCounts } from './fault-plan.js';
@@ -20,10 +19,13 @@ export type { Fault, FaultableOp } from './fault-plan.js';
 export interface FaultyOptions {
   /** Seed for the tear position chosen by `crash({ tear: true })`. */
   readonly seed?: number;
+  /**
+   * False presents the inner backend as one without dsync writes, as a StorageIo written
+   * before the option existed would be, so that callers take their fdatasync path. Default:
+   * as the inner backend.
+   */
+  readonly dsyncWrites?: boolean;
 }
-
-const LINKED: SubmitOptions = { linkToPrevious: true };
-const UNLINKED: SubmitOptions = {};
 
 /** What became of the previous submission, for `linkToPrevious`. */
 type PreviousOutcome = 'passed' | 'failed';
@@ -41,6 +43,7 @@ export class FaultyStorageIo extends BaseStorageIo {
   readonly inner: StorageIo;
   readonly #plan = new FaultPlan();
   readonly #seed: number;
+  readonly #dsyncWrites: boolean;
   readonly #journal: CrashJournal | null;
   readonly #pending = new Set<Promise<void>>();
   readonly #locks = new Set<IoLock>();
@@ -56,6 +59,7 @@ export class FaultyStorageIo extends BaseStorageIo {
     this.inner = inner;
     this.name = `faulty(${inner.name})`;
     this.#seed = options.seed ?? Date.now();
+    this.#dsyncWrites = options.dsyncWrites !== false && inner.dsyncWrites === true;
     this.#journal = inner instanceof MemoryStorageIo ? null : new CrashJournal();
   }
 
@@ -117,7 +121,6 @@ export class FaultyStorageIo extends BaseStorageIo {
       return;
     }
     const allowed = decision === null ? op.requested : decision.bytes;
-    const options = op.link ? LINKED : UNLINKED;
     const record =
       this.#journal !== null && (op.op === 'write' || op.op === 'writev') && allowed > 0
         ? this.#journal.beforeWrite(op.fd, op.offset, allowed)
@@ -128,13 +131,18 @@ export class FaultyStorageIo extends BaseStorageIo {
         : null;
     const created =
       op.open !== undefined && op.open.options.create === true && !this.#exists(op.open.path);
-    const innerToken = submitQueued(this.inner, op, options, allowed);
+    const innerToken = submitQueued(this.inner, op, allowed);
     // A short write breaks a chain even though the inner backend saw a complete one.
     this.#previous = allowed === op.requested ? 'passed' : 'failed';
     const settled = new Promise<void>((resolve) => {
       this.inner.onCompletion(innerToken, (completion: IoCompletion) => {
         this.#pending.delete(settled);
-        if (record !== null && completion.result > 0) record.done = true;
+        if (record !== null && completion.result > 0) {
+          record.done = true;
+          // A dsync write is durable once the inner backend wrote all it was given (a
+          // prefix cut short by a fault included); an inner short write stays unsynced here.
+          if (op.dsync && completion.result === allowed) this.#journal!.synced([record]);
+        }
         if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
         if (op.open !== undefined && completion.result >= 0) {
           this.#opened(completion.result, op.open, created);
@@ -255,6 +263,11 @@ export class FaultyStorageIo extends BaseStorageIo {
 
   get filesOnDisk(): boolean {
     return this.inner.filesOnDisk !== false;
+  }
+
+  /** As the inner backend unless switched off: a `dsync` write is handed on as one, and survives `crash()`. */
+  get dsyncWrites(): boolean {
+    return this.#dsyncWrites;
   }
 
   describe(): StorageIoDescription {

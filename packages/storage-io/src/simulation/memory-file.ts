@@ -69,6 +69,17 @@ export class MemoryFile {
     if (touchedEnd > this.syncedSize) this.durable.fill(0, this.syncedSize, touchedEnd);
   }
 
+  /**
+   * A completed write with RWF_DSYNC: its own bytes `[start, end)` and a size grown to
+   * `end` become durable. Other unsynced bytes do not, and a gap between the old durable
+   * size and `start` reads as zeros after a power loss.
+   */
+  syncRange(start: number, end: number): void {
+    this.durable = ensureCapacity(this.durable, end);
+    this.durable.set(this.data.subarray(start, end), start);
+    if (end > this.syncedSize) this.syncedSize = end;
+  }
+
   get hasUnsyncedChanges(): boolean {
     return this.dirtyEnd > 0 || this.syncedSize !== this.writtenSize;
   }

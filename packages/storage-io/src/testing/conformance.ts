@@ -291,6 +291,29 @@ export function runStorageIoConformance(
       expect((await io.completion(linked)).result).toBe(0);
     });
 
+    it('a dsync write or writev is durable when it completes, where dsyncWrites says so', {
+      timeout,
+    }, async () => {
+      if (io.dsyncWrites !== true) return;
+      const path = join(dir, 'data');
+      const fd = await io.open(path, { create: true });
+      const plain = pattern(4096, 1);
+      const single = pattern(4096, 2);
+      const vector = [pattern(1000, 3), pattern(3096, 4)];
+      expect((await io.completion(io.submitWrite(fd, plain, 0))).result).toBe(4096);
+      const write = io.submitWrite(fd, single, 4096, { dsync: true });
+      expect((await io.completion(write)).result).toBe(4096);
+      const writev = io.submitWritev(fd, vector, 8192, { dsync: true });
+      expect((await io.completion(writev)).result).toBe(4096);
+      const synced = Buffer.concat([single, ...vector]);
+      const durable = options.durableImage?.(io, path);
+      // Only the dsync writes' own bytes are promised; the plain write before them is not.
+      if (durable) expectBytes(durable.subarray(4096, 12288), synced);
+      const back = Buffer.alloc(12288);
+      expect(await io.read(fd, back, 0)).toBe(12288);
+      expectBytes(back, Buffer.concat([plain, synced]));
+    });
+
     it('a broken chain completes the sync with an error, never with success', {
       timeout,
     }, async () => {

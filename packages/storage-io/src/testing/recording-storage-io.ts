@@ -45,6 +45,8 @@ export interface RecordedOp {
   readonly length: number;
   /** Submitted with `linkToPrevious`. */
   readonly link: boolean;
+  /** A write or writev submitted with `dsync` (durable on completion). */
+  readonly dsync: boolean;
   /** Which flush handed it over (an index into `flushes`); undefined before, and for file calls. */
   flush: number | undefined;
   /** True once its completion (or the call's outcome) reached the caller. */
@@ -103,9 +105,6 @@ interface Refusal {
   readonly once: boolean;
 }
 
-const LINKED: SubmitOptions = { linkToPrevious: true };
-const UNLINKED: SubmitOptions = {};
-
 /**
  * A StorageIo for tests that wraps another one (memory, sync-fs, io_uring, faulty…) and
  * records every submission and file call (`ops`) and what each flush handed over
@@ -150,6 +149,11 @@ export class RecordingStorageIo extends BaseStorageIo {
 
   get filesOnDisk(): boolean {
     return this.inner.filesOnDisk !== false;
+  }
+
+  /** As the inner backend: a `dsync` write is handed on as one. */
+  get dsyncWrites(): boolean {
+    return this.inner.dsyncWrites === true;
   }
 
   /**
@@ -244,6 +248,7 @@ export class RecordingStorageIo extends BaseStorageIo {
     opening?: { path: string; options: OpenOptions },
   ): number {
     const link = options?.linkToPrevious === true;
+    const dsync = options?.dsync === true && (kind === 'write' || kind === 'writev');
     const path = opening?.path ?? this.paths.get(fd);
     const probe = this.record(kind, {
       fd: opening === undefined ? fd : undefined,
@@ -252,6 +257,7 @@ export class RecordingStorageIo extends BaseStorageIo {
       offset,
       length,
       link,
+      dsync,
     });
     this.refuseIfAsked(probe);
     const chain = link ? this.chain : ++this.chains;
@@ -296,7 +302,7 @@ export class RecordingStorageIo extends BaseStorageIo {
       const op = this.byToken.get(queued.token)!;
       op.flush = index;
       batch.push(op);
-      const innerToken = submitQueued(this.inner, queued, queued.link ? LINKED : UNLINKED);
+      const innerToken = submitQueued(this.inner, queued);
       const settled = new Promise<void>((resolve) => {
         this.inner.onCompletion(innerToken, (completion: IoCompletion) => {
           this.pending.delete(settled);
@@ -348,7 +354,7 @@ export class RecordingStorageIo extends BaseStorageIo {
   private record(
     kind: IoOp | FileCall,
     fields: Partial<
-      Pick<RecordedOp, 'fd' | 'path' | 'to' | 'options' | 'offset' | 'length' | 'link'>
+      Pick<RecordedOp, 'fd' | 'path' | 'to' | 'options' | 'offset' | 'length' | 'link' | 'dsync'>
     >,
   ): RecordedOp {
     return {
@@ -362,6 +368,7 @@ export class RecordingStorageIo extends BaseStorageIo {
       offset: fields.offset ?? 0,
       length: fields.length ?? 0,
       link: fields.link ?? false,
+      dsync: fields.dsync ?? false,
       flush: undefined,
       done: false,
       result: undefined,
