@@ -17,8 +17,9 @@ interface WriteRecord {
  * Undo information for simulating a power loss over real files (sync-fs, io_uring): the
  * pre-image of every write not yet covered by a completed sync, and the files created
  * since their directory was last synced. `crash` restores pre-images newest first,
- * truncates each file back to its size before its oldest uncovered write, and unlinks
- * names never made durable.
+ * truncates each file back to its size before its oldest uncovered write (never below the
+ * end of a completed dsync write, which covers itself), and unlinks names never made
+ * durable.
  *
  * It assumes what a log's writer does: the files are written only through this
  * instance, no two in-flight writes overlap, and sizes change only by writes (not by
@@ -29,6 +30,8 @@ interface WriteRecord {
 export class CrashJournal {
   private readonly records: WriteRecord[] = [];
   private readonly createdNames = new Set<string>();
+  /** Per descriptor, the end of the furthest dsync write: the size a crash cannot cut below. */
+  private readonly dsyncEnds = new Map<number, number>();
   private readonly paths = new Map<number, string>();
   /** Buffered descriptors of the files opened with O_DIRECT, by their direct descriptor. */
   private readonly twins = new Map<number, number>();
@@ -42,6 +45,7 @@ export class CrashJournal {
 
   closed(fd: number): void {
     this.paths.delete(fd);
+    this.dsyncEnds.delete(fd);
     const twin = this.twins.get(fd);
     this.twins.delete(fd);
     if (twin !== undefined) fs.closeSync(twin);
@@ -81,6 +85,16 @@ export class CrashJournal {
     }
   }
 
+  /**
+   * A dsync write completed: its own bytes are durable, and so is the file's size up to its
+   * end (ext4 commits the size with the range), whatever unsynced writes lie before it.
+   */
+  dsyncDone(record: WriteRecord): void {
+    this.synced([record]);
+    const end = record.offset + record.length;
+    if (end > (this.dsyncEnds.get(record.fd) ?? 0)) this.dsyncEnds.set(record.fd, end);
+  }
+
   directorySynced(directory: string): void {
     for (const path of this.createdNames) {
       if (dirname(path) === directory) this.createdNames.delete(path);
@@ -107,7 +121,9 @@ export class CrashJournal {
       }
       oldestSize.set(record.fd, record.sizeBefore);
     }
-    for (const [fd, size] of oldestSize) fs.ftruncateSync(fd, size);
+    for (const [fd, size] of oldestSize) {
+      fs.ftruncateSync(fd, Math.max(size, this.dsyncEnds.get(fd) ?? 0));
+    }
     if (survivor !== null) {
       const fd = this.plain(survivor.fd);
       fs.writeSync(fd, survivor.bytes, 0, survivor.bytes.length, survivor.offset);
@@ -118,6 +134,7 @@ export class CrashJournal {
     }
     for (const path of this.createdNames) fs.rmSync(path, { force: true });
     this.records.length = 0;
+    this.dsyncEnds.clear();
     this.paths.clear();
     this.twins.clear();
     this.createdNames.clear();

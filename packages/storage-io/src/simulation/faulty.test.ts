@@ -199,6 +199,19 @@ describe('FaultyStorageIo.crash over real files', () => {
     expectBytes(readFileSync(path), Buffer.concat([bytes(1000, 1), bytes(3000, 2)]));
   });
 
+  it('keeps a dsync write and the size up to its end past an unsynced write before it', async () => {
+    // ext4 commits the file size with the dsync range; the earlier write's bytes may or may
+    // not have reached the disk, so only the size and the two durable ranges are checked.
+    const { io, path, fd } = await fileWithSyncedPrefix();
+    await io.write(fd, bytes(1000, 2), 1000);
+    await io.completion(io.submitWrite(fd, bytes(1000, 3), 2000, { dsync: true }));
+    await io.crash();
+    const image = readFileSync(path);
+    expect(image.length).toBe(3000);
+    expectBytes(image.subarray(0, 1000), bytes(1000, 1));
+    expectBytes(image.subarray(2000), bytes(1000, 3));
+  });
+
   it('counts a writeback as no sync: the bytes it started writing back are lost', async () => {
     const { io, path, fd } = await fileWithSyncedPrefix();
     await io.write(fd, bytes(8192, 2), 1000);

@@ -141,7 +141,7 @@ export class FaultyStorageIo extends BaseStorageIo {
           record.done = true;
           // A dsync write is durable once the inner backend wrote all it was given (a
           // prefix cut short by a fault included); an inner short write stays unsynced here.
-          if (op.dsync && completion.result === allowed) this.#journal!.synced([record]);
+          if (op.dsync && completion.result === allowed) this.#journal!.dsyncDone(record);
         }
         if (covered !== null && completion.result === 0) this.#journal!.synced(covered);
         if (op.open !== undefined && completion.result >= 0) {
