@@ -222,8 +222,8 @@ describe('Wal over SegmentedWal with fault injection', () => {
       const group = await Promise.allSettled(
         Array.from({ length: 100 }, (_, i) => wal.append(payload(i))),
       );
-      // None of them was acknowledged, yet their bytes were written before the fdatasync
-      // failed: each learns its LSN, and why (the EIO).
+      // None of them was acknowledged, and after a failed sync nobody knows whether their
+      // bytes reached the disk: each learns its LSN, and why (the EIO).
       for (const [i, result] of group.entries()) {
         expect(result.status).toBe('rejected');
         const error = (result as PromiseRejectedResult).reason;
