@@ -162,31 +162,32 @@ export class SyncRounds {
       // kernel, docs/decisions/0608-sync-round-as-one-dsync-write.md); otherwise the
       // fdatasync is linked behind it, so that both reach the kernel together.
       const submitted = pipeline.submitBuffer({ holdFlush: true, dsync: true });
-      if (submitted !== null && submitted.token >= 0 && submitted.write.dsync) {
-        this.counters.syncs++;
-        this.io.flush();
-        pipeline.watch(submitted.write, submitted.token);
-        dsyncWrite = submitted.write;
-        this.zeroFill?.maybeStart(active);
-      } else if (submitted !== null && submitted.token >= 0) {
-        let syncToken: number;
-        try {
-          syncToken = this.io.submitDatasync(active.fd!, { linkToPrevious: true });
-        } catch (err) {
-          // The write is in the backend: flushed and watched all the same, so it settles
-          // and close() does not wait for it forever.
+      if (submitted !== null && submitted.token >= 0) {
+        const { write, token } = submitted;
+        let syncToken = -1;
+        if (!write.dsync) {
           try {
-            this.io.flush();
-          } finally {
-            pipeline.watch(submitted.write, submitted.token);
+            syncToken = this.io.submitDatasync(active.fd!, { linkToPrevious: true });
+          } catch (err) {
+            // The write is in the backend: flushed and watched all the same, so it settles
+            // and close() does not wait for it forever.
+            try {
+              this.io.flush();
+            } finally {
+              pipeline.watch(write, token);
+            }
+            throw err;
           }
-          throw err;
         }
         this.counters.syncs++;
         this.io.flush();
-        pipeline.watch(submitted.write, submitted.token);
-        linkedSync = this.io.completion(syncToken);
-        linkedEnd = submitted.write.dataEnd;
+        pipeline.watch(write, token);
+        if (write.dsync) {
+          dsyncWrite = write;
+        } else {
+          linkedSync = this.io.completion(syncToken);
+          linkedEnd = write.dataEnd;
+        }
         this.zeroFill?.maybeStart(active);
       }
     } else {

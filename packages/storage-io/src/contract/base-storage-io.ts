@@ -42,6 +42,11 @@ interface Waiter {
   readonly resolve: (completions: IoCompletion[]) => void;
 }
 
+/** Whether a submission of `op` with `options` is a dsync write: `dsync` means nothing to other ops. */
+export function isDsyncWrite(op: IoOp, options: SubmitOptions | undefined): boolean {
+  return options?.dsync === true && (op === 'write' || op === 'writev');
+}
+
 /** True when `result` counts as success for a link: syncs ≥ 0, transfers in full. */
 export function completedInFull(op: IoOp, requested: number, result: number): boolean {
   if (result < 0) return false;
@@ -189,8 +194,7 @@ export abstract class BaseStorageIo implements StorageIo {
       badArgument('offset', 'a non-negative safe integer', offset);
     }
     const token = this.#nextToken++;
-    const { linkToPrevious, dsync } = options ?? NO_SUBMIT_OPTIONS;
-    const link = linkToPrevious === true;
+    const link = (options ?? NO_SUBMIT_OPTIONS).linkToPrevious === true;
     this.#queue.push({
       token,
       op,
@@ -201,7 +205,7 @@ export abstract class BaseStorageIo implements StorageIo {
       data,
       buffers,
       open,
-      dsync: dsync === true && (op === 'write' || op === 'writev'),
+      dsync: isDsyncWrite(op, options),
     });
     this.#outstanding.add(token);
     return token;

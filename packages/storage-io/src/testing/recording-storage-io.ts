@@ -1,4 +1,4 @@
-import { BaseStorageIo, type QueuedOp } from '../contract/base-storage-io.js';
+import { BaseStorageIo, isDsyncWrite, type QueuedOp } from '../contract/base-storage-io.js';
 import { submitQueued } from '../contract/submit-queued.js';
 import type {
   IoCompletion,
@@ -248,7 +248,6 @@ export class RecordingStorageIo extends BaseStorageIo {
     opening?: { path: string; options: OpenOptions },
   ): number {
     const link = options?.linkToPrevious === true;
-    const dsync = options?.dsync === true && (kind === 'write' || kind === 'writev');
     const path = opening?.path ?? this.paths.get(fd);
     const probe = this.record(kind, {
       fd: opening === undefined ? fd : undefined,
@@ -257,7 +256,7 @@ export class RecordingStorageIo extends BaseStorageIo {
       offset,
       length,
       link,
-      dsync,
+      dsync: isDsyncWrite(kind, options),
     });
     this.refuseIfAsked(probe);
     const chain = link ? this.chain : ++this.chains;
