@@ -6,6 +6,14 @@
 
 #define FRAME_HEADER 8u
 
+/* A walk learns where the next frame starts only from this one's length, and the hardware
+ * prefetcher stops at page boundaries, so over mapped pages it would stall at each new page;
+ * it asks for memory a page ahead instead (one page measured best; decision 0405, addendum). */
+#define PREFETCH_AHEAD 4096u
+static inline void prefetch_ahead(const uint8_t *base, size_t off, size_t end) {
+  if (end - off > PREFETCH_AHEAD) __builtin_prefetch(base + off + PREFETCH_AHEAD);
+}
+
 /* Why the frame at `off` is not whole and verified (a walnut_walk_stop), or FRAME_OK with its
  * body length in `*len`: the one definition of an acceptable frame both walks use. */
 #define FRAME_OK (-1)
@@ -37,6 +45,7 @@ size_t walnut_walk_frames(const uint8_t *base, size_t start, size_t end, uint32_
       *stop = WALK_TABLE_FULL;
       break;
     }
+    prefetch_ahead(base, off, end);
     uint32_t len;
     int why = frame_stop(base, off, end, max_body, &len);
     if (why != FRAME_OK) {
@@ -67,6 +76,7 @@ uint64_t walnut_pass_lsn_run(const uint8_t *base, size_t start, size_t end, uint
   uint64_t next = *next_lsn;
   uint64_t records = 0;
   while (off != end) {
+    prefetch_ahead(base, off, end);
     uint32_t len;
     if (frame_stop(base, off, end, max_body, &len) != FRAME_OK) break;
     const uint8_t *body = base + off + FRAME_HEADER;
