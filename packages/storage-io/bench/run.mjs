@@ -30,13 +30,21 @@ function freshFile(name) {
   return path;
 }
 
-/** Serial 4 KiB appends, each followed by fdatasync, through a StorageIo (linked chain). */
-async function serialAppendStorageIo(io, ops) {
-  const path = freshFile(`serial-${io.name}`);
+/**
+ * Serial 4 KiB appends through a StorageIo, each durable before the next: a write with a
+ * linked fdatasync, or (`dsync`) one write that is durable when it completes.
+ */
+async function serialAppendStorageIo(io, ops, { dsync = false } = {}) {
+  const path = freshFile(`serial-${io.name}${dsync ? '-dsync' : ''}`);
   const fd = await io.open(path, { create: true, truncate: true });
   const block = Buffer.alloc(4 * KiB, 7);
   const start = process.hrtime.bigint();
   for (let i = 0; i < ops; i++) {
+    if (dsync) {
+      const w = await io.completion(io.submitWrite(fd, block, i * block.length, { dsync }));
+      if (w.result !== block.length) throw new Error('append failed');
+      continue;
+    }
     const write = io.submitWrite(fd, block, i * block.length);
     const sync = io.submitDatasync(fd, { linkToPrevious: true });
     const [w, s] = await Promise.all([io.completion(write), io.completion(sync)]);
@@ -128,7 +136,7 @@ function report(title, results, baseline) {
     const ratio = m / base;
     rows.push({ case: title, contender: name, median: m, ratio, baseline, values });
     console.log(
-      `${title.padEnd(34)} ${name.padEnd(12)} ${fmt(m).padStart(10)} ops/s  ${ratio.toFixed(2)}× ${baseline}   runs: ${values.map(fmt).join(', ')}`,
+      `${title.padEnd(34)} ${name.padEnd(25)} ${fmt(m).padStart(10)} ops/s  ${ratio.toFixed(2)}× ${baseline}   runs: ${values.map(fmt).join(', ')}`,
     );
   }
 }
@@ -143,6 +151,7 @@ report(
   await measure([
     ['sync-fs', () => serialAppendStorageIo(syncFs, serialOps)],
     ['io_uring', () => serialAppendStorageIo(ring, serialOps)],
+    ['io_uring, one dsync write', () => serialAppendStorageIo(ring, serialOps, { dsync: true })],
     ['fs.promises', () => serialAppendPromises(serialOps)],
   ]),
   'sync-fs',
