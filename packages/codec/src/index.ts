@@ -1,3 +1,4 @@
+export { addonNumber } from './addon-number.js';
 export { BufferView, bufferView } from './buffer-view.js';
 export * from './constants.js';
 export {

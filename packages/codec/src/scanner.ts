@@ -1,3 +1,4 @@
+import { addonNumber } from './addon-number.js';
 import { getU32 } from './bytes.js';
 import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { type CoreEntry, decodeCoreEntryAt } from './core-entry.js';
@@ -197,7 +198,7 @@ export class FrameScanner {
     lsnRunState[0] = sequence.low;
     lsnRunState[1] = sequence.high;
     const records = passRun(this.buf, this.pos, this.end, this.maxBody, lsnRunState);
-    const stoppedAt = lsnRunState[2]!;
+    const stoppedAt = addonNumber(lsnRunState[2]!);
     if (stoppedAt !== this.pos) {
       this.pos = stoppedAt;
       this.verifiedAhead = 0;

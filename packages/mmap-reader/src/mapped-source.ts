@@ -1,4 +1,4 @@
-import { classifyDamage, type DamageKind, FrameStop } from '@walnut/codec';
+import { addonNumber, classifyDamage, type DamageKind, FrameStop } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
 import { RUN_FRAMES } from './frame-source.js';
 import { Advice, type NativeMmap } from './native.js';
@@ -92,8 +92,8 @@ export class MappedFrameSource implements FrameSource {
       status,
     );
     this.runBase = from;
-    this.stopCode = status[0] as FrameStop;
-    this.stopOffset = status[1]!;
+    this.stopCode = addonNumber(status[0]!) as FrameStop;
+    this.stopOffset = addonNumber(status[1]!);
     this.runEnd = this.stopOffset;
     return count;
   }

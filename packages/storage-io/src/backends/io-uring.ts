@@ -1,4 +1,4 @@
-import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
+import { addonNumber, badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import { BaseStorageIo, completedInFull, type QueuedOp } from '../contract/base-storage-io.js';
 import { Errno, errnoName } from '../contract/errors.js';
 import type { IoFd, StorageIoDescription } from '../contract/types.js';
@@ -355,7 +355,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     // Copy first: handling a completion may submit a held chain, never reap, but stay safe.
     const snapshot = pairs.slice(0, count * 2);
     for (let i = 0; i < count; i++) {
-      this.complete(snapshot[2 * i]!, snapshot[2 * i + 1]!);
+      this.complete(addonNumber(snapshot[2 * i]!), addonNumber(snapshot[2 * i + 1]!));
     }
     if (this.needsSubmit) {
       this.needsSubmit = false;
