@@ -5,6 +5,7 @@
  * computed from it, then stays boxed, and optimised code that expected small integers
  * deoptimises. In the mapped replay that cost ~15 ms per million records (decision 0405,
  * addendum). Any other number (fractional, negative zero, beyond 32 bits) comes back as it is.
+ * The offsets, stop codes and I/O results the addons hand back this way go through it.
  */
 export function addonNumber(x: number): number {
   const small = x | 0;

@@ -1,3 +1,4 @@
+import { addonNumber } from './addon-number.js';
 import { getU32, putU32 } from './bytes.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { codecAddon, crc32cRange } from './crc32c.js';
@@ -128,5 +129,5 @@ export function verifyFrameRun(
   checkRange(buf, start, end);
   checkMaxBody(maxFrameBody);
   const count = verifyFramesRange(buf, start, end, maxFrameBody, runOut);
-  return { count, offset: runOut[0]!, stop: runOut[1] as FrameRunStop };
+  return { count, offset: addonNumber(runOut[0]!), stop: addonNumber(runOut[1]!) as FrameRunStop };
 }
