@@ -11,6 +11,7 @@ import {
   walnutWalIoUringAppend,
   walnutWalIoUringDirect,
   walnutWalIoUringIterator,
+  walnutWalIoUringQueued,
   walnutWalSyncFs,
 } from './walnut-wal.js';
 
@@ -20,6 +21,7 @@ export const CONTENDERS: readonly ContenderPlugin[] = [
   nodeFsFloor,
   walnutWalIoUring,
   walnutWalIoUringAppend,
+  walnutWalIoUringQueued,
   walnutWalIoUringIterator,
   walnutWalIoUringDirect,
   walnutWalSyncFs,

@@ -1,10 +1,12 @@
 /**
  * Walnut's `Wal` (group commit, lifecycle) on a given StorageIo backend, writing through the
  * page cache or with direct I/O. Durable workloads (W2, W3, W6) use durability 'sync' (an
- * append resolves once it is durable; each awaited). Buffered ones use 'none', `appendQueued`
- * (returns the LSN at once, no promise per record, like the floor's append) falling back to an
- * awaited `append` while the queue is full, and one `sync()` at the end — or, for the
- * "what a user writes first" variant, a plain `append()` whose promise nobody awaits.
+ * append resolves once it is durable; each awaited). Buffered ones use 'none', the documented
+ * bulk path `appendMany` (one call and one promise per list of records, the list collected by
+ * the contender as the driver hands it records one by one) and one `sync()` at the end. Two
+ * more variants run W1: `appendQueued` per record (the LSN at once, no promise; an awaited
+ * `append` while the queue is full), and the loop a user writes first, a plain `append()`
+ * whose promise nobody awaits.
  */
 import {
   type ContenderPlugin,
@@ -27,6 +29,7 @@ interface WalRecordLike {
 interface WalLike {
   append(payload: Uint8Array): Promise<bigint>;
   appendQueued?(payload: Uint8Array): bigint;
+  appendMany?(payloads: readonly Uint8Array[]): Promise<bigint>;
   sync(): Promise<bigint>;
   replay(from: bigint, fn: (record: WalRecordLike) => void): Promise<void>;
   iterator?(from: bigint): AsyncIterable<WalRecordLike>;
@@ -43,10 +46,21 @@ interface WalModule {
   Wal?: { open(dir: string): WalBuilderLike };
 }
 
-/** How W1 and W5 append: the documented bulk path, or the loop a user writes first. */
-type AppendPath = 'queued' | 'plain';
+/**
+ * How W1 and W5 append: `appendMany` over lists of records (the documented bulk path),
+ * `appendQueued` per record (for records that come one at a time), or the loop a user
+ * writes first.
+ */
+type AppendPath = 'many' | 'queued' | 'plain';
+
+/** `appendMany`'s list: this many records, or fewer that hold this many bytes. */
+const LIST_RECORDS = 1024;
+const LIST_BYTES = 1024 * 1024;
 
 class WalWriter implements LogWriter {
+  private readonly list: Uint8Array[] = [];
+  private listBytes = 0;
+
   constructor(
     private readonly wal: WalLike,
     private readonly counted: CountedIo,
@@ -54,6 +68,12 @@ class WalWriter implements LogWriter {
   ) {}
 
   append(payload: Uint8Array): undefined | Promise<bigint> {
+    if (this.appendPath === 'many') {
+      this.list.push(payload);
+      this.listBytes += payload.length;
+      if (this.list.length < LIST_RECORDS && this.listBytes < LIST_BYTES) return undefined;
+      return this.appendList();
+    }
     if (this.appendPath === 'plain') {
       // `for (…) wal.append(p)` with no await: the promise is dropped, as a user's loop
       // drops it. A rejection would end the child with an unhandled rejection: a failed run.
@@ -71,7 +91,17 @@ class WalWriter implements LogWriter {
     }
   }
 
+  /** The list is copied during the call: it is reused at once. */
+  private appendList(): Promise<bigint> {
+    if (this.wal.appendMany === undefined) throw new NotAvailable('@walnut/wal has no appendMany');
+    const appended = this.wal.appendMany(this.list);
+    this.list.length = 0;
+    this.listBytes = 0;
+    return appended;
+  }
+
   async sync(): Promise<void> {
+    if (this.list.length > 0) await this.appendList();
     await this.wal.sync();
   }
 
@@ -108,7 +138,7 @@ interface WalVariant {
 }
 
 async function loadWal(backend: WalnutBackend, variant: WalVariant = {}): Promise<LoadedContender> {
-  const { directIo = false, readPath = 'replay', appendPath = 'queued' } = variant;
+  const { directIo = false, readPath = 'replay', appendPath = 'many' } = variant;
   const loaded = await importOrReason<WalModule>('@walnut/wal');
   if ('reason' in loaded) throw new NotAvailable(loaded.reason);
   const { Wal } = loaded.module;
@@ -143,7 +173,9 @@ async function loadWal(backend: WalnutBackend, variant: WalVariant = {}): Promis
         ? `StorageIo ${backend}; reads the log Walnut Wal (${backend}) wrote in W1 with \`for await (const r of wal.iterator(1n))\``
         : appendPath === 'plain'
           ? `StorageIo ${backend}; durability 'none', \`wal.append(p)\` in a loop with no await, then one sync()`
-          : `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3, W6) or 'none' + appendQueued + sync() (W1, W5)`,
+          : appendPath === 'queued'
+            ? `StorageIo ${backend}; durability 'none', \`wal.appendQueued(p)\` per record (an awaited append while the queue is full), then one sync()`
+            : `StorageIo ${backend}${directIo ? ', directIo (O_DIRECT segments)' : ''}; durability 'sync' (W2, W3, W6) or 'none' + appendMany over lists of ${LIST_RECORDS} records (or ${LIST_BYTES / 1024 / 1024} MiB) + sync() (W1, W5)`,
     ],
     async openWriter(dir, options) {
       const durable = DURABLE_WORKLOADS.includes(options.workload);
@@ -194,6 +226,15 @@ export const walnutWalIoUringIterator: ContenderPlugin = {
   workloads: ['W4'],
   replaySource: 'walnut-wal-io_uring',
   load: () => loadWal('io_uring', { readPath: 'iterator' }),
+};
+
+/** W1 through `appendQueued` per record: the bulk path for records that come one at a time. */
+export const walnutWalIoUringQueued: ContenderPlugin = {
+  id: 'walnut-wal-io_uring-queued',
+  label: 'Walnut Wal appendQueued() (io_uring)',
+  workloads: ['W1'],
+  syncsInvisibleToStrace: true,
+  load: () => loadWal('io_uring', { appendPath: 'queued' }),
 };
 
 /** W1 through `wal.append(p)` in a loop, never awaited, then `sync()`: the loop a user writes first. */

@@ -72,6 +72,7 @@ export {
   decodeRecordBody,
   encodeBatchFrame,
   encodeBatchFrameUnsealed,
+  encodePayloadFramesUnsealed,
   encodePayloadFrameUnsealed,
   encodeRecordFrame,
   encodeRecordFramesUnsealed,

@@ -291,6 +291,50 @@ export function encodePayloadFrameUnsealed(
 }
 
 /**
+ * `encodePayloadFrameUnsealed` for each of `payloads[from]` up to (not including)
+ * `payloads[to]`: consecutive single-record frames with LSNs `firstLsn`, `firstLsn + 1`, …
+ * (not an atomic batch), as `encodeRecordFramesUnsealed` writes for `{ payload }` objects,
+ * without the objects. Returns the bytes written. When a payload is refused (WalError, or
+ * RangeError for a frame that does not fit), the frames before it have been written but not
+ * reported: treat `target` from `offset` on as unwritten.
+ */
+export function encodePayloadFramesUnsealed(
+  target: Buffer,
+  offset: number,
+  firstLsn: bigint,
+  payloads: readonly Uint8Array[],
+  from: number,
+  to: number,
+): number {
+  checkLsn('firstLsn', firstLsn);
+  if (!Array.isArray(payloads)) badArgument('payloads', 'an array of Uint8Arrays', payloads);
+  if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to)) {
+    throw new RangeError(`${from}..${to} is not a range of payloads`);
+  }
+  if (to > payloads.length)
+    throw new RangeError(`payloads has ${payloads.length} entries, not ${to}`);
+  let low = lowU32(firstLsn);
+  let high = highU32Last();
+  if (high === MAX_U32 && low + (to - from) - 1 > MAX_U32)
+    badArgument('firstLsn', 'such that every LSN of the records stays ≤ 2^64-1', firstLsn);
+  let at = offset;
+  for (let i = from; i < to; i++) {
+    const payload = payloads[i];
+    if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload))
+      badField('payloads', i, '', 'a Uint8Array or Buffer', payload);
+    const bodyLength = RECORD_BODY_FIXED + payload.length;
+    if (bodyLength > MAX_FRAME_BODY)
+      tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
+    checkFits(target, at, FRAME_HEADER_SIZE + bodyLength);
+    copyInto(target, payload, putRecordHead(target, at, bodyLength, BodyKind.RECORD, low, high));
+    at += FRAME_HEADER_SIZE + bodyLength;
+    low = (low + 1) >>> 0;
+    if (low === 0) high++;
+  }
+  return at - offset;
+}
+
+/**
  * Writes a record frame's length and the fixed part of its body (kind, flags and type in one
  * u32, then the LSN's halves); returns where the optional fields or the payload go.
  */

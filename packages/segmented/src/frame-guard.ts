@@ -2,7 +2,14 @@
  * What an append checks about a frame before it commits it: that recovery will read it
  * back, and that it is exactly the size the append reserved for it.
  */
-import { FRAME_HEADER_SIZE, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  badArgument,
+  FRAME_HEADER_SIZE,
+  RECORD_BODY_FIXED,
+  validateRecordInput,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 
 /**
  * WAL_RECORD_TOO_LARGE when a frame's body is over `maxFrameBody`, the longest frame
@@ -23,6 +30,43 @@ export function checkFrameBody(
     `the ${what}'s frame body would be ${body} bytes (payload and meta plus the headers of every record), over the ${maxFrameBody} bytes a reader accepts with maxRecordSize ${maxRecordSize}; ${what === 'batch' ? 'split the batch' : 'split the record'} or raise maxRecordSize`,
     { details: { size: body, limit: maxFrameBody } },
   );
+}
+
+/** Bytes of the frame `appendPayload` writes for `payload`. */
+export function payloadFrameSize(payload: Uint8Array): number {
+  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + payload.length;
+}
+
+/**
+ * Reads each of `payloads` once into `into`, checking it as `appendPayload` checks one, and
+ * returns how many there are: the appends then work from `into`, so what was checked is
+ * what is encoded even if the caller's array has getters or is a Proxy. Nothing is
+ * appended when one is refused. The caller empties `into` afterwards.
+ */
+export function takePayloads(
+  payloads: readonly Uint8Array[],
+  into: Uint8Array[],
+  maxRecordSize: number,
+  maxFrameBody: number,
+): number {
+  if (!Array.isArray(payloads)) badArgument('payloads', 'an array of Uint8Arrays', payloads);
+  const count = payloads.length;
+  if (count === 0) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      'payloads is empty: pass at least one payload (skip the call when there is nothing to append)',
+    );
+  }
+  for (let i = 0; i < count; i++) {
+    const payload = payloads[i];
+    if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload)) {
+      badArgument(`payloads[${i}]`, 'a Uint8Array or Buffer', payload);
+    }
+    if (payload.length > maxRecordSize) validateRecordInput({ payload }, maxRecordSize);
+    checkFrameBody(payloadFrameSize(payload), maxFrameBody, maxRecordSize, 'record');
+    into.push(payload);
+  }
+  return count;
 }
 
 function changedWhileAppended(what: 'record' | 'batch'): WalError {

@@ -143,7 +143,7 @@ describe.each([
   { writes: 'through the page cache', directIo: false },
   { writes: 'with direct I/O', directIo: true },
 ])(
-  'process crashes (SIGKILL while 64 producers append with durability sync), writing $writes',
+  'process crashes (SIGKILL while 64 producers append with durability sync, a quarter through appendMany), writing $writes',
   ({ directIo }) => {
     it(`every acknowledged record survives ${cycles} kill/recover cycles`, async () => {
       if (!existsSync(builtEntry)) {

@@ -58,6 +58,11 @@ export interface LogEngine {
   append(record: WalRecordInput): bigint;
   /** `append({ payload })`, without the record object (the common case's hot path). */
   appendPayload(payload: Uint8Array): bigint;
+  /**
+   * `appendPayload` for each payload, in order; returns the last LSN. Checks every payload
+   * before appending any.
+   */
+  appendPayloads(payloads: readonly Uint8Array[]): bigint;
   /** Atomic (one frame); returns the last LSN. With `firstLsn`, WAL_LSN_MISMATCH unless it is nextLsn. */
   appendBatch(records: readonly WalRecordInput[], firstLsn?: bigint): bigint;
   /** Everything appended so far reaches the OS; resolves with writtenLsn. */

@@ -15,6 +15,7 @@ import { drainWithin } from './internal/drain-within.js';
 import type { GroupCommit } from './internal/group-commit.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
+import { payloadListBytes } from './internal/payload-list.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
 import { badPayloadError, closedError, poisonedError, readOnlyError } from './internal/refusals.js';
 import { WalStatus } from './internal/wal-status.js';
@@ -213,6 +214,38 @@ export class Wal {
     return lsn;
   }
 
+  /**
+   * Appends each payload as its own record, in order, with consecutive LSNs, and resolves
+   * with the last LSN once the durability mode is satisfied for all of them: the bulk path,
+   * one call, one promise and one booking in the queue for the whole list where a loop of
+   * `append` pays for each record. Not atomic: after a crash each record stands alone, so a
+   * prefix of the list may survive (`appendBatch` is all or nothing). Every payload is
+   * checked first: a refused list appends nothing. The payloads are copied during the call
+   * (or, while the queue is full, into the waiting append), so the list and its buffers may
+   * be reused as soon as `appendMany` returns.
+   */
+  appendMany(payloads: readonly Uint8Array[]): Promise<bigint> {
+    const refusal = this.status.appendRefusal();
+    if (refusal) return Promise.reject(refusal);
+    let bytes: number;
+    try {
+      bytes = payloadListBytes(payloads);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.queue.mustQueue(bytes))
+      return this.queue.enqueueBlocked({ kind: 'payloads', payloads }, bytes);
+    let lsn: bigint;
+    try {
+      lsn = this.engine.appendPayloads(payloads);
+    } catch (error) {
+      return Promise.reject(this.appendFailed(error));
+    }
+    this.counters.appends += payloads.length;
+    this.counters.records += payloads.length;
+    return this.queue.accepted(lsn, bytes);
+  }
+
   /** Appends a record with routing fields or a record type (see `WalRecordInput`). */
   appendRecord(record: WalRecordInput): Promise<bigint> {
     const refusal = this.status.appendRefusal();
@@ -236,7 +269,7 @@ export class Wal {
     bytes: number,
   ): Promise<bigint> {
     if (this.queue.mustQueue(bytes))
-      return this.queue.enqueueBlocked(record ?? { payload }, undefined, bytes);
+      return this.queue.enqueueBlocked({ kind: 'record', record: record ?? { payload } }, bytes);
     let lsn: bigint;
     try {
       lsn = record === null ? this.engine.appendPayload(payload) : this.engine.append(record);
@@ -273,7 +306,7 @@ export class Wal {
     }
     const bytes = batch.byteLength;
     if (this.queue.mustQueue(bytes))
-      return this.queue.enqueueBlocked(undefined, records, bytes, firstLsn);
+      return this.queue.enqueueBlocked({ kind: 'batch', batch: records, firstLsn }, bytes);
     let lsn: bigint;
     try {
       lsn = this.engine.appendBatch(records, firstLsn);

@@ -61,6 +61,13 @@ export class FakeEngine implements LogEngine {
     return this.append({ payload });
   }
 
+  appendPayloads(payloads: readonly Uint8Array[]): bigint {
+    this.checkOpen();
+    for (const payload of payloads) validateRecordInput({ payload });
+    for (const payload of payloads) this.append({ payload });
+    return this.nextLsn - 1n;
+  }
+
   appendBatch(records: readonly WalRecordInput[], firstLsn?: bigint): bigint {
     this.checkOpen();
     if (firstLsn !== undefined && firstLsn !== this.nextLsn) {

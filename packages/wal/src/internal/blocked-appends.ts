@@ -1,11 +1,21 @@
 import type { WalRecordInput } from '@walnut/codec';
 
+/**
+ * What a waiting append will append: one record (`append`), one atomic batch (`appendBatch`,
+ * with the LSN it must start at, if any) or records of a payload each (`appendMany`).
+ */
+export type BlockedWork =
+  | { readonly kind: 'record'; readonly record: WalRecordInput }
+  | {
+      readonly kind: 'batch';
+      readonly batch: readonly WalRecordInput[];
+      readonly firstLsn: bigint | undefined;
+    }
+  | { readonly kind: 'payloads'; readonly payloads: readonly Uint8Array[] };
+
 /** An append waiting for room in the queue (backpressure 'block'), encoded once admitted. */
 export interface BlockedAppend {
-  readonly record: WalRecordInput | undefined;
-  readonly batch: readonly WalRecordInput[] | undefined;
-  /** The LSN the batch must start at (`appendBatch`'s `firstLsn`). */
-  readonly firstLsn: bigint | undefined;
+  readonly work: BlockedWork;
   readonly bytes: number;
   readonly resolve: (lsn: bigint) => void;
   readonly reject: (error: unknown) => void;
@@ -27,9 +37,7 @@ export class BlockedAppends {
    * record is encoded only later: it keeps copies, not the caller's views.
    */
   add(
-    record: WalRecordInput | undefined,
-    batch: readonly WalRecordInput[] | undefined,
-    firstLsn: bigint | undefined,
+    work: BlockedWork,
     bytes: number,
     resolve: (lsn: bigint) => void,
     reject: (error: unknown) => void,
@@ -37,9 +45,7 @@ export class BlockedAppends {
   ): void {
     this.size++;
     this.queue.push({
-      record: record && copyRecord(record),
-      batch: batch?.map(copyRecord),
-      firstLsn,
+      work: copyWork(work),
       bytes,
       resolve,
       reject,
@@ -70,6 +76,17 @@ export class BlockedAppends {
     this.head = 0;
     this.size = 0;
     return rejected;
+  }
+}
+
+function copyWork(work: BlockedWork): BlockedWork {
+  switch (work.kind) {
+    case 'record':
+      return { kind: 'record', record: copyRecord(work.record) };
+    case 'batch':
+      return { kind: 'batch', batch: work.batch.map(copyRecord), firstLsn: work.firstLsn };
+    case 'payloads':
+      return { kind: 'payloads', payloads: work.payloads.map((p) => new Uint8Array(p)) };
   }
 }
 
