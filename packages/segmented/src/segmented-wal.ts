@@ -388,7 +388,7 @@ export class SegmentedWal {
     const encode: Encoder<readonly Uint8Array[]> = (target, offset, lsn, payloads) =>
       encodePayloadFramesUnsealed(target, offset, lsn, payloads, from, to);
     encodeReserved(encode, p.buf, at, first, list, size, 'record');
-    p.unsealed = true;
+    p.sealNow(at, size);
     p.commit(seg, size, first, first + BigInt(to - from - 1), to - from);
     this.counters.appends += to - from;
     this.counters.records += to - from;

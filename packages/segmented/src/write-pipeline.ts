@@ -246,6 +246,16 @@ export class WritePipeline {
     return block;
   }
 
+  /**
+   * Seals the frames just encoded at `at` (`size` bytes) while they are still in the cache:
+   * a run of many frames sealed at submission would be read back from memory
+   * (docs/decisions/0609). If the buffer also holds frames left unsealed, `submitBuffer`
+   * seals it whole, these frames again: the same CRCs, computed twice.
+   */
+  sealNow(at: number, size: number): void {
+    sealFrames(this.buf, at, at + size);
+  }
+
   private seal(): void {
     if (this.unsealed) {
       sealFrames(this.buf, 0, this.bufLen);
