@@ -18,60 +18,81 @@ const writesOf = (io: RecordingStorageIo) => io.ops.filter((op) => op.kind === '
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-describe('directIo', () => {
-  it('never has two writes of one block in flight, though each rewrites the last one’s partial block', async () => {
-    const io = overlapWatch();
-    const config = {
-      dir: DIR,
-      directIo: true,
-      writeBufferSize: 4096,
-      segmentTargetSize: 64 * 1024,
-    };
-    const wal = await SegmentedWal.open({ ...config, io });
-    expect(wal.stats().directIo.state).toBe('on');
-    const sizes: number[] = [];
-    const append = (size: number) => {
-      sizes.push(size);
-      return wal.append({ payload: payloadFor(BigInt(sizes.length), size) });
-    };
-    let lsn = 0n;
-    for (let round = 0; round < 30; round++) {
-      for (let i = 0; i < 3; i++) lsn = append(50);
-      // The round's write is in flight while the next buffers fill up and go out.
-      const synced = wal.sync();
-      for (let i = 0; i < 100; i++) lsn = append(90);
-      expect(await synced).toBeGreaterThan(0n);
-      await tick();
-    }
-    expect(await wal.sync()).toBe(lsn);
-    await wal.close();
-    expect(writesOf(io)).toBeGreaterThan(90);
-    expect(io.violations).toEqual([]);
-    const again = await SegmentedWal.open({ ...config, io });
-    const recs = await collect(again.replay());
-    expect(recs.length).toBe(sizes.length);
-    for (const r of recs) {
-      expect(r.payload.equals(payloadFor(r.lsn, sizes[Number(r.lsn) - 1]))).toBe(true);
-    }
-    await again.close();
-  });
+/** Appends `payloads` one `append` at a time or as one `appendPayloads` list; the last LSN. */
+function appendAll(wal: SegmentedWal, payloads: Buffer[], way: 'one by one' | 'in lists'): bigint {
+  if (way === 'in lists') return wal.appendPayloads(payloads);
+  let lsn = 0n;
+  for (const payload of payloads) lsn = wal.append({ payload });
+  return lsn;
+}
 
-  it('sends full buffers out together: each stops at a block boundary and the next carries on', async () => {
-    const io = overlapWatch();
-    const config = { dir: DIR, directIo: true, writeBufferSize: 4096 };
-    const wal = await SegmentedWal.open({ ...config, io });
-    for (let i = 1n; i <= 1000n; i++) wal.append({ payload: payloadFor(i, 100 + Number(i % 50n)) });
-    expect(io.peakWritesInFlight).toBeGreaterThanOrEqual(20);
-    expect(io.violations).toEqual([]);
-    expect(await wal.sync()).toBe(1000n);
-    await wal.close();
-    const again = await SegmentedWal.open({ ...config, io });
-    const recs = await collect(again.replay());
-    expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 1000 }, (_, i) => BigInt(i + 1)));
-    for (const r of recs)
-      expect(r.payload.equals(payloadFor(r.lsn, 100 + Number(r.lsn % 50n)))).toBe(true);
-    await again.close();
-  });
+describe('directIo', () => {
+  // A list is encoded and booked as one run of frames, which crosses block boundaries as one
+  // large frame would.
+  it.each(['one by one', 'in lists'] as const)(
+    'never has two writes of one block in flight, though each rewrites the last one’s partial block (appending %s)',
+    async (way) => {
+      const io = overlapWatch();
+      const config = {
+        dir: DIR,
+        directIo: true,
+        writeBufferSize: 4096,
+        segmentTargetSize: 64 * 1024,
+      };
+      const wal = await SegmentedWal.open({ ...config, io });
+      expect(wal.stats().directIo.state).toBe('on');
+      const sizes: number[] = [];
+      const append = (count: number, size: number) => {
+        const payloads = Array.from({ length: count }, (_, i) =>
+          payloadFor(BigInt(sizes.length + i + 1), size),
+        );
+        for (let i = 0; i < count; i++) sizes.push(size);
+        return appendAll(wal, payloads, way);
+      };
+      let lsn = 0n;
+      for (let round = 0; round < 30; round++) {
+        lsn = append(3, 50);
+        // The round's write is in flight while the next buffers fill up and go out.
+        const synced = wal.sync();
+        lsn = append(100, 90);
+        expect(await synced).toBeGreaterThan(0n);
+        await tick();
+      }
+      expect(await wal.sync()).toBe(lsn);
+      await wal.close();
+      expect(writesOf(io)).toBeGreaterThan(90);
+      expect(io.violations).toEqual([]);
+      const again = await SegmentedWal.open({ ...config, io });
+      const recs = await collect(again.replay());
+      expect(recs.length).toBe(sizes.length);
+      for (const r of recs) {
+        expect(r.payload.equals(payloadFor(r.lsn, sizes[Number(r.lsn) - 1]))).toBe(true);
+      }
+      await again.close();
+    },
+  );
+
+  it.each(['one by one', 'in lists'] as const)(
+    'sends full buffers out together: each stops at a block boundary and the next carries on (appending %s)',
+    async (way) => {
+      const io = overlapWatch();
+      const config = { dir: DIR, directIo: true, writeBufferSize: 4096 };
+      const wal = await SegmentedWal.open({ ...config, io });
+      const payloads = Array.from({ length: 1000 }, (_, i) =>
+        payloadFor(BigInt(i + 1), 100 + ((i + 1) % 50)),
+      );
+      for (let i = 0; i < 1000; i += 40) appendAll(wal, payloads.slice(i, i + 40), way);
+      expect(io.peakWritesInFlight).toBeGreaterThanOrEqual(20);
+      expect(io.violations).toEqual([]);
+      expect(await wal.sync()).toBe(1000n);
+      await wal.close();
+      const again = await SegmentedWal.open({ ...config, io });
+      const recs = await collect(again.replay());
+      expect(recs.map((r) => r.lsn)).toEqual(Array.from({ length: 1000 }, (_, i) => BigInt(i + 1)));
+      for (const r of recs) expect(r.payload.equals(payloads[Number(r.lsn) - 1]!)).toBe(true);
+      await again.close();
+    },
+  );
 
   it('reuses its aligned write buffers: sync rounds allocate none after the first few', async () => {
     const wal = await SegmentedWal.open({ dir: DIR, io: new MemoryStorageIo(), directIo: true });

@@ -366,9 +366,8 @@ export class SegmentedWal {
   private appendPayloadRun(list: readonly Uint8Array[], from: number, count: number): number {
     const p = this.pipeline;
     const seg = this.segmentFor();
-    if (seg.writeCipher !== undefined || p.direct) {
-      // One frame at a time: encryption seals each frame on its own, and direct I/O tracks
-      // the block boundary each frame reaches.
+    if (seg.writeCipher !== undefined) {
+      // One frame at a time: encryption seals and encrypts each frame on its own.
       this.appendPayload(list[from]!);
       return from + 1;
     }
