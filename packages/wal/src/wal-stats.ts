@@ -10,7 +10,7 @@ export interface WalStats {
   /** Opened with `readOnly()`: the LSNs are what this reader has found in the log. */
   readOnly: boolean;
   durability: Durability;
-  /** Single-record appends accepted. */
+  /** Single-record appends accepted (each record of an `appendMany` list counts as one). */
   appends: number;
   /** Atomic batches accepted. */
   batches: number;
