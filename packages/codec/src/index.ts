@@ -77,6 +77,7 @@ export {
   encodeRecordFrame,
   encodeRecordFramesUnsealed,
   encodeRecordFrameUnsealed,
+  payloadFrameSize,
   recordFrameSize,
   recordFramesSize,
   validateRecordInput,

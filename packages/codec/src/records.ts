@@ -279,14 +279,40 @@ export function encodePayloadFrameUnsealed(
   payload: Uint8Array,
 ): number {
   checkLsn('lsn', lsn);
+  return writePayloadAt(target, offset, lowU32(lsn), highU32Last(), payload, 'payload', -1);
+}
+
+/** Bytes of the frame `encodePayloadFrameUnsealed` writes for `payload`. */
+export function payloadFrameSize(payload: Uint8Array): number {
+  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + payload.length;
+}
+
+/**
+ * Checks `payload` (`list[index]`, or `list` alone for index < 0) and writes it as an
+ * unsealed plain record frame with LSN `lsnHigh * 2^32 + lsnLow` at `offset`; returns the
+ * frame's size. A real Uint8Array only (a Proxy is refused), so the length checked is the
+ * length copied.
+ */
+function writePayloadAt(
+  target: Buffer,
+  offset: number,
+  lsnLow: number,
+  lsnHigh: number,
+  payload: unknown,
+  list: string,
+  index: number,
+): number {
   if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload))
-    badArgument('payload', 'a Uint8Array or Buffer', payload);
+    badField(list, index, '', 'a Uint8Array or Buffer', payload);
   const bodyLength = RECORD_BODY_FIXED + payload.length;
   if (bodyLength > MAX_FRAME_BODY)
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
-  const at = putRecordHead(target, offset, bodyLength, BodyKind.RECORD, lowU32(lsn), highU32Last());
-  copyInto(target, payload, at);
+  copyInto(
+    target,
+    payload,
+    putRecordHead(target, offset, bodyLength, BodyKind.RECORD, lsnLow, lsnHigh),
+  );
   return FRAME_HEADER_SIZE + bodyLength;
 }
 
@@ -319,15 +345,7 @@ export function encodePayloadFramesUnsealed(
     badArgument('firstLsn', 'such that every LSN of the records stays ≤ 2^64-1', firstLsn);
   let at = offset;
   for (let i = from; i < to; i++) {
-    const payload = payloads[i];
-    if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload))
-      badField('payloads', i, '', 'a Uint8Array or Buffer', payload);
-    const bodyLength = RECORD_BODY_FIXED + payload.length;
-    if (bodyLength > MAX_FRAME_BODY)
-      tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
-    checkFits(target, at, FRAME_HEADER_SIZE + bodyLength);
-    copyInto(target, payload, putRecordHead(target, at, bodyLength, BodyKind.RECORD, low, high));
-    at += FRAME_HEADER_SIZE + bodyLength;
+    at += writePayloadAt(target, at, low, high, payloads[i], 'payloads', i);
     low = (low + 1) >>> 0;
     if (low === 0) high++;
   }

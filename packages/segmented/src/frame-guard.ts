@@ -5,7 +5,7 @@
 import {
   badArgument,
   FRAME_HEADER_SIZE,
-  RECORD_BODY_FIXED,
+  payloadFrameSize,
   validateRecordInput,
   WalError,
   WalErrorCode,
@@ -30,11 +30,6 @@ export function checkFrameBody(
     `the ${what}'s frame body would be ${body} bytes (payload and meta plus the headers of every record), over the ${maxFrameBody} bytes a reader accepts with maxRecordSize ${maxRecordSize}; ${what === 'batch' ? 'split the batch' : 'split the record'} or raise maxRecordSize`,
     { details: { size: body, limit: maxFrameBody } },
   );
-}
-
-/** Bytes of the frame `appendPayload` writes for `payload`. */
-export function payloadFrameSize(payload: Uint8Array): number {
-  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + payload.length;
 }
 
 /**

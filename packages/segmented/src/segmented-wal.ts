@@ -11,7 +11,7 @@ import {
   FRAME_HEADER_SIZE,
   type FrameCipher,
   type KeyRing,
-  RECORD_BODY_FIXED,
+  payloadFrameSize,
   recordFrameSize,
   validateRecordInput,
   WalError,
@@ -23,13 +23,7 @@ import type { IoLock, StorageIo } from '@walnut/storage-io';
 import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './config.js';
 import type { DirectIoStats } from './direct-io.js';
 import type { Failures } from './failures.js';
-import {
-  checkFrameBody,
-  type Encoder,
-  encodeReserved,
-  payloadFrameSize,
-  takePayloads,
-} from './frame-guard.js';
+import { checkFrameBody, type Encoder, encodeReserved, takePayloads } from './frame-guard.js';
 import { Listeners } from './listeners.js';
 import { maxFrameBodyOf, type OpenedLog, openLog } from './open.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
@@ -313,7 +307,7 @@ export class SegmentedWal {
     if (payload.length > this.cfg.maxRecordSize) {
       validateRecordInput({ payload }, this.cfg.maxRecordSize);
     }
-    const size = FRAME_HEADER_SIZE + RECORD_BODY_FIXED + payload.length;
+    const size = payloadFrameSize(payload);
     checkFrameBody(size, this.maxFrameBody, this.cfg.maxRecordSize, 'record');
     const p = this.pipeline;
     if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) {
