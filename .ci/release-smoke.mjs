@@ -25,7 +25,8 @@ try {
   );
   const backend = wal.stats().backend;
   await wal.shutdown(10_000);
-  wal = await Wal.open(dir).build();
+  // Awaiting the builder opens the log, as build() does.
+  wal = await Wal.open(dir);
   const replayed = [];
   await wal.replay(1n, (r) => {
     replayed.push(r.payload.toString());

@@ -195,17 +195,13 @@ export class FrameCipher {
    * and returns the plaintext body. WAL_DECRYPT_FAILED for a wrong key or tampering.
    */
   decryptBody(frameBody: Buffer, frameLength: number): Buffer {
-    const fail = (why: string): never => {
-      const { file, keyId } = this.#source;
-      throw new WalError(
-        WalErrorCode.DECRYPT_FAILED,
-        `cannot decrypt a frame${file === undefined ? '' : ` of ${file}`}: ${why}; check that the key ring's key id ${keyId} is the key that wrote this file`,
-        { details: file === undefined ? { keyId } : { segment: file, keyId } },
-      );
-    };
-    if (frameBody.length < ENCRYPTED_PREFIX + 1 + TAG_SIZE) fail('body too short');
-    if (frameBody[0] !== BodyKind.ENCRYPTED) fail(`body kind ${frameBody[0]} is not encrypted`);
-    if (frameBody[1] !== 0 || frameBody[2] !== 0 || frameBody[3] !== 0) fail('reserved bytes set');
+    if (frameBody.length < ENCRYPTED_PREFIX + 1 + TAG_SIZE) this.#decryptFailed('body too short');
+    if (frameBody[0] !== BodyKind.ENCRYPTED) {
+      this.#decryptFailed(`body kind ${frameBody[0]} is not encrypted`);
+    }
+    if (frameBody[1] !== 0 || frameBody[2] !== 0 || frameBody[3] !== 0) {
+      this.#decryptFailed('reserved bytes set');
+    }
     this.#aad.writeUInt32LE(frameLength >>> 0, 0);
     frameBody.copy(this.#aad, 4, 0, ENCRYPTED_PREFIX);
     const tagAt = frameBody.length - TAG_SIZE;
@@ -221,8 +217,17 @@ export class FrameCipher {
       const tail = decipher.final();
       return tail.length === 0 ? head : Buffer.concat([head, tail]);
     } catch (cause) {
-      return fail(`authentication failed (${(cause as Error).message})`);
+      return this.#decryptFailed(`authentication failed (${(cause as Error).message})`);
     }
+  }
+
+  #decryptFailed(why: string): never {
+    const { file, keyId } = this.#source;
+    throw new WalError(
+      WalErrorCode.DECRYPT_FAILED,
+      `cannot decrypt a frame${file === undefined ? '' : ` of ${file}`}: ${why}; check that the key ring's key id ${keyId} is the key that wrote this file`,
+      { details: file === undefined ? { keyId } : { segment: file, keyId } },
+    );
   }
 
   #nextNonce(): Buffer {

@@ -118,7 +118,8 @@ export function invalidArgument(message: string): never {
   throw new WalError(WalErrorCode.BAD_ARGUMENT, message);
 }
 
-function describeValue(value: unknown): string {
+/** What a refused argument was, for a message that says what was passed: `"abc"`, `a Set`. */
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'string')
@@ -130,5 +131,6 @@ function describeValue(value: unknown): string {
   if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
   if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  return `a ${value.constructor?.name ?? typeof value}`;
+  const name = value.constructor?.name ?? typeof value;
+  return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`;
 }

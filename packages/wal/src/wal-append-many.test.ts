@@ -96,6 +96,22 @@ describe('Wal.appendMany', () => {
     await wal.close();
     await expect(wal.appendMany([payload(2)])).rejects.toMatchObject({ code: 'WAL_CLOSED' });
   });
+
+  it.each([
+    ['a Set', new Set([payload(0)]), 'got a Set (spread an iterable into an array first'],
+    ['one Buffer', payload(0), 'got a Buffer of 8 bytes (for one payload call append(payload)'],
+    ['a string', 'text', 'got "text" (encode text first'],
+    [
+      'a string entry',
+      [payload(0), 'b'],
+      'expected payloads[1] a Uint8Array, got "b" (encode text',
+    ],
+    ['a nested list', [[payload(0)]], 'expected payloads[0] a Uint8Array, got an array of 1'],
+  ])('says what was wrong with %s, and what to pass instead', async (_, bad, says) => {
+    const { wal } = await openFakeWal({ durability: 'none' });
+    await expect(wal.appendMany(bad as Uint8Array[])).rejects.toThrow(says);
+    await wal.close();
+  });
 });
 
 describe('Wal.appendMany over SegmentedWal', () => {

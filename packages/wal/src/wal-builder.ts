@@ -25,11 +25,12 @@ export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 1024 * 1024;
 
 /**
- * Configures a log; `await build()` opens it. Every setter returns the builder, and every
- * setter and `options()` checks its value at once, under the name you wrote
- * (WAL_BAD_ARGUMENT), so a mistake never waits for `build()`.
+ * Configures a log; `await build()` opens it, and so does awaiting the builder itself
+ * (`await Wal.open(dir)`, as every other package's `open` is awaited). Every setter returns
+ * the builder, and every setter and `options()` checks its value at once, under the name
+ * you wrote (WAL_BAD_ARGUMENT), so a mistake never waits for `build()`.
  */
-export class WalBuilder {
+export class WalBuilder implements PromiseLike<Wal> {
   private readonly settings: WalOptions = {};
   private factory: EngineFactory | undefined;
 
@@ -155,6 +156,19 @@ export class WalBuilder {
         typeof s.storageIo === 'string' ? s.storageIo : s.storageIo ? 'custom' : 'auto',
     });
     return wal.start();
+  }
+
+  /**
+   * `build()` for `await`: without it, `await Wal.open(dir)` handed back this builder and the
+   * first `append` failed with a TypeError (docs/decisions/0618-wal-builder-is-awaitable.md).
+   * Each await opens the log again, as each `build()` does.
+   */
+  // biome-ignore lint/suspicious/noThenProperty: the builder is awaitable on purpose (0618).
+  then<TResult1 = Wal, TResult2 = never>(
+    onFulfilled?: ((wal: Wal) => TResult1 | PromiseLike<TResult1>) | null,
+    onRejected?: ((reason: unknown) => TResult2 | PromiseLike<TResult2>) | null,
+  ): Promise<TResult1 | TResult2> {
+    return this.build().then(onFulfilled, onRejected);
   }
 
   private set<K extends keyof WalOptions>(key: K, value: WalOptions[K]): this {

@@ -89,6 +89,23 @@ describe('Wal: ordering under concurrency', () => {
     expect(await wal.append(payload(1))).toBe(1n);
     await wal.close();
   });
+
+  it.each([
+    [
+      'a string payload',
+      ['text'],
+      'payload was "text" (encode text first, e.g. Buffer.from(text))',
+    ],
+    ['a number payload', [42], 'payload was 42'],
+    ['an ArrayBuffer payload', [new ArrayBuffer(4)], 'payload was an ArrayBuffer'],
+    ['a string meta', [Buffer.from('p'), 'm'], 'meta was "m" (encode text first'],
+  ])('says what was wrong with %s, and how to pass bytes', async (_, args, says) => {
+    const { wal } = await openFakeWal({ durability: 'none' });
+    const call = args as unknown as [Uint8Array, Uint8Array?];
+    await expect(wal.append(...call)).rejects.toThrow(says);
+    expect(() => wal.appendQueued(...call)).toThrow(says);
+    await wal.close();
+  });
 });
 
 describe('Wal: durability modes', () => {

@@ -168,7 +168,7 @@ export class Wal {
     const refusal = this.status.appendRefusal();
     if (refusal) return Promise.reject(refusal);
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
-      return Promise.reject(badPayloadError('append'));
+      return Promise.reject(badPayloadError('append', payload, meta));
     }
     if (meta === undefined) return this.appendOne(null, payload, payload.length);
     return this.appendOne({ payload, meta }, payload, payload.length + meta.length);
@@ -186,7 +186,7 @@ export class Wal {
     const refusal = this.status.appendRefusal();
     if (refusal) throw refusal;
     if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
-      throw badPayloadError('appendQueued');
+      throw badPayloadError('appendQueued', payload, meta);
     }
     const bytes = payload.length + (meta === undefined ? 0 : meta.length);
     if (this.queue.mustQueue(bytes)) {

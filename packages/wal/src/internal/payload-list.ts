@@ -1,4 +1,5 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { describeValue, WalError, WalErrorCode } from '@walnut/codec';
+import { textAdvice } from './refusals.js';
 
 /**
  * The payload bytes of `appendMany`'s list, for the queue's bound; WAL_BAD_ARGUMENT for
@@ -6,7 +7,9 @@ import { WalError, WalErrorCode } from '@walnut/codec';
  * Sizes are checked by the engine, which appends none of the list when one is too large.
  */
 export function payloadListBytes(payloads: readonly Uint8Array[]): number {
-  if (!Array.isArray(payloads)) throw listError('an array', payloads);
+  if (!Array.isArray(payloads)) {
+    throw listError('payloads, an array', payloads, textAdvice(payloads) || listAdvice(payloads));
+  }
   if (payloads.length === 0) {
     throw new WalError(
       WalErrorCode.BAD_ARGUMENT,
@@ -16,16 +19,28 @@ export function payloadListBytes(payloads: readonly Uint8Array[]): number {
   let bytes = 0;
   for (let i = 0; i < payloads.length; i++) {
     const payload = payloads[i];
-    if (!(payload instanceof Uint8Array)) throw listError(`payloads[${i}] a Uint8Array`, payload);
+    if (!(payload instanceof Uint8Array)) {
+      throw listError(`payloads[${i}] a Uint8Array`, payload, textAdvice(payload));
+    }
     bytes += payload.length;
   }
   return bytes;
 }
 
-function listError(expected: string, got: unknown): WalError {
-  const what = got === null ? 'null' : typeof got;
+function listError(expected: string, got: unknown, advice: string): WalError {
   return new WalError(
     WalErrorCode.BAD_ARGUMENT,
-    `appendMany(payloads) takes an array of Buffers/Uint8Arrays; expected ${expected}, got ${what}`,
+    `appendMany(payloads) takes an array of Buffers/Uint8Arrays; expected ${expected}, got ${describeValue(got)}${advice}`,
   );
+}
+
+/** One payload, or a Set, a generator or another iterable, where the array belongs. */
+function listAdvice(got: unknown): string {
+  if (got instanceof Uint8Array)
+    return ' (for one payload call append(payload), or pass [payload])';
+  const iterable =
+    typeof got === 'object' &&
+    got !== null &&
+    typeof (got as Iterable<unknown>)[Symbol.iterator] === 'function';
+  return iterable ? ' (spread an iterable into an array first: appendMany([...payloads]))' : '';
 }

@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { describeValue, WalError, WalErrorCode } from '@walnut/codec';
 
 // The errors a Wal refuses a call with, each saying what to do instead.
 
@@ -36,9 +36,16 @@ export function readOnlyError(what: string): WalError {
   );
 }
 
-export function badPayloadError(method: string): WalError {
+/** `payload` or `meta` is not bytes: names which, what it was, and how to turn text into bytes. */
+export function badPayloadError(method: string, payload: unknown, meta: unknown): WalError {
+  const [name, got] = payload instanceof Uint8Array ? ['meta', meta] : ['payload', payload];
   return new WalError(
     WalErrorCode.BAD_ARGUMENT,
-    `${method}(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta`,
+    `${method}(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta; ${name} was ${describeValue(got)}${textAdvice(got)}`,
   );
+}
+
+/** For a string where bytes belong: the log stores bytes, so text is encoded first. */
+export function textAdvice(got: unknown): string {
+  return typeof got === 'string' ? ' (encode text first, e.g. Buffer.from(text))' : '';
 }
