@@ -1,6 +1,15 @@
 import { MAX_U64 } from './constants.js';
 
 /**
+ * Whether `value` is bytes the log can take: a Uint8Array (a Buffer included) that really is
+ * one. A Proxy of a Uint8Array passes `instanceof`, but not `ArrayBuffer.isView`, and reading
+ * its `length` throws a TypeError; every layer refuses it with this one test.
+ */
+export function isBytes(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array && ArrayBuffer.isView(value);
+}
+
+/**
  * Little-endian integer access without the argument checks of Buffer's read/write
  * methods: the hot paths check their bounds once per frame, then use these.
  */

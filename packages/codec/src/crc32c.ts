@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { isBytes } from './bytes.js';
 import { crc32cJs } from './crc32c-js.js';
 import { badArgument } from './errors.js';
 import { type CodecAddon, loadCodecAddon } from './native.js';
@@ -105,7 +106,7 @@ export function crc32cRange(buf: Uint8Array, start: number, end: number, seed: n
  * `crc32c(b, crc32c(a))` equals `crc32c(a ‖ b)`. Returns an unsigned 32-bit number.
  */
 export function crc32c(data: Uint8Array, seed = 0): number {
-  if (!(data instanceof Uint8Array)) badArgument('data', 'a Uint8Array or Buffer', data);
+  if (!isBytes(data)) badArgument('data', 'a Uint8Array or Buffer', data);
   // One comparison: only an integer in 0..2^32-1 survives `>>> 0` unchanged.
   if (seed >>> 0 !== seed)
     badArgument('seed', 'an unsigned 32-bit integer (a previous crc32c result)', seed);

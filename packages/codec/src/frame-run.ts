@@ -1,5 +1,5 @@
 import { addonNumber } from './addon-number.js';
-import { getU32, putU32 } from './bytes.js';
+import { getU32, isBytes, putU32 } from './bytes.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { codecAddon, crc32cRange } from './crc32c.js';
 import { checkIndex, checkMaxBody } from './damage.js';
@@ -33,7 +33,7 @@ export interface FrameRun {
 }
 
 function checkRange(buf: Uint8Array, start: number, end: number): void {
-  if (!(buf instanceof Uint8Array)) badArgument('buf', 'a Uint8Array or Buffer', buf);
+  if (!isBytes(buf)) badArgument('buf', 'a Uint8Array or Buffer', buf);
   checkIndex('end', end, buf.length);
   checkIndex('start', start, end);
 }

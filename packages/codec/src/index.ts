@@ -1,5 +1,6 @@
 export { addonNumber } from './addon-number.js';
 export { BufferView, bufferView } from './buffer-view.js';
+export { isBytes } from './bytes.js';
 export * from './constants.js';
 export {
   type CoreEntry,

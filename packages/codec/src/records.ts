@@ -1,4 +1,4 @@
-import { copyInto, highU32Last, isU64, lowU32, putU32, putU64, viewOf } from './bytes.js';
+import { copyInto, highU32Last, isBytes, isU64, lowU32, putU32, putU64, viewOf } from './bytes.js';
 import {
   BATCH_BODY_FIXED,
   BATCH_ENTRY_FIXED,
@@ -61,8 +61,7 @@ function checkedPayload(input: WalRecordInput, list: string, index: number): Uin
   if (typeof input !== 'object' || input === null)
     badField(list, index, '', 'a record object', input);
   const payload = input.payload;
-  if (!(payload instanceof Uint8Array))
-    badField(list, index, '.payload', 'a Uint8Array or Buffer', payload);
+  if (!isBytes(payload)) badField(list, index, '.payload', 'a Uint8Array or Buffer', payload);
   return payload;
 }
 
@@ -124,8 +123,7 @@ function inspectPresent(input: WalRecordInput, list: string, index: number): num
   let flags = 0;
   let extra = 0;
   if (meta !== undefined) {
-    if (!(meta instanceof Uint8Array))
-      badField(list, index, '.meta', 'a Uint8Array or Buffer', meta);
+    if (!isBytes(meta)) badField(list, index, '.meta', 'a Uint8Array or Buffer', meta);
     flags |= RecordFlag.META;
     extra += 4 + meta.length;
   }
@@ -302,8 +300,7 @@ function writePayloadAt(
   list: string,
   index: number,
 ): number {
-  if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload))
-    badField(list, index, '', 'a Uint8Array or Buffer', payload);
+  if (!isBytes(payload)) badField(list, index, '', 'a Uint8Array or Buffer', payload);
   const bodyLength = RECORD_BODY_FIXED + payload.length;
   if (bodyLength > MAX_FRAME_BODY)
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
@@ -617,6 +614,6 @@ export function decodeBatchBody(body: Buffer): WalRecord[] {
 /** A Buffer view of `bytes` without copying. */
 export function toBuffer(bytes: Uint8Array): Buffer {
   if (Buffer.isBuffer(bytes)) return bytes;
-  if (!(bytes instanceof Uint8Array)) badArgument('buffer', 'a Uint8Array or Buffer', bytes);
+  if (!isBytes(bytes)) badArgument('buffer', 'a Uint8Array or Buffer', bytes);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

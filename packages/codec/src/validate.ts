@@ -1,3 +1,4 @@
+import { isBytes } from './bytes.js';
 import { MAX_U64 } from './constants.js';
 import { badArgument, WalError, WalErrorCode } from './errors.js';
 
@@ -14,7 +15,7 @@ export function checkUint(name: string, value: unknown, max: number): asserts va
 }
 
 export function checkBytes(name: string, value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) badArgument(name, 'a Uint8Array or Buffer', value);
+  if (!isBytes(value)) badArgument(name, 'a Uint8Array or Buffer', value);
 }
 
 export function checkMaxSize(name: string, value: unknown): asserts value is number {

@@ -5,6 +5,7 @@
 import {
   badArgument,
   FRAME_HEADER_SIZE,
+  isBytes,
   payloadFrameSize,
   validateRecordInput,
   WalError,
@@ -54,7 +55,7 @@ export function takePayloads(
   }
   for (let i = 0; i < count; i++) {
     const payload = payloads[i];
-    if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload)) {
+    if (!isBytes(payload)) {
       badArgument(`payloads[${i}]`, 'a Uint8Array or Buffer', payload);
     }
     if (payload.length > maxRecordSize) validateRecordInput({ payload }, maxRecordSize);

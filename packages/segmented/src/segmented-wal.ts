@@ -10,6 +10,7 @@ import {
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
   type FrameCipher,
+  isBytes,
   type KeyRing,
   payloadFrameSize,
   recordFrameSize,
@@ -301,7 +302,7 @@ export class SegmentedWal {
    */
   appendPayload(payload: Uint8Array): bigint {
     this.checkWritable('append');
-    if (!(payload instanceof Uint8Array) || !ArrayBuffer.isView(payload)) {
+    if (!isBytes(payload)) {
       badArgument('payload', 'a Uint8Array or Buffer', payload);
     }
     if (payload.length > this.cfg.maxRecordSize) {

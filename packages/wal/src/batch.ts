@@ -1,4 +1,4 @@
-import { badArgument, WalError, WalErrorCode, type WalRecordInput } from '@walnut/codec';
+import { badArgument, isBytes, WalError, WalErrorCode, type WalRecordInput } from '@walnut/codec';
 
 /**
  * What marks a Batch: `instanceof` fails for a Batch built by another installed copy of this
@@ -22,8 +22,8 @@ export class Batch {
   /** Adds a record; returns the batch so calls can be chained. */
   add(payload: Uint8Array, meta?: Uint8Array): this {
     this.checkOpen();
-    if (!(payload instanceof Uint8Array)) badArgument('payload', 'a Buffer or Uint8Array', payload);
-    if (meta !== undefined && !(meta instanceof Uint8Array)) {
+    if (!isBytes(payload)) badArgument('payload', 'a Buffer or Uint8Array', payload);
+    if (meta !== undefined && !isBytes(meta)) {
       badArgument('meta', 'a Buffer, Uint8Array or undefined', meta);
     }
     this.records.push(meta === undefined ? { payload } : { payload, meta });

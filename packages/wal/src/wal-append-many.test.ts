@@ -1,6 +1,8 @@
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { openFakeWal } from '../test/fake-engine.js';
+import { Batch } from './batch.js';
 import { Wal } from './wal.js';
 
 const payload = (i: number) => Buffer.from(`record-${i}`);
@@ -65,6 +67,25 @@ describe('Wal.appendMany', () => {
       'cccc',
     ]);
     await wal.close();
+  });
+
+  it('refuses a Proxy posing as a Buffer at once, whether or not the queue has room', async () => {
+    const { wal, engine } = await openFakeWal({ durability: 'none', maxQueueBytes: 100 });
+    const proxy = new Proxy(Buffer.from('posing'), {}) as Buffer;
+    await expect(wal.append(proxy)).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    await expect(wal.appendMany([proxy])).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    expectWalError(() => wal.appendQueued(proxy), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => new Batch().add(proxy), 'WAL_BAD_ARGUMENT');
+    engine.hold = true;
+    wal.appendQueued(Buffer.alloc(90));
+    // A full queue would copy what waits, turning the Proxy into bytes the log then took.
+    await expect(wal.append(proxy)).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    await expect(wal.appendMany([proxy])).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    expect(wal.stats().blockedAppends).toBe(0);
+    engine.release();
+    engine.hold = false;
+    await wal.close();
+    expect(engine.nextLsn).toBe(2n);
   });
 
   it("with backpressure 'error' a list that does not fit is refused whole", async () => {

@@ -1,5 +1,6 @@
 import {
   badArgument,
+  isBytes,
   isWalError,
   WalError,
   WalErrorCode,
@@ -167,7 +168,7 @@ export class Wal {
   append(payload: Uint8Array, meta?: Uint8Array): Promise<bigint> {
     const refusal = this.status.appendRefusal();
     if (refusal) return Promise.reject(refusal);
-    if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
+    if (!isBytes(payload) || (meta !== undefined && !isBytes(meta))) {
       return Promise.reject(badPayloadError('append', payload, meta));
     }
     if (meta === undefined) return this.appendOne(null, payload, payload.length);
@@ -185,7 +186,7 @@ export class Wal {
   appendQueued(payload: Uint8Array, meta?: Uint8Array): bigint {
     const refusal = this.status.appendRefusal();
     if (refusal) throw refusal;
-    if (!(payload instanceof Uint8Array) || (meta !== undefined && !(meta instanceof Uint8Array))) {
+    if (!isBytes(payload) || (meta !== undefined && !isBytes(meta))) {
       throw badPayloadError('appendQueued', payload, meta);
     }
     const bytes = payload.length + (meta === undefined ? 0 : meta.length);
@@ -250,7 +251,7 @@ export class Wal {
   appendRecord(record: WalRecordInput): Promise<bigint> {
     const refusal = this.status.appendRefusal();
     if (refusal) return Promise.reject(refusal);
-    if (typeof record !== 'object' || record === null || !(record.payload instanceof Uint8Array)) {
+    if (typeof record !== 'object' || record === null || !isBytes(record.payload)) {
       return Promise.reject(
         new WalError(WalErrorCode.BAD_ARGUMENT, 'appendRecord takes { payload: Uint8Array, … }'),
       );

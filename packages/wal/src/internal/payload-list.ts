@@ -1,4 +1,4 @@
-import { describeValue, WalError, WalErrorCode } from '@walnut/codec';
+import { describeValue, isBytes, WalError, WalErrorCode } from '@walnut/codec';
 import { textAdvice } from './refusals.js';
 
 /**
@@ -19,7 +19,7 @@ export function payloadListBytes(payloads: readonly Uint8Array[]): number {
   let bytes = 0;
   for (let i = 0; i < payloads.length; i++) {
     const payload = payloads[i];
-    if (!(payload instanceof Uint8Array)) {
+    if (!isBytes(payload)) {
       throw listError(`payloads[${i}] a Uint8Array`, payload, textAdvice(payload));
     }
     bytes += payload.length;
@@ -36,8 +36,7 @@ function listError(expected: string, got: unknown, advice: string): WalError {
 
 /** One payload, or a Set, a generator or another iterable, where the array belongs. */
 function listAdvice(got: unknown): string {
-  if (got instanceof Uint8Array)
-    return ' (for one payload call append(payload), or pass [payload])';
+  if (isBytes(got)) return ' (for one payload call append(payload), or pass [payload])';
   const iterable =
     typeof got === 'object' &&
     got !== null &&

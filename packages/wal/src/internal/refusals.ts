@@ -1,4 +1,4 @@
-import { describeValue, WalError, WalErrorCode } from '@walnut/codec';
+import { describeValue, isBytes, WalError, WalErrorCode } from '@walnut/codec';
 
 // The errors a Wal refuses a call with, each saying what to do instead.
 
@@ -38,7 +38,7 @@ export function readOnlyError(what: string): WalError {
 
 /** `payload` or `meta` is not bytes: names which, what it was, and how to turn text into bytes. */
 export function badPayloadError(method: string, payload: unknown, meta: unknown): WalError {
-  const [name, got] = payload instanceof Uint8Array ? ['meta', meta] : ['payload', payload];
+  const [name, got] = isBytes(payload) ? ['meta', meta] : ['payload', payload];
   return new WalError(
     WalErrorCode.BAD_ARGUMENT,
     `${method}(payload, meta?) takes a Buffer/Uint8Array payload and an optional Buffer/Uint8Array meta; ${name} was ${describeValue(got)}${textAdvice(got)}`,

@@ -7,6 +7,7 @@ import {
   encodeFileHeader,
   encodeRecordFrame,
   FILE_HEADER_SIZE,
+  isBytes,
   recordFrameSize,
   validateRecordInput,
   WalError,
@@ -336,7 +337,7 @@ export class PortableWalWriter {
   }
 
   private checkData(data: Uint8Array, asRecord: boolean): WalError | undefined {
-    if (!(data instanceof Uint8Array)) {
+    if (!isBytes(data)) {
       return new WalError(WalErrorCode.BAD_ARGUMENT, 'data must be a Buffer or Uint8Array');
     }
     if (asRecord) {
