@@ -136,4 +136,15 @@ describe('KeyRing', () => {
       expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
     );
   });
+
+  it('refuses one key passed alone, saying how to pass it, and a Proxy of one', () => {
+    for (const alone of [Buffer.alloc(32), new Proxy(Buffer.alloc(32), {})]) {
+      expect(() => new KeyRing(alone as never, 1)).toThrow(
+        expect.objectContaining({
+          code: WalErrorCode.BAD_ARGUMENT,
+          message: expect.stringContaining('(one key: [[keyId, key]])'),
+        }),
+      );
+    }
+  });
 });

@@ -25,8 +25,14 @@ export class KeyRing {
     keys: Iterable<[number, Uint8Array]> | Record<number, Uint8Array>,
     currentKeyId: number,
   ) {
-    if (typeof keys !== 'object' || keys === null)
-      badArgument('keys', 'an iterable of [keyId, key] or an object keyed by id', keys);
+    if (typeof keys !== 'object' || keys === null || keys instanceof Uint8Array) {
+      // One key passed alone is a Uint8Array (or a Proxy of one, which cannot be iterated).
+      badArgument(
+        'keys',
+        'an iterable of [keyId, key] or an object keyed by id (one key: [[keyId, key]])',
+        keys,
+      );
+    }
     const entries: Iterable<[number | string, Uint8Array]> =
       Symbol.iterator in keys
         ? (keys as Iterable<[number, Uint8Array]>)

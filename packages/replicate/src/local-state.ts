@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, ioErrorFromNode, WalError, WalErrorCode } from '@walnut/codec';
 
 /**
  * What a log directory remembers about its replication, in `<dir>/REPLICATION` (JSON,
@@ -26,7 +26,7 @@ export function readLocalState(dir: string): LocalState | null {
     text = readFileSync(join(dir, STATE_FILE), 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    throw ioErrorFromNode(error, 'open', join(dir, STATE_FILE));
   }
   try {
     const state = JSON.parse(text) as LocalState;
@@ -50,25 +50,31 @@ export function newLocalState(stream: string, role: LocalState['role']): LocalSt
 /** Writes the state durably: a temp file, fsync, rename, directory fsync. */
 export function writeLocalState(dir: string, state: LocalState): void {
   const path = join(dir, STATE_FILE);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, `${JSON.stringify(state)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(state)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    const dirFd = openSync(dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch (error) {
+    throw ioErrorFromNode(error, 'write', path);
   }
 }
 
 /** The state of `dir` (null: none yet), refused if the directory belongs to another stream. */
 export function readStateFor(dir: string, stream: string): LocalState | null {
+  // The first thing either open does with `dir`.
+  if (typeof dir !== 'string' || dir.length === 0) badArgument('dir', 'a directory path', dir);
   const state = readLocalState(dir);
   if (state !== null && state.stream !== stream) {
     throw new WalError(

@@ -1,4 +1,5 @@
 import { badArgument, isBytes, WalError, WalErrorCode, type WalRecordInput } from '@walnut/codec';
+import { recordInputBytes } from './internal/record-bytes.js';
 
 /**
  * What marks a Batch: `instanceof` fails for a Batch built by another installed copy of this
@@ -34,9 +35,9 @@ export class Batch {
   /** Adds a record with routing fields or a record type. */
   addRecord(record: WalRecordInput): this {
     this.checkOpen();
-    if (typeof record !== 'object' || record === null) badArgument('record', 'an object', record);
+    const bytes = recordInputBytes(record);
     this.records.push(record);
-    this.payloadBytes += record.payload.length + (record.meta?.length ?? 0);
+    this.payloadBytes += bytes;
     return this;
   }
 

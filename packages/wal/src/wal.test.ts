@@ -91,6 +91,30 @@ describe('Wal: ordering under concurrency', () => {
   });
 
   it.each([
+    ['no object', null, 'record must be an object'],
+    ['no payload', {}, 'record.payload must be a Buffer or Uint8Array, got undefined'],
+    [
+      'a string payload',
+      { payload: 'p' },
+      'record.payload must be a Buffer or Uint8Array, got "p"',
+    ],
+    [
+      'a Proxy meta',
+      { payload: Buffer.from('p'), meta: new Proxy(Buffer.from('m'), {}) },
+      'record.meta must be a Buffer, Uint8Array or undefined, got an object that passes',
+    ],
+  ])(
+    'refuses a record with %s, in appendRecord and Batch.addRecord alike',
+    async (_, record, says) => {
+      const { wal, engine } = await openFakeWal();
+      await expect(wal.appendRecord(record as never)).rejects.toThrow(says);
+      expect(() => new Batch().addRecord(record as never)).toThrow(says);
+      expect(engine.nextLsn).toBe(1n);
+      await wal.close();
+    },
+  );
+
+  it.each([
     [
       'a string payload',
       ['text'],

@@ -18,6 +18,7 @@ import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { payloadListBytes } from './internal/payload-list.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
+import { recordInputBytes } from './internal/record-bytes.js';
 import { badPayloadError, closedError, poisonedError, readOnlyError } from './internal/refusals.js';
 import { WalStatus } from './internal/wal-status.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
@@ -251,16 +252,13 @@ export class Wal {
   appendRecord(record: WalRecordInput): Promise<bigint> {
     const refusal = this.status.appendRefusal();
     if (refusal) return Promise.reject(refusal);
-    if (typeof record !== 'object' || record === null || !isBytes(record.payload)) {
-      return Promise.reject(
-        new WalError(WalErrorCode.BAD_ARGUMENT, 'appendRecord takes { payload: Uint8Array, … }'),
-      );
+    let bytes: number;
+    try {
+      bytes = recordInputBytes(record);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.appendOne(
-      record,
-      record.payload,
-      record.payload.length + (record.meta?.length ?? 0),
-    );
+    return this.appendOne(record, record.payload, bytes);
   }
 
   /** `record` null: a payload alone, appended without a record object (`appendPayload`). */

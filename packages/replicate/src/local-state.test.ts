@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WalErrorCode } from '@walnut/codec';
+import { afterAll, describe, expect, it } from 'vitest';
+import { newLocalState, readStateFor, writeLocalState } from './local-state.js';
+
+/** The WalError `code` a call throws with. */
+function thrownCode(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return (error as { code?: unknown }).code;
+  }
+  return 'nothing thrown';
+}
+
+const root = mkdtempSync(join(tmpdir(), 'walnut-local-state-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe("a directory's replication state", () => {
+  it('is written atomically and read back; none yet is null', () => {
+    const dir = mkdtempSync(join(root, 'dir-'));
+    expect(readStateFor(dir, 'orders')).toBeNull();
+    const state = newLocalState('orders', 'primary');
+    writeLocalState(dir, state);
+    expect(readStateFor(dir, 'orders')).toEqual(state);
+  });
+
+  it.each([undefined, '', 42, {}])('refuses %j as the directory with WAL_BAD_ARGUMENT', (dir) => {
+    expect(thrownCode(() => readStateFor(dir as never, 'orders'))).toBe(WalErrorCode.BAD_ARGUMENT);
+  });
+
+  it('reports a path that is a file, and a write that fails, as WalErrors', () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'not a directory');
+    expect(thrownCode(() => readStateFor(file, 'orders'))).toBe(WalErrorCode.IO);
+    const missing = join(root, 'missing', 'dir');
+    expect(thrownCode(() => writeLocalState(missing, newLocalState('orders', 'follower')))).toBe(
+      WalErrorCode.IO,
+    );
+  });
+});
