@@ -26,6 +26,25 @@ describe('createStorageIo', () => {
     await io.closeIo();
   });
 
+  it.each([
+    [
+      'a backend named alone',
+      'io_uring',
+      "a backend by name: createStorageIo({ backend: 'io_uring' })",
+    ],
+    ['null', null, 'an object { backend?, ioUring? }'],
+    [
+      'a misspelt key',
+      { backnd: 'sync-fs' },
+      '"backnd" is not an option of createStorageIo() — did you mean backend?',
+    ],
+  ])('refuses %s instead of running auto', (_, options, says) => {
+    delete process.env.WALNUT_STORAGE_IO;
+    expect(() => createStorageIo(options as never)).toThrow(
+      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT', message: expect.stringContaining(says) }),
+    );
+  });
+
   it('rejects an unknown WALNUT_STORAGE_IO value', () => {
     process.env.WALNUT_STORAGE_IO = 'floppy';
     expect(() => createStorageIo()).toThrow(expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }));

@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, unknownOption, WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '../contract/types.js';
 import { checkIoUringConfig, type IoUringConfig, IoUringStorageIo } from './io-uring.js';
 import { MemoryStorageIo } from './memory.js';
@@ -34,6 +34,7 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'io_uring', 's
  * WAL_BACKEND_UNAVAILABLE instead of silently running something else.
  */
 export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo {
+  checkOptions(options);
   checkIoUringConfig(options.ioUring);
   const fromEnv = process.env.WALNUT_STORAGE_IO;
   let backend: BackendChoice;
@@ -73,5 +74,27 @@ export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo
           fallback.publish({ requested: 'auto', backend: 'sync-fs', reason });
         return new SyncFsStorageIo({ reason });
       }
+  }
+}
+
+const OPTION_NAMES: readonly (keyof CreateStorageIoOptions)[] = ['backend', 'ioUring'];
+
+/**
+ * An options object with known keys: a backend named alone (`createStorageIo('io_uring')`,
+ * as `Wal.open(dir).storageIo('io_uring')` takes it) or a misspelt key would otherwise be
+ * ignored, and `auto` would run instead of what was asked for.
+ */
+function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    badArgument(
+      'createStorageIo(options): options',
+      "an object { backend?, ioUring? } (a backend by name: createStorageIo({ backend: 'io_uring' }))",
+      options,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
+      throw unknownOption(key, OPTION_NAMES, 'createStorageIo()');
+    }
   }
 }

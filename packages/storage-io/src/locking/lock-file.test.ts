@@ -127,6 +127,10 @@ describe('the one-writer lock, inside this process', () => {
     await (await lockFile(path)).release();
   });
 
+  it.each([undefined, '', 42, {}])('refuses %j as the path with WAL_BAD_ARGUMENT', async (path) => {
+    await expect(lockFile(path as never)).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+  });
+
   it('removes its owner file on release, and leaves a flock target at most', async () => {
     const path = freshLockPath();
     const lock = await lockFile(path);

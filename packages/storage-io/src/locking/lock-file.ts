@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from '../contract/errors.js';
 import type { IoLock } from '../contract/types.js';
 import { loadNative, type NativeBinding } from '../native.js';
@@ -20,6 +20,7 @@ export function ownerFileOf(path: string): string {
  * dies and which holds across pid namespaces. Without either, writing is refused.
  */
 export async function lockFile(path: string): Promise<IoLock> {
+  if (typeof path !== 'string' || path.length === 0) badArgument('path', 'a file path', path);
   const binding = loadNative().binding;
   const self = ownIdentity();
   if (binding === null && typeof self === 'string') {
