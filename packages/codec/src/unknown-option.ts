@@ -13,7 +13,11 @@ export function unknownOption(key: string, names: readonly string[], where: stri
   );
 }
 
-/** The known name within two edits of `key` (case aside), if one is. */
+/**
+ * The known name within two edits of `key` (case aside), if one is; else the one name whose
+ * words hold all of `key`'s or lie all within them, as the same option is called in another
+ * layer (`segmentSize` for `segmentTargetSize`).
+ */
 function closest(key: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
@@ -24,7 +28,26 @@ function closest(key: string, names: readonly string[]): string | undefined {
       bestDistance = distance;
     }
   }
-  return best;
+  if (best !== undefined) return best;
+  const keyWords = wordsOf(key);
+  const related = names.filter((name) => {
+    const nameWords = wordsOf(name);
+    return (
+      keyWords.length > 1 &&
+      nameWords.length > 1 &&
+      (keyWords.every((w) => nameWords.includes(w)) || nameWords.every((w) => keyWords.includes(w)))
+    );
+  });
+  return related.length === 1 ? related[0] : undefined;
+}
+
+/** The lower-cased words of a camelCase or snake_case name. */
+function wordsOf(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[\s_-]+/)
+    .filter((w) => w.length > 0);
 }
 
 function editDistance(a: string, b: string): number {
