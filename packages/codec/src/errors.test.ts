@@ -2,6 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { badArgument, invalidArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 
 describe('WalError', () => {
+  it('goes through JSON.stringify, as a logger sends it: code, message and details, LSNs as strings', () => {
+    const err = new WalError(
+      WalErrorCode.REPLAY_BELOW_FLOOR,
+      'replay from 3 is below the floor 10',
+      {
+        details: { fromLsn: 3n, floor: 10n },
+      },
+    );
+    expect(JSON.parse(JSON.stringify(err))).toEqual({
+      name: 'WalError',
+      code: 'WAL_REPLAY_BELOW_FLOOR',
+      message: 'replay from 3 is below the floor 10',
+      details: { fromLsn: '3', floor: '10' },
+    });
+  });
+
   it('carries a stable code, a message and details', () => {
     const err = new WalError(WalErrorCode.CORRUPT, 'frame damaged', {
       details: { segment: 'a.seg', offset: 12 },

@@ -1,3 +1,5 @@
+import { jsonSafe } from './json.js';
+
 /**
  * Every error Walnut raises for something a caller can cause or must handle is a
  * `WalError`. The `code` is part of the public API: it never changes meaning, so
@@ -95,6 +97,19 @@ export class WalError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details ?? {};
+  }
+
+  /**
+   * What `JSON.stringify` writes, as loggers do: the code and message (an Error's message is
+   * not an enumerable field) and the details, whose LSNs become decimal strings.
+   */
+  toJSON(): { name: string; code: WalErrorCode; message: string; details: unknown } {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      details: jsonSafe(this.details),
+    };
   }
 }
 

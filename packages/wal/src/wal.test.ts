@@ -500,6 +500,17 @@ describe('Wal: stats', () => {
     expect(stats.backend.name).toBe('memory');
     await wal.close();
   });
+
+  it('goes through JSON.stringify, as a health endpoint sends it, with the LSNs as strings', async () => {
+    const { wal } = await openFakeWal();
+    await wal.append(Buffer.alloc(3));
+    const stats = wal.stats();
+    const sent = JSON.parse(JSON.stringify(stats));
+    expect(sent).toMatchObject({ state: 'running', records: 1, lastLsn: '1', durableLsn: '1' });
+    expect(Object.keys(sent)).toEqual(Object.keys(stats));
+    expect(Object.keys(stats)).not.toContain('toJSON');
+    await wal.close();
+  });
 });
 
 describe('Wal: a caller may reuse its buffers once append returns', () => {
