@@ -39,7 +39,7 @@ export {
 } from './frame-run.js';
 export { describeFrameStop, FrameStop } from './frame-stop.js';
 export { errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
-export { jsonSafe } from './json.js';
+export { jsonReady, jsonSafe } from './json.js';
 export {
   decodeFloor,
   decodeHead,

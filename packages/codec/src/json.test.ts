@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonSafe } from './json.js';
+import { jsonReady, jsonSafe } from './json.js';
 
 describe('jsonSafe', () => {
   it('turns every bigint, however nested, into its decimal string', () => {
@@ -19,5 +19,17 @@ describe('jsonSafe', () => {
     expect(safe.bytes).toBe(bytes);
     expect(safe.when).toBe(when);
     expect(JSON.stringify(safe)).toBe(JSON.stringify({ bytes, when, none: null }));
+  });
+});
+
+describe('jsonReady', () => {
+  it('makes JSON.stringify write the object through jsonSafe, without a visible field', () => {
+    const report = jsonReady({ lastLsn: 9n, gaps: [{ from: 2n, to: 3n }] });
+    expect(JSON.parse(JSON.stringify(report))).toEqual({
+      lastLsn: '9',
+      gaps: [{ from: '2', to: '3' }],
+    });
+    expect(Object.keys(report)).toEqual(['lastLsn', 'gaps']);
+    expect(report).toEqual({ lastLsn: 9n, gaps: [{ from: 2n, to: 3n }] });
   });
 });

@@ -14,3 +14,17 @@ export function jsonSafe(value: unknown): unknown {
   for (const [key, field] of Object.entries(value)) copy[key] = jsonSafe(field);
   return copy;
 }
+
+/**
+ * `value`, given a `toJSON` that writes it through `jsonSafe`: for the objects users log or
+ * send as they are (stats, a recovery report, segment descriptions), which hold LSNs. It is
+ * not enumerable, so a spread, `Object.keys` or a test's `toEqual` sees only the fields.
+ */
+export function jsonReady<T extends object>(value: T): T {
+  Object.defineProperty(value, 'toJSON', { value: ownFieldsJson, configurable: true });
+  return value;
+}
+
+function ownFieldsJson(this: object): unknown {
+  return jsonSafe({ ...this });
+}

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { type FileHeader, isWalError, segmentFilesIn, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  type FileHeader,
+  isWalError,
+  jsonReady,
+  segmentFilesIn,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { FLOOR_TMP_FILE, readFloor } from './floor.js';
 import { GAPS_TMP_FILE, readGaps } from './gaps.js';
 import { checkNewestSegment, HEAD_TMP_FILE, readHeadForRecovery, recordHead } from './head.js';
@@ -83,7 +90,7 @@ async function acceptOutOfPlace(
 export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult> {
   const { io, dir, mode, readOnly } = opts;
   const salvaging = mode === 'salvage';
-  const report: RecoveryReport = {
+  const report = jsonReady<RecoveryReport>({
     mode,
     readOnly,
     segments: 0,
@@ -94,7 +101,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     salvaged: [],
     gaps: [],
     removedFiles: [],
-  };
+  });
   // Before listing: a writer records a segment in HEAD only once it is in the directory.
   const head = await readHeadForRecovery(io, dir, salvaging, report);
   const names = await io.readdir(dir);

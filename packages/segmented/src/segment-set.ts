@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { FILE_HEADER_SIZE, isWalError, type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  FILE_HEADER_SIZE,
+  isWalError,
+  jsonReady,
+  type KeyRing,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
 import { paddedToBlocks } from './direct-io.js';
 import { recordFloorBeforeDeleting, writeFloorIfSpace } from './floor.js';
@@ -472,16 +479,18 @@ export class SegmentSet {
     for (const seg of segs) {
       const st = await this.io.stat(seg.path);
       if (st === null) continue;
-      out.push({
-        path: seg.path,
-        firstLsn: seg.firstLsn,
-        lastLsn: seg.writtenLsn >= seg.firstLsn ? seg.writtenLsn : null,
-        sizeBytes: st.size,
-        writtenBytes: seg.completedEnd,
-        sealed: seg.status === 'sealed' && seg !== this.list[this.list.length - 1],
-        encrypted: seg.header.cipher !== 'none',
-        keyId: seg.header.keyId,
-      });
+      out.push(
+        jsonReady({
+          path: seg.path,
+          firstLsn: seg.firstLsn,
+          lastLsn: seg.writtenLsn >= seg.firstLsn ? seg.writtenLsn : null,
+          sizeBytes: st.size,
+          writtenBytes: seg.completedEnd,
+          sealed: seg.status === 'sealed' && seg !== this.list[this.list.length - 1],
+          encrypted: seg.header.cipher !== 'none',
+          keyId: seg.header.keyId,
+        }),
+      );
     }
     return out;
   }

@@ -26,6 +26,21 @@ async function collect(iterable: AsyncIterable<{ lsn: bigint; payload: Buffer }>
 }
 
 describe('Wal over SegmentedWal (real files)', () => {
+  it('reports what it did in objects JSON.stringify writes, LSNs as decimal strings', async () => {
+    const dir = tempDir();
+    let wal = await Wal.open(dir).storageIo('sync-fs');
+    await wal.appendMany([payload(1), payload(2), payload(3)]);
+    await wal.close();
+    wal = await Wal.open(dir).storageIo('sync-fs');
+    const sent = (value: unknown) => JSON.parse(JSON.stringify(value));
+    expect(sent(wal.stats())).toMatchObject({ lastLsn: '3', durableLsn: '3' });
+    expect(sent(wal.recovery)).toMatchObject({ lastLsn: '3', floorLsn: '1', tornTail: null });
+    expect(sent(await wal.segments())).toEqual([
+      expect.objectContaining({ firstLsn: '1', lastLsn: '3', sealed: false }),
+    ]);
+    await wal.close();
+  });
+
   // sync-fs completes each write at its flush, so the only appends a loop that never yields
   // can hold are those a missing file holds; on io_uring a loaded machine may leave writes in
   // flight and the queue full for a moment (rollover.test.ts covers io_uring below the Wal).

@@ -1,4 +1,4 @@
-import { jsonSafe } from '@walnut/codec';
+import { jsonReady } from '@walnut/codec';
 import type { RecoveryReport } from '@walnut/segmented';
 import type { LogEngine } from './engine.js';
 import type { LatencyHistogram } from './internal/latency-histogram.js';
@@ -94,7 +94,7 @@ export function statsSnapshot(
   const description = engine.io.describe();
   const syncs = counters.syncs;
   const storage = (engine.stats?.() ?? {}) as Record<string, unknown>;
-  const stats: WalStats = {
+  return jsonReady<WalStats>({
     state: wal.state,
     readOnly: wal.readOnly,
     durability: wal.durability,
@@ -129,15 +129,7 @@ export function statsSnapshot(
     durableLsn: engine.durableLsn,
     poisoned: wal.poisoned,
     recovery: recoveryCounts(engine.recoveryReport),
-  };
-  // Not enumerable: a spread or Object.keys of the stats sees only the fields.
-  Object.defineProperty(stats, 'toJSON', { value: statsJson });
-  return stats;
-}
-
-/** `JSON.stringify(wal.stats())`, as a health endpoint sends it: the LSNs as decimal strings. */
-function statsJson(this: WalStats): unknown {
-  return jsonSafe({ ...this });
+  });
 }
 
 /** What opening did, counted (the details are in `Wal.recovery`). */
