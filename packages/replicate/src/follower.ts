@@ -1,4 +1,5 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
+import { jsonReady } from '@walnut/codec';
 import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
 import { Backoff, pause } from './backoff.js';
@@ -154,7 +155,7 @@ export class Follower {
   }
 
   stats(): FollowerStats {
-    return {
+    return jsonReady<FollowerStats>({
       role: 'follower',
       stream: this.stream,
       appliedLsn: this.applier.durable,
@@ -166,7 +167,7 @@ export class Follower {
       lastError: this.lastError,
       failed: this.failure?.message ?? null,
       wal: this.wal.stats(),
-    };
+    });
   }
 
   /**

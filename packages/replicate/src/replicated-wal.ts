@@ -1,4 +1,4 @@
-import { badArgument } from '@walnut/codec';
+import { badArgument, jsonReady } from '@walnut/codec';
 import {
   Batch,
   isWalError,
@@ -326,7 +326,7 @@ export class ReplicatedWal {
   }
 
   stats(): ReplicatedWalStats {
-    return {
+    return jsonReady<ReplicatedWalStats>({
       role: 'primary',
       mode: this.options.mode,
       stream: this.stream,
@@ -347,7 +347,7 @@ export class ReplicatedWal {
       fenced: this.fencing.report,
       guarantee: guarantee(this.options.replicas, this.link.nc.info?.version ?? 'unknown'),
       wal: this.wal.stats(),
-    };
+    });
   }
 
   /**

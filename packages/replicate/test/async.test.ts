@@ -33,6 +33,12 @@ describe('async mode', () => {
     await sleep(200);
     const lag = primary.stats().lag;
     expect(lag.records).toBe(10n);
+    // As a health endpoint sends it: the LSNs as decimal strings, the Wal's stats within.
+    expect(JSON.parse(JSON.stringify(primary.stats()))).toMatchObject({
+      lastLsn: '510',
+      lag: { records: '10', bytes: 1_000 },
+      wal: { lastLsn: '510' },
+    });
     expect(lag.bytes).toBe(1_000);
     expect(lag.ms).toBeGreaterThanOrEqual(150);
     await expect(primary.waitReplicated(510n, 300)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });

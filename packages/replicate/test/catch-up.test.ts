@@ -40,6 +40,7 @@ describe('catching up from the object store', () => {
     await restarted.waitFor(1_000n, 30_000);
     await fresh.waitFor(1_000n, 30_000);
     expect(restarted.stats().restoredRecords).toBeGreaterThan(0);
+    expect(JSON.parse(JSON.stringify(restarted.stats())).appliedLsn).toMatch(/^\d+$/);
     expect(fresh.stats().restoredRecords).toBeGreaterThan(0);
 
     // And they keep following the stream.
