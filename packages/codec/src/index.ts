@@ -82,6 +82,7 @@ export {
   payloadFrameSize,
   recordFrameSize,
   recordFramesSize,
+  recordInputBytes,
   validateRecordInput,
   type WalRecord,
   type WalRecordInput,
@@ -93,4 +94,4 @@ export {
   type ScanStop,
   type StopKind,
 } from './scanner.js';
-export { unknownOption } from './unknown-option.js';
+export { checkOptionKeys, unknownOption } from './unknown-option.js';

@@ -168,6 +168,17 @@ function recordBytes(input: WalRecordInput): number {
 }
 
 /**
+ * Checks every field of a `{ payload, meta?, … }` record as the encoders do (WAL_BAD_ARGUMENT
+ * naming the field) and returns its payload plus meta bytes: what a queue's bound or a
+ * batch's size counts, before any maxRecordSize applies.
+ */
+export function recordInputBytes(input: WalRecordInput): number {
+  inspectInput(input, 'record', -1);
+  forgetPresent();
+  return recordBytes(input);
+}
+
+/**
  * Throws WAL_BAD_ARGUMENT for a field of the wrong type or range and WAL_RECORD_TOO_LARGE
  * when payload + meta exceed `maxRecordSize`.
  */

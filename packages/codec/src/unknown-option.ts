@@ -13,6 +13,13 @@ export function unknownOption(key: string, names: readonly string[], where: stri
   );
 }
 
+/** WAL_BAD_ARGUMENT (`unknownOption`) for the first key of `options` that is none of `names`. */
+export function checkOptionKeys(options: object, names: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!names.includes(key)) throw unknownOption(key, names, where);
+  }
+}
+
 /**
  * The known name within two edits of `key` (case aside), if one is; else the one name whose
  * words hold all of `key`'s or lie all within them, as the same option is called in another

@@ -1,4 +1,4 @@
-import { badArgument, invalidArgument, unknownOption } from '@walnut/codec';
+import { badArgument, checkOptionKeys, invalidArgument } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Clock } from './clock.js';
 import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
@@ -35,11 +35,7 @@ const OPTION_NAMES = Object.keys(OPTIONS);
 export function checkConfig(config: PerCoreWalManagerConfig): void {
   if (typeof config !== 'object' || config === null)
     invalidArgument('config must be an object with baseDir and numCores');
-  for (const key of Object.keys(config)) {
-    if (!Object.hasOwn(OPTIONS, key)) {
-      throw unknownOption(key, OPTION_NAMES, 'PerCoreWalManager.create() and open()');
-    }
-  }
+  checkOptionKeys(config, OPTION_NAMES, 'PerCoreWalManager.create() and open()');
   if (typeof config.baseDir !== 'string' || config.baseDir === '')
     invalidArgument(`config.baseDir must be a directory path`);
   const n = config.numCores;

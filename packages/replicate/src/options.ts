@@ -1,4 +1,4 @@
-import { badArgument, unknownOption } from '@walnut/codec';
+import { badArgument, checkOptionKeys } from '@walnut/codec';
 import type { WalOptions } from '@walnut/wal';
 
 export type ReplicationMode = 'sync' | 'async';
@@ -64,7 +64,7 @@ export interface ResolvedPrimary extends ResolvedCluster {
   readonly uploadSegments: boolean;
 }
 
-const PRIMARY_KEYS = new Set([
+const PRIMARY_KEYS = [
   'servers',
   'stream',
   'connection',
@@ -80,14 +80,8 @@ const PRIMARY_KEYS = new Set([
   'streamMaxBytes',
   'streamMaxMessages',
   'uploadSegments',
-]);
-const FOLLOWER_KEYS = new Set(['servers', 'stream', 'connection', 'wal', 'requestTimeoutMs']);
-
-function checkKeys(options: object, allowed: Set<string>, where: string): void {
-  for (const key of Object.keys(options)) {
-    if (!allowed.has(key)) throw unknownOption(key, [...allowed], where);
-  }
-}
+];
+const FOLLOWER_KEYS = ['servers', 'stream', 'connection', 'wal', 'requestTimeoutMs'];
 
 function positive(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -147,7 +141,7 @@ export function resolveCluster(options: ClusterOptions, what: string): ResolvedC
 
 export function resolvePrimary(options: PrimaryOptions): ResolvedPrimary {
   const cluster = resolveCluster(options, 'options');
-  checkKeys(options, PRIMARY_KEYS, 'ReplicatedWal.open()');
+  checkOptionKeys(options, PRIMARY_KEYS, 'ReplicatedWal.open()');
   const mode = options.mode ?? 'sync';
   if (mode !== 'sync' && mode !== 'async') badArgument('options.mode', "'sync' or 'async'", mode);
   const replicas = options.replicas ?? 3;
@@ -184,7 +178,7 @@ export function resolvePrimary(options: PrimaryOptions): ResolvedPrimary {
 
 export function resolveFollower(options: FollowerOptions): ResolvedCluster {
   const cluster = resolveCluster(options, 'options');
-  checkKeys(options, FOLLOWER_KEYS, 'Follower.open()');
+  checkOptionKeys(options, FOLLOWER_KEYS, 'Follower.open()');
   return cluster;
 }
 

@@ -1,9 +1,9 @@
 import {
   badArgument,
+  checkOptionKeys,
   DEFAULT_MAX_RECORD_SIZE,
   KeyRing,
   MAX_FRAME_BODY,
-  unknownOption,
 } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 
@@ -102,7 +102,7 @@ const FIELDS: Record<keyof SegmentedWalConfig, true> = {
   writeBufferSize: true,
   directIo: true,
 };
-const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.keys(FIELDS));
+const KNOWN_KEYS: readonly string[] = Object.keys(FIELDS);
 
 const IO_METHODS = [
   'open',
@@ -160,9 +160,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     badArgument('config', 'an object with at least { dir }', config);
   }
   const c = config as Record<string, unknown>;
-  for (const key of Object.keys(c)) {
-    if (!KNOWN_KEYS.has(key)) throw unknownOption(key, [...KNOWN_KEYS], 'SegmentedWal.open()');
-  }
+  checkOptionKeys(c, KNOWN_KEYS, 'SegmentedWal.open()');
   if (typeof c.dir !== 'string' || c.dir.length === 0 || c.dir.includes('\0')) {
     badArgument('config.dir', 'a non-empty path string', c.dir);
   }

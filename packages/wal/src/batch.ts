@@ -1,5 +1,11 @@
-import { badArgument, isBytes, WalError, WalErrorCode, type WalRecordInput } from '@walnut/codec';
-import { recordInputBytes } from './internal/record-bytes.js';
+import {
+  badArgument,
+  isBytes,
+  recordInputBytes,
+  WalError,
+  WalErrorCode,
+  type WalRecordInput,
+} from '@walnut/codec';
 
 /**
  * What marks a Batch: `instanceof` fails for a Batch built by another installed copy of this

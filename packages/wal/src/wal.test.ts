@@ -91,17 +91,17 @@ describe('Wal: ordering under concurrency', () => {
   });
 
   it.each([
-    ['no object', null, 'record must be an object'],
-    ['no payload', {}, 'record.payload must be a Buffer or Uint8Array, got undefined'],
+    ['no object', null, 'record must be a record object, got null'],
+    ['no payload', {}, 'record.payload must be a Uint8Array or Buffer, got undefined'],
     [
       'a string payload',
       { payload: 'p' },
-      'record.payload must be a Buffer or Uint8Array, got "p"',
+      'record.payload must be a Uint8Array or Buffer, got "p"',
     ],
     [
       'a Proxy meta',
       { payload: Buffer.from('p'), meta: new Proxy(Buffer.from('m'), {}) },
-      'record.meta must be a Buffer, Uint8Array or undefined, got an object that passes',
+      'record.meta must be a Uint8Array or Buffer, got an object that passes',
     ],
   ])(
     'refuses a record with %s, in appendRecord and Batch.addRecord alike',

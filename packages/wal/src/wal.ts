@@ -2,6 +2,7 @@ import {
   badArgument,
   isBytes,
   isWalError,
+  recordInputBytes,
   WalError,
   WalErrorCode,
   type WalRecord,
@@ -18,7 +19,6 @@ import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { payloadListBytes } from './internal/payload-list.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
-import { recordInputBytes } from './internal/record-bytes.js';
 import { badPayloadError, closedError, poisonedError, readOnlyError } from './internal/refusals.js';
 import { WalStatus } from './internal/wal-status.js';
 import type { Durability, WalRuntimeOptions } from './options.js';

@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import { badArgument, unknownOption, WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, checkOptionKeys, WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '../contract/types.js';
 import { checkIoUringConfig, type IoUringConfig, IoUringStorageIo } from './io-uring.js';
 import { MemoryStorageIo } from './memory.js';
@@ -92,9 +92,5 @@ function checkOptions(options: unknown): void {
       options,
     );
   }
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-      throw unknownOption(key, OPTION_NAMES, 'createStorageIo()');
-    }
-  }
+  checkOptionKeys(options, OPTION_NAMES, 'createStorageIo()');
 }
