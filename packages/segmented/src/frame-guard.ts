@@ -35,8 +35,8 @@ export function checkFrameBody(
 
 /**
  * Reads each of `payloads` once into `into`, checking it as `appendPayload` checks one, and
- * returns how many there are: the appends then work from `into`, so what was checked is
- * what is encoded even if the caller's array has getters or is a Proxy. Nothing is
+ * returns the bytes of their frames: the appends then work from `into`, so what was checked
+ * is what is encoded even if the caller's array has getters or is a Proxy. Nothing is
  * appended when one is refused. The caller empties `into` afterwards.
  */
 export function takePayloads(
@@ -53,17 +53,28 @@ export function takePayloads(
       'payloads is empty: pass at least one payload (skip the call when there is nothing to append)',
     );
   }
+  // One comparison per payload: only a payload longer than both limits allow is looked at
+  // closely, by the checks that name what it is over.
+  const frameOverhead = payloadFrameSize(EMPTY);
+  const longest = Math.min(maxRecordSize, maxFrameBody + FRAME_HEADER_SIZE - frameOverhead);
+  let payloadBytes = 0;
   for (let i = 0; i < count; i++) {
     const payload = payloads[i];
     if (!isBytes(payload)) {
       badArgument(`payloads[${i}]`, 'a Uint8Array or Buffer', payload);
     }
-    if (payload.length > maxRecordSize) validateRecordInput({ payload }, maxRecordSize);
-    checkFrameBody(payloadFrameSize(payload), maxFrameBody, maxRecordSize, 'record');
+    const length = payload.length;
+    if (length > longest) {
+      validateRecordInput({ payload }, maxRecordSize);
+      checkFrameBody(payloadFrameSize(payload), maxFrameBody, maxRecordSize, 'record');
+    }
+    payloadBytes += length;
     into.push(payload);
   }
-  return count;
+  return payloadBytes + count * frameOverhead;
 }
+
+const EMPTY = new Uint8Array(0);
 
 function changedWhileAppended(what: 'record' | 'batch'): WalError {
   return new WalError(

@@ -340,12 +340,17 @@ export class SegmentedWal {
     this.checkWritable('append');
     const list = this.payloadList;
     try {
-      const count = takePayloads(payloads, list, this.cfg.maxRecordSize, this.maxFrameBody);
+      const frameBytes = takePayloads(payloads, list, this.cfg.maxRecordSize, this.maxFrameBody);
+      const count = list.length;
       const p = this.pipeline;
       if (p.lsnHeadroom < count && !p.refreshLsnHeadroom(count)) {
         throw new WalError(WalErrorCode.BAD_STATE, 'the records would use LSNs beyond 2^64-1');
       }
-      for (let from = 0; from < count; ) from = this.appendPayloadRun(list, from, count);
+      // The list's size is known for its first run only; a run cut short by the end of the
+      // write buffer leaves the rest to be measured payload by payload.
+      let from = this.appendPayloadRun(list, 0, count, frameBytes);
+      while (from < count)
+        from = this.appendPayloadRun(list, from, count, Number.POSITIVE_INFINITY);
       return p.nextLsn - 1n;
     } finally {
       // The caller's buffers are not kept reachable.
@@ -357,8 +362,14 @@ export class SegmentedWal {
    * Appends `list[from]` and the payloads after it that fit the write buffer, while the
    * segment is below its target size (the rule `segmentFor` applies before each frame), in
    * one codec call and one booking; returns the index of the first payload not appended.
+   * `restBytes` is the size of the frames of `list[from..count)`, or Infinity if not known.
    */
-  private appendPayloadRun(list: readonly Uint8Array[], from: number, count: number): number {
+  private appendPayloadRun(
+    list: readonly Uint8Array[],
+    from: number,
+    count: number,
+    restBytes: number,
+  ): number {
     const p = this.pipeline;
     const seg = this.segmentFor();
     if (seg.writeCipher !== undefined) {
@@ -372,6 +383,11 @@ export class SegmentedWal {
     const bufferRoom = p.buf.length - at;
     const segmentRoom = this.cfg.segmentTargetSize - seg.assignedEnd;
     let to = from + 1;
+    if (restBytes <= bufferRoom && restBytes <= segmentRoom) {
+      // All of the rest fits: the loop below would take every payload.
+      size = restBytes;
+      to = count;
+    }
     while (to < count && size < segmentRoom) {
       const next = payloadFrameSize(list[to]!);
       if (size + next > bufferRoom) break;
