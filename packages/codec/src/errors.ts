@@ -67,6 +67,13 @@ export const WalErrorCode = {
   NOT_REPLICATED: 'WAL_NOT_REPLICATED',
   /** A replica's log and the replicated stream disagree (a gap, other bytes, or a record the stream never had). */
   DIVERGED: 'WAL_DIVERGED',
+  /**
+   * A durable cursor's next record is gone (retention deleted it while the cursor lagged past
+   * its cap): `details.lsn` is the first LSN still kept. Never an empty, "caught up" read.
+   */
+  CURSOR_BEHIND: 'WAL_CURSOR_BEHIND',
+  /** Another holder (another process, or another Wal in this one) has this durable cursor open. */
+  CURSOR_IN_USE: 'WAL_CURSOR_IN_USE',
 } as const;
 
 export type WalErrorCode = (typeof WalErrorCode)[keyof typeof WalErrorCode];

@@ -16,6 +16,16 @@ export {
   NATIVE_CRC32C_THRESHOLD,
 } from './crc32c.js';
 export { FrameCipher, KeyRing } from './crypto.js';
+export {
+  CURSOR_DIR,
+  CURSOR_FILE_SUFFIX,
+  CURSOR_LOCK_SUFFIX,
+  checkCursorName,
+  cursorFileName,
+  cursorNameOf,
+  decodeCursor,
+  encodeCursor,
+} from './cursor-file.js';
 export { classifyDamage, type DamageKind, findNextValidFrame, isZeroFilled } from './damage.js';
 export * from './errors.js';
 export {

@@ -7,6 +7,7 @@ export {
   type RecoveryMode,
   type SegmentedWalConfig,
 } from './config.js';
+export { readSmallFile, writeFileAtomically } from './log-files.js';
 export type { RecoveryReport, SalvageDrop, TornTail } from './recovery-report.js';
 export {
   SegmentedWal,
