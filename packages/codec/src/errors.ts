@@ -53,6 +53,12 @@ export const WalErrorCode = {
   READ_ONLY: 'WAL_READ_ONLY',
   /** Replay was asked to start below the retained floor (those records were truncated). */
   REPLAY_BELOW_FLOOR: 'WAL_REPLAY_BELOW_FLOOR',
+  /**
+   * `truncateAfter` cut the log after `details.lsn` while this reader, tail or iterator was
+   * positioned past it: what it would hand out next may belong to another history. Open a
+   * new reader from `details.lsn + 1` (after deciding what to do with what it had read).
+   */
+  TRUNCATED: 'WAL_TRUNCATED',
   /** An encrypted segment names a key id the key ring does not hold. */
   KEY_MISSING: 'WAL_KEY_MISSING',
   /** Authentication failed: wrong key, or the ciphertext was tampered with. */

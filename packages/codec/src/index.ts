@@ -16,6 +16,7 @@ export {
   NATIVE_CRC32C_THRESHOLD,
 } from './crc32c.js';
 export { FrameCipher, KeyRing } from './crypto.js';
+export { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './cut-file.js';
 export {
   CURSOR_DIR,
   CURSOR_FILE_SUFFIX,
