@@ -3,6 +3,7 @@ import { isBytes } from './bytes.js';
 import { crc32cJs } from './crc32c-js.js';
 import { badArgument } from './errors.js';
 import { type CodecAddon, loadCodecAddon } from './native.js';
+import { readEnv } from './runtime.js';
 
 type LongCrc = (buf: Uint8Array, start: number, end: number, seed: number) => number;
 
@@ -34,7 +35,7 @@ function loadLongCrc(): {
   /** Shortest input given to `fn`. */
   from: number;
 } {
-  const asked = process.env.WALNUT_CRC32C;
+  const asked = readEnv('WALNUT_CRC32C');
   if (asked === 'js')
     return {
       fn: null,

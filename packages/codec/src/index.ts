@@ -16,7 +16,6 @@ export {
   NATIVE_CRC32C_THRESHOLD,
 } from './crc32c.js';
 export { FrameCipher, KeyRing } from './crypto.js';
-export { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './cut-file.js';
 export {
   CURSOR_DIR,
   CURSOR_FILE_SUFFIX,
@@ -27,6 +26,7 @@ export {
   decodeCursor,
   encodeCursor,
 } from './cursor-file.js';
+export { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './cut-file.js';
 export { classifyDamage, type DamageKind, findNextValidFrame, isZeroFilled } from './damage.js';
 export * from './errors.js';
 export {
@@ -98,6 +98,14 @@ export {
   type WalRecord,
   type WalRecordInput,
 } from './records.js';
+export {
+  currentRuntime,
+  isDenoPermissionError,
+  type Runtime,
+  type RuntimeName,
+  readEnv,
+  runtimeLabel,
+} from './runtime.js';
 export {
   FrameScanner,
   type FrameScannerOptions,

@@ -1,5 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
+import { currentRuntime, isDenoPermissionError, readEnv, runtimeLabel } from './runtime.js';
 
 /** The three native addons of Walnut, by the package that ships each. */
 export type AddonName = 'codec' | 'storage-io' | 'mmap-reader';
@@ -38,8 +39,9 @@ export function addonSwitch(name: AddonName): string {
 /** The setting that turns the addon off (`WALNUT_NATIVE=0`, say), or null when none does. */
 export function addonSwitchedOff(name: AddonName): string | null {
   for (const variable of ['WALNUT_NATIVE', addonSwitch(name)]) {
-    const value = process.env[variable]?.trim().toLowerCase();
-    if (value !== undefined && OFF.has(value)) return `${variable}=${process.env[variable]}`;
+    const raw = readEnv(variable);
+    const value = raw?.trim().toLowerCase();
+    if (value !== undefined && OFF.has(value)) return `${variable}=${raw}`;
   }
   return null;
 }
@@ -72,28 +74,49 @@ export function loadAddon<T>(spec: AddonSpec<T>): AddonLoad<T> {
     return { binding, reason: `native addon loaded from ${path}`, path, disabled: false };
   } catch (error) {
     const detail = firstLine(error);
-    const reason = `the native addon did not load from ${spec.packageRoot} (${detail}); ${spec.fallback}`;
-    warnOnce(spec, detail, path);
+    const denied = isDenoPermissionError(error);
+    const because = denied
+      ? `${runtimeLabel()} refused to load it without its FFI permission: run with --allow-ffi`
+      : detail;
+    const reason = `the native addon did not load from ${spec.packageRoot} (${because}); ${spec.fallback}`;
+    warnOnce(spec, detail, path, denied);
     if (fallbackChannel.hasSubscribers) fallbackChannel.publish({ addon: spec.name, reason });
     return { binding: null, reason, disabled: false };
   }
 }
 
-function warnOnce<T>(spec: AddonSpec<T>, detail: string, path: string | undefined): void {
+function warnOnce<T>(
+  spec: AddonSpec<T>,
+  detail: string,
+  path: string | undefined,
+  denied: boolean,
+): void {
   if (warned.has(spec.name)) return;
   warned.add(spec.name);
   const pkg = `@walnut/${spec.name}`;
   const found =
     path === undefined ? 'no build for this system was found' : `${path} failed to load`;
+  const silence = `set ${addonSwitch(spec.name)}=0 (or WALNUT_NATIVE=0 for every Walnut addon).`;
+  // A permission refused is cured by the flag, never by a compiler: the binary is there.
+  const remedy = denied
+    ? [
+        `  ${runtimeLabel()} loads N-API addons only with its FFI permission: run with`,
+        '  --allow-ffi (or -A). To use the fallback on purpose and silence this warning,',
+        `  ${silence}`,
+      ]
+    : [
+        `  ${pkg} ships prebuilt binaries for linux-x64 and linux-arm64; elsewhere it compiles`,
+        '  one at install, which needs a C compiler, make and Python (node-gyp). To get the',
+        `  native path: install those, then run \`npm rebuild ${pkg}\` (pnpm: allow its build`,
+        `  script, or \`pnpm rebuild ${pkg}\`). To use the fallback on purpose and silence this`,
+        `  warning, ${silence}`,
+      ];
+  const runtime = currentRuntime().name === 'node' ? '' : ` (on ${runtimeLabel()})`;
   process.emitWarning(
     [
-      `${pkg}: ${found}, so it runs on its JavaScript fallback: ${spec.fallback}.`,
+      `${pkg}: ${found}${runtime}, so it runs on its JavaScript fallback: ${spec.fallback}.`,
       `  Cause: ${detail}`,
-      `  ${pkg} ships prebuilt binaries for linux-x64; elsewhere it compiles one at install,`,
-      '  which needs a C compiler, make and Python (node-gyp). To get the native path:',
-      `  install those, then run \`npm rebuild ${pkg}\` (pnpm: allow its build script, or`,
-      `  \`pnpm rebuild ${pkg}\`). To use the fallback on purpose and silence this warning,`,
-      `  set ${addonSwitch(spec.name)}=0 (or WALNUT_NATIVE=0 for every Walnut addon).`,
+      ...remedy,
     ].join('\n'),
     { code: 'WALNUT_NATIVE_FALLBACK' },
   );
