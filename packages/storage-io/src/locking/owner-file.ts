@@ -1,22 +1,24 @@
-import { linkSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { lockedError } from '../contract/errors.js';
+import { syncDirectoryOf, writeDurably } from './durable-file.js';
 import {
   formatOwnerRecord,
   newOwnerRecord,
   type OwnerRecord,
   readOwnerRecord,
 } from './owner-record.js';
-import { type Liveness, liveness, type ProcessIdentity } from './process-identity.js';
+import { bootTimeMs, type Liveness, liveness, type ProcessIdentity } from './process-identity.js';
 
 /**
  * A lock that needs nothing but the file system: a file holding its owner's identity,
- * created exclusively (link(2) of a complete temporary file, so it is never seen half
- * written) and taken over only when its owner is provably gone. Taking over is the racy
- * part — two newcomers may find the same stale owner — so the right to replace one stale
- * record is itself a file created exclusively, named by that record's nonce (decision 0207).
+ * created exclusively (link(2) of a complete, fsynced temporary file, so it is never seen
+ * half written, not even after a power cut) and taken over only when its owner is provably
+ * gone. Taking over is the racy part — two newcomers may find the same stale owner — so the
+ * right to replace one stale file is itself a file created exclusively, named after it
+ * (decision 0207).
  */
 export interface OwnerFileClaim {
   readonly record: OwnerRecord;
@@ -32,10 +34,17 @@ export async function claimOwnerFile(path: string, self: ProcessIdentity): Promi
     if (createExclusive(path, mine)) return claimed(path, mine);
     const current = readOwnerRecord(path);
     if (current === null) continue; // released in the meantime
-    if (current === 'garbled') throw garbled(path);
-    const verdict = liveness(current);
-    if (verdict.kind !== 'gone') throw heldBy(path, current, verdict);
-    const outcome = replaceStale(path, current, mine);
+    let stale: Stale | null | 'vanished';
+    if (current === 'garbled') {
+      stale = staleUnreadable(path);
+      if (stale === 'vanished') continue;
+      if (stale === null) throw garbled(path);
+    } else {
+      const verdict = liveness(current);
+      if (verdict.kind !== 'gone') throw heldBy(path, current, verdict);
+      stale = staleRecord(current);
+    }
+    const outcome = replaceStale(path, stale, mine);
     if (outcome === 'won') return claimed(path, mine);
     if (outcome === 'busy') await sleep(2 + Math.random() * 8);
   }
@@ -46,38 +55,95 @@ export async function claimOwnerFile(path: string, self: ProcessIdentity): Promi
   );
 }
 
+/** A file at some path that provably names no live process, and how to tell it is still there. */
+interface Stale {
+  /** Names the takeover marker: the same stale file always gives the same key. */
+  readonly key: string;
+  isStillAt(path: string): boolean;
+}
+
+function staleRecord(record: OwnerRecord): Stale {
+  return {
+    key: record.nonce,
+    isStillAt(path) {
+      const now = readOwnerRecord(path);
+      return now !== null && now !== 'garbled' && now.nonce === record.nonce;
+    },
+  };
+}
+
+/**
+ * An unreadable owner file is stale when it was last changed before this boot: no process
+ * running now wrote it. (A writer of this version never leaves one: it fsyncs before it
+ * links. Older ones linked unsynced files, which a power cut left empty.) Null when it was
+ * changed in this boot, 'vanished' when it is gone.
+ */
+function staleUnreadable(path: string): Stale | null | 'vanished' {
+  const boot = bootTimeMs();
+  let found: { ino: bigint; ctimeNs: bigint };
+  try {
+    found = lstatSync(path, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'vanished';
+    throw error;
+  }
+  if (boot === null || found.ctimeNs >= BigInt(boot) * 1_000_000n) return null;
+  return {
+    key: `before-boot-${found.ino}-${found.ctimeNs}`,
+    isStillAt(at) {
+      try {
+        const now = lstatSync(at, { bigint: true });
+        return now.ino === found.ino && now.ctimeNs === found.ctimeNs;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function isStale(verdict: Stale | null | 'vanished'): verdict is Stale {
+  return verdict !== null && verdict !== 'vanished';
+}
+
 type Outcome = 'won' | 'busy' | 'changed';
 
 /**
  * Replaces `stale` at `path` with `mine`, if no other process is doing the same: only the
- * creator of `<path>.takeover-<stale nonce>` may. A creator that died leaves that marker
+ * creator of `<path>.takeover-<stale key>` may. A creator that died leaves that marker
  * stale in turn, and it is taken over the same way, one level down.
  */
-function replaceStale(path: string, stale: OwnerRecord, mine: OwnerRecord): Outcome {
-  const marker = `${path}.takeover-${stale.nonce}`;
+function replaceStale(path: string, stale: Stale, mine: OwnerRecord): Outcome {
+  const marker = `${path}.takeover-${stale.key}`;
   if (!createExclusive(marker, mine)) {
     const other = readOwnerRecord(marker);
     if (other === null) return 'changed';
-    if (other === 'garbled') throw garbled(marker);
-    if (liveness(other).kind !== 'gone') return 'busy';
-    const below = replaceStale(marker, other, mine);
-    if (below !== 'won') return below;
+    let below: Stale | null | 'vanished';
+    if (other === 'garbled') {
+      below = staleUnreadable(marker);
+      if (below === 'vanished') return 'changed';
+      if (below === null) throw garbled(marker);
+    } else {
+      if (liveness(other).kind !== 'gone') return 'busy';
+      below = staleRecord(other);
+    }
+    const outcome = replaceStale(marker, below, mine);
+    if (outcome !== 'won') return outcome;
   }
   // The marker is ours: nobody else replaces `stale`, and a live owner never comes back to it.
-  const now = readOwnerRecord(path);
-  if (now === null || now === 'garbled' || now.nonce !== stale.nonce) {
+  if (!stale.isStillAt(path)) {
     removeIfMine(marker, mine);
     return 'changed';
   }
   const temporary = temporaryFor(path, mine);
-  writeFileSync(temporary, formatOwnerRecord(mine), { mode: 0o644 });
+  writeDurably(temporary, formatOwnerRecord(mine));
   renameSync(temporary, path);
+  syncDirectoryOf(path);
   removeIfMine(marker, mine);
   return 'won';
 }
 
 function claimed(path: string, mine: OwnerRecord): OwnerFileClaim {
-  sweepStaleMarkers(path);
+  sweepLeftovers(path);
   let released = false;
   return {
     record: mine,
@@ -89,9 +155,12 @@ function claimed(path: string, mine: OwnerRecord): OwnerFileClaim {
   };
 }
 
-/** Markers of takeovers whose maker died: harmless once the lock has an owner, so removed. */
-function sweepStaleMarkers(path: string): void {
-  const prefix = `${basename(path)}.takeover-`;
+/**
+ * Takeover markers and temporary files whose makers died (a SIGKILL or a power cut between
+ * writing and linking or removing them): harmless once the lock has an owner, so removed.
+ */
+function sweepLeftovers(path: string): void {
+  const base = basename(path);
   let names: string[];
   try {
     names = readdirSync(dirname(path));
@@ -99,28 +168,33 @@ function sweepStaleMarkers(path: string): void {
     return;
   }
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const marker = join(dirname(path), name);
-    const record = readOwnerRecord(marker);
-    if (record !== null && record !== 'garbled' && liveness(record).kind === 'gone') {
-      unlinkQuietly(marker);
+    const leftover =
+      name.startsWith(`${base}.takeover-`) ||
+      (name.startsWith(`${base}.`) && name.endsWith('.tmp'));
+    if (!leftover) continue;
+    const file = join(dirname(path), name);
+    const record = readOwnerRecord(file);
+    if (record === null) continue;
+    if (record === 'garbled' ? isStale(staleUnreadable(file)) : liveness(record).kind === 'gone') {
+      unlinkQuietly(file);
     }
   }
 }
 
-/** Creates `path` holding `record`, atomically and only if it does not exist. */
+/** Creates `path` holding `record`, atomically, durably and only if it does not exist. */
 function createExclusive(path: string, record: OwnerRecord): boolean {
   const temporary = temporaryFor(path, record);
-  writeFileSync(temporary, formatOwnerRecord(record), { mode: 0o644 });
+  writeDurably(temporary, formatOwnerRecord(record));
   try {
     linkSync(temporary, path);
-    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   } finally {
     unlinkQuietly(temporary);
   }
+  syncDirectoryOf(path);
+  return true;
 }
 
 function temporaryFor(path: string, record: OwnerRecord): string {
@@ -155,7 +229,7 @@ function heldBy(path: string, owner: OwnerRecord, verdict: Liveness): WalError {
 function garbled(path: string): WalError {
   return new WalError(
     WalErrorCode.LOCK_UNAVAILABLE,
-    `${path} is not a Walnut lock file, so whether another writer holds this log cannot be told; make sure no process writes the log, then remove ${path}`,
+    `${path} is not a Walnut lock file and was changed since this machine booted, so whether another writer holds this log cannot be told; make sure no process writes the log, then remove ${path}`,
     { details: { path } },
   );
 }

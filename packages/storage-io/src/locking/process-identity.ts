@@ -60,6 +60,20 @@ function machineId(): string {
   return `host:${readFileSync('/proc/sys/kernel/hostname', 'utf8').trim()}`;
 }
 
+/**
+ * When this boot began, in milliseconds of wall-clock time (/proc/stat `btime`, whole
+ * seconds rounded down, so a file changed after the boot is never dated before it), or null
+ * when this system does not say.
+ */
+export function bootTimeMs(): number | null {
+  try {
+    const line = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    return line === null ? null : Number(line[1]) * 1000;
+  } catch {
+    return null;
+  }
+}
+
 /** Field 22 of /proc/<pid>/stat, or null when there is no such process. */
 function startTimeOf(pid: number): string | null {
   let stat: string;
