@@ -20,7 +20,7 @@ async function fileOfFrames(): Promise<{ io: MemoryStorageIo; options: ChunkScan
   await io.mkdir('/log');
   const fd = await io.open(PATH, { create: true });
   await io.write(fd, bytes, 0);
-  const options = { io, fd, path: PATH, start: 0, end: bytes.length, maxFrameBody: 4096 };
+  const options = { io, fd, path: PATH, start: 0, end: bytes.length };
   return { io, options: { ...options, cipher: undefined, chunkSize: CHUNK } };
 }
 

@@ -17,7 +17,6 @@ export interface ChunkScanOptions {
   start: number;
   /** File offset where reading stops (exclusive). */
   end: number;
-  maxFrameBody: number;
   cipher: FrameCipher | undefined;
   chunkSize?: number;
   /**
@@ -64,7 +63,6 @@ export async function* scanChunks(
     }
     const scanner = new FrameScanner(chunk, {
       baseOffset: pos,
-      maxFrameBody: opts.maxFrameBody,
       chunked: pos + length < opts.end,
       ...(opts.cipher === undefined ? {} : { cipher: opts.cipher }),
     });

@@ -26,7 +26,6 @@ export interface FollowState {
   readonly io: StorageIo;
   readonly dir: string;
   readonly ring: KeyRing | undefined;
-  readonly maxFrameBody: number;
   /** Oldest first; the last one is the segment the writer appends to (as far as we know). */
   segments: Segment[];
   floorLsn: bigint;
@@ -78,7 +77,6 @@ async function scanGrowth(state: FollowState, seg: Segment): Promise<void> {
       path: seg.path,
       start,
       end: size,
-      maxFrameBody: state.maxFrameBody,
       cipher: readCipher(state.ring, seg.header, seg.path),
       chunkSize: FOLLOW_CHUNK,
     });

@@ -31,21 +31,28 @@ async function aroundAndReopened(
   return records.map((r) => r.payload.toString('latin1'));
 }
 
-describe('a frame longer than recovery reads', () => {
-  it('is refused for a batch whose record headers take it over, and the log reopens whole', async () => {
-    const config = { maxRecordSize: 4096 };
-    const tiny = Array.from({ length: 1000 }, () => ({ payload: Buffer.from('x') }));
-    const replayed = await aroundAndReopened(config, (wal) => {
-      expect(codeOf(() => wal.appendBatch(tiny))).toBe(WalErrorCode.RECORD_TOO_LARGE);
+describe('maxRecordSize bounds payload and meta, never the frame a later reader accepts', () => {
+  const tiny = Array.from({ length: 1000 }, () => ({ payload: Buffer.from('x') }));
+
+  it('appends a batch whose record headers take its frame past maxRecordSize, and the log reopens whole', async () => {
+    const replayed = await aroundAndReopened({ maxRecordSize: 4096 }, (wal) => {
+      wal.appendBatch(tiny);
     });
-    expect(replayed).toEqual(['before', 'after']);
+    expect(replayed).toHaveLength(1002);
   });
 
-  it('is refused for an encrypted batch the same way', async () => {
+  it('does the same for an encrypted batch', async () => {
     const config = { maxRecordSize: 4096, encryption: testRing() };
-    const tiny = Array.from({ length: 1000 }, () => ({ payload: Buffer.from('x') }));
     const replayed = await aroundAndReopened(config, (wal) => {
-      expect(codeOf(() => wal.appendBatch(tiny))).toBe(WalErrorCode.RECORD_TOO_LARGE);
+      wal.appendBatch(tiny);
+    });
+    expect(replayed).toHaveLength(1002);
+  });
+
+  it('refuses a batch whose payload and meta are over maxRecordSize, and appends nothing of it', async () => {
+    const big = Array.from({ length: 5 }, () => ({ payload: Buffer.alloc(1000) }));
+    const replayed = await aroundAndReopened({ maxRecordSize: 4096 }, (wal) => {
+      expect(codeOf(() => wal.appendBatch(big))).toBe(WalErrorCode.RECORD_TOO_LARGE);
     });
     expect(replayed).toEqual(['before', 'after']);
   });

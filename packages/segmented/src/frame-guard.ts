@@ -6,6 +6,7 @@ import {
   badArgument,
   FRAME_HEADER_SIZE,
   isBytes,
+  MAX_FRAME_BODY,
   payloadFrameSize,
   validateRecordInput,
   WalError,
@@ -13,23 +14,18 @@ import {
 } from '@walnut/codec';
 
 /**
- * WAL_RECORD_TOO_LARGE when a frame's body is over `maxFrameBody`, the longest frame
- * recovery and replay accept (maxRecordSize + 1024): a batch of many small records can
- * keep its payload and meta under maxRecordSize and still need more, for its per-record
- * headers. Such a frame, once written, would read back as damage.
+ * WAL_RECORD_TOO_LARGE when a frame's body is over the format's bound (MAX_FRAME_BODY): a
+ * batch of many small records can keep its payload and meta under maxRecordSize and still
+ * need more, for its per-record headers. The bound is the format's, never an option's, so
+ * what one run writes every later run reads, whatever it sets maxRecordSize to.
  */
-export function checkFrameBody(
-  frameSize: number,
-  maxFrameBody: number,
-  maxRecordSize: number,
-  what: 'record' | 'batch',
-): void {
+export function checkFrameBody(frameSize: number, what: 'record' | 'batch'): void {
   const body = frameSize - FRAME_HEADER_SIZE;
-  if (body <= maxFrameBody) return;
+  if (body <= MAX_FRAME_BODY) return;
   throw new WalError(
     WalErrorCode.RECORD_TOO_LARGE,
-    `the ${what}'s frame body would be ${body} bytes (payload and meta plus the headers of every record), over the ${maxFrameBody} bytes a reader accepts with maxRecordSize ${maxRecordSize}; ${what === 'batch' ? 'split the batch' : 'split the record'} or raise maxRecordSize`,
-    { details: { size: body, limit: maxFrameBody } },
+    `the ${what}'s frame body would be ${body} bytes (payload and meta plus the headers of every record), over the ${MAX_FRAME_BODY} bytes the format allows in one frame; ${what === 'batch' ? 'split the batch' : 'split the record'}`,
+    { details: { size: body, limit: MAX_FRAME_BODY } },
   );
 }
 
@@ -43,7 +39,6 @@ export function takePayloads(
   payloads: readonly Uint8Array[],
   into: Uint8Array[],
   maxRecordSize: number,
-  maxFrameBody: number,
 ): number {
   if (!Array.isArray(payloads)) badArgument('payloads', 'an array of Uint8Arrays', payloads);
   const count = payloads.length;
@@ -56,7 +51,7 @@ export function takePayloads(
   // One comparison per payload: only a payload longer than both limits allow is looked at
   // closely, by the checks that name what it is over.
   const frameOverhead = payloadFrameSize(EMPTY);
-  const longest = Math.min(maxRecordSize, maxFrameBody + FRAME_HEADER_SIZE - frameOverhead);
+  const longest = Math.min(maxRecordSize, MAX_FRAME_BODY + FRAME_HEADER_SIZE - frameOverhead);
   let payloadBytes = 0;
   for (let i = 0; i < count; i++) {
     const payload = payloads[i];
@@ -66,7 +61,7 @@ export function takePayloads(
     const length = payload.length;
     if (length > longest) {
       validateRecordInput({ payload }, maxRecordSize);
-      checkFrameBody(payloadFrameSize(payload), maxFrameBody, maxRecordSize, 'record');
+      checkFrameBody(payloadFrameSize(payload), 'record');
     }
     payloadBytes += length;
     into.push(payload);

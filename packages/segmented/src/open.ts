@@ -1,7 +1,8 @@
 import { dirname, join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { createStorageIo, type IoLock, lockOwner, type StorageIo } from '@walnut/storage-io';
+import { type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
+import { finishPendingCut } from './cut-after.js';
 import { type DirectIoStats, probeDirectIo } from './direct-io.js';
 import { recoverLog } from './recovery.js';
 import type { RecoveryReport } from './recovery-report.js';
@@ -33,7 +34,7 @@ export interface OpenedLog {
 export async function openLog(config: unknown): Promise<OpenedLog> {
   const cfg = resolveConfig(config);
   const ownsIo = cfg.io === undefined;
-  const io = cfg.io ?? createStorageIo({ backend: 'auto' });
+  const io = cfg.io ?? (await openStorageIo({ backend: 'auto' }));
   let lock: IoLock | null = null;
   const release = async (): Promise<void> => {
     if (lock !== null) await lock.release().catch(() => {});
@@ -60,14 +61,16 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
             state: 'off',
             reason: cfg.readOnly ? 'read-only' : 'not asked for (config.directIo)',
           };
+    // A cut that a crash interrupted is finished before recovery looks at the segments.
+    await finishPendingCut(io, cfg.dir, cfg.readOnly);
     const recovered = await recoverLog({
       io,
       dir: cfg.dir,
       mode: cfg.recovery,
+      verify: cfg.verify,
       readOnly: cfg.readOnly,
       besideWriter: cfg.readOnly && writerMayBeWriting(join(cfg.dir, LOCK_FILE)),
       ring: cfg.encryption,
-      maxFrameBody: maxFrameBodyOf(cfg),
     });
     return {
       cfg,
@@ -87,11 +90,6 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
     await release();
     throw err;
   }
-}
-
-/** The largest frame body the log reads or writes: a record of maxRecordSize and its overhead. */
-export function maxFrameBodyOf(cfg: ResolvedConfig): number {
-  return Math.min(2 ** 30, cfg.maxRecordSize + 1024);
 }
 
 /**

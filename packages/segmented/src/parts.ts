@@ -37,7 +37,7 @@ export interface FrontHooks {
  * Builds the parts of an opened log and wires each one's host callbacks to the others.
  * The callbacks refer to parts built after them: none runs before this returns.
  */
-export function buildParts(init: OpenedLog, maxFrameBody: number, front: FrontHooks): Parts {
+export function buildParts(init: OpenedLog, front: FrontHooks): Parts {
   const { cfg, io } = init;
   const direct = init.directIo.state === 'on';
   const counters = newCounters();
@@ -149,7 +149,6 @@ export function buildParts(init: OpenedLog, maxFrameBody: number, front: FrontHo
   });
   const pager = new ReplayPager({
     io,
-    maxFrameBody,
     writeBufferSize: cfg.writeBufferSize,
     ring: front.ring,
     segments: () => segments.list.slice(),

@@ -9,7 +9,6 @@ import type { WritePipeline } from './write-pipeline.js';
 export interface RefreshHost {
   readonly io: StorageIo;
   readonly dir: string;
-  readonly maxFrameBody: number;
   readonly segments: SegmentSet;
   readonly pipeline: WritePipeline;
   readonly rounds: SyncRounds;
@@ -52,7 +51,6 @@ export class ReaderRefresh {
       io,
       dir,
       ring: this.host.ring(),
-      maxFrameBody: this.host.maxFrameBody,
       segments: segments.list.slice(),
       floorLsn: segments.floorLsn,
       nextLsn: p.nextLsn,

@@ -1,6 +1,6 @@
 import type { FileHeader, KeyRing, LsnGap } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import type { RecoveryMode } from './config.js';
+import type { RecoveryMode, VerifyMode } from './config.js';
 
 /** A segment as recovery found it. */
 export interface RecoveredSegment {
@@ -46,7 +46,10 @@ export interface RecoveryReport {
   readOnly: boolean;
   /** Segments in the log after recovery. */
   segments: number;
-  /** Records found in them (including any below the floor in the first segment). */
+  /**
+   * Records in them (including any below the floor in the first segment): counted in the
+   * segments open() read, and from their successors' first LSNs in those it did not.
+   */
   records: number;
   floorLsn: bigint;
   /** Highest LSN in the log after recovery, 0n when empty. */
@@ -75,8 +78,9 @@ export interface RecoveryOptions {
   dir: string;
   mode: RecoveryMode;
   readOnly: boolean;
+  /** 'all' scans every segment; 'newest' (the default) only the newest (0311). */
+  verify?: VerifyMode;
   /** See `ScanOptions.besideWriter`. */
   besideWriter?: boolean;
   ring: KeyRing | undefined;
-  maxFrameBody: number;
 }

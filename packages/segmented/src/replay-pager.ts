@@ -11,7 +11,6 @@ import type { Segment } from './segment.js';
  */
 export interface PagerSource {
   io: StorageIo;
-  maxFrameBody: number;
   writeBufferSize: number;
   ring(): KeyRing | undefined;
   segments(): readonly Segment[];
@@ -72,7 +71,6 @@ export class ReplayPager {
     return {
       io: o.io,
       ring: o.ring(),
-      maxFrameBody: o.maxFrameBody,
       chunkSize: Math.max(DEFAULT_READ_CHUNK, o.writeBufferSize),
       segments: o.segments,
       readableLsn: o.readableLsn,

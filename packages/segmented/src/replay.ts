@@ -3,6 +3,7 @@ import {
   type FrameScanner,
   isWalError,
   type KeyRing,
+  type ScanStop,
   WalError,
   WalErrorCode,
   type WalRecord,
@@ -10,13 +11,12 @@ import {
 import type { StorageIo } from '@walnut/storage-io';
 import { scanChunks } from './chunk-reader.js';
 import type { Segment } from './segment.js';
-import { readCipher } from './segment-scan.js';
+import { corruptError, readCipher } from './segment-scan.js';
 
 /** What a replay reads: segments on disk and how far each is known to hold whole frames. */
 export interface ReplaySource {
   io: StorageIo;
   ring: KeyRing | undefined;
-  maxFrameBody: number;
   chunkSize: number;
   /** The segments on disk, oldest first, at the moment the replay starts. */
   segments(): readonly Segment[];
@@ -37,6 +37,20 @@ interface Chunk {
 }
 
 /**
+ * What the records of the segment being read must be (0311): open reads only the newest
+ * segment, so a replay is the check of the others, and nothing out of sequence is handed out.
+ */
+interface Sequence {
+  /** The LSN the next record must have; null when any (a replay resuming inside a segment). */
+  expect: bigint | null;
+  /** The highest LSN the segment holds (as far as the log knows). */
+  last: bigint;
+}
+
+const DAMAGE_ADVICE =
+  "Restore the log from a replica or backup, or open it with recovery: 'salvage' to keep every intact record";
+
+/**
  * The chunks to read, in order, from the segment holding `from` up to the readable end.
  * The consumer drains each chunk's scanner before asking for the next one; `resume`, when
  * given, is a frame boundary in the segment holding `from`.
@@ -46,6 +60,7 @@ async function* replayChunks(
   from: bigint,
   limit: bigint,
   resume: ReplayPosition | undefined,
+  sequence: Sequence,
 ): AsyncGenerator<Chunk, void, void> {
   const all = source.segments();
   let startAt = 0;
@@ -61,6 +76,8 @@ async function* replayChunks(
     if (i === startAt && resume !== undefined && resume.path === seg.path) {
       if (resume.offset >= FILE_HEADER_SIZE && resume.offset <= end) start = resume.offset;
     }
+    sequence.expect = start === FILE_HEADER_SIZE ? seg.firstLsn : null;
+    sequence.last = seg.lastLsn;
     const cipher = readCipher(source.ring, seg.header, seg.path);
     let fd: number;
     try {
@@ -82,7 +99,6 @@ async function* replayChunks(
         path: seg.path,
         start,
         end,
-        maxFrameBody: source.maxFrameBody,
         cipher,
         chunkSize: source.chunkSize,
       });
@@ -91,17 +107,39 @@ async function* replayChunks(
         yield { scanner: step.value, path: seg.path };
         step = await walk.next();
       }
-      const stop = step.value;
-      if (stop.kind !== 'eof' || stop.offset < end) {
-        throw new WalError(
-          WalErrorCode.CORRUPT,
-          `${seg.path} is damaged at offset ${stop.offset} (${stop.reason}); it was valid when the log was opened, so something changed the file since. Reopen the log to run recovery`,
-          { details: { segment: seg.path, offset: stop.offset, reason: stop.reason } },
-        );
-      }
+      checkEnd(seg, step.value, end, sequence);
     } finally {
       await source.io.close(fd);
     }
+  }
+}
+
+/**
+ * A segment read to its end must end cleanly. A sealed one must have held every LSN up to
+ * its last, and zero fill may follow them (open does not know where the data of a segment it
+ * did not read ends); a stop short of that is damage: a cut, a zeroed stretch, or a segment
+ * that is not the one the log wrote. The one being written ends where its writes completed.
+ */
+function checkEnd(seg: Segment, stop: ScanStop, end: number, sequence: Sequence): void {
+  if (stop.kind !== 'eof') {
+    throw corruptError(seg.path, stop.offset, `${stop.kind}: ${stop.reason}`, DAMAGE_ADVICE);
+  }
+  const expect = sequence.expect;
+  if (seg.status === 'sealed' && expect !== null && expect <= seg.lastLsn) {
+    throw corruptError(
+      seg.path,
+      stop.offset,
+      `its records end at LSN ${expect - 1n} but the log holds LSNs up to ${seg.lastLsn} in it (it was cut or zeroed, or it is not the segment the log wrote, or one that held them is missing)`,
+      DAMAGE_ADVICE,
+    );
+  }
+  if (seg.status !== 'sealed' && stop.offset < end) {
+    throw corruptError(
+      seg.path,
+      stop.offset,
+      `${stop.reason}, before the end of the completed writes (${end}); something changed the file since the log was opened`,
+      DAMAGE_ADVICE,
+    );
   }
 }
 
@@ -143,12 +181,17 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
   private readonly paging: boolean;
   private ready: WalRecord[] = [];
   private at = 0;
+  private readonly sequence: Sequence = { expect: null, last: 0n };
+  /** Damage found while decoding a chunk ahead: thrown once the records before it are out. */
+  private damage: WalError | null = null;
+  /** File offset of the frame of the record read last. */
+  private frameAt = 0;
 
   constructor(source: ReplaySource, from: bigint, resume?: ReplayPosition, paging = false) {
     this.paging = paging;
     this.from = from;
     this.limit = source.readableLsn();
-    this.chunks = replayChunks(source, from, this.limit, resume);
+    this.chunks = replayChunks(source, from, this.limit, resume, this.sequence);
   }
 
   /** Where the record `next()` returned last starts, when it is the first of its frame. */
@@ -178,7 +221,12 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
    */
   private decodeChunk(): void {
     const ready: WalRecord[] = [];
-    for (let rec = this.fromChunk(); rec !== null; rec = this.fromChunk()) ready.push(rec);
+    try {
+      for (let rec = this.fromChunk(); rec !== null; rec = this.fromChunk()) ready.push(rec);
+    } catch (err) {
+      if (!isWalError(err, WalErrorCode.CORRUPT)) throw err;
+      this.damage = err;
+    }
     this.ready = ready;
     this.at = 0;
   }
@@ -197,16 +245,44 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
       }
       this.lastFrameStart = scanner.offset !== before ? before : -1;
       this.lastFramePath = chunk.path;
-      if (rec.lsn > this.limit) {
+      if (this.lastFrameStart >= 0) this.frameAt = before;
+      const sequence = this.sequence;
+      const lsn = rec.lsn;
+      if (sequence.expect !== null && lsn !== sequence.expect) {
+        this.finished = true;
+        throw this.outOfSequence(
+          chunk.path,
+          `a valid frame holds LSN ${lsn} where LSN ${sequence.expect} was expected`,
+        );
+      }
+      sequence.expect = lsn + 1n;
+      if (lsn > this.limit) {
         this.finished = true;
         return null;
       }
-      if (rec.lsn >= this.from) return rec;
+      if (lsn > sequence.last) {
+        this.finished = true;
+        throw this.outOfSequence(
+          chunk.path,
+          `a valid frame holds LSN ${lsn}, past LSN ${sequence.last}, the last the log has in this segment (it is not the segment the log wrote)`,
+        );
+      }
+      if (lsn >= this.from) return rec;
     }
+  }
+
+  private outOfSequence(path: string, reason: string): WalError {
+    return corruptError(path, this.frameAt, reason, DAMAGE_ADVICE);
   }
 
   private async refill(): Promise<IteratorResult<WalRecord>> {
     for (;;) {
+      const damage = this.damage;
+      if (damage !== null) {
+        this.damage = null;
+        await this.return();
+        throw damage;
+      }
       if (this.finished) {
         await this.return();
         return DONE;

@@ -36,7 +36,6 @@ export interface ResyncOptions {
   /** The first LSN of the next segment: frames at or above it are not this segment's (null: last segment). */
   below: bigint | null;
   cipher: FrameCipher | undefined;
-  maxFrameBody: number;
 }
 
 /** LSNs of a record or batch frame's body, or null for any other kind. */
@@ -62,7 +61,6 @@ function frameLsns(scanner: FrameScanner): { first: bigint; count: number } | nu
 function runAt(bytes: Buffer, at: number, options: ResyncOptions): IntactRun | null {
   const scanner = new FrameScanner(bytes, {
     start: at,
-    maxFrameBody: options.maxFrameBody,
     cipher: options.cipher,
   });
   let run: IntactRun | null = null;
@@ -104,7 +102,7 @@ export function resynchronise(bytes: Buffer, from: number, options: ResyncOption
     let run: IntactRun | null = null;
     let at = stretchStart;
     while (run === null) {
-      const candidate = findNextValidFrame(bytes, at, options.maxFrameBody);
+      const candidate = findNextValidFrame(bytes, at);
       if (candidate === -1) return { runs, stretches, tail: { start: stretchStart, kind: 'torn' } };
       run = runAt(bytes, candidate, { ...options, nextLsn });
       at = candidate + 1;

@@ -77,7 +77,6 @@ export async function salvageSegment(
     nextLsn: seg.lastLsn + 1n,
     below,
     cipher: readCipher(opts.ring, seg.header, seg.path),
-    maxFrameBody: opts.maxFrameBody,
   });
   const created: RecoveredSegment[] = [];
   let keptUpTo = seg.lastLsn;

@@ -24,7 +24,6 @@ import { scanChunks } from './chunk-reader.js';
 export interface ScanOptions {
   io: StorageIo;
   ring: KeyRing | undefined;
-  maxFrameBody: number;
   /**
    * Read-only, beside a writer that may be writing (its lock is held): the last segment
    * ends at the first frame that does not check out, as `refresh()` reads it (0320). Past
@@ -150,7 +149,6 @@ async function judgeRest(
   fd: IoFd,
   offset: number,
   fileSize: number,
-  maxFrameBody: number,
   isLast: boolean,
 ): Promise<Verdict> {
   if (offset >= fileSize) return { kind: 'eof' };
@@ -161,10 +159,10 @@ async function judgeRest(
   const bytes = rest.subarray(0, got);
   // A frame whose CRC matches but which the scanner refused has a malformed body: a
   // writer of this format never produces one, so it is damage, not a torn write.
-  if (findNextValidFrame(bytes, 0, maxFrameBody) === 0) return { kind: 'corrupt' };
-  const kind = classifyDamage(bytes, 0, maxFrameBody);
+  if (findNextValidFrame(bytes, 0) === 0) return { kind: 'corrupt' };
+  const kind = classifyDamage(bytes, 0);
   if (kind !== 'corrupt' || !isLast) return { kind };
-  const next = findNextValidFrame(bytes, 1, maxFrameBody);
+  const next = findNextValidFrame(bytes, 1);
   if (looksLikeLostWrites(bytes, offset, next)) {
     return {
       kind: 'torn',
@@ -198,7 +196,6 @@ export async function scanSegment(
     path,
     start: FILE_HEADER_SIZE,
     end: fileSize,
-    maxFrameBody: opts.maxFrameBody,
     cipher,
     reuseChunk: true,
   });
@@ -259,7 +256,7 @@ export async function scanSegment(
   if (atWritersFrontier || (stop.kind === 'eof' && stop.offset >= fileSize)) {
     return { lastLsn, records, dataEnd: stop.offset, damage: null };
   }
-  const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, opts.maxFrameBody, isLast);
+  const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, isLast);
   if (verdict.kind === 'eof') return { lastLsn, records, dataEnd: stop.offset, damage: null };
   return {
     lastLsn,

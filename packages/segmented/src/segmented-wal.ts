@@ -25,17 +25,27 @@ import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './confi
 import type { DirectIoStats } from './direct-io.js';
 import type { Failures } from './failures.js';
 import { checkFrameBody, type Encoder, encodeReserved, takePayloads } from './frame-guard.js';
+import { cutSuffix } from './cut-after.js';
 import { Listeners } from './listeners.js';
-import { maxFrameBodyOf, type OpenedLog, openLog } from './open.js';
+import { type OpenedLog, openLog } from './open.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
 import { ReaderRefresh } from './reader-refresh.js';
+import { recoverLog } from './recovery.js';
 import type { RecoveryReport } from './recovery-report.js';
 import type { ReplayPager } from './replay-pager.js';
-import { hasRecords, plannedSegment, type Segment } from './segment.js';
+import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
 import type { SegmentInfo, SegmentSet, TruncateResult } from './segment-set.js';
 import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
+import { SuffixCuts, truncatedError } from './suffix-cuts.js';
 import type { SyncRounds } from './sync-rounds.js';
 import { TruncationQueue } from './truncation-queue.js';
+import {
+  carryCounters,
+  checkCutPoint,
+  cutRunningError,
+  planSuffixCut,
+  type TruncateAfterResult,
+} from './truncate-after.js';
 import {
   checkLsnArgument,
   checkNotBelowFloor,
@@ -50,6 +60,7 @@ import type { ZeroFiller } from './zero-fill.js';
 export type { SegmentInfo, TruncateResult } from './segment-set.js';
 export { SPARE_FILE_PREFIX } from './segment-set.js';
 export type { SegmentedWalStats } from './stats.js';
+export type { TruncateAfterResult } from './truncate-after.js';
 
 /**
  * A write-ahead log kept as a directory of segment files, written through a StorageIo.
@@ -72,20 +83,23 @@ export class SegmentedWal {
   private readonly ownsIo: boolean;
   private readonly lock: IoLock | null;
   private readonly report: RecoveryReport;
-  private readonly maxFrameBody: number;
   private readonly directIo: DirectIoStats;
-  private readonly counters: Counters;
-  private readonly zeroFill: ZeroFiller | null;
-  private readonly writeback: WritebackAhead | null;
-  private readonly pipeline: WritePipeline;
-  private readonly segments: SegmentSet;
-  private readonly failures: Failures;
-  private readonly rounds: SyncRounds;
-  private readonly pager: ReplayPager;
+  // The parts are built anew when truncateAfter reopens the log under its lock (install).
+  private counters!: Counters;
+  private zeroFill!: ZeroFiller | null;
+  private writeback!: WritebackAhead | null;
+  private pipeline!: WritePipeline;
+  private segments!: SegmentSet;
+  private failures!: Failures;
+  private rounds!: SyncRounds;
+  private pager!: ReplayPager;
   private readonly durableListeners = new Listeners<[lsn: bigint]>('onDurable');
   private readonly writtenListeners = new Listeners<[lsn: bigint]>('onWritten');
   private ring: KeyRing | undefined;
-  private readonly truncations: TruncationQueue;
+  private truncations!: TruncationQueue;
+  private readonly cuts = new SuffixCuts();
+  /** True while truncateAfter runs: appends are refused until it ends. */
+  private cutting = false;
   /** `appendPayloads`' own copy of the caller's list, empty between calls. */
   private readonly payloadList: Uint8Array[] = [];
   /** Null on a writer: it knows its own log. */
@@ -101,8 +115,25 @@ export class SegmentedWal {
     this.lock = init.lock;
     this.report = init.report;
     this.ring = init.cfg.encryption;
-    this.maxFrameBody = maxFrameBodyOf(init.cfg);
-    const parts = buildParts(init, this.maxFrameBody, {
+    this.install(init);
+    const checkUsable = (): void => this.checkUsable();
+    this.readerRefresh = init.cfg.readOnly
+      ? new ReaderRefresh({
+          io: this.storageIo,
+          dir: this.cfg.dir,
+          segments: this.segments,
+          pipeline: this.pipeline,
+          rounds: this.rounds,
+          ring: () => this.ring,
+          checkUsable,
+          written: (lsn) => this.writtenListeners.emit(lsn),
+        })
+      : null;
+  }
+
+  /** Builds the parts of the log `init` describes and makes them this log's. */
+  private install(init: OpenedLog): void {
+    const parts = buildParts(init, {
       closed: () => this.closed,
       ring: () => this.ring,
       written: (lsn) => {
@@ -118,21 +149,7 @@ export class SegmentedWal {
     this.failures = parts.failures;
     this.rounds = parts.rounds;
     this.pager = parts.pager;
-    const checkUsable = (): void => this.checkUsable();
-    this.truncations = new TruncationQueue(this.segments, checkUsable);
-    this.readerRefresh = init.cfg.readOnly
-      ? new ReaderRefresh({
-          io: this.storageIo,
-          dir: this.cfg.dir,
-          maxFrameBody: this.maxFrameBody,
-          segments: this.segments,
-          pipeline: this.pipeline,
-          rounds: this.rounds,
-          ring: () => this.ring,
-          checkUsable,
-          written: (lsn) => this.writtenListeners.emit(lsn),
-        })
-      : null;
+    this.truncations = new TruncationQueue(this.segments, () => this.checkUsable());
   }
 
   /**
@@ -262,6 +279,7 @@ export class SegmentedWal {
     this.checkUsable();
     if (this.cfg.readOnly) throw readOnlyError(what);
     if (this.failures.rollback !== null) throw this.failures.rollingBackError();
+    if (this.cutting) throw cutRunningError(what);
   }
 
   // The hot path (docs/decisions/0606-per-record-cost-budget.md): each append calls the
@@ -273,7 +291,7 @@ export class SegmentedWal {
     const plainSize = recordFrameSize(record);
     const bytes = record.payload.length + (record.meta === undefined ? 0 : record.meta.length);
     if (bytes > this.cfg.maxRecordSize) validateRecordInput(record, this.cfg.maxRecordSize);
-    checkFrameBody(plainSize, this.maxFrameBody, this.cfg.maxRecordSize, 'record');
+    checkFrameBody(plainSize, 'record');
     const p = this.pipeline;
     if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) {
       throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
@@ -309,7 +327,7 @@ export class SegmentedWal {
       validateRecordInput({ payload }, this.cfg.maxRecordSize);
     }
     const size = payloadFrameSize(payload);
-    checkFrameBody(size, this.maxFrameBody, this.cfg.maxRecordSize, 'record');
+    checkFrameBody(size, 'record');
     const p = this.pipeline;
     if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) {
       throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
@@ -340,7 +358,7 @@ export class SegmentedWal {
     this.checkWritable('append');
     const list = this.payloadList;
     try {
-      const frameBytes = takePayloads(payloads, list, this.cfg.maxRecordSize, this.maxFrameBody);
+      const frameBytes = takePayloads(payloads, list, this.cfg.maxRecordSize);
       const count = list.length;
       const p = this.pipeline;
       if (p.lsnHeadroom < count && !p.refreshLsnHeadroom(count)) {
@@ -425,7 +443,7 @@ export class SegmentedWal {
         { details: { size: bytes, limit: this.cfg.maxRecordSize } },
       );
     }
-    checkFrameBody(plainSize, this.maxFrameBody, this.cfg.maxRecordSize, 'batch');
+    checkFrameBody(plainSize, 'batch');
     if (p.lsnHeadroom < records.length && !p.refreshLsnHeadroom(records.length)) {
       throw new WalError(WalErrorCode.BAD_STATE, 'the batch would use LSNs beyond 2^64-1');
     }
@@ -462,7 +480,7 @@ export class SegmentedWal {
     const p = this.pipeline;
     const last = first + BigInt(count - 1);
     const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
-    checkFrameBody(size, this.maxFrameBody, this.cfg.maxRecordSize, what);
+    checkFrameBody(size, what);
     const scratch = p.scratchOf(plainSize);
     encodeReserved(encode, scratch, 0, first, input, plainSize, what);
     const at = p.room(size);
@@ -502,7 +520,7 @@ export class SegmentedWal {
     if (this.failures.poison !== null || this.failures.rollback !== null) return p.submittedLsn;
     const keep = lsn > p.submittedLsn ? lsn : p.submittedLsn;
     if (keep >= p.nextLsn - 1n || p.bufferedBytes === 0) return p.nextLsn - 1n;
-    p.dropBufferedAbove(keep, this.maxFrameBody);
+    p.dropBufferedAbove(keep);
     return p.nextLsn - 1n;
   }
 
@@ -602,6 +620,81 @@ export class SegmentedWal {
     return this.truncations.add(checkpointLsn);
   }
 
+  /**
+   * Cuts the log after `lsn` durably: the records after it are gone, the next append gets
+   * `lsn + 1` (docs/decisions/0340-segmented-truncate-after.md). The records appended before
+   * the call are made durable first; appends while it runs are refused (WAL_BAD_STATE). A
+   * power loss at any point leaves the log as it was before the cut or as it is after it.
+   * Replays started before the cut fail with WAL_TRUNCATED rather than hand out a record
+   * above `lsn`. From `floorLsn - 1` (every record) to the last LSN; not inside an atomic
+   * batch or a salvage's gap.
+   */
+  async truncateAfter(lsn: bigint): Promise<TruncateAfterResult> {
+    checkLsnArgument('lsn', lsn);
+    this.checkWritable('truncateAfter');
+    checkCutPoint(lsn, this.segments.floorLsn, this.pipeline.nextLsn - 1n);
+    this.cutting = true;
+    try {
+      const last = await this.sync();
+      if (lsn === last) return { afterLsn: lsn, recordsRemoved: 0n, segmentsDeleted: 0 };
+      const cut = await planSuffixCut(this.storageIo, this.cfg.dir, this.ring, this.segments.list, lsn);
+      try {
+        await this.quiesce();
+        const segmentsDeleted = await cutSuffix(this.storageIo, this.cfg.dir, cut);
+        this.cuts.record(lsn);
+        await this.reopenAfterCut();
+        return { afterLsn: lsn, recordsRemoved: last - lsn, segmentsDeleted };
+      } catch (err) {
+        // Files half cut and closed: only an open (which finishes a recorded cut) goes on.
+        this.failures.poisonWith(err);
+        throw this.failures.poison ?? err;
+      }
+    } finally {
+      this.cutting = false;
+    }
+  }
+
+  /** Lets every write, creation, fill and sync end and closes the files, keeping the lock. */
+  private async quiesce(): Promise<void> {
+    await this.truncations.idle();
+    await Promise.all(this.pipeline.writes.map((w) => w.settled));
+    await this.segments.creationsDone();
+    await this.zeroFill?.idle();
+    while (this.rounds.active) await new Promise((r) => setImmediate(r));
+    await this.writeback?.idle();
+    await this.segments.closeFiles();
+  }
+
+  /** Recovers the cut log as open() would, under the lock this writer holds, and goes on with it. */
+  private async reopenAfterCut(): Promise<void> {
+    const before = this.counters;
+    const recovered = await recoverLog({
+      io: this.storageIo,
+      dir: this.cfg.dir,
+      mode: this.cfg.recovery,
+      readOnly: false,
+      ring: this.ring,
+    });
+    this.install({
+      cfg: this.cfg,
+      io: this.storageIo,
+      ownsIo: this.ownsIo,
+      lock: this.lock,
+      report: this.report,
+      directIo: this.directIo,
+      segments: recovered.segments.map((s) =>
+        existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
+      ),
+      floorLsn: recovered.floorLsn,
+      nextLsn: recovered.nextLsn,
+      release: async () => {},
+    });
+    carryCounters(before, this.counters);
+    await prepareActiveSegment(this.activeParts(), this.storageIo, this.ring);
+    this.segments.prepareSpare();
+    await this.segments.spareReady();
+  }
+
   /** Every record from the floor on, in LSN order, streamed in bounded memory. */
   replay(): AsyncIterable<WalRecord> {
     return this.replayFrom(this.segments.floorLsn);
@@ -614,7 +707,7 @@ export class SegmentedWal {
    */
   replayFrom(lsn: bigint): AsyncIterable<WalRecord> {
     this.checkReplayFrom(lsn);
-    return this.pager.from(lsn);
+    return this.cuts.guard(this.pager.from(lsn), this.cuts.generation);
   }
 
   private checkReplayFrom(lsn: bigint): void {
@@ -636,7 +729,14 @@ export class SegmentedWal {
       badArgument('max', 'a positive integer', max);
     }
     this.checkReplayFrom(lsn);
-    return this.pager.page(lsn, max);
+    const since = this.cuts.generation;
+    const page = await this.pager.page(lsn, max).catch((err) => {
+      if (since === this.cuts.generation) throw err;
+      throw truncatedError(this.cuts.keptSince(since), null, err);
+    });
+    const last = page.records[page.records.length - 1];
+    if (last !== undefined) this.cuts.check(last.lsn, since);
+    return page;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WalRecord> {

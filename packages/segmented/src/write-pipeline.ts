@@ -559,13 +559,12 @@ export class WritePipeline {
    * Cuts the write buffer before its first frame above `keep` (a batch stays or goes whole):
    * the frames carry their LSNs. For SegmentedWal.dropUnsubmittedAbove.
    */
-  dropBufferedAbove(keep: bigint, maxFrameBody: number): void {
+  dropBufferedAbove(keep: bigint): void {
     if (this.bufLen === 0) return;
     this.seal();
     const seg = this.host.active();
     const scanner = new FrameScanner(this.buf, {
       end: this.bufLen,
-      maxFrameBody,
       ...(seg.writeCipher === undefined ? {} : { cipher: seg.writeCipher }),
     });
     for (;;) {

@@ -3,6 +3,7 @@ export {
   type BackendChoice,
   type CreateStorageIoOptions,
   createStorageIo,
+  openStorageIo,
 } from './backends/create.js';
 export {
   checkIoUringConfig,
@@ -12,6 +13,7 @@ export {
 } from './backends/io-uring.js';
 export { makeDirectory } from './backends/make-directory.js';
 export { MemoryStorageIo, type PowerLossOptions } from './backends/memory.js';
+export { type IoUringProof, proveIoUring } from './backends/prove-io-uring.js';
 export { openFlags } from './backends/real-files.js';
 export { SyncFsStorageIo } from './backends/sync-fs.js';
 export {

@@ -91,7 +91,7 @@ export interface NativeLoad {
 
 // This file sits directly under src/ and is bundled directly under dist/: either way the
 // package root is one level up. Keep it there when the tree is sorted.
-const packageRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const packageRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 let cached: NativeLoad | undefined;
 
 /** Loads the addon once, through the loader every Walnut addon uses; never throws. */

@@ -37,7 +37,10 @@ export interface WalOptions {
   encryption?: KeyRing;
   /** What opening does with damage. Default `'truncate-tail'`. */
   recovery?: RecoveryMode;
-  /** Largest payload+meta of one record. Default 16 MiB. */
+  /**
+   * Largest payload+meta of one new record. Default 16 MiB. It limits appends only: reading
+   * accepts every record the format allows, so lowering it never hides one written before.
+   */
   maxRecordSize?: number;
   /** Wait this long before starting a group commit, to gather more records. Default 0. */
   maxGroupWaitMs?: number;
@@ -100,6 +103,7 @@ export const WRITER_ONLY_OPTIONS: readonly (keyof WalOptions)[] = [
   'zeroFillAhead',
   'writebackAhead',
   'directIo',
+  'maxRecordSize',
 ];
 
 type Check<T> = (value: unknown, name: string) => T;

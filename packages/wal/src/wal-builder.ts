@@ -133,7 +133,7 @@ export class WalBuilder implements PromiseLike<Wal> {
       }
     }
     const factory = this.factory ?? segmentedEngineFactory;
-    const { io, owned } = resolveStorage(s.storageIo, s.ioUring);
+    const { io, owned } = await resolveStorage(s.storageIo, s.ioUring);
     let engine: LogEngine;
     try {
       engine = await factory.open(

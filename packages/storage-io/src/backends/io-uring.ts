@@ -5,6 +5,7 @@ import type { IoFd, StorageIoDescription } from '../contract/types.js';
 import { lockScope } from '../locking/lock-file.js';
 import { loadNative, type NativeRing } from '../native.js';
 import { openNow, withRealFiles } from './real-files.js';
+import { ioUringRuntimeGate } from './runtime-gate.js';
 
 /** Configuration of the io_uring backend. */
 export interface IoUringConfig {
@@ -149,6 +150,9 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
 
   /** Creates a ring, or throws WAL_BACKEND_UNAVAILABLE saying why it cannot. */
   static create(config: IoUringConfig = {}, reason = 'chosen explicitly'): IoUringStorageIo {
+    const refused = ioUringRuntimeGate();
+    if (refused !== null)
+      throw new WalError(WalErrorCode.BACKEND_UNAVAILABLE, `io_uring is unavailable: ${refused}`);
     const { binding, reason: loadReason } = loadNative();
     if (binding === null) {
       throw new WalError(
@@ -491,6 +495,8 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
 
 /** Whether a ring can be created here (it creates and destroys a real one to find out). */
 export function ioUringAvailability(): { available: boolean; reason: string } {
+  const refused = ioUringRuntimeGate();
+  if (refused !== null) return { available: false, reason: refused };
   const { binding, reason } = loadNative();
   if (binding === null) return { available: false, reason };
   const failure = binding.probe();

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, currentRuntime, WalError, WalErrorCode } from '@walnut/codec';
 import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from '../contract/errors.js';
 import type { IoLock } from '../contract/types.js';
 import { loadNative, type NativeBinding } from '../native.js';
@@ -24,9 +24,14 @@ export async function lockFile(path: string): Promise<IoLock> {
   const binding = loadNative().binding;
   const self = ownIdentity();
   if (binding === null && typeof self === 'string') {
+    // On Deno both are permissions: --allow-ffi loads the addon (flock), -A shows /proc.
+    const remedy =
+      currentRuntime().name === 'deno'
+        ? 'run Deno with --allow-ffi (the addon then locks with flock) or with -A'
+        : 'install @walnut/storage-io where its addon loads (see describe().reason)';
     throw new WalError(
       WalErrorCode.LOCK_UNAVAILABLE,
-      `cannot lock ${path} against other processes: the native addon (flock) is not loaded and ${self}, so a lock file's owner could never be proven gone; install @walnut/storage-io where its addon loads (see describe().reason), or open the log read-only`,
+      `cannot lock ${path} against other processes: the native addon (flock) is not loaded and ${self}, so a lock file's owner could never be proven gone; ${remedy}, or open the log read-only`,
       { details: { path } },
     );
   }

@@ -1,4 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
+import { isDenoPermissionError, runtimeLabel } from '@walnut/codec';
 
 /**
  * What names a process uniquely on one machine, across pid reuse and reboots: its pid, the
@@ -32,13 +33,19 @@ function readOwnIdentity(): ProcessIdentity | string {
   try {
     return {
       pid: process.pid,
-      startTime: startTimeOf(process.pid) ?? fail('/proc/self/stat has no start time'),
+      startTime:
+        startTimeIn(readFileSync('/proc/self/stat', 'utf8')) ??
+        fail('/proc/self/stat has no start time'),
       bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
       machineId: machineId(),
       pidNamespace: readlinkSync('/proc/self/ns/pid'),
     };
   } catch (error) {
-    return `this system does not show process start times and boot ids (${error instanceof Error ? error.message : String(error)})`;
+    const detail = error instanceof Error ? error.message : String(error);
+    // Deno shows /proc only to a program run with -A, whatever --allow-read names.
+    if (isDenoPermissionError(error))
+      return `${runtimeLabel()} does not let this program read /proc, where process start times and boot ids are (${detail}); Deno grants it only with -A (--allow-all)`;
+    return `this system does not show process start times and boot ids (${detail})`;
   }
 }
 
@@ -82,6 +89,10 @@ function startTimeOf(pid: number): string | null {
   } catch {
     return null;
   }
+  return startTimeIn(stat);
+}
+
+function startTimeIn(stat: string): string | null {
   // The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return fields[19] ?? null;

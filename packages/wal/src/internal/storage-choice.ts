@@ -2,8 +2,8 @@ import { badArgument } from '@walnut/codec';
 import {
   BACKEND_CHOICES,
   type BackendChoice,
-  createStorageIo,
   type IoUringConfig,
+  openStorageIo,
   type StorageIo,
 } from '@walnut/storage-io';
 
@@ -33,14 +33,17 @@ export function checkStorageChoice(value: unknown, name: string): StorageChoice 
   );
 }
 
-/** A caller's instance is used as is and never closed by Walnut; a backend name creates one. */
-export function resolveStorage(
+/**
+ * A caller's instance is used as is and never closed by Walnut; a backend name creates one
+ * (`auto` after proving io_uring works in this runtime, once per process).
+ */
+export async function resolveStorage(
   choice: StorageChoice | undefined,
   ioUring: IoUringConfig | undefined,
-): ResolvedStorage {
+): Promise<ResolvedStorage> {
   const checked = choice === undefined ? 'auto' : checkStorageChoice(choice, 'storageIo');
   if (typeof checked === 'string') {
-    return { io: createStorageIo({ backend: checked, ioUring }), owned: true };
+    return { io: await openStorageIo({ backend: checked, ioUring }), owned: true };
   }
   return { io: checked, owned: false };
 }

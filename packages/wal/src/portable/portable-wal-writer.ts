@@ -147,11 +147,11 @@ export class PortableWalWriter {
     if (!Number.isSafeInteger(maxRecordSize) || maxRecordSize < 1) {
       badArgument('maxRecordSize', 'a positive integer', maxRecordSize);
     }
-    const { io, owned } = resolveStorage(config.storageIo, config.ioUring);
+    const { io, owned } = await resolveStorage(config.storageIo, config.ioUring);
     let fd: IoFd | undefined;
     try {
       fd = await io.open(path, { create: true });
-      const { position, nextLsn } = await prepareFile(io, fd, path, content, maxRecordSize);
+      const { position, nextLsn } = await prepareFile(io, fd, path, content);
       return new PortableWalWriter({
         path,
         content,
@@ -539,7 +539,6 @@ async function prepareFile(
   fd: IoFd,
   path: string,
   content: PortableContent,
-  maxRecordSize: number,
 ): Promise<{ position: number; nextLsn: bigint | null }> {
   const size = await io.size(fd);
   if (size < FILE_HEADER_SIZE) {
@@ -574,25 +573,10 @@ async function prepareFile(
     );
   }
   if (content === 'raw') {
-    const nextLsn = await nextLsnOfRecordsOnly(
-      io,
-      fd,
-      size,
-      header.headerLength,
-      header.firstLsn,
-      maxRecordSize,
-    );
+    const nextLsn = await nextLsnOfRecordsOnly(io, fd, size, header.headerLength, header.firstLsn);
     return { position: size, nextLsn };
   }
-  const scan = await scanPortableRecords(
-    io,
-    fd,
-    path,
-    size,
-    header.headerLength,
-    header.firstLsn,
-    maxRecordSize,
-  );
+  const scan = await scanPortableRecords(io, fd, path, size, header.headerLength, header.firstLsn);
   if (scan.end < size) {
     await io.truncate(fd, scan.end);
     await io.datasync(fd);

@@ -12,7 +12,8 @@ export interface PortableScan {
 /**
  * Reads a 'records' portable file frame by frame, in chunks. A clean end or a torn tail
  * ends the scan (the caller cuts the tail); damage followed by a valid frame is
- * mid-file corruption and throws WAL_CORRUPT.
+ * mid-file corruption and throws WAL_CORRUPT. A frame may be as long as the format allows,
+ * whatever maxRecordSize this run was given: it limits new appends, not what is read.
  */
 export async function scanPortableRecords(
   io: StorageIo,
@@ -21,12 +22,10 @@ export async function scanPortableRecords(
   size: number,
   headerLength: number,
   firstLsn: bigint,
-  maxRecordSize: number,
 ): Promise<PortableScan> {
   let offset = headerLength;
   let nextLsn = firstLsn;
   let chunkSize = CHUNK;
-  const maxFrameBody = maxRecordSize + 1024;
   while (offset < size) {
     const length = Math.min(chunkSize, size - offset);
     const buf = Buffer.allocUnsafe(length);
@@ -35,7 +34,6 @@ export async function scanPortableRecords(
     const scanner = new FrameScanner(buf.subarray(0, got), {
       baseOffset: offset,
       chunked: !reachesEnd,
-      maxFrameBody,
     });
     for (let record = scanner.nextRecord(); record; record = scanner.nextRecord()) {
       if (record.lsn !== nextLsn) {
@@ -60,7 +58,7 @@ export async function scanPortableRecords(
       // The scanner judged only this chunk; what follows decides torn versus corrupt.
       const rest = Buffer.allocUnsafe(size - stop.offset);
       const n = await readFully(io, fd, rest, stop.offset);
-      if (classifyDamage(rest.subarray(0, n), 0, maxFrameBody) === 'corrupt') {
+      if (classifyDamage(rest.subarray(0, n), 0) === 'corrupt') {
         throw corruptAt(path, stop.offset, stop.reason);
       }
     }
@@ -89,7 +87,6 @@ export async function nextLsnOfRecordsOnly(
   size: number,
   headerLength: number,
   firstLsn: bigint,
-  maxRecordSize: number,
 ): Promise<bigint | null> {
   let offset = headerLength;
   let nextLsn = firstLsn;
@@ -100,7 +97,6 @@ export async function nextLsnOfRecordsOnly(
     const scanner = new FrameScanner(buf.subarray(0, got), {
       baseOffset: offset,
       chunked: true,
-      maxFrameBody: maxRecordSize + 1024,
     });
     try {
       for (let record = scanner.nextRecord(); record; record = scanner.nextRecord()) {
