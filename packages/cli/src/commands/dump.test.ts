@@ -1,3 +1,4 @@
+import { SegmentedWal } from '@walnut/segmented';
 import { describe, expect, it } from 'vitest';
 import {
   cli,
@@ -64,5 +65,29 @@ describe('walnut dump', () => {
       `walnut: WAL_KEY_MISSING: ${dir} is encrypted (00000000000000000001.wal: aes-256-gcm, key id 1) and the CLI takes no keys, so \`walnut dump\` cannot read its records`,
     );
     expect(r.stderr).toContain('`walnut inspect` and `walnut verify` check an encrypted log');
+  });
+});
+
+describe('walnut dump and walnut verify agree about records over the default maxRecordSize', () => {
+  it('dumps a 17 MiB record appended under maxRecordSize 32 MiB, in a sealed segment too', async () => {
+    const dir = await tempDir();
+    const wal = await SegmentedWal.open({ dir, maxRecordSize: 32 << 20, segmentTargetSize: 4096 });
+    wal.append({ payload: Buffer.from('before') });
+    wal.append({ payload: Buffer.alloc(17 << 20, 0x61) });
+    wal.append({ payload: Buffer.from('after') });
+    await wal.sync();
+    await wal.close();
+    const dumped = await cli('dump', dir, '--json');
+    expect(dumped.code).toBe(0);
+    const lines = dumped.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.lsn, l.size])).toEqual([
+      ['1', 6],
+      ['2', 17 << 20],
+      ['3', 5],
+    ]);
+    expect((await cli('verify', dir)).code).toBe(0);
   });
 });
