@@ -14,7 +14,7 @@ import { type ObjectStore, Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { Backoff, pause } from './backoff.js';
-import { decodeHeader, type MessageHeader } from './message.js';
+import { decodeHeader, type MessageHeader, messageCrc } from './message.js';
 import { names, type ResolvedCluster, type ResolvedPrimary } from './options.js';
 
 /** JetStream's error code for a publish whose expected last sequence was not the stream's. */
@@ -26,6 +26,8 @@ export interface StreamPosition {
   readonly seq: number;
   /** That message's header, or null when the stream is empty. */
   readonly header: MessageHeader | null;
+  /** That message's CRC32C (its content's name), or null when the stream is empty. */
+  readonly crc: number | null;
 }
 
 /**
@@ -146,10 +148,11 @@ export class ClusterLink {
   async lastPosition(): Promise<StreamPosition> {
     const info = await this.jsm.streams.info(this.names.stream);
     const seq = info.state.last_seq;
-    if (info.state.messages === 0 || seq === 0) return { seq, header: null };
+    if (info.state.messages === 0 || seq === 0) return { seq, header: null, crc: null };
     const message = await this.jsm.streams.getMessage(this.names.stream, { seq });
     if (message === null) return this.lastPosition();
-    return { seq, header: decodeHeader(message.data, `${this.names.stream}#${seq}`) };
+    const header = decodeHeader(message.data, `${this.names.stream}#${seq}`);
+    return { seq, header, crc: messageCrc(message.data) };
   }
 
   /** First and last sequence currently stored (first > last when empty). */

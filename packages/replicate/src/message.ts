@@ -98,6 +98,27 @@ function writeHeader(out: Buffer, header: MessageHeader): void {
   out.writeUInt32LE(crc32c(out.subarray(8)), 4);
 }
 
+/** The CRC32C a message carries (over everything after it): with its range, it names the content. */
+export function messageCrc(bytes: Uint8Array): number {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32LE(4);
+}
+
+/**
+ * The id a message is published under: stream, epoch, LSN range and CRC, so one id names
+ * exactly one content. A message regrouped after a failure (more or fewer records) gets
+ * another id, and JetStream cannot take it for a resend of the first (issue #38).
+ */
+export function messageId(
+  stream: string,
+  epoch: number,
+  firstLsn: bigint,
+  lastLsn: bigint,
+  body: Uint8Array,
+): string {
+  const crc = messageCrc(body).toString(16).padStart(8, '0');
+  return `${stream}:${epoch}:${firstLsn}-${lastLsn}:${crc}`;
+}
+
 function corrupt(what: string, where: string): never {
   throw new WalError(
     WalErrorCode.CORRUPT,

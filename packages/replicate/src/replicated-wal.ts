@@ -128,6 +128,8 @@ export class ReplicatedWal {
   private readonly acks: AckWaiters;
   private readonly lag = new ReplicationLag();
   private closed = false;
+  /** Set when the stream holds something else than this primary sent: it stops for good. */
+  private divergence: WalError | null = null;
   private closing: Promise<void> | null = null;
   private stopWatch: (() => void) | null = null;
   /** The `wal.sync()` appends are waiting on, and the last LSN it covers. */
@@ -156,6 +158,7 @@ export class ReplicatedWal {
       {
         onReplicated: (lsn) => this.replicated(lsn),
         onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),
+        onDiverged: (reason) => this.diverge(reason),
       },
     );
     this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
@@ -382,6 +385,7 @@ export class ReplicatedWal {
 
   private refusal(): WalError | null {
     if (this.fencing.report !== null) return this.fencing.error();
+    if (this.divergence !== null) return this.divergence;
     if (this.closed)
       return new WalError(
         WalErrorCode.CLOSED,
@@ -409,6 +413,7 @@ export class ReplicatedWal {
   private appended(lsn: bigint, bytes: number): Promise<bigint> {
     this.lag.mark(lsn, bytes, this.shipper.replicatedLsn);
     if (this.fencing.report !== null) return Promise.reject(this.fencing.error(lsn));
+    if (this.divergence !== null) return Promise.reject(this.divergence);
     if (this.options.mode === 'async') return Promise.resolve(lsn);
     const timeoutMs = this.options.replicationTimeoutMs;
     return this.acks.waitFor(
@@ -428,6 +433,20 @@ export class ReplicatedWal {
     this.lag.replicated(lsn);
     this.uploader?.replicated(lsn);
     if (this.lag.bytes < this.options.maxLagBytes) this.lag.wake();
+  }
+
+  /**
+   * The stream disagrees with what this primary sent (a replica kept another content under
+   * this epoch): nothing more is reported replicated, and waiting appends are refused.
+   */
+  private diverge(reason: string): void {
+    this.divergence = new WalError(
+      WalErrorCode.DIVERGED,
+      `the stream '${this.stream}' disagrees with this primary's log (${reason}); records after LSN ${this.shipper.replicatedLsn} are durable only in the local log and are not counted as replicated. Close this primary, check the cluster's replicas, and reopen it`,
+      { details: { replicatedLsn: this.shipper.replicatedLsn, lastLsn: this.wal.lastLsn } },
+    );
+    this.acks.rejectAll(this.divergence);
+    this.lag.wake();
   }
 
   private fence(byEpoch: number, reason: string): void {

@@ -2,15 +2,35 @@ import type { PubAck } from '@nats-io/jetstream';
 import type { WalRecordInput } from '@walnut/codec';
 import { Backoff, pause } from './backoff.js';
 import { type ClusterLink, describe, isWrongLastSequence } from './link.js';
-import { encodeRecordsMessage, MESSAGE_OVERHEAD, MessageKind, recordCost } from './message.js';
+import {
+  encodeRecordsMessage,
+  MESSAGE_OVERHEAD,
+  type MessageHeader,
+  MessageKind,
+  messageCrc,
+  messageId,
+  recordCost,
+} from './message.js';
 
-interface InFlight {
+/** A message sent: kept until the stream holds it, so a resend is the very same bytes. */
+interface Sent {
   readonly firstLsn: bigint;
   readonly lastLsn: bigint;
   /** The sequence the stream gives this message if every earlier one was stored. */
   readonly seq: number;
-  readonly sentAt: number;
+  readonly body: Buffer;
+  readonly id: string;
+  readonly crc: number;
+  sentAt: number;
   acked: boolean;
+}
+
+/** The last message known stored: what the stream must still hold at `seq`. */
+interface Stored {
+  readonly seq: number;
+  readonly firstLsn: bigint;
+  readonly lastLsn: bigint;
+  readonly crc: number;
 }
 
 export interface ShipperEvents {
@@ -18,6 +38,11 @@ export interface ShipperEvents {
   onReplicated(lsn: bigint): void;
   /** The stream holds a message of a later epoch: another primary took over. */
   onFenced(epoch: number, reason: string): void;
+  /**
+   * The stream holds at a place this primary wrote something else than it sent: nothing
+   * more is reported replicated (the shipper stops; `counters.diverged` says why).
+   */
+  onDiverged(reason: string): void;
 }
 
 export interface ShipperStats {
@@ -31,6 +56,10 @@ export interface ShipperStats {
   lastError: string | null;
   /** Round trip of the last acknowledged publish. */
   lastPublishMs: number;
+  /** Messages published again, byte for byte, after a failure. */
+  resent: number;
+  /** Why shipping stopped for good: the stream disagrees with what was sent (null: it agrees). */
+  diverged: string | null;
 }
 
 const COMPACT_AT = 4096;
@@ -55,7 +84,8 @@ export class Shipper {
   private head = 0;
   /** Index of the first queued record not yet handed to a publish. */
   private sendIndex = 0;
-  private readonly inflight: InFlight[] = [];
+  private readonly inflight: Sent[] = [];
+  private stored: Stored | null = null;
   private readonly pending = new Set<Promise<void>>();
   private readonly backoff = new Backoff();
   private failure: unknown = null;
@@ -73,6 +103,8 @@ export class Shipper {
     stalled: false,
     lastError: null,
     lastPublishMs: 0,
+    resent: 0,
+    diverged: null,
   };
 
   constructor(
@@ -154,34 +186,44 @@ export class Shipper {
 
   private send(from: number, to: number): void {
     const firstLsn = this.lsns[from]!;
+    const lastLsn = this.lsns[to - 1]!;
     const group = this.records.slice(from, to);
     const body = encodeRecordsMessage(this.epoch, firstLsn, group);
-    const entry: InFlight = {
+    const entry: Sent = {
       firstLsn,
-      lastLsn: this.lsns[to - 1]!,
+      lastLsn,
       seq: this.nextSeq++,
-      sentAt: performance.now(),
+      body,
+      // The id names this content (epoch, range, CRC): a resend of this very message is a
+      // duplicate the stream drops, and a regrouped one can never be taken for it.
+      id: messageId(this.link.names.stream, this.epoch, firstLsn, lastLsn, body),
+      crc: messageCrc(body),
+      sentAt: 0,
       acked: false,
     };
-    this.inflight.push(entry);
-    this.counters.inFlight = this.inflight.length;
     this.counters.messages++;
     this.counters.records += group.length;
     this.counters.bytes += body.length;
-    // The id names the log's epoch and first LSN: a resend of this very message is a
-    // duplicate the stream drops, and no other primary's message can be mistaken for it.
-    const publish = this.link
-      .publish(body, `${this.link.names.stream}:${this.epoch}:${firstLsn}`, entry.seq - 1)
-      .then(
-        (ack) => this.acked(entry, ack),
-        (error) => this.failed(error),
-      );
+    this.transmit(entry);
+  }
+
+  /** Publishes `entry` (again, after a failure: the same bytes, id and expected sequence). */
+  private transmit(entry: Sent): void {
+    entry.sentAt = performance.now();
+    entry.acked = false;
+    this.inflight.push(entry);
+    this.counters.inFlight = this.inflight.length;
+    const publish = this.link.publish(entry.body, entry.id, entry.seq - 1).then(
+      (ack) => this.acked(entry, ack),
+      (error) => this.failed(error),
+    );
     this.pending.add(publish);
     publish.finally(() => this.pending.delete(publish));
   }
 
-  private acked(entry: InFlight, ack: PubAck): void {
-    if (ack.duplicate || ack.seq !== entry.seq) {
+  private acked(entry: Sent, ack: PubAck): void {
+    // A duplicate at the expected sequence is this very content stored by an earlier send.
+    if (ack.seq !== entry.seq) {
       this.failed(
         new Error(
           `the stream stored LSNs ${entry.firstLsn}–${entry.lastLsn} at sequence ${ack.seq}${ack.duplicate ? ' (as a duplicate)' : ''}, not ${entry.seq}`,
@@ -197,6 +239,7 @@ export class Shipper {
       const done = this.inflight.shift()!;
       this.replicatedLsn = done.lastLsn;
       this.streamSeq = done.seq;
+      this.stored = done;
       advanced = true;
     }
     this.counters.inFlight = this.inflight.length;
@@ -216,10 +259,14 @@ export class Shipper {
     this.recovering = this.recover();
   }
 
-  /** After a failure: let everything in flight end, then find where the stream is. */
+  /**
+   * After a failure: lets everything in flight end, finds where the stream is, and sends
+   * the messages it does not hold again byte for byte (same id, same expected sequence),
+   * before anything new.
+   */
   private async recover(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-    this.inflight.length = 0;
+    const sent = this.inflight.splice(0);
     this.counters.inFlight = 0;
     if (this.stopped) return;
     const reason = describe(this.failure);
@@ -227,11 +274,21 @@ export class Shipper {
     this.counters.lastError = reason;
     // A refused expected sequence is an answer, not an outage: look at once.
     if (!isWrongLastSequence(this.failure)) await pause(this.backoff.next(), this.stopper.signal);
-    await this.reconcile();
+    const resend = await this.reconcile(sent);
+    if (this.stopped) return;
     this.dropReplicated();
     this.sendIndex = this.head;
     this.failure = null;
     this.recovering = null;
+    if (resend.length > 0) {
+      const last = resend[resend.length - 1]!.lastLsn;
+      while (this.sendIndex < this.lsns.length && this.lsns[this.sendIndex]! <= last) {
+        this.sendIndex++;
+      }
+      this.counters.resent += resend.length;
+      for (const entry of resend) this.transmit(entry);
+      this.nextSeq = resend[resend.length - 1]!.seq + 1;
+    }
     this.pump();
   }
 
@@ -257,9 +314,12 @@ export class Shipper {
   /**
    * Reads the stream's last message until the cluster answers (with backoff), then sets
    * the position: everything up to that message's last LSN is in the stream, and the next
-   * publish expects that message's sequence. A later epoch there means this primary is fenced.
+   * publish expects that message's sequence. Returns the messages of `sent` the stream does
+   * not hold, to be sent again as they were. A later epoch there means this primary is
+   * fenced; a message of this epoch that is not what was sent there means the stream
+   * diverged from the log.
    */
-  private async reconcile(): Promise<void> {
+  private async reconcile(sent: readonly Sent[]): Promise<Sent[]> {
     this.counters.reconciles++;
     while (!this.stopped) {
       try {
@@ -271,25 +331,70 @@ export class Shipper {
             header.epoch,
             `the stream holds a message of epoch ${header.epoch} at sequence ${position.seq}`,
           );
-          return;
+          return [];
         }
         if (header === null || header.epoch < this.epoch) {
           throw new Error(
             `the stream lost this primary's epoch marker (its last message is ${header === null ? 'none' : `of epoch ${header.epoch}`}); was it purged or recreated?`,
           );
         }
+        const disagreement = this.disagreement(position.seq, header, position.crc, sent);
+        if (disagreement !== null) {
+          this.stopped = true;
+          this.counters.diverged = disagreement;
+          this.counters.lastError = disagreement;
+          this.events.onDiverged(disagreement);
+          return [];
+        }
         const inStream = header.kind === MessageKind.EPOCH ? header.firstLsn - 1n : header.lastLsn;
         this.streamSeq = position.seq;
         this.nextSeq = position.seq + 1;
+        const held = sent.find((entry) => entry.seq === position.seq);
+        if (held !== undefined) this.stored = held;
         if (inStream > this.replicatedLsn) {
           this.replicatedLsn = inStream;
           this.events.onReplicated(inStream);
         }
-        return;
+        return sent.filter((entry) => entry.seq > position.seq).sort((a, b) => a.seq - b.seq);
       } catch (error) {
         this.counters.lastError = describe(error);
         await pause(this.backoff.next(), this.stopper.signal);
       }
     }
+    return [];
   }
+
+  /**
+   * What is wrong with the stream's last message at `seq` (of this epoch), or null when it
+   * is one this primary sent there: the last one known stored, one just sent, or the marker.
+   */
+  private disagreement(
+    seq: number,
+    header: MessageHeader,
+    crc: number | null,
+    sent: readonly Sent[],
+  ): string | null {
+    const at = `the stream's message at sequence ${seq}`;
+    const known = sent.find((entry) => entry.seq === seq) ?? this.stored;
+    if (header.kind === MessageKind.EPOCH) {
+      return known === null || known.seq < seq
+        ? null
+        : `${at} is this epoch's marker, but LSNs ${known.firstLsn}–${known.lastLsn} were stored there or after it: the stream went back`;
+    }
+    if (known === null || known.seq !== seq) {
+      return `${at} holds LSNs ${header.firstLsn}–${header.lastLsn} of this epoch, which this primary did not send there (the stream's sequence ${this.stored === null ? 'is unknown' : `${this.stored.seq} was the last known stored`})`;
+    }
+    if (
+      known.firstLsn !== header.firstLsn ||
+      known.lastLsn !== header.lastLsn ||
+      known.crc !== crc
+    ) {
+      return `${at} holds LSNs ${header.firstLsn}–${header.lastLsn} (CRC ${hex(crc)}), but this primary sent LSNs ${known.firstLsn}–${known.lastLsn} (CRC ${hex(known.crc)}) there: a replica of the stream disagrees with the log`;
+    }
+    return null;
+  }
+}
+
+function hex(crc: number | null): string {
+  return crc === null ? 'none' : crc.toString(16).padStart(8, '0');
 }
