@@ -9,6 +9,12 @@ import type { StorageIo } from '@walnut/storage-io';
 
 export type RecoveryMode = 'strict' | 'truncate-tail' | 'salvage';
 
+/**
+ * What open() reads: 'newest' scans the newest segment and checks the others' names and
+ * headers (readers check their frames as they hand records out); 'all' scans every segment.
+ */
+export type VerifyMode = 'newest' | 'all';
+
 export interface SegmentedWalConfig {
   /** The log directory (created by a writer if missing). */
   dir: string;
@@ -36,6 +42,13 @@ export interface SegmentedWalConfig {
   maxRecordSize?: number;
   /** What open() does with damage it finds. Default 'truncate-tail'. */
   recovery?: RecoveryMode;
+  /**
+   * How much of the log open() reads. Default 'newest': the newest segment is scanned, and
+   * damage in a sealed one is WAL_CORRUPT from the first reader that reaches it, before it
+   * hands out the damaged record or any later one. 'all' finds it at open instead, at the
+   * cost of reading the whole log (docs/decisions/0311). Salvage always reads everything.
+   */
+  verify?: VerifyMode;
   /** Open without the lock and never modify anything. */
   readOnly?: boolean;
   /** Encrypt new segments with this key ring (and decrypt old ones). */
@@ -97,6 +110,7 @@ const FIELDS: Record<keyof SegmentedWalConfig, true> = {
   writebackAhead: true,
   maxRecordSize: true,
   recovery: true,
+  verify: true,
   readOnly: true,
   encryption: true,
   writeBufferSize: true,
@@ -197,6 +211,10 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     }
     recovery = c.recovery;
   }
+  if (c.verify !== undefined && c.verify !== 'newest' && c.verify !== 'all') {
+    badArgument('config.verify', "'newest' or 'all'", c.verify);
+  }
+  const verify: VerifyMode = c.verify === 'all' ? 'all' : 'newest';
   if (c.encryption !== undefined && !isKeyRing(c.encryption)) {
     badArgument('config.encryption', 'a KeyRing from @walnut/codec', c.encryption);
   }
@@ -219,6 +237,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     ),
     maxRecordSize,
     recovery,
+    verify,
     readOnly: optionalBoolean('config.readOnly', c.readOnly),
     encryption: c.encryption as KeyRing | undefined,
     writeBufferSize,

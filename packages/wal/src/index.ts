@@ -8,6 +8,8 @@ export type {
   TornTail,
 } from '@walnut/segmented';
 export { Batch } from './batch.js';
+export type { Cursor } from './cursors/cursor.js';
+export type { CursorInfo } from './cursors/cursor-registry.js';
 export type { EngineSegment } from './engine.js';
 export { TAIL_POLL_MS, type TailOptions } from './internal/read-side.js';
 export type { StorageChoice } from './internal/storage-choice.js';
@@ -18,6 +20,8 @@ export {
   PortableWalWriter,
   type PortableWalWriterConfig,
 } from './portable/portable-wal-writer.js';
+export type { RetentionReport, RetentionStats } from './retention/retention.js';
+export type { RetentionOptions } from './retention/retention-options.js';
 export { type AppendBatchOptions, Wal } from './wal.js';
 export { WalBuilder } from './wal-builder.js';
 export type { WalState, WalStats } from './wal-stats.js';

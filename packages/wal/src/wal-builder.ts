@@ -12,6 +12,7 @@ import {
   type WalOptions,
   WRITER_ONLY_OPTIONS,
 } from './options.js';
+import { checkRetention, type RetentionOptions } from './retention/retention-options.js';
 import { segmentedEngineFactory } from './segmented-engine.js';
 import { Wal } from './wal.js';
 
@@ -33,6 +34,7 @@ export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 1024 * 1024;
 export class WalBuilder implements PromiseLike<Wal> {
   private readonly settings: WalOptions = {};
   private factory: EngineFactory | undefined;
+  private retentionOptions: RetentionOptions | undefined;
 
   constructor(readonly dir: string) {
     if (typeof dir !== 'string' || dir.length === 0) badArgument('dir', 'a directory path', dir);
@@ -94,6 +96,11 @@ export class WalBuilder implements PromiseLike<Wal> {
     return this.set('directIo', on);
   }
 
+  /** Creates the log even in a directory that holds other files (see WalOptions.allowOtherFiles). */
+  allowOtherFiles(on = true): this {
+    return this.set('allowOtherFiles', on);
+  }
+
   /**
    * Opens the log read-only: no lock, nothing on disk modified (a torn tail is reported,
    * not cut), beside a live writer in this process or another. Replay, iterator, tail
@@ -102,6 +109,17 @@ export class WalBuilder implements PromiseLike<Wal> {
    */
   readOnly(on = true): this {
     return this.set('readOnly', on);
+  }
+
+  /**
+   * Deletes the oldest sealed segments in the background (as segments are sealed and every
+   * `intervalMs`) while the log is over `maxBytes` or `maxSegments`, never one holding a
+   * record a durable cursor has yet to read, unless that cursor lags more than
+   * `maxCursorLagBytes`; `beforeDelete` is awaited before each deletion (README, "Retention").
+   */
+  retention(options: RetentionOptions): this {
+    this.retentionOptions = checkRetention(options, 'retention');
+    return this;
   }
 
   /** @internal Opens the log over another engine (tests). */
@@ -123,7 +141,8 @@ export class WalBuilder implements PromiseLike<Wal> {
     }
     const readOnly = s.readOnly === true;
     if (readOnly) {
-      const writerOnly = WRITER_ONLY_OPTIONS.filter((name) => s[name] !== undefined);
+      const writerOnly: string[] = WRITER_ONLY_OPTIONS.filter((name) => s[name] !== undefined);
+      if (this.retentionOptions !== undefined) writerOnly.push('retention');
       if (writerOnly.length > 0) {
         throw new WalError(
           WalErrorCode.BAD_ARGUMENT,
@@ -155,7 +174,7 @@ export class WalBuilder implements PromiseLike<Wal> {
       backendChoice:
         typeof s.storageIo === 'string' ? s.storageIo : s.storageIo ? 'custom' : 'auto',
     });
-    return wal.start();
+    return wal.start(this.retentionOptions);
   }
 
   /**

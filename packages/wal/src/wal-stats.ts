@@ -3,6 +3,7 @@ import type { RecoveryReport } from '@walnut/segmented';
 import type { LogEngine } from './engine.js';
 import type { LatencyHistogram } from './internal/latency-histogram.js';
 import type { Durability } from './options.js';
+import type { RetentionStats } from './retention/retention.js';
 
 export type WalState = 'init' | 'running' | 'draining' | 'closed';
 
@@ -48,6 +49,10 @@ export interface WalStats {
   writtenLsn: bigint;
   durableLsn: bigint;
   poisoned: boolean;
+  /** The retention settings and what passes deleted (null without `retention()`). */
+  retention: RetentionStats | null;
+  /** Cursor writes: rounds on disk and cursor files written by them (many commits share a round). */
+  cursorCommits: { rounds: number; filesWritten: number };
   /** What opening the log cut, dropped or removed, counted (`Wal.recovery` has the details). */
   recovery: {
     /** Bytes of a torn tail cut from the last segment (or found, read-only). */
@@ -81,6 +86,8 @@ export type WalSide = Readonly<
     | 'blockedAppends'
     | 'lastLsn'
     | 'poisoned'
+    | 'retention'
+    | 'cursorCommits'
   > & { backendChoice: string }
 >;
 
@@ -128,6 +135,8 @@ export function statsSnapshot(
     writtenLsn: engine.writtenLsn,
     durableLsn: engine.durableLsn,
     poisoned: wal.poisoned,
+    retention: wal.retention,
+    cursorCommits: wal.cursorCommits,
     recovery: recoveryCounts(engine.recoveryReport),
   });
 }

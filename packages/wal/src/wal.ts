@@ -10,6 +10,8 @@ import {
 } from '@walnut/codec';
 import type { RecoveryReport, SegmentInfo } from '@walnut/segmented';
 import { Batch } from './batch.js';
+import type { Cursor } from './cursors/cursor.js';
+import { type CursorInfo, CursorRegistry } from './cursors/cursor-registry.js';
 import type { LogEngine } from './engine.js';
 import { AppendQueue } from './internal/append-queue.js';
 import { announceOpen, channels } from './internal/channels.js';
@@ -22,6 +24,8 @@ import { ReadSide, type TailOptions } from './internal/read-side.js';
 import { badPayloadError, closedError, poisonedError, readOnlyError } from './internal/refusals.js';
 import { WalStatus } from './internal/wal-status.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
+import { Retention, type RetentionReport } from './retention/retention.js';
+import type { RetentionOptions } from './retention/retention-options.js';
 import { WalBuilder } from './wal-builder.js';
 import { statsSnapshot, type WalCounters, type WalState, type WalStats } from './wal-stats.js';
 
@@ -50,6 +54,8 @@ export class Wal {
   private readonly latency = new LatencyHistogram();
   private readonly queue: AppendQueue;
   private readonly reads: ReadSide;
+  private readonly cursorRegistry: CursorRegistry;
+  private retention: Retention | undefined;
 
   private readonly commit: GroupCommit;
   private shutdownAttempt: Promise<void> | undefined;
@@ -104,15 +110,28 @@ export class Wal {
       isClosed: () => status.closed,
       poisonedError: () => status.poisonedError(),
     });
+    this.cursorRegistry = new CursorRegistry({
+      dir,
+      io: engine.io,
+      readOnly: options.readOnly,
+      floorLsn: () => engine.floorLsn,
+      durableLsn: () => engine.durableLsn,
+      catchUp: async () => {
+        if (options.readOnly) await this.reads.catchUp();
+      },
+      tail: (from, tailOptions) => this.reads.tail(from, tailOptions),
+      refusal: () => (status.closed ? closedError() : status.poisonedError()),
+    });
     this.unsubscribeWritten = settlesOnWrite
       ? engine.onWritten?.((written) => queue.written(written))
       : undefined;
   }
 
   /** @internal Called by the builder once the engine is open. */
-  start(): this {
+  start(retention?: RetentionOptions): this {
     this.status.state = 'running';
     announceOpen(this.dir, this.options.readOnly, this.engine);
+    if (retention) this.startRetention(retention);
     if (this.options.durability === 'interval')
       this.commit.startInterval(this.options.syncIntervalMs);
     return this;
@@ -388,6 +407,60 @@ export class Wal {
     return this.reads.tail(from, options);
   }
 
+  /**
+   * Opens durable cursor `name` (creating it at the first LSN still kept minus one): a
+   * consumer position kept crash-safely in the log directory, honoured by retention. Works
+   * on a read-only Wal too, in another process; one holder at a time (WAL_CURSOR_IN_USE).
+   */
+  cursor(name: string): Promise<Cursor> {
+    return this.cursorRegistry.cursor(name);
+  }
+
+  /** Every durable cursor of the log (of any process): name, committed LSN, behind, open here. */
+  cursors(): Promise<CursorInfo[]> {
+    return this.cursorRegistry.list();
+  }
+
+  /** Deletes durable cursor `name` (it stops holding retention); true if it existed. */
+  deleteCursor(name: string): Promise<boolean> {
+    return this.cursorRegistry.delete(name);
+  }
+
+  /**
+   * Runs a retention pass now (after the one running, if any) and resolves with what it
+   * deleted and why. WAL_BAD_STATE without `retention()`.
+   */
+  applyRetention(): Promise<RetentionReport> {
+    if (this.status.closed) return Promise.reject(closedError());
+    if (!this.retention) {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_STATE,
+          'no retention is configured; open the log with Wal.open(dir).retention({ maxBytes }) (or call truncateBefore yourself)',
+        ),
+      );
+    }
+    return this.retention.pass();
+  }
+
+  private startRetention(options: RetentionOptions): void {
+    const retention = new Retention(
+      {
+        dir: this.dir,
+        listSegments: () => this.engine.listSegments(),
+        truncateBefore: (lsn) => this.engine.truncateBefore(lsn),
+        cursorPositions: () => this.cursorRegistry.positions(),
+        publish: (report) => {
+          if (channels.retention.hasSubscribers)
+            channels.retention.publish({ dir: this.dir, ...report });
+        },
+      },
+      options,
+    );
+    this.retention = retention;
+    retention.start(this.engine.activeSegmentFirstLsn);
+  }
+
   private throwIfReadOnly(what: string): void {
     if (this.options.readOnly) throw readOnlyError(what);
   }
@@ -406,6 +479,11 @@ export class Wal {
       backendChoice: this.options.backendChoice,
       lastLsn: this.lastLsn,
       poisoned: this.status.poison !== undefined,
+      retention: this.retention?.stats() ?? null,
+      cursorCommits: {
+        rounds: this.cursorRegistry.rounds.rounds,
+        filesWritten: this.cursorRegistry.rounds.filesWritten,
+      },
     });
   }
 
@@ -487,6 +565,7 @@ export class Wal {
     if (this.status.closed) return;
     if (this.waitsForCommit) this.queue.settle(durable);
     this.reads.wake();
+    this.retention?.progressed(this.engine.activeSegmentFirstLsn);
   }
 
   /**
@@ -603,6 +682,8 @@ export class Wal {
   }
 
   private async releaseEngine(): Promise<void> {
+    await this.retention?.stop();
+    await this.cursorRegistry.close();
     for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
     const backgroundSync = this.commit.backgroundSyncRunning();
     if (backgroundSync) await backgroundSync;

@@ -16,6 +16,11 @@ export const channels = {
   poison: channel('walnut:wal:poison'),
   /** A full disk rolled unwritten records back: `{ dir, fromLsn, toLsn, error }`. */
   rollback: channel('walnut:wal:rollback'),
+  /**
+   * A retention pass deleted segments, or a beforeDelete hook failed:
+   * `{ dir, deleted, heldBy, cursorsPassed, hookFailed }` (RetentionReport).
+   */
+  retention: channel('walnut:wal:retention'),
 };
 
 /** Publishes that the log in `dir` opened, and what opening cut, dropped or removed, if anything. */

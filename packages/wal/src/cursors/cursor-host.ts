@@ -1,0 +1,19 @@
+import type { WalRecord } from '@walnut/codec';
+import type { StorageIo } from '@walnut/storage-io';
+import type { TailOptions } from '../internal/read-side.js';
+
+/** What cursors ask of their Wal. */
+export interface CursorHost {
+  readonly dir: string;
+  readonly io: StorageIo;
+  readonly readOnly: boolean;
+  /** The first LSN still kept. */
+  floorLsn(): bigint;
+  /** The last durable LSN this Wal knows of (read-only: as of its last look). */
+  durableLsn(): bigint;
+  /** Read-only: looks at what the writer did since (floor and end). A writer: nothing. */
+  catchUp(): Promise<void>;
+  tail(from: bigint, options?: TailOptions): AsyncIterableIterator<WalRecord>;
+  /** WAL_CLOSED (or WAL_POISONED) when the Wal can no longer be used, else undefined. */
+  refusal(): Error | undefined;
+}

@@ -1,0 +1,189 @@
+import { join } from 'node:path';
+import {
+  CURSOR_DIR,
+  CURSOR_LOCK_SUFFIX,
+  checkCursorName,
+  cursorFileName,
+  cursorNameOf,
+  decodeCursor,
+  isWalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import { readSmallFile } from '@walnut/segmented';
+import type { IoLock } from '@walnut/storage-io';
+import { CommitRounds } from './commit-rounds.js';
+import { Cursor } from './cursor.js';
+import { cursorInUseError } from './cursor-errors.js';
+import type { CursorHost } from './cursor-host.js';
+
+/** A durable cursor as `wal.cursors()` lists it. */
+export interface CursorInfo {
+  readonly name: string;
+  /** The last committed LSN. */
+  readonly lsn: bigint;
+  /** Records after `lsn` were deleted: its next read or commit fails with WAL_CURSOR_BEHIND. */
+  readonly behind: boolean;
+  /** Held open by this Wal. */
+  readonly open: boolean;
+}
+
+/** The cursors of one Wal: those it holds open, and every cursor file of the log directory. */
+export class CursorRegistry {
+  private readonly held = new Map<string, Cursor>();
+  private readonly opening = new Map<string, Promise<Cursor>>();
+  private directory: Promise<void> | undefined;
+  readonly rounds: CommitRounds;
+  readonly cursorDir: string;
+
+  constructor(private readonly host: CursorHost) {
+    this.rounds = new CommitRounds(host.io, host.dir);
+    this.cursorDir = join(host.dir, CURSOR_DIR);
+  }
+
+  /**
+   * Opens cursor `name`, creating it (durably, at the first LSN still kept minus one) if
+   * it does not exist. One holder at a time: WAL_CURSOR_IN_USE while another process or
+   * another Wal holds it; this Wal hands out the Cursor it already holds.
+   */
+  cursor(name: string): Promise<Cursor> {
+    try {
+      checkCursorName(name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const refusal = this.host.refusal();
+    if (refusal) return Promise.reject(refusal);
+    const held = this.held.get(name);
+    if (held) return Promise.resolve(held);
+    let opening = this.opening.get(name);
+    if (opening === undefined) {
+      opening = this.openCursor(name).finally(() => this.opening.delete(name));
+      this.opening.set(name, opening);
+    }
+    return opening;
+  }
+
+  /** Every cursor in the log directory (of any process), by name. */
+  async list(): Promise<CursorInfo[]> {
+    const refusal = this.host.refusal();
+    if (refusal) throw refusal;
+    await this.host.catchUp();
+    const floor = this.host.floorLsn();
+    const out: CursorInfo[] = [];
+    for (const [name, lsn] of await this.positions()) {
+      out.push({ name, lsn, behind: lsn + 1n < floor, open: this.held.has(name) });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Committed positions of every cursor on disk: what retention honours. */
+  async positions(): Promise<Map<string, bigint>> {
+    const io = this.host.io;
+    let names: string[];
+    try {
+      names = await io.readdir(this.cursorDir);
+    } catch (error) {
+      if (isWalError(error, WalErrorCode.IO) && error.details.errno === 2) return new Map();
+      throw error;
+    }
+    const found = new Map<string, bigint>();
+    for (const file of names) {
+      const name = cursorNameOf(file);
+      if (name === null) continue;
+      const bytes = await readSmallFile(io, this.cursorDir, file, 64);
+      if (bytes !== null) found.set(name, decodeCursor(bytes, join(this.cursorDir, file)));
+    }
+    return found;
+  }
+
+  /**
+   * Deletes cursor `name` (closing it if this Wal holds it): it no longer holds retention.
+   * Resolves true if it existed. WAL_CURSOR_IN_USE while another holder has it open.
+   */
+  async delete(name: string): Promise<boolean> {
+    checkCursorName(name);
+    const refusal = this.host.refusal();
+    if (refusal) throw refusal;
+    const held = this.held.get(name) ?? (await this.opening.get(name)?.catch(() => undefined));
+    let existed = false;
+    const removeFiles = async (): Promise<void> => {
+      const io = this.host.io;
+      const file = join(this.cursorDir, cursorFileName(name));
+      existed = (await io.stat(file)) !== null;
+      for (const path of [file, `${file}.tmp`, this.lockPathOf(name)]) {
+        if ((await io.stat(path)) !== null) await io.unlink(path);
+      }
+      await io.syncDirectory(this.cursorDir);
+    };
+    if (held) {
+      await held.closeThen(removeFiles);
+    } else {
+      if ((await this.host.io.stat(this.cursorDir)) === null) return false;
+      const lock = await this.lockCursor(name);
+      try {
+        await removeFiles();
+      } finally {
+        await lock.release();
+      }
+    }
+    return existed;
+  }
+
+  /** Closes every cursor this Wal holds (their positions stay on disk). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.opening.values()]);
+    await Promise.all([...this.held.values()].map((cursor) => cursor.close()));
+  }
+
+  private async openCursor(name: string): Promise<Cursor> {
+    await this.ensureDirectory();
+    const lock = await this.lockCursor(name);
+    try {
+      const host = this.host;
+      const file = cursorFileName(name);
+      const bytes = await readSmallFile(host.io, this.cursorDir, file, 64);
+      let lsn: bigint;
+      if (bytes !== null) {
+        lsn = decodeCursor(bytes, join(this.cursorDir, file));
+      } else {
+        await host.catchUp();
+        lsn = await this.rounds.commit(name, host.floorLsn() - 1n);
+      }
+      const cursor = new Cursor(name, lsn, host, this.rounds, lock, (closed) => {
+        if (this.held.get(name) === closed) this.held.delete(name);
+      });
+      this.held.set(name, cursor);
+      return cursor;
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private async lockCursor(name: string): Promise<IoLock> {
+    try {
+      return await this.host.io.lock(this.lockPathOf(name));
+    } catch (error) {
+      if (isWalError(error, WalErrorCode.LOCKED)) throw cursorInUseError(name, error);
+      throw error;
+    }
+  }
+
+  private lockPathOf(name: string): string {
+    return join(this.cursorDir, `${name}${CURSOR_LOCK_SUFFIX}`);
+  }
+
+  /** `cursors/`, created once and made durable in the log directory before any cursor file. */
+  private ensureDirectory(): Promise<void> {
+    this.directory ??= (async () => {
+      const io = this.host.io;
+      if ((await io.stat(this.cursorDir)) !== null) return;
+      await io.mkdir(this.cursorDir);
+      await io.syncDirectory(this.host.dir);
+    })().catch((error) => {
+      this.directory = undefined;
+      throw error;
+    });
+    return this.directory;
+  }
+}

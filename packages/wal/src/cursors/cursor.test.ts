@@ -1,0 +1,165 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isWalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Wal } from '../wal.js';
+
+const root = mkdtempSync(join(tmpdir(), 'walnut-cursor-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = () => join(root, `log-${dirs++}`);
+
+async function appendUpTo(wal: Wal, last: bigint): Promise<void> {
+  const payloads = [];
+  for (let lsn = wal.lastLsn + 1n; lsn <= last; lsn++) payloads.push(Buffer.from(`record ${lsn}`));
+  if (payloads.length > 0) await wal.appendMany(payloads);
+}
+
+/** The first `count` records `records()` yields, then stops reading. */
+async function take(iterable: AsyncIterable<WalRecord>, count: number): Promise<bigint[]> {
+  const lsns: bigint[] = [];
+  if (count === 0) return lsns;
+  for await (const record of iterable) {
+    lsns.push(record.lsn);
+    if (lsns.length === count) break;
+  }
+  return lsns;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('a durable cursor', () => {
+  it('starts at 0n, reads from lsn + 1, and a reopened log finds its last commit', async () => {
+    const dir = freshDir();
+    let wal = await Wal.open(dir).build();
+    await appendUpTo(wal, 10n);
+    const c = await wal.cursor('billing');
+    expect(c.lsn).toBe(0n);
+    expect(await take(c.records(), 4)).toEqual([1n, 2n, 3n, 4n]);
+    await c.commit(4n);
+    expect(c.lsn).toBe(4n);
+    await wal.close();
+
+    wal = await Wal.open(dir).build();
+    const again = await wal.cursor('billing');
+    expect(again.lsn).toBe(4n);
+    expect(await take(again.records(), 6)).toEqual([5n, 6n, 7n, 8n, 9n, 10n]);
+    expect(await wal.cursors()).toEqual([{ name: 'billing', lsn: 4n, behind: false, open: true }]);
+    await wal.close();
+  });
+
+  it('follows records appended after it caught up', async () => {
+    const wal = await Wal.open(freshDir()).build();
+    await appendUpTo(wal, 2n);
+    const c = await wal.cursor('live');
+    const reading = take(c.records(), 5);
+    await appendUpTo(wal, 5n);
+    expect(await reading).toEqual([1n, 2n, 3n, 4n, 5n]);
+    await wal.close();
+  });
+
+  it('shares cursor writes between commits that arrive together', async () => {
+    const wal = await Wal.open(freshDir()).build();
+    await appendUpTo(wal, 200n);
+    const consumers = await Promise.all(['a', 'b', 'c', 'd'].map((name) => wal.cursor(name)));
+    const before = wal.stats().cursorCommits.rounds;
+    await Promise.all(
+      consumers.flatMap((c) => Array.from({ length: 50 }, (_, i) => c.commit(BigInt(i + 1)))),
+    );
+    for (const c of consumers) expect(c.lsn).toBe(50n);
+    const rounds = wal.stats().cursorCommits.rounds - before;
+    expect(rounds).toBeGreaterThanOrEqual(1);
+    expect(rounds).toBeLessThanOrEqual(2);
+    await wal.close();
+  });
+
+  it('refuses a bad name, an LSN past the durable end, and a second holder', async () => {
+    const dir = freshDir();
+    const wal = await Wal.open(dir).build();
+    await appendUpTo(wal, 3n);
+    for (const bad of ['', '../x', 'a.b', 'x'.repeat(65)]) {
+      expect(isWalError(await rejection(wal.cursor(bad)), WalErrorCode.BAD_ARGUMENT)).toBe(true);
+    }
+    const c = await wal.cursor('one');
+    expect(await wal.cursor('one')).toBe(c);
+    expect(isWalError(await rejection(c.commit(4n)), WalErrorCode.BAD_ARGUMENT)).toBe(true);
+    expect(isWalError(await rejection(c.commit(-1n)), WalErrorCode.BAD_ARGUMENT)).toBe(true);
+    const reader = await Wal.open(dir).readOnly().build();
+    const inUse = await rejection(reader.cursor('one'));
+    expect(isWalError(inUse, WalErrorCode.CURSOR_IN_USE)).toBe(true);
+    await c.close();
+    const taken = await reader.cursor('one');
+    await taken.commit(3n);
+    expect((await wal.cursors())[0]).toMatchObject({ name: 'one', lsn: 3n, open: false });
+    await reader.close();
+    await wal.close();
+  });
+
+  it('is committed from a read-only Wal without the writer lock, and the writer sees it', async () => {
+    const dir = freshDir();
+    const wal = await Wal.open(dir).segmentSize(4096).build();
+    await appendUpTo(wal, 20n);
+    const reader = await Wal.open(dir).readOnly().build();
+    const c = await reader.cursor('remote');
+    expect(await take(c.records(), 20)).toHaveLength(20);
+    await c.commit(20n);
+    expect(await wal.cursors()).toEqual([{ name: 'remote', lsn: 20n, behind: false, open: false }]);
+    await reader.close();
+    await wal.close();
+  });
+
+  it('fails with WAL_CURSOR_BEHIND naming the first LSN kept, never reads as caught up', async () => {
+    const wal = await Wal.open(freshDir()).segmentSize(4096).build();
+    const c = await wal.cursor('slow');
+    await appendUpTo(wal, 600n);
+    const segments = await wal.segments();
+    const cut = segments[2]!.firstLsn;
+    await wal.truncateBefore(cut);
+    const read = await rejection(take(c.records(), 1));
+    expect(isWalError(read, WalErrorCode.CURSOR_BEHIND)).toBe(true);
+    expect((read as { details: { lsn: bigint } }).details.lsn).toBe(cut);
+    expect((read as Error).message).toContain(`LSN ${cut}`);
+    expect(isWalError(await rejection(c.commit(3n)), WalErrorCode.CURSOR_BEHIND)).toBe(true);
+    expect((await wal.cursors())[0]!.behind).toBe(true);
+    await c.commit(cut - 1n);
+    expect(await take(c.records(), 1)).toEqual([cut]);
+    await wal.close();
+  });
+
+  it('is gone after deleteCursor, files and lock included', async () => {
+    const dir = freshDir();
+    const wal = await Wal.open(dir).build();
+    await wal.cursor('gone');
+    await wal.cursor('kept');
+    expect(await wal.deleteCursor('gone')).toBe(true);
+    expect(await wal.deleteCursor('gone')).toBe(false);
+    expect(readdirSync(join(dir, 'cursors')).filter((f) => f.startsWith('gone'))).toEqual([]);
+    expect((await wal.cursors()).map((info) => info.name)).toEqual(['kept']);
+    await wal.close();
+  });
+
+  it('keeps its old position when its write fails, and says why', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const wal = await Wal.open('/log').storageIo(io).build();
+    await appendUpTo(wal, 5n);
+    const c = await wal.cursor('c');
+    await c.commit(2n);
+    io.inject({ kind: 'eio', op: 'fsync', nth: 1 });
+    const failed = await rejection(c.commit(4n));
+    expect(isWalError(failed, WalErrorCode.IO)).toBe(true);
+    expect(c.lsn).toBe(2n);
+    expect((await wal.cursors())[0]!.lsn).toBe(2n);
+    await c.commit(5n);
+    expect((await wal.cursors())[0]!.lsn).toBe(5n);
+    await wal.close();
+  });
+});

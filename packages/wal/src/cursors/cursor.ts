@@ -1,0 +1,118 @@
+import { badArgument, type WalRecord } from '@walnut/codec';
+import type { IoLock } from '@walnut/storage-io';
+import type { TailOptions } from '../internal/read-side.js';
+import type { CommitRounds } from './commit-rounds.js';
+import { cursorBehindError, cursorClosedError, cursorPastEndError } from './cursor-errors.js';
+import type { CursorHost } from './cursor-host.js';
+
+/**
+ * A named consumer position kept durably in the log directory: read with `records()` from
+ * the last committed LSN + 1, `commit(lsn)` after applying a record. After a crash the
+ * consumer resumes at its last commit + 1: at least once, never a skipped record. Open it
+ * with `wal.cursor(name)`, from the writer or a read-only Wal in another process.
+ */
+export class Cursor {
+  private committed: bigint;
+  private closed = false;
+
+  /** @internal Use `wal.cursor(name)`. */
+  constructor(
+    readonly name: string,
+    committed: bigint,
+    private readonly host: CursorHost,
+    private readonly rounds: CommitRounds,
+    private readonly lock: IoLock,
+    private readonly onClose: (cursor: Cursor) => void,
+  ) {
+    this.committed = committed;
+  }
+
+  /** The last committed LSN (durable); 0n for a new cursor on a log that starts at LSN 1. */
+  get lsn(): bigint {
+    return this.committed;
+  }
+
+  /**
+   * Every durable record from `lsn + 1` on, then each new one as it becomes durable (a
+   * tail): ends when the Wal closes or `signal` aborts. WAL_CURSOR_BEHIND (with the first
+   * LSN still kept in `details.lsn`) when records after the cursor were deleted, never an
+   * empty read; WAL_TRUNCATED when the log was cut below the cursor.
+   */
+  async *records(options?: TailOptions): AsyncIterableIterator<WalRecord> {
+    this.throwIfUnusable();
+    const host = this.host;
+    await host.catchUp();
+    let next = this.committed + 1n;
+    this.checkPosition(next - 1n);
+    try {
+      for await (const record of host.tail(next, options)) {
+        next = record.lsn + 1n;
+        yield record;
+      }
+    } catch (error) {
+      if (next < host.floorLsn())
+        throw cursorBehindError(this.name, next - 1n, host.floorLsn(), error);
+      throw error;
+    }
+  }
+
+  /**
+   * Records `lsn` as this consumer's position, durably: resolves once it survives a power
+   * loss. Commits that arrive while a cursor write is on disk share the next one (each
+   * cursor at its latest LSN), so committing after every record keeps up. `lsn` may be
+   * lower than the current position (the consumer reads again from there); it must be a
+   * durable LSN, and not below the first LSN still kept minus one (WAL_CURSOR_BEHIND).
+   */
+  async commit(lsn: bigint): Promise<void> {
+    this.throwIfUnusable();
+    if (typeof lsn !== 'bigint' || lsn < 0n)
+      badArgument('commit(lsn): lsn', 'a bigint LSN ≥ 0n', lsn);
+    const host = this.host;
+    if (lsn > host.durableLsn()) await host.catchUp();
+    if (lsn > host.durableLsn()) {
+      badArgument(
+        'commit(lsn): lsn',
+        `an LSN the log holds durably (≤ ${host.durableLsn()}n): a cursor past the durable end could skip records a crash takes back`,
+        lsn,
+      );
+    }
+    if (lsn + 1n < host.floorLsn()) throw cursorBehindError(this.name, lsn, host.floorLsn());
+    const written = await this.rounds.commit(this.name, lsn);
+    this.committed = written;
+  }
+
+  /** Releases the cursor (its position stays on disk) so another holder may open it. */
+  close(): Promise<void> {
+    return this.closeThen();
+  }
+
+  /**
+   * @internal Stops commits, waits for those on disk, runs `beforeRelease` (deleteCursor
+   * removes the files there, still holding the lock), then releases the lock.
+   */
+  async closeThen(beforeRelease?: () => Promise<void>): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.rounds.idle();
+      await beforeRelease?.();
+    } finally {
+      this.onClose(this);
+      await this.lock.release();
+    }
+  }
+
+  private checkPosition(committed: bigint): void {
+    const host = this.host;
+    if (committed + 1n < host.floorLsn())
+      throw cursorBehindError(this.name, committed, host.floorLsn());
+    if (committed > host.durableLsn())
+      throw cursorPastEndError(this.name, committed, host.durableLsn());
+  }
+
+  private throwIfUnusable(): void {
+    const refusal = this.host.refusal();
+    if (refusal) throw refusal;
+    if (this.closed) throw cursorClosedError(this.name);
+  }
+}

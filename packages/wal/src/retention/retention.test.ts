@@ -1,0 +1,171 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isWalError, WalErrorCode } from '@walnut/codec';
+import type { SegmentInfo } from '@walnut/segmented';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Wal } from '../wal.js';
+import type { RetentionReport } from './retention.js';
+
+const root = mkdtempSync(join(tmpdir(), 'walnut-retention-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = () => join(root, `log-${dirs++}`);
+const SEGMENT = 4096;
+
+async function appendRecords(wal: Wal, count: number): Promise<void> {
+  await wal.appendMany(Array.from({ length: count }, () => Buffer.alloc(100, 7)));
+}
+
+const diskBytes = async (wal: Wal) =>
+  (await wal.segments()).reduce((sum, segment) => sum + segment.sizeBytes, 0);
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('retention', () => {
+  it('deletes the oldest sealed segments past maxBytes, and says what and why', async () => {
+    const events: unknown[] = [];
+    const listen = (message: unknown) => events.push(message);
+    subscribe('walnut:wal:retention', listen);
+    const dir = freshDir();
+    const wal = await Wal.open(dir)
+      .segmentSize(SEGMENT)
+      .retention({ maxBytes: 5 * SEGMENT })
+      .build();
+    try {
+      await appendRecords(wal, 400);
+      const before = await wal.segments();
+      const report = await wal.applyRetention();
+      expect(report.deleted.length).toBeGreaterThan(0);
+      expect(report.deleted.map((d) => d.path)).toEqual(
+        before.slice(0, report.deleted.length).map((s) => s.path),
+      );
+      expect(report.deleted.every((d) => d.reason === 'maxBytes')).toBe(true);
+      expect(await diskBytes(wal)).toBeLessThanOrEqual(5 * SEGMENT);
+      expect(wal.floorLsn).toBe((await wal.segments())[0]!.firstLsn);
+      const stats = wal.stats().retention!;
+      expect(stats.maxBytes).toBe(5 * SEGMENT);
+      expect(stats.segmentsDeleted).toBeGreaterThanOrEqual(report.deleted.length);
+      expect(events).toContainEqual(expect.objectContaining({ dir, deleted: report.deleted }));
+      expect(JSON.parse(JSON.stringify(wal.stats())).retention.segmentsDeleted).toBe(
+        stats.segmentsDeleted,
+      );
+    } finally {
+      unsubscribe('walnut:wal:retention', listen);
+      await wal.close();
+    }
+  });
+
+  it('runs by itself as segments are sealed, off the append path', async () => {
+    const wal = await Wal.open(freshDir())
+      .segmentSize(SEGMENT)
+      .retention({ maxSegments: 3 })
+      .build();
+    for (let i = 0; i < 20; i++) await appendRecords(wal, 20);
+    for (let i = 0; i < 200 && (await wal.segments()).length > 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect((await wal.segments()).length).toBeLessThanOrEqual(4);
+    expect(wal.stats().retention!.passes).toBeGreaterThan(0);
+    await wal.close();
+  });
+
+  it('never deletes what a cursor within maxCursorLagBytes has yet to read, its own process or another', async () => {
+    const dir = freshDir();
+    const wal = await Wal.open(dir)
+      .segmentSize(SEGMENT)
+      .retention({ maxBytes: 2 * SEGMENT, maxCursorLagBytes: 1 << 20, intervalMs: 1 << 30 })
+      .build();
+    await appendRecords(wal, 50);
+    const reader = await Wal.open(dir).readOnly().build();
+    const remote = await reader.cursor('remote');
+    await remote.commit(30n);
+    await appendRecords(wal, 400);
+    const report = await wal.applyRetention();
+    expect(report.heldBy).toBe('remote');
+    expect(wal.floorLsn).toBeLessThanOrEqual(31n);
+    const lsns: bigint[] = [];
+    for await (const record of remote.records()) {
+      lsns.push(record.lsn);
+      if (record.lsn === 450n) break;
+    }
+    expect(lsns[0]).toBe(31n);
+    expect(lsns).toHaveLength(420);
+    await remote.commit(450n);
+    await wal.applyRetention();
+    expect(await diskBytes(wal)).toBeLessThanOrEqual(3 * SEGMENT);
+    await reader.close();
+    await wal.close();
+  });
+
+  it('passes a cursor that lags more than maxCursorLagBytes, which then fails with WAL_CURSOR_BEHIND', async () => {
+    const wal = await Wal.open(freshDir())
+      .segmentSize(SEGMENT)
+      .retention({ maxBytes: 2 * SEGMENT, maxCursorLagBytes: 4 * SEGMENT, intervalMs: 1 << 30 })
+      .build();
+    const slow = await wal.cursor('slow');
+    await appendRecords(wal, 400);
+    const report = await wal.applyRetention();
+    expect(report.cursorsPassed).toEqual(['slow']);
+    const error = await rejection(slow.records().next());
+    expect(isWalError(error, WalErrorCode.CURSOR_BEHIND)).toBe(true);
+    expect((error as { details: { lsn: bigint } }).details.lsn).toBe(wal.floorLsn);
+    expect(isWalError(await rejection(slow.commit(1n)), WalErrorCode.CURSOR_BEHIND)).toBe(true);
+    await wal.close();
+  });
+
+  it('awaits beforeDelete for each segment, and a failing hook keeps that segment and the rest', async () => {
+    const archived: SegmentInfo[] = [];
+    let failAt = 3;
+    const wal = await Wal.open(freshDir())
+      .segmentSize(SEGMENT)
+      .retention({
+        maxSegments: 1,
+        intervalMs: 1 << 30,
+        beforeDelete: async (segment) => {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          if (archived.length === failAt) throw new Error('archive is full');
+          archived.push(segment);
+        },
+      })
+      .build();
+    await appendRecords(wal, 400);
+    await wal.applyRetention().catch(() => undefined);
+    const report: RetentionReport = await wal.applyRetention();
+    expect(report.deleted).toEqual([]);
+    expect(report.hookFailed?.path).toBe((await wal.segments())[0]!.path);
+    expect(String(report.hookFailed?.error)).toContain('archive is full');
+    expect(archived).toHaveLength(3);
+    expect(wal.floorLsn).toBe((await wal.segments())[0]!.firstLsn);
+    expect(wal.stats().retention!.hookFailures).toBeGreaterThanOrEqual(1);
+    failAt = -1;
+    await wal.applyRetention();
+    expect(await wal.segments()).toHaveLength(1);
+    await wal.close();
+  });
+
+  it('is refused on a read-only Wal and checked when set', async () => {
+    const dir = freshDir();
+    await (await Wal.open(dir).build()).close();
+    await expect(Wal.open(dir).readOnly().retention({ maxBytes: 1 }).build()).rejects.toThrow(
+      /retention/,
+    );
+    for (const bad of [{}, { maxBytes: -1 }, { maxBytes: 1, beforeDelete: 3 }, { maxByte: 1 }]) {
+      let error: unknown;
+      try {
+        Wal.open(dir).retention(bad as never);
+      } catch (err) {
+        error = err;
+      }
+      expect(isWalError(error, WalErrorCode.BAD_ARGUMENT)).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,179 @@
+import type { SegmentInfo } from '@walnut/segmented';
+import { type DeleteReason, planRetention } from './plan.js';
+import type { RetentionOptions } from './retention-options.js';
+
+export const DEFAULT_RETENTION_INTERVAL_MS = 60_000;
+
+/** What retention needs of its Wal. */
+export interface RetentionHost {
+  readonly dir: string;
+  listSegments(): Promise<readonly SegmentInfo[]>;
+  truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
+  /** The committed position of every durable cursor on disk (any process's). */
+  cursorPositions(): Promise<ReadonlyMap<string, bigint>>;
+  /** Tells subscribers what a pass deleted, kept for a failed hook, or passed. */
+  publish(report: RetentionReport): void;
+}
+
+/** One pass: what it deleted and why, and what stopped it. */
+export interface RetentionReport {
+  readonly deleted: readonly {
+    readonly path: string;
+    readonly firstLsn: bigint;
+    readonly lastLsn: bigint | null;
+    readonly sizeBytes: number;
+    readonly reason: DeleteReason;
+  }[];
+  /** The cursor that kept the next segment (within maxCursorLagBytes), if one did. */
+  readonly heldBy: string | undefined;
+  /** Cursors whose next record this pass deleted: their next read or commit fails with WAL_CURSOR_BEHIND. */
+  readonly cursorsPassed: readonly string[];
+  /** beforeDelete rejected: this segment and every later one were kept. */
+  readonly hookFailed: { readonly path: string; readonly error: unknown } | undefined;
+}
+
+/** `stats().retention`. */
+export interface RetentionStats {
+  readonly maxBytes: number | null;
+  readonly maxSegments: number | null;
+  readonly maxCursorLagBytes: number | null;
+  readonly passes: number;
+  readonly segmentsDeleted: number;
+  readonly bytesDeleted: number;
+  readonly hookFailures: number;
+  /** The last pass that deleted something or was stopped by a failure. */
+  readonly lastReport: RetentionReport | null;
+  /** The last failure of a whole pass (listing, reading cursors, deleting), as its message. */
+  readonly lastError: string | null;
+}
+
+/**
+ * A writer's background retention: a pass each time a segment is sealed and on a timer,
+ * never on the append path and never two at once. Each pass reads the cursors from disk
+ * (those of read-only openers in other processes too), plans (planRetention), runs
+ * beforeDelete for each segment oldest first, and deletes them with one truncateBefore.
+ */
+export class Retention {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<RetentionReport> | undefined;
+  private again = false;
+  private stopped = false;
+  private sealedBelow = -1n;
+  private counts = { passes: 0, segmentsDeleted: 0, bytesDeleted: 0, hookFailures: 0 };
+  private lastReport: RetentionReport | null = null;
+  private lastError: string | null = null;
+
+  constructor(
+    private readonly host: RetentionHost,
+    private readonly options: RetentionOptions,
+  ) {}
+
+  start(activeSegmentFirstLsn: bigint): void {
+    this.sealedBelow = activeSegmentFirstLsn;
+    const every = this.options.intervalMs ?? DEFAULT_RETENTION_INTERVAL_MS;
+    this.timer = setInterval(() => this.schedule(), every);
+    this.timer.unref();
+    this.schedule();
+  }
+
+  /** Called as the log advances: a new active segment means one was sealed. Cheap. */
+  progressed(activeSegmentFirstLsn: bigint): void {
+    if (activeSegmentFirstLsn === this.sealedBelow) return;
+    this.sealedBelow = activeSegmentFirstLsn;
+    this.schedule();
+  }
+
+  /** Runs a pass now (after the one running, if any) and resolves with its report. */
+  async pass(): Promise<RetentionReport> {
+    while (this.running) await this.running.catch(() => undefined);
+    this.running = this.runPass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** No more passes; resolves once the running one ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    while (this.running) await this.running.catch(() => undefined);
+  }
+
+  stats(): RetentionStats {
+    const o = this.options;
+    return {
+      maxBytes: o.maxBytes ?? null,
+      maxSegments: o.maxSegments ?? null,
+      maxCursorLagBytes: o.maxCursorLagBytes ?? null,
+      ...this.counts,
+      lastReport: this.lastReport,
+      lastError: this.lastError,
+    };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    // Off the caller's stack: a pass lists and deletes files, which an append must not wait for.
+    setImmediate(() => {
+      if (this.stopped || this.running) return;
+      this.pass().then(
+        () => this.rerun(),
+        () => this.rerun(),
+      );
+    });
+  }
+
+  private rerun(): void {
+    if (!this.again) return;
+    this.again = false;
+    this.schedule();
+  }
+
+  private async runPass(): Promise<RetentionReport> {
+    this.counts.passes++;
+    try {
+      return await this.deleteWhatIsOver();
+    } catch (error) {
+      this.lastError = error instanceof Error ? error.message : String(error);
+      throw error;
+    }
+  }
+
+  private async deleteWhatIsOver(): Promise<RetentionReport> {
+    const host = this.host;
+    const segments = await host.listSegments();
+    const cursors = await host.cursorPositions();
+    const plan = planRetention(segments, cursors, this.options);
+    const deleted: RetentionReport['deleted'][number][] = [];
+    let hookFailed: RetentionReport['hookFailed'];
+    for (let i = 0; i < plan.reasons.length && !this.stopped; i++) {
+      const segment = segments[i]!;
+      try {
+        await this.options.beforeDelete?.(segment);
+      } catch (error) {
+        hookFailed = { path: segment.path, error };
+        this.counts.hookFailures++;
+        break;
+      }
+      const { path, firstLsn, lastLsn, sizeBytes } = segment;
+      deleted.push({ path, firstLsn, lastLsn, sizeBytes, reason: plan.reasons[i]! });
+    }
+    if (deleted.length > 0) {
+      await host.truncateBefore(segments[deleted.length]!.firstLsn);
+      this.counts.segmentsDeleted += deleted.length;
+      for (const segment of deleted) this.counts.bytesDeleted += segment.sizeBytes;
+    }
+    const firstKept = segments[deleted.length]?.firstLsn ?? 0n;
+    const cursorsPassed = plan.passes.filter((name) => cursors.get(name)! + 1n < firstKept);
+    const report: RetentionReport = { deleted, heldBy: plan.heldBy, cursorsPassed, hookFailed };
+    if (deleted.length > 0 || hookFailed !== undefined) {
+      this.lastReport = report;
+      host.publish(report);
+    }
+    return report;
+  }
+}
