@@ -13,5 +13,6 @@ export {
   SegmentedWal,
   type SegmentedWalStats,
   type SegmentInfo,
+  type TruncateAfterResult,
   type TruncateResult,
 } from './segmented-wal.js';

@@ -54,6 +54,12 @@ export class RecoveryLedger {
     return gapsCover(this.knownGaps, from, to) || gapsCover(mergeGaps(this.newGaps), from, to);
   }
 
+  /** Whether any LSN of `from..to` is recorded as lost. */
+  touches(from: bigint, to: bigint): boolean {
+    const all = [...this.knownGaps, ...this.newGaps];
+    return all.some((gap) => gap.from <= to && gap.to >= from);
+  }
+
   /** Reports a stretch salvage gave up, and records the LSNs lost with it. */
   lose(drop: SalvageDrop): void {
     this.report.salvaged.push(drop);

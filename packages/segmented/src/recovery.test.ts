@@ -81,14 +81,17 @@ describe('recovery on open', () => {
     await wal.close();
   });
 
-  it('a bit flip in the middle of a sealed segment is WAL_CORRUPT naming segment and offset', async () => {
+  it("with verify: 'all', a bit flip in the middle of a sealed segment is WAL_CORRUPT naming segment and offset", async () => {
     const { io, segments } = await closedLogWith(200);
     expect(segments.length).toBeGreaterThan(3);
     const victim = segments[1]!;
     const frameSize = 8 + 12 + 100;
     const damagedFrame = 64 + 10 * frameSize;
     await flipByte(io, victim.path, damagedFrame + 40);
-    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    const err = await expectWalError(
+      SegmentedWal.open({ dir: DIR, io, verify: 'all' }),
+      'WAL_CORRUPT',
+    );
     expect(err.details).toMatchObject({ segment: victim.path, offset: damagedFrame });
     expect(err.message).toMatch(/salvage/);
   });
@@ -129,10 +132,13 @@ describe('recovery on open', () => {
     await wal.close();
   });
 
-  it('a missing middle segment is WAL_MISSING_SEGMENT', async () => {
+  it("with verify: 'all', a missing middle segment is WAL_MISSING_SEGMENT", async () => {
     const { io, segments } = await closedLogWith(200);
     await io.unlink(segments[2]!.path);
-    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
+    const err = await expectWalError(
+      SegmentedWal.open({ dir: DIR, io, verify: 'all' }),
+      'WAL_MISSING_SEGMENT',
+    );
     expect(err.details.missingFrom).toBe(segments[2]!.firstLsn);
     expect(err.details.missingTo).toBe(segments[3]!.firstLsn - 1n);
   });

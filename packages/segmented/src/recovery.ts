@@ -18,7 +18,13 @@ import type {
   RecoveryResult,
 } from './recovery-report.js';
 import { salvageSegment } from './salvage-segment.js';
-import { CORRUPT_ADVICE, corruptError, readHeader, scanSegment } from './segment-scan.js';
+import {
+  CORRUPT_ADVICE,
+  corruptError,
+  readCipher,
+  readHeader,
+  scanSegment,
+} from './segment-scan.js';
 
 /** Names of unfinished work: a segment creation, a FLOOR, GAPS or HEAD update, a spare file. */
 function isLeftover(name: string): boolean {
@@ -75,17 +81,39 @@ async function acceptOutOfPlace(
 }
 
 /**
- * Opens a log directory the way DESIGN.md's durability contract says: a torn tail is cut
- * and the cut fsynced (reported, not cut, when read-only); damage followed by valid data
- * is WAL_CORRUPT unless salvaging; a missing middle segment is WAL_MISSING_SEGMENT unless
- * an earlier salvage recorded its LSNs as lost (the GAPS file).
+ * Whether open leaves a sealed segment (one with a successor starting at `nextFirst`) unread:
+ * unless the caller asked for `verify: 'all'`, or salvage, which must find every damaged
+ * stretch, or a recorded gap lies in its range, so that its successor's name does not say
+ * where its records end.
+ */
+function trustsSealed(
+  opts: RecoveryOptions,
+  ledger: RecoveryLedger,
+  firstLsn: bigint,
+  nextFirst: bigint,
+): boolean {
+  return (
+    opts.mode !== 'salvage' &&
+    opts.verify !== 'all' &&
+    nextFirst > firstLsn &&
+    !ledger.touches(firstLsn, nextFirst - 1n)
+  );
+}
+
+/**
+ * Opens a log directory the way DESIGN.md's durability contract says: the newest segment is
+ * scanned, the others only by `verify: 'all'` and salvage (else their names and headers are
+ * checked, and readers check their frames); a torn tail is cut and the cut fsynced (reported,
+ * not cut, when read-only); damage followed by valid data is WAL_CORRUPT unless salvaging; a
+ * missing segment among those scanned is WAL_MISSING_SEGMENT unless an earlier salvage
+ * recorded its LSNs as lost (the GAPS file).
  *
  * Salvage keeps every intact record: after each damaged stretch it resynchronises on the
  * next frame whose CRC and LSN check out, moves each intact run after the damage into a
  * segment file of its own (the LSNs between are a gap, which a segment file cannot hold),
  * and records every lost LSN range in GAPS. Files are written before the damaged segment
- * is cut and GAPS last, so a crash in between leaves a log that refuses to open by default
- * and that a second salvage finishes.
+ * is cut and GAPS last, so a crash in between leaves a log that a full check refuses and
+ * that a second salvage finishes.
  */
 export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult> {
   const { io, dir, mode, readOnly } = opts;
@@ -204,6 +232,16 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
           continue;
         }
         throw err;
+      }
+      const next = found[i + 1];
+      if (next !== undefined && trustsSealed(opts, ledger, firstLsn, next.firstLsn)) {
+        // Not read (0311): its successor's name says where it ends, and each reader checks
+        // its frames as it hands them out. The key must be at hand all the same.
+        readCipher(opts.ring, header, path);
+        const lastLsn = next.firstLsn - 1n;
+        report.records += Number(lastLsn - firstLsn + 1n);
+        segments.push({ path, firstLsn, header, lastLsn, dataEnd: fileSize, fileSize });
+        continue;
       }
       const scan = await scanSegment(opts, fd, path, header, fileSize, isLast);
       report.records += scan.records;

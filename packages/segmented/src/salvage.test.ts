@@ -113,7 +113,7 @@ describe('salvage keeps every intact record', () => {
     const { io, segments } = await logWith(200);
     const missing = segments[2]!;
     await io.unlink(missing.path);
-    await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_MISSING_SEGMENT');
+    await expectWalError(SegmentedWal.open({ dir: DIR, io, verify: 'all' }), 'WAL_MISSING_SEGMENT');
     const wal = await salvage(io);
     const gap = { from: missing.firstLsn, to: segments[3]!.firstLsn - 1n };
     expect(wal.recoveryReport.salvaged).toEqual([
@@ -224,8 +224,10 @@ describe('salvage keeps every intact record', () => {
     const copy = join(DIR, `${String(victim.firstLsn + 8n).padStart(20, '0')}.wal`);
     expect(await io.stat(copy)).not.toBeNull();
     expect(await io.stat(join(DIR, GAPS_FILE))).toBeNull();
-    // Cut or not, the hole before the copy is not recorded yet: a default open refuses.
-    const refused = await SegmentedWal.open({ dir: DIR, io }).catch((err: unknown) => err);
+    // Cut or not, the hole before the copy is not recorded yet: a full check refuses.
+    const refused = await SegmentedWal.open({ dir: DIR, io, verify: 'all' }).catch(
+      (err: unknown) => err,
+    );
     expect(['WAL_CORRUPT', 'WAL_MISSING_SEGMENT']).toContain((refused as { code?: string }).code);
     const wal = await salvage(io);
     expect(await records(wal)).toEqual(lsns(1n, 200n, [victim.firstLsn + 7n]));

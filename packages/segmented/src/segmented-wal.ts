@@ -22,10 +22,10 @@ import {
 } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
 import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './config.js';
+import { cutSuffix } from './cut-after.js';
 import type { DirectIoStats } from './direct-io.js';
 import type { Failures } from './failures.js';
 import { checkFrameBody, type Encoder, encodeReserved, takePayloads } from './frame-guard.js';
-import { cutSuffix } from './cut-after.js';
 import { Listeners } from './listeners.js';
 import { type OpenedLog, openLog } from './open.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
@@ -38,7 +38,6 @@ import type { SegmentInfo, SegmentSet, TruncateResult } from './segment-set.js';
 import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
 import { SuffixCuts, truncatedError } from './suffix-cuts.js';
 import type { SyncRounds } from './sync-rounds.js';
-import { TruncationQueue } from './truncation-queue.js';
 import {
   carryCounters,
   checkCutPoint,
@@ -46,6 +45,7 @@ import {
   planSuffixCut,
   type TruncateAfterResult,
 } from './truncate-after.js';
+import { TruncationQueue } from './truncation-queue.js';
 import {
   checkLsnArgument,
   checkNotBelowFloor,
@@ -637,7 +637,13 @@ export class SegmentedWal {
     try {
       const last = await this.sync();
       if (lsn === last) return { afterLsn: lsn, recordsRemoved: 0n, segmentsDeleted: 0 };
-      const cut = await planSuffixCut(this.storageIo, this.cfg.dir, this.ring, this.segments.list, lsn);
+      const cut = await planSuffixCut(
+        this.storageIo,
+        this.cfg.dir,
+        this.ring,
+        this.segments.list,
+        lsn,
+      );
       try {
         await this.quiesce();
         const segmentsDeleted = await cutSuffix(this.storageIo, this.cfg.dir, cut);
