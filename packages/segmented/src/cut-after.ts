@@ -17,7 +17,7 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import type { StorageIo } from '@walnut/storage-io';
+import { readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from './chunk-reader.js';
 import { readGaps, writeGaps } from './gaps.js';
 import { HEAD_TMP_FILE } from './head.js';
@@ -136,7 +136,7 @@ export async function cutSuffix(io: StorageIo, dir: string, cut: SuffixCut): Pro
 
 /**
  * Every step of a recorded cut, each one harmless to repeat: the later segments deleted
- * (newest first), the kept one truncated and fsynced, GAPS and HEAD rewritten to match,
+ * (newest first), the kept one replaced by its kept prefix, GAPS and HEAD rewritten to match,
  * the directory fsynced, and the CUT file marked done. Returns the segments deleted.
  */
 export async function finishCut(io: StorageIo, dir: string, cut: SuffixCut): Promise<number> {
@@ -153,13 +153,7 @@ export async function finishCut(io: StorageIo, dir: string, cut: SuffixCut): Pro
       { details: { segment: keptPath, offset: size ?? 0 } },
     );
   }
-  const fd = await io.open(keptPath, {});
-  try {
-    if (size > cut.keepBytes) await io.truncate(fd, cut.keepBytes);
-    await io.fsync(fd);
-  } finally {
-    await io.close(fd);
-  }
+  if (size > cut.keepBytes) await replaceWithPrefix(io, keptPath, cut.keepBytes);
   const gaps = await readGaps(io, dir);
   const keptGaps = gaps.filter((g) => g.from <= cut.afterLsn);
   if (keptGaps.length < gaps.length) await writeGaps(io, dir, keptGaps);
@@ -168,6 +162,43 @@ export async function finishCut(io: StorageIo, dir: string, cut: SuffixCut): Pro
   await writeFileAtomically(io, dir, CUT_FILE, encodeCut({ ...cut, state: 'done' }));
   return later.length;
 }
+
+/**
+ * Replaces the file at `path` by a copy of its first `length` bytes (`<path>.tmp`, fsync,
+ * rename), never by truncating it in place: a reader that mapped the file (the Wal's
+ * iterators, mmap-reader in another process) would fault on the pages a truncation took
+ * away, and one reading through a descriptor sees the old bytes whole. The rename is made
+ * durable by the directory fsync that follows.
+ */
+async function replaceWithPrefix(io: StorageIo, path: string, length: number): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const from = await io.open(path, { readOnly: true });
+  try {
+    const to = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
+    try {
+      const chunk = Buffer.allocUnsafe(Math.min(length, COPY_CHUNK));
+      for (let at = 0; at < length; at += chunk.length) {
+        const part = chunk.subarray(0, Math.min(chunk.length, length - at));
+        if ((await readFully(io, from, part, at)) !== part.length) {
+          throw new WalError(
+            WalErrorCode.CORRUPT,
+            `${path} became shorter than ${length} bytes while a truncateAfter copied it; restore the log from a backup`,
+            { details: { segment: path, offset: at } },
+          );
+        }
+        await io.write(to, part, at);
+      }
+      await io.fsync(to);
+    } finally {
+      await io.close(to);
+    }
+  } finally {
+    await io.close(from);
+  }
+  await io.rename(tmp, path);
+}
+
+const COPY_CHUNK = 1024 * 1024;
 
 /**
  * HEAD names the kept segment. On a device too full for that, HEAD goes (absent means
