@@ -42,8 +42,43 @@ function lsnsOf(reader: MmapWalReader): bigint[] {
 const ring = new KeyRing({ 7: randomBytes(32) }, 7);
 
 describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
-  const open = (path: string, options: { keyRing?: KeyRing; maxFrameBody?: number } = {}) =>
-    MmapWalReader.open(path, { mode, ...options });
+  const open = (
+    path: string,
+    options: { keyRing?: KeyRing; maxFrameBody?: number; lastLsn?: bigint } = {},
+  ) => MmapWalReader.open(path, { mode, ...options });
+
+  describe('with lastLsn (the LSN a sealed segment ends at)', () => {
+    it('reads a segment that ends there, zero fill after it included, to a clean end', () => {
+      const seg = segment([...records(2), { batch: records(3) }], Buffer.alloc(300));
+      const reader = open(seg.path, { lastLsn: 5n });
+      expect(lsnsOf(reader)).toEqual([1n, 2n, 3n, 4n, 5n]);
+      expect(reader.stopReason?.kind).toBe('eof');
+    });
+
+    it('stops as corrupt at an end of data before it, having handed out what came before', () => {
+      const seg = segment(records(4), Buffer.alloc(300));
+      const reader = open(seg.path, { lastLsn: 6n });
+      expect(lsnsOf(reader)).toEqual([1n, 2n, 3n, 4n]);
+      expect(reader.stopReason).toMatchObject({ kind: 'corrupt', offset: seg.bytes.length - 300 });
+      expect(reader.stopReason?.reason).toMatch(/end at LSN 4 but the log has LSNs up to 6/);
+    });
+
+    it('stops as corrupt at the first frame past it, plain or batch, handing out nothing of it', () => {
+      for (const frames of [records(5), [...records(2), { batch: records(3) }]]) {
+        const seg = segment(frames);
+        const reader = open(seg.path, { lastLsn: 3n });
+        expect(lsnsOf(reader).every((lsn) => lsn <= 3n)).toBe(true);
+        expect(reader.stopReason?.kind).toBe('corrupt');
+      }
+    });
+
+    it('refuses a lastLsn that is not a bigint', () => {
+      const seg = segment(records(1));
+      expect(() => MmapWalReader.open(seg.path, { mode, lastLsn: 1 as never })).toThrow(
+        expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+      );
+    });
+  });
 
   it('reads records and batches in LSN order and stops with eof at the end of the data', () => {
     const input: WalRecordInput = {

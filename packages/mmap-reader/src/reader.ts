@@ -47,6 +47,13 @@ export interface MmapWalReaderOptions {
    * the file, or cut it back to no less than `end`, while this reader runs.
    */
   end?: number;
+  /**
+   * The LSN the file's last record must have: a sealed segment's successor's first LSN − 1,
+   * when no gap lies between. A frame past it, or an end of data before it, stops the reader
+   * as corrupt, so a cut, zeroed or foreign segment is damage before a record past its range
+   * is handed out (decision 0311).
+   */
+  lastLsn?: bigint;
 }
 
 /** Where and why a reader stopped (see FORMAT.md "End of log, torn tail, corruption"). */
@@ -94,6 +101,9 @@ export class MmapWalReader {
   /** The LSN the next frame must start with, as a number while below SAFE_LSN (else NaN and see expectedBig); -1: any. */
   private expectedNumber: number;
   private expectedBig: bigint | null = null;
+  /** `lastLsn` as a number when below SAFE_LSN, else Infinity (the bigint path checks it). */
+  private readonly lastNumber: number;
+  private readonly lastBig: bigint | null;
   /** File offset after the frames decoded so far (or of the damage, once stopped). */
   private decodedTo: number;
   /** Set when decoding met the end or damage; reported once `ready` is drained. */
@@ -122,6 +132,7 @@ export class MmapWalReader {
     header: FileHeader | null,
     cipher: FrameCipher | null,
     maxBody: number,
+    lastLsn: bigint | null,
   ) {
     this.path = path;
     this.mode = source.mode;
@@ -130,6 +141,9 @@ export class MmapWalReader {
     this.header = header;
     this.cipher = cipher;
     this.maxBody = maxBody;
+    this.lastBig = lastLsn;
+    this.lastNumber =
+      lastLsn === null || lastLsn >= BigInt(SAFE_LSN) ? Number.POSITIVE_INFINITY : Number(lastLsn);
     const firstLsn = header === null ? 0n : header.firstLsn;
     this.expectedNumber =
       firstLsn === 0n ? -1 : firstLsn < BigInt(SAFE_LSN) ? Number(firstLsn) : Number.NaN;
@@ -158,6 +172,9 @@ export class MmapWalReader {
     const end = options.end ?? Number.POSITIVE_INFINITY;
     if (options.end !== undefined && !(Number.isSafeInteger(end) && end >= 0))
       badArgument('end', 'a non-negative integer (a file offset)', options.end);
+    const lastLsn = options.lastLsn ?? null;
+    if (lastLsn !== null && (typeof lastLsn !== 'bigint' || lastLsn < 0n))
+      badArgument('lastLsn', 'a bigint ≥ 0n', options.lastLsn);
     const resolved = resolveMode(options.mode);
     let source: FrameSource;
     try {
@@ -174,7 +191,7 @@ export class MmapWalReader {
     try {
       const header = source.length === 0 ? null : MmapWalReader.readHeader(source, path);
       const cipher = header === null ? null : MmapWalReader.cipherFor(header, path, options);
-      return new MmapWalReader(path, source, resolved.reason, header, cipher, maxBody);
+      return new MmapWalReader(path, source, resolved.reason, header, cipher, maxBody, lastLsn);
     } catch (error) {
       source.close();
       // Read mode opens a directory, then fails reading its header (EISDIR).
@@ -290,13 +307,19 @@ export class MmapWalReader {
     const ends = this.readyEnds;
     const plain = this.cipher === null;
     let expected = this.expectedNumber;
+    const last = this.lastNumber;
     let k = 0;
     for (let i = 0; i < n; i++) {
       const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
       const end = start + table[2 * i + 1]!;
       // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic; a
       // plain LSN is never 0, so an `expected` of -1 (any) takes the general path.
-      if (plain && plainRecordLsn(buf, start, end) === expected && expected < SAFE_LSN) {
+      if (
+        plain &&
+        plainRecordLsn(buf, start, end) === expected &&
+        expected < SAFE_LSN &&
+        expected <= last
+      ) {
         expected++;
         frames[k] = i;
         ends[k++] = fileBase + end;
@@ -362,6 +385,11 @@ export class MmapWalReader {
     if (expected !== null && first !== expected)
       return this.corrupt(`LSN ${first} where ${expected} was expected`, frameOffset);
     const next = first + BigInt(count);
+    if (this.lastBig !== null && next - 1n > this.lastBig)
+      return this.corrupt(
+        `LSN ${next - 1n} past ${this.lastBig}, the last LSN the log has in this segment (it is not the segment the log wrote)`,
+        frameOffset,
+      );
     this.expectedNumber = next < BigInt(SAFE_LSN) ? Number(next) : Number.NaN;
     this.expectedBig = next;
     return true;
@@ -398,7 +426,7 @@ export class MmapWalReader {
     const offset = source.stopOffset;
     this.decodedTo = offset;
     if (source.stopCode === FrameStop.END) {
-      this.stop = { kind: 'eof', offset, reason: 'end of data' };
+      this.stop = this.endBeforeLast(offset) ?? { kind: 'eof', offset, reason: 'end of data' };
       return;
     }
     const kind = source.classify(offset, this.maxBody);
@@ -409,7 +437,18 @@ export class MmapWalReader {
         : kind === 'torn'
           ? `${what}, and no valid frame follows`
           : `${what}, but valid frames follow`;
-    this.stop = { kind, offset, reason };
+    this.stop = (kind === 'eof' ? this.endBeforeLast(offset) : null) ?? { kind, offset, reason };
+  }
+
+  /** A clean end at `offset` that comes before `lastLsn`: damage (a cut or zeroed stretch). */
+  private endBeforeLast(offset: number): StopReason | null {
+    const expected = this.expectedLsn();
+    if (this.lastBig === null || expected === null || expected > this.lastBig) return null;
+    return {
+      kind: 'corrupt',
+      offset,
+      reason: `the records end at LSN ${expected - 1n} but the log has LSNs up to ${this.lastBig} in this segment (it was cut or zeroed, or a segment that held them is missing)`,
+    };
   }
 
   /** Iterates `nextRecord()` until it returns null. */

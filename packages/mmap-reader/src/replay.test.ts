@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   crc32c,
@@ -159,10 +159,17 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       expect((await replay(10n, { includeActive: true })).lsns).toEqual([10n, 11n, 12n]);
     });
 
-    it('a missing middle segment is WAL_MISSING_SEGMENT', async () => {
+    it('a missing middle segment is WAL_CORRUPT where the segment before it ends, before any later record', async () => {
       const { sealed } = writeLog();
       rmSync(sealed[1]!.path);
-      await expect(replay(1n)).rejects.toMatchObject({ code: WalErrorCode.MISSING_SEGMENT });
+      const seen: bigint[] = [];
+      const replaying = replaySegmentsMmap(dir, 1n, (r) => void seen.push(r.lsn), { mode });
+      await expect(replaying).rejects.toMatchObject({
+        code: WalErrorCode.CORRUPT,
+        details: { segment: sealed[0]!.path, offset: statSync(sealed[0]!.path).size },
+      });
+      await expect(replaying).rejects.toThrow(/LSNs up to 8/);
+      expect(seen).toEqual([1n, 2n, 3n, 4n]);
     });
 
     it('skips the LSNs a salvage recorded as lost in GAPS, and only those', async () => {
@@ -175,11 +182,26 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       await expect(replay(1n)).rejects.toMatchObject({ code: WalErrorCode.MISSING_SEGMENT });
     });
 
-    it('sealed segments that end before the active one begins are WAL_MISSING_SEGMENT', async () => {
+    it('a sealed segment cut at a frame boundary is WAL_CORRUPT where it ends', async () => {
       const { sealed } = writeLog();
       const seg = sealed[2]!;
       writeFileSync(seg.path, readFileSync(seg.path).subarray(0, seg.frameOffsets[1]));
-      await expect(replay(1n)).rejects.toMatchObject({ code: WalErrorCode.MISSING_SEGMENT });
+      await expect(replay(1n)).rejects.toMatchObject({
+        code: WalErrorCode.CORRUPT,
+        details: { segment: seg.path, offset: seg.frameOffsets[1] },
+      });
+    });
+
+    it("a sealed segment holding LSNs past its successor's first is WAL_CORRUPT at the first of them", async () => {
+      const { sealed } = writeLog();
+      const longer = writeSegment(dir, { firstLsn: 5n, frames: records(5) });
+      const seen: bigint[] = [];
+      const replaying = replaySegmentsMmap(dir, 1n, (r) => void seen.push(r.lsn), { mode });
+      await expect(replaying).rejects.toMatchObject({
+        code: WalErrorCode.CORRUPT,
+        details: { segment: sealed[1]!.path, offset: longer.frameOffsets[4] },
+      });
+      expect(seen).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
     });
 
     it('a segment whose header disagrees with its name is WAL_CORRUPT', async () => {

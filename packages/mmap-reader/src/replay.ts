@@ -212,7 +212,11 @@ class LogCursor {
   }
 
   private open(segment: SegmentFile): MmapWalReader {
-    const reader = MmapWalReader.open(segment.path, this.options);
+    const lastLsn = this.lastLsnOf(segment);
+    const reader = MmapWalReader.open(
+      segment.path,
+      lastLsn === undefined ? this.options : { ...this.options, lastLsn },
+    );
     this.segmentsOpened++;
     const headerLsn = reader.header?.firstLsn;
     // A zero-length active segment: its creator crashed before writing the header.
@@ -266,6 +270,20 @@ class LogCursor {
   close(): void {
     this.reader?.close();
     this.reader = null;
+  }
+
+  /**
+   * The last LSN a sealed segment must hold: its successor's first LSN − 1, unless a gap
+   * lies between (then only the successor's start is checked, in `open`). Called once the
+   * index has moved past `segment`.
+   */
+  private lastLsnOf(segment: SegmentFile): bigint | undefined {
+    if (this.isActive()) return undefined;
+    const nextFirst = this.segments[this.index]?.firstLsn ?? this.activeFirstLsn;
+    if (nextFirst === null || nextFirst <= segment.firstLsn) return undefined;
+    const last = nextFirst - 1n;
+    if (this.gaps.some((gap) => gap.from <= last && gap.to >= segment.firstLsn)) return undefined;
+    return last;
   }
 
   /** Whether the segment being read is the log's active one (read only with includeActive). */
