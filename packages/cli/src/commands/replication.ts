@@ -1,8 +1,8 @@
-import { Follower } from '@walnut/replicate';
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { type Output, printLine } from '../output.js';
 import { parseLsn } from '../records.js';
+import { loadReplicate } from './load-replicate.js';
 
 export interface FollowOptions {
   readonly servers: string[];
@@ -26,6 +26,7 @@ export async function followCommand(
   options: FollowOptions,
   out: Output,
 ): Promise<number> {
+  const { Follower } = await loadReplicate('follow');
   const follower = await Follower.open(dir, { servers: options.servers, stream: options.stream });
   const report = (event: string) => {
     const s = follower.stats();
@@ -92,6 +93,7 @@ export async function promoteCommand(
   options: PromoteOptions,
   out: Output,
 ): Promise<number> {
+  const { Follower } = await loadReplicate('promote');
   const follower = await Follower.open(dir, { servers: options.servers, stream: options.stream });
   const primary = await follower.promote(options.mode ? { mode: options.mode } : {});
   const result = { stream: primary.stream, epoch: primary.epoch, lastLsn: primary.lastLsn };
