@@ -49,6 +49,12 @@ export const WalErrorCode = {
   TIMEOUT: 'WAL_TIMEOUT',
   /** The append queue is full and `backpressure: 'error'` was chosen. */
   BACKPRESSURE: 'WAL_BACKPRESSURE',
+  /**
+   * The directory is not a log of the kind being opened: it holds other files and no log, a
+   * log of another kind (a per-core log opened as a segmented one, or the reverse), or the
+   * path is not a directory at all. Nothing was written to it.
+   */
+  NOT_A_LOG: 'WAL_NOT_A_LOG',
   /** The log was opened read-only. */
   READ_ONLY: 'WAL_READ_ONLY',
   /** Replay was asked to start below the retained floor (those records were truncated). */

@@ -51,6 +51,7 @@ export {
 export { describeFrameStop, FrameStop } from './frame-stop.js';
 export { errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
 export { jsonReady, jsonSafe } from './json.js';
+export { classifyLogDirectory, type LogDirectoryListing } from './log-directory.js';
 export {
   decodeFloor,
   decodeHead,

@@ -16,6 +16,12 @@ export interface PerCoreWalManagerConfig {
   readonly bufferSize?: number;
   /** How long a worker may take to answer a checkpoint or reclaim request (default 30 s). */
   readonly requestTimeoutMs?: number;
+  /**
+   * `create` only: make the logs in a directory that holds other files. Without it, a
+   * directory with anything but per-core logs in it (a segmented log, a project folder) is
+   * refused with WAL_NOT_A_LOG and nothing is written there. Default false.
+   */
+  readonly allowOtherFiles?: boolean;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -29,6 +35,7 @@ const OPTIONS: Record<keyof PerCoreWalManagerConfig, true> = {
   clock: true,
   bufferSize: true,
   requestTimeoutMs: true,
+  allowOtherFiles: true,
 };
 const OPTION_NAMES = Object.keys(OPTIONS);
 
@@ -44,6 +51,9 @@ export function checkConfig(config: PerCoreWalManagerConfig): void {
   const t = config.requestTimeoutMs;
   if (t !== undefined && (!Number.isFinite(t) || t <= 0))
     badArgument('config.requestTimeoutMs', '> 0', t);
+  const others = config.allowOtherFiles;
+  if (others !== undefined && typeof others !== 'boolean')
+    badArgument('config.allowOtherFiles', 'a boolean', others);
 }
 
 /** What every in-process writer of the manager is opened with. */

@@ -27,6 +27,36 @@ describe('PerCoreWalManager.create, open and openAndRecover', () => {
     );
   });
 
+  it("create refuses a segmented log's directory with WAL_NOT_A_LOG and writes nothing there", async () => {
+    await io.mkdir(DIR);
+    const segment = await io.open(`${DIR}/00000000000000000001.wal`, { create: true });
+    await io.close(segment);
+    const error = await expectWalError(
+      PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io }),
+      WalErrorCode.NOT_A_LOG,
+    );
+    expect(error.message).toContain('holds a segmented log');
+    expect(await io.readdir(DIR)).toEqual(['00000000000000000001.wal']);
+  });
+
+  it("create refuses someone else's files unless allowOtherFiles is set", async () => {
+    await io.mkdir(DIR);
+    await io.close(await io.open(`${DIR}/app.sqlite`, { create: true }));
+    const error = await expectWalError(
+      PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io }),
+      WalErrorCode.NOT_A_LOG,
+    );
+    expect(error.message).toContain('app.sqlite');
+    const manager = await PerCoreWalManager.create({
+      baseDir: DIR,
+      numCores: 1,
+      io,
+      allowOtherFiles: true,
+    });
+    await manager.close();
+    expect((await io.readdir(DIR)).sort()).toEqual(['LOCK', 'MANIFEST', 'app.sqlite', 'wal-0.log']);
+  });
+
   it('create and open refuse an unknown config key, naming the likely intended one', async () => {
     const typo = { baseDir: DIR, numCores: 1, io, numcores: 2 };
     for (const opening of [PerCoreWalManager.create(typo), PerCoreWalManager.open(typo)]) {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type CoreEntry, WalError, WalErrorCode } from '@walnut/codec';
+import { type CoreEntry, classifyLogDirectory, WalError, WalErrorCode } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
 import { CoreWalWriter } from './core-wal-writer.js';
 import {
@@ -56,6 +56,7 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
   const writers = new Map<number, CoreWalWriter>();
   try {
     if ((await io.stat(config.baseDir)) === null) await io.mkdir(config.baseDir);
+    refuseOtherFiles(config, pattern, await io.readdir(config.baseDir));
     lock = await io.lock(join(config.baseDir, LOCK_FILE));
     const names = await io.readdir(config.baseDir);
     const existing = names.filter((n) => n === MANIFEST_FILE || pattern.coreIdOf(n) !== null);
@@ -104,6 +105,36 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
     if (ownsIo) await io.closeIo();
     throw error;
   }
+}
+
+/**
+ * WAL_NOT_A_LOG for a directory holding what per-core logs never hold (a segmented log,
+ * someone else's files), unless the caller allowed other files: create must not scatter
+ * core files and a lock among them.
+ */
+function refuseOtherFiles(
+  config: PerCoreWalManagerConfig,
+  pattern: CorePathPattern,
+  names: string[],
+): void {
+  if (config.allowOtherFiles === true) return;
+  const listing = classifyLogDirectory(names);
+  if (listing.kind === 'log') {
+    throw new WalError(
+      WalErrorCode.NOT_A_LOG,
+      `${config.baseDir} holds a segmented log (a Wal's or SegmentedWal's segments): per-core logs need a directory of their own; choose an empty or missing one`,
+      { details: { path: config.baseDir } },
+    );
+  }
+  const others = listing.others.filter(
+    (n) => n !== MANIFEST_FILE && n !== `${MANIFEST_FILE}.tmp` && pattern.coreIdOf(n) === null,
+  );
+  if (others.length === 0) return;
+  throw new WalError(
+    WalErrorCode.NOT_A_LOG,
+    `${config.baseDir} holds ${others.slice(0, 5).join(', ')}${others.length > 5 ? ` and ${others.length - 5} more` : ''}, which are not per-core logs; choose an empty or missing directory, or pass allowOtherFiles: true to create the logs among these files on purpose`,
+    { details: { path: config.baseDir, found: others.slice(0, 20) } },
+  );
 }
 
 /**

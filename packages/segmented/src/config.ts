@@ -63,6 +63,12 @@ export interface SegmentedWalConfig {
    * `stats().directIo` says why. Default false.
    */
   directIo?: boolean;
+  /**
+   * Create the log in a directory that holds other files. Without it, a writer or reader
+   * refuses a non-empty directory that holds no log (WAL_NOT_A_LOG, naming what it found)
+   * rather than writing its lock and first segment among someone else's files. Default false.
+   */
+  allowOtherFiles?: boolean;
 }
 
 /** Fields that stay optional once resolved: they have no default. */
@@ -115,6 +121,7 @@ const FIELDS: Record<keyof SegmentedWalConfig, true> = {
   encryption: true,
   writeBufferSize: true,
   directIo: true,
+  allowOtherFiles: true,
 };
 const KNOWN_KEYS: readonly string[] = Object.keys(FIELDS);
 
@@ -242,5 +249,6 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     encryption: c.encryption as KeyRing | undefined,
     writeBufferSize,
     directIo: optionalBoolean('config.directIo', c.directIo),
+    allowOtherFiles: optionalBoolean('config.allowOtherFiles', c.allowOtherFiles),
   };
 }

@@ -4,6 +4,7 @@ import { type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/s
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { finishPendingCut } from './cut-after.js';
 import { type DirectIoStats, probeDirectIo } from './direct-io.js';
+import { checkLogDirectory, lockCreationError } from './log-directory.js';
 import { recoverLog } from './recovery.js';
 import type { RecoveryReport } from './recovery-report.js';
 import { existingSegment, type Segment } from './segment.js';
@@ -53,7 +54,12 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
       await io.mkdir(cfg.dir);
       await io.syncDirectory(dirname(cfg.dir));
     }
-    if (!cfg.readOnly) lock = await io.lock(join(cfg.dir, LOCK_FILE));
+    await checkLogDirectory(io, cfg.dir, cfg.allowOtherFiles);
+    if (!cfg.readOnly) {
+      lock = await io.lock(join(cfg.dir, LOCK_FILE)).catch((error: unknown) => {
+        throw lockCreationError(cfg.dir, error);
+      });
+    }
     const directIo: DirectIoStats =
       cfg.directIo && !cfg.readOnly
         ? await probeDirectIo(io, join(cfg.dir, LOCK_FILE))

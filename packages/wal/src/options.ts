@@ -73,6 +73,13 @@ export interface WalOptions {
    * flush, sync and truncateBefore fail with WAL_READ_ONLY. Default false.
    */
   readOnly?: boolean;
+  /**
+   * Create the log in a directory that holds other files. Without it, opening a non-empty
+   * directory that holds no log (a project folder, another program's data, a per-core log)
+   * is refused with WAL_NOT_A_LOG, naming what was found, and nothing is written there.
+   * Default false.
+   */
+  allowOtherFiles?: boolean;
 }
 
 /** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
@@ -167,6 +174,7 @@ const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions
   writebackAhead: integer(...CONFIG_LIMITS.writebackAhead, ' (bytes; 0 = off)'),
   directIo: flag,
   readOnly: flag,
+  allowOtherFiles: flag,
 };
 
 export const OPTION_NAMES = Object.keys(CHECKS) as (keyof WalOptions)[];
@@ -189,6 +197,7 @@ const ENGINE_FIELDS: { readonly [K in keyof WalOptions]?: EngineFieldFor<K> } = 
   writeBufferSize: 'writeBufferSize',
   writebackAhead: 'writebackAhead',
   directIo: 'directIo',
+  allowOtherFiles: 'allowOtherFiles',
 };
 
 /**
