@@ -98,6 +98,9 @@ export async function salvageSegment(
     }
     keptUpTo = run.lastLsn;
   }
+  // The run files' names must be durable before the caller cuts the damaged segment: a power
+  // cut in between would otherwise keep the cut and lose the runs (found by crashfs).
+  if (runs.length > 0) await io.syncDirectory(dir);
   const tailBytes = file.length - tail.start;
   // The end of the last segment, after whatever was kept: the remains of a write a crash
   // interrupted (or of a file cut short), which any recovery cuts.
