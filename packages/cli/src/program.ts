@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { cursorsCommand } from './commands/cursors.js';
 import { dumpCommand } from './commands/dump.js';
 import { inspectCommand } from './commands/inspect.js';
 import { repairCommand } from './commands/repair.js';
@@ -94,6 +95,24 @@ export async function runCli(
     .action(
       run((dir: string, o: { json?: boolean }) =>
         inspectCommand(dir, { json: o.json === true }, out),
+      ),
+    );
+
+  program
+    .command('cursors')
+    .description(
+      'the durable cursors of a log: committed LSN and whether retention passed them; --delete one',
+    )
+    .argument('<dir>', 'log directory')
+    .option('--delete <name>', 'delete this cursor (refused while a consumer holds it open)')
+    .option('--json', 'print JSON')
+    .action(
+      run((dir: string, o: { delete?: string; json?: boolean }) =>
+        cursorsCommand(
+          dir,
+          { json: o.json === true, ...(o.delete !== undefined ? { delete: o.delete } : {}) },
+          out,
+        ),
       ),
     );
 

@@ -2,6 +2,7 @@ import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatCount, formatKeyValues, formatTable } from '../format.js';
 import { printJson } from '../json.js';
 import { checkLog, type LogCheck } from '../logdir/check.js';
+import { type CursorFile, readCursors } from '../logdir/cursors.js';
 import { type LockState, lockHolder } from '../logdir/lock-holder.js';
 import { type Output, printLine } from '../output.js';
 
@@ -17,6 +18,7 @@ export async function inspectCommand(
 ): Promise<number> {
   const check = await checkLog(dir);
   const lock = await lockHolder(dir);
+  const cursors = await readCursors(dir);
   const floorLsn =
     check.floor.kind === 'valid' ? check.floor.lsn : (check.segments[0]?.file.firstLsn ?? null);
   if (options.json) {
@@ -48,12 +50,27 @@ export async function inspectCommand(
             : 'damaged',
       newestSegmentFirstLsn: check.head.kind === 'valid' ? check.head.lsn : null,
       lock,
+      cursors: cursors.map((c) =>
+        c.state.kind === 'valid'
+          ? {
+              name: c.name,
+              lsn: c.state.lsn,
+              behind: floorLsn !== null && c.state.lsn + 1n < floorLsn,
+            }
+          : { name: c.name, damaged: c.state.reason },
+      ),
       problems: check.findings.length,
     });
     return ExitCode.OK;
   }
   printLine(out.stdout, `Log ${dir}`);
-  printLine(out.stdout, formatKeyValues(summaryPairs(check, floorLsn, lock)));
+  printLine(
+    out.stdout,
+    formatKeyValues([
+      ...summaryPairs(check, floorLsn, lock),
+      ['cursors', describeCursors(cursors, floorLsn)],
+    ]),
+  );
   printLine(out.stdout);
   printLine(
     out.stdout,
@@ -129,6 +146,17 @@ function describeHead(check: LogCheck): string {
 function describeCipher(cipher: string | undefined, keyId: number | undefined): string {
   if (cipher === undefined) return 'unknown (bad header)';
   return cipher === 'none' ? 'none' : `${cipher}, key ${keyId}`;
+}
+
+function describeCursors(cursors: readonly CursorFile[], floorLsn: bigint | null): string {
+  if (cursors.length === 0) return 'none';
+  return cursors
+    .map((c) => {
+      if (c.state.kind === 'damaged') return `${c.name} (damaged)`;
+      const behind = floorLsn !== null && c.state.lsn + 1n < floorLsn ? ', behind' : '';
+      return `${c.name} at ${c.state.lsn}${behind}`;
+    })
+    .join('; ');
 }
 
 function describeLock(lock: LockState): string {
