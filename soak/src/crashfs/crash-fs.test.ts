@@ -1,0 +1,147 @@
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CrashFs, crashFsSkip } from './crash-fs.js';
+
+const skip = crashFsSkip();
+const root = mkdtempSync(join(tmpdir(), 'walnut-crashfs-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let backing: string;
+let mountpoint: string;
+let mounted: CrashFs | undefined;
+let count = 0;
+beforeEach(() => {
+  backing = join(root, `backing-${count}`);
+  mountpoint = join(root, `mount-${count++}`);
+  mkdirSync(backing);
+  mkdirSync(mountpoint);
+});
+// Unmounted even when a test fails, so no mount outlives the run.
+afterEach(async () => {
+  await mounted?.unmount();
+  mounted = undefined;
+});
+
+async function mount(options: { crashAfter?: number; tearSeed?: number } = {}): Promise<string> {
+  mounted = await CrashFs.mount({ backing, mountpoint, ...options });
+  return mountpoint;
+}
+
+async function powerCut() {
+  mounted!.crash();
+  const summary = await mounted!.unmount();
+  mounted = undefined;
+  return summary;
+}
+
+function write(path: string, text: string, options: { sync: boolean }): void {
+  const fd = openSync(path, 'a');
+  try {
+    writeSync(fd, text);
+    if (options.sync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe.skipIf(skip)(
+  `crashfs, a file system that loses power on command${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    it('keeps what fsync covered: file contents by file fsync, names by directory fsync', async () => {
+      const m = await mount();
+      write(join(m, 'synced'), 'durable', { sync: true });
+      syncDir(m);
+      write(join(m, 'synced'), ' and lost', { sync: false });
+      write(join(m, 'unnamed'), 'its data was synced, its name never', { sync: true });
+      const summary = await powerCut();
+      expect(readdirSync(backing)).toEqual(['synced']);
+      expect(readFileSync(join(backing, 'synced'), 'utf8')).toBe('durable');
+      expect(summary.changesDropped).toBe(1);
+    });
+
+    it('brings back what an unsynced unlink or rename took away', async () => {
+      writeFileSync(join(backing, 'a'), 'first');
+      writeFileSync(join(backing, 'b'), 'second');
+      const m = await mount();
+      unlinkSync(join(m, 'a'));
+      renameSync(join(m, 'b'), join(m, 'c'));
+      await powerCut();
+      expect(readdirSync(backing).sort()).toEqual(['a', 'b']);
+      expect(readFileSync(join(backing, 'b'), 'utf8')).toBe('second');
+    });
+
+    it('leaves a file empty that was linked into place without its own fsync (issue #37 item 2)', async () => {
+      const m = await mount();
+      write(join(m, 'owner.tmp'), 'walnut-lock 1\n', { sync: false });
+      linkSync(join(m, 'owner.tmp'), join(m, 'LOCK.pid'));
+      syncDir(m);
+      unlinkSync(join(m, 'owner.tmp'));
+      await powerCut();
+      expect(readFileSync(join(backing, 'LOCK.pid'), 'utf8')).toBe('');
+    });
+
+    it('cuts power at the Nth changing operation, refuses it with EIO and names the file', async () => {
+      const m = await mount({ crashAfter: 2 });
+      const fd = openSync(join(m, 'f'), 'w'); // operation 0: create
+      try {
+        writeSync(fd, 'one'); // operation 1
+        expect(() => writeSync(fd, 'two')).toThrow(/EIO/);
+      } finally {
+        closeSync(fd);
+      }
+      expect(await mounted!.crashed()).toEqual({ op: 2, operation: 'write', path: '/f' });
+      const summary = await mounted!.unmount();
+      mounted = undefined;
+      expect(summary.ops).toBe(2);
+      expect(readdirSync(backing)).toEqual([]);
+    });
+
+    it('with a tear, keeps a prefix of the newest unsynced write and drops the rest', async () => {
+      const m = await mount({ tearSeed: 42 });
+      const page = 4096; // whole pages, so the kernel hands each write over in one piece
+      write(join(m, 'f'), 's'.repeat(page), { sync: true });
+      syncDir(m);
+      write(join(m, 'f'), 'x'.repeat(page), { sync: false });
+      const summary = await powerCut();
+      const [kept, of] = summary.torn;
+      expect(of).toBe(page);
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(page);
+      expect(readFileSync(join(backing, 'f'), 'utf8')).toBe('s'.repeat(page) + 'x'.repeat(kept));
+    });
+
+    it('keeps everything at a clean unmount', async () => {
+      const m = await mount();
+      write(join(m, 'f'), 'never synced', { sync: false });
+      const summary = await mounted!.unmount();
+      mounted = undefined;
+      expect(summary.crash).toBeNull();
+      expect(readFileSync(join(backing, 'f'), 'utf8')).toBe('never synced');
+    });
+  },
+);
