@@ -3,28 +3,29 @@ import { currentRuntime, isDenoPermissionError, readEnv, runtimeLabel } from './
 
 afterEach(() => {
   vi.unstubAllGlobals();
-  delete (process.versions as Record<string, string>).bun;
 });
 
-function pretendDeno(): void {
-  vi.stubGlobal('Deno', { version: { deno: '2.9.6' } });
-}
+const node = { node: '22.23.3', v8: '12.4' };
+const deno = { Deno: { version: { deno: '2.9.6' } } };
 
 describe('the runtime', () => {
   it('is Node where neither Bun nor Deno says otherwise', () => {
-    expect(currentRuntime()).toEqual({ name: 'node', version: process.versions.node });
-    expect(runtimeLabel()).toBe(`Node ${process.versions.node}`);
+    expect(currentRuntime(node, {})).toEqual({ name: 'node', version: '22.23.3' });
+    expect(runtimeLabel(currentRuntime(node, {}))).toBe('Node 22.23.3');
   });
 
   it('is Bun when process.versions names bun, although it also names a Node version', () => {
-    (process.versions as Record<string, string>).bun = '1.4.5';
-    expect(currentRuntime()).toEqual({ name: 'bun', version: '1.4.5' });
-    expect(runtimeLabel()).toBe('Bun 1.4.5');
+    const bun = currentRuntime({ ...node, bun: '1.4.5' }, {});
+    expect(bun).toEqual({ name: 'bun', version: '1.4.5' });
+    expect(runtimeLabel(bun)).toBe('Bun 1.4.5');
   });
 
-  it('is Deno when the Deno global exists', () => {
-    pretendDeno();
-    expect(runtimeLabel()).toBe('Deno 2.9.6');
+  it('is Deno when the Deno global exists, although process.versions names a Node version', () => {
+    expect(runtimeLabel(currentRuntime(node, deno))).toBe('Deno 2.9.6');
+  });
+
+  it('is read from this process by default', () => {
+    expect(currentRuntime().version).not.toBe('unknown');
   });
 });
 
@@ -54,14 +55,14 @@ describe('isDenoPermissionError', () => {
   const refusal = Object.assign(new Error('Requires ffi access to "x.node"'), {
     name: 'NotCapable',
   });
+  const onDeno = currentRuntime(node, deno);
 
   it("is true for Deno's refusal on Deno", () => {
-    pretendDeno();
-    expect(isDenoPermissionError(refusal)).toBe(true);
-    expect(isDenoPermissionError(new Error('ELF class mismatch'))).toBe(false);
+    expect(isDenoPermissionError(refusal, onDeno)).toBe(true);
+    expect(isDenoPermissionError(new Error('ELF class mismatch'), onDeno)).toBe(false);
   });
 
   it('is false elsewhere, whatever the error is called', () => {
-    expect(isDenoPermissionError(refusal)).toBe(false);
+    expect(isDenoPermissionError(refusal, currentRuntime(node, {}))).toBe(false);
   });
 });

@@ -7,15 +7,19 @@ export interface Runtime {
 }
 
 /**
- * The runtime this process runs in. Bun and Deno both set `process.versions.node` (the Node
- * version they imitate), so they are told apart by what only they define.
+ * The runtime this process runs in (the arguments are for tests). Bun and Deno both set
+ * `process.versions.node` (the Node version they imitate), so they are told apart by what
+ * only they define.
  */
-export function currentRuntime(): Runtime {
-  const bun = (process.versions as Record<string, string | undefined>).bun;
+export function currentRuntime(
+  versions: Readonly<Record<string, string | undefined>> = process.versions,
+  global: object = globalThis,
+): Runtime {
+  const bun = versions.bun;
   if (typeof bun === 'string') return { name: 'bun', version: bun };
-  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
+  const deno = (global as { Deno?: { version?: { deno?: string } } }).Deno;
   if (deno !== undefined) return { name: 'deno', version: deno.version?.deno ?? 'unknown' };
-  return { name: 'node', version: process.versions.node };
+  return { name: 'node', version: versions.node ?? 'unknown' };
 }
 
 /** "Deno 2.9.6", for messages. */
@@ -40,9 +44,9 @@ export function readEnv(name: string): string | undefined {
  * Whether an error is Deno refusing a permission ("Requires ffi access to …, run again with
  * the --allow-ffi flag"), which no compiler or rebuild can cure.
  */
-export function isDenoPermissionError(error: unknown): boolean {
+export function isDenoPermissionError(error: unknown, runtime = currentRuntime()): boolean {
   return (
-    currentRuntime().name === 'deno' &&
+    runtime.name === 'deno' &&
     error instanceof Error &&
     (error.name === 'NotCapable' || error.name === 'PermissionDenied')
   );

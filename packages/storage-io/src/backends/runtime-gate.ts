@@ -1,4 +1,4 @@
-import { currentRuntime, runtimeLabel } from '@walnut/codec';
+import { currentRuntime, type Runtime, runtimeLabel } from '@walnut/codec';
 
 /**
  * Why io_uring must not even be tried in this runtime, or null. Completions reach JavaScript
@@ -8,8 +8,7 @@ import { currentRuntime, runtimeLabel } from '@walnut/codec';
  * failure can be caught after the fact, so they are ruled out before the addon's ring code
  * runs; everywhere else `proveIoUring` checks that a completion really comes back.
  */
-export function ioUringRuntimeGate(): string | null {
-  const runtime = currentRuntime();
+export function ioUringRuntimeGate(runtime: Runtime = currentRuntime()): string | null {
   if (runtime.name === 'bun') {
     return `${runtimeLabel(runtime)} does not implement libuv's uv_poll, through which io_uring completions reach JavaScript (it ends the process on uv_poll_init)`;
   }
