@@ -9,6 +9,7 @@ export {
 } from './config.js';
 export { readSmallFile, writeFileAtomically } from './log-files.js';
 export type { RecoveryReport, SalvageDrop, TornTail } from './recovery-report.js';
+export { SuffixCuts, truncatedError } from './suffix-cuts.js';
 export {
   SegmentedWal,
   type SegmentedWalStats,

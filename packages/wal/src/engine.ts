@@ -89,6 +89,10 @@ export interface LogEngine {
   /** Optional: true when a `reapCompletions()` now would hand the engine a file it needs soon. */
   readonly wantsReap?: boolean;
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
+  /** Cuts the log after `lsn` durably (SegmentedWal's; absent: the engine cannot). */
+  truncateAfter?(
+    lsn: bigint,
+  ): Promise<{ afterLsn: bigint; recordsRemoved: bigint; segmentsDeleted: number }>;
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
   listSegments(): Promise<readonly SegmentInfo[]>;
   readonly io: StorageIo;

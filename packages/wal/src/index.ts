@@ -6,6 +6,7 @@ export type {
   SalvageDrop,
   SegmentInfo,
   TornTail,
+  TruncateAfterResult,
 } from '@walnut/segmented';
 export { Batch } from './batch.js';
 export type { Cursor } from './cursors/cursor.js';

@@ -1,4 +1,5 @@
 import type { WalRecord } from '@walnut/codec';
+import { type SuffixCuts, truncatedError } from '@walnut/segmented';
 import type { EngineSegment, LogEngine, SegmentOpener, SegmentRecords } from './engine.js';
 
 /** Records per read through the engine (the part of the log that is not sealed yet). */
@@ -25,6 +26,8 @@ export class LogCursor {
   private page: WalRecord[] = [];
   private pageAt = 0;
   private engineDone = false;
+  /** The cuts generation this cursor's reader started at (see `checkCuts`). */
+  private since: number;
 
   /**
    * `readsUnsealed`: the segment being written may be read up to its `writtenBytes`. Only
@@ -37,11 +40,14 @@ export class LogCursor {
     upTo: bigint,
     openSegment: SegmentOpener | undefined,
     private readonly readsUnsealed = false,
+    private readonly cuts?: SuffixCuts,
+    since = cuts?.generation ?? 0,
   ) {
     this.engine = engine;
     this.upTo = upTo;
     this.openSegment = openSegment;
     this.cursor = from < 1n ? 1n : from;
+    this.since = since;
   }
 
   /** The next record, or undefined when `more()` must be awaited first. */
@@ -68,6 +74,7 @@ export class LogCursor {
 
   /** Makes more records available to `next()`; false once every record was handed out. */
   async more(): Promise<boolean> {
+    if (this.cuts !== undefined && this.cuts.generation !== this.since) this.checkCuts();
     if (this.cursor > this.upTo) return false;
     if (this.mapped === null) this.mapped = await this.segmentsToMap();
     while (this.mappedAt < this.mapped.length) {
@@ -87,6 +94,21 @@ export class LogCursor {
       return true;
     }
     return this.nextPage();
+  }
+
+  /**
+   * A truncateAfter happened since the reader started. Handed out a record above the cut
+   * (the cursor may count a mapped segment's records as handed out): WAL_TRUNCATED, never a
+   * record of the new history after one of the old. Else it only read what both histories
+   * share, and reads on through the engine (the segment list it mapped is the old one).
+   */
+  private checkCuts(): void {
+    const cuts = this.cuts!;
+    const kept = cuts.keptSince(this.since);
+    if (this.cursor - 1n > kept) throw truncatedError(kept, null);
+    this.since = cuts.generation;
+    this.mapped = [];
+    this.mappedAt = 0;
   }
 
   /** Stops early (a caller broke out of its loop): closes what is open. */

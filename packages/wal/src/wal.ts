@@ -8,7 +8,12 @@ import {
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
-import type { RecoveryReport, SegmentInfo } from '@walnut/segmented';
+import {
+  type RecoveryReport,
+  type SegmentInfo,
+  SuffixCuts,
+  type TruncateAfterResult,
+} from '@walnut/segmented';
 import { Batch } from './batch.js';
 import type { Cursor } from './cursors/cursor.js';
 import { type CursorInfo, CursorRegistry } from './cursors/cursor-registry.js';
@@ -21,7 +26,14 @@ import { LatencyHistogram } from './internal/latency-histogram.js';
 import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { payloadListBytes } from './internal/payload-list.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
-import { badPayloadError, closedError, poisonedError, readOnlyError } from './internal/refusals.js';
+import {
+  badPayloadError,
+  closedError,
+  cuttingError,
+  isUsageError,
+  poisonedError,
+  readOnlyError,
+} from './internal/refusals.js';
 import { WalStatus } from './internal/wal-status.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
 import { Retention, type RetentionReport } from './retention/retention.js';
@@ -54,6 +66,7 @@ export class Wal {
   private readonly latency = new LatencyHistogram();
   private readonly queue: AppendQueue;
   private readonly reads: ReadSide;
+  private readonly cuts = new SuffixCuts();
   private readonly cursorRegistry: CursorRegistry;
   private retention: Retention | undefined;
 
@@ -106,10 +119,16 @@ export class Wal {
     this.commit = queue.commit;
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
     this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
-    this.reads = new ReadSide(engine, options.openSegment, options.readOnly, {
-      isClosed: () => status.closed,
-      poisonedError: () => status.poisonedError(),
-    });
+    this.reads = new ReadSide(
+      engine,
+      options.openSegment,
+      options.readOnly,
+      {
+        isClosed: () => status.closed,
+        poisonedError: () => status.poisonedError(),
+      },
+      this.cuts,
+    );
     this.cursorRegistry = new CursorRegistry({
       dir,
       io: engine.io,
@@ -370,6 +389,40 @@ export class Wal {
         : undefined;
     if (refusal) return Promise.reject(refusal);
     return this.engine.truncateBefore(lsn);
+  }
+
+  /**
+   * Cuts the log after `lsn` durably (docs/decisions/0640-wal-truncate-after.md): the
+   * records after it are gone and the next append gets `lsn + 1`. Appends made before the
+   * call are made durable (and resolve) first; appends made while it runs are refused with
+   * WAL_BAD_STATE. Iterators and tails that handed out a record above `lsn` fail with
+   * WAL_TRUNCATED at their next step instead of going on in the new history. From
+   * `floorLsn - 1` (every record) to `lastLsn`; not inside an atomic batch.
+   */
+  async truncateAfter(lsn: bigint): Promise<TruncateAfterResult> {
+    this.status.throwIfUnusable();
+    this.throwIfReadOnly('truncateAfter()');
+    const engine = this.engine;
+    if (engine.truncateAfter === undefined) {
+      throw new WalError(WalErrorCode.BAD_STATE, "this log's engine cannot cut its suffix");
+    }
+    if (this.status.cutting) throw cuttingError();
+    this.status.cutting = true;
+    try {
+      await this.sync();
+      const result = await engine.truncateAfter(lsn).catch((error: unknown) => {
+        if (!isUsageError(error)) this.engineFailed(error);
+        throw error;
+      });
+      if (result.recordsRemoved > 0n) {
+        this.cuts.record(lsn);
+        this.queue.cutTo(lsn);
+        this.wakeEveryone();
+      }
+      return result;
+    } finally {
+      this.status.cutting = false;
+    }
   }
 
   /**

@@ -257,6 +257,17 @@ export class AppendQueue {
   }
 
   /**
+   * The engine cut the log after `lsn` (truncateAfter, once everything queued was durable
+   * and settled): the queue goes on from there; LSNs above it may be handed out again.
+   */
+  cutTo(lsn: bigint): void {
+    this.settleMarks?.dropAbove(lsn);
+    if (this.lastAssigned > lsn) this.lastAssigned = lsn;
+    if (this.lastAcknowledged > lsn) this.lastAcknowledged = lsn;
+    if (this.lastHandedOut > lsn) this.lastHandedOut = lsn;
+  }
+
+  /**
    * Rejects every waiting append: those up to `mayBeInLog` with their own
    * WAL_OUTCOME_UNKNOWN (`unknown(lsn)`), the later ones — never in the log — with `absent`;
    * and the appends waiting for room (never in the log) with `absent`.

@@ -1,4 +1,5 @@
 import { badArgument, type WalError, type WalRecord } from '@walnut/codec';
+import { type SuffixCuts, truncatedError } from '@walnut/segmented';
 import type { LogEngine, SegmentOpener } from '../engine.js';
 import { LogCursor, RecordIterator } from '../read-records.js';
 import { closedError } from './refusals.js';
@@ -35,6 +36,8 @@ export class ReadSide {
     private readonly openSegment: SegmentOpener | undefined,
     private readonly readOnly: boolean,
     private readonly status: ReadSideStatus,
+    /** The Wal's truncateAfter calls: a reader started before one never mixes histories. */
+    private readonly cuts: SuffixCuts,
   ) {}
 
   async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
@@ -67,13 +70,21 @@ export class ReadSide {
     checkFrom('tail', from);
     const signal = options.signal;
     const status = this.status;
+    const cuts = this.cuts;
+    let since = cuts.generation;
     let cursor = from;
     let looked = false;
     while (!status.isClosed() && !signal?.aborted) {
+      if (cuts.generation !== since) {
+        // Yielded a record the cut removed: what follows would be another history.
+        const kept = cuts.keptSince(since);
+        if (cursor - 1n > kept) throw truncatedError(kept, null);
+        since = cuts.generation;
+      }
       const durable = this.engine.durableLsn;
       if (cursor <= durable) {
         try {
-          for await (const record of new RecordIterator(this.cursor(cursor, durable))) {
+          for await (const record of new RecordIterator(this.cursor(cursor, durable, since))) {
             yield record;
             cursor = record.lsn + 1n;
             if (status.isClosed() || signal?.aborted) return;
@@ -119,8 +130,16 @@ export class ReadSide {
     for (const wake of waiters) wake();
   }
 
-  private cursor(from: bigint, upTo: bigint): LogCursor {
-    return new LogCursor(this.engine, from, upTo, this.openSegment, !this.readOnly);
+  private cursor(from: bigint, upTo: bigint, since = this.cuts.generation): LogCursor {
+    return new LogCursor(
+      this.engine,
+      from,
+      upTo,
+      this.openSegment,
+      !this.readOnly,
+      this.cuts,
+      since,
+    );
   }
 
   private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {

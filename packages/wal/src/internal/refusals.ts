@@ -1,4 +1,4 @@
-import { describeValue, isBytes, WalError, WalErrorCode } from '@walnut/codec';
+import { describeValue, isBytes, isWalError, WalError, WalErrorCode } from '@walnut/codec';
 
 // The errors a Wal refuses a call with, each saying what to do instead.
 
@@ -13,6 +13,24 @@ export function closingError(): WalError {
   return new WalError(
     WalErrorCode.CLOSING,
     'the log is shutting down and takes no new appends; open it again after shutdown()',
+  );
+}
+
+/** An error of a call the engine refused before it changed anything (no reason to poison). */
+export function isUsageError(error: unknown): boolean {
+  return (
+    isWalError(error, WalErrorCode.BAD_ARGUMENT) ||
+    isWalError(error, WalErrorCode.REPLAY_BELOW_FLOOR) ||
+    isWalError(error, WalErrorCode.BAD_STATE) ||
+    isWalError(error, WalErrorCode.CLOSED)
+  );
+}
+
+/** An append while truncateAfter runs: the caller appends again once the cut resolved. */
+export function cuttingError(): WalError {
+  return new WalError(
+    WalErrorCode.BAD_STATE,
+    'appends are refused while truncateAfter runs; await it, then append again (the next LSN is the one after the cut)',
   );
 }
 

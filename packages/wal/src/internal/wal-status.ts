@@ -3,6 +3,7 @@ import type { WalState } from '../wal-stats.js';
 import {
   closedError,
   closingError,
+  cuttingError,
   notOpenError,
   poisonedError,
   readOnlyError,
@@ -17,6 +18,8 @@ export class WalStatus {
   state: WalState = 'init';
   /** The failure that poisoned the log (a failed fdatasync, above all); never cleared. */
   poison: WalError | undefined;
+  /** True while truncateAfter runs: appends are refused until it ends. */
+  cutting = false;
 
   constructor(private readonly readOnly: boolean) {}
 
@@ -28,7 +31,8 @@ export class WalStatus {
   appendRefusal(): WalError | undefined {
     if (this.state === 'running') {
       if (this.readOnly) return readOnlyError('appending');
-      return this.poisonedError();
+      if (this.poison) return poisonedError(this.poison);
+      return this.cutting ? cuttingError() : undefined;
     }
     if (this.state === 'draining') return closingError();
     if (this.state === 'closed') return closedError();

@@ -1,0 +1,147 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WalErrorCode, type WalRecord } from '@walnut/codec';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Batch } from './batch.js';
+import { Wal } from './wal.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-cut-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Payloads say which history they belong to. */
+const old = (i: number) => Buffer.from(`old-${i}-${'o'.repeat(200)}`);
+const fresh = (i: number) => Buffer.from(`new-${i}`);
+const text = (r: WalRecord) => `${r.lsn}:${r.payload.toString().split('-').slice(0, 2).join('-')}`;
+
+async function logOf(count: number, dir = tempDir()) {
+  const wal = await Wal.open(dir).storageIo('sync-fs').segmentSize(4096);
+  for (let i = 1; i <= count; i++) await wal.append(old(i));
+  return wal;
+}
+
+async function all(wal: Wal): Promise<string[]> {
+  const out: string[] = [];
+  for await (const r of wal.iterator(1n)) out.push(text(r));
+  return out;
+}
+
+describe('Wal.truncateAfter', () => {
+  it('cuts durably: the next append gets lsn + 1, and a reopened log holds the new history', async () => {
+    const dir = tempDir();
+    const wal = await logOf(40, dir);
+    const result = await wal.truncateAfter(7n);
+    expect(result).toMatchObject({ afterLsn: 7n, recordsRemoved: 33n });
+    expect(result.segmentsDeleted).toBeGreaterThan(0);
+    expect(wal.lastLsn).toBe(7n);
+    expect(wal.durableLsn).toBe(7n);
+    expect(await wal.append(fresh(8))).toBe(8n);
+    await wal.close();
+    const again = await Wal.open(dir).storageIo('sync-fs');
+    const got = await all(again);
+    expect(got.length).toBe(8);
+    expect(got.slice(6)).toEqual(['7:old-7', '8:new-8']);
+    await again.close();
+  });
+
+  it('appends made before it resolve first; appends while it runs are refused and the log is not poisoned', async () => {
+    const wal = await logOf(10);
+    const before = [wal.append(old(11)), wal.append(old(12))];
+    const cutting = wal.truncateAfter(5n);
+    await expect(wal.append(fresh(6))).rejects.toMatchObject({
+      code: WalErrorCode.BAD_STATE,
+      message: expect.stringContaining('while truncateAfter runs'),
+    });
+    expect(await Promise.all(before)).toEqual([11n, 12n]);
+    expect((await cutting).recordsRemoved).toBe(7n);
+    await expect(wal.truncateAfter(9n)).rejects.toMatchObject({ code: WalErrorCode.BAD_ARGUMENT });
+    expect(await wal.append(fresh(6))).toBe(6n);
+    expect(wal.stats().state).toBe('running');
+    await wal.close();
+  });
+
+  it('refuses a cut inside an atomic batch without harm, and below the floor', async () => {
+    const wal = await logOf(3);
+    const batch = new Batch();
+    for (let i = 4; i <= 6; i++) batch.add(old(i));
+    await wal.appendBatch(batch);
+    await expect(wal.truncateAfter(4n)).rejects.toMatchObject({
+      code: WalErrorCode.BAD_ARGUMENT,
+      message: expect.stringContaining('atomic batch of LSNs 4..6'),
+    });
+    expect(await wal.append(old(7))).toBe(7n);
+    await wal.close();
+  });
+
+  it('an iterator that handed out records above the cut fails with WAL_TRUNCATED, never reading on in the new history', async () => {
+    const wal = await logOf(60);
+    const iter = wal.iterator(1n);
+    for (let i = 1n; i <= 30n; i++) expect((await iter.next()).value.lsn).toBe(i);
+    await wal.truncateAfter(10n);
+    for (let i = 11; i <= 70; i++) await wal.append(fresh(i));
+    const seen: string[] = [];
+    const error = await (async () => {
+      for (;;) {
+        const step = await iter.next();
+        if (step.done) return null;
+        seen.push(text(step.value));
+      }
+    })().catch((err: unknown) => err);
+    expect(error).toMatchObject({ code: WalErrorCode.TRUNCATED, details: { lsn: 10n } });
+    expect(seen.every((s) => s.includes(':old-'))).toBe(true);
+    await wal.close();
+  });
+
+  it('a tail that yielded LSN 10 when the log is cut after 7 and appended to again fails, and never yields the new 8', async () => {
+    const wal = await logOf(10);
+    const tail = wal.tail(1n);
+    for (let i = 1n; i <= 10n; i++) expect((await tail.next()).value.lsn).toBe(i);
+    const next = tail.next().then(
+      (step) => step,
+      (err: unknown) => err,
+    );
+    await wal.truncateAfter(7n);
+    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    expect(await next).toMatchObject({
+      code: WalErrorCode.TRUNCATED,
+      details: { lsn: 7n },
+    });
+    await wal.close();
+  });
+
+  it('a reader that had read only below the cut goes on in one history, old or new, never both', async () => {
+    const wal = await logOf(20);
+    const tail = wal.tail(1n);
+    for (let i = 1n; i <= 5n; i++) expect((await tail.next()).value.lsn).toBe(i);
+    await wal.truncateAfter(7n);
+    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    const seen: string[] = [];
+    const error = await (async () => {
+      while (seen.length < 7) seen.push(text((await tail.next()).value));
+      return null;
+    })().catch((err: unknown) => err);
+    const above = seen.filter((s) => Number(s.split(':')[0]) > 7);
+    const histories = new Set(above.map((s) => s.split(':')[1]!.split('-')[0]));
+    expect(histories.size).toBeLessThanOrEqual(1);
+    if (error !== null) expect(error).toMatchObject({ code: WalErrorCode.TRUNCATED });
+    else expect(seen.slice(0, 2)).toEqual(['6:old-6', '7:old-7']);
+    await wal.close();
+  });
+
+  it('is refused on a read-only Wal and a closed one', async () => {
+    const dir = tempDir();
+    const wal = await logOf(5, dir);
+    const reader = await Wal.open(dir).readOnly().storageIo('sync-fs');
+    await expect(reader.truncateAfter(2n)).rejects.toMatchObject({ code: WalErrorCode.READ_ONLY });
+    await reader.close();
+    await wal.close();
+    await expect(wal.truncateAfter(2n)).rejects.toMatchObject({ code: WalErrorCode.CLOSED });
+  });
+});
