@@ -6,6 +6,7 @@ export {
   DEFAULT_WRITE_BUFFER_SIZE,
   type RecoveryMode,
   type SegmentedWalConfig,
+  type VerifyMode,
 } from './config.js';
 export { readSmallFile, writeFileAtomically } from './log-files.js';
 export type { RecoveryReport, SalvageDrop, TornTail } from './recovery-report.js';

@@ -7,6 +7,7 @@ export type {
   SegmentInfo,
   TornTail,
   TruncateAfterResult,
+  VerifyMode,
 } from '@walnut/segmented';
 export { Batch } from './batch.js';
 export type { Cursor } from './cursors/cursor.js';

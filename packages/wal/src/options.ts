@@ -1,5 +1,5 @@
 import { badArgument, KeyRing, unknownOption } from '@walnut/codec';
-import { CONFIG_LIMITS, type RecoveryMode } from '@walnut/segmented';
+import { CONFIG_LIMITS, type RecoveryMode, type VerifyMode } from '@walnut/segmented';
 import { checkIoUringConfig, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
 import type { EngineConfig, SegmentOpener } from './engine.js';
 import { checkStorageChoice, type StorageChoice } from './internal/storage-choice.js';
@@ -37,6 +37,13 @@ export interface WalOptions {
   encryption?: KeyRing;
   /** What opening does with damage. Default `'truncate-tail'`. */
   recovery?: RecoveryMode;
+  /**
+   * How much of the log opening reads. Default `'newest'`: the newest segment; damage in a
+   * sealed one is WAL_CORRUPT from the replay, iterator or tail that reaches it, before the
+   * damaged record or any later one. `'all'` reads every segment at open, so damage anywhere
+   * is found before a record is handed out (decision 0311).
+   */
+  verify?: VerifyMode;
   /**
    * Largest payload+meta of one new record. Default 16 MiB. It limits appends only: reading
    * accepts every record the format allows, so lowering it never hides one written before.
@@ -162,6 +169,7 @@ const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions
   ioUring: (value) => checkIoUringConfig(value),
   encryption: keyRing,
   recovery: oneOf<RecoveryMode>('strict', 'truncate-tail', 'salvage'),
+  verify: oneOf<VerifyMode>('newest', 'all'),
   maxRecordSize: integer(...CONFIG_LIMITS.maxRecordSize, ' (bytes)'),
   maxGroupWaitMs: (value, name) => {
     if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS)
@@ -192,6 +200,7 @@ const ENGINE_FIELDS: { readonly [K in keyof WalOptions]?: EngineFieldFor<K> } = 
   segmentSize: 'segmentTargetSize',
   maxRecordSize: 'maxRecordSize',
   recovery: 'recovery',
+  verify: 'verify',
   encryption: 'encryption',
   preallocate: 'preallocate',
   writeBufferSize: 'writeBufferSize',

@@ -27,9 +27,19 @@ export const segmentedEngineFactory: EngineFactory = {
   },
 };
 
-/** Opens the mapping now (so a vanished file fails here); records are decoded as they are asked for. */
+/**
+ * Opens the mapping now (so a vanished file fails here); records are decoded as they are
+ * asked for. A sealed segment must end at the last LSN the log has in it: open did not read
+ * it (decision 0311), so a cut, zeroed or foreign segment is found here, before any record
+ * past its damage.
+ */
 function segmentRecords(segment: EngineSegment, keyRing: KeyRing | undefined): SegmentRecords {
-  const reader = MmapWalReader.open(segment.path, { keyRing, end: segment.writtenBytes });
+  const sealed = segment.sealed === true && segment.lastLsn !== null;
+  const reader = MmapWalReader.open(segment.path, {
+    keyRing,
+    end: segment.writtenBytes,
+    ...(sealed ? { lastLsn: segment.lastLsn! } : {}),
+  });
   return {
     next: () => reader.nextRecord(),
     finish() {

@@ -1,5 +1,5 @@
 import { badArgument, isWalError, type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
-import type { RecoveryMode } from '@walnut/segmented';
+import type { RecoveryMode, VerifyMode } from '@walnut/segmented';
 import type { IoUringConfig, StorageIo } from '@walnut/storage-io';
 import type { EngineConfig, EngineFactory, LogEngine } from './engine.js';
 import { resolveStorage, type StorageChoice } from './internal/storage-choice.js';
@@ -69,6 +69,9 @@ export class WalBuilder implements PromiseLike<Wal> {
   }
   recovery(mode: RecoveryMode): this {
     return this.set('recovery', mode);
+  }
+  verify(mode: VerifyMode): this {
+    return this.set('verify', mode);
   }
   maxRecordSize(bytes: number): this {
     return this.set('maxRecordSize', bytes);
