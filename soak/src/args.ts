@@ -5,6 +5,7 @@ export interface SoakArgs {
   cycles: number;
   powerLosses: number;
   damaged: number;
+  fsPowerLosses: number;
   seed: number;
   cyclesPerLog: number;
   maxKillMs: number;
@@ -17,6 +18,8 @@ export const USAGE = `pnpm soak [options]
   --cycles N          SIGKILL cycles of concurrent durable writers (default 100)
   --power-losses N    simulated power-loss cases through the faulty StorageIo (default 200)
   --damaged N         damaged logs for the recovery fuzz (default 1000)
+  --fs-power-losses N power cuts at the file-system boundary through crashfs (FUSE; needs
+                      /dev/fuse, fuse3 and libfuse3-dev; default 0)
   --seed N            seed of every random choice (default: drawn, and printed)
   --cycles-per-log N  SIGKILL cycles that share one log directory (default 20)
   --max-kill-ms N     longest a writer runs before its kill (default 400)
@@ -30,6 +33,7 @@ const NUMERIC: Record<string, keyof SoakArgs> = {
   '--cycles': 'cycles',
   '--power-losses': 'powerLosses',
   '--damaged': 'damaged',
+  '--fs-power-losses': 'fsPowerLosses',
   '--seed': 'seed',
   '--cycles-per-log': 'cyclesPerLog',
   '--max-kill-ms': 'maxKillMs',
@@ -41,6 +45,7 @@ export function parseArgs(argv: readonly string[], drawSeed: () => number): Soak
     cycles: 100,
     powerLosses: 200,
     damaged: 1000,
+    fsPowerLosses: 0,
     seed: Number.NaN,
     cyclesPerLog: 20,
     maxKillMs: 400,

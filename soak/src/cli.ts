@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, USAGE } from './args.js';
+import { crashFsAvailability } from './crashfs/crash-fs.js';
 import { runDamageFuzz } from './damage-fuzz.js';
+import { runFsPowerLosses } from './fs-power-losses.js';
 import { runKillCycles } from './kill-cycles.js';
 import { runPowerLosses } from './power-loss.js';
 import { summarize } from './summary.js';
@@ -22,7 +24,7 @@ const started = performance.now();
 const workDir = mkdtempSync(join(args.dir, 'walnut-soak-'));
 const progress = (line: string) => process.stdout.write(`  ${line}\n`);
 process.stdout.write(
-  `walnut soak: seed ${args.seed}, ${args.cycles} SIGKILL cycles, ${args.powerLosses} power-loss cases, ${args.damaged} damaged logs, in ${workDir}\n` +
+  `walnut soak: seed ${args.seed}, ${args.cycles} SIGKILL cycles, ${args.powerLosses} power-loss cases, ${args.damaged} damaged logs, ${args.fsPowerLosses} file-system power losses, in ${workDir}\n` +
     `  (rerun exactly with --seed ${args.seed} and the same counts)\n`,
 );
 
@@ -41,6 +43,14 @@ const power =
   args.powerLosses > 0
     ? await runPowerLosses({ cases: args.powerLosses, seed: args.seed, progress })
     : null;
+if (args.fsPowerLosses > 0 && !crashFsAvailability().available) {
+  process.stderr.write(`soak: --fs-power-losses needs FUSE: ${crashFsAvailability().reason}\n`);
+  process.exit(2);
+}
+const fsPower =
+  args.fsPowerLosses > 0
+    ? await runFsPowerLosses({ cycles: args.fsPowerLosses, seed: args.seed, workDir, progress })
+    : null;
 const fuzz =
   args.damaged > 0
     ? await runDamageFuzz({ logs: args.damaged, workDir, seed: args.seed, progress })
@@ -50,6 +60,7 @@ const { text, violations } = summarize({
   seed: args.seed,
   kills,
   power,
+  fsPower,
   fuzz,
   elapsedMs: performance.now() - started,
 });

@@ -15,7 +15,7 @@ import { Wal } from '@walnut/wal';
 import { makePayload } from './payload.js';
 import { Rng } from './random.js';
 
-export type Step = 'append' | 'truncate' | 'salvage' | 'percore' | 'replication';
+export type Step = 'append' | 'truncate' | 'cursor' | 'salvage' | 'percore' | 'replication';
 
 export interface StepConfig {
   step: Step;
@@ -66,6 +66,23 @@ async function truncate(): Promise<void> {
   say('ready');
   await wal.truncateBefore(BigInt(config.floor!));
   say(`floor ${config.floor}`);
+  await wal.close();
+}
+
+/** Commits durable cursor `fs-power` a few times, further into the log each time. */
+async function cursor(): Promise<void> {
+  const wal = await openWal();
+  say('ready');
+  const rng = Rng.forCase(config.seed, 'fs-cursor', config.epoch);
+  const c = await wal.cursor('fs-power');
+  const last = Number(wal.lastLsn);
+  let at = Math.max(Number(c.lsn), Number(wal.floorLsn) - 1);
+  for (let i = 0; i < 4 && at < last; i++) {
+    at = rng.int(at + 1, last);
+    await c.commit(BigInt(at));
+    say(`cursor ${at}`);
+  }
+  await c.close();
   await wal.close();
 }
 
@@ -120,6 +137,7 @@ function replication(): void {
 try {
   if (config.step === 'append') await append();
   else if (config.step === 'truncate') await truncate();
+  else if (config.step === 'cursor') await cursor();
   else if (config.step === 'salvage') await salvage();
   else if (config.step === 'percore') await percore();
   else replication();

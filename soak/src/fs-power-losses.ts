@@ -50,6 +50,7 @@ const childScript = fileURLToPath(
 const STEPS: readonly (readonly [Step, number])[] = [
   ['append', 4],
   ['truncate', 1],
+  ['cursor', 1],
   ['salvage', 1],
   ['percore', 1],
   ['replication', 1],
@@ -63,6 +64,8 @@ interface Expectations {
   /** Acknowledged records below this LSN may be gone: a truncateBefore asked for it. */
   floor: number;
   walEpoch: number;
+  /** The last LSN durable cursor `fs-power` was acknowledged at. */
+  cursorAcked: number;
   /** percore: key → CRC32C of acknowledged puts, by the checkpoint that followed them. */
   puts: Map<number, Map<string, number>>;
   checkpointAcked: number;
@@ -133,6 +136,7 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     records: new Map(),
     floor: 0,
     walEpoch: 0,
+    cursorAcked: 0,
     puts: new Map(),
     checkpointAcked: 0,
     percoreEpoch: 0,
@@ -154,6 +158,8 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     if (step === 'salvage') {
       rmSync(join(backing, 'salvage'), { recursive: true, force: true });
       cpSync(template, join(backing, 'salvage'), { recursive: true });
+      // As a log restored from a backup would be: so the flock target is created, and cut, too.
+      rmSync(join(backing, 'salvage', 'LOCK'), { force: true });
     }
     const where = `fs power loss ${cycle} (seed ${options.seed}, ${step} on ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`})`;
 
@@ -162,7 +168,10 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     let summary: CrashFsSummary;
     try {
       run = await runChild({ ...config, dir: join(mountpoint, config.dir) });
-      if (fs.crashPoint === null) fs.crash();
+      if (fs.crashPoint === null) {
+        fs.crash();
+        await fs.crashed();
+      }
     } finally {
       summary = await fs.unmount();
     }
@@ -243,6 +252,7 @@ function stepConfig(
     const top = lsns.length === 0 ? 1 : Math.max(...lsns);
     return { ...base, dir: 'wal', epoch: expect.walEpoch, floor: rng.int(1, top) };
   }
+  if (step === 'cursor') return { ...base, dir: 'wal', epoch: expect.walEpoch };
   if (step === 'salvage') return { ...base, dir: 'salvage', epoch: cycle };
   if (step === 'percore')
     return { ...base, dir: 'percore', epoch: expect.percoreEpoch, records: rng.int(1, 40) };
@@ -262,6 +272,7 @@ function acknowledge(
     const [what, a, b] = line.split(' ');
     if (what === 'ack') expect.records.set(Number(a), Number(b));
     else if (what === 'floor') expect.floor = Math.max(expect.floor, Number(a));
+    else if (what === 'cursor') expect.cursorAcked = Number(a);
     else if (what === 'put') puts.set(a!, Number(b));
     else if (what === 'checkpoint') expect.checkpointAcked = Number(a);
     else if (what === 'epoch') expect.replicationAcked = Number(a);
@@ -285,7 +296,7 @@ async function check(
   tally: FsPowerTally,
   found: string[],
 ): Promise<void> {
-  if (step === 'append' || step === 'truncate') {
+  if (step === 'append' || step === 'truncate' || step === 'cursor') {
     const wal = await Wal.open(dir).storageIo(otherBackend(backend)).build();
     try {
       const seen = new Map<number, number>();
@@ -303,6 +314,13 @@ async function check(
           tally.lost++;
           if (found.length < 5) found.push(`acknowledged LSN ${lsn} is missing or changed`);
         }
+      }
+      const cursor = (await wal.cursors()).find((c) => c.name === 'fs-power');
+      if (expect.cursorAcked > Number(cursor?.lsn ?? 0)) {
+        tally.lost++;
+        found.push(
+          `cursor fs-power is at ${cursor?.lsn ?? 'nothing'}, ${expect.cursorAcked} was acknowledged`,
+        );
       }
       // What this recovery returned is what every later one must return.
       for (const [lsn, digest] of seen) expect.records.set(lsn, digest);

@@ -1,4 +1,5 @@
 import type { FuzzTally } from './damage-fuzz.js';
+import type { FsPowerTally } from './fs-power-losses.js';
 import type { KillTally } from './kill-cycles.js';
 import type { PowerLossTally } from './power-loss.js';
 
@@ -6,6 +7,7 @@ export interface SoakResults {
   seed: number;
   kills: KillTally | null;
   power: PowerLossTally | null;
+  fsPower: FsPowerTally | null;
   fuzz: FuzzTally | null;
   elapsedMs: number;
 }
@@ -43,6 +45,17 @@ export function summarize(r: SoakResults): { text: string; violations: number } 
     lines.push(
       `power losses:          ${n(p.powerLosses)} in ${n(p.cases)} cases (${n(p.cutWhileOpening)} while opening, ${n(p.cutWhenIdle)} with nothing in flight)`,
       `  acknowledged:        ${n(p.acknowledged)} records (${n(p.acknowledgedChecks)} checks); ${n(p.recordsChecked)} recovered records checked; appends failed by the cut: ${byCode(p.rejected)}`,
+      `  violations:          ${n(p.violations.length)}`,
+    );
+    all.push(...p.violations);
+  }
+  if (r.fsPower) {
+    const p = r.fsPower;
+    lines.push(
+      `fs power losses:       ${n(p.cycles)} (${byCode(p.byBackend)}; ${n(p.torn)} with a torn write)`,
+      `  steps:               ${byCode(p.byStep)}`,
+      `  cut on file kind:    ${byCode(p.byKind)}`,
+      `  acknowledged:        ${n(p.acknowledged)}; lost ${n(p.lost)}; lockouts ${n(p.lockouts)}`,
       `  violations:          ${n(p.violations.length)}`,
     );
     all.push(...p.violations);
