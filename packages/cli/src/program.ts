@@ -7,9 +7,10 @@ import { inspectCommand } from './commands/inspect.js';
 import { repairCommand } from './commands/repair.js';
 import { addReplicationCommands } from './commands/replication.js';
 import { tailCommand } from './commands/tail.js';
+import { truncateCommand } from './commands/truncate.js';
 import { verifyCommand } from './commands/verify.js';
 import { demoCommand } from './demo/demo.js';
-import { exitCodeFor, reportError } from './errors.js';
+import { exitCodeFor, reportError, UsageError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { type Output, processOutput } from './output.js';
 import { parseCount, parseLsn } from './records.js';
@@ -172,6 +173,31 @@ export async function runCli(
           out,
         ),
       ),
+    );
+
+  program
+    .command('truncate')
+    .description(
+      'cut the log: --after N removes every record after LSN N durably (the next append gets N + 1); --before N deletes the sealed segments wholly below LSN N',
+    )
+    .argument('<dir>', 'log directory')
+    .option('--after <lsn>', 'keep the records up to this LSN (0 removes every record)')
+    .option('--before <lsn>', 'delete whole sealed segments below this LSN')
+    .option('--json', 'print the result as JSON')
+    .action(
+      run((dir: string, o: { after?: string; before?: string; json?: boolean }) => {
+        if ((o.after === undefined) === (o.before === undefined)) {
+          throw new UsageError('truncate needs exactly one of --after <lsn> and --before <lsn>');
+        }
+        const json = o.json === true;
+        return truncateCommand(
+          dir,
+          o.after !== undefined
+            ? { after: o.after === '0' ? 0n : parseLsn(o.after, '--after'), json }
+            : { before: parseLsn(o.before!, '--before'), json },
+          out,
+        );
+      }),
     );
 
   program
