@@ -1,16 +1,18 @@
 import { Batch, type Wal, WalError, WalErrorCode } from '@walnut/wal';
-import { decodeMessage, MessageKind } from './message.js';
-import { recordInput } from './shipped-records.js';
+import { type DecodedMessage, decodeMessage, MessageKind, RESEED_FLAG } from './message.js';
+import { recordInput, sameRecord } from './shipped-records.js';
 
 /** The stream skipped LSNs this replica needs (trimmed): restore them from the object store. */
 export class GapError extends WalError {
   constructor(
     readonly needFrom: bigint,
     readonly streamHas: bigint,
+    /** True once the object store was looked at too: the replica stops for good. */
+    readonly final = false,
   ) {
     super(
       WalErrorCode.DIVERGED,
-      `the replica needs LSN ${needFrom} next, but the stream continues at LSN ${streamHas}: the records in between were trimmed from the stream and could not be restored from the object store`,
+      `the replica needs LSN ${needFrom} next, but the stream continues at LSN ${streamHas}: LSNs ${needFrom}–${streamHas - 1n} are in neither the stream (trimmed, or lost by its servers) nor the object store; start this replica from a copy of the primary's log, or in an empty directory once the object store holds them`,
       { details: { needFrom, streamHas } },
     );
   }
@@ -34,6 +36,13 @@ export class Applier {
   /** Sequence of the last message applied (or skipped as already present). */
   lastSeq = 0;
   messages = 0;
+  /** Called when a message of a later epoch arrives (to remember the highest seen). */
+  onEpoch: ((epoch: number) => void) | null = null;
+  /**
+   * After a re-seeding marker below this replica's position: the LSNs up to here are
+   * published again, and are checked against this log instead of appended (0n: none).
+   */
+  private checkTo = 0n;
   private failure: unknown = null;
   private readonly pending = new Set<Promise<unknown>>();
   private listeners: ((durable: bigint) => void)[] = [];
@@ -69,10 +78,18 @@ export class Applier {
         ),
       );
     }
+    if (message.epoch > this.epoch) this.onEpoch?.(message.epoch);
     this.epoch = message.epoch;
     this.lastSeq = seq;
     this.messages++;
     if (message.kind === MessageKind.EPOCH) {
+      if (message.lastLsn < this.appended && (message.flags & RESEED_FLAG) !== 0) {
+        // The stream went back and the primary publishes its log again from there: what
+        // this replica already holds is checked as it comes, neither appended twice nor
+        // taken as divergence.
+        this.checkTo = this.appended;
+        return;
+      }
       if (message.lastLsn < this.appended) {
         throw this.fail(
           new WalError(
@@ -84,6 +101,7 @@ export class Applier {
       }
       return;
     }
+    if (message.firstLsn <= this.checkTo) await this.check(message, seq);
     if (message.lastLsn <= this.appended) return;
     const skip = this.appended + 1n - message.firstLsn;
     if (skip < 0n) throw new GapError(this.appended + 1n, message.firstLsn);
@@ -105,6 +123,28 @@ export class Applier {
     this.pending.add(append);
     append.finally(() => this.pending.delete(append));
     if (this.pending.size >= MAX_PENDING) await Promise.race(this.pending);
+  }
+
+  /** Compares a re-published message's records this log already holds with the log's. */
+  private async check(message: DecodedMessage, seq: number): Promise<void> {
+    await this.drain();
+    let upTo = this.checkTo;
+    if (message.lastLsn < upTo) upTo = message.lastLsn;
+    let i = 0;
+    for await (const record of this.wal.iterator(message.firstLsn)) {
+      if (record.lsn > upTo) break;
+      const sent = message.records[i++]!;
+      if (!sameRecord(record, sent)) {
+        throw this.fail(
+          new WalError(
+            WalErrorCode.DIVERGED,
+            `the re-seeded stream's LSN ${record.lsn} (${this.where}#${seq}) differs from this replica's: it holds another history from there (LSNs ${record.lsn}–${this.checkTo} here); start this replica in an empty directory`,
+            { details: { from: record.lsn, to: this.checkTo, seq } },
+          ),
+        );
+      }
+    }
+    if (message.lastLsn >= this.checkTo) this.checkTo = 0n;
   }
 
   /** Waits until every append handed to the log is durable (or failed). */

@@ -5,7 +5,14 @@ import { Applier, GapError } from './applier.js';
 import { Backoff, pause } from './backoff.js';
 import { readLease, takeLease } from './lease.js';
 import { ClusterLink, describe } from './link.js';
-import { type LocalState, newLocalState, readStateFor, writeLocalState } from './local-state.js';
+import {
+  highestEpoch,
+  type LocalState,
+  newLocalState,
+  readStateFor,
+  writeLocalState,
+} from './local-state.js';
+import { decodeHeader } from './message.js';
 import {
   checkWait,
   type FollowerOptions,
@@ -21,6 +28,11 @@ import {
   verifyAgainstStream,
 } from './replica-log.js';
 import { ReplicatedWal } from './replicated-wal.js';
+
+/** How often a consumer with nothing arriving looks at the stream. */
+const WATCH_MS = 2_000;
+/** Rounds a gap in both the stream and the object store is looked at before WAL_DIVERGED. */
+const GAP_ROUNDS = 5;
 
 export interface FollowerStats {
   readonly role: 'follower';
@@ -97,6 +109,8 @@ export class Follower {
   private restored = 0;
   private reconnects = 0;
   private lastError: string | null = null;
+  /** The stream went back: check the applied position against it before going on. */
+  private recheck = false;
 
   private constructor(
     dir: string,
@@ -109,6 +123,13 @@ export class Follower {
     this.stream = options.stream;
     this.applier = new Applier(wal, link.names.stream);
     this.applier.onDurable((lsn) => this.settle(lsn));
+    // The highest epoch seen is kept beside the log: a promotion takes one above it even
+    // if the cluster lost its lease bucket.
+    this.applier.onEpoch = (epoch) => {
+      if (epoch <= highestEpoch(this.state)) return;
+      this.state = { ...this.state, seenEpoch: epoch };
+      writeLocalState(this.dir, this.state);
+    };
   }
 
   /** Why the replica stopped for good (it diverged from the stream), or null while it follows. */
@@ -199,8 +220,14 @@ export class Follower {
     try {
       await this.applier.drain();
       const current = await readLease(this.link.kv);
-      const lease = await takeLease(this.link.kv, this.state.id, current);
-      this.state = { ...this.state, role: 'primary', epoch: lease.lease.epoch };
+      const seen = Math.max(highestEpoch(this.state), this.applier.epoch);
+      const lease = await takeLease(this.link.kv, this.state.id, current, seen);
+      this.state = {
+        ...this.state,
+        role: 'primary',
+        epoch: lease.lease.epoch,
+        seenEpoch: lease.lease.epoch,
+      };
       writeLocalState(this.dir, this.state);
       this.closed = true;
       this.rejectWaiters(
@@ -247,20 +274,35 @@ export class Follower {
   private async follow(): Promise<void> {
     const backoff = new Backoff();
     const signal = this.stopper.signal;
+    let gapRounds = 0;
     while (!signal.aborted) {
       try {
+        if (this.recheck && !(await this.recheckPosition(signal, backoff))) continue;
         const next = this.applier.appended + 1n;
         const found = await this.link.findSequence(next);
         if (found.seq !== null && !found.reachesBack) {
-          this.restored += await restoreFromObjects(
+          const restored = await restoreFromObjects(
             this.link,
             this.wal,
             this.applier,
             this.options.wal.encryption,
           );
+          this.restored += restored;
           this.settle(this.applier.durable);
+          if (restored > 0) {
+            gapRounds = 0;
+            continue;
+          }
+          // In neither the stream nor the object store: an upload may still be on its way,
+          // so look again a few times, backing off, then stop for good (never spin).
+          const first = await this.link.findSequence(0n);
+          const streamHas = first.seq === null ? next : await this.firstLsnAt(first.seq);
+          if (++gapRounds >= GAP_ROUNDS) throw new GapError(next, streamHas, true);
+          this.lastError = new GapError(next, streamHas, true).message;
+          await pause(backoff.next(), signal);
           continue;
         }
+        gapRounds = 0;
         const from = found.seq ?? (await this.link.bounds()).last + 1;
         await this.consumeFrom(from, signal, backoff);
         // The consumer ended without being stopped (the connection closed, the stream
@@ -274,7 +316,7 @@ export class Follower {
         if (
           error instanceof WalError &&
           error.code !== WalErrorCode.IO &&
-          !(error instanceof GapError)
+          (!(error instanceof GapError) || error.final)
         ) {
           this.fail(error);
           return;
@@ -304,17 +346,82 @@ export class Follower {
     signal.addEventListener('abort', stop, { once: true });
     // Aborted while the consumer was being created: the listener above never fires.
     if (signal.aborted) stop();
+    const watchdog = this.watchStream(stop);
     try {
       for await (const m of messages) {
+        watchdog.seen++;
         await this.applier.apply(m.data, m.seq);
         backoff.reset();
         if (signal.aborted) break;
       }
     } finally {
+      clearInterval(watchdog.timer);
       signal.removeEventListener('abort', stop);
       messages.stop();
     }
     if (this.applier.error) throw this.applier.error;
+  }
+
+  /**
+   * While a consumer runs, looks at the stream whenever nothing arrived for a while. A
+   * stream that went back (deleted, recreated, re-seeded) or a consumer that stopped
+   * delivering what the stream holds ends the consumer (`stop`): the loop starts again
+   * from the applied position, checking it against the stream first if it went back.
+   */
+  private watchStream(stop: () => void): { seen: number; timer: NodeJS.Timeout } {
+    const watchdog = { seen: 0, timer: undefined as unknown as NodeJS.Timeout };
+    let seenAtLastLook = 0;
+    let idleLooks = 0;
+    let looking = false;
+    watchdog.timer = setInterval(() => {
+      if (looking || watchdog.seen !== seenAtLastLook) {
+        seenAtLastLook = watchdog.seen;
+        idleLooks = 0;
+        return;
+      }
+      looking = true;
+      this.link
+        .lastPosition()
+        .then((position) => {
+          const inStream = position.header === null ? 0n : position.header.lastLsn;
+          if (position.seq < this.applier.lastSeq || inStream < this.applier.appended) {
+            this.recheck = true;
+            this.lastError = `the stream went back to sequence ${position.seq} (LSN ${inStream}) below this replica's ${this.applier.lastSeq} (LSN ${this.applier.appended})`;
+            stop();
+          } else if (position.seq > this.applier.lastSeq && ++idleLooks >= 2) {
+            this.lastError = `the consumer delivered nothing while the stream holds sequence ${position.seq} (applied ${this.applier.lastSeq}); consuming again`;
+            stop();
+          }
+        })
+        .catch((error) => {
+          this.lastError = describe(error);
+        })
+        .finally(() => {
+          looking = false;
+        });
+    }, WATCH_MS);
+    watchdog.timer.unref();
+    return watchdog;
+  }
+
+  /**
+   * After the stream went back: waits (backing off) until it holds this replica's last LSN
+   * again, then checks that message against the log. False while the stream is behind.
+   */
+  private async recheckPosition(signal: AbortSignal, backoff: Backoff): Promise<boolean> {
+    const upTo = this.applier.appended;
+    if (upTo > 0n && (await this.link.findSequence(upTo)).seq === null) {
+      await pause(backoff.next(), signal);
+      return false;
+    }
+    await verifyAgainstStream(this.link, this.wal, upTo);
+    this.recheck = false;
+    return true;
+  }
+
+  private async firstLsnAt(seq: number): Promise<bigint> {
+    const data = await this.link.messageAt(seq);
+    return data === null ? 0n : decodeHeader(data, `${this.stream}#${seq}`).firstLsn;
   }
 
   private settle(lsn: bigint): void {

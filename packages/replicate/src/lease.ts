@@ -38,16 +38,20 @@ export function parseLease(value: Uint8Array): Lease {
 }
 
 /**
- * Takes the lease for `holder` at the epoch after the one in `current` (or epoch 1 when
- * there is none), by compare-and-set: it fails if anyone changed the lease since `current`
+ * Takes the lease for `holder` at the epoch after the one in `current` and after `floor`
+ * (epoch 1 when neither has one), by compare-and-set: it fails if anyone changed the lease since `current`
  * was read. Returns the new lease.
  */
 export async function takeLease(
   kv: KV,
   holder: string,
   current: LeaseEntry | null,
+  floor = 0,
 ): Promise<LeaseEntry> {
-  const lease: Lease = { epoch: (current?.lease.epoch ?? 0) + 1, holder, since: Date.now() };
+  // `floor`: the highest epoch the taker has seen. A bucket lost with the cluster's power
+  // comes back empty; the epoch must still not go back (issue #38).
+  const epoch = Math.max(current?.lease.epoch ?? 0, floor) + 1;
+  const lease: Lease = { epoch, holder, since: Date.now() };
   const value = JSON.stringify(lease);
   try {
     const revision =

@@ -42,12 +42,33 @@ export class ClusterLink {
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
-    readonly kv: KV,
-    readonly objects: ObjectStore,
+    kv: KV,
+    objects: ObjectStore,
     readonly requestTimeoutMs: number,
     stream: string,
   ) {
     this.names = names(stream);
+    this.kv = kv;
+    this.objects = objects;
+  }
+
+  /** The lease bucket (bound again by `recreate` after the cluster lost it). */
+  kv: KV;
+  /** The segment store (bound again by `recreate` after the cluster lost it). */
+  objects: ObjectStore;
+
+  /**
+   * Creates whatever of the stream and the buckets the cluster no longer has (a primary
+   * re-seeding after the stream went back) and binds the buckets again.
+   */
+  async recreate(create: ResolvedPrimary): Promise<void> {
+    await ensureStream(this.jsm, create);
+    const n = this.names;
+    this.kv = await new Kvm(this.js).create(n.kvBucket, { replicas: create.replicas, history: 1 });
+    this.objects = await new Objm(this.js).create(n.objBucket, {
+      replicas: create.replicas,
+      storage: StorageType.File,
+    });
   }
 
   /**
@@ -146,7 +167,12 @@ export class ClusterLink {
 
   /** The stream's last message (asked of its leader, so never a stale replica's view). */
   async lastPosition(): Promise<StreamPosition> {
-    const info = await this.jsm.streams.info(this.names.stream);
+    const info = await this.jsm.streams.info(this.names.stream).catch((error) => {
+      // Gone (a cluster that lost its stores): it holds nothing, as an empty stream.
+      if (error instanceof JetStreamApiError && error.status === 404) return null;
+      throw error;
+    });
+    if (info === null) return { seq: 0, header: null, crc: null };
     const seq = info.state.last_seq;
     if (info.state.messages === 0 || seq === 0) return { seq, header: null, crc: null };
     const message = await this.jsm.streams.getMessage(this.names.stream, { seq });

@@ -16,6 +16,17 @@ export interface LocalState {
   readonly role: 'primary' | 'follower';
   /** The epoch this directory held when it was last primary (0: never). */
   readonly epoch: number;
+  /**
+   * The highest epoch this directory has held or seen in the stream (absent in files
+   * written before it existed: then `epoch`). The next lease it takes is above it, even
+   * when the cluster lost its lease bucket.
+   */
+  readonly seenEpoch?: number;
+}
+
+/** The highest epoch `state` has held or seen (0 for none). */
+export function highestEpoch(state: LocalState | null): number {
+  return state === null ? 0 : Math.max(state.epoch, state.seenEpoch ?? 0);
 }
 
 export const STATE_FILE = 'REPLICATION';

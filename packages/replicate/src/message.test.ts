@@ -8,6 +8,7 @@ import {
   MESSAGE_OVERHEAD,
   MessageKind,
   messageSize,
+  RESEED_FLAG,
   recordCost,
 } from './message.js';
 
@@ -79,8 +80,18 @@ describe('replication messages', () => {
       firstLsn: 42n,
       lastLsn: 41n,
       count: 0,
+      flags: 0,
     });
     expect(decodeMessage(encodeEpochMessage(1, 0n), 'test').records).toEqual([]);
+  });
+
+  it('mark a re-seed: the stream went back to a position and the log follows again from there', () => {
+    expect(decodeHeader(encodeEpochMessage(9, 41n, true), 'test')).toMatchObject({
+      kind: MessageKind.EPOCH,
+      epoch: 9,
+      lastLsn: 41n,
+      flags: RESEED_FLAG,
+    });
   });
 
   it('refuse what Walnut did not write', () => {

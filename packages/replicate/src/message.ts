@@ -16,19 +16,24 @@ import {
  *
  *   0  magic 'WNRP' (u32 LE 0x50524e57)
  *   4  crc32c of bytes [8, end)
- *   8  version u8 (1)          9  kind u8 (1 records, 2 epoch marker)   10 reserved u16 (0)
+ *   8  version u8 (1)          9  kind u8 (1 records, 2 epoch marker)   10 flags u16
  *  12  epoch u32               16 first LSN u64                         24 last LSN u64
  *  32  record count u32        36 reserved u32 (0)
  *  40  records: one codec batch frame (FORMAT.md) holding them at their LSNs; none in a marker
  *
  * A marker's first LSN is the LSN the new primary appends next and its last LSN the one
- * before (the log's position when the epoch began); its count is 0.
+ * before (the log's position when the epoch began); its count is 0. Flag 1 on a marker
+ * (RESEED) says the stream went back and the primary publishes its log again from there:
+ * a replica already holding those LSNs checks them instead of refusing the marker. Other
+ * flags are 0 (readers of version 1 before the flag ignore the field).
  */
 export const MESSAGE_MAGIC = 0x50524e57;
 export const MESSAGE_VERSION = 1;
 export const MESSAGE_HEADER_SIZE = 40;
 
 export const MessageKind = { RECORDS: 1, EPOCH: 2 } as const;
+/** On an epoch marker: the stream is re-seeded from the primary's log after it went back. */
+export const RESEED_FLAG = 1;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
 export interface MessageHeader {
@@ -37,6 +42,8 @@ export interface MessageHeader {
   readonly firstLsn: bigint;
   readonly lastLsn: bigint;
   readonly count: number;
+  /** RESEED_FLAG on a re-seeding marker, else 0. */
+  readonly flags: number;
 }
 
 export interface DecodedMessage extends MessageHeader {
@@ -74,14 +81,25 @@ export function encodeRecordsMessage(
     firstLsn,
     lastLsn: firstLsn + BigInt(records.length - 1),
     count: records.length,
+    flags: 0,
   });
   return out;
 }
 
-/** The marker a new primary publishes: its epoch begins after `lastLsn`. */
-export function encodeEpochMessage(epoch: number, lastLsn: bigint): Buffer {
+/**
+ * The marker a new primary publishes: its epoch begins after `lastLsn`. `reseed`: the
+ * stream went back to `lastLsn`, and the records after it are published again.
+ */
+export function encodeEpochMessage(epoch: number, lastLsn: bigint, reseed = false): Buffer {
   const out = Buffer.allocUnsafe(MESSAGE_HEADER_SIZE);
-  writeHeader(out, { kind: MessageKind.EPOCH, epoch, firstLsn: lastLsn + 1n, lastLsn, count: 0 });
+  writeHeader(out, {
+    kind: MessageKind.EPOCH,
+    epoch,
+    firstLsn: lastLsn + 1n,
+    lastLsn,
+    count: 0,
+    flags: reseed ? RESEED_FLAG : 0,
+  });
   return out;
 }
 
@@ -89,7 +107,7 @@ function writeHeader(out: Buffer, header: MessageHeader): void {
   out.writeUInt32LE(MESSAGE_MAGIC, 0);
   out[8] = MESSAGE_VERSION;
   out[9] = header.kind;
-  out.writeUInt16LE(0, 10);
+  out.writeUInt16LE(header.flags, 10);
   out.writeUInt32LE(header.epoch, 12);
   out.writeBigUInt64LE(header.firstLsn, 16);
   out.writeBigUInt64LE(header.lastLsn, 24);
@@ -149,6 +167,7 @@ export function decodeHeader(bytes: Uint8Array, where: string): MessageHeader {
     firstLsn: buf.readBigUInt64LE(16),
     lastLsn: buf.readBigUInt64LE(24),
     count: buf.readUInt32LE(32),
+    flags: buf.readUInt16LE(10),
   };
   const span = header.lastLsn - header.firstLsn + 1n;
   if (

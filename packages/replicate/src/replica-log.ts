@@ -6,12 +6,12 @@ import {
   type KeyRing,
   WalError,
   WalErrorCode,
-  type WalRecord,
 } from '@walnut/codec';
 import { Batch, Wal, type WalOptions } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
 import type { ClusterLink } from './link.js';
 import { decodeMessage, MESSAGE_OVERHEAD, MessageKind } from './message.js';
+import { recordInput, sameRecord } from './shipped-records.js';
 import { listSegmentObjects } from './uploader.js';
 
 /**
@@ -165,18 +165,6 @@ export async function verifyAgainstStream(
   }
 }
 
-function sameRecord(a: WalRecord, b: WalRecord): boolean {
-  return (
-    a.lsn === b.lsn &&
-    a.type === b.type &&
-    Buffer.compare(a.payload, b.payload) === 0 &&
-    Buffer.compare(a.meta ?? Buffer.alloc(0), b.meta ?? Buffer.alloc(0)) === 0 &&
-    a.tenantId === b.tenantId &&
-    a.vshardId === b.vshardId &&
-    a.databaseId === b.databaseId
-  );
-}
-
 const RESTORE_BATCH_BYTES = 512 * 1024;
 
 /**
@@ -228,7 +216,7 @@ export async function restoreFromObjects(
         throw new GapError(applier.appended + 1n, record.lsn);
       }
       if (batch.length === 0) batchFirst = record.lsn;
-      batch.addRecord(record);
+      batch.addRecord(recordInput(record));
       bytesInBatch += record.payload.length + (record.meta?.length ?? 0) + 32;
       applier.appended = record.lsn;
       restored++;

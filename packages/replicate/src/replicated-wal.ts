@@ -14,7 +14,14 @@ import { type FencedReport, Fencing } from './fencing.js';
 import { type Guarantee, guarantee } from './guarantee.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
 import { ClusterLink } from './link.js';
-import { type LocalState, newLocalState, readStateFor, writeLocalState } from './local-state.js';
+import {
+  highestEpoch,
+  type LocalState,
+  newLocalState,
+  readStateFor,
+  writeLocalState,
+} from './local-state.js';
+import { encodeEpochMessage, MessageKind } from './message.js';
 import {
   checkRecord,
   checkWait,
@@ -25,7 +32,7 @@ import {
 import { openLocalWal, openOnLink } from './replica-log.js';
 import { ReplicationLag } from './replication-lag.js';
 import { copyRecord, recordInput } from './shipped-records.js';
-import { Shipper } from './shipper.js';
+import { type LoggedRecord, type Reseed, Shipper } from './shipper.js';
 import { SegmentUploader } from './uploader.js';
 
 export interface ReplicatedWalStats {
@@ -92,8 +99,13 @@ export class ReplicatedWal {
             { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
           );
         }
-        const lease = await takeLease(link.kv, state.id, current);
-        state = { ...state, role: 'primary', epoch: lease.lease.epoch };
+        const lease = await takeLease(link.kv, state.id, current, highestEpoch(state));
+        state = {
+          ...state,
+          role: 'primary',
+          epoch: lease.lease.epoch,
+          seenEpoch: lease.lease.epoch,
+        };
         writeLocalState(dir, state);
         return ReplicatedWal.begin(dir, wal, link, state, lease, resolved);
       },
@@ -121,7 +133,8 @@ export class ReplicatedWal {
 
   readonly dir: string;
   readonly stream: string;
-  readonly epoch: number;
+  /** The epoch this primary holds (a re-seed after the stream went back takes a new one). */
+  private held: number;
   private readonly shipper: Shipper;
   private readonly uploader: SegmentUploader | null;
   private readonly fencing: Fencing;
@@ -140,14 +153,14 @@ export class ReplicatedWal {
     dir: string,
     private readonly wal: Wal,
     private readonly link: ClusterLink,
-    private readonly state: LocalState,
+    private state: LocalState,
     epoch: number,
     private readonly options: ResolvedPrimary,
     start: EpochStart,
   ) {
     this.dir = dir;
     this.stream = options.stream;
-    this.epoch = epoch;
+    this.held = epoch;
     const maxMessage = maxMessageBytes(link);
     this.shipper = new Shipper(
       link,
@@ -159,6 +172,8 @@ export class ReplicatedWal {
         onReplicated: (lsn) => this.replicated(lsn),
         onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),
         onDiverged: (reason) => this.diverge(reason),
+        onRegressed: () => this.reseed(),
+        readLog: (from, to, maxBytes) => this.readLog(from, to, maxBytes),
       },
     );
     this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
@@ -178,15 +193,28 @@ export class ReplicatedWal {
       });
       this.lag.mark(this.wal.lastLsn, bytes, this.shipper.replicatedLsn);
     }
+    await this.watch(leaseRevision);
+    await this.uploader?.start(this.shipper.replicatedLsn);
+  }
+
+  /** Fences this primary as soon as the lease changes after `leaseRevision`. */
+  private async watch(leaseRevision: number): Promise<void> {
+    this.stopWatch?.();
+    const epoch = this.held;
     this.stopWatch = await watchLease(this.link.kv, leaseRevision, (lease) => {
-      if (lease === null || lease.holder !== this.state.id || lease.epoch !== this.epoch) {
+      if (lease === null || lease.holder !== this.state.id || lease.epoch !== epoch) {
+        if (lease !== null && lease.holder === this.state.id && lease.epoch > epoch) return;
         this.fence(
-          lease?.epoch ?? this.epoch,
+          lease?.epoch ?? epoch,
           `the primary lease was ${lease === null ? 'deleted' : `taken at epoch ${lease.epoch}`}`,
         );
       }
     });
-    await this.uploader?.start(this.shipper.replicatedLsn);
+  }
+
+  /** The epoch this primary holds. */
+  get epoch(): number {
+    return this.held;
   }
 
   /** Last LSN appended locally. */
@@ -447,6 +475,64 @@ export class ReplicatedWal {
     );
     this.acks.rejectAll(this.divergence);
     this.lag.wake();
+  }
+
+  /**
+   * The stream went back below what was replicated (docs/decisions/0905): creates what the
+   * cluster lost, takes the lease at an epoch above any this directory held or saw, records
+   * it in REPLICATION before anything is published under it, and publishes a re-seeding
+   * marker after what the stream still holds. The shipper then publishes the log again from
+   * there. Null when another node holds the lease (this primary is fenced).
+   */
+  private async reseed(): Promise<Reseed | null> {
+    await this.link.recreate(this.options);
+    const current = await readLease(this.link.kv);
+    if (
+      current !== null &&
+      current.lease.holder !== this.state.id &&
+      current.lease.epoch > this.held
+    ) {
+      this.fence(
+        current.lease.epoch,
+        `the primary lease was taken at epoch ${current.lease.epoch}`,
+      );
+      return null;
+    }
+    const position = await this.link.lastPosition();
+    const seen = Math.max(highestEpoch(this.state), this.held, position.header?.epoch ?? 0);
+    const lease = await takeLease(this.link.kv, this.state.id, current, seen);
+    const epoch = lease.lease.epoch;
+    this.state = { ...this.state, epoch, seenEpoch: epoch };
+    writeLocalState(this.dir, this.state);
+    this.held = epoch;
+    await this.watch(lease.revision);
+    const header = position.header;
+    const inStream =
+      header === null
+        ? 0n
+        : header.kind === MessageKind.EPOCH
+          ? header.firstLsn - 1n
+          : header.lastLsn;
+    const ack = await this.link.publish(
+      encodeEpochMessage(epoch, inStream, true),
+      `${this.link.names.stream}:${epoch}:reseed`,
+      position.seq,
+    );
+    this.uploader?.restart(inStream);
+    return { epoch, inStream, markerSeq: ack.seq };
+  }
+
+  /** Records of the local log from `from` to `to`, about `maxBytes` of them at most. */
+  private async readLog(from: bigint, to: bigint, maxBytes: number): Promise<LoggedRecord[]> {
+    const out: LoggedRecord[] = [];
+    let bytes = 0;
+    for await (const r of this.wal.iterator(from)) {
+      if (r.lsn > to) break;
+      out.push({ lsn: r.lsn, record: copyRecord(recordInput(r)) });
+      bytes += r.payload.length + (r.meta?.length ?? 0) + 32;
+      if (bytes >= maxBytes) break;
+    }
+    return out;
   }
 
   private fence(byEpoch: number, reason: string): void {

@@ -20,3 +20,16 @@ export function recordInput(r: WalRecord): WalRecordInput {
     ...(r.databaseId !== undefined ? { databaseId: r.databaseId } : {}),
   };
 }
+
+/** Whether two records are the same: LSN, type, routing ids, payload and meta, byte for byte. */
+export function sameRecord(a: WalRecord, b: WalRecord): boolean {
+  return (
+    a.lsn === b.lsn &&
+    a.type === b.type &&
+    Buffer.compare(a.payload, b.payload) === 0 &&
+    Buffer.compare(a.meta ?? Buffer.alloc(0), b.meta ?? Buffer.alloc(0)) === 0 &&
+    a.tenantId === b.tenantId &&
+    a.vshardId === b.vshardId &&
+    a.databaseId === b.databaseId
+  );
+}

@@ -108,6 +108,10 @@ async function ship(stream: ScriptedStream, count: number, perTurn: number) {
         diverged.push(reason);
         resolveDone();
       },
+      onRegressed: async (reason) => {
+        throw new Error(`not expected here: ${reason}`);
+      },
+      readLog: async () => [],
     },
   );
   for (let i = 1; i <= count; i++) {

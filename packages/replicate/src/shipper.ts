@@ -43,6 +43,31 @@ export interface ShipperEvents {
    * more is reported replicated (the shipper stops; `counters.diverged` says why).
    */
   onDiverged(reason: string): void;
+  /**
+   * The stream holds less than was reported replicated (a cluster that lost what it had
+   * not fsynced). Re-seed it: a new epoch and a re-seeding marker after what it holds.
+   * Null when this primary was fenced meanwhile; throws to be asked again after a pause.
+   */
+  onRegressed(reason: string): Promise<Reseed | null>;
+  /**
+   * The log's records from `from` up to `to`, in LSN order, stopping after about
+   * `maxBytes` (at least one): what a re-seeded stream lost and the shipper no longer keeps.
+   */
+  readLog(from: bigint, to: bigint, maxBytes: number): Promise<LoggedRecord[]>;
+}
+
+export interface LoggedRecord {
+  readonly lsn: bigint;
+  readonly record: WalRecordInput;
+}
+
+/** Where shipping goes on after a re-seed. */
+export interface Reseed {
+  readonly epoch: number;
+  /** The last LSN the stream holds. */
+  readonly inStream: bigint;
+  /** The sequence of the re-seeding marker. */
+  readonly markerSeq: number;
 }
 
 export interface ShipperStats {
@@ -60,9 +85,14 @@ export interface ShipperStats {
   resent: number;
   /** Why shipping stopped for good: the stream disagrees with what was sent (null: it agrees). */
   diverged: string | null;
+  /** How the stream last went back below what was replicated (null: never). */
+  regressed: string | null;
+  /** Times the stream was re-seeded from the log after it went back. */
+  reseeds: number;
 }
 
 const COMPACT_AT = 4096;
+const BACKFILL_PAGE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Publishes the primary's durable records, one message per group that became durable
@@ -86,6 +116,9 @@ export class Shipper {
   private sendIndex = 0;
   private readonly inflight: Sent[] = [];
   private stored: Stored | null = null;
+  /** LSNs a re-seeded stream lost that are still to be read back from the log. */
+  private backfill: { next: bigint; to: bigint } | null = null;
+  private filling: Promise<void> | null = null;
   private readonly pending = new Set<Promise<void>>();
   private readonly backoff = new Backoff();
   private failure: unknown = null;
@@ -105,11 +138,13 @@ export class Shipper {
     lastPublishMs: 0,
     resent: 0,
     diverged: null,
+    regressed: null,
+    reseeds: 0,
   };
 
   constructor(
     private readonly link: ClusterLink,
-    private readonly epoch: number,
+    private epoch: number,
     private readonly maxInFlight: number,
     private readonly maxMessageBytes: number,
     start: { replicatedLsn: bigint; streamSeq: number },
@@ -149,6 +184,7 @@ export class Shipper {
     this.stopped = true;
     this.stopper.abort();
     await this.recovering;
+    await this.filling;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
@@ -169,7 +205,7 @@ export class Shipper {
     ) {
       const first = this.sendIndex;
       let expected = first === this.head ? this.replicatedLsn + 1n : this.lsns[first - 1]! + 1n;
-      if (this.lsns[first] !== expected) return; // a hole: wait for the missing record
+      if (this.lsns[first] !== expected) break; // a hole: wait for the missing record
       let end = first;
       let cost = MESSAGE_OVERHEAD;
       while (end < this.lsns.length && this.lsns[end] === expected) {
@@ -181,6 +217,20 @@ export class Shipper {
       }
       this.sendIndex = end;
       this.send(first, end);
+    }
+    this.startFill();
+  }
+
+  /** After a re-seed: reads the lost records back once the publishing reached their place. */
+  private startFill(): void {
+    const backfill = this.backfill;
+    if (backfill === null || this.filling !== null || this.recovering !== null || this.stopped) {
+      return;
+    }
+    const at = this.sendIndex;
+    const expected = at === this.head ? this.replicatedLsn + 1n : this.lsns[at - 1]! + 1n;
+    if (expected === backfill.next && (at >= this.lsns.length || this.lsns[at] !== expected)) {
+      this.filling = this.fill();
     }
   }
 
@@ -333,10 +383,18 @@ export class Shipper {
           );
           return [];
         }
-        if (header === null || header.epoch < this.epoch) {
-          throw new Error(
-            `the stream lost this primary's epoch marker (its last message is ${header === null ? 'none' : `of epoch ${header.epoch}`}); was it purged or recreated?`,
+        const inStream =
+          header === null
+            ? 0n
+            : header.kind === MessageKind.EPOCH
+              ? header.firstLsn - 1n
+              : header.lastLsn;
+        if (header === null || header.epoch < this.epoch || inStream < this.replicatedLsn) {
+          await this.reseed(
+            `the stream went back: it ends at LSN ${inStream} (sequence ${position.seq}${header === null ? ', empty or gone' : `, epoch ${header.epoch}`}), but held up to LSN ${this.replicatedLsn} (sequence ${this.streamSeq}, epoch ${this.epoch})`,
+            inStream,
           );
+          return [];
         }
         const disagreement = this.disagreement(position.seq, header, position.crc, sent);
         if (disagreement !== null) {
@@ -346,7 +404,6 @@ export class Shipper {
           this.events.onDiverged(disagreement);
           return [];
         }
-        const inStream = header.kind === MessageKind.EPOCH ? header.firstLsn - 1n : header.lastLsn;
         this.streamSeq = position.seq;
         this.nextSeq = position.seq + 1;
         const held = sent.find((entry) => entry.seq === position.seq);
@@ -365,6 +422,58 @@ export class Shipper {
   }
 
   /**
+   * The stream went back to `inStream`: says so at once (`replicatedLsn` drops to what it
+   * holds, `counters.regressed`), then has the primary re-seed it and queues the log's
+   * records the stream lost ahead of the ones still kept. Throws when the re-seed fails.
+   */
+  private async reseed(reason: string, inStream: bigint): Promise<void> {
+    const upTo = this.head < this.lsns.length ? this.lsns[this.head]! - 1n : this.replicatedLsn;
+    if (inStream < this.replicatedLsn) this.replicatedLsn = inStream;
+    this.counters.regressed = reason;
+    this.counters.lastError = reason;
+    this.stored = null;
+    const reseed = await this.events.onRegressed(reason);
+    if (reseed === null) {
+      this.stopped = true;
+      return;
+    }
+    this.epoch = reseed.epoch;
+    this.replicatedLsn = reseed.inStream;
+    this.streamSeq = reseed.markerSeq;
+    this.nextSeq = reseed.markerSeq + 1;
+    // The records the stream lost and this shipper no longer keeps are read back from the
+    // log a page at a time, as the publishing reaches them (memory stays bounded).
+    this.backfill = reseed.inStream < upTo ? { next: reseed.inStream + 1n, to: upTo } : null;
+    // Queued records the re-seeded stream already holds (it kept more than was read back).
+    this.dropReplicated();
+    this.counters.reseeds++;
+  }
+
+  /** Reads the next page of lost records back from the log and queues it where the hole is. */
+  private async fill(): Promise<void> {
+    const backfill = this.backfill!;
+    try {
+      const page = await this.events.readLog(backfill.next, backfill.to, BACKFILL_PAGE_BYTES);
+      if (this.stopped) return;
+      let at = this.head;
+      while (at < this.lsns.length && page.length > 0 && this.lsns[at]! < page[0]!.lsn) at++;
+      for (let i = 0; i < page.length; i += 8192) {
+        const chunk = page.slice(i, i + 8192);
+        this.lsns.splice(at + i, 0, ...chunk.map((r) => r.lsn));
+        this.records.splice(at + i, 0, ...chunk.map((r) => r.record));
+      }
+      const last = page.length > 0 ? page[page.length - 1]!.lsn : backfill.to;
+      this.backfill = last >= backfill.to ? null : { next: last + 1n, to: backfill.to };
+    } catch (error) {
+      this.counters.lastError = `reading the log back to re-seed the stream: ${describe(error)}`;
+      await pause(this.backoff.next(), this.stopper.signal);
+    } finally {
+      this.filling = null;
+      this.pump();
+    }
+  }
+
+  /**
    * What is wrong with the stream's last message at `seq` (of this epoch), or null when it
    * is one this primary sent there: the last one known stored, one just sent, or the marker.
    */
@@ -375,12 +484,10 @@ export class Shipper {
     sent: readonly Sent[],
   ): string | null {
     const at = `the stream's message at sequence ${seq}`;
+    // A marker of this epoch as the last message: nothing of it was stored after (the
+    // stream did not go back, checked before), so it is the one this primary published.
+    if (header.kind === MessageKind.EPOCH) return null;
     const known = sent.find((entry) => entry.seq === seq) ?? this.stored;
-    if (header.kind === MessageKind.EPOCH) {
-      return known === null || known.seq < seq
-        ? null
-        : `${at} is this epoch's marker, but LSNs ${known.firstLsn}–${known.lastLsn} were stored there or after it: the stream went back`;
-    }
     if (known === null || known.seq !== seq) {
       return `${at} holds LSNs ${header.firstLsn}–${header.lastLsn} of this epoch, which this primary did not send there (the stream's sequence ${this.stored === null ? 'is unknown' : `${this.stored.seq} was the last known stored`})`;
     }

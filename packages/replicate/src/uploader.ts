@@ -90,6 +90,18 @@ export class SegmentUploader {
     this.replicated(replicatedLsn);
   }
 
+  /**
+   * After a re-seed: the object store may have been lost with the stream, so what it holds
+   * is listed again, and segments are uploaded as the re-seeded stream comes to hold them.
+   */
+  restart(replicatedLsn: bigint): void {
+    this.uploaded.clear();
+    this.counters.uploadedLsn = 0n;
+    this.replicatedLsn = 0n;
+    this.retryAt = 0;
+    void this.start(replicatedLsn);
+  }
+
   /** The stream holds everything up to `lsn`: upload the segments that became eligible. */
   replicated(lsn: bigint): void {
     if (lsn > this.replicatedLsn) this.replicatedLsn = lsn;

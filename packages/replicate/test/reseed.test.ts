@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { Follower, ReplicatedWal } from '../src/index.js';
+import { readLocalState } from '../src/local-state.js';
+import { names } from '../src/options.js';
+import { type NatsCluster, sleep } from '../src/testing/index.js';
+import { payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+
+const { cluster, opened, openPrimary } = useReplication();
+
+/** What a power cut of every server can leave of a log's stream and buckets: nothing. */
+async function loseEverything(c: NatsCluster, stream: string): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: c.servers });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const n = names(stream);
+    for (const name of [n.stream, `KV_${n.kvBucket}`, `OBJ_${n.objBucket}`]) {
+      await jsm.streams.delete(name);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+describe('a stream that goes back', () => {
+  it('is noticed at once, and re-seeded from the log under a higher epoch kept beside it', async () => {
+    const stream = streamName('reseed');
+    const primary = await openPrimary(stream, { replicationTimeoutMs: 30_000 });
+    for (let i = 0; i < 200; i++) await primary.append(payloadOf(i));
+    const ahead = await Follower.open(tempDir(), { servers: cluster().servers, stream });
+    opened.push(ahead);
+    await ahead.waitFor(200n, 20_000);
+    const epochBefore = primary.epoch;
+
+    await loseEverything(cluster(), stream);
+    // The next append fails to publish; the shipper finds the stream gone.
+    const next = primary.append(payloadOf(200));
+    const deadline = Date.now() + 20_000;
+    while (primary.stats().shipper.reseeds === 0 && Date.now() < deadline) await sleep(20);
+    const stats = primary.stats();
+    expect(stats.shipper.regressed).toMatch(/the stream went back: it ends at LSN 0/);
+    expect(stats.epoch).toBeGreaterThan(epochBefore);
+    expect(readLocalState(primary.dir)?.epoch).toBe(stats.epoch);
+    expect(await next).toBe(201n);
+    for (let i = 201; i < 260; i++) await primary.append(payloadOf(i));
+    expect(primary.replicatedLsn).toBe(260n);
+
+    // A follower ahead of the re-seeded stream neither diverges nor takes a record twice,
+    // and a fresh one gets the whole log from the stream again.
+    await ahead.waitFor(260n, 30_000);
+    expect(ahead.stats().failed).toBeNull();
+    const fresh = await Follower.open(tempDir(), { servers: cluster().servers, stream });
+    opened.push(fresh);
+    await fresh.waitFor(260n, 30_000);
+    await ahead.close();
+    await fresh.close();
+    await primary.close();
+    const log = await readLog(primary.dir);
+    expect(log).toHaveLength(260);
+    expect(await readLog(ahead.dir)).toEqual(log);
+    expect(await readLog(fresh.dir)).toEqual(log);
+  });
+
+  it('a primary reopened after the cluster lost everything takes an epoch above the one its directory held', async () => {
+    const stream = streamName('epoch-floor');
+    const first = await openPrimary(stream);
+    await first.append(payloadOf(1));
+    const held = first.epoch;
+    await first.close();
+    await loseEverything(cluster(), stream);
+    const reopened = await ReplicatedWal.open(first.dir, {
+      servers: cluster().servers,
+      stream,
+      replicas: 3,
+    });
+    opened.push(reopened);
+    expect(reopened.epoch).toBe(held + 1);
+    expect(await reopened.append(payloadOf(2))).toBe(2n);
+    expect(reopened.replicatedLsn).toBe(2n);
+  });
+});
