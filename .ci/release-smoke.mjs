@@ -1,12 +1,17 @@
 // Runs inside an empty project where the packed @walnut/* tarballs were installed with plain
 // npm, as a user's first program would: durable appends, reopen, replay, and what the
 // library says about its native parts. Prints one JSON line; exits non-zero on any surprise.
-//   node smoke.mjs <expect: native|fallback>
+//   node smoke.mjs <expect: native|fallback|emulated>
+// `emulated`: another architecture under qemu-user (linux-arm64): every addon must load from
+// its prebuilds/ for this architecture, and the backend is whichever `auto` proved, io_uring
+// or a clean fallback to sync-fs that says why (qemu-user may not emulate io_uring).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32cImplementation } from '@walnut/codec';
 import { describeMmapSupport } from '@walnut/mmap-reader';
+import { nativeAddonStatus } from '@walnut/storage-io';
 import { Wal } from '@walnut/wal';
 
 const expect = process.argv[2];
@@ -45,9 +50,26 @@ try {
   if (expect === 'native' && fallbackWarnings.length > 0) fail('native, yet it warned');
   if (expect === 'fallback' && native) fail('expected the fallbacks, yet the addons loaded');
   if (expect === 'fallback' && fallbackWarnings.length === 0) fail('fell back without a warning');
+  if (expect === 'emulated') {
+    const prebuilt = `prebuilds/linux-${process.arch}/`;
+    const addons = {
+      codec: crc32cImplementation.reason,
+      'storage-io': nativeAddonStatus().reason,
+      'mmap-reader': mmap.addonPath ?? mmap.reason,
+    };
+    for (const [name, reason] of Object.entries(addons))
+      if (!reason.includes(prebuilt)) fail(`${name}: not loaded from ${prebuilt}: ${reason}`);
+    if (fallbackWarnings.length > 0) fail('every addon loaded, yet it warned');
+    if (
+      backend.name !== 'io_uring' &&
+      !backend.reason.startsWith('auto: fell back to sync-fs because ')
+    )
+      fail(`backend ${backend.name} without a clean fallback: ${backend.reason}`);
+  }
   console.log(
     JSON.stringify({
       node: process.version,
+      arch: process.arch,
       backend: backend.name,
       reason: backend.reason,
       mmap: mmap.reason,
