@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { type SuffixCut, WalError, WalErrorCode } from '@walnut/codec';
 import { type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { finishPendingCut } from './cut-after.js';
@@ -23,6 +23,8 @@ export interface OpenedLog {
   floorLsn: bigint;
   nextLsn: bigint;
   directIo: DirectIoStats;
+  /** The last suffix cut the log had when opened (a reader tells a later one by its generation). */
+  cut: SuffixCut | null;
   /** Undoes the opening (lock, owned StorageIo) when what follows fails. */
   release(): Promise<void>;
 }
@@ -68,7 +70,7 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
             reason: cfg.readOnly ? 'read-only' : 'not asked for (config.directIo)',
           };
     // A cut that a crash interrupted is finished before recovery looks at the segments.
-    await finishPendingCut(io, cfg.dir, cfg.readOnly);
+    const cut = await finishPendingCut(io, cfg.dir, cfg.readOnly);
     const recovered = await recoverLog({
       io,
       dir: cfg.dir,
@@ -90,6 +92,7 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
       floorLsn: recovered.floorLsn,
       nextLsn: recovered.nextLsn,
       directIo,
+      cut,
       release,
     };
   } catch (err) {

@@ -127,6 +127,7 @@ export class SegmentedWal {
           ring: () => this.ring,
           checkUsable,
           written: (lsn) => this.writtenListeners.emit(lsn),
+          cutGeneration: init.cut?.generation ?? 0n,
         })
       : null;
   }
@@ -688,6 +689,7 @@ export class SegmentedWal {
       lock: this.lock,
       report: this.report,
       directIo: this.directIo,
+      cut: null,
       segments: recovered.segments.map((s) =>
         existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
       ),
