@@ -10,6 +10,7 @@ import {
   encodeRecordFrame,
   encodeRecordFramesUnsealed,
   encodeRecordFrameUnsealed,
+  RECORD_FIELDS,
   recordFrameSize,
   recordFramesSize,
   validateRecordInput,
@@ -238,6 +239,40 @@ describe('record fields', () => {
         codeOf(() => encodeRecordFrame(buf, 0, 1n, { payload, tenantId: tenantId as bigint })),
       ).toBe(WalErrorCode.BAD_ARGUMENT);
     expect(() => encodeRecordFrame(buf, 0, 1n, { payload, type: 70000 })).toThrow(/record\.type/);
+  });
+});
+
+describe('a record field the format does not have', () => {
+  const buf = Buffer.alloc(256);
+  const payload = Buffer.from('p');
+
+  it('is refused with WAL_BAD_ARGUMENT naming the field meant, never dropped silently', () => {
+    const slip = { payload, metadata: Buffer.from('m') } as unknown as WalRecordInput;
+    expect(() => encodeRecordFrame(buf, 0, 1n, slip)).toThrow(
+      /"metadata" is not a field of a record — did you mean meta\?/,
+    );
+    expect(codeOf(() => validateRecordInput(slip))).toBe(WalErrorCode.BAD_ARGUMENT);
+    const typo = { payload, tenantid: 1n } as unknown as WalRecordInput;
+    expect(() => recordFrameSize(typo)).toThrow(/did you mean tenantId\?/);
+  });
+
+  it('is refused inside a batch, naming the record', () => {
+    const batch = [{ payload }, { payload, typ: 3 } as unknown as WalRecordInput];
+    expect(() => encodeBatchFrame(buf, 0, 1n, batch)).toThrow(
+      /"typ" is not a field of batch\[1\] — did you mean type\?/,
+    );
+  });
+
+  it('is none of RECORD_FIELDS: each of them is accepted', () => {
+    for (const field of RECORD_FIELDS) {
+      const input = { [field]: undefined, payload } as unknown as WalRecordInput;
+      expect(codeOf(() => recordFrameSize(input))).toBe(undefined);
+    }
+  });
+
+  it('includes an LSN: a decoded record is not appended at its old LSN by passing it back', () => {
+    const decoded = { lsn: 7n, type: 0, payload } as unknown as WalRecordInput;
+    expect(codeOf(() => recordFrameSize(decoded))).toBe(WalErrorCode.BAD_ARGUMENT);
   });
 });
 

@@ -14,6 +14,7 @@ import {
 import { badArgument } from './errors.js';
 import { sealFrameAt } from './frame.js';
 import { RecordCursor } from './record-cursor.js';
+import { unknownOption } from './unknown-option.js';
 import { checkMaxSize, tooLarge } from './validate.js';
 
 /** What a caller appends. Absent routing fields and meta cost zero bytes on disk. */
@@ -56,10 +57,42 @@ function badField(
   badArgument(`${index < 0 ? list : `${list}[${index}]`}${field}`, expected, got);
 }
 
+/** The fields a record input may have: anything else is a caller's slip, never dropped silently. */
+export const RECORD_FIELDS: readonly string[] = [
+  'payload',
+  'meta',
+  'type',
+  'tenantId',
+  'vshardId',
+  'databaseId',
+];
+
+/**
+ * WAL_BAD_ARGUMENT naming the first field of `input` that a record does not have. The names
+ * are compared one by one rather than with RECORD_FIELDS.includes: 8 ns a record against 15
+ * (CPU time, 1 M encodes); the test of this check holds the two lists equal.
+ */
+function checkFieldNames(input: WalRecordInput, list: string, index: number): void {
+  for (const key in input) {
+    if (
+      key !== 'payload' &&
+      key !== 'meta' &&
+      key !== 'type' &&
+      key !== 'tenantId' &&
+      key !== 'vshardId' &&
+      key !== 'databaseId'
+    ) {
+      const where = index < 0 ? `a ${list}` : `${list}[${index}]`;
+      throw unknownOption(key, RECORD_FIELDS, where, 'a field');
+    }
+  }
+}
+
 /** Checks that `input` is a record object with a Uint8Array payload; returns the payload. */
 function checkedPayload(input: WalRecordInput, list: string, index: number): Uint8Array {
   if (typeof input !== 'object' || input === null)
     badField(list, index, '', 'a record object', input);
+  checkFieldNames(input, list, index);
   const payload = input.payload;
   if (!isBytes(payload)) badField(list, index, '.payload', 'a Uint8Array or Buffer', payload);
   return payload;

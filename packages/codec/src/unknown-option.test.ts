@@ -22,6 +22,11 @@ describe('unknownOption names the option probably meant', () => {
     expect(guess('max_queue_bytes', WAL)).toBe('maxQueueBytes');
   });
 
+  it('for a name spelt out in full where the short one is used, or cut short', () => {
+    expect(guess('metadata', ['payload', 'meta', 'type'])).toBe('meta');
+    expect(guess('durab', WAL)).toBe('durability');
+  });
+
   it('and for nothing when no name is close, or more than one shares the words', () => {
     expect(guess('flavour', WAL)).toBeNull();
     expect(guess('size', SEGMENTED)).toBeNull();

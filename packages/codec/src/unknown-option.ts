@@ -4,11 +4,16 @@ import { WalError, WalErrorCode } from './errors.js';
  * The `WAL_BAD_ARGUMENT` for an options key that is none of `names`: it names the likely
  * intended one (a typo within two edits, case aside) and every option of `where`.
  */
-export function unknownOption(key: string, names: readonly string[], where: string): WalError {
+export function unknownOption(
+  key: string,
+  names: readonly string[],
+  where: string,
+  what: 'an option' | 'a field' = 'an option',
+): WalError {
   const guess = closest(key, names);
   return new WalError(
     WalErrorCode.BAD_ARGUMENT,
-    `${JSON.stringify(key)} is not an option of ${where}${guess ? ` — did you mean ${guess}?` : ''} (the options are ${names.join(', ')})`,
+    `${JSON.stringify(key)} is not ${what} of ${where}${guess ? ` — did you mean ${guess}?` : ''} (the ${what === 'a field' ? 'fields' : 'options'} are ${names.join(', ')})`,
     { details: { option: key } },
   );
 }
@@ -23,7 +28,8 @@ export function checkOptionKeys(options: object, names: readonly string[], where
 /**
  * The known name within two edits of `key` (case aside), if one is; else the one name whose
  * words hold all of `key`'s or lie all within them, as the same option is called in another
- * layer (`segmentSize` for `segmentTargetSize`).
+ * layer (`segmentSize` for `segmentTargetSize`); else the one name that begins `key` or that
+ * `key` begins (`meta` for `metadata`).
  */
 function closest(key: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
@@ -45,7 +51,14 @@ function closest(key: string, names: readonly string[]): string | undefined {
       (keyWords.every((w) => nameWords.includes(w)) || nameWords.every((w) => keyWords.includes(w)))
     );
   });
-  return related.length === 1 ? related[0] : undefined;
+  if (related.length === 1) return related[0];
+  // A name spelt out in full where the short one is used (`metadata` for `meta`), or cut short.
+  const lower = key.toLowerCase();
+  const prefixes = names.filter((name) => {
+    const n = name.toLowerCase();
+    return Math.min(n.length, lower.length) >= 3 && (lower.startsWith(n) || n.startsWith(lower));
+  });
+  return prefixes.length === 1 ? prefixes[0] : undefined;
 }
 
 /** The lower-cased words of a camelCase or snake_case name. */
