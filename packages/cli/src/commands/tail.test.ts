@@ -99,6 +99,47 @@ describe('walnut tail', () => {
     expect(r.stderr).not.toContain('FrameCipher');
   });
 
+  it('-f stops with WAL_REPLAY_BELOW_FLOOR when the writer deletes records it has not shown', async () => {
+    const dir = await tempDir();
+    const wal = await Wal.open(dir).segmentSize(4096).build();
+    const payload = Buffer.alloc(600, 0x61);
+    for (let i = 0; i < 3; i++) await wal.append(payload);
+    const captured = captureOutput();
+    const stop = new AbortController();
+    // Polls rarely, so the writer deletes whole segments between two looks.
+    const running = tailCommand(
+      dir,
+      { follow: true, lines: 1, signal: stop.signal, pollMs: 400 },
+      captured.output,
+    );
+    const stopped = expect(running).rejects.toMatchObject({
+      code: 'WAL_REPLAY_BELOW_FLOOR',
+      message: expect.stringMatching(/removed LSNs 4–\d+ .* before this tail read them/),
+    });
+    await until(() => captured.stdout.includes('LSN 3'));
+    for (let i = 0; i < 40; i++) await wal.append(payload);
+    await wal.truncateBefore(wal.lastLsn - 2n);
+    await stopped;
+    stop.abort();
+    await wal.close();
+    expect(captured.stdout).not.toMatch(/LSN (\d{2})/);
+  });
+
+  it('-f stops with WAL_TRUNCATED when the writer cuts records it has shown and writes again', async () => {
+    const dir = await tempDir();
+    const wal = await Wal.open(dir).build();
+    for (const text of ['one', 'two', 'three']) await wal.append(Buffer.from(text));
+    const captured = captureOutput();
+    const running = tailCommand(dir, { follow: true, lines: 3, pollMs: 20 }, captured.output);
+    const stopped = expect(running).rejects.toMatchObject({ code: 'WAL_TRUNCATED' });
+    await until(() => captured.stdout.includes('"three"'));
+    await wal.truncateAfter(1n);
+    await wal.append(Buffer.from('other two'));
+    await stopped;
+    await wal.close();
+    expect(captured.stdout).not.toContain('other two');
+  });
+
   it('-f stops with WAL_KEY_MISSING when the writer goes on in a new encrypted segment', async () => {
     const dir = await tempDir();
     const plain = await Wal.open(dir).build();

@@ -32,15 +32,17 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
   let damaged: string | null = null;
   // Walk back from the newest segment until enough records are collected.
   let active = segments.at(-1)!;
-  let resumeAt = 0;
+  let nextLsn = active.firstLsn;
   for (
     let i = segments.length - 1;
     i >= 0 && (i === segments.length - 1 || last.length < wanted);
     i--
   ) {
     const found: WalRecord[] = [];
+    let lastLsn: bigint | null = null;
     const scan = await scanSegment(segments[i]!, {
       onRecord: (record) => {
+        lastLsn = record.lsn;
         found.push(record);
         if (found.length > wanted) found.shift();
       },
@@ -49,7 +51,7 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
     if (refusal !== null) throw refusal;
     if (i === segments.length - 1) {
       active = scan.file;
-      resumeAt = scan.validEnd;
+      if (lastLsn !== null) nextLsn = lastLsn + 1n;
     }
     const isLast = i === segments.length - 1;
     const bad = scan.headerProblem
@@ -71,7 +73,7 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
   if (options.follow) {
     await followLog(
       dir,
-      { segment: active, offset: resumeAt },
+      { segment: active, nextLsn },
       {
         onRecord: print,
         ...(options.signal ? { signal: options.signal } : {}),
