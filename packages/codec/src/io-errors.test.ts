@@ -58,6 +58,16 @@ describe('ioErrorFromNode', () => {
     });
   });
 
+  it('maps an error that names its errno without the number, as Deno's node:fs throws', () => {
+    const cause = Object.assign(new Error('Bad file descriptor (os error 9)'), { code: 'EBADF' });
+    expect(ioErrorFromNode(cause, 'fsync')).toMatchObject({
+      code: WalErrorCode.IO,
+      message: expect.stringMatching(/^fsync failed with EBADF: the file descriptor is not open/),
+      details: { errno: 9, syscall: 'fsync' },
+      cause,
+    });
+  });
+
   it('passes a WalError through', () => {
     const err = new WalError(WalErrorCode.CORRUPT, 'bad');
     expect(ioErrorFromNode(err, 'read', 'x')).toBe(err);

@@ -71,6 +71,10 @@ export function ioErrorFromNode(error: unknown, syscall: string, path?: string):
   // node:fs rejects a wrong argument (an fd that is not a number, say) before any syscall:
   // the caller's mistake, not the disk's.
   const code = (error as { code?: unknown }).code;
+  // Deno's node:fs names the errno (code 'EBADF') without its number.
+  const named =
+    typeof code === 'string' ? constants.errno[code as keyof typeof constants.errno] : undefined;
+  if (typeof named === 'number') return ioErrorFromErrno(named, syscall, path, error);
   if (code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_OUT_OF_RANGE') {
     return new WalError(
       WalErrorCode.BAD_ARGUMENT,

@@ -31,7 +31,14 @@ export const Errno = {
 export function errnoOf(error: unknown): number | undefined {
   const errno =
     error instanceof WalError ? error.details.errno : (error as { errno?: unknown }).errno;
-  return typeof errno === 'number' ? Math.abs(errno) : undefined;
+  if (typeof errno === 'number') return Math.abs(errno);
+  // Deno's node:fs names the errno (code 'EBADF') without its number.
+  const code = (error as { code?: unknown } | null)?.code;
+  const named =
+    typeof code === 'string'
+      ? osConstants.errno[code as keyof typeof osConstants.errno]
+      : undefined;
+  return typeof named === 'number' ? named : undefined;
 }
 
 /** The `-errno` a completion carries for an error thrown while executing an operation. */
