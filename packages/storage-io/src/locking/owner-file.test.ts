@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { claimOwnerFile } from './owner-file.js';
+import { formatOwnerRecord, newOwnerRecord } from './owner-record.js';
 import { ownIdentity, type ProcessIdentity } from './process-identity.js';
 
 // What a power cut does to the clock as this process sees it: every file already on disk was
@@ -49,5 +50,42 @@ describe('an owner file a power cut left unreadable', () => {
     const refusal = claimOwnerFile(path, self);
     await expect(refusal).rejects.toMatchObject({ code: 'WAL_LOCK_UNAVAILABLE' });
     await expect(refusal).rejects.toThrow(`then remove ${path}`);
+  });
+});
+
+describe('takeovers cut short by power losses', () => {
+  const dead = () => ({ ...newOwnerRecord(self), pid: 999_999_999 });
+
+  it('are finished through a chain of markers, and leave only the owner file', async () => {
+    const path = freshOwnerPath();
+    let stale = dead();
+    writeFileSync(path, formatOwnerRecord(stale));
+    // Ten takers in a row died holding the marker for the one before them.
+    for (let i = 0; i < 10; i++) {
+      const taker = dead();
+      writeFileSync(`${path}.takeover-${stale.nonce}`, formatOwnerRecord(taker));
+      stale = taker;
+    }
+    const claim = await claimOwnerFile(path, self);
+    expect(readFileSync(path, 'utf8')).toContain(`nonce ${claim.record.nonce}`);
+    expect(readdirSync(join(path, '..'))).toEqual(['LOCK.pid']);
+    claim.release();
+  });
+
+  it('never need a name longer than the file system allows', async () => {
+    // Markers as takeovers once named them, one level deeper per taker that died: the next
+    // level's name (over 255 bytes) could not be created, and the log stayed locked.
+    const path = freshOwnerPath();
+    let stale = dead();
+    writeFileSync(path, formatOwnerRecord(stale));
+    let marker = path;
+    for (let level = 0; level < 7; level++) {
+      marker = `${marker}.takeover-${stale.nonce}`;
+      stale = dead();
+      writeFileSync(marker, formatOwnerRecord(stale));
+    }
+    const claim = await claimOwnerFile(path, self);
+    expect(readdirSync(join(path, '..'))).toEqual(['LOCK.pid']);
+    claim.release();
   });
 });

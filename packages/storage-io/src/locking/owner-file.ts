@@ -44,7 +44,7 @@ export async function claimOwnerFile(path: string, self: ProcessIdentity): Promi
       if (verdict.kind !== 'gone') throw heldBy(path, current, verdict);
       stale = staleRecord(current);
     }
-    const outcome = replaceStale(path, stale, mine);
+    const outcome = replaceStale(path, path, stale, mine);
     if (outcome === 'won') return claimed(path, mine);
     if (outcome === 'busy') await sleep(2 + Math.random() * 8);
   }
@@ -108,12 +108,15 @@ function isStale(verdict: Stale | null | 'vanished'): verdict is Stale {
 type Outcome = 'won' | 'busy' | 'changed';
 
 /**
- * Replaces `stale` at `path` with `mine`, if no other process is doing the same: only the
- * creator of `<path>.takeover-<stale key>` may. A creator that died leaves that marker
- * stale in turn, and it is taken over the same way, one level down.
+ * Replaces `stale` at `path` (the owner file or one of its markers) with `mine`, if no other
+ * process is doing the same: only the creator of `<owner file>.takeover-<stale key>` may. A
+ * creator that died leaves that marker stale in turn, and it is taken over the same way.
+ * Markers sit beside the owner file, named by the key alone, never by the marker they take
+ * over: names nested one level per taker grew with each power cut during a takeover until
+ * they passed the file system's name limit (seen with crashfs).
  */
-function replaceStale(path: string, stale: Stale, mine: OwnerRecord): Outcome {
-  const marker = `${path}.takeover-${stale.key}`;
+function replaceStale(owner: string, path: string, stale: Stale, mine: OwnerRecord): Outcome {
+  const marker = `${owner}.takeover-${stale.key}`;
   if (!createExclusive(marker, mine)) {
     const other = readOwnerRecord(marker);
     if (other === null) return 'changed';
@@ -126,7 +129,7 @@ function replaceStale(path: string, stale: Stale, mine: OwnerRecord): Outcome {
       if (liveness(other).kind !== 'gone') return 'busy';
       below = staleRecord(other);
     }
-    const outcome = replaceStale(marker, below, mine);
+    const outcome = replaceStale(owner, marker, below, mine);
     if (outcome !== 'won') return outcome;
   }
   // The marker is ours: nobody else replaces `stale`, and a live owner never comes back to it.
