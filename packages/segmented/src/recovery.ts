@@ -18,6 +18,7 @@ import type {
   RecoveryResult,
 } from './recovery-report.js';
 import { salvageSegment } from './salvage-segment.js';
+import { readHeadersAhead } from './sealed-headers.js';
 import {
   CORRUPT_ADVICE,
   corruptError,
@@ -191,6 +192,13 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   }
 
   const segments: RecoveredSegment[] = [];
+  const sealedHeader =
+    salvaging || opts.verify === 'all'
+      ? null
+      : readHeadersAhead(
+          io,
+          found.slice(0, -1).map((f) => ({ path: join(dir, f.name), firstLsn: f.firstLsn })),
+        );
   for (let i = 0; i < found.length; i++) {
     const { name, firstLsn } = found[i]!;
     const path = join(dir, name);
@@ -205,6 +213,17 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
           : `${prev.path} ends at LSN ${prev.lastLsn}`;
       if (!(await acceptOutOfPlace(ledger, opts, { name, path, firstLsn }, expectedFirst, before)))
         continue;
+    }
+    const next = found[i + 1];
+    if (next !== undefined && trustsSealed(opts, ledger, firstLsn, next.firstLsn)) {
+      // Not scanned (0311): its successor's name says where it ends, and each reader checks
+      // its frames as it hands them out. The key must be at hand all the same.
+      const { header, fileSize } = await sealedHeader!(i);
+      readCipher(opts.ring, header, path);
+      const lastLsn = next.firstLsn - 1n;
+      report.records += Number(lastLsn - firstLsn + 1n);
+      segments.push({ path, firstLsn, header, lastLsn, dataEnd: fileSize, fileSize });
+      continue;
     }
     const fd = await io.open(path, readOnly ? { readOnly: true } : {});
     let open = true;
@@ -232,16 +251,6 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
           continue;
         }
         throw err;
-      }
-      const next = found[i + 1];
-      if (next !== undefined && trustsSealed(opts, ledger, firstLsn, next.firstLsn)) {
-        // Not read (0311): its successor's name says where it ends, and each reader checks
-        // its frames as it hands them out. The key must be at hand all the same.
-        readCipher(opts.ring, header, path);
-        const lastLsn = next.firstLsn - 1n;
-        report.records += Number(lastLsn - firstLsn + 1n);
-        segments.push({ path, firstLsn, header, lastLsn, dataEnd: fileSize, fileSize });
-        continue;
       }
       const scan = await scanSegment(opts, fd, path, header, fileSize, isLast);
       report.records += scan.records;
