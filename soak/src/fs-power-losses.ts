@@ -145,13 +145,24 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
   });
   let expect = fresh();
   for (const sub of ['wal', 'percore', 'replication']) mkdirSync(join(backing, sub));
-  const opsEstimate = new Map<Step, number>();
+  /** The most changing operations a step (or a step that creates its log) was seen to need. */
+  const opsEstimate = new Map<string, number>();
 
   for (let cycle = 0; cycle < options.cycles; cycle++) {
     const rng = Rng.forCase(options.seed, 'fs-power', cycle);
     const step = cycle < STEPS.length ? STEPS[cycle]![0] : rng.weighted(STEPS);
     const backend = FS_BACKENDS[cycle % FS_BACKENDS.length]!;
-    const estimate = opsEstimate.get(step);
+    // Now and then a log starts afresh, so that cuts also land while one is created.
+    const anew = (step === 'append' || step === 'percore') && rng.chance(0.15);
+    if (anew) {
+      const dir = step === 'append' ? 'wal' : 'percore';
+      rmSync(join(backing, dir), { recursive: true, force: true });
+      mkdirSync(join(backing, dir));
+      expect = { ...fresh(), ...keepOthers(expect, dir) };
+    }
+    const creating = anew || (step === 'percore' && expect.percoreEpoch === 0);
+    const estimateKey = creating ? `${step} creating` : step;
+    const estimate = opsEstimate.get(estimateKey);
     const crashAfter = estimate === undefined ? undefined : rng.int(0, estimate);
     const tearSeed = rng.chance(0.5) ? rng.u32() : undefined;
     const config = stepConfig(step, backend, expect, rng, cycle);
@@ -161,7 +172,7 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
       // As a log restored from a backup would be: so the flock target is created, and cut, too.
       rmSync(join(backing, 'salvage', 'LOCK'), { force: true });
     }
-    const where = `fs power loss ${cycle} (seed ${options.seed}, ${step} on ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`})`;
+    const where = `fs power loss ${cycle} (seed ${options.seed}, ${step}${creating ? ' creating the log' : ''} on ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`})`;
 
     const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed });
     let run: ChildRun;
@@ -182,7 +193,7 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     tally.byKind[kind] = (tally.byKind[kind] ?? 0) + 1;
     if (summary.torn[1] > 0) tally.torn++;
     if (summary.crash?.operation === 'command' && run.exit === 'code 0') {
-      opsEstimate.set(step, Math.max(opsEstimate.get(step) ?? 0, summary.ops));
+      opsEstimate.set(estimateKey, Math.max(estimate ?? 0, summary.ops));
     }
     const found: string[] = [];
     if (summary.crash?.operation === 'command' && run.exit !== 'code 0') {
