@@ -155,7 +155,7 @@ async function openAndRead(
       found.push({ lsn, matches: built.payloads[lsn]?.equals(r.payload) === true });
     });
   } catch (error) {
-    return refusal(error, ' (at replay)');
+    return { ...refusal(error, ' (at replay)'), found };
   } finally {
     await wal.close();
   }

@@ -104,6 +104,25 @@ describe('judgeDefault', () => {
     expect(v).toEqual({ verdict: 'refused', code: 'WAL_CORRUPT', violations: [] });
   });
 
+  it('flags a replay that handed out a wrong or out-of-order record before refusing', () => {
+    const damaged = applyDamage(plain.files, [damageMiddle(plain)]);
+    const found = [
+      { lsn: 1, matches: true },
+      { lsn: 2, matches: false },
+      { lsn: 4, matches: true },
+    ];
+    const v = judgeDefault(plain, damaged, {
+      kind: 'refused',
+      code: 'WAL_CORRUPT (at replay)',
+      message: 'x',
+      found,
+    });
+    expect(v.violations).toEqual([
+      "LSN 2 came back with bytes that are not the original's",
+      'LSN 4 came after LSN 2',
+    ]);
+  });
+
   it('flags a thrown non-WalError, and a refused undamaged log', () => {
     const v = judgeDefault(plain, plain.files, { kind: 'refused', code: null, message: 'boom' });
     expect(v.violations).toEqual([

@@ -25,7 +25,13 @@ export interface Found {
 }
 
 export type Outcome =
-  | { kind: 'refused'; code: string | null; message: string }
+  | {
+      kind: 'refused';
+      code: string | null;
+      message: string;
+      /** Records a replay handed out before it refused (decision 0311: readers are the check). */
+      found?: readonly Found[];
+    }
   | { kind: 'opened'; found: readonly Found[]; report: RecoveryReport };
 
 export interface DefaultVerdict {
@@ -86,6 +92,8 @@ export function judgeDefault(t: Template, damaged: LogFiles, outcome: Outcome): 
     if (outcome.code === null)
       violations.push(`threw something that is not a WalError: ${outcome.message}`);
     if (changedNothing(t, damaged)) violations.push(`refused an undamaged log: ${outcome.message}`);
+    // Before the damage it reports, a replay hands out 1..k exactly as written, never more.
+    if (outcome.found !== undefined) checkFound(outcome.found, violations, true);
     return { verdict: 'refused', code: outcome.code ?? 'not a WalError', violations };
   }
   const { found, report } = outcome;
