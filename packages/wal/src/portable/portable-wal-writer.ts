@@ -239,6 +239,72 @@ export class PortableWalWriter {
     return this.serial.run(() => this.writePending());
   }
 
+  /**
+   * Cuts the file after the record of `lsn` (content `'records'` only): the file is
+   * truncated to that record's end and fdatasynced — one size change, so a power loss
+   * leaves it before or after the cut — and the next checksummed record gets `lsn + 1`.
+   * Runs in call order like every operation: what was called before it is written first,
+   * and it waits for that; pending batches get their LSNs when written, after the cut.
+   * From 0n (every record) to the last LSN (nothing to do) (docs/decisions/0640).
+   */
+  truncateAfter(lsn: bigint): Promise<{ afterLsn: bigint; recordsRemoved: bigint }> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    if (this.content !== 'records') {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_STATE,
+          `${this.path} was opened with content 'raw': its raw bytes have no record boundaries to cut at`,
+        ),
+      );
+    }
+    if (typeof lsn !== 'bigint' || lsn < 0n) badArgument('lsn', 'a bigint LSN ≥ 0n', lsn);
+    return this.serial.run(() => this.cutAfter(lsn));
+  }
+
+  private async cutAfter(lsn: bigint): Promise<{ afterLsn: bigint; recordsRemoved: bigint }> {
+    this.throwIfPoisoned();
+    const last = this.lsn! - 1n;
+    if (lsn > last) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `cannot cut ${this.path} after LSN ${lsn}: its last record is LSN ${last}`,
+        { details: { lsn, lastLsn: last } },
+      );
+    }
+    if (lsn === last) return { afterLsn: lsn, recordsRemoved: 0n };
+    const headerBytes = Buffer.alloc(FILE_HEADER_SIZE);
+    await readFully(this.io, this.fd, headerBytes, 0);
+    const header = decodeFileHeader(headerBytes, this.path);
+    if (lsn < header.firstLsn - 1n) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `cannot cut ${this.path} after LSN ${lsn}: its first record is LSN ${header.firstLsn}; cut after ${header.firstLsn - 1n} to remove every record`,
+        { details: { lsn } },
+      );
+    }
+    const scan = await scanPortableRecords(
+      this.io,
+      this.fd,
+      this.path,
+      this.position,
+      header.headerLength,
+      header.firstLsn,
+      lsn,
+    );
+    try {
+      await this.io.truncate(this.fd, scan.end);
+    } catch (error) {
+      this.poisoned =
+        error instanceof WalError ? error : ioErrorFromErrno(5, 'ftruncate', this.path);
+      throw error;
+    }
+    await this.datasync();
+    this.position = scan.end;
+    this.lsn = lsn + 1n;
+    return { afterLsn: lsn, recordsRemoved: last - lsn };
+  }
+
   /** Drops every pending batch without writing it. Returns how many operations were dropped. */
   discardBatch(): number {
     const ops = this.pendingBatchOps;

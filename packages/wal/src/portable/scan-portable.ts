@@ -12,7 +12,8 @@ export interface PortableScan {
 /**
  * Reads a 'records' portable file frame by frame, in chunks. A clean end or a torn tail
  * ends the scan (the caller cuts the tail); damage followed by a valid frame is
- * mid-file corruption and throws WAL_CORRUPT. A frame may be as long as the format allows,
+ * mid-file corruption and throws WAL_CORRUPT. With `stopAfter`, the scan ends right after
+ * the record of that LSN (where a cut after it leaves the file). A frame may be as long as the format allows,
  * whatever maxRecordSize this run was given: it limits new appends, not what is read.
  */
 export async function scanPortableRecords(
@@ -22,7 +23,10 @@ export async function scanPortableRecords(
   size: number,
   headerLength: number,
   firstLsn: bigint,
+  stopAfter?: bigint,
 ): Promise<PortableScan> {
+  if (stopAfter !== undefined && stopAfter < firstLsn)
+    return { end: headerLength, nextLsn: firstLsn };
   let offset = headerLength;
   let nextLsn = firstLsn;
   let chunkSize = CHUNK;
@@ -44,6 +48,7 @@ export async function scanPortableRecords(
         );
       }
       nextLsn += 1n;
+      if (record.lsn === stopAfter) return { end: scanner.offset, nextLsn };
     }
     const stop = scanner.stop;
     if (!stop) break;
