@@ -58,7 +58,7 @@ describe('ioErrorFromNode', () => {
     });
   });
 
-  it('maps an error that names its errno without the number, as Deno's node:fs throws', () => {
+  it('maps an error that names its errno without the number, as node:fs under Deno throws', () => {
     const cause = Object.assign(new Error('Bad file descriptor (os error 9)'), { code: 'EBADF' });
     expect(ioErrorFromNode(cause, 'fsync')).toMatchObject({
       code: WalErrorCode.IO,
