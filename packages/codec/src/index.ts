@@ -76,6 +76,9 @@ export {
   addonSwitch,
   addonSwitchedOff,
   loadAddon,
+  NATIVE_FALLBACK_CHANNEL,
+  type NativeFallbackMessage,
+  nativeFallbacks,
 } from './native-loader.js';
 export { plainRecordLsn, RecordCursor } from './record-cursor.js';
 export {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { addonSwitch, loadAddon } from './native-loader.js';
+import { addonSwitch, loadAddon, nativeFallbacks } from './native-loader.js';
 
 const empty = mkdtempSync(join(tmpdir(), 'walnut-no-addon-'));
 afterAll(() => rmSync(empty, { recursive: true, force: true }));
@@ -61,6 +61,15 @@ describe('loading a native addon', () => {
     });
     await new Promise((resolve) => setImmediate(resolve));
     expect(seen).toEqual([]);
+  });
+
+  it('keeps every fallback for an application that subscribes after importing', () => {
+    process.env.WALNUT_MMAP_READER_NATIVE = '0';
+    const before = nativeFallbacks().length;
+    loadAddon({ name: 'mmap-reader', packageRoot: empty, fallback: 'reads files' });
+    expect(nativeFallbacks().slice(before)).toEqual([
+      { addon: 'mmap-reader', reason: 'turned off by WALNUT_MMAP_READER_NATIVE=0' },
+    ]);
   });
 
   it('names one switch per addon the same way', () => {

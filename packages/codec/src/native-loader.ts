@@ -28,8 +28,32 @@ export interface AddonSpec<T> {
 
 const OFF = new Set(['0', 'off', 'false', 'no']);
 const warned = new Set<AddonName>();
-/** `walnut:native:fallback`: an addon did not load: `{ addon, reason }` (also when switched off). */
-const fallbackChannel = channel('walnut:native:fallback');
+
+/** The channel on which a native addon that did not load (or was switched off) is published. */
+export const NATIVE_FALLBACK_CHANNEL = 'walnut:native:fallback';
+
+/** What `walnut:native:fallback` carries; also what `nativeFallbacks()` lists. */
+export interface NativeFallbackMessage {
+  addon: AddonName;
+  reason: string;
+}
+
+const fallbackChannel = channel(NATIVE_FALLBACK_CHANNEL);
+const fallbacks: NativeFallbackMessage[] = [];
+
+/**
+ * Every addon that fell back so far in this process. Addons load while their package is
+ * imported, before an ES module application can subscribe to the channel: this is how such
+ * an application learns, at any time, what was published before it listened.
+ */
+export function nativeFallbacks(): readonly NativeFallbackMessage[] {
+  return fallbacks.slice();
+}
+
+function fellBack(message: NativeFallbackMessage): void {
+  fallbacks.push(message);
+  if (fallbackChannel.hasSubscribers) fallbackChannel.publish(message);
+}
 
 /** `WALNUT_NATIVE` turns every addon off, `WALNUT_<NAME>_NATIVE` one (`0`, `off`, `false`, `no`). */
 export function addonSwitch(name: AddonName): string {
@@ -56,8 +80,7 @@ export function addonSwitchedOff(name: AddonName): string | null {
 export function loadAddon<T>(spec: AddonSpec<T>): AddonLoad<T> {
   const off = addonSwitchedOff(spec.name);
   if (off !== null) {
-    if (fallbackChannel.hasSubscribers)
-      fallbackChannel.publish({ addon: spec.name, reason: `turned off by ${off}` });
+    fellBack({ addon: spec.name, reason: `turned off by ${off}` });
     return {
       binding: null,
       reason: `the native addon is turned off by ${off}; ${spec.fallback}`,
@@ -80,7 +103,7 @@ export function loadAddon<T>(spec: AddonSpec<T>): AddonLoad<T> {
       : detail;
     const reason = `the native addon did not load from ${spec.packageRoot} (${because}); ${spec.fallback}`;
     warnOnce(spec, detail, path, denied);
-    if (fallbackChannel.hasSubscribers) fallbackChannel.publish({ addon: spec.name, reason });
+    fellBack({ addon: spec.name, reason });
     return { binding: null, reason, disabled: false };
   }
 }

@@ -4,6 +4,8 @@ export {
   type CreateStorageIoOptions,
   createStorageIo,
   openStorageIo,
+  STORAGE_IO_FALLBACK_CHANNEL,
+  type StorageIoFallbackMessage,
 } from './backends/create.js';
 export {
   checkIoUringConfig,

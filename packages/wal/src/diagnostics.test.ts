@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { WAL_CHANNELS } from './internal/channels.js';
 import { Wal } from './wal.js';
 
 const root = mkdtempSync(join(tmpdir(), 'walnut-diagnostics-'));
@@ -78,6 +79,14 @@ describe('a Wal says what opening it did', () => {
     }
     expect(kept + wal.stats().recovery.lostLsns).toBe(120);
     expect(recovered).toHaveLength(1);
+    await wal.close();
+  });
+
+  it('names the backend on walnut:wal:open exactly as stats().backend does', async () => {
+    const opened = listen(WAL_CHANNELS.open);
+    const wal = await Wal.open(join(root, `log-${count++}`)).build();
+    expect(opened).toHaveLength(1);
+    expect((opened[0] as { backend: unknown }).backend).toEqual(wal.stats().backend);
     await wal.close();
   });
 

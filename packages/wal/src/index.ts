@@ -13,6 +13,15 @@ export { Batch } from './batch.js';
 export type { Cursor } from './cursors/cursor.js';
 export type { CursorInfo } from './cursors/cursor-registry.js';
 export type { EngineSegment } from './engine.js';
+export {
+  type BackendInfo,
+  WAL_CHANNELS,
+  type WalOpenMessage,
+  type WalPoisonMessage,
+  type WalRecoveryMessage,
+  type WalRetentionMessage,
+  type WalRollbackMessage,
+} from './internal/channels.js';
 export { TAIL_POLL_MS, type TailOptions } from './internal/read-side.js';
 export type { StorageChoice } from './internal/storage-choice.js';
 export type { Backpressure, Durability, WalOptions } from './options.js';

@@ -1,6 +1,7 @@
 import { jsonReady } from '@walnut/codec';
 import type { RecoveryReport } from '@walnut/segmented';
 import type { LogEngine } from './engine.js';
+import type { BackendInfo } from './internal/channels.js';
 import type { LatencyHistogram } from './internal/latency-histogram.js';
 import type { Durability } from './options.js';
 import type { RetentionStats } from './retention/retention.js';
@@ -38,7 +39,7 @@ export interface WalStats {
   /** Time from `append` to its acknowledgement, for appends that wait for a commit. */
   commitLatencyMicros: { p50: number; p99: number; count: number };
   /** The StorageIo backend in use, why it was chosen, and what was asked for. */
-  backend: { name: string; reason: string; requested: string };
+  backend: BackendInfo;
   /** Segments created by this process (`segments()` lists those on disk). */
   segmentsCreated: number;
   /** The storage engine's own counters (SegmentedWal: writes, bytesWritten, syncs, rollbacks…). */
@@ -91,6 +92,12 @@ export type WalSide = Readonly<
   > & { backendChoice: string }
 >;
 
+/** @internal The backend the engine's StorageIo runs on, and what was asked for. */
+export function backendOf(engine: LogEngine, requested: string): BackendInfo {
+  const description = engine.io.describe();
+  return { name: description.backend, reason: description.reason, requested };
+}
+
 /** @internal `Wal.stats()`: the Wal's side, its counters, and what the engine reports. */
 export function statsSnapshot(
   engine: LogEngine,
@@ -98,7 +105,6 @@ export function statsSnapshot(
   latency: LatencyHistogram,
   wal: WalSide,
 ): WalStats {
-  const description = engine.io.describe();
   const syncs = counters.syncs;
   const storage = (engine.stats?.() ?? {}) as Record<string, unknown>;
   return jsonReady<WalStats>({
@@ -122,11 +128,7 @@ export function statsSnapshot(
       p99: latency.percentile(0.99),
       count: latency.count,
     },
-    backend: {
-      name: description.backend,
-      reason: description.reason,
-      requested: wal.backendChoice,
-    },
+    backend: backendOf(engine, wal.backendChoice),
     segmentsCreated: typeof storage.segmentsCreated === 'number' ? storage.segmentsCreated : 0,
     storage,
     activeSegmentFirstLsn: engine.activeSegmentFirstLsn,

@@ -39,7 +39,13 @@ import type { Durability, WalRuntimeOptions } from './options.js';
 import { Retention, type RetentionReport } from './retention/retention.js';
 import type { RetentionOptions } from './retention/retention-options.js';
 import { WalBuilder } from './wal-builder.js';
-import { statsSnapshot, type WalCounters, type WalState, type WalStats } from './wal-stats.js';
+import {
+  backendOf,
+  statsSnapshot,
+  type WalCounters,
+  type WalState,
+  type WalStats,
+} from './wal-stats.js';
 
 export interface AppendBatchOptions {
   /** The LSN the batch must start at; WAL_LSN_MISMATCH (nothing appended) otherwise. */
@@ -128,6 +134,7 @@ export class Wal {
         poisonedError: () => status.poisonedError(),
       },
       this.cuts,
+      options.readOnly || options.durability === 'sync',
     );
     this.cursorRegistry = new CursorRegistry({
       dir,
@@ -142,14 +149,18 @@ export class Wal {
       refusal: () => (status.closed ? closedError() : status.poisonedError()),
     });
     this.unsubscribeWritten = settlesOnWrite
-      ? engine.onWritten?.((written) => queue.written(written))
+      ? engine.onWritten?.((written) => {
+          queue.written(written);
+          this.reads.wake();
+        })
       : undefined;
   }
 
   /** @internal Called by the builder once the engine is open. */
   start(retention?: RetentionOptions): this {
     this.status.state = 'running';
-    announceOpen(this.dir, this.options.readOnly, this.engine);
+    const backend = backendOf(this.engine, this.options.backendChoice);
+    announceOpen(this.dir, this.options.readOnly, this.engine, backend);
     if (retention) this.startRetention(retention);
     if (this.options.durability === 'interval')
       this.commit.startInterval(this.options.syncIntervalMs);
@@ -448,8 +459,10 @@ export class Wal {
   }
 
   /**
-   * Yields every durable record with LSN ≥ `from`, then waits for new ones as they become
-   * durable. Ends when the log closes or `signal` aborts; throws if the log is poisoned.
+   * Yields every record with LSN ≥ `from`, then waits for new ones: what the durability mode
+   * acknowledges (durable records under `'sync'`, records written to the OS under the other
+   * modes), or only durable ones with `{ durableOnly: true }`. Ends when the log closes or
+   * `signal` aborts; throws if the log is poisoned.
    * Read-only: follows what a writer (another process, or this one) appends, looking every
    * `TAIL_POLL_MS` (50 ms); a record is yielded once its frame is whole, its CRC checks and
    * this reader has made it durable; throws what `refresh` of the segmented engine throws

@@ -14,8 +14,17 @@ export interface CreateStorageIoOptions {
   readonly ioUring?: IoUringConfig;
 }
 
-/** `walnut:storage-io:fallback`: `auto` could not create a ring: `{ requested, backend, reason }`. */
-const fallback = channel('walnut:storage-io:fallback');
+/** The channel on which `auto` says it could not use io_uring and fell back to sync-fs. */
+export const STORAGE_IO_FALLBACK_CHANNEL = 'walnut:storage-io:fallback';
+
+/** What `walnut:storage-io:fallback` carries. */
+export interface StorageIoFallbackMessage {
+  requested: 'auto';
+  backend: 'sync-fs';
+  reason: string;
+}
+
+const fallback = channel(STORAGE_IO_FALLBACK_CHANNEL);
 
 /**
  * Why `auto` prefers a ring, as `describe().reason` says it: the trade the bench measures
@@ -76,7 +85,10 @@ export async function openStorageIo(options: CreateStorageIoOptions = {}): Promi
 
 function fallBack(why: string, because: string): StorageIo {
   const reason = `${why}: fell back to sync-fs because ${because}`;
-  if (fallback.hasSubscribers) fallback.publish({ requested: 'auto', backend: 'sync-fs', reason });
+  if (fallback.hasSubscribers) {
+    const message: StorageIoFallbackMessage = { requested: 'auto', backend: 'sync-fs', reason };
+    fallback.publish(message);
+  }
   return new SyncFsStorageIo({ reason });
 }
 

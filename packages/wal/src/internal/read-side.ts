@@ -13,6 +13,13 @@ export const TAIL_POLL_MS = 50;
 export interface TailOptions {
   /** Ends the iteration (quietly) when aborted. */
   readonly signal?: AbortSignal;
+  /**
+   * Yield only records already durable (fdatasynced). By default a tail follows what the
+   * Wal's durability mode acknowledges: durable records under `'sync'`; under `'flush'`,
+   * `'none'` and `'interval'`, records as soon as their write reached the OS (they survive
+   * a crash of this process, not a power loss). A read-only Wal always yields durable ones.
+   */
+  readonly durableOnly?: boolean;
 }
 
 /** What the read side asks of its Wal: whether it is closed, and why it is poisoned. */
@@ -38,6 +45,8 @@ export class ReadSide {
     private readonly status: ReadSideStatus,
     /** The Wal's truncateAfter calls: a reader started before one never mixes histories. */
     private readonly cuts: SuffixCuts,
+    /** A tail follows durable records (else written ones) unless told durableOnly. */
+    private readonly tailsFollowDurable: boolean,
   ) {}
 
   async replay(from: bigint, fn: (record: WalRecord) => void | Promise<void>): Promise<void> {
@@ -45,7 +54,7 @@ export class ReadSide {
     checkFrom('replay', from);
     if (typeof fn !== 'function') badArgument('replay(from, fn): fn', 'a function', fn);
     if (this.readOnly) await this.catchUp();
-    const cursor = this.cursor(from, this.engine.writtenLsn);
+    const cursor = this.cursor(this.startOf(from), this.engine.writtenLsn);
     try {
       do {
         for (let record = cursor.next(); record !== undefined; record = cursor.next()) {
@@ -62,17 +71,18 @@ export class ReadSide {
     this.throwIfClosed();
     checkFrom('iterator', from);
     if (this.readOnly) return this.iterateCaughtUp(from);
-    return new RecordIterator(this.cursor(from, this.engine.writtenLsn));
+    return new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn));
   }
 
   async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
     checkFrom('tail', from);
     const signal = options.signal;
+    const followsDurable = options.durableOnly === true || this.tailsFollowDurable;
     const status = this.status;
     const cuts = this.cuts;
     let since = cuts.generation;
-    let cursor = from;
+    let cursor = this.startOf(from);
     let looked = false;
     while (!status.isClosed() && !signal?.aborted) {
       if (cuts.generation !== since) {
@@ -81,7 +91,7 @@ export class ReadSide {
         if (cursor - 1n > kept) throw truncatedError(kept, null);
         since = cuts.generation;
       }
-      const durable = this.engine.durableLsn;
+      const durable = followsDurable ? this.engine.durableLsn : this.engine.writtenLsn;
       if (cursor <= durable) {
         try {
           for await (const record of new RecordIterator(this.cursor(cursor, durable, since))) {
@@ -123,8 +133,9 @@ export class ReadSide {
     return this.catchingUp;
   }
 
-  /** durableLsn moved, or the log closed or was poisoned: waiting tails look again. */
+  /** durableLsn (or writtenLsn) moved, or the log closed or was poisoned: tails look again. */
   wake(): void {
+    if (this.durableWaiters.length === 0) return;
     const waiters = this.durableWaiters;
     this.durableWaiters = [];
     for (const wake of waiters) wake();
@@ -144,7 +155,17 @@ export class ReadSide {
 
   private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
     await this.catchUp();
-    yield* new RecordIterator(this.cursor(from, this.engine.writtenLsn));
+    yield* new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn));
+  }
+
+  /**
+   * Where a read from `from` starts: `0n` is the first record still kept (the floor, after a
+   * truncation); any other LSN is taken as asked, and one below the floor is an error.
+   */
+  private startOf(from: bigint): bigint {
+    if (from !== 0n) return from;
+    const floor = this.engine.floorLsn;
+    return floor > 1n ? floor : 1n;
   }
 
   private throwIfClosed(): void {
@@ -173,5 +194,9 @@ export class ReadSide {
  */
 function checkFrom(method: string, from: unknown): asserts from is bigint {
   if (typeof from !== 'bigint' || from < 0n)
-    badArgument(`${method}(from): from`, 'a bigint LSN ≥ 0n (1n reads the whole log)', from);
+    badArgument(
+      `${method}(from): from`,
+      'a bigint LSN ≥ 0n (1n reads from the first record, 0n from the first one still kept)',
+      from,
+    );
 }

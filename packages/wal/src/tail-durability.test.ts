@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WalRecord } from '@walnut/codec';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Durability } from './options.js';
+import { Wal } from './wal.js';
+
+/**
+ * What a tail follows under each durability mode: what the mode acknowledges (durable
+ * records under 'sync', written ones otherwise), or only durable records with durableOnly.
+ */
+const root = mkdtempSync(join(tmpdir(), 'walnut-tail-durability-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+
+async function open(durability: Durability): Promise<Wal> {
+  return Wal.open(join(root, `log-${dirs++}`))
+    .durability(durability)
+    .options(durability === 'interval' ? { syncIntervalMs: 60_000 } : {})
+    .build();
+}
+
+/** The LSNs a tail from 1 yields within `ms`, then stops it. */
+async function tailedWithin(wal: Wal, ms: number, durableOnly = false): Promise<bigint[]> {
+  const stop = new AbortController();
+  const seen: bigint[] = [];
+  const timer = setTimeout(() => stop.abort(), ms);
+  for await (const record of wal.tail(1n, {
+    signal: stop.signal,
+    durableOnly,
+  }) as AsyncIterable<WalRecord>) {
+    seen.push(record.lsn);
+  }
+  clearTimeout(timer);
+  return seen;
+}
+
+describe('a tail follows what the durability mode acknowledges', () => {
+  it.each(['flush', 'none', 'interval'] as const)(
+    "under '%s' it yields records once written to the OS, with no sync() call",
+    async (durability) => {
+      const wal = await open(durability);
+      const tailing = tailedWithin(wal, 500);
+      for (let i = 0; i < 3; i++) await wal.append(Buffer.from(`record ${i}`));
+      expect(await tailing).toEqual([1n, 2n, 3n]);
+      expect(wal.durableLsn).toBe(0n);
+      await wal.close();
+    },
+  );
+
+  it.each(['flush', 'none', 'interval'] as const)(
+    "under '%s' with durableOnly it yields nothing until sync() makes records durable",
+    async (durability) => {
+      const wal = await open(durability);
+      for (let i = 0; i < 3; i++) await wal.append(Buffer.from(`record ${i}`));
+      expect(await tailedWithin(wal, 200, true)).toEqual([]);
+      await wal.sync();
+      expect(await tailedWithin(wal, 200, true)).toEqual([1n, 2n, 3n]);
+      await wal.close();
+    },
+  );
+
+  it("under 'sync' it yields each record once durable", async () => {
+    const wal = await open('sync');
+    const tailing = tailedWithin(wal, 300);
+    for (let i = 0; i < 3; i++) await wal.append(Buffer.from(`record ${i}`));
+    expect(await tailing).toEqual([1n, 2n, 3n]);
+    expect(wal.durableLsn).toBe(3n);
+    await wal.close();
+  });
+});
+
+describe('reading from 0n', () => {
+  it('reads everything the log still keeps, after a truncation too; 1n is then below the floor', async () => {
+    const wal = await Wal.open(join(root, `log-${dirs++}`))
+      .segmentSize(4096)
+      .build();
+    for (let i = 0; i < 40; i++) await wal.append(Buffer.alloc(500, i));
+    await wal.truncateBefore(30n);
+    const floor = wal.floorLsn;
+    expect(floor).toBeGreaterThan(1n);
+    const lsns: bigint[] = [];
+    await wal.replay(0n, (record) => {
+      lsns.push(record.lsn);
+    });
+    expect(lsns[0]).toBe(floor);
+    expect(lsns.at(-1)).toBe(40n);
+    await expect(wal.replay(1n, () => {})).rejects.toMatchObject({
+      code: 'WAL_REPLAY_BELOW_FLOOR',
+    });
+    await wal.close();
+  });
+});
