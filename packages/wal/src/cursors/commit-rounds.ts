@@ -3,8 +3,12 @@ import { writeCursorFiles } from './cursor-write.js';
 
 interface Pending {
   lsn: bigint;
-  readonly waiters: { resolve: (lsn: bigint) => void; reject: (error: unknown) => void }[];
+  readonly done: Promise<bigint>;
+  readonly resolve: (lsn: bigint) => void;
+  readonly reject: (error: unknown) => void;
 }
+
+const ignore = (): void => undefined;
 
 /**
  * Group commit for cursors: while one round of cursor writes is on disk, the commits that
@@ -26,19 +30,29 @@ export class CommitRounds {
 
   /**
    * Resolves, with the LSN written, once a round that wrote `lsn` (or a later commit of
-   * `name`, which then wins) is durable.
+   * `name`, which then wins) is durable; `onDurable` is called with it first. Every commit
+   * of a cursor that waits for the same round gets the same promise: a consumer that
+   * commits after every record without awaiting each pays no promise per record, and a
+   * failed round it never awaited is no unhandled rejection (its position stays the last
+   * durable one).
    */
-  commit(name: string, lsn: bigint): Promise<bigint> {
+  commit(name: string, lsn: bigint, onDurable?: (lsn: bigint) => void): Promise<bigint> {
     let pending = this.next.get(name);
     if (pending === undefined) {
-      pending = { lsn, waiters: [] };
+      let resolve!: (lsn: bigint) => void;
+      let reject!: (error: unknown) => void;
+      const done = new Promise<bigint>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      done.catch(ignore);
+      if (onDurable) done.then(onDurable, ignore);
+      pending = { lsn, done, resolve, reject };
       this.next.set(name, pending);
     }
     pending.lsn = lsn;
-    const waiters = pending.waiters;
-    const done = new Promise<bigint>((resolve, reject) => waiters.push({ resolve, reject }));
     this.running ??= this.run();
-    return done;
+    return pending.done;
   }
 
   /** Resolves when no round is running or waiting. */
@@ -61,10 +75,8 @@ export class CommitRounds {
           failure = error;
         }
         for (const pending of round.values()) {
-          for (const waiter of pending.waiters) {
-            if (failure === undefined) waiter.resolve(pending.lsn);
-            else waiter.reject(failure);
-          }
+          if (failure === undefined) pending.resolve(pending.lsn);
+          else pending.reject(failure);
         }
       }
     } finally {

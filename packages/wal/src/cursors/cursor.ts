@@ -57,18 +57,31 @@ export class Cursor {
   }
 
   /**
-   * Records `lsn` as this consumer's position, durably: resolves once it survives a power
-   * loss. Commits that arrive while a cursor write is on disk share the next one (each
-   * cursor at its latest LSN), so committing after every record keeps up. `lsn` may be
+   * Records `lsn` as this consumer's position, durably: resolves with the LSN made durable
+   * once it survives a power loss (a later commit that shared the write wins). Commits that
+   * arrive while a cursor write is on disk share the next one (each cursor at its latest
+   * LSN): await each one, or commit after every record and await only now and then — a
+   * crash before a commit is durable only means reading those records again. `lsn` may be
    * lower than the current position (the consumer reads again from there); it must be a
    * durable LSN, and not below the first LSN still kept minus one (WAL_CURSOR_BEHIND).
    */
-  async commit(lsn: bigint): Promise<void> {
-    this.throwIfUnusable();
-    if (typeof lsn !== 'bigint' || lsn < 0n)
-      badArgument('commit(lsn): lsn', 'a bigint LSN ≥ 0n', lsn);
+  commit(lsn: bigint): Promise<bigint> {
+    try {
+      this.throwIfUnusable();
+      if (typeof lsn !== 'bigint' || lsn < 0n) {
+        badArgument('commit(lsn): lsn', 'a bigint LSN ≥ 0n', lsn);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (lsn > this.host.durableLsn()) return this.commitAfterCatchUp(lsn);
+    return this.commitChecked(lsn);
+  }
+
+  /** Read-only: the writer may have made `lsn` durable since this Wal last looked. */
+  private async commitAfterCatchUp(lsn: bigint): Promise<bigint> {
     const host = this.host;
-    if (lsn > host.durableLsn()) await host.catchUp();
+    await host.catchUp();
     if (lsn > host.durableLsn()) {
       badArgument(
         'commit(lsn): lsn',
@@ -76,10 +89,18 @@ export class Cursor {
         lsn,
       );
     }
-    if (lsn + 1n < host.floorLsn()) throw cursorBehindError(this.name, lsn, host.floorLsn());
-    const written = await this.rounds.commit(this.name, lsn);
-    this.committed = written;
+    return this.commitChecked(lsn);
   }
+
+  private commitChecked(lsn: bigint): Promise<bigint> {
+    const floor = this.host.floorLsn();
+    if (lsn + 1n < floor) return Promise.reject(cursorBehindError(this.name, lsn, floor));
+    return this.rounds.commit(this.name, lsn, this.durable);
+  }
+
+  private readonly durable = (lsn: bigint): void => {
+    this.committed = lsn;
+  };
 
   /** Releases the cursor (its position stays on disk) so another holder may open it. */
   close(): Promise<void> {
