@@ -1,3 +1,4 @@
+import { truncate } from 'node:fs/promises';
 import { SegmentedWal } from '@walnut/segmented';
 import { describe, expect, it } from 'vitest';
 import {
@@ -36,6 +37,28 @@ describe('walnut dump', () => {
       .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.lsn)).toEqual(['4', '5', '6']);
     expect(lines[0]).toMatchObject({ type: 0, size: 8, text: 'record-4' });
+  });
+
+  it('prints the records before damage in a sealed segment, then WAL_CORRUPT with segment and offset (exit 1)', async () => {
+    const dir = await tempDir();
+    const segments = await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['a1', 'a2'] },
+      { firstLsn: 3n, payloads: ['b3', 'b4', 'b5'] },
+      { firstLsn: 6n, payloads: ['c6'] },
+    ]);
+    const sealed = segments[1]!;
+    // Cut inside its last frame: open reads only the newest segment, so dump finds it.
+    await truncate(sealed.path, sealed.size - 3);
+    const r = await cli('dump', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'LSN 1  type 0  2 B  "a1"',
+      'LSN 2  type 0  2 B  "a2"',
+      'LSN 3  type 0  2 B  "b3"',
+      'LSN 4  type 0  2 B  "b4"',
+    ]);
+    expect(r.stderr).toContain('WAL_CORRUPT');
+    expect(r.stderr).toContain(`${sealed.path} is damaged at offset ${sealed.frameOffsets[2]}`);
   });
 
   it('shows binary payloads as hex', async () => {

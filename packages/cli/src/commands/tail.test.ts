@@ -1,3 +1,4 @@
+import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
 import { Wal } from '@walnut/wal';
@@ -29,6 +30,23 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('walnut tail', () => {
+  it('reports a sealed segment that ends before its successor starts (exit 1), naming it', async () => {
+    const dir = await tempDir();
+    const segments = await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['a1', 'a2'] },
+      { firstLsn: 3n, payloads: ['b3', 'b4', 'b5'] },
+      { firstLsn: 6n, payloads: ['c6'] },
+    ]);
+    const sealed = segments[1]!;
+    // Cut at a frame boundary: every frame left checks out, and LSN 5 is gone.
+    await truncate(sealed.path, sealed.frameOffsets[2]!);
+    const r = await cli('tail', dir, '-n', '10');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${sealed.path} is damaged at offset ${sealed.frameOffsets[2]} (its records end at LSN 4 but the next segment starts at 6)`,
+    );
+  });
+
   it('prints the last records across segments', async () => {
     const dir = await tempDir();
     await writeLog(dir, [

@@ -1,6 +1,6 @@
-import type { WalRecord } from '@walnut/codec';
+import { gapsCover, type WalRecord } from '@walnut/codec';
 import { ExitCode } from '../exit-codes.js';
-import { requireLogDirectory } from '../logdir/directory.js';
+import { readGaps, requireLogDirectory } from '../logdir/directory.js';
 import { encryptedScanError } from '../logdir/encrypted.js';
 import { followLog } from '../logdir/follow.js';
 import { scanSegment } from '../logdir/scan.js';
@@ -28,6 +28,8 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
     printLine(out.stdout, options.json ? recordJson(record) : recordLine(record));
   const wanted = options.lines ?? 10;
   const segments = await requireLogDirectory(dir);
+  const gapsState = await readGaps(dir);
+  const gaps = gapsState.kind === 'valid' ? gapsState.gaps : [];
   const last: WalRecord[] = [];
   let damaged: string | null = null;
   // Walk back from the newest segment until enough records are collected.
@@ -54,11 +56,25 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
       if (lastLsn !== null) nextLsn = lastLsn + 1n;
     }
     const isLast = i === segments.length - 1;
+    // A sealed segment must also hold every LSN up to its successor's first (decision 0311:
+    // open no longer checks that; each reader does).
+    const next = segments[i + 1];
+    const end = scan.lastLsn ?? scan.file.firstLsn - 1n;
+    const short =
+      next !== undefined &&
+      end + 1n < next.firstLsn &&
+      !gapsCover(gaps, end + 1n, next.firstLsn - 1n)
+        ? {
+            offset: scan.validEnd,
+            reason: `its records end at LSN ${end} but the next segment starts at ${next.firstLsn}`,
+          }
+        : undefined;
     const bad = scan.headerProblem
       ? { offset: 0, reason: scan.headerProblem }
-      : scan.damage.find((d) => d.kind === 'corrupt' || !isLast);
+      : (scan.damage.find((d) => d.kind === 'corrupt' || !isLast) ??
+        (scan.lsnProblems.length > 0 ? { offset: null, reason: scan.lsnProblems[0]! } : short));
     if (bad !== undefined)
-      damaged ??= `${scan.file.path} is damaged at offset ${bad.offset} (${bad.reason})`;
+      damaged ??= `${scan.file.path} is damaged${bad.offset === null ? '' : ` at offset ${bad.offset}`} (${bad.reason})`;
     if (wanted > last.length) last.unshift(...found.slice(found.length - (wanted - last.length)));
   }
   for (const record of last) print(record);
