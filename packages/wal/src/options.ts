@@ -20,73 +20,73 @@ export type Backpressure = 'block' | 'error';
 /** Everything `WalBuilder` can set, as one object (`Wal.open(dir).options({...})`). */
 export interface WalOptions {
   /** A segment is sealed and the next one started at this size. Default 64 MiB. */
-  segmentSize?: number;
+  segmentSize?: number | undefined;
   /** Default `'sync'`. */
-  durability?: Durability;
+  durability?: Durability | undefined;
   /** For `durability: 'interval'`. Default 100 ms. */
-  syncIntervalMs?: number;
+  syncIntervalMs?: number | undefined;
   /** Payload+meta bytes appended but not yet committed before backpressure applies. Default 8 MiB. */
-  maxQueueBytes?: number;
+  maxQueueBytes?: number | undefined;
   /** Default `'block'`. */
-  backpressure?: Backpressure;
+  backpressure?: Backpressure | undefined;
   /** A StorageIo (never closed by the Wal) or a backend name. Default `'auto'`. */
-  storageIo?: StorageChoice;
+  storageIo?: StorageChoice | undefined;
   /** io_uring options when the Wal creates the io_uring backend (refused with a StorageIo of yours). */
-  ioUring?: IoUringConfig;
+  ioUring?: IoUringConfig | undefined;
   /** Encrypt new segments (AES-256-GCM) with this ring; old segments are read with it too. */
-  encryption?: KeyRing;
+  encryption?: KeyRing | undefined;
   /** What opening does with damage. Default `'truncate-tail'`. */
-  recovery?: RecoveryMode;
+  recovery?: RecoveryMode | undefined;
   /**
    * How much of the log opening reads. Default `'newest'`: the newest segment; damage in a
    * sealed one is WAL_CORRUPT from the replay, iterator or tail that reaches it, before the
    * damaged record or any later one. `'all'` reads every segment at open, so damage anywhere
    * is found before a record is handed out (decision 0311).
    */
-  verify?: VerifyMode;
+  verify?: VerifyMode | undefined;
   /**
    * Largest payload+meta of one new record. Default 16 MiB. It limits appends only: reading
    * accepts every record the format allows, so lowering it never hides one written before.
    */
-  maxRecordSize?: number;
+  maxRecordSize?: number | undefined;
   /** Wait this long before starting a group commit, to gather more records. Default 0. */
-  maxGroupWaitMs?: number;
+  maxGroupWaitMs?: number | undefined;
   /** Reserve each new segment's space up front. Default false. */
-  preallocate?: boolean;
+  preallocate?: boolean | undefined;
   /** Size of the buffers records are encoded into. Default 1 MiB. */
-  writeBufferSize?: number;
+  writeBufferSize?: number | undefined;
   /**
    * Bytes past the writer kept zero-filled and synced in the background, so the fdatasync
    * after a small append commits no file-system metadata. Default 1 MiB with durability
    * `'sync'`, else 0 (off); every byte is written twice, which bulk writers do not want.
    */
-  zeroFillAhead?: number;
+  zeroFillAhead?: number | undefined;
   /**
    * Start the kernel's writeback of written, unsynced data every this many bytes, so that
    * a bulk append's final `sync()` has little left to write. A hint; it makes nothing
    * durable. Default 8 MiB; 0 turns it off.
    */
-  writebackAhead?: number;
+  writebackAhead?: number | undefined;
   /**
    * Write segments with O_DIRECT (whole 4 KiB blocks from aligned buffers, past the page
    * cache), so that an fdatasync only flushes the device's cache. Falls back to the page
    * cache where the file system or the build cannot, and `stats().storage.directIo` says
    * why. Default false.
    */
-  directIo?: boolean;
+  directIo?: boolean | undefined;
   /**
    * Open without the lock and never modify the log, to read it beside a live writer (in
    * this process or another): replay, iterator, tail, stats and segments work; appends,
    * flush, sync and truncateBefore fail with WAL_READ_ONLY. Default false.
    */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
   /**
    * Create the log in a directory that holds other files. Without it, opening a non-empty
    * directory that holds no log (a project folder, another program's data, a per-core log)
    * is refused with WAL_NOT_A_LOG, naming what was found, and nothing is written there.
    * Default false.
    */
-  allowOtherFiles?: boolean;
+  allowOtherFiles?: boolean | undefined;
 }
 
 /** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
