@@ -5,8 +5,8 @@ import type { CrashPoint } from './crash-fs.js';
  * the mount). A new kind of file is one line here; the soak counts power cuts per kind.
  */
 const KINDS: readonly (readonly [RegExp, string])[] = [
-  [/\/LOCK\.pid(\.|$)/, 'owner file (LOCK.pid)'],
-  [/\/LOCK$/, 'flock target (LOCK)'],
+  [/(\/LOCK|\.lock)\.pid(\.|$)/, 'owner file (LOCK.pid, NAME.lock.pid)'],
+  [/(\/LOCK|\.lock)$/, 'flock target (LOCK, NAME.lock)'],
   [/\/HEAD(\.tmp)?$/, 'HEAD'],
   [/\/FLOOR(\.tmp)?$/, 'FLOOR'],
   [/\/GAPS(\.tmp)?$/, 'GAPS'],
