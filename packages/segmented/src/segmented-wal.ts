@@ -618,6 +618,8 @@ export class SegmentedWal {
     checkLsnArgument('checkpointLsn', checkpointLsn);
     this.checkUsable();
     if (this.cfg.readOnly) throw readOnlyError('truncateBefore');
+    // The segments a running cut deletes and rewrites are not the ones it would list.
+    if (this.cutting) throw cutRunningError('truncateBefore');
     return this.truncations.add(checkpointLsn);
   }
 

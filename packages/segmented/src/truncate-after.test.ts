@@ -65,6 +65,7 @@ describe('SegmentedWal.truncateAfter', () => {
     );
     expect(err.message).toMatch(/while truncateAfter runs/);
     await expect(wal.truncateAfter(2n)).rejects.toMatchObject({ code: WalErrorCode.BAD_STATE });
+    await expect(wal.truncateBefore(2n)).rejects.toMatchObject({ code: WalErrorCode.BAD_STATE });
     await cutting;
     expect(wal.append({ payload: Buffer.from('x') })).toBe(5n);
     await wal.close();
