@@ -135,6 +135,23 @@ describe('Wal.truncateAfter', () => {
     await wal.close();
   });
 
+  it("a read-only Wal's tail that yielded records the writer cut fails with WAL_TRUNCATED", async () => {
+    const dir = tempDir();
+    const wal = await logOf(10, dir);
+    const reader = await Wal.open(dir).readOnly().storageIo('sync-fs');
+    const tail = reader.tail(1n);
+    for (let i = 1n; i <= 10n; i++) expect((await tail.next()).value.lsn).toBe(i);
+    const next = tail.next().then(
+      (step) => step,
+      (err: unknown) => err,
+    );
+    await wal.truncateAfter(7n);
+    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    expect(await next).toMatchObject({ code: WalErrorCode.TRUNCATED, details: { lsn: 7n } });
+    await reader.close();
+    await wal.close();
+  });
+
   it('is refused on a read-only Wal and a closed one', async () => {
     const dir = tempDir();
     const wal = await logOf(5, dir);
