@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { addonSwitch, loadAddon, nativeFallbacks } from './native-loader.js';
+import { currentRuntime } from './runtime.js';
 
 const empty = mkdtempSync(join(tmpdir(), 'walnut-no-addon-'));
 afterAll(() => rmSync(empty, { recursive: true, force: true }));
@@ -70,6 +72,48 @@ describe('loading a native addon', () => {
     expect(nativeFallbacks().slice(before)).toEqual([
       { addon: 'mmap-reader', reason: 'turned off by WALNUT_MMAP_READER_NATIVE=0' },
     ]);
+  });
+
+  it('on Deno, names the permission flags Deno asked for instead of a compiler', async () => {
+    vi.stubGlobal('Deno', { version: { deno: '2.9.6' } });
+    const warnings: Error[] = [];
+    const listen = (w: Error) => warnings.push(w);
+    process.on('warning', listen);
+    try {
+      const load = loadAddon({
+        name: 'storage-io',
+        packageRoot: fileURLToPath(new URL('..', import.meta.url)), // this package: built
+        fallback: 'runs sync-fs',
+        check() {
+          throw Object.assign(
+            new Error(
+              'Requires env access to "PREBUILDS_ONLY", run again with the --allow-env flag',
+            ),
+            { name: 'NotCapable' },
+          );
+        },
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(load.binding).toBeNull();
+      // Under Bun (CI runs this suite there too) the stub cannot hide Bun, which is checked first.
+      if (currentRuntime().name === 'bun') {
+        expect(load.reason).toContain('(Requires env access to "PREBUILDS_ONLY"');
+        return;
+      }
+      expect(load.reason).toContain(
+        'Deno 2.9.6 withheld a permission it needs: run with --allow-env and --allow-ffi (or -A)',
+      );
+      const ours = warnings.filter(
+        (w) => (w as { code?: string }).code === 'WALNUT_NATIVE_FALLBACK',
+      );
+      expect(ours).toHaveLength(1);
+      expect(ours[0]!.message).toMatch(/^@walnut\/storage-io: Deno 2\.9\.6 did not let it load/);
+      expect(ours[0]!.message).toContain('--allow-env and --allow-ffi (or -A)');
+      expect(ours[0]!.message).not.toContain('compiler');
+    } finally {
+      process.off('warning', listen);
+      vi.unstubAllGlobals();
+    }
   });
 
   it('names one switch per addon the same way', () => {

@@ -99,7 +99,7 @@ export function loadAddon<T>(spec: AddonSpec<T>): AddonLoad<T> {
     const detail = firstLine(error);
     const denied = isDenoPermissionError(error);
     const because = denied
-      ? `${runtimeLabel()} refused to load it without its FFI permission: run with --allow-ffi`
+      ? `${runtimeLabel()} withheld a permission it needs: run with ${denoFlags(detail)} (or -A)`
       : detail;
     const reason = `the native addon did not load from ${spec.packageRoot} (${because}); ${spec.fallback}`;
     warnOnce(spec, detail, path, denied);
@@ -117,15 +117,18 @@ function warnOnce<T>(
   if (warned.has(spec.name)) return;
   warned.add(spec.name);
   const pkg = `@walnut/${spec.name}`;
-  const found =
-    path === undefined ? 'no build for this system was found' : `${path} failed to load`;
+  const found = denied
+    ? `${runtimeLabel()} did not let it load`
+    : path === undefined
+      ? 'no build for this system was found'
+      : `${path} failed to load`;
   const silence = `set ${addonSwitch(spec.name)}=0 (or WALNUT_NATIVE=0 for every Walnut addon).`;
   // A permission refused is cured by the flag, never by a compiler: the binary is there.
   const remedy = denied
     ? [
-        `  ${runtimeLabel()} loads N-API addons only with its FFI permission: run with`,
-        '  --allow-ffi (or -A). To use the fallback on purpose and silence this warning,',
-        `  ${silence}`,
+        `  ${runtimeLabel()} withheld a permission loading the addon needs: run with`,
+        `  ${denoFlags(detail)} (or -A). To use the fallback on purpose and silence this`,
+        `  warning, ${silence}`,
       ]
     : [
         `  ${pkg} ships prebuilt binaries for linux-x64 and linux-arm64; elsewhere it compiles`,
@@ -134,7 +137,7 @@ function warnOnce<T>(
         `  script, or \`pnpm rebuild ${pkg}\`). To use the fallback on purpose and silence this`,
         `  warning, ${silence}`,
       ];
-  const runtime = currentRuntime().name === 'node' ? '' : ` (on ${runtimeLabel()})`;
+  const runtime = denied || currentRuntime().name === 'node' ? '' : ` (on ${runtimeLabel()})`;
   process.emitWarning(
     [
       `${pkg}: ${found}${runtime}, so it runs on its JavaScript fallback: ${spec.fallback}.`,
@@ -143,6 +146,18 @@ function warnOnce<T>(
     ].join('\n'),
     { code: 'WALNUT_NATIVE_FALLBACK' },
   );
+}
+
+/**
+ * The Deno flags that let the addon load: the one Deno's refusal names ("run again with the
+ * --allow-env flag": node-gyp-build reads the environment first), and --allow-ffi, which
+ * loading any addon needs.
+ */
+function denoFlags(refusal: string): string {
+  const named = /--allow-[a-z-]+/.exec(refusal)?.[0];
+  return named === undefined || named === '--allow-ffi'
+    ? '--allow-ffi'
+    : `${named} and --allow-ffi`;
 }
 
 function firstLine(error: unknown): string {
