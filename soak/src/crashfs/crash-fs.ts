@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +69,7 @@ export function buildCrashFs(): string {
   const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'fuse3'], { encoding: 'utf8' })
     .trim()
     .split(/\s+/);
-  const partial = `${binary}.${process.pid}`;
+  const partial = `${binary}.${process.pid}-${randomBytes(4).toString('hex')}`;
   execFileSync('cc', ['-O2', '-Wall', '-o', partial, SOURCE, ...flags], { stdio: 'pipe' });
   renameSync(partial, binary);
   return binary;
