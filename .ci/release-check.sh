@@ -72,6 +72,8 @@ pack_all "$work/tarballs"
 ls -l "$work/tarballs"
 echo "== install without a compiler, scripts on"
 install_and_smoke scripts "$work/tarballs" native
+echo "== the installed READMEs: every relative link shipped, every example runs as written"
+node .ci/readme-examples.mjs "$work/project-scripts"
 echo "== install without a compiler, scripts ignored"
 install_and_smoke no-scripts "$work/tarballs" native --ignore-scripts
 echo "== linux-arm64 under qemu-user: each addon from the installed tarballs; append, reopen, replay"

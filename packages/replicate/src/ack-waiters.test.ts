@@ -52,11 +52,29 @@ describe('the waiters for replication acks', () => {
   it('reject with the fencing error naming each LSN once fenced, and refuse new waits', async () => {
     const waiting = acks.waitFor(2n, 1_000, timeout);
     fencing.fence(2, 'the primary lease was taken at epoch 2', 0n, 2n);
+    fencing.settle(0n, 2n);
     acks.rejectAll(null);
     await expect(waiting).rejects.toMatchObject({ code: 'WAL_FENCED', details: { lsn: 2n } });
     await expect(acks.waitFor(3n, 1_000, timeout)).rejects.toMatchObject({
       code: 'WAL_FENCED',
       details: { lsn: 3n, unreplicated: { from: 1n, to: 2n } },
+    });
+  });
+
+  it('keep waiting between the takeover and the look at the stream, which decides', async () => {
+    const stored = acks.waitFor(2n, 1_000, timeout);
+    const lost = acks.waitFor(3n, 1_000, timeout);
+    fencing.fence(2, 'the primary lease was taken at epoch 2', 0n, 3n);
+    const during = acks.waitFor(2n, 1_000, timeout);
+    fencing.settle(2n, 3n);
+    progress.replicatedLsn = 2n;
+    acks.replicated(2n);
+    acks.rejectAll(null);
+    await expect(stored).resolves.toBe(2n);
+    await expect(during).resolves.toBe(2n);
+    await expect(lost).rejects.toMatchObject({
+      code: 'WAL_FENCED',
+      details: { lsn: 3n, unreplicated: { from: 3n, to: 3n } },
     });
   });
 });

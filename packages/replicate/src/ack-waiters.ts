@@ -30,7 +30,8 @@ export class AckWaiters {
     onTimeout: (replicated: bigint) => Error,
   ): Promise<bigint> {
     if (this.progress.replicatedLsn >= lsn) return Promise.resolve(lsn);
-    if (this.fencing.report !== null) return Promise.reject(this.fencing.error(lsn));
+    // Fenced but not yet settled: what the stream holds decides, so the waiter is kept.
+    if (this.fencing.final) return Promise.reject(this.fencing.error(lsn));
     return new Promise<bigint>((resolve, reject) => {
       const waiter: Waiter = {
         lsn,

@@ -39,7 +39,7 @@ export async function publishEpochMarker(
         : position.header.kind === MessageKind.EPOCH
           ? position.header.firstLsn - 1n
           : position.header.lastLsn;
-    await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn);
+    await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn, keyRing);
     try {
       const marker = encodeEpochMessage(epoch, inStream);
       const ack = await link.publish(marker, `${link.names.stream}:${epoch}:marker`, position.seq);

@@ -38,3 +38,22 @@ describe('fencing', () => {
     expect(error.message).toContain('LSN 3 was not acknowledged');
   });
 });
+
+describe('fencing, once the stream was read', () => {
+  it('reports as unreplicated only what the stream history does not hold', () => {
+    const fencing = new Fencing('orders');
+    // Fenced by the lease watch while LSNs 11-14 were stored but not yet acknowledged.
+    fencing.fence(3, 'the primary lease was taken at epoch 3', 10n, 20n);
+    expect(fencing.final).toBe(false);
+    fencing.settle(14n, 20n);
+    expect(fencing.final).toBe(true);
+    expect(fencing.report?.unreplicated).toEqual({ from: 15n, to: 20n });
+  });
+
+  it('reports none when the history holds every record', () => {
+    const fencing = new Fencing('orders');
+    fencing.fence(3, 'taken', 10n, 20n);
+    fencing.settle(20n, 20n);
+    expect(fencing.report?.unreplicated).toBeNull();
+  });
+});

@@ -15,6 +15,11 @@ export interface FencedReport {
  */
 export class Fencing {
   report: FencedReport | null = null;
+  /**
+   * False between the takeover and the look at what the stream really holds of this
+   * primary's (`settle`): waits for an acknowledgement are held until then.
+   */
+  final = false;
 
   constructor(private readonly stream: string) {}
 
@@ -30,6 +35,20 @@ export class Fencing {
       unreplicated: lastLsn > replicatedLsn ? { from: replicatedLsn + 1n, to: lastLsn } : null,
     };
     return true;
+  }
+
+  /**
+   * The stream's history holds this primary's LSNs up to `inHistory` (read after the
+   * takeover: publishes acknowledged late, or never answered, are in it), so the tail only
+   * it holds is the rest up to `lastLsn`. The report becomes final.
+   */
+  settle(inHistory: bigint, lastLsn: bigint): void {
+    if (this.report === null || this.final) return;
+    this.report = {
+      ...this.report,
+      unreplicated: lastLsn > inHistory ? { from: inHistory + 1n, to: lastLsn } : null,
+    };
+    this.final = true;
   }
 
   /** The refusal of a fenced primary; `lsn` names the append or wait it refuses. */

@@ -79,7 +79,7 @@ export class Follower {
             { details: { from: inStream + 1n, to: wal.lastLsn } },
           );
         }
-        await verifyAgainstStream(link, wal, wal.lastLsn);
+        await verifyAgainstStream(link, wal, wal.lastLsn, resolved.wal.encryption);
         const state: LocalState =
           found === null
             ? newLocalState(resolved.stream, 'follower')
@@ -414,7 +414,7 @@ export class Follower {
       await pause(backoff.next(), signal);
       return false;
     }
-    await verifyAgainstStream(this.link, this.wal, upTo);
+    await verifyAgainstStream(this.link, this.wal, upTo, this.options.wal.encryption);
     this.recheck = false;
     return true;
   }

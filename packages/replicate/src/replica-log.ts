@@ -6,6 +6,7 @@ import {
   type KeyRing,
   WalError,
   WalErrorCode,
+  type WalRecord,
 } from '@walnut/codec';
 import { Batch, Wal, type WalOptions } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
@@ -136,10 +137,13 @@ export async function verifyAgainstStream(
   link: ClusterLink,
   wal: Wal,
   upTo: bigint,
+  keyRing?: KeyRing,
 ): Promise<void> {
   if (upTo < 1n) return;
   const found = await link.findSequence(upTo);
-  if (found.seq === null || !found.reachesBack) return;
+  if (found.seq === null) return;
+  // Trimmed from the stream: the sealed segment holding it in the object store decides.
+  if (!found.reachesBack) return verifyAgainstObjects(link, wal, upTo, keyRing);
   const data = await link.messageAt(found.seq);
   if (data === null) return;
   const message = decodeMessage(data, `${link.names.stream}#${found.seq}`);
@@ -166,6 +170,73 @@ export async function verifyAgainstStream(
 }
 
 const RESTORE_BATCH_BYTES = 512 * 1024;
+/** Records before `upTo` compared with the object store's copy (besides `upTo` itself). */
+const CHECK_WINDOW = 255n;
+
+/**
+ * Checks the log's records up to `upTo` (the last `CHECK_WINDOW` of them) against the
+ * sealed segment in the object store that holds `upTo`, when the stream no longer reaches
+ * back there. Neither holding it is WAL_DIVERGED: the log cannot be shown to be the
+ * stream's history, and could not go on from there anyway.
+ */
+async function verifyAgainstObjects(
+  link: ClusterLink,
+  wal: Wal,
+  upTo: bigint,
+  keyRing: KeyRing | undefined,
+): Promise<void> {
+  const objects = await listSegmentObjects(link);
+  const object = objects.find((o) => o.firstLsn <= upTo && upTo <= o.lastLsn);
+  const scanner = object === undefined ? null : await openObject(link, object.name, keyRing);
+  if (scanner === null) {
+    throw new WalError(
+      WalErrorCode.DIVERGED,
+      `the local log ends at LSN ${upTo}, which neither the stream '${link.names.stream}' (trimmed past it) nor its object store holds: it cannot be checked against the replicated history nor followed from there; start the replica in an empty directory`,
+      { details: { lsn: upTo } },
+    );
+  }
+  const from = upTo - CHECK_WINDOW > object!.firstLsn ? upTo - CHECK_WINDOW : object!.firstLsn;
+  const expected: WalRecord[] = [];
+  for (let r = scanner.nextRecord(); r !== null && r.lsn <= upTo; r = scanner.nextRecord()) {
+    if (r.lsn >= from) expected.push(r);
+  }
+  let i = 0;
+  for await (const record of wal.iterator(from)) {
+    if (record.lsn > upTo) break;
+    const other = expected[i++];
+    if (other === undefined || !sameRecord(record, other)) {
+      throw new WalError(
+        WalErrorCode.DIVERGED,
+        `the local log's LSN ${record.lsn} differs from the object store's copy (${object!.name}): this directory holds another history than the stream from there on (LSNs ${record.lsn}–${wal.lastLsn}); start a replica in an empty directory`,
+        { details: { from: record.lsn, to: wal.lastLsn } },
+      );
+    }
+  }
+}
+
+/** A scanner over a segment object's records (CRCs checked, decrypted with `keyRing`). */
+async function openObject(
+  link: ClusterLink,
+  name: string,
+  keyRing: KeyRing | undefined,
+): Promise<FrameScanner | null> {
+  const bytes = await link.objects.getBlob(name);
+  if (bytes === null) return null;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const header = decodeFileHeader(buf, `object ${name}`);
+  if (header.cipher !== 'none' && keyRing === undefined) {
+    throw new WalError(
+      WalErrorCode.KEY_MISSING,
+      `segment ${name} in the object store is encrypted; open the follower with wal.encryption set to the primary's key ring`,
+    );
+  }
+  return new FrameScanner(buf, {
+    start: header.headerLength,
+    ...(header.cipher !== 'none' && keyRing
+      ? { cipher: FrameCipher.forFile(keyRing, header) }
+      : {}),
+  });
+}
 
 /**
  * Appends, from the sealed segments in the object store, the records after the log's last
@@ -185,22 +256,8 @@ export async function restoreFromObjects(
     const next = applier.appended + 1n;
     if (object.lastLsn < next) continue;
     if (object.firstLsn > next) break;
-    const bytes = await link.objects.getBlob(object.name);
-    if (bytes === null) break;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    const header = decodeFileHeader(buf, `object ${object.name}`);
-    if (header.cipher !== 'none' && keyRing === undefined) {
-      throw new WalError(
-        WalErrorCode.KEY_MISSING,
-        `segment ${object.name} in the object store is encrypted; open the follower with wal.encryption set to the primary's key ring`,
-      );
-    }
-    const scanner = new FrameScanner(buf, {
-      start: header.headerLength,
-      ...(header.cipher !== 'none' && keyRing
-        ? { cipher: FrameCipher.forFile(keyRing, header) }
-        : {}),
-    });
+    const scanner = await openObject(link, object.name, keyRing);
+    if (scanner === null) break;
     let batch = new Batch();
     let batchFirst = 0n;
     let bytesInBatch = 0;

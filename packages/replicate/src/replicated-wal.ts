@@ -1,4 +1,4 @@
-import { badArgument, jsonReady } from '@walnut/codec';
+import { badArgument, jsonReady, type KeyRing } from '@walnut/codec';
 import {
   Batch,
   isWalError,
@@ -21,7 +21,7 @@ import {
   readStateFor,
   writeLocalState,
 } from './local-state.js';
-import { encodeEpochMessage, MessageKind } from './message.js';
+import { decodeHeader, encodeEpochMessage, MessageKind } from './message.js';
 import {
   checkRecord,
   checkWait,
@@ -29,7 +29,7 @@ import {
   type ResolvedPrimary,
   resolvePrimary,
 } from './options.js';
-import { openLocalWal, openOnLink } from './replica-log.js';
+import { openLocalWal, openOnLink, verifyAgainstStream } from './replica-log.js';
 import { ReplicationLag } from './replication-lag.js';
 import { copyRecord, recordInput } from './shipped-records.js';
 import { type LoggedRecord, type Reseed, Shipper } from './shipper.js';
@@ -91,10 +91,11 @@ export class ReplicatedWal {
           current.lease.holder !== state.id
         ) {
           const fenced = current.lease.holder !== state.id && state.epoch > 0;
+          const tail = fenced && !(await inHistory(link, wal, resolved.wal.encryption));
           throw new WalError(
             fenced ? WalErrorCode.FENCED : WalErrorCode.BAD_STATE,
             fenced
-              ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one`
+              ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; ${tail ? `records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one` : `every record of its local log is in the stream (up to LSN ${wal.lastLsn}) — open it as a Follower to go on`}`
               : `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
             { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
           );
@@ -440,7 +441,7 @@ export class ReplicatedWal {
 
   private appended(lsn: bigint, bytes: number): Promise<bigint> {
     this.lag.mark(lsn, bytes, this.shipper.replicatedLsn);
-    if (this.fencing.report !== null) return Promise.reject(this.fencing.error(lsn));
+    if (this.fencing.final) return Promise.reject(this.fencing.error(lsn));
     if (this.divergence !== null) return Promise.reject(this.divergence);
     if (this.options.mode === 'async') return Promise.resolve(lsn);
     const timeoutMs = this.options.replicationTimeoutMs;
@@ -537,9 +538,65 @@ export class ReplicatedWal {
 
   private fence(byEpoch: number, reason: string): void {
     if (!this.fencing.fence(byEpoch, reason, this.shipper.replicatedLsn, this.wal.lastLsn)) return;
-    this.acks.rejectAll(null);
     this.lag.wake();
-    void this.shipper.stop();
+    void this.settleFence();
+  }
+
+  /**
+   * After a takeover: lets the publishes in flight end, then reads what the stream's
+   * history really holds of this primary's — the appends it holds are acknowledged, the
+   * rest refused with the true unreplicated tail (a lease watch can fence before a stored
+   * publish's acknowledgement is processed; reporting those as unreplicated invited
+   * duplicates).
+   */
+  private async settleFence(): Promise<void> {
+    await this.shipper.stop();
+    try {
+      const inHistory = await this.historyEnd();
+      this.fencing.settle(inHistory, this.wal.lastLsn);
+      this.acks.replicated(inHistory);
+    } catch {
+      // The cluster did not answer: the report stays what the shipper knew (a lower bound).
+    }
+    this.fencing.final = true;
+    this.acks.rejectAll(null);
+  }
+
+  /**
+   * The last of this primary's LSNs in the stream's history: the next epoch's marker says
+   * where it begins; without one yet, the last message of this epoch stored after the last
+   * one known. Looks at no more messages than could have been in flight.
+   */
+  private async historyEnd(): Promise<bigint> {
+    let inHistory = this.shipper.replicatedLsn;
+    const from = this.shipper.streamSeq + 1;
+    for (let seq = from; seq <= from + this.options.maxInFlight; seq++) {
+      const data = await this.link.messageAt(seq);
+      if (data === null) break;
+      const header = decodeHeader(data, `${this.stream}#${seq}`);
+      if (header.epoch > this.held) {
+        if (header.kind === MessageKind.EPOCH) inHistory = header.lastLsn;
+        break;
+      }
+      if (header.epoch === this.held && header.kind === MessageKind.RECORDS) {
+        inHistory = header.lastLsn;
+      }
+    }
+    const last = this.wal.lastLsn;
+    if (last < inHistory) return last;
+    return inHistory;
+  }
+}
+
+/** Whether the stream's history holds every record of `wal`, with the same bytes. */
+async function inHistory(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promise<boolean> {
+  if ((await link.findSequence(wal.lastLsn)).seq === null) return wal.lastLsn === 0n;
+  try {
+    await verifyAgainstStream(link, wal, wal.lastLsn, keyRing);
+    return true;
+  } catch (error) {
+    if (isWalError(error, WalErrorCode.DIVERGED)) return false;
+    throw error;
   }
 }
 

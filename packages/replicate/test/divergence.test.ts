@@ -1,5 +1,7 @@
+import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
+import { sleep } from '../src/testing/index.js';
 import { payloadOf, streamName, tempDir, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary } = useReplication();
@@ -19,5 +21,30 @@ describe('a follower facing a history it cannot follow', () => {
     // Five looks with backoff from 100 ms: over a few hundred ms, well under the wait.
     expect(Date.now() - started).toBeGreaterThan(200);
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('refuses a directory whose tail differs from the history even when the stream no longer reaches back there', async () => {
+    const stream = streamName('trimmed-tail');
+    const primary = await openPrimary(stream, {
+      streamMaxMessages: 50,
+      wal: { segmentSize: 16 * 1024 },
+    });
+    const dir = tempDir();
+    const follower = await Follower.open(dir, { servers: cluster().servers, stream });
+    for (let i = 0; i < 100; i++) await primary.append(payloadOf(i));
+    await follower.waitFor(100n, 20_000);
+    await follower.close();
+    // A tail this directory holds and the history does not (as a fenced primary's).
+    const local = await Wal.open(dir).storageIo('sync-fs').build();
+    for (let i = 0; i < 5; i++) await local.append(Buffer.from(`not in the history ${i}`));
+    await local.close();
+
+    for (let i = 100; i < 600; i++) await primary.append(payloadOf(i));
+    const deadline = Date.now() + 30_000;
+    while (primary.stats().uploads.uploadedLsn < 105n && Date.now() < deadline) await sleep(50);
+    const refused = await Follower.open(dir, { servers: cluster().servers, stream }).catch(
+      (e) => e,
+    );
+    expect(refused).toMatchObject({ code: 'WAL_DIVERGED', details: { from: 101n, to: 105n } });
   });
 });
