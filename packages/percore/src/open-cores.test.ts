@@ -88,6 +88,34 @@ describe('PerCoreWalManager.create, open and openAndRecover', () => {
     },
   );
 
+  it('create starts over after a create a power loss cut short (headers at most, no MANIFEST)', async () => {
+    await io.mkdir(DIR);
+    for (const [name, size] of [
+      ['wal-0.log', 64],
+      ['wal-1.log', 20],
+      ['MANIFEST.tmp', 0],
+    ] as const) {
+      const fd = await io.open(`${DIR}/${name}`, { create: true });
+      await io.write(fd, Buffer.alloc(size, 7), 0);
+      await io.close(fd);
+    }
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
+    expect((await io.readdir(DIR)).sort()).toEqual(THREE_CORES_CREATED);
+    await manager.close();
+  });
+
+  it('create still refuses core files that hold more than a header, MANIFEST or not', async () => {
+    await io.mkdir(DIR);
+    const fd = await io.open(`${DIR}/wal-0.log`, { create: true });
+    await io.write(fd, Buffer.alloc(65, 7), 0);
+    await io.close(fd);
+    await expectWalError(
+      PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io }),
+      WalErrorCode.BAD_STATE,
+    );
+    expect(await io.stat(`${DIR}/wal-0.log`)).toEqual(expect.objectContaining({ size: 65 }));
+  });
+
   it('holds the directory lock while open', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
     await expectWalError(

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { type CoreEntry, classifyLogDirectory, WalError, WalErrorCode } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
 import { CoreWalWriter } from './core-wal-writer.js';
+import { withoutCreateLeftovers } from './create-leftovers.js';
 import {
   checkConfig,
   coreIds,
@@ -46,7 +47,8 @@ export interface OpenedCores {
 
 /**
  * Creates the directory's logs: one file per core and a manifest at checkpoint 0, epoch 0.
- * `WAL_BAD_STATE` if the directory already holds a manifest or core files.
+ * `WAL_BAD_STATE` if the directory already holds a manifest or core files (other than what
+ * an earlier create cut short left: see withoutCreateLeftovers).
  */
 export async function createCores(config: PerCoreWalManagerConfig): Promise<OpenedCores> {
   checkConfig(config);
@@ -59,7 +61,7 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
     refuseOtherFiles(config, pattern, await io.readdir(config.baseDir));
     lock = await io.lock(join(config.baseDir, LOCK_FILE));
     const names = await io.readdir(config.baseDir);
-    const existing = names.filter((n) => n === MANIFEST_FILE || pattern.coreIdOf(n) !== null);
+    const existing = await withoutCreateLeftovers(io, config.baseDir, pattern, names);
     if (existing.length > 0)
       throw new WalError(
         WalErrorCode.BAD_STATE,
