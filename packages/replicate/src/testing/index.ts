@@ -9,3 +9,13 @@ export {
   sleep,
   TcpProxy,
 } from './nats-cluster.js';
+export {
+  FAULT_KINDS,
+  type FaultKind,
+  type NemesisOptions,
+  type NemesisReport,
+  nemesisPayload,
+  runNemesis,
+} from './nemesis.js';
+export { RouteProxy } from './route-proxy.js';
+export { readStreamCopy } from './stream-files.js';

@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { RouteProxy } from './route-proxy.js';
 
 /**
  * Real nats-server processes for the replication tests: a cluster of `size` nodes on
@@ -49,7 +50,7 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-function listeningOnAnyPort(): Promise<Server> {
+export function listeningOnAnyPort(): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -198,15 +199,37 @@ export interface ClusterOptions {
   readonly size?: number;
   /** Extra lines in every node's `jetstream {}` block (e.g. `sync_interval: always` on 2.10+). */
   readonly jetstreamExtra?: string;
+  /**
+   * Route every node's cluster traffic through a `RouteProxy` in front of each node, so
+   * `isolate(name)` can cut one off from the others (a partition between servers).
+   */
+  readonly routeProxies?: boolean;
 }
 
 export class NatsCluster {
   readonly nodes: NatsNode[];
   readonly root: string;
+  /** Node name → the proxy in front of its route port (with `routeProxies`). */
+  readonly routeProxies: Map<string, RouteProxy>;
 
-  private constructor(root: string, nodes: NatsNode[]) {
+  private constructor(root: string, nodes: NatsNode[], routeProxies: Map<string, RouteProxy>) {
     this.root = root;
     this.nodes = nodes;
+    this.routeProxies = routeProxies;
+  }
+
+  /** Cuts node `name` off from the others (needs `routeProxies`). */
+  isolate(name: string): void {
+    if (this.routeProxies.size === 0) throw new Error('start the cluster with routeProxies');
+    for (const [target, proxy] of this.routeProxies) {
+      if (target === name) proxy.cut();
+      else proxy.cutFromNode(name);
+    }
+  }
+
+  /** Ends every partition made with `isolate`. */
+  healRoutes(): void {
+    for (const proxy of this.routeProxies.values()) proxy.heal();
   }
 
   /**
@@ -232,14 +255,23 @@ export class NatsCluster {
       client: free[2 * i]!,
       cluster: free[2 * i + 1]!,
     }));
+    const proxies = new Map<string, RouteProxy>();
+    if (options.routeProxies) {
+      for (const [i, port] of ports.entries()) {
+        proxies.set(`n${i + 1}`, await RouteProxy.start(port.cluster));
+      }
+    }
+    // The port the other nodes reach node i's routes on: its proxy's, or its own.
+    const routePort = (i: number) => proxies.get(`n${i + 1}`)?.port ?? ports[i]!.cluster;
     const nodes = ports.map((port, i) => {
       const name = `n${i + 1}`;
       const storeDir = join(root, name);
       mkdirSync(storeDir, { recursive: true });
       const configPath = join(root, `${name}.conf`);
       const routes = ports
-        .filter((_, j) => j !== i)
-        .map((p) => `nats-route://${LOOPBACK}:${p.cluster}`);
+        .map((_, j) => j)
+        .filter((j) => j !== i)
+        .map((j) => `nats-route://${LOOPBACK}:${routePort(j)}`);
       const lines = [
         `server_name: ${name}`,
         `listen: ${LOOPBACK}:${port.client}`,
@@ -257,6 +289,7 @@ export class NatsCluster {
           'cluster {',
           '  name: walnut-test',
           `  listen: ${LOOPBACK}:${port.cluster}`,
+          ...(options.routeProxies ? [`  advertise: "${LOOPBACK}:${routePort(i)}"`] : []),
           `  routes: [${routes.join(', ')}]`,
           '}',
         );
@@ -270,7 +303,7 @@ export class NatsCluster {
         configPath,
       });
     });
-    const cluster = new NatsCluster(root, nodes);
+    const cluster = new NatsCluster(root, nodes, proxies);
     try {
       await Promise.all(nodes.map((n) => n.start()));
       await cluster.waitForJetStream(30_000);
@@ -355,6 +388,7 @@ export class NatsCluster {
   /** Stops every node (SIGKILL) and deletes the store directories. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill()));
+    for (const proxy of this.routeProxies.values()) await proxy.stop();
     rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,367 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isWalError, Wal } from '@walnut/wal';
+import { Follower } from '../follower.js';
+import { decodeMessage } from '../message.js';
+import { ReplicatedWal } from '../replicated-wal.js';
+import { NatsCluster, sleep } from './nats-cluster.js';
+import { readStreamCopy } from './stream-files.js';
+
+/** The faults the nemesis injects into a 3-node cluster while producers append. */
+export const FAULT_KINDS = [
+  'kill-leader',
+  'kill-follower',
+  'kill-all',
+  'stop-cont',
+  'partition-leader',
+  'quorum-loss',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface NemesisOptions {
+  readonly faults: number;
+  readonly seed: number;
+  /** Where the primary's and the checking followers' logs go. */
+  readonly workDir: string;
+  readonly mode?: 'sync' | 'async';
+  readonly producers?: number;
+  readonly recordSize?: number;
+  /** Faults between two full checks (a fresh follower and every replica's copy); default 5. */
+  readonly checkEvery?: number;
+  /** Longest time a fault lasts, ms (each draws a time up to it); default 6000. */
+  readonly maxFaultMs?: number;
+  /** Appends started per second by all producers together (bounds the log's growth); default 500. */
+  readonly appendsPerSecond?: number;
+  readonly progress?: (line: string) => void;
+}
+
+export interface NemesisReport {
+  readonly faults: Record<FaultKind, number>;
+  /** Per kind, the longest time without an acknowledgement around each fault, ms. */
+  readonly stallsMs: Record<FaultKind, number[]>;
+  readonly acknowledged: number;
+  /** Acknowledged records missing or different on a fresh follower or the primary's log. */
+  readonly acknowledgedLost: number;
+  /** Sequences where the servers' own copies of the stream disagree, unreported by Walnut. */
+  readonly silentDivergences: number;
+  /** Divergences Walnut reported (primary `WAL_DIVERGED`, a follower that stopped). */
+  readonly reportedDivergences: number;
+  /** Appends refused, by error code (not acknowledged, so never counted as lost). */
+  readonly refused: Record<string, number>;
+  readonly checks: number;
+  /** Messages read from the servers' own copies of the stream and compared, over all checks. */
+  readonly replicaMessagesCompared: number;
+  /** What each broken invariant was, for the post-mortem. */
+  readonly findings: string[];
+}
+
+/** The payload of append `i`: its number and bytes seeded from it, so any copy can be checked. */
+export function nemesisPayload(i: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  buf.writeUInt32LE(i, 0);
+  for (let j = 4; j < size; j++) buf[j] = (i * 131 + j * 17) & 0xff;
+  return buf;
+}
+
+/** A small seeded generator (mulberry32): the same seed, the same faults. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const STREAM = 'nemesis';
+
+/**
+ * Runs `faults` faults against a 3-node nats-server cluster whose routes go through
+ * proxies, while producers append to a primary, and checks after every few faults that
+ * every acknowledged record is on a fresh follower — present, in order, with its bytes —
+ * and that every server's own copy of the stream (read from its store on disk) agrees.
+ * Every process it starts it stops, also on failure.
+ */
+export async function runNemesis(options: NemesisOptions): Promise<NemesisReport> {
+  const rand = random(options.seed);
+  const size = options.recordSize ?? 256;
+  const producers = options.producers ?? 64;
+  const checkEvery = options.checkEvery ?? 5;
+  const maxFaultMs = options.maxFaultMs ?? 6_000;
+  const progress = options.progress ?? (() => undefined);
+  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  const stallsMs = Object.fromEntries(FAULT_KINDS.map((k) => [k, []])) as unknown as Record<
+    FaultKind,
+    number[]
+  >;
+  const refused: Record<string, number> = {};
+  const findings: string[] = [];
+  // LSN → the number of the append it acknowledged (a dense array: millions of entries).
+  const acked: number[] = [];
+  let ackedCount = 0;
+  let acknowledgedLost = 0;
+  let silentDivergences = 0;
+  let reportedDivergences = 0;
+  let checks = 0;
+  let followers = 0;
+  const compared = { messages: 0 };
+
+  mkdirSync(options.workDir, { recursive: true });
+  const cluster = await NatsCluster.start({ size: 3, routeProxies: true });
+  let primary: ReplicatedWal | undefined;
+  let stopProducers = false;
+  const running: Promise<void>[] = [];
+  try {
+    primary = await ReplicatedWal.open(join(options.workDir, 'primary'), {
+      servers: cluster.servers,
+      stream: STREAM,
+      mode: options.mode ?? 'sync',
+      replicas: 3,
+      requestTimeoutMs: 2_000,
+      replicationTimeoutMs: 60_000,
+    });
+    const p = primary;
+    let next = 0;
+    let lastAckAt = performance.now();
+    let stall = 0;
+    const perSecond = options.appendsPerSecond ?? 500;
+    const began = performance.now();
+    for (let k = 0; k < producers; k++) {
+      running.push(
+        (async () => {
+          while (!stopProducers) {
+            const i = next++;
+            const due = began + (i * 1000) / perSecond - performance.now();
+            if (due > 0) await sleep(due);
+            try {
+              const lsn = await p.append(nemesisPayload(i, size));
+              acked[Number(lsn)] = i;
+              ackedCount++;
+              const now = performance.now();
+              if (now - lastAckAt > stall) stall = now - lastAckAt;
+              lastAckAt = now;
+            } catch (error) {
+              const code = isWalError(error) ? error.code : String(error);
+              refused[code] = (refused[code] ?? 0) + 1;
+              if (isWalError(error, 'WAL_DIVERGED') || isWalError(error, 'WAL_FENCED')) return;
+              await sleep(50);
+            }
+          }
+        })(),
+      );
+    }
+
+    const check = async (final: boolean): Promise<void> => {
+      checks++;
+      // The cluster healed: everything acknowledged reaches the stream, and the servers
+      // agree once the lagging ones caught up.
+      const last = BigInt(acked.length - 1);
+      await p.waitReplicated(last, 90_000).catch((error) => {
+        findings.push(`check ${checks}: LSN ${last} not replicated: ${String(error)}`);
+      });
+      const diverged = p.stats().shipper.diverged;
+      if (diverged !== null) reportedDivergences++;
+      const dir = join(options.workDir, `follower-${++followers}`);
+      const follower = await Follower.open(dir, { servers: cluster.servers, stream: STREAM });
+      try {
+        await follower.waitFor(last, 90_000);
+      } catch (error) {
+        if (isWalError(error, 'WAL_DIVERGED')) reportedDivergences++;
+        findings.push(`check ${checks}: fresh follower: ${String(error)}`);
+      } finally {
+        await follower.close();
+      }
+      // Only what was acknowledged before the follower was told what to wait for.
+      const upTo = Number(last);
+      acknowledgedLost += await lostIn(
+        dir,
+        acked,
+        upTo,
+        size,
+        `check ${checks} follower`,
+        findings,
+      );
+      silentDivergences += await replicasDisagree(
+        cluster,
+        checks,
+        findings,
+        diverged !== null,
+        compared,
+      );
+      progress(
+        `check ${checks}${final ? ' (final)' : ''}: ${ackedCount} acknowledged, ${acknowledgedLost} lost, ${silentDivergences} silent divergences`,
+      );
+    };
+
+    for (let f = 0; f < options.faults; f++) {
+      const kind = FAULT_KINDS[Math.floor(rand() * FAULT_KINDS.length)]!;
+      const holdMs = 500 + Math.floor(rand() * (maxFaultMs - 500));
+      const leaderName = await cluster.streamLeader(STREAM, 60_000).catch(() => 'n1');
+      const leader = cluster.node(leaderName);
+      const others = cluster.nodes.filter((n) => n !== leader);
+      const other = others[Math.floor(rand() * others.length)]!;
+      stall = 0;
+      lastAckAt = performance.now();
+      switch (kind) {
+        case 'kill-leader':
+          await leader.kill();
+          await sleep(holdMs);
+          await leader.start();
+          break;
+        case 'kill-follower':
+          await other.kill();
+          await sleep(holdMs);
+          await other.start();
+          break;
+        case 'kill-all':
+          await Promise.all(cluster.nodes.map((n) => n.kill()));
+          await sleep(holdMs);
+          await Promise.all(cluster.nodes.map((n) => n.start()));
+          break;
+        case 'stop-cont': {
+          const target = rand() < 0.5 ? leader : other;
+          target.process?.kill('SIGSTOP');
+          await sleep(holdMs);
+          target.process?.kill('SIGCONT');
+          break;
+        }
+        case 'partition-leader':
+          cluster.isolate(leaderName);
+          await sleep(holdMs);
+          cluster.healRoutes();
+          break;
+        case 'quorum-loss':
+          await Promise.all(others.map((n) => n.kill()));
+          await sleep(holdMs);
+          await Promise.all(others.map((n) => n.start()));
+          break;
+      }
+      faults[kind]++;
+      // The stall: the longest time without an acknowledgement from the fault until the
+      // appends flow again (bounded).
+      const deadline = performance.now() + 120_000;
+      const ackedBefore = ackedCount;
+      while (ackedCount === ackedBefore && performance.now() < deadline) await sleep(20);
+      if (ackedCount === ackedBefore) findings.push(`${kind}: no acknowledgement 120 s after`);
+      stallsMs[kind].push(Math.round(stall));
+      progress(
+        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged`,
+      );
+      if ((f + 1) % checkEvery === 0 || f + 1 === options.faults) await check(false);
+    }
+    stopProducers = true;
+    await Promise.all(running);
+    await check(true);
+    await p.close();
+    primary = undefined;
+    acknowledgedLost += await lostIn(
+      join(options.workDir, 'primary'),
+      acked,
+      acked.length - 1,
+      size,
+      'primary',
+      findings,
+    );
+  } finally {
+    stopProducers = true;
+    await Promise.allSettled(running);
+    await primary?.close().catch(() => undefined);
+    for (const node of cluster.nodes) node.process?.kill('SIGCONT');
+    await cluster.stop();
+  }
+  return {
+    faults,
+    stallsMs,
+    acknowledged: ackedCount,
+    acknowledgedLost,
+    silentDivergences,
+    reportedDivergences,
+    refused,
+    checks,
+    replicaMessagesCompared: compared.messages,
+    findings,
+  };
+}
+
+/** Acknowledged records of `acked` up to LSN `upTo` missing from the log in `dir`, or with other bytes. */
+async function lostIn(
+  dir: string,
+  acked: readonly number[],
+  upTo: number,
+  size: number,
+  where: string,
+  findings: string[],
+): Promise<number> {
+  const wal = await Wal.open(dir).storageIo('sync-fs').build();
+  const seen = new Set<number>();
+  try {
+    await wal.replay(1n, (r) => {
+      const i = acked[Number(r.lsn)];
+      if (i !== undefined && Buffer.from(r.payload).equals(nemesisPayload(i, size))) {
+        seen.add(Number(r.lsn));
+      }
+    });
+  } finally {
+    await wal.close();
+  }
+  let lost = 0;
+  for (let lsn = 1; lsn <= upTo; lsn++) {
+    if (acked[lsn] === undefined) continue;
+    if (!seen.has(lsn)) {
+      if (lost < 5) findings.push(`${where}: acknowledged LSN ${lsn} missing or different`);
+      lost++;
+    }
+  }
+  return lost;
+}
+
+/**
+ * Reads every server's own copy of the stream from its store and counts the sequences
+ * where copies disagree or a copy breaks the log's order (each message's first LSN right
+ * after the one before). Waits up to 30 s for the copies to reach the same last sequence.
+ * Disagreements are silent unless Walnut reported a divergence (`reported`).
+ */
+async function replicasDisagree(
+  cluster: NatsCluster,
+  check: number,
+  findings: string[],
+  reported: boolean,
+  compared: { messages: number },
+): Promise<number> {
+  let copies: Map<number, Buffer>[] = [];
+  for (let attempt = 0; attempt < 60; attempt++) {
+    copies = cluster.nodes.map((n) => readStreamCopy(n.spec.storeDir, STREAM));
+    const lasts = copies.map((c) => Math.max(0, ...c.keys()));
+    if (lasts.every((l) => l === lasts[0])) break;
+    await sleep(500);
+  }
+  let bad = 0;
+  const seqs = new Set<number>();
+  for (const copy of copies) for (const seq of copy.keys()) seqs.add(seq);
+  for (const seq of seqs) {
+    const held = copies.map((c) => c.get(seq)).filter((b): b is Buffer => b !== undefined);
+    if (held.length > 1 && !held.every((b) => b.equals(held[0]!))) {
+      bad++;
+      if (bad <= 5) findings.push(`check ${check}: the servers' copies differ at sequence ${seq}`);
+    }
+  }
+  for (const copy of copies) compared.messages += copy.size;
+  for (const [n, copy] of copies.entries()) {
+    let before: bigint | null = null;
+    for (const seq of [...copy.keys()].sort((a, b) => a - b)) {
+      const message = decodeMessage(copy.get(seq)!, `n${n + 1}#${seq}`);
+      if (before !== null && message.firstLsn !== before + 1n) {
+        bad++;
+        if (bad <= 5) {
+          findings.push(
+            `check ${check}: n${n + 1}'s copy goes from LSN ${before} to ${message.firstLsn} at sequence ${seq}`,
+          );
+        }
+      }
+      before = message.lastLsn;
+    }
+  }
+  return reported ? 0 : bad;
+}
