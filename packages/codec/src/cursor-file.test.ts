@@ -10,26 +10,37 @@ import {
 import { isWalError, WalErrorCode } from './errors.js';
 
 describe('a cursor file', () => {
-  it('decodes to the committed LSN it was encoded from, 0 included', () => {
+  const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+
+  it('decodes to the committed LSN and cut generation it was encoded from, 0 included', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (lsn) => {
-        expect(decodeCursor(encodeCursor(lsn), 'c.cursor')).toBe(lsn);
+      fc.property(u64, u64, (lsn, generation) => {
+        expect(decodeCursor(encodeCursor({ lsn, generation }), 'c.cursor')).toEqual({
+          lsn,
+          generation,
+        });
       }),
     );
   });
 
-  it('is WAL_CORRUPT naming the file and the way out after a flipped bit', () => {
-    const bytes = encodeCursor(42n);
-    bytes[3]! ^= 0x10;
-    let error: unknown;
-    try {
-      decodeCursor(bytes, '/log/cursors/billing.cursor');
-    } catch (err) {
-      error = err;
-    }
-    expect(isWalError(error, WalErrorCode.CORRUPT)).toBe(true);
-    expect((error as Error).message).toContain('/log/cursors/billing.cursor');
-    expect((error as Error).message).toContain('walnut cursors');
+  it('is WAL_CORRUPT naming the file and the way out after any flipped bit or a wrong size', () => {
+    fc.assert(
+      fc.property(u64, fc.nat(159), (lsn, bit) => {
+        const bytes = encodeCursor({ lsn, generation: 3n });
+        bytes[bit >> 3]! ^= 1 << (bit & 7);
+        for (const bad of [bytes, encodeCursor({ lsn, generation: 3n }).subarray(0, 12)]) {
+          let error: unknown;
+          try {
+            decodeCursor(bad, '/log/cursors/billing.cursor');
+          } catch (err) {
+            error = err;
+          }
+          expect(isWalError(error, WalErrorCode.CORRUPT)).toBe(true);
+          expect((error as Error).message).toContain('/log/cursors/billing.cursor');
+          expect((error as Error).message).toContain('walnut cursors');
+        }
+      }),
+    );
   });
 });
 

@@ -1,5 +1,5 @@
-import { badArgument } from './errors.js';
-import { decodeLsnFile, encodeLsnFile } from './lsn-files.js';
+import { crc32c } from './crc32c.js';
+import { badArgument, WalError, WalErrorCode } from './errors.js';
 
 /** The subdirectory of a log directory holding its durable cursors (FORMAT.md "Log directory"). */
 export const CURSOR_DIR = 'cursors';
@@ -35,17 +35,38 @@ export function cursorNameOf(fileName: string): string | null {
   return CURSOR_NAME.test(name) ? name : null;
 }
 
-/** A cursor file's bytes: the last LSN its consumer committed (0 for none yet). */
-export function encodeCursor(lsn: bigint): Buffer {
-  return encodeLsnFile(lsn);
+/** What a cursor file holds. */
+export interface CursorPosition {
+  /** The last LSN the cursor's consumer committed (0 for none yet). */
+  readonly lsn: bigint;
+  /**
+   * The log's suffix-cut generation (the CUT file's) the position belongs to: a cursor of
+   * an older generation above that cut's `afterLsn` is past the cut (WAL_TRUNCATED).
+   */
+  readonly generation: bigint;
 }
 
-/** The committed LSN a cursor file holds; WAL_CORRUPT naming `path` when its bytes do not check out. */
-export function decodeCursor(bytes: Uint8Array, path: string): bigint {
-  return decodeLsnFile(
-    bytes,
-    path,
-    "a durable cursor's committed LSN",
-    'Delete the cursor (walnut cursors <dir> --delete <name>) and let its consumer start again from a position it knows',
-  );
+/** lsn u64, generation u64, then the CRC32C of those 16 bytes (u32). */
+const CURSOR_FILE_SIZE = 20;
+
+/** A cursor file's bytes. */
+export function encodeCursor(position: CursorPosition): Buffer {
+  const buf = Buffer.alloc(CURSOR_FILE_SIZE);
+  buf.writeBigUInt64LE(position.lsn, 0);
+  buf.writeBigUInt64LE(position.generation, 8);
+  buf.writeUInt32LE(crc32c(buf.subarray(0, 16)), 16);
+  return buf;
+}
+
+/** The position a cursor file holds; WAL_CORRUPT naming `path` when its bytes do not check out. */
+export function decodeCursor(bytes: Uint8Array, path: string): CursorPosition {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length !== CURSOR_FILE_SIZE || b.readUInt32LE(16) !== crc32c(b.subarray(0, 16))) {
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `${path} is damaged (${b.length} bytes, checksum mismatch or wrong size); it holds a durable cursor's committed LSN. Delete the cursor (walnut cursors <dir> --delete <name>) and let its consumer start again from a position it knows`,
+      { details: { segment: path, offset: 0 } },
+    );
+  }
+  return { lsn: b.readBigUInt64LE(0), generation: b.readBigUInt64LE(8) };
 }

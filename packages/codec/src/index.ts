@@ -20,6 +20,7 @@ export {
   CURSOR_DIR,
   CURSOR_FILE_SUFFIX,
   CURSOR_LOCK_SUFFIX,
+  type CursorPosition,
   checkCursorName,
   cursorFileName,
   cursorNameOf,

@@ -10,21 +10,14 @@ export const HEAD_FILE = 'HEAD';
 /** FLOOR and HEAD alike: one LSN (u64) then the CRC32C of those 8 bytes (u32). */
 const LSN_FILE_SIZE = 12;
 
-/** FLOOR, HEAD and cursor files: the LSN, then its CRC32C. */
-export function encodeLsnFile(lsn: bigint): Buffer {
+function encodeLsnFile(lsn: bigint): Buffer {
   const buf = Buffer.alloc(LSN_FILE_SIZE);
   buf.writeBigUInt64LE(lsn, 0);
   buf.writeUInt32LE(crc32c(buf.subarray(0, 8)), 8);
   return buf;
 }
 
-/** The LSN an LSN file holds; WAL_CORRUPT naming `path`, what it `holds` and the `advice`, when damaged. */
-export function decodeLsnFile(
-  bytes: Uint8Array,
-  path: string,
-  holds: string,
-  advice: string,
-): bigint {
+function decodeLsnFile(bytes: Uint8Array, path: string, holds: string, advice: string): bigint {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length !== LSN_FILE_SIZE || b.readUInt32LE(8) !== crc32c(b.subarray(0, 8))) {
     throw new WalError(

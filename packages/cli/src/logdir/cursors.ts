@@ -33,7 +33,7 @@ export async function readCursors(dir: string): Promise<CursorFile[]> {
       throw ioErrorFromNode(error, 'read', path);
     }
     try {
-      cursors.push({ name, state: { kind: 'valid', lsn: decodeCursor(bytes, path) } });
+      cursors.push({ name, state: { kind: 'valid', lsn: decodeCursor(bytes, path).lsn } });
     } catch (error) {
       if (!isWalError(error)) throw error;
       cursors.push({ name, state: { kind: 'damaged', reason: error.message } });

@@ -3,6 +3,7 @@ import { writeCursorFiles } from './cursor-write.js';
 
 interface Pending {
   lsn: bigint;
+  generation: bigint;
   readonly done: Promise<bigint>;
   readonly resolve: (lsn: bigint) => void;
   readonly reject: (error: unknown) => void;
@@ -36,7 +37,12 @@ export class CommitRounds {
    * failed round it never awaited is no unhandled rejection (its position stays the last
    * durable one).
    */
-  commit(name: string, lsn: bigint, onDurable?: (lsn: bigint) => void): Promise<bigint> {
+  commit(
+    name: string,
+    lsn: bigint,
+    generation: bigint,
+    onDurable?: (lsn: bigint) => void,
+  ): Promise<bigint> {
     let pending = this.next.get(name);
     if (pending === undefined) {
       let resolve!: (lsn: bigint) => void;
@@ -47,10 +53,11 @@ export class CommitRounds {
       });
       done.catch(ignore);
       if (onDurable) done.then(onDurable, ignore);
-      pending = { lsn, done, resolve, reject };
+      pending = { lsn, generation, done, resolve, reject };
       this.next.set(name, pending);
     }
     pending.lsn = lsn;
+    pending.generation = generation;
     this.running ??= this.run();
     return pending.done;
   }
@@ -65,7 +72,7 @@ export class CommitRounds {
       while (this.next.size > 0) {
         const round = this.next;
         this.next = new Map();
-        const writes = [...round].map(([name, pending]) => ({ name, lsn: pending.lsn }));
+        const writes = [...round].map(([name, { lsn, generation }]) => ({ name, lsn, generation }));
         let failure: unknown;
         try {
           await writeCursorFiles(this.io, this.logDir, writes);

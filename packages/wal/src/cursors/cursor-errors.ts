@@ -14,12 +14,15 @@ export function cursorBehindError(
   );
 }
 
-/** The cursor is past the log's end: the log was cut below it (truncateAfter). */
-export function cursorPastEndError(name: string, committed: bigint, lastLsn: bigint): WalError {
+/**
+ * The cursor is past a suffix cut (truncateAfter after `afterLsn`) made since its position
+ * was committed: what it would read next may belong to another history.
+ */
+export function cursorPastCutError(name: string, committed: bigint, afterLsn: bigint): WalError {
   return new WalError(
     WalErrorCode.TRUNCATED,
-    `cursor "${name}" last committed LSN ${committed}, but the log ends at LSN ${lastLsn}: it was cut below the cursor (truncateAfter), and records appended from now on belong to another history. Decide what the records its consumer applied past ${lastLsn} mean, then commit(${lastLsn}n) to go on`,
-    { details: { cursor: name, lsn: lastLsn, committedLsn: committed } },
+    `cursor "${name}" last committed LSN ${committed}, but the log was cut after LSN ${afterLsn} (truncateAfter) since then: records after ${afterLsn} may belong to another history. Decide what its consumer applied past ${afterLsn} means, then commit(${afterLsn}n) (or lower) to read on from there`,
+    { details: { cursor: name, lsn: afterLsn, committedLsn: committed } },
   );
 }
 

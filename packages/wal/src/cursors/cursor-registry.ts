@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import {
   CURSOR_DIR,
   CURSOR_LOCK_SUFFIX,
+  type CursorPosition,
   checkCursorName,
   cursorFileName,
   cursorNameOf,
@@ -15,6 +16,7 @@ import { CommitRounds } from './commit-rounds.js';
 import { Cursor } from './cursor.js';
 import { cursorInUseError } from './cursor-errors.js';
 import type { CursorHost } from './cursor-host.js';
+import { readLastCut } from './last-cut.js';
 
 /** A durable cursor as `wal.cursors()` lists it. */
 export interface CursorInfo {
@@ -91,7 +93,7 @@ export class CursorRegistry {
       const name = cursorNameOf(file);
       if (name === null) continue;
       const bytes = await readSmallFile(io, this.cursorDir, file, 64);
-      if (bytes !== null) found.set(name, decodeCursor(bytes, join(this.cursorDir, file)));
+      if (bytes !== null) found.set(name, decodeCursor(bytes, join(this.cursorDir, file)).lsn);
     }
     return found;
   }
@@ -142,14 +144,17 @@ export class CursorRegistry {
       const host = this.host;
       const file = cursorFileName(name);
       const bytes = await readSmallFile(host.io, this.cursorDir, file, 64);
-      let lsn: bigint;
+      let position: CursorPosition;
       if (bytes !== null) {
-        lsn = decodeCursor(bytes, join(this.cursorDir, file));
+        position = decodeCursor(bytes, join(this.cursorDir, file));
       } else {
         await host.catchUp();
-        lsn = await this.rounds.commit(name, host.floorLsn() - 1n);
+        const generation = (await readLastCut(host.io, host.dir))?.generation ?? 0n;
+        const lsn = await this.rounds.commit(name, host.floorLsn() - 1n, generation);
+        position = { lsn, generation };
       }
-      const cursor = new Cursor(name, lsn, host, this.rounds, lock, (closed) => {
+      const { lsn, generation } = position;
+      const cursor = new Cursor(name, lsn, generation, host, this.rounds, lock, (closed) => {
         if (this.held.get(name) === closed) this.held.delete(name);
       });
       this.held.set(name, cursor);

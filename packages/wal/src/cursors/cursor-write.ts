@@ -2,10 +2,11 @@ import { join } from 'node:path';
 import { CURSOR_DIR, cursorFileName, encodeCursor } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 
-/** One cursor's new committed LSN. */
+/** One cursor's new committed LSN, and the cut generation it belongs to. */
 export interface CursorWrite {
   readonly name: string;
   readonly lsn: bigint;
+  readonly generation: bigint;
 }
 
 /**
@@ -30,7 +31,7 @@ async function writeOne(io: StorageIo, dir: string, write: CursorWrite): Promise
   const tmp = `${path}.tmp`;
   const fd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
   try {
-    await io.write(fd, encodeCursor(write.lsn), 0);
+    await io.write(fd, encodeCursor(write), 0);
     await io.fsync(fd);
   } finally {
     await io.close(fd);

@@ -135,6 +135,39 @@ describe('a durable cursor', () => {
     await wal.close();
   });
 
+  it('past a truncateAfter cut fails with WAL_TRUNCATED, never reads the new history as its own', async () => {
+    const dir = freshDir();
+    let wal = await Wal.open(dir).segmentSize(4096).build();
+    await appendUpTo(wal, 30n);
+    const ahead = await wal.cursor('ahead');
+    const below = await wal.cursor('below');
+    await ahead.commit(20n);
+    await below.commit(8n);
+    await wal.truncateAfter(10n);
+    await wal.appendMany([Buffer.from('new 11'), Buffer.from('new 12')]);
+    await appendUpTo(wal, 40n);
+    const error = await rejection(take(ahead.records(), 1));
+    expect(isWalError(error, WalErrorCode.TRUNCATED)).toBe(true);
+    expect((error as { details: { lsn: bigint } }).details.lsn).toBe(10n);
+    expect(await take(below.records(), 3)).toEqual([9n, 10n, 11n]);
+    await wal.close();
+
+    // Still refused after a reopen, until its consumer commits a position in both histories.
+    wal = await Wal.open(dir).build();
+    const again = await wal.cursor('ahead');
+    expect(isWalError(await rejection(take(again.records(), 1)), WalErrorCode.TRUNCATED)).toBe(
+      true,
+    );
+    await again.commit(10n);
+    const records: string[] = [];
+    for await (const record of again.records()) {
+      records.push(record.payload.toString());
+      if (records.length === 2) break;
+    }
+    expect(records).toEqual(['new 11', 'new 12']);
+    await wal.close();
+  });
+
   it('is gone after deleteCursor, files and lock included', async () => {
     const dir = freshDir();
     const wal = await Wal.open(dir).build();

@@ -2,8 +2,9 @@ import { badArgument, type WalRecord } from '@walnut/codec';
 import type { IoLock } from '@walnut/storage-io';
 import type { TailOptions } from '../internal/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
-import { cursorBehindError, cursorClosedError, cursorPastEndError } from './cursor-errors.js';
+import { cursorBehindError, cursorClosedError, cursorPastCutError } from './cursor-errors.js';
 import type { CursorHost } from './cursor-host.js';
+import { type LastCut, readLastCut } from './last-cut.js';
 
 /**
  * A named consumer position kept durably in the log directory: read with `records()` from
@@ -13,18 +14,24 @@ import type { CursorHost } from './cursor-host.js';
  */
 export class Cursor {
   private committed: bigint;
+  /** The cut generation the position belongs to (see CursorPosition). */
+  private generation: bigint;
+  /** The cut `records()` last refused the position for: a commit at or below it accepts it. */
+  private pastCut: LastCut | undefined;
   private closed = false;
 
   /** @internal Use `wal.cursor(name)`. */
   constructor(
     readonly name: string,
     committed: bigint,
+    generation: bigint,
     private readonly host: CursorHost,
     private readonly rounds: CommitRounds,
     private readonly lock: IoLock,
     private readonly onClose: (cursor: Cursor) => void,
   ) {
     this.committed = committed;
+    this.generation = generation;
   }
 
   /** The last committed LSN (durable); 0n for a new cursor on a log that starts at LSN 1. */
@@ -42,8 +49,9 @@ export class Cursor {
     this.throwIfUnusable();
     const host = this.host;
     await host.catchUp();
+    await this.checkCuts();
     let next = this.committed + 1n;
-    this.checkPosition(next - 1n);
+    if (next < host.floorLsn()) throw cursorBehindError(this.name, next - 1n, host.floorLsn());
     try {
       for await (const record of host.tail(next, options)) {
         next = record.lsn + 1n;
@@ -95,7 +103,12 @@ export class Cursor {
   private commitChecked(lsn: bigint): Promise<bigint> {
     const floor = this.host.floorLsn();
     if (lsn + 1n < floor) return Promise.reject(cursorBehindError(this.name, lsn, floor));
-    return this.rounds.commit(this.name, lsn, this.durable);
+    const cut = this.pastCut;
+    if (cut !== undefined && lsn <= cut.afterLsn) {
+      this.generation = cut.generation;
+      this.pastCut = undefined;
+    }
+    return this.rounds.commit(this.name, lsn, this.generation, this.durable);
   }
 
   private readonly durable = (lsn: bigint): void => {
@@ -123,12 +136,26 @@ export class Cursor {
     }
   }
 
-  private checkPosition(committed: bigint): void {
-    const host = this.host;
-    if (committed + 1n < host.floorLsn())
-      throw cursorBehindError(this.name, committed, host.floorLsn());
-    if (committed > host.durableLsn())
-      throw cursorPastEndError(this.name, committed, host.durableLsn());
+  /**
+   * WAL_TRUNCATED when a suffix cut made since the position was committed lies below it. A
+   * position at or below the one cut since is in both histories and goes on; after two or
+   * more cuts the lower ones are not recorded, so only a commit can vouch for it.
+   */
+  private async checkCuts(): Promise<void> {
+    const cut = await readLastCut(this.host.io, this.host.dir);
+    const generation = cut?.generation ?? 0n;
+    if (cut === null || generation === this.generation) {
+      if (this.committed > this.host.durableLsn()) {
+        throw cursorPastCutError(this.name, this.committed, this.host.durableLsn());
+      }
+      return;
+    }
+    if (generation - this.generation === 1n && this.committed <= cut.afterLsn) {
+      this.generation = generation;
+      return;
+    }
+    this.pastCut = cut;
+    throw cursorPastCutError(this.name, this.committed, cut.afterLsn);
   }
 
   private throwIfUnusable(): void {
