@@ -109,9 +109,10 @@ describe('truncateAfter under process crashes (SIGKILL at random moments)', () =
         expect(records.get(lsn), `acknowledged LSN ${lsn} (log ends at ${last})`).toBe(tag);
       }
     }
-    expect(said.acks).toBeGreaterThan(CYCLES);
-    expect(said.cuts).toBeGreaterThan(CYCLES);
-    // How often a kill landed inside a cut depends on timing; it is reported, not required.
+    // The children appended and cut at all (how much depends on the machine's load, and how
+    // often a kill landed inside a cut on timing: both are reported, not required).
+    expect(said.acks).toBeGreaterThan(0);
+    expect(said.cuts).toBeGreaterThan(0);
     console.log(
       `truncateAfter SIGKILL test: ${CYCLES} kills, ${said.acks} records acknowledged, ${said.cuts} cuts done, ${cutsSeenInterrupted} kills inside a cut`,
     );
