@@ -6,6 +6,7 @@ export interface SoakArgs {
   powerLosses: number;
   damaged: number;
   fsPowerLosses: number;
+  replication: number;
   seed: number;
   cyclesPerLog: number;
   maxKillMs: number;
@@ -20,6 +21,8 @@ export const USAGE = `pnpm soak [options]
   --damaged N         damaged logs for the recovery fuzz (default 1000)
   --fs-power-losses N power cuts at the file-system boundary through crashfs (FUSE; needs
                       /dev/fuse, fuse3 and libfuse3-dev; default 0)
+  --replication N      faults of the replication nemesis against a 3-node nats-server
+                      cluster on loopback (needs nats-server; default 0)
   --seed N            seed of every random choice (default: drawn, and printed)
   --cycles-per-log N  SIGKILL cycles that share one log directory (default 20)
   --max-kill-ms N     longest a writer runs before its kill (default 400)
@@ -34,6 +37,7 @@ const NUMERIC: Record<string, keyof SoakArgs> = {
   '--power-losses': 'powerLosses',
   '--damaged': 'damaged',
   '--fs-power-losses': 'fsPowerLosses',
+  '--replication': 'replication',
   '--seed': 'seed',
   '--cycles-per-log': 'cyclesPerLog',
   '--max-kill-ms': 'maxKillMs',
@@ -46,6 +50,7 @@ export function parseArgs(argv: readonly string[], drawSeed: () => number): Soak
     powerLosses: 200,
     damaged: 1000,
     fsPowerLosses: 0,
+    replication: 0,
     seed: Number.NaN,
     cyclesPerLog: 20,
     maxKillMs: 400,

@@ -6,6 +6,7 @@ import { runDamageFuzz } from './damage-fuzz.js';
 import { runFsPowerLosses } from './fs-power-losses.js';
 import { runKillCycles } from './kill-cycles.js';
 import { runPowerLosses } from './power-loss.js';
+import { runReplicationSoak, summarizeReplication } from './replication.js';
 import { summarize } from './summary.js';
 
 let args: ReturnType<typeof parseArgs>;
@@ -24,7 +25,7 @@ const started = performance.now();
 const workDir = mkdtempSync(join(args.dir, 'walnut-soak-'));
 const progress = (line: string) => process.stdout.write(`  ${line}\n`);
 process.stdout.write(
-  `walnut soak: seed ${args.seed}, ${args.cycles} SIGKILL cycles, ${args.powerLosses} power-loss cases, ${args.damaged} damaged logs, ${args.fsPowerLosses} file-system power losses, in ${workDir}\n` +
+  `walnut soak: seed ${args.seed}, ${args.cycles} SIGKILL cycles, ${args.powerLosses} power-loss cases, ${args.damaged} damaged logs, ${args.fsPowerLosses} file-system power losses, ${args.replication} replication faults, in ${workDir}\n` +
     `  (rerun exactly with --seed ${args.seed} and the same counts)\n`,
 );
 
@@ -56,7 +57,19 @@ const fuzz =
     ? await runDamageFuzz({ logs: args.damaged, workDir, seed: args.seed, progress })
     : null;
 
-const { text, violations } = summarize({
+const replication =
+  args.replication > 0
+    ? summarizeReplication(
+        await runReplicationSoak({
+          faults: args.replication,
+          seed: args.seed,
+          workDir: join(workDir, 'replication'),
+          progress,
+        }),
+      )
+    : null;
+
+const { text, violations: localViolations } = summarize({
   seed: args.seed,
   kills,
   power,
@@ -65,6 +78,11 @@ const { text, violations } = summarize({
   elapsedMs: performance.now() - started,
 });
 process.stdout.write(text);
+if (replication !== null) {
+  process.stdout.write(replication.text);
+  for (const v of replication.violations.slice(0, 50)) process.stdout.write(`  ! ${v}\n`);
+}
+const violations = localViolations + (replication?.violations.length ?? 0);
 // Logs in which an invariant broke stay on disk for a post-mortem; everything else goes.
 if (violations === 0) rmSync(workDir, { recursive: true, force: true });
 else process.stdout.write(`logs kept for inspection under ${workDir}\n`);
