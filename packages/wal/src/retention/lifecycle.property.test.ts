@@ -69,7 +69,7 @@ describe('cursors and retention under power loss', () => {
               const payloads = Array.from({ length: op.count }, (_, i) =>
                 payloadOf(first + BigInt(i), op.size),
               );
-              payloads.forEach((_, i) => sizes.set(first + BigInt(i), op.size));
+              for (let i = 0; i < op.count; i++) sizes.set(first + BigInt(i), op.size);
               durable = await wal.appendMany(payloads);
             } else if (op.kind === 'commit') {
               const cursor = cursors[op.cursor]!;
@@ -106,8 +106,9 @@ describe('cursors and retention under power loss', () => {
               expect([ackedAtCrash.get(name)!, ...later]).toContain(lsn);
             }
             // Retention never passed a cursor (no cap here): the slowest one's next record is kept.
-            const slowest = [...positions.values()].reduce((a, b) => (a < b ? a : b));
-            expect(after.floorLsn).toBeLessThanOrEqual(slowest + 1n);
+            for (const lsn of positions.values()) {
+              expect(after.floorLsn).toBeLessThanOrEqual(lsn + 1n);
+            }
             // Every acknowledged record from the floor on is there, with its bytes.
             expect(after.lastLsn).toBeGreaterThanOrEqual(durableAtCrash);
             let next = after.floorLsn;
