@@ -9,4 +9,5 @@ export type {
   PrimaryOptions,
   ReplicationMode,
 } from './options.js';
+export { type RejoinCut, type RejoinResult, rejoin } from './rejoin.js';
 export { ReplicatedWal, type ReplicatedWalStats } from './replicated-wal.js';
