@@ -4,7 +4,7 @@ type Replicate = typeof import('@walnut/replicate');
 
 /**
  * @walnut/replicate and the NATS client it brings are an optional peer of the CLI (decision
- * 0006): only `follow` and `promote` use them, so they are loaded when one of those runs,
+ * 0006): only `follow`, `promote` and `rejoin` use them, so they are loaded when one of those runs,
  * and a CLI installed without them says what to install instead of failing at start-up.
  */
 export async function loadReplicate(

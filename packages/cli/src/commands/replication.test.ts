@@ -58,6 +58,57 @@ describe('walnut follow and walnut promote', () => {
     expect(payloads).toEqual(Array.from({ length: 30 }, (_, i) => `record ${i + 1}`));
   });
 
+  it('rejoin makes the fenced old primary a follower again, ending equal to the new primary', async () => {
+    const stream = `cli-rejoin-${process.pid}`;
+    const oldDir = await tempDir();
+    const old = await ReplicatedWal.open(oldDir, { servers: cluster.servers, stream, replicas: 1 });
+    for (let i = 1; i <= 10; i++) await old.append(Buffer.from(`record ${i}`));
+    await old.close();
+    const dir = await tempDir();
+    const servers = cluster.servers.join(',');
+    expect(
+      (await cli('follow', dir, '--servers', servers, '--stream', stream, '--until', '10')).code,
+    ).toBe(0);
+    expect((await cli('promote', dir, '--servers', servers, '--stream', stream)).code).toBe(0);
+    const promoted = await ReplicatedWal.open(dir, {
+      servers: cluster.servers,
+      stream,
+      replicas: 1,
+    });
+    for (let i = 11; i <= 15; i++) await promoted.append(Buffer.from(`record ${i}`));
+    await promoted.close();
+
+    const r = await cli('rejoin', oldDir, '--servers', servers, '--stream', stream, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      event: 'rejoined',
+      cut: null,
+    });
+    const follow = await cli(
+      'follow',
+      oldDir,
+      '--servers',
+      servers,
+      '--stream',
+      stream,
+      '--until',
+      '15',
+    );
+    expect(follow.code).toBe(0);
+    const read = async (d: string) => {
+      const wal = await Wal.open(d).storageIo('sync-fs').build();
+      const payloads: string[] = [];
+      await wal.replay(1n, (rec) => {
+        payloads.push(rec.payload.toString());
+      });
+      await wal.close();
+      return payloads;
+    };
+    expect(await read(oldDir)).toEqual(await read(dir));
+    // Not fenced any more: a second rejoin finds no takeover after its epoch.
+    expect((await cli('rejoin', dir, '--servers', servers, '--stream', stream)).code).toBe(3);
+  });
+
   it('fails with exit code 3 and a clear message when the stream does not exist', async () => {
     const r = await cli(
       'follow',

@@ -109,6 +109,62 @@ export async function promoteCommand(
   return ExitCode.OK;
 }
 
+export interface RejoinOptions {
+  readonly servers: string[];
+  readonly stream: string;
+  readonly json?: boolean;
+}
+
+/**
+ * `walnut rejoin <dir>`: makes a fenced primary's directory a follower of the new primary
+ * (@walnut/replicate's `rejoin`): cuts the records the history never had, prints them (so
+ * nothing is dropped unseen), checks the rest against the stream and closes, leaving
+ * `dir` for `walnut follow`.
+ */
+export async function rejoinCommand(
+  dir: string,
+  options: RejoinOptions,
+  out: Output,
+): Promise<number> {
+  const { rejoin } = await loadReplicate('rejoin');
+  const { follower, cut } = await rejoin(dir, {
+    servers: options.servers,
+    stream: options.stream,
+  });
+  const appliedLsn = follower.appliedLsn;
+  await follower.close();
+  if (options.json) {
+    for (const r of cut?.records ?? []) {
+      printLine(
+        out.stdout,
+        JSON.stringify({
+          event: 'cut',
+          lsn: r.lsn.toString(),
+          payload: Buffer.from(r.payload).toString('base64'),
+          ...(r.meta !== undefined ? { meta: Buffer.from(r.meta).toString('base64') } : {}),
+        }),
+      );
+    }
+    printLine(
+      out.stdout,
+      JSON.stringify({
+        event: 'rejoined',
+        stream: options.stream,
+        cut: cut === null ? null : { from: cut.from.toString(), to: cut.to.toString() },
+        appliedLsn: appliedLsn.toString(),
+      }),
+    );
+  } else {
+    printLine(
+      out.stdout,
+      cut === null
+        ? `${dir} is a follower of '${options.stream}' again (at LSN ${appliedLsn}); it held nothing beyond the stream's history. Run walnut follow ${dir} to catch up`
+        : `${dir} is a follower of '${options.stream}' again (at LSN ${appliedLsn}); cut LSNs ${cut.from}–${cut.to}, ${cut.records.length} records only it held (--json prints them). Run walnut follow ${dir} to catch up`,
+    );
+  }
+  return ExitCode.OK;
+}
+
 function servers(value: string): string[] {
   return value
     .split(',')
@@ -116,7 +172,7 @@ function servers(value: string): string[] {
     .filter((s) => s !== '');
 }
 
-/** Adds `follow` and `promote` to the program. */
+/** Adds `follow`, `promote` and `rejoin` to the program. */
 export function addReplicationCommands(
   program: Command,
   run: <A extends unknown[]>(
@@ -172,6 +228,25 @@ export function addReplicationCommands(
     .action(
       run((dir: string, o: { servers: string; stream: string; json?: boolean }) =>
         promoteCommand(
+          dir,
+          { servers: servers(o.servers), stream: o.stream, json: o.json === true },
+          out,
+        ),
+      ),
+    );
+
+  program
+    .command('rejoin')
+    .description(
+      "make a fenced primary's directory a follower again, cutting (and printing) what only it held",
+    )
+    .argument('<dir>', "the old primary's log directory")
+    .requiredOption('--servers <urls>', 'NATS server URLs, comma-separated')
+    .requiredOption('--stream <name>', "the replicated log's stream name")
+    .option('--json', 'print each cut record, then the result, as JSON lines')
+    .action(
+      run((dir: string, o: { servers: string; stream: string; json?: boolean }) =>
+        rejoinCommand(
           dir,
           { servers: servers(o.servers), stream: o.stream, json: o.json === true },
           out,
