@@ -104,6 +104,12 @@ export {
   type WalRecordInput,
 } from './records.js';
 export {
+  decodeRetention,
+  encodeRetention,
+  RETENTION_FILE,
+  type RetentionSettings,
+} from './retention-file.js';
+export {
   currentRuntime,
   isDenoPermissionError,
   type Runtime,

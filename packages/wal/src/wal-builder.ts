@@ -12,6 +12,7 @@ import {
   type WalOptions,
   WRITER_ONLY_OPTIONS,
 } from './options.js';
+import { recordRetentionSettings } from './retention/retention-file.js';
 import { checkRetention, type RetentionOptions } from './retention/retention-options.js';
 import { segmentedEngineFactory } from './segmented-engine.js';
 import { Wal } from './wal.js';
@@ -177,7 +178,16 @@ export class WalBuilder implements PromiseLike<Wal> {
       backendChoice:
         typeof s.storageIo === 'string' ? s.storageIo : s.storageIo ? 'custom' : 'auto',
     });
-    return wal.start(this.retentionOptions);
+    wal.start(this.retentionOptions);
+    if (!readOnly) {
+      try {
+        await recordRetentionSettings(engine.io, this.dir, this.retentionOptions);
+      } catch (error) {
+        await wal.close();
+        throw error;
+      }
+    }
+    return wal;
   }
 
   /**

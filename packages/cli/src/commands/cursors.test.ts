@@ -31,6 +31,7 @@ describe('walnut cursors', () => {
       ]);
       const inspect = await cli('inspect', dir);
       expect(inspect.stdout).toMatch(/cursors\s+billing at 250; slow at 0, behind/);
+      expect(inspect.stdout).toMatch(/retention\s+none recorded/);
     } finally {
       await wal.close();
     }
@@ -48,6 +49,27 @@ describe('walnut cursors', () => {
       expect((await wal.cursors()).map((c) => c.name)).toEqual(['billing']);
       expect((await cli('cursors', dir, '--delete', 'slow')).code).toBe(2);
       expect((await cli('cursors', dir, '--delete', '../x')).code).toBe(2);
+    } finally {
+      await wal.close();
+    }
+  });
+
+  it('inspect shows the retention settings its writer recorded', async () => {
+    const dir = await tempDir();
+    const wal = await Wal.open(dir)
+      .retention({ maxBytes: 1 << 20, maxSegments: 9 })
+      .build();
+    try {
+      const r = await cli('inspect', dir);
+      expect(r.stdout).toMatch(
+        /retention\s+maxBytes 1(\.0)? MiB, maxSegments 9, cursors hold without a cap, every 60000 ms/,
+      );
+      const json = JSON.parse((await cli('inspect', dir, '--json')).stdout);
+      expect(json.retention).toMatchObject({
+        maxBytes: 1 << 20,
+        maxSegments: 9,
+        beforeDelete: false,
+      });
     } finally {
       await wal.close();
     }

@@ -4,6 +4,7 @@ import { printJson } from '../json.js';
 import { checkLog, type LogCheck } from '../logdir/check.js';
 import { type CursorFile, readCursors } from '../logdir/cursors.js';
 import { type LockState, lockHolder } from '../logdir/lock-holder.js';
+import { type RetentionState, readRetention } from '../logdir/retention.js';
 import { type Output, printLine } from '../output.js';
 
 export interface InspectOptions {
@@ -19,6 +20,7 @@ export async function inspectCommand(
   const check = await checkLog(dir);
   const lock = await lockHolder(dir);
   const cursors = await readCursors(dir);
+  const retention = await readRetention(dir);
   const floorLsn =
     check.floor.kind === 'valid' ? check.floor.lsn : (check.segments[0]?.file.firstLsn ?? null);
   if (options.json) {
@@ -59,6 +61,12 @@ export async function inspectCommand(
             }
           : { name: c.name, damaged: c.state.reason },
       ),
+      retention:
+        retention.kind === 'valid'
+          ? retention.settings
+          : retention.kind === 'damaged'
+            ? { damaged: retention.reason }
+            : null,
       problems: check.findings.length,
     });
     return ExitCode.OK;
@@ -69,6 +77,7 @@ export async function inspectCommand(
     formatKeyValues([
       ...summaryPairs(check, floorLsn, lock),
       ['cursors', describeCursors(cursors, floorLsn)],
+      ['retention', describeRetention(retention)],
     ]),
   );
   printLine(out.stdout);
@@ -157,6 +166,22 @@ function describeCursors(cursors: readonly CursorFile[], floorLsn: bigint | null
       return `${c.name} at ${c.state.lsn}${behind}`;
     })
     .join('; ');
+}
+
+function describeRetention(retention: RetentionState): string {
+  if (retention.kind === 'absent') return 'none recorded (its last writer set no retention)';
+  if (retention.kind === 'damaged') return `unknown: ${retention.reason}`;
+  const r = retention.settings;
+  const limits = [
+    r.maxBytes === null ? null : `maxBytes ${formatBytes(r.maxBytes)}`,
+    r.maxSegments === null ? null : `maxSegments ${r.maxSegments}`,
+    r.maxCursorLagBytes === null
+      ? 'cursors hold without a cap'
+      : `maxCursorLagBytes ${formatBytes(r.maxCursorLagBytes)}`,
+    `every ${r.intervalMs} ms and at each sealed segment`,
+    r.beforeDelete ? 'beforeDelete hook set' : null,
+  ];
+  return limits.filter((part) => part !== null).join(', ');
 }
 
 function describeLock(lock: LockState): string {

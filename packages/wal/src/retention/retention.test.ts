@@ -1,8 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isWalError, WalErrorCode } from '@walnut/codec';
+import { decodeRetention, isWalError, WalErrorCode } from '@walnut/codec';
 import type { SegmentInfo } from '@walnut/segmented';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from '../wal.js';
@@ -150,6 +150,27 @@ describe('retention', () => {
     await wal.applyRetention();
     expect(await wal.segments()).toHaveLength(1);
     await wal.close();
+  });
+
+  it('records its settings in RETENTION for walnut inspect, and a writer without retention removes them', async () => {
+    const dir = freshDir();
+    const hook = async () => undefined;
+    await (
+      await Wal.open(dir)
+        .retention({ maxBytes: 1 << 20, beforeDelete: hook })
+        .build()
+    ).close();
+    expect(decodeRetention(readFileSync(join(dir, 'RETENTION')), 'RETENTION')).toEqual({
+      maxBytes: 1 << 20,
+      maxSegments: null,
+      maxCursorLagBytes: null,
+      intervalMs: 60_000,
+      beforeDelete: true,
+    });
+    await (await Wal.open(dir).readOnly().build()).close();
+    expect(existsSync(join(dir, 'RETENTION'))).toBe(true);
+    await (await Wal.open(dir).build()).close();
+    expect(existsSync(join(dir, 'RETENTION'))).toBe(false);
   });
 
   it('is refused on a read-only Wal and checked when set', async () => {
