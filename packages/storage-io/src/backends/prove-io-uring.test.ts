@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createStorageIo, openStorageIo } from './create.js';
 import { ioUringAvailability } from './io-uring.js';
 import { ioUringProof, proveIoUring } from './prove-io-uring.js';
@@ -24,6 +24,17 @@ describe('proving io_uring before auto picks it', () => {
       expect(io.describe().reason).toContain(proof.reason);
       await io.closeIo();
     }
+  });
+
+  it('is not fooled by an application that blocks the event loop past the bound', async () => {
+    vi.resetModules(); // a process that has not proven anything yet
+    const fresh = await import('./prove-io-uring.js');
+    const proof = fresh.proveIoUring();
+    const until = Date.now() + 2_500; // the bound is 2 s
+    while (Date.now() < until) {
+      // a synchronous start-up the application does before its first await
+    }
+    expect((await proof).works).toBe(ring.available);
   });
 
   it('does not prove anything for a backend named explicitly', async () => {
