@@ -33,6 +33,7 @@ import {
 } from './results.js';
 import { runChild } from './runner.js';
 import { interleavedRounds } from './schedule.js';
+import { mountSlowDisk, type SlowDisk } from './slow-disk.js';
 import { type Mode, WORKLOAD_SEEDS, type WorkloadId, workloadSpecs } from './workloads.js';
 
 const USAGE = `usage: pnpm bench [options]
@@ -44,6 +45,9 @@ const USAGE = `usage: pnpm bench [options]
                        a run narrowed by --only or --workloads goes to results/partial/)
   --skip-build         do not build the Walnut packages first
   --build              build even in a quick run
+  --slow-disk MS       put the logs on tools/crashfs mounted with --fsync-delay-ms MS (a
+                       disk that flushes slowly; needs /dev/fuse and libfuse3-dev); runs
+                       W2, W3 and W6 unless --workloads says otherwise
   --report FILE        rewrite the reports of a stored run (results/<date>.json)
   --help               this text`;
 
@@ -66,6 +70,7 @@ function parseFlags() {
         'skip-build': { type: 'boolean', default: false },
         build: { type: 'boolean', default: false },
         report: { type: 'string' },
+        'slow-disk': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -88,14 +93,24 @@ const unknownContenders = (flags.only?.split(',') ?? []).filter(
   (id) => !CONTENDERS.some((c) => c.id === id),
 );
 if (unknownContenders.length > 0) usageError(`unknown contender ${unknownContenders.join(', ')}`);
+const slowDiskMs = flags['slow-disk'] === undefined ? undefined : Number(flags['slow-disk']);
+if (
+  slowDiskMs !== undefined &&
+  !(Number.isInteger(slowDiskMs) && slowDiskMs >= 0 && slowDiskMs <= 1000)
+)
+  usageError(`--slow-disk takes milliseconds from 0 to 1000, not ${flags['slow-disk']}`);
+/** What the slow disk is for: the workloads that wait on fsync (issue #40). */
+const SLOW_DISK_WORKLOADS: readonly WorkloadId[] = ['W2', 'W3', 'W6'];
 
 const mode: Mode = flags.quick ? 'quick' : 'full';
 const specs = workloadSpecs(mode);
 const repoRoot = repoRootOf(BENCH_ROOT);
 const childScript = join(BENCH_ROOT, 'dist', 'child.js');
-const baseDir = resolve(flags.dir ?? os.tmpdir());
+/** Where the runs write: `--dir` (or the OS temp dir), or the slow disk mounted under it. */
+let baseDir = resolve(flags.dir ?? os.tmpdir());
 const selectedWorkloads = new Set<WorkloadId>(
-  (flags.workloads?.split(',') ?? ALL_WORKLOADS) as WorkloadId[],
+  (flags.workloads?.split(',') ??
+    (slowDiskMs === undefined ? ALL_WORKLOADS : SLOW_DISK_WORKLOADS)) as WorkloadId[],
 );
 const selectedContenders = CONTENDERS.filter(
   (c) => flags.only === undefined || flags.only.split(',').includes(c.id),
@@ -242,6 +257,9 @@ function rerender(file: string): void {
   writeReports(results, outDir, outDir === join(BENCH_ROOT, 'results') && results.mode === 'full');
 }
 
+/** The slow disk this run mounted (`--slow-disk`), if any. */
+let slowDisk: SlowDisk | undefined;
+
 async function main(): Promise<void> {
   if (flags.report !== undefined) {
     rerender(flags.report);
@@ -251,6 +269,14 @@ async function main(): Promise<void> {
   // The code measured is the code at the start (the tree may change while the bench runs).
   const revision = gitRevision(repoRoot);
   mkdirSync(baseDir, { recursive: true });
+  if (slowDiskMs !== undefined) {
+    const disk = await mountSlowDisk(repoRoot, baseDir, slowDiskMs);
+    slowDisk = disk;
+    // After removeRunDir (registered first): the run directory lives on the mount.
+    process.on('exit', () => disk.close());
+    baseDir = disk.dir;
+    progress.line(`slow disk: crashfs --fsync-delay-ms ${slowDiskMs} mounted on ${disk.dir}`);
+  }
   const build = buildWalnut();
   if (!build.ok) progress.line(`warning: ${build.detail}`);
   const contenders = await probe();
@@ -476,6 +502,8 @@ async function main(): Promise<void> {
     );
   }
   removeRunDir();
+  // crashfs, a child process, would keep this one alive: unmounted here, not only at exit.
+  slowDisk?.close();
   progress.done();
 
   const results: BenchResults = {
@@ -486,6 +514,7 @@ async function main(): Promise<void> {
     machine: machineInfo(baseDir),
     revision,
     dataDir: baseDir,
+    ...(slowDiskMs === undefined ? {} : { slowDisk: { fsyncDelayMs: slowDiskMs } }),
     build,
     workloads: specs,
     contenders,
@@ -497,7 +526,11 @@ async function main(): Promise<void> {
   const floorOk = runs.some((run) => run.contender === FLOOR_ID && run.status === 'ok');
   // Only a whole full run replaces the committed results and the README's section: a run
   // narrowed by --only or --workloads, or one whose floor failed, goes to results/partial/.
-  const whole = flags.only === undefined && flags.workloads === undefined && floorOk;
+  const whole =
+    flags.only === undefined &&
+    flags.workloads === undefined &&
+    slowDiskMs === undefined &&
+    floorOk;
   const official = mode === 'full' && flags.out === undefined && whole;
   const defaultDir = mode === 'quick' ? 'quick' : whole ? '' : 'partial';
   const outDir = resolve(flags.out ?? join(BENCH_ROOT, 'results', defaultDir));

@@ -44,6 +44,8 @@ export interface BenchResults {
   readonly machine: MachineInfo;
   readonly revision: string;
   readonly dataDir: string;
+  /** `--slow-disk MS`: the logs were on crashfs, whose fsyncs take this much longer. */
+  readonly slowDisk?: { readonly fsyncDelayMs: number };
   readonly build: { readonly ok: boolean; readonly detail: string };
   readonly workloads: Record<WorkloadId, WorkloadSpec>;
   readonly contenders: readonly ContenderInfo[];

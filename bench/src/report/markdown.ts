@@ -43,6 +43,12 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(`# Walnut bench — ${results.startedAt.slice(0, 10)} (${results.mode})`, '');
   out.push(`Machine: ${machineLine(results)}${results.machine.root ? ' (root)' : ''}.`);
   out.push(`Code: ${results.revision}. Data directory: \`${results.dataDir}\`.`, '');
+  if (results.slowDisk !== undefined) {
+    out.push(
+      `Slow disk: crashfs with \`--fsync-delay-ms ${results.slowDisk.fsyncDelayMs}\` (every fsync and fdatasync ${results.slowDisk.fsyncDelayMs} ms longer).`,
+      '',
+    );
+  }
   out.push('## Workloads', '');
   for (const spec of Object.values(results.workloads)) {
     const reps = spec.repetitions > 1 ? ` (${spec.repetitions} repetitions)` : '';
