@@ -1,25 +1,91 @@
-import { FAULT_KINDS, type NemesisReport, runNemesis } from '@walnut/replicate/testing';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  type NemesisReport,
+  runNemesis,
+} from '@walnut/replicate/testing';
+import { CrashFs, crashFsAvailability } from './crashfs/crash-fs.js';
 
 /**
  * `--replication N`: N faults of the nemesis against a 3-node nats-server cluster on
  * loopback (kill -9 of the leader, a follower or every server, SIGSTOP/SIGCONT, a partition
  * of the leader through the route proxies, a lost quorum) while 64 producers append 256 B
  * records to a sync primary; the checks are @walnut/replicate's (packages/replicate,
- * "Failures, measured").
+ * "Tests"). Where FUSE is usable, the servers' stores are on crashfs and a power cut of all
+ * three is one more kind of fault.
  */
 export async function runReplicationSoak(options: {
   faults: number;
   seed: number;
   workDir: string;
   progress: (line: string) => void;
+  /** Only these kinds (default: every kind this machine can run). */
+  kinds?: readonly FaultKind[];
 }): Promise<NemesisReport> {
-  return runNemesis({
-    faults: options.faults,
-    seed: options.seed,
-    workDir: options.workDir,
-    checkEvery: 10,
-    progress: options.progress,
-  });
+  const { available, reason } = crashFsAvailability();
+  if (!available) options.progress(`replication: no power-loss faults (${reason})`);
+  const stores = available ? await CrashStores.mount(join(options.workDir, 'stores')) : null;
+  try {
+    return await runNemesis({
+      faults: options.faults,
+      seed: options.seed,
+      workDir: options.workDir,
+      checkEvery: 10,
+      progress: options.progress,
+      ...(options.kinds ? { kinds: options.kinds } : {}),
+      ...(stores ? { powerLoss: { storeDirs: stores.mountpoints, cut: () => stores.cut() } } : {}),
+    });
+  } finally {
+    if (stores) options.progress(`power cuts rolled back ${stores.dropped} unsynced changes`);
+    await stores?.unmount();
+  }
+}
+
+/**
+ * The three servers' stores, each on its own crashfs mount: `cut` cuts the power of all
+ * three (whatever no fsync covered is gone) and mounts them again over what survived.
+ */
+class CrashStores {
+  private constructor(
+    private readonly backings: string[],
+    readonly mountpoints: string[],
+    private mounts: CrashFs[],
+  ) {}
+
+  /** Unsynced changes the power cuts rolled back, over all three stores. */
+  dropped = 0;
+
+  static async mount(root: string): Promise<CrashStores> {
+    const backings = [1, 2, 3].map((i) => join(root, `backing-${i}`));
+    const mountpoints = [1, 2, 3].map((i) => join(root, `n${i}`));
+    for (const dir of [...backings, ...mountpoints]) mkdirSync(dir, { recursive: true });
+    const mounts: CrashFs[] = [];
+    try {
+      for (const [i, backing] of backings.entries()) {
+        mounts.push(await CrashFs.mount({ backing, mountpoint: mountpoints[i]! }));
+      }
+    } catch (error) {
+      for (const m of mounts) await m.unmount().catch(() => undefined);
+      throw error;
+    }
+    return new CrashStores(backings, mountpoints, mounts);
+  }
+
+  async cut(): Promise<void> {
+    for (const m of this.mounts) m.crash();
+    for (const m of this.mounts) this.dropped += (await m.unmount()).changesDropped;
+    this.mounts = [];
+    for (const [i, backing] of this.backings.entries()) {
+      this.mounts.push(await CrashFs.mount({ backing, mountpoint: this.mountpoints[i]! }));
+    }
+  }
+
+  async unmount(): Promise<void> {
+    for (const m of this.mounts) await m.unmount().catch(() => undefined);
+    this.mounts = [];
+  }
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -40,7 +106,7 @@ export function summarizeReplication(r: NemesisReport): { text: string; violatio
     ...FAULT_KINDS.filter((k) => r.faults[k] > 0).map(
       (k) => `  stall ${`${k}:`.padEnd(18)} ${spread(r.stallsMs[k])}`,
     ),
-    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}`,
+    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}; stream re-seeds ${n(r.reseeds)}`,
     `  checks:              ${n(r.checks)} (fresh follower, every server's copy: ${n(r.replicaMessagesCompared)} messages compared)`,
     `  appends refused:     ${
       Object.entries(r.refused)

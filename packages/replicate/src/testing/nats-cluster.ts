@@ -204,6 +204,8 @@ export interface ClusterOptions {
    * `isolate(name)` can cut one off from the others (a partition between servers).
    */
   readonly routeProxies?: boolean;
+  /** Each node's JetStream store directory (default: `<root>/n<i>`), e.g. on a crash file system. */
+  readonly storeDirs?: readonly string[];
 }
 
 export class NatsCluster {
@@ -265,7 +267,7 @@ export class NatsCluster {
     const routePort = (i: number) => proxies.get(`n${i + 1}`)?.port ?? ports[i]!.cluster;
     const nodes = ports.map((port, i) => {
       const name = `n${i + 1}`;
-      const storeDir = join(root, name);
+      const storeDir = options.storeDirs?.[i] ?? join(root, name);
       mkdirSync(storeDir, { recursive: true });
       const configPath = join(root, `${name}.conf`);
       const routes = ports

@@ -15,6 +15,7 @@ export const FAULT_KINDS = [
   'stop-cont',
   'partition-leader',
   'quorum-loss',
+  'power-loss',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -33,6 +34,14 @@ export interface NemesisOptions {
   /** Appends started per second by all producers together (bounds the log's growth); default 500. */
   readonly appendsPerSecond?: number;
   readonly progress?: (line: string) => void;
+  /** The kinds drawn from (default: all but 'power-loss', which needs `powerLoss`). */
+  readonly kinds?: readonly FaultKind[];
+  /**
+   * A power cut of every server: the servers' stores are on a file system that drops what
+   * no fsync covered; `storeDirs` are where they are mounted, and `cut()` (called with every
+   * server killed) cuts the power and brings the file systems back with what survived.
+   */
+  readonly powerLoss?: { readonly storeDirs: readonly string[]; cut(): Promise<void> };
 }
 
 export interface NemesisReport {
@@ -46,6 +55,8 @@ export interface NemesisReport {
   readonly silentDivergences: number;
   /** Divergences Walnut reported (primary `WAL_DIVERGED`, a follower that stopped). */
   readonly reportedDivergences: number;
+  /** Times the primary found the stream gone back and re-seeded it (after power losses). */
+  readonly reseeds: number;
   /** Appends refused, by error code (not acknowledged, so never counted as lost). */
   readonly refused: Record<string, number>;
   readonly checks: number;
@@ -106,10 +117,19 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   let reportedDivergences = 0;
   let checks = 0;
   let followers = 0;
+  let reseeds = 0;
   const compared = { messages: 0 };
 
   mkdirSync(options.workDir, { recursive: true });
-  const cluster = await NatsCluster.start({ size: 3, routeProxies: true });
+  const kinds = options.kinds ?? FAULT_KINDS.filter((k) => k !== 'power-loss' || options.powerLoss);
+  if (kinds.includes('power-loss') && options.powerLoss === undefined) {
+    throw new Error("the 'power-loss' fault needs options.powerLoss");
+  }
+  const cluster = await NatsCluster.start({
+    size: 3,
+    routeProxies: true,
+    ...(options.powerLoss ? { storeDirs: options.powerLoss.storeDirs } : {}),
+  });
   let primary: ReplicatedWal | undefined;
   let stopProducers = false;
   const running: Promise<void>[] = [];
@@ -196,7 +216,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     };
 
     for (let f = 0; f < options.faults; f++) {
-      const kind = FAULT_KINDS[Math.floor(rand() * FAULT_KINDS.length)]!;
+      const kind = kinds[Math.floor(rand() * kinds.length)]!;
       const holdMs = 500 + Math.floor(rand() * (maxFaultMs - 500));
       const leaderName = await cluster.streamLeader(STREAM, 60_000).catch(() => 'n1');
       const leader = cluster.node(leaderName);
@@ -237,6 +257,12 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           await sleep(holdMs);
           await Promise.all(others.map((n) => n.start()));
           break;
+        case 'power-loss':
+          await Promise.all(cluster.nodes.map((n) => n.kill()));
+          await options.powerLoss!.cut();
+          await sleep(holdMs);
+          await Promise.all(cluster.nodes.map((n) => n.start()));
+          break;
       }
       faults[kind]++;
       // The stall: the longest time without an acknowledgement from the fault until the
@@ -246,14 +272,16 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       while (ackedCount === ackedBefore && performance.now() < deadline) await sleep(20);
       if (ackedCount === ackedBefore) findings.push(`${kind}: no acknowledgement 120 s after`);
       stallsMs[kind].push(Math.round(stall));
+      const shipper = p.stats().shipper;
       progress(
-        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged`,
+        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${shipper.reseeds} re-seeds${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
       );
       if ((f + 1) % checkEvery === 0 || f + 1 === options.faults) await check(false);
     }
     stopProducers = true;
     await Promise.all(running);
     await check(true);
+    reseeds = p.stats().shipper.reseeds;
     await p.close();
     primary = undefined;
     acknowledgedLost += await lostIn(
@@ -278,6 +306,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     acknowledgedLost,
     silentDivergences,
     reportedDivergences,
+    reseeds,
     refused,
     checks,
     replicaMessagesCompared: compared.messages,
