@@ -63,8 +63,8 @@ function runConsumer(dir: string, stopAt: bigint, killAfter?: number): Promise<C
   });
 }
 
-describe('a consumer in another process, SIGKILLed mid-stream', () => {
-  it('resumes at its last committed LSN + 1: every record applied at least once, none skipped', async () => {
+describe('a consumer in another process', () => {
+  it('SIGKILLed mid-stream resumes at its last committed LSN + 1: every record applied at least once, none skipped', async () => {
     if (!existsSync(builtEntry)) {
       throw new Error(
         'this test runs the built package: run `npx -y pnpm@10.34.9 run build` first',
@@ -105,4 +105,20 @@ describe('a consumer in another process, SIGKILLed mid-stream', () => {
     expect((await wal.cursors())[0]).toMatchObject({ name: 'worker', lsn: last, open: false });
     await wal.close();
   }, 120_000);
+
+  it("holds the writer's retention back from another process", async () => {
+    const dir = join(root, 'held');
+    const wal = await Wal.open(dir)
+      .segmentSize(4096)
+      .retention({ maxBytes: 8192, intervalMs: 1 << 30 })
+      .build();
+    await wal.appendMany(Array.from({ length: 20 }, () => Buffer.alloc(100, 3)));
+    const run = await runConsumer(dir, 5n);
+    expect(run.exit, run.stderr).toBe(0);
+    await wal.appendMany(Array.from({ length: 300 }, () => Buffer.alloc(100, 4)));
+    const report = await wal.applyRetention();
+    expect(report.heldBy).toBe('worker');
+    expect(wal.floorLsn).toBeLessThanOrEqual(6n);
+    await wal.close();
+  }, 60_000);
 });

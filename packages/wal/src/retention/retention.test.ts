@@ -78,6 +78,24 @@ describe('retention', () => {
     await wal.close();
   });
 
+  it('runs on its timer too: a cursor moving on frees segments without a new one sealed', async () => {
+    const wal = await Wal.open(freshDir())
+      .segmentSize(SEGMENT)
+      .retention({ maxSegments: 2, intervalMs: 20 })
+      .build();
+    const c = await wal.cursor('holder');
+    await appendRecords(wal, 300);
+    await wal.applyRetention();
+    const held = (await wal.segments()).length;
+    expect(held).toBeGreaterThan(2);
+    await c.commit(wal.durableLsn);
+    for (let i = 0; i < 200 && (await wal.segments()).length > 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await wal.segments()).toHaveLength(2);
+    await wal.close();
+  });
+
   it('never deletes what a cursor within maxCursorLagBytes has yet to read, its own process or another', async () => {
     const dir = freshDir();
     const wal = await Wal.open(dir)
