@@ -56,4 +56,14 @@ describe('fencing, once the stream was read', () => {
     fencing.settle(20n, 20n);
     expect(fencing.report?.unreplicated).toBeNull();
   });
+
+  it('reaches an append that got its LSN after the takeover', () => {
+    const fencing = new Fencing('orders');
+    fencing.fence(3, 'taken', 10n, 12n);
+    fencing.extend(13n);
+    expect(fencing.report?.unreplicated).toEqual({ from: 11n, to: 13n });
+    fencing.settle(11n, 13n);
+    fencing.extend(12n);
+    expect(fencing.report?.unreplicated).toEqual({ from: 12n, to: 13n });
+  });
 });

@@ -20,6 +20,8 @@ export class Fencing {
    * primary's (`settle`): waits for an acknowledgement are held until then.
    */
   final = false;
+  /** The last LSN of this primary's that the stream's history holds (as far as known). */
+  private inHistory = 0n;
 
   constructor(private readonly stream: string) {}
 
@@ -29,6 +31,7 @@ export class Fencing {
    */
   fence(byEpoch: number, reason: string, replicatedLsn: bigint, lastLsn: bigint): boolean {
     if (this.report !== null) return false;
+    this.inHistory = replicatedLsn;
     this.report = {
       byEpoch,
       reason,
@@ -44,11 +47,23 @@ export class Fencing {
    */
   settle(inHistory: bigint, lastLsn: bigint): void {
     if (this.report === null || this.final) return;
+    this.inHistory = inHistory;
     this.report = {
       ...this.report,
       unreplicated: lastLsn > inHistory ? { from: inHistory + 1n, to: lastLsn } : null,
     };
     this.final = true;
+  }
+
+  /**
+   * An append that got its LSN after the takeover (it was admitted before): its record is
+   * only here too, so the reported tail reaches it.
+   */
+  extend(lsn: bigint): void {
+    const report = this.report;
+    if (report === null || lsn <= this.inHistory) return;
+    if (report.unreplicated !== null && report.unreplicated.to >= lsn) return;
+    this.report = { ...report, unreplicated: { from: this.inHistory + 1n, to: lsn } };
   }
 
   /** The refusal of a fenced primary; `lsn` names the append or wait it refuses. */

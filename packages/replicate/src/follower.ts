@@ -346,7 +346,7 @@ export class Follower {
     signal.addEventListener('abort', stop, { once: true });
     // Aborted while the consumer was being created: the listener above never fires.
     if (signal.aborted) stop();
-    const watchdog = this.watchStream(stop);
+    const watchdog = this.watchStream(stop, fromSeq);
     try {
       for await (const m of messages) {
         watchdog.seen++;
@@ -368,7 +368,7 @@ export class Follower {
    * delivering what the stream holds ends the consumer (`stop`): the loop starts again
    * from the applied position, checking it against the stream first if it went back.
    */
-  private watchStream(stop: () => void): { seen: number; timer: NodeJS.Timeout } {
+  private watchStream(stop: () => void, fromSeq: number): { seen: number; timer: NodeJS.Timeout } {
     const watchdog = { seen: 0, timer: undefined as unknown as NodeJS.Timeout };
     let seenAtLastLook = 0;
     let idleLooks = 0;
@@ -388,7 +388,10 @@ export class Follower {
             this.recheck = true;
             this.lastError = `the stream went back to sequence ${position.seq} (LSN ${inStream}) below this replica's ${this.applier.lastSeq} (LSN ${this.applier.appended})`;
             stop();
-          } else if (position.seq > this.applier.lastSeq && ++idleLooks >= 2) {
+          } else if (
+            position.seq > Math.max(this.applier.lastSeq, fromSeq - 1) &&
+            ++idleLooks >= 2
+          ) {
             this.lastError = `the consumer delivered nothing while the stream holds sequence ${position.seq} (applied ${this.applier.lastSeq}); consuming again`;
             stop();
           }

@@ -441,6 +441,7 @@ export class ReplicatedWal {
 
   private appended(lsn: bigint, bytes: number): Promise<bigint> {
     this.lag.mark(lsn, bytes, this.shipper.replicatedLsn);
+    this.fencing.extend(lsn);
     if (this.fencing.final) return Promise.reject(this.fencing.error(lsn));
     if (this.divergence !== null) return Promise.reject(this.divergence);
     if (this.options.mode === 'async') return Promise.resolve(lsn);

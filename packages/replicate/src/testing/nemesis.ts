@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError, Wal } from '@walnut/wal';
 import { Follower } from '../follower.js';
-import { decodeMessage } from '../message.js';
+import { decodeMessage, MessageKind, RESEED_FLAG } from '../message.js';
 import { ReplicatedWal } from '../replicated-wal.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
 import { readStreamCopy } from './stream-files.js';
@@ -62,6 +62,11 @@ export interface NemesisReport {
   readonly checks: number;
   /** Messages read from the servers' own copies of the stream and compared, over all checks. */
   readonly replicaMessagesCompared: number;
+  /**
+   * Sequences at which the servers' copies hold different messages while each copy agrees
+   * with the log (JetStream's replicas numbering the log differently), over all checks.
+   */
+  readonly replicaSequenceMismatches: number;
   /** What each broken invariant was, for the post-mortem. */
   readonly findings: string[];
 }
@@ -118,7 +123,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   let checks = 0;
   let followers = 0;
   let reseeds = 0;
-  const compared = { messages: 0 };
+  const tally = { messages: 0, sequenceMismatches: 0 };
 
   mkdirSync(options.workDir, { recursive: true });
   const kinds = options.kinds ?? FAULT_KINDS.filter((k) => k !== 'power-loss' || options.powerLoss);
@@ -205,10 +210,12 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       );
       silentDivergences += await replicasDisagree(
         cluster,
+        acked,
+        size,
         checks,
         findings,
         diverged !== null,
-        compared,
+        tally,
       );
       progress(
         `check ${checks}${final ? ' (final)' : ''}: ${ackedCount} acknowledged, ${acknowledgedLost} lost, ${silentDivergences} silent divergences`,
@@ -309,7 +316,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     reseeds,
     refused,
     checks,
-    replicaMessagesCompared: compared.messages,
+    replicaMessagesCompared: tally.messages,
+    replicaSequenceMismatches: tally.sequenceMismatches,
     findings,
   };
 }
@@ -347,50 +355,86 @@ async function lostIn(
 }
 
 /**
- * Reads every server's own copy of the stream from its store and counts the sequences
- * where copies disagree or a copy breaks the log's order (each message's first LSN right
- * after the one before). Waits up to 30 s for the copies to reach the same last sequence.
- * Disagreements are silent unless Walnut reported a divergence (`reported`).
+ * Reads every server's own copy of the stream from its store and checks it against the
+ * log: each record's bytes are the append that got its LSN (acknowledged ones by number,
+ * the others by their self-describing payload), copies agree LSN by LSN, and within a copy
+ * each message follows on from the one before (going back only at a RESEED marker: a hole
+ * or an overlap is a replica that lost or doubled records). Returns the disagreements,
+ * counted silent unless Walnut reported one (`reported`). Copies that number the same
+ * records with other sequences (JetStream's own replicas disagreeing while every copy
+ * still agrees with the log) are counted in `tally.sequenceMismatches`, not as divergence.
  */
 async function replicasDisagree(
   cluster: NatsCluster,
+  acked: readonly number[],
+  size: number,
   check: number,
   findings: string[],
   reported: boolean,
-  compared: { messages: number },
+  tally: { messages: number; sequenceMismatches: number },
 ): Promise<number> {
   let copies: Map<number, Buffer>[] = [];
-  for (let attempt = 0; attempt < 60; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     copies = cluster.nodes.map((n) => readStreamCopy(n.spec.storeDir, STREAM));
-    const lasts = copies.map((c) => Math.max(0, ...c.keys()));
+    const lasts = copies.map((c) => {
+      let last = 0;
+      for (const seq of c.keys()) if (seq > last) last = seq;
+      return last;
+    });
     if (lasts.every((l) => l === lasts[0])) break;
     await sleep(500);
   }
   let bad = 0;
+  const note = (what: string) => {
+    bad++;
+    if (bad <= 5) findings.push(`check ${check}: ${what}`);
+  };
+  const byLsn: number[] = [];
+  for (const [n, copy] of copies.entries()) {
+    const node = `n${n + 1}`;
+    tally.messages += copy.size;
+    let next: bigint | null = null;
+    for (const seq of [...copy.keys()].sort((a, b) => a - b)) {
+      const message = decodeMessage(copy.get(seq)!, `${node}#${seq}`);
+      if (message.kind === MessageKind.EPOCH) {
+        const reseed = (message.flags & RESEED_FLAG) !== 0;
+        if (next !== null && (reseed ? message.firstLsn > next : message.firstLsn !== next)) {
+          note(
+            `${node}'s copy: the marker at sequence ${seq} begins at LSN ${message.firstLsn}, after LSN ${next - 1n}`,
+          );
+        }
+        next = message.firstLsn;
+        continue;
+      }
+      if (next !== null && message.firstLsn !== next) {
+        note(
+          `${node}'s copy ${message.firstLsn > next ? 'lacks' : 'repeats'} LSNs at sequence ${seq} (LSN ${message.firstLsn} where ${next} was next)`,
+        );
+      }
+      next = message.lastLsn + 1n;
+      for (const r of message.records) {
+        const lsn = Number(r.lsn);
+        const payload = Buffer.from(r.payload);
+        const i = payload.length >= 4 ? payload.readUInt32LE(0) : -1;
+        if (i < 0 || !payload.equals(nemesisPayload(i, size))) {
+          note(`${node}'s copy holds bytes no append wrote at LSN ${lsn} (sequence ${seq})`);
+        } else if (acked[lsn] !== undefined && acked[lsn] !== i) {
+          note(
+            `${node}'s copy holds append ${i} at LSN ${lsn}, acknowledged as append ${acked[lsn]}`,
+          );
+        } else if (byLsn[lsn] !== undefined && byLsn[lsn] !== i) {
+          note(`the servers' copies hold appends ${byLsn[lsn]} and ${i} at LSN ${lsn}`);
+        } else {
+          byLsn[lsn] = i;
+        }
+      }
+    }
+  }
   const seqs = new Set<number>();
   for (const copy of copies) for (const seq of copy.keys()) seqs.add(seq);
   for (const seq of seqs) {
     const held = copies.map((c) => c.get(seq)).filter((b): b is Buffer => b !== undefined);
-    if (held.length > 1 && !held.every((b) => b.equals(held[0]!))) {
-      bad++;
-      if (bad <= 5) findings.push(`check ${check}: the servers' copies differ at sequence ${seq}`);
-    }
-  }
-  for (const copy of copies) compared.messages += copy.size;
-  for (const [n, copy] of copies.entries()) {
-    let before: bigint | null = null;
-    for (const seq of [...copy.keys()].sort((a, b) => a - b)) {
-      const message = decodeMessage(copy.get(seq)!, `n${n + 1}#${seq}`);
-      if (before !== null && message.firstLsn !== before + 1n) {
-        bad++;
-        if (bad <= 5) {
-          findings.push(
-            `check ${check}: n${n + 1}'s copy goes from LSN ${before} to ${message.firstLsn} at sequence ${seq}`,
-          );
-        }
-      }
-      before = message.lastLsn;
-    }
+    if (held.length > 1 && !held.every((b) => b.equals(held[0]!))) tally.sequenceMismatches++;
   }
   return reported ? 0 : bad;
 }
