@@ -10,7 +10,6 @@ export {
 } from './config.js';
 export { readSmallFile, writeFileAtomically } from './log-files.js';
 export type { RecoveryReport, SalvageDrop, TornTail } from './recovery-report.js';
-export { SuffixCuts, truncatedError } from './suffix-cuts.js';
 export {
   SegmentedWal,
   type SegmentedWalStats,
@@ -18,3 +17,4 @@ export {
   type TruncateAfterResult,
   type TruncateResult,
 } from './segmented-wal.js';
+export { SuffixCuts, truncatedError } from './suffix-cuts.js';
