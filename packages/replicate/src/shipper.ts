@@ -93,6 +93,9 @@ export interface ShipperStats {
 
 const COMPACT_AT = 4096;
 const BACKFILL_PAGE_BYTES = 8 * 1024 * 1024;
+/** Reads of a stream that went back or disagrees, this far apart, before acting on it. */
+const CONFIRM_LOOKS = 2;
+const CONFIRM_MS = 2_000;
 
 /**
  * Publishes the primary's durable records, one message per group that became durable
@@ -371,6 +374,7 @@ export class Shipper {
    */
   private async reconcile(sent: readonly Sent[]): Promise<Sent[]> {
     this.counters.reconciles++;
+    let looks = 0;
     while (!this.stopped) {
       try {
         const position = await this.link.lastPosition();
@@ -389,14 +393,26 @@ export class Shipper {
             : header.kind === MessageKind.EPOCH
               ? header.firstLsn - 1n
               : header.lastLsn;
-        if (header === null || header.epoch < this.epoch || inStream < this.replicatedLsn) {
+        const wentBack =
+          header === null || header.epoch < this.epoch || inStream < this.replicatedLsn;
+        const disagreement = wentBack
+          ? null
+          : this.disagreement(position.seq, header, position.crc, sent);
+        if ((wentBack || disagreement !== null) && looks < CONFIRM_LOOKS) {
+          // A deposed leader still answering (cut off from its peers, it has not stepped
+          // down yet) shows an older stream: ask again before acting on it.
+          looks++;
+          this.counters.lastError = `the stream looks ${wentBack ? `to have gone back to LSN ${inStream} (sequence ${position.seq})` : 'to disagree with what was sent'}; asking again`;
+          await pause(CONFIRM_MS, this.stopper.signal);
+          continue;
+        }
+        if (wentBack) {
           await this.reseed(
             `the stream went back: it ends at LSN ${inStream} (sequence ${position.seq}${header === null ? ', empty or gone' : `, epoch ${header.epoch}`}), but held up to LSN ${this.replicatedLsn} (sequence ${this.streamSeq}, epoch ${this.epoch})`,
             inStream,
           );
           return [];
         }
-        const disagreement = this.disagreement(position.seq, header, position.crc, sent);
         if (disagreement !== null) {
           this.stopped = true;
           this.counters.diverged = disagreement;
