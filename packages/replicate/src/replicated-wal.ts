@@ -199,9 +199,8 @@ export class ReplicatedWal {
   }
 
   /** Fences this primary as soon as the lease changes after `leaseRevision`. */
-  private async watch(leaseRevision: number): Promise<void> {
+  private async watch(leaseRevision: number, epoch = this.held): Promise<void> {
     this.stopWatch?.();
-    const epoch = this.held;
     this.stopWatch = await watchLease(this.link.kv, leaseRevision, (lease) => {
       if (lease === null || lease.holder !== this.state.id || lease.epoch !== epoch) {
         if (lease !== null && lease.holder === this.state.id && lease.epoch > epoch) return;
@@ -506,8 +505,7 @@ export class ReplicatedWal {
     const epoch = lease.lease.epoch;
     this.state = { ...this.state, epoch, seenEpoch: epoch };
     writeLocalState(this.dir, this.state);
-    this.held = epoch;
-    await this.watch(lease.revision);
+    await this.watch(lease.revision, epoch);
     const header = position.header;
     const inStream =
       header === null
@@ -520,6 +518,9 @@ export class ReplicatedWal {
       `${this.link.names.stream}:${epoch}:reseed`,
       position.seq,
     );
+    // Only now does this primary write under the new epoch (a refused marker leaves it
+    // shipping under the old one, and the next look at the stream decides again).
+    this.held = epoch;
     this.uploader?.restart(inStream);
     return { epoch, inStream, markerSeq: ack.seq };
   }

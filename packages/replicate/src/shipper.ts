@@ -444,11 +444,20 @@ export class Shipper {
    */
   private async reseed(reason: string, inStream: bigint): Promise<void> {
     const upTo = this.head < this.lsns.length ? this.lsns[this.head]! - 1n : this.replicatedLsn;
+    const before = { replicatedLsn: this.replicatedLsn, stored: this.stored };
     if (inStream < this.replicatedLsn) this.replicatedLsn = inStream;
     this.counters.regressed = reason;
     this.counters.lastError = reason;
     this.stored = null;
-    const reseed = await this.events.onRegressed(reason);
+    let reseed: Reseed | null;
+    try {
+      reseed = await this.events.onRegressed(reason);
+    } catch (error) {
+      // Not re-seeded: the next look at the stream decides again from where things were.
+      this.replicatedLsn = before.replicatedLsn;
+      this.stored = before.stored;
+      throw error;
+    }
     if (reseed === null) {
       this.stopped = true;
       return;
