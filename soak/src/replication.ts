@@ -98,6 +98,30 @@ function spread(values: readonly number[]): string {
   return `p50 ${n(at(0.5))} ms, p90 ${n(at(0.9))} ms, max ${n(sorted[sorted.length - 1]!)} ms`;
 }
 
+const WHAT: Record<FaultKind, string> = {
+  'kill-leader': '`kill -9` of the stream leader',
+  'kill-follower': '`kill -9` of a server not leading',
+  'kill-all': '`kill -9` of all three servers',
+  'stop-cont': 'SIGSTOP, then SIGCONT, of one server',
+  'partition-leader': 'the leader cut off from the other two',
+  'quorum-loss': 'both servers not leading killed (no quorum)',
+  'power-loss': 'power cut of all three (crashfs: unsynced writes lost)',
+};
+
+/** The replicate README's failure table, as Markdown, from a run's report. */
+export function replicationTable(r: NemesisReport): string {
+  const rows = FAULT_KINDS.filter((k) => r.faults[k] > 0).map(
+    (k) => `| ${WHAT[k]} | ${n(r.faults[k])} | ${spread(r.stallsMs[k])} |`,
+  );
+  return [
+    '| fault | times | longest time without an acknowledgement, per fault |',
+    '| ----- | ----: | ---- |',
+    ...rows,
+    '',
+    `${n(r.acknowledged)} records acknowledged; ${n(r.acknowledgedLost)} lost; ${n(r.silentDivergences)} silent divergences; ${n(r.reseeds)} re-seeds; ${n(r.checks)} checks.`,
+  ].join('\n');
+}
+
 /** The replication part of the soak summary, and its violations. */
 export function summarizeReplication(r: NemesisReport): { text: string; violations: string[] } {
   const total = FAULT_KINDS.reduce((sum, kind) => sum + r.faults[kind], 0);
@@ -115,5 +139,6 @@ export function summarizeReplication(r: NemesisReport): { text: string; violatio
     }`,
     `  violations:          ${n(r.findings.length)}`,
   ];
+  lines.push('', "the replicate README's failure table from this run:", '', replicationTable(r));
   return { text: `${lines.join('\n')}\n`, violations: r.findings };
 }
