@@ -10,7 +10,7 @@ export type {
   VerifyMode,
 } from '@walnut/segmented';
 export { Batch } from './batch.js';
-export type { Cursor } from './cursors/cursor.js';
+export { Cursor } from './cursors/cursor.js';
 export type { CursorInfo } from './cursors/cursor-registry.js';
 export type { EngineSegment } from './engine.js';
 export {
