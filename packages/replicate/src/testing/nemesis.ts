@@ -277,7 +277,10 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       const deadline = performance.now() + 120_000;
       const ackedBefore = ackedCount;
       while (ackedCount === ackedBefore && performance.now() < deadline) await sleep(20);
-      if (ackedCount === ackedBefore) findings.push(`${kind}: no acknowledgement 120 s after`);
+      if (ackedCount === ackedBefore) {
+        findings.push(`${kind}: no acknowledgement 120 s after`);
+        stall = Math.max(stall, performance.now() - lastAckAt);
+      }
       stallsMs[kind].push(Math.round(stall));
       const shipper = p.stats().shipper;
       progress(
