@@ -94,6 +94,29 @@ function random(seed: number): () => number {
 const STREAM = 'nemesis';
 
 /**
+ * A fresh follower for a check, opened once the healed cluster answers: right after a fault
+ * a meta-leader election can refuse setup ("JetStream system temporarily unavailable") for
+ * longer than Follower.open's own retries on a loaded machine. What the check is about is
+ * the data, so setup refusals (WAL_IO) are retried for up to a minute, and said.
+ */
+async function openFollowerWhenReady(
+  dir: string,
+  servers: string[],
+  progress: (line: string) => void,
+): Promise<Follower> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    try {
+      return await Follower.open(dir, { servers, stream: STREAM });
+    } catch (error) {
+      if (!isWalError(error, 'WAL_IO') || performance.now() > deadline) throw error;
+      progress(`check: follower setup refused, retrying: ${error.message}`);
+      await sleep(1_000);
+    }
+  }
+}
+
+/**
  * Runs `faults` faults against a 3-node nats-server cluster whose routes go through
  * proxies, while producers append to a primary, and checks after every few faults that
  * every acknowledged record is on a fresh follower — present, in order, with its bytes —
@@ -189,7 +212,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       const diverged = p.stats().shipper.diverged;
       if (diverged !== null) reportedDivergences++;
       const dir = join(options.workDir, `follower-${++followers}`);
-      const follower = await Follower.open(dir, { servers: cluster.servers, stream: STREAM });
+      const follower = await openFollowerWhenReady(dir, cluster.servers, progress);
       try {
         await follower.waitFor(last, 90_000);
       } catch (error) {
