@@ -87,11 +87,21 @@ export type LsnFileState =
 
 export type FloorState = LsnFileState;
 
-async function readLsnFile(
+/** A small file of the log directory decoded by codec: absent, valid, or damaged. */
+export type DecodedFile<T> =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'valid'; readonly value: T }
+  | { readonly kind: 'damaged'; readonly reason: string };
+
+/**
+ * `<dir>/<name>` through `decode` (a codec decoder, which throws a WalError for damage).
+ * A read error other than the file's absence is a WalError of its own.
+ */
+export async function readDecodedFile<T>(
   dir: string,
   name: string,
-  decode: (bytes: Uint8Array, path: string) => bigint,
-): Promise<LsnFileState> {
+  decode: (bytes: Uint8Array, path: string) => T,
+): Promise<DecodedFile<T>> {
   const path = join(dir, name);
   let bytes: Buffer;
   try {
@@ -103,11 +113,20 @@ async function readLsnFile(
     throw ioErrorFromNode(error, 'read', path);
   }
   try {
-    return { kind: 'valid', lsn: decode(bytes, name) };
+    return { kind: 'valid', value: decode(bytes, name) };
   } catch (error) {
     if (!isWalError(error)) throw error;
     return { kind: 'damaged', reason: error.message };
   }
+}
+
+async function readLsnFile(
+  dir: string,
+  name: string,
+  decode: (bytes: Uint8Array, path: string) => bigint,
+): Promise<LsnFileState> {
+  const state = await readDecodedFile(dir, name, decode);
+  return state.kind === 'valid' ? { kind: 'valid', lsn: state.value } : state;
 }
 
 /** The retained floor from `<dir>/FLOOR` (format: @walnut/codec's decodeFloor). */

@@ -1,12 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  decodeRetention,
-  ioErrorFromNode,
-  isWalError,
-  RETENTION_FILE,
-  type RetentionSettings,
-} from '@walnut/codec';
+import { decodeRetention, RETENTION_FILE, type RetentionSettings } from '@walnut/codec';
+import { readDecodedFile } from './directory.js';
 
 /** The retention settings of the log's last writer, from `<dir>/RETENTION` (decodeRetention). */
 export type RetentionState =
@@ -16,18 +10,6 @@ export type RetentionState =
 
 export async function readRetention(dir: string): Promise<RetentionState> {
   const path = join(dir, RETENTION_FILE);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' };
-    throw ioErrorFromNode(error, 'read', path);
-  }
-  try {
-    return { kind: 'valid', settings: decodeRetention(bytes, path) };
-  } catch (error) {
-    if (!isWalError(error)) throw error;
-    return { kind: 'damaged', reason: error.message };
-  }
+  const state = await readDecodedFile(dir, RETENTION_FILE, (bytes) => decodeRetention(bytes, path));
+  return state.kind === 'valid' ? { kind: 'valid', settings: state.value } : state;
 }
