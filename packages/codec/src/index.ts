@@ -50,7 +50,7 @@ export {
   verifyFrameRun,
 } from './frame-run.js';
 export { describeFrameStop, FrameStop } from './frame-stop.js';
-export { errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
+export { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
 export { jsonReady, jsonSafe } from './json.js';
 export { classifyLogDirectory, type LogDirectoryListing } from './log-directory.js';
 export {

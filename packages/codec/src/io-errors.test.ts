@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { WalError, WalErrorCode } from './errors.js';
-import { errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
+import { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
 import { currentRuntime } from './runtime.js';
 
 function nodeError(run: () => unknown): unknown {
@@ -15,27 +15,27 @@ function nodeError(run: () => unknown): unknown {
 
 describe('ioErrorFromErrno', () => {
   it('maps ENOSPC and EDQUOT to WAL_NO_SPACE, with or without the sign', () => {
-    expect(ioErrorFromErrno(-28, 'write').code).toBe(WalErrorCode.NO_SPACE);
-    expect(ioErrorFromErrno(122, 'write').code).toBe(WalErrorCode.NO_SPACE);
+    expect(ioErrorFromErrno(-Errno.ENOSPC, 'write').code).toBe(WalErrorCode.NO_SPACE);
+    expect(ioErrorFromErrno(Errno.EDQUOT, 'write').code).toBe(WalErrorCode.NO_SPACE);
   });
 
   it('maps everything else to WAL_IO naming the call, the errno and the path, and what to do', () => {
-    const error = ioErrorFromErrno(-5, 'fdatasync', '/wal/seg');
+    const error = ioErrorFromErrno(-Errno.EIO, 'fdatasync', '/wal/seg');
     expect(error).toMatchObject({
       code: WalErrorCode.IO,
-      details: { errno: 5, syscall: 'fdatasync', path: '/wal/seg' },
+      details: { errno: Errno.EIO, syscall: 'fdatasync', path: '/wal/seg' },
       message: expect.stringMatching(/^fdatasync failed with EIO on \/wal\/seg: .*dmesg/),
     });
   });
 
   it('says plainly that a path does not exist', () => {
-    expect(ioErrorFromErrno(-2, 'readdir', '/no/log').message).toBe(
+    expect(ioErrorFromErrno(-Errno.ENOENT, 'readdir', '/no/log').message).toBe(
       '/no/log does not exist (readdir failed with ENOENT): check the path, or create it first',
     );
   });
 
   it('names errnos it has no advice for', () => {
-    expect(errnoName(-13)).toBe('EACCES');
+    expect(errnoName(-Errno.EACCES)).toBe('EACCES');
     expect(errnoName(100_000)).toBe('errno 100000');
   });
 });
@@ -46,7 +46,7 @@ describe('ioErrorFromNode', () => {
     expect(ioErrorFromNode(cause, 'read', '/nonexistent/walnut/FLOOR')).toMatchObject({
       code: WalErrorCode.IO,
       message: expect.stringMatching(/^\/nonexistent\/walnut\/FLOOR does not exist/),
-      details: { errno: 2, syscall: 'read', path: '/nonexistent/walnut/FLOOR' },
+      details: { errno: Errno.ENOENT, syscall: 'read', path: '/nonexistent/walnut/FLOOR' },
       cause,
     });
   });
@@ -58,7 +58,7 @@ describe('ioErrorFromNode', () => {
     expect(ioErrorFromNode(cause, 'read')).toMatchObject(
       refusedFirst
         ? { code: WalErrorCode.BAD_ARGUMENT, details: { syscall: 'read' } }
-        : { code: WalErrorCode.IO, details: { errno: 9, syscall: 'read' } },
+        : { code: WalErrorCode.IO, details: { errno: Errno.EBADF, syscall: 'read' } },
     );
   });
 
@@ -67,7 +67,7 @@ describe('ioErrorFromNode', () => {
     expect(ioErrorFromNode(cause, 'fsync')).toMatchObject({
       code: WalErrorCode.IO,
       message: expect.stringMatching(/^fsync failed with EBADF: the file descriptor is not open/),
-      details: { errno: 9, syscall: 'fsync' },
+      details: { errno: Errno.EBADF, syscall: 'fsync' },
       cause,
     });
   });

@@ -5,7 +5,33 @@ import { WalError, WalErrorCode } from './errors.js';
 // backends (which see errno numbers from the kernel and from node:fs), and the readers that
 // open files themselves (mmap-reader, the CLI).
 
-const { EBADF, ECANCELED, EDQUOT, EIO, ENOENT, ENOSPC, EOPNOTSUPP } = constants.errno;
+/**
+ * The positive errno numbers Walnut names, as this platform numbers them: the one table every
+ * package compares against (Linux and macOS disagree on EDQUOT, ECANCELED, EOPNOTSUPP and
+ * more, so a literal is a bug on one of them). Completions carry `-errno`.
+ */
+export const Errno = {
+  EACCES: constants.errno.EACCES,
+  EAGAIN: constants.errno.EAGAIN,
+  EBADF: constants.errno.EBADF,
+  EBUSY: constants.errno.EBUSY,
+  ECANCELED: constants.errno.ECANCELED,
+  EDQUOT: constants.errno.EDQUOT,
+  EEXIST: constants.errno.EEXIST,
+  EINVAL: constants.errno.EINVAL,
+  EIO: constants.errno.EIO,
+  EISDIR: constants.errno.EISDIR,
+  ENOENT: constants.errno.ENOENT,
+  ENOSPC: constants.errno.ENOSPC,
+  ENOTDIR: constants.errno.ENOTDIR,
+  ENOTEMPTY: constants.errno.ENOTEMPTY,
+  EOPNOTSUPP: constants.errno.EOPNOTSUPP,
+  EPERM: constants.errno.EPERM,
+  EROFS: constants.errno.EROFS,
+  EWOULDBLOCK: constants.errno.EWOULDBLOCK,
+} as const;
+
+const { EBADF, ECANCELED, EDQUOT, EIO, ENOENT, ENOSPC, EOPNOTSUPP } = Errno;
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(constants.errno)) {

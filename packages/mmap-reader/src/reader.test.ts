@@ -3,6 +3,7 @@ import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BodyKind,
+  Errno,
   encodeCoreEntryFrame,
   encodeFileHeader,
   encodeFrame,
@@ -370,7 +371,7 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     expect(() => open(join(dir, 'nope.wal'))).toThrow(
       expect.objectContaining({
         code: WalErrorCode.IO,
-        details: expect.objectContaining({ errno: 2 }),
+        details: expect.objectContaining({ errno: Errno.ENOENT }),
       }),
     );
   });

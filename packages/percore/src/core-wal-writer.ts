@@ -1,4 +1,3 @@
-import { constants as osConstants } from 'node:os';
 import {
   CORE_ENTRY_FIXED,
   type CoreEntry,
@@ -11,7 +10,13 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import { type IoCompletion, type IoFd, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import {
+  Errno,
+  type IoCompletion,
+  type IoFd,
+  ioErrorFromErrno,
+  type StorageIo,
+} from '@walnut/storage-io';
 import { MonotonicStamp, wallClockNs } from './clock.js';
 import { createCoreFile, resumeCoreFile, rewriteSparse } from './core-file.js';
 import {
@@ -27,7 +32,7 @@ import { checkCoreId } from './validate.js';
 import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
 
 const MAX_SYNC_ROUNDS = 4;
-const ECANCELED = osConstants.errno.ECANCELED;
+const { ECANCELED } = Errno;
 /** Frame header + fixed entry fields (+ the u32 key length of a put). */
 const DELETE_OVERHEAD = FRAME_HEADER_SIZE + CORE_ENTRY_FIXED;
 const PUT_OVERHEAD = DELETE_OVERHEAD + 4;

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { createStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { createStorageIo, Errno, MemoryStorageIo } from '@walnut/storage-io';
 import { ioUringForTests, RecordingStorageIo } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, DIR, payloadFor, testRing } from '../test/helpers.js';
@@ -157,7 +157,7 @@ describe('directIo', () => {
     const io = new RecordingStorageIo(new MemoryStorageIo());
     io.refuse(
       (op) => op.kind === 'open' && op.options?.direct === true,
-      () => new WalError(WalErrorCode.IO, 'open: EINVAL', { details: { errno: 22 } }),
+      () => new WalError(WalErrorCode.IO, 'open: EINVAL', { details: { errno: Errno.EINVAL } }),
       { once: false },
     );
     const wal = await SegmentedWal.open({ dir: DIR, io, directIo: true });

@@ -3,12 +3,13 @@ import {
   alignedBuffer,
   alignedBufferUnavailable,
   DIRECT_IO_ALIGNMENT,
+  Errno,
   type StorageIo,
 } from '@walnut/storage-io';
 
 /** Direct writes cover whole blocks of this size, from buffers aligned to it. */
 export const BLOCK = DIRECT_IO_ALIGNMENT;
-const EINVAL = 22;
+const { EINVAL } = Errno;
 
 export interface DirectIoStats {
   /** 'on': segments are written with O_DIRECT; 'off': not asked for; 'unavailable': asked for, not possible here. */

@@ -8,7 +8,7 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
+import { Errno, type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from './chunk-reader.js';
 import { readFloor } from './floor.js';
 import { existingSegment, hasRecords, type Segment } from './segment.js';
@@ -47,7 +47,7 @@ async function openOrNull(io: StorageIo, path: string): Promise<IoFd | null> {
   try {
     return await io.open(path, { readOnly: true });
   } catch (err) {
-    if ((err as WalError).details?.errno === 2) return null;
+    if ((err as WalError).details?.errno === Errno.ENOENT) return null;
     throw err;
   }
 }

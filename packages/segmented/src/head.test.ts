@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import { decodeHead, encodeHead } from '@walnut/codec';
-import { type IoFd, ioErrorFromErrno, MemoryStorageIo, type OpenOptions } from '@walnut/storage-io';
+import {
+  Errno,
+  type IoFd,
+  ioErrorFromErrno,
+  MemoryStorageIo,
+  type OpenOptions,
+} from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { closedLogWith, collect, DIR, openMemory, payloadFor } from '../test/helpers.js';
@@ -36,7 +42,7 @@ class NoRoomForHead extends MemoryStorageIo {
   }
 
   override async write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {
-    if (this.headFds.has(fd)) throw ioErrorFromErrno(28, 'write', join(DIR, 'HEAD.tmp'));
+    if (this.headFds.has(fd)) throw ioErrorFromErrno(Errno.ENOSPC, 'write', join(DIR, 'HEAD.tmp'));
     return super.write(fd, data, offset);
   }
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ioErrorFromErrno, WalErrorCode } from '@walnut/codec';
+import { Errno, ioErrorFromErrno, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -91,7 +91,7 @@ describe('opening a directory that is not a log', () => {
     const io = new MemoryStorageIo();
     await io.mkdir('/log');
     io.lock = async (path: string) => {
-      throw ioErrorFromErrno(13, 'open', path);
+      throw ioErrorFromErrno(Errno.EACCES, 'open', path);
     };
     await refused(
       SegmentedWal.open({ dir: '/log', io }),

@@ -1,8 +1,7 @@
-import { constants } from 'node:os';
 import { classifyLogDirectory, isWalError, WalError, WalErrorCode } from '@walnut/codec';
-import type { StorageIo } from '@walnut/storage-io';
+import { Errno, type StorageIo } from '@walnut/storage-io';
 
-const { EACCES, ENOTDIR, EPERM, EROFS } = constants.errno;
+const { EACCES, ENOTDIR, EPERM, EROFS } = Errno;
 
 /**
  * Refuses, before anything is written, a directory that is not a segmented log and holds

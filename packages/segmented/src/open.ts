@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { type SuffixCut, WalError, WalErrorCode } from '@walnut/codec';
-import { type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/storage-io';
+import { Errno, type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { finishPendingCut } from './cut-after.js';
 import { type DirectIoStats, probeDirectIo } from './direct-io.js';
@@ -49,7 +49,7 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
         throw new WalError(
           WalErrorCode.IO,
           `the log directory ${cfg.dir} does not exist; a read-only opener never creates it`,
-          { details: { errno: 2, syscall: 'stat', path: cfg.dir } },
+          { details: { errno: Errno.ENOENT, syscall: 'stat', path: cfg.dir } },
         );
       }
     } else if ((await io.stat(cfg.dir)) === null) {

@@ -8,7 +8,7 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import type { StorageIo } from '@walnut/storage-io';
+import { Errno, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from './chunk-reader.js';
 import type { Segment } from './segment.js';
 import { corruptError, readCipher } from './segment-scan.js';
@@ -83,7 +83,7 @@ async function* replayChunks(
     try {
       fd = await openSegment(source.io, seg);
     } catch (err) {
-      if (isWalError(err) && err.details.errno === 2) {
+      if (isWalError(err) && err.details.errno === Errno.ENOENT) {
         throw new WalError(
           WalErrorCode.REPLAY_BELOW_FLOOR,
           `${seg.path} was removed (truncateBefore ran while this replay was reading); replay again from the new floor`,
@@ -153,7 +153,7 @@ async function openSegment(io: StorageIo, seg: Segment): Promise<number> {
     try {
       return await io.open(seg.tmpPath, { readOnly: true });
     } catch (err) {
-      if (!isWalError(err) || err.details.errno !== 2) throw err;
+      if (!isWalError(err) || err.details.errno !== Errno.ENOENT) throw err;
     }
   }
   return io.open(seg.path, { readOnly: true });

@@ -8,7 +8,7 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import { Errno, type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
 import { paddedToBlocks } from './direct-io.js';
 import { recordFloorBeforeDeleting, writeFloorIfSpace } from './floor.js';
 import { recordHead } from './head.js';
@@ -18,7 +18,7 @@ import type { Counters } from './stats.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
 
-const EOPNOTSUPP = 95;
+const { EIO, EOPNOTSUPP } = Errno;
 /** Files opened ahead for the next segment: `spare-<hex>.tmp` (recovery removes leftovers). */
 export const SPARE_FILE_PREFIX = 'spare-';
 
@@ -277,7 +277,7 @@ export class SegmentSet {
         const c = await spareHeader;
         if (c.result !== seg.headerBytes.length) {
           throw ioErrorFromErrno(
-            c.result < 0 ? c.result : 5,
+            c.result < 0 ? c.result : EIO,
             'write (segment header)',
             seg.tmpPath,
           );

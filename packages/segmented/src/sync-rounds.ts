@@ -1,5 +1,5 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
-import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import { Errno, type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
 import type { Failures } from './failures.js';
 import type { PendingWrite } from './pending-write.js';
 import type { Segment } from './segment.js';
@@ -8,7 +8,7 @@ import type { WritePipeline } from './write-pipeline.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
 
-const ECANCELED = 125;
+const { ECANCELED } = Errno;
 
 interface Waiter {
   target: bigint;

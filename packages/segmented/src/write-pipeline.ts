@@ -9,6 +9,7 @@ import {
 import {
   alignedBuffer,
   DIRECT_IO_SECTOR,
+  Errno,
   type IoCompletion,
   ioErrorFromErrno,
   type StorageIo,
@@ -22,8 +23,7 @@ import type { Counters } from './stats.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
 
-const ENOSPC = 28;
-const EDQUOT = 122;
+const { EDQUOT, EIO, ENOSPC } = Errno;
 const DSYNC: SubmitOptions = { dsync: true };
 
 /** What the write pipeline asks of the log around it. */
@@ -414,7 +414,7 @@ export class WritePipeline {
       return;
     }
     if (c === null || c.result < 0) {
-      const errno = c === null ? 5 : -c.result;
+      const errno = c === null ? EIO : -c.result;
       w.status = 'failed';
       w.settle();
       const err =
@@ -469,7 +469,7 @@ export class WritePipeline {
   private fail(w: PendingWrite, syscall: string): void {
     w.status = 'failed';
     w.settle();
-    this.host.poison(ioErrorFromErrno(5, syscall, w.seg.path));
+    this.host.poison(ioErrorFromErrno(EIO, syscall, w.seg.path));
   }
 
   /** With direct I/O: a write held behind `done` (they share a block) may go out now. */

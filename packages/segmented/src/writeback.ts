@@ -1,7 +1,7 @@
-import type { IoCompletion, StorageIo } from '@walnut/storage-io';
+import { Errno, type IoCompletion, type StorageIo } from '@walnut/storage-io';
 import type { Segment } from './segment.js';
 
-const EOPNOTSUPP = 95;
+const { EOPNOTSUPP } = Errno;
 
 export interface WritebackStats {
   /**

@@ -1,4 +1,4 @@
-import { type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import { Errno, type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
 import type { Segment } from './segment.js';
 
 const PAGE = 4096;
@@ -7,8 +7,7 @@ const PAGE = 4096;
  * fdatasync of the data that runs while a fill's zeros are dirty writes them back too.
  */
 export const ZERO_FILL_CHUNK = 256 * 1024;
-const ENOSPC = 28;
-const EDQUOT = 122;
+const { EDQUOT, ENOSPC } = Errno;
 
 export interface ZeroFillStats {
   /** 'off' (not configured), 'on', or 'stopped' (the disk filled up; appends go on without it). */

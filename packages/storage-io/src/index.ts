@@ -25,7 +25,7 @@ export {
   DIRECT_IO_SECTOR,
 } from './contract/aligned.js';
 export { BaseStorageIo, type OpenRequest, type QueuedOp } from './contract/base-storage-io.js';
-export { errnoName, ioErrorFromErrno } from './contract/errors.js';
+export { Errno, errnoName, ioErrorFromErrno } from './contract/errors.js';
 export { readFully } from './contract/read-fully.js';
 export { SequentialStorageIo } from './contract/sequential-storage-io.js';
 export type * from './contract/types.js';

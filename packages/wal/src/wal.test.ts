@@ -1,4 +1,4 @@
-import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
+import { Errno, isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
 import { openFakeWal } from '../test/fake-engine.js';
 import { Batch } from './batch.js';
@@ -234,7 +234,7 @@ describe('Wal: backpressure (queue bounded by bytes)', () => {
 describe('Wal: failures', () => {
   it('a failed fdatasync poisons the log: its group may be in the log (WAL_OUTCOME_UNKNOWN), later appends are not', async () => {
     const { wal, engine } = await openFakeWal();
-    const eio = new WalError(WalErrorCode.IO, 'fdatasync: EIO', { details: { errno: 5 } });
+    const eio = new WalError(WalErrorCode.IO, 'fdatasync: EIO', { details: { errno: Errno.EIO } });
     engine.hold = true;
     const group = Array.from({ length: 20 }, (_, i) => settled(wal.append(payload(i))));
     await tick();

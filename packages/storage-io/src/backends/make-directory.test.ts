@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Errno } from '../contract/errors.js';
 import { makeDirectory } from './make-directory.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/mkdir-child.mjs', import.meta.url));
@@ -40,7 +41,10 @@ describe('makeDirectory', () => {
     const file = join(root, 'file');
     writeFileSync(file, 'x');
     expect(() => makeDirectory(file)).toThrow(
-      expect.objectContaining({ code: 'WAL_IO', details: expect.objectContaining({ errno: 20 }) }),
+      expect.objectContaining({
+        code: 'WAL_IO',
+        details: expect.objectContaining({ errno: Errno.ENOTDIR }),
+      }),
     );
     expect(() => makeDirectory(join(file, 'below'))).toThrow(
       expect.objectContaining({ code: 'WAL_IO' }),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Errno } from '../contract/errors.js';
 import { FaultyStorageIo } from '../simulation/faulty.js';
 import { expectBytes } from '../testing/conformance.js';
 import { MemoryStorageIo } from './memory.js';
@@ -88,7 +89,7 @@ describe('MemoryStorageIo power loss', () => {
     const fd = await io.open('/f', { create: true });
     await io.lock('/LOCK');
     io.simulatePowerLoss();
-    expect((await io.completion(io.submitDatasync(fd))).result).toBe(-9);
+    expect((await io.completion(io.submitDatasync(fd))).result).toBe(-Errno.EBADF);
     const lock = await io.lock('/LOCK');
     await lock.release();
   });
@@ -109,7 +110,9 @@ describe('MemoryStorageIo power loss', () => {
     const created = await io.open('/f', { create: true });
     await io.close(created);
     const fd = await io.open('/f', { readOnly: true });
-    await expect(io.write(fd, bytes(1, 1), 0)).rejects.toMatchObject({ details: { errno: 9 } });
+    await expect(io.write(fd, bytes(1, 1), 0)).rejects.toMatchObject({
+      details: { errno: Errno.EBADF },
+    });
   });
 });
 

@@ -1,22 +1,24 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
-import { resultFromNodeError } from './errors.js';
+import { Errno, resultFromNodeError } from './errors.js';
 
 describe('the -errno a completion carries', () => {
   it('is the errno of a WalError raised before the call (an O_DIRECT the platform lacks)', () => {
     const refused = new WalError(WalErrorCode.IO, 'open (O_DIRECT unsupported) failed', {
-      details: { errno: 22, syscall: 'open (O_DIRECT unsupported)' },
+      details: { errno: Errno.EINVAL, syscall: 'open (O_DIRECT unsupported)' },
     });
-    expect(resultFromNodeError(refused)).toBe(-22);
+    expect(resultFromNodeError(refused)).toBe(-Errno.EINVAL);
   });
 
   it("is node:fs's errno for an error node:fs threw", () => {
-    expect(resultFromNodeError(Object.assign(new Error('ENOENT'), { errno: -2 }))).toBe(-2);
+    expect(resultFromNodeError(Object.assign(new Error('ENOENT'), { errno: -Errno.ENOENT }))).toBe(
+      -Errno.ENOENT,
+    );
   });
 
   it('is -EIO for an error that names no errno', () => {
-    expect(resultFromNodeError(new Error('no errno'))).toBe(-5);
+    expect(resultFromNodeError(new Error('no errno'))).toBe(-Errno.EIO);
   });
 });
 

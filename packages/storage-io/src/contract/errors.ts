@@ -1,28 +1,9 @@
 import { constants as osConstants } from 'node:os';
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { Errno, WalError, WalErrorCode } from '@walnut/codec';
 
-// The mapping of a failed call to a WalError is the codec's, shared with the packages that
+// The errno table and the mapping of a failed call to a WalError are the codec's, shared with the packages that
 // open files without a StorageIo; storage-io's own modules import it from here.
-export { errnoName, ioErrorFromErrno, ioErrorFromNode } from '@walnut/codec';
-
-/** Positive errno numbers the backends produce themselves (Linux values). */
-export const Errno = {
-  EBADF: osConstants.errno.EBADF,
-  EIO: osConstants.errno.EIO,
-  ENOENT: osConstants.errno.ENOENT,
-  EEXIST: osConstants.errno.EEXIST,
-  EINVAL: osConstants.errno.EINVAL,
-  ENOSPC: osConstants.errno.ENOSPC,
-  EDQUOT: osConstants.errno.EDQUOT,
-  ENOTDIR: osConstants.errno.ENOTDIR,
-  EISDIR: osConstants.errno.EISDIR,
-  ENOTEMPTY: osConstants.errno.ENOTEMPTY,
-  EOPNOTSUPP: osConstants.errno.EOPNOTSUPP,
-  ECANCELED: osConstants.errno.ECANCELED,
-  EAGAIN: osConstants.errno.EAGAIN,
-  EWOULDBLOCK: osConstants.errno.EWOULDBLOCK,
-  EBUSY: osConstants.errno.EBUSY,
-} as const;
+export { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from '@walnut/codec';
 
 /**
  * The positive errno of an error thrown by node:fs, or of a WalError that names one (a check

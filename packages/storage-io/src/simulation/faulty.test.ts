@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import { alignedBuffer } from '../contract/aligned.js';
+import { Errno } from '../contract/errors.js';
 import { expectBytes } from '../testing/conformance.js';
 import { FaultyStorageIo } from './faulty.js';
 
@@ -42,7 +43,7 @@ describe('FaultyStorageIo scripted faults', () => {
     await io.datasync(fd);
     await expect(io.datasync(fd)).rejects.toMatchObject({
       code: 'WAL_IO',
-      details: { errno: 5, syscall: 'fdatasync' },
+      details: { errno: Errno.EIO, syscall: 'fdatasync' },
     });
     await io.datasync(fd);
     expect(io.counts.fdatasync).toBe(4);
@@ -65,7 +66,7 @@ describe('FaultyStorageIo scripted faults', () => {
     await io.write(fd, bytes(600, 1), 0);
     await expect(io.write(fd, bytes(600, 2), 600)).rejects.toMatchObject({
       code: 'WAL_NO_SPACE',
-      details: { errno: 28 },
+      details: { errno: Errno.ENOSPC },
     });
     expect(await io.size(fd)).toBe(1000);
     io.clearFaults();
@@ -78,7 +79,9 @@ describe('FaultyStorageIo scripted faults', () => {
     const fd = await io.open('/f', { create: true });
     io.inject({ kind: 'eio', op: 'read', nth: 1 });
     io.inject({ kind: 'eio', op: 'syncDirectory', nth: 1 });
-    await expect(io.read(fd, Buffer.alloc(1), 0)).rejects.toMatchObject({ details: { errno: 5 } });
+    await expect(io.read(fd, Buffer.alloc(1), 0)).rejects.toMatchObject({
+      details: { errno: Errno.EIO },
+    });
     await expect(io.syncDirectory('/')).rejects.toMatchObject({ code: 'WAL_IO' });
     await io.syncDirectory('/');
   });
@@ -89,7 +92,7 @@ describe('FaultyStorageIo scripted faults', () => {
     await io.open('/a', { create: true });
     await expect(io.open('/b', { create: true })).rejects.toMatchObject({
       code: 'WAL_IO',
-      details: { errno: 5, syscall: 'open', path: '/b' },
+      details: { errno: Errno.EIO, syscall: 'open', path: '/b' },
     });
     expect(await io.stat('/b')).toBeNull();
     expect(io.counts.open).toBe(2);
@@ -101,8 +104,8 @@ describe('FaultyStorageIo scripted faults', () => {
     io.inject({ kind: 'eio', op: 'write', nth: 1 });
     const write = io.submitWrite(fd, bytes(10, 1), 0);
     const sync = io.submitDatasync(fd, { linkToPrevious: true });
-    expect((await io.completion(write)).result).toBe(-5);
-    expect((await io.completion(sync)).result).toBe(-125);
+    expect((await io.completion(write)).result).toBe(-Errno.EIO);
+    expect((await io.completion(sync)).result).toBe(-Errno.ECANCELED);
   });
 
   it('refuses all work after a crash', async () => {

@@ -7,6 +7,7 @@ import {
   alignedBufferUnavailable,
   DIRECT_IO_ALIGNMENT,
 } from '../contract/aligned.js';
+import { Errno } from '../contract/errors.js';
 import type { IoCompletion, IoFd, StorageIo } from '../contract/types.js';
 import { FaultyStorageIo } from '../simulation/faulty.js';
 
@@ -58,9 +59,7 @@ export interface ConformanceOptions {
   readonly timeoutMs?: number;
 }
 
-const EBADF = 9;
-const EINVAL = 22;
-const ECANCELED = 125;
+const { EBADF, ECANCELED, EINVAL, EOPNOTSUPP } = Errno;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -507,13 +506,13 @@ export function runStorageIoConformance(
         io.open(join(sub, 'y'), { create: true, exclusive: true }),
       ).rejects.toMatchObject({
         code: 'WAL_IO',
-        details: { errno: 17 },
+        details: { errno: Errno.EEXIST },
       });
       await io.unlink(join(sub, 'y'));
       expect(await io.readdir(sub)).toEqual([]);
       await expect(io.readdir(join(dir, 'missing'))).rejects.toMatchObject({
         code: 'WAL_IO',
-        details: { errno: 2 },
+        details: { errno: Errno.ENOENT },
       });
       await expect(io.open(join(dir, 'missing'))).rejects.toMatchObject({ code: 'WAL_IO' });
     });
@@ -527,7 +526,7 @@ export function runStorageIoConformance(
       if (allocated.result === 0) {
         expect(await io.size(fd)).toBe(64 * KiB);
       } else {
-        expect(allocated.result).toBe(-95);
+        expect(allocated.result).toBe(-EOPNOTSUPP);
       }
     });
 
@@ -540,7 +539,7 @@ export function runStorageIoConformance(
       await io.write(fd, data, 0);
       const started = await io.completion(io.submitWriteback(fd, 0, data.length));
       expect(started).toMatchObject({ op: 'writeback', requested: data.length });
-      expect([0, -95]).toContain(started.result);
+      expect([0, -EOPNOTSUPP]).toContain(started.result);
       if (options.durableImage) expect(options.durableImage(io, path)?.length ?? 0).toBe(0);
       const back = Buffer.alloc(data.length);
       expect(await io.read(fd, back, 0)).toBe(data.length);

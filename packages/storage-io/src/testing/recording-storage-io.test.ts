@@ -5,6 +5,7 @@ import { WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
+import { Errno } from '../contract/errors.js';
 import { OverlappingWritesError, RecordingStorageIo } from './recording-storage-io.js';
 
 const bytes = (n: number, fill = 1) => Buffer.alloc(n, fill);
@@ -196,7 +197,7 @@ describe('RecordingStorageIo: holding and refusing', () => {
     const io = new RecordingStorageIo(new MemoryStorageIo());
     io.refuse(
       (op) => op.kind === 'open' && op.options?.direct === true,
-      () => new WalError(WalErrorCode.IO, 'open: EINVAL', { details: { errno: 22 } }),
+      () => new WalError(WalErrorCode.IO, 'open: EINVAL', { details: { errno: Errno.EINVAL } }),
       { once: false },
     );
     for (let i = 0; i < 2; i++) {

@@ -11,7 +11,7 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { readSmallFile } from '@walnut/segmented';
-import type { IoLock } from '@walnut/storage-io';
+import { Errno, type IoLock } from '@walnut/storage-io';
 import { CommitRounds } from './commit-rounds.js';
 import { Cursor } from './cursor.js';
 import { cursorInUseError } from './cursor-errors.js';
@@ -85,7 +85,8 @@ export class CursorRegistry {
     try {
       names = await io.readdir(this.cursorDir);
     } catch (error) {
-      if (isWalError(error, WalErrorCode.IO) && error.details.errno === 2) return new Map();
+      if (isWalError(error, WalErrorCode.IO) && error.details.errno === Errno.ENOENT)
+        return new Map();
       throw error;
     }
     const found = new Map<string, bigint>();

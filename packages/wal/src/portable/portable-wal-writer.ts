@@ -14,6 +14,7 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import {
+  Errno,
   type IoFd,
   type IoUringConfig,
   ioErrorFromErrno,
@@ -71,7 +72,7 @@ export interface PortableWalStats {
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
-const ECANCELED = 125;
+const { ECANCELED, EIO } = Errno;
 
 /**
  * A single-file log for users who want no segments: direct appends (written at once),
@@ -296,7 +297,7 @@ export class PortableWalWriter {
       await this.io.truncate(this.fd, scan.end);
     } catch (error) {
       this.poisoned =
-        error instanceof WalError ? error : ioErrorFromErrno(5, 'ftruncate', this.path);
+        error instanceof WalError ? error : ioErrorFromErrno(EIO, 'ftruncate', this.path);
       throw error;
     }
     await this.datasync();
@@ -571,7 +572,7 @@ export class PortableWalWriter {
       await this.io.truncate(this.fd, length);
     } catch (error) {
       this.poisoned =
-        error instanceof WalError ? error : ioErrorFromErrno(5, 'ftruncate', this.path);
+        error instanceof WalError ? error : ioErrorFromErrno(EIO, 'ftruncate', this.path);
     }
   }
 }
