@@ -1,5 +1,5 @@
 import { crc32c } from './crc32c.js';
-import { WalError, WalErrorCode } from './errors.js';
+import { damagedFileError } from './damaged-file.js';
 
 /** Name of the file in a log directory recording its last suffix cut (FORMAT.md "Log directory"). */
 export const CUT_FILE = 'CUT';
@@ -44,10 +44,10 @@ export function decodeCut(bytes: Uint8Array, path: string): SuffixCut {
     (state !== PENDING && state !== DONE) ||
     b.readUIntLE(33, 3) !== 0
   ) {
-    throw new WalError(
-      WalErrorCode.CORRUPT,
-      `${path} is damaged (${b.length} bytes, checksum mismatch, wrong size or unknown state); it records the log's last truncateAfter. Restore it from a backup; if no truncateAfter was running when the log last closed, removing it is safe`,
-      { details: { segment: path, offset: 0 } },
+    throw damagedFileError(
+      path,
+      `${b.length} bytes, checksum mismatch, wrong size or unknown state`,
+      "it records the log's last truncateAfter. Restore it from a backup; if no truncateAfter was running when the log last closed, removing it is safe",
     );
   }
   return {

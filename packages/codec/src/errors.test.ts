@@ -40,4 +40,32 @@ describe('WalError', () => {
       expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT, message: 'pass a KeyRing' }),
     );
   });
+
+  it('closed names what is closed, why in parentheses, then what to do', () => {
+    expect(WalError.closed('the follower')).toMatchObject({
+      code: WalErrorCode.CLOSED,
+      message: 'the follower is closed',
+      details: {},
+    });
+    expect(
+      WalError.closed('the log', 'open it again', { why: 'nothing pending was acknowledged' }),
+    ).toMatchObject({
+      message: 'the log is closed (nothing pending was acknowledged); open it again',
+    });
+    expect(WalError.closed('cursor "a"', 'reopen it', { details: { cursor: 'a' } })).toMatchObject({
+      message: 'cursor "a" is closed; reopen it',
+      details: { cursor: 'a' },
+    });
+  });
+
+  it('poisoned keeps the failure that poisoned as its cause', () => {
+    const cause = new WalError(WalErrorCode.IO, 'fdatasync failed with EIO');
+    const poisoned = WalError.poisoned('a sync failed earlier; reopen', cause, { offset: 4 });
+    expect(poisoned).toMatchObject({
+      code: WalErrorCode.POISONED,
+      message: 'a sync failed earlier; reopen',
+      details: { offset: 4 },
+    });
+    expect(poisoned.cause).toBe(cause);
+  });
 });

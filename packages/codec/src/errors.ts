@@ -119,6 +119,36 @@ export class WalError extends Error {
   }
 
   /**
+   * `WAL_CLOSED` for a call on something closed: `subject` names it ("the log", `cursor "a"`),
+   * `why` (in parentheses) says what closing meant for it, `advice` what to do instead.
+   */
+  static closed(
+    subject: string,
+    advice?: string,
+    options: { why?: string; details?: WalErrorDetails } = {},
+  ): WalError {
+    const why = options.why === undefined ? '' : ` (${options.why})`;
+    return new WalError(
+      WalErrorCode.CLOSED,
+      `${subject} is closed${why}${advice === undefined ? '' : `; ${advice}`}`,
+      options.details === undefined ? {} : { details: options.details },
+    );
+  }
+
+  /**
+   * `WAL_POISONED` for every call after a write or sync failed: what reached the disk is
+   * unknown, so the writer takes no more calls until it is reopened. `message` says what
+   * failed and how to reopen; `cause` is the failure.
+   */
+  static poisoned(message: string, cause: unknown, details?: WalErrorDetails): WalError {
+    return new WalError(
+      WalErrorCode.POISONED,
+      message,
+      details === undefined ? { cause } : { cause, details },
+    );
+  }
+
+  /**
    * What `JSON.stringify` writes, as loggers do: the code and message (an Error's message is
    * not an enumerable field) and the details, whose LSNs become decimal strings.
    */

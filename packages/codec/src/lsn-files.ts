@@ -1,5 +1,5 @@
 import { crc32c } from './crc32c.js';
-import { WalError, WalErrorCode } from './errors.js';
+import { damagedFileError } from './damaged-file.js';
 
 /** Name of the file in a log directory holding its retained floor (FORMAT.md "Log directory"). */
 export const FLOOR_FILE = 'FLOOR';
@@ -20,10 +20,10 @@ function encodeLsnFile(lsn: bigint): Buffer {
 function decodeLsnFile(bytes: Uint8Array, path: string, holds: string, advice: string): bigint {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length !== LSN_FILE_SIZE || b.readUInt32LE(8) !== crc32c(b.subarray(0, 8))) {
-    throw new WalError(
-      WalErrorCode.CORRUPT,
-      `${path} is damaged (${b.length} bytes, checksum mismatch or wrong size); it holds ${holds}. ${advice}`,
-      { details: { segment: path, offset: 0 } },
+    throw damagedFileError(
+      path,
+      `${b.length} bytes, checksum mismatch or wrong size`,
+      `it holds ${holds}. ${advice}`,
     );
   }
   return b.readBigUInt64LE(0);

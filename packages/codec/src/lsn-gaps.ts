@@ -1,5 +1,6 @@
 import { crc32c } from './crc32c.js';
-import { WalError, WalErrorCode } from './errors.js';
+import { damagedFileError } from './damaged-file.js';
+import type { WalError } from './errors.js';
 
 /** Name of the file in a log directory listing the LSN ranges salvage recovery gave up on. */
 export const GAPS_FILE = 'GAPS';
@@ -17,10 +18,10 @@ const CRC_SIZE = 4;
 const MAX_GAPS = 1 << 20;
 
 function damaged(path: string, why: string): WalError {
-  return new WalError(
-    WalErrorCode.CORRUPT,
-    `${path} is damaged (${why}); it lists the LSN ranges an earlier salvage lost. Restore it from a backup, or open with recovery: 'salvage' to record the gaps again`,
-    { details: { segment: path, offset: 0 } },
+  return damagedFileError(
+    path,
+    why,
+    "it lists the LSN ranges an earlier salvage lost. Restore it from a backup, or open with recovery: 'salvage' to record the gaps again",
   );
 }
 

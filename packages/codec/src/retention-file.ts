@@ -1,5 +1,5 @@
 import { crc32c } from './crc32c.js';
-import { WalError, WalErrorCode } from './errors.js';
+import { damagedFileError } from './damaged-file.js';
 
 /** Name of the file recording the retention settings of the log's writer (FORMAT.md "Log directory"). */
 export const RETENTION_FILE = 'RETENTION';
@@ -34,10 +34,10 @@ export function encodeRetention(settings: RetentionSettings): Buffer {
 export function decodeRetention(bytes: Uint8Array, path: string): RetentionSettings {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length !== SIZE || b.readUInt32LE(33) !== crc32c(b.subarray(0, 33)) || b[32]! > 1) {
-    throw new WalError(
-      WalErrorCode.CORRUPT,
-      `${path} is damaged (${b.length} bytes, checksum mismatch or wrong size); it only records the retention settings of the log's last writer, which writes it again when it opens, so removing it is safe`,
-      { details: { segment: path, offset: 0 } },
+    throw damagedFileError(
+      path,
+      `${b.length} bytes, checksum mismatch or wrong size`,
+      "it only records the retention settings of the log's last writer, which writes it again when it opens, so removing it is safe",
     );
   }
   const limit = (at: number) => {

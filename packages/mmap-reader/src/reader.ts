@@ -261,8 +261,7 @@ export class MmapWalReader {
    * does not authenticate under the ring's key.
    */
   nextRecord(): WalRecord | null {
-    if (this.closed)
-      throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
+    if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
     for (;;) {
       const at = this.at;
       if (at < this.readyCount) {

@@ -9,7 +9,7 @@ import {
 } from '@walnut/codec';
 import type { IoFd, StorageIo } from '@walnut/storage-io';
 import type { ResumePoint } from './resume-point.js';
-import { readFully, scanCoreRange } from './scan.js';
+import { readFully, scanCoreRange, shortCoreFileError } from './scan.js';
 
 // The file under a CoreWalWriter: made new with its header, checked and cut back to a resume
 // position, or rewritten sparsely to free what a checkpoint covers. The writer owns what
@@ -62,11 +62,7 @@ export async function resumeCoreFile(
 ): Promise<ResumePoint> {
   const size = await io.size(fd);
   if (size < FILE_HEADER_SIZE)
-    throw new WalError(
-      WalErrorCode.CORRUPT,
-      `${path} is ${size} bytes, shorter than the 64-byte file header; it is not a core file`,
-      { details: { segment: path, offset: 0, coreId } },
-    );
+    throw shortCoreFileError(path, size, { segment: path, offset: 0, coreId });
   const header = decodeFileHeader(await readFully(io, fd, path, 0, FILE_HEADER_SIZE), path);
   checkCoreHeader(header.fileKind, header.cipher, path, coreId);
   if (position > size)

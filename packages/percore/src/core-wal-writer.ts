@@ -578,16 +578,15 @@ export class CoreWalWriter {
   }
 
   private poisonedError(): WalError {
-    return new WalError(
-      WalErrorCode.POISONED,
+    return WalError.poisoned(
       `core ${this.coreId}: an earlier write or sync of ${this.path} failed (${this.failure?.message}); nothing after syncedPosition ${this.synced} is durable. Recover and reopen the writer with openAt.`,
-      { cause: this.failure, details: { segment: this.path, offset: this.synced } },
+      this.failure,
+      { segment: this.path, offset: this.synced },
     );
   }
 
   private assertUsable(): void {
-    if (this.closed)
-      throw new WalError(WalErrorCode.CLOSED, `core ${this.coreId}: the writer is closed`);
+    if (this.closed) throw WalError.closed(`core ${this.coreId}: the writer`);
     if (this.failure !== null) throw this.poisonedError();
   }
 

@@ -5,13 +5,11 @@ import {
   type FileHeader,
   invalidArgument,
   type ScanStop,
-  WalError,
-  WalErrorCode,
 } from '@walnut/codec';
 import { createStorageIo, type IoFd, type StorageIo } from '@walnut/storage-io';
 import { checkCoreHeader } from './core-file.js';
 import type { ResumePoint } from './resume-point.js';
-import { readFully, scanCoreRange } from './scan.js';
+import { midFileCorruptionError, readFully, scanCoreRange, shortCoreFileError } from './scan.js';
 
 export interface PerCoreWalReaderOptions {
   /** Default: `createStorageIo()`, owned (closed) by the reader. */
@@ -69,12 +67,7 @@ export class PerCoreWalReader {
     try {
       fd = await io.open(path, { readOnly: true });
       const size = await io.size(fd);
-      if (size < FILE_HEADER_SIZE)
-        throw new WalError(
-          WalErrorCode.CORRUPT,
-          `${path} is ${size} bytes, shorter than the 64-byte file header; it is not a core file`,
-          { details: { segment: path, offset: 0 } },
-        );
+      if (size < FILE_HEADER_SIZE) throw shortCoreFileError(path, size);
       const header = decodeFileHeader(await readFully(io, fd, path, 0, FILE_HEADER_SIZE), path);
       checkCoreHeader(header.fileKind, header.cipher, path, options.coreId ?? -1);
       return new PerCoreWalReader(path, header, size, io, ownsIo, fd, options.coreId ?? null);
@@ -107,17 +100,11 @@ export class PerCoreWalReader {
       (entry) => entries.push(entry),
     );
     if (outcome.stop.kind === 'corrupt')
-      throw new WalError(
-        WalErrorCode.CORRUPT,
-        `${this.path}: damage at offset ${outcome.stop.offset} (${outcome.stop.reason}) is followed by valid entries; this is mid-file corruption, not a torn tail. Restore the file from a replica or backup.`,
-        {
-          details: {
-            segment: this.path,
-            offset: outcome.stop.offset,
-            coreId: this.coreId ?? undefined,
-          },
-        },
-      );
+      throw midFileCorruptionError(this.path, outcome.stop, {
+        segment: this.path,
+        offset: outcome.stop.offset,
+        coreId: this.coreId ?? undefined,
+      });
     const coreId = this.coreId ?? entries[0]?.coreId ?? null;
     return { path: this.path, coreId, from: start, entries, stop: outcome.stop, end: outcome.end };
   }

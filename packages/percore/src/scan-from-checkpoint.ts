@@ -2,7 +2,7 @@ import { type CoreEntry, type ScanStop, WalError, WalErrorCode } from '@walnut/c
 import type { StorageIo } from '@walnut/storage-io';
 import type { CoreCheckpoint } from './manifest.js';
 import type { ResumePoint } from './resume-point.js';
-import { scanCoreRange } from './scan.js';
+import { midFileCorruptionError, scanCoreRange } from './scan.js';
 
 /**
  * Scans a core file from its place in checkpoint `checkpointId` (collecting its entries when
@@ -37,11 +37,11 @@ export async function scanFromCheckpoint(
       into === undefined ? undefined : (entry) => into.push(entry),
     );
     if (scan.stop.kind === 'corrupt')
-      throw new WalError(
-        WalErrorCode.CORRUPT,
-        `${path} (core ${coreId}): damage at offset ${scan.stop.offset} (${scan.stop.reason}) is followed by valid entries; this is mid-file corruption, not a torn tail. Restore the file from a replica or backup.`,
-        { details: { segment: path, offset: scan.stop.offset, coreId } },
-      );
+      throw midFileCorruptionError(`${path} (core ${coreId})`, scan.stop, {
+        segment: path,
+        offset: scan.stop.offset,
+        coreId,
+      });
     const last = scan.lastEntry;
     const end: ResumePoint = last
       ? {

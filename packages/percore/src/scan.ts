@@ -8,6 +8,7 @@ import {
   type ScanStop,
   WalError,
   WalErrorCode,
+  type WalErrorDetails,
 } from '@walnut/codec';
 import type { IoFd, StorageIo } from '@walnut/storage-io';
 
@@ -110,6 +111,32 @@ export async function scanCoreRange(
     lastEntry,
     count,
   };
+}
+
+/** A core file too short to hold its file header. */
+export function shortCoreFileError(
+  path: string,
+  size: number,
+  details: WalErrorDetails = { segment: path, offset: 0 },
+): WalError {
+  return new WalError(
+    WalErrorCode.CORRUPT,
+    `${path} is ${size} bytes, shorter than the 64-byte file header; it is not a core file`,
+    { details },
+  );
+}
+
+/** Damage followed by valid entries: not a torn tail to cut but corruption to restore. */
+export function midFileCorruptionError(
+  where: string,
+  stop: { offset: number; reason: string },
+  details: WalErrorDetails,
+): WalError {
+  return new WalError(
+    WalErrorCode.CORRUPT,
+    `${where}: damage at offset ${stop.offset} (${stop.reason}) is followed by valid entries; this is mid-file corruption, not a torn tail. Restore the file from a replica or backup.`,
+    { details },
+  );
 }
 
 function notAnEntry(path: string, offset: number, coreId: number | null): WalError {

@@ -151,8 +151,7 @@ export class Follower {
     }
     if (this.applier.durable >= lsn) return Promise.resolve(this.applier.durable);
     if (this.failure) return Promise.reject(this.failure);
-    if (this.closed)
-      return Promise.reject(new WalError(WalErrorCode.CLOSED, 'the follower is closed'));
+    if (this.closed) return Promise.reject(WalError.closed('the follower'));
     return new Promise((resolve, reject) => {
       const waiter = {
         lsn,

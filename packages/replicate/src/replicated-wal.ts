@@ -414,11 +414,7 @@ export class ReplicatedWal {
   private refusal(): WalError | null {
     if (this.fencing.report !== null) return this.fencing.error();
     if (this.divergence !== null) return this.divergence;
-    if (this.closed)
-      return new WalError(
-        WalErrorCode.CLOSED,
-        'the replicated log is closed; open it again to append',
-      );
+    if (this.closed) return WalError.closed('the replicated log', 'open it again to append');
     return null;
   }
 

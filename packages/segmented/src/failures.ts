@@ -59,10 +59,10 @@ export class Failures {
   poisonWith(cause: unknown): void {
     if (this.poison !== null) return;
     const inner = cause instanceof Error ? cause.message : String(cause);
-    this.poison = new WalError(
-      WalErrorCode.POISONED,
+    this.poison = WalError.poisoned(
       `the log is poisoned by a failed write or fsync (${inner}); data not yet durable may be lost and fsync errors cannot be retried safely. Close and reopen the log (recovery will check it)`,
-      { cause, details: isWalError(cause) ? { ...cause.details } : {} },
+      cause,
+      isWalError(cause) ? { ...cause.details } : {},
     );
     this.host.poisoned(this.poison);
   }

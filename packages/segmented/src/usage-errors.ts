@@ -1,7 +1,7 @@
 import { badArgument, MAX_LSN, WalError, WalErrorCode } from '@walnut/codec';
 
 export function closedError(): WalError {
-  return new WalError(WalErrorCode.CLOSED, 'the log is closed; open it again to use it');
+  return WalError.closed('the log', 'open it again to use it');
 }
 
 export function readOnlyError(what: string): WalError {

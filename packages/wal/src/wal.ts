@@ -698,10 +698,9 @@ export class Wal {
       // Records already acknowledged (durability 'none'/'interval', or appendQueued) were
       // lost and their LSNs would be handed out again: the log cannot go on honestly.
       this.engineFailed(
-        new WalError(
-          WalErrorCode.POISONED,
+        WalError.poisoned(
           `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === queue.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
-          { cause },
+          cause,
         ),
       );
     }

@@ -37,9 +37,7 @@ export function cursorInUseError(name: string, cause: unknown): WalError {
 
 /** The cursor was closed (by `close()`, `deleteCursor` or its Wal closing). */
 export function cursorClosedError(name: string): WalError {
-  return new WalError(
-    WalErrorCode.CLOSED,
-    `cursor "${name}" is closed; open it again with wal.cursor("${name}")`,
-    { details: { cursor: name } },
-  );
+  return WalError.closed(`cursor "${name}"`, `open it again with wal.cursor("${name}")`, {
+    details: { cursor: name },
+  });
 }

@@ -3,10 +3,9 @@ import { describeValue, isBytes, isWalError, WalError, WalErrorCode } from '@wal
 // The errors a Wal refuses a call with, each saying what to do instead.
 
 export function closedError(): WalError {
-  return new WalError(
-    WalErrorCode.CLOSED,
-    'the log is closed (anything pending at close was never acknowledged); open it again to continue',
-  );
+  return WalError.closed('the log', 'open it again to continue', {
+    why: 'anything pending at close was never acknowledged',
+  });
 }
 
 export function closingError(): WalError {
@@ -40,10 +39,9 @@ export function notOpenError(): WalError {
 
 /** Every call after the failure that poisoned the log (`poison`). */
 export function poisonedError(poison: WalError | undefined): WalError {
-  return new WalError(
-    WalErrorCode.POISONED,
+  return WalError.poisoned(
     `a write or fdatasync failed earlier (${poison?.message ?? 'unknown'}), so what reached the disk is unknown; close the log and open it again`,
-    { cause: poison },
+    poison,
   );
 }
 

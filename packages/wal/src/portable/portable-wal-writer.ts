@@ -430,20 +430,16 @@ export class PortableWalWriter {
 
   private refusal(): WalError | undefined {
     if (this.closed || this.closing) {
-      return new WalError(
-        WalErrorCode.CLOSED,
-        `portable log ${this.path} is closed; open it again`,
-      );
+      return WalError.closed(`portable log ${this.path}`, 'open it again');
     }
     return this.poisonedError();
   }
 
   private poisonedError(): WalError | undefined {
     if (!this.poisoned) return undefined;
-    return new WalError(
-      WalErrorCode.POISONED,
+    return WalError.poisoned(
       `an fdatasync or write of ${this.path} failed earlier, so what reached the disk is unknown; close and reopen the file`,
-      { cause: this.poisoned },
+      this.poisoned,
     );
   }
 
