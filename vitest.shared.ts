@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
+
+/** Prints the seeds of the FaultyStorageIo instances of a test that failed (WALNUT_FAULT_SEED). */
+const faultSeeds = fileURLToPath(new URL('./vitest.fault-seeds.ts', import.meta.url));
 
 /**
  * Every workspace project resolves `@walnut/*` imports to their TypeScript sources
@@ -17,6 +21,7 @@ export function walnutProject(
       environment: 'node',
       include: extra.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
       testTimeout: extra.testTimeout ?? 20_000,
+      setupFiles: [faultSeeds],
     },
   });
 }

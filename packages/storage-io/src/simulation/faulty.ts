@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { WalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
 import { BaseStorageIo, type OpenRequest, type QueuedOp } from '../contract/base-storage-io.js';
@@ -17,7 +18,10 @@ import { type Fault, FaultPlan, type OpCounts } from './fault-plan.js';
 export type { Fault, FaultableOp } from './fault-plan.js';
 
 export interface FaultyOptions {
-  /** Seed for the tear position chosen by `crash({ tear: true })`. */
+  /**
+   * Seed for the tear position chosen by `crash({ tear: true })`. Default: a fresh one
+   * (`defaultFaultSeed()`), which `seed` tells, and `WALNUT_FAULT_SEED` replays.
+   */
   readonly seed?: number;
   /**
    * False presents the inner backend as one without dsync writes, as a StorageIo written
@@ -25,6 +29,39 @@ export interface FaultyOptions {
    * as the inner backend.
    */
   readonly dsyncWrites?: boolean;
+}
+
+/** The environment variable that replays the seeds `defaultFaultSeed()` chose in a failed run. */
+export const FAULT_SEED_ENV = 'WALNUT_FAULT_SEED';
+
+/**
+ * Where a test runner collects the seeds chosen by default, to print them when a test fails
+ * (`vitest.fault-seeds.ts` at the repository root does): an array under this symbol on
+ * `globalThis`, present only while a runner listens.
+ */
+export const FAULT_SEEDS = Symbol.for('walnut.faultSeeds');
+
+let nextDefault: number | undefined;
+
+/**
+ * The seed of a FaultyStorageIo built without one: the first is `WALNUT_FAULT_SEED` when set,
+ * else the clock; each later one the one before plus one, so that one number replays every
+ * instance of a test run alone (`vitest -t`) in the order it builds them.
+ */
+export function defaultFaultSeed(): number {
+  if (nextDefault === undefined) {
+    const given = process.env[FAULT_SEED_ENV];
+    if (given !== undefined && given !== '' && !/^\d+$/.test(given)) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `${FAULT_SEED_ENV} must be a whole number (a seed a failed test printed), got ${JSON.stringify(given)}`,
+      );
+    }
+    nextDefault = given ? Number(given) : Date.now();
+  }
+  const seed = nextDefault++;
+  (globalThis as { [FAULT_SEEDS]?: number[] })[FAULT_SEEDS]?.push(seed);
+  return seed;
 }
 
 /** What became of the previous submission, for `linkToPrevious`. */
@@ -58,9 +95,14 @@ export class FaultyStorageIo extends BaseStorageIo {
     super();
     this.inner = inner;
     this.name = `faulty(${inner.name})`;
-    this.#seed = options.seed ?? Date.now();
+    this.#seed = options.seed ?? defaultFaultSeed();
     this.#dsyncWrites = options.dsyncWrites !== false && inner.dsyncWrites === true;
     this.#journal = inner instanceof MemoryStorageIo ? null : new CrashJournal();
+  }
+
+  /** The seed of this instance's tears: given, or chosen by `defaultFaultSeed()`. */
+  get seed(): number {
+    return this.#seed;
   }
 
   inject(fault: Fault): void {
