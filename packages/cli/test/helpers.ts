@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import {
@@ -14,6 +13,7 @@ import {
   segmentFileName,
   segmentFilesIn,
 } from '@walnut/codec';
+import { tempDir as kitTempDir, removeTempDirs } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach } from 'vitest';
 import type { Output } from '../src/output.js';
@@ -55,15 +55,10 @@ export async function cli(...argv: string[]) {
   return { code, stdout: captured.stdout, stderr: captured.stderr };
 }
 
-const made: string[] = [];
-afterEach(async () => {
-  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 export async function tempDir(prefix = 'walnut-cli-test-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
+  return kitTempDir(prefix);
 }
 
 export interface FixtureSegment {

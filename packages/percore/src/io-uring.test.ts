@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStorageIo } from '@walnut/storage-io';
-import { ioUringForTests } from '@walnut/storage-io/testing';
+import { ioUringForTests, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CoreWalWriter } from './core-wal-writer.js';
 import { PerCoreWalReader } from './reader.js';
@@ -14,9 +12,9 @@ describe.skipIf(uring.skip !== false)(
   () => {
     let dir: string;
     beforeEach(() => {
-      dir = mkdtempSync(join(tmpdir(), 'percore-uring-'));
+      dir = tempDir('percore-uring-');
     });
-    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    afterEach(removeTempDirs);
 
     it('direct and StorageIo paths write every entry and sync what they claim', async () => {
       const io = createStorageIo({ backend: 'io_uring' });

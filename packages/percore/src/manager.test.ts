@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyOf } from '../test/entries.js';
 import { PerCoreWalManager } from './manager.js';
@@ -67,9 +66,9 @@ describe('PerCoreWalManager', () => {
 describe('space reclamation (real file system)', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'percore-reclaim-'));
+    dir = tempDir('percore-reclaim-');
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(removeTempDirs);
 
   it('frees the blocks before the manifest positions, keeps the tail and the offsets', async () => {
     const fsIo = new SyncFsStorageIo();

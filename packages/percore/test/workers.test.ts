@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { CoreEntry } from '@walnut/codec';
 import { SyncFsStorageIo } from '@walnut/storage-io';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PerCoreWalManager } from '../src/index.js';
 
@@ -16,9 +14,9 @@ const ENTRIES = 3_000;
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'percore-workers-'));
+  dir = tempDir('percore-workers-');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(removeTempDirs);
 
 interface Done {
   coreId: number;

@@ -1,14 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Errno, ioErrorFromErrno, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentedWal } from './index.js';
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-log-directory-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-log-directory-');
+afterAll(removeTempDirs);
 let dirs = 0;
 /** A fresh directory holding `files` (name → content). */
 function dirWith(files: Record<string, string>): string {

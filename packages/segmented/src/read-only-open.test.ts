@@ -1,17 +1,15 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, payloadFor } from '../test/helpers.js';
 import { SegmentedWal, type SegmentInfo } from './index.js';
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'walnut-ro-open-'));
+  dir = tempDir('walnut-ro-open-');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(removeTempDirs);
 
 const lsnsOf = async (wal: SegmentedWal) => (await collect(wal.replay())).map((r) => r.lsn);
 

@@ -1,14 +1,14 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WAL_CHANNELS } from './internal/channels.js';
 import { Wal } from './wal.js';
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-diagnostics-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-diagnostics-');
+afterAll(removeTempDirs);
 
 /** Messages published on `name` while the test runs. */
 const heard = new Map<string, unknown[]>();

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 
@@ -13,8 +12,8 @@ const fixture = join(
   'fixtures',
   'open-writer.mjs',
 );
-const root = mkdtempSync(join(tmpdir(), 'walnut-wal-lock-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-wal-lock-');
+afterAll(removeTempDirs);
 const running = new Set<ChildProcess>();
 afterEach(() => {
   for (const proc of running) proc.kill('SIGKILL');
@@ -57,7 +56,7 @@ describe('one writer per log, without the native addon', () => {
     expect(first.outcome).toMatchObject({ ok: true, lsn: '1' });
     const second = await writer(dir, 'try');
     expect(second.outcome).toMatchObject({ ok: false, code: 'WAL_LOCKED' });
-    await expect(Wal.open(dir).build()).rejects.toMatchObject({ code: 'WAL_LOCKED' });
+    await expectWalError(Wal.open(dir).build(), 'WAL_LOCKED');
 
     await new Promise((resolve) => {
       first.process.once('close', resolve);

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { WalOptions } from './options.js';
@@ -12,8 +12,8 @@ import { Wal } from './wal.js';
  * the option once and later left it out must find every acknowledged record and never see
  * an LSN handed out twice.
  */
-const root = mkdtempSync(join(tmpdir(), 'walnut-max-record-size-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-max-record-size-');
+afterAll(removeTempDirs);
 let dirs = 0;
 const freshDir = () => join(root, `log-${dirs++}`);
 

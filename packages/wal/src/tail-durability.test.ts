@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WalRecord } from '@walnut/codec';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Durability } from './options.js';
 import { Wal } from './wal.js';
@@ -10,8 +9,8 @@ import { Wal } from './wal.js';
  * What a tail follows under each durability mode: what the mode acknowledges (durable
  * records under 'sync', written ones otherwise), or only durable records with durableOnly.
  */
-const root = mkdtempSync(join(tmpdir(), 'walnut-tail-durability-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-tail-durability-');
+afterAll(removeTempDirs);
 let dirs = 0;
 
 async function open(durability: Durability): Promise<Wal> {

@@ -1,19 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Batch } from './batch.js';
 import { Wal } from './wal.js';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-wal-at-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 const batchOf = (from: number, count: number, size = 16) => {
   const batch = new Batch();
@@ -54,7 +44,7 @@ describe('Wal.appendBatch with firstLsn', () => {
     const right = wal.appendBatch(batchOf(5, 1, 16), { firstLsn: 5n });
     expect(wal.stats().blockedAppends).toBe(2);
     expect(await first).toBe(4n);
-    await expect(wrong).rejects.toMatchObject({ code: 'WAL_LSN_MISMATCH' });
+    await expectWalError(wrong, 'WAL_LSN_MISMATCH');
     expect(await right).toBe(5n);
     await wal.close();
   });

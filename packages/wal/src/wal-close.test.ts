@@ -1,9 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isWalError, WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { ioUringForTests } from '@walnut/storage-io/testing';
+import {
+  expectWalError,
+  ioUringForTests,
+  removeTempDirs,
+  tempDir,
+} from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openFakeWal } from '../test/fake-engine.js';
 import type { StorageChoice } from './internal/storage-choice.js';
@@ -171,7 +174,7 @@ describe('close() over SegmentedWal, with completions held (deterministic)', () 
     faulty.holdCompletions();
     const appender = new Appender(wal);
     appender.appendMany('a', 10);
-    await expect(wal.shutdown(20)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });
+    await expectWalError(wal.shutdown(20), 'WAL_TIMEOUT');
     appender.appendMany('b', 10);
     await closeThenRelease(wal, () => faulty.releaseCompletions());
     const outcomes = await appender.all();
@@ -216,8 +219,8 @@ describe('close() over SegmentedWal, with completions held (deterministic)', () 
   });
 });
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-wal-close-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-wal-close-');
+afterAll(removeTempDirs);
 const ioUring = ioUringForTests();
 
 describe.each([

@@ -1,17 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WalRecord } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Batch } from './batch.js';
 import { Wal } from './wal.js';
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-wal-read-only-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-wal-read-only-');
+afterAll(removeTempDirs);
 let dirs = 0;
 const freshDir = () => join(root, `log-${dirs++}`);
 
@@ -62,11 +62,9 @@ describe('Wal.open(dir).readOnly()', () => {
       () => reader.sync(),
       () => reader.truncateBefore(50n),
     ]) {
-      await expect(refused()).rejects.toMatchObject({ code: 'WAL_READ_ONLY' });
+      await expectWalError(refused(), 'WAL_READ_ONLY');
     }
-    expect(() => reader.appendQueued(Buffer.from('no'))).toThrow(
-      expect.objectContaining({ code: 'WAL_READ_ONLY' }),
-    );
+    expectWalError(() => reader.appendQueued(Buffer.from('no')), 'WAL_READ_ONLY');
 
     // What the writer appends later, the reader's next replay includes.
     await appendUpTo(writer, 150n);
@@ -136,8 +134,9 @@ describe('Wal.open(dir).readOnly()', () => {
       code: 'WAL_BAD_ARGUMENT',
       message: expect.stringContaining('segmentSize, durability are for a writer'),
     });
-    expect(() => Wal.open(freshDir()).options({ readOnly: 'yes' as never })).toThrow(
-      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+    expectWalError(
+      () => Wal.open(freshDir()).options({ readOnly: 'yes' as never }),
+      'WAL_BAD_ARGUMENT',
     );
   });
 

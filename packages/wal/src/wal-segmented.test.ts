@@ -1,21 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isWalError, KeyRing } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Batch } from './batch.js';
 import { Wal } from './wal.js';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-wal-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 const payload = (i: number) => Buffer.from(`payload-${i}-${'x'.repeat(i % 50)}`);
 
@@ -107,9 +97,7 @@ describe('Wal over SegmentedWal (real files)', () => {
       state: 'off',
       ranges: 0,
     });
-    expect(() => Wal.open(tempDir()).writebackAhead(-1)).toThrow(
-      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
-    );
+    expectWalError(() => Wal.open(tempDir()).writebackAhead(-1), 'WAL_BAD_ARGUMENT');
   });
 
   it('replays every record across sealed (mmap) and active segments, also after reopen', async () => {
@@ -252,7 +240,7 @@ describe('Wal over SegmentedWal with fault injection', () => {
       await expect(wal.append(Buffer.from('later'))).rejects.toMatchObject({
         code: 'WAL_POISONED',
       });
-      await expect(wal.sync()).rejects.toMatchObject({ code: 'WAL_POISONED' });
+      await expectWalError(wal.sync(), 'WAL_POISONED');
       expect(wal.durableLsn).toBe(1n);
       await wal.close();
     },

@@ -1,20 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WalErrorCode, type WalRecord } from '@walnut/codec';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Batch } from './batch.js';
 import { Wal } from './wal.js';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-cut-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 /** Payloads say which history they belong to. */
 const old = (i: number) => Buffer.from(`old-${i}-${'o'.repeat(200)}`);
@@ -61,7 +51,7 @@ describe('Wal.truncateAfter', () => {
     });
     expect(await Promise.all(before)).toEqual([11n, 12n]);
     expect((await cutting).recordsRemoved).toBe(7n);
-    await expect(wal.truncateAfter(9n)).rejects.toMatchObject({ code: WalErrorCode.BAD_ARGUMENT });
+    await expectWalError(wal.truncateAfter(9n), WalErrorCode.BAD_ARGUMENT);
     expect(await wal.append(fresh(6))).toBe(6n);
     expect(wal.stats().state).toBe('running');
     await wal.close();
@@ -156,9 +146,9 @@ describe('Wal.truncateAfter', () => {
     const dir = tempDir();
     const wal = await logOf(5, dir);
     const reader = await Wal.open(dir).readOnly().storageIo('sync-fs');
-    await expect(reader.truncateAfter(2n)).rejects.toMatchObject({ code: WalErrorCode.READ_ONLY });
+    await expectWalError(reader.truncateAfter(2n), WalErrorCode.READ_ONLY);
     await reader.close();
     await wal.close();
-    await expect(wal.truncateAfter(2n)).rejects.toMatchObject({ code: WalErrorCode.CLOSED });
+    await expectWalError(wal.truncateAfter(2n), WalErrorCode.CLOSED);
   });
 });

@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { RecoveryReport, SegmentInfo } from './index.js';
 import { Wal } from './wal.js';
@@ -8,8 +7,8 @@ import { Wal } from './wal.js';
 // The declared types say what the calls return (checked by `typecheck`, which covers tests);
 // the assertions, that the runtime agrees.
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-wal-types-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-wal-types-');
+afterAll(removeTempDirs);
 
 describe('Wal: declared types match what it returns', () => {
   it('segments() lists each file with its size on disk and encryption', async () => {

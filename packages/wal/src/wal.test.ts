@@ -1,4 +1,5 @@
 import { Errno, isWalError, WalError, WalErrorCode } from '@walnut/codec';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { openFakeWal } from '../test/fake-engine.js';
 import { Batch } from './batch.js';
@@ -48,8 +49,8 @@ describe('Wal: ordering under concurrency', () => {
     const batch = new Batch().add(payload(1)).add(payload(2), Buffer.from('m')).add(payload(3));
     expect(await wal.appendBatch(batch)).toBe(4n);
     expect(engine.records.map((r) => r.lsn)).toEqual([1n, 2n, 3n, 4n]);
-    await expect(wal.appendBatch(batch)).rejects.toMatchObject({ code: 'WAL_BAD_STATE' });
-    await expect(wal.appendBatch(new Batch())).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    await expectWalError(wal.appendBatch(batch), 'WAL_BAD_STATE');
+    await expectWalError(wal.appendBatch(new Batch()), 'WAL_BAD_ARGUMENT');
     await wal.close();
   });
 
@@ -215,7 +216,7 @@ describe('Wal: backpressure (queue bounded by bytes)', () => {
     const { wal, engine } = await openFakeWal({ maxQueueBytes: 100, backpressure: 'error' });
     engine.hold = true;
     const accepted = Array.from({ length: 5 }, () => wal.append(Buffer.alloc(20)));
-    await expect(wal.append(Buffer.alloc(20))).rejects.toMatchObject({ code: 'WAL_BACKPRESSURE' });
+    await expectWalError(wal.append(Buffer.alloc(20)), 'WAL_BACKPRESSURE');
     await tick();
     engine.release();
     engine.hold = false;
@@ -254,8 +255,8 @@ describe('Wal: failures', () => {
       expect(result.ok).toBe(false);
       expect(isWalError(!result.ok && result.error, 'WAL_POISONED')).toBe(true);
     }
-    await expect(wal.append(payload(99))).rejects.toMatchObject({ code: 'WAL_POISONED' });
-    await expect(wal.sync()).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    await expectWalError(wal.append(payload(99)), 'WAL_POISONED');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
     expect(wal.stats().poisoned).toBe(true);
     await wal.close();
   });
@@ -288,7 +289,7 @@ describe('Wal: failures', () => {
     engine.failNext = { error: new WalError(WalErrorCode.NO_SPACE, 'disk full'), rollbackTo: 1n };
     engine.release();
     expect((await flushing).ok).toBe(false);
-    await expect(wal.append(payload(2))).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    await expectWalError(wal.append(payload(2)), 'WAL_POISONED');
     await wal.close();
   });
 });
@@ -300,13 +301,13 @@ describe('Wal: lifecycle', () => {
     const acks = Array.from({ length: 100 }, (_, i) => wal.append(payload(i)));
     const shutdown = wal.shutdown(1000);
     expect(wal.state).toBe('draining');
-    await expect(wal.append(payload(0))).rejects.toMatchObject({ code: 'WAL_CLOSING' });
+    await expectWalError(wal.append(payload(0)), 'WAL_CLOSING');
     await shutdown;
     expect(wal.state).toBe('closed');
     expect(engine.closed).toBe(true);
     expect(engine.durableLsn).toBe(100n);
     expect((await Promise.all(acks)).at(-1)).toBe(100n);
-    await expect(wal.append(payload(0))).rejects.toMatchObject({ code: 'WAL_CLOSED' });
+    await expectWalError(wal.append(payload(0)), 'WAL_CLOSED');
     await wal.shutdown(10);
     await wal.close();
   });
@@ -315,7 +316,7 @@ describe('Wal: lifecycle', () => {
     const { wal, engine } = await openFakeWal();
     engine.hold = true;
     const first = wal.append(payload(1));
-    await expect(wal.shutdown(30)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });
+    await expectWalError(wal.shutdown(30), 'WAL_TIMEOUT');
     expect(wal.state).toBe('running');
     expect(engine.closed).toBe(false);
     engine.release();
@@ -329,7 +330,7 @@ describe('Wal: lifecycle', () => {
     const { wal, engine } = await openFakeWal({ durability: 'none' });
     await wal.append(payload(1));
     engine.failNext = { error: new WalError(WalErrorCode.IO, 'fdatasync: EIO') };
-    await expect(wal.shutdown(1000)).rejects.toMatchObject({ code: 'WAL_IO' });
+    await expectWalError(wal.shutdown(1000), 'WAL_IO');
     expect(wal.state).toBe('closed');
     expect(engine.closed).toBe(true);
   });
@@ -446,7 +447,7 @@ describe('Wal: where reading starts', () => {
           message: expect.stringContaining('1n'),
         }),
       );
-      await expect(wal.tail(from).next()).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+      await expectWalError(wal.tail(from).next(), 'WAL_BAD_ARGUMENT');
     }
     await wal.close();
   });

@@ -1,5 +1,6 @@
 import { ReplicatedWal } from '@walnut/replicate';
 import { NatsCluster } from '@walnut/replicate/testing';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../../test/helpers.js';
@@ -46,7 +47,7 @@ describe('walnut follow and walnut promote', () => {
     const promote = await cli('promote', dir, '--servers', servers, '--stream', stream);
     expect(promote.code).toBe(0);
     expect(promote.stdout).toContain('epoch 2');
-    await expect(primary.append(Buffer.from('late'))).rejects.toMatchObject({ code: 'WAL_FENCED' });
+    await expectWalError(primary.append(Buffer.from('late')), 'WAL_FENCED');
     await primary.close();
 
     const wal = await Wal.open(dir).storageIo('sync-fs').build();

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -7,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IoFd, SubmitOptions } from '../contract/types.js';
 import { seededRandom } from '../simulation/tearing.js';
 import { ioUringForTests } from '../testing/io-uring-for-tests.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { IoUringStorageIo } from './io-uring.js';
 
 // Two hangs were reported (an fdatasync after a run of reads; collect() in the
@@ -41,11 +41,9 @@ async function within<T>(promise: Promise<T>, what: string): Promise<T> {
 describe.skipIf(ring.skip !== false)(ring.title('io_uring completion liveness'), () => {
   let dir = '';
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-uring-liveness-'));
+    dir = tempDir('walnut-uring-liveness-');
   });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(removeTempDirs);
 
   it('completes an fdatasync after a run of reads with collections in between', async () => {
     const io = IoUringStorageIo.create({ entries: 8 });

@@ -1,15 +1,15 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Errno } from '../contract/errors.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { makeDirectory } from './make-directory.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/mkdir-child.mjs', import.meta.url));
-const root = mkdtempSync(join(tmpdir(), 'walnut-mkdir-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-mkdir-');
+afterAll(removeTempDirs);
 
 /** What the child reported, or 'hung' when it had to be killed. */
 function mkdirInChild(path: string): Promise<Record<string, unknown> | 'hung'> {

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadNative } from '../native.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
+import { expectWalError } from '../testing/wal-error.js';
 import { lockFile, ownerFileOf } from './lock-file.js';
 import { formatOwnerRecord, newOwnerRecord } from './owner-record.js';
 import { ownIdentity, type ProcessIdentity } from './process-identity.js';
@@ -17,8 +18,8 @@ const fixture = join(
   'fixtures',
   'lock-child.mjs',
 );
-const root = mkdtempSync(join(tmpdir(), 'walnut-lock-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-lock-');
+afterAll(removeTempDirs);
 
 const running = new Set<ChildProcess>();
 afterEach(() => {
@@ -121,14 +122,14 @@ describe('the one-writer lock, inside this process', () => {
     const path = freshLockPath();
     const lock = await lockFile(path);
     const refusal = lockFile(path);
-    await expect(refusal).rejects.toMatchObject({ code: 'WAL_LOCKED' });
+    await expectWalError(refusal, 'WAL_LOCKED');
     await expect(refusal).rejects.toThrow(`this process (pid ${process.pid})`);
     await lock.release();
     await (await lockFile(path)).release();
   });
 
   it.each([undefined, '', 42, {}])('refuses %j as the path with WAL_BAD_ARGUMENT', async (path) => {
-    await expect(lockFile(path as never)).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+    await expectWalError(lockFile(path as never), 'WAL_BAD_ARGUMENT');
   });
 
   it('removes its owner file on release, and leaves a flock target at most', async () => {
@@ -152,7 +153,7 @@ describe('the one-writer lock, inside this process', () => {
       const record = { ...newOwnerRecord(identity), pid: 999_999_999, ...other };
       writeFileSync(ownerFileOf(path), formatOwnerRecord(record));
       const refusal = lockFile(path);
-      await expect(refusal).rejects.toMatchObject({ code: 'WAL_LOCKED' });
+      await expectWalError(refusal, 'WAL_LOCKED');
       await expect(refusal).rejects.toThrow('it may have ended');
     }
   });
@@ -160,7 +161,7 @@ describe('the one-writer lock, inside this process', () => {
   it('refuses a lock file it cannot read as one, rather than guessing', async () => {
     const path = freshLockPath();
     writeFileSync(ownerFileOf(path), 'not a lock file\n');
-    await expect(lockFile(path)).rejects.toMatchObject({ code: 'WAL_LOCK_UNAVAILABLE' });
+    await expectWalError(lockFile(path), 'WAL_LOCK_UNAVAILABLE');
   });
 
   it('is what describe() reports, never "this process only"', async () => {

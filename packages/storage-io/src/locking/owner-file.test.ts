@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
+import { expectWalError } from '../testing/wal-error.js';
 import { claimOwnerFile } from './owner-file.js';
 import { formatOwnerRecord, newOwnerRecord } from './owner-record.js';
 import { ownIdentity, type ProcessIdentity } from './process-identity.js';
@@ -14,8 +15,8 @@ vi.mock('./process-identity.js', async (original) => {
   return { ...real, bootTimeMs: () => bootOverride ?? real.bootTimeMs() };
 });
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-owner-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-owner-');
+afterAll(removeTempDirs);
 const self = ownIdentity() as ProcessIdentity;
 let count = 0;
 function freshOwnerPath(): string {
@@ -48,7 +49,7 @@ describe('an owner file a power cut left unreadable', () => {
     const path = freshOwnerPath();
     writeFileSync(path, '');
     const refusal = claimOwnerFile(path, self);
-    await expect(refusal).rejects.toMatchObject({ code: 'WAL_LOCK_UNAVAILABLE' });
+    await expectWalError(refusal, 'WAL_LOCK_UNAVAILABLE');
     await expect(refusal).rejects.toThrow(`then remove ${path}`);
   });
 });

@@ -9,4 +9,5 @@ export {
   type RecordingOptions,
   RecordingStorageIo,
 } from './recording-storage-io.js';
+export { removeTempDirs, tempDir } from './temp-dirs.js';
 export { expectWalError } from './wal-error.js';

@@ -1,4 +1,5 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { WalStatus } from './wal-status.js';
 
@@ -45,15 +46,13 @@ describe('flush and sync on a closed or poisoned Wal', () => {
   it('a poisoned one throws WAL_POISONED', () => {
     const status = running();
     status.poison = new WalError(WalErrorCode.IO, 'write failed');
-    expect(() => status.throwIfUnusable()).toThrow(
-      expect.objectContaining({ code: 'WAL_POISONED' }),
-    );
+    expectWalError(() => status.throwIfUnusable(), 'WAL_POISONED');
   });
 
   it('a closed one throws WAL_CLOSED, poisoned or not', () => {
     const status = running();
     status.poison = new WalError(WalErrorCode.IO, 'write failed');
     status.state = 'closed';
-    expect(() => status.throwIfUnusable()).toThrow(expect.objectContaining({ code: 'WAL_CLOSED' }));
+    expectWalError(() => status.throwIfUnusable(), 'WAL_CLOSED');
   });
 });

@@ -1,5 +1,6 @@
 import { FILE_HEADER_SIZE, FrameScanner, WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo, PowerLossAtStep } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PortableWalWriter } from './portable-wal-writer.js';
@@ -70,7 +71,7 @@ describe('PortableWalWriter.truncateAfter', () => {
       storageIo: memory,
       content: 'raw',
     });
-    await expect(raw.truncateAfter(0n)).rejects.toMatchObject({ code: WalErrorCode.BAD_STATE });
+    await expectWalError(raw.truncateAfter(0n), WalErrorCode.BAD_STATE);
     await raw.close();
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeFileHeader, FILE_HEADER_SIZE, FrameScanner, isWalError } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { PortableWalWriter } from './portable-wal-writer.js';
 
@@ -58,7 +59,7 @@ describe('PortableWalWriter: file layout', () => {
 
   it("refuses raw bytes in a 'records' file", async () => {
     const { writer } = await fresh();
-    await expect(writer.append(Buffer.from('x'))).rejects.toMatchObject({ code: 'WAL_BAD_STATE' });
+    await expectWalError(writer.append(Buffer.from('x')), 'WAL_BAD_STATE');
     await expect(writer.appendBatched(Buffer.from('x'))).rejects.toMatchObject({
       code: 'WAL_BAD_STATE',
     });
@@ -218,11 +219,11 @@ describe('PortableWalWriter: failures are loud and lose nothing', () => {
     const writer = await PortableWalWriter.open(FILE, { storageIo: faulty });
     await writer.appendWithChecksumBatched(Buffer.from('x'));
     faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
-    await expect(writer.flushBatch()).rejects.toMatchObject({ code: 'WAL_IO' });
+    await expectWalError(writer.flushBatch(), 'WAL_IO');
     await expect(writer.appendWithChecksum(Buffer.from('y'))).rejects.toMatchObject({
       code: 'WAL_POISONED',
     });
-    await expect(writer.sync()).rejects.toMatchObject({ code: 'WAL_POISONED' });
+    await expectWalError(writer.sync(), 'WAL_POISONED');
     expect(writer.stats().failures).toBe(1);
     await writer.close();
   });

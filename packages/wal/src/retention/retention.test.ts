@@ -1,15 +1,15 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRetention, isWalError, WalErrorCode } from '@walnut/codec';
 import type { SegmentInfo } from '@walnut/segmented';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from '../wal.js';
 import type { RetentionReport } from './retention.js';
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-retention-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-retention-');
+afterAll(removeTempDirs);
 let dirs = 0;
 const freshDir = () => join(root, `log-${dirs++}`);
 const SEGMENT = 4096;
