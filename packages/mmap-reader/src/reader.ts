@@ -298,6 +298,65 @@ export class MmapWalReader {
     }
   }
 
+  /**
+   * Hands every remaining record to `fn`, in order, as `nextRecord()` would, until the reader
+   * stops (then `stopReason` says why, and the result is undefined) or `fn` returns a
+   * promise (or any thenable), which is returned as it is: await it, then call `drain` again
+   * to go on. One call walks a whole run of frames in a loop of its own, without a method
+   * call per record. If `fn` throws, the record it was given counts as handed out.
+   */
+  drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
+    if (this.closed)
+      throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
+    for (;;) {
+      const i = this.at;
+      if (i < this.runCount && this.pendingAt === this.pending.length && this.cipher === null) {
+        const pending = this.drainRun(fn, i);
+        if (pending !== undefined) return pending;
+      }
+      const record = this.nextRecord();
+      if (record === null) return undefined;
+      const result = fn(record);
+      if (isThenable(result)) return result;
+    }
+  }
+
+  /**
+   * The loop of `drain` over the plain records of the current run from frame `i`: stops at
+   * the first frame that is not a plain record with the expected LSN (nextRecord judges it)
+   * or when `fn` returns a promise.
+   */
+  private drainRun(
+    fn: (record: WalRecord) => unknown,
+    i: number,
+  ): PromiseLike<unknown> | undefined {
+    const source = this.source;
+    const table = source.table;
+    const buf = source.runBuf;
+    const base = source.runBase;
+    const n = this.runCount;
+    const last = this.lastNumber;
+    const cursor = this.cursor;
+    let expected = this.expectedNumber;
+    try {
+      while (i < n) {
+        const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
+        const end = start + table[2 * i + 1]!;
+        const lsn = plainRecordLsn(buf, start, end);
+        if (lsn !== expected || lsn >= SAFE_LSN || lsn > last) return undefined;
+        expected = lsn + 1;
+        i++;
+        const result = fn(cursor.recordAt(buf, start, end));
+        if (isThenable(result)) return result;
+      }
+      return undefined;
+    } finally {
+      this.handedOut += i - this.at;
+      this.at = i;
+      this.expectedNumber = expected;
+    }
+  }
+
   /** Makes the next run of CRC-verified frames current, or stops the reader at its end. */
   private nextRun(): void {
     this.at = 0;
@@ -469,6 +528,14 @@ export class MmapWalReader {
     this.closed = true;
     this.source.close();
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== undefined &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /**
