@@ -116,6 +116,8 @@ export class MmapWalReader {
    */
   private runCount = 0;
   private at = 0;
+  /** `runCount` while nextRecord's short path may run (no pending records, open, plaintext), else 0. */
+  private fastEnd = 0;
   /** The records of one uncommon frame (a batch, an encrypted or large-LSN record), built whole. */
   private pending: WalRecord[] = [];
   private pendingAt = 0;
@@ -267,12 +269,37 @@ export class MmapWalReader {
    * does not authenticate under the ring's key.
    */
   nextRecord(): WalRecord | null {
+    // The common frame, kept short enough for a caller's loop to inline: a plain record with
+    // the LSN expected. LSNs well below 2^53 compare exactly as numbers, without BigInt
+    // arithmetic; a plain LSN is never 0, so an expected -1 (any) or NaN never matches.
+    const i = this.at;
+    if (i < this.fastEnd) {
+      const source = this.source;
+      const table = source.table;
+      const buf = source.runBuf;
+      const start = source.runBase + table[2 * i]! + FRAME_HEADER_SIZE;
+      const end = start + table[2 * i + 1]!;
+      const lsn = plainRecordLsn(buf, start, end);
+      if (lsn === this.expectedNumber && lsn < SAFE_LSN && lsn <= this.lastNumber) {
+        this.at = i + 1;
+        this.expectedNumber = lsn + 1;
+        this.handedOut++;
+        return this.cursor.recordAt(buf, start, end);
+      }
+    }
+    return this.nextRecordSlowly();
+  }
+
+  /** Everything else: pending records of a batch, uncommon frames, new runs, the end, a closed reader. */
+  private nextRecordSlowly(): WalRecord | null {
     if (this.closed)
       throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
     for (;;) {
       if (this.pendingAt < this.pending.length) {
         this.handedOut++;
-        return this.pending[this.pendingAt++]!;
+        const record = this.pending[this.pendingAt++]!;
+        if (this.pendingAt === this.pending.length) this.fastEnd = this.plainRunEnd();
+        return record;
       }
       const i = this.at;
       if (i < this.runCount) {
@@ -282,8 +309,6 @@ export class MmapWalReader {
         const start = source.runBase + table[2 * i]! + FRAME_HEADER_SIZE;
         const end = start + table[2 * i + 1]!;
         this.at = i + 1;
-        // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic; a
-        // plain LSN is never 0, so an expected -1 (any) or NaN takes the general path.
         const lsn = this.cipher === null ? plainRecordLsn(buf, start, end) : 0;
         if (lsn === this.expectedNumber && lsn < SAFE_LSN && lsn <= this.lastNumber) {
           this.expectedNumber = lsn + 1;
@@ -298,6 +323,13 @@ export class MmapWalReader {
     }
   }
 
+  /** Where nextRecord's short path ends: the run's end, unless the slow path must run first. */
+  private plainRunEnd(): number {
+    return this.closed || this.cipher !== null || this.pendingAt < this.pending.length
+      ? 0
+      : this.runCount;
+  }
+
   /**
    * Hands every remaining record to `fn`, in order, as `nextRecord()` would, until the reader
    * stops (then `stopReason` says why, and the result is undefined) or `fn` returns a
@@ -310,7 +342,7 @@ export class MmapWalReader {
       throw new WalError(WalErrorCode.CLOSED, `the reader of ${this.path} is closed`);
     for (;;) {
       const i = this.at;
-      if (i < this.runCount && this.pendingAt === this.pending.length && this.cipher === null) {
+      if (i < this.fastEnd) {
         const pending = this.drainRun(fn, i);
         if (pending !== undefined) return pending;
       }
@@ -334,7 +366,7 @@ export class MmapWalReader {
     const table = source.table;
     const buf = source.runBuf;
     const base = source.runBase;
-    const n = this.runCount;
+    const n = this.fastEnd;
     const last = this.lastNumber;
     const cursor = this.cursor;
     let expected = this.expectedNumber;
@@ -361,6 +393,7 @@ export class MmapWalReader {
   private nextRun(): void {
     this.at = 0;
     this.runCount = 0;
+    this.fastEnd = 0;
     const source = this.source;
     const n = source.nextRun();
     if (n === 0) {
@@ -368,6 +401,7 @@ export class MmapWalReader {
       return;
     }
     this.runCount = n;
+    this.fastEnd = this.plainRunEnd();
     this.decodedTo = source.runEnd;
   }
 
@@ -411,6 +445,7 @@ export class MmapWalReader {
     this.pending = records;
     this.pendingAt = 0;
     this.pendingEnd = frameEnd;
+    this.fastEnd = 0;
     return true;
   }
 
@@ -452,6 +487,7 @@ export class MmapWalReader {
   /** A frame whose CRC matched but whose content is invalid: a writer never produces one. */
   private corrupt(reason: string, offset: number): false {
     this.runCount = this.at;
+    this.fastEnd = 0;
     this.decodedTo = offset;
     this.stop = { kind: 'corrupt', offset, reason };
     return false;
@@ -526,6 +562,7 @@ export class MmapWalReader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.fastEnd = 0;
     this.source.close();
   }
 }
