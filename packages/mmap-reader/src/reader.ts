@@ -335,7 +335,8 @@ export class MmapWalReader {
    * stops (then `stopReason` says why, and the result is undefined) or `fn` returns a
    * promise (or any thenable), which is returned as it is: await it, then call `drain` again
    * to go on. One call walks a whole run of frames in a loop of its own, without a method
-   * call per record. If `fn` throws, the record it was given counts as handed out.
+   * call per record. Inside `fn` the reader is where nextRecord() would leave it (`lastLsn`
+   * is the record given); if `fn` throws, that record counts as handed out.
    */
   drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
     if (this.closed)
@@ -369,24 +370,19 @@ export class MmapWalReader {
     const n = this.fastEnd;
     const last = this.lastNumber;
     const cursor = this.cursor;
-    let expected = this.expectedNumber;
-    try {
-      while (i < n) {
-        const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
-        const end = start + table[2 * i + 1]!;
-        const lsn = plainRecordLsn(buf, start, end);
-        if (lsn !== expected || lsn >= SAFE_LSN || lsn > last) return undefined;
-        expected = lsn + 1;
-        i++;
-        const result = fn(cursor.recordAt(buf, start, end));
-        if (isThenable(result)) return result;
-      }
-      return undefined;
-    } finally {
-      this.handedOut += i - this.at;
-      this.at = i;
-      this.expectedNumber = expected;
+    for (; i < n; i++) {
+      const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
+      const end = start + table[2 * i + 1]!;
+      const lsn = plainRecordLsn(buf, start, end);
+      if (lsn !== this.expectedNumber || lsn >= SAFE_LSN || lsn > last) return undefined;
+      // The reader's state moves before fn runs: fn may look at `lastLsn` or throw.
+      this.at = i + 1;
+      this.expectedNumber = lsn + 1;
+      this.handedOut++;
+      const result = fn(cursor.recordAt(buf, start, end));
+      if (isThenable(result)) return result;
     }
+    return undefined;
   }
 
   /** Makes the next run of CRC-verified frames current, or stops the reader at its end. */
