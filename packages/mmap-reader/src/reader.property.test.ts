@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FrameScanner, type WalRecordInput } from '@walnut/codec';
+import { FrameScanner, type WalRecord, type WalRecordInput } from '@walnut/codec';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSegment, type FrameSpec, tempDir } from '../test/segments.js';
@@ -130,6 +130,40 @@ describe('a reader bounded by end reads what a reader of the file cut at end wou
           expect(read(MmapWalReader.open(path, { mode, end }))).toEqual(
             read(MmapWalReader.open(cutPath, { mode })),
           );
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('drain hands out what nextRecord would, whether fn returns promises or not', () => {
+  it.each(['mmap', 'read'] as const)('%s mode', async (mode) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(frameSpec, { maxLength: 12 }),
+        damage,
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+        async (frames, d, awaits) => {
+          const bytes = apply(buildSegment({ firstLsn: 1n, frames }).bytes, d as DamageValue);
+          const path = join(dir, `d${n++}.wal`);
+          writeFileSync(path, bytes);
+          const reference = MmapWalReader.open(path, { mode });
+          const expected = [...reference.records()].map((r) => r.lsn);
+          const reader = MmapWalReader.open(path, { mode });
+          const got: bigint[] = [];
+          // Some records answered with a promise: drain returns it, and goes on when called again.
+          const fn = (record: WalRecord) => {
+            got.push(record.lsn);
+            expect(reader.lastLsn).toBe(record.lsn);
+            return awaits[got.length % awaits.length] ? Promise.resolve() : undefined;
+          };
+          for (let pending = reader.drain(fn); pending !== undefined; pending = reader.drain(fn))
+            await pending;
+          expect(got).toEqual(expected);
+          expect(reader.stopReason).toEqual(reference.stopReason);
+          expect(reader.offset).toBe(reference.offset);
+          expect(reader.nextRecord()).toBeNull();
         },
       ),
       { numRuns: 150 },

@@ -487,6 +487,58 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     });
   });
 
+  describe('drain (the loop replay uses)', () => {
+    it('hands out every record across runs, a batch and damage, then stops where nextRecord stops', () => {
+      const frames: FrameSpec[] = [];
+      for (let i = 0; i < 2 * RUN_FRAMES; i++)
+        frames.push(
+          i === RUN_FRAMES - 1 ? { batch: records(3) } : { payload: Buffer.from(`r${i}`) },
+        );
+      const seg = segment(frames, Buffer.from('not a frame, and not zeros'));
+      const reader = open(seg.path);
+      const lsns: bigint[] = [];
+      expect(reader.drain((r) => lsns.push(r.lsn))).toBeUndefined();
+      expect(lsns).toEqual(lsns.map((_, i) => BigInt(i + 1)));
+      expect(lsns.length).toBe(2 * RUN_FRAMES + 2);
+      expect(reader.lastLsn).toBe(BigInt(lsns.length));
+      expect(reader.stopReason).toMatchObject({ kind: 'torn', offset: seg.end });
+    });
+
+    it('returns the promise fn returns, and goes on from the next record when called again', async () => {
+      const seg = segment(records(5));
+      const reader = open(seg.path);
+      const lsns: bigint[] = [];
+      const gate = Promise.resolve('waited');
+      const fn = (r: { lsn: bigint }) => {
+        lsns.push(r.lsn);
+        return r.lsn === 2n ? gate : undefined;
+      };
+      const pending = reader.drain(fn);
+      expect(pending).toBe(gate);
+      expect(lsns).toEqual([1n, 2n]);
+      expect(reader.stopReason).toBeNull();
+      await pending;
+      expect(reader.drain(fn)).toBeUndefined();
+      expect(lsns).toEqual([1n, 2n, 3n, 4n, 5n]);
+    });
+
+    it('counts a record fn threw on as handed out, and throws WAL_CLOSED once closed', () => {
+      const seg = segment(records(5));
+      const reader = open(seg.path);
+      expect(() =>
+        reader.drain((r) => {
+          if (r.lsn === 3n) throw new Error('caller failed');
+        }),
+      ).toThrow('caller failed');
+      expect(reader.lastLsn).toBe(3n);
+      expect(reader.nextRecord()?.lsn).toBe(4n);
+      reader.close();
+      expect(() => reader.drain(() => undefined)).toThrow(
+        expect.objectContaining({ code: WalErrorCode.CLOSED }),
+      );
+    });
+  });
+
   it('closes: later reads throw WAL_CLOSED, records already read stay valid', () => {
     const seg = segment(records(3));
     const reader = open(seg.path);

@@ -104,25 +104,27 @@ export class MmapWalReader {
   /** `lastLsn` as a number when below SAFE_LSN, else Infinity (the bigint path checks it). */
   private readonly lastNumber: number;
   private readonly lastBig: bigint | null;
-  /** File offset after the frames decoded so far (or of the damage, once stopped). */
+  /** File offset after the current run's frames (or of the damage, once stopped). */
   private decodedTo: number;
-  /** Set when decoding met the end or damage; reported once `ready` is drained. */
+  /** Set when reading met the end or damage; reported once every record before it was handed out. */
   private stop: StopReason | null = null;
   /**
-   * The records of the current run, handed out in order by nextRecord(): for a plain record
-   * the index of its frame in the source's table (built only when handed out, so a record
-   * the caller drops dies young), else the record decodeFrame built (-1 in `readyFrames`).
+   * Frames of the current run (`source.table`): `at` is the next to judge and hand out. A
+   * frame is judged (kind, LSN continuity, `lastLsn`) as it is reached, so the common frame —
+   * a plain record with the LSN expected — is read once and built as it is handed out, and
+   * damage stops the reader before any frame after it is looked at.
    */
-  private readonly readyFrames: number[] = [];
-  private readonly ready: WalRecord[] = [];
-  /** File offset just past the frame of each ready record. */
-  private readonly readyEnds: number[] = [];
-  private readyCount = 0;
+  private runCount = 0;
   private at = 0;
-  /** `offset` before the current run. */
-  private runStartOffset = 0;
-  /** The last record handed out; null before the first. */
-  private last: WalRecord | null = null;
+  /** `runCount` while nextRecord's short path may run (no pending records, open, plaintext), else 0. */
+  private fastEnd = 0;
+  /** The records of one uncommon frame (a batch, an encrypted or large-LSN record), built whole. */
+  private pending: WalRecord[] = [];
+  private pendingAt = 0;
+  /** File offset just past the frame the pending records came from. */
+  private pendingEnd = 0;
+  /** Records handed out so far. */
+  private handedOut = 0;
   private closed = false;
 
   private constructor(
@@ -149,7 +151,6 @@ export class MmapWalReader {
       firstLsn === 0n ? -1 : firstLsn < BigInt(SAFE_LSN) ? Number(firstLsn) : Number.NaN;
     this.expectedBig = firstLsn === 0n ? null : firstLsn;
     this.decodedTo = header === null ? 0 : header.headerLength;
-    this.runStartOffset = this.decodedTo;
     if (header === null) this.stop = { kind: 'eof', offset: 0, reason: 'empty file' };
     else source.seek(header.headerLength);
   }
@@ -230,14 +231,21 @@ export class MmapWalReader {
 
   /** File offset of the next unread frame: the end of the last good frame read. */
   get offset(): number {
+    if (this.pendingAt < this.pending.length) return this.pendingEnd;
     const at = this.at;
-    if (at < this.readyCount) return at === 0 ? this.runStartOffset : this.readyEnds[at - 1]!;
+    if (at < this.runCount) {
+      const source = this.source;
+      return source.runFileOffset + source.runBase + source.table[2 * at]!;
+    }
     return this.decodedTo;
   }
 
   /** LSN of the last record `nextRecord()` returned; null before the first. */
   get lastLsn(): bigint | null {
-    return this.last === null ? null : this.last.lsn;
+    if (this.handedOut === 0) return null;
+    // A batch's records are checked as one: `expected` is already past its last.
+    const left = this.pending.length - this.pendingAt;
+    return (this.expectedLsn() ?? 1n) - 1n - BigInt(left);
   }
 
   /** True when the file holds no frame bytes (zero length, or only the file header). */
@@ -252,7 +260,7 @@ export class MmapWalReader {
 
   /** Why reading stopped; null until `nextRecord()` has returned null. */
   get stopReason(): StopReason | null {
-    return this.at < this.readyCount ? null : this.stop;
+    return this.pendingAt < this.pending.length || this.at < this.runCount ? null : this.stop;
   }
 
   /**
@@ -261,82 +269,140 @@ export class MmapWalReader {
    * does not authenticate under the ring's key.
    */
   nextRecord(): WalRecord | null {
+    // The common frame, kept short enough for a caller's loop to inline: a plain record with
+    // the LSN expected. LSNs well below 2^53 compare exactly as numbers, without BigInt
+    // arithmetic; a plain LSN is never 0, so an expected -1 (any) or NaN never matches.
+    const i = this.at;
+    if (i < this.fastEnd) {
+      const source = this.source;
+      const table = source.table;
+      const buf = source.runBuf;
+      const start = source.runBase + table[2 * i]! + FRAME_HEADER_SIZE;
+      const end = start + table[2 * i + 1]!;
+      const lsn = plainRecordLsn(buf, start, end);
+      if (lsn === this.expectedNumber && lsn < SAFE_LSN && lsn <= this.lastNumber) {
+        this.at = i + 1;
+        this.expectedNumber = lsn + 1;
+        this.handedOut++;
+        return this.cursor.recordAt(buf, start, end);
+      }
+    }
+    return this.nextRecordSlowly();
+  }
+
+  /** Everything else: pending records of a batch, uncommon frames, new runs, the end, a closed reader. */
+  private nextRecordSlowly(): WalRecord | null {
     if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
     for (;;) {
-      const at = this.at;
-      if (at < this.readyCount) {
-        this.at = at + 1;
-        const frame = this.readyFrames[at]!;
-        const record = frame < 0 ? this.ready[at]! : this.recordOfFrame(frame);
-        this.last = record;
+      if (this.pendingAt < this.pending.length) {
+        this.handedOut++;
+        const record = this.pending[this.pendingAt++]!;
+        if (this.pendingAt === this.pending.length) this.fastEnd = this.plainRunEnd();
         return record;
       }
+      const i = this.at;
+      if (i < this.runCount) {
+        const source = this.source;
+        const table = source.table;
+        const buf = source.runBuf;
+        const start = source.runBase + table[2 * i]! + FRAME_HEADER_SIZE;
+        const end = start + table[2 * i + 1]!;
+        this.at = i + 1;
+        const lsn = this.cipher === null ? plainRecordLsn(buf, start, end) : 0;
+        if (lsn === this.expectedNumber && lsn < SAFE_LSN && lsn <= this.lastNumber) {
+          this.expectedNumber = lsn + 1;
+          this.handedOut++;
+          return this.cursor.recordAt(buf, start, end);
+        }
+        this.decodeFrame(buf, start, end, source.runFileOffset + start - FRAME_HEADER_SIZE);
+        continue;
+      }
       if (this.stop !== null) return null;
-      this.decodeRun();
+      this.nextRun();
     }
   }
 
-  /** Builds the plain record that frame `i` of the current run holds (judged by decodeRun). */
-  private recordOfFrame(i: number): WalRecord {
-    const source = this.source;
-    const start = source.runBase + source.table[2 * i]! + FRAME_HEADER_SIZE;
-    return this.cursor.recordAt(source.runBuf, start, start + source.table[2 * i + 1]!);
+  /** Where nextRecord's short path ends: the run's end, unless the slow path must run first. */
+  private plainRunEnd(): number {
+    return this.closed || this.cipher !== null || this.pendingAt < this.pending.length
+      ? 0
+      : this.runCount;
   }
 
   /**
-   * Judges the next run of verified frames into the ready slots. The common frame — a
-   * plain record whose LSN is the one expected — is only checked here (codec's
-   * `plainRecordLsn`) and built when handed out; anything else goes through `decodeFrame`.
+   * Hands every remaining record to `fn`, in order, as `nextRecord()` would, until the reader
+   * stops (then `stopReason` says why, and the result is undefined) or `fn` returns a
+   * promise (or any thenable), which is returned as it is: await it, then call `drain` again
+   * to go on. One call walks a whole run of frames in a loop of its own, without a method
+   * call per record. Inside `fn` the reader is where nextRecord() would leave it (`lastLsn`
+   * is the record given); if `fn` throws, that record counts as handed out.
    */
-  private decodeRun(): void {
-    this.runStartOffset = this.decodedTo;
-    this.readyCount = 0;
+  drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
+    if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
+    for (;;) {
+      const i = this.at;
+      if (i < this.fastEnd) {
+        const pending = this.drainRun(fn, i);
+        if (pending !== undefined) return pending;
+      }
+      const record = this.nextRecord();
+      if (record === null) return undefined;
+      const result = fn(record);
+      if (isThenable(result)) return result;
+    }
+  }
+
+  /**
+   * The loop of `drain` over the plain records of the current run from frame `i`: stops at
+   * the first frame that is not a plain record with the expected LSN (nextRecord judges it)
+   * or when `fn` returns a promise.
+   */
+  private drainRun(
+    fn: (record: WalRecord) => unknown,
+    i: number,
+  ): PromiseLike<unknown> | undefined {
+    const source = this.source;
+    const table = source.table;
+    const buf = source.runBuf;
+    const base = source.runBase;
+    const n = this.fastEnd;
+    const last = this.lastNumber;
+    const cursor = this.cursor;
+    for (; i < n; i++) {
+      const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
+      const end = start + table[2 * i + 1]!;
+      const lsn = plainRecordLsn(buf, start, end);
+      if (lsn !== this.expectedNumber || lsn >= SAFE_LSN || lsn > last) return undefined;
+      // The reader's state moves before fn runs: fn may look at `lastLsn` or throw.
+      this.at = i + 1;
+      this.expectedNumber = lsn + 1;
+      this.handedOut++;
+      const result = fn(cursor.recordAt(buf, start, end));
+      if (isThenable(result)) return result;
+    }
+    return undefined;
+  }
+
+  /** Makes the next run of CRC-verified frames current, or stops the reader at its end. */
+  private nextRun(): void {
     this.at = 0;
+    this.runCount = 0;
+    this.fastEnd = 0;
     const source = this.source;
     const n = source.nextRun();
     if (n === 0) {
       this.stopAtDamage();
       return;
     }
-    const buf = source.runBuf;
-    const table = source.table;
-    const base = source.runBase;
-    const fileBase = source.runFileOffset;
-    const frames = this.readyFrames;
-    const ends = this.readyEnds;
-    const plain = this.cipher === null;
-    let expected = this.expectedNumber;
-    const last = this.lastNumber;
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
-      const end = start + table[2 * i + 1]!;
-      // LSNs well below 2^53 compare exactly as numbers, without BigInt arithmetic; a
-      // plain LSN is never 0, so an `expected` of -1 (any) takes the general path.
-      if (
-        plain &&
-        plainRecordLsn(buf, start, end) === expected &&
-        expected < SAFE_LSN &&
-        expected <= last
-      ) {
-        expected++;
-        frames[k] = i;
-        ends[k++] = fileBase + end;
-        continue;
-      }
-      this.expectedNumber = expected;
-      this.readyCount = k;
-      const ok = this.decodeFrame(buf, start, end, fileBase + start - FRAME_HEADER_SIZE);
-      k = this.readyCount;
-      expected = this.expectedNumber;
-      if (!ok) return;
-    }
-    this.expectedNumber = expected;
-    this.readyCount = k;
+    this.runCount = n;
+    this.fastEnd = this.plainRunEnd();
     this.decodedTo = source.runEnd;
   }
 
-  /** Decodes any frame into `ready`; false when it stopped the reader as corrupt. */
+  /**
+   * Decodes an uncommon frame into `pending`; false when it stopped the reader as corrupt
+   * (then no frame after it is handed out).
+   */
   private decodeFrame(buf: Buffer, start: number, end: number, frameOffset: number): boolean {
     let kind = buf[start]!;
     const frameEnd = frameOffset + FRAME_HEADER_SIZE + (end - start);
@@ -370,11 +436,10 @@ export class MmapWalReader {
       return this.corrupt(error.message, frameOffset);
     }
     if (!this.inSequence(records[0]!.lsn, records.length, frameOffset)) return false;
-    for (const record of records) {
-      this.readyFrames[this.readyCount] = -1;
-      this.ready[this.readyCount] = record;
-      this.readyEnds[this.readyCount++] = frameEnd;
-    }
+    this.pending = records;
+    this.pendingAt = 0;
+    this.pendingEnd = frameEnd;
+    this.fastEnd = 0;
     return true;
   }
 
@@ -415,6 +480,8 @@ export class MmapWalReader {
 
   /** A frame whose CRC matched but whose content is invalid: a writer never produces one. */
   private corrupt(reason: string, offset: number): false {
+    this.runCount = this.at;
+    this.fastEnd = 0;
     this.decodedTo = offset;
     this.stop = { kind: 'corrupt', offset, reason };
     return false;
@@ -489,8 +556,17 @@ export class MmapWalReader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.fastEnd = 0;
     this.source.close();
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== undefined &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /**

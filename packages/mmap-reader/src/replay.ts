@@ -59,27 +59,35 @@ export async function replaySegmentsMmap(
   if (typeof fn !== 'function') invalidArgument('fn must be a function called for each record');
   const cursor = new LogCursor(dir, fromLsn, options);
   let records = 0;
-  let last: WalRecord | null = null;
-  let skipping = true;
+  let lastLsn: bigint | null = null;
+  const counted = (record: WalRecord) => {
+    records++;
+    return fn(record);
+  };
   try {
-    // Segment by segment, so the loop over records is as tight as a hand-written one.
+    // Segment by segment, each through the reader's own loop (drain): no call per record
+    // beyond `fn`. Only the first segment read can hold records below fromLsn.
     for (let reader = cursor.nextSegment(); reader !== null; reader = cursor.nextSegment()) {
-      for (let record = reader.nextRecord(); record !== null; record = reader.nextRecord()) {
-        if (skipping) {
-          if (record.lsn < fromLsn) continue;
-          skipping = false;
-        }
-        records++;
-        last = record;
-        const result = fn(record);
+      if (lastLsn === null) {
+        let record = reader.nextRecord();
+        while (record !== null && record.lsn < fromLsn) record = reader.nextRecord();
+        if (record === null) continue;
+        const result = counted(record);
         if (result !== undefined && typeof (result as Promise<void>).then === 'function')
           await result;
       }
+      for (
+        let pending = reader.drain(counted);
+        pending !== undefined;
+        pending = reader.drain(counted)
+      )
+        await pending;
+      lastLsn = reader.lastLsn ?? lastLsn;
     }
   } finally {
     cursor.close();
   }
-  const nextLsn = last === null ? fromLsn : last.lsn + 1n;
+  const nextLsn = lastLsn === null ? fromLsn : lastLsn + 1n;
   return { records, nextLsn, segments: cursor.segmentsOpened };
 }
 

@@ -25,6 +25,11 @@ export interface EngineFactory {
 export interface SegmentRecords {
   /** The next record, or null at the end (or at damage: then `finish()` throws). */
   next(): WalRecord | null;
+  /**
+   * Hands the records `next()` would return to `fn` until the end (undefined) or until `fn`
+   * returns a promise, which it returns: await it and call again. A loop without a call per record.
+   */
+  drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined;
   /** Throws WAL_CORRUPT if the segment stopped at damage: what was written whole is never torn. */
   finish(): void;
   close(): void;

@@ -1,3 +1,4 @@
+import type { WalRecord } from '@walnut/codec';
 import type { SegmentInfo } from '@walnut/segmented';
 import { describe, expect, it } from 'vitest';
 import { FakeEngine, fakeSegment } from '../test/fake-engine.js';
@@ -40,7 +41,12 @@ async function lsnsRead(
       (r) => r.lsn >= segment.firstLsn && r.lsn <= segment.lastLsn!,
     );
     let at = 0;
-    return { next: () => records[at++] ?? null, finish() {}, close() {} };
+    const next = () => records[at++] ?? null;
+    const drain = (fn: (record: WalRecord) => unknown) => {
+      for (let record = next(); record !== null; record = next()) fn(record);
+      return undefined;
+    };
+    return { next, drain, finish() {}, close() {} };
   };
   const out: bigint[] = [];
   const cursor = new LogCursor(engine, from, 5n, openSegment, readsUnsealed);

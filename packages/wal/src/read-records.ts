@@ -72,6 +72,27 @@ export class LogCursor {
     return undefined;
   }
 
+  /**
+   * Hands what `next()` would return to `fn` until nothing is at hand (undefined: await
+   * `more()`) or `fn` returns a promise, which it returns (await it and call again).
+   * A segment read whole goes through the reader's own loop, without a call per record.
+   */
+  drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
+    const reader = this.reader;
+    if (reader !== null && this.readerWhole) {
+      const pending = reader.drain(fn);
+      if (pending !== undefined) return pending;
+      this.closeReader(true);
+      return undefined;
+    }
+    for (let record = this.next(); record !== undefined; record = this.next()) {
+      const result = fn(record);
+      if (result !== undefined && typeof (result as PromiseLike<unknown>).then === 'function')
+        return result as PromiseLike<unknown>;
+    }
+    return undefined;
+  }
+
   /** Makes more records available to `next()`; false once every record was handed out. */
   async more(): Promise<boolean> {
     if (this.cuts !== undefined && this.cuts.generation !== this.since) this.checkCuts();

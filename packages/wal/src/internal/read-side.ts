@@ -57,10 +57,8 @@ export class ReadSide {
     const cursor = this.cursor(this.startOf(from), this.engine.writtenLsn);
     try {
       do {
-        for (let record = cursor.next(); record !== undefined; record = cursor.next()) {
-          const pending = fn(record);
-          if (pending !== undefined) await pending;
-        }
+        for (let pending = cursor.drain(fn); pending !== undefined; pending = cursor.drain(fn))
+          await pending;
       } while (await cursor.more());
     } finally {
       cursor.close();
