@@ -10,7 +10,8 @@
  * cursors on their own: the in-place slot write and fdatasync Walnut does, against the
  * temporary file, fsync, rename and directory fsync that cursors cost before (decision
  * 0632). Walnut only (the floor and the peers have no cursors); modes alternate within each
- * repetition so that all see the same minutes of a shared disk.
+ * repetition (each repetition starting with the next mode) so that all see the same
+ * minutes of a shared disk.
  * Options: --records N (default 50,000), --reps N (default 3), --rounds N (default 300),
  * --dir PATH.
  */
@@ -213,10 +214,13 @@ const ratios = new Map<Mode, number[]>(MODES.map((mode) => [mode, []]));
 const inPlace: number[] = [];
 const replacing: number[] = [];
 for (let rep = 1; rep <= reps; rep++) {
-  let alone = 0;
-  for (const mode of MODES) {
-    const r = await run(mode);
-    if (mode === 'alone') alone = r.producerRate;
+  // Each repetition starts with another mode, so that none always runs first or after the same one.
+  const order = MODES.map((_, i) => MODES[(i + rep - 1) % MODES.length]!);
+  const runs = new Map<Mode, Run>();
+  for (const mode of order) runs.set(mode, await run(mode));
+  const alone = runs.get('alone')!.producerRate;
+  for (const mode of order) {
+    const r = runs.get(mode)!;
     results.get(mode)!.push(r);
     ratios.get(mode)!.push(r.producerRate / alone);
     const cursorPart =

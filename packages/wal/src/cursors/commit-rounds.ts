@@ -1,4 +1,4 @@
-import type { CursorFile } from './cursor-write.js';
+import type { CursorFile } from './cursor-file.js';
 
 interface Pending {
   readonly file: CursorFile;

@@ -4,7 +4,7 @@ import type { TailOptions } from '../internal/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
 import { cursorBehindError, cursorClosedError, cursorPastCutError } from './cursor-errors.js';
 import type { CursorHost } from './cursor-host.js';
-import type { CursorFile } from './cursor-write.js';
+import type { CursorFile } from './cursor-file.js';
 import { type LastCut, readLastCut } from './last-cut.js';
 
 /**
