@@ -13,7 +13,7 @@ afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 describe.skipIf(skip)(
   `durable cursors updated in place, under power cuts at the file-system boundary${skip ? ` (skipped: ${skip})` : ''}`,
   () => {
-    it('hold the last acknowledged commit or a later one, never an older one or one nobody committed', async () => {
+    it('hold the last acknowledged commit or a later one, never an older one or one nobody committed, old-layout files included', async () => {
       const tally = await runFsPowerCursors({ cycles: 32, seed: 20261125, workDir });
       expect(tally.violations).toEqual([]);
       expect(tally.cycles).toBe(32);
@@ -21,6 +21,7 @@ describe.skipIf(skip)(
       // The cuts reach the cursor files, and tear their slot writes.
       expect(tally.byKind.cursor ?? 0).toBeGreaterThan(0);
       expect(tally.tornCursorWrites).toBeGreaterThan(0);
+      expect(tally.legacyStarts).toBeGreaterThan(0);
     }, 240_000);
   },
 );

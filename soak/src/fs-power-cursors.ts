@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isWalError } from '@walnut/codec';
+import { crc32c, isWalError } from '@walnut/codec';
 import { Wal } from '@walnut/wal';
 import { CrashFs, type CrashFsSummary } from './crashfs/crash-fs.js';
 import { fileKindOf } from './crashfs/file-kinds.js';
@@ -23,6 +23,8 @@ export interface FsCursorsTally {
   torn: number;
   /** Of those, tears of a cursor file's write. */
   tornCursorWrites: number;
+  /** Cycles that started from a cursor file of the first release's layout. */
+  legacyStarts: number;
   /** Commits acknowledged to the consumers. */
   acknowledged: number;
   violations: string[];
@@ -55,6 +57,7 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
     byKind: {},
     torn: 0,
     tornCursorWrites: 0,
+    legacyStarts: 0,
     acknowledged: 0,
     violations: [],
   };
@@ -80,6 +83,13 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
       seed: rng.u32(),
       cycle,
     };
+    // Now and then a cursor file of the first release's layout, so that cuts also land while
+    // a commit migrates one (written whole, slotted).
+    const legacy = held.get(LEGACY);
+    if (cycle % 4 === 3 && legacy !== undefined) {
+      writeLegacyCursor(backing, legacy);
+      tally.legacyStarts++;
+    }
     const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed });
     let lines: string[];
     let summary: CrashFsSummary;
@@ -127,6 +137,17 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
   rmSync(backing, { recursive: true, force: true });
   rmSync(mountpoint, { recursive: true, force: true });
   return tally;
+}
+
+/** The cursor whose file is now and then put back in the first release's 20-byte layout. */
+const LEGACY = CURSOR_NAMES[2];
+
+/** Cursor LEGACY's file as the first release wrote it (its generation 0: no cut here). */
+function writeLegacyCursor(backing: string, lsn: bigint): void {
+  const bytes = Buffer.alloc(20);
+  bytes.writeBigUInt64LE(lsn, 0);
+  bytes.writeUInt32LE(crc32c(bytes.subarray(0, 16)), 16);
+  writeFileSync(join(backing, 'wal', 'cursors', `${LEGACY}.cursor`), bytes);
 }
 
 /**

@@ -18,8 +18,8 @@ import type { IoLock } from '@walnut/storage-io';
 import { CommitRounds } from './commit-rounds.js';
 import { Cursor } from './cursor.js';
 import { cursorInUseError } from './cursor-errors.js';
-import type { CursorHost } from './cursor-host.js';
 import { CursorFile } from './cursor-file.js';
+import type { CursorHost } from './cursor-host.js';
 import { readLastCut } from './last-cut.js';
 
 /** A durable cursor as `wal.cursors()` lists it. */

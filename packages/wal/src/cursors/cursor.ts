@@ -3,8 +3,8 @@ import type { IoLock } from '@walnut/storage-io';
 import type { TailOptions } from '../internal/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
 import { cursorBehindError, cursorClosedError, cursorPastCutError } from './cursor-errors.js';
-import type { CursorHost } from './cursor-host.js';
 import type { CursorFile } from './cursor-file.js';
+import type { CursorHost } from './cursor-host.js';
 import { type LastCut, readLastCut } from './last-cut.js';
 
 /**
