@@ -18,14 +18,22 @@ export {
 export { FrameCipher, KeyRing } from './crypto.js';
 export {
   CURSOR_DIR,
+  CURSOR_FILE_SIZE,
   CURSOR_FILE_SUFFIX,
   CURSOR_LOCK_SUFFIX,
+  CURSOR_SLOT_SIZE,
+  CURSOR_SLOT_STRIDE,
   type CursorPosition,
+  type CursorSlot,
   checkCursorName,
+  cursorCorrupt,
   cursorFileName,
   cursorNameOf,
+  cursorSlotOffset,
+  type DecodedCursor,
   decodeCursor,
-  encodeCursor,
+  encodeCursorFile,
+  encodeCursorSlot,
 } from './cursor-file.js';
 export { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './cut-file.js';
 export { classifyDamage, type DamageKind, findNextValidFrame, isZeroFilled } from './damage.js';

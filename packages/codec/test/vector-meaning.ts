@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BodyKind } from '../src/constants.js';
 import { type CoreEntry, encodeCoreEntryFrame } from '../src/core-entry.js';
+import { crc32c } from '../src/crc32c.js';
 import { type FrameCipher, frameCipherWithFixedNonce, KeyRing } from '../src/crypto.js';
+import {
+  type CursorSlot,
+  cursorSlotOffset,
+  type DecodedCursor,
+  encodeCursorFile,
+  encodeCursorSlot,
+} from '../src/cursor-file.js';
 import { decodeFileHeader, encodeFileHeader, type FileHeader } from '../src/file-header.js';
 import { encodeFrame } from '../src/frame.js';
 import {
@@ -18,7 +26,7 @@ export const VECTOR_DIR = fileURLToPath(new URL('./vectors/', import.meta.url));
 export interface Vector {
   name: string;
   file: string;
-  kind: 'fileHeader' | 'records' | 'coreEntry' | 'padding' | 'encrypted' | 'scan';
+  kind: 'fileHeader' | 'records' | 'coreEntry' | 'padding' | 'encrypted' | 'scan' | 'cursor';
   meaning: Record<string, unknown> | unknown[];
 }
 
@@ -146,6 +154,8 @@ export function encodeVector(v: Vector): Buffer {
     }
     case 'scan':
       return assembleParts(m.parts as string[]);
+    case 'cursor':
+      return encodeCursorVector(m);
   }
 }
 
@@ -163,4 +173,39 @@ export function vectorCipher(m: Json): FrameCipher {
     }),
   );
   return frameCipherWithFixedNonce(ring, header, bytes(m.noncePrefix), m.nonceCounter as number);
+}
+
+const slotOf = (m: Json): CursorSlot => ({
+  lsn: big(m.lsn),
+  generation: big(m.generation),
+  sequence: big(m.sequence),
+});
+
+/** What a cursor vector decodes to. */
+export function cursorOf(m: Json): DecodedCursor {
+  const position = m.position as Json;
+  return {
+    ...slotOf(position),
+    layout: m.layout as DecodedCursor['layout'],
+    slot: position.slot as 0 | 1,
+  };
+}
+
+/**
+ * A cursor vector's bytes: the slotted layout from its two slots, the first release's
+ * 20-byte layout (which no writer produces any more) spelled out here.
+ */
+function encodeCursorVector(m: Json): Buffer {
+  if (m.layout === 'whole') {
+    const { lsn, generation } = cursorOf(m);
+    const b = Buffer.alloc(20);
+    b.writeBigUInt64LE(lsn, 0);
+    b.writeBigUInt64LE(generation, 8);
+    b.writeUInt32LE(crc32c(b.subarray(0, 16)), 16);
+    return b;
+  }
+  const [first, second] = (m.slots as Json[]).map(slotOf) as [CursorSlot, CursorSlot];
+  const file = encodeCursorFile(first);
+  encodeCursorSlot(second).copy(file, cursorSlotOffset(1));
+  return file;
 }

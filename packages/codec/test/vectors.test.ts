@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { decodeCursor } from '../src/cursor-file.js';
 import { decodeFileHeader } from '../src/file-header.js';
 import { FrameScanner } from '../src/scanner.js';
 import {
   coreEntryOf,
+  cursorOf,
   encodeVector,
   headerOf,
   loadVectors,
@@ -62,6 +64,9 @@ describe('golden vectors (test/vectors/)', () => {
         expect(result.stop).toMatchObject(m.stop as Json);
         break;
       }
+      case 'cursor':
+        expect(decodeCursor(bytes, v.file)).toEqual(cursorOf(m));
+        break;
     }
   });
 });

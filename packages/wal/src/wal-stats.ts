@@ -52,8 +52,12 @@ export interface WalStats {
   poisoned: boolean;
   /** The retention settings and what passes deleted (null without `retention()`). */
   retention: RetentionStats | null;
-  /** Cursor writes: rounds on disk and cursor files written by them (many commits share a round). */
-  cursorCommits: { rounds: number; filesWritten: number };
+  /**
+   * Cursor writes: rounds on disk, cursor files written by them (many commits share a
+   * round; each file is one slot write and one fdatasync), and how many of those files were
+   * written whole instead (created, migrated from the first layout, or after a failed write).
+   */
+  cursorCommits: { rounds: number; filesWritten: number; filesReplaced: number };
   /** What opening the log cut, dropped or removed, counted (`Wal.recovery` has the details). */
   recovery: {
     /** Bytes of a torn tail cut from the last segment (or found, read-only). */

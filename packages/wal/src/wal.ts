@@ -549,6 +549,7 @@ export class Wal {
       cursorCommits: {
         rounds: this.cursorRegistry.rounds.rounds,
         filesWritten: this.cursorRegistry.rounds.filesWritten,
+        filesReplaced: this.cursorRegistry.rounds.filesReplaced,
       },
     });
   }

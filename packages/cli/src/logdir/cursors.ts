@@ -1,6 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CURSOR_DIR, cursorNameOf, decodeCursor, ioErrorFromNode, isWalError } from '@walnut/codec';
+import {
+  CURSOR_DIR,
+  cursorCorrupt,
+  cursorNameOf,
+  decodeCursor,
+  ioErrorFromNode,
+  isWalError,
+} from '@walnut/codec';
 import type { LsnFileState } from './directory.js';
 
 /** One durable cursor file: its name and what it holds. */
@@ -24,20 +31,32 @@ export async function readCursors(dir: string): Promise<CursorFile[]> {
     const name = cursorNameOf(file);
     if (name === null) continue;
     const path = join(cursorDir, file);
+    const state = await readState(path);
+    if (state !== null) cursors.push({ name, state });
+  }
+  return cursors;
+}
+
+/**
+ * What cursor file `path` holds, null when it was deleted meanwhile. A read racing two
+ * in-place writes of the cursor's holder can find neither slot whole: it reads again.
+ */
+async function readState(path: string): Promise<CursorFile['state'] | null> {
+  for (let attempt = 1; ; attempt++) {
     let bytes: Buffer;
     try {
       bytes = await readFile(path);
     } catch (error) {
-      // Deleted between the listing and the read.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw ioErrorFromNode(error, 'read', path);
     }
     try {
-      cursors.push({ name, state: { kind: 'valid', lsn: decodeCursor(bytes, path).lsn } });
+      const position = decodeCursor(bytes, path);
+      if (position !== null) return { kind: 'valid', lsn: position.lsn };
+      if (attempt === 3) throw cursorCorrupt(path, bytes.length);
     } catch (error) {
       if (!isWalError(error)) throw error;
-      cursors.push({ name, state: { kind: 'damaged', reason: error.message } });
+      return { kind: 'damaged', reason: error.message };
     }
   }
-  return cursors;
 }

@@ -1,7 +1,7 @@
-import type { StorageIo } from '@walnut/storage-io';
-import { writeCursorFiles } from './cursor-write.js';
+import type { CursorFile } from './cursor-file.js';
 
 interface Pending {
+  readonly file: CursorFile;
   lsn: bigint;
   generation: bigint;
   readonly done: Promise<bigint>;
@@ -14,36 +14,32 @@ const ignore = (): void => undefined;
 /**
  * Group commit for cursors: while one round of cursor writes is on disk, the commits that
  * arrive gather for the next, each cursor at its latest LSN. A consumer that commits after
- * every record pays one round per batch of records, not one per record, and consumers that
- * commit together share each round's directory fsync.
+ * every record pays one round per batch of records, not one per record, and the cursors
+ * committed together are written and synced side by side, all in flight at once.
  */
 export class CommitRounds {
   private next = new Map<string, Pending>();
   private running: Promise<void> | undefined;
-  /** Completed rounds and the cursor files they wrote, for stats. */
+  /** Completed rounds, the cursor files they wrote, and how many of those were written whole. */
   rounds = 0;
   filesWritten = 0;
-
-  constructor(
-    private readonly io: StorageIo,
-    private readonly logDir: string,
-  ) {}
+  filesReplaced = 0;
 
   /**
    * Resolves, with the LSN written, once a round that wrote `lsn` (or a later commit of
-   * `name`, which then wins) is durable; `onDurable` is called with it first. Every commit
-   * of a cursor that waits for the same round gets the same promise: a consumer that
-   * commits after every record without awaiting each pays no promise per record, and a
-   * failed round it never awaited is no unhandled rejection (its position stays the last
-   * durable one).
+   * the same cursor, which then wins) is durable; `onDurable` is called with it first.
+   * Every commit of a cursor that waits for the same round gets the same promise: a
+   * consumer that commits after every record without awaiting each pays no promise per
+   * record, and a failed round it never awaited is no unhandled rejection (its position
+   * stays the last durable one).
    */
   commit(
-    name: string,
+    file: CursorFile,
     lsn: bigint,
     generation: bigint,
     onDurable?: (lsn: bigint) => void,
   ): Promise<bigint> {
-    let pending = this.next.get(name);
+    let pending = this.next.get(file.name);
     if (pending === undefined) {
       let resolve!: (lsn: bigint) => void;
       let reject!: (error: unknown) => void;
@@ -53,8 +49,8 @@ export class CommitRounds {
       });
       done.catch(ignore);
       if (onDurable) done.then(onDurable, ignore);
-      pending = { lsn, generation, done, resolve, reject };
-      this.next.set(name, pending);
+      pending = { file, lsn, generation, done, resolve, reject };
+      this.next.set(file.name, pending);
     }
     pending.lsn = lsn;
     pending.generation = generation;
@@ -70,24 +66,25 @@ export class CommitRounds {
   private async run(): Promise<void> {
     try {
       while (this.next.size > 0) {
-        const round = this.next;
+        const round = [...this.next.values()];
         this.next = new Map();
-        const writes = [...round].map(([name, { lsn, generation }]) => ({ name, lsn, generation }));
-        let failure: unknown;
-        try {
-          await writeCursorFiles(this.io, this.logDir, writes);
-          this.rounds++;
-          this.filesWritten += writes.length;
-        } catch (error) {
-          failure = error;
-        }
-        for (const pending of round.values()) {
-          if (failure === undefined) pending.resolve(pending.lsn);
-          else pending.reject(failure);
-        }
+        // Each cursor's commits succeed or fail with its own file.
+        await Promise.all(round.map((pending) => this.write(pending)));
+        this.rounds++;
       }
     } finally {
       this.running = undefined;
+    }
+  }
+
+  private async write(pending: Pending): Promise<void> {
+    const { file, lsn, generation } = pending;
+    try {
+      if (await file.write({ lsn, generation })) this.filesReplaced++;
+      this.filesWritten++;
+      pending.resolve(lsn);
+    } catch (error) {
+      pending.reject(error);
     }
   }
 }

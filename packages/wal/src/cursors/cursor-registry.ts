@@ -1,11 +1,14 @@
 import { join } from 'node:path';
 import {
   CURSOR_DIR,
+  CURSOR_FILE_SIZE,
   CURSOR_LOCK_SUFFIX,
   type CursorPosition,
   checkCursorName,
+  cursorCorrupt,
   cursorFileName,
   cursorNameOf,
+  type DecodedCursor,
   decodeCursor,
   isWalError,
   WalErrorCode,
@@ -15,6 +18,7 @@ import { Errno, type IoLock } from '@walnut/storage-io';
 import { CommitRounds } from './commit-rounds.js';
 import { Cursor } from './cursor.js';
 import { cursorInUseError } from './cursor-errors.js';
+import { CursorFile } from './cursor-file.js';
 import type { CursorHost } from './cursor-host.js';
 import { readLastCut } from './last-cut.js';
 
@@ -38,7 +42,7 @@ export class CursorRegistry {
   readonly cursorDir: string;
 
   constructor(private readonly host: CursorHost) {
-    this.rounds = new CommitRounds(host.io, host.dir);
+    this.rounds = new CommitRounds();
     this.cursorDir = join(host.dir, CURSOR_DIR);
   }
 
@@ -93,8 +97,8 @@ export class CursorRegistry {
     for (const file of names) {
       const name = cursorNameOf(file);
       if (name === null) continue;
-      const bytes = await readSmallFile(io, this.cursorDir, file, 64);
-      if (bytes !== null) found.set(name, decodeCursor(bytes, join(this.cursorDir, file)).lsn);
+      const position = await this.read(file);
+      if (position !== null) found.set(name, position.lsn);
     }
     return found;
   }
@@ -143,19 +147,17 @@ export class CursorRegistry {
     const lock = await this.lockCursor(name);
     try {
       const host = this.host;
-      const file = cursorFileName(name);
-      const bytes = await readSmallFile(host.io, this.cursorDir, file, 64);
-      let position: CursorPosition;
-      if (bytes !== null) {
-        position = decodeCursor(bytes, join(this.cursorDir, file));
-      } else {
+      const found = (await this.read(cursorFileName(name))) ?? undefined;
+      const file = new CursorFile(host.io, host.dir, name, found);
+      let position: CursorPosition | undefined = found;
+      if (position === undefined) {
         await host.catchUp();
         const generation = (await readLastCut(host.io, host.dir))?.generation ?? 0n;
-        const lsn = await this.rounds.commit(name, host.floorLsn() - 1n, generation);
+        const lsn = await this.rounds.commit(file, host.floorLsn() - 1n, generation);
         position = { lsn, generation };
       }
       const { lsn, generation } = position;
-      const cursor = new Cursor(name, lsn, generation, host, this.rounds, lock, (closed) => {
+      const cursor = new Cursor(name, lsn, generation, host, this.rounds, file, lock, (closed) => {
         if (this.held.get(name) === closed) this.held.delete(name);
       });
       this.held.set(name, cursor);
@@ -163,6 +165,20 @@ export class CursorRegistry {
     } catch (error) {
       await lock.release();
       throw error;
+    }
+  }
+
+  /**
+   * What cursor file `file` of `cursors/` holds, null when it is not there. A read racing
+   * two in-place writes of the cursor's holder can find neither slot whole: it reads again.
+   */
+  private async read(file: string): Promise<DecodedCursor | null> {
+    for (let attempt = 1; ; attempt++) {
+      const bytes = await readSmallFile(this.host.io, this.cursorDir, file, CURSOR_FILE_SIZE + 1);
+      if (bytes === null) return null;
+      const position = decodeCursor(bytes, join(this.cursorDir, file));
+      if (position !== null) return position;
+      if (attempt === 3) throw cursorCorrupt(join(this.cursorDir, file), bytes.length);
     }
   }
 

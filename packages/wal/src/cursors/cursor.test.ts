@@ -1,7 +1,7 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isWalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { CURSOR_FILE_SIZE, crc32c, isWalError, WalErrorCode, type WalRecord } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from '../wal.js';
@@ -180,19 +180,65 @@ describe('a durable cursor', () => {
     await wal.close();
   });
 
-  it('keeps its old position when its write fails, and says why', async () => {
+  it('keeps its old position when its write fails, says why, and writes the file whole next', async () => {
     const io = new FaultyStorageIo(new MemoryStorageIo());
     const wal = await Wal.open('/log').storageIo(io).build();
     await appendUpTo(wal, 5n);
     const c = await wal.cursor('c');
     await c.commit(2n);
-    io.inject({ kind: 'eio', op: 'fsync', nth: 1 });
+    io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
     const failed = await rejection(c.commit(4n));
     expect(isWalError(failed, WalErrorCode.IO)).toBe(true);
     expect(c.lsn).toBe(2n);
-    expect((await wal.cursors())[0]!.lsn).toBe(2n);
+    // The kernel may still hold the slot whose fdatasync failed: a position its consumer did
+    // commit, never one nobody committed.
+    expect([2n, 4n]).toContain((await wal.cursors())[0]!.lsn);
+    const replaced = wal.stats().cursorCommits.filesReplaced;
     await c.commit(5n);
+    expect(wal.stats().cursorCommits.filesReplaced).toBe(replaced + 1);
     expect((await wal.cursors())[0]!.lsn).toBe(5n);
+    await wal.close();
+  });
+
+  it('is created whole once, then every commit updates it in place: no new name, no rename', async () => {
+    const dir = freshDir();
+    const wal = await Wal.open(dir).build();
+    await appendUpTo(wal, 40n);
+    const c = await wal.cursor('inplace');
+    const file = join(dir, 'cursors', 'inplace.cursor');
+    const inode = statSync(file).ino;
+    for (let lsn = 1n; lsn <= 40n; lsn++) await c.commit(lsn);
+    expect(statSync(file).ino).toBe(inode);
+    expect(statSync(file).size).toBe(CURSOR_FILE_SIZE);
+    expect(readdirSync(join(dir, 'cursors')).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(wal.stats().cursorCommits).toMatchObject({ filesWritten: 41, filesReplaced: 1 });
+    await wal.close();
+  });
+
+  it("reads a cursor file of the first release's 20-byte layout and rewrites it slotted at its first commit", async () => {
+    const dir = freshDir();
+    let wal = await Wal.open(dir).build();
+    await appendUpTo(wal, 30n);
+    await wal.close();
+    const old = Buffer.alloc(20);
+    old.writeBigUInt64LE(12n, 0);
+    old.writeUInt32LE(crc32c(old.subarray(0, 16)), 16);
+    mkdirSync(join(dir, 'cursors'));
+    writeFileSync(join(dir, 'cursors', 'legacy.cursor'), old);
+
+    wal = await Wal.open(dir).build();
+    expect(await wal.cursors()).toEqual([{ name: 'legacy', lsn: 12n, behind: false, open: false }]);
+    const c = await wal.cursor('legacy');
+    expect(c.lsn).toBe(12n);
+    expect(await take(c.records(), 1)).toEqual([13n]);
+    await c.commit(13n);
+    await c.commit(14n);
+    expect(statSync(join(dir, 'cursors', 'legacy.cursor')).size).toBe(CURSOR_FILE_SIZE);
+    expect(wal.stats().cursorCommits).toMatchObject({ filesWritten: 2, filesReplaced: 1 });
+    await wal.close();
+
+    wal = await Wal.open(dir).readOnly().build();
+    expect((await wal.cursors())[0]!.lsn).toBe(14n);
     await wal.close();
   });
 });

@@ -3,6 +3,7 @@ import type { IoLock } from '@walnut/storage-io';
 import type { TailOptions } from '../internal/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
 import { cursorBehindError, cursorClosedError, cursorPastCutError } from './cursor-errors.js';
+import type { CursorFile } from './cursor-file.js';
 import type { CursorHost } from './cursor-host.js';
 import { type LastCut, readLastCut } from './last-cut.js';
 
@@ -27,6 +28,7 @@ export class Cursor {
     generation: bigint,
     private readonly host: CursorHost,
     private readonly rounds: CommitRounds,
+    private readonly file: CursorFile,
     private readonly lock: IoLock,
     private readonly onClose: (cursor: Cursor) => void,
   ) {
@@ -108,7 +110,7 @@ export class Cursor {
       this.generation = cut.generation;
       this.pastCut = undefined;
     }
-    return this.rounds.commit(this.name, lsn, this.generation, this.durable);
+    return this.rounds.commit(this.file, lsn, this.generation, this.durable);
   }
 
   private readonly durable = (lsn: bigint): void => {
@@ -129,6 +131,7 @@ export class Cursor {
     this.closed = true;
     try {
       await this.rounds.idle();
+      await this.file.close();
       await beforeRelease?.();
     } finally {
       this.onClose(this);
