@@ -11,7 +11,7 @@ import {
   encodeCursorSlot,
   ioErrorFromErrno,
 } from '@walnut/codec';
-import type { IoFd, StorageIo } from '@walnut/storage-io';
+import { Errno, type IoFd, type StorageIo } from '@walnut/storage-io';
 
 /**
  * The one writer of a cursor's file (the file-system crash rigs target it), held by the
@@ -87,7 +87,7 @@ export class CursorFile {
     if (written.result < 0) throw ioErrorFromErrno(written.result, 'pwrite', this.path);
     // A short write of 32 bytes in the middle of a file is not a thing kernels do, and the
     // fdatasync linked to it ran only if it was whole.
-    if (written.result !== CURSOR_SLOT_SIZE) throw ioErrorFromErrno(5, 'pwrite', this.path);
+    if (written.result !== CURSOR_SLOT_SIZE) throw ioErrorFromErrno(-Errno.EIO, 'pwrite', this.path);
     if (synced.result < 0) throw ioErrorFromErrno(synced.result, 'fdatasync', this.path);
   }
 
