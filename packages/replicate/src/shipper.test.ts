@@ -116,6 +116,7 @@ async function ship(
         if (lsn === BigInt(count)) resolveDone();
       },
       onFenced: () => undefined,
+      ownReseed: () => null,
       onDiverged: (reason) => {
         diverged.push(reason);
         resolveDone();
