@@ -189,6 +189,27 @@ describe('the shipper', () => {
     expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
   }, 30_000);
 
+  it('takes a refused re-seed marker as proof the read was stale, and confirms anew before asking again', async () => {
+    // Six stale reads: three to confirm and ask, the refusal, three more to confirm and ask.
+    const stream = new ScriptedStream(['ok', 'ok', 'ok', 'lost']);
+    stream.staleReads = 6;
+    stream.staleBy = 2;
+    let asked = 0;
+    const { shipper, diverged } = await ship(stream, 30, 5, async () => {
+      asked++;
+      throw new JetStreamApiError({
+        code: 400,
+        err_code: WRONG_LAST_SEQUENCE,
+        description: `wrong last sequence: ${stream.messages.length}`,
+      });
+    });
+    expect(asked).toBe(2);
+    expect(shipper.counters.staleReads).toBe(2);
+    expect(shipper.counters.reseeds).toBe(0);
+    expect(diverged).toEqual([]);
+    expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
+  }, 30_000);
+
   it('never publishes two contents under one id, and the stream ends holding each LSN once, in order', async () => {
     await fc.assert(
       fc.asyncProperty(

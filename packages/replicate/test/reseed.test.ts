@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { readLocalState } from '../src/local-state.js';
 import type { ClusterLink } from '../src/link.js';
+import { readLocalState } from '../src/local-state.js';
 import { names } from '../src/options.js';
 import { type NatsCluster, sleep } from '../src/testing/index.js';
 import { payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
