@@ -325,20 +325,32 @@ export class ReplicatedWal {
   }
 
   /**
-   * Resolves once the local log is durable up to `lsn`: the appends of one turn share one
-   * `wal.sync()`, which joins the Wal's own group commit (no extra fdatasync).
+   * Resolves once the local log is durable up to `lsn`. The appends of one turn share one
+   * `wal.sync()`, which joins the Wal's own group commit (no extra fdatasync): it starts a
+   * microtask after the first of them asks, once the others are queued too. Started at
+   * once, it covered only the asker's LSN, and every append made its own call (measured:
+   * 1.00 `wal.sync()` per record with 64 producers).
    */
   private async durable(lsn: bigint): Promise<void> {
     while (this.wal.durableLsn < lsn) {
-      if (this.syncing === null || this.syncTarget < lsn) {
-        this.syncTarget = this.wal.lastLsn;
-        const sync = this.wal.sync().finally(() => {
-          if (this.syncing === sync) this.syncing = null;
-        });
-        this.syncing = sync;
-      }
+      if (this.syncing === null || this.syncTarget < lsn) this.syncing = this.syncSoon();
       await this.syncing;
     }
+  }
+
+  /** A `wal.sync()` of everything appended until it starts, a microtask from now. */
+  private syncSoon(): Promise<bigint> {
+    // Until it starts, it covers any LSN appended before it.
+    this.syncTarget = UNSTARTED_SYNC;
+    const sync: Promise<bigint> = Promise.resolve()
+      .then(() => {
+        this.syncTarget = this.wal.lastLsn;
+        return this.wal.sync();
+      })
+      .finally(() => {
+        if (this.syncing === sync) this.syncing = null;
+      });
+    return sync;
   }
 
   /** Resolves once every record up to `lsn` is in the stream; WAL_TIMEOUT after `timeoutMs`. */
@@ -636,6 +648,9 @@ async function inHistory(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promis
     throw error;
   }
 }
+
+/** Above any LSN: what a sync not yet started covers. */
+const UNSTARTED_SYNC = 2n ** 64n;
 
 /** The largest message this connection may publish, less room for JetStream's headers. */
 export function maxMessageBytes(link: ClusterLink): number {
