@@ -35,6 +35,11 @@ export interface RunMetrics {
   recordsPerSec: number;
   p50Us: number;
   p99Us: number;
+  /**
+   * This process's CPU time (user + system) per record from the first append until the
+   * stream held the last one: what the client pays, whatever the servers beside it cost.
+   */
+  cpuUsPerRecord: number;
   messages?: number;
 }
 
@@ -64,6 +69,7 @@ async function producers(
 ): Promise<RunMetrics> {
   const latencies = new Float64Array(options.records);
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: options.producers }, async () => {
@@ -81,7 +87,13 @@ async function producers(
     recordsPerSec: options.records / seconds,
     p50Us: quantile(latencies, 0.5),
     p99Us: quantile(latencies, 0.99),
+    cpuUsPerRecord: cpuPerRecord(cpu, options.records),
   };
+}
+
+function cpuPerRecord(since: NodeJS.CpuUsage, records: number): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / records;
 }
 
 export async function runReplicationBench(
@@ -167,10 +179,13 @@ async function asyncRun(
     lag.bytes = Math.max(lag.bytes, now.bytes);
     lag.ms = Math.max(lag.ms, now.ms);
   }, 10);
+  const cpu = process.cpuUsage();
   const metrics = await producers(primary, options, payloads);
   const acknowledged = performance.now();
   await primary.waitReplicated(primary.lastLsn, 120_000);
   const drainMs = performance.now() - acknowledged;
+  // The shipping that goes on after the last acknowledgement is the client's cost too.
+  metrics.cpuUsPerRecord = cpuPerRecord(cpu, options.records);
   clearInterval(sampler);
   const messages = primary.stats().shipper.messages;
   await primary.close();
@@ -218,7 +233,7 @@ export function formatReplicationResults(r: ReplicationResults): string {
   const base = median(r.local.map((m) => m.recordsPerSec));
   const row = (label: string, runs: RunMetrics[], extra = '') => {
     const rate = median(runs.map((m) => m.recordsPerSec));
-    return `| ${label} | ${fmtRate(rate)} | ±${(relativeSpread(runs.map((m) => m.recordsPerSec)) * 100).toFixed(1)}% (${runs.length}) | ${(rate / base).toFixed(2)}× | ${fmtUs(median(runs.map((m) => m.p50Us)))} | ${fmtUs(median(runs.map((m) => m.p99Us)))} | ${extra} |`;
+    return `| ${label} | ${fmtRate(rate)} | ±${(relativeSpread(runs.map((m) => m.recordsPerSec)) * 100).toFixed(1)}% (${runs.length}) | ${(rate / base).toFixed(2)}× | ${fmtUs(median(runs.map((m) => m.p50Us)))} | ${fmtUs(median(runs.map((m) => m.p99Us)))} | ${median(runs.map((m) => m.cpuUsPerRecord)).toFixed(1)} µs | ${extra} |`;
   };
   const messages = (runs: RunMetrics[]) =>
     `${(r.options.records / median(runs.map((m) => m.messages ?? 1))).toFixed(1)} records/message`;
@@ -226,8 +241,8 @@ export function formatReplicationResults(r: ReplicationResults): string {
   return [
     `${r.options.producers} producers, ${r.options.records.toLocaleString('en-US')} × ${r.options.recordSize} B, each awaiting its append; nats-server ${r.server}, 3 nodes on loopback. Medians of ${r.options.repetitions} interleaved repetitions; ratios to the local Wal of the same run.`,
     '',
-    '| contender | records/s | spread (reps) | vs local Wal | commit p50 | commit p99 | notes |',
-    '| --- | ---: | --- | ---: | ---: | ---: | --- |',
+    '| contender | records/s | spread (reps) | vs local Wal | commit p50 | commit p99 | client CPU/record | notes |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |',
     row('local Wal (sync, no replication)', r.local),
     row('ReplicatedWal sync, R1 stream', r.syncR1, messages(r.syncR1)),
     row('ReplicatedWal sync, R3 stream', r.syncR3, messages(r.syncR3)),

@@ -42,7 +42,11 @@ export async function publishEpochMarker(
     await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn, keyRing);
     try {
       const marker = encodeEpochMessage(epoch, inStream);
-      const ack = await link.publish(marker, `${link.names.stream}:${epoch}:marker`, position.seq);
+      const ack = await link.publish(
+        marker,
+        `${link.names.stream}:${epoch}:marker:${inStream}`,
+        position.seq,
+      );
       return { inStream, streamSeq: ack.seq };
     } catch (error) {
       // An older primary still publishing stored one more message: catch up and retry.

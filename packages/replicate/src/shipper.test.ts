@@ -116,6 +116,7 @@ async function ship(
         if (lsn === BigInt(count)) resolveDone();
       },
       onFenced: () => undefined,
+      ownReseed: () => null,
       onDiverged: (reason) => {
         diverged.push(reason);
         resolveDone();
@@ -185,6 +186,27 @@ describe('the shipper', () => {
     expect(asked).toBe(1);
     expect(diverged).toEqual([]);
     expect(shipper.replicatedLsn).toBe(30n);
+    expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
+  }, 30_000);
+
+  it('takes a refused re-seed marker as proof the read was stale, and confirms anew before asking again', async () => {
+    // Six stale reads: three to confirm and ask, the refusal, three more to confirm and ask.
+    const stream = new ScriptedStream(['ok', 'ok', 'ok', 'lost']);
+    stream.staleReads = 6;
+    stream.staleBy = 2;
+    let asked = 0;
+    const { shipper, diverged } = await ship(stream, 30, 5, async () => {
+      asked++;
+      throw new JetStreamApiError({
+        code: 400,
+        err_code: WRONG_LAST_SEQUENCE,
+        description: `wrong last sequence: ${stream.messages.length}`,
+      });
+    });
+    expect(asked).toBe(2);
+    expect(shipper.counters.staleReads).toBe(2);
+    expect(shipper.counters.reseeds).toBe(0);
+    expect(diverged).toEqual([]);
     expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
   }, 30_000);
 

@@ -9,6 +9,7 @@ import {
   MessageKind,
   messageCrc,
   messageId,
+  RESEED_FLAG,
   recordCost,
 } from './message.js';
 
@@ -50,6 +51,12 @@ export interface ShipperEvents {
    */
   onRegressed(reason: string): Promise<Reseed | null>;
   /**
+   * The stream ends with a RESEED marker of a later epoch at `markerSeq`: where shipping
+   * goes on if it is this primary's own (a lease it took for a re-seed whose marker was
+   * stored but never acknowledged to it), or null when another primary published it.
+   */
+  ownReseed(epoch: number, inStream: bigint, markerSeq: number): Reseed | null;
+  /**
    * The log's records from `from` up to `to`, in LSN order, stopping after about
    * `maxBytes` (at least one): what a re-seeded stream lost and the shipper no longer keeps.
    */
@@ -89,6 +96,11 @@ export interface ShipperStats {
   regressed: string | null;
   /** Times the stream was re-seeded from the log after it went back. */
   reseeds: number;
+  /**
+   * Re-seeds not done because the cluster refused the marker: the stream's real last
+   * sequence was not the one just read (a server answering with a stale copy).
+   */
+  staleReads: number;
 }
 
 const COMPACT_AT = 4096;
@@ -143,6 +155,7 @@ export class Shipper {
     diverged: null,
     regressed: null,
     reseeds: 0,
+    staleReads: 0,
   };
 
   constructor(
@@ -380,6 +393,14 @@ export class Shipper {
         const position = await this.link.lastPosition();
         const header = position.header;
         if (header !== null && header.epoch > this.epoch) {
+          const own =
+            header.kind === MessageKind.EPOCH && (header.flags & RESEED_FLAG) !== 0
+              ? this.events.ownReseed(header.epoch, header.firstLsn - 1n, position.seq)
+              : null;
+          if (own !== null) {
+            this.resumeAfterReseed(own, this.keptFrom());
+            return [];
+          }
           this.stopped = true;
           this.events.onFenced(
             header.epoch,
@@ -431,10 +452,23 @@ export class Shipper {
         return sent.filter((entry) => entry.seq > position.seq).sort((a, b) => a.seq - b.seq);
       } catch (error) {
         this.counters.lastError = describe(error);
+        if (isWrongLastSequence(error)) {
+          // The re-seeding marker was refused: the stream's last sequence is not the one
+          // just read, so that read was stale, not a stream gone back. Read again, and
+          // confirm anew before acting on what the next reads show.
+          this.counters.staleReads++;
+          this.counters.lastError = `a re-seed was refused (${describe(error)}): the stream was read from a stale copy; reading again`;
+          looks = 0;
+        }
         await pause(this.backoff.next(), this.stopper.signal);
       }
     }
     return [];
+  }
+
+  /** The last LSN of the records the shipper no longer keeps (what a re-seed reads back up to). */
+  private keptFrom(): bigint {
+    return this.head < this.lsns.length ? this.lsns[this.head]! - 1n : this.replicatedLsn;
   }
 
   /**
@@ -443,7 +477,7 @@ export class Shipper {
    * records the stream lost ahead of the ones still kept. Throws when the re-seed fails.
    */
   private async reseed(reason: string, inStream: bigint): Promise<void> {
-    const upTo = this.head < this.lsns.length ? this.lsns[this.head]! - 1n : this.replicatedLsn;
+    const upTo = this.keptFrom();
     const before = { replicatedLsn: this.replicatedLsn, stored: this.stored };
     if (inStream < this.replicatedLsn) this.replicatedLsn = inStream;
     this.counters.regressed = reason;
@@ -462,6 +496,12 @@ export class Shipper {
       this.stopped = true;
       return;
     }
+    this.resumeAfterReseed(reseed, upTo);
+  }
+
+  /** Ships on under the re-seed's epoch after its marker; the LSNs up to `upTo` are read back. */
+  private resumeAfterReseed(reseed: Reseed, upTo: bigint): void {
+    this.stored = null;
     this.epoch = reseed.epoch;
     this.replicatedLsn = reseed.inStream;
     this.streamSeq = reseed.markerSeq;

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
+import type { ClusterLink } from '../src/link.js';
 import { readLocalState } from '../src/local-state.js';
 import { names } from '../src/options.js';
 import { type NatsCluster, sleep } from '../src/testing/index.js';
 import { payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
 
-const { cluster, opened, openPrimary } = useReplication();
+const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
 /** What a power cut of every server can leave of a log's stream and buckets: nothing. */
 async function loseEverything(c: NatsCluster, stream: string): Promise<void> {
@@ -60,6 +61,39 @@ describe('a stream that goes back', () => {
     expect(log).toHaveLength(260);
     expect(await readLog(ahead.dir)).toEqual(log);
     expect(await readLog(fresh.dir)).toEqual(log);
+  });
+
+  it('whose re-seeding marker is stored but its acknowledgement lost: the primary finds its own marker and goes on', async () => {
+    const stream = streamName('marker-ack');
+    const primary = await openPrimary(stream, { replicationTimeoutMs: 60_000 });
+    for (let i = 0; i < 50; i++) await primary.append(payloadOf(i));
+    const epochBefore = primary.epoch;
+    // The marker reaches the stream; its acknowledgement does not (a connection that broke
+    // after the server stored it).
+    const link = (primary as unknown as { link: ClusterLink }).link;
+    const publish = link.publish.bind(link);
+    let dropped = 0;
+    link.publish = async (body, id, expected, timeoutMs) => {
+      const ack = await publish(body, id, expected, timeoutMs);
+      if (id.includes(':reseed') && dropped++ === 0) {
+        throw Object.assign(new Error('timeout'), { name: 'TimeoutError' });
+      }
+      return ack;
+    };
+
+    await loseEverything(cluster(), stream);
+    const appends = Array.from({ length: 50 }, (_, k) => primary.append(payloadOf(50 + k)));
+    const results = await Promise.allSettled(appends);
+    expect(dropped).toBeGreaterThan(0);
+    expect(primary.fenced).toBeNull();
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const stats = primary.stats();
+    expect(stats.epoch).toBe(epochBefore + 1);
+    expect(stats.shipper.reseeds).toBe(1);
+    expect(primary.replicatedLsn).toBe(100n);
+    const copy = await followerCopy(stream, 100n);
+    await primary.close();
+    expect(copy).toEqual(await readLog(primary.dir));
   });
 
   it('a primary reopened after the cluster lost everything takes an epoch above the one its directory held', async () => {

@@ -57,6 +57,8 @@ export interface NemesisReport {
   readonly reportedDivergences: number;
   /** Times the primary found the stream gone back and re-seeded it (after power losses). */
   readonly reseeds: number;
+  /** Re-seeds not done because the cluster refused the marker: a read came from a stale copy. */
+  readonly staleReads: number;
   /** Appends refused, by error code (not acknowledged, so never counted as lost). */
   readonly refused: Record<string, number>;
   readonly checks: number;
@@ -146,6 +148,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   let checks = 0;
   let followers = 0;
   let reseeds = 0;
+  let staleReads = 0;
   const tally = { messages: 0, sequenceMismatches: 0 };
 
   mkdirSync(options.workDir, { recursive: true });
@@ -315,6 +318,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     await Promise.all(running);
     await check(true);
     reseeds = p.stats().shipper.reseeds;
+    staleReads = p.stats().shipper.staleReads;
     await p.close();
     primary = undefined;
     acknowledgedLost += await lostIn(
@@ -340,6 +344,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     silentDivergences,
     reportedDivergences,
     reseeds,
+    staleReads,
     refused,
     checks,
     replicaMessagesCompared: tally.messages,
