@@ -87,7 +87,8 @@ export class CursorFile {
     if (written.result < 0) throw ioErrorFromErrno(written.result, 'pwrite', this.path);
     // A short write of 32 bytes in the middle of a file is not a thing kernels do, and the
     // fdatasync linked to it ran only if it was whole.
-    if (written.result !== CURSOR_SLOT_SIZE) throw ioErrorFromErrno(-Errno.EIO, 'pwrite', this.path);
+    if (written.result !== CURSOR_SLOT_SIZE)
+      throw ioErrorFromErrno(-Errno.EIO, 'pwrite', this.path);
     if (synced.result < 0) throw ioErrorFromErrno(synced.result, 'fdatasync', this.path);
   }
 
