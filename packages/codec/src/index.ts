@@ -89,7 +89,7 @@ export {
   type NativeFallbackMessage,
   nativeFallbacks,
 } from './native-loader.js';
-export { plainRecordLsn, RecordCursor } from './record-cursor.js';
+export { plainRecordLsn, RecordCursor, type RecordFile } from './record-cursor.js';
 export {
   batchFrameSize,
   decodeBatchAt,

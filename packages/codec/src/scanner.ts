@@ -8,7 +8,7 @@ import { asBuffer, checkIndex, checkMaxBody, classifyAt, type DamageKind } from 
 import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 import { verifyFramesRange } from './frame-run.js';
 import type { LsnSequence } from './lsn-sequence.js';
-import { RecordCursor } from './record-cursor.js';
+import { RecordCursor, type RecordFile } from './record-cursor.js';
 import type { WalRecord } from './records.js';
 
 /** Why a scanner stopped. 'partial' only happens in chunked mode. */
@@ -68,6 +68,12 @@ export interface FrameScannerOptions {
    * the scanner with 'partial' instead of being judged torn.
    */
   chunked?: boolean;
+  /**
+   * The header of the file the buffer comes from (a FileHeader will do): a version 1 file's
+   * records may not carry a time, and version 2 times count from its `createdAtMs`. Without
+   * it records are read with version 2's layout and their `time` is undefined.
+   */
+  file?: RecordFile;
 }
 
 /**
@@ -128,6 +134,12 @@ export class FrameScanner {
     this.cipher = options.cipher;
     this.passEncrypted = options.passEncrypted === true;
     this.chunked = options.chunked === true;
+    if (options.file !== undefined) {
+      const file = options.file;
+      if (typeof file !== 'object' || file === null || typeof file.version !== 'number')
+        badArgument('options.file', 'a file header', file);
+      this.cursor.useFile(file);
+    }
   }
 
   /** File offset of the next unread frame: the end of the last good frame. */
@@ -300,6 +312,11 @@ export class FrameScanner {
         `LSN ${cursor.lsnBig} is 2^53 or more and has no exact number; read \`lsn\` (a bigint)`,
       );
     return cursor.lsnNumber;
+  }
+
+  /** Append time of the current record, ms since the epoch, or undefined (see WalRecord.time). */
+  get time(): number | undefined {
+    return this.cursor.time;
   }
 
   /** Record type of the current record (see `advance`). */
