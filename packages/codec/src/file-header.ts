@@ -181,3 +181,19 @@ export function segmentFilesIn(names: Iterable<string>): SegmentName[] {
   }
   return found.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
 }
+
+/**
+ * WAL_CORRUPT naming `path` when `header` is a version 2 segment of a log other than `logId`
+ * (the log's id: its newest version 2 segment's; undefined when not known, or the log has
+ * none). Version 1 segments have no id and pass. Every reader of a log directory calls it
+ * before it hands out any record of a segment (FORMAT.md, "Log id").
+ */
+export function checkLogId(header: FileHeader, path: string, logId: bigint | undefined): void {
+  if (logId === undefined || header.version < 2 || header.logId === logId) return;
+  const hex = (id: bigint) => `0x${id.toString(16).padStart(16, '0')}`;
+  throw new WalError(
+    WalErrorCode.CORRUPT,
+    `${path} belongs to another log (its header's log id is ${hex(header.logId)}, this log's is ${hex(logId)}): a segment of another log was copied or moved in under this name; put this log's own segment back (from a backup or replica), or remove the stray file`,
+    { details: { segment: path, offset: 48, reason: 'log id mismatch' } },
+  );
+}

@@ -52,6 +52,31 @@ export function plainRecordLsn(buf: Buffer, start: number, end: number, timed = 
 }
 
 /**
+ * The time of the record or batch body at `buf[start..end)` in a version 2 file created at
+ * `createdAtMs`, or undefined when it has none (another kind, no TIME flag, too short). Reads
+ * the time field only: the body's other parts are for a reader to judge.
+ */
+export function bodyTime(
+  buf: Buffer,
+  start: number,
+  end: number,
+  createdAtMs: number,
+): number | undefined {
+  const kind = buf[start];
+  if (kind === BodyKind.RECORD) {
+    if (!(buf[start + 1]! & RecordFlag.TIME)) return undefined;
+    const at = start + RECORD_BODY_FIXED;
+    return at + TIME_FIELD_SIZE <= end ? createdAtMs + getU32(buf, at) : undefined;
+  }
+  if (kind === BodyKind.BATCH) {
+    if (buf[start + 1] !== BatchFlag.TIME) return undefined;
+    const at = start + BATCH_BODY_FIXED;
+    return at + TIME_FIELD_SIZE <= end ? createdAtMs + getU32(buf, at) : undefined;
+  }
+  return undefined;
+}
+
+/**
  * Bytes the optional parts flagged in `flags` take at `buf[pos..end)`. Checks every
  * length against `end` before trusting it (WAL_CORRUPT otherwise).
  */

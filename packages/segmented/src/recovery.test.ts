@@ -85,7 +85,7 @@ describe('recovery on open', () => {
     const { io, segments } = await closedLogWith(200);
     expect(segments.length).toBeGreaterThan(3);
     const victim = segments[1]!;
-    const frameSize = 8 + 12 + 100;
+    const frameSize = 8 + 12 + 4 + 100;
     const damagedFrame = 64 + 10 * frameSize;
     await flipByte(io, victim.path, damagedFrame + 40);
     const err = await expectWalError(
