@@ -6,6 +6,7 @@ import { toJson } from './json.js';
 /** One record as a line of text: LSN, type, sizes, routing fields and a payload preview. */
 export function recordLine(record: WalRecord): string {
   const parts = [`LSN ${record.lsn}`, `type ${record.type}`, `${record.payload.length} B`];
+  if (record.time !== undefined) parts.push(new Date(record.time).toISOString());
   if (record.tenantId !== undefined) parts.push(`tenant ${record.tenantId}`);
   if (record.vshardId !== undefined) parts.push(`vshard ${record.vshardId}`);
   if (record.databaseId !== undefined) parts.push(`database ${record.databaseId}`);
@@ -22,6 +23,7 @@ export function recordJson(record: WalRecord): string {
     lsn: record.lsn,
     type: record.type,
     size: record.payload.length,
+    ...(record.time !== undefined ? { time: record.time } : {}),
     payload: record.payload.toString('base64'),
     ...(isText ? { text } : {}),
     ...(record.meta !== undefined ? { meta: record.meta.toString('base64') } : {}),

@@ -1,5 +1,10 @@
-/** The on-disk format version this build writes and the only one it reads. */
-export const FORMAT_VERSION = 1;
+/**
+ * The on-disk format version this build writes for segments. It reads this one and every
+ * version from MIN_FORMAT_VERSION on (FORMAT.md, "Versions").
+ */
+export const FORMAT_VERSION = 2;
+/** The oldest format version this build reads. */
+export const MIN_FORMAT_VERSION = 1;
 /** Bytes of the file header every Walnut file starts with. */
 export const FILE_HEADER_SIZE = 64;
 /** Bytes before a frame's body: crc u32 + len u32. */
@@ -17,9 +22,19 @@ export type BodyKind = (typeof BodyKind)[keyof typeof BodyKind];
 export const MAX_U64 = MAX_LSN;
 export const MAX_U32 = 0xffffffff;
 
-/** Record flag bits (record body byte 1, batch entry byte 0). */
-export const RecordFlag = { META: 1, TENANT: 2, VSHARD: 4, DATABASE: 8 } as const;
+/**
+ * Record flag bits (record body byte 1, batch entry byte 0). TIME is version 2's, and only
+ * on a single record's body: a batch carries one time for all its entries (BatchFlag).
+ */
+export const RecordFlag = { META: 1, TENANT: 2, VSHARD: 4, DATABASE: 8, TIME: 16 } as const;
+/** The flags a record or batch entry of any version may have (TIME is not an entry's). */
 export const RECORD_FLAGS_MASK = 0x0f;
+/** Batch body flag bits (batch body byte 1), version 2 on. */
+export const BatchFlag = { TIME: 1 } as const;
+/** Bytes of a time field: u32 milliseconds after the file header's `createdAtMs`. */
+export const TIME_FIELD_SIZE = 4;
+/** The largest time a version 2 frame can hold, in ms after its file's `createdAtMs` (~49.7 days). */
+export const MAX_TIME_DELTA = 0xffffffff;
 
 /** Fixed part of a single-record body: kind, flags, type, LSN. */
 export const RECORD_BODY_FIXED = 12;

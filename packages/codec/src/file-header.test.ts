@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../test/error-code.js';
 import { FILE_HEADER_SIZE } from './constants.js';
+import { crc32cRange } from './crc32c.js';
 import { WalErrorCode } from './errors.js';
 import {
   decodeFileHeader,
@@ -21,11 +22,12 @@ describe('file header', () => {
       fileKind: 'segment',
       keyId: 7,
       createdAtMs: 1_700_000_000_000,
+      logId: 0xfedcba9876543210n,
     });
     expect(buf.length).toBe(FILE_HEADER_SIZE);
     expect(buf.subarray(0, 4).toString('latin1')).toBe('WLNT');
     expect(decodeFileHeader(buf)).toEqual({
-      version: 1,
+      version: 2,
       headerLength: 64,
       firstLsn: 42n,
       salt,
@@ -33,7 +35,30 @@ describe('file header', () => {
       fileKind: 'segment',
       keyId: 7,
       createdAtMs: 1_700_000_000_000,
+      logId: 0xfedcba9876543210n,
     });
+  });
+
+  it('reads and writes version 1, whose log id bytes are reserved zeros', () => {
+    const v1 = { firstLsn: 1n, salt, cipher: 'none' as const, fileKind: 'segment' as const };
+    const buf = encodeFileHeader({ ...v1, keyId: 0, version: 1 });
+    expect(decodeFileHeader(buf)).toMatchObject({ version: 1, logId: 0n });
+    expect(codeOf(() => encodeFileHeader({ ...v1, keyId: 0, version: 1, logId: 5n }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeFileHeader({ ...v1, keyId: 0, version: 3 }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    // A version 1 header with bytes 48‥55 set (and a matching CRC) is not one this build wrote.
+    const withId = encodeFileHeader({ ...v1, keyId: 0, logId: 5n });
+    withId.writeUInt16LE(1, 4);
+    withId.writeUInt32LE(crc32cRange(withId, 0, 60, 0), 60);
+    expect(codeOf(() => decodeFileHeader(withId))).toBe(WalErrorCode.UNSUPPORTED_FORMAT);
+    // Version 2's own reserved bytes, 56‥59, stay zero.
+    const reserved = encodeFileHeader({ ...v1, keyId: 0 });
+    reserved[57] = 1;
+    reserved.writeUInt32LE(crc32cRange(reserved, 0, 60, 0), 60);
+    expect(codeOf(() => decodeFileHeader(reserved))).toBe(WalErrorCode.UNSUPPORTED_FORMAT);
   });
 
   it('reports damage as WAL_CORRUPT and another version (bytes 4‥5) as WAL_UNSUPPORTED_FORMAT', () => {

@@ -1,4 +1,4 @@
-import { FILE_HEADER_SIZE, FORMAT_VERSION, MAX_LSN } from './constants.js';
+import { FILE_HEADER_SIZE, FORMAT_VERSION, MAX_LSN, MIN_FORMAT_VERSION } from './constants.js';
 import { crc32cRange } from './crc32c.js';
 import { badArgument, WalError, WalErrorCode } from './errors.js';
 import { checkBytes, checkU64, checkUint } from './validate.js';
@@ -17,10 +17,23 @@ export interface FileHeader {
   fileKind: FileKind;
   /** Key ring id when `cipher` is not 'none', else 0. */
   keyId: number;
+  /**
+   * Milliseconds since the epoch when the file was created. From version 2 on, the base of
+   * its records' times (each is a u32 of ms after it), so never above the first time it holds.
+   */
   createdAtMs: number;
+  /**
+   * Version 2: the id of the log the file belongs to (u64, the same in every segment of a
+   * log, chosen when the log was created; 0 for a file of no multi-file log). 0n in version 1.
+   */
+  logId: bigint;
 }
 
 export interface FileHeaderInput {
+  /** 1 or 2 (default FORMAT_VERSION): version 1 has no log id and no record times. */
+  version?: number;
+  /** Version 2 only (default 0n): see FileHeader.logId. */
+  logId?: bigint;
   firstLsn: bigint;
   salt: Uint8Array;
   cipher: CipherId;
@@ -52,9 +65,15 @@ export function encodeFileHeader(h: FileHeaderInput): Buffer {
     badArgument('header.keyId', "0 when cipher is 'none'", h.keyId);
   const createdAtMs = h.createdAtMs ?? Date.now();
   checkUint('header.createdAtMs', createdAtMs, Number.MAX_SAFE_INTEGER);
+  const version = h.version ?? FORMAT_VERSION;
+  if (version !== 1 && version !== 2) badArgument('header.version', '1 or 2', version);
+  const logId = h.logId ?? 0n;
+  checkU64('header.logId', logId);
+  if (version === 1 && logId !== 0n)
+    badArgument('header.logId', '0n in a version 1 header (it has no log id)', logId);
   const buf = Buffer.alloc(FILE_HEADER_SIZE);
   buf.writeUInt32LE(MAGIC, 0);
-  buf.writeUInt16LE(FORMAT_VERSION, 4);
+  buf.writeUInt16LE(version, 4);
   buf.writeUInt16LE(FILE_HEADER_SIZE, 6);
   buf.writeBigUInt64LE(h.firstLsn, 8);
   buf.set(h.salt, 16);
@@ -62,6 +81,7 @@ export function encodeFileHeader(h: FileHeaderInput): Buffer {
   buf[33] = KIND_CODE[h.fileKind];
   buf.writeUInt32LE(h.keyId, 36);
   buf.writeBigUInt64LE(BigInt(createdAtMs), 40);
+  buf.writeBigUInt64LE(logId, 48);
   buf.writeUInt32LE(crc32cRange(buf, 0, 60, 0), 60);
   return buf;
 }
@@ -85,10 +105,10 @@ export function decodeFileHeader(buf: Uint8Array, where = 'file'): FileHeader {
   if (b.readUInt32LE(0) !== MAGIC) fail(WalErrorCode.CORRUPT, 'bad magic (not "WLNT")', notWalnut);
   const version = b.readUInt16LE(4);
   const upgrade = 'open it with the Walnut version that wrote it, or a newer one';
-  if (version !== FORMAT_VERSION)
+  if (version < MIN_FORMAT_VERSION || version > FORMAT_VERSION)
     fail(
       WalErrorCode.UNSUPPORTED_FORMAT,
-      `format version ${version} is not ${FORMAT_VERSION}`,
+      `format version ${version} is not one this build reads (${MIN_FORMAT_VERSION} to ${FORMAT_VERSION})`,
       upgrade,
     );
   if (b.readUInt32LE(60) !== crc32cRange(b, 0, 60, 0))
@@ -109,7 +129,8 @@ export function decodeFileHeader(buf: Uint8Array, where = 'file'): FileHeader {
   const flags = b.readUInt16LE(34);
   if (flags !== 0)
     fail(WalErrorCode.UNSUPPORTED_FORMAT, `unknown header flags 0x${flags.toString(16)}`, upgrade);
-  for (let i = 48; i < 60; i++)
+  // Version 2 keeps its log id in the first 8 reserved bytes of version 1.
+  for (let i = version === 1 ? 48 : 56; i < 60; i++)
     if (b[i] !== 0) fail(WalErrorCode.UNSUPPORTED_FORMAT, 'reserved header bytes are set', upgrade);
   const firstLsn = b.readBigUInt64LE(8);
   const created = b.readBigUInt64LE(40);
@@ -124,6 +145,7 @@ export function decodeFileHeader(buf: Uint8Array, where = 'file'): FileHeader {
     fileKind: fileKind!,
     keyId: b.readUInt32LE(36),
     createdAtMs: Number(created),
+    logId: version === 1 ? 0n : b.readBigUInt64LE(48),
   };
 }
 
@@ -158,4 +180,20 @@ export function segmentFilesIn(names: Iterable<string>): SegmentName[] {
     if (firstLsn !== null) found.push({ name, firstLsn });
   }
   return found.sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0));
+}
+
+/**
+ * WAL_CORRUPT naming `path` when `header` is a version 2 segment of a log other than `logId`
+ * (the log's id: its newest version 2 segment's; undefined when not known, or the log has
+ * none). Version 1 segments have no id and pass. Every reader of a log directory calls it
+ * before it hands out any record of a segment (FORMAT.md, "Log id").
+ */
+export function checkLogId(header: FileHeader, path: string, logId: bigint | undefined): void {
+  if (logId === undefined || header.version < 2 || header.logId === logId) return;
+  const hex = (id: bigint) => `0x${id.toString(16).padStart(16, '0')}`;
+  throw new WalError(
+    WalErrorCode.CORRUPT,
+    `${path} belongs to another log (its header's log id is ${hex(header.logId)}, this log's is ${hex(logId)}): a segment of another log was copied or moved in under this name; put this log's own segment back (from a backup or replica), or remove the stray file`,
+    { details: { segment: path, offset: 48, reason: 'log id mismatch' } },
+  );
 }

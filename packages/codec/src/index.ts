@@ -40,6 +40,7 @@ export { classifyDamage, type DamageKind, findNextValidFrame, isZeroFilled } fro
 export * from './errors.js';
 export {
   type CipherId,
+  checkLogId,
   decodeFileHeader,
   encodeFileHeader,
   type FileHeader,
@@ -89,7 +90,7 @@ export {
   type NativeFallbackMessage,
   nativeFallbacks,
 } from './native-loader.js';
-export { plainRecordLsn, RecordCursor } from './record-cursor.js';
+export { bodyTime, plainRecordLsn, RecordCursor, type RecordFile } from './record-cursor.js';
 export {
   batchFrameSize,
   decodeBatchAt,

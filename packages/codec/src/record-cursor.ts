@@ -3,11 +3,13 @@ import { getU32 } from './bytes.js';
 import {
   BATCH_BODY_FIXED,
   BATCH_ENTRY_FIXED,
+  BatchFlag,
   BodyKind,
   MAX_LSN,
   RECORD_BODY_FIXED,
   RECORD_FLAGS_MASK,
   RecordFlag,
+  TIME_FIELD_SIZE,
 } from './constants.js';
 import type { WalRecord } from './records.js';
 import { malformed } from './validate.js';
@@ -23,17 +25,55 @@ function u64(buf: Buffer, pos: number): bigint {
   return hi < SAFE_HIGH ? BigInt(hi * TWO_32 + getU32(buf, pos)) : buf.readBigUInt64LE(pos);
 }
 
+/** What a record cursor must know of the file it reads: its header's version and time base. */
+export interface RecordFile {
+  version: number;
+  createdAtMs: number;
+}
+
 /**
  * The LSN of the record body at `buf[start..end)` as a number when it is a plain record —
- * kind RECORD, no optional parts, an LSN in 1..2^53 − 1 — else 0 (never an LSN). Checks
- * exactly what `RecordCursor.recordAt`'s short path checks, so a reader can judge a run of
- * frames first and build each record (`recordAt`) only when it hands it out.
+ * kind RECORD, no optional parts but a time (when `timed`: the file is version 2), an LSN in
+ * 1..2^53 − 1 — else 0 (never an LSN). Checks exactly what `RecordCursor.recordAt`'s short
+ * path checks, so a reader can judge a run of frames first and build each record
+ * (`recordAt`) only when it hands it out.
  */
-export function plainRecordLsn(buf: Buffer, start: number, end: number): number {
-  if (buf[start + 1] !== 0 || buf[start] !== BodyKind.RECORD || end - start < RECORD_BODY_FIXED)
+export function plainRecordLsn(buf: Buffer, start: number, end: number, timed = true): number {
+  const flags = buf[start + 1];
+  if (
+    buf[start] !== BodyKind.RECORD ||
+    (flags === 0
+      ? end - start < RECORD_BODY_FIXED
+      : flags !== RecordFlag.TIME || !timed || end - start < RECORD_BODY_FIXED + TIME_FIELD_SIZE)
+  )
     return 0;
   const hi = getU32(buf, start + 8);
   return hi < SAFE_HIGH ? hi * TWO_32 + getU32(buf, start + 4) : 0;
+}
+
+/**
+ * The time of the record or batch body at `buf[start..end)` in a version 2 file created at
+ * `createdAtMs`, or undefined when it has none (another kind, no TIME flag, too short). Reads
+ * the time field only: the body's other parts are for a reader to judge.
+ */
+export function bodyTime(
+  buf: Buffer,
+  start: number,
+  end: number,
+  createdAtMs: number,
+): number | undefined {
+  const kind = buf[start];
+  if (kind === BodyKind.RECORD) {
+    if (!(buf[start + 1]! & RecordFlag.TIME)) return undefined;
+    const at = start + RECORD_BODY_FIXED;
+    return at + TIME_FIELD_SIZE <= end ? createdAtMs + getU32(buf, at) : undefined;
+  }
+  if (kind === BodyKind.BATCH) {
+    if (buf[start + 1] !== BatchFlag.TIME) return undefined;
+    const at = start + BATCH_BODY_FIXED;
+    return at + TIME_FIELD_SIZE <= end ? createdAtMs + getU32(buf, at) : undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -82,8 +122,14 @@ export class RecordCursor {
   /** LSN when it is below 2^53; otherwise `lsnBig` holds it. */
   lsnNumber = 0;
   lsnBig: bigint | null = null;
-  /** Where the optional parts start (they end at `payloadStart`). */
+  /** Where the optional parts after the time start (they end at `payloadStart`). */
   optionalStart = 0;
+  /** The current record's time (ms since the epoch), or undefined (see WalRecord.time). */
+  time: number | undefined = undefined;
+  /** The file's `createdAtMs`, or -1 when not known (its records' times are then undefined). */
+  private timeBase = -1;
+  /** Whether the file's version has the TIME flags (2 on); a version 1 body with one is malformed. */
+  private timed = true;
   payloadStart = 0;
   payloadEnd = 0;
 
@@ -94,6 +140,26 @@ export class RecordCursor {
   private viewed: Buffer = EMPTY;
   private viewedBuffer = EMPTY.buffer as ArrayBuffer;
   private viewedOffset = 0;
+
+  /**
+   * Tells the cursor the header of the file whose bodies it reads next: version 1 bodies may
+   * not carry a time, version 2 times count from `createdAtMs`. Without it (or with
+   * undefined) a cursor reads version 2's layout and leaves times undefined.
+   */
+  useFile(file: RecordFile | undefined): void {
+    this.timed = file === undefined || file.version >= 2;
+    this.timeBase = file === undefined ? -1 : file.createdAtMs;
+  }
+
+  /** Whether bodies with a time are allowed (the file is version 2, or not known). */
+  get allowsTime(): boolean {
+    return this.timed;
+  }
+
+  /** The time of a body whose u32 time field is at `pos`. */
+  private timeAt(buf: Buffer, pos: number): number | undefined {
+    return this.timeBase < 0 ? undefined : this.timeBase + getU32(buf, pos);
+  }
 
   /** True while entries of an opened batch remain. */
   get inBatch(): boolean {
@@ -116,8 +182,16 @@ export class RecordCursor {
       this.lsnNumber = hi * TWO_32 + lo;
       this.lsnBig = null;
     } else this.lsnBig = buf.readBigUInt64LE(start + 4);
-    const flags = buf[start + 1]!;
-    const optionalStart = start + RECORD_BODY_FIXED;
+    let flags = buf[start + 1]!;
+    let optionalStart = start + RECORD_BODY_FIXED;
+    this.time = undefined;
+    if (flags & RecordFlag.TIME) {
+      if (!this.timed) malformed('a record time in a version 1 file');
+      if (end - optionalStart < TIME_FIELD_SIZE) malformed('record time runs past the body');
+      this.time = this.timeAt(buf, optionalStart);
+      optionalStart += TIME_FIELD_SIZE;
+      flags &= ~RecordFlag.TIME;
+    }
     this.buf = buf;
     this.type = buf[start + 2]! | (buf[start + 3]! << 8);
     this.flags = flags;
@@ -135,8 +209,13 @@ export class RecordCursor {
     this.batchLeft = 0;
     if (end - start < BATCH_BODY_FIXED) malformed('batch body shorter than 16 bytes');
     if (buf[start] !== BodyKind.BATCH) malformed(`body kind ${buf[start]} is not a batch`);
-    if (buf[start + 1] !== 0 || buf[start + 2] !== 0 || buf[start + 3] !== 0)
-      malformed('batch flags or reserved bytes are not zero');
+    const batchFlags = buf[start + 1]!;
+    if (batchFlags & ~BatchFlag.TIME) malformed(`unknown batch flags 0x${batchFlags.toString(16)}`);
+    if (batchFlags !== 0 && !this.timed) malformed('a batch time in a version 1 file');
+    if (buf[start + 2] !== 0 || buf[start + 3] !== 0)
+      malformed('batch reserved bytes are not zero');
+    const entriesStart = start + BATCH_BODY_FIXED + (batchFlags === 0 ? 0 : TIME_FIELD_SIZE);
+    if (entriesStart > end) malformed('batch time runs past the body');
     const count = getU32(buf, start + 4);
     const lo = getU32(buf, start + 8);
     const hi = getU32(buf, start + 12);
@@ -151,9 +230,9 @@ export class RecordCursor {
       if (first + BigInt(count - 1) > MAX_LSN) malformed('batch LSNs run past 2^64-1');
       this.lsnBig = first;
     }
-    if (count > (end - start - BATCH_BODY_FIXED) / BATCH_ENTRY_FIXED)
+    if (count > (end - entriesStart) / BATCH_ENTRY_FIXED)
       malformed(`batch count ${count} cannot fit its body`);
-    let pos = start + BATCH_BODY_FIXED;
+    let pos = entriesStart;
     for (let i = 0; i < count; i++) {
       if (pos + BATCH_ENTRY_FIXED > end) malformed(`batch entry ${i} runs past the body`);
       const p = getU32(buf, pos + 3);
@@ -164,7 +243,8 @@ export class RecordCursor {
     }
     if (pos !== end) malformed(`batch entries end at ${pos - start}, the body at ${end - start}`);
     this.buf = buf;
-    this.batchPos = start + BATCH_BODY_FIXED;
+    this.time = batchFlags === 0 ? undefined : this.timeAt(buf, start + BATCH_BODY_FIXED);
+    this.batchPos = entriesStart;
     this.batchLeft = count;
     this.readEntry();
   }
@@ -204,7 +284,15 @@ export class RecordCursor {
    * same `buf`; the cursor reads everything else and rejects what is malformed (LSN 0 too).
    */
   recordAt(buf: Buffer, start: number, end: number): WalRecord {
-    if (buf[start + 1] !== 0 || buf[start] !== BodyKind.RECORD || end - start < RECORD_BODY_FIXED)
+    const flags = buf[start + 1];
+    if (
+      buf[start] !== BodyKind.RECORD ||
+      (flags === 0
+        ? end - start < RECORD_BODY_FIXED
+        : flags !== RecordFlag.TIME ||
+          !this.timed ||
+          end - start < RECORD_BODY_FIXED + TIME_FIELD_SIZE)
+    )
       return this.readWhole(buf, start, end);
     const lsn = buf.readBigUInt64LE(start + 4);
     if (lsn === 0n) return this.readWhole(buf, start, end);
@@ -213,18 +301,20 @@ export class RecordCursor {
       this.viewedBuffer = buf.buffer as ArrayBuffer;
       this.viewedOffset = buf.byteOffset;
     }
+    const fixed = flags === 0 ? RECORD_BODY_FIXED : RECORD_BODY_FIXED + TIME_FIELD_SIZE;
     return {
       lsn,
       type: buf[start + 2]! | (buf[start + 3]! << 8),
       payload: new BufferView(
         this.viewedBuffer,
-        this.viewedOffset + start + RECORD_BODY_FIXED,
-        end - start - RECORD_BODY_FIXED,
+        this.viewedOffset + start + fixed,
+        end - start - fixed,
       ) as unknown as Buffer,
       meta: undefined,
       tenantId: undefined,
       vshardId: undefined,
       databaseId: undefined,
+      time: flags === 0 ? undefined : this.timeAt(buf, start + RECORD_BODY_FIXED),
     };
   }
 
@@ -249,6 +339,7 @@ export class RecordCursor {
       tenantId: undefined,
       vshardId: undefined,
       databaseId: undefined,
+      time: this.time,
     };
     const flags = this.flags;
     if (flags === 0) return rec;

@@ -2,6 +2,7 @@ import { copyInto, highU32Last, isBytes, isU64, lowU32, putU32, putU64, viewOf }
 import {
   BATCH_BODY_FIXED,
   BATCH_ENTRY_FIXED,
+  BatchFlag,
   BodyKind,
   DEFAULT_MAX_RECORD_SIZE,
   FRAME_HEADER_SIZE,
@@ -10,10 +11,11 @@ import {
   MAX_U32,
   RECORD_BODY_FIXED,
   RecordFlag,
+  TIME_FIELD_SIZE,
 } from './constants.js';
 import { badArgument } from './errors.js';
 import { sealFrameAt } from './frame.js';
-import { RecordCursor } from './record-cursor.js';
+import { RecordCursor, type RecordFile } from './record-cursor.js';
 import { unknownOption } from './unknown-option.js';
 import { checkMaxSize, tooLarge } from './validate.js';
 
@@ -40,6 +42,28 @@ export interface WalRecord {
   tenantId?: bigint;
   vshardId?: number;
   databaseId?: bigint;
+  /**
+   * Append time, ms since the epoch: version 2 frames carry it (a batch's entries share
+   * theirs); undefined for a version 1 frame, or when the reader was not told the file's
+   * header (`FrameScannerOptions.file`, `RecordCursor.useFile`).
+   */
+  time?: number;
+}
+
+/**
+ * The time argument of the encoders: a u32 of ms after the file's `createdAtMs` (version 2),
+ * or undefined for a frame without time (version 1). Returns -1 for none.
+ */
+function checkedTime(time: number | undefined): number {
+  if (time === undefined) return -1;
+  if (typeof time !== 'number' || time >>> 0 !== time)
+    badArgument('time', `an integer in 0..${MAX_U32} (ms after the file's createdAtMs)`, time);
+  return time;
+}
+
+/** Bytes a time field adds: `timed` is what the encoders' `time` argument will be. */
+function timeBytes(timed: boolean | undefined): number {
+  return timed === true ? TIME_FIELD_SIZE : 0;
 }
 
 /**
@@ -231,9 +255,14 @@ export function validateRecordInput(
     );
 }
 
-/** Exact bytes `encodeRecordFrame` writes for `input`. */
-export function recordFrameSize(input: WalRecordInput): number {
-  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + recordBodyVariable(input, 'record', -1);
+/** Exact bytes `encodeRecordFrame` writes for `input` (`timed`: with a `time` argument). */
+export function recordFrameSize(input: WalRecordInput, timed?: boolean): number {
+  return (
+    FRAME_HEADER_SIZE +
+    RECORD_BODY_FIXED +
+    timeBytes(timed) +
+    recordBodyVariable(input, 'record', -1)
+  );
 }
 
 /** Checks `input`; returns its payload, meta and routing bytes (each field read once). */
@@ -284,14 +313,17 @@ function writeOptional(target: Buffer, pos: number, input: OptionalFields, flags
  * Writes one record frame at `offset` and returns its size. Validates the input
  * (WAL_BAD_ARGUMENT, WAL_RECORD_TOO_LARGE over the format limit; apply your own
  * `maxRecordSize` with `validateRecordInput`). RangeError if the frame does not fit.
+ * `time` (version 2 files only): the record's time as a u32 of ms after the file's
+ * `createdAtMs`; without it the frame has no time (the only layout of version 1).
  */
 export function encodeRecordFrame(
   target: Buffer,
   offset: number,
   lsn: bigint,
   input: WalRecordInput,
+  time?: number,
 ): number {
-  return writeRecordFrame(target, offset, lsn, input, true);
+  return writeRecordFrame(target, offset, lsn, input, true, checkedTime(time));
 }
 
 /**
@@ -304,8 +336,9 @@ export function encodeRecordFrameUnsealed(
   offset: number,
   lsn: bigint,
   input: WalRecordInput,
+  time?: number,
 ): number {
-  return writeRecordFrame(target, offset, lsn, input, false);
+  return writeRecordFrame(target, offset, lsn, input, false, checkedTime(time));
 }
 
 /**
@@ -319,21 +352,23 @@ export function encodePayloadFrameUnsealed(
   offset: number,
   lsn: bigint,
   payload: Uint8Array,
+  time?: number,
 ): number {
   checkLsn('lsn', lsn);
-  return writePayloadAt(target, offset, lowU32(lsn), highU32Last(), payload, 'payload', -1);
+  const t = checkedTime(time);
+  return writePayloadAt(target, offset, lowU32(lsn), highU32Last(), payload, 'payload', -1, t);
 }
 
-/** Bytes of the frame `encodePayloadFrameUnsealed` writes for `payload`. */
-export function payloadFrameSize(payload: Uint8Array): number {
-  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + payload.length;
+/** Bytes of the frame `encodePayloadFrameUnsealed` writes for `payload` (`timed`: with a time). */
+export function payloadFrameSize(payload: Uint8Array, timed?: boolean): number {
+  return FRAME_HEADER_SIZE + RECORD_BODY_FIXED + timeBytes(timed) + payload.length;
 }
 
 /**
  * Checks `payload` (`list[index]`, or `list` alone for index < 0) and writes it as an
  * unsealed plain record frame with LSN `lsnHigh * 2^32 + lsnLow` at `offset`; returns the
  * frame's size. A real Uint8Array only (a Proxy is refused), so the length checked is the
- * length copied.
+ * length copied. `time` is checked (-1 for none).
  */
 function writePayloadAt(
   target: Buffer,
@@ -343,17 +378,21 @@ function writePayloadAt(
   payload: unknown,
   list: string,
   index: number,
+  time: number,
 ): number {
   if (!isBytes(payload)) badField(list, index, '', 'a Uint8Array or Buffer', payload);
-  const bodyLength = RECORD_BODY_FIXED + payload.length;
+  const timed = time >= 0;
+  const bodyLength = RECORD_BODY_FIXED + (timed ? TIME_FIELD_SIZE : 0) + payload.length;
   if (bodyLength > MAX_FRAME_BODY)
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
-  copyInto(
-    target,
-    payload,
-    putRecordHead(target, offset, bodyLength, BodyKind.RECORD, lsnLow, lsnHigh),
-  );
+  const head = timed ? BodyKind.RECORD | (RecordFlag.TIME << 8) : BodyKind.RECORD;
+  let at = putRecordHead(target, offset, bodyLength, head, lsnLow, lsnHigh);
+  if (timed) {
+    putU32(target, at, time);
+    at += TIME_FIELD_SIZE;
+  }
+  copyInto(target, payload, at);
   return FRAME_HEADER_SIZE + bodyLength;
 }
 
@@ -372,8 +411,10 @@ export function encodePayloadFramesUnsealed(
   payloads: readonly Uint8Array[],
   from: number,
   to: number,
+  time?: number,
 ): number {
   checkLsn('firstLsn', firstLsn);
+  const t = checkedTime(time);
   if (!Array.isArray(payloads)) badArgument('payloads', 'an array of Uint8Arrays', payloads);
   if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to)) {
     throw new RangeError(`${from}..${to} is not a range of payloads`);
@@ -386,7 +427,7 @@ export function encodePayloadFramesUnsealed(
     badArgument('firstLsn', 'such that every LSN of the records stays ≤ 2^64-1', firstLsn);
   let at = offset;
   for (let i = from; i < to; i++) {
-    at += writePayloadAt(target, at, low, high, payloads[i], 'payloads', i);
+    at += writePayloadAt(target, at, low, high, payloads[i], 'payloads', i, t);
     low = (low + 1) >>> 0;
     if (low === 0) high++;
   }
@@ -420,9 +461,10 @@ function writeRecordFrame(
   lsn: bigint,
   input: WalRecordInput,
   seal: boolean,
+  time: number,
 ): number {
   checkLsn('lsn', lsn);
-  const size = writeRecordAt(target, offset, lowU32(lsn), highU32Last(), input, 'record', -1);
+  const size = writeRecordAt(target, offset, lowU32(lsn), highU32Last(), input, 'record', -1, time);
   if (seal) sealFrameAt(target, offset, size - FRAME_HEADER_SIZE);
   return size;
 }
@@ -430,7 +472,8 @@ function writeRecordFrame(
 /**
  * Checks `input` and writes it as an unsealed record frame with LSN `lsnHigh * 2^32 +
  * lsnLow` at `offset`; returns the frame's size. RangeError, before writing, if it does not
- * fit. Each field is read once, so what is checked is what is written.
+ * fit. Each field is read once, so what is checked is what is written. `time`: checked, -1
+ * for none; it goes first among the optional fields.
  */
 function writeRecordAt(
   target: Buffer,
@@ -440,29 +483,37 @@ function writeRecordAt(
   input: WalRecordInput,
   list: string,
   index: number,
+  time: number,
 ): number {
   const payload = checkedPayload(input, list, index);
   const type = checkedType(input, list, index);
   const info = inspectOptional(input, list, index);
   const flags = info & 15;
-  const bodyLength = RECORD_BODY_FIXED + (info >>> 4) + payload.length;
+  const timed = time >= 0;
+  const bodyLength =
+    RECORD_BODY_FIXED + (timed ? TIME_FIELD_SIZE : 0) + (info >>> 4) + payload.length;
   if (bodyLength > MAX_FRAME_BODY)
     tooLarge('the record frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
   checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
-  const head = BodyKind.RECORD | (flags << 8) | (type << 16);
-  const fixedEnd = putRecordHead(target, offset, bodyLength, head, lsnLow, lsnHigh);
+  const head = BodyKind.RECORD | ((timed ? flags | RecordFlag.TIME : flags) << 8) | (type << 16);
+  let fixedEnd = putRecordHead(target, offset, bodyLength, head, lsnLow, lsnHigh);
+  if (timed) {
+    putU32(target, fixedEnd, time);
+    fixedEnd += TIME_FIELD_SIZE;
+  }
   const at = flags === 0 ? fixedEnd : writeOptional(target, fixedEnd, present, flags);
   forgetPresent();
   copyInto(target, payload, at);
   return FRAME_HEADER_SIZE + bodyLength;
 }
 
-/** Exact bytes `encodeRecordFramesUnsealed` writes for `inputs`. */
-export function recordFramesSize(inputs: readonly WalRecordInput[]): number {
+/** Exact bytes `encodeRecordFramesUnsealed` writes for `inputs` (`timed`: with a time). */
+export function recordFramesSize(inputs: readonly WalRecordInput[], timed?: boolean): number {
   if (!Array.isArray(inputs)) badArgument('records', 'an array of records', inputs);
+  const fixed = FRAME_HEADER_SIZE + RECORD_BODY_FIXED + timeBytes(timed);
   let size = 0;
   for (let i = 0; i < inputs.length; i++)
-    size += FRAME_HEADER_SIZE + RECORD_BODY_FIXED + recordBodyVariable(inputs[i]!, 'records', i);
+    size += fixed + recordBodyVariable(inputs[i]!, 'records', i);
   return size;
 }
 
@@ -480,8 +531,10 @@ export function encodeRecordFramesUnsealed(
   offset: number,
   firstLsn: bigint,
   inputs: readonly WalRecordInput[],
+  time?: number,
 ): number {
   checkLsn('firstLsn', firstLsn);
+  const t = checkedTime(time);
   if (!Array.isArray(inputs)) badArgument('records', 'an array of records', inputs);
   const count = inputs.length;
   let low = lowU32(firstLsn);
@@ -491,7 +544,7 @@ export function encodeRecordFramesUnsealed(
     badArgument('firstLsn', 'such that every LSN of the records stays ≤ 2^64-1', firstLsn);
   let at = offset;
   for (let i = 0; i < count; i++) {
-    at += writeRecordAt(target, at, low, high, inputs[i]!, 'records', i);
+    at += writeRecordAt(target, at, low, high, inputs[i]!, 'records', i, t);
     low = (low + 1) >>> 0;
     if (low === 0) high++;
   }
@@ -555,22 +608,24 @@ function forgetBatch(): void {
   batchOptionals.length = 0;
 }
 
-/** Exact bytes `encodeBatchFrame` writes for `inputs`. */
-export function batchFrameSize(inputs: readonly WalRecordInput[]): number {
-  return FRAME_HEADER_SIZE + readBatch(inputs, false);
+/** Exact bytes `encodeBatchFrame` writes for `inputs` (`timed`: with a time). */
+export function batchFrameSize(inputs: readonly WalRecordInput[], timed?: boolean): number {
+  return FRAME_HEADER_SIZE + timeBytes(timed) + readBatch(inputs, false);
 }
 
 /**
  * Writes one atomic batch frame (records get LSNs firstLsn, firstLsn+1, …) and returns
- * its size. Same validation as `encodeRecordFrame`; a batch must not be empty.
+ * its size. Same validation as `encodeRecordFrame`; a batch must not be empty. `time`
+ * (version 2): one time for every record of the batch, as for `encodeRecordFrame`.
  */
 export function encodeBatchFrame(
   target: Buffer,
   offset: number,
   firstLsn: bigint,
   inputs: readonly WalRecordInput[],
+  time?: number,
 ): number {
-  return writeBatchFrame(target, offset, firstLsn, inputs, true);
+  return writeBatchFrame(target, offset, firstLsn, inputs, true, checkedTime(time));
 }
 
 /** `encodeBatchFrame` without the CRC, for `sealFrames` (see `encodeRecordFrameUnsealed`). */
@@ -579,8 +634,9 @@ export function encodeBatchFrameUnsealed(
   offset: number,
   firstLsn: bigint,
   inputs: readonly WalRecordInput[],
+  time?: number,
 ): number {
-  return writeBatchFrame(target, offset, firstLsn, inputs, false);
+  return writeBatchFrame(target, offset, firstLsn, inputs, false, checkedTime(time));
 }
 
 function writeBatchFrame(
@@ -589,18 +645,26 @@ function writeBatchFrame(
   firstLsn: bigint,
   inputs: readonly WalRecordInput[],
   seal: boolean,
+  time: number,
 ): number {
   checkLsn('firstLsn', firstLsn);
-  const bodyLength = readBatch(inputs, true, firstLsn);
+  const timed = time >= 0;
+  const bodyLength = (timed ? TIME_FIELD_SIZE : 0) + readBatch(inputs, true, firstLsn);
   try {
+    if (bodyLength > MAX_FRAME_BODY)
+      tooLarge('the batch frame body', bodyLength, MAX_FRAME_BODY, 'split the batch');
     checkFits(target, offset, FRAME_HEADER_SIZE + bodyLength);
     let pos = offset + FRAME_HEADER_SIZE;
     target[pos] = BodyKind.BATCH;
-    target[pos + 1] = 0;
+    target[pos + 1] = timed ? BatchFlag.TIME : 0;
     target.writeUInt16LE(0, pos + 2);
     putU32(target, pos + 4, batchPayloads.length);
     putU64(target, pos + 8, firstLsn);
     pos += BATCH_BODY_FIXED;
+    if (timed) {
+      putU32(target, pos, time);
+      pos += TIME_FIELD_SIZE;
+    }
     for (let i = 0; i < batchPayloads.length; i++) {
       const payload = batchPayloads[i]!;
       const head = batchHeads[i]!;
@@ -627,14 +691,28 @@ const decoder = new RecordCursor();
 
 /**
  * Decodes the record body in `buf[start..end)` (kind byte included) in place: the payload is
- * a view of `buf`, and no view of the body is cut first. WAL_CORRUPT if malformed.
+ * a view of `buf`, and no view of the body is cut first. WAL_CORRUPT if malformed. `file`:
+ * the header of the file it comes from (see `FrameScannerOptions.file`).
  */
-export function decodeRecordAt(buf: Buffer, start: number, end: number): WalRecord {
+export function decodeRecordAt(
+  buf: Buffer,
+  start: number,
+  end: number,
+  file?: RecordFile,
+): WalRecord {
+  decoder.useFile(file);
   return decoder.recordAt(buf, start, end);
 }
 
 /** Decodes a batch body in `buf[start..end)`, appending its records to `out` in order. */
-export function decodeBatchAt(buf: Buffer, start: number, end: number, out: WalRecord[]): void {
+export function decodeBatchAt(
+  buf: Buffer,
+  start: number,
+  end: number,
+  out: WalRecord[],
+  file?: RecordFile,
+): void {
+  decoder.useFile(file);
   decoder.openBatch(buf, start, end);
   out.push(decoder.toRecord());
   while (decoder.inBatch) {
@@ -644,14 +722,14 @@ export function decodeBatchAt(buf: Buffer, start: number, end: number, out: WalR
 }
 
 /** Decodes a single-record body (a frame body of kind 0x01). WAL_CORRUPT if malformed. */
-export function decodeRecordBody(body: Buffer): WalRecord {
-  return decodeRecordAt(toBuffer(body), 0, body.length);
+export function decodeRecordBody(body: Buffer, file?: RecordFile): WalRecord {
+  return decodeRecordAt(toBuffer(body), 0, body.length, file);
 }
 
 /** Decodes a batch body (kind 0x02) into its records in LSN order. WAL_CORRUPT if malformed. */
-export function decodeBatchBody(body: Buffer): WalRecord[] {
+export function decodeBatchBody(body: Buffer, file?: RecordFile): WalRecord[] {
   const out: WalRecord[] = [];
-  decodeBatchAt(toBuffer(body), 0, body.length, out);
+  decodeBatchAt(toBuffer(body), 0, body.length, out, file);
   return out;
 }
 

@@ -8,7 +8,7 @@ import { asBuffer, checkIndex, checkMaxBody, classifyAt, type DamageKind } from 
 import { badArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 import { verifyFramesRange } from './frame-run.js';
 import type { LsnSequence } from './lsn-sequence.js';
-import { RecordCursor } from './record-cursor.js';
+import { bodyTime, RecordCursor, type RecordFile } from './record-cursor.js';
 import type { WalRecord } from './records.js';
 
 /** Why a scanner stopped. 'partial' only happens in chunked mode. */
@@ -68,6 +68,12 @@ export interface FrameScannerOptions {
    * the scanner with 'partial' instead of being judged torn.
    */
   chunked?: boolean;
+  /**
+   * The header of the file the buffer comes from (a FileHeader will do): a version 1 file's
+   * records may not carry a time, and version 2 times count from its `createdAtMs`. Without
+   * it records are read with version 2's layout and their `time` is undefined.
+   */
+  file?: RecordFile;
 }
 
 /**
@@ -87,6 +93,9 @@ export class FrameScanner {
   /** Body of the frame just verified: [bodyStart, pos). */
   private bodyStart = 0;
   private stopped: ScanStop | null = null;
+  /** The frames the latest `passLsnRun` passed: [runFrom, runTo), or -1 for none. */
+  private runFrom = -1;
+  private runTo = -1;
   /** Frames from pos on whose CRC a run already verified. */
   private verifiedAhead = 0;
   /** The current record of `advance()` / `nextRecord()`, and the rest of its batch. */
@@ -128,6 +137,12 @@ export class FrameScanner {
     this.cipher = options.cipher;
     this.passEncrypted = options.passEncrypted === true;
     this.chunked = options.chunked === true;
+    if (options.file !== undefined) {
+      const file = options.file;
+      if (typeof file !== 'object' || file === null || typeof file.version !== 'number')
+        badArgument('options.file', 'a file header', file);
+      this.cursor.useFile(file);
+    }
   }
 
   /** File offset of the next unread frame: the end of the last good frame. */
@@ -200,12 +215,33 @@ export class FrameScanner {
     const records = passRun(this.buf, this.pos, this.end, this.maxBody, lsnRunState);
     const stoppedAt = addonNumber(lsnRunState[2]!);
     if (stoppedAt !== this.pos) {
+      this.runFrom = this.pos;
+      this.runTo = stoppedAt;
       this.pos = stoppedAt;
       this.verifiedAhead = 0;
       sequence.low = lsnRunState[0]!;
       sequence.high = lsnRunState[1]!;
     }
     return records;
+  }
+
+  /**
+   * The time of the last record the latest `passLsnRun` passed, counted from `createdAtMs`
+   * (see `bodyTime`); undefined when that run passed no frame with a time. Walks the run's
+   * frame lengths (no CRC again): call it before the scanned buffer is reused.
+   */
+  lastRunTime(createdAtMs: number): number | undefined {
+    const buf = this.buf;
+    let last = -1;
+    for (
+      let p = this.runFrom;
+      p >= 0 && p < this.runTo;
+      p += FRAME_HEADER_SIZE + getU32(buf, p + 4)
+    )
+      if (buf[p + FRAME_HEADER_SIZE] !== BodyKind.PADDING) last = p;
+    if (last < 0) return undefined;
+    const body = last + FRAME_HEADER_SIZE;
+    return bodyTime(buf, body, body + getU32(buf, last + 4), createdAtMs);
   }
 
   /** File offset of the frame `advanceFrame()` moved to. */
@@ -300,6 +336,11 @@ export class FrameScanner {
         `LSN ${cursor.lsnBig} is 2^53 or more and has no exact number; read \`lsn\` (a bigint)`,
       );
     return cursor.lsnNumber;
+  }
+
+  /** Append time of the current record, ms since the epoch, or undefined (see WalRecord.time). */
+  get time(): number | undefined {
+    return this.cursor.time;
   }
 
   /** Record type of the current record (see `advance`). */

@@ -28,6 +28,8 @@ export interface Vector {
   file: string;
   kind: 'fileHeader' | 'records' | 'coreEntry' | 'padding' | 'encrypted' | 'scan' | 'cursor';
   meaning: Record<string, unknown> | unknown[];
+  /** Records of a version 2 file: its header's version and time base (records carry `time`). */
+  inFile?: { version: number; createdAtMs: number };
 }
 
 export function loadVectors(): Vector[] {
@@ -58,6 +60,7 @@ export function headerOf(m: Json): FileHeader {
     fileKind: m.fileKind as FileHeader['fileKind'],
     keyId: m.keyId as number,
     createdAtMs: m.createdAtMs as number,
+    logId: m.logId === undefined ? 0n : big(m.logId),
   };
 }
 
@@ -70,7 +73,13 @@ export function recordOf(m: Json): WalRecord {
     tenantId: m.tenantId === undefined ? undefined : big(m.tenantId),
     vshardId: m.vshardId as number | undefined,
     databaseId: m.databaseId === undefined ? undefined : big(m.databaseId),
+    time: m.time as number | undefined,
   };
+}
+
+/** The encoders' time argument for `record` in `file` (undefined for a record without time). */
+export function timeArgument(record: WalRecord, file: Vector['inFile']): number | undefined {
+  return record.time === undefined ? undefined : record.time - file!.createdAtMs;
 }
 
 /** The append input that produces `record` (its LSN aside). */
@@ -132,10 +141,11 @@ export function encodeVector(v: Vector): Buffer {
       return encodeFileHeader(headerOf(m));
     case 'records': {
       const records = (v.meaning as Json[]).map(recordOf);
+      const time = timeArgument(records[0]!, v.inFile);
       const n =
         records.length === 1
-          ? encodeRecordFrame(out, 0, records[0]!.lsn, inputOf(records[0]!))
-          : encodeBatchFrame(out, 0, records[0]!.lsn, records.map(inputOf));
+          ? encodeRecordFrame(out, 0, records[0]!.lsn, inputOf(records[0]!), time)
+          : encodeBatchFrame(out, 0, records[0]!.lsn, records.map(inputOf), time);
       return Buffer.from(out.subarray(0, n));
     }
     case 'coreEntry':
@@ -149,7 +159,8 @@ export function encodeVector(v: Vector): Buffer {
       const cipher = vectorCipher(m);
       const records = (m.records as Json[]).map(recordOf);
       const plain = Buffer.alloc(1024);
-      const n = encodeRecordFrame(plain, 0, records[0]!.lsn, inputOf(records[0]!));
+      const time = timeArgument(records[0]!, v.inFile);
+      const n = encodeRecordFrame(plain, 0, records[0]!.lsn, inputOf(records[0]!), time);
       return Buffer.from(out.subarray(0, cipher.encryptFrame(out, 0, plain.subarray(8, n))));
     }
     case 'scan':

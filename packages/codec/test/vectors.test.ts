@@ -35,7 +35,7 @@ describe('golden vectors (test/vectors/)', () => {
         expect(decodeFileHeader(bytes)).toEqual(headerOf(m));
         break;
       case 'records':
-        expect(scan(bytes)).toEqual({
+        expect(scan(bytes, v.inFile === undefined ? {} : { file: v.inFile })).toEqual({
           records: (v.meaning as Json[]).map(recordOf),
           stop: { kind: 'eof', offset: bytes.length, reason: 'end of data' },
         });
@@ -53,9 +53,12 @@ describe('golden vectors (test/vectors/)', () => {
         break;
       }
       case 'encrypted':
-        expect(scan(bytes, { cipher: vectorCipher(m) }).records).toEqual(
-          (m.records as Json[]).map(recordOf),
-        );
+        expect(
+          scan(bytes, {
+            cipher: vectorCipher(m),
+            ...(v.inFile === undefined ? {} : { file: v.inFile }),
+          }).records,
+        ).toEqual((m.records as Json[]).map(recordOf));
         break;
       case 'scan': {
         const expected = (m.records as string[]).flatMap((file) => scan(readHex(file)).records);

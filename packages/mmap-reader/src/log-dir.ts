@@ -1,14 +1,38 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  decodeFileHeader,
   decodeFloor,
   decodeGaps,
+  FILE_HEADER_SIZE,
   FLOOR_FILE,
   GAPS_FILE,
   ioErrorFromNode,
   type LsnGap,
   segmentFilesIn,
 } from '@walnut/codec';
+
+/**
+ * The log's id (FORMAT.md, "Log id"): the header's of the newest segment in `segments`, or
+ * undefined when it is version 1 or its header cannot be read (its reader reports that).
+ */
+export function logIdOf(segments: readonly SegmentFile[]): bigint | undefined {
+  const newest = segments.at(-1);
+  if (newest === undefined) return undefined;
+  try {
+    const fd = openSync(newest.path, 'r');
+    try {
+      const head = Buffer.alloc(FILE_HEADER_SIZE);
+      if (readSync(fd, head, 0, FILE_HEADER_SIZE, 0) < FILE_HEADER_SIZE) return undefined;
+      const header = decodeFileHeader(head, newest.path);
+      return header.version >= 2 ? header.logId : undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
 
 export interface SegmentFile {
   firstLsn: bigint;

@@ -98,6 +98,8 @@ export class MmapWalReader {
   private readonly maxBody: number;
   /** Decodes record bodies in place (codec's; it keeps the mapping's ArrayBuffer at hand). */
   private readonly cursor = new RecordCursor();
+  /** The file's version has record times (2 on). */
+  private readonly timed: boolean;
   /** The LSN the next frame must start with, as a number while below SAFE_LSN (else NaN and see expectedBig); -1: any. */
   private expectedNumber: number;
   private expectedBig: bigint | null = null;
@@ -142,6 +144,9 @@ export class MmapWalReader {
     this.source = source;
     this.header = header;
     this.cipher = cipher;
+    // Version 1 records have no time; version 2 times count from the header's createdAtMs.
+    this.cursor.useFile(header ?? undefined);
+    this.timed = this.cursor.allowsTime;
     this.maxBody = maxBody;
     this.lastBig = lastLsn;
     this.lastNumber =
@@ -279,7 +284,7 @@ export class MmapWalReader {
       const buf = source.runBuf;
       const start = source.runBase + table[2 * i]! + FRAME_HEADER_SIZE;
       const end = start + table[2 * i + 1]!;
-      const lsn = plainRecordLsn(buf, start, end);
+      const lsn = plainRecordLsn(buf, start, end, this.timed);
       if (lsn === this.expectedNumber && lsn < SAFE_LSN && lsn <= this.lastNumber) {
         this.at = i + 1;
         this.expectedNumber = lsn + 1;
@@ -308,7 +313,7 @@ export class MmapWalReader {
         const start = source.runBase + table[2 * i]! + FRAME_HEADER_SIZE;
         const end = start + table[2 * i + 1]!;
         this.at = i + 1;
-        const lsn = this.cipher === null ? plainRecordLsn(buf, start, end) : 0;
+        const lsn = this.cipher === null ? plainRecordLsn(buf, start, end, this.timed) : 0;
         if (lsn === this.expectedNumber && lsn < SAFE_LSN && lsn <= this.lastNumber) {
           this.expectedNumber = lsn + 1;
           this.handedOut++;
@@ -371,7 +376,7 @@ export class MmapWalReader {
     for (; i < n; i++) {
       const start = base + table[2 * i]! + FRAME_HEADER_SIZE;
       const end = start + table[2 * i + 1]!;
-      const lsn = plainRecordLsn(buf, start, end);
+      const lsn = plainRecordLsn(buf, start, end, this.timed);
       if (lsn !== this.expectedNumber || lsn >= SAFE_LSN || lsn > last) return undefined;
       // The reader's state moves before fn runs: fn may look at `lastLsn` or throw.
       this.at = i + 1;
@@ -422,8 +427,9 @@ export class MmapWalReader {
     }
     const records: WalRecord[] = [];
     try {
-      if (kind === BodyKind.RECORD) records.push(decodeRecordAt(buf, start, end));
-      else if (kind === BodyKind.BATCH) decodeBatchAt(buf, start, end, records);
+      const file = this.header ?? undefined;
+      if (kind === BodyKind.RECORD) records.push(decodeRecordAt(buf, start, end, file));
+      else if (kind === BodyKind.BATCH) decodeBatchAt(buf, start, end, records, file);
       else
         return this.corrupt(
           kind === BodyKind.ENCRYPTED

@@ -1,5 +1,6 @@
 import {
   badArgument,
+  checkLogId,
   gapsCover,
   invalidArgument,
   type LsnGap,
@@ -7,7 +8,7 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { listSegmentFiles, readFloor, readGaps, type SegmentFile } from './log-dir.js';
+import { listSegmentFiles, logIdOf, readFloor, readGaps, type SegmentFile } from './log-dir.js';
 import { MmapWalReader, type MmapWalReaderOptions } from './reader.js';
 
 export interface ReplayOptions extends MmapWalReaderOptions {
@@ -134,6 +135,8 @@ class LogCursor {
   /** The LSN the next record must have (null before the first segment is opened). */
   private expected: bigint | null = null;
   private readonly gaps: LsnGap[];
+  /** The log's id: a version 2 segment with another is refused before any of its records. */
+  private readonly logId: bigint | undefined;
   /** The last record handed out (its LSN + 1 is `nextLsn`; computed on demand to keep `next()` allocation-free). */
   private last: WalRecord | null = null;
   /** Still inside the records below fromLsn (only the first segment read can hold any). */
@@ -150,6 +153,7 @@ class LogCursor {
     this.from = fromLsn;
     this.options = options;
     const all = listSegmentFiles(dir);
+    this.logId = logIdOf(all);
     const floor = readFloor(dir) ?? all[0]?.firstLsn ?? null;
     this.gaps = readGaps(dir);
     if (floor !== null && fromLsn < floor)
@@ -236,6 +240,14 @@ class LogCursor {
         `${segment.path} is named for LSN ${segment.firstLsn} but its header says ${headerLsn ?? 'nothing (the file is empty)'}; the segment is damaged or misnamed`,
         { details: { segment: segment.path, offset: 0 } },
       );
+    }
+    if (reader.header !== null) {
+      try {
+        checkLogId(reader.header, segment.path, this.logId);
+      } catch (error) {
+        reader.close();
+        throw error;
+      }
     }
     const expected = this.expected;
     if (expected !== null && !this.follows(expected, segment.firstLsn)) {

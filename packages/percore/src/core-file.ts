@@ -34,6 +34,8 @@ export async function createCoreFile(io: StorageIo, coreId: number, path: string
       cipher: 'none',
       fileKind: 'core',
       keyId: 0,
+      // Still version 1: per-core entries carry their own timestamp (decision 0112).
+      version: 1,
     });
     await io.write(fd, header, 0);
     await io.fsync(fd);

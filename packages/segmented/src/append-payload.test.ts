@@ -9,8 +9,10 @@ describe('appendPayload', () => {
   it('writes exactly the bytes append({ payload }) writes', async () => {
     const viaRecord = new MemoryStorageIo();
     const viaPayload = new MemoryStorageIo();
-    const a = await SegmentedWal.open({ dir: DIR, io: viaRecord, segmentTargetSize: 8192 });
-    const b = await SegmentedWal.open({ dir: DIR, io: viaPayload, segmentTargetSize: 8192 });
+    // One clock for both: the frames carry their times (format version 2).
+    const clock = () => 1_764_000_000_000;
+    const a = await SegmentedWal.open({ dir: DIR, io: viaRecord, segmentTargetSize: 8192, clock });
+    const b = await SegmentedWal.open({ dir: DIR, io: viaPayload, segmentTargetSize: 8192, clock });
     for (let i = 1n; i <= 300n; i++) {
       const payload = payloadFor(i, Number(i % 97n));
       expect(a.append({ payload })).toBe(i);

@@ -23,8 +23,10 @@ describe('appendPayloads', () => {
         async (lists) => {
           const viaLoop = new MemoryStorageIo();
           const viaLists = new MemoryStorageIo();
-          const a = await SegmentedWal.open({ ...SMALL, io: viaLoop });
-          const b = await SegmentedWal.open({ ...SMALL, io: viaLists });
+          // One clock for both: the frames carry their times (format version 2).
+          const clock = () => 1_764_000_000_000;
+          const a = await SegmentedWal.open({ ...SMALL, io: viaLoop, clock });
+          const b = await SegmentedWal.open({ ...SMALL, io: viaLists, clock });
           let lsn = 0n;
           for (const sizes of lists) {
             const payloads = sizes.map((size, i) => payloadFor(lsn + BigInt(i + 1), size));

@@ -21,7 +21,8 @@ async function fileOfFrames(): Promise<{ io: MemoryStorageIo; options: ChunkScan
   const fd = await io.open(PATH, { create: true });
   await io.write(fd, bytes, 0);
   const options = { io, fd, path: PATH, start: 0, end: bytes.length };
-  return { io, options: { ...options, cipher: undefined, chunkSize: CHUNK } };
+  const file = { version: 1, createdAtMs: 0 };
+  return { io, options: { ...options, cipher: undefined, file, chunkSize: CHUNK } };
 }
 
 /** Every record's payload (copied) and the buffer each chunk's scanner read from. */

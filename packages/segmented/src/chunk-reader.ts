@@ -1,6 +1,7 @@
 import {
   type FrameCipher,
   FrameScanner,
+  type RecordFile,
   type ScanStop,
   WalError,
   WalErrorCode,
@@ -18,6 +19,8 @@ export interface ChunkScanOptions {
   /** File offset where reading stops (exclusive). */
   end: number;
   cipher: FrameCipher | undefined;
+  /** The file's header: its version says how its records read, and its times count from it. */
+  file: RecordFile;
   chunkSize?: number;
   /**
    * Reads every chunk into one buffer (grown when a frame needs more): for a caller that
@@ -64,6 +67,7 @@ export async function* scanChunks(
     const scanner = new FrameScanner(chunk, {
       baseOffset: pos,
       chunked: pos + length < opts.end,
+      file: opts.file,
       ...(opts.cipher === undefined ? {} : { cipher: opts.cipher }),
     });
     yield scanner;

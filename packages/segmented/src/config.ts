@@ -69,6 +69,13 @@ export interface SegmentedWalConfig {
    * rather than writing its lock and first segment among someone else's files. Default false.
    */
   allowOtherFiles?: boolean;
+  /**
+   * The wall clock records are stamped with, in ms since the epoch (default `Date.now`). The
+   * log never stamps a record earlier than the one before it, whatever this returns (a
+   * value that is not a finite number, or one that steps back, leaves the time where it is).
+   * For tests and for an application with a clock of its own.
+   */
+  clock?: () => number;
 }
 
 /** Fields that stay optional once resolved: they have no default. */
@@ -88,8 +95,8 @@ export const MIN_SEGMENT_TARGET_SIZE = 4096;
 export const MAX_SEGMENT_TARGET_SIZE = 2 ** 40;
 export const MIN_WRITE_BUFFER_SIZE = 4096;
 export const MAX_WRITE_BUFFER_SIZE = 1 << 30;
-/** Room a record frame needs beyond payload + meta: frame and record headers, routing, meta length, cipher. */
-const MAX_RECORD_OVERHEAD = 8 + 12 + 8 + 4 + 8 + 4 + 32;
+/** Room a record frame needs beyond payload + meta: frame and record headers, time, routing, meta length, cipher. */
+const MAX_RECORD_OVERHEAD = 8 + 12 + 4 + 8 + 4 + 8 + 4 + 32;
 
 /**
  * The range each numeric field accepts, inclusive: the one place these limits live, for
@@ -122,6 +129,7 @@ const FIELDS: Record<keyof SegmentedWalConfig, true> = {
   writeBufferSize: true,
   directIo: true,
   allowOtherFiles: true,
+  clock: true,
 };
 const KNOWN_KEYS: readonly string[] = Object.keys(FIELDS);
 
@@ -225,6 +233,9 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   if (c.encryption !== undefined && !isKeyRing(c.encryption)) {
     badArgument('config.encryption', 'a KeyRing from @walnut/codec', c.encryption);
   }
+  if (c.clock !== undefined && typeof c.clock !== 'function') {
+    badArgument('config.clock', 'a function returning ms since the epoch', c.clock);
+  }
   return {
     dir: c.dir,
     segmentTargetSize,
@@ -250,5 +261,6 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     writeBufferSize,
     directIo: optionalBoolean('config.directIo', c.directIo),
     allowOtherFiles: optionalBoolean('config.allowOtherFiles', c.allowOtherFiles),
+    clock: (c.clock as (() => number) | undefined) ?? Date.now,
   };
 }

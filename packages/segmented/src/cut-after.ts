@@ -93,6 +93,7 @@ async function frameEndAfter(
       path: seg.path,
       start: FILE_HEADER_SIZE,
       end: seg.dataEnd,
+      file: seg.header,
       cipher,
     });
     for await (const scanner of walk) {

@@ -121,7 +121,7 @@ describe('directIo', () => {
     await second.sync();
     await second.close();
     const after = io.durableBytes(path)!;
-    const dataEnd = 64 + 10 * (20 + 77);
+    const dataEnd = 64 + 10 * (24 + 77);
     expect(after.subarray(0, dataEnd).equals(before.subarray(0, dataEnd))).toBe(true);
 
     const third = await SegmentedWal.open({ ...config, io });

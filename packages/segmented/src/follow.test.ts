@@ -138,7 +138,7 @@ describe('refresh() of a read-only opener beside a live writer', () => {
       // The last frame's CRC, as a writer's rollback and rewrite would change it.
       async (io: MemoryStorageIo, path: string) => {
         const size = (await io.stat(path))!.size;
-        await flipByte(io, path, size - (8 + 12 + 32) + 4);
+        await flipByte(io, path, size - (8 + 12 + 4 + 32) + 4);
       },
     ],
     [

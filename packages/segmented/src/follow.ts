@@ -78,6 +78,7 @@ async function scanGrowth(state: FollowState, seg: Segment): Promise<void> {
       start,
       end: size,
       cipher: readCipher(state.ring, seg.header, seg.path),
+      file: seg.header,
       chunkSize: FOLLOW_CHUNK,
     });
     let expected = state.nextLsn;

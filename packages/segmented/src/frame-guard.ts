@@ -50,7 +50,8 @@ export function takePayloads(
   }
   // One comparison per payload: only a payload longer than both limits allow is looked at
   // closely, by the checks that name what it is over.
-  const frameOverhead = payloadFrameSize(EMPTY);
+  // Every frame a writer appends carries its time (format version 2).
+  const frameOverhead = payloadFrameSize(EMPTY, true);
   const longest = Math.min(maxRecordSize, MAX_FRAME_BODY + FRAME_HEADER_SIZE - frameOverhead);
   let payloadBytes = 0;
   for (let i = 0; i < count; i++) {
@@ -61,7 +62,7 @@ export function takePayloads(
     const length = payload.length;
     if (length > longest) {
       validateRecordInput({ payload }, maxRecordSize);
-      checkFrameBody(payloadFrameSize(payload), 'record');
+      checkFrameBody(payloadFrameSize(payload, true), 'record');
     }
     payloadBytes += length;
     into.push(payload);
@@ -78,7 +79,14 @@ function changedWhileAppended(what: 'record' | 'batch'): WalError {
   );
 }
 
-export type Encoder<T> = (target: Buffer, offset: number, lsn: bigint, input: T) => number;
+/** A codec encoder: `time` is the frame's time in ms after its segment's createdAtMs. */
+export type Encoder<T> = (
+  target: Buffer,
+  offset: number,
+  lsn: bigint,
+  input: T,
+  time: number,
+) => number;
 
 /**
  * Encodes `input` at `at`, where `size` bytes were reserved from an earlier read of it.
@@ -95,10 +103,11 @@ export function encodeReserved<T>(
   input: T,
   size: number,
   what: 'record' | 'batch',
+  time: number,
 ): void {
   let written: number;
   try {
-    written = encode(target, at, lsn, input);
+    written = encode(target, at, lsn, input, time);
   } catch (error) {
     if (error instanceof RangeError) throw changedWhileAppended(what);
     throw error;

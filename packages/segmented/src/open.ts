@@ -4,6 +4,7 @@ import { Errno, type IoLock, lockOwner, openStorageIo, type StorageIo } from '@w
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { finishPendingCut } from './cut-after.js';
 import { type DirectIoStats, probeDirectIo } from './direct-io.js';
+import { LogClock } from './log-clock.js';
 import { checkLogDirectory, lockCreationError } from './log-directory.js';
 import { recoverLog } from './recovery.js';
 import type { RecoveryReport } from './recovery-report.js';
@@ -25,6 +26,8 @@ export interface OpenedLog {
   directIo: DirectIoStats;
   /** The last suffix cut the log had when opened (a reader tells a later one by its generation). */
   cut: SuffixCut | null;
+  /** The log's id and time, seeded from its newest segment and record. */
+  clock: LogClock;
   /** Undoes the opening (lock, owned StorageIo) when what follows fails. */
   release(): Promise<void>;
 }
@@ -80,6 +83,7 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
       besideWriter: cfg.readOnly && writerMayBeWriting(join(cfg.dir, LOCK_FILE)),
       ring: cfg.encryption,
     });
+    const newest = recovered.segments.at(-1);
     return {
       cfg,
       io,
@@ -93,6 +97,7 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
       nextLsn: recovered.nextLsn,
       directIo,
       cut,
+      clock: LogClock.forLog(cfg.clock, newest?.header, newest?.lastTime),
       release,
     };
   } catch (err) {

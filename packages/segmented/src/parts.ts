@@ -133,6 +133,7 @@ export function buildParts(init: OpenedLog, front: FrontHooks): Parts {
     direct,
     segments: init.segments,
     floorLsn: init.floorLsn,
+    clock: init.clock,
   });
   rounds = new SyncRounds({
     ...shared,
@@ -183,9 +184,14 @@ export async function prepareActiveSegment(
     throw err;
   });
   // After salvage retired the LSNs of an unreadable last segment, the next record starts a
-  // segment of its own: a gap lies between segments, never inside one.
+  // segment of its own: a gap lies between segments, never inside one. A version 1 segment
+  // takes no frames with times, so the first append of a newer writer starts a version 2
+  // one (decision 0350).
   const continuable =
-    last.header.cipher === 'none' && ring === undefined && last.lastLsn + 1n === p.nextLsn;
+    last.header.cipher === 'none' &&
+    ring === undefined &&
+    last.lastLsn + 1n === p.nextLsn &&
+    last.header.version >= 2;
   if (continuable) {
     last.fd = fd;
     last.status = 'ready';

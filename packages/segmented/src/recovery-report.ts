@@ -13,6 +13,8 @@ export interface RecoveredSegment {
   dataEnd: number;
   /** Size of the file (larger than dataEnd for a preallocated segment). */
   fileSize: number;
+  /** The time of its last record, where recovery scanned the newest segment and it has one. */
+  lastTime?: number;
 }
 
 /** A torn tail open() found: the remains of a write interrupted by a crash. */

@@ -85,7 +85,7 @@ describe('recovery on open', () => {
     const { io, segments } = await closedLogWith(200);
     expect(segments.length).toBeGreaterThan(3);
     const victim = segments[1]!;
-    const frameSize = 8 + 12 + 100;
+    const frameSize = 8 + 12 + 4 + 100;
     const damagedFrame = 64 + 10 * frameSize;
     await flipByte(io, victim.path, damagedFrame + 40);
     const err = await expectWalError(
@@ -121,12 +121,12 @@ describe('recovery on open', () => {
     const { io, segments } = await closedLogWith(5);
     const path = segments.at(-1)!.path;
     const bytes = io.fileBytes(path)!;
-    const lastFrame = bytes.subarray(bytes.length - 120);
+    const lastFrame = bytes.subarray(bytes.length - 124); // 8 + 12 + 4 (time) + 100
     // What a crash leaves when a later write reached the disk and an earlier one did not.
     const at = await appendRaw(io, path, Buffer.concat([Buffer.alloc(20), lastFrame]));
     await expectWalError(SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }), 'WAL_CORRUPT');
     const wal = await SegmentedWal.open({ dir: DIR, io });
-    expect(wal.recoveryReport.tornTail).toMatchObject({ offset: at, bytes: 140, cut: true });
+    expect(wal.recoveryReport.tornTail).toMatchObject({ offset: at, bytes: 144, cut: true });
     expect(wal.recoveryReport.tornTail!.reason).toMatch(/hole/);
     expect(wal.nextLsn).toBe(6n);
     await wal.close();

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import {
+  checkLogId,
   type FileHeader,
   isWalError,
   jsonReady,
@@ -10,6 +11,7 @@ import {
 import { FLOOR_TMP_FILE, readFloor } from './floor.js';
 import { GAPS_TMP_FILE, readGaps } from './gaps.js';
 import { checkNewestSegment, HEAD_TMP_FILE, readHeadForRecovery, recordHead } from './head.js';
+import { newestLogId } from './log-id.js';
 import { lsnRange, RecoveryLedger } from './recovery-ledger.js';
 import type {
   RecoveredSegment,
@@ -192,6 +194,11 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   }
 
   const segments: RecoveredSegment[] = [];
+  const newest = found[found.length - 1];
+  const logId =
+    newest === undefined
+      ? undefined
+      : await newestLogId(io, join(dir, newest.name), newest.firstLsn);
   const sealedHeader =
     salvaging || opts.verify === 'all'
       ? null
@@ -219,6 +226,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       // Not scanned (0311): its successor's name says where it ends, and each reader checks
       // its frames as it hands them out. The key must be at hand all the same.
       const { header, fileSize } = await sealedHeader!(i);
+      checkLogId(header, path, logId);
       readCipher(opts.ring, header, path);
       const lastLsn = next.firstLsn - 1n;
       report.records += Number(lastLsn - firstLsn + 1n);
@@ -252,6 +260,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
         }
         throw err;
       }
+      checkLogId(header, path, logId);
       const scan = await scanSegment(opts, fd, path, header, fileSize, isLast);
       report.records += scan.records;
       const seg: RecoveredSegment = {
@@ -262,6 +271,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
         dataEnd: scan.dataEnd,
         fileSize,
       };
+      if (scan.lastTime !== undefined) seg.lastTime = scan.lastTime;
       const damage = scan.damage;
       if (damage === null) {
         segments.push(seg);

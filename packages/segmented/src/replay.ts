@@ -100,6 +100,7 @@ async function* replayChunks(
         start,
         end,
         cipher,
+        file: seg.header,
         chunkSize: source.chunkSize,
       });
       let step = await walk.next();
@@ -148,7 +149,7 @@ function checkEnd(seg: Segment, stop: ScanStop, end: number, sequence: Sequence)
  * `unnamed`) is read there; it may be renamed meanwhile, so a missing tmp file means the
  * file has its own name by now.
  */
-async function openSegment(io: StorageIo, seg: Segment): Promise<number> {
+export async function openSegment(io: StorageIo, seg: Segment): Promise<number> {
   if (seg.status === 'unnamed') {
     try {
       return await io.open(seg.tmpPath, { readOnly: true });

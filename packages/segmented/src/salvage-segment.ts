@@ -29,7 +29,10 @@ async function writeRunSegment(
     cipher: header.cipher,
     fileKind: 'segment',
     keyId: header.keyId,
+    // The copied frames' times count from it, and the log id stays the log's.
     createdAtMs: header.createdAtMs,
+    version: header.version,
+    logId: header.logId,
   });
   const tmp = `${path}.tmp`;
   const fd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });

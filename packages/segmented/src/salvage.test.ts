@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { collect, DIR, flipByte, openMemory, payloadFor, testRing } from '../test/helpers.js';
 import { SegmentedWal, type SegmentedWalConfig } from './index.js';
 
-const FRAME = 8 + 12 + 100;
+const FRAME = 8 + 12 + 4 + 100; // frame header, record body, time, payload
 const HEADER = 64;
 
 /** A closed log of `n` records of 100 bytes in segments of about 4 KiB (31 records each). */

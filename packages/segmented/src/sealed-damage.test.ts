@@ -9,7 +9,7 @@ import { SegmentedWal } from './index.js';
 // the reader that reaches it, before the damaged record or any later one.
 
 const HEADER = 64;
-const FRAME = 8 + 12 + 100;
+const FRAME = 8 + 12 + 4 + 100; // frame header, record body, time, payload
 /** The frame of the sealed segment that each case damages. */
 const NTH = 10;
 
@@ -166,26 +166,18 @@ describe('damage in a sealed segment', () => {
       expect(err.details).toMatchObject({ segment: segments[1]!.path, offset: 8 });
     });
 
-    it('under its own name (the same first LSN, other records) is WAL_CORRUPT where its LSNs leave the range the log has in it', async () => {
+    it('under its own name (the same first LSN, other records) is refused at open by its log id', async () => {
       const { io, segments } = await closedLogWith(200);
       const { other, theirs } = await otherLog();
       expect(theirs[0]!.firstLsn).toBe(segments[0]!.firstLsn);
       await rewrite(io, segments[0]!.path, other.fileBytes(theirs[0]!.path)!);
-      const full = await refusal(SegmentedWal.open({ dir: DIR, io, verify: 'all' }));
-      expect(full.code).toBe('WAL_MISSING_SEGMENT');
-      const wal = await openMemory(io);
-      const lsns: bigint[] = [];
-      const err = await (async () => {
-        for await (const r of wal.replay()) lsns.push(r.lsn);
-      })().catch((e: unknown) => e);
-      expectDamageAt(
-        err,
-        segments[0]!.path,
-        (err as { details: { offset: number } }).details.offset,
-      );
-      // Nothing outside the LSNs the log keeps in that segment, and nothing after it.
-      expect(lsns.every((l) => l < segments[1]!.firstLsn)).toBe(true);
-      await wal.close();
+      // Format version 2 (decision 0112): every segment names its log, so no record of
+      // another log is ever handed out, however its LSNs fit.
+      for (const verify of ['newest', 'all'] as const) {
+        const err = await refusal(SegmentedWal.open({ dir: DIR, io, verify }));
+        expect(err.code).toBe('WAL_CORRUPT');
+        expect(err.details).toMatchObject({ segment: segments[0]!.path, offset: 48 });
+      }
     });
   });
 });

@@ -1,5 +1,6 @@
 import {
   BodyKind,
+  bodyTime,
   classifyDamage,
   type DamageKind,
   decodeFileHeader,
@@ -177,6 +178,8 @@ export interface ScanResult {
   records: number;
   dataEnd: number;
   damage: Damage | null;
+  /** The newest segment's (`isLast`): the time of its last record, if it has one. */
+  lastTime?: number;
 }
 
 export async function scanSegment(
@@ -197,14 +200,19 @@ export async function scanSegment(
     start: FILE_HEADER_SIZE,
     end: fileSize,
     cipher,
+    file: header,
     reuseChunk: true,
   });
   const atWritersFrontier = isLast && opts.besideWriter === true;
+  // The writer's clock starts at the newest record's time (decision 0350): only the newest
+  // segment's is looked for, and only in version 2, where records have times.
+  const timed = isLast && header.version >= 2;
+  let lastTime: number | undefined;
   // A frame that checks out but holds no records, or the wrong LSN, is damage here.
   const corruptAt = async (offset: number, reason: string): Promise<ScanResult> => {
     await walk.return({ kind: 'corrupt', offset, reason: '' });
     const damage: Damage | null = atWritersFrontier ? null : { offset, kind: 'corrupt', reason };
-    return { lastLsn: sequence.next - 1n, records, dataEnd: offset, damage };
+    return { lastLsn: sequence.next - 1n, records, dataEnd: offset, damage, lastTime };
   };
   let step = await walk.next();
   while (step.done !== true) {
@@ -213,7 +221,9 @@ export async function scanSegment(
       // Recovery only needs continuity, from each body's fixed header (replay decodes and
       // validates every record): the scanner passes the frames that continue it in bulk,
       // and the loop below reads one by one what it stopped at (encrypted frames, damage).
-      records += scanner.passLsnRun(sequence);
+      const passed = scanner.passLsnRun(sequence);
+      records += passed;
+      if (timed && passed > 0) lastTime = scanner.lastRunTime(header.createdAtMs) ?? lastTime;
       try {
         if (!scanner.advanceFrame()) break;
       } catch (err) {
@@ -248,19 +258,22 @@ export async function scanSegment(
       }
       sequence.advance(count);
       records += count;
+      if (timed) lastTime = bodyTime(buf, start, start + length, header.createdAtMs) ?? lastTime;
     }
     step = await walk.next();
   }
   const stop: ScanStop = step.value;
   const lastLsn = sequence.next - 1n;
   if (atWritersFrontier || (stop.kind === 'eof' && stop.offset >= fileSize)) {
-    return { lastLsn, records, dataEnd: stop.offset, damage: null };
+    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime };
   }
   const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, isLast);
-  if (verdict.kind === 'eof') return { lastLsn, records, dataEnd: stop.offset, damage: null };
+  if (verdict.kind === 'eof')
+    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime };
   return {
     lastLsn,
     records,
+    lastTime,
     dataEnd: stop.offset,
     damage: { offset: stop.offset, kind: verdict.kind, reason: verdict.reason ?? stop.reason },
   };

@@ -12,6 +12,7 @@ import { Errno, type IoCompletion, ioErrorFromErrno, type StorageIo } from '@wal
 import { paddedToBlocks } from './direct-io.js';
 import { recordFloorBeforeDeleting, writeFloorIfSpace } from './floor.js';
 import { recordHead } from './head.js';
+import type { LogClock } from './log-clock.js';
 import type { PendingWrite } from './pending-write.js';
 import { hasRecords, isNamed, plannedSegment, type Segment } from './segment.js';
 import type { Counters } from './stats.js';
@@ -83,6 +84,8 @@ export class SegmentSet {
   private readonly zeroFill: ZeroFiller | null;
   private readonly writeback: WritebackAhead | null;
   private readonly dir: string;
+  /** The log's time and id, stamped into every segment it plans. */
+  readonly clock: LogClock;
   private readonly preallocateTo: number | null;
   private readonly direct: boolean;
   private creationChain: Promise<void> = Promise.resolve();
@@ -107,7 +110,9 @@ export class SegmentSet {
     direct: boolean;
     segments: Segment[];
     floorLsn: bigint;
+    clock: LogClock;
   }) {
+    this.clock = options.clock;
     this.io = options.io;
     this.host = options.host;
     this.counters = options.counters;
@@ -140,7 +145,7 @@ export class SegmentSet {
    * it is empty and starts there too. Returns it (not yet created).
    */
   plan(firstLsn: bigint, ring: KeyRing | undefined): Segment {
-    const seg = plannedSegment(this.dir, firstLsn, ring);
+    const seg = plannedSegment(this.dir, firstLsn, ring, this.clock);
     const last = this.list[this.list.length - 1];
     if (last !== undefined && !hasRecords(last) && last.firstLsn === seg.firstLsn) {
       seg.replaces = true;

@@ -10,6 +10,7 @@ import {
   segmentFileName,
 } from '@walnut/codec';
 import type { IoFd } from '@walnut/storage-io';
+import type { LogClock } from './log-clock.js';
 
 /**
  * One segment file as the writer tracks it.
@@ -57,9 +58,19 @@ export interface Segment {
   creating: Promise<void> | null;
 }
 
-/** A segment decided now and created on disk later (its header and key are fixed here). */
-export function plannedSegment(dir: string, firstLsn: bigint, ring: KeyRing | undefined): Segment {
+/**
+ * A segment decided now and created on disk later (its header and key are fixed here). Its
+ * `createdAtMs` is the log's time now, so no record it will hold is stamped before it.
+ */
+export function plannedSegment(
+  dir: string,
+  firstLsn: bigint,
+  ring: KeyRing | undefined,
+  clock: LogClock,
+): Segment {
   const headerBytes = encodeFileHeader({
+    createdAtMs: clock.now(),
+    logId: clock.logId,
     firstLsn,
     salt: randomBytes(16),
     cipher: ring === undefined ? 'none' : 'aes-256-gcm',

@@ -12,6 +12,7 @@ import {
   type FrameCipher,
   isBytes,
   type KeyRing,
+  MAX_TIME_DELTA,
   payloadFrameSize,
   recordFrameSize,
   validateRecordInput,
@@ -27,6 +28,7 @@ import type { DirectIoStats } from './direct-io.js';
 import type { Failures } from './failures.js';
 import { checkFrameBody, type Encoder, encodeReserved, takePayloads } from './frame-guard.js';
 import { Listeners } from './listeners.js';
+import { checkTime, TimeLookup } from './lsn-at-time.js';
 import { type OpenedLog, openLog } from './open.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
 import { ReaderRefresh } from './reader-refresh.js';
@@ -102,8 +104,11 @@ export class SegmentedWal {
   private cutting = false;
   /** `appendPayloads`' own copy of the caller's list, empty between calls. */
   private readonly payloadList: Uint8Array[] = [];
+  /** The time of the frame being appended, in ms after its segment's createdAtMs (see segmentFor). */
+  private frameTime = 0;
   /** Null on a writer: it knows its own log. */
   private readonly readerRefresh: ReaderRefresh | null;
+  private readonly timeLookup: TimeLookup;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -116,6 +121,13 @@ export class SegmentedWal {
     this.report = init.report;
     this.ring = init.cfg.encryption;
     this.install(init);
+    this.timeLookup = new TimeLookup({
+      io: this.storageIo,
+      ring: () => this.ring,
+      segments: () => this.segments.list.slice(),
+      readableLsn: () => this.pipeline.writtenLsn,
+      replayFrom: (lsn) => this.replayFrom(lsn),
+    });
     const checkUsable = (): void => this.checkUsable();
     this.readerRefresh = init.cfg.readOnly
       ? new ReaderRefresh({
@@ -289,7 +301,7 @@ export class SegmentedWal {
   /** Appends one record and returns its LSN. Synchronous: nothing is durable before sync(). */
   append(record: WalRecordInput): bigint {
     this.checkWritable('append');
-    const plainSize = recordFrameSize(record);
+    const plainSize = recordFrameSize(record, true);
     const bytes = record.payload.length + (record.meta === undefined ? 0 : record.meta.length);
     if (bytes > this.cfg.maxRecordSize) validateRecordInput(record, this.cfg.maxRecordSize);
     checkFrameBody(plainSize, 'record');
@@ -299,15 +311,26 @@ export class SegmentedWal {
     }
     const lsn = p.nextLsn;
     const seg = this.segmentFor();
+    const time = this.frameTime;
     const cipher = seg.writeCipher;
     if (cipher === undefined) {
       const at = p.room(plainSize);
       if (this.failures.poison !== null) throw this.failures.poison;
-      encodeReserved(encodeRecordFrameUnsealed, p.buf, at, lsn, record, plainSize, 'record');
+      encodeReserved(encodeRecordFrameUnsealed, p.buf, at, lsn, record, plainSize, 'record', time);
       p.unsealed = true;
       p.commit(seg, plainSize, lsn, lsn, 1);
     } else {
-      this.appendEncrypted(seg, cipher, encodeRecordFrame, record, plainSize, lsn, 1, 'record');
+      this.appendEncrypted(
+        seg,
+        cipher,
+        encodeRecordFrame,
+        record,
+        plainSize,
+        lsn,
+        1,
+        'record',
+        time,
+      );
     }
     this.counters.appends++;
     this.counters.records++;
@@ -327,7 +350,7 @@ export class SegmentedWal {
     if (payload.length > this.cfg.maxRecordSize) {
       validateRecordInput({ payload }, this.cfg.maxRecordSize);
     }
-    const size = payloadFrameSize(payload);
+    const size = payloadFrameSize(payload, true);
     checkFrameBody(size, 'record');
     const p = this.pipeline;
     if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) {
@@ -340,7 +363,7 @@ export class SegmentedWal {
     const at = p.room(size);
     if (this.failures.poison !== null) throw this.failures.poison;
     // No caller code runs between reading payload.length and the copy: the frame is `size`.
-    encodePayloadFrameUnsealed(p.buf, at, lsn, payload);
+    encodePayloadFrameUnsealed(p.buf, at, lsn, payload, this.frameTime);
     p.unsealed = true;
     p.commit(seg, size, lsn, lsn, 1);
     this.counters.appends++;
@@ -396,7 +419,7 @@ export class SegmentedWal {
       this.appendPayload(list[from]!);
       return from + 1;
     }
-    let size = payloadFrameSize(list[from]!);
+    let size = payloadFrameSize(list[from]!, true);
     const at = p.room(size);
     if (this.failures.poison !== null) throw this.failures.poison;
     const bufferRoom = p.buf.length - at;
@@ -408,15 +431,15 @@ export class SegmentedWal {
       to = count;
     }
     while (to < count && size < segmentRoom) {
-      const next = payloadFrameSize(list[to]!);
+      const next = payloadFrameSize(list[to]!, true);
       if (size + next > bufferRoom) break;
       size += next;
       to++;
     }
     const first = p.nextLsn;
-    const encode: Encoder<readonly Uint8Array[]> = (target, offset, lsn, payloads) =>
-      encodePayloadFramesUnsealed(target, offset, lsn, payloads, from, to);
-    encodeReserved(encode, p.buf, at, first, list, size, 'record');
+    const encode: Encoder<readonly Uint8Array[]> = (target, offset, lsn, payloads, time) =>
+      encodePayloadFramesUnsealed(target, offset, lsn, payloads, from, to, time);
+    encodeReserved(encode, p.buf, at, first, list, size, 'record', this.frameTime);
     p.sealNow(at, size);
     p.commit(seg, size, first, first + BigInt(to - from - 1), to - from);
     this.counters.appends += to - from;
@@ -434,7 +457,7 @@ export class SegmentedWal {
     this.checkWritable('appendBatch');
     const p = this.pipeline;
     if (firstLsn !== undefined && firstLsn !== p.nextLsn) lsnMismatch(firstLsn, p.nextLsn);
-    const plainSize = batchFrameSize(records);
+    const plainSize = batchFrameSize(records, true);
     let bytes = 0;
     for (const r of records) bytes += r.payload.length + (r.meta === undefined ? 0 : r.meta.length);
     if (bytes > this.cfg.maxRecordSize) {
@@ -451,16 +474,27 @@ export class SegmentedWal {
     const first = p.nextLsn;
     const last = first + BigInt(records.length - 1);
     const seg = this.segmentFor();
+    const time = this.frameTime;
     const cipher = seg.writeCipher;
     if (cipher === undefined) {
       const at = p.room(plainSize);
       if (this.failures.poison !== null) throw this.failures.poison;
-      encodeReserved(encodeBatchFrameUnsealed, p.buf, at, first, records, plainSize, 'batch');
+      encodeReserved(encodeBatchFrameUnsealed, p.buf, at, first, records, plainSize, 'batch', time);
       p.unsealed = true;
       p.commit(seg, plainSize, first, last, records.length);
     } else {
       const n = records.length;
-      this.appendEncrypted(seg, cipher, encodeBatchFrame, records, plainSize, first, n, 'batch');
+      this.appendEncrypted(
+        seg,
+        cipher,
+        encodeBatchFrame,
+        records,
+        plainSize,
+        first,
+        n,
+        'batch',
+        time,
+      );
     }
     this.counters.batches++;
     this.counters.records += records.length;
@@ -477,31 +511,48 @@ export class SegmentedWal {
     first: bigint,
     count: number,
     what: 'record' | 'batch',
+    time: number,
   ): void {
     const p = this.pipeline;
     const last = first + BigInt(count - 1);
     const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
     checkFrameBody(size, what);
     const scratch = p.scratchOf(plainSize);
-    encodeReserved(encode, scratch, 0, first, input, plainSize, what);
+    encodeReserved(encode, scratch, 0, first, input, plainSize, what, time);
     const at = p.room(size);
     if (this.failures.poison !== null) throw this.failures.poison;
     cipher.encryptFrame(p.buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
     p.commit(seg, size, first, last, count);
   }
 
-  /** The segment the next frame goes to, rolling over when the active one is full. */
+  /**
+   * The segment the next frame goes to, rolling over when the active one is full or when the
+   * time now is too far after its creation for a frame's u32 of ms (FORMAT.md, version 2).
+   * Sets `frameTime`, the next frame's time in ms after that segment's createdAtMs.
+   */
   private segmentFor(): Segment {
     const active = this.segments.active();
-    if (active.assignedEnd >= this.cfg.segmentTargetSize && hasRecords(active)) {
-      const p = this.pipeline;
+    const clock = this.segments.clock;
+    const now = clock.now();
+    const late = now - active.header.createdAtMs > MAX_TIME_DELTA;
+    if (!late && (active.assignedEnd < this.cfg.segmentTargetSize || !hasRecords(active))) {
+      this.frameTime = now - active.header.createdAtMs;
+      return active;
+    }
+    const p = this.pipeline;
+    let next: Segment;
+    if (hasRecords(active)) {
       p.submitBuffer();
-      const next = plannedSegment(this.cfg.dir, p.nextLsn, this.ring);
+      next = plannedSegment(this.cfg.dir, p.nextLsn, this.ring, clock);
       p.resetTo(FILE_HEADER_SIZE, p.nextLsn, next.headerBytes);
       this.segments.rollOver(next);
-      return next;
+    } else {
+      // An empty segment created too long ago is replaced by a new one of the same name.
+      if (active.status === 'pending' && active.creating === null) this.segments.list.pop();
+      next = planActive(this.activeParts(), this.ring);
     }
-    return active;
+    this.frameTime = clock.now() - next.header.createdAtMs;
+    return next;
   }
 
   /**
@@ -692,6 +743,8 @@ export class SegmentedWal {
       report: this.report,
       directIo: this.directIo,
       cut: null,
+      // Times stamped before the cut stay the floor of later ones: the log's time never goes back.
+      clock: this.segments.clock,
       segments: recovered.segments.map((s) =>
         existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
       ),
@@ -703,6 +756,20 @@ export class SegmentedWal {
     await prepareActiveSegment(this.activeParts(), this.storageIo, this.ring);
     this.segments.prepareSpare();
     await this.segments.spareReady();
+  }
+
+  /**
+   * The first LSN whose record's time (`WalRecord.time`, ms since the epoch) is ≥ `t`: the
+   * first LSN kept when every record is, the LSN after the last written record when none
+   * is. Reads a first frame per step of a binary search over the segments and at most one
+   * segment's records (docs/decisions/0350). Records of format version 1 have no time and
+   * count as appended when their segment was created. WAL_BAD_ARGUMENT for a `t` that is
+   * not a finite number ≥ 0.
+   */
+  async lsnAtTime(t: number): Promise<bigint> {
+    checkTime(t);
+    this.checkUsable();
+    return this.timeLookup.lsnAtTime(t);
   }
 
   /** Every record from the floor on, in LSN order, streamed in bounded memory. */

@@ -100,6 +100,8 @@ export interface LogEngine {
   ): Promise<{ afterLsn: bigint; recordsRemoved: bigint; segmentsDeleted: number }>;
   replayFromLimit(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }>;
   listSegments(): Promise<readonly SegmentInfo[]>;
+  /** The first LSN whose record's time is ≥ `t` (SegmentedWal's, decision 0350; absent: the engine keeps no times). */
+  lsnAtTime?(t: number): Promise<bigint>;
   readonly io: StorageIo;
   /** What opening found and did (SegmentedWal's report). */
   readonly recoveryReport: RecoveryReport;

@@ -87,6 +87,12 @@ export interface WalOptions {
    * Default false.
    */
   allowOtherFiles?: boolean | undefined;
+  /**
+   * The wall clock records are stamped with (`WalRecord.time`), ms since the epoch. Default
+   * `Date.now`. The log never stamps a record earlier than the one before it, whatever it
+   * returns. For tests, and for an application with a clock of its own.
+   */
+  clock?: (() => number) | undefined;
 }
 
 /** @internal Settings the Wal itself uses (the builder passes the rest to the engine). */
@@ -183,6 +189,11 @@ const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions
   directIo: flag,
   readOnly: flag,
   allowOtherFiles: flag,
+  clock: (value, name) => {
+    if (typeof value !== 'function')
+      badArgument(name, 'a function returning ms since the epoch', value);
+    return value as () => number;
+  },
 };
 
 export const OPTION_NAMES = Object.keys(CHECKS) as (keyof WalOptions)[];
@@ -207,6 +218,7 @@ const ENGINE_FIELDS: { readonly [K in keyof WalOptions]?: EngineFieldFor<K> } = 
   writebackAhead: 'writebackAhead',
   directIo: 'directIo',
   allowOtherFiles: 'allowOtherFiles',
+  clock: 'clock',
 };
 
 /**

@@ -100,6 +100,11 @@ export class WalBuilder implements PromiseLike<Wal> {
     return this.set('directIo', on);
   }
 
+  /** The clock records are stamped with (see WalOptions.clock). */
+  clock(now: () => number): this {
+    return this.set('clock', now);
+  }
+
   /** Creates the log even in a directory that holds other files (see WalOptions.allowOtherFiles). */
   allowOtherFiles(on = true): this {
     return this.set('allowOtherFiles', on);

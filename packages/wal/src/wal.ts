@@ -555,6 +555,22 @@ export class Wal {
   }
 
   /**
+   * The first LSN whose record's append time (`WalRecord.time`, ms since the epoch) is ≥ `t`:
+   * the first LSN the log keeps when every record is, the LSN after the last written record
+   * when none is. Reads a bounded amount (a first frame per step of a binary search over
+   * the segments, then one segment), never the whole log. Records of format version 1 have
+   * no time: within their span the answer is their segment's first LSN, never a later one.
+   * Also on read-only opens. WAL_BAD_ARGUMENT for a `t` that is not a finite number ≥ 0.
+   */
+  async lsnAtTime(t: number): Promise<bigint> {
+    const engine = this.engine;
+    if (engine.lsnAtTime === undefined)
+      throw new WalError(WalErrorCode.BAD_STATE, "this log's engine keeps no record times");
+    if (this.options.readOnly) await this.reads.catchUp();
+    return engine.lsnAtTime(t);
+  }
+
+  /**
    * The segment files, oldest first: path, first/last LSN, `sizeBytes` on disk,
    * `writtenBytes`, sealed or active, and whether (and with which key id) it is encrypted.
    */

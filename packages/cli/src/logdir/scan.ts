@@ -126,7 +126,7 @@ export async function scanSegment(
       if (frame === null) break;
       state.frames++;
       const frameEnd = frame.offset + 8 + frame.body.length;
-      const bad = decodeFrame(frame.body, frame.offset, noteRecord, state);
+      const bad = decodeFrame(frame.body, frame.offset, noteRecord, state, header);
       if (bad) damage.push({ offset: frame.offset, end: frameEnd, kind: 'corrupt', reason: bad });
       validEnd = frameEnd;
       if ((state.frames & 0xfff) === 0) options.onProgress?.(frameEnd);
@@ -171,14 +171,16 @@ function decodeFrame(
   frameOffset: number,
   onRecord: (record: WalRecord, frameOffset: number) => void,
   state: { encryptedFrames: number },
+  header: FileHeader,
 ): string | null {
   try {
     switch (body[0]) {
       case BodyKind.RECORD:
-        onRecord(decodeRecordBody(body), frameOffset);
+        // The header says whether records may carry times, and what they count from.
+        onRecord(decodeRecordBody(body, header), frameOffset);
         return null;
       case BodyKind.BATCH:
-        for (const record of decodeBatchBody(body)) onRecord(record, frameOffset);
+        for (const record of decodeBatchBody(body, header)) onRecord(record, frameOffset);
         return null;
       case BodyKind.PADDING:
         return null;

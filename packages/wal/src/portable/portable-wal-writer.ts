@@ -614,6 +614,8 @@ async function prepareFile(
       cipher: 'none',
       fileKind: 'portable',
       keyId: 0,
+      // Still version 1: its records carry no time (decision 0112).
+      version: 1,
     });
     await io.write(fd, header, 0);
     await io.datasync(fd);

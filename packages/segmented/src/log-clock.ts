@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import type { FileHeader } from '@walnut/codec';
+
+/**
+ * The log's time and identity as its writer stamps them into new segments and records
+ * (FORMAT.md version 2; docs/decisions/0350): the time never goes backwards within the log,
+ * whatever the wall clock does, and every segment carries the id the log was created with.
+ */
+export class LogClock {
+  /** The time of the newest record (or segment) stamped so far: what `now()` never goes below. */
+  private last: number;
+
+  constructor(
+    private readonly clock: () => number,
+    /** The log's id: the newest version 2 segment's, or a new random one for a log without. */
+    readonly logId: bigint,
+    seed: number,
+  ) {
+    this.last = seed;
+  }
+
+  /** The log's id and time seed from what recovery found: the newest segment and record. */
+  static forLog(
+    clock: () => number,
+    newest: FileHeader | undefined,
+    newestTime: number | undefined,
+  ): LogClock {
+    const v2 = newest !== undefined && newest.version >= 2;
+    const logId = v2 ? newest.logId : newLogId();
+    const seed = Math.max(v2 ? newest.createdAtMs : 0, newestTime ?? 0);
+    return new LogClock(clock, logId, seed);
+  }
+
+  /** The time to stamp now: the wall clock, or the last time stamped if that is later. */
+  now(): number {
+    const t = this.clock();
+    // A NaN, an infinity or a step back leaves the time where it is.
+    if (t > this.last && t <= Number.MAX_SAFE_INTEGER) this.last = Math.floor(t);
+    return this.last;
+  }
+}
+
+/** A random non-zero u64. */
+function newLogId(): bigint {
+  for (;;) {
+    const id = randomBytes(8).readBigUInt64LE(0);
+    if (id !== 0n) return id;
+  }
+}
