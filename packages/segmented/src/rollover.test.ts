@@ -133,39 +133,42 @@ describe('rollover', () => {
     await after.close();
   });
 
-  // Payloads of 96 bytes keep the 120-byte frames this test was written for (format version 2
-  // adds a 4-byte time). With 100-byte payloads (124-byte frames) the run at afterBytes 8400
-  // never settles its sync (the process spins): reported on branch \`time\` for its own fix.
-  it('a disk that fills up anywhere around a rollover rolls back cleanly and the log goes on', async () => {
-    for (let afterBytes = 0; afterBytes < 14_000; afterBytes += 700) {
-      const memory = new MemoryStorageIo();
-      const io = new FaultyStorageIo(memory, { seed: afterBytes });
-      const wal = await SegmentedWal.open({ ...config, io });
-      wal.append({ payload: payloadFor(1n, 96) });
-      const synced = await wal.sync();
-      io.inject({ kind: 'enospc', afterBytes });
-      for (let i = 0; i < 100; i++) {
-        try {
-          wal.append({ payload: payloadFor(wal.nextLsn, 96) });
-        } catch {
-          break; // WAL_NO_SPACE while the rollback runs
+  // Payload sizes 96 and 100 put the full disk at different steps of a rollover: with 100
+  // (124-byte frames) a spare file's header is refused while the segment before it is still
+  // being created, which once left the log spinning on a segment it had given up on.
+  it.each([96, 100])(
+    'a disk that fills up anywhere around a rollover rolls back cleanly and the log goes on (%i-byte payloads)',
+    async (size) => {
+      for (let afterBytes = 0; afterBytes < 14_000; afterBytes += 700) {
+        const memory = new MemoryStorageIo();
+        const io = new FaultyStorageIo(memory, { seed: afterBytes });
+        const wal = await SegmentedWal.open({ ...config, io });
+        wal.append({ payload: payloadFor(1n, size) });
+        const synced = await wal.sync();
+        io.inject({ kind: 'enospc', afterBytes });
+        for (let i = 0; i < 100; i++) {
+          try {
+            wal.append({ payload: payloadFor(wal.nextLsn, size) });
+          } catch {
+            break; // WAL_NO_SPACE while the rollback runs
+          }
+          if (i % 10 === 0) await tick();
         }
-        if (i % 10 === 0) await tick();
+        await wal.sync().catch(() => {});
+        io.clearFaults();
+        const next = wal.nextLsn;
+        for (let i = 0n; i < 60n; i++) wal.append({ payload: payloadFor(next + i, size) });
+        expect(await wal.sync()).toBe(next + 59n);
+        await wal.close();
+        const after = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
+        const recs = await collect(after.replay());
+        expect(recs.length).toBe(Number(next + 59n));
+        expect(recs[Number(synced) - 1]!.lsn).toBe(synced);
+        for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, size))).toBe(true);
+        await after.close();
       }
-      await wal.sync().catch(() => {});
-      io.clearFaults();
-      const next = wal.nextLsn;
-      for (let i = 0n; i < 60n; i++) wal.append({ payload: payloadFor(next + i, 96) });
-      expect(await wal.sync()).toBe(next + 59n);
-      await wal.close();
-      const after = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
-      const recs = await collect(after.replay());
-      expect(recs.length).toBe(Number(next + 59n));
-      expect(recs[Number(synced) - 1]!.lsn).toBe(synced);
-      for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 96))).toBe(true);
-      await after.close();
-    }
-  });
+    },
+  );
 });
 
 describe.each([

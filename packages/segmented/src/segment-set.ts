@@ -243,12 +243,13 @@ export class SegmentSet {
    */
   startCreation(seg: Segment, header: Promise<IoCompletion> | null = null): void {
     if (seg.creating !== null || (seg.status !== 'pending' && header === null)) return;
-    const job = this.create(seg, this.creationChain, header);
+    const previous = this.creationChain;
+    const job = this.create(seg, previous, header);
     seg.creating = job;
-    this.creationChain = job.then(
-      () => {},
-      () => {},
-    );
+    // Over only when every earlier job is over too: a job that fails before it awaits
+    // `previous` (a spare file's header refused for want of space) must not let the next
+    // one find its predecessor still being created, and give up on it for good.
+    this.creationChain = Promise.allSettled([previous, job]).then(() => {});
   }
 
   /** Resolves once no segment creation runs. */
