@@ -13,7 +13,7 @@ import { demoCommand } from './demo/demo.js';
 import { exitCodeFor, reportError, UsageError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { type Output, processOutput } from './output.js';
-import { parseCount, parseLsn } from './records.js';
+import { parseCount, parseLsn, parseTime } from './records.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -122,14 +122,19 @@ export async function runCli(
     .description('print records in LSN order, as text or JSON lines')
     .argument('<dir>', 'log directory')
     .option('--from <lsn>', 'first LSN to print (default: the retained floor)')
+    .option(
+      '--since <time>',
+      'only records appended at or after this time (ISO 8601 or ms since the epoch)',
+    )
     .option('--limit <n>', 'print at most n records')
     .option('--json', 'print one JSON object per line')
     .action(
-      run((dir: string, o: { from?: string; limit?: string; json?: boolean }) =>
+      run((dir: string, o: { from?: string; since?: string; limit?: string; json?: boolean }) =>
         dumpCommand(
           dir,
           {
             ...(o.from !== undefined ? { from: parseLsn(o.from, '--from') } : {}),
+            ...(o.since !== undefined ? { since: parseTime(o.since, '--since') } : {}),
             ...(o.limit !== undefined ? { limit: parseCount(o.limit, '--limit') } : {}),
             json: o.json === true,
           },

@@ -43,6 +43,17 @@ export function parseLsn(value: string, option: string): bigint {
   return BigInt(value);
 }
 
+/** Parses a time option: ms since the epoch, or a date and time `Date.parse` reads (ISO 8601). */
+export function parseTime(value: string, option: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new UsageError(
+      `${option} must be a time: ms since the epoch or an ISO 8601 date such as 2026-11-24T10:00Z, got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
+}
+
 /** Parses a count option (a whole number ≥ 0, or ≥ 1 when `min` says so). */
 export function parseCount(value: string, option: string, min = 0): number {
   const n = Number(value);

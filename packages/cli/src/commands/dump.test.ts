@@ -26,6 +26,63 @@ describe('walnut dump', () => {
     ]);
   });
 
+  it('starts at the first record appended at or after --since, by a bounded lookup', async () => {
+    const dir = await tempDir();
+    const t0 = Date.parse('2026-11-24T10:00:00Z');
+    let now = t0;
+    // Two segments of records one second apart: the lookup crosses a segment boundary.
+    const wal = await SegmentedWal.open({ dir, clock: () => now, segmentTargetSize: 4096 });
+    for (let i = 0; i < 40; i++) {
+      wal.append({ payload: Buffer.alloc(200, i) });
+      await wal.sync();
+      now += 1000;
+    }
+    expect((await wal.listSegments()).length).toBeGreaterThan(1);
+    await wal.close();
+
+    const iso = await cli('dump', dir, '--since', '2026-11-24T10:00:30Z', '--json');
+    expect(iso.code).toBe(0);
+    const lines = iso.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.lsn)).toEqual([
+      '31',
+      '32',
+      '33',
+      '34',
+      '35',
+      '36',
+      '37',
+      '38',
+      '39',
+      '40',
+    ]);
+    expect(lines[0].time).toBe(t0 + 30_000);
+    // Between two records: the later one; as ms; --from later than --since wins.
+    const between = await cli(
+      'dump',
+      dir,
+      '--since',
+      String(t0 + 30_500),
+      '--from',
+      '35',
+      '--limit',
+      '1',
+    );
+    expect(between.stdout).toMatch(/^LSN 35 /);
+    const ms = await cli('dump', dir, '--since', String(t0 + 30_500), '--limit', '1');
+    expect(ms.stdout).toMatch(/^LSN 32 /);
+    const after = await cli('dump', dir, '--since', '2027-01-01T00:00:00Z');
+    expect(after.code).toBe(0);
+    expect(after.stderr).toContain(
+      'no records from LSN 41 (the first at or after 2027-01-01T00:00:00.000Z)',
+    );
+    const bad = await cli('dump', dir, '--since', 'yesterday');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--since must be a time');
+  });
+
   it('starts at --from and stops after --limit, as JSON lines', async () => {
     const dir = await tempDir();
     await simpleLog(dir, 10);

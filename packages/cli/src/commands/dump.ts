@@ -8,6 +8,8 @@ import { recordJson, recordLine } from '../records.js';
 export interface DumpOptions {
   /** First LSN to print (default: the retained floor). */
   readonly from?: bigint;
+  /** Only records appended at or after this time, ms since the epoch (found by `lsnAtTime`). */
+  readonly since?: number;
   /** At most this many records (default: all). */
   readonly limit?: number;
   readonly json?: boolean;
@@ -23,7 +25,11 @@ export async function dumpCommand(dir: string, options: DumpOptions, out: Output
   if (encrypted !== null) throw encryptedLogError(dir, encrypted.segment, encrypted.keyId, 'dump');
   const wal = await SegmentedWal.open({ dir, readOnly: true });
   try {
-    const from = options.from ?? wal.floorLsn;
+    let from = options.from ?? wal.floorLsn;
+    if (options.since !== undefined) {
+      const at = await wal.lsnAtTime(options.since);
+      if (at > from) from = at;
+    }
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     let printed = 0;
     if (limit > 0) {
@@ -32,7 +38,13 @@ export async function dumpCommand(dir: string, options: DumpOptions, out: Output
         if (++printed >= limit) break;
       }
     }
-    if (!options.json && printed === 0) printLine(out.stderr, `no records from LSN ${from}`);
+    if (!options.json && printed === 0) {
+      const since =
+        options.since === undefined
+          ? ''
+          : ` (the first at or after ${new Date(options.since).toISOString()})`;
+      printLine(out.stderr, `no records from LSN ${from}${since}`);
+    }
     return ExitCode.OK;
   } finally {
     await wal.close();

@@ -53,6 +53,36 @@ describe('walnut inspect', () => {
     expect(info.lock).toEqual({ kind: 'free' });
   });
 
+  it("shows each segment's append-time range, as text and JSON", async () => {
+    const dir = await tempDir();
+    const t0 = Date.parse('2026-11-24T10:00:00Z');
+    let now = t0;
+    const wal = await SegmentedWal.open({ dir, clock: () => now, segmentTargetSize: 4096 });
+    for (let i = 0; i < 30; i++) {
+      wal.append({ payload: Buffer.alloc(200, i) });
+      await wal.sync();
+      now += 1000;
+    }
+    await wal.close();
+    const json = JSON.parse((await cli('inspect', dir, '--json')).stdout);
+    const segments = json.segments as {
+      firstLsn: string;
+      lastLsn: string;
+      firstTime: number;
+      lastTime: number;
+    }[];
+    expect(segments.length).toBeGreaterThan(1);
+    for (const s of segments) {
+      expect(s.firstTime).toBe(t0 + (Number(s.firstLsn) - 1) * 1000);
+      expect(s.lastTime).toBe(t0 + (Number(s.lastLsn) - 1) * 1000);
+    }
+    const text = (await cli('inspect', dir)).stdout;
+    expect(text).toContain('appended');
+    expect(text).toContain(
+      `2026-11-24T10:00:00.000Z .. ${new Date(segments[0]!.lastTime).toISOString()}`,
+    );
+  });
+
   it('names a live lock holder by pid', async () => {
     const dir = await tempDir();
     await writeLog(dir, [{ firstLsn: 1n, payloads: ['x'] }]);

@@ -37,6 +37,8 @@ export async function inspectCommand(
         cipher: s.header?.cipher ?? null,
         keyId: s.header?.cipher === 'aes-256-gcm' ? s.header.keyId : null,
         createdAtMs: s.header?.createdAtMs ?? null,
+        firstTime: s.firstTime,
+        lastTime: s.lastTime,
       })),
       totalBytes: check.totalBytes,
       records: check.encryptedFrames > 0 ? null : check.records,
@@ -84,7 +86,7 @@ export async function inspectCommand(
   printLine(
     out.stdout,
     formatTable(
-      ['segment', 'first LSN', 'last LSN', 'records', 'size', 'state', 'encryption'],
+      ['segment', 'first LSN', 'last LSN', 'records', 'size', 'state', 'encryption', 'appended'],
       check.segments.map((s, i) => [
         s.file.name,
         String(s.file.firstLsn),
@@ -95,6 +97,7 @@ export async function inspectCommand(
         formatBytes(s.file.sizeBytes),
         i < check.segments.length - 1 ? 'sealed' : 'active',
         describeCipher(s.header?.cipher, s.header?.keyId),
+        describeTimes(s.firstTime, s.lastTime),
       ]),
     ),
   );
@@ -155,6 +158,13 @@ function describeHead(check: LogCheck): string {
 function describeCipher(cipher: string | undefined, keyId: number | undefined): string {
   if (cipher === undefined) return 'unknown (bad header)';
   return cipher === 'none' ? 'none' : `${cipher}, key ${keyId}`;
+}
+
+/** A segment's time range; records of format version 1 carry no time. */
+function describeTimes(first: number | null, last: number | null): string {
+  if (first === null || last === null) return '-';
+  const from = new Date(first).toISOString();
+  return first === last ? from : `${from} .. ${new Date(last).toISOString()}`;
 }
 
 function describeCursors(cursors: readonly CursorFile[], floorLsn: bigint | null): string {

@@ -37,6 +37,10 @@ export interface SegmentScan {
   readonly encryptedFrames: number;
   readonly firstLsn: bigint | null;
   readonly lastLsn: bigint | null;
+  /** Append times (ms since the epoch) of its first and last record; null for records of
+   * format version 1, which carry none. */
+  readonly firstTime: number | null;
+  readonly lastTime: number | null;
   /** Bytes of valid frames and header (where a clean log ends in this file). */
   readonly validEnd: number;
   /** Zero bytes after the last frame (preallocated space), counted, not damage. */
@@ -80,6 +84,8 @@ export async function scanSegment(
     encryptedFrames: 0,
     firstLsn: null as bigint | null,
     lastLsn: null as bigint | null,
+    firstTime: null as number | null,
+    lastTime: null as number | null,
     expected: file.firstLsn,
   };
   const damage: Damage[] = [];
@@ -112,6 +118,10 @@ export async function scanSegment(
     state.records++;
     state.firstLsn ??= record.lsn;
     state.lastLsn = record.lsn;
+    if (record.time !== undefined) {
+      state.firstTime ??= record.time;
+      state.lastTime = record.time;
+    }
     options.onRecord?.(record, frameOffset);
   };
 
@@ -157,6 +167,8 @@ export async function scanSegment(
       encryptedFrames: state.encryptedFrames,
       firstLsn: state.firstLsn,
       lastLsn: state.lastLsn,
+      firstTime: state.firstTime,
+      lastTime: state.lastTime,
       validEnd: end,
       zeroTailBytes,
       damage,
