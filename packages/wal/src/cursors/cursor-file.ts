@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   CURSOR_DIR,
   CURSOR_SLOT_SIZE,
@@ -11,6 +11,7 @@ import {
   encodeCursorSlot,
   ioErrorFromErrno,
 } from '@walnut/codec';
+import { writeFileAtomically } from '@walnut/segmented';
 import { Errno, type IoFd, type StorageIo } from '@walnut/storage-io';
 
 /**
@@ -93,20 +94,13 @@ export class CursorFile {
   }
 
   private async replaceWhole(position: CursorSlot): Promise<void> {
-    const io = this.io;
     await this.close();
-    const tmp = `${this.path}.tmp`;
-    const fd = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
-    try {
-      await io.write(fd, encodeCursorFile(position), 0);
-      await io.fsync(fd);
-      await io.rename(tmp, this.path);
-      await io.syncDirectory(join(this.path, '..'));
-    } catch (error) {
-      await io.close(fd);
-      throw error;
-    }
-    // The renamed file: later commits write its slots through the same descriptor.
-    this.fd = fd;
+    // Through writeFileAtomically (above); the next slot write opens the renamed file.
+    await writeFileAtomically(
+      this.io,
+      join(this.path, '..'),
+      basename(this.path),
+      encodeCursorFile(position),
+    );
   }
 }
