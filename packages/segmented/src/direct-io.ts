@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import { isWalError } from '@walnut/codec';
 import {
   alignedBuffer,
@@ -10,6 +11,8 @@ import {
 /** Direct writes cover whole blocks of this size, from buffers aligned to it. */
 export const BLOCK = DIRECT_IO_ALIGNMENT;
 const { EINVAL } = Errno;
+/** statfs(2)'s f_type of every FUSE file system. */
+const FUSE_SUPER_MAGIC = 0x65735546;
 
 export interface DirectIoStats {
   /** 'on': segments are written with O_DIRECT; 'off': not asked for; 'unavailable': asked for, not possible here. */
@@ -27,12 +30,18 @@ export function alignUp(n: number): number {
 
 /**
  * Whether the log in `dir` can be written with O_DIRECT: the addon gives aligned memory and
- * the file system accepts the flag (tmpfs, for one, refuses it with EINVAL). `probeFile` is
- * any existing file in the directory.
+ * the file system accepts the flag (tmpfs, for one, refuses it with EINVAL) and makes a
+ * direct write with RWF_DSYNC durable (FUSE does not). `probeFile` is any existing file in
+ * the directory.
  */
 export async function probeDirectIo(io: StorageIo, probeFile: string): Promise<DirectIoStats> {
   const noMemory = alignedBufferUnavailable();
   if (noMemory !== null) return { state: 'unavailable', reason: noMemory };
+  if (await isFuse(probeFile))
+    return {
+      state: 'unavailable',
+      reason: `${probeFile} is on a FUSE file system, which does not pass a direct write's RWF_DSYNC on to the file system (decision 0324); writing through the page cache`,
+    };
   try {
     await io.close(await io.open(probeFile, { direct: true, readOnly: true }));
   } catch (err) {
@@ -43,6 +52,19 @@ export async function probeDirectIo(io: StorageIo, probeFile: string): Promise<D
     };
   }
   return { state: 'on', reason: 'segments are written with O_DIRECT from aligned buffers' };
+}
+
+/**
+ * Whether `path` is on FUSE. On Linux 6.18 an O_DIRECT write submitted through io_uring with
+ * RWF_DSYNC completed without any fsync request reaching the FUSE file system, so it was not
+ * durable there. A runtime without statfs is taken at its word (not FUSE).
+ */
+async function isFuse(path: string): Promise<boolean> {
+  try {
+    return (await statfs(path)).type === FUSE_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 /** A write buffer with room for a block's head before its frames and zeros after them. */

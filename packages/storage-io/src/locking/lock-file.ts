@@ -51,8 +51,13 @@ export async function lockFile(path: string): Promise<IoLock> {
     async release() {
       if (released) return;
       released = true;
-      claim?.release();
-      if (flockFd !== undefined) fs.closeSync(flockFd);
+      // The flock dies with its descriptor: closed even when removing the owner file fails
+      // (an I/O error), or the lock would be held until the process ends.
+      try {
+        claim?.release();
+      } finally {
+        if (flockFd !== undefined) fs.closeSync(flockFd);
+      }
     },
   };
 }
