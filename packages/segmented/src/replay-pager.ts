@@ -27,10 +27,10 @@ export class ReplayPager {
     this.options = options;
   }
 
-  /** Records with LSN ≥ `lsn` that were written when the replay starts. */
-  from(lsn: bigint): AsyncIterable<WalRecord> {
+  /** Opens a replay of the records with LSN ≥ `lsn` written when it is opened (from this source). */
+  from(lsn: bigint): () => ReplayIterator {
     const source = this.snapshot();
-    return { [Symbol.asyncIterator]: () => new ReplayIterator(source, lsn) };
+    return () => new ReplayIterator(source, lsn);
   }
 
   /** Up to `max` records from `lsn`, and whether more follow. */

@@ -34,19 +34,86 @@ export class SuffixCuts {
     if (lsn > kept) throw truncatedError(kept, lsn);
   }
 
-  /** `records`, refused from the first one a later cut removed (a failure after a cut is the cut's doing). */
-  async *guard(records: AsyncIterable<WalRecord>, since: number): AsyncGenerator<WalRecord> {
-    try {
-      for await (const r of records) {
-        this.check(r.lsn, since);
-        yield r;
-      }
-    } catch (err) {
-      if (since === this.cuts.length || isWalError(err, WalErrorCode.TRUNCATED)) throw err;
-      throw truncatedError(this.keptSince(since), null, err);
-    }
+  /**
+   * The records of a fresh `open()` per iteration, refused from the first one a cut made
+   * since generation `since` removed (a failure after a cut is the cut's doing).
+   */
+  guard(open: () => RecordSource, since: number): AsyncIterable<WalRecord> {
+    return { [Symbol.asyncIterator]: () => new GuardedRecords(this, open(), since) };
   }
 }
+
+/** What a guard reads from: records at hand without a promise, the rest through `next()`. */
+export interface RecordSource {
+  nextAtHand(): WalRecord | null;
+  next(): Promise<IteratorResult<WalRecord>>;
+  return(): Promise<IteratorResult<WalRecord>>;
+}
+
+/**
+ * A replay that hands out no record a later cut removed. A record at hand is judged when it
+ * is handed out, so no cut can come in between; one that needed I/O is judged when the I/O is
+ * done. Without a cut since the start that judgement is one comparison, and a record at hand
+ * costs one promise, as it does unguarded.
+ */
+class GuardedRecords implements AsyncIterableIterator<WalRecord> {
+  private done = false;
+
+  constructor(
+    private readonly cuts: SuffixCuts,
+    private readonly records: RecordSource,
+    private readonly since: number,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<WalRecord>> {
+    if (this.done) return Promise.resolve(DONE);
+    let record: WalRecord | null;
+    try {
+      record = this.records.nextAtHand();
+    } catch (error) {
+      return this.fail(error);
+    }
+    if (record !== null) return this.handOut(record);
+    return this.records.next().then(
+      (step) => (step.done === true ? this.end() : this.handOut(step.value)),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  return(): Promise<IteratorResult<WalRecord>> {
+    return this.end();
+  }
+
+  private handOut(record: WalRecord): Promise<IteratorResult<WalRecord>> {
+    const { cuts, since } = this;
+    if (since !== cuts.generation) {
+      const kept = cuts.keptSince(since);
+      if (record.lsn > kept) return this.fail(truncatedError(kept, record.lsn));
+    }
+    return Promise.resolve({ done: false, value: record });
+  }
+
+  private async end(): Promise<IteratorResult<WalRecord>> {
+    if (!this.done) {
+      this.done = true;
+      await this.records.return();
+    }
+    return DONE;
+  }
+
+  private async fail(error: unknown): Promise<never> {
+    await this.end().catch(() => undefined);
+    const { cuts, since } = this;
+    if (since === cuts.generation || isWalError(error, WalErrorCode.TRUNCATED)) throw error;
+    throw truncatedError(cuts.keptSince(since), null, error);
+  }
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /** The error of a reader positioned past a cut after `afterLsn`. */
 export function truncatedError(afterLsn: bigint, lsn: bigint | null, cause?: unknown): WalError {

@@ -157,6 +157,24 @@ describe('SegmentedWal.truncateAfter', () => {
     await wal.close();
   });
 
+  it('a replay refuses a record above a cut made since it started, even one it had read already', async () => {
+    const { wal } = await logOf(40);
+    await wal.sync();
+    const iter = wal.replay()[Symbol.asyncIterator]();
+    for (let i = 1n; i <= 3n; i++) expect((await iter.next()).value.lsn).toBe(i);
+    await wal.truncateAfter(5n);
+    // LSNs 4 and 5 are in both histories; 6 was read with the first records, before the cut.
+    expect((await iter.next()).value.lsn).toBe(4n);
+    expect((await iter.next()).value.lsn).toBe(5n);
+    await expect(iter.next()).rejects.toMatchObject({
+      code: WalErrorCode.TRUNCATED,
+      details: { lsn: 5n },
+      message: expect.stringContaining('it was to hand out LSN 6'),
+    });
+    expect(await iter.next()).toEqual({ done: true, value: undefined });
+    await wal.close();
+  });
+
   it("a read-only opener that found records the writer's cut removed fails with WAL_TRUNCATED, at every refresh", async () => {
     const { io, wal } = await logOf(10);
     await wal.sync();
