@@ -52,7 +52,13 @@ async function main(): Promise<ChildResponse> {
   }
   const base = { kind: 'ok' as const, versions: loaded.versions, notes: loaded.notes };
   if (request.task === undefined) return base;
-  return { ...base, metrics: await runTask(loaded, request.task) };
+  try {
+    return { ...base, metrics: await runTask(loaded, request.task) };
+  } catch (error) {
+    // A contender that finds out only in the run's directory (its file system) that it cannot run.
+    if (error instanceof NotAvailable) return { kind: 'unavailable', reason: error.message };
+    throw error;
+  }
 }
 
 let response: ChildResponse;

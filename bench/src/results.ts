@@ -144,9 +144,15 @@ function details(workload: WorkloadId, runs: readonly RunRecord[]): string {
     const syncs = median(
       ok.flatMap((run) => ('syncs' in run.durability ? [run.durability.syncs] : [])),
     );
-    if (Number.isFinite(syncs)) {
-      const records = ok[0]!.metrics!.records;
+    const records = ok[0]!.metrics!.records;
+    if (Number.isFinite(syncs) && syncs > 0) {
       parts.push(`${syncs.toFixed(0)} fsyncs`, `${(records / syncs).toFixed(1)} rec/fsync`);
+    } else {
+      // Durable by an O_DSYNC descriptor: no fsync call; the writer counts its own writes.
+      const writes = mid((m) => m.selfReportedSyncs ?? undefined);
+      if (writes !== undefined && writes > 0) {
+        parts.push(`${writes.toFixed(0)} dsync writes`, `${(records / writes).toFixed(1)} rec/write`);
+      }
     }
   }
   if (workload === 'W1' || workload === 'W4' || workload === 'W5') {
