@@ -151,7 +151,10 @@ function details(workload: WorkloadId, runs: readonly RunRecord[]): string {
       // Durable by an O_DSYNC descriptor: no fsync call; the writer counts its own writes.
       const writes = mid((m) => m.selfReportedSyncs ?? undefined);
       if (writes !== undefined && writes > 0) {
-        parts.push(`${writes.toFixed(0)} dsync writes`, `${(records / writes).toFixed(1)} rec/write`);
+        parts.push(
+          `${writes.toFixed(0)} dsync writes`,
+          `${(records / writes).toFixed(1)} rec/write`,
+        );
       }
     }
   }
