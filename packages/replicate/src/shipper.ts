@@ -103,6 +103,21 @@ export interface ShipperStats {
   staleReads: number;
 }
 
+/** How the shipper groups records into messages (decision 0906). */
+export interface ShipperLimits {
+  /** Publishes in flight at once. */
+  readonly maxInFlight: number;
+  /** The most bytes one message takes (below the server's max payload). */
+  readonly maxMessageBytes: number;
+  /**
+   * Whether a message that is not full waits while a publish is in flight, to go out with
+   * what accumulates meanwhile (`async` mode: no append waits for the stream's answer, so
+   * fewer, larger messages cost the client and the servers less per record). When false
+   * (`sync`), every group goes out at once: an append waits for it.
+   */
+  readonly coalesce: boolean;
+}
+
 const COMPACT_AT = 4096;
 const BACKFILL_PAGE_BYTES = 8 * 1024 * 1024;
 /** Reads of a stream that went back or disagrees, this far apart, before acting on it. */
@@ -111,7 +126,8 @@ const CONFIRM_MS = 2_000;
 
 /**
  * Publishes the primary's durable records, one message per group that became durable
- * together (split under the server's max payload), each stored only right after the one
+ * together (split under the server's max payload) — or, coalescing, per group that
+ * accumulated while a publish was in flight — each stored only right after the one
  * before it (expected last sequence), many in flight. The primary hands it each record as
  * its append becomes durable (`push`), so nothing is read back from disk. On any failure it
  * stops, waits for what is in flight, reads the stream's last message and resumes right
@@ -139,6 +155,8 @@ export class Shipper {
   private failure: unknown = null;
   private recovering: Promise<void> | null = null;
   private pumpScheduled = false;
+  /** The smallest cost of a record walked so far: how many queued ones might fill a message. */
+  private smallestCost = Number.POSITIVE_INFINITY;
   private stopped = false;
   private readonly stopper = new AbortController();
   readonly counters: ShipperStats = {
@@ -161,8 +179,7 @@ export class Shipper {
   constructor(
     private readonly link: ClusterLink,
     private epoch: number,
-    private readonly maxInFlight: number,
-    private readonly maxMessageBytes: number,
+    private readonly limits: ShipperLimits,
     start: { replicatedLsn: bigint; streamSeq: number },
     private readonly events: ShipperEvents,
   ) {
@@ -209,28 +226,40 @@ export class Shipper {
     this.pump();
   };
 
-  /** Sends every queued record it may: contiguous after what was sent, while there is room. */
+  /**
+   * Sends every queued record it may: contiguous after what was sent, while there is room.
+   * Coalescing, while a publish is in flight only full messages go.
+   */
   private pump(): void {
-    const limit = this.maxMessageBytes;
+    const limit = this.limits.maxMessageBytes;
     while (
       this.failure === null &&
       this.recovering === null &&
       !this.stopped &&
-      this.inflight.length < this.maxInFlight &&
+      this.inflight.length < this.limits.maxInFlight &&
       this.sendIndex < this.lsns.length
     ) {
+      const coalescing = this.limits.coalesce && this.inflight.length > 0;
+      // Too few records to fill a message: not worth walking them again on every turn.
+      if (coalescing && (this.lsns.length - this.sendIndex) * this.smallestCost < limit) break;
       const first = this.sendIndex;
       let expected = first === this.head ? this.replicatedLsn + 1n : this.lsns[first - 1]! + 1n;
       if (this.lsns[first] !== expected) break; // a hole: wait for the missing record
       let end = first;
       let cost = MESSAGE_OVERHEAD;
+      let full = false;
       while (end < this.lsns.length && this.lsns[end] === expected) {
         const size = recordCost(this.records[end]!);
-        if (end > first && cost + size > limit) break;
+        if (size < this.smallestCost) this.smallestCost = size;
+        if (end > first && cost + size > limit) {
+          full = true;
+          break;
+        }
         cost += size;
         end++;
         expected++;
       }
+      if (coalescing && !full) break;
       this.sendIndex = end;
       this.send(first, end);
     }
