@@ -1,6 +1,6 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type ClusterLink, WRONG_LAST_SEQUENCE } from './link.js';
 import {
   decodeHeader,
@@ -9,7 +9,7 @@ import {
   encodeRecordsMessage,
   messageCrc,
 } from './message.js';
-import { Shipper } from './shipper.js';
+import { LINGER_MS, Shipper } from './shipper.js';
 
 /** What one publish does, in the order they come: store and answer, or fail around storing. */
 type Outcome = 'ok' | 'lost' | 'stored-unanswered' | 'other-content';
@@ -249,36 +249,49 @@ describe('the shipper', () => {
     expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
   }, 30_000);
 
-  it('coalescing, sends what accumulated while a publish was in flight as one message', async () => {
-    const stream = new ScriptedStream([]);
-    stream.hold();
-    await ship(stream, 40, 1, {
-      coalesce: true,
-      maxMessageBytes: 10_000,
-      pushed: () => stream.release(),
-    });
-    expect(ranges(stream)).toEqual([
-      [1n, 1n],
-      [2n, 40n],
-    ]);
+  it('coalescing, holds a message that is not full for LINGER_MS, then sends what accumulated as one', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const stream = new ScriptedStream([]);
+      let beforeLinger = -1;
+      await ship(stream, 40, 1, {
+        coalesce: true,
+        maxMessageBytes: 10_000,
+        pushed: () => {
+          beforeLinger = stream.publishes.length;
+          vi.advanceTimersByTime(LINGER_MS);
+        },
+      });
+      expect(beforeLinger).toBe(0);
+      expect(ranges(stream)).toEqual([[1n, 40n]]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
-  it('coalescing, sends only full messages while one is in flight, so they still pipeline', async () => {
-    // 200 bytes hold 5 of these records: four full messages go while the first is held.
-    const stream = new ScriptedStream([]);
-    stream.hold();
-    let whileHeld = 0;
-    await ship(stream, 40, 1, {
-      coalesce: true,
-      pushed: () => {
-        whileHeld = stream.publishes.length;
-        stream.release();
-      },
-    });
-    expect(whileHeld).toBe(4);
-    const counts = ranges(stream).map(([first, last]) => Number(last - first) + 1);
-    expect(counts).toEqual([1, 5, 5, 5, 5, 5, 5, 5, 4]);
-    expect(stream.lsns()).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 1)));
+  it('coalescing, sends each full message at once, so they still pipeline', async () => {
+    // 200 bytes hold 5 of these records: four full messages go while the first is held,
+    // and the linger never ends (its timer is not advanced).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const stream = new ScriptedStream([]);
+      stream.hold();
+      let whileHeld = 0;
+      await ship(stream, 40, 1, {
+        coalesce: true,
+        pushed: () => {
+          whileHeld = stream.publishes.length;
+          stream.release();
+        },
+      });
+      expect(whileHeld).toBe(4);
+      expect(ranges(stream).map(([first, last]) => Number(last - first) + 1)).toEqual([
+        5, 5, 5, 5, 5, 5, 5, 5,
+      ]);
+      expect(stream.lsns()).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 1)));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('without coalescing, sends the records of each turn at once, up to maxInFlight', async () => {
