@@ -42,42 +42,6 @@ describe('the waiters for replication acks', () => {
     acks.replicated(7n);
   });
 
-  it('reject each waiter at its own deadline, with one timer for them all', async () => {
-    const rejected: bigint[] = [];
-    for (const [lsn, ms] of [
-      [5n, 1_000],
-      [6n, 300],
-      [7n, 2_000],
-    ] as const) {
-      acks.waitFor(lsn, ms, timeout).catch(() => rejected.push(lsn));
-    }
-    expect(vi.getTimerCount()).toBe(1);
-    await vi.advanceTimersByTimeAsync(299);
-    expect(rejected).toEqual([]);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(rejected).toEqual([6n]);
-    await vi.advanceTimersByTimeAsync(700);
-    expect(rejected).toEqual([6n, 5n]);
-    expect(vi.getTimerCount()).toBe(1);
-    await vi.advanceTimersByTimeAsync(1_000);
-    expect(rejected).toEqual([6n, 5n, 7n]);
-    expect(vi.getTimerCount()).toBe(0);
-  });
-
-  it('keep the deadline of a waiter whose earlier neighbours were resolved, and leave no timer once none waits', async () => {
-    const first = acks.waitFor(1n, 1_000, timeout);
-    await vi.advanceTimersByTimeAsync(500);
-    const second = acks.waitFor(2n, 1_000, timeout);
-    progress.replicatedLsn = 1n;
-    acks.replicated(1n);
-    await expect(first).resolves.toBe(1n);
-    await vi.advanceTimersByTimeAsync(999);
-    progress.replicatedLsn = 2n;
-    acks.replicated(2n);
-    await expect(second).resolves.toBe(2n);
-    expect(vi.getTimerCount()).toBe(0);
-  });
-
   it('reject every waiter with the error given', async () => {
     const waiting = [acks.waitFor(1n, 1_000, timeout), acks.waitFor(2n, 1_000, timeout)];
     acks.rejectAll(new WalError(WalErrorCode.CLOSED, 'closed'));

@@ -145,11 +145,6 @@ export class ReplicatedWal {
   /** Set when the stream holds something else than this primary sent: it stops for good. */
   private divergence: WalError | null = null;
   private closing: Promise<void> | null = null;
-  /**
-   * Appends admitted after a wait (or batches) that have no LSN yet: while there are any, a
-   * new append waits behind them, so LSNs follow the order of the calls.
-   */
-  private admitting = 0;
   private stopWatch: (() => void) | null = null;
   /** The `wal.sync()` appends are waiting on, and the last LSN it covers. */
   private syncing: Promise<bigint> | null = null;
@@ -272,24 +267,7 @@ export class ReplicatedWal {
       meta === undefined
         ? { payload: Buffer.from(payload) }
         : { payload: Buffer.from(payload), meta: Buffer.from(meta) };
-    const bytes = payload.length + (meta?.length ?? 0);
-    // The common case takes its LSN without a promise first (docs/decisions/0906): nothing
-    // refuses it, the lag is under maxLagBytes, no append waits before it (LSNs follow the
-    // calls) and the Wal's queue has room.
-    if (
-      this.admitting === 0 &&
-      this.refusal() === null &&
-      this.lag.bytes < this.options.maxLagBytes
-    ) {
-      let lsn: bigint | undefined;
-      try {
-        lsn = this.appendNow(record);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (lsn !== undefined) return this.shipQueued(lsn, record, bytes);
-    }
-    return this.appendRecords([record], bytes);
+    return this.appendRecords([record], payload.length + (meta?.length ?? 0));
   }
 
   /** Appends a batch atomically (locally); resolves with its last LSN as `append` does. */
@@ -313,40 +291,27 @@ export class ReplicatedWal {
    * once its append resolved (durable).
    */
   private async appendRecords(records: WalRecordInput[], bytes: number): Promise<bigint> {
-    let queued: bigint | undefined;
-    let appending: Promise<bigint> | undefined;
-    this.admitting++;
-    try {
-      await this.admit();
-      if (records.length === 1) queued = this.appendNow(records[0]!);
-      if (queued === undefined) {
-        if (records.length === 1) {
-          const only = records[0]!;
-          appending =
-            only.meta === undefined
-              ? this.wal.append(only.payload)
-              : this.wal.append(only.payload, only.meta);
-        } else {
-          const batch = new Batch();
-          for (const record of records) batch.addRecord(record);
-          appending = this.wal.appendBatch(batch);
-        }
+    await this.admit();
+    let last: bigint | undefined;
+    if (records.length === 1) last = this.appendNow(records[0]!);
+    if (last === undefined) {
+      if (records.length === 1) {
+        const only = records[0]!;
+        last = await (only.meta === undefined
+          ? this.wal.append(only.payload)
+          : this.wal.append(only.payload, only.meta));
+      } else {
+        const batch = new Batch();
+        for (const record of records) batch.addRecord(record);
+        last = await this.wal.appendBatch(batch);
       }
-    } finally {
-      this.admitting--;
+      const first = last - BigInt(records.length - 1);
+      for (let i = 0; i < records.length; i++) this.shipper.push(first + BigInt(i), records[i]!);
+    } else {
+      this.shipper.push(last, records[0]!);
+      await this.durable(last);
     }
-    if (queued !== undefined) return this.shipQueued(queued, records[0]!, bytes);
-    const last = await appending!;
-    const first = last - BigInt(records.length - 1);
-    for (let i = 0; i < records.length; i++) this.shipper.push(first + BigInt(i), records[i]!);
     return this.appended(last, bytes);
-  }
-
-  /** A record `appendQueued` took: shipped now, acknowledged once durable here. */
-  private shipQueued(lsn: bigint, record: WalRecordInput, bytes: number): Promise<bigint> {
-    this.shipper.push(lsn, record);
-    if (this.wal.durableLsn >= lsn) return this.appended(lsn, bytes);
-    return this.durable(lsn).then(() => this.appended(lsn, bytes));
   }
 
   /** `appendQueued` the record; undefined when the Wal's queue is full (then `append` waits). */
