@@ -17,6 +17,10 @@ describe('the replication benchmark (a small run against a real 3-node cluster)'
     expect(results.syncR3[0]!.messages).toBeGreaterThan(0);
     expect(results.syncR3[0]!.messages).toBeLessThanOrEqual(300);
     expect(results.asyncR3[0]!.drainMs).toBeGreaterThanOrEqual(0);
+    // The servers' CPU is read from /proc for the replicated runs only.
+    expect(results.local[0]!.serversCpuUsPerRecord).toBeUndefined();
+    expect(results.syncR3[0]!.serversCpuUsPerRecord).toBeGreaterThanOrEqual(0);
+    expect(results.asyncR3[0]!.serversCpuUsPerRecord).toBeGreaterThanOrEqual(0);
     const table = formatReplicationResults(results);
     expect(table).toContain('| local Wal (sync, no replication) |');
     expect(table).toContain('1.00×');

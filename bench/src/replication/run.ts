@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -18,6 +18,10 @@ import { median, quantile, relativeSpread } from '../stats.js';
  *   sampled every 10 ms while they run, and how long after the last acknowledgement the
  *   stream holds everything.
  * - publish RTT: one R3 publish of a 128 B message at a time (the floor of a `sync` commit).
+ *
+ * Each run also gives the CPU per record of this process (what a primary pays wherever
+ * the servers are) and of the three nats-server processes (what they take from the same
+ * cores here).
  *
  * A 3-node nats-server cluster on loopback ports is started and stopped by the run. Each
  * repetition interleaves the contenders, so every one meets the same minutes of the machine.
@@ -40,6 +44,11 @@ export interface RunMetrics {
    * stream held the last one: what the client pays, whatever the servers beside it cost.
    */
   cpuUsPerRecord: number;
+  /**
+   * The three nats-server processes' CPU time per record over the same span (/proc, 10 ms
+   * ticks): on this host they share the client's cores, so it says what bounds the ratios.
+   */
+  serversCpuUsPerRecord?: number;
   messages?: number;
 }
 
@@ -66,10 +75,12 @@ async function producers(
   target: Appender,
   options: ReplicationBenchOptions,
   payloads: Buffer[],
+  cluster?: NatsCluster,
 ): Promise<RunMetrics> {
   const latencies = new Float64Array(options.records);
   let next = 0;
   const cpu = process.cpuUsage();
+  const servers = cluster === undefined ? 0 : serversCpuUs(cluster);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: options.producers }, async () => {
@@ -88,12 +99,28 @@ async function producers(
     p50Us: quantile(latencies, 0.5),
     p99Us: quantile(latencies, 0.99),
     cpuUsPerRecord: cpuPerRecord(cpu, options.records),
+    ...(cluster === undefined
+      ? {}
+      : { serversCpuUsPerRecord: (serversCpuUs(cluster) - servers) / options.records }),
   };
 }
 
 function cpuPerRecord(since: NodeJS.CpuUsage, records: number): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / records;
+}
+
+/** CPU time (µs, user + system) the cluster's nats-server processes used so far. */
+function serversCpuUs(cluster: NatsCluster): number {
+  let ticks = 0;
+  for (const node of cluster.nodes) {
+    const pid = node.process?.pid;
+    if (pid === undefined) continue;
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10_000; // USER_HZ is 100 on Linux
 }
 
 export async function runReplicationBench(
@@ -139,7 +166,7 @@ export async function runReplicationBench(
             stream: `bench-${which}-${rep}`,
             replicas,
           });
-          const metrics = await producers(primary, options, payloads);
+          const metrics = await producers(primary, options, payloads, cluster);
           metrics.messages = primary.stats().shipper.messages;
           (results as { server: string }).server = primary.stats().guarantee.server;
           await primary.close();
@@ -180,12 +207,14 @@ async function asyncRun(
     lag.ms = Math.max(lag.ms, now.ms);
   }, 10);
   const cpu = process.cpuUsage();
+  const servers = serversCpuUs(cluster);
   const metrics = await producers(primary, options, payloads);
   const acknowledged = performance.now();
   await primary.waitReplicated(primary.lastLsn, 120_000);
   const drainMs = performance.now() - acknowledged;
   // The shipping that goes on after the last acknowledgement is the client's cost too.
   metrics.cpuUsPerRecord = cpuPerRecord(cpu, options.records);
+  metrics.serversCpuUsPerRecord = (serversCpuUs(cluster) - servers) / options.records;
   clearInterval(sampler);
   const messages = primary.stats().shipper.messages;
   await primary.close();
@@ -233,7 +262,7 @@ export function formatReplicationResults(r: ReplicationResults): string {
   const base = median(r.local.map((m) => m.recordsPerSec));
   const row = (label: string, runs: RunMetrics[], extra = '') => {
     const rate = median(runs.map((m) => m.recordsPerSec));
-    return `| ${label} | ${fmtRate(rate)} | ±${(relativeSpread(runs.map((m) => m.recordsPerSec)) * 100).toFixed(1)}% (${runs.length}) | ${(rate / base).toFixed(2)}× | ${fmtUs(median(runs.map((m) => m.p50Us)))} | ${fmtUs(median(runs.map((m) => m.p99Us)))} | ${median(runs.map((m) => m.cpuUsPerRecord)).toFixed(1)} µs | ${extra} |`;
+    return `| ${label} | ${fmtRate(rate)} | ±${(relativeSpread(runs.map((m) => m.recordsPerSec)) * 100).toFixed(1)}% (${runs.length}) | ${(rate / base).toFixed(2)}× | ${fmtUs(median(runs.map((m) => m.p50Us)))} | ${fmtUs(median(runs.map((m) => m.p99Us)))} | ${median(runs.map((m) => m.cpuUsPerRecord)).toFixed(1)} µs | ${runs[0]?.serversCpuUsPerRecord === undefined ? '–' : `${median(runs.map((m) => m.serversCpuUsPerRecord!)).toFixed(1)} µs`} | ${extra} |`;
   };
   const messages = (runs: RunMetrics[]) =>
     `${(r.options.records / median(runs.map((m) => m.messages ?? 1))).toFixed(1)} records/message`;
@@ -241,8 +270,8 @@ export function formatReplicationResults(r: ReplicationResults): string {
   return [
     `${r.options.producers} producers, ${r.options.records.toLocaleString('en-US')} × ${r.options.recordSize} B, each awaiting its append; nats-server ${r.server}, 3 nodes on loopback. Medians of ${r.options.repetitions} interleaved repetitions; ratios to the local Wal of the same run.`,
     '',
-    '| contender | records/s | spread (reps) | vs local Wal | commit p50 | commit p99 | client CPU/record | notes |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |',
+    '| contender | records/s | spread (reps) | vs local Wal | commit p50 | commit p99 | client CPU/record | servers CPU/record | notes |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |',
     row('local Wal (sync, no replication)', r.local),
     row('ReplicatedWal sync, R1 stream', r.syncR1, messages(r.syncR1)),
     row('ReplicatedWal sync, R3 stream', r.syncR3, messages(r.syncR3)),

@@ -167,12 +167,14 @@ export class ReplicatedWal {
     this.dir = dir;
     this.stream = options.stream;
     this.held = epoch;
-    const maxMessage = maxMessageBytes(link);
     this.shipper = new Shipper(
       link,
       epoch,
-      options.maxInFlight,
-      maxMessage,
+      {
+        maxInFlight: options.maxInFlight,
+        maxMessageBytes: maxMessageBytes(link),
+        coalesce: options.mode === 'async',
+      },
       { replicatedLsn: start.inStream, streamSeq: start.streamSeq },
       {
         onReplicated: (lsn) => this.replicated(lsn),

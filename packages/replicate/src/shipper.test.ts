@@ -1,6 +1,6 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type ClusterLink, WRONG_LAST_SEQUENCE } from './link.js';
 import {
   decodeHeader,
@@ -9,7 +9,7 @@ import {
   encodeRecordsMessage,
   messageCrc,
 } from './message.js';
-import { Shipper } from './shipper.js';
+import { LINGER_MS, Shipper } from './shipper.js';
 
 /** What one publish does, in the order they come: store and answer, or fail around storing. */
 type Outcome = 'ok' | 'lost' | 'stored-unanswered' | 'other-content';
@@ -35,12 +35,28 @@ class ScriptedStream {
   staleReads = 0;
   staleBy = 0;
 
+  /** While set, publishes made are answered only once it resolves (`release`). */
+  private held: Promise<void> | null = null;
+  private releaseHeld = (): void => undefined;
+
   constructor(private readonly script: Outcome[]) {}
+
+  /** Publishes from now on go unanswered until `release` (a round trip in progress). */
+  hold(): void {
+    this.held = new Promise((resolve) => {
+      this.releaseHeld = resolve;
+    });
+  }
+
+  release(): void {
+    this.held = null;
+    this.releaseHeld();
+  }
 
   async publish(body: Buffer, id: string, expected: number): Promise<PubAck> {
     this.publishes.push({ body: Buffer.from(body), id, expected });
     const outcome = this.script.shift() ?? 'ok';
-    await Promise.resolve();
+    await (this.held ?? Promise.resolve());
     if (outcome === 'lost') throw new Error('TimeoutError: timeout');
     if (outcome === 'other-content') {
       // The replica that leads next kept another content at this sequence (issue #38).
@@ -85,6 +101,14 @@ class ScriptedStream {
   }
 }
 
+/** The LSN range of each message published, in order. */
+function ranges(stream: ScriptedStream): [bigint, bigint][] {
+  return stream.publishes.map((p) => {
+    const header = decodeHeader(p.body, 'sent');
+    return [header.firstLsn, header.lastLsn];
+  });
+}
+
 function record(i: number) {
   return { payload: Buffer.from([i & 0xff, (i >> 8) & 0xff, 7]) };
 }
@@ -94,9 +118,20 @@ async function ship(
   stream: ScriptedStream,
   count: number,
   perTurn: number,
-  onRegressed: () => Promise<null> = async () => {
-    throw new Error('not expected here');
-  },
+  {
+    onRegressed = async () => {
+      throw new Error('not expected here');
+    },
+    coalesce = false,
+    maxMessageBytes = 200,
+    pushed = () => undefined,
+  }: {
+    onRegressed?: () => Promise<null>;
+    coalesce?: boolean;
+    maxMessageBytes?: number;
+    /** Called once every record is pushed, before waiting for them to be replicated. */
+    pushed?: () => void;
+  } = {},
 ) {
   const replicated: bigint[] = [];
   const diverged: string[] = [];
@@ -107,8 +142,7 @@ async function ship(
   const shipper = new Shipper(
     stream as unknown as ClusterLink,
     1,
-    4,
-    200,
+    { maxInFlight: 4, maxMessageBytes, coalesce },
     { replicatedLsn: 0n, streamSeq: 1 },
     {
       onReplicated: (lsn) => {
@@ -129,6 +163,7 @@ async function ship(
     shipper.push(BigInt(i), record(i));
     if (i % perTurn === 0) await new Promise((resolve) => setImmediate(resolve));
   }
+  pushed();
   const deadline = setTimeout(resolveDone, 20_000);
   await done;
   clearTimeout(deadline);
@@ -179,9 +214,11 @@ describe('the shipper', () => {
     stream.staleReads = 3;
     stream.staleBy = 2;
     let asked = 0;
-    const { shipper, diverged } = await ship(stream, 30, 5, async () => {
-      asked++;
-      throw new Error('the marker was refused');
+    const { shipper, diverged } = await ship(stream, 30, 5, {
+      onRegressed: async () => {
+        asked++;
+        throw new Error('the marker was refused');
+      },
     });
     expect(asked).toBe(1);
     expect(diverged).toEqual([]);
@@ -195,13 +232,15 @@ describe('the shipper', () => {
     stream.staleReads = 6;
     stream.staleBy = 2;
     let asked = 0;
-    const { shipper, diverged } = await ship(stream, 30, 5, async () => {
-      asked++;
-      throw new JetStreamApiError({
-        code: 400,
-        err_code: WRONG_LAST_SEQUENCE,
-        description: `wrong last sequence: ${stream.messages.length}`,
-      });
+    const { shipper, diverged } = await ship(stream, 30, 5, {
+      onRegressed: async () => {
+        asked++;
+        throw new JetStreamApiError({
+          code: 400,
+          err_code: WRONG_LAST_SEQUENCE,
+          description: `wrong last sequence: ${stream.messages.length}`,
+        });
+      },
     });
     expect(asked).toBe(2);
     expect(shipper.counters.staleReads).toBe(2);
@@ -209,6 +248,63 @@ describe('the shipper', () => {
     expect(diverged).toEqual([]);
     expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
   }, 30_000);
+
+  it('coalescing, holds a message that is not full for LINGER_MS, then sends what accumulated as one', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const stream = new ScriptedStream([]);
+      let beforeLinger = -1;
+      await ship(stream, 40, 1, {
+        coalesce: true,
+        maxMessageBytes: 10_000,
+        pushed: () => {
+          beforeLinger = stream.publishes.length;
+          vi.advanceTimersByTime(LINGER_MS);
+        },
+      });
+      expect(beforeLinger).toBe(0);
+      expect(ranges(stream)).toEqual([[1n, 40n]]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('coalescing, sends each full message at once, so they still pipeline', async () => {
+    // 200 bytes hold 5 of these records: four full messages go while the first is held,
+    // and the linger never ends (its timer is not advanced).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const stream = new ScriptedStream([]);
+      stream.hold();
+      let whileHeld = 0;
+      await ship(stream, 40, 1, {
+        coalesce: true,
+        pushed: () => {
+          whileHeld = stream.publishes.length;
+          stream.release();
+        },
+      });
+      expect(whileHeld).toBe(4);
+      expect(ranges(stream).map(([first, last]) => Number(last - first) + 1)).toEqual([
+        5, 5, 5, 5, 5, 5, 5, 5,
+      ]);
+      expect(stream.lsns()).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 1)));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('without coalescing, sends the records of each turn at once, up to maxInFlight', async () => {
+    const stream = new ScriptedStream([]);
+    stream.hold();
+    await ship(stream, 12, 1, { maxMessageBytes: 10_000, pushed: () => stream.release() });
+    expect(ranges(stream).slice(0, 4)).toEqual([
+      [1n, 1n],
+      [2n, 2n],
+      [3n, 3n],
+      [4n, 4n],
+    ]);
+  });
 
   it('never publishes two contents under one id, and the stream ends holding each LSN once, in order', async () => {
     await fc.assert(
@@ -218,12 +314,15 @@ describe('the shipper', () => {
         }),
         fc.integer({ min: 1, max: 60 }),
         fc.integer({ min: 1, max: 9 }),
-        async (script, count, perTurn) => {
+        fc.boolean(),
+        async (script, count, perTurn, coalesce) => {
           // Failures are bounded (each costs a backoff pause); the rest of the run succeeds.
           const failures = script.filter((o) => o !== 'ok').length;
           fc.pre(failures <= 3);
           const stream = new ScriptedStream([...script]);
-          const { shipper, replicated, diverged } = await ship(stream, count, perTurn);
+          const { shipper, replicated, diverged } = await ship(stream, count, perTurn, {
+            coalesce,
+          });
           expect(diverged).toEqual([]);
           const contents = new Map<string, Buffer>();
           for (const p of stream.publishes) {

@@ -103,6 +103,24 @@ export interface ShipperStats {
   staleReads: number;
 }
 
+/** How the shipper groups records into messages (decision 0906). */
+export interface ShipperLimits {
+  /** Publishes in flight at once. */
+  readonly maxInFlight: number;
+  /** The most bytes one message takes (below the server's max payload). */
+  readonly maxMessageBytes: number;
+  /**
+   * Whether a message that is not full waits — up to LINGER_MS, and while a publish is in
+   * flight — to go out with what accumulates meanwhile (`async` mode: no append waits for
+   * the stream's answer, and fewer, larger messages cost the client and the servers less
+   * per record). When false (`sync`), every group goes out at once: an append waits for it.
+   */
+  readonly coalesce: boolean;
+}
+
+/** Coalescing, how long a message that is not full waits for more (what it adds to the lag). */
+export const LINGER_MS = 5;
+
 const COMPACT_AT = 4096;
 const BACKFILL_PAGE_BYTES = 8 * 1024 * 1024;
 /** Reads of a stream that went back or disagrees, this far apart, before acting on it. */
@@ -111,7 +129,8 @@ const CONFIRM_MS = 2_000;
 
 /**
  * Publishes the primary's durable records, one message per group that became durable
- * together (split under the server's max payload), each stored only right after the one
+ * together (split under the server's max payload) — or, coalescing, of what accumulated
+ * over LINGER_MS and while a publish was in flight — each stored only right after the one
  * before it (expected last sequence), many in flight. The primary hands it each record as
  * its append becomes durable (`push`), so nothing is read back from disk. On any failure it
  * stops, waits for what is in flight, reads the stream's last message and resumes right
@@ -139,6 +158,11 @@ export class Shipper {
   private failure: unknown = null;
   private recovering: Promise<void> | null = null;
   private pumpScheduled = false;
+  /** The smallest cost of a record walked so far: how many queued ones might fill a message. */
+  private smallestCost = Number.POSITIVE_INFINITY;
+  /** Coalescing: the records held waited LINGER_MS (they go once nothing is in flight). */
+  private lingered = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly stopper = new AbortController();
   readonly counters: ShipperStats = {
@@ -161,8 +185,7 @@ export class Shipper {
   constructor(
     private readonly link: ClusterLink,
     private epoch: number,
-    private readonly maxInFlight: number,
-    private readonly maxMessageBytes: number,
+    private readonly limits: ShipperLimits,
     start: { replicatedLsn: bigint; streamSeq: number },
     private readonly events: ShipperEvents,
   ) {
@@ -199,6 +222,7 @@ export class Shipper {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopper.abort();
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     await this.recovering;
     await this.filling;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
@@ -209,32 +233,67 @@ export class Shipper {
     this.pump();
   };
 
-  /** Sends every queued record it may: contiguous after what was sent, while there is room. */
+  /**
+   * Sends every queued record it may: contiguous after what was sent, while there is room.
+   * Coalescing, only full messages go until the held records waited LINGER_MS and nothing
+   * is in flight.
+   */
   private pump(): void {
-    const limit = this.maxMessageBytes;
+    const limit = this.limits.maxMessageBytes;
     while (
       this.failure === null &&
       this.recovering === null &&
       !this.stopped &&
-      this.inflight.length < this.maxInFlight &&
+      this.inflight.length < this.limits.maxInFlight &&
       this.sendIndex < this.lsns.length
     ) {
+      // Coalescing, a message that is not full goes once nothing is in flight and it waited.
+      const holding = this.limits.coalesce && (this.inflight.length > 0 || !this.lingered);
+      // Too few records to fill a message: not worth walking them again on every turn.
+      const unsent = this.lsns.length - this.sendIndex;
+      if (holding && MESSAGE_OVERHEAD + (unsent + 1) * this.smallestCost <= limit) {
+        this.linger();
+        break;
+      }
       const first = this.sendIndex;
       let expected = first === this.head ? this.replicatedLsn + 1n : this.lsns[first - 1]! + 1n;
       if (this.lsns[first] !== expected) break; // a hole: wait for the missing record
       let end = first;
       let cost = MESSAGE_OVERHEAD;
+      let full = false;
       while (end < this.lsns.length && this.lsns[end] === expected) {
         const size = recordCost(this.records[end]!);
-        if (end > first && cost + size > limit) break;
+        if (size < this.smallestCost) this.smallestCost = size;
+        if (end > first && cost + size > limit) {
+          full = true;
+          break;
+        }
         cost += size;
         end++;
         expected++;
       }
+      // No room left for another record as small as any seen: as full as it gets.
+      if (cost + this.smallestCost > limit) full = true;
+      if (holding && !full) {
+        this.linger();
+        break;
+      }
+      // Everything queued went: what comes next waits anew.
+      if (!full) this.lingered = false;
       this.sendIndex = end;
       this.send(first, end);
     }
     this.startFill();
+  }
+
+  /** Coalescing: lets the held records go in LINGER_MS, if they have not waited already. */
+  private linger(): void {
+    if (this.lingerTimer !== null || this.lingered) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = null;
+      this.lingered = true;
+      this.pump();
+    }, LINGER_MS);
   }
 
   /** After a re-seed: reads the lost records back once the publishing reached their place. */
