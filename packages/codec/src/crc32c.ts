@@ -22,11 +22,16 @@ export interface Crc32cImplementation {
   /** 'addon': @walnut/codec's own native code; 'native+js': @node-rs/crc32 for long inputs only. */
   backend: 'addon' | 'native+js' | 'js';
   reason: string;
+  /**
+   * The code the codec's addon computes CRC32C with, when the addon loaded: it then seals,
+   * verifies and walks frames (mmap-reader's too) whatever `backend` serves `crc32c()`.
+   */
+  addon?: 'sse4.2' | 'table';
 }
 
 const addonLoad = loadCodecAddon();
 /** The codec's native addon, or null when it is off or did not load. */
-export const codecAddon: CodecAddon | null = addonLoad.addon;
+export const codecAddon: CodecAddon | null = addonLoad.binding;
 
 function loadLongCrc(): {
   fn: LongCrc | null;
@@ -87,6 +92,7 @@ const nativeFrom = long.from;
 export const crc32cImplementation: Crc32cImplementation = Object.freeze({
   backend: long.backend,
   reason: long.reason,
+  ...(codecAddon === null ? {} : { addon: codecAddon.implementation() }),
 });
 
 /**

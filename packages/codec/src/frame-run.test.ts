@@ -7,13 +7,17 @@ import { describe, expect, it, vi } from 'vitest';
 import { BodyKind, FRAME_HEADER_SIZE } from './constants.js';
 import { codecAddon, crc32cImplementation } from './crc32c.js';
 import { crc32cJs } from './crc32c-js.js';
+import { WalErrorCode } from './errors.js';
 import {
   FrameRunStop,
   sealFrames,
   sealFramesJs,
   verifyFrameRun,
   verifyFramesJs,
+  walkFrames,
+  walkFramesJs,
 } from './frame-run.js';
+import { FrameStop } from './frame-stop.js';
 import {
   encodeBatchFrame,
   encodeBatchFrameUnsealed,
@@ -106,6 +110,61 @@ describe('verifyFrameRun', () => {
   });
 });
 
+/** walkFrames through `walk`, from `start` to the end, into a table of `pairs` frames. */
+function walked(
+  walk: typeof walkFramesJs,
+  buf: Uint8Array,
+  start: number,
+  pairs: number,
+  maxBody = 700,
+) {
+  const table = new Uint32Array(pairs * 2);
+  const status = new Float64Array(2);
+  const count = walk(buf, start, buf.length, maxBody, status, table);
+  return { count, stop: status[0], offset: status[1], table: [...table.subarray(0, 2 * count)] };
+}
+
+describe('walkFrames', () => {
+  const buf = unsealedRun([Buffer.from('one'), Buffer.from('two'), Buffer.from('three')]);
+  sealFrames(buf);
+
+  it('lists each frame as (offset from start, body length) and stops at the end', () => {
+    expect(walked(walkFrames, buf, 0, 8)).toEqual({
+      count: 3,
+      stop: FrameStop.END,
+      offset: buf.length,
+      table: [0, 3, 11, 3, 22, 5],
+    });
+    expect(walked(walkFrames, buf, 11, 8).table).toEqual([0, 3, 11, 5]);
+  });
+
+  it('stops when its table is full, for the caller to resume there', () => {
+    const first = walked(walkFrames, buf, 0, 2);
+    expect([first.count, first.stop, first.offset]).toEqual([2, FrameStop.TABLE_FULL, 22]);
+    expect(walked(walkFrames, buf, first.offset!, 2).stop).toBe(FrameStop.END);
+  });
+
+  it('tells a zero header (zero-filled space) from a bad length', () => {
+    const zeroed = Buffer.concat([buf, Buffer.alloc(16)]);
+    expect(walked(walkFrames, zeroed, 0, 8).stop).toBe(FrameStop.ZERO_HEADER);
+    expect(walked(walkFrames, buf, 0, 8, 4).stop).toBe(FrameStop.BAD_LENGTH);
+  });
+
+  it('refuses arguments it cannot walk with', () => {
+    const status = new Float64Array(2);
+    expect(() => walkFrames(buf, 0, buf.length + 1, 700, status, new Uint32Array(2))).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    );
+    expect(() =>
+      walkFrames(buf, 0, buf.length, 700, new Float64Array(1), new Uint32Array(2)),
+    ).toThrow(expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }));
+    for (const table of [[0, 0] as unknown as Uint32Array, new Uint32Array(1)])
+      expect(() => walkFrames(buf, 0, buf.length, 700, status, table)).toThrow(
+        expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+      );
+  });
+});
+
 const addonSkipReason =
   codecAddon === null ? ` (skipped: the addon is not loaded — ${crc32cImplementation.reason})` : '';
 
@@ -137,6 +196,23 @@ describe.skipIf(codecAddon === null)(
           const jsCount = verifyFramesJs(buf, start, buf.length, model.maxBody, b);
           expect([nativeCount, ...a]).toEqual([jsCount, ...b]);
         }),
+        { numRuns: 400 },
+      );
+    });
+
+    it('walks damaged runs to the same table, count, stop offset and stop kind', () => {
+      fc.assert(
+        fc.property(
+          damagedRun,
+          fc.nat(20),
+          fc.integer({ min: 1, max: 6 }),
+          (model, from, pairs) => {
+            const buf = damaged(model);
+            const start = Math.min(from, buf.length);
+            const walk = (fn: typeof walkFramesJs) => walked(fn, buf, start, pairs, model.maxBody);
+            expect(walk(addon.walkFrames)).toEqual(walk(walkFramesJs));
+          },
+        ),
         { numRuns: 400 },
       );
     });

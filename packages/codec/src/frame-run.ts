@@ -114,6 +114,90 @@ export const verifyFramesRange: typeof verifyFramesJs =
 
 const runOut = new Float64Array(2);
 
+/** JavaScript twin of the addon's walkFrames (`walnut_walk_frames` with a table). */
+export function walkFramesJs(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  maxBody: number,
+  status: Float64Array,
+  table: Uint32Array,
+): number {
+  const pairs = table.length >>> 1;
+  let p = start;
+  let count = 0;
+  let stop: FrameStop;
+  for (;;) {
+    if (p === end) {
+      stop = FrameStop.END;
+      break;
+    }
+    // Table offsets are 32-bit relative to `start`; the caller resumes from here.
+    if (count === pairs || p - start > 0xffffffff) {
+      stop = FrameStop.TABLE_FULL;
+      break;
+    }
+    if (end - p < FRAME_HEADER_SIZE) {
+      stop = FrameStop.SHORT_HEADER;
+      break;
+    }
+    const crc = getU32(buf, p);
+    const len = getU32(buf, p + 4);
+    if (crc === 0 && len === 0) {
+      stop = FrameStop.ZERO_HEADER;
+      break;
+    }
+    if (len === 0 || len > maxBody) {
+      stop = FrameStop.BAD_LENGTH;
+      break;
+    }
+    if (len > end - p - FRAME_HEADER_SIZE) {
+      stop = FrameStop.BEYOND_END;
+      break;
+    }
+    const next = p + FRAME_HEADER_SIZE + len;
+    if (crc32cRange(buf, p + 4, next, 0) !== crc) {
+      stop = FrameStop.CRC_MISMATCH;
+      break;
+    }
+    table[2 * count] = p - start;
+    table[2 * count + 1] = len;
+    count++;
+    p = next;
+  }
+  status[0] = stop;
+  status[1] = p;
+  return count;
+}
+
+const walkFramesRange: typeof walkFramesJs =
+  codecAddon === null ? walkFramesJs : codecAddon.walkFrames;
+
+/**
+ * Walks whole, verified frames from `start` and lists them: frame i starts at
+ * `start + table[2i]` and its body is `table[2i + 1]` bytes long. Returns how many it listed;
+ * `status[0]` says why it stopped (a `FrameStop`: `TABLE_FULL` when the table is full and
+ * more may follow, so call again from `status[1]`), `status[1]` where — the first frame it
+ * did not list. Natively when the codec's addon loaded; mmap-reader walks its mappings with
+ * it, one call per table of frames.
+ */
+export function walkFrames(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  maxFrameBody: number,
+  status: Float64Array,
+  table: Uint32Array,
+): number {
+  checkRange(buf, start, end);
+  checkMaxBody(maxFrameBody);
+  if (!(status instanceof Float64Array) || status.length < 2)
+    badArgument('status', 'a Float64Array of at least 2', status);
+  if (!(table instanceof Uint32Array) || table.length < 2)
+    badArgument('table', 'a Uint32Array of at least 2 (one frame)', table);
+  return walkFramesRange(buf, start, end, maxFrameBody, status, table);
+}
+
 /**
  * Verifies the CRC32C of consecutive frames from `start`, stopping at `end` or at the
  * first frame that is short, has a bad length or a CRC mismatch. Decoding the verified

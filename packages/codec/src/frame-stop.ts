@@ -1,7 +1,7 @@
 /**
  * Why a walk over frames stopped: the values of `walnut_walk_stop` in native/frame_walk.h,
- * which both addons hand to JavaScript as they are (frame-stop.test.ts checks the two
- * agree). `FrameRunStop` and mmap-reader's frame sources use these values.
+ * which the codec's addon hands to JavaScript as they are (`walkFrames`; frame-stop.test.ts
+ * checks the two agree). `FrameRunStop` and mmap-reader's frame sources use these values.
  */
 export const FrameStop = {
   /** The caller's table of frames is full; more frames may follow. */

@@ -57,6 +57,7 @@ export {
   FrameRunStop,
   sealFrames,
   verifyFrameRun,
+  walkFrames,
 } from './frame-run.js';
 export { describeFrameStop, FrameStop } from './frame-stop.js';
 export { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';

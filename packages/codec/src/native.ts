@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { loadAddon } from './native-loader.js';
+import { type AddonLoad, loadAddon } from './native-loader.js';
 
 /** What the addon does beyond CRC32C of one range, the same in C and for the codec. */
 interface FrameRunAddon {
@@ -14,6 +14,18 @@ interface FrameRunAddon {
     out: Float64Array,
   ): number;
   /**
+   * The walk with a table (`walnut_walk_frames`): (offset - start, body length) pairs into
+   * `table`; returns how many; status = [stop code (FrameStop), stop offset].
+   */
+  walkFrames(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    maxBody: number,
+    status: Float64Array,
+    table: Uint32Array,
+  ): number;
+  /**
    * Recovery's walk (`walnut_pass_lsn_run`): passes verified plaintext frames continuing the
    * LSN state = [low 32 bits, high 32 bits] and sets state[2] to where it stopped; returns
    * the records passed.
@@ -25,7 +37,7 @@ interface FrameRunAddon {
     maxBody: number,
     state: Float64Array,
   ): number;
-  implementation(): string;
+  implementation(): 'sse4.2' | 'table';
 }
 
 /** The functions `native/codec_addon.c` exports. */
@@ -44,8 +56,6 @@ export interface CodecAddon extends FrameRunAddon {
   /** CRC32C of buf[start..end) continuing `seed`; -1 when the range does not fit `buf` (a detached view, say). */
   crc32c(buf: Uint8Array, start: number, end: number, seed: number): number;
 }
-
-export type AddonLoad = { addon: CodecAddon; reason: string } | { addon: null; reason: string };
 
 /**
  * The addon's CRC32C behind an ordinary signature. Passing the range through a shared
@@ -67,9 +77,9 @@ function bindCrc32c(raw: RawCodecAddon): CodecAddon['crc32c'] {
 /**
  * Loads the addon (compiled at install or shipped prebuilt) through the loader every Walnut
  * addon uses. Never throws: every failure (disabled, not built, wrong check value) becomes
- * `addon: null` with the reason, and the codec falls back to JavaScript.
+ * `binding: null` with the reason, and the codec falls back to JavaScript.
  */
-export function loadCodecAddon(): AddonLoad {
+export function loadCodecAddon(): AddonLoad<CodecAddon> {
   const load = loadAddon<RawCodecAddon>({
     name: 'codec',
     packageRoot: fileURLToPath(new URL('..', import.meta.url)),
@@ -81,14 +91,15 @@ export function loadCodecAddon(): AddonLoad {
         throw new Error('it fails the CRC32C check value');
     },
   });
-  if (load.binding === null) return { addon: null, reason: load.reason };
+  if (load.binding === null) return { ...load, binding: null };
   const raw = load.binding;
-  const addon: CodecAddon = {
+  const binding: CodecAddon = {
     crc32c: bindCrc32c(raw),
     sealFrames: raw.sealFrames,
     verifyFrames: raw.verifyFrames,
+    walkFrames: raw.walkFrames,
     passLsnRun: raw.passLsnRun,
     implementation: raw.implementation,
   };
-  return { addon, reason: `native addon (${addon.implementation()}), ${load.reason}` };
+  return { ...load, binding, reason: `native addon (${binding.implementation()}), ${load.reason}` };
 }
