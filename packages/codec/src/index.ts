@@ -91,6 +91,15 @@ export {
   type NativeFallbackMessage,
   nativeFallbacks,
 } from './native-loader.js';
+export {
+  clockOption,
+  flagOption,
+  integerOption,
+  keyRingOption,
+  type OptionCheck,
+  type OptionSpec,
+  oneOfOption,
+} from './option-checks.js';
 export { bodyTime, plainRecordLsn, RecordCursor, type RecordFile } from './record-cursor.js';
 export {
   batchFrameSize,
