@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { addonSwitch, loadAddon, nativeFallbacks } from './native-loader.js';
+import { addonSwitch, loadAddon, nativeFallbacks, packageRootOf } from './native-loader.js';
 import { currentRuntime } from './runtime.js';
 
 const empty = mkdtempSync(join(tmpdir(), 'walnut-no-addon-'));
@@ -122,5 +122,17 @@ describe('loading a native addon', () => {
       'WALNUT_STORAGE_IO_NATIVE',
       'WALNUT_MMAP_READER_NATIVE',
     ]);
+  });
+});
+
+describe('packageRootOf', () => {
+  it('finds the package from a module in its sources and from one in its bundle', () => {
+    const pkg = resolve(fileURLToPath(new URL('..', import.meta.url)));
+    expect(packageRootOf(import.meta.url)).toBe(pkg);
+    expect(packageRootOf(pathToFileURL(join(pkg, 'dist', 'index.js')).href)).toBe(pkg);
+  });
+
+  it('answers the directory of the module when no package.json is above it', () => {
+    expect(packageRootOf(pathToFileURL(join(empty, 'index.js')).href)).toBe(empty);
   });
 });

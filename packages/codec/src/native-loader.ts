@@ -1,5 +1,8 @@
 import { channel } from 'node:diagnostics_channel';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { currentRuntime, isDenoPermissionError, readEnv, runtimeLabel } from './runtime.js';
 
 /** The three native addons of Walnut, by the package that ships each. */
@@ -24,6 +27,19 @@ export interface AddonSpec<T> {
   readonly fallback: string;
   /** Throws if a loaded binding is unusable (a wrong check value, say). */
   readonly check?: (binding: T) => void;
+}
+
+/**
+ * The directory of the package the module at `moduleUrl` belongs to: the nearest one up that
+ * holds a package.json. A module sits at one depth in the sources (`src/native/`) and at
+ * another in the bundle (`dist/`), so counting levels would be right in one of them only.
+ */
+export function packageRootOf(moduleUrl: string): string {
+  const start = dirname(fileURLToPath(moduleUrl));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return start;
+  }
 }
 
 const OFF = new Set(['0', 'off', 'false', 'no']);

@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { type AddonLoad, loadAddon } from './native-loader.js';
+import { type AddonLoad, loadAddon, packageRootOf } from './native-loader.js';
 
 /** What the addon does beyond CRC32C of one range, the same in C and for the codec. */
 interface FrameRunAddon {
@@ -82,7 +81,7 @@ function bindCrc32c(raw: RawCodecAddon): CodecAddon['crc32c'] {
 export function loadCodecAddon(): AddonLoad<CodecAddon> {
   const load = loadAddon<RawCodecAddon>({
     name: 'codec',
-    packageRoot: fileURLToPath(new URL('..', import.meta.url)),
+    packageRoot: packageRootOf(import.meta.url),
     fallback: 'CRC32C and frame sealing run in JavaScript (slower, same bytes)',
     check(raw) {
       const check = Buffer.from('123456789');
