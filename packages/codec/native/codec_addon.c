@@ -179,7 +179,7 @@ static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
   size_t stop_offset;
   size_t count =
       walnut_walk_frames(a.data, a.start, a.end, a.max_body, NULL, 0, &stop, &stop_offset);
-  /* FrameRunStop (src/frame-run.ts) is FrameStop without a table or zero-header stop: a
+  /* FrameRunStop (src/format/frame-run.ts) is FrameStop without a table or zero-header stop: a
    * zero header has length 0. */
   a.out[0] = (double)stop_offset;
   a.out[1] = stop == WALK_ZERO_HEADER ? WALK_BAD_LENGTH : stop;

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /* Why walnut_walk_frames returned. The codec's addon hands these values to JavaScript as they
- * are: FrameStop in src/frame-stop.ts owns them there (its test reads this enum). */
+ * are: FrameStop in src/format/frame-stop.ts owns them there (its test reads this enum). */
 enum walnut_walk_stop {
   WALK_TABLE_FULL = 0,   /* the output table is full; more frames may follow */
   WALK_END = 1,          /* the next frame would start exactly at `end` */
