@@ -112,7 +112,7 @@ describe('verifyFrameRun', () => {
 
 /** walkFrames through `walk`, from `start` to the end, into a table of `pairs` frames. */
 function walked(
-  walk: typeof walkFramesJs,
+  walk: typeof walkFrames,
   buf: Uint8Array,
   start: number,
   pairs: number,
@@ -209,7 +209,7 @@ describe.skipIf(codecAddon === null)(
           (model, from, pairs) => {
             const buf = damaged(model);
             const start = Math.min(from, buf.length);
-            const walk = (fn: typeof walkFramesJs) => walked(fn, buf, start, pairs, model.maxBody);
+            const walk = (fn: typeof walkFrames) => walked(fn, buf, start, pairs, model.maxBody);
             expect(walk(addon.walkFrames)).toEqual(walk(walkFramesJs));
           },
         ),

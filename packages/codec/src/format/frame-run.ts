@@ -70,7 +70,7 @@ export function sealFrames(buf: Uint8Array, start = 0, end = buf.length): void {
     );
 }
 
-/** JavaScript twin of the addon's verifyFrames. */
+/** JavaScript twin of the addon's verifyFrames: the walk without a table, as in C. */
 export function verifyFramesJs(
   buf: Uint8Array,
   start: number,
@@ -78,33 +78,11 @@ export function verifyFramesJs(
   maxBody: number,
   out: Float64Array,
 ): number {
-  let p = start;
-  let count = 0;
-  let stop: FrameRunStop = FrameRunStop.END;
-  while (p !== end) {
-    if (end - p < FRAME_HEADER_SIZE) {
-      stop = FrameRunStop.SHORT_HEADER;
-      break;
-    }
-    const len = getU32(buf, p + 4);
-    if (len === 0 || len > maxBody) {
-      stop = FrameRunStop.BAD_LENGTH;
-      break;
-    }
-    if (len > end - p - FRAME_HEADER_SIZE) {
-      stop = FrameRunStop.BEYOND_END;
-      break;
-    }
-    const next = p + FRAME_HEADER_SIZE + len;
-    if (crc32cRange(buf, p + 4, next, 0) !== getU32(buf, p)) {
-      stop = FrameRunStop.CRC_MISMATCH;
-      break;
-    }
-    p = next;
-    count++;
-  }
-  out[0] = p;
-  out[1] = stop;
+  const count = walkFramesJs(buf, start, end, maxBody, out, null);
+  const stop = out[0];
+  // FrameRunStop has no zero-header stop: a zero header has length 0.
+  out[0] = out[1]!;
+  out[1] = stop === FrameStop.ZERO_HEADER ? FrameStop.BAD_LENGTH : stop!;
   return count;
 }
 
@@ -114,16 +92,19 @@ export const verifyFramesRange: typeof verifyFramesJs =
 
 const runOut = new Float64Array(2);
 
-/** JavaScript twin of the addon's walkFrames (`walnut_walk_frames` with a table). */
+/**
+ * JavaScript twin of `walnut_walk_frames`: the addon's walkFrames, and with a null table (no
+ * limit, nothing listed) its verifyFrames.
+ */
 export function walkFramesJs(
   buf: Uint8Array,
   start: number,
   end: number,
   maxBody: number,
   status: Float64Array,
-  table: Uint32Array,
+  table: Uint32Array | null,
 ): number {
-  const pairs = table.length >>> 1;
+  const pairs = table === null ? Number.POSITIVE_INFINITY : table.length >>> 1;
   let p = start;
   let count = 0;
   let stop: FrameStop;
@@ -133,7 +114,7 @@ export function walkFramesJs(
       break;
     }
     // Table offsets are 32-bit relative to `start`; the caller resumes from here.
-    if (count === pairs || p - start > 0xffffffff) {
+    if (table !== null && (count === pairs || p - start > 0xffffffff)) {
       stop = FrameStop.TABLE_FULL;
       break;
     }
@@ -160,8 +141,10 @@ export function walkFramesJs(
       stop = FrameStop.CRC_MISMATCH;
       break;
     }
-    table[2 * count] = p - start;
-    table[2 * count + 1] = len;
+    if (table !== null) {
+      table[2 * count] = p - start;
+      table[2 * count + 1] = len;
+    }
     count++;
     p = next;
   }
@@ -170,8 +153,14 @@ export function walkFramesJs(
   return count;
 }
 
-const walkFramesRange: typeof walkFramesJs =
-  codecAddon === null ? walkFramesJs : codecAddon.walkFrames;
+const walkFramesRange: (
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  maxBody: number,
+  status: Float64Array,
+  table: Uint32Array,
+) => number = codecAddon === null ? walkFramesJs : codecAddon.walkFrames;
 
 /**
  * Walks whole, verified frames from `start` and lists them: frame i starts at
