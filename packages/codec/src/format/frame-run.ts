@@ -1,6 +1,7 @@
 import { codecAddon, crc32cRange } from '../crc/crc32c.js';
 import { badArgument } from '../errors/errors.js';
 import { addonNumber } from '../native/addon-number.js';
+import type { CodecAddon } from '../native/codec-addon.js';
 import { getU32, isBytes, putU32 } from '../values/bytes.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { checkIndex, checkMaxBody } from './damage.js';
@@ -153,14 +154,8 @@ export function walkFramesJs(
   return count;
 }
 
-const walkFramesRange: (
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  maxBody: number,
-  status: Float64Array,
-  table: Uint32Array,
-) => number = codecAddon === null ? walkFramesJs : codecAddon.walkFrames;
+const walkFramesRange: CodecAddon['walkFrames'] =
+  codecAddon === null ? walkFramesJs : codecAddon.walkFrames;
 
 /**
  * Walks whole, verified frames from `start` and lists them: frame i starts at
