@@ -84,7 +84,7 @@ function crossCompileArm64() {
       mkdirSync(copy);
       cpSync(join(pkg, 'binding.gyp'), join(copy, 'binding.gyp'));
       cpSync(join(pkg, 'native'), join(copy, 'native'), { recursive: true });
-      // mmap-reader's binding.gyp finds codec's C sources through @walnut/codec.
+      // storage-io's and mmap-reader's binding.gyp find codec's N-API header through @walnut/codec.
       symlinkSync(join(pkg, 'node_modules'), join(copy, 'node_modules'));
       execFileSync(
         process.execPath,

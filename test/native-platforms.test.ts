@@ -36,7 +36,8 @@ function configure(pkg: string, os: 'linux' | 'mac' | 'win') {
     recursive: true,
     filter: (path) => !/\/(build|node_modules|prebuilds|dist)$/.test(path),
   });
-  // mmap-reader finds codec's C sources through its package: give the copy one to find.
+  // storage-io and mmap-reader find codec's N-API header through its package: give the copy
+  // one to find.
   cpSync(join(root, 'packages', 'codec'), join(copy, 'node_modules', '@walnut', 'codec'), {
     recursive: true,
     filter: (path) => !/\/(build|node_modules|prebuilds|dist|src)$/.test(path),
@@ -72,14 +73,12 @@ describe.runIf(nodeGyp !== undefined && nodeDir !== undefined)(
       expect(configure('storage-io', 'win').links).toBe(false);
     });
 
-    it("mmap-reader: mapping on Linux and macOS, with codec's one CRC32C and frame walk; nothing on Windows", () => {
-      const shared = ['codec/native/crc32c.o', 'codec/native/frame_walk.o'];
-      for (const os of ['linux', 'mac'] as const) {
+    it("mmap-reader: mapping on Linux and macOS (frames walked by the codec's addon); nothing on Windows", () => {
+      for (const os of ['linux', 'mac'] as const)
         expect(configure('mmap-reader', os)).toEqual({
-          sources: [...shared, 'native/mmap_reader.o'],
+          sources: ['native/mmap_reader.o'],
           links: true,
         });
-      }
       expect(configure('mmap-reader', 'win').links).toBe(false);
     });
 
@@ -88,6 +87,15 @@ describe.runIf(nodeGyp !== undefined && nodeDir !== undefined)(
       expect(configure('codec', 'linux')).toEqual({ sources, links: true });
       expect(configure('codec', 'mac')).toEqual({ sources, links: true });
       expect(configure('codec', 'win').links).toBe(false);
+    });
+
+    it('compiles each C source into one addon only (decision 0114)', () => {
+      const compiled = (['codec', 'storage-io', 'mmap-reader'] as const).flatMap((pkg) =>
+        configure(pkg, 'linux').sources.map((object) =>
+          object.startsWith('codec/') ? object : `${pkg}/${object}`,
+        ),
+      );
+      expect(compiled.length).toBe(new Set(compiled).size);
     });
   },
 );

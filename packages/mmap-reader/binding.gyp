@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "walnut_mmap",
-      "sources": ["native/mmap_reader.c", "<(codec_native)/crc32c.c", "<(codec_native)/frame_walk.c"],
+      "sources": ["native/mmap_reader.c"],
       "include_dirs": ["<(codec_native)"],
       "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "xcode_settings": { "OTHER_CFLAGS": ["-O2", "-std=gnu11", "-fvisibility=hidden"] },

@@ -1,12 +1,14 @@
 /* N-API surface of @walnut/codec's native CRC32C: one-shot CRC, and whole runs of
- * frames sealed or verified in one call (see docs/decisions/0105-native-crc-batches.md). */
-#include <node_api.h>
+ * frames sealed, verified or walked in one call (see docs/decisions/0105-native-crc-batches.md).
+ * The only addon crc32c.c and frame_walk.c are compiled into: mmap-reader walks its mappings
+ * through this one's walkFrames (decision 0114). */
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "crc32c.h"
 #include "frame_walk.h"
+#include "walnut_napi.h"
 
 static uint32_t read_u32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
@@ -19,18 +21,13 @@ static void write_u32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)(v >> 24);
 }
 
-static napi_value fail(napi_env env, const char *message) {
-  napi_throw_type_error(env, NULL, message);
-  return NULL;
-}
-
 /* Reads argument `i` as a byte view; false (with a pending exception) otherwise. */
 static int bytes_arg(napi_env env, napi_value v, uint8_t **data, size_t *length) {
   napi_typedarray_type type;
   void *ptr;
   if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok ||
       type != napi_uint8_array) {
-    fail(env, "expected a Uint8Array");
+    throw_type(env, "expected a Uint8Array");
     return 0;
   }
   *data = ptr;
@@ -42,24 +39,12 @@ static int range_args(napi_env env, napi_value *argv, size_t length, size_t *sta
   if (napi_get_value_double(env, argv[1], &s) != napi_ok ||
       napi_get_value_double(env, argv[2], &e) != napi_ok || !(s >= 0) || !(e >= s) ||
       e > (double)length) {
-    fail(env, "expected 0 <= start <= end <= length");
+    throw_type(env, "expected 0 <= start <= end <= length");
     return 0;
   }
   *start = (size_t)s;
   *end = (size_t)e;
   return 1;
-}
-
-static napi_value make_u32(napi_env env, uint32_t v) {
-  napi_value out;
-  napi_create_uint32(env, v, &out);
-  return out;
-}
-
-static napi_value make_number(napi_env env, double v) {
-  napi_value out;
-  napi_create_double(env, v, &out);
-  return out;
 }
 
 /* crc32cOf's arguments and result, shared with JavaScript as a Float64Array:
@@ -114,7 +99,7 @@ static napi_value js_seal_frames(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) return fail(env, "sealFrames(buf, start, end)");
+  if (argc < 3) return throw_type(env, "sealFrames(buf, start, end)");
   uint8_t *data;
   size_t length, p, end;
   if (!bytes_arg(env, argv[0], &data, &length) || !range_args(env, argv, length, &p, &end))
@@ -128,22 +113,25 @@ static napi_value js_seal_frames(napi_env env, napi_callback_info info) {
   return make_number(env, (double)p);
 }
 
-/* What both frame walks take: (buf, start, end, maxBody, out: a Float64Array of at least
- * `out_min`). False, with a pending exception naming `usage`, otherwise. */
+/* What the frame walks take: (buf, start, end, maxBody, out: a Float64Array of at least
+ * `out_min`), and with `table` non-NULL a sixth, a Uint32Array of (offset, length) pairs.
+ * False, with a pending exception naming `usage`, otherwise. */
 typedef struct {
   uint8_t *data;
   size_t start, end;
   uint32_t max_body;
   double *out;
+  uint32_t *table;
+  size_t table_pairs;
 } WalkArgs;
 
 static int walk_args(napi_env env, napi_callback_info info, const char *usage, size_t out_min,
-                     WalkArgs *args) {
-  size_t argc = 5;
-  napi_value argv[5];
+                     int with_table, WalkArgs *args) {
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5) {
-    fail(env, usage);
+  if (argc < (with_table ? 6u : 5u)) {
+    throw_type(env, usage);
     return 0;
   }
   size_t length;
@@ -151,7 +139,7 @@ static int walk_args(napi_env env, napi_callback_info info, const char *usage, s
       !range_args(env, argv, length, &args->start, &args->end))
     return 0;
   if (napi_get_value_uint32(env, argv[3], &args->max_body) != napi_ok) {
-    fail(env, "maxBody: a u32");
+    throw_type(env, "maxBody: a u32");
     return 0;
   }
   napi_typedarray_type type;
@@ -159,10 +147,24 @@ static int walk_args(napi_env env, napi_callback_info info, const char *usage, s
   void *out_ptr;
   if (napi_get_typedarray_info(env, argv[4], &type, &out_length, &out_ptr, NULL, NULL) != napi_ok ||
       type != napi_float64_array || out_length < out_min) {
-    fail(env, usage);
+    throw_type(env, usage);
     return 0;
   }
   args->out = out_ptr;
+  args->table = NULL;
+  args->table_pairs = 0;
+  if (with_table) {
+    size_t table_length;
+    void *table_ptr;
+    if (napi_get_typedarray_info(env, argv[5], &type, &table_length, &table_ptr, NULL, NULL) !=
+            napi_ok ||
+        type != napi_uint32_array) {
+      throw_type(env, usage);
+      return 0;
+    }
+    args->table = table_ptr;
+    args->table_pairs = table_length / 2;
+  }
   return 1;
 }
 
@@ -171,16 +173,35 @@ static int walk_args(napi_env env, napi_callback_info info, const char *usage, s
  * out[1] = why it stopped (a walnut_walk_stop, FrameRunStop in JavaScript). */
 static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
   WalkArgs a;
-  if (!walk_args(env, info, "verifyFrames(buf, start, end, maxBody, out: Float64Array[2])", 2, &a))
+  if (!walk_args(env, info, "verifyFrames(buf, start, end, maxBody, out: Float64Array[2])", 2, 0, &a))
     return NULL;
   int stop;
   size_t stop_offset;
   size_t count =
       walnut_walk_frames(a.data, a.start, a.end, a.max_body, NULL, 0, &stop, &stop_offset);
-  /* FrameRunStop (src/frame-run.ts) is FrameStop without a table or zero-header stop: a
+  /* FrameRunStop (src/format/frame-run.ts) is FrameStop without a table or zero-header stop: a
    * zero header has length 0. */
   a.out[0] = (double)stop_offset;
   a.out[1] = stop == WALK_ZERO_HEADER ? WALK_BAD_LENGTH : stop;
+  return make_u32(env, (uint32_t)count);
+}
+
+/* walkFrames(buf, start, end, maxBody, status: Float64Array[2], table: Uint32Array): the
+ * walk with a table (walnut_walk_frames); returns how many frames it accepted, their
+ * (offset - start, body length) pairs in `table`; status[0] = why it stopped (a
+ * walnut_walk_stop, FrameStop in JavaScript), status[1] = where. */
+static napi_value js_walk_frames(napi_env env, napi_callback_info info) {
+  WalkArgs a;
+  if (!walk_args(env, info,
+                 "walkFrames(buf, start, end, maxBody, status: Float64Array[2], table: Uint32Array)",
+                 2, 1, &a))
+    return NULL;
+  int stop;
+  size_t stop_offset;
+  size_t count = walnut_walk_frames(a.data, a.start, a.end, a.max_body, a.table, a.table_pairs,
+                                    &stop, &stop_offset);
+  a.out[0] = stop;
+  a.out[1] = (double)stop_offset;
   return make_u32(env, (uint32_t)count);
 }
 
@@ -189,7 +210,7 @@ static napi_value js_verify_frames(napi_env env, napi_callback_info info) {
  * state[2] (out): where it stopped. Returns the records passed. */
 static napi_value js_pass_lsn_run(napi_env env, napi_callback_info info) {
   WalkArgs a;
-  if (!walk_args(env, info, "passLsnRun(buf, start, end, maxBody, state: Float64Array[3])", 3, &a))
+  if (!walk_args(env, info, "passLsnRun(buf, start, end, maxBody, state: Float64Array[3])", 3, 0, &a))
     return NULL;
   double *state = a.out;
   uint64_t next = ((uint64_t)state[1] << 32) | (uint64_t)state[0];
@@ -203,9 +224,7 @@ static napi_value js_pass_lsn_run(napi_env env, napi_callback_info info) {
 
 static napi_value js_implementation(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value out;
-  napi_create_string_utf8(env, walnut_crc32c_name(), NAPI_AUTO_LENGTH, &out);
-  return out;
+  return make_string(env, walnut_crc32c_name());
 }
 
 static void env_releases_crc_args(napi_env env, void *data, void *hint) {
@@ -247,6 +266,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"crc32cArgs", NULL, NULL, NULL, NULL, crc_args, napi_enumerable, NULL},
       {"sealFrames", NULL, js_seal_frames, NULL, NULL, NULL, napi_enumerable, NULL},
       {"verifyFrames", NULL, js_verify_frames, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"walkFrames", NULL, js_walk_frames, NULL, NULL, NULL, napi_enumerable, NULL},
       {"passLsnRun", NULL, js_pass_lsn_run, NULL, NULL, NULL, napi_enumerable, NULL},
       {"implementation", NULL, js_implementation, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -63,7 +63,7 @@ size_t walnut_walk_frames(const uint8_t *base, size_t start, size_t end, uint32_
   return count;
 }
 
-/* Body kinds and fixed sizes (FORMAT.md "Bodies"; BodyKind in src/constants.ts). */
+/* Body kinds and fixed sizes (FORMAT.md "Bodies"; BodyKind in src/format/constants.ts). */
 #define BODY_RECORD 1
 #define BODY_BATCH 2
 #define BODY_PADDING 4

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Why walnut_walk_frames returned. Both addons hand these values to JavaScript as they are:
- * FrameStop in the codec's src/frame-stop.ts owns them there (its test reads this enum). */
+/* Why walnut_walk_frames returned. The codec's addon hands these values to JavaScript as they
+ * are: FrameStop in src/format/frame-stop.ts owns them there (its test reads this enum). */
 enum walnut_walk_stop {
   WALK_TABLE_FULL = 0,   /* the output table is full; more frames may follow */
   WALK_END = 1,          /* the next frame would start exactly at `end` */
@@ -16,7 +16,7 @@ enum walnut_walk_stop {
   WALK_CRC_MISMATCH = 6, /* the stored CRC32C does not match the length and body */
 };
 
-/* The one walk over frames (FORMAT.md, "Frames") both addons use: from `start`, while each
+/* The one walk over frames (FORMAT.md, "Frames"): from `start`, while each
  * frame is whole and its CRC32C matches. With a `table`, writes (offset - start, body
  * length) pairs into it, at most `table_pairs`; with NULL, only counts. Returns how many
  * frames it accepted; `*stop` and `*stop_offset` say why and where it stopped

@@ -1,21 +1,11 @@
-export { addonNumber } from './addon-number.js';
-export { BufferView, bufferView } from './buffer-view.js';
-export { isBytes } from './bytes.js';
-export * from './constants.js';
-export {
-  type CoreEntry,
-  type CoreOp,
-  coreEntryFrameSize,
-  decodeCoreEntryBody,
-  encodeCoreEntryFrame,
-} from './core-entry.js';
 export {
   type Crc32cImplementation,
   crc32c,
   crc32cImplementation,
   NATIVE_CRC32C_THRESHOLD,
-} from './crc32c.js';
-export { FrameCipher, KeyRing } from './crypto.js';
+} from './crc/crc32c.js';
+export * from './errors/errors.js';
+export { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from './errors/io-errors.js';
 export {
   CURSOR_DIR,
   CURSOR_FILE_SIZE,
@@ -34,10 +24,8 @@ export {
   decodeCursor,
   encodeCursorFile,
   encodeCursorSlot,
-} from './cursor-file.js';
-export { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './cut-file.js';
-export { classifyDamage, type DamageKind, findNextValidFrame, isZeroFilled } from './damage.js';
-export * from './errors.js';
+} from './files/cursor-file.js';
+export { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './files/cut-file.js';
 export {
   type CipherId,
   checkLogId,
@@ -50,18 +38,8 @@ export {
   type SegmentName,
   segmentFileName,
   segmentFilesIn,
-} from './file-header.js';
-export { encodeFrame, sealFrame } from './frame.js';
-export {
-  type FrameRun,
-  FrameRunStop,
-  sealFrames,
-  verifyFrameRun,
-} from './frame-run.js';
-export { describeFrameStop, FrameStop } from './frame-stop.js';
-export { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
-export { jsonReady, jsonSafe } from './json.js';
-export { classifyLogDirectory, type LogDirectoryListing } from './log-directory.js';
+} from './files/file-header.js';
+export { classifyLogDirectory, type LogDirectoryListing } from './files/log-directory.js';
 export {
   decodeFloor,
   decodeHead,
@@ -69,7 +47,7 @@ export {
   encodeHead,
   FLOOR_FILE,
   HEAD_FILE,
-} from './lsn-files.js';
+} from './files/lsn-files.js';
 export {
   decodeGaps,
   encodeGaps,
@@ -77,20 +55,39 @@ export {
   gapsCover,
   type LsnGap,
   mergeGaps,
-} from './lsn-gaps.js';
-export { LsnSequence } from './lsn-sequence.js';
+} from './files/lsn-gaps.js';
 export {
-  type AddonLoad,
-  type AddonName,
-  type AddonSpec,
-  addonSwitch,
-  addonSwitchedOff,
-  loadAddon,
-  NATIVE_FALLBACK_CHANNEL,
-  type NativeFallbackMessage,
-  nativeFallbacks,
-} from './native-loader.js';
-export { bodyTime, plainRecordLsn, RecordCursor, type RecordFile } from './record-cursor.js';
+  decodeRetention,
+  encodeRetention,
+  RETENTION_FILE,
+  type RetentionSettings,
+} from './files/retention-file.js';
+export * from './format/constants.js';
+export {
+  type CoreEntry,
+  type CoreOp,
+  coreEntryFrameSize,
+  decodeCoreEntryBody,
+  encodeCoreEntryFrame,
+} from './format/core-entry.js';
+export { FrameCipher, KeyRing } from './format/crypto.js';
+export {
+  classifyDamage,
+  type DamageKind,
+  findNextValidFrame,
+  isZeroFilled,
+} from './format/damage.js';
+export { encodeFrame, sealFrame } from './format/frame.js';
+export {
+  type FrameRun,
+  FrameRunStop,
+  sealFrames,
+  verifyFrameRun,
+  walkFrames,
+} from './format/frame-run.js';
+export { describeFrameStop, FrameStop } from './format/frame-stop.js';
+export { LsnSequence } from './format/lsn-sequence.js';
+export { bodyTime, plainRecordLsn, RecordCursor, type RecordFile } from './format/record-cursor.js';
 export {
   batchFrameSize,
   decodeBatchAt,
@@ -111,13 +108,26 @@ export {
   validateRecordInput,
   type WalRecord,
   type WalRecordInput,
-} from './records.js';
+} from './format/records.js';
 export {
-  decodeRetention,
-  encodeRetention,
-  RETENTION_FILE,
-  type RetentionSettings,
-} from './retention-file.js';
+  FrameScanner,
+  type FrameScannerOptions,
+  type ScannedFrame,
+  type ScanStop,
+  type StopKind,
+} from './format/scanner.js';
+export { addonNumber } from './native/addon-number.js';
+export {
+  type AddonLoad,
+  type AddonName,
+  type AddonSpec,
+  addonSwitch,
+  addonSwitchedOff,
+  loadAddon,
+  NATIVE_FALLBACK_CHANNEL,
+  type NativeFallbackMessage,
+  nativeFallbacks,
+} from './native/native-loader.js';
 export {
   currentRuntime,
   isDenoPermissionError,
@@ -125,12 +135,17 @@ export {
   type RuntimeName,
   readEnv,
   runtimeLabel,
-} from './runtime.js';
+} from './native/runtime.js';
 export {
-  FrameScanner,
-  type FrameScannerOptions,
-  type ScannedFrame,
-  type ScanStop,
-  type StopKind,
-} from './scanner.js';
-export { checkOptionKeys, unknownOption } from './unknown-option.js';
+  clockOption,
+  flagOption,
+  integerOption,
+  keyRingOption,
+  type OptionCheck,
+  type OptionSpec,
+  oneOfOption,
+} from './options/option-checks.js';
+export { checkOptionKeys, unknownOption } from './options/unknown-option.js';
+export { BufferView, bufferView } from './values/buffer-view.js';
+export { isBytes } from './values/bytes.js';
+export { jsonReady, jsonSafe } from './values/json.js';

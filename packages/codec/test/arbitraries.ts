@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import type { CoreEntry } from '../src/core-entry.js';
-import { coreEntryFrameSize, encodeCoreEntryFrame } from '../src/core-entry.js';
-import { FrameCipher, KeyRing } from '../src/crypto.js';
-import { decodeFileHeader, encodeFileHeader } from '../src/file-header.js';
-import { encodeFrame } from '../src/frame.js';
+import { decodeFileHeader, encodeFileHeader } from '../src/files/file-header.js';
+import type { CoreEntry } from '../src/format/core-entry.js';
+import { coreEntryFrameSize, encodeCoreEntryFrame } from '../src/format/core-entry.js';
+import { FrameCipher, KeyRing } from '../src/format/crypto.js';
+import { encodeFrame } from '../src/format/frame.js';
 import {
   batchFrameSize,
   encodeBatchFrame,
@@ -11,7 +11,7 @@ import {
   recordFrameSize,
   type WalRecord,
   type WalRecordInput,
-} from '../src/records.js';
+} from '../src/format/records.js';
 
 const U64 = (1n << 64n) - 1n;
 

@@ -1,4 +1,4 @@
-import { isWalError } from '../src/errors.js';
+import { isWalError } from '../src/errors/errors.js';
 
 /** The WalError code `fn` throws, undefined when it returns, or a note of anything else it threw. */
 export function codeOf(fn: () => unknown): string | undefined {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { FrameScannerOptions } from '../src/scanner.js';
+import type { FrameScannerOptions } from '../src/format/scanner.js';
 import { encodeLog, log } from './arbitraries.js';
 
 /** A way of scanning a buffer, reduced to what it saw (records or frames, stop, or error). */

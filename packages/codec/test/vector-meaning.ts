@@ -1,24 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BodyKind } from '../src/constants.js';
-import { type CoreEntry, encodeCoreEntryFrame } from '../src/core-entry.js';
-import { crc32c } from '../src/crc32c.js';
-import { type FrameCipher, frameCipherWithFixedNonce, KeyRing } from '../src/crypto.js';
+import { crc32c } from '../src/crc/crc32c.js';
 import {
   type CursorSlot,
   cursorSlotOffset,
   type DecodedCursor,
   encodeCursorFile,
   encodeCursorSlot,
-} from '../src/cursor-file.js';
-import { decodeFileHeader, encodeFileHeader, type FileHeader } from '../src/file-header.js';
-import { encodeFrame } from '../src/frame.js';
+} from '../src/files/cursor-file.js';
+import { decodeFileHeader, encodeFileHeader, type FileHeader } from '../src/files/file-header.js';
+import { BodyKind } from '../src/format/constants.js';
+import { type CoreEntry, encodeCoreEntryFrame } from '../src/format/core-entry.js';
+import { type FrameCipher, frameCipherWithFixedNonce, KeyRing } from '../src/format/crypto.js';
+import { encodeFrame } from '../src/format/frame.js';
 import {
   encodeBatchFrame,
   encodeRecordFrame,
   type WalRecord,
   type WalRecordInput,
-} from '../src/records.js';
+} from '../src/format/records.js';
 
 /** Reads test/vectors/: the meanings in vectors.json and the bytes of each .hex file. */
 export const VECTOR_DIR = fileURLToPath(new URL('./vectors/', import.meta.url));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCursor } from '../src/cursor-file.js';
-import { decodeFileHeader } from '../src/file-header.js';
-import { FrameScanner } from '../src/scanner.js';
+import { decodeCursor } from '../src/files/cursor-file.js';
+import { decodeFileHeader } from '../src/files/file-header.js';
+import { FrameScanner } from '../src/format/scanner.js';
 import {
   coreEntryOf,
   cursorOf,

@@ -1,7 +1,7 @@
 // How a cold page cache is best read (issue #40): mmap with each madvise hint against large
 // read()s, each variant in a fresh process after `drop_caches` (root only), rounds interleaved.
-// Every variant verifies every frame's CRC32C with the addon's frame walk and builds a view per
-// frame, so the CPU work beside the I/O is the same for all.
+// Every variant verifies every frame's CRC32C with the codec's frame walk (its addon's) and
+// builds a view per frame, so the CPU work beside the I/O is the same for all.
 //   node bench/cold-read.mjs [dir] [rounds]   (dir: a log directory; default a fresh 141 MB log)
 // Run `pnpm --filter @walnut/mmap-reader build` first. Options (env): COLD=0 for warm rounds.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -43,6 +43,8 @@ const VARIANTS = {
 const table = new Uint32Array(RUN_FRAMES * 2);
 const status = new Float64Array(2);
 let digest = 0;
+/** The codec's walkFrames, imported by the child. */
+let walkFrames;
 
 /** A view and a touch per frame: the part of replay's per-record work that reads the bytes. */
 function visit(ab, base, count) {
@@ -54,6 +56,7 @@ function visit(ab, base, count) {
 
 function mapped(addon, path, { populate = 0, willneed = 0, willneedAll = false }) {
   const [mapping, size] = addon.mapFile(path);
+  const view = Buffer.from(mapping);
   if (willneedAll) addon.advise(mapping, 0, size, 2);
   let at = HEADER;
   let populated = 0;
@@ -70,7 +73,7 @@ function mapped(addon, path, { populate = 0, willneed = 0, willneedAll = false }
       addon.advise(mapping, from, populate, 3);
       populated = from + populate;
     }
-    const n = addon.scanFrames(mapping, at, size, 1 << 30, table, status);
+    const n = walkFrames(view, at, size, 1 << 30, status, table);
     visit(mapping, at, n);
     frames += n;
     if (status[0] !== 0 || n === 0) return frames; // 0: the table is full, more follow
@@ -78,7 +81,7 @@ function mapped(addon, path, { populate = 0, willneed = 0, willneedAll = false }
   }
 }
 
-function readInto(addon, path, chunk, reuse) {
+function readInto(_addon, path, chunk, reuse) {
   const fd = openSync(path, 'r');
   try {
     const size = statSync(path).size;
@@ -92,17 +95,10 @@ function readInto(addon, path, chunk, reuse) {
       filled += got;
       let at = 0;
       for (;;) {
-        const n = addon.scanFrames(
-          buf.buffer,
-          buf.byteOffset + at,
-          buf.byteOffset + filled,
-          1 << 30,
-          table,
-          status,
-        );
+        const n = walkFrames(buf, at, filled, 1 << 30, status, table);
         visit(buf.buffer, buf.byteOffset + at, n);
         frames += n;
-        at = status[1] - buf.byteOffset;
+        at = status[1];
         if (status[0] !== 0 || n === 0) break;
       }
       if (got === 0 || position >= size) return frames;
@@ -150,6 +146,7 @@ if (process.argv[2] === '--child') {
   const [, , , name, dir, cold] = process.argv;
   const require = createRequire(import.meta.url);
   const addon = require(join(self, '../../build/Release/walnut_mmap.node'));
+  ({ walkFrames } = await import('@walnut/codec'));
   if (cold === '1') {
     execFileSync('sync');
     writeFileSync('/proc/sys/vm/drop_caches', '3');

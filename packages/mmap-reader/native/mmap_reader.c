@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,25 +21,9 @@
 #define MAP_NORESERVE 0
 #endif
 
-/* Shared with @walnut/codec: one CRC32C and one frame walk (binding.gyp finds its native/). */
-#include "crc32c.h"
-#include "frame_walk.h"
-
-#define CHECK(call)                                  \
-  do {                                               \
-    if ((call) != napi_ok) return throw_napi(env);   \
-  } while (0)
-
-static napi_value throw_napi(napi_env env) {
-  const napi_extended_error_info *info = NULL;
-  napi_get_last_error_info(env, &info);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending)
-    napi_throw_error(env, "WALNUT_NAPI", info && info->error_message ? info->error_message
-                                                                     : "N-API call failed");
-  return NULL;
-}
+/* The N-API scaffolding, from @walnut/codec's native/ (binding.gyp finds it there). Frames
+ * are walked by the codec's addon, through its walkFrames (decision 0114). */
+#include "walnut_napi.h"
 
 /* Throws an Error carrying errno, code and syscall like Node's own fs errors. */
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
@@ -57,15 +40,6 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
   napi_set_named_property(env, error, "path", value);
   napi_throw(env, error);
   return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return 0;
-  }
-  return 1;
 }
 
 /* Copies a JS string into a malloc'd C string (caller frees). */
@@ -237,9 +211,7 @@ static napi_value advise(napi_env env, napi_callback_info info) {
                                              : MADV_SEQUENTIAL;
     ok = adv >= 0 && madvise(data + from, to - from, adv) == 0;
   }
-  napi_value result;
-  CHECK(napi_get_boolean(env, ok, &result));
-  return result;
+  return make_bool(env, ok);
 }
 
 /* fadviseDontneed(path) -> boolean: drops the file's clean pages from the page cache. */
@@ -257,51 +229,7 @@ static napi_value fadvise_dontneed(napi_env env, napi_callback_info info) {
     close(fd);
   }
   free(path);
-  napi_value result;
-  CHECK(napi_get_boolean(env, ok, &result));
-  return result;
-}
-
-/* scanFrames(arrayBuffer, start, end, maxBody, table: Uint32Array, status: Float64Array)
- * -> frame count. status[0] = stop code (a walnut_walk_stop: FrameStop in the codec),
- * status[1] = stop offset. */
-static napi_value scan_frames(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  if (!get_args(env, info, 6, argv)) return NULL;
-  uint8_t *data;
-  size_t size;
-  if (!get_arraybuffer(env, argv[0], &data, &size)) return NULL;
-  double start_d, end_d;
-  uint32_t max_body;
-  CHECK(napi_get_value_double(env, argv[1], &start_d));
-  CHECK(napi_get_value_double(env, argv[2], &end_d));
-  CHECK(napi_get_value_uint32(env, argv[3], &max_body));
-  napi_typedarray_type type;
-  size_t table_len, status_len;
-  void *table, *status;
-  CHECK(napi_get_typedarray_info(env, argv[4], &type, &table_len, &table, NULL, NULL));
-  if (type != napi_uint32_array) {
-    napi_throw_type_error(env, NULL, "table must be a Uint32Array");
-    return NULL;
-  }
-  CHECK(napi_get_typedarray_info(env, argv[5], &type, &status_len, &status, NULL, NULL));
-  if (type != napi_float64_array || status_len < 2) {
-    napi_throw_type_error(env, NULL, "status must be a Float64Array of 2");
-    return NULL;
-  }
-  if (!(start_d >= 0 && start_d <= end_d && end_d <= (double)size)) {
-    napi_throw_range_error(env, NULL, "start/end outside the mapping");
-    return NULL;
-  }
-  int stop = 0;
-  size_t stop_offset = 0;
-  size_t count = walnut_walk_frames(data, (size_t)start_d, (size_t)end_d, max_body, table,
-                                    table_len / 2, &stop, &stop_offset);
-  ((double *)status)[0] = stop;
-  ((double *)status)[1] = (double)stop_offset;
-  napi_value result;
-  CHECK(napi_create_uint32(env, (uint32_t)count, &result));
-  return result;
+  return make_bool(env, ok);
 }
 
 static int all_zero(const uint8_t *p, size_t n) {
@@ -356,56 +284,15 @@ static napi_value is_zero_from(napi_env env, napi_callback_info info) {
     pos = data_end;
   }
   if (fd >= 0) close(fd);
-  napi_value result;
-  CHECK(napi_get_boolean(env, zero, &result));
-  return result;
-}
-
-/* crc32c(typedArray, seed) -> number: the native CRC (tests compare it with codec's). */
-static napi_value crc32c(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
-  if (type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "expected a Uint8Array");
-    return NULL;
-  }
-  uint32_t seed;
-  CHECK(napi_get_value_uint32(env, argv[1], &seed));
-  napi_value result;
-  CHECK(napi_create_uint32(env, walnut_crc32c(seed, data, length), &result));
-  return result;
-}
-
-static napi_value crc32c_impl(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value result;
-  CHECK(napi_create_string_utf8(env, walnut_crc32c_name(), NAPI_AUTO_LENGTH, &result));
-  return result;
-}
-
-static napi_value force_table_crc(napi_env env, napi_callback_info info) {
-  (void)info;
-  walnut_crc32c_init(0);
-  napi_value result;
-  CHECK(napi_get_undefined(env, &result));
-  return result;
+  return make_bool(env, zero);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  walnut_crc32c_init(1);
   napi_property_descriptor props[] = {
       {"mapFile", NULL, map_file, NULL, NULL, NULL, napi_default, NULL},
       {"advise", NULL, advise, NULL, NULL, NULL, napi_default, NULL},
       {"fadviseDontneed", NULL, fadvise_dontneed, NULL, NULL, NULL, napi_default, NULL},
-      {"scanFrames", NULL, scan_frames, NULL, NULL, NULL, napi_default, NULL},
       {"isZeroFrom", NULL, is_zero_from, NULL, NULL, NULL, napi_default, NULL},
-      {"crc32c", NULL, crc32c, NULL, NULL, NULL, napi_default, NULL},
-      {"crc32cImpl", NULL, crc32c_impl, NULL, NULL, NULL, napi_default, NULL},
-      {"forceTableCrc", NULL, force_table_crc, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
     return NULL;

@@ -9,8 +9,8 @@ import { replaySegmentsMmap } from './replay.js';
 vi.mock('./native.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('./native.js')>()),
   loadNative: () => ({
-    ok: false,
-    error: 'the native addon did not load from /pkg (Cannot find module walnut_mmap.node)',
+    binding: null,
+    reason: 'the native addon did not load from /pkg (Cannot find module walnut_mmap.node)',
     disabled: false,
   }),
 }));

@@ -71,7 +71,8 @@ it('a single retained view keeps the mapping alive', async () => {
 it('the same holds for the bare addon in a child process started with --expose-gc', () => {
   const { path } = writeSegment(dir, { firstLsn: 1n, frames: records(10) });
   const native = loadNative();
-  if (!native.ok) throw new Error(`the native addon must build for this test: ${native.error}`);
+  if (native.binding === null)
+    throw new Error(`the native addon must build for this test: ${native.reason}`);
   // Plain CommonJS, so the child needs no TypeScript build: map, keep only a view, collect.
   const script = `
     const { readFileSync } = require('node:fs');

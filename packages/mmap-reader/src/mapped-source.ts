@@ -1,4 +1,4 @@
-import { addonNumber, classifyDamage, type DamageKind, FrameStop } from '@walnut/codec';
+import { addonNumber, classifyDamage, type DamageKind, FrameStop, walkFrames } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
 import { RUN_FRAMES } from './frame-source.js';
 import { Advice, type NativeMmap } from './native.js';
@@ -19,7 +19,7 @@ const POPULATE_STEP = 4 * 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-/** A copy-on-write mapping of the whole file, frames verified in bulk by the native scanner. */
+/** A copy-on-write mapping of the whole file, frames verified in bulk by the codec's walk. */
 export class MappedFrameSource implements FrameSource {
   readonly mode = 'mmap' as const;
   readonly length: number;
@@ -83,14 +83,7 @@ export class MappedFrameSource implements FrameSource {
     this.dropBehind(mapping, from);
     this.populate(mapping, from);
     const status = this.status;
-    const count = this.addon.scanFrames(
-      mapping,
-      from,
-      this.length,
-      this.maxBody,
-      this.table,
-      status,
-    );
+    const count = walkFrames(this.buf, from, this.length, this.maxBody, status, this.table);
     this.runBase = from;
     this.stopCode = addonNumber(status[0]!) as FrameStop;
     this.stopOffset = addonNumber(status[1]!);

@@ -1,4 +1,10 @@
-import { addonSwitchedOff, badArgument, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  addonSwitchedOff,
+  badArgument,
+  crc32cImplementation,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { loadNative, type NativeMmap } from './native.js';
 
 /** How a reader gets at the bytes: a copy-on-write mapping, or plain reads into the heap. */
@@ -18,7 +24,10 @@ export interface MmapSupport {
   addonPath?: string;
   /** The load failure, when the addon did not load. */
   loadError?: string;
-  /** The CRC32C the mmap path verifies frames with. */
+  /**
+   * The CRC32C the mmap path verifies frames with: that of the codec's addon, which walks
+   * them. Absent when the codec's addon did not load (frames are then verified in JavaScript).
+   */
   crc32c?: 'sse4.2' | 'table';
 }
 
@@ -27,19 +36,21 @@ export function describeMmapSupport(): MmapSupport {
   if (off !== null)
     return { addonLoaded: false, autoMode: 'read', reason: `${off} in the environment` };
   const native = loadNative();
-  if (!native.ok)
+  if (native.binding === null)
     return {
       addonLoaded: false,
       autoMode: 'read',
-      reason: native.error,
-      loadError: native.error,
+      reason: native.reason,
+      loadError: native.reason,
     };
-  const base = {
+  const crc32c = crc32cImplementation.addon;
+  return {
     addonLoaded: true,
-    addonPath: native.path,
-    crc32c: native.addon.crc32cImpl(),
-  } as const;
-  return { ...base, autoMode: 'mmap', reason: 'native addon loaded' };
+    ...(native.path === undefined ? {} : { addonPath: native.path }),
+    ...(crc32c === undefined ? {} : { crc32c }),
+    autoMode: 'mmap',
+    reason: 'native addon loaded',
+  };
 }
 
 export interface ResolvedMode {
@@ -64,21 +75,21 @@ export function resolveMode(requested: RequestedMode = 'auto'): ResolvedMode {
     return { mode: 'read', reason: `${off} in the environment`, addon: null };
   }
   const native = loadNative();
-  if (!native.ok) {
+  if (native.binding === null) {
     if (requested === 'mmap')
       throw new WalError(
         WalErrorCode.BACKEND_UNAVAILABLE,
-        `mode 'mmap' was requested but ${native.error}; use mode 'auto' to read files where mapping is impossible`,
+        `mode 'mmap' was requested but ${native.reason}; use mode 'auto' to read files where mapping is impossible`,
       );
     return {
       mode: 'read',
-      reason: native.error,
+      reason: native.reason,
       addon: null,
     };
   }
   return {
     mode: 'mmap',
     reason: requested === 'mmap' ? "mode 'mmap' was requested" : 'native addon loaded',
-    addon: native.addon,
+    addon: native.binding,
   };
 }

@@ -58,7 +58,7 @@ export async function replaySegmentsMmap(
   options: ReplayOptions = {},
 ): Promise<ReplaySummary> {
   if (typeof fn !== 'function') invalidArgument('fn must be a function called for each record');
-  const cursor = new LogCursor(dir, fromLsn, options);
+  const cursor = new DirectoryReplay(dir, fromLsn, options);
   let records = 0;
   let lastLsn: bigint | null = null;
   const counted = (record: WalRecord) => {
@@ -106,7 +106,7 @@ export async function replaySegmentsMmapLimit(
 ): Promise<ReplayPage> {
   if (!Number.isSafeInteger(max) || max < 1)
     badArgument('max', 'a positive integer (records per page)', max);
-  const cursor = new LogCursor(dir, fromLsn, options);
+  const cursor = new DirectoryReplay(dir, fromLsn, options);
   const records: WalRecord[] = [];
   let next: WalRecord | null;
   try {
@@ -122,8 +122,13 @@ export async function replaySegmentsMmapLimit(
   return { records, hasMore: next !== null, nextLsn: last === undefined ? fromLsn : last.lsn + 1n };
 }
 
-/** Walks the records of consecutive segments, checking that each follows the one before. */
-class LogCursor {
+/**
+ * The replay of a log directory's segment files, without a writer or engine: walks the
+ * records of consecutive segments, checking that each follows the one before. (The Wal's
+ * `WalRecordSource` reads through its engine instead; segmented's `replay.ts` reads through a
+ * StorageIo.)
+ */
+class DirectoryReplay {
   private readonly from: bigint;
   private readonly options: ReplayOptions;
   private readonly segments: SegmentFile[];

@@ -1,11 +1,17 @@
 import {
   badArgument,
   checkOptionKeys,
+  clockOption,
   DEFAULT_MAX_RECORD_SIZE,
+  flagOption,
+  integerOption,
   KeyRing,
+  keyRingOption,
   MAX_FRAME_BODY,
+  type OptionSpec,
+  oneOfOption,
 } from '@walnut/codec';
-import type { StorageIo } from '@walnut/storage-io';
+import { missingStorageIoMethod, type StorageIo } from '@walnut/storage-io';
 
 export type RecoveryMode = 'strict' | 'truncate-tail' | 'salvage';
 
@@ -86,9 +92,7 @@ export type ResolvedConfig = Required<Omit<SegmentedWalConfig, Undefaulted>> & {
   [K in Undefaulted]: SegmentedWalConfig[K] | undefined;
 };
 
-export const DEFAULT_SEGMENT_TARGET_SIZE = 64 * 1024 * 1024;
-export const DEFAULT_WRITE_BUFFER_SIZE = 1024 * 1024;
-export const DEFAULT_WRITEBACK_AHEAD = 8 * 1024 * 1024;
+const MIB = 1024 * 1024;
 /** Smallest segment target: a header plus a few frames; smaller only multiplies files. */
 export const MIN_SEGMENT_TARGET_SIZE = 4096;
 /** Segment offsets must stay exact in a double and within what every backend can address. */
@@ -110,74 +114,50 @@ export const CONFIG_LIMITS = {
   writebackAhead: [0, 2 ** 40],
 } as const satisfies Record<string, readonly [number, number]>;
 
-/**
- * Every field of SegmentedWalConfig, in the order errors list them: a Record over its keys,
- * so the compiler rejects a field added to the interface and not here (or the reverse).
- */
-const FIELDS: Record<keyof SegmentedWalConfig, true> = {
-  dir: true,
-  segmentTargetSize: true,
-  io: true,
-  preallocate: true,
-  zeroFillAhead: true,
-  writebackAhead: true,
-  maxRecordSize: true,
-  recovery: true,
-  verify: true,
-  readOnly: true,
-  encryption: true,
-  writeBufferSize: true,
-  directIo: true,
-  allowOtherFiles: true,
-  clock: true,
+const bytes = (field: keyof typeof CONFIG_LIMITS, unit = ' (bytes)') => {
+  const [min, max] = CONFIG_LIMITS[field];
+  return integerOption(min, max, unit);
 };
-const KNOWN_KEYS: readonly string[] = Object.keys(FIELDS);
 
-const IO_METHODS = [
-  'open',
-  'submitOpen',
-  'close',
-  'size',
-  'truncate',
-  'mkdir',
-  'readdir',
-  'stat',
-  'rename',
-  'unlink',
-  'syncDirectory',
-  'lock',
-  'submitWrite',
-  'submitDatasync',
-  'submitWriteback',
-  'flush',
-  'completion',
-  'write',
-  'read',
-  'datasync',
-  'fsync',
-  'fallocate',
-  'closeIo',
-] as const;
+const storageIo = (value: unknown, name: string): StorageIo => {
+  if (typeof value !== 'object' || value === null) badArgument(name, 'a StorageIo', value);
+  const missing = missingStorageIoMethod(value);
+  if (missing !== null) badArgument(name, `a StorageIo (it has no ${missing}() method)`, value);
+  return value as StorageIo;
+};
 
-function optionalInteger(
-  name: string,
-  value: unknown,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    badArgument(name, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
-}
+/**
+ * Every field of SegmentedWalConfig but `dir`, declared once: its default and its check, in
+ * the order errors list them. A Record over the interface's keys, so the compiler rejects a
+ * field added to one and not the other. The Wal's options take these checks and defaults for
+ * the settings it passes on, and the package READMEs' tables are held to them by tests.
+ */
+export const CONFIG_OPTIONS: {
+  readonly [K in Exclude<keyof SegmentedWalConfig, 'dir'>]-?: OptionSpec<ResolvedConfig[K]>;
+} = {
+  segmentTargetSize: { default: 64 * MIB, check: bytes('segmentTargetSize') },
+  io: { default: undefined, check: storageIo },
+  preallocate: { default: false, check: flagOption },
+  zeroFillAhead: { default: 0, check: bytes('zeroFillAhead', ' (bytes; 0 = off)') },
+  writebackAhead: { default: 8 * MIB, check: bytes('writebackAhead', ' (bytes; 0 = off)') },
+  maxRecordSize: { default: DEFAULT_MAX_RECORD_SIZE, check: bytes('maxRecordSize') },
+  recovery: {
+    default: 'truncate-tail',
+    check: oneOfOption<RecoveryMode>('strict', 'truncate-tail', 'salvage'),
+  },
+  verify: { default: 'newest', check: oneOfOption<VerifyMode>('newest', 'all') },
+  readOnly: { default: false, check: flagOption },
+  encryption: { default: undefined, check: keyRingOption },
+  writeBufferSize: { default: MIB, check: bytes('writeBufferSize') },
+  directIo: { default: false, check: flagOption },
+  allowOtherFiles: { default: false, check: flagOption },
+  clock: { default: Date.now, check: clockOption },
+};
+const KNOWN_KEYS: readonly string[] = ['dir', ...Object.keys(CONFIG_OPTIONS)];
 
-function optionalBoolean(name: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') badArgument(name, 'a boolean', value);
-  return value;
-}
+export const DEFAULT_SEGMENT_TARGET_SIZE = CONFIG_OPTIONS.segmentTargetSize.default;
+export const DEFAULT_WRITE_BUFFER_SIZE = CONFIG_OPTIONS.writeBufferSize.default;
+export const DEFAULT_WRITEBACK_AHEAD = CONFIG_OPTIONS.writebackAhead.default;
 
 export function isKeyRing(value: unknown): value is KeyRing {
   return value instanceof KeyRing;
@@ -193,74 +173,10 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   if (typeof c.dir !== 'string' || c.dir.length === 0 || c.dir.includes('\0')) {
     badArgument('config.dir', 'a non-empty path string', c.dir);
   }
-  const segmentTargetSize = optionalInteger(
-    'config.segmentTargetSize',
-    c.segmentTargetSize,
-    DEFAULT_SEGMENT_TARGET_SIZE,
-    ...CONFIG_LIMITS.segmentTargetSize,
-  );
-  const writeBufferSize = optionalInteger(
-    'config.writeBufferSize',
-    c.writeBufferSize,
-    DEFAULT_WRITE_BUFFER_SIZE,
-    ...CONFIG_LIMITS.writeBufferSize,
-  );
-  const maxRecordSize = optionalInteger(
-    'config.maxRecordSize',
-    c.maxRecordSize,
-    DEFAULT_MAX_RECORD_SIZE,
-    ...CONFIG_LIMITS.maxRecordSize,
-  );
-  if (c.io !== undefined) {
-    const io = c.io as Record<string, unknown> | null;
-    if (io === null || typeof io !== 'object') badArgument('config.io', 'a StorageIo', c.io);
-    const missing = IO_METHODS.find((m) => typeof io[m] !== 'function');
-    if (missing !== undefined) {
-      badArgument('config.io', `a StorageIo (it has no ${missing}() method)`, c.io);
-    }
+  const resolved: Record<string, unknown> = { dir: c.dir };
+  for (const [key, spec] of Object.entries(CONFIG_OPTIONS) as [string, OptionSpec<unknown>][]) {
+    const value = c[key];
+    resolved[key] = value === undefined ? spec.default : spec.check(value, `config.${key}`);
   }
-  let recovery: RecoveryMode = 'truncate-tail';
-  if (c.recovery !== undefined) {
-    if (c.recovery !== 'strict' && c.recovery !== 'truncate-tail' && c.recovery !== 'salvage') {
-      badArgument('config.recovery', "'strict', 'truncate-tail' or 'salvage'", c.recovery);
-    }
-    recovery = c.recovery;
-  }
-  if (c.verify !== undefined && c.verify !== 'newest' && c.verify !== 'all') {
-    badArgument('config.verify', "'newest' or 'all'", c.verify);
-  }
-  const verify: VerifyMode = c.verify === 'all' ? 'all' : 'newest';
-  if (c.encryption !== undefined && !isKeyRing(c.encryption)) {
-    badArgument('config.encryption', 'a KeyRing from @walnut/codec', c.encryption);
-  }
-  if (c.clock !== undefined && typeof c.clock !== 'function') {
-    badArgument('config.clock', 'a function returning ms since the epoch', c.clock);
-  }
-  return {
-    dir: c.dir,
-    segmentTargetSize,
-    io: c.io as StorageIo | undefined,
-    preallocate: optionalBoolean('config.preallocate', c.preallocate),
-    zeroFillAhead: optionalInteger(
-      'config.zeroFillAhead',
-      c.zeroFillAhead,
-      0,
-      ...CONFIG_LIMITS.zeroFillAhead,
-    ),
-    writebackAhead: optionalInteger(
-      'config.writebackAhead',
-      c.writebackAhead,
-      DEFAULT_WRITEBACK_AHEAD,
-      ...CONFIG_LIMITS.writebackAhead,
-    ),
-    maxRecordSize,
-    recovery,
-    verify,
-    readOnly: optionalBoolean('config.readOnly', c.readOnly),
-    encryption: c.encryption as KeyRing | undefined,
-    writeBufferSize,
-    directIo: optionalBoolean('config.directIo', c.directIo),
-    allowOtherFiles: optionalBoolean('config.allowOtherFiles', c.allowOtherFiles),
-    clock: (c.clock as (() => number) | undefined) ?? Date.now,
-  };
+  return resolved as ResolvedConfig;
 }

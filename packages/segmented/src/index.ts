@@ -2,6 +2,7 @@ export type { WalRecord, WalRecordInput } from '@walnut/codec';
 export { KeyRing } from '@walnut/codec';
 export {
   CONFIG_LIMITS,
+  CONFIG_OPTIONS,
   DEFAULT_SEGMENT_TARGET_SIZE,
   DEFAULT_WRITE_BUFFER_SIZE,
   type RecoveryMode,

@@ -13,13 +13,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+/* CHECK, throw_napi and the make_* helpers: the one copy in @walnut/codec's native/
+ * (binding.gyp finds it there; decision 0114). */
+#include "walnut_napi.h"
 
 /* io_uring, eventfd, fallocate and sync_file_range are Linux's: elsewhere (macOS) the addon
  * gives flock and aligned buffers only, and says io_uring is unavailable (binding.gyp). */
@@ -75,33 +78,6 @@ typedef struct {
 
 static void set_named(napi_env env, napi_value object, const char *name, napi_value value) {
   napi_set_named_property(env, object, name, value);
-}
-
-#define CHECK(call)                                                          \
-  do {                                                                       \
-    if ((call) != napi_ok) {                                                 \
-      const napi_extended_error_info *info = NULL;                           \
-      napi_get_last_error_info(env, &info);                                  \
-      bool pending = false;                                                  \
-      napi_is_exception_pending(env, &pending);                              \
-      if (!pending)                                                          \
-        napi_throw_error(env, NULL,                                          \
-                         info && info->error_message ? info->error_message   \
-                                                     : "N-API call failed"); \
-      return NULL;                                                           \
-    }                                                                        \
-  } while (0)
-
-static napi_value make_int(napi_env env, int64_t value) {
-  napi_value out;
-  napi_create_int64(env, value, &out);
-  return out;
-}
-
-static napi_value make_bool(napi_env env, bool value) {
-  napi_value out;
-  napi_get_boolean(env, value, &out);
-  return out;
 }
 
 static char *errno_message(const char *what, int err, char *buf, size_t len) {

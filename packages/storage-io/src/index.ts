@@ -26,6 +26,7 @@ export {
 } from './contract/aligned.js';
 export { BaseStorageIo, type OpenRequest, type QueuedOp } from './contract/base-storage-io.js';
 export { Errno, errnoName, ioErrorFromErrno } from './contract/errors.js';
+export { isStorageIo, missingStorageIoMethod } from './contract/is-storage-io.js';
 export { readFully } from './contract/read-fully.js';
 export { SequentialStorageIo } from './contract/sequential-storage-io.js';
 export type * from './contract/types.js';

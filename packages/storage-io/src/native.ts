@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAddon } from '@walnut/codec';
+import { type AddonLoad, loadAddon } from '@walnut/codec';
 
 /** One in-flight-capable io_uring instance, as the addon exposes it. */
 export interface NativeRing {
@@ -83,37 +83,27 @@ export interface NativeBinding {
   };
 }
 
-export interface NativeLoad {
-  readonly binding: NativeBinding | null;
-  /** How the addon was loaded, or why it is not available. */
-  readonly reason: string;
-}
-
 // This file sits directly under src/ and is bundled directly under dist/: either way the
 // package root is one level up. Keep it there when the tree is sorted.
 export const packageRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
-let cached: NativeLoad | undefined;
+let cached: AddonLoad<NativeBinding> | undefined;
 
 /** Loads the addon once, through the loader every Walnut addon uses; never throws. */
-export function loadNative(): NativeLoad {
+export function loadNative(): AddonLoad<NativeBinding> {
   cached ??= loadNativeFrom(packageRoot);
   return cached;
 }
 
 /** Loads the addon of the package at `root` (tests point it at a directory without one). */
-export function loadNativeFrom(root: string): NativeLoad {
+export function loadNativeFrom(root: string): AddonLoad<NativeBinding> {
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
     return {
       binding: null,
       reason: `the native addon is built for Linux and macOS only (platform is ${process.platform}); ${FALLBACK}`,
+      disabled: false,
     };
   }
-  const { binding, reason } = loadAddon<NativeBinding>({
-    name: 'storage-io',
-    packageRoot: root,
-    fallback: FALLBACK,
-  });
-  return { binding, reason };
+  return loadAddon<NativeBinding>({ name: 'storage-io', packageRoot: root, fallback: FALLBACK });
 }
 
 const FALLBACK =

@@ -1,5 +1,13 @@
-import { badArgument, KeyRing, unknownOption } from '@walnut/codec';
-import { CONFIG_LIMITS, type RecoveryMode, type VerifyMode } from '@walnut/segmented';
+import {
+  badArgument,
+  integerOption,
+  type KeyRing,
+  type OptionCheck,
+  type OptionSpec,
+  oneOfOption,
+  unknownOption,
+} from '@walnut/codec';
+import { CONFIG_OPTIONS, type RecoveryMode, type VerifyMode } from '@walnut/segmented';
 import { checkIoUringConfig, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
 import type { EngineConfig, SegmentOpener } from './engine.js';
 import { checkStorageChoice, type StorageChoice } from './internal/storage-choice.js';
@@ -126,77 +134,63 @@ export const WRITER_ONLY_OPTIONS: readonly (keyof WalOptions)[] = [
   'maxRecordSize',
 ];
 
-type Check<T> = (value: unknown, name: string) => T;
+/**
+ * Enough queued bytes to keep eight 1 MiB writes in flight; more only adds write buffers the
+ * CPU caches cannot hold (docs/decisions/0607-wal-queue-and-writeback-ahead.md).
+ */
+export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 
-function integer(min: number, max: number, unit = ''): Check<number> {
-  return (value, name) => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
-      badArgument(name, `an integer from ${min} to ${max}${unit}`, value);
-    return value;
-  };
-}
-
-function oneOf<T extends string>(...choices: T[]): Check<T> {
-  return (value, name) => {
-    if (!choices.includes(value as T))
-      badArgument(name, choices.map((choice) => `'${choice}'`).join(', '), value);
-    return value as T;
-  };
-}
-
-const flag: Check<boolean> = (value, name) => {
-  if (typeof value !== 'boolean') badArgument(name, 'true or false', value);
-  return value;
-};
-
-const keyRing: Check<KeyRing> = (value, name) => {
-  if (!(value instanceof KeyRing))
-    badArgument(name, 'a KeyRing (from @walnut/wal or @walnut/codec)', value);
-  return value;
-};
+/** zeroFillAhead under durability 'sync' unless set (docs/decisions/0305-zero-fill-ahead.md). */
+export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 1024 * 1024;
 
 /** setInterval/setTimeout take at most 2^31 - 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const [minSegment, maxSegment] = CONFIG_LIMITS.segmentTargetSize;
 
-/**
- * Every option, once: its check. `WalOptions` and this table cannot drift apart (the type
- * demands one check per option and nothing else), and the setters, `options()` and
- * `build()` all go through `checkOption`, so a mistake is reported under the name the user
- * typed, when they typed it.
- */
-const CHECKS: { readonly [K in keyof WalOptions]-?: Check<NonNullable<WalOptions[K]>> } = {
-  segmentSize: integer(minSegment, maxSegment, ' (bytes)'),
-  durability: oneOf<Durability>('sync', 'flush', 'none', 'interval'),
-  syncIntervalMs: integer(1, MAX_TIMER_MS, ' (ms)'),
-  maxQueueBytes: integer(1, Number.MAX_SAFE_INTEGER, ' (bytes)'),
-  backpressure: oneOf<Backpressure>('block', 'error'),
-  storageIo: checkStorageChoice,
-  ioUring: (value) => checkIoUringConfig(value),
-  encryption: keyRing,
-  recovery: oneOf<RecoveryMode>('strict', 'truncate-tail', 'salvage'),
-  verify: oneOf<VerifyMode>('newest', 'all'),
-  maxRecordSize: integer(...CONFIG_LIMITS.maxRecordSize, ' (bytes)'),
-  maxGroupWaitMs: (value, name) => {
-    if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS)
-      badArgument(name, `a number of milliseconds from 0 to ${MAX_TIMER_MS}`, value);
-    return value;
-  },
-  preallocate: flag,
-  writeBufferSize: integer(...CONFIG_LIMITS.writeBufferSize, ' (bytes)'),
-  zeroFillAhead: integer(...CONFIG_LIMITS.zeroFillAhead, ' (bytes; 0 = off)'),
-  writebackAhead: integer(...CONFIG_LIMITS.writebackAhead, ' (bytes; 0 = off)'),
-  directIo: flag,
-  readOnly: flag,
-  allowOtherFiles: flag,
-  clock: (value, name) => {
-    if (typeof value !== 'function')
-      badArgument(name, 'a function returning ms since the epoch', value);
-    return value as () => number;
-  },
+const milliseconds: OptionCheck<number> = (value, name) => {
+  if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS)
+    badArgument(name, `a number of milliseconds from 0 to ${MAX_TIMER_MS}`, value);
+  return value;
 };
 
-export const OPTION_NAMES = Object.keys(CHECKS) as (keyof WalOptions)[];
+/**
+ * Every option, declared once: its default and its check. The options the Wal passes on to
+ * its engine take segmented's declaration (`CONFIG_OPTIONS`) as they are, so a default or a
+ * limit lives in one place. `WalOptions` and this table cannot drift apart (the type demands
+ * one entry per option and nothing else), and the setters, `options()` and `build()` all go
+ * through `checkOption`, so a mistake is reported under the name the user typed, when they
+ * typed it. `zeroFillAhead`'s default is `DEFAULT_SYNC_ZERO_FILL_AHEAD` under durability
+ * 'sync' (the builder decides); test/option-tables.test.ts holds the README's table to these.
+ */
+export const WAL_OPTIONS = {
+  segmentSize: CONFIG_OPTIONS.segmentTargetSize,
+  durability: {
+    default: 'sync',
+    check: oneOfOption<Durability>('sync', 'flush', 'none', 'interval'),
+  },
+  syncIntervalMs: { default: 100, check: integerOption(1, MAX_TIMER_MS, ' (ms)') },
+  maxQueueBytes: {
+    default: DEFAULT_MAX_QUEUE_BYTES,
+    check: integerOption(1, Number.MAX_SAFE_INTEGER, ' (bytes)'),
+  },
+  backpressure: { default: 'block', check: oneOfOption<Backpressure>('block', 'error') },
+  storageIo: { default: 'auto', check: checkStorageChoice },
+  ioUring: { default: undefined, check: (value) => checkIoUringConfig(value) },
+  encryption: CONFIG_OPTIONS.encryption,
+  recovery: CONFIG_OPTIONS.recovery,
+  verify: CONFIG_OPTIONS.verify,
+  maxRecordSize: CONFIG_OPTIONS.maxRecordSize,
+  maxGroupWaitMs: { default: 0, check: milliseconds },
+  preallocate: CONFIG_OPTIONS.preallocate,
+  writeBufferSize: CONFIG_OPTIONS.writeBufferSize,
+  zeroFillAhead: CONFIG_OPTIONS.zeroFillAhead,
+  writebackAhead: CONFIG_OPTIONS.writebackAhead,
+  directIo: CONFIG_OPTIONS.directIo,
+  readOnly: CONFIG_OPTIONS.readOnly,
+  allowOtherFiles: CONFIG_OPTIONS.allowOtherFiles,
+  clock: CONFIG_OPTIONS.clock,
+} satisfies { readonly [K in keyof WalOptions]-?: OptionSpec<WalOptions[K]> };
+
+export const OPTION_NAMES = Object.keys(WAL_OPTIONS) as (keyof WalOptions)[];
 
 /** For each option, the engine fields whose type takes its value. */
 type EngineFieldFor<K extends keyof WalOptions> = {
@@ -237,7 +231,7 @@ export function engineFields(options: WalOptions, reader: boolean): Partial<Engi
 
 /** The value, checked under the option's own name; WAL_BAD_ARGUMENT if it is wrong. */
 export function checkOption<K extends keyof WalOptions>(key: K, value: unknown): WalOptions[K] {
-  return (CHECKS[key] as Check<WalOptions[K]>)(value, key);
+  return (WAL_OPTIONS[key].check as OptionCheck<WalOptions[K]>)(value, key);
 }
 
 /**
@@ -249,7 +243,7 @@ export function checkOptions(options: unknown): WalOptions {
     badArgument('options', 'an object', options);
   const checked: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
-    if (!(key in CHECKS)) throw unknownOption(key, OPTION_NAMES, 'Wal.open()');
+    if (!(key in WAL_OPTIONS)) throw unknownOption(key, OPTION_NAMES, 'Wal.open()');
     if (value !== undefined) checked[key] = checkOption(key as keyof WalOptions, value);
   }
   return checked as WalOptions;

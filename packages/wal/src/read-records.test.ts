@@ -3,7 +3,7 @@ import type { SegmentInfo } from '@walnut/segmented';
 import { describe, expect, it } from 'vitest';
 import { FakeEngine, fakeSegment } from '../test/fake-engine.js';
 import type { EngineSegment } from './engine.js';
-import { LogCursor, RecordIterator } from './read-records.js';
+import { RecordIterator, WalRecordSource } from './read-records.js';
 
 /** A log whose first segment is behind the active one but not sealed yet (a rollover in progress). */
 class RollingEngine extends FakeEngine {
@@ -15,7 +15,7 @@ class RollingEngine extends FakeEngine {
     const active = fakeSegment({ path: '/fake/4.wal', firstLsn: 4n, lastLsn: 5n });
     return [
       fakeSegment({ path: '/fake/1.wal', firstLsn: 1n, lastLsn: 3n, sealed: this.sealed }),
-      // LogCursor takes EngineSegments, whose writtenBytes an engine may leave out.
+      // WalRecordSource takes EngineSegments, whose writtenBytes an engine may leave out.
       { ...active, writtenBytes: this.activeWrittenBytes } as SegmentInfo,
     ];
   }
@@ -49,12 +49,12 @@ async function lsnsRead(
     return { next, drain, finish() {}, close() {} };
   };
   const out: bigint[] = [];
-  const cursor = new LogCursor(engine, from, 5n, openSegment, readsUnsealed);
+  const cursor = new WalRecordSource(engine, from, 5n, openSegment, readsUnsealed);
   for await (const record of new RecordIterator(cursor)) out.push(record.lsn);
   return out;
 }
 
-describe('LogCursor', () => {
+describe('WalRecordSource', () => {
   it('maps only segments that are sealed; one still being sealed is read through the engine', async () => {
     const engine = await fiveRecords();
     const mapped: string[] = [];

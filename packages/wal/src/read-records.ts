@@ -11,8 +11,9 @@ const PAGE_RECORDS = 16_384;
  * one when reading starts at or before it; the rest through the engine's bounded reads.
  * `next()` hands out what is at hand without waiting; `more()` fetches the next segment or
  * page. Replay and the iterator both drive it, so neither pays the async machinery per record.
+ * Not a durable `Cursor` (cursors/): it keeps no position beyond one read.
  */
-export class LogCursor {
+export class WalRecordSource {
   private readonly engine: LogEngine;
   private readonly upTo: bigint;
   private readonly openSegment: SegmentOpener | undefined;
@@ -203,12 +204,12 @@ export class LogCursor {
  * `for await` does); the records themselves are yours to keep.
  */
 export class RecordIterator implements AsyncIterableIterator<WalRecord> {
-  private readonly cursor: LogCursor;
+  private readonly cursor: WalRecordSource;
   private readonly result: IteratorResult<WalRecord> = { value: undefined, done: false } as never;
   private readonly resolvedResult = Promise.resolve(this.result);
   private done = false;
 
-  constructor(cursor: LogCursor) {
+  constructor(cursor: WalRecordSource) {
     this.cursor = cursor;
   }
 

@@ -7,8 +7,10 @@ import {
   type Backpressure,
   checkOption,
   checkOptions,
+  DEFAULT_SYNC_ZERO_FILL_AHEAD,
   type Durability,
   engineFields,
+  WAL_OPTIONS,
   type WalOptions,
   WRITER_ONLY_OPTIONS,
 } from './options.js';
@@ -16,15 +18,6 @@ import { recordRetentionSettings } from './retention/retention-file.js';
 import { checkRetention, type RetentionOptions } from './retention/retention-options.js';
 import { segmentedEngineFactory } from './segmented-engine.js';
 import { Wal } from './wal.js';
-
-/**
- * Enough queued bytes to keep eight 1 MiB writes in flight; more only adds write buffers the
- * CPU caches cannot hold (docs/decisions/0607-wal-queue-and-writeback-ahead.md).
- */
-export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
-
-/** zeroFillAhead under durability 'sync' unless set (docs/decisions/0305-zero-fill-ahead.md). */
-export const DEFAULT_SYNC_ZERO_FILL_AHEAD = 1024 * 1024;
 
 /**
  * Configures a log; `await build()` opens it, and so does awaiting the builder itself
@@ -140,7 +133,7 @@ export class WalBuilder implements PromiseLike<Wal> {
   /** Opens (recovering if needed) and starts the log. */
   async build(): Promise<Wal> {
     const s = this.settings;
-    const durability = s.durability ?? 'sync';
+    const durability = s.durability ?? WAL_OPTIONS.durability.default;
     if (s.ioUring !== undefined && typeof s.storageIo === 'object') {
       badArgument(
         'ioUring',
@@ -173,10 +166,10 @@ export class WalBuilder implements PromiseLike<Wal> {
     }
     const wal = new Wal(this.dir, engine, {
       durability,
-      syncIntervalMs: s.syncIntervalMs ?? 100,
-      maxQueueBytes: s.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
-      backpressure: s.backpressure ?? 'block',
-      maxGroupWaitMs: s.maxGroupWaitMs ?? 0,
+      syncIntervalMs: s.syncIntervalMs ?? WAL_OPTIONS.syncIntervalMs.default,
+      maxQueueBytes: s.maxQueueBytes ?? WAL_OPTIONS.maxQueueBytes.default,
+      backpressure: s.backpressure ?? WAL_OPTIONS.backpressure.default,
+      maxGroupWaitMs: s.maxGroupWaitMs ?? WAL_OPTIONS.maxGroupWaitMs.default,
       readOnly,
       ownedIo: owned ? io : undefined,
       openSegment: factory.openSegment?.(s.encryption, io),

@@ -146,7 +146,7 @@ vi.mock('../native.js', async (importOriginal) => {
       const binding = load.binding;
       if (binding === null) return load;
       return {
-        reason: load.reason,
+        ...load,
         binding: {
           probe: () => binding.probe(),
           flock: (fd: number, operation: number) => binding.flock(fd, operation),

@@ -1,7 +1,7 @@
 import { badArgument, type WalError, type WalRecord } from '@walnut/codec';
 import { type SuffixCuts, truncatedError } from '@walnut/segmented';
 import type { LogEngine, SegmentOpener } from '../engine.js';
-import { LogCursor, RecordIterator } from '../read-records.js';
+import { RecordIterator, WalRecordSource } from '../read-records.js';
 import { closedError } from './refusals.js';
 
 /**
@@ -139,8 +139,8 @@ export class ReadSide {
     for (const wake of waiters) wake();
   }
 
-  private cursor(from: bigint, upTo: bigint, since = this.cuts.generation): LogCursor {
-    return new LogCursor(
+  private cursor(from: bigint, upTo: bigint, since = this.cuts.generation): WalRecordSource {
+    return new WalRecordSource(
       this.engine,
       from,
       upTo,

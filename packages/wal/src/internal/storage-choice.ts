@@ -3,6 +3,7 @@ import {
   BACKEND_CHOICES,
   type BackendChoice,
   type IoUringConfig,
+  isStorageIo,
   openStorageIo,
   type StorageIo,
 } from '@walnut/storage-io';
@@ -20,12 +21,7 @@ export interface ResolvedStorage {
 export function checkStorageChoice(value: unknown, name: string): StorageChoice {
   if (typeof value === 'string' && (BACKEND_CHOICES as readonly string[]).includes(value))
     return value as BackendChoice;
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { submitWrite?: unknown }).submitWrite === 'function'
-  )
-    return value as StorageIo;
+  if (isStorageIo(value)) return value;
   return badArgument(
     name,
     `a StorageIo or one of ${BACKEND_CHOICES.map((b) => `'${b}'`).join(', ')}`,

@@ -1,0 +1,200 @@
+import { jsonSafe } from '../values/json.js';
+
+/**
+ * Every error Walnut raises for something a caller can cause or must handle is a
+ * `WalError`. The `code` is part of the public API: it never changes meaning, so
+ * callers may switch on it. The message says what happened and what to do.
+ */
+export const WalErrorCode = {
+  /** An argument or config field has the wrong type or range. */
+  BAD_ARGUMENT: 'WAL_BAD_ARGUMENT',
+  /** A record, meta or batch is larger than `maxRecordSize` (or the format limit). */
+  RECORD_TOO_LARGE: 'WAL_RECORD_TOO_LARGE',
+  /** Damage followed by valid data (mid-log corruption), or a structurally invalid file. */
+  CORRUPT: 'WAL_CORRUPT',
+  /** A segment between the first and the last is missing. */
+  MISSING_SEGMENT: 'WAL_MISSING_SEGMENT',
+  /** A file was written by a format version this build does not know. */
+  UNSUPPORTED_FORMAT: 'WAL_UNSUPPORTED_FORMAT',
+  /** An fsync/fdatasync failed earlier; the log refuses to report success until reopened. */
+  POISONED: 'WAL_POISONED',
+  /** The disk is full (ENOSPC/EDQUOT); the log is consistent and works once space is freed. */
+  NO_SPACE: 'WAL_NO_SPACE',
+  /** Any other I/O failure; `errno` and `syscall` say which. */
+  IO: 'WAL_IO',
+  /** Another writer (another process, or another opener in this one) holds the log directory's lock. */
+  LOCKED: 'WAL_LOCKED',
+  /**
+   * No lock that excludes other processes can be had here (no native flock, and no way to
+   * prove a lock file's owner gone), so the log is not opened for writing.
+   */
+  LOCK_UNAVAILABLE: 'WAL_LOCK_UNAVAILABLE',
+  /** The operation is not allowed in the current state. */
+  BAD_STATE: 'WAL_BAD_STATE',
+  /**
+   * The log (or I/O instance) is closed. An append rejected with it is never in the log: it
+   * may be appended again without creating a duplicate.
+   */
+  CLOSED: 'WAL_CLOSED',
+  /**
+   * An append failed after its bytes were handed to the operating system (the log closed or
+   * was poisoned before they were made durable): it may or may not be in the log. `details.lsn`
+   * is the LSN it would have resolved with (a batch's last); after reopening, the log holds
+   * that record at that LSN, or it ends before it. Look before appending it again.
+   */
+  OUTCOME_UNKNOWN: 'WAL_OUTCOME_UNKNOWN',
+  /** The log is shutting down and takes no new work. */
+  CLOSING: 'WAL_CLOSING',
+  /** A shutdown or wait exceeded its deadline. */
+  TIMEOUT: 'WAL_TIMEOUT',
+  /** The append queue is full and `backpressure: 'error'` was chosen. */
+  BACKPRESSURE: 'WAL_BACKPRESSURE',
+  /**
+   * The directory is not a log of the kind being opened: it holds other files and no log, a
+   * log of another kind (a per-core log opened as a segmented one, or the reverse), or the
+   * path is not a directory at all. Nothing was written to it.
+   */
+  NOT_A_LOG: 'WAL_NOT_A_LOG',
+  /** The log was opened read-only. */
+  READ_ONLY: 'WAL_READ_ONLY',
+  /** Replay was asked to start below the retained floor (those records were truncated). */
+  REPLAY_BELOW_FLOOR: 'WAL_REPLAY_BELOW_FLOOR',
+  /**
+   * `truncateAfter` cut the log after `details.lsn` while this reader, tail or iterator was
+   * positioned past it: what it would hand out next may belong to another history. Open a
+   * new reader from `details.lsn + 1` (after deciding what to do with what it had read).
+   */
+  TRUNCATED: 'WAL_TRUNCATED',
+  /** An encrypted segment names a key id the key ring does not hold. */
+  KEY_MISSING: 'WAL_KEY_MISSING',
+  /** Authentication failed: wrong key, or the ciphertext was tampered with. */
+  DECRYPT_FAILED: 'WAL_DECRYPT_FAILED',
+  /** A requested backend (e.g. io_uring) cannot be used on this machine. */
+  BACKEND_UNAVAILABLE: 'WAL_BACKEND_UNAVAILABLE',
+  /** An append asked for a first LSN other than the log's next one (followers append at the primary's LSNs). */
+  LSN_MISMATCH: 'WAL_LSN_MISMATCH',
+  /** A newer primary took over the replicated log: this one never acknowledges again. */
+  FENCED: 'WAL_FENCED',
+  /** The record is durable locally, but the cluster did not acknowledge it in time. */
+  NOT_REPLICATED: 'WAL_NOT_REPLICATED',
+  /** A replica's log and the replicated stream disagree (a gap, other bytes, or a record the stream never had). */
+  DIVERGED: 'WAL_DIVERGED',
+  /**
+   * A durable cursor's next record is gone (retention deleted it while the cursor lagged past
+   * its cap): `details.lsn` is the first LSN still kept. Never an empty, "caught up" read.
+   */
+  CURSOR_BEHIND: 'WAL_CURSOR_BEHIND',
+  /** Another holder (another process, or another Wal in this one) has this durable cursor open. */
+  CURSOR_IN_USE: 'WAL_CURSOR_IN_USE',
+} as const;
+
+export type WalErrorCode = (typeof WalErrorCode)[keyof typeof WalErrorCode];
+
+/** Where in the log an error was found, when it is about a place on disk. */
+export interface WalErrorDetails {
+  /** Path of the segment or file concerned. */
+  segment?: string;
+  /** Byte offset inside that file. */
+  offset?: number;
+  /** Positive errno number for I/O errors (e.g. 5 for EIO). */
+  errno?: number;
+  /** The system call or operation that failed. */
+  syscall?: string;
+  [key: string]: unknown;
+}
+
+export class WalError extends Error {
+  override readonly name = 'WalError';
+  readonly code: WalErrorCode;
+  readonly details: WalErrorDetails;
+
+  constructor(
+    code: WalErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: WalErrorDetails } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /**
+   * `WAL_CLOSED` for a call on something closed: `subject` names it ("the log", `cursor "a"`),
+   * `why` (in parentheses) says what closing meant for it, `advice` what to do instead.
+   */
+  static closed(
+    subject: string,
+    advice?: string,
+    options: { why?: string; details?: WalErrorDetails } = {},
+  ): WalError {
+    const why = options.why === undefined ? '' : ` (${options.why})`;
+    return new WalError(
+      WalErrorCode.CLOSED,
+      `${subject} is closed${why}${advice === undefined ? '' : `; ${advice}`}`,
+      options.details === undefined ? {} : { details: options.details },
+    );
+  }
+
+  /**
+   * `WAL_POISONED` for every call after a write or sync failed: what reached the disk is
+   * unknown, so the writer takes no more calls until it is reopened. `message` says what
+   * failed and how to reopen; `cause` is the failure.
+   */
+  static poisoned(message: string, cause: unknown, details?: WalErrorDetails): WalError {
+    return new WalError(
+      WalErrorCode.POISONED,
+      message,
+      details === undefined ? { cause } : { cause, details },
+    );
+  }
+
+  /**
+   * What `JSON.stringify` writes, as loggers do: the code and message (an Error's message is
+   * not an enumerable field) and the details, whose LSNs become decimal strings.
+   */
+  toJSON(): { name: string; code: WalErrorCode; message: string; details: unknown } {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      details: jsonSafe(this.details),
+    };
+  }
+}
+
+export function isWalError(value: unknown, code?: WalErrorCode): value is WalError {
+  return value instanceof WalError && (code === undefined || value.code === code);
+}
+
+/** Throws `WAL_BAD_ARGUMENT` with a message naming the argument and what it must be. */
+export function badArgument(name: string, expected: string, got: unknown): never {
+  throw new WalError(
+    WalErrorCode.BAD_ARGUMENT,
+    `${name} must be ${expected}, got ${describeValue(got)}`,
+  );
+}
+
+/**
+ * Throws `WAL_BAD_ARGUMENT` with a message of another shape than `badArgument`'s; like every
+ * message, it says what to pass instead.
+ */
+export function invalidArgument(message: string): never {
+  throw new WalError(WalErrorCode.BAD_ARGUMENT, message);
+}
+
+/** What a refused argument was, for a message that says what was passed: `"abc"`, `a Set`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined)
+    return String(value);
+  if (value instanceof Uint8Array && !ArrayBuffer.isView(value))
+    return 'an object that passes for a Uint8Array but is not one (a Proxy?)';
+  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
+  if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  const name = value.constructor?.name ?? typeof value;
+  return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`;
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/error-code.js';
+import { crc32cRange } from '../crc/crc32c.js';
+import { WalErrorCode } from '../errors/errors.js';
+import { FILE_HEADER_SIZE } from '../format/constants.js';
+import {
+  decodeFileHeader,
+  encodeFileHeader,
+  parseSegmentFileName,
+  segmentFileName,
+  segmentFilesIn,
+} from './file-header.js';
+
+const salt = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+
+describe('file header', () => {
+  it('round-trips every field in 64 bytes', () => {
+    const buf = encodeFileHeader({
+      firstLsn: 42n,
+      salt,
+      cipher: 'aes-256-gcm',
+      fileKind: 'segment',
+      keyId: 7,
+      createdAtMs: 1_700_000_000_000,
+      logId: 0xfedcba9876543210n,
+    });
+    expect(buf.length).toBe(FILE_HEADER_SIZE);
+    expect(buf.subarray(0, 4).toString('latin1')).toBe('WLNT');
+    expect(decodeFileHeader(buf)).toEqual({
+      version: 2,
+      headerLength: 64,
+      firstLsn: 42n,
+      salt,
+      cipher: 'aes-256-gcm',
+      fileKind: 'segment',
+      keyId: 7,
+      createdAtMs: 1_700_000_000_000,
+      logId: 0xfedcba9876543210n,
+    });
+  });
+
+  it('reads and writes version 1, whose log id bytes are reserved zeros', () => {
+    const v1 = { firstLsn: 1n, salt, cipher: 'none' as const, fileKind: 'segment' as const };
+    const buf = encodeFileHeader({ ...v1, keyId: 0, version: 1 });
+    expect(decodeFileHeader(buf)).toMatchObject({ version: 1, logId: 0n });
+    expect(codeOf(() => encodeFileHeader({ ...v1, keyId: 0, version: 1, logId: 5n }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeFileHeader({ ...v1, keyId: 0, version: 3 }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    // A version 1 header with bytes 48‥55 set (and a matching CRC) is not one this build wrote.
+    const withId = encodeFileHeader({ ...v1, keyId: 0, logId: 5n });
+    withId.writeUInt16LE(1, 4);
+    withId.writeUInt32LE(crc32cRange(withId, 0, 60, 0), 60);
+    expect(codeOf(() => decodeFileHeader(withId))).toBe(WalErrorCode.UNSUPPORTED_FORMAT);
+    // Version 2's own reserved bytes, 56‥59, stay zero.
+    const reserved = encodeFileHeader({ ...v1, keyId: 0 });
+    reserved[57] = 1;
+    reserved.writeUInt32LE(crc32cRange(reserved, 0, 60, 0), 60);
+    expect(codeOf(() => decodeFileHeader(reserved))).toBe(WalErrorCode.UNSUPPORTED_FORMAT);
+  });
+
+  it('reports damage as WAL_CORRUPT and another version (bytes 4‥5) as WAL_UNSUPPORTED_FORMAT', () => {
+    const good = encodeFileHeader({
+      firstLsn: 1n,
+      salt,
+      cipher: 'none',
+      fileKind: 'core',
+      keyId: 0,
+    });
+    expect(codeOf(() => decodeFileHeader(good.subarray(0, 63)))).toBe(WalErrorCode.CORRUPT);
+    for (let i = 0; i < 64; i++) {
+      const bad = Buffer.from(good);
+      bad[i]! ^= 0x01;
+      const code = codeOf(() => decodeFileHeader(bad, 'x.wal'));
+      if (i === 4 || i === 5) expect(code).toBe(WalErrorCode.UNSUPPORTED_FORMAT);
+      else expect(code).toBe(WalErrorCode.CORRUPT);
+    }
+  });
+
+  it('rejects bad fields with WAL_BAD_ARGUMENT', () => {
+    const ok = {
+      firstLsn: 1n,
+      salt,
+      cipher: 'none' as const,
+      fileKind: 'segment' as const,
+      keyId: 0,
+    };
+    expect(codeOf(() => encodeFileHeader({ ...ok, salt: Buffer.alloc(15) }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeFileHeader({ ...ok, firstLsn: -1n }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeFileHeader({ ...ok, keyId: 3 }))).toBe(WalErrorCode.BAD_ARGUMENT);
+    expect(codeOf(() => encodeFileHeader({ ...ok, cipher: 'rot13' as 'none' }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(codeOf(() => encodeFileHeader({ ...ok, fileKind: 'x' as 'core' }))).toBe(
+      WalErrorCode.BAD_ARGUMENT,
+    );
+  });
+});
+
+describe('segment file names', () => {
+  it('are 20 zero-padded digits that sort like the LSNs', () => {
+    expect(segmentFileName(1n)).toBe('00000000000000000001.wal');
+    expect(segmentFileName((1n << 64n) - 1n)).toBe('18446744073709551615.wal');
+    expect(parseSegmentFileName('00000000000000000042.wal')).toBe(42n);
+  });
+
+  it('parse to null when the name is not a segment', () => {
+    expect(parseSegmentFileName('42.wal')).toBeNull();
+    expect(parseSegmentFileName('00000000000000000042.wal.tmp')).toBeNull();
+    expect(parseSegmentFileName('99999999999999999999.wal')).toBeNull();
+  });
+
+  it('pick the segments out of a directory listing, in LSN order', () => {
+    const names = [
+      segmentFileName(300n),
+      'LOCK',
+      'FLOOR',
+      `${segmentFileName(400n)}.tmp`,
+      segmentFileName(20n),
+      segmentFileName(1n),
+    ];
+    expect(segmentFilesIn(names)).toEqual([
+      { name: segmentFileName(1n), firstLsn: 1n },
+      { name: segmentFileName(20n), firstLsn: 20n },
+      { name: segmentFileName(300n), firstLsn: 300n },
+    ]);
+  });
+});

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { isWalError, WalErrorCode } from '../errors/errors.js';
+import { decodeFileHeader, encodeFileHeader } from '../files/file-header.js';
+import { BodyKind } from './constants.js';
+import { FrameCipher, KeyRing } from './crypto.js';
+import { encodeRecordFrame } from './records.js';
+import { FrameScanner } from './scanner.js';
+
+const ring = new KeyRing([[1, Buffer.alloc(32, 1)]], 1);
+const header = decodeFileHeader(
+  encodeFileHeader({
+    firstLsn: 1n,
+    salt: Buffer.alloc(16, 9),
+    cipher: 'aes-256-gcm',
+    fileKind: 'segment',
+    keyId: 1,
+  }),
+);
+
+function encryptedLog(): Buffer {
+  const cipher = FrameCipher.forFile(ring, header);
+  const plain = Buffer.alloc(64);
+  const out = Buffer.alloc(512);
+  let at = 0;
+  for (let i = 1; i <= 3; i++) {
+    const n = encodeRecordFrame(plain, 0, BigInt(i), { payload: Buffer.from(`secret ${i}`) });
+    at += cipher.encryptFrame(out, at, plain.subarray(8, n));
+  }
+  return out.subarray(0, at);
+}
+
+describe('encrypted frames', () => {
+  it('round-trip through the scanner with the file cipher', () => {
+    const buf = encryptedLog();
+    expect(buf.includes('secret')).toBe(false);
+    const records = [
+      ...new FrameScanner(buf, { cipher: FrameCipher.forFile(ring, header) }).records(),
+    ];
+    expect(records.map((r) => r.payload.toString())).toEqual(['secret 1', 'secret 2', 'secret 3']);
+  });
+
+  it('fail with WAL_DECRYPT_FAILED under another key and WAL_KEY_MISSING without one', () => {
+    const buf = encryptedLog();
+    const other = new KeyRing({ 1: Buffer.alloc(32, 2) }, 1);
+    expect(() =>
+      new FrameScanner(buf, { cipher: FrameCipher.forFile(other, header) }).nextRecord(),
+    ).toThrow(expect.objectContaining({ code: WalErrorCode.DECRYPT_FAILED }));
+    expect(() => new FrameScanner(buf).nextRecord()).toThrow(
+      expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
+    );
+    // Named: which file, where in it, and which key id was tried.
+    const named = FrameCipher.forFile(other, header, '/log/00000000000000000001.wal');
+    expect(() => new FrameScanner(buf, { cipher: named }).nextRecord()).toThrow(
+      expect.objectContaining({
+        message: expect.stringContaining('/log/00000000000000000001.wal'),
+        details: { segment: '/log/00000000000000000001.wal', keyId: 1, offset: 0 },
+      }),
+    );
+    try {
+      FrameCipher.forFile(new KeyRing([[2, Buffer.alloc(32)]], 2), header);
+      expect.unreachable();
+    } catch (err) {
+      expect(isWalError(err, WalErrorCode.KEY_MISSING)).toBe(true);
+    }
+  });
+});
+
+describe('passEncrypted: encrypted frames without the key', () => {
+  it('returns each encrypted frame as it is from nextFrame(), CRC checked, not decrypted', () => {
+    const buf = encryptedLog();
+    const scanner = new FrameScanner(buf, { baseOffset: 64, passEncrypted: true });
+    const frames = [];
+    for (let f = scanner.nextFrame(); f !== null; f = scanner.nextFrame()) frames.push(f);
+    expect(frames).toHaveLength(3);
+    let at = 0;
+    for (const frame of frames) {
+      expect(frame.offset).toBe(64 + at);
+      expect(frame.body[0]).toBe(BodyKind.ENCRYPTED);
+      expect(frame.body).toEqual(buf.subarray(at + 8, at + 8 + buf.readUInt32LE(at + 4)));
+      at += 8 + frame.body.length;
+    }
+    expect(scanner.stop).toMatchObject({ kind: 'eof', offset: 64 + buf.length });
+  });
+
+  it('passes them through advanceFrame() too', () => {
+    const buf = encryptedLog();
+    const scanner = new FrameScanner(buf, { passEncrypted: true });
+    let frames = 0;
+    while (scanner.advanceFrame()) {
+      expect(scanner.frameBuffer[scanner.frameBodyStart]).toBe(BodyKind.ENCRYPTED);
+      expect(scanner.frameBuffer).toBe(buf);
+      frames++;
+    }
+    expect(frames).toBe(3);
+    expect(scanner.stop?.kind).toBe('eof');
+  });
+
+  it('still finds damage in an encrypted frame: a flipped ciphertext byte is corrupt', () => {
+    const buf = Buffer.from(encryptedLog());
+    const second = 8 + buf.readUInt32LE(4);
+    buf[second + 30]! ^= 0xff;
+    const scanner = new FrameScanner(buf, { passEncrypted: true });
+    expect(scanner.nextFrame()?.offset).toBe(0);
+    expect(scanner.nextFrame()).toBeNull();
+    expect(scanner.stop).toMatchObject({ kind: 'corrupt', offset: second });
+  });
+
+  it('reads no records: nextRecord() still needs the key', () => {
+    expect(() => new FrameScanner(encryptedLog(), { passEncrypted: true }).nextRecord()).toThrow(
+      expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
+    );
+  });
+
+  it('is refused beside a cipher, and must be a boolean', () => {
+    const buf = encryptedLog();
+    expect(
+      () =>
+        new FrameScanner(buf, { passEncrypted: true, cipher: FrameCipher.forFile(ring, header) }),
+    ).toThrow(expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }));
+    expect(() => new FrameScanner(buf, { passEncrypted: 1 as unknown as boolean })).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    );
+  });
+});
+
+describe('KeyRing', () => {
+  it('keeps old keys when rotating and rejects keys that are not 32 bytes', () => {
+    const rotated = ring.rotate(2, KeyRing.generateKey());
+    expect(rotated.currentKeyId).toBe(2);
+    expect(rotated.has(1)).toBe(true);
+    expect(ring.has(2)).toBe(false);
+    expect(() => new KeyRing([[1, Buffer.alloc(16)]], 1)).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    );
+    expect(() => new KeyRing([[1, Buffer.alloc(32)]], 2)).toThrow(
+      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    );
+  });
+
+  it('refuses one key passed alone, saying how to pass it, and a Proxy of one', () => {
+    for (const alone of [Buffer.alloc(32), new Proxy(Buffer.alloc(32), {})]) {
+      expect(() => new KeyRing(alone as never, 1)).toThrow(
+        expect.objectContaining({
+          code: WalErrorCode.BAD_ARGUMENT,
+          message: expect.stringContaining('(one key: [[keyId, key]])'),
+        }),
+      );
+    }
+  });
+});

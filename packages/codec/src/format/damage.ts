@@ -1,0 +1,120 @@
+import { crc32cRange } from '../crc/crc32c.js';
+import { badArgument } from '../errors/errors.js';
+import { checkBytes } from '../values/validate.js';
+import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
+
+/**
+ * What damage where no valid frame starts is (FORMAT.md "End of log, torn tail,
+ * corruption"): zero fill to the end, the remains of an interrupted write, or mid-log damage.
+ */
+export type DamageKind = 'eof' | 'torn' | 'corrupt';
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** True when every byte of `buf[from..to)` is zero. */
+export function isZeroFilled(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i += ZEROS.length) {
+    const n = Math.min(ZEROS.length, to - i);
+    if (buf.compare(ZEROS, 0, n, i, i + n) !== 0) return false;
+  }
+  return true;
+}
+
+/** Returned by `findValidFrameIn` when it gave up after checksumming `budget` bytes. */
+export const SEARCH_EXHAUSTED = -2;
+
+/**
+ * Index of the first position in `buf[from..end)` where a whole valid frame starts (its
+ * length in 1..maxFrameBody, inside `end`, a known kind byte and a matching CRC), or -1.
+ * Costs one 4-byte read per position plus a CRC per plausible candidate; gives up with
+ * SEARCH_EXHAUSTED once the candidates' CRCs have covered `budget` bytes.
+ */
+export function findValidFrameIn(
+  buf: Buffer,
+  from: number,
+  end: number,
+  maxBody: number,
+  budget = Number.POSITIVE_INFINITY,
+): number {
+  const last = end - FRAME_HEADER_SIZE - 1;
+  let spent = 0;
+  for (let i = from; i <= last; i++) {
+    const len = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
+    // len is negative here when its top bit is set: far beyond any limit.
+    if (len < 1 || len > maxBody || len > end - i - FRAME_HEADER_SIZE) continue;
+    const kind = buf[i + FRAME_HEADER_SIZE]!;
+    if (kind < BodyKind.RECORD || kind > BodyKind.ENCRYPTED) continue;
+    spent += len;
+    if (spent > budget) return SEARCH_EXHAUSTED;
+    if (crc32cRange(buf, i + 4, i + FRAME_HEADER_SIZE + len, 0) === buf.readUInt32LE(i)) return i;
+  }
+  return -1;
+}
+
+/**
+ * Damage whose search for a later valid frame would checksum more than this many bytes
+ * (plus 64 per byte searched) is judged 'corrupt' without finishing the search. Random
+ * bytes make the search cost grow with the cube of their length (more offsets, each
+ * plausible with a probability and a length that both grow), and crafted bytes can do
+ * worse; 'corrupt' is the verdict that never cuts data. With this budget a torn tail of
+ * up to ~8 MiB of random-looking bytes is still judged exactly.
+ */
+const SEARCH_BUDGET_BASE = 1024 * 1024 * 1024;
+const SEARCH_BUDGET_PER_BYTE = 64;
+
+export function classifyAt(
+  buf: Buffer,
+  index: number,
+  end: number,
+  maxBody: number,
+  budget = SEARCH_BUDGET_BASE + SEARCH_BUDGET_PER_BYTE * (end - index),
+): DamageKind {
+  if (isZeroFilled(buf, index, end)) return 'eof';
+  const found = findValidFrameIn(buf, index + 1, end, maxBody, budget);
+  return found === -1 ? 'torn' : 'corrupt';
+}
+
+function asBuffer(buf: Uint8Array): Buffer {
+  checkBytes('buf', buf);
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function checkIndex(name: string, value: unknown, length: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > length)
+    badArgument(name, `an integer in 0..${length} (the buffer length)`, value);
+}
+
+function checkMaxBody(value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_FRAME_BODY)
+    badArgument('maxFrameBody', `an integer in 1..${MAX_FRAME_BODY}`, value);
+}
+
+/**
+ * Judges the damage at `buf[index]`, where a scanner found no valid frame: 'eof' when every
+ * byte from there to the end is zero, 'corrupt' when a valid frame starts anywhere after
+ * it (mid-log damage), else 'torn' (the remains of an interrupted write).
+ */
+export function classifyDamage(
+  buf: Uint8Array,
+  index: number,
+  maxFrameBody: number = MAX_FRAME_BODY,
+): DamageKind {
+  const b = asBuffer(buf);
+  checkIndex('index', index, b.length);
+  checkMaxBody(maxFrameBody);
+  return classifyAt(b, index, b.length, maxFrameBody);
+}
+
+/** Index of the first valid frame starting at or after `from`, or -1 (an exhaustive search). */
+export function findNextValidFrame(
+  buf: Uint8Array,
+  from: number,
+  maxFrameBody: number = MAX_FRAME_BODY,
+): number {
+  const b = asBuffer(buf);
+  checkIndex('from', from, b.length);
+  checkMaxBody(maxFrameBody);
+  return findValidFrameIn(b, from, b.length, maxFrameBody);
+}
+
+export { asBuffer, checkIndex, checkMaxBody };

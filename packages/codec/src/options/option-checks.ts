@@ -1,0 +1,50 @@
+import { badArgument } from '../errors/errors.js';
+import { KeyRing } from '../format/crypto.js';
+
+/**
+ * Checks one option's value under the name the user wrote (`config.segmentTargetSize`,
+ * `segmentSize`): returns it, or throws WAL_BAD_ARGUMENT saying what it must be. The one
+ * validator style of every layer's options (segmented's config, the Wal's options).
+ */
+export type OptionCheck<T> = (value: unknown, name: string) => T;
+
+/** One option, declared once: its default (undefined: none) and its check. */
+export interface OptionSpec<T> {
+  readonly default: T;
+  readonly check: OptionCheck<NonNullable<T>>;
+}
+
+/** An integer in min..max; `unit` follows the range in the message (" (bytes)"). */
+export function integerOption(min: number, max: number, unit = ''): OptionCheck<number> {
+  return (value, name) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
+      badArgument(name, `an integer from ${min} to ${max}${unit}`, value);
+    return value;
+  };
+}
+
+/** One of the strings `choices`. */
+export function oneOfOption<T extends string>(...choices: T[]): OptionCheck<T> {
+  return (value, name) => {
+    if (!choices.includes(value as T))
+      badArgument(name, choices.map((choice) => `'${choice}'`).join(', '), value);
+    return value as T;
+  };
+}
+
+export const flagOption: OptionCheck<boolean> = (value, name) => {
+  if (typeof value !== 'boolean') badArgument(name, 'true or false', value);
+  return value;
+};
+
+export const keyRingOption: OptionCheck<KeyRing> = (value, name) => {
+  if (!(value instanceof KeyRing))
+    badArgument(name, 'a KeyRing (from @walnut/codec, or @walnut/wal)', value);
+  return value;
+};
+
+export const clockOption: OptionCheck<() => number> = (value, name) => {
+  if (typeof value !== 'function')
+    badArgument(name, 'a function returning ms since the epoch', value);
+  return value as () => number;
+};
