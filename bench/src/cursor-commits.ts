@@ -12,7 +12,8 @@
  * 0632). Walnut only (the floor and the peers have no cursors); modes alternate within each
  * repetition (each repetition starting with the next mode) so that all see the same
  * minutes of a shared disk.
- * Options: --records N (default 50,000), --reps N (default 3), --rounds N (default 300),
+ * Options: --records N (default 50,000), --reps N (default 3), --rounds N (default 300; 0
+ * skips the commit rounds), --modes reading,awaited,pipelined (which to run beside `alone`),
  * --dir PATH.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     records: { type: 'string', default: '50000' },
     reps: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '300' },
+    modes: { type: 'string', default: 'alone,reading,awaited,pipelined' },
     dir: { type: 'string' },
   },
 });
@@ -40,8 +42,18 @@ const reps = Number(values.reps);
 const roundsTimed = Number(values.rounds);
 const payloads = new PayloadSet(records, 128, WORKLOAD_SEEDS.W3);
 
-const MODES = ['alone', 'reading', 'awaited', 'pipelined'] as const;
-type Mode = (typeof MODES)[number];
+const ALL_MODES = ['alone', 'reading', 'awaited', 'pipelined'] as const;
+type Mode = (typeof ALL_MODES)[number];
+/** `--modes`: which to run; `alone` always runs, as every ratio's baseline. */
+const MODES: readonly Mode[] = ALL_MODES.filter(
+  (mode) => mode === 'alone' || values.modes.split(',').includes(mode),
+);
+for (const mode of values.modes.split(',')) {
+  if (!(ALL_MODES as readonly string[]).includes(mode)) {
+    console.error(`--modes: unknown mode ${mode}; the modes are ${ALL_MODES.join(', ')}`);
+    process.exit(2);
+  }
+}
 
 interface Run {
   producerRate: number;
@@ -54,6 +66,8 @@ interface Run {
   /** File syncs per cursor write round: one fdatasync per cursor file written in place. */
   syncsPerRound: number;
   commitsPerFile: number;
+  /** The process's CPU time (user + system) while the producers ran, in µs per record appended. */
+  cpuPerRecord: number;
 }
 
 const fresh = () => mkdtempSync(join(values.dir ?? tmpdir(), 'walnut-bench-cursors-'));
@@ -110,6 +124,7 @@ async function run(mode: Mode): Promise<Run> {
       if (lag > lagMax) lagMax = lag;
     }, 5);
     let next = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: PRODUCERS }, async () => {
@@ -117,6 +132,7 @@ async function run(mode: Mode): Promise<Run> {
       }),
     );
     const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     clearInterval(sampler);
     const commitsDuring = commits;
     const lagAtEnd = lagNow();
@@ -135,6 +151,7 @@ async function run(mode: Mode): Promise<Run> {
       lagMax,
       syncsPerRound: rounds === 0 ? 0 : files / rounds,
       commitsPerFile: files === 0 ? 0 : commitsDuring / files,
+      cpuPerRecord: (cpu.user + cpu.system) / records,
     };
   } finally {
     await wal.close();
@@ -228,9 +245,10 @@ for (let rep = 1; rep <= reps; rep++) {
         ? `, commits ${fmt(r.commitRate)}/s, ${r.syncsPerRound.toFixed(1)} syncs/round, ${r.commitsPerFile.toFixed(1)} commits/file, lag ${r.lagAtEnd} at end, ${r.lagMax} max`
         : '';
     console.log(
-      `  rep ${rep} ${mode.padEnd(9)}: producers ${fmt(r.producerRate)} rec/s (${ratio(r.producerRate / alone)})${cursorPart}`,
+      `  rep ${rep} ${mode.padEnd(9)}: producers ${fmt(r.producerRate)} rec/s (${ratio(r.producerRate / alone)}), CPU ${r.cpuPerRecord.toFixed(1)} µs/record${cursorPart}`,
     );
   }
+  if (roundsTimed === 0) continue;
   // Alternate which goes first, so neither always follows the same neighbour.
   if (rep % 2 === 1) {
     inPlace.push(await roundInPlace());
@@ -246,7 +264,10 @@ for (let rep = 1; rep <= reps; rep++) {
 console.log('medians:');
 for (const mode of MODES) {
   const rs = results.get(mode)!;
-  let line = `  ${mode.padEnd(9)}: producers ${range(rs.map((r) => r.producerRate))} rec/s, ${range(ratios.get(mode)!, ratio)} of W3 alone`;
+  let line = `  ${mode.padEnd(9)}: producers ${range(rs.map((r) => r.producerRate))} rec/s, ${range(ratios.get(mode)!, ratio)} of W3 alone, CPU ${range(
+    rs.map((r) => r.cpuPerRecord),
+    (n) => n.toFixed(1),
+  )} µs/record`;
   if (mode === 'awaited' || mode === 'pipelined') {
     line +=
       `; commits ${range(rs.map((r) => r.commitRate))}/s, ${range(
@@ -257,6 +278,7 @@ for (const mode of MODES) {
   }
   console.log(line);
 }
-console.log(
-  `  a commit round of ${CONSUMERS} cursors alone: in place ${range(inPlace, ms)} ms, replacing files ${range(replacing, ms)} ms (${(median(replacing) / median(inPlace)).toFixed(1)}x)`,
-);
+if (roundsTimed > 0)
+  console.log(
+    `  a commit round of ${CONSUMERS} cursors alone: in place ${range(inPlace, ms)} ms, replacing files ${range(replacing, ms)} ms (${(median(replacing) / median(inPlace)).toFixed(1)}x)`,
+  );

@@ -33,7 +33,9 @@ export function checkFrameBody(frameSize: number, what: 'record' | 'batch'): voi
  * Reads each of `payloads` once into `into`, checking it as `appendPayload` checks one, and
  * returns the bytes of their frames: the appends then work from `into`, so what was checked
  * is what is encoded even if the caller's array has getters or is a Proxy. Nothing is
- * appended when one is refused. The caller empties `into` afterwards.
+ * appended when one is refused. `into` ends as long as the list; the caller overwrites its
+ * entries afterwards (`forgetPayloads`) rather than emptying it, so that the next list
+ * fills it in place instead of growing it again (bench W1).
  */
 export function takePayloads(
   payloads: readonly Uint8Array[],
@@ -65,12 +67,18 @@ export function takePayloads(
       checkFrameBody(payloadFrameSize(payload, true), 'record');
     }
     payloadBytes += length;
-    into.push(payload);
+    into[i] = payload;
   }
+  if (into.length > count) into.length = count;
   return payloadBytes + count * frameOverhead;
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Drops `into`'s references to the caller's buffers, keeping its length and storage. */
+export function forgetPayloads(into: Uint8Array[]): void {
+  into.fill(EMPTY);
+}
 
 function changedWhileAppended(what: 'record' | 'batch'): WalError {
   return new WalError(

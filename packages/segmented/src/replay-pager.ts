@@ -5,6 +5,13 @@ import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay
 import type { Segment } from './segment.js';
 
 /**
+ * Where recent pages stopped, one per reader coming back: tails that drift apart (cursor
+ * consumers committing as they go) each find their own, where a single remembered position
+ * sent all but one to rescan the segment from its start on every page (bench W7).
+ */
+const PAGE_HINTS = 16;
+
+/**
  * Replays for SegmentedWal: streams, and pages of records that remember where the last
  * page stopped, so that a reader coming back for the next page (Wal.tail after each group
  * commit) resumes at that frame instead of scanning its segment from the start.
@@ -20,8 +27,8 @@ export interface PagerSource {
 
 export class ReplayPager {
   private readonly options: PagerSource;
-  /** Where the next page starts, for a call from exactly that LSN. */
-  private pageHint: (ReplayPosition & { lsn: bigint }) | null = null;
+  /** Where the next pages start, by the LSN a call must come from; oldest first. */
+  private readonly pageHints = new Map<bigint, ReplayPosition>();
 
   constructor(options: PagerSource) {
     this.options = options;
@@ -35,7 +42,7 @@ export class ReplayPager {
 
   /** Up to `max` records from `lsn`, and whether more follow. */
   async page(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }> {
-    const hint = this.pageHint !== null && this.pageHint.lsn === lsn ? this.pageHint : undefined;
+    const hint = this.pageHints.get(lsn);
     const it = new ReplayIterator(this.snapshot(), lsn, hint, true);
     const records: WalRecord[] = [];
     try {
@@ -48,14 +55,14 @@ export class ReplayPager {
             // A reader that comes back for what is written next starts at the last frame read.
             const last = records[records.length - 1];
             const at = last === undefined ? null : it.position();
-            if (at !== null) this.pageHint = { lsn: last!.lsn + 1n, ...at };
+            if (at !== null) this.remember(last!.lsn + 1n, at);
             return { records, hasMore: false };
           }
           record = step.value;
         }
         if (records.length === max) {
           const at = it.position();
-          this.pageHint = at === null ? null : { lsn: record.lsn, ...at };
+          if (at !== null) this.remember(record.lsn, at);
           return { records, hasMore: true };
         }
         records.push(record);
@@ -63,6 +70,13 @@ export class ReplayPager {
     } finally {
       await it.return();
     }
+  }
+
+  private remember(lsn: bigint, at: ReplayPosition): void {
+    const hints = this.pageHints;
+    hints.delete(lsn);
+    hints.set(lsn, at);
+    if (hints.size > PAGE_HINTS) hints.delete(hints.keys().next().value!);
   }
 
   /** The source as it is now: a replay keeps the key ring set when it starts. */

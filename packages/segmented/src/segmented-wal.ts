@@ -26,7 +26,13 @@ import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './confi
 import { cutSuffix } from './cut-after.js';
 import type { DirectIoStats } from './direct-io.js';
 import type { Failures } from './failures.js';
-import { checkFrameBody, type Encoder, encodeReserved, takePayloads } from './frame-guard.js';
+import {
+  checkFrameBody,
+  type Encoder,
+  encodeReserved,
+  forgetPayloads,
+  takePayloads,
+} from './frame-guard.js';
 import { Listeners } from './listeners.js';
 import { checkTime, TimeLookup } from './lsn-at-time.js';
 import { type OpenedLog, openLog } from './open.js';
@@ -396,7 +402,7 @@ export class SegmentedWal {
       return p.nextLsn - 1n;
     } finally {
       // The caller's buffers are not kept reachable.
-      list.length = 0;
+      forgetPayloads(list);
     }
   }
 

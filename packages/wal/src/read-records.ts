@@ -152,7 +152,11 @@ export class WalRecordSource {
     const engine = this.engine;
     const activeFirst = engine.activeSegmentFirstLsn;
     if (!this.openSegment || this.cursor < engine.floorLsn) return [];
-    if (this.cursor >= activeFirst && !this.readsUnsealed) return [];
+    // Past the first record of the segment being written nothing is mapped (below): the
+    // engine's pages resume there without a listing, which stats every segment (a tail
+    // reads a page after each group commit).
+    if (this.cursor > activeFirst) return [];
+    if (this.cursor === activeFirst && !this.readsUnsealed) return [];
     const segments = [...(await engine.listSegments())].sort((a, b) =>
       a.firstLsn < b.firstLsn ? -1 : a.firstLsn > b.firstLsn ? 1 : 0,
     );

@@ -145,7 +145,7 @@ export class Wal {
       catchUp: async () => {
         if (options.readOnly) await this.reads.catchUp();
       },
-      tail: (from, tailOptions) => this.reads.tail(from, tailOptions),
+      tail: (from, tailOptions, read) => this.reads.tail(from, tailOptions, read),
       refusal: () => (status.closed ? closedError() : status.poisonedError()),
     });
     this.unsubscribeWritten = settlesOnWrite

@@ -1,6 +1,6 @@
 import type { WalRecord } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import type { TailOptions } from '../internal/read-side.js';
+import type { TailOptions, TailPosition } from '../internal/read-side.js';
 
 /** What cursors ask of their Wal. */
 export interface CursorHost {
@@ -13,7 +13,12 @@ export interface CursorHost {
   durableLsn(): bigint;
   /** Read-only: looks at what the writer did since (floor and end). A writer: nothing. */
   catchUp(): Promise<void>;
-  tail(from: bigint, options?: TailOptions): AsyncIterableIterator<WalRecord>;
+  /** `read.next` follows the LSN after the last record yielded (see ReadSide.tail). */
+  tail(
+    from: bigint,
+    options: TailOptions | undefined,
+    read: TailPosition,
+  ): AsyncIterableIterator<WalRecord>;
   /** WAL_CLOSED (or WAL_POISONED) when the Wal can no longer be used, else undefined. */
   refusal(): Error | undefined;
 }

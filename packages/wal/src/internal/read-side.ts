@@ -22,6 +22,11 @@ export interface TailOptions {
   readonly durableOnly?: boolean;
 }
 
+/** Where a tail has read to: the LSN after the last record it yielded. */
+export interface TailPosition {
+  next: bigint;
+}
+
 /** What the read side asks of its Wal: whether it is closed, and why it is poisoned. */
 export interface ReadSideStatus {
   isClosed(): boolean;
@@ -72,7 +77,15 @@ export class ReadSide {
     return new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn));
   }
 
-  async *tail(from: bigint, options: TailOptions = {}): AsyncIterableIterator<WalRecord> {
+  /**
+   * `read`, for a caller that hands the records on with `yield*` and so never sees them:
+   * `read.next` is kept at the LSN after the last record yielded.
+   */
+  async *tail(
+    from: bigint,
+    options: TailOptions = {},
+    read?: TailPosition,
+  ): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
     checkFrom('tail', from);
     const signal = options.signal;
@@ -91,15 +104,23 @@ export class ReadSide {
       }
       const durable = followsDurable ? this.engine.durableLsn : this.engine.writtenLsn;
       if (cursor <= durable) {
+        // The records at hand straight from the reader: an await only per page, not one
+        // per record as `for await` over a RecordIterator pays (bench W7).
+        const reader = this.cursor(cursor, durable, since);
         try {
-          for await (const record of new RecordIterator(this.cursor(cursor, durable, since))) {
-            yield record;
-            cursor = record.lsn + 1n;
-            if (status.isClosed() || signal?.aborted) return;
-          }
+          do {
+            for (let record = reader.next(); record !== undefined; record = reader.next()) {
+              yield record;
+              cursor = record.lsn + 1n;
+              if (read !== undefined) read.next = cursor;
+              if (status.isClosed() || signal?.aborted) return;
+            }
+          } while (await reader.more());
         } catch (error) {
           if (status.isClosed()) return;
           throw error;
+        } finally {
+          reader.close();
         }
         if (cursor <= durable) cursor = durable + 1n;
         continue;
