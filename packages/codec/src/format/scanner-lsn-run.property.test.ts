@@ -57,7 +57,11 @@ describe('FrameScanner.passLsnRun: recovery passes runs of frames, and stops whe
         const scanner = new FrameScanner(buf);
         const sequence = new LsnSequence(model.firstLsn);
         const passed = scanner.passLsnRun(sequence);
-        if (codecAddon === null) return expect(passed).toBe(0);
+        if (codecAddon === null) {
+          // Without the addon there is no run to pass: recovery goes frame by frame.
+          expect(passed).toBe(0);
+          return;
+        }
         expect(passed).toBe(records.length);
         expect(sequence.next).toBe(model.firstLsn + BigInt(records.length));
         expect(scanner.offset).toBe(buf.length);
