@@ -9,6 +9,7 @@ import {
   encodeCursorSlot,
 } from '../src/files/cursor-file.js';
 import { decodeFileHeader, encodeFileHeader, type FileHeader } from '../src/files/file-header.js';
+import { encodeRetention, type RetentionSettings } from '../src/files/retention-file.js';
 import { BodyKind } from '../src/format/constants.js';
 import { type CoreEntry, encodeCoreEntryFrame } from '../src/format/core-entry.js';
 import { type FrameCipher, frameCipherWithFixedNonce, KeyRing } from '../src/format/crypto.js';
@@ -26,7 +27,15 @@ export const VECTOR_DIR = fileURLToPath(new URL('./vectors/', import.meta.url));
 export interface Vector {
   name: string;
   file: string;
-  kind: 'fileHeader' | 'records' | 'coreEntry' | 'padding' | 'encrypted' | 'scan' | 'cursor';
+  kind:
+    | 'fileHeader'
+    | 'records'
+    | 'coreEntry'
+    | 'padding'
+    | 'encrypted'
+    | 'scan'
+    | 'cursor'
+    | 'retention';
   meaning: Record<string, unknown> | unknown[];
   /** Records of a version 2 file: its header's version and time base (records carry `time`). */
   inFile?: { version: number; createdAtMs: number };
@@ -167,6 +176,8 @@ export function encodeVector(v: Vector): Buffer {
       return assembleParts(m.parts as string[]);
     case 'cursor':
       return encodeCursorVector(m);
+    case 'retention':
+      return encodeRetentionVector(m);
   }
 }
 
@@ -219,4 +230,28 @@ function encodeCursorVector(m: Json): Buffer {
   const file = encodeCursorFile(first);
   encodeCursorSlot(second).copy(file, cursorSlotOffset(1));
   return file;
+}
+
+/** What a RETENTION vector decodes to (its `layout` aside). */
+export function retentionOf(m: Json): RetentionSettings {
+  const { layout: _, ...settings } = m;
+  return settings as unknown as RetentionSettings;
+}
+
+/**
+ * A RETENTION vector's bytes: version 2 by this implementation, the first release's
+ * 37-byte layout (which no writer produces any more) spelled out here.
+ */
+function encodeRetentionVector(m: Json): Buffer {
+  const settings = retentionOf(m);
+  if (m.layout !== 'v1') return encodeRetention(settings);
+  const b = Buffer.alloc(37);
+  const limits = [settings.maxBytes, settings.maxSegments, settings.maxCursorLagBytes];
+  limits.forEach((value, i) => {
+    b.writeBigUInt64LE(value === null ? 2n ** 64n - 1n : BigInt(value), i * 8);
+  });
+  b.writeBigUInt64LE(BigInt(settings.intervalMs), 24);
+  b.writeUInt8(settings.beforeDelete ? 1 : 0, 32);
+  b.writeUInt32LE(crc32c(b.subarray(0, 33)), 33);
+  return b;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCursor } from '../src/files/cursor-file.js';
 import { decodeFileHeader } from '../src/files/file-header.js';
+import { decodeRetention } from '../src/files/retention-file.js';
 import { FrameScanner } from '../src/format/scanner.js';
 import {
   coreEntryOf,
@@ -10,6 +11,7 @@ import {
   loadVectors,
   readHex,
   recordOf,
+  retentionOf,
   vectorCipher,
 } from './vector-meaning.js';
 
@@ -69,6 +71,9 @@ describe('golden vectors (test/vectors/)', () => {
       }
       case 'cursor':
         expect(decodeCursor(bytes, v.file)).toEqual(cursorOf(m));
+        break;
+      case 'retention':
+        expect(decodeRetention(bytes, v.file)).toEqual(retentionOf(m));
         break;
     }
   });

@@ -12,8 +12,24 @@ function scan(records: { lsn: bigint; time?: number }[], t: number, next: bigint
   return records.find((r) => r.time! >= t)?.lsn ?? next;
 }
 
-describe('lsnAtTime', () => {
-  it('equals a brute-force scan, over random appends, clock steps and segment sizes', async () => {
+/**
+ * segmentsBefore's answer by brute force: the first LSN of the newest segment whose first
+ * record is before t, else the first LSN kept.
+ */
+function newestSegmentBefore(
+  records: { lsn: bigint; time?: number }[],
+  segments: { firstLsn: bigint }[],
+  t: number,
+  floor: bigint,
+): bigint {
+  const timeOf = new Map(records.map((r) => [r.lsn, r.time!]));
+  let answer = floor;
+  for (const s of segments) if ((timeOf.get(s.firstLsn) ?? t) < t) answer = s.firstLsn;
+  return answer;
+}
+
+describe('lsnAtTime and segmentsBefore', () => {
+  it('equal a brute-force scan, over random appends, clock steps and segment sizes', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -42,9 +58,13 @@ describe('lsnAtTime', () => {
           }
           await wal.sync();
           const records = await collect(wal.replay());
+          const segments = await wal.listSegments();
           for (const p of probes) {
             const t = T0 + p;
             expect(await wal.lsnAtTime(t)).toBe(scan(records, t, wal.nextLsn));
+            const before = await wal.segmentsBefore(t);
+            expect(before).toBe(newestSegmentBefore(records, segments, t, wal.floorLsn));
+            for (const r of records) if (r.lsn < before) expect(r.time!).toBeLessThan(t);
           }
           await wal.close();
         },

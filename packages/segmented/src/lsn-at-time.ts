@@ -18,6 +18,8 @@ export interface TimeSource {
   segments(): readonly Segment[];
   /** The highest LSN a reader may return now. */
   readableLsn(): bigint;
+  /** The first LSN the log keeps. */
+  floorLsn(): bigint;
   /** The records from `lsn` on, checked as any replay checks them. */
   replayFrom(lsn: bigint): AsyncIterable<WalRecord>;
 }
@@ -32,10 +34,57 @@ const FIRST_READ = 4096;
  * It never reads more than one segment's records and a first frame per step.
  */
 export class TimeLookup {
-  /** First-record times by segment (its path and salt: a replaced file is another segment). */
-  private readonly firstTimes = new Map<string, number>();
+  /**
+   * The time of each segment's first record, null when it has none (format version 1), by
+   * segment (its path and salt: a replaced file is another segment).
+   */
+  private readonly firstTimes = new Map<string, number | null>();
 
   constructor(private readonly source: TimeSource) {}
+
+  /**
+   * The first LSN of the newest segment whose first record was appended before `t` (the
+   * first LSN kept when none is known to be): every record below it was appended before
+   * `t`, since a log's times never go back. What retention's `maxAgeMs` deletes by
+   * (docs/decisions/0633). Reads only first frames, as `lsnAtTime`'s search does. A
+   * segment's own header time bounds nothing here (a segment may be created before its
+   * predecessor's last record), and version 1 segments have no record times: they are
+   * aged by the first timed record after them.
+   */
+  async segmentsBefore(t: number): Promise<bigint> {
+    const all = this.readableSegments();
+    this.forgetOthers(all);
+    let answer = this.source.floorLsn();
+    // Version 2 segments follow every version 1 segment: search those only.
+    let lo = all.findIndex((s) => s.header.version >= 2);
+    if (lo < 0) return answer;
+    let hi = all.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const time = await this.recordTime(all[mid]!);
+      // A first record without a time (no writer writes one) counts as not before t: only later.
+      if (time !== null && time < t) {
+        answer = all[mid]!.firstLsn;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return answer;
+  }
+
+  /** The segments with a record a reader may return now, oldest first. */
+  private readableSegments(): Segment[] {
+    const readable = this.source.readableLsn();
+    return this.source
+      .segments()
+      .filter((s) => s.status !== 'pending' && s.lastLsn >= s.firstLsn && s.firstLsn <= readable);
+  }
+
+  /** Drops the cached times of segments no longer on disk. */
+  private forgetOthers(segments: readonly Segment[]): void {
+    if (this.firstTimes.size <= segments.length) return;
+    const keep = new Set(segments.map(keyOf));
+    for (const key of this.firstTimes.keys()) if (!keep.has(key)) this.firstTimes.delete(key);
+  }
 
   /**
    * The first LSN whose record's time is ≥ `t`: the first LSN the log keeps when every
@@ -46,9 +95,7 @@ export class TimeLookup {
   async lsnAtTime(t: number): Promise<bigint> {
     checkTime(t);
     const readable = this.source.readableLsn();
-    const all = this.source
-      .segments()
-      .filter((s) => s.status !== 'pending' && s.lastLsn >= s.firstLsn && s.firstLsn <= readable);
+    const all = this.readableSegments();
     if (all.length === 0) return readable + 1n;
     // The last segment whose first record is before t holds the answer, or its successor starts it.
     let lo = 0;
@@ -75,7 +122,13 @@ export class TimeLookup {
   /** The time of `seg`'s first record; for a version 1 segment, its creation time. */
   private async firstTime(seg: Segment): Promise<number> {
     if (seg.header.version < 2) return seg.header.createdAtMs;
-    const key = `${seg.path}\0${seg.header.salt.toString('hex')}`;
+    return (await this.recordTime(seg)) ?? seg.header.createdAtMs;
+  }
+
+  /** The time of `seg`'s first record, null when it has none; read once per segment. */
+  private async recordTime(seg: Segment): Promise<number | null> {
+    if (seg.header.version < 2) return null;
+    const key = keyOf(seg);
     const known = this.firstTimes.get(key);
     if (known !== undefined) return known;
     const time = await this.readFirstTime(seg);
@@ -83,7 +136,7 @@ export class TimeLookup {
     return time;
   }
 
-  private async readFirstTime(seg: Segment): Promise<number> {
+  private async readFirstTime(seg: Segment): Promise<number | null> {
     const { io } = this.source;
     const cipher = readCipher(this.source.ring(), seg.header, seg.path);
     const fd = await openSegment(io, seg);
@@ -98,7 +151,7 @@ export class TimeLookup {
           file: seg.header,
           ...(cipher === undefined ? {} : { cipher }),
         });
-        if (scanner.advance()) return scanner.time ?? seg.header.createdAtMs;
+        if (scanner.advance()) return scanner.time ?? null;
         const stop = scanner.stop!;
         if (stop.kind === 'partial' && stop.needed! > want) {
           want = stop.needed!;
@@ -115,6 +168,10 @@ export class TimeLookup {
       await io.close(fd);
     }
   }
+}
+
+function keyOf(seg: Segment): string {
+  return `${seg.path}\0${seg.header.salt.toString('hex')}`;
 }
 
 /** WAL_BAD_ARGUMENT unless `t` is a finite number of ms since the epoch, ≥ 0. */

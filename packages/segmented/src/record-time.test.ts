@@ -128,6 +128,17 @@ describe('record times', () => {
     expect(await wal.lsnAtTime(T0)).toBe(1n);
     expect(await wal.lsnAtTime(T0 + 5)).toBe(5n);
     expect(await wal.lsnAtTime(T0 + 11)).toBe(6n);
+    // For retention by age: the version 1 records are older than the first timed one, no more.
+    expect(await wal.segmentsBefore(T0)).toBe(1n);
+    expect(await wal.segmentsBefore(T0 + 1)).toBe(4n);
+    await wal.close();
+  });
+
+  it('knows no age of a log with version 1 records only', async () => {
+    const io = new MemoryStorageIo();
+    await versionOneLog(io, 3);
+    const wal = await openMemory(io, { readOnly: true });
+    expect(await wal.segmentsBefore(Date.UTC(2100, 0))).toBe(1n);
     await wal.close();
   });
 

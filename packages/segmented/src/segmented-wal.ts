@@ -132,6 +132,7 @@ export class SegmentedWal {
       ring: () => this.ring,
       segments: () => this.segments.list.slice(),
       readableLsn: () => this.pipeline.writtenLsn,
+      floorLsn: () => this.segments.floorLsn,
       replayFrom: (lsn) => this.replayFrom(lsn),
     });
     const checkUsable = (): void => this.checkUsable();
@@ -776,6 +777,24 @@ export class SegmentedWal {
     checkTime(t);
     this.checkUsable();
     return this.timeLookup.lsnAtTime(t);
+  }
+
+  /**
+   * The first LSN of the newest segment whose first record was appended before `t` (the
+   * floor when none is): every record below it was, since the log's times never go back.
+   * Reads a first frame per step of a binary search, like `lsnAtTime`; version 1 segments
+   * count by the first timed record after them (docs/decisions/0633). For retention's
+   * `maxAgeMs`: a sealed segment wholly below it is older than `t`.
+   */
+  async segmentsBefore(t: number): Promise<bigint> {
+    checkTime(t);
+    this.checkUsable();
+    return this.timeLookup.segmentsBefore(t);
+  }
+
+  /** The log's time now: its clock, never below a time it stamped (records are stamped with it). */
+  logTime(): number {
+    return this.segments.clock.now();
   }
 
   /** Every record from the floor on, in LSN order, streamed in bounded memory. */

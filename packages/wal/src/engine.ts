@@ -102,6 +102,10 @@ export interface LogEngine {
   listSegments(): Promise<readonly SegmentInfo[]>;
   /** The first LSN whose record's time is ≥ `t` (SegmentedWal's, decision 0350; absent: the engine keeps no times). */
   lsnAtTime?(t: number): Promise<bigint>;
+  /** Every record below the LSN it resolves with was appended before `t` (SegmentedWal's, decision 0633). */
+  segmentsBefore?(t: number): Promise<bigint>;
+  /** The log's time now, by its clock (SegmentedWal's; with `segmentsBefore`). */
+  logTime?(): number;
   readonly io: StorageIo;
   /** What opening found and did (SegmentedWal's report). */
   readonly recoveryReport: RecoveryReport;

@@ -115,7 +115,8 @@ export class WalBuilder implements PromiseLike<Wal> {
 
   /**
    * Deletes the oldest sealed segments in the background (as segments are sealed and every
-   * `intervalMs`) while the log is over `maxBytes` or `maxSegments`, never one holding a
+   * `intervalMs`) while the log is over `maxBytes` or `maxSegments`, and those whose every
+   * record is older than `maxAgeMs` by the log's clock, never one holding a
    * record a durable cursor has yet to read, unless that cursor lags more than
    * `maxCursorLagBytes`; `beforeDelete` is awaited before each deletion (README, "Retention").
    */

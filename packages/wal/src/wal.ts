@@ -515,6 +515,13 @@ export class Wal {
         dir: this.dir,
         listSegments: () => this.engine.listSegments(),
         truncateBefore: (lsn) => this.engine.truncateBefore(lsn),
+        olderThan: async (ageMs) => {
+          const engine = this.engine;
+          // An engine without record times knows of no record's age: nothing goes by age.
+          if (engine.segmentsBefore === undefined || engine.logTime === undefined)
+            return engine.floorLsn;
+          return engine.segmentsBefore(Math.max(0, engine.logTime() - ageMs));
+        },
         cursorPositions: () => this.cursorRegistry.positions(),
         publish: (report) => {
           if (channels.retention.hasSubscribers)
@@ -558,7 +565,8 @@ export class Wal {
    * The first LSN whose record's append time (`WalRecord.time`, ms since the epoch) is ≥ `t`:
    * the first LSN the log keeps when every record is, the LSN after the last written record
    * when none is. Reads a bounded amount (a first frame per step of a binary search over
-   * the segments, then one segment), never the whole log. Records of format version 1 have
+   * the segments, then one segment or, once its time index is built, a stretch of it),
+   * never the whole log. Records of format version 1 have
    * no time: within their span the answer is their segment's first LSN, never a later one.
    * Also on read-only opens. WAL_BAD_ARGUMENT for a `t` that is not a finite number ≥ 0.
    */

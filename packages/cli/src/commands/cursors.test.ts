@@ -57,17 +57,18 @@ describe('walnut cursors', () => {
   it('inspect shows the retention settings its writer recorded', async () => {
     const dir = await tempDir();
     const wal = await Wal.open(dir)
-      .retention({ maxBytes: 1 << 20, maxSegments: 9 })
+      .retention({ maxBytes: 1 << 20, maxSegments: 9, maxAgeMs: 7 * 86_400_000 })
       .build();
     try {
       const r = await cli('inspect', dir);
       expect(r.stdout).toMatch(
-        /retention\s+maxBytes 1(\.0)? MiB, maxSegments 9, cursors hold without a cap, every 60000 ms/,
+        /retention\s+maxBytes 1(\.0)? MiB, maxSegments 9, maxAgeMs 604800000 ms \(7 days\), cursors hold without a cap, every 60000 ms/,
       );
       const json = JSON.parse((await cli('inspect', dir, '--json')).stdout);
       expect(json.retention).toMatchObject({
         maxBytes: 1 << 20,
         maxSegments: 9,
+        maxAgeMs: 7 * 86_400_000,
         beforeDelete: false,
       });
     } finally {

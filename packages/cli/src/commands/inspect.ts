@@ -185,6 +185,7 @@ function describeRetention(retention: RetentionState): string {
   const limits = [
     r.maxBytes === null ? null : `maxBytes ${formatBytes(r.maxBytes)}`,
     r.maxSegments === null ? null : `maxSegments ${r.maxSegments}`,
+    r.maxAgeMs === null ? null : `maxAgeMs ${r.maxAgeMs} ms${inDays(r.maxAgeMs)}`,
     r.maxCursorLagBytes === null
       ? 'cursors hold without a cap'
       : `maxCursorLagBytes ${formatBytes(r.maxCursorLagBytes)}`,
@@ -193,6 +194,15 @@ function describeRetention(retention: RetentionState): string {
   ];
   return limits.filter((part) => part !== null).join(', ');
 }
+
+/** ` (7 days)` beside an age of a day or more, whole or to a tenth. */
+function inDays(ms: number): string {
+  if (ms < DAY_MS) return '';
+  const days = ms / DAY_MS;
+  return ` (${Number.isInteger(days) ? days : days.toFixed(1)} days)`;
+}
+
+const DAY_MS = 86_400_000;
 
 function describeLock(lock: LockState): string {
   if (lock.kind === 'free') return 'free (no writer has it open)';

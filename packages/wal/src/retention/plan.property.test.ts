@@ -33,6 +33,8 @@ const logArb = fc
       maxBytes: fc.option(fc.integer({ min: 0, max: 40_000 }), { nil: undefined }),
       maxSegments: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }),
       maxCursorLagBytes: fc.option(fc.integer({ min: 0, max: 40_000 }), { nil: undefined }),
+      // With maxAgeMs: the records below it are older than the age limit.
+      agedBelow: fc.option(fc.bigInt({ min: 0n, max: end + 2n }), { nil: undefined }),
     });
   });
 
@@ -40,7 +42,7 @@ const lastOf = (s: PlanSegment) => s.lastLsn ?? s.firstLsn - 1n;
 const sum = (segments: readonly PlanSegment[]) => segments.reduce((n, s) => n + s.sizeBytes, 0);
 
 describe('planRetention', () => {
-  it('deletes a prefix of sealed segments, never one above a cursor within its cap, and stops only for a reason', () => {
+  it('deletes a prefix of sealed segments, never one above a cursor within its cap, never a young one by age, and stops only for a reason', () => {
     fc.assert(
       fc.property(logArb, ({ segments, cursors, ...limits }) => {
         const positions = new Map(Object.entries(cursors));
@@ -56,13 +58,23 @@ describe('planRetention', () => {
           if (lag <= cap) expect(deletesAbove).toBe(false);
           expect(plan.passes.includes(name)).toBe(lsn + 1n < kept[0]!.firstLsn);
         }
+        // Age deletes only segments wholly below agedBelow, and says so.
+        plan.reasons.forEach((reason, i) => {
+          if (reason === 'maxAgeMs') expect(lastOf(segments[i]!)).toBeLessThan(limits.agedBelow!);
+        });
         // Over a limit after the pass only when the active segment is all that is left or a cursor holds the next one.
+        const next = kept[0]!;
         const over =
           (limits.maxBytes !== undefined && sum(kept) > limits.maxBytes) ||
-          (limits.maxSegments !== undefined && kept.length > limits.maxSegments);
+          (limits.maxSegments !== undefined && kept.length > limits.maxSegments) ||
+          (limits.agedBelow !== undefined && next.sealed && lastOf(next) < limits.agedBelow);
         if (over) expect(kept.length === 1 || plan.heldBy !== undefined).toBe(true);
         // Nothing deleted that no limit asked for.
-        if (limits.maxBytes === undefined && limits.maxSegments === undefined)
+        if (
+          limits.maxBytes === undefined &&
+          limits.maxSegments === undefined &&
+          limits.agedBelow === undefined
+        )
           expect(gone).toEqual([]);
       }),
       { numRuns: 2000 },

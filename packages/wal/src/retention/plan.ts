@@ -12,9 +12,14 @@ export interface RetentionLimits {
   readonly maxSegments?: number;
   /** A cursor holds segments back while the bytes it has yet to read are at most this. Default: no cap. */
   readonly maxCursorLagBytes?: number;
+  /**
+   * With `maxAgeMs`: every record below this LSN is older than maxAgeMs (the log's
+   * `segmentsBefore(now − maxAgeMs)`), so a sealed segment wholly below it has aged out.
+   */
+  readonly agedBelow?: bigint;
 }
 
-export type DeleteReason = 'maxBytes' | 'maxSegments';
+export type DeleteReason = 'maxBytes' | 'maxSegments' | 'maxAgeMs';
 
 export interface RetentionPlan {
   /** How many of the oldest segments to delete, each with the limit it exceeds. */
@@ -27,7 +32,8 @@ export interface RetentionPlan {
 
 /**
  * Which of the oldest sealed segments a pass deletes: while the log is over `maxBytes` or
- * `maxSegments`, the oldest sealed segment goes — unless a record in it is above the
+ * `maxSegments`, or the oldest sealed segment holds only records below `agedBelow`
+ * (older than `maxAgeMs`), the oldest sealed segment goes — unless a record in it is above the
  * position of a cursor whose lag (bytes of the segments holding records after its
  * position) is within `maxCursorLagBytes`. The active segment is never deleted. Pure, so
  * that its rules can be tested against every shape of log.
@@ -54,13 +60,15 @@ export function planRetention(
   for (let i = 0; i < segments.length - 1; i++) {
     const segment = segments[i]!;
     if (!segment.sealed) break;
+    const last = lastOf(segment);
     const reason = over(limits.maxBytes, bytes)
       ? 'maxBytes'
       : over(limits.maxSegments, count)
         ? 'maxSegments'
-        : undefined;
+        : limits.agedBelow !== undefined && last < limits.agedBelow
+          ? 'maxAgeMs'
+          : undefined;
     if (reason === undefined) break;
-    const last = lastOf(segment);
     heldBy = holders.find((holder) => last > holder.lsn)?.name;
     if (heldBy !== undefined) break;
     reasons.push(reason);

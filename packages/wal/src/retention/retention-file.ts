@@ -25,6 +25,7 @@ export async function recordRetentionSettings(
   const bytes = encodeRetention({
     maxBytes: options.maxBytes ?? null,
     maxSegments: options.maxSegments ?? null,
+    maxAgeMs: options.maxAgeMs ?? null,
     maxCursorLagBytes: options.maxCursorLagBytes ?? null,
     intervalMs: options.intervalMs ?? DEFAULT_RETENTION_INTERVAL_MS,
     beforeDelete: options.beforeDelete !== undefined,

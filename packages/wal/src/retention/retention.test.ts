@@ -181,6 +181,7 @@ describe('retention', () => {
     expect(decodeRetention(readFileSync(join(dir, 'RETENTION')), 'RETENTION')).toEqual({
       maxBytes: 1 << 20,
       maxSegments: null,
+      maxAgeMs: null,
       maxCursorLagBytes: null,
       intervalMs: 60_000,
       beforeDelete: true,

@@ -9,6 +9,8 @@ export interface RetentionHost {
   readonly dir: string;
   listSegments(): Promise<readonly SegmentInfo[]>;
   truncateBefore(lsn: bigint): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
+  /** An LSN every record below which is older than `ageMs` by the log's clock (the floor when none is known to be). */
+  olderThan(ageMs: number): Promise<bigint>;
   /** The committed position of every durable cursor on disk (any process's). */
   cursorPositions(): Promise<ReadonlyMap<string, bigint>>;
   /** Tells subscribers what a pass deleted, kept for a failed hook, or passed. */
@@ -36,6 +38,7 @@ export interface RetentionReport {
 export interface RetentionStats {
   readonly maxBytes: number | null;
   readonly maxSegments: number | null;
+  readonly maxAgeMs: number | null;
   readonly maxCursorLagBytes: number | null;
   readonly passes: number;
   readonly segmentsDeleted: number;
@@ -104,6 +107,7 @@ export class Retention {
     return {
       maxBytes: o.maxBytes ?? null,
       maxSegments: o.maxSegments ?? null,
+      maxAgeMs: o.maxAgeMs ?? null,
       maxCursorLagBytes: o.maxCursorLagBytes ?? null,
       ...this.counts,
       lastReport: this.lastReport,
@@ -147,7 +151,9 @@ export class Retention {
     const host = this.host;
     const segments = await host.listSegments();
     const cursors = await host.cursorPositions();
-    const plan = planRetention(segments, cursors, this.options);
+    const ageMs = this.options.maxAgeMs;
+    const agedBelow = ageMs === undefined ? undefined : await host.olderThan(ageMs);
+    const plan = planRetention(segments, cursors, { ...this.options, agedBelow });
     const deleted: RetentionReport['deleted'][number][] = [];
     let hookFailed: RetentionReport['hookFailed'];
     for (let i = 0; i < plan.reasons.length && !this.stopped; i++) {
