@@ -2,13 +2,17 @@ import {
   badArgument,
   FILE_HEADER_SIZE,
   FrameScanner,
+  isWalError,
   type KeyRing,
+  WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
 import { readFully, type StorageIo } from '@walnut/storage-io';
-import { openSegment } from './replay.js';
+import { DEFAULT_READ_CHUNK } from './chunk-reader.js';
+import { openSegment, type ReplayIterator, type ReplayPosition } from './replay.js';
 import type { Segment } from './segment.js';
 import { corruptError, readCipher } from './segment-scan.js';
+import { indexSpacing, SegmentTimeIndex, type TimeIndexEntry } from './time-index.js';
 
 /** What `lsnAtTime` reads: the segments on disk and the records in them. */
 export interface TimeSource {
@@ -22,16 +26,29 @@ export interface TimeSource {
   floorLsn(): bigint;
   /** The records from `lsn` on, checked as any replay checks them. */
   replayFrom(lsn: bigint): AsyncIterable<WalRecord>;
+  /**
+   * A replay from `lsn` that tracks frame positions, starting at `resume` (a frame boundary
+   * in the segment holding `lsn`) when given, reading `chunkSize` bytes at a time.
+   */
+  walk(lsn: bigint, resume: ReplayPosition | undefined, chunkSize: number): ReplayIterator;
+  /** The log's suffix-cut generation: what was indexed before a cut is not used after it. */
+  generation(): number;
+  readonly segmentTargetSize: number;
 }
+
+/** Sealed segments whose index is kept (the most recently used): 64 × ~24 KiB at most. */
+const MAX_INDEXES = 64;
 
 /** Bytes read for a segment's first frame; a larger frame is read again whole. */
 const FIRST_READ = 4096;
 
 /**
- * `lsnAtTime` (docs/decisions/0350): a binary search over the segments by the time of their
- * first record (one small read each, kept for as long as the segment is), then a walk of
- * the one segment that holds the answer, each frame's CRC checked as a replay checks it.
- * It never reads more than one segment's records and a first frame per step.
+ * `lsnAtTime` (docs/decisions/0350, 0351): a binary search over the segments by the time of
+ * their first record (one small read each, kept for as long as the segment is), then a walk
+ * of the one segment that holds the answer, each frame's CRC checked as a replay checks it.
+ * A sealed segment is walked whole once, which builds its time index in memory; later
+ * lookups in it read from the index entry before `t`, a few dozen KiB. It never reads more
+ * than one segment's records and a first frame per step.
  */
 export class TimeLookup {
   /**
@@ -39,8 +56,13 @@ export class TimeLookup {
    * segment (its path and salt: a replaced file is another segment).
    */
   private readonly firstTimes = new Map<string, number | null>();
+  /** Time indexes of sealed segments, by segment, its last LSN and the cut generation; least recently used first. */
+  private readonly indexes = new Map<string, SegmentTimeIndex>();
+  private readonly spacing: number;
 
-  constructor(private readonly source: TimeSource) {}
+  constructor(private readonly source: TimeSource) {
+    this.spacing = indexSpacing(source.segmentTargetSize);
+  }
 
   /**
    * The first LSN of the newest segment whose first record was appended before `t` (the
@@ -111,12 +133,112 @@ export class TimeLookup {
     if (found < 0) return all[0]!.firstLsn;
     const seg = all[found]!;
     if (seg.header.version < 2) return seg.firstLsn;
-    const end = found + 1 < all.length ? all[found + 1]!.firstLsn : readable + 1n;
-    for await (const r of this.source.replayFrom(seg.firstLsn)) {
-      if (r.lsn >= end) break;
-      if (r.time === undefined || r.time >= t) return r.lsn;
+    const next = all[found + 1];
+    if (next === undefined || seg.status !== 'sealed') {
+      // The segment being written changes as it is read: walked, not indexed.
+      const end = next === undefined ? readable + 1n : next.firstLsn;
+      for await (const r of this.source.replayFrom(seg.firstLsn)) {
+        if (r.lsn >= end) break;
+        if (r.time === undefined || r.time >= t) return r.lsn;
+      }
+      return end;
     }
-    return end;
+    const since = this.source.generation();
+    try {
+      const answer = await this.inSealed(seg, t, next.firstLsn, since);
+      if (this.source.generation() === since) return answer;
+    } catch (err) {
+      if (this.source.generation() === since) throw err;
+    }
+    // A suffix cut ran meanwhile (its files may have changed under the walk): look again.
+    this.indexes.clear();
+    return this.lsnAtTime(t);
+  }
+
+  /**
+   * The answer within sealed segment `seg`, whose first record is before `t`: from its index
+   * entry before `t` when it has an index that checks out, else by a walk of the whole
+   * segment that builds one.
+   */
+  private async inSealed(seg: Segment, t: number, end: bigint, since: number): Promise<bigint> {
+    const key = `${keyOf(seg)}\0${seg.lastLsn}\0${since}`;
+    const index = this.indexes.get(key);
+    if (index !== undefined) {
+      this.indexes.delete(key);
+      const entry = index.before(t);
+      const answer = entry === null ? null : await this.fromEntry(seg, entry, t, end);
+      if (answer !== null) {
+        this.indexes.set(key, index);
+        return answer;
+      }
+    }
+    return this.buildIndex(seg, t, end, key);
+  }
+
+  /**
+   * Walks from an index entry to the answer; null when the frame there is not the one the
+   * entry names (then the index is not used again). The entry's record is before `t` and
+   * times never go back, so the answer is after it whatever the index holds.
+   */
+  private async fromEntry(
+    seg: Segment,
+    entry: TimeIndexEntry,
+    t: number,
+    end: bigint,
+  ): Promise<bigint | null> {
+    const walk = this.source.walk(
+      entry.lsn,
+      { path: seg.path, offset: entry.offset },
+      this.spacing,
+    );
+    try {
+      const first = await walk.next();
+      if (first.done === true) return null;
+      let r = first.value;
+      if (r.lsn !== entry.lsn || r.time !== entry.time || walk.position()?.offset !== entry.offset)
+        return null;
+      for (;;) {
+        if (r.time === undefined || r.time >= t) return r.lsn;
+        if (r.lsn >= seg.lastLsn) return end;
+        const step = await walk.next();
+        if (step.done === true) return null;
+        r = step.value;
+      }
+    } catch (err) {
+      // Not a frame boundary of this segment after all: the whole walk below says what is there.
+      if (isWalError(err, WalErrorCode.CORRUPT)) return null;
+      throw err;
+    } finally {
+      await walk.return();
+    }
+  }
+
+  /** Walks all of `seg` from its first frame, indexing it on the way, and answers. */
+  private async buildIndex(seg: Segment, t: number, end: bigint, key: string): Promise<bigint> {
+    const index = new SegmentTimeIndex(seg.firstLsn, this.spacing);
+    let answer: bigint | undefined;
+    const walk = this.source.walk(seg.firstLsn, undefined, DEFAULT_READ_CHUNK);
+    try {
+      for (let step = await walk.next(); step.done !== true; step = await walk.next()) {
+        const r = step.value;
+        if (r.lsn >= end) break;
+        const at = walk.position();
+        if (at !== null && r.time !== undefined) index.offer(at.offset, r.lsn, r.time);
+        if (answer === undefined && (r.time === undefined || r.time >= t)) answer = r.lsn;
+        if (r.lsn === seg.lastLsn) {
+          this.keep(key, index);
+          break;
+        }
+      }
+    } finally {
+      await walk.return();
+    }
+    return answer ?? end;
+  }
+
+  private keep(key: string, index: SegmentTimeIndex): void {
+    this.indexes.set(key, index);
+    if (this.indexes.size > MAX_INDEXES) this.indexes.delete(this.indexes.keys().next().value!);
   }
 
   /** The time of `seg`'s first record; for a version 1 segment, its creation time. */

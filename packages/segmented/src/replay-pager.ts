@@ -40,6 +40,14 @@ export class ReplayPager {
     return () => new ReplayIterator(source, lsn);
   }
 
+  /**
+   * Records from `lsn` with their frames' positions (`position()`), starting at `resume` when
+   * given, read `chunkSize` bytes at a time: for a reader that reads only a stretch.
+   */
+  walk(lsn: bigint, resume: ReplayPosition | undefined, chunkSize: number): ReplayIterator {
+    return new ReplayIterator({ ...this.snapshot(), chunkSize }, lsn, resume, true);
+  }
+
   /** Up to `max` records from `lsn`, and whether more follow. */
   async page(lsn: bigint, max: number): Promise<{ records: WalRecord[]; hasMore: boolean }> {
     const hint = this.pageHints.get(lsn);

@@ -134,6 +134,9 @@ export class SegmentedWal {
       readableLsn: () => this.pipeline.writtenLsn,
       floorLsn: () => this.segments.floorLsn,
       replayFrom: (lsn) => this.replayFrom(lsn),
+      walk: (lsn, resume, chunkSize) => this.pager.walk(lsn, resume, chunkSize),
+      generation: () => this.cuts.generation,
+      segmentTargetSize: this.cfg.segmentTargetSize,
     });
     const checkUsable = (): void => this.checkUsable();
     this.readerRefresh = init.cfg.readOnly
@@ -769,7 +772,8 @@ export class SegmentedWal {
    * The first LSN whose record's time (`WalRecord.time`, ms since the epoch) is ≥ `t`: the
    * first LSN kept when every record is, the LSN after the last written record when none
    * is. Reads a first frame per step of a binary search over the segments and at most one
-   * segment's records (docs/decisions/0350). Records of format version 1 have no time and
+   * segment's records; a sealed segment looked into before, only a stretch of it from its
+   * time index (docs/decisions/0350, 0351). Records of format version 1 have no time and
    * count as appended when their segment was created. WAL_BAD_ARGUMENT for a `t` that is
    * not a finite number ≥ 0.
    */
