@@ -1,3 +1,6 @@
+// Wiring, and nothing else: builds the parts of an opened log and connects each one's host
+// callbacks to the others. What a part does lives in its own file; only SegmentedWal imports
+// this one, and no part does (the parts import each other's types, never the wiring).
 import { FILE_HEADER_SIZE, type KeyRing } from '@walnut/codec';
 import { alignedBuffer, type StorageIo } from '@walnut/storage-io';
 import { Failures } from './failures.js';

@@ -1,5 +1,5 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
-import { Errno, type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import { type IoCompletion, linkedSyncRan, type StorageIo } from '@walnut/storage-io';
 import type { Failures } from './failures.js';
 import type { PendingWrite } from './pending-write.js';
 import type { Segment } from './segment.js';
@@ -7,8 +7,6 @@ import type { Counters } from './stats.js';
 import type { WritePipeline } from './write-pipeline.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
-
-const { ECANCELED } = Errno;
 
 interface Waiter {
   target: bigint;
@@ -208,12 +206,9 @@ export class SyncRounds {
       this.covered(active, dsyncWrite.dataEnd);
     }
     if (linkedSync !== null) {
-      const c = await linkedSync;
-      if (c.result === 0) {
+      if (linkedSyncRan((await linkedSync).result, active.path)) {
         synced = true;
         this.covered(active, linkedEnd);
-      } else if (c.result !== -ECANCELED) {
-        throw ioErrorFromErrno(-c.result, 'fdatasync', active.path);
       }
       // Cancelled: its write was short and finished by a resubmission; sync again below.
     }

@@ -8,22 +8,26 @@ import {
 } from '@walnut/codec';
 import {
   alignedBuffer,
+  BufferPool,
   DIRECT_IO_SECTOR,
   Errno,
   type IoCompletion,
   ioErrorFromErrno,
+  isNoSpace,
   type StorageIo,
   type SubmitOptions,
+  stalledWriteError,
+  writeProgress,
 } from '@walnut/storage-io';
 import { alignDown, BLOCK, BlockTail, directBufferSize, newDirectBuffer } from './direct-io.js';
 import type { RollbackPoint } from './failures.js';
-import { BufferPool, newPendingWrite, type PendingWrite } from './pending-write.js';
+import { newPendingWrite, type PendingWrite } from './pending-write.js';
 import type { Segment } from './segment.js';
 import type { Counters } from './stats.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
 
-const { EDQUOT, EIO, ENOSPC } = Errno;
+const { EIO } = Errno;
 const DSYNC: SubmitOptions = { dsync: true };
 
 /** What the write pipeline asks of the log around it. */
@@ -136,6 +140,11 @@ export class WritePipeline {
 
   get direct(): boolean {
     return this.tail !== null;
+  }
+
+  /** The unit a short write's rest restarts on (the short-write rule, `writeProgress`). */
+  private get sector(): number {
+    return this.tail === null ? 1 : DIRECT_IO_SECTOR;
   }
 
   /** Bytes in the write buffer, not yet submitted. */
@@ -413,38 +422,32 @@ export class WritePipeline {
       w.settle();
       return;
     }
-    if (c === null || c.result < 0) {
-      const errno = c === null ? EIO : -c.result;
+    const result = c === null ? -EIO : c.result;
+    const done = writeProgress(result, w.done, w.length, this.sector);
+    if (done < 0) {
       w.status = 'failed';
       w.settle();
+      if (result >= 0) {
+        this.host.poison(stalledWriteError(w.seg.path, w.fileOffset + w.done));
+        return;
+      }
       const err =
         c === null && isWalError(thrown)
           ? thrown
-          : ioErrorFromErrno(errno, 'write', w.seg.path, thrown);
-      if (errno === ENOSPC || errno === EDQUOT || isWalError(err, WalErrorCode.NO_SPACE)) {
+          : ioErrorFromErrno(result, 'write', w.seg.path, thrown);
+      if (isNoSpace(result) || isWalError(err, WalErrorCode.NO_SPACE)) {
         this.host.noSpace(w.seg, w.dataStart, w.firstLsn, err);
       } else {
         this.host.poison(err);
       }
       return;
     }
-    const remaining = w.length - w.done;
-    if (c.result < remaining) {
-      if (c.result === 0) {
-        this.fail(w, 'write (no progress)');
-        return;
-      }
+    this.counters.bytesWritten += result;
+    if (done < w.length) {
       // A short write is not a hole: the rest goes out again from where it stopped (with
       // direct I/O, from the start of the sector it stopped in, which is rewritten).
-      let done = w.done + c.result;
-      if (this.tail !== null) done -= done % DIRECT_IO_SECTOR;
-      if (done === w.done) {
-        this.fail(w, 'write (not one whole sector written)');
-        return;
-      }
       w.done = done;
       this.counters.shortWrites++;
-      this.counters.bytesWritten += c.result;
       if (this.host.poisoned() || this.host.closed()) {
         w.status = 'failed';
         w.settle();
@@ -456,7 +459,6 @@ export class WritePipeline {
       return;
     }
     w.done = w.length;
-    this.counters.bytesWritten += c.result;
     w.status = 'done';
     if (w.pooledBuffer !== null) this.pool.give(w.pooledBuffer);
     w.settle();
@@ -464,12 +466,6 @@ export class WritePipeline {
     if (this.tail !== null && !this.host.poisoned() && !this.host.rollingBack()) {
       this.releaseHeldBehind(w);
     }
-  }
-
-  private fail(w: PendingWrite, syscall: string): void {
-    w.status = 'failed';
-    w.settle();
-    this.host.poison(ioErrorFromErrno(EIO, syscall, w.seg.path));
   }
 
   /** With direct I/O: a write held behind `done` (they share a block) may go out now. */

@@ -1,4 +1,4 @@
-import { Errno, type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
+import { type IoCompletion, ioErrorFromErrno, isNoSpace, type StorageIo } from '@walnut/storage-io';
 import type { Segment } from './segment.js';
 
 const PAGE = 4096;
@@ -7,7 +7,6 @@ const PAGE = 4096;
  * fdatasync of the data that runs while a fill's zeros are dirty writes them back too.
  */
 export const ZERO_FILL_CHUNK = 256 * 1024;
-const { EDQUOT, ENOSPC } = Errno;
 
 export interface ZeroFillStats {
   /** 'off' (not configured), 'on', or 'stopped' (the disk filled up; appends go on without it). */
@@ -125,7 +124,7 @@ export class ZeroFiller {
 
   private finish(seg: Segment, start: number, end: number, w: IoCompletion, s: IoCompletion): void {
     this.running = null;
-    if (w.result < 0 && (-w.result === ENOSPC || -w.result === EDQUOT)) {
+    if (w.result < 0 && isNoSpace(w.result)) {
       // Zeros hold no data: a full disk stops the filling, not the log.
       this.counters.state = 'stopped';
     } else if (w.result < 0) {
