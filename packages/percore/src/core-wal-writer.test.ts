@@ -298,13 +298,46 @@ describe('CoreWalWriter faults', () => {
     expect(writer.poisoned).toBe(true);
   });
 
-  it('StorageIo path: a short write throws from checkCompletions and the sync does not count', async () => {
+  it('StorageIo path: a short write is completed by writing the rest, then synced again', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    const writesBefore = faulty.counts.write;
     faulty.inject({ kind: 'short-write', nth: 1, bytes: 10 });
     writer.appendPutViaStorageIo(bytes('a'), Buffer.alloc(200));
     writer.syncViaStorageIo();
-    const completions = await faulty.waitCompletions(2);
-    expectWalError(() => writer.checkCompletions(completions), WalErrorCode.IO);
+    // The short write and the sync it cancelled: the rest and a new sync go out.
+    expect(writer.checkCompletions(await faulty.waitCompletions(2))).toBe(false);
+    expect(writer.syncedPosition).toBe(64);
+    expect(writer.isSyncPending).toBe(true);
+    while (!writer.checkCompletions(await faulty.waitCompletions(1))) {}
+    expect(writer.syncedPosition).toBe(writer.position);
+    expect(faulty.counts.write - writesBefore).toBe(2);
+    await writer.close();
+    expect(await readEntries()).toHaveLength(1);
+  });
+
+  it('StorageIo path: a write linked behind a short one goes out again whole', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 10 });
+    writer.appendPutViaStorageIo(bytes('a'), Buffer.alloc(200));
+    writer.appendPutViaStorageIo(bytes('b'), Buffer.alloc(200));
+    writer.syncViaStorageIo();
+    while (!writer.checkCompletions(await faulty.waitCompletions(1))) {}
+    expect(writer.syncedPosition).toBe(writer.position);
+    await writer.close();
+    expect(
+      (await readEntries()).map((e) => (e.op === 'put' ? Buffer.from(e.key).toString() : e.op)),
+    ).toEqual(['a', 'b']);
+  });
+
+  it('StorageIo path: a short write whose rest fails throws and poisons', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 10 });
+    faulty.inject({ kind: 'eio', op: 'write', nth: 2 });
+    writer.appendPutViaStorageIo(bytes('a'), Buffer.alloc(200));
+    writer.syncViaStorageIo();
+    expect(writer.checkCompletions(await faulty.waitCompletions(2))).toBe(false);
+    const rest = await faulty.waitCompletions(2);
+    expectWalError(() => writer.checkCompletions(rest), WalErrorCode.IO);
     expect(writer.syncedPosition).toBe(64);
     expectWalError(() => writer.syncViaStorageIo(), WalErrorCode.POISONED);
   });

@@ -7,15 +7,19 @@ import {
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
   invalidArgument,
+  ioErrorFromNode,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
 import {
-  Errno,
   type IoCompletion,
   type IoFd,
   ioErrorFromErrno,
+  linkedSyncRan,
   type StorageIo,
+  stalledWriteError,
+  wasCancelled,
+  writeProgress,
 } from '@walnut/storage-io';
 import { MonotonicStamp, wallClockNs } from './clock.js';
 import { createCoreFile, resumeCoreFile, rewriteSparse } from './core-file.js';
@@ -32,7 +36,6 @@ import { checkCoreId } from './validate.js';
 import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
 
 const MAX_SYNC_ROUNDS = 4;
-const { ECANCELED } = Errno;
 /** Frame header + fixed entry fields (+ the u32 key length of a put). */
 const DELETE_OVERHEAD = FRAME_HEADER_SIZE + CORE_ENTRY_FIXED;
 const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
@@ -68,6 +71,13 @@ export class CoreWalWriter {
   private readonly pendingWrites = new Map<number, PendingWrite>();
   private readonly directWrites = new Set<Promise<void>>();
   private readonly pendingSyncs: PendingSync[] = [];
+  /** Rests of short writes (and writes cancelled behind them) sent again, not completed yet. */
+  private resending = 0;
+  /**
+   * Positions of StorageIo-path syncs cancelled behind a short write, sent again once no
+   * rest is in flight: a sync sent earlier could run before a rest and cover less.
+   */
+  private readonly owedSyncs: number[] = [];
   private failure: WalError | null = null;
   private closed = false;
   private busy: string | null = null;
@@ -298,8 +308,10 @@ export class CoreWalWriter {
 
   /**
    * Feeds the completions of a `pollCompletions`/`waitCompletions` round (ones that are not
-   * this writer's are ignored). Returns true when a pending sync completed. A failed or short
-   * write, or a failed sync, throws (and poisons the writer): never a silent hole.
+   * this writer's are ignored). Returns true when a pending sync completed. A short write is
+   * partial progress: its rest is sent again, and a sync cancelled behind it is sent again
+   * behind the rest, both to be fed here in a later round. A failed write or sync throws (and
+   * poisons the writer): never a silent hole.
    */
   checkCompletions(completions: readonly IoCompletion[]): boolean {
     if (this.failure !== null) throw this.poisonedError();
@@ -309,8 +321,7 @@ export class CoreWalWriter {
       else {
         const sync = this.pendingSyncs.find((s) => s.token === completion.token);
         if (sync === undefined) continue;
-        this.onSyncCompletion(sync, completion);
-        syncCompleted = this.failure === null;
+        if (this.onSyncCompletion(sync, completion)) syncCompleted = this.failure === null;
       }
       if (this.failure !== null) throw this.failure;
     }
@@ -319,7 +330,7 @@ export class CoreWalWriter {
 
   /** True while a submitted sync has not completed. */
   get isSyncPending(): boolean {
-    return this.pendingSyncs.length > 0;
+    return this.pendingSyncs.length > 0 || this.owedSyncs.length > 0;
   }
 
   /**
@@ -365,7 +376,7 @@ export class CoreWalWriter {
   /** Syncs what was appended (unless poisoned), then closes the file (and an owned StorageIo). */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.failure === null && this.pendingWrites.size === 0 && this.pendingSyncs.length === 0)
+    if (this.failure === null && this.pendingWrites.size === 0 && !this.isSyncPending)
       await this.sync();
     else if (this.failure === null)
       throw new WalError(
@@ -452,7 +463,14 @@ export class CoreWalWriter {
     const token = this.io.submitWrite(this.fd, data, start, {
       linkToPrevious: this.hasPendingOps(),
     });
-    const write: PendingWrite = { token, start, end: start + data.length, buffer, direct };
+    const write: PendingWrite = {
+      token,
+      order: token,
+      start,
+      end: start + data.length,
+      buffer,
+      direct,
+    };
     buffer.submitted = buffer.used;
     buffer.inFlight++;
     this.pendingWrites.set(token, write);
@@ -461,34 +479,37 @@ export class CoreWalWriter {
     return token;
   }
 
-  /**
-   * The direct path owns its write completions. A short write there is partial progress (as
-   * the kernel reports when a disk fills): the rest is written again, so the real error (e.g.
-   * ENOSPC) or success follows. The StorageIo path leaves that to the caller and throws.
-   */
+  /** The direct path owns its write completions (the StorageIo path's come through checkCompletions). */
   private claimDirectWrite(token: number): void {
     const done = this.io.completion(token).then((completion) => {
       this.directWrites.delete(done);
-      const write = this.pendingWrites.get(completion.token);
-      if (
-        write !== undefined &&
-        completion.result > 0 &&
-        completion.result < write.end - write.start
-      )
-        this.retryRest(write, completion.result);
-      else this.onWriteCompletion(completion);
+      this.onWriteCompletion(completion);
     });
     this.directWrites.add(done);
   }
 
-  private retryRest(write: PendingWrite, written: number): void {
-    this.pendingWrites.delete(write.token);
+  /**
+   * Sends again the part of `write` after the `written` bytes a short completion confirmed
+   * (the short-write rule, `writeProgress`): the kernel reports a filling disk as a short
+   * write, and the rest brings the real outcome. The rest keeps the write's place in
+   * submission order for sync coverage.
+   */
+  private resend(write: PendingWrite, written: number): void {
     const start = write.start + written;
     const offsetInBuffer = start - write.buffer.fileOffset;
     const data = write.buffer.buf.subarray(offsetInBuffer, offsetInBuffer + write.end - start);
-    const token = this.io.submitWrite(this.fd, data, start);
+    let token: number;
+    try {
+      token = this.io.submitWrite(this.fd, data, start);
+    } catch (error) {
+      this.writeSettled(write);
+      this.fail(ioErrorFromNode(error, 'write', this.path));
+      return;
+    }
     this.pendingWrites.set(token, { ...write, token, start });
-    this.claimDirectWrite(token);
+    this.resending++;
+    if (write.direct) this.claimDirectWrite(token);
+    else this.io.flush();
   }
 
   private submitSync(direct: boolean): PendingSync {
@@ -506,30 +527,79 @@ export class CoreWalWriter {
     const write = this.pendingWrites.get(completion.token);
     if (write === undefined) return;
     this.pendingWrites.delete(completion.token);
-    const buffer = write.buffer;
-    // Only a retired buffer's last write can free it: no call into the pool per entry.
-    if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);
-    const expected = write.end - write.start;
-    if (completion.result === expected) return;
+    const wasRest = write.token !== write.order;
+    if (wasRest) this.resending--;
+    this.judgeWrite(write, completion.result);
+    if (wasRest && this.resending === 0 && this.owedSyncs.length > 0) this.payOwedSyncs();
+  }
+
+  private judgeWrite(write: PendingWrite, result: number): void {
+    const length = write.end - write.start;
+    const done = writeProgress(result, 0, length);
+    if (done === length) {
+      this.writeSettled(write);
+      return;
+    }
+    if (done > 0) {
+      this.resend(write, done);
+      return;
+    }
+    // Linked behind a write that was short: it did not run, and goes out again whole.
+    if (wasCancelled(result) && this.failure === null) {
+      this.resend(write, 0);
+      return;
+    }
+    this.writeSettled(write);
     this.fail(
-      completion.result < 0
-        ? ioErrorFromErrno(completion.result, 'write', this.path)
-        : new WalError(
-            WalErrorCode.IO,
-            `core ${this.coreId}: short write to ${this.path} at offset ${write.start}: ${completion.result} of ${expected} bytes; the file now has a hole, so the writer refuses further work — reopen it with openAt after recovery`,
-            { details: { segment: this.path, offset: write.start, syscall: 'write' } },
-          ),
+      result < 0
+        ? ioErrorFromErrno(result, 'write', this.path)
+        : stalledWriteError(this.path, write.start),
     );
   }
 
-  private onSyncCompletion(sync: PendingSync, completion: IoCompletion): void {
+  /** No part of `write` is in flight any more. */
+  private writeSettled(write: PendingWrite): void {
+    const buffer = write.buffer;
+    // Only a retired buffer's last write can free it: no call into the pool per entry.
+    if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);
+  }
+
+  /**
+   * Takes a sync's completion; false when it did not run: cancelled behind a short write
+   * (`linkedSyncRan`), a StorageIo-path sync is sent again behind the rest, while `syncDirect`
+   * loops by itself. A failed sync poisons the writer.
+   */
+  private onSyncCompletion(sync: PendingSync, completion: IoCompletion): boolean {
     const index = this.pendingSyncs.indexOf(sync);
     if (index >= 0) this.pendingSyncs.splice(index, 1);
-    if (completion.result < 0) {
-      this.fail(ioErrorFromErrno(completion.result, 'fdatasync', this.path));
-      return;
+    let ran: boolean;
+    try {
+      ran = linkedSyncRan(completion.result, this.path);
+    } catch (error) {
+      this.fail(error as WalError);
+      return true;
+    }
+    if (!ran) {
+      if (!sync.direct && this.failure === null) this.syncAgain(sync);
+      return false;
     }
     this.advanceTo(syncCoverage(sync, this.pendingWrites.values()));
+    return true;
+  }
+
+  /** A StorageIo-path sync was cancelled: the same coverage, asked for again after the rests. */
+  private syncAgain(sync: PendingSync): void {
+    this.owedSyncs.push(sync.position);
+    if (this.resending === 0) this.payOwedSyncs();
+  }
+
+  private payOwedSyncs(): void {
+    if (this.failure !== null) return;
+    for (const position of this.owedSyncs.splice(0)) {
+      const token = this.io.submitDatasync(this.fd, { linkToPrevious: this.hasPendingOps() });
+      this.pendingSyncs.push({ token, position, direct: false });
+    }
+    this.io.flush();
   }
 
   private advanceTo(position: number): void {
@@ -560,14 +630,11 @@ export class CoreWalWriter {
       const sync = this.submitSync(true);
       if (written >= 0) this.claimDirectWrite(written);
       const completion = await this.io.completion(sync.token);
-      // Settle the writes too (with their retries), so a failed write is reported as itself
+      // Settle the writes too (with their resends), so a failed write is reported as itself
       // rather than as the sync it cancelled, and none is in flight when coverage is judged.
       while (this.directWrites.size > 0) await Promise.all(this.directWrites);
-      if (completion.result === -ECANCELED && this.failure === null) {
-        // The sync was chained behind a short write that a retry has since completed.
-        this.pendingSyncs.splice(this.pendingSyncs.indexOf(sync), 1);
-        continue;
-      }
+      // A sync that did not run was cancelled behind a short write whose rest has since
+      // completed: the next round syncs again.
       this.onSyncCompletion(sync, completion);
       if (this.failure !== null) throw this.failure;
     }

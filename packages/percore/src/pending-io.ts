@@ -6,6 +6,8 @@ import type { WriteBuffer } from './write-buffers.js';
 
 export interface PendingWrite {
   readonly token: number;
+  /** The token of the write's first part: a rest sent again after a short write keeps its place. */
+  readonly order: number;
   readonly start: number;
   readonly end: number;
   readonly buffer: WriteBuffer;
@@ -29,6 +31,6 @@ export interface PendingSync {
 export function syncCoverage(sync: PendingSync, inFlight: Iterable<PendingWrite>): number {
   let covered = sync.position;
   for (const write of inFlight)
-    if (write.token < sync.token && write.start < covered) covered = write.start;
+    if (write.order < sync.token && write.start < covered) covered = write.start;
   return covered;
 }

@@ -1,3 +1,5 @@
+import { BufferPool } from '@walnut/storage-io';
+
 /** A buffer entries are encoded into, for one stretch of the file. */
 export interface WriteBuffer {
   readonly buf: Buffer;
@@ -14,22 +16,22 @@ export interface WriteBuffer {
 }
 
 /**
- * A writer's write buffers. A retired buffer's memory is reused only once every write from
- * it has completed (the StorageIo may still be reading it until then); two are kept aside, so
- * a writer whose writes keep up allocates no more buffers. An entry larger than `size` gets a
- * buffer of its own, never reused.
+ * A writer's write buffers, from the write core's pool. A retired buffer's memory is reused
+ * only once every write from it has completed (the StorageIo may still be reading it until
+ * then); two are kept aside, so a writer whose writes keep up allocates no more buffers. An
+ * entry larger than `size` gets a buffer of its own, never reused.
  */
 export class WriteBufferPool {
-  private readonly spare: Buffer[] = [];
+  private readonly pool: BufferPool;
 
-  constructor(readonly size: number) {}
+  constructor(readonly size: number) {
+    this.pool = new BufferPool(size, Buffer.allocUnsafe, 2);
+  }
 
   /** A new buffer at `fileOffset` with room for `room` bytes at least. */
   take(fileOffset: number, room: number): WriteBuffer {
-    const size = Math.max(this.size, room);
-    const spare = size === this.size ? this.spare.pop() : undefined;
     return {
-      buf: spare ?? Buffer.allocUnsafe(size),
+      buf: room > this.size ? Buffer.allocUnsafe(room) : this.pool.take(),
       fileOffset,
       used: 0,
       submitted: 0,
@@ -40,8 +42,6 @@ export class WriteBufferPool {
 
   /** Keeps a buffer's memory for reuse once it is retired and no write from it is in flight. */
   recycle(buffer: WriteBuffer): void {
-    if (buffer.retired && buffer.inFlight === 0 && buffer.buf.length === this.size) {
-      if (this.spare.length < 2) this.spare.push(buffer.buf);
-    }
+    if (buffer.retired && buffer.inFlight === 0) this.pool.give(buffer.buf);
   }
 }

@@ -9,8 +9,9 @@ export {
   type SegmentedWalConfig,
   type VerifyMode,
 } from './config.js';
-export { readSmallFile, writeFileAtomically } from './log-files.js';
-export type { RecoveryReport, SalvageDrop, TornTail } from './recovery-report.js';
+export { readSmallFile, writeFileAtomically } from './files/log-files.js';
+export { SuffixCuts, truncatedError } from './files/suffix-cuts.js';
+export type { RecoveryReport, SalvageDrop, TornTail } from './recovery/recovery-report.js';
 export {
   SegmentedWal,
   type SegmentedWalStats,
@@ -18,4 +19,3 @@ export {
   type TruncateAfterResult,
   type TruncateResult,
 } from './segmented-wal.js';
-export { SuffixCuts, truncatedError } from './suffix-cuts.js';

@@ -3,7 +3,7 @@ import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR, openMemory, payloadFor } from '../test/helpers.js';
-import { writeFloor } from './floor.js';
+import { writeFloor } from './files/floor.js';
 import { SegmentedWal } from './index.js';
 
 describe('group commit', () => {

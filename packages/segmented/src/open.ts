@@ -2,13 +2,13 @@ import { dirname, join } from 'node:path';
 import { type SuffixCut, WalError, WalErrorCode } from '@walnut/codec';
 import { Errno, type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
-import { finishPendingCut } from './cut-after.js';
-import { type DirectIoStats, probeDirectIo } from './direct-io.js';
-import { LogClock } from './log-clock.js';
-import { checkLogDirectory, lockCreationError } from './log-directory.js';
-import { recoverLog } from './recovery.js';
-import type { RecoveryReport } from './recovery-report.js';
-import { existingSegment, type Segment } from './segment.js';
+import { finishPendingCut } from './files/cut-after.js';
+import { checkLogDirectory, lockCreationError } from './files/log-directory.js';
+import { existingSegment, type Segment } from './files/segment.js';
+import { recoverLog } from './recovery/recovery.js';
+import type { RecoveryReport } from './recovery/recovery-report.js';
+import { type DirectIoStats, probeDirectIo } from './write/direct-io.js';
+import { LogClock } from './write/log-clock.js';
 
 const LOCK_FILE = 'LOCK';
 

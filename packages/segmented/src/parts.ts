@@ -1,15 +1,18 @@
+// Wiring, and nothing else: builds the parts of an opened log and connects each one's host
+// callbacks to the others. What a part does lives in its own file; only SegmentedWal imports
+// this one, and no part does (the parts import each other's types, never the wiring).
 import { FILE_HEADER_SIZE, type KeyRing } from '@walnut/codec';
 import { alignedBuffer, type StorageIo } from '@walnut/storage-io';
-import { Failures } from './failures.js';
+import type { Segment } from './files/segment.js';
+import { SegmentSet } from './files/segment-set.js';
 import type { OpenedLog } from './open.js';
-import { ReplayPager } from './replay-pager.js';
-import type { Segment } from './segment.js';
-import { SegmentSet } from './segment-set.js';
+import { ReplayPager } from './read/replay-pager.js';
 import { type Counters, newCounters } from './stats.js';
-import { SyncRounds } from './sync-rounds.js';
-import { WritePipeline } from './write-pipeline.js';
-import { WritebackAhead } from './writeback.js';
-import { ZeroFiller } from './zero-fill.js';
+import { Failures } from './write/failures.js';
+import { SyncRounds } from './write/sync-rounds.js';
+import { WritePipeline } from './write/write-pipeline.js';
+import { WritebackAhead } from './write/writeback.js';
+import { ZeroFiller } from './write/zero-fill.js';
 
 /** The parts SegmentedWal is the front of (docs/decisions/0330-segmented-wal-seams.md). */
 export interface Parts {

@@ -23,37 +23,27 @@ import {
 } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
 import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './config.js';
-import { cutSuffix } from './cut-after.js';
-import type { DirectIoStats } from './direct-io.js';
-import type { Failures } from './failures.js';
-import {
-  checkFrameBody,
-  type Encoder,
-  encodeReserved,
-  forgetPayloads,
-  takePayloads,
-} from './frame-guard.js';
-import { Listeners } from './listeners.js';
-import { checkTime, TimeLookup } from './lsn-at-time.js';
-import { type OpenedLog, openLog } from './open.js';
-import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
-import { ReaderRefresh } from './reader-refresh.js';
-import { recoverLog } from './recovery.js';
-import type { RecoveryReport } from './recovery-report.js';
-import type { ReplayPager } from './replay-pager.js';
-import { existingSegment, hasRecords, plannedSegment, type Segment } from './segment.js';
-import type { SegmentInfo, SegmentSet, TruncateResult } from './segment-set.js';
-import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
-import { SuffixCuts, truncatedError } from './suffix-cuts.js';
-import type { SyncRounds } from './sync-rounds.js';
+import { cutSuffix } from './files/cut-after.js';
+import { existingSegment, hasRecords, plannedSegment, type Segment } from './files/segment.js';
+import type { SegmentInfo, SegmentSet, TruncateResult } from './files/segment-set.js';
+import { SuffixCuts, truncatedError } from './files/suffix-cuts.js';
 import {
   carryCounters,
   checkCutPoint,
   cutRunningError,
   planSuffixCut,
   type TruncateAfterResult,
-} from './truncate-after.js';
-import { TruncationQueue } from './truncation-queue.js';
+} from './files/truncate-after.js';
+import { TruncationQueue } from './files/truncation-queue.js';
+import { Listeners } from './listeners.js';
+import { type OpenedLog, openLog } from './open.js';
+import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
+import { checkTime, TimeLookup } from './read/lsn-at-time.js';
+import { ReaderRefresh } from './read/reader-refresh.js';
+import type { ReplayPager } from './read/replay-pager.js';
+import { recoverLog } from './recovery/recovery.js';
+import type { RecoveryReport } from './recovery/recovery-report.js';
+import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
 import {
   checkLsnArgument,
   checkNotBelowFloor,
@@ -61,14 +51,24 @@ import {
   lsnMismatch,
   readOnlyError,
 } from './usage-errors.js';
-import type { WritePipeline } from './write-pipeline.js';
-import type { WritebackAhead } from './writeback.js';
-import type { ZeroFiller } from './zero-fill.js';
+import type { DirectIoStats } from './write/direct-io.js';
+import type { Failures } from './write/failures.js';
+import {
+  checkFrameBody,
+  type Encoder,
+  encodeReserved,
+  forgetPayloads,
+  takePayloads,
+} from './write/frame-guard.js';
+import type { SyncRounds } from './write/sync-rounds.js';
+import type { WritePipeline } from './write/write-pipeline.js';
+import type { WritebackAhead } from './write/writeback.js';
+import type { ZeroFiller } from './write/zero-fill.js';
 
-export type { SegmentInfo, TruncateResult } from './segment-set.js';
-export { SPARE_FILE_PREFIX } from './segment-set.js';
+export type { SegmentInfo, TruncateResult } from './files/segment-set.js';
+export { SPARE_FILE_PREFIX } from './files/segment-set.js';
+export type { TruncateAfterResult } from './files/truncate-after.js';
 export type { SegmentedWalStats } from './stats.js';
-export type { TruncateAfterResult } from './truncate-after.js';
 
 /**
  * A write-ahead log kept as a directory of segment files, written through a StorageIo.

@@ -40,3 +40,12 @@ export {
   FaultyStorageIo,
 } from './simulation/faulty.js';
 export { PowerLossAtStep, type PowerLossAtStepOptions } from './simulation/power-loss-at-step.js';
+export { BufferPool, MAX_POOLED_BYTES } from './write-core/buffer-pool.js';
+export {
+  isNoSpace,
+  linkedSyncRan,
+  stalledWriteError,
+  wasCancelled,
+  writeProgress,
+} from './write-core/completion-rules.js';
+export { type WriteFullyOptions, writeFully } from './write-core/write-fully.js';

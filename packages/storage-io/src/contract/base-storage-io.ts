@@ -1,4 +1,5 @@
 import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
+import { writeFully } from '../write-core/write-fully.js';
 import { closedError, ioErrorFromErrno } from './errors.js';
 import type {
   IoCompletion,
@@ -395,20 +396,7 @@ export abstract class BaseStorageIo implements StorageIo {
   }
 
   async write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {
-    let done = 0;
-    while (done < data.length) {
-      const chunk = done === 0 ? data : data.subarray(done);
-      const completion = await this.completion(this.submitWrite(fd, chunk, offset + done));
-      if (completion.result < 0) throw ioErrorFromErrno(completion.result, 'write');
-      if (completion.result === 0) {
-        throw new WalError(
-          WalErrorCode.IO,
-          `write made no progress at offset ${offset + done} (0 bytes written): check the file system`,
-          { details: { syscall: 'write', offset: offset + done } },
-        );
-      }
-      done += completion.result;
-    }
+    await writeFully(this, fd, data, offset);
     return data.length;
   }
 

@@ -18,8 +18,13 @@ import {
   type IoFd,
   type IoUringConfig,
   ioErrorFromErrno,
+  linkedSyncRan,
   readFully,
   type StorageIo,
+  stalledWriteError,
+  wasCancelled,
+  writeFully,
+  writeProgress,
 } from '@walnut/storage-io';
 import { SerialQueue } from '../internal/serial-queue.js';
 import { resolveStorage, type StorageChoice } from '../internal/storage-choice.js';
@@ -72,7 +77,7 @@ export interface PortableWalStats {
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
-const { ECANCELED, EIO } = Errno;
+const { EIO } = Errno;
 
 /**
  * A single-file log for users who want no segments: direct appends (written at once),
@@ -478,7 +483,11 @@ export class PortableWalWriter {
     this.counters.batches += taken.length;
   }
 
-  /** The writes and the fdatasync go out together, the sync chained behind the last write. */
+  /**
+   * The writes and the fdatasync go out together, the sync chained behind the last write.
+   * By the write core's rules: a short write's rest is sent again, and the sync it cancelled
+   * runs again after it; a sync that ran and failed poisons the writer.
+   */
   private async writeThenSync(buffers: Buffer[], total: number, offset: number): Promise<void> {
     const io = this.io;
     const writeToken =
@@ -493,57 +502,46 @@ export class PortableWalWriter {
       io.completion(syncToken),
     ]);
     this.counters.completed += 2;
-    if (written.result < 0) {
-      this.counters.failures++;
-      this.countCancelledOrRan(synced.result);
-      throw ioErrorFromErrno(written.result, written.op, this.path);
+    const done = writeProgress(written.result, 0, total);
+    if (done < 0) this.counters.failures++;
+    const ran = this.linkedSyncRan(synced.result);
+    if (done < 0) {
+      throw written.result < 0
+        ? ioErrorFromErrno(written.result, written.op, this.path)
+        : stalledWriteError(this.path, offset);
     }
     this.counters.bytes += written.result;
-    if (written.result < total) {
-      // A short write: the chained sync was cancelled (or ran too early); finish the
-      // write, then sync once more so that the sync covers every byte.
-      this.countCancelledOrRan(synced.result);
-      const rest = Buffer.concat(buffers, total).subarray(written.result);
-      await this.writeFully(rest, offset + written.result);
-      await this.datasync();
-      return;
+    if (done < total) {
+      const rest = Buffer.concat(buffers, total).subarray(done);
+      await this.writeFully(rest, offset + done);
     }
-    this.counters.syncs++;
-    if (synced.result < 0) this.failSync(synced.result);
+    // A sync that ran before the rest was written does not cover it.
+    if (!ran || done < total) await this.datasync();
   }
 
-  private countCancelledOrRan(syncResult: number): void {
-    if (syncResult === -ECANCELED) this.counters.cancelled++;
-    else {
-      this.counters.syncs++;
-      if (syncResult < 0) this.counters.failures++;
+  /** Counts the fdatasync linked behind a batch and judges it (`linkedSyncRan`). */
+  private linkedSyncRan(result: number): boolean {
+    if (wasCancelled(result)) this.counters.cancelled++;
+    else this.counters.syncs++;
+    try {
+      return linkedSyncRan(result, this.path);
+    } catch (error) {
+      this.counters.failures++;
+      this.poisoned = error as WalError;
+      throw error;
     }
   }
 
-  private async writeFully(data: Uint8Array, offset: number): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const token = this.io.submitWrite(
-        this.fd,
-        done === 0 ? data : data.subarray(done),
-        offset + done,
-      );
-      this.counters.submitted++;
-      const completion = await this.io.completion(token);
-      this.counters.completed++;
-      if (completion.result < 0) {
-        this.counters.failures++;
-        throw ioErrorFromErrno(completion.result, 'write', this.path);
-      }
-      if (completion.result === 0) {
-        this.counters.failures++;
-        throw new WalError(WalErrorCode.IO, `a write to ${this.path} made no progress`, {
-          details: { syscall: 'write', segment: this.path, offset: offset + done },
-        });
-      }
-      done += completion.result;
-      this.counters.bytes += completion.result;
-    }
+  private writeFully(data: Uint8Array, offset: number): Promise<void> {
+    return writeFully(this.io, this.fd, data, offset, {
+      path: this.path,
+      observe: (result) => {
+        this.counters.submitted++;
+        this.counters.completed++;
+        if (result > 0) this.counters.bytes += result;
+        else this.counters.failures++;
+      },
+    });
   }
 
   private async datasync(): Promise<void> {

@@ -1,0 +1,238 @@
+import { join } from 'node:path';
+import {
+  BodyKind,
+  CUT_FILE,
+  decodeCut,
+  encodeCut,
+  encodeHead,
+  FILE_HEADER_SIZE,
+  type FileHeader,
+  HEAD_FILE,
+  isWalError,
+  type KeyRing,
+  type LsnGap,
+  type SuffixCut,
+  segmentFileName,
+  segmentFilesIn,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import { readFully, type StorageIo } from '@walnut/storage-io';
+import { scanChunks } from '../read/chunk-reader.js';
+import { readCipher } from '../recovery/segment-scan.js';
+import { readGaps, writeGaps } from './gaps.js';
+import { HEAD_TMP_FILE } from './head.js';
+import { readSmallFile, removeIfPresent, tmpName, writeFileAtomically } from './log-files.js';
+
+export const CUT_TMP_FILE = tmpName(CUT_FILE);
+
+/** The last suffix cut recorded in `<dir>/CUT`, or null when the log never had one. */
+export async function readCut(io: StorageIo, dir: string): Promise<SuffixCut | null> {
+  const bytes = await readSmallFile(io, dir, CUT_FILE, 64);
+  return bytes === null ? null : decodeCut(bytes, join(dir, CUT_FILE));
+}
+
+/** A segment as the cut sees it: where it is and what it holds. */
+export interface CutSegment {
+  firstLsn: bigint;
+  path: string;
+  header: FileHeader;
+  /** The last LSN it holds (firstLsn - 1 when none). */
+  lastLsn: bigint;
+  /** Its header and whole frames, in bytes. */
+  dataEnd: number;
+}
+
+/**
+ * Where the log must end to keep exactly the records up to `afterLsn`: the newest segment
+ * kept and its length. `segments` are the log's, oldest first, every record in them durable.
+ * A cut inside an atomic batch, or inside LSNs a salvage recorded as lost, is refused: a
+ * batch is all or nothing, and a gap lies between segments, never inside one.
+ */
+export async function planCut(
+  io: StorageIo,
+  ring: KeyRing | undefined,
+  segments: readonly CutSegment[],
+  gaps: readonly LsnGap[],
+  afterLsn: bigint,
+): Promise<{ segmentFirstLsn: bigint; keepBytes: number }> {
+  let kept = segments[0]!;
+  for (const seg of segments) if (seg.firstLsn <= afterLsn) kept = seg;
+  if (afterLsn < kept.firstLsn)
+    return { segmentFirstLsn: kept.firstLsn, keepBytes: FILE_HEADER_SIZE };
+  if (afterLsn >= kept.lastLsn) {
+    const gap = gaps.find((g) => g.from <= afterLsn && afterLsn < g.to);
+    if (gap !== undefined) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `cannot cut after LSN ${afterLsn}: LSNs ${gap.from}..${gap.to} were lost to a salvage and are no records; cut after ${gap.from - 1n} or after ${gap.to}`,
+        { details: { lsn: afterLsn, gapFrom: gap.from, gapTo: gap.to } },
+      );
+    }
+    return { segmentFirstLsn: kept.firstLsn, keepBytes: kept.dataEnd };
+  }
+  return {
+    segmentFirstLsn: kept.firstLsn,
+    keepBytes: await frameEndAfter(io, ring, kept, afterLsn),
+  };
+}
+
+/** The file offset right after the frame whose last record is `lsn` (WAL_BAD_ARGUMENT inside a batch). */
+async function frameEndAfter(
+  io: StorageIo,
+  ring: KeyRing | undefined,
+  seg: CutSegment,
+  lsn: bigint,
+): Promise<number> {
+  const cipher = readCipher(ring, seg.header, seg.path);
+  const fd = await io.open(seg.path, { readOnly: true });
+  try {
+    const walk = scanChunks({
+      io,
+      fd,
+      path: seg.path,
+      start: FILE_HEADER_SIZE,
+      end: seg.dataEnd,
+      file: seg.header,
+      cipher,
+    });
+    for await (const scanner of walk) {
+      while (scanner.advanceFrame()) {
+        const buf = scanner.frameBuffer;
+        const at = scanner.frameBodyStart;
+        const kind = buf[at];
+        if (kind !== BodyKind.RECORD && kind !== BodyKind.BATCH) continue;
+        const first = buf.readBigUInt64LE(at + (kind === BodyKind.RECORD ? 4 : 8));
+        const last =
+          kind === BodyKind.RECORD ? first : first + BigInt(buf.readUInt32LE(at + 4)) - 1n;
+        if (last < lsn) continue;
+        if (last === lsn) return scanner.offset;
+        throw new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          `cannot cut after LSN ${lsn}: it is inside the atomic batch of LSNs ${first}..${last}, which stays or goes whole; cut after ${first - 1n} or after ${last}`,
+          { details: { lsn, batchFirst: first, batchLast: last } },
+        );
+      }
+    }
+  } finally {
+    await io.close(fd);
+  }
+  throw new WalError(
+    WalErrorCode.CORRUPT,
+    `${seg.path} does not hold LSN ${lsn}, which the log says it does; run walnut verify on the log`,
+    { details: { segment: seg.path, lsn } },
+  );
+}
+
+/**
+ * Cuts the log after `cut.afterLsn`: records the cut as pending, then `finishCut`. From the
+ * moment the pending CUT file is durable the cut will happen: an opener finishes it before
+ * anything else. Before that moment nothing was touched. So after a power loss at any
+ * point the log is either the one before the cut or the one after it.
+ */
+export async function cutSuffix(io: StorageIo, dir: string, cut: SuffixCut): Promise<number> {
+  await writeFileAtomically(io, dir, CUT_FILE, encodeCut({ ...cut, state: 'pending' }));
+  return finishCut(io, dir, cut);
+}
+
+/**
+ * Every step of a recorded cut, each one harmless to repeat: the later segments deleted
+ * (newest first), the kept one replaced by its kept prefix, GAPS and HEAD rewritten to match,
+ * the directory fsynced, and the CUT file marked done. Returns the segments deleted.
+ */
+export async function finishCut(io: StorageIo, dir: string, cut: SuffixCut): Promise<number> {
+  const later = segmentFilesIn(await io.readdir(dir)).filter(
+    (s) => s.firstLsn > cut.segmentFirstLsn,
+  );
+  for (const seg of later.reverse()) await io.unlink(join(dir, seg.name));
+  const keptPath = join(dir, segmentFileName(cut.segmentFirstLsn));
+  const size = (await io.stat(keptPath))?.size;
+  if (size === undefined || size < cut.keepBytes) {
+    throw new WalError(
+      WalErrorCode.CORRUPT,
+      `the log's pending truncateAfter keeps ${cut.keepBytes} bytes of ${keptPath}, but ${size === undefined ? 'it is missing' : `it holds ${size}`}; restore the log from a backup`,
+      { details: { segment: keptPath, offset: size ?? 0 } },
+    );
+  }
+  if (size > cut.keepBytes) await replaceWithPrefix(io, keptPath, cut.keepBytes);
+  const gaps = await readGaps(io, dir);
+  const keptGaps = gaps.filter((g) => g.from <= cut.afterLsn);
+  if (keptGaps.length < gaps.length) await writeGaps(io, dir, keptGaps);
+  await lowerHead(io, dir, cut.segmentFirstLsn);
+  await io.syncDirectory(dir);
+  await writeFileAtomically(io, dir, CUT_FILE, encodeCut({ ...cut, state: 'done' }));
+  return later.length;
+}
+
+/**
+ * Replaces the file at `path` by a copy of its first `length` bytes (`<path>.tmp`, fsync,
+ * rename), never by truncating it in place: a reader that mapped the file (the Wal's
+ * iterators, mmap-reader in another process) would fault on the pages a truncation took
+ * away, and one reading through a descriptor sees the old bytes whole. The rename is made
+ * durable by the directory fsync that follows.
+ */
+async function replaceWithPrefix(io: StorageIo, path: string, length: number): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const from = await io.open(path, { readOnly: true });
+  try {
+    const to = await io.open(tmp, { create: true, truncate: true, mode: 0o600 });
+    try {
+      const chunk = Buffer.allocUnsafe(Math.min(length, COPY_CHUNK));
+      for (let at = 0; at < length; at += chunk.length) {
+        const part = chunk.subarray(0, Math.min(chunk.length, length - at));
+        if ((await readFully(io, from, part, at)) !== part.length) {
+          throw new WalError(
+            WalErrorCode.CORRUPT,
+            `${path} became shorter than ${length} bytes while a truncateAfter copied it; restore the log from a backup`,
+            { details: { segment: path, offset: at } },
+          );
+        }
+        await io.write(to, part, at);
+      }
+      await io.fsync(to);
+    } finally {
+      await io.close(to);
+    }
+  } finally {
+    await io.close(from);
+  }
+  await io.rename(tmp, path);
+}
+
+const COPY_CHUNK = 1024 * 1024;
+
+/**
+ * HEAD names the kept segment. On a device too full for that, HEAD goes (absent means
+ * nothing is known): a HEAD naming a deleted segment would keep the log from opening.
+ */
+async function lowerHead(io: StorageIo, dir: string, firstLsn: bigint): Promise<void> {
+  try {
+    await writeFileAtomically(io, dir, HEAD_FILE, encodeHead(firstLsn));
+  } catch (error) {
+    if (!isWalError(error, WalErrorCode.NO_SPACE)) throw error;
+    await removeIfPresent(io, join(dir, HEAD_TMP_FILE));
+    await removeIfPresent(io, join(dir, HEAD_FILE));
+  }
+}
+
+/**
+ * At open, before recovery: a writer finishes a cut a crash interrupted. A read-only opener
+ * cannot, and would see segments the cut deletes: WAL_BAD_STATE until a writer opened it.
+ */
+export async function finishPendingCut(
+  io: StorageIo,
+  dir: string,
+  readOnly: boolean,
+): Promise<SuffixCut | null> {
+  const cut = await readCut(io, dir);
+  if (cut === null || cut.state === 'done') return cut;
+  if (readOnly) {
+    throw new WalError(
+      WalErrorCode.BAD_STATE,
+      `${join(dir, CUT_FILE)} records a truncateAfter(${cut.afterLsn}) that has not finished: a writer is cutting the log now, or one crashed while cutting it. Try again in a moment; if no writer has the log open, open it once without readOnly, which finishes the cut`,
+      { details: { lsn: cut.afterLsn } },
+    );
+  }
+  await finishCut(io, dir, cut);
+  return { ...cut, state: 'done' };
+}

@@ -1,0 +1,280 @@
+import {
+  BodyKind,
+  bodyTime,
+  classifyDamage,
+  type DamageKind,
+  decodeFileHeader,
+  FILE_HEADER_SIZE,
+  type FileHeader,
+  FrameCipher,
+  findNextValidFrame,
+  isWalError,
+  type KeyRing,
+  LsnSequence,
+  type ScanStop,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
+import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
+import { scanChunks } from '../read/chunk-reader.js';
+
+// One segment as recovery reads it: its header and cipher, every frame's LSN continuity, and
+// a verdict on whatever follows the last valid frame (end, torn write, or damage).
+
+/** What scanning a segment needs from the recovery options. */
+export interface ScanOptions {
+  io: StorageIo;
+  ring: KeyRing | undefined;
+  /**
+   * Read-only, beside a writer that may be writing (its lock is held): the last segment
+   * ends at the first frame that does not check out, as `refresh()` reads it (0320). Past
+   * a live writer's last completed write lie zeros, a write under way, or later writes
+   * that completed first; they change while they are read, so judging them would report
+   * damage that is not there, and that judgement is the writer's.
+   */
+  besideWriter?: boolean;
+}
+
+export interface Damage {
+  offset: number;
+  kind: Exclude<DamageKind, 'eof'>;
+  reason: string;
+}
+
+export function corruptError(
+  path: string,
+  offset: number,
+  reason: string,
+  advice: string,
+): WalError {
+  return new WalError(
+    WalErrorCode.CORRUPT,
+    `${path} is damaged at offset ${offset}: ${reason}. ${advice}`,
+    {
+      details: { segment: path, offset, reason },
+    },
+  );
+}
+
+export const CORRUPT_ADVICE =
+  "Valid data follows the damage, so this is not a torn write; restore the log from a replica or backup, or open with recovery: 'salvage' to keep only the records before it";
+
+/** The cipher that decrypts a segment, or WAL_KEY_MISSING naming it. */
+export function readCipher(
+  ring: KeyRing | undefined,
+  header: FileHeader,
+  path: string,
+): FrameCipher | undefined {
+  if (header.cipher === 'none') return undefined;
+  if (ring === undefined) {
+    throw new WalError(
+      WalErrorCode.KEY_MISSING,
+      `${path} is encrypted (key id ${header.keyId}); open the log with encryption: a KeyRing holding that key`,
+      { details: { segment: path, keyId: header.keyId } },
+    );
+  }
+  try {
+    return FrameCipher.forFile(ring, header, path);
+  } catch (err) {
+    if (isWalError(err)) err.details.segment ??= path;
+    throw err;
+  }
+}
+
+export async function readHeader(
+  io: StorageIo,
+  fd: IoFd,
+  path: string,
+  firstLsn: bigint,
+): Promise<FileHeader> {
+  const buf = Buffer.alloc(FILE_HEADER_SIZE);
+  const got = await readFully(io, fd, buf, 0);
+  const header = decodeFileHeader(buf.subarray(0, got), path);
+  if (header.fileKind !== 'segment') {
+    throw corruptError(
+      path,
+      0,
+      `the header says it is a ${header.fileKind} file, not a segment`,
+      'Remove files that do not belong to the log',
+    );
+  }
+  if (header.firstLsn !== firstLsn) {
+    throw corruptError(
+      path,
+      8,
+      `the header's first LSN ${header.firstLsn} does not match the file name`,
+      'The file was renamed or damaged',
+    );
+  }
+  return header;
+}
+
+const SECTOR = 512;
+
+function isZero(bytes: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Whether the damage at the start of `bytes` (file offset `fileOffset`), followed by a
+ * valid frame at index `next`, is the mark of writes a crash lost rather than of damage:
+ * unsynced writes can reach the disk out of order, and a write that never arrived reads
+ * as zeros (a hole). So: a zero frame header, or a whole zero sector before the next
+ * valid frame. A bit flip never zeroes a frame header or a sector.
+ */
+function looksLikeLostWrites(bytes: Buffer, fileOffset: number, next: number): boolean {
+  if (next >= 8 && isZero(bytes, 0, 8)) return true;
+  for (
+    let s = Math.ceil(fileOffset / SECTOR) * SECTOR - fileOffset;
+    s + SECTOR <= next;
+    s += SECTOR
+  ) {
+    if (isZero(bytes, s, s + SECTOR)) return true;
+  }
+  return false;
+}
+
+interface Verdict {
+  kind: DamageKind;
+  reason?: string;
+}
+
+/**
+ * Judges the bytes from `offset` to the end of the file: zeros, a torn write, or damage
+ * before valid frames. In the last segment, a hole left by lost unsynced writes followed
+ * by frames of later (equally unsynced) writes is a torn tail too.
+ */
+async function judgeRest(
+  io: StorageIo,
+  fd: IoFd,
+  offset: number,
+  fileSize: number,
+  isLast: boolean,
+): Promise<Verdict> {
+  if (offset >= fileSize) return { kind: 'eof' };
+  // The rest of one segment is at most its target size plus one frame: reading it whole
+  // is bounded, and it is the only way to tell a torn write from damage before valid frames.
+  const rest = Buffer.allocUnsafeSlow(fileSize - offset);
+  const got = await readFully(io, fd, rest, offset);
+  const bytes = rest.subarray(0, got);
+  // A frame whose CRC matches but which the scanner refused has a malformed body: a
+  // writer of this format never produces one, so it is damage, not a torn write.
+  if (findNextValidFrame(bytes, 0) === 0) return { kind: 'corrupt' };
+  const kind = classifyDamage(bytes, 0);
+  if (kind !== 'corrupt' || !isLast) return { kind };
+  const next = findNextValidFrame(bytes, 1);
+  if (looksLikeLostWrites(bytes, offset, next)) {
+    return {
+      kind: 'torn',
+      reason: `a zero-filled hole (writes lost by a crash) followed by ${got - next} bytes from offset ${offset + next} written after it and never made durable`,
+    };
+  }
+  return { kind };
+}
+
+export interface ScanResult {
+  lastLsn: bigint;
+  records: number;
+  dataEnd: number;
+  damage: Damage | null;
+  /** The newest segment's (`isLast`): the time of its last record, if it has one. */
+  lastTime?: number;
+}
+
+export async function scanSegment(
+  opts: ScanOptions,
+  fd: IoFd,
+  path: string,
+  header: FileHeader,
+  fileSize: number,
+  isLast: boolean,
+): Promise<ScanResult> {
+  const cipher = readCipher(opts.ring, header, path);
+  const sequence = new LsnSequence(header.firstLsn);
+  let records = 0;
+  const walk = scanChunks({
+    io: opts.io,
+    fd,
+    path,
+    start: FILE_HEADER_SIZE,
+    end: fileSize,
+    cipher,
+    file: header,
+    reuseChunk: true,
+  });
+  const atWritersFrontier = isLast && opts.besideWriter === true;
+  // The writer's clock starts at the newest record's time (decision 0350): only the newest
+  // segment's is looked for, and only in version 2, where records have times.
+  const timed = isLast && header.version >= 2;
+  let lastTime: number | undefined;
+  // A frame that checks out but holds no records, or the wrong LSN, is damage here.
+  const corruptAt = async (offset: number, reason: string): Promise<ScanResult> => {
+    await walk.return({ kind: 'corrupt', offset, reason: '' });
+    const damage: Damage | null = atWritersFrontier ? null : { offset, kind: 'corrupt', reason };
+    return { lastLsn: sequence.next - 1n, records, dataEnd: offset, damage, lastTime };
+  };
+  let step = await walk.next();
+  while (step.done !== true) {
+    const scanner = step.value;
+    for (;;) {
+      // Recovery only needs continuity, from each body's fixed header (replay decodes and
+      // validates every record): the scanner passes the frames that continue it in bulk,
+      // and the loop below reads one by one what it stopped at (encrypted frames, damage).
+      const passed = scanner.passLsnRun(sequence);
+      records += passed;
+      if (timed && passed > 0) lastTime = scanner.lastRunTime(header.createdAtMs) ?? lastTime;
+      try {
+        if (!scanner.advanceFrame()) break;
+      } catch (err) {
+        if (isWalError(err)) err.details.segment ??= path;
+        throw err;
+      }
+      const buf = scanner.frameBuffer;
+      const start = scanner.frameBodyStart;
+      const length = scanner.frameBodyEnd - start;
+      const kind = buf[start];
+      if (kind === BodyKind.PADDING) continue;
+      let count = 0;
+      let lsnAt = 0;
+      if (kind === BodyKind.RECORD && length >= 12) {
+        count = 1;
+        lsnAt = start + 4;
+      } else if (kind === BodyKind.BATCH && length >= 16) {
+        count = buf.readUInt32LE(start + 4);
+        lsnAt = start + 8;
+      }
+      if (count === 0) {
+        return corruptAt(
+          scanner.frameOffset,
+          `a frame of kind ${kind} (or a malformed one) where records were expected`,
+        );
+      }
+      if (!sequence.isNextAt(buf, lsnAt)) {
+        return corruptAt(
+          scanner.frameOffset,
+          `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${sequence.next} was expected`,
+        );
+      }
+      sequence.advance(count);
+      records += count;
+      if (timed) lastTime = bodyTime(buf, start, start + length, header.createdAtMs) ?? lastTime;
+    }
+    step = await walk.next();
+  }
+  const stop: ScanStop = step.value;
+  const lastLsn = sequence.next - 1n;
+  if (atWritersFrontier || (stop.kind === 'eof' && stop.offset >= fileSize)) {
+    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime };
+  }
+  const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, isLast);
+  if (verdict.kind === 'eof')
+    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime };
+  return {
+    lastLsn,
+    records,
+    lastTime,
+    dataEnd: stop.offset,
+    damage: { offset: stop.offset, kind: verdict.kind, reason: verdict.reason ?? stop.reason },
+  };
+}
