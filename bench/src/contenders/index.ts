@@ -2,7 +2,7 @@
 import type { ContenderPlugin } from '../contender.js';
 import { betterSqlite3 } from './better-sqlite3.js';
 import { classicLevel } from './classic-level.js';
-import { deviceCeiling } from './device-ceiling.js';
+import { dsyncRounds } from './dsync-rounds.js';
 import { lmdb } from './lmdb.js';
 import { nodeFsFloor } from './node-fs-floor.js';
 import { walnutMmapReader } from './walnut-mmap-reader.js';
@@ -20,7 +20,7 @@ export const FLOOR_ID = nodeFsFloor.id;
 
 export const CONTENDERS: readonly ContenderPlugin[] = [
   nodeFsFloor,
-  deviceCeiling,
+  dsyncRounds,
   walnutWalIoUring,
   walnutWalIoUringAppend,
   walnutWalIoUringQueued,

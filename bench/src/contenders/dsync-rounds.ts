@@ -1,10 +1,10 @@
 /**
- * The device's ceiling for durable rounds (W2, W3): a writer that does nothing but make each
- * group of records durable as one O_DIRECT write on an O_DSYNC descriptor, so the kernel
- * syncs the write itself and no separate fdatasync follows (the cheapest durable round this
- * disk offers; docs/decisions/0604). It frames and groups exactly as the floor does, in the
- * same driver, so what separates a log from this line is its own work. Not a log anyone
- * would ship: no recovery, no reads, no lock. W3's goal is judged against it.
+ * The floor with the cheapest durable write this disk offers (W2, W3): it frames and groups
+ * exactly as the floor does, in the same driver, but makes each round durable as one
+ * O_DIRECT write on an O_DSYNC descriptor, so the kernel syncs the write itself and no
+ * separate fdatasync follows (docs/decisions/0604). Its W2 p50 is close to what the device
+ * takes for one small durable write; its W3 shows what that write buys a round that still
+ * pays the floor's JavaScript. Not a log anyone would ship: no recovery, no reads, no lock.
  */
 import { closeSync, constants, openSync, statfsSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ import { encodeFrame, FRAME_HEADER_BYTES } from '../floor/framing.js';
 const BLOCK = DIRECT_IO_ALIGNMENT;
 /** Room for one round of frames after the partial block carried from the last one. */
 const BUFFER_BYTES = (1 << 20) + BLOCK;
-const LOG_FILE = 'ceiling.bin';
+const LOG_FILE = 'dsync-rounds.bin';
 /** statfs(2)'s f_type of FUSE, which does not honour a direct write's O_DSYNC (decision 0324). */
 const FUSE_SUPER_MAGIC = 0x65735546;
 
@@ -29,7 +29,7 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
-class CeilingWriter implements LogWriter {
+class DsyncRoundsWriter implements LogWriter {
   private readonly buffer = alignedBuffer(BUFFER_BYTES);
   /** File offset of the end of the frames written; the buffer starts at alignDown(position). */
   private position = 0;
@@ -92,7 +92,7 @@ class CeilingWriter implements LogWriter {
     let used = this.position - start;
     for (const payload of payloads) {
       if (used + FRAME_HEADER_BYTES + payload.byteLength > buffer.length) {
-        throw new Error(`a round of more than ${BUFFER_BYTES} bytes; the ceiling writer holds one`);
+        throw new Error(`a round of more than ${BUFFER_BYTES} bytes; this writer holds one`);
       }
       used = encodeFrame(buffer, used, payload, this.crc32c);
     }
@@ -127,9 +127,9 @@ function openDirectDsync(dir: string): number {
   }
 }
 
-export const deviceCeiling: ContenderPlugin = {
-  id: 'device-ceiling',
-  label: 'device ceiling (O_DIRECT + O_DSYNC rounds)',
+export const dsyncRounds: ContenderPlugin = {
+  id: 'dsync-rounds',
+  label: 'floor with O_DSYNC direct writes',
   workloads: ['W2', 'W3'],
   async load() {
     const unavailable = alignedBufferUnavailable();
@@ -142,10 +142,10 @@ export const deviceCeiling: ContenderPlugin = {
         "the floor's framing and grouping; each round one O_DIRECT write of whole 4 KiB blocks on an O_DSYNC descriptor",
       ],
       async openWriter(dir: string) {
-        return new CeilingWriter(openDirectDsync(dir), crc32c);
+        return new DsyncRoundsWriter(openDirectDsync(dir), crc32c);
       },
       async replay() {
-        throw new NotAvailable('the device ceiling writes only');
+        throw new NotAvailable('dsync-rounds writes only');
       },
     };
   },

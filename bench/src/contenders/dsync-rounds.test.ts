@@ -5,9 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { NotAvailable } from '../contender.js';
 import { loadCodecCrc32c } from '../floor/crc.js';
 import { FRAME_HEADER_BYTES } from '../floor/framing.js';
-import { deviceCeiling } from './device-ceiling.js';
+import { dsyncRounds } from './dsync-rounds.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'walnut-ceiling-'));
+const dir = mkdtempSync(join(tmpdir(), 'walnut-dsync-rounds-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The frames at the start of `file`, up to the first empty one (the zeros after the end). */
@@ -24,9 +24,9 @@ function framesOf(file: Buffer, crc32c: (b: Uint8Array) => number): Buffer[] {
   return payloads;
 }
 
-describe('the device ceiling contender', () => {
+describe('the dsync-rounds contender', () => {
   it('writes every durable round whole: each partial block is carried into the next round', async () => {
-    const loaded = await deviceCeiling.load().catch((error: unknown) => {
+    const loaded = await dsyncRounds.load().catch((error: unknown) => {
       if (error instanceof NotAvailable) return null;
       throw error;
     });
@@ -48,6 +48,6 @@ describe('the device ceiling contender', () => {
     expect(writer.syncsCompleted()).toBe(rounds);
     await writer.close();
     const crc32c = await loadCodecCrc32c();
-    expect(framesOf(readFileSync(join(dir, 'ceiling.bin')), crc32c)).toEqual(payloads);
+    expect(framesOf(readFileSync(join(dir, 'dsync-rounds.bin')), crc32c)).toEqual(payloads);
   });
 });
