@@ -1,3 +1,4 @@
+import { getSha256Backend } from '@nats-io/obj';
 import { KeyRing } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
@@ -32,6 +33,8 @@ describe('catching up from the object store', () => {
     for (let i = 100; i < 1_000; i++) await primary.append(payloadOf(i, 200));
     await until('the uploads', () => primary.stats().uploads.uploadedLsn >= 800n);
     expect(primary.stats().uploads.failures).toBe(0);
+    // Hashed with node:crypto, not nats.js's JavaScript default (decision 0906, later).
+    expect(getSha256Backend()).toBe('native');
 
     const restarted = await Follower.open(restartedDir, { servers: cluster().servers, stream });
     opened.push(restarted);
