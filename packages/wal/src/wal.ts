@@ -140,7 +140,11 @@ export class Wal {
       dir,
       io: engine.io,
       readOnly: options.readOnly,
-      floorLsn: () => engine.floorLsn,
+      // A retention pass deleting below a cursor's commit refuses it as the floor would.
+      floorLsn: () => {
+        const cutting = this.retention?.cutting;
+        return cutting !== undefined && cutting > engine.floorLsn ? cutting : engine.floorLsn;
+      },
       durableLsn: () => engine.durableLsn,
       catchUp: async () => {
         if (options.readOnly) await this.reads.catchUp();
@@ -523,6 +527,7 @@ export class Wal {
           return engine.segmentsBefore(Math.max(0, engine.logTime() - ageMs));
         },
         cursorPositions: () => this.cursorRegistry.positions(),
+        heldCursorPositions: () => this.cursorRegistry.heldPositions(),
         publish: (report) => {
           if (channels.retention.hasSubscribers)
             channels.retention.publish({ dir: this.dir, ...report });

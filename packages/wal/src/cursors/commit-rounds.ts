@@ -19,6 +19,8 @@ const ignore = (): void => undefined;
  */
 export class CommitRounds {
   private next = new Map<string, Pending>();
+  /** The round on disk now. */
+  private writing: readonly Pending[] = [];
   private running: Promise<void> | undefined;
   /** Completed rounds, the cursor files they wrote, and how many of those were written whole. */
   rounds = 0;
@@ -58,6 +60,19 @@ export class CommitRounds {
     return pending.done;
   }
 
+  /**
+   * The lowest LSN a commit of cursor file `name` not yet durable asks for (in the round on
+   * disk or the next one), undefined when none is: what the cursor may land on.
+   */
+  lowestUnsettled(name: string): bigint | undefined {
+    let lowest = this.next.get(name)?.lsn;
+    for (const pending of this.writing) {
+      if (pending.file.name === name && (lowest === undefined || pending.lsn < lowest))
+        lowest = pending.lsn;
+    }
+    return lowest;
+  }
+
   /** Resolves when no round is running or waiting. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -68,11 +83,13 @@ export class CommitRounds {
       while (this.next.size > 0) {
         const round = [...this.next.values()];
         this.next = new Map();
+        this.writing = round;
         // Each cursor's commits succeed or fail with its own file.
         await Promise.all(round.map((pending) => this.write(pending)));
         this.rounds++;
       }
     } finally {
+      this.writing = [];
       this.running = undefined;
     }
   }

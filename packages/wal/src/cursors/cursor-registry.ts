@@ -82,6 +82,16 @@ export class CursorRegistry {
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /**
+   * The lowest position each cursor this Wal holds has or may land on (`Cursor.holdsFrom`):
+   * read at once, so that nothing commits between this look and what is done with it.
+   */
+  heldPositions(): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    for (const [name, cursor] of this.held) out.set(name, cursor.holdsFrom);
+    return out;
+  }
+
   /** Committed positions of every cursor on disk: what retention honours. */
   async positions(): Promise<Map<string, bigint>> {
     const io = this.host.io;

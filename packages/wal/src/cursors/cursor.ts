@@ -42,6 +42,15 @@ export class Cursor {
   }
 
   /**
+   * @internal The lowest position this cursor has or may land on once the commits not yet
+   * durable are: what retention must keep the records after (a commit may go backwards).
+   */
+  get holdsFrom(): bigint {
+    const unsettled = this.rounds.lowestUnsettled(this.name);
+    return unsettled !== undefined && unsettled < this.committed ? unsettled : this.committed;
+  }
+
+  /**
    * Every durable record from `lsn + 1` on, then each new one as it becomes durable (a
    * tail): ends when the Wal closes or `signal` aborts. WAL_CURSOR_BEHIND (with the first
    * LSN still kept in `details.lsn`) when records after the cursor were deleted, never an

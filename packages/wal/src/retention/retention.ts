@@ -13,6 +13,12 @@ export interface RetentionHost {
   olderThan(ageMs: number): Promise<bigint>;
   /** The committed position of every durable cursor on disk (any process's). */
   cursorPositions(): Promise<ReadonlyMap<string, bigint>>;
+  /**
+   * The lowest position each cursor this process holds has or may land on, commits not
+   * yet durable included (a commit may go backwards): read synchronously, just before
+   * deleting.
+   */
+  heldCursorPositions(): ReadonlyMap<string, bigint>;
   /** Tells subscribers what a pass deleted, kept for a failed hook, or passed. */
   publish(report: RetentionReport): void;
 }
@@ -57,6 +63,11 @@ export interface RetentionStats {
  * beforeDelete for each segment oldest first, and deletes them with one truncateBefore.
  */
 export class Retention {
+  /**
+   * While a pass deletes, the first LSN it keeps: a cursor commit below it is refused
+   * (WAL_CURSOR_BEHIND) as one below the floor is, rather than land on deleted records.
+   */
+  cutting: bigint | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RetentionReport> | undefined;
   private again = false;
@@ -150,10 +161,11 @@ export class Retention {
   private async deleteWhatIsOver(): Promise<RetentionReport> {
     const host = this.host;
     const segments = await host.listSegments();
-    const cursors = await host.cursorPositions();
     const ageMs = this.options.maxAgeMs;
     const agedBelow = ageMs === undefined ? undefined : await host.olderThan(ageMs);
-    const plan = planRetention(segments, cursors, { ...this.options, agedBelow });
+    const planOptions = { ...this.options, agedBelow };
+    let cursors = lowest(await host.cursorPositions(), host.heldCursorPositions());
+    let plan = planRetention(segments, cursors, planOptions);
     const deleted: RetentionReport['deleted'][number][] = [];
     let hookFailed: RetentionReport['hookFailed'];
     for (let i = 0; i < plan.reasons.length && !this.stopped; i++) {
@@ -169,7 +181,20 @@ export class Retention {
       deleted.push({ path, firstLsn, lastLsn, sizeBytes, reason: plan.reasons[i]! });
     }
     if (deleted.length > 0) {
-      await host.truncateBefore(segments[deleted.length]!.firstLsn);
+      // This process's cursors may have committed (backwards, too) while the hooks ran:
+      // planned again, with nothing awaited from here until the cut guards commits.
+      cursors = lowest(cursors, host.heldCursorPositions());
+      plan = planRetention(segments, cursors, planOptions);
+      if (plan.reasons.length < deleted.length) deleted.length = plan.reasons.length;
+    }
+    if (deleted.length > 0) {
+      const floor = segments[deleted.length]!.firstLsn;
+      this.cutting = floor;
+      try {
+        await host.truncateBefore(floor);
+      } finally {
+        this.cutting = undefined;
+      }
       this.counts.segmentsDeleted += deleted.length;
       for (const segment of deleted) this.counts.bytesDeleted += segment.sizeBytes;
     }
@@ -182,4 +207,18 @@ export class Retention {
     }
     return report;
   }
+}
+
+/** Each cursor at the lower of its two positions (`b` may name cursors `a` does not). */
+function lowest(
+  a: ReadonlyMap<string, bigint>,
+  b: ReadonlyMap<string, bigint>,
+): ReadonlyMap<string, bigint> {
+  if (b.size === 0) return a;
+  const out = new Map(a);
+  for (const [name, lsn] of b) {
+    const known = out.get(name);
+    if (known === undefined || lsn < known) out.set(name, lsn);
+  }
+  return out;
 }
