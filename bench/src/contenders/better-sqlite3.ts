@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { type ContenderPlugin, type LogWriter, NotAvailable } from '../contender.js';
+import { GroupCommit } from '../floor/group-commit.js';
 import { importOrReason, installedVersion } from './versions.js';
 
 interface Statement {
@@ -29,17 +30,15 @@ function openDatabase(Database: DatabaseConstructor, dir: string): Database {
   return db;
 }
 
-interface Pending {
-  readonly payload: Uint8Array;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 class SqliteWriter implements LogWriter {
   private readonly insert: Statement;
   private inTransaction = false;
-  private pending: Pending[] = [];
-  private commitScheduled = false;
+  /** The floor's group commit, each round one transaction. */
+  private readonly rounds = new GroupCommit((payloads) => {
+    this.db.exec('BEGIN');
+    for (const payload of payloads) this.insert.run(payload);
+    this.db.exec('COMMIT');
+  });
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare('INSERT INTO log (payload) VALUES (?)');
@@ -62,13 +61,7 @@ class SqliteWriter implements LogWriter {
   }
 
   appendDurable(payload: Uint8Array): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ payload, resolve, reject });
-      if (!this.commitScheduled) {
-        this.commitScheduled = true;
-        setImmediate(() => this.commitPending());
-      }
-    });
+    return this.rounds.add(payload);
   }
 
   syncsCompleted(): null {
@@ -78,21 +71,6 @@ class SqliteWriter implements LogWriter {
   async close(): Promise<void> {
     await this.sync();
     this.db.close();
-  }
-
-  private commitPending(): void {
-    const batch = this.pending;
-    this.pending = [];
-    this.commitScheduled = false;
-    try {
-      this.db.exec('BEGIN');
-      for (const item of batch) this.insert.run(item.payload);
-      this.db.exec('COMMIT');
-    } catch (error) {
-      for (const item of batch) item.reject(error as Error);
-      return;
-    }
-    for (const item of batch) item.resolve();
   }
 }
 

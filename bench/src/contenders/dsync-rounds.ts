@@ -12,6 +12,7 @@ import { alignedBuffer, alignedBufferUnavailable, DIRECT_IO_ALIGNMENT } from '@w
 import { type ContenderPlugin, type LogWriter, NotAvailable } from '../contender.js';
 import { type Crc32c, loadCodecCrc32c } from '../floor/crc.js';
 import { encodeFrame, FRAME_HEADER_BYTES } from '../floor/framing.js';
+import { GroupCommit } from '../floor/group-commit.js';
 
 const BLOCK = DIRECT_IO_ALIGNMENT;
 /** Room for one round of frames after the partial block carried from the last one. */
@@ -23,20 +24,14 @@ const FUSE_SUPER_MAGIC = 0x65735546;
 const alignDown = (n: number) => n - (n % BLOCK);
 const alignUp = (n: number) => alignDown(n + BLOCK - 1);
 
-interface Pending {
-  readonly payload: Uint8Array;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 class DsyncRoundsWriter implements LogWriter {
   private readonly buffer = alignedBuffer(BUFFER_BYTES);
   /** File offset of the end of the frames written; the buffer starts at alignDown(position). */
   private position = 0;
   private rounds = 0;
-  private pending: Pending[] = [];
   private framed: Uint8Array[] = [];
-  private commitScheduled = false;
+  /** As the floor's rounds, each written durably by one direct write. */
+  private readonly group = new GroupCommit((payloads) => this.writeDurably(payloads));
 
   constructor(
     private readonly fd: number,
@@ -54,14 +49,7 @@ class DsyncRoundsWriter implements LogWriter {
   }
 
   appendDurable(payload: Uint8Array): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ payload, resolve, reject });
-      if (!this.commitScheduled) {
-        this.commitScheduled = true;
-        // As the floor: every producer runnable now joins this round.
-        setImmediate(() => this.commitPending());
-      }
-    });
+    return this.group.add(payload);
   }
 
   syncsCompleted(): number {
@@ -70,19 +58,6 @@ class DsyncRoundsWriter implements LogWriter {
 
   async close(): Promise<void> {
     closeSync(this.fd);
-  }
-
-  private commitPending(): void {
-    const batch = this.pending;
-    this.pending = [];
-    this.commitScheduled = false;
-    try {
-      this.writeDurably(batch.map((item) => item.payload));
-    } catch (error) {
-      for (const item of batch) item.reject(error as Error);
-      return;
-    }
-    for (const item of batch) item.resolve();
   }
 
   /** Frames `payloads` after the carried partial block and writes whole blocks, durably. */

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { ContenderPlugin, LogWriter, ReplayResult, WriterOptions } from '../contender.js';
 import { type Crc32c, loadCodecCrc32c } from '../floor/crc.js';
 import { encodeFrame, FRAME_HEADER_BYTES, FrameError, parseFrames } from '../floor/framing.js';
+import { GroupCommit } from '../floor/group-commit.js';
 
 const BUFFER_BYTES = 1 << 20;
 const LOG_FILE = 'log.bin';
@@ -28,19 +29,17 @@ function syncDirectory(dir: string): void {
   }
 }
 
-interface Pending {
-  readonly payload: Uint8Array;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 export class FloorWriter implements LogWriter {
   private buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
   private used = 0;
   private position = 0;
   private syncs = 0;
-  private pending: Pending[] = [];
-  private commitScheduled = false;
+  private readonly rounds = new GroupCommit((payloads) => {
+    for (const payload of payloads) this.frame(payload);
+    this.writeBuffer();
+    fs.fdatasyncSync(this.fd);
+    this.syncs++;
+  });
 
   private constructor(
     private readonly fd: number,
@@ -65,14 +64,7 @@ export class FloorWriter implements LogWriter {
   }
 
   appendDurable(payload: Uint8Array): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ payload, resolve, reject });
-      if (!this.commitScheduled) {
-        this.commitScheduled = true;
-        // setImmediate lets every producer that is runnable now join this batch.
-        setImmediate(() => this.commitPending());
-      }
-    });
+    return this.rounds.add(payload);
   }
 
   syncsCompleted(): number {
@@ -82,22 +74,6 @@ export class FloorWriter implements LogWriter {
   async close(): Promise<void> {
     this.writeBuffer();
     fs.closeSync(this.fd);
-  }
-
-  private commitPending(): void {
-    const batch = this.pending;
-    this.pending = [];
-    this.commitScheduled = false;
-    try {
-      for (const item of batch) this.frame(item.payload);
-      this.writeBuffer();
-      fs.fdatasyncSync(this.fd);
-      this.syncs++;
-    } catch (error) {
-      for (const item of batch) item.reject(error as Error);
-      return;
-    }
-    for (const item of batch) item.resolve();
   }
 
   private frame(payload: Uint8Array): void {
