@@ -1,4 +1,4 @@
-import { badArgument, jsonReady, type KeyRing } from '@walnut/codec';
+import { badArgument, jsonReady } from '@walnut/codec';
 import {
   Batch,
   isWalError,
@@ -13,26 +13,15 @@ import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
 import { type FencedReport, Fencing } from './fencing.js';
 import { type Guarantee, guarantee } from './guarantee.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
-import { ClusterLink } from './link.js';
-import {
-  highestEpoch,
-  type LocalState,
-  newLocalState,
-  readStateFor,
-  writeLocalState,
-} from './local-state.js';
+import type { ClusterLink } from './link.js';
+import { highestEpoch, type LocalState, writeLocalState } from './local-state.js';
 import { decodeHeader, encodeEpochMessage, MessageKind } from './message.js';
-import {
-  checkRecord,
-  checkWait,
-  type PrimaryOptions,
-  type ResolvedPrimary,
-  resolvePrimary,
-} from './options.js';
-import { openLocalWal, openOnLink, verifyAgainstStream } from './replica-log.js';
+import { checkRecord, checkWait, type PrimaryOptions, type ResolvedPrimary } from './options.js';
+import { openPrimary } from './primary-open.js';
 import { ReplicationLag } from './replication-lag.js';
 import { copyRecord, recordInput } from './shipped-records.js';
-import { type LoggedRecord, type Reseed, Shipper } from './shipper.js';
+import { Shipper } from './shipper.js';
+import type { LoggedRecord, Reseed } from './shipper-seam.js';
 import { SegmentUploader } from './uploader.js';
 
 export interface ReplicatedWalStats {
@@ -68,49 +57,8 @@ export class ReplicatedWal {
    * from this one), reconciles the local log with the stream, publishes the epoch marker
    * and starts shipping.
    */
-  static async open(dir: string, options: PrimaryOptions): Promise<ReplicatedWal> {
-    const resolved = resolvePrimary(options);
-    const found = readStateFor(dir, resolved.stream);
-    if (found?.role === 'follower') {
-      throw new WalError(
-        WalErrorCode.BAD_STATE,
-        `${dir} is a follower of '${resolved.stream}'; promote it (Follower.open(dir).promote(), or walnut promote) instead of opening it as a primary`,
-      );
-    }
-    const link = await ClusterLink.open(resolved, resolved);
-    return openOnLink(
-      link,
-      (maxPayload) => openLocalWal(dir, resolved.wal, maxPayload),
-      async (wal) => {
-        let state = found ?? newLocalState(resolved.stream, 'primary');
-        const current = await readLease(link.kv);
-        if (
-          // The holder is this directory: it takes the next epoch even if its own record of
-          // the epoch is behind (a crash between taking the lease and writing REPLICATION).
-          current !== null &&
-          current.lease.holder !== state.id
-        ) {
-          const fenced = current.lease.holder !== state.id && state.epoch > 0;
-          const tail = fenced && !(await inHistory(link, wal, resolved.wal.encryption));
-          throw new WalError(
-            fenced ? WalErrorCode.FENCED : WalErrorCode.BAD_STATE,
-            fenced
-              ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; ${tail ? `records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one` : `every record of its local log is in the stream (up to LSN ${wal.lastLsn}) — open it as a Follower to go on`}`
-              : `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
-            { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
-          );
-        }
-        const lease = await takeLease(link.kv, state.id, current, highestEpoch(state));
-        state = {
-          ...state,
-          role: 'primary',
-          epoch: lease.lease.epoch,
-          seenEpoch: lease.lease.epoch,
-        };
-        writeLocalState(dir, state);
-        return ReplicatedWal.begin(dir, wal, link, state, lease, resolved);
-      },
-    );
+  static open(dir: string, options: PrimaryOptions): Promise<ReplicatedWal> {
+    return openPrimary(dir, options, (...started) => ReplicatedWal.begin(...started));
   }
 
   /**
@@ -632,18 +580,6 @@ export class ReplicatedWal {
     const last = this.wal.lastLsn;
     if (last < inHistory) return last;
     return inHistory;
-  }
-}
-
-/** Whether the stream's history holds every record of `wal`, with the same bytes. */
-async function inHistory(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promise<boolean> {
-  if ((await link.findSequence(wal.lastLsn)).seq === null) return wal.lastLsn === 0n;
-  try {
-    await verifyAgainstStream(link, wal, wal.lastLsn, keyRing);
-    return true;
-  } catch (error) {
-    if (isWalError(error, WalErrorCode.DIVERGED)) return false;
-    throw error;
   }
 }
 

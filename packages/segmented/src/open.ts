@@ -4,7 +4,7 @@ import { Errno, type IoLock, lockOwner, openStorageIo, type StorageIo } from '@w
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { finishPendingCut } from './files/cut-after.js';
 import { checkLogDirectory, lockCreationError } from './files/log-directory.js';
-import { existingSegment, type Segment } from './files/segment.js';
+import { recoveredSegments, type Segment } from './files/segment.js';
 import { recoverLog } from './recovery/recovery.js';
 import type { RecoveryReport } from './recovery/recovery-report.js';
 import { type DirectIoStats, probeDirectIo } from './write/direct-io.js';
@@ -90,9 +90,7 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
       ownsIo,
       lock,
       report: recovered.report,
-      segments: recovered.segments.map((s) =>
-        existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
-      ),
+      segments: recoveredSegments(recovered.segments),
       floorLsn: recovered.floorLsn,
       nextLsn: recovered.nextLsn,
       directIo,

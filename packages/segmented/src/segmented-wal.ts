@@ -3,35 +3,32 @@ import {
   batchFrameSize,
   encodeBatchFrame,
   encodeBatchFrameUnsealed,
-  encodePayloadFramesUnsealed,
   encodePayloadFrameUnsealed,
   encodeRecordFrame,
   encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
-  FRAME_HEADER_SIZE,
-  type FrameCipher,
   isBytes,
   type KeyRing,
   MAX_TIME_DELTA,
   payloadFrameSize,
   recordFrameSize,
   validateRecordInput,
-  WalError,
-  WalErrorCode,
+  type WalError,
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
-import type { IoLock, StorageIo } from '@walnut/storage-io';
+import type { StorageIo } from '@walnut/storage-io';
 import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './config.js';
-import { cutSuffix } from './files/cut-after.js';
-import { existingSegment, hasRecords, plannedSegment, type Segment } from './files/segment.js';
+import { hasRecords, plannedSegment, type Segment } from './files/segment.js';
 import type { SegmentInfo, SegmentSet, TruncateResult } from './files/segment-set.js';
-import { SuffixCuts, truncatedError } from './files/suffix-cuts.js';
+import { SuffixCuts } from './files/suffix-cuts.js';
 import {
+  type CutHost,
   carryCounters,
   checkCutPoint,
+  cutAfter,
   cutRunningError,
-  planSuffixCut,
+  reopenedLog,
   type TruncateAfterResult,
 } from './files/truncate-after.js';
 import { TruncationQueue } from './files/truncation-queue.js';
@@ -41,29 +38,30 @@ import { buildParts, type Parts, planActive, prepareActiveSegment } from './part
 import { checkTime, TimeLookup } from './read/lsn-at-time.js';
 import { ReaderRefresh } from './read/reader-refresh.js';
 import type { ReplayPager } from './read/replay-pager.js';
-import { recoverLog } from './recovery/recovery.js';
 import type { RecoveryReport } from './recovery/recovery-report.js';
+import { settleParts } from './settle.js';
 import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
 import {
+  batchTooLarge,
   checkLsnArgument,
   checkNotBelowFloor,
   closedError,
   lsnMismatch,
+  lsnsUsedUp,
   readOnlyError,
+  refreshOnWriter,
+  ringTooLate,
 } from './usage-errors.js';
-import type { DirectIoStats } from './write/direct-io.js';
 import type { Failures } from './write/failures.js';
+import { appendEncrypted, appendPayloadRun } from './write/frame-appends.js';
 import {
   checkFrameBody,
-  type Encoder,
   encodeReserved,
   forgetPayloads,
   takePayloads,
 } from './write/frame-guard.js';
 import type { SyncRounds } from './write/sync-rounds.js';
 import type { WritePipeline } from './write/write-pipeline.js';
-import type { WritebackAhead } from './write/writeback.js';
-import type { ZeroFiller } from './write/zero-fill.js';
 
 export type { SegmentInfo, TruncateResult } from './files/segment-set.js';
 export { SPARE_FILE_PREFIX } from './files/segment-set.js';
@@ -88,14 +86,12 @@ export type { SegmentedWalStats } from './stats.js';
 export class SegmentedWal {
   private readonly cfg: ResolvedConfig;
   private readonly storageIo: StorageIo;
-  private readonly ownsIo: boolean;
-  private readonly lock: IoLock | null;
-  private readonly report: RecoveryReport;
-  private readonly directIo: DirectIoStats;
-  // The parts are built anew when truncateAfter reopens the log under its lock (install).
+  /** What open() found and holds: the lock, whether the StorageIo is the log's own, the report. */
+  private readonly opened: OpenedLog;
+  // The parts are built anew when truncateAfter reopens the log under its lock (install);
+  // the ones the appends use are fields of their own, a load less per record than `parts.x`.
+  private parts!: Parts;
   private counters!: Counters;
-  private zeroFill!: ZeroFiller | null;
-  private writeback!: WritebackAhead | null;
   private pipeline!: WritePipeline;
   private segments!: SegmentSet;
   private failures!: Failures;
@@ -115,16 +111,14 @@ export class SegmentedWal {
   /** Null on a writer: it knows its own log. */
   private readonly readerRefresh: ReaderRefresh | null;
   private readonly timeLookup: TimeLookup;
+  private readonly cutHost: CutHost;
   private closed = false;
   private closing: Promise<void> | null = null;
 
   private constructor(init: OpenedLog) {
     this.cfg = init.cfg;
-    this.directIo = init.directIo;
     this.storageIo = init.io;
-    this.ownsIo = init.ownsIo;
-    this.lock = init.lock;
-    this.report = init.report;
+    this.opened = init;
     this.ring = init.cfg.encryption;
     this.install(init);
     this.timeLookup = new TimeLookup({
@@ -152,6 +146,29 @@ export class SegmentedWal {
           cutGeneration: init.cut?.generation ?? 0n,
         })
       : null;
+    this.cutHost = {
+      io: this.storageIo,
+      dir: this.cfg.dir,
+      mode: this.cfg.recovery,
+      cuts: this.cuts,
+      ring: () => this.ring,
+      segments: () => this.segments.list,
+      sync: () => this.sync(),
+      quiesce: async () => {
+        await settleParts(this.parts, this.truncations);
+        await this.segments.closeFiles();
+      },
+      reopen: async (recovered) => {
+        const before = this.counters;
+        this.install(reopenedLog(this.opened, this.segments.clock, recovered));
+        carryCounters(before, this.counters);
+        await this.startWriting();
+      },
+      poison: (err) => {
+        this.failures.poisonWith(err);
+        return this.failures.poison ?? err;
+      },
+    };
   }
 
   /** Builds the parts of the log `init` describes and makes them this log's. */
@@ -164,9 +181,8 @@ export class SegmentedWal {
       },
       durable: (lsn) => this.durableListeners.emit(lsn),
     });
+    this.parts = parts;
     this.counters = parts.counters;
-    this.zeroFill = parts.zeroFill;
-    this.writeback = parts.writeback;
     this.pipeline = parts.pipeline;
     this.segments = parts.segments;
     this.failures = parts.failures;
@@ -183,11 +199,7 @@ export class SegmentedWal {
     const opened = await openLog(config);
     try {
       const wal = new SegmentedWal(opened);
-      if (!opened.cfg.readOnly) {
-        await prepareActiveSegment(wal.activeParts(), wal.storageIo, wal.ring);
-        wal.segments.prepareSpare();
-        await wal.segments.spareReady();
-      }
+      if (!opened.cfg.readOnly) await wal.startWriting();
       return wal;
     } catch (err) {
       await opened.release();
@@ -195,8 +207,11 @@ export class SegmentedWal {
     }
   }
 
-  private activeParts(): Pick<Parts, 'segments' | 'pipeline' | 'zeroFill'> {
-    return { segments: this.segments, pipeline: this.pipeline, zeroFill: this.zeroFill };
+  /** Makes the active segment ready for appends and opens the spare file ahead. */
+  private async startWriting(): Promise<void> {
+    await prepareActiveSegment(this.parts, this.storageIo, this.ring);
+    this.segments.prepareSpare();
+    await this.segments.spareReady();
   }
 
   /** The LSN the next append will get. */
@@ -239,7 +254,7 @@ export class SegmentedWal {
 
   /** What open() found, cut and dropped. */
   get recoveryReport(): RecoveryReport {
-    return this.report;
+    return this.opened.report;
   }
 
   get encryptionRing(): KeyRing | undefined {
@@ -251,8 +266,7 @@ export class SegmentedWal {
   }
 
   stats(): SegmentedWalStats {
-    const { counters, pipeline, zeroFill, writeback } = this;
-    return statsOf({ counters, pipeline, zeroFill, writeback }, this.directIo);
+    return statsOf(this.parts, this.opened.directIo);
   }
 
   /**
@@ -316,9 +330,7 @@ export class SegmentedWal {
     if (bytes > this.cfg.maxRecordSize) validateRecordInput(record, this.cfg.maxRecordSize);
     checkFrameBody(plainSize, 'record');
     const p = this.pipeline;
-    if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) {
-      throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
-    }
+    if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) throw lsnsUsedUp('record');
     const lsn = p.nextLsn;
     const seg = this.segmentFor();
     const time = this.frameTime;
@@ -330,7 +342,9 @@ export class SegmentedWal {
       p.unsealed = true;
       p.commit(seg, plainSize, lsn, lsn, 1);
     } else {
-      this.appendEncrypted(
+      appendEncrypted(
+        p,
+        this.failures,
         seg,
         cipher,
         encodeRecordFrame,
@@ -363,9 +377,7 @@ export class SegmentedWal {
     const size = payloadFrameSize(payload, true);
     checkFrameBody(size, 'record');
     const p = this.pipeline;
-    if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) {
-      throw new WalError(WalErrorCode.BAD_STATE, 'the log has used every LSN up to 2^64-1');
-    }
+    if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) throw lsnsUsedUp('record');
     const lsn = p.nextLsn;
     const seg = this.segmentFor();
     // Encrypted segments take the general path (the segment stays: segmentFor is idempotent).
@@ -395,9 +407,7 @@ export class SegmentedWal {
       const frameBytes = takePayloads(payloads, list, this.cfg.maxRecordSize);
       const count = list.length;
       const p = this.pipeline;
-      if (p.lsnHeadroom < count && !p.refreshLsnHeadroom(count)) {
-        throw new WalError(WalErrorCode.BAD_STATE, 'the records would use LSNs beyond 2^64-1');
-      }
+      if (p.lsnHeadroom < count && !p.refreshLsnHeadroom(count)) throw lsnsUsedUp('records');
       // The list's size is known for its first run only; a run cut short by the end of the
       // write buffer leaves the rest to be measured payload by payload.
       let from = this.appendPayloadRun(list, 0, count, frameBytes);
@@ -410,48 +420,22 @@ export class SegmentedWal {
     }
   }
 
-  /**
-   * Appends `list[from]` and the payloads after it that fit the write buffer, while the
-   * segment is below its target size (the rule `segmentFor` applies before each frame), in
-   * one codec call and one booking; returns the index of the first payload not appended.
-   * `restBytes` is the size of the frames of `list[from..count)`, or Infinity if not known.
-   */
+  /** Appends the run of `list` from `from` that fits (see `appendPayloadRun`); returns where it ended. */
   private appendPayloadRun(
     list: readonly Uint8Array[],
     from: number,
     count: number,
     restBytes: number,
   ): number {
-    const p = this.pipeline;
     const seg = this.segmentFor();
     if (seg.writeCipher !== undefined) {
       // One frame at a time: encryption seals and encrypts each frame on its own.
       this.appendPayload(list[from]!);
       return from + 1;
     }
-    let size = payloadFrameSize(list[from]!, true);
-    const at = p.room(size);
-    if (this.failures.poison !== null) throw this.failures.poison;
-    const bufferRoom = p.buf.length - at;
-    const segmentRoom = this.cfg.segmentTargetSize - seg.assignedEnd;
-    let to = from + 1;
-    if (restBytes <= bufferRoom && restBytes <= segmentRoom) {
-      // All of the rest fits: the loop below would take every payload.
-      size = restBytes;
-      to = count;
-    }
-    while (to < count && size < segmentRoom) {
-      const next = payloadFrameSize(list[to]!, true);
-      if (size + next > bufferRoom) break;
-      size += next;
-      to++;
-    }
-    const first = p.nextLsn;
-    const encode: Encoder<readonly Uint8Array[]> = (target, offset, lsn, payloads, time) =>
-      encodePayloadFramesUnsealed(target, offset, lsn, payloads, from, to, time);
-    encodeReserved(encode, p.buf, at, first, list, size, 'record', this.frameTime);
-    p.sealNow(at, size);
-    p.commit(seg, size, first, first + BigInt(to - from - 1), to - from);
+    const target = this.cfg.segmentTargetSize;
+    const { pipeline: p, failures: f, frameTime } = this;
+    const to = appendPayloadRun(p, f, seg, list, from, count, restBytes, target, frameTime);
     this.counters.appends += to - from;
     this.counters.records += to - from;
     return to;
@@ -470,19 +454,12 @@ export class SegmentedWal {
     const plainSize = batchFrameSize(records, true);
     let bytes = 0;
     for (const r of records) bytes += r.payload.length + (r.meta === undefined ? 0 : r.meta.length);
-    if (bytes > this.cfg.maxRecordSize) {
-      throw new WalError(
-        WalErrorCode.RECORD_TOO_LARGE,
-        `the batch holds ${bytes} bytes of payload and meta, over maxRecordSize ${this.cfg.maxRecordSize}; split it or raise maxRecordSize`,
-        { details: { size: bytes, limit: this.cfg.maxRecordSize } },
-      );
-    }
+    if (bytes > this.cfg.maxRecordSize) throw batchTooLarge(bytes, this.cfg.maxRecordSize);
     checkFrameBody(plainSize, 'batch');
-    if (p.lsnHeadroom < records.length && !p.refreshLsnHeadroom(records.length)) {
-      throw new WalError(WalErrorCode.BAD_STATE, 'the batch would use LSNs beyond 2^64-1');
-    }
+    const n = records.length;
+    if (p.lsnHeadroom < n && !p.refreshLsnHeadroom(n)) throw lsnsUsedUp('batch');
     const first = p.nextLsn;
-    const last = first + BigInt(records.length - 1);
+    const last = first + BigInt(n - 1);
     const seg = this.segmentFor();
     const time = this.frameTime;
     const cipher = seg.writeCipher;
@@ -491,10 +468,11 @@ export class SegmentedWal {
       if (this.failures.poison !== null) throw this.failures.poison;
       encodeReserved(encodeBatchFrameUnsealed, p.buf, at, first, records, plainSize, 'batch', time);
       p.unsealed = true;
-      p.commit(seg, plainSize, first, last, records.length);
+      p.commit(seg, plainSize, first, last, n);
     } else {
-      const n = records.length;
-      this.appendEncrypted(
+      appendEncrypted(
+        p,
+        this.failures,
         seg,
         cipher,
         encodeBatchFrame,
@@ -507,32 +485,8 @@ export class SegmentedWal {
       );
     }
     this.counters.batches++;
-    this.counters.records += records.length;
+    this.counters.records += n;
     return last;
-  }
-
-  /** An encrypted segment's frame: encoded into scratch space, then encrypted into the buffer. */
-  private appendEncrypted<T>(
-    seg: Segment,
-    cipher: FrameCipher,
-    encode: Encoder<T>,
-    input: T,
-    plainSize: number,
-    first: bigint,
-    count: number,
-    what: 'record' | 'batch',
-    time: number,
-  ): void {
-    const p = this.pipeline;
-    const last = first + BigInt(count - 1);
-    const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
-    checkFrameBody(size, what);
-    const scratch = p.scratchOf(plainSize);
-    encodeReserved(encode, scratch, 0, first, input, plainSize, what, time);
-    const at = p.room(size);
-    if (this.failures.poison !== null) throw this.failures.poison;
-    cipher.encryptFrame(p.buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
-    p.commit(seg, size, first, last, count);
   }
 
   /**
@@ -559,7 +513,7 @@ export class SegmentedWal {
     } else {
       // An empty segment created too long ago is replaced by a new one of the same name.
       if (active.status === 'pending' && active.creating === null) this.segments.list.pop();
-      next = planActive(this.activeParts(), this.ring);
+      next = planActive(this.parts, this.ring);
     }
     this.frameTime = clock.now() - next.header.createdAtMs;
     return next;
@@ -634,17 +588,12 @@ export class SegmentedWal {
       return;
     }
     const active = this.segments.active();
-    if (hasRecords(active) || this.failures.rollback !== null) {
-      throw new WalError(
-        WalErrorCode.BAD_STATE,
-        `setEncryptionRing must come before the first append into the active segment, which already holds records from LSN ${active.firstLsn}; set it right after open()`,
-      );
-    }
+    if (hasRecords(active) || this.failures.rollback !== null) throw ringTooLate(active.firstLsn);
     this.ring = ring;
     if (active.status === 'pending' && active.creating === null) {
       this.segments.list.pop();
     }
-    planActive(this.activeParts(), this.ring);
+    planActive(this.parts, this.ring);
   }
 
   /**
@@ -661,12 +610,7 @@ export class SegmentedWal {
    */
   refresh(): Promise<bigint> {
     this.checkUsable();
-    if (this.readerRefresh === null) {
-      throw new WalError(
-        WalErrorCode.BAD_STATE,
-        'refresh() is for read-only openers: a writer knows its own log',
-      );
-    }
+    if (this.readerRefresh === null) throw refreshOnWriter();
     return this.readerRefresh.refresh();
   }
 
@@ -699,73 +643,10 @@ export class SegmentedWal {
     checkCutPoint(lsn, this.segments.floorLsn, this.pipeline.nextLsn - 1n);
     this.cutting = true;
     try {
-      const last = await this.sync();
-      if (lsn === last) return { afterLsn: lsn, recordsRemoved: 0n, segmentsDeleted: 0 };
-      const cut = await planSuffixCut(
-        this.storageIo,
-        this.cfg.dir,
-        this.ring,
-        this.segments.list,
-        lsn,
-      );
-      try {
-        await this.quiesce();
-        const segmentsDeleted = await cutSuffix(this.storageIo, this.cfg.dir, cut);
-        this.cuts.record(lsn);
-        await this.reopenAfterCut();
-        return { afterLsn: lsn, recordsRemoved: last - lsn, segmentsDeleted };
-      } catch (err) {
-        // Files half cut and closed: only an open (which finishes a recorded cut) goes on.
-        this.failures.poisonWith(err);
-        throw this.failures.poison ?? err;
-      }
+      return await cutAfter(this.cutHost, lsn);
     } finally {
       this.cutting = false;
     }
-  }
-
-  /** Lets every write, creation, fill and sync end and closes the files, keeping the lock. */
-  private async quiesce(): Promise<void> {
-    await this.truncations.idle();
-    await Promise.all(this.pipeline.writes.map((w) => w.settled));
-    await this.segments.creationsDone();
-    await this.zeroFill?.idle();
-    while (this.rounds.active) await new Promise((r) => setImmediate(r));
-    await this.writeback?.idle();
-    await this.segments.closeFiles();
-  }
-
-  /** Recovers the cut log as open() would, under the lock this writer holds, and goes on with it. */
-  private async reopenAfterCut(): Promise<void> {
-    const before = this.counters;
-    const recovered = await recoverLog({
-      io: this.storageIo,
-      dir: this.cfg.dir,
-      mode: this.cfg.recovery,
-      readOnly: false,
-      ring: this.ring,
-    });
-    this.install({
-      cfg: this.cfg,
-      io: this.storageIo,
-      ownsIo: this.ownsIo,
-      lock: this.lock,
-      report: this.report,
-      directIo: this.directIo,
-      cut: null,
-      // Times stamped before the cut stay the floor of later ones: the log's time never goes back.
-      clock: this.segments.clock,
-      segments: recovered.segments.map((s) =>
-        existingSegment(s.path, s.header, s.lastLsn, s.dataEnd),
-      ),
-      floorLsn: recovered.floorLsn,
-      nextLsn: recovered.nextLsn,
-      release: async () => {},
-    });
-    carryCounters(before, this.counters);
-    await prepareActiveSegment(this.activeParts(), this.storageIo, this.ring);
-    this.segments.prepareSpare();
-    await this.segments.spareReady();
   }
 
   /**
@@ -835,14 +716,7 @@ export class SegmentedWal {
       badArgument('max', 'a positive integer', max);
     }
     this.checkReplayFrom(lsn);
-    const since = this.cuts.generation;
-    const page = await this.pager.page(lsn, max).catch((err) => {
-      if (since === this.cuts.generation) throw err;
-      throw truncatedError(this.cuts.keptSince(since), null, err);
-    });
-    const last = page.records[page.records.length - 1];
-    if (last !== undefined) this.cuts.check(last.lsn, since);
-    return page;
+    return this.cuts.guardPage(() => this.pager.page(lsn, max));
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WalRecord> {
@@ -884,16 +758,11 @@ export class SegmentedWal {
     }
     this.closed = true;
     await this.readerRefresh?.settled();
-    await Promise.all(p.writes.map((w) => w.settled));
-    if (failures.rollback !== null) await failures.rollback;
-    await this.segments.creationsDone();
-    await this.truncations.idle();
-    await this.zeroFill?.idle();
-    while (this.rounds.active) await new Promise((r) => setImmediate(r));
-    await this.writeback?.idle();
+    await settleParts(this.parts, this.truncations);
     this.rounds.rejectAll(closedError());
     await this.segments.closeFiles();
-    if (this.lock !== null) await this.lock.release().catch(() => {});
-    if (this.ownsIo) await this.storageIo.closeIo();
+    const { lock, ownsIo } = this.opened;
+    if (lock !== null) await lock.release().catch(() => {});
+    if (ownsIo) await this.storageIo.closeIo();
   }
 }

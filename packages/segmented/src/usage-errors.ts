@@ -36,3 +36,36 @@ export function checkNotBelowFloor(lsn: bigint, floorLsn: bigint): void {
     );
   }
 }
+
+/** An append that would need an LSN beyond 2^64-1, the last one the format holds. */
+export function lsnsUsedUp(what: 'record' | 'records' | 'batch'): WalError {
+  return new WalError(
+    WalErrorCode.BAD_STATE,
+    what === 'record'
+      ? 'the log has used every LSN up to 2^64-1'
+      : `the ${what} would use LSNs beyond 2^64-1`,
+  );
+}
+
+export function batchTooLarge(bytes: number, limit: number): WalError {
+  return new WalError(
+    WalErrorCode.RECORD_TOO_LARGE,
+    `the batch holds ${bytes} bytes of payload and meta, over maxRecordSize ${limit}; split it or raise maxRecordSize`,
+    { details: { size: bytes, limit } },
+  );
+}
+
+/** `setEncryptionRing` after records went into the active segment starting at `firstLsn`. */
+export function ringTooLate(firstLsn: bigint): WalError {
+  return new WalError(
+    WalErrorCode.BAD_STATE,
+    `setEncryptionRing must come before the first append into the active segment, which already holds records from LSN ${firstLsn}; set it right after open()`,
+  );
+}
+
+export function refreshOnWriter(): WalError {
+  return new WalError(
+    WalErrorCode.BAD_STATE,
+    'refresh() is for read-only openers: a writer knows its own log',
+  );
+}

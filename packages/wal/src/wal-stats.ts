@@ -78,6 +78,20 @@ export type WalCounters = Pick<
   'appends' | 'batches' | 'records' | 'bytes' | 'syncs' | 'flushes'
 > & { syncedRecords: number; rejected: number };
 
+/** @internal A Wal's counters as it opens. */
+export function newCounters(): WalCounters {
+  return {
+    appends: 0,
+    batches: 0,
+    records: 0,
+    bytes: 0,
+    syncs: 0,
+    flushes: 0,
+    syncedRecords: 0,
+    rejected: 0,
+  };
+}
+
 /** @internal What the Wal itself knows for `stats()`, beside its counters and its engine. */
 export type WalSide = Readonly<
   Pick<

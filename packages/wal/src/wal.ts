@@ -1,7 +1,6 @@
 import {
   badArgument,
   isBytes,
-  isWalError,
   recordInputBytes,
   WalError,
   WalErrorCode,
@@ -19,11 +18,10 @@ import type { Cursor } from './cursors/cursor.js';
 import { type CursorInfo, CursorRegistry } from './cursors/cursor-registry.js';
 import type { LogEngine } from './engine.js';
 import { AppendQueue } from './internal/append-queue.js';
-import { announceOpen, channels } from './internal/channels.js';
-import { drainWithin } from './internal/drain-within.js';
+import { announceOpen } from './internal/channels.js';
+import { FailureHandling } from './internal/failure-handling.js';
 import type { GroupCommit } from './internal/group-commit.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
-import { outcomeUnknown } from './internal/outcome-unknown.js';
 import { payloadListBytes } from './internal/payload-list.js';
 import { ReadSide, type TailOptions } from './internal/read-side.js';
 import {
@@ -31,16 +29,18 @@ import {
   closedError,
   cuttingError,
   isUsageError,
-  poisonedError,
   readOnlyError,
 } from './internal/refusals.js';
+import { Shutdown } from './internal/shutdown.js';
+import { startRetention } from './internal/wal-retention.js';
 import { WalStatus } from './internal/wal-status.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
-import { Retention, type RetentionReport } from './retention/retention.js';
+import type { Retention, RetentionReport } from './retention/retention.js';
 import type { RetentionOptions } from './retention/retention-options.js';
 import { WalBuilder } from './wal-builder.js';
 import {
   backendOf,
+  newCounters,
   statsSnapshot,
   type WalCounters,
   type WalState,
@@ -77,22 +77,13 @@ export class Wal {
   private retention: Retention | undefined;
 
   private readonly commit: GroupCommit;
-  private shutdownAttempt: Promise<void> | undefined;
-  private closing: Promise<void> | undefined;
+  private readonly failures: FailureHandling;
+  private readonly ending: Shutdown;
   private readonly unsubscribeDurable: () => void;
   private readonly unsubscribeWritten: (() => void) | undefined;
   private readonly unsubscribeRollback: () => void;
 
-  private readonly counters: WalCounters = {
-    appends: 0,
-    batches: 0,
-    records: 0,
-    bytes: 0,
-    syncs: 0,
-    flushes: 0,
-    syncedRecords: 0,
-    rejected: 0,
-  };
+  private readonly counters: WalCounters = newCounters();
 
   /** @internal Use `Wal.open(dir).build()`. */
   constructor(dir: string, engine: LogEngine, options: WalRuntimeOptions) {
@@ -117,14 +108,33 @@ export class Wal {
       {
         isClosed: () => status.closed,
         poison: () => status.poison,
-        appendFailed: (error) => this.appendFailed(error),
-        engineFailed: (error) => this.engineFailed(error),
+        appendFailed: (error) => this.failures.appendFailed(error),
+        engineFailed: (error) => this.failures.engineFailed(error),
       },
     );
     this.queue = queue;
     this.commit = queue.commit;
+    const { durability, readOnly } = options;
+    const stopped = (): void => {
+      this.commit.stopInterval();
+      this.wakeEveryone();
+    };
+    const counters = this.counters;
+    this.failures = new FailureHandling({
+      dir,
+      durability,
+      engine,
+      status,
+      queue,
+      counters,
+      stopped,
+    });
+    const release = (): Promise<void> => this.releaseEngine();
+    this.ending = new Shutdown({ engine, status, queue, durability, readOnly, stopped, release });
     this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
-    this.unsubscribeRollback = engine.onRollback((last, error) => this.rolledBack(last, error));
+    this.unsubscribeRollback = engine.onRollback((last, error) =>
+      this.failures.rolledBack(last, error),
+    );
     this.reads = new ReadSide(
       engine,
       options.openSegment,
@@ -165,7 +175,9 @@ export class Wal {
     this.status.state = 'running';
     const backend = backendOf(this.engine, this.options.backendChoice);
     announceOpen(this.dir, this.options.readOnly, this.engine, backend);
-    if (retention) this.startRetention(retention);
+    if (retention) {
+      this.retention = startRetention(this.dir, this.engine, this.cursorRegistry, retention);
+    }
     if (this.options.durability === 'interval')
       this.commit.startInterval(this.options.syncIntervalMs);
     return this;
@@ -258,7 +270,7 @@ export class Wal {
           ? this.engine.appendPayload(payload)
           : this.engine.append({ payload, meta });
     } catch (error) {
-      throw this.appendFailed(error);
+      throw this.failures.appendFailed(error);
     }
     this.counters.appends++;
     this.counters.records++;
@@ -294,7 +306,7 @@ export class Wal {
     try {
       lsn = this.engine.appendPayloads(payloads);
     } catch (error) {
-      return Promise.reject(this.appendFailed(error));
+      return Promise.reject(this.failures.appendFailed(error));
     }
     this.counters.appends += payloads.length;
     this.counters.records += payloads.length;
@@ -326,7 +338,7 @@ export class Wal {
     try {
       lsn = record === null ? this.engine.appendPayload(payload) : this.engine.append(record);
     } catch (error) {
-      return Promise.reject(this.appendFailed(error));
+      return Promise.reject(this.failures.appendFailed(error));
     }
     this.counters.appends++;
     this.counters.records++;
@@ -363,7 +375,7 @@ export class Wal {
     try {
       lsn = this.engine.appendBatch(records, firstLsn);
     } catch (error) {
-      return Promise.reject(this.appendFailed(error));
+      return Promise.reject(this.failures.appendFailed(error));
     }
     this.counters.batches++;
     this.counters.records += records.length;
@@ -379,7 +391,7 @@ export class Wal {
     try {
       written = await this.engine.flush();
     } catch (error) {
-      this.engineFailed(error);
+      this.failures.engineFailed(error);
       throw error;
     }
     this.counters.flushes++;
@@ -426,7 +438,7 @@ export class Wal {
     try {
       await this.sync();
       const result = await engine.truncateAfter(lsn).catch((error: unknown) => {
-        if (!isUsageError(error)) this.engineFailed(error);
+        if (!isUsageError(error)) this.failures.engineFailed(error);
         throw error;
       });
       if (result.recordsRemoved > 0n) {
@@ -513,32 +525,6 @@ export class Wal {
     return this.retention.pass();
   }
 
-  private startRetention(options: RetentionOptions): void {
-    const retention = new Retention(
-      {
-        dir: this.dir,
-        listSegments: () => this.engine.listSegments(),
-        truncateBefore: (lsn) => this.engine.truncateBefore(lsn),
-        olderThan: async (ageMs) => {
-          const engine = this.engine;
-          // An engine without record times knows of no record's age: nothing goes by age.
-          if (engine.segmentsBefore === undefined || engine.logTime === undefined)
-            return engine.floorLsn;
-          return engine.segmentsBefore(Math.max(0, engine.logTime() - ageMs));
-        },
-        cursorPositions: () => this.cursorRegistry.positions(),
-        heldCursorPositions: () => this.cursorRegistry.heldPositions(),
-        publish: (report) => {
-          if (channels.retention.hasSubscribers)
-            channels.retention.publish({ dir: this.dir, ...report });
-        },
-      },
-      options,
-    );
-    this.retention = retention;
-    retention.start(this.engine.activeSegmentFirstLsn);
-  }
-
   private throwIfReadOnly(what: string): void {
     if (this.options.readOnly) throw readOnlyError(what);
   }
@@ -599,27 +585,7 @@ export class Wal {
    * consistent and usable (retry, or `close()`). Idempotent.
    */
   shutdown(timeoutMs = 30_000): Promise<void> {
-    if (this.status.closed) return this.closing ?? Promise.resolve();
-    if (this.options.readOnly) return this.close();
-    if (this.shutdownAttempt) return this.shutdownAttempt;
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(
-        new WalError(
-          WalErrorCode.BAD_ARGUMENT,
-          `timeoutMs must be a non-negative number, got ${timeoutMs}`,
-        ),
-      );
-    }
-    this.status.state = 'draining';
-    const attempt = this.drainThenClose(timeoutMs);
-    this.shutdownAttempt = attempt;
-    attempt.then(
-      () => undefined,
-      () => {
-        if (this.shutdownAttempt === attempt) this.shutdownAttempt = undefined;
-      },
-    );
-    return attempt;
+    return this.ending.shutdown(timeoutMs);
   }
 
   /**
@@ -632,28 +598,7 @@ export class Wal {
    * released. Idempotent.
    */
   close(): Promise<void> {
-    if (this.closing) return this.closing;
-    this.status.state = 'closed';
-    const error = closedError();
-    const kept = this.keepOnClose();
-    this.queue.rejectAll(kept, error, (lsn) => outcomeUnknown(lsn, 'the log was closed'));
-    this.stopBackground();
-    this.wakeEveryone();
-    this.closing = this.releaseEngine();
-    return this.closing;
-  }
-
-  private appendFailed(error: unknown): unknown {
-    this.counters.rejected++;
-    if (
-      isWalError(error, WalErrorCode.BAD_ARGUMENT) ||
-      isWalError(error, WalErrorCode.RECORD_TOO_LARGE) ||
-      isWalError(error, WalErrorCode.LSN_MISMATCH)
-    ) {
-      return error;
-    }
-    this.engineFailed(error);
-    return error;
+    return this.ending.close();
   }
 
   private onDurable(durable: bigint): void {
@@ -662,118 +607,6 @@ export class Wal {
     if (this.waitsForCommit) this.queue.settle(durable);
     this.reads.wake();
     this.retention?.progressed(this.engine.activeSegmentFirstLsn);
-  }
-
-  /**
-   * Settles what is done and drops what can still be dropped as the log closes; returns
-   * the highest LSN that may reach the log. Records acknowledged or handed out must not
-   * vanish, nor leave a hole below them: everything up to the last of them stays.
-   */
-  private keepOnClose(): bigint {
-    const durability = this.options.durability;
-    const queue = this.queue;
-    if (durability === 'sync') queue.settle(this.engine.durableLsn);
-    else if (durability === 'flush') queue.settle(this.engine.writtenLsn);
-    if (this.status.poison) return this.engine.submittedLsn;
-    const kept = this.engine.dropUnsubmittedAbove(queue.lastPromised());
-    if (kept < queue.lastAssigned) queue.lastAssigned = kept;
-    return kept;
-  }
-
-  /**
-   * A failed commit. ENOSPC leaves the engine consistent: the records it rolled back are
-   * rejected (never acknowledged) and the log goes on. Anything else — above all a
-   * failed fdatasync — poisons the log: a waiter whose bytes went to the OS gets
-   * WAL_OUTCOME_UNKNOWN (caused by the failure), the rest — never written, as a poisoned
-   * log writes nothing more — and every later append WAL_POISONED.
-   */
-  private engineFailed(error: unknown): void {
-    if (this.status.poison) return;
-    if (isWalError(error, WalErrorCode.NO_SPACE)) {
-      // The engine's onRollback already rejected the records it lost. The queue is recounted from zero: what is left was written and only needs a sync.
-      this.queue.bytesSettled = this.queue.bytesAppended;
-      return;
-    }
-    const poison =
-      error instanceof WalError
-        ? error
-        : new WalError(WalErrorCode.IO, `the log's storage failed: ${String(error)}`, {
-            cause: error,
-          });
-    this.status.poison = poison;
-    const poisoned = poisonedError(poison);
-    if (channels.poison.hasSubscribers) channels.poison.publish({ dir: this.dir, error: poison });
-    const why = `the log was poisoned (${poison.message})`;
-    this.queue.rejectAll(this.engine.submittedLsn, poisoned, (lsn) =>
-      outcomeUnknown(lsn, why, error),
-    );
-    this.stopBackground();
-    this.wakeEveryone();
-  }
-
-  /** The engine's last LSN went back to `engineLast`: later records were lost unacknowledged. */
-  private rolledBack(engineLast: bigint, cause: WalError): void {
-    const queue = this.queue;
-    if (engineLast >= queue.lastAssigned) return;
-    if (channels.rollback.hasSubscribers) {
-      channels.rollback.publish({
-        dir: this.dir,
-        fromLsn: engineLast + 1n,
-        toLsn: queue.lastAssigned,
-        error: cause,
-      });
-    }
-    const lost = queue.rolledBack(engineLast, cause);
-    if (lost !== undefined) {
-      // Records already acknowledged (durability 'none'/'interval', or appendQueued) were
-      // lost and their LSNs would be handed out again: the log cannot go on honestly.
-      this.engineFailed(
-        WalError.poisoned(
-          `records up to LSN ${lost} were acknowledged (durability '${this.options.durability}'${lost === queue.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
-          cause,
-        ),
-      );
-    }
-  }
-
-  private async drainThenClose(timeoutMs: number): Promise<void> {
-    const outcome = await drainWithin(() => this.drain(), timeoutMs);
-    if (this.status.closed) {
-      throw new WalError(
-        WalErrorCode.CLOSED,
-        'close() was called before the shutdown finished draining',
-      );
-    }
-    if (outcome.kind === 'failed') {
-      if (this.status.poison) {
-        // Nothing more can be made durable: release the files and report why.
-        await this.close();
-      } else {
-        this.status.state = 'running';
-      }
-      throw outcome.error;
-    }
-    if (outcome.kind === 'timeout') {
-      this.status.state = 'running';
-      throw new WalError(
-        WalErrorCode.TIMEOUT,
-        `shutdown did not drain within ${timeoutMs} ms; the log is still open and consistent — call shutdown() again with a longer timeout, or close()`,
-      );
-    }
-    this.status.state = 'closed';
-    this.stopBackground();
-    this.wakeEveryone();
-    this.closing = this.releaseEngine();
-    await this.closing;
-  }
-
-  private async drain(): Promise<void> {
-    await this.queue.waitUntilUnblocked();
-    const poisoned = this.status.poisonedError();
-    if (poisoned) throw poisoned;
-    await this.commit.sync();
-    for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
-    if (this.queue.waiters.count() > 0) await this.commit.sync();
   }
 
   private async releaseEngine(): Promise<void> {
@@ -787,10 +620,6 @@ export class Wal {
     this.unsubscribeRollback();
     await this.engine.close();
     if (this.options.ownedIo) await this.options.ownedIo.closeIo();
-  }
-
-  private stopBackground(): void {
-    this.commit.stopInterval();
   }
 
   private wakeEveryone(): void {

@@ -10,6 +10,7 @@ import {
   segmentFileName,
 } from '@walnut/codec';
 import type { IoFd } from '@walnut/storage-io';
+import type { RecoveredSegment } from '../recovery/recovery-report.js';
 import type { LogClock } from '../write/log-clock.js';
 
 /**
@@ -98,6 +99,11 @@ export function plannedSegment(
     writtenLsn: firstLsn - 1n,
     creating: null,
   };
+}
+
+/** The segments recovery found, as the segment set holds them. */
+export function recoveredSegments(found: readonly RecoveredSegment[]): Segment[] {
+  return found.map((s) => existingSegment(s.path, s.header, s.lastLsn, s.dataEnd));
 }
 
 /** A segment recovery found on disk. */

@@ -35,6 +35,21 @@ export class SuffixCuts {
   }
 
   /**
+   * The page `read()` reads, refused as `guard` refuses a replay: WAL_TRUNCATED for a failure
+   * after a cut, or for a page whose last record a cut made while it was read removed.
+   */
+  async guardPage<T extends { records: WalRecord[] }>(read: () => Promise<T>): Promise<T> {
+    const since = this.generation;
+    const page = await read().catch((err: unknown) => {
+      if (since === this.generation) throw err;
+      throw truncatedError(this.keptSince(since), null, err);
+    });
+    const last = page.records[page.records.length - 1];
+    if (last !== undefined) this.check(last.lsn, since);
+    return page;
+  }
+
+  /**
    * The records of a fresh `open()` per iteration, refused from the first one a cut made
    * since generation `since` removed (a failure after a cut is the cut's doing).
    */

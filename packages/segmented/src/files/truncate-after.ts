@@ -1,10 +1,16 @@
 import type { KeyRing, SuffixCut } from '@walnut/codec';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
+import type { RecoveryMode } from '../config.js';
+import type { OpenedLog } from '../open.js';
+import { recoverLog } from '../recovery/recovery.js';
+import type { RecoveryResult } from '../recovery/recovery-report.js';
 import type { Counters } from '../stats.js';
-import { type CutSegment, planCut, readCut } from './cut-after.js';
+import type { LogClock } from '../write/log-clock.js';
+import { type CutSegment, cutSuffix, planCut, readCut } from './cut-after.js';
 import { readGaps } from './gaps.js';
-import { isNamed, type Segment } from './segment.js';
+import { isNamed, recoveredSegments, type Segment } from './segment.js';
+import type { SuffixCuts } from './suffix-cuts.js';
 
 export interface TruncateAfterResult {
   /** The log's last LSN now; the next append gets the one after it. */
@@ -44,11 +50,74 @@ export function cutRunningError(what: string): WalError {
   );
 }
 
+/** What `cutAfter` asks of the log it cuts. */
+export interface CutHost {
+  readonly io: StorageIo;
+  readonly dir: string;
+  readonly mode: RecoveryMode;
+  /** Where the cut is recorded for the replays running in this process. */
+  readonly cuts: SuffixCuts;
+  ring(): KeyRing | undefined;
+  segments(): readonly Segment[];
+  /** Makes every record appended so far durable; resolves with the last LSN. */
+  sync(): Promise<bigint>;
+  /** Lets every write, creation, fill and sync end and closes the files, keeping the lock. */
+  quiesce(): Promise<void>;
+  /** Goes on with the log as recovery found it after the cut. */
+  reopen(recovered: RecoveryResult): Promise<void>;
+  /** Poisons the log; returns the error to throw. */
+  poison(err: unknown): unknown;
+}
+
+/**
+ * `truncateAfter(lsn)` once its arguments were checked and appends refused: makes the log
+ * durable, plans the cut, cuts the files with nothing in flight, and recovers the log as
+ * open() would, under the lock the writer holds (docs/decisions/0340).
+ */
+export async function cutAfter(host: CutHost, lsn: bigint): Promise<TruncateAfterResult> {
+  const { io, dir } = host;
+  const last = await host.sync();
+  if (lsn === last) return { afterLsn: lsn, recordsRemoved: 0n, segmentsDeleted: 0 };
+  const cut = await planSuffixCut(io, dir, host.ring(), host.segments(), lsn);
+  try {
+    await host.quiesce();
+    const segmentsDeleted = await cutSuffix(io, dir, cut);
+    host.cuts.record(lsn);
+    const ring = host.ring();
+    await host.reopen(await recoverLog({ io, dir, mode: host.mode, readOnly: false, ring }));
+    return { afterLsn: lsn, recordsRemoved: last - lsn, segmentsDeleted };
+  } catch (err) {
+    // Files half cut and closed: only an open (which finishes a recorded cut) goes on.
+    throw host.poison(err);
+  }
+}
+
+/**
+ * The log `opened` was, as recovery found it after a cut: the lock and the StorageIo stay
+ * the writer's, and `clock` goes on, so that times stamped before the cut stay the floor of
+ * later ones (the log's time never goes back).
+ */
+export function reopenedLog(
+  opened: OpenedLog,
+  clock: LogClock,
+  recovered: RecoveryResult,
+): OpenedLog {
+  return {
+    ...opened,
+    cut: null,
+    clock,
+    segments: recoveredSegments(recovered.segments),
+    floorLsn: recovered.floorLsn,
+    nextLsn: recovered.nextLsn,
+    release: async () => {},
+  };
+}
+
 /**
  * The cut that keeps the records up to `afterLsn` of a log whose segments are `segments`
  * (every record in them durable), with the next generation number.
  */
-export async function planSuffixCut(
+async function planSuffixCut(
   io: StorageIo,
   dir: string,
   ring: KeyRing | undefined,

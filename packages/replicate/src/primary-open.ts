@@ -1,0 +1,90 @@
+import type { KeyRing } from '@walnut/codec';
+import { isWalError, type Wal, WalError, WalErrorCode } from '@walnut/wal';
+import { type LeaseEntry, readLease, takeLease } from './lease.js';
+import { ClusterLink } from './link.js';
+import {
+  highestEpoch,
+  type LocalState,
+  newLocalState,
+  readStateFor,
+  writeLocalState,
+} from './local-state.js';
+import { type PrimaryOptions, type ResolvedPrimary, resolvePrimary } from './options.js';
+import { openLocalWal, openOnLink, verifyAgainstStream } from './replica-log.js';
+
+/** Starts the primary once its lease is taken (`ReplicatedWal.begin`). */
+export type BeginPrimary<T> = (
+  dir: string,
+  wal: Wal,
+  link: ClusterLink,
+  state: LocalState,
+  lease: LeaseEntry,
+  options: ResolvedPrimary,
+) => Promise<T>;
+
+/**
+ * `ReplicatedWal.open`: refuses a follower's directory, connects, opens the local log and
+ * takes the primary lease at a new epoch — WAL_FENCED when another node took it from this
+ * directory, WAL_BAD_STATE when another primary holds it — and records that epoch in
+ * REPLICATION before `begin` publishes anything under it.
+ */
+export async function openPrimary<T>(
+  dir: string,
+  options: PrimaryOptions,
+  begin: BeginPrimary<T>,
+): Promise<T> {
+  const resolved = resolvePrimary(options);
+  const found = readStateFor(dir, resolved.stream);
+  if (found?.role === 'follower') {
+    throw new WalError(
+      WalErrorCode.BAD_STATE,
+      `${dir} is a follower of '${resolved.stream}'; promote it (Follower.open(dir).promote(), or walnut promote) instead of opening it as a primary`,
+    );
+  }
+  const link = await ClusterLink.open(resolved, resolved);
+  return openOnLink(
+    link,
+    (maxPayload) => openLocalWal(dir, resolved.wal, maxPayload),
+    async (wal) => {
+      let state = found ?? newLocalState(resolved.stream, 'primary');
+      const current = await readLease(link.kv);
+      if (
+        // The holder is this directory: it takes the next epoch even if its own record of
+        // the epoch is behind (a crash between taking the lease and writing REPLICATION).
+        current !== null &&
+        current.lease.holder !== state.id
+      ) {
+        const fenced = current.lease.holder !== state.id && state.epoch > 0;
+        const tail = fenced && !(await inHistory(link, wal, resolved.wal.encryption));
+        throw new WalError(
+          fenced ? WalErrorCode.FENCED : WalErrorCode.BAD_STATE,
+          fenced
+            ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; ${tail ? `records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one` : `every record of its local log is in the stream (up to LSN ${wal.lastLsn}) — open it as a Follower to go on`}`
+            : `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
+          { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
+        );
+      }
+      const lease = await takeLease(link.kv, state.id, current, highestEpoch(state));
+      state = {
+        ...state,
+        role: 'primary',
+        epoch: lease.lease.epoch,
+        seenEpoch: lease.lease.epoch,
+      };
+      writeLocalState(dir, state);
+      return begin(dir, wal, link, state, lease, resolved);
+    },
+  );
+}
+
+/** Whether the stream's history holds every record of `wal`, with the same bytes. */
+async function inHistory(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promise<boolean> {
+  if ((await link.findSequence(wal.lastLsn)).seq === null) return wal.lastLsn === 0n;
+  try {
+    await verifyAgainstStream(link, wal, wal.lastLsn, keyRing);
+    return true;
+  } catch (error) {
+    if (isWalError(error, WalErrorCode.DIVERGED)) return false;
+    throw error;
+  }
+}

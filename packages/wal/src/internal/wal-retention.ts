@@ -1,0 +1,39 @@
+import type { CursorRegistry } from '../cursors/cursor-registry.js';
+import type { LogEngine } from '../engine.js';
+import { Retention } from '../retention/retention.js';
+import type { RetentionOptions } from '../retention/retention-options.js';
+import { channels } from './channels.js';
+
+/**
+ * Starts a writer's retention over `engine`: segments listed and deleted through it, ages
+ * read from its record times, the positions of `cursors` (on disk, and those held here)
+ * kept, each pass published on `walnut:wal:retention`.
+ */
+export function startRetention(
+  dir: string,
+  engine: LogEngine,
+  cursors: Pick<CursorRegistry, 'positions' | 'heldPositions'>,
+  options: RetentionOptions,
+): Retention {
+  const retention = new Retention(
+    {
+      dir,
+      listSegments: () => engine.listSegments(),
+      truncateBefore: (lsn) => engine.truncateBefore(lsn),
+      olderThan: async (ageMs) => {
+        // An engine without record times knows of no record's age: nothing goes by age.
+        if (engine.segmentsBefore === undefined || engine.logTime === undefined)
+          return engine.floorLsn;
+        return engine.segmentsBefore(Math.max(0, engine.logTime() - ageMs));
+      },
+      cursorPositions: () => cursors.positions(),
+      heldCursorPositions: () => cursors.heldPositions(),
+      publish: (report) => {
+        if (channels.retention.hasSubscribers) channels.retention.publish({ dir, ...report });
+      },
+    },
+    options,
+  );
+  retention.start(engine.activeSegmentFirstLsn);
+  return retention;
+}
