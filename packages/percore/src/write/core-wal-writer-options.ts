@@ -1,7 +1,7 @@
 import { badArgument, invalidArgument } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Clock } from './clock.js';
-import type { ResumePoint } from './resume-point.js';
+import type { ResumePoint } from '../files/resume-point.js';
 
 /** Default size of one write buffer: entries are encoded here and written many at a time. */
 export const DEFAULT_WRITE_BUFFER_SIZE = 256 * 1024;

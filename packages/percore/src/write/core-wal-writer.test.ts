@@ -3,7 +3,7 @@ import { FaultyStorageIo, type IoCompletion, MemoryStorageIo } from '@walnut/sto
 import { expectWalError } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CoreWalWriter } from './core-wal-writer.js';
-import { PerCoreWalReader } from './reader.js';
+import { PerCoreWalReader } from '../read/reader.js';
 
 const DIR = '/wal';
 const PATH = `${DIR}/wal-3.log`;

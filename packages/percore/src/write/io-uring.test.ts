@@ -3,7 +3,7 @@ import { createStorageIo } from '@walnut/storage-io';
 import { ioUringForTests, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CoreWalWriter } from './core-wal-writer.js';
-import { PerCoreWalReader } from './reader.js';
+import { PerCoreWalReader } from '../read/reader.js';
 
 const uring = ioUringForTests();
 

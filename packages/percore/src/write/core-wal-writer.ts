@@ -22,16 +22,16 @@ import {
   writeProgress,
 } from '@walnut/storage-io';
 import { MonotonicStamp, wallClockNs } from './clock.js';
-import { createCoreFile, resumeCoreFile, rewriteSparse } from './core-file.js';
+import { createCoreFile, resumeCoreFile, rewriteSparse } from '../files/core-file.js';
 import {
   type CoreWalWriterOptions,
   checkOptions,
   DEFAULT_WRITE_BUFFER_SIZE,
   type OpenAtOptions,
 } from './core-wal-writer-options.js';
-import { ioOrOwned } from './owned-io.js';
+import { ioOrOwned } from '../owned-io.js';
 import { type PendingSync, type PendingWrite, syncCoverage } from './pending-io.js';
-import { HEADER_RESUME_POINT, type ResumePoint } from './resume-point.js';
+import { HEADER_RESUME_POINT, type ResumePoint } from '../files/resume-point.js';
 import { checkCoreId } from './validate.js';
 import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
 
