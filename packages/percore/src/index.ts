@@ -2,6 +2,7 @@ export { type Clock, MonotonicStamp, wallClockNs } from './write/clock.js';
 export { CoreWalWriter } from './write/core-wal-writer.js';
 export {
   type CoreWalWriterOptions,
+  DEFAULT_CORE_BUFFER_SIZE,
   DEFAULT_WRITE_BUFFER_SIZE,
   type OpenAtOptions,
 } from './write/core-wal-writer-options.js';

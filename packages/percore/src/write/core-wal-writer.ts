@@ -26,7 +26,7 @@ import { createCoreFile, resumeCoreFile, rewriteSparse } from '../files/core-fil
 import {
   type CoreWalWriterOptions,
   checkOptions,
-  DEFAULT_WRITE_BUFFER_SIZE,
+  DEFAULT_CORE_BUFFER_SIZE,
   type OpenAtOptions,
 } from './core-wal-writer-options.js';
 import { ioOrOwned } from '../owned-io.js';
@@ -98,7 +98,7 @@ export class CoreWalWriter {
     this.ownsIo = ownsIo;
     this.fd = fd;
     this.stamp = new MonotonicStamp(options.clock ?? wallClockNs, at.timestampNs);
-    this.buffers = new WriteBufferPool(options.bufferSize ?? DEFAULT_WRITE_BUFFER_SIZE);
+    this.buffers = new WriteBufferPool(options.bufferSize ?? DEFAULT_CORE_BUFFER_SIZE);
     this.pos = at.position;
     this.synced = at.position;
     this.seq = at.sequence;
