@@ -1,4 +1,5 @@
 import { invalidArgument, WalError, WalErrorCode } from '@walnut/codec';
+import type { ResumePoint } from '../files/resume-point.js';
 import { CoreWalWriter } from '../write/core-wal-writer.js';
 import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
 import {
@@ -8,7 +9,6 @@ import {
   WorkerLink,
   writeEpochBarrier,
 } from './protocol.js';
-import type { ResumePoint } from '../files/resume-point.js';
 
 /**
  * Who writes each core: the manager's in-process writer, the worker it was handed off to, or

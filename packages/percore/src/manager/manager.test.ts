@@ -5,9 +5,9 @@ import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyOf } from '../../test/entries.js';
-import { PerCoreWalManager } from './manager.js';
 import { readManifest } from '../files/manifest.js';
 import { PerCoreWalReader } from '../read/reader.js';
+import { PerCoreWalManager } from './manager.js';
 
 const DIR = '/logs';
 let io: MemoryStorageIo;

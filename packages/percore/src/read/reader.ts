@@ -9,7 +9,12 @@ import {
 import { createStorageIo, type IoFd, type StorageIo } from '@walnut/storage-io';
 import { checkCoreHeader } from '../files/core-file.js';
 import type { ResumePoint } from '../files/resume-point.js';
-import { midFileCorruptionError, readFully, scanCoreRange, shortCoreFileError } from '../files/scan.js';
+import {
+  midFileCorruptionError,
+  readFully,
+  scanCoreRange,
+  shortCoreFileError,
+} from '../files/scan.js';
 
 export interface PerCoreWalReaderOptions {
   /** Default: `createStorageIo()`, owned (closed) by the reader. */

@@ -1,7 +1,7 @@
 import { badArgument, invalidArgument } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import type { Clock } from './clock.js';
 import type { ResumePoint } from '../files/resume-point.js';
+import type { Clock } from './clock.js';
 
 /**
  * Default `bufferSize` of a CoreWalWriter: entries are encoded into a buffer of this size and

@@ -2,8 +2,8 @@ import { type CoreEntry, WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, type IoCompletion, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CoreWalWriter } from './core-wal-writer.js';
 import { PerCoreWalReader } from '../read/reader.js';
+import { CoreWalWriter } from './core-wal-writer.js';
 
 const DIR = '/wal';
 const PATH = `${DIR}/wal-3.log`;
