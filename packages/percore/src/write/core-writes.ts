@@ -101,6 +101,7 @@ export class CoreWrites {
       order: token,
       start,
       end: start + data.length,
+      origin: start,
       buffer,
       direct,
     };
