@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { FILE_HEADER_SIZE } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import { MANIFEST_FILE } from './manifest.js';
-import type { CorePathPattern } from './paths.js';
+import { MANIFEST_FILE } from '../files/manifest.js';
+import type { CorePathPattern } from '../files/paths.js';
 
 /**
  * Removes what a create cut short by a crash or power loss left in `dir` — core files that

@@ -7,31 +7,21 @@ import {
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
   invalidArgument,
-  ioErrorFromNode,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import {
-  type IoCompletion,
-  type IoFd,
-  ioErrorFromErrno,
-  linkedSyncRan,
-  type StorageIo,
-  stalledWriteError,
-  wasCancelled,
-  writeProgress,
-} from '@walnut/storage-io';
+import type { IoCompletion, IoFd, StorageIo } from '@walnut/storage-io';
+import { createCoreFile, resumeCoreFile, rewriteSparse } from '../files/core-file.js';
+import { HEADER_RESUME_POINT, type ResumePoint } from '../files/resume-point.js';
+import { ioOrOwned } from '../owned-io.js';
 import { MonotonicStamp, wallClockNs } from './clock.js';
-import { createCoreFile, resumeCoreFile, rewriteSparse } from './core-file.js';
 import {
   type CoreWalWriterOptions,
   checkOptions,
-  DEFAULT_WRITE_BUFFER_SIZE,
+  DEFAULT_CORE_BUFFER_SIZE,
   type OpenAtOptions,
 } from './core-wal-writer-options.js';
-import { ioOrOwned } from './owned-io.js';
-import { type PendingSync, type PendingWrite, syncCoverage } from './pending-io.js';
-import { HEADER_RESUME_POINT, type ResumePoint } from './resume-point.js';
+import { CoreWrites } from './core-writes.js';
 import { checkCoreId } from './validate.js';
 import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
 
@@ -46,9 +36,8 @@ const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
  * buffers when they fill and at `sync()`, the StorageIo path submits every entry at once.
  * `syncedPosition` is what a completed fdatasync covers — the position for checkpoint manifests.
  *
- * The records of writes and syncs in flight stay fields of this class rather than another
- * object's: the StorageIo path submits and completes a write per entry, and reaching them
- * through another object would cost every entry a load or a call.
+ * This class encodes entries and decides when to write and sync; the writes and syncs in
+ * flight, the judging of their completions and the durable position are `CoreWrites`'.
  */
 export class CoreWalWriter {
   readonly coreId: number;
@@ -56,29 +45,14 @@ export class CoreWalWriter {
 
   private readonly io: StorageIo;
   private readonly ownsIo: boolean;
-  private fd: IoFd;
+  private readonly writes: CoreWrites;
   private readonly stamp: MonotonicStamp;
   private readonly buffers: WriteBufferPool;
   private current: WriteBuffer;
   private pos: number;
-  private synced: number;
   private seq: bigint;
   private epochValue: bigint;
   private entriesTotal = 0;
-  /** (end position, entries written up to it) of every submitted write not yet durable. */
-  private readonly boundaries: Array<{ position: number; entries: number }> = [];
-  private entriesAtSynced = 0;
-  private readonly pendingWrites = new Map<number, PendingWrite>();
-  private readonly directWrites = new Set<Promise<void>>();
-  private readonly pendingSyncs: PendingSync[] = [];
-  /** Rests of short writes (and writes cancelled behind them) sent again, not completed yet. */
-  private resending = 0;
-  /**
-   * Positions of StorageIo-path syncs cancelled behind a short write, sent again once no
-   * rest is in flight: a sync sent earlier could run before a rest and cover less.
-   */
-  private readonly owedSyncs: number[] = [];
-  private failure: WalError | null = null;
   private closed = false;
   private busy: string | null = null;
   private syncChain: Promise<void> = Promise.resolve();
@@ -96,11 +70,10 @@ export class CoreWalWriter {
     this.path = path;
     this.io = io;
     this.ownsIo = ownsIo;
-    this.fd = fd;
     this.stamp = new MonotonicStamp(options.clock ?? wallClockNs, at.timestampNs);
-    this.buffers = new WriteBufferPool(options.bufferSize ?? DEFAULT_WRITE_BUFFER_SIZE);
+    this.buffers = new WriteBufferPool(options.bufferSize ?? DEFAULT_CORE_BUFFER_SIZE);
+    this.writes = new CoreWrites(io, fd, path, this.buffers, at.position);
     this.pos = at.position;
-    this.synced = at.position;
     this.seq = at.sequence;
     this.epochValue = at.epoch;
     this.current = this.buffers.take(at.position, 0);
@@ -166,12 +139,12 @@ export class CoreWalWriter {
 
   /** Durable position: only bytes before it are guaranteed to survive a crash. */
   get syncedPosition(): number {
-    return this.synced;
+    return this.writes.synced;
   }
 
   /** Entries appended after `syncedPosition`. */
   get entriesSinceSync(): number {
-    return this.entriesTotal - this.entriesAtSynced;
+    return this.entriesTotal - this.writes.entriesAtSynced;
   }
 
   get epoch(): bigint {
@@ -185,7 +158,7 @@ export class CoreWalWriter {
 
   /** True after a failed write or sync: every later call throws `WAL_POISONED`. */
   get poisoned(): boolean {
-    return this.failure !== null;
+    return this.writes.failure !== null;
   }
 
   /** The boundary after the last appended entry (for `openAt(..., { from })`). */
@@ -261,19 +234,19 @@ export class CoreWalWriter {
   /** `appendPut`, then submits the entry's write at once (completion via `checkCompletions`). */
   appendPutViaStorageIo(key: Uint8Array, value: Uint8Array): number {
     const end = this.appendPut(key, value);
-    this.submitBuffered(false);
+    this.writes.submit(this.current, false, this.entriesTotal);
     return end;
   }
 
   appendDeleteViaStorageIo(key: Uint8Array): number {
     const end = this.appendDelete(key);
-    this.submitBuffered(false);
+    this.writes.submit(this.current, false, this.entriesTotal);
     return end;
   }
 
   appendViaStorageIo(op: CoreOp): number {
     const end = this.append(op);
-    this.submitBuffered(false);
+    this.writes.submit(this.current, false, this.entriesTotal);
     return end;
   }
 
@@ -296,14 +269,8 @@ export class CoreWalWriter {
    */
   syncViaStorageIo(): number {
     this.assertUsable();
-    this.submitBuffered(false);
-    const last = this.pendingSyncs.at(-1);
-    const token =
-      last !== undefined && !last.direct && last.position === this.pos
-        ? last.token
-        : this.submitSync(false).token;
-    this.io.flush();
-    return token;
+    this.writes.submit(this.current, false, this.entriesTotal);
+    return this.writes.requestSync(this.pos);
   }
 
   /**
@@ -314,23 +281,13 @@ export class CoreWalWriter {
    * poisons the writer): never a silent hole.
    */
   checkCompletions(completions: readonly IoCompletion[]): boolean {
-    if (this.failure !== null) throw this.poisonedError();
-    let syncCompleted = false;
-    for (const completion of completions) {
-      if (this.pendingWrites.has(completion.token)) this.onWriteCompletion(completion);
-      else {
-        const sync = this.pendingSyncs.find((s) => s.token === completion.token);
-        if (sync === undefined) continue;
-        if (this.onSyncCompletion(sync, completion)) syncCompleted = this.failure === null;
-      }
-      if (this.failure !== null) throw this.failure;
-    }
-    return syncCompleted;
+    if (this.writes.failure !== null) throw this.poisonedError();
+    return this.writes.take(completions, this.pos, this.entriesTotal);
   }
 
   /** True while a submitted sync has not completed. */
   get isSyncPending(): boolean {
-    return this.pendingSyncs.length > 0 || this.owedSyncs.length > 0;
+    return this.writes.isSyncPending;
   }
 
   /**
@@ -340,12 +297,12 @@ export class CoreWalWriter {
    */
   markSynced(): void {
     this.assertUsable();
-    if (this.pendingWrites.size > 0 || this.current.submitted < this.current.used)
+    if (this.writes.hasPendingWrites || this.current.submitted < this.current.used)
       throw new WalError(
         WalErrorCode.BAD_STATE,
         `core ${this.coreId}: markSynced() with writes buffered or in flight; call sync() instead`,
       );
-    this.advanceTo(this.pos);
+    this.writes.advanceTo(this.pos, this.pos, this.entriesTotal);
   }
 
   /**
@@ -357,16 +314,18 @@ export class CoreWalWriter {
    */
   async reclaimBefore(before: number): Promise<number> {
     await this.sync();
-    if (!Number.isSafeInteger(before) || before < FILE_HEADER_SIZE || before > this.synced)
+    const synced = this.writes.synced;
+    if (!Number.isSafeInteger(before) || before < FILE_HEADER_SIZE || before > synced)
       invalidArgument(
-        `reclaimBefore(${before}): must be an entry boundary between 64 and the synced position ${this.synced}; the tail is never reclaimed`,
+        `reclaimBefore(${before}): must be an entry boundary between 64 and the synced position ${synced}; the tail is never reclaimed`,
       );
     if (before === FILE_HEADER_SIZE) return 0;
     this.busy = 'reclaimBefore';
     try {
-      const reopened = await rewriteSparse(this.io, this.fd, this.path, before, this.pos);
-      await this.io.close(this.fd);
-      this.fd = reopened;
+      const writes = this.writes;
+      const reopened = await rewriteSparse(this.io, writes.fd, this.path, before, this.pos);
+      await this.io.close(writes.fd);
+      writes.fd = reopened;
       return before - FILE_HEADER_SIZE;
     } finally {
       this.busy = null;
@@ -376,16 +335,17 @@ export class CoreWalWriter {
   /** Syncs what was appended (unless poisoned), then closes the file (and an owned StorageIo). */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.failure === null && this.pendingWrites.size === 0 && !this.isSyncPending)
+    const writes = this.writes;
+    if (writes.failure === null && !writes.hasPendingWrites && !writes.isSyncPending)
       await this.sync();
-    else if (this.failure === null)
+    else if (writes.failure === null)
       throw new WalError(
         WalErrorCode.BAD_STATE,
         `core ${this.coreId}: StorageIo writes or syncs are still pending; feed their completions to checkCompletions() before close()`,
       );
     this.closed = true;
-    await Promise.all(this.directWrites);
-    await this.io.close(this.fd);
+    await writes.directWritesInFlight();
+    await this.io.close(writes.fd);
     if (this.ownsIo) await this.io.closeIo();
   }
 
@@ -439,222 +399,55 @@ export class CoreWalWriter {
   /** Writes out the full buffer (direct path) and starts a new one with room for `size`. */
   private rotate(size: number): WriteBuffer {
     const old = this.current;
-    const written = this.submitBuffered(true);
-    if (written >= 0) this.claimDirectWrite(written);
+    const written = this.writes.submit(old, true, this.entriesTotal);
+    if (written >= 0) this.writes.claimDirectWrite(written);
     old.retired = true;
     this.buffers.recycle(old);
     this.current = this.buffers.take(this.pos, size);
     return this.current;
   }
 
-  /**
-   * Submits the encoded bytes not yet submitted as one write, chained behind this writer's
-   * earlier operations so that a sync chained behind it runs after all of them. Returns its
-   * token (-1 when there was nothing to write). The direct path claims it with
-   * `claimDirectWrite` only after queueing whatever is linked behind it: a claim flushes,
-   * and a linked fdatasync sent later waits for the write to complete instead of going
-   * into the kernel with it.
-   */
-  private submitBuffered(direct: boolean): number {
-    const buffer = this.current;
-    if (buffer.submitted === buffer.used) return -1;
-    const start = buffer.fileOffset + buffer.submitted;
-    const data = buffer.buf.subarray(buffer.submitted, buffer.used);
-    const token = this.io.submitWrite(this.fd, data, start, {
-      linkToPrevious: this.hasPendingOps(),
-    });
-    const write: PendingWrite = {
-      token,
-      order: token,
-      start,
-      end: start + data.length,
-      buffer,
-      direct,
-    };
-    buffer.submitted = buffer.used;
-    buffer.inFlight++;
-    this.pendingWrites.set(token, write);
-    // The current buffer always ends at `position`, so this write ends there too.
-    this.boundaries.push({ position: write.end, entries: this.entriesTotal });
-    return token;
-  }
-
-  /** The direct path owns its write completions (the StorageIo path's come through checkCompletions). */
-  private claimDirectWrite(token: number): void {
-    const done = this.io.completion(token).then((completion) => {
-      this.directWrites.delete(done);
-      this.onWriteCompletion(completion);
-    });
-    this.directWrites.add(done);
-  }
-
-  /**
-   * Sends again the part of `write` after the `written` bytes a short completion confirmed
-   * (the short-write rule, `writeProgress`): the kernel reports a filling disk as a short
-   * write, and the rest brings the real outcome. The rest keeps the write's place in
-   * submission order for sync coverage.
-   */
-  private resend(write: PendingWrite, written: number): void {
-    const start = write.start + written;
-    const offsetInBuffer = start - write.buffer.fileOffset;
-    const data = write.buffer.buf.subarray(offsetInBuffer, offsetInBuffer + write.end - start);
-    let token: number;
-    try {
-      token = this.io.submitWrite(this.fd, data, start);
-    } catch (error) {
-      this.writeSettled(write);
-      this.fail(ioErrorFromNode(error, 'write', this.path));
-      return;
-    }
-    this.pendingWrites.set(token, { ...write, token, start });
-    this.resending++;
-    if (write.direct) this.claimDirectWrite(token);
-    else this.io.flush();
-  }
-
-  private submitSync(direct: boolean): PendingSync {
-    const token = this.io.submitDatasync(this.fd, { linkToPrevious: this.hasPendingOps() });
-    const sync: PendingSync = { token, position: this.pos, direct };
-    this.pendingSyncs.push(sync);
-    return sync;
-  }
-
-  private hasPendingOps(): boolean {
-    return this.pendingWrites.size > 0 || this.pendingSyncs.length > 0;
-  }
-
-  private onWriteCompletion(completion: IoCompletion): void {
-    const write = this.pendingWrites.get(completion.token);
-    if (write === undefined) return;
-    this.pendingWrites.delete(completion.token);
-    const wasRest = write.token !== write.order;
-    if (wasRest) this.resending--;
-    this.judgeWrite(write, completion.result);
-    if (wasRest && this.resending === 0 && this.owedSyncs.length > 0) this.payOwedSyncs();
-  }
-
-  private judgeWrite(write: PendingWrite, result: number): void {
-    const length = write.end - write.start;
-    const done = writeProgress(result, 0, length);
-    if (done === length) {
-      this.writeSettled(write);
-      return;
-    }
-    if (done > 0) {
-      this.resend(write, done);
-      return;
-    }
-    // Linked behind a write that was short: it did not run, and goes out again whole.
-    if (wasCancelled(result) && this.failure === null) {
-      this.resend(write, 0);
-      return;
-    }
-    this.writeSettled(write);
-    this.fail(
-      result < 0
-        ? ioErrorFromErrno(result, 'write', this.path)
-        : stalledWriteError(this.path, write.start),
-    );
-  }
-
-  /** No part of `write` is in flight any more. */
-  private writeSettled(write: PendingWrite): void {
-    const buffer = write.buffer;
-    // Only a retired buffer's last write can free it: no call into the pool per entry.
-    if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);
-  }
-
-  /**
-   * Takes a sync's completion; false when it did not run: cancelled behind a short write
-   * (`linkedSyncRan`), a StorageIo-path sync is sent again behind the rest, while `syncDirect`
-   * loops by itself. A failed sync poisons the writer.
-   */
-  private onSyncCompletion(sync: PendingSync, completion: IoCompletion): boolean {
-    const index = this.pendingSyncs.indexOf(sync);
-    if (index >= 0) this.pendingSyncs.splice(index, 1);
-    let ran: boolean;
-    try {
-      ran = linkedSyncRan(completion.result, this.path);
-    } catch (error) {
-      this.fail(error as WalError);
-      return true;
-    }
-    if (!ran) {
-      if (!sync.direct && this.failure === null) this.syncAgain(sync);
-      return false;
-    }
-    this.advanceTo(syncCoverage(sync, this.pendingWrites.values()));
-    return true;
-  }
-
-  /** A StorageIo-path sync was cancelled: the same coverage, asked for again after the rests. */
-  private syncAgain(sync: PendingSync): void {
-    this.owedSyncs.push(sync.position);
-    if (this.resending === 0) this.payOwedSyncs();
-  }
-
-  private payOwedSyncs(): void {
-    if (this.failure !== null) return;
-    for (const position of this.owedSyncs.splice(0)) {
-      const token = this.io.submitDatasync(this.fd, { linkToPrevious: this.hasPendingOps() });
-      this.pendingSyncs.push({ token, position, direct: false });
-    }
-    this.io.flush();
-  }
-
-  private advanceTo(position: number): void {
-    if (position <= this.synced) return;
-    this.synced = position;
-    if (position === this.pos) this.entriesAtSynced = this.entriesTotal;
-    while (this.boundaries.length > 0 && this.boundaries[0]!.position <= position) {
-      const boundary = this.boundaries.shift()!;
-      if (boundary.position === position) this.entriesAtSynced = boundary.entries;
-    }
-  }
-
   private async syncDirect(): Promise<void> {
     this.assertUsable();
-    if ([...this.pendingWrites.values()].some((w) => !w.direct) || this.pendingSyncs.length > 0)
+    const writes = this.writes;
+    if (writes.storageIoPathPending)
       throw new WalError(
         WalErrorCode.BAD_STATE,
         `core ${this.coreId}: StorageIo-path operations are pending; finish them with checkCompletions() (or use syncViaStorageIo) before sync()`,
       );
     const target = this.pos;
-    for (let round = 0; this.synced < target; round++) {
+    for (let round = 0; writes.synced < target; round++) {
       if (round === MAX_SYNC_ROUNDS)
         throw new WalError(
           WalErrorCode.IO,
           `core ${this.coreId}: ${MAX_SYNC_ROUNDS} fdatasyncs completed before the writes they should cover; the StorageIo backend does not order chained operations`,
         );
-      const written = this.submitBuffered(true);
-      const sync = this.submitSync(true);
-      if (written >= 0) this.claimDirectWrite(written);
+      const written = writes.submit(this.current, true, this.entriesTotal);
+      const sync = writes.submitSync(this.pos, true);
+      if (written >= 0) writes.claimDirectWrite(written);
       const completion = await this.io.completion(sync.token);
       // Settle the writes too (with their resends), so a failed write is reported as itself
       // rather than as the sync it cancelled, and none is in flight when coverage is judged.
-      while (this.directWrites.size > 0) await Promise.all(this.directWrites);
+      await writes.settleDirectWrites();
       // A sync that did not run was cancelled behind a short write whose rest has since
       // completed: the next round syncs again.
-      this.onSyncCompletion(sync, completion);
-      if (this.failure !== null) throw this.failure;
+      writes.onSyncCompletion(sync, completion, this.pos, this.entriesTotal);
+      if (writes.failure !== null) throw writes.failure;
     }
   }
 
-  private fail(error: WalError): void {
-    if (this.failure === null) this.failure = error;
-  }
-
   private poisonedError(): WalError {
+    const { failure, synced } = this.writes;
     return WalError.poisoned(
-      `core ${this.coreId}: an earlier write or sync of ${this.path} failed (${this.failure?.message}); nothing after syncedPosition ${this.synced} is durable. Recover and reopen the writer with openAt.`,
-      this.failure,
-      { segment: this.path, offset: this.synced },
+      `core ${this.coreId}: an earlier write or sync of ${this.path} failed (${failure?.message}); nothing after syncedPosition ${synced} is durable. Recover and reopen the writer with openAt.`,
+      failure,
+      { segment: this.path, offset: synced },
     );
   }
 
   private assertUsable(): void {
     if (this.closed) throw WalError.closed(`core ${this.coreId}: the writer`);
-    if (this.failure !== null) throw this.poisonedError();
+    if (this.writes.failure !== null) throw this.poisonedError();
   }
 
   private assertWritable(): void {

@@ -1,14 +1,6 @@
 import { join } from 'node:path';
 import { type CoreEntry, classifyLogDirectory, WalError, WalErrorCode } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
-import { CoreWalWriter } from './core-wal-writer.js';
-import { withoutCreateLeftovers } from './create-leftovers.js';
-import {
-  checkConfig,
-  coreIds,
-  type PerCoreWalManagerConfig,
-  writerOptions,
-} from './manager-config.js';
 import {
   type CheckpointManifest,
   type CoreCheckpoint,
@@ -16,13 +8,21 @@ import {
   MANIFEST_FILE,
   readManifest,
   writeManifest,
-} from './manifest.js';
-import { mergeCoreEntries } from './merge.js';
-import { ioOrOwned } from './owned-io.js';
-import { CorePathPattern, DEFAULT_SEGMENT_PATTERN } from './paths.js';
-import type { CoreRecovery, RecoveryResult, StrayCoreFile } from './recovery.js';
-import type { ResumePoint } from './resume-point.js';
-import { scanFromCheckpoint } from './scan-from-checkpoint.js';
+} from '../files/manifest.js';
+import { CorePathPattern, DEFAULT_SEGMENT_PATTERN } from '../files/paths.js';
+import type { ResumePoint } from '../files/resume-point.js';
+import { ioOrOwned } from '../owned-io.js';
+import { mergeCoreEntries } from '../read/merge.js';
+import { withoutCreateLeftovers } from '../recovery/create-leftovers.js';
+import type { CoreRecovery, RecoveryResult, StrayCoreFile } from '../recovery/recovery.js';
+import { scanFromCheckpoint } from '../recovery/scan-from-checkpoint.js';
+import { CoreWalWriter } from '../write/core-wal-writer.js';
+import {
+  checkConfig,
+  coreIds,
+  type PerCoreWalManagerConfig,
+  writerOptions,
+} from './manager-config.js';
 
 const LOCK_FILE = 'LOCK';
 

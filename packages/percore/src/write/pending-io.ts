@@ -10,6 +10,11 @@ export interface PendingWrite {
   readonly order: number;
   readonly start: number;
   readonly end: number;
+  /**
+   * Where the write's first part started, an entry boundary: a sync seen before a rest sent
+   * after a short write completes stops here, never inside the entry the rest finishes.
+   */
+  readonly origin: number;
   readonly buffer: WriteBuffer;
   /** Claimed through `io.completion` by the direct path (otherwise checkCompletions sees it). */
   readonly direct: boolean;
@@ -26,11 +31,12 @@ export interface PendingSync {
  * How far a completed sync makes the file durable: the position recorded when it was
  * submitted, but only over writes that completed in full before its completion was seen. A
  * write submitted earlier and still in flight may have missed the fdatasync, so the durable
- * position stops at its start.
+ * position stops at its start — for the rest of a short write, at the start of its first
+ * part, so that it is always the end of an entry.
  */
 export function syncCoverage(sync: PendingSync, inFlight: Iterable<PendingWrite>): number {
   let covered = sync.position;
   for (const write of inFlight)
-    if (write.order < sync.token && write.start < covered) covered = write.start;
+    if (write.order < sync.token && write.origin < covered) covered = write.origin;
   return covered;
 }

@@ -2,8 +2,8 @@ import { type CoreEntry, WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, type IoCompletion, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { PerCoreWalReader } from '../read/reader.js';
 import { CoreWalWriter } from './core-wal-writer.js';
-import { PerCoreWalReader } from './reader.js';
 
 const DIR = '/wal';
 const PATH = `${DIR}/wal-3.log`;
@@ -327,6 +327,23 @@ describe('CoreWalWriter faults', () => {
     expect(
       (await readEntries()).map((e) => (e.op === 'put' ? Buffer.from(e.key).toString() : e.op)),
     ).toEqual(['a', 'b']);
+  });
+
+  it('StorageIo path: a sync seen before a rest completes stops at an entry boundary, not inside the entry', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 10 });
+    const end = writer.appendPutViaStorageIo(bytes('a'), Buffer.alloc(200));
+    expect(writer.checkCompletions(await faulty.waitCompletions(1))).toBe(false);
+    // The rest is out; a sync submitted now is not ordered behind it, and here completes first.
+    const token = writer.syncViaStorageIo();
+    const both = await faulty.waitCompletions(2);
+    const sync = both.filter((c) => c.token === token);
+    expect(writer.checkCompletions(sync)).toBe(true);
+    expect(writer.syncedPosition).toBe(64);
+    writer.checkCompletions(both.filter((c) => c.token !== token));
+    writer.syncViaStorageIo();
+    while (!writer.checkCompletions(await faulty.waitCompletions(1))) {}
+    expect(writer.syncedPosition).toBe(end);
   });
 
   it('StorageIo path: a short write whose rest fails throws and poisons', async () => {

@@ -1,7 +1,7 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
-import { type CoreWalWriter, CoreWalWriter as Writer } from './core-wal-writer.js';
-import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
-import type { ResumePoint } from './resume-point.js';
+import type { ResumePoint } from '../files/resume-point.js';
+import { type CoreWalWriter, CoreWalWriter as Writer } from '../write/core-wal-writer.js';
+import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
 
 /*
  * The protocol between the manager (main thread) and a worker that owns a core's writer,

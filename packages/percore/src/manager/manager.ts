@@ -1,7 +1,12 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
+import { type CheckpointManifest, writeManifest } from '../files/manifest.js';
+import { checkCheckpointId, checkpointManifest, reclaimFloors } from '../files/next-manifest.js';
+import type { CorePathPattern } from '../files/paths.js';
+import type { ResumePoint } from '../files/resume-point.js';
+import { type RecoveryResult, recoverCores, type StrayCoreFile } from '../recovery/recovery.js';
+import type { CoreWalWriter } from '../write/core-wal-writer.js';
 import { CoreOwners } from './core-owners.js';
-import type { CoreWalWriter } from './core-wal-writer.js';
 import { EpochRef } from './epoch-ref.js';
 import {
   coreIds,
@@ -9,13 +14,8 @@ import {
   type PerCoreWalManagerConfig,
   writerOptions,
 } from './manager-config.js';
-import { type CheckpointManifest, writeManifest } from './manifest.js';
-import { checkCheckpointId, checkpointManifest, reclaimFloors } from './next-manifest.js';
 import { createCores, type OpenedCores, openCores } from './open-cores.js';
-import type { CorePathPattern } from './paths.js';
 import type { CoreHandoff, MessageEndpoint } from './protocol.js';
-import { type RecoveryResult, recoverCores, type StrayCoreFile } from './recovery.js';
-import type { ResumePoint } from './resume-point.js';
 
 export interface ReclaimedCore {
   readonly coreId: number;

@@ -1,8 +1,8 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PerCoreWalReader } from '../read/reader.js';
 import { CoreWalWriter } from './core-wal-writer.js';
-import { PerCoreWalReader } from './reader.js';
 
 type Step = { kind: 'append'; size: number } | { kind: 'sync' } | { kind: 'poll' };
 

@@ -1,7 +1,7 @@
 import { badArgument, checkOptionKeys, invalidArgument } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import type { Clock } from './clock.js';
-import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
+import type { Clock } from '../write/clock.js';
+import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
 
 export interface PerCoreWalManagerConfig {
   readonly baseDir: string;

@@ -1,10 +1,19 @@
 import { badArgument, invalidArgument } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
+import type { ResumePoint } from '../files/resume-point.js';
 import type { Clock } from './clock.js';
-import type { ResumePoint } from './resume-point.js';
 
-/** Default size of one write buffer: entries are encoded here and written many at a time. */
-export const DEFAULT_WRITE_BUFFER_SIZE = 256 * 1024;
+/**
+ * Default `bufferSize` of a CoreWalWriter: entries are encoded into a buffer of this size and
+ * written many at a time. Its own name: segmented's write buffer is another writer's, of 1 MiB.
+ */
+export const DEFAULT_CORE_BUFFER_SIZE = 256 * 1024;
+
+/**
+ * @deprecated Use `DEFAULT_CORE_BUFFER_SIZE`. `@walnut/segmented` exports a constant of this
+ * name for its own write buffer (1 MiB); this one is the per-core writer's (256 KiB).
+ */
+export const DEFAULT_WRITE_BUFFER_SIZE = DEFAULT_CORE_BUFFER_SIZE;
 
 export interface CoreWalWriterOptions {
   /** The StorageIo to write through. Default: `createStorageIo()`, owned (closed) by the writer. */

@@ -7,9 +7,14 @@ import {
   type ScanStop,
 } from '@walnut/codec';
 import { createStorageIo, type IoFd, type StorageIo } from '@walnut/storage-io';
-import { checkCoreHeader } from './core-file.js';
-import type { ResumePoint } from './resume-point.js';
-import { midFileCorruptionError, readFully, scanCoreRange, shortCoreFileError } from './scan.js';
+import { checkCoreHeader } from '../files/core-file.js';
+import type { ResumePoint } from '../files/resume-point.js';
+import {
+  midFileCorruptionError,
+  readFully,
+  scanCoreRange,
+  shortCoreFileError,
+} from '../files/scan.js';
 
 export interface PerCoreWalReaderOptions {
   /** Default: `createStorageIo()`, owned (closed) by the reader. */

@@ -1,8 +1,8 @@
 import { type CoreEntry, type ScanStop, WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import type { CoreCheckpoint } from './manifest.js';
-import type { ResumePoint } from './resume-point.js';
-import { midFileCorruptionError, scanCoreRange } from './scan.js';
+import type { CoreCheckpoint } from '../files/manifest.js';
+import type { ResumePoint } from '../files/resume-point.js';
+import { midFileCorruptionError, scanCoreRange } from '../files/scan.js';
 
 /**
  * Scans a core file from its place in checkpoint `checkpointId` (collecting its entries when

@@ -4,10 +4,10 @@ import { isWalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { keyOf } from '../test/entries.js';
+import { keyOf } from '../../test/entries.js';
+import { readManifest } from '../files/manifest.js';
+import { PerCoreWalReader } from '../read/reader.js';
 import { PerCoreWalManager } from './manager.js';
-import { readManifest } from './manifest.js';
-import { PerCoreWalReader } from './reader.js';
 
 const DIR = '/logs';
 let io: MemoryStorageIo;

@@ -2,7 +2,7 @@ import { WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { keyOf } from '../test/entries.js';
+import { keyOf } from '../../test/entries.js';
 import { PerCoreWalManager } from './manager.js';
 
 const DIR = '/logs';

@@ -1,8 +1,8 @@
 import { isWalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CoreWalWriter } from './core-wal-writer.js';
-import { PerCoreWalReader } from './reader.js';
+import { PerCoreWalReader } from '../read/reader.js';
+import { CoreWalWriter } from '../write/core-wal-writer.js';
 import { scanCoreRange } from './scan.js';
 
 const PATH = '/wal/wal-0.log';

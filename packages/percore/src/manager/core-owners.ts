@@ -1,6 +1,7 @@
 import { invalidArgument, WalError, WalErrorCode } from '@walnut/codec';
-import { CoreWalWriter } from './core-wal-writer.js';
-import type { CoreWalWriterOptions } from './core-wal-writer-options.js';
+import type { ResumePoint } from '../files/resume-point.js';
+import { CoreWalWriter } from '../write/core-wal-writer.js';
+import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
 import {
   type CoreHandoff,
   type MessageEndpoint,
@@ -8,7 +9,6 @@ import {
   WorkerLink,
   writeEpochBarrier,
 } from './protocol.js';
-import type { ResumePoint } from './resume-point.js';
 
 /**
  * Who writes each core: the manager's in-process writer, the worker it was handed off to, or

@@ -1,8 +1,8 @@
 import { type CoreEntry, type ScanStop, WalError } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import { type CheckpointManifest, headerCheckpoint } from './manifest.js';
-import { mergeCoreEntries } from './merge.js';
-import { PerCoreWalReader } from './reader.js';
+import { type CheckpointManifest, headerCheckpoint } from '../files/manifest.js';
+import { mergeCoreEntries } from '../read/merge.js';
+import { PerCoreWalReader } from '../read/reader.js';
 
 /** A core file whose id is ≥ numCores: left from a larger core count. */
 export interface StrayCoreFile {

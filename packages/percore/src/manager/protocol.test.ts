@@ -3,8 +3,8 @@ import { WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readManifest } from '../files/manifest.js';
 import { PerCoreWalManager } from './manager.js';
-import { readManifest } from './manifest.js';
 import { openHandedOffWriter, releaseCoreWriter, serveCoreWriter } from './protocol.js';
 
 // The protocol over a real MessageChannel, with the "worker" side in this thread.

@@ -2,7 +2,7 @@ import type { CoreEntry } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PerCoreWalManager } from './manager.js';
+import { PerCoreWalManager } from '../manager/manager.js';
 
 const CORES = 3;
 

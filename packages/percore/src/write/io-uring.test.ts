@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { createStorageIo } from '@walnut/storage-io';
 import { ioUringForTests, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PerCoreWalReader } from '../read/reader.js';
 import { CoreWalWriter } from './core-wal-writer.js';
-import { PerCoreWalReader } from './reader.js';
 
 const uring = ioUringForTests();
 

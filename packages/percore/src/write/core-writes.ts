@@ -1,0 +1,303 @@
+import { ioErrorFromNode, type WalError } from '@walnut/codec';
+import {
+  type IoCompletion,
+  type IoFd,
+  ioErrorFromErrno,
+  linkedSyncRan,
+  type StorageIo,
+  stalledWriteError,
+  wasCancelled,
+  writeProgress,
+} from '@walnut/storage-io';
+import { type PendingSync, type PendingWrite, syncCoverage } from './pending-io.js';
+import type { WriteBuffer, WriteBufferPool } from './write-buffers.js';
+
+/**
+ * A core file's writes and fdatasyncs in flight, and how far they have made it durable.
+ * Every completion is judged by the write core's rules (decision 0214): a short write's rest
+ * is sent again, an operation cancelled behind it goes out again, a failed write or sync
+ * poisons; `synced` advances only as far as the coverage rule allows (decision 0501).
+ *
+ * CoreWalWriter decides what to write and when to sync; this does the I/O. Where a call
+ * needs the writer's end, it is passed in as `end` (its position now) and `entries` (how
+ * many entries end there), so that the writer keeps counting entries without a call.
+ */
+export class CoreWrites {
+  /** The file being written; reclaimBefore replaces it with its sparse rewrite. */
+  fd: IoFd;
+  private syncedTo: number;
+  private entriesSynced = 0;
+  private failed: WalError | null = null;
+  /** (end position, entries written up to it) of every submitted write not yet durable. */
+  private readonly boundaries: Array<{ position: number; entries: number }> = [];
+  private readonly pendingWrites = new Map<number, PendingWrite>();
+  private readonly directWrites = new Set<Promise<void>>();
+  private readonly pendingSyncs: PendingSync[] = [];
+  /** Rests of short writes (and writes cancelled behind them) sent again, not completed yet. */
+  private resending = 0;
+  /**
+   * Positions of StorageIo-path syncs cancelled behind a short write, sent again once no
+   * rest is in flight: a sync sent earlier could run before a rest and cover less.
+   */
+  private readonly owedSyncs: number[] = [];
+
+  constructor(
+    private readonly io: StorageIo,
+    fd: IoFd,
+    private readonly path: string,
+    private readonly buffers: WriteBufferPool,
+    synced: number,
+  ) {
+    this.fd = fd;
+    this.syncedTo = synced;
+  }
+
+  /** Durable position: only bytes before it are guaranteed to survive a crash. */
+  get synced(): number {
+    return this.syncedTo;
+  }
+
+  /** Entries that end at or before `synced`. */
+  get entriesAtSynced(): number {
+    return this.entriesSynced;
+  }
+
+  /** The first failed write or sync, or null: once set, the writer is poisoned. */
+  get failure(): WalError | null {
+    return this.failed;
+  }
+
+  get hasPendingWrites(): boolean {
+    return this.pendingWrites.size > 0;
+  }
+
+  /** True while a submitted sync has not completed (or one cancelled is still owed). */
+  get isSyncPending(): boolean {
+    return this.pendingSyncs.length > 0 || this.owedSyncs.length > 0;
+  }
+
+  /** True while the StorageIo path has a write or sync whose completion the caller feeds. */
+  get storageIoPathPending(): boolean {
+    return [...this.pendingWrites.values()].some((w) => !w.direct) || this.pendingSyncs.length > 0;
+  }
+
+  /**
+   * Submits `buffer`'s encoded bytes not yet submitted as one write, chained behind this
+   * file's earlier operations so that a sync chained behind it runs after all of them.
+   * Returns its token (-1 when there was nothing to write). The direct path claims it with
+   * `claimDirectWrite` only after queueing whatever is linked behind it: a claim flushes,
+   * and a linked fdatasync sent later waits for the write to complete instead of going
+   * into the kernel with it. `entries`: how many entries end where the write ends.
+   */
+  submit(buffer: WriteBuffer, direct: boolean, entries: number): number {
+    if (buffer.submitted === buffer.used) return -1;
+    const start = buffer.fileOffset + buffer.submitted;
+    const data = buffer.buf.subarray(buffer.submitted, buffer.used);
+    const token = this.io.submitWrite(this.fd, data, start, {
+      linkToPrevious: this.hasPendingOps(),
+    });
+    const write: PendingWrite = {
+      token,
+      order: token,
+      start,
+      end: start + data.length,
+      origin: start,
+      buffer,
+      direct,
+    };
+    buffer.submitted = buffer.used;
+    buffer.inFlight++;
+    this.pendingWrites.set(token, write);
+    // The writer's current buffer always ends at its position, so this write ends there too.
+    this.boundaries.push({ position: write.end, entries });
+    return token;
+  }
+
+  /** The direct path owns its write completions (the StorageIo path's come through `take`). */
+  claimDirectWrite(token: number): void {
+    const done = this.io.completion(token).then((completion) => {
+      this.directWrites.delete(done);
+      this.onWriteCompletion(completion);
+    });
+    this.directWrites.add(done);
+  }
+
+  /** Every direct write in flight now, settled (or the first to fail). */
+  directWritesInFlight(): Promise<unknown> {
+    return Promise.all(this.directWrites);
+  }
+
+  /** Until no direct write is in flight, the rests sent after short ones included. */
+  async settleDirectWrites(): Promise<void> {
+    while (this.directWrites.size > 0) await Promise.all(this.directWrites);
+  }
+
+  /** An fdatasync chained behind every operation in flight, to make `end` durable. */
+  submitSync(end: number, direct: boolean): PendingSync {
+    const token = this.io.submitDatasync(this.fd, { linkToPrevious: this.hasPendingOps() });
+    const sync: PendingSync = { token, position: end, direct };
+    this.pendingSyncs.push(sync);
+    return sync;
+  }
+
+  /**
+   * The StorageIo path's sync of everything up to `end`: the pending sync's token when that
+   * already covers `end`, otherwise a new sync chained behind the writes. Flushes.
+   */
+  requestSync(end: number): number {
+    const last = this.pendingSyncs.at(-1);
+    const token =
+      last !== undefined && !last.direct && last.position === end
+        ? last.token
+        : this.submitSync(end, false).token;
+    this.io.flush();
+    return token;
+  }
+
+  /**
+   * Takes a `pollCompletions`/`waitCompletions` round (other users' completions are
+   * ignored). Returns true when a pending sync completed; throws the failure when a write
+   * or sync failed.
+   */
+  take(completions: readonly IoCompletion[], end: number, entries: number): boolean {
+    let syncCompleted = false;
+    for (const completion of completions) {
+      if (this.pendingWrites.has(completion.token)) this.onWriteCompletion(completion);
+      else {
+        const sync = this.pendingSyncs.find((s) => s.token === completion.token);
+        if (sync === undefined) continue;
+        if (this.onSyncCompletion(sync, completion, end, entries))
+          syncCompleted = this.failed === null;
+      }
+      if (this.failed !== null) throw this.failed;
+    }
+    return syncCompleted;
+  }
+
+  /**
+   * Takes a sync's completion; false when it did not run: cancelled behind a short write
+   * (`linkedSyncRan`), a StorageIo-path sync is sent again behind the rest, while the direct
+   * path loops by itself. A failed sync poisons.
+   */
+  onSyncCompletion(
+    sync: PendingSync,
+    completion: IoCompletion,
+    end: number,
+    entries: number,
+  ): boolean {
+    const index = this.pendingSyncs.indexOf(sync);
+    if (index >= 0) this.pendingSyncs.splice(index, 1);
+    let ran: boolean;
+    try {
+      ran = linkedSyncRan(completion.result, this.path);
+    } catch (error) {
+      this.fail(error as WalError);
+      return true;
+    }
+    if (!ran) {
+      if (!sync.direct && this.failed === null) this.syncAgain(sync);
+      return false;
+    }
+    this.advanceTo(syncCoverage(sync, this.pendingWrites.values()), end, entries);
+    return true;
+  }
+
+  /** Moves `synced` up to `position`; `end` and `entries` are the writer's now. */
+  advanceTo(position: number, end: number, entries: number): void {
+    if (position <= this.syncedTo) return;
+    this.syncedTo = position;
+    if (position === end) this.entriesSynced = entries;
+    while (this.boundaries.length > 0 && this.boundaries[0]!.position <= position) {
+      const boundary = this.boundaries.shift()!;
+      if (boundary.position === position) this.entriesSynced = boundary.entries;
+    }
+  }
+
+  /**
+   * Sends again the part of `write` after the `written` bytes a short completion confirmed
+   * (the short-write rule, `writeProgress`): the kernel reports a filling disk as a short
+   * write, and the rest brings the real outcome. The rest keeps the write's place in
+   * submission order for sync coverage.
+   */
+  private resend(write: PendingWrite, written: number): void {
+    const start = write.start + written;
+    const offsetInBuffer = start - write.buffer.fileOffset;
+    const data = write.buffer.buf.subarray(offsetInBuffer, offsetInBuffer + write.end - start);
+    let token: number;
+    try {
+      token = this.io.submitWrite(this.fd, data, start);
+    } catch (error) {
+      this.writeSettled(write);
+      this.fail(ioErrorFromNode(error, 'write', this.path));
+      return;
+    }
+    this.pendingWrites.set(token, { ...write, token, start });
+    this.resending++;
+    if (write.direct) this.claimDirectWrite(token);
+    else this.io.flush();
+  }
+
+  private hasPendingOps(): boolean {
+    return this.pendingWrites.size > 0 || this.pendingSyncs.length > 0;
+  }
+
+  private onWriteCompletion(completion: IoCompletion): void {
+    const write = this.pendingWrites.get(completion.token);
+    if (write === undefined) return;
+    this.pendingWrites.delete(completion.token);
+    const wasRest = write.token !== write.order;
+    if (wasRest) this.resending--;
+    this.judgeWrite(write, completion.result);
+    if (wasRest && this.resending === 0 && this.owedSyncs.length > 0) this.payOwedSyncs();
+  }
+
+  private judgeWrite(write: PendingWrite, result: number): void {
+    const length = write.end - write.start;
+    const done = writeProgress(result, 0, length);
+    if (done === length) {
+      this.writeSettled(write);
+      return;
+    }
+    if (done > 0) {
+      this.resend(write, done);
+      return;
+    }
+    // Linked behind a write that was short: it did not run, and goes out again whole.
+    if (wasCancelled(result) && this.failed === null) {
+      this.resend(write, 0);
+      return;
+    }
+    this.writeSettled(write);
+    this.fail(
+      result < 0
+        ? ioErrorFromErrno(result, 'write', this.path)
+        : stalledWriteError(this.path, write.start),
+    );
+  }
+
+  /** No part of `write` is in flight any more. */
+  private writeSettled(write: PendingWrite): void {
+    const buffer = write.buffer;
+    // Only a retired buffer's last write can free it: no call into the pool per entry.
+    if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);
+  }
+
+  /** A StorageIo-path sync was cancelled: the same coverage, asked for again after the rests. */
+  private syncAgain(sync: PendingSync): void {
+    this.owedSyncs.push(sync.position);
+    if (this.resending === 0) this.payOwedSyncs();
+  }
+
+  private payOwedSyncs(): void {
+    if (this.failed !== null) return;
+    for (const position of this.owedSyncs.splice(0)) {
+      const token = this.io.submitDatasync(this.fd, { linkToPrevious: this.hasPendingOps() });
+      this.pendingSyncs.push({ token, position, direct: false });
+    }
+    this.io.flush();
+  }
+
+  private fail(error: WalError): void {
+    if (this.failed === null) this.failed = error;
+  }
+}
