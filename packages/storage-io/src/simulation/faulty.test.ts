@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
@@ -7,6 +6,7 @@ import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import { alignedBuffer } from '../contract/aligned.js';
 import { Errno } from '../contract/errors.js';
 import { expectBytes } from '../testing/conformance.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { expectWalError } from '../testing/wal-error.js';
 import { FaultyStorageIo } from './faulty.js';
 
@@ -156,11 +156,11 @@ describe('FaultyStorageIo.crash over memory', () => {
 
 describe('FaultyStorageIo.crash over real files', () => {
   let dir = '';
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(removeTempDirs);
 
   /** A real file whose first 1000 bytes (all 1) are durable, with its name. */
   async function fileWithSyncedPrefix() {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    dir = tempDir('walnut-crash-');
     const io = new FaultyStorageIo(new SyncFsStorageIo());
     const path = join(dir, 'seg');
     const fd = await io.open(path, { create: true });
@@ -179,7 +179,7 @@ describe('FaultyStorageIo.crash over real files', () => {
   });
 
   it('undoes unsynced direct (O_DIRECT) rewrites of a synced block as well', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    dir = tempDir('walnut-crash-');
     const io = new FaultyStorageIo(new SyncFsStorageIo());
     const path = join(dir, 'seg');
     const fd = await io.open(path, { create: true, direct: true });
@@ -227,7 +227,7 @@ describe('FaultyStorageIo.crash over real files', () => {
   });
 
   it('tears the last unsynced write and removes names never synced', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    dir = tempDir('walnut-crash-');
     const io = new FaultyStorageIo(new SyncFsStorageIo(), { seed: 11 });
     const path = join(dir, 'seg');
     const fd = await io.open(path, { create: true });
