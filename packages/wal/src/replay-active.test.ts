@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyRing, WalErrorCode } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 import type { WalBuilder } from './wal-builder.js';
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-replay-active-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-replay-active-');
+afterAll(removeTempDirs);
 let logs = 0;
 
 function payloadOf(i: number): Buffer {

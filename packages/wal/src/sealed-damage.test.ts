@@ -1,16 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError, type WalRecord } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 
 // Opening reads only the newest segment (decision 0311): each way of reading the log is the
 // check of the sealed ones, and stops at damage before the damaged record or any later one.
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-sealed-damage-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-sealed-damage-');
+afterAll(removeTempDirs);
 let logs = 0;
 
 const TOTAL = 2_000;
