@@ -12,17 +12,17 @@ import {
   WalErrorCode,
   type WalRecordInput,
 } from '@walnut/codec';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildSegment, type FrameSpec, records, tempDir } from '../test/segments.js';
+import { buildSegment, type FrameSpec, records } from '../test/segments.js';
 import { RUN_FRAMES } from './frame-source.js';
 import { MmapWalReader } from './reader.js';
 
 let dir: string;
-let cleanup: () => void;
 beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterEach(() => cleanup());
+afterEach(removeTempDirs);
 
 let fileCount = 0;
 function writeFile(bytes: Uint8Array): string {

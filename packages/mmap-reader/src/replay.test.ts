@@ -8,16 +8,16 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildSegment, records, tempDir, writeSegment } from '../test/segments.js';
+import { buildSegment, records, writeSegment } from '../test/segments.js';
 import { replaySegmentsMmap, replaySegmentsMmapLimit } from './replay.js';
 
 let dir: string;
-let cleanup: () => void;
 beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterEach(() => cleanup());
+afterEach(removeTempDirs);
 
 /** Segments of 4, 4 and 2 records (LSNs 1..10), then an active segment from LSN 11 holding 3. */
 function writeLog() {
@@ -71,8 +71,7 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
   it('replays nothing from the active segment on, or from an empty directory', async () => {
     writeLog();
     expect((await replay(11n)).summary).toEqual({ records: 0, nextLsn: 11n, segments: 0 });
-    cleanup();
-    ({ dir, cleanup } = tempDir());
+    dir = tempDir('walnut-mmap-');
     expect((await replay(1n)).summary).toEqual({ records: 0, nextLsn: 1n, segments: 0 });
   });
 
