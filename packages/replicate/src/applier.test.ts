@@ -1,15 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Applier } from './applier.js';
 import { encodeEpochMessage, encodeRecordsMessage } from './message.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 function payload(i: number): Buffer {
   return Buffer.from(`record ${i}`);
@@ -21,8 +16,7 @@ function records(from: number, to: number) {
 
 /** A replica log holding LSNs 1..`count` of epoch 1, and an applier over it. */
 async function replicaAt(count: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-applier-'));
-  dirs.push(dir);
+  const dir = tempDir('walnut-applier-');
   const wal = await Wal.open(dir).storageIo('sync-fs').build();
   const applier = new Applier(wal, 'orders');
   await applier.apply(encodeEpochMessage(1, 0n), 1);

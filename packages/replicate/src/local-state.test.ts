@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WalErrorCode } from '@walnut/codec';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newLocalState, readStateFor, writeLocalState } from './local-state.js';
 
@@ -15,12 +15,12 @@ function thrownCode(call: () => unknown): unknown {
   return 'nothing thrown';
 }
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-local-state-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-local-state-');
+afterAll(removeTempDirs);
 
 describe("a directory's replication state", () => {
   it('is written atomically and read back; none yet is null', () => {
-    const dir = mkdtempSync(join(root, 'dir-'));
+    const dir = tempDir('walnut-local-state-');
     expect(readStateFor(dir, 'orders')).toBeNull();
     const state = newLocalState('orders', 'primary');
     writeLocalState(dir, state);

@@ -1,9 +1,10 @@
 import { getSha256Backend } from '@nats-io/obj';
+import { tempDir } from '@walnut/storage-io/testing';
 import { KeyRing } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { contiguous, payloadOf, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary } = useReplication();
 

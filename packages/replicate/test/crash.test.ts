@@ -1,3 +1,4 @@
+import { tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { PrimaryChild } from './child.js';
@@ -7,7 +8,6 @@ import {
   payloadOf,
   readLog,
   streamName,
-  tempDir,
   useReplication,
 } from './helpers.js';
 

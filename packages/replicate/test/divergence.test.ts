@@ -1,8 +1,9 @@
+import { tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
 import { sleep } from '../src/testing/index.js';
-import { payloadOf, streamName, tempDir, useReplication } from './helpers.js';
+import { payloadOf, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary } = useReplication();
 

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '@walnut/storage-io/testing';
 import { Batch } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
-import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { contiguous, payloadOf, readLog, streamName, useReplication } from './helpers.js';
 
 // The follower runs the built package in a child process: build first (pnpm test does).
 const CHILD = fileURLToPath(new URL('./fixtures/follower-child.mjs', import.meta.url));

@@ -1,24 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Follower, type PrimaryOptions, ReplicatedWal } from '../src/index.js';
 import { NatsCluster } from '../src/testing/index.js';
-
-const dirs: string[] = [];
-
-/** A fresh directory under the temp dir, removed by `removeDirs()`. */
-export function tempDir(prefix = 'walnut-repl-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-export function removeDirs(): void {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
 
 /** The payload record `i` carries: its number and seeded bytes, so any copy can be checked. */
 export function payloadOf(i: number, size = 48): Buffer {
@@ -39,7 +24,7 @@ export function useCluster(): () => NatsCluster {
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();
-    removeDirs();
+    removeTempDirs();
   });
   return () => {
     if (cluster === undefined) throw new Error('the cluster runs only while the tests do');

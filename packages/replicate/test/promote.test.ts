@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '@walnut/storage-io/testing';
 import { isWalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { contiguous, payloadOf, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
 

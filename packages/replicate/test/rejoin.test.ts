@@ -1,7 +1,8 @@
+import { tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Follower, rejoin } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import { payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { payloadOf, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary } = useReplication();
 

@@ -1,10 +1,11 @@
+import { tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import type { ClusterLink } from '../src/link.js';
 import { readLocalState } from '../src/local-state.js';
 import { names } from '../src/options.js';
 import { type NatsCluster, sleep } from '../src/testing/index.js';
-import { payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { payloadOf, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
 

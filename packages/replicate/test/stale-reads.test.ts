@@ -1,3 +1,4 @@
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { readLease } from '../src/lease.js';
@@ -9,9 +10,7 @@ import {
   expectAcknowledgedIn,
   payloadOf,
   readLog,
-  removeDirs,
   streamName,
-  tempDir,
 } from './helpers.js';
 
 let cluster: NatsCluster | undefined;
@@ -20,7 +19,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await cluster?.stop();
-  removeDirs();
+  removeTempDirs();
 });
 const opened = closedAfterEach(async () => {
   cluster?.healRoutes();
