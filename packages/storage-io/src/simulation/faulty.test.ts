@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectWalError } from '@walnut/codec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
@@ -7,7 +8,6 @@ import { alignedBuffer } from '../contract/aligned.js';
 import { Errno } from '../contract/errors.js';
 import { expectBytes } from '../testing/conformance.js';
 import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
-import { expectWalError } from '../testing/wal-error.js';
 import { FaultyStorageIo } from './faulty.js';
 
 const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);
