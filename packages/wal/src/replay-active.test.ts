@@ -3,7 +3,7 @@ import { readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyRing, WalErrorCode } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 import type { WalBuilder } from './wal-builder.js';
@@ -83,10 +83,12 @@ describe('a segment cut short by another program', () => {
       const boundary = reader.offset;
       reader.close();
       truncateSync(first, boundary);
-      await expect(wal.replay(1n, () => undefined)).rejects.toMatchObject({
-        code: WalErrorCode.CORRUPT,
-        details: { segment: first, offset: boundary },
-      });
+      expect(
+        await expectWalError(
+          wal.replay(1n, () => undefined),
+          WalErrorCode.CORRUPT,
+        ),
+      ).toMatchObject({ details: { segment: first, offset: boundary } });
     } finally {
       await wal.close();
     }

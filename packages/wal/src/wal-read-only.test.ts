@@ -128,10 +128,12 @@ describe('Wal.open(dir).readOnly()', () => {
   });
 
   it('refuses the options only a writer uses, naming them', async () => {
-    await expect(
-      Wal.open(freshDir()).durability('none').segmentSize(8192).readOnly().build(),
-    ).rejects.toMatchObject({
-      code: 'WAL_BAD_ARGUMENT',
+    expect(
+      await expectWalError(
+        Wal.open(freshDir()).durability('none').segmentSize(8192).readOnly().build(),
+        'WAL_BAD_ARGUMENT',
+      ),
+    ).toMatchObject({
       message: expect.stringContaining('segmentSize, durability are for a writer'),
     });
     expectWalError(
@@ -143,8 +145,7 @@ describe('Wal.open(dir).readOnly()', () => {
   it('a second writer is told to open read-only, and how', async () => {
     const dir = freshDir();
     const writer = await Wal.open(dir).build();
-    await expect(Wal.open(dir).build()).rejects.toMatchObject({
-      code: 'WAL_LOCKED',
+    expect(await expectWalError(Wal.open(dir).build(), 'WAL_LOCKED')).toMatchObject({
       message: expect.stringContaining(`Wal.open(${JSON.stringify(dir)}).readOnly().build()`),
     });
     const reader = await Wal.open(dir).readOnly().build();
