@@ -1,4 +1,4 @@
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Applier } from './applier.js';
@@ -50,19 +50,17 @@ describe('a replica applying a re-seeded stream', () => {
     const { wal, applier } = await replicaAt(6);
     await applier.apply(encodeEpochMessage(3, 2n, true), 3);
     const other = [{ payload: payload(3) }, { payload: Buffer.from('not record 4') }];
-    await expect(applier.apply(encodeRecordsMessage(3, 3n, other), 4)).rejects.toMatchObject({
-      code: 'WAL_DIVERGED',
-      details: { from: 4n, to: 6n, seq: 4 },
-    });
+    expect(
+      await expectWalError(applier.apply(encodeRecordsMessage(3, 3n, other), 4), 'WAL_DIVERGED'),
+    ).toMatchObject({ details: { from: 4n, to: 6n, seq: 4 } });
     await wal.close();
   });
 
   it('still refuses a plain epoch marker below its position: the tail of a fenced primary', async () => {
     const { wal, applier } = await replicaAt(6);
-    await expect(applier.apply(encodeEpochMessage(3, 4n), 3)).rejects.toMatchObject({
-      code: 'WAL_DIVERGED',
-      details: { from: 5n, to: 6n },
-    });
+    expect(
+      await expectWalError(applier.apply(encodeEpochMessage(3, 4n), 3), 'WAL_DIVERGED'),
+    ).toMatchObject({ details: { from: 5n, to: 6n } });
     await wal.close();
   });
 });

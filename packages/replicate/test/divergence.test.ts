@@ -1,4 +1,4 @@
-import { tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
@@ -15,8 +15,8 @@ describe('a follower facing a history it cannot follow', () => {
     const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     opened.push(follower);
     const started = Date.now();
-    const error = await follower.waitFor(200n, 30_000).catch((e) => e);
-    expect(error).toMatchObject({ code: 'WAL_DIVERGED', details: { needFrom: 1n } });
+    const error = await expectWalError(follower.waitFor(200n, 30_000), 'WAL_DIVERGED');
+    expect(error).toMatchObject({ details: { needFrom: 1n } });
     expect(error.message).toContain('in neither the stream');
     expect(follower.stats().failed).toBe(error.message);
     // Five looks with backoff from 100 ms: over a few hundred ms, well under the wait.
@@ -43,9 +43,10 @@ describe('a follower facing a history it cannot follow', () => {
     for (let i = 100; i < 600; i++) await primary.append(payloadOf(i));
     const deadline = Date.now() + 30_000;
     while (primary.stats().uploads.uploadedLsn < 105n && Date.now() < deadline) await sleep(50);
-    const refused = await Follower.open(dir, { servers: cluster().servers, stream }).catch(
-      (e) => e,
+    const refused = await expectWalError(
+      Follower.open(dir, { servers: cluster().servers, stream }),
+      'WAL_DIVERGED',
     );
-    expect(refused).toMatchObject({ code: 'WAL_DIVERGED', details: { from: 101n, to: 105n } });
+    expect(refused).toMatchObject({ details: { from: 101n, to: 105n } });
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, tempDir } from '@walnut/storage-io/testing';
 import { isWalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
@@ -40,8 +40,7 @@ describe('promotion and fencing', () => {
     const deadline = Date.now() + 20_000;
     while (old.fenced === null && Date.now() < deadline) await sleep(50);
     expect(old.fenced).toMatchObject({ byEpoch: 2, unreplicated: { from: 41n, to: 45n } });
-    await expect(old.append(payloadOf(1000))).rejects.toMatchObject({
-      code: 'WAL_FENCED',
+    expect(await expectWalError(old.append(payloadOf(1000)), 'WAL_FENCED')).toMatchObject({
       details: { unreplicated: { from: 41n, to: 45n } },
     });
     expect(old.replicatedLsn).toBe(40n);
@@ -51,17 +50,15 @@ describe('promotion and fencing', () => {
     await promoted.close();
 
     // The old directory cannot come back as primary.
-    await expect(
+    await expectWalError(
       ReplicatedWal.open(old.dir, { servers: cluster().servers, stream, replicas: 3 }),
-    ).rejects.toMatchObject({
-      code: 'WAL_FENCED',
-    });
+      'WAL_FENCED',
+    );
     // Nor follow: its LSNs 41-45 are records the stream never had.
-    await expect(
+    await expectWalError(
       Follower.open(old.dir, { servers: cluster().servers, stream }),
-    ).rejects.toMatchObject({
-      code: 'WAL_DIVERGED',
-    });
+      'WAL_DIVERGED',
+    );
 
     const copy = await readLog(followerDir);
     expect(contiguous(copy)).toBe(60);
@@ -106,11 +103,10 @@ describe('promotion and fencing', () => {
   it('a second primary for the same stream is refused while the first holds the lease', async () => {
     const stream = streamName('second');
     const first = await openPrimary(stream);
-    await expect(
+    await expectWalError(
       ReplicatedWal.open(tempDir(), { servers: cluster().servers, stream, replicas: 3 }),
-    ).rejects.toMatchObject({
-      code: 'WAL_BAD_STATE',
-    });
+      'WAL_BAD_STATE',
+    );
     await first.append(payloadOf(1));
   });
 

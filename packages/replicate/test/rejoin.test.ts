@@ -1,4 +1,4 @@
-import { tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Follower, rejoin } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
@@ -57,11 +57,13 @@ describe('rejoin', () => {
     const primary = await openPrimary(stream);
     await primary.append(payloadOf(1));
     await primary.close();
-    await expect(rejoin(primary.dir, { servers: cluster().servers, stream })).rejects.toMatchObject(
-      { code: 'WAL_BAD_STATE' },
+    await expectWalError(
+      rejoin(primary.dir, { servers: cluster().servers, stream }),
+      'WAL_BAD_STATE',
     );
-    await expect(rejoin(tempDir(), { servers: cluster().servers, stream })).rejects.toMatchObject({
-      code: 'WAL_BAD_STATE',
-    });
+    await expectWalError(
+      rejoin(tempDir(), { servers: cluster().servers, stream }),
+      'WAL_BAD_STATE',
+    );
   });
 });

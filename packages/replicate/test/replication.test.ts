@@ -1,4 +1,4 @@
-import { tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, tempDir } from '@walnut/storage-io/testing';
 import { Batch } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
@@ -26,9 +26,10 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
         }
       }),
     );
-    await expect(
+    await expectWalError(
       primary.appendBatch([Buffer.from('not a batch')] as unknown as Batch),
-    ).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+      'WAL_BAD_ARGUMENT',
+    );
     const last = await primary.appendBatch(
       new Batch().add(Buffer.from('b1')).add(Buffer.from('b2')),
     );
