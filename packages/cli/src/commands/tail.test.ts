@@ -1,7 +1,7 @@
 import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -132,14 +132,13 @@ describe('walnut tail', () => {
       { follow: true, lines: 1, signal: stop.signal, pollMs: 400 },
       captured.output,
     );
-    const stopped = expect(running).rejects.toMatchObject({
-      code: 'WAL_REPLAY_BELOW_FLOOR',
-      message: expect.stringMatching(/removed LSNs 4–\d+ .* before this tail read them/),
-    });
+    const stopped = expectWalError(running, 'WAL_REPLAY_BELOW_FLOOR');
     await until(() => captured.stdout.includes('LSN 3'));
     for (let i = 0; i < 40; i++) await wal.append(payload);
     await wal.truncateBefore(wal.lastLsn - 2n);
-    await stopped;
+    expect(await stopped).toMatchObject({
+      message: expect.stringMatching(/removed LSNs 4–\d+ .* before this tail read them/),
+    });
     stop.abort();
     await wal.close();
     expect(captured.stdout).not.toMatch(/LSN (\d{2})/);
@@ -151,7 +150,7 @@ describe('walnut tail', () => {
     for (const text of ['one', 'two', 'three']) await wal.append(Buffer.from(text));
     const captured = captureOutput();
     const running = tailCommand(dir, { follow: true, lines: 3, pollMs: 20 }, captured.output);
-    const stopped = expect(running).rejects.toMatchObject({ code: 'WAL_TRUNCATED' });
+    const stopped = expectWalError(running, 'WAL_TRUNCATED');
     await until(() => captured.stdout.includes('"three"'));
     await wal.truncateAfter(1n);
     await wal.append(Buffer.from('other two'));
@@ -169,12 +168,11 @@ describe('walnut tail', () => {
     const running = tailCommand(dir, { follow: true, lines: 1, pollMs: 20 }, captured.output);
     // Handled from the start: the follower may stop while the encrypted log is still
     // being written below, before the assertion is awaited.
-    const stopped = expect(running).rejects.toMatchObject({
-      code: 'WAL_KEY_MISSING',
-      message: expect.stringContaining('and the CLI takes no keys'),
-    });
+    const stopped = expectWalError(running, 'WAL_KEY_MISSING');
     await until(() => captured.stdout.includes('"plain"'));
     await encryptedWalLog(dir, 2);
-    await stopped;
+    expect(await stopped).toMatchObject({
+      message: expect.stringContaining('and the CLI takes no keys'),
+    });
   });
 });
