@@ -2,6 +2,7 @@
 // authors'). Nothing here imports a test runner, so it loads in any program.
 export { expectWalError } from '@walnut/codec/testing';
 export { type IoUringForTests, ioUringForTests, REQUIRE_IO_URING } from './io-uring-for-tests.js';
+export { payloadFor, payloadNumber } from './payloads.js';
 export {
   type FileCall,
   type Hold,
