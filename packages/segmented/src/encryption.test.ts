@@ -2,9 +2,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c, KeyRing } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
-import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, DIR, openMemory, payloadFor, testRing } from '../test/helpers.js';
+import { collect, DIR, openMemory, testRing } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 const SECRET = Buffer.from('the secret payload that must never reach the disk in clear');

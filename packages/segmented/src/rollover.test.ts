@@ -2,12 +2,13 @@ import { FILE_HEADER_SIZE } from '@walnut/codec';
 import { createStorageIo, FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import {
   ioUringForTests,
+  payloadFor,
   RecordingStorageIo,
   removeTempDirs,
   tempDir,
 } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor } from '../test/helpers.js';
+import { collect, DIR } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));

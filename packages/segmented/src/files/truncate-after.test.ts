@@ -1,8 +1,8 @@
 import { CUT_FILE, decodeCut, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, openMemory, payloadFor, testRing } from '../../test/helpers.js';
+import { collect, DIR, openMemory, testRing } from '../../test/helpers.js';
 import { readSmallFile, SegmentedWal } from '../index.js';
 
 async function logOf(count: number, config = {}) {

@@ -4,12 +4,13 @@ import { WalError, WalErrorCode } from '@walnut/codec';
 import { createStorageIo, Errno, MemoryStorageIo } from '@walnut/storage-io';
 import {
   ioUringForTests,
+  payloadFor,
   RecordingStorageIo,
   removeTempDirs,
   tempDir,
 } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, testRing } from '../../test/helpers.js';
+import { collect, DIR, testRing } from '../../test/helpers.js';
 import { SegmentedWal } from '../index.js';
 import { BLOCK } from './direct-io.js';
 
