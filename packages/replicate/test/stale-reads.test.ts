@@ -1,4 +1,4 @@
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { readLease } from '../src/lease.js';
@@ -8,7 +8,6 @@ import {
   closedAfterEach,
   contiguous,
   expectAcknowledgedIn,
-  payloadOf,
   readLog,
   streamName,
 } from './helpers.js';
@@ -38,7 +37,7 @@ describe('a server answering with a stale copy after a partition', () => {
     });
     opened.push(primary);
     const acked = new Map<bigint, number>();
-    for (let i = 0; i < 100; i++) acked.set(await primary.append(payloadOf(i)), i);
+    for (let i = 0; i < 100; i++) acked.set(await primary.append(payloadFor(i)), i);
     const link = (primary as unknown as { link: ClusterLink }).link;
     const epochBefore = (await readLease(link.kv))!.lease.epoch;
 
@@ -61,7 +60,7 @@ describe('a server answering with a stale copy after a partition', () => {
       while (!stop && Date.now() < deadline) {
         const i = next++;
         try {
-          acked.set(await primary.append(payloadOf(i)), i);
+          acked.set(await primary.append(payloadFor(i)), i);
         } catch {
           await sleep(100);
         }
