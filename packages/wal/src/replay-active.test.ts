@@ -3,7 +3,7 @@ import { readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyRing, WalErrorCode } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
-import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 import type { WalBuilder } from './wal-builder.js';
@@ -12,9 +12,7 @@ const root = tempDir('walnut-replay-active-');
 afterAll(removeTempDirs);
 let logs = 0;
 
-function payloadOf(i: number): Buffer {
-  return Buffer.from(`record ${i} `.padEnd(100 + (i % 57), String.fromCharCode(97 + (i % 26))));
-}
+const payloadOf = (i: number) => payloadFor(i, 100 + (i % 57));
 
 const setups: [string, (builder: WalBuilder) => WalBuilder][] = [
   ['io_uring', (b) => b.storageIo('io_uring')],

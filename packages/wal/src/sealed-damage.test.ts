@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError, type WalRecord } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 
@@ -17,10 +17,7 @@ const TOTAL = 2_000;
 /** The frame of the second segment that each case damages. */
 const NTH = 10;
 
-function payloadOf(lsn: bigint): Buffer {
-  const i = Number(lsn);
-  return Buffer.from(`record ${i} `.padEnd(100 + (i % 57), String.fromCharCode(97 + (i % 26))));
-}
+const payloadOf = (lsn: bigint) => payloadFor(lsn, 100 + Number(lsn % 57n));
 
 /** A closed log of TOTAL records in 64 KiB segments; its second segment and the NTH frame's offset. */
 async function closedLog() {
