@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
  * "not set" — a spread of defaults, say. The types must say so too.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// Inside the repository, so that `@walnut/wal` resolves through node_modules to the build.
+// Inside the repository (not the kit's tempDir() under the OS temp dir), so that `@walnut/wal`
+// resolves through node_modules to the build.
 const dir = mkdtempSync(join(root, 'test', '.exact-optional-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

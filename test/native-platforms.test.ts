@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
@@ -12,8 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
  * binary is linked at all. On Windows none is: the packages run on their fallbacks.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const work = mkdtempSync(join(tmpdir(), 'walnut-gyp-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = tempDir('walnut-gyp-');
+afterAll(removeTempDirs);
 
 function firstExisting(candidates: (string | undefined)[]): string | undefined {
   return candidates.find((path) => path !== undefined && existsSync(path));

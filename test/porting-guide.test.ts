@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WalErrorCode } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
 import { PerCoreWalReader } from '@walnut/percore';
 import { SegmentedWal } from '@walnut/segmented';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,15 +28,7 @@ const exampleFiles = readdirSync(examplesDir)
   .filter((name) => name.endsWith('.ts'))
   .sort();
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-porting-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 /** The guide's text of an example: its regions, each dedented, separated by a blank line. */
 function guideText(file: string): string {
@@ -104,7 +96,7 @@ describe('docs/porting.md', () => {
 
 describe('the porting guide, run', () => {
   it('rewal Wal → @walnut/wal Wal', async () => {
-    const result = await rewalExample(tempDir());
+    const result = await rewalExample(tempDir('walnut-porting-'));
     expect(result).toEqual({
       first: 1n,
       last: 4n,
@@ -119,7 +111,7 @@ describe('the porting guide, run', () => {
   });
 
   it('rewal replay(0, f) reads everything; in Walnut replay(0n) does too', async () => {
-    const wal = await Wal.open(tempDir()).build();
+    const wal = await Wal.open(tempDir('walnut-porting-')).build();
     await wal.append(Buffer.from('a'));
     const lsns: bigint[] = [];
     await wal.replay(0n, (record) => {
@@ -130,7 +122,7 @@ describe('the porting guide, run', () => {
   });
 
   it('nodedb-wal SegmentedWal → @walnut/segmented SegmentedWal', async () => {
-    const result = await segmentedExample(tempDir());
+    const result = await segmentedExample(tempDir('walnut-porting-'));
     expect(result.lsn).toBe(1n);
     expect(result.durable).toBe(100n);
     expect(result.next).toBe(101n);
@@ -158,7 +150,7 @@ describe('the porting guide, run', () => {
   });
 
   it('nodedb-wal MmapWalReader → @walnut/mmap-reader MmapWalReader', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walnut-porting-');
     const writer = await SegmentedWal.open({ dir, segmentTargetSize: 4096 });
     for (let i = 0; i < 100; i++) writer.append({ payload: Buffer.from(`record ${i}`.repeat(8)) });
     await writer.sync();
@@ -177,7 +169,7 @@ describe('the porting guide, run', () => {
   });
 
   it('laminar-storage CoreWalWriter → @walnut/percore CoreWalWriter', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walnut-porting-');
     const result = await coreWalWriterExample(dir);
     expect(result.end).toBe(result.afterPut);
     expect(result.end).toBeGreaterThan(64);
@@ -194,7 +186,7 @@ describe('the porting guide, run', () => {
   });
 
   it('rivven-core PortableWalWriter → @walnut/wal PortableWalWriter', async () => {
-    const dir = tempDir();
+    const dir = tempDir('walnut-porting-');
     const result = await portableExample(dir);
     expect(result.at).toBe(64);
     expect(result.pending).toBe(12);

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crashFsSkip } from './crashfs/crash-fs.js';
 import { runFsPowerCursors } from './fs-power-cursors.js';
 
 const skip = crashFsSkip();
-const workDir = mkdtempSync(join(tmpdir(), 'walnut-fs-cursors-'));
-afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+const workDir = tempDir('walnut-fs-cursors-');
+afterAll(removeTempDirs);
 
 // The child runs from soak/dist, which `pnpm test` builds first.
 describe.skipIf(skip)(

@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CrashFs, crashFsSkip } from './crashfs/crash-fs.js';
 
 const skip = crashFsSkip();
-const root = mkdtempSync(join(tmpdir(), 'walnut-fs-direct-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-fs-direct-');
+afterAll(removeTempDirs);
 
 const RECORDS = 40;
 

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crashFsSkip } from './crashfs/crash-fs.js';
 import { runFsPowerLosses } from './fs-power-losses.js';
 
 const skip = crashFsSkip();
-const workDir = mkdtempSync(join(tmpdir(), 'walnut-fs-power-'));
-afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+const workDir = tempDir('walnut-fs-power-');
+afterAll(removeTempDirs);
 
 // The CI-sized run of `pnpm soak --fs-power-losses N` (the child steps run from soak/dist,
 // which `pnpm test` builds first).

@@ -2,8 +2,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { cli, flipByte, simpleLog, tempDir } from '../test/helpers.js';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli, flipByte, simpleLog } from '../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 /** The CLI as a user meets it (issue #17, item 7): each test failed before its fix. */
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
@@ -16,7 +19,7 @@ describe('walnut, tried as a user would', () => {
   });
 
   it('treats a missing or empty directory the same in every command: not a log, exit 2', async () => {
-    const empty = await tempDir();
+    const empty = tempDir();
     const missing = join(empty, 'nothing-here');
     for (const dir of [empty, missing]) {
       for (const command of ['inspect', 'dump', 'verify', 'tail', 'repair']) {
@@ -28,7 +31,7 @@ describe('walnut, tried as a user would', () => {
   });
 
   it('treats a file path the same in every command: not a log, exit 2, and says what to pass', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 3);
     const file = join(dir, 'notes.txt');
     await writeFile(file, 'x');
@@ -48,7 +51,7 @@ describe('walnut, tried as a user would', () => {
   });
 
   it('verify names one damaged frame once, with the LSN it lost', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 20);
     await flipByte(seg.path, seg.frameOffsets[7]! + 12);
     const { code, stdout } = await cli('verify', dir);
@@ -59,7 +62,7 @@ describe('walnut, tried as a user would', () => {
   });
 
   it('tail on a damaged log says why on stderr and exits 1', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 20);
     await flipByte(seg.path, seg.frameOffsets[15]! + 12);
     const { code, stderr } = await cli('tail', dir, '-n', '3');
@@ -68,7 +71,7 @@ describe('walnut, tried as a user would', () => {
   });
 
   it('tail -f stopped with Ctrl-C (SIGINT) exits 130', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 3);
     const child = spawn(process.execPath, [bin, 'tail', dir, '-f'], { stdio: 'pipe' });
     let out = '';
@@ -85,7 +88,7 @@ describe('walnut, tried as a user would', () => {
   });
 
   it('draws its progress bar on a terminal without raw {fields} or "of 100"', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await mkdir(dir, { recursive: true });
     await simpleLog(dir, 200);
     // `script` gives the command a pseudo-terminal, as a user's shell does. CI is unset: on a

@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { cli, encryptedWalLog, flipByte, simpleLog, tempDir } from '../test/helpers.js';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli, encryptedWalLog, flipByte, simpleLog } from '../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const runBin = (...args: string[]) =>
@@ -39,7 +42,7 @@ describe('walnut command line', () => {
   });
 
   it('exits 2 on a malformed LSN', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 1);
     const r = await cli('dump', dir, '--from', 'abc');
     expect(r.code).toBe(2);
@@ -47,7 +50,7 @@ describe('walnut command line', () => {
   });
 
   it('shows a stack trace only with --debug', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await encryptedWalLog(dir, 1);
     const plain = await cli('dump', dir);
     expect(plain.code).toBe(3);
@@ -58,7 +61,7 @@ describe('walnut command line', () => {
   });
 
   it('the built bin exits with the documented codes', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 5);
     expect(runBin('verify', dir).status).toBe(0);
     await flipByte(seg.path, seg.frameOffsets[2]! + 9);
@@ -72,7 +75,7 @@ describe('walnut command line', () => {
     const notADirectory = runBin('inspect', seg.path);
     expect(notADirectory.status).toBe(2);
     expect(notADirectory.stderr).toMatch(/^walnut: .* is one segment file of a Walnut log/);
-    const encrypted = await tempDir();
+    const encrypted = tempDir();
     await encryptedWalLog(encrypted, 1);
     expect(runBin('verify', encrypted).status).toBe(0);
     const keyMissing = runBin('tail', encrypted);

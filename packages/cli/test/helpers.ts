@@ -13,9 +13,7 @@ import {
   segmentFileName,
   segmentFilesIn,
 } from '@walnut/codec';
-import { tempDir as kitTempDir, removeTempDirs } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
-import { afterEach } from 'vitest';
 import type { Output } from '../src/output.js';
 import { runCli } from '../src/program.js';
 
@@ -53,12 +51,6 @@ export async function cli(...argv: string[]) {
   const captured = captureOutput();
   const code = await runCli(argv, (debug) => ({ ...captured.output, debug }));
   return { code, stdout: captured.stdout, stderr: captured.stderr };
-}
-
-afterEach(removeTempDirs);
-
-export async function tempDir(prefix = 'walnut-cli-test-'): Promise<string> {
-  return kitTempDir(prefix);
 }
 
 export interface FixtureSegment {

@@ -1,6 +1,7 @@
 import { WalErrorCode } from '@walnut/codec';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { records, tempDir, writeSegment } from '../test/segments.js';
+import { records, writeSegment } from '../test/segments.js';
 import { describeMmapSupport } from './mode.js';
 import { MmapWalReader } from './reader.js';
 import { replaySegmentsMmap } from './replay.js';
@@ -16,11 +17,10 @@ vi.mock('./native.js', async (importOriginal) => ({
 }));
 
 let dir: string;
-let cleanup: () => void;
 beforeAll(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterAll(() => cleanup());
+afterAll(removeTempDirs);
 
 it('auto mode reads files and records why', async () => {
   const { path } = writeSegment(dir, { firstLsn: 1n, frames: records(3) });
@@ -40,10 +40,10 @@ it('auto mode reads files and records why', async () => {
 
 it("mode 'mmap' is WAL_BACKEND_UNAVAILABLE, naming the load error", () => {
   const { path } = writeSegment(dir, { firstLsn: 10n, frames: records(1) });
-  expect(() => MmapWalReader.open(path, { mode: 'mmap' })).toThrow(
-    expect.objectContaining({
-      code: WalErrorCode.BACKEND_UNAVAILABLE,
-      message: expect.stringMatching(/walnut_mmap.node/),
-    }),
-  );
+  expect(
+    expectWalError(
+      () => MmapWalReader.open(path, { mode: 'mmap' }),
+      WalErrorCode.BACKEND_UNAVAILABLE,
+    ),
+  ).toMatchObject({ message: expect.stringMatching(/walnut_mmap.node/) });
 });

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { records, tempDir, writeSegment } from '../test/segments.js';
+import { records, writeSegment } from '../test/segments.js';
 import { loadNative } from './native.js';
 import { MmapWalReader } from './reader.js';
 
@@ -16,11 +17,10 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 let dir: string;
-let cleanup: () => void;
 beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterEach(() => cleanup());
+afterEach(removeTempDirs);
 
 function isMapped(path: string): boolean {
   return readFileSync('/proc/self/maps', 'utf8').includes(path);

@@ -1,8 +1,9 @@
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { segmentFileName } from '@walnut/codec';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { buildSegment, records, tempDir } from '../test/segments.js';
+import { buildSegment, records } from '../test/segments.js';
 import { MmapWalReader } from './reader.js';
 import { replaySegmentsMmap } from './replay.js';
 
@@ -10,11 +11,10 @@ const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 let dir: string;
-let cleanup: () => void;
 beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterEach(() => cleanup());
+afterEach(removeTempDirs);
 
 /** A 1 GiB sparse segment: 20,000 records of 1 KiB at the front, then a hole (reads as zeros). */
 function writeSparseSegment(): { path: string; end: number } {

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FrameStop, walkFrames } from '@walnut/codec';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSegment, records, tempDir } from '../test/segments.js';
+import { buildSegment, records } from '../test/segments.js';
 import { describeMmapSupport } from './mode.js';
 import { loadNative, type NativeMmap } from './native.js';
 
@@ -13,11 +14,10 @@ if (loaded.binding === null)
 const addon: NativeMmap = loaded.binding;
 
 let dir: string;
-let cleanup: () => void;
 beforeAll(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterAll(() => cleanup());
+afterAll(removeTempDirs);
 
 function mapBytes(bytes: Uint8Array): ArrayBuffer {
   const path = join(dir, `${randomBytes(6).toString('hex')}.bin`);

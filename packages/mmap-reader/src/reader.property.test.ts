@@ -1,17 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FrameScanner, type WalRecord, type WalRecordInput } from '@walnut/codec';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSegment, type FrameSpec, tempDir } from '../test/segments.js';
+import { buildSegment, type FrameSpec } from '../test/segments.js';
 import { MmapWalReader } from './reader.js';
 
 let dir: string;
-let cleanup: () => void;
 beforeAll(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterAll(() => cleanup());
+afterAll(removeTempDirs);
 
 const recordInput: fc.Arbitrary<WalRecordInput> = fc.record(
   {

@@ -12,17 +12,17 @@ import {
   WalErrorCode,
   type WalRecordInput,
 } from '@walnut/codec';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildSegment, type FrameSpec, records, tempDir } from '../test/segments.js';
+import { buildSegment, type FrameSpec, records } from '../test/segments.js';
 import { RUN_FRAMES } from './frame-source.js';
 import { MmapWalReader } from './reader.js';
 
 let dir: string;
-let cleanup: () => void;
 beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterEach(() => cleanup());
+afterEach(removeTempDirs);
 
 let fileCount = 0;
 function writeFile(bytes: Uint8Array): string {
@@ -75,8 +75,9 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
 
     it('refuses a lastLsn that is not a bigint', () => {
       const seg = segment(records(1));
-      expect(() => MmapWalReader.open(seg.path, { mode, lastLsn: 1 as never })).toThrow(
-        expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+      expectWalError(
+        () => MmapWalReader.open(seg.path, { mode, lastLsn: 1 as never }),
+        'WAL_BAD_ARGUMENT',
       );
     });
   });
@@ -346,12 +347,8 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
   it('refuses a damaged file header with WAL_CORRUPT', () => {
     const seg = buildSegment({ firstLsn: 1n, frames: records(1) });
     seg.bytes[20]! ^= 1;
-    expect(() => open(writeFile(seg.bytes))).toThrow(
-      expect.objectContaining({ code: WalErrorCode.CORRUPT }),
-    );
-    expect(() => open(writeFile(Buffer.from('WLNT')))).toThrow(
-      expect.objectContaining({ code: WalErrorCode.CORRUPT }),
-    );
+    expectWalError(() => open(writeFile(seg.bytes)), WalErrorCode.CORRUPT);
+    expectWalError(() => open(writeFile(Buffer.from('WLNT'))), WalErrorCode.CORRUPT);
   });
 
   it('refuses a per-core file', () => {
@@ -362,27 +359,19 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
       fileKind: 'core',
       keyId: 0,
     });
-    expect(() => open(writeFile(header))).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
-    );
+    expectWalError(() => open(writeFile(header)), WalErrorCode.BAD_ARGUMENT);
   });
 
   it('reports a missing file as WAL_IO with errno', () => {
-    expect(() => open(join(dir, 'nope.wal'))).toThrow(
-      expect.objectContaining({
-        code: WalErrorCode.IO,
-        details: expect.objectContaining({ errno: Errno.ENOENT }),
-      }),
-    );
+    expect(expectWalError(() => open(join(dir, 'nope.wal')), WalErrorCode.IO)).toMatchObject({
+      details: expect.objectContaining({ errno: Errno.ENOENT }),
+    });
   });
 
   it('refuses a directory with WAL_BAD_ARGUMENT saying to pass a segment file', () => {
-    expect(() => open(dir)).toThrow(
-      expect.objectContaining({
-        code: WalErrorCode.BAD_ARGUMENT,
-        message: expect.stringMatching(/is a directory: .* reads one segment file/),
-      }),
-    );
+    expect(expectWalError(() => open(dir), WalErrorCode.BAD_ARGUMENT)).toMatchObject({
+      message: expect.stringMatching(/is a directory: .* reads one segment file/),
+    });
   });
 
   describe('encrypted segments', () => {
@@ -407,11 +396,9 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     it('needs the key ring: WAL_KEY_MISSING without it or without the key', () => {
       const built = buildSegment({ firstLsn: 1n, frames: records(1), keyRing: ring });
       const path = writeFile(built.bytes);
-      expect(() => open(path)).toThrow(expect.objectContaining({ code: WalErrorCode.KEY_MISSING }));
+      expectWalError(() => open(path), WalErrorCode.KEY_MISSING);
       const other = new KeyRing({ 8: randomBytes(32) }, 8);
-      expect(() => open(path, { keyRing: other })).toThrow(
-        expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
-      );
+      expectWalError(() => open(path, { keyRing: other }), WalErrorCode.KEY_MISSING);
     });
 
     it('throws WAL_DECRYPT_FAILED for a wrong key, naming segment and offset', () => {
@@ -419,12 +406,9 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
       const path = writeFile(built.bytes);
       const wrong = new KeyRing({ 7: randomBytes(32) }, 7);
       const reader = open(path, { keyRing: wrong });
-      expect(() => reader.nextRecord()).toThrow(
-        expect.objectContaining({
-          code: WalErrorCode.DECRYPT_FAILED,
-          details: expect.objectContaining({ segment: path, offset: 64 }),
-        }),
-      );
+      expect(expectWalError(() => reader.nextRecord(), WalErrorCode.DECRYPT_FAILED)).toMatchObject({
+        details: expect.objectContaining({ segment: path, offset: 64 }),
+      });
     });
 
     it('stops as corrupt at a plaintext record frame inside an encrypted segment', () => {
@@ -480,9 +464,7 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     it('refuses an end that is not a non-negative integer', () => {
       const path = segment(records(1)).path;
       for (const end of [-1, 1.5, Number.NaN, '64' as unknown as number]) {
-        expect(() => MmapWalReader.open(path, { mode, end })).toThrow(
-          expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
-        );
+        expectWalError(() => MmapWalReader.open(path, { mode, end }), WalErrorCode.BAD_ARGUMENT);
       }
     });
   });
@@ -533,9 +515,7 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
       expect(reader.lastLsn).toBe(3n);
       expect(reader.nextRecord()?.lsn).toBe(4n);
       reader.close();
-      expect(() => reader.drain(() => undefined)).toThrow(
-        expect.objectContaining({ code: WalErrorCode.CLOSED }),
-      );
+      expectWalError(() => reader.drain(() => undefined), WalErrorCode.CLOSED);
     });
   });
 
@@ -544,9 +524,7 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     const reader = open(seg.path);
     const first = reader.nextRecord()!;
     reader.close();
-    expect(() => reader.nextRecord()).toThrow(
-      expect.objectContaining({ code: WalErrorCode.CLOSED }),
-    );
+    expectWalError(() => reader.nextRecord(), WalErrorCode.CLOSED);
     expect(first.payload.toString()).toBe('payload-0');
   });
 });
@@ -602,14 +580,16 @@ describe('mode selection', () => {
     const reader = MmapWalReader.open(segment(records(1)).path);
     expect(reader.mode).toBe('read');
     expect(reader.describe().modeReason).toMatch(/WALNUT_MMAP_READER_NATIVE=off/);
-    expect(() => MmapWalReader.open(segment(records(1)).path, { mode: 'mmap' })).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BACKEND_UNAVAILABLE }),
+    expectWalError(
+      () => MmapWalReader.open(segment(records(1)).path, { mode: 'mmap' }),
+      WalErrorCode.BACKEND_UNAVAILABLE,
     );
   });
 
   it('rejects an unknown mode', () => {
-    expect(() => MmapWalReader.open(segment(records(1)).path, { mode: 'fast' as 'mmap' })).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    expectWalError(
+      () => MmapWalReader.open(segment(records(1)).path, { mode: 'fast' as 'mmap' }),
+      WalErrorCode.BAD_ARGUMENT,
     );
   });
 });

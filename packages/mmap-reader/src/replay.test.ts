@@ -8,16 +8,16 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildSegment, records, tempDir, writeSegment } from '../test/segments.js';
+import { buildSegment, records, writeSegment } from '../test/segments.js';
 import { replaySegmentsMmap, replaySegmentsMmapLimit } from './replay.js';
 
 let dir: string;
-let cleanup: () => void;
 beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
+  dir = tempDir('walnut-mmap-');
 });
-afterEach(() => cleanup());
+afterEach(removeTempDirs);
 
 /** Segments of 4, 4 and 2 records (LSNs 1..10), then an active segment from LSN 11 holding 3. */
 function writeLog() {
@@ -71,8 +71,7 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
   it('replays nothing from the active segment on, or from an empty directory', async () => {
     writeLog();
     expect((await replay(11n)).summary).toEqual({ records: 0, nextLsn: 11n, segments: 0 });
-    cleanup();
-    ({ dir, cleanup } = tempDir());
+    dir = tempDir('walnut-mmap-');
     expect((await replay(1n)).summary).toEqual({ records: 0, nextLsn: 1n, segments: 0 });
   });
 
@@ -96,14 +95,14 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
     it('refuses to replay below the FLOOR file with WAL_REPLAY_BELOW_FLOOR', async () => {
       writeLog();
       writeFloor(3n);
-      await expect(replay(2n)).rejects.toMatchObject({ code: WalErrorCode.REPLAY_BELOW_FLOOR });
+      await expectWalError(replay(2n), WalErrorCode.REPLAY_BELOW_FLOOR);
       expect((await replay(3n)).lsns[0]).toBe(3n);
     });
 
     it("without a FLOOR file the floor is the first segment's first LSN", async () => {
       const { sealed } = writeLog();
       rmSync(sealed[0]!.path);
-      await expect(replay(4n)).rejects.toMatchObject({ code: WalErrorCode.REPLAY_BELOW_FLOOR });
+      await expectWalError(replay(4n), WalErrorCode.REPLAY_BELOW_FLOOR);
       expect((await replay(5n)).lsns).toEqual([5n, 6n, 7n, 8n, 9n, 10n]);
     });
 
@@ -114,14 +113,14 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       const bytes = readFileSync(path);
       bytes[0]! ^= 1;
       writeFileSync(path, bytes);
-      await expect(replay(5n)).rejects.toMatchObject({ code: WalErrorCode.CORRUPT });
+      await expectWalError(replay(5n), WalErrorCode.CORRUPT);
     });
 
     it('records between the floor and the first segment are missing', async () => {
       const { sealed } = writeLog();
       rmSync(sealed[0]!.path);
       writeFloor(2n);
-      await expect(replay(2n)).rejects.toMatchObject({ code: WalErrorCode.MISSING_SEGMENT });
+      await expectWalError(replay(2n), WalErrorCode.MISSING_SEGMENT);
     });
   });
 
@@ -133,11 +132,11 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       bytes[seg.frameOffsets[0]! + 20]! ^= 1;
       writeFileSync(seg.path, bytes);
       const seen: bigint[] = [];
-      const error = await replaySegmentsMmap(dir, 1n, (r) => void seen.push(r.lsn), { mode }).catch(
-        (e: unknown) => e,
+      const error = await expectWalError(
+        replaySegmentsMmap(dir, 1n, (r) => void seen.push(r.lsn), { mode }),
+        WalErrorCode.CORRUPT,
       );
       expect(error).toMatchObject({
-        code: WalErrorCode.CORRUPT,
         details: { segment: seg.path, offset: seg.frameOffsets[0], kind: 'corrupt' },
       });
       expect(seen).toEqual([1n, 2n, 3n, 4n]);
@@ -147,8 +146,7 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       const { sealed } = writeLog();
       const seg = sealed[2]!;
       writeFileSync(seg.path, readFileSync(seg.path).subarray(0, seg.end - 3));
-      await expect(replay(1n)).rejects.toMatchObject({
-        code: WalErrorCode.CORRUPT,
+      expect(await expectWalError(replay(1n), WalErrorCode.CORRUPT)).toMatchObject({
         details: { segment: seg.path, offset: seg.frameOffsets[1], kind: 'torn' },
       });
     });
@@ -164,8 +162,7 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       rmSync(sealed[1]!.path);
       const seen: bigint[] = [];
       const replaying = replaySegmentsMmap(dir, 1n, (r) => void seen.push(r.lsn), { mode });
-      await expect(replaying).rejects.toMatchObject({
-        code: WalErrorCode.CORRUPT,
+      expect(await expectWalError(replaying, WalErrorCode.CORRUPT)).toMatchObject({
         details: { segment: sealed[0]!.path, offset: statSync(sealed[0]!.path).size },
       });
       await expect(replaying).rejects.toThrow(/LSNs up to 8/);
@@ -179,15 +176,14 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       expect((await replay(1n)).lsns).toEqual([1n, 2n, 3n, 4n, 9n, 10n]);
       expect((await replay(6n)).lsns).toEqual([9n, 10n]);
       writeFileSync(join(dir, GAPS_FILE), encodeGaps([{ from: 5n, to: 7n }]));
-      await expect(replay(1n)).rejects.toMatchObject({ code: WalErrorCode.MISSING_SEGMENT });
+      await expectWalError(replay(1n), WalErrorCode.MISSING_SEGMENT);
     });
 
     it('a sealed segment cut at a frame boundary is WAL_CORRUPT where it ends', async () => {
       const { sealed } = writeLog();
       const seg = sealed[2]!;
       writeFileSync(seg.path, readFileSync(seg.path).subarray(0, seg.frameOffsets[1]));
-      await expect(replay(1n)).rejects.toMatchObject({
-        code: WalErrorCode.CORRUPT,
+      expect(await expectWalError(replay(1n), WalErrorCode.CORRUPT)).toMatchObject({
         details: { segment: seg.path, offset: seg.frameOffsets[1] },
       });
     });
@@ -197,8 +193,7 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       const longer = writeSegment(dir, { firstLsn: 5n, frames: records(5) });
       const seen: bigint[] = [];
       const replaying = replaySegmentsMmap(dir, 1n, (r) => void seen.push(r.lsn), { mode });
-      await expect(replaying).rejects.toMatchObject({
-        code: WalErrorCode.CORRUPT,
+      expect(await expectWalError(replaying, WalErrorCode.CORRUPT)).toMatchObject({
         details: { segment: sealed[1]!.path, offset: longer.frameOffsets[4] },
       });
       expect(seen).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
@@ -208,16 +203,16 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       writeLog();
       const path = join(dir, segmentFileName(5n));
       writeFileSync(path, buildSegment({ firstLsn: 6n, frames: records(3) }).bytes);
-      await expect(replay(1n)).rejects.toMatchObject({
-        code: WalErrorCode.CORRUPT,
+      expect(await expectWalError(replay(1n), WalErrorCode.CORRUPT)).toMatchObject({
         details: { segment: path, offset: 0 },
       });
     });
 
     it('a missing directory is WAL_IO', async () => {
-      await expect(
+      await expectWalError(
         replaySegmentsMmap(join(dir, 'nope'), 1n, () => {}, { mode }),
-      ).rejects.toMatchObject({ code: WalErrorCode.IO });
+        WalErrorCode.IO,
+      );
     });
   });
 
@@ -254,17 +249,16 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
 
     it('rejects a max that is not a positive integer', async () => {
       writeLog();
-      await expect(replaySegmentsMmapLimit(dir, 1n, 0, { mode })).rejects.toMatchObject({
-        code: WalErrorCode.BAD_ARGUMENT,
-      });
+      await expectWalError(
+        replaySegmentsMmapLimit(dir, 1n, 0, { mode }),
+        WalErrorCode.BAD_ARGUMENT,
+      );
     });
   });
 
   it('rejects a fromLsn that is not a bigint ≥ 1', async () => {
     writeLog();
-    await expect(replay(0n)).rejects.toMatchObject({ code: WalErrorCode.BAD_ARGUMENT });
-    await expect(replay(1 as unknown as bigint)).rejects.toMatchObject({
-      code: WalErrorCode.BAD_ARGUMENT,
-    });
+    await expectWalError(replay(0n), WalErrorCode.BAD_ARGUMENT);
+    await expectWalError(replay(1 as unknown as bigint), WalErrorCode.BAD_ARGUMENT);
   });
 });

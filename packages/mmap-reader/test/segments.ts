@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   batchFrameSize,
@@ -80,12 +79,6 @@ export function records(count: number, payloadSize?: number): WalRecordInput[] {
     payload:
       payloadSize === undefined ? Buffer.from(`payload-${i}`) : Buffer.alloc(payloadSize, i & 0xff),
   }));
-}
-
-/** A fresh temporary directory, removed by the returned cleanup. */
-export function tempDir(prefix = 'walnut-mmap-'): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Writes a segment named by its first LSN into `dir`; returns its path. */

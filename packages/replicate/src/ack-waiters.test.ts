@@ -1,3 +1,4 @@
+import { expectWalError } from '@walnut/storage-io/testing';
 import { WalError, WalErrorCode } from '@walnut/wal';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AckWaiters } from './ack-waiters.js';
@@ -45,7 +46,7 @@ describe('the waiters for replication acks', () => {
   it('reject every waiter with the error given', async () => {
     const waiting = [acks.waitFor(1n, 1_000, timeout), acks.waitFor(2n, 1_000, timeout)];
     acks.rejectAll(new WalError(WalErrorCode.CLOSED, 'closed'));
-    for (const w of waiting) await expect(w).rejects.toMatchObject({ code: 'WAL_CLOSED' });
+    for (const w of waiting) await expectWalError(w, 'WAL_CLOSED');
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -54,9 +55,8 @@ describe('the waiters for replication acks', () => {
     fencing.fence(2, 'the primary lease was taken at epoch 2', 0n, 2n);
     fencing.settle(0n, 2n);
     acks.rejectAll(null);
-    await expect(waiting).rejects.toMatchObject({ code: 'WAL_FENCED', details: { lsn: 2n } });
-    await expect(acks.waitFor(3n, 1_000, timeout)).rejects.toMatchObject({
-      code: 'WAL_FENCED',
+    expect(await expectWalError(waiting, 'WAL_FENCED')).toMatchObject({ details: { lsn: 2n } });
+    expect(await expectWalError(acks.waitFor(3n, 1_000, timeout), 'WAL_FENCED')).toMatchObject({
       details: { lsn: 3n, unreplicated: { from: 1n, to: 2n } },
     });
   });
@@ -72,8 +72,7 @@ describe('the waiters for replication acks', () => {
     acks.rejectAll(null);
     await expect(stored).resolves.toBe(2n);
     await expect(during).resolves.toBe(2n);
-    await expect(lost).rejects.toMatchObject({
-      code: 'WAL_FENCED',
+    expect(await expectWalError(lost, 'WAL_FENCED')).toMatchObject({
       details: { lsn: 3n, unreplicated: { from: 3n, to: 3n } },
     });
   });

@@ -1,15 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Applier } from './applier.js';
 import { encodeEpochMessage, encodeRecordsMessage } from './message.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 function payload(i: number): Buffer {
   return Buffer.from(`record ${i}`);
@@ -21,8 +16,7 @@ function records(from: number, to: number) {
 
 /** A replica log holding LSNs 1..`count` of epoch 1, and an applier over it. */
 async function replicaAt(count: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-applier-'));
-  dirs.push(dir);
+  const dir = tempDir('walnut-applier-');
   const wal = await Wal.open(dir).storageIo('sync-fs').build();
   const applier = new Applier(wal, 'orders');
   await applier.apply(encodeEpochMessage(1, 0n), 1);
@@ -56,19 +50,17 @@ describe('a replica applying a re-seeded stream', () => {
     const { wal, applier } = await replicaAt(6);
     await applier.apply(encodeEpochMessage(3, 2n, true), 3);
     const other = [{ payload: payload(3) }, { payload: Buffer.from('not record 4') }];
-    await expect(applier.apply(encodeRecordsMessage(3, 3n, other), 4)).rejects.toMatchObject({
-      code: 'WAL_DIVERGED',
-      details: { from: 4n, to: 6n, seq: 4 },
-    });
+    expect(
+      await expectWalError(applier.apply(encodeRecordsMessage(3, 3n, other), 4), 'WAL_DIVERGED'),
+    ).toMatchObject({ details: { from: 4n, to: 6n, seq: 4 } });
     await wal.close();
   });
 
   it('still refuses a plain epoch marker below its position: the tail of a fenced primary', async () => {
     const { wal, applier } = await replicaAt(6);
-    await expect(applier.apply(encodeEpochMessage(3, 4n), 3)).rejects.toMatchObject({
-      code: 'WAL_DIVERGED',
-      details: { from: 5n, to: 6n },
-    });
+    expect(
+      await expectWalError(applier.apply(encodeEpochMessage(3, 4n), 3), 'WAL_DIVERGED'),
+    ).toMatchObject({ details: { from: 5n, to: 6n } });
     await wal.close();
   });
 });

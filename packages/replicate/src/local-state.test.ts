@@ -1,26 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WalErrorCode } from '@walnut/codec';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newLocalState, readStateFor, writeLocalState } from './local-state.js';
 
-/** The WalError `code` a call throws with. */
-function thrownCode(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    return (error as { code?: unknown }).code;
-  }
-  return 'nothing thrown';
-}
-
-const root = mkdtempSync(join(tmpdir(), 'walnut-local-state-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-local-state-');
+afterAll(removeTempDirs);
 
 describe("a directory's replication state", () => {
   it('is written atomically and read back; none yet is null', () => {
-    const dir = mkdtempSync(join(root, 'dir-'));
+    const dir = tempDir('walnut-local-state-');
     expect(readStateFor(dir, 'orders')).toBeNull();
     const state = newLocalState('orders', 'primary');
     writeLocalState(dir, state);
@@ -28,15 +18,16 @@ describe("a directory's replication state", () => {
   });
 
   it.each([undefined, '', 42, {}])('refuses %j as the directory with WAL_BAD_ARGUMENT', (dir) => {
-    expect(thrownCode(() => readStateFor(dir as never, 'orders'))).toBe(WalErrorCode.BAD_ARGUMENT);
+    expectWalError(() => readStateFor(dir as never, 'orders'), WalErrorCode.BAD_ARGUMENT);
   });
 
   it('reports a path that is a file, and a write that fails, as WalErrors', () => {
     const file = join(root, 'a-file');
     writeFileSync(file, 'not a directory');
-    expect(thrownCode(() => readStateFor(file, 'orders'))).toBe(WalErrorCode.IO);
+    expectWalError(() => readStateFor(file, 'orders'), WalErrorCode.IO);
     const missing = join(root, 'missing', 'dir');
-    expect(thrownCode(() => writeLocalState(missing, newLocalState('orders', 'follower')))).toBe(
+    expectWalError(
+      () => writeLocalState(missing, newLocalState('orders', 'follower')),
       WalErrorCode.IO,
     );
   });

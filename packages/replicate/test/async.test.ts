@@ -1,7 +1,8 @@
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import type { PrimaryOptions } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, payloadOf, streamName, useReplication } from './helpers.js';
+import { contiguous, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
@@ -22,14 +23,14 @@ describe('async mode', () => {
   it('acknowledges on local durability, ships behind, and reports the lag in records, bytes and time', async () => {
     const { proxy, primary } = await proxiedPrimary({});
     const last = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => primary.append(payloadOf(i))),
+      Array.from({ length: 500 }, (_, i) => primary.append(payloadFor(i))),
     ).then((l) => l.at(-1)!);
     expect(primary.durableLsn).toBeGreaterThanOrEqual(last);
     expect(await primary.waitReplicated(last, 20_000)).toBe(last);
     expect(primary.stats().lag).toEqual({ records: 0n, bytes: 0, ms: 0 });
 
     proxy.cut();
-    for (let i = 500; i < 510; i++) await primary.append(payloadOf(i, 100));
+    for (let i = 500; i < 510; i++) await primary.append(payloadFor(i, 100));
     await sleep(200);
     const lag = primary.stats().lag;
     expect(lag.records).toBe(10n);
@@ -41,7 +42,7 @@ describe('async mode', () => {
     });
     expect(lag.bytes).toBe(1_000);
     expect(lag.ms).toBeGreaterThanOrEqual(150);
-    await expect(primary.waitReplicated(510n, 300)).rejects.toMatchObject({ code: 'WAL_TIMEOUT' });
+    await expectWalError(primary.waitReplicated(510n, 300), 'WAL_TIMEOUT');
     proxy.heal();
     expect(await primary.waitReplicated(510n, 30_000)).toBe(510n);
     expect(primary.stats().lag.records).toBe(0n);
@@ -51,13 +52,13 @@ describe('async mode', () => {
 
   it("maxLagBytes with lagPolicy 'error' refuses appends while the cluster is out of reach", async () => {
     const { proxy, primary } = await proxiedPrimary({ maxLagBytes: 10_000, lagPolicy: 'error' });
-    await primary.append(payloadOf(0));
+    await primary.append(payloadFor(0));
     await primary.waitReplicated(1n, 20_000);
     proxy.cut();
     let accepted = 0;
     let refusal: unknown = null;
     for (let i = 0; i < 100 && refusal === null; i++) {
-      await primary.append(payloadOf(i, 1_000)).then(
+      await primary.append(payloadFor(i, 1_000)).then(
         () => accepted++,
         (error) => {
           refusal = error;
@@ -65,19 +66,21 @@ describe('async mode', () => {
       );
     }
     expect(accepted).toBe(10);
-    expect(refusal).toMatchObject({ code: 'WAL_BACKPRESSURE' });
+    expectWalError(() => {
+      throw refusal;
+    }, 'WAL_BACKPRESSURE');
     expect(primary.lastLsn).toBe(11n);
     proxy.heal();
     await primary.waitReplicated(11n, 30_000);
-    expect(await primary.append(payloadOf(11))).toBe(12n);
+    expect(await primary.append(payloadFor(11))).toBe(12n);
   });
 
   it("maxLagBytes with lagPolicy 'block' holds appends until the shipper catches up", async () => {
     const { proxy, primary } = await proxiedPrimary({ maxLagBytes: 5_000 });
     proxy.cut();
-    for (let i = 0; i < 5; i++) await primary.append(payloadOf(i, 1_000));
+    for (let i = 0; i < 5; i++) await primary.append(payloadFor(i, 1_000));
     let resolved = false;
-    const held = primary.append(payloadOf(5, 1_000)).then((lsn) => {
+    const held = primary.append(payloadFor(5, 1_000)).then((lsn) => {
       resolved = true;
       return lsn;
     });

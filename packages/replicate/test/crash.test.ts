@@ -1,13 +1,12 @@
+import { payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { PrimaryChild } from './child.js';
 import {
   contiguous,
   expectAcknowledgedIn,
-  payloadOf,
   readLog,
   streamName,
-  tempDir,
   useReplication,
 } from './helpers.js';
 
@@ -48,7 +47,7 @@ describe('the primary process dies or stops', () => {
     });
     opened.push({ close: () => again.close() });
     expect(again.epoch).toBe(2);
-    const last = await again.append(payloadOf(1_000_000));
+    const last = await again.append(payloadFor(1_000_000));
     await follower.waitFor(last, 30_000);
     await again.close();
     await follower.close();
@@ -88,7 +87,7 @@ describe('the primary process dies or stops', () => {
     expect(promoted.epoch).toBe(2);
     const takeover = promoted.lastLsn;
     const mine: bigint[] = [];
-    for (let i = 0; i < 50; i++) mine.push(await promoted.append(payloadOf(2_000_000 + i)));
+    for (let i = 0; i < 50; i++) mine.push(await promoted.append(payloadFor(2_000_000 + i)));
 
     child.signal('SIGCONT');
     expect(await child.exit(60_000)).toBe(0);
@@ -104,6 +103,6 @@ describe('the primary process dies or stops', () => {
     expect(contiguous(copy)).toBe(Number(takeover) + 50);
     expectAcknowledgedIn(copy, child.acked);
     for (const [k, lsn] of mine.entries())
-      expect(copy[Number(lsn) - 1]!.payload.equals(payloadOf(2_000_000 + k))).toBe(true);
+      expect(copy[Number(lsn) - 1]!.payload.equals(payloadFor(2_000_000 + k))).toBe(true);
   });
 });

@@ -1,8 +1,9 @@
+import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
 import { sleep } from '../src/testing/index.js';
-import { payloadOf, streamName, tempDir, useReplication } from './helpers.js';
+import { streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary } = useReplication();
 
@@ -10,12 +11,12 @@ describe('a follower facing a history it cannot follow', () => {
   it('stops with WAL_DIVERGED, after a few looks with backoff, when its next LSN is in neither the stream nor the object store', async () => {
     const stream = streamName('gap');
     const primary = await openPrimary(stream, { streamMaxMessages: 50, uploadSegments: false });
-    for (let i = 0; i < 200; i++) await primary.append(payloadOf(i));
+    for (let i = 0; i < 200; i++) await primary.append(payloadFor(i));
     const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     opened.push(follower);
     const started = Date.now();
-    const error = await follower.waitFor(200n, 30_000).catch((e) => e);
-    expect(error).toMatchObject({ code: 'WAL_DIVERGED', details: { needFrom: 1n } });
+    const error = await expectWalError(follower.waitFor(200n, 30_000), 'WAL_DIVERGED');
+    expect(error).toMatchObject({ details: { needFrom: 1n } });
     expect(error.message).toContain('in neither the stream');
     expect(follower.stats().failed).toBe(error.message);
     // Five looks with backoff from 100 ms: over a few hundred ms, well under the wait.
@@ -31,7 +32,7 @@ describe('a follower facing a history it cannot follow', () => {
     });
     const dir = tempDir();
     const follower = await Follower.open(dir, { servers: cluster().servers, stream });
-    for (let i = 0; i < 100; i++) await primary.append(payloadOf(i));
+    for (let i = 0; i < 100; i++) await primary.append(payloadFor(i));
     await follower.waitFor(100n, 20_000);
     await follower.close();
     // A tail this directory holds and the history does not (as a fenced primary's).
@@ -39,12 +40,13 @@ describe('a follower facing a history it cannot follow', () => {
     for (let i = 0; i < 5; i++) await local.append(Buffer.from(`not in the history ${i}`));
     await local.close();
 
-    for (let i = 100; i < 600; i++) await primary.append(payloadOf(i));
+    for (let i = 100; i < 600; i++) await primary.append(payloadFor(i));
     const deadline = Date.now() + 30_000;
     while (primary.stats().uploads.uploadedLsn < 105n && Date.now() < deadline) await sleep(50);
-    const refused = await Follower.open(dir, { servers: cluster().servers, stream }).catch(
-      (e) => e,
+    const refused = await expectWalError(
+      Follower.open(dir, { servers: cluster().servers, stream }),
+      'WAL_DIVERGED',
     );
-    expect(refused).toMatchObject({ code: 'WAL_DIVERGED', details: { from: 101n, to: 105n } });
+    expect(refused).toMatchObject({ details: { from: 101n, to: 105n } });
   });
 });

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { Batch } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
-import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 
 // The follower runs the built package in a child process: build first (pnpm test does).
 const CHILD = fileURLToPath(new URL('./fixtures/follower-child.mjs', import.meta.url));
@@ -17,7 +18,7 @@ describe('a follower process killed while applying', () => {
     const batches: Promise<bigint>[] = [];
     for (let b = 0; b < 100; b++) {
       const batch = new Batch();
-      for (let i = 0; i < 100; i++) batch.add(payloadOf(b * 100 + i, 200));
+      for (let i = 0; i < 100; i++) batch.add(payloadFor(b * 100 + i, 200));
       batches.push(primary.appendBatch(batch));
     }
     await Promise.all(batches);

@@ -1,32 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Follower, type PrimaryOptions, ReplicatedWal } from '../src/index.js';
 import { NatsCluster } from '../src/testing/index.js';
-
-const dirs: string[] = [];
-
-/** A fresh directory under the temp dir, removed by `removeDirs()`. */
-export function tempDir(prefix = 'walnut-repl-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-export function removeDirs(): void {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-
-/** The payload record `i` carries: its number and seeded bytes, so any copy can be checked. */
-export function payloadOf(i: number, size = 48): Buffer {
-  const buf = Buffer.alloc(size);
-  buf.writeUInt32LE(i, 0);
-  for (let j = 4; j < size; j++) buf[j] = (i * 31 + j * 7) & 0xff;
-  return buf;
-}
 
 /**
  * Starts a 3-node cluster before the file's tests and stops it after them, removing the
@@ -39,7 +16,7 @@ export function useCluster(): () => NatsCluster {
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();
-    removeDirs();
+    removeTempDirs();
   });
   return () => {
     if (cluster === undefined) throw new Error('the cluster runs only while the tests do');
@@ -143,7 +120,7 @@ export function digest(records: { lsn: bigint; payload: Buffer }[]): string {
   return hash.digest('hex');
 }
 
-/** Checks that `copy` holds each acknowledged LSN with the bytes of `payloadOf(i)` (`acked`: LSN → i). */
+/** Checks that `copy` holds each acknowledged LSN with the bytes of `payloadFor(i)` (`acked`: LSN → i). */
 export function expectAcknowledgedIn(
   copy: { lsn: bigint; payload: Buffer }[],
   acked: Map<bigint, number>,
@@ -152,7 +129,7 @@ export function expectAcknowledgedIn(
   for (const [lsn, i] of acked) {
     const payload = byLsn.get(lsn);
     expect(payload, `acknowledged LSN ${lsn}`).toBeDefined();
-    expect(payload!.equals(payloadOf(i)), `bytes of LSN ${lsn}`).toBe(true);
+    expect(payload!.equals(payloadFor(i)), `bytes of LSN ${lsn}`).toBe(true);
   }
 }
 

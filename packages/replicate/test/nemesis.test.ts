@@ -1,32 +1,29 @@
-import { rmSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runNemesis } from '../src/testing/index.js';
-import { tempDir } from './helpers.js';
+
+afterEach(removeTempDirs);
 
 describe('the nemesis, CI-sized', () => {
   it('loses no acknowledged record and no replica diverges silently through kills, pauses, partitions and a lost quorum', async () => {
     const dir = tempDir('walnut-nemesis-');
-    try {
-      const lines: string[] = [];
-      const report = await runNemesis({
-        faults: 6,
-        seed: 38,
-        workDir: dir,
-        producers: 16,
-        appendsPerSecond: 400,
-        checkEvery: 3,
-        maxFaultMs: 3_000,
-        progress: (line) => lines.push(line),
-      });
-      expect(report.findings, lines.join('\n')).toEqual([]);
-      expect(report.acknowledgedLost).toBe(0);
-      expect(report.silentDivergences).toBe(0);
-      expect(report.acknowledged).toBeGreaterThan(500);
-      // Every server's own copy was read (three copies, checked twice).
-      expect(report.replicaMessagesCompared).toBeGreaterThan(100);
-      expect(Object.values(report.faults).reduce((a, b) => a + b, 0)).toBe(6);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const lines: string[] = [];
+    const report = await runNemesis({
+      faults: 6,
+      seed: 38,
+      workDir: dir,
+      producers: 16,
+      appendsPerSecond: 400,
+      checkEvery: 3,
+      maxFaultMs: 3_000,
+      progress: (line) => lines.push(line),
+    });
+    expect(report.findings, lines.join('\n')).toEqual([]);
+    expect(report.acknowledgedLost).toBe(0);
+    expect(report.silentDivergences).toBe(0);
+    expect(report.acknowledged).toBeGreaterThan(500);
+    // Every server's own copy was read (three copies, checked twice).
+    expect(report.replicaMessagesCompared).toBeGreaterThan(100);
+    expect(Object.values(report.faults).reduce((a, b) => a + b, 0)).toBe(6);
   }, 600_000);
 });

@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { isWalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
@@ -20,7 +21,7 @@ describe('promotion and fencing', () => {
       mode: 'async',
       requestTimeoutMs: 1_000,
     });
-    for (let i = 0; i < 40; i++) await old.append(payloadOf(i));
+    for (let i = 0; i < 40; i++) await old.append(payloadFor(i));
     await old.waitReplicated(40n, 10_000);
     const followerDir = tempDir();
     const follower = await Follower.open(followerDir, { servers: cluster().servers, stream });
@@ -28,7 +29,8 @@ describe('promotion and fencing', () => {
 
     // Cut off, the async primary still acknowledges locally: LSNs 41-45 never reach the stream.
     proxy.cut();
-    for (let i = 40; i < 45; i++) expect(await old.append(payloadOf(1000 + i))).toBe(BigInt(i + 1));
+    for (let i = 40; i < 45; i++)
+      expect(await old.append(payloadFor(1000 + i))).toBe(BigInt(i + 1));
     const promoted = await follower.promote();
     opened.push(promoted);
     expect(promoted.epoch).toBe(2);
@@ -39,48 +41,45 @@ describe('promotion and fencing', () => {
     const deadline = Date.now() + 20_000;
     while (old.fenced === null && Date.now() < deadline) await sleep(50);
     expect(old.fenced).toMatchObject({ byEpoch: 2, unreplicated: { from: 41n, to: 45n } });
-    await expect(old.append(payloadOf(1000))).rejects.toMatchObject({
-      code: 'WAL_FENCED',
+    expect(await expectWalError(old.append(payloadFor(1000)), 'WAL_FENCED')).toMatchObject({
       details: { unreplicated: { from: 41n, to: 45n } },
     });
     expect(old.replicatedLsn).toBe(40n);
 
-    for (let i = 40; i < 60; i++) expect(await promoted.append(payloadOf(i))).toBe(BigInt(i + 1));
+    for (let i = 40; i < 60; i++) expect(await promoted.append(payloadFor(i))).toBe(BigInt(i + 1));
     await old.close();
     await promoted.close();
 
     // The old directory cannot come back as primary.
-    await expect(
+    await expectWalError(
       ReplicatedWal.open(old.dir, { servers: cluster().servers, stream, replicas: 3 }),
-    ).rejects.toMatchObject({
-      code: 'WAL_FENCED',
-    });
+      'WAL_FENCED',
+    );
     // Nor follow: its LSNs 41-45 are records the stream never had.
-    await expect(
+    await expectWalError(
       Follower.open(old.dir, { servers: cluster().servers, stream }),
-    ).rejects.toMatchObject({
-      code: 'WAL_DIVERGED',
-    });
+      'WAL_DIVERGED',
+    );
 
     const copy = await readLog(followerDir);
     expect(contiguous(copy)).toBe(60);
-    for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadOf(i))).toBe(true);
+    for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadFor(i))).toBe(true);
   });
 
   it('an old primary that has not yet heard of the takeover refuses its next append', async () => {
     const stream = streamName('fence-sync');
     const old = await openPrimary(stream);
-    for (let i = 0; i < 10; i++) await old.append(payloadOf(i));
+    for (let i = 0; i < 10; i++) await old.append(payloadFor(i));
     const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     await follower.waitFor(10n, 20_000);
     const promoted = await follower.promote();
     opened.push(promoted);
-    const outcome = await old.append(payloadOf(10)).then(
+    const outcome = await old.append(payloadFor(10)).then(
       () => 'acknowledged',
       (error) => (isWalError(error) ? error.code : String(error)),
     );
     expect(outcome).toBe('WAL_FENCED');
-    expect(await promoted.append(payloadOf(10))).toBe(11n);
+    expect(await promoted.append(payloadFor(10))).toBe(11n);
   });
 
   it('a primary whose directory lost the record of its last epoch still holds the lease', async () => {
@@ -88,7 +87,7 @@ describe('promotion and fencing', () => {
     const dir = tempDir();
     const options = { servers: cluster().servers, stream, replicas: 3 };
     const first = await ReplicatedWal.open(dir, options);
-    await first.append(payloadOf(0));
+    await first.append(payloadFor(0));
     await first.close();
     const state = JSON.parse(readFileSync(join(dir, 'REPLICATION'), 'utf8'));
     const second = await ReplicatedWal.open(dir, options);
@@ -99,18 +98,17 @@ describe('promotion and fencing', () => {
     const third = await ReplicatedWal.open(dir, options);
     opened.push(third);
     expect(third.epoch).toBe(3);
-    expect(await third.append(payloadOf(1))).toBe(2n);
+    expect(await third.append(payloadFor(1))).toBe(2n);
   });
 
   it('a second primary for the same stream is refused while the first holds the lease', async () => {
     const stream = streamName('second');
     const first = await openPrimary(stream);
-    await expect(
+    await expectWalError(
       ReplicatedWal.open(tempDir(), { servers: cluster().servers, stream, replicas: 3 }),
-    ).rejects.toMatchObject({
-      code: 'WAL_BAD_STATE',
-    });
-    await first.append(payloadOf(1));
+      'WAL_BAD_STATE',
+    );
+    await first.append(payloadFor(1));
   });
 
   it('a primary reopened in its own directory takes the next epoch and ships what it had not', async () => {
@@ -122,7 +120,7 @@ describe('promotion and fencing', () => {
       replicas: 3,
       mode: 'async',
     });
-    for (let i = 0; i < 30; i++) await first.append(payloadOf(i));
+    for (let i = 0; i < 30; i++) await first.append(payloadFor(i));
     await first.close();
     const again = await ReplicatedWal.open(dir, {
       servers: cluster().servers,
@@ -131,7 +129,7 @@ describe('promotion and fencing', () => {
     });
     opened.push(again);
     expect(again.epoch).toBe(2);
-    expect(await again.append(payloadOf(30))).toBe(31n);
+    expect(await again.append(payloadFor(30))).toBe(31n);
     expect(contiguous(await followerCopy(stream, 31n))).toBe(31);
   });
 });

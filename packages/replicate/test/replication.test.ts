@@ -1,7 +1,8 @@
+import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { Batch } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
-import { contiguous, payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
@@ -16,7 +17,7 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
       Array.from({ length: producers }, async (_, p) => {
         for (let k = 0; k < perProducer; k++) {
           const lsn = await primary.append(
-            payloadOf(p * perProducer + k),
+            payloadFor(p * perProducer + k),
             k % 5 === 0 ? Buffer.from([p, k]) : undefined,
           );
           // Acknowledged means replicated: the stream holds it already.
@@ -25,9 +26,10 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
         }
       }),
     );
-    await expect(
+    await expectWalError(
       primary.appendBatch([Buffer.from('not a batch')] as unknown as Batch),
-    ).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+      'WAL_BAD_ARGUMENT',
+    );
     const last = await primary.appendBatch(
       new Batch().add(Buffer.from('b1')).add(Buffer.from('b2')),
     );
@@ -84,16 +86,16 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
   it('continues a follower from its own position after a restart', async () => {
     const stream = streamName('restart');
     const primary = await openPrimary(stream);
-    for (let i = 0; i < 50; i++) await primary.append(payloadOf(i));
+    for (let i = 0; i < 50; i++) await primary.append(payloadFor(i));
     const dir = tempDir();
     const first = await Follower.open(dir, { servers: cluster().servers, stream });
     await first.waitFor(50n, 20_000);
     await first.close();
     const batch = new Batch();
-    for (let i = 50; i < 120; i++) batch.add(payloadOf(i));
+    for (let i = 50; i < 120; i++) batch.add(payloadFor(i));
     await primary.appendBatch(batch);
     const copy = await followerCopy(stream, 120n, { dir });
     expect(contiguous(copy)).toBe(120);
-    for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadOf(i))).toBe(true);
+    for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadFor(i))).toBe(true);
   });
 });

@@ -1,10 +1,11 @@
+import { payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import type { ClusterLink } from '../src/link.js';
 import { readLocalState } from '../src/local-state.js';
 import { names } from '../src/options.js';
 import { type NatsCluster, sleep } from '../src/testing/index.js';
-import { payloadOf, readLog, streamName, tempDir, useReplication } from './helpers.js';
+import { readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
@@ -28,7 +29,7 @@ describe('a stream that goes back', () => {
   it('is noticed at once, and re-seeded from the log under a higher epoch kept beside it', async () => {
     const stream = streamName('reseed');
     const primary = await openPrimary(stream, { replicationTimeoutMs: 30_000 });
-    for (let i = 0; i < 200; i++) await primary.append(payloadOf(i));
+    for (let i = 0; i < 200; i++) await primary.append(payloadFor(i));
     const ahead = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     opened.push(ahead);
     await ahead.waitFor(200n, 20_000);
@@ -36,7 +37,7 @@ describe('a stream that goes back', () => {
 
     await loseEverything(cluster(), stream);
     // The next append fails to publish; the shipper finds the stream gone.
-    const next = primary.append(payloadOf(200));
+    const next = primary.append(payloadFor(200));
     const deadline = Date.now() + 20_000;
     while (primary.stats().shipper.reseeds === 0 && Date.now() < deadline) await sleep(20);
     const stats = primary.stats();
@@ -44,7 +45,7 @@ describe('a stream that goes back', () => {
     expect(stats.epoch).toBeGreaterThan(epochBefore);
     expect(readLocalState(primary.dir)?.epoch).toBe(stats.epoch);
     expect(await next).toBe(201n);
-    for (let i = 201; i < 260; i++) await primary.append(payloadOf(i));
+    for (let i = 201; i < 260; i++) await primary.append(payloadFor(i));
     expect(primary.replicatedLsn).toBe(260n);
 
     // A follower ahead of the re-seeded stream neither diverges nor takes a record twice,
@@ -66,7 +67,7 @@ describe('a stream that goes back', () => {
   it('whose re-seeding marker is stored but its acknowledgement lost: the primary finds its own marker and goes on', async () => {
     const stream = streamName('marker-ack');
     const primary = await openPrimary(stream, { replicationTimeoutMs: 60_000 });
-    for (let i = 0; i < 50; i++) await primary.append(payloadOf(i));
+    for (let i = 0; i < 50; i++) await primary.append(payloadFor(i));
     const epochBefore = primary.epoch;
     // The marker reaches the stream; its acknowledgement does not (a connection that broke
     // after the server stored it).
@@ -82,7 +83,7 @@ describe('a stream that goes back', () => {
     };
 
     await loseEverything(cluster(), stream);
-    const appends = Array.from({ length: 50 }, (_, k) => primary.append(payloadOf(50 + k)));
+    const appends = Array.from({ length: 50 }, (_, k) => primary.append(payloadFor(50 + k)));
     const results = await Promise.allSettled(appends);
     expect(dropped).toBeGreaterThan(0);
     expect(primary.fenced).toBeNull();
@@ -99,7 +100,7 @@ describe('a stream that goes back', () => {
   it('a primary reopened after the cluster lost everything takes an epoch above the one its directory held', async () => {
     const stream = streamName('epoch-floor');
     const first = await openPrimary(stream);
-    await first.append(payloadOf(1));
+    await first.append(payloadFor(1));
     const held = first.epoch;
     await first.close();
     await loseEverything(cluster(), stream);
@@ -110,7 +111,7 @@ describe('a stream that goes back', () => {
     });
     opened.push(reopened);
     expect(reopened.epoch).toBe(held + 1);
-    expect(await reopened.append(payloadOf(2))).toBe(2n);
+    expect(await reopened.append(payloadFor(2))).toBe(2n);
     expect(reopened.replicatedLsn).toBe(2n);
   });
 });

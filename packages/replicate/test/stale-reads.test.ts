@@ -1,3 +1,4 @@
+import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
 import { readLease } from '../src/lease.js';
@@ -7,11 +8,8 @@ import {
   closedAfterEach,
   contiguous,
   expectAcknowledgedIn,
-  payloadOf,
   readLog,
-  removeDirs,
   streamName,
-  tempDir,
 } from './helpers.js';
 
 let cluster: NatsCluster | undefined;
@@ -20,7 +18,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await cluster?.stop();
-  removeDirs();
+  removeTempDirs();
 });
 const opened = closedAfterEach(async () => {
   cluster?.healRoutes();
@@ -39,7 +37,7 @@ describe('a server answering with a stale copy after a partition', () => {
     });
     opened.push(primary);
     const acked = new Map<bigint, number>();
-    for (let i = 0; i < 100; i++) acked.set(await primary.append(payloadOf(i)), i);
+    for (let i = 0; i < 100; i++) acked.set(await primary.append(payloadFor(i)), i);
     const link = (primary as unknown as { link: ClusterLink }).link;
     const epochBefore = (await readLease(link.kv))!.lease.epoch;
 
@@ -62,7 +60,7 @@ describe('a server answering with a stale copy after a partition', () => {
       while (!stop && Date.now() < deadline) {
         const i = next++;
         try {
-          acked.set(await primary.append(payloadOf(i)), i);
+          acked.set(await primary.append(payloadFor(i)), i);
         } catch {
           await sleep(100);
         }

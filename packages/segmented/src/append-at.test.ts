@@ -1,7 +1,7 @@
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, openMemory, payloadFor, testRing } from '../test/helpers.js';
+import { collect, openMemory, testRing } from '../test/helpers.js';
 
 const records = (from: bigint, count: number) =>
   Array.from({ length: count }, (_, i) => ({ payload: payloadFor(from + BigInt(i)) }));

@@ -1,8 +1,8 @@
 import { FILE_HEADER_SIZE } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, testRing } from '../test/helpers.js';
+import { collect, DIR, testRing } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe('appendPayload', () => {

@@ -1,9 +1,9 @@
 import { FILE_HEADER_SIZE, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, testRing } from '../test/helpers.js';
+import { collect, DIR, testRing } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 /** Small buffers and segments, so that lists cross both. */

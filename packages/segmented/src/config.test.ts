@@ -1,8 +1,8 @@
 import type { WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { DIR, openMemory, payloadFor } from '../test/helpers.js';
+import { DIR, openMemory } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe('config validation', () => {

@@ -1,7 +1,7 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, testRing } from '../test/helpers.js';
+import { collect, DIR, testRing } from '../test/helpers.js';
 import { SegmentedWal, type SegmentedWalConfig } from './index.js';
 
 async function lsnsAfterReopen(

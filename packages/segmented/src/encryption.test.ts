@@ -1,20 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c, KeyRing } from '@walnut/codec';
 import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, DIR, openMemory, payloadFor, testRing } from '../test/helpers.js';
+import { collect, DIR, openMemory, testRing } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 const SECRET = Buffer.from('the secret payload that must never reach the disk in clear');
 
 describe('encryption at rest', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  afterEach(removeTempDirs);
 
   it('writes no plaintext and replays what was appended', async () => {
     const io = new MemoryStorageIo();
@@ -140,8 +136,7 @@ describe('encryption at rest', () => {
   });
 
   it('segment files are created owner-only (0600) on a real file system', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'walnut-seg-'));
-    dirs.push(dir);
+    const dir = tempDir('walnut-seg-');
     const wal = await SegmentedWal.open({ dir, io: new SyncFsStorageIo(), encryption: testRing() });
     wal.append({ payload: SECRET });
     await wal.sync();

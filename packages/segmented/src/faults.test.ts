@@ -1,7 +1,7 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor } from '../test/helpers.js';
+import { collect, DIR } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe.each([

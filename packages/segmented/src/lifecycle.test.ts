@@ -1,8 +1,8 @@
 import { MAX_LSN } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, openMemory, payloadFor } from '../test/helpers.js';
+import { collect, DIR, openMemory } from '../test/helpers.js';
 import { writeFloor } from './files/floor.js';
 import { SegmentedWal } from './index.js';
 

@@ -1,4 +1,5 @@
 import { FaultyStorageIo, MemoryStorageIo, PowerLossAtStep } from '@walnut/storage-io';
+import { payloadFor } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR } from '../test/helpers.js';
@@ -39,16 +40,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const) }) },
 );
 
-function payload(seed: number, lsn: bigint, size: number): Buffer {
-  const b = Buffer.alloc(size);
-  let x = (seed ^ Number((lsn * 2654435761n) & 0xffffffffn)) >>> 0;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 /**
@@ -88,13 +79,13 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
           for (const op of ops) {
             if (op.kind === 'append') {
               const lsn = wal.nextLsn;
-              const p = payload(seed, lsn, op.size);
+              const p = payloadFor(lsn, op.size);
               expect(wal.append({ type: op.size & 0xffff, payload: p })).toBe(lsn);
               appended.set(lsn, p);
             } else if (op.kind === 'batch') {
               const first = wal.nextLsn;
               const recs = op.sizes.map((s, i) => ({
-                payload: payload(seed, first + BigInt(i), s),
+                payload: payloadFor(first + BigInt(i), s),
               }));
               wal.appendBatch(recs);
               for (const [i, r] of recs.entries()) appended.set(first + BigInt(i), r.payload);
@@ -157,9 +148,9 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
         let lsn = 0n;
         try {
           while (wal.activeSegmentFirstLsn === 1n)
-            lsn = wal.append({ payload: payload(1, lsn + 1n, 100) });
+            lsn = wal.append({ payload: payloadFor(lsn + 1n, 100) });
           // More records while the rollover runs: they go to the new segment's tmp file.
-          for (let i = 0; i < 20; i++) lsn = wal.append({ payload: payload(1, lsn + 1n, 100) });
+          for (let i = 0; i < 20; i++) lsn = wal.append({ payload: payloadFor(lsn + 1n, 100) });
         } catch {
           // The power went out under an append (the log is poisoned): stop writing.
         }
@@ -174,7 +165,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
         expect(recs.map((r) => r.lsn)).toEqual(
           Array.from({ length: recs.length }, (_, i) => BigInt(i + 1)),
         );
-        for (const r of recs) expect(r.payload.equals(payload(1, r.lsn, 100))).toBe(true);
+        for (const r of recs) expect(r.payload.equals(payloadFor(r.lsn, 100))).toBe(true);
         expect(after.append({ payload: Buffer.from('next') })).toBe(after.nextLsn - 1n);
         await after.sync();
         await after.close();
@@ -189,7 +180,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
       const io = new PowerLossAtStep(memory, { at: step, armed: false });
       const config = { dir: DIR, segmentTargetSize: 4096, writeBufferSize: 4096 };
       const wal = await SegmentedWal.open({ ...config, io });
-      for (let i = 1n; i <= 300n; i++) wal.append({ payload: payload(3, i, 100) });
+      for (let i = 1n; i <= 300n; i++) wal.append({ payload: payloadFor(i, 100) });
       await wal.sync();
       // Earlier truncation recorded a floor, so the full-device path has a FLOOR to remove.
       await wal.truncateBefore(50n);
@@ -219,7 +210,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
       const io = new FaultyStorageIo(memory, { seed: stopAfter });
       const config = { dir: DIR, segmentTargetSize: 4096, writeBufferSize: 4096 };
       const wal = await SegmentedWal.open({ ...config, io });
-      for (let i = 1n; i <= 300n; i++) wal.append({ payload: payload(2, i, 100) });
+      for (let i = 1n; i <= 300n; i++) wal.append({ payload: payloadFor(i, 100) });
       await wal.sync();
       const truncating = wal.truncateBefore(200n).catch(() => null);
       for (let i = 0; i < stopAfter; i++) await tick();

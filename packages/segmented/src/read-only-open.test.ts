@@ -1,8 +1,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
-import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, payloadFor } from '../test/helpers.js';
+import { collect } from '../test/helpers.js';
 import { SegmentedWal, type SegmentInfo } from './index.js';
 
 let dir: string;

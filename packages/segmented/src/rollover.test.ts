@@ -1,11 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { FILE_HEADER_SIZE } from '@walnut/codec';
 import { createStorageIo, FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { ioUringForTests, RecordingStorageIo } from '@walnut/storage-io/testing';
+import {
+  ioUringForTests,
+  payloadFor,
+  RecordingStorageIo,
+  removeTempDirs,
+  tempDir,
+} from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor } from '../test/helpers.js';
+import { collect, DIR } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
@@ -177,14 +180,12 @@ describe.each([
   { backend: 'io_uring' as const, skip: ioUringForTests().skip !== false },
 ])('rollover inside a loop that never yields ($backend)', ({ backend, skip }) => {
   let dir = '';
-  afterEach(() => {
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(removeTempDirs);
 
   it.skipIf(skip)(
     'gets a file for every new segment, so no segment waits with its writes',
     async () => {
-      dir = backend === 'memory' ? DIR : mkdtempSync(join(tmpdir(), 'walnut-rollover-'));
+      dir = backend === 'memory' ? DIR : tempDir('walnut-rollover-');
       const io = backend === 'memory' ? new MemoryStorageIo() : createStorageIo({ backend });
       const wal = await SegmentedWal.open({ ...config, dir, io });
       const segments = new Set<bigint>();

@@ -1,8 +1,8 @@
 import { isWalError, type WalError, type WalRecord } from '@walnut/codec';
 import type { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { closedLogWith, DIR, flipByte, openMemory, payloadFor } from '../test/helpers.js';
+import { closedLogWith, DIR, flipByte, openMemory } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 // Open reads only the newest segment (decision 0311): damage in a sealed one is reported by

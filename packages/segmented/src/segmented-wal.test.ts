@@ -1,6 +1,7 @@
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, openMemory, payloadFor } from '../test/helpers.js';
+import { collect, DIR, openMemory } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe('SegmentedWal basics', () => {

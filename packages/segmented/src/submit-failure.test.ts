@@ -1,8 +1,8 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { RecordingStorageIo } from '@walnut/storage-io/testing';
+import { payloadFor, RecordingStorageIo } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { openMemory, payloadFor } from '../test/helpers.js';
+import { openMemory } from '../test/helpers.js';
 
 describe('a sync whose submission throws', () => {
   it('fails the sync and poisons the log, and close() still settles (it waited forever)', async () => {

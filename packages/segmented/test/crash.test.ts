@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SyncFsStorageIo } from '@walnut/storage-io';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentedWal } from '../src/index.js';
 
@@ -117,15 +117,11 @@ describe.each([
   { writes: 'through the page cache', directIo: false },
   { writes: 'with direct I/O', directIo: true },
 ])('process crash (SIGKILL at random moments), writing $writes', ({ directIo }) => {
-  const dirs: string[] = [];
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  afterAll(removeTempDirs);
 
   /** One log directory killed and reopened `cycles` times; returns how many records were acknowledged. */
   async function lane(cycles: number, seed: number): Promise<number> {
-    const dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
-    dirs.push(dir);
+    const dir = tempDir('walnut-crash-');
     const acked = new Map<bigint, string>();
     let rngState = seed >>> 0;
     const random = () => {

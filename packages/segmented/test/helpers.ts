@@ -1,15 +1,10 @@
 import { createHash } from 'node:crypto';
 import { KeyRing, type WalRecord } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { payloadFor } from '@walnut/storage-io/testing';
 import { SegmentedWal, type SegmentedWalConfig } from '../src/index.js';
 
 export const DIR = '/log';
-
-export function payloadFor(lsn: bigint, size = 32): Buffer {
-  const buf = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) buf[i] = Number((lsn * 31n + BigInt(i)) % 251n);
-  return buf;
-}
 
 export function hashOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SyncFsStorageIo } from '@walnut/storage-io';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentedWal } from '../src/index.js';
 
@@ -63,10 +63,7 @@ function runChild(dir: string, seed: number, killAfterMs: number, said: Said): P
 }
 
 describe('truncateAfter under process crashes (SIGKILL at random moments)', () => {
-  const dirs: string[] = [];
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  afterAll(removeTempDirs);
 
   it(`keeps every acknowledged record not cut, and a cut is whole or not at all, over ${CYCLES} kills`, {
     timeout: 300_000,
@@ -80,8 +77,7 @@ describe('truncateAfter under process crashes (SIGKILL at random moments)', () =
         `${DIST} is missing or older than src/: run \`npx -y pnpm@10.34.9 run build\` first`,
       );
     }
-    const dir = mkdtempSync(join(tmpdir(), 'walnut-cut-crash-'));
-    dirs.push(dir);
+    const dir = tempDir('walnut-cut-crash-');
     const said: Said = { acked: new Map(), cutting: null, acks: 0, cuts: 0 };
     let seed = Number(process.env.WALNUT_CRASH_SEED ?? Date.now()) >>> 0;
     let cutsSeenInterrupted = 0;

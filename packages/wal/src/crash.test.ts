@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crashPayload } from '../test/fixtures/crash-payload.mjs';
 import { Wal } from './wal.js';
@@ -88,18 +88,14 @@ function expectedPayload(id: number): Buffer {
   return crashPayload(Math.floor(id / (64 * 2048)), Math.floor(id / 2048) % 64, id % 2048);
 }
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(removeTempDirs);
 
 /**
  * A log directory that goes through `count` kill/recover cycles. After each
  * cycle the parent recovers the log and checks that every record ever acknowledged is there with the same bytes, and that LSNs are contiguous from 1.
  */
 async function killRecoverCycles(seed: number, count: number, directIo: boolean): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
-  dirs.push(dir);
+  const dir = tempDir('walnut-crash-');
   const acknowledged = new Map<bigint, number>();
   /** Each record's time as first replayed: a crash and a recovery never change it. */
   const times = new Map<bigint, number>();

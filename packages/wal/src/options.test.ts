@@ -1,18 +1,22 @@
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { OPTION_NAMES } from './options.js';
 import { Wal } from './wal.js';
 
-const badArgument = (text: string) =>
-  expect.objectContaining({ code: 'WAL_BAD_ARGUMENT', message: expect.stringContaining(text) });
+/** Asserts that `run` throws WAL_BAD_ARGUMENT with a message containing `text`. */
+const refuses = (run: () => unknown, text: string) =>
+  expect(expectWalError(run, 'WAL_BAD_ARGUMENT').message).toContain(text);
 
 describe('Wal options are checked when they are set, under the names the user wrote', () => {
   it('refuses an unknown option and names the one probably meant', () => {
-    expect(() => Wal.open('/tmp/x').options({ durabilty: 'none' } as never)).toThrow(
-      badArgument('"durabilty" is not an option of Wal.open() — did you mean durability?'),
+    refuses(
+      () => Wal.open('/tmp/x').options({ durabilty: 'none' } as never),
+      '"durabilty" is not an option of Wal.open() — did you mean durability?',
     );
-    expect(() => Wal.open('/tmp/x').options({ flavour: 1 } as never)).toThrow(
-      badArgument('"flavour" is not an option'),
+    refuses(
+      () => Wal.open('/tmp/x').options({ flavour: 1 } as never),
+      '"flavour" is not an option',
     );
   });
 
@@ -27,27 +31,19 @@ describe('Wal options are checked when they are set, under the names the user wr
     [{ encryption: {} }, 'encryption must be a KeyRing'],
     [{ maxGroupWaitMs: Number.NaN }, 'maxGroupWaitMs must be a number of milliseconds'],
   ])('options(%o) is refused at once', (options, message) => {
-    expect(() => Wal.open('/tmp/x').options(options as never)).toThrow(badArgument(message));
+    refuses(() => Wal.open('/tmp/x').options(options as never), message);
   });
 
   it("checks each setter at the call, with its own name (not a lower layer's)", () => {
-    expect(() => Wal.open('/tmp/x').segmentSize(100)).toThrow(badArgument('segmentSize must be'));
-    expect(() => Wal.open('/tmp/x').writeBufferSize(10)).toThrow(
-      badArgument('writeBufferSize must be'),
-    );
-    expect(() => Wal.open('/tmp/x').maxRecordSize(2 ** 40)).toThrow(
-      badArgument('maxRecordSize must be'),
-    );
-    expect(() => Wal.open('/tmp/x').preallocate('no' as never)).toThrow(
-      badArgument('preallocate must be'),
-    );
+    refuses(() => Wal.open('/tmp/x').segmentSize(100), 'segmentSize must be');
+    refuses(() => Wal.open('/tmp/x').writeBufferSize(10), 'writeBufferSize must be');
+    refuses(() => Wal.open('/tmp/x').maxRecordSize(2 ** 40), 'maxRecordSize must be');
+    refuses(() => Wal.open('/tmp/x').preallocate('no' as never), 'preallocate must be');
   });
 
   it('has a check for every option, and every check rejects a value of no type it accepts', () => {
     for (const name of OPTION_NAMES) {
-      expect(() => Wal.open('/tmp/x').options({ [name]: Symbol('wrong') })).toThrow(
-        badArgument(name),
-      );
+      refuses(() => Wal.open('/tmp/x').options({ [name]: Symbol('wrong') }), name);
     }
   });
 
@@ -61,9 +57,11 @@ describe('Wal options are checked when they are set, under the names the user wr
 
   it("refuses io_uring options beside a StorageIo of the caller's own, which they would not reach", async () => {
     const io = new MemoryStorageIo();
-    await expect(Wal.open('/log').storageIo(io, { entries: 64 }).build()).rejects.toMatchObject({
-      code: 'WAL_BAD_ARGUMENT',
-      message: expect.stringContaining('ioUring'),
-    });
+    expect(
+      await expectWalError(
+        Wal.open('/log').storageIo(io, { entries: 64 }).build(),
+        'WAL_BAD_ARGUMENT',
+      ),
+    ).toMatchObject({ message: expect.stringContaining('ioUring') });
   });
 });

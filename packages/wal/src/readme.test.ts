@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -17,19 +17,17 @@ function firstExample(dir: string): string {
     .replace("'./my-log'", JSON.stringify(join(dir, 'log')));
 }
 
+afterEach(removeTempDirs);
+
 describe('the README', () => {
   it('first example runs as written and prints each record it replays', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'walnut-readme-'));
-    try {
-      const file = join(dir, 'example.mjs');
-      writeFileSync(file, firstExample(dir));
-      const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
-      const lines = out.trim().split('\n');
-      expect(lines[0]).toBe('1n hello');
-      expect(lines).toHaveLength(1 + 2 + 1000);
-      expect(lines.at(-1)).toBe('1003n row 999');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = tempDir('walnut-readme-');
+    const file = join(dir, 'example.mjs');
+    writeFileSync(file, firstExample(dir));
+    const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toBe('1n hello');
+    expect(lines).toHaveLength(1 + 2 + 1000);
+    expect(lines.at(-1)).toBe('1003n row 999');
   });
 });

@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyRing, WalErrorCode } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
+import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 import type { WalBuilder } from './wal-builder.js';
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-replay-active-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-replay-active-');
+afterAll(removeTempDirs);
 let logs = 0;
 
-function payloadOf(i: number): Buffer {
-  return Buffer.from(`record ${i} `.padEnd(100 + (i % 57), String.fromCharCode(97 + (i % 26))));
-}
+const payloadOf = (i: number) => payloadFor(i, 100 + (i % 57));
 
 const setups: [string, (builder: WalBuilder) => WalBuilder][] = [
   ['io_uring', (b) => b.storageIo('io_uring')],
@@ -83,10 +81,12 @@ describe('a segment cut short by another program', () => {
       const boundary = reader.offset;
       reader.close();
       truncateSync(first, boundary);
-      await expect(wal.replay(1n, () => undefined)).rejects.toMatchObject({
-        code: WalErrorCode.CORRUPT,
-        details: { segment: first, offset: boundary },
-      });
+      expect(
+        await expectWalError(
+          wal.replay(1n, () => undefined),
+          WalErrorCode.CORRUPT,
+        ),
+      ).toMatchObject({ details: { segment: first, offset: boundary } });
     } finally {
       await wal.close();
     }

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 
@@ -14,8 +14,8 @@ const fixture = join(
   'fixtures',
   'scribble-replay.mjs',
 );
-const root = mkdtempSync(join(tmpdir(), 'walnut-scribble-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-scribble-');
+afterAll(removeTempDirs);
 
 /**
  * Each segment's size and digest, over its first `sizes[name]` bytes when given: the child

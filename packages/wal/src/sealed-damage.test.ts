@@ -1,26 +1,23 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError, type WalRecord } from '@walnut/codec';
 import { MmapWalReader } from '@walnut/mmap-reader';
+import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 
 // Opening reads only the newest segment (decision 0311): each way of reading the log is the
 // check of the sealed ones, and stops at damage before the damaged record or any later one.
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-sealed-damage-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-sealed-damage-');
+afterAll(removeTempDirs);
 let logs = 0;
 
 const TOTAL = 2_000;
 /** The frame of the second segment that each case damages. */
 const NTH = 10;
 
-function payloadOf(lsn: bigint): Buffer {
-  const i = Number(lsn);
-  return Buffer.from(`record ${i} `.padEnd(100 + (i % 57), String.fromCharCode(97 + (i % 26))));
-}
+const payloadOf = (lsn: bigint) => payloadFor(lsn, 100 + Number(lsn % 57n));
 
 /** A closed log of TOTAL records in 64 KiB segments; its second segment and the NTH frame's offset. */
 async function closedLog() {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { WalRecord } from '@walnut/codec';
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Durability } from './options.js';
 import { Wal } from './wal.js';
@@ -85,9 +85,10 @@ describe('reading from 0n', () => {
     });
     expect(lsns[0]).toBe(floor);
     expect(lsns.at(-1)).toBe(40n);
-    await expect(wal.replay(1n, () => {})).rejects.toMatchObject({
-      code: 'WAL_REPLAY_BELOW_FLOOR',
-    });
+    await expectWalError(
+      wal.replay(1n, () => {}),
+      'WAL_REPLAY_BELOW_FLOOR',
+    );
     await wal.close();
   });
 });

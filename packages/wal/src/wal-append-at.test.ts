@@ -16,12 +16,8 @@ describe('Wal.appendBatch with firstLsn', () => {
     const dir = tempDir();
     const wal = await Wal.open(dir).storageIo('sync-fs').build();
     expect(await wal.appendBatch(batchOf(1, 3), { firstLsn: 1n })).toBe(3n);
-    await expect(wal.appendBatch(batchOf(5, 1), { firstLsn: 5n })).rejects.toMatchObject({
-      code: 'WAL_LSN_MISMATCH',
-    });
-    await expect(wal.appendBatch(batchOf(3, 1), { firstLsn: 3n })).rejects.toMatchObject({
-      code: 'WAL_LSN_MISMATCH',
-    });
+    await expectWalError(wal.appendBatch(batchOf(5, 1), { firstLsn: 5n }), 'WAL_LSN_MISMATCH');
+    await expectWalError(wal.appendBatch(batchOf(3, 1), { firstLsn: 3n }), 'WAL_LSN_MISMATCH');
     expect(await wal.appendBatch(batchOf(4, 2), { firstLsn: 4n })).toBe(5n);
     expect(await wal.append(Buffer.from('after'))).toBe(6n);
     expect(wal.stats().poisoned).toBe(false);
@@ -51,9 +47,10 @@ describe('Wal.appendBatch with firstLsn', () => {
 
   it('refuses a firstLsn that is not a bigint', async () => {
     const wal = await Wal.open(tempDir()).storageIo('sync-fs').build();
-    await expect(
+    await expectWalError(
       wal.appendBatch(batchOf(1, 1), { firstLsn: 1 as unknown as bigint }),
-    ).rejects.toMatchObject({ code: 'WAL_BAD_ARGUMENT' });
+      'WAL_BAD_ARGUMENT',
+    );
     expect(await wal.appendBatch(batchOf(1, 1), { firstLsn: 1n })).toBe(1n);
     await wal.close();
   });

@@ -96,9 +96,7 @@ describe('Wal.appendMany', () => {
     });
     engine.hold = true;
     wal.appendQueued(Buffer.alloc(90));
-    await expect(wal.appendMany(payloads(0, 3))).rejects.toMatchObject({
-      code: 'WAL_BACKPRESSURE',
-    });
+    await expectWalError(wal.appendMany(payloads(0, 3)), 'WAL_BACKPRESSURE');
     expect(engine.nextLsn).toBe(2n);
     engine.release();
     engine.hold = false;
@@ -108,9 +106,7 @@ describe('Wal.appendMany', () => {
   it('refuses a list with any bad entry before appending, and a closed log', async () => {
     const { wal, engine } = await openFakeWal({ durability: 'none' });
     for (const bad of [[payload(0), 'text'], [payload(0), null], [], payload(0), undefined]) {
-      await expect(wal.appendMany(bad as Uint8Array[])).rejects.toMatchObject({
-        code: 'WAL_BAD_ARGUMENT',
-      });
+      await expectWalError(wal.appendMany(bad as Uint8Array[]), 'WAL_BAD_ARGUMENT');
     }
     expect(engine.nextLsn).toBe(1n);
     expect(await wal.appendMany([payload(1)])).toBe(1n);
@@ -162,9 +158,10 @@ describe('Wal.appendMany over SegmentedWal', () => {
 
   it('a list with a record over maxRecordSize is refused whole, and the log goes on', async () => {
     const wal = await Wal.open('/log').storageIo(new MemoryStorageIo()).maxRecordSize(100).build();
-    await expect(wal.appendMany([Buffer.alloc(10), Buffer.alloc(101)])).rejects.toMatchObject({
-      code: 'WAL_RECORD_TOO_LARGE',
-    });
+    await expectWalError(
+      wal.appendMany([Buffer.alloc(10), Buffer.alloc(101)]),
+      'WAL_RECORD_TOO_LARGE',
+    );
     expect(await wal.appendMany([Buffer.alloc(100)])).toBe(1n);
     expect(wal.stats().state).toBe('running');
     await wal.close();

@@ -190,16 +190,13 @@ describe('close() over SegmentedWal, with completions held (deterministic)', () 
     await tick();
     const later = Array.from({ length: 5 }, (_, i) => wal.append(payload('b', i)));
     faulty.releaseCompletions();
-    const groupResults = await Promise.allSettled(group);
-    for (const [i, result] of groupResults.entries()) {
-      expect((result as PromiseRejectedResult).reason).toMatchObject({
-        code: 'WAL_OUTCOME_UNKNOWN',
-        details: { lsn: BigInt(i + 1) },
-      });
+    const groupErrors = await Promise.all(
+      group.map((appended) => expectWalError(appended, 'WAL_OUTCOME_UNKNOWN')),
+    );
+    for (const [i, error] of groupErrors.entries()) {
+      expect(error).toMatchObject({ details: { lsn: BigInt(i + 1) } });
     }
-    for (const result of await Promise.allSettled(later)) {
-      expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'WAL_POISONED' });
-    }
+    await Promise.all(later.map((appended) => expectWalError(appended, 'WAL_POISONED')));
     await wal.close();
     const log = await logOf('/log', memory);
     expect([...log.values()]).toEqual(Array.from({ length: 5 }, (_, i) => `a-${i}`));

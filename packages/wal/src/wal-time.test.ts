@@ -1,18 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Wal } from './index.js';
 
 const T0 = Date.UTC(2026, 10, 24, 10);
-let dir = '';
-afterEach(() => {
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 describe('Wal record times', () => {
   it('hands out r.time on replay, iterator and tail, and finds LSNs by time, read-only too', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-time-'));
+    const dir = tempDir('walnut-time-');
     let now = T0;
     const wal = await Wal.open(dir)
       .clock(() => now)

@@ -45,8 +45,7 @@ describe('Wal.truncateAfter', () => {
     const wal = await logOf(10);
     const before = [wal.append(old(11)), wal.append(old(12))];
     const cutting = wal.truncateAfter(5n);
-    await expect(wal.append(fresh(6))).rejects.toMatchObject({
-      code: WalErrorCode.BAD_STATE,
+    expect(await expectWalError(wal.append(fresh(6)), WalErrorCode.BAD_STATE)).toMatchObject({
       message: expect.stringContaining('while truncateAfter runs'),
     });
     expect(await Promise.all(before)).toEqual([11n, 12n]);
@@ -62,8 +61,7 @@ describe('Wal.truncateAfter', () => {
     const batch = new Batch();
     for (let i = 4; i <= 6; i++) batch.add(old(i));
     await wal.appendBatch(batch);
-    await expect(wal.truncateAfter(4n)).rejects.toMatchObject({
-      code: WalErrorCode.BAD_ARGUMENT,
+    expect(await expectWalError(wal.truncateAfter(4n), WalErrorCode.BAD_ARGUMENT)).toMatchObject({
       message: expect.stringContaining('atomic batch of LSNs 4..6'),
     });
     expect(await wal.append(old(7))).toBe(7n);
@@ -77,14 +75,15 @@ describe('Wal.truncateAfter', () => {
     await wal.truncateAfter(10n);
     for (let i = 11; i <= 70; i++) await wal.append(fresh(i));
     const seen: string[] = [];
-    const error = await (async () => {
+    const reading = (async () => {
       for (;;) {
         const step = await iter.next();
-        if (step.done) return null;
+        if (step.done) return;
         seen.push(text(step.value));
       }
-    })().catch((err: unknown) => err);
-    expect(error).toMatchObject({ code: WalErrorCode.TRUNCATED, details: { lsn: 10n } });
+    })();
+    const error = await expectWalError(reading, WalErrorCode.TRUNCATED);
+    expect(error).toMatchObject({ details: { lsn: 10n } });
     expect(seen.every((s) => s.includes(':old-'))).toBe(true);
     await wal.close();
   });
@@ -93,16 +92,10 @@ describe('Wal.truncateAfter', () => {
     const wal = await logOf(10);
     const tail = wal.tail(1n);
     for (let i = 1n; i <= 10n; i++) expect((await tail.next()).value.lsn).toBe(i);
-    const next = tail.next().then(
-      (step) => step,
-      (err: unknown) => err,
-    );
+    const next = expectWalError(tail.next(), WalErrorCode.TRUNCATED);
     await wal.truncateAfter(7n);
     for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
-    expect(await next).toMatchObject({
-      code: WalErrorCode.TRUNCATED,
-      details: { lsn: 7n },
-    });
+    expect(await next).toMatchObject({ details: { lsn: 7n } });
     await wal.close();
   });
 
@@ -120,8 +113,12 @@ describe('Wal.truncateAfter', () => {
     const above = seen.filter((s) => Number(s.split(':')[0]) > 7);
     const histories = new Set(above.map((s) => s.split(':')[1]!.split('-')[0]));
     expect(histories.size).toBeLessThanOrEqual(1);
-    if (error !== null) expect(error).toMatchObject({ code: WalErrorCode.TRUNCATED });
-    else expect(seen.slice(0, 2)).toEqual(['6:old-6', '7:old-7']);
+    if (error === null) expect(seen.slice(0, 2)).toEqual(['6:old-6', '7:old-7']);
+    else {
+      expectWalError(() => {
+        throw error;
+      }, WalErrorCode.TRUNCATED);
+    }
     await wal.close();
   });
 
@@ -131,13 +128,10 @@ describe('Wal.truncateAfter', () => {
     const reader = await Wal.open(dir).readOnly().storageIo('sync-fs');
     const tail = reader.tail(1n);
     for (let i = 1n; i <= 10n; i++) expect((await tail.next()).value.lsn).toBe(i);
-    const next = tail.next().then(
-      (step) => step,
-      (err: unknown) => err,
-    );
+    const next = expectWalError(tail.next(), WalErrorCode.TRUNCATED);
     await wal.truncateAfter(7n);
     for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
-    expect(await next).toMatchObject({ code: WalErrorCode.TRUNCATED, details: { lsn: 7n } });
+    expect(await next).toMatchObject({ details: { lsn: 7n } });
     await reader.close();
     await wal.close();
   });

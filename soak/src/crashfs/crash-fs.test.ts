@@ -3,24 +3,22 @@ import {
   fsyncSync,
   linkSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CrashFs, crashFsSkip } from './crash-fs.js';
 
 const skip = crashFsSkip();
-const root = mkdtempSync(join(tmpdir(), 'walnut-crashfs-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-crashfs-');
+afterAll(removeTempDirs);
 
 let backing: string;
 let mountpoint: string;

@@ -1,9 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { cli, tempDir } from '../../test/helpers.js';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli } from '../../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 describe('walnut bench', () => {
   it('runs W1 and W3 quickly and reports records, fsyncs and latency as JSON', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const r = await cli('bench', '--quick', '--json', '--dir', dir);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);

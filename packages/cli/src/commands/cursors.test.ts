@@ -1,11 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
-import { describe, expect, it } from 'vitest';
-import { cli, tempDir } from '../../test/helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli } from '../../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 async function logWithCursors(): Promise<{ dir: string; wal: Wal }> {
-  const dir = await tempDir();
+  const dir = tempDir();
   const wal = await Wal.open(dir).segmentSize(4096).build();
   await wal.appendMany(Array.from({ length: 300 }, () => Buffer.alloc(100, 1)));
   await (await wal.cursor('billing')).commit(250n);
@@ -55,7 +58,7 @@ describe('walnut cursors', () => {
   });
 
   it('inspect shows the retention settings its writer recorded', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const wal = await Wal.open(dir)
       .retention({ maxBytes: 1 << 20, maxSegments: 9, maxAgeMs: 7 * 86_400_000 })
       .build();
@@ -77,7 +80,7 @@ describe('walnut cursors', () => {
   });
 
   it('reports a damaged cursor file with exit 1, and a log without cursors plainly', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await (await Wal.open(dir).build()).close();
     expect((await cli('cursors', dir)).stdout).toContain('No durable cursors');
     await mkdir(join(dir, 'cursors'));

@@ -1,18 +1,14 @@
 import { truncate } from 'node:fs/promises';
 import { SegmentedWal } from '@walnut/segmented';
-import { describe, expect, it } from 'vitest';
-import {
-  cli,
-  encryptedWalLog,
-  simpleLog,
-  tempDir,
-  writeFloor,
-  writeLog,
-} from '../../test/helpers.js';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli, encryptedWalLog, simpleLog, writeFloor, writeLog } from '../../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 describe('walnut dump', () => {
   it('prints every record in LSN order with a text preview', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['alpha', 'beta'] },
       { firstLsn: 3n, payloads: ['gamma'] },
@@ -27,7 +23,7 @@ describe('walnut dump', () => {
   });
 
   it('starts at the first record appended at or after --since, by a bounded lookup', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const t0 = Date.parse('2026-11-24T10:00:00Z');
     let now = t0;
     // Two segments of records one second apart: the lookup crosses a segment boundary.
@@ -84,7 +80,7 @@ describe('walnut dump', () => {
   });
 
   it('starts at --from and stops after --limit, as JSON lines', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 10);
     const r = await cli('dump', dir, '--from', '4', '--limit', '3', '--json');
     expect(r.code).toBe(0);
@@ -97,7 +93,7 @@ describe('walnut dump', () => {
   });
 
   it('prints the records before damage in a sealed segment, then WAL_CORRUPT with segment and offset (exit 1)', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const segments = await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a1', 'a2'] },
       { firstLsn: 3n, payloads: ['b3', 'b4', 'b5'] },
@@ -119,14 +115,14 @@ describe('walnut dump', () => {
   });
 
   it('shows binary payloads as hex', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [{ firstLsn: 1n, payloads: ['\u0000\u0001\u0002'] }]);
     const r = await cli('dump', dir);
     expect(r.stdout).toContain('0x000102');
   });
 
   it('refuses to start below the floor with WAL_REPLAY_BELOW_FLOOR and exit 3', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 10);
     await writeFloor(dir, 5n);
     const r = await cli('dump', dir, '--from', '2');
@@ -136,7 +132,7 @@ describe('walnut dump', () => {
   });
 
   it('refuses a log the Wal encrypted with WAL_KEY_MISSING (exit 3): the CLI takes no keys', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await encryptedWalLog(dir, 3);
     const r = await cli('dump', dir);
     expect(r.code).toBe(3);
@@ -150,7 +146,7 @@ describe('walnut dump', () => {
 
 describe('walnut dump and walnut verify agree about records over the default maxRecordSize', () => {
   it('dumps a 17 MiB record appended under maxRecordSize 32 MiB, in a sealed segment too', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const wal = await SegmentedWal.open({ dir, maxRecordSize: 32 << 20, segmentTargetSize: 4096 });
     wal.append({ payload: Buffer.from('before') });
     wal.append({ payload: Buffer.alloc(17 << 20, 0x61) });

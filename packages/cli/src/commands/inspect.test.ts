@@ -1,18 +1,14 @@
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo } from '@walnut/storage-io';
-import { describe, expect, it } from 'vitest';
-import {
-  cli,
-  encryptedWalLog,
-  tempDir,
-  writeFloor,
-  writeHead,
-  writeLog,
-} from '../../test/helpers.js';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli, encryptedWalLog, writeFloor, writeHead, writeLog } from '../../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 describe('walnut inspect', () => {
   it('lists segments with LSN ranges, sizes, encryption, floor and lock', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a', 'b', 'c'] },
       { firstLsn: 4n, payloads: ['d', 'e'] },
@@ -30,7 +26,7 @@ describe('walnut inspect', () => {
   });
 
   it('reads the floor from FLOOR and prints JSON with LSNs as strings', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [{ firstLsn: 10n, payloads: ['x', 'y'] }]);
     await writeFloor(dir, 11n);
     await writeHead(dir, 10n);
@@ -54,7 +50,7 @@ describe('walnut inspect', () => {
   });
 
   it("shows each segment's append-time range, as text and JSON", async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const t0 = Date.parse('2026-11-24T10:00:00Z');
     let now = t0;
     const wal = await SegmentedWal.open({ dir, clock: () => now, segmentTargetSize: 4096 });
@@ -84,7 +80,7 @@ describe('walnut inspect', () => {
   });
 
   it('names a live lock holder by pid', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [{ firstLsn: 1n, payloads: ['x'] }]);
     const wal = await SegmentedWal.open({ dir, io: createStorageIo({ backend: 'sync-fs' }) });
     try {
@@ -105,7 +101,7 @@ describe('walnut inspect', () => {
   });
 
   it('shows the cipher and key id of a log the Wal encrypted, without the key', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await encryptedWalLog(dir, 10);
     const r = await cli('inspect', dir);
     expect(r.stderr).toBe('');

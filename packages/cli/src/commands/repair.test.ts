@@ -2,21 +2,23 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo } from '@walnut/storage-io';
-import { describe, expect, it } from 'vitest';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   appendBytes,
   cli,
   encryptedWalLog,
   flipByte,
   simpleLog,
-  tempDir,
   writeHead,
   writeLog,
 } from '../../test/helpers.js';
 
+afterEach(removeTempDirs);
+
 describe('walnut repair', () => {
   it('says there is nothing to do on a clean log and changes nothing', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 3);
     const r = await cli('repair', dir);
     expect(r.code).toBe(0);
@@ -25,8 +27,8 @@ describe('walnut repair', () => {
   });
 
   it('cuts a torn tail after copying the segment aside', async () => {
-    const dir = await tempDir();
-    const backup = join(await tempDir(), 'backup');
+    const dir = tempDir();
+    const backup = join(tempDir(), 'backup');
     const seg = await simpleLog(dir, 5);
     const garbage = Buffer.from([9, 9, 9, 9, 200, 0, 0, 0, 1, 2, 3, 4, 5]);
     await appendBytes(seg.path, garbage);
@@ -44,7 +46,7 @@ describe('walnut repair', () => {
   it.runIf(process.platform === 'linux')(
     'fails (exit 3) and changes nothing when the backup directory cannot be made',
     async () => {
-      const dir = await tempDir();
+      const dir = tempDir();
       const seg = await simpleLog(dir, 2);
       await appendBytes(seg.path, Buffer.from([9, 9, 9, 9, 200, 0, 0, 0, 1]));
       // mkdir says ENOENT under /proc although /proc exists: a recursive mkdir never settles.
@@ -56,7 +58,7 @@ describe('walnut repair', () => {
   );
 
   it('refuses mid-log corruption without --salvage and changes nothing', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 10);
     await flipByte(seg.path, seg.frameOffsets[4]! + 10);
     const before = await readFile(seg.path);
@@ -69,8 +71,8 @@ describe('walnut repair', () => {
   });
 
   it('with --salvage keeps every intact record and says which LSNs are lost', async () => {
-    const dir = await tempDir();
-    const backup = join(await tempDir(), 'backup');
+    const dir = tempDir();
+    const backup = join(tempDir(), 'backup');
     const seg = await simpleLog(dir, 10);
     await flipByte(seg.path, seg.frameOffsets[4]! + 10);
     const r = await cli('repair', dir, '--salvage', '--backup-dir', backup, '--json');
@@ -88,10 +90,10 @@ describe('walnut repair', () => {
   });
 
   it('with --salvage says which file it added for the records after the damage', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 10);
     await flipByte(seg.path, seg.frameOffsets[4]! + 10);
-    const r = await cli('repair', dir, '--salvage', '--backup-dir', join(await tempDir(), 'b'));
+    const r = await cli('repair', dir, '--salvage', '--backup-dir', join(tempDir(), 'b'));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
       `00000000000000000006.wal: added: the intact records after damage in ${seg.name}`,
@@ -103,7 +105,7 @@ describe('walnut repair', () => {
   });
 
   it('with --salvage says "renamed" for a segment it moves aside', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a', 'b'] },
       { firstLsn: 3n, payloads: ['c'] },
@@ -111,7 +113,7 @@ describe('walnut repair', () => {
     ]);
     const middle = '00000000000000000003.wal';
     await flipByte(join(dir, middle), 20);
-    const r = await cli('repair', dir, '--salvage', '--backup-dir', join(await tempDir(), 'b'));
+    const r = await cli('repair', dir, '--salvage', '--backup-dir', join(tempDir(), 'b'));
     expect(r.stdout).toContain(`${middle}: renamed to ${middle}.dropped`);
     expect(await readdir(dir)).toContain(`${middle}.dropped`);
     expect(r.code).toBe(0);
@@ -122,7 +124,7 @@ describe('walnut repair', () => {
     const r = await cli('repair', dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('A segment is missing');
-    const backup = join(await tempDir(), 'b');
+    const backup = join(tempDir(), 'b');
     const salvaged = await cli('repair', dir, '--salvage', '--backup-dir', backup);
     expect(salvaged.code).toBe(0);
     expect((await cli('verify', dir)).code).toBe(0);
@@ -130,7 +132,7 @@ describe('walnut repair', () => {
   }
 
   it('will not paper over a missing segment without --salvage', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a'] },
       { firstLsn: 3n, payloads: ['c'] },
@@ -139,7 +141,7 @@ describe('walnut repair', () => {
   });
 
   it('retires the LSNs of a missing newest segment with --salvage, so none is used again', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [{ firstLsn: 1n, payloads: ['a', 'b'] }]);
     await writeHead(dir, 3n);
     expect(await refusedThenSalvaged(dir)).toMatch(/LSNs 3\.\.\d+ are lost; recorded in GAPS/);
@@ -149,7 +151,7 @@ describe('walnut repair', () => {
   });
 
   it('refuses with WAL_LOCKED (exit 3) while a writer holds the log, changing nothing', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 3);
     const writer = await SegmentedWal.open({ dir, io: createStorageIo({ backend: 'sync-fs' }) });
     try {
@@ -166,8 +168,8 @@ describe('walnut repair', () => {
   });
 
   it('refuses a damaged log the Wal encrypted with WAL_KEY_MISSING (exit 3), changing nothing', async () => {
-    const dir = await tempDir();
-    const backup = join(await tempDir(), 'backup');
+    const dir = tempDir();
+    const backup = join(tempDir(), 'backup');
     const segment = await encryptedWalLog(dir, 10);
     await flipByte(segment, 64 + 30);
     const before = await readFile(segment);
@@ -181,7 +183,7 @@ describe('walnut repair', () => {
   });
 
   it('finds nothing to repair on a clean log the Wal encrypted', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await encryptedWalLog(dir, 3);
     const r = await cli('repair', dir);
     expect(r.code).toBe(0);

@@ -1,9 +1,11 @@
 import { ReplicatedWal } from '@walnut/replicate';
 import { NatsCluster } from '@walnut/replicate/testing';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, tempDir } from '../../test/helpers.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 // A real nats-server on loopback (one node is enough for the command line's behaviour).
 let cluster: NatsCluster;
@@ -17,13 +19,13 @@ afterAll(async () => {
 describe('walnut follow and walnut promote', () => {
   it('follow copies the stream until --until; promote makes the copy the primary and fences the old one', async () => {
     const stream = `cli-${process.pid}`;
-    const primary = await ReplicatedWal.open(await tempDir(), {
+    const primary = await ReplicatedWal.open(tempDir(), {
       servers: cluster.servers,
       stream,
       replicas: 1,
     });
     for (let i = 1; i <= 30; i++) await primary.append(Buffer.from(`record ${i}`));
-    const dir = await tempDir();
+    const dir = tempDir();
     const servers = cluster.servers.join(',');
 
     const follow = await cli(
@@ -61,11 +63,11 @@ describe('walnut follow and walnut promote', () => {
 
   it('rejoin makes the fenced old primary a follower again, ending equal to the new primary', async () => {
     const stream = `cli-rejoin-${process.pid}`;
-    const oldDir = await tempDir();
+    const oldDir = tempDir();
     const old = await ReplicatedWal.open(oldDir, { servers: cluster.servers, stream, replicas: 1 });
     for (let i = 1; i <= 10; i++) await old.append(Buffer.from(`record ${i}`));
     await old.close();
-    const dir = await tempDir();
+    const dir = tempDir();
     const servers = cluster.servers.join(',');
     expect(
       (await cli('follow', dir, '--servers', servers, '--stream', stream, '--until', '10')).code,
@@ -113,7 +115,7 @@ describe('walnut follow and walnut promote', () => {
   it('fails with exit code 3 and a clear message when the stream does not exist', async () => {
     const r = await cli(
       'follow',
-      await tempDir(),
+      tempDir(),
       '--servers',
       cluster.servers.join(','),
       '--stream',
@@ -126,7 +128,7 @@ describe('walnut follow and walnut promote', () => {
   });
 
   it('refuses a missing --servers as a usage error', async () => {
-    const r = await cli('promote', await tempDir(), '--stream', 'x');
+    const r = await cli('promote', tempDir(), '--stream', 'x');
     expect(r.code).toBe(2);
   });
 });

@@ -1,18 +1,20 @@
 import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   appendBytes,
   captureOutput,
   cli,
   encryptedWalLog,
   simpleLog,
-  tempDir,
   writeLog,
 } from '../../test/helpers.js';
 import { tailCommand } from './tail.js';
+
+afterEach(removeTempDirs);
 
 function frame(lsn: bigint, text: string): Buffer {
   const input = { payload: Buffer.from(text) };
@@ -31,7 +33,7 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 
 describe('walnut tail', () => {
   it('reports a sealed segment that ends before its successor starts (exit 1), naming it', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const segments = await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a1', 'a2'] },
       { firstLsn: 3n, payloads: ['b3', 'b4', 'b5'] },
@@ -48,7 +50,7 @@ describe('walnut tail', () => {
   });
 
   it('prints the last records across segments', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['one', 'two', 'three'] },
       { firstLsn: 4n, payloads: ['four'] },
@@ -65,7 +67,7 @@ describe('walnut tail', () => {
   });
 
   it('prints JSON lines with the payload in base64 and as text', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 2);
     const r = await cli('tail', dir, '--json', '-n', '1');
     expect(JSON.parse(r.stdout)).toMatchObject({
@@ -76,7 +78,7 @@ describe('walnut tail', () => {
   });
 
   it('follows new records, including a partly written frame and a new segment', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 2);
     const captured = captureOutput();
     const stop = new AbortController();
@@ -106,7 +108,7 @@ describe('walnut tail', () => {
   });
 
   it('refuses a log the Wal encrypted with WAL_KEY_MISSING (exit 3), printing no records', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await encryptedWalLog(dir, 10);
     const r = await cli('tail', dir, '-n', '2');
     expect(r.code).toBe(3);
@@ -118,7 +120,7 @@ describe('walnut tail', () => {
   });
 
   it('-f stops with WAL_REPLAY_BELOW_FLOOR when the writer deletes records it has not shown', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const wal = await Wal.open(dir).segmentSize(4096).build();
     const payload = Buffer.alloc(600, 0x61);
     for (let i = 0; i < 3; i++) await wal.append(payload);
@@ -130,26 +132,25 @@ describe('walnut tail', () => {
       { follow: true, lines: 1, signal: stop.signal, pollMs: 400 },
       captured.output,
     );
-    const stopped = expect(running).rejects.toMatchObject({
-      code: 'WAL_REPLAY_BELOW_FLOOR',
-      message: expect.stringMatching(/removed LSNs 4–\d+ .* before this tail read them/),
-    });
+    const stopped = expectWalError(running, 'WAL_REPLAY_BELOW_FLOOR');
     await until(() => captured.stdout.includes('LSN 3'));
     for (let i = 0; i < 40; i++) await wal.append(payload);
     await wal.truncateBefore(wal.lastLsn - 2n);
-    await stopped;
+    expect(await stopped).toMatchObject({
+      message: expect.stringMatching(/removed LSNs 4–\d+ .* before this tail read them/),
+    });
     stop.abort();
     await wal.close();
     expect(captured.stdout).not.toMatch(/LSN (\d{2})/);
   });
 
   it('-f stops with WAL_TRUNCATED when the writer cuts records it has shown and writes again', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const wal = await Wal.open(dir).build();
     for (const text of ['one', 'two', 'three']) await wal.append(Buffer.from(text));
     const captured = captureOutput();
     const running = tailCommand(dir, { follow: true, lines: 3, pollMs: 20 }, captured.output);
-    const stopped = expect(running).rejects.toMatchObject({ code: 'WAL_TRUNCATED' });
+    const stopped = expectWalError(running, 'WAL_TRUNCATED');
     await until(() => captured.stdout.includes('"three"'));
     await wal.truncateAfter(1n);
     await wal.append(Buffer.from('other two'));
@@ -159,7 +160,7 @@ describe('walnut tail', () => {
   });
 
   it('-f stops with WAL_KEY_MISSING when the writer goes on in a new encrypted segment', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const plain = await Wal.open(dir).build();
     await plain.append(Buffer.from('plain'));
     await plain.close();
@@ -167,12 +168,11 @@ describe('walnut tail', () => {
     const running = tailCommand(dir, { follow: true, lines: 1, pollMs: 20 }, captured.output);
     // Handled from the start: the follower may stop while the encrypted log is still
     // being written below, before the assertion is awaited.
-    const stopped = expect(running).rejects.toMatchObject({
-      code: 'WAL_KEY_MISSING',
-      message: expect.stringContaining('and the CLI takes no keys'),
-    });
+    const stopped = expectWalError(running, 'WAL_KEY_MISSING');
     await until(() => captured.stdout.includes('"plain"'));
     await encryptedWalLog(dir, 2);
-    await stopped;
+    expect(await stopped).toMatchObject({
+      message: expect.stringContaining('and the CLI takes no keys'),
+    });
   });
 });

@@ -1,6 +1,9 @@
 import { SegmentedWal } from '@walnut/segmented';
-import { describe, expect, it } from 'vitest';
-import { cli, simpleLog, tempDir } from '../../test/helpers.js';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli, simpleLog } from '../../test/helpers.js';
+
+afterEach(removeTempDirs);
 
 async function lsnsOf(dir: string): Promise<bigint[]> {
   const wal = await SegmentedWal.open({ dir, readOnly: true });
@@ -20,7 +23,7 @@ async function segmentedLog(dir: string, count: number): Promise<void> {
 
 describe('walnut truncate', () => {
   it('--after N cuts every record after N, and the next append gets N + 1', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 10);
     const r = await cli('truncate', dir, '--after', '4');
     expect(r.code).toBe(0);
@@ -30,7 +33,7 @@ describe('walnut truncate', () => {
   });
 
   it('--after 0 removes every record; --after the last LSN changes nothing', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 3);
     expect((await cli('truncate', dir, '--after', '3')).stdout).toContain('Nothing to cut');
     const r = await cli('truncate', dir, '--after', '0', '--json');
@@ -44,7 +47,7 @@ describe('walnut truncate', () => {
   });
 
   it('--before N deletes the sealed segments below N and says where the log starts', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await segmentedLog(dir, 40);
     const r = await cli('truncate', dir, '--before', '30', '--json');
     expect(r.code).toBe(0);
@@ -54,7 +57,7 @@ describe('walnut truncate', () => {
   });
 
   it('refuses a cut above the log or without exactly one of --after and --before', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 3);
     const above = await cli('truncate', dir, '--after', '9');
     expect(above.code).toBe(3);
@@ -66,13 +69,13 @@ describe('walnut truncate', () => {
   });
 
   it('is refused while another writer holds the log, and on a directory that is not a log', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 3);
     const writer = await SegmentedWal.open({ dir });
     const r = await cli('truncate', dir, '--after', '1');
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('WAL_LOCKED');
     await writer.close();
-    expect((await cli('truncate', await tempDir(), '--after', '1')).code).toBe(2);
+    expect((await cli('truncate', tempDir(), '--after', '1')).code).toBe(2);
   });
 });

@@ -1,19 +1,21 @@
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   appendBytes,
   cli,
   encryptedWalLog,
   flipByte,
   simpleLog,
-  tempDir,
   writeHead,
   writeLog,
 } from '../../test/helpers.js';
 
+afterEach(removeTempDirs);
+
 describe('walnut verify', () => {
   it('passes a clean log and says how much it checked', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await simpleLog(dir, 50);
     const r = await cli('verify', dir);
     expect(r.code).toBe(0);
@@ -21,7 +23,7 @@ describe('walnut verify', () => {
   });
 
   it('exits 1 on a damaged frame in the middle and names the segment and offset', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 20);
     const offset = seg.frameOffsets[7]!;
     await flipByte(seg.path, offset + 12);
@@ -32,7 +34,7 @@ describe('walnut verify', () => {
   });
 
   it('treats a torn tail in the last segment as a note, not corruption', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 5);
     await appendBytes(seg.path, Buffer.from([0x11, 0x22, 0x33, 0x44, 0x30, 0, 0, 0, 1, 2, 3]));
     const r = await cli('verify', dir);
@@ -41,7 +43,7 @@ describe('walnut verify', () => {
   });
 
   it('reports a missing middle segment', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a', 'b'] },
       { firstLsn: 5n, payloads: ['e'] },
@@ -58,7 +60,7 @@ describe('walnut verify', () => {
   });
 
   it('reports a missing newest segment, which only HEAD remembers', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await writeLog(dir, [
       { firstLsn: 1n, payloads: ['a', 'b'] },
       { firstLsn: 3n, payloads: ['c'] },
@@ -76,7 +78,7 @@ describe('walnut verify', () => {
   });
 
   it('reports a damaged segment header', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const seg = await simpleLog(dir, 3);
     await flipByte(seg.path, 10);
     const r = await cli('verify', dir);
@@ -85,7 +87,7 @@ describe('walnut verify', () => {
   });
 
   it('exits 2 (usage) and says what to pass for a directory that is not a log', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const r = await cli('verify', dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('is not a Walnut log');
@@ -93,7 +95,7 @@ describe('walnut verify', () => {
   });
 
   it('checks a log the Wal encrypted without the key: OK, frames counted, records not', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await encryptedWalLog(dir, 10);
     const r = await cli('verify', dir);
     expect(r.stderr).not.toContain('WAL_');
@@ -106,7 +108,7 @@ describe('walnut verify', () => {
   });
 
   it('counts the plain records and the encrypted frames of a log encrypted after it was plain', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const plain = await Wal.open(dir).build();
     await plain.append(Buffer.from('one'));
     await plain.append(Buffer.from('two'));
@@ -123,7 +125,7 @@ describe('walnut verify', () => {
   });
 
   it('finds a damaged encrypted frame by its CRC and exits 1', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const segment = await encryptedWalLog(dir, 10);
     await flipByte(segment, 64 + 30);
     const r = await cli('verify', dir);

@@ -3,10 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { captureOutput, cli, tempDir } from '../../test/helpers.js';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { captureOutput, cli } from '../../test/helpers.js';
 import { writerScriptPath } from './crash.js';
 import { demoCommand } from './demo.js';
+
+afterEach(removeTempDirs);
 
 const bin = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -16,7 +19,7 @@ describe('walnut demo', () => {
   });
 
   it('ingests, survives a SIGKILL of its writer and finds every acknowledged record', async () => {
-    const dir = join(await tempDir(), 'demo');
+    const dir = join(tempDir(), 'demo');
     const captured = captureOutput();
     const code = await demoCommand(
       { dir, seconds: 1, producers: 8, recordSize: 64, crashAfterMs: 300, json: true },
@@ -36,7 +39,7 @@ describe('walnut demo', () => {
   });
 
   it('runs from the built bin without a terminal, printing plain progress lines and the summary', async () => {
-    const dir = join(await tempDir(), 'demo');
+    const dir = join(tempDir(), 'demo');
     const r = spawnSync(
       process.execPath,
       [bin, 'demo', dir, '--seconds', '1', '--producers', '16', '--crash-after-ms', '300'],
@@ -52,7 +55,7 @@ describe('walnut demo', () => {
   });
 
   it('will not wipe a directory it did not make (exit 2)', async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     await mkdir(join(dir, 'mine'));
     await writeFile(join(dir, 'mine', 'precious.txt'), 'keep me');
     const r = await cli('demo', join(dir, 'mine'));
@@ -62,7 +65,7 @@ describe('walnut demo', () => {
   });
 
   it('by default uses <tmp>/walnut-demo, or a fresh directory beside it when that one is not its own', async () => {
-    const tmp = await tempDir();
+    const tmp = tempDir();
     await mkdir(join(tmp, 'walnut-demo'));
     await writeFile(join(tmp, 'walnut-demo', 'someone-elses.txt'), 'keep me');
     const saved = process.env.TMPDIR;

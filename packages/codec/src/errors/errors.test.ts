@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectWalError } from '../testing/index.js';
 import { badArgument, invalidArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 
 describe('WalError', () => {
@@ -36,9 +37,9 @@ describe('WalError', () => {
   });
 
   it('invalidArgument throws WAL_BAD_ARGUMENT with the message it is given', () => {
-    expect(() => invalidArgument('pass a KeyRing')).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT, message: 'pass a KeyRing' }),
-    );
+    expect(
+      expectWalError(() => invalidArgument('pass a KeyRing'), WalErrorCode.BAD_ARGUMENT),
+    ).toMatchObject({ message: 'pass a KeyRing' });
   });
 
   it('closed names what is closed, why in parentheses, then what to do', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isWalError, WalErrorCode } from '../errors/errors.js';
+import { WalErrorCode } from '../errors/errors.js';
 import { decodeFileHeader, encodeFileHeader } from '../files/file-header.js';
+import { expectWalError } from '../testing/index.js';
 import { BodyKind } from './constants.js';
 import { FrameCipher, KeyRing } from './crypto.js';
 import { encodeRecordFrame } from './records.js';
@@ -42,26 +43,27 @@ describe('encrypted frames', () => {
   it('fail with WAL_DECRYPT_FAILED under another key and WAL_KEY_MISSING without one', () => {
     const buf = encryptedLog();
     const other = new KeyRing({ 1: Buffer.alloc(32, 2) }, 1);
-    expect(() =>
-      new FrameScanner(buf, { cipher: FrameCipher.forFile(other, header) }).nextRecord(),
-    ).toThrow(expect.objectContaining({ code: WalErrorCode.DECRYPT_FAILED }));
-    expect(() => new FrameScanner(buf).nextRecord()).toThrow(
-      expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
+    expectWalError(
+      () => new FrameScanner(buf, { cipher: FrameCipher.forFile(other, header) }).nextRecord(),
+      WalErrorCode.DECRYPT_FAILED,
     );
+    expectWalError(() => new FrameScanner(buf).nextRecord(), WalErrorCode.KEY_MISSING);
     // Named: which file, where in it, and which key id was tried.
     const named = FrameCipher.forFile(other, header, '/log/00000000000000000001.wal');
-    expect(() => new FrameScanner(buf, { cipher: named }).nextRecord()).toThrow(
-      expect.objectContaining({
-        message: expect.stringContaining('/log/00000000000000000001.wal'),
-        details: { segment: '/log/00000000000000000001.wal', keyId: 1, offset: 0 },
-      }),
+    const error = expectWalError(
+      () => new FrameScanner(buf, { cipher: named }).nextRecord(),
+      WalErrorCode.DECRYPT_FAILED,
     );
-    try {
-      FrameCipher.forFile(new KeyRing([[2, Buffer.alloc(32)]], 2), header);
-      expect.unreachable();
-    } catch (err) {
-      expect(isWalError(err, WalErrorCode.KEY_MISSING)).toBe(true);
-    }
+    expect(error.message).toContain('/log/00000000000000000001.wal');
+    expect(error.details).toEqual({
+      segment: '/log/00000000000000000001.wal',
+      keyId: 1,
+      offset: 0,
+    });
+    expectWalError(
+      () => FrameCipher.forFile(new KeyRing([[2, Buffer.alloc(32)]], 2), header),
+      WalErrorCode.KEY_MISSING,
+    );
   });
 });
 
@@ -106,19 +108,22 @@ describe('passEncrypted: encrypted frames without the key', () => {
   });
 
   it('reads no records: nextRecord() still needs the key', () => {
-    expect(() => new FrameScanner(encryptedLog(), { passEncrypted: true }).nextRecord()).toThrow(
-      expect.objectContaining({ code: WalErrorCode.KEY_MISSING }),
+    expectWalError(
+      () => new FrameScanner(encryptedLog(), { passEncrypted: true }).nextRecord(),
+      WalErrorCode.KEY_MISSING,
     );
   });
 
   it('is refused beside a cipher, and must be a boolean', () => {
     const buf = encryptedLog();
-    expect(
+    expectWalError(
       () =>
         new FrameScanner(buf, { passEncrypted: true, cipher: FrameCipher.forFile(ring, header) }),
-    ).toThrow(expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }));
-    expect(() => new FrameScanner(buf, { passEncrypted: 1 as unknown as boolean })).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expectWalError(
+      () => new FrameScanner(buf, { passEncrypted: 1 as unknown as boolean }),
+      WalErrorCode.BAD_ARGUMENT,
     );
   });
 });
@@ -129,22 +134,15 @@ describe('KeyRing', () => {
     expect(rotated.currentKeyId).toBe(2);
     expect(rotated.has(1)).toBe(true);
     expect(ring.has(2)).toBe(false);
-    expect(() => new KeyRing([[1, Buffer.alloc(16)]], 1)).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
-    );
-    expect(() => new KeyRing([[1, Buffer.alloc(32)]], 2)).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
-    );
+    expectWalError(() => new KeyRing([[1, Buffer.alloc(16)]], 1), WalErrorCode.BAD_ARGUMENT);
+    expectWalError(() => new KeyRing([[1, Buffer.alloc(32)]], 2), WalErrorCode.BAD_ARGUMENT);
   });
 
   it('refuses one key passed alone, saying how to pass it, and a Proxy of one', () => {
     for (const alone of [Buffer.alloc(32), new Proxy(Buffer.alloc(32), {})]) {
-      expect(() => new KeyRing(alone as never, 1)).toThrow(
-        expect.objectContaining({
-          code: WalErrorCode.BAD_ARGUMENT,
-          message: expect.stringContaining('(one key: [[keyId, key]])'),
-        }),
-      );
+      expect(
+        expectWalError(() => new KeyRing(alone as never, 1), WalErrorCode.BAD_ARGUMENT),
+      ).toMatchObject({ message: expect.stringContaining('(one key: [[keyId, key]])') });
     }
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { codecAddon, crc32cImplementation } from '../crc/crc32c.js';
 import { crc32cJs } from '../crc/crc32c-js.js';
 import { WalErrorCode } from '../errors/errors.js';
+import { expectWalError } from '../testing/index.js';
 import { BodyKind, FRAME_HEADER_SIZE } from './constants.js';
 import {
   FrameRunStop,
@@ -152,15 +153,18 @@ describe('walkFrames', () => {
 
   it('refuses arguments it cannot walk with', () => {
     const status = new Float64Array(2);
-    expect(() => walkFrames(buf, 0, buf.length + 1, 700, status, new Uint32Array(2))).toThrow(
-      expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+    expectWalError(
+      () => walkFrames(buf, 0, buf.length + 1, 700, status, new Uint32Array(2)),
+      WalErrorCode.BAD_ARGUMENT,
     );
-    expect(() =>
-      walkFrames(buf, 0, buf.length, 700, new Float64Array(1), new Uint32Array(2)),
-    ).toThrow(expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }));
+    expectWalError(
+      () => walkFrames(buf, 0, buf.length, 700, new Float64Array(1), new Uint32Array(2)),
+      WalErrorCode.BAD_ARGUMENT,
+    );
     for (const table of [[0, 0] as unknown as Uint32Array, new Uint32Array(1)])
-      expect(() => walkFrames(buf, 0, buf.length, 700, status, table)).toThrow(
-        expect.objectContaining({ code: WalErrorCode.BAD_ARGUMENT }),
+      expectWalError(
+        () => walkFrames(buf, 0, buf.length, 700, status, table),
+        WalErrorCode.BAD_ARGUMENT,
       );
   });
 });

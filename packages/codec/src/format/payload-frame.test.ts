@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { codeOf } from '../../test/error-code.js';
 import { WalErrorCode } from '../errors/errors.js';
+import { expectWalError } from '../testing/index.js';
 import {
   encodePayloadFramesUnsealed,
   encodePayloadFrameUnsealed,
@@ -32,21 +32,22 @@ describe('encodePayloadFrameUnsealed', () => {
   it('refuses what the general encoder refuses, and a Proxy posing as a Uint8Array', () => {
     const buf = Buffer.alloc(64);
     const payload = Buffer.alloc(4);
-    expect(codeOf(() => encodePayloadFrameUnsealed(buf, 0, 0n, payload))).toBe(
+    expectWalError(
+      () => encodePayloadFrameUnsealed(buf, 0, 0n, payload),
       WalErrorCode.BAD_ARGUMENT,
     );
-    expect(codeOf(() => encodePayloadFrameUnsealed(buf, 0, 2n ** 64n, payload))).toBe(
+    expectWalError(
+      () => encodePayloadFrameUnsealed(buf, 0, 2n ** 64n, payload),
       WalErrorCode.BAD_ARGUMENT,
     );
     const notBytes = 'abcd' as unknown as Uint8Array;
-    expect(codeOf(() => encodePayloadFrameUnsealed(buf, 0, 1n, notBytes))).toBe(
+    expectWalError(
+      () => encodePayloadFrameUnsealed(buf, 0, 1n, notBytes),
       WalErrorCode.BAD_ARGUMENT,
     );
     const proxy = new Proxy(payload, {});
     expect(proxy instanceof Uint8Array).toBe(true);
-    expect(codeOf(() => encodePayloadFrameUnsealed(buf, 0, 1n, proxy))).toBe(
-      WalErrorCode.BAD_ARGUMENT,
-    );
+    expectWalError(() => encodePayloadFrameUnsealed(buf, 0, 1n, proxy), WalErrorCode.BAD_ARGUMENT);
     expect(() => encodePayloadFrameUnsealed(buf, 50, 1n, payload)).toThrow(RangeError);
   });
 });
@@ -88,7 +89,8 @@ describe('encodePayloadFramesUnsealed', () => {
     const good = Buffer.alloc(4);
     const bad = [good, 'abcd' as unknown as Uint8Array];
     expect(() => encodePayloadFramesUnsealed(buf, 0, 1n, bad, 0, 2)).toThrow(/payloads\[1\]/);
-    expect(codeOf(() => encodePayloadFramesUnsealed(buf, 0, 1n, bad, 0, 2))).toBe(
+    expectWalError(
+      () => encodePayloadFramesUnsealed(buf, 0, 1n, bad, 0, 2),
       WalErrorCode.BAD_ARGUMENT,
     );
     // The range stops before the bad one: nothing is refused.
@@ -104,10 +106,12 @@ describe('encodePayloadFramesUnsealed', () => {
     expect(() => encodePayloadFramesUnsealed(buf, 0, 1n, list, 1, 0)).toThrow(RangeError);
     expect(() => encodePayloadFramesUnsealed(buf, 0, 1n, list, 0, 3)).toThrow(RangeError);
     expect(encodePayloadFramesUnsealed(buf, 0, 2n ** 64n - 2n, list, 0, 2)).toBe(42);
-    expect(codeOf(() => encodePayloadFramesUnsealed(buf, 0, 2n ** 64n - 1n, list, 0, 2))).toBe(
+    expectWalError(
+      () => encodePayloadFramesUnsealed(buf, 0, 2n ** 64n - 1n, list, 0, 2),
       WalErrorCode.BAD_ARGUMENT,
     );
-    expect(codeOf(() => encodePayloadFramesUnsealed(buf, 0, 0n, list, 0, 1))).toBe(
+    expectWalError(
+      () => encodePayloadFramesUnsealed(buf, 0, 0n, list, 0, 1),
       WalErrorCode.BAD_ARGUMENT,
     );
   });

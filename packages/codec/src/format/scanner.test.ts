@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectWalError } from '../testing/index.js';
 import { encodeCoreEntryFrame } from './core-entry.js';
 import { classifyDamage, findNextValidFrame } from './damage.js';
 import { encodeFrame } from './frame.js';
@@ -132,16 +133,10 @@ describe('FrameScanner limits and arguments', () => {
       { baseOffset: -1 },
       { cipher: {} },
     ]) {
-      expect(() => new FrameScanner(buf, options as never)).toThrow(
-        expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
-      );
+      expectWalError(() => new FrameScanner(buf, options as never), 'WAL_BAD_ARGUMENT');
     }
-    expect(() => new FrameScanner('nope' as never)).toThrow(
-      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
-    );
-    expect(() => classifyDamage(buf, 17)).toThrow(
-      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
-    );
+    expectWalError(() => new FrameScanner('nope' as never), 'WAL_BAD_ARGUMENT');
+    expectWalError(() => classifyDamage(buf, 17), 'WAL_BAD_ARGUMENT');
   });
 
   it('scans from start to end of a larger buffer, reporting file offsets', () => {

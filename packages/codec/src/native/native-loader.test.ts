@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { addonSwitch, loadAddon, nativeFallbacks, packageRootOf } from './native-loader.js';
 import { currentRuntime } from './runtime.js';
 
+// Not the kit's tempDir(): the codec sits below storage-io, and its tests import nothing above it.
 const empty = mkdtempSync(join(tmpdir(), 'walnut-no-addon-'));
 afterAll(() => rmSync(empty, { recursive: true, force: true }));
 

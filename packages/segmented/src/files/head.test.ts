@@ -7,9 +7,9 @@ import {
   MemoryStorageIo,
   type OpenOptions,
 } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { closedLogWith, collect, DIR, openMemory, payloadFor } from '../../test/helpers.js';
+import { closedLogWith, collect, DIR, openMemory } from '../../test/helpers.js';
 import { SegmentedWal } from '../index.js';
 
 const HEAD = join(DIR, 'HEAD');

@@ -1,7 +1,7 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, flipByte, payloadFor, testRing } from '../../test/helpers.js';
+import { collect, DIR, flipByte, testRing } from '../../test/helpers.js';
 import { SegmentedWal } from '../index.js';
 
 const lsnsOf = async (wal: SegmentedWal) => (await collect(wal.replay())).map((r) => r.lsn);

@@ -1,7 +1,7 @@
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { RecordingStorageIo } from '@walnut/storage-io/testing';
+import { payloadFor, RecordingStorageIo } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { openMemory, payloadFor } from '../../test/helpers.js';
+import { openMemory } from '../../test/helpers.js';
 
 /** The bytes the reads through `io` returned. */
 const bytesRead = (io: RecordingStorageIo) =>

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import {
   appendRaw,
@@ -11,7 +11,6 @@ import {
   fileSize,
   flipByte,
   openMemory,
-  payloadFor,
 } from '../../test/helpers.js';
 import { SegmentedWal } from '../index.js';
 

@@ -7,9 +7,10 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { payloadFor } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, openMemory, payloadFor, testRing } from '../../test/helpers.js';
+import { collect, DIR, openMemory, testRing } from '../../test/helpers.js';
 import { SegmentedWal, type SegmentedWalConfig } from '../index.js';
 
 type Damage =

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { decodeGaps, GAPS_FILE } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, flipByte, openMemory, payloadFor, testRing } from '../../test/helpers.js';
+import { collect, DIR, flipByte, openMemory, testRing } from '../../test/helpers.js';
 import { SegmentedWal, type SegmentedWalConfig } from '../index.js';
 
 const FRAME = 8 + 12 + 4 + 100; // frame header, record body, time, payload

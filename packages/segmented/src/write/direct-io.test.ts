@@ -1,11 +1,16 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { createStorageIo, Errno, MemoryStorageIo } from '@walnut/storage-io';
-import { ioUringForTests, RecordingStorageIo } from '@walnut/storage-io/testing';
+import {
+  ioUringForTests,
+  payloadFor,
+  RecordingStorageIo,
+  removeTempDirs,
+  tempDir,
+} from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor, testRing } from '../../test/helpers.js';
+import { collect, DIR, testRing } from '../../test/helpers.js';
 import { SegmentedWal } from '../index.js';
 import { BLOCK } from './direct-io.js';
 
@@ -186,12 +191,12 @@ describe.each([
   { backend: 'io_uring' as const, skip: ioUringForTests().skip !== false },
 ])('directIo on real files ($backend)', ({ backend, skip }) => {
   let dir = '';
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(removeTempDirs);
 
   it.skipIf(skip)(
     'writes O_DIRECT segments in whole blocks that reopen with every record',
     async () => {
-      dir = mkdtempSync(join(tmpdir(), 'walnut-direct-'));
+      dir = tempDir('walnut-direct-');
       const config = {
         dir,
         directIo: true,

@@ -1,17 +1,9 @@
 import { WalErrorCode, type WalRecordInput } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR, openMemory, testRing } from '../../test/helpers.js';
 import { SegmentedWal, type SegmentedWalConfig } from '../index.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  return undefined;
-}
 
 /** Appends 'before', runs `middle`, appends 'after', syncs, reopens: the payloads replayed. */
 async function aroundAndReopened(
@@ -52,7 +44,7 @@ describe('maxRecordSize bounds payload and meta, never the frame a later reader 
   it('refuses a batch whose payload and meta are over maxRecordSize, and appends nothing of it', async () => {
     const big = Array.from({ length: 5 }, () => ({ payload: Buffer.alloc(1000) }));
     const replayed = await aroundAndReopened({ maxRecordSize: 4096 }, (wal) => {
-      expect(codeOf(() => wal.appendBatch(big))).toBe(WalErrorCode.RECORD_TOO_LARGE);
+      expectWalError(() => wal.appendBatch(big), WalErrorCode.RECORD_TOO_LARGE);
     });
     expect(replayed).toEqual(['before', 'after']);
   });
@@ -93,9 +85,14 @@ describe('a record that reads differently each time while it is appended', () =>
           () => wal.append(shifting(sizes)),
           () => wal.appendBatch([{ payload: Buffer.from('b') }, shifting(sizes)]),
         ]) {
-          const code = codeOf(append);
-          if (code === undefined) kept++;
-          else expect(code).toBe(WalErrorCode.BAD_ARGUMENT);
+          try {
+            append();
+            kept++;
+          } catch (error) {
+            expectWalError(() => {
+              throw error;
+            }, WalErrorCode.BAD_ARGUMENT);
+          }
         }
       });
       expect(replayed[0]).toBe('before');

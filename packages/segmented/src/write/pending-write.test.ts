@@ -1,6 +1,7 @@
 import { MemoryStorageIo } from '@walnut/storage-io';
+import { payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { DIR, payloadFor } from '../../test/helpers.js';
+import { DIR } from '../../test/helpers.js';
 import { SegmentedWal } from '../index.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));

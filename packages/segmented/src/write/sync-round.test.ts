@@ -1,7 +1,7 @@
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { RecordingStorageIo } from '@walnut/storage-io/testing';
+import { payloadFor, RecordingStorageIo } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { openMemory, payloadFor } from '../../test/helpers.js';
+import { openMemory } from '../../test/helpers.js';
 
 /** What each `flush()` since the `from`th handed over, as `op`, `op+link` or `op+dsync`. */
 const flushesSince = (io: RecordingStorageIo, from: number) =>

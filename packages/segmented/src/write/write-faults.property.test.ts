@@ -1,9 +1,9 @@
 import { isWalError, WalErrorCode } from '@walnut/codec';
 import { type Fault, FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { RecordingStorageIo } from '@walnut/storage-io/testing';
+import { payloadFor, RecordingStorageIo } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { collect, DIR, payloadFor } from '../../test/helpers.js';
+import { collect, DIR } from '../../test/helpers.js';
 import { SegmentedWal } from '../index.js';
 
 type Op =

@@ -1,3 +1,4 @@
+import { expectWalError } from '@walnut/codec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadNativeFrom, nativeAddonStatus } from '../native.js';
 import { createStorageIo } from './create.js';
@@ -40,14 +41,14 @@ describe('createStorageIo', () => {
     ],
   ])('refuses %s instead of running auto', (_, options, says) => {
     delete process.env.WALNUT_STORAGE_IO;
-    expect(() => createStorageIo(options as never)).toThrow(
-      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT', message: expect.stringContaining(says) }),
-    );
+    expect(
+      expectWalError(() => createStorageIo(options as never), 'WAL_BAD_ARGUMENT'),
+    ).toMatchObject({ message: expect.stringContaining(says) });
   });
 
   it('rejects an unknown WALNUT_STORAGE_IO value', () => {
     process.env.WALNUT_STORAGE_IO = 'floppy';
-    expect(() => createStorageIo()).toThrow(expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }));
+    expectWalError(() => createStorageIo(), 'WAL_BAD_ARGUMENT');
   });
 
   it('auto picks io_uring exactly when a ring can be created, and says why either way', async () => {
@@ -85,14 +86,12 @@ describe('io_uring options are used or refused, never ignored', () => {
     'refuses %s, which is not implemented',
     (key) => {
       for (const backend of ['auto', 'io_uring', 'sync-fs', 'memory'] as const) {
-        expect(() =>
-          createStorageIo({ backend, ioUring: { [key]: true } as IoUringConfig }),
-        ).toThrow(
-          expect.objectContaining({
-            code: 'WAL_BAD_ARGUMENT',
-            message: expect.stringContaining(`ioUring.${key} is not supported`),
-          }),
-        );
+        expect(
+          expectWalError(
+            () => createStorageIo({ backend, ioUring: { [key]: true } as IoUringConfig }),
+            'WAL_BAD_ARGUMENT',
+          ),
+        ).toMatchObject({ message: expect.stringContaining(`ioUring.${key} is not supported`) });
       }
     },
   );

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,6 +6,7 @@ import { Errno } from '../contract/errors.js';
 import type { IoCompletion, StorageIo } from '../contract/types.js';
 import type { NativeBinding, NativeRing, NativeRingOptions } from '../native.js';
 import { ioUringForTests } from '../testing/io-uring-for-tests.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { IoUringStorageIo } from './io-uring.js';
 import { SyncFsStorageIo } from './sync-fs.js';
 
@@ -176,12 +176,12 @@ describe.skipIf(ring.skip !== false)(
     let io: IoUringStorageIo;
     beforeEach(() => {
       kernel.reset();
-      dir = mkdtempSync(join(tmpdir(), 'walnut-uring-cancel-'));
+      dir = tempDir('walnut-uring-cancel-');
       io = IoUringStorageIo.create({ entries: 8 });
     });
     afterEach(async () => {
       await io.closeIo();
-      rmSync(dir, { recursive: true, force: true });
+      removeTempDirs();
     });
 
     async function collect(count: number): Promise<IoCompletion[]> {

@@ -1,6 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -8,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Errno } from '../contract/errors.js';
 import { ioUringForTests } from '../testing/io-uring-for-tests.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { IoUringStorageIo } from './io-uring.js';
 
 const ring = ioUringForTests();
@@ -19,12 +18,12 @@ describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), (
   let dir = '';
   let io: IoUringStorageIo;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-uring-'));
+    dir = tempDir('walnut-uring-');
     io = IoUringStorageIo.create({ entries: 8 });
   });
   afterEach(async () => {
     await io.closeIo();
-    rmSync(dir, { recursive: true, force: true });
+    removeTempDirs();
   });
 
   it('runs a callback whose completion a nested poll took in at the next reapCompletions, with no microtask between', async () => {

@@ -1,10 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StorageIo } from '../contract/types.js';
 import { ioUringForTests } from '../testing/io-uring-for-tests.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { IoUringStorageIo } from './io-uring.js';
 import { SyncFsStorageIo } from './sync-fs.js';
 
@@ -22,8 +21,8 @@ const step = fc.record({
   length: fc.integer({ min: 1, max: 3000 }),
 }) as fc.Arbitrary<Step>;
 
-const dir = mkdtempSync(join(tmpdir(), 'walnut-linking-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('walnut-linking-');
+afterAll(removeTempDirs);
 
 /** Runs the steps and returns each submission's result, in submission order. */
 async function run(io: StorageIo, steps: readonly Step[], file: string): Promise<number[]> {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expectWalError } from '@walnut/codec/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Errno } from '../contract/errors.js';
 import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
@@ -40,15 +41,10 @@ describe('makeDirectory', () => {
   it('refuses a path whose ancestor is a file with WAL_IO ENOTDIR', () => {
     const file = join(root, 'file');
     writeFileSync(file, 'x');
-    expect(() => makeDirectory(file)).toThrow(
-      expect.objectContaining({
-        code: 'WAL_IO',
-        details: expect.objectContaining({ errno: Errno.ENOTDIR }),
-      }),
-    );
-    expect(() => makeDirectory(join(file, 'below'))).toThrow(
-      expect.objectContaining({ code: 'WAL_IO' }),
-    );
+    expect(expectWalError(() => makeDirectory(file), 'WAL_IO')).toMatchObject({
+      details: expect.objectContaining({ errno: Errno.ENOTDIR }),
+    });
+    expectWalError(() => makeDirectory(join(file, 'below')), 'WAL_IO');
   });
 
   it.runIf(process.platform === 'linux')(

@@ -1,4 +1,5 @@
 import { currentRuntime } from '@walnut/codec';
+import { expectWalError } from '@walnut/codec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStorageIo } from './create.js';
 import { ioUringAvailability } from './io-uring.js';
@@ -47,12 +48,9 @@ describe(`in this runtime (${currentRuntime().name})`, () => {
       expect(ioUringAvailability().reason).not.toContain('uv_poll');
       return;
     }
-    expect(() => createStorageIo({ backend: 'io_uring' })).toThrow(
-      expect.objectContaining({
-        code: 'WAL_BACKEND_UNAVAILABLE',
-        message: `io_uring is unavailable: ${refused}`,
-      }),
-    );
+    expect(
+      expectWalError(() => createStorageIo({ backend: 'io_uring' }), 'WAL_BACKEND_UNAVAILABLE'),
+    ).toMatchObject({ message: `io_uring is unavailable: ${refused}` });
     expect(ioUringAvailability()).toEqual({ available: false, reason: refused });
   });
 });

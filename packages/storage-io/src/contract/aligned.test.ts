@@ -1,3 +1,4 @@
+import { expectWalError } from '@walnut/codec/testing';
 import { describe, expect, it } from 'vitest';
 import { nativeAddonStatus } from '../native.js';
 import { alignedBuffer, alignedBufferUnavailable, DIRECT_IO_ALIGNMENT } from './aligned.js';
@@ -19,9 +20,7 @@ describe('alignedBuffer', () => {
 
   it('refuses sizes that are not a positive whole number of bytes', () => {
     for (const size of [0, -1, 1.5, Number.NaN, 2 ** 60]) {
-      expect(() => alignedBuffer(size)).toThrow(
-        expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
-      );
+      expectWalError(() => alignedBuffer(size), 'WAL_BAD_ARGUMENT');
     }
   });
 });

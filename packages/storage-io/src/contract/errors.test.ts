@@ -1,4 +1,5 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
+import { expectWalError } from '@walnut/codec/testing';
 import { describe, expect, it } from 'vitest';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import { Errno, resultFromNodeError } from './errors.js';
@@ -25,8 +26,11 @@ describe('the -errno a completion carries', () => {
 describe('a real-file operation given a bad argument', () => {
   it('fails with WAL_BAD_ARGUMENT, not WAL_IO (nothing reached the disk)', async () => {
     const io = new SyncFsStorageIo();
-    const error = await io.close(undefined as unknown as number).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'WAL_BAD_ARGUMENT', details: { syscall: 'close' } });
+    const error = await expectWalError(
+      io.close(undefined as unknown as number),
+      'WAL_BAD_ARGUMENT',
+    );
+    expect(error).toMatchObject({ details: { syscall: 'close' } });
     await io.closeIo();
   });
 });

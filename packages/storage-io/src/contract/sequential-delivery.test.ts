@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 describe.each([
   ['sync-fs', () => new SyncFsStorageIo()],
@@ -16,8 +12,7 @@ describe.each([
 ])('%s delivers completions from the event loop', (_name, make) => {
   it('lets timers run while a caller awaits one completion after another', async () => {
     const io = make();
-    const dir = mkdtempSync(join(tmpdir(), 'walnut-seq-'));
-    dirs.push(dir);
+    const dir = tempDir('walnut-seq-');
     await io.mkdir(dir);
     const fd = await io.open(join(dir, 'f'), { create: true });
     let ticks = 0;
@@ -37,8 +32,7 @@ describe.each([
 
   it('has no completion ready before the loop turns, and all of them after', async () => {
     const io = make();
-    const dir = mkdtempSync(join(tmpdir(), 'walnut-seq-'));
-    dirs.push(dir);
+    const dir = tempDir('walnut-seq-');
     await io.mkdir(dir);
     const fd = await io.open(join(dir, 'f'), { create: true });
     io.submitWrite(fd, Buffer.alloc(8), 0);

@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectWalError } from '@walnut/codec/testing';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
-import { expectWalError } from '../testing/wal-error.js';
 import { claimOwnerFile } from './owner-file.js';
 import { formatOwnerRecord, newOwnerRecord } from './owner-record.js';
 import { ownIdentity, type ProcessIdentity } from './process-identity.js';

@@ -7,7 +7,7 @@ async function freshFaulty(env?: string) {
   vi.resetModules();
   const { FaultyStorageIo } = await import('./faulty.js');
   const { MemoryStorageIo } = await import('../backends/memory.js');
-  const { expectWalError } = await import('../testing/wal-error.js');
+  const { expectWalError } = await import('@walnut/codec/testing');
   return { FaultyStorageIo, MemoryStorageIo, expectWalError };
 }
 

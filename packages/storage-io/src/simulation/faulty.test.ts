@@ -1,13 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectWalError } from '@walnut/codec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import { alignedBuffer } from '../contract/aligned.js';
 import { Errno } from '../contract/errors.js';
 import { expectBytes } from '../testing/conformance.js';
-import { expectWalError } from '../testing/wal-error.js';
+import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { FaultyStorageIo } from './faulty.js';
 
 const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);
@@ -42,8 +42,7 @@ describe('FaultyStorageIo scripted faults', () => {
     await io.datasync(fd);
     io.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
     await io.datasync(fd);
-    await expect(io.datasync(fd)).rejects.toMatchObject({
-      code: 'WAL_IO',
+    expect(await expectWalError(io.datasync(fd), 'WAL_IO')).toMatchObject({
       details: { errno: Errno.EIO, syscall: 'fdatasync' },
     });
     await io.datasync(fd);
@@ -65,8 +64,7 @@ describe('FaultyStorageIo scripted faults', () => {
     const fd = await io.open('/f', { create: true });
     io.inject({ kind: 'enospc', afterBytes: 1000 });
     await io.write(fd, bytes(600, 1), 0);
-    await expect(io.write(fd, bytes(600, 2), 600)).rejects.toMatchObject({
-      code: 'WAL_NO_SPACE',
+    expect(await expectWalError(io.write(fd, bytes(600, 2), 600), 'WAL_NO_SPACE')).toMatchObject({
       details: { errno: Errno.ENOSPC },
     });
     expect(await io.size(fd)).toBe(1000);
@@ -91,8 +89,7 @@ describe('FaultyStorageIo scripted faults', () => {
     const io = new FaultyStorageIo(new MemoryStorageIo());
     io.inject({ kind: 'eio', op: 'open', nth: 2 });
     await io.open('/a', { create: true });
-    await expect(io.open('/b', { create: true })).rejects.toMatchObject({
-      code: 'WAL_IO',
+    expect(await expectWalError(io.open('/b', { create: true }), 'WAL_IO')).toMatchObject({
       details: { errno: Errno.EIO, syscall: 'open', path: '/b' },
     });
     expect(await io.stat('/b')).toBeNull();
@@ -113,9 +110,7 @@ describe('FaultyStorageIo scripted faults', () => {
     const io = new FaultyStorageIo(new MemoryStorageIo());
     const fd = await io.open('/f', { create: true });
     await io.crash();
-    expect(() => io.submitWrite(fd, bytes(1, 1), 0)).toThrow(
-      expect.objectContaining({ code: 'WAL_CLOSED' }),
-    );
+    expectWalError(() => io.submitWrite(fd, bytes(1, 1), 0), 'WAL_CLOSED');
     await expectWalError(io.open('/g', { create: true }), 'WAL_CLOSED');
   });
 });
@@ -156,11 +151,11 @@ describe('FaultyStorageIo.crash over memory', () => {
 
 describe('FaultyStorageIo.crash over real files', () => {
   let dir = '';
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(removeTempDirs);
 
   /** A real file whose first 1000 bytes (all 1) are durable, with its name. */
   async function fileWithSyncedPrefix() {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    dir = tempDir('walnut-crash-');
     const io = new FaultyStorageIo(new SyncFsStorageIo());
     const path = join(dir, 'seg');
     const fd = await io.open(path, { create: true });
@@ -179,7 +174,7 @@ describe('FaultyStorageIo.crash over real files', () => {
   });
 
   it('undoes unsynced direct (O_DIRECT) rewrites of a synced block as well', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    dir = tempDir('walnut-crash-');
     const io = new FaultyStorageIo(new SyncFsStorageIo());
     const path = join(dir, 'seg');
     const fd = await io.open(path, { create: true, direct: true });
@@ -227,7 +222,7 @@ describe('FaultyStorageIo.crash over real files', () => {
   });
 
   it('tears the last unsynced write and removes names never synced', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
+    dir = tempDir('walnut-crash-');
     const io = new FaultyStorageIo(new SyncFsStorageIo(), { seed: 11 });
     const path = join(dir, 'seg');
     const fd = await io.open(path, { create: true });

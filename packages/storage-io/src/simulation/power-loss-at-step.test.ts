@@ -1,7 +1,7 @@
 import { WalErrorCode } from '@walnut/codec';
+import { expectWalError } from '@walnut/codec/testing';
 import { describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
-import { expectWalError } from '../testing/wal-error.js';
 import { PowerLossAtStep } from './power-loss-at-step.js';
 
 const bytes = (n: number, fill: number) => Buffer.alloc(n, fill);

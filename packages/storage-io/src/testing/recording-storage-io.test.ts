@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import { Errno } from '../contract/errors.js';
 import { OverlappingWritesError, RecordingStorageIo } from './recording-storage-io.js';
+import { removeTempDirs, tempDir } from './temp-dirs.js';
 
 const bytes = (n: number, fill = 1) => Buffer.alloc(n, fill);
 
@@ -208,22 +207,20 @@ describe('RecordingStorageIo: holding and refusing', () => {
 });
 
 describe('RecordingStorageIo over real files', () => {
+  afterEach(removeTempDirs);
+
   it('wraps sync-fs and checks its writes the same way', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'walnut-recording-'));
-    try {
-      const io = new RecordingStorageIo(new SyncFsStorageIo());
-      expect(io.filesOnDisk).toBe(true);
-      const fd = await io.open(join(dir, 'f'), { create: true });
-      io.submitWrite(fd, bytes(4096), 0);
-      expect(() => io.submitWrite(fd, bytes(512), 4095)).toThrow(OverlappingWritesError);
-      io.submitWrite(fd, bytes(4096), 4096);
-      await io.waitCompletions(2);
-      expect(await io.size(fd)).toBe(8192);
-      await io.close(fd);
-      await io.closeIo();
-      expect(io.describe().backend).toBe('recording(sync-fs)');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = tempDir('walnut-recording-');
+    const io = new RecordingStorageIo(new SyncFsStorageIo());
+    expect(io.filesOnDisk).toBe(true);
+    const fd = await io.open(join(dir, 'f'), { create: true });
+    io.submitWrite(fd, bytes(4096), 0);
+    expect(() => io.submitWrite(fd, bytes(512), 4095)).toThrow(OverlappingWritesError);
+    io.submitWrite(fd, bytes(4096), 4096);
+    await io.waitCompletions(2);
+    expect(await io.size(fd)).toBe(8192);
+    await io.close(fd);
+    await io.closeIo();
+    expect(io.describe().backend).toBe('recording(sync-fs)');
   });
 });

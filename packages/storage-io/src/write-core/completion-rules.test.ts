@@ -1,6 +1,6 @@
 import { Errno, WalErrorCode } from '@walnut/codec';
+import { expectWalError } from '@walnut/codec/testing';
 import { describe, expect, it } from 'vitest';
-import { expectWalError } from '../testing/wal-error.js';
 import {
   isNoSpace,
   linkedSyncRan,

@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from '../wal.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixture = join(here, '..', '..', 'test', 'fixtures', 'cursor-consumer.mjs');
 const builtEntry = join(here, '..', '..', 'dist', 'index.js');
-const root = mkdtempSync(join(tmpdir(), 'walnut-cursor-crash-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-cursor-crash-');
+afterAll(removeTempDirs);
 
 interface ConsumerRun {
   start: bigint;

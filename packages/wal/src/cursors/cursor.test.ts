@@ -1,13 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CURSOR_FILE_SIZE, crc32c, isWalError, WalErrorCode, type WalRecord } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from '../wal.js';
 
-const root = mkdtempSync(join(tmpdir(), 'walnut-cursor-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('walnut-cursor-');
+afterAll(removeTempDirs);
 let dirs = 0;
 const freshDir = () => join(root, `log-${dirs++}`);
 

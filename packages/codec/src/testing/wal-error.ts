@@ -1,5 +1,5 @@
 import { AssertionError } from 'node:assert';
-import { isWalError, type WalError, type WalErrorCode } from '@walnut/codec';
+import { isWalError, type WalError, type WalErrorCode } from '../errors/errors.js';
 
 /**
  * Asserts that `run` throws, synchronously, or that `promise` rejects, with a `WalError`

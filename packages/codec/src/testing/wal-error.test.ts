@@ -1,6 +1,6 @@
 import { AssertionError } from 'node:assert';
-import { WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
+import { WalError, WalErrorCode } from '../errors/errors.js';
 import { expectWalError } from './wal-error.js';
 
 const closed = () => new WalError(WalErrorCode.CLOSED, 'closed');
