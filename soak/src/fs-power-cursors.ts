@@ -96,8 +96,7 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
     try {
       lines = await runChild(config);
       if (fs.crashPoint === null) {
-        fs.crash();
-        await fs.crashed();
+        await fs.crash();
       }
     } finally {
       summary = await fs.unmount();

@@ -69,7 +69,7 @@ describe.skipIf(skip)(
         let directIo: unknown;
         try {
           directIo = await inChild(APPEND, dir, backend);
-          fs.crash();
+          await fs.crash();
         } finally {
           await fs.unmount();
         }

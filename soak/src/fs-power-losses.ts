@@ -180,8 +180,7 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     try {
       run = await runChild({ ...config, dir: join(mountpoint, config.dir) });
       if (fs.crashPoint === null) {
-        fs.crash();
-        await fs.crashed();
+        await fs.crash();
       }
     } finally {
       summary = await fs.unmount();

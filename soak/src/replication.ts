@@ -74,7 +74,7 @@ class CrashStores {
   }
 
   async cut(): Promise<void> {
-    for (const m of this.mounts) m.crash();
+    await Promise.all(this.mounts.map((m) => m.crash()));
     for (const m of this.mounts) this.dropped += (await m.unmount()).changesDropped;
     this.mounts = [];
     for (const [i, backing] of this.backings.entries()) {

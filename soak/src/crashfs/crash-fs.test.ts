@@ -42,7 +42,7 @@ async function mount(options: { crashAfter?: number; tearSeed?: number } = {}): 
 }
 
 async function powerCut() {
-  mounted!.crash();
+  await mounted!.crash();
   const summary = await mounted!.unmount();
   mounted = undefined;
   return summary;

@@ -155,9 +155,14 @@ export class CrashFs {
     return fs;
   }
 
-  /** Cuts power now: every later operation fails with EIO, and nothing more becomes durable. */
-  crash(): void {
+  /**
+   * Cuts power now: every later operation fails with EIO, and nothing more becomes durable.
+   * Resolves once crashfs has taken the command: an unmount before that would be a clean one
+   * (crashfs reads its commands on a thread of its own).
+   */
+  crash(timeoutMs = 10_000): Promise<CrashPoint> {
     this.#process.stdin!.write('crash\n');
+    return this.crashed(timeoutMs);
   }
 
   /** Resolves with the power cut once crashfs has reported it. */
