@@ -9,6 +9,7 @@ export type {
   TruncateAfterResult,
   VerifyMode,
 } from '@walnut/segmented';
+export type { StorageChoice } from '@walnut/storage-io';
 export { Batch } from './batch.js';
 export { Cursor } from './cursors/cursor.js';
 export type { CursorInfo } from './cursors/cursor-registry.js';
@@ -23,7 +24,6 @@ export {
   type WalRollbackMessage,
 } from './internal/channels.js';
 export { TAIL_POLL_MS, type TailOptions } from './internal/read-side.js';
-export type { StorageChoice } from './internal/storage-choice.js';
 export type { Backpressure, Durability, WalOptions } from './options.js';
 export {
   type PortableContent,

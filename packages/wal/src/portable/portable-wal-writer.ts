@@ -20,6 +20,8 @@ import {
   ioErrorFromErrno,
   linkedSyncRan,
   readFully,
+  resolveStorage,
+  type StorageChoice,
   type StorageIo,
   stalledWriteError,
   wasCancelled,
@@ -27,7 +29,6 @@ import {
   writeProgress,
 } from '@walnut/storage-io';
 import { SerialQueue } from '../internal/serial-queue.js';
-import { resolveStorage, type StorageChoice } from '../internal/storage-choice.js';
 import { PendingBatch } from './pending-batch.js';
 import { nextLsnOfRecordsOnly, scanPortableRecords } from './scan-portable.js';
 
