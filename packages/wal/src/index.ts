@@ -30,7 +30,7 @@ export {
   type PortableWalStats,
   PortableWalWriter,
   type PortableWalWriterConfig,
-} from './portable/portable-wal-writer.js';
+} from '@walnut/portable';
 export type { RetentionReport, RetentionStats } from './retention/retention.js';
 export type { RetentionOptions } from './retention/retention-options.js';
 export { type AppendBatchOptions, Wal } from './wal.js';

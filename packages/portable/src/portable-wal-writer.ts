@@ -28,9 +28,9 @@ import {
   writeFully,
   writeProgress,
 } from '@walnut/storage-io';
-import { SerialQueue } from '../internal/serial-queue.js';
 import { PendingBatch } from './pending-batch.js';
 import { nextLsnOfRecordsOnly, scanPortableRecords } from './scan-portable.js';
+import { SerialQueue } from './serial-queue.js';
 
 /**
  * What a portable file holds:
