@@ -30,7 +30,7 @@ export {
   type PortableWalStats,
   PortableWalWriter,
   type PortableWalWriterConfig,
-} from '@walnut/portable';
+} from './portable-moved.js';
 export type { RetentionReport, RetentionStats } from './retention/retention.js';
 export type { RetentionOptions } from './retention/retention-options.js';
 export { type AppendBatchOptions, Wal } from './wal.js';
