@@ -1,6 +1,7 @@
 // Runs inside an empty project where the packed @walnut/* tarballs were installed with plain
-// npm, as a user's first program would: durable appends, reopen, replay, and what the
-// library says about its native parts. Prints one JSON line; exits non-zero on any surprise.
+// npm, as a user's first program would: durable appends, reopen, replay (a Wal, then a
+// portable log), and what the library says about its native parts. Prints one JSON line;
+// exits non-zero on any surprise.
 //   node smoke.mjs <expect: native|fallback|emulated>
 // `emulated`: another architecture under qemu-user (linux-arm64): every addon must load from
 // its prebuilds/ for this architecture, and the backend is whichever `auto` proved, io_uring
@@ -11,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32cImplementation } from '@walnut/codec';
 import { describeMmapSupport } from '@walnut/mmap-reader';
+import { PortableWalWriter } from '@walnut/portable';
 import { nativeAddonStatus } from '@walnut/storage-io';
-import { Wal } from '@walnut/wal';
+import { PortableWalWriter as PortableFromWal, Wal } from '@walnut/wal';
 
 const expect = process.argv[2];
 const warnings = [];
@@ -42,6 +44,16 @@ try {
   // A CommonJS caller may require() the ESM entry where Node allows it (20.19+, 22.12+).
   const required = createRequire(import.meta.url)('@walnut/wal');
   if (typeof required.Wal?.open !== 'function') fail('require("@walnut/wal") gave no Wal');
+  // The single-file log from its own package; @walnut/wal's deprecated re-export is that class.
+  const file = join(dir, 'portable.wal');
+  const portable = await PortableWalWriter.open(file);
+  for (let i = 0; i < 10; i++) await portable.appendWithChecksumBatched(Buffer.from(`p ${i}`));
+  await portable.close();
+  const reopened = await PortableWalWriter.open(file);
+  const nextLsn = reopened.nextLsn;
+  await reopened.close();
+  if (nextLsn !== 11n) fail(`portable log reopened at LSN ${nextLsn}, expected 11`);
+  if (PortableFromWal !== PortableWalWriter) fail('@walnut/wal re-exports another writer');
   await new Promise((resolve) => setImmediate(resolve));
   const mmap = describeMmapSupport();
   const native = backend.name === 'io_uring' && mmap.addonLoaded;

@@ -185,7 +185,7 @@ describe('the porting guide, run', () => {
     expect(result.synced).toBe(readFileSync(join(dir, 'wal-0.log')).length);
   });
 
-  it('rivven-core PortableWalWriter → @walnut/wal PortableWalWriter', async () => {
+  it('rivven-core PortableWalWriter → @walnut/portable PortableWalWriter', async () => {
     const dir = tempDir('walnut-porting-');
     const result = await portableExample(dir);
     expect(result.at).toBe(64);

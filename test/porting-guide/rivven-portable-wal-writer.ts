@@ -1,9 +1,9 @@
 // #region guide
 import { join } from 'node:path';
-import { PortableWalWriter } from '@walnut/wal';
+import { PortableWalWriter } from '@walnut/portable';
 // #endregion guide
 
-/** rivven-core `PortableWalWriter` → `@walnut/wal` `PortableWalWriter` (docs/porting.md). */
+/** rivven-core `PortableWalWriter` → `@walnut/portable` `PortableWalWriter` (docs/porting.md). */
 export async function portableExample(dir: string) {
   // #region guide
   const path = join(dir, 'wal.log');

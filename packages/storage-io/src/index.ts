@@ -17,6 +17,12 @@ export { makeDirectory } from './backends/make-directory.js';
 export { MemoryStorageIo, type PowerLossOptions } from './backends/memory.js';
 export { type IoUringProof, proveIoUring } from './backends/prove-io-uring.js';
 export { openFlags } from './backends/real-files.js';
+export {
+  checkStorageChoice,
+  type ResolvedStorage,
+  resolveStorage,
+  type StorageChoice,
+} from './backends/storage-choice.js';
 export { SyncFsStorageIo } from './backends/sync-fs.js';
 export {
   alignedBuffer,

@@ -9,6 +9,7 @@ export type {
   TruncateAfterResult,
   VerifyMode,
 } from '@walnut/segmented';
+export type { StorageChoice } from '@walnut/storage-io';
 export { Batch } from './batch.js';
 export { Cursor } from './cursors/cursor.js';
 export type { CursorInfo } from './cursors/cursor-registry.js';
@@ -23,14 +24,13 @@ export {
   type WalRollbackMessage,
 } from './internal/channels.js';
 export { TAIL_POLL_MS, type TailOptions } from './internal/read-side.js';
-export type { StorageChoice } from './internal/storage-choice.js';
 export type { Backpressure, Durability, WalOptions } from './options.js';
 export {
   type PortableContent,
   type PortableWalStats,
   PortableWalWriter,
   type PortableWalWriterConfig,
-} from './portable/portable-wal-writer.js';
+} from './portable-moved.js';
 export type { RetentionReport, RetentionStats } from './retention/retention.js';
 export type { RetentionOptions } from './retention/retention-options.js';
 export { type AppendBatchOptions, Wal } from './wal.js';

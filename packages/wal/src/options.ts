@@ -8,9 +8,14 @@ import {
   unknownOption,
 } from '@walnut/codec';
 import { CONFIG_OPTIONS, type RecoveryMode, type VerifyMode } from '@walnut/segmented';
-import { checkIoUringConfig, type IoUringConfig, type StorageIo } from '@walnut/storage-io';
+import {
+  checkIoUringConfig,
+  checkStorageChoice,
+  type IoUringConfig,
+  type StorageChoice,
+  type StorageIo,
+} from '@walnut/storage-io';
 import type { EngineConfig, SegmentOpener } from './engine.js';
-import { checkStorageChoice, type StorageChoice } from './internal/storage-choice.js';
 
 /**
  * When `append` resolves:

@@ -1,8 +1,12 @@
 import { badArgument, isWalError, type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import type { RecoveryMode, VerifyMode } from '@walnut/segmented';
-import type { IoUringConfig, StorageIo } from '@walnut/storage-io';
+import {
+  type IoUringConfig,
+  resolveStorage,
+  type StorageChoice,
+  type StorageIo,
+} from '@walnut/storage-io';
 import type { EngineConfig, EngineFactory, LogEngine } from './engine.js';
-import { resolveStorage, type StorageChoice } from './internal/storage-choice.js';
 import {
   type Backpressure,
   checkOption,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { isWalError, WalErrorCode } from '@walnut/codec';
-import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { FaultyStorageIo, MemoryStorageIo, type StorageChoice } from '@walnut/storage-io';
 import {
   expectWalError,
   ioUringForTests,
@@ -9,7 +9,6 @@ import {
 } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openFakeWal } from '../test/fake-engine.js';
-import type { StorageChoice } from './internal/storage-choice.js';
 import { Wal } from './wal.js';
 
 const payload = (tag: string, i: number) => Buffer.from(`${tag}-${i}`);

@@ -20,16 +20,17 @@ import {
   ioErrorFromErrno,
   linkedSyncRan,
   readFully,
+  resolveStorage,
+  type StorageChoice,
   type StorageIo,
   stalledWriteError,
   wasCancelled,
   writeFully,
   writeProgress,
 } from '@walnut/storage-io';
-import { SerialQueue } from '../internal/serial-queue.js';
-import { resolveStorage, type StorageChoice } from '../internal/storage-choice.js';
 import { PendingBatch } from './pending-batch.js';
 import { nextLsnOfRecordsOnly, scanPortableRecords } from './scan-portable.js';
+import { SerialQueue } from './serial-queue.js';
 
 /**
  * What a portable file holds:

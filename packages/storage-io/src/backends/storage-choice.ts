@@ -1,12 +1,8 @@
 import { badArgument } from '@walnut/codec';
-import {
-  BACKEND_CHOICES,
-  type BackendChoice,
-  type IoUringConfig,
-  isStorageIo,
-  openStorageIo,
-  type StorageIo,
-} from '@walnut/storage-io';
+import { isStorageIo } from '../contract/is-storage-io.js';
+import type { StorageIo } from '../contract/types.js';
+import { BACKEND_CHOICES, type BackendChoice, openStorageIo } from './create.js';
+import type { IoUringConfig } from './io-uring.js';
 
 /** A ready StorageIo, or the name of a backend for Walnut to create. */
 export type StorageChoice = StorageIo | BackendChoice;
