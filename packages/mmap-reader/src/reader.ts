@@ -289,7 +289,7 @@ export class MmapWalReader {
         this.at = i + 1;
         this.expectedNumber = lsn + 1;
         this.handedOut++;
-        return this.cursor.recordAt(buf, start, end);
+        return this.cursor.plainRecordAt(buf, start, end, lsn);
       }
     }
     return this.nextRecordSlowly();
@@ -317,7 +317,7 @@ export class MmapWalReader {
         if (lsn === this.expectedNumber && lsn < SAFE_LSN && lsn <= this.lastNumber) {
           this.expectedNumber = lsn + 1;
           this.handedOut++;
-          return this.cursor.recordAt(buf, start, end);
+          return this.cursor.plainRecordAt(buf, start, end, lsn);
         }
         this.decodeFrame(buf, start, end, source.runFileOffset + start - FRAME_HEADER_SIZE);
         continue;
@@ -382,7 +382,7 @@ export class MmapWalReader {
       this.at = i + 1;
       this.expectedNumber = lsn + 1;
       this.handedOut++;
-      const result = fn(cursor.recordAt(buf, start, end));
+      const result = fn(cursor.plainRecordAt(buf, start, end, lsn));
       if (isThenable(result)) return result;
     }
     return undefined;

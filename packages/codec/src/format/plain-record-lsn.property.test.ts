@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { recordInput } from '../../test/arbitraries.js';
 import { isWalError } from '../errors/errors.js';
 import { BodyKind, FRAME_HEADER_SIZE } from './constants.js';
-import { plainRecordLsn } from './record-cursor.js';
+import { plainRecordLsn, RecordCursor } from './record-cursor.js';
 import { decodeRecordAt, encodeBatchFrame, encodeRecordFrame } from './records.js';
 
 const SAFE = 2n ** 53n;
@@ -75,6 +75,36 @@ describe('plainRecordLsn', () => {
           expect(plainRecordLsn(buf, 0, buf.length)).toBe(0);
         }
       }),
+    );
+  });
+
+  it('is what plainRecordAt needs: it builds the record the full decode builds', () => {
+    const file = { version: 2, createdAtMs: 1_700_000_000_000 };
+    fc.assert(
+      fc.property(
+        lsn,
+        recordInput,
+        fc.option(fc.nat(0xffff_ffff), { nil: undefined }),
+        fc.boolean(),
+        (at, input, time, knownFile) => {
+          const frame = Buffer.alloc(FRAME_HEADER_SIZE + 80 + input.payload.length);
+          const plainInput = { type: input.type, payload: input.payload };
+          const end = encodeRecordFrame(frame, 0, at, plainInput, time);
+          const n = plainRecordLsn(frame, FRAME_HEADER_SIZE, end);
+          expect(n).toBe(at < SAFE ? Number(at) : 0);
+          if (n === 0) return;
+          const cursor = new RecordCursor();
+          cursor.useFile(knownFile ? file : undefined);
+          const built = cursor.plainRecordAt(frame, FRAME_HEADER_SIZE, end, n);
+          cursor.readRecord(frame, FRAME_HEADER_SIZE, end);
+          expect(built).toStrictEqual(cursor.toRecord());
+          expect(built.time).toBe(
+            knownFile && time !== undefined ? file.createdAtMs + time : undefined,
+          );
+          expect(Buffer.isBuffer(built.payload)).toBe(true);
+          expect(built.payload.buffer).toBe(frame.buffer);
+        },
+      ),
     );
   });
 

@@ -34,9 +34,9 @@ export interface RecordFile {
 /**
  * The LSN of the record body at `buf[start..end)` as a number when it is a plain record —
  * kind RECORD, no optional parts but a time (when `timed`: the file is version 2), an LSN in
- * 1..2^53 − 1 — else 0 (never an LSN). Checks exactly what `RecordCursor.recordAt`'s short
- * path checks, so a reader can judge a run of frames first and build each record
- * (`recordAt`) only when it hands it out.
+ * 1..2^53 − 1 — else 0 (never an LSN). `RecordCursor.recordAt` takes its short path on
+ * exactly these bodies, so a reader can judge a run of frames first and build each record
+ * (`plainRecordAt`) only when it hands it out.
  */
 export function plainRecordLsn(buf: Buffer, start: number, end: number, timed = true): number {
   const flags = buf[start + 1];
@@ -279,31 +279,31 @@ export class RecordCursor {
 
   /**
    * Decodes the record body at `buf[start..end)` into a new record, like `readRecord` then
-   * `toRecord`. The common layout (no routing ids, no meta) takes a path short enough for
-   * replay loops to inline, with the view's ArrayBuffer kept from the previous call on the
-   * same `buf`; the cursor reads everything else and rejects what is malformed (LSN 0 too).
+   * `toRecord`. The common layout (no routing ids, no meta, an LSN below 2^53) takes
+   * `plainRecordAt`'s path, short enough for replay loops to inline; the cursor reads
+   * everything else and rejects what is malformed (LSN 0 too).
    */
   recordAt(buf: Buffer, start: number, end: number): WalRecord {
-    const flags = buf[start + 1];
-    if (
-      buf[start] !== BodyKind.RECORD ||
-      (flags === 0
-        ? end - start < RECORD_BODY_FIXED
-        : flags !== RecordFlag.TIME ||
-          !this.timed ||
-          end - start < RECORD_BODY_FIXED + TIME_FIELD_SIZE)
-    )
-      return this.readWhole(buf, start, end);
-    const lsn = buf.readBigUInt64LE(start + 4);
-    if (lsn === 0n) return this.readWhole(buf, start, end);
+    const lsn = plainRecordLsn(buf, start, end, this.timed);
+    return lsn === 0 ? this.readWhole(buf, start, end) : this.plainRecordAt(buf, start, end, lsn);
+  }
+
+  /**
+   * `recordAt` for a body `plainRecordLsn` judged plain with LSN `lsn` (not 0): builds the
+   * record without checking the body again, with the view's ArrayBuffer kept from the
+   * previous call on the same `buf`, and makes its bigint LSN from `lsn` in one allocation
+   * (reading the u64 back as a bigint takes four).
+   */
+  plainRecordAt(buf: Buffer, start: number, end: number, lsn: number): WalRecord {
     if (buf !== this.viewed) {
       this.viewed = buf;
       this.viewedBuffer = buf.buffer as ArrayBuffer;
       this.viewedOffset = buf.byteOffset;
     }
-    const fixed = flags === 0 ? RECORD_BODY_FIXED : RECORD_BODY_FIXED + TIME_FIELD_SIZE;
+    const untimed = buf[start + 1] === 0;
+    const fixed = untimed ? RECORD_BODY_FIXED : RECORD_BODY_FIXED + TIME_FIELD_SIZE;
     return {
-      lsn,
+      lsn: BigInt(lsn),
       type: buf[start + 2]! | (buf[start + 3]! << 8),
       payload: new BufferView(
         this.viewedBuffer,
@@ -314,7 +314,7 @@ export class RecordCursor {
       tenantId: undefined,
       vshardId: undefined,
       databaseId: undefined,
-      time: flags === 0 ? undefined : this.timeAt(buf, start + RECORD_BODY_FIXED),
+      time: untimed ? undefined : this.timeAt(buf, start + RECORD_BODY_FIXED),
     };
   }
 
