@@ -19,6 +19,7 @@ describe.skipIf(skip)(
       // The cuts reach the cursor files, and tear their slot writes.
       expect(tally.byKind.cursor ?? 0).toBeGreaterThan(0);
       expect(tally.tornCursorWrites).toBeGreaterThan(0);
+      expect(tally.reordered).toBeGreaterThan(0);
       expect(tally.legacyStarts).toBeGreaterThan(0);
     }, 240_000);
   },

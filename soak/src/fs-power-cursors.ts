@@ -23,6 +23,8 @@ export interface FsCursorsTally {
   torn: number;
   /** Of those, tears of a cursor file's write. */
   tornCursorWrites: number;
+  /** Power cuts that kept pages of unsynced writes out of order (crashfs --reorder). */
+  reordered: number;
   /** Cycles that started from a cursor file of the first release's layout. */
   legacyStarts: number;
   /** Commits acknowledged to the consumers. */
@@ -46,7 +48,8 @@ type Event = { kind: 'open' | 'try' | 'ack'; lsn: bigint };
  * Power cuts at the file-system boundary while consumers commit durable cursors in place:
  * each cycle mounts crashfs over one log, runs the child (a read-only opener committing
  * three cursors, awaited or pipelined), cuts power after a random number of changing operations (the newest unsynced
- * write torn in three cycles of four), and then reopens the log. Every cursor must hold its
+ * write torn in three cycles of four; pages of unsynced writes kept out of order in one of
+ * two), and then reopens the log. Every cursor must hold its
  * last acknowledged position or one its consumer committed after that one — never an
  * older one, never one nobody committed — or, with nothing acknowledged in the cycle,
  * what it held before the cycle or a position committed during it.
@@ -57,6 +60,7 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
     byKind: {},
     torn: 0,
     tornCursorWrites: 0,
+    reordered: 0,
     legacyStarts: 0,
     acknowledged: 0,
     violations: [],
@@ -90,7 +94,9 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
       writeLegacyCursor(backing, legacy);
       tally.legacyStarts++;
     }
-    const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed });
+    // Drawn last, so the draws above stay what they were for a seed before it existed.
+    const reorderSeed = rng.chance(0.5) ? rng.u32() : undefined;
+    const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed, reorderSeed });
     let lines: string[];
     let summary: CrashFsSummary;
     try {
@@ -107,6 +113,7 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
     tally.byKind[kind] = (tally.byKind[kind] ?? 0) + 1;
     if (summary.torn[1] > 0) tally.torn++;
     if (summary.torn[1] === 32) tally.tornCursorWrites++;
+    if (summary.pagesKept > 0) tally.reordered++;
     const events = new Map<string, Event[]>(CURSOR_NAMES.map((name) => [name, []]));
     for (const line of lines) {
       const [what, name, lsn] = line.split(' ');
@@ -114,7 +121,7 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
       events.get(name!)!.push({ kind: what, lsn: BigInt(lsn!) });
       if (what === 'ack') tally.acknowledged++;
     }
-    const where = `cycle ${cycle} (seed ${options.seed}, ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`}, cut at ${describe(summary)})`;
+    const where = `cycle ${cycle} (seed ${options.seed}, ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`}${reorderSeed === undefined ? '' : `, reorder ${reorderSeed}`}, cut at ${describe(summary)})`;
     try {
       const found = await positions(join(backing, 'wal'), backend);
       for (const name of CURSOR_NAMES) {

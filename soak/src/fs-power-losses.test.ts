@@ -27,6 +27,7 @@ describe.skipIf(skip)(
         ['append', 'cursor', 'percore', 'replication', 'salvage', 'truncate'].sort(),
       );
       expect(tally.byBackend).toEqual({ io_uring: 24, 'sync-fs': 24 });
+      expect(tally.reordered).toBeGreaterThan(0);
       // Most cuts strike inside a step, not after it.
       expect(tally.byKind['after the step'] ?? 0).toBeLessThan(tally.cycles / 2);
     }, 240_000);

@@ -30,6 +30,8 @@ export interface FsPowerTally {
   byBackend: Record<string, number>;
   /** Power cuts that tore the newest unsynced write instead of dropping it. */
   torn: number;
+  /** Power cuts that kept pages of unsynced writes out of order (crashfs --reorder). */
+  reordered: number;
   /** Acknowledgements received (records, puts, checkpoints, state writes). */
   acknowledged: number;
   /** Acknowledged records (or puts, or states) missing or changed after a reopen. */
@@ -110,7 +112,8 @@ function runChild(config: StepConfig): Promise<ChildRun> {
  * The file-system power-loss phase: each cycle mounts crashfs over the logs, runs one step
  * (append with rollovers, truncateBefore, salvage of a damaged copy, a percore checkpoint,
  * a REPLICATION write) in a child process, cuts power after a random number of operations
- * (or at the end), unmounts so that only what fsyncs covered survives, then reopens with
+ * (or at the end), unmounts so that only what fsyncs covered survives (with, in one cycle
+ * of two, pages of unsynced writes kept out of order), then reopens with
  * default options here and checks every acknowledgement.
  */
 export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPowerTally> {
@@ -120,6 +123,7 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     byStep: {},
     byBackend: {},
     torn: 0,
+    reordered: 0,
     acknowledged: 0,
     lost: 0,
     lockouts: 0,
@@ -172,9 +176,11 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
       // As a log restored from a backup would be: so the flock target is created, and cut, too.
       rmSync(join(backing, 'salvage', 'LOCK'), { force: true });
     }
-    const where = `fs power loss ${cycle} (seed ${options.seed}, ${step}${creating ? ' creating the log' : ''} on ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`})`;
+    // Drawn last, so the draws above stay what they were for a seed before it existed.
+    const reorderSeed = rng.chance(0.5) ? rng.u32() : undefined;
+    const where = `fs power loss ${cycle} (seed ${options.seed}, ${step}${creating ? ' creating the log' : ''} on ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`}${reorderSeed === undefined ? '' : `, reorder ${reorderSeed}`})`;
 
-    const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed });
+    const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed, reorderSeed });
     let run: ChildRun;
     let summary: CrashFsSummary;
     try {
@@ -191,6 +197,7 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     const kind = summary.crash === null ? 'none' : fileKindOf(summary.crash);
     tally.byKind[kind] = (tally.byKind[kind] ?? 0) + 1;
     if (summary.torn[1] > 0) tally.torn++;
+    if (summary.pagesKept > 0) tally.reordered++;
     if (summary.crash?.operation === 'command' && run.exit === 'code 0') {
       opsEstimate.set(estimateKey, Math.max(estimate ?? 0, summary.ops));
     }

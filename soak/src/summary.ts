@@ -52,7 +52,7 @@ export function summarize(r: SoakResults): { text: string; violations: number } 
   if (r.fsPower) {
     const p = r.fsPower;
     lines.push(
-      `fs power losses:       ${n(p.cycles)} (${byCode(p.byBackend)}; ${n(p.torn)} with a torn write)`,
+      `fs power losses:       ${n(p.cycles)} (${byCode(p.byBackend)}; ${n(p.torn)} with a torn write, ${n(p.reordered)} keeping unsynced pages out of order)`,
       `  steps:               ${byCode(p.byStep)}`,
       `  cut on file kind:    ${byCode(p.byKind)}`,
       `  acknowledged:        ${n(p.acknowledged)}; lost ${n(p.lost)}; lockouts ${n(p.lockouts)}`,

@@ -7,7 +7,8 @@
  * fsync. "Crash" freezes that picture: every later operation fails with EIO, as on a machine
  * that lost power. At unmount after a crash, the backing directory is rebuilt from it: each
  * directory holds its entries as of its last fsync, each file its contents as of its last
- * fsync, and with --tear the newest unsynced write survives only as a prefix.
+ * fsync, with --tear the newest unsynced write survives only as a prefix, and with --reorder
+ * each page of unsynced writes may survive on its own.
  * See README.md for the model and its limits, and how tests drive it.
  */
 #define FUSE_USE_VERSION 35
@@ -36,7 +37,8 @@ static char graves[PATH_MAX];
 static long long crash_after = -1; /* crash when this many counted operations have run */
 static long fsync_delay_ms = 0;
 static int tear = 0;
-static unsigned long long tear_seed = 1;
+static int reorder = 0;
+static unsigned long long tear_seed = 1; /* the rebuild's random choices: --tear, --reorder */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -685,6 +687,52 @@ static void undo_file(struct file_state *f, int fd, struct undo *torn, size_t cu
   }
 }
 
+#define PAGE 4096
+
+struct kept_page {
+  off_t off;
+  char *bytes;
+  ssize_t len;
+};
+
+static int by_offset(const void *a, const void *b) {
+  off_t x = *(const off_t *)a, y = *(const off_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/*
+ * --reorder: writeback takes dirty pages in no order the writer chose, so each 4 KiB page
+ * that unsynced writes touched reaches the disk or not on its own. Reads the pages that do
+ * (as the file holds them now), to be written back once the file is rolled back.
+ */
+static size_t pick_pages(struct file_state *f, int fd, struct kept_page **out) {
+  size_t n = 0, cap = 0;
+  off_t *pages = NULL;
+  for (size_t i = 0; i < f->count; i++) {
+    struct undo *u = &f->undos[i];
+    if (u->kind != WRITE || u->len == 0) continue;
+    for (off_t p = u->off / PAGE; p * PAGE < u->off + (off_t)u->len; p++) {
+      if (n == cap) cap = cap ? cap * 2 : 64, pages = realloc(pages, cap * sizeof *pages);
+      pages[n++] = p * PAGE;
+    }
+  }
+  qsort(pages, n, sizeof *pages, by_offset);
+  size_t kept = 0;
+  *out = n ? malloc(n * sizeof **out) : NULL;
+  for (size_t i = 0; i < n; i++) {
+    if ((i > 0 && pages[i] == pages[i - 1]) || next_random() % 2) continue;
+    char *bytes = malloc(PAGE);
+    ssize_t got = pread(fd, bytes, PAGE, pages[i]);
+    if (got <= 0) {
+      free(bytes);
+      continue;
+    }
+    (*out)[kept++] = (struct kept_page){pages[i], bytes, got};
+  }
+  free(pages);
+  return kept;
+}
+
 static void rebuild(void) {
   nftw(backing, note_place, 32, FTW_PHYS);
   nftw(graves, note_place, 32, FTW_PHYS);
@@ -708,29 +756,38 @@ static void rebuild(void) {
     size_t len = torn->len;
     cut = len <= 1 ? 0 : len > 512 ? 512 * (1 + next_random() % ((len - 1) / 512)) : 1 + next_random() % (len - 1);
   }
-  long dropped_writes = 0;
+  long dropped_writes = 0, kept_pages = 0;
   for (size_t i = 0; i < file_count; i++) {
     const char *path = place_of(files[i].ino);
     if (!path || files[i].count == 0) continue;
-    int fd = open(path, O_WRONLY);
+    int fd = open(path, O_RDWR);
     if (fd < 0) continue;
     int is_torn = &files[i] == torn_file;
+    struct kept_page *pages = NULL;
+    size_t kept = reorder ? pick_pages(&files[i], fd, &pages) : 0;
     undo_file(&files[i], fd, is_torn ? torn : NULL, cut);
     dropped_writes += is_torn ? 1 : (long)files[i].count;
+    for (size_t k = 0; k < kept; k++) {
+      (void)!pwrite(fd, pages[k].bytes, (size_t)pages[k].len, pages[k].off);
+      free(pages[k].bytes);
+    }
+    free(pages);
+    kept_pages += (long)kept;
     close(fd);
   }
   remove_tree(old);
   if (rename(backing, old) == 0 && rename(fresh, backing) == 0) remove_tree(old);
   else say("warning: could not put the rebuilt directory in place: %s\n", strerror(errno));
-  say("rebuilt changes-dropped %ld entries-dropped %ld torn %zu/%zu\n", dropped_writes,
-      dropped_entries, torn ? cut : 0, torn ? torn->len : 0);
+  say("rebuilt changes-dropped %ld entries-dropped %ld torn %zu/%zu pages-kept %ld\n",
+      dropped_writes, dropped_entries, torn ? cut : 0, torn ? torn->len : 0, kept_pages);
 }
 
 /* ---- main ---- */
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: crashfs [--crash-after N] [--tear SEED] [--fsync-delay-ms N] BACKING MOUNTPOINT "
+          "usage: crashfs [--crash-after N] [--tear SEED] [--reorder SEED] [--fsync-delay-ms N] "
+          "BACKING MOUNTPOINT "
           "[FUSE options]\n");
   return 2;
 }
@@ -741,6 +798,8 @@ int main(int argc, char **argv) {
     if (i + 1 >= argc) return usage();
     if (!strcmp(argv[i], "--crash-after")) crash_after = atoll(argv[i + 1]);
     else if (!strcmp(argv[i], "--tear")) tear = 1, tear_seed = strtoull(argv[i + 1], NULL, 10) | 1;
+    else if (!strcmp(argv[i], "--reorder"))
+      reorder = 1, tear_seed ^= strtoull(argv[i + 1], NULL, 10) << 1;
     else if (!strcmp(argv[i], "--fsync-delay-ms")) fsync_delay_ms = atol(argv[i + 1]);
     else return usage();
   }

@@ -56,7 +56,7 @@ const spaceArb = fc.constantFrom(
   { segmentTargetSize: 32_768, zeroFillAhead: 8192, directIo: true },
 );
 
-describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
+describe('power loss (FaultyStorageIo.crash with torn and reordered writes)', () => {
   it('recovers a prefix of what was appended that holds every record a completed sync() covered', {
     timeout: 120_000,
   }, async () => {
@@ -65,7 +65,9 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
         fc.array(opArb, { minLength: 1, maxLength: 50 }),
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         spaceArb,
-        async (ops, seed, space) => {
+        // Unsynced writes lost, or kept page by page out of order.
+        fc.boolean(),
+        async (ops, seed, space, reorder) => {
           const memory = new MemoryStorageIo();
           const io = new FaultyStorageIo(memory, { seed });
           const config = { dir: DIR, writeBufferSize: 4096, ...space };
@@ -103,7 +105,7 @@ describe('power loss (FaultyStorageIo.crash with torn writes)', () => {
             }
           }
           const durableAtCrash = acked;
-          await io.crash({ tear: true });
+          await io.crash({ tear: true, reorder });
           await wal.close();
 
           const after = await SegmentedWal.open({

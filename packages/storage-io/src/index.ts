@@ -40,6 +40,7 @@ export { lockFile, lockOwner } from './locking/lock-file.js';
 export { nativeAddonStatus } from './native.js';
 export type { OpCounts } from './simulation/fault-plan.js';
 export {
+  type CrashOptions,
   type Fault,
   type FaultableOp,
   type FaultyOptions,

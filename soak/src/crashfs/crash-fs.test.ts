@@ -24,19 +24,22 @@ let backing: string;
 let mountpoint: string;
 let mounted: CrashFs | undefined;
 let count = 0;
-beforeEach(() => {
+function freshDirs(): void {
   backing = join(root, `backing-${count}`);
   mountpoint = join(root, `mount-${count++}`);
   mkdirSync(backing);
   mkdirSync(mountpoint);
-});
+}
+beforeEach(freshDirs);
 // Unmounted even when a test fails, so no mount outlives the run.
 afterEach(async () => {
   await mounted?.unmount();
   mounted = undefined;
 });
 
-async function mount(options: { crashAfter?: number; tearSeed?: number } = {}): Promise<string> {
+async function mount(
+  options: { crashAfter?: number; tearSeed?: number; reorderSeed?: number } = {},
+): Promise<string> {
   mounted = await CrashFs.mount({ backing, mountpoint, ...options });
   return mountpoint;
 }
@@ -131,6 +134,30 @@ describe.skipIf(skip)(
       expect(kept).toBeGreaterThan(0);
       expect(kept).toBeLessThan(page);
       expect(readFileSync(join(backing, 'f'), 'utf8')).toBe('s'.repeat(page) + 'x'.repeat(kept));
+    });
+
+    it('with reorder, keeps pages of unsynced writes one by one: a later one without an earlier one', async () => {
+      const page = 4096;
+      const fills = ['a', 'b', 'c', 'd', 'e', 'f'];
+      let laterWithoutEarlier = 0;
+      for (let seed = 1; seed <= 6; seed++) {
+        const m = await mount({ reorderSeed: seed });
+        write(join(m, 'f'), 's'.repeat(page), { sync: true });
+        syncDir(m);
+        for (const fill of fills) write(join(m, 'f'), fill.repeat(page), { sync: false });
+        const summary = await powerCut();
+        const image = readFileSync(join(backing, 'f'), 'latin1');
+        expect(image.slice(0, page)).toBe('s'.repeat(page));
+        const kept = fills.map((fill, i) => {
+          const got = image.slice((i + 1) * page, (i + 2) * page);
+          if (got !== fill.repeat(page)) expect(got).toBe('\0'.repeat(got.length));
+          return got.length > 0 && got === fill.repeat(page);
+        });
+        expect(summary.pagesKept).toBe(kept.filter(Boolean).length);
+        if (kept.some((k, i) => !k && kept.slice(i + 1).some(Boolean))) laterWithoutEarlier++;
+        freshDirs();
+      }
+      expect(laterWithoutEarlier).toBeGreaterThan(0);
     });
 
     it('keeps everything at a clean unmount', async () => {

@@ -84,6 +84,11 @@ export interface CrashFsOptions {
   crashAfter?: number;
   /** Let the newest unsynced write survive as a prefix (seeded) instead of vanishing. */
   tearSeed?: number;
+  /**
+   * Let each 4 KiB page of unsynced writes survive or not on its own (seeded), as writeback
+   * leaves them: a later write may reach the disk without an earlier one.
+   */
+  reorderSeed?: number;
   /** Delay every fsync/fdatasync by this long (a slow-flushing disk). */
   fsyncDelayMs?: number;
 }
@@ -105,6 +110,8 @@ export interface CrashFsSummary {
   readonly entriesDropped: number;
   /** Bytes of the torn write that survived, of how many (0/0 when none was torn). */
   readonly torn: readonly [number, number];
+  /** With `reorderSeed`: pages of unsynced writes that survived. */
+  readonly pagesKept: number;
 }
 
 /** A mounted crash file system, run by a crashfs process this object owns. */
@@ -140,6 +147,7 @@ export class CrashFs {
     const args: string[] = [];
     if (options.crashAfter !== undefined) args.push('--crash-after', String(options.crashAfter));
     if (options.tearSeed !== undefined) args.push('--tear', String(options.tearSeed));
+    if (options.reorderSeed !== undefined) args.push('--reorder', String(options.reorderSeed));
     if (options.fsyncDelayMs !== undefined)
       args.push('--fsync-delay-ms', String(options.fsyncDelayMs));
     const proc = spawn(buildCrashFs(), [...args, options.backing, options.mountpoint], {
@@ -213,6 +221,7 @@ export class CrashFs {
       changesDropped: Number(rebuilt[2] ?? 0),
       entriesDropped: Number(rebuilt[4] ?? 0),
       torn,
+      pagesKept: Number(rebuilt[8] ?? 0),
     };
   }
 

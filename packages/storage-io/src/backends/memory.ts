@@ -6,7 +6,7 @@ import { Errno, errnoOf, ioErrorFromErrno, lockedError } from '../contract/error
 import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
 import type { IoFd, IoLock, StorageIoDescription } from '../contract/types.js';
 import { MemoryFile } from '../simulation/memory-file.js';
-import { seededRandom, tornEnd } from '../simulation/tearing.js';
+import { seededRandom, survivingPages, tornEnd } from '../simulation/tearing.js';
 
 interface Directory {
   /** Names as the running process sees them. */
@@ -40,7 +40,13 @@ function misalignedForDirect(op: QueuedOp): boolean {
 export interface PowerLossOptions {
   /** Let the last unsynced write survive as a prefix torn at a 512-byte boundary. */
   readonly tear?: boolean;
-  /** Seed for choosing where the tear falls. */
+  /**
+   * Unsynced writes reach the disk out of order: each 4 KiB page they dirtied survives with
+   * what was written or keeps what was durable, page by page (a later write may survive
+   * an earlier one, which then reads as zeros). Default: every unsynced write is lost.
+   */
+  readonly reorder?: boolean;
+  /** Seed for choosing where the tear falls and which pages survive. */
   readonly seed?: number;
 }
 
@@ -108,21 +114,31 @@ export class MemoryStorageIo extends SequentialStorageIo {
 
   /** Every file and name goes back to its durable image; open fds and locks die. */
   simulatePowerLoss(options: PowerLossOptions = {}): void {
+    const random = seededRandom(options.seed ?? Date.now());
+    const survivors: { file: MemoryFile; bytes: Buffer; offset: number }[] = [];
+    if (options.reorder) {
+      for (const file of this.#files) {
+        const range = file.unsyncedRange;
+        if (range === null) continue;
+        for (const [start, end] of survivingPages([range], file.size, random))
+          survivors.push({ file, bytes: file.writtenRange(start, end), offset: start });
+      }
+    }
     const torn = options.tear ? this.#lastUnsyncedWrite : null;
-    let survivor: { file: MemoryFile; bytes: Buffer; offset: number } | null = null;
     if (torn !== null) {
-      const end = tornEnd(torn.offset, torn.length, seededRandom(options.seed ?? Date.now()));
+      const end = tornEnd(torn.offset, torn.length, random);
       if (end > torn.offset) {
-        survivor = {
+        survivors.push({
           file: torn.file,
           bytes: torn.file.writtenRange(torn.offset, end),
           offset: torn.offset,
-        };
+        });
       }
     }
     this.#revertDirectory(this.#root);
     for (const file of this.#files) file.revertToDurable();
-    if (survivor !== null) survivor.file.applySurvivingPrefix(survivor.bytes, survivor.offset);
+    for (const survivor of survivors)
+      survivor.file.applySurvivingBytes(survivor.bytes, survivor.offset);
     this.#fds.clear();
     this.#locks.clear();
     this.#lastUnsyncedWrite = null;

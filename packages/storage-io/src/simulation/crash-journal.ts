@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
-import { seededRandom, tornEnd } from './tearing.js';
+import { seededRandom, survivingPages, tornEnd } from './tearing.js';
 
 interface WriteRecord {
   readonly fd: number;
@@ -18,8 +18,9 @@ interface WriteRecord {
  * pre-image of every write not yet covered by a completed sync, and the files created
  * since their directory was last synced. `crash` restores pre-images newest first,
  * truncates each file back to its size before its oldest uncovered write (never below the
- * end of a completed dsync write, which covers itself), and unlinks names never made
- * durable.
+ * end of a completed dsync write, which covers itself), writes back what survives (a torn
+ * prefix of the last write; with `reorder`, pages of any of them) and unlinks names never
+ * made durable.
  *
  * It assumes what a log's writer does: the files are written only through this
  * instance, no two in-flight writes overlap, and sizes change only by writes (not by
@@ -101,15 +102,31 @@ export class CrashJournal {
     }
   }
 
-  crash(tear: boolean, seed: number): void {
+  crash(options: { tear: boolean; reorder: boolean }, seed: number): void {
+    const random = seededRandom(seed);
+    const survivors: { fd: number; offset: number; bytes: Buffer }[] = [];
+    if (options.reorder) {
+      for (const fd of new Set(this.records.map((record) => record.fd))) {
+        const ranges = this.records
+          .filter((record) => record.fd === fd)
+          .map((record) => [record.offset, record.offset + record.length] as const);
+        for (const [start, end] of survivingPages(
+          ranges,
+          fs.fstatSync(this.plain(fd)).size,
+          random,
+        ))
+          survivors.push({ fd, offset: start, bytes: this.current(fd, start, end) });
+      }
+    }
     const last = this.records.at(-1);
-    let survivor: { fd: number; offset: number; bytes: Buffer } | null = null;
-    if (tear && last !== undefined) {
-      const end = tornEnd(last.offset, last.length, seededRandom(seed));
+    if (options.tear && last !== undefined) {
+      const end = tornEnd(last.offset, last.length, random);
       if (end > last.offset) {
-        const bytes = Buffer.alloc(end - last.offset);
-        fs.readSync(this.plain(last.fd), bytes, 0, bytes.length, last.offset);
-        survivor = { fd: last.fd, offset: last.offset, bytes };
+        survivors.push({
+          fd: last.fd,
+          offset: last.offset,
+          bytes: this.current(last.fd, last.offset, end),
+        });
       }
     }
     const oldestSize = new Map<number, number>();
@@ -124,7 +141,7 @@ export class CrashJournal {
     for (const [fd, size] of oldestSize) {
       fs.ftruncateSync(fd, Math.max(size, this.dsyncEnds.get(fd) ?? 0));
     }
-    if (survivor !== null) {
+    for (const survivor of survivors) {
       const fd = this.plain(survivor.fd);
       fs.writeSync(fd, survivor.bytes, 0, survivor.bytes.length, survivor.offset);
     }
@@ -138,5 +155,12 @@ export class CrashJournal {
     this.paths.clear();
     this.twins.clear();
     this.createdNames.clear();
+  }
+
+  /** What the file of `fd` holds in `[start, end)` now. */
+  private current(fd: number, start: number, end: number): Buffer {
+    const bytes = Buffer.alloc(end - start);
+    const got = fs.readSync(this.plain(fd), bytes, 0, bytes.length, start);
+    return bytes.subarray(0, got);
   }
 }

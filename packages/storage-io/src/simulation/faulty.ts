@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { MemoryStorageIo } from '../backends/memory.js';
+import { MemoryStorageIo, type PowerLossOptions } from '../backends/memory.js';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
 import { BaseStorageIo, type OpenRequest, type QueuedOp } from '../contract/base-storage-io.js';
 import { Errno, ioErrorFromErrno } from '../contract/errors.js';
@@ -30,6 +30,9 @@ export interface FaultyOptions {
    */
   readonly dsyncWrites?: boolean;
 }
+
+/** What survives `crash()`: `tear` and `reorder` as `MemoryStorageIo.simulatePowerLoss` takes them. */
+export type CrashOptions = Omit<PowerLossOptions, 'seed'>;
 
 /** The environment variable that replays the seeds `defaultFaultSeed()` chose in a failed run. */
 export const FAULT_SEED_ENV = 'WALNUT_FAULT_SEED';
@@ -208,21 +211,23 @@ export class FaultyStorageIo extends BaseStorageIo {
 
   /**
    * Simulated power loss: every write not covered by a completed sync is lost, and with
-   * `tear` the last one may survive as a prefix cut at a 512-byte boundary. Names
+   * `tear` the last one may survive as a prefix cut at a 512-byte boundary; with `reorder`
+   * each 4 KiB page they dirtied may survive on its own, as writeback leaves it. Names
    * created since their directory's last sync disappear. Afterwards this instance
    * refuses all work (WAL_CLOSED): build a fresh one over the same inner backend (or,
    * for real files, a fresh backend) to "reboot".
    */
-  async crash(options: { tear?: boolean } = {}): Promise<void> {
+  async crash(options: CrashOptions = {}): Promise<void> {
     if (this.#crashed) return;
     this.#crashed = true;
+    const flags = { tear: options.tear === true, reorder: options.reorder === true };
     await this.closeIo();
     for (const lock of this.#locks) await lock.release();
     this.#locks.clear();
     if (this.inner instanceof MemoryStorageIo) {
-      this.inner.simulatePowerLoss({ tear: options.tear === true, seed: this.#seed });
+      this.inner.simulatePowerLoss({ ...flags, seed: this.#seed });
     } else {
-      this.#journal!.crash(options.tear === true, this.#seed);
+      this.#journal!.crash(flags, this.#seed);
     }
   }
 

@@ -84,6 +84,11 @@ export class MemoryFile {
     return this.dirtyEnd > 0 || this.syncedSize !== this.writtenSize;
   }
 
+  /** The range changed since the last sync (`[start, end)`), or null when there is none. */
+  get unsyncedRange(): readonly [number, number] | null {
+    return this.dirtyEnd > 0 ? [this.dirtyStart, this.dirtyEnd] : null;
+  }
+
   /** A copy of `[start, end)` of the written image. */
   writtenRange(start: number, end: number): Buffer {
     return Buffer.from(this.data.subarray(start, Math.min(end, this.writtenSize)));
@@ -97,8 +102,8 @@ export class MemoryFile {
     this.dirtyEnd = 0;
   }
 
-  /** Power loss that tore a write: `bytes` at `offset` reached the platter. Becomes durable. */
-  applySurvivingPrefix(bytes: Uint8Array, offset: number): void {
+  /** Power loss: `bytes` at `offset` reached the disk (a torn prefix, a page written back). Becomes durable. */
+  applySurvivingBytes(bytes: Uint8Array, offset: number): void {
     this.write(bytes, offset);
     this.sync();
   }

@@ -1,11 +1,13 @@
 import type { IoFd, OpenOptions, StorageIo, SubmitOptions } from '../contract/types.js';
-import { FaultyStorageIo } from './faulty.js';
+import { type CrashOptions, FaultyStorageIo } from './faulty.js';
 
 export interface PowerLossAtStepOptions {
   /** The power goes out just before this I/O step (0 is the first counted one). */
   readonly at: number;
-  /** Seed for where the last unsynced write is torn. */
+  /** Seed for where the last unsynced write is torn (and which pages survive with `reorder`). */
   readonly seed?: number;
+  /** Unsynced writes also survive out of order, page by page (`PowerLossOptions.reorder`). */
+  readonly reorder?: boolean;
   /** Count steps from construction (default) or only after `arm()`. */
   readonly armed?: boolean;
   /**
@@ -27,6 +29,7 @@ export interface PowerLossAtStepOptions {
 export class PowerLossAtStep extends FaultyStorageIo {
   readonly at: number;
   readonly #deferred: boolean;
+  readonly #reorder: boolean;
   #steps: number;
   #cut: Promise<void> | null = null;
 
@@ -34,6 +37,7 @@ export class PowerLossAtStep extends FaultyStorageIo {
     super(inner, { seed: options.seed ?? options.at });
     this.at = options.at;
     this.#deferred = options.deferred ?? false;
+    this.#reorder = options.reorder ?? false;
     this.#steps = options.armed === false ? -1 : 0;
   }
 
@@ -54,11 +58,11 @@ export class PowerLossAtStep extends FaultyStorageIo {
 
   /** Cuts the power now if it is still on; resolves once the cut is complete. */
   powerOff(): Promise<void> {
-    return this.crash({ tear: true });
+    return this.crash({ tear: true, reorder: this.#reorder });
   }
 
   /** A second crash waits for the first one (the power loss happens at its end). */
-  override crash(options: { tear?: boolean } = {}): Promise<void> {
+  override crash(options: CrashOptions = {}): Promise<void> {
     this.#cut ??= super.crash(options);
     return this.#cut;
   }

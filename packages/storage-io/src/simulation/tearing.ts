@@ -23,3 +23,28 @@ export function tornEnd(offset: number, length: number, random: () => number): n
   if (last < first) return offset;
   return (first + Math.floor(random() * (last - first + 1))) * SECTOR;
 }
+
+/** The unit a page cache writes back: unsynced bytes reach the disk a page at a time. */
+export const PAGE = 4096;
+
+/**
+ * The pages (`[start, end)`, clipped to `size`) of the unsynced ranges that reach the disk
+ * before the power goes out: writeback takes dirty pages in no order the writer chose, so
+ * each one survives or not on its own (even odds, from `random`).
+ */
+export function survivingPages(
+  ranges: readonly (readonly [number, number])[],
+  size: number,
+  random: () => number,
+): [number, number][] {
+  const pages = new Set<number>();
+  for (const [start, end] of ranges) {
+    for (let page = Math.floor(start / PAGE); page * PAGE < Math.min(end, size); page++)
+      pages.add(page);
+  }
+  const kept: [number, number][] = [];
+  for (const page of [...pages].sort((a, b) => a - b)) {
+    if (random() < 0.5) kept.push([page * PAGE, Math.min((page + 1) * PAGE, size)]);
+  }
+  return kept;
+}
