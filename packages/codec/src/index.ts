@@ -76,6 +76,7 @@ export {
   type DamageKind,
   findNextValidFrame,
   isZeroFilled,
+  lostWritesHoleEnd,
 } from './format/damage.js';
 export { encodeFrame, sealFrame } from './format/frame.js';
 export {

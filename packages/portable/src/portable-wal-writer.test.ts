@@ -83,6 +83,34 @@ describe('PortableWalWriter: file layout', () => {
     expect(payloadsOf(io.fileBytes(FILE)!)).toEqual(['1:one', '2:two', '3:three']);
   });
 
+  it('cuts a hole a power loss left before later unsynced records it kept, as a torn tail', async () => {
+    let keptAfterHole = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const { io, writer } = await fresh();
+      const appended: string[] = [];
+      const append = async (text: string) => {
+        await writer.appendWithChecksum(Buffer.from(text.padEnd(300, '.')));
+        appended.push(`${appended.length + 1}:${text.padEnd(300, '.')}`);
+      };
+      for (let i = 0; i < 3; i++) await append(`synced-${i}`);
+      await writer.sync();
+      for (let i = 0; i < 40; i++) await append(`unsynced-${String(i).padStart(2, '0')}`);
+      io.simulatePowerLoss({ reorder: true, seed });
+      const image = io.fileBytes(FILE)!;
+
+      const again = await PortableWalWriter.open(FILE, { storageIo: io });
+      const kept = payloadsOf(io.fileBytes(FILE)!.subarray(0, again.size));
+      expect(kept).toEqual(appended.slice(0, kept.length));
+      expect(kept.length).toBeGreaterThanOrEqual(3);
+      if (appended.slice(kept.length).some((r) => image.includes(r.slice(r.indexOf(':') + 1))))
+        keptAfterHole++;
+      await again.appendWithChecksum(Buffer.from('after'));
+      await again.close();
+      expect(payloadsOf(io.fileBytes(FILE)!).at(-1)).toBe(`${kept.length + 1}:after`);
+    }
+    expect(keptAfterHole).toBeGreaterThan(0);
+  });
+
   it('refuses mid-file damage with WAL_CORRUPT', async () => {
     const { io, writer } = await fresh();
     await writer.appendWithChecksum(Buffer.from('one'));

@@ -1,4 +1,10 @@
-import { classifyDamage, FrameScanner, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  classifyDamage,
+  FrameScanner,
+  lostWritesHoleEnd,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 
 const CHUNK = 1024 * 1024;
@@ -11,8 +17,9 @@ export interface PortableScan {
 
 /**
  * Reads a 'records' portable file frame by frame, in chunks. A clean end or a torn tail
- * ends the scan (the caller cuts the tail); damage followed by a valid frame is
- * mid-file corruption and throws WAL_CORRUPT. With `stopAfter`, the scan ends right after
+ * ends the scan (the caller cuts the tail), as does a hole of writes a power loss lost
+ * followed by later ones it kept; other damage followed by a valid frame is mid-file
+ * corruption and throws WAL_CORRUPT. With `stopAfter`, the scan ends right after
  * the record of that LSN (where a cut after it leaves the file). A frame may be as long as the format allows,
  * whatever maxRecordSize this run was given: it limits new appends, not what is read.
  */
@@ -58,18 +65,28 @@ export async function scanPortableRecords(
       offset = stop.offset;
       continue;
     }
-    if (stop.kind === 'corrupt') throw corruptAt(path, stop.offset, stop.reason);
-    if (!reachesEnd) {
+    if (stop.kind === 'corrupt') {
+      if (!isLostWrites(buf.subarray(stop.offset - offset, got), stop.offset))
+        throw corruptAt(path, stop.offset, stop.reason);
+    } else if (!reachesEnd) {
       // The scanner judged only this chunk; what follows decides torn versus corrupt.
       const rest = Buffer.allocUnsafe(size - stop.offset);
-      const n = await readFully(io, fd, rest, stop.offset);
-      if (classifyDamage(rest.subarray(0, n), 0) === 'corrupt') {
+      const bytes = rest.subarray(0, await readFully(io, fd, rest, stop.offset));
+      if (classifyDamage(bytes, 0) === 'corrupt' && !isLostWrites(bytes, stop.offset))
         throw corruptAt(path, stop.offset, stop.reason);
-      }
     }
     return { end: stop.offset, nextLsn };
   }
   return { end: offset, nextLsn };
+}
+
+/**
+ * A file is appended to and synced from its end, so valid frames after a hole of lost
+ * writes (`lostWritesHoleEnd`) are of unsynced writes a power loss kept without earlier
+ * ones: a torn tail, cut like any other (decision 0302's rule for a newest segment).
+ */
+function isLostWrites(rest: Buffer, fileOffset: number): boolean {
+  return lostWritesHoleEnd(rest, 0, fileOffset) >= 0;
 }
 
 function corruptAt(path: string, offset: number, reason: string): WalError {

@@ -4,6 +4,7 @@ import {
   classifyDamage,
   findNextValidFrame,
   findValidFrameIn,
+  lostWritesHoleEnd,
   SEARCH_EXHAUSTED,
 } from './damage.js';
 import { encodeRecordFrame } from './records.js';
@@ -32,5 +33,51 @@ describe('damage classification', () => {
     expect(findValidFrameIn(buf, 1, buf.length, 1 << 30, 1 << 20)).toBe(SEARCH_EXHAUSTED);
     // An exhaustive search here would checksum ~8 GiB; a small budget keeps the test fast.
     expect(classifyAt(buf, 0, buf.length, 1 << 30, 1 << 20)).toBe('corrupt');
+  });
+});
+
+describe('lostWritesHoleEnd', () => {
+  /** A frame at 0, damage after it up to a valid frame at 2048, and the buffer's file offset. */
+  function tail(damage: (buf: Buffer) => void): Buffer {
+    const buf = Buffer.alloc(2200);
+    const end = encodeRecordFrame(buf, 0, 1n, { payload: Buffer.alloc(100, 7) });
+    buf.fill(0x5a, end, 2048);
+    damage(buf);
+    encodeRecordFrame(buf, 2048, 9n, { payload: Buffer.from('later') });
+    return buf;
+  }
+  const AT = 121; // where the first frame ends: the damage starts here
+
+  it('finds the later frame after a zero frame header (a write that never arrived)', () => {
+    const buf = tail((b) => b.fill(0, AT, AT + 8));
+    expect(lostWritesHoleEnd(buf, AT, 4096 + AT)).toBe(2048);
+  });
+
+  it('finds it after a whole zero sector, aligned by the file offset, not the buffer', () => {
+    const buf = tail((b) => b.fill(0, 1000, 1512));
+    // The zeros are sector 1000..1512 of a buffer read from file offset 24 (1024..1536).
+    expect(lostWritesHoleEnd(buf, AT, 24 + AT)).toBe(2048);
+    // From file offset 0 the zeros straddle two sectors and cover neither: damage.
+    expect(lostWritesHoleEnd(buf, AT, AT)).toBe(-1);
+  });
+
+  it('is -1 for damage without zeros, a frame that checks out at the damage, or no later frame', () => {
+    expect(
+      lostWritesHoleEnd(
+        tail(() => {}),
+        AT,
+        AT,
+      ),
+    ).toBe(-1);
+    const whole = tail((b) => b.fill(0, AT, 1536));
+    expect(lostWritesHoleEnd(whole, AT, AT)).toBe(2048);
+    expect(lostWritesHoleEnd(whole, 0, 0)).toBe(-1);
+    expect(lostWritesHoleEnd(whole.subarray(0, 2048), AT, AT)).toBe(-1);
+  });
+
+  it('refuses a file offset that is not one', () => {
+    const buf = tail(() => {});
+    for (const bad of [-1, 1.5, Number.NaN])
+      expect(() => lostWritesHoleEnd(buf, AT, bad)).toThrow(/fileOffset/);
   });
 });

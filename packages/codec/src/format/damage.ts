@@ -39,16 +39,30 @@ export function findValidFrameIn(
   const last = end - FRAME_HEADER_SIZE - 1;
   let spent = 0;
   for (let i = from; i <= last; i++) {
-    const len = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
-    // len is negative here when its top bit is set: far beyond any limit.
-    if (len < 1 || len > maxBody || len > end - i - FRAME_HEADER_SIZE) continue;
-    const kind = buf[i + FRAME_HEADER_SIZE]!;
-    if (kind < BodyKind.RECORD || kind > BodyKind.ENCRYPTED) continue;
+    const len = plausibleBodyAt(buf, i, end, maxBody);
+    if (len === 0) continue;
     spent += len;
     if (spent > budget) return SEARCH_EXHAUSTED;
-    if (crc32cRange(buf, i + 4, i + FRAME_HEADER_SIZE + len, 0) === buf.readUInt32LE(i)) return i;
+    if (checksOut(buf, i, len)) return i;
   }
   return -1;
+}
+
+/**
+ * The body length of the frame whose header is at `buf[i]` when it is plausible (a length
+ * in 1..maxBody inside `end`, a known kind byte), else 0.
+ */
+function plausibleBodyAt(buf: Buffer, i: number, end: number, maxBody: number): number {
+  if (end - i <= FRAME_HEADER_SIZE) return 0;
+  const len = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
+  // len is negative here when its top bit is set: far beyond any limit.
+  if (len < 1 || len > maxBody || len > end - i - FRAME_HEADER_SIZE) return 0;
+  const kind = buf[i + FRAME_HEADER_SIZE]!;
+  return kind < BodyKind.RECORD || kind > BodyKind.ENCRYPTED ? 0 : len;
+}
+
+function checksOut(buf: Buffer, i: number, len: number): boolean {
+  return crc32cRange(buf, i + 4, i + FRAME_HEADER_SIZE + len, 0) === buf.readUInt32LE(i);
 }
 
 /**
@@ -115,6 +129,43 @@ export function findNextValidFrame(
   checkIndex('from', from, b.length);
   checkMaxBody(maxFrameBody);
   return findValidFrameIn(b, from, b.length, maxFrameBody);
+}
+
+/** The unit a disk writes whole: a write that never arrived leaves whole sectors as they were. */
+const SECTOR = 512;
+
+/**
+ * Index of the first valid frame after damage at `buf[index]` (file offset `fileOffset`)
+ * when the damage is the mark of writes a power loss lost, else -1. Unsynced writes may
+ * reach the disk out of order, and one that never arrived reads as zeros: so a zero frame
+ * header at `index`, or a whole zero sector (aligned in the file) before the next valid
+ * frame. A bit flip never zeroes a header or a sector, and a frame that checks out at
+ * `index` (its body malformed) was written as it is: both are damage, as is damage with no
+ * valid frame after it (a torn write, for `classifyDamage`). Only for the unsynced tail of
+ * a file: in synced data a disk that zeroed a sector looks the same.
+ */
+export function lostWritesHoleEnd(
+  buf: Uint8Array,
+  index: number,
+  fileOffset: number,
+  maxFrameBody: number = MAX_FRAME_BODY,
+): number {
+  const b = asBuffer(buf);
+  checkIndex('index', index, b.length);
+  checkMaxBody(maxFrameBody);
+  if (!Number.isSafeInteger(fileOffset) || fileOffset < 0)
+    badArgument('fileOffset', 'the file offset of buf[index], an integer ≥ 0', fileOffset);
+  const len = plausibleBodyAt(b, index, b.length, maxFrameBody);
+  if (len > 0 && checksOut(b, index, len)) return -1;
+  const next = findValidFrameIn(b, index + 1, b.length, maxFrameBody);
+  if (next < 0) return -1;
+  if (next - index >= FRAME_HEADER_SIZE && isZeroFilled(b, index, index + FRAME_HEADER_SIZE))
+    return next;
+  const firstSector = index + ((SECTOR - (fileOffset % SECTOR)) % SECTOR);
+  for (let s = firstSector; s + SECTOR <= next; s += SECTOR) {
+    if (isZeroFilled(b, s, s + SECTOR)) return next;
+  }
+  return -1;
 }
 
 export { asBuffer, checkIndex, checkMaxBody };

@@ -88,6 +88,34 @@ describe('reading a core file', () => {
     });
   });
 
+  it('ends at a hole a power loss left only when told the range is the unsynced tail', async () => {
+    const ends = await writeEntries(200);
+    // Writes that never arrived: zeros from an entry boundary over a whole sector, then entries.
+    await patch(ends[9]!, Buffer.alloc(1024));
+    const read = async (unsyncedTail: boolean) => {
+      const reader = await PerCoreWalReader.open(PATH, { io, coreId: 0 });
+      try {
+        return await reader.read({ unsyncedTail });
+      } finally {
+        await reader.close();
+      }
+    };
+    const tail = await read(true);
+    expect(tail.stop).toMatchObject({ kind: 'torn', offset: ends[9] });
+    expect(tail.stop.reason).toMatch(/zero-filled hole/);
+    expect(tail.entries).toHaveLength(10);
+    await expect(read(false)).rejects.toSatisfy((e: unknown) =>
+      isWalError(e, WalErrorCode.CORRUPT),
+    );
+    // The same where the hole ends a chunk that is not the last.
+    const fd = await io.open(PATH, { readOnly: true });
+    const size = await io.size(fd);
+    const expect0 = { coreId: 0, previousSequence: 0n, unsyncedTail: true };
+    const chunked = await scanCoreRange(io, fd, PATH, 64, size, expect0, undefined, 1500);
+    await io.close(fd);
+    expect(chunked.stop).toMatchObject({ kind: 'torn', offset: ends[9] });
+  });
+
   it('treats zero-filled space after the last entry as a clean end', async () => {
     const ends = await writeEntries(5);
     await patch(ends.at(-1)!, Buffer.alloc(4096));

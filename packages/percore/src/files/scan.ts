@@ -5,6 +5,7 @@ import {
   classifyDamage,
   decodeCoreEntryBody,
   FrameScanner,
+  lostWritesHoleEnd,
   type ScanStop,
   WalError,
   WalErrorCode,
@@ -27,6 +28,13 @@ export interface ScanExpectations {
    * first entry must be sequence 1), or null when unknown (then only continuity is checked).
    */
   readonly previousSequence: bigint | null;
+  /**
+   * The range is a core's tail from its last checkpoint to the file's end, where a power
+   * loss may have kept later unsynced writes without earlier ones: such a hole followed by
+   * valid frames ends the scan as a torn tail (`judgeDamage`). Elsewhere valid frames after
+   * damage are corruption (a read from the header over space `reclaimBefore` freed, too).
+   */
+  readonly unsyncedTail?: boolean;
 }
 
 /** Why and where a scan stopped, and the end of the last valid entry. */
@@ -98,18 +106,46 @@ export async function scanCoreRange(
       offset = stop.offset;
       continue;
     }
-    if (final || stop.kind === 'corrupt') return { stop, end: stop.offset, lastEntry, count };
+    if (final || stop.kind === 'corrupt') {
+      const judged = expect.unsyncedTail
+        ? judgeDamage(stop, chunk.subarray(stop.offset - offset))
+        : stop;
+      return { stop: judged, end: stop.offset, lastEntry, count };
+    }
     // A stop inside a chunk that is not the last: only the rest of the range can say
     // whether this is the end, a torn tail, or damage followed by valid frames.
     const rest = await readFully(io, fd, path, stop.offset, to - stop.offset);
-    const kind = classifyDamage(rest, 0);
-    return { stop: { ...stop, kind }, end: stop.offset, lastEntry, count };
+    const judged = { ...stop, kind: classifyDamage(rest, 0) };
+    return {
+      stop: expect.unsyncedTail ? judgeDamage(judged, rest) : judged,
+      end: stop.offset,
+      lastEntry,
+      count,
+    };
   }
   return {
     stop: { kind: 'eof', offset, reason: 'end of data' },
     end: offset,
     lastEntry,
     count,
+  };
+}
+
+/**
+ * In a core's unsynced tail, damage followed by valid frames is corruption unless it is a
+ * hole of lost writes (`lostWritesHoleEnd`): a core file is appended to and synced from its
+ * end, so valid frames after a hole are of writes no completed sync covered, which a power
+ * loss kept without the earlier ones. That is a torn tail, cut like any other (decision
+ * 0302's rule for a segmented log's newest segment).
+ */
+function judgeDamage(stop: ScanStop, rest: Buffer): ScanStop {
+  if (stop.kind !== 'corrupt') return stop;
+  const next = lostWritesHoleEnd(rest, 0, stop.offset);
+  if (next < 0) return stop;
+  return {
+    ...stop,
+    kind: 'torn',
+    reason: `a zero-filled hole (writes a power loss lost) followed by ${rest.length - next} bytes from offset ${stop.offset + next} written after it and never made durable`,
   };
 }
 

@@ -32,6 +32,12 @@ export interface CoreReadOptions {
   readonly from?: number | ResumePoint;
   /** Where to stop reading (default: the file size). */
   readonly to?: number;
+  /**
+   * Read as recovery does: the range is the core's tail from its last checkpoint, where a
+   * hole a power loss left (later unsynced entries kept without earlier ones) ends the read
+   * as a torn tail instead of `WAL_CORRUPT`. Default false.
+   */
+  readonly unsyncedTail?: boolean;
 }
 
 /** One core file's entries from a start offset, and why and where reading stopped. */
@@ -101,7 +107,7 @@ export class PerCoreWalReader {
       this.path,
       start,
       to,
-      { coreId: this.coreId, previousSequence },
+      { coreId: this.coreId, previousSequence, unsyncedTail: options.unsyncedTail === true },
       (entry) => entries.push(entry),
     );
     if (outcome.stop.kind === 'corrupt')

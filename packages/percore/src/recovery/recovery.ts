@@ -55,7 +55,7 @@ export async function recoverCores(from: {
     const path = from.corePath(coreId);
     const reader = await PerCoreWalReader.open(path, { io: from.io, coreId });
     try {
-      const result = await withCore(coreId, () => reader.read({ from: point }));
+      const result = await withCore(coreId, () => reader.read({ from: point, unsyncedTail: true }));
       lists.push(result.entries);
       cores.push({
         coreId,

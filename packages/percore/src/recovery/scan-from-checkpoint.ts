@@ -8,7 +8,8 @@ import { midFileCorruptionError, scanCoreRange } from '../files/scan.js';
  * Scans a core file from its place in checkpoint `checkpointId` (collecting its entries when
  * `into` is given); returns the end of the last valid entry and why the scan stopped. A file
  * shorter than that place lost synced data, and damage followed by valid entries is mid-file
- * corruption: both `WAL_CORRUPT`, never a tail to cut.
+ * corruption (unless it is a hole a power loss left: see `ScanExpectations.unsyncedTail`):
+ * both `WAL_CORRUPT`, never a tail to cut.
  */
 export async function scanFromCheckpoint(
   io: StorageIo,
@@ -33,7 +34,7 @@ export async function scanFromCheckpoint(
       path,
       point.position,
       size,
-      { coreId, previousSequence: point.sequence },
+      { coreId, previousSequence: point.sequence, unsyncedTail: true },
       into === undefined ? undefined : (entry) => into.push(entry),
     );
     if (scan.stop.kind === 'corrupt')

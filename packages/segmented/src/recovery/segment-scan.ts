@@ -11,6 +11,7 @@ import {
   isWalError,
   type KeyRing,
   LsnSequence,
+  lostWritesHoleEnd,
   type ScanStop,
   WalError,
   WalErrorCode,
@@ -109,32 +110,6 @@ export async function readHeader(
   return header;
 }
 
-const SECTOR = 512;
-
-function isZero(bytes: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
-
-/**
- * Whether the damage at the start of `bytes` (file offset `fileOffset`), followed by a
- * valid frame at index `next`, is the mark of writes a crash lost rather than of damage:
- * unsynced writes can reach the disk out of order, and a write that never arrived reads
- * as zeros (a hole). So: a zero frame header, or a whole zero sector before the next
- * valid frame. A bit flip never zeroes a frame header or a sector.
- */
-function looksLikeLostWrites(bytes: Buffer, fileOffset: number, next: number): boolean {
-  if (next >= 8 && isZero(bytes, 0, 8)) return true;
-  for (
-    let s = Math.ceil(fileOffset / SECTOR) * SECTOR - fileOffset;
-    s + SECTOR <= next;
-    s += SECTOR
-  ) {
-    if (isZero(bytes, s, s + SECTOR)) return true;
-  }
-  return false;
-}
-
 interface Verdict {
   kind: DamageKind;
   reason?: string;
@@ -163,8 +138,8 @@ async function judgeRest(
   if (findNextValidFrame(bytes, 0) === 0) return { kind: 'corrupt' };
   const kind = classifyDamage(bytes, 0);
   if (kind !== 'corrupt' || !isLast) return { kind };
-  const next = findNextValidFrame(bytes, 1);
-  if (looksLikeLostWrites(bytes, offset, next)) {
+  const next = lostWritesHoleEnd(bytes, 0, offset);
+  if (next >= 0) {
     return {
       kind: 'torn',
       reason: `a zero-filled hole (writes lost by a crash) followed by ${got - next} bytes from offset ${offset + next} written after it and never made durable`,
