@@ -8,6 +8,7 @@ import {
   encodeRecordFrame,
   FILE_HEADER_SIZE,
   isBytes,
+  isWalError,
   recordFrameSize,
   validateRecordInput,
   WalError,
@@ -16,6 +17,7 @@ import {
 import {
   Errno,
   type IoFd,
+  type IoLock,
   type IoUringConfig,
   ioErrorFromErrno,
   linkedSyncRan,
@@ -75,6 +77,12 @@ export interface PortableWalStats {
   /** Backend in use and why. */
   backend: string;
   backendReason: string;
+  /**
+   * 'held': no other writer, in this process or another, can open the file while this one
+   * is open. Otherwise why not: where neither flock nor a provable owner file can be had
+   * (no native addon and no /proc), the writer opens unlocked and says so here.
+   */
+  lock: string;
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
@@ -91,6 +99,7 @@ export class PortableWalWriter {
   private readonly io: StorageIo;
   private readonly ownsIo: boolean;
   private readonly fd: IoFd;
+  private readonly lock: IoLock | WalError;
   private readonly batchLimit: number;
   private readonly maxRecordSize: number;
   private readonly serial = new SerialQueue();
@@ -117,6 +126,7 @@ export class PortableWalWriter {
     io: StorageIo;
     ownsIo: boolean;
     fd: IoFd;
+    lock: IoLock | WalError;
     maxBatchBytes: number;
     maxRecordSize: number;
     position: number;
@@ -127,6 +137,7 @@ export class PortableWalWriter {
     this.io = init.io;
     this.ownsIo = init.ownsIo;
     this.fd = init.fd;
+    this.lock = init.lock;
     this.batchLimit = init.maxBatchBytes;
     this.maxRecordSize = init.maxRecordSize;
     this.position = init.position;
@@ -156,7 +167,9 @@ export class PortableWalWriter {
     }
     const { io, owned } = await resolveStorage(config.storageIo, config.ioUring);
     let fd: IoFd | undefined;
+    let lock: IoLock | WalError | undefined;
     try {
+      lock = await lockIfPossible(io, path);
       fd = await io.open(path, { create: true });
       const { position, nextLsn } = await prepareFile(io, fd, path, content);
       return new PortableWalWriter({
@@ -165,6 +178,7 @@ export class PortableWalWriter {
         io,
         ownsIo: owned,
         fd,
+        lock,
         maxBatchBytes,
         maxRecordSize,
         position,
@@ -172,6 +186,8 @@ export class PortableWalWriter {
       });
     } catch (error) {
       if (fd !== undefined) await io.close(fd).catch(() => undefined);
+      if (lock !== undefined && !(lock instanceof WalError))
+        await lock.release().catch(() => undefined);
       if (owned) await io.closeIo().catch(() => undefined);
       throw error;
     }
@@ -335,7 +351,12 @@ export class PortableWalWriter {
 
   stats(): PortableWalStats {
     const description = this.io.describe();
-    return { ...this.counters, backend: description.backend, backendReason: description.reason };
+    return {
+      ...this.counters,
+      backend: description.backend,
+      backendReason: description.reason,
+      lock: this.lock instanceof WalError ? `none: ${this.lock.message}` : 'held',
+    };
   }
 
   /**
@@ -365,6 +386,10 @@ export class PortableWalWriter {
     await this.io.close(this.fd).catch((error) => {
       failure ??= error;
     });
+    if (!(this.lock instanceof WalError))
+      await this.lock.release().catch((error) => {
+        failure ??= error;
+      });
     if (this.ownsIo) await this.io.closeIo();
     if (failure !== undefined) throw failure;
   }
@@ -596,6 +621,23 @@ function keptBatchError(error: unknown, taken: PendingBatch[], path: string): Wa
 }
 
 /** Creates the header of a new file, or checks an existing one and finds where to append. */
+/**
+ * Makes this writer the file's only one (`StorageIo.lock` on its path: flock where the addon
+ * loaded, and the owner file `<path>.pid`): a second writer would append over the first's
+ * records. WAL_LOCKED when another holds it. Where no lock can be had at all
+ * (WAL_LOCK_UNAVAILABLE: no addon and no /proc, as on systems other than Linux), the file
+ * opens unlocked and the error says why in `stats().lock`: a single-file log is meant to
+ * work there.
+ */
+async function lockIfPossible(io: StorageIo, path: string): Promise<IoLock | WalError> {
+  try {
+    return await io.lock(path);
+  } catch (error) {
+    if (isWalError(error, WalErrorCode.LOCK_UNAVAILABLE)) return error;
+    throw error;
+  }
+}
+
 async function prepareFile(
   io: StorageIo,
   fd: IoFd,

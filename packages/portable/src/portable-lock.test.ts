@@ -1,0 +1,52 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FILE_HEADER_SIZE, FrameScanner, WalError, WalErrorCode } from '@walnut/codec';
+import { MemoryStorageIo } from '@walnut/storage-io';
+import {
+  expectWalError,
+  RecordingStorageIo,
+  removeTempDirs,
+  tempDir,
+} from '@walnut/storage-io/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PortableWalWriter } from './portable-wal-writer.js';
+
+afterAll(removeTempDirs);
+function records(path: string): string[] {
+  const scanner = new FrameScanner(readFileSync(path), { start: FILE_HEADER_SIZE });
+  return [...scanner.records()].map((r) => r.payload.toString());
+}
+
+describe('one writer per portable file', () => {
+  it('refuses a second writer in this process until the first closes', async () => {
+    const path = join(tempDir('walnut-portable-lock-'), 'events.wal');
+    const first = await PortableWalWriter.open(path);
+    expect(first.stats().lock).toBe('held');
+    expect(existsSync(`${path}.pid`)).toBe(true);
+    const refused = await expectWalError(PortableWalWriter.open(path), WalErrorCode.LOCKED);
+    expect(refused.message).toMatch(/this process/);
+    await first.appendWithChecksum(Buffer.from('one'));
+    await first.close();
+    expect(existsSync(`${path}.pid`)).toBe(false);
+    const second = await PortableWalWriter.open(path);
+    await second.appendWithChecksum(Buffer.from('two'));
+    await second.close();
+    expect(records(path)).toEqual(['one', 'two']);
+  });
+
+  it('opens unlocked, and says why, where no lock can be had', async () => {
+    const memory = new MemoryStorageIo();
+    await memory.mkdir('/p');
+    const io = new RecordingStorageIo(memory);
+    const why = 'the native addon (flock) is not loaded and /proc is not visible';
+    io.refuse(
+      (op) => op.kind === 'lock',
+      () => new WalError(WalErrorCode.LOCK_UNAVAILABLE, why),
+      { once: false },
+    );
+    const log = await PortableWalWriter.open('/p/events.wal', { storageIo: io });
+    expect(log.stats().lock).toBe(`none: ${why}`);
+    await log.appendWithChecksum(Buffer.from('one'));
+    await log.close();
+  });
+});
