@@ -24,6 +24,8 @@ export interface PowerLossTally {
   cutWhileOpening: number;
   /** Cuts that came after every producer had finished (nothing in flight). */
   cutWhenIdle: number;
+  /** Cuts that kept pages of unsynced writes out of order (`reorder`), not only a torn one. */
+  reordered: number;
   acknowledged: number;
   acknowledgedChecks: number;
   recordsChecked: number;
@@ -46,7 +48,9 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 /**
  * Phase 2: simulated power losses. Concurrent producers append with durable
  * acknowledgements through a FaultyStorageIo over memory; power is cut at a random I/O step
- * (during the writes, a rollover, an fdatasync, or the next open's recovery); the log is
+ * (during the writes, a rollover, an fdatasync, or the next open's recovery), the newest
+ * unsynced write torn, and in one cut of two pages of any unsynced write kept out of order;
+ * the log is
  * reopened on a fresh backend over the surviving bytes and checked against the ledger.
  */
 export async function runPowerLosses(options: PowerLossOptions): Promise<PowerLossTally> {
@@ -55,6 +59,7 @@ export async function runPowerLosses(options: PowerLossOptions): Promise<PowerLo
     powerLosses: 0,
     cutWhileOpening: 0,
     cutWhenIdle: 0,
+    reordered: 0,
     acknowledged: 0,
     acknowledgedChecks: 0,
     recordsChecked: 0,
@@ -88,9 +93,12 @@ export async function runPowerLosses(options: PowerLossOptions): Promise<PowerLo
             // crashed inside a caller's write-then-fdatasync pair makes the fdatasync's
             // submission throw WAL_CLOSED, which left the Wal's close() waiting forever when
             // this soak was written (see soak/README.md).
-            const io = new PowerLossAtStep(memory, { at, seed: rng.u32(), deferred: true });
+            const seed = rng.u32();
+            const reorder = rng.chance(0.5);
+            const io = new PowerLossAtStep(memory, { at, seed, reorder, deferred: true });
             const found = await powerLossRound(io, builder, ledger, rng, round, tally);
             tally.powerLosses++;
+            if (reorder) tally.reordered++;
             for (const f of found)
               tally.violations.push(`${where}, round ${round} (cut before I/O step ${at}): ${f}`);
             if (found.length > 0) return;

@@ -43,7 +43,7 @@ export function summarize(r: SoakResults): { text: string; violations: number } 
   if (r.power) {
     const p = r.power;
     lines.push(
-      `power losses:          ${n(p.powerLosses)} in ${n(p.cases)} cases (${n(p.cutWhileOpening)} while opening, ${n(p.cutWhenIdle)} with nothing in flight)`,
+      `power losses:          ${n(p.powerLosses)} in ${n(p.cases)} cases (${n(p.cutWhileOpening)} while opening, ${n(p.cutWhenIdle)} with nothing in flight, ${n(p.reordered)} keeping unsynced pages out of order)`,
       `  acknowledged:        ${n(p.acknowledged)} records (${n(p.acknowledgedChecks)} checks); ${n(p.recordsChecked)} recovered records checked; appends failed by the cut: ${byCode(p.rejected)}`,
       `  violations:          ${n(p.violations.length)}`,
     );
