@@ -43,6 +43,40 @@ describe('Wal: ordering under concurrency', () => {
     await wal.close();
   });
 
+  it('keeps producers that append again from callbacks of their own in one group', async () => {
+    // Each producer appends from a setImmediate callback, as one prompted by I/O would: a
+    // burst of one append each. The first must not start a commit that leaves the rest to
+    // the one after it, round after round.
+    const { wal, engine } = await openFakeWal();
+    const producers = 8;
+    const rounds = 40;
+    await Promise.all(
+      Array.from({ length: producers }, async (_, p) => {
+        for (let i = 0; i < rounds; i++) {
+          await tick();
+          await wal.append(payload(p * rounds + i));
+        }
+      }),
+    );
+    expect(engine.syncCalls).toBeLessThanOrEqual(rounds + 2);
+    expect(wal.stats().recordsPerSync).toBeGreaterThan(producers - 1);
+    await wal.close();
+  });
+
+  it('starts the commit of a lone caller awaiting each append at once', async () => {
+    const { wal, engine } = await openFakeWal();
+    for (let i = 0; i < 20; i++) {
+      const appended = wal.append(payload(i));
+      // The commit starts within this turn of the event loop, not at the end of it.
+      const submitted = await new Promise((resolve) =>
+        setImmediate(() => resolve(engine.submittedLsn)),
+      );
+      expect(submitted).toBe(BigInt(i + 1));
+      await appended;
+    }
+    await wal.close();
+  });
+
   it('appends a batch atomically and resolves with its last LSN', async () => {
     const { wal, engine } = await openFakeWal();
     await wal.append(payload(0));

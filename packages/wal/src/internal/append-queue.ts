@@ -87,6 +87,7 @@ export class AppendQueue {
       {
         bytesAppended: () => this.bytesAppended,
         idle: () => this.idle(),
+        waiting: () => this.waiters.count(),
         lastAssigned: () => this.lastAssigned,
         isClosed: () => owner.isClosed(),
         isPoisoned: () => owner.poison() !== undefined,
