@@ -223,6 +223,11 @@ export class SyncRounds {
       }
       // A sealed segment was fdatasynced when it was sealed.
     }
+    // The kernel reports a file's writeback error to one of the fdatasyncs running on it
+    // (errseq): a zero fill's sync running beside this round's may have taken the error of
+    // this round's data. Durable only once that sync came back clean (a failure poisons).
+    const fill = this.zeroFill?.inFlight();
+    if (fill) await fill;
     if (this.failures.poison !== null) throw this.failures.poison;
     this.advanceDurable(target);
   }

@@ -81,12 +81,40 @@ describe('zeroFillAhead', () => {
     const memory = new MemoryStorageIo();
     const { io, wal } = await open(memory, { writeBufferSize: 4 * KiB });
     await settle();
-    io.inject({ kind: 'eio', op: 'fdatasync', nth: 1 });
+    io.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
     // Past the runway without a sync: the next fdatasync is a fill's.
     for (let i = 1n; i <= 400n; i++) wal.append({ payload: payloadFor(i, 400) });
     await settle();
     expectWalError(() => wal.append({ payload: payloadFor(401n) }), 'WAL_POISONED');
     await expectWalError(wal.sync(), 'WAL_POISONED');
+    await wal.close();
+  });
+
+  it("calls no round durable while a fill's fdatasync beside it has not come back clean", async () => {
+    // The kernel reports a file's writeback error to one fdatasync only: when a fill's sync
+    // and a round's run at once, the fill's may take the error of the round's data.
+    const memory = new MemoryStorageIo();
+    const { io, wal } = await open(memory, { writeBufferSize: 64 * KiB });
+    await settle();
+    // Past the start of the zeroed runway: the round that writes these records starts a fill
+    // right behind its own write and sync, and the round's completions come back first.
+    for (let i = 1n; i <= 12n; i++) wal.append({ payload: payloadFor(i, 400) });
+    io.holdCompletions();
+    io.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
+    const synced = wal.sync().then(
+      (lsn) => ({ lsn }),
+      (error: unknown) => ({ error }),
+    );
+    await settle();
+    // Held: the round's write and its linked fdatasync, then the fill's write and fdatasync.
+    expect(io.heldCompletions).toBe(4);
+    io.releaseCompletions(2);
+    await settle();
+    io.releaseCompletions();
+    const outcome = await synced;
+    expect(outcome).not.toHaveProperty('lsn');
+    await expectWalError(wal.sync(), 'WAL_POISONED');
+    expect(wal.durableLsn).toBe(0n);
     await wal.close();
   });
 });

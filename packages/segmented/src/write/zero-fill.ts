@@ -88,6 +88,11 @@ export class ZeroFiller {
     return true;
   }
 
+  /** The running fill, settled once its fdatasync's outcome was handled (a failure poisons first); null when none runs. */
+  inFlight(): Promise<void> | null {
+    return this.running?.done ?? null;
+  }
+
   /** Resolves once no fill runs. */
   async idle(): Promise<void> {
     while (this.running !== null) await this.running.done;

@@ -36,6 +36,34 @@ describe('FaultyStorageIo scripted faults', () => {
     expect(await completion).toMatchObject({ op: 'write', result: 10 });
   });
 
+  it('releases held completions a few at a time, in arrival order, and holds on', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo());
+    const fd = await io.open('/f', { create: true });
+    io.holdCompletions();
+    const tokens = [0, 1, 2].map((i) => io.submitWrite(fd, bytes(4, i), i * 4));
+    io.flush();
+    const done: number[] = [];
+    for (const [i, token] of tokens.entries()) void io.completion(token).then(() => done.push(i));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(io.heldCompletions).toBe(3);
+    io.releaseCompletions(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(done).toEqual([0]);
+    expect(io.heldCompletions).toBe(2);
+    // Still holding: a completion arriving now waits behind the two.
+    const late = io.submitWrite(fd, bytes(4, 3), 12);
+    io.flush();
+    void io.completion(late).then(() => done.push(3));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    io.releaseCompletions(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(done).toEqual([0, 1, 2]);
+    io.releaseCompletions();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(done).toEqual([0, 1, 2, 3]);
+    expect(io.heldCompletions).toBe(0);
+  });
+
   it('fails the nth fdatasync from now with EIO, once', async () => {
     const io = new FaultyStorageIo(new MemoryStorageIo());
     const fd = await io.open('/f', { create: true });

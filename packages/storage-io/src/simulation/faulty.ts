@@ -126,11 +126,25 @@ export class FaultyStorageIo extends BaseStorageIo {
     this.#held ??= [];
   }
 
-  /** Delivers the completions held back, in the order they arrived, and stops holding. */
-  releaseCompletions(): void {
+  /**
+   * Delivers the completions held back, in the order they arrived, and stops holding. With
+   * `count`, delivers only the first `count` and goes on holding the rest and what comes
+   * next: completions that arrive in separate turns of the event loop, in the order a test
+   * needs (the first of two operations reported, the writer reacting, then the second).
+   */
+  releaseCompletions(count?: number): void {
     const held = this.#held ?? [];
-    this.#held = null;
-    for (const deliver of held) deliver();
+    if (count === undefined) {
+      this.#held = null;
+      for (const deliver of held) deliver();
+      return;
+    }
+    for (const deliver of held.splice(0, count)) deliver();
+  }
+
+  /** How many completions are held back now. */
+  get heldCompletions(): number {
+    return this.#held?.length ?? 0;
   }
 
   #complete(op: QueuedOp, result: number): void {
