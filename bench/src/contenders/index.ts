@@ -4,6 +4,7 @@ import { betterSqlite3 } from './better-sqlite3.js';
 import { classicLevel } from './classic-level.js';
 import { dsyncRounds } from './dsync-rounds.js';
 import { lmdb } from './lmdb.js';
+import { noLog } from './no-log.js';
 import { nodeFsFloor } from './node-fs-floor.js';
 import { walnutMmapReader } from './walnut-mmap-reader.js';
 import { walnutSegmented } from './walnut-segmented.js';
@@ -20,6 +21,7 @@ export const FLOOR_ID = nodeFsFloor.id;
 
 export const CONTENDERS: readonly ContenderPlugin[] = [
   nodeFsFloor,
+  noLog,
   dsyncRounds,
   walnutWalIoUring,
   walnutWalIoUringAppend,
