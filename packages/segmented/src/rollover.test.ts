@@ -1,6 +1,7 @@
 import { FILE_HEADER_SIZE } from '@walnut/codec';
 import { createStorageIo, FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import {
+  expectWalError,
   ioUringForTests,
   payloadFor,
   RecordingStorageIo,
@@ -116,6 +117,34 @@ describe('rollover', () => {
     datasyncs.release();
     await wal.sync();
     expect((await wal.listSegments()).length).toBe(2);
+    await wal.close();
+  });
+
+  it("calls no round durable while the seal's fdatasync beside it has not come back clean", async () => {
+    // Linux hands a file's writeback error to one of the fdatasyncs running on it: the seal's
+    // may take the error of the data a round beside it syncs.
+    const faulty = new FaultyStorageIo(new MemoryStorageIo(), { seed: 1 });
+    const io = new RecordingStorageIo(faulty);
+    const wal = await SegmentedWal.open({ ...config, io });
+    for (let i = 1n; i <= 5n; i++) wal.append({ payload: payloadFor(i, 100) });
+    const roundSyncs = io.hold((op) => op.kind === 'fdatasync' && op.link);
+    const sealSyncs = io.hold((op) => op.kind === 'fdatasync' && !op.link);
+    // The round's fdatasync (linked behind its write) passes; the seal's, after it, fails.
+    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
+    const synced = wal.sync().then(
+      (lsn) => ({ lsn }),
+      (error: unknown) => ({ error }),
+    );
+    fillFirstSegment(wal);
+    await ticks(20);
+    expect([roundSyncs.held, sealSyncs.held]).toEqual([1, 1]);
+    roundSyncs.release();
+    await ticks(20);
+    sealSyncs.release();
+    const outcome = await synced;
+    expect(outcome).not.toHaveProperty('lsn');
+    expect(wal.durableLsn).toBe(0n);
+    await expectWalError(wal.sync(), 'WAL_POISONED');
     await wal.close();
   });
 

@@ -17,7 +17,7 @@ import type { WritebackAhead } from '../write/writeback.js';
 import type { ZeroFiller } from '../write/zero-fill.js';
 import { recordFloorBeforeDeleting, writeFloorIfSpace } from './floor.js';
 import { recordHead } from './head.js';
-import { hasRecords, isNamed, plannedSegment, type Segment } from './segment.js';
+import { hasRecords, isNamed, plannedSegment, type Segment, syncBeside } from './segment.js';
 
 const { EIO, EOPNOTSUPP } = Errno;
 /** Files opened ahead for the next segment: `spare-<hex>.tmp` (recovery removes leftovers). */
@@ -356,12 +356,17 @@ export class SegmentSet {
     if (earlier.some((w) => w.status !== 'done') || this.host.poisoned() !== null) return false;
     // No fill starts on a segment that is no longer the active one; let a running one end.
     await this.zeroFill?.idle();
-    try {
-      await this.io.datasync(prev.fd);
-    } catch (err) {
-      this.host.poison(err);
-      return false;
-    }
+    const sealed = syncBeside(
+      prev,
+      this.io.datasync(prev.fd).then(
+        () => true,
+        (err: unknown) => {
+          this.host.poison(err);
+          return false;
+        },
+      ),
+    );
+    if (!(await sealed)) return false;
     this.counters.syncs++;
     prev.status = 'sealed';
     this.fdsToClose.push(prev.fd);

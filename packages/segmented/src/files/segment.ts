@@ -57,6 +57,21 @@ export interface Segment {
   writtenLsn: bigint;
   /** The creation job, while one runs. */
   creating: Promise<void> | null;
+  /**
+   * The fdatasyncs of this file that are not a sync round's (a zero fill's, the seal's) while
+   * they run, each settled once its outcome was handled (a failure poisons the log first).
+   * Linux hands a file's writeback error to one of the fdatasyncs running on it, so a round
+   * that ran beside one of these is durable only once that one came back clean.
+   */
+  readonly syncsBeside: Set<Promise<unknown>>;
+}
+
+/** Keeps `sync` (a fill's or the seal's, outcome handled) in `seg.syncsBeside` while it runs. */
+export function syncBeside<T>(seg: Segment, sync: Promise<T>): Promise<T> {
+  seg.syncsBeside.add(sync);
+  const settled = () => seg.syncsBeside.delete(sync);
+  sync.then(settled, settled);
+  return sync;
 }
 
 /**
@@ -98,6 +113,7 @@ export function plannedSegment(
     lastLsn: firstLsn - 1n,
     writtenLsn: firstLsn - 1n,
     creating: null,
+    syncsBeside: new Set(),
   };
 }
 
@@ -131,6 +147,7 @@ export function existingSegment(
     lastLsn,
     writtenLsn: lastLsn,
     creating: null,
+    syncsBeside: new Set(),
   };
 }
 

@@ -200,19 +200,20 @@ export class SyncRounds {
       throw this.failures.rollbackError ?? new WalError(WalErrorCode.IO, 'a write failed');
     }
     if (this.failures.poison !== null) throw this.failures.poison;
-    let synced = false;
+    /** The segment this round's fdatasync covered, if it ran one. */
+    let synced: Segment | null = null;
     if (dsyncWrite?.status === 'done') {
-      synced = true;
+      synced = active;
       this.covered(active, dsyncWrite.dataEnd);
     }
     if (linkedSync !== null) {
       if (linkedSyncRan((await linkedSync).result, active.path)) {
-        synced = true;
+        synced = active;
         this.covered(active, linkedEnd);
       }
       // Cancelled: its write was short and finished by a resubmission; sync again below.
     }
-    if (!synced) {
+    if (synced === null) {
       const seg = this.segments.holding(target);
       if (seg !== undefined) await this.segments.named(seg);
       if (seg !== undefined && seg.status === 'ready' && seg.fd !== null) {
@@ -220,14 +221,14 @@ export class SyncRounds {
         const end = seg.completedEnd;
         await this.io.datasync(seg.fd);
         this.covered(seg, end);
+        synced = seg;
       }
       // A sealed segment was fdatasynced when it was sealed.
     }
-    // The kernel reports a file's writeback error to one of the fdatasyncs running on it
-    // (errseq): a zero fill's sync running beside this round's may have taken the error of
-    // this round's data. Durable only once that sync came back clean (a failure poisons).
-    const fill = this.zeroFill?.inFlight();
-    if (fill) await fill;
+    // A fill's or the seal's fdatasync running beside this round's may have taken the
+    // writeback error of this round's data (Linux tells one of them): durable only once
+    // those came back clean (a failure poisons first).
+    if (synced !== null && synced.syncsBeside.size > 0) await Promise.all(synced.syncsBeside);
     if (this.failures.poison !== null) throw this.failures.poison;
     this.advanceDurable(target);
   }

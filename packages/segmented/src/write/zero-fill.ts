@@ -1,5 +1,5 @@
 import { type IoCompletion, ioErrorFromErrno, isNoSpace, type StorageIo } from '@walnut/storage-io';
-import type { Segment } from '../files/segment.js';
+import { type Segment, syncBeside } from '../files/segment.js';
 
 const PAGE = 4096;
 /**
@@ -88,11 +88,6 @@ export class ZeroFiller {
     return true;
   }
 
-  /** The running fill, settled once its fdatasync's outcome was handled (a failure poisons first); null when none runs. */
-  inFlight(): Promise<void> | null {
-    return this.running?.done ?? null;
-  }
-
   /** Resolves once no fill runs. */
   async idle(): Promise<void> {
     while (this.running !== null) await this.running.done;
@@ -120,9 +115,12 @@ export class ZeroFiller {
       this.counters.state = 'stopped';
       return;
     }
-    const done = Promise.all([write, sync]).then(
-      ([w, s]) => this.finish(seg, start, end, w, s),
-      (err) => this.fail(seg, err),
+    const done = syncBeside(
+      seg,
+      Promise.all([write, sync]).then(
+        ([w, s]) => this.finish(seg, start, end, w, s),
+        (err) => this.fail(seg, err),
+      ),
     );
     this.running = { seg, start, end, done };
   }
