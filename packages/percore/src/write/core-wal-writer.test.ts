@@ -1,6 +1,11 @@
 import { type CoreEntry, WalErrorCode } from '@walnut/codec';
-import { FaultyStorageIo, type IoCompletion, MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import {
+  FaultyStorageIo,
+  type IoCompletion,
+  MemoryStorageIo,
+  type StorageIo,
+} from '@walnut/storage-io';
+import { expectWalError, RecordingStorageIo } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PerCoreWalReader } from '../read/reader.js';
 import { CoreWalWriter } from './core-wal-writer.js';
@@ -296,6 +301,53 @@ describe('CoreWalWriter faults', () => {
     await expectWalError(writer.sync(), WalErrorCode.IO);
     expect(writer.syncedPosition).toBe(64);
     expect(writer.poisoned).toBe(true);
+  });
+
+  /**
+   * A writer on `faulty` whose second fdatasync from now is held back until `release()`, so
+   * the first comes back while the second still runs.
+   */
+  async function writerWithSecondSyncHeld() {
+    const recorded = new RecordingStorageIo(faulty);
+    const writer = await CoreWalWriter.create(3, PATH, { io: recorded });
+    const before = recorded.ops.filter((op) => op.kind === 'fdatasync').length;
+    const second = recorded.hold((op) => op.kind === 'fdatasync' && op.nth === before + 2);
+    writer.appendPutViaStorageIo(bytes('a'), bytes('1'));
+    writer.syncViaStorageIo();
+    const atFirst = writer.position;
+    writer.appendPutViaStorageIo(bytes('b'), bytes('2'));
+    writer.syncViaStorageIo();
+    // The first write and its sync, and the second write, come back.
+    expect(writer.checkCompletions(await completions(recorded, 3))).toBe(true);
+    return { recorded, writer, atFirst, second };
+  }
+
+  async function completions(source: StorageIo, count: number): Promise<IoCompletion[]> {
+    const seen: IoCompletion[] = [];
+    while (seen.length < count) seen.push(...(await source.waitCompletions(count - seen.length)));
+    return seen;
+  }
+
+  it('StorageIo path: a sync that completes beside a later one counts once that one came back clean', async () => {
+    // Linux hands a file's writeback error to one of the fdatasyncs running on it: the later
+    // sync may take the error of the earlier one's bytes.
+    faulty.inject({ kind: 'eio', op: 'fdatasync', nth: 2 });
+    const { recorded, writer, second } = await writerWithSecondSyncHeld();
+    expect(writer.syncedPosition).toBe(64);
+    second.release();
+    const failed = await completions(recorded, 1);
+    expectWalError(() => writer.checkCompletions(failed), WalErrorCode.IO);
+    expect(writer.syncedPosition).toBe(64);
+    expect(writer.poisoned).toBe(true);
+  });
+
+  it('StorageIo path: syncs that overlap count once both came back clean', async () => {
+    const { recorded, writer, atFirst, second } = await writerWithSecondSyncHeld();
+    expect(writer.syncedPosition).toBeLessThan(atFirst);
+    second.release();
+    expect(writer.checkCompletions(await completions(recorded, 1))).toBe(true);
+    expect(writer.syncedPosition).toBe(writer.position);
+    expect(writer.isSyncPending).toBe(false);
   });
 
   it('StorageIo path: a short write is completed by writing the rest, then synced again', async () => {

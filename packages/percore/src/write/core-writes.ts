@@ -40,6 +40,12 @@ export class CoreWrites {
    * rest is in flight: a sync sent earlier could run before a rest and cover less.
    */
   private readonly owedSyncs: number[] = [];
+  /**
+   * Coverage of StorageIo-path syncs that completed while other syncs of this file still ran,
+   * with the tokens of those: Linux hands a file's writeback error to one of the fdatasyncs
+   * running on it, so a sync's success counts only once the syncs beside it came back clean.
+   */
+  private readonly heldCoverage: Array<{ position: number; beside: Set<number> }> = [];
 
   constructor(
     private readonly io: StorageIo,
@@ -194,12 +200,29 @@ export class CoreWrites {
       this.fail(error as WalError);
       return true;
     }
+    // Came back clean (or never ran): coverage held behind it may count now.
+    this.releaseHeld(sync.token, end, entries);
     if (!ran) {
       if (!sync.direct && this.failed === null) this.syncAgain(sync);
       return false;
     }
-    this.advanceTo(syncCoverage(sync, this.pendingWrites.values()), end, entries);
+    const position = syncCoverage(sync, this.pendingWrites.values());
+    // The direct path runs one sync at a time and waits for it; it is never held.
+    if (!sync.direct && this.pendingSyncs.length > 0) {
+      this.heldCoverage.push({ position, beside: new Set(this.pendingSyncs.map((s) => s.token)) });
+    } else {
+      this.advanceTo(position, end, entries);
+    }
     return true;
+  }
+
+  /** `token`'s sync came back clean: applies, in order, the coverage that waited only for it. */
+  private releaseHeld(token: number, end: number, entries: number): void {
+    const held = this.heldCoverage;
+    for (const h of held) h.beside.delete(token);
+    while (held.length > 0 && held[0]!.beside.size === 0) {
+      this.advanceTo(held.shift()!.position, end, entries);
+    }
   }
 
   /** Moves `synced` up to `position`; `end` and `entries` are the writer's now. */
