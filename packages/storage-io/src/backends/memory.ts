@@ -6,7 +6,7 @@ import { Errno, errnoOf, ioErrorFromErrno, lockedError } from '../contract/error
 import { SequentialStorageIo } from '../contract/sequential-storage-io.js';
 import type { IoFd, IoLock, StorageIoDescription } from '../contract/types.js';
 import { MemoryFile } from '../simulation/memory-file.js';
-import { seededRandom, survivingPages, tornEnd } from '../simulation/tearing.js';
+import { seededRandom, survivingPages, tornEnd, tornStart } from '../simulation/tearing.js';
 
 interface Directory {
   /** Names as the running process sees them. */
@@ -128,10 +128,11 @@ export class MemoryStorageIo extends SequentialStorageIo {
     if (torn !== null) {
       const end = tornEnd(torn.offset, torn.length, random);
       if (end > torn.offset) {
+        const start = tornStart(torn.offset);
         survivors.push({
           file: torn.file,
-          bytes: torn.file.writtenRange(torn.offset, end),
-          offset: torn.offset,
+          bytes: torn.file.writtenRange(start, end),
+          offset: start,
         });
       }
     }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
-import { seededRandom, survivingPages, tornEnd } from './tearing.js';
+import { seededRandom, survivingPages, tornEnd, tornStart } from './tearing.js';
 
 interface WriteRecord {
   readonly fd: number;
@@ -122,11 +122,8 @@ export class CrashJournal {
     if (options.tear && last !== undefined) {
       const end = tornEnd(last.offset, last.length, random);
       if (end > last.offset) {
-        survivors.push({
-          fd: last.fd,
-          offset: last.offset,
-          bytes: this.current(last.fd, last.offset, end),
-        });
+        const start = tornStart(last.offset);
+        survivors.push({ fd: last.fd, offset: start, bytes: this.current(last.fd, start, end) });
       }
     }
     const oldestSize = new Map<number, number>();

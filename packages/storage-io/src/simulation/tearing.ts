@@ -24,6 +24,15 @@ export function tornEnd(offset: number, length: number, random: () => number): n
   return (first + Math.floor(random() * (last - first + 1))) * SECTOR;
 }
 
+/**
+ * Where what survives of a torn write at `offset` starts: the sector that holds its first
+ * byte goes to the disk whole, with what the file held there at the cut (bytes of earlier
+ * unsynced writes to that sector included), never as the write's bytes alone.
+ */
+export function tornStart(offset: number): number {
+  return Math.floor(offset / SECTOR) * SECTOR;
+}
+
 /** The unit a page cache writes back: unsynced bytes reach the disk a page at a time. */
 export const PAGE = 4096;
 
