@@ -36,7 +36,9 @@ describe('syncedPosition is honest (property, StorageIo path, crash with torn wr
         const synced = writer.syncedPosition;
         await io.crash({ tear: true });
         const reader = await PerCoreWalReader.open('/d/wal-0.log', { io: memory, coreId: 0 });
-        const result = await reader.read();
+        // As recovery reads it: a torn write may keep a sector of a later entry while the
+        // sectors before it were lost, a hole of lost writes that is a torn tail (0215).
+        const result = await reader.read({ unsyncedTail: true });
         await reader.close();
         expect(result.end).toBeGreaterThanOrEqual(synced);
         expect(result.entries.length).toBeLessThanOrEqual(appended);
