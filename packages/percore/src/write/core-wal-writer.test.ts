@@ -303,6 +303,22 @@ describe('CoreWalWriter faults', () => {
     expect(writer.poisoned).toBe(true);
   });
 
+  it('direct path: a sync that ran beside a failed rest never counts the hole as durable', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io: faulty, bufferSize: 4096 });
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 1 });
+    writer.appendPut(bytes('a'), Buffer.alloc(3000, 1));
+    writer.appendPut(bytes('b'), Buffer.alloc(3000, 2));
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 1 });
+    writer.appendPut(bytes('c'), Buffer.alloc(3000, 3));
+    // Two buffers are out: the first lands 1 byte and the second is cancelled behind it. Of
+    // their rests, the first's moves nothing, while sync()'s own write and fdatasync succeed.
+    faulty.inject({ kind: 'short-write', nth: 2, bytes: 0 });
+    await new Promise((resolve) => setImmediate(resolve));
+    await expectWalError(writer.sync(), WalErrorCode.IO);
+    expect(writer.poisoned).toBe(true);
+    expect(writer.syncedPosition).toBe(64);
+  });
+
   /**
    * A writer on `faulty` whose second fdatasync from now is held back until `release()`, so
    * the first comes back while the second still runs.

@@ -28,6 +28,11 @@ export class CoreWrites {
   private syncedTo: number;
   private entriesSynced = 0;
   private failed: WalError | null = null;
+  /**
+   * Where the first write that failed began (an entry boundary), or Infinity: the bytes from
+   * there on may never land, so no sync, even one that succeeded beside it, covers them.
+   */
+  private holeFrom = Number.POSITIVE_INFINITY;
   /** (end position, entries written up to it) of every submitted write not yet durable. */
   private readonly boundaries: Array<{ position: number; entries: number }> = [];
   private readonly pendingWrites = new Map<number, PendingWrite>();
@@ -227,6 +232,7 @@ export class CoreWrites {
 
   /** Moves `synced` up to `position`; `end` and `entries` are the writer's now. */
   advanceTo(position: number, end: number, entries: number): void {
+    position = Math.min(position, this.holeFrom);
     if (position <= this.syncedTo) return;
     this.syncedTo = position;
     if (position === end) this.entriesSynced = entries;
@@ -251,7 +257,7 @@ export class CoreWrites {
       token = this.io.submitWrite(this.fd, data, start);
     } catch (error) {
       this.writeSettled(write);
-      this.fail(ioErrorFromNode(error, 'write', this.path));
+      this.writeFailed(write, ioErrorFromNode(error, 'write', this.path));
       return;
     }
     this.pendingWrites.set(token, { ...write, token, start });
@@ -291,11 +297,17 @@ export class CoreWrites {
       return;
     }
     this.writeSettled(write);
-    this.fail(
+    this.writeFailed(
+      write,
       result < 0
         ? ioErrorFromErrno(result, 'write', this.path)
         : stalledWriteError(this.path, write.start),
     );
+  }
+
+  private writeFailed(write: PendingWrite, error: WalError): void {
+    if (write.origin < this.holeFrom) this.holeFrom = write.origin;
+    this.fail(error);
   }
 
   /** No part of `write` is in flight any more. */

@@ -102,7 +102,8 @@ describe('CoreWalWriter under short writes and I/O faults (property: faulty back
         fc.constantFrom('direct' as const, 'storageIo' as const),
         fc.array(opArb, { minLength: 10, maxLength: 60, size: 'max' }),
         fc.nat(),
-        async (path, ops, seed) => {
+        fc.boolean(),
+        async (path, ops, seed, reorder) => {
           const memory = new MemoryStorageIo();
           await memory.mkdir('/d');
           const faulty = new FaultyStorageIo(memory, { seed });
@@ -143,21 +144,20 @@ describe('CoreWalWriter under short writes and I/O faults (property: faulty back
           expect(acknowledged).toBeLessThanOrEqual(writer.position);
           expect([64, ...appended.map((a) => a.end)]).toContain(acknowledged);
           expect(io.violations).toEqual([]);
-          // Torn only on the StorageIo path, which writes an entry at a time. A direct-path
-          // write holds many entries, and the simulated power loss keeps a torn prefix of the
-          // last unsynced write while losing the unsynced writes before it: whole entries
-          // behind a gap, which recovery judges mid-file corruption though none of it was
-          // acknowledged. That is recovery's verdict on unacknowledged bytes, not this rule's.
-          await faulty.crash({ tear: path === 'storageIo' });
-
-          // A write that failed (EIO, ENOSPC, or a short write that moved nothing) leaves a
-          // hole, and writes submitted before the writer was told of it may land behind the
-          // hole (on the StorageIo path even with an fdatasync that ran): the file then reads
-          // as mid-file damage after the acknowledged part. A writer that did not fail leaves
-          // no hole: the whole file reads.
+          // Unsynced writes are lost, the newest maybe torn, or (with `reorder`) kept page by
+          // page out of order: a hole of lost writes, which recovery (`unsyncedTail`) reads as
+          // a torn tail. A write that failed (EIO, ENOSPC, a short write that moved nothing or
+          // part of an entry) leaves a hole of its own, behind which writes submitted before
+          // the writer was told may land (on the StorageIo path even with an fdatasync that
+          // ran), and it need not look like lost writes: the file then reads as mid-file
+          // damage after the acknowledged part. A writer that did not fail leaves no such
+          // hole: the whole file reads.
+          await faulty.crash({ tear: true, reorder });
           const holeAllowed = writer.poisoned;
           const reader = await PerCoreWalReader.open(PATH, { io: memory, coreId: 0 });
-          const read = await reader.read(holeAllowed ? { to: acknowledged } : {});
+          const read = await reader.read(
+            holeAllowed ? { to: acknowledged } : { unsyncedTail: true },
+          );
           await reader.close();
           expect(read.end).toBeGreaterThanOrEqual(acknowledged);
           expect(read.entries.length).toBeLessThanOrEqual(appended.length);
