@@ -220,6 +220,22 @@ describe('CoreWalWriter StorageIo path', () => {
     expect(after).toBeGreaterThan(atSync);
   });
 
+  it('waits for sync() to finish: no StorageIo-path write or sync beside a direct one', async () => {
+    const writer = await CoreWalWriter.create(3, PATH, { io });
+    writer.appendPut(bytes('a'), bytes('1'));
+    const syncing = writer.sync();
+    const position = writer.position;
+    expectWalError(() => writer.syncViaStorageIo(), WalErrorCode.BAD_STATE);
+    expectWalError(() => writer.appendPutViaStorageIo(bytes('b'), bytes('2')), WalErrorCode.BAD_STATE);
+    expect(writer.position).toBe(position);
+    await syncing;
+    // Right after the await the path is free again.
+    writer.appendPutViaStorageIo(bytes('b'), bytes('2'));
+    writer.syncViaStorageIo();
+    await settle(writer);
+    expect(writer.syncedPosition).toBe(writer.position);
+  });
+
   it('answers false for completions that are only writes (a write is never taken for the sync)', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io });
     writer.appendPutViaStorageIo(bytes('a'), bytes('1'));

@@ -56,6 +56,8 @@ export class CoreWalWriter {
   private closed = false;
   private busy: string | null = null;
   private syncChain: Promise<void> = Promise.resolve();
+  /** `sync()` calls running or queued: the StorageIo path waits for them. */
+  private directSyncs = 0;
 
   private constructor(
     coreId: number,
@@ -233,18 +235,21 @@ export class CoreWalWriter {
 
   /** `appendPut`, then submits the entry's write at once (completion via `checkCompletions`). */
   appendPutViaStorageIo(key: Uint8Array, value: Uint8Array): number {
+    this.assertNoDirectSync();
     const end = this.appendPut(key, value);
     this.writes.submit(this.current, false, this.entriesTotal);
     return end;
   }
 
   appendDeleteViaStorageIo(key: Uint8Array): number {
+    this.assertNoDirectSync();
     const end = this.appendDelete(key);
     this.writes.submit(this.current, false, this.entriesTotal);
     return end;
   }
 
   appendViaStorageIo(op: CoreOp): number {
+    this.assertNoDirectSync();
     const end = this.append(op);
     this.writes.submit(this.current, false, this.entriesTotal);
     return end;
@@ -256,7 +261,12 @@ export class CoreWalWriter {
    * request) are safe. A failed write or sync throws and poisons the writer.
    */
   sync(): Promise<void> {
-    const run = this.syncChain.then(() => this.syncDirect());
+    this.directSyncs++;
+    const run = this.syncChain
+      .then(() => this.syncDirect())
+      .finally(() => {
+        this.directSyncs--;
+      });
     this.syncChain = run.catch(() => {});
     return run;
   }
@@ -269,6 +279,7 @@ export class CoreWalWriter {
    */
   syncViaStorageIo(): number {
     this.assertUsable();
+    this.assertNoDirectSync();
     this.writes.submit(this.current, false, this.entriesTotal);
     return this.writes.requestSync(this.pos);
   }
@@ -448,6 +459,20 @@ export class CoreWalWriter {
   private assertUsable(): void {
     if (this.closed) throw WalError.closed(`core ${this.coreId}: the writer`);
     if (this.writes.failure !== null) throw this.poisonedError();
+  }
+
+  /**
+   * The StorageIo path waits for `sync()` calls to finish: a StorageIo-path fdatasync running
+   * beside a direct one could take the writeback error of bytes the direct one covers (Linux
+   * hands a file's error to one of the syncs that check it), and the direct one, never held
+   * back, would then report them durable (decision 0501).
+   */
+  private assertNoDirectSync(): void {
+    if (this.directSyncs > 0)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${this.coreId}: sync() is in progress; await it before using the StorageIo path`,
+      );
   }
 
   private assertWritable(): void {
