@@ -74,6 +74,7 @@ export { FrameCipher, KeyRing } from './format/crypto.js';
 export {
   classifyDamage,
   type DamageKind,
+  DISK_SECTOR,
   findNextValidFrame,
   isZeroFilled,
   lostWritesHoleEnd,

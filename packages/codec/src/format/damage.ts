@@ -131,8 +131,12 @@ export function findNextValidFrame(
   return findValidFrameIn(b, from, b.length, maxFrameBody);
 }
 
-/** The unit a disk writes whole: a write that never arrived leaves whole sectors as they were. */
-const SECTOR = 512;
+/**
+ * The unit a disk writes whole: a write that never arrived leaves whole sectors as they were.
+ * Recovery's judgement of a lost-writes hole rests on it, and so does the power-loss
+ * simulation that tears writes (storage-io).
+ */
+export const DISK_SECTOR = 512;
 
 /**
  * Index of the first valid frame after damage at `buf[index]` (file offset `fileOffset`)
@@ -161,9 +165,9 @@ export function lostWritesHoleEnd(
   if (next < 0) return -1;
   if (next - index >= FRAME_HEADER_SIZE && isZeroFilled(b, index, index + FRAME_HEADER_SIZE))
     return next;
-  const firstSector = index + ((SECTOR - (fileOffset % SECTOR)) % SECTOR);
-  for (let s = firstSector; s + SECTOR <= next; s += SECTOR) {
-    if (isZeroFilled(b, s, s + SECTOR)) return next;
+  const firstSector = index + ((DISK_SECTOR - (fileOffset % DISK_SECTOR)) % DISK_SECTOR);
+  for (let s = firstSector; s + DISK_SECTOR <= next; s += DISK_SECTOR) {
+    if (isZeroFilled(b, s, s + DISK_SECTOR)) return next;
   }
   return -1;
 }

@@ -1,3 +1,5 @@
+import { DISK_SECTOR } from '@walnut/codec';
+
 /** A small seeded PRNG (mulberry32), so fault and tear choices can be replayed. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
@@ -10,18 +12,16 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export const SECTOR = 512;
-
 /**
  * Where a torn write of `length` bytes at `offset` stops: a random 512-byte boundary
  * of the file strictly inside the write, or `offset` (nothing survived) when the write
  * spans no boundary.
  */
 export function tornEnd(offset: number, length: number, random: () => number): number {
-  const first = Math.floor(offset / SECTOR) + 1;
-  const last = Math.ceil((offset + length) / SECTOR) - 1;
+  const first = Math.floor(offset / DISK_SECTOR) + 1;
+  const last = Math.ceil((offset + length) / DISK_SECTOR) - 1;
   if (last < first) return offset;
-  return (first + Math.floor(random() * (last - first + 1))) * SECTOR;
+  return (first + Math.floor(random() * (last - first + 1))) * DISK_SECTOR;
 }
 
 /**
@@ -30,7 +30,7 @@ export function tornEnd(offset: number, length: number, random: () => number): n
  * unsynced writes to that sector included), never as the write's bytes alone.
  */
 export function tornStart(offset: number): number {
-  return Math.floor(offset / SECTOR) * SECTOR;
+  return Math.floor(offset / DISK_SECTOR) * DISK_SECTOR;
 }
 
 /** The unit a page cache writes back: unsynced bytes reach the disk a page at a time. */
