@@ -335,6 +335,32 @@ describe('CoreWalWriter faults', () => {
     expect(writer.syncedPosition).toBe(64);
   });
 
+  it('direct path: a write whose completion comes after the fdatasync is covered by another one', async () => {
+    const recorded = new RecordingStorageIo(faulty);
+    const writer = await CoreWalWriter.create(3, PATH, { io: recorded, bufferSize: 4096 });
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    writer.appendPut(bytes('a'), Buffer.alloc(3000, 1));
+    // The first buffer goes out when the next entry does not fit; 100 bytes of it land, and
+    // the completion of its rest is held back.
+    faulty.inject({ kind: 'short-write', nth: 1, bytes: 100 });
+    const rest = recorded.hold((op) => op.kind === 'write' && op.offset === 64 + 100);
+    writer.appendPut(bytes('b'), Buffer.alloc(3000, 2));
+    for (let i = 0; i < 50 && rest.held === 0; i++) await tick();
+    expect(rest.held).toBe(1);
+    // sync()'s fdatasync comes back before the rest does.
+    const syncs = () => recorded.ops.filter((op) => op.kind === 'fdatasync');
+    const before = syncs().length;
+    const syncing = writer.sync();
+    for (let i = 0; i < 50 && !syncs().some((op, n) => n >= before && op.result === 0); i++)
+      await tick();
+    rest.release();
+    await syncing;
+    // That fdatasync may have run before the rest's bytes were written: a second one, sent
+    // once the rest is back, makes them durable.
+    expect(syncs().length - before).toBe(2);
+    expect(writer.syncedPosition).toBe(writer.position);
+  });
+
   /**
    * A writer on `faulty` whose second fdatasync from now is held back until `release()`, so
    * the first comes back while the second still runs.

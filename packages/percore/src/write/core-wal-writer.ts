@@ -436,13 +436,13 @@ export class CoreWalWriter {
       const written = writes.submit(this.current, true, this.entriesTotal);
       const sync = writes.submitSync(this.pos, true);
       if (written >= 0) writes.claimDirectWrite(written);
-      const completion = await this.io.completion(sync.token);
+      const { completion, covered } = await writes.syncArrival(sync);
       // Settle the writes too (with their resends), so a failed write is reported as itself
-      // rather than as the sync it cancelled, and none is in flight when coverage is judged.
+      // rather than as the sync it cancelled. A sync that did not run was cancelled behind a
+      // short write, and one that came back before a write did covers less than `target`:
+      // the next round syncs again.
       await writes.settleDirectWrites();
-      // A sync that did not run was cancelled behind a short write whose rest has since
-      // completed: the next round syncs again.
-      writes.onSyncCompletion(sync, completion, this.pos, this.entriesTotal);
+      writes.onSyncCompletion(sync, completion, this.pos, this.entriesTotal, covered);
       if (writes.failure !== null) throw writes.failure;
     }
   }

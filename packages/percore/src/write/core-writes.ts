@@ -124,13 +124,35 @@ export class CoreWrites {
     return token;
   }
 
-  /** The direct path owns its write completions (the StorageIo path's come through `take`). */
+  /**
+   * The direct path owns its write completions (the StorageIo path's come through `take`).
+   * They are taken by callback, in the order they arrive, as the direct sync's is
+   * (`syncArrival`): so a sync's coverage is judged against the writes whose completions
+   * came before it, as on the StorageIo path.
+   */
   claimDirectWrite(token: number): void {
-    const done = this.io.completion(token).then((completion) => {
-      this.directWrites.delete(done);
-      this.onWriteCompletion(completion);
+    let settled!: () => void;
+    const done = new Promise<void>((resolve) => {
+      settled = resolve;
     });
     this.directWrites.add(done);
+    this.io.onCompletion(token, (completion) => {
+      this.directWrites.delete(done);
+      this.onWriteCompletion(completion);
+      settled();
+    });
+  }
+
+  /**
+   * The direct sync's completion, with its coverage judged when it arrives: a write still in
+   * flight then (a short write's rest, sent unlinked) may have missed the fdatasync.
+   */
+  syncArrival(sync: PendingSync): Promise<{ completion: IoCompletion; covered: number }> {
+    return new Promise((resolve) => {
+      this.io.onCompletion(sync.token, (completion) => {
+        resolve({ completion, covered: syncCoverage(sync, this.pendingWrites.values()) });
+      });
+    });
   }
 
   /** Every direct write in flight now, settled (or the first to fail). */
@@ -188,13 +210,15 @@ export class CoreWrites {
   /**
    * Takes a sync's completion; false when it did not run: cancelled behind a short write
    * (`linkedSyncRan`), a StorageIo-path sync is sent again behind the rest, while the direct
-   * path loops by itself. A failed sync poisons.
+   * path loops by itself. A failed sync poisons. `covered`: the coverage judged when the
+   * completion arrived (`syncArrival`), for a caller that settles writes before this call.
    */
   onSyncCompletion(
     sync: PendingSync,
     completion: IoCompletion,
     end: number,
     entries: number,
+    covered?: number,
   ): boolean {
     const index = this.pendingSyncs.indexOf(sync);
     if (index >= 0) this.pendingSyncs.splice(index, 1);
@@ -211,7 +235,7 @@ export class CoreWrites {
       if (!sync.direct && this.failed === null) this.syncAgain(sync);
       return false;
     }
-    const position = syncCoverage(sync, this.pendingWrites.values());
+    const position = covered ?? syncCoverage(sync, this.pendingWrites.values());
     // The direct path runs one sync at a time and waits for it; it is never held.
     if (!sync.direct && this.pendingSyncs.length > 0) {
       this.heldCoverage.push({ position, beside: new Set(this.pendingSyncs.map((s) => s.token)) });
