@@ -226,7 +226,10 @@ describe('CoreWalWriter StorageIo path', () => {
     const syncing = writer.sync();
     const position = writer.position;
     expectWalError(() => writer.syncViaStorageIo(), WalErrorCode.BAD_STATE);
-    expectWalError(() => writer.appendPutViaStorageIo(bytes('b'), bytes('2')), WalErrorCode.BAD_STATE);
+    expectWalError(
+      () => writer.appendPutViaStorageIo(bytes('b'), bytes('2')),
+      WalErrorCode.BAD_STATE,
+    );
     expect(writer.position).toBe(position);
     await syncing;
     // Right after the await the path is free again.
