@@ -47,6 +47,7 @@ export {
   FaultyStorageIo,
 } from './simulation/faulty.js';
 export { PowerLossAtStep, type PowerLossAtStepOptions } from './simulation/power-loss-at-step.js';
+export { type UnorderedOptions, UnorderedStorageIo } from './simulation/unordered.js';
 export { BufferPool, MAX_POOLED_BYTES } from './write-core/buffer-pool.js';
 export {
   isNoSpace,

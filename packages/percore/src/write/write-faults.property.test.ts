@@ -1,5 +1,10 @@
 import { isWalError, WalErrorCode } from '@walnut/codec';
-import { type Fault, FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import {
+  type Fault,
+  FaultyStorageIo,
+  MemoryStorageIo,
+  UnorderedStorageIo,
+} from '@walnut/storage-io';
 import { RecordingStorageIo } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -103,11 +108,15 @@ describe('CoreWalWriter under short writes and I/O faults (property: faulty back
         fc.array(opArb, { minLength: 10, maxLength: 60, size: 'max' }),
         fc.nat(),
         fc.boolean(),
-        async (path, ops, seed, reorder) => {
+        fc.option(fc.nat(), { nil: undefined }),
+        async (path, ops, seed, reorder, orderSeed) => {
           const memory = new MemoryStorageIo();
           await memory.mkdir('/d');
           const faulty = new FaultyStorageIo(memory, { seed });
-          const io = new RecordingStorageIo(faulty);
+          // Half the cases run independent operations in a random order, as io_uring may.
+          const io = new RecordingStorageIo(
+            orderSeed === undefined ? faulty : new UnorderedStorageIo(faulty, { seed: orderSeed }),
+          );
           const writer = await CoreWalWriter.create(0, PATH, { io, bufferSize: 4096 });
           const appended: Appended[] = [];
           const append = (size: number): void => {

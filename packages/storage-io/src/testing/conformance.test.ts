@@ -4,11 +4,12 @@ import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import type { StorageIo } from '../contract/types.js';
 import { FaultyStorageIo } from '../simulation/faulty.js';
+import { UnorderedStorageIo } from '../simulation/unordered.js';
 import { runStorageIoConformance } from './conformance.js';
 import { ioUringForTests, REQUIRE_IO_URING } from './io-uring-for-tests.js';
 
 const durableImage = (io: StorageIo, path: string) => {
-  const memory = io instanceof FaultyStorageIo ? io.inner : io;
+  const memory = io instanceof FaultyStorageIo || io instanceof UnorderedStorageIo ? io.inner : io;
   return memory instanceof MemoryStorageIo ? memory.durableBytes(path) : null;
 };
 
@@ -17,6 +18,11 @@ runStorageIoConformance('sync-fs', () => new SyncFsStorageIo());
 runStorageIoConformance('faulty(memory)', () => new FaultyStorageIo(new MemoryStorageIo()), {
   durableImage,
 });
+runStorageIoConformance(
+  'unordered(memory)',
+  () => new UnorderedStorageIo(new MemoryStorageIo(), { seed: 7 }),
+  { durableImage },
+);
 runStorageIoConformance('faulty(sync-fs)', () => new FaultyStorageIo(new SyncFsStorageIo()));
 
 const ring = ioUringForTests();
