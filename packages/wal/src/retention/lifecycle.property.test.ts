@@ -1,6 +1,11 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { WalRecord } from '@walnut/codec';
-import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import {
+  FaultyStorageIo,
+  MemoryStorageIo,
+  type StorageIo,
+  UnorderedStorageIo,
+} from '@walnut/storage-io';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Wal } from '../wal.js';
@@ -58,7 +63,7 @@ const limitsArb = fc.oneof(
 );
 
 const open = (
-  io: FaultyStorageIo,
+  io: StorageIo,
   clock: () => number,
   limits: { maxBytes: number | undefined; maxAgeMs: number | undefined },
 ) =>
@@ -84,10 +89,14 @@ describe('cursors and retention under power loss', () => {
         fc.array(opArb, { minLength: 1, maxLength: 60, size: 'large' }),
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         limitsArb,
-        async (ops, seed, limits) => {
+        fc.option(fc.nat(), { nil: undefined }),
+        async (ops, seed, limits, orderSeed) => {
           const { maxBytes, maxAgeMs } = limits;
           const memory = new MemoryStorageIo();
           const io = new FaultyStorageIo(memory, { seed });
+          // Half the cases run independent operations in a random order, as io_uring may.
+          const ordered =
+            orderSeed === undefined ? io : new UnorderedStorageIo(io, { seed: orderSeed });
           let now = T0;
           // Each record's append time (the clock only moves forward here) and every deletion
           // of a pass, the ones retention starts by itself too, with the time it was reported at.
@@ -99,7 +108,7 @@ describe('cursors and retention under power loss', () => {
           };
           subscribe('walnut:wal:retention', listen);
           try {
-            const wal = await open(io, () => now, limits);
+            const wal = await open(ordered, () => now, limits);
             const cursors = await Promise.all(NAMES.map((name) => wal.cursor(name)));
             const sizes = new Map<bigint, number>();
             const acked = new Map<string, bigint>(NAMES.map((name) => [name, 0n]));
@@ -197,7 +206,7 @@ describe('cursors and retention under power loss', () => {
           }
         },
       ),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
   }, 120_000);
 });
