@@ -1,5 +1,10 @@
 import { WalErrorCode, type WalRecordInput } from '@walnut/codec';
-import { FaultyStorageIo, MemoryStorageIo, PowerLossAtStep } from '@walnut/storage-io';
+import {
+  FaultyStorageIo,
+  MemoryStorageIo,
+  PowerLossAtStep,
+  UnorderedStorageIo,
+} from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -46,52 +51,64 @@ describe('truncateAfter under power loss (PowerLossAtStep before each of its I/O
   }, async () => {
     let runs = 0;
     await fc.assert(
-      fc.asyncProperty(framesArb, fc.nat(), spaceArb, async (frames, pick, space) => {
-        const config = { dir: DIR, writeBufferSize: 4096, ...space };
-        let finished = false;
-        for (let step = 0; !finished; step++) {
-          runs++;
-          const memory = new MemoryStorageIo();
-          const io = new PowerLossAtStep(memory, { at: step, armed: false });
-          const wal = await SegmentedWal.open({ ...config, io });
-          const ends = appendFrames(wal, frames, 0);
-          const last = ends.at(-1)!;
-          await wal.sync();
-          // A frame boundary (or 0: every record goes).
-          const after = pick % (ends.length + 1) === 0 ? 0n : ends[pick % ends.length]!;
-          io.arm();
-          const result = await wal.truncateAfter(after).catch((err: unknown) => err);
-          finished = !io.cut;
-          if (finished)
-            expect(result).toMatchObject({ afterLsn: after, recordsRemoved: last - after });
-          await io.crash({ tear: true });
-          await wal.close();
+      fc.asyncProperty(
+        framesArb,
+        fc.nat(),
+        spaceArb,
+        fc.option(fc.nat(), { nil: undefined }),
+        async (frames, pick, space, orderSeed) => {
+          const config = { dir: DIR, writeBufferSize: 4096, ...space };
+          let finished = false;
+          for (let step = 0; !finished; step++) {
+            runs++;
+            const memory = new MemoryStorageIo();
+            const io = new PowerLossAtStep(memory, { at: step, armed: false });
+            // Half the cases run independent operations in a random order, as io_uring may.
+            const ordered =
+              orderSeed === undefined ? io : new UnorderedStorageIo(io, { seed: orderSeed + step });
+            const wal = await SegmentedWal.open({ ...config, io: ordered });
+            const ends = appendFrames(wal, frames, 0);
+            const last = ends.at(-1)!;
+            await wal.sync();
+            // A frame boundary (or 0: every record goes).
+            const after = pick % (ends.length + 1) === 0 ? 0n : ends[pick % ends.length]!;
+            io.arm();
+            const result = await wal.truncateAfter(after).catch((err: unknown) => err);
+            finished = !io.cut;
+            if (finished)
+              expect(result).toMatchObject({ afterLsn: after, recordsRemoved: last - after });
+            await io.crash({ tear: true });
+            await wal.close();
 
-          const reopened = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
-          const recs = await collect(reopened.replay());
-          const kept = BigInt(recs.length);
-          // All of it (the cut was not recorded yet) or exactly the records up to the cut.
-          expect(kept === last || kept === after).toBe(true);
-          if (finished) expect(kept).toBe(after);
-          recs.forEach((r, i) => {
-            expect(r.lsn).toBe(BigInt(i + 1));
-            expect(r.payload.equals(payload(r.lsn, r.payload.length, 0))).toBe(true);
-          });
-          // The log goes on at the LSN after what it kept, with a new history that survives.
-          const more = appendFrames(reopened, frames.slice(0, 3), 1);
-          expect(more[0]).toBe(kept + BigInt(frames[0]!.length));
-          await reopened.sync();
-          await reopened.close();
-          const third = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
-          const all = await collect(third.replay());
-          expect(all.length).toBe(Number(more.at(-1)!));
-          for (const r of all) {
-            const history = r.lsn <= kept ? 0 : 1;
-            expect(r.payload.equals(payload(r.lsn, r.payload.length, history))).toBe(true);
+            const reopened = await SegmentedWal.open({
+              ...config,
+              io: new FaultyStorageIo(memory),
+            });
+            const recs = await collect(reopened.replay());
+            const kept = BigInt(recs.length);
+            // All of it (the cut was not recorded yet) or exactly the records up to the cut.
+            expect(kept === last || kept === after).toBe(true);
+            if (finished) expect(kept).toBe(after);
+            recs.forEach((r, i) => {
+              expect(r.lsn).toBe(BigInt(i + 1));
+              expect(r.payload.equals(payload(r.lsn, r.payload.length, 0))).toBe(true);
+            });
+            // The log goes on at the LSN after what it kept, with a new history that survives.
+            const more = appendFrames(reopened, frames.slice(0, 3), 1);
+            expect(more[0]).toBe(kept + BigInt(frames[0]!.length));
+            await reopened.sync();
+            await reopened.close();
+            const third = await SegmentedWal.open({ ...config, io: new FaultyStorageIo(memory) });
+            const all = await collect(third.replay());
+            expect(all.length).toBe(Number(more.at(-1)!));
+            for (const r of all) {
+              const history = r.lsn <= kept ? 0 : 1;
+              expect(r.payload.equals(payload(r.lsn, r.payload.length, history))).toBe(true);
+            }
+            await third.close();
           }
-          await third.close();
-        }
-      }),
+        },
+      ),
       { numRuns: 25 },
     );
     expect(runs).toBeGreaterThan(25);
