@@ -7,6 +7,7 @@ import {
   runNemesis,
 } from '@walnut/replicate/testing';
 import { CrashFs, crashFsAvailability } from './crashfs/crash-fs.js';
+import { Rng } from './random.js';
 
 /**
  * `--replication N`: N faults of the nemesis against a 3-node nats-server cluster on
@@ -26,7 +27,12 @@ export async function runReplicationSoak(options: {
 }): Promise<NemesisReport> {
   const { available, reason } = crashFsAvailability();
   if (!available) options.progress(`replication: no power-loss faults (${reason})`);
-  const stores = available ? await CrashStores.mount(join(options.workDir, 'stores')) : null;
+  const stores = available
+    ? await CrashStores.mount(
+        join(options.workDir, 'stores'),
+        Rng.forCase(options.seed, 'stores', 0),
+      )
+    : null;
   try {
     return await runNemesis({
       faults: options.faults,
@@ -38,53 +44,76 @@ export async function runReplicationSoak(options: {
       ...(stores ? { powerLoss: { storeDirs: stores.mountpoints, cut: () => stores.cut() } } : {}),
     });
   } finally {
-    if (stores) options.progress(`power cuts rolled back ${stores.dropped} unsynced changes`);
+    if (stores)
+      options.progress(
+        `power cuts rolled back ${stores.dropped} unsynced changes; ${stores.pagesKept} pages of unsynced writes kept out of order`,
+      );
     await stores?.unmount();
   }
 }
 
 /**
  * The three servers' stores, each on its own crashfs mount: `cut` cuts the power of all
- * three (whatever no fsync covered is gone) and mounts them again over what survived.
+ * three (whatever no fsync covered is gone, the last unsynced write maybe torn; on half the
+ * mounts pages of unsynced writes survive out of order, as writeback leaves them) and mounts
+ * them again over what survived.
  */
 class CrashStores {
   private constructor(
     private readonly backings: string[],
     readonly mountpoints: string[],
+    private readonly rng: Rng,
     private mounts: CrashFs[],
   ) {}
 
   /** Unsynced changes the power cuts rolled back, over all three stores. */
   dropped = 0;
+  /** Pages of unsynced writes the cuts kept out of order. */
+  pagesKept = 0;
 
-  static async mount(root: string): Promise<CrashStores> {
+  static async mount(root: string, rng: Rng): Promise<CrashStores> {
     const backings = [1, 2, 3].map((i) => join(root, `backing-${i}`));
     const mountpoints = [1, 2, 3].map((i) => join(root, `n${i}`));
     for (const dir of [...backings, ...mountpoints]) mkdirSync(dir, { recursive: true });
-    const mounts: CrashFs[] = [];
-    try {
-      for (const [i, backing] of backings.entries()) {
-        mounts.push(await CrashFs.mount({ backing, mountpoint: mountpoints[i]! }));
-      }
-    } catch (error) {
-      for (const m of mounts) await m.unmount().catch(() => undefined);
-      throw error;
-    }
-    return new CrashStores(backings, mountpoints, mounts);
+    const stores = new CrashStores(backings, mountpoints, rng, []);
+    await stores.mountAll();
+    return stores;
   }
 
   async cut(): Promise<void> {
     await Promise.all(this.mounts.map((m) => m.crash()));
-    for (const m of this.mounts) this.dropped += (await m.unmount()).changesDropped;
-    this.mounts = [];
-    for (const [i, backing] of this.backings.entries()) {
-      this.mounts.push(await CrashFs.mount({ backing, mountpoint: this.mountpoints[i]! }));
+    for (const m of this.mounts) {
+      const summary = await m.unmount();
+      this.dropped += summary.changesDropped;
+      this.pagesKept += summary.pagesKept;
     }
+    this.mounts = [];
+    await this.mountAll();
   }
 
   async unmount(): Promise<void> {
     for (const m of this.mounts) await m.unmount().catch(() => undefined);
     this.mounts = [];
+  }
+
+  private async mountAll(): Promise<void> {
+    try {
+      for (const [i, backing] of this.backings.entries()) {
+        const tearSeed = this.rng.u32();
+        const reorderSeed = this.rng.chance(0.5) ? this.rng.u32() : undefined;
+        this.mounts.push(
+          await CrashFs.mount({
+            backing,
+            mountpoint: this.mountpoints[i]!,
+            tearSeed,
+            reorderSeed,
+          }),
+        );
+      }
+    } catch (error) {
+      await this.unmount();
+      throw error;
+    }
   }
 }
 
