@@ -142,8 +142,9 @@ export const DISK_SECTOR = 512;
  * Index of the first valid frame after damage at `buf[index]` (file offset `fileOffset`)
  * when the damage is the mark of writes a power loss lost, else -1. Unsynced writes may
  * reach the disk out of order, and one that never arrived reads as zeros: so a zero frame
- * header at `index`, or a whole zero sector (aligned in the file) before the next valid
- * frame. A bit flip never zeroes a header or a sector, and a frame that checks out at
+ * header at `index`, a whole zero sector (aligned in the file) before the next valid frame,
+ * or a header whose bytes before a sector boundary are zeros and whose others are those of
+ * a frame ending at the next valid one (`lostHeaderStart`). A bit flip never zeroes a header or a sector, and a frame that checks out at
  * `index` (its body malformed) was written as it is: both are damage, as is damage with no
  * valid frame after it (a torn write, for `classifyDamage`). Only for the unsynced tail of
  * a file: in synced data a disk that zeroed a sector looks the same.
@@ -165,11 +166,39 @@ export function lostWritesHoleEnd(
   if (next < 0) return -1;
   if (next - index >= FRAME_HEADER_SIZE && isZeroFilled(b, index, index + FRAME_HEADER_SIZE))
     return next;
+  if (lostHeaderStart(b, index, fileOffset, next, maxFrameBody)) return next;
   const firstSector = index + ((DISK_SECTOR - (fileOffset % DISK_SECTOR)) % DISK_SECTOR);
   for (let s = firstSector; s + DISK_SECTOR <= next; s += DISK_SECTOR) {
     if (isZeroFilled(b, s, s + DISK_SECTOR)) return next;
   }
   return -1;
+}
+
+/**
+ * The frame at `index` lost only the first bytes of its header, those before a sector
+ * boundary fewer than FRAME_HEADER_SIZE bytes on: they are zeros (the sector before the
+ * boundary never arrived, the one after it did), and the bytes that survived are exactly
+ * the header of a frame of the bytes up to `next`. A zero header covers the lost sector's
+ * part when it is FRAME_HEADER_SIZE bytes or more; this is the shorter case, where a
+ * frame begins in a sector's last bytes.
+ */
+function lostHeaderStart(
+  b: Buffer,
+  index: number,
+  fileOffset: number,
+  next: number,
+  maxFrameBody: number,
+): boolean {
+  const lost = (DISK_SECTOR - (fileOffset % DISK_SECTOR)) % DISK_SECTOR;
+  const bodyLength = next - index - FRAME_HEADER_SIZE;
+  if (lost === 0 || lost >= FRAME_HEADER_SIZE || bodyLength < 1 || bodyLength > maxFrameBody)
+    return false;
+  if (!isZeroFilled(b, index, index + lost)) return false;
+  const header = Buffer.alloc(FRAME_HEADER_SIZE);
+  header.writeUInt32LE(bodyLength, 4);
+  const crc = crc32cRange(b, index + FRAME_HEADER_SIZE, next, crc32cRange(header, 4, 8, 0));
+  header.writeUInt32LE(crc, 0);
+  return header.subarray(lost).equals(b.subarray(index + lost, index + FRAME_HEADER_SIZE));
 }
 
 export { asBuffer, checkIndex, checkMaxBody };
