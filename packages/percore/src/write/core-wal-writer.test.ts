@@ -338,7 +338,7 @@ describe('CoreWalWriter faults', () => {
     expect(writer.syncedPosition).toBe(64);
   });
 
-  it('direct path: a write whose completion comes after the fdatasync is covered by another one', async () => {
+  it('direct path: sync() sends its fdatasync only once the rest of a short write has landed', async () => {
     const recorded = new RecordingStorageIo(faulty);
     const writer = await CoreWalWriter.create(3, PATH, { io: recorded, bufferSize: 4096 });
     const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -350,17 +350,16 @@ describe('CoreWalWriter faults', () => {
     writer.appendPut(bytes('b'), Buffer.alloc(3000, 2));
     for (let i = 0; i < 50 && rest.held === 0; i++) await tick();
     expect(rest.held).toBe(1);
-    // sync()'s fdatasync comes back before the rest does.
+    // The rest went out unlinked: an fdatasync sent now could run before it and behind the
+    // second entry's write, and make that durable beyond a hole.
     const syncs = () => recorded.ops.filter((op) => op.kind === 'fdatasync');
     const before = syncs().length;
     const syncing = writer.sync();
-    for (let i = 0; i < 50 && !syncs().some((op, n) => n >= before && op.result === 0); i++)
-      await tick();
+    for (let i = 0; i < 50; i++) await tick();
+    expect(syncs().length - before).toBe(0);
     rest.release();
     await syncing;
-    // That fdatasync may have run before the rest's bytes were written: a second one, sent
-    // once the rest is back, makes them durable.
-    expect(syncs().length - before).toBe(2);
+    expect(syncs().length - before).toBe(1);
     expect(writer.syncedPosition).toBe(writer.position);
   });
 
@@ -442,21 +441,23 @@ describe('CoreWalWriter faults', () => {
     ).toEqual(['a', 'b']);
   });
 
-  it('StorageIo path: a sync seen before a rest completes stops at an entry boundary, not inside the entry', async () => {
+  it('StorageIo path: a sync asked for while the rest of a short write is out is owed until it lands', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
     faulty.inject({ kind: 'short-write', nth: 1, bytes: 10 });
     const end = writer.appendPutViaStorageIo(bytes('a'), Buffer.alloc(200));
     expect(writer.checkCompletions(await faulty.waitCompletions(1))).toBe(false);
-    // The rest is out; a sync submitted now is not ordered behind it, and here completes first.
-    const token = writer.syncViaStorageIo();
-    const both = await faulty.waitCompletions(2);
-    const sync = both.filter((c) => c.token === token);
+    // The rest is out, unlinked: a sync sent now could run before it.
+    expect(writer.syncViaStorageIo()).toBe(-1);
+    expect(writer.isSyncPending).toBe(true);
+    const restDone = await faulty.waitCompletions(1);
+    expect(restDone.map((c) => c.op)).toEqual(['write']);
+    // The rest's completion sends the owed sync.
+    expect(writer.checkCompletions(restDone)).toBe(false);
+    const sync = await faulty.waitCompletions(1);
+    expect(sync.map((c) => c.op)).toEqual(['fdatasync']);
     expect(writer.checkCompletions(sync)).toBe(true);
-    expect(writer.syncedPosition).toBe(64);
-    writer.checkCompletions(both.filter((c) => c.token !== token));
-    writer.syncViaStorageIo();
-    while (!writer.checkCompletions(await faulty.waitCompletions(1))) {}
     expect(writer.syncedPosition).toBe(end);
+    expect(writer.isSyncPending).toBe(false);
   });
 
   it('StorageIo path: a short write whose rest fails throws and poisons', async () => {

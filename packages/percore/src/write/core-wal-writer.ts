@@ -275,7 +275,9 @@ export class CoreWalWriter {
    * Submits the appended bytes not yet submitted and an fdatasync chained behind them; flushes
    * the StorageIo and returns the sync's token. While a sync is pending a second call is
    * merged: it returns the pending token when that already covers `position`, otherwise it
-   * chains another fdatasync behind the new writes (never rejected).
+   * chains another fdatasync behind the new writes (never rejected). While the rest of a
+   * short write is in flight the sync is owed instead and goes out once it has landed: the
+   * call returns -1, and `checkCompletions` reports the sync when it completes.
    */
   syncViaStorageIo(): number {
     this.assertUsable();
@@ -433,6 +435,12 @@ export class CoreWalWriter {
           WalErrorCode.IO,
           `core ${this.coreId}: ${MAX_SYNC_ROUNDS} fdatasyncs completed before the writes they should cover; the StorageIo backend does not order chained operations`,
         );
+      // A short write being repaired: its rest went out unlinked, so the fdatasync waits
+      // until it has landed rather than run before it and behind later writes.
+      if (writes.repairing) {
+        await writes.settleDirectWrites();
+        if (writes.failure !== null) throw writes.failure;
+      }
       const written = writes.submit(this.current, true, this.entriesTotal);
       const sync = writes.submitSync(this.pos, true);
       if (written >= 0) writes.claimDirectWrite(written);

@@ -38,11 +38,19 @@ export class CoreWrites {
   private readonly pendingWrites = new Map<number, PendingWrite>();
   private readonly directWrites = new Set<Promise<void>>();
   private readonly pendingSyncs: PendingSync[] = [];
-  /** Rests of short writes (and writes cancelled behind them) sent again, not completed yet. */
-  private resending = 0;
+  /** The token of the newest write submitted (its first part). */
+  private lastOrder = -1;
   /**
-   * Positions of StorageIo-path syncs cancelled behind a short write, sent again once no
-   * rest is in flight: a sync sent earlier could run before a rest and cover less.
+   * After a short write, the newest write submitted when it was seen: until every write up
+   * to it has landed (rests sent again and writes cancelled behind it included), no sync
+   * goes out. A rest goes out unlinked, so a sync sent now could run behind later writes
+   * but before it, and make them durable past the hole it fills: a log that reads as
+   * mid-file damage after a power loss. -1: no short write being repaired.
+   */
+  private repairUpTo = -1;
+  /**
+   * Positions of StorageIo-path syncs asked for during a repair or cancelled behind a short
+   * write, sent once the repair is over.
    */
   private readonly owedSyncs: number[] = [];
   /**
@@ -118,6 +126,7 @@ export class CoreWrites {
     };
     buffer.submitted = buffer.used;
     buffer.inFlight++;
+    this.lastOrder = token;
     this.pendingWrites.set(token, write);
     // The writer's current buffer always ends at its position, so this write ends there too.
     this.boundaries.push({ position: write.end, entries });
@@ -174,10 +183,29 @@ export class CoreWrites {
   }
 
   /**
+   * True while a short write is being repaired (`repairUpTo`): a sync must wait. The direct
+   * path waits for its writes to settle; the StorageIo path owes the sync.
+   */
+  get repairing(): boolean {
+    if (this.repairUpTo < 0) return false;
+    for (const write of this.pendingWrites.values())
+      if (write.order <= this.repairUpTo) return true;
+    this.repairUpTo = -1;
+    return false;
+  }
+
+  /**
    * The StorageIo path's sync of everything up to `end`: the pending sync's token when that
-   * already covers `end`, otherwise a new sync chained behind the writes. Flushes.
+   * already covers `end`, otherwise a new sync chained behind the writes; -1 while a short
+   * write is repaired, when the sync is owed and goes out once the repair is over (a later
+   * `checkCompletions` reports it as any other). Flushes.
    */
   requestSync(end: number): number {
+    if (this.repairing) {
+      if (this.owedSyncs.at(-1) !== end) this.owedSyncs.push(end);
+      this.io.flush();
+      return -1;
+    }
     const last = this.pendingSyncs.at(-1);
     const token =
       last !== undefined && !last.direct && last.position === end
@@ -285,7 +313,7 @@ export class CoreWrites {
       return;
     }
     this.pendingWrites.set(token, { ...write, token, start });
-    this.resending++;
+    this.repairUpTo = Math.max(this.repairUpTo, this.lastOrder);
     if (write.direct) this.claimDirectWrite(token);
     else this.io.flush();
   }
@@ -298,10 +326,8 @@ export class CoreWrites {
     const write = this.pendingWrites.get(completion.token);
     if (write === undefined) return;
     this.pendingWrites.delete(completion.token);
-    const wasRest = write.token !== write.order;
-    if (wasRest) this.resending--;
     this.judgeWrite(write, completion.result);
-    if (wasRest && this.resending === 0 && this.owedSyncs.length > 0) this.payOwedSyncs();
+    if (this.owedSyncs.length > 0 && !this.repairing) this.payOwedSyncs();
   }
 
   private judgeWrite(write: PendingWrite, result: number): void {
@@ -341,10 +367,10 @@ export class CoreWrites {
     if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);
   }
 
-  /** A StorageIo-path sync was cancelled: the same coverage, asked for again after the rests. */
+  /** A StorageIo-path sync was cancelled: the same coverage, asked for again after the repair. */
   private syncAgain(sync: PendingSync): void {
     this.owedSyncs.push(sync.position);
-    if (this.resending === 0) this.payOwedSyncs();
+    if (!this.repairing) this.payOwedSyncs();
   }
 
   private payOwedSyncs(): void {
