@@ -53,6 +53,17 @@ describe('a server answering with a stale copy after a partition', () => {
       return Date.now() < staleUntil && position.seq > stale.seq ? stale : position;
     };
 
+    // One publish fails right after the heal, so that the shipper reconciles while the
+    // answers are stale: left to the cluster, whether a publish fails in that window
+    // depends on how the election went, and without a reconcile there is nothing to test.
+    const publish = link.publish.bind(link);
+    let failOne = false;
+    link.publish = (...args) => {
+      if (!failOne) return publish(...args);
+      failOne = false;
+      return Promise.reject(new Error('injected: the publish timed out'));
+    };
+
     let next = 100;
     let stop = false;
     const producers = Array.from({ length: 8 }, async () => {
@@ -72,6 +83,7 @@ describe('a server answering with a stale copy after a partition', () => {
     await sleep(4_000);
     c.healRoutes();
     staleUntil = Date.now() + 20_000;
+    failOne = true;
     await sleep(20_000);
     const during = primary.stats();
     const epochDuring = (await readLease(link.kv))!.lease.epoch;
