@@ -144,10 +144,11 @@ export const DISK_SECTOR = 512;
  * reach the disk out of order, and one that never arrived reads as zeros: so a zero frame
  * header at `index`, a whole zero sector (aligned in the file) before the next valid frame,
  * or a header whose bytes before a sector boundary are zeros and whose others are those of
- * a frame ending at the next valid one (`lostHeaderStart`). A bit flip never zeroes a header or a sector, and a frame that checks out at
- * `index` (its body malformed) was written as it is: both are damage, as is damage with no
- * valid frame after it (a torn write, for `classifyDamage`). Only for the unsynced tail of
- * a file: in synced data a disk that zeroed a sector looks the same.
+ * a frame ending at the next valid one (`lostHeaderStart`). A bit flip never zeroes a
+ * header or a sector, and a frame that checks out at `index` (its body malformed) was
+ * written as it is: both are damage, as is damage with no valid frame after it (a torn
+ * write, for `classifyDamage`). Only for the unsynced tail of a file: in synced data a disk
+ * that zeroed a sector looks the same.
  */
 export function lostWritesHoleEnd(
   buf: Uint8Array,
