@@ -62,51 +62,41 @@ describe('lostWritesHoleEnd', () => {
   });
 
   describe('a frame that begins in the last bytes of a sector that never arrived', () => {
-    /** Frames from file offset 0 that end `first` bytes before the sector boundary at 1024, one there, one after it. */
-    function straddling(first: number): { buf: Buffer; at: number; next: number } {
-      const buf = Buffer.alloc(1600);
-      const at = 1024 - first;
-      let end = 0;
-      for (let lsn = 1n; end + 121 <= at; lsn++)
-        end += encodeRecordFrame(buf, end, lsn, { payload: Buffer.alloc(100, Number(lsn)) });
-      // The last frame before `at` grows to end there (its overhead depends on its size).
-      end -= 121;
-      const last = (payload: number) =>
-        encodeRecordFrame(buf, end, 49n, { payload: Buffer.alloc(payload, 3) });
-      const over = end + last(at - end - 21) - at;
-      end += last(at - end - 21 - over);
-      // A body of 256 bytes or more: the length's second byte is not zero.
-      const next = at + encodeRecordFrame(buf, at, 50n, { payload: Buffer.alloc(300, 9) });
+    /**
+     * A frame at file offset `1024 - lost` (buffer index 0) whose header lost its first
+     * `lost` bytes, those before the sector boundary, and a valid frame after it. Its body
+     * is 256 bytes or more, so the length's second byte is not zero.
+     */
+    function cutHeader(lost: number): { buf: Buffer; next: number; fileOffset: number } {
+      const buf = Buffer.alloc(400);
+      const next = encodeRecordFrame(buf, 0, 50n, { payload: Buffer.alloc(300, 9) });
       encodeRecordFrame(buf, next, 51n, { payload: Buffer.from('later') });
-      expect(end).toBe(at);
-      return { buf, at, next };
+      buf.fill(0, 0, lost);
+      return { buf, next, fileOffset: 1024 - lost };
     }
 
     it.each([1, 4, 5])(
       'finds the next frame when its header lost the %i bytes before the sector boundary',
       (lost) => {
-        const { buf, at, next } = straddling(lost);
-        buf.fill(0, at, at + lost);
-        expect(lostWritesHoleEnd(buf, at, at)).toBe(next);
+        const { buf, next, fileOffset } = cutHeader(lost);
+        expect(lostWritesHoleEnd(buf, 0, fileOffset)).toBe(next);
       },
     );
 
     it('is -1 when a surviving header byte is not that of the frame up to the next one', () => {
-      const { buf, at } = straddling(3);
-      buf.fill(0, at, at + 3);
-      buf[at + 6]! ^= 1; // the length, past the boundary: not what a lost sector leaves
-      expect(lostWritesHoleEnd(buf, at, at)).toBe(-1);
+      const { buf, fileOffset } = cutHeader(3);
+      buf[6]! ^= 1; // the length, past the boundary: not what a lost sector leaves
+      expect(lostWritesHoleEnd(buf, 0, fileOffset)).toBe(-1);
     });
 
     it('is -1 when the body is damaged too, or the zeros stop short of the boundary', () => {
-      const flipped = straddling(2);
-      flipped.buf.fill(0, flipped.at, flipped.at + 2);
-      flipped.buf[flipped.at + 40]! ^= 1;
-      expect(lostWritesHoleEnd(flipped.buf, flipped.at, flipped.at)).toBe(-1);
-      const short = straddling(4);
-      short.buf.fill(0, short.at, short.at + 3);
-      short.buf[short.at + 3]! ^= 0xff;
-      expect(lostWritesHoleEnd(short.buf, short.at, short.at)).toBe(-1);
+      const flipped = cutHeader(2);
+      flipped.buf[40]! ^= 1;
+      expect(lostWritesHoleEnd(flipped.buf, 0, flipped.fileOffset)).toBe(-1);
+      // Three zero bytes, then a byte that is not, before a boundary 4 bytes on.
+      const short = cutHeader(3);
+      short.buf[3]! |= 0x80;
+      expect(lostWritesHoleEnd(short.buf, 0, short.fileOffset - 1)).toBe(-1);
     });
   });
 
