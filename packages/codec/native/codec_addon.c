@@ -205,20 +205,23 @@ static napi_value js_walk_frames(napi_env env, napi_callback_info info) {
   return make_u32(env, (uint32_t)count);
 }
 
-/* passLsnRun(buf, start, end, maxBody, state: Float64Array[3]): recovery's walk from start
+/* passLsnRun(buf, start, end, maxBody, state: Float64Array[4]): recovery's walk from start
  * (walnut_pass_lsn_run). state[0], state[1]: the next LSN's low and high 32 bits, in and out;
- * state[2] (out): where it stopped. Returns the records passed. */
+ * state[2] (out): where it stopped; state[3] (out): where the last frame passed that holds
+ * records starts, -1 for none. Returns the records passed. */
 static napi_value js_pass_lsn_run(napi_env env, napi_callback_info info) {
   WalkArgs a;
-  if (!walk_args(env, info, "passLsnRun(buf, start, end, maxBody, state: Float64Array[3])", 3, 0, &a))
+  if (!walk_args(env, info, "passLsnRun(buf, start, end, maxBody, state: Float64Array[4])", 4, 0, &a))
     return NULL;
   double *state = a.out;
   uint64_t next = ((uint64_t)state[1] << 32) | (uint64_t)state[0];
   size_t offset;
-  uint64_t records = walnut_pass_lsn_run(a.data, a.start, a.end, a.max_body, &next, &offset);
+  size_t last;
+  uint64_t records = walnut_pass_lsn_run(a.data, a.start, a.end, a.max_body, &next, &offset, &last);
   state[0] = (double)(next & 0xffffffffu);
   state[1] = (double)(next >> 32);
   state[2] = (double)offset;
+  state[3] = last == SIZE_MAX ? -1.0 : (double)last;
   return make_number(env, (double)records);
 }
 

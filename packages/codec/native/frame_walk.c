@@ -71,10 +71,11 @@ size_t walnut_walk_frames(const uint8_t *base, size_t start, size_t end, uint32_
 #define BATCH_FIXED 16u
 
 uint64_t walnut_pass_lsn_run(const uint8_t *base, size_t start, size_t end, uint32_t max_body,
-                             uint64_t *next_lsn, size_t *offset) {
+                             uint64_t *next_lsn, size_t *offset, size_t *last_records) {
   size_t off = start;
   uint64_t next = *next_lsn;
   uint64_t records = 0;
+  size_t last = SIZE_MAX;
   while (off != end) {
     prefetch_ahead(base, off, end);
     uint32_t len;
@@ -97,11 +98,13 @@ uint64_t walnut_pass_lsn_run(const uint8_t *base, size_t start, size_t end, uint
     }
     /* A frame whose LSNs would pass 2^64 - 1 is for the caller to judge, too. */
     if (lsn != next || next + count < next) break;
+    if (count != 0) last = off;
     next += count;
     records += count;
     off += FRAME_HEADER + len;
   }
   *next_lsn = next;
   *offset = off;
+  *last_records = last;
   return records;
 }

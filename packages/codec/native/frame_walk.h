@@ -28,8 +28,10 @@ size_t walnut_walk_frames(const uint8_t *base, size_t start, size_t end, uint32_
 /* Recovery's walk: from `start`, passes frames that are whole, verified, and plaintext records
  * or batches whose first LSN is `*next_lsn` (padding holds none), advancing `*next_lsn` by
  * each frame's record count. Stops before the first frame that is anything else, for the
- * caller to judge. Returns the records passed; `*offset` is where it stopped. */
+ * caller to judge. Returns the records passed; `*offset` is where it stopped and
+ * `*last_records` where the last frame passed that holds records starts (SIZE_MAX: none), so
+ * a caller wanting that record's time need not walk the frames again. */
 uint64_t walnut_pass_lsn_run(const uint8_t *base, size_t start, size_t end, uint32_t max_body,
-                             uint64_t *next_lsn, size_t *offset);
+                             uint64_t *next_lsn, size_t *offset, size_t *last_records);
 
 #endif

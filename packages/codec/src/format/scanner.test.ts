@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { codecAddon } from '../crc/crc32c.js';
 import { expectWalError } from '../testing/index.js';
 import { encodeCoreEntryFrame } from './core-entry.js';
 import { classifyDamage, findNextValidFrame } from './damage.js';
 import { encodeFrame } from './frame.js';
+import { LsnSequence } from './lsn-sequence.js';
 import { encodeBatchFrame, encodeRecordFrame } from './records.js';
 import { FrameScanner } from './scanner.js';
 
@@ -66,6 +68,41 @@ describe('FrameScanner', () => {
       [3n, 'c'],
     ]);
   });
+
+  it.skipIf(codecAddon === null)(
+    'gives the time of the last record a run passed, over padding after it and runs before it',
+    () => {
+      const buf = Buffer.alloc(512);
+      let at = encodeRecordFrame(buf, 0, 1n, { payload: Buffer.from('a') }, 5);
+      at += encodeBatchFrame(buf, at, 2n, [{ payload: Buffer.from('b') }], 9);
+      at += encodeFrame(buf, at, Buffer.from([4, 0, 0, 0]));
+      const oneRun = new FrameScanner(buf.subarray(0, at));
+      expect(oneRun.passLsnRun(new LsnSequence(1n))).toBe(2);
+      expect(oneRun.lastRunTime(1000)).toBe(1009);
+
+      const gapAt = at;
+      at += encodeRecordFrame(buf, at, 4n, { payload: Buffer.from('d') }, 20);
+      at += encodeRecordFrame(buf, at, 5n, { payload: Buffer.from('e') });
+      const twoRuns = new FrameScanner(buf.subarray(0, at));
+      const sequence = new LsnSequence(1n);
+      expect(twoRuns.passLsnRun(sequence)).toBe(2);
+      expect(twoRuns.offset).toBe(gapAt);
+      // Past the frame that broke the run (LSN 4 where 3 was due), read on its own, and the
+      // sequence moved past it by hand: the next run's last record has no time.
+      expect(twoRuns.advanceFrame()).toBe(true);
+      sequence.advance(2);
+      expect(twoRuns.passLsnRun(sequence)).toBe(1);
+      expect(twoRuns.lastRunTime(1000)).toBeUndefined();
+      expect(twoRuns.passLsnRun(sequence)).toBe(0);
+      expect(twoRuns.lastRunTime(1000)).toBeUndefined();
+
+      const paddingOnly = Buffer.alloc(64);
+      const padded = encodeFrame(paddingOnly, 0, Buffer.from([4, 0, 0, 0]));
+      const none = new FrameScanner(paddingOnly.subarray(0, padded));
+      expect(none.passLsnRun(new LsnSequence(1n))).toBe(0);
+      expect(none.lastRunTime(1000)).toBeUndefined();
+    },
+  );
 
   it('stops as corrupt at a per-core entry in a record log', () => {
     const buf = Buffer.alloc(128);

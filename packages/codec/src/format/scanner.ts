@@ -42,8 +42,8 @@ const runOut = new Float64Array(2);
 /** Only the addon makes verifying ahead pay: in JavaScript the CRC work is the same, frame by frame. */
 const VERIFY_AHEAD = codecAddon !== null;
 const passRun = codecAddon === null ? null : codecAddon.passLsnRun;
-/** passLsnRun's LSN halves in and out, and where it stopped. */
-const lsnRunState = new Float64Array(3);
+/** passLsnRun's LSN halves in and out, where it stopped, and its last frame with records. */
+const lsnRunState = new Float64Array(4);
 
 export interface FrameScannerOptions {
   /** Buffer index of the first frame (default 0). */
@@ -93,9 +93,8 @@ export class FrameScanner {
   /** Body of the frame just verified: [bodyStart, pos). */
   private bodyStart = 0;
   private stopped: ScanStop | null = null;
-  /** The frames the latest `passLsnRun` passed: [runFrom, runTo), or -1 for none. */
-  private runFrom = -1;
-  private runTo = -1;
+  /** Where the last frame holding records that the latest `passLsnRun` passed starts; -1: none. */
+  private runLastRecords = -1;
   /** Frames from pos on whose CRC a run already verified. */
   private verifiedAhead = 0;
   /** The current record of `advance()` / `nextRecord()`, and the rest of its batch. */
@@ -207,6 +206,7 @@ export class FrameScanner {
    * anyway, and `advanceFrame()` costs no more.
    */
   passLsnRun(sequence: LsnSequence): number {
+    this.runLastRecords = -1;
     // Past 2^64 - 1 (only a damaged log gets there) the native u64 would wrap.
     if (passRun === null || this.stopped !== null || sequence.high > 0xffffffff) return 0;
     this.cursor.closeBatch();
@@ -214,9 +214,8 @@ export class FrameScanner {
     lsnRunState[1] = sequence.high;
     const records = passRun(this.buf, this.pos, this.end, this.maxBody, lsnRunState);
     const stoppedAt = addonNumber(lsnRunState[2]!);
+    this.runLastRecords = addonNumber(lsnRunState[3]!);
     if (stoppedAt !== this.pos) {
-      this.runFrom = this.pos;
-      this.runTo = stoppedAt;
       this.pos = stoppedAt;
       this.verifiedAhead = 0;
       sequence.low = lsnRunState[0]!;
@@ -227,21 +226,14 @@ export class FrameScanner {
 
   /**
    * The time of the last record the latest `passLsnRun` passed, counted from `createdAtMs`
-   * (see `bodyTime`); undefined when that run passed no frame with a time. Walks the run's
-   * frame lengths (no CRC again): call it before the scanned buffer is reused.
+   * (see `bodyTime`); undefined when that run passed no frame with a time. The addon's walk
+   * said where that frame starts: call it before the scanned buffer is reused.
    */
   lastRunTime(createdAtMs: number): number | undefined {
-    const buf = this.buf;
-    let last = -1;
-    for (
-      let p = this.runFrom;
-      p >= 0 && p < this.runTo;
-      p += FRAME_HEADER_SIZE + getU32(buf, p + 4)
-    )
-      if (buf[p + FRAME_HEADER_SIZE] !== BodyKind.PADDING) last = p;
+    const last = this.runLastRecords;
     if (last < 0) return undefined;
     const body = last + FRAME_HEADER_SIZE;
-    return bodyTime(buf, body, body + getU32(buf, last + 4), createdAtMs);
+    return bodyTime(this.buf, body, body + getU32(this.buf, last + 4), createdAtMs);
   }
 
   /** File offset of the frame `advanceFrame()` moved to. */

@@ -26,8 +26,9 @@ interface FrameRunAddon {
   ): number;
   /**
    * Recovery's walk (`walnut_pass_lsn_run`): passes verified plaintext frames continuing the
-   * LSN state = [low 32 bits, high 32 bits] and sets state[2] to where it stopped; returns
-   * the records passed.
+   * LSN state = [low 32 bits, high 32 bits], sets state[2] to where it stopped and state[3]
+   * to where the last frame it passed that holds records starts (-1: none); returns the
+   * records passed.
    */
   passLsnRun(
     buf: Uint8Array,
