@@ -134,7 +134,7 @@ const WHAT: Record<FaultKind, string> = {
   'stop-cont': 'SIGSTOP, then SIGCONT, of one server',
   'partition-leader': 'the leader cut off from the other two',
   'quorum-loss': 'both servers not leading killed (no quorum)',
-  'power-loss': 'power cut of all three (crashfs: unsynced writes lost)',
+  'power-loss': 'power cut of all three (crashfs: unsynced writes lost, torn or kept out of order)',
 };
 
 /** The replicate README's failure table, as Markdown, from a run's report. */
