@@ -1,15 +1,13 @@
 /* N-API surface of @walnut/codec's native CRC32C: one-shot CRC, and whole runs of
- * frames sealed, verified or walked in one call (see docs/decisions/0105-native-crc-batches.md),
- * on the calling thread or, walking ahead, on a thread of its own (walk_thread.c, decision 0408).
- * The only addon crc32c.c, frame_walk.c and walk_thread.c are compiled into: mmap-reader walks
- * its mappings through this one's walkFrames and walk ahead (decision 0114). */
+ * frames sealed, verified or walked in one call (see docs/decisions/0105-native-crc-batches.md).
+ * The only addon crc32c.c and frame_walk.c are compiled into: mmap-reader walks its mappings
+ * through this one's walkFrames (decision 0114). */
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "crc32c.h"
 #include "frame_walk.h"
-#include "walk_thread.h"
 #include "walnut_napi.h"
 
 static uint32_t read_u32(const uint8_t *p) {
@@ -227,138 +225,6 @@ static napi_value js_pass_lsn_run(napi_env env, napi_callback_info info) {
   return make_number(env, (double)records);
 }
 
-/* A walk ahead (walk_thread.h): its thread, and references that keep the walked view and the
- * table alive while a walk is queued (both NULL otherwise). */
-typedef struct {
-  WalkThread *thread; /* NULL once closed */
-  napi_ref view;
-  napi_ref table;
-} WalkAhead;
-
-static void walk_ahead_unref(napi_env env, WalkAhead *a) {
-  if (a->view != NULL) napi_delete_reference(env, a->view);
-  if (a->table != NULL) napi_delete_reference(env, a->table);
-  a->view = NULL;
-  a->table = NULL;
-}
-
-static void walk_ahead_close(napi_env env, WalkAhead *a) {
-  if (a->thread != NULL) walk_thread_free(a->thread); /* waits for a queued walk */
-  a->thread = NULL;
-  walk_ahead_unref(env, a);
-}
-
-static void walk_ahead_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
-  walk_ahead_close(env, data);
-  free(data);
-}
-
-/* The handle (the first argument) of a walk-ahead call, and its `want` arguments in argv;
- * NULL, with a TypeError naming `usage`, when some are missing or the handle is not one. */
-static WalkAhead *walk_ahead_call(napi_env env, napi_callback_info info, size_t want,
-                                  napi_value *argv, const char *usage) {
-  size_t argc = want;
-  void *data = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < want || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
-    throw_type(env, usage);
-    return NULL;
-  }
-  return data;
-}
-
-/* walkAheadCreate(): a handle for the three calls below; its thread starts with the first walk
- * and ends at walkAheadClose, or when the handle is collected. */
-static napi_value js_walk_ahead_create(napi_env env, napi_callback_info info) {
-  (void)info;
-  WalkAhead *a = calloc(1, sizeof *a);
-  if (a != NULL) a->thread = walk_thread_new();
-  if (a == NULL || a->thread == NULL) {
-    free(a);
-    napi_throw_error(env, NULL, "walnut_codec: out of memory");
-    return NULL;
-  }
-  napi_value out;
-  if (napi_create_external(env, a, walk_ahead_finalize, NULL, &out) != napi_ok) {
-    walk_ahead_close(env, a);
-    free(a);
-    return throw_napi(env);
-  }
-  return out;
-}
-
-/* walkAheadStart(handle, buf, start, end, maxBody, table: Uint32Array): queues walkFrames's
- * walk on the handle's thread; false when no thread could be started (walk yourself). Until
- * walkAheadFinish, `buf` and `table` are the thread's: do not write to them. */
-static napi_value js_walk_ahead_start(napi_env env, napi_callback_info info) {
-  static const char usage[] =
-      "walkAheadStart(handle, buf, start, end, maxBody, table: Uint32Array)";
-  napi_value argv[6];
-  WalkAhead *a = walk_ahead_call(env, info, 6, argv, usage);
-  if (a == NULL) return NULL;
-  if (a->thread == NULL) return throw_type(env, "walkAheadStart: the handle is closed");
-  if (a->view != NULL) return throw_type(env, "walkAheadStart: a walk is queued already");
-  uint8_t *data;
-  size_t length, start, end;
-  uint32_t max_body;
-  if (!bytes_arg(env, argv[1], &data, &length) || !range_args(env, argv + 1, length, &start, &end))
-    return NULL;
-  if (napi_get_value_uint32(env, argv[4], &max_body) != napi_ok)
-    return throw_type(env, "maxBody: a u32");
-  napi_typedarray_type type;
-  size_t table_length;
-  void *table;
-  if (napi_get_typedarray_info(env, argv[5], &type, &table_length, &table, NULL, NULL) !=
-          napi_ok ||
-      type != napi_uint32_array)
-    return throw_type(env, usage);
-  CHECK(napi_create_reference(env, argv[1], 1, &a->view));
-  if (napi_create_reference(env, argv[5], 1, &a->table) != napi_ok) {
-    walk_ahead_unref(env, a);
-    return throw_napi(env);
-  }
-  if (!walk_thread_start(a->thread, data, start, end, max_body, table, table_length / 2)) {
-    walk_ahead_unref(env, a);
-    return make_bool(env, false);
-  }
-  return make_bool(env, true);
-}
-
-/* walkAheadFinish(handle, status: Float64Array[2]): waits for the queued walk; returns and
- * writes what walkFrames would have (the count; status = [stop, stop offset]). */
-static napi_value js_walk_ahead_finish(napi_env env, napi_callback_info info) {
-  static const char usage[] = "walkAheadFinish(handle, status: Float64Array[2])";
-  napi_value argv[2];
-  WalkAhead *a = walk_ahead_call(env, info, 2, argv, usage);
-  if (a == NULL) return NULL;
-  napi_typedarray_type type;
-  size_t status_length;
-  void *status;
-  if (napi_get_typedarray_info(env, argv[1], &type, &status_length, &status, NULL, NULL) !=
-          napi_ok ||
-      type != napi_float64_array || status_length < 2)
-    return throw_type(env, usage);
-  if (a->view == NULL) return throw_type(env, "walkAheadFinish: no walk is queued");
-  int stop;
-  size_t stop_offset;
-  size_t count = walk_thread_finish(a->thread, &stop, &stop_offset);
-  walk_ahead_unref(env, a);
-  ((double *)status)[0] = stop;
-  ((double *)status)[1] = (double)stop_offset;
-  return make_u32(env, (uint32_t)count);
-}
-
-/* walkAheadClose(handle): waits for a queued walk (its results are dropped) and ends the
- * thread; the handle takes no more walks. */
-static napi_value js_walk_ahead_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  WalkAhead *a = walk_ahead_call(env, info, 1, argv, "walkAheadClose(handle)");
-  if (a == NULL) return NULL;
-  walk_ahead_close(env, a);
-  return NULL;
-}
-
 static napi_value js_implementation(napi_env env, napi_callback_info info) {
   (void)info;
   return make_string(env, walnut_crc32c_name());
@@ -405,10 +271,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"verifyFrames", NULL, js_verify_frames, NULL, NULL, NULL, napi_enumerable, NULL},
       {"walkFrames", NULL, js_walk_frames, NULL, NULL, NULL, napi_enumerable, NULL},
       {"passLsnRun", NULL, js_pass_lsn_run, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"walkAheadCreate", NULL, js_walk_ahead_create, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"walkAheadStart", NULL, js_walk_ahead_start, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"walkAheadFinish", NULL, js_walk_ahead_finish, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"walkAheadClose", NULL, js_walk_ahead_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"implementation", NULL, js_implementation, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

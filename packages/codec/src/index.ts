@@ -88,7 +88,6 @@ export {
   walkFrames,
 } from './format/frame-run.js';
 export { describeFrameStop, FrameStop } from './format/frame-stop.js';
-export { FrameWalkAhead } from './format/frame-walk-ahead.js';
 export { LsnSequence } from './format/lsn-sequence.js';
 export { bodyTime, plainRecordLsn, RecordCursor, type RecordFile } from './format/record-cursor.js';
 export {

@@ -1,11 +1,4 @@
-import {
-  addonNumber,
-  classifyDamage,
-  type DamageKind,
-  FrameStop,
-  FrameWalkAhead,
-  walkFrames,
-} from '@walnut/codec';
+import { addonNumber, classifyDamage, type DamageKind, FrameStop, walkFrames } from '@walnut/codec';
 import type { FrameSource } from './frame-source.js';
 import { RUN_FRAMES } from './frame-source.js';
 import { Advice, type NativeMmap } from './native.js';
@@ -26,11 +19,7 @@ const POPULATE_STEP = 4 * 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * A copy-on-write mapping of the whole file, frames verified in bulk by the codec's walk: the
- * first run on the calling thread, each later one on the walker's thread while the caller
- * hands out the run before (decision 0408), into the table the caller is not reading.
- */
+/** A copy-on-write mapping of the whole file, frames verified in bulk by the codec's walk. */
 export class MappedFrameSource implements FrameSource {
   readonly mode = 'mmap' as const;
   readonly length: number;
@@ -43,13 +32,7 @@ export class MappedFrameSource implements FrameSource {
   private readonly bounded: boolean;
   private advice: 'sequential' | 'dontneed' | null;
   readonly buf: Buffer;
-  table = new Uint32Array(RUN_FRAMES * 2);
-  /** The table a walk ahead fills while the caller reads `table`. */
-  private spare = new Uint32Array(RUN_FRAMES * 2);
-  /** Null without the codec's addon, and once the walks reached the end. */
-  private walker: FrameWalkAhead | null = FrameWalkAhead.create();
-  /** Where the queued walk ahead starts; -1: none is queued. */
-  private aheadFrom = -1;
+  readonly table = new Uint32Array(RUN_FRAMES * 2);
   runBuf: Buffer;
   runBase = 0;
   readonly runFileOffset = 0;
@@ -83,7 +66,6 @@ export class MappedFrameSource implements FrameSource {
   }
 
   seek(offset: number): void {
-    this.finishAhead();
     this.stopCode = FrameStop.TABLE_FULL;
     this.stopOffset = Math.min(offset, this.length);
     this.runEnd = this.stopOffset;
@@ -99,46 +81,14 @@ export class MappedFrameSource implements FrameSource {
       return 0;
     }
     this.dropBehind(mapping, from);
+    this.populate(mapping, from);
     const status = this.status;
-    let count: number;
-    if (this.aheadFrom === from) {
-      count = this.walker!.finish(status);
-      const walked = this.spare;
-      this.spare = this.table;
-      this.table = walked;
-    } else {
-      this.finishAhead();
-      this.populate(mapping, from);
-      count = walkFrames(this.buf, from, this.length, this.maxBody, status, this.table);
-    }
-    this.aheadFrom = -1;
+    const count = walkFrames(this.buf, from, this.length, this.maxBody, status, this.table);
     this.runBase = from;
     this.stopCode = addonNumber(status[0]!) as FrameStop;
     this.stopOffset = addonNumber(status[1]!);
     this.runEnd = this.stopOffset;
-    this.walkAhead();
     return count;
-  }
-
-  /** Queues the walk of the run after this one; ends the walker's thread at the last run. */
-  private walkAhead(): void {
-    const walker = this.walker;
-    if (walker === null) return;
-    if (this.stopCode !== FrameStop.TABLE_FULL) {
-      walker.close();
-      this.walker = null;
-      return;
-    }
-    // The walker's thread faults the pages in as it reads them: no POPULATE_READ here.
-    if (walker.start(this.buf, this.stopOffset, this.length, this.maxBody, this.spare))
-      this.aheadFrom = this.stopOffset;
-  }
-
-  /** Waits for a walk ahead that will not be used (its result is dropped). */
-  private finishAhead(): void {
-    if (this.aheadFrom < 0) return;
-    this.walker!.finish(this.status);
-    this.aheadFrom = -1;
   }
 
   private populate(mapping: ArrayBuffer, position: number): void {
@@ -174,9 +124,6 @@ export class MappedFrameSource implements FrameSource {
   }
 
   close(): void {
-    // The mapping goes when the last view of it is collected; the walker's thread goes now.
-    this.walker?.close();
-    this.walker = null;
-    this.aheadFrom = -1;
+    // Nothing to free: the mapping goes when the last view of it is collected.
   }
 }

@@ -173,24 +173,13 @@ export function walkFrames(
   status: Float64Array,
   table: Uint32Array,
 ): number {
-  checkWalkArgs(buf, start, end, maxFrameBody, table);
-  if (!(status instanceof Float64Array) || status.length < 2)
-    badArgument('status', 'a Float64Array of at least 2', status);
-  return walkFramesRange(buf, start, end, maxFrameBody, status, table);
-}
-
-/** Internal: `walkFrames`'s checks of what it walks (WAL_BAD_ARGUMENT). */
-export function checkWalkArgs(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  maxFrameBody: number,
-  table: Uint32Array,
-): void {
   checkRange(buf, start, end);
   checkMaxBody(maxFrameBody);
+  if (!(status instanceof Float64Array) || status.length < 2)
+    badArgument('status', 'a Float64Array of at least 2', status);
   if (!(table instanceof Uint32Array) || table.length < 2)
     badArgument('table', 'a Uint32Array of at least 2 (one frame)', table);
+  return walkFramesRange(buf, start, end, maxFrameBody, status, table);
 }
 
 /**

@@ -37,29 +37,8 @@ interface FrameRunAddon {
     maxBody: number,
     state: Float64Array,
   ): number;
-  /** A handle for the walk-ahead calls (`native/walk_thread.h`): a thread that walks frames. */
-  walkAheadCreate(): WalkAheadHandle;
-  /**
-   * Queues walkFrames's walk on the handle's thread; false when no thread could be started.
-   * Until walkAheadFinish, `buf` and `table` are the thread's.
-   */
-  walkAheadStart(
-    handle: WalkAheadHandle,
-    buf: Uint8Array,
-    start: number,
-    end: number,
-    maxBody: number,
-    table: Uint32Array,
-  ): boolean;
-  /** Waits for the queued walk; its count, and status = [stop code, stop offset]. */
-  walkAheadFinish(handle: WalkAheadHandle, status: Float64Array): number;
-  /** Waits for a queued walk and ends the thread. */
-  walkAheadClose(handle: WalkAheadHandle): void;
   implementation(): 'sse4.2' | 'table';
 }
-
-/** The addon's walk-ahead handle (an external value). */
-export type WalkAheadHandle = { readonly walkAhead: unique symbol };
 
 /** The functions `native/codec_addon.c` exports. */
 interface RawCodecAddon extends FrameRunAddon {
@@ -120,10 +99,6 @@ export function loadCodecAddon(): AddonLoad<CodecAddon> {
     verifyFrames: raw.verifyFrames,
     walkFrames: raw.walkFrames,
     passLsnRun: raw.passLsnRun,
-    walkAheadCreate: raw.walkAheadCreate,
-    walkAheadStart: raw.walkAheadStart,
-    walkAheadFinish: raw.walkAheadFinish,
-    walkAheadClose: raw.walkAheadClose,
     implementation: raw.implementation,
   };
   return { ...load, binding, reason: `native addon (${binding.implementation()}), ${load.reason}` };
