@@ -211,8 +211,11 @@ static void free_poll(uv_handle_t *handle) { free(handle); }
 static void cleanup_hook(void *arg);
 
 /* Waits for every operation in flight (their buffers stay referenced until then), then
- * releases everything. Safe to call more than once. */
-static void close_ring(addon_ring *r) {
+ * releases everything. Safe to call more than once. `teardown`: the environment is going
+ * away, and with a worker that was the only one to load this addon, the addon's code is
+ * unloaded before libuv runs the close callbacks still due — so none of ours is left
+ * behind, and the poll handle's few bytes are left to the loop that goes with it. */
+static void close_ring(addon_ring *r, int teardown) {
   if (r->closed) return;
   while (r->in_flight > 0) {
     int submitted = wal_ring_submit(&r->ring);
@@ -225,7 +228,7 @@ static void close_ring(addon_ring *r) {
   if (r->poll != NULL) {
     uv_poll_stop(r->poll);
     r->poll->data = NULL;
-    uv_close((uv_handle_t *)r->poll, free_poll);
+    uv_close((uv_handle_t *)r->poll, teardown ? NULL : free_poll);
     r->poll = NULL;
   }
   wal_ring_destroy(&r->ring);
@@ -248,14 +251,14 @@ static void close_ring(addon_ring *r) {
 static void cleanup_hook(void *arg) {
   addon_ring *r = arg;
   r->hook_installed = 0;
-  close_ring(r);
+  close_ring(r, 1);
 }
 
 static void finalize_ring(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   addon_ring *r = data;
-  close_ring(r);
+  close_ring(r, 0);
   free(r);
 }
 
@@ -554,7 +557,7 @@ static napi_value ring_close(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, NULL, &self, NULL));
   addon_ring *r = NULL;
   CHECK(napi_unwrap(env, self, (void **)&r));
-  close_ring(r);
+  close_ring(r, 0);
   return NULL;
 }
 
@@ -695,7 +698,7 @@ static napi_value ring_construct(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "walnut:io_uring", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, self, resource_name, &r->async_context);
   if (napi_wrap(env, self, r, finalize_ring, NULL, NULL) != napi_ok) {
-    close_ring(r);
+    close_ring(r, 0);
     free(r);
     napi_throw_error(env, NULL, "napi_wrap failed");
     return NULL;

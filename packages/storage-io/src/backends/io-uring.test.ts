@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -126,6 +126,44 @@ describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), (
     const inFlight = await new Promise((resolve) => worker.once('message', resolve));
     expect(inFlight).toBeGreaterThan(0);
     expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0);
+  });
+
+  it('lets a worker that alone loaded the addon end with a ring open, in flight or not', () => {
+    const addon = join(
+      import.meta.dirname,
+      '..',
+      '..',
+      'build',
+      'Release',
+      'walnut_storage_io.node',
+    );
+    // A process of its own whose main thread never loads the addon: the worker's teardown
+    // unloads it, and no close callback of the ring's may be due after that (it crashed
+    // the process with SIGSEGV).
+    const worker = (ending: string) => `
+        const fs = require('node:fs');
+        const b = require(${JSON.stringify(addon)});
+        const ring = b.createRing({ entries: 32, sqpoll: false, sqpollIdleMs: 0,
+          completions: new Float64Array(64), onCompletions() {} });
+        const fd = fs.openSync(${JSON.stringify(join(dir, 'w'))}, 'w+');
+        ring.prepWrite(1, fd, Buffer.alloc(65536, 1), 0, false, true);
+        ring.submit();
+        ${ending}`;
+    const codes = [worker(''), worker('process.exit(0);')];
+    const script = `
+        const { Worker } = require('node:worker_threads');
+        const codes = ${JSON.stringify(codes)};
+        (async () => {
+          for (let i = 0; i < 6; i++)
+            await new Promise((resolve) => new Worker(codes[i % 2], { eval: true }).once('exit', resolve));
+          console.log('all ended');
+        })();`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect({ status: run.status, signal: run.signal, out: run.stdout.trim() }).toEqual({
+      status: 0,
+      signal: null,
+      out: 'all ended',
+    });
   });
 
   it('holds a flock that another process cannot take while this one lives', async () => {
