@@ -10,6 +10,8 @@ import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { IoUringStorageIo } from './io-uring.js';
 
 const ring = ioUringForTests();
+/** The addon as the package builds it, for scripts that load it alone. */
+const addon = join(import.meta.dirname, '..', '..', 'build', 'Release', 'walnut_storage_io.node');
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -101,14 +103,6 @@ describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), (
   });
 
   it('lets a worker thread exit with operations in flight (the cleanup hook drains the ring)', async () => {
-    const addon = join(
-      import.meta.dirname,
-      '..',
-      '..',
-      'build',
-      'Release',
-      'walnut_storage_io.node',
-    );
     const code = `
         const fs = require('node:fs');
         const b = require(${JSON.stringify(addon)});
@@ -129,14 +123,6 @@ describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), (
   });
 
   it('lets a worker that alone loaded the addon end with a ring open, in flight or not', () => {
-    const addon = join(
-      import.meta.dirname,
-      '..',
-      '..',
-      'build',
-      'Release',
-      'walnut_storage_io.node',
-    );
     // A process of its own whose main thread never loads the addon: the worker's teardown
     // unloads it, and no close callback of the ring's may be due after that (it crashed
     // the process with SIGSEGV).
@@ -171,7 +157,7 @@ describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), (
     const lock = await io.lock(path);
     const script = `
         const fs = require('node:fs');
-        const b = require(${JSON.stringify(join(import.meta.dirname, '..', '..', 'build', 'Release', 'walnut_storage_io.node'))});
+        const b = require(${JSON.stringify(addon)});
         const fd = fs.openSync(${JSON.stringify(path)}, 'r+');
         process.stdout.write(String(b.flock(fd, b.constants.LOCK_EX | b.constants.LOCK_NB)));`;
     const whileHeld = execFileSync(process.execPath, ['-e', script]).toString();
