@@ -781,6 +781,78 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   return make_int(env, rc < 0 ? -errno : 0);
 }
 
+/* A lock's descriptor, held so that it never outlives its environment: a flock dies with its
+ * descriptor, and a worker that ended without releasing its lock would otherwise keep the log
+ * locked for the rest of the process. The environment's teardown closes it; releasing it
+ * first closes it and stops that. Collected unreleased, it stays open until the teardown, as
+ * a lock dropped without release always did. */
+typedef struct {
+  int fd;       /* -1 once closed */
+  int hooked;   /* the teardown hook is installed */
+  int collected; /* the JavaScript handle is gone: whoever closes last frees */
+} held_fd;
+
+static void held_fd_teardown(void *arg) {
+  held_fd *h = arg;
+  h->hooked = 0;
+  if (h->fd >= 0) close(h->fd);
+  h->fd = -1;
+  if (h->collected) free(h);
+}
+
+static void held_fd_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  held_fd *h = data;
+  if (h->hooked) h->collected = 1; /* the teardown closes it and frees */
+  else free(h);
+}
+
+/* holdFd(fd) → a handle: the environment's teardown closes `fd` unless releaseHeldFd came first. */
+static napi_value js_hold_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
+    return throw_type(env, "holdFd(fd): a file descriptor");
+  held_fd *h = calloc(1, sizeof *h);
+  if (h == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  h->fd = fd;
+  if (napi_add_env_cleanup_hook(env, held_fd_teardown, h) != napi_ok) {
+    free(h);
+    return throw_napi(env);
+  }
+  h->hooked = 1;
+  napi_value out;
+  if (napi_create_external(env, h, held_fd_finalize, NULL, &out) != napi_ok) {
+    napi_remove_env_cleanup_hook(env, held_fd_teardown, h);
+    free(h);
+    return throw_napi(env);
+  }
+  return out;
+}
+
+/* releaseHeldFd(handle) → 0 or -errno of close(2): closes the descriptor now; idempotent. */
+static napi_value js_release_held_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL)
+    return throw_type(env, "releaseHeldFd(handle): a handle from holdFd");
+  held_fd *h = data;
+  if (h->hooked) napi_remove_env_cleanup_hook(env, held_fd_teardown, h);
+  h->hooked = 0;
+  int rc = 0;
+  if (h->fd >= 0) rc = close(h->fd);
+  h->fd = -1;
+  return make_int(env, rc < 0 ? -errno : 0);
+}
+
 /* fallocate(fd, mode, offset, length) → 0 or -errno */
 static napi_value js_fallocate(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -939,6 +1011,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"createRing", NULL, create_ring, NULL, NULL, NULL, napi_default, NULL},
       {"probe", NULL, probe, NULL, NULL, NULL, napi_default, NULL},
       {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+      {"holdFd", NULL, js_hold_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"releaseHeldFd", NULL, js_release_held_fd, NULL, NULL, NULL, napi_default, NULL},
       {"fallocate", NULL, js_fallocate, NULL, NULL, NULL, napi_default, NULL},
       {"syncFileRangeWrite", NULL, js_sync_file_range_write, NULL, NULL, NULL, napi_default,
        NULL},

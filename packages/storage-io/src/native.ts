@@ -62,12 +62,19 @@ export interface NativeRingOptions {
   onCompletions: (count: number) => void;
 }
 
+/** A descriptor `holdFd` holds (an external value). */
+export type HeldFd = { readonly heldFd: unique symbol };
+
 export interface NativeBinding {
   createRing(options: NativeRingOptions): NativeRing;
   /** Creates (and destroys) a real ring: `null` when it works, else why not. */
   probe(): string | null;
   /** flock(2); returns 0 or -errno. */
   flock(fd: number, operation: number): number;
+  /** Makes the environment's teardown close `fd` (a lock's) unless `releaseHeldFd` came first. */
+  holdFd(fd: number): HeldFd;
+  /** Closes a held descriptor now (idempotent); 0 or -errno. */
+  releaseHeldFd(handle: HeldFd): number;
   /** fallocate(2); returns 0 or -errno. */
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   /** sync_file_range(2) with SYNC_FILE_RANGE_WRITE; returns 0 or -errno. */

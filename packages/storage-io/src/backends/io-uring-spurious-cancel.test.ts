@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Errno } from '../contract/errors.js';
 import type { IoCompletion, StorageIo } from '../contract/types.js';
-import type { NativeBinding, NativeRing, NativeRingOptions } from '../native.js';
+import type { HeldFd, NativeBinding, NativeRing, NativeRingOptions } from '../native.js';
 import { ioUringForTests } from '../testing/io-uring-for-tests.js';
 import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
 import { IoUringStorageIo } from './io-uring.js';
@@ -150,6 +150,8 @@ vi.mock('../native.js', async (importOriginal) => {
         binding: {
           probe: () => binding.probe(),
           flock: (fd: number, operation: number) => binding.flock(fd, operation),
+          holdFd: (fd: number) => binding.holdFd(fd),
+          releaseHeldFd: (held: HeldFd) => binding.releaseHeldFd(held),
           fallocate: (fd: number, mode: number, offset: number, length: number) =>
             binding.fallocate(fd, mode, offset, length),
           constants: binding.constants,

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { expectWalError } from '@walnut/codec/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadNative } from '../native.js';
@@ -10,14 +12,8 @@ import { lockFile, ownerFileOf } from './lock-file.js';
 import { formatOwnerRecord, newOwnerRecord } from './owner-record.js';
 import { ownIdentity, type ProcessIdentity } from './process-identity.js';
 
-const fixture = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'lock-child.mjs',
-);
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
+const fixture = join(fixtures, 'lock-child.mjs');
 const root = tempDir('walnut-lock-');
 afterAll(removeTempDirs);
 
@@ -127,6 +123,24 @@ describe('the one-writer lock, inside this process', () => {
     await lock.release();
     await (await lockFile(path)).release();
   });
+
+  it.skipIf(loadNative().binding === null)(
+    'is free again once a worker thread that took it ends without releasing it',
+    async () => {
+      const path = freshLockPath();
+      // Without this process's flags: the worker imports the built package, not the sources.
+      const worker = new Worker(join(fixtures, 'lock-worker.mjs'), {
+        workerData: { path },
+        execArgv: [],
+      });
+      expect(await once(worker, 'message')).toEqual(['locked']);
+      await once(worker, 'exit');
+      // The worker's environment closed its flock descriptor; its owner file, naming this
+      // process and a flock, is left behind and taken over.
+      const lock = await lockFile(path);
+      await lock.release();
+    },
+  );
 
   it.each([undefined, '', 42, {}])('refuses %j as the path with WAL_BAD_ARGUMENT', async (path) => {
     await expectWalError(lockFile(path as never), 'WAL_BAD_ARGUMENT');

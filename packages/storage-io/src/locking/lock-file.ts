@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { badArgument, currentRuntime, WalError, WalErrorCode } from '@walnut/codec';
 import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from '../contract/errors.js';
 import type { IoLock } from '../contract/types.js';
-import { loadNative, type NativeBinding } from '../native.js';
+import { type HeldFd, loadNative, type NativeBinding } from '../native.js';
 import { claimOwnerFile, type OwnerFileClaim } from './owner-file.js';
 import { readOwnerRecord } from './owner-record.js';
 import { liveness, ownIdentity } from './process-identity.js';
@@ -35,13 +35,16 @@ export async function lockFile(path: string): Promise<IoLock> {
       { details: { path } },
     );
   }
-  const flockFd = binding === null ? undefined : takeFlock(binding, path);
+  const flock = binding === null ? undefined : takeFlock(binding, path);
+  const letGo = () => {
+    if (flock !== undefined) binding!.releaseHeldFd(flock);
+  };
   let claim: OwnerFileClaim | undefined;
   if (typeof self !== 'string') {
     try {
-      claim = await claimOwnerFile(ownerFileOf(path), self);
+      claim = await claimOwnerFile(ownerFileOf(path), self, flock !== undefined);
     } catch (error) {
-      if (flockFd !== undefined) fs.closeSync(flockFd);
+      letGo();
       throw error;
     }
   }
@@ -56,13 +59,18 @@ export async function lockFile(path: string): Promise<IoLock> {
       try {
         claim?.release();
       } finally {
-        if (flockFd !== undefined) fs.closeSync(flockFd);
+        letGo();
       }
     },
   };
 }
 
-function takeFlock(binding: NativeBinding, path: string): number {
+/**
+ * The flock on `path`, its descriptor held by the addon: closed by `releaseHeldFd`, or by the
+ * teardown of this environment (a worker thread that ends with its log open) so that the
+ * lock does not outlive it.
+ */
+function takeFlock(binding: NativeBinding, path: string): HeldFd {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
@@ -71,7 +79,14 @@ function takeFlock(binding: NativeBinding, path: string): number {
   }
   const { LOCK_EX, LOCK_NB } = binding.constants;
   const result = binding.flock(fd, LOCK_EX | LOCK_NB);
-  if (result >= 0) return fd;
+  if (result >= 0) {
+    try {
+      return binding.holdFd(fd);
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+  }
   fs.closeSync(fd);
   if (-result !== Errno.EWOULDBLOCK && -result !== Errno.EAGAIN)
     throw ioErrorFromErrno(result, 'flock', path);

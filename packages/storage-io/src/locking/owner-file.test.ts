@@ -90,3 +90,27 @@ describe('takeovers cut short by power losses', () => {
     claim.release();
   });
 });
+
+describe('an owner file of this process, left by a worker thread that ended', () => {
+  const left = (flock: boolean) => formatOwnerRecord(newOwnerRecord(self, flock));
+
+  it('is taken over by a caller holding the flock when its owner held the flock too', async () => {
+    const path = freshOwnerPath();
+    writeFileSync(path, left(true));
+    const claim = await claimOwnerFile(path, self, true);
+    expect(readFileSync(path, 'utf8')).toContain(`nonce ${claim.record.nonce}`);
+    expect(readFileSync(path, 'utf8')).toContain('flock 1');
+    claim.release();
+  });
+
+  it.each([
+    ['its owner held no flock', false, true],
+    ['the caller holds no flock', true, false],
+  ])('is refused when %s', async (_, ownerFlock, callerFlock) => {
+    const path = freshOwnerPath();
+    writeFileSync(path, left(ownerFlock));
+    const refusal = claimOwnerFile(path, self, callerFlock);
+    await expectWalError(refusal, 'WAL_LOCKED');
+    await expect(refusal).rejects.toThrow(`this process (pid ${process.pid})`);
+  });
+});

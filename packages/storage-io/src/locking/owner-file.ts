@@ -28,8 +28,18 @@ export interface OwnerFileClaim {
 /** Rounds before giving up on a lock others keep taking over (each round sleeps a little). */
 const MAX_ROUNDS = 100;
 
-export async function claimOwnerFile(path: string, self: ProcessIdentity): Promise<OwnerFileClaim> {
-  const mine = newOwnerRecord(self);
+/**
+ * `flockHeld`: the caller holds the flock on the lock file. Then a record of this process
+ * whose owner held the flock too is stale: that owner's flock would have refused the caller's
+ * (each open(2) has its own), so it was let go without the record — by a worker thread that
+ * ended with its log open, whose descriptor its environment's teardown closed.
+ */
+export async function claimOwnerFile(
+  path: string,
+  self: ProcessIdentity,
+  flockHeld = false,
+): Promise<OwnerFileClaim> {
+  const mine = newOwnerRecord(self, flockHeld);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     if (createExclusive(path, mine)) return claimed(path, mine);
     const current = readOwnerRecord(path);
@@ -41,7 +51,8 @@ export async function claimOwnerFile(path: string, self: ProcessIdentity): Promi
       if (stale === null) throw garbled(path);
     } else {
       const verdict = liveness(current);
-      if (verdict.kind !== 'gone') throw heldBy(path, current, verdict);
+      const leftBehind = flockHeld && current.flock === true && verdict.kind === 'this-process';
+      if (verdict.kind !== 'gone' && !leftBehind) throw heldBy(path, current, verdict);
       stale = staleRecord(current);
     }
     const outcome = replaceStale(path, path, stale, mine);

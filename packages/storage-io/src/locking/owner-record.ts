@@ -5,13 +5,16 @@ import type { ProcessIdentity } from './process-identity.js';
 /** A lock owner as written in its file: who, plus a nonce naming this one claim. */
 export interface OwnerRecord extends ProcessIdentity {
   readonly nonce: string;
+  /** The owner also held a flock on the lock file (a `flock 1` line; absent in older files). */
+  readonly flock?: boolean;
 }
 
 const MAGIC = 'walnut-lock 1';
 const FIELDS = ['pid', 'start', 'boot', 'machine', 'pidns', 'nonce'] as const;
 
-export function newOwnerRecord(self: ProcessIdentity): OwnerRecord {
-  return { ...self, nonce: randomBytes(12).toString('hex') };
+export function newOwnerRecord(self: ProcessIdentity, flock = false): OwnerRecord {
+  const record = { ...self, nonce: randomBytes(12).toString('hex') };
+  return flock ? { ...record, flock: true } : record;
 }
 
 /**
@@ -27,7 +30,9 @@ export function formatOwnerRecord(record: OwnerRecord): string {
     record.pidNamespace,
     record.nonce,
   ];
-  return `${[MAGIC, ...FIELDS.map((key, i) => `${key} ${values[i]}`)].join('\n')}\n`;
+  const lines = [MAGIC, ...FIELDS.map((key, i) => `${key} ${values[i]}`)];
+  if (record.flock === true) lines.push('flock 1');
+  return `${lines.join('\n')}\n`;
 }
 
 /** The record in `path`: null when there is no such file, 'garbled' when it is not one. */
@@ -56,5 +61,6 @@ export function readOwnerRecord(path: string): OwnerRecord | null | 'garbled' {
     machineId: values.get('machine')!,
     pidNamespace: values.get('pidns')!,
     nonce: values.get('nonce')!,
+    ...(values.get('flock') === '1' ? { flock: true } : {}),
   };
 }
