@@ -783,9 +783,11 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
 
 /* A lock's descriptor, held so that it never outlives its environment: a flock dies with its
  * descriptor, and a worker that ended without releasing its lock would otherwise keep the log
- * locked for the rest of the process. The environment's teardown closes it; releasing it
- * first closes it and stops that. Collected unreleased, it stays open until the teardown, as
- * a lock dropped without release always did. */
+ * locked for the rest of the process. The environment's teardown closes it unless it was
+ * released first (then its owner closes it). Only for runtimes whose node:fs descriptors are
+ * the system's and outlive a worker (Node): where the runtime closes a worker's files itself,
+ * a second close could hit a number reused since. Collected unreleased, it stays open until
+ * the teardown, as a lock dropped without release always did. */
 typedef struct {
   int fd;       /* -1 once closed */
   int hooked;   /* the teardown hook is installed */
@@ -836,7 +838,7 @@ static napi_value js_hold_fd(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* releaseHeldFd(handle) → 0 or -errno of close(2): closes the descriptor now; idempotent. */
+/* releaseHeldFd(handle): the teardown will not close the descriptor (its owner is about to). */
 static napi_value js_release_held_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -847,10 +849,8 @@ static napi_value js_release_held_fd(napi_env env, napi_callback_info info) {
   held_fd *h = data;
   if (h->hooked) napi_remove_env_cleanup_hook(env, held_fd_teardown, h);
   h->hooked = 0;
-  int rc = 0;
-  if (h->fd >= 0) rc = close(h->fd);
   h->fd = -1;
-  return make_int(env, rc < 0 ? -errno : 0);
+  return NULL;
 }
 
 /* fallocate(fd, mode, offset, length) → 0 or -errno */

@@ -73,8 +73,8 @@ export interface NativeBinding {
   flock(fd: number, operation: number): number;
   /** Makes the environment's teardown close `fd` (a lock's) unless `releaseHeldFd` came first. */
   holdFd(fd: number): HeldFd;
-  /** Closes a held descriptor now (idempotent); 0 or -errno. */
-  releaseHeldFd(handle: HeldFd): number;
+  /** The teardown will not close the held descriptor: its owner closes it now. */
+  releaseHeldFd(handle: HeldFd): void;
   /** fallocate(2); returns 0 or -errno. */
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   /** sync_file_range(2) with SYNC_FILE_RANGE_WRITE; returns 0 or -errno. */

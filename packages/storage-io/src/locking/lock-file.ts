@@ -37,7 +37,9 @@ export async function lockFile(path: string): Promise<IoLock> {
   }
   const flock = binding === null ? undefined : takeFlock(binding, path);
   const letGo = () => {
-    if (flock !== undefined) binding!.releaseHeldFd(flock);
+    if (flock === undefined) return;
+    if (flock.held !== undefined) binding!.releaseHeldFd(flock.held);
+    fs.closeSync(flock.fd);
   };
   let claim: OwnerFileClaim | undefined;
   if (typeof self !== 'string') {
@@ -66,11 +68,11 @@ export async function lockFile(path: string): Promise<IoLock> {
 }
 
 /**
- * The flock on `path`, its descriptor held by the addon: closed by `releaseHeldFd`, or by the
- * teardown of this environment (a worker thread that ends with its log open) so that the
- * lock does not outlive it.
+ * The flock on `path`. On Node its descriptor is also `held`: the addon closes it when this
+ * environment ends (a worker thread that ends with its log open), so that the lock does not
+ * outlive it. Other runtimes' descriptors are theirs to close (Deno closes a worker's files).
  */
-function takeFlock(binding: NativeBinding, path: string): HeldFd {
+function takeFlock(binding: NativeBinding, path: string): { fd: number; held?: HeldFd } {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
@@ -80,8 +82,9 @@ function takeFlock(binding: NativeBinding, path: string): HeldFd {
   const { LOCK_EX, LOCK_NB } = binding.constants;
   const result = binding.flock(fd, LOCK_EX | LOCK_NB);
   if (result >= 0) {
+    if (currentRuntime().name !== 'node') return { fd };
     try {
-      return binding.holdFd(fd);
+      return { fd, held: binding.holdFd(fd) };
     } catch (error) {
       fs.closeSync(fd);
       throw error;
