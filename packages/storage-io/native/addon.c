@@ -789,8 +789,8 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
  * a second close could hit a number reused since. Collected unreleased, it stays open until
  * the teardown, as a lock dropped without release always did. */
 typedef struct {
-  int fd;       /* -1 once closed */
-  int hooked;   /* the teardown hook is installed */
+  int fd; /* -1 once closed here, or handed back by releaseHeldFd */
+  int hooked; /* the teardown hook is installed */
   int collected; /* the JavaScript handle is gone: whoever closes last frees */
 } held_fd;
 
