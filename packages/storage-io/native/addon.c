@@ -6,7 +6,9 @@
  *
  * Buffer lifetime: every SQE that points into JS memory holds napi references to its
  * buffers until its CQE was reaped, so the memory the kernel reads or writes cannot be
- * collected under it. Liveness: while operations are in flight the uv_poll handle is
+ * collected under it. References do not hold when an environment ends: Node then frees
+ * external buffers (the aligned ones below) first, so their finalizer waits for the kernel
+ * (wait_for_kernel). Liveness: while operations are in flight the uv_poll handle is
  * referenced (the process stays up) and the JS completion callback is held strongly;
  * when idle both are released, so an unused ring can be garbage collected.
  */
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <pthread.h>
 #include <unistd.h>
 
 /* CHECK, throw_napi and the make_* helpers: the one copy in @walnut/codec's native/
@@ -48,10 +51,12 @@ typedef struct {
   napi_ref *buffers; /* writev: one reference per buffer */
   uint32_t buffer_count;
   struct iovec *iov;
+  /* The memory the kernel may still read or write: [lo, hi). */
+  uintptr_t lo, hi;
   uint32_t next_free;
 } op_slot;
 
-typedef struct {
+typedef struct addon_ring {
   wal_ring ring;
   napi_env env;
   int eventfd;
@@ -70,7 +75,17 @@ typedef struct {
   double *completions;
   uint32_t completions_capacity; /* in (token, result) pairs */
   napi_async_context async_context;
+  /* On the process's list of open rings (open_rings). */
+  int listed;
+  struct addon_ring *prev_open, *next_open;
 } addon_ring;
+
+/* Every ring not closed yet, of every environment in the process. When an environment ends,
+ * Node frees its external buffers before any cleanup hook runs, whatever references hold
+ * them, so free_aligned looks here for operations the kernel is still doing on the memory it
+ * is about to free (a worker that ends with a direct-I/O write in flight). */
+static pthread_mutex_t open_rings_lock = PTHREAD_MUTEX_INITIALIZER;
+static addon_ring *open_rings;
 
 #endif /* __linux__ */
 
@@ -215,14 +230,62 @@ static void cleanup_hook(void *arg);
  * away, and with a worker that was the only one to load this addon, the addon's code is
  * unloaded before libuv runs the close callbacks still due — so none of ours is left
  * behind, and the poll handle's few bytes are left to the loop that goes with it. */
-static void close_ring(addon_ring *r, int teardown) {
-  if (r->closed) return;
+static void drain(addon_ring *r) {
   while (r->in_flight > 0) {
     int submitted = wal_ring_submit(&r->ring);
     if (submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN) break;
     if (reap(r, NULL, UINT32_MAX) > 0) continue;
     if (wal_ring_wait(&r->ring, 1) < 0) break;
   }
+}
+
+static void list_open(addon_ring *r) {
+  pthread_mutex_lock(&open_rings_lock);
+  r->prev_open = NULL;
+  r->next_open = open_rings;
+  if (open_rings != NULL) open_rings->prev_open = r;
+  open_rings = r;
+  r->listed = 1;
+  pthread_mutex_unlock(&open_rings_lock);
+}
+
+static void unlist_open(addon_ring *r) {
+  pthread_mutex_lock(&open_rings_lock);
+  if (r->listed) {
+    if (r->prev_open != NULL) r->prev_open->next_open = r->next_open;
+    else open_rings = r->next_open;
+    if (r->next_open != NULL) r->next_open->prev_open = r->prev_open;
+    r->listed = 0;
+  }
+  pthread_mutex_unlock(&open_rings_lock);
+}
+
+static int touches(const addon_ring *r, uintptr_t start, uintptr_t end) {
+  if (r->in_flight == 0) return 0;
+  for (uint32_t i = 0; i < r->slot_capacity; i++)
+    if (r->slots[i].lo < end && r->slots[i].hi > start) return 1;
+  return 0;
+}
+
+/* Waits until no operation of `env`'s rings can still touch [start, end). Only a ring of the
+ * calling thread's environment is drained, so no other thread's ring is read. */
+static void wait_for_kernel(napi_env env, uintptr_t start, uintptr_t end) {
+  for (;;) {
+    addon_ring *found = NULL;
+    pthread_mutex_lock(&open_rings_lock);
+    for (addon_ring *r = open_rings; r != NULL && found == NULL; r = r->next_open)
+      if (r->env == env && touches(r, start, end)) found = r;
+    pthread_mutex_unlock(&open_rings_lock);
+    if (found == NULL) return;
+    drain(found);
+    if (found->in_flight > 0) return; /* the ring failed; nothing more to wait for */
+  }
+}
+
+static void close_ring(addon_ring *r, int teardown) {
+  if (r->closed) return;
+  drain(r);
+  unlist_open(r);
   r->closed = 1;
   r->busy = 0;
   if (r->poll != NULL) {
@@ -368,6 +431,8 @@ static napi_value prep_rw(napi_env env, napi_callback_info info, uint8_t opcode)
     return full ? make_bool(env, false) : NULL;
   }
   r->slots[index].buffer = buffer;
+  r->slots[index].lo = (uintptr_t)data;
+  r->slots[index].hi = (uintptr_t)data + length;
   sqe->opcode = opcode;
   if (get_flag(env, argc, argv, 5)) sqe->flags |= IOSQE_ASYNC;
   if (get_flag(env, argc, argv, 6)) sqe->rw_flags = RWF_DSYNC;
@@ -406,7 +471,7 @@ static napi_value prep_writev(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "out of memory for an iovec");
     return NULL;
   }
-  size_t total = 0;
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
     void *data;
@@ -419,7 +484,8 @@ static napi_value prep_writev(napi_env env, napi_callback_info info) {
     }
     iov[i].iov_base = data;
     iov[i].iov_len = length;
-    total += length;
+    if ((uintptr_t)data < lo) lo = (uintptr_t)data;
+    if ((uintptr_t)data + length > hi) hi = (uintptr_t)data + length;
   }
   uint32_t index;
   int full;
@@ -434,7 +500,10 @@ static napi_value prep_writev(napi_env env, napi_callback_info info) {
     napi_get_element(env, argv[2], i, &element);
     napi_create_reference(env, element, 1, &refs[i]);
   }
-  (void)total;
+  if (hi > 0) {
+    r->slots[index].lo = lo;
+    r->slots[index].hi = hi;
+  }
   r->slots[index].iov = iov;
   r->slots[index].buffers = refs;
   r->slots[index].buffer_count = count;
@@ -705,6 +774,7 @@ static napi_value ring_construct(napi_env env, napi_callback_info info) {
   }
   napi_add_env_cleanup_hook(env, cleanup_hook, r);
   r->hook_installed = 1;
+  list_open(r);
   return self;
 }
 
@@ -911,6 +981,9 @@ static napi_value js_sync_file_range_write(napi_env env, napi_callback_info info
 
 static void free_aligned(napi_env env, void *data, void *hint) {
   int64_t size = (int64_t)(intptr_t)hint;
+#ifdef __linux__
+  wait_for_kernel(env, (uintptr_t)data, (uintptr_t)data + (uintptr_t)size);
+#endif
   int64_t ignored;
   napi_adjust_external_memory(env, -size, &ignored);
   free(data);

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -152,6 +153,57 @@ describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), (
     });
   });
 
+  it('keeps an aligned buffer for the kernel when a worker ends with a write from it in flight', async () => {
+    // Node frees a worker's external buffers (allocAligned's) before the cleanup hooks drain
+    // its rings. The write below waits on a full pipe; without waiting for it, the buffer was
+    // freed first and the kernel read unmapped memory (EFAULT) or, in a reused heap block,
+    // someone else's bytes, which a direct-I/O write would have put on disk.
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const code = `
+        const fs = require('node:fs');
+        const b = require(${JSON.stringify(addon)});
+        const ring = b.createRing({ entries: 8, sqpoll: false, sqpollIdleMs: 0,
+          completions: new Float64Array(16), onCompletions() {} });
+        const fd = fs.openSync(${JSON.stringify(fifo)}, 'r+');
+        const filler = fs.openSync(${JSON.stringify(fifo)}, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        let parked = 0;
+        try {
+          for (;;) parked += fs.writeSync(filler, Buffer.alloc(4096, 0x11));
+        } catch (error) {
+          if (error.code !== 'EAGAIN') throw error;
+        }
+        // Larger than glibc's largest mmap threshold: freeing it always unmaps it.
+        ring.prepWrite(1, fd, b.allocAligned(64 << 20).fill(0x5a), -1, false, true);
+        ring.submit();
+        require('node:worker_threads').parentPort.postMessage(parked);
+        process.exit(0);`;
+    const worker = new Worker(code, { eval: true });
+    const exit = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const parked = await new Promise<number>((resolve) => worker.once('message', resolve));
+    let ended = false;
+    void exit.then(() => {
+      ended = true;
+    });
+    // Time for the worker to reach its teardown: with the wait it cannot end before the pipe is read.
+    await Promise.race([exit, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const chunks: Buffer[] = [];
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const chunk = Buffer.alloc(65536);
+      const n = readOrNothing(reader, chunk);
+      if (n > 0) chunks.push(chunk.subarray(0, n));
+      else if (ended || Date.now() > deadline) break;
+      else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    closeSync(reader);
+    const written = Buffer.concat(chunks).subarray(parked);
+    expect(await exit).toBe(0);
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.every((byte) => byte === 0x5a)).toBe(true);
+  });
+
   it('holds a flock that another process cannot take while this one lives', async () => {
     const path = join(dir, 'LOCK');
     const lock = await io.lock(path);
@@ -166,3 +218,13 @@ describe.skipIf(ring.skip !== false)(ring.title('IoUringStorageIo specifics'), (
     expect(execFileSync(process.execPath, ['-e', script]).toString()).toBe('0');
   });
 });
+
+/** A read of a non-blocking descriptor: 0 when nothing is there yet. */
+function readOrNothing(fd: number, into: Buffer): number {
+  try {
+    return readSync(fd, into);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+    throw error;
+  }
+}
