@@ -68,9 +68,9 @@ export async function lockFile(path: string): Promise<IoLock> {
 }
 
 /**
- * The flock on `path`. On Node its descriptor is also `held`: the addon closes it when this
- * environment ends (a worker thread that ends with its log open), so that the lock does not
- * outlive it. Other runtimes' descriptors are theirs to close (Deno closes a worker's files).
+ * The flock on `path`. On Node and Bun its descriptor is also `held`: the addon closes it when
+ * this environment ends (a worker thread that ends with its log open), so that the lock does
+ * not outlive it. Deno's descriptors are its own to close, and it closes a worker's files.
  */
 function takeFlock(binding: NativeBinding, path: string): { fd: number; held?: HeldFd } {
   let fd: number;
@@ -82,7 +82,7 @@ function takeFlock(binding: NativeBinding, path: string): { fd: number; held?: H
   const { LOCK_EX, LOCK_NB } = binding.constants;
   const result = binding.flock(fd, LOCK_EX | LOCK_NB);
   if (result >= 0) {
-    if (currentRuntime().name !== 'node') return { fd };
+    if (currentRuntime().name === 'deno') return { fd };
     try {
       return { fd, held: binding.holdFd(fd) };
     } catch (error) {
