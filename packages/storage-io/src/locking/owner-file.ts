@@ -29,10 +29,12 @@ export interface OwnerFileClaim {
 const MAX_ROUNDS = 100;
 
 /**
- * `flockHeld`: the caller holds the flock on the lock file. Then a record of this process
- * whose owner held the flock too is stale: that owner's flock would have refused the caller's
- * (each open(2) has its own), so it was let go without the record — by a worker thread that
- * ended with its log open, whose descriptor its environment's teardown closed.
+ * `flockHeld`: the caller holds the flock on the lock file. Then a record of a live process
+ * on this machine, in this boot and pid namespace (this one or another), whose owner held the
+ * flock too is stale: that owner's flock would have refused the caller's (each open(2) has
+ * its own, and one kernel keeps them all), and an owner removes its record before it lets go
+ * of its flock, so it was let go without the record — by a worker thread that ended with its
+ * log open, whose descriptor its environment's teardown closed.
  */
 export async function claimOwnerFile(
   path: string,
@@ -51,7 +53,10 @@ export async function claimOwnerFile(
       if (stale === null) throw garbled(path);
     } else {
       const verdict = liveness(current);
-      const leftBehind = flockHeld && current.flock === true && verdict.kind === 'this-process';
+      const leftBehind =
+        flockHeld &&
+        current.flock === true &&
+        (verdict.kind === 'this-process' || verdict.kind === 'alive');
       if (verdict.kind !== 'gone' && !leftBehind) throw heldBy(path, current, verdict);
       stale = staleRecord(current);
     }
