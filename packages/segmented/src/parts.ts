@@ -130,6 +130,7 @@ export function buildParts(init: OpenedLog, front: FrontHooks): Parts {
       closed: front.closed,
       syncing: () => rounds.active,
       sealed: (lastLsn) => rounds.advanceDurable(lastLsn),
+      named: () => pipeline.advanceWritten(),
     },
     dir: cfg.dir,
     preallocateTo: cfg.preallocate ? cfg.segmentTargetSize : null,

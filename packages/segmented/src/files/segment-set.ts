@@ -65,6 +65,8 @@ export interface SegmentSetHost {
   syncing(): boolean;
   /** The segment ending at `lastLsn` was made durable and sealed. */
   sealed(lastLsn: bigint): void;
+  /** `seg`'s file has its name: the writes into it outlive a crash of the process. */
+  named(seg: Segment): void;
 }
 
 /**
@@ -319,6 +321,7 @@ export class SegmentSet {
       this.counters.segmentsCreated++;
       seg.status = 'ready';
       seg.replaces = false;
+      this.host.named(seg);
       if (!this.list.includes(seg)) {
         // Replaced (setEncryptionRing) while it was being created: the replacement renames over it.
         this.fdsToClose.push(fd);

@@ -19,7 +19,7 @@ import {
   stalledWriteError,
   writeProgress,
 } from '@walnut/storage-io';
-import type { Segment } from '../files/segment.js';
+import { isNamed, type Segment } from '../files/segment.js';
 import type { Counters } from '../stats.js';
 import { alignDown, BLOCK, BlockTail, directBufferSize, newDirectBuffer } from './direct-io.js';
 import type { RollbackPoint } from './failures.js';
@@ -475,11 +475,17 @@ export class WritePipeline {
     if (this.writes.some((w) => w.seg === seg && w.status === 'queued')) this.submitQueued(seg);
   }
 
-  /** Moves writtenLsn over the prefix of completed writes. */
+  /**
+   * Moves writtenLsn over the prefix of completed writes whose segment has its name. A write
+   * into a file still under its tmp name has reached the operating system, but the file would
+   * not outlive a crash of the process (recovery removes tmp files), so it is not written
+   * yet: the segment set calls again once it renamed the file.
+   */
   advanceWritten(): void {
     let n = 0;
     while (n < this.writes.length && this.writes[n]!.status === 'done') {
       const w = this.writes[n]!;
+      if (!isNamed(w.seg)) break;
       w.seg.completedEnd = w.dataEnd;
       this.writeback?.afterWrite(w.seg);
       if (w.lastLsn >= w.firstLsn) {
