@@ -53,6 +53,7 @@ export class WalRecordSource {
 
   /** The next record, or undefined when `more()` must be awaited first. */
   next(): WalRecord | undefined {
+    if (this.cuts !== undefined && this.cuts.generation !== this.since) return this.stopAtCut();
     const reader = this.reader;
     if (reader !== null) {
       if (this.readerWhole) {
@@ -79,6 +80,7 @@ export class WalRecordSource {
    * A segment read whole goes through the reader's own loop, without a call per record.
    */
   drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
+    if (this.cuts !== undefined && this.cuts.generation !== this.since) return this.stopAtCut();
     const reader = this.reader;
     if (reader !== null && this.readerWhole) {
       const pending = reader.drain(fn);
@@ -116,6 +118,27 @@ export class WalRecordSource {
       return true;
     }
     return this.nextPage();
+  }
+
+  /**
+   * A truncateAfter happened while records were at hand (a segment read, a page), which
+   * may be of the old history: they are dropped, and the cursor is set back to the first of
+   * them, so that `more()` judges what was handed out (`checkCuts`) and reads on from there.
+   */
+  private stopAtCut(): undefined {
+    if (this.reader !== null) {
+      // A whole segment's reader moved the cursor past its end at once; a partial one keeps
+      // it exact.
+      const next = this.readerWhole ? this.reader.next() : null;
+      if (next !== null) this.cursor = next.lsn;
+      this.closeReader(false);
+    } else if (this.pageAt < this.page.length) {
+      this.cursor = this.page[this.pageAt]!.lsn;
+    }
+    this.page = [];
+    this.pageAt = 0;
+    this.engineDone = false;
+    return undefined;
   }
 
   /**
