@@ -10,7 +10,8 @@
  * external buffers (the aligned ones below) first, so their finalizer waits for the kernel
  * (wait_for_kernel). Liveness: while operations are in flight the uv_poll handle is
  * referenced (the process stays up) and the JS completion callback is held strongly;
- * when idle both are released, so an unused ring can be garbage collected.
+ * when idle both are released, so an unused ring can be garbage collected. The ring object
+ * itself holds its callback (a property), so the callback lives as long as the ring.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -766,10 +767,16 @@ static napi_value ring_construct(napi_env env, napi_callback_info info) {
   napi_value resource_name;
   napi_create_string_utf8(env, "walnut:io_uring", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, self, resource_name, &r->async_context);
-  if (napi_wrap(env, self, r, finalize_ring, NULL, NULL) != napi_ok) {
+  /* The ring object holds its callback: r->callback is weak while idle, and a callback that
+   * nothing else held was collected then, every later completion dropped unseen (the io_uring
+   * proof's test read, whenever a scavenge fell between its createRing and prepRead). */
+  napi_property_descriptor held = {"onCompletions", NULL, NULL, NULL, NULL, callback,
+                                   napi_default, NULL};
+  if (napi_define_properties(env, self, 1, &held) != napi_ok ||
+      napi_wrap(env, self, r, finalize_ring, NULL, NULL) != napi_ok) {
     close_ring(r, 0);
     free(r);
-    napi_throw_error(env, NULL, "napi_wrap failed");
+    napi_throw_error(env, NULL, "holding the callback or napi_wrap failed");
     return NULL;
   }
   napi_add_env_cleanup_hook(env, cleanup_hook, r);

@@ -58,7 +58,10 @@ export interface NativeRingOptions {
   sqpollIdleMs: number;
   /** Completions land here as (token, result) pairs. */
   completions: Float64Array;
-  /** Called from the libuv loop with the number of pairs written to `completions`. */
+  /**
+   * Called from the libuv loop with the number of pairs written to `completions`; the ring
+   * holds it for as long as the ring lives.
+   */
   onCompletions: (count: number) => void;
 }
 

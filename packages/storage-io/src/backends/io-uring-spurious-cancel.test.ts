@@ -80,9 +80,7 @@ const kernel = vi.hoisted(() => {
       }
       return true;
     };
-    const wrapped: NativeRing & { readonly relay: unknown } = {
-      // The addon holds `relay` only weakly while the ring is idle: the ring keeps it alive.
-      relay,
+    const wrapped: NativeRing = {
       prepWrite(token, fd, data, offset, link, punt, dsync) {
         const to = target(token, fd);
         return prepared(token, to, ring.prepWrite(token, to, data, offset, link, punt, dsync));

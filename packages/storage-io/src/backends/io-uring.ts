@@ -131,9 +131,6 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
    * (measured: 64 KiB writes at QD 8 3.7× faster; docs/decisions/0203).
    */
   private readonly directFds = new Set<IoFd>();
-  /** The addon holds `onCompletions` weakly while idle: this keeps it alive as long as the instance. */
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: written, never read: it only holds a reference
-  private completionCallback: ((count: number) => void) | null = null;
 
   private constructor(
     ring: NativeRing,
@@ -165,8 +162,6 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
     let instance: IoUringStorageIo | undefined;
     let ring: NativeRing;
     const completions = new Float64Array(COMPLETION_BATCH * 2);
-    // The addon holds this callback only weakly while the ring is idle (so an unused
-    // ring can be collected); the instance keeps it alive for as long as it lives.
     // From the libuv loop: a delivery at the top of a call stack (onCompletion callbacks run at once).
     const onCompletions = (count: number) =>
       instance?.deliverAtTop(() => instance?.onCompletions(count));
@@ -186,7 +181,6 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
       );
     }
     instance = new IoUringStorageIo(ring, completions, config, reason);
-    instance.completionCallback = onCompletions;
     return instance;
   }
 

@@ -90,7 +90,7 @@ async function attempt(): Promise<IoUringProof> {
         works: false,
         reason:
           reaped > 0
-            ? `a test read completed in the kernel but its completion never came back through the event loop within ${DELIVERY_BOUND_MS} ms: this runtime does not run libuv's uv_poll callbacks`
+            ? `a test read completed in the kernel but its completion never came back through the event loop within ${DELIVERY_BOUND_MS} ms (does this runtime run libuv's uv_poll callbacks?)`
             : `a test read did not complete within ${DELIVERY_BOUND_MS} ms`,
       };
     }
