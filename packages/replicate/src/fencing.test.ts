@@ -66,4 +66,14 @@ describe('fencing, once the stream was read', () => {
     fencing.extend(12n);
     expect(fencing.report?.unreplicated).toEqual({ from: 12n, to: 13n });
   });
+
+  it('says the range may be too wide when the stream could not be read', () => {
+    const fencing = new Fencing('orders');
+    fencing.fence(3, 'taken', 10n, 12n);
+    fencing.settleUnread();
+    expect(fencing.settled?.unreplicated).toEqual({ from: 11n, to: 12n });
+    const error = fencing.error(12n);
+    expect(error.details.unreplicatedChecked).toBe(false);
+    expect(error.message).toContain('LSNs 11–12 may be only in this primary');
+  });
 });

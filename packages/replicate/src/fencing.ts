@@ -22,8 +22,15 @@ export class Fencing {
   final = false;
   /** The last LSN of this primary's that the stream's history holds (as far as known). */
   private inHistory = 0n;
+  /** Set when the report is final without the stream having been read (`settleUnread`). */
+  private unread = false;
 
   constructor(private readonly stream: string) {}
+
+  /** The report once it is final (null before, and while not fenced). */
+  get settled(): FencedReport | null {
+    return this.final ? this.report : null;
+  }
 
   /**
    * Records the takeover, with the LSNs after `replicatedLsn` up to `lastLsn` as the tail
@@ -56,6 +63,16 @@ export class Fencing {
   }
 
   /**
+   * The stream could not be read after the takeover: the report becomes final as it is, an
+   * upper bound (publishes whose answer was lost may be in the history), and says so.
+   */
+  settleUnread(): void {
+    if (this.report === null || this.final) return;
+    this.unread = true;
+    this.final = true;
+  }
+
+  /**
    * An append that got its LSN after the takeover (it was admitted before): its record is
    * only here too, so the reported tail reaches it.
    */
@@ -72,7 +89,9 @@ export class Fencing {
     const tail =
       report.unreplicated === null
         ? 'every record of this primary was replicated'
-        : `LSNs ${report.unreplicated.from}–${report.unreplicated.to} are only in this primary's local log and were never replicated`;
+        : this.unread
+          ? `LSNs ${report.unreplicated.from}–${report.unreplicated.to} may be only in this primary's local log (the stream could not be read after the takeover to tell; the new primary's log says which of them it holds)`
+          : `LSNs ${report.unreplicated.from}–${report.unreplicated.to} are only in this primary's local log and were never replicated`;
     return new WalError(
       WalErrorCode.FENCED,
       `this primary was fenced: another node became primary of '${this.stream}' at epoch ${report.byEpoch} (${report.reason}); ${lsn !== undefined ? `LSN ${lsn} was not acknowledged; ` : ''}${tail}. Close this log; append through the new primary`,
@@ -81,6 +100,7 @@ export class Fencing {
           epoch: report.byEpoch,
           ...(lsn !== undefined ? { lsn } : {}),
           unreplicated: report.unreplicated,
+          unreplicatedChecked: !this.unread,
         },
       },
     );

@@ -106,6 +106,8 @@ export class Follower {
   private failure: WalError | null = null;
   private closed = false;
   private promoting = false;
+  /** Why a promotion failed (it closed the follower). */
+  private promotionError: WalError | null = null;
   private restored = 0;
   private reconnects = 0;
   private lastError: string | null = null;
@@ -199,11 +201,7 @@ export class Follower {
   async promote(
     options: Omit<PrimaryOptions, 'servers' | 'stream' | 'wal'> = {},
   ): Promise<ReplicatedWal> {
-    if (this.closed || this.promoting)
-      throw new WalError(
-        WalErrorCode.BAD_STATE,
-        'this follower is closed or already being promoted',
-      );
+    if (this.closed || this.promoting) throw this.notPromotable();
     if (this.failure) throw this.failure;
     const primaryOptions = resolvePrimary({
       ...options,
@@ -247,8 +245,41 @@ export class Follower {
       this.closed = true;
       await this.wal.close().catch(() => undefined);
       await this.link.close();
-      throw error;
+      this.promotionError = this.promotionFailed(error);
+      this.rejectWaiters(this.promotionError);
+      throw this.promotionError;
     }
+  }
+
+  private notPromotable(): WalError {
+    const reopen = `open ${this.dir} again with Follower.open and promote that`;
+    return new WalError(
+      WalErrorCode.BAD_STATE,
+      this.promotionError !== null
+        ? `a promotion of this follower failed and closed it (${this.promotionError.code}); ${reopen}`
+        : this.promoting
+          ? 'this follower is being promoted, or was: use the ReplicatedWal its promote() returned'
+          : `this follower is closed; ${reopen}`,
+    );
+  }
+
+  /**
+   * Why the promotion failed, saying what now: the follower is closed (its consumer was
+   * stopped and the lease may be taken), and a new promotion starts from a reopened one.
+   */
+  private promotionFailed(error: unknown): WalError {
+    const next = `The follower was closed: open ${this.dir} again with Follower.open and promote it once the cluster answers`;
+    if (error instanceof WalError) {
+      return new WalError(error.code, `${error.message}. ${next}`, {
+        cause: error,
+        details: error.details,
+      });
+    }
+    return new WalError(
+      WalErrorCode.IO,
+      `the cluster cannot be reached to promote this follower (${describe(error)}). ${next}`,
+      { cause: error },
+    );
   }
 
   /** Stops following and closes the local log and the connection. */

@@ -1,3 +1,5 @@
+// The errors every call rejects with, as @walnut/wal exports them (the same classes).
+export { isWalError, WalError, WalErrorCode } from '@walnut/wal';
 export type { FencedReport } from './fencing.js';
 export { Follower, type FollowerStats } from './follower.js';
 export type { Guarantee } from './guarantee.js';

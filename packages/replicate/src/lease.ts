@@ -1,3 +1,4 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { describe } from './link.js';
@@ -60,12 +61,29 @@ export async function takeLease(
         : await kv.update(KEY, value, current.revision);
     return { lease, revision };
   } catch (error) {
+    if (isConflict(error)) {
+      throw new WalError(
+        WalErrorCode.FENCED,
+        `another node changed the primary lease while this one was taking it (${describe(error)}); read who is primary now and retry if this node should still take over`,
+        { cause: error },
+      );
+    }
+    // A write that timed out may still have been stored: the lease may now name this node.
     throw new WalError(
-      WalErrorCode.FENCED,
-      `another node changed the primary lease while this one was taking it (${describe(error)}); read who is primary now and retry if this node should still take over`,
-      { cause: error },
+      WalErrorCode.IO,
+      `the cluster cannot be reached to take the primary lease at epoch ${epoch} (${describe(error)}); whether it was taken is unknown. Once a quorum of the cluster is up, try again (open the directory again, or open the follower again and promote it): the next attempt takes the epoch after whichever is current`,
+      { cause: error, details: { epoch } },
     );
   }
+}
+
+/** Whether the compare-and-set failed because the lease was no longer at the revision read. */
+function isConflict(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }
 
 /**

@@ -47,7 +47,8 @@ describe('replication options', () => {
   });
 
   it.each([
-    [() => checkWait(5, 1_000), 'lsn must be a bigint, got 5'],
+    [() => checkWait(5, 1_000), 'lsn must be a non-negative bigint, got 5'],
+    [() => checkWait(-1n, 100), 'lsn must be a non-negative bigint, got -1n'],
     [() => checkWait(5n, -1), 'timeoutMs must be a non-negative number, got -1'],
     [() => checkWait(5n, Number.NaN), 'timeoutMs must be a non-negative number, got NaN'],
     [() => checkRecord('text', undefined), 'payload must be a Buffer or Uint8Array, got "text"'],

@@ -195,7 +195,7 @@ export function names(stream: string) {
 
 /** Checks `waitFor`-style arguments (WAL_BAD_ARGUMENT): an LSN and a timeout in milliseconds. */
 export function checkWait(lsn: unknown, timeoutMs: unknown): void {
-  if (typeof lsn !== 'bigint') badArgument('lsn', 'a bigint', lsn);
+  if (typeof lsn !== 'bigint' || lsn < 0n) badArgument('lsn', 'a non-negative bigint', lsn);
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
     badArgument('timeoutMs', 'a non-negative number', timeoutMs);
   }

@@ -93,6 +93,8 @@ export class ReplicatedWal {
   /** Set when the stream holds something else than this primary sent: it stops for good. */
   private divergence: WalError | null = null;
   private closing: Promise<void> | null = null;
+  /** Set at a takeover: resolves once its report is final (`settleFence`). */
+  private settling: Promise<void> | null = null;
   private stopWatch: (() => void) | null = null;
   /** The `wal.sync()` appends are waiting on, and the last LSN it covers. */
   private syncing: Promise<bigint> | null = null;
@@ -192,9 +194,12 @@ export class ReplicatedWal {
     return this.options.mode;
   }
 
-  /** Set once another node took over: this primary never acknowledges again. */
+  /**
+   * Set once another node took over and the stream was read for what it holds of this
+   * primary's (its `unreplicated` range is final): this primary never acknowledges again.
+   */
   get fenced(): FencedReport | null {
-    return this.fencing.report;
+    return this.fencing.settled;
   }
 
   /**
@@ -239,7 +244,20 @@ export class ReplicatedWal {
    * once its append resolved (durable).
    */
   private async appendRecords(records: WalRecordInput[], bytes: number): Promise<bigint> {
-    await this.admit();
+    await this.admit(bytes);
+    let last: bigint;
+    try {
+      last = await this.appendLocally(records);
+    } catch (error) {
+      this.lag.release(bytes);
+      this.madeRoom();
+      throw error;
+    }
+    return this.appended(last, bytes);
+  }
+
+  /** Appends `records` here and hands them to the shipper; resolves with the last LSN, durable. */
+  private async appendLocally(records: WalRecordInput[]): Promise<bigint> {
     let last: bigint | undefined;
     if (records.length === 1) last = this.appendNow(records[0]!);
     if (last === undefined) {
@@ -259,7 +277,7 @@ export class ReplicatedWal {
       this.shipper.push(last, records[0]!);
       await this.durable(last);
     }
-    return this.appended(last, bytes);
+    return last;
   }
 
   /** `appendQueued` the record; undefined when the Wal's queue is full (then `append` waits). */
@@ -343,7 +361,7 @@ export class ReplicatedWal {
       connectedServer: this.link.nc.getServer() || null,
       shipper: { ...this.shipper.counters },
       uploads: this.uploader ? { ...this.uploader.counters } : SegmentUploader.off(),
-      fenced: this.fencing.report,
+      fenced: this.fencing.settled,
       guarantee: guarantee(this.options.replicas, this.link.nc.info?.version ?? 'unknown'),
       wal: this.wal.stats(),
     });
@@ -386,16 +404,26 @@ export class ReplicatedWal {
     return null;
   }
 
-  /** Waits while the unreplicated bytes are over `maxLagBytes` (or refuses, per `lagPolicy`). */
-  private async admit(): Promise<void> {
+  /**
+   * Waits while the unreplicated bytes, counting the appends admitted before, are over
+   * `maxLagBytes` (or refuses, per `lagPolicy`); then counts `bytes` as admitted.
+   */
+  private async admit(bytes: number): Promise<void> {
     for (;;) {
+      // Until the takeover's report is final it names LSNs whose publishes were in flight,
+      // which the stream's history may hold: refused with it, a caller resubmitting that
+      // range made duplicates.
+      if (this.settling !== null) await this.settling;
       const refusal = this.refusal();
       if (refusal) throw refusal;
-      if (this.lag.bytes < this.options.maxLagBytes) return;
+      if (this.lag.held < this.options.maxLagBytes) {
+        this.lag.admit(bytes);
+        return;
+      }
       if (this.options.lagPolicy === 'error') {
         throw new WalError(
           WalErrorCode.BACKPRESSURE,
-          `${this.lag.bytes} bytes are not replicated yet (maxLagBytes ${this.options.maxLagBytes}; replicated up to LSN ${this.replicatedLsn}); retry once the cluster catches up, or use lagPolicy 'block'`,
+          `${this.lag.held} bytes are not replicated yet, counting appends in progress (maxLagBytes ${this.options.maxLagBytes}; replicated up to LSN ${this.replicatedLsn}); retry once the cluster catches up, or use lagPolicy 'block'`,
         );
       }
       await this.lag.room();
@@ -403,7 +431,9 @@ export class ReplicatedWal {
   }
 
   private appended(lsn: bigint, bytes: number): Promise<bigint> {
-    this.lag.mark(lsn, bytes, this.shipper.replicatedLsn);
+    this.lag.appended(lsn, bytes, this.shipper.replicatedLsn);
+    // Replicated before it was durable here, it now counts for nothing.
+    this.madeRoom();
     this.fencing.extend(lsn);
     if (this.fencing.final) return Promise.reject(this.fencing.error(lsn));
     if (this.divergence !== null) return Promise.reject(this.divergence);
@@ -425,7 +455,12 @@ export class ReplicatedWal {
     this.acks.replicated(lsn);
     this.lag.replicated(lsn);
     this.uploader?.replicated(lsn);
-    if (this.lag.bytes < this.options.maxLagBytes) this.lag.wake();
+    this.madeRoom();
+  }
+
+  /** Wakes the appends waiting at `maxLagBytes` if the bytes held went below it. */
+  private madeRoom(): void {
+    if (this.lag.held < this.options.maxLagBytes) this.lag.wake();
   }
 
   /**
@@ -534,7 +569,7 @@ export class ReplicatedWal {
   private fence(byEpoch: number, reason: string): void {
     if (!this.fencing.fence(byEpoch, reason, this.shipper.replicatedLsn, this.wal.lastLsn)) return;
     this.lag.wake();
-    void this.settleFence();
+    this.settling = this.settleFence();
   }
 
   /**
@@ -545,15 +580,14 @@ export class ReplicatedWal {
    * duplicates).
    */
   private async settleFence(): Promise<void> {
-    await this.shipper.stop();
     try {
+      await this.shipper.stop();
       const inHistory = await this.historyEnd();
       this.fencing.settle(inHistory, this.wal.lastLsn);
       this.acks.replicated(inHistory);
     } catch {
-      // The cluster did not answer: the report stays what the shipper knew (a lower bound).
+      this.fencing.settleUnread();
     }
-    this.fencing.final = true;
     this.acks.rejectAll(null);
   }
 

@@ -54,4 +54,18 @@ describe('the replication lag', () => {
     await Promise.all(waiting);
     expect(woken).toBe(2);
   });
+
+  it('hold the bytes of admitted appends until they are appended or fail', () => {
+    const lag = new ReplicationLag();
+    lag.admit(10);
+    lag.admit(20);
+    expect(lag.held).toBe(30);
+    expect(lag.bytes).toBe(0);
+    lag.appended(1n, 10, 0n);
+    expect(lag).toMatchObject({ held: 30, bytes: 10 });
+    lag.release(20);
+    expect(lag).toMatchObject({ held: 10, bytes: 10 });
+    lag.replicated(1n);
+    expect(lag.held).toBe(0);
+  });
 });

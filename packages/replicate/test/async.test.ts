@@ -90,4 +90,39 @@ describe('async mode', () => {
     proxy.heal();
     expect(await held).toBe(6n);
   });
+
+  it("maxLagBytes bounds concurrent appends too: lagPolicy 'error' refuses all but the first few", async () => {
+    const { proxy, primary } = await proxiedPrimary({ maxLagBytes: 4_096, lagPolicy: 'error' });
+    proxy.cut();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 1_000 }, (_, i) => primary.append(payloadFor(i, 1_024))),
+    );
+    const accepted = outcomes.filter((o) => o.status === 'fulfilled').length;
+    expect(accepted).toBe(4);
+    const refusals = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+    for (const refusal of refusals) expect(refusal).toMatchObject({ code: 'WAL_BACKPRESSURE' });
+    expect(primary.lastLsn).toBe(4n);
+    expect(primary.stats().lag.bytes).toBe(4_096);
+    proxy.heal();
+    expect(await primary.waitReplicated(4n, 30_000)).toBe(4n);
+  });
+
+  for (const mode of ['async', 'sync'] as const) {
+    it(`maxLagBytes bounds concurrent ${mode} appends too: lagPolicy 'block' holds the rest`, async () => {
+      const { proxy, primary } = await proxiedPrimary({
+        mode,
+        maxLagBytes: 4_096,
+        replicationTimeoutMs: 60_000,
+      });
+      proxy.cut();
+      const appends = Array.from({ length: 200 }, (_, i) => primary.append(payloadFor(i, 1_024)));
+      await sleep(500);
+      expect(primary.lastLsn).toBe(4n);
+      expect(primary.stats().lag.bytes).toBe(4_096);
+      proxy.heal();
+      const lsns = await Promise.all(appends);
+      expect(new Set(lsns).size).toBe(200);
+      expect(await primary.waitReplicated(200n, 30_000)).toBe(200n);
+    });
+  }
 });

@@ -1,9 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Kvm } from '@nats-io/kv';
 import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
-import { isWalError } from '@walnut/wal';
+import { isWalError, type WalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower, ReplicatedWal } from '../src/index.js';
+import { readLease, takeLease } from '../src/lease.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
 import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 
@@ -64,6 +66,87 @@ describe('promotion and fencing', () => {
     const copy = await readLog(followerDir);
     expect(contiguous(copy)).toBe(60);
     for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadFor(i))).toBe(true);
+  });
+
+  it('appends refused during a takeover never name an LSN the stream holds as unreplicated', async () => {
+    const stream = streamName('fence-race');
+    // The old primary hears 50 ms late of what the cluster did: when the lease change
+    // reaches it, publishes the stream stored meanwhile are not acknowledged to it yet.
+    const proxy = await TcpProxy.start(cluster().nodes[0]!.spec.clientPort, { delayMs: 50 });
+    opened.push({ close: () => proxy.stop() });
+    const old = await openPrimary(stream, {
+      servers: [proxy.url],
+      connection: { ignoreClusterUpdates: true },
+    });
+    const acked: bigint[] = [];
+    const refused: WalError[] = [];
+    const producers = Array.from({ length: 32 }, async (_, p) => {
+      for (let k = 0; k < 1_000; k++) {
+        try {
+          acked.push(await old.append(payloadFor(p * 1_000 + k)));
+        } catch (error) {
+          if (!isWalError(error, 'WAL_FENCED')) throw error;
+          refused.push(error);
+          return;
+        }
+      }
+    });
+    const deadline = Date.now() + 30_000;
+    while (acked.length < 200 && Date.now() < deadline) await sleep(5);
+    // Another node takes the lease, as a promotion does before its epoch marker.
+    const nc = await cluster().connect();
+    opened.push({ close: () => nc.close() });
+    const kv = await new Kvm(nc).open(`walnut-${stream}-lease`);
+    await takeLease(kv, 'another-node', await readLease(kv));
+    await Promise.all(producers);
+    while (old.fenced === null && Date.now() < deadline) await sleep(20);
+    expect(old.fenced).not.toBeNull();
+    const tail = old.fenced!.unreplicated;
+    // Every record before the tail only the old primary holds is in the stream, none after.
+    const inStream = tail === null ? old.lastLsn : tail.from - 1n;
+    expect(refused.length).toBeGreaterThan(0);
+    for (const error of refused) {
+      const range = error.details.unreplicated as { from: bigint; to: bigint } | null;
+      expect(range?.from ?? null, error.message).toBe(tail?.from ?? null);
+      expect(error.details.unreplicatedChecked).toBe(true);
+    }
+    for (const lsn of acked) expect(lsn).toBeLessThanOrEqual(inStream);
+    const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
+    opened.push(follower);
+    await follower.waitFor(inStream, 20_000);
+    await expectWalError(follower.waitFor(inStream + 1n, 2_000), 'WAL_TIMEOUT');
+  });
+
+  it('a promotion the cluster does not answer is WAL_IO and says to reopen the follower', async () => {
+    const stream = streamName('promote-cut');
+    const primary = await openPrimary(stream);
+    await primary.append(payloadFor(0));
+    const proxy = await TcpProxy.start(cluster().nodes[0]!.spec.clientPort);
+    opened.push({ close: () => proxy.stop() });
+    const dir = tempDir();
+    const options = {
+      servers: [proxy.url],
+      stream,
+      connection: { ignoreClusterUpdates: true },
+      requestTimeoutMs: 1_000,
+    };
+    const follower = await Follower.open(dir, options);
+    opened.push(follower);
+    await follower.waitFor(1n, 20_000);
+    proxy.cut();
+    const error = await expectWalError(follower.promote(), 'WAL_IO');
+    expect(error.message).toContain('the cluster cannot be reached');
+    expect(error.message).toContain(`open ${dir} again with Follower.open`);
+    const again = await expectWalError(follower.promote(), 'WAL_BAD_STATE');
+    expect(again.message).toContain('a promotion of this follower failed and closed it (WAL_IO)');
+
+    // As the errors say: the directory, opened again, is promoted.
+    proxy.heal();
+    const reopened = await Follower.open(dir, options);
+    opened.push(reopened);
+    const promoted = await reopened.promote();
+    opened.push(promoted);
+    expect(await promoted.append(payloadFor(1))).toBe(2n);
   });
 
   it('an old primary that has not yet heard of the takeover refuses its next append', async () => {

@@ -409,11 +409,17 @@ export class TcpProxy {
     private readonly server: Server,
     readonly port: number,
     private readonly targetPort: number,
+    private readonly delayMs: number,
   ) {}
 
-  static async start(targetPort: number): Promise<TcpProxy> {
+  /**
+   * `delayMs`: the target's bytes reach the client that much later (in order), so the
+   * client hears late of what the server did (its acknowledgements, a watched key's change).
+   */
+  static async start(targetPort: number, { delayMs = 0 } = {}): Promise<TcpProxy> {
     const server = await listeningOnAnyPort();
-    const proxy = new TcpProxy(server, (server.address() as AddressInfo).port, targetPort);
+    const port = (server.address() as AddressInfo).port;
+    const proxy = new TcpProxy(server, port, targetPort, delayMs);
     server.on('connection', (client) => proxy.accept(client));
     return proxy;
   }
@@ -445,8 +451,12 @@ export class TcpProxy {
     client.on('data', (chunk) => {
       if (!this.cutValue) upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => {
+    const forward = (chunk: Buffer) => {
       if (!this.cutValue) client.write(chunk);
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      if (this.delayMs === 0) forward(chunk);
+      else setTimeout(forward, this.delayMs, chunk);
     });
   }
 
