@@ -1,4 +1,4 @@
-import { badArgument } from '../errors/errors.js';
+import { badArgument, describeValue, invalidArgument } from '../errors/errors.js';
 import { KeyRing } from '../format/crypto.js';
 
 /**
@@ -43,8 +43,23 @@ export const keyRingOption: OptionCheck<KeyRing> = (value, name) => {
   return value;
 };
 
+/**
+ * A function returning ms since the epoch, called once here: a clock that returns something
+ * else (a string, a bigint, NaN, a negative time) or throws would otherwise stamp every record
+ * with the last good time, 0 in a new log, without a word.
+ */
 export const clockOption: OptionCheck<() => number> = (value, name) => {
-  if (typeof value !== 'function')
-    badArgument(name, 'a function returning ms since the epoch', value);
+  const expected = 'a function returning ms since the epoch (as Date.now does)';
+  if (typeof value !== 'function') badArgument(name, expected, value);
+  let now: unknown;
+  try {
+    now = value();
+  } catch (error) {
+    invalidArgument(
+      `${name} threw when called (${error instanceof Error ? error.message : String(error)}); it must be ${expected}`,
+    );
+  }
+  if (typeof now !== 'number' || !Number.isFinite(now) || now < 0 || now > Number.MAX_SAFE_INTEGER)
+    invalidArgument(`${name} must be ${expected}; it returned ${describeValue(now)}`);
   return value as () => number;
 };

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { expectWalError } from '../testing/index.js';
+import { clockOption } from './option-checks.js';
+
+describe('clockOption', () => {
+  it('takes a function returning ms since the epoch', () => {
+    const clock = () => 1_700_000_000_000;
+    expect(clockOption(clock, 'clock')).toBe(clock);
+    expect(clockOption(Date.now, 'clock')).toBe(Date.now);
+  });
+
+  it.each([
+    ['a string', () => 'now', 'it returned "now"'],
+    ['NaN', () => Number.NaN, 'it returned NaN'],
+    ['a negative time', () => -5, 'it returned -5'],
+    ['a time past the safe integers', () => 2 ** 60, 'it returned'],
+    ['a bigint', () => 5n, 'it returned'],
+    ['nothing', () => undefined, 'it returned undefined'],
+  ])('refuses a clock returning %s with WAL_BAD_ARGUMENT', (_, clock, said) => {
+    const error = expectWalError(() => clockOption(clock, 'clock'), 'WAL_BAD_ARGUMENT');
+    expect(error.message).toContain(said);
+    expect(error.message).toContain('ms since the epoch');
+  });
+
+  it('refuses a clock that throws, saying what it threw', () => {
+    const clock = () => {
+      throw new Error('no time source');
+    };
+    const error = expectWalError(() => clockOption(clock, 'clock'), 'WAL_BAD_ARGUMENT');
+    expect(error.message).toContain('clock threw when called (no time source)');
+  });
+
+  it('refuses what is not a function', () => {
+    expectWalError(() => clockOption(1_700_000_000_000, 'clock'), 'WAL_BAD_ARGUMENT');
+  });
+});
