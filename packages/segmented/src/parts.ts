@@ -32,6 +32,8 @@ export interface FrontHooks {
   ring(): KeyRing | undefined;
   /** writtenLsn advanced (for onWritten listeners). */
   written(lsn: bigint): void;
+  /** Writes up to `lsn` completed, their segment named or not (for onWriteCompleted listeners). */
+  completed(lsn: bigint): void;
   /** durableLsn advanced (for onDurable listeners). */
   durable(lsn: bigint): void;
 }
@@ -108,6 +110,7 @@ export function buildParts(init: OpenedLog, front: FrontHooks): Parts {
         rounds.written(lsn);
         front.written(lsn);
       },
+      completed: (lsn) => front.completed(lsn),
     },
     writeBufferSize: cfg.writeBufferSize,
     direct,

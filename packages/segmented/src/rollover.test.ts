@@ -56,6 +56,8 @@ describe('rollover', () => {
     const { io, holdDatasync, writes } = holdingIo();
     const wal = await SegmentedWal.open({ ...config, io });
     const datasyncs = holdDatasync();
+    const completed: bigint[] = [];
+    wal.onWriteCompleted((lsn) => completed.push(lsn));
     const second = fillFirstSegment(wal);
     for (let i = 0; i < 25; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
     const flushing = wal.flush();
@@ -72,8 +74,10 @@ describe('rollover', () => {
     expect(await io.stat(secondPath)).toBeNull();
     expect(wal.durableLsn).toBeLessThan(second);
     // Written to the OS, but into a file a crash of the process would take with it (recovery
-    // removes tmp files): not written yet, and flush() waits for the name.
+    // removes tmp files): not written yet, and flush() waits for the name. Their buffers are
+    // free, though: the writes completed.
     expect(wal.writtenLsn).toBe(second - 1n);
+    expect(completed.at(-1)).toBe(wal.nextLsn - 1n);
 
     datasyncs.release();
     expect(await flushing).toBe(wal.nextLsn - 1n);

@@ -99,6 +99,7 @@ export class SegmentedWal {
   private pager!: ReplayPager;
   private readonly durableListeners = new Listeners<[lsn: bigint]>('onDurable');
   private readonly writtenListeners = new Listeners<[lsn: bigint]>('onWritten');
+  private readonly completedListeners = new Listeners<[lsn: bigint]>('onWriteCompleted');
   private ring: KeyRing | undefined;
   private truncations!: TruncationQueue;
   private readonly cuts = new SuffixCuts();
@@ -178,6 +179,9 @@ export class SegmentedWal {
       ring: () => this.ring,
       written: (lsn) => {
         if (this.writtenListeners.size > 0) this.writtenListeners.emit(lsn);
+      },
+      completed: (lsn) => {
+        if (this.completedListeners.size > 0) this.completedListeners.emit(lsn);
       },
       durable: (lsn) => this.durableListeners.emit(lsn),
     });
@@ -293,9 +297,22 @@ export class SegmentedWal {
     return this.durableListeners.add(listener);
   }
 
-  /** Calls `listener` whenever writtenLsn advances (a write reached the OS). Returns the function that unsubscribes. */
+  /**
+   * Calls `listener` whenever writtenLsn advances (a write reached the OS, into a file under
+   * its own name, so it outlives a crash of the process). Returns the function that unsubscribes.
+   */
   onWritten(listener: (writtenLsn: bigint) => void): () => void {
     return this.writtenListeners.add(listener);
+  }
+
+  /**
+   * Calls `listener` whenever the writes up to an LSN have completed, their bytes out of
+   * memory: ahead of writtenLsn while a new segment waits for its name. For accounting of
+   * memory (the Wal's queue); a promise to a caller waits for onWritten. Returns the
+   * function that unsubscribes.
+   */
+  onWriteCompleted(listener: (completedLsn: bigint) => void): () => void {
+    return this.completedListeners.add(listener);
   }
 
   /**

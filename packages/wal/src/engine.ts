@@ -89,6 +89,12 @@ export interface LogEngine {
   onRollback(listener: (lastLsn: bigint, error: WalError) => void): () => void;
   /** Optional: called as writtenLsn advances, so the Wal's queue can settle before a flush ends. */
   onWritten?(listener: (writtenLsn: bigint) => void): () => void;
+  /**
+   * Optional: called as writes complete, their bytes out of memory, which may be before
+   * writtenLsn covers them (SegmentedWal: a new segment waiting for its name). The Wal's
+   * queue, which bounds memory, settles on this one where the engine has it.
+   */
+  onWriteCompleted?(listener: (completedLsn: bigint) => void): () => void;
   /** Optional: takes in finished writes now, without waiting for the event loop (onWritten fires). */
   reapCompletions?(): void;
   /** Optional: true when a `reapCompletions()` now would hand the engine a file it needs soon. */

@@ -80,7 +80,7 @@ export class Wal {
   private readonly failures: FailureHandling;
   private readonly ending: Shutdown;
   private readonly unsubscribeDurable: () => void;
-  private readonly unsubscribeWritten: (() => void) | undefined;
+  private readonly unsubscribeWritten: () => void;
   private readonly unsubscribeRollback: () => void;
 
   private readonly counters: WalCounters = newCounters();
@@ -162,12 +162,23 @@ export class Wal {
       tail: (from, tailOptions, read) => this.reads.tail(from, tailOptions, read),
       refusal: () => (status.closed ? closedError() : status.poisonedError()),
     });
-    this.unsubscribeWritten = settlesOnWrite
-      ? engine.onWritten?.((written) => {
-          queue.written(written);
-          this.reads.wake();
-        })
-      : undefined;
+    this.unsubscribeWritten = settlesOnWrite ? this.followWrites(engine, queue) : () => {};
+  }
+
+  /** The queue settles as writes complete, and readers wake as records count as written. */
+  private followWrites(engine: LogEngine, queue: AppendQueue): () => void {
+    if (engine.onWriteCompleted === undefined) {
+      return engine.onWritten!((written) => {
+        queue.written(written);
+        this.reads.wake();
+      });
+    }
+    const offCompleted = engine.onWriteCompleted((completed) => queue.written(completed));
+    const offWritten = engine.onWritten!(() => this.reads.wake());
+    return () => {
+      offCompleted();
+      offWritten();
+    };
   }
 
   /** @internal Called by the builder once the engine is open. */
@@ -616,7 +627,7 @@ export class Wal {
     const backgroundSync = this.commit.backgroundSyncRunning();
     if (backgroundSync) await backgroundSync;
     this.unsubscribeDurable();
-    this.unsubscribeWritten?.();
+    this.unsubscribeWritten();
     this.unsubscribeRollback();
     await this.engine.close();
     if (this.options.ownedIo) await this.options.ownedIo.closeIo();

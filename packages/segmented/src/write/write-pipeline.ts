@@ -45,6 +45,8 @@ export interface WritePipelineHost {
   noSpace(seg: Segment, offset: number, lostFrom: bigint, err: unknown): void;
   /** writtenLsn advanced to `lsn`. */
   written(lsn: bigint): void;
+  /** completedLsn advanced to `lsn`. */
+  completed(lsn: bigint): void;
 }
 
 /**
@@ -73,6 +75,13 @@ export class WritePipeline {
    */
   lsnHeadroom = 0;
   writtenLsn: bigint;
+  /**
+   * The prefix of completed writes, into named segments or not: their bytes left memory. At
+   * least writtenLsn, ahead of it while a new segment waits for its name.
+   */
+  completedLsn: bigint;
+  /** How many writes at the head of `writes` are known to be done (the completed prefix). */
+  private completedCount = 0;
   /** Highest LSN of a write handed to the StorageIo (see SegmentedWal.submittedLsn). */
   submittedLsn: bigint;
   /** Writes not yet part of the completed prefix, in submission order. */
@@ -130,6 +139,7 @@ export class WritePipeline {
       : new BufferPool(options.writeBufferSize);
     this.nextLsn = options.nextLsn;
     this.writtenLsn = options.nextLsn - 1n;
+    this.completedLsn = this.writtenLsn;
     this.submittedLsn = options.nextLsn - 1n;
     this.bufBase = options.readOnly ? Buffer.alloc(0) : this.pool.take();
     this.buf = this.bufBase;
@@ -329,7 +339,7 @@ export class WritePipeline {
         : this.tail.frameView(this.bufBase, encodedEnd, this.bufferSize);
     this.bufPooled = true;
     // The writes not yet in the completed prefix hold their buffers, plus the one filling.
-    this.pool.noteOut(this.writes.length + 1);
+    this.pool.noteOut(this.writes.length - this.completedCount + 1);
     if (seg.status === 'pending') {
       this.host.startCreation(seg);
       return null;
@@ -482,10 +492,10 @@ export class WritePipeline {
    * yet: the segment set calls again once it renamed the file.
    */
   advanceWritten(): void {
+    const writes = this.writes;
     let n = 0;
-    while (n < this.writes.length && this.writes[n]!.status === 'done') {
-      const w = this.writes[n]!;
-      if (!isNamed(w.seg)) break;
+    while (n < writes.length && writes[n]!.status === 'done' && isNamed(writes[n]!.seg)) {
+      const w = writes[n]!;
       w.seg.completedEnd = w.dataEnd;
       this.writeback?.afterWrite(w.seg);
       if (w.lastLsn >= w.firstLsn) {
@@ -494,9 +504,17 @@ export class WritePipeline {
       }
       n++;
     }
-    if (n === 0) return;
-    this.writes.splice(0, n);
-    this.host.written(this.writtenLsn);
+    const completedBefore = this.completedLsn;
+    if (this.writtenLsn > this.completedLsn) this.completedLsn = this.writtenLsn;
+    let done = Math.max(n, this.completedCount);
+    for (; done < writes.length && writes[done]!.status === 'done'; done++) {
+      const w = writes[done]!;
+      if (w.lastLsn >= w.firstLsn) this.completedLsn = w.lastLsn;
+    }
+    if (n > 0) writes.splice(0, n);
+    this.completedCount = done - n;
+    if (n > 0) this.host.written(this.writtenLsn);
+    if (this.completedLsn > completedBefore) this.host.completed(this.completedLsn);
   }
 
   /** The log is poisoned: writes still queued will never go out. */
@@ -531,6 +549,8 @@ export class WritePipeline {
     dropAfter: (seg: Segment) => void,
   ): Promise<void> {
     this.writes = this.writes.filter((w) => w.firstLsn < from && w.status === 'done');
+    this.completedCount = 0;
+    if (this.completedLsn > from - 1n) this.completedLsn = from - 1n;
     this.advanceWritten();
     dropAfter(seg);
     if (seg.fd !== null) await this.io.truncate(seg.fd, offset);
