@@ -519,7 +519,7 @@ export class MmapWalReader {
     return {
       kind: 'corrupt',
       offset,
-      reason: `the records end at LSN ${expected - 1n} but the log has LSNs up to ${this.lastBig} in this segment (it was cut or zeroed, or a segment that held them is missing)`,
+      reason: `the records end at LSN ${expected - 1n} but the log has LSNs up to ${this.lastBig} in this segment: LSNs ${expected}..${this.lastBig} are missing — a segment file that held them was removed, or this one was cut or zeroed (\`walnut verify\` on the log says which)`,
     };
   }
 

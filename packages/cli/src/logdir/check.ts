@@ -65,7 +65,8 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
     });
     before += file.sizeBytes;
     segments.push(scan);
-    if (scan.headerProblem) {
+    // An unreadable header is also a damaged range of the scan's (which repair uses): one finding.
+    if (scan.headerProblem && (scan.header !== null || scan.damage.length === 0)) {
       findings.push({
         kind: 'corruption',
         segment: file.name,

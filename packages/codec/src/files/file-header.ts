@@ -103,7 +103,8 @@ export function decodeFileHeader(buf: Uint8Array, where = 'file'): FileHeader {
       details: { segment: where, offset: 0 },
     });
   };
-  const notWalnut = 'it is not a Walnut file or its header was damaged';
+  const notWalnut =
+    'it is not a Walnut file or its header was damaged; if it is a Walnut file, restore it from a replica or backup (`walnut verify` lists every damaged file of a log)';
   if (buf.length < FILE_HEADER_SIZE)
     fail(WalErrorCode.CORRUPT, `header is ${buf.length} bytes, not ${FILE_HEADER_SIZE}`, notWalnut);
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);

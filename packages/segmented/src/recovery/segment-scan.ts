@@ -58,7 +58,7 @@ export function corruptError(
 }
 
 export const CORRUPT_ADVICE =
-  "Valid data follows the damage, so this is not a torn write; restore the log from a replica or backup, or open with recovery: 'salvage' to keep only the records before it";
+  "Valid data follows the damage, so this is not a torn write; restore the log from a replica or backup, or open with recovery: 'salvage', which keeps every intact record and records the LSNs lost in the damage (the log's GAPS file)";
 
 /** The cipher that decrypts a segment, or WAL_KEY_MISSING naming it. */
 export function readCipher(
