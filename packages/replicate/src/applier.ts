@@ -2,7 +2,12 @@ import { Batch, type Wal, WalError, WalErrorCode } from '@walnut/wal';
 import { type DecodedMessage, decodeMessage, MessageKind, RESEED_FLAG } from './message.js';
 import { recordInput, sameRecord } from './shipped-records.js';
 
-/** The stream skipped LSNs this replica needs (trimmed): restore them from the object store. */
+/**
+ * The stream skipped LSNs this replica needs (trimmed): restore them from the object store.
+ * Once that was looked at too (`final`), the replica is behind for good: WAL_BAD_STATE, as
+ * nothing shows another history (a stream that skips LSNs it still reaches back to is
+ * WAL_DIVERGED).
+ */
 export class GapError extends WalError {
   constructor(
     readonly needFrom: bigint,
@@ -11,8 +16,8 @@ export class GapError extends WalError {
     readonly final = false,
   ) {
     super(
-      WalErrorCode.DIVERGED,
-      `the replica needs LSN ${needFrom} next, but the stream continues at LSN ${streamHas}: LSNs ${needFrom}–${streamHas - 1n} are in neither the stream (trimmed, or lost by its servers) nor the object store; start this replica from a copy of the primary's log, or in an empty directory once the object store holds them`,
+      final ? WalErrorCode.BAD_STATE : WalErrorCode.DIVERGED,
+      `the replica needs LSN ${needFrom} next, but the stream continues at LSN ${streamHas}: LSNs ${needFrom}–${streamHas - 1n} are in neither the stream (trimmed, or lost by its servers) nor the object store, so this replica cannot catch up; start it from a copy (backup) of the primary's log, or in an empty directory once the object store holds them. To keep followers able to catch up, keep more in the stream (streamMaxMessages, streamMaxBytes, streamMaxAgeMs) and leave uploadSegments on`,
       { details: { needFrom, streamHas } },
     );
   }

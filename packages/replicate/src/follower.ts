@@ -31,7 +31,7 @@ import { ReplicatedWal } from './replicated-wal.js';
 
 /** How often a consumer with nothing arriving looks at the stream. */
 const WATCH_MS = 2_000;
-/** Rounds a gap in both the stream and the object store is looked at before WAL_DIVERGED. */
+/** Rounds a gap in both the stream and the object store is looked at before WAL_BAD_STATE. */
 const GAP_ROUNDS = 5;
 
 export interface FollowerStats {
@@ -60,7 +60,8 @@ export class Follower {
   /**
    * Opens (or creates) the replica in `dir` and starts following `options.stream` from its
    * own last LSN: from the object store first if the stream no longer reaches back there.
-   * Refuses (WAL_DIVERGED) a directory whose log disagrees with the stream.
+   * Refuses (WAL_DIVERGED) a directory whose log disagrees with the stream, and
+   * (WAL_BAD_STATE) one the cluster no longer holds the next records of.
    */
   static async open(dir: string, options: FollowerOptions): Promise<Follower> {
     const resolved = resolveFollower(options);

@@ -19,6 +19,10 @@ import { names, type ResolvedCluster, type ResolvedPrimary } from './options.js'
 
 /** JetStream's error code for a publish whose expected last sequence was not the stream's. */
 export const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's "no suitable peers for placement": too few servers for the replicas asked. */
+const NO_SUITABLE_PEERS = 10005;
+/** JetStream's "replicas > 1 not supported in non-clustered mode". */
+const REPLICAS_NOT_CLUSTERED = 10074;
 
 /** A stored message's place in the stream and its decoded header. */
 export interface StreamPosition {
@@ -86,6 +90,8 @@ export class ClusterLink {
         name: `walnut-${options.stream}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
+        // The client's own default waits 20 s on a server that accepts and never answers.
+        timeout: options.requestTimeoutMs,
         ...options.connection,
       });
     } catch (error) {
@@ -103,7 +109,8 @@ export class ClusterLink {
     for (let attempt = 1; ; attempt++) {
       try {
         return await ClusterLink.bind(nc, options, create);
-      } catch (error) {
+      } catch (caught) {
+        const error = (create && tooFewServers(caught, create.replicas, nc)) || caught;
         if (error instanceof WalError || attempt >= 6) {
           await nc.close().catch(() => undefined);
           if (error instanceof WalError) throw error;
@@ -270,6 +277,34 @@ async function ensureStream(jsm: JetStreamManager, options: ResolvedPrimary): Pr
     if (!(error instanceof JetStreamApiError) || error.status !== 404) throw error;
   }
   await jsm.streams.add(config);
+}
+
+/**
+ * The stream's replicas refused because the cluster cannot hold that many copies: the
+ * server is not clustered, or it lists fewer servers than `replicas` (the servers routed
+ * to it now, as its INFO tells clients). No retry mends either. Null for anything else,
+ * including "no suitable peers" with enough servers listed (one missed heartbeats: that
+ * passes).
+ */
+function tooFewServers(error: unknown, replicas: number, nc: NatsConnection): WalError | null {
+  if (!(error instanceof JetStreamApiError)) return null;
+  const most = (servers: number) => [5, 3, 1].find((r) => r <= servers) ?? 1;
+  if (error.code === REPLICAS_NOT_CLUSTERED) {
+    return new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `options.replicas is ${replicas}, but the NATS server at ${nc.getServer()} is not clustered and keeps one copy (${describe(error)}); use replicas: 1, or run a cluster of ${replicas} servers`,
+      { cause: error, details: { replicas, servers: 1 } },
+    );
+  }
+  const listed = nc.info?.connect_urls;
+  if (error.code !== NO_SUITABLE_PEERS || listed === undefined || listed.length >= replicas) {
+    return null;
+  }
+  return new WalError(
+    WalErrorCode.BAD_ARGUMENT,
+    `options.replicas is ${replicas}, but the cluster has ${listed.length} server${listed.length === 1 ? '' : 's'} up (${listed.join(', ')}) and JetStream cannot place ${replicas} copies (${describe(error)}); use replicas: ${most(listed.length)}, or start the cluster's missing servers first`,
+    { cause: error, details: { replicas, servers: listed.length } },
+  );
 }
 
 export function describe(error: unknown): string {

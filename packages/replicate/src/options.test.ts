@@ -37,6 +37,34 @@ describe('replication options', () => {
     ).toMatchObject({ message: expect.stringContaining(name) });
   });
 
+  it.each([
+    'not a url',
+    'nats://127.0.0.1:99999',
+    'nats://127.0.0.1:0',
+    'http://127.0.0.1:24222',
+    'ws://127.0.0.1:8080',
+    'nats://127.0.0.1:4222/path',
+    'nats://user:secret@127.0.0.1:4222',
+  ])('refuse the server URL %j with WAL_BAD_ARGUMENT before connecting', (url) => {
+    for (const servers of [url, ['nats://127.0.0.1:4222', url]]) {
+      expect(
+        expectWalError(() => resolvePrimary({ ...base, servers }), 'WAL_BAD_ARGUMENT'),
+      ).toMatchObject({ message: expect.stringContaining('options.servers') });
+      expectWalError(() => resolveFollower({ ...base, servers }), 'WAL_BAD_ARGUMENT');
+    }
+  });
+
+  it.each([
+    'nats://127.0.0.1:4222',
+    'tls://nats-1.example:4443',
+    'NATS://127.0.0.1',
+    '127.0.0.1:4222',
+    'localhost',
+    'nats://[::1]:4222',
+  ])('take the server URL %j as the NATS client does', (url) => {
+    expect(resolvePrimary({ ...base, servers: url }).servers).toEqual([url]);
+  });
+
   it('give a follower only what a follower takes', () => {
     expect(resolveFollower(base).stream).toBe('orders');
     expect(

@@ -1,4 +1,4 @@
-import { badArgument, checkOptionKeys } from '@walnut/codec';
+import { badArgument, checkOptionKeys, invalidArgument } from '@walnut/codec';
 import type { WalOptions } from '@walnut/wal';
 
 export type ReplicationMode = 'sync' | 'async';
@@ -110,6 +110,7 @@ export function resolveCluster(options: ClusterOptions, what: string): ResolvedC
   ) {
     badArgument(`${what}.servers`, 'a NATS URL or a non-empty array of them', options.servers);
   }
+  for (const server of servers) checkServerUrl(`${what}.servers`, server);
   // A stream name is also a subject token and a bucket name prefix.
   if (typeof options.stream !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(options.stream)) {
     badArgument(`${what}.stream`, 'a name of 1–64 letters, digits, _ or -', options.stream);
@@ -137,6 +138,44 @@ export function resolveCluster(options: ClusterOptions, what: string): ResolvedC
     wal: options.wal ?? {},
     requestTimeoutMs: positive(`${what}.requestTimeoutMs`, options.requestTimeoutMs, 5_000),
   };
+}
+
+const SERVER_URL_FORM =
+  'a NATS server URL: nats://host:port or tls://host:port (or host:port; the port defaults to 4222)';
+
+/**
+ * Refuses what the NATS client could not connect to, before connecting: it would fail
+ * later as a connection error (WAL_IO) that no retry mends. The Node client speaks TCP and
+ * ignores the scheme (TLS comes from `connection.tls`), so a scheme other than nats:// or
+ * tls:// (http://, ws://…) is a mistake, not a choice of transport.
+ */
+function checkServerUrl(name: string, server: string): void {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(server)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') {
+    badArgument(name, SERVER_URL_FORM, server);
+  }
+  const rest = scheme === undefined ? server : server.slice(scheme.length + 3);
+  let url: URL | null = null;
+  try {
+    url = new URL(`nats://${rest}`);
+  } catch {
+    // Refused just below, naming the forms taken.
+  }
+  if (url === null) badArgument(name, SERVER_URL_FORM, server);
+  if (url.username !== '' || url.password !== '') {
+    invalidArgument(
+      `${name}: the NATS client ignores credentials in a server URL (${server}); pass them as connection: { user, pass } or { token }`,
+    );
+  }
+  if (
+    url.hostname === '' ||
+    url.port === '0' ||
+    (url.pathname !== '' && url.pathname !== '/') ||
+    url.search !== '' ||
+    url.hash !== ''
+  ) {
+    badArgument(name, SERVER_URL_FORM, server);
+  }
 }
 
 export function resolvePrimary(options: PrimaryOptions): ResolvedPrimary {

@@ -54,13 +54,25 @@ export async function openPrimary<T>(
         current !== null &&
         current.lease.holder !== state.id
       ) {
-        const fenced = current.lease.holder !== state.id && state.epoch > 0;
-        const tail = fenced && !(await inHistory(link, wal, resolved.wal.encryption));
+        // Never primary here (epoch 0): another node's primary, not a takeover of this one.
+        // The details name no LSN: this directory's is not the holder's, unknown here.
+        if (state.epoch === 0) {
+          throw new WalError(
+            WalErrorCode.BAD_STATE,
+            `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
+            { details: { epoch: current.lease.epoch } },
+          );
+        }
+        const held = await inHistory(link, wal, resolved.wal.encryption);
         throw new WalError(
-          fenced ? WalErrorCode.FENCED : WalErrorCode.BAD_STATE,
-          fenced
-            ? `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; ${tail ? `records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one` : `every record of its local log is in the stream (up to LSN ${wal.lastLsn}) — open it as a Follower to go on`}`
-            : `'${resolved.stream}' already has a primary (epoch ${current.lease.epoch}); open this directory as a Follower and promote() it to take over`,
+          WalErrorCode.FENCED,
+          `this directory was primary of '${resolved.stream}' at epoch ${state.epoch}, but another node took over at epoch ${current.lease.epoch}; ${
+            held === true
+              ? `every record of its local log is in the stream (up to LSN ${wal.lastLsn}) — open it as a Follower to go on`
+              : held === false
+                ? `records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one`
+                : `its local log (up to LSN ${wal.lastLsn}) can no longer be checked against the stream, trimmed past it — open a fresh directory as a Follower, or promote one`
+          }`,
           { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },
         );
       }
@@ -77,14 +89,18 @@ export async function openPrimary<T>(
   );
 }
 
-/** Whether the stream's history holds every record of `wal`, with the same bytes. */
-async function inHistory(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promise<boolean> {
+/**
+ * Whether the stream's history holds every record of `wal`, with the same bytes; null when
+ * neither the stream nor the object store still holds its last LSN to tell.
+ */
+async function inHistory(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promise<boolean | null> {
   if ((await link.findSequence(wal.lastLsn)).seq === null) return wal.lastLsn === 0n;
   try {
     await verifyAgainstStream(link, wal, wal.lastLsn, keyRing);
     return true;
   } catch (error) {
     if (isWalError(error, WalErrorCode.DIVERGED)) return false;
+    if (isWalError(error, WalErrorCode.BAD_STATE)) return null;
     throw error;
   }
 }

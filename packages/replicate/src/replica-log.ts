@@ -3,6 +3,7 @@ import {
   decodeFileHeader,
   FrameCipher,
   FrameScanner,
+  invalidArgument,
   type KeyRing,
   WalError,
   WalErrorCode,
@@ -11,25 +12,37 @@ import {
 import { Batch, Wal, type WalOptions } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
 import type { ClusterLink } from './link.js';
-import { decodeMessage, MESSAGE_OVERHEAD, MessageKind } from './message.js';
+import { decodeHeader, decodeMessage, MESSAGE_OVERHEAD, MessageKind } from './message.js';
 import { recordInput, sameRecord } from './shipped-records.js';
-import { listSegmentObjects } from './uploader.js';
+import { listSegmentObjects, type SegmentObject } from './uploader.js';
 
 /**
- * Opens the local log a primary or a follower keeps: durability 'sync' always, and a
- * record size that fits one stream message (a follower appends a whole message as one
- * batch, so its limit is the message's).
+ * The largest record (payload + meta), or batch, a primary takes: one stream message must
+ * hold it beside JetStream's headers, the message header and the codec's framing (a
+ * follower appends a whole message as one batch).
+ */
+export function recordSizeCap(maxPayload: number | undefined): number {
+  return (maxPayload ?? 1024 * 1024) - 512 - MESSAGE_OVERHEAD - 64;
+}
+
+/**
+ * Opens a primary's local log: durability 'sync' always, and records no larger than
+ * `recordSizeCap` — a larger `maxRecordSize` is refused rather than lowered behind the
+ * caller's back.
  */
 export async function openLocalWal(
   dir: string,
   options: WalOptions,
   maxPayload: number | undefined,
 ): Promise<Wal> {
-  const payload = maxPayload ?? 1024 * 1024;
-  const fits = payload - 512 - MESSAGE_OVERHEAD - 64;
-  const maxRecordSize = Math.min(options.maxRecordSize ?? fits, fits);
+  const cap = recordSizeCap(maxPayload);
+  if (typeof options.maxRecordSize === 'number' && options.maxRecordSize > cap) {
+    invalidArgument(
+      `options.wal.maxRecordSize is ${options.maxRecordSize}, but a replicated record must fit one stream message: at most ${cap} bytes on this cluster (its servers' max_payload, ${maxPayload ?? 1024 * 1024}, less the message's framing); use wal.maxRecordSize ≤ ${cap}, or raise max_payload in the servers' config`,
+    );
+  }
   return Wal.open(dir)
-    .options({ ...options, durability: 'sync', maxRecordSize })
+    .options({ ...options, durability: 'sync', maxRecordSize: options.maxRecordSize ?? cap })
     .build();
 }
 
@@ -143,7 +156,7 @@ export async function verifyAgainstStream(
   const found = await link.findSequence(upTo);
   if (found.seq === null) return;
   // Trimmed from the stream: the sealed segment holding it in the object store decides.
-  if (!found.reachesBack) return verifyAgainstObjects(link, wal, upTo, keyRing);
+  if (!found.reachesBack) return verifyAgainstObjects(link, wal, upTo, found.seq, keyRing);
   const data = await link.messageAt(found.seq);
   if (data === null) return;
   const message = decodeMessage(data, `${link.names.stream}#${found.seq}`);
@@ -176,25 +189,21 @@ const CHECK_WINDOW = 255n;
 /**
  * Checks the log's records up to `upTo` (the last `CHECK_WINDOW` of them) against the
  * sealed segment in the object store that holds `upTo`, when the stream no longer reaches
- * back there. Neither holding it is WAL_DIVERGED: the log cannot be shown to be the
- * stream's history, and could not go on from there anyway.
+ * back there (`streamFirstSeq` is its first message). Neither holding `upTo` is
+ * WAL_BAD_STATE, not WAL_DIVERGED: nothing shows the log disagrees with the history, it
+ * only cannot be checked — and usually cannot be followed either (`notHeld`).
  */
 async function verifyAgainstObjects(
   link: ClusterLink,
   wal: Wal,
   upTo: bigint,
+  streamFirstSeq: number,
   keyRing: KeyRing | undefined,
 ): Promise<void> {
   const objects = await listSegmentObjects(link);
   const object = objects.find((o) => o.firstLsn <= upTo && upTo <= o.lastLsn);
   const scanner = object === undefined ? null : await openObject(link, object.name, keyRing);
-  if (scanner === null) {
-    throw new WalError(
-      WalErrorCode.DIVERGED,
-      `the local log ends at LSN ${upTo}, which neither the stream '${link.names.stream}' (trimmed past it) nor its object store holds: it cannot be checked against the replicated history nor followed from there; start the replica in an empty directory`,
-      { details: { lsn: upTo } },
-    );
-  }
+  if (scanner === null) throw await notHeld(link, upTo, streamFirstSeq, objects);
   const from = upTo - CHECK_WINDOW > object!.firstLsn ? upTo - CHECK_WINDOW : object!.firstLsn;
   const expected: WalRecord[] = [];
   for (let r = scanner.nextRecord(); r !== null && r.lsn <= upTo; r = scanner.nextRecord()) {
@@ -212,6 +221,39 @@ async function verifyAgainstObjects(
       );
     }
   }
+}
+
+/**
+ * Why a log ending at `upTo` cannot go on from the cluster when neither the stream
+ * (trimmed past it) nor the object store holds `upTo`. A replica that was merely behind
+ * ends here, so the error says what is missing and how to get it, not that it diverged.
+ */
+async function notHeld(
+  link: ClusterLink,
+  upTo: bigint,
+  streamFirstSeq: number,
+  objects: readonly SegmentObject[],
+): Promise<WalError> {
+  const stream = link.names.stream;
+  const first = await link.messageAt(streamFirstSeq);
+  const streamFrom =
+    first === null ? null : decodeHeader(first, `${stream}#${streamFirstSeq}`).firstLsn;
+  const next = upTo + 1n;
+  // Sorted by first LSN: the last object reaches furthest.
+  const uploadedTo = objects.at(-1)?.lastLsn ?? 0n;
+  if (streamFrom !== next && !objects.some((o) => o.firstLsn === next)) {
+    const missing = streamFrom === null ? `from LSN ${next}` : `${next}–${streamFrom - 1n}`;
+    return new WalError(
+      WalErrorCode.BAD_STATE,
+      `this replica is behind and cannot catch up: its log ends at LSN ${upTo}, the stream '${stream}' was trimmed past it${streamFrom === null ? '' : ` (it begins at LSN ${streamFrom})`}, and the object store holds sealed segments only ${uploadedTo === 0n ? 'of none' : `up to LSN ${uploadedTo}`}: LSNs ${missing} are in neither. Restore this directory from a copy (backup) of the primary's log, or start the replica in an empty directory once the object store holds them; to keep followers able to catch up, keep more in the stream (streamMaxMessages, streamMaxBytes, streamMaxAgeMs: more than a segment's worth plus what a follower may fall behind) and leave uploadSegments on`,
+      { details: { lsn: upTo, needFrom: next, streamFrom, uploadedTo } },
+    );
+  }
+  return new WalError(
+    WalErrorCode.BAD_STATE,
+    `the local log ends at LSN ${upTo}, which neither the stream '${stream}' (trimmed past it) nor its object store holds: it cannot be checked against the replicated history, so it is not followed from there; start the replica in an empty directory`,
+    { details: { lsn: upTo } },
+  );
 }
 
 /** A scanner over a segment object's records (CRCs checked, decrypted with `keyRing`). */

@@ -18,6 +18,7 @@ import { highestEpoch, type LocalState, writeLocalState } from './local-state.js
 import { decodeHeader, encodeEpochMessage, MessageKind } from './message.js';
 import { checkRecord, checkWait, type PrimaryOptions, type ResolvedPrimary } from './options.js';
 import { openPrimary } from './primary-open.js';
+import { recordSizeCap } from './replica-log.js';
 import { ReplicationLag } from './replication-lag.js';
 import { copyRecord, recordInput } from './shipped-records.js';
 import { Shipper } from './shipper.js';
@@ -89,6 +90,8 @@ export class ReplicatedWal {
   private readonly fencing: Fencing;
   private readonly acks: AckWaiters;
   private readonly lag = new ReplicationLag();
+  /** The largest record or batch (payload + meta) taken: what one stream message holds, at most. */
+  private readonly maxRecordSize: number;
   private closed = false;
   /** Set when the stream holds something else than this primary sent: it stops for good. */
   private divergence: WalError | null = null;
@@ -117,6 +120,8 @@ export class ReplicatedWal {
     this.dir = dir;
     this.stream = options.stream;
     this.held = epoch;
+    const cap = recordSizeCap(link.nc.info?.max_payload);
+    this.maxRecordSize = Math.min(options.wal.maxRecordSize ?? cap, cap);
     this.shipper = new Shipper(
       link,
       epoch,
@@ -220,7 +225,10 @@ export class ReplicatedWal {
       meta === undefined
         ? { payload: Buffer.from(payload) }
         : { payload: Buffer.from(payload), meta: Buffer.from(meta) };
-    return this.appendRecords([record], payload.length + (meta?.length ?? 0));
+    const bytes = payload.length + (meta?.length ?? 0);
+    if (bytes > this.maxRecordSize)
+      return Promise.reject(this.tooLarge('the record (payload + meta) is', bytes));
+    return this.appendRecords([record], bytes);
   }
 
   /** Appends a batch atomically (locally); resolves with its last LSN as `append` does. */
@@ -230,11 +238,33 @@ export class ReplicatedWal {
       if (!Batch.isBatch(batch)) {
         badArgument('appendBatch(batch)', 'a Batch (new Batch().add(payload).add(…))', batch);
       }
+      if (batch.byteLength > this.maxRecordSize) {
+        throw this.tooLarge('the batch holds', batch.byteLength, ' of payload and meta');
+      }
       records = batch.take().map(copyRecord);
     } catch (error) {
       return Promise.reject(error);
     }
     return this.appendRecords(records, batch.byteLength);
+  }
+
+  /**
+   * WAL_RECORD_TOO_LARGE naming the fix that can work: a `wal.maxRecordSize` below the cap
+   * can be raised, the cap itself only by the servers' max_payload. Checked here rather than
+   * left to the local Wal, whose limit on a promoted follower is a whole message.
+   */
+  private tooLarge(what: string, bytes: number, of = ''): WalError {
+    const cap = recordSizeCap(this.link.nc.info?.max_payload);
+    const limit = this.maxRecordSize;
+    return new WalError(
+      WalErrorCode.RECORD_TOO_LARGE,
+      `${what} ${bytes} bytes${of}, over the limit of ${limit} bytes; split it, ${
+        limit < cap
+          ? `or raise wal.maxRecordSize (up to ${cap}: one stream message must hold it)`
+          : "or raise max_payload in the NATS servers' config (one stream message must hold it)"
+      }`,
+      { details: { size: bytes, limit } },
+    );
   }
 
   /**
