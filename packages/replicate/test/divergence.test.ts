@@ -20,9 +20,9 @@ describe('a follower facing a history it cannot follow', () => {
     expect(error.message).toContain('in neither the stream');
     expect(error.message).toContain('keep more in the stream');
     expect(follower.stats().failed).toBe(error.message);
-    // Five looks with backoff from 100 ms: over a few hundred ms, well under the wait.
+    // Five looks with backoff from 100 ms, not a spin: at least a few hundred ms (a loaded
+    // machine only adds to it). That it gave up at all is the WAL_BAD_STATE above.
     expect(Date.now() - started).toBeGreaterThan(200);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('tells a follower restarted behind a trimmed stream that it is behind, not diverged, when the records it needs were never uploaded', async () => {
