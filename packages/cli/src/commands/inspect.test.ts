@@ -2,7 +2,16 @@ import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo } from '@walnut/storage-io';
 import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli, encryptedWalLog, writeFloor, writeHead, writeLog } from '../../test/helpers.js';
+import {
+  appendBytes,
+  cli,
+  encryptedWalLog,
+  flipByte,
+  simpleLog,
+  writeFloor,
+  writeHead,
+  writeLog,
+} from '../../test/helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -123,5 +132,29 @@ describe('walnut inspect', () => {
       firstLsn: '1',
       lastLsn: null,
     });
+  });
+
+  it('exits 1 when it finds corruption, as verify does, in text and in JSON', async () => {
+    const dir = tempDir();
+    const seg = await simpleLog(dir, 20);
+    await flipByte(seg.path, seg.frameOffsets[7]! + 12);
+    const r = await cli('inspect', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`CORRUPT: 1 problem(s) found; \`walnut verify ${dir}\` lists them.`);
+    const json = await cli('inspect', dir, '--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ problems: 1, corrupt: true });
+  });
+
+  it('exits 0 on a torn tail at the very end, and says the next open cuts it', async () => {
+    const dir = tempDir();
+    const seg = await simpleLog(dir, 5);
+    await appendBytes(seg.path, Buffer.from([0x11, 0x22, 0x33, 0x44, 0x30, 0, 0, 0, 1, 2, 3]));
+    const r = await cli('inspect', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('note: a torn tail at the end, which the next open cuts');
+    const json = await cli('inspect', dir, '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ problems: 1, corrupt: false });
   });
 });

@@ -1,7 +1,7 @@
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatCount, formatKeyValues, formatTable } from '../format.js';
 import { printJson } from '../json.js';
-import { checkLog, type LogCheck } from '../logdir/check.js';
+import { checkLog, isCorrupt, type LogCheck } from '../logdir/check.js';
 import { type CursorFile, readCursors } from '../logdir/cursors.js';
 import { type LockState, lockHolder } from '../logdir/lock-holder.js';
 import { type RetentionState, readRetention } from '../logdir/retention.js';
@@ -70,8 +70,9 @@ export async function inspectCommand(
             ? { damaged: retention.reason }
             : null,
       problems: check.findings.length,
+      corrupt: isCorrupt(check),
     });
-    return ExitCode.OK;
+    return exitCode(check);
   }
   printLine(out.stdout, `Log ${dir}`);
   printLine(
@@ -105,10 +106,17 @@ export async function inspectCommand(
     printLine(out.stdout);
     printLine(
       out.stdout,
-      `${check.findings.length} problem(s) found; \`walnut verify ${dir}\` lists them.`,
+      isCorrupt(check)
+        ? `CORRUPT: ${check.findings.length} problem(s) found; \`walnut verify ${dir}\` lists them.`
+        : `note: a torn tail at the end, which the next open cuts; \`walnut verify ${dir}\` shows where.`,
     );
   }
-  return ExitCode.OK;
+  return exitCode(check);
+}
+
+/** As `verify` judges: corruption is exit 1; a torn tail at the very end is only a note. */
+function exitCode(check: LogCheck): number {
+  return isCorrupt(check) ? ExitCode.CORRUPTION : ExitCode.OK;
 }
 
 function summaryPairs(
