@@ -514,7 +514,11 @@ export class Wal {
     return this.cursorRegistry.list();
   }
 
-  /** Deletes durable cursor `name` (it stops holding retention); true if it existed. */
+  /**
+   * Deletes durable cursor `name` (it stops holding retention); true if it existed. A cursor
+   * this Wal holds is closed first (its commits on disk finish; later ones are WAL_CLOSED);
+   * one another Wal or process holds is refused with WAL_CURSOR_IN_USE.
+   */
   deleteCursor(name: string): Promise<boolean> {
     return this.cursorRegistry.delete(name);
   }

@@ -180,6 +180,25 @@ describe('a durable cursor', () => {
     await wal.close();
   });
 
+  it('deletes a cursor it holds by closing that handle first, and refuses one another Wal holds', async () => {
+    const dir = freshDir();
+    const wal = await Wal.open(dir).build();
+    await appendUpTo(wal, 3n);
+    const mine = await wal.cursor('mine');
+    await mine.commit(2n);
+    const reader = await Wal.open(dir).readOnly().build();
+    const theirs = await reader.cursor('theirs');
+    await theirs.commit(1n);
+    expect(await wal.deleteCursor('mine')).toBe(true);
+    expect(isWalError(await rejection(mine.commit(3n)), WalErrorCode.CLOSED)).toBe(true);
+    const inUse = await rejection(wal.deleteCursor('theirs'));
+    expect(isWalError(inUse, WalErrorCode.CURSOR_IN_USE)).toBe(true);
+    expect((await wal.cursors()).map((info) => [info.name, info.lsn])).toEqual([['theirs', 1n]]);
+    await reader.close();
+    expect(await wal.deleteCursor('theirs')).toBe(true);
+    await wal.close();
+  });
+
   it('keeps its old position when its write fails, says why, and writes the file whole next', async () => {
     const io = new FaultyStorageIo(new MemoryStorageIo());
     const wal = await Wal.open('/log').storageIo(io).build();
