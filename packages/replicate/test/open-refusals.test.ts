@@ -35,7 +35,11 @@ async function createRequests(
   const nc = await target.connect();
   try {
     let count = 0;
-    nc.subscribe(`$JS.API.STREAM.CREATE.${stream}`, { callback: () => count++ });
+    nc.subscribe(`$JS.API.STREAM.CREATE.${stream}`, {
+      callback: () => {
+        count++;
+      },
+    });
     await nc.flush();
     await during();
     await nc.flush();
