@@ -146,6 +146,7 @@ export {
   type OptionCheck,
   type OptionSpec,
   oneOfOption,
+  pathOption,
 } from './options/option-checks.js';
 export { checkOptionKeys, unknownOption } from './options/unknown-option.js';
 export { BufferView, bufferView } from './values/buffer-view.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   BodyKind,
   Errno,
@@ -71,6 +72,17 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
         expect(lsnsOf(reader).every((lsn) => lsn <= 3n)).toBe(true);
         expect(reader.stopReason?.kind).toBe('corrupt');
       }
+    });
+
+    it('opens a file named by a file: URL, and refuses a URL of another scheme', () => {
+      const seg = segment(records(2));
+      const reader = MmapWalReader.open(pathToFileURL(seg.path), { mode });
+      expect(reader.path).toBe(seg.path);
+      expect(lsnsOf(reader)).toEqual([1n, 2n]);
+      expectWalError(
+        () => MmapWalReader.open(new URL('https://example.com/x.wal'), { mode }),
+        'WAL_BAD_ARGUMENT',
+      );
     });
 
     it('refuses a lastLsn that is not a bigint', () => {

@@ -18,6 +18,7 @@ import {
   isWalError,
   KeyRing,
   MAX_FRAME_BODY,
+  pathOption,
   plainRecordLsn,
   RecordCursor,
   segmentFileName,
@@ -161,13 +162,13 @@ export class MmapWalReader {
   }
 
   /**
-   * Opens `path` for reading (synchronously: mapping a file is one system call). Throws
+   * Opens `file` (a path or a `file:` URL) for reading (synchronously: mapping a file is one
+   * system call). Throws
    * WAL_IO if it cannot be opened or mapped, WAL_CORRUPT / WAL_UNSUPPORTED_FORMAT for a
    * bad header, WAL_KEY_MISSING for an encrypted file whose key the ring lacks.
    */
-  static open(path: string, options: MmapWalReaderOptions = {}): MmapWalReader {
-    if (typeof path !== 'string' || path.length === 0)
-      invalidArgument('path must be a non-empty string');
+  static open(file: string | URL, options: MmapWalReaderOptions = {}): MmapWalReader {
+    const path = pathOption(file, 'path');
     if (typeof options !== 'object' || options === null)
       invalidArgument('options must be an object');
     const maxBody = options.maxFrameBody ?? MAX_FRAME_BODY;

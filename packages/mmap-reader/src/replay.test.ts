@@ -1,5 +1,6 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   crc32c,
   encodeGaps,
@@ -52,6 +53,15 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
     const { lsns, summary } = await replay(1n);
     expect(lsns).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
     expect(summary).toEqual({ records: 10, nextLsn: 11n, segments: 3 });
+  });
+
+  it('takes the directory as a file: URL too', async () => {
+    writeLog();
+    const page = await replaySegmentsMmapLimit(pathToFileURL(dir), 1n, 3, { mode });
+    expect(page.records.map((r) => r.lsn)).toEqual([1n, 2n, 3n]);
+    let count = 0;
+    await replaySegmentsMmap(pathToFileURL(dir), 1n, () => void count++, { mode });
+    expect(count).toBe(10);
   });
 
   it('reads the active segment too with includeActive', async () => {

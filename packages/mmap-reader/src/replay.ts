@@ -4,6 +4,7 @@ import {
   gapsCover,
   invalidArgument,
   type LsnGap,
+  pathOption,
   WalError,
   WalErrorCode,
   type WalRecord,
@@ -41,9 +42,9 @@ export interface ReplayPage {
 }
 
 /**
- * Replays every record with LSN ≥ `fromLsn` from the sealed segments of the log in `dir`,
- * in LSN order, calling `fn` for each (a returned promise is awaited before the next
- * record). Payloads are views into the mappings: keep them as long as you like, they
+ * Replays every record with LSN ≥ `fromLsn` from the sealed segments of the log in `dir` (a
+ * path or a `file:` URL), in LSN order, calling `fn` for each (a returned promise is awaited
+ * before the next record). Payloads are views into the mappings: keep them as long as you like, they
  * keep their segment's mapping alive.
  *
  * Throws WAL_REPLAY_BELOW_FLOOR when `fromLsn` is below the retained floor, WAL_CORRUPT
@@ -52,7 +53,7 @@ export interface ReplayPage {
  * (LSNs an earlier salvage recorded as lost, in the GAPS file, are skipped, not missing).
  */
 export async function replaySegmentsMmap(
-  dir: string,
+  dir: string | URL,
   fromLsn: bigint,
   fn: (record: WalRecord) => void | Promise<void>,
   options: ReplayOptions = {},
@@ -99,7 +100,7 @@ export async function replaySegmentsMmap(
  * writer that owns the active segment.
  */
 export async function replaySegmentsMmapLimit(
-  dir: string,
+  dir: string | URL,
   fromLsn: bigint,
   max: number,
   options: ReplayOptions = {},
@@ -148,9 +149,8 @@ class DirectoryReplay {
   private skipping = true;
   segmentsOpened = 0;
 
-  constructor(dir: string, fromLsn: bigint, options: ReplayOptions) {
-    if (typeof dir !== 'string' || dir.length === 0)
-      invalidArgument('dir must be a non-empty string');
+  constructor(logDir: string | URL, fromLsn: bigint, options: ReplayOptions) {
+    const dir = pathOption(logDir, 'dir');
     if (typeof fromLsn !== 'bigint' || fromLsn < 1n)
       badArgument('fromLsn', 'a bigint ≥ 1n (LSNs start at 1)', fromLsn);
     if (typeof options !== 'object' || options === null)

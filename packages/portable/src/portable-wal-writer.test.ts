@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { decodeFileHeader, FILE_HEADER_SIZE, FrameScanner, isWalError } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
@@ -133,6 +134,24 @@ describe('PortableWalWriter: file layout', () => {
       await writer.flushBatch();
       await writer.close();
       expect(payloadsOf(readFileSync(path))).toHaveLength(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('opens a file named by a file: URL, as node:fs does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'walnut-portable-'));
+    try {
+      const path = join(dir, 'by url.wal');
+      const writer = await PortableWalWriter.open(pathToFileURL(path), { storageIo: 'sync-fs' });
+      await writer.appendWithChecksumBatched(Buffer.from('r0'));
+      await writer.flushBatch();
+      await writer.close();
+      expect(payloadsOf(readFileSync(path))).toEqual(['1:r0']);
+      await expectWalError(
+        PortableWalWriter.open(new URL('https://example.com/p.wal')),
+        'WAL_BAD_ARGUMENT',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,6 +9,7 @@ import {
   FILE_HEADER_SIZE,
   isBytes,
   isWalError,
+  pathOption,
   recordFrameSize,
   validateRecordInput,
   WalError,
@@ -145,14 +146,15 @@ export class PortableWalWriter {
   }
 
   /**
-   * Opens (creating if missing) a portable log file. A new file gets a 64-byte header
-   * (`fileKind: 'portable'`), fsynced together with its directory entry.
+   * Opens (creating if missing) a portable log file, named by a path or a `file:` URL. A new
+   * file gets a 64-byte header (`fileKind: 'portable'`), fsynced together with its directory
+   * entry.
    */
   static async open(
-    path: string,
+    file: string | URL,
     config: PortableWalWriterConfig = {},
   ): Promise<PortableWalWriter> {
-    if (typeof path !== 'string' || path.length === 0) badArgument('path', 'a file path', path);
+    const path = pathOption(file, 'path');
     const content = config.content ?? 'records';
     if (content !== 'records' && content !== 'raw') {
       badArgument('content', "'records' or 'raw'", content);

@@ -1,5 +1,5 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
-import { jsonReady } from '@walnut/codec';
+import { jsonReady, pathOption } from '@walnut/codec';
 import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
 import { Backoff, pause } from './backoff.js';
@@ -58,12 +58,14 @@ export interface FollowerStats {
  */
 export class Follower {
   /**
-   * Opens (or creates) the replica in `dir` and starts following `options.stream` from its
-   * own last LSN: from the object store first if the stream no longer reaches back there.
+   * Opens (or creates) the replica in `dir` (a path or a `file:` URL) and starts following
+   * `options.stream` from its own last LSN: from the object store first if the stream no
+   * longer reaches back there.
    * Refuses (WAL_DIVERGED) a directory whose log disagrees with the stream, and
    * (WAL_BAD_STATE) one the cluster no longer holds the next records of.
    */
-  static async open(dir: string, options: FollowerOptions): Promise<Follower> {
+  static async open(logDir: string | URL, options: FollowerOptions): Promise<Follower> {
+    const dir = pathOption(logDir, 'dir');
     const resolved = resolveFollower(options);
     const found = readStateFor(dir, resolved.stream);
     const link = await ClusterLink.open(resolved, null);

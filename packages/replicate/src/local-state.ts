@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { badArgument, ioErrorFromNode, WalError, WalErrorCode } from '@walnut/codec';
+import { ioErrorFromNode, WalError, WalErrorCode } from '@walnut/codec';
 
 /**
  * What a log directory remembers about its replication, in `<dir>/REPLICATION` (JSON,
@@ -84,8 +84,6 @@ export function writeLocalState(dir: string, state: LocalState): void {
 
 /** The state of `dir` (null: none yet), refused if the directory belongs to another stream. */
 export function readStateFor(dir: string, stream: string): LocalState | null {
-  // The first thing either open does with `dir`.
-  if (typeof dir !== 'string' || dir.length === 0) badArgument('dir', 'a directory path', dir);
   const state = readLocalState(dir);
   if (state !== null && state.stream !== stream) {
     throw new WalError(

@@ -1,4 +1,4 @@
-import type { KeyRing } from '@walnut/codec';
+import { type KeyRing, pathOption } from '@walnut/codec';
 import { isWalError, type Wal, WalError, WalErrorCode } from '@walnut/wal';
 import { type LeaseEntry, readLease, takeLease } from './lease.js';
 import { ClusterLink } from './link.js';
@@ -29,10 +29,11 @@ export type BeginPrimary<T> = (
  * REPLICATION before `begin` publishes anything under it.
  */
 export async function openPrimary<T>(
-  dir: string,
+  logDir: string | URL,
   options: PrimaryOptions,
   begin: BeginPrimary<T>,
 ): Promise<T> {
+  const dir = pathOption(logDir, 'dir');
   const resolved = resolvePrimary(options);
   const found = readStateFor(dir, resolved.stream);
   if (found?.role === 'follower') {

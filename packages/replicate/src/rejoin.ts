@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { pathOption, WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
 import { Follower } from './follower.js';
 import { ClusterLink } from './link.js';
 import { readStateFor, writeLocalState } from './local-state.js';
@@ -29,7 +29,11 @@ export interface RejoinResult {
  * primary or was not taken over (WAL_BAD_STATE), and one whose takeover the stream no
  * longer holds (WAL_DIVERGED: start it in an empty directory).
  */
-export async function rejoin(dir: string, options: FollowerOptions): Promise<RejoinResult> {
+export async function rejoin(
+  logDir: string | URL,
+  options: FollowerOptions,
+): Promise<RejoinResult> {
+  const dir = pathOption(logDir, 'dir');
   const resolved = resolveFollower(options);
   const state = readStateFor(dir, resolved.stream);
   if (state === null || state.epoch === 0) {

@@ -53,12 +53,13 @@ export interface ReplicatedWalStats {
  */
 export class ReplicatedWal {
   /**
-   * Opens (or creates) the local log in `dir` as the primary of `options.stream`: takes
+   * Opens (or creates) the local log in `dir` (a path or a `file:` URL) as the primary of
+   * `options.stream`: takes
    * the primary lease at a new epoch (refused with WAL_FENCED if another node took it
    * from this one), reconciles the local log with the stream, publishes the epoch marker
    * and starts shipping.
    */
-  static open(dir: string, options: PrimaryOptions): Promise<ReplicatedWal> {
+  static open(dir: string | URL, options: PrimaryOptions): Promise<ReplicatedWal> {
     return openPrimary(dir, options, (...started) => ReplicatedWal.begin(...started));
   }
 

@@ -1,7 +1,8 @@
+import { pathToFileURL } from 'node:url';
 import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { Batch } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
-import { Follower } from '../src/index.js';
+import { Follower, ReplicatedWal } from '../src/index.js';
 import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
@@ -53,6 +54,29 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     const original = await readLog(primary.dir);
     expect(contiguous(copy)).toBe(Number(last));
     expect(copy).toEqual(original);
+  });
+
+  it('takes each directory as a file: URL too, as node:fs does', async () => {
+    const stream = streamName('url');
+    const primaryDir = tempDir();
+    const primary = await ReplicatedWal.open(pathToFileURL(primaryDir), {
+      servers: cluster().servers,
+      stream,
+      replicas: 3,
+    });
+    opened.push(primary);
+    expect(primary.dir).toBe(primaryDir);
+    const lsn = await primary.append(Buffer.from('by URL'));
+    const followerDir = tempDir();
+    const follower = await Follower.open(pathToFileURL(followerDir), {
+      servers: cluster().servers,
+      stream,
+    });
+    opened.push(follower);
+    expect(follower.dir).toBe(followerDir);
+    await follower.waitFor(lsn, 20_000);
+    await follower.close();
+    expect((await readLog(followerDir)).map((r) => r.payload.toString())).toEqual(['by URL']);
   });
 
   it('lets a caller reuse its buffer as soon as append returns, locally and on the follower', async () => {

@@ -13,6 +13,7 @@ describe('config validation', () => {
     ['dir empty', { dir: '', io }],
     ['dir not a string', { dir: 42, io }],
     ['dir with NUL', { dir: '/a\0b', io }],
+    ['dir an https: URL', { dir: new URL('https://example.com/log'), io }],
     ['segmentTargetSize too small', { dir: DIR, io, segmentTargetSize: 100 }],
     ['segmentTargetSize fractional', { dir: DIR, io, segmentTargetSize: 5000.5 }],
     ['segmentTargetSize a string', { dir: DIR, io, segmentTargetSize: '64MiB' }],
@@ -34,6 +35,14 @@ describe('config validation', () => {
       await expectWalError(SegmentedWal.open(config as never), 'WAL_BAD_ARGUMENT');
     });
   }
+
+  it('takes a file: URL for dir, as node:fs does, and opens the path it names', async () => {
+    const memory = new MemoryStorageIo();
+    const wal = await SegmentedWal.open({ dir: new URL('file:///logs/a%20log'), io: memory });
+    await wal.append({ payload: payloadFor(1) });
+    await wal.close();
+    expect(await memory.readdir('/logs/a log')).toContain('00000000000000000001.wal');
+  });
 
   it('names the field a typo probably meant', async () => {
     const err = await expectWalError(

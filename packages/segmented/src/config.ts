@@ -10,6 +10,7 @@ import {
   MAX_FRAME_BODY,
   type OptionSpec,
   oneOfOption,
+  pathOption,
 } from '@walnut/codec';
 import { missingStorageIoMethod, type StorageIo } from '@walnut/storage-io';
 
@@ -22,8 +23,8 @@ export type RecoveryMode = 'strict' | 'truncate-tail' | 'salvage';
 export type VerifyMode = 'newest' | 'all';
 
 export interface SegmentedWalConfig {
-  /** The log directory (created by a writer if missing). */
-  dir: string;
+  /** The log directory (created by a writer if missing): a path, or a `file:` URL. */
+  dir: string | URL;
   /** A segment is sealed and a new one started once it holds this many bytes. Default 64 MiB. */
   segmentTargetSize?: number;
   /** The StorageIo to use. Default: `createStorageIo({ backend: 'auto' })`, closed by `close()`. */
@@ -88,8 +89,11 @@ export interface SegmentedWalConfig {
 type Undefaulted = 'io' | 'encryption';
 
 /** A config with every default filled in: derived from SegmentedWalConfig, never restated. */
-export type ResolvedConfig = Required<Omit<SegmentedWalConfig, Undefaulted>> & {
+export type ResolvedConfig = Required<Omit<SegmentedWalConfig, Undefaulted | 'dir'>> & {
   [K in Undefaulted]: SegmentedWalConfig[K] | undefined;
+} & {
+  /** The directory as a path. */
+  dir: string;
 };
 
 const MIB = 1024 * 1024;
@@ -170,10 +174,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   }
   const c = config as Record<string, unknown>;
   checkOptionKeys(c, KNOWN_KEYS, 'SegmentedWal.open()');
-  if (typeof c.dir !== 'string' || c.dir.length === 0 || c.dir.includes('\0')) {
-    badArgument('config.dir', 'a non-empty path string', c.dir);
-  }
-  const resolved: Record<string, unknown> = { dir: c.dir };
+  const resolved: Record<string, unknown> = { dir: pathOption(c.dir, 'config.dir') };
   for (const [key, spec] of Object.entries(CONFIG_OPTIONS) as [string, OptionSpec<unknown>][]) {
     const value = c[key];
     resolved[key] = value === undefined ? spec.default : spec.check(value, `config.${key}`);

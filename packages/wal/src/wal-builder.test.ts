@@ -1,7 +1,8 @@
+import { pathToFileURL } from 'node:url';
 import { WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
-import { describe, expect, it } from 'vitest';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from './wal.js';
 
 describe('awaiting Wal.open(dir), as every other package’s open is awaited', () => {
@@ -35,5 +36,30 @@ describe('awaiting Wal.open(dir), as every other package’s open is awaited', (
     const [wal] = await Promise.all([Wal.open('/log').storageIo(new MemoryStorageIo())]);
     expect(await wal.append(Buffer.from('x'))).toBe(1n);
     await wal.close();
+  });
+});
+
+describe('Wal.open(dir) with a file: URL, as node:fs takes one', () => {
+  afterAll(removeTempDirs);
+
+  it('opens the log at the path the URL names', async () => {
+    const path = `${tempDir()}/my log`;
+    const wal = await Wal.open(new URL(`${pathToFileURL(path).href}/`)).build();
+    expect(wal.dir).toBe(`${path}/`);
+    await wal.append(Buffer.from('by URL'));
+    await wal.close();
+    const again = await Wal.open(path).readOnly().build();
+    const payloads: string[] = [];
+    await again.replay(1n, (record) => void payloads.push(record.payload.toString()));
+    expect(payloads).toEqual(['by URL']);
+    await again.close();
+  });
+
+  it('refuses a URL of another scheme with WAL_BAD_ARGUMENT at once', () => {
+    const error = expectWalError(
+      () => Wal.open(new URL('https://example.com/log')),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(error.message).toContain('dir must be a non-empty path string or a file: URL');
   });
 });

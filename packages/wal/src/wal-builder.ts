@@ -1,4 +1,11 @@
-import { badArgument, isWalError, type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  badArgument,
+  isWalError,
+  type KeyRing,
+  pathOption,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import type { RecoveryMode, VerifyMode } from '@walnut/segmented';
 import {
   type IoUringConfig,
@@ -34,8 +41,11 @@ export class WalBuilder implements PromiseLike<Wal> {
   private factory: EngineFactory | undefined;
   private retentionOptions: RetentionOptions | undefined;
 
-  constructor(readonly dir: string) {
-    if (typeof dir !== 'string' || dir.length === 0) badArgument('dir', 'a directory path', dir);
+  /** The log directory, as a path (a file: URL given is turned into its path). */
+  readonly dir: string;
+
+  constructor(dir: string | URL) {
+    this.dir = pathOption(dir, 'dir');
   }
 
   /** Sets several options at once; unknown names and bad values are refused. */

@@ -58,8 +58,11 @@ export interface AppendBatchOptions {
  * Create it with `await Wal.open(dir).build()`.
  */
 export class Wal {
-  /** Starts configuring a log in `dir` (created if missing). Call `build()` to open it. */
-  static open(dir: string): WalBuilder {
+  /**
+   * Starts configuring a log in `dir` (created if missing): a path, or a `file:` URL. Call
+   * `build()` to open it.
+   */
+  static open(dir: string | URL): WalBuilder {
     return new WalBuilder(dir);
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expectWalError } from '../testing/index.js';
-import { clockOption } from './option-checks.js';
+import { clockOption, pathOption } from './option-checks.js';
 
 describe('clockOption', () => {
   it('takes a function returning ms since the epoch', () => {
@@ -32,5 +32,32 @@ describe('clockOption', () => {
 
   it('refuses what is not a function', () => {
     expectWalError(() => clockOption(1_700_000_000_000, 'clock'), 'WAL_BAD_ARGUMENT');
+  });
+});
+
+describe('pathOption', () => {
+  it('takes a path string as it is, and a file: URL as the path it names', () => {
+    expect(pathOption('/var/lib/log', 'dir')).toBe('/var/lib/log');
+    expect(pathOption('relative/log', 'dir')).toBe('relative/log');
+    expect(pathOption(new URL('file:///var/lib/my%20log/'), 'dir')).toBe('/var/lib/my log/');
+  });
+
+  it.each([
+    ['an empty string', ''],
+    ['a string with a NUL byte', 'log\0x'],
+    ['a number', 5],
+    ['undefined', undefined],
+    ['an http: URL', new URL('http://example.com/log')],
+  ])('refuses %s with WAL_BAD_ARGUMENT under the name given', (_, value) => {
+    const error = expectWalError(() => pathOption(value, 'config.dir'), 'WAL_BAD_ARGUMENT');
+    expect(error.message).toContain('config.dir must be a non-empty path string or a file: URL');
+  });
+
+  it('refuses a file: URL with a host, which names no local path', () => {
+    const error = expectWalError(
+      () => pathOption(new URL('file://server/share/log'), 'dir'),
+      'WAL_BAD_ARGUMENT',
+    );
+    expect(error.message).toContain('dir is a file: URL that names no local path');
   });
 });

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { badArgument, describeValue, invalidArgument } from '../errors/errors.js';
 import { KeyRing } from '../format/crypto.js';
 
@@ -62,4 +63,26 @@ export const clockOption: OptionCheck<() => number> = (value, name) => {
   if (typeof now !== 'number' || !Number.isFinite(now) || now < 0 || now > Number.MAX_SAFE_INTEGER)
     invalidArgument(`${name} must be ${expected}; it returned ${describeValue(now)}`);
   return value as () => number;
+};
+
+/**
+ * A file system path as `node:fs` takes one: a non-empty string without NUL bytes, or a
+ * `file:` URL (`new URL('./log/', import.meta.url)`), returned as the path it names.
+ */
+export const pathOption: OptionCheck<string> = (value, name) => {
+  const expected = 'a non-empty path string or a file: URL';
+  let path = value;
+  if (value instanceof URL) {
+    if (value.protocol !== 'file:') badArgument(name, expected, value.href);
+    try {
+      path = fileURLToPath(value);
+    } catch (error) {
+      invalidArgument(
+        `${name} is a file: URL that names no local path (${(error as Error).message}); pass a path string or a file: URL without a host`,
+      );
+    }
+  }
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0'))
+    badArgument(name, expected, value);
+  return path;
 };

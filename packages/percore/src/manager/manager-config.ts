@@ -1,10 +1,11 @@
-import { badArgument, checkOptionKeys, invalidArgument } from '@walnut/codec';
+import { badArgument, checkOptionKeys, invalidArgument, pathOption } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { Clock } from '../write/clock.js';
 import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
 
 export interface PerCoreWalManagerConfig {
-  readonly baseDir: string;
+  /** The directory of the per-core logs: a path, or a `file:` URL. */
+  readonly baseDir: string | URL;
   /** Cores (workers) writing, each to its own file. 1..65536. */
   readonly numCores: number;
   /** File name of a core's log; `{core_id}` is replaced by the core id. Default `wal-{core_id}.log`. */
@@ -39,12 +40,14 @@ const OPTIONS: Record<keyof PerCoreWalManagerConfig, true> = {
 };
 const OPTION_NAMES = Object.keys(OPTIONS);
 
-export function checkConfig(config: PerCoreWalManagerConfig): void {
+/** A config checked by `checkConfig`: its directory is a path. */
+export type CheckedConfig = Omit<PerCoreWalManagerConfig, 'baseDir'> & { readonly baseDir: string };
+
+export function checkConfig(config: PerCoreWalManagerConfig): CheckedConfig {
   if (typeof config !== 'object' || config === null)
     invalidArgument('config must be an object with baseDir and numCores');
   checkOptionKeys(config, OPTION_NAMES, 'PerCoreWalManager.create() and open()');
-  if (typeof config.baseDir !== 'string' || config.baseDir === '')
-    invalidArgument(`config.baseDir must be a directory path`);
+  const baseDir = pathOption(config.baseDir, 'config.baseDir');
   const n = config.numCores;
   if (!Number.isInteger(n) || n < 1 || n > 0x10000)
     badArgument('config.numCores', 'an integer from 1 to 65536', n);
@@ -54,11 +57,12 @@ export function checkConfig(config: PerCoreWalManagerConfig): void {
   const others = config.allowOtherFiles;
   if (others !== undefined && typeof others !== 'boolean')
     badArgument('config.allowOtherFiles', 'a boolean', others);
+  return { ...config, baseDir };
 }
 
 /** What every in-process writer of the manager is opened with. */
 export function writerOptions(
-  config: PerCoreWalManagerConfig,
+  config: Pick<PerCoreWalManagerConfig, 'clock' | 'bufferSize'>,
   io: StorageIo,
 ): CoreWalWriterOptions & { io: StorageIo } {
   return { io, clock: config.clock, bufferSize: config.bufferSize };

@@ -46,7 +46,7 @@ export class PerCoreWalManager {
   private closed = false;
 
   private constructor(config: PerCoreWalManagerConfig, opened: OpenedCores) {
-    this.baseDir = config.baseDir;
+    this.baseDir = opened.baseDir;
     this.numCores = config.numCores;
     this.io = opened.io;
     this.ownsIo = opened.ownsIo;

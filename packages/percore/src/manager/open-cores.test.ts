@@ -27,6 +27,28 @@ describe('PerCoreWalManager.create, open and openAndRecover', () => {
     );
   });
 
+  it('takes baseDir as a file: URL, as node:fs does, and works in the path it names', async () => {
+    const manager = await PerCoreWalManager.create({
+      baseDir: new URL('file:///logs'),
+      numCores: 3,
+      io,
+    });
+    expect(manager.baseDir).toBe(DIR);
+    expect((await io.readdir(DIR)).sort()).toEqual(THREE_CORES_CREATED);
+    await manager.close();
+    const opened = await PerCoreWalManager.open({
+      baseDir: new URL('file:///logs'),
+      numCores: 3,
+      io,
+    });
+    expect(opened.manifest.checkpointId).toBe(0n);
+    await opened.close();
+    await expectWalError(
+      PerCoreWalManager.open({ baseDir: new URL('https://example.com/logs'), numCores: 3, io }),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+  });
+
   it("create refuses a segmented log's directory with WAL_NOT_A_LOG and writes nothing there", async () => {
     await io.mkdir(DIR);
     const segment = await io.open(`${DIR}/00000000000000000001.wal`, { create: true });

@@ -18,6 +18,7 @@ import type { CoreRecovery, RecoveryResult, StrayCoreFile } from '../recovery/re
 import { scanFromCheckpoint } from '../recovery/scan-from-checkpoint.js';
 import { CoreWalWriter } from '../write/core-wal-writer.js';
 import {
+  type CheckedConfig,
   checkConfig,
   coreIds,
   type PerCoreWalManagerConfig,
@@ -28,6 +29,8 @@ const LOCK_FILE = 'LOCK';
 
 /** A directory's cores, locked, checked and with a writer each: what a manager is built from. */
 export interface OpenedCores {
+  /** The directory, as a path. */
+  readonly baseDir: string;
   readonly io: StorageIo;
   /** The StorageIo was created here (no config.io): closing the manager closes it. */
   readonly ownsIo: boolean;
@@ -50,8 +53,8 @@ export interface OpenedCores {
  * `WAL_BAD_STATE` if the directory already holds a manifest or core files (other than what
  * an earlier create cut short left: see withoutCreateLeftovers).
  */
-export async function createCores(config: PerCoreWalManagerConfig): Promise<OpenedCores> {
-  checkConfig(config);
+export async function createCores(userConfig: PerCoreWalManagerConfig): Promise<OpenedCores> {
+  const config = checkConfig(userConfig);
   const { io, ownsIo } = ioOrOwned(config.io);
   const pattern = new CorePathPattern(config.segmentPattern ?? DEFAULT_SEGMENT_PATTERN);
   let lock: IoLock | null = null;
@@ -85,6 +88,7 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
       );
     await writeManifest(io, config.baseDir, manifest);
     return {
+      baseDir: config.baseDir,
       io,
       ownsIo,
       lock,
@@ -114,11 +118,7 @@ export async function createCores(config: PerCoreWalManagerConfig): Promise<Open
  * someone else's files), unless the caller allowed other files: create must not scatter
  * core files and a lock among them.
  */
-function refuseOtherFiles(
-  config: PerCoreWalManagerConfig,
-  pattern: CorePathPattern,
-  names: string[],
-): void {
+function refuseOtherFiles(config: CheckedConfig, pattern: CorePathPattern, names: string[]): void {
   if (config.allowOtherFiles === true) return;
   const listing = classifyLogDirectory(names);
   if (listing.kind === 'log') {
@@ -146,10 +146,10 @@ function refuseOtherFiles(
  * of cores ≥ numCores are kept and reported; cores added since the last run get new files.
  */
 export async function openCores(
-  config: PerCoreWalManagerConfig,
+  userConfig: PerCoreWalManagerConfig,
   collect: boolean,
 ): Promise<OpenedCores> {
-  checkConfig(config);
+  const config = checkConfig(userConfig);
   const { io, ownsIo } = ioOrOwned(config.io);
   let lock: IoLock | null = null;
   const writers = new Map<number, CoreWalWriter>();
@@ -231,7 +231,19 @@ export async function openCores(
     const recovery = collect
       ? { manifest, entries: mergeCoreEntries(lists), cores, strayCores: stray }
       : null;
-    return { io, ownsIo, lock, pattern, manifest, writers, strayEnds, stray, epoch, recovery };
+    return {
+      baseDir: config.baseDir,
+      io,
+      ownsIo,
+      lock,
+      pattern,
+      manifest,
+      writers,
+      strayEnds,
+      stray,
+      epoch,
+      recovery,
+    };
   } catch (error) {
     for (const writer of writers.values()) await writer.close().catch(() => {});
     await lock?.release().catch(() => {});
