@@ -182,6 +182,25 @@ export function invalidArgument(message: string): never {
   throw new WalError(WalErrorCode.BAD_ARGUMENT, message);
 }
 
+/**
+ * Throws `WAL_BAD_ARGUMENT` for a frame of `frameBytes` that does not fit `target` at
+ * `offset`, before anything is written; `details` carries the three numbers.
+ */
+export function frameDoesNotFit(frameBytes: number, offset: number, targetBytes: number): never {
+  throw new WalError(
+    WalErrorCode.BAD_ARGUMENT,
+    `a frame of ${frameBytes} bytes at offset ${offset} does not fit a target of ${targetBytes} bytes; pass a larger target or an offset at most ${targetBytes - frameBytes} (the *FrameSize functions say how large a frame is)`,
+    { details: { frameBytes, offset, targetBytes } },
+  );
+}
+
+/** True for the error `frameDoesNotFit` throws. */
+export function isFrameDoesNotFit(error: unknown): boolean {
+  return (
+    isWalError(error, WalErrorCode.BAD_ARGUMENT) && typeof error.details.frameBytes === 'number'
+  );
+}
+
 /** What a refused argument was, for a message that says what was passed: `"abc"`, `a Set`. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -1,4 +1,4 @@
-import { badArgument } from '../errors/errors.js';
+import { badArgument, frameDoesNotFit } from '../errors/errors.js';
 import { checkBytes, checkU64, checkUint, malformed, tooLarge } from '../values/validate.js';
 import {
   BodyKind,
@@ -96,14 +96,12 @@ export function coreEntryFrameSize(entry: CoreEntry): number {
   return FRAME_HEADER_SIZE + bodyLengthOf(entry);
 }
 
-/** Writes one per-core entry frame at `offset`; returns its size. RangeError if it does not fit. */
+/** Writes one per-core entry frame at `offset`; returns its size; WAL_BAD_ARGUMENT if it does not fit. */
 export function encodeCoreEntryFrame(target: Buffer, offset: number, entry: CoreEntry): number {
   const bodyLength = bodyLengthOf(entry);
   const size = FRAME_HEADER_SIZE + bodyLength;
   if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length)
-    throw new RangeError(
-      `a frame of ${size} bytes at offset ${offset} does not fit a buffer of ${target.length}`,
-    );
+    frameDoesNotFit(size, offset, target.length);
   let pos = offset + FRAME_HEADER_SIZE;
   target[pos] = BodyKind.CORE_ENTRY;
   target[pos + 1] = OP_CODE[entry.op];

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { badArgument, WalError, WalErrorCode } from '../errors/errors.js';
+import { badArgument, frameDoesNotFit, WalError, WalErrorCode } from '../errors/errors.js';
 import type { FileHeader } from '../files/file-header.js';
 import { checkBytes, checkUint, tooLarge } from '../values/validate.js';
 import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
@@ -175,9 +175,7 @@ export class FrameCipher {
       tooLarge('the encrypted frame body', bodyLength, MAX_FRAME_BODY, 'split the record');
     const size = FRAME_HEADER_SIZE + bodyLength;
     if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length)
-      throw new RangeError(
-        `a frame of ${size} bytes at offset ${offset} does not fit a buffer of ${target.length}`,
-      );
+      frameDoesNotFit(size, offset, target.length);
     const nonce = this.#nextNonce();
     const body = offset + FRAME_HEADER_SIZE;
     target.writeUInt32LE(bodyLength, offset + 4);

@@ -75,7 +75,11 @@ describe('sealFrames', () => {
 
   it('refuses a range the frames do not tile', () => {
     const buf = unsealedRun([Buffer.from('abc')]);
-    expect(() => sealFrames(buf, 0, buf.length - 1)).toThrow(RangeError);
+    const error = expectWalError(
+      () => sealFrames(buf, 0, buf.length - 1),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(error.message).toContain('put every frame in place');
   });
 });
 

@@ -1,5 +1,5 @@
 import { codecAddon, crc32cRange } from '../crc/crc32c.js';
-import { badArgument } from '../errors/errors.js';
+import { badArgument, invalidArgument } from '../errors/errors.js';
 import { addonNumber } from '../native/addon-number.js';
 import type { CodecAddon } from '../native/codec-addon.js';
 import { getU32, isBytes, putU32 } from '../values/bytes.js';
@@ -59,15 +59,15 @@ export const sealFramesRange: (buf: Uint8Array, start: number, end: number) => n
 /**
  * Writes the CRC32C of every frame in `buf[start..end)`: the frames (length and body) must
  * already be in place, back to back, as the unsealed encoders leave them. One call seals
- * a whole write buffer (natively when the addon loaded). RangeError if the frames do not
- * tile the range exactly.
+ * a whole write buffer (natively when the addon loaded). WAL_BAD_ARGUMENT if the frames do
+ * not tile the range exactly.
  */
 export function sealFrames(buf: Uint8Array, start = 0, end = buf.length): void {
   checkRange(buf, start, end);
   const stopped = sealFramesRange(buf, start, end);
   if (stopped !== end)
-    throw new RangeError(
-      `the frame at ${stopped} does not fit [${start}, ${end}): every frame must be in place before sealing`,
+    invalidArgument(
+      `the frame at ${stopped} does not fit [${start}, ${end}): put every frame in place (its length written) before sealing the range`,
     );
 }
 

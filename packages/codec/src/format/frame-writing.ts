@@ -1,4 +1,4 @@
-import { badArgument } from '../errors/errors.js';
+import { badArgument, frameDoesNotFit } from '../errors/errors.js';
 import { copyInto, putU32, putU64, viewOf } from '../values/bytes.js';
 import {
   FRAME_HEADER_SIZE,
@@ -39,13 +39,7 @@ export function checkLsn(name: string, lsn: unknown): asserts lsn is bigint {
 
 export function checkFits(target: Buffer, offset: number, size: number): void {
   if (!(offset >= 0 && offset + size <= target.length) || !Number.isInteger(offset))
-    doesNotFit(target, offset, size);
-}
-
-function doesNotFit(target: Buffer, offset: number, size: number): never {
-  throw new RangeError(
-    `a frame of ${size} bytes at offset ${offset} does not fit a buffer of ${target.length}`,
-  );
+    frameDoesNotFit(size, offset, target.length);
 }
 
 /** Writes the optional parts in format order; returns the position after them. */

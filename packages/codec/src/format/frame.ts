@@ -1,19 +1,18 @@
 import { crc32cRange } from '../crc/crc32c.js';
-import { badArgument } from '../errors/errors.js';
+import { badArgument, frameDoesNotFit } from '../errors/errors.js';
 import { viewOf } from '../values/bytes.js';
 import { checkBytes, tooLarge } from '../values/validate.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 
 /**
  * Seals a frame whose body (`bodyLength` bytes) is already in place at `offset + 8`:
- * writes `len`, then the CRC32C of `len` and the body. RangeError if it does not fit.
+ * writes `len`, then the CRC32C of `len` and the body. WAL_BAD_ARGUMENT if it does not fit.
  */
 export function sealFrame(target: Buffer, offset: number, bodyLength: number): void {
   if (bodyLength < 1 || bodyLength > MAX_FRAME_BODY || !Number.isInteger(bodyLength))
     badArgument('bodyLength', `an integer in 1..${MAX_FRAME_BODY}`, bodyLength);
   const end = offset + FRAME_HEADER_SIZE + bodyLength;
-  if (offset < 0 || end > target.length)
-    throw new RangeError(`frame [${offset}, ${end}) does not fit a buffer of ${target.length}`);
+  if (offset < 0 || end > target.length) frameDoesNotFit(end - offset, offset, target.length);
   sealFrameAt(target, offset, bodyLength);
 }
 

@@ -48,7 +48,10 @@ describe('encodePayloadFrameUnsealed', () => {
     const proxy = new Proxy(payload, {});
     expect(proxy instanceof Uint8Array).toBe(true);
     expectWalError(() => encodePayloadFrameUnsealed(buf, 0, 1n, proxy), WalErrorCode.BAD_ARGUMENT);
-    expect(() => encodePayloadFrameUnsealed(buf, 50, 1n, payload)).toThrow(RangeError);
+    expectWalError(
+      () => encodePayloadFrameUnsealed(buf, 50, 1n, payload),
+      WalErrorCode.BAD_ARGUMENT,
+    );
   });
 });
 
@@ -95,16 +98,24 @@ describe('encodePayloadFramesUnsealed', () => {
     );
     // The range stops before the bad one: nothing is refused.
     expect(encodePayloadFramesUnsealed(buf, 0, 1n, bad, 0, 1)).toBe(24);
-    expect(() => encodePayloadFramesUnsealed(buf, 0, 1n, [good, good, good], 0, 3)).toThrow(
-      RangeError,
+    expectWalError(
+      () => encodePayloadFramesUnsealed(buf, 0, 1n, [good, good, good], 0, 3),
+      WalErrorCode.BAD_ARGUMENT,
     );
   });
 
   it('refuses a range outside the list, and LSNs past 2^64-1', () => {
     const buf = Buffer.alloc(256);
     const list = [Buffer.alloc(1), Buffer.alloc(1)];
-    expect(() => encodePayloadFramesUnsealed(buf, 0, 1n, list, 1, 0)).toThrow(RangeError);
-    expect(() => encodePayloadFramesUnsealed(buf, 0, 1n, list, 0, 3)).toThrow(RangeError);
+    expectWalError(
+      () => encodePayloadFramesUnsealed(buf, 0, 1n, list, 1, 0),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    const past = expectWalError(
+      () => encodePayloadFramesUnsealed(buf, 0, 1n, list, 0, 3),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(past.message).toContain('payloads has 2 entries; pass to ≤ 2');
     expect(encodePayloadFramesUnsealed(buf, 0, 2n ** 64n - 2n, list, 0, 2)).toBe(42);
     expectWalError(
       () => encodePayloadFramesUnsealed(buf, 0, 2n ** 64n - 1n, list, 0, 2),

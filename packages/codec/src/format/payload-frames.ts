@@ -1,4 +1,4 @@
-import { badArgument } from '../errors/errors.js';
+import { badArgument, invalidArgument } from '../errors/errors.js';
 import { copyInto, highU32Last, isBytes, lowU32, viewOf } from '../values/bytes.js';
 import { tooLarge } from '../values/validate.js';
 import {
@@ -87,8 +87,8 @@ function writePayloadAt(
  * `encodePayloadFrameUnsealed` for each of `payloads[from]` up to (not including)
  * `payloads[to]`: consecutive single-record frames with LSNs `firstLsn`, `firstLsn + 1`, …
  * (not an atomic batch), as `encodeRecordFramesUnsealed` writes for `{ payload }` objects,
- * without the objects. Returns the bytes written. When a payload is refused (WalError, or
- * RangeError for a frame that does not fit), the frames before it have been written but not
+ * without the objects. Returns the bytes written. When a payload is refused (a WalError, a
+ * frame that does not fit included), the frames before it have been written but not
  * reported: treat `target` from `offset` on as unwritten.
  */
 export function encodePayloadFramesUnsealed(
@@ -104,10 +104,14 @@ export function encodePayloadFramesUnsealed(
   const t = checkedTime(time);
   if (!Array.isArray(payloads)) badArgument('payloads', 'an array of Uint8Arrays', payloads);
   if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to)) {
-    throw new RangeError(`${from}..${to} is not a range of payloads`);
+    invalidArgument(
+      `from ${from} and to ${to} must be integers with 0 ≤ from ≤ to, the range of payloads to encode`,
+    );
   }
   if (to > payloads.length)
-    throw new RangeError(`payloads has ${payloads.length} entries, not ${to}`);
+    invalidArgument(
+      `to is ${to}, but payloads has ${payloads.length} entries; pass to ≤ ${payloads.length}`,
+    );
   let low = lowU32(firstLsn);
   let high = highU32Last();
   if (high === MAX_U32 && low + (to - from) - 1 > MAX_U32)

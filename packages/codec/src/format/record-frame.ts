@@ -52,7 +52,7 @@ function recordBodyVariable(input: WalRecordInput, list: string, index: number):
 /**
  * Writes one record frame at `offset` and returns its size. Validates the input
  * (WAL_BAD_ARGUMENT, WAL_RECORD_TOO_LARGE over the format limit; apply your own
- * `maxRecordSize` with `validateRecordInput`). RangeError if the frame does not fit.
+ * `maxRecordSize` with `validateRecordInput`); WAL_BAD_ARGUMENT if the frame does not fit.
  * `time` (version 2 files only): the record's time as a u32 of ms after the file's
  * `createdAtMs`; without it the frame has no time (the only layout of version 1).
  */
@@ -97,8 +97,8 @@ function writeRecordFrame(
 
 /**
  * Checks `input` and writes it as an unsealed record frame with LSN `lsnHigh * 2^32 +
- * lsnLow` at `offset`; returns the frame's size. RangeError, before writing, if it does not
- * fit. Each field is read once, so what is checked is what is written. `time`: checked, -1
+ * lsnLow` at `offset`; returns the frame's size. WAL_BAD_ARGUMENT, before writing, if it does
+ * not fit. Each field is read once, so what is checked is what is written. `time`: checked, -1
  * for none; it goes first among the optional fields.
  */
 function writeRecordAt(
@@ -148,8 +148,8 @@ export function recordFramesSize(inputs: readonly WalRecordInput[], timed?: bool
  * … (each frame stands alone on recovery: this is not an atomic batch), unsealed like
  * `encodeRecordFrameUnsealed`, and returns the bytes written; seal them with `sealFrames`.
  * One call pays the LSN's bigint checks once instead of once per record. Every record is
- * checked before it is written; when one fails (WalError, or RangeError for a frame that
- * does not fit), the frames before it have been written but not reported: treat `target`
+ * checked before it is written; when one fails (a WalError, a frame that does not fit
+ * included), the frames before it have been written but not reported: treat `target`
  * from `offset` on as unwritten.
  */
 export function encodeRecordFramesUnsealed(

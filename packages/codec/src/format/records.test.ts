@@ -110,10 +110,17 @@ describe('record frames', () => {
       );
   });
 
-  it('throw RangeError when the frame does not fit the target', () => {
-    expect(() => encodeRecordFrame(Buffer.alloc(20), 0, 1n, { payload: Buffer.alloc(1) })).toThrow(
-      RangeError,
+  it('refuse a frame that does not fit the target with WAL_BAD_ARGUMENT, writing nothing', () => {
+    const target = Buffer.alloc(20);
+    const error = expectWalError(
+      () => encodeRecordFrame(target, 0, 1n, { payload: Buffer.alloc(1) }),
+      WalErrorCode.BAD_ARGUMENT,
     );
+    expect(error.message).toMatch(
+      /a frame of \d+ bytes at offset 0 does not fit a target of 20 bytes; pass a larger target/,
+    );
+    expect(error.details).toMatchObject({ offset: 0, targetBytes: 20 });
+    expect(target.equals(Buffer.alloc(20))).toBe(true);
   });
 
   it('land in the target they are given when targets alternate, at its own byte offset', () => {
@@ -219,9 +226,10 @@ describe('encodeRecordFramesUnsealed', () => {
     const bad = [{ payload }, { payload, type: -1 }];
     expect(() => encodeRecordFramesUnsealed(buf, 0, 1n, bad)).toThrow(/records\[1\]\.type/);
     expect(() => recordFramesSize(bad)).toThrow(/records\[1\]\.type/);
-    expect(() =>
-      encodeRecordFramesUnsealed(Buffer.alloc(30), 0, 1n, [{ payload }, { payload }]),
-    ).toThrow(RangeError);
+    expectWalError(
+      () => encodeRecordFramesUnsealed(Buffer.alloc(30), 0, 1n, [{ payload }, { payload }]),
+      WalErrorCode.BAD_ARGUMENT,
+    );
   });
 });
 

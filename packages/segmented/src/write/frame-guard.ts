@@ -6,6 +6,7 @@ import {
   badArgument,
   FRAME_HEADER_SIZE,
   isBytes,
+  isFrameDoesNotFit,
   MAX_FRAME_BODY,
   payloadFrameSize,
   validateRecordInput,
@@ -117,7 +118,7 @@ export function encodeReserved<T>(
   try {
     written = encode(target, at, lsn, input, time);
   } catch (error) {
-    if (error instanceof RangeError) throw changedWhileAppended(what);
+    if (isFrameDoesNotFit(error)) throw changedWhileAppended(what);
     throw error;
   }
   if (written !== size) throw changedWhileAppended(what);
