@@ -107,6 +107,32 @@ describe('walnut tail', () => {
     expect(join(dir)).toBe(dir);
   });
 
+  it('prints the append time of the records it follows, as of those it found', async () => {
+    const dir = tempDir();
+    let now = Date.parse('2026-11-26T08:00:00.000Z');
+    const wal = await Wal.open(dir)
+      .clock(() => now)
+      .build();
+    await wal.append(Buffer.from('before'));
+    const captured = captureOutput();
+    const stop = new AbortController();
+    const running = tailCommand(
+      dir,
+      { follow: true, lines: 1, signal: stop.signal, pollMs: 20 },
+      captured.output,
+    );
+    await until(() => captured.stdout.includes('"before"'));
+    now += 90_000;
+    await wal.append(Buffer.from('during'));
+    await until(() => captured.stdout.includes('"during"'));
+    stop.abort();
+    expect(await running).toBe(0);
+    await wal.close();
+    const lines = captured.stdout.trim().split('\n');
+    expect(lines[0]).toContain('2026-11-26T08:00:00.000Z');
+    expect(lines[1]).toContain('2026-11-26T08:01:30.000Z');
+  });
+
   it('refuses a log the Wal encrypted with WAL_KEY_MISSING (exit 3), printing no records', async () => {
     const dir = tempDir();
     await encryptedWalLog(dir, 10);

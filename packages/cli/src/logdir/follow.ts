@@ -2,8 +2,10 @@ import { open } from 'node:fs/promises';
 import {
   BodyKind,
   decodeBatchBody,
+  decodeFileHeader,
   decodeRecordBody,
   FrameScanner,
+  type RecordFile,
   WalError,
   WalErrorCode,
   type WalRecord,
@@ -33,6 +35,8 @@ interface Reading {
   ino: number | null;
   /** Offset and first 8 bytes (CRC and length) of the last frame read from this segment. */
   last: { offset: number; header: Buffer } | null;
+  /** The segment's header, read once: its records' times are relative to it. */
+  file: RecordFile | null;
 }
 
 const HEADER_LENGTH = 64;
@@ -55,7 +59,13 @@ export async function followLog(
   options: FollowOptions,
 ): Promise<void> {
   const pollMs = options.pollMs ?? 200;
-  const reading: Reading = { segment: start.segment, offset: HEADER_LENGTH, ino: null, last: null };
+  const reading: Reading = {
+    segment: start.segment,
+    offset: HEADER_LENGTH,
+    ino: null,
+    last: null,
+    file: null,
+  };
   let expected = start.nextLsn;
   // The first pass over the start segment reads again what was shown, to know its last frame.
   let shown = false;
@@ -79,7 +89,13 @@ export async function followLog(
       if (next) {
         // The writer sealed this segment: one last read, then move on.
         await readNewFrames(dir, reading, onRecord, onCut);
-        Object.assign(reading, { segment: next, offset: HEADER_LENGTH, ino: null, last: null });
+        Object.assign(reading, {
+          segment: next,
+          offset: HEADER_LENGTH,
+          ino: null,
+          last: null,
+          file: null,
+        });
         continue;
       }
       await sleep(pollMs, options.signal);
@@ -104,6 +120,16 @@ function cutBelow(dir: string, expected: bigint): WalError {
     `the writer of ${dir} cut the log (truncateAfter) below LSN ${expected - 1n}, the last record this tail showed; what it writes now belongs to another history. Run \`walnut tail -f ${dir}\` again to follow the log as it is now`,
     { details: { lsn: expected - 1n } },
   );
+}
+
+/** The header of `segment`, open as `handle` (WAL_CORRUPT if it cannot be read). */
+async function readHeader(
+  handle: Awaited<ReturnType<typeof open>>,
+  segment: SegmentFile,
+): Promise<RecordFile> {
+  const header = Buffer.alloc(HEADER_LENGTH);
+  const { bytesRead } = await handle.read(header, 0, HEADER_LENGTH, 0);
+  return decodeFileHeader(header.subarray(0, bytesRead), segment.path);
 }
 
 /**
@@ -131,6 +157,7 @@ async function readNewFrames(
     }
     reading.ino = ino;
     if (size <= reading.offset) return true;
+    reading.file ??= await readHeader(handle, reading.segment);
     const from = reading.offset;
     const buf = Buffer.allocUnsafe(size - from);
     const { bytesRead } = await handle.read(buf, 0, buf.length, from);
@@ -138,6 +165,7 @@ async function readNewFrames(
       baseOffset: from,
       chunked: true,
       passEncrypted: true,
+      file: reading.file,
     });
     for (let frame = scanner.nextFrame(); frame !== null; frame = scanner.nextFrame()) {
       // A writer reopened with a key starts a new, encrypted segment: stop, never skip it.
@@ -148,9 +176,9 @@ async function readNewFrames(
         offset: frame.offset,
         header: Buffer.from(buf.subarray(at, at + FRAME_HEADER)),
       };
-      if (frame.body[0] === BodyKind.RECORD) onRecord(decodeRecordBody(frame.body));
+      if (frame.body[0] === BodyKind.RECORD) onRecord(decodeRecordBody(frame.body, reading.file));
       else if (frame.body[0] === BodyKind.BATCH)
-        for (const r of decodeBatchBody(frame.body)) onRecord(r);
+        for (const r of decodeBatchBody(frame.body, reading.file)) onRecord(r);
     }
     reading.offset = scanner.offset;
     return true;
