@@ -1,8 +1,10 @@
 // Real crashes under the runtime that runs this script (Node, Bun or Deno): a child process of
 // the same runtime appends durable records to one log and reports each acknowledged LSN; the
 // parent kills it with SIGKILL at a random moment, reopens the log, and checks that every
-// acknowledged record is there, in order, byte for byte. Bounded: CYCLES cycles, each child
-// killed within KILL_WITHIN_MS, the whole run stopped after DEADLINE_MS.
+// acknowledged record is there, in order, byte for byte. Then the same with a worker thread
+// of this process, ended by worker.terminate(): the parent reopens at once, so a lock the
+// ended worker still holds fails the cycle. Bounded: CYCLES cycles of each, each writer
+// stopped within KILL_WITHIN_MS, the whole run stopped after DEADLINE_MS.
 //   <runtime> .ci/runtime-crash-cycles.mjs <results.json>   (Deno: deno run -A)
 // Writes its outcome as vitest's JSON (one test per cycle) for .ci/summarize.mjs.
 import { spawn } from 'node:child_process';
@@ -10,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { currentRuntime, runtimeLabel } from '@walnut/codec';
 import { Wal } from '@walnut/wal';
 
@@ -18,19 +21,25 @@ const KILL_WITHIN_MS = 400;
 const DEADLINE_MS = 120_000;
 const payload = (lsn) => Buffer.from(`record ${lsn} `.padEnd(100, '.'));
 
-if (process.argv[2] === '--child') {
-  // The child: appends until killed (at most 100,000 records), one acknowledgement a line.
-  const wal = await Wal.open(process.argv[3]).build();
+/** A writer's life, in a child process or a worker: appends until stopped (at most 100,000 records). */
+async function appendUntilStopped(dir, report) {
+  const wal = await Wal.open(dir).build();
   let next = wal.stats().lastLsn + 1n;
-  process.stdout.write(`backend ${wal.stats().backend.name}\n`);
+  report(`backend ${wal.stats().backend.name}`);
   for (let i = 0; i < 100_000; i++) {
     const lsns = await Promise.all(
       Array.from({ length: 8 }, (_, k) => wal.append(payload(next + BigInt(k)))),
     );
     next += 8n;
-    process.stdout.write(`acked ${lsns.at(-1)}\n`);
+    report(`acked ${lsns.at(-1)}`);
   }
   await wal.shutdown(10_000);
+}
+
+if (!isMainThread) {
+  await appendUntilStopped(workerData.dir, (line) => parentPort.postMessage(line));
+} else if (process.argv[2] === '--child') {
+  await appendUntilStopped(process.argv[3], (line) => process.stdout.write(`${line}\n`));
 } else {
   const out = process.argv[2] ?? 'runtime-crash-results.json';
   const label = runtimeLabel();
@@ -51,6 +60,17 @@ if (process.argv[2] === '--child') {
         results.push({ title, status: 'failed', failureMessages: [String(error?.stack ?? error)] });
       }
     }
+    for (let cycle = 1; cycle <= CYCLES; cycle++) {
+      const title = `${label}: a worker terminated mid-append (cycle ${cycle}) leaves the log to the next opener, every acknowledged record kept`;
+      try {
+        if (Date.now() - started > DEADLINE_MS) throw new Error(`over ${DEADLINE_MS} ms`);
+        const acked = await runWorkerUntilTerminated(dir);
+        await checkLog(dir, acked);
+        results.push({ title, status: 'passed', acked });
+      } catch (error) {
+        results.push({ title, status: 'failed', failureMessages: [String(error?.stack ?? error)] });
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -60,7 +80,7 @@ if (process.argv[2] === '--child') {
     console.log(
       `${r.status === 'passed' ? 'ok  ' : 'FAIL'} ${r.title}${r.acked ? ` (acked through ${r.acked})` : ''}`,
     );
-  console.log(`${label} (${backend}): ${passed} crash cycles passed, ${failed} failed`);
+  console.log(`${label} (${backend}): ${passed} crash and worker cycles passed, ${failed} failed`);
   writeFileSync(
     out,
     JSON.stringify({
@@ -117,6 +137,37 @@ function runChildUntilKilled(dir) {
       else resolve({ lsn, backend });
     });
   });
+}
+
+/**
+ * Starts a worker thread appending to the log, terminates it once it has acknowledged
+ * something, and returns the last LSN it reported.
+ */
+async function runWorkerUntilTerminated(dir) {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { dir } });
+  let lsn = 0n;
+  let failure = null;
+  worker.on('error', (error) => {
+    failure = error;
+  });
+  await new Promise((resolve, reject) => {
+    const giveUp = setTimeout(
+      () => reject(new Error('the worker acknowledged nothing within 30 s')),
+      30_000,
+    );
+    worker.on('message', (line) => {
+      if (!line.startsWith('acked ')) return;
+      if (lsn === 0n) {
+        clearTimeout(giveUp);
+        setTimeout(resolve, Math.random() * KILL_WITHIN_MS);
+      }
+      lsn = BigInt(line.slice(6));
+    });
+    worker.on('exit', () => reject(failure ?? new Error('the worker ended by itself')));
+  });
+  await worker.terminate();
+  // What was received before terminate() resolved is all the worker acknowledged that we saw.
+  return lsn;
 }
 
 /** Reopens the log (recovery after the crash) and checks records 1..acked are there, intact. */

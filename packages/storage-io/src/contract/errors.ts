@@ -44,7 +44,7 @@ export interface LockHolder {
   readonly unprovable?: string;
 }
 
-export function lockedError(path: string, holder: LockHolder): WalError {
+export function lockedError(path: string, holder: LockHolder, waited = ''): WalError {
   const who = holder.self
     ? `this process (pid ${process.pid})`
     : holder.pid === undefined
@@ -56,7 +56,7 @@ export function lockedError(path: string, holder: LockHolder): WalError {
   const doubt = holder.unprovable ? ` (it may have ended, but ${holder.unprovable})` : '';
   return new WalError(
     WalErrorCode.LOCKED,
-    `${path} is locked by ${who}${doubt}: only one writer may own a log directory at a time; ${todo}`,
+    `${path} is locked by ${who}${doubt}: only one writer may own a log directory at a time; ${todo}${waited}`,
     {
       details: {
         path,

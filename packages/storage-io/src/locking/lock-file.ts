@@ -1,6 +1,12 @@
 import * as fs from 'node:fs';
 import { badArgument, currentRuntime, WalError, WalErrorCode } from '@walnut/codec';
-import { Errno, ioErrorFromErrno, ioErrorFromNode, lockedError } from '../contract/errors.js';
+import {
+  Errno,
+  ioErrorFromErrno,
+  ioErrorFromNode,
+  type LockHolder,
+  lockedError,
+} from '../contract/errors.js';
 import type { IoLock } from '../contract/types.js';
 import { type HeldFd, loadNative, type NativeBinding } from '../native.js';
 import { claimOwnerFile, type OwnerFileClaim } from './owner-file.js';
@@ -35,7 +41,7 @@ export async function lockFile(path: string): Promise<IoLock> {
       { details: { path } },
     );
   }
-  const flock = binding === null ? undefined : takeFlock(binding, path);
+  const flock = binding === null ? undefined : await takeFlockWaitingForDeno(binding, path);
   const letGo = () => {
     if (flock === undefined) return;
     if (flock.held !== undefined) binding!.releaseHeldFd(flock.held);
@@ -68,11 +74,42 @@ export async function lockFile(path: string): Promise<IoLock> {
 }
 
 /**
- * The flock on `path`. On Node and Bun its descriptor is also `held`: the addon closes it when
- * this environment ends (a worker thread that ends with its log open), so that the lock does
- * not outlive it. Deno's descriptors are its own to close, and it closes a worker's files.
+ * How long an opener on Deno waits for a flock this process holds. Deno closes a terminated
+ * worker's files after `worker.terminate()` has resolved: 30–350 ms later in a user's runs,
+ * and until then the worker's lock refuses the next opener, who can close nothing.
  */
-function takeFlock(binding: NativeBinding, path: string): { fd: number; held?: HeldFd } {
+const DENO_WORKER_RELEASE_MS = 1_000;
+
+/** `takeFlock`, waiting on Deno for a lock this process holds, as a terminated worker's may be. */
+async function takeFlockWaitingForDeno(
+  binding: NativeBinding,
+  path: string,
+): Promise<{ fd: number; held?: HeldFd }> {
+  const waitUntil = currentRuntime().name === 'deno' ? Date.now() + DENO_WORKER_RELEASE_MS : 0;
+  for (;;) {
+    const taken = takeFlock(binding, path);
+    if (!('holder' in taken)) return taken;
+    if (!taken.holder.self || Date.now() >= waitUntil) {
+      const why =
+        waitUntil > 0 && taken.holder.self
+          ? `; waited ${DENO_WORKER_RELEASE_MS} ms for a worker thread of this process that ended to let go of it, as Deno does a moment after worker.terminate()`
+          : '';
+      throw lockedError(path, taken.holder, why);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * The flock on `path`, or who holds it. On Node and Bun its descriptor is also `held`: the
+ * addon closes it when this environment ends (a worker thread that ends with its log open),
+ * so that the lock does not outlive it. Deno's descriptors are its own to close, and it
+ * closes a worker's files.
+ */
+function takeFlock(
+  binding: NativeBinding,
+  path: string,
+): { fd: number; held?: HeldFd } | { holder: LockHolder } {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
@@ -94,8 +131,8 @@ function takeFlock(binding: NativeBinding, path: string): { fd: number; held?: H
   if (-result !== Errno.EWOULDBLOCK && -result !== Errno.EAGAIN)
     throw ioErrorFromErrno(result, 'flock', path);
   const owner = readOwnerRecord(ownerFileOf(path));
-  if (owner === null || owner === 'garbled') throw lockedError(path, { self: false });
-  throw lockedError(path, { pid: owner.pid, self: liveness(owner).kind === 'this-process' });
+  if (owner === null || owner === 'garbled') return { holder: { self: false } };
+  return { holder: { pid: owner.pid, self: liveness(owner).kind === 'this-process' } };
 }
 
 /** How locks exclude other writers here, for describe(). */
