@@ -461,10 +461,10 @@ describe('Wal: where reading starts', () => {
   const missing = undefined as unknown as bigint;
   const numeric = 1 as unknown as bigint;
 
-  it('refuses a from that is missing, a number or negative, in replay, iterator and tail', async () => {
+  it('refuses a from that is missing, a number, negative or past 2^64-1, in replay, iterator and tail', async () => {
     const { wal } = await openFakeWal();
     await wal.append(payload(1));
-    for (const from of [missing, numeric, -1n]) {
+    for (const from of [missing, numeric, -1n, 2n ** 64n]) {
       expect(
         await expectWalError(
           wal.replay(from, () => undefined),

@@ -1,4 +1,4 @@
-import { badArgument, type WalError, type WalRecord } from '@walnut/codec';
+import { badArgument, MAX_LSN, type WalError, type WalRecord } from '@walnut/codec';
 import { type SuffixCuts, truncatedError } from '@walnut/segmented';
 import type { LogEngine, SegmentOpener } from '../engine.js';
 import { RecordIterator, WalRecordSource } from '../read-records.js';
@@ -212,10 +212,10 @@ export class ReadSide {
  * Without this check a JavaScript caller who left it out read nothing, without an error.
  */
 function checkFrom(method: string, from: unknown): asserts from is bigint {
-  if (typeof from !== 'bigint' || from < 0n)
+  if (typeof from !== 'bigint' || from < 0n || from > MAX_LSN)
     badArgument(
       `${method}(from): from`,
-      'a bigint LSN ≥ 0n (1n reads from the first record, 0n from the first one still kept)',
+      'a bigint LSN from 0n to 2^64-1 (1n reads from the first record, 0n from the first one still kept)',
       from,
     );
 }
