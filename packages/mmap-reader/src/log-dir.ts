@@ -1,6 +1,8 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  CUT_FILE,
+  decodeCut,
   decodeFileHeader,
   decodeFloor,
   decodeGaps,
@@ -9,6 +11,7 @@ import {
   GAPS_FILE,
   ioErrorFromNode,
   type LsnGap,
+  type SuffixCut,
   segmentFilesIn,
 } from '@walnut/codec';
 
@@ -50,31 +53,34 @@ export function listSegmentFiles(dir: string): SegmentFile[] {
   return segmentFilesIn(names).map(({ name, firstLsn }) => ({ firstLsn, path: join(dir, name) }));
 }
 
+/** The bytes of the small file `name` in `dir`, or null when there is none. */
+function readLogFile(dir: string, name: string): { bytes: Buffer; path: string } | null {
+  const path = join(dir, name);
+  try {
+    return { bytes: readFileSync(path), path };
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return null;
+    throw ioErrorFromNode(error, 'read', path);
+  }
+}
+
 /**
  * The retained floor from the directory's FLOOR file (FORMAT.md "Log directory"), or null
  * when there is none. WAL_CORRUPT when the file is damaged.
  */
 export function readFloor(dir: string): bigint | null {
-  const path = join(dir, FLOOR_FILE);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return null;
-    throw ioErrorFromNode(error, 'read', path);
-  }
-  return decodeFloor(bytes, path);
+  const file = readLogFile(dir, FLOOR_FILE);
+  return file === null ? null : decodeFloor(file.bytes, file.path);
 }
 
 /** The LSN ranges a salvage recorded as lost (the directory's GAPS file), none without one. */
 export function readGaps(dir: string): LsnGap[] {
-  const path = join(dir, GAPS_FILE);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return [];
-    throw ioErrorFromNode(error, 'read', path);
-  }
-  return decodeGaps(bytes, path);
+  const file = readLogFile(dir, GAPS_FILE);
+  return file === null ? [] : decodeGaps(file.bytes, file.path);
+}
+
+/** The log's last suffix cut (the directory's CUT file), or null when it was never cut. */
+export function readLastCut(dir: string): SuffixCut | null {
+  const file = readLogFile(dir, CUT_FILE);
+  return file === null ? null : decodeCut(file.bytes, file.path);
 }

@@ -27,8 +27,9 @@ const leaked = new FinalizationRegistry<number>((fd) => {
 export class ReadFrameSource implements FrameSource {
   readonly mode = 'read' as const;
   readonly madviseState = null;
-  readonly length: number;
   readonly path: string;
+  /** The file's size at open (at most `end`), lowered when a read finds it cut since. */
+  private size: number;
   private readonly maxBody: number;
   private fd: number;
   readonly table = new Uint32Array(RUN_FRAMES * 2);
@@ -51,12 +52,16 @@ export class ReadFrameSource implements FrameSource {
     this.maxBody = maxBody;
     this.fd = openSync(path, 'r');
     try {
-      this.length = Math.min(fstatSync(this.fd).size, end);
+      this.size = Math.min(fstatSync(this.fd).size, end);
     } catch (error) {
       closeSync(this.fd);
       throw error;
     }
     leaked.register(this, this.fd, this);
+  }
+
+  get length(): number {
+    return this.size;
   }
 
   readPrefix(n: number): Buffer {
@@ -143,7 +148,11 @@ export class ReadFrameSource implements FrameSource {
       if (n === 0) break;
       done += n;
     }
-    return done === size ? out : out.subarray(0, done);
+    if (done === size) return out;
+    // Cut since it was opened (a portable file's truncateAfter): it ends here now. Reading
+    // on to the size seen at open would find nothing, again and again.
+    this.size = Math.min(this.size, position + done);
+    return out.subarray(0, done);
   }
 
   private fileDescriptor(): number {

@@ -65,6 +65,19 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
       expect(reader.stopReason?.reason).toMatch(/end at LSN 4 but the log has LSNs up to 6/);
     });
 
+    it('stops as corrupt at a torn frame before it too: the file was cut', () => {
+      const seg = segment(records(4));
+      const cut = writeFile(seg.bytes.subarray(0, seg.end - 3));
+      const reader = open(cut, { lastLsn: 4n });
+      expect(lsnsOf(reader)).toEqual([1n, 2n, 3n]);
+      expect(reader.stopReason).toMatchObject({ kind: 'corrupt', offset: seg.frameOffsets[3] });
+      // Without lastLsn the same bytes are a torn tail, as a writer's crash leaves.
+      expect(open(cut).stopReason).toBeNull();
+      const plain = open(cut);
+      lsnsOf(plain);
+      expect(plain.stopReason?.kind).toBe('torn');
+    });
+
     it('stops as corrupt at the first frame past it, plain or batch, handing out nothing of it', () => {
       for (const frames of [records(5), [...records(2), { batch: records(3) }]]) {
         const seg = segment(frames);
@@ -83,6 +96,21 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
         () => MmapWalReader.open(new URL('https://example.com/x.wal'), { mode }),
         'WAL_BAD_ARGUMENT',
       );
+    });
+
+    it('refuses an option it does not know, naming the one meant', () => {
+      const seg = segment(records(1));
+      const error = expectWalError(
+        () => MmapWalReader.open(seg.path, { mode, lastLSN: 1n } as never),
+        'WAL_BAD_ARGUMENT',
+      );
+      expect(error.message).toContain('lastLsn');
+    });
+
+    it('refuses a drain callback that is not a function', () => {
+      const reader = open(segment(records(1)).path);
+      expectWalError(() => reader.drain(42 as never), 'WAL_BAD_ARGUMENT');
+      expect(lsnsOf(reader)).toEqual([1n]);
     });
 
     it('refuses a lastLsn that is not a bigint', () => {
@@ -596,6 +624,30 @@ describe('mode selection', () => {
       () => MmapWalReader.open(segment(records(1)).path, { mode: 'mmap' }),
       WalErrorCode.BACKEND_UNAVAILABLE,
     );
+  });
+
+  it('reads a portable file, which its writer cuts in place, unless mapping is asked for', () => {
+    delete process.env.WALNUT_MMAP_READER_NATIVE;
+    const built = buildSegment({ firstLsn: 1n, frames: records(4) });
+    const header = encodeFileHeader({
+      firstLsn: 1n,
+      salt: randomBytes(16),
+      cipher: 'none',
+      fileKind: 'portable',
+      keyId: 0,
+    });
+    const path = writeFile(Buffer.concat([header, built.bytes.subarray(header.length)]));
+    const reader = MmapWalReader.open(path);
+    expect(reader.mode).toBe('read');
+    expect(reader.describe().modeReason).toContain(
+      'a portable file, which its writer cuts in place',
+    );
+    // The writer's truncateAfter(2n) after the open: read() ends there, where touching the
+    // cut pages of a mapping would raise SIGBUS.
+    truncateSync(path, built.frameOffsets[2]!);
+    expect(lsnsOf(reader)).toEqual([1n, 2n]);
+    expect(reader.stopReason?.kind).toBe('eof');
+    expect(MmapWalReader.open(path, { mode: 'mmap' }).mode).toBe('mmap');
   });
 
   it('rejects an unknown mode', () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   BodyKind,
   badArgument,
+  checkOptionKeys,
   type DamageKind,
   decodeBatchAt,
   decodeFileHeader,
@@ -29,6 +30,7 @@ import {
 import type { FrameSource } from './frame-source.js';
 import { MappedFrameSource } from './mapped-source.js';
 import { type ReaderMode, type RequestedMode, resolveMode } from './mode.js';
+import type { NativeMmap } from './native.js';
 import { ReadFrameSource } from './read-source.js';
 
 /** LSNs below this compare exactly as numbers, batch counts included. */
@@ -56,6 +58,15 @@ export interface MmapWalReaderOptions {
    */
   lastLsn?: bigint;
 }
+
+/** Every option of MmapWalReaderOptions; the type makes one added above be added here too. */
+export const READER_OPTIONS: Readonly<Record<keyof MmapWalReaderOptions, true>> = {
+  keyRing: true,
+  mode: true,
+  maxFrameBody: true,
+  end: true,
+  lastLsn: true,
+};
 
 /** Where and why a reader stopped (see FORMAT.md "End of log, torn tail, corruption"). */
 export interface StopReason {
@@ -171,6 +182,7 @@ export class MmapWalReader {
     const path = pathOption(file, 'path');
     if (typeof options !== 'object' || options === null)
       invalidArgument('options must be an object');
+    checkOptionKeys(options, Object.keys(READER_OPTIONS), 'MmapWalReader.open()');
     const maxBody = options.maxFrameBody ?? MAX_FRAME_BODY;
     if (!Number.isInteger(maxBody) || maxBody < 1 || maxBody > MAX_FRAME_BODY)
       badArgument('maxFrameBody', `an integer in 1..${MAX_FRAME_BODY}`, maxBody);
@@ -183,26 +195,40 @@ export class MmapWalReader {
     if (lastLsn !== null && (typeof lastLsn !== 'bigint' || lastLsn < 0n))
       badArgument('lastLsn', 'a bigint ≥ 0n', options.lastLsn);
     const resolved = resolveMode(options.mode);
-    let source: FrameSource;
-    try {
-      source =
-        resolved.addon === null
-          ? new ReadFrameSource(path, maxBody, end)
-          : new MappedFrameSource(path, resolved.addon, maxBody, end);
-    } catch (error) {
-      throw (
-        directoryError(path) ??
-        ioErrorFromNode(error, resolved.mode === 'mmap' ? 'mmap' : 'open', path)
-      );
-    }
+    let source = MmapWalReader.openSource(path, resolved.addon, maxBody, end);
+    let reason = resolved.reason;
     try {
       const header = source.length === 0 ? null : MmapWalReader.readHeader(source, path);
+      if (header?.fileKind === 'portable' && source.mode === 'mmap' && options.mode !== 'mmap') {
+        // Its writer cuts it in place (truncateAfter, a torn tail at open): a mapping of the
+        // cut pages would raise SIGBUS and kill this process, where read() just ends.
+        source.close();
+        source = MmapWalReader.openSource(path, null, maxBody, end);
+        reason =
+          "a portable file, which its writer cuts in place (truncateAfter, a torn tail at open): read, not mapped, where a cut would raise SIGBUS; pass mode: 'mmap' for a file no writer has open";
+      }
       const cipher = header === null ? null : MmapWalReader.cipherFor(header, path, options);
-      return new MmapWalReader(path, source, resolved.reason, header, cipher, maxBody, lastLsn);
+      return new MmapWalReader(path, source, reason, header, cipher, maxBody, lastLsn);
     } catch (error) {
       source.close();
       // Read mode opens a directory, then fails reading its header (EISDIR).
       throw directoryError(path) ?? error;
+    }
+  }
+
+  /** The file as a mapping (through `addon`), or read with read() when it is null. */
+  private static openSource(
+    path: string,
+    addon: NativeMmap | null,
+    maxBody: number,
+    end: number,
+  ): FrameSource {
+    try {
+      return addon === null
+        ? new ReadFrameSource(path, maxBody, end)
+        : new MappedFrameSource(path, addon, maxBody, end);
+    } catch (error) {
+      throw directoryError(path) ?? ioErrorFromNode(error, addon === null ? 'open' : 'mmap', path);
     }
   }
 
@@ -345,6 +371,8 @@ export class MmapWalReader {
    */
   drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
     if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
+    if (typeof fn !== 'function')
+      badArgument('drain(fn): fn', 'a function called for each record', fn);
     for (;;) {
       const i = this.at;
       if (i < this.fastEnd) {
@@ -510,10 +538,15 @@ export class MmapWalReader {
         : kind === 'torn'
           ? `${what}, and no valid frame follows`
           : `${what}, but valid frames follow`;
-    this.stop = (kind === 'eof' ? this.endBeforeLast(offset) : null) ?? { kind, offset, reason };
+    // A file that must reach lastLsn and ends short, cleanly or torn, was cut or zeroed.
+    this.stop = (kind === 'corrupt' ? null : this.endBeforeLast(offset)) ?? {
+      kind,
+      offset,
+      reason,
+    };
   }
 
-  /** A clean end at `offset` that comes before `lastLsn`: damage (a cut or zeroed stretch). */
+  /** An end at `offset` (clean or torn) that comes before `lastLsn`: damage (a cut or zeroed stretch). */
   private endBeforeLast(offset: number): StopReason | null {
     const expected = this.expectedLsn();
     if (this.lastBig === null || expected === null || expected > this.lastBig) return null;

@@ -1,8 +1,10 @@
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
+  CUT_FILE,
   crc32c,
+  encodeCut,
   encodeGaps,
   GAPS_FILE,
   segmentFileName,
@@ -29,6 +31,29 @@ function writeLog() {
   ];
   const active = writeSegment(dir, { firstLsn: 11n, frames: records(3) });
   return { sealed, active };
+}
+
+/**
+ * What a writer's `truncateAfter(afterLsn)` leaves of the log writeLog wrote, with the new
+ * history after it: CUT of `generation`, the segment holding `afterLsn` cut there (replaced
+ * by a copy, as the writer does, so a reader's open file or mapping keeps the old one), the
+ * later ones deleted, then new records `afterLsn + 1`..13 ("new-…") in two segments.
+ */
+function cutLog(afterLsn: bigint, generation = 1n) {
+  writeFileSync(
+    join(dir, CUT_FILE),
+    encodeCut({ afterLsn, segmentFirstLsn: 1n, keepBytes: 0, generation, state: 'done' }),
+  );
+  for (const first of [1n, 5n, 9n, 11n]) rmSync(join(dir, segmentFileName(first)), { force: true });
+  const fresh = (from: bigint, to: bigint) =>
+    Array.from({ length: Number(to - from + 1n) }, (_, i) => ({
+      payload: Buffer.from(`${from + BigInt(i) <= afterLsn ? 'payload' : 'new'}-${i}`),
+    }));
+  const kept = writeSegment(dir, { firstLsn: 1n, frames: fresh(1n, 8n) });
+  renameSync(kept.path, `${kept.path}.new`);
+  renameSync(`${kept.path}.new`, kept.path);
+  writeSegment(dir, { firstLsn: 9n, frames: fresh(9n, 10n) });
+  writeSegment(dir, { firstLsn: 11n, frames: fresh(11n, 13n) });
 }
 
 function writeFloor(lsn: bigint) {
@@ -156,8 +181,10 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
       const { sealed } = writeLog();
       const seg = sealed[2]!;
       writeFileSync(seg.path, readFileSync(seg.path).subarray(0, seg.end - 3));
+      // It must reach the LSN before its successor's first: ending short, torn, it was cut.
       expect(await expectWalError(replay(1n), WalErrorCode.CORRUPT)).toMatchObject({
-        details: { segment: seg.path, offset: seg.frameOffsets[1], kind: 'torn' },
+        details: { segment: seg.path, offset: seg.frameOffsets[1], kind: 'corrupt' },
+        message: expect.stringContaining('LSNs 10..10 are missing'),
       });
     });
 
@@ -254,6 +281,7 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
         records: [],
         hasMore: false,
         nextLsn: 11n,
+        cutGeneration: 0n,
       });
     });
 
@@ -264,6 +292,118 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
         WalErrorCode.BAD_ARGUMENT,
       );
     });
+  });
+
+  describe('beside a writer that cuts the log (truncateAfter) while it reads', () => {
+    async function replayCutting(atLsn: bigint, cut: () => void) {
+      const seen: string[] = [];
+      const error = await expectWalError(
+        replaySegmentsMmap(
+          dir,
+          1n,
+          (r) => {
+            seen.push(`${r.lsn}:${r.payload}`);
+            if (r.lsn === atLsn) cut();
+          },
+          { mode },
+        ),
+        WalErrorCode.TRUNCATED,
+      );
+      return { error, seen };
+    }
+
+    it('stops with WAL_TRUNCATED at the next segment, never handing out the new history', async () => {
+      writeLog();
+      const { error, seen } = await replayCutting(2n, () => cutLog(2n));
+      // Segment 1 was open (LSNs 1–4 of the old history): the cut is seen at segment 5.
+      expect(seen).toEqual(['1:payload-0', '2:payload-1', '3:payload-2', '4:payload-3']);
+      expect(error.details).toMatchObject({ lsn: 2n, handedOut: 4n, cuts: 1n });
+      expect(error.message).toContain(
+        'the records after LSN 2 it handed out (up to 4) belong to the history the cut removed; drop them and replay again from 3',
+      );
+    });
+
+    it('says nothing it handed out was cut when the cut lies above them', async () => {
+      writeLog();
+      const { error, seen } = await replayCutting(3n, () => cutLog(6n));
+      expect(seen).toHaveLength(4);
+      expect(error.message).toContain('nothing it handed out was cut; replay again from 5');
+    });
+
+    it('looks at the end too: a cut while it read the last sealed segment', async () => {
+      writeLog();
+      const { error, seen } = await replayCutting(9n, () =>
+        writeFileSync(
+          join(dir, CUT_FILE),
+          encodeCut({
+            afterLsn: 9n,
+            segmentFirstLsn: 9n,
+            keepBytes: 0,
+            generation: 1n,
+            state: 'pending',
+          }),
+        ),
+      );
+      expect(seen).toHaveLength(10);
+      expect(error.details).toMatchObject({ lsn: 9n, handedOut: 10n });
+    });
+
+    it('pages: goes on after a cut that kept what earlier pages handed out, refuses one that did not', async () => {
+      writeLog();
+      const first = await replaySegmentsMmapLimit(dir, 1n, 3, { mode });
+      expect(first).toMatchObject({ nextLsn: 4n, cutGeneration: 0n });
+      cutLog(6n);
+      const kept = await replaySegmentsMmapLimit(dir, first.nextLsn, 3, {
+        mode,
+        cutGeneration: first.cutGeneration,
+      });
+      expect(kept.records.map((r) => r.payload.toString())).toEqual([
+        'payload-3',
+        'payload-4',
+        'payload-5',
+      ]);
+      expect(kept.cutGeneration).toBe(1n);
+      cutLog(5n, 2n);
+      const refused = await expectWalError(
+        replaySegmentsMmapLimit(dir, kept.nextLsn, 3, { mode, cutGeneration: kept.cutGeneration }),
+        WalErrorCode.TRUNCATED,
+      );
+      expect(refused.details).toMatchObject({ lsn: 5n, handedOut: 6n });
+      cutLog(7n, 4n);
+      const twice = await expectWalError(
+        replaySegmentsMmapLimit(dir, 4n, 3, { mode, cutGeneration: 2n }),
+        WalErrorCode.TRUNCATED,
+      );
+      expect(twice.message).toContain('2 cuts were made');
+    });
+
+    it('says the floor rose when the writer deleted the segments ahead (truncateBefore)', async () => {
+      writeLog();
+      const error = await expectWalError(
+        replaySegmentsMmap(
+          dir,
+          1n,
+          (r) => {
+            if (r.lsn !== 2n) return;
+            writeFloor(9n);
+            rmSync(join(dir, segmentFileName(5n)));
+          },
+          { mode },
+        ),
+        WalErrorCode.REPLAY_BELOW_FLOOR,
+      );
+      expect(error.message).toContain('the floor is now 9');
+      expect(error.message).toContain('replay again from 9');
+    });
+  });
+
+  it('refuses an option it does not know, naming the one meant', async () => {
+    writeLog();
+    const error = await expectWalError(
+      replaySegmentsMmap(dir, 1n, () => undefined, { mode, includeactive: true } as never),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(error.message).toContain('includeActive');
   });
 
   it('rejects a fromLsn that is not a bigint ≥ 1', async () => {

@@ -1,16 +1,27 @@
 import {
   badArgument,
   checkLogId,
+  checkOptionKeys,
+  Errno,
   gapsCover,
   invalidArgument,
+  isWalError,
   type LsnGap,
   pathOption,
+  type SuffixCut,
   WalError,
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { listSegmentFiles, logIdOf, readFloor, readGaps, type SegmentFile } from './log-dir.js';
-import { MmapWalReader, type MmapWalReaderOptions } from './reader.js';
+import {
+  listSegmentFiles,
+  logIdOf,
+  readFloor,
+  readGaps,
+  readLastCut,
+  type SegmentFile,
+} from './log-dir.js';
+import { MmapWalReader, type MmapWalReaderOptions, READER_OPTIONS } from './reader.js';
 
 export interface ReplayOptions extends MmapWalReaderOptions {
   /**
@@ -22,7 +33,21 @@ export interface ReplayOptions extends MmapWalReaderOptions {
   includeActive?: boolean;
   /** Call `releasePages()` on each segment once it was read to its end. Default false. */
   releasePages?: boolean;
+  /**
+   * Paging: the `cutGeneration` of the page before. A suffix cut (`truncateAfter`) made
+   * since that removed records those pages handed out is refused with WAL_TRUNCATED, so
+   * that pages never join two histories.
+   */
+  cutGeneration?: bigint;
 }
+
+/** Every option of ReplayOptions; the type makes one added above be added here too. */
+const REPLAY_OPTIONS: Readonly<Record<keyof ReplayOptions, true>> = {
+  ...READER_OPTIONS,
+  includeActive: true,
+  releasePages: true,
+  cutGeneration: true,
+};
 
 export interface ReplaySummary {
   /** Records handed to the callback. */
@@ -39,18 +64,23 @@ export interface ReplayPage {
   hasMore: boolean;
   /** Where the next page starts: the LSN after the last record returned (`fromLsn` when none). */
   nextLsn: bigint;
+  /** The log's suffix-cut generation this page was read in: pass it to the next call. */
+  cutGeneration: bigint;
 }
 
 /**
  * Replays every record with LSN ≥ `fromLsn` from the sealed segments of the log in `dir` (a
  * path or a `file:` URL), in LSN order, calling `fn` for each (a returned promise is awaited
- * before the next record). Payloads are views into the mappings: keep them as long as you like, they
- * keep their segment's mapping alive.
+ * before the next record). Payloads are views into the mappings: keep them as long as you
+ * like, they keep their segment's mapping alive.
  *
- * Throws WAL_REPLAY_BELOW_FLOOR when `fromLsn` is below the retained floor, WAL_CORRUPT
- * (with `details.segment` and `details.offset`) for damage in a sealed segment or a
- * malformed frame anywhere, WAL_MISSING_SEGMENT when segments do not follow each other
- * (LSNs an earlier salvage recorded as lost, in the GAPS file, are skipped, not missing).
+ * Throws WAL_REPLAY_BELOW_FLOOR when `fromLsn` is below the retained floor (or the writer
+ * deletes the segments ahead while it reads), WAL_CORRUPT (with `details.segment` and
+ * `details.offset`) for damage in a sealed segment or a malformed frame anywhere,
+ * WAL_MISSING_SEGMENT when segments do not follow each other (LSNs an earlier salvage
+ * recorded as lost, in the GAPS file, are skipped, not missing), and WAL_TRUNCATED when the
+ * writer cuts the log (`truncateAfter`) while it reads: it looks at each segment and at the
+ * end, so it never goes on into the history written after a cut.
  */
 export async function replaySegmentsMmap(
   dir: string | URL,
@@ -120,7 +150,12 @@ export async function replaySegmentsMmapLimit(
     cursor.close();
   }
   const last = records.at(-1);
-  return { records, hasMore: next !== null, nextLsn: last === undefined ? fromLsn : last.lsn + 1n };
+  return {
+    records,
+    hasMore: next !== null,
+    nextLsn: last === undefined ? fromLsn : last.lsn + 1n,
+    cutGeneration: cursor.cutGeneration,
+  };
 }
 
 /**
@@ -132,6 +167,8 @@ export async function replaySegmentsMmapLimit(
 class DirectoryReplay {
   private readonly from: bigint;
   private readonly options: ReplayOptions;
+  /** What each segment's reader is opened with (the replay's own options left out). */
+  private readonly readerOptions: MmapWalReaderOptions;
   private readonly segments: SegmentFile[];
   /** First LSN of the active segment when it is not read: the sealed ones must end just before it. */
   private readonly activeFirstLsn: bigint | null;
@@ -147,6 +184,9 @@ class DirectoryReplay {
   private last: WalRecord | null = null;
   /** Still inside the records below fromLsn (only the first segment read can hold any). */
   private skipping = true;
+  /** The log's suffix-cut generation when this replay started (0 when never cut). */
+  readonly cutGeneration: bigint;
+  private readonly dir: string;
   segmentsOpened = 0;
 
   constructor(logDir: string | URL, fromLsn: bigint, options: ReplayOptions) {
@@ -155,8 +195,14 @@ class DirectoryReplay {
       badArgument('fromLsn', 'a bigint ≥ 1n (LSNs start at 1)', fromLsn);
     if (typeof options !== 'object' || options === null)
       invalidArgument('options must be an object');
+    checkOptionKeys(options, Object.keys(REPLAY_OPTIONS), 'replaySegmentsMmap()');
     this.from = fromLsn;
     this.options = options;
+    const { includeActive, releasePages, cutGeneration, ...readerOptions } = options;
+    this.readerOptions = readerOptions;
+    this.dir = dir;
+    this.cutGeneration = readLastCut(dir)?.generation ?? 0n;
+    if (options.cutGeneration !== undefined) this.checkPagesBefore(options.cutGeneration);
     const all = listSegmentFiles(dir);
     this.logId = logIdOf(all);
     const floor = readFloor(dir) ?? all[0]?.firstLsn ?? null;
@@ -197,7 +243,7 @@ class DirectoryReplay {
       let reader = this.reader;
       if (reader === null) {
         if (this.index >= this.segments.length) {
-          this.checkEndsBeforeActive();
+          this.checkEnd();
           return null;
         }
         reader = this.open(this.segments[this.index++]!);
@@ -222,18 +268,27 @@ class DirectoryReplay {
   nextSegment(): MmapWalReader | null {
     if (this.reader !== null) this.finishSegment(this.reader);
     if (this.index >= this.segments.length) {
-      this.checkEndsBeforeActive();
+      this.checkEnd();
       return null;
     }
     return this.open(this.segments[this.index++]!);
   }
 
   private open(segment: SegmentFile): MmapWalReader {
+    // The segments were listed at the start: a cut since may have replaced the next one.
+    this.checkNoCutSince();
     const lastLsn = this.lastLsnOf(segment);
-    const reader = MmapWalReader.open(
-      segment.path,
-      lastLsn === undefined ? this.options : { ...this.options, lastLsn },
-    );
+    let reader: MmapWalReader;
+    try {
+      reader = MmapWalReader.open(
+        segment.path,
+        lastLsn === undefined ? this.readerOptions : { ...this.readerOptions, lastLsn },
+      );
+    } catch (error) {
+      if (isWalError(error, WalErrorCode.IO) && error.details.errno === Errno.ENOENT)
+        throw this.gone(segment, error);
+      throw error;
+    }
     this.segmentsOpened++;
     const headerLsn = reader.header?.firstLsn;
     // A zero-length active segment: its creator crashed before writing the header.
@@ -324,6 +379,62 @@ class DirectoryReplay {
     );
   }
 
+  /** At the end: no cut since the start, and the sealed segments reach the active one. */
+  private checkEnd(): void {
+    this.checkNoCutSince();
+    this.checkEndsBeforeActive();
+  }
+
+  /** WAL_TRUNCATED when the writer cut the log since this replay started. */
+  private checkNoCutSince(): void {
+    const cut = readLastCut(this.dir);
+    if (cut === null || cut.generation === this.cutGeneration) return;
+    this.close();
+    throw truncatedError(this.dir, cut, cut.generation - this.cutGeneration, this.handedOutTo());
+  }
+
+  /**
+   * The last LSN handed out, as of the segments finished (where the cut checks run), by
+   * `next()` or by a caller draining the readers itself; `fromLsn − 1` before any.
+   */
+  private handedOutTo(): bigint {
+    const before = this.from - 1n;
+    const expected = this.expected;
+    return expected !== null && expected - 1n > before ? expected - 1n : before;
+  }
+
+  /**
+   * Paging: whether the pages read in generation `before` may go on in this one: only when
+   * one cut was made since and it kept every record they handed out.
+   */
+  private checkPagesBefore(before: bigint): void {
+    if (before === this.cutGeneration) return;
+    const cut = readLastCut(this.dir);
+    const handedOut = this.from - 1n;
+    if (cut === null || this.cutGeneration - before > 1n || handedOut > cut.afterLsn)
+      throw truncatedError(this.dir, cut, this.cutGeneration - before, handedOut);
+  }
+
+  /**
+   * Why a listed segment is gone: the writer cut the log (thrown from here), deleted records
+   * below a new floor, or someone removed it.
+   */
+  private gone(segment: SegmentFile, cause: WalError): WalError {
+    this.checkNoCutSince();
+    const floor = readFloor(this.dir);
+    if (floor !== null && floor > segment.firstLsn)
+      return new WalError(
+        WalErrorCode.REPLAY_BELOW_FLOOR,
+        `the writer of ${this.dir} deleted ${segment.path} (truncateBefore or retention: the floor is now ${floor}) while this replay read the log; replay again from ${floor}`,
+        { details: { fromLsn: this.handedOutTo() + 1n, floor }, cause },
+      );
+    return new WalError(
+      WalErrorCode.MISSING_SEGMENT,
+      `${segment.path} was deleted while this replay read the log, and neither a cut nor a new floor of the log says why; restore it, or replay again`,
+      { details: { segment: segment.path, fromLsn: this.handedOutTo() + 1n }, cause },
+    );
+  }
+
   private checkEndsBeforeActive(): void {
     const active = this.activeFirstLsn;
     const expected = this.expected;
@@ -334,4 +445,28 @@ class DirectoryReplay {
       { details: { expectedLsn: expected, activeFirstLsn: active } },
     );
   }
+}
+
+/**
+ * WAL_TRUNCATED for a replay (or pages) that ran while the writer cut the log `cuts` times,
+ * the last one after `cut.afterLsn`, having handed out records up to `handedOut`.
+ */
+function truncatedError(
+  dir: string,
+  cut: SuffixCut | null,
+  cuts: bigint,
+  handedOut: bigint,
+): WalError {
+  const kept = cut?.afterLsn ?? 0n;
+  const what =
+    cuts === 1n
+      ? handedOut > kept
+        ? `the records after LSN ${kept} it handed out (up to ${handedOut}) belong to the history the cut removed; drop them and replay again from ${kept + 1n}`
+        : `nothing it handed out was cut; replay again from ${handedOut + 1n}`
+      : `${cuts} cuts were made, and only the last one's position is recorded: records it handed out after LSN ${kept} or below may belong to a removed history; replay again from the start, or from a position a durable cursor committed`;
+  return new WalError(
+    WalErrorCode.TRUNCATED,
+    `the writer of ${dir} cut the log (truncateAfter, after LSN ${kept}) while this replay read it, so it stops rather than go on into the history written after the cut: ${what}`,
+    { details: { lsn: kept, handedOut, cuts } },
+  );
 }
