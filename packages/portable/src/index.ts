@@ -4,3 +4,4 @@ export {
   PortableWalWriter,
   type PortableWalWriterConfig,
 } from './portable-wal-writer.js';
+export type { PortableRecovery } from './scan-portable.js';

@@ -48,7 +48,10 @@ describe('one writer per portable file, across processes', () => {
     const dir = tempDir('walnut-portable-lock-');
     const path = join(dir, 'events.wal');
     const child = await holder(dir, path);
-    await expectWalError(PortableWalWriter.open(path), WalErrorCode.LOCKED);
+    const refused = await expectWalError(PortableWalWriter.open(path), WalErrorCode.LOCKED);
+    expect(refused.message).toContain(`process ${child.pid}`);
+    expect(refused.message).toMatch(/close its PortableWalWriter/);
+    expect(refused.message).not.toMatch(/directory|read-only/);
     await new Promise((resolve) => {
       child.once('exit', resolve);
       child.kill('SIGKILL');

@@ -25,6 +25,12 @@ describe('one writer per portable file', () => {
     expect(existsSync(`${path}.pid`)).toBe(true);
     const refused = await expectWalError(PortableWalWriter.open(path), WalErrorCode.LOCKED);
     expect(refused.message).toMatch(/this process/);
+    // It speaks of this file and what can be done about it here: there is no log directory
+    // and no read-only open of a portable file.
+    expect(refused.message).toContain(path);
+    expect(refused.message).toMatch(/close the other PortableWalWriter of this file/);
+    expect(refused.message).toMatch(/MmapWalReader/);
+    expect(refused.message).not.toMatch(/directory|read-only|SegmentedWal/);
     await first.appendWithChecksum(Buffer.from('one'));
     await first.close();
     expect(existsSync(`${path}.pid`)).toBe(false);

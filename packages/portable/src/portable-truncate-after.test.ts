@@ -75,6 +75,24 @@ describe('PortableWalWriter.truncateAfter', () => {
     await raw.close();
   });
 
+  it('cuts nothing, and says so, when the record to cut after is no longer in the file', async () => {
+    const memory = new MemoryStorageIo();
+    await memory.mkdir('/portable');
+    const writer = await writerOn(memory);
+    const offsets: number[] = [];
+    for (let i = 1; i <= 5; i++) offsets.push(await writer.appendWithChecksum(data(i)));
+    // Something else zeroes record 3's header while the writer has the file open.
+    const fd = await memory.open(FILE);
+    await memory.write(fd, Buffer.alloc(8), offsets[2]!);
+    await memory.close(fd);
+    const before = Buffer.from(memory.fileBytes(FILE)!);
+    const refused = await expectWalError(writer.truncateAfter(4n), WalErrorCode.CORRUPT);
+    expect(refused.message).toMatch(/no record of that LSN/);
+    expect(memory.fileBytes(FILE)).toEqual(before);
+    expect(writer.nextLsn).toBe(6n);
+    await writer.close();
+  });
+
   it('a power loss at any step of the cut leaves the file before or after it, and it goes on', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 12 }), fc.nat(), async (count, pick) => {

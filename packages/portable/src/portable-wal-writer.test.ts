@@ -6,7 +6,7 @@ import { decodeFileHeader, FILE_HEADER_SIZE, FrameScanner, isWalError } from '@w
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { PortableWalWriter } from './portable-wal-writer.js';
+import { PortableWalWriter, type PortableWalWriterConfig } from './portable-wal-writer.js';
 
 const FILE = '/portable/log.wal';
 
@@ -79,6 +79,13 @@ describe('PortableWalWriter: file layout', () => {
     await io.close(fd);
     const again = await PortableWalWriter.open(FILE, { storageIo: io });
     expect(again.size).toBe(end);
+    expect(again.recovery).toEqual({
+      offset: end,
+      bytes: 10,
+      kind: 'torn',
+      reason: expect.stringMatching(/no valid frame/),
+      lostLsns: null,
+    });
     await again.appendWithChecksum(Buffer.from('three'));
     await again.close();
     expect(payloadsOf(io.fileBytes(FILE)!)).toEqual(['1:one', '2:two', '3:three']);
@@ -103,13 +110,76 @@ describe('PortableWalWriter: file layout', () => {
       const kept = payloadsOf(io.fileBytes(FILE)!.subarray(0, again.size));
       expect(kept).toEqual(appended.slice(0, kept.length));
       expect(kept.length).toBeGreaterThanOrEqual(3);
-      if (appended.slice(kept.length).some((r) => image.includes(r.slice(r.indexOf(':') + 1))))
+      if (appended.slice(kept.length).some((r) => image.includes(r.slice(r.indexOf(':') + 1)))) {
         keptAfterHole++;
+        expect(again.recovery).toMatchObject({
+          offset: again.size,
+          bytes: image.length - again.size,
+          kind: 'lost-writes',
+          lostLsns: { from: BigInt(kept.length + 1) },
+        });
+      }
       await again.appendWithChecksum(Buffer.from('after'));
       await again.close();
       expect(payloadsOf(io.fileBytes(FILE)!).at(-1)).toBe(`${kept.length + 1}:after`);
     }
     expect(keptAfterHole).toBeGreaterThan(0);
+  });
+
+  it('says what opening cut: nothing for a new or a clean file', async () => {
+    const { io, writer } = await fresh();
+    expect(writer.recovery).toBeNull();
+    await writer.appendWithChecksum(Buffer.from('one'));
+    await writer.close();
+    const again = await PortableWalWriter.open(FILE, { storageIo: io });
+    expect(again.recovery).toBeNull();
+    await again.close();
+  });
+
+  it('says what opening cut: zero bytes the file grew into', async () => {
+    const { io, writer } = await fresh();
+    await writer.appendWithChecksum(Buffer.from('one'));
+    await writer.close();
+    const fd = await io.open(FILE);
+    const end = await io.size(fd);
+    await io.write(fd, Buffer.alloc(4096), end);
+    await io.close(fd);
+    const again = await PortableWalWriter.open(FILE, { storageIo: io });
+    expect(again.recovery).toMatchObject({
+      offset: end,
+      bytes: 4096,
+      kind: 'zeros',
+      lostLsns: null,
+    });
+    expect(again.nextLsn).toBe(2n);
+    await again.close();
+  });
+
+  it('says what opening cut: a zeroed frame header and every record after it, with their LSNs', async () => {
+    // 300 records, all synced; then the header of record 150 reads back as zeros. The hole
+    // rule of FORMAT.md cannot tell this from writes a power loss lost, so the records are
+    // cut — and the writer says which, so that the loss is never silent.
+    const { io, writer } = await fresh();
+    const offsets: number[] = [];
+    for (let i = 1; i <= 300; i++)
+      offsets.push(await writer.appendWithChecksum(Buffer.alloc(100, i)));
+    await writer.sync();
+    await writer.close();
+    const size = io.fileBytes(FILE)!.length;
+    const fd = await io.open(FILE);
+    await io.write(fd, Buffer.alloc(8), offsets[149]!);
+    await io.close(fd);
+
+    const again = await PortableWalWriter.open(FILE, { storageIo: io });
+    expect(again.nextLsn).toBe(150n);
+    expect(again.recovery).toEqual({
+      offset: offsets[149],
+      bytes: size - offsets[149]!,
+      kind: 'lost-writes',
+      reason: expect.stringMatching(/zeros where writes never arrived/),
+      lostLsns: { from: 150n, to: 300n },
+    });
+    await again.close();
   });
 
   it('refuses mid-file damage with WAL_CORRUPT', async () => {
@@ -155,6 +225,27 @@ describe('PortableWalWriter: file layout', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('PortableWalWriter.open: options', () => {
+  it('refuses an option it does not know, naming the one likely meant, before touching the file', async () => {
+    const io = memory();
+    await io.mkdir('/portable');
+    const typo = { storageIo: io, maxBatchByte: 10 } as PortableWalWriterConfig;
+    const refused = await expectWalError(PortableWalWriter.open(FILE, typo), 'WAL_BAD_ARGUMENT');
+    expect(refused.message).toMatch(
+      /"maxBatchByte" is not an option of PortableWalWriter.open\(\)/,
+    );
+    expect(refused.message).toMatch(/did you mean maxBatchBytes\?/);
+    expect(io.fileBytes(FILE)).toBeNull();
+  });
+
+  it('refuses options that are not an object', async () => {
+    await expectWalError(
+      PortableWalWriter.open(FILE, null as unknown as PortableWalWriterConfig),
+      'WAL_BAD_ARGUMENT',
+    );
   });
 });
 

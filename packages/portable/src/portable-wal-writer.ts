@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import {
   badArgument,
+  checkOptionKeys,
   DEFAULT_MAX_RECORD_SIZE,
   decodeFileHeader,
   encodeFileHeader,
@@ -32,7 +33,11 @@ import {
   writeProgress,
 } from '@walnut/storage-io';
 import { PendingBatch } from './pending-batch.js';
-import { nextLsnOfRecordsOnly, scanPortableRecords } from './scan-portable.js';
+import {
+  nextLsnOfRecordsOnly,
+  type PortableRecovery,
+  scanPortableRecords,
+} from './scan-portable.js';
 import { SerialQueue } from './serial-queue.js';
 
 /**
@@ -87,6 +92,13 @@ export interface PortableWalStats {
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
+const OPTION_NAMES: readonly (keyof PortableWalWriterConfig)[] = [
+  'storageIo',
+  'ioUring',
+  'maxBatchBytes',
+  'content',
+  'maxRecordSize',
+];
 const { EIO } = Errno;
 
 /**
@@ -97,6 +109,11 @@ const { EIO } = Errno;
 export class PortableWalWriter {
   readonly path: string;
   readonly content: PortableContent;
+  /**
+   * What opening cut from the end of the file (a torn tail, zeros, or a hole of lost writes
+   * with the records after it); null when it cut nothing. Only `'records'` files are cut.
+   */
+  readonly recovery: PortableRecovery | null;
   private readonly io: StorageIo;
   private readonly ownsIo: boolean;
   private readonly fd: IoFd;
@@ -132,9 +149,11 @@ export class PortableWalWriter {
     maxRecordSize: number;
     position: number;
     nextLsn: bigint | null;
+    recovery: PortableRecovery | null;
   }) {
     this.path = init.path;
     this.content = init.content;
+    this.recovery = init.recovery;
     this.io = init.io;
     this.ownsIo = init.ownsIo;
     this.fd = init.fd;
@@ -155,6 +174,10 @@ export class PortableWalWriter {
     config: PortableWalWriterConfig = {},
   ): Promise<PortableWalWriter> {
     const path = pathOption(file, 'path');
+    if (typeof config !== 'object' || config === null)
+      badArgument('config', 'an options object', config);
+    // A misspelt option would otherwise be ignored and its default used without a word.
+    checkOptionKeys(config, OPTION_NAMES, 'PortableWalWriter.open()');
     const content = config.content ?? 'records';
     if (content !== 'records' && content !== 'raw') {
       badArgument('content', "'records' or 'raw'", content);
@@ -173,7 +196,7 @@ export class PortableWalWriter {
     try {
       lock = await lockIfPossible(io, path);
       fd = await io.open(path, { create: true });
-      const { position, nextLsn } = await prepareFile(io, fd, path, content);
+      const { position, nextLsn, recovery } = await prepareFile(io, fd, path, content);
       return new PortableWalWriter({
         path,
         content,
@@ -185,6 +208,7 @@ export class PortableWalWriter {
         maxRecordSize,
         position,
         nextLsn,
+        recovery,
       });
     } catch (error) {
       if (fd !== undefined) await io.close(fd).catch(() => undefined);
@@ -317,6 +341,15 @@ export class PortableWalWriter {
       header.firstLsn,
       lsn,
     );
+    if (scan.nextLsn !== lsn + 1n) {
+      // Opening read every record up to this writer's end; not finding one now means the
+      // file changed under the writer.
+      throw new WalError(
+        WalErrorCode.CORRUPT,
+        `cannot cut ${this.path} after LSN ${lsn}: reading it found no record of that LSN (its records end at offset ${scan.end}), so the file changed since it was opened; nothing was cut — close it and open it again`,
+        { details: { segment: this.path, offset: scan.end, lsn } },
+      );
+    }
     try {
       await this.io.truncate(this.fd, scan.end);
     } catch (error) {
@@ -636,8 +669,34 @@ async function lockIfPossible(io: StorageIo, path: string): Promise<IoLock | Wal
     return await io.lock(path);
   } catch (error) {
     if (isWalError(error, WalErrorCode.LOCK_UNAVAILABLE)) return error;
+    if (isWalError(error, WalErrorCode.LOCKED)) throw fileLockedError(path, error);
     throw error;
   }
+}
+
+/**
+ * StorageIo's WAL_LOCKED speaks of log directories and their writers, and of read-only
+ * opens, which a portable file does not have: this one says what to do about a file. The
+ * original stays the cause (it may say why the holder could not be proven gone).
+ */
+function fileLockedError(path: string, locked: WalError): WalError {
+  const { holderPid, holderIsThisProcess } = locked.details as {
+    holderPid?: number;
+    holderIsThisProcess?: boolean;
+  };
+  const who = holderIsThisProcess
+    ? `this process (pid ${process.pid})`
+    : holderPid === undefined
+      ? 'another process'
+      : `process ${holderPid}`;
+  const todo = holderIsThisProcess
+    ? 'close the other PortableWalWriter of this file first'
+    : `close its PortableWalWriter or stop ${who} first (if it runs no more, remove ${path}.pid)`;
+  return new WalError(
+    WalErrorCode.LOCKED,
+    `${path} is open in a PortableWalWriter of ${who}: one writer per file at a time; ${todo}. To read the file meanwhile, use MmapWalReader (@walnut/mmap-reader) or FrameScanner (@walnut/codec), which take no lock`,
+    { cause: locked, details: { ...locked.details, path } },
+  );
 }
 
 async function prepareFile(
@@ -645,7 +704,7 @@ async function prepareFile(
   fd: IoFd,
   path: string,
   content: PortableContent,
-): Promise<{ position: number; nextLsn: bigint | null }> {
+): Promise<{ position: number; nextLsn: bigint | null; recovery: PortableRecovery | null }> {
   const size = await io.size(fd);
   if (size < FILE_HEADER_SIZE) {
     // Empty, or a creation that crashed before its header was durable: nothing was ever
@@ -663,7 +722,7 @@ async function prepareFile(
     await io.write(fd, header, 0);
     await io.datasync(fd);
     await io.syncDirectory(dirname(path));
-    return { position: FILE_HEADER_SIZE, nextLsn: 1n };
+    return { position: FILE_HEADER_SIZE, nextLsn: 1n, recovery: null };
   }
   const headerBytes = Buffer.alloc(FILE_HEADER_SIZE);
   await readFully(io, fd, headerBytes, 0);
@@ -682,12 +741,12 @@ async function prepareFile(
   }
   if (content === 'raw') {
     const nextLsn = await nextLsnOfRecordsOnly(io, fd, size, header.headerLength, header.firstLsn);
-    return { position: size, nextLsn };
+    return { position: size, nextLsn, recovery: null };
   }
   const scan = await scanPortableRecords(io, fd, path, size, header.headerLength, header.firstLsn);
   if (scan.end < size) {
     await io.truncate(fd, scan.end);
     await io.datasync(fd);
   }
-  return { position: scan.end, nextLsn: scan.nextLsn };
+  return { position: scan.end, nextLsn: scan.nextLsn, recovery: scan.cut };
 }

@@ -1,6 +1,8 @@
 import {
   classifyDamage,
+  type DamageKind,
   FrameScanner,
+  type LsnGap,
   lostWritesHoleEnd,
   WalError,
   WalErrorCode,
@@ -9,18 +11,45 @@ import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 
 const CHUNK = 1024 * 1024;
 
+/** What opening a 'records' file cut from its end (`PortableWalWriter.recovery`). */
+export interface PortableRecovery {
+  /** File offset the cut began at: the end of the last record kept. */
+  offset: number;
+  /** Bytes cut, from `offset` to the end the file had. */
+  bytes: number;
+  /**
+   * - `'torn'`: no valid frame from `offset` on: a write a crash cut short.
+   * - `'zeros'`: only zero bytes from `offset` on: space the file grew into whose writes
+   *   never reached the disk.
+   * - `'lost-writes'`: a hole of writes a power loss lost, followed by records written after
+   *   it, cut with it as writes that were never synced (FORMAT.md, "Holes of lost writes").
+   *   If they had been synced, this was damage on the disk, and `lostLsns` were acknowledged
+   *   as durable: restore them from a copy.
+   */
+  kind: 'torn' | 'zeros' | 'lost-writes';
+  reason: string;
+  /**
+   * `'lost-writes'` only: from the first LSN the file no longer holds to the highest LSN
+   * of the records found right after the hole (records after further damage, counted in
+   * `bytes`, may carry higher ones). Null for the other kinds: their bytes hold no record.
+   */
+  lostLsns: LsnGap | null;
+}
+
 export interface PortableScan {
   /** File offset just past the last valid frame: where appending continues. */
   end: number;
   nextLsn: bigint;
+  /** What lies between `end` and the end of the file, to be cut; null when nothing does. */
+  cut: PortableRecovery | null;
 }
 
 /**
- * Reads a 'records' portable file frame by frame, in chunks. A clean end or a torn tail
- * ends the scan (the caller cuts the tail), as does a hole of writes a power loss lost
- * followed by later ones it kept; other damage followed by a valid frame is mid-file
- * corruption and throws WAL_CORRUPT. With `stopAfter`, the scan ends right after
- * the record of that LSN (where a cut after it leaves the file). A frame may be as long as the format allows,
+ * Reads a 'records' portable file frame by frame, in chunks. A clean end, a torn tail or a
+ * hole of writes a power loss lost followed by later ones it kept ends the scan (`cut` says
+ * what the caller is to cut); other damage followed by a valid frame is mid-file corruption
+ * and throws WAL_CORRUPT. With `stopAfter`, the scan ends right after the record of that LSN
+ * (where a cut after it leaves the file). A frame may be as long as the format allows,
  * whatever maxRecordSize this run was given: it limits new appends, not what is read.
  */
 export async function scanPortableRecords(
@@ -33,15 +62,16 @@ export async function scanPortableRecords(
   stopAfter?: bigint,
 ): Promise<PortableScan> {
   if (stopAfter !== undefined && stopAfter < firstLsn)
-    return { end: headerLength, nextLsn: firstLsn };
+    return { end: headerLength, nextLsn: firstLsn, cut: null };
   let offset = headerLength;
   let nextLsn = firstLsn;
   let chunkSize = CHUNK;
   while (offset < size) {
-    const length = Math.min(chunkSize, size - offset);
-    const buf = Buffer.allocUnsafe(length);
+    const buf = Buffer.allocUnsafe(Math.min(chunkSize, size - offset));
     const got = await readFully(io, fd, buf, offset);
-    const reachesEnd = offset + got >= size;
+    const chunkEnd = offset + got;
+    // A short read is the file's real end.
+    const reachesEnd = got < buf.length || chunkEnd >= size;
     const scanner = new FrameScanner(buf.subarray(0, got), {
       baseOffset: offset,
       chunked: !reachesEnd,
@@ -55,38 +85,97 @@ export async function scanPortableRecords(
         );
       }
       nextLsn += 1n;
-      if (record.lsn === stopAfter) return { end: scanner.offset, nextLsn };
+      if (record.lsn === stopAfter) return { end: scanner.offset, nextLsn, cut: null };
     }
     const stop = scanner.stop;
     if (!stop) break;
-    if ((stop.kind as string) === 'partial') {
-      if (stop.offset === offset)
-        chunkSize = Math.max(chunkSize * 2, (stop as { needed?: number }).needed ?? 0);
+    // A chunk judges nothing at its end: a frame it cuts ('partial') and a frame ending
+    // exactly there (which the scanner, its data ending there, takes for a clean end) are
+    // read on in the next chunk.
+    if (stop.kind === 'partial' || (stop.offset === chunkEnd && !reachesEnd)) {
+      if (stop.offset === offset) chunkSize = Math.max(chunkSize * 2, stop.needed ?? 0);
       offset = stop.offset;
       continue;
     }
-    if (stop.kind === 'corrupt') {
-      if (!isLostWrites(buf.subarray(stop.offset - offset, got), stop.offset))
-        throw corruptAt(path, stop.offset, stop.reason);
-    } else if (!reachesEnd) {
-      // The scanner judged only this chunk; what follows decides torn versus corrupt.
-      const rest = Buffer.allocUnsafe(size - stop.offset);
-      const bytes = rest.subarray(0, await readFully(io, fd, rest, stop.offset));
-      if (classifyDamage(bytes, 0) === 'corrupt' && !isLostWrites(bytes, stop.offset))
-        throw corruptAt(path, stop.offset, stop.reason);
-    }
-    return { end: stop.offset, nextLsn };
+    if (stop.offset >= chunkEnd) return { end: stop.offset, nextLsn, cut: null };
+    const rest = reachesEnd
+      ? buf.subarray(stop.offset - offset, got)
+      : await readRest(io, fd, stop.offset, size);
+    // The scanner judged only this chunk, unless it found a valid frame in it after the
+    // damage; otherwise what follows decides torn versus corrupt.
+    const judged = reachesEnd || stop.kind === 'corrupt';
+    const kind = judged ? stop.kind : classifyDamage(rest, 0);
+    const damage = judged ? stop.reason : 'no valid frame here';
+    return {
+      end: stop.offset,
+      nextLsn,
+      cut: cutAt(path, rest, stop.offset, kind, damage, nextLsn),
+    };
   }
-  return { end: offset, nextLsn };
+  return { end: offset, nextLsn, cut: null };
+}
+
+async function readRest(io: StorageIo, fd: IoFd, offset: number, size: number): Promise<Buffer> {
+  const rest = Buffer.allocUnsafe(size - offset);
+  return rest.subarray(0, await readFully(io, fd, rest, offset));
 }
 
 /**
- * A file is appended to and synced from its end, so valid frames after a hole of lost
- * writes (`lostWritesHoleEnd`) are of unsynced writes a power loss kept without earlier
- * ones: a torn tail, cut like any other (decision 0302's rule for a newest segment).
+ * What to cut at `offset`, where the valid records end. A file is appended to and synced
+ * from its end, so valid frames after a hole of lost writes (`lostWritesHoleEnd`) are taken
+ * for unsynced writes a power loss kept without earlier ones: cut like a torn tail
+ * (decision 0302's rule for a newest segment). Any other damage before a valid frame is
+ * WAL_CORRUPT.
  */
-function isLostWrites(rest: Buffer, fileOffset: number): boolean {
-  return lostWritesHoleEnd(rest, 0, fileOffset) >= 0;
+function cutAt(
+  path: string,
+  rest: Buffer,
+  offset: number,
+  kind: DamageKind,
+  damage: string,
+  nextLsn: bigint,
+): PortableRecovery {
+  const bytes = rest.length;
+  if (kind === 'eof') {
+    return {
+      offset,
+      bytes,
+      kind: 'zeros',
+      reason: 'only zero bytes from here to the end of the file',
+      lostLsns: null,
+    };
+  }
+  if (kind === 'torn') {
+    return {
+      offset,
+      bytes,
+      kind: 'torn',
+      reason: 'no valid frame from here to the end of the file (a write cut short)',
+      lostLsns: null,
+    };
+  }
+  const holeEnd = lostWritesHoleEnd(rest, 0, offset);
+  if (holeEnd < 0) throw corruptAt(path, offset, damage);
+  return {
+    offset,
+    bytes,
+    kind: 'lost-writes',
+    reason: `${holeEnd} bytes with zeros where writes never arrived (lost by a power loss, or synced data the disk zeroed), then ${bytes - holeEnd} bytes of records written after them`,
+    lostLsns: { from: nextLsn, to: highestLsnFrom(rest, holeEnd, offset, nextLsn) },
+  };
+}
+
+/** The highest LSN of the records from `rest[index]` on, up to the first stop; `floor` if none is higher. */
+function highestLsnFrom(rest: Buffer, index: number, restOffset: number, floor: bigint): bigint {
+  let highest = floor;
+  const scanner = new FrameScanner(rest, { start: index, baseOffset: restOffset });
+  try {
+    for (let record = scanner.nextRecord(); record; record = scanner.nextRecord())
+      if (record.lsn > highest) highest = record.lsn;
+  } catch {
+    // A frame that checks out but holds no record ends the run like damage does.
+  }
+  return highest;
 }
 
 function corruptAt(path: string, offset: number, reason: string): WalError {
@@ -116,6 +205,8 @@ export async function nextLsnOfRecordsOnly(
   while (offset < size) {
     const buf = Buffer.allocUnsafe(Math.min(chunkSize, size - offset));
     const got = await readFully(io, fd, buf, offset);
+    const chunkEnd = offset + got;
+    const reachesEnd = got < buf.length || chunkEnd >= size;
     const scanner = new FrameScanner(buf.subarray(0, got), {
       baseOffset: offset,
       chunked: true,
@@ -130,9 +221,9 @@ export async function nextLsnOfRecordsOnly(
     }
     const stop = scanner.stop;
     if (stop === null || stop.offset >= size) break;
-    if (stop.kind !== 'partial' || offset + got >= size) return null;
-    if (stop.offset === offset)
-      chunkSize = Math.max(chunkSize * 2, (stop as { needed?: number }).needed ?? 0);
+    // Only the chunk's end, where it judges nothing, is read on from (as when opening).
+    if (reachesEnd || (stop.kind !== 'partial' && stop.offset !== chunkEnd)) return null;
+    if (stop.offset === offset) chunkSize = Math.max(chunkSize * 2, stop.needed ?? 0);
     offset = stop.offset;
   }
   return nextLsn;
