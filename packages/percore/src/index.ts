@@ -10,6 +10,7 @@ export type { ResumePoint } from './files/resume-point.js';
 export { EpochRef } from './manager/epoch-ref.js';
 export { PerCoreWalManager, type ReclaimedCore } from './manager/manager.js';
 export type { PerCoreWalManagerConfig } from './manager/manager-config.js';
+export type { TailCut } from './manager/open-cores.js';
 export {
   type CoreHandoff,
   isManagerRequest,

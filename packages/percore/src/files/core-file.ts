@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import {
+  BodyKind,
+  decodeCoreEntryBody,
   decodeFileHeader,
   encodeFileHeader,
   FILE_HEADER_SIZE,
+  FrameScanner,
+  invalidArgument,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
@@ -88,10 +92,42 @@ export async function resumeCoreFile(
     ? { position, sequence: last.sequence, epoch: last.epoch, timestampNs: last.timestampNs }
     : { ...from, position };
   if (size > position) {
+    await refuseAnotherCoresTail(io, fd, coreId, path, position, size);
     await io.truncate(fd, position);
     await io.fsync(fd);
   }
   return at;
+}
+
+/** What `refuseAnotherCoresTail` reads: enough for the first entry, unless it is a large one. */
+const TAIL_PROBE = 64 * 1024;
+
+/**
+ * `WAL_BAD_ARGUMENT` when the first entry after `position` is another core's: the header
+ * names no core, so with no entry before `position` (a resume from the header) only the
+ * entries to be cut tell that the caller passed the wrong file or core id.
+ */
+async function refuseAnotherCoresTail(
+  io: StorageIo,
+  fd: IoFd,
+  coreId: number,
+  path: string,
+  position: number,
+  size: number,
+): Promise<void> {
+  const probe = await readFully(io, fd, path, position, Math.min(size - position, TAIL_PROBE));
+  const body = new FrameScanner(probe, { baseOffset: position, chunked: true }).nextFrame()?.body;
+  if (body === undefined || body[0] !== BodyKind.CORE_ENTRY) return;
+  let owner: number;
+  try {
+    owner = decodeCoreEntryBody(body).coreId;
+  } catch {
+    return; // not an entry this check can read: the scan that follows judges it
+  }
+  if (owner !== coreId)
+    invalidArgument(
+      `${path} holds entries of core ${owner}, not core ${coreId}; nothing was cut. Pass coreId ${owner}, or the path of core ${coreId}'s file`,
+    );
 }
 
 /** WAL_CORRUPT unless the header is a core file's; WAL_UNSUPPORTED_FORMAT if it is encrypted. */

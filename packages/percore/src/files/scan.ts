@@ -145,7 +145,7 @@ function judgeDamage(stop: ScanStop, rest: Buffer): ScanStop {
   return {
     ...stop,
     kind: 'torn',
-    reason: `a zero-filled hole (writes a power loss lost) followed by ${rest.length - next} bytes from offset ${stop.offset + next} written after it and never made durable`,
+    reason: `a zero-filled hole followed by ${rest.length - next} bytes of entries from offset ${stop.offset + next}, taken for a hole of lost writes (a power loss kept later unsynced writes without earlier ones), which a disk that zeroed synced data also leaves; everything from offset ${stop.offset} is cut as a torn tail (codec FORMAT.md, "Holes of lost writes")`,
   };
 }
 

@@ -4,6 +4,7 @@ import { CoreWalWriter } from '../write/core-wal-writer.js';
 import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
 import {
   type CoreHandoff,
+  checkEndpoint,
   type MessageEndpoint,
   RELEASED,
   WorkerLink,
@@ -73,6 +74,8 @@ export class CoreOwners {
   /** Syncs and closes the in-process writer; from now on `endpoint` answers for the core. */
   async handOff(coreId: number, endpoint: MessageEndpoint): Promise<CoreHandoff> {
     const writer = this.writer(coreId);
+    // Before the writer closes: a core must never be left with no owner.
+    checkEndpoint(endpoint);
     await writer.close();
     this.writers.delete(coreId);
     this.workers.set(

@@ -55,6 +55,17 @@ describe('PerCoreWalManager', () => {
     await manager.close();
   });
 
+  it('after close, every call that would touch the directory is WAL_CLOSED: it no longer holds the lock', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    await manager.checkpoint(1n);
+    await Promise.all([manager.close(), manager.close()]);
+    const manifest = await readManifest(io, DIR);
+    await expectWalError(manager.reclaim(), WalErrorCode.CLOSED);
+    await expectWalError(manager.checkpoint(2n), WalErrorCode.CLOSED);
+    await expectWalError(manager.recover(), WalErrorCode.CLOSED);
+    expect(await readManifest(io, DIR)).toEqual(manifest);
+  });
+
   it('advanceEpoch is visible through epochRef', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
     expect(manager.advanceEpoch()).toBe(1n);

@@ -14,7 +14,7 @@ import {
   type PerCoreWalManagerConfig,
   writerOptions,
 } from './manager-config.js';
-import { createCores, type OpenedCores, openCores } from './open-cores.js';
+import { createCores, type OpenedCores, openCores, type TailCut } from './open-cores.js';
 import type { CoreHandoff, MessageEndpoint } from './protocol.js';
 
 export interface ReclaimedCore {
@@ -42,6 +42,7 @@ export class PerCoreWalManager {
   private readonly stray: StrayCoreFile[];
   /** Current valid ends of stray files (they are never written, only covered by checkpoints). */
   private readonly strayEnds: Map<number, ResumePoint>;
+  private readonly cut: readonly TailCut[];
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -55,6 +56,7 @@ export class PerCoreWalManager {
     this.lastManifest = opened.manifest;
     this.stray = opened.stray;
     this.strayEnds = opened.strayEnds;
+    this.cut = opened.tailsCut;
     this.epochRef = new EpochRef();
     this.epochRef.store(opened.epoch);
     this.cores = new CoreOwners(opened.writers, {
@@ -108,6 +110,15 @@ export class PerCoreWalManager {
   /** Files of cores ≥ numCores found on open. */
   get strayCores(): readonly StrayCoreFile[] {
     return this.stray;
+  }
+
+  /**
+   * What opening cut from the end of core files (a torn tail, a hole of lost writes, zeros
+   * after the last entry), one per file it cut: `recover()` after `open` reads the files as
+   * cut and reports a clean end, so this is where a cut shows. Empty after `create`.
+   */
+  get tailsCut(): readonly TailCut[] {
+    return this.cut;
   }
 
   corePath(coreId: number): string {
@@ -179,6 +190,8 @@ export class PerCoreWalManager {
    */
   reclaim(): Promise<ReclaimedCore[]> {
     return this.serialized(async () => {
+      // Never a manifest written without the directory's lock.
+      this.assertOpen();
       const { todo, floored } = reclaimFloors(this.lastManifest, this.numCores);
       if (todo.length === 0) return [];
       await writeManifest(this.io, this.baseDir, floored);

@@ -7,8 +7,17 @@ import { PerCoreWalManager } from './manager.js';
 
 const DIR = '/logs';
 let io: MemoryStorageIo;
-/** A directory right after `create` with three cores. */
-const THREE_CORES_CREATED = ['LOCK', 'MANIFEST', 'wal-0.log', 'wal-1.log', 'wal-2.log'];
+/** A directory right after `create` with three cores: each core file has its writer's lock. */
+const THREE_CORES_CREATED = [
+  'LOCK',
+  'MANIFEST',
+  'wal-0.log',
+  'wal-0.log.lock',
+  'wal-1.log',
+  'wal-1.log.lock',
+  'wal-2.log',
+  'wal-2.log.lock',
+];
 
 beforeEach(() => {
   io = new MemoryStorageIo();
@@ -76,7 +85,13 @@ describe('PerCoreWalManager.create, open and openAndRecover', () => {
       allowOtherFiles: true,
     });
     await manager.close();
-    expect((await io.readdir(DIR)).sort()).toEqual(['LOCK', 'MANIFEST', 'app.sqlite', 'wal-0.log']);
+    expect((await io.readdir(DIR)).sort()).toEqual([
+      'LOCK',
+      'MANIFEST',
+      'app.sqlite',
+      'wal-0.log',
+      'wal-0.log.lock',
+    ]);
   });
 
   it('create and open refuse an unknown config key, naming the likely intended one', async () => {

@@ -1,6 +1,14 @@
 import { join } from 'node:path';
-import { type CoreEntry, classifyLogDirectory, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  type CoreEntry,
+  classifyLogDirectory,
+  invalidArgument,
+  type ScanStop,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
+import { coreLockPath, isCoreLockName } from '../files/core-lock.js';
 import {
   type CheckpointManifest,
   type CoreCheckpoint,
@@ -27,6 +35,18 @@ import {
 
 const LOCK_FILE = 'LOCK';
 
+/** What `open` cut from the end of a core file, so that its writer appends after valid entries. */
+export interface TailCut {
+  readonly coreId: number;
+  readonly path: string;
+  /** Where the file ends now: the end of its last valid entry. */
+  readonly offset: number;
+  /** How many bytes were cut. */
+  readonly bytes: number;
+  /** Why reading stopped there: `torn` (an interrupted write, a hole of lost writes) or `eof` (zeros after the last entry). */
+  readonly stop: ScanStop;
+}
+
 /** A directory's cores, locked, checked and with a writer each: what a manager is built from. */
 export interface OpenedCores {
   /** The directory, as a path. */
@@ -46,6 +66,8 @@ export interface OpenedCores {
   readonly epoch: bigint;
   /** What the files held after the checkpoint, when opening was asked to collect it. */
   readonly recovery: RecoveryResult | null;
+  /** The tails cut from the files of cores below numCores (stray files are never cut). */
+  readonly tailsCut: TailCut[];
 }
 
 /**
@@ -99,6 +121,7 @@ export async function createCores(userConfig: PerCoreWalManagerConfig): Promise<
       stray: [],
       epoch: manifest.epoch,
       recovery: null,
+      tailsCut: [],
     };
   } catch (error) {
     // The files made so far hold only headers and no manifest names them: they go, so that
@@ -107,6 +130,10 @@ export async function createCores(userConfig: PerCoreWalManagerConfig): Promise<
       await writer.close().catch(() => {});
       await io.unlink(writer.path).catch(() => {});
     }
+    // Their lock sidecars too (the directory's lock is still held, so no writer can be
+    // taking one), the one of the file whose create failed included.
+    for (const coreId of coreIds(config.numCores))
+      await io.unlink(coreLockPath(pattern.path(config.baseDir, coreId))).catch(() => {});
     await lock?.release().catch(() => {});
     if (ownsIo) await io.closeIo();
     throw error;
@@ -128,8 +155,13 @@ function refuseOtherFiles(config: CheckedConfig, pattern: CorePathPattern, names
       { details: { path: config.baseDir } },
     );
   }
+  const isCoreFile = (name: string): boolean => pattern.coreIdOf(name) !== null;
   const others = listing.others.filter(
-    (n) => n !== MANIFEST_FILE && n !== `${MANIFEST_FILE}.tmp` && pattern.coreIdOf(n) === null,
+    (n) =>
+      n !== MANIFEST_FILE &&
+      n !== `${MANIFEST_FILE}.tmp` &&
+      !isCoreFile(n) &&
+      !isCoreLockName(n, isCoreFile),
   );
   if (others.length === 0) return;
   throw new WalError(
@@ -154,6 +186,13 @@ export async function openCores(
   let lock: IoLock | null = null;
   const writers = new Map<number, CoreWalWriter>();
   try {
+    // Checked first: locking would report the missing LOCK inside it instead.
+    if ((await io.stat(config.baseDir)) === null)
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `${config.baseDir} does not exist, so it holds no per-core logs; create them with PerCoreWalManager.create (which makes the directory), or check baseDir`,
+        { details: { path: config.baseDir } },
+      );
     lock = await io.lock(join(config.baseDir, LOCK_FILE));
     const manifest = await readManifest(io, config.baseDir);
     if (manifest === null)
@@ -166,7 +205,11 @@ export async function openCores(
     const onDisk = await pattern.coreIdsIn(io, config.baseDir);
     const points = new Map(manifest.cores.map((c) => [c.coreId, c]));
     for (const coreId of points.keys())
-      if (!onDisk.has(coreId))
+      if (!onDisk.has(coreId) && pattern.pattern !== manifest.segmentPattern)
+        invalidArgument(
+          `segmentPattern ${JSON.stringify(pattern.pattern)} differs from ${JSON.stringify(manifest.segmentPattern)}, the one the logs in ${config.baseDir} were created with (recorded in ${MANIFEST_FILE}), and ${corePath(coreId)} does not exist; open with segmentPattern ${JSON.stringify(manifest.segmentPattern)}, or leave it out`,
+        );
+      else if (!onDisk.has(coreId))
         throw new WalError(
           WalErrorCode.MISSING_SEGMENT,
           `${corePath(coreId)} (core ${coreId}) is listed in the manifest but missing; restore it — its entries after checkpoint ${manifest.checkpointId} are not anywhere else`,
@@ -174,6 +217,7 @@ export async function openCores(
         );
     const cores: CoreRecovery[] = [];
     const lists: CoreEntry[][] = [];
+    const tailsCut: TailCut[] = [];
     const scan = async (point: CoreCheckpoint): Promise<ResumePoint> => {
       const { coreId } = point;
       const entries: CoreEntry[] | undefined = collect ? [] : undefined;
@@ -196,6 +240,16 @@ export async function openCores(
           stray: coreId >= config.numCores,
         });
       }
+      // Only writers cut (openAt below): a stray file's tail stays for recover() to report.
+      const cut = scanned.size - scanned.end.position;
+      if (cut > 0 && coreId < config.numCores)
+        tailsCut.push({
+          coreId,
+          path: corePath(coreId),
+          offset: scanned.end.position,
+          bytes: cut,
+          stop: scanned.stop,
+        });
       return scanned.end;
     };
     for (const coreId of coreIds(config.numCores)) {
@@ -243,6 +297,7 @@ export async function openCores(
       stray,
       epoch,
       recovery,
+      tailsCut,
     };
   } catch (error) {
     for (const writer of writers.values()) await writer.close().catch(() => {});

@@ -40,6 +40,17 @@ describe('manager ↔ worker protocol', () => {
     await manager.close();
   });
 
+  it('handOff refuses an endpoint that cannot carry the protocol, and the core keeps its writer', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    const notAPort = { postMessage() {} } as unknown as MessagePort;
+    const error = await expectWalError(manager.handOff(0, notAPort), WalErrorCode.BAD_ARGUMENT);
+    expect(error.message).toContain('it lacks on, off');
+    manager.writer(0).appendPut(Buffer.from('k'), Buffer.from('v'));
+    expect((await manager.checkpoint(1n)).cores[0]!.sequence).toBe(2n);
+    await manager.close();
+  });
+
   it('reclaim reaches a handed-off writer, which keeps appending to the rewritten file', async () => {
     const io = new MemoryStorageIo();
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });

@@ -1,4 +1,4 @@
-import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
+import { invalidArgument, isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import type { ResumePoint } from '../files/resume-point.js';
 import { type CoreWalWriter, CoreWalWriter as Writer } from '../write/core-wal-writer.js';
 import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
@@ -56,6 +56,17 @@ export interface MessageEndpoint {
   postMessage(message: unknown): void;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   off(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+/** `WAL_BAD_ARGUMENT` unless `endpoint` can carry the protocol both ways. */
+export function checkEndpoint(endpoint: unknown): asserts endpoint is MessageEndpoint {
+  const missing = (['postMessage', 'on', 'off'] as const).filter(
+    (name) => typeof (endpoint as Record<string, unknown> | null)?.[name] !== 'function',
+  );
+  if (missing.length > 0)
+    invalidArgument(
+      `endpoint must be a MessagePort, a Worker or parentPort (postMessage, on and off); it lacks ${missing.join(', ')}. Pass port1 of a MessageChannel whose port2 the worker serves with serveCoreWriter`,
+    );
 }
 
 /** What a worker needs to take over a core's writer from the manager (structured-cloneable). */

@@ -5,6 +5,7 @@ import {
   type FileHeader,
   invalidArgument,
   type ScanStop,
+  WalError,
 } from '@walnut/codec';
 import { createStorageIo, type IoFd, type StorageIo } from '@walnut/storage-io';
 import { checkCoreHeader } from '../files/core-file.js';
@@ -58,6 +59,8 @@ export interface CoreReadResult {
  * valid entries is `WAL_CORRUPT` naming the file and offset, never a silently short result.
  */
 export class PerCoreWalReader {
+  private closing: Promise<void> | null = null;
+
   private constructor(
     readonly path: string,
     readonly header: FileHeader,
@@ -91,6 +94,9 @@ export class PerCoreWalReader {
 
   /** Reads the entries in `[from, to)`; throws `WAL_CORRUPT` on mid-file damage. */
   async read(options: CoreReadOptions = {}): Promise<CoreReadResult> {
+    // The descriptor number may belong to another file of a shared StorageIo by now.
+    if (this.closing !== null)
+      throw WalError.closed(`the reader of ${this.path}`, 'open a new PerCoreWalReader');
     const from = options.from ?? FILE_HEADER_SIZE;
     const start = typeof from === 'number' ? from : from.position;
     const to = options.to ?? this.size;
@@ -120,8 +126,17 @@ export class PerCoreWalReader {
     return { path: this.path, coreId, from: start, entries, stop: outcome.stop, end: outcome.end };
   }
 
-  async close(): Promise<void> {
-    await this.io.close(this.fd);
-    if (this.ownsIo) await this.io.closeIo();
+  /** Closes the file (and an owned StorageIo); closing again waits for the same close. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    try {
+      await this.io.close(this.fd);
+    } finally {
+      if (this.ownsIo) await this.io.closeIo();
+    }
   }
 }

@@ -6,7 +6,7 @@ import { midFileCorruptionError, scanCoreRange } from '../files/scan.js';
 
 /**
  * Scans a core file from its place in checkpoint `checkpointId` (collecting its entries when
- * `into` is given); returns the end of the last valid entry and why the scan stopped. A file
+ * `into` is given); returns the end of the last valid entry, why the scan stopped and the file's size. A file
  * shorter than that place lost synced data, and damage followed by valid entries is mid-file
  * corruption (unless it is a hole a power loss left: see `ScanExpectations.unsyncedTail`):
  * both `WAL_CORRUPT`, never a tail to cut.
@@ -17,7 +17,7 @@ export async function scanFromCheckpoint(
   point: CoreCheckpoint,
   checkpointId: bigint,
   into?: CoreEntry[],
-): Promise<{ end: ResumePoint; stop: ScanStop }> {
+): Promise<{ end: ResumePoint; stop: ScanStop; size: number }> {
   const { coreId } = point;
   const fd = await io.open(path, { readOnly: true });
   try {
@@ -57,7 +57,7 @@ export async function scanFromCheckpoint(
           epoch: point.epoch,
           timestampNs: point.timestampNs,
         };
-    return { end, stop: scan.stop };
+    return { end, stop: scan.stop, size };
   } finally {
     await io.close(fd);
   }

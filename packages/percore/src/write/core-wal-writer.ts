@@ -10,8 +10,9 @@ import {
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
-import type { IoCompletion, IoFd, StorageIo } from '@walnut/storage-io';
+import type { IoCompletion, IoFd, IoLock, StorageIo } from '@walnut/storage-io';
 import { createCoreFile, resumeCoreFile, rewriteSparse } from '../files/core-file.js';
+import { lockCoreFile } from '../files/core-lock.js';
 import { HEADER_RESUME_POINT, type ResumePoint } from '../files/resume-point.js';
 import { ioOrOwned } from '../owned-io.js';
 import { MonotonicStamp, wallClockNs } from './clock.js';
@@ -26,6 +27,8 @@ import { checkCoreId } from './validate.js';
 import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
 
 const MAX_SYNC_ROUNDS = 4;
+/** A full write buffer held back during `reclaimBefore`, and the entries that end where it ends. */
+type HeldBuffer = { readonly buffer: WriteBuffer; readonly entries: number };
 /** Frame header + fixed entry fields (+ the u32 key length of a put). */
 const DELETE_OVERHEAD = FRAME_HEADER_SIZE + CORE_ENTRY_FIXED;
 const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
@@ -45,6 +48,7 @@ export class CoreWalWriter {
 
   private readonly io: StorageIo;
   private readonly ownsIo: boolean;
+  private readonly lock: IoLock;
   private readonly writes: CoreWrites;
   private readonly stamp: MonotonicStamp;
   private readonly buffers: WriteBufferPool;
@@ -54,9 +58,11 @@ export class CoreWalWriter {
   private epochValue: bigint;
   private entriesTotal = 0;
   private closed = false;
-  private busy: string | null = null;
+  private closing: Promise<void> | null = null;
+  /** While `reclaimBefore` replaces the file: full buffers, written once the new file is in place. */
+  private held: HeldBuffer[] | null = null;
   private syncChain: Promise<void> = Promise.resolve();
-  /** `sync()` calls running or queued: the StorageIo path waits for them. */
+  /** `sync()` and `reclaimBefore()` calls running or queued: the StorageIo path waits for them. */
   private directSyncs = 0;
 
   private constructor(
@@ -64,6 +70,7 @@ export class CoreWalWriter {
     path: string,
     io: StorageIo,
     ownsIo: boolean,
+    lock: IoLock,
     fd: IoFd,
     at: ResumePoint,
     options: CoreWalWriterOptions,
@@ -72,6 +79,7 @@ export class CoreWalWriter {
     this.path = path;
     this.io = io;
     this.ownsIo = ownsIo;
+    this.lock = lock;
     this.stamp = new MonotonicStamp(options.clock ?? wallClockNs, at.timestampNs);
     this.buffers = new WriteBufferPool(options.bufferSize ?? DEFAULT_CORE_BUFFER_SIZE);
     this.writes = new CoreWrites(io, fd, path, this.buffers, at.position);
@@ -83,7 +91,8 @@ export class CoreWalWriter {
 
   /**
    * Creates a new core file (`WAL_BAD_STATE` if it exists): writes the 64-byte header
-   * (fileKind 'core'), fsyncs the file and its directory.
+   * (fileKind 'core'), fsyncs the file and its directory. The writer holds the file's lock
+   * (`<path>.lock`) until it is closed.
    */
   static async create(
     coreId: number,
@@ -93,10 +102,13 @@ export class CoreWalWriter {
     checkCoreId(coreId);
     checkOptions(options);
     const { io, ownsIo } = ioOrOwned(options.io);
+    let lock: IoLock | null = null;
     try {
+      lock = await lockCoreFile(io, coreId, path);
       const fd = await createCoreFile(io, coreId, path);
-      return new CoreWalWriter(coreId, path, io, ownsIo, fd, HEADER_RESUME_POINT, options);
+      return new CoreWalWriter(coreId, path, io, ownsIo, lock, fd, HEADER_RESUME_POINT, options);
     } catch (error) {
+      await lock?.release().catch(() => {});
       if (ownsIo) await io.closeIo();
       throw error;
     }
@@ -106,7 +118,9 @@ export class CoreWalWriter {
    * Resumes an existing core file at `position`: validates every entry up to it (from the
    * header, or from `options.from`), cuts everything after it and fsyncs the cut, and restores
    * sequence, epoch and the last timestamp from the last entry. `WAL_CORRUPT` if `position` is
-   * not the end of a valid entry.
+   * not the end of a valid entry; `WAL_LOCKED`, with nothing cut, while another writer (in
+   * any process or thread) has the file open; `WAL_BAD_ARGUMENT` if the entries it would cut
+   * are another core's.
    */
   static async openAt(
     coreId: number,
@@ -122,13 +136,16 @@ export class CoreWalWriter {
         `position must be an integer ≥ ${from.position} (the resume boundary), got ${position}`,
       );
     const { io, ownsIo } = ioOrOwned(options.io);
+    let lock: IoLock | null = null;
     let fd: IoFd | null = null;
     try {
+      lock = await lockCoreFile(io, coreId, path);
       fd = await io.open(path);
       const at = await resumeCoreFile(io, fd, coreId, path, position, from);
-      return new CoreWalWriter(coreId, path, io, ownsIo, fd, at, options);
+      return new CoreWalWriter(coreId, path, io, ownsIo, lock, fd, at, options);
     } catch (error) {
       if (fd !== null) await io.close(fd).catch(() => {});
+      await lock?.release().catch(() => {});
       if (ownsIo) await io.closeIo();
       throw error;
     }
@@ -261,14 +278,7 @@ export class CoreWalWriter {
    * request) are safe. A failed write or sync throws and poisons the writer.
    */
   sync(): Promise<void> {
-    this.directSyncs++;
-    const run = this.syncChain
-      .then(() => this.syncDirect())
-      .finally(() => {
-        this.directSyncs--;
-      });
-    this.syncChain = run.catch(() => {});
-    return run;
+    return this.inTurn(() => this.syncDirect());
   }
 
   /**
@@ -310,7 +320,11 @@ export class CoreWalWriter {
    */
   markSynced(): void {
     this.assertUsable();
-    if (this.writes.hasPendingWrites || this.current.submitted < this.current.used)
+    if (
+      this.writes.hasPendingWrites ||
+      this.current.submitted < this.current.used ||
+      this.held !== null
+    )
       throw new WalError(
         WalErrorCode.BAD_STATE,
         `core ${this.coreId}: markSynced() with writes buffered or in flight; call sync() instead`,
@@ -322,32 +336,30 @@ export class CoreWalWriter {
    * Makes `[header, before)` hold no data, so the file system can free it: copies the header
    * and `[before, position)` into a new sparse file at the same offsets, fsyncs it, renames it
    * over the file and fsyncs the directory. Offsets (and manifests) stay valid; reading the
-   * reclaimed range yields zeros. Syncs first; appends during the call throw `WAL_BAD_STATE`.
-   * Returns the bytes that no longer hold data.
+   * reclaimed range yields zeros. It takes its turn with `sync()` calls, syncing first;
+   * appends go on meanwhile, and what they fill is written to the new file once it is in
+   * place. Returns the bytes that no longer hold data.
    */
-  async reclaimBefore(before: number): Promise<number> {
-    await this.sync();
-    const synced = this.writes.synced;
-    if (!Number.isSafeInteger(before) || before < FILE_HEADER_SIZE || before > synced)
-      invalidArgument(
-        `reclaimBefore(${before}): must be an entry boundary between 64 and the synced position ${synced}; the tail is never reclaimed`,
-      );
-    if (before === FILE_HEADER_SIZE) return 0;
-    this.busy = 'reclaimBefore';
-    try {
-      const writes = this.writes;
-      const reopened = await rewriteSparse(this.io, writes.fd, this.path, before, this.pos);
-      await this.io.close(writes.fd);
-      writes.fd = reopened;
-      return before - FILE_HEADER_SIZE;
-    } finally {
-      this.busy = null;
-    }
+  reclaimBefore(before: number): Promise<number> {
+    return this.inTurn(() => this.reclaimDirect(before));
   }
 
-  /** Syncs what was appended (unless poisoned), then closes the file (and an owned StorageIo). */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Syncs what was appended (unless poisoned), then closes the file, releases its lock (and
+   * closes an owned StorageIo). Closing again, or while closing, waits for the same close.
+   */
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.closing = this.closeOnce();
+      // A close that failed before closing anything (StorageIo work pending) may be retried.
+      this.closing.catch(() => {
+        if (!this.closed) this.closing = null;
+      });
+    }
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     const writes = this.writes;
     if (writes.failure === null && !writes.hasPendingWrites && !writes.isSyncPending)
       await this.sync();
@@ -357,9 +369,13 @@ export class CoreWalWriter {
         `core ${this.coreId}: StorageIo writes or syncs are still pending; feed their completions to checkCompletions() before close()`,
       );
     this.closed = true;
-    await writes.directWritesInFlight();
-    await this.io.close(writes.fd);
-    if (this.ownsIo) await this.io.closeIo();
+    try {
+      await writes.directWritesInFlight();
+      await this.io.close(writes.fd);
+    } finally {
+      await this.lock.release();
+      if (this.ownsIo) await this.io.closeIo();
+    }
   }
 
   // Hot path: literal objects of one shape per op (no spreads) keep appends cheap.
@@ -396,7 +412,7 @@ export class CoreWalWriter {
   }
 
   private place(entry: CoreEntry, knownSize?: number): number {
-    this.assertWritable();
+    this.assertUsable();
     const size = knownSize ?? coreEntryFrameSize(entry);
     let buffer = this.current;
     if (buffer.used + size > buffer.buf.length) buffer = this.rotate(size);
@@ -412,12 +428,59 @@ export class CoreWalWriter {
   /** Writes out the full buffer (direct path) and starts a new one with room for `size`. */
   private rotate(size: number): WriteBuffer {
     const old = this.current;
-    const written = this.writes.submit(old, true, this.entriesTotal);
-    if (written >= 0) this.writes.claimDirectWrite(written);
-    old.retired = true;
-    this.buffers.recycle(old);
+    if (this.held !== null) this.held.push({ buffer: old, entries: this.entriesTotal });
+    else this.writeOut(old, this.entriesTotal);
     this.current = this.buffers.take(this.pos, size);
     return this.current;
+  }
+
+  /** Writes out a full buffer (direct path); `entries` end where it ends. */
+  private writeOut(buffer: WriteBuffer, entries: number): void {
+    const written = this.writes.submit(buffer, true, entries);
+    if (written >= 0) this.writes.claimDirectWrite(written);
+    buffer.retired = true;
+    this.buffers.recycle(buffer);
+  }
+
+  /** Runs `job` after the `sync()` and `reclaimBefore()` calls before it. */
+  private inTurn<T>(job: () => Promise<T>): Promise<T> {
+    this.directSyncs++;
+    const run = this.syncChain.then(job).finally(() => {
+      this.directSyncs--;
+    });
+    this.syncChain = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private async reclaimDirect(before: number): Promise<number> {
+    await this.syncDirect();
+    const writes = this.writes;
+    const synced = writes.synced;
+    if (!Number.isSafeInteger(before) || before < FILE_HEADER_SIZE || before > synced)
+      invalidArgument(
+        `reclaimBefore(${before}): must be an entry boundary between 64 and the synced position ${synced}; the tail is never reclaimed`,
+      );
+    if (before === FILE_HEADER_SIZE) return 0;
+    // A write to the old file after the copy was taken would be lost with it: appends fill
+    // buffers that are held back until the new file is in place.
+    const held: HeldBuffer[] = [];
+    this.held = held;
+    // Taken now, before a buffer partly written can be held: nothing is submitted from here on.
+    const written = this.current.fileOffset + this.current.submitted;
+    try {
+      await writes.settleDirectWrites();
+      if (writes.failure !== null) throw this.poisonedError();
+      const reopened = await rewriteSparse(this.io, writes.fd, this.path, before, written);
+      await this.io.close(writes.fd);
+      writes.fd = reopened;
+      return before - FILE_HEADER_SIZE;
+    } finally {
+      this.held = null;
+      for (const { buffer, entries } of held) this.writeOut(buffer, entries);
+    }
   }
 
   private async syncDirect(): Promise<void> {
@@ -479,16 +542,7 @@ export class CoreWalWriter {
     if (this.directSyncs > 0)
       throw new WalError(
         WalErrorCode.BAD_STATE,
-        `core ${this.coreId}: sync() is in progress; await it before using the StorageIo path`,
-      );
-  }
-
-  private assertWritable(): void {
-    this.assertUsable();
-    if (this.busy !== null)
-      throw new WalError(
-        WalErrorCode.BAD_STATE,
-        `core ${this.coreId}: ${this.busy} is in progress; await it before appending`,
+        `core ${this.coreId}: sync() or reclaimBefore() is in progress; await it before using the StorageIo path`,
       );
   }
 }

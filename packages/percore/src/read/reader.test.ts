@@ -1,0 +1,37 @@
+import { join } from 'node:path';
+import { WalErrorCode } from '@walnut/codec';
+import { SyncFsStorageIo } from '@walnut/storage-io';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { keyOf } from '../../test/entries.js';
+import { CoreWalWriter } from '../write/core-wal-writer.js';
+import { PerCoreWalReader } from './reader.js';
+
+afterEach(removeTempDirs);
+
+async function coreFile(io: SyncFsStorageIo, dir: string, keys: string[]): Promise<string> {
+  const path = join(dir, 'wal-0.log');
+  const writer = await CoreWalWriter.create(0, path, { io });
+  for (const key of keys) writer.appendPut(Buffer.from(key), Buffer.from('v'));
+  await writer.close();
+  return path;
+}
+
+describe('PerCoreWalReader after close', () => {
+  it('refuses every read with WAL_CLOSED, never reading the file that now has its descriptor', async () => {
+    // One StorageIo shared by the application, as in the README: descriptors are reused.
+    const io = new SyncFsStorageIo();
+    const a = await coreFile(io, tempDir('percore-reader-a-'), ['a-1', 'a-2']);
+    const b = await coreFile(io, tempDir('percore-reader-b-'), ['b-1']);
+    const readerA = await PerCoreWalReader.open(a, { io });
+    await readerA.close();
+    const readerB = await PerCoreWalReader.open(b, { io });
+
+    const error = await expectWalError(readerA.read(), WalErrorCode.CLOSED);
+    expect(error.message).toContain(a);
+    await readerA.close(); // idempotent: it must not close B's descriptor
+    expect((await readerB.read()).entries.map(keyOf)).toEqual(['b-1']);
+    await readerB.close();
+    await io.closeIo();
+  });
+});
