@@ -34,6 +34,13 @@ describe('ioErrorFromErrno', () => {
     );
   });
 
+  it('says a process or system out of file descriptors is at its limit, not at a bad path', () => {
+    expect(ioErrorFromErrno(-Errno.EMFILE, 'open', '/wal/wal-7.log').message).toMatch(
+      /^open failed with EMFILE on \/wal\/wal-7\.log: .*raise it \(ulimit -n/,
+    );
+    expect(ioErrorFromErrno(Errno.ENFILE, 'open').message).toContain('fs.file-max');
+  });
+
   it('names errnos it has no advice for', () => {
     expect(errnoName(-Errno.EACCES)).toBe('EACCES');
     expect(errnoName(100_000)).toBe('errno 100000');

@@ -21,6 +21,8 @@ export const Errno = {
   EINVAL: constants.errno.EINVAL,
   EIO: constants.errno.EIO,
   EISDIR: constants.errno.EISDIR,
+  EMFILE: constants.errno.EMFILE,
+  ENFILE: constants.errno.ENFILE,
   ENOENT: constants.errno.ENOENT,
   ENOSPC: constants.errno.ENOSPC,
   ENOTDIR: constants.errno.ENOTDIR,
@@ -31,7 +33,7 @@ export const Errno = {
   EWOULDBLOCK: constants.errno.EWOULDBLOCK,
 } as const;
 
-const { EBADF, ECANCELED, EDQUOT, EIO, ENOENT, ENOSPC, EOPNOTSUPP } = Errno;
+const { EBADF, ECANCELED, EDQUOT, EIO, EMFILE, ENFILE, ENOENT, ENOSPC, EOPNOTSUPP } = Errno;
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(constants.errno)) {
@@ -58,6 +60,10 @@ function adviceFor(errno: number): string {
       return 'the operation was cancelled because the operation it was linked to failed';
     case EOPNOTSUPP:
       return 'the backend or file system does not support this operation';
+    case EMFILE:
+      return 'this process has as many files open as its limit allows: raise it (ulimit -n, LimitNOFILE), or open fewer logs, cores or readers at once, then retry';
+    case ENFILE:
+      return 'the system has as many files open as it allows (fs.file-max): close files elsewhere or raise the limit, then retry';
     default:
       return 'check the path, its permissions and the file system';
   }
