@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { WalErrorCode } from '@walnut/codec';
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Follower } from './follower.js';
 import { newLocalState, readStateFor, writeLocalState } from './local-state.js';
+import { rejoin } from './rejoin.js';
+import { ReplicatedWal } from './replicated-wal.js';
 
 const root = tempDir('walnut-local-state-');
 afterAll(removeTempDirs);
@@ -17,9 +20,16 @@ describe("a directory's replication state", () => {
     expect(readStateFor(dir, 'orders')).toEqual(state);
   });
 
-  it.each([undefined, '', 42, {}])('refuses %j as the directory with WAL_BAD_ARGUMENT', (dir) => {
-    expectWalError(() => readStateFor(dir as never, 'orders'), WalErrorCode.BAD_ARGUMENT);
-  });
+  it.each([undefined, '', 42, {}, new URL('https://example.com/log')])(
+    'is never read for %j as the directory: every open refuses it first, with WAL_BAD_ARGUMENT',
+    async (dir) => {
+      // A port nothing listens on: the refusal comes before any connection.
+      const options = { servers: 'nats://127.0.0.1:9', stream: 'orders' };
+      await expectWalError(ReplicatedWal.open(dir as never, options), WalErrorCode.BAD_ARGUMENT);
+      await expectWalError(Follower.open(dir as never, options), WalErrorCode.BAD_ARGUMENT);
+      await expectWalError(rejoin(dir as never, options), WalErrorCode.BAD_ARGUMENT);
+    },
+  );
 
   it('reports a path that is a file, and a write that fails, as WalErrors', () => {
     const file = join(root, 'a-file');
