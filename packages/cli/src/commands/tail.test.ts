@@ -31,6 +31,18 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/** `walnut tail -f -n 1` on `dir`, polling every `pollMs`: its output, its stop, its exit code. */
+function follow(dir: string, pollMs = 20) {
+  const captured = captureOutput();
+  const stop = new AbortController();
+  const running = tailCommand(
+    dir,
+    { follow: true, lines: 1, signal: stop.signal, pollMs },
+    captured.output,
+  );
+  return { captured, stop, running };
+}
+
 describe('walnut tail', () => {
   it('reports a sealed segment that ends before its successor starts (exit 1), naming it', async () => {
     const dir = tempDir();
@@ -80,13 +92,7 @@ describe('walnut tail', () => {
   it('follows new records, including a partly written frame and a new segment', async () => {
     const dir = tempDir();
     const seg = await simpleLog(dir, 2);
-    const captured = captureOutput();
-    const stop = new AbortController();
-    const running = tailCommand(
-      dir,
-      { follow: true, lines: 1, signal: stop.signal, pollMs: 20 },
-      captured.output,
-    );
+    const { captured, stop, running } = follow(dir);
     await until(() => captured.stdout.includes('LSN 2'));
     const third = frame(3n, 'three');
     await appendBytes(seg.path, third.subarray(0, 5));
@@ -114,13 +120,7 @@ describe('walnut tail', () => {
       .clock(() => now)
       .build();
     await wal.append(Buffer.from('before'));
-    const captured = captureOutput();
-    const stop = new AbortController();
-    const running = tailCommand(
-      dir,
-      { follow: true, lines: 1, signal: stop.signal, pollMs: 20 },
-      captured.output,
-    );
+    const { captured, stop, running } = follow(dir);
     await until(() => captured.stdout.includes('"before"'));
     now += 90_000;
     await wal.append(Buffer.from('during'));
@@ -150,14 +150,8 @@ describe('walnut tail', () => {
     const wal = await Wal.open(dir).segmentSize(4096).build();
     const payload = Buffer.alloc(600, 0x61);
     for (let i = 0; i < 3; i++) await wal.append(payload);
-    const captured = captureOutput();
-    const stop = new AbortController();
     // Polls rarely, so the writer deletes whole segments between two looks.
-    const running = tailCommand(
-      dir,
-      { follow: true, lines: 1, signal: stop.signal, pollMs: 400 },
-      captured.output,
-    );
+    const { captured, stop, running } = follow(dir, 400);
     const stopped = expectWalError(running, 'WAL_REPLAY_BELOW_FLOOR');
     await until(() => captured.stdout.includes('LSN 3'));
     for (let i = 0; i < 40; i++) await wal.append(payload);
