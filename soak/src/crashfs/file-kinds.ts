@@ -5,6 +5,8 @@ import type { CrashPoint } from './crash-fs.js';
  * the mount). A new kind of file is one line here; the soak counts power cuts per kind.
  */
 const KINDS: readonly (readonly [RegExp, string])[] = [
+  [/\/wal-\d+\.log\.lock\.pid(\.|$)/, 'core file lock owner file (wal-N.log.lock.pid)'],
+  [/\/wal-\d+\.log\.lock$/, 'core file lock (wal-N.log.lock)'],
   [/(\/LOCK|\.lock)\.pid(\.|$)/, 'owner file (LOCK.pid, NAME.lock.pid)'],
   [/(\/LOCK|\.lock)$/, 'flock target (LOCK, NAME.lock)'],
   [/\/HEAD(\.tmp)?$/, 'HEAD'],
