@@ -55,4 +55,33 @@ describe('one writer per portable file', () => {
     await log.appendWithChecksum(Buffer.from('one'));
     await log.close();
   });
+
+  it('keeps what the lock says of a holder that may have ended, and of a wait', async () => {
+    const memory = new MemoryStorageIo();
+    await memory.mkdir('/p');
+    const io = new RecordingStorageIo(memory);
+    const locked = new WalError(WalErrorCode.LOCKED, '/p/events.wal is locked by process 7', {
+      details: {
+        path: '/p/events.wal',
+        holderPid: 7,
+        holderIsThisProcess: false,
+        holderMayHaveEnded:
+          'it runs on another machine (m2); if no such process runs any more, remove /p/events.wal.pid',
+        waited: '; waited 1000 ms for it',
+      },
+    });
+    io.refuse(
+      (op) => op.kind === 'lock',
+      () => locked,
+    );
+    const refused = await expectWalError(
+      PortableWalWriter.open('/p/events.wal', { storageIo: io }),
+      WalErrorCode.LOCKED,
+    );
+    expect(refused.message).toContain(
+      'process 7 (it may have ended, but it runs on another machine (m2)',
+    );
+    expect(refused.message).toContain('waited 1000 ms');
+    expect(refused.details).toMatchObject({ holderPid: 7, path: '/p/events.wal' });
+  });
 });

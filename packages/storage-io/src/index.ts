@@ -31,7 +31,13 @@ export {
   DIRECT_IO_SECTOR,
 } from './contract/aligned.js';
 export { BaseStorageIo, type OpenRequest, type QueuedOp } from './contract/base-storage-io.js';
-export { Errno, errnoName, ioErrorFromErrno } from './contract/errors.js';
+export {
+  Errno,
+  errnoName,
+  ioErrorFromErrno,
+  type LockedDetails,
+  lockHolderOf,
+} from './contract/errors.js';
 export { isStorageIo, missingStorageIoMethod } from './contract/is-storage-io.js';
 export { readFully } from './contract/read-fully.js';
 export { SequentialStorageIo } from './contract/sequential-storage-io.js';

@@ -1,5 +1,5 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
-import type { IoLock, StorageIo } from '@walnut/storage-io';
+import { type IoLock, type LockedDetails, lockHolderOf, type StorageIo } from '@walnut/storage-io';
 
 /**
  * A core file has one writer at a time: every CoreWalWriter holds the lock of the file's
@@ -24,15 +24,13 @@ export async function lockCoreFile(io: StorageIo, coreId: number, path: string):
     return await io.lock(coreLockPath(path));
   } catch (error) {
     if (!isWalError(error, WalErrorCode.LOCKED)) throw error;
-    const { holderPid, holderIsThisProcess } = error.details;
-    const who = holderIsThisProcess
-      ? `another writer in this process (pid ${process.pid}, maybe a worker thread)`
-      : holderPid === undefined
-        ? 'another process'
-        : `process ${holderPid}`;
+    const { who, doubt, waitedClause } = lockHolderOf(
+      error.details as Partial<LockedDetails>,
+      `another writer in this process (pid ${process.pid}, maybe a worker thread)`,
+    );
     throw new WalError(
       WalErrorCode.LOCKED,
-      `${path} (core ${coreId}) is open for writing by ${who}: a core file has one writer at a time, and opening it again would cut what that writer appended. Write the core through its owner (manager.writer(${coreId}), or the worker it was handed to with manager.handOff and openHandedOffWriter), or close that writer (or its PerCoreWalManager) first`,
+      `${path} (core ${coreId}) is open for writing by ${who}${doubt}: a core file has one writer at a time, and opening it again would cut what that writer appended. Write the core through its owner (manager.writer(${coreId}), or the worker it was handed to with manager.handOff and openHandedOffWriter), or close that writer (or its PerCoreWalManager) first${waitedClause}`,
       { cause: error, details: { ...error.details, segment: path, coreId } },
     );
   }

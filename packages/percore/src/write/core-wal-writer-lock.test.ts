@@ -1,6 +1,6 @@
-import { WalErrorCode } from '@walnut/codec';
+import { WalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
-import { expectWalError } from '@walnut/storage-io/testing';
+import { expectWalError, RecordingStorageIo } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CoreWalWriter } from './core-wal-writer.js';
 
@@ -71,5 +71,28 @@ describe('one writer per core file', () => {
     );
     const next = await CoreWalWriter.openAt(0, PATH, writer.position, { io });
     await next.close();
+  });
+
+  it('says when the holder may have ended, as the lock does', async () => {
+    const recording = new RecordingStorageIo(io);
+    recording.refuse(
+      (op) => op.kind === 'lock',
+      () =>
+        new WalError(WalErrorCode.LOCKED, `${PATH}.lock is locked by process 7`, {
+          details: {
+            path: `${PATH}.lock`,
+            holderPid: 7,
+            holderIsThisProcess: false,
+            holderMayHaveEnded: 'it runs on another machine (m2)',
+          },
+        }),
+    );
+    const error = await expectWalError(
+      CoreWalWriter.create(0, PATH, { io: recording }),
+      WalErrorCode.LOCKED,
+    );
+    expect(error.message).toContain(
+      'open for writing by process 7 (it may have ended, but it runs on another machine (m2))',
+    );
   });
 });

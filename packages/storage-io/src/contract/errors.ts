@@ -45,24 +45,55 @@ export interface LockHolder {
 }
 
 export function lockedError(path: string, holder: LockHolder, waited = ''): WalError {
-  const who = holder.self
-    ? `this process (pid ${process.pid})`
-    : holder.pid === undefined
-      ? 'another process'
-      : `process ${holder.pid}`;
+  const details: LockedDetails = {
+    path,
+    holderPid: holder.self ? process.pid : holder.pid,
+    holderIsThisProcess: holder.self,
+  };
+  if (holder.unprovable) details.holderMayHaveEnded = holder.unprovable;
+  if (waited) details.waited = waited;
+  const { who, doubt, waitedClause } = lockHolderOf(details);
   const todo = holder.self
     ? 'close the other writer of this directory in this process first (its Wal, SegmentedWal or PerCoreWalManager), or open this one read-only'
     : `stop ${who}, or open this one read-only`;
-  const doubt = holder.unprovable ? ` (it may have ended, but ${holder.unprovable})` : '';
   return new WalError(
     WalErrorCode.LOCKED,
-    `${path} is locked by ${who}${doubt}: only one writer may own a log directory at a time; ${todo}${waited}`,
-    {
-      details: {
-        path,
-        holderPid: holder.self ? process.pid : holder.pid,
-        holderIsThisProcess: holder.self,
-      },
-    },
+    `${path} is locked by ${who}${doubt}: only one writer may own a log directory at a time; ${todo}${waitedClause}`,
+    { details: details as unknown as Record<string, unknown> },
   );
+}
+
+/** The details of every WAL_LOCKED that StorageIo's `lock` throws. */
+export interface LockedDetails {
+  path: string;
+  holderPid: number | undefined;
+  holderIsThisProcess: boolean;
+  /** The holder may be gone but that cannot be proven from here: why not, and what to do. */
+  holderMayHaveEnded?: string;
+  /** How long the opener waited for the holder to let go, and why (Deno's workers). */
+  waited?: string;
+}
+
+/**
+ * Who holds the lock a WAL_LOCKED of `lock` names, as phrases for a caller that words the
+ * refusal for what it locks (a portable file, a core file): `who` ("process 123"),
+ * `doubt` (" (it may have ended, but …)" or empty) and `waitedClause` ("; waited …" or
+ * empty). `thisProcess` names the holder when it is this process.
+ */
+export function lockHolderOf(
+  details: Partial<LockedDetails>,
+  thisProcess = `this process (pid ${process.pid})`,
+): { who: string; doubt: string; waitedClause: string } {
+  const who = details.holderIsThisProcess
+    ? thisProcess
+    : details.holderPid === undefined
+      ? 'another process'
+      : `process ${details.holderPid}`;
+  return {
+    who,
+    doubt: details.holderMayHaveEnded
+      ? ` (it may have ended, but ${details.holderMayHaveEnded})`
+      : '',
+    waitedClause: details.waited ?? '',
+  };
 }

@@ -187,8 +187,10 @@ describe('the one-writer lock, inside this process', () => {
       const record = { ...newOwnerRecord(identity), pid: 999_999_999, ...other };
       writeFileSync(ownerFileOf(path), formatOwnerRecord(record));
       const refusal = lockFile(path);
-      await expectWalError(refusal, 'WAL_LOCKED');
-      await expect(refusal).rejects.toThrow('it may have ended');
+      const refused = await expectWalError(refusal, 'WAL_LOCKED');
+      expect(refused.message).toContain('it may have ended');
+      // In its details too, for callers that word the refusal for what they lock.
+      expect(refused.details.holderMayHaveEnded).toContain(`remove ${ownerFileOf(path)}`);
     }
   });
 
