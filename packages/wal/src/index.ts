@@ -11,7 +11,7 @@ export type {
 } from '@walnut/segmented';
 export type { StorageChoice } from '@walnut/storage-io';
 export { Batch } from './batch.js';
-export { Cursor } from './cursors/cursor.js';
+export { Cursor, type CursorReadOptions } from './cursors/cursor.js';
 export type { CursorInfo } from './cursors/cursor-registry.js';
 export type { EngineSegment } from './engine.js';
 export {

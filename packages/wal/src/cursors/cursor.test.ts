@@ -57,6 +57,35 @@ describe('a durable cursor', () => {
     await wal.close();
   });
 
+  it('hands out durable records only, whatever the durability mode: each can be committed', async () => {
+    for (const mode of ['none', 'flush', 'interval'] as const) {
+      const wal = await Wal.open(freshDir()).durability(mode).build();
+      await wal.appendMany([Buffer.from('a'), Buffer.from('b')]); // written, maybe not durable
+      const c = await wal.cursor('billing');
+      const committed: bigint[] = [];
+      const consumer = (async () => {
+        for await (const r of c.records()) {
+          expect(r.lsn).toBeLessThanOrEqual(wal.durableLsn);
+          committed.push(await c.commit(r.lsn));
+          if (r.lsn === 2n) break;
+        }
+      })();
+      await wal.sync();
+      await consumer;
+      expect(committed).toEqual([1n, 2n]);
+      await wal.close();
+    }
+  });
+
+  it('refuses durableOnly: false, which would hand out records it cannot commit', async () => {
+    const wal = await Wal.open(freshDir()).build();
+    await appendUpTo(wal, 1n);
+    const c = await wal.cursor('billing');
+    const error = await rejection(take(c.records({ durableOnly: false } as never), 1));
+    expect(isWalError(error, WalErrorCode.BAD_ARGUMENT)).toBe(true);
+    await wal.close();
+  });
+
   it('follows records appended after it caught up', async () => {
     const wal = await Wal.open(freshDir()).build();
     await appendUpTo(wal, 2n);

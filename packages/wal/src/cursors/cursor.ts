@@ -7,6 +7,12 @@ import type { CursorFile } from './cursor-file.js';
 import type { CursorHost } from './cursor-host.js';
 import { type LastCut, readLastCut } from './last-cut.js';
 
+/** What `Cursor.records` takes: a cursor always reads durable records only. */
+export interface CursorReadOptions {
+  /** Ends the iteration (quietly) when aborted. */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /**
  * A named consumer position kept durably in the log directory: read with `records()` from
  * the last committed LSN + 1, `commit(lsn)` after applying a record. After a crash the
@@ -52,12 +58,25 @@ export class Cursor {
 
   /**
    * Every durable record from `lsn + 1` on, then each new one as it becomes durable (a
-   * tail): ends when the Wal closes or `signal` aborts. WAL_CURSOR_BEHIND (with the first
-   * LSN still kept in `details.lsn`) when records after the cursor were deleted, never an
-   * empty read; WAL_TRUNCATED when the log was cut below the cursor.
+   * tail), whatever the Wal's durability mode: a commit must be durable, and a record a
+   * power loss can take back must not be applied. Ends when the Wal closes or `signal`
+   * aborts. WAL_CURSOR_BEHIND (with the first LSN still kept in `details.lsn`) when records
+   * after the cursor were deleted, never an empty read; WAL_TRUNCATED when the log was cut
+   * below the cursor.
    */
-  async *records(options?: TailOptions): AsyncIterableIterator<WalRecord> {
+  async *records(options?: CursorReadOptions): AsyncIterableIterator<WalRecord> {
     this.throwIfUnusable();
+    const durableOnly = (options as TailOptions | undefined)?.durableOnly;
+    if (durableOnly !== undefined && durableOnly !== true) {
+      badArgument(
+        'records(options): options.durableOnly',
+        'true or nothing: a cursor reads durable records only, since its commits must be durable',
+        durableOnly,
+      );
+    }
+    const signal = options?.signal;
+    const tailOptions: TailOptions =
+      signal === undefined ? { durableOnly: true } : { signal, durableOnly: true };
     const host = this.host;
     await host.catchUp();
     await this.checkCuts();
@@ -67,7 +86,7 @@ export class Cursor {
     try {
       // Handed on with `yield*`, which awaits each record once where `for await` and
       // `yield` await it twice (bench W7); the tail keeps `read` at the next LSN.
-      yield* host.tail(read.next, options, read);
+      yield* host.tail(read.next, tailOptions, read);
     } catch (error) {
       if (read.next < host.floorLsn())
         throw cursorBehindError(this.name, read.next - 1n, host.floorLsn(), error);
