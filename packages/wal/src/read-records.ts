@@ -51,6 +51,14 @@ export class WalRecordSource {
     this.since = since;
   }
 
+  /**
+   * The cut generation (the engine's SuffixCuts) whose history the records at hand belong
+   * to: it moves when `more()` finds that a cut removed nothing this reader handed out.
+   */
+  get cutGeneration(): number {
+    return this.since;
+  }
+
   /** The next record, or undefined when `more()` must be awaited first. */
   next(): WalRecord | undefined {
     if (this.cuts !== undefined && this.cuts.generation !== this.since) return this.stopAtCut();

@@ -150,6 +150,55 @@ describe('Wal.truncateAfter', () => {
     await wal.close();
   });
 
+  it('a tail that had read only below the cut reads the new history on, and follows it after', async () => {
+    const wal = await logOf(20);
+    const tail = wal.tail(1n);
+    for (let i = 1n; i <= 5n; i++) expect((await tail.next()).value.lsn).toBe(i);
+    await wal.truncateAfter(7n);
+    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    const seen: string[] = [];
+    for (let i = 6; i <= 12; i++) seen.push(text((await tail.next()).value));
+    expect(seen).toEqual([
+      '6:old-6',
+      '7:old-7',
+      '8:new-8',
+      '9:new-9',
+      '10:new-10',
+      '11:new-11',
+      '12:new-12',
+    ]);
+    // Caught up in the new history, it follows it: the cut is behind it.
+    const next = tail.next();
+    await wal.append(fresh(13));
+    expect(text((await next).value)).toBe('13:new-13');
+    await wal.close();
+  });
+
+  it('a cursor that read on past a cut below its position keeps its commits in the new history', async () => {
+    const dir = tempDir();
+    const wal = await logOf(20, dir);
+    const c = await wal.cursor('projection');
+    const records = c.records();
+    for (let i = 1n; i <= 5n; i++) await c.commit((await records.next()).value.lsn);
+    await wal.truncateAfter(7n);
+    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    for (let i = 6; i <= 12; i++) await c.commit((await records.next()).value.lsn);
+    await records.return?.();
+    // A new read, in this Wal and after a reopen, goes on after the commit in the new history.
+    await wal.append(fresh(13));
+    const again = c.records();
+    expect(text((await again.next()).value)).toBe('13:new-13');
+    await again.return?.();
+    await wal.close();
+    const reopened = await Wal.open(dir).storageIo('sync-fs');
+    const cursor = await reopened.cursor('projection');
+    expect(cursor.lsn).toBe(12n);
+    const read = cursor.records();
+    expect(text((await read.next()).value)).toBe('13:new-13');
+    await read.return?.();
+    await reopened.close();
+  });
+
   it("a read-only Wal's tail that yielded records the writer cut fails with WAL_TRUNCATED", async () => {
     const dir = tempDir();
     const wal = await logOf(10, dir);

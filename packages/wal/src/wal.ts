@@ -163,6 +163,7 @@ export class Wal {
         if (options.readOnly) await this.reads.catchUp();
       },
       tail: (from, tailOptions, read) => this.reads.tail(from, tailOptions, read),
+      cutGeneration: () => this.cuts.generation,
       refusal: () => (status.closed ? closedError() : status.poisonedError()),
     });
     this.unsubscribeWritten = settlesOnWrite ? this.followWrites(engine, queue) : () => {};

@@ -19,6 +19,12 @@ export interface CursorHost {
     options: TailOptions | undefined,
     read: TailPosition,
   ): AsyncIterableIterator<WalRecord>;
+  /**
+   * How many suffix cuts this Wal has seen since it opened (its SuffixCuts' generation): each
+   * is one generation of the log's CUT file, so a tail that read on past n of them reads the
+   * history n generations after the one it started in.
+   */
+  cutGeneration(): number;
   /** WAL_CLOSED (or WAL_POISONED) when the Wal can no longer be used, else undefined. */
   refusal(): Error | undefined;
 }

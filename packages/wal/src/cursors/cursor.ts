@@ -1,6 +1,6 @@
 import { badArgument, type WalRecord } from '@walnut/codec';
 import type { IoLock } from '@walnut/storage-io';
-import type { TailOptions } from '../internal/read-side.js';
+import type { TailOptions, TailPosition } from '../internal/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
 import { cursorBehindError, cursorClosedError, cursorPastCutError } from './cursor-errors.js';
 import type { CursorFile } from './cursor-file.js';
@@ -23,6 +23,11 @@ export class Cursor {
   private committed: bigint;
   /** The cut generation the position belongs to (see CursorPosition). */
   private generation: bigint;
+  /**
+   * The last records() started: where its tail is, with the Wal's cut count (`since`) and
+   * the CUT generation (`generation`) that go together.
+   */
+  private reading: { read: TailPosition; since: number; generation: bigint } | undefined;
   /** The cut `records()` last refused the position for: a commit at or below it accepts it. */
   private pastCut: LastCut | undefined;
   private closed = false;
@@ -80,7 +85,8 @@ export class Cursor {
     const host = this.host;
     await host.catchUp();
     await this.checkCuts();
-    const read = { next: this.committed + 1n };
+    const read: TailPosition = { next: this.committed + 1n, since: host.cutGeneration() };
+    this.reading = { read, since: read.since, generation: this.generation };
     if (read.next < host.floorLsn())
       throw cursorBehindError(this.name, read.next - 1n, host.floorLsn());
     try {
@@ -133,6 +139,15 @@ export class Cursor {
   private commitChecked(lsn: bigint): Promise<bigint> {
     const floor = this.host.floorLsn();
     if (lsn + 1n < floor) return Promise.reject(cursorBehindError(this.name, lsn, floor));
+    const reading = this.reading;
+    if (reading !== undefined && reading.read.since !== reading.since) {
+      // records() read on past cuts that removed nothing it handed out: what the consumer
+      // commits now it read in the newer history, and a later records() must not take it
+      // for a position above the cut.
+      this.generation = reading.generation + BigInt(reading.read.since - reading.since);
+      reading.since = reading.read.since;
+      reading.generation = this.generation;
+    }
     const cut = this.pastCut;
     if (cut !== undefined && lsn <= cut.afterLsn) {
       this.generation = cut.generation;

@@ -25,6 +25,11 @@ export interface TailOptions {
 /** Where a tail has read to: the LSN after the last record it yielded. */
 export interface TailPosition {
   next: bigint;
+  /**
+   * The cut generation (the engine's SuffixCuts) of the history the records yielded so far
+   * belong to: a tail that read on past a cut that removed nothing it had yielded moves it.
+   */
+  since: number;
 }
 
 /** What the read side asks of its Wal: whether it is closed, and why it is poisoned. */
@@ -109,6 +114,7 @@ export class ReadSide {
         const reader = this.cursor(cursor, durable, since);
         try {
           do {
+            if (read !== undefined) read.since = reader.cutGeneration;
             for (let record = reader.next(); record !== undefined; record = reader.next()) {
               yield record;
               cursor = record.lsn + 1n;
@@ -121,6 +127,13 @@ export class ReadSide {
           throw error;
         } finally {
           reader.close();
+        }
+        if (reader.cutGeneration !== since) {
+          // It read on past a cut that removed nothing it handed out: what it yielded is of
+          // the newer history, and `durable` is the old history's end, which says nothing
+          // of the new one (moving the cursor past it would skip the new records).
+          since = reader.cutGeneration;
+          continue;
         }
         if (cursor <= durable) cursor = durable + 1n;
         continue;
