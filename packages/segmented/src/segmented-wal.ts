@@ -532,7 +532,7 @@ export class SegmentedWal {
       if (active.status === 'pending' && active.creating === null) this.segments.list.pop();
       next = planActive(this.parts, this.ring);
     }
-    this.frameTime = clock.now() - next.header.createdAtMs;
+    this.frameTime = clock.nowOrLast() - next.header.createdAtMs;
     return next;
   }
 
@@ -696,7 +696,7 @@ export class SegmentedWal {
 
   /** The log's time now: its clock, never below a time it stamped (records are stamped with it). */
   logTime(): number {
-    return this.segments.clock.now();
+    return this.segments.clock.nowOrLast();
   }
 
   /** Every record from the floor on, in LSN order, streamed in bounded memory. */

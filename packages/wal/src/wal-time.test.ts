@@ -37,4 +37,34 @@ describe('Wal record times', () => {
     await reader.close();
     await wal.close();
   });
+
+  it('a clock that throws fails that append with WAL_BAD_ARGUMENT; the log stays usable', async () => {
+    const dir = tempDir('walnut-time-');
+    let broken = false;
+    const clock = () => {
+      if (broken) throw new Error('clock broke');
+      return Date.now();
+    };
+    const wal = await Wal.open(dir).clock(clock).build();
+    expect(await wal.append(Buffer.from('one'))).toBe(1n);
+    broken = true;
+    await expect(wal.append(Buffer.from('lost'))).rejects.toMatchObject({
+      code: 'WAL_BAD_ARGUMENT',
+      message: expect.stringContaining('clock broke'),
+    });
+    expect(() => wal.appendQueued(Buffer.from('lost too'))).toThrowError(
+      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+    );
+    broken = false;
+    expect(wal.stats().poisoned).toBe(false);
+    expect(await wal.append(Buffer.from('two'))).toBe(2n);
+    await wal.close();
+    const payloads: string[] = [];
+    const again = await Wal.open(dir).build();
+    await again.replay(1n, (r) => {
+      payloads.push(r.payload.toString());
+    });
+    expect(payloads).toEqual(['one', 'two']);
+    await again.close();
+  });
 });

@@ -85,7 +85,7 @@ export function plannedSegment(
   clock: LogClock,
 ): Segment {
   const headerBytes = encodeFileHeader({
-    createdAtMs: clock.now(),
+    createdAtMs: clock.nowOrLast(),
     logId: clock.logId,
     firstLsn,
     salt: randomBytes(16),

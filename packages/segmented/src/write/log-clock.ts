@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FileHeader } from '@walnut/codec';
+import { type FileHeader, WalError, WalErrorCode } from '@walnut/codec';
 
 /**
  * The log's time and identity as its writer stamps them into new segments and records
@@ -31,9 +31,40 @@ export class LogClock {
     return new LogClock(clock, logId, seed);
   }
 
-  /** The time to stamp now: the wall clock, or the last time stamped if that is later. */
+  /**
+   * The time to stamp now: the wall clock, or the last time stamped if that is later. A clock
+   * that throws is WAL_BAD_ARGUMENT: the caller's clock failed, not the log's storage, and
+   * nothing was stamped yet (an append asks first, before it changes anything).
+   */
   now(): number {
-    const t = this.clock();
+    let t: number;
+    try {
+      t = this.clock();
+    } catch (error) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `the log's clock (options.clock) threw (${error instanceof Error ? error.message : String(error)}); it must return ms since the epoch, as Date.now does. Nothing was appended`,
+        { cause: error },
+      );
+    }
+    return this.advance(t);
+  }
+
+  /**
+   * `now()` for a step that must not stop half-way (a rollover under way, after the append
+   * that started it asked `now()`): a clock that throws leaves the time where it is.
+   */
+  nowOrLast(): number {
+    let t = Number.NaN;
+    try {
+      t = this.clock();
+    } catch {
+      // Reported to the append that asked now() first; here the time only stays.
+    }
+    return this.advance(t);
+  }
+
+  private advance(t: number): number {
     // A NaN, an infinity or a step back leaves the time where it is.
     if (t > this.last && t <= Number.MAX_SAFE_INTEGER) this.last = Math.floor(t);
     return this.last;
