@@ -15,6 +15,23 @@ export function cursorBehindError(
 }
 
 /**
+ * `commit(lsn)` refused: its next record (`lsn + 1`) was deleted. The cursor stays where it
+ * was (`committed`); nothing was lost by the refusal itself.
+ */
+export function commitBelowFloorError(
+  name: string,
+  lsn: bigint,
+  committed: bigint,
+  firstKept: bigint,
+): WalError {
+  return new WalError(
+    WalErrorCode.CURSOR_BEHIND,
+    `cursor "${name}": commit(${lsn}n) refused, because the log now starts at LSN ${firstKept} (records up to ${firstKept - 1n} were deleted by retention or truncateBefore), so reading on from LSN ${lsn + 1n} is no longer possible. The cursor stays at LSN ${committed}. Commit an LSN ≥ ${firstKept - 1n}n`,
+    { details: { cursor: name, lsn: firstKept, committedLsn: committed, refusedLsn: lsn } },
+  );
+}
+
+/**
  * The cursor is past a suffix cut (truncateAfter after `afterLsn`) made since its position
  * was committed: what it would read next may belong to another history.
  */

@@ -164,6 +164,26 @@ describe('a durable cursor', () => {
     await wal.close();
   });
 
+  it('refuses a commit whose next record was deleted, saying where the cursor stays', async () => {
+    const wal = await Wal.open(freshDir()).segmentSize(4096).build();
+    await appendUpTo(wal, 600n);
+    const c = await wal.cursor('slow');
+    await c.commit(590n);
+    const floor = (await wal.segments())[2]!.firstLsn;
+    await wal.truncateBefore(floor);
+    const refused = await rejection(c.commit(5n));
+    expect(isWalError(refused, WalErrorCode.CURSOR_BEHIND)).toBe(true);
+    expect((refused as Error).message).toContain('commit(5n) refused');
+    expect((refused as Error).message).toContain('stays at LSN 590');
+    expect((refused as { details: object }).details).toMatchObject({
+      lsn: floor,
+      committedLsn: 590n,
+      refusedLsn: 5n,
+    });
+    expect(c.lsn).toBe(590n);
+    await wal.close();
+  });
+
   it('past a truncateAfter cut fails with WAL_TRUNCATED, never reads the new history as its own', async () => {
     const dir = freshDir();
     let wal = await Wal.open(dir).segmentSize(4096).build();

@@ -2,7 +2,12 @@ import { badArgument, type WalRecord } from '@walnut/codec';
 import type { IoLock } from '@walnut/storage-io';
 import type { TailOptions, TailPosition } from '../internal/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
-import { cursorBehindError, cursorClosedError, cursorPastCutError } from './cursor-errors.js';
+import {
+  commitBelowFloorError,
+  cursorBehindError,
+  cursorClosedError,
+  cursorPastCutError,
+} from './cursor-errors.js';
 import type { CursorFile } from './cursor-file.js';
 import type { CursorHost } from './cursor-host.js';
 import { type LastCut, readLastCut } from './last-cut.js';
@@ -138,7 +143,8 @@ export class Cursor {
 
   private commitChecked(lsn: bigint): Promise<bigint> {
     const floor = this.host.floorLsn();
-    if (lsn + 1n < floor) return Promise.reject(cursorBehindError(this.name, lsn, floor));
+    if (lsn + 1n < floor)
+      return Promise.reject(commitBelowFloorError(this.name, lsn, this.committed, floor));
     const reading = this.reading;
     if (reading !== undefined && reading.read.since !== reading.since) {
       // records() read on past cuts that removed nothing it handed out: what the consumer
