@@ -173,11 +173,15 @@ describe('walnut repair', () => {
     const segment = await encryptedWalLog(dir, 10);
     await flipByte(segment, 64 + 30);
     const before = await readFile(segment);
-    const r = await cli('repair', dir, '--salvage', '--backup-dir', backup);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toContain(
-      `WAL_KEY_MISSING: ${dir} is encrypted (00000000000000000001.wal: aes-256-gcm, key id 1) and the CLI takes no keys, so \`walnut repair\` cannot read its records`,
-    );
+    for (const salvage of [['--salvage'], []]) {
+      const r = await cli('repair', dir, ...salvage, '--backup-dir', backup);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain(
+        `WAL_KEY_MISSING: ${dir} is encrypted (00000000000000000001.wal: aes-256-gcm, key id 1) and the CLI takes no keys, so \`walnut repair\` cannot open it to change it; salvage it from code with its KeyRing`,
+      );
+      // Without --salvage too: advising it would lead to the same refusal.
+      expect(r.stdout).not.toContain('--salvage');
+    }
     expect((await readFile(segment)).equals(before)).toBe(true);
     await expect(stat(backup)).rejects.toMatchObject({ code: 'ENOENT' });
   });

@@ -43,6 +43,12 @@ export async function repairCommand(
     say(`Nothing to repair: ${dir} is clean.`);
     return ExitCode.OK;
   }
+  // Recovery reads every record to find where to cut: it needs the key, which the CLI lacks.
+  // Refused before any advice to run --salvage, which could not work either.
+  for (const scan of before.segments) {
+    const refusal = encryptedScanError(dir, scan, 'repair');
+    if (refusal !== null) throw refusal;
+  }
   const missing = before.findings.filter((f) => f.kind === 'missing-segment');
   const midLog = before.findings.filter((f) => f.kind === 'corruption');
   for (const f of before.findings) say(describeFinding(f));
@@ -76,11 +82,6 @@ export async function repairCommand(
     return ExitCode.CORRUPTION;
   }
 
-  // Recovery reads every record to find where to cut: it needs the key, which the CLI lacks.
-  for (const scan of before.segments) {
-    const refusal = encryptedScanError(dir, scan, 'repair');
-    if (refusal !== null) throw refusal;
-  }
   const lock = await lockHolder(dir);
   if (lock.kind === 'held') {
     throw new WalError(

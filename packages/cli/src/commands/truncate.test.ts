@@ -1,7 +1,7 @@
 import { SegmentedWal } from '@walnut/segmented';
 import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli, simpleLog } from '../../test/helpers.js';
+import { cli, encryptedWalLog, simpleLog } from '../../test/helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -77,5 +77,16 @@ describe('walnut truncate', () => {
     expect(r.stderr).toContain('WAL_LOCKED');
     await writer.close();
     expect((await cli('truncate', tempDir(), '--after', '1')).code).toBe(2);
+  });
+
+  it('refuses a log the Wal encrypted with WAL_KEY_MISSING, saying how to cut it from code', async () => {
+    const dir = tempDir();
+    await encryptedWalLog(dir, 3);
+    for (const flag of ['--before', '--after']) {
+      const r = await cli('truncate', dir, flag, '2');
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('`walnut truncate` cannot open it to change it');
+      expect(r.stderr).toContain('.truncateBefore(lsn)` (or truncateAfter)');
+    }
   });
 });

@@ -2,6 +2,7 @@ import { SegmentedWal } from '@walnut/segmented';
 import { ExitCode } from '../exit-codes.js';
 import { printJson } from '../json.js';
 import { requireLogDirectory } from '../logdir/directory.js';
+import { encryptedLogError, firstEncryptedSegment } from '../logdir/encrypted.js';
 import { type Output, printLine } from '../output.js';
 
 export type TruncateOptions =
@@ -19,7 +20,11 @@ export async function truncateCommand(
   options: TruncateOptions,
   out: Output,
 ): Promise<number> {
-  await requireLogDirectory(dir);
+  // Opening the log decrypts its newest segment: without a key the library would refuse
+  // with advice about reading records.
+  const encrypted = await firstEncryptedSegment(await requireLogDirectory(dir));
+  if (encrypted !== null)
+    throw encryptedLogError(dir, encrypted.segment, encrypted.keyId, 'truncate');
   const wal = await SegmentedWal.open({ dir });
   try {
     if ('after' in options) {

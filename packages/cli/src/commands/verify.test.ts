@@ -132,5 +132,8 @@ describe('walnut verify', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('CORRUPT: 00000000000000000001.wal at offset 64');
     expect(r.stdout).toMatch(/9 encrypted frames/);
+    // Not `walnut repair --salvage`, which needs the key the CLI does not take.
+    expect(r.stdout).not.toContain('walnut repair');
+    expect(r.stdout).toContain(`.encryption(ring).recovery('salvage').build()`);
   });
 });

@@ -2,6 +2,7 @@ import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatCount, formatDuration } from '../format.js';
 import { printJson } from '../json.js';
 import { checkLog, type Finding, isCorrupt, type LogCheck } from '../logdir/check.js';
+import { fromCodeWithKey, isEncryptedScan } from '../logdir/encrypted.js';
 import { type Output, printLine } from '../output.js';
 import { startProgress } from '../progress.js';
 
@@ -71,7 +72,9 @@ export async function verifyCommand(
     printLine(out.stdout, `CORRUPT: ${summary}`);
     printLine(
       out.stdout,
-      `Run \`walnut repair ${dir} --salvage\` to keep every intact record (it backs up what it changes first).`,
+      check.segments.some(isEncryptedScan)
+        ? `This log is encrypted: ${fromCodeWithKey('repair', dir)}.`
+        : `Run \`walnut repair ${dir} --salvage\` to keep every intact record (it backs up what it changes first).`,
     );
     return ExitCode.CORRUPTION;
   }

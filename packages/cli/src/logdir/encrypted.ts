@@ -10,6 +10,20 @@ import type { SegmentFile } from './directory.js';
 import type { SegmentScan } from './scan.js';
 
 /**
+ * What to do instead of a CLI command on an encrypted log: the same through the library,
+ * from code that holds the log's KeyRing. One place, so every refusal and every piece of
+ * advice about an encrypted log says the same.
+ */
+export function fromCodeWithKey(command: string, dir: string): string {
+  const open = `Wal.open(${JSON.stringify(dir)}).encryption(ring)`;
+  if (command === 'repair')
+    return `salvage it from code with its KeyRing: \`await ${open}.recovery('salvage').build()\` keeps every intact record (copy the directory aside first)`;
+  if (command === 'truncate')
+    return `cut it from code with its KeyRing: \`(await ${open}.build()).truncateBefore(lsn)\` (or truncateAfter)`;
+  return `read its records from code with its KeyRing: \`(await ${open}.build()).replay(1n, fn)\``;
+}
+
+/**
  * The CLI takes no keys. `inspect` and `verify` check an encrypted log without one (frame
  * CRCs, headers); the commands that show or rewrite records refuse it with this error.
  */
@@ -22,9 +36,14 @@ export function encryptedLogError(
   const key = keyId === null ? '' : `, key id ${keyId}`;
   return new WalError(
     WalErrorCode.KEY_MISSING,
-    `${dir} is encrypted (${segment.name}: aes-256-gcm${key}) and the CLI takes no keys, so \`walnut ${command}\` cannot read its records`,
+    `${dir} is encrypted (${segment.name}: aes-256-gcm${key}) and the CLI takes no keys, so \`walnut ${command}\` cannot ${command === 'repair' || command === 'truncate' ? 'open it to change it' : 'read its records'}; ${fromCodeWithKey(command, dir)}`,
     { details: { segment: segment.path, ...(keyId === null ? {} : { keyId }) } },
   );
+}
+
+/** Whether the segment `scan` read is encrypted (its header says so, or it holds encrypted frames). */
+export function isEncryptedScan(scan: SegmentScan): boolean {
+  return scan.encryptedFrames > 0 || scan.header?.cipher === 'aes-256-gcm';
 }
 
 /** The error refusing `command` when the segment `scan` read is encrypted; null when it is not. */
@@ -33,7 +52,7 @@ export function encryptedScanError(
   scan: SegmentScan,
   command: string,
 ): WalError | null {
-  if (scan.encryptedFrames === 0 && scan.header?.cipher !== 'aes-256-gcm') return null;
+  if (!isEncryptedScan(scan)) return null;
   return encryptedLogError(dir, scan.file, scan.header?.keyId ?? null, command);
 }
 
