@@ -31,7 +31,7 @@ export function checkNotBelowFloor(lsn: bigint, floorLsn: bigint): void {
   if (lsn < floorLsn) {
     throw new WalError(
       WalErrorCode.REPLAY_BELOW_FLOOR,
-      `cannot replay from LSN ${lsn}: records below ${floorLsn} were truncated (truncateBefore); replay from ${floorLsn} or later`,
+      `cannot replay from LSN ${lsn}: records below ${floorLsn} were deleted (truncateBefore or retention); replay from ${floorLsn} or later`,
       { details: { lsn, floorLsn } },
     );
   }

@@ -36,7 +36,7 @@ export function checkCutPoint(lsn: bigint, floorLsn: bigint, lastLsn: bigint): v
   if (lsn < floorLsn - 1n) {
     throw new WalError(
       WalErrorCode.REPLAY_BELOW_FLOOR,
-      `cannot cut after LSN ${lsn}: the records below ${floorLsn} were truncated already (truncateBefore); the lowest cut is after ${floorLsn - 1n}, which removes every record`,
+      `cannot cut after LSN ${lsn}: the records below ${floorLsn} were deleted already (truncateBefore or retention); the lowest cut is after ${floorLsn - 1n}, which removes every record`,
       { details: { lsn, floorLsn } },
     );
   }
