@@ -67,7 +67,7 @@ describe('one writer per portable file', () => {
         holderIsThisProcess: false,
         holderMayHaveEnded:
           'it runs on another machine (m2); if no such process runs any more, remove /p/events.wal.pid',
-        waited: '; waited 1000 ms for it',
+        note: '; waited 1000 ms for it',
       },
     });
     io.refuse(

@@ -679,17 +679,17 @@ async function lockIfPossible(io: StorageIo, path: string): Promise<IoLock | Wal
 /**
  * StorageIo's WAL_LOCKED speaks of log directories and their writers, and of read-only
  * opens, which a portable file does not have: this one says what to do about a file, and
- * keeps what the original says of its holder (whether it may be gone, how long it waited).
+ * keeps what the original says of its holder (whether it may be gone, and its note).
  */
 function fileLockedError(path: string, locked: WalError): WalError {
   const details = locked.details as Partial<LockedDetails>;
-  const { who, doubt, waitedClause } = lockHolderOf(details);
+  const { who, doubt, noteClause } = lockHolderOf(details);
   const todo = details.holderIsThisProcess
     ? 'close the other PortableWalWriter of this file first'
     : `close its PortableWalWriter or stop ${who} first (if it runs no more, remove ${path}.pid)`;
   return new WalError(
     WalErrorCode.LOCKED,
-    `${path} is open in a PortableWalWriter of ${who}${doubt}: one writer per file at a time; ${todo}${waitedClause}. To read the file meanwhile, use MmapWalReader (@walnut/mmap-reader) or FrameScanner (@walnut/codec), which take no lock`,
+    `${path} is open in a PortableWalWriter of ${who}${doubt}: one writer per file at a time; ${todo}${noteClause}. To read the file meanwhile, use MmapWalReader (@walnut/mmap-reader) or FrameScanner (@walnut/codec), which take no lock`,
     { cause: locked, details: { ...locked.details, path } },
   );
 }

@@ -24,13 +24,13 @@ export async function lockCoreFile(io: StorageIo, coreId: number, path: string):
     return await io.lock(coreLockPath(path));
   } catch (error) {
     if (!isWalError(error, WalErrorCode.LOCKED)) throw error;
-    const { who, doubt, waitedClause } = lockHolderOf(
+    const { who, doubt, noteClause } = lockHolderOf(
       error.details as Partial<LockedDetails>,
       `another writer in this process (pid ${process.pid}, maybe a worker thread)`,
     );
     throw new WalError(
       WalErrorCode.LOCKED,
-      `${path} (core ${coreId}) is open for writing by ${who}${doubt}: a core file has one writer at a time, and opening it again would cut what that writer appended. Write the core through its owner (manager.writer(${coreId}), or the worker it was handed to with manager.handOff and openHandedOffWriter), or close that writer (or its PerCoreWalManager) first${waitedClause}`,
+      `${path} (core ${coreId}) is open for writing by ${who}${doubt}: a core file has one writer at a time, and opening it again would cut what that writer appended. Write the core through its owner (manager.writer(${coreId}), or the worker it was handed to with manager.handOff and openHandedOffWriter), or close that writer (or its PerCoreWalManager) first${noteClause}`,
       { cause: error, details: { ...error.details, segment: path, coreId } },
     );
   }

@@ -44,21 +44,21 @@ export interface LockHolder {
   readonly unprovable?: string;
 }
 
-export function lockedError(path: string, holder: LockHolder, waited = ''): WalError {
+export function lockedError(path: string, holder: LockHolder, note = ''): WalError {
   const details: LockedDetails = {
     path,
     holderPid: holder.self ? process.pid : holder.pid,
     holderIsThisProcess: holder.self,
   };
   if (holder.unprovable) details.holderMayHaveEnded = holder.unprovable;
-  if (waited) details.waited = waited;
-  const { who, doubt, waitedClause } = lockHolderOf(details);
+  if (note) details.note = note;
+  const { who, doubt, noteClause } = lockHolderOf(details);
   const todo = holder.self
     ? 'close the other writer of this directory in this process first (its Wal, SegmentedWal or PerCoreWalManager), or open this one read-only'
     : `stop ${who}, or open this one read-only`;
   return new WalError(
     WalErrorCode.LOCKED,
-    `${path} is locked by ${who}${doubt}: only one writer may own a log directory at a time; ${todo}${waitedClause}`,
+    `${path} is locked by ${who}${doubt}: only one writer may own a log directory at a time; ${todo}${noteClause}`,
     { details: details as unknown as Record<string, unknown> },
   );
 }
@@ -70,20 +70,23 @@ export interface LockedDetails {
   holderIsThisProcess: boolean;
   /** The holder may be gone but that cannot be proven from here: why not, and what to do. */
   holderMayHaveEnded?: string;
-  /** How long the opener waited for the holder to let go, and why (Deno's workers). */
-  waited?: string;
+  /**
+   * What else the refusal says, as a clause ("; …"): how long the opener waited for a
+   * worker's lock on Deno, or that without the addon an ended worker's lock stays.
+   */
+  note?: string;
 }
 
 /**
  * Who holds the lock a WAL_LOCKED of `lock` names, as phrases for a caller that words the
  * refusal for what it locks (a portable file, a core file): `who` ("process 123"),
- * `doubt` (" (it may have ended, but …)" or empty) and `waitedClause` ("; waited …" or
+ * `doubt` (" (it may have ended, but …)" or empty) and `noteClause` (details.note, or
  * empty). `thisProcess` names the holder when it is this process.
  */
 export function lockHolderOf(
   details: Partial<LockedDetails>,
   thisProcess = `this process (pid ${process.pid})`,
-): { who: string; doubt: string; waitedClause: string } {
+): { who: string; doubt: string; noteClause: string } {
   const who = details.holderIsThisProcess
     ? thisProcess
     : details.holderPid === undefined
@@ -94,6 +97,6 @@ export function lockHolderOf(
     doubt: details.holderMayHaveEnded
       ? ` (it may have ended, but ${details.holderMayHaveEnded})`
       : '',
-    waitedClause: details.waited ?? '',
+    noteClause: details.note ?? '',
   };
 }

@@ -113,4 +113,15 @@ describe('an owner file of this process, left by a worker thread that ended', ()
     await expectWalError(refusal, 'WAL_LOCKED');
     await expect(refusal).rejects.toThrow(`this process (pid ${process.pid})`);
   });
+
+  it('says, when the caller holds no flock, that an ended worker thread cannot be told apart', async () => {
+    const path = freshOwnerPath();
+    writeFileSync(path, left(false));
+    const refused = await expectWalError(claimOwnerFile(path, self, false), 'WAL_LOCKED');
+    expect(refused.message).toContain('worker thread that ended without closing its log');
+    expect(refused.details.note).toContain('until this process exits');
+    // A caller holding the flock knows the holder lives (an ended worker's went with it).
+    const live = await expectWalError(claimOwnerFile(path, self, true), 'WAL_LOCKED');
+    expect(live.details.note).toBeUndefined();
+  });
 });

@@ -57,7 +57,7 @@ export async function claimOwnerFile(
         flockHeld &&
         current.flock === true &&
         (verdict.kind === 'this-process' || verdict.kind === 'alive');
-      if (verdict.kind !== 'gone' && !leftBehind) throw heldBy(path, current, verdict);
+      if (verdict.kind !== 'gone' && !leftBehind) throw heldBy(path, current, verdict, flockHeld);
       stale = staleRecord(current);
     }
     const outcome = replaceStale(path, path, stale, mine);
@@ -235,8 +235,14 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-function heldBy(path: string, owner: OwnerRecord, verdict: Liveness): WalError {
-  if (verdict.kind === 'this-process') return lockedError(path, { pid: owner.pid, self: true });
+function heldBy(path: string, owner: OwnerRecord, verdict: Liveness, flockHeld: boolean): WalError {
+  if (verdict.kind === 'this-process') {
+    // With a flock, a worker that ended with its log open let go of it (claimOwnerFile).
+    const ended = flockHeld
+      ? ''
+      : '; if that writer was in a worker thread that ended without closing its log, the lock stays until this process exits: without the native addon (flock) a lock cannot tell an ended thread from a live one';
+    return lockedError(path, { pid: owner.pid, self: true }, ended);
+  }
   if (verdict.kind === 'alive') return lockedError(path, { pid: owner.pid, self: false });
   return lockedError(path, {
     pid: owner.pid,
