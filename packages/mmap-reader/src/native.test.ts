@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FrameStop, walkFrames } from '@walnut/codec';
 import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildSegment, records } from '../test/segments.js';
 import { describeMmapSupport } from './mode.js';
 import { loadNative, type NativeMmap } from './native.js';
@@ -108,5 +108,24 @@ describe('native addon', () => {
       FrameStop.SHORT_HEADER,
       seg.end,
     ]);
+  });
+});
+
+describe('the switch', () => {
+  it('is listed in nativeFallbacks() once the package is imported, before any reader', async () => {
+    const saved = process.env.WALNUT_MMAP_READER_NATIVE;
+    process.env.WALNUT_MMAP_READER_NATIVE = '0';
+    vi.resetModules();
+    try {
+      await import('./native.js');
+      const { nativeFallbacks } = await import('@walnut/codec');
+      expect(nativeFallbacks()).toContainEqual({
+        addon: 'mmap-reader',
+        reason: 'turned off by WALNUT_MMAP_READER_NATIVE=0',
+      });
+    } finally {
+      if (saved === undefined) delete process.env.WALNUT_MMAP_READER_NATIVE;
+      else process.env.WALNUT_MMAP_READER_NATIVE = saved;
+    }
   });
 });

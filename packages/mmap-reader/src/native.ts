@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { type AddonLoad, addonSwitchedOff, loadAddon } from '@walnut/codec';
+import { type AddonLoad, loadAddon } from '@walnut/codec';
 
 /**
  * The functions of `native/mmap_reader.c`: mapping and page-cache advice. Frames in a mapping
@@ -29,13 +28,17 @@ let loaded: AddonLoad<NativeMmap> | undefined;
  */
 export function loadNative(): AddonLoad<NativeMmap> {
   if (loaded) return loaded;
-  // Turned off by the environment: asked again next time (the switch is read per reader).
-  const off = addonSwitchedOff('mmap-reader');
-  if (off !== null) return { binding: null, reason: `turned off by ${off}`, disabled: true };
-  loaded = loadAddon<NativeMmap>({
+  const load = loadAddon<NativeMmap>({
     name: 'mmap-reader',
-    packageRoot: fileURLToPath(new URL('..', import.meta.url)),
+    from: { moduleUrl: import.meta.url },
     fallback: 'segments are read into memory in chunks instead of mapped (one copy, same records)',
+    functions: { mapFile: true, advise: true, fadviseDontneed: true, isZeroFrom: true },
   });
-  return loaded;
+  // Turned off by the environment: asked again next time (the switch is read per reader).
+  if (!load.disabled) loaded = load;
+  return load;
 }
+
+// With the package, as the codec's addon: readers ask only once the switch is not set (mode.ts),
+// and nativeFallbacks() is to list a switch or a failure before any reader was made.
+loadNative();

@@ -1,6 +1,5 @@
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AddonLoad, loadAddon } from '@walnut/codec';
+import { type AddonLoad, type AddonSpec, loadAddon } from '@walnut/codec';
 
 /** One in-flight-capable io_uring instance, as the addon exposes it. */
 export interface NativeRing {
@@ -94,18 +93,25 @@ export interface NativeBinding {
 }
 
 // This file sits directly under src/ and is bundled directly under dist/: either way the
-// package root is one level up. Keep it there when the tree is sorted.
-export const packageRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+// package root is one level up. Only the test read of prove-io-uring opens a file there, once
+// the addon loaded, which the loader lets it do from this package's own directory only; in an
+// application's CommonJS bundle import.meta.url is empty, and nothing reads this.
+export const packageRoot =
+  import.meta.url === undefined ? '' : fileURLToPath(new URL('..', import.meta.url));
 let cached: AddonLoad<NativeBinding> | undefined;
 
 /** Loads the addon once, through the loader every Walnut addon uses; never throws. */
 export function loadNative(): AddonLoad<NativeBinding> {
-  cached ??= loadNativeFrom(packageRoot);
+  cached ??= load({ moduleUrl: import.meta.url });
   return cached;
 }
 
 /** Loads the addon of the package at `root` (tests point it at a directory without one). */
 export function loadNativeFrom(root: string): AddonLoad<NativeBinding> {
+  return load({ packageRoot: root });
+}
+
+function load(from: AddonSpec<NativeBinding>['from']): AddonLoad<NativeBinding> {
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
     return {
       binding: null,
@@ -113,7 +119,21 @@ export function loadNativeFrom(root: string): AddonLoad<NativeBinding> {
       disabled: false,
     };
   }
-  return loadAddon<NativeBinding>({ name: 'storage-io', packageRoot: root, fallback: FALLBACK });
+  return loadAddon<NativeBinding>({
+    name: 'storage-io',
+    from,
+    fallback: FALLBACK,
+    functions: {
+      createRing: true,
+      probe: true,
+      flock: true,
+      holdFd: true,
+      releaseHeldFd: true,
+      fallocate: true,
+      syncFileRangeWrite: true,
+      allocAligned: true,
+    },
+  });
 }
 
 const FALLBACK =

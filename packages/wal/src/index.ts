@@ -1,5 +1,13 @@
 export type { WalRecord, WalRecordInput } from '@walnut/codec';
-export { isWalError, KeyRing, WalError, WalErrorCode } from '@walnut/codec';
+export {
+  isWalError,
+  KeyRing,
+  NATIVE_FALLBACK_CHANNEL,
+  type NativeFallbackMessage,
+  nativeFallbacks,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 export type {
   RecoveryMode,
   RecoveryReport,
@@ -9,7 +17,11 @@ export type {
   TruncateAfterResult,
   VerifyMode,
 } from '@walnut/segmented';
-export type { StorageChoice } from '@walnut/storage-io';
+export {
+  STORAGE_IO_FALLBACK_CHANNEL,
+  type StorageChoice,
+  type StorageIoFallbackMessage,
+} from '@walnut/storage-io';
 export { Batch } from './batch.js';
 export { Cursor, type CursorReadOptions } from './cursors/cursor.js';
 export type { CursorInfo } from './cursors/cursor-registry.js';

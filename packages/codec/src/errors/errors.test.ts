@@ -1,8 +1,32 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expectWalError } from '../testing/index.js';
 import { badArgument, invalidArgument, isWalError, WalError, WalErrorCode } from './errors.js';
 
 describe('WalError', () => {
+  it('is called WalError in the bundle the package ships, as loggers print it (decision 0005)', async () => {
+    // The bundler the packages are built with (tsup's), which renames a class that names itself.
+    const fromTsup = createRequire(createRequire(import.meta.url).resolve('tsup'));
+    const esbuild = fromTsup('esbuild') as {
+      build(options: object): Promise<{ outputFiles: { text: string }[] }>;
+    };
+    const bundle = await esbuild.build({
+      entryPoints: [fileURLToPath(new URL('./errors.ts', import.meta.url))],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      write: false,
+    });
+    const code = Buffer.from(bundle.outputFiles[0]!.text).toString('base64');
+    const shipped = (await import(
+      `data:text/javascript;base64,${code}`
+    )) as typeof import('./errors.js');
+    const error = new shipped.WalError(WalErrorCode.BAD_ARGUMENT, 'dir must be a path');
+    expect([shipped.WalError.name, error.constructor.name]).toEqual(['WalError', 'WalError']);
+    expect(String(error.stack).split('\n')[0]).toBe('WalError: dir must be a path');
+  });
+
   it('goes through JSON.stringify, as a logger sends it: code, message and details, LSNs as strings', () => {
     const err = new WalError(
       WalErrorCode.REPLAY_BELOW_FLOOR,

@@ -162,6 +162,10 @@ export class WalError extends Error {
   }
 }
 
+// The bundle names this class `_WalError` (it names itself in its body: decision 0005), which
+// `err.constructor.name`, loggers and an uncaught error's output would show.
+Object.defineProperty(WalError, 'name', { value: 'WalError' });
+
 export function isWalError(value: unknown, code?: WalErrorCode): value is WalError {
   return value instanceof WalError && (code === undefined || value.code === code);
 }

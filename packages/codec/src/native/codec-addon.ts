@@ -1,4 +1,4 @@
-import { type AddonLoad, loadAddon, packageRootOf } from './native-loader.js';
+import { type AddonLoad, loadAddon } from './native-loader.js';
 
 /** What the addon does beyond CRC32C of one range, the same in C and for the codec. */
 interface FrameRunAddon {
@@ -76,14 +76,22 @@ function bindCrc32c(raw: RawCodecAddon): CodecAddon['crc32c'] {
 
 /**
  * Loads the addon (compiled at install or shipped prebuilt) through the loader every Walnut
- * addon uses. Never throws: every failure (disabled, not built, wrong check value) becomes
- * `binding: null` with the reason, and the codec falls back to JavaScript.
+ * addon uses. Never throws: every failure (disabled, not found, not this addon, wrong check
+ * value) becomes `binding: null` with the reason, and the codec falls back to JavaScript.
  */
 export function loadCodecAddon(): AddonLoad<CodecAddon> {
   const load = loadAddon<RawCodecAddon>({
     name: 'codec',
-    packageRoot: packageRootOf(import.meta.url),
+    from: { moduleUrl: import.meta.url },
     fallback: 'CRC32C and frame sealing run in JavaScript (slower, same bytes)',
+    functions: {
+      crc32cOf: true,
+      sealFrames: true,
+      verifyFrames: true,
+      walkFrames: true,
+      passLsnRun: true,
+      implementation: true,
+    },
     check(raw) {
       const check = Buffer.from('123456789');
       // Refuse a build that disagrees with the specification's check value.
