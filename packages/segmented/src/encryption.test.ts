@@ -119,6 +119,58 @@ describe('encryption at rest', () => {
     await wal.close();
   });
 
+  it('setEncryptionRing refuses a ring lacking the key of a segment holding records, as open does', async () => {
+    const io = new MemoryStorageIo();
+    const wal = await openMemory(io, { encryption: testRing() });
+    wal.append({ payload: payloadFor(1n) });
+    await wal.sync();
+    const path = (await wal.listSegments())[0]!.path;
+    await wal.close();
+    const again = await openMemory(io, { encryption: testRing() });
+    const error = expectWalError(
+      () => again.setEncryptionRing(new KeyRing([[8, KeyRing.generateKey()]], 8)),
+      'WAL_KEY_MISSING',
+    );
+    expect(error.details).toEqual({ segment: path, keyId: 7 });
+    expect(error.message).toContain(`${path} is encrypted with key id 7, which the key ring lacks`);
+    again.setEncryptionRing(testRing().rotate(8, KeyRing.generateKey()));
+    again.append({ payload: payloadFor(2n) });
+    await again.sync();
+    expect((await collect(again.replay())).map((r) => r.lsn)).toEqual([1n, 2n]);
+    await again.close();
+  });
+
+  it('setEncryptionRing refuses other bytes under a key id the log uses (WAL_DECRYPT_FAILED)', async () => {
+    const io = new MemoryStorageIo();
+    const wal = await openMemory(io, { encryption: testRing() });
+    wal.append({ payload: payloadFor(1n) });
+    await wal.sync();
+    const path = (await wal.listSegments())[0]!.path;
+    await wal.close();
+    const again = await openMemory(io, { encryption: testRing(), readOnly: true });
+    const error = expectWalError(
+      () => again.setEncryptionRing(new KeyRing([[7, Buffer.alloc(32, 8)]], 7)),
+      'WAL_DECRYPT_FAILED',
+    );
+    expect(error.details).toEqual({ segment: path, keyId: 7 });
+    expect(error.message).toContain('a new key needs a new id');
+    await again.close();
+  });
+
+  it('wiping what ring.key() returned leaves the key an open log encrypts with', async () => {
+    const io = new MemoryStorageIo();
+    const ring = testRing();
+    const wal = await openMemory(io, { encryption: ring, segmentTargetSize: 4096 });
+    ring.key(7).fill(0);
+    for (let i = 1n; i <= 100n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await wal.sync();
+    expect((await wal.listSegments()).length).toBeGreaterThan(1);
+    await wal.close();
+    const again = await openMemory(io, { encryption: testRing() });
+    expect((await collect(again.replay())).length).toBe(100);
+    await again.close();
+  });
+
   it('rotation: a new current key encrypts new segments, old keys still decrypt old ones', async () => {
     const io = new MemoryStorageIo();
     const ring = testRing();

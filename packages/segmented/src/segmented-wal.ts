@@ -39,6 +39,7 @@ import { checkTime, TimeLookup } from './read/lsn-at-time.js';
 import { ReaderRefresh } from './read/reader-refresh.js';
 import type { ReplayPager } from './read/replay-pager.js';
 import type { RecoveryReport } from './recovery/recovery-report.js';
+import { checkRingChange } from './recovery/ring-change.js';
 import { settleParts } from './settle.js';
 import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
 import {
@@ -609,6 +610,7 @@ export class SegmentedWal {
     this.ring = ring;
     if (active.status === 'pending' && active.creating === null) {
       this.segments.list.pop();
+    checkRingChange(this.ring, ring, this.segments.list);
     }
     planActive(this.parts, this.ring);
   }

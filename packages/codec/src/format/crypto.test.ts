@@ -138,6 +138,65 @@ describe('KeyRing', () => {
     expectWalError(() => new KeyRing([[1, Buffer.alloc(32)]], 2), WalErrorCode.BAD_ARGUMENT);
   });
 
+  it('hands out a copy from key(): wiping it changes neither the ring nor what it encrypts', () => {
+    const bytes = KeyRing.generateKey();
+    const mine = new KeyRing([[1, bytes]], 1);
+    mine.key(1).fill(0);
+    expect(mine.key(1)).toEqual(bytes);
+    const out = Buffer.alloc(128);
+    const plain = Buffer.alloc(64);
+    const n = encodeRecordFrame(plain, 0, 1n, { payload: Buffer.from('after the wipe') });
+    const size = FrameCipher.forFile(mine, header).encryptFrame(out, 0, plain.subarray(8, n));
+    const original = FrameCipher.forFile(new KeyRing([[1, bytes]], 1), header);
+    const records = [...new FrameScanner(out.subarray(0, size), { cipher: original }).records()];
+    expect(records.map((r) => r.payload.toString())).toEqual(['after the wipe']);
+  });
+
+  it('refuses an id given twice, saying to pass each id once', () => {
+    for (const keys of [
+      [
+        [1, KeyRing.generateKey()],
+        [1, KeyRing.generateKey()],
+      ],
+      [
+        [1, Buffer.alloc(32, 1)],
+        ['1', Buffer.alloc(32, 1)],
+      ],
+    ]) {
+      const error = expectWalError(
+        () => new KeyRing(keys as [number, Uint8Array][], 1),
+        WalErrorCode.BAD_ARGUMENT,
+      );
+      expect(error.message).toContain('key id 1 appears twice');
+      expect(error.message).toContain('pass each id once');
+    }
+  });
+
+  it('refuses ids written other than in plain decimal digits, saying how to write them', () => {
+    for (const id of ['0x1', ' 1', '1 ', '1e0', '01', '+1', '-0', '1.0', '']) {
+      const error = expectWalError(
+        () => new KeyRing({ [id]: Buffer.alloc(32) } as Record<number, Uint8Array>, 1),
+        WalErrorCode.BAD_ARGUMENT,
+      );
+      expect(error.message).toContain("plain decimal digits when it is a string ('1', not '01'");
+    }
+    expect(
+      new KeyRing({ 0: Buffer.alloc(32), 4294967295: Buffer.alloc(32) }, 0).has(2 ** 32 - 1),
+    ).toBe(true);
+  });
+
+  it('rotates to an id it holds only with the same bytes, which makes that key current again', () => {
+    const k1 = KeyRing.generateKey();
+    const twoKeys = new KeyRing([[1, k1]], 1).rotate(2, KeyRing.generateKey());
+    const error = expectWalError(
+      () => twoKeys.rotate(1, KeyRing.generateKey()),
+      WalErrorCode.BAD_ARGUMENT,
+    );
+    expect(error.message).toContain('rotate to a new id (e.g. ring.rotate(3, key))');
+    expect(twoKeys.rotate(1, Buffer.from(k1)).currentKeyId).toBe(1);
+    expectWalError(() => twoKeys.rotate(1, Buffer.alloc(31)), WalErrorCode.BAD_ARGUMENT);
+  });
+
   it('refuses one key passed alone, saying how to pass it, and a Proxy of one', () => {
     for (const alone of [Buffer.alloc(32), new Proxy(Buffer.alloc(32), {})]) {
       expect(

@@ -1,5 +1,17 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { badArgument, frameDoesNotFit, WalError, WalErrorCode } from '../errors/errors.js';
+import {
+  createCipheriv,
+  createDecipheriv,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
+import {
+  badArgument,
+  frameDoesNotFit,
+  invalidArgument,
+  WalError,
+  WalErrorCode,
+} from '../errors/errors.js';
 import type { FileHeader } from '../files/file-header.js';
 import { checkBytes, checkUint, tooLarge } from '../values/validate.js';
 import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
@@ -12,10 +24,18 @@ const TAG_SIZE = 16;
 const ENCRYPTED_PREFIX = 16;
 const HKDF_INFO = Buffer.from('walnut v1 file key', 'utf8');
 
+/** A key id written as text (an object's key) must be its plain decimal digits. */
+const CANONICAL_ID = /^(0|[1-9][0-9]*)$/;
+
+/** The ring's own bytes of a key, for the ciphers of this module; never handed to a caller. */
+let ringKey: (ring: KeyRing, keyId: number) => Buffer;
+
 /**
- * Master keys by id. Immutable: `rotate` returns a new ring. Its fields, like FrameCipher's,
- * stay `#private` against the project's `private` style: key material must not show in
- * `util.inspect`, `console.log` or a test's diff of an object that holds a ring.
+ * Master keys by id. Immutable: `rotate` returns a new ring, and `key` hands out a copy. Its
+ * fields, like FrameCipher's, stay `#private` against the project's `private` style: key
+ * material must not show in `util.inspect`, `console.log` or a test's diff of an object that
+ * holds a ring. One id names one key, as a segment names its key only by id: two keys under
+ * one id would leave segments that no ring reads together.
  */
 export class KeyRing {
   readonly currentKeyId: number;
@@ -40,10 +60,13 @@ export class KeyRing {
     this.#keys = new Map();
     for (const entry of entries) {
       if (!Array.isArray(entry)) badArgument('keys entry', 'a [keyId, key] pair', entry);
-      const id = typeof entry[0] === 'string' ? Number(entry[0]) : entry[0];
-      checkUint('keyId', id, 0xffffffff);
-      checkBytes(`key ${id}`, entry[1]);
-      if (entry[1].length !== KEY_SIZE) badArgument(`key ${id}`, '32 bytes (AES-256)', entry[1]);
+      const id = keyIdOf(entry[0]);
+      checkKey(id, entry[1]);
+      if (this.#keys.has(id)) {
+        invalidArgument(
+          `key id ${id} appears twice in the keys; a ring holds one key per id: pass each id once, and give a new key a new id`,
+        );
+      }
       this.#keys.set(id, Buffer.from(entry[1]));
     }
     checkUint('currentKeyId', currentKeyId, 0xffffffff);
@@ -56,29 +79,68 @@ export class KeyRing {
     return this.#keys.has(keyId);
   }
 
-  /** The key with this id. WAL_KEY_MISSING when the ring does not hold it. */
+  /**
+   * A copy of the key with this id (writing to it changes nothing in the ring).
+   * WAL_KEY_MISSING when the ring does not hold it.
+   */
   key(keyId: number): Buffer {
-    const key = this.#keys.get(keyId);
-    if (key === undefined)
-      throw new WalError(
-        WalErrorCode.KEY_MISSING,
-        `the key ring has no key ${keyId}; add the key that encrypted this file to the ring`,
-        { details: { keyId } },
-      );
-    return key;
+    return Buffer.from(ringKey(this, keyId));
   }
 
-  /** A new ring holding every key of this one plus `key` as `keyId`, which becomes current. */
+  /**
+   * A new ring holding every key of this one plus `key` as `keyId`, which becomes current.
+   * An id the ring holds already takes only the same bytes (making that key current again);
+   * other bytes are WAL_BAD_ARGUMENT, as a new key needs a new id.
+   */
   rotate(keyId: number, key: Uint8Array): KeyRing {
-    const entries: [number, Uint8Array][] = [...this.#keys].filter(([id]) => id !== keyId);
-    entries.push([keyId, key]);
-    return new KeyRing(entries, keyId);
+    const held = this.#keys.get(keyId);
+    if (held === undefined) return new KeyRing([...this.#keys, [keyId, key]], keyId);
+    checkKey(keyId, key);
+    if (!timingSafeEqual(held, key)) {
+      const free = Math.max(...this.#keys.keys()) + 1;
+      invalidArgument(
+        `the ring holds key id ${keyId} already, with other bytes; rotate to a new id${free <= 0xffffffff ? ` (e.g. ring.rotate(${free}, key))` : ''}: segments name their key only by id, so replacing the key of an id would leave the segments written under the old key unreadable`,
+      );
+    }
+    return new KeyRing(this.#keys, keyId);
   }
 
   /** 32 fresh random bytes, suitable as a ring key. */
   static generateKey(): Buffer {
     return randomBytes(KEY_SIZE);
   }
+
+  static {
+    ringKey = (ring, keyId) => {
+      const key = ring.#keys.get(keyId);
+      if (key === undefined)
+        throw new WalError(
+          WalErrorCode.KEY_MISSING,
+          `the key ring has no key ${keyId}; add the key that encrypted this file to the ring`,
+          { details: { keyId } },
+        );
+      return key;
+    };
+  }
+}
+
+/** A key id as a number: a number, or (an object's key) its plain decimal digits. */
+function keyIdOf(id: unknown): number {
+  if (typeof id === 'string' && !CANONICAL_ID.test(id)) {
+    badArgument(
+      'keyId',
+      "an integer in 0..4294967295, written in plain decimal digits when it is a string ('1', not '01', ' 1', '1e0' or '0x1')",
+      id,
+    );
+  }
+  const n = typeof id === 'string' ? Number(id) : id;
+  checkUint('keyId', n, 0xffffffff);
+  return n;
+}
+
+function checkKey(keyId: number, key: unknown): asserts key is Uint8Array {
+  checkBytes(`key ${keyId}`, key);
+  if (key.length !== KEY_SIZE) badArgument(`key ${keyId}`, '32 bytes (AES-256)', key);
 }
 
 let createWithFixedNonce: (
@@ -149,7 +211,7 @@ export class FrameCipher {
       badArgument('header', 'a FileHeader', header);
     if (header.cipher !== 'aes-256-gcm')
       badArgument('header.cipher', "'aes-256-gcm' for an encrypted file", header.cipher);
-    const ikm = ring.key(header.keyId);
+    const ikm = ringKey(ring, header.keyId);
     const key = Buffer.from(hkdfSync('sha256', ikm, header.salt, HKDF_INFO, KEY_SIZE));
     return new FrameCipher(key, prefix, counter, { file, keyId: header.keyId });
   }

@@ -16,6 +16,7 @@ import {
   readHeadForRecovery,
   recordHead,
 } from '../files/head.js';
+import { proveKeys } from './key-proof.js';
 import { newestLogId } from './log-id.js';
 import { lsnRange, RecoveryLedger } from './recovery-ledger.js';
 import type {
@@ -199,6 +200,8 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   }
 
   const segments: RecoveredSegment[] = [];
+  /** Key ids a scan decrypted a frame of: Walnut writes only encrypted frames in an encrypted segment. */
+  const proven = new Set<number>();
   const newest = found[found.length - 1];
   const logId =
     newest === undefined
@@ -268,6 +271,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       checkLogId(header, path, logId);
       const scan = await scanSegment(opts, fd, path, header, fileSize, isLast);
       report.records += scan.records;
+      if (header.cipher !== 'none' && scan.records > 0) proven.add(header.keyId);
       const seg: RecoveredSegment = {
         path,
         firstLsn,
@@ -343,6 +347,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     }
   }
 
+  await proveKeys(io, opts.ring, segments, proven);
   const last = segments[segments.length - 1];
   const lastLsn = last === undefined ? floorLsn - 1n : last.lastLsn;
   checkNewestSegment(ledger, dir, salvaging, {

@@ -67,19 +67,24 @@ export function readCipher(
   path: string,
 ): FrameCipher | undefined {
   if (header.cipher === 'none') return undefined;
-  if (ring === undefined) {
-    throw new WalError(
-      WalErrorCode.KEY_MISSING,
-      `${path} is encrypted (key id ${header.keyId}); open the log with encryption: a KeyRing holding that key`,
-      { details: { segment: path, keyId: header.keyId } },
-    );
-  }
+  if (ring === undefined || !ring.has(header.keyId)) throw keyMissing(ring, header.keyId, path);
   try {
     return FrameCipher.forFile(ring, header, path);
   } catch (err) {
     if (isWalError(err)) err.details.segment ??= path;
     throw err;
   }
+}
+
+/** WAL_KEY_MISSING for the segment at `path`, encrypted under `keyId`, which `ring` lacks. */
+export function keyMissing(ring: KeyRing | undefined, keyId: number, path: string): WalError {
+  return new WalError(
+    WalErrorCode.KEY_MISSING,
+    ring === undefined
+      ? `${path} is encrypted (key id ${keyId}); open the log with encryption: a KeyRing holding that key`
+      : `${path} is encrypted with key id ${keyId}, which the key ring lacks; use a KeyRing holding the key that wrote it as key ${keyId} (keep old keys in the ring when rotating: ring.rotate(newId, key))`,
+    { details: { segment: path, keyId } },
+  );
 }
 
 export async function readHeader(
