@@ -601,6 +601,7 @@ export class SegmentedWal {
   setEncryptionRing(ring: KeyRing): void {
     if (!isKeyRing(ring)) badArgument('ring', 'a KeyRing from @walnut/codec', ring);
     this.checkUsable();
+    checkRingChange(this.ring, ring, this.segments.list);
     if (this.cfg.readOnly) {
       this.ring = ring;
       return;
@@ -610,7 +611,6 @@ export class SegmentedWal {
     this.ring = ring;
     if (active.status === 'pending' && active.creating === null) {
       this.segments.list.pop();
-    checkRingChange(this.ring, ring, this.segments.list);
     }
     planActive(this.parts, this.ring);
   }
