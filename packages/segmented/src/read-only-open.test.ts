@@ -1,4 +1,7 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
 import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -63,4 +66,140 @@ describe('a read-only open beside a live writer', () => {
     closeSync(fd);
     await expectWalError(SegmentedWal.open({ dir, readOnly: true }), 'WAL_CORRUPT');
   });
+});
+
+// ------------------------------------------------------------ a writer in another process
+
+const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js');
+
+/**
+ * The writer, in a child process on the built package, driven over stdin: `append N`
+ * (records payloadFor(lsn), or `new` payloads), `cut L`, `before L`, `exit`; each answered
+ * with its lastLsn and floor once durable.
+ */
+const WRITER = `
+import { createInterface } from 'node:readline';
+const { SegmentedWal } = await import(process.argv[1]);
+const { payloadFor } = await import(process.argv[2]);
+const wal = await SegmentedWal.open({ dir: process.argv[3], segmentTargetSize: 8192 });
+const say = () => console.log(JSON.stringify({ last: String(wal.nextLsn - 1n), floor: String(wal.floorLsn) }));
+say();
+for await (const line of createInterface({ input: process.stdin })) {
+  const [command, arg, kind] = line.split(' ');
+  if (command === 'append') {
+    for (let i = 0; i < Number(arg); i++) {
+      const lsn = wal.nextLsn;
+      wal.append({ payload: kind === 'new' ? Buffer.from('new history ' + lsn) : payloadFor(lsn) });
+    }
+    await wal.sync();
+  } else if (command === 'cut') await wal.truncateAfter(BigInt(arg));
+  else if (command === 'before') await wal.truncateBefore(BigInt(arg));
+  else break;
+  say();
+}
+await wal.close();
+`;
+
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+});
+
+function writerProcess(logDir: string) {
+  if (!existsSync(DIST))
+    throw new Error(`${DIST} is missing: run \`npx tsup\` in packages/segmented first`);
+  const testing = pathToFileURL(
+    join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'storage-io', 'dist', 'testing.js'),
+  );
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', WRITER, pathToFileURL(DIST).href, testing.href, logDir],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  children.add(child);
+  const answers: { last: bigint; floor: bigint }[] = [];
+  let wake: (() => void) | undefined;
+  let buffered = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+      const { last, floor } = JSON.parse(buffered.slice(0, end));
+      answers.push({ last: BigInt(last), floor: BigInt(floor) });
+      buffered = buffered.slice(end + 1);
+    }
+    wake?.();
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.on('exit', (code, signal) => reject(new Error(`the writer exited (${signal ?? code})`))),
+  );
+  exited.catch(() => undefined);
+  const answer = async () => {
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    try {
+      while (answers.length === 0)
+        await Promise.race([new Promise<void>((r) => (wake = r)), exited]);
+      return answers.shift()!;
+    } finally {
+      clearTimeout(deadline);
+    }
+  };
+  return {
+    ready: answer,
+    send(command: string) {
+      child.stdin!.write(`${command}\n`);
+      return answer();
+    },
+    /** Closes the writer's log and waits for the child to end (killed after 10 s). */
+    async stop(): Promise<void> {
+      const deadline = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.stdin!.end('exit\n');
+      await exited.catch(() => undefined);
+      clearTimeout(deadline);
+    },
+  };
+}
+
+describe('a read-only opener beside a writer in another process (built package)', () => {
+  it("reads the writer's new history after its truncateAfter, records kept and new alike", async () => {
+    const writer = writerProcess(dir);
+    await writer.ready();
+    await writer.send('append 100');
+    const reader = await SegmentedWal.open({ dir, readOnly: true });
+    expect(reader.writtenLsn).toBe(100n);
+    await writer.send('cut 50');
+    const { last } = await writer.send('append 10 new');
+
+    expect(await reader.refresh()).toBe(last);
+    const payloads = (await collect(reader.replay())).map((r) => r.payload.toString('latin1'));
+    expect(payloads.slice(0, 50)).toEqual(
+      Array.from({ length: 50 }, (_, i) => payloadFor(BigInt(i + 1)).toString('latin1')),
+    );
+    expect(payloads.slice(50)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `new history ${i + 51}`),
+    );
+    await reader.close();
+    await writer.stop();
+  }, 30_000);
+
+  it('moves to the new floor when a truncateBefore deleted the segment it followed', async () => {
+    const writer = writerProcess(dir);
+    await writer.ready();
+    await writer.send('append 10');
+    const reader = await SegmentedWal.open({ dir, readOnly: true });
+    expect(await reader.refresh()).toBe(10n);
+    const { last } = await writer.send('append 400');
+    const { floor } = await writer.send(`before ${last - 5n}`);
+
+    expect(await reader.refresh()).toBe(last);
+    expect(reader.floorLsn).toBe(floor);
+    expect(
+      await expectWalError(() => reader.replayFrom(11n), 'WAL_REPLAY_BELOW_FLOOR'),
+    ).toMatchObject({
+      details: { floorLsn: floor },
+    });
+    await reader.close();
+    await writer.stop();
+  }, 30_000);
 });

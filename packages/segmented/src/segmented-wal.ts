@@ -146,6 +146,7 @@ export class SegmentedWal {
           checkUsable,
           written: (lsn) => this.writtenListeners.emit(lsn),
           cutGeneration: init.cut?.generation ?? 0n,
+          cuts: this.cuts,
         })
       : null;
     this.cutHost = {
@@ -260,6 +261,14 @@ export class SegmentedWal {
   /** What open() found, cut and dropped. */
   get recoveryReport(): RecoveryReport {
     return this.opened.report;
+  }
+
+  /**
+   * The suffix cuts this log knows of: its own truncateAfter calls, and on a read-only opener
+   * the writer's cuts its refreshes found. A reader built on the log judges itself by them.
+   */
+  get suffixCuts(): SuffixCuts {
+    return this.cuts;
   }
 
   get encryptionRing(): KeyRing | undefined {

@@ -1,5 +1,10 @@
 import type { KeyRing, WalError, WalRecord, WalRecordInput } from '@walnut/codec';
-import type { RecoveryReport, SegmentedWalConfig, SegmentInfo } from '@walnut/segmented';
+import type {
+  RecoveryReport,
+  SegmentedWalConfig,
+  SegmentInfo,
+  SuffixCuts,
+} from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 
 // The seam between the Wal and its storage engine: every type either side of it names lives
@@ -59,6 +64,12 @@ export interface EngineSegment {
  * narrow lets the queue, group commit and lifecycle be tested against a fake.
  */
 export interface LogEngine {
+  /**
+   * The suffix cuts the engine knows of. A read-only engine records there the writer's cuts
+   * its refreshes find, so that the Wal's readers judge themselves by them as they do by
+   * the Wal's own `truncateAfter`; absent, the Wal keeps its own.
+   */
+  readonly suffixCuts?: SuffixCuts;
   /** Synchronously assigns the LSN and encodes the record into the write buffer. */
   append(record: WalRecordInput): bigint;
   /** `append({ payload })`, without the record object (the common case's hot path). */

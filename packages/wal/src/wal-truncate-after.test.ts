@@ -213,6 +213,27 @@ describe('Wal.truncateAfter', () => {
     await wal.close();
   });
 
+  it("a read-only Wal that read nothing above the cut reads the writer's new history", async () => {
+    const dir = tempDir();
+    const wal = await logOf(20, dir);
+    const reader = await Wal.open(dir).readOnly().storageIo('sync-fs');
+    const tail = reader.tail(1n);
+    for (let i = 1n; i <= 5n; i++) expect((await tail.next()).value.lsn).toBe(i);
+    await wal.truncateAfter(7n);
+    for (let i = 8; i <= 10; i++) await wal.append(fresh(i));
+    const seen: string[] = [];
+    await reader.replay(1n, (r) => {
+      seen.push(text(r));
+    });
+    expect(seen.slice(6)).toEqual(['7:old-7', '8:new-8', '9:new-9', '10:new-10']);
+    const read: string[] = [];
+    for (let i = 6; i <= 10; i++) read.push(text((await tail.next()).value));
+    expect(read).toEqual(['6:old-6', '7:old-7', '8:new-8', '9:new-9', '10:new-10']);
+    await tail.return?.();
+    await reader.close();
+    await wal.close();
+  });
+
   it('is refused on a read-only Wal and a closed one', async () => {
     const dir = tempDir();
     const wal = await logOf(5, dir);

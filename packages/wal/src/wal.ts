@@ -75,7 +75,8 @@ export class Wal {
   private readonly latency = new LatencyHistogram();
   private readonly queue: AppendQueue;
   private readonly reads: ReadSide;
-  private readonly cuts = new SuffixCuts();
+  /** The log's suffix cuts: its own, or a read-only engine's (the writer's, as found). */
+  private readonly cuts: SuffixCuts;
   private readonly cursorRegistry: CursorRegistry;
   private retention: Retention | undefined;
 
@@ -93,6 +94,7 @@ export class Wal {
     this.dir = dir;
     this.engine = engine;
     this.options = options;
+    this.cuts = (options.readOnly ? engine.suffixCuts : undefined) ?? new SuffixCuts();
     this.waitsForCommit = options.durability === 'sync' || options.durability === 'flush';
     const status = new WalStatus(options.readOnly);
     this.status = status;

@@ -167,43 +167,6 @@ describe('SegmentedWal.truncateAfter', () => {
     await wal.close();
   });
 
-  it("a read-only opener that found records the writer's cut removed fails with WAL_TRUNCATED, at every refresh", async () => {
-    const { io, wal } = await logOf(10);
-    await wal.sync();
-    const reader = await SegmentedWal.open({ dir: DIR, io, readOnly: true });
-    expect(await reader.refresh()).toBe(10n);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 12; i++) wal.append({ payload: Buffer.from(`new ${i}`) });
-    await wal.sync();
-    expect(await expectWalError(reader.refresh(), WalErrorCode.TRUNCATED)).toMatchObject({
-      details: { lsn: 7n },
-    });
-    await expectWalError(reader.refresh(), WalErrorCode.TRUNCATED);
-    await reader.close();
-    await wal.close();
-  });
-
-  it('a read-only opener that found only records below the cut follows the new history', async () => {
-    const { io, wal } = await logOf(5);
-    await wal.sync();
-    const reader = await SegmentedWal.open({ dir: DIR, io, readOnly: true });
-    expect(await reader.refresh()).toBe(5n);
-    for (let i = 6n; i <= 20n; i++) wal.append({ payload: payloadFor(i, 400) });
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 9; i++) wal.append({ payload: Buffer.from(`new ${i}`) });
-    await wal.sync();
-    expect(await reader.refresh()).toBe(9n);
-    const recs = await collect(reader.replayFrom(6n));
-    expect(recs.map((r) => r.payload.length)).toEqual([400, 400, 5, 5]);
-    // Two cuts between looks: the lowest is unknown, so anything found counts as removed.
-    await wal.truncateAfter(8n);
-    wal.append({ payload: Buffer.from('x') });
-    await wal.truncateAfter(8n);
-    await expectWalError(reader.refresh(), WalErrorCode.TRUNCATED);
-    await reader.close();
-    await wal.close();
-  });
-
   it('is refused on a read-only opener, a closed log and a poisoned one', async () => {
     const { io, wal } = await logOf(10);
     await wal.sync();

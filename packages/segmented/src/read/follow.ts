@@ -43,6 +43,31 @@ function changedUnderReader(path: string, offset: number, what: string): WalErro
   );
 }
 
+/**
+ * Thrown inside `followLog` when the floor passed every record found (the writer's
+ * truncateBefore or retention deleted the segments this reader was following): a floor
+ * move, which `followLog` reports as `'overtaken'`, not damage.
+ */
+class Overtaken {}
+
+/**
+ * A file this reader follows is gone. The writer records the new floor before it deletes
+ * the segments below it, so a floor past every record found means truncateBefore or
+ * retention deleted them; anything else removed records the writer had (a rollback, a repair).
+ */
+async function gone(
+  state: FollowState,
+  path: string,
+  offset: number,
+  what: string,
+): Promise<never> {
+  const recorded = await readFloor(state.io, state.dir);
+  // No FLOOR: deleting for lack of space removes it, and then the first segment starts the log.
+  const floor = recorded ?? segmentFilesIn(await state.io.readdir(state.dir))[0]?.firstLsn;
+  if (floor !== undefined && floor >= state.nextLsn) throw new Overtaken();
+  throw changedUnderReader(path, offset, what);
+}
+
 async function openOrNull(io: StorageIo, path: string): Promise<IoFd | null> {
   try {
     return await io.open(path, { readOnly: true });
@@ -59,7 +84,7 @@ async function openOrNull(io: StorageIo, path: string): Promise<IoFd | null> {
  */
 async function scanGrowth(state: FollowState, seg: Segment): Promise<void> {
   const fd = await openOrNull(state.io, seg.path);
-  if (fd === null) throw changedUnderReader(seg.path, 0, 'the file is gone');
+  if (fd === null) return gone(state, seg.path, 0, 'the file is gone');
   try {
     const size = await state.io.size(fd);
     const start = seg.completedEnd;
@@ -124,7 +149,7 @@ async function checkLastFrame(state: FollowState): Promise<void> {
   const last = state.lastFrame;
   if (last === null) return;
   const fd = await openOrNull(state.io, last.path);
-  if (fd === null) throw changedUnderReader(last.path, 0, 'the file is gone');
+  if (fd === null) return gone(state, last.path, 0, 'the file is gone');
   try {
     const now = Buffer.alloc(FRAME_HEADER_SIZE);
     const got = await readFully(state.io, fd, now, last.offset);
@@ -143,7 +168,7 @@ async function checkLastFrame(state: FollowState): Promise<void> {
 async function segmentAt(state: FollowState, name: string): Promise<Segment> {
   const path = join(state.dir, name);
   const fd = await openOrNull(state.io, path);
-  if (fd === null) throw changedUnderReader(path, 0, 'the file vanished as it was found');
+  if (fd === null) return gone(state, path, 0, 'the file vanished as it was found');
   try {
     const firstLsn = parseSegmentFileName(name)!;
     const header = await readHeader(state.io, fd, path, firstLsn);
@@ -157,9 +182,21 @@ async function segmentAt(state: FollowState, name: string): Promise<Segment> {
  * Brings a read-only opener's view up to what a live writer has written since: new frames
  * of the segment being written, the segments the writer rolled over to, segments a
  * truncation removed below a new floor, and an empty last segment replaced by a fresh one
- * (a writer reopening an encrypted log). Nothing on disk is modified.
+ * (a writer reopening an encrypted log). Nothing on disk is modified. `'overtaken'` when a
+ * truncation removed every segment holding what was found: nothing in the view continues,
+ * and it must be founded again on what the directory holds now.
  */
-export async function followLog(state: FollowState): Promise<void> {
+export async function followLog(state: FollowState): Promise<'followed' | 'overtaken'> {
+  try {
+    await follow(state);
+    return 'followed';
+  } catch (error) {
+    if (error instanceof Overtaken) return 'overtaken';
+    throw error;
+  }
+}
+
+async function follow(state: FollowState): Promise<void> {
   await checkLastFrame(state);
   const scan = (seg: Segment): Promise<void> => scanGrowth(state, seg);
   let active = state.segments.at(-1);
@@ -175,7 +212,7 @@ export async function followLog(state: FollowState): Promise<void> {
   const names = segmentFilesIn(await state.io.readdir(state.dir));
   const present = new Set(names.map((s) => join(state.dir, s.name)));
   if (active !== undefined && !present.has(active.path)) {
-    throw changedUnderReader(active.path, 0, 'the segment being written is gone');
+    await gone(state, active.path, 0, 'the segment being written is gone');
   }
   // A truncation deletes whole segments from the oldest on, after writing the new floor.
   const kept = state.segments.filter((seg) => present.has(seg.path));
@@ -207,12 +244,19 @@ export async function followLog(state: FollowState): Promise<void> {
 /**
  * Makes what a reader found durable before it reports it as such: an fdatasync of each
  * segment (through a read-only descriptor, which modifies nothing) and of the directory,
- * whose entry for a segment the writer has just renamed may not be on disk yet.
+ * whose entry for a segment the writer has just renamed may not be on disk yet. False when
+ * a segment vanished since it was found (a truncation or a cut ran meanwhile): what was
+ * found then vouches for nothing, and the next look tells which it was.
  */
-export async function makeDurable(io: StorageIo, dir: string, segments: Segment[]): Promise<void> {
-  if (segments.length === 0) return;
+export async function makeDurable(
+  io: StorageIo,
+  dir: string,
+  segments: Segment[],
+): Promise<boolean> {
+  if (segments.length === 0) return true;
   for (const seg of segments) {
-    const fd = await io.open(seg.path, { readOnly: true });
+    const fd = await openOrNull(io, seg.path);
+    if (fd === null) return false;
     try {
       await io.datasync(fd);
     } finally {
@@ -220,4 +264,5 @@ export async function makeDurable(io: StorageIo, dir: string, segments: Segment[
     }
   }
   await io.syncDirectory(dir);
+  return true;
 }
