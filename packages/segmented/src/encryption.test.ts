@@ -9,6 +9,16 @@ import { SegmentedWal } from './index.js';
 
 const SECRET = Buffer.from('the secret payload that must never reach the disk in clear');
 
+/** Writes record 1 into a log in `io` encrypted with testRing(), closes it: its segment's path. */
+async function logOfOneRecord(io: MemoryStorageIo): Promise<string> {
+  const wal = await openMemory(io, { encryption: testRing() });
+  wal.append({ payload: payloadFor(1n) });
+  await wal.sync();
+  const path = (await wal.listSegments())[0]!.path;
+  await wal.close();
+  return path;
+}
+
 describe('encryption at rest', () => {
   afterEach(removeTempDirs);
 
@@ -30,10 +40,7 @@ describe('encryption at rest', () => {
 
   it('never appends into an encrypted segment after reopen: a new segment follows', async () => {
     const io = new MemoryStorageIo();
-    const wal = await openMemory(io, { encryption: testRing() });
-    wal.append({ payload: payloadFor(1n) });
-    await wal.sync();
-    await wal.close();
+    await logOfOneRecord(io);
     const again = await openMemory(io, { encryption: testRing() });
     expect(again.append({ payload: payloadFor(2n) })).toBe(2n);
     await again.sync();
@@ -64,10 +71,7 @@ describe('encryption at rest', () => {
 
   it('an encrypted log opened without its key is WAL_KEY_MISSING', async () => {
     const io = new MemoryStorageIo();
-    const wal = await openMemory(io, { encryption: testRing() });
-    wal.append({ payload: payloadFor(1n) });
-    await wal.sync();
-    await wal.close();
+    await logOfOneRecord(io);
     await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_KEY_MISSING');
     const otherId = new KeyRing([[9, Buffer.alloc(32, 9)]], 9);
     await expectWalError(
@@ -121,11 +125,7 @@ describe('encryption at rest', () => {
 
   it('setEncryptionRing refuses a ring lacking the key of a segment holding records, as open does', async () => {
     const io = new MemoryStorageIo();
-    const wal = await openMemory(io, { encryption: testRing() });
-    wal.append({ payload: payloadFor(1n) });
-    await wal.sync();
-    const path = (await wal.listSegments())[0]!.path;
-    await wal.close();
+    const path = await logOfOneRecord(io);
     const again = await openMemory(io, { encryption: testRing() });
     const error = expectWalError(
       () => again.setEncryptionRing(new KeyRing([[8, KeyRing.generateKey()]], 8)),
@@ -142,11 +142,7 @@ describe('encryption at rest', () => {
 
   it('setEncryptionRing refuses other bytes under a key id the log uses (WAL_DECRYPT_FAILED)', async () => {
     const io = new MemoryStorageIo();
-    const wal = await openMemory(io, { encryption: testRing() });
-    wal.append({ payload: payloadFor(1n) });
-    await wal.sync();
-    const path = (await wal.listSegments())[0]!.path;
-    await wal.close();
+    const path = await logOfOneRecord(io);
     const again = await openMemory(io, { encryption: testRing(), readOnly: true });
     const error = expectWalError(
       () => again.setEncryptionRing(new KeyRing([[7, Buffer.alloc(32, 8)]], 7)),

@@ -25,6 +25,12 @@ async function all(wal: Wal): Promise<string[]> {
   return out;
 }
 
+/** Cuts `wal` after LSN `after`, then appends new records up to LSN `last`. */
+async function cutThenAppend(wal: Wal, after: number, last: number): Promise<void> {
+  await wal.truncateAfter(BigInt(after));
+  for (let i = after + 1; i <= last; i++) await wal.append(fresh(i));
+}
+
 describe('Wal.truncateAfter', () => {
   it('cuts durably: the next append gets lsn + 1, and a reopened log holds the new history', async () => {
     const dir = tempDir();
@@ -74,8 +80,7 @@ describe('Wal.truncateAfter', () => {
     const wal = await logOf(60);
     const iter = wal.iterator(1n);
     for (let i = 1n; i <= 30n; i++) expect((await iter.next()).value.lsn).toBe(i);
-    await wal.truncateAfter(10n);
-    for (let i = 11; i <= 70; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 10, 70);
     const seen: string[] = [];
     const reading = (async () => {
       for (;;) {
@@ -107,8 +112,7 @@ describe('Wal.truncateAfter', () => {
     const wal = await logOf(30, tempDir(), 'one segment');
     const iter = wal.iterator(1n);
     for (let i = 1n; i <= 5n; i++) expect((await iter.next()).value.lsn).toBe(i);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 9; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 7, 9);
     const rest: string[] = [];
     for (let step = await iter.next(); !step.done; step = await iter.next())
       rest.push(text(step.value));
@@ -121,8 +125,7 @@ describe('Wal.truncateAfter', () => {
     const tail = wal.tail(1n);
     for (let i = 1n; i <= 10n; i++) expect((await tail.next()).value.lsn).toBe(i);
     const next = expectWalError(tail.next(), WalErrorCode.TRUNCATED);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 7, 12);
     expect(await next).toMatchObject({ details: { lsn: 7n } });
     await wal.close();
   });
@@ -131,8 +134,7 @@ describe('Wal.truncateAfter', () => {
     const wal = await logOf(20);
     const tail = wal.tail(1n);
     for (let i = 1n; i <= 5n; i++) expect((await tail.next()).value.lsn).toBe(i);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 7, 12);
     const seen: string[] = [];
     const error = await (async () => {
       while (seen.length < 7) seen.push(text((await tail.next()).value));
@@ -154,8 +156,7 @@ describe('Wal.truncateAfter', () => {
     const wal = await logOf(20);
     const tail = wal.tail(1n);
     for (let i = 1n; i <= 5n; i++) expect((await tail.next()).value.lsn).toBe(i);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 7, 12);
     const seen: string[] = [];
     for (let i = 6; i <= 12; i++) seen.push(text((await tail.next()).value));
     expect(seen).toEqual([
@@ -180,8 +181,7 @@ describe('Wal.truncateAfter', () => {
     const c = await wal.cursor('projection');
     const records = c.records();
     for (let i = 1n; i <= 5n; i++) await c.commit((await records.next()).value.lsn);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 7, 12);
     for (let i = 6; i <= 12; i++) await c.commit((await records.next()).value.lsn);
     await records.return?.();
     // A new read, in this Wal and after a reopen, goes on after the commit in the new history.
@@ -206,8 +206,7 @@ describe('Wal.truncateAfter', () => {
     const tail = reader.tail(1n);
     for (let i = 1n; i <= 10n; i++) expect((await tail.next()).value.lsn).toBe(i);
     const next = expectWalError(tail.next(), WalErrorCode.TRUNCATED);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 12; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 7, 12);
     expect(await next).toMatchObject({ details: { lsn: 7n } });
     await reader.close();
     await wal.close();
@@ -219,8 +218,7 @@ describe('Wal.truncateAfter', () => {
     const reader = await Wal.open(dir).readOnly().storageIo('sync-fs');
     const tail = reader.tail(1n);
     for (let i = 1n; i <= 5n; i++) expect((await tail.next()).value.lsn).toBe(i);
-    await wal.truncateAfter(7n);
-    for (let i = 8; i <= 10; i++) await wal.append(fresh(i));
+    await cutThenAppend(wal, 7, 10);
     const seen: string[] = [];
     await reader.replay(1n, (r) => {
       seen.push(text(r));
