@@ -112,6 +112,14 @@ export class WalRecordSource {
     while (this.mappedAt < this.mapped.length) {
       const segment = this.mapped[this.mappedAt++]!;
       if (segment.lastLsn === null || segment.lastLsn < this.cursor) continue;
+      if (segment.firstLsn > this.cursor) {
+        // No segment listed holds the next record: deleted since the listing (truncateBefore,
+        // retention; a listing leaves out files gone), or a hole a salvage recorded. Never
+        // hand out what follows as if it came next: the engine's reads know which it is
+        // (WAL_REPLAY_BELOW_FLOOR, or reading on past a recorded hole).
+        this.mapped = [];
+        break;
+      }
       try {
         this.reader = this.openSegment!(segment);
       } catch {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WalRecord } from '@walnut/codec';
@@ -174,6 +174,27 @@ describe('Wal.open(dir).readOnly()', () => {
     expect(reader.durableLsn).toBe(400n);
     abort.abort();
     await following;
+    await reader.close();
+    await writer.close();
+  });
+
+  it('a tail never skips to a later segment when the one holding its next record is gone', async () => {
+    const dir = freshDir();
+    const writer = await Wal.open(dir).segmentSize(4096).build();
+    await appendUpTo(writer, 300n);
+    const reader = await Wal.open(dir).readOnly().build();
+    const [, second] = await reader.segments();
+    // As truncateBefore or retention would, between a look of the reader and its next read.
+    rmSync(second!.path);
+    const seen: bigint[] = [];
+    const error = await (async () => {
+      for await (const record of reader.tail(1n)) {
+        seen.push(record.lsn);
+        if (record.lsn !== BigInt(seen.length)) return null; // a skip: stop here
+      }
+    })().catch((err: unknown) => err);
+    expect(seen).toEqual(upTo(1n, second!.firstLsn - 1n));
+    expect(error).toMatchObject({ code: 'WAL_REPLAY_BELOW_FLOOR' });
     await reader.close();
     await writer.close();
   });
