@@ -112,8 +112,10 @@ function writerProcess(logDir: string) {
   const testing = pathToFileURL(
     join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'storage-io', 'dist', 'testing.js'),
   );
+  // A Node program: under Deno, process.execPath is deno, which does not take Node's flags.
+  const node = 'Deno' in globalThis ? 'node' : process.execPath;
   const child = spawn(
-    process.execPath,
+    node,
     ['--input-type=module', '-e', WRITER, pathToFileURL(DIST).href, testing.href, logDir],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );

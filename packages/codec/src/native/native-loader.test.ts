@@ -73,7 +73,8 @@ describe('loading a native addon', () => {
     const ours = warnings.filter((w) => (w as { code?: string }).code === 'WALNUT_NATIVE_FALLBACK');
     expect(ours).toHaveLength(1);
     expect(ours[0]!.message).toMatch(
-      `@walnut/mmap-reader: found no build for ${process.platform}-${process.arch} in ${empty},`,
+      // Off Node the runtime follows in parentheses: "… in <dir> (on Bun 1.4.5), so …".
+      `@walnut/mmap-reader: found no build for ${process.platform}-${process.arch} in ${empty}`,
     );
     expect(ours[0]!.message).toContain('npm rebuild @walnut/mmap-reader');
     expect(ours[0]!.message).toContain('WALNUT_MMAP_READER_NATIVE=0');
@@ -228,7 +229,7 @@ describe('the fallback warning names the cause and the cure', () => {
   it('for a bundle: where it ran, and to leave Walnut out of the bundle, not a compiler', async () => {
     const message = await warningOf({ ...inEmpty, name: 'codec', from: { moduleUrl: undefined } });
     expect(message).toMatch(
-      /^@walnut\/codec: could not tell where its package is \(bundled\?\), so it runs on its JavaScript fallback/,
+      /^@walnut\/codec: could not tell where its package is \(bundled\?\)( \(on [^)]+\))?, so it runs on its JavaScript fallback/,
     );
     expect(message).toContain(
       "Cause: the module's URL (import.meta.url) is empty, as in a CommonJS bundle",
@@ -248,7 +249,7 @@ describe('the fallback warning names the cause and the cure', () => {
     try {
       const message = await warningOf({ ...inEmpty, name: 'storage-io' });
       expect(message).toMatch(
-        /^@walnut\/storage-io: could not load node-gyp-build, which finds its addon, so/,
+        /^@walnut\/storage-io: could not load node-gyp-build, which finds its addon( \(on [^)]+\))?, so/,
       );
       expect(message).toContain("Cause: Cannot find module 'node-gyp-build'\n");
       expect(message).toContain('node-gyp-build is missing: install again');
