@@ -144,7 +144,28 @@ describe('the write path under I/O faults (property: faulty backend, overlap wat
           await after.close();
         },
       ),
-      { numRuns: 300, interruptAfterTimeLimit: 90_000 },
+      {
+        numRuns: 300,
+        interruptAfterTimeLimit: 90_000,
+        examples: [
+          // A rollback's cut that a power loss undid brought back the refused append's frame
+          // under LSN 1, which the next append (refused too, EIO) had taken.
+          [
+            [
+              { kind: 'fault', fault: { kind: 'enospc', afterBytes: 512 } },
+              { kind: 'append', size: 0 },
+              { kind: 'sync' },
+              { kind: 'append', size: 1 },
+              { kind: 'fault', fault: { kind: 'eio', op: 'write', nth: 1 } },
+              { kind: 'sync' },
+            ],
+            0,
+            { directIo: true },
+            undefined,
+            false,
+          ],
+        ],
+      },
     );
   });
 });

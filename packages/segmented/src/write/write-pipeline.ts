@@ -553,7 +553,12 @@ export class WritePipeline {
     if (this.completedLsn > from - 1n) this.completedLsn = from - 1n;
     this.advanceWritten();
     dropAfter(seg);
-    if (seg.fd !== null) await this.io.truncate(seg.fd, offset);
+    if (seg.fd !== null) {
+      await this.io.truncate(seg.fd, offset);
+      // Durable before the LSNs from `from` on are handed out again: a power loss must not
+      // bring back a frame whose append was refused, under an LSN a later record took.
+      await this.io.datasync(seg.fd);
+    }
     this.forgetFrom(seg, offset, from);
     const before = await this.bytesBefore(seg);
     seg.completedEnd = Math.min(seg.completedEnd, offset);
