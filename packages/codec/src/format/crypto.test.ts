@@ -4,6 +4,7 @@ import { decodeFileHeader, encodeFileHeader } from '../files/file-header.js';
 import { expectWalError } from '../testing/index.js';
 import { BodyKind } from './constants.js';
 import { FrameCipher, KeyRing } from './crypto.js';
+import { sealFrame } from './frame.js';
 import { encodeRecordFrame } from './records.js';
 import { FrameScanner } from './scanner.js';
 
@@ -55,6 +56,7 @@ describe('encrypted frames', () => {
       WalErrorCode.DECRYPT_FAILED,
     );
     expect(error.message).toContain('/log/00000000000000000001.wal');
+    expect(error.message).toContain("check that the key ring's key id 1 is the key that wrote");
     expect(error.details).toEqual({
       segment: '/log/00000000000000000001.wal',
       keyId: 1,
@@ -64,6 +66,26 @@ describe('encrypted frames', () => {
       () => FrameCipher.forFile(new KeyRing([[2, Buffer.alloc(32)]], 2), header),
       WalErrorCode.KEY_MISSING,
     );
+  });
+});
+
+describe('a frame changed after it was written, with its CRC made to match', () => {
+  it('is WAL_DECRYPT_FAILED that blames the frame, not the key, once earlier frames decrypted', () => {
+    const buf = Buffer.from(encryptedLog());
+    const frames = [];
+    const scan = new FrameScanner(buf, { passEncrypted: true });
+    for (let f = scan.nextFrame(); f !== null; f = scan.nextFrame()) frames.push(f);
+    const second = frames[1]!;
+    const bodyLength = buf.readUInt32LE(second.offset + 4);
+    buf[second.offset + 8 + 20]! ^= 0x01;
+    sealFrame(buf, second.offset, bodyLength);
+
+    const scanner = new FrameScanner(buf, { cipher: FrameCipher.forFile(ring, header, 'seg') });
+    expect(scanner.nextRecord()?.payload.toString()).toBe('secret 1');
+    const error = expectWalError(() => scanner.nextRecord(), WalErrorCode.DECRYPT_FAILED);
+    expect(error.message).toContain('1 earlier frame(s) of this file decrypted with key id 1');
+    expect(error.message).toContain('tampered with');
+    expect(error.message).not.toContain('is the key that wrote');
   });
 });
 

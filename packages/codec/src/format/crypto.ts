@@ -178,6 +178,8 @@ export class FrameCipher {
   readonly #aad = Buffer.alloc(4 + ENCRYPTED_PREFIX);
   /** What a failed decryption names: the file, when the caller gave it, and its key id. */
   readonly #source: { file: string | undefined; keyId: number };
+  /** Frames this cipher decrypted: once one did, the key is right and a failure is damage. */
+  #decrypted = 0;
 
   private constructor(
     key: Buffer,
@@ -281,6 +283,7 @@ export class FrameCipher {
       decipher.setAuthTag(frameBody.subarray(tagAt));
       const head = decipher.update(frameBody.subarray(ENCRYPTED_PREFIX, tagAt));
       const tail = decipher.final();
+      this.#decrypted++;
       return tail.length === 0 ? head : Buffer.concat([head, tail]);
     } catch (cause) {
       return this.#decryptFailed(`authentication failed (${(cause as Error).message})`);
@@ -289,11 +292,16 @@ export class FrameCipher {
 
   #decryptFailed(why: string): never {
     const { file, keyId } = this.#source;
-    throw new WalError(
-      WalErrorCode.DECRYPT_FAILED,
-      `cannot decrypt a frame${file === undefined ? '' : ` of ${file}`}: ${why}; check that the key ring's key id ${keyId} is the key that wrote this file`,
-      { details: file === undefined ? { keyId } : { segment: file, keyId } },
-    );
+    const what = `cannot decrypt a frame${file === undefined ? '' : ` of ${file}`}: ${why}`;
+    // A frame's CRC is checked before it is decrypted, so after frames of the same file
+    // decrypted with this key, a failure is a frame rewritten with a valid CRC, not the key.
+    const advice =
+      this.#decrypted === 0
+        ? `check that the key ring's key id ${keyId} is the key that wrote this file`
+        : `${this.#decrypted} earlier frame(s) of this file decrypted with key id ${keyId}, so the key is right and this frame was changed after Walnut wrote it (its checksum matches, so not by a torn write or bit rot): treat the file as tampered with and restore it from a replica or backup`;
+    throw new WalError(WalErrorCode.DECRYPT_FAILED, `${what}; ${advice}`, {
+      details: file === undefined ? { keyId } : { segment: file, keyId },
+    });
   }
 
   #nextNonce(): Buffer {
