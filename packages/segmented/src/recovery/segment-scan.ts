@@ -95,7 +95,12 @@ export async function readHeader(
 ): Promise<FileHeader> {
   const buf = Buffer.alloc(FILE_HEADER_SIZE);
   const got = await readFully(io, fd, buf, 0);
-  const header = decodeFileHeader(buf.subarray(0, got), path);
+  return checkHeader(buf.subarray(0, got), path, firstLsn);
+}
+
+/** Decodes a segment's header read from `path`, named `firstLsn`: WAL_CORRUPT if it is not. */
+export function checkHeader(bytes: Buffer, path: string, firstLsn: bigint): FileHeader {
+  const header = decodeFileHeader(bytes, path);
   if (header.fileKind !== 'segment') {
     throw corruptError(
       path,
