@@ -35,3 +35,24 @@ export async function lockCoreFile(io: StorageIo, coreId: number, path: string):
     );
   }
 }
+
+/**
+ * Takes the lock of a per-core directory (`LOCK`, the manager's); `WAL_LOCKED` worded for
+ * per-core logs otherwise: there is no read-only manager, only readers of core files.
+ */
+export async function lockCoresDirectory(io: StorageIo, lockPath: string): Promise<IoLock> {
+  try {
+    return await io.lock(lockPath);
+  } catch (error) {
+    if (!isWalError(error, WalErrorCode.LOCKED)) throw error;
+    const { who, doubt, noteClause } = lockHolderOf(
+      error.details as Partial<LockedDetails>,
+      `another PerCoreWalManager in this process (pid ${process.pid})`,
+    );
+    throw new WalError(
+      WalErrorCode.LOCKED,
+      `${lockPath} is locked by ${who}${doubt}: one PerCoreWalManager owns a directory of per-core logs at a time. Close that manager (or stop its process) first; to read the core files beside it, use PerCoreWalReader${noteClause}`,
+      { cause: error, details: error.details },
+    );
+  }
+}

@@ -64,7 +64,7 @@ export class CoreOwners {
     if (this.workers.has(coreId))
       throw new WalError(
         WalErrorCode.BAD_STATE,
-        `core ${coreId} was handed off to a worker; only that worker writes it`,
+        `core ${coreId} was handed off to a worker; only that worker writes it, until releaseCoreWriter gives it back. If the worker ended without releasing it, what it synced is on disk: release or end the other workers, close the manager and reopen it with PerCoreWalManager.open to take the core back`,
       );
     invalidArgument(
       `coreId must be an integer from 0 to ${this.numCores - 1}, got ${String(coreId)}`,

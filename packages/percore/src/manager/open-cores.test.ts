@@ -1,9 +1,12 @@
-import { WalErrorCode } from '@walnut/codec';
+import { MessageChannel } from 'node:worker_threads';
+import { FILE_HEADER_SIZE, WalErrorCode } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { keyOf } from '../../test/entries.js';
+import { CoreWalWriter } from '../write/core-wal-writer.js';
 import { PerCoreWalManager } from './manager.js';
+import { openHandedOffWriter } from './protocol.js';
 
 const DIR = '/logs';
 let io: MemoryStorageIo;
@@ -153,12 +156,54 @@ describe('PerCoreWalManager.create, open and openAndRecover', () => {
     expect(await io.stat(`${DIR}/wal-0.log`)).toEqual(expect.objectContaining({ size: 65 }));
   });
 
-  it('holds the directory lock while open', async () => {
-    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+  it("a create that fails beside a live manager leaves its writers' locks alone", async () => {
+    const live = await PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io });
+    // Refused at the directory's lock: nothing here is this create's to clean up.
     await expectWalError(
+      PerCoreWalManager.create({ baseDir: DIR, numCores: 3, io }),
+      WalErrorCode.LOCKED,
+    );
+    expect((await io.readdir(DIR)).sort()).toEqual(THREE_CORES_CREATED);
+    // So a writer that would cut a live core file is still refused.
+    await expectWalError(
+      CoreWalWriter.openAt(1, `${DIR}/wal-1.log`, FILE_HEADER_SIZE, { io }),
+      WalErrorCode.LOCKED,
+    );
+    await live.close();
+  });
+
+  it("a create refused for the logs already there leaves their writers' locks alone", async () => {
+    const first = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    const { port1, port2 } = new MessageChannel();
+    const handoff = await first.handOff(1, port1);
+    const writer = await openHandedOffWriter(handoff, { io });
+    writer.appendPut(Buffer.from('k'), Buffer.from('v'));
+    await writer.sync();
+    // The worker writes core 1 on after its manager closed: the directory's lock is free.
+    await first.close();
+    port1.close();
+    port2.close();
+    await expectWalError(
+      PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io }),
+      WalErrorCode.BAD_STATE,
+    );
+    expect(await io.readdir(DIR)).toContain('wal-1.log.lock');
+    await expectWalError(
+      PerCoreWalManager.open({ baseDir: DIR, numCores: 2, io }),
+      WalErrorCode.LOCKED,
+    );
+    await writer.close();
+  });
+
+  it('holds the directory lock while open, and the refusal names what can read beside it', async () => {
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    const error = await expectWalError(
       PerCoreWalManager.open({ baseDir: DIR, numCores: 1, io }),
       WalErrorCode.LOCKED,
     );
+    // There is no read-only manager: the generic "open this one read-only" would mislead.
+    expect(error.message).not.toMatch(/read-only/);
+    expect(error.message).toMatch(/PerCoreWalReader/);
     await manager.close();
   });
 

@@ -3,12 +3,13 @@ import {
   type CoreEntry,
   classifyLogDirectory,
   invalidArgument,
+  isWalError,
   type ScanStop,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
-import { coreLockPath, isCoreLockName } from '../files/core-lock.js';
+import { coreLockPath, isCoreLockName, lockCoresDirectory } from '../files/core-lock.js';
 import {
   type CheckpointManifest,
   type CoreCheckpoint,
@@ -81,10 +82,12 @@ export async function createCores(userConfig: PerCoreWalManagerConfig): Promise<
   const pattern = new CorePathPattern(config.segmentPattern ?? DEFAULT_SEGMENT_PATTERN);
   let lock: IoLock | null = null;
   const writers = new Map<number, CoreWalWriter>();
+  /** The core whose file is being created: set only once the directory is known to be ours. */
+  let creating: number | null = null;
   try {
     if ((await io.stat(config.baseDir)) === null) await io.mkdir(config.baseDir);
     refuseOtherFiles(config, pattern, await io.readdir(config.baseDir));
-    lock = await io.lock(join(config.baseDir, LOCK_FILE));
+    lock = await lockCoresDirectory(io, join(config.baseDir, LOCK_FILE));
     const names = await io.readdir(config.baseDir);
     const existing = await withoutCreateLeftovers(io, config.baseDir, pattern, names);
     if (existing.length > 0)
@@ -99,7 +102,8 @@ export async function createCores(userConfig: PerCoreWalManagerConfig): Promise<
       segmentPattern: pattern.pattern,
       cores: coreIds(config.numCores).map((coreId) => headerCheckpoint(coreId)),
     };
-    for (const coreId of coreIds(config.numCores))
+    for (const coreId of coreIds(config.numCores)) {
+      creating = coreId;
       writers.set(
         coreId,
         await CoreWalWriter.create(
@@ -108,6 +112,8 @@ export async function createCores(userConfig: PerCoreWalManagerConfig): Promise<
           writerOptions(config, io),
         ),
       );
+    }
+    creating = null;
     await writeManifest(io, config.baseDir, manifest);
     return {
       baseDir: config.baseDir,
@@ -126,13 +132,16 @@ export async function createCores(userConfig: PerCoreWalManagerConfig): Promise<
   } catch (error) {
     // The files made so far hold only headers and no manifest names them: they go, so that
     // create can be tried again (left behind, both create and open would refuse the directory).
+    // Only this call's own: before it held the directory's lock and found no logs, every lock
+    // sidecar here may be a live writer's (a worker's, or another process's), and removing
+    // one lets a second writer in to cut what the first appended.
+    const made = [...writers.keys()];
     for (const writer of writers.values()) {
       await writer.close().catch(() => {});
       await io.unlink(writer.path).catch(() => {});
     }
-    // Their lock sidecars too (the directory's lock is still held, so no writer can be
-    // taking one), the one of the file whose create failed included.
-    for (const coreId of coreIds(config.numCores))
+    if (creating !== null && !isWalError(error, WalErrorCode.LOCKED)) made.push(creating);
+    for (const coreId of made)
       await io.unlink(coreLockPath(pattern.path(config.baseDir, coreId))).catch(() => {});
     await lock?.release().catch(() => {});
     if (ownsIo) await io.closeIo();
@@ -193,7 +202,7 @@ export async function openCores(
         `${config.baseDir} does not exist, so it holds no per-core logs; create them with PerCoreWalManager.create (which makes the directory), or check baseDir`,
         { details: { path: config.baseDir } },
       );
-    lock = await io.lock(join(config.baseDir, LOCK_FILE));
+    lock = await lockCoresDirectory(io, join(config.baseDir, LOCK_FILE));
     const manifest = await readManifest(io, config.baseDir);
     if (manifest === null)
       throw new WalError(

@@ -102,6 +102,27 @@ describe('manager ↔ worker protocol', () => {
     await manager.close();
   });
 
+  it('a handoff opens its core once: reused after its worker wrote on, it is refused and nothing is cut', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    const [managerSide] = channel();
+    const handoff = await manager.handOff(0, managerSide);
+    const first = await openHandedOffWriter(handoff, { io });
+    first.appendPut(Buffer.from('k'), Buffer.from('v'));
+    await first.sync();
+    const written = first.position;
+    await first.close(); // as a terminated worker's writer, whose lock is gone
+    const error = await expectWalError(
+      openHandedOffWriter(handoff, { io }),
+      WalErrorCode.BAD_STATE,
+    );
+    expect(error.message).toMatch(/opens its core once/);
+    const fd = await io.open(handoff.path);
+    expect(await io.size(fd)).toBe(written);
+    await io.close(fd);
+    await manager.close();
+  });
+
   it('a released core is taken back: a pending checkpoint completes in-process', async () => {
     const io = new MemoryStorageIo();
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });

@@ -99,7 +99,7 @@ export function openHandedOffWriter(
   handoff: CoreHandoff,
   options: CoreWalWriterOptions = {},
 ): Promise<CoreWalWriter> {
-  return Writer.openAt(handoff.coreId, handoff.path, handoff.resume.position, {
+  return Writer.openHandedOff(handoff.coreId, handoff.path, handoff.resume.position, {
     ...options,
     from: handoff.resume,
   });
@@ -219,7 +219,7 @@ export class WorkerLink {
         reject(
           new WalError(
             WalErrorCode.TIMEOUT,
-            `the worker of core ${this.coreId} did not answer ${message.type} within ${this.timeoutMs} ms; is it running serveCoreWriter()?`,
+            `the worker of core ${this.coreId} did not answer ${message.type} within ${this.timeoutMs} ms; is it running serveCoreWriter()? A worker that ended without releaseCoreWriter never answers: release or end the other workers, close the manager and reopen it with PerCoreWalManager.open to take its core back`,
           ),
         );
       }, this.timeoutMs);

@@ -128,6 +128,26 @@ export class CoreWalWriter {
     position: number,
     options: OpenAtOptions = {},
   ): Promise<CoreWalWriter> {
+    return CoreWalWriter.resume(coreId, path, position, options, false);
+  }
+
+  /** @internal Use `openHandedOffWriter`: `openAt` that refuses a handoff opened before. */
+  static openHandedOff(
+    coreId: number,
+    path: string,
+    position: number,
+    options: OpenAtOptions,
+  ): Promise<CoreWalWriter> {
+    return CoreWalWriter.resume(coreId, path, position, options, true);
+  }
+
+  private static async resume(
+    coreId: number,
+    path: string,
+    position: number,
+    options: OpenAtOptions,
+    handedOff: boolean,
+  ): Promise<CoreWalWriter> {
     checkCoreId(coreId);
     checkOptions(options);
     const from = options.from ?? HEADER_RESUME_POINT;
@@ -141,7 +161,7 @@ export class CoreWalWriter {
     try {
       lock = await lockCoreFile(io, coreId, path);
       fd = await io.open(path);
-      const at = await resumeCoreFile(io, fd, coreId, path, position, from);
+      const at = await resumeCoreFile(io, fd, coreId, path, position, from, handedOff);
       return new CoreWalWriter(coreId, path, io, ownsIo, lock, fd, at, options);
     } catch (error) {
       if (fd !== null) await io.close(fd).catch(() => {});
