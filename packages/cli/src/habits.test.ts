@@ -1,7 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeFileHeader } from '@walnut/codec';
 import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli, flipByte, simpleLog } from '../test/helpers.js';
@@ -16,6 +17,30 @@ describe('walnut, tried as a user would', () => {
     const { code, stdout } = await cli('--version');
     expect(code).toBe(0);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('says a directory of per-core logs is not one it reads, in every command, and changes nothing', async () => {
+    const core = encodeFileHeader({
+      firstLsn: 0n,
+      salt: Buffer.alloc(16, 1),
+      cipher: 'none',
+      fileKind: 'core',
+      keyId: 0,
+      version: 1,
+    });
+    // Under percore's default names, and under names that look like segments.
+    for (const names of [['wal-0.log', 'wal-1.log'], ['00000000000000000000.wal']]) {
+      const dir = tempDir();
+      await writeFile(join(dir, 'MANIFEST'), '{}\n');
+      for (const name of names) await writeFile(join(dir, name), core);
+      const before = (await readdir(dir)).sort();
+      for (const command of ['inspect', 'dump', 'verify', 'tail', 'repair']) {
+        const { code, stderr } = await cli(command, dir);
+        expect({ command, code }).toEqual({ command, code: 2 });
+        expect(stderr).toMatch(/holds per-core logs .* PerCoreWalManager\.openAndRecover/);
+      }
+      expect((await readdir(dir)).sort()).toEqual(before);
+    }
   });
 
   it('treats a missing or empty directory the same in every command: not a log, exit 2', async () => {

@@ -13,6 +13,7 @@ import {
   segmentFilesIn,
 } from '@walnut/codec';
 import { UsageError } from '../errors.js';
+import { readFileHeader } from './file-header.js';
 
 /**
  * Read-only views of a log directory, straight from the files as FORMAT.md describes them.
@@ -64,12 +65,41 @@ export async function requireLogDirectory(dir: string): Promise<SegmentFile[]> {
   }
   if (!isDirectory) throw new UsageError(notADirectory(dir));
   const segments = await listSegmentFiles(dir);
+  // Per-core logs are Walnut's too, under names of the application's choosing (even *.wal):
+  // said so before any command reads (or repairs) their files as segments.
+  const candidates = segments.length > 0 ? [segments[0]!.path] : await filesIn(dir);
+  if (await someHeaderIsCore(candidates)) {
+    throw new UsageError(
+      `${dir} holds per-core logs (files of kind 'core', written by @walnut/percore), which this CLI does not read: it reads the segmented logs of Wal and SegmentedWal. Recover them with PerCoreWalManager.openAndRecover, or read one core's file with PerCoreWalReader`,
+    );
+  }
   if (segments.length === 0) {
     throw new UsageError(
       `${dir} is not a Walnut log: it holds no segment files (*.wal); pass the directory a Wal or SegmentedWal was opened on`,
     );
   }
   return segments;
+}
+
+/** Files looked at for a per-core log's headers: enough for any core count a machine has. */
+const HEADER_PROBES = 16;
+
+/** The regular files of `dir` (at most HEADER_PROBES of them). */
+async function filesIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
+    throw ioErrorFromNode(error, 'readdir', dir);
+  });
+  return entries
+    .filter((entry) => entry.isFile())
+    .slice(0, HEADER_PROBES)
+    .map((entry) => join(dir, entry.name));
+}
+
+async function someHeaderIsCore(paths: readonly string[]): Promise<boolean> {
+  for (const path of paths) {
+    if ((await readFileHeader(path).catch(() => null))?.fileKind === 'core') return true;
+  }
+  return false;
 }
 
 function notADirectory(path: string): string {

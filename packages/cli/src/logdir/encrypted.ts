@@ -1,12 +1,6 @@
-import { open } from 'node:fs/promises';
-import {
-  decodeFileHeader,
-  FILE_HEADER_SIZE,
-  ioErrorFromNode,
-  WalError,
-  WalErrorCode,
-} from '@walnut/codec';
+import { WalError, WalErrorCode } from '@walnut/codec';
 import type { SegmentFile } from './directory.js';
+import { readFileHeader } from './file-header.js';
 import type { SegmentScan } from './scan.js';
 
 /**
@@ -60,25 +54,10 @@ export function encryptedScanError(
 export async function firstEncryptedSegment(
   files: readonly SegmentFile[],
 ): Promise<{ segment: SegmentFile; keyId: number } | null> {
-  const bytes = Buffer.alloc(FILE_HEADER_SIZE);
   for (const segment of files) {
-    let read: number;
-    try {
-      const handle = await open(segment.path, 'r');
-      try {
-        ({ bytesRead: read } = await handle.read(bytes, 0, FILE_HEADER_SIZE, 0));
-      } finally {
-        await handle.close();
-      }
-    } catch (error) {
-      throw ioErrorFromNode(error, 'read', segment.path);
-    }
-    try {
-      const header = decodeFileHeader(bytes.subarray(0, read), segment.path);
-      if (header.cipher !== 'none') return { segment, keyId: header.keyId };
-    } catch {
-      // A damaged header is the library's to report when the command opens the log.
-    }
+    // A damaged header is the library's to report when the command opens the log.
+    const header = await readFileHeader(segment.path);
+    if (header !== null && header.cipher !== 'none') return { segment, keyId: header.keyId };
   }
   return null;
 }
