@@ -65,7 +65,7 @@ export async function resumeCoreFile(
   path: string,
   position: number,
   from: ResumePoint,
-  handedOff = false,
+  continued?: (position: number) => WalError,
 ): Promise<ResumePoint> {
   const size = await io.size(fd);
   if (size < FILE_HEADER_SIZE)
@@ -93,7 +93,7 @@ export async function resumeCoreFile(
     ? { position, sequence: last.sequence, epoch: last.epoch, timestampNs: last.timestampNs }
     : { ...from, position };
   if (size > position) {
-    await refuseAnotherCoresTail(io, fd, coreId, path, position, size, handedOff);
+    await refuseAnotherCoresTail(io, fd, coreId, path, position, size, continued);
     await io.truncate(fd, position);
     await io.fsync(fd);
   }
@@ -106,10 +106,10 @@ const TAIL_PROBE = 64 * 1024;
 /**
  * `WAL_BAD_ARGUMENT` when the first entry after `position` is another core's: the header
  * names no core, so with no entry before `position` (a resume from the header) only the
- * entries to be cut tell that the caller passed the wrong file or core id. `handedOff`: the
- * position is where the manager's writer stopped when it handed the core off, so an entry
- * of this core after it was written by a worker that opened the handoff before: the
- * handoff is stale (`WAL_BAD_STATE`), and cutting would take that worker's entries.
+ * entries to be cut tell that the caller passed the wrong file or core id. `continued`: the
+ * caller knows the core ends at `position` (a handoff's start, a valid end found before the
+ * lock was taken), so an entry of this core after it was written by a writer the caller
+ * does not know of: its error is thrown, and nothing is cut.
  */
 async function refuseAnotherCoresTail(
   io: StorageIo,
@@ -118,7 +118,7 @@ async function refuseAnotherCoresTail(
   path: string,
   position: number,
   size: number,
-  handedOff: boolean,
+  continued: ((position: number) => WalError) | undefined,
 ): Promise<void> {
   const probe = await readFully(io, fd, path, position, Math.min(size - position, TAIL_PROBE));
   const body = new FrameScanner(probe, { baseOffset: position, chunked: true }).nextFrame()?.body;
@@ -129,12 +129,7 @@ async function refuseAnotherCoresTail(
   } catch {
     return; // not an entry this check can read: the scan that follows judges it
   }
-  if (owner === coreId && handedOff)
-    throw new WalError(
-      WalErrorCode.BAD_STATE,
-      `${path} holds entries of core ${coreId} after position ${position}, where this handoff starts: a worker opened the handoff before and wrote on; nothing was cut. A handoff opens its core once. To give core ${coreId} to another worker after its worker ended, release or end the other workers, close the manager, reopen it with PerCoreWalManager.open (which finds the file's end) and hand the core off again`,
-      { details: { segment: path, offset: position, coreId } },
-    );
+  if (owner === coreId && continued !== undefined) throw continued(position);
   if (owner !== coreId)
     invalidArgument(
       `${path} holds entries of core ${owner}, not core ${coreId}; nothing was cut. Pass coreId ${owner}, or the path of core ${coreId}'s file`,

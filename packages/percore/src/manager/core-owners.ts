@@ -64,7 +64,7 @@ export class CoreOwners {
     if (this.workers.has(coreId))
       throw new WalError(
         WalErrorCode.BAD_STATE,
-        `core ${coreId} was handed off to a worker; only that worker writes it, until releaseCoreWriter gives it back. If the worker ended without releasing it, what it synced is on disk: release or end the other workers, close the manager and reopen it with PerCoreWalManager.open to take the core back`,
+        `core ${coreId} was handed off to a worker; only that worker writes it, until releaseCoreWriter gives it back. If the worker ended without releasing it (a crash, worker.terminate()), take the core back with manager.takeBack(${coreId})`,
       );
     invalidArgument(
       `coreId must be an integer from 0 to ${this.numCores - 1}, got ${String(coreId)}`,
@@ -150,6 +150,48 @@ export class CoreOwners {
     for (const writer of this.writers.values()) await writer.close().catch((e) => errors.push(e));
     for (const link of this.workers.values()) link.detach();
     return errors;
+  }
+
+  /**
+   * Takes back a core whose worker ended without `releaseCoreWriter`: reopens its writer
+   * in-process at the file's valid end (`findEnd`, scanned before the lock is taken, so an
+   * entry past it means the worker still writes), and redoes here the requests that waited
+   * on the worker. `WAL_LOCKED`, nothing cut, while the worker's writer is open.
+   */
+  async takeBack(coreId: number, findEnd: () => Promise<ResumePoint>): Promise<void> {
+    const link = this.workers.get(coreId);
+    if (link === undefined) {
+      if (this.writers.has(coreId) || this.reacquiring.has(coreId))
+        throw new WalError(
+          WalErrorCode.BAD_STATE,
+          `core ${coreId} is not handed off to a worker: the manager writes it already`,
+        );
+      invalidArgument(
+        `coreId must be an integer from 0 to ${this.numCores - 1}, got ${String(coreId)}`,
+      );
+    }
+    const end = await findEnd();
+    const path = this.corePath(coreId);
+    const writer = await CoreWalWriter.openAtKnownEnd(
+      coreId,
+      path,
+      end.position,
+      { ...this.writerOptions, from: end },
+      (position) =>
+        new WalError(
+          WalErrorCode.LOCKED,
+          `${path} grew past ${position} while core ${coreId} was being taken back: its worker still writes it; nothing was cut. Take a core back only after its worker ended`,
+          { details: { segment: path, offset: position, coreId } },
+        ),
+    );
+    if (this.workers.get(coreId) !== link) {
+      // Released (or taken back) meanwhile: the core has its owner.
+      await writer.close();
+      return;
+    }
+    this.workers.delete(coreId);
+    this.writers.set(coreId, writer);
+    link.abandon();
   }
 
   /** A worker gave its core back: reopen the writer in-process where the worker left it. */

@@ -5,6 +5,7 @@ import { checkCheckpointId, checkpointManifest, reclaimFloors } from '../files/n
 import type { CorePathPattern } from '../files/paths.js';
 import type { ResumePoint } from '../files/resume-point.js';
 import { type RecoveryResult, recoverCores, type StrayCoreFile } from '../recovery/recovery.js';
+import { scanFromCheckpoint } from '../recovery/scan-from-checkpoint.js';
 import type { CoreWalWriter } from '../write/core-wal-writer.js';
 import { CoreOwners } from './core-owners.js';
 import { EpochRef } from './epoch-ref.js';
@@ -152,6 +153,25 @@ export class PerCoreWalManager {
   async handOff(coreId: number, endpoint: MessageEndpoint): Promise<CoreHandoff> {
     this.assertOpen();
     return this.cores.handOff(coreId, endpoint);
+  }
+
+  /**
+   * Takes back core `coreId` from a worker that ended without `releaseCoreWriter` (a crash,
+   * `worker.terminate()`): reopens its writer in-process at the end of what the worker wrote
+   * (scanned from the last checkpoint; a torn tail is cut), and redoes here a checkpoint or
+   * reclaim that was waiting on the worker. Hand it off again from there. `WAL_LOCKED`, with
+   * nothing cut, while the worker's writer is still open; `WAL_BAD_STATE` for a core that
+   * was not handed off.
+   */
+  async takeBack(coreId: number): Promise<void> {
+    this.assertOpen();
+    await this.cores.takeBack(coreId, async () => {
+      const manifest = this.manifest;
+      const point = manifest.cores.find((core) => core.coreId === coreId)!;
+      return (
+        await scanFromCheckpoint(this.io, this.corePath(coreId), point, manifest.checkpointId)
+      ).end;
+    });
   }
 
   /**

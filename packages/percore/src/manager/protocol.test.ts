@@ -123,6 +123,48 @@ describe('manager ↔ worker protocol', () => {
     await manager.close();
   });
 
+  it('a core whose worker ended unreleased is taken back with its entries; a waiting checkpoint completes', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    const [managerSide, workerSide] = channel();
+    const writer = await openHandedOffWriter(await manager.handOff(0, managerSide), { io });
+    const stopServing = serveCoreWriter(writer, workerSide);
+    for (const key of ['a', 'b', 'c']) writer.appendPut(Buffer.from(key), Buffer.from('v'));
+    await writer.sync();
+    // The worker ends without releaseCoreWriter: it answers nothing, its lock is gone.
+    stopServing();
+    await writer.close();
+    const checkpoint = manager.checkpoint(1n);
+    await manager.takeBack(0);
+    const manifest = await checkpoint;
+    expect(manifest.cores[0]!.sequence).toBe(4n); // the three puts, then the barrier
+    expect(manager.writer(0).sequence).toBe(4n);
+    // And it can be handed off again.
+    const [again] = channel();
+    const next = await openHandedOffWriter(await manager.handOff(0, again), { io });
+    expect(next.sequence).toBe(4n);
+    await next.close();
+    await manager.close();
+  });
+
+  it('takeBack refuses, cutting nothing, while the worker still has the core open', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    const [managerSide] = channel();
+    const writer = await openHandedOffWriter(await manager.handOff(1, managerSide), { io });
+    writer.appendPut(Buffer.from('k'), Buffer.from('v'));
+    await writer.sync();
+    await expectWalError(manager.takeBack(1), WalErrorCode.LOCKED);
+    expect(writer.position).toBeGreaterThan(0);
+    writer.appendPut(Buffer.from('k2'), Buffer.from('v'));
+    await writer.sync();
+    await expectWalError(manager.takeBack(0), WalErrorCode.BAD_STATE);
+    await writer.close();
+    await manager.takeBack(1);
+    expect(manager.writer(1).sequence).toBe(2n);
+    await manager.close();
+  });
+
   it('a released core is taken back: a pending checkpoint completes in-process', async () => {
     const io = new MemoryStorageIo();
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });

@@ -99,10 +99,19 @@ export function openHandedOffWriter(
   handoff: CoreHandoff,
   options: CoreWalWriterOptions = {},
 ): Promise<CoreWalWriter> {
-  return Writer.openHandedOff(handoff.coreId, handoff.path, handoff.resume.position, {
-    ...options,
-    from: handoff.resume,
-  });
+  const { coreId, path } = handoff;
+  return Writer.openAtKnownEnd(
+    coreId,
+    path,
+    handoff.resume.position,
+    { ...options, from: handoff.resume },
+    (position) =>
+      new WalError(
+        WalErrorCode.BAD_STATE,
+        `${path} holds entries of core ${coreId} after position ${position}, where this handoff starts: a worker opened the handoff before and wrote on; nothing was cut. A handoff opens its core once: to give core ${coreId} to another worker after its worker ended, take it back with manager.takeBack(${coreId}) and hand it off again`,
+        { details: { segment: path, offset: position, coreId } },
+      ),
+  );
 }
 
 /**
@@ -197,7 +206,7 @@ export class WorkerLink {
     if (message.type === 'walnut:released') {
       this.detach();
       this.onReleased(message.resume);
-      for (const settle of [...this.waiting.values()]) settle(RELEASED);
+      this.releaseWaiting();
       return;
     }
     this.waiting.get(message.requestId)?.(message);
@@ -219,7 +228,7 @@ export class WorkerLink {
         reject(
           new WalError(
             WalErrorCode.TIMEOUT,
-            `the worker of core ${this.coreId} did not answer ${message.type} within ${this.timeoutMs} ms; is it running serveCoreWriter()? A worker that ended without releaseCoreWriter never answers: release or end the other workers, close the manager and reopen it with PerCoreWalManager.open to take its core back`,
+            `the worker of core ${this.coreId} did not answer ${message.type} within ${this.timeoutMs} ms; is it running serveCoreWriter()? A worker that ended without releaseCoreWriter never answers: take its core back with manager.takeBack(${this.coreId})`,
           ),
         );
       }, this.timeoutMs);
@@ -250,5 +259,15 @@ export class WorkerLink {
 
   detach(): void {
     this.endpoint.off('message', this.listener);
+  }
+
+  /** The core was taken back from a worker that ended: requests waiting on it are redone. */
+  abandon(): void {
+    this.detach();
+    this.releaseWaiting();
+  }
+
+  private releaseWaiting(): void {
+    for (const settle of [...this.waiting.values()]) settle(RELEASED);
   }
 }

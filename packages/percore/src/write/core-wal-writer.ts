@@ -128,17 +128,22 @@ export class CoreWalWriter {
     position: number,
     options: OpenAtOptions = {},
   ): Promise<CoreWalWriter> {
-    return CoreWalWriter.resume(coreId, path, position, options, false);
+    return CoreWalWriter.resume(coreId, path, position, options, undefined);
   }
 
-  /** @internal Use `openHandedOffWriter`: `openAt` that refuses a handoff opened before. */
-  static openHandedOff(
+  /**
+   * @internal `openAt` for a caller that knows the core ends at `position` (a handoff, a
+   * core taken back): an entry of this core after it means another writer wrote on, and is
+   * refused with `continued(position)`'s error, nothing cut.
+   */
+  static openAtKnownEnd(
     coreId: number,
     path: string,
     position: number,
     options: OpenAtOptions,
+    continued: (position: number) => WalError,
   ): Promise<CoreWalWriter> {
-    return CoreWalWriter.resume(coreId, path, position, options, true);
+    return CoreWalWriter.resume(coreId, path, position, options, continued);
   }
 
   private static async resume(
@@ -146,7 +151,7 @@ export class CoreWalWriter {
     path: string,
     position: number,
     options: OpenAtOptions,
-    handedOff: boolean,
+    continued: ((position: number) => WalError) | undefined,
   ): Promise<CoreWalWriter> {
     checkCoreId(coreId);
     checkOptions(options);
@@ -161,7 +166,7 @@ export class CoreWalWriter {
     try {
       lock = await lockCoreFile(io, coreId, path);
       fd = await io.open(path);
-      const at = await resumeCoreFile(io, fd, coreId, path, position, from, handedOff);
+      const at = await resumeCoreFile(io, fd, coreId, path, position, from, continued);
       return new CoreWalWriter(coreId, path, io, ownsIo, lock, fd, at, options);
     } catch (error) {
       if (fd !== null) await io.close(fd).catch(() => {});
