@@ -92,6 +92,12 @@ export class ClusterLink {
         reconnectTimeWait: 250,
         // The client's own default waits 20 s on a server that accepts and never answers.
         timeout: options.requestTimeoutMs,
+        // A connection left half-open (a NAT or firewall dropped it without a reset) carries
+        // nothing and raises no error: only the client's pings find it, by default after two
+        // unanswered pings 2 min apart, and every request fails until then. One ping per
+        // request timeout finds it in two or three of them.
+        pingInterval: options.requestTimeoutMs,
+        maxPingOut: 2,
         ...options.connection,
       });
     } catch (error) {

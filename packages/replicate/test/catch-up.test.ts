@@ -111,4 +111,45 @@ describe('catching up from the object store', () => {
     expect(contiguous(copy)).toBe(25);
     for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadFor(i))).toBe(true);
   });
+
+  // Healed without a reset: the connections the partition silenced stay open and dead, as
+  // when a NAT or firewall dropped them. Only the client's pings can find that out.
+  it('a sync primary whose connection was left half-open reconnects and resumes', async () => {
+    const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
+    opened.push({ close: () => proxy.stop() });
+    const primary = await openPrimary(streamName('half-open'), {
+      servers: [proxy.url],
+      connection: { ignoreClusterUpdates: true },
+      requestTimeoutMs: 1_000,
+      replicationTimeoutMs: 2_000,
+    });
+    for (let i = 0; i < 10; i++) await primary.append(payloadFor(i));
+    proxy.cut();
+    await expectWalError(primary.append(payloadFor(10)), 'WAL_NOT_REPLICATED');
+    proxy.healSilently();
+    // The client's default pings (2 min apart) would leave it stalled for minutes.
+    expect(await primary.waitReplicated(11n, 30_000)).toBe(11n);
+    expect(await primary.append(payloadFor(11))).toBe(12n);
+  });
+
+  it('a follower whose connection was left half-open reconnects and catches up', async () => {
+    const stream = streamName('half-open-follower');
+    const primary = await openPrimary(stream);
+    const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
+    opened.push({ close: () => proxy.stop() });
+    const follower = await Follower.open(tempDir(), {
+      servers: [proxy.url],
+      stream,
+      connection: { ignoreClusterUpdates: true },
+      requestTimeoutMs: 1_000,
+    });
+    opened.push(follower);
+    for (let i = 0; i < 10; i++) await primary.append(payloadFor(i));
+    await follower.waitFor(10n, 20_000);
+    proxy.cut();
+    for (let i = 10; i < 20; i++) await primary.append(payloadFor(i));
+    await sleep(1_500);
+    proxy.healSilently();
+    expect(await follower.waitFor(20n, 30_000)).toBe(20n);
+  });
 });

@@ -404,6 +404,8 @@ export class NatsCluster {
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private cutValue = false;
+  /** Connections a cut silenced: after `healSilently` they stay open and never move a byte. */
+  private readonly silenced = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -434,7 +436,10 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     this.sockets.add(client);
-    client.on('close', () => this.sockets.delete(client));
+    client.on('close', () => {
+      this.sockets.delete(client);
+      this.silenced.delete(client);
+    });
     client.on('error', () => client.destroy());
     if (this.cutValue) {
       client.pause();
@@ -448,11 +453,12 @@ export class TcpProxy {
     });
     upstream.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
+    const flows = () => !this.cutValue && !this.silenced.has(client);
     client.on('data', (chunk) => {
-      if (!this.cutValue) upstream.write(chunk);
+      if (flows()) upstream.write(chunk);
     });
     const forward = (chunk: Buffer) => {
-      if (!this.cutValue) client.write(chunk);
+      if (flows()) client.write(chunk);
     };
     upstream.on('data', (chunk: Buffer) => {
       if (this.delayMs === 0) forward(chunk);
@@ -463,12 +469,22 @@ export class TcpProxy {
   /** Bytes stop flowing both ways; nothing is closed (a silent partition). */
   cut(): void {
     this.cutValue = true;
+    for (const socket of this.sockets) this.silenced.add(socket);
   }
 
   /** Ends the partition: the silent connections are closed so their clients reconnect. */
   heal(): void {
     this.cutValue = false;
+    this.silenced.clear();
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  /**
+   * Ends the partition for new connections only: those it silenced stay open and dead, as
+   * when a NAT or firewall dropped them without a reset reaching either end (half-open).
+   */
+  healSilently(): void {
+    this.cutValue = false;
   }
 
   async stop(): Promise<void> {
