@@ -1,4 +1,4 @@
-import { isWalError, type WalError, type WalErrorCode } from '@walnut/codec';
+import { isWalError, type WalError, WalErrorCode } from '@walnut/codec';
 import { ExitCode } from './exit-codes.js';
 import { type Output, printLine } from './output.js';
 
@@ -50,7 +50,10 @@ export function reportError(out: Output, error: unknown): void {
     const where = describeWhere(error);
     if (where) printLine(out.stderr, `  at ${where}`);
     const hint = HINTS[error.code];
-    if (hint) printLine(out.stderr, `  ${hint}`);
+    // WAL_IO is also a network failure (replication's NATS connection), whose message says
+    // what to check: the file-system hint is for errors of a system call on a file.
+    const onFile = error.code !== WalErrorCode.IO || error.details.syscall !== undefined;
+    if (hint && onFile) printLine(out.stderr, `  ${hint}`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
     printLine(out.stderr, `walnut: ${message}`);

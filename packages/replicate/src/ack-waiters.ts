@@ -62,12 +62,21 @@ export class AckWaiters {
     if (done > 0) this.waiters.splice(0, done);
   }
 
-  /** Rejects every waiter with `error`, or when null with the fencing error naming its LSN. */
-  rejectAll(error: WalError | null): void {
+  /**
+   * Rejects every waiter with `error` (built for its LSN when a function), or when null with
+   * the fencing error naming its LSN.
+   */
+  rejectAll(error: WalError | ((lsn: bigint) => WalError) | null): void {
     const waiters = this.waiters.splice(0);
     for (const waiter of waiters) {
       clearTimeout(waiter.timer);
-      waiter.reject(error ?? this.fencing.error(waiter.lsn));
+      waiter.reject(
+        error === null
+          ? this.fencing.error(waiter.lsn)
+          : typeof error === 'function'
+            ? error(waiter.lsn)
+            : error,
+      );
     }
   }
 }

@@ -71,7 +71,7 @@ export async function openPrimary<T>(
             held === true
               ? `every record of its local log is in the stream (up to LSN ${wal.lastLsn}) — open it as a Follower to go on`
               : held === false
-                ? `records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — open a fresh directory as a Follower, or promote one`
+                ? `records it never replicated stay in its local log (LSN ${wal.lastLsn} is its last) — rejoin(dir, options) (\`walnut rejoin <dir>\`) cuts them, hands them back and opens it as a Follower; or open a fresh directory as a Follower, or promote one`
                 : `its local log (up to LSN ${wal.lastLsn}) can no longer be checked against the stream, trimmed past it — open a fresh directory as a Follower, or promote one`
           }`,
           { details: { epoch: current.lease.epoch, lastLsn: wal.lastLsn } },

@@ -9,6 +9,7 @@ import {
   type WalStats,
 } from '@walnut/wal';
 import { AckWaiters } from './ack-waiters.js';
+import { pause } from './backoff.js';
 import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
 import { type FencedReport, Fencing } from './fencing.js';
 import { type Guarantee, guarantee } from './guarantee.js';
@@ -400,8 +401,10 @@ export class ReplicatedWal {
 
   /**
    * Stops: waits (up to `timeoutMs`) for the shipper to publish what is durable, then closes
-   * the local log and the connection. Appends still waiting are rejected with WAL_CLOSED
-   * (they are durable locally; whether they reached the stream is in `replicatedLsn`).
+   * the local log and the connection. A `sync` append still waiting is rejected with
+   * WAL_NOT_REPLICATED and its LSN: it is in the local log (never WAL_CLOSED, which says a
+   * record is not), and is shipped when the log opens again as primary. A `waitReplicated`
+   * for an LSN never appended is rejected with WAL_CLOSED.
    */
   close(timeoutMs = 5_000): Promise<void> {
     this.closing ??= this.doClose(timeoutMs);
@@ -410,22 +413,36 @@ export class ReplicatedWal {
 
   private async doClose(timeoutMs: number): Promise<void> {
     this.closed = true;
+    const deadline = Date.now() + timeoutMs;
     if (this.fencing.report === null) {
       await this.acks
         .waitFor(this.wal.lastLsn, timeoutMs, () => new Error('timeout'))
         .catch(() => undefined);
     }
-    this.acks.rejectAll(
-      new WalError(
-        WalErrorCode.CLOSED,
-        'the replicated log closed before this record was replicated; it is durable locally and will be shipped when the log is opened again as primary',
-      ),
+    const lastLsn = this.wal.lastLsn;
+    const replicated = this.replicatedLsn;
+    this.acks.rejectAll((lsn) =>
+      lsn <= lastLsn
+        ? new WalError(
+            WalErrorCode.NOT_REPLICATED,
+            `the replicated log closed before LSN ${lsn} was replicated (replicated up to LSN ${replicated}). It is durable in the local log and is shipped when the log is opened again as primary — unless another node is promoted first, which reports it as unreplicated. Do not append it again, and do not count it as replicated.`,
+            { details: { lsn, replicatedLsn: replicated, locallyDurable: true } },
+          )
+        : new WalError(
+            WalErrorCode.CLOSED,
+            `the replicated log closed while waiting for LSN ${lsn}, which was never appended (the last is LSN ${lastLsn})`,
+            { details: { lsn, lastLsn } },
+          ),
     );
     this.stopWatch?.();
-    await this.shipper.stop();
-    await this.uploader?.stop();
-    await this.wal.shutdown().catch(() => this.wal.close());
+    const stopping = Promise.all([this.shipper.stop(), this.uploader?.stop()]);
+    // A publish or upload still in flight when the time is up (each may wait a whole
+    // requestTimeoutMs on a cluster that does not answer) ends with the connection: what it
+    // carried is durable here, and the next open reconciles it with the stream.
+    await Promise.race([stopping, pause(Math.max(0, deadline - Date.now()))]);
     await this.link.close();
+    await stopping;
+    await this.wal.shutdown().catch(() => this.wal.close());
   }
 
   private refusal(): WalError | null {

@@ -1,6 +1,6 @@
 import { getSha256Backend } from '@nats-io/obj';
 import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
-import { KeyRing } from '@walnut/wal';
+import { KeyRing, type WalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
@@ -110,6 +110,52 @@ describe('catching up from the object store', () => {
     const copy = await readLog(dir);
     expect(contiguous(copy)).toBe(25);
     for (const [i, r] of copy.entries()) expect(r.payload.equals(payloadFor(i))).toBe(true);
+  });
+
+  it('close(timeoutMs) on a partitioned primary returns in about timeoutMs; its waiting appends are WAL_NOT_REPLICATED, in the log', async () => {
+    const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
+    opened.push({ close: () => proxy.stop() });
+    const primary = await openPrimary(streamName('close-partitioned'), {
+      servers: [proxy.url],
+      connection: { ignoreClusterUpdates: true },
+      requestTimeoutMs: 8_000,
+      replicationTimeoutMs: 20_000,
+    });
+    for (let i = 0; i < 5; i++) await primary.append(payloadFor(i));
+    proxy.cut();
+    // Settled (to an error or null) as they end: close rejects them before they are looked at.
+    const waiting = Array.from({ length: 10 }, (_, i) =>
+      primary.append(payloadFor(5 + i)).then(
+        () => null,
+        (error: unknown) => error,
+      ),
+    );
+    await sleep(300);
+    const started = Date.now();
+    await primary.close(200);
+    // Not a whole requestTimeoutMs for the publish in flight.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const lsns = [];
+    for (const error of await Promise.all(waiting)) {
+      expect(error).toMatchObject({
+        code: 'WAL_NOT_REPLICATED',
+        details: { locallyDurable: true },
+      });
+      lsns.push((error as WalError).details.lsn);
+    }
+    expect(lsns).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(6 + i)));
+    const local = await readLog(primary.dir);
+    expect(local.map((r) => r.lsn)).toEqual(Array.from({ length: 15 }, (_, i) => BigInt(i + 1)));
+  });
+
+  it('a waitReplicated for an LSN never appended is WAL_CLOSED at close, naming it', async () => {
+    const primary = await openPrimary(streamName('close-unappended'));
+    await primary.append(payloadFor(0));
+    const waiting = primary.waitReplicated(100n, 20_000).catch((error: unknown) => error);
+    await primary.close();
+    const error = (await waiting) as WalError;
+    expect(error.code).toBe('WAL_CLOSED');
+    expect(error.message).toMatch(/LSN 100, which was never appended \(the last is LSN 1\)/);
   });
 
   // Healed without a reset: the connections the partition silenced stay open and dead, as

@@ -52,11 +52,12 @@ describe('promotion and fencing', () => {
     await old.close();
     await promoted.close();
 
-    // The old directory cannot come back as primary.
-    await expectWalError(
+    // The old directory cannot come back as primary; the refusal names the way back.
+    const refused = await expectWalError(
       ReplicatedWal.open(old.dir, { servers: cluster().servers, stream, replicas: 3 }),
       'WAL_FENCED',
     );
+    expect(refused.message).toMatch(/rejoin\(dir, options\)/);
     // Nor follow: its LSNs 41-45 are records the stream never had.
     await expectWalError(
       Follower.open(old.dir, { servers: cluster().servers, stream }),
