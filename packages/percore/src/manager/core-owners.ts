@@ -1,4 +1,4 @@
-import { invalidArgument, WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import type { ResumePoint } from '../files/resume-point.js';
 import { CoreWalWriter } from '../write/core-wal-writer.js';
 import type { CoreWalWriterOptions } from '../write/core-wal-writer-options.js';
@@ -66,9 +66,7 @@ export class CoreOwners {
         WalErrorCode.BAD_STATE,
         `core ${coreId} was handed off to a worker; only that worker writes it, until releaseCoreWriter gives it back. If the worker ended without releasing it (a crash, worker.terminate()), take the core back with manager.takeBack(${coreId})`,
       );
-    invalidArgument(
-      `coreId must be an integer from 0 to ${this.numCores - 1}, got ${String(coreId)}`,
-    );
+    badArgument('coreId', `an integer from 0 to ${this.numCores - 1}`, coreId);
   }
 
   /** Syncs and closes the in-process writer; from now on `endpoint` answers for the core. */
@@ -166,9 +164,7 @@ export class CoreOwners {
           WalErrorCode.BAD_STATE,
           `core ${coreId} is not handed off to a worker: the manager writes it already`,
         );
-      invalidArgument(
-        `coreId must be an integer from 0 to ${this.numCores - 1}, got ${String(coreId)}`,
-      );
+      badArgument('coreId', `an integer from 0 to ${this.numCores - 1}`, coreId);
     }
     const end = await findEnd();
     const path = this.corePath(coreId);

@@ -51,6 +51,8 @@ describe('PerCoreWalManager', () => {
   it('writer() rejects an unknown core; writerChecked() answers undefined', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
     expect(() => manager.writer(1)).toThrowError(/coreId must be/);
+    // A string is shown as one: "0" from a query string is not core 0.
+    expect(() => manager.writer('0' as unknown as number)).toThrowError(/got "0"/);
     expect(manager.writerChecked(1)).toBeUndefined();
     await manager.close();
   });
