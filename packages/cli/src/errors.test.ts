@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { Errno, WalError, WalErrorCode } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
 import { captureOutput } from '../test/helpers.js';
 import { reportError } from './errors.js';
@@ -8,7 +8,9 @@ describe('reportError', () => {
     const captured = captureOutput();
     reportError(
       captured.output,
-      new WalError(WalErrorCode.IO, 'read failed', { details: { syscall: 'read', errno: 5 } }),
+      new WalError(WalErrorCode.IO, 'read failed', {
+        details: { syscall: 'read', errno: Errno.EIO },
+      }),
     );
     expect(captured.stderr).toMatch(/check the path, permissions and disk/);
   });

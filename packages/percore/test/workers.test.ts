@@ -41,7 +41,16 @@ describe('worker-owned writers (real worker_threads)', () => {
       const handoff = await manager.handOff(coreId, port1);
       const worker = new Worker(WORKER, {
         execArgv: [],
-        workerData: { handoff, port: port2, entries: ENTRIES, syncEvery: 100 },
+        // Until the second checkpoint's epoch (at most 100× ENTRIES): the test needs more
+        // than one checkpoint while they append, however slowly the first one comes.
+        workerData: {
+          handoff,
+          port: port2,
+          entries: ENTRIES,
+          syncEvery: 100,
+          untilEpoch: 2n,
+          cap: 100 * ENTRIES,
+        },
         transferList: [port2],
       });
       workers.push(worker);
