@@ -439,7 +439,10 @@ export class ReplicatedWal {
     // A publish or upload still in flight when the time is up (each may wait a whole
     // requestTimeoutMs on a cluster that does not answer) ends with the connection: what it
     // carried is durable here, and the next open reconciles it with the stream.
-    await Promise.race([stopping, pause(Math.max(0, deadline - Date.now()))]);
+    const stopped = new AbortController();
+    await Promise.race([stopping, pause(Math.max(0, deadline - Date.now()), stopped.signal)]);
+    // Its timer must not outlive a close that finished first: it would hold the process open.
+    stopped.abort();
     await this.link.close();
     await stopping;
     await this.wal.shutdown().catch(() => this.wal.close());
