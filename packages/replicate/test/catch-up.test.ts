@@ -16,6 +16,24 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
   }
 }
 
+/**
+ * A primary of `stream` that reaches the cluster only through a proxy in front of node 1
+ * (no other server learned from it), so that cutting the proxy partitions it.
+ */
+async function proxiedPrimary(
+  stream: string,
+  options: { requestTimeoutMs: number; replicationTimeoutMs: number },
+) {
+  const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
+  opened.push({ close: () => proxy.stop() });
+  const primary = await openPrimary(stream, {
+    servers: [proxy.url],
+    connection: { ignoreClusterUpdates: true },
+    ...options,
+  });
+  return { proxy, primary };
+}
+
 describe('catching up from the object store', () => {
   it('a follower whose position the stream trimmed restores sealed segments, then follows the stream', async () => {
     const stream = streamName('restore');
@@ -83,11 +101,7 @@ describe('catching up from the object store', () => {
 
   it('a partitioned sync primary fails its appends after the bounded wait and resumes when the partition heals', async () => {
     const stream = streamName('partition');
-    const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
-    opened.push({ close: () => proxy.stop() });
-    const primary = await openPrimary(stream, {
-      servers: [proxy.url],
-      connection: { ignoreClusterUpdates: true },
+    const { proxy, primary } = await proxiedPrimary(stream, {
       requestTimeoutMs: 1_000,
       replicationTimeoutMs: 2_000,
     });
@@ -113,11 +127,7 @@ describe('catching up from the object store', () => {
   });
 
   it('close(timeoutMs) on a partitioned primary returns in about timeoutMs; its waiting appends are WAL_NOT_REPLICATED, in the log', async () => {
-    const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
-    opened.push({ close: () => proxy.stop() });
-    const primary = await openPrimary(streamName('close-partitioned'), {
-      servers: [proxy.url],
-      connection: { ignoreClusterUpdates: true },
+    const { proxy, primary } = await proxiedPrimary(streamName('close-partitioned'), {
       requestTimeoutMs: 8_000,
       replicationTimeoutMs: 20_000,
     });
@@ -161,11 +171,7 @@ describe('catching up from the object store', () => {
   // Healed without a reset: the connections the partition silenced stay open and dead, as
   // when a NAT or firewall dropped them. Only the client's pings can find that out.
   it('a sync primary whose connection was left half-open reconnects and resumes', async () => {
-    const proxy = await TcpProxy.start(cluster().nodes[1]!.spec.clientPort);
-    opened.push({ close: () => proxy.stop() });
-    const primary = await openPrimary(streamName('half-open'), {
-      servers: [proxy.url],
-      connection: { ignoreClusterUpdates: true },
+    const { proxy, primary } = await proxiedPrimary(streamName('half-open'), {
       requestTimeoutMs: 1_000,
       replicationTimeoutMs: 2_000,
     });
