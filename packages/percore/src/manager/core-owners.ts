@@ -22,6 +22,10 @@ export class CoreOwners {
   private readonly workers = new Map<number, WorkerLink>();
   /** Cores whose worker released them, while their writer is being reopened in-process. */
   private readonly reacquiring = new Map<number, Promise<CoreWalWriter>>();
+  /** Cores being taken back: settles, once the writer is installed, to it or to undefined. */
+  private readonly takingBack = new Map<number, Promise<CoreWalWriter | undefined>>();
+  /** Cores whose writer failed to reopen after their worker released them: why. */
+  private readonly stranded = new Map<number, unknown>();
   private readonly numCores: number;
   private readonly corePath: (coreId: number) => string;
   private readonly writerOptions: CoreWalWriterOptions;
@@ -61,6 +65,7 @@ export class CoreOwners {
         WalErrorCode.BAD_STATE,
         `core ${coreId} is being taken back from its worker; retry once its writer is reopened`,
       );
+    if (this.stranded.has(coreId)) throw this.strandedError(coreId);
     if (this.workers.has(coreId))
       throw new WalError(
         WalErrorCode.BAD_STATE,
@@ -144,21 +149,23 @@ export class CoreOwners {
    */
   async close(): Promise<unknown[]> {
     const errors: unknown[] = [];
-    await Promise.allSettled(this.reacquiring.values());
+    await Promise.allSettled([...this.reacquiring.values(), ...this.takingBack.values()]);
     for (const writer of this.writers.values()) await writer.close().catch((e) => errors.push(e));
     for (const link of this.workers.values()) link.detach();
     return errors;
   }
 
   /**
-   * Takes back a core whose worker ended without `releaseCoreWriter`: reopens its writer
-   * in-process at the file's valid end (`findEnd`, scanned before the lock is taken, so an
-   * entry past it means the worker still writes), and redoes here the requests that waited
-   * on the worker. `WAL_LOCKED`, nothing cut, while the worker's writer is open.
+   * Takes back a core whose worker ended without `releaseCoreWriter`, or whose writer failed
+   * to reopen after its release: reopens its writer in-process at the file's valid end
+   * (`findEnd`, scanned before the lock is taken, so an entry past it means the worker still
+   * writes), and redoes here the requests that waited on the worker. `WAL_LOCKED`, nothing
+   * cut, while the worker's writer is open. A release that lands meanwhile waits for this
+   * reopen and keeps its writer, or reopens the core itself if this one failed.
    */
   async takeBack(coreId: number, findEnd: () => Promise<ResumePoint>): Promise<void> {
     const link = this.workers.get(coreId);
-    if (link === undefined) {
+    if (link === undefined && !this.stranded.has(coreId)) {
       if (this.writers.has(coreId) || this.reacquiring.has(coreId))
         throw new WalError(
           WalErrorCode.BAD_STATE,
@@ -166,9 +173,42 @@ export class CoreOwners {
         );
       badArgument('coreId', `an integer from 0 to ${this.numCores - 1}`, coreId);
     }
+    if (this.takingBack.has(coreId))
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `core ${coreId} is being taken back already; await that takeBack`,
+      );
+    const reopened = this.reopenAtEnd(coreId, findEnd).then((writer) => {
+      this.stranded.delete(coreId);
+      if (this.workers.get(coreId) === link) this.workers.delete(coreId);
+      this.writers.set(coreId, writer);
+      link?.abandon();
+      return writer;
+    });
+    this.takingBack.set(
+      coreId,
+      reopened.catch(() => undefined),
+    );
+    try {
+      await reopened;
+    } catch (error) {
+      // The worker released the core meanwhile (its lock was still held when this reopen
+      // tried): the release's own reopen, which waited for this one, gives the core its writer.
+      const reacquiring = this.reacquiring.get(coreId);
+      if (reacquiring === undefined) throw error;
+      await reacquiring;
+    } finally {
+      this.takingBack.delete(coreId);
+    }
+  }
+
+  private async reopenAtEnd(
+    coreId: number,
+    findEnd: () => Promise<ResumePoint>,
+  ): Promise<CoreWalWriter> {
     const end = await findEnd();
     const path = this.corePath(coreId);
-    const writer = await CoreWalWriter.openAtKnownEnd(
+    return CoreWalWriter.openAtKnownEnd(
       coreId,
       path,
       end.position,
@@ -180,33 +220,53 @@ export class CoreOwners {
           { details: { segment: path, offset: position, coreId } },
         ),
     );
-    if (this.workers.get(coreId) !== link) {
-      // Released (or taken back) meanwhile: the core has its owner.
-      await writer.close();
-      return;
-    }
-    this.workers.delete(coreId);
-    this.writers.set(coreId, writer);
-    link.abandon();
   }
 
-  /** A worker gave its core back: reopen the writer in-process where the worker left it. */
+  /**
+   * A worker gave its core back: reopen the writer in-process where the worker left it, or
+   * keep the one a takeBack under way reopens. A failed reopen strands the core until
+   * takeBack.
+   */
   private reacquire(coreId: number, resume: ResumePoint): void {
     this.workers.delete(coreId);
-    const reopening = CoreWalWriter.openAt(coreId, this.corePath(coreId), resume.position, {
-      ...this.writerOptions,
-      from: resume,
-    }).then((writer) => {
-      this.writers.set(coreId, writer);
-      this.reacquiring.delete(coreId);
-      return writer;
-    });
+    const takenBack = this.takingBack.get(coreId) ?? Promise.resolve(undefined);
+    const reopening = takenBack
+      .then(
+        (taken) =>
+          taken ??
+          CoreWalWriter.openAt(coreId, this.corePath(coreId), resume.position, {
+            ...this.writerOptions,
+            from: resume,
+          }),
+      )
+      .then(
+        (writer) => {
+          this.writers.set(coreId, writer);
+          this.reacquiring.delete(coreId);
+          return writer;
+        },
+        (error: unknown) => {
+          this.reacquiring.delete(coreId);
+          this.stranded.set(coreId, error);
+          throw error;
+        },
+      );
     reopening.catch(() => {});
     this.reacquiring.set(coreId, reopening);
   }
 
+  private strandedError(coreId: number): WalError {
+    const cause = this.stranded.get(coreId);
+    return new WalError(
+      WalErrorCode.BAD_STATE,
+      `core ${coreId} has no writer: its worker released it, but reopening it here failed (${cause instanceof Error ? cause.message : String(cause)}); nothing was cut. Take it back with manager.takeBack(${coreId}) once that is fixed`,
+      { cause, details: { coreId } },
+    );
+  }
+
   private link(coreId: number): WorkerLink {
     const link = this.workers.get(coreId);
+    if (this.stranded.has(coreId)) throw this.strandedError(coreId);
     if (link === undefined)
       throw new WalError(
         WalErrorCode.BAD_STATE,

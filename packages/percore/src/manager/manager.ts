@@ -159,7 +159,8 @@ export class PerCoreWalManager {
    * Takes back core `coreId` from a worker that ended without `releaseCoreWriter` (a crash,
    * `worker.terminate()`): reopens its writer in-process at the end of what the worker wrote
    * (scanned from the last checkpoint; a torn tail is cut), and redoes here a checkpoint or
-   * reclaim that was waiting on the worker. Hand it off again from there. `WAL_LOCKED`, with
+   * reclaim that was waiting on the worker. Hand it off again from there. Also reopens a
+   * released core whose reopening failed (an I/O error). `WAL_LOCKED`, with
    * nothing cut, while the worker's writer is still open; `WAL_BAD_STATE` for a core that
    * was not handed off.
    */

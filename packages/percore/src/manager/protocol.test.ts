@@ -1,8 +1,10 @@
+import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { WalErrorCode } from '@walnut/codec';
-import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { FaultyStorageIo, type IoLock, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { coreLockPath } from '../files/core-lock.js';
 import { readManifest } from '../files/manifest.js';
 import { PerCoreWalManager } from './manager.js';
 import { openHandedOffWriter, releaseCoreWriter, serveCoreWriter } from './protocol.js';
@@ -18,6 +20,37 @@ function channel(): [MessagePort, MessagePort] {
   const { port1, port2 } = new MessageChannel();
   open.push(port1, port2);
   return [port1, port2];
+}
+
+/** An endpoint whose "worker" replies are delivered by the test, at the moment it picks. */
+function scriptedEndpoint(): MessagePort & { deliver(message: unknown): void } {
+  const emitter = new EventEmitter();
+  return Object.assign(emitter, {
+    postMessage() {},
+    deliver: (message: unknown) => emitter.emit('message', message),
+  }) as unknown as MessagePort & { deliver(message: unknown): void };
+}
+
+/** Calls `onLock` just after a lock on `path` is taken. */
+class LockWatchingIo extends FaultyStorageIo {
+  onLock: ((path: string) => void) | undefined;
+  override async lock(path: string): Promise<IoLock> {
+    const lock = await super.lock(path);
+    this.onLock?.(path);
+    return lock;
+  }
+}
+
+/** A core handed off to a worker that wrote `puts` entries, synced and closed its writer. */
+async function releasedByWorker(puts: number) {
+  const io = new LockWatchingIo(new MemoryStorageIo());
+  const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+  const endpoint = scriptedEndpoint();
+  const writer = await openHandedOffWriter(await manager.handOff(0, endpoint), { io });
+  for (let i = 0; i < puts; i++) writer.appendPut(Buffer.from(`k${i}`), Buffer.from('v'));
+  await writer.close();
+  const released = { type: 'walnut:released', coreId: 0, requestId: 0, resume: writer.resumePoint };
+  return { io, manager, path: writer.path, release: () => endpoint.deliver(released) };
 }
 
 describe('manager ↔ worker protocol', () => {
@@ -178,6 +211,45 @@ describe('manager ↔ worker protocol', () => {
     const manifest = await checkpoint;
     expect(manifest.cores[0]!.sequence).toBe(2n); // the delete, then the manager's barrier
     expect(manager.writer(0).sequence).toBe(2n);
+    await manager.close();
+  });
+
+  it('a release landing while takeBack holds the core leaves the core its writer', async () => {
+    const { io, manager, path, release } = await releasedByWorker(3);
+    io.onLock = (locked) => {
+      if (locked === coreLockPath(path)) release();
+    };
+    await manager.takeBack(0);
+    io.onLock = undefined;
+    expect(manager.writer(0).sequence).toBe(3n);
+    expect((await manager.checkpoint(1n)).cores[0]!.sequence).toBe(4n);
+    await manager.close();
+  });
+
+  it('a release landing before takeBack reaches the lock leaves the core its writer', async () => {
+    const { manager, release } = await releasedByWorker(3);
+    const taking = manager.takeBack(0);
+    release();
+    await taking;
+    expect(manager.writer(0).sequence).toBe(3n);
+    expect((await manager.checkpoint(1n)).cores[0]!.sequence).toBe(4n);
+    await manager.close();
+  });
+
+  it('a released core whose writer fails to reopen says why, and takeBack reopens it', async () => {
+    const { io, manager, release } = await releasedByWorker(2);
+    io.inject({ kind: 'eio', op: 'open', nth: 1 });
+    release();
+    // The checkpoint waiting on the reopen fails with its cause; later ones say what to do.
+    await expectWalError(manager.checkpoint(1n), WalErrorCode.IO);
+    const refused = await expectWalError(manager.checkpoint(1n), WalErrorCode.BAD_STATE);
+    expect(refused.message).toMatch(
+      /reopening it here failed \(open failed with EIO.*manager\.takeBack\(0\)/,
+    );
+    expect(() => manager.writer(0)).toThrowError(/has no writer/);
+    await manager.takeBack(0);
+    expect(manager.writer(0).sequence).toBe(2n);
+    expect((await manager.checkpoint(1n)).cores[0]!.sequence).toBe(3n);
     await manager.close();
   });
 
