@@ -559,6 +559,17 @@ describe.each(['mmap', 'read'] as const)('MmapWalReader in %s mode', (mode) => {
     });
   });
 
+  it('using closes the reader when the scope ends', () => {
+    const seg = segment(records(2));
+    let kept: MmapWalReader;
+    {
+      using reader = open(seg.path);
+      kept = reader;
+      expect(reader.nextRecord()?.lsn).toBe(1n);
+    }
+    expectWalError(() => kept.nextRecord(), WalErrorCode.CLOSED);
+  });
+
   it('closes: later reads throw WAL_CLOSED, records already read stay valid', () => {
     const seg = segment(records(3));
     const reader = open(seg.path);

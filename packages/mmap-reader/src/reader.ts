@@ -589,6 +589,11 @@ export class MmapWalReader {
     };
   }
 
+  /** `using reader = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /**
    * Ends reading (closes the file in 'read' mode). In 'mmap' mode the mapping itself is
    * released by the garbage collector once no view of it remains.

@@ -229,6 +229,18 @@ describe('PortableWalWriter: file layout', () => {
 });
 
 describe('PortableWalWriter.open: options', () => {
+  it('await using closes the writer when the scope ends, writing what it holds', async () => {
+    const io = memory();
+    await io.mkdir('/portable');
+    {
+      await using writer = await PortableWalWriter.open(FILE, { storageIo: io });
+      await writer.appendWithChecksumBatched(Buffer.from('kept'));
+    }
+    const again = await PortableWalWriter.open(FILE, { storageIo: io });
+    expect(again.nextLsn).toBe(2n);
+    await again.close();
+  });
+
   it('refuses an option it does not know, naming the one likely meant, before touching the file', async () => {
     const io = memory();
     await io.mkdir('/portable');

@@ -396,6 +396,11 @@ export class PortableWalWriter {
     };
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Writes any pending batch and issues a final fdatasync, then closes the file (and the
    * StorageIo if the writer created it). Idempotent. If the final sync fails the file is

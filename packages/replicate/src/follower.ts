@@ -285,6 +285,11 @@ export class Follower {
     );
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Stops following and closes the local log and the connection. */
   async close(): Promise<void> {
     if (this.closed) return;

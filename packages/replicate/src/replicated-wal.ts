@@ -399,6 +399,11 @@ export class ReplicatedWal {
     });
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Stops: waits (up to `timeoutMs`) for the shipper to publish what is durable, then closes
    * the local log and the connection. A `sync` append still waiting is rejected with

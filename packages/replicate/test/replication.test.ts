@@ -56,6 +56,28 @@ describe('a sync primary and a follower on a 3-node cluster', () => {
     expect(copy).toEqual(original);
   });
 
+  it('await using closes a primary and a follower when their scope ends', async () => {
+    const stream = streamName('using');
+    const primaryDir = tempDir();
+    const followerDir = tempDir();
+    {
+      await using primary = await ReplicatedWal.open(primaryDir, {
+        servers: cluster().servers,
+        stream,
+        replicas: 3,
+      });
+      const lsn = await primary.append(Buffer.from('kept'));
+      await using follower = await Follower.open(followerDir, {
+        servers: cluster().servers,
+        stream,
+      });
+      await follower.waitFor(lsn, 20_000);
+    }
+    // Both released their directories: each opens again (as a plain Wal).
+    expect((await readLog(primaryDir)).map((r) => r.payload.toString())).toEqual(['kept']);
+    expect((await readLog(followerDir)).map((r) => r.payload.toString())).toEqual(['kept']);
+  });
+
   it('takes each directory as a file: URL too, as node:fs does', async () => {
     const stream = streamName('url');
     const primaryDir = tempDir();

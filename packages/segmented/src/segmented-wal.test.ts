@@ -5,6 +5,18 @@ import { collect, DIR, openMemory } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 describe('SegmentedWal basics', () => {
+  it('await using closes the log when the scope ends, releasing its lock', async () => {
+    const io = new MemoryStorageIo();
+    {
+      await using wal = await openMemory(io);
+      wal.append({ payload: Buffer.from('kept') });
+      await wal.sync();
+    }
+    const again = await openMemory(io);
+    expect((await collect(again.replay())).map((r) => r.payload.toString())).toEqual(['kept']);
+    await again.close();
+  });
+
   it('assigns LSNs from 1 and replays what was appended', async () => {
     const io = new MemoryStorageIo();
     const wal = await openMemory(io);

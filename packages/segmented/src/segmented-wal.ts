@@ -764,6 +764,11 @@ export class SegmentedWal {
     return total;
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Writes out the buffer (no fsync: sync() first for durability), waits for in-flight
    * work, closes the files and releases the lock. Idempotent.

@@ -242,3 +242,21 @@ describe.each([
     },
   );
 });
+
+describe('await using', () => {
+  it('closes the log when the scope ends, releasing its lock', async () => {
+    const dir = join(root, 'await-using');
+    let lsn: bigint;
+    {
+      await using wal = await Wal.open(dir).storageIo('sync-fs').build();
+      lsn = await wal.append(Buffer.from('kept'));
+    }
+    const again = await Wal.open(dir).storageIo('sync-fs').build();
+    const records: [bigint, string][] = [];
+    await again.replay(1n, (r) => {
+      records.push([r.lsn, r.payload.toString()]);
+    });
+    expect(records).toEqual([[lsn, 'kept']]);
+    await again.close();
+  });
+});

@@ -609,6 +609,11 @@ export class Wal {
     return this.ending.shutdown(timeoutMs);
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Immediate stop: nothing more is synced, tails end, and every append not yet
    * acknowledged is rejected. With WAL_CLOSED when it will never be in the log (its bytes

@@ -68,6 +68,16 @@ describe('PerCoreWalManager', () => {
     expect(await readManifest(io, DIR)).toEqual(manifest);
   });
 
+  it('await using closes the manager when the scope ends, syncing its cores and releasing the directory', async () => {
+    {
+      await using manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+      manager.writer(0).appendPut(Buffer.from('kept'), Buffer.from('v'));
+    }
+    const again = await PerCoreWalManager.open({ baseDir: DIR, numCores: 1, io });
+    expect((await again.recover()).entries.map(keyOf)).toEqual(['kept']);
+    await again.close();
+  });
+
   it('advanceEpoch is visible through epochRef', async () => {
     const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
     expect(manager.advanceEpoch()).toBe(1n);

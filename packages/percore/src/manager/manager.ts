@@ -226,6 +226,11 @@ export class PerCoreWalManager {
     });
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Closes the in-process writers (syncing them), stops talking to workers, releases the lock. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -18,6 +18,18 @@ async function coreFile(io: SyncFsStorageIo, dir: string, keys: string[]): Promi
 }
 
 describe('PerCoreWalReader after close', () => {
+  it('await using closes the reader when the scope ends', async () => {
+    const io = new SyncFsStorageIo();
+    const path = await coreFile(io, tempDir('percore-reader-using-'), ['a-1']);
+    let kept: PerCoreWalReader;
+    {
+      await using reader = await PerCoreWalReader.open(path, { io });
+      kept = reader;
+    }
+    await expectWalError(kept.read(), WalErrorCode.CLOSED);
+    await io.closeIo();
+  });
+
   it('refuses every read with WAL_CLOSED, never reading the file that now has its descriptor', async () => {
     // One StorageIo shared by the application, as in the README: descriptors are reused.
     const io = new SyncFsStorageIo();

@@ -126,6 +126,11 @@ export class PerCoreWalReader {
     return { path: this.path, coreId, from: start, entries, stop: outcome.stop, end: outcome.end };
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Closes the file (and an owned StorageIo); closing again waits for the same close. */
   close(): Promise<void> {
     this.closing ??= this.closeOnce();

@@ -20,6 +20,16 @@ async function sizeOf(path: string): Promise<number | undefined> {
 }
 
 describe('one writer per core file', () => {
+  it('await using closes the writer when the scope ends, releasing its file', async () => {
+    {
+      await using writer = await CoreWalWriter.create(0, PATH, { io });
+      writer.appendPut(bytes('a'), bytes('1'));
+    }
+    const next = await CoreWalWriter.openAt(0, PATH, (await sizeOf(PATH))!, { io });
+    expect(next.sequence).toBe(1n);
+    await next.close();
+  });
+
   it('openAt refuses with WAL_LOCKED, cutting nothing, while another writer has the file open', async () => {
     const owner = await CoreWalWriter.create(0, PATH, { io });
     owner.appendPut(bytes('a'), bytes('1'));

@@ -369,6 +369,11 @@ export class CoreWalWriter {
     return this.inTurn(() => this.reclaimDirect(before));
   }
 
+  /** `await using x = …` closes it when the scope ends, as `close()` does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Syncs what was appended (unless poisoned), then closes the file, releases its lock (and
    * closes an owned StorageIo). Closing again, or while closing, waits for the same close.
