@@ -32,6 +32,7 @@ export class CoreOwners {
   private readonly requestTimeoutMs: number;
   private readonly epochBuffer: SharedArrayBuffer;
   private nextRequestId = 1;
+  private closed = false;
 
   constructor(
     writers: Map<number, CoreWalWriter>,
@@ -72,6 +73,37 @@ export class CoreOwners {
         `core ${coreId} was handed off to a worker; only that worker writes it, until releaseCoreWriter gives it back. If the worker ended without releasing it (a crash, worker.terminate()), take the core back with manager.takeBack(${coreId})`,
       );
     badArgument('coreId', `an integer from 0 to ${this.numCores - 1}`, coreId);
+  }
+
+  /**
+   * The in-process writer of `coreId` once the manager writes it again: at once if it does,
+   * else once its worker's release (awaited up to `timeoutMs`) has reopened it.
+   */
+  async writerAfterRelease(
+    coreId: number,
+    timeoutMs = this.requestTimeoutMs,
+  ): Promise<CoreWalWriter> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.closed) throw WalError.closed(`core ${coreId}'s manager`);
+      const writer = this.writers.get(coreId);
+      if (writer !== undefined) return writer;
+      const reopening = this.reacquiring.get(coreId) ?? this.takingBack.get(coreId);
+      if (reopening !== undefined) {
+        await reopening;
+        continue;
+      }
+      if (this.stranded.has(coreId)) throw this.strandedError(coreId);
+      const link = this.workers.get(coreId);
+      if (link === undefined)
+        badArgument('coreId', `an integer from 0 to ${this.numCores - 1}`, coreId);
+      if (!(await settlesWithin(link.ended, deadline - Date.now())))
+        throw new WalError(
+          WalErrorCode.TIMEOUT,
+          `the worker of core ${coreId} did not release it within ${timeoutMs} ms (releaseCoreWriter). If it ended without releasing it, take the core back with manager.takeBack(${coreId})`,
+          { details: { coreId } },
+        );
+    }
   }
 
   /** Syncs and closes the in-process writer; from now on `endpoint` answers for the core. */
@@ -149,6 +181,7 @@ export class CoreOwners {
    */
   async close(): Promise<unknown[]> {
     const errors: unknown[] = [];
+    this.closed = true;
     await Promise.allSettled([...this.reacquiring.values(), ...this.takingBack.values()]);
     for (const writer of this.writers.values()) await writer.close().catch((e) => errors.push(e));
     for (const link of this.workers.values()) link.detach();
@@ -274,4 +307,16 @@ export class CoreOwners {
       );
     return link;
   }
+}
+
+/** True once `promise` settles, false if `ms` pass first. */
+function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  if (ms <= 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
 }

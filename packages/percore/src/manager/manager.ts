@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import type { IoLock, StorageIo } from '@walnut/storage-io';
 import { type CheckpointManifest, writeManifest } from '../files/manifest.js';
 import { checkCheckpointId, checkpointManifest, reclaimFloors } from '../files/next-manifest.js';
@@ -136,6 +136,20 @@ export class PerCoreWalManager {
   writerChecked(coreId: number): CoreWalWriter | undefined {
     this.assertOpen();
     return this.cores.inProcess(coreId);
+  }
+
+  /**
+   * The in-process writer of `coreId` once the manager writes it again: at once for a core it
+   * writes; for a handed-off core, once its worker's `releaseCoreWriter` has reached the
+   * manager and the writer is reopened here (a message of the application's own saying the
+   * worker released can arrive before that). `WAL_TIMEOUT` if no release comes within
+   * `timeoutMs` (default `requestTimeoutMs`); `WAL_CLOSED` if the manager closes meanwhile.
+   */
+  async writerAfterRelease(coreId: number, timeoutMs?: number): Promise<CoreWalWriter> {
+    this.assertOpen();
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0))
+      badArgument('timeoutMs', 'a number of milliseconds ≥ 0', timeoutMs);
+    return this.cores.writerAfterRelease(coreId, timeoutMs);
   }
 
   /** Atomically advances the global epoch and returns the new one. */

@@ -214,6 +214,38 @@ describe('manager ↔ worker protocol', () => {
     await manager.close();
   });
 
+  it('writerAfterRelease resolves once the release reached the manager and the writer is reopened', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 2, io });
+    expect(await manager.writerAfterRelease(1)).toBe(manager.writer(1));
+    const [managerSide, workerSide] = channel();
+    const writer = await openHandedOffWriter(await manager.handOff(0, managerSide), { io });
+    const stopServing = serveCoreWriter(writer, workerSide);
+    writer.appendPut(Buffer.from('k'), Buffer.from('v'));
+    const back = manager.writerAfterRelease(0);
+    await releaseCoreWriter(writer, workerSide, stopServing);
+    // The worker is done, but its release is still on its way to the manager.
+    expect(() => manager.writer(0)).toThrowError(/handed off/);
+    const reopened = await back;
+    expect(reopened).toBe(manager.writer(0));
+    expect(reopened.sequence).toBe(1n);
+    await manager.close();
+  });
+
+  it('writerAfterRelease is WAL_TIMEOUT naming takeBack when no release comes, WAL_CLOSED when the manager closes', async () => {
+    const io = new MemoryStorageIo();
+    const manager = await PerCoreWalManager.create({ baseDir: DIR, numCores: 1, io });
+    const [managerSide] = channel();
+    const writer = await openHandedOffWriter(await manager.handOff(0, managerSide), { io });
+    const late = await expectWalError(manager.writerAfterRelease(0, 20), WalErrorCode.TIMEOUT);
+    expect(late.message).toMatch(/within 20 ms.*manager\.takeBack\(0\)/);
+    await expectWalError(manager.writerAfterRelease(0, -1), WalErrorCode.BAD_ARGUMENT);
+    const waiting = manager.writerAfterRelease(0);
+    await writer.close();
+    await manager.close();
+    await expectWalError(waiting, WalErrorCode.CLOSED);
+  });
+
   it('a release landing while takeBack holds the core leaves the core its writer', async () => {
     const { io, manager, path, release } = await releasedByWorker(3);
     io.onLock = (locked) => {

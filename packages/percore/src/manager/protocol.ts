@@ -201,6 +201,11 @@ export async function writeEpochBarrier(
 /** The manager's side of one worker's port: requests out, matching replies back. */
 export class WorkerLink {
   private readonly waiting = new Map<number, (reply: WorkerReply | typeof RELEASED) => void>();
+  private endLink!: () => void;
+  /** Settles once the manager stops listening: the core was released or taken back, or the manager closed. */
+  readonly ended = new Promise<void>((resolve) => {
+    this.endLink = resolve;
+  });
   private readonly listener = (message: unknown): void => {
     if (!isWorkerReply(message) || message.coreId !== this.coreId) return;
     if (message.type === 'walnut:released') {
@@ -259,6 +264,7 @@ export class WorkerLink {
 
   detach(): void {
     this.endpoint.off('message', this.listener);
+    this.endLink();
   }
 
   /** The core was taken back from a worker that ended: requests waiting on it are redone. */
