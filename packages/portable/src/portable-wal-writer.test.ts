@@ -229,6 +229,12 @@ describe('PortableWalWriter: file layout', () => {
 });
 
 describe('PortableWalWriter.open: options', () => {
+  it("storageIo 'memory' takes any path: its own empty backend gets the file's directory", async () => {
+    const log = await PortableWalWriter.open('/var/lib/app/events.wal', { storageIo: 'memory' });
+    expect(await log.appendWithChecksum(Buffer.from('one'))).toBe(FILE_HEADER_SIZE);
+    await log.close();
+  });
+
   it('await using closes the writer when the scope ends, writing what it holds', async () => {
     const io = memory();
     await io.mkdir('/portable');

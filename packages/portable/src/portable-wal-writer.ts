@@ -196,6 +196,8 @@ export class PortableWalWriter {
     let fd: IoFd | undefined;
     let lock: IoLock | WalError | undefined;
     try {
+      // A memory backend of its own starts empty: no directory of the path exists in it yet.
+      if (owned && io.name === 'memory') await io.mkdir(dirname(path));
       lock = await lockIfPossible(io, path);
       fd = await io.open(path, { create: true });
       const { position, nextLsn, recovery } = await prepareFile(io, fd, path, content);

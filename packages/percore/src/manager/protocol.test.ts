@@ -79,6 +79,7 @@ describe('manager ↔ worker protocol', () => {
     const notAPort = { postMessage() {} } as unknown as MessagePort;
     const error = await expectWalError(manager.handOff(0, notAPort), WalErrorCode.BAD_ARGUMENT);
     expect(error.message).toContain('it lacks on, off');
+    expect(error.message).toContain('a MessageChannel from node:worker_threads');
     manager.writer(0).appendPut(Buffer.from('k'), Buffer.from('v'));
     expect((await manager.checkpoint(1n)).cores[0]!.sequence).toBe(2n);
     await manager.close();

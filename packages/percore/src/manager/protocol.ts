@@ -65,7 +65,7 @@ export function checkEndpoint(endpoint: unknown): asserts endpoint is MessageEnd
   );
   if (missing.length > 0)
     invalidArgument(
-      `endpoint must be a MessagePort, a Worker or parentPort (postMessage, on and off); it lacks ${missing.join(', ')}. Pass port1 of a MessageChannel whose port2 the worker serves with serveCoreWriter`,
+      `endpoint must be a MessagePort, a Worker or parentPort (postMessage, on and off); it lacks ${missing.join(', ')}. Pass port1 of a MessageChannel from node:worker_threads (Bun's global MessageChannel is a web one, whose ports lack on and off) whose port2 the worker serves with serveCoreWriter`,
     );
 }
 

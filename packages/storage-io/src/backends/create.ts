@@ -1,5 +1,12 @@
 import { channel } from 'node:diagnostics_channel';
-import { badArgument, checkOptionKeys, readEnv, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  badArgument,
+  checkOptionKeys,
+  isWalError,
+  readEnv,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import type { StorageIo } from '../contract/types.js';
 import { checkIoUringConfig, type IoUringConfig, IoUringStorageIo } from './io-uring.js';
 import { MemoryStorageIo } from './memory.js';
@@ -68,6 +75,8 @@ export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo
           `${why}: ${proven}. ${AUTO_PICKS_IO_URING}`,
         );
       } catch (error) {
+        const reason = isWalError(error) ? error.details.reason : undefined;
+        if (typeof reason === 'string') return fallBack(why, reason);
         return fallBack(why, error instanceof Error ? error.message : String(error));
       }
     }

@@ -148,15 +148,9 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
   /** Creates a ring, or throws WAL_BACKEND_UNAVAILABLE saying why it cannot. */
   static create(config: IoUringConfig = {}, reason = 'chosen explicitly'): IoUringStorageIo {
     const refused = ioUringRuntimeGate();
-    if (refused !== null)
-      throw new WalError(WalErrorCode.BACKEND_UNAVAILABLE, `io_uring is unavailable: ${refused}`);
+    if (refused !== null) throw unavailable(refused);
     const { binding, reason: loadReason } = loadNative();
-    if (binding === null) {
-      throw new WalError(
-        WalErrorCode.BACKEND_UNAVAILABLE,
-        `io_uring is unavailable: ${loadReason}`,
-      );
-    }
+    if (binding === null) throw unavailable(loadReason);
     checkIoUringConfig(config);
     const entries = config.entries ?? 256;
     let instance: IoUringStorageIo | undefined;
@@ -174,11 +168,7 @@ export class IoUringStorageIo extends withRealFiles(BaseStorageIo) {
         onCompletions,
       });
     } catch (error) {
-      throw new WalError(
-        WalErrorCode.BACKEND_UNAVAILABLE,
-        `io_uring is unavailable: creating a ring failed (${(error as Error).message})`,
-        { cause: error },
-      );
+      throw unavailable(`creating a ring failed (${(error as Error).message})`, error);
     }
     instance = new IoUringStorageIo(ring, completions, config, reason);
     return instance;
@@ -496,4 +486,14 @@ export function ioUringAvailability(): { available: boolean; reason: string } {
   const failure = binding.probe();
   if (failure !== null) return { available: false, reason: failure };
   return { available: true, reason: 'a test ring was created and destroyed' };
+}
+
+/** `details.reason` is the reason alone, as `auto` reports it when it falls back. */
+function unavailable(why: string, cause?: unknown): WalError {
+  const reason = `io_uring is unavailable: ${why}`;
+  return new WalError(
+    WalErrorCode.BACKEND_UNAVAILABLE,
+    `${reason}. Choose 'auto' (it falls back to sync-fs and says why) or 'sync-fs'`,
+    { cause, details: { reason } },
+  );
 }

@@ -50,7 +50,9 @@ describe(`in this runtime (${currentRuntime().name})`, () => {
     }
     expect(
       expectWalError(() => createStorageIo({ backend: 'io_uring' }), 'WAL_BACKEND_UNAVAILABLE'),
-    ).toMatchObject({ message: `io_uring is unavailable: ${refused}` });
+    ).toMatchObject({
+      message: `io_uring is unavailable: ${refused}. Choose 'auto' (it falls back to sync-fs and says why) or 'sync-fs'`,
+    });
     expect(ioUringAvailability()).toEqual({ available: false, reason: refused });
   });
 });
