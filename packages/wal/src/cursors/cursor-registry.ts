@@ -76,7 +76,7 @@ export class CursorRegistry {
     await this.host.catchUp();
     const floor = this.host.floorLsn();
     const out: CursorInfo[] = [];
-    for (const [name, lsn] of await this.positions()) {
+    for (const [name, { lsn }] of await this.positions()) {
       out.push({ name, lsn, behind: lsn + 1n < floor, open: this.held.has(name) });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -92,8 +92,26 @@ export class CursorRegistry {
     return out;
   }
 
-  /** Committed positions of every cursor on disk: what retention honours. */
-  async positions(): Promise<Map<string, bigint>> {
+  /**
+   * Where each cursor on disk holds retention: at its committed LSN, or, for a position
+   * committed before the last suffix cut and above it, at the cut, where its consumer reads
+   * on after WAL_TRUNCATED. After two cuts or more the lower ones are not recorded, so such a
+   * cursor holds everything left until it commits again.
+   */
+  async retentionHolds(): Promise<Map<string, bigint>> {
+    const cut = await readLastCut(this.host.io, this.host.dir);
+    const holds = new Map<string, bigint>();
+    for (const [name, { lsn, generation }] of await this.positions()) {
+      const cutsSince = (cut?.generation ?? 0n) - generation;
+      if (cut === null || cutsSince <= 0n) holds.set(name, lsn);
+      else if (cutsSince === 1n) holds.set(name, lsn < cut.afterLsn ? lsn : cut.afterLsn);
+      else holds.set(name, 0n);
+    }
+    return holds;
+  }
+
+  /** Committed positions (with their cut generations) of every cursor on disk. */
+  private async positions(): Promise<Map<string, CursorPosition>> {
     const io = this.host.io;
     let names: string[];
     try {
@@ -103,12 +121,12 @@ export class CursorRegistry {
         return new Map();
       throw error;
     }
-    const found = new Map<string, bigint>();
+    const found = new Map<string, CursorPosition>();
     for (const file of names) {
       const name = cursorNameOf(file);
       if (name === null) continue;
       const position = await this.read(file);
-      if (position !== null) found.set(name, position.lsn);
+      if (position !== null) found.set(name, position);
     }
     return found;
   }

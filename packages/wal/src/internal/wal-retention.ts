@@ -12,7 +12,7 @@ import { channels } from './channels.js';
 export function startRetention(
   dir: string,
   engine: LogEngine,
-  cursors: Pick<CursorRegistry, 'positions' | 'heldPositions'>,
+  cursors: Pick<CursorRegistry, 'retentionHolds' | 'heldPositions'>,
   options: RetentionOptions,
 ): Retention {
   const retention = new Retention(
@@ -26,7 +26,7 @@ export function startRetention(
           return engine.floorLsn;
         return engine.segmentsBefore(Math.max(0, engine.logTime() - ageMs));
       },
-      cursorPositions: () => cursors.positions(),
+      cursorPositions: () => cursors.retentionHolds(),
       heldCursorPositions: () => cursors.heldPositions(),
       publish: (report) => {
         if (channels.retention.hasSubscribers) channels.retention.publish({ dir, ...report });

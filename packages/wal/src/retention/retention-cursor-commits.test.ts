@@ -111,3 +111,32 @@ describe("retention and this process's cursor commits", () => {
     expect(cursor.lsn).toBe(wal.durableLsn);
   });
 });
+
+describe('retention and a cursor past a suffix cut', () => {
+  it('holds the records after the cut for a cursor committed above it, which reads on from there', async () => {
+    const { wal, cursor } = await logReadToTheEnd();
+    const cut = wal.floorLsn + 5n;
+    await wal.truncateAfter(cut);
+    await wal.appendMany(Array.from({ length: 400 }, () => Buffer.alloc(100, 8)));
+    await wal.applyRetention();
+    // Its position (400, in the old history) is above the cut: the new records after the cut
+    // are ones its consumer never read.
+    expect(wal.floorLsn).toBeLessThanOrEqual(cut + 1n);
+    await expectWalError(firstLsnOf(cursor), WalErrorCode.TRUNCATED);
+    await cursor.commit(cut);
+    expect(await firstLsnOf(cursor)).toBe(cut + 1n);
+  });
+
+  it('holds everything left for a cursor two cuts behind, whose lower cut is not recorded', async () => {
+    const { wal, cursor } = await logReadToTheEnd();
+    const firstCut = wal.floorLsn + 5n;
+    await wal.truncateAfter(firstCut);
+    await wal.appendMany(Array.from({ length: 100 }, () => Buffer.alloc(100, 8)));
+    await wal.truncateAfter(wal.lastLsn - 10n);
+    const floor = wal.floorLsn;
+    await wal.appendMany(Array.from({ length: 400 }, () => Buffer.alloc(100, 9)));
+    await wal.applyRetention();
+    expect(wal.floorLsn).toBe(floor);
+    await expectWalError(firstLsnOf(cursor), WalErrorCode.TRUNCATED);
+  });
+});
