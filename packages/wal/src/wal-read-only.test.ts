@@ -199,6 +199,50 @@ describe('Wal.open(dir).readOnly()', () => {
     await writer.close();
   });
 
+  it('tail(0n) starts at the floor as it is now, after truncations since the reader opened', async () => {
+    const io = new MemoryStorageIo();
+    const writer = await Wal.open('/log').storageIo(io).segmentSize(4096).build();
+    await appendUpTo(writer, 300n);
+    const reader = await Wal.open('/log').storageIo(io).readOnly().build();
+    const { segmentsDeleted } = await writer.truncateBefore(200n);
+    expect(segmentsDeleted).toBeGreaterThan(0);
+    const abort = new AbortController();
+    const seen: bigint[] = [];
+    for await (const record of reader.tail(0n, { signal: abort.signal })) {
+      seen.push(record.lsn);
+      if (record.lsn === 300n) abort.abort();
+    }
+    expect(seen).toEqual(upTo(writer.floorLsn, 300n));
+    expect(reader.floorLsn).toBe(writer.floorLsn);
+    await reader.close();
+    await writer.close();
+  });
+
+  it('a tail from an LSN deleted since the reader looked fails with details.floorLsn: read on from there', async () => {
+    const io = new MemoryStorageIo();
+    const writer = await Wal.open('/log').storageIo(io).segmentSize(4096).build();
+    await appendUpTo(writer, 300n);
+    const reader = await Wal.open('/log').storageIo(io).readOnly().build();
+    await writer.truncateBefore(200n);
+    const floor = writer.floorLsn;
+    const error = await (async () => {
+      for await (const record of reader.tail(2n)) throw new Error(`yielded ${record.lsn}`);
+    })().catch((err: unknown) => err);
+    expect(error).toMatchObject({
+      code: 'WAL_REPLAY_BELOW_FLOOR',
+      details: { lsn: 2n, floorLsn: floor },
+    });
+    const abort = new AbortController();
+    const after: bigint[] = [];
+    for await (const record of reader.tail(floor, { signal: abort.signal })) {
+      after.push(record.lsn);
+      if (record.lsn === 300n) abort.abort();
+    }
+    expect(after).toEqual(upTo(floor, 300n));
+    await reader.close();
+    await writer.close();
+  });
+
   it('tail() ends when the reader closes', async () => {
     const io = new MemoryStorageIo();
     const writer = await Wal.open('/log').storageIo(io).build();

@@ -1,8 +1,15 @@
-import { badArgument, MAX_LSN, type WalError, type WalRecord } from '@walnut/codec';
+import {
+  badArgument,
+  isWalError,
+  MAX_LSN,
+  type WalError,
+  WalErrorCode,
+  type WalRecord,
+} from '@walnut/codec';
 import { type SuffixCuts, truncatedError } from '@walnut/segmented';
 import type { LogEngine, SegmentOpener } from '../engine.js';
 import { RecordIterator, WalRecordSource } from '../read-records.js';
-import { closedError } from './refusals.js';
+import { closedError, tailBelowFloorError } from './refusals.js';
 
 /**
  * How often a read-only Wal's `tail()` looks for what a writer appended: a few small reads
@@ -100,6 +107,7 @@ export class ReadSide {
     let since = cuts.generation;
     let cursor = this.startOf(from);
     let looked = false;
+    let yielded = false;
     while (!status.isClosed() && !signal?.aborted) {
       if (cuts.generation !== since) {
         // Yielded a record the cut removed: what follows would be another history.
@@ -117,6 +125,7 @@ export class ReadSide {
             if (read !== undefined) read.since = reader.cutGeneration;
             for (let record = reader.next(); record !== undefined; record = reader.next()) {
               yield record;
+              yielded = true;
               cursor = record.lsn + 1n;
               if (read !== undefined) read.next = cursor;
               if (status.isClosed() || signal?.aborted) return;
@@ -124,7 +133,16 @@ export class ReadSide {
           } while (await reader.more());
         } catch (error) {
           if (status.isClosed()) return;
-          throw error;
+          if (!isWalError(error, WalErrorCode.REPLAY_BELOW_FLOOR)) throw error;
+          // A segment was deleted under the read: a truncation, if the floor moved past it
+          // (a read-only Wal learns of it by looking again). A tail from the floor that has
+          // yielded nothing yet starts at the new one.
+          if (this.readOnly) await this.catchUp();
+          const floor = this.engine.floorLsn;
+          if (cursor >= floor) throw error;
+          if (from !== 0n || yielded) throw tailBelowFloorError(cursor, floor, error);
+          cursor = floor;
+          continue;
         } finally {
           reader.close();
         }

@@ -25,6 +25,15 @@ export function isUsageError(error: unknown): boolean {
   );
 }
 
+/** A tail whose next record a truncation deleted while it read: it reads on from the floor. */
+export function tailBelowFloorError(next: bigint, floorLsn: bigint, cause: unknown): WalError {
+  return new WalError(
+    WalErrorCode.REPLAY_BELOW_FLOOR,
+    `the records from LSN ${next} were deleted while this tail read them (truncateBefore or retention): the log now starts at LSN ${floorLsn}; tail from details.floorLsn to read on, knowing the records in between are gone`,
+    { cause, details: { lsn: next, floorLsn } },
+  );
+}
+
 /** An append while truncateAfter runs: the caller appends again once the cut resolved. */
 export function cuttingError(): WalError {
   return new WalError(
