@@ -11,7 +11,12 @@ export {
 } from './config.js';
 export { readSmallFile, writeFileAtomically } from './files/log-files.js';
 export { SuffixCuts, truncatedError } from './files/suffix-cuts.js';
-export type { RecoveryReport, SalvageDrop, TornTail } from './recovery/recovery-report.js';
+export type {
+  FinishedCut,
+  RecoveryReport,
+  SalvageDrop,
+  TornTail,
+} from './recovery/recovery-report.js';
 export {
   SegmentedWal,
   type SegmentedWalStats,

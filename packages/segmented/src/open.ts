@@ -73,8 +73,9 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
             reason: cfg.readOnly ? 'read-only' : 'not asked for (config.directIo)',
           };
     // A cut that a crash interrupted is finished before recovery looks at the segments.
-    const cut = await finishPendingCut(io, cfg.dir, cfg.readOnly);
+    const { cut, finished } = await finishPendingCut(io, cfg.dir, cfg.readOnly);
     const recovered = await recoverLog({
+      finishedCut: finished,
       io,
       dir: cfg.dir,
       mode: cfg.recovery,

@@ -9,6 +9,7 @@ export {
   WalErrorCode,
 } from '@walnut/codec';
 export type {
+  FinishedCut,
   RecoveryMode,
   RecoveryReport,
   SalvageDrop,

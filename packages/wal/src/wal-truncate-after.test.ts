@@ -1,5 +1,12 @@
+import { readdirSync } from 'node:fs';
 import { WalErrorCode, type WalRecord } from '@walnut/codec';
-import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { SyncFsStorageIo } from '@walnut/storage-io';
+import {
+  expectWalError,
+  RecordingStorageIo,
+  removeTempDirs,
+  tempDir,
+} from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Batch } from './batch.js';
 import { Wal } from './wal.js';
@@ -241,4 +248,34 @@ describe('Wal.truncateAfter', () => {
     await wal.close();
     await expectWalError(wal.truncateAfter(2n), WalErrorCode.CLOSED);
   });
+});
+
+describe('Wal.truncateAfter beside close() and shutdown()', () => {
+  it.each(['close', 'shutdown'] as const)(
+    '%s() while the cut runs lets it finish first: it resolves, and the log reopens cut, nothing pending',
+    async (ending) => {
+      const dir = tempDir();
+      const io = new RecordingStorageIo(new SyncFsStorageIo());
+      const wal = await Wal.open(dir).storageIo(io).segmentSize(4096).build();
+      for (let i = 1; i <= 100; i++) await wal.append(old(i));
+      const hold = io.hold((op) => op.kind === 'unlink');
+      const cut = wal.truncateAfter(10n);
+      for (let i = 0; i < 200 && hold.held === 0; i++) await new Promise((r) => setImmediate(r));
+      expect(hold.held).toBeGreaterThan(0);
+      const ended = ending === 'close' ? wal.close() : wal.shutdown();
+      const order: string[] = [];
+      void cut.then(() => order.push('cut'));
+      void ended.then(() => order.push(ending));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      hold.release();
+      expect((await cut).afterLsn).toBe(10n);
+      await ended;
+      expect(order).toEqual(['cut', ending]);
+      expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+      const again = await Wal.open(dir).storageIo('sync-fs').build();
+      expect(again.lastLsn).toBe(10n);
+      expect(again.recovery.finishedCut).toBeNull();
+      await again.close();
+    },
+  );
 });

@@ -83,6 +83,8 @@ export class Wal {
   private readonly commit: GroupCommit;
   private readonly failures: FailureHandling;
   private readonly ending: Shutdown;
+  /** The truncateAfter under way: close and shutdown let it finish before the engine closes. */
+  private cutRunning: Promise<TruncateAfterResult> | undefined;
   private readonly unsubscribeDurable: () => void;
   private readonly unsubscribeWritten: () => void;
   private readonly unsubscribeRollback: () => void;
@@ -452,21 +454,36 @@ export class Wal {
     }
     if (this.status.cutting) throw cuttingError();
     this.status.cutting = true;
+    const cut = this.cutAfter(lsn, engine.truncateAfter.bind(engine));
+    this.cutRunning = cut;
     try {
-      await this.sync();
-      const result = await engine.truncateAfter(lsn).catch((error: unknown) => {
-        if (!isUsageError(error)) this.failures.engineFailed(error);
-        throw error;
-      });
-      if (result.recordsRemoved > 0n) {
-        this.cuts.record(lsn);
-        this.queue.cutTo(lsn);
-        this.wakeEveryone();
-      }
-      return result;
+      return await cut;
     } finally {
       this.status.cutting = false;
+      this.cutRunning = undefined;
     }
+  }
+
+  private async cutAfter(
+    lsn: bigint,
+    truncateAfter: NonNullable<LogEngine['truncateAfter']>,
+  ): Promise<TruncateAfterResult> {
+    await this.sync();
+    if (this.status.closed) {
+      throw WalError.closed('the log', 'nothing was cut; open it again and cut then', {
+        why: 'it closed before truncateAfter began to cut',
+      });
+    }
+    const result = await truncateAfter(lsn).catch((error: unknown) => {
+      if (!isUsageError(error)) this.failures.engineFailed(error);
+      throw error;
+    });
+    if (result.recordsRemoved > 0n) {
+      this.cuts.record(lsn);
+      this.queue.cutTo(lsn);
+      this.wakeEveryone();
+    }
+    return result;
   }
 
   /**
@@ -636,6 +653,8 @@ export class Wal {
   }
 
   private async releaseEngine(): Promise<void> {
+    // A cut under way finishes first: its files are the engine's, which closes below.
+    await this.cutRunning?.catch(() => undefined);
     await this.retention?.stop();
     await this.cursorRegistry.close();
     for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;

@@ -37,6 +37,7 @@ export class FakeEngine implements LogEngine {
     salvaged: [],
     gaps: [],
     removedFiles: [],
+    finishedCut: null,
   };
   syncCalls = 0;
   flushCalls = 0;

@@ -19,6 +19,7 @@ import {
 } from '@walnut/codec';
 import { readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from '../read/chunk-reader.js';
+import type { FinishedCut } from '../recovery/recovery-report.js';
 import { readCipher } from '../recovery/segment-scan.js';
 import { readGaps, writeGaps } from './gaps.js';
 import { HEAD_TMP_FILE } from './head.js';
@@ -223,9 +224,9 @@ export async function finishPendingCut(
   io: StorageIo,
   dir: string,
   readOnly: boolean,
-): Promise<SuffixCut | null> {
+): Promise<{ cut: SuffixCut | null; finished: FinishedCut | null }> {
   const cut = await readCut(io, dir);
-  if (cut === null || cut.state === 'done') return cut;
+  if (cut === null || cut.state === 'done') return { cut, finished: null };
   if (readOnly) {
     throw new WalError(
       WalErrorCode.BAD_STATE,
@@ -233,6 +234,9 @@ export async function finishPendingCut(
       { details: { lsn: cut.afterLsn } },
     );
   }
-  await finishCut(io, dir, cut);
-  return { ...cut, state: 'done' };
+  const segmentsDeleted = await finishCut(io, dir, cut);
+  return {
+    cut: { ...cut, state: 'done' },
+    finished: { afterLsn: cut.afterLsn, segmentsDeleted },
+  };
 }

@@ -114,7 +114,7 @@ describe('truncateAfter under power loss (PowerLossAtStep before each of its I/O
     expect(runs).toBeGreaterThan(25);
   });
 
-  it('a read-only opener meeting a cut a crash interrupted says so; the next writer finishes it', async () => {
+  it('a read-only opener meeting a cut a crash interrupted says so; the next writer finishes it and reports it', async () => {
     const config = { dir: DIR, segmentTargetSize: 4096 };
     let pendingSeen = 0;
     let finished = false;
@@ -139,6 +139,7 @@ describe('truncateAfter under power loss (PowerLossAtStep before each of its I/O
       if (reader instanceof SegmentedWal) {
         // Before the cut was recorded (the whole log), or after it was done.
         expect([30, 10]).toContain((await collect(reader.replay())).length);
+        expect(reader.recoveryReport.finishedCut).toBeNull();
         await reader.close();
         continue;
       }
@@ -149,6 +150,7 @@ describe('truncateAfter under power loss (PowerLossAtStep before each of its I/O
       expect(error.message).toContain('truncateAfter(10)');
       const writer = await reopen(false);
       expect(writer.nextLsn).toBe(11n);
+      expect(writer.recoveryReport.finishedCut).toMatchObject({ afterLsn: 10n });
       await writer.close();
       const after = await reopen(true);
       expect((await collect(after.replay())).length).toBe(10);

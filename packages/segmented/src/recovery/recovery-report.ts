@@ -66,6 +66,17 @@ export interface RecoveryReport {
   gaps: LsnGap[];
   /** Leftovers a writer removed: unfinished segment creations, segments below the floor. */
   removedFiles: string[];
+  /**
+   * A `truncateAfter` that a crash interrupted, which this open finished before recovery:
+   * the records after `afterLsn` are gone. Null when there was none.
+   */
+  finishedCut: FinishedCut | null;
+}
+
+export interface FinishedCut {
+  afterLsn: bigint;
+  /** Segments it deleted (the one it kept the prefix of not counted). */
+  segmentsDeleted: number;
 }
 
 export interface RecoveryResult {
@@ -82,6 +93,8 @@ export interface RecoveryOptions {
   readOnly: boolean;
   /** 'all' scans every segment; 'newest' (the default) only the newest (0311). */
   verify?: VerifyMode;
+  /** The interrupted cut finished before recovery (see `RecoveryReport.finishedCut`). */
+  finishedCut?: FinishedCut | null;
   /** See `ScanOptions.besideWriter`. */
   besideWriter?: boolean;
   ring: KeyRing | undefined;

@@ -79,7 +79,10 @@ export function announceOpen(
     channels.open.publish(message);
   }
   const changed =
-    recovery.tornTail !== null || recovery.salvaged.length > 0 || recovery.removedFiles.length > 0;
+    recovery.tornTail !== null ||
+    recovery.salvaged.length > 0 ||
+    recovery.removedFiles.length > 0 ||
+    recovery.finishedCut !== null;
   if (changed && channels.recovery.hasSubscribers) {
     const message: WalRecoveryMessage = { dir, recovery };
     channels.recovery.publish(message);
