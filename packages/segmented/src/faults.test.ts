@@ -1,4 +1,5 @@
-import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
+import { Errno, ioErrorFromErrno } from '@walnut/codec';
+import { FaultyStorageIo, type IoFd, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR } from '../test/helpers.js';
@@ -240,5 +241,36 @@ describe.each([
     await expectWalError(wal.truncateBefore(150n), 'WAL_POISONED');
     await expectWalError(wal.sync(), 'WAL_POISONED');
     await wal.close();
+  });
+});
+
+/** A disk with room for records but not for a preallocated segment: fallocate is ENOSPC. */
+class NoRoomToPreallocate extends FaultyStorageIo {
+  override async fallocate(_fd: IoFd, _offset: number, _length: number): Promise<void> {
+    throw ioErrorFromErrno(Errno.ENOSPC, 'fallocate');
+  }
+}
+
+describe('a full disk and what the log says about it', () => {
+  it('a segment that cannot be preallocated loses the records it was for, names preallocation, and never reports an empty loss', async () => {
+    const io = new NoRoomToPreallocate(new MemoryStorageIo());
+    const wal = await SegmentedWal.open({ dir: DIR, io, preallocate: true });
+    for (let i = 1n; i <= 3n; i++) wal.append({ payload: payloadFor(i, 100) });
+    const err = await expectWalError(wal.sync(), 'WAL_NO_SPACE');
+    expect(err.details).toMatchObject({ lostFromLsn: 1n, lostToLsn: 3n });
+    expect(err.message).toContain('preallocating a segment needs its whole size free');
+    await wal.close();
+  });
+
+  it('close() rejects, naming them, when records appended before it could not be written', async () => {
+    const io = new FaultyStorageIo(new MemoryStorageIo(), { seed: 1 });
+    const wal = await SegmentedWal.open({ dir: DIR, io });
+    for (let i = 1n; i <= 5n; i++) wal.append({ payload: payloadFor(i, 100) });
+    await wal.sync();
+    io.inject({ kind: 'enospc', afterBytes: 0 });
+    for (let i = 6n; i <= 9n; i++) wal.append({ payload: payloadFor(i, 100) });
+    const err = await expectWalError(wal.close(), 'WAL_NO_SPACE');
+    expect(err.details).toMatchObject({ lostFromLsn: 6n, lostToLsn: 9n });
+    expect(err.message).toContain('records 6..9, appended before close, could not be written');
   });
 });

@@ -53,7 +53,7 @@ import {
   refreshOnWriter,
   ringTooLate,
 } from './usage-errors.js';
-import type { Failures } from './write/failures.js';
+import { type Failures, unwrittenAtClose } from './write/failures.js';
 import { appendEncrypted, appendPayloadRun } from './write/frame-appends.js';
 import {
   checkFrameBody,
@@ -782,7 +782,9 @@ export class SegmentedWal {
   private async shutDown(): Promise<void> {
     const p = this.pipeline;
     const failures = this.failures;
-    if (!this.cfg.readOnly && failures.poison === null && failures.rollback === null) {
+    const healthy = failures.poison === null;
+    const last = p.nextLsn - 1n;
+    if (!this.cfg.readOnly && healthy && failures.rollback === null) {
       try {
         p.submitBuffer();
       } catch {
@@ -792,10 +794,18 @@ export class SegmentedWal {
     this.closed = true;
     await this.readerRefresh?.settled();
     await settleParts(this.parts, this.truncations);
+    // Records appended before close that a full disk kept out of the file: the caller may
+    // have been told of them (a Wal under 'none'), so close says so. (A failed write poisons
+    // the log instead, which says so itself.)
+    const unwritten =
+      !this.cfg.readOnly && healthy && failures.poison === null && p.writtenLsn < last
+        ? unwrittenAtClose(p.writtenLsn + 1n, last, failures.rollbackError)
+        : null;
     this.rounds.rejectAll(closedError());
     await this.segments.closeFiles();
     const { lock, ownsIo } = this.opened;
     if (lock !== null) await lock.release().catch(() => {});
     if (ownsIo) await this.storageIo.closeIo();
+    if (unwritten !== null) throw unwritten;
   }
 }

@@ -253,6 +253,19 @@ describe('Wal over SegmentedWal with fault injection', () => {
     await wal.close();
   });
 
+  it("ENOSPC that takes records acknowledged under 'none': sync() says the log is poisoned, not that none was acknowledged", async () => {
+    const memory = new MemoryStorageIo();
+    const faulty = new FaultyStorageIo(memory, { seed: 1 });
+    const wal = await Wal.open('/log').storageIo(faulty).durability('none').build();
+    expect(await wal.append(Buffer.from('first'))).toBe(1n);
+    await wal.sync();
+    faulty.inject({ kind: 'enospc', afterBytes: 0 });
+    expect(await wal.append(payload(1))).toBe(2n);
+    const error = await expectWalError(wal.sync(), 'WAL_POISONED');
+    expect(error.message).toContain("records up to LSN 2 were acknowledged (durability 'none')");
+    await wal.close();
+  });
+
   it('an append retried the moment WAL_NO_SPACE arrives is taken once space is free', async () => {
     const { wal, faulty } = await faultyWal();
     faulty.inject({ kind: 'enospc', afterBytes: 0 });

@@ -1,6 +1,7 @@
 import {
   badArgument,
   isBytes,
+  isWalError,
   recordInputBytes,
   WalError,
   WalErrorCode,
@@ -149,6 +150,9 @@ export class Wal {
       {
         isClosed: () => status.closed,
         poisonedError: () => status.poisonedError(),
+        cutSettled: async () => {
+          await this.cutRunning?.catch(() => undefined);
+        },
       },
       this.cuts,
       options.readOnly || options.durability === 'sync',
@@ -423,7 +427,15 @@ export class Wal {
     this.status.throwIfUnusable();
     this.throwIfReadOnly('sync()');
     await this.queue.waitUntilUnblocked();
-    return this.commit.sync();
+    try {
+      return await this.commit.sync();
+    } catch (error) {
+      // A full disk that took records this log had acknowledged ('none', 'interval') has
+      // poisoned it: that is the news, not the engine's "none was acknowledged".
+      const poisoned = this.status.poisonedError();
+      if (poisoned !== undefined && isWalError(error, WalErrorCode.NO_SPACE)) throw poisoned;
+      throw error;
+    }
   }
 
   /** Deletes whole segments below `lsn` (a checkpoint); replay below the new floor fails. */
@@ -663,8 +675,11 @@ export class Wal {
     this.unsubscribeDurable();
     this.unsubscribeWritten();
     this.unsubscribeRollback();
-    await this.engine.close();
-    if (this.options.ownedIo) await this.options.ownedIo.closeIo();
+    try {
+      await this.engine.close();
+    } finally {
+      if (this.options.ownedIo) await this.options.ownedIo.closeIo();
+    }
   }
 
   private wakeEveryone(): void {

@@ -125,9 +125,13 @@ export class Failures {
     }
     const from = point.lostFrom;
     const lostTo = this.host.lastAssigned();
+    const what =
+      from > lostTo
+        ? 'a new segment could not be made ready (no record was lost)'
+        : `records ${from}..${lostTo} could not be written and were rolled back (none was acknowledged)`;
     const err = new WalError(
       WalErrorCode.NO_SPACE,
-      `the disk is full: records ${from}..${lostTo} could not be written and were rolled back (none was acknowledged); free space, then append them again`,
+      `the disk is full: ${what}; free space, then append ${from > lostTo ? 'again' : 'them again'}${preallocationAdvice(cause)}`,
       {
         cause,
         details: {
@@ -148,7 +152,24 @@ export class Failures {
     // Over before anyone hears of the loss: an append retried the moment its rejection
     // arrives must find the log accepting appends, not still rolling back.
     this.endRollback(this.rollback!);
+    if (from > lostTo) return;
     this.rollbackListeners.emit(from - 1n, err);
     if (!this.host.rejectFrom(from, err)) this.unreportedLoss = err;
   }
+}
+
+/** A segment preallocated whole needs its whole size free, however small the records. */
+function preallocationAdvice(cause: unknown): string {
+  if (!isWalError(cause) || cause.details.syscall !== 'fallocate') return '';
+  return ' (preallocating a segment needs its whole size free: a smaller segmentSize, or no preallocate, needs less)';
+}
+
+/** Records appended before close that no write got to the file: they are not in the log. */
+export function unwrittenAtClose(from: bigint, to: bigint, cause: WalError | null): WalError {
+  const why = cause === null ? '' : ` (${cause.message})`;
+  return new WalError(
+    cause?.code === WalErrorCode.NO_SPACE ? WalErrorCode.NO_SPACE : WalErrorCode.IO,
+    `records ${from}..${to}, appended before close, could not be written${why}: they are not in the log`,
+    { cause: cause ?? undefined, details: { lostFromLsn: from, lostToLsn: to } },
+  );
 }
