@@ -160,6 +160,29 @@ describe('rollover', () => {
     await wal.close();
   });
 
+  it('a replay reading a sealed segment whose last writes complete meanwhile hands out what was written', async () => {
+    const { io } = holdingIo();
+    const wal = await SegmentedWal.open({ ...config, io });
+    for (let lsn = 1n; lsn <= 10n; lsn++) wal.append({ payload: payloadFor(lsn, 100) });
+    await wal.sync();
+    const writes = io.hold((op) => op.kind === 'write' || op.kind === 'writev');
+    fillFirstSegment(wal);
+    const flushed = wal.flush();
+    for (let i = 0; i < 200 && writes.held === 0; i++) await tick();
+    expect(writes.held).toBeGreaterThan(0);
+    // The replay takes the first segment's end as its completed writes stand now (LSN 10),
+    // and the rest of its writes complete while it reads.
+    const reading = wal.replayFrom(1n)[Symbol.asyncIterator]();
+    const first = reading.next();
+    writes.release();
+    const lsns: bigint[] = [];
+    for (let step = await first; step.done !== true; step = await reading.next())
+      lsns.push(step.value.lsn);
+    expect(lsns).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i + 1)));
+    await flushed;
+    await wal.close();
+  });
+
   it('close() finishes a rollover in progress: the records written under the tmp name survive', async () => {
     const { io, holdDatasync } = holdingIo();
     const wal = await SegmentedWal.open({ ...config, io });

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { WalErrorCode, type WalRecord } from '@walnut/codec';
-import { SyncFsStorageIo } from '@walnut/storage-io';
+import { MemoryStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
 import {
   expectWalError,
   RecordingStorageIo,
@@ -278,4 +278,38 @@ describe('Wal.truncateAfter beside close() and shutdown()', () => {
       await again.close();
     },
   );
+});
+
+describe('a tail reading while truncateAfter cuts under it', () => {
+  it('that had handed out nothing above the cut reads on in the new history, never told of a deleted segment', async () => {
+    const io = new RecordingStorageIo(new MemoryStorageIo());
+    const wal = await Wal.open('/log').storageIo(io).segmentSize(4096).build();
+    for (let i = 1; i <= 300; i++) await wal.append(old(i));
+    const [first, second] = await wal.segments();
+    // The tail's first read waits while the cut deletes every segment after the first.
+    const hold = io.hold((op) => op.kind === 'read' && op.path === first!.path);
+    const seen: string[] = [];
+    const tailing = (async () => {
+      for await (const r of wal.tail(1n)) {
+        seen.push(text(r));
+        if (r.lsn === second!.firstLsn + 5n) break;
+      }
+    })();
+    for (let i = 0; i < 200 && hold.held === 0; i++) await new Promise((r) => setImmediate(r));
+    expect(hold.held).toBeGreaterThan(0);
+    const cutAfter = second!.firstLsn - 5n;
+    const cut = wal.truncateAfter(cutAfter);
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    hold.release();
+    await cut;
+    for (let i = Number(cutAfter) + 1; i <= Number(second!.firstLsn) + 5; i++)
+      await wal.append(fresh(i));
+    await tailing;
+    expect(seen).toEqual(
+      Array.from({ length: Number(second!.firstLsn) + 5 }, (_, i) =>
+        i < Number(cutAfter) ? `${i + 1}:old-${i + 1}` : `${i + 1}:new-${i + 1}`,
+      ),
+    );
+    await wal.close();
+  });
 });

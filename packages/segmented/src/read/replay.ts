@@ -69,8 +69,10 @@ async function* replayChunks(
     const seg = all[i]!;
     if (seg.firstLsn > limit) return;
     if (seg.status === 'pending') return;
-    // Only completed writes: the file may hold in-flight bytes past this point.
+    // Only completed writes: the file may hold in-flight bytes past this point. Whether the
+    // segment was whole is judged now, with its end: writes may complete while it is read.
     const end = seg.completedEnd;
+    const whole = seg.status === 'sealed' && end === seg.assignedEnd;
     if (end <= FILE_HEADER_SIZE) continue;
     let start = FILE_HEADER_SIZE;
     if (i === startAt && resume !== undefined && resume.path === seg.path) {
@@ -108,7 +110,7 @@ async function* replayChunks(
         yield { scanner: step.value, path: seg.path };
         step = await walk.next();
       }
-      checkEnd(seg, step.value, end, sequence);
+      checkEnd(seg, whole, step.value, end, sequence);
     } finally {
       await source.io.close(fd);
     }
@@ -121,20 +123,28 @@ async function* replayChunks(
  * did not read ends); a stop short of that is damage: a cut, a zeroed stretch, or a segment
  * that is not the one the log wrote. The one being written ends where its writes completed.
  */
-function checkEnd(seg: Segment, stop: ScanStop, end: number, sequence: Sequence): void {
+function checkEnd(
+  seg: Segment,
+  whole: boolean,
+  stop: ScanStop,
+  end: number,
+  sequence: Sequence,
+): void {
   if (stop.kind !== 'eof') {
     throw corruptError(seg.path, stop.offset, `${stop.kind}: ${stop.reason}`, DAMAGE_ADVICE);
   }
   const expect = sequence.expect;
-  if (seg.status === 'sealed' && expect !== null && expect <= seg.lastLsn) {
+  // A rollover seals a segment whose last writes may still be in flight: read before they
+  // completed, it is judged as the one being written.
+  if (whole && expect !== null && expect <= sequence.last) {
     throw corruptError(
       seg.path,
       stop.offset,
-      `its records end at LSN ${expect - 1n} but the log holds LSNs up to ${seg.lastLsn} in it (it was cut or zeroed, or it is not the segment the log wrote, or one that held them is missing)`,
+      `its records end at LSN ${expect - 1n} but the log holds LSNs up to ${sequence.last} in it (it was cut or zeroed, or it is not the segment the log wrote, or one that held them is missing)`,
       DAMAGE_ADVICE,
     );
   }
-  if (seg.status !== 'sealed' && stop.offset < end) {
+  if (!whole && stop.offset < end) {
     throw corruptError(
       seg.path,
       stop.offset,

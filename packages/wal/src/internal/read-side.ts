@@ -44,6 +44,8 @@ export interface ReadSideStatus {
   isClosed(): boolean;
   /** WAL_POISONED for a poisoned log, else undefined. */
   poisonedError(): WalError | undefined;
+  /** Settles once the Wal's truncateAfter under way (if any) has ended. */
+  cutSettled(): Promise<void>;
 }
 
 /**
@@ -133,6 +135,7 @@ export class ReadSide {
           } while (await reader.more());
         } catch (error) {
           if (status.isClosed()) return;
+          if (await this.cutMet(error, since)) continue;
           if (!isWalError(error, WalErrorCode.REPLAY_BELOW_FLOOR)) throw error;
           // A segment was deleted under the read: a truncation, if the floor moved past it
           // (a read-only Wal learns of it by looking again). A tail from the floor that has
@@ -173,6 +176,22 @@ export class ReadSide {
         throw error;
       }
     }
+  }
+
+  /**
+   * Whether `error` met a suffix cut made since `since`: a cut replaces and deletes segments
+   * under a reader, which then finds a segment shorter than listed, or gone. The tail's loop
+   * judges the cut itself (WAL_TRUNCATED, or reading on in the new history).
+   */
+  private async cutMet(error: unknown, since: number): Promise<boolean> {
+    if (
+      !isWalError(error, WalErrorCode.CORRUPT) &&
+      !isWalError(error, WalErrorCode.REPLAY_BELOW_FLOOR)
+    )
+      return false;
+    if (this.readOnly) await this.catchUp().catch(() => undefined);
+    else await this.status.cutSettled();
+    return this.cuts.generation !== since;
   }
 
   /** Read-only: brings the engine's view up to what the writer has written (one at a time). */
