@@ -15,6 +15,26 @@ vi.mock('./process-identity.js', async (original) => {
   return { ...real, bootTimeMs: () => bootOverride ?? real.bootTimeMs() };
 });
 
+// A disk that fills up in the middle of a takeover: the next renameSync fails with ENOSPC.
+let renameFails = false;
+vi.mock('node:fs', async (original) => {
+  const real = await original<typeof import('node:fs')>();
+  return {
+    ...real,
+    renameSync: (from: string, to: string) => {
+      if (renameFails) {
+        renameFails = false;
+        throw Object.assign(new Error('ENOSPC: no space left on device, rename'), {
+          code: 'ENOSPC',
+          errno: -28,
+          syscall: 'rename',
+        });
+      }
+      real.renameSync(from, to);
+    },
+  };
+});
+
 const root = tempDir('walnut-owner-');
 afterAll(removeTempDirs);
 const self = ownIdentity() as ProcessIdentity;
@@ -87,6 +107,19 @@ describe('takeovers cut short by power losses', () => {
     }
     const claim = await claimOwnerFile(path, self);
     expect(readdirSync(join(path, '..'))).toEqual(['LOCK.pid']);
+    claim.release();
+  });
+});
+
+describe('a takeover the disk cuts short', () => {
+  it('fails with WAL_NO_SPACE, leaves nothing of its own, and the next attempt of this process succeeds', async () => {
+    const path = freshOwnerPath();
+    writeFileSync(path, formatOwnerRecord({ ...newOwnerRecord(self), pid: 999_999_999 }));
+    renameFails = true;
+    await expectWalError(claimOwnerFile(path, self), 'WAL_NO_SPACE');
+    expect(readdirSync(join(path, '..'))).toEqual(['LOCK.pid']);
+    const claim = await claimOwnerFile(path, self);
+    expect(readFileSync(path, 'utf8')).toContain(`nonce ${claim.record.nonce}`);
     claim.release();
   });
 });

@@ -1,7 +1,7 @@
 import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { ioErrorFromNode, WalError, WalErrorCode } from '@walnut/codec';
 import { lockedError } from '../contract/errors.js';
 import { syncDirectoryOf, writeDurably } from './durable-file.js';
 import {
@@ -42,6 +42,21 @@ export async function claimOwnerFile(
   flockHeld = false,
 ): Promise<OwnerFileClaim> {
   const mine = newOwnerRecord(self, flockHeld);
+  try {
+    return await claimRounds(path, mine, flockHeld);
+  } catch (error) {
+    // Failed part way (a full disk, say): a record of ours left at `path` would refuse this
+    // process's next attempt as if another writer of its own held the log.
+    removeIfMine(path, mine);
+    throw ioErrorFromNode(error, 'lock', path);
+  }
+}
+
+async function claimRounds(
+  path: string,
+  mine: OwnerRecord,
+  flockHeld: boolean,
+): Promise<OwnerFileClaim> {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     if (createExclusive(path, mine)) return claimed(path, mine);
     const current = readOwnerRecord(path);
@@ -149,16 +164,23 @@ function replaceStale(owner: string, path: string, stale: Stale, mine: OwnerReco
     if (outcome !== 'won') return outcome;
   }
   // The marker is ours: nobody else replaces `stale`, and a live owner never comes back to it.
-  if (!stale.isStillAt(path)) {
+  // Removed whatever happens: a marker naming this (live) process would keep every later
+  // attempt of this process waiting for itself.
+  try {
+    if (!stale.isStillAt(path)) return 'changed';
+    const temporary = temporaryFor(path, mine);
+    try {
+      writeDurably(temporary, formatOwnerRecord(mine));
+      renameSync(temporary, path);
+    } catch (error) {
+      unlinkQuietly(temporary);
+      throw error;
+    }
+    syncDirectoryOf(path);
+    return 'won';
+  } finally {
     removeIfMine(marker, mine);
-    return 'changed';
   }
-  const temporary = temporaryFor(path, mine);
-  writeDurably(temporary, formatOwnerRecord(mine));
-  renameSync(temporary, path);
-  syncDirectoryOf(path);
-  removeIfMine(marker, mine);
-  return 'won';
 }
 
 function claimed(path: string, mine: OwnerRecord): OwnerFileClaim {
@@ -203,8 +225,8 @@ function sweepLeftovers(path: string): void {
 /** Creates `path` holding `record`, atomically, durably and only if it does not exist. */
 function createExclusive(path: string, record: OwnerRecord): boolean {
   const temporary = temporaryFor(path, record);
-  writeDurably(temporary, formatOwnerRecord(record));
   try {
+    writeDurably(temporary, formatOwnerRecord(record));
     linkSync(temporary, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
