@@ -1,8 +1,8 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SegmentedWal } from '@walnut/segmented';
-import { createStorageIo } from '@walnut/storage-io';
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { createStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
+import { RecordingStorageIo, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   appendBytes,
@@ -192,5 +192,42 @@ describe('walnut repair', () => {
     const r = await cli('repair', dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Nothing to repair');
+  });
+});
+
+describe('a log a truncateAfter was cut short in', () => {
+  /** A copy of a log taken while its writer's truncateAfter(10) had recorded the cut but not done it. */
+  async function interruptedCut(): Promise<string> {
+    const live = tempDir();
+    const io = new RecordingStorageIo(new SyncFsStorageIo());
+    const wal = await SegmentedWal.open({ dir: live, io, segmentTargetSize: 4096 });
+    for (let i = 1n; i <= 200n; i++) wal.append({ payload: Buffer.alloc(100, Number(i % 256n)) });
+    await wal.sync();
+    // Held at the cut's first segment deletion: its CUT record is durable, the cut not done.
+    const hold = io.hold((op) => op.kind === 'unlink' && op.path?.endsWith('.wal') === true);
+    const cutting = wal.truncateAfter(10n);
+    for (let i = 0; i < 200 && hold.held === 0; i++) await new Promise((r) => setImmediate(r));
+    expect(hold.held).toBeGreaterThan(0);
+    const copy = tempDir();
+    await cp(live, copy, { recursive: true });
+    await rm(join(copy, 'LOCK.pid'), { force: true }); // as a crashed writer leaves it
+    hold.release();
+    await cutting;
+    await wal.close();
+    return copy;
+  }
+
+  it('is refused by the reading commands, which name repair, and repair finishes the cut', async () => {
+    const dir = await interruptedCut();
+    for (const command of ['verify', 'inspect', 'dump', 'tail']) {
+      const r = await cli(command, dir);
+      expect(r.code, command).toBe(3);
+      expect(r.stderr, command).toContain('WAL_BAD_STATE');
+      expect(r.stderr, command).toContain(`walnut repair ${dir}`);
+    }
+    const repaired = await cli('repair', dir);
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).toContain('Finished an interrupted truncateAfter(10)');
+    expect((await cli('verify', dir)).stdout).toMatch(/^OK: .* 10 records/m);
   });
 });

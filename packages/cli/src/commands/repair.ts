@@ -1,12 +1,13 @@
 import { copyFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { SegmentedWal } from '@walnut/segmented';
+import { type FinishedCut, SegmentedWal } from '@walnut/segmented';
 import { makeDirectory } from '@walnut/storage-io';
 import { ExitCode } from '../exit-codes.js';
 import { formatCount } from '../format.js';
 import { printJson } from '../json.js';
 import { checkLog, type Finding, isCorrupt, type LogCheck } from '../logdir/check.js';
+import { pendingCut } from '../logdir/directory.js';
 import { encryptedScanError } from '../logdir/encrypted.js';
 import { lockHolder } from '../logdir/lock-holder.js';
 import { LsnRanges } from '../lsn-ranges.js';
@@ -33,14 +34,21 @@ export async function repairCommand(
   options: RepairOptions,
   out: Output,
 ): Promise<number> {
-  const beforeLsns = new LsnRanges();
-  const before = await checkLog(dir, { onRecord: (r) => beforeLsns.add(r.lsn) });
   const say = (text = '') => {
     if (!options.json) printLine(out.stdout, text);
   };
+  const finishedCut = await finishInterruptedCut(dir, say);
+  const beforeLsns = new LsnRanges();
+  const before = await checkLog(dir, { onRecord: (r) => beforeLsns.add(r.lsn) });
   if (before.findings.length === 0) {
-    if (options.json) printJson(out.stdout, { dir, repaired: false, reason: 'nothing to repair' });
-    say(`Nothing to repair: ${dir} is clean.`);
+    if (options.json)
+      printJson(
+        out.stdout,
+        finishedCut === null
+          ? { dir, repaired: false, reason: 'nothing to repair' }
+          : { dir, repaired: true, finishedCut },
+      );
+    say(finishedCut === null ? `Nothing to repair: ${dir} is clean.` : `${dir} is clean now.`);
     return ExitCode.OK;
   }
   // Recovery reads every record to find where to cut: it needs the key, which the CLI lacks.
@@ -159,6 +167,33 @@ export async function repairCommand(
 }
 
 /** Copies every segment from the first damaged one on, and FLOOR, aside. */
+/**
+ * A truncateAfter its writer did not finish (a crash, a power loss) is finished first, as
+ * the next writer's open would: from the moment its CUT record was durable the cut was
+ * decided, and the files read as damage until it is done. Null when there was none.
+ */
+async function finishInterruptedCut(
+  dir: string,
+  say: (text?: string) => void,
+): Promise<FinishedCut | null> {
+  const cut = await pendingCut(dir);
+  if (cut === null) return null;
+  const lock = await lockHolder(dir);
+  if (lock.kind === 'held') {
+    throw new WalError(
+      WalErrorCode.LOCKED,
+      `pid ${lock.pid} is writing ${dir} and cutting it after LSN ${cut}; it finishes the cut itself`,
+    );
+  }
+  const wal = await SegmentedWal.open({ dir });
+  const finished = wal.recoveryReport.finishedCut;
+  await wal.close();
+  say(
+    `Finished an interrupted truncateAfter(${cut}): the records after LSN ${cut} are gone, ${finished?.segmentsDeleted ?? 0} segment(s) deleted.`,
+  );
+  return finished;
+}
+
 async function backUp(
   dir: string,
   check: LogCheck,

@@ -1,6 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
+  CUT_FILE,
+  decodeCut,
   decodeFloor,
   decodeGaps,
   decodeHead,
@@ -11,6 +13,8 @@ import {
   isWalError,
   type LsnGap,
   segmentFilesIn,
+  WalError,
+  WalErrorCode,
 } from '@walnut/codec';
 import { UsageError } from '../errors.js';
 import { readFileHeader } from './file-header.js';
@@ -78,7 +82,23 @@ export async function requireLogDirectory(dir: string): Promise<SegmentFile[]> {
       `${dir} is not a Walnut log: it holds no segment files (*.wal); pass the directory a Wal or SegmentedWal was opened on`,
     );
   }
+  const cut = await pendingCut(dir);
+  if (cut !== null) {
+    // Segments the cut deletes may be gone already and HEAD lowered: read as they are, the
+    // files would look damaged, or hand out records the cut removes.
+    throw new WalError(
+      WalErrorCode.BAD_STATE,
+      `${dir} is in the middle of a truncateAfter(${cut}): a writer is cutting it now, or one stopped (a crash, a power loss) before the cut was done. If no writer has it open, run \`walnut repair ${dir}\`, which finishes the cut as the next writer's open would; otherwise try again in a moment`,
+      { details: { lsn: cut } },
+    );
+  }
   return segments;
+}
+
+/** The LSN a truncateAfter that has not finished keeps records up to, or null. */
+export async function pendingCut(dir: string): Promise<bigint | null> {
+  const cut = await readDecodedFile(dir, CUT_FILE, decodeCut);
+  return cut.kind === 'valid' && cut.value.state === 'pending' ? cut.value.afterLsn : null;
 }
 
 /** Files looked at for a per-core log's headers: enough for any core count a machine has. */
