@@ -1,3 +1,6 @@
+import { copyFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SegmentedWal } from '@walnut/segmented';
 import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -135,5 +138,24 @@ describe('walnut verify', () => {
     // Not `walnut repair --salvage`, which needs the key the CLI does not take.
     expect(r.stdout).not.toContain('walnut repair');
     expect(r.stdout).toContain(`.encryption(ring).recovery('salvage').build()`);
+  });
+});
+
+describe('walnut verify on a segment of another log', () => {
+  it('reports the segment copied in from another log as corruption, as the library refuses it', async () => {
+    const logs = [tempDir(), tempDir()];
+    for (const dir of logs) {
+      const wal = await SegmentedWal.open({ dir, segmentTargetSize: 4096 });
+      for (let i = 1n; i <= 120n; i++) wal.append({ payload: Buffer.alloc(100, 7) });
+      await wal.sync();
+      await wal.close();
+    }
+    const [mine, theirs] = logs as [string, string];
+    const name = (await readdir(mine)).filter((f) => f.endsWith('.wal'))[1]!;
+    await copyFile(join(theirs, name), join(mine, name));
+    const r = await cli('verify', mine);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${name}`);
+    expect(r.stdout).toContain('belongs to another log');
   });
 });

@@ -1,4 +1,11 @@
-import { gapsCover, type LsnGap, segmentFileName, type WalRecord } from '@walnut/codec';
+import {
+  checkLogId,
+  gapsCover,
+  isWalError,
+  type LsnGap,
+  segmentFileName,
+  type WalRecord,
+} from '@walnut/codec';
 import {
   type FloorState,
   type LsnFileState,
@@ -105,6 +112,7 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
       });
     }
   }
+  findings.push(...foreignSegments(files, segments));
   const withRecords = segments.filter((s) => s.firstLsn !== null);
   const lastLsn = withRecords.at(-1)?.lastLsn ?? null;
   const newest = files[files.length - 1]!;
@@ -142,4 +150,29 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
 
 export function isCorrupt(check: LogCheck): boolean {
   return check.findings.some((f) => f.kind !== 'torn-tail');
+}
+
+/**
+ * Segments whose header names another log than the newest segment's (a segment of another
+ * log copied in under a name of this one), judged as the library's open judges them.
+ */
+function foreignSegments(files: readonly SegmentFile[], scans: readonly SegmentScan[]): Finding[] {
+  const newest = scans.at(-1)?.header;
+  if (newest == null || newest.version < 2) return [];
+  const findings: Finding[] = [];
+  for (const [index, scan] of scans.entries()) {
+    if (scan.header === null) continue;
+    try {
+      checkLogId(scan.header, files[index]!.path, newest.logId);
+    } catch (error) {
+      if (!isWalError(error)) throw error;
+      findings.push({
+        kind: 'corruption',
+        segment: files[index]!.name,
+        offset: null,
+        message: error.message,
+      });
+    }
+  }
+  return findings;
 }
