@@ -1,5 +1,6 @@
-import { cp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodeFloor } from '@walnut/codec';
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
 import { RecordingStorageIo, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
@@ -68,6 +69,23 @@ describe('walnut repair', () => {
     expect(r.stdout).toContain('--salvage');
     expect(await readFile(seg.path)).toEqual(before);
     expect(await readdir(join(dir, '..'))).not.toContain(expect.stringContaining('.repair-'));
+  });
+
+  it('a backup that cannot be written fails (exit 3) as a WalError, changes nothing and leaves no partial copy', async () => {
+    const dir = tempDir();
+    const backup = tempDir();
+    const seg = await simpleLog(dir, 10);
+    await flipByte(seg.path, seg.frameOffsets[4]! + 10);
+    await writeFile(join(dir, 'FLOOR'), encodeFloor(1n));
+    // The segment copies; FLOOR cannot (a directory holds its name there).
+    await mkdir(join(backup, 'FLOOR'));
+    const before = await readFile(seg.path);
+    const r = await cli('repair', dir, '--salvage', '--backup-dir', backup);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/walnut: WAL_\w+: backing up .* before repairing failed/);
+    expect(r.stderr).toContain('nothing was changed');
+    expect(await readFile(seg.path)).toEqual(before);
+    expect(await readdir(backup)).toEqual(['FLOOR']);
   });
 
   it('with --salvage keeps every intact record and says which LSNs are lost', async () => {

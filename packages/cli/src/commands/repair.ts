@@ -1,10 +1,10 @@
-import { copyFile } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { ioErrorFromNode, WalError, WalErrorCode } from '@walnut/codec';
 import { type FinishedCut, SegmentedWal } from '@walnut/segmented';
 import { makeDirectory } from '@walnut/storage-io';
 import { ExitCode } from '../exit-codes.js';
-import { formatCount } from '../format.js';
+import { formatBytes, formatCount } from '../format.js';
 import { printJson } from '../json.js';
 import { checkLog, type Finding, isCorrupt, type LogCheck } from '../logdir/check.js';
 import { pendingCut } from '../logdir/directory.js';
@@ -202,18 +202,36 @@ async function backUp(
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const target =
     backupDir ?? join(dirname(resolve(dir)), `${basename(resolve(dir))}.repair-${stamp}`);
+  const existed = await stat(target).then(
+    () => true,
+    () => false,
+  );
   makeDirectory(target);
   const firstDamaged = check.segments.findIndex((s) =>
     check.findings.some((f) => f.segment === s.file.name),
   );
+  const copies = check.segments
+    .slice(Math.max(firstDamaged, 0))
+    .map((scan) => ({ name: scan.file.name, from: scan.file.path, bytes: scan.file.sizeBytes }));
+  if (check.floor.kind !== 'absent')
+    copies.push({ name: 'FLOOR', from: join(dir, 'FLOOR'), bytes: 0 });
   const files: string[] = [];
-  for (const scan of check.segments.slice(Math.max(firstDamaged, 0))) {
-    await copyFile(scan.file.path, join(target, scan.file.name));
-    files.push(scan.file.name);
-  }
-  if (check.floor.kind !== 'absent') {
-    await copyFile(join(dir, 'FLOOR'), join(target, 'FLOOR'));
-    files.push('FLOOR');
+  try {
+    for (const copy of copies) {
+      await copyFile(copy.from, join(target, copy.name));
+      files.push(copy.name);
+    }
+  } catch (error) {
+    // Nothing of the log was changed yet: the partial backup goes, and the error says why.
+    for (const name of files) await rm(join(target, name), { force: true });
+    if (!existed) await rm(target, { recursive: true, force: true });
+    const cause = ioErrorFromNode(error, 'copyfile', target);
+    const bytes = copies.reduce((sum, copy) => sum + copy.bytes, 0);
+    throw new WalError(
+      cause.code,
+      `backing up ${formatBytes(bytes)} to ${target} before repairing failed (${cause.message}); nothing was changed. Free space there, or pass --backup-dir on a disk with room`,
+      { cause, details: cause.details },
+    );
   }
   return { dir: target, files };
 }
