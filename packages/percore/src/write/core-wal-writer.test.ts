@@ -483,10 +483,14 @@ describe('CoreWalWriter faults', () => {
     expect(writer.syncedPosition).toBe(64);
   });
 
-  it('ENOSPC surfaces as WAL_NO_SPACE', async () => {
+  it('ENOSPC surfaces as WAL_NO_SPACE, saying the writer must be reopened (it is poisoned), not retried', async () => {
     const writer = await CoreWalWriter.create(3, PATH, { io: faulty });
     faulty.inject({ kind: 'enospc', afterBytes: 50 });
     writer.appendPut(bytes('a'), Buffer.alloc(500));
-    await expectWalError(writer.sync(), WalErrorCode.NO_SPACE);
+    const error = await expectWalError(writer.sync(), WalErrorCode.NO_SPACE);
+    expect(error.message).toContain('the writer is poisoned');
+    expect(error.message).toContain('reopen it with openAt once space is free');
+    faulty.clearFaults();
+    await expectWalError(writer.sync(), WalErrorCode.POISONED);
   });
 });

@@ -532,7 +532,7 @@ export class CoreWalWriter {
       // until it has landed rather than run before it and behind later writes.
       if (writes.repairing) {
         await writes.settleDirectWrites();
-        if (writes.failure !== null) throw writes.failure;
+        if (writes.failure !== null) throw this.failedError(writes.failure);
       }
       const written = writes.submit(this.current, true, this.entriesTotal);
       const sync = writes.submitSync(this.pos, true);
@@ -544,8 +544,18 @@ export class CoreWalWriter {
       // the next round syncs again.
       await writes.settleDirectWrites();
       writes.onSyncCompletion(sync, completion, this.pos, this.entriesTotal, covered);
-      if (writes.failure !== null) throw writes.failure;
+      if (writes.failure !== null) throw this.failedError(writes.failure);
     }
+  }
+
+  /** What the sync that met a failed write or sync throws: its code, and the writer's state. */
+  private failedError(failure: WalError): WalError {
+    const after = failure.code === WalErrorCode.NO_SPACE ? ' once space is free' : '';
+    return new WalError(
+      failure.code,
+      `core ${this.coreId}: a write or sync of ${this.path} failed (${failure.message}); the writer is poisoned: nothing after syncedPosition ${this.writes.synced} is durable. Recover and reopen it with openAt${after}`,
+      { cause: failure, details: { ...failure.details, segment: this.path } },
+    );
   }
 
   private poisonedError(): WalError {
