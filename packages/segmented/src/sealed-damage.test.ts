@@ -2,7 +2,7 @@ import { isWalError, type WalError, type WalRecord } from '@walnut/codec';
 import type { MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { closedLogWith, DIR, flipByte, openMemory } from '../test/helpers.js';
+import { closedLogWith, collect, DIR, flipByte, openMemory } from '../test/helpers.js';
 import { SegmentedWal } from './index.js';
 
 // Open reads only the newest segment (decision 0311): damage in a sealed one is reported by
@@ -178,6 +178,26 @@ describe('damage in a sealed segment', () => {
         expect(err.code).toBe('WAL_CORRUPT');
         expect(err.details).toMatchObject({ segment: segments[0]!.path, offset: 48 });
       }
+    });
+
+    it('is set aside by salvage, its LSNs recorded as lost, every record of this log kept', async () => {
+      const { io, segments } = await closedLogWith(200);
+      const { other, theirs } = await otherLog();
+      await rewrite(io, segments[0]!.path, other.fileBytes(theirs[0]!.path)!);
+      const wal = await SegmentedWal.open({ dir: DIR, io, recovery: 'salvage' });
+      const [dropped] = wal.recoveryReport.salvaged;
+      expect(dropped).toMatchObject({
+        segment: segments[0]!.path,
+        movedTo: `${segments[0]!.path}.dropped`,
+      });
+      expect(dropped!.reason).toMatch(/belongs to another log/);
+      expect(wal.recoveryReport.gaps).toEqual([
+        { from: segments[0]!.firstLsn, to: segments[1]!.firstLsn - 1n },
+      ]);
+      const kept = await collect(wal.replay());
+      expect(kept[0]!.lsn).toBe(segments[1]!.firstLsn);
+      expect(kept.at(-1)!.lsn).toBe(200n);
+      await wal.close();
     });
   });
 });

@@ -269,7 +269,16 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
         }
         throw err;
       }
-      checkLogId(header, path, logId);
+      try {
+        checkLogId(header, path, logId);
+      } catch (err) {
+        if (!salvaging) throw err;
+        await closeOnce();
+        // Another log's segment: none of its records is this log's; its LSNs are a hole.
+        await ledger.dropFiles([path], (err as Error).message, !readOnly);
+        if (isLast && !readOnly) ledger.retireLsnsOf(firstLsn, fileSize);
+        continue;
+      }
       const scan = await scanSegment(opts, fd, path, header, fileSize, isLast);
       report.records += scan.records;
       if (header.cipher !== 'none' && scan.records > 0) proven.add(header.keyId);
