@@ -126,11 +126,14 @@ describe('damage in a sealed segment', () => {
       await wal.close();
     });
 
-    it("open with verify: 'all' refuses it", async () => {
+    it("open with verify: 'all' refuses it, with advice that fits what it found", async () => {
       const { io, victim } = await damagedLog();
       const err = await refusal(SegmentedWal.open({ dir: DIR, io, verify: 'all' }));
       expect(['WAL_CORRUPT', 'WAL_MISSING_SEGMENT']).toContain(err.code);
       expect(err.message).toContain(victim.path);
+      // "No valid frame follows" in the segment, but later segments do: never both claims.
+      if (err.message.includes('no valid frame follows'))
+        expect(err.message).not.toContain('Valid data follows the damage');
     });
   });
 

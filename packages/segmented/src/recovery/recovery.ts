@@ -32,6 +32,7 @@ import {
   corruptError,
   readCipher,
   readHeader,
+  SEALED_END_ADVICE,
   scanSegment,
 } from './segment-scan.js';
 
@@ -298,7 +299,8 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       }
       const tornTail = damage.kind === 'torn' && isLast;
       if (!tornTail && !salvaging) {
-        throw corruptError(path, damage.offset, damage.reason, CORRUPT_ADVICE);
+        const advice = damage.kind === 'torn' ? SEALED_END_ADVICE : CORRUPT_ADVICE;
+        throw corruptError(path, damage.offset, damage.reason, advice);
       }
       if (tornTail && mode === 'strict') {
         throw corruptError(

@@ -57,8 +57,13 @@ export function corruptError(
   );
 }
 
-export const CORRUPT_ADVICE =
-  "Valid data follows the damage, so this is not a torn write; restore the log from a replica or backup, or open with recovery: 'salvage', which keeps every intact record and records the LSNs lost in the damage (the log's GAPS file)";
+const RESTORE_OR_SALVAGE =
+  "restore the log from a replica or backup, or open with recovery: 'salvage', which keeps every intact record and records the LSNs lost in the damage (the log's GAPS file)";
+
+export const CORRUPT_ADVICE = `Valid data follows the damage, so this is not a torn write; ${RESTORE_OR_SALVAGE}`;
+
+/** For damage with no valid frame after it in a segment that is not the newest. */
+export const SEALED_END_ADVICE = `Later segments follow this one, so this is not a torn write; ${RESTORE_OR_SALVAGE}`;
 
 /** The cipher that decrypts a segment, or WAL_KEY_MISSING naming it. */
 export function readCipher(
