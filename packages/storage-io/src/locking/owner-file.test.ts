@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Errno } from '@walnut/codec';
 import { expectWalError } from '@walnut/codec/testing';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { removeTempDirs, tempDir } from '../testing/temp-dirs.js';
@@ -26,7 +27,7 @@ vi.mock('node:fs', async (original) => {
         renameFails = false;
         throw Object.assign(new Error('ENOSPC: no space left on device, rename'), {
           code: 'ENOSPC',
-          errno: -28,
+          errno: -Errno.ENOSPC,
           syscall: 'rename',
         });
       }
