@@ -48,6 +48,7 @@ const report = (extra: Partial<RecoveryReport> = {}): RecoveryReport => ({
   salvaged: [],
   gaps: [],
   removedFiles: [],
+  finishedCut: null,
   ...extra,
 });
 const lsns = (from: number, to: number): Found[] =>

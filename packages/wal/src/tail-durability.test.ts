@@ -92,3 +92,26 @@ describe('reading from 0n', () => {
     await wal.close();
   });
 });
+
+describe('tail and cursor records options', () => {
+  it.each([
+    ['null', null, /options must be an options object/],
+    ['a number', 5, /options must be an options object/],
+    ['a misspelt key', { sigal: new AbortController().signal }, /did you mean signal/],
+    ['a signal that is no AbortSignal', { signal: {} }, /options.signal must be an AbortSignal/],
+    ['durableOnly not a boolean', { durableOnly: 'yes' }, /durableOnly must be true or false/],
+  ])(
+    'refuse %s with WAL_BAD_ARGUMENT before reading, and appends go on unharmed',
+    async (_, options, message) => {
+      const wal = await open('sync');
+      await wal.append(Buffer.from('one'));
+      const bad = options as never;
+      const refused = await expectWalError(wal.tail(1n, bad).next(), 'WAL_BAD_ARGUMENT');
+      expect(refused.message).toMatch(message);
+      const cursor = await wal.cursor('c');
+      await expectWalError(cursor.records(bad).next(), 'WAL_BAD_ARGUMENT');
+      expect(await wal.append(Buffer.from('two'))).toBe(2n);
+      await wal.close();
+    },
+  );
+});

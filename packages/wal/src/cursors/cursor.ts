@@ -1,6 +1,6 @@
 import { badArgument, type WalRecord } from '@walnut/codec';
 import type { IoLock } from '@walnut/storage-io';
-import type { TailOptions, TailPosition } from '../internal/read-side.js';
+import { checkTailOptions, type TailOptions, type TailPosition } from '../internal/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
 import {
   commitBelowFloorError,
@@ -76,6 +76,7 @@ export class Cursor {
    */
   async *records(options?: CursorReadOptions): AsyncIterableIterator<WalRecord> {
     this.throwIfUnusable();
+    checkTailOptions(options, 'records(options)');
     const durableOnly = (options as TailOptions | undefined)?.durableOnly;
     if (durableOnly !== undefined && durableOnly !== true) {
       badArgument(

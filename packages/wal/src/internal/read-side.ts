@@ -1,5 +1,6 @@
 import {
   badArgument,
+  checkOptionKeys,
   isWalError,
   MAX_LSN,
   type WalError,
@@ -102,6 +103,7 @@ export class ReadSide {
   ): AsyncIterableIterator<WalRecord> {
     this.throwIfClosed();
     checkFrom('tail', from);
+    checkTailOptions(options, 'tail(from, options)');
     const signal = options.signal;
     const followsDurable = options.durableOnly === true || this.tailsFollowDurable;
     const status = this.status;
@@ -268,4 +270,22 @@ function checkFrom(method: string, from: unknown): asserts from is bigint {
       'a bigint LSN from 0n to 2^64-1 (1n reads from the first record, 0n from the first one still kept)',
       from,
     );
+}
+
+const TAIL_OPTIONS = ['signal', 'durableOnly'] as const;
+
+/**
+ * WAL_BAD_ARGUMENT for tail options that are not TailOptions: a misspelt key would be
+ * ignored, and a signal that is no AbortSignal would fail later, inside the Wal.
+ */
+export function checkTailOptions(options: unknown, where: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object')
+    badArgument(`${where}: options`, 'an options object, or nothing', options);
+  checkOptionKeys(options, TAIL_OPTIONS, where);
+  const { signal, durableOnly } = options as TailOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    badArgument(`${where}: options.signal`, 'an AbortSignal', signal);
+  if (durableOnly !== undefined && typeof durableOnly !== 'boolean')
+    badArgument(`${where}: options.durableOnly`, 'true or false', durableOnly);
 }
