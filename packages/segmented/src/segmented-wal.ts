@@ -782,9 +782,8 @@ export class SegmentedWal {
   private async shutDown(): Promise<void> {
     const p = this.pipeline;
     const failures = this.failures;
-    const healthy = failures.poison === null;
     const last = p.nextLsn - 1n;
-    if (!this.cfg.readOnly && healthy && failures.rollback === null) {
+    if (!this.cfg.readOnly && failures.poison === null && failures.rollback === null) {
       try {
         p.submitBuffer();
       } catch {
@@ -798,7 +797,7 @@ export class SegmentedWal {
     // have been told of them (a Wal under 'none'), so close says so. (A failed write poisons
     // the log instead, which says so itself.)
     const unwritten =
-      !this.cfg.readOnly && healthy && failures.poison === null && p.writtenLsn < last
+      !this.cfg.readOnly && failures.poison === null && p.writtenLsn < last
         ? unwrittenAtClose(p.writtenLsn + 1n, last, failures.rollbackError)
         : null;
     this.rounds.rejectAll(closedError());

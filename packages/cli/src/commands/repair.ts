@@ -90,13 +90,10 @@ export async function repairCommand(
     return ExitCode.CORRUPTION;
   }
 
-  const lock = await lockHolder(dir);
-  if (lock.kind === 'held') {
-    throw new WalError(
-      WalErrorCode.LOCKED,
-      `pid ${lock.pid} is writing ${dir}; stop it before repairing (it repairs a torn tail itself on its next open)`,
-    );
-  }
+  await refuseWhileWritten(
+    dir,
+    '; stop it before repairing (it repairs a torn tail itself on its next open)',
+  );
   const backup = await backUp(dir, before, options.backupDir);
   say();
   say(`Copied ${backup.files.length} file(s) that may change to ${backup.dir}`);
@@ -167,6 +164,13 @@ export async function repairCommand(
 }
 
 /** Copies every segment from the first damaged one on, and FLOOR, aside. */
+/** WAL_LOCKED while a live process writes `dir`; `leftToIt` says what that writer does itself. */
+async function refuseWhileWritten(dir: string, leftToIt: string): Promise<void> {
+  const lock = await lockHolder(dir);
+  if (lock.kind === 'held')
+    throw new WalError(WalErrorCode.LOCKED, `pid ${lock.pid} is writing ${dir}${leftToIt}`);
+}
+
 /**
  * A truncateAfter its writer did not finish (a crash, a power loss) is finished first, as
  * the next writer's open would: from the moment its CUT record was durable the cut was
@@ -178,13 +182,7 @@ async function finishInterruptedCut(
 ): Promise<FinishedCut | null> {
   const cut = await pendingCut(dir);
   if (cut === null) return null;
-  const lock = await lockHolder(dir);
-  if (lock.kind === 'held') {
-    throw new WalError(
-      WalErrorCode.LOCKED,
-      `pid ${lock.pid} is writing ${dir} and cutting it after LSN ${cut}; it finishes the cut itself`,
-    );
-  }
+  await refuseWhileWritten(dir, ` and cutting it after LSN ${cut}; it finishes the cut itself`);
   const wal = await SegmentedWal.open({ dir });
   const finished = wal.recoveryReport.finishedCut;
   await wal.close();

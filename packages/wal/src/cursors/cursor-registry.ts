@@ -104,6 +104,7 @@ export class CursorRegistry {
     for (const [name, { lsn, generation }] of await this.positions()) {
       const cutsSince = (cut?.generation ?? 0n) - generation;
       if (cut === null || cutsSince <= 0n) holds.set(name, lsn);
+      // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.min does not take
       else if (cutsSince === 1n) holds.set(name, lsn < cut.afterLsn ? lsn : cut.afterLsn);
       else holds.set(name, 0n);
     }
