@@ -38,6 +38,7 @@ export {
   type LockedDetails,
   lockHolderOf,
 } from './contract/errors.js';
+export { readFileHeads } from './contract/file-heads.js';
 export { isStorageIo, missingStorageIoMethod } from './contract/is-storage-io.js';
 export { readFully } from './contract/read-fully.js';
 export { SequentialStorageIo } from './contract/sequential-storage-io.js';

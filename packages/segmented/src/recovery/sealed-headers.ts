@@ -1,5 +1,5 @@
 import { FILE_HEADER_SIZE, type FileHeader } from '@walnut/codec';
-import { ioErrorFromErrno, readFully, type StorageIo } from '@walnut/storage-io';
+import { readFileHeads, type StorageIo } from '@walnut/storage-io';
 import { checkHeader } from './segment-scan.js';
 
 /** A sealed segment as open checks it without scanning it (decision 0311). */
@@ -9,9 +9,10 @@ export interface SealedHeader {
 }
 
 /**
- * Headers read together, this many at a time: one after another, a log of 256 segments
- * took 256 round trips of open, fstat, read and close (3× the open time of 16 segments),
- * and one read submitted at a time cost an io_uring_enter each.
+ * Headers read together, this many at a time (`readFileHeads`: one pass of the backend's,
+ * the reads in one submission): one after another, a log of 256 segments took 256 round
+ * trips of open, fstat, read and close (3× the open time of 16 segments). Batches bound
+ * how long the event loop waits for a pass.
  */
 const AT_ONCE = 128;
 
@@ -48,46 +49,25 @@ export function readHeadersAhead(
   return (i) => results[i]!;
 }
 
-/** One batch: every open, then every header read in one submission, then sizes and closes. */
+/** One batch: every header through the backend's pass over many files, then each checked. */
 async function readBatch(
   io: StorageIo,
   batch: readonly Segment[],
 ): Promise<(SealedHeader | Error)[]> {
-  const fds = await Promise.all(
-    batch.map(({ path }) => io.open(path, { readOnly: true }).catch(asError)),
+  const heads = await readFileHeads(
+    io,
+    batch.map((s) => s.path),
+    FILE_HEADER_SIZE,
   );
-  const buffers = batch.map(() => Buffer.alloc(FILE_HEADER_SIZE));
-  // Queued first and claimed after: the first claim hands them all to the kernel at once.
-  const tokens = fds.map((fd, i) =>
-    typeof fd === 'number' ? io.submitRead(fd, buffers[i]!, 0) : -1,
-  );
-  return Promise.all(
-    batch.map(async ({ path, firstLsn }, i): Promise<SealedHeader | Error> => {
-      const fd = fds[i]!;
-      if (typeof fd !== 'number') return fd;
-      let result: SealedHeader | Error;
-      try {
-        const { result: got } = await io.completion(tokens[i]!);
-        if (got < 0) throw ioErrorFromErrno(got, 'read', path);
-        const buf = buffers[i]!;
-        // A short read (not seen from the page cache) is finished the usual way.
-        const length =
-          got > 0 && got < FILE_HEADER_SIZE
-            ? got + (await readFully(io, fd, buf.subarray(got), got))
-            : got;
-        const header = checkHeader(buf.subarray(0, length), path, firstLsn);
-        result = { header, fileSize: await io.size(fd) };
-      } catch (err) {
-        result = asError(err);
-      }
-      try {
-        await io.close(fd);
-      } catch (err) {
-        if (!(result instanceof Error)) result = asError(err);
-      }
-      return result;
-    }),
-  );
+  return heads.map((head, i) => {
+    if (head instanceof Error) return head;
+    const { path, firstLsn } = batch[i]!;
+    try {
+      return { header: checkHeader(head.bytes, path, firstLsn), fileSize: head.size };
+    } catch (err) {
+      return asError(err);
+    }
+  });
 }
 
 function asError(err: unknown): Error {

@@ -6,7 +6,7 @@ import {
   ioErrorFromNode,
   resultFromNodeError,
 } from '../contract/errors.js';
-import type { IoFd, IoLock, OpenOptions } from '../contract/types.js';
+import type { FileHead, IoFd, IoLock, OpenOptions } from '../contract/types.js';
 import { lockFile } from '../locking/lock-file.js';
 import { loadNative } from '../native.js';
 import { makeDirectory } from './make-directory.js';
@@ -42,6 +42,64 @@ export function openNow({ path, options }: OpenRequest): number {
   } catch (error) {
     return resultFromNodeError(error);
   }
+}
+
+/** Opens `path` read-only on this thread, as every open here: the descriptor, or the error. */
+export function openToRead(path: string): IoFd | Error {
+  try {
+    return fs.openSync(path, fs.constants.O_RDONLY);
+  } catch (error) {
+    return ioErrorFromNode(error, 'open', path);
+  }
+}
+
+/**
+ * Reads on from `from` until `into` is full or the file ends: the bytes read, or the
+ * error. `from` bytes are there already (a read through the ring that came back short).
+ */
+export function readHeadOn(fd: IoFd, path: string, into: Buffer, from: number): Buffer | Error {
+  let done = from;
+  try {
+    while (done < into.length) {
+      const n = fs.readSync(fd, into, done, into.length - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+  } catch (error) {
+    return ioErrorFromNode(error, 'read', path);
+  }
+  return into.subarray(0, done);
+}
+
+/**
+ * `count` zeroed buffers of `length` bytes over one allocation: a small Buffer each would
+ * be an ArrayBuffer each, whose external memory V8 reclaims by scavenging (a 16 GiB log's
+ * open scavenged twice as often).
+ */
+export function headBuffers(count: number, length: number): Buffer[] {
+  const all = Buffer.alloc(count * length);
+  return Array.from({ length: count }, (_, i) => all.subarray(i * length, (i + 1) * length));
+}
+
+/**
+ * A head whose bytes are read (or whose read failed): the file's size taken, then the
+ * file closed, whatever happened before.
+ */
+export function finishHead(fd: IoFd, path: string, read: Buffer | Error): FileHead | Error {
+  let result: FileHead | Error = read instanceof Error ? read : { bytes: read, size: 0 };
+  if (!(result instanceof Error)) {
+    try {
+      result = { bytes: result.bytes, size: fs.fstatSync(fd).size };
+    } catch (error) {
+      result = ioErrorFromNode(error, 'fstat', path);
+    }
+  }
+  try {
+    fs.closeSync(fd);
+  } catch (error) {
+    if (!(result instanceof Error)) result = ioErrorFromNode(error, 'close', path);
+  }
+  return result;
 }
 
 /**
@@ -117,6 +175,14 @@ export const realFiles = {
       fs.closeSync(fd);
     }
   },
+  /** One file after another on this thread: four system calls each, no promise. */
+  async readHeads(paths: readonly string[], length: number): Promise<(FileHead | Error)[]> {
+    const buffers = headBuffers(paths.length, length);
+    return paths.map((path, i) => {
+      const fd = openToRead(path);
+      return fd instanceof Error ? fd : finishHead(fd, path, readHeadOn(fd, path, buffers[i]!, 0));
+    });
+  },
   lock: lockFile,
 };
 
@@ -165,6 +231,9 @@ export function withRealFiles<Base extends BackendClass>(
     }
     lock(path: string): Promise<IoLock> {
       return realFiles.lock(path);
+    }
+    readHeads(paths: readonly string[], length: number): Promise<(FileHead | Error)[]> {
+      return realFiles.readHeads(paths, length);
     }
   }
   return RealFilesBackend;

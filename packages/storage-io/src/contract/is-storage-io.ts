@@ -1,8 +1,15 @@
 import type { StorageIo } from './types.js';
 
-/** The methods a StorageIo has: a Record over the interface's, so the compiler holds them equal. */
+/**
+ * The methods a StorageIo must have: a Record over the interface's, so the compiler holds
+ * them equal. Optional ones (`readHeads`) have a fallback where they are used.
+ */
 type MethodName = {
-  [K in keyof StorageIo]-?: StorageIo[K] extends (...args: never[]) => unknown ? K : never;
+  [K in keyof StorageIo]-?: undefined extends StorageIo[K]
+    ? never
+    : StorageIo[K] extends (...args: never[]) => unknown
+      ? K
+      : never;
 }[keyof StorageIo];
 
 const METHODS: Record<MethodName, true> = {

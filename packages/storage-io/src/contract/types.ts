@@ -84,6 +84,13 @@ export interface StorageIoDescription {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/** The start of a file and its size, as `StorageIo.readHeads` hands them back. */
+export interface FileHead {
+  /** The file's first bytes: as many as asked for, fewer only where the file is shorter. */
+  readonly bytes: Buffer;
+  readonly size: number;
+}
+
 export interface StorageIo {
   /** A short name of the backend ('io_uring', 'sync-fs', 'memory', …). */
   readonly name: string;
@@ -126,6 +133,15 @@ export interface StorageIo {
    * (flock). Rejects with WAL_LOCKED when another holder has it.
    */
   lock(path: string): Promise<IoLock>;
+  /**
+   * Optional. The first `length` bytes and the size of each of `paths`, opened read-only
+   * and closed again, in the order given; a file that cannot be read is its error (WAL_IO)
+   * in its place. For checks that touch many files at once, as open checks each sealed
+   * segment's header: a backend over real files does them in one pass, where open, read,
+   * size and close through the promises here cost a round each. Callers go through
+   * `readFileHeads`, which does it that way when a backend has no `readHeads`.
+   */
+  readHeads?(paths: readonly string[], length: number): Promise<(FileHead | Error)[]>;
 
   // Submission.
   /**

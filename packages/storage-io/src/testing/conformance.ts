@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
@@ -8,7 +8,8 @@ import {
   DIRECT_IO_ALIGNMENT,
 } from '../contract/aligned.js';
 import { Errno } from '../contract/errors.js';
-import type { IoCompletion, IoFd, StorageIo } from '../contract/types.js';
+import { readFileHeads } from '../contract/file-heads.js';
+import type { FileHead, IoCompletion, IoFd, StorageIo } from '../contract/types.js';
 import { FaultyStorageIo } from '../simulation/faulty.js';
 
 type Vitest = typeof import('vitest');
@@ -79,6 +80,13 @@ export function expectBytes(actual: Uint8Array | null, expected: Uint8Array): vo
   expect.fail(
     `bytes differ: lengths ${a.length} vs ${expected.length}, first difference at offset ${first}`,
   );
+}
+
+/** Descriptors this process holds, where the backend's files are the system's (else null). */
+function openDescriptorCount(io: StorageIo): number | null {
+  return io.filesOnDisk === false || !existsSync('/proc/self/fd')
+    ? null
+    : readdirSync('/proc/self/fd').length;
 }
 
 /** Collects completions until `count` arrived (never spins: each wait is a promise). */
@@ -528,6 +536,32 @@ export function runStorageIoConformance(
       } else {
         expect(allocated.result).toBe(-EOPNOTSUPP);
       }
+    });
+
+    it('reads the heads of many files at once: bytes, sizes, each failure in its place', {
+      timeout,
+    }, async () => {
+      const files = { long: pattern(5000, 2), short: pattern(10, 3), empty: Buffer.alloc(0) };
+      for (const [file, bytes] of Object.entries(files)) {
+        const fd = await openFile(file);
+        if (bytes.length > 0) await io.write(fd, bytes, 0);
+        await io.close(fd);
+      }
+      const descriptors = openDescriptorCount(io);
+      const heads = await readFileHeads(
+        io,
+        ['long', 'missing', 'short', 'empty'].map((file) => join(dir, file)),
+        64,
+      );
+      expect(heads).toHaveLength(4);
+      const [long, missing, short, empty] = heads as [FileHead, Error, FileHead, FileHead];
+      expect(long.size).toBe(5000);
+      expectBytes(long.bytes, files.long.subarray(0, 64));
+      expect(missing).toMatchObject({ code: 'WAL_IO', details: { errno: Errno.ENOENT } });
+      expect(short.size).toBe(10);
+      expectBytes(short.bytes, files.short);
+      expect(empty).toMatchObject({ size: 0, bytes: Buffer.alloc(0) });
+      expect(openDescriptorCount(io)).toBe(descriptors);
     });
 
     it('starts writeback or says it cannot, changing neither the bytes nor what is durable', {
