@@ -11,6 +11,7 @@ import {
   type DecodedCursor,
   decodeCursor,
   isWalError,
+  jsonReady,
   WalErrorCode,
 } from '@walnut/codec';
 import { readSmallFile } from '@walnut/segmented';
@@ -77,7 +78,7 @@ export class CursorRegistry {
     const floor = this.host.floorLsn();
     const out: CursorInfo[] = [];
     for (const [name, { lsn }] of await this.positions()) {
-      out.push({ name, lsn, behind: lsn + 1n < floor, open: this.held.has(name) });
+      out.push(jsonReady({ name, lsn, behind: lsn + 1n < floor, open: this.held.has(name) }));
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }

@@ -1,3 +1,4 @@
+import { jsonReady } from '@walnut/codec';
 import type { CursorRegistry } from '../cursors/cursor-registry.js';
 import type { LogEngine } from '../engine.js';
 import { Retention } from '../retention/retention.js';
@@ -29,7 +30,8 @@ export function startRetention(
       cursorPositions: () => cursors.retentionHolds(),
       heldCursorPositions: () => cursors.heldPositions(),
       publish: (report) => {
-        if (channels.retention.hasSubscribers) channels.retention.publish({ dir, ...report });
+        if (channels.retention.hasSubscribers)
+          channels.retention.publish(jsonReady({ dir, ...report }));
       },
     },
     options,

@@ -64,6 +64,35 @@ describe('retention', () => {
     }
   });
 
+  it('hands out reports and cursors JSON.stringify writes, LSNs as decimal strings', async () => {
+    const events: unknown[] = [];
+    const listen = (message: unknown) => events.push(message);
+    subscribe('walnut:wal:retention', listen);
+    const wal = await Wal.open(freshDir())
+      .segmentSize(SEGMENT)
+      .retention({ maxBytes: 5 * SEGMENT })
+      .build();
+    const sent = (value: unknown) => JSON.parse(JSON.stringify(value));
+    try {
+      await appendRecords(wal, 400);
+      const cursor = await wal.cursor('reader');
+      await cursor.commit(wal.lastLsn);
+      const report = await wal.applyRetention();
+      const first = report.deleted[0]!;
+      expect(sent(report).deleted[0]).toMatchObject({
+        firstLsn: String(first.firstLsn),
+        lastLsn: String(first.lastLsn),
+      });
+      expect(sent(events[0]).deleted[0]).toMatchObject({ firstLsn: String(first.firstLsn) });
+      expect(sent(await wal.cursors())).toEqual([
+        { name: 'reader', lsn: String(wal.lastLsn), behind: false, open: true },
+      ]);
+    } finally {
+      unsubscribe('walnut:wal:retention', listen);
+      await wal.close();
+    }
+  });
+
   it('runs by itself as segments are sealed, off the append path', async () => {
     const wal = await Wal.open(freshDir())
       .segmentSize(SEGMENT)

@@ -1,3 +1,4 @@
+import { jsonReady } from '@walnut/codec';
 import type { SegmentInfo } from '@walnut/segmented';
 import { type DeleteReason, planRetention } from './plan.js';
 import type { RetentionOptions } from './retention-options.js';
@@ -200,7 +201,12 @@ export class Retention {
     }
     const firstKept = segments[deleted.length]?.firstLsn ?? 0n;
     const cursorsPassed = plan.passes.filter((name) => cursors.get(name)! + 1n < firstKept);
-    const report: RetentionReport = { deleted, heldBy: plan.heldBy, cursorsPassed, hookFailed };
+    const report = jsonReady<RetentionReport>({
+      deleted,
+      heldBy: plan.heldBy,
+      cursorsPassed,
+      hookFailed,
+    });
     if (deleted.length > 0 || hookFailed !== undefined) {
       this.lastReport = report;
       host.publish(report);
