@@ -28,6 +28,23 @@ describe('expectWalError', () => {
     );
   });
 
+  it('leaves no unhandled rejection when an async function is passed by mistake', async () => {
+    const unhandled: unknown[] = [];
+    const listen = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listen);
+    try {
+      expect(() =>
+        expectWalError(async () => {
+          throw closed();
+        }, 'WAL_CLOSED'),
+      ).toThrow('but it returned a promise');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('unhandledRejection', listen);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('fails with an AssertionError naming what came instead', async () => {
     expect(() =>
       expectWalError(() => {

@@ -19,7 +19,6 @@ describe('checkStorageChoice', () => {
 
   it.each([
     ['a misspelt backend', 'uring'],
-    ['an object that is not a StorageIo', { write: () => 0 }],
     ['nothing', undefined],
   ])('refuses %s under the option name it is given, listing every backend', (_, value) => {
     const error = expectWalError(
@@ -29,6 +28,24 @@ describe('checkStorageChoice', () => {
     expect(error.message).toContain(
       "storage must be a StorageIo or one of 'auto', 'io_uring', 'sync-fs', 'memory'",
     );
+  });
+
+  it('names the first method an object meant as a StorageIo lacks', () => {
+    const lacking = new Proxy(new MemoryStorageIo(), {
+      get: (target, key) => (key === 'syncDirectory' ? undefined : Reflect.get(target, key)),
+    });
+    for (const [value, missing] of [
+      [lacking, 'syncDirectory'],
+      [{ write: () => 0 }, 'close'],
+    ] as const) {
+      const error = expectWalError(
+        () => checkStorageChoice(value, 'storage'),
+        WalErrorCode.BAD_ARGUMENT,
+      );
+      expect(error.message).toContain(
+        `storage must be a StorageIo (it has no ${missing}() method) or one of 'auto', 'io_uring', 'sync-fs', 'memory'`,
+      );
+    }
   });
 });
 

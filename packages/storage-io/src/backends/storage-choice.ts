@@ -1,5 +1,5 @@
 import { badArgument } from '@walnut/codec';
-import { isStorageIo } from '../contract/is-storage-io.js';
+import { missingStorageIoMethod } from '../contract/is-storage-io.js';
 import type { StorageIo } from '../contract/types.js';
 import { BACKEND_CHOICES, type BackendChoice, openStorageIo } from './create.js';
 import type { IoUringConfig } from './io-uring.js';
@@ -17,10 +17,14 @@ export interface ResolvedStorage {
 export function checkStorageChoice(value: unknown, name: string): StorageChoice {
   if (typeof value === 'string' && (BACKEND_CHOICES as readonly string[]).includes(value))
     return value as BackendChoice;
-  if (isStorageIo(value)) return value;
+  const missing = missingStorageIoMethod(value);
+  if (missing === null) return value as StorageIo;
+  // An object was meant as a StorageIo: say what it lacks (a string was meant as a name).
+  const lacks =
+    typeof value === 'object' && value !== null ? ` (it has no ${missing}() method)` : '';
   return badArgument(
     name,
-    `a StorageIo or one of ${BACKEND_CHOICES.map((b) => `'${b}'`).join(', ')}`,
+    `a StorageIo${lacks} or one of ${BACKEND_CHOICES.map((b) => `'${b}'`).join(', ')}`,
     value,
   );
 }

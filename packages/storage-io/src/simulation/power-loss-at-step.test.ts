@@ -32,6 +32,16 @@ describe('PowerLossAtStep', () => {
     expect(io.cut).toBe(true);
   });
 
+  it('counts a submitted open as a step, and open() as one step', async () => {
+    const io = new PowerLossAtStep(new MemoryStorageIo(), { at: 2 });
+    await io.open('/a', { create: true }); // step 0
+    const token = io.submitOpen('/b', { create: true }); // 1
+    expect((await io.completion(token)).result).toBeGreaterThanOrEqual(0);
+    expect([io.steps, io.cut]).toEqual([2, false]);
+    expectWalError(() => io.submitOpen('/c', { create: true }), WalErrorCode.CLOSED);
+    expect(io.cut).toBe(true);
+  });
+
   it('built unarmed, counts nothing until arm()', async () => {
     const io = new PowerLossAtStep(new MemoryStorageIo(), { at: 0, armed: false });
     const fd = await io.open('/f', { create: true });
