@@ -34,6 +34,7 @@ export {
   type FileHeader,
   type FileHeaderInput,
   type FileKind,
+  isTornHeader,
   parseSegmentFileName,
   type SegmentName,
   segmentFileName,

@@ -58,6 +58,37 @@ describe('PortableWalWriter: file layout', () => {
     await writer.close();
   });
 
+  it("refuses another program's file shorter than a header, and leaves it as it was", async () => {
+    for (const text of ['x', 'a short note of forty bytes, not a log..']) {
+      const io = memory();
+      await io.mkdir('/portable');
+      const fd = await io.open(FILE, { create: true });
+      await io.write(fd, Buffer.from(text), 0);
+      await io.close(fd);
+      const error = await expectWalError(
+        PortableWalWriter.open(FILE, { storageIo: io }),
+        'WAL_CORRUPT',
+      );
+      expect(error.message).toContain('not the start of a Walnut header');
+      expect(io.fileBytes(FILE)!.toString()).toBe(text);
+    }
+  });
+
+  it('starts over a header a crash cut short', async () => {
+    const header = (await fresh()).io.fileBytes(FILE)!.subarray(0, FILE_HEADER_SIZE);
+    for (const start of [header.subarray(0, 20), Buffer.alloc(30)]) {
+      const io = memory();
+      await io.mkdir('/portable');
+      const fd = await io.open(FILE, { create: true });
+      await io.write(fd, start, 0);
+      await io.close(fd);
+      const writer = await PortableWalWriter.open(FILE, { storageIo: io });
+      expect(await writer.appendWithChecksum(Buffer.from('a'))).toBe(FILE_HEADER_SIZE);
+      await writer.close();
+      expect(payloadsOf(io.fileBytes(FILE)!)).toEqual(['1:a']);
+    }
+  });
+
   it("refuses raw bytes in a 'records' file", async () => {
     const { writer } = await fresh();
     await expectWalError(writer.append(Buffer.from('x')), 'WAL_BAD_STATE');

@@ -9,6 +9,7 @@ import {
   encodeRecordFrame,
   FILE_HEADER_SIZE,
   isBytes,
+  isTornHeader,
   isWalError,
   pathOption,
   recordFrameSize,
@@ -664,7 +665,6 @@ function keptBatchError(error: unknown, taken: PendingBatch[], path: string): Wa
   );
 }
 
-/** Creates the header of a new file, or checks an existing one and finds where to append. */
 /**
  * Makes this writer the file's only one (`StorageIo.lock` on its path: flock where the addon
  * loaded, and the owner file `<path>.pid`): a second writer would append over the first's
@@ -701,6 +701,16 @@ function fileLockedError(path: string, locked: WalError): WalError {
   );
 }
 
+/** A short file that is not a header a crash cut short: someone else's, left as it is. */
+function notAPortableLog(path: string, size: number): WalError {
+  return new WalError(
+    WalErrorCode.CORRUPT,
+    `${path} holds ${size} bytes that are not the start of a Walnut header: it is another program's file (or a damaged one), not a portable log, and was left as it is; pass the path of a new or empty file, or move this one away`,
+    { details: { segment: path, offset: 0 } },
+  );
+}
+
+/** Creates the header of a new file, or checks an existing one and finds where to append. */
 async function prepareFile(
   io: StorageIo,
   fd: IoFd,
@@ -710,8 +720,13 @@ async function prepareFile(
   const size = await io.size(fd);
   if (size < FILE_HEADER_SIZE) {
     // Empty, or a creation that crashed before its header was durable: nothing was ever
-    // appended to such a file, so it is (re)initialised.
-    if (size > 0) await io.truncate(fd, 0);
+    // appended to such a file, so it is (re)initialised. Another program's short file is not.
+    if (size > 0) {
+      const start = Buffer.alloc(size);
+      await readFully(io, fd, start, 0);
+      if (!isTornHeader(start)) throw notAPortableLog(path, size);
+      await io.truncate(fd, 0);
+    }
     const header = encodeFileHeader({
       firstLsn: 1n,
       salt: randomBytes(16),

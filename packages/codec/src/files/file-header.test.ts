@@ -6,6 +6,7 @@ import { expectWalError } from '../testing/index.js';
 import {
   decodeFileHeader,
   encodeFileHeader,
+  isTornHeader,
   parseSegmentFileName,
   segmentFileName,
   segmentFilesIn,
@@ -103,6 +104,30 @@ describe('file header', () => {
       () => encodeFileHeader({ ...ok, fileKind: 'x' as 'core' }),
       WalErrorCode.BAD_ARGUMENT,
     );
+  });
+});
+
+describe('a file shorter than a header', () => {
+  const header = encodeFileHeader({
+    firstLsn: 1n,
+    salt: Buffer.alloc(16, 1),
+    cipher: 'none',
+    fileKind: 'portable',
+    keyId: 0,
+  });
+
+  it('is a torn header when it holds zeros or the start of one a crash cut short', () => {
+    for (const length of [1, 3, 4, 40, 63]) {
+      expect(isTornHeader(header.subarray(0, length))).toBe(true);
+      expect(isTornHeader(Buffer.alloc(length))).toBe(true);
+    }
+  });
+
+  it("is another program's file otherwise, and a whole header is not torn", () => {
+    expect(isTornHeader(Buffer.from('x'))).toBe(false);
+    expect(isTornHeader(Buffer.from('WLN!'))).toBe(false);
+    expect(isTornHeader(Buffer.from('hello, this is a text file of forty b'))).toBe(false);
+    expect(isTornHeader(header)).toBe(false);
   });
 });
 

@@ -92,6 +92,22 @@ export function encodeFileHeader(h: FileHeaderInput): Buffer {
 }
 
 /**
+ * Whether `bytes`, all of a file shorter than a header, can be a header whose writing a
+ * crash cut short: nothing but zeros (the size grew before the bytes landed), or bytes that
+ * start as the magic does. Anything else is another program's file, which a writer must not
+ * take for an empty one and overwrite.
+ */
+export function isTornHeader(bytes: Uint8Array): boolean {
+  checkBytes('bytes', bytes);
+  if (bytes.length >= FILE_HEADER_SIZE) return false;
+  if (bytes.every((b) => b === 0)) return true;
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32LE(MAGIC, 0);
+  const start = bytes.subarray(0, 4);
+  return magic.subarray(0, start.length).equals(start);
+}
+
+/**
  * Decodes and verifies a file header. WAL_CORRUPT when it is short, has the wrong magic
  * or a bad CRC; WAL_UNSUPPORTED_FORMAT for a version or a field value this build does not
  * know. `where` (a path) goes into messages and `details.segment`.
