@@ -51,3 +51,37 @@ describe('options under exactOptionalPropertyTypes', () => {
     expect(errors.join('\n')).toMatch(/not assignable/);
   });
 });
+
+describe('records under exactOptionalPropertyTypes', () => {
+  it('type a field a frame does not carry as present and undefined, as readers hand it out', () => {
+    const errors = diagnosticsOf(`
+      import type { WalRecord } from '@walnut/codec';
+      export function routed(record: WalRecord): string {
+        return 'tenantId' in record ? record.tenantId.toString(16) : '';
+      }
+    `);
+    expect(errors.join('\n')).toMatch(/possibly 'undefined'/);
+  });
+
+  it('take a record read back as the input of an append', () => {
+    const errors = diagnosticsOf(`
+      import type { WalRecord, WalRecordInput } from '@walnut/codec';
+      export const again = (record: WalRecord): WalRecordInput => record;
+    `);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('error details', () => {
+  it('type the LSNs the READMEs do arithmetic on as bigints', () => {
+    const errors = diagnosticsOf(`
+      import { isWalError, WalErrorCode } from '@walnut/codec';
+      export function goOn(error: unknown): bigint | null {
+        if (!isWalError(error, WalErrorCode.CURSOR_BEHIND)) return null;
+        const { lsn, floorLsn } = error.details;
+        return lsn === undefined ? (floorLsn ?? null) : lsn - 1n;
+      }
+    `);
+    expect(errors).toEqual([]);
+  });
+});

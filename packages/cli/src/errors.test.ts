@@ -1,7 +1,13 @@
+import { join } from 'node:path';
 import { Errno, WalError, WalErrorCode } from '@walnut/codec';
-import { describe, expect, it } from 'vitest';
+import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { captureOutput } from '../test/helpers.js';
-import { reportError } from './errors.js';
+import { exitCodeFor, reportError } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import { checkLog } from './logdir/check.js';
+
+afterEach(removeTempDirs);
 
 describe('reportError', () => {
   it('gives the file-system hint for WAL_IO of a system call on a file', () => {
@@ -26,5 +32,17 @@ describe('reportError', () => {
     );
     expect(captured.stderr).toMatch(/WAL_IO: cannot connect to NATS/);
     expect(captured.stderr).not.toMatch(/permissions and disk/);
+  });
+});
+
+describe('errors of the exported commands', () => {
+  it('are WalErrors with a code, also where the terminal sees a usage error', async () => {
+    const missing = join(tempDir('walnut-cli-errors-'), 'no-such-log');
+    const error = await expectWalError(checkLog(missing), WalErrorCode.NOT_A_LOG);
+    expect(error.message).toBe(`${missing} does not exist; pass the directory of a Walnut log`);
+    expect(exitCodeFor(error)).toBe(ExitCode.USAGE);
+    const captured = captureOutput();
+    reportError(captured.output, error);
+    expect(captured.stderr).toBe(`walnut: ${error.message}\n`);
   });
 });

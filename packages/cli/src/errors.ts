@@ -1,10 +1,16 @@
-import { isWalError, type WalError, WalErrorCode } from '@walnut/codec';
+import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import { ExitCode } from './exit-codes.js';
 import { type Output, printLine } from './output.js';
 
-/** A wrong command line that commander cannot see (e.g. a malformed LSN). Exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+/**
+ * A wrong command line that commander cannot see (e.g. a malformed LSN), or a directory
+ * that is not a log. Exit code 2, printed without a code; a WalError all the same, since
+ * the commands are exported functions too (`checkLog` of a missing directory).
+ */
+export class UsageError extends WalError {
+  constructor(message: string, code: WalErrorCode = WalErrorCode.BAD_ARGUMENT) {
+    super(code, message);
+  }
 }
 
 /** What a person at the terminal can do about each error, beyond the library's message. */

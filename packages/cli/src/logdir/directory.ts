@@ -63,11 +63,14 @@ export async function requireLogDirectory(dir: string): Promise<SegmentFile[]> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new UsageError(`${dir} does not exist; pass the directory of a Walnut log`);
+      throw new UsageError(
+        `${dir} does not exist; pass the directory of a Walnut log`,
+        WalErrorCode.NOT_A_LOG,
+      );
     }
     throw ioErrorFromNode(error, 'stat', dir);
   }
-  if (!isDirectory) throw new UsageError(notADirectory(dir));
+  if (!isDirectory) throw new UsageError(notADirectory(dir), WalErrorCode.NOT_A_LOG);
   const segments = await listSegmentFiles(dir);
   // Per-core logs are Walnut's too, under names of the application's choosing (even *.wal):
   // said so before any command reads (or repairs) their files as segments.
@@ -75,11 +78,13 @@ export async function requireLogDirectory(dir: string): Promise<SegmentFile[]> {
   if (await someHeaderIsCore(candidates)) {
     throw new UsageError(
       `${dir} holds per-core logs (files of kind 'core', written by @walnut/percore), which this CLI does not read: it reads the segmented logs of Wal and SegmentedWal. Recover them with PerCoreWalManager.openAndRecover, or read one core's file with PerCoreWalReader`,
+      WalErrorCode.NOT_A_LOG,
     );
   }
   if (segments.length === 0) {
     throw new UsageError(
       `${dir} is not a Walnut log: it holds no segment files (*.wal); pass the directory a Wal or SegmentedWal was opened on`,
+      WalErrorCode.NOT_A_LOG,
     );
   }
   const cut = await pendingCut(dir);

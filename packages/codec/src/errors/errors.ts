@@ -100,6 +100,13 @@ export interface WalErrorDetails {
   errno?: number;
   /** The system call or operation that failed. */
   syscall?: string;
+  /**
+   * The LSN the error is about, where there is one: the record whose outcome is unknown
+   * (WAL_OUTCOME_UNKNOWN), the first kept (WAL_CURSOR_BEHIND), the cut (WAL_TRUNCATED), …
+   */
+  lsn?: bigint;
+  /** The log's floor, for errors about records below it (WAL_REPLAY_BELOW_FLOOR). */
+  floorLsn?: bigint;
   [key: string]: unknown;
 }
 

@@ -10,12 +10,13 @@ import { DEFAULT_MAX_RECORD_SIZE, MAX_U32, RecordFlag } from './constants.js';
 /** What a caller appends. Absent routing fields and meta cost zero bytes on disk. */
 export interface WalRecordInput {
   /** Application record type, u16; 0 when absent. */
-  type?: number;
+  type?: number | undefined;
   payload: Uint8Array;
-  meta?: Uint8Array;
-  tenantId?: bigint;
-  vshardId?: number;
-  databaseId?: bigint;
+  // `undefined` is absent, so a record read back can be appended as it is.
+  meta?: Uint8Array | undefined;
+  tenantId?: bigint | undefined;
+  vshardId?: number | undefined;
+  databaseId?: bigint | undefined;
 }
 
 /**
@@ -26,16 +27,18 @@ export interface WalRecord {
   lsn: bigint;
   type: number;
   payload: Buffer;
-  meta?: Buffer;
-  tenantId?: bigint;
-  vshardId?: number;
-  databaseId?: bigint;
+  // Readers build every record with the same keys (one object shape for V8), so a field a
+  // frame does not carry is present and undefined: `'tenantId' in record` says nothing.
+  meta?: Buffer | undefined;
+  tenantId?: bigint | undefined;
+  vshardId?: number | undefined;
+  databaseId?: bigint | undefined;
   /**
    * Append time, ms since the epoch: version 2 frames carry it (a batch's entries share
    * theirs); undefined for a version 1 frame, or when the reader was not told the file's
    * header (`FrameScannerOptions.file`, `RecordCursor.useFile`).
    */
-  time?: number;
+  time?: number | undefined;
 }
 
 /**

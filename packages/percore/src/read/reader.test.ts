@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WalErrorCode } from '@walnut/codec';
 import { SyncFsStorageIo } from '@walnut/storage-io';
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
@@ -16,6 +17,21 @@ async function coreFile(io: SyncFsStorageIo, dir: string, keys: string[]): Promi
   await writer.close();
   return path;
 }
+
+describe('PerCoreWalReader.open and CoreWalWriter.create', () => {
+  it('take a file: URL as they take a path, as every package does', async () => {
+    const io = new SyncFsStorageIo();
+    const url = pathToFileURL(join(tempDir('percore-url-'), 'wal-0.log'));
+    const writer = await CoreWalWriter.create(0, url, { io });
+    writer.appendPut(Buffer.from('a-1'), Buffer.from('v'));
+    await writer.close();
+    const reader = await PerCoreWalReader.open(url, { io });
+    expect(reader.path).toBe(fileURLToPath(url));
+    expect((await reader.read()).entries.map(keyOf)).toEqual(['a-1']);
+    await reader.close();
+    await io.closeIo();
+  });
+});
 
 describe('PerCoreWalReader after close', () => {
   it('await using closes the reader when the scope ends', async () => {

@@ -4,6 +4,7 @@ import {
   FILE_HEADER_SIZE,
   type FileHeader,
   invalidArgument,
+  pathOption,
   type ScanStop,
   WalError,
 } from '@walnut/codec';
@@ -72,9 +73,10 @@ export class PerCoreWalReader {
   ) {}
 
   static async open(
-    path: string,
+    file: string | URL,
     options: PerCoreWalReaderOptions = {},
   ): Promise<PerCoreWalReader> {
+    const path = pathOption(file, 'path');
     const io = options.io ?? createStorageIo();
     const ownsIo = options.io === undefined;
     let fd: IoFd | null = null;

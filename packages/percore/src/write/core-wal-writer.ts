@@ -7,6 +7,7 @@ import {
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
   invalidArgument,
+  pathOption,
   WalError,
   WalErrorCode,
 } from '@walnut/codec';
@@ -96,10 +97,11 @@ export class CoreWalWriter {
    */
   static async create(
     coreId: number,
-    path: string,
+    file: string | URL,
     options: CoreWalWriterOptions = {},
   ): Promise<CoreWalWriter> {
     checkCoreId(coreId);
+    const path = pathOption(file, 'path');
     checkOptions(options);
     const { io, ownsIo } = ioOrOwned(options.io);
     let lock: IoLock | null = null;
@@ -124,11 +126,11 @@ export class CoreWalWriter {
    */
   static async openAt(
     coreId: number,
-    path: string,
+    file: string | URL,
     position: number,
     options: OpenAtOptions = {},
   ): Promise<CoreWalWriter> {
-    return CoreWalWriter.resume(coreId, path, position, options, undefined);
+    return CoreWalWriter.resume(coreId, pathOption(file, 'path'), position, options, undefined);
   }
 
   /**
