@@ -30,8 +30,9 @@ function cliVersion(): string {
 }
 
 /**
- * Runs the walnut command line and resolves with the exit code. It never calls
- * process.exit, so tests can run it in-process; `makeOutput` lets them capture output.
+ * Runs the walnut command line and resolves with the exit code. `argv` is what follows
+ * `walnut` (`process.argv.slice(2)`: `['verify', './log']`). It never calls process.exit,
+ * so tests can run it in-process; `makeOutput` lets them capture output.
  */
 export async function runCli(
   argv: readonly string[],

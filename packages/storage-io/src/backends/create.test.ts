@@ -1,7 +1,7 @@
 import { expectWalError } from '@walnut/codec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadNativeFrom, nativeAddonStatus } from '../native.js';
-import { createStorageIo } from './create.js';
+import { createStorageIo, openStorageIo } from './create.js';
 import { type IoUringConfig, ioUringAvailability } from './io-uring.js';
 
 const original = process.env.WALNUT_STORAGE_IO;
@@ -44,6 +44,12 @@ describe('createStorageIo', () => {
     expect(
       expectWalError(() => createStorageIo(options as never), 'WAL_BAD_ARGUMENT'),
     ).toMatchObject({ message: expect.stringContaining(says) });
+  });
+
+  it('names openStorageIo when that is what was called', async () => {
+    delete process.env.WALNUT_STORAGE_IO;
+    const error = await expectWalError(openStorageIo('io_uring' as never), 'WAL_BAD_ARGUMENT');
+    expect(error.message).toContain("a backend by name: openStorageIo({ backend: 'io_uring' })");
   });
 
   it('rejects an unknown WALNUT_STORAGE_IO value', () => {

@@ -88,7 +88,7 @@ export function createStorageIo(options: CreateStorageIoOptions = {}): StorageIo
  * completion really comes back through this runtime's event loop when the choice is `auto`.
  */
 export async function openStorageIo(options: CreateStorageIoOptions = {}): Promise<StorageIo> {
-  if (chosenBackend(options).backend === 'auto') await proveIoUring();
+  if (chosenBackend(options, 'openStorageIo').backend === 'auto') await proveIoUring();
   return createStorageIo(options);
 }
 
@@ -102,8 +102,11 @@ function fallBack(why: string, because: string): StorageIo {
 }
 
 /** The backend asked for (WALNUT_STORAGE_IO first), checked, and why it is the one. */
-function chosenBackend(options: CreateStorageIoOptions): { backend: BackendChoice; why: string } {
-  checkOptions(options);
+function chosenBackend(
+  options: CreateStorageIoOptions,
+  caller = 'createStorageIo',
+): { backend: BackendChoice; why: string } {
+  checkOptions(options, caller);
   checkIoUringConfig(options.ioUring);
   const fromEnv = readEnv('WALNUT_STORAGE_IO');
   if (fromEnv !== undefined && fromEnv !== '') {
@@ -132,13 +135,13 @@ const OPTION_NAMES: readonly (keyof CreateStorageIoOptions)[] = ['backend', 'ioU
  * as `Wal.open(dir).storageIo('io_uring')` takes it) or a misspelt key would otherwise be
  * ignored, and `auto` would run instead of what was asked for.
  */
-function checkOptions(options: unknown): void {
+function checkOptions(options: unknown, caller: string): void {
   if (typeof options !== 'object' || options === null) {
     badArgument(
-      'createStorageIo(options): options',
-      "an object { backend?, ioUring? } (a backend by name: createStorageIo({ backend: 'io_uring' }))",
+      `${caller}(options): options`,
+      `an object { backend?, ioUring? } (a backend by name: ${caller}({ backend: 'io_uring' }))`,
       options,
     );
   }
-  checkOptionKeys(options, OPTION_NAMES, 'createStorageIo()');
+  checkOptionKeys(options, OPTION_NAMES, `${caller}()`);
 }
