@@ -78,6 +78,24 @@ describe('walnut tail', () => {
     expect(r.stdout).toContain('"four"');
   });
 
+  it('prints exactly the last N records, whatever share of them the newest segment holds', async () => {
+    const dir = tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['1', '2', '3', '4', '5', '6'] },
+      { firstLsn: 7n, payloads: ['7', '8', '9'] },
+    ]);
+    for (const n of [1, 2, 3, 4, 5, 6, 9, 12]) {
+      const r = await cli('tail', dir, '-n', String(n));
+      expect(r.code).toBe(0);
+      const lsns = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => Number(l.split('  ')[0]!.slice('LSN '.length)));
+      const first = Math.max(1, 10 - n);
+      expect(lsns).toEqual(Array.from({ length: 10 - first }, (_, i) => first + i));
+    }
+  });
+
   it('prints JSON lines with the payload in base64 and as text', async () => {
     const dir = tempDir();
     await simpleLog(dir, 2);

@@ -75,7 +75,8 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
         (scan.lsnProblems.length > 0 ? { offset: null, reason: scan.lsnProblems[0]! } : short));
     if (bad !== undefined)
       damaged ??= `${scan.file.path} is damaged${bad.offset === null ? '' : ` at offset ${bad.offset}`} (${bad.reason})`;
-    if (wanted > last.length) last.unshift(...found.slice(found.length - (wanted - last.length)));
+    const missing = wanted - last.length;
+    if (missing > 0) last.unshift(...found.slice(Math.max(0, found.length - missing)));
   }
   for (const record of last) print(record);
   if (damaged !== null) {
