@@ -183,6 +183,34 @@ describe('damage in a sealed segment', () => {
       }
     });
 
+    it("newer than this log's newest segment is the stray one: refused and set aside by name", async () => {
+      const { io, segments } = await closedLogWith(200);
+      const other = (await closedLogWith(0)).io;
+      const wal = await openMemory(other, { segmentTargetSize: 4096 });
+      for (let i = 1n; i <= 400n; i++) wal.append({ payload: Buffer.alloc(150, 0xee) });
+      await wal.sync();
+      const stray = (await wal.listSegments()).find((s) => s.firstLsn > 210n)!;
+      await wal.close();
+      const path = `${DIR}/${stray.path.split('/').at(-1)}`;
+      const fd = await io.open(path, { create: true });
+      await io.write(fd, other.fileBytes(stray.path)!, 0);
+      await io.fsync(fd);
+      await io.close(fd);
+      await io.syncDirectory(DIR);
+      const err = await expectWalError(openMemory(io), 'WAL_CORRUPT');
+      expect(err.details).toMatchObject({ segment: path });
+      const salvaged = await SegmentedWal.open({ dir: DIR, io, recovery: 'salvage' });
+      // Set aside, its LSNs retired (never given out again), and nothing of this log's.
+      expect(salvaged.recoveryReport.salvaged.map((d) => d.movedTo)).toEqual([
+        undefined,
+        `${path}.dropped`,
+      ]);
+      const kept = await collect(salvaged.replay());
+      expect([kept[0]!.lsn, kept.at(-1)!.lsn, kept.length]).toEqual([1n, 200n, 200]);
+      expect(segments.length).toBeGreaterThan(1);
+      await salvaged.close();
+    });
+
     it('is set aside by salvage, its LSNs recorded as lost, every record of this log kept', async () => {
       const { io, segments } = await closedLogWith(200);
       const { other, theirs } = await otherLog();

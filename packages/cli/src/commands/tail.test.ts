@@ -1,4 +1,4 @@
-import { truncate } from 'node:fs/promises';
+import { copyFile, readdir, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
@@ -94,6 +94,26 @@ describe('walnut tail', () => {
       const first = Math.max(1, 10 - n);
       expect(lsns).toEqual(Array.from({ length: 10 - first }, (_, i) => first + i));
     }
+  });
+
+  it("shows no record of another log's segment copied in, and says so (exit 1)", async () => {
+    const [mine, theirs] = [tempDir(), tempDir()];
+    for (const [dir, text] of [
+      [mine, 'mine'],
+      [theirs, 'theirs'],
+    ] as const) {
+      const wal = await Wal.open(dir).segmentSize(4096).build();
+      for (let i = 0; i < 60; i++) await wal.append(Buffer.from(`${text} ${'x'.repeat(200)}`));
+      await wal.close();
+    }
+    const names = (await readdir(mine)).filter((f) => f.endsWith('.wal')).sort();
+    const swapped = names[names.length - 2]!;
+    await copyFile(join(theirs, swapped), join(mine, swapped));
+    const r = await cli('tail', mine, '-n', '60');
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain('theirs');
+    expect(r.stdout).toContain('mine');
+    expect(r.stderr).toContain(`${join(mine, swapped)} belongs to another log`);
   });
 
   it('prints JSON lines with the payload in base64 and as text', async () => {

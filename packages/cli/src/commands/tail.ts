@@ -1,8 +1,9 @@
-import { gapsCover, type WalRecord } from '@walnut/codec';
+import { checkLogId, gapsCover, isWalError, type WalRecord } from '@walnut/codec';
 import { ExitCode } from '../exit-codes.js';
-import { readGaps, requireLogDirectory } from '../logdir/directory.js';
+import { readGaps, readHead, requireLogDirectory } from '../logdir/directory.js';
 import { encryptedScanError } from '../logdir/encrypted.js';
 import { followLog } from '../logdir/follow.js';
+import { logIdOf } from '../logdir/log-id.js';
 import { scanSegment } from '../logdir/scan.js';
 import { type Output, printLine } from '../output.js';
 import { recordJson, recordLine } from '../records.js';
@@ -27,7 +28,10 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
   const print = (record: WalRecord) =>
     printLine(out.stdout, options.json ? recordJson(record) : recordLine(record));
   const wanted = options.lines ?? 10;
+  // Before listing: a writer records a segment in HEAD only once it is in the directory.
+  const head = await readHead(dir);
   const segments = await requireLogDirectory(dir);
+  const logId = await logIdOf(segments, head);
   const gapsState = await readGaps(dir);
   const gaps = gapsState.kind === 'valid' ? gapsState.gaps : [];
   const last: WalRecord[] = [];
@@ -51,6 +55,12 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
     });
     const refusal = encryptedScanError(dir, scan, 'tail');
     if (refusal !== null) throw refusal;
+    const foreign = scan.header === null ? null : anotherLogs(scan.header, scan.file.path, logId);
+    if (foreign !== null) {
+      // None of its records is this log's: none is shown (the readable ones around it are).
+      damaged ??= foreign;
+      continue;
+    }
     if (i === segments.length - 1) {
       active = scan.file;
       if (lastLsn !== null) nextLsn = lastLsn + 1n;
@@ -99,4 +109,19 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
     );
   }
   return ExitCode.OK;
+}
+
+/** Why a segment belongs to another log (as the library refuses it), or null. */
+function anotherLogs(
+  header: Parameters<typeof checkLogId>[0],
+  path: string,
+  logId: bigint | undefined,
+): string | null {
+  try {
+    checkLogId(header, path, logId);
+    return null;
+  } catch (error) {
+    if (isWalError(error)) return error.message;
+    throw error;
+  }
 }

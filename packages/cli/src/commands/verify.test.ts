@@ -158,4 +158,26 @@ describe('walnut verify on a segment of another log', () => {
     expect(r.stdout).toContain(`${name}`);
     expect(r.stdout).toContain('belongs to another log');
   });
+
+  it("names the stray, not this log, when the segment copied in is newer than this log's newest", async () => {
+    const logs = [tempDir(), tempDir()];
+    for (const [n, dir] of [40n, 400n].map((n, i) => [n, logs[i]!] as const)) {
+      const wal = await SegmentedWal.open({ dir, segmentTargetSize: 4096 });
+      for (let i = 1n; i <= n; i++) wal.append({ payload: Buffer.alloc(100, 7) });
+      await wal.sync();
+      await wal.close();
+    }
+    const [mine, theirs] = logs as [string, string];
+    const newest = (await readdir(mine))
+      .filter((f) => f.endsWith('.wal'))
+      .sort()
+      .at(-1)!;
+    const stray = (await readdir(theirs)).filter((f) => f.endsWith('.wal') && f > newest)[0]!;
+    await copyFile(join(theirs, stray), join(mine, stray));
+    const r = await cli('verify', mine);
+    expect(r.code).toBe(1);
+    const foreign = r.stdout.split('\n').filter((line) => line.includes('belongs to another log'));
+    expect(foreign).toHaveLength(1);
+    expect(foreign[0]).toContain(stray);
+  });
 });

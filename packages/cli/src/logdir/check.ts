@@ -15,6 +15,7 @@ import {
   requireLogDirectory,
   type SegmentFile,
 } from './directory.js';
+import { logIdSegment } from './log-id.js';
 import { type SegmentScan, scanSegment } from './scan.js';
 
 /** One finding of a log check. */
@@ -112,7 +113,7 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
       });
     }
   }
-  findings.push(...foreignSegments(files, segments));
+  findings.push(...foreignSegments(files, segments, head));
   const withRecords = segments.filter((s) => s.firstLsn !== null);
   const lastLsn = withRecords.at(-1)?.lastLsn ?? null;
   const newest = files[files.length - 1]!;
@@ -153,17 +154,21 @@ export function isCorrupt(check: LogCheck): boolean {
 }
 
 /**
- * Segments whose header names another log than the newest segment's (a segment of another
- * log copied in under a name of this one), judged as the library's open judges them.
+ * Segments whose header names another log than this log's (a segment of another log copied
+ * in under a name of this one), judged as the library's open judges them (`logIdSegment`).
  */
-function foreignSegments(files: readonly SegmentFile[], scans: readonly SegmentScan[]): Finding[] {
-  const newest = scans.at(-1)?.header;
-  if (newest == null || newest.version < 2) return [];
+function foreignSegments(
+  files: readonly SegmentFile[],
+  scans: readonly SegmentScan[],
+  head: LsnFileState,
+): Finding[] {
+  const reference = scans[logIdSegment(files, head)]?.header;
+  if (reference == null || reference.version < 2) return [];
   const findings: Finding[] = [];
   for (const [index, scan] of scans.entries()) {
     if (scan.header === null) continue;
     try {
-      checkLogId(scan.header, files[index]!.path, newest.logId);
+      checkLogId(scan.header, files[index]!.path, reference.logId);
     } catch (error) {
       if (!isWalError(error)) throw error;
       findings.push({

@@ -6,10 +6,10 @@ import { readHeader } from './segment-scan.js';
 // records is read.
 
 /**
- * The id of the log whose newest segment is `path`: its header's, or undefined when that
- * segment is version 1 or its header cannot be read (recovery judges that segment itself).
+ * The log id in the header of segment `path`: undefined when that segment is version 1 or
+ * its header cannot be read (recovery judges that segment itself).
  */
-export async function newestLogId(
+export async function logIdOf(
   io: StorageIo,
   path: string,
   firstLsn: bigint,

@@ -17,7 +17,7 @@ import {
   recordHead,
 } from '../files/head.js';
 import { proveKeys } from './key-proof.js';
-import { newestLogId } from './log-id.js';
+import { logIdOf } from './log-id.js';
 import { lsnRange, RecoveryLedger } from './recovery-ledger.js';
 import type {
   RecoveredSegment,
@@ -204,11 +204,14 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   const segments: RecoveredSegment[] = [];
   /** Key ids a scan decrypted a frame of: Walnut writes only encrypted frames in an encrypted segment. */
   const proven = new Set<number>();
-  const newest = found[found.length - 1];
+  // The log's id is that of the segment HEAD names where it is there: a file newer than it
+  // is the writer's next segment (a crash before HEAD moved) or a stray, another log's
+  // say, which must not make every segment of this log look foreign.
+  const reference = found.find((f) => f.firstLsn === head) ?? found[found.length - 1];
   const logId =
-    newest === undefined
+    reference === undefined
       ? undefined
-      : await newestLogId(io, join(dir, newest.name), newest.firstLsn);
+      : await logIdOf(io, join(dir, reference.name), reference.firstLsn);
   const sealedHeader =
     salvaging || opts.verify === 'all'
       ? null
