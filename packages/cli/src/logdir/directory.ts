@@ -44,8 +44,16 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
   const segments: SegmentFile[] = [];
   for (const { name, firstLsn } of segmentFilesIn(names)) {
     const path = join(dir, name);
-    const info = await stat(path);
-    segments.push({ name, path, firstLsn, sizeBytes: info.size });
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (error) {
+      // Deleted since the listing (retention, truncateBefore of a writer beside us): the
+      // listing is of what is there.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw ioErrorFromNode(error, 'stat', path);
+    }
+    segments.push({ name, path, firstLsn, sizeBytes: size });
   }
   return segments;
 }

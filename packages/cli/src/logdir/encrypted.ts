@@ -1,4 +1,4 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
+import { Errno, isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import type { SegmentFile } from './directory.js';
 import { readFileHeader } from './file-header.js';
 import type { SegmentScan } from './scan.js';
@@ -55,8 +55,12 @@ export async function firstEncryptedSegment(
   files: readonly SegmentFile[],
 ): Promise<{ segment: SegmentFile; keyId: number } | null> {
   for (const segment of files) {
-    // A damaged header is the library's to report when the command opens the log.
-    const header = await readFileHeader(segment.path);
+    // A damaged header is the library's to report when the command opens the log; a file
+    // deleted since the listing (a writer's retention, beside us) is no segment any more.
+    const header = await readFileHeader(segment.path).catch((error: unknown) => {
+      if (isWalError(error) && error.details.errno === Errno.ENOENT) return null;
+      throw error;
+    });
     if (header !== null && header.cipher !== 'none') return { segment, keyId: header.keyId };
   }
   return null;

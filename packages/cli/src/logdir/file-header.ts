@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import {
   decodeFileHeader,
   FILE_HEADER_SIZE,
@@ -13,15 +13,18 @@ import {
 export async function readFileHeader(path: string): Promise<FileHeader | null> {
   const bytes = Buffer.alloc(FILE_HEADER_SIZE);
   let read: number;
+  let handle: FileHandle;
   try {
-    const handle = await open(path, 'r');
-    try {
-      ({ bytesRead: read } = await handle.read(bytes, 0, FILE_HEADER_SIZE, 0));
-    } finally {
-      await handle.close();
-    }
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw ioErrorFromNode(error, 'open', path);
+  }
+  try {
+    ({ bytesRead: read } = await handle.read(bytes, 0, FILE_HEADER_SIZE, 0));
   } catch (error) {
     throw ioErrorFromNode(error, 'read', path);
+  } finally {
+    await handle.close();
   }
   try {
     return decodeFileHeader(bytes.subarray(0, read), path);
