@@ -3,6 +3,7 @@ import { type SuffixCut, WalError, WalErrorCode } from '@walnut/codec';
 import { Errno, type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { finishPendingCut } from './files/cut-after.js';
+import { readFloor } from './files/floor.js';
 import { checkLogDirectory, lockCreationError } from './files/log-directory.js';
 import { recoveredSegments, type Segment } from './files/segment.js';
 import { recoverLog } from './recovery/recovery.js';
@@ -74,16 +75,20 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
           };
     // A cut that a crash interrupted is finished before recovery looks at the segments.
     const { cut, finished } = await finishPendingCut(io, cfg.dir, cfg.readOnly);
-    const recovered = await recoverLog({
-      finishedCut: finished,
-      io,
-      dir: cfg.dir,
-      mode: cfg.recovery,
-      verify: cfg.verify,
-      readOnly: cfg.readOnly,
-      besideWriter: cfg.readOnly && writerMayBeWriting(join(cfg.dir, LOCK_FILE)),
-      ring: cfg.encryption,
-    });
+    const recover = () =>
+      recoverLog({
+        finishedCut: finished,
+        io,
+        dir: cfg.dir,
+        mode: cfg.recovery,
+        verify: cfg.verify,
+        readOnly: cfg.readOnly,
+        besideWriter: cfg.readOnly && writerMayBeWriting(join(cfg.dir, LOCK_FILE)),
+        ring: cfg.encryption,
+      });
+    const recovered = cfg.readOnly
+      ? await lookingAgainAfterTruncations(io, cfg.dir, recover)
+      : await recover();
     const newest = recovered.segments.at(-1);
     return {
       cfg,
@@ -112,4 +117,27 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
 function writerMayBeWriting(lockPath: string): boolean {
   const owner = lockOwner(lockPath);
   return owner !== null && owner.state !== 'gone';
+}
+
+/** Looks a read-only open may take: each one a truncation beside it cut short. */
+const READ_ONLY_LOOKS = 8;
+
+/**
+ * A read-only open beside a writer whose truncateBefore (or retention) deletes segments
+ * while it looks: a segment listed, then gone before its header was read. The floor moved
+ * meanwhile, so the look is taken again, as a reader's later looks are (`foundAgain`).
+ */
+async function lookingAgainAfterTruncations<T>(
+  io: StorageIo,
+  dir: string,
+  look: () => Promise<T>,
+): Promise<T> {
+  for (let looks = 1; ; looks++) {
+    const floor = await readFloor(io, dir);
+    try {
+      return await look();
+    } catch (error) {
+      if (looks >= READ_ONLY_LOOKS || (await readFloor(io, dir)) === floor) throw error;
+    }
+  }
 }

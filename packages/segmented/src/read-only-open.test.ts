@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { encodeRecordFrame, recordFrameSize } from '@walnut/codec';
+import { MemoryStorageIo, type OpenOptions } from '@walnut/storage-io';
 import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect } from '../test/helpers.js';
@@ -49,6 +50,36 @@ describe('a read-only open beside a live writer', () => {
     expect(await lsnsOf(reader)).toEqual([1n, 2n, 3n, 4n, 5n]);
     expect(reader.recoveryReport.tornTail).toBeNull();
     expect(reader.recoveryReport.salvaged).toEqual([]);
+    await reader.close();
+    await writer.close();
+  });
+
+  it('looks again when a truncateBefore deletes a segment it listed before reading its header', async () => {
+    const memory = new MemoryStorageIo();
+    const writer = await SegmentedWal.open({ dir: '/log', io: memory, segmentTargetSize: 4096 });
+    for (let lsn = 1n; lsn <= 200n; lsn++) writer.append({ payload: payloadFor(lsn) });
+    await writer.sync();
+    const [oldest, second] = await writer.listSegments();
+    let truncated = false;
+    // The writer's truncation lands between the reader's listing and its first header read.
+    const io = new Proxy(memory, {
+      get(target, key) {
+        if (key === 'open')
+          return async (path: string, options?: OpenOptions) => {
+            if (!truncated && path === oldest!.path) {
+              truncated = true;
+              await writer.truncateBefore(second!.firstLsn);
+            }
+            return target.open(path, options);
+          };
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const reader = await SegmentedWal.open({ dir: '/log', io, readOnly: true });
+    expect(truncated).toBe(true);
+    expect(reader.floorLsn).toBe(second!.firstLsn);
+    expect((await lsnsOf(reader)).at(-1)).toBe(200n);
     await reader.close();
     await writer.close();
   });
