@@ -1,5 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { basename } from 'node:path';
+import { Errno } from '@walnut/codec';
 import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { writeLog } from '../../test/helpers.js';
@@ -17,7 +18,7 @@ vi.mock('node:fs/promises', async (original) => {
     if (deleted.has(basename(String(path))))
       throw Object.assign(new Error(`ENOENT: no such file or directory, stat '${path}'`), {
         code: 'ENOENT',
-        errno: -2,
+        errno: -Errno.ENOENT,
         syscall: 'stat',
       });
     return real.stat(path, options as never);
