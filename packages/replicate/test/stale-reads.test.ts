@@ -25,7 +25,12 @@ const opened = closedAfterEach(async () => {
 });
 
 describe('a server answering with a stale copy after a partition', () => {
-  it('costs no lease epoch per refused re-seed, and shipping resumes once the answers are true', async () => {
+  // Its own waits are bounded (4 s isolated, up to 30 s for the stream to move, 20 s stale,
+  // then up to 60 s each for appends, replication and the follower): the test's timeout
+  // must outlast them, so that a slow run fails on the wait that was slow, not on the clock.
+  it('costs no lease epoch per refused re-seed, and shipping resumes once the answers are true', {
+    timeout: 300_000,
+  }, async () => {
     const c = cluster!;
     const stream = streamName('stale');
     const primary = await ReplicatedWal.open(tempDir(), {
