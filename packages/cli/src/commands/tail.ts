@@ -1,9 +1,9 @@
-import { checkLogId, gapsCover, isWalError, type WalRecord } from '@walnut/codec';
+import { gapsCover, type WalRecord } from '@walnut/codec';
 import { ExitCode } from '../exit-codes.js';
 import { readGaps, readHead, requireLogDirectory } from '../logdir/directory.js';
 import { encryptedScanError } from '../logdir/encrypted.js';
 import { followLog } from '../logdir/follow.js';
-import { logIdOf } from '../logdir/log-id.js';
+import { anotherLogs, logIdOf } from '../logdir/log-id.js';
 import { scanSegment } from '../logdir/scan.js';
 import { type Output, printLine } from '../output.js';
 import { recordJson, recordLine } from '../records.js';
@@ -109,19 +109,4 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
     );
   }
   return ExitCode.OK;
-}
-
-/** Why a segment belongs to another log (as the library refuses it), or null. */
-function anotherLogs(
-  header: Parameters<typeof checkLogId>[0],
-  path: string,
-  logId: bigint | undefined,
-): string | null {
-  try {
-    checkLogId(header, path, logId);
-    return null;
-  } catch (error) {
-    if (isWalError(error)) return error.message;
-    throw error;
-  }
 }

@@ -1,11 +1,4 @@
-import {
-  checkLogId,
-  gapsCover,
-  isWalError,
-  type LsnGap,
-  segmentFileName,
-  type WalRecord,
-} from '@walnut/codec';
+import { gapsCover, type LsnGap, segmentFileName, type WalRecord } from '@walnut/codec';
 import {
   type FloorState,
   type LsnFileState,
@@ -15,7 +8,7 @@ import {
   requireLogDirectory,
   type SegmentFile,
 } from './directory.js';
-import { logIdSegment } from './log-id.js';
+import { anotherLogs, logIdSegment } from './log-id.js';
 import { type SegmentScan, scanSegment } from './scan.js';
 
 /** One finding of a log check. */
@@ -166,18 +159,10 @@ function foreignSegments(
   if (reference == null || reference.version < 2) return [];
   const findings: Finding[] = [];
   for (const [index, scan] of scans.entries()) {
-    if (scan.header === null) continue;
-    try {
-      checkLogId(scan.header, files[index]!.path, reference.logId);
-    } catch (error) {
-      if (!isWalError(error)) throw error;
-      findings.push({
-        kind: 'corruption',
-        segment: files[index]!.name,
-        offset: null,
-        message: error.message,
-      });
-    }
+    const message =
+      scan.header === null ? null : anotherLogs(scan.header, files[index]!.path, reference.logId);
+    if (message !== null)
+      findings.push({ kind: 'corruption', segment: files[index]!.name, offset: null, message });
   }
   return findings;
 }

@@ -1,4 +1,4 @@
-import type { FileHeader } from '@walnut/codec';
+import { checkLogId, type FileHeader, isWalError } from '@walnut/codec';
 import type { LsnFileState, SegmentFile } from './directory.js';
 import { readFileHeader } from './file-header.js';
 
@@ -20,4 +20,19 @@ export async function logIdOf(
   const file = files[logIdSegment(files, head)];
   const header: FileHeader | null = file === undefined ? null : await readFileHeader(file.path);
   return header !== null && header.version >= 2 ? header.logId : undefined;
+}
+
+/** Why the segment at `path` belongs to another log than `logId` (as the library refuses it), or null. */
+export function anotherLogs(
+  header: FileHeader,
+  path: string,
+  logId: bigint | undefined,
+): string | null {
+  try {
+    checkLogId(header, path, logId);
+    return null;
+  } catch (error) {
+    if (isWalError(error)) return error.message;
+    throw error;
+  }
 }

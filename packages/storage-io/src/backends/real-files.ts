@@ -71,14 +71,18 @@ export function readHeadOn(fd: IoFd, path: string, into: Buffer, from: number): 
   return into.subarray(0, done);
 }
 
-/**
- * `count` zeroed buffers of `length` bytes over one allocation: a small Buffer each would
- * be an ArrayBuffer each, whose external memory V8 reclaims by scavenging (a 16 GiB log's
- * open scavenged twice as often).
- */
+/** `count` zeroed buffers of `length` bytes over one allocation, not an ArrayBuffer each. */
 export function headBuffers(count: number, length: number): Buffer[] {
   const all = Buffer.alloc(count * length);
   return Array.from({ length: count }, (_, i) => all.subarray(i * length, (i + 1) * length));
+}
+
+function fileHead(fd: IoFd, path: string, bytes: Buffer): FileHead | Error {
+  try {
+    return { bytes, size: fs.fstatSync(fd).size };
+  } catch (error) {
+    return ioErrorFromNode(error, 'fstat', path);
+  }
 }
 
 /**
@@ -86,14 +90,7 @@ export function headBuffers(count: number, length: number): Buffer[] {
  * file closed, whatever happened before.
  */
 export function finishHead(fd: IoFd, path: string, read: Buffer | Error): FileHead | Error {
-  let result: FileHead | Error = read instanceof Error ? read : { bytes: read, size: 0 };
-  if (!(result instanceof Error)) {
-    try {
-      result = { bytes: result.bytes, size: fs.fstatSync(fd).size };
-    } catch (error) {
-      result = ioErrorFromNode(error, 'fstat', path);
-    }
-  }
+  let result: FileHead | Error = read instanceof Error ? read : fileHead(fd, path, read);
   try {
     fs.closeSync(fd);
   } catch (error) {
