@@ -153,8 +153,10 @@ describe('the one-writer lock, inside this process', () => {
         workerData: { path },
         execArgv: [],
       });
+      // Its exit can arrive in the same turn as its message: listened for before either.
+      const exited = once(worker, 'exit');
       expect(await once(worker, 'message')).toEqual(['locked']);
-      await once(worker, 'exit');
+      await exited;
       // The worker's environment closed its flock descriptor; its owner file, naming this
       // process and a flock, is left behind and taken over.
       const lock = await lockFile(path);
