@@ -217,6 +217,34 @@ describe('walnut tail', () => {
     expect(captured.stdout).not.toContain('other two');
   });
 
+  it("-f stops with WAL_CORRUPT at another log's segment copied in while it follows", async () => {
+    const [mine, theirs] = [tempDir(), tempDir()];
+    const other = await Wal.open(theirs).segmentSize(4096).build();
+    for (let i = 0; i < 30; i++) await other.append(Buffer.from(`theirs ${'x'.repeat(200)}`));
+    await other.close();
+    // Their second segment, copied in once this log's records reach the LSN before its
+    // first, reads as this log's next segment, LSNs following on.
+    const stray = (await readdir(theirs)).filter((f) => f.endsWith('.wal')).sort()[1]!;
+    const wal = await Wal.open(mine).build();
+    for (let lsn = 1; lsn < Number.parseInt(stray, 10); lsn++)
+      await wal.append(Buffer.from('mine'));
+    await wal.close();
+    const { captured, stop, running } = follow(mine);
+    const stopped = expectWalError(running, 'WAL_CORRUPT');
+    await until(() => captured.stdout.includes('"mine"'));
+    let settled = false;
+    void stopped.finally(() => {
+      settled = true;
+    });
+    await copyFile(join(theirs, stray), join(mine, stray));
+    await until(() => settled || captured.stdout.includes('theirs'));
+    stop.abort();
+    expect(captured.stdout).not.toContain('theirs');
+    expect(await stopped).toMatchObject({
+      message: expect.stringContaining(`${join(mine, stray)} belongs to another log`),
+    });
+  });
+
   it('-f stops with WAL_KEY_MISSING when the writer goes on in a new encrypted segment', async () => {
     const dir = tempDir();
     const plain = await Wal.open(dir).build();

@@ -100,7 +100,7 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
   if (options.follow) {
     await followLog(
       dir,
-      { segment: active, nextLsn },
+      { segment: active, nextLsn, logId },
       {
         onRecord: print,
         ...(options.signal ? { signal: options.signal } : {}),

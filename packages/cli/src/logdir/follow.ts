@@ -1,11 +1,12 @@
 import { open } from 'node:fs/promises';
 import {
   BodyKind,
+  checkLogId,
   decodeBatchBody,
   decodeFileHeader,
   decodeRecordBody,
+  type FileHeader,
   FrameScanner,
-  type RecordFile,
   WalError,
   WalErrorCode,
   type WalRecord,
@@ -20,6 +21,8 @@ import { encryptedLogError } from './encrypted.js';
 export interface FollowPosition {
   readonly segment: SegmentFile;
   readonly nextLsn: bigint;
+  /** This log's id (undefined for version 1 segments): a segment naming another is refused. */
+  readonly logId: bigint | undefined;
 }
 
 export interface FollowOptions {
@@ -36,7 +39,7 @@ interface Reading {
   /** Offset and first 8 bytes (CRC and length) of the last frame read from this segment. */
   last: { offset: number; header: Buffer } | null;
   /** The segment's header, read once: its records' times are relative to it. */
-  file: RecordFile | null;
+  file: FileHeader | null;
 }
 
 const HEADER_LENGTH = 64;
@@ -50,8 +53,9 @@ const FRAME_HEADER = 8;
  * appears, after draining the one it was in. Every record must follow the one before: a
  * record past the next LSN means the writer deleted records this follower had not read yet
  * (truncateBefore, retention); a segment rewritten without the frame last read from it, or
- * a record before the next LSN, that the writer cut the log and wrote again (truncateAfter).
- * Either stops the follow with a WalError rather than skip or mix records.
+ * a record before the next LSN, that the writer cut the log and wrote again (truncateAfter);
+ * a segment whose header names another log id, a stray copied in. Each stops the follow with
+ * a WalError rather than skip records or mix in another history.
  */
 export async function followLog(
   dir: string,
@@ -81,14 +85,14 @@ export async function followLog(
   };
   while (!options.signal?.aborted) {
     const before = reading.offset;
-    const present = await readNewFrames(dir, reading, onRecord, onCut);
+    const present = await readNewFrames(dir, reading, start.logId, onRecord, onCut);
     if (reading.offset === before) {
       const next = (await listSegmentFiles(dir)).find((s) => s.firstLsn > reading.segment.firstLsn);
       // Gone with nothing after it: a cut below this segment deleted it (truncateAfter).
       if (!present && next === undefined && shown) onCut();
       if (next) {
         // The writer sealed this segment: one last read, then move on.
-        await readNewFrames(dir, reading, onRecord, onCut);
+        await readNewFrames(dir, reading, start.logId, onRecord, onCut);
         Object.assign(reading, {
           segment: next,
           offset: HEADER_LENGTH,
@@ -122,14 +126,20 @@ function cutBelow(dir: string, expected: bigint): WalError {
   );
 }
 
-/** The header of `segment`, open as `handle` (WAL_CORRUPT if it cannot be read). */
+/**
+ * The header of `segment`, open as `handle`: WAL_CORRUPT if it cannot be read or names
+ * another log than `logId`.
+ */
 async function readHeader(
   handle: Awaited<ReturnType<typeof open>>,
   segment: SegmentFile,
-): Promise<RecordFile> {
-  const header = Buffer.alloc(HEADER_LENGTH);
-  const { bytesRead } = await handle.read(header, 0, HEADER_LENGTH, 0);
-  return decodeFileHeader(header.subarray(0, bytesRead), segment.path);
+  logId: bigint | undefined,
+): Promise<FileHeader> {
+  const bytes = Buffer.alloc(HEADER_LENGTH);
+  const { bytesRead } = await handle.read(bytes, 0, HEADER_LENGTH, 0);
+  const header = decodeFileHeader(bytes.subarray(0, bytesRead), segment.path);
+  checkLogId(header, segment.path, logId);
+  return header;
 }
 
 /**
@@ -139,6 +149,7 @@ async function readHeader(
 async function readNewFrames(
   dir: string,
   reading: Reading,
+  logId: bigint | undefined,
   onRecord: (record: WalRecord) => void,
   onCut: () => never,
 ): Promise<boolean> {
@@ -157,7 +168,7 @@ async function readNewFrames(
     }
     reading.ino = ino;
     if (size <= reading.offset) return true;
-    reading.file ??= await readHeader(handle, reading.segment);
+    reading.file ??= await readHeader(handle, reading.segment, logId);
     const from = reading.offset;
     const buf = Buffer.allocUnsafe(size - from);
     const { bytesRead } = await handle.read(buf, 0, buf.length, from);
