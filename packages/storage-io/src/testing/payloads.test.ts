@@ -1,3 +1,4 @@
+import { expectWalError } from '@walnut/codec/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { payloadFor, payloadNumber } from './payloads.js';
@@ -59,5 +60,15 @@ describe('payloadFor and payloadNumber', () => {
     expect(payloadFor(0x0102n, 2)).toEqual(Buffer.from([2, 1]));
     expect(payloadFor(5, 0).length).toBe(0);
     expect(payloadNumber(payloadFor(5, 7))).toBeNull();
+  });
+
+  it('refuses a number it cannot write in 8 bytes, or a size that is no length, with WAL_BAD_ARGUMENT', () => {
+    for (const n of [-1, 2n ** 64n, -1n, 1.5, Number.MAX_SAFE_INTEGER + 2, Number.NaN]) {
+      expectWalError(() => payloadFor(n), 'WAL_BAD_ARGUMENT');
+    }
+    for (const size of [-1, 2.5, Number.NaN]) {
+      expectWalError(() => payloadFor(1, size), 'WAL_BAD_ARGUMENT');
+    }
+    expect(payloadNumber(payloadFor(2n ** 64n - 1n))).toBe(2n ** 64n - 1n);
   });
 });

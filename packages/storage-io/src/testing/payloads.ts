@@ -1,3 +1,5 @@
+import { badArgument } from '@walnut/codec';
+
 /**
  * Record payloads that say which record they are, so a test can check what a log hands back
  * without keeping a copy of what it wrote: `payloadFor(n, size)` is `n` as 8 bytes
@@ -7,10 +9,15 @@
  * one. The filler is the check: from 24 bytes on (16 of filler) a chance match is out of reach.
  */
 const NUMBER_BYTES = 8;
+const MAX_N = 2n ** 64n - 1n;
 
 /** `size` bytes (32 by default) that identify record `n` (0 ≤ n < 2^64); shorter than 8, a prefix. */
 export function payloadFor(n: number | bigint, size = 32): Buffer {
-  const id = BigInt(n);
+  const id = typeof n === 'number' && Number.isSafeInteger(n) ? BigInt(n) : n;
+  if (typeof id !== 'bigint' || id < 0n || id > MAX_N)
+    badArgument('payloadFor(n)', 'an integer in 0..2^64-1 (a number or a bigint)', n);
+  if (!Number.isSafeInteger(size) || size < 0)
+    badArgument('payloadFor(n, size)', 'a non-negative integer', size);
   const head = Buffer.alloc(NUMBER_BYTES);
   head.writeBigUInt64LE(id);
   const payload = Buffer.alloc(size);
