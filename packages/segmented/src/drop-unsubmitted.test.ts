@@ -69,6 +69,28 @@ describe('dropUnsubmittedAbove', () => {
     expect(await lsnsAfterReopen(memory)).toEqual(upTo(5));
   });
 
+  it('rejects a sync waiting for a dropped record, which nothing could cover', async () => {
+    const memory = new MemoryStorageIo();
+    const io = new FaultyStorageIo(memory);
+    const wal = await SegmentedWal.open({ dir: DIR, io });
+    io.holdCompletions();
+    wal.append({ payload: payloadFor(1n) });
+    const first = wal.sync();
+    // A round is under way: these wait in the buffer, and the sync for them waits too.
+    for (let i = 2n; i <= 3n; i++) wal.append({ payload: payloadFor(i) });
+    const synced = wal.sync();
+    expect(wal.dropUnsubmittedAbove(1n)).toBe(1n);
+    const settled = await Promise.race([
+      synced.then(String, (error: unknown) => error),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 100)),
+    ]);
+    expect(settled).toMatchObject({ code: 'WAL_CLOSED', details: { lsn: 2n } });
+    io.releaseCompletions();
+    expect(await first).toBe(1n);
+    await wal.close();
+    expect(await lsnsAfterReopen(memory)).toEqual(upTo(1));
+  });
+
   it('keeps records whose full buffers already went out, across many direct-I/O writes', async () => {
     const io = new MemoryStorageIo();
     // Small buffers: full ones go out at once, each ending at a block boundary with the

@@ -47,6 +47,7 @@ import {
   checkLsnArgument,
   checkNotBelowFloor,
   closedError,
+  droppedError,
   lsnMismatch,
   lsnsUsedUp,
   readOnlyError,
@@ -564,6 +565,9 @@ export class SegmentedWal {
     const keep = lsn > p.submittedLsn ? lsn : p.submittedLsn;
     if (keep >= p.nextLsn - 1n || p.bufferedBytes === 0) return p.nextLsn - 1n;
     p.dropBufferedAbove(keep);
+    // A flush or sync that waits for a dropped record would wait for ever, and the sync
+    // rounds it keeps asking for would never let close() finish.
+    this.rounds.rejectFrom(p.nextLsn, droppedError(p.nextLsn));
     return p.nextLsn - 1n;
   }
 

@@ -4,6 +4,15 @@ export function closedError(): WalError {
   return WalError.closed('the log', 'open it again to use it');
 }
 
+/** For a flush or sync that waited for records `dropUnsubmittedAbove` dropped from `from` on. */
+export function droppedError(from: bigint): WalError {
+  return new WalError(
+    WalErrorCode.CLOSED,
+    `the records from LSN ${from} on were dropped before they were written (dropUnsubmittedAbove, as the log closes): no flush or sync can cover them; append them again to a log that is open`,
+    { details: { lsn: from } },
+  );
+}
+
 export function readOnlyError(what: string): WalError {
   return new WalError(
     WalErrorCode.READ_ONLY,
