@@ -125,6 +125,17 @@ describe('a takeover the disk cuts short', () => {
   });
 });
 
+describe('an owner file that cannot be read', () => {
+  // A directory in its place: reading it fails with EISDIR, as it fails with EMFILE when the
+  // process has no descriptor left, and every read of it, the cleanup's included, fails.
+  it('is refused with WAL_IO naming it, never with the raw error of the cleanup', async () => {
+    const path = freshOwnerPath();
+    mkdirSync(path);
+    const error = await expectWalError(claimOwnerFile(path, self), 'WAL_IO');
+    expect(error.message).toContain(path);
+  });
+});
+
 describe('an owner file of this process, left by a worker thread that ended', () => {
   const left = (flock: boolean) => formatOwnerRecord(newOwnerRecord(self, flock));
 

@@ -46,8 +46,11 @@ export async function claimOwnerFile(
     return await claimRounds(path, mine, flockHeld);
   } catch (error) {
     // Failed part way (a full disk, say): a record of ours left at `path` would refuse this
-    // process's next attempt as if another writer of its own held the log.
-    removeIfMine(path, mine);
+    // process's next attempt as if another writer of its own held the log. Removing it can
+    // fail for the same reason (no descriptor left): the first failure is the one reported.
+    try {
+      removeIfMine(path, mine);
+    } catch {}
     throw ioErrorFromNode(error, 'lock', path);
   }
 }
@@ -191,7 +194,11 @@ function claimed(path: string, mine: OwnerRecord): OwnerFileClaim {
     release() {
       if (released) return;
       released = true;
-      removeIfMine(path, mine);
+      try {
+        removeIfMine(path, mine);
+      } catch (error) {
+        throw ioErrorFromNode(error, 'unlock', path);
+      }
     },
   };
 }
