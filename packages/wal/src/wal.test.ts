@@ -354,6 +354,25 @@ describe('Wal: lifecycle', () => {
     expect(engine.closed).toBe(true);
   });
 
+  it('shutdown(Infinity) waits for the drain without a deadline; NaN and -1 are refused', async () => {
+    const { wal, engine } = await openFakeWal();
+    engine.hold = true;
+    const first = wal.append(payload(1));
+    const shutdown = settled(wal.shutdown(Number.POSITIVE_INFINITY));
+    // Past the 1 ms that setTimeout makes of a delay it cannot hold.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(wal.state).toBe('draining');
+    engine.release();
+    expect(await first).toBe(1n);
+    expect((await shutdown).ok).toBe(true);
+    expect(engine.closed).toBe(true);
+    for (const timeoutMs of [Number.NaN, -1]) {
+      const { wal: other } = await openFakeWal();
+      await expectWalError(other.shutdown(timeoutMs), 'WAL_BAD_ARGUMENT');
+      await other.close();
+    }
+  });
+
   it('a shutdown whose final sync fails closes the poisoned log and reports the failure', async () => {
     const { wal, engine } = await openFakeWal({ durability: 'none' });
     await wal.append(payload(1));

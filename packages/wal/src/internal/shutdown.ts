@@ -36,11 +36,11 @@ export class Shutdown {
     if (status.closed) return this.closing ?? Promise.resolve();
     if (this.host.readOnly) return this.close();
     if (this.attempt) return this.attempt;
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
       return Promise.reject(
         new WalError(
           WalErrorCode.BAD_ARGUMENT,
-          `timeoutMs must be a non-negative number, got ${timeoutMs}`,
+          `timeoutMs must be a number of milliseconds ≥ 0 (Infinity: no deadline), got ${timeoutMs}`,
         ),
       );
     }
