@@ -150,6 +150,7 @@ export {
   pathOption,
 } from './options/option-checks.js';
 export { checkOptionKeys, unknownOption } from './options/unknown-option.js';
+export { isThenable, READ_SLICE_MS, ReadSlices } from './reading/read-slices.js';
 export { BufferView, bufferView } from './values/buffer-view.js';
 export { isBytes } from './values/bytes.js';
 export { jsonReady, jsonSafe } from './values/json.js';

@@ -16,11 +16,13 @@ import {
   FrameStop,
   invalidArgument,
   ioErrorFromNode,
+  isThenable,
   isWalError,
   KeyRing,
   MAX_FRAME_BODY,
   pathOption,
   plainRecordLsn,
+  type ReadSlices,
   RecordCursor,
   segmentFileName,
   WalError,
@@ -367,13 +369,20 @@ export class MmapWalReader {
    * promise (or any thenable), which is returned as it is: await it, then call `drain` again
    * to go on. One call walks a whole run of frames in a loop of its own, without a method
    * call per record. Inside `fn` the reader is where nextRecord() would leave it (`lastLsn`
-   * is the record given); if `fn` throws, that record counts as handed out.
+   * is the record given); if `fn` throws, that record counts as handed out. With `slices`,
+   * it also returns, as such a promise, the event loop's turn once their slice is spent: a
+   * mapping never makes it wait. It looks between runs (at most 4096 frames) and each time
+   * it is called, never inside a run: a turn in the middle of one made replay ~15% slower
+   * (decision 0312).
    */
-  drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
+  drain(fn: (record: WalRecord) => unknown, slices?: ReadSlices): PromiseLike<unknown> | undefined {
     if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
     if (typeof fn !== 'function')
       badArgument('drain(fn): fn', 'a function called for each record', fn);
+    if (slices !== undefined && typeof slices?.spent !== 'function')
+      badArgument('drain(fn, slices): slices', 'a ReadSlices from @walnut/codec', slices);
     for (;;) {
+      if (slices?.spent()) return slices.pause();
       const i = this.at;
       if (i < this.fastEnd) {
         const pending = this.drainRun(fn, i);
@@ -604,14 +613,6 @@ export class MmapWalReader {
     this.fastEnd = 0;
     this.source.close();
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== undefined &&
-    value !== null &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
 }
 
 /**

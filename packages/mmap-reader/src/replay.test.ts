@@ -411,3 +411,27 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
     await expectWalError(replay(1 as unknown as bigint), WalErrorCode.BAD_ARGUMENT);
   });
 });
+
+describe('replaySegmentsMmap over records that never wait for I/O', () => {
+  it('lets the event loop turn while fn works, between runs of frames, not only at its end', async () => {
+    // One sealed segment of 20,000 records (then the active one), 5 runs of at most 4096.
+    const count = 20_000;
+    writeSegment(dir, { firstLsn: 1n, frames: records(count, 100) });
+    writeSegment(dir, { firstLsn: BigInt(count + 1), frames: records(1) });
+    let handedOut = 0;
+    const turns: number[] = [];
+    const tick = () => {
+      turns.push(handedOut);
+      if (handedOut < count) setTimeout(tick, 0);
+    };
+    await replaySegmentsMmap(dir, 1n, () => {
+      if (handedOut++ === 0) setTimeout(tick, 0);
+      // 5 µs of work per record, 100 ms in all: several slices.
+      const end = performance.now() + 0.005;
+      while (performance.now() < end);
+    });
+    expect(handedOut).toBe(count);
+    expect(turns.length).toBeGreaterThanOrEqual(2);
+    expect(turns[0]).toBeLessThan(count / 2);
+  });
+});

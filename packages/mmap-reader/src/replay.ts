@@ -5,9 +5,11 @@ import {
   Errno,
   gapsCover,
   invalidArgument,
+  isThenable,
   isWalError,
   type LsnGap,
   pathOption,
+  ReadSlices,
   type SuffixCut,
   WalError,
   WalErrorCode,
@@ -92,6 +94,8 @@ export async function replaySegmentsMmap(
   const cursor = new DirectoryReplay(dir, fromLsn, options);
   let records = 0;
   let lastLsn: bigint | null = null;
+  // A mapping never waits: the event loop turns only when a slice is spent (decision 0312).
+  const slices = new ReadSlices();
   const counted = (record: WalRecord) => {
     records++;
     return fn(record);
@@ -105,13 +109,12 @@ export async function replaySegmentsMmap(
         while (record !== null && record.lsn < fromLsn) record = reader.nextRecord();
         if (record === null) continue;
         const result = counted(record);
-        if (result !== undefined && typeof (result as Promise<void>).then === 'function')
-          await result;
+        if (isThenable(result)) await result;
       }
       for (
-        let pending = reader.drain(counted);
+        let pending = reader.drain(counted, slices);
         pending !== undefined;
-        pending = reader.drain(counted)
+        pending = reader.drain(counted, slices)
       )
         await pending;
       lastLsn = reader.lastLsn ?? lastLsn;

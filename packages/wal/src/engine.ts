@@ -1,4 +1,4 @@
-import type { KeyRing, WalError, WalRecord, WalRecordInput } from '@walnut/codec';
+import type { KeyRing, ReadSlices, WalError, WalRecord, WalRecordInput } from '@walnut/codec';
 import type {
   RecoveryReport,
   SegmentedWalConfig,
@@ -32,9 +32,10 @@ export interface SegmentRecords {
   next(): WalRecord | null;
   /**
    * Hands the records `next()` would return to `fn` until the end (undefined) or until `fn`
-   * returns a promise, which it returns: await it and call again. A loop without a call per record.
+   * returns a promise, or `slices` is spent, which it returns: await it and call again. A
+   * loop without a call per record.
    */
-  drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined;
+  drain(fn: (record: WalRecord) => unknown, slices: ReadSlices): PromiseLike<unknown> | undefined;
   /** Throws WAL_CORRUPT if the segment stopped at damage: what was written whole is never torn. */
   finish(): void;
   close(): void;

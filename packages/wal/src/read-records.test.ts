@@ -1,9 +1,13 @@
 import type { WalRecord } from '@walnut/codec';
 import type { SegmentInfo } from '@walnut/segmented';
-import { describe, expect, it } from 'vitest';
+import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FakeEngine, fakeSegment } from '../test/fake-engine.js';
 import type { EngineSegment } from './engine.js';
 import { RecordIterator, WalRecordSource } from './read-records.js';
+import { Wal } from './wal.js';
+
+afterAll(removeTempDirs);
 
 /** A log whose first segment is behind the active one but not sealed yet (a rollover in progress). */
 class RollingEngine extends FakeEngine {
@@ -94,4 +98,80 @@ describe('WalRecordSource', () => {
     expect(await lsnsRead(engine, mapped, 5n, true)).toEqual([5n]);
     expect(mapped).toEqual([]);
   });
+});
+
+describe('reading mapped segments, which never wait for I/O', () => {
+  // 100 ms of the consumer's work in all: several slices. `replay(fn)` with a synchronous fn
+  // looks at the clock between runs of up to 4096 records, the others every 64 records.
+  const RECORDS = 20_000;
+  const PER_RECORD_MS = 0.005;
+
+  /** A closed log of RECORDS records, in many segments or one, each read through a mapping. */
+  async function mappedLog(segmentSize: number): Promise<string> {
+    const dir = tempDir();
+    const wal = await Wal.open(dir).segmentSize(segmentSize).durability('none').build();
+    const payloads = Array.from({ length: RECORDS }, (_, i) => payloadFor(i, 100));
+    await wal.appendMany(payloads);
+    await wal.close();
+    return dir;
+  }
+
+  /**
+   * How many records were handed out at each turn of the event loop's timers while `read`
+   * gave every record to a consumer that works on each for PER_RECORD_MS.
+   */
+  async function turnsWhile(
+    read: (consume: (record: WalRecord) => void) => Promise<void>,
+  ): Promise<number[]> {
+    let handedOut = 0;
+    const turns: number[] = [];
+    const tick = () => {
+      turns.push(handedOut);
+      if (handedOut < RECORDS) setTimeout(tick, 0);
+    };
+    await read(() => {
+      if (handedOut++ === 0) setTimeout(tick, 0);
+      const end = performance.now() + PER_RECORD_MS;
+      while (performance.now() < end);
+    });
+    expect(handedOut).toBe(RECORDS);
+    return turns;
+  }
+
+  const readers: [string, (wal: Wal, consume: (record: WalRecord) => void) => Promise<void>][] = [
+    ['replay', (wal, consume) => wal.replay(1n, consume)],
+    [
+      'replay with an async fn',
+      (wal, consume) => wal.replay(1n, async (record) => consume(record)),
+    ],
+    [
+      'iterator',
+      async (wal, consume) => {
+        for await (const record of wal.iterator(1n)) consume(record);
+      },
+    ],
+    [
+      'tail',
+      async (wal, consume) => {
+        for await (const record of wal.tail(1n)) {
+          consume(record);
+          if (record.lsn === BigInt(RECORDS)) break;
+        }
+      },
+    ],
+  ];
+
+  const cases = readers.flatMap(([name, read]) =>
+    [8192, 64 * 1024 * 1024].map((segmentSize) => [name, segmentSize, read] as const),
+  );
+  it.each(cases)(
+    '%s lets the timers run while it reads, not only at its end (segments of %i bytes)',
+    async (_, segmentSize, read) => {
+      const wal = await Wal.open(await mappedLog(segmentSize)).build();
+      const turns = await turnsWhile((consume) => read(wal, consume));
+      expect(turns.length).toBeGreaterThanOrEqual(2);
+      expect(turns[0]).toBeLessThan(RECORDS / 2);
+      await wal.close();
+    },
+  );
 });

@@ -1,4 +1,4 @@
-import type { WalRecord } from '@walnut/codec';
+import { isThenable, ReadSlices, type WalRecord } from '@walnut/codec';
 import { type SuffixCuts, truncatedError } from '@walnut/segmented';
 import type { EngineSegment, LogEngine, SegmentOpener, SegmentRecords } from './engine.js';
 
@@ -11,6 +11,8 @@ const PAGE_RECORDS = 16_384;
  * one when reading starts at or before it; the rest through the engine's bounded reads.
  * `next()` hands out what is at hand without waiting; `more()` fetches the next segment or
  * page. Replay and the iterator both drive it, so neither pays the async machinery per record.
+ * A mapped segment never waits, so once a slice of event-loop time is spent (decision 0312)
+ * nothing is at hand until `more()` let the loop turn.
  * Not a durable `Cursor` (cursors/): it keeps no position beyond one read.
  */
 export class WalRecordSource {
@@ -29,6 +31,9 @@ export class WalRecordSource {
   private engineDone = false;
   /** The cuts generation this cursor's reader started at (see `checkCuts`). */
   private since: number;
+  private readonly slices = new ReadSlices();
+  /** The slice is spent: `more()` lets the event loop turn before anything else is handed out. */
+  private pausing = false;
 
   /**
    * `readsUnsealed`: the segment being written may be read up to its `writtenBytes`. Only
@@ -61,6 +66,13 @@ export class WalRecordSource {
 
   /** The next record, or undefined when `more()` must be awaited first. */
   next(): WalRecord | undefined {
+    if (this.pausing) return undefined;
+    const record = this.take();
+    if (record !== undefined && this.slices.handedOut()) this.pausing = true;
+    return record;
+  }
+
+  private take(): WalRecord | undefined {
     if (this.cuts !== undefined && this.cuts.generation !== this.since) return this.stopAtCut();
     const reader = this.reader;
     if (reader !== null) {
@@ -89,23 +101,27 @@ export class WalRecordSource {
    */
   drain(fn: (record: WalRecord) => unknown): PromiseLike<unknown> | undefined {
     if (this.cuts !== undefined && this.cuts.generation !== this.since) return this.stopAtCut();
+    if (this.pausing) return this.pause();
     const reader = this.reader;
     if (reader !== null && this.readerWhole) {
-      const pending = reader.drain(fn);
+      const pending = reader.drain(fn, this.slices);
       if (pending !== undefined) return pending;
       this.closeReader(true);
       return undefined;
     }
     for (let record = this.next(); record !== undefined; record = this.next()) {
       const result = fn(record);
-      if (result !== undefined && typeof (result as PromiseLike<unknown>).then === 'function')
-        return result as PromiseLike<unknown>;
+      if (isThenable(result)) return result;
     }
     return undefined;
   }
 
   /** Makes more records available to `next()`; false once every record was handed out. */
   async more(): Promise<boolean> {
+    if (this.pausing) {
+      await this.pause();
+      return true;
+    }
     if (this.cuts !== undefined && this.cuts.generation !== this.since) this.checkCuts();
     if (this.cursor > this.upTo) return false;
     if (this.mapped === null) this.mapped = await this.segmentsToMap();
@@ -170,6 +186,11 @@ export class WalRecordSource {
     this.since = cuts.generation;
     this.mapped = [];
     this.mappedAt = 0;
+  }
+
+  private async pause(): Promise<void> {
+    await this.slices.pause();
+    this.pausing = false;
   }
 
   /** Stops early (a caller broke out of its loop): closes what is open. */

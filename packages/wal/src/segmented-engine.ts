@@ -42,7 +42,7 @@ function segmentRecords(segment: EngineSegment, keyRing: KeyRing | undefined): S
   });
   return {
     next: () => reader.nextRecord(),
-    drain: (fn) => reader.drain(fn),
+    drain: (fn, slices) => reader.drain(fn, slices),
     finish() {
       const stop = reader.stopReason;
       if (stop === null) return;

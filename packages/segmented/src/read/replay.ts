@@ -3,6 +3,7 @@ import {
   type FrameScanner,
   isWalError,
   type KeyRing,
+  ReadSlices,
   type ScanStop,
   WalError,
   WalErrorCode,
@@ -177,7 +178,8 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * chunk at a time. Every chunk is a fresh buffer and records are views into it: a record
  * stays valid for as long as it is held, and memory is released as soon as the consumer
  * drops the records of a chunk. Records are decoded one by one as they are asked for, and
- * while a chunk lasts `next()` needs no I/O.
+ * while a chunk lasts `next()` needs no I/O; nor, from the page cache, does reading the next
+ * chunk, so `next()` lets the event loop turn once its slice is spent (decision 0312).
  */
 export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
   private readonly chunks: AsyncGenerator<Chunk, void, void>;
@@ -197,6 +199,9 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
   private damage: WalError | null = null;
   /** File offset of the frame of the record read last. */
   private frameAt = 0;
+  private readonly slices = new ReadSlices();
+  /** The slice is spent: `next()` lets the event loop turn before anything else is handed out. */
+  private pausing = false;
 
   constructor(source: ReplaySource, from: bigint, resume?: ReplayPosition, paging = false) {
     this.paging = paging;
@@ -212,6 +217,7 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
   }
 
   next(): Promise<IteratorResult<WalRecord>> {
+    if (this.pausing) return this.resume();
     const rec = this.nextAtHand();
     if (rec !== null) return Promise.resolve({ done: false, value: rec });
     return this.refill();
@@ -219,11 +225,19 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
 
   /**
    * The next record when it is in the chunk at hand (no promise, no I/O); null when `next()`
-   * must read on, or the end was reached.
+   * must read on, or the end was reached, or the event loop's turn is due.
    */
   nextAtHand(): WalRecord | null {
-    if (this.at < this.ready.length) return this.ready[this.at++]!;
-    return this.fromChunk();
+    if (this.pausing) return null;
+    const rec = this.at < this.ready.length ? this.ready[this.at++]! : this.fromChunk();
+    if (rec !== null && this.slices.handedOut()) this.pausing = true;
+    return rec;
+  }
+
+  private async resume(): Promise<IteratorResult<WalRecord>> {
+    await this.slices.pause();
+    this.pausing = false;
+    return this.next();
   }
 
   /**
@@ -305,12 +319,8 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
         return DONE;
       }
       this.chunk = step.value;
-      if (!this.paging) {
-        this.decodeChunk();
-        if (this.ready.length > 0) return { done: false, value: this.ready[this.at++]! };
-        continue;
-      }
-      const rec = this.fromChunk();
+      if (!this.paging) this.decodeChunk();
+      const rec = this.nextAtHand();
       if (rec !== null) return { done: false, value: rec };
     }
   }
