@@ -379,7 +379,7 @@ export class MmapWalReader {
     if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
     if (typeof fn !== 'function')
       badArgument('drain(fn): fn', 'a function called for each record', fn);
-    if (slices !== undefined && typeof slices?.spent !== 'function')
+    if (slices !== undefined && typeof slices.spent !== 'function')
       badArgument('drain(fn, slices): slices', 'a ReadSlices from @walnut/codec', slices);
     for (;;) {
       if (slices?.spent()) return slices.pause();

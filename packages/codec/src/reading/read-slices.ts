@@ -10,7 +10,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 export const READ_SLICE_MS = 20;
 
 /**
- * Records handed out between two looks at the clock (~30 ns each). The consumer's time
+ * Records handed out between two looks at the clock (~50 ns each, measured here). The consumer's time
  * counts too: one that spends 0.2 ms on each record still lets the loop turn every 20–35 ms.
  */
 export const RECORDS_PER_LOOK = 64;
