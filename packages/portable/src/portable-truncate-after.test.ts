@@ -81,9 +81,10 @@ describe('PortableWalWriter.truncateAfter', () => {
     const writer = await writerOn(memory);
     const offsets: number[] = [];
     for (let i = 1; i <= 5; i++) offsets.push(await writer.appendWithChecksum(data(i)));
-    // Something else zeroes record 3's header while the writer has the file open.
+    // Something else zeroes record 3's header, and the rest of its sector, while the writer
+    // has the file open.
     const fd = await memory.open(FILE);
-    await memory.write(fd, Buffer.alloc(8), offsets[2]!);
+    await memory.write(fd, Buffer.alloc(512 - (offsets[2]! % 512)), offsets[2]!);
     await memory.close(fd);
     const before = Buffer.from(memory.fileBytes(FILE)!);
     const refused = await expectWalError(writer.truncateAfter(4n), WalErrorCode.CORRUPT);

@@ -187,9 +187,10 @@ describe('PortableWalWriter: file layout', () => {
   });
 
   it('says what opening cut: a zeroed frame header and every record after it, with their LSNs', async () => {
-    // 300 records, all synced; then the header of record 150 reads back as zeros. The hole
-    // rule of FORMAT.md cannot tell this from writes a power loss lost, so the records are
-    // cut — and the writer says which, so that the loss is never silent.
+    // 300 records, all synced; then record 150's header and the rest of its sector read
+    // back as zeros. The hole rule of FORMAT.md cannot tell this from writes a power loss
+    // lost, so the records are cut — and the writer says which, so that the loss is never
+    // silent.
     const { io, writer } = await fresh();
     const offsets: number[] = [];
     for (let i = 1; i <= 300; i++)
@@ -198,7 +199,7 @@ describe('PortableWalWriter: file layout', () => {
     await writer.close();
     const size = io.fileBytes(FILE)!.length;
     const fd = await io.open(FILE);
-    await io.write(fd, Buffer.alloc(8), offsets[149]!);
+    await io.write(fd, Buffer.alloc(512 - (offsets[149]! % 512)), offsets[149]!);
     await io.close(fd);
 
     const again = await PortableWalWriter.open(FILE, { storageIo: io });

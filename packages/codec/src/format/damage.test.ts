@@ -48,9 +48,16 @@ describe('lostWritesHoleEnd', () => {
   }
   const AT = 121; // where the first frame ends: the damage starts here
 
-  it('finds the later frame after a zero frame header (a write that never arrived)', () => {
-    const buf = tail((b) => b.fill(0, AT, AT + 8));
+  it('finds the later frame after zeros from a frame header to its sector end (a write that never arrived)', () => {
+    const buf = tail((b) => b.fill(0, AT, 512));
     expect(lostWritesHoleEnd(buf, AT, 4096 + AT)).toBe(2048);
+  });
+
+  it('is -1 for a zero frame header whose zeros stop short of the sector end (issue 57)', () => {
+    // A lost write leaves whole sectors as they were; 22 zeros over a header are damage.
+    const zeroedTo = (end: number) => tail((b) => b.fill(0, AT, end));
+    expect(lostWritesHoleEnd(zeroedTo(AT + 22), AT, 4096 + AT)).toBe(-1);
+    expect(lostWritesHoleEnd(zeroedTo(511), AT, 4096 + AT)).toBe(-1);
   });
 
   it('finds it after a whole zero sector, aligned by the file offset, not the buffer', () => {

@@ -141,11 +141,14 @@ export const DISK_SECTOR = 512;
 /**
  * Index of the first valid frame after damage at `buf[index]` (file offset `fileOffset`)
  * when the damage is the mark of writes a power loss lost, else -1. Unsynced writes may
- * reach the disk out of order, and one that never arrived reads as zeros: so a zero frame
- * header at `index`, a whole zero sector (aligned in the file) before the next valid frame,
- * or a header whose bytes before a sector boundary are zeros and whose others are those of
- * a frame ending at the next valid one (`lostHeaderStart`). A bit flip never zeroes a
- * header or a sector, and a frame that checks out at `index` (its body malformed) was
+ * reach the disk out of order, and one that never arrived reads as zeros, whole sectors of
+ * them: so zeros from `index` to the end of its sector (a zero frame header in a sector
+ * that never arrived), a whole zero sector (aligned in the file) before the next valid
+ * frame, or a header whose bytes before a sector boundary are zeros and whose others are
+ * those of a frame ending at the next valid one (`lostHeaderStart`). A bit flip never
+ * zeroes a sector, nor does a zeroed run that stops short of a sector boundary (issue 57:
+ * 22 zero bytes over a synced header were taken for a hole, and the frames after it cut).
+ * A frame that checks out at `index` (its body malformed) was
  * written as it is: both are damage, as is damage with no valid frame after it (a torn
  * write, for `classifyDamage`). Only for the unsynced tail of a file: in synced data a disk
  * that zeroed a sector looks the same.
@@ -165,10 +168,12 @@ export function lostWritesHoleEnd(
   if (len > 0 && checksOut(b, index, len)) return -1;
   const next = findValidFrameIn(b, index + 1, b.length, maxFrameBody);
   if (next < 0) return -1;
-  if (next - index >= FRAME_HEADER_SIZE && isZeroFilled(b, index, index + FRAME_HEADER_SIZE))
-    return next;
-  if (lostHeaderStart(b, index, fileOffset, next, maxFrameBody)) return next;
-  const firstSector = index + ((DISK_SECTOR - (fileOffset % DISK_SECTOR)) % DISK_SECTOR);
+  const toBoundary = DISK_SECTOR - (fileOffset % DISK_SECTOR);
+  if (toBoundary >= FRAME_HEADER_SIZE) {
+    // The header lies in one sector, which never arrived: zeros from it to the sector's end.
+    if (next >= index + toBoundary && isZeroFilled(b, index, index + toBoundary)) return next;
+  } else if (lostHeaderStart(b, index, fileOffset, next, maxFrameBody)) return next;
+  const firstSector = index + (toBoundary % DISK_SECTOR);
   for (let s = firstSector; s + DISK_SECTOR <= next; s += DISK_SECTOR) {
     if (isZeroFilled(b, s, s + DISK_SECTOR)) return next;
   }

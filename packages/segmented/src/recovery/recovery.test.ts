@@ -121,11 +121,18 @@ describe('recovery on open', () => {
     const path = segments.at(-1)!.path;
     const bytes = io.fileBytes(path)!;
     const lastFrame = bytes.subarray(bytes.length - 124); // 8 + 12 + 4 (time) + 100
-    // What a crash leaves when a later write reached the disk and an earlier one did not.
-    const at = await appendRaw(io, path, Buffer.concat([Buffer.alloc(20), lastFrame]));
+    // What a crash leaves when a later write reached the disk and an earlier one did not:
+    // the sector the earlier one was in reads as zeros to its end.
+    const at = bytes.length;
+    const hole = Buffer.alloc(1024 - at);
+    await appendRaw(io, path, Buffer.concat([hole, lastFrame]));
     await expectWalError(SegmentedWal.open({ dir: DIR, io, recovery: 'strict' }), 'WAL_CORRUPT');
     const wal = await SegmentedWal.open({ dir: DIR, io });
-    expect(wal.recoveryReport.tornTail).toMatchObject({ offset: at, bytes: 144, cut: true });
+    expect(wal.recoveryReport.tornTail).toMatchObject({
+      offset: at,
+      bytes: hole.length + 124,
+      cut: true,
+    });
     expect(wal.recoveryReport.tornTail!.reason).toMatch(/hole/);
     expect(wal.nextLsn).toBe(6n);
     await wal.close();
