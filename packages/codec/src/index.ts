@@ -80,6 +80,11 @@ export {
   isZeroFilled,
   lostWritesHoleEnd,
 } from './format/damage.js';
+export {
+  DURABLE_MARK_SIZE,
+  durableMarkEnd,
+  encodeDurableMark,
+} from './format/durable-mark.js';
 export { encodeFrame, sealFrame } from './format/frame.js';
 export {
   type FrameRun,

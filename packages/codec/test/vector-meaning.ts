@@ -13,6 +13,7 @@ import { encodeRetention, type RetentionSettings } from '../src/files/retention-
 import { BodyKind } from '../src/format/constants.js';
 import { type CoreEntry, encodeCoreEntryFrame } from '../src/format/core-entry.js';
 import { type FrameCipher, frameCipherWithFixedNonce, KeyRing } from '../src/format/crypto.js';
+import { encodeDurableMark } from '../src/format/durable-mark.js';
 import { encodeFrame } from '../src/format/frame.js';
 import {
   encodeBatchFrame,
@@ -32,6 +33,7 @@ export interface Vector {
     | 'records'
     | 'coreEntry'
     | 'padding'
+    | 'durableMark'
     | 'encrypted'
     | 'scan'
     | 'cursor'
@@ -164,6 +166,8 @@ export function encodeVector(v: Vector): Buffer {
       body[0] = BodyKind.PADDING;
       return Buffer.from(out.subarray(0, encodeFrame(out, 0, body)));
     }
+    case 'durableMark':
+      return Buffer.from(out.subarray(0, encodeDurableMark(out, 0, m.durableEnd as number)));
     case 'encrypted': {
       const cipher = vectorCipher(m);
       const records = (m.records as Json[]).map(recordOf);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeCursor } from '../src/files/cursor-file.js';
 import { decodeFileHeader } from '../src/files/file-header.js';
 import { decodeRetention } from '../src/files/retention-file.js';
+import { durableMarkEnd } from '../src/format/durable-mark.js';
 import { FrameScanner } from '../src/format/scanner.js';
 import {
   coreEntryOf,
@@ -50,6 +51,14 @@ describe('golden vectors (test/vectors/)', () => {
         expect(scanner.nextFrame()?.body).toEqual(
           Buffer.alloc(m.bodyLength as number, 0).fill(4, 0, 1),
         );
+        expect(scanner.nextRecord()).toBeNull();
+        expect(scanner.stop?.kind).toBe('eof');
+        break;
+      }
+      case 'durableMark': {
+        const scanner = new FrameScanner(bytes);
+        const body = scanner.nextFrame()!.body;
+        expect(durableMarkEnd(body, 0, body.length)).toBe(m.durableEnd);
         expect(scanner.nextRecord()).toBeNull();
         expect(scanner.stop?.kind).toBe('eof');
         break;

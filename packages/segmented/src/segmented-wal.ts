@@ -54,6 +54,7 @@ import {
   refreshOnWriter,
   ringTooLate,
 } from './usage-errors.js';
+import { writeCloseMark } from './write/close-mark.js';
 import { type Failures, unwrittenAtClose } from './write/failures.js';
 import { appendEncrypted, appendPayloadRun } from './write/frame-appends.js';
 import {
@@ -797,6 +798,8 @@ export class SegmentedWal {
     this.closed = true;
     await this.readerRefresh?.settled();
     await settleParts(this.parts, this.truncations);
+    if (!this.cfg.readOnly && failures.poison === null && p.writtenLsn === last)
+      await writeCloseMark(this.storageIo, this.segments.active(), p.direct);
     // Records appended before close that a full disk kept out of the file: the caller may
     // have been told of them (a Wal under 'none'), so close says so. (A failed write poisons
     // the log instead, which says so itself.)

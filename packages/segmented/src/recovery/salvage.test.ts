@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { decodeGaps, GAPS_FILE } from '@walnut/codec';
+import { DURABLE_MARK_SIZE, decodeGaps, GAPS_FILE } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo, type StorageIo } from '@walnut/storage-io';
 import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
@@ -183,15 +183,16 @@ describe('salvage keeps every intact record', () => {
     const { io, segments } = await logWith(40);
     const active = segments.at(-1)!;
     await flipByte(io, active.path, HEADER + 1 * FRAME + 70);
-    const bytes = io.fileBytes(active.path)!;
-    const cut = bytes.length - 30; // the last record's frame is cut short
+    // The records end where the durable mark the writer left at close begins.
+    const end = io.fileBytes(active.path)!.length - DURABLE_MARK_SIZE;
+    const cut = end - 30; // the last record's frame is cut short
     const fd = await io.open(active.path);
     await io.truncate(fd, cut);
     await io.close(fd);
     const wal = await salvage(io);
     expect(wal.recoveryReport.tornTail).toMatchObject({
       segment: active.path,
-      offset: bytes.length - FRAME,
+      offset: end - FRAME,
       bytes: FRAME - 30,
       cut: true,
     });

@@ -18,6 +18,7 @@ import {
 } from '@walnut/codec';
 import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from '../read/chunk-reader.js';
+import { highestDurableMark } from './durable-marks.js';
 
 // One segment as recovery reads it: its header and cipher, every frame's LSN continuity, and
 // a verdict on whatever follows the last valid frame (end, torn write, or damage).
@@ -154,6 +155,13 @@ async function judgeRest(
   const kind = classifyDamage(bytes, 0);
   if (kind !== 'corrupt' || !isLast) return { kind };
   const next = lostWritesHoleEnd(bytes, 0, offset);
+  const durable = next >= 0 ? highestDurableMark(bytes, next, offset) : -1;
+  if (durable > offset) {
+    return {
+      kind: 'corrupt',
+      reason: `zeros where a hole of lost writes would be, but a durable mark after them says a completed sync covered the file up to offset ${durable}`,
+    };
+  }
   if (next >= 0) {
     return {
       kind: 'torn',

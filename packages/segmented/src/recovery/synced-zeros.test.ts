@@ -45,4 +45,29 @@ describe('zeros at a frame boundary of the newest segment', () => {
     expect(wal.recoveryReport.salvaged[0]).toMatchObject({ lostLsns: { from: 10n, to: 10n } });
     await wal.close();
   });
+
+  // Zeros from a header to the end of its sector are what a sector a power loss kept from
+  // the disk leaves; the durable mark a closing writer leaves says these bytes were synced.
+  it('are WAL_CORRUPT when they reach the sector end but a durable mark after them covers them', async () => {
+    const { io, path } = await syncedLog(20);
+    const at = HEADER + 11 * FRAME; // 1,428: the header of LSN 12, 108 bytes before 1,536
+    await zero(io, path, at, 1536 - at);
+    const err = await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    expect(err.details).toMatchObject({ segment: path, offset: at });
+    expect(err.message).toMatch(/durable mark .* up to offset 2544/);
+  });
+
+  it('are a torn tail, reported, where no durable mark says they were synced', async () => {
+    const { io, path } = await syncedLog(20);
+    const end = HEADER + 20 * FRAME; // where the records end and the mark begins
+    const fd = await io.open(path);
+    await io.truncate(fd, end);
+    await io.close(fd);
+    const at = HEADER + 11 * FRAME;
+    await zero(io, path, at, 1536 - at);
+    const wal = await SegmentedWal.open({ dir: DIR, io });
+    expect(wal.recoveryReport.tornTail).toMatchObject({ segment: path, offset: at, cut: true });
+    expect(wal.nextLsn).toBe(12n);
+    await wal.close();
+  });
 });
