@@ -1,9 +1,14 @@
-import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeFloor } from '@walnut/codec';
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
-import { RecordingStorageIo, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import {
+  expectWalError,
+  RecordingStorageIo,
+  removeTempDirs,
+  tempDir,
+} from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   appendBytes,
@@ -69,6 +74,25 @@ describe('walnut repair', () => {
     expect(r.stdout).toContain('--salvage');
     expect(await readFile(seg.path)).toEqual(before);
     expect(await readdir(join(dir, '..'))).not.toContain(expect.stringContaining('.repair-'));
+  });
+
+  it('refuses zeros over a frame header with intact frames after them, as the library does (issue 57)', async () => {
+    const dir = tempDir();
+    const seg = await simpleLog(dir, 10);
+    const at = seg.frameOffsets[4]!;
+    const fh = await open(seg.path, 'r+');
+    await fh.write(Buffer.alloc(22), 0, 22, at);
+    await fh.close();
+    const before = await readFile(seg.path);
+    const verify = await cli('verify', dir);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain(`CORRUPT: ${seg.name} at offset ${at}`);
+    const r = await cli('repair', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('--salvage');
+    expect(await readFile(seg.path)).toEqual(before);
+    await expectWalError(SegmentedWal.open({ dir }), 'WAL_CORRUPT');
+    expect(await readFile(seg.path)).toEqual(before);
   });
 
   it('a backup that cannot be written fails (exit 3) as a WalError, changes nothing and leaves no partial copy', async () => {
