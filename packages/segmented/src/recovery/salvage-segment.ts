@@ -106,14 +106,21 @@ export async function salvageSegment(
   if (runs.length > 0) await io.syncDirectory(dir);
   const tailBytes = file.length - tail.start;
   // The end of the last segment, after whatever was kept: the remains of a write a crash
-  // interrupted (or of a file cut short), which any recovery cuts.
+  // interrupted (or of a file cut short), which any recovery cuts. Valid frames after the
+  // damage that start no run (a closing writer's durable mark, say) hold no LSN to keep:
+  // the LSNs lost are the tail's, however many it held, as for a torn write.
   const tornAtEnd = below === null && tail.kind === 'torn';
-  if (tornAtEnd && (runs.length > 0 || damage.kind === 'torn')) {
+  if (tornAtEnd) {
     report.tornTail = {
       segment: seg.path,
       offset: tail.start,
       bytes: tailBytes,
-      reason: runs.length > 0 ? 'no valid frame after the last intact run' : damage.reason,
+      reason:
+        runs.length > 0
+          ? 'no valid frame after the last intact run'
+          : damage.kind === 'torn'
+            ? damage.reason
+            : `${damage.reason}, none of them a record`,
       cut: true,
     };
   } else if (tail.kind === 'torn' || (below !== null && keptUpTo + 1n < below)) {

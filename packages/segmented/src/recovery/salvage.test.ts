@@ -203,6 +203,25 @@ describe('salvage keeps every intact record', () => {
     await wal.close();
   });
 
+  it("cuts a damaged last record before a closing writer's durable mark as the torn tail, so its LSN is reported", async () => {
+    const { io, segments } = await logWith(40);
+    const active = segments.at(-1)!;
+    const last = io.fileBytes(active.path)!.length - DURABLE_MARK_SIZE - FRAME;
+    await flipByte(io, active.path, last + 40);
+    await expectWalError(SegmentedWal.open({ dir: DIR, io }), 'WAL_CORRUPT');
+    const wal = await salvage(io);
+    expect(wal.recoveryReport.tornTail).toMatchObject({
+      segment: active.path,
+      offset: last,
+      bytes: FRAME + DURABLE_MARK_SIZE,
+      cut: true,
+    });
+    expect(wal.recoveryReport.salvaged).toEqual([]);
+    expect(await records(wal)).toEqual(lsns(1n, 39n));
+    expect(wal.nextLsn).toBe(40n);
+    await wal.close();
+  });
+
   it('works the same on an encrypted log (the kept frames are copied, never re-encrypted)', async () => {
     const encryption = testRing();
     const { io, segments } = await logWith(120, { encryption });
