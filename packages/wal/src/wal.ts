@@ -661,7 +661,7 @@ export class Wal {
     if (this.status.closed) return;
     if (this.waitsForCommit) this.queue.settle(durable);
     this.reads.wake();
-    this.retention?.progressed(this.engine.activeSegmentFirstLsn);
+    this.retention?.progressed(this.engine.activeSegmentFirstLsn, durable);
   }
 
   private async releaseEngine(): Promise<void> {
