@@ -262,7 +262,7 @@ describe('Wal over SegmentedWal with fault injection', () => {
     faulty.inject({ kind: 'enospc', afterBytes: 0 });
     expect(await wal.append(payload(1))).toBe(2n);
     const error = await expectWalError(wal.sync(), 'WAL_POISONED');
-    expect(error.message).toContain("records up to LSN 2 were acknowledged (durability 'none')");
+    expect(error.message).toContain("records 2..2 were acknowledged (durability 'none')");
     await wal.close();
   });
 

@@ -199,7 +199,9 @@ export class Wal {
     const backend = backendOf(this.engine, this.options.backendChoice);
     announceOpen(this.dir, this.options.readOnly, this.engine, backend);
     if (retention) {
-      this.retention = startRetention(this.dir, this.engine, this.cursorRegistry, retention);
+      this.retention = startRetention(this.dir, this.engine, this.cursorRegistry, retention, () =>
+        this.status.poisonedError(),
+      );
     }
     if (this.options.durability === 'interval')
       this.commit.startInterval(this.options.syncIntervalMs);
@@ -444,7 +446,7 @@ export class Wal {
       ? closedError()
       : this.options.readOnly
         ? readOnlyError('truncateBefore()')
-        : undefined;
+        : this.status.poisonedError();
     if (refusal) return Promise.reject(refusal);
     return this.engine.truncateBefore(lsn);
   }
@@ -563,7 +565,8 @@ export class Wal {
    * deleted and why. WAL_BAD_STATE without `retention()`.
    */
   applyRetention(): Promise<RetentionReport> {
-    if (this.status.closed) return Promise.reject(closedError());
+    const refusal = this.status.closed ? closedError() : this.status.poisonedError();
+    if (refusal) return Promise.reject(refusal);
     if (!this.retention) {
       return Promise.reject(
         new WalError(

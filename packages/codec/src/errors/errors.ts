@@ -107,6 +107,11 @@ export interface WalErrorDetails {
   lsn?: bigint;
   /** The log's floor, for errors about records below it (WAL_REPLAY_BELOW_FLOOR). */
   floorLsn?: bigint;
+  /**
+   * On a refused append (WAL_NO_SPACE, WAL_POISONED): true when the same append may succeed
+   * if made again on this log (once space is free), false when it never can (reopen first).
+   */
+  retryable?: boolean;
   [key: string]: unknown;
 }
 
