@@ -55,6 +55,11 @@ export const WalErrorCode = {
    * path is not a directory at all. Nothing was written to it.
    */
   NOT_A_LOG: 'WAL_NOT_A_LOG',
+  /**
+   * A read-only opener found no log directory at the path (a reader never creates one):
+   * most often its writer has not run yet. Open again once the writer has created it.
+   */
+  NOT_FOUND: 'WAL_NOT_FOUND',
   /** The log was opened read-only. */
   READ_ONLY: 'WAL_READ_ONLY',
   /** Replay was asked to start below the retained floor (those records were truncated). */
