@@ -28,6 +28,11 @@ describe('Wal over SegmentedWal (real files)', () => {
     expect(sent(await wal.segments())).toEqual([
       expect.objectContaining({ firstLsn: '1', lastLsn: '3', sealed: false }),
     ]);
+    expect(sent(await wal.truncateAfter(1n))).toEqual({
+      afterLsn: '1',
+      recordsRemoved: '2',
+      segmentsDeleted: 0,
+    });
     await wal.close();
   });
 
