@@ -166,7 +166,7 @@ describe('Wal over SegmentedWal (real files)', () => {
     const following = (async () => {
       for await (const record of wal.tail(1n, { signal: controller.signal })) {
         seen.push(record.lsn);
-        if (seen.length === 300) controller.abort();
+        if (seen.length === 300) break;
       }
     })();
     for (let i = 0; i < 300; i++) await wal.append(payload(i));

@@ -438,7 +438,7 @@ describe('Wal: tail', () => {
     const following = (async () => {
       for await (const record of wal.tail(2n, { signal: controller.signal })) {
         seen.push(`${record.lsn}:${record.payload}`);
-        if (seen.length === 3) controller.abort();
+        if (seen.length === 3) break;
       }
     })();
     await wal.append(payload(3));
@@ -448,17 +448,27 @@ describe('Wal: tail', () => {
     await wal.close();
   });
 
-  it('ends when aborted while waiting', async () => {
+  it("rejects with the signal's reason (an AbortError) when aborted while waiting", async () => {
     const { wal } = await openFakeWal();
     const controller = new AbortController();
+    const seen: bigint[] = [];
     const following = (async () => {
-      const seen = [];
-      for await (const record of wal.tail(1n, { signal: controller.signal })) seen.push(record);
-      return seen.length;
+      for await (const record of wal.tail(1n, { signal: controller.signal })) seen.push(record.lsn);
     })();
     await tick();
     controller.abort();
-    expect(await following).toBe(0);
+    await expect(following).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual([]);
+    await wal.close();
+  });
+
+  it('rejects with the reason the signal was aborted with, also when aborted before the first record', async () => {
+    const { wal } = await openFakeWal();
+    await wal.append(payload(1));
+    const reason = new Error('consumer stopping');
+    const controller = new AbortController();
+    controller.abort(reason);
+    await expect(wal.tail(1n, { signal: controller.signal }).next()).rejects.toBe(reason);
     await wal.close();
   });
 

@@ -525,8 +525,9 @@ export class Wal {
   /**
    * Yields every record with LSN ≥ `from`, then waits for new ones: what the durability mode
    * acknowledges (durable records under `'sync'`, records written to the OS under the other
-   * modes), or only durable ones with `{ durableOnly: true }`. Ends when the log closes or
-   * `signal` aborts; throws if the log is poisoned.
+   * modes), or only durable ones with `{ durableOnly: true }`. Ends when the log closes;
+   * once `signal` aborts, rejects with its reason (an AbortError unless `abort(reason)` gave
+   * another), as Node's own APIs do; throws if the log is poisoned.
    * Read-only: follows what a writer (another process, or this one) appends, looking every
    * `TAIL_POLL_MS` (50 ms); a record is yielded once its frame is whole, its CRC checks and
    * this reader has made it durable; throws what `refresh` of the segmented engine throws

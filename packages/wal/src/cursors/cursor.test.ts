@@ -38,6 +38,23 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('a durable cursor', () => {
+  it("records() rejects with the signal's reason once it is aborted while waiting", async () => {
+    const wal = await Wal.open(freshDir()).build();
+    await appendUpTo(wal, 2n);
+    const c = await wal.cursor('waiting');
+    const stop = new AbortController();
+    const seen: bigint[] = [];
+    const reading = (async () => {
+      for await (const record of c.records({ signal: stop.signal })) {
+        seen.push(record.lsn);
+        if (record.lsn === 2n) setImmediate(() => stop.abort());
+      }
+    })();
+    await expect(reading).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual([1n, 2n]);
+    await wal.close();
+  });
+
   it('starts at 0n, reads from lsn + 1, and a reopened log finds its last commit', async () => {
     const dir = freshDir();
     let wal = await Wal.open(dir).build();

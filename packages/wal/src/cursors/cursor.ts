@@ -69,8 +69,9 @@ export class Cursor {
   /**
    * Every durable record from `lsn + 1` on, then each new one as it becomes durable (a
    * tail), whatever the Wal's durability mode: a commit must be durable, and a record a
-   * power loss can take back must not be applied. Ends when the Wal closes or `signal`
-   * aborts. WAL_CURSOR_BEHIND (with the first LSN still kept in `details.lsn`) when records
+   * power loss can take back must not be applied. Ends when the Wal closes; once `signal`
+   * aborts, rejects with its reason (an AbortError unless `abort(reason)` gave another).
+   * WAL_CURSOR_BEHIND (with the first LSN still kept in `details.lsn`) when records
    * after the cursor were deleted, never an empty read; WAL_TRUNCATED when the log was cut
    * below the cursor.
    */
