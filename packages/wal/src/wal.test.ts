@@ -354,6 +354,25 @@ describe('Wal: lifecycle', () => {
     expect(engine.closed).toBe(true);
   });
 
+  it("an aborted shutdown rejects with the signal's reason and leaves the log running and usable", async () => {
+    const { wal, engine } = await openFakeWal();
+    engine.hold = true;
+    const first = wal.append(payload(1));
+    const stop = new AbortController();
+    const shutdown = wal.shutdown(Number.POSITIVE_INFINITY, { signal: stop.signal });
+    expect(wal.state).toBe('draining');
+    stop.abort();
+    await expect(shutdown).rejects.toMatchObject({ name: 'AbortError' });
+    expect(wal.state).toBe('running');
+    const aborted = AbortSignal.abort(new Error('not now'));
+    await expect(wal.shutdown(1000, { signal: aborted })).rejects.toThrow('not now');
+    expect(wal.state).toBe('running');
+    engine.release();
+    expect(await first).toBe(1n);
+    await wal.shutdown(1000);
+    expect(engine.closed).toBe(true);
+  });
+
   it('shutdown(Infinity) waits for the drain without a deadline; NaN and -1 are refused', async () => {
     const { wal, engine } = await openFakeWal();
     engine.hold = true;

@@ -636,10 +636,12 @@ export class Wal {
    * Graceful stop: new appends fail with WAL_CLOSING, queued appends are written, one
    * final fdatasync covers them, then the log closes. If that does not finish within
    * `timeoutMs`, this rejects with WAL_TIMEOUT and the log is back to `'running'` —
-   * consistent and usable (retry, or `close()`). Idempotent.
+   * consistent and usable (retry, or `close()`). `options.signal`: once it aborts, the
+   * shutdown stops waiting as at the deadline and rejects with the signal's reason (an
+   * AbortError unless `abort(reason)` gave another). Idempotent.
    */
-  shutdown(timeoutMs = 30_000): Promise<void> {
-    return this.ending.shutdown(timeoutMs);
+  shutdown(timeoutMs = 30_000, options?: { readonly signal?: AbortSignal }): Promise<void> {
+    return this.ending.shutdown(timeoutMs, options?.signal);
   }
 
   /** `await using x = …` closes it when the scope ends, as `close()` does. */
