@@ -19,7 +19,7 @@ import { closedError, tailBelowFloorError } from './refusals.js';
 export const TAIL_POLL_MS = 50;
 
 export interface TailOptions {
-  /** Ends the iteration (quietly) when aborted. */
+  /** Once aborted, the iteration rejects with the signal's reason (an AbortError). */
   readonly signal?: AbortSignal;
   /**
    * Yield only records already durable (fdatasynced). By default a tail follows what the
