@@ -198,7 +198,7 @@ describe('ownership and lifecycle', () => {
 
   it('a read-only opener of a missing directory fails and creates nothing', async () => {
     const io = new MemoryStorageIo();
-    await expectWalError(SegmentedWal.open({ dir: '/nope', io, readOnly: true }), 'WAL_IO');
+    await expectWalError(SegmentedWal.open({ dir: '/nope', io, readOnly: true }), 'WAL_NOT_FOUND');
     expect(await io.stat('/nope')).toBeNull();
   });
 

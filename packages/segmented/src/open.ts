@@ -51,8 +51,8 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
     if (cfg.readOnly) {
       if ((await io.stat(cfg.dir)) === null) {
         throw new WalError(
-          WalErrorCode.IO,
-          `the log directory ${cfg.dir} does not exist; a read-only opener never creates it`,
+          WalErrorCode.NOT_FOUND,
+          `the log directory ${cfg.dir} does not exist; a read-only opener never creates it: open it again once its writer has created it (or check the path)`,
           { details: { errno: Errno.ENOENT, syscall: 'stat', path: cfg.dir } },
         );
       }

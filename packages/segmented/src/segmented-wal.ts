@@ -8,6 +8,7 @@ import {
   encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
   isBytes,
+  jsonReady,
   type KeyRing,
   MAX_TIME_DELTA,
   payloadFrameSize,
@@ -676,7 +677,7 @@ export class SegmentedWal {
     checkCutPoint(lsn, this.segments.floorLsn, this.pipeline.nextLsn - 1n);
     this.cutting = true;
     try {
-      return await cutAfter(this.cutHost, lsn);
+      return jsonReady(await cutAfter(this.cutHost, lsn));
     } finally {
       this.cutting = false;
     }

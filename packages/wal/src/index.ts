@@ -24,7 +24,7 @@ export {
   type StorageIoFallbackMessage,
 } from '@walnut/storage-io';
 export { Batch } from './batch.js';
-export { Cursor, type CursorReadOptions } from './cursors/cursor.js';
+export { Cursor, type CursorCommitOptions, type CursorReadOptions } from './cursors/cursor.js';
 export type { CursorInfo } from './cursors/cursor-registry.js';
 export type { EngineSegment } from './engine.js';
 export {

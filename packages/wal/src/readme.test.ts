@@ -30,4 +30,22 @@ describe('the README', () => {
     expect(lines).toHaveLength(1 + 2 + 1000);
     expect(lines.at(-1)).toBe('1003n row 999');
   });
+
+  it("does not share its example's directory with @walnut/segmented's, whose LSN comments assume an empty log", () => {
+    const dirOf = (readme: string) => /open\([^)]*'(\.\/[^']+)'/.exec(readme)?.[1];
+    const wal = dirOf(readFileSync(join(pkg, 'README.md'), 'utf8'));
+    const segmented = dirOf(readFileSync(join(pkg, '..', 'segmented', 'README.md'), 'utf8'));
+    expect(wal).toBeDefined();
+    expect(segmented).toBeDefined();
+    expect(segmented).not.toBe(wal);
+  });
+});
+
+describe('package.json', () => {
+  it('lists each keyword once', () => {
+    const { keywords } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as {
+      keywords: string[];
+    };
+    expect(keywords).toEqual([...new Set(keywords)]);
+  });
 });

@@ -25,13 +25,18 @@ async function tailedWithin(wal: Wal, ms: number, durableOnly = false): Promise<
   const stop = new AbortController();
   const seen: bigint[] = [];
   const timer = setTimeout(() => stop.abort(), ms);
-  for await (const record of wal.tail(1n, {
-    signal: stop.signal,
-    durableOnly,
-  }) as AsyncIterable<WalRecord>) {
-    seen.push(record.lsn);
+  try {
+    for await (const record of wal.tail(1n, {
+      signal: stop.signal,
+      durableOnly,
+    }) as AsyncIterable<WalRecord>) {
+      seen.push(record.lsn);
+    }
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+  } finally {
+    clearTimeout(timer);
   }
-  clearTimeout(timer);
   return seen;
 }
 

@@ -354,6 +354,25 @@ describe('Wal: lifecycle', () => {
     expect(engine.closed).toBe(true);
   });
 
+  it("an aborted shutdown rejects with the signal's reason and leaves the log running and usable", async () => {
+    const { wal, engine } = await openFakeWal();
+    engine.hold = true;
+    const first = wal.append(payload(1));
+    const stop = new AbortController();
+    const shutdown = wal.shutdown(Number.POSITIVE_INFINITY, { signal: stop.signal });
+    expect(wal.state).toBe('draining');
+    stop.abort();
+    await expect(shutdown).rejects.toMatchObject({ name: 'AbortError' });
+    expect(wal.state).toBe('running');
+    const aborted = AbortSignal.abort(new Error('not now'));
+    await expect(wal.shutdown(1000, { signal: aborted })).rejects.toThrow('not now');
+    expect(wal.state).toBe('running');
+    engine.release();
+    expect(await first).toBe(1n);
+    await wal.shutdown(1000);
+    expect(engine.closed).toBe(true);
+  });
+
   it('shutdown(Infinity) waits for the drain without a deadline; NaN and -1 are refused', async () => {
     const { wal, engine } = await openFakeWal();
     engine.hold = true;
@@ -438,7 +457,7 @@ describe('Wal: tail', () => {
     const following = (async () => {
       for await (const record of wal.tail(2n, { signal: controller.signal })) {
         seen.push(`${record.lsn}:${record.payload}`);
-        if (seen.length === 3) controller.abort();
+        if (seen.length === 3) break;
       }
     })();
     await wal.append(payload(3));
@@ -448,17 +467,27 @@ describe('Wal: tail', () => {
     await wal.close();
   });
 
-  it('ends when aborted while waiting', async () => {
+  it("rejects with the signal's reason (an AbortError) when aborted while waiting", async () => {
     const { wal } = await openFakeWal();
     const controller = new AbortController();
+    const seen: bigint[] = [];
     const following = (async () => {
-      const seen = [];
-      for await (const record of wal.tail(1n, { signal: controller.signal })) seen.push(record);
-      return seen.length;
+      for await (const record of wal.tail(1n, { signal: controller.signal })) seen.push(record.lsn);
     })();
     await tick();
     controller.abort();
-    expect(await following).toBe(0);
+    await expect(following).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual([]);
+    await wal.close();
+  });
+
+  it('rejects with the reason the signal was aborted with, also when aborted before the first record', async () => {
+    const { wal } = await openFakeWal();
+    await wal.append(payload(1));
+    const reason = new Error('consumer stopping');
+    const controller = new AbortController();
+    controller.abort(reason);
+    await expect(wal.tail(1n, { signal: controller.signal }).next()).rejects.toBe(reason);
     await wal.close();
   });
 

@@ -199,7 +199,9 @@ export class Wal {
     const backend = backendOf(this.engine, this.options.backendChoice);
     announceOpen(this.dir, this.options.readOnly, this.engine, backend);
     if (retention) {
-      this.retention = startRetention(this.dir, this.engine, this.cursorRegistry, retention);
+      this.retention = startRetention(this.dir, this.engine, this.cursorRegistry, retention, () =>
+        this.status.poisonedError(),
+      );
     }
     if (this.options.durability === 'interval')
       this.commit.startInterval(this.options.syncIntervalMs);
@@ -444,7 +446,7 @@ export class Wal {
       ? closedError()
       : this.options.readOnly
         ? readOnlyError('truncateBefore()')
-        : undefined;
+        : this.status.poisonedError();
     if (refusal) return Promise.reject(refusal);
     return this.engine.truncateBefore(lsn);
   }
@@ -523,8 +525,9 @@ export class Wal {
   /**
    * Yields every record with LSN ≥ `from`, then waits for new ones: what the durability mode
    * acknowledges (durable records under `'sync'`, records written to the OS under the other
-   * modes), or only durable ones with `{ durableOnly: true }`. Ends when the log closes or
-   * `signal` aborts; throws if the log is poisoned.
+   * modes), or only durable ones with `{ durableOnly: true }`. Ends when the log closes;
+   * once `signal` aborts, rejects with its reason (an AbortError unless `abort(reason)` gave
+   * another), as Node's own APIs do; throws if the log is poisoned.
    * Read-only: follows what a writer (another process, or this one) appends, looking every
    * `TAIL_POLL_MS` (50 ms); a record is yielded once its frame is whole, its CRC checks and
    * this reader has made it durable; throws what `refresh` of the segmented engine throws
@@ -563,7 +566,8 @@ export class Wal {
    * deleted and why. WAL_BAD_STATE without `retention()`.
    */
   applyRetention(): Promise<RetentionReport> {
-    if (this.status.closed) return Promise.reject(closedError());
+    const refusal = this.status.closed ? closedError() : this.status.poisonedError();
+    if (refusal) return Promise.reject(refusal);
     if (!this.retention) {
       return Promise.reject(
         new WalError(
@@ -632,10 +636,12 @@ export class Wal {
    * Graceful stop: new appends fail with WAL_CLOSING, queued appends are written, one
    * final fdatasync covers them, then the log closes. If that does not finish within
    * `timeoutMs`, this rejects with WAL_TIMEOUT and the log is back to `'running'` —
-   * consistent and usable (retry, or `close()`). Idempotent.
+   * consistent and usable (retry, or `close()`). `options.signal`: once it aborts, the
+   * shutdown stops waiting as at the deadline and rejects with the signal's reason (an
+   * AbortError unless `abort(reason)` gave another). Idempotent.
    */
-  shutdown(timeoutMs = 30_000): Promise<void> {
-    return this.ending.shutdown(timeoutMs);
+  shutdown(timeoutMs = 30_000, options?: { readonly signal?: AbortSignal }): Promise<void> {
+    return this.ending.shutdown(timeoutMs, options?.signal);
   }
 
   /** `await using x = …` closes it when the scope ends, as `close()` does. */
@@ -661,7 +667,7 @@ export class Wal {
     if (this.status.closed) return;
     if (this.waitsForCommit) this.queue.settle(durable);
     this.reads.wake();
-    this.retention?.progressed(this.engine.activeSegmentFirstLsn);
+    this.retention?.progressed(this.engine.activeSegmentFirstLsn, durable);
   }
 
   private async releaseEngine(): Promise<void> {

@@ -1,6 +1,6 @@
-import { cp, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeFloor } from '@walnut/codec';
+import { encodeFloor, recordFrameSize } from '@walnut/codec';
 import { SegmentedWal } from '@walnut/segmented';
 import { createStorageIo, SyncFsStorageIo } from '@walnut/storage-io';
 import {
@@ -161,11 +161,30 @@ describe('walnut repair', () => {
     expect(r.code).toBe(0);
   });
 
-  /** Repair refuses a log with a missing segment, then `--salvage` repairs it: its output. */
-  async function refusedThenSalvaged(dir: string): Promise<string> {
+  it('says which sealed segment ends early and which LSNs are gone, rather than that a file is missing', async () => {
+    const dir = tempDir();
+    await writeLog(dir, [
+      { firstLsn: 1n, payloads: ['a', 'b'] },
+      { firstLsn: 3n, payloads: ['c', 'd'] },
+      { firstLsn: 5n, payloads: ['e'] },
+    ]);
+    const middle = join(dir, '00000000000000000003.wal');
+    const size = (await stat(middle)).size;
+    await truncate(middle, size - recordFrameSize({ payload: Buffer.from('d') }));
     const r = await cli('repair', dir);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('A segment is missing');
+    expect(r.stdout).not.toContain('A segment is missing');
+    expect(r.stdout).toContain(
+      'LSNs 4..4 are gone: 00000000000000000003.wal ends at LSN 3, and 00000000000000000005.wal starts at LSN 5',
+    );
+    expect(r.stdout).toContain('restore 00000000000000000003.wal (and any file missing after it)');
+  });
+
+  /** Repair refuses a log with LSNs missing between segments, then `--salvage` repairs it: its output. */
+  async function refusedThenSalvaged(dir: string, refusal: string): Promise<string> {
+    const r = await cli('repair', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(refusal);
     const backup = join(tempDir(), 'b');
     const salvaged = await cli('repair', dir, '--salvage', '--backup-dir', backup);
     expect(salvaged.code).toBe(0);
@@ -179,14 +198,16 @@ describe('walnut repair', () => {
       { firstLsn: 1n, payloads: ['a'] },
       { firstLsn: 3n, payloads: ['c'] },
     ]);
-    expect(await refusedThenSalvaged(dir)).toContain('LSNs 2..2 are lost; recorded in GAPS');
+    const salvaged = await refusedThenSalvaged(dir, 'LSNs 2..2 are gone');
+    expect(salvaged).toContain('LSNs 2..2 are lost; recorded in GAPS');
   });
 
   it('retires the LSNs of a missing newest segment with --salvage, so none is used again', async () => {
     const dir = tempDir();
     await writeLog(dir, [{ firstLsn: 1n, payloads: ['a', 'b'] }]);
     await writeHead(dir, 3n);
-    expect(await refusedThenSalvaged(dir)).toMatch(/LSNs 3\.\.\d+ are lost; recorded in GAPS/);
+    const salvaged = await refusedThenSalvaged(dir, 'The newest segment is missing');
+    expect(salvaged).toMatch(/LSNs 3\.\.\d+ are lost; recorded in GAPS/);
     const wal = await SegmentedWal.open({ dir });
     expect(wal.append({ payload: Buffer.from('c') })).toBeGreaterThan(1n << 36n);
     await wal.close();

@@ -62,9 +62,7 @@ export async function repairCommand(
   for (const f of before.findings) say(describeFinding(f));
   if (missing.length > 0 && !options.salvage) {
     say();
-    say(
-      'A segment is missing. Nothing was changed: restore the file from a backup, or run with --salvage to record its LSNs as lost and keep every other record.',
-    );
+    for (const f of missing) say(missingAdvice(f));
     if (options.json)
       printJson(out.stdout, {
         dir,
@@ -161,6 +159,21 @@ export async function repairCommand(
     `Repaired: ${formatCount(after.records)} records remain${after.lastLsn === null ? '' : ` (LSN ${after.firstLsn} .. ${after.lastLsn})`}.`,
   );
   return ExitCode.OK;
+}
+
+/**
+ * What a missing-segment finding means and what to do. Names cannot tell a sealed segment
+ * cut short at a frame boundary from a file gone after it, so both are said, the segment
+ * that ends early first (a user met it with every file there).
+ */
+function missingAdvice(f: Finding): string {
+  const keep = 'Nothing was changed: ';
+  const salvage = 'or run with --salvage to record them as lost and keep every other record.';
+  if (f.gap === undefined) {
+    return `The newest segment is missing (${f.segment}). ${keep}restore it from a backup, ${salvage}`;
+  }
+  const { from, to, endsEarly } = f.gap;
+  return `LSNs ${from}..${to} are gone: ${endsEarly} ends at LSN ${from - 1n}, and ${f.segment} starts at LSN ${to + 1n}. ${endsEarly} was cut short, or a segment file between the two is missing. ${keep}restore ${endsEarly} (and any file missing after it) from a backup, ${salvage}`;
 }
 
 /** Copies every segment from the first damaged one on, and FLOOR, aside. */

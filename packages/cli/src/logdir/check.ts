@@ -19,6 +19,11 @@ export interface Finding {
   /** File offset, when the finding is about a place in the file. */
   readonly offset: number | null;
   readonly message: string;
+  /**
+   * A missing-segment finding between two segments: the LSNs no file holds, and the segment
+   * before them, which ends at `from - 1` — cut short, or followed by a file that is gone.
+   */
+  readonly gap?: { readonly from: bigint; readonly to: bigint; readonly endsEarly: string };
 }
 
 export interface LogCheck {
@@ -103,6 +108,11 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
         segment: file.name,
         offset: null,
         message: `the previous segment ends at LSN ${previous.lastLsn}, this one starts at ${file.firstLsn}: LSNs ${previous.lastLsn + 1n}..${file.firstLsn - 1n} are missing`,
+        gap: {
+          from: previous.lastLsn + 1n,
+          to: file.firstLsn - 1n,
+          endsEarly: previous.file.name,
+        },
       });
     }
   }

@@ -55,6 +55,11 @@ export const WalErrorCode = {
    * path is not a directory at all. Nothing was written to it.
    */
   NOT_A_LOG: 'WAL_NOT_A_LOG',
+  /**
+   * A read-only opener found no log directory at the path (a reader never creates one):
+   * most often its writer has not run yet. Open again once the writer has created it.
+   */
+  NOT_FOUND: 'WAL_NOT_FOUND',
   /** The log was opened read-only. */
   READ_ONLY: 'WAL_READ_ONLY',
   /** Replay was asked to start below the retained floor (those records were truncated). */
@@ -107,6 +112,11 @@ export interface WalErrorDetails {
   lsn?: bigint;
   /** The log's floor, for errors about records below it (WAL_REPLAY_BELOW_FLOOR). */
   floorLsn?: bigint;
+  /**
+   * On a refused append (WAL_NO_SPACE, WAL_POISONED): true when the same append may succeed
+   * if made again on this log (once space is free), false when it never can (reopen first).
+   */
+  retryable?: boolean;
   [key: string]: unknown;
 }
 

@@ -41,6 +41,16 @@ describe('opening a directory that is not a log', () => {
     expect(readdirSync(dir).sort()).toEqual(['README.md', 'index.js', 'package.json']);
   });
 
+  it('tells a read-only opener of a directory that does not exist so, apart from an I/O failure', async () => {
+    const dir = join(root, `missing-${dirs++}`);
+    const error = await refused(
+      SegmentedWal.open({ dir, readOnly: true }),
+      WalErrorCode.NOT_FOUND,
+      /does not exist.*read-only opener never creates it: open it again once its writer/,
+    );
+    expect(error.details).toMatchObject({ path: dir, errno: Errno.ENOENT });
+  });
+
   it('refuses it to a read-only opener too', async () => {
     const dir = dirWith({ 'data.db': 'sqlite' });
     await refused(SegmentedWal.open({ dir, readOnly: true }), WalErrorCode.NOT_A_LOG);

@@ -139,7 +139,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
     salvaged: [],
     gaps: [],
     removedFiles: [],
-    finishedCut: opts.finishedCut ?? null,
+    finishedCut: opts.finishedCut ? jsonReady(opts.finishedCut) : null,
   });
   // Before listing: a writer records a segment in HEAD only once it is in the directory.
   const head = await readHeadForRecovery(io, dir, salvaging, report);

@@ -67,12 +67,19 @@ export class Failures {
     this.host.poisoned(this.poison);
   }
 
-  /** What an append gets while a rollback runs: nothing may be appended until it has cut the log. */
+  /**
+   * What an append gets while a rollback runs: nothing may be appended until it has cut the
+   * log. `details.lostFromLsn`: the cut goes at or below it, so a caller that acknowledged a
+   * record from there on knows now that it is lost.
+   */
   rollingBackError(): WalError {
     return new WalError(
       WalErrorCode.NO_SPACE,
       'the disk is full: the log is rolling back a write that failed for lack of space; free space and retry',
-      { cause: this.rollbackError },
+      {
+        cause: this.rollbackError,
+        ...(this.point === null ? {} : { details: { lostFromLsn: this.point.lostFrom } }),
+      },
     );
   }
 

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CURSOR_FILE_SIZE, crc32c, isWalError, WalErrorCode, type WalRecord } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
-import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
+import { RecordingStorageIo, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Wal } from '../wal.js';
 
@@ -38,6 +38,51 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('a durable cursor', () => {
+  it("commit(lsn, { signal }) stops waiting for its round once aborted: rejects with the signal's reason, the commit goes on", async () => {
+    const io = new RecordingStorageIo(new MemoryStorageIo());
+    const wal = await Wal.open('/log').storageIo(io).build();
+    await appendUpTo(wal, 5n);
+    const c = await wal.cursor('slow-disk');
+    const hold = io.hold(
+      (op) => op.path?.includes('/cursors/') === true && op.kind === 'fdatasync',
+    );
+    try {
+      const stop = new AbortController();
+      const committing = c.commit(3n, { signal: stop.signal });
+      for (let i = 0; i < 200 && hold.held === 0; i++) await new Promise((r) => setImmediate(r));
+      expect(hold.held).toBeGreaterThan(0);
+      stop.abort();
+      await expect(committing).rejects.toMatchObject({ name: 'AbortError' });
+      hold.release();
+      // Aborting stopped the wait, not the write: the round lands, and a new commit shares none of it.
+      expect(await c.commit(4n)).toBe(4n);
+      expect(c.lsn).toBe(4n);
+      await expect(c.commit(4n, { signal: AbortSignal.abort(new Error('gone')) })).rejects.toThrow(
+        'gone',
+      );
+    } finally {
+      hold.release();
+      await wal.close();
+    }
+  });
+
+  it("records() rejects with the signal's reason once it is aborted while waiting", async () => {
+    const wal = await Wal.open(freshDir()).build();
+    await appendUpTo(wal, 2n);
+    const c = await wal.cursor('waiting');
+    const stop = new AbortController();
+    const seen: bigint[] = [];
+    const reading = (async () => {
+      for await (const record of c.records({ signal: stop.signal })) {
+        seen.push(record.lsn);
+        if (record.lsn === 2n) setImmediate(() => stop.abort());
+      }
+    })();
+    await expect(reading).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual([1n, 2n]);
+    await wal.close();
+  });
+
   it('starts at 0n, reads from lsn + 1, and a reopened log finds its last commit', async () => {
     const dir = freshDir();
     let wal = await Wal.open(dir).build();

@@ -14,7 +14,16 @@ import { type LastCut, readLastCut } from './last-cut.js';
 
 /** What `Cursor.records` takes: a cursor always reads durable records only. */
 export interface CursorReadOptions {
-  /** Ends the iteration (quietly) when aborted. */
+  /** Once aborted, the iteration rejects with the signal's reason (an AbortError). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface CursorCommitOptions {
+  /**
+   * Once aborted, the commit stops waiting for its round and rejects with the signal's
+   * reason. The write goes on (other commits share it): the position may still become
+   * durable; `lsn` says where it is.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -69,8 +78,9 @@ export class Cursor {
   /**
    * Every durable record from `lsn + 1` on, then each new one as it becomes durable (a
    * tail), whatever the Wal's durability mode: a commit must be durable, and a record a
-   * power loss can take back must not be applied. Ends when the Wal closes or `signal`
-   * aborts. WAL_CURSOR_BEHIND (with the first LSN still kept in `details.lsn`) when records
+   * power loss can take back must not be applied. Ends when the Wal closes; once `signal`
+   * aborts, rejects with its reason (an AbortError unless `abort(reason)` gave another).
+   * WAL_CURSOR_BEHIND (with the first LSN still kept in `details.lsn`) when records
    * after the cursor were deleted, never an empty read; WAL_TRUNCATED when the log was cut
    * below the cursor.
    */
@@ -114,18 +124,25 @@ export class Cursor {
    * crash before a commit is durable only means reading those records again. `lsn` may be
    * lower than the current position (the consumer reads again from there); it must be a
    * durable LSN, and not below the first LSN still kept minus one (WAL_CURSOR_BEHIND).
+   * `options.signal`: see CursorCommitOptions.
    */
-  commit(lsn: bigint): Promise<bigint> {
+  commit(lsn: bigint, options?: CursorCommitOptions): Promise<bigint> {
+    const signal = options?.signal;
     try {
       this.throwIfUnusable();
       if (typeof lsn !== 'bigint' || lsn < 0n) {
         badArgument('commit(lsn): lsn', 'a bigint LSN ≥ 0n', lsn);
       }
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        badArgument('commit(lsn, options): options.signal', 'an AbortSignal', signal);
+      }
+      signal?.throwIfAborted();
     } catch (error) {
       return Promise.reject(error);
     }
-    if (lsn > this.host.durableLsn()) return this.commitAfterCatchUp(lsn);
-    return this.commitChecked(lsn);
+    const done =
+      lsn > this.host.durableLsn() ? this.commitAfterCatchUp(lsn) : this.commitChecked(lsn);
+    return signal === undefined ? done : untilAborted(done, signal);
   }
 
   /** Read-only: the writer may have made `lsn` durable since this Wal last looked. */
@@ -216,4 +233,22 @@ export class Cursor {
     if (refusal) throw refusal;
     if (this.closed) throw cursorClosedError(this.name);
   }
+}
+
+/** `done`, or the signal's reason once it aborts first (`done` goes on unawaited). */
+function untilAborted<T>(done: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    done.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

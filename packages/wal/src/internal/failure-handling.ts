@@ -5,7 +5,7 @@ import type { WalCounters } from '../wal-stats.js';
 import type { AppendQueue } from './append-queue.js';
 import { channels } from './channels.js';
 import { outcomeUnknown } from './outcome-unknown.js';
-import { poisonedError } from './refusals.js';
+import { poisonedError, withRetryable } from './refusals.js';
 import type { WalStatus } from './wal-status.js';
 
 /** What failure handling acts on. */
@@ -28,7 +28,10 @@ export interface FailureHost {
 export class FailureHandling {
   constructor(private readonly host: FailureHost) {}
 
-  /** An append to the engine threw: counts it, poisons the log if it must; the error to reject with. */
+  /**
+   * An append to the engine threw: counts it, poisons the log if it must; the error to
+   * reject with, which says whether the append can be retried (`details.retryable`).
+   */
   appendFailed(error: unknown): unknown {
     this.host.counters.rejected++;
     if (
@@ -38,8 +41,30 @@ export class FailureHandling {
     ) {
       return error;
     }
+    if (isWalError(error, WalErrorCode.NO_SPACE)) {
+      // A rollback is under way. If its cut takes a record a caller was already told of,
+      // the log is lost now, not when the rollback ends: "free space and retry" would be
+      // a promise nothing can keep.
+      const lostFrom = error.details.lostFromLsn;
+      const promised = this.host.queue.lastPromised();
+      if (typeof lostFrom === 'bigint' && lostFrom <= promised) {
+        this.engineFailed(this.acknowledgedLost(lostFrom, promised, error));
+        return this.host.status.poisonedError();
+      }
+      this.engineFailed(error);
+      return withRetryable(error, true);
+    }
     this.engineFailed(error);
-    return error;
+    return isWalError(error, WalErrorCode.POISONED) ? withRetryable(error, false) : error;
+  }
+
+  private acknowledgedLost(from: bigint, to: bigint, cause: WalError): WalError {
+    const { durability, queue } = this.host;
+    const how = to === queue.lastHandedOut ? ', appendQueued' : '';
+    return WalError.poisoned(
+      `records ${from}..${to} were acknowledged (durability '${durability}'${how}) but lost when a write failed for lack of space; reopen the log`,
+      cause,
+    );
   }
 
   /**
@@ -86,16 +111,11 @@ export class FailureHandling {
         error: cause,
       });
     }
-    const lost = queue.rolledBack(engineLast, cause);
+    const lost = queue.rolledBack(engineLast, withRetryable(cause, true));
     if (lost !== undefined) {
       // Records already acknowledged (durability 'none'/'interval', or appendQueued) were
       // lost and their LSNs would be handed out again: the log cannot go on honestly.
-      this.engineFailed(
-        WalError.poisoned(
-          `records up to LSN ${lost} were acknowledged (durability '${this.host.durability}'${lost === queue.lastHandedOut ? ', appendQueued' : ''}) but lost when a write failed for lack of space; reopen the log`,
-          cause,
-        ),
-      );
+      this.engineFailed(this.acknowledgedLost(engineLast + 1n, lost, cause));
     }
   }
 }

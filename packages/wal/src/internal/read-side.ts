@@ -19,7 +19,7 @@ import { closedError, tailBelowFloorError } from './refusals.js';
 export const TAIL_POLL_MS = 50;
 
 export interface TailOptions {
-  /** Ends the iteration (quietly) when aborted. */
+  /** Once aborted, the iteration rejects with the signal's reason (an AbortError). */
   readonly signal?: AbortSignal;
   /**
    * Yield only records already durable (fdatasynced). By default a tail follows what the
@@ -112,7 +112,10 @@ export class ReadSide {
     let cursor = this.startOf(from);
     let looked = false;
     let yielded = false;
-    while (!status.isClosed() && !signal?.aborted) {
+    // An aborted signal rejects with its reason (Node's convention: an AbortError unless
+    // abort() was given another), so a consumer can tell "stopped" from "the log closed".
+    while (!status.isClosed()) {
+      signal?.throwIfAborted();
       if (cuts.generation !== since) {
         // Yielded a record the cut removed: what follows would be another history.
         const kept = cuts.keptSince(since);
@@ -132,7 +135,8 @@ export class ReadSide {
               yielded = true;
               cursor = record.lsn + 1n;
               if (read !== undefined) read.next = cursor;
-              if (status.isClosed() || signal?.aborted) return;
+              if (status.isClosed()) return;
+              signal?.throwIfAborted();
             }
           } while (await reader.more());
         } catch (error) {
@@ -170,7 +174,8 @@ export class ReadSide {
       // Another tail's look wakes this one too; otherwise it looks itself after a pause.
       if (looked) await this.nextDurableChange(signal, TAIL_POLL_MS);
       looked = true;
-      if (status.isClosed() || signal?.aborted) return;
+      if (status.isClosed()) return;
+      signal?.throwIfAborted();
       try {
         await this.catchUp();
       } catch (error) {

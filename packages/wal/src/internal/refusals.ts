@@ -51,7 +51,20 @@ export function poisonedError(poison: WalError | undefined): WalError {
   return WalError.poisoned(
     `a write or fdatasync failed earlier (${poison?.message ?? 'unknown'}), so what reached the disk is unknown; close the log and open it again`,
     poison,
+    { retryable: false },
   );
+}
+
+/**
+ * `error` with `details.retryable`: whether the same append may succeed if made again on
+ * this log (a full disk once space is free) or never can (a poisoned log).
+ */
+export function withRetryable(error: WalError, retryable: boolean): WalError {
+  if (error.details.retryable === retryable) return error;
+  return new WalError(error.code, error.message, {
+    cause: error.cause,
+    details: { ...error.details, retryable },
+  });
 }
 
 export function readOnlyError(what: string): WalError {

@@ -31,7 +31,7 @@ export class Shutdown {
 
   constructor(private readonly host: ShutdownHost) {}
 
-  shutdown(timeoutMs: number): Promise<void> {
+  shutdown(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const { status } = this.host;
     if (status.closed) return this.closing ?? Promise.resolve();
     if (this.host.readOnly) return this.close();
@@ -44,8 +44,17 @@ export class Shutdown {
         ),
       );
     }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(
+        new WalError(
+          WalErrorCode.BAD_ARGUMENT,
+          `shutdown(timeoutMs, { signal }): signal must be an AbortSignal, got ${typeof signal}`,
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
     status.state = 'draining';
-    const attempt = this.drainThenClose(timeoutMs);
+    const attempt = this.drainThenClose(timeoutMs, signal);
     this.attempt = attempt;
     attempt.then(
       () => undefined,
@@ -82,9 +91,9 @@ export class Shutdown {
     return kept;
   }
 
-  private async drainThenClose(timeoutMs: number): Promise<void> {
+  private async drainThenClose(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const status = this.host.status;
-    const outcome = await drainWithin(() => this.drain(), timeoutMs);
+    const outcome = await drainWithin(() => this.drain(), timeoutMs, signal);
     if (status.closed) {
       throw new WalError(
         WalErrorCode.CLOSED,
@@ -99,6 +108,11 @@ export class Shutdown {
         status.state = 'running';
       }
       throw outcome.error;
+    }
+    if (outcome.kind === 'aborted') {
+      // As a timeout: the log stays open and consistent; the caller said why it stopped.
+      status.state = 'running';
+      throw signal!.reason;
     }
     if (outcome.kind === 'timeout') {
       status.state = 'running';

@@ -20,8 +20,10 @@ afterEach(async () => {
 });
 
 /**
- * A log of 400 records over about ten 4 KiB segments, kept to two by retention (run only by
- * `applyRetention()` here), and a cursor that has read them all.
+ * A log of 400 records over about ten 4 KiB segments, kept to two by retention, and a cursor
+ * that has read them all. The cursor holds every segment while they are appended, and its
+ * commit comes after the passes the seals started: from then on, only `applyRetention()`
+ * runs one (the timer is an hour).
  */
 async function logReadToTheEnd(beforeDelete?: () => Promise<void>) {
   const io = new RecordingStorageIo(new MemoryStorageIo());
@@ -35,8 +37,10 @@ async function logReadToTheEnd(beforeDelete?: () => Promise<void>) {
     })
     .build();
   opened.push(wal);
-  await wal.appendMany(Array.from({ length: 400 }, () => Buffer.alloc(100, 7)));
   const cursor = await wal.cursor('c');
+  await wal.appendMany(Array.from({ length: 400 }, () => Buffer.alloc(100, 7)));
+  const held = await wal.applyRetention();
+  expect(held.heldBy).toBe('c');
   await cursor.commit(wal.durableLsn);
   return { io, wal, cursor };
 }

@@ -74,6 +74,13 @@ export class Retention {
   private again = false;
   private stopped = false;
   private sealedBelow = -1n;
+  private durableLsn = 0n;
+  /**
+   * Set when the last pass listed fewer segments than the log has (those after it not yet
+   * named, so not yet sealed: a burst outruns durability): the last LSN below the active
+   * segment, which once durable means they are all sealed, and a pass may delete them.
+   */
+  private sealsAt: bigint | undefined;
   private counts = { passes: 0, segmentsDeleted: 0, bytesDeleted: 0, hookFailures: 0 };
   private lastReport: RetentionReport | null = null;
   private lastError: string | null = null;
@@ -91,8 +98,17 @@ export class Retention {
     this.schedule();
   }
 
-  /** Called as the log advances: a new active segment means one was sealed. Cheap. */
-  progressed(activeSegmentFirstLsn: bigint): void {
+  /**
+   * Called as durability advances: a new active segment means one was sealed, and
+   * durability reaching what the last pass could not see sealed means a pass sees more.
+   * Cheap.
+   */
+  progressed(activeSegmentFirstLsn: bigint, durableLsn: bigint): void {
+    this.durableLsn = durableLsn;
+    if (this.sealsAt !== undefined && durableLsn >= this.sealsAt) {
+      this.sealsAt = undefined;
+      this.schedule();
+    }
     if (activeSegmentFirstLsn === this.sealedBelow) return;
     this.sealedBelow = activeSegmentFirstLsn;
     this.schedule();
@@ -143,6 +159,22 @@ export class Retention {
     });
   }
 
+  /** Notes whether segments past `segments` (listed just now) are still to be sealed. */
+  private awaitSeals(segments: readonly SegmentInfo[]): void {
+    const listedUpTo = segments[segments.length - 1]?.firstLsn ?? 0n;
+    if (listedUpTo >= this.sealedBelow) {
+      this.sealsAt = undefined;
+      return;
+    }
+    this.sealsAt = this.sealedBelow - 1n;
+    // Already durable past it: the seals are done or under way; look again after this pass.
+    // Strictly past it only, so that a seal still running cannot make passes chase it.
+    if (this.durableLsn > this.sealsAt) {
+      this.sealsAt = undefined;
+      this.again = true;
+    }
+  }
+
   private rerun(): void {
     if (!this.again) return;
     this.again = false;
@@ -162,6 +194,7 @@ export class Retention {
   private async deleteWhatIsOver(): Promise<RetentionReport> {
     const host = this.host;
     const segments = await host.listSegments();
+    this.awaitSeals(segments);
     const ageMs = this.options.maxAgeMs;
     const agedBelow = ageMs === undefined ? undefined : await host.olderThan(ageMs);
     const planOptions = { ...this.options, agedBelow };
