@@ -312,3 +312,28 @@ describe('after shutdown', () => {
     await expect(s.append('a', b('x'))).rejects.toEqual(code(WalErrorCode.CLOSED));
   });
 });
+
+describe('a read-only opener beside the writer', () => {
+  it('reads, and tails what the writer appends later', async () => {
+    const dir = tempDir();
+    const writer = await open(dir);
+    await writer.create('a');
+    await writer.append('a', b('0'));
+    const reader = await Streams.open(dir, { readOnly: true });
+    expect(texts((await reader.read('a')).records)).toEqual(['0']);
+    await expect(reader.append('a', b('x'))).rejects.toEqual(code(WalErrorCode.READ_ONLY));
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const r of reader.tail('a', { signal: controller.signal })) {
+        seen.push(r.payload.toString());
+        if (seen.length === 3) controller.abort();
+      }
+    })();
+    await writer.append('a', [b('1'), b('2')]);
+    await expect(following).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual(['0', '1', '2']);
+    await reader.shutdown();
+    await writer.shutdown();
+  });
+});
