@@ -18,7 +18,11 @@ interface Child {
   readonly acks: Map<string, number>;
   readonly deleted: string[];
   readonly expired: string[];
+  /** When the last of them expires (ms since the epoch). */
+  readonly expiresBy: number;
   readonly duplicates: number;
+  /** Open started from a checkpoint (it is written every 50 calls). */
+  readonly fromCheckpoint: boolean;
   readonly signal: NodeJS.Signals | null;
   readonly stderr: string;
 }
@@ -33,6 +37,8 @@ function runChild(dir: string, cycle: number, next: number[], killAfterMs: numbe
     const deleted: string[] = [];
     const expired: string[] = [];
     let duplicates = 0;
+    let fromCheckpoint = false;
+    let expiresBy = 0;
     let pending = '';
     let stderr = '';
     // A child that never gets ready is killed and reported by its missing acks.
@@ -45,13 +51,17 @@ function runChild(dir: string, cycle: number, next: number[], killAfterMs: numbe
       for (const line of lines) {
         const [kind, a, b, c, d] = line.split(' ');
         if (kind === 'ready') {
+          fromCheckpoint = a !== '0';
           clearTimeout(timer);
           timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
         } else if (kind === 'ack') {
           acks.set(`${a}:${b}`, Number(c));
           if (d === '1') duplicates++;
         } else if (kind === 'deleted') deleted.push(a!);
-        else if (kind === 'expired') expired.push(a!);
+        else if (kind === 'expired') {
+          expired.push(a!);
+          expiresBy = Math.max(expiresBy, Number(b));
+        }
       }
     });
     child.stderr.setEncoding('utf8');
@@ -61,7 +71,7 @@ function runChild(dir: string, cycle: number, next: number[], killAfterMs: numbe
     child.on('error', reject);
     child.on('close', (_code, signal) => {
       clearTimeout(timer);
-      resolve({ acks, deleted, expired, duplicates, signal, stderr });
+      resolve({ acks, deleted, expired, expiresBy, duplicates, fromCheckpoint, signal, stderr });
     });
   });
 }
@@ -88,11 +98,14 @@ describe('a writer killed by SIGKILL while idempotent producers retry', () => {
     const rand = random(0x5eed);
     let kills = 0;
     let duplicates = 0;
+    let fromCheckpoints = 0;
+    let expiresBy = 0;
     for (let cycle = 0; cycle < cycles; cycle++) {
       const child = await runChild(dir, cycle, next, 50 + Math.floor(rand() * 400));
       expect(child.stderr).toBe('');
       if (child.signal === 'SIGKILL') kills++;
       duplicates += child.duplicates;
+      if (child.fromCheckpoint) fromCheckpoints++;
       for (const [key, first] of child.acks) {
         if (acked.has(key))
           expect(first, `${key} acknowledged again elsewhere`).toBe(acked.get(key));
@@ -100,11 +113,13 @@ describe('a writer killed by SIGKILL while idempotent producers retry', () => {
       }
       deleted.push(...child.deleted);
       expired.push(...child.expired);
+      expiresBy = Math.max(expiresBy, child.expiresBy);
       for (let p = 0; p < PRODUCERS; p++) {
         while (acked.has(`${p}:${next[p]}`)) next[p]!++;
       }
     }
 
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresBy - Date.now() + 10)));
     const streams = await Streams.open(dir);
     const seen = new Map<string, number>();
     for (const name of ['even', 'odd']) {
@@ -135,9 +150,10 @@ describe('a writer killed by SIGKILL while idempotent producers retry', () => {
     for (const name of expired) expect(streams.list()).not.toContain(name);
     await streams.shutdown();
     expect(kills).toBeGreaterThan(cycles / 2);
+    expect(fromCheckpoints).toBeGreaterThan(cycles / 2);
     expect(acked.size).toBeGreaterThan(cycles * PRODUCERS);
     console.log(
-      `streams crash: ${kills} kills, ${acked.size} acknowledged appends, ${duplicates} retries answered as duplicates, 0 lost, 0 written twice`,
+      `streams crash: ${kills} kills (${fromCheckpoints} reopens from a checkpoint), ${acked.size} acknowledged appends, ${duplicates} retries answered as duplicates, 0 lost, 0 written twice`,
     );
   }, 300_000);
 });

@@ -9,5 +9,6 @@ export {
   type StreamInfo,
   Streams,
   type StreamsOptions,
+  type StreamsRecovery,
   type TailOptions,
 } from './streams.js';

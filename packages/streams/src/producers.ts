@@ -21,8 +21,14 @@ export const PRODUCER_WINDOW = 16;
 export interface ProducerState {
   epoch: number;
   lastSeq: number;
-  /** seq → the result of that append (pending while it is not acknowledged). */
-  readonly results: Map<number, Promise<AppendResult>>;
+  /** seq → the offsets of that append, and its acknowledgement (pending until the log's). */
+  readonly results: Map<number, ProducedAppend>;
+}
+
+export interface ProducedAppend {
+  readonly first: number;
+  readonly tail: number;
+  readonly acked: Promise<unknown>;
 }
 
 /**
@@ -49,7 +55,10 @@ export function judgeProducer(
   }
   if (seq <= state.lastSeq) {
     const original = state.results.get(seq);
-    if (original !== undefined) return original.then((r) => ({ ...r, duplicate: true }));
+    if (original !== undefined) {
+      const { first, tail } = original;
+      return original.acked.then(() => ({ first, tail, duplicate: true }));
+    }
     throw streamError(
       StreamErrorCode.DUPLICATE_TOO_OLD,
       `producer "${producerId}" seq ${seq} of stream "${stream}" was appended before, too long ago for its result to be kept (the last ${PRODUCER_WINDOW} are); nothing was written`,
@@ -65,7 +74,7 @@ export function judgeProducer(
 export function recordProducer(
   producers: Map<string, ProducerState>,
   stamp: ProducerStamp,
-  result: Promise<AppendResult>,
+  produced: ProducedAppend,
 ): void {
   let state = producers.get(stamp.producerId);
   if (state === undefined || state.epoch !== stamp.epoch) {
@@ -73,9 +82,9 @@ export function recordProducer(
     producers.set(stamp.producerId, state);
   }
   state.lastSeq = stamp.seq;
-  state.results.set(stamp.seq, result);
-  // Result promises of a rejected append are only read by its retries, which see the error.
-  result.catch(() => {});
+  state.results.set(stamp.seq, produced);
+  // A rejected append's acknowledgement is only awaited by its retries, which see the error.
+  produced.acked.catch(() => {});
   if (state.results.size > PRODUCER_WINDOW) {
     state.results.delete(state.results.keys().next().value as number);
   }

@@ -1,4 +1,6 @@
 import { TAIL_POLL_MS, Wal, WalError, WalErrorCode, type WalOptions } from '@walnut/wal';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { readCheckpointFile, writeCheckpointFile } from './checkpoint-file.js';
 import { StreamErrorCode, streamError } from './errors.js';
 import {
   appendOverhead,
@@ -10,6 +12,7 @@ import {
   STREAMS_RECORD_TYPE,
   type StreamConfig,
 } from './frame.js';
+import { WriteGate } from './gate.js';
 import { checkName } from './names.js';
 import { type Offset, parseOffset } from './offsets.js';
 import { type AppendResult, judgeProducer } from './producers.js';
@@ -18,7 +21,21 @@ import { checkConfig, sameConfig } from './stream-config.js';
 import { acknowledge, isExpired, type StreamState, StreamTable, wake } from './table.js';
 
 /** The log's options, but a full queue always waits: a refused append would break the streams. */
-export type StreamsOptions = Omit<WalOptions, 'backpressure'>;
+export type StreamsOptions = Omit<WalOptions, 'backpressure'> & {
+  /**
+   * Write the index checkpoint after this many calls (default 10,000; 0: only at shutdown
+   * and on `checkpoint()`), so open replays only the records after it.
+   */
+  readonly checkpointEvery?: number | undefined;
+};
+
+/** What open rebuilt the streams from. */
+export interface StreamsRecovery {
+  /** The log record the checkpoint open started from was taken at (0n: none). */
+  readonly checkpointLsn: bigint;
+  /** Records open replayed after it. */
+  readonly replayedRecords: number;
+}
 
 export interface AppendOptions {
   /** Idempotent producer: a retry with the same stamp writes nothing and gets the original result. */
@@ -49,14 +66,22 @@ export interface TailOptions extends ReadBounds {
 }
 
 const DEFAULT_MAX_RECORD = 16 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_EVERY = 10_000;
 
 /**
  * Any number of named streams in one Walnut log: one lock, one group commit and one
  * fdatasync for all of them (README; decision 0710).
  */
 export class Streams {
-  private readonly table = new StreamTable();
+  private table = new StreamTable();
   private nextLsn = 1n;
+  private replayed = 0;
+  private checkpointLsn = 0n;
+  /** Calls whose records are not acknowledged yet: a checkpoint waits for none. */
+  private pending = 0;
+  private sinceCheckpoint = 0;
+  private checkpointing: Promise<bigint | undefined> | undefined;
+  private readonly gate = new WriteGate();
   /** The latest time seen: the log's clock, never earlier than a record's time. */
   private latest = 0;
   private shut = false;
@@ -66,6 +91,7 @@ export class Streams {
     private readonly wal: Wal,
     private readonly clock: () => number,
     private readonly maxRecordSize: number,
+    private readonly checkpointEvery: number,
   ) {}
 
   /** Opens (creating if need be) the log at `dir` and rebuilds every stream from it. */
@@ -76,16 +102,34 @@ export class Streams {
         'streams always wait for room in a full queue: leave out backpressure',
       );
     }
+    const { checkpointEvery = DEFAULT_CHECKPOINT_EVERY, ...walOptions } = options;
+    if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 0) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `checkpointEvery must be a non-negative integer (calls), got ${String(checkpointEvery)}`,
+      );
+    }
     const clock = options.clock ?? Date.now;
-    const wal = await Wal.open(dir).options({ ...options, clock });
-    const streams = new Streams(wal, clock, options.maxRecordSize ?? DEFAULT_MAX_RECORD);
+    const wal = await Wal.open(dir).options({ ...walOptions, clock });
+    const streams = new Streams(
+      wal,
+      clock,
+      options.maxRecordSize ?? DEFAULT_MAX_RECORD,
+      checkpointEvery,
+    );
     try {
+      await streams.restore();
       await streams.catchUp();
     } catch (error) {
       await wal.close();
       throw error;
     }
     return streams;
+  }
+
+  /** What open rebuilt the streams from: the checkpoint, and the records replayed after it. */
+  get recovery(): StreamsRecovery {
+    return { checkpointLsn: this.checkpointLsn, replayedRecords: this.replayed };
   }
 
   /** The log underneath, for its stats and durability; write to it only through this object. */
@@ -98,9 +142,13 @@ export class Streams {
    * nothing and resolves with `created: false`; with another, WAL_STREAM_CONFLICT. A name
    * whose stream expired is created anew, without its old records.
    */
-  async create(
+  create(name: string, config: StreamConfig = {}): Promise<{ created: boolean; info: StreamInfo }> {
+    return this.gate.admit(() => this.createNow(name, config));
+  }
+
+  private async createNow(
     name: string,
-    config: StreamConfig = {},
+    config: StreamConfig,
   ): Promise<{ created: boolean; info: StreamInfo }> {
     this.checkUsable();
     checkName('stream name', name);
@@ -139,6 +187,14 @@ export class Streams {
     name: string,
     payloads: Uint8Array | readonly Uint8Array[],
     options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    return this.gate.admit(() => this.appendNow(name, payloads, options));
+  }
+
+  private appendNow(
+    name: string,
+    payloads: Uint8Array | readonly Uint8Array[],
+    options: AppendOptions,
   ): Promise<AppendResult> {
     try {
       this.checkUsable();
@@ -189,7 +245,11 @@ export class Streams {
   }
 
   /** Closes stream `name`: appends are refused from now on, and readers see its end. */
-  async close(name: string): Promise<StreamInfo> {
+  close(name: string): Promise<StreamInfo> {
+    return this.gate.admit(() => this.closeNow(name));
+  }
+
+  private async closeNow(name: string): Promise<StreamInfo> {
     this.checkUsable();
     const stream = this.live(name);
     if (!stream.closing) {
@@ -205,7 +265,11 @@ export class Streams {
   }
 
   /** Deletes stream `name`: its records are never read again, whatever is created under its name. */
-  async delete(name: string): Promise<boolean> {
+  delete(name: string): Promise<boolean> {
+    return this.gate.admit(() => this.deleteNow(name));
+  }
+
+  private async deleteNow(name: string): Promise<boolean> {
     this.checkUsable();
     checkName('stream name', name);
     const stream = this.table.byName.get(name);
@@ -288,7 +352,74 @@ export class Streams {
     if (this.shut) return;
     this.shut = true;
     for (const stream of this.table.byName.values()) wake(stream);
-    await this.wal.shutdown(timeoutMs);
+    try {
+      if (!this.wal.readOnly && this.broken === undefined && this.sinceCheckpoint > 0) {
+        await this.checkpoint();
+      }
+    } finally {
+      await this.wal.shutdown(timeoutMs);
+    }
+  }
+
+  /**
+   * Writes the index checkpoint, so the next open replays only later records; resolves with
+   * the LSN it covers (undefined for read-only or broken streams). New calls wait while the
+   * ones in flight are acknowledged — about one group commit — and then run in order. One
+   * already being written is waited for first.
+   */
+  async checkpoint(): Promise<bigint | undefined> {
+    // One at a time (they share a temporary file); one in flight may predate the caller's calls.
+    while (this.checkpointing !== undefined) await this.checkpointing.catch(() => {});
+    this.checkpointing = this.writeCheckpoint().finally(() => {
+      this.checkpointing = undefined;
+    });
+    return this.checkpointing;
+  }
+
+  private async writeCheckpoint(): Promise<bigint | undefined> {
+    if (this.wal.readOnly) return undefined;
+    let lsn: bigint;
+    let bytes: Buffer | undefined;
+    this.gate.hold();
+    try {
+      // Bounded: no call is admitted meanwhile, so each round can only shrink `pending`.
+      for (let round = 0; round < 100 && bytes === undefined; round++) {
+        if (this.broken !== undefined) return undefined;
+        if (this.pending > 0) await this.wal.sync();
+        // The acknowledgements settling with the sync set the index's LSNs; let them run.
+        await new Promise(setImmediate);
+        lsn = this.wal.lastLsn;
+        if (this.pending === 0) bytes = encodeCheckpoint(this.table, lsn, this.latest);
+      }
+    } finally {
+      this.gate.open();
+    }
+    if (bytes === undefined) return undefined;
+    this.sinceCheckpoint = 0;
+    // The records the checkpoint stands for are durable before the file that skips them.
+    await this.wal.sync();
+    await writeCheckpointFile(this.wal.dir, bytes);
+    return lsn!;
+  }
+
+  /** Takes a checkpoint once enough calls were made since the last. */
+  private settled(): void {
+    this.pending--;
+    if (this.checkpointEvery === 0 || this.sinceCheckpoint < this.checkpointEvery) return;
+    // A failed checkpoint costs only a longer open; the next one is tried as calls go on.
+    if (this.checkpointing === undefined && !this.shut) this.checkpoint().catch(() => {});
+  }
+
+  /** Starts from the checkpoint file, if there is one this log's records can follow. */
+  private async restore(): Promise<void> {
+    const bytes = await readCheckpointFile(this.wal.dir);
+    const checkpoint = bytes === undefined ? undefined : decodeCheckpoint(bytes);
+    // A checkpoint past the log's end belongs to another history: replay everything.
+    if (checkpoint === undefined || checkpoint.lsn > this.wal.lastLsn) return;
+    this.table = checkpoint.table;
+    this.latest = checkpoint.latest;
+    this.nextLsn = checkpoint.lsn + 1n;
+    this.checkpointLsn = checkpoint.lsn;
   }
 
   private write(frame: Frame): Promise<bigint> {
@@ -296,10 +427,16 @@ export class Streams {
       type: STREAMS_RECORD_TYPE,
       payload: encodeFrame(frame),
     });
-    written.catch((error) => {
-      // What reached the log is known only after reopening: the table may be ahead of it.
-      this.broken ??= error;
-    });
+    this.pending++;
+    this.sinceCheckpoint++;
+    written.then(
+      () => this.settled(),
+      (error) => {
+        // What reached the log is known only after reopening: the table may be ahead of it.
+        this.broken ??= error;
+        this.settled();
+      },
+    );
     return written;
   }
 
@@ -316,6 +453,7 @@ export class Streams {
       this.table.apply(decodeFrame(record.payload, record.lsn), record.lsn);
       if (record.time !== undefined && record.time > this.latest) this.latest = record.time;
       this.nextLsn = record.lsn + 1n;
+      this.replayed++;
     });
   }
 

@@ -1,5 +1,5 @@
 import { type Frame, Op, type StreamConfig } from './frame.js';
-import { type AppendResult, type ProducerState, recordProducer } from './producers.js';
+import { type ProducerState, recordProducer } from './producers.js';
 
 /** One incarnation of a stream: what a name means from its create to its delete. */
 export interface StreamState {
@@ -48,11 +48,23 @@ export class StreamTable {
     return this.byId.get(id);
   }
 
+  /** Every stream, live or expired (a checkpoint keeps them all). */
+  all(): IterableIterator<StreamState> {
+    return this.byId.values();
+  }
+
+  /** Puts back a stream a checkpoint kept. */
+  restore(stream: StreamState): void {
+    this.byName.set(stream.name, stream);
+    this.byId.set(stream.id, stream);
+  }
+
   /**
    * Applies one frame. `lsn` is the record's LSN, or 0n while the live path waits for it
-   * (`acknowledge` sets it); `result` is the append's result for its producer's retries.
+   * (`acknowledge` sets it); `acked` settles with the append's acknowledgement, for its
+   * producer's retries.
    */
-  apply(frame: Frame, lsn: bigint, result?: Promise<AppendResult>): StreamState | undefined {
+  apply(frame: Frame, lsn: bigint, acked?: Promise<unknown>): StreamState | undefined {
     if (frame.op === Op.CREATE) {
       const old = this.byName.get(frame.name);
       // A create over a live name only follows that incarnation's expiry: its data is gone.
@@ -74,12 +86,11 @@ export class StreamTable {
       stream.tail += count;
       for (const p of frame.payloads) stream.bytes += p.length;
       if (frame.producer !== undefined) {
-        const tail = stream.tail;
-        recordProducer(
-          stream.producers,
-          frame.producer,
-          result ?? Promise.resolve({ first, tail, duplicate: false }),
-        );
+        recordProducer(stream.producers, frame.producer, {
+          first,
+          tail: stream.tail,
+          acked: acked ?? ACKED,
+        });
       }
       if (lsn !== 0n) acknowledge(stream, stream.lsns.length - 1, lsn);
     } else if (frame.op === Op.CLOSE) {
@@ -99,7 +110,9 @@ export class StreamTable {
   }
 }
 
-function newStream(id: number, name: string, createdAt: number, config: StreamConfig) {
+const ACKED = Promise.resolve();
+
+export function newStream(id: number, name: string, createdAt: number, config: StreamConfig) {
   const expiresAt =
     config.expiresAt ?? (config.ttlMs === undefined ? undefined : createdAt + config.ttlMs);
   const stream: StreamState = {
