@@ -16,6 +16,7 @@ export interface Checkpoint {
 
 interface StreamImage {
   id: number;
+  createLsn: number;
   name: string;
   createdAt: number;
   config: StreamConfig;
@@ -42,9 +43,10 @@ export function encodeCheckpoint(
 ): Buffer | undefined {
   const streams: StreamImage[] = [];
   for (const s of table.all()) {
-    if (s.known !== s.lsns.length) return undefined;
+    if (s.known !== s.lsns.length || s.createLsn === 0n) return undefined;
     streams.push({
       id: s.id,
+      createLsn: Number(s.createLsn),
       name: s.name,
       createdAt: s.createdAt,
       config: s.config,
@@ -77,6 +79,7 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint | undefined {
   table.nextId = image.nextId;
   for (const s of image.streams as StreamImage[]) {
     const stream: StreamState = newStream(s.id, s.name, s.createdAt, s.config);
+    stream.createLsn = BigInt(s.createLsn);
     stream.tail = s.tail;
     stream.ackedTail = s.tail;
     stream.bytes = s.bytes;

@@ -17,6 +17,7 @@ import { checkName } from './names.js';
 import { type Offset, parseOffset } from './offsets.js';
 import { type AppendResult, judgeProducer } from './producers.js';
 import { type ReadBounds, type ReadResult, readStream, type StreamRecord } from './read.js';
+import { reclaimBoundary } from './reclaim.js';
 import { checkConfig, sameConfig } from './stream-config.js';
 import { acknowledge, isExpired, type StreamState, StreamTable, wake } from './table.js';
 
@@ -74,7 +75,8 @@ const DEFAULT_CHECKPOINT_EVERY = 10_000;
  */
 export class Streams {
   private table = new StreamTable();
-  private nextLsn = 1n;
+  /** The next record to apply; 0n: the first the log keeps (segments may have been reclaimed). */
+  private nextLsn = 0n;
   private replayed = 0;
   private checkpointLsn = 0n;
   /** Calls whose records are not acknowledged yet: a checkpoint waits for none. */
@@ -174,7 +176,9 @@ export class Streams {
     };
     const written = this.write(frame);
     const stream = this.table.apply(frame, 0n)!;
-    stream.ready = written.then(() => {});
+    stream.ready = written.then((lsn) => {
+      stream.createLsn = lsn;
+    });
     await stream.ready;
     return { created: true, info: this.info(stream) };
   }
@@ -399,7 +403,19 @@ export class Streams {
     // The records the checkpoint stands for are durable before the file that skips them.
     await this.wal.sync();
     await writeCheckpointFile(this.wal.dir, bytes);
+    this.checkpointLsn = lsn!;
     return lsn!;
+  }
+
+  /**
+   * Deletes the log's sealed segments that hold nothing a live stream needs: every record
+   * below both the oldest live stream's create and the checkpoint (decision 0713).
+   */
+  async reclaim(): Promise<{ belowLsn: bigint; segmentsDeleted: number; bytesReclaimed: number }> {
+    this.checkUsable();
+    const belowLsn = reclaimBoundary(this.table, this.checkpointLsn, this.now());
+    if (belowLsn <= this.wal.floorLsn) return { belowLsn, segmentsDeleted: 0, bytesReclaimed: 0 };
+    return { belowLsn, ...(await this.wal.truncateBefore(belowLsn)) };
   }
 
   /** Takes a checkpoint once enough calls were made since the last. */
@@ -407,7 +423,11 @@ export class Streams {
     this.pending--;
     if (this.checkpointEvery === 0 || this.sinceCheckpoint < this.checkpointEvery) return;
     // A failed checkpoint costs only a longer open; the next one is tried as calls go on.
-    if (this.checkpointing === undefined && !this.shut) this.checkpoint().catch(() => {});
+    if (this.checkpointing === undefined && !this.shut) {
+      this.checkpoint()
+        .then(() => this.reclaim())
+        .catch(() => {});
+    }
   }
 
   /** Starts from the checkpoint file, if there is one this log's records can follow. */

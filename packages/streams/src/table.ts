@@ -5,6 +5,8 @@ import { type ProducerState, recordProducer } from './producers.js';
 export interface StreamState {
   /** Never reused: a name created again after a delete or expiry gets a new id. */
   readonly id: number;
+  /** The LSN of the create record (0n until it is acknowledged). */
+  createLsn: bigint;
   readonly name: string;
   readonly createdAt: number;
   readonly config: StreamConfig;
@@ -70,6 +72,7 @@ export class StreamTable {
       // A create over a live name only follows that incarnation's expiry: its data is gone.
       if (old !== undefined) this.remove(old);
       const stream = newStream(frame.streamId, frame.name, frame.createdAt, frame.config);
+      stream.createLsn = lsn;
       this.byName.set(frame.name, stream);
       this.byId.set(stream.id, stream);
       this.nextId = Math.max(this.nextId, stream.id + 1);
@@ -117,6 +120,7 @@ export function newStream(id: number, name: string, createdAt: number, config: S
     config.expiresAt ?? (config.ttlMs === undefined ? undefined : createdAt + config.ttlMs);
   const stream: StreamState = {
     id,
+    createLsn: 0n,
     name,
     createdAt,
     config,
