@@ -19,6 +19,7 @@ const FLOOR: Record<string, number> = {
   portable: 2,
   wal: 3,
   replicate: 4,
+  streams: 4,
   cli: 5,
 };
 

@@ -1,0 +1,63 @@
+import { WalError } from '@walnut/wal';
+
+type WalErrorDetails = WalError['details'];
+
+/**
+ * The codes of the errors a caller of `@walnut/streams` can cause, beside the log's own
+ * (`WalErrorCode`: WAL_BAD_ARGUMENT, WAL_CLOSED, WAL_RECORD_TOO_LARGE, …). Like those, a code
+ * never changes meaning. They are not members of `WalErrorCode` yet: that table lives in
+ * `@walnut/codec`, below this package (decision 0711), so `isStreamError` narrows to them.
+ */
+export const StreamErrorCode = {
+  /** No stream of that name exists (never created, or deleted). */
+  NOT_FOUND: 'WAL_STREAM_NOT_FOUND',
+  /** The stream's expiry time has passed: it reads as absent. */
+  EXPIRED: 'WAL_STREAM_EXPIRED',
+  /** A name or producer id breaks the rules (README, "Names"). */
+  BAD_NAME: 'WAL_STREAM_BAD_NAME',
+  /** `create` named an existing stream with another configuration. */
+  CONFLICT: 'WAL_STREAM_CONFLICT',
+  /** The stream was closed: it takes no more appends. */
+  CLOSED: 'WAL_STREAM_CLOSED',
+  /** The producer's epoch is older than the stream's: a newer instance of it took over. */
+  PRODUCER_FENCED: 'WAL_STREAM_PRODUCER_FENCED',
+  /** The producer's seq is not the next one (`details.expectedSeq`). */
+  SEQUENCE_GAP: 'WAL_STREAM_SEQUENCE_GAP',
+  /** A retry of an append too old for the stream to remember its result. */
+  DUPLICATE_TOO_OLD: 'WAL_STREAM_DUPLICATE_TOO_OLD',
+  /** A conditional append's expected tail offset is not the stream's (`details.tail`). */
+  OFFSET_MISMATCH: 'WAL_STREAM_OFFSET_MISMATCH',
+  /** An offset that is not a stream offset (a non-negative integer or its string form). */
+  BAD_OFFSET: 'WAL_STREAM_BAD_OFFSET',
+  /** An append whose payloads together exceed what one log record holds. */
+  PAYLOAD_TOO_LARGE: 'WAL_STREAM_PAYLOAD_TOO_LARGE',
+  /** A write to the log failed: what reached it is known only after reopening. */
+  BROKEN: 'WAL_STREAM_BROKEN',
+} as const;
+
+export type StreamErrorCode = (typeof StreamErrorCode)[keyof typeof StreamErrorCode];
+
+/** A `WalError` whose code is one of `StreamErrorCode`. */
+export type StreamError = WalError & { readonly code: StreamErrorCode };
+
+export function streamError(
+  code: StreamErrorCode,
+  message: string,
+  details: WalErrorDetails = {},
+  cause?: unknown,
+): StreamError {
+  // The one place a streams code enters a WalError: `WalError`'s code type is the codec's
+  // closed table, which this package may not extend from above (decision 0711).
+  return new WalError(code as unknown as WalError['code'], message, {
+    details,
+    cause,
+  }) as StreamError;
+}
+
+export function isStreamError(value: unknown, code?: StreamErrorCode): value is StreamError {
+  return (
+    value instanceof WalError &&
+    (Object.values(StreamErrorCode) as string[]).includes(value.code) &&
+    (code === undefined || (value.code as string) === code)
+  );
+}

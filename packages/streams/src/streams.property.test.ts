@@ -1,0 +1,193 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../test/temp.js';
+import { StreamErrorCode } from './errors.js';
+import { Streams } from './streams.js';
+
+/** What the streams should do, kept in memory: the specification the log is held to. */
+interface ModelStream {
+  config: { ttlMs?: number };
+  expiresAt: number | undefined;
+  records: string[];
+  closed: boolean;
+  producers: Map<string, { epoch: number; lastSeq: number; results: Map<number, unknown> }>;
+}
+
+const NAMES = ['a', 'b', 'c'];
+const PRODUCERS = ['p', 'q'];
+const name = fc.constantFrom(...NAMES);
+const producer = fc.constantFrom(...PRODUCERS);
+const op = fc.oneof(
+  fc.record({ t: fc.constant('create' as const), name, ttl: fc.option(fc.constantFrom(50, 500)) }),
+  fc.record({ t: fc.constant('append' as const), name, n: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    t: fc.constant('produce' as const),
+    name,
+    pid: producer,
+    bump: fc.boolean(),
+    gap: fc.integer({ min: 0, max: 5 }),
+  }),
+  fc.record({ t: fc.constant('retry' as const), name, pid: producer, back: fc.nat(3) }),
+  fc.record({ t: fc.constant('stale' as const), name, pid: producer }),
+  fc.record({ t: fc.constant('cond' as const), name, delta: fc.integer({ min: -1, max: 1 }) }),
+  fc.record({ t: fc.constant('delete' as const), name }),
+  fc.record({ t: fc.constant('close' as const), name }),
+  fc.record({ t: fc.constant('tick' as const), ms: fc.constantFrom(10, 100, 1000) }),
+  fc.record({ t: fc.constant('reopen' as const) }),
+  // The log closed under the streams, which write no checkpoint: open replays what follows
+  // the last one.
+  fc.record({ t: fc.constant('crash' as const) }),
+  fc.record({ t: fc.constant('read' as const), name, at: fc.nat(10) }),
+);
+
+async function outcome<T>(promise: Promise<T>): Promise<T | { error: string }> {
+  try {
+    return await promise;
+  } catch (error) {
+    return { error: (error as { code?: string }).code ?? String(error) };
+  }
+}
+
+describe('streams against an in-memory model', () => {
+  it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / read / reopen', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+        let now = 1_000_000;
+        const dir = tempDir();
+        const open = () =>
+          Streams.open(dir, { durability: 'none', clock: () => now, checkpointEvery: 3 });
+        let streams = await open();
+        const model = new Map<string, ModelStream>();
+        const live = (n: string) => {
+          const s = model.get(n);
+          if (s === undefined) return { error: StreamErrorCode.NOT_FOUND };
+          if (s.expiresAt !== undefined && now >= s.expiresAt) {
+            return { error: StreamErrorCode.EXPIRED };
+          }
+          return s;
+        };
+        const modelAppend = (n: string, payloads: string[], stamp?: [string, number, number]) => {
+          const s = live(n);
+          if ('error' in s) return s;
+          if (stamp !== undefined) {
+            const [pid, epoch, seq] = stamp;
+            const state = s.producers.get(pid);
+            if (state === undefined || epoch > state.epoch) {
+              if (seq !== 0) return { error: StreamErrorCode.SEQUENCE_GAP };
+            } else if (epoch < state.epoch) return { error: StreamErrorCode.PRODUCER_FENCED };
+            else if (seq <= state.lastSeq) {
+              return { ...(state.results.get(seq) as object), duplicate: true };
+            } else if (seq !== state.lastSeq + 1) return { error: StreamErrorCode.SEQUENCE_GAP };
+          }
+          if (s.closed) return { error: StreamErrorCode.CLOSED };
+          const result = { first: s.records.length, tail: s.records.length + payloads.length };
+          s.records.push(...payloads);
+          if (stamp !== undefined) {
+            const [pid, epoch, seq] = stamp;
+            let state = s.producers.get(pid);
+            if (state?.epoch !== epoch) {
+              state = { epoch, lastSeq: seq, results: new Map() };
+              s.producers.set(pid, state);
+            }
+            state.lastSeq = seq;
+            state.results.set(seq, result);
+          }
+          return { ...result, duplicate: false };
+        };
+        const sent = new Map<string, string[]>();
+        for (const [i, o] of ops.entries()) {
+          const payloads = (n: number) => Array.from({ length: n }, (_, k) => `${i}.${k}`);
+          const bufs = (list: string[]) => list.map((p) => Buffer.from(p));
+          if (o.t === 'create') {
+            const config = o.ttl === null ? {} : { ttlMs: o.ttl };
+            const s = live(o.name);
+            let expected: unknown;
+            if ('error' in s) {
+              model.set(o.name, {
+                config,
+                expiresAt: o.ttl === null ? undefined : now + o.ttl,
+                records: [],
+                closed: false,
+                producers: new Map(),
+              });
+              expected = { created: true };
+            } else {
+              expected =
+                JSON.stringify(s.config) === JSON.stringify(config)
+                  ? { created: false }
+                  : { error: StreamErrorCode.CONFLICT };
+            }
+            const got = await outcome(streams.create(o.name, config));
+            expect('error' in got ? got : { created: got.created }).toEqual(expected);
+          } else if (o.t === 'append') {
+            const list = payloads(o.n);
+            const expected = modelAppend(o.name, list);
+            expect(await outcome(streams.append(o.name, bufs(list)))).toEqual(expected);
+          } else if (o.t === 'produce' || o.t === 'retry' || o.t === 'stale') {
+            const s = model.get(o.name);
+            const state = s?.producers.get(o.pid);
+            let stamp: [string, number, number];
+            if (o.t === 'produce') {
+              const epoch = (state?.epoch ?? 0) + (o.bump ? 1 : 0);
+              const seq = state === undefined || o.bump ? 0 : state.lastSeq + 1;
+              stamp = [o.pid, epoch, seq + (o.gap === 5 ? 2 : 0)];
+            } else if (o.t === 'retry') {
+              stamp = [o.pid, state?.epoch ?? 0, Math.max(0, (state?.lastSeq ?? 0) - o.back)];
+            } else stamp = [o.pid, Math.max(0, (state?.epoch ?? 0) - 1), (state?.lastSeq ?? 0) + 1];
+            const key = `${o.name}/${stamp.join('/')}`;
+            const list = sent.get(key) ?? payloads(2);
+            const expected = modelAppend(o.name, list, stamp);
+            const [producerId, epoch, seq] = stamp;
+            const got = await outcome(
+              streams.append(o.name, bufs(list), { producer: { producerId, epoch, seq } }),
+            );
+            expect(got).toEqual(expected);
+            if (!('error' in got) && !got.duplicate) sent.set(key, list);
+          } else if (o.t === 'cond') {
+            const s = live(o.name);
+            const expectedTail = 'error' in s ? 0 : Math.max(0, s.records.length + o.delta);
+            const list = payloads(1);
+            const expected =
+              'error' in s || s.closed || expectedTail === s.records.length
+                ? modelAppend(o.name, list)
+                : { error: StreamErrorCode.OFFSET_MISMATCH };
+            expect(await outcome(streams.append(o.name, bufs(list), { expectedTail }))).toEqual(
+              expected,
+            );
+          } else if (o.t === 'delete') {
+            const existed = !('error' in live(o.name));
+            if (existed) model.delete(o.name);
+            expect(await streams.delete(o.name)).toBe(existed);
+          } else if (o.t === 'close') {
+            const s = live(o.name);
+            if (!('error' in s)) s.closed = true;
+            const got = await outcome(streams.close(o.name));
+            expect('error' in got ? got : { closed: got.closed }).toEqual(
+              'error' in s ? s : { closed: true },
+            );
+          } else if (o.t === 'tick') {
+            now += o.ms;
+          } else if (o.t === 'reopen') {
+            await streams.shutdown();
+            streams = await open();
+          } else if (o.t === 'crash') {
+            await streams.log.shutdown();
+            streams = await open();
+          } else {
+            const s = live(o.name);
+            const from = 'error' in s ? 0 : Math.min(o.at, s.records.length);
+            const got = await outcome(streams.read(o.name, from, { maxRecords: 4 }));
+            const expected =
+              'error' in s ? s : s.records.slice(from, from + 4).map((p, k) => [from + k, p]);
+            expect(
+              'error' in got ? got : got.records.map((r) => [r.offset, r.payload.toString()]),
+            ).toEqual(expected);
+          }
+          expect(streams.list()).toEqual(NAMES.filter((n) => !('error' in live(n))));
+        }
+        await streams.shutdown();
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -1,0 +1,591 @@
+import { TAIL_POLL_MS, Wal, WalError, WalErrorCode, type WalOptions } from '@walnut/wal';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { readCheckpointFile, writeCheckpointFile } from './checkpoint-file.js';
+import { StreamErrorCode, streamError } from './errors.js';
+import {
+  appendOverhead,
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  Op,
+  type ProducerStamp,
+  STREAMS_RECORD_TYPE,
+  type StreamConfig,
+} from './frame.js';
+import { WriteGate } from './gate.js';
+import { checkName } from './names.js';
+import { type Offset, parseOffset } from './offsets.js';
+import { type AppendResult, judgeProducer } from './producers.js';
+import { type ReadBounds, type ReadResult, readStream, type StreamRecord } from './read.js';
+import { reclaimBoundary } from './reclaim.js';
+import { checkConfig, sameConfig } from './stream-config.js';
+import { acknowledge, isExpired, type StreamState, StreamTable, wake } from './table.js';
+
+/** The log's options, but a full queue always waits: a refused append would break the streams. */
+export type StreamsOptions = Omit<WalOptions, 'backpressure'> & {
+  /**
+   * Write the index checkpoint after this many calls (default 10,000; 0: only at shutdown
+   * and on `checkpoint()`), so open replays only the records after it.
+   */
+  readonly checkpointEvery?: number | undefined;
+};
+
+/** What open rebuilt the streams from. */
+export interface StreamsRecovery {
+  /** The log record the checkpoint open started from was taken at (0n: none). */
+  readonly checkpointLsn: bigint;
+  /** Records open replayed after it. */
+  readonly replayedRecords: number;
+}
+
+export interface AppendOptions {
+  /** Idempotent producer: a retry with the same stamp writes nothing and gets the original result. */
+  readonly producer?: ProducerStamp | undefined;
+  /** Conditional append: refused with WAL_STREAM_OFFSET_MISMATCH unless this is the tail. */
+  readonly expectedTail?: Offset | undefined;
+}
+
+export interface StreamInfo {
+  readonly name: string;
+  /** This incarnation of the name; a name created again gets another. */
+  readonly id: number;
+  /** Acknowledged tail: the offset the next record gets. */
+  readonly tail: number;
+  readonly bytes: number;
+  readonly createdAt: number;
+  readonly expiresAt: number | undefined;
+  readonly closed: boolean;
+  readonly contentType: string | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly producers: number;
+}
+
+export interface TailOptions extends ReadBounds {
+  readonly from?: Offset | undefined;
+  /** Aborting ends the tail: its next step rejects with `signal.reason`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+const DEFAULT_MAX_RECORD = 16 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_EVERY = 10_000;
+
+/**
+ * Any number of named streams in one Walnut log: one lock, one group commit and one
+ * fdatasync for all of them (README; decision 0710).
+ */
+export class Streams {
+  private table = new StreamTable();
+  /** The next record to apply; 0n: the first the log keeps (segments may have been reclaimed). */
+  private nextLsn = 0n;
+  private replayed = 0;
+  private checkpointLsn = 0n;
+  /** Calls whose records are not acknowledged yet: a checkpoint waits for none. */
+  private pending = 0;
+  private sinceCheckpoint = 0;
+  private checkpointing: Promise<bigint | undefined> | undefined;
+  private readonly gate = new WriteGate();
+  /** The latest time seen: the log's clock, never earlier than a record's time. */
+  private latest = 0;
+  private shut = false;
+  private broken: unknown;
+
+  private constructor(
+    private readonly wal: Wal,
+    private readonly clock: () => number,
+    private readonly maxRecordSize: number,
+    private readonly checkpointEvery: number,
+  ) {}
+
+  /** Opens (creating if need be) the log at `dir` and rebuilds every stream from it. */
+  static async open(dir: string | URL, options: StreamsOptions = {}): Promise<Streams> {
+    if ((options as WalOptions).backpressure !== undefined) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        'streams always wait for room in a full queue: leave out backpressure',
+      );
+    }
+    const { checkpointEvery = DEFAULT_CHECKPOINT_EVERY, ...walOptions } = options;
+    if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 0) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `checkpointEvery must be a non-negative integer (calls), got ${String(checkpointEvery)}`,
+      );
+    }
+    const clock = options.clock ?? Date.now;
+    const wal = await Wal.open(dir).options({ ...walOptions, clock });
+    const streams = new Streams(
+      wal,
+      clock,
+      options.maxRecordSize ?? DEFAULT_MAX_RECORD,
+      checkpointEvery,
+    );
+    try {
+      await streams.restore();
+      await streams.catchUp();
+    } catch (error) {
+      await wal.close();
+      throw error;
+    }
+    return streams;
+  }
+
+  /** What open rebuilt the streams from: the checkpoint, and the records replayed after it. */
+  get recovery(): StreamsRecovery {
+    return { checkpointLsn: this.checkpointLsn, replayedRecords: this.replayed };
+  }
+
+  /** The log underneath, for its stats and durability; write to it only through this object. */
+  get log(): Wal {
+    return this.wal;
+  }
+
+  /**
+   * Creates stream `name`. Creating an existing stream with the same configuration does
+   * nothing and resolves with `created: false`; with another, WAL_STREAM_CONFLICT. A name
+   * whose stream expired is created anew, without its old records.
+   */
+  create(name: string, config: StreamConfig = {}): Promise<{ created: boolean; info: StreamInfo }> {
+    return this.gate.admit(() => this.createNow(name, config));
+  }
+
+  private async createNow(
+    name: string,
+    config: StreamConfig,
+  ): Promise<{ created: boolean; info: StreamInfo }> {
+    this.checkUsable();
+    checkName('stream name', name);
+    const wanted = checkConfig(config);
+    const existing = this.table.byName.get(name);
+    if (existing !== undefined && !isExpired(existing, this.now())) {
+      if (!sameConfig(existing.config, wanted)) {
+        throw streamError(
+          StreamErrorCode.CONFLICT,
+          `stream "${name}" exists with another configuration (${JSON.stringify(existing.config)}); create it with that one, or delete it first`,
+          { stream: name },
+        );
+      }
+      await existing.ready;
+      return { created: false, info: this.info(existing) };
+    }
+    const frame: Frame = {
+      op: Op.CREATE,
+      streamId: this.table.nextId,
+      name,
+      createdAt: this.now(),
+      config: wanted,
+    };
+    const written = this.write(frame);
+    const stream = this.table.apply(frame, 0n)!;
+    stream.ready = written.then((lsn) => {
+      stream.createLsn = lsn;
+    });
+    await stream.ready;
+    return { created: true, info: this.info(stream) };
+  }
+
+  /**
+   * Appends one payload or a list, atomically: after a crash all of them are in the stream
+   * or none. Resolves once the log's durability mode is met, with the offsets.
+   */
+  append(
+    name: string,
+    payloads: Uint8Array | readonly Uint8Array[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    return this.gate.admit(() => this.appendNow(name, payloads, options));
+  }
+
+  private appendNow(
+    name: string,
+    payloads: Uint8Array | readonly Uint8Array[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    try {
+      this.checkUsable();
+      const list = payloadList(payloads);
+      const stream = this.live(name);
+      const producer = checkStamp(options.producer);
+      if (producer !== undefined) {
+        const original = judgeProducer(name, stream.producers.get(producer.producerId), producer);
+        if (original !== undefined) return original;
+      }
+      if (stream.closing) {
+        throw streamError(
+          StreamErrorCode.CLOSED,
+          `stream "${name}" is closed and takes no more appends; create another stream`,
+          { stream: name, tail: stream.tail },
+        );
+      }
+      if (options.expectedTail !== undefined) {
+        const expected = parseOffset(options.expectedTail);
+        if (expected !== stream.tail) {
+          throw streamError(
+            StreamErrorCode.OFFSET_MISMATCH,
+            `stream "${name}" has tail ${stream.tail}, not ${expected}; nothing was written: read what was appended since, then append with expectedTail ${stream.tail}`,
+            { stream: name, tail: stream.tail, expectedTail: expected },
+          );
+        }
+      }
+      this.checkSize(name, producer, list);
+      const frame: Frame = {
+        op: Op.APPEND,
+        streamId: stream.id,
+        firstOffset: stream.tail,
+        producer,
+        payloads: list as Buffer[],
+      };
+      const first = stream.tail;
+      const tail = first + list.length;
+      const index = stream.starts.length;
+      const result = this.write(frame).then((lsn) => {
+        acknowledge(stream, index, lsn);
+        return { first, tail, duplicate: false };
+      });
+      this.table.apply(frame, 0n, result);
+      return result;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Closes stream `name`: appends are refused from now on, and readers see its end. */
+  close(name: string): Promise<StreamInfo> {
+    return this.gate.admit(() => this.closeNow(name));
+  }
+
+  private async closeNow(name: string): Promise<StreamInfo> {
+    this.checkUsable();
+    const stream = this.live(name);
+    if (!stream.closing) {
+      const frame: Frame = { op: Op.CLOSE, streamId: stream.id };
+      const written = this.write(frame);
+      this.table.apply(frame, 0n);
+      await written;
+      stream.closed = true;
+      wake(stream);
+    }
+    await stream.ready;
+    return this.info(stream);
+  }
+
+  /** Deletes stream `name`: its records are never read again, whatever is created under its name. */
+  delete(name: string): Promise<boolean> {
+    return this.gate.admit(() => this.deleteNow(name));
+  }
+
+  private async deleteNow(name: string): Promise<boolean> {
+    this.checkUsable();
+    checkName('stream name', name);
+    const stream = this.table.byName.get(name);
+    if (stream === undefined || isExpired(stream, this.now())) return false;
+    const frame: Frame = { op: Op.DELETE, streamId: stream.id };
+    const written = this.write(frame);
+    this.table.apply(frame, 0n);
+    await written;
+    return true;
+  }
+
+  /** The names of the streams that exist (neither deleted nor expired), sorted. */
+  list(): string[] {
+    const now = this.now();
+    return [...this.table.byName.values()]
+      .filter((s) => !isExpired(s, now))
+      .map((s) => s.name)
+      .sort();
+  }
+
+  metadata(name: string): StreamInfo {
+    return this.info(this.live(name));
+  }
+
+  /** Acknowledged records of stream `name` from offset `from` on, within the bounds. */
+  async read(name: string, from: Offset = 0, bounds: ReadBounds = {}): Promise<ReadResult> {
+    const offset = parseOffset(from);
+    if (this.wal.readOnly) await this.catchUp();
+    return readStream(this.wal, this.live(name), offset, bounds);
+  }
+
+  /**
+   * The records of stream `name` from `from` on, then each new one as it is acknowledged
+   * (read-only: as another process's writer appends it, looked for every TAIL_POLL_MS).
+   * Ends at a closed stream's end or when the streams are shut down; throws
+   * WAL_STREAM_NOT_FOUND if the stream is deleted meanwhile.
+   */
+  async *tail(name: string, options: TailOptions = {}): AsyncGenerator<StreamRecord> {
+    const { signal } = options;
+    let next = parseOffset(options.from ?? 0);
+    if (this.wal.readOnly) await this.catchUp();
+    const stream = this.live(name);
+    for (;;) {
+      signal?.throwIfAborted();
+      if (stream.deleted) throw notFound(name);
+      this.checkNotExpired(stream);
+      if (next < stream.ackedTail) {
+        const read = await readStream(this.wal, stream, next, options);
+        next = read.next;
+        for (const record of read.records) yield record;
+        continue;
+      }
+      if (stream.closed || this.shut) return;
+      await this.changeOf(stream, signal);
+    }
+  }
+
+  /** Waits until `stream` may have changed (or `signal` aborts: rejects with its reason). */
+  private async changeOf(stream: StreamState, signal: AbortSignal | undefined): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
+        stream.waiters.delete(done);
+        resolve();
+      };
+      const aborted = () => {
+        done();
+        reject(signal!.reason);
+      };
+      const timer = this.wal.readOnly ? setTimeout(done, TAIL_POLL_MS) : undefined;
+      stream.waiters.add(done);
+      signal?.addEventListener('abort', aborted, { once: true });
+    });
+    if (this.wal.readOnly) await this.catchUp();
+  }
+
+  /** Ends every tail, waits for the appends made so far, and closes the log. */
+  async shutdown(timeoutMs?: number): Promise<void> {
+    if (this.shut) return;
+    this.shut = true;
+    for (const stream of this.table.byName.values()) wake(stream);
+    try {
+      if (!this.wal.readOnly && this.broken === undefined && this.sinceCheckpoint > 0) {
+        await this.checkpoint();
+      }
+    } finally {
+      await this.wal.shutdown(timeoutMs);
+    }
+  }
+
+  /**
+   * Writes the index checkpoint, so the next open replays only later records; resolves with
+   * the LSN it covers (undefined for read-only or broken streams). New calls wait while the
+   * ones in flight are acknowledged — about one group commit — and then run in order. One
+   * already being written is waited for first.
+   */
+  async checkpoint(): Promise<bigint | undefined> {
+    // One at a time (they share a temporary file); one in flight may predate the caller's calls.
+    while (this.checkpointing !== undefined) await this.checkpointing.catch(() => {});
+    this.checkpointing = this.writeCheckpoint().finally(() => {
+      this.checkpointing = undefined;
+    });
+    return this.checkpointing;
+  }
+
+  private async writeCheckpoint(): Promise<bigint | undefined> {
+    if (this.wal.readOnly) return undefined;
+    let lsn: bigint;
+    let bytes: Buffer | undefined;
+    this.gate.hold();
+    try {
+      // Bounded: no call is admitted meanwhile, so each round can only shrink `pending`.
+      for (let round = 0; round < 100 && bytes === undefined; round++) {
+        if (this.broken !== undefined) return undefined;
+        if (this.pending > 0) await this.wal.sync();
+        // The acknowledgements settling with the sync set the index's LSNs; let them run.
+        await new Promise(setImmediate);
+        lsn = this.wal.lastLsn;
+        if (this.pending === 0) bytes = encodeCheckpoint(this.table, lsn, this.latest);
+      }
+    } finally {
+      this.gate.open();
+    }
+    if (bytes === undefined) return undefined;
+    this.sinceCheckpoint = 0;
+    // The records the checkpoint stands for are durable before the file that skips them.
+    await this.wal.sync();
+    await writeCheckpointFile(this.wal.dir, bytes);
+    this.checkpointLsn = lsn!;
+    return lsn!;
+  }
+
+  /**
+   * Deletes the log's sealed segments that hold nothing a live stream needs: every record
+   * below both the oldest live stream's create and the checkpoint (decision 0713).
+   */
+  async reclaim(): Promise<{ belowLsn: bigint; segmentsDeleted: number; bytesReclaimed: number }> {
+    this.checkUsable();
+    const belowLsn = reclaimBoundary(this.table, this.checkpointLsn, this.now());
+    if (belowLsn <= this.wal.floorLsn) return { belowLsn, segmentsDeleted: 0, bytesReclaimed: 0 };
+    return { belowLsn, ...(await this.wal.truncateBefore(belowLsn)) };
+  }
+
+  /** Takes a checkpoint once enough calls were made since the last. */
+  private settled(): void {
+    this.pending--;
+    if (this.checkpointEvery === 0 || this.sinceCheckpoint < this.checkpointEvery) return;
+    // A failed checkpoint costs only a longer open; the next one is tried as calls go on.
+    if (this.checkpointing === undefined && !this.shut) {
+      this.checkpoint()
+        .then(() => this.reclaim())
+        .catch(() => {});
+    }
+  }
+
+  /** Starts from the checkpoint file, if there is one this log's records can follow. */
+  private async restore(): Promise<void> {
+    const bytes = await readCheckpointFile(this.wal.dir);
+    const checkpoint = bytes === undefined ? undefined : decodeCheckpoint(bytes);
+    // A checkpoint past the log's end belongs to another history: replay everything.
+    if (checkpoint === undefined || checkpoint.lsn > this.wal.lastLsn) return;
+    this.table = checkpoint.table;
+    this.latest = checkpoint.latest;
+    this.nextLsn = checkpoint.lsn + 1n;
+    this.checkpointLsn = checkpoint.lsn;
+  }
+
+  private write(frame: Frame): Promise<bigint> {
+    const written = this.wal.appendRecord({
+      type: STREAMS_RECORD_TYPE,
+      payload: encodeFrame(frame),
+    });
+    this.pending++;
+    this.sinceCheckpoint++;
+    written.then(
+      () => this.settled(),
+      (error) => {
+        // What reached the log is known only after reopening: the table may be ahead of it.
+        this.broken ??= error;
+        this.settled();
+      },
+    );
+    return written;
+  }
+
+  /** Applies the log's records from `nextLsn` on (all of them at open). */
+  private async catchUp(): Promise<void> {
+    await this.wal.replay(this.nextLsn, (record) => {
+      if (record.type !== STREAMS_RECORD_TYPE) {
+        throw new WalError(
+          WalErrorCode.NOT_A_LOG,
+          `record ${record.lsn} has type ${record.type}, not a streams record: this log was written by something else; open it with @walnut/wal`,
+          { details: { lsn: record.lsn } },
+        );
+      }
+      this.table.apply(decodeFrame(record.payload, record.lsn), record.lsn);
+      if (record.time !== undefined && record.time > this.latest) this.latest = record.time;
+      this.nextLsn = record.lsn + 1n;
+      this.replayed++;
+    });
+  }
+
+  private now(): number {
+    this.latest = Math.max(this.latest, this.clock());
+    return this.latest;
+  }
+
+  private checkUsable(): void {
+    if (this.shut) throw WalError.closed('the streams', 'open them again to append');
+    if (this.broken !== undefined) {
+      throw streamError(
+        StreamErrorCode.BROKEN,
+        'a write to the log failed, so what the streams hold is known only after reopening: shut down and open them again',
+        {},
+        this.broken,
+      );
+    }
+    if (this.wal.readOnly) {
+      throw new WalError(WalErrorCode.READ_ONLY, 'these streams were opened read-only');
+    }
+  }
+
+  /** The stream `name`, neither deleted nor expired. */
+  private live(name: string): StreamState {
+    checkName('stream name', name);
+    const stream = this.table.byName.get(name);
+    if (stream === undefined) throw notFound(name);
+    this.checkNotExpired(stream);
+    return stream;
+  }
+
+  private checkNotExpired(stream: StreamState): void {
+    if (isExpired(stream, this.now())) {
+      throw streamError(
+        StreamErrorCode.EXPIRED,
+        `stream "${stream.name}" expired at ${new Date(stream.expiresAt!).toISOString()} and reads as absent; create it again to start anew`,
+        { stream: stream.name, expiresAt: stream.expiresAt },
+      );
+    }
+  }
+
+  private checkSize(
+    name: string,
+    producer: ProducerStamp | undefined,
+    list: readonly Uint8Array[],
+  ) {
+    let size = appendOverhead(
+      producer === undefined ? 0 : Buffer.byteLength(producer.producerId),
+      list.length,
+    );
+    for (const p of list) size += p.length;
+    if (size > this.maxRecordSize) {
+      throw streamError(
+        StreamErrorCode.PAYLOAD_TOO_LARGE,
+        `an append to stream "${name}" of ${size} bytes exceeds maxRecordSize (${this.maxRecordSize}); split it over several appends or raise maxRecordSize`,
+        { stream: name, bytes: size, maxRecordSize: this.maxRecordSize },
+      );
+    }
+  }
+
+  private info(stream: StreamState): StreamInfo {
+    return {
+      name: stream.name,
+      id: stream.id,
+      tail: stream.ackedTail,
+      bytes: stream.bytes,
+      createdAt: stream.createdAt,
+      expiresAt: stream.expiresAt,
+      closed: stream.closed,
+      contentType: stream.config.contentType,
+      metadata: stream.config.metadata ?? {},
+      producers: stream.producers.size,
+    };
+  }
+}
+
+function notFound(name: string) {
+  return streamError(
+    StreamErrorCode.NOT_FOUND,
+    `no stream "${name}": create it first (a deleted stream is gone for good)`,
+    { stream: name },
+  );
+}
+
+function payloadList(payloads: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  const list = payloads instanceof Uint8Array ? [payloads] : payloads;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      'append takes a Uint8Array or a non-empty array of them',
+    );
+  }
+  for (const p of list) {
+    if (!(p instanceof Uint8Array)) {
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'every payload must be a Uint8Array');
+    }
+  }
+  return list.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length)));
+}
+
+function checkStamp(stamp: ProducerStamp | undefined): ProducerStamp | undefined {
+  if (stamp === undefined) return undefined;
+  checkName('producerId', stamp.producerId);
+  for (const field of ['epoch', 'seq'] as const) {
+    const value = stamp[field];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `producer ${field} must be a non-negative safe integer, got ${String(value)}`,
+      );
+    }
+  }
+  return { producerId: stamp.producerId, epoch: stamp.epoch, seq: stamp.seq };
+}
