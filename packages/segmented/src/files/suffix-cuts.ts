@@ -14,6 +14,13 @@ export class SuffixCuts {
   /** Generations whose `afterLsn` is only a bound: the lowest cut a reader missed was not known. */
   private readonly bounds = new Set<number>();
 
+  /**
+   * A read-only opener's check after each read between its looks: records a cut another
+   * process made since the view was founded (ReaderRefresh.cutSinceView), so that the read
+   * is judged by it. Null for a writer, whose own cuts are recorded as they are made.
+   */
+  afterRead: (() => Promise<void>) | null = null;
+
   get generation(): number {
     return this.cuts.length;
   }
@@ -60,10 +67,12 @@ export class SuffixCuts {
    */
   async guardPage<T extends { records: WalRecord[] }>(read: () => Promise<T>): Promise<T> {
     const since = this.generation;
-    const page = await read().catch((err: unknown) => {
+    const page = await read().catch(async (err: unknown) => {
+      await this.afterRead?.().catch(() => undefined);
       if (since === this.generation) throw err;
       throw this.truncated(since, null, err);
     });
+    await this.afterRead?.();
     const last = page.records[page.records.length - 1];
     if (last !== undefined) this.check(last.lsn, since);
     return page;
@@ -114,8 +123,15 @@ class GuardedRecords implements AsyncIterableIterator<WalRecord> {
     }
     if (record !== null) return this.handOut(record);
     return this.records.next().then(
-      (step) => (step.done === true ? this.end() : this.handOut(step.value)),
-      (error: unknown) => this.fail(error),
+      async (step) => {
+        // Read from a file: judged after a look at the CUT file (a read-only opener).
+        await this.cuts.afterRead?.();
+        return step.done === true ? this.end() : this.handOut(step.value);
+      },
+      async (error: unknown) => {
+        await this.cuts.afterRead?.().catch(() => undefined);
+        return this.fail(error);
+      },
     );
   }
 

@@ -29,6 +29,8 @@ export interface RefreshHost {
    * and every reader of the opener judges itself by it as a writer's readers do.
    */
   readonly cuts: SuffixCuts;
+  /** A cut was recorded: where records were found in the old history says nothing of the new. */
+  historyChanged(): void;
 }
 
 /**
@@ -64,6 +66,18 @@ export class ReaderRefresh {
       this.refreshing = null;
     });
     return this.refreshing;
+  }
+
+  /**
+   * After a read between looks: if a cut ran since the view was founded (the CUT file reads
+   * otherwise), what the read found may mix both histories (a segment replaced by its kept
+   * prefix and grown in the new history reads on past the cut), so the cut is found first,
+   * and the reader judges what it read by it. One read of the CUT file when nothing changed.
+   */
+  async cutSinceView(): Promise<void> {
+    const cut = await readCut(this.host.io, this.host.dir);
+    if (!this.isNew(cut) && cut?.state !== 'pending') return;
+    await this.refresh();
   }
 
   /** The refresh under way, if any, as a promise that never rejects: close() waits for it. */
@@ -170,8 +184,10 @@ export class ReaderRefresh {
     if ((await this.cutRan(cut)) || !synced) return AGAIN;
     this.host.checkUsable();
     // One record per generation: a cursor counts the CUT generations by the cuts it saw.
-    if (kept !== null)
+    if (kept !== null) {
       for (let g = this.generation; g < generation; g++) this.host.cuts.record(kept, known);
+      this.host.historyChanged();
+    }
     this.generation = generation;
     this.lastFrame = null;
     this.install(view);
