@@ -7,6 +7,7 @@ export interface SoakArgs {
   damaged: number;
   fsPowerLosses: number;
   replication: number;
+  cutReaders: number;
   seed: number;
   cyclesPerLog: number;
   maxKillMs: number;
@@ -23,6 +24,9 @@ export const USAGE = `pnpm soak [options]
                       /dev/fuse, fuse3 and libfuse3-dev; default 0)
   --replication N      faults of the replication nemesis against a 3-node nats-server
                       cluster on loopback (needs nats-server; default 0)
+  --cut-readers S     seconds of read-only reader processes beside a writer that cuts
+                      (truncateAfter), rolls over and deletes by retention, killed now
+                      and then (default 0)
   --seed N            seed of every random choice (default: drawn, and printed)
   --cycles-per-log N  SIGKILL cycles that share one log directory (default 20)
   --max-kill-ms N     longest a writer runs before its kill (default 400)
@@ -38,6 +42,7 @@ const NUMERIC: Record<string, keyof SoakArgs> = {
   '--damaged': 'damaged',
   '--fs-power-losses': 'fsPowerLosses',
   '--replication': 'replication',
+  '--cut-readers': 'cutReaders',
   '--seed': 'seed',
   '--cycles-per-log': 'cyclesPerLog',
   '--max-kill-ms': 'maxKillMs',
@@ -51,6 +56,7 @@ export function parseArgs(argv: readonly string[], drawSeed: () => number): Soak
     damaged: 1000,
     fsPowerLosses: 0,
     replication: 0,
+    cutReaders: 0,
     seed: Number.NaN,
     cyclesPerLog: 20,
     maxKillMs: 400,

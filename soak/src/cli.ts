@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, USAGE } from './args.js';
 import { crashFsAvailability } from './crashfs/crash-fs.js';
+import { runCutReadersSoak } from './cut-readers-soak.js';
 import { runDamageFuzz } from './damage-fuzz.js';
 import { runFsPowerLosses } from './fs-power-losses.js';
 import { runKillCycles } from './kill-cycles.js';
@@ -69,6 +70,11 @@ const replication =
       )
     : null;
 
+const cutReaders =
+  args.cutReaders > 0
+    ? await runCutReadersSoak({ seconds: args.cutReaders, seed: args.seed, workDir, progress })
+    : null;
+
 const { text, violations: localViolations } = summarize({
   seed: args.seed,
   kills,
@@ -82,7 +88,9 @@ if (replication !== null) {
   process.stdout.write(replication.text);
   for (const v of replication.violations.slice(0, 50)) process.stdout.write(`  ! ${v}\n`);
 }
-const violations = localViolations + (replication?.violations.length ?? 0);
+if (cutReaders !== null) process.stdout.write(cutReaders.text);
+const violations =
+  localViolations + (replication?.violations.length ?? 0) + (cutReaders?.violations ?? 0);
 // Logs in which an invariant broke stay on disk for a post-mortem; everything else goes.
 if (violations === 0) rmSync(workDir, { recursive: true, force: true });
 else process.stdout.write(`logs kept for inspection under ${workDir}\n`);

@@ -25,7 +25,15 @@ export {
   encodeCursorFile,
   encodeCursorSlot,
 } from './files/cursor-file.js';
-export { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './files/cut-file.js';
+export {
+  CUT_FILE,
+  CUT_FILE_MAX,
+  decodeCut,
+  encodeCut,
+  lowestCutSince,
+  RECENT_CUTS,
+  type SuffixCut,
+} from './files/cut-file.js';
 export {
   type CipherId,
   checkLogId,

@@ -1,13 +1,14 @@
 import { dirname, join } from 'node:path';
 import { type SuffixCut, WalError, WalErrorCode } from '@walnut/codec';
-import { Errno, type IoLock, lockOwner, openStorageIo, type StorageIo } from '@walnut/storage-io';
+import { Errno, type IoLock, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
-import { finishPendingCut } from './files/cut-after.js';
+import { finishPendingCut, readCut } from './files/cut-after.js';
+import { sameCut, settledCut, writerMayBeWriting } from './files/cut-wait.js';
 import { readFloor } from './files/floor.js';
 import { checkLogDirectory, lockCreationError } from './files/log-directory.js';
 import { recoveredSegments, type Segment } from './files/segment.js';
 import { recoverLog } from './recovery/recovery.js';
-import type { RecoveryReport } from './recovery/recovery-report.js';
+import type { FinishedCut, RecoveryReport, RecoveryResult } from './recovery/recovery-report.js';
 import { type DirectIoStats, probeDirectIo } from './write/direct-io.js';
 import { LogClock } from './write/log-clock.js';
 
@@ -73,22 +74,29 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
             state: 'off',
             reason: cfg.readOnly ? 'read-only' : 'not asked for (config.directIo)',
           };
-    // A cut that a crash interrupted is finished before recovery looks at the segments.
-    const { cut, finished } = await finishPendingCut(io, cfg.dir, cfg.readOnly);
-    const recover = () =>
+    const recover = (finishedCut: FinishedCut | null) =>
       recoverLog({
-        finishedCut: finished,
+        finishedCut,
         io,
         dir: cfg.dir,
         mode: cfg.recovery,
         verify: cfg.verify,
         readOnly: cfg.readOnly,
-        besideWriter: cfg.readOnly && writerMayBeWriting(join(cfg.dir, LOCK_FILE)),
+        besideWriter: cfg.readOnly && writerMayBeWriting(cfg.dir),
         ring: cfg.encryption,
       });
-    const recovered = cfg.readOnly
-      ? await lookingAgainAfterTruncations(io, cfg.dir, recover)
-      : await recover();
+    let cut: SuffixCut | null;
+    let recovered: RecoveryResult;
+    if (cfg.readOnly) {
+      ({ cut, result: recovered } = await lookingAgainAfterChanges(io, cfg.dir, () =>
+        recover(null),
+      ));
+    } else {
+      // A cut that a crash interrupted is finished before recovery looks at the segments.
+      const pending = await finishPendingCut(io, cfg.dir);
+      cut = pending.cut;
+      recovered = await recover(pending.finished);
+    }
     const newest = recovered.segments.at(-1);
     return {
       cfg,
@@ -110,34 +118,39 @@ export async function openLog(config: unknown): Promise<OpenedLog> {
   }
 }
 
-/**
- * Whether a writer may hold the log at `lockPath`: its owner file names a process not proven
- * gone (one in another container or on another machine counts, as it cannot be ruled out).
- */
-function writerMayBeWriting(lockPath: string): boolean {
-  const owner = lockOwner(lockPath);
-  return owner !== null && owner.state !== 'gone';
-}
-
-/** Looks a read-only open may take: each one a truncation beside it cut short. */
-const READ_ONLY_LOOKS = 8;
+/** Looks a read-only open may take: each one a cut or a truncation beside it spoilt. */
+const READ_ONLY_LOOKS = 100;
 
 /**
- * A read-only open beside a writer whose truncateBefore (or retention) deletes segments
- * while it looks: a segment listed, then gone before its header was read. The floor moved
- * meanwhile, so the look is taken again, as a reader's later looks are (`foundAgain`).
+ * A read-only open beside a writer (0320, 0340): `look` is taken once no cut is under way
+ * (a live writer's cut is waited out, `settledCut`), and counts only if no cut ran while it
+ * looked (the CUT file read before and after it, a seqlock): a cut deletes and replaces files
+ * under the look, which then finds a mix of both histories, or fails. A look that fails
+ * while a cut ran or the floor moved (truncateBefore or retention deleted segments under it)
+ * is taken again. Returns what it found with the cut it is founded on.
  */
-async function lookingAgainAfterTruncations<T>(
+async function lookingAgainAfterChanges<T>(
   io: StorageIo,
   dir: string,
   look: () => Promise<T>,
-): Promise<T> {
+): Promise<{ cut: SuffixCut | null; result: T }> {
   for (let looks = 1; ; looks++) {
+    const cut = await settledCut(io, dir, false);
     const floor = await readFloor(io, dir);
+    let result: T;
     try {
-      return await look();
+      result = await look();
     } catch (error) {
-      if (looks >= READ_ONLY_LOOKS || (await readFloor(io, dir)) === floor) throw error;
+      const moved = !sameCut(cut, await readCut(io, dir)) || (await readFloor(io, dir)) !== floor;
+      if (looks >= READ_ONLY_LOOKS || !moved) throw error;
+      continue;
+    }
+    if (sameCut(cut, await readCut(io, dir))) return { cut, result };
+    if (looks >= READ_ONLY_LOOKS) {
+      throw new WalError(
+        WalErrorCode.BAD_STATE,
+        `the writer of ${dir} cut the log (truncateAfter) during each of ${looks} looks of this read-only open; open it again when it cuts less often`,
+      );
     }
   }
 }

@@ -150,8 +150,11 @@ export class SegmentedWal {
           written: (lsn) => this.writtenListeners.emit(lsn),
           cutGeneration: init.cut?.generation ?? 0n,
           cuts: this.cuts,
+          historyChanged: () => this.pager.forget(),
         })
       : null;
+    const refresh = this.readerRefresh;
+    if (refresh !== null) this.cuts.afterRead = () => refresh.cutSinceView();
     this.cutHost = {
       io: this.storageIo,
       dir: this.cfg.dir,

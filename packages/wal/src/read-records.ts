@@ -1,5 +1,5 @@
 import { isThenable, ReadSlices, type WalRecord } from '@walnut/codec';
-import { type SuffixCuts, truncatedError } from '@walnut/segmented';
+import type { SuffixCuts } from '@walnut/segmented';
 import type { EngineSegment, LogEngine, SegmentOpener, SegmentRecords } from './engine.js';
 
 /** Records per read through the engine (the part of the log that is not sealed yet). */
@@ -182,7 +182,7 @@ export class WalRecordSource {
   private checkCuts(): void {
     const cuts = this.cuts!;
     const kept = cuts.keptSince(this.since);
-    if (this.cursor - 1n > kept) throw truncatedError(kept, null);
+    if (this.cursor - 1n > kept) throw cuts.truncated(this.since, null);
     this.since = cuts.generation;
     this.mapped = [];
     this.mappedAt = 0;

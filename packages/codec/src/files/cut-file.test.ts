@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isWalError, WalErrorCode } from '../errors/errors.js';
-import { CUT_FILE, decodeCut, encodeCut, type SuffixCut } from './cut-file.js';
+import {
+  CUT_FILE,
+  decodeCut,
+  encodeCut,
+  lowestCutSince,
+  RECENT_CUTS,
+  type SuffixCut,
+} from './cut-file.js';
 
 const cutArb: fc.Arbitrary<SuffixCut> = fc.record({
   afterLsn: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
@@ -9,6 +16,10 @@ const cutArb: fc.Arbitrary<SuffixCut> = fc.record({
   keepBytes: fc.integer({ min: 64, max: Number.MAX_SAFE_INTEGER }),
   generation: fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }),
   state: fc.constantFrom('pending' as const, 'done' as const),
+  recent: fc.array(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), {
+    minLength: 1,
+    maxLength: RECENT_CUTS,
+  }),
 });
 
 describe('the CUT file', () => {
@@ -16,7 +27,7 @@ describe('the CUT file', () => {
     fc.assert(
       fc.property(cutArb, (cut) => {
         const bytes = encodeCut(cut);
-        expect(bytes.length).toBe(40);
+        expect(bytes.length).toBe(48 + 8 * cut.recent!.length);
         expect(decodeCut(bytes, CUT_FILE)).toEqual(cut);
       }),
     );
@@ -24,13 +35,53 @@ describe('the CUT file', () => {
 
   it('is WAL_CORRUPT, naming the file, when any bit flips or a byte is missing', () => {
     fc.assert(
-      fc.property(cutArb, fc.integer({ min: 0, max: 40 * 8 - 1 }), (cut, bit) => {
+      fc.property(cutArb, fc.nat(), (cut, at) => {
         const bytes = encodeCut(cut);
+        const bit = at % (bytes.length * 8);
         bytes[bit >> 3]! ^= 1 << (bit & 7);
         expect(() => decodeCut(bytes, '/log/CUT')).toThrow(/\/log\/CUT is damaged/);
         expect(() => decodeCut(encodeCut(cut).subarray(0, 39), 'CUT')).toThrow(/39 bytes/);
       }),
     );
+  });
+
+  it('still reads a file of the first release (40 bytes, no recent cuts)', () => {
+    const first = encodeCut({
+      afterLsn: 7n,
+      segmentFirstLsn: 5n,
+      keepBytes: 300,
+      generation: 3n,
+      state: 'done',
+    }).subarray(0, 40);
+    const cut = decodeCut(first, 'CUT');
+    expect(cut).toMatchObject({ afterLsn: 7n, generation: 3n, recent: [] });
+    expect(lowestCutSince(cut, 2n)).toBeNull();
+  });
+
+  it('tells the lowest cut since a generation while it remembers every one of them', () => {
+    const cut = decodeCut(
+      encodeCut({
+        afterLsn: 900n,
+        segmentFirstLsn: 1n,
+        keepBytes: 64,
+        generation: 10n,
+        state: 'done',
+        recent: [300n, 500n, 800n, 900n],
+      }),
+      'CUT',
+    );
+    expect(lowestCutSince(cut, 9n)).toBe(900n);
+    expect(lowestCutSince(cut, 8n)).toBe(800n);
+    expect(lowestCutSince(cut, 6n)).toBe(300n);
+    expect(lowestCutSince(cut, 5n)).toBeNull();
+    expect(lowestCutSince(cut, 10n)).toBeNull();
+  });
+
+  it('keeps only the last RECENT_CUTS cuts', () => {
+    const recent = Array.from({ length: RECENT_CUTS + 5 }, (_, i) => BigInt(i));
+    const cut = { afterLsn: 1n, segmentFirstLsn: 1n, keepBytes: 64, generation: 99n };
+    const decoded = decodeCut(encodeCut({ ...cut, state: 'done', recent }), 'CUT');
+    expect(decoded.recent).toEqual(recent.slice(-RECENT_CUTS));
   });
 
   it('lays out its fields as FORMAT.md says', () => {
@@ -46,6 +97,9 @@ describe('the CUT file', () => {
     expect(bytes.readBigUInt64LE(16)).toBe(300n);
     expect(bytes.readBigUInt64LE(24)).toBe(2n);
     expect(bytes[32]).toBe(2);
+    expect(bytes.readUInt32LE(40)).toBe(1);
+    expect(bytes.readBigUInt64LE(44)).toBe(7n);
+    expect(bytes.length).toBe(56);
     try {
       bytes[32] = 3;
       decodeCut(bytes, 'CUT');

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import {
   BodyKind,
   CUT_FILE,
+  CUT_FILE_MAX,
   decodeCut,
   encodeCut,
   encodeHead,
@@ -29,7 +30,7 @@ export const CUT_TMP_FILE = tmpName(CUT_FILE);
 
 /** The last suffix cut recorded in `<dir>/CUT`, or null when the log never had one. */
 export async function readCut(io: StorageIo, dir: string): Promise<SuffixCut | null> {
-  const bytes = await readSmallFile(io, dir, CUT_FILE, 64);
+  const bytes = await readSmallFile(io, dir, CUT_FILE, CUT_FILE_MAX);
   return bytes === null ? null : decodeCut(bytes, join(dir, CUT_FILE));
 }
 
@@ -216,24 +217,13 @@ async function lowerHead(io: StorageIo, dir: string, firstLsn: bigint): Promise<
   }
 }
 
-/**
- * At open, before recovery: a writer finishes a cut a crash interrupted. A read-only opener
- * cannot, and would see segments the cut deletes: WAL_BAD_STATE until a writer opened it.
- */
+/** At a writer's open, before recovery: finishes a cut a crash interrupted. */
 export async function finishPendingCut(
   io: StorageIo,
   dir: string,
-  readOnly: boolean,
 ): Promise<{ cut: SuffixCut | null; finished: FinishedCut | null }> {
   const cut = await readCut(io, dir);
   if (cut === null || cut.state === 'done') return { cut, finished: null };
-  if (readOnly) {
-    throw new WalError(
-      WalErrorCode.BAD_STATE,
-      `${join(dir, CUT_FILE)} records a truncateAfter(${cut.afterLsn}) that has not finished: a writer is cutting the log now, or one crashed while cutting it. Try again in a moment; if no writer has the log open, open it once without readOnly, which finishes the cut`,
-      { details: { lsn: cut.afterLsn } },
-    );
-  }
   const segmentsDeleted = await finishCut(io, dir, cut);
   return {
     cut: { ...cut, state: 'done' },

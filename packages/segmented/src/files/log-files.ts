@@ -16,7 +16,9 @@ export async function readSmallFile(
   if (st === null) return null;
   const fd = await io.open(path, { readOnly: true });
   try {
-    const buf = Buffer.alloc(Math.min(st.size, limit));
+    // Room to spare: a file replaced by rename between the stat and the open (a writer's
+    // next CUT beside a reader) may be longer than the one the stat saw.
+    const buf = Buffer.alloc(Math.min(st.size + 4096, limit));
     return buf.subarray(0, await readFully(io, fd, buf, 0));
   } finally {
     await io.close(fd);

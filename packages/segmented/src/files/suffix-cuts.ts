@@ -11,13 +11,40 @@ const NONE = 2n ** 64n;
 export class SuffixCuts {
   /** Each cut's `afterLsn`, in the order they were made; the count is the generation. */
   private readonly cuts: bigint[] = [];
+  /** Generations whose `afterLsn` is only a bound: the lowest cut a reader missed was not known. */
+  private readonly bounds = new Set<number>();
+
+  /**
+   * A read-only opener's check after each read between its looks: records a cut another
+   * process made since the view was founded (ReaderRefresh.cutSinceView), so that the read
+   * is judged by it. Null for a writer, whose own cuts are recorded as they are made.
+   */
+  afterRead: (() => Promise<void>) | null = null;
 
   get generation(): number {
     return this.cuts.length;
   }
 
-  record(afterLsn: bigint): void {
+  /**
+   * A cut after `afterLsn`; `known` false when `afterLsn` is only a bound below the cut (a
+   * reader in another process that missed more cuts than the CUT file remembers).
+   */
+  record(afterLsn: bigint, known = true): void {
+    if (!known) this.bounds.add(this.cuts.length);
     this.cuts.push(afterLsn);
+  }
+
+  /** WAL_TRUNCATED for a reader started at generation `since` (it was to hand out `lsn`). */
+  truncated(since: number, lsn: bigint | null, cause?: unknown): WalError {
+    let kept = NONE;
+    let known = true;
+    for (let i = since; i < this.cuts.length; i++) {
+      if (this.cuts[i]! < kept) {
+        kept = this.cuts[i]!;
+        known = !this.bounds.has(i);
+      }
+    }
+    return truncatedError(kept, lsn, cause, known);
   }
 
   /** The lowest LSN cut after since generation `since`, or 2^64 when there was no cut. */
@@ -31,7 +58,7 @@ export class SuffixCuts {
   check(lsn: bigint, since: number): void {
     if (since === this.cuts.length) return;
     const kept = this.keptSince(since);
-    if (lsn > kept) throw truncatedError(kept, lsn);
+    if (lsn > kept) throw this.truncated(since, lsn);
   }
 
   /**
@@ -40,10 +67,12 @@ export class SuffixCuts {
    */
   async guardPage<T extends { records: WalRecord[] }>(read: () => Promise<T>): Promise<T> {
     const since = this.generation;
-    const page = await read().catch((err: unknown) => {
+    const page = await read().catch(async (err: unknown) => {
+      await this.afterRead?.().catch(() => undefined);
       if (since === this.generation) throw err;
-      throw truncatedError(this.keptSince(since), null, err);
+      throw this.truncated(since, null, err);
     });
+    await this.afterRead?.();
     const last = page.records[page.records.length - 1];
     if (last !== undefined) this.check(last.lsn, since);
     return page;
@@ -94,8 +123,15 @@ class GuardedRecords implements AsyncIterableIterator<WalRecord> {
     }
     if (record !== null) return this.handOut(record);
     return this.records.next().then(
-      (step) => (step.done === true ? this.end() : this.handOut(step.value)),
-      (error: unknown) => this.fail(error),
+      async (step) => {
+        // Read from a file: judged after a look at the CUT file (a read-only opener).
+        await this.cuts.afterRead?.();
+        return step.done === true ? this.end() : this.handOut(step.value);
+      },
+      async (error: unknown) => {
+        await this.cuts.afterRead?.().catch(() => undefined);
+        return this.fail(error);
+      },
     );
   }
 
@@ -107,7 +143,7 @@ class GuardedRecords implements AsyncIterableIterator<WalRecord> {
     const { cuts, since } = this;
     if (since !== cuts.generation) {
       const kept = cuts.keptSince(since);
-      if (record.lsn > kept) return this.fail(truncatedError(kept, record.lsn));
+      if (record.lsn > kept) return this.fail(cuts.truncated(since, record.lsn));
     }
     return Promise.resolve({ done: false, value: record });
   }
@@ -124,18 +160,29 @@ class GuardedRecords implements AsyncIterableIterator<WalRecord> {
     await this.end().catch(() => undefined);
     const { cuts, since } = this;
     if (since === cuts.generation || isWalError(error, WalErrorCode.TRUNCATED)) throw error;
-    throw truncatedError(cuts.keptSince(since), null, error);
+    throw cuts.truncated(since, null, error);
   }
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-/** The error of a reader positioned past a cut after `afterLsn`. */
-export function truncatedError(afterLsn: bigint, lsn: bigint | null, cause?: unknown): WalError {
+/**
+ * The error of a reader positioned past a cut after `afterLsn`; `known` false when the lowest
+ * cut is not known and `afterLsn` is only the highest LSN no cut can have reached.
+ */
+export function truncatedError(
+  afterLsn: bigint,
+  lsn: bigint | null,
+  cause?: unknown,
+  known = true,
+): WalError {
   const at = lsn === null ? '' : ` (it was to hand out LSN ${lsn})`;
+  const what = known
+    ? `the log was cut after LSN ${afterLsn} (truncateAfter) while this reader read past it${at}: the records after it may now be another history`
+    : `the log was cut (truncateAfter) more times while this reader read than its CUT file remembers${at}, so the lowest cut is not known: every record after LSN ${afterLsn} may now be another history`;
   return new WalError(
     WalErrorCode.TRUNCATED,
-    `the log was cut after LSN ${afterLsn} (truncateAfter) while this reader read past it${at}: the records after it may now be another history. Read again from LSN ${afterLsn + 1n} with a new reader`,
+    `${what}. Read again from LSN ${afterLsn + 1n} with a new reader`,
     { details: { lsn: afterLsn }, ...(cause === undefined ? {} : { cause }) },
   );
 }

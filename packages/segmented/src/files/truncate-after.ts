@@ -133,7 +133,10 @@ async function planSuffixCut(
   }));
   const previous = await readCut(io, dir);
   const where = await planCut(io, ring, named, await readGaps(io, dir), afterLsn);
-  return { afterLsn, ...where, generation: (previous?.generation ?? 0n) + 1n, state: 'pending' };
+  // The cuts before it go on with it, so a reader that missed several learns the lowest.
+  const recent = [...(previous?.recent ?? []), afterLsn];
+  const generation = (previous?.generation ?? 0n) + 1n;
+  return { afterLsn, ...where, generation, state: 'pending', recent };
 }
 
 /** The running totals of the counters the log had before it reopened after a cut, added to the new ones. */

@@ -1,8 +1,9 @@
+import { CUT_FILE, decodeCut, encodeCut } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { collect, DIR } from '../../test/helpers.js';
-import { SegmentedWal } from '../index.js';
+import { readSmallFile, SegmentedWal, writeFileAtomically } from '../index.js';
 
 const oldPayload = (lsn: bigint) => payloadFor(lsn);
 const newPayload = (lsn: bigint) => Buffer.from(`new history ${lsn}`);
@@ -84,21 +85,42 @@ describe("a read-only opener's refresh after the writer's truncateAfter", () => 
     await reader.close();
   });
 
-  it('after two cuts between looks keeps only what lies below the floor for the readers started before, and new readers read on', async () => {
+  it('after two cuts between looks learns the lowest from the CUT file and names it in WAL_TRUNCATED', async () => {
     const { writer, reader } = await readerOfLog(10n);
-    const started = reader.replayFrom(1n)[Symbol.asyncIterator]();
-    expect((await started.next()).value?.lsn).toBe(1n);
+    const past = reader.replayFrom(7n)[Symbol.asyncIterator]();
+    expect((await past.next()).value?.lsn).toBe(7n);
+    const below = reader.replayFrom(3n)[Symbol.asyncIterator]();
+    expect((await below.next()).value?.lsn).toBe(3n);
     await cutAndAppend(writer, 8n, 9n);
     await cutAndAppend(writer, 5n, 6n);
 
     expect(await reader.refresh()).toBe(6n);
-    expect(await expectWalError(started.next(), 'WAL_TRUNCATED')).toMatchObject({
-      details: { lsn: 0n },
-    });
-    expect((await collect(reader.replayFrom(5n))).map((r) => r.payload)).toEqual([
-      oldPayload(5n),
-      newPayload(6n),
-    ]);
+    const error = await expectWalError(past.next(), 'WAL_TRUNCATED');
+    expect(error.details).toMatchObject({ lsn: 5n });
+    expect(error.message).toMatch(/cut after LSN 5 .*Read again from LSN 6/);
+    // Below the lowest cut both histories agree: what it holds is handed out, up to the cut.
+    expect((await below.next()).value?.payload).toEqual(oldPayload(4n));
+    expect((await below.next()).value?.payload).toEqual(oldPayload(5n));
+    await expectWalError(below.next(), 'WAL_TRUNCATED');
+    expect((await collect(reader.replayFrom(6n))).map((r) => r.payload)).toEqual([newPayload(6n)]);
+    await writer.close();
+    await reader.close();
+  });
+
+  it('after cuts a CUT file of the first release does not remember, keeps only what lies below the floor, and says the lowest is not known', async () => {
+    const { writer, reader } = await readerOfLog(10n);
+    const started = reader.replayFrom(7n)[Symbol.asyncIterator]();
+    expect((await started.next()).value?.lsn).toBe(7n);
+    await cutAndAppend(writer, 8n, 9n);
+    await cutAndAppend(writer, 5n, 6n);
+    const io = writer.io as MemoryStorageIo;
+    const cut = decodeCut((await readSmallFile(io, DIR, CUT_FILE, 1024))!, CUT_FILE);
+    await writeFileAtomically(io, DIR, CUT_FILE, encodeCut(cut).subarray(0, 40));
+
+    expect(await reader.refresh()).toBe(6n);
+    const error = await expectWalError(started.next(), 'WAL_TRUNCATED');
+    expect(error.details).toMatchObject({ lsn: 0n });
+    expect(error.message).toMatch(/the lowest cut is not known/);
     await writer.close();
     await reader.close();
   });

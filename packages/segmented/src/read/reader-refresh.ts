@@ -1,6 +1,7 @@
-import type { KeyRing, SuffixCut } from '@walnut/codec';
+import { type KeyRing, lowestCutSince, type SuffixCut } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import { readCut } from '../files/cut-after.js';
+import { sameCut, settledCut } from '../files/cut-wait.js';
 import type { SegmentSet } from '../files/segment-set.js';
 import type { SuffixCuts } from '../files/suffix-cuts.js';
 import type { SyncRounds } from '../write/sync-rounds.js';
@@ -28,6 +29,8 @@ export interface RefreshHost {
    * and every reader of the opener judges itself by it as a writer's readers do.
    */
   readonly cuts: SuffixCuts;
+  /** A cut was recorded: where records were found in the old history says nothing of the new. */
+  historyChanged(): void;
 }
 
 /**
@@ -41,6 +44,11 @@ export interface RefreshHost {
  * new view: each reader, not the opener, then judges whether it handed out a record the cut
  * removed (docs/decisions/0340, addendum).
  */
+/** A look spoilt by a cut (or a truncation) that ran while it looked: it is taken again. */
+const AGAIN = Symbol('again');
+/** Looks a refresh takes at most; each one after the first follows a cut or a truncation. */
+const LOOKS = 100;
+
 export class ReaderRefresh {
   private refreshing: Promise<bigint> | null = null;
   /** The last frame found by a refresh (see follow.ts). */
@@ -60,18 +68,39 @@ export class ReaderRefresh {
     return this.refreshing;
   }
 
+  /**
+   * After a read between looks: if a cut ran since the view was founded (the CUT file reads
+   * otherwise), what the read found may mix both histories (a segment replaced by its kept
+   * prefix and grown in the new history reads on past the cut), so the cut is found first,
+   * and the reader judges what it read by it. One read of the CUT file when nothing changed.
+   */
+  async cutSinceView(): Promise<void> {
+    const cut = await readCut(this.host.io, this.host.dir);
+    if (!this.isNew(cut) && cut?.state !== 'pending') return;
+    await this.refresh();
+  }
+
   /** The refresh under way, if any, as a promise that never rejects: close() waits for it. */
   settled(): Promise<unknown> | undefined {
     return this.refreshing?.catch(() => {});
   }
 
-  // The cut generation is read before and after each look (a seqlock): what a look found
-  // while a cut ran may mix both histories, so it counts only when none ran. A look that
-  // counts for nothing leaves the view as it was; the next one (a tail's next poll) looks again.
+  // The CUT file is read before and after each look (a seqlock): what a look found while a
+  // cut ran may mix both histories, and what failed while one ran failed because of it (a cut
+  // deletes and replaces files under the look). Such a look counts for nothing and is taken
+  // again, once the cut is done: every look of a reader beside a cutting writer ends in the
+  // view of one history, and a failure is reported only when no cut explains it.
   private async catchUp(): Promise<bigint> {
+    for (let looks = 1; ; looks++) {
+      const found = await this.look();
+      if (found !== AGAIN) return found;
+      if (looks >= LOOKS) return this.host.pipeline.writtenLsn;
+    }
+  }
+
+  private async look(): Promise<bigint | typeof AGAIN> {
     const { io, dir, segments, pipeline: p, rounds } = this.host;
-    const cut = await readCut(io, dir);
-    if (cut?.state === 'pending') return p.writtenLsn;
+    const cut = await settledCut(io, dir, true);
     if (this.isNew(cut)) return this.foundAgain(cut!);
     const state: FollowState = {
       io,
@@ -85,24 +114,21 @@ export class ReaderRefresh {
       lastFrame: this.lastFrame,
     };
     let followed: 'followed' | 'overtaken';
+    let synced: boolean;
     try {
       followed = await followLog(state);
+      if (followed === 'overtaken') return this.foundAgain(cut);
+      const durable = rounds.durableLsn;
+      synced = await makeDurable(
+        io,
+        dir,
+        state.segments.filter((seg) => seg.lastLsn > durable),
+      );
     } catch (error) {
-      // A cut deletes and replaces files under the look: that is no damage.
-      const now = await readCut(io, dir);
-      if (!this.isNew(now)) throw error;
-      return now!.state === 'pending' ? p.writtenLsn : this.foundAgain(now!);
+      if (await this.cutRan(cut)) return AGAIN;
+      throw error;
     }
-    if (followed === 'overtaken') return this.foundAgain(cut);
-    const durable = rounds.durableLsn;
-    const synced = await makeDurable(
-      io,
-      dir,
-      state.segments.filter((seg) => seg.lastLsn > durable),
-    );
-    const after = await readCut(io, dir);
-    if (this.isNew(after))
-      return after!.state === 'pending' ? p.writtenLsn : this.foundAgain(after!);
+    if (await this.cutRan(cut)) return AGAIN;
     if (!synced) return p.writtenLsn;
     this.host.checkUsable();
     this.lastFrame = state.lastFrame;
@@ -114,37 +140,54 @@ export class ReaderRefresh {
     return (cut?.generation ?? 0n) !== this.generation;
   }
 
+  /** Whether a cut started or ended since the CUT file read `cut`. */
+  private async cutRan(cut: SuffixCut | null): Promise<boolean> {
+    return !sameCut(cut, await readCut(this.host.io, this.host.dir));
+  }
+
   /**
    * Founds the view again on the log as it is now (`cut` the CUT file read before): after a
-   * cut, or once a truncation deleted what the view held. A cut is recorded as keeping the
-   * records up to its `afterLsn`; after two or more cuts since the last look the lowest is
-   * unknown, and the records kept are only those below the floor, which no cut goes under.
+   * cut, or once a truncation deleted what the view held. The cuts since the view's generation
+   * are recorded as keeping the records up to the lowest of them, which the CUT file tells
+   * while it remembers them all (RECENT_CUTS); past that, or in a file of the first release,
+   * only the records below the floor are known to be kept, and the cut is recorded as a bound.
    */
-  private async foundAgain(cut: SuffixCut | null): Promise<bigint> {
+  private async foundAgain(cut: SuffixCut | null): Promise<bigint | typeof AGAIN> {
     const { io, dir, segments, pipeline: p, rounds } = this.host;
     const generation = cut?.generation ?? 0n;
     let kept: bigint | null = null;
+    let known = true;
     if (generation !== this.generation) {
-      kept = generation === this.generation + 1n ? cut!.afterLsn : segments.floorLsn - 1n;
+      kept = lowestCutSince(cut!, this.generation);
+      if (kept === null) {
+        kept = segments.floorLsn - 1n;
+        known = false;
+      }
     }
-    const view = await foundAgain(io, dir, this.host.ring());
-    if (view === null) return p.writtenLsn;
-    // What this reader made durable before stays so up to the cut: both histories share it.
-    let durable = rounds.durableLsn;
-    if (kept !== null && kept < durable) durable = kept;
-    const synced = await makeDurable(
-      io,
-      dir,
-      view.segments.filter((seg) => seg.lastLsn > durable),
-    );
-    const after = await readCut(io, dir);
-    if ((after?.generation ?? 0n) !== generation || after?.state === 'pending' || !synced) {
-      return p.writtenLsn;
+    let view: FoundView | null;
+    let synced: boolean;
+    try {
+      view = await foundAgain(io, dir, this.host.ring());
+      if (view === null) return AGAIN;
+      // What this reader made durable before stays so up to the cut: both histories share it.
+      let durable = rounds.durableLsn;
+      if (kept !== null && kept < durable) durable = kept;
+      synced = await makeDurable(
+        io,
+        dir,
+        view.segments.filter((seg) => seg.lastLsn > durable),
+      );
+    } catch (error) {
+      if (await this.cutRan(cut)) return AGAIN;
+      throw error;
     }
+    if ((await this.cutRan(cut)) || !synced) return AGAIN;
     this.host.checkUsable();
     // One record per generation: a cursor counts the CUT generations by the cuts it saw.
-    if (kept !== null)
-      for (let g = this.generation; g < generation; g++) this.host.cuts.record(kept);
+    if (kept !== null) {
+      for (let g = this.generation; g < generation; g++) this.host.cuts.record(kept, known);
+      this.host.historyChanged();
+    }
     this.generation = generation;
     this.lastFrame = null;
     this.install(view);

@@ -80,6 +80,14 @@ export class ReplayPager {
     }
   }
 
+  /**
+   * Drops every remembered position: after a suffix cut found by a read-only opener, an LSN
+   * above the cut is at another offset in the new history (the writer rebuilds its pager).
+   */
+  forget(): void {
+    this.pageHints.clear();
+  }
+
   private remember(lsn: bigint, at: ReplayPosition): void {
     const hints = this.pageHints;
     hints.delete(lsn);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CUT_FILE, decodeCut } from '@walnut/codec';
+import { CUT_FILE, CUT_FILE_MAX, decodeCut } from '@walnut/codec';
 import { readSmallFile } from '@walnut/segmented';
 import type { StorageIo } from '@walnut/storage-io';
 
@@ -14,7 +14,7 @@ export interface LastCut {
  * pending cut counts as made: its writer finishes it before anything else.
  */
 export async function readLastCut(io: StorageIo, dir: string): Promise<LastCut | null> {
-  const bytes = await readSmallFile(io, dir, CUT_FILE, 64);
+  const bytes = await readSmallFile(io, dir, CUT_FILE, CUT_FILE_MAX);
   if (bytes === null) return null;
   const cut = decodeCut(bytes, join(dir, CUT_FILE));
   return { generation: cut.generation, afterLsn: cut.afterLsn };

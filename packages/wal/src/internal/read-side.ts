@@ -7,7 +7,7 @@ import {
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import { type SuffixCuts, truncatedError } from '@walnut/segmented';
+import type { SuffixCuts } from '@walnut/segmented';
 import type { LogEngine, SegmentOpener } from '../engine.js';
 import { RecordIterator, WalRecordSource } from '../read-records.js';
 import { closedError, tailBelowFloorError } from './refusals.js';
@@ -119,7 +119,7 @@ export class ReadSide {
       if (cuts.generation !== since) {
         // Yielded a record the cut removed: what follows would be another history.
         const kept = cuts.keptSince(since);
-        if (cursor - 1n > kept) throw truncatedError(kept, null);
+        if (cursor - 1n > kept) throw cuts.truncated(since, null);
         since = cuts.generation;
       }
       const durable = followsDurable ? this.engine.durableLsn : this.engine.writtenLsn;
@@ -187,15 +187,12 @@ export class ReadSide {
 
   /**
    * Whether `error` met a suffix cut made since `since`: a cut replaces and deletes segments
-   * under a reader, which then finds a segment shorter than listed, or gone. The tail's loop
+   * under a reader, which then finds a segment shorter than listed, gone, or a frame cut
+   * short (WAL_CORRUPT, WAL_IO, WAL_MISSING_SEGMENT, WAL_REPLAY_BELOW_FLOOR). The tail's loop
    * judges the cut itself (WAL_TRUNCATED, or reading on in the new history).
    */
   private async cutMet(error: unknown, since: number): Promise<boolean> {
-    if (
-      !isWalError(error, WalErrorCode.CORRUPT) &&
-      !isWalError(error, WalErrorCode.REPLAY_BELOW_FLOOR)
-    )
-      return false;
+    if (!isWalError(error) || !CUT_SYMPTOMS.has(error.code)) return false;
     if (this.readOnly) await this.catchUp().catch(() => undefined);
     else await this.status.cutSettled();
     return this.cuts.generation !== since;
@@ -263,6 +260,14 @@ export class ReadSide {
     });
   }
 }
+
+/** What a reader meets when a truncateAfter deletes or replaces the files it reads. */
+const CUT_SYMPTOMS: ReadonlySet<string> = new Set([
+  WalErrorCode.CORRUPT,
+  WalErrorCode.IO,
+  WalErrorCode.MISSING_SEGMENT,
+  WalErrorCode.REPLAY_BELOW_FLOOR,
+]);
 
 /**
  * `from` is where reading starts: a bigint LSN, 0n and 1n both meaning the first record.
