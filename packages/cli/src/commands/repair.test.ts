@@ -1,4 +1,14 @@
-import { cp, mkdir, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  cp,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeFloor, recordFrameSize } from '@walnut/codec';
 import { SegmentedWal } from '@walnut/segmented';
