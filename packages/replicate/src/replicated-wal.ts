@@ -13,6 +13,7 @@ import { pause } from './backoff.js';
 import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
 import { type FencedReport, Fencing } from './fencing.js';
 import { type Guarantee, guarantee } from './guarantee.js';
+import { heldOfThisHistory } from './history.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
 import type { ClusterLink } from './link.js';
 import { highestEpoch, type LocalState, writeLocalState } from './local-state.js';
@@ -132,7 +133,7 @@ export class ReplicatedWal {
         maxMessageBytes: maxMessageBytes(link),
         coalesce: options.mode === 'async',
       },
-      { replicatedLsn: start.inStream, streamSeq: start.streamSeq },
+      { replicatedLsn: start.inStream, streamSeq: start.streamSeq, lastId: start.lastId },
       {
         onReplicated: (lsn) => this.replicated(lsn),
         onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),
@@ -573,20 +574,15 @@ export class ReplicatedWal {
       await this.watch(lease.revision, lease.lease.epoch);
     }
     const epoch = lease.lease.epoch;
-    const header = position.header;
-    const inStream =
-      header === null
-        ? 0n
-        : header.kind === MessageKind.EPOCH
-          ? header.firstLsn - 1n
-          : header.lastLsn;
+    // What the stream holds counts as replicated only where its records are this log's.
+    const inStream = await heldOfThisHistory(this.link, this.wal, position);
     // The id names the content (epoch and position): a marker retried after the stream
     // moved is another content, never taken for this one.
-    const ack = await this.link.publish(
-      encodeEpochMessage(epoch, inStream, true),
-      `${this.link.names.stream}:${epoch}:reseed:${inStream}`,
-      position.seq,
-    );
+    const markerId = reseedMarkerId(this.link.names.stream, epoch, inStream);
+    const ack = await this.link.publish(encodeEpochMessage(epoch, inStream, true), markerId, {
+      seq: position.seq,
+      id: position.id,
+    });
     // Only now does this primary write under the new epoch (a refused marker leaves it
     // shipping under the old one, and the next look at the stream decides again).
     return this.reseeded(epoch, inStream, ack.seq);
@@ -606,7 +602,12 @@ export class ReplicatedWal {
     this.spare = null;
     this.held = epoch;
     this.uploader?.restart(inStream);
-    return { epoch, inStream, markerSeq };
+    return {
+      epoch,
+      inStream,
+      markerSeq,
+      markerId: reseedMarkerId(this.link.names.stream, epoch, inStream),
+    };
   }
 
   /** Records of the local log from `from` to `to`, about `maxBytes` of them at most. */
@@ -680,4 +681,8 @@ const UNSTARTED_SYNC = 2n ** 64n;
 export function maxMessageBytes(link: ClusterLink): number {
   const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
   return maxPayload - 512;
+}
+
+function reseedMarkerId(stream: string, epoch: number, inStream: bigint): string {
+  return `${stream}:${epoch}:reseed:${inStream}`;
 }
