@@ -17,6 +17,7 @@ import { heldOfThisHistory } from './history.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
 import type { ClusterLink } from './link.js';
 import { highestEpoch, type LocalState, writeLocalState } from './local-state.js';
+import { MarkKeeper } from './mark.js';
 import { decodeHeader, encodeEpochMessage, MessageKind } from './message.js';
 import { checkRecord, checkWait, type PrimaryOptions, type ResolvedPrimary } from './options.js';
 import { openPrimary } from './primary-open.js';
@@ -90,6 +91,8 @@ export class ReplicatedWal {
   private held: number;
   private readonly shipper: Shipper;
   private readonly uploader: SegmentUploader | null;
+  /** Writes the high-water mark readers check a stream against (decision 0910). */
+  private readonly marks: MarkKeeper;
   private readonly fencing: Fencing;
   private readonly acks: AckWaiters;
   private readonly lag = new ReplicationLag();
@@ -144,6 +147,10 @@ export class ReplicatedWal {
       },
     );
     this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
+    this.marks = new MarkKeeper(
+      () => this.link.kv,
+      () => this.shipper.mark(),
+    );
     this.fencing = new Fencing(this.stream);
     this.acks = new AckWaiters(this.shipper, this.fencing);
   }
@@ -441,7 +448,7 @@ export class ReplicatedWal {
           ),
     );
     this.stopWatch?.();
-    const stopping = Promise.all([this.shipper.stop(), this.uploader?.stop()]);
+    const stopping = Promise.all([this.shipper.stop(), this.uploader?.stop(), this.marks.stop()]);
     // A publish or upload still in flight when the time is up (each may wait a whole
     // requestTimeoutMs on a cluster that does not answer) ends with the connection: what it
     // carried is durable here, and the next open reconciles it with the stream.

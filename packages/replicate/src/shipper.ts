@@ -2,6 +2,7 @@ import type { PubAck } from '@nats-io/jetstream';
 import type { WalRecordInput } from '@walnut/codec';
 import { Backoff, pause } from './backoff.js';
 import { type ClusterLink, describe, isRefusedExpectation, isWrongLastMsgId } from './link.js';
+import type { Mark } from './mark.js';
 import {
   encodeRecordsMessage,
   MESSAGE_OVERHEAD,
@@ -144,6 +145,13 @@ export class Shipper {
       this.pumpScheduled = true;
       queueMicrotask(this.pumpTick);
     }
+  }
+
+  /** The last message known stored, as the primary's high-water mark (null: none yet in this epoch). */
+  mark(): Mark | null {
+    const stored = this.stored;
+    if (stored === null) return null;
+    return { epoch: this.epoch, lsn: stored.lastLsn, seq: stored.seq, crc: stored.crc };
   }
 
   /** Stops publishing and waits for the publishes in flight to settle. */
