@@ -428,7 +428,11 @@ export class Follower {
       this.link
         .lastPosition()
         .then(async (position) => {
-          await this.checkAgainstMark(position);
+          // A mark that cannot be read (the bucket lost with the cluster's power, being
+          // re-created) must not keep the rest of the look from seeing the stream go back.
+          await this.checkAgainstMark(position).catch((error: unknown) => {
+            this.lastError = `reading the high-water mark: ${describe(error)}`;
+          });
           const inStream = position.header === null ? 0n : position.header.lastLsn;
           if (position.seq < this.applier.lastSeq || inStream < this.applier.appended) {
             this.recheck = true;
