@@ -369,6 +369,9 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           primary = p;
           await sleep(Math.floor(rand() * 500));
           for (const proxy of primaryLink.link) proxy.release();
+          // Its counts end with it: the report sums them over every primary.
+          reseeds += old.stats().shipper.reseeds;
+          staleReads += old.stats().shipper.staleReads;
           await old.close().catch(() => undefined);
           for (const proxy of primaryLink.link) await proxy.stop();
           primaryLink = { servers: [], link: standbyLink };
@@ -389,15 +392,15 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       stallsMs[kind].push(Math.round(stall));
       const shipper = p.stats().shipper;
       progress(
-        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${shipper.reseeds} re-seeds${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
+        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${reseeds + shipper.reseeds} re-seeds${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
       );
       if ((f + 1) % checkEvery === 0 || f + 1 === options.faults) await check(false);
     }
     stopProducers = true;
     await Promise.all(running);
     await check(true);
-    reseeds = p.stats().shipper.reseeds;
-    staleReads = p.stats().shipper.staleReads;
+    reseeds += p.stats().shipper.reseeds;
+    staleReads += p.stats().shipper.staleReads;
     await p.close();
     primary = undefined;
     acknowledgedLost += await lostIn(p.dir, acked, acked.length - 1, size, 'primary', findings);
