@@ -1,13 +1,7 @@
 import { type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import type { Wal } from '@walnut/wal';
 import { pause } from './backoff.js';
-import {
-  type ClusterLink,
-  describe,
-  type Expected,
-  isRefusedExpectation,
-  isWrongLastMsgId,
-} from './link.js';
+import { type ClusterLink, describe, isRefusedExpectation } from './link.js';
 import { encodeEpochMessage, MessageKind } from './message.js';
 import { catchUp, verifyAgainstStream } from './replica-log.js';
 
@@ -31,9 +25,6 @@ export async function publishEpochMarker(
   epoch: number,
   keyRing: KeyRing | undefined,
 ): Promise<EpochStart> {
-  // A refusal by message id that a read then contradicts (the stream ends with the very
-  // message expected): the server forgot its last id, so the retry expects the sequence only.
-  let forgotten: Expected | null = null;
   for (let attempt = 0; ; attempt++) {
     // Whatever the stream holds beyond the local log is applied first (the stream is the truth).
     await catchUp(link, wal, keyRing);
@@ -51,16 +42,11 @@ export async function publishEpochMarker(
           ? position.header.firstLsn - 1n
           : position.header.lastLsn;
     await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn, keyRing);
-    const expected: Expected = {
-      seq: position.seq,
-      id: forgotten?.seq === position.seq && forgotten.id === position.id ? null : position.id,
-    };
     const id = `${link.names.stream}:${epoch}:marker:${inStream}`;
     try {
-      const ack = await link.publish(encodeEpochMessage(epoch, inStream), id, expected);
+      const ack = await link.publishAfter(encodeEpochMessage(epoch, inStream), id, position);
       return { inStream, streamSeq: ack.seq, lastId: id };
     } catch (error) {
-      if (isWrongLastMsgId(error)) forgotten = expected;
       // An older primary still publishing stored one more message: catch up and retry.
       if (!isRefusedExpectation(error) || attempt >= 20) {
         throw new WalError(

@@ -205,6 +205,24 @@ export class ClusterLink {
     });
   }
 
+  /**
+   * Publishes right after `after`, the stream's last message as just read (its sequence and
+   * id). nats-server 2.9.10 keeps the last id in memory and may have forgotten it (rebuilt
+   * after a restart only from the 2-minute duplicate window; kept stale on a copy caught up
+   * from its peers): refused by id while a read shows the stream still ending with `after`,
+   * it is published again on the sequence alone (decision 0909).
+   */
+  async publishAfter(body: Uint8Array, msgId: string, after: StreamPosition): Promise<PubAck> {
+    try {
+      return await this.publish(body, msgId, { seq: after.seq, id: after.id });
+    } catch (error) {
+      if (!isWrongLastMsgId(error) || after.id === null) throw error;
+      const again = await this.lastPosition();
+      if (again.seq !== after.seq || again.id !== after.id) throw error;
+      return await this.publish(body, msgId, { seq: after.seq, id: null });
+    }
+  }
+
   /** The stream's last message (asked of its leader, so never a stale replica's view). */
   async lastPosition(): Promise<StreamPosition> {
     const info = await this.jsm.streams.info(this.names.stream).catch((error) => {

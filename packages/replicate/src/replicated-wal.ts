@@ -586,10 +586,11 @@ export class ReplicatedWal {
     // The id names the content (epoch and position): a marker retried after the stream
     // moved is another content, never taken for this one.
     const markerId = reseedMarkerId(this.link.names.stream, epoch, inStream);
-    const ack = await this.link.publish(encodeEpochMessage(epoch, inStream, true), markerId, {
-      seq: position.seq,
-      id: position.id,
-    });
+    const ack = await this.link.publishAfter(
+      encodeEpochMessage(epoch, inStream, true),
+      markerId,
+      position,
+    );
     // Only now does this primary write under the new epoch (a refused marker leaves it
     // shipping under the old one, and the next look at the stream decides again).
     return this.reseeded(epoch, inStream, ack.seq);

@@ -134,4 +134,32 @@ describe('an old primary whose link stalled through a promotion', () => {
     for (const r of after)
       expect(Buffer.from(r.payload).equals(payloadFor(Number(r.lsn) - 1))).toBe(true);
   }, 120_000);
+
+  it('a primary opening on servers that forgot the last message id (2.9.10 after a restart) still publishes', async () => {
+    const stream = streamName('forgot');
+    const first = await openPrimary(stream);
+    for (let i = 0; i < 10; i++) await first.append(payloadFor(i));
+    await first.close();
+    // A restarted 2.9.10 server rebuilds the last id only from the duplicate window: with
+    // that window past, it refuses any expected id although the stream ends with it.
+    const nc = await connect({ servers: cluster().servers });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.update(stream, { duplicate_window: 100_000_000 });
+    } finally {
+      await nc.close();
+    }
+    await sleep(200);
+    await Promise.all(cluster().nodes.map((n) => n.kill()));
+    await Promise.all(cluster().nodes.map((n) => n.start()));
+
+    const primary = await ReplicatedWal.open(first.dir, {
+      servers: cluster().servers,
+      stream,
+      replicas: 3,
+    });
+    opened.push(primary);
+    for (let i = 10; i < 20; i++) expect(await primary.append(payloadFor(i))).toBe(BigInt(i + 1));
+    expect(primary.replicatedLsn).toBe(20n);
+  }, 120_000);
 });
