@@ -4,7 +4,7 @@ import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
 import { Backoff, pause } from './backoff.js';
 import { readLease, takeLease } from './lease.js';
-import { ClusterLink, describe, type StreamPosition } from './link.js';
+import { ClusterLink, describe } from './link.js';
 import {
   highestEpoch,
   type LocalState,
@@ -430,7 +430,7 @@ export class Follower {
         .then(async (position) => {
           // A mark that cannot be read (the bucket lost with the cluster's power, being
           // re-created) must not keep the rest of the look from seeing the stream go back.
-          await this.checkAgainstMark(position).catch((error: unknown) => {
+          await this.checkAgainstMark().catch((error: unknown) => {
             this.lastError = `reading the high-water mark: ${describe(error)}`;
           });
           const inStream = position.header === null ? 0n : position.header.lastLsn;
@@ -477,8 +477,8 @@ export class Follower {
    * "caught up": every wait for more is refused with why, until a later look finds it
    * whole (decision 0910).
    */
-  private async checkAgainstMark(position: StreamPosition): Promise<void> {
-    const wrong = await checkMark(this.link, position);
+  private async checkAgainstMark(): Promise<void> {
+    const wrong = await checkMark(this.link);
     this.shortStream = wrong;
     if (wrong === null) return;
     this.lastError = wrong.message;

@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import type { ClusterLink, StreamPosition } from './link.js';
+import type { ClusterLink } from './link.js';
 import { MessageKind, messageCrc } from './message.js';
 
 /**
@@ -52,17 +52,19 @@ export async function writeMark(kv: KV, mark: Mark): Promise<void> {
 }
 
 /**
- * What is wrong with the stream whose last message is `position`, measured against the
+ * What is wrong with the stream as its leader serves it now, measured against the
  * mark its primary left: shorter than the mark (WAL_BAD_STATE), or another content at
  * the mark's sequence (WAL_DIVERGED). Null when it holds the mark, when there is none, or
  * when a newer epoch owns the stream (a re-seed or a promotion starts a new history).
  */
-export async function checkMark(
-  link: ClusterLink,
-  position: StreamPosition,
-): Promise<WalError | null> {
+export async function checkMark(link: ClusterLink): Promise<WalError | null> {
+  // The mark first, the stream after: the mark only ever names a message already stored,
+  // so a stream read later must hold it. Read the other way round, a mark written between
+  // the two reads looks like a stream gone short.
   const mark = await readMark(link.kv);
-  if (mark === null || mark.epoch < (position.header?.epoch ?? 0)) return null;
+  if (mark === null) return null;
+  const position = await link.lastPosition();
+  if (mark.epoch < (position.header?.epoch ?? 0)) return null;
   const header = position.header;
   const inStream =
     header === null
