@@ -12,7 +12,8 @@ import { Rng } from './random.js';
 /**
  * `--replication N`: N faults of the nemesis against a 3-node nats-server cluster on
  * loopback (kill -9 of the leader, a follower or every server, SIGSTOP/SIGCONT, a partition
- * of the leader through the route proxies, a lost quorum) while 64 producers append 256 B
+ * of the leader through the route proxies, a lost quorum, a promotion while the primary's
+ * links stall) while 64 producers append 256 B
  * records to a sync primary; the checks are @walnut/replicate's (packages/replicate,
  * "Tests"). Where FUSE is usable, the servers' stores are on crashfs and a power cut of all
  * three is one more kind of fault.
@@ -41,7 +42,15 @@ export async function runReplicationSoak(options: {
       checkEvery: 10,
       progress: options.progress,
       ...(options.kinds ? { kinds: options.kinds } : {}),
-      ...(stores ? { powerLoss: { storeDirs: stores.mountpoints, cut: () => stores.cut() } } : {}),
+      ...(stores
+        ? {
+            powerLoss: {
+              storeDirs: stores.mountpoints,
+              cut: () => stores.cut(),
+              settle: () => stores.settle(),
+            },
+          }
+        : {}),
     });
   } finally {
     if (stores)
@@ -91,6 +100,13 @@ class CrashStores {
     await this.mountAll();
   }
 
+  /** Everything written so far becomes durable: a clean unmount (no power cut), mounted again. */
+  async settle(): Promise<void> {
+    for (const m of this.mounts) await m.unmount();
+    this.mounts = [];
+    await this.mountAll();
+  }
+
   async unmount(): Promise<void> {
     for (const m of this.mounts) await m.unmount().catch(() => undefined);
     this.mounts = [];
@@ -134,7 +150,10 @@ const WHAT: Record<FaultKind, string> = {
   'stop-cont': 'SIGSTOP, then SIGCONT, of one server',
   'partition-leader': 'the leader cut off from the other two',
   'quorum-loss': 'both servers not leading killed (no quorum)',
-  'power-loss': 'power cut of all three (crashfs: unsynced writes lost, torn or kept out of order)',
+  'power-loss':
+    'power cut of all three (crashfs: unsynced writes lost, torn or kept out of order; half over stores already holding data)',
+  'promote-partitioned':
+    "a follower promoted while the primary's links stall (held, alive), healed after",
 };
 
 /** The replicate README's failure table, as Markdown, from a run's report. */

@@ -1,7 +1,7 @@
 import { type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import type { Wal } from '@walnut/wal';
 import { pause } from './backoff.js';
-import { type ClusterLink, describe, isWrongLastSequence } from './link.js';
+import { type ClusterLink, describe, isRefusedExpectation } from './link.js';
 import { encodeEpochMessage, MessageKind } from './message.js';
 import { catchUp, verifyAgainstStream } from './replica-log.js';
 
@@ -11,6 +11,8 @@ export interface EpochStart {
   readonly inStream: bigint;
   /** The stream sequence of the epoch marker. */
   readonly streamSeq: number;
+  /** The marker's message id: what the next publish expects as the stream's last. */
+  readonly lastId: string;
 }
 
 /**
@@ -40,17 +42,13 @@ export async function publishEpochMarker(
           ? position.header.firstLsn - 1n
           : position.header.lastLsn;
     await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn, keyRing);
+    const id = `${link.names.stream}:${epoch}:marker:${inStream}`;
     try {
-      const marker = encodeEpochMessage(epoch, inStream);
-      const ack = await link.publish(
-        marker,
-        `${link.names.stream}:${epoch}:marker:${inStream}`,
-        position.seq,
-      );
-      return { inStream, streamSeq: ack.seq };
+      const ack = await link.publishAfter(encodeEpochMessage(epoch, inStream), id, position);
+      return { inStream, streamSeq: ack.seq, lastId: id };
     } catch (error) {
       // An older primary still publishing stored one more message: catch up and retry.
-      if (!isWrongLastSequence(error) || attempt >= 20) {
+      if (!isRefusedExpectation(error) || attempt >= 20) {
         throw new WalError(
           WalErrorCode.IO,
           `could not publish the epoch marker of epoch ${epoch} (${describe(error)}); retry opening`,

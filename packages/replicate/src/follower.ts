@@ -12,6 +12,7 @@ import {
   readStateFor,
   writeLocalState,
 } from './local-state.js';
+import { checkMark } from './mark.js';
 import { decodeHeader } from './message.js';
 import {
   checkWait,
@@ -116,6 +117,11 @@ export class Follower {
   private lastError: string | null = null;
   /** The stream went back: check the applied position against it before going on. */
   private recheck = false;
+  /**
+   * The stream as served is short of its primary's high-water mark, or disagrees with it:
+   * waits for LSNs beyond the applied one are refused with this until a look finds it whole.
+   */
+  private shortStream: WalError | null = null;
 
   private constructor(
     dir: string,
@@ -156,6 +162,7 @@ export class Follower {
     }
     if (this.applier.durable >= lsn) return Promise.resolve(this.applier.durable);
     if (this.failure) return Promise.reject(this.failure);
+    if (this.shortStream) return Promise.reject(this.shortStream);
     if (this.closed) return Promise.reject(WalError.closed('the follower'));
     return new Promise((resolve, reject) => {
       const waiter = {
@@ -420,7 +427,12 @@ export class Follower {
       looking = true;
       this.link
         .lastPosition()
-        .then((position) => {
+        .then(async (position) => {
+          // A mark that cannot be read (the bucket lost with the cluster's power, being
+          // re-created) must not keep the rest of the look from seeing the stream go back.
+          await this.checkAgainstMark().catch((error: unknown) => {
+            this.lastError = `reading the high-water mark: ${describe(error)}`;
+          });
           const inStream = position.header === null ? 0n : position.header.lastLsn;
           if (position.seq < this.applier.lastSeq || inStream < this.applier.appended) {
             this.recheck = true;
@@ -458,6 +470,19 @@ export class Follower {
     await verifyAgainstStream(this.link, this.wal, upTo, this.options.wal.encryption);
     this.recheck = false;
     return true;
+  }
+
+  /**
+   * A stream found short of (or disagreeing with) the primary's high-water mark is no
+   * "caught up": every wait for more is refused with why, until a later look finds it
+   * whole (decision 0910).
+   */
+  private async checkAgainstMark(): Promise<void> {
+    const wrong = await checkMark(this.link);
+    this.shortStream = wrong;
+    if (wrong === null) return;
+    this.lastError = wrong.message;
+    this.rejectWaiters(wrong);
   }
 
   private async firstLsnAt(seq: number): Promise<bigint> {

@@ -19,6 +19,10 @@ import { names, type ResolvedCluster, type ResolvedPrimary } from './options.js'
 
 /** JetStream's error code for a publish whose expected last sequence was not the stream's. */
 export const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's error code for a publish whose expected last message id was not the stream's. */
+export const WRONG_LAST_MSG_ID = 10070;
+/** The header holding a stored message's id. */
+const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** JetStream's "no suitable peers for placement": too few servers for the replicas asked. */
 const NO_SUITABLE_PEERS = 10005;
 /** JetStream's "replicas > 1 not supported in non-clustered mode". */
@@ -32,6 +36,17 @@ export interface StreamPosition {
   readonly header: MessageHeader | null;
   /** That message's CRC32C (its content's name), or null when the stream is empty. */
   readonly crc: number | null;
+  /** That message's id (`Nats-Msg-Id`), or null when the stream is empty or it has none. */
+  readonly id: string | null;
+}
+
+/**
+ * What a publish requires of the stream: its last sequence, and the id of its last message
+ * (null: none required — an empty stream, or a server that forgot it; docs/decisions/0909).
+ */
+export interface Expected {
+  readonly seq: number;
+  readonly id: string | null;
 }
 
 /**
@@ -168,18 +183,44 @@ export class ClusterLink {
     return new ClusterLink(nc, js, jsm, kv, objects, timeout, options.stream);
   }
 
-  /** Publishes one message, stored only if the stream's last sequence is `expectedLastSeq`. */
+  /**
+   * Publishes one message, stored only if the stream's last message is the one `expected`
+   * names: its sequence, and its id — a sequence another writer's message can take too, an
+   * id names one writer's content (docs/decisions/0909).
+   */
   publish(
     body: Uint8Array,
     msgId: string,
-    expectedLastSeq: number,
+    expected: Expected,
     timeoutMs?: number,
   ): Promise<PubAck> {
     return this.js.publish(this.names.subject, body, {
       msgID: msgId,
-      expect: { lastSequence: expectedLastSeq, streamName: this.names.stream },
+      expect: {
+        lastSequence: expected.seq,
+        streamName: this.names.stream,
+        ...(expected.id === null ? {} : { lastMsgID: expected.id }),
+      },
       timeout: timeoutMs ?? this.requestTimeoutMs,
     });
+  }
+
+  /**
+   * Publishes right after `after`, the stream's last message as just read (its sequence and
+   * id). nats-server 2.9.10 keeps the last id in memory and may have forgotten it (rebuilt
+   * after a restart only from the 2-minute duplicate window; kept stale on a copy caught up
+   * from its peers): refused by id while a read shows the stream still ending with `after`,
+   * it is published again on the sequence alone (decision 0909).
+   */
+  async publishAfter(body: Uint8Array, msgId: string, after: StreamPosition): Promise<PubAck> {
+    try {
+      return await this.publish(body, msgId, { seq: after.seq, id: after.id });
+    } catch (error) {
+      if (!isWrongLastMsgId(error) || after.id === null) throw error;
+      const again = await this.lastPosition();
+      if (again.seq !== after.seq || again.id !== after.id) throw error;
+      return await this.publish(body, msgId, { seq: after.seq, id: null });
+    }
   }
 
   /** The stream's last message (asked of its leader, so never a stale replica's view). */
@@ -189,13 +230,14 @@ export class ClusterLink {
       if (error instanceof JetStreamApiError && error.status === 404) return null;
       throw error;
     });
-    if (info === null) return { seq: 0, header: null, crc: null };
+    if (info === null) return { seq: 0, header: null, crc: null, id: null };
     const seq = info.state.last_seq;
-    if (info.state.messages === 0 || seq === 0) return { seq, header: null, crc: null };
+    if (info.state.messages === 0 || seq === 0) return { seq, header: null, crc: null, id: null };
     const message = await this.jsm.streams.getMessage(this.names.stream, { seq });
     if (message === null) return this.lastPosition();
     const header = decodeHeader(message.data, `${this.names.stream}#${seq}`);
-    return { seq, header, crc: messageCrc(message.data) };
+    const id = message.header?.get(MSG_ID_HEADER) || null;
+    return { seq, header, crc: messageCrc(message.data), id };
   }
 
   /** First and last sequence currently stored (first > last when empty). */
@@ -321,4 +363,13 @@ export function describe(error: unknown): string {
 
 export function isWrongLastSequence(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE;
+}
+
+export function isWrongLastMsgId(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === WRONG_LAST_MSG_ID;
+}
+
+/** A refusal of a publish's expectation: an answer about the stream's end, not an outage. */
+export function isRefusedExpectation(error: unknown): boolean {
+  return isWrongLastSequence(error) || isWrongLastMsgId(error);
 }

@@ -13,9 +13,11 @@ import { pause } from './backoff.js';
 import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
 import { type FencedReport, Fencing } from './fencing.js';
 import { type Guarantee, guarantee } from './guarantee.js';
+import { heldOfThisHistory } from './history.js';
 import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
 import type { ClusterLink } from './link.js';
 import { highestEpoch, type LocalState, writeLocalState } from './local-state.js';
+import { MarkKeeper } from './mark.js';
 import { decodeHeader, encodeEpochMessage, MessageKind } from './message.js';
 import { checkRecord, checkWait, type PrimaryOptions, type ResolvedPrimary } from './options.js';
 import { openPrimary } from './primary-open.js';
@@ -89,6 +91,8 @@ export class ReplicatedWal {
   private held: number;
   private readonly shipper: Shipper;
   private readonly uploader: SegmentUploader | null;
+  /** Writes the high-water mark readers check a stream against (decision 0910). */
+  private readonly marks: MarkKeeper;
   private readonly fencing: Fencing;
   private readonly acks: AckWaiters;
   private readonly lag = new ReplicationLag();
@@ -132,7 +136,7 @@ export class ReplicatedWal {
         maxMessageBytes: maxMessageBytes(link),
         coalesce: options.mode === 'async',
       },
-      { replicatedLsn: start.inStream, streamSeq: start.streamSeq },
+      { replicatedLsn: start.inStream, streamSeq: start.streamSeq, lastId: start.lastId },
       {
         onReplicated: (lsn) => this.replicated(lsn),
         onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),
@@ -143,6 +147,10 @@ export class ReplicatedWal {
       },
     );
     this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
+    this.marks = new MarkKeeper(
+      () => this.link.kv,
+      () => this.shipper.mark(),
+    );
     this.fencing = new Fencing(this.stream);
     this.acks = new AckWaiters(this.shipper, this.fencing);
   }
@@ -440,7 +448,7 @@ export class ReplicatedWal {
           ),
     );
     this.stopWatch?.();
-    const stopping = Promise.all([this.shipper.stop(), this.uploader?.stop()]);
+    const stopping = Promise.all([this.shipper.stop(), this.uploader?.stop(), this.marks.stop()]);
     // A publish or upload still in flight when the time is up (each may wait a whole
     // requestTimeoutMs on a cluster that does not answer) ends with the connection: what it
     // carried is durable here, and the next open reconciles it with the stream.
@@ -573,19 +581,15 @@ export class ReplicatedWal {
       await this.watch(lease.revision, lease.lease.epoch);
     }
     const epoch = lease.lease.epoch;
-    const header = position.header;
-    const inStream =
-      header === null
-        ? 0n
-        : header.kind === MessageKind.EPOCH
-          ? header.firstLsn - 1n
-          : header.lastLsn;
+    // What the stream holds counts as replicated only where its records are this log's.
+    const inStream = await heldOfThisHistory(this.link, this.wal, position);
     // The id names the content (epoch and position): a marker retried after the stream
     // moved is another content, never taken for this one.
-    const ack = await this.link.publish(
+    const markerId = reseedMarkerId(this.link.names.stream, epoch, inStream);
+    const ack = await this.link.publishAfter(
       encodeEpochMessage(epoch, inStream, true),
-      `${this.link.names.stream}:${epoch}:reseed:${inStream}`,
-      position.seq,
+      markerId,
+      position,
     );
     // Only now does this primary write under the new epoch (a refused marker leaves it
     // shipping under the old one, and the next look at the stream decides again).
@@ -606,7 +610,12 @@ export class ReplicatedWal {
     this.spare = null;
     this.held = epoch;
     this.uploader?.restart(inStream);
-    return { epoch, inStream, markerSeq };
+    return {
+      epoch,
+      inStream,
+      markerSeq,
+      markerId: reseedMarkerId(this.link.names.stream, epoch, inStream),
+    };
   }
 
   /** Records of the local log from `from` to `to`, about `maxBytes` of them at most. */
@@ -680,4 +689,8 @@ const UNSTARTED_SYNC = 2n ** 64n;
 export function maxMessageBytes(link: ClusterLink): number {
   const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
   return maxPayload - 512;
+}
+
+function reseedMarkerId(stream: string, epoch: number, inStream: bigint): string {
+  return `${stream}:${epoch}:reseed:${inStream}`;
 }

@@ -44,6 +44,8 @@ export interface Reseed {
   readonly inStream: bigint;
   /** The sequence of the re-seeding marker. */
   readonly markerSeq: number;
+  /** The re-seeding marker's message id: what the next publish expects as the stream's last. */
+  readonly markerId: string;
 }
 
 export interface ShipperStats {

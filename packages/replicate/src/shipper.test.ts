@@ -1,7 +1,7 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { type ClusterLink, WRONG_LAST_SEQUENCE } from './link.js';
+import { type ClusterLink, type Expected, WRONG_LAST_MSG_ID, WRONG_LAST_SEQUENCE } from './link.js';
 import {
   decodeHeader,
   decodeMessage,
@@ -18,6 +18,8 @@ interface Publish {
   readonly body: Buffer;
   readonly id: string;
   readonly expected: number;
+  /** The last message id it required (null: none). */
+  readonly expectedId: string | null;
 }
 
 /**
@@ -27,9 +29,18 @@ interface Publish {
  */
 class ScriptedStream {
   readonly messages: Buffer[] = [encodeEpochMessage(1, 0n)];
+  /** Each message's id, parallel to `messages`. */
+  private readonly idAt: string[] = ['marker'];
   readonly publishes: Publish[] = [];
   private readonly ids = new Map<string, number>();
   readonly names = { stream: 'orders' };
+
+  /**
+   * The server lost its memory of the last message's id (2.9.10 after a restart past the
+   * duplicate window, or on a copy caught up by snapshot): it refuses every expected id
+   * until a message is stored.
+   */
+  forgotLastId = false;
 
   /** Reads of the last position answered from this many messages back (a deposed leader). */
   staleReads = 0;
@@ -53,8 +64,9 @@ class ScriptedStream {
     this.releaseHeld();
   }
 
-  async publish(body: Buffer, id: string, expected: number): Promise<PubAck> {
-    this.publishes.push({ body: Buffer.from(body), id, expected });
+  async publish(body: Buffer, id: string, expect: Expected): Promise<PubAck> {
+    const expected = expect.seq;
+    this.publishes.push({ body: Buffer.from(body), id, expected, expectedId: expect.id });
     const outcome = this.script.shift() ?? 'ok';
     await (this.held ?? Promise.resolve());
     if (outcome === 'lost') throw new Error('TimeoutError: timeout');
@@ -63,6 +75,7 @@ class ScriptedStream {
       const sent = decodeMessage(body, 'sent');
       const other = sent.records.map((r) => ({ payload: Buffer.concat([r.payload, r.payload]) }));
       this.messages.push(encodeRecordsMessage(sent.epoch, sent.firstLsn, other));
+      this.idAt.push('other');
       throw new Error('TimeoutError: timeout');
     }
     const known = this.ids.get(id);
@@ -77,7 +90,17 @@ class ScriptedStream {
           description: `wrong last sequence: ${this.messages.length}`,
         });
       }
+      const lastId = this.forgotLastId ? '' : this.idAt[this.idAt.length - 1];
+      if (expect.id !== null && expect.id !== lastId) {
+        throw new JetStreamApiError({
+          code: 400,
+          err_code: WRONG_LAST_MSG_ID,
+          description: `wrong last msg ID: ${lastId}`,
+        });
+      }
+      this.forgotLastId = false;
       this.messages.push(Buffer.from(body));
+      this.idAt.push(id);
       seq = this.messages.length;
       this.ids.set(id, seq);
     }
@@ -92,6 +115,7 @@ class ScriptedStream {
       seq,
       header: decodeHeader(last, 'last'),
       crc: messageCrc(last),
+      id: this.idAt[seq - 1]!,
     };
   }
 
@@ -143,7 +167,7 @@ async function ship(
     stream as unknown as ClusterLink,
     1,
     { maxInFlight: 4, maxMessageBytes, coalesce },
-    { replicatedLsn: 0n, streamSeq: 1 },
+    { replicatedLsn: 0n, streamSeq: 1, lastId: 'marker' },
     {
       onReplicated: (lsn) => {
         replicated.push(lsn);
@@ -186,6 +210,26 @@ describe('the shipper', () => {
     }
     expect(shipper.counters.resent).toBeGreaterThan(0);
     expect(stream.lsns()).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 1)));
+  });
+
+  it('chains every message on the id of the one before it', async () => {
+    const stream = new ScriptedStream([]);
+    await ship(stream, 20, 5);
+    expect(stream.publishes[0]!.expectedId).toBe('marker');
+    for (let i = 1; i < stream.publishes.length; i++) {
+      expect(stream.publishes[i]!.expectedId).toBe(stream.publishes[i - 1]!.id);
+    }
+  });
+
+  it('when the server forgot the last id the stream does end with, sends one message on the sequence alone', async () => {
+    const stream = new ScriptedStream([]);
+    stream.forgotLastId = true;
+    const { shipper } = await ship(stream, 20, 5);
+    expect(stream.lsns()).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+    const stored = stream.publishes.filter((p) => p.expectedId === null);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.expected).toBe(1);
+    expect(shipper.counters.reconciles).toBe(1);
   });
 
   it('does not send again what the stream stored though its answer was lost', async () => {

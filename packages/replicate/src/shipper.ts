@@ -1,7 +1,8 @@
 import type { PubAck } from '@nats-io/jetstream';
 import type { WalRecordInput } from '@walnut/codec';
 import { Backoff, pause } from './backoff.js';
-import { type ClusterLink, describe, isWrongLastSequence } from './link.js';
+import { type ClusterLink, describe, isRefusedExpectation, isWrongLastMsgId } from './link.js';
+import type { Mark } from './mark.js';
 import {
   encodeRecordsMessage,
   MESSAGE_OVERHEAD,
@@ -22,6 +23,8 @@ interface Sent {
   readonly seq: number;
   readonly body: Buffer;
   readonly id: string;
+  /** The id of the message it must follow in the stream (null: the sequence alone). */
+  readonly prevId: string | null;
   readonly crc: number;
   sentAt: number;
   acked: boolean;
@@ -59,6 +62,14 @@ export class Shipper {
   /** The stream sequence of the last message known stored. */
   streamSeq: number;
   private nextSeq: number;
+  /** The id the next new message expects as the stream's last: the one sent before it. */
+  private lastId: string | null;
+  /**
+   * The server refused an expected id although the stream ends with that very message (it
+   * forgot its last id: a restart past the duplicate window, a copy caught up by snapshot).
+   * The first publish at this sequence then expects the sequence alone (decision 0909).
+   */
+  private forgotAt: number | null = null;
   // Records not yet known to be in the stream, in LSN order (parallel arrays from `head`).
   private readonly lsns: bigint[] = [];
   private readonly records: WalRecordInput[] = [];
@@ -103,12 +114,13 @@ export class Shipper {
     private readonly link: ClusterLink,
     private epoch: number,
     private readonly limits: ShipperLimits,
-    start: { replicatedLsn: bigint; streamSeq: number },
+    start: { replicatedLsn: bigint; streamSeq: number; lastId: string | null },
     private readonly events: ShipperEvents,
   ) {
     this.replicatedLsn = start.replicatedLsn;
     this.streamSeq = start.streamSeq;
     this.nextSeq = start.streamSeq + 1;
+    this.lastId = start.lastId;
   }
 
   /**
@@ -133,6 +145,13 @@ export class Shipper {
       this.pumpScheduled = true;
       queueMicrotask(this.pumpTick);
     }
+  }
+
+  /** The last message known stored, as the primary's high-water mark (null: none yet in this epoch). */
+  mark(): Mark | null {
+    const stored = this.stored;
+    if (stored === null) return null;
+    return { epoch: this.epoch, lsn: stored.lastLsn, seq: stored.seq, crc: stored.crc };
   }
 
   /** Stops publishing and waits for the publishes in flight to settle. */
@@ -231,6 +250,7 @@ export class Shipper {
     const lastLsn = this.lsns[to - 1]!;
     const group = this.records.slice(from, to);
     const body = encodeRecordsMessage(this.epoch, firstLsn, group);
+    const prevId = this.lastId;
     const entry: Sent = {
       firstLsn,
       lastLsn,
@@ -239,6 +259,7 @@ export class Shipper {
       // The id names this content (epoch, range, CRC): a resend of this very message is a
       // duplicate the stream drops, and a regrouped one can never be taken for it.
       id: messageId(this.link.names.stream, this.epoch, firstLsn, lastLsn, body),
+      prevId,
       crc: messageCrc(body),
       sentAt: 0,
       acked: false,
@@ -246,6 +267,7 @@ export class Shipper {
     this.counters.messages++;
     this.counters.records += group.length;
     this.counters.bytes += body.length;
+    this.lastId = entry.id;
     this.transmit(entry);
   }
 
@@ -255,7 +277,13 @@ export class Shipper {
     entry.acked = false;
     this.inflight.push(entry);
     this.counters.inFlight = this.inflight.length;
-    const publish = this.link.publish(entry.body, entry.id, entry.seq - 1).then(
+    // Chained on what the stream's last message is, not only on its sequence: a message
+    // another primary stored there (a newer epoch's marker) has the sequence expected but
+    // never the id, so nothing of this epoch is stored after it (decision 0909).
+    const forgot = this.forgotAt === entry.seq - 1;
+    if (forgot) this.forgotAt = null;
+    const expected = { seq: entry.seq - 1, id: forgot ? null : entry.prevId };
+    const publish = this.link.publish(entry.body, entry.id, expected).then(
       (ack) => this.acked(entry, ack),
       (error) => this.failed(error),
     );
@@ -315,8 +343,9 @@ export class Shipper {
     this.counters.stalled = true;
     this.counters.lastError = reason;
     // A refused expected sequence is an answer, not an outage: look at once.
-    if (!isWrongLastSequence(this.failure)) await pause(this.backoff.next(), this.stopper.signal);
-    const resend = await this.reconcile(sent);
+    const refusedId = isWrongLastMsgId(this.failure);
+    if (!isRefusedExpectation(this.failure)) await pause(this.backoff.next(), this.stopper.signal);
+    const resend = await this.reconcile(sent, refusedId);
     if (this.stopped) return;
     this.dropReplicated();
     this.sendIndex = this.head;
@@ -330,6 +359,7 @@ export class Shipper {
       this.counters.resent += resend.length;
       for (const entry of resend) this.transmit(entry);
       this.nextSeq = resend[resend.length - 1]!.seq + 1;
+      this.lastId = resend[resend.length - 1]!.id;
     }
     this.pump();
   }
@@ -361,7 +391,7 @@ export class Shipper {
    * fenced; a message of this epoch that is not what was sent there means the stream
    * diverged from the log.
    */
-  private async reconcile(sent: readonly Sent[]): Promise<Sent[]> {
+  private async reconcile(sent: readonly Sent[], refusedId: boolean): Promise<Sent[]> {
     this.counters.reconciles++;
     let looks = 0;
     while (!this.stopped) {
@@ -419,6 +449,9 @@ export class Shipper {
         }
         this.streamSeq = position.seq;
         this.nextSeq = position.seq + 1;
+        this.lastId = position.id;
+        // Refused by id, yet the stream ends with this epoch's message the chain expected.
+        if (refusedId && position.id !== null) this.forgotAt = position.seq;
         const held = sent.find((entry) => entry.seq === position.seq);
         if (held !== undefined) this.stored = held;
         if (inStream > this.replicatedLsn) {
@@ -428,7 +461,7 @@ export class Shipper {
         return sent.filter((entry) => entry.seq > position.seq).sort((a, b) => a.seq - b.seq);
       } catch (error) {
         this.counters.lastError = describe(error);
-        if (isWrongLastSequence(error)) {
+        if (isRefusedExpectation(error)) {
           // The re-seeding marker was refused: the stream's last sequence is not the one
           // just read, so that read was stale, not a stream gone back. Read again, and
           // confirm anew before acting on what the next reads show.
@@ -482,6 +515,7 @@ export class Shipper {
     this.replicatedLsn = reseed.inStream;
     this.streamSeq = reseed.markerSeq;
     this.nextSeq = reseed.markerSeq + 1;
+    this.lastId = reseed.markerId;
     // The records the stream lost and this shipper no longer keeps are read back from the
     // log a page at a time, as the publishing reaches them (memory stays bounded).
     this.backfill = reseed.inStream < upTo ? { next: reseed.inStream + 1n, to: upTo } : null;

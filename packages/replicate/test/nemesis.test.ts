@@ -26,4 +26,25 @@ describe('the nemesis, CI-sized', () => {
     expect(report.replicaMessagesCompared).toBeGreaterThan(100);
     expect(Object.values(report.faults).reduce((a, b) => a + b, 0)).toBe(6);
   }, 600_000);
+
+  it('loses no acknowledged record through promotions while the old primary is partitioned, alive, and heals after', async () => {
+    const dir = tempDir('walnut-nemesis-');
+    const lines: string[] = [];
+    const report = await runNemesis({
+      faults: 3,
+      seed: 58,
+      workDir: dir,
+      producers: 16,
+      appendsPerSecond: 400,
+      checkEvery: 3,
+      maxFaultMs: 3_000,
+      kinds: ['promote-partitioned'],
+      progress: (line) => lines.push(line),
+    });
+    expect(report.findings, lines.join('\n')).toEqual([]);
+    expect(report.faults['promote-partitioned']).toBe(3);
+    expect(report.acknowledgedLost).toBe(0);
+    expect(report.silentDivergences).toBe(0);
+    expect(report.acknowledged).toBeGreaterThan(200);
+  }, 600_000);
 });

@@ -404,6 +404,8 @@ export class NatsCluster {
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private cutValue = false;
+  /** While held (`hold`): the bytes kept, with the socket each is for. */
+  private held: { to: Socket; chunk: Buffer }[] | null = null;
   /** Connections a cut silenced: after `healSilently` they stay open and never move a byte. */
   private readonly silenced = new Set<Socket>();
 
@@ -454,16 +456,36 @@ export class TcpProxy {
     upstream.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
     const flows = () => !this.cutValue && !this.silenced.has(client);
-    client.on('data', (chunk) => {
-      if (flows()) upstream.write(chunk);
+    const send = (to: Socket, chunk: Buffer) => {
+      if (this.held !== null) this.held.push({ to, chunk });
+      else to.write(chunk);
+    };
+    client.on('data', (chunk: Buffer) => {
+      if (flows()) send(upstream, chunk);
     });
     const forward = (chunk: Buffer) => {
-      if (flows()) client.write(chunk);
+      if (flows()) send(client, chunk);
     };
     upstream.on('data', (chunk: Buffer) => {
       if (this.delayMs === 0) forward(chunk);
       else setTimeout(forward, this.delayMs, chunk);
     });
+  }
+
+  /**
+   * Bytes stop flowing both ways and are kept, in order; nothing is closed and the ends
+   * stay alive (a link that stalls, as a partition a network heals): `release` delivers
+   * them.
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Delivers what `hold` kept, in the order it came, and lets bytes flow again. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const { to, chunk } of held) if (!to.destroyed) to.write(chunk);
   }
 
   /** Bytes stop flowing both ways; nothing is closed (a silent partition). */

@@ -4,7 +4,7 @@ import { isWalError, Wal } from '@walnut/wal';
 import { Follower } from '../follower.js';
 import { decodeMessage, MessageKind, RESEED_FLAG } from '../message.js';
 import { ReplicatedWal } from '../replicated-wal.js';
-import { NatsCluster, sleep } from './nats-cluster.js';
+import { NatsCluster, sleep, TcpProxy } from './nats-cluster.js';
 import { readStreamCopy } from './stream-files.js';
 
 /** The faults the nemesis injects into a 3-node cluster while producers append. */
@@ -16,6 +16,7 @@ export const FAULT_KINDS = [
   'partition-leader',
   'quorum-loss',
   'power-loss',
+  'promote-partitioned',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -41,7 +42,17 @@ export interface NemesisOptions {
    * no fsync covered; `storeDirs` are where they are mounted, and `cut()` (called with every
    * server killed) cuts the power and brings the file systems back with what survived.
    */
-  readonly powerLoss?: { readonly storeDirs: readonly string[]; cut(): Promise<void> };
+  readonly powerLoss?: {
+    readonly storeDirs: readonly string[];
+    cut(): Promise<void>;
+    /**
+     * Makes everything the stores hold durable (a clean unmount and mount), called with
+     * every server killed: half the power cuts then strike stores that already hold data,
+     * so the stream comes back shorter rather than gone (nats-server never fsyncs a
+     * directory, so a store created since the last mount never survives a cut).
+     */
+    settle?(): Promise<void>;
+  };
 }
 
 export interface NemesisReport {
@@ -105,11 +116,12 @@ async function openFollowerWhenReady(
   dir: string,
   servers: string[],
   progress: (line: string) => void,
+  connection: { ignoreClusterUpdates?: boolean } = {},
 ): Promise<Follower> {
   const deadline = performance.now() + 60_000;
   for (;;) {
     try {
-      return await Follower.open(dir, { servers, stream: STREAM });
+      return await Follower.open(dir, { servers, stream: STREAM, connection });
     } catch (error) {
       if (!isWalError(error, 'WAL_IO') || performance.now() > deadline) throw error;
       progress(`check: follower setup refused, retrying: ${error.message}`);
@@ -152,7 +164,14 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   const tally = { messages: 0, sequenceMismatches: 0 };
 
   mkdirSync(options.workDir, { recursive: true });
-  const kinds = options.kinds ?? FAULT_KINDS.filter((k) => k !== 'power-loss' || options.powerLoss);
+  // A promotion loses what an async primary had not shipped, by design: sync runs only.
+  const kinds =
+    options.kinds ??
+    FAULT_KINDS.filter(
+      (k) =>
+        (k !== 'power-loss' || options.powerLoss) &&
+        (k !== 'promote-partitioned' || options.mode !== 'async'),
+    );
   if (kinds.includes('power-loss') && options.powerLoss === undefined) {
     throw new Error("the 'power-loss' fault needs options.powerLoss");
   }
@@ -162,18 +181,43 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     ...(options.powerLoss ? { storeDirs: options.powerLoss.storeDirs } : {}),
   });
   let primary: ReplicatedWal | undefined;
+  let standby: Follower | undefined;
   let stopProducers = false;
   const running: Promise<void>[] = [];
+  // The primary and the standby each reach every server through proxies of their own, so
+  // a promotion can stall the primary's links alone (bytes held, the process alive).
+  const links: TcpProxy[][] = [];
+  const newLink = async () => {
+    const link = await Promise.all(cluster.nodes.map((n) => TcpProxy.start(n.spec.clientPort)));
+    links.push(link);
+    return { servers: link.map((proxy) => proxy.url), link };
+  };
+  const primaryOptions = {
+    mode: options.mode ?? 'sync',
+    requestTimeoutMs: 2_000,
+    replicationTimeoutMs: 60_000,
+  } as const;
+  const connection = { ignoreClusterUpdates: true };
+  let standbys = 0;
+  const openStandby = async () => {
+    const { servers, link } = await newLink();
+    const dir = join(options.workDir, `standby-${++standbys}`);
+    return { follower: await openFollowerWhenReady(dir, servers, progress, connection), link };
+  };
   try {
+    let primaryLink = await newLink();
     primary = await ReplicatedWal.open(join(options.workDir, 'primary'), {
-      servers: cluster.servers,
+      servers: primaryLink.servers,
       stream: STREAM,
-      mode: options.mode ?? 'sync',
       replicas: 3,
-      requestTimeoutMs: 2_000,
-      replicationTimeoutMs: 60_000,
+      connection,
+      ...primaryOptions,
     });
-    const p = primary;
+    let p = primary;
+    let standbyLink: TcpProxy[] = [];
+    if (kinds.includes('promote-partitioned')) {
+      ({ follower: standby, link: standbyLink } = await openStandby());
+    }
     let next = 0;
     let lastAckAt = performance.now();
     let stall = 0;
@@ -186,8 +230,9 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
             const i = next++;
             const due = began + (i * 1000) / perSecond - performance.now();
             if (due > 0) await sleep(due);
+            const target = p;
             try {
-              const lsn = await p.append(nemesisPayload(i, size));
+              const lsn = await target.append(nemesisPayload(i, size));
               acked[Number(lsn)] = i;
               ackedCount++;
               const now = performance.now();
@@ -196,7 +241,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
             } catch (error) {
               const code = isWalError(error) ? error.code : String(error);
               refused[code] = (refused[code] ?? 0) + 1;
-              if (isWalError(error, 'WAL_DIVERGED') || isWalError(error, 'WAL_FENCED')) return;
+              if (isWalError(error, 'WAL_DIVERGED')) return;
+              // Fenced by a promotion: the next append goes to the new primary.
               await sleep(50);
             }
           }
@@ -291,11 +337,47 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           await Promise.all(others.map((n) => n.start()));
           break;
         case 'power-loss':
+          if (options.powerLoss!.settle && rand() < 0.5) {
+            await Promise.all(cluster.nodes.map((n) => n.kill()));
+            await options.powerLoss!.settle();
+            await Promise.all(cluster.nodes.map((n) => n.start()));
+            await sleep(holdMs);
+          }
           await Promise.all(cluster.nodes.map((n) => n.kill()));
           await options.powerLoss!.cut();
           await sleep(holdMs);
           await Promise.all(cluster.nodes.map((n) => n.start()));
           break;
+        case 'promote-partitioned': {
+          // The primary's links stall (held, not closed); the standby is promoted a random
+          // time later; the links heal a random time after that, delivering what the old
+          // primary sent meanwhile right after the new epoch's marker.
+          // Short enough that the old primary's connections outlive it (its pings time out
+          // after two request timeouts, 4 s here): what it sent is delivered, not dropped.
+          const old = p;
+          for (const proxy of primaryLink.link) proxy.hold();
+          await sleep(Math.floor((rand() * holdMs) / 3));
+          try {
+            p = await standby!.promote(primaryOptions);
+          } catch (error) {
+            for (const proxy of primaryLink.link) proxy.release();
+            findings.push(`promote-partitioned: the promotion failed: ${String(error)}`);
+            for (const proxy of standbyLink) await proxy.stop();
+            ({ follower: standby, link: standbyLink } = await openStandby());
+            break;
+          }
+          primary = p;
+          await sleep(Math.floor(rand() * 500));
+          for (const proxy of primaryLink.link) proxy.release();
+          // Its counts end with it: the report sums them over every primary.
+          reseeds += old.stats().shipper.reseeds;
+          staleReads += old.stats().shipper.staleReads;
+          await old.close().catch(() => undefined);
+          for (const proxy of primaryLink.link) await proxy.stop();
+          primaryLink = { servers: [], link: standbyLink };
+          ({ follower: standby, link: standbyLink } = await openStandby());
+          break;
+        }
       }
       faults[kind]++;
       // The stall: the longest time without an acknowledgement from the fault until the
@@ -310,29 +392,24 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       stallsMs[kind].push(Math.round(stall));
       const shipper = p.stats().shipper;
       progress(
-        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${shipper.reseeds} re-seeds${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
+        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${reseeds + shipper.reseeds} re-seeds${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
       );
       if ((f + 1) % checkEvery === 0 || f + 1 === options.faults) await check(false);
     }
     stopProducers = true;
     await Promise.all(running);
     await check(true);
-    reseeds = p.stats().shipper.reseeds;
-    staleReads = p.stats().shipper.staleReads;
+    reseeds += p.stats().shipper.reseeds;
+    staleReads += p.stats().shipper.staleReads;
     await p.close();
     primary = undefined;
-    acknowledgedLost += await lostIn(
-      join(options.workDir, 'primary'),
-      acked,
-      acked.length - 1,
-      size,
-      'primary',
-      findings,
-    );
+    acknowledgedLost += await lostIn(p.dir, acked, acked.length - 1, size, 'primary', findings);
   } finally {
     stopProducers = true;
     await Promise.allSettled(running);
     await primary?.close().catch(() => undefined);
+    await standby?.close().catch(() => undefined);
+    for (const link of links) for (const proxy of link) await proxy.stop().catch(() => undefined);
     for (const node of cluster.nodes) node.process?.kill('SIGCONT');
     await cluster.stop();
   }

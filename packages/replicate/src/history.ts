@@ -1,0 +1,44 @@
+import type { Wal, WalRecord } from '@walnut/wal';
+import type { ClusterLink, StreamPosition } from './link.js';
+import { decodeMessage, MessageKind } from './message.js';
+import { sameRecord } from './shipped-records.js';
+
+/** Messages walked back from the stream's end, at most, looking for this log's content. */
+const WALK_LIMIT = 4096;
+
+/**
+ * The last LSN the stream holds with this log's content, at or before the message at
+ * `position`: what a re-seed may count as already replicated (decision 0909). The stream's
+ * last message says which LSNs it holds, not whose records they are: an older primary's
+ * messages stored after a takeover, or a replica's other history, hold the same LSNs with
+ * other bytes. So the records are compared with the log's, walking back over markers and
+ * foreign messages (at most WALK_LIMIT); when none agrees, nothing walked over is counted.
+ */
+export async function heldOfThisHistory(
+  link: ClusterLink,
+  wal: Wal,
+  position: StreamPosition,
+): Promise<bigint> {
+  let floor = 0n;
+  for (let seq = position.seq, walked = 0; seq > 0 && walked < WALK_LIMIT; seq--, walked++) {
+    const data = await link.messageAt(seq);
+    if (data === null) return floor; // trimmed (or deleted) from here back
+    const message = decodeMessage(data, `${link.names.stream}#${seq}`);
+    floor = message.firstLsn - 1n;
+    if (message.kind === MessageKind.EPOCH) continue;
+    if (await holdsSame(wal, message.records)) return message.lastLsn;
+  }
+  return floor;
+}
+
+async function holdsSame(wal: Wal, records: readonly WalRecord[]): Promise<boolean> {
+  const first = records[0];
+  if (first === undefined || records[records.length - 1]!.lsn > wal.lastLsn) return false;
+  let i = 0;
+  for await (const record of wal.iterator(first.lsn)) {
+    if (i >= records.length) break;
+    if (!sameRecord(record, records[i]!)) return false;
+    i++;
+  }
+  return i === records.length;
+}

@@ -1,0 +1,53 @@
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
+import { describe, expect, it } from 'vitest';
+import { Follower } from '../src/index.js';
+import { type Mark, readMark, writeMark } from '../src/mark.js';
+import { names } from '../src/options.js';
+import { sleep } from '../src/testing/index.js';
+import { streamName, useReplication } from './helpers.js';
+
+const { cluster, opened, openPrimary } = useReplication();
+
+/** Runs `use` with the lease bucket of `stream`, where the primary keeps its mark. */
+async function withBucket<T>(
+  stream: string,
+  use: (kv: Awaited<ReturnType<Kvm['open']>>) => Promise<T>,
+): Promise<T> {
+  const nc = await connect({ servers: cluster().servers });
+  try {
+    return await use(await new Kvm(jetstream(nc)).open(names(stream).kvBucket));
+  } finally {
+    await nc.close();
+  }
+}
+
+describe("the primary's high-water mark", () => {
+  it('records the last message the primary saw stored, and a follower refuses a stream served short of it', async () => {
+    const stream = streamName('mark');
+    const primary = await openPrimary(stream);
+    for (let i = 0; i < 40; i++) await primary.append(payloadFor(i));
+    const streamSeq = primary.stats().streamSeq;
+    let mark: Mark | null = null;
+    for (let look = 0; look < 100 && mark?.lsn !== 40n; look++) {
+      mark = await withBucket(stream, readMark);
+      if (mark?.lsn !== 40n) await sleep(100);
+    }
+    expect(mark).toMatchObject({ epoch: 1, lsn: 40n, seq: streamSeq });
+    await primary.close();
+
+    // The state a replica left behind and reported current gives a reader: the mark says
+    // the primary saw sequence 200 (LSN 100) stored, the stream served ends at LSN 40.
+    await withBucket(stream, (kv) => writeMark(kv, { ...mark!, lsn: 100n, seq: 200 }));
+    const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
+    opened.push(follower);
+    await follower.waitFor(40n, 20_000);
+    const refused = await expectWalError(follower.waitFor(41n, 30_000), 'WAL_BAD_STATE');
+    expect(refused.message).toMatch(/short of what its primary saw stored \(sequence 200, LSN 100/);
+    expect(follower.stats().lastError).toBe(refused.message);
+    // Refused at once while the stream stays short: no quiet "caught up".
+    await expectWalError(follower.waitFor(41n, 30_000), 'WAL_BAD_STATE');
+  }, 90_000);
+});
