@@ -67,5 +67,7 @@ export function cleanEndLsn(
     if (!frameIntact(original, damaged, span)) return null;
     if (span.end > lastNonZero) return span.lsn;
   }
-  return null;
+  // Every record intact, and bytes after the last: a closing writer's durable mark (0329),
+  // whole or damaged. A recovery that stops there loses no record.
+  return spans.length > 0 ? spans[spans.length - 1]!.lsn : null;
 }
