@@ -6,6 +6,7 @@ import { dumpCommand } from './commands/dump.js';
 import { inspectCommand } from './commands/inspect.js';
 import { repairCommand } from './commands/repair.js';
 import { addReplicationCommands } from './commands/replication.js';
+import { streamsCommand } from './commands/streams.js';
 import { tailCommand } from './commands/tail.js';
 import { truncateCommand } from './commands/truncate.js';
 import { verifyCommand } from './commands/verify.js';
@@ -141,6 +142,36 @@ export async function runCli(
           },
           out,
         ),
+      ),
+    );
+
+  program
+    .command('streams')
+    .description(
+      "the streams of a @walnut/streams log (tail offset, bytes, expiry, closed, producers), or one stream's records",
+    )
+    .argument('<dir>', 'log directory')
+    .argument('[name]', "print this stream's records (offset and payload) instead")
+    .option('--from <offset>', 'with a name: first offset to print (default 0)')
+    .option('--limit <n>', 'with a name: print at most n records')
+    .option('--json', 'print JSON (one object per line for records)')
+    .action(
+      run(
+        (
+          dir: string,
+          name: string | undefined,
+          o: { from?: string; limit?: string; json?: boolean },
+        ) =>
+          streamsCommand(
+            dir,
+            {
+              ...(name !== undefined ? { name } : {}),
+              ...(o.from !== undefined ? { from: parseCount(o.from, '--from') } : {}),
+              ...(o.limit !== undefined ? { limit: parseCount(o.limit, '--limit') } : {}),
+              json: o.json === true,
+            },
+            out,
+          ),
       ),
     );
 

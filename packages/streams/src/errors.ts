@@ -1,38 +1,38 @@
-import { WalError } from '@walnut/wal';
+import { WalError, WalErrorCode } from '@walnut/wal';
 
 type WalErrorDetails = WalError['details'];
 
 /**
  * The codes of the errors a caller of `@walnut/streams` can cause, beside the log's own
- * (`WalErrorCode`: WAL_BAD_ARGUMENT, WAL_CLOSED, WAL_RECORD_TOO_LARGE, …). Like those, a code
- * never changes meaning. They are not members of `WalErrorCode` yet: that table lives in
- * `@walnut/codec`, below this package (decision 0711), so `isStreamError` narrows to them.
+ * (WAL_BAD_ARGUMENT, WAL_CLOSED, WAL_RECORD_TOO_LARGE, …). They are members of `WalErrorCode`
+ * (decision 0714, which supersedes 0711); this table names the streams' share of it, which
+ * `isStreamError` narrows to. Like every code, each never changes meaning.
  */
 export const StreamErrorCode = {
   /** No stream of that name exists (never created, or deleted). */
-  NOT_FOUND: 'WAL_STREAM_NOT_FOUND',
+  NOT_FOUND: WalErrorCode.STREAM_NOT_FOUND,
   /** The stream's expiry time has passed: it reads as absent. */
-  EXPIRED: 'WAL_STREAM_EXPIRED',
+  EXPIRED: WalErrorCode.STREAM_EXPIRED,
   /** A name or producer id breaks the rules (README, "Names"). */
-  BAD_NAME: 'WAL_STREAM_BAD_NAME',
+  BAD_NAME: WalErrorCode.STREAM_BAD_NAME,
   /** `create` named an existing stream with another configuration. */
-  CONFLICT: 'WAL_STREAM_CONFLICT',
+  CONFLICT: WalErrorCode.STREAM_CONFLICT,
   /** The stream was closed: it takes no more appends. */
-  CLOSED: 'WAL_STREAM_CLOSED',
+  CLOSED: WalErrorCode.STREAM_CLOSED,
   /** The producer's epoch is older than the stream's: a newer instance of it took over. */
-  PRODUCER_FENCED: 'WAL_STREAM_PRODUCER_FENCED',
+  PRODUCER_FENCED: WalErrorCode.STREAM_PRODUCER_FENCED,
   /** The producer's seq is not the next one (`details.expectedSeq`). */
-  SEQUENCE_GAP: 'WAL_STREAM_SEQUENCE_GAP',
+  SEQUENCE_GAP: WalErrorCode.STREAM_SEQUENCE_GAP,
   /** A retry of an append too old for the stream to remember its result. */
-  DUPLICATE_TOO_OLD: 'WAL_STREAM_DUPLICATE_TOO_OLD',
+  DUPLICATE_TOO_OLD: WalErrorCode.STREAM_DUPLICATE_TOO_OLD,
   /** A conditional append's expected tail offset is not the stream's (`details.tail`). */
-  OFFSET_MISMATCH: 'WAL_STREAM_OFFSET_MISMATCH',
+  OFFSET_MISMATCH: WalErrorCode.STREAM_OFFSET_MISMATCH,
   /** An offset that is not a stream offset (a non-negative integer or its string form). */
-  BAD_OFFSET: 'WAL_STREAM_BAD_OFFSET',
+  BAD_OFFSET: WalErrorCode.STREAM_BAD_OFFSET,
   /** An append whose payloads together exceed what one log record holds. */
-  PAYLOAD_TOO_LARGE: 'WAL_STREAM_PAYLOAD_TOO_LARGE',
+  PAYLOAD_TOO_LARGE: WalErrorCode.STREAM_PAYLOAD_TOO_LARGE,
   /** A write to the log failed: what reached it is known only after reopening. */
-  BROKEN: 'WAL_STREAM_BROKEN',
+  BROKEN: WalErrorCode.STREAM_BROKEN,
 } as const;
 
 export type StreamErrorCode = (typeof StreamErrorCode)[keyof typeof StreamErrorCode];
@@ -46,18 +46,13 @@ export function streamError(
   details: WalErrorDetails = {},
   cause?: unknown,
 ): StreamError {
-  // The one place a streams code enters a WalError: `WalError`'s code type is the codec's
-  // closed table, which this package may not extend from above (decision 0711).
-  return new WalError(code as unknown as WalError['code'], message, {
-    details,
-    cause,
-  }) as StreamError;
+  return new WalError(code, message, { details, cause }) as StreamError;
 }
 
 export function isStreamError(value: unknown, code?: StreamErrorCode): value is StreamError {
   return (
     value instanceof WalError &&
     (Object.values(StreamErrorCode) as string[]).includes(value.code) &&
-    (code === undefined || (value.code as string) === code)
+    (code === undefined || value.code === code)
   );
 }

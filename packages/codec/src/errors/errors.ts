@@ -91,6 +91,44 @@ export const WalErrorCode = {
   CURSOR_BEHIND: 'WAL_CURSOR_BEHIND',
   /** Another holder (another process, or another Wal in this one) has this durable cursor open. */
   CURSOR_IN_USE: 'WAL_CURSOR_IN_USE',
+  // The codes of `@walnut/streams` (named streams in one log): kept in this one table so that
+  // `WalError.code` covers them without a cast (decision 0714).
+  /** No stream of that name exists (never created, or deleted): create it, or check the name. */
+  STREAM_NOT_FOUND: 'WAL_STREAM_NOT_FOUND',
+  /** The stream's expiry time has passed: it reads as absent. Create it anew to use the name. */
+  STREAM_EXPIRED: 'WAL_STREAM_EXPIRED',
+  /** A stream name or producer id breaks the rules (1 to 1024 UTF-8 bytes, no control characters). */
+  STREAM_BAD_NAME: 'WAL_STREAM_BAD_NAME',
+  /** `create` named an existing stream with another configuration: use its own, or another name. */
+  STREAM_CONFLICT: 'WAL_STREAM_CONFLICT',
+  /** The stream was closed: it takes no more appends; its records can still be read. */
+  STREAM_CLOSED: 'WAL_STREAM_CLOSED',
+  /**
+   * The producer's epoch is older than the stream's (`details.currentEpoch`): a newer instance
+   * of it took over. This one must stop appending.
+   */
+  STREAM_PRODUCER_FENCED: 'WAL_STREAM_PRODUCER_FENCED',
+  /** The producer's seq is not the next one: resend from `details.expectedSeq`. Nothing was written. */
+  STREAM_SEQUENCE_GAP: 'WAL_STREAM_SEQUENCE_GAP',
+  /**
+   * A retry of an append too old for the stream to remember its result: read the stream to
+   * learn whether it is there. Nothing was written.
+   */
+  STREAM_DUPLICATE_TOO_OLD: 'WAL_STREAM_DUPLICATE_TOO_OLD',
+  /**
+   * A conditional append's expected tail offset is not the stream's (`details.tail`): read
+   * what was appended since, then decide. Nothing was written.
+   */
+  STREAM_OFFSET_MISMATCH: 'WAL_STREAM_OFFSET_MISMATCH',
+  /** Not a stream offset: pass a non-negative integer (or its string form) at most the tail. */
+  STREAM_BAD_OFFSET: 'WAL_STREAM_BAD_OFFSET',
+  /** An append whose payloads together exceed what one log record holds: split it. */
+  STREAM_PAYLOAD_TOO_LARGE: 'WAL_STREAM_PAYLOAD_TOO_LARGE',
+  /**
+   * A write to the streams' log failed: what reached it is known only after reopening the
+   * streams, which rebuilds them from what the log holds.
+   */
+  STREAM_BROKEN: 'WAL_STREAM_BROKEN',
 } as const;
 
 export type WalErrorCode = (typeof WalErrorCode)[keyof typeof WalErrorCode];
