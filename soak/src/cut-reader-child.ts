@@ -110,6 +110,8 @@ while (!stop.signal.aborted) {
           check(record.lsn, record.payload);
         }
       } catch (error) {
+        // Told to stop: the tail rejects with the signal's reason, which is no reader error.
+        if (stop.signal.aborted) break;
         const code = codeOf(error);
         bump(tally.errors, code);
         if (isWalError(error, WalErrorCode.TRUNCATED)) {

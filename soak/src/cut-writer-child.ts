@@ -52,17 +52,30 @@ const rng = Rng.forCase(config.seed, 'cut-writer', config.run);
 /** CRC32C of each recent record's payload, by LSN: the chain goes on from the one kept by a cut. */
 const crcs = new Map<bigint, number>();
 
-async function crcOf(lsn: bigint): Promise<number> {
-  // A record kept by a cut may be below the floor already (retention): readers saw it.
+/**
+ * CRC32C of the record at `lsn`, or undefined if it is gone (below the floor) and was not
+ * written by this process: a cut must not keep a record the chain cannot go on from, or
+ * the next record would name a predecessor no reader was handed.
+ */
+async function crcOf(lsn: bigint): Promise<number | undefined> {
   const known = crcs.get(lsn);
   if (known !== undefined) return known;
-  if (lsn < log.floorLsn) return 0;
-  for await (const record of log.iterator(lsn)) return crc32c(record.payload);
+  if (lsn < log.floorLsn) return undefined;
+  try {
+    for await (const record of log.iterator(lsn)) return crc32c(record.payload);
+  } catch (error) {
+    // Retention deleted it since the floor was read.
+    if (isWalError(error, WalErrorCode.REPLAY_BELOW_FLOOR)) return undefined;
+    throw error;
+  }
   throw new Error(`the log holds no LSN ${lsn}`);
 }
 
 process.stdout.write(`ready ${log.lastLsn}\n`);
-let prev = await crcOf(log.lastLsn);
+// The log keeps its last record (cuts keep at least the floor's, retention the segment
+// being written); an empty log is a new one, whose first record follows no other (0).
+let prev = log.lastLsn < log.floorLsn ? 0 : await crcOf(log.lastLsn);
+if (prev === undefined) throw new Error(`the log's last record ${log.lastLsn} is unreadable`);
 while (!stopping) {
   const count = rng.int(1, 40);
   const writes: Promise<bigint>[] = [];
@@ -83,9 +96,14 @@ while (!stopping) {
   if (crcs.size > 20_000) for (const lsn of [...crcs.keys()].slice(0, 10_000)) crcs.delete(lsn);
   if (!rng.chance(config.cutChance)) continue;
   const last = log.lastLsn;
-  const lowest = log.floorLsn - 1n;
+  // Not after floor - 1 (which empties the log): a writer started after a kill could not
+  // know the CRC of the record the chain goes on from, and would chain from nothing.
+  const lowest = log.floorLsn;
   const span = Number(last - lowest < 400n ? last - lowest : 400n);
   const at = last - BigInt(rng.int(0, span));
+  // Before the cut: retention may delete the kept record right after it.
+  const keptCrc = await crcOf(at);
+  if (keptCrc === undefined) continue;
   process.stdout.write(`cut ${at}\n`);
   try {
     await log.truncateAfter(at);
@@ -95,7 +113,7 @@ while (!stopping) {
     continue;
   }
   for (const lsn of crcs.keys()) if (lsn > at) crcs.delete(lsn);
-  prev = await crcOf(at);
+  prev = keptCrc;
 }
 await log.close();
 process.exit(0);
