@@ -11,7 +11,7 @@ import {
 } from '@walnut/codec';
 import { Batch, Wal, type WalOptions } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
-import type { ClusterLink } from './link.js';
+import { type ClusterLink, describe } from './link.js';
 import { decodeHeader, decodeMessage, MESSAGE_OVERHEAD, MessageKind } from './message.js';
 import { recordInput, sameRecord } from './shipped-records.js';
 import { listSegmentObjects, type SegmentObject } from './uploader.js';
@@ -63,7 +63,14 @@ export async function openOnLink<T>(
   } catch (error) {
     await wal?.close().catch(() => undefined);
     await link.close();
-    throw error;
+    if (error instanceof WalError) throw error;
+    // A cluster that answered the connect can still refuse the set-up's reads (JetStream
+    // "temporarily unavailable" while it elects a leader or recovers its stores).
+    throw new WalError(
+      WalErrorCode.IO,
+      `the NATS cluster did not answer while the log was set up on stream '${link.names.stream}' (${describe(error)}); check that its servers run with JetStream enabled, then open again`,
+      { cause: error },
+    );
   }
 }
 
