@@ -1,4 +1,4 @@
-import { type CutReadersTally, runCutReaders } from './cut-readers.js';
+import { emptyTally, runCutReaders } from './cut-readers.js';
 
 export interface CutReadersSoakOptions {
   seconds: number;
@@ -24,20 +24,7 @@ const ROUND_MS = 60_000;
 export async function runCutReadersSoak(
   options: CutReadersSoakOptions,
 ): Promise<{ text: string; violations: number }> {
-  const sum: CutReadersTally = {
-    writerRuns: 0,
-    kills: 0,
-    cuts: 0,
-    appended: 0,
-    reads: 0,
-    records: 0,
-    rereads: 0,
-    errors: {},
-    openErrors: {},
-    truncatedAtNoCut: 0,
-    samples: [],
-    violations: [],
-  };
+  const sum = emptyTally();
   const started = performance.now();
   for (let round = 0; performance.now() - started < options.seconds * 1000; round++) {
     const left = options.seconds * 1000 - (performance.now() - started);

@@ -71,17 +71,9 @@ function exited(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Issue 57 items 1–2: a writer process cuts (`truncateAfter`), appends, rolls over (small
- * segments) and deletes by retention, with or without SIGKILLs, while reader processes
- * follow the log read-only. A reader may be told only WAL_TRUNCATED (naming an LSN a writer
- * cut after) or WAL_REPLAY_BELOW_FLOOR; every record it is handed must continue one history.
- */
-export async function runCutReaders(options: CutReadersOptions): Promise<CutReadersTally> {
-  const dir = join(options.workDir, `cut-readers-${options.seed}-${Date.now()}`);
-  mkdirSync(dir, { recursive: true });
-  const rng = Rng.forCase(options.seed, 'cut-readers', 0);
-  const tally: CutReadersTally = {
+/** A tally with nothing counted yet. */
+export function emptyTally(): CutReadersTally {
+  return {
     writerRuns: 0,
     kills: 0,
     cuts: 0,
@@ -95,6 +87,19 @@ export async function runCutReaders(options: CutReadersOptions): Promise<CutRead
     samples: [],
     violations: [],
   };
+}
+
+/**
+ * Issue 57 items 1–2: a writer process cuts (`truncateAfter`), appends, rolls over (small
+ * segments) and deletes by retention, with or without SIGKILLs, while reader processes
+ * follow the log read-only. A reader may be told only WAL_TRUNCATED (naming an LSN a writer
+ * cut after) or WAL_REPLAY_BELOW_FLOOR; every record it is handed must continue one history.
+ */
+export async function runCutReaders(options: CutReadersOptions): Promise<CutReadersTally> {
+  const dir = join(options.workDir, `cut-readers-${options.seed}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const rng = Rng.forCase(options.seed, 'cut-readers', 0);
+  const tally = emptyTally();
   const cutLsns = new Set<string>();
   let stderr = '';
 
