@@ -1,12 +1,11 @@
-import type {
-  IoCompletion,
-  IoFd,
-  IoLock,
-  IoOp,
-  OpenOptions,
-  StorageIo,
-  StorageIoDescription,
-  SubmitOptions,
+import {
+  ForwardingStorageIo,
+  type IoCompletion,
+  type IoFd,
+  type IoOp,
+  type OpenOptions,
+  type StorageIoDescription,
+  type SubmitOptions,
 } from '@walnut/storage-io';
 import { LatencyHistogram } from './histogram.js';
 
@@ -32,22 +31,22 @@ export interface OpLatency {
 /**
  * A StorageIo plugin written against the public contract alone: it wraps any other
  * backend and records, per operation kind, the time from submission to completion.
- * Every call is passed through unchanged, so it behaves exactly like the backend it
- * wraps — which the exported conformance suite checks.
+ * `ForwardingStorageIo` passes every call through unchanged; this class overrides only the
+ * calls it times, so it behaves exactly like the backend it wraps — which the exported
+ * conformance suite checks.
  *
  * Submissions are timed from `submit*` to the moment their completion is handed out
  * (`pollCompletions`, `waitCompletions`, `completion(token)` or `onCompletion`); the promise helpers
  * (`write`, `datasync`, …) are timed around their promise.
  */
-export class LatencyRecordingStorageIo implements StorageIo {
-  readonly name: string;
+export class LatencyRecordingStorageIo extends ForwardingStorageIo {
   private readonly submittedAt = new Map<number, number>();
   private readonly histograms = new Map<IoOp, LatencyHistogram>(
     OPS.map((op) => [op, new LatencyHistogram()]),
   );
 
-  constructor(readonly inner: StorageIo) {
-    this.name = `latency(${inner.name})`;
+  override get name(): string {
+    return `latency(${this.inner.name})`;
   }
 
   /** Latency per operation kind, for the kinds that happened. */
@@ -63,46 +62,19 @@ export class LatencyRecordingStorageIo implements StorageIo {
       }));
   }
 
-  // Files and names: setup operations, passed through.
-  close(fd: IoFd): Promise<void> {
-    return this.inner.close(fd);
-  }
-  size(fd: IoFd): Promise<number> {
-    return this.inner.size(fd);
-  }
-  truncate(fd: IoFd, length: number): Promise<void> {
-    return this.inner.truncate(fd, length);
-  }
-  mkdir(path: string): Promise<void> {
-    return this.inner.mkdir(path);
-  }
-  readdir(path: string): Promise<string[]> {
-    return this.inner.readdir(path);
-  }
-  stat(path: string): Promise<{ size: number } | null> {
-    return this.inner.stat(path);
-  }
-  rename(from: string, to: string): Promise<void> {
-    return this.inner.rename(from, to);
-  }
-  unlink(path: string): Promise<void> {
-    return this.inner.unlink(path);
-  }
-  syncDirectory(path: string): Promise<void> {
-    return this.inner.syncDirectory(path);
-  }
-  lock(path: string): Promise<IoLock> {
-    return this.inner.lock(path);
-  }
-
   // Submissions: remember when each token went in.
-  submitOpen(path: string, options?: OpenOptions): number {
+  override submitOpen(path: string, options?: OpenOptions): number {
     return this.started(this.inner.submitOpen(path, options));
   }
-  submitWrite(fd: IoFd, data: Uint8Array, offset: number, options?: SubmitOptions): number {
+  override submitWrite(
+    fd: IoFd,
+    data: Uint8Array,
+    offset: number,
+    options?: SubmitOptions,
+  ): number {
     return this.started(this.inner.submitWrite(fd, data, offset, options));
   }
-  submitWritev(
+  override submitWritev(
     fd: IoFd,
     buffers: readonly Uint8Array[],
     offset: number,
@@ -110,82 +82,77 @@ export class LatencyRecordingStorageIo implements StorageIo {
   ): number {
     return this.started(this.inner.submitWritev(fd, buffers, offset, options));
   }
-  submitRead(fd: IoFd, into: Uint8Array, offset: number, options?: SubmitOptions): number {
+  override submitRead(fd: IoFd, into: Uint8Array, offset: number, options?: SubmitOptions): number {
     return this.started(this.inner.submitRead(fd, into, offset, options));
   }
-  submitDatasync(fd: IoFd, options?: SubmitOptions): number {
+  override submitDatasync(fd: IoFd, options?: SubmitOptions): number {
     return this.started(this.inner.submitDatasync(fd, options));
   }
-  submitFsync(fd: IoFd, options?: SubmitOptions): number {
+  override submitFsync(fd: IoFd, options?: SubmitOptions): number {
     return this.started(this.inner.submitFsync(fd, options));
   }
-  submitFallocate(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
+  override submitFallocate(
+    fd: IoFd,
+    offset: number,
+    length: number,
+    options?: SubmitOptions,
+  ): number {
     return this.started(this.inner.submitFallocate(fd, offset, length, options));
   }
-  submitWriteback(fd: IoFd, offset: number, length: number, options?: SubmitOptions): number {
+  override submitWriteback(
+    fd: IoFd,
+    offset: number,
+    length: number,
+    options?: SubmitOptions,
+  ): number {
     return this.started(this.inner.submitWriteback(fd, offset, length, options));
   }
 
-  flush(): number {
-    return this.inner.flush();
-  }
-  get inFlight(): number {
-    return this.inner.inFlight;
-  }
-
   // Completions: note each one's latency as it is handed out.
-  pollCompletions(): IoCompletion[] {
+  override pollCompletions(): IoCompletion[] {
     return this.finished(this.inner.pollCompletions());
   }
-  async waitCompletions(min?: number): Promise<IoCompletion[]> {
+  override async waitCompletions(min?: number): Promise<IoCompletion[]> {
     return this.finished(await this.inner.waitCompletions(min));
   }
-  async completion(token: number): Promise<IoCompletion> {
+  override async completion(token: number): Promise<IoCompletion> {
     const completion = await this.inner.completion(token);
     this.finished([completion]);
     return completion;
   }
-  onCompletion(token: number, callback: (completion: IoCompletion) => void): void {
+  override onCompletion(token: number, callback: (completion: IoCompletion) => void): void {
     this.inner.onCompletion(token, (completion) => {
       this.finished([completion]);
       callback(completion);
     });
   }
-  reapCompletions(): void {
-    this.inner.reapCompletions();
-  }
-
   // Promise helpers: timed around the inner backend's own helper.
-  open(path: string, options?: OpenOptions): Promise<IoFd> {
+  override open(path: string, options?: OpenOptions): Promise<IoFd> {
     return this.timed('open', this.inner.open(path, options));
   }
-  write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {
+  override write(fd: IoFd, data: Uint8Array, offset: number): Promise<number> {
     return this.timed('write', this.inner.write(fd, data, offset));
   }
-  read(fd: IoFd, into: Uint8Array, offset: number): Promise<number> {
+  override read(fd: IoFd, into: Uint8Array, offset: number): Promise<number> {
     return this.timed('read', this.inner.read(fd, into, offset));
   }
-  datasync(fd: IoFd): Promise<void> {
+  override datasync(fd: IoFd): Promise<void> {
     return this.timed('fdatasync', this.inner.datasync(fd));
   }
-  fsync(fd: IoFd): Promise<void> {
+  override fsync(fd: IoFd): Promise<void> {
     return this.timed('fsync', this.inner.fsync(fd));
   }
-  fallocate(fd: IoFd, offset: number, length: number): Promise<void> {
+  override fallocate(fd: IoFd, offset: number, length: number): Promise<void> {
     return this.timed('fallocate', this.inner.fallocate(fd, offset, length));
   }
 
-  describe(): StorageIoDescription {
+  override describe(): StorageIoDescription {
     const inner = this.inner.describe();
     return {
       backend: `latency(${inner.backend})`,
       reason: `latency histograms around ${inner.backend}, chosen because ${inner.reason}`,
       ...(inner.details ? { details: inner.details } : {}),
     };
-  }
-
-  closeIo(): Promise<void> {
-    return this.inner.closeIo();
   }
 
   private started(token: number): number {

@@ -16,7 +16,12 @@ export {
 export { makeDirectory } from './backends/make-directory.js';
 export { MemoryStorageIo, type PowerLossOptions } from './backends/memory.js';
 export { type IoUringProof, proveIoUring } from './backends/prove-io-uring.js';
-export { openFlags } from './backends/real-files.js';
+export {
+  openFlags,
+  type RealFileOperations,
+  realFiles,
+  withRealFiles,
+} from './backends/real-files.js';
 export {
   checkStorageChoice,
   type ResolvedStorage,
@@ -39,10 +44,16 @@ export {
   lockHolderOf,
 } from './contract/errors.js';
 export { readFileHeads } from './contract/file-heads.js';
+export { ForwardingStorageIo } from './contract/forwarding-storage-io.js';
 export { isStorageIo, missingStorageIoMethod } from './contract/is-storage-io.js';
 export { readFully } from './contract/read-fully.js';
 export { SequentialStorageIo } from './contract/sequential-storage-io.js';
 export type * from './contract/types.js';
+export {
+  type FileCall,
+  type FileCallTarget,
+  WrappingStorageIo,
+} from './contract/wrapping-storage-io.js';
 export { lockFile, lockOwner } from './locking/lock-file.js';
 export { nativeAddonStatus } from './native.js';
 export type { OpCounts } from './simulation/fault-plan.js';

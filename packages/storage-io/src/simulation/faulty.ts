@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo, type PowerLossOptions } from '../backends/memory.js';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
-import { BaseStorageIo, type OpenRequest, type QueuedOp } from '../contract/base-storage-io.js';
+import type { OpenRequest, QueuedOp } from '../contract/base-storage-io.js';
 import { Errno, ioErrorFromErrno } from '../contract/errors.js';
 import { submitQueued } from '../contract/submit-queued.js';
 import type {
@@ -12,6 +12,11 @@ import type {
   StorageIo,
   StorageIoDescription,
 } from '../contract/types.js';
+import {
+  type FileCall,
+  type FileCallTarget,
+  WrappingStorageIo,
+} from '../contract/wrapping-storage-io.js';
 import { CrashJournal } from './crash-journal.js';
 import { type Fault, FaultPlan, type OpCounts } from './fault-plan.js';
 
@@ -78,9 +83,7 @@ type PreviousOutcome = 'passed' | 'failed';
  * Its own tokens come from its own counter; the inner backend's never leak out.
  * `closeIo` settles this instance's work but leaves the inner backend open.
  */
-export class FaultyStorageIo extends BaseStorageIo {
-  readonly name: string;
-  readonly inner: StorageIo;
+export class FaultyStorageIo extends WrappingStorageIo {
   readonly #plan = new FaultPlan();
   readonly #seed: number;
   readonly #dsyncWrites: boolean;
@@ -95,9 +98,7 @@ export class FaultyStorageIo extends BaseStorageIo {
   #held: (() => void)[] | null = null;
 
   constructor(inner: StorageIo, options: FaultyOptions = {}) {
-    super();
-    this.inner = inner;
-    this.name = `faulty(${inner.name})`;
+    super(inner, 'faulty');
     this.#seed = options.seed ?? defaultFaultSeed();
     this.#dsyncWrites = options.dsyncWrites !== false && inner.dsyncWrites === true;
     this.#journal = inner instanceof MemoryStorageIo ? null : new CrashJournal();
@@ -257,61 +258,33 @@ export class FaultyStorageIo extends BaseStorageIo {
     else this.#directFds.delete(fd);
   }
 
-  async close(fd: IoFd): Promise<void> {
+  protected override fileCall<T>(
+    _call: FileCall,
+    _target: FileCallTarget,
+    run: () => Promise<T>,
+  ): Promise<T> {
     this.assertOpen();
-    await this.inner.close(fd);
+    return run();
+  }
+
+  override async close(fd: IoFd): Promise<void> {
+    await super.close(fd);
     this.#journal?.closed(fd);
     this.#directFds.delete(fd);
   }
 
-  size(fd: IoFd): Promise<number> {
-    this.assertOpen();
-    return this.inner.size(fd);
-  }
-
-  truncate(fd: IoFd, length: number): Promise<void> {
-    this.assertOpen();
-    return this.inner.truncate(fd, length);
-  }
-
-  mkdir(path: string): Promise<void> {
-    this.assertOpen();
-    return this.inner.mkdir(path);
-  }
-
-  readdir(path: string): Promise<string[]> {
-    this.assertOpen();
-    return this.inner.readdir(path);
-  }
-
-  stat(path: string): Promise<{ size: number } | null> {
-    this.assertOpen();
-    return this.inner.stat(path);
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    this.assertOpen();
-    return this.inner.rename(from, to);
-  }
-
-  unlink(path: string): Promise<void> {
-    this.assertOpen();
-    return this.inner.unlink(path);
-  }
-
-  async syncDirectory(path: string): Promise<void> {
+  override async syncDirectory(path: string): Promise<void> {
     this.assertOpen();
     const decision = this.#plan.next('syncDirectory', 0);
     if (decision !== null && 'errno' in decision) {
       throw ioErrorFromErrno(decision.errno, 'fsync (directory)', path);
     }
-    await this.inner.syncDirectory(path);
+    await super.syncDirectory(path);
     this.#journal?.directorySynced(path);
   }
 
-  async lock(path: string): Promise<IoLock> {
-    this.assertOpen();
-    const lock = await this.inner.lock(path);
+  override async lock(path: string): Promise<IoLock> {
+    const lock = await super.lock(path);
     this.#locks.add(lock);
     return {
       path: lock.path,
@@ -322,12 +295,8 @@ export class FaultyStorageIo extends BaseStorageIo {
     };
   }
 
-  get filesOnDisk(): boolean {
-    return this.inner.filesOnDisk !== false;
-  }
-
   /** As the inner backend unless switched off: a `dsync` write is handed on as one, and survives `crash()`. */
-  get dsyncWrites(): boolean {
+  override get dsyncWrites(): boolean {
     return this.#dsyncWrites;
   }
 

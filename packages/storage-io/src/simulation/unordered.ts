@@ -1,8 +1,9 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
-import { BaseStorageIo, completedInFull, type QueuedOp } from '../contract/base-storage-io.js';
+import { completedInFull, type QueuedOp } from '../contract/base-storage-io.js';
 import { Errno } from '../contract/errors.js';
 import { submitQueued } from '../contract/submit-queued.js';
-import type { IoFd, IoLock, StorageIo, StorageIoDescription } from '../contract/types.js';
+import type { StorageIo, StorageIoDescription } from '../contract/types.js';
+import { WrappingStorageIo } from '../contract/wrapping-storage-io.js';
 import { seededRandom } from './tearing.js';
 
 export interface UnorderedOptions {
@@ -33,9 +34,7 @@ interface Chain {
  * sequential simulations never reorder, so without this a rule such as "an fdatasync covers
  * the writes that completed before it" is never tested against a write that completed after.
  */
-export class UnorderedStorageIo extends BaseStorageIo {
-  readonly name: string;
-  readonly inner: StorageIo;
+export class UnorderedStorageIo extends WrappingStorageIo {
   readonly #random: () => number;
   readonly #maxDelay: number;
   /** The chain of the last submission, which an operation linked to it joins. */
@@ -45,15 +44,13 @@ export class UnorderedStorageIo extends BaseStorageIo {
   #turnScheduled = false;
 
   constructor(inner: StorageIo, options: UnorderedOptions) {
-    super();
+    super(inner, 'unordered');
     const maxDelay = options.maxDelay ?? 2;
     if (!Number.isSafeInteger(maxDelay) || maxDelay < 0)
       throw new WalError(
         WalErrorCode.BAD_ARGUMENT,
         `maxDelay must be an integer ≥ 0, got ${String(options.maxDelay)}`,
       );
-    this.inner = inner;
-    this.name = `unordered(${inner.name})`;
     this.#random = seededRandom(options.seed);
     this.#maxDelay = maxDelay;
   }
@@ -137,55 +134,6 @@ export class UnorderedStorageIo extends BaseStorageIo {
     while (this.#waiting.size > 0 || this.#running.size > 0) {
       await new Promise((resolve) => setImmediate(resolve));
     }
-  }
-
-  close(fd: IoFd): Promise<void> {
-    return this.inner.close(fd);
-  }
-
-  size(fd: IoFd): Promise<number> {
-    return this.inner.size(fd);
-  }
-
-  truncate(fd: IoFd, length: number): Promise<void> {
-    return this.inner.truncate(fd, length);
-  }
-
-  mkdir(path: string): Promise<void> {
-    return this.inner.mkdir(path);
-  }
-
-  readdir(path: string): Promise<string[]> {
-    return this.inner.readdir(path);
-  }
-
-  stat(path: string): Promise<{ size: number } | null> {
-    return this.inner.stat(path);
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    return this.inner.rename(from, to);
-  }
-
-  unlink(path: string): Promise<void> {
-    return this.inner.unlink(path);
-  }
-
-  syncDirectory(path: string): Promise<void> {
-    return this.inner.syncDirectory(path);
-  }
-
-  lock(path: string): Promise<IoLock> {
-    return this.inner.lock(path);
-  }
-
-  get filesOnDisk(): boolean {
-    return this.inner.filesOnDisk !== false;
-  }
-
-  /** As the inner backend: a `dsync` write is handed on as one. */
-  get dsyncWrites(): boolean {
-    return this.inner.dsyncWrites === true;
   }
 
   describe(): StorageIoDescription {

@@ -3,6 +3,7 @@ import { IoUringStorageIo } from '../backends/io-uring.js';
 import { MemoryStorageIo } from '../backends/memory.js';
 import { SyncFsStorageIo } from '../backends/sync-fs.js';
 import type { QueuedOp } from '../contract/base-storage-io.js';
+import { ForwardingStorageIo } from '../contract/forwarding-storage-io.js';
 import type { StorageIo } from '../contract/types.js';
 import { FaultyStorageIo } from '../simulation/faulty.js';
 import { UnorderedStorageIo } from '../simulation/unordered.js';
@@ -10,7 +11,12 @@ import { runStorageIoConformance } from './conformance.js';
 import { ioUringForTests, REQUIRE_IO_URING } from './io-uring-for-tests.js';
 
 const durableImage = (io: StorageIo, path: string) => {
-  const memory = io instanceof FaultyStorageIo || io instanceof UnorderedStorageIo ? io.inner : io;
+  const memory =
+    io instanceof FaultyStorageIo ||
+    io instanceof UnorderedStorageIo ||
+    io instanceof ForwardingStorageIo
+      ? io.inner
+      : io;
   return memory instanceof MemoryStorageIo ? memory.durableBytes(path) : null;
 };
 
@@ -25,6 +31,18 @@ runStorageIoConformance(
   { durableImage },
 );
 runStorageIoConformance('faulty(sync-fs)', () => new FaultyStorageIo(new SyncFsStorageIo()));
+// The base a plugin author extends must itself keep the contract, over either kind of backend.
+runStorageIoConformance(
+  'forwarding(memory)',
+  () => new ForwardingStorageIo(new MemoryStorageIo()),
+  {
+    durableImage,
+  },
+);
+runStorageIoConformance(
+  'forwarding(sync-fs)',
+  () => new ForwardingStorageIo(new SyncFsStorageIo()),
+);
 
 /**
  * Reads return one byte fewer than they could (the contract allows any short read; direct

@@ -1,28 +1,21 @@
-import { BaseStorageIo, isDsyncWrite, type QueuedOp } from '../contract/base-storage-io.js';
+import { isDsyncWrite, type QueuedOp } from '../contract/base-storage-io.js';
 import { submitQueued } from '../contract/submit-queued.js';
 import type {
   IoCompletion,
   IoFd,
-  IoLock,
   IoOp,
   OpenOptions,
   StorageIo,
   StorageIoDescription,
   SubmitOptions,
 } from '../contract/types.js';
+import {
+  type FileCall,
+  type FileCallTarget,
+  WrappingStorageIo,
+} from '../contract/wrapping-storage-io.js';
 
-/** The file and name operations of a StorageIo, which `ops` records beside the submissions. */
-export type FileCall =
-  | 'close'
-  | 'size'
-  | 'truncate'
-  | 'mkdir'
-  | 'readdir'
-  | 'stat'
-  | 'rename'
-  | 'unlink'
-  | 'syncDirectory'
-  | 'lock';
+export type { FileCall } from '../contract/wrapping-storage-io.js';
 
 /** One submission or file call, as the recording StorageIo saw it. */
 export interface RecordedOp {
@@ -117,9 +110,7 @@ interface Refusal {
  * A write is in flight from its submission until its completion reaches the caller (a
  * held completion keeps it in flight: the caller cannot know it finished).
  */
-export class RecordingStorageIo extends BaseStorageIo {
-  readonly name: string;
-  readonly inner: StorageIo;
+export class RecordingStorageIo extends WrappingStorageIo {
   /** Every submission and file call, in call order. */
   readonly ops: RecordedOp[] = [];
   /** What each `flush()` handed to the inner backend, in order. */
@@ -141,19 +132,8 @@ export class RecordingStorageIo extends BaseStorageIo {
   private chains = 0;
 
   constructor(inner: StorageIo, options: RecordingOptions = {}) {
-    super();
-    this.inner = inner;
-    this.name = `recording(${inner.name})`;
+    super(inner, 'recording');
     this.checkOverlaps = options.assertNoOverlappingWrites !== false;
-  }
-
-  get filesOnDisk(): boolean {
-    return this.inner.filesOnDisk !== false;
-  }
-
-  /** As the inner backend: a `dsync` write is handed on as one. */
-  get dsyncWrites(): boolean {
-    return this.inner.dsyncWrites === true;
   }
 
   /**
@@ -388,10 +368,10 @@ export class RecordingStorageIo extends BaseStorageIo {
   }
 
   /** Records a file call, runs it on the inner backend, holds its outcome if asked. */
-  private async call<T>(
+  protected override async fileCall<T>(
     kind: FileCall,
-    fields: Partial<Pick<RecordedOp, 'fd' | 'path' | 'to' | 'options'>>,
-    run: (op: RecordedOp) => Promise<T>,
+    fields: FileCallTarget,
+    run: () => Promise<T>,
   ): Promise<T> {
     const op = this.record(kind, {
       ...fields,
@@ -401,7 +381,7 @@ export class RecordingStorageIo extends BaseStorageIo {
     this.ops.push(op);
     const outcome = await (async () => {
       this.refuseIfAsked(op);
-      return run(op);
+      return run();
     })().then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
@@ -415,45 +395,9 @@ export class RecordingStorageIo extends BaseStorageIo {
     return outcome.value;
   }
 
-  async close(fd: IoFd): Promise<void> {
-    await this.call('close', { fd }, () => this.inner.close(fd));
+  override async close(fd: IoFd): Promise<void> {
+    await super.close(fd);
     this.paths.delete(fd);
-  }
-
-  size(fd: IoFd): Promise<number> {
-    return this.call('size', { fd }, () => this.inner.size(fd));
-  }
-
-  truncate(fd: IoFd, length: number): Promise<void> {
-    return this.call('truncate', { fd }, () => this.inner.truncate(fd, length));
-  }
-
-  mkdir(path: string): Promise<void> {
-    return this.call('mkdir', { path }, () => this.inner.mkdir(path));
-  }
-
-  readdir(path: string): Promise<string[]> {
-    return this.call('readdir', { path }, () => this.inner.readdir(path));
-  }
-
-  stat(path: string): Promise<{ size: number } | null> {
-    return this.call('stat', { path }, () => this.inner.stat(path));
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    return this.call('rename', { path: from, to }, () => this.inner.rename(from, to));
-  }
-
-  unlink(path: string): Promise<void> {
-    return this.call('unlink', { path }, () => this.inner.unlink(path));
-  }
-
-  syncDirectory(path: string): Promise<void> {
-    return this.call('syncDirectory', { path }, () => this.inner.syncDirectory(path));
-  }
-
-  lock(path: string): Promise<IoLock> {
-    return this.call('lock', { path }, () => this.inner.lock(path));
   }
 
   describe(): StorageIoDescription {
