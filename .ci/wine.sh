@@ -1,6 +1,6 @@
 # Windows Node under Wine (docs/decisions/0009), sourced by .ci/run and .ci/release-check.sh.
 # Installs Debian's wine64 and mingw-w64 when missing (CI runs as root), makes a Wine prefix that
-# says Windows 10, fetches the npm registry's Windows Node 22 (24 crashes at start under Wine 8)
+# says Windows 10, fetches the npm registry's Windows Node 22 (24 crashes under Wine 8)
 # and defines `wine_node ARGS...`: that Node with a pseudo-terminal for its output, which Windows
 # Node under Wine has no console for otherwise. Windows paths: Z:\ is /.
 WIN_NODE_VERSION=22.23.3
