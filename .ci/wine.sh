@@ -10,8 +10,6 @@ if [ ! -x /usr/lib/wine/wine64 ] || ! command -v x86_64-w64-mingw32-gcc >/dev/nu
     wine64 gcc-mingw-w64-x86-64
 fi
 export WINEPREFIX="${WINEPREFIX:-/tmp/walnut-wine-prefix}" WINEDEBUG=-all
-# node-gyp-build prefers build/Release, the Linux build in a checkout, over prebuilds/.
-export PREBUILDS_ONLY=1
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   /usr/lib/wine/wine64 wineboot -i >/dev/null 2>&1
   /usr/lib/wine/wine64 reg add 'HKCU\Software\Wine' /v Version /d win10 /f >/dev/null 2>&1
@@ -28,5 +26,6 @@ WIN_NODE="$(cd "$win_node_dir" && pwd)/package/bin/node.exe"
 wine_node() {
   local command
   printf -v command '%q ' /usr/lib/wine/wine64 "$WIN_NODE" "$@"
-  script -qec "$command" /dev/null
+  # PREBUILDS_ONLY: node-gyp-build prefers build/Release, a checkout's Linux build, to prebuilds/.
+  PREBUILDS_ONLY=1 script -qec "$command" /dev/null
 }
