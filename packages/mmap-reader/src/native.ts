@@ -21,6 +21,8 @@ export const Advice = {
 } as const;
 
 let loaded: AddonLoad<NativeMmap> | undefined;
+const FALLBACK =
+  'segments are read into memory in chunks instead of mapped (one copy, same records)';
 
 /**
  * Loads the addon once, through the loader every Walnut addon uses. A failure is kept (not
@@ -28,10 +30,19 @@ let loaded: AddonLoad<NativeMmap> | undefined;
  */
 export function loadNative(): AddonLoad<NativeMmap> {
   if (loaded) return loaded;
+  if (process.platform === 'win32') {
+    // Not built for Windows (decision 0009): its readers read, as chosen, without a warning.
+    loaded = {
+      binding: null,
+      reason: `the native addon is not built for Windows; ${FALLBACK}`,
+      disabled: false,
+    };
+    return loaded;
+  }
   const load = loadAddon<NativeMmap>({
     name: 'mmap-reader',
     from: { moduleUrl: import.meta.url },
-    fallback: 'segments are read into memory in chunks instead of mapped (one copy, same records)',
+    fallback: FALLBACK,
     functions: { mapFile: true, advise: true, fadviseDontneed: true, isZeroFrom: true },
   });
   // Turned off by the environment: asked again next time (the switch is read per reader).

@@ -81,11 +81,16 @@ export interface NativeBinding {
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   /** sync_file_range(2) with SYNC_FILE_RANGE_WRITE; returns 0 or -errno. */
   syncFileRangeWrite(fd: number, offset: number, length: number): number;
+  /**
+   * Windows only: MoveFileExW with MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH, on
+   * the disk when it returns; 0 or -errno.
+   */
+  renameDurable?(from: string, to: string): number;
   /** A zero-filled Buffer starting on a 4096-byte boundary (GC-owned), or null when out of memory. */
   allocAligned(size: number): Buffer | null;
   readonly constants: {
     readonly O_DIRECT: number;
-    readonly O_DSYNC: number;
+    readonly O_DSYNC?: number;
     readonly LOCK_EX: number;
     readonly LOCK_NB: number;
     readonly LOCK_UN: number;
@@ -112,10 +117,10 @@ export function loadNativeFrom(root: string): AddonLoad<NativeBinding> {
 }
 
 function load(from: AddonSpec<NativeBinding>['from']): AddonLoad<NativeBinding> {
-  if (process.platform !== 'linux' && process.platform !== 'darwin') {
+  if (!['linux', 'darwin', 'win32'].includes(process.platform)) {
     return {
       binding: null,
-      reason: `the native addon is built for Linux and macOS only (platform is ${process.platform}); ${FALLBACK}`,
+      reason: `the native addon is built for Linux, macOS and Windows only (platform is ${process.platform}); ${FALLBACK}`,
       disabled: false,
     };
   }

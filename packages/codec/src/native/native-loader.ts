@@ -225,7 +225,8 @@ function warnOnce<T>(spec: AddonSpec<T>, failure: Failure): void {
     `${addonSwitch(spec.name)}=0 (or WALNUT_NATIVE=0 for every Walnut addon).`,
   ];
   const compile = [
-    `${pkg} ships prebuilt binaries for linux-x64 and linux-arm64; elsewhere it compiles`,
+    `${pkg} ships prebuilt binaries for linux-x64 and linux-arm64 (codec and storage-io also for`,
+    'win32-x64); elsewhere it compiles',
     'one at install, which needs a C compiler, make and Python (node-gyp). To get the native',
     `path: install those, then run \`npm rebuild ${pkg}\` (pnpm: allow its build script, or`,
     `\`pnpm rebuild ${pkg}\`).`,

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { toNamespacedPath } from 'node:path';
 import type { BaseStorageIo, OpenRequest } from '../contract/base-storage-io.js';
 import {
   Errno,
@@ -10,6 +11,8 @@ import type { FileHead, IoFd, IoLock, OpenOptions } from '../contract/types.js';
 import { lockFile } from '../locking/lock-file.js';
 import { loadNative } from '../native.js';
 import { makeDirectory } from './make-directory.js';
+
+const WINDOWS = process.platform === 'win32';
 
 // The file and name operations of the backends over real files (sync-fs, io_uring): what
 // they share, apart from how they read, write and sync.
@@ -144,6 +147,13 @@ export const realFiles = {
     }
   },
   async rename(from: string, to: string): Promise<void> {
+    const durable = WINDOWS ? loadNative().binding?.renameDurable : undefined;
+    if (durable !== undefined) {
+      // Windows cannot sync a directory: the rename itself is written through (decision 0009).
+      const result = durable(toNamespacedPath(from), toNamespacedPath(to));
+      if (result < 0) throw ioErrorFromErrno(result, 'rename', `${from} -> ${to}`);
+      return;
+    }
     try {
       fs.renameSync(from, to);
     } catch (error) {
@@ -158,6 +168,9 @@ export const realFiles = {
     }
   },
   async syncDirectory(path: string): Promise<void> {
+    // Windows has no fsync of a directory (FlushFileBuffers refuses one): names reach the
+    // disk through NTFS's journal and write-through renames instead (decision 0009).
+    if (WINDOWS) return;
     let fd: number;
     try {
       fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0));

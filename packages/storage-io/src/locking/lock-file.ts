@@ -119,6 +119,7 @@ function takeFlock(
   const { LOCK_EX, LOCK_NB } = binding.constants;
   const result = binding.flock(fd, LOCK_EX | LOCK_NB);
   if (result >= 0) {
+    if (WINDOWS) recordHolder(fd, path);
     if (currentRuntime().name === 'deno') return { fd };
     try {
       return { fd, held: binding.holdFd(fd) };
@@ -130,15 +131,46 @@ function takeFlock(
   fs.closeSync(fd);
   if (-result !== Errno.EWOULDBLOCK && -result !== Errno.EAGAIN)
     throw ioErrorFromErrno(result, 'flock', path);
+  if (WINDOWS) return { holder: recordedHolder(path) };
   const owner = readOwnerRecord(ownerFileOf(path));
   if (owner === null || owner === 'garbled') return { holder: { self: false } };
   return { holder: { pid: owner.pid, self: liveness(owner).kind === 'this-process' } };
+}
+
+const WINDOWS = process.platform === 'win32';
+
+/**
+ * Windows shows no process start times, so there is no owner file: the holder's pid is the
+ * lock file's content instead (the addon locks a byte past it). While the lock is held its
+ * holder runs, and Windows does not reuse a running process's pid, so the pid read names it;
+ * only in the instant between a new holder's lock and its write can it name the one before.
+ */
+function recordHolder(fd: number, path: string): void {
+  try {
+    fs.ftruncateSync(fd, 0);
+    fs.writeSync(fd, `${process.pid}\n`, 0);
+  } catch (error) {
+    fs.closeSync(fd);
+    throw ioErrorFromNode(error, 'write', path);
+  }
+}
+
+function recordedHolder(path: string): LockHolder {
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(path, 'utf8'), 10);
+  } catch {
+    return { self: false };
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return { self: false };
+  return { pid, self: pid === process.pid };
 }
 
 /** How locks exclude other writers here, for describe(). */
 export function lockScope(): string {
   const flock = loadNative().binding !== null;
   const self = ownIdentity();
+  if (WINDOWS && flock) return "LockFileEx, its holder's pid in the lock file";
   if (typeof self === 'string') {
     return flock
       ? 'flock (no owner file: this system does not show process start times)'
