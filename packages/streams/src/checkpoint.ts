@@ -29,6 +29,13 @@ interface StreamImage {
   producers: [string, number, number, [number, number, number][]][];
 }
 
+/**
+ * The checkpoint's side file in the log directory, replaced whole by the log's own
+ * atomic small-file write (`Wal.writeSideFile`: temporary file, fsync, rename, directory
+ * fsync), so a crash leaves the old checkpoint or the new one, never a mix.
+ */
+export const CHECKPOINT_FILE = 'streams.checkpoint';
+
 const VERSION = 1;
 const ACKED = Promise.resolve();
 

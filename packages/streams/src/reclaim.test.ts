@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/temp.js';
-import { CHECKPOINT_FILE } from './checkpoint-file.js';
+import { CHECKPOINT_FILE } from './checkpoint.js';
 import { StreamErrorCode } from './errors.js';
 import { Streams } from './streams.js';
 

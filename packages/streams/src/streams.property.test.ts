@@ -48,8 +48,12 @@ async function outcome<T>(promise: Promise<T>): Promise<T | { error: string }> {
   }
 }
 
+/** Printed first, so a run that times out can be replayed: WALNUT_STREAMS_SEED=<seed>. */
+const seed = Number(process.env.WALNUT_STREAMS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
 describe('streams against an in-memory model', () => {
   it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / read / reopen', async () => {
+    console.log(`streams model: seed ${seed} (WALNUT_STREAMS_SEED=${seed} replays it)`);
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
         let now = 1_000_000;
@@ -187,7 +191,9 @@ describe('streams against an in-memory model', () => {
         }
         await streams.shutdown();
       }),
-      { numRuns: 150 },
+      // A run takes ~70 ms on a quiet machine: one that hangs fails with its counterexample.
+      { numRuns: 150, seed, timeout: 20_000 },
     );
-  });
+    // 10 s on a quiet machine, 25 to 62 s at a load of 20 on 2 cores: room for that.
+  }, 240_000);
 });

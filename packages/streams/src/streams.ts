@@ -1,6 +1,5 @@
 import { TAIL_POLL_MS, Wal, WalError, WalErrorCode, type WalOptions } from '@walnut/wal';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { readCheckpointFile, writeCheckpointFile } from './checkpoint-file.js';
+import { CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { StreamErrorCode, streamError } from './errors.js';
 import {
   appendOverhead,
@@ -402,7 +401,7 @@ export class Streams {
     this.sinceCheckpoint = 0;
     // The records the checkpoint stands for are durable before the file that skips them.
     await this.wal.sync();
-    await writeCheckpointFile(this.wal.dir, bytes);
+    await this.wal.writeSideFile(CHECKPOINT_FILE, bytes);
     this.checkpointLsn = lsn!;
     return lsn!;
   }
@@ -432,7 +431,7 @@ export class Streams {
 
   /** Starts from the checkpoint file, if there is one this log's records can follow. */
   private async restore(): Promise<void> {
-    const bytes = await readCheckpointFile(this.wal.dir);
+    const bytes = await this.wal.readSideFile(CHECKPOINT_FILE);
     const checkpoint = bytes === undefined ? undefined : decodeCheckpoint(bytes);
     // A checkpoint past the log's end belongs to another history: replay everything.
     if (checkpoint === undefined || checkpoint.lsn > this.wal.lastLsn) return;

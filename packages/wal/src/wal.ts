@@ -38,6 +38,7 @@ import { WalStatus } from './internal/wal-status.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
 import type { Retention, RetentionReport } from './retention/retention.js';
 import type { RetentionOptions } from './retention/retention-options.js';
+import { readSideFile, writeSideFile } from './side-files.js';
 import { WalBuilder } from './wal-builder.js';
 import {
   backendOf,
@@ -449,6 +450,24 @@ export class Wal {
         : this.status.poisonedError();
     if (refusal) return Promise.reject(refusal);
     return this.engine.truncateBefore(lsn);
+  }
+
+  /**
+   * Replaces side file `name` (lowercase with a dot, e.g. `myapp.state`) in the log's
+   * directory so that a power cut leaves the old bytes or the new ones, never a mix: for a
+   * layer's small state beside the log (`@walnut/streams`' index checkpoint). The log never
+   * reads or deletes it.
+   */
+  async writeSideFile(name: string, bytes: Uint8Array): Promise<void> {
+    this.status.throwIfUnusable();
+    this.throwIfReadOnly('writeSideFile()');
+    await writeSideFile(this.engine.io, this.dir, name, bytes);
+  }
+
+  /** Side file `name`'s bytes (see `writeSideFile`), or undefined when there is none. */
+  async readSideFile(name: string): Promise<Buffer | undefined> {
+    if (this.status.closed) throw closedError();
+    return readSideFile(this.engine.io, this.dir, name);
   }
 
   /**

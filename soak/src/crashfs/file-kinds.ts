@@ -19,6 +19,7 @@ const KINDS: readonly (readonly [RegExp, string])[] = [
   [/\/wal-\d+\.log(\.reclaim)?$/, 'core file'],
   [/\/REPLICATION(\.tmp)?$/, 'REPLICATION'],
   [/\/cursors\/.+\.cursor(\.tmp)?$/, 'cursor'],
+  [/\/streams\.checkpoint(\.tmp)?$/, 'streams checkpoint'],
 ];
 
 /** The kind of file a power cut struck, 'directory' for an entry change's fsync, or 'other'. */

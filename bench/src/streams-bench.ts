@@ -1,0 +1,346 @@
+/**
+ * `@walnut/streams` at scale (`pnpm --filter @walnut/bench run bench:streams [--quick]`),
+ * issue #59's "Scale and speed", every ratio measured in this run:
+ *
+ * - many streams in one directory: descriptors the process holds, heap bytes per stream;
+ * - concurrent creates: how many fdatasync rounds made them all durable;
+ * - 64 producers appending durably (each awaiting its 128-byte record) over 1,000 streams,
+ *   against a single `Wal`'s W3 and the peers: one `Wal` per stream, better-sqlite3 with a
+ *   `(stream, offset)` table, lmdb-js with `[stream, offset]` keys — in alternating rounds;
+ * - reading one stream among many interleaved ones: bytes read (rchar) per byte of it;
+ * - open after many appends over many streams, against opening a single `Wal` of as many
+ *   records.
+ *
+ * `--quick` is a smoke run (seconds). Options: --dir PATH, --reps N.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Streams } from '@walnut/streams';
+import { Wal } from '@walnut/wal';
+import { importOrReason } from './contenders/versions.js';
+import { GroupCommit } from './floor/group-commit.js';
+import { median } from './stats.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    dir: { type: 'string' },
+    reps: { type: 'string' },
+  },
+});
+const quick = values.quick;
+const SIZES = quick
+  ? {
+      streams: 1_000,
+      creates: 300,
+      records: 640,
+      producerStreams: 100,
+      target: 50,
+      others: 10,
+      opens: 5_000,
+    }
+  : {
+      streams: 100_000,
+      creates: 10_000,
+      records: 50_000,
+      producerStreams: 1_000,
+      target: 1_000,
+      others: 100,
+      opens: 1_000_000,
+    };
+const reps = Number(values.reps ?? (quick ? 1 : 3));
+const PRODUCERS = 64;
+const PRODUCER_STREAMS = SIZES.producerStreams;
+/** Descriptors the one-Wal-per-stream peer held with all its logs open. */
+let perStreamDescriptors = 0;
+const PAYLOAD = Buffer.alloc(128, 0x61);
+const root = mkdtempSync(join(values.dir ?? tmpdir(), 'walnut-bench-streams-'));
+let dirs = 0;
+const fresh = () => mkdtempSync(join(root, `${dirs++}-`));
+const descriptors = () => readdirSync('/proc/self/fd').length;
+const rchar = () => Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+const gc = (globalThis as { gc?: () => void }).gc;
+const heap = () => {
+  gc?.();
+  return process.memoryUsage().heapUsed;
+};
+const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+
+/** Creates `count` streams (1,000 calls at a time), each with one append: fds and heap. */
+async function manyStreams(count: number) {
+  const fdsBefore = descriptors();
+  const heapBefore = heap();
+  const streams = await Streams.open(fresh());
+  const t0 = performance.now();
+  for (let at = 0; at < count; at += 1000) {
+    const names = Array.from({ length: Math.min(1000, count - at) }, (_, i) => `s${at + i}`);
+    await Promise.all(names.map((name) => streams.create(name)));
+    await Promise.all(names.map((name) => streams.append(name, PAYLOAD)));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const result = {
+    streams: count,
+    descriptorsHeld: descriptors() - fdsBefore,
+    heapBytesPerStream: Math.round((heap() - heapBefore) / count),
+    heapMeasured: gc === undefined ? 'without --expose-gc (noisier)' : 'after gc()',
+    createAndAppendPerSec: Math.round((2 * count) / seconds),
+  };
+  await streams.shutdown();
+  return result;
+}
+
+async function concurrentCreates(count: number) {
+  const streams = await Streams.open(fresh());
+  const before = streams.log.stats().syncs;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: count }, (_, i) => streams.create(`c${i}`)));
+  const ms = performance.now() - t0;
+  const syncs = streams.log.stats().syncs - before;
+  await streams.shutdown();
+  return { creates: count, fdatasyncRounds: syncs, ms: Math.round(ms) };
+}
+
+/** Each of 64 producers appends `records / 64` payloads, awaiting each one's durability. */
+async function producers(
+  records: number,
+  append: (producer: number, i: number) => Promise<unknown>,
+) {
+  const each = Math.ceil(records / PRODUCERS);
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: PRODUCERS }, async (_, p) => {
+      for (let i = 0; i < each; i++) await append(p, i);
+    }),
+  );
+  return (each * PRODUCERS) / ((performance.now() - t0) / 1000);
+}
+
+/** The stream producer `p`'s `i`th append goes to: every stream gets appends from several. */
+const streamOf = (p: number, i: number) => (p * 131 + i * 17) % PRODUCER_STREAMS;
+
+type Contender = { id: string; run: () => Promise<number> };
+
+function contenders(sqlite: unknown, lmdb: unknown): Contender[] {
+  const list: Contender[] = [
+    {
+      id: 'wal W3 (one stream)',
+      run: async () => {
+        const wal = await Wal.open(fresh()).build();
+        const rate = await producers(SIZES.records, () => wal.append(PAYLOAD));
+        await wal.close();
+        return rate;
+      },
+    },
+    {
+      id: `@walnut/streams, ${PRODUCER_STREAMS} streams`,
+      run: async () => {
+        const streams = await Streams.open(fresh());
+        for (let s = 0; s < PRODUCER_STREAMS; s++) await streams.create(`s${s}`);
+        const rate = await producers(SIZES.records, (p, i) =>
+          streams.append(`s${streamOf(p, i)}`, PAYLOAD),
+        );
+        await streams.shutdown();
+        return rate;
+      },
+    },
+    {
+      id: 'one Wal per stream',
+      run: async () => {
+        const root = fresh();
+        const wals: Wal[] = [];
+        const fdsBefore = descriptors();
+        for (let s = 0; s < PRODUCER_STREAMS; s++)
+          wals.push(await Wal.open(join(root, `${s}`)).build());
+        perStreamDescriptors = descriptors() - fdsBefore;
+        const rate = await producers(SIZES.records, (p, i) =>
+          wals[streamOf(p, i)]!.append(PAYLOAD),
+        );
+        for (const wal of wals) await wal.close();
+        return rate;
+      },
+    },
+  ];
+  if (typeof sqlite === 'function') list.push(sqliteContender(sqlite as SqliteCtor));
+  if (typeof lmdb === 'function') list.push(lmdbContender(lmdb as LmdbOpen));
+  return list;
+}
+
+type SqliteDb = {
+  pragma(s: string): unknown;
+  exec(s: string): void;
+  prepare(s: string): { run(...a: unknown[]): unknown };
+  close(): void;
+};
+type SqliteCtor = new (file: string) => SqliteDb;
+
+/** A `(stream, offset)` table, synchronous=FULL, each group-commit round one transaction. */
+function sqliteContender(Database: SqliteCtor): Contender {
+  return {
+    id: 'better-sqlite3 (stream, offset) table',
+    run: async () => {
+      const db = new Database(join(fresh(), 'streams.sqlite'));
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.exec(
+        'CREATE TABLE records (stream INTEGER, offset INTEGER, payload BLOB, PRIMARY KEY (stream, offset)) WITHOUT ROWID',
+      );
+      const insert = db.prepare('INSERT INTO records VALUES (?, ?, ?)');
+      const tails = new Int32Array(PRODUCER_STREAMS);
+      const streamsOfRound: number[] = [];
+      const rounds = new GroupCommit((payloads) => {
+        const streams = streamsOfRound.splice(0, payloads.length);
+        db.exec('BEGIN');
+        for (const [k, payload] of payloads.entries()) {
+          const stream = streams[k]!;
+          insert.run(stream, tails[stream]!++, payload);
+        }
+        db.exec('COMMIT');
+      });
+      const rate = await producers(SIZES.records, (p, i) => {
+        streamsOfRound.push(streamOf(p, i));
+        return rounds.add(PAYLOAD);
+      });
+      db.close();
+      return rate;
+    },
+  };
+}
+
+type LmdbOpen = (options: Record<string, unknown>) => {
+  put(key: unknown, value: Uint8Array): Promise<boolean>;
+  readonly flushed: Promise<void>;
+  close(): Promise<void>;
+};
+
+/** `[stream, offset]` keys; lmdb gathers the puts of a turn into one durable transaction. */
+function lmdbContender(open: LmdbOpen): Contender {
+  return {
+    id: 'lmdb-js [stream, offset] keys',
+    run: async () => {
+      const db = open({ path: fresh(), encoding: 'binary', compression: false });
+      const tails = new Int32Array(PRODUCER_STREAMS);
+      const rate = await producers(SIZES.records, async (p, i) => {
+        const stream = streamOf(p, i);
+        await db.put([stream, tails[stream]!++], PAYLOAD);
+        await db.flushed;
+      });
+      await db.close();
+      return rate;
+    },
+  };
+}
+
+/** One stream of `target` records, each followed by `others` appends to other streams. */
+async function readOneAmongMany(target: number, others: number) {
+  const dir = fresh();
+  const writer = await Streams.open(dir, { durability: 'none' });
+  await writer.create('target');
+  const population = Math.min(SIZES.streams, target * others);
+  for (let at = 0; at < population; at += 1000) {
+    const names = Array.from({ length: Math.min(1000, population - at) }, (_, i) => `o${at + i}`);
+    await Promise.all(names.map((name) => writer.create(name)));
+  }
+  for (let i = 0; i < target; i++) {
+    const appends = [writer.append('target', PAYLOAD)];
+    for (let k = 0; k < others; k++)
+      appends.push(writer.append(`o${(i * others + k) % population}`, PAYLOAD));
+    await Promise.all(appends);
+  }
+  await writer.shutdown();
+  // sync-fs: its reads are read(2) calls, which rchar counts (io_uring's are not).
+  const streams = await Streams.open(dir, { storageIo: 'sync-fs' });
+  const before = rchar();
+  let bytes = 0;
+  for (let from = 0; ; ) {
+    const read = await streams.read('target', from, { maxRecords: 10_000 });
+    if (read.records.length === 0) break;
+    for (const record of read.records) bytes += record.payload.length;
+    from = read.next;
+  }
+  const readBytes = rchar() - before;
+  await streams.shutdown();
+  return {
+    streams: population + 1,
+    targetRecords: target,
+    bytesReadPerByte: round(readBytes / bytes),
+  };
+}
+
+/** Streams.open of a log of `appends` appends over `streamCount` streams, vs Wal.open. */
+async function openTime(appends: number, streamCount: number) {
+  const streamsDir = fresh();
+  const writer = await Streams.open(streamsDir, { durability: 'none' });
+  for (let s = 0; s < streamCount; s++) await writer.create(`s${s}`);
+  for (let at = 0; at < appends; at += 1000) {
+    await Promise.all(
+      Array.from({ length: Math.min(1000, appends - at) }, (_, i) =>
+        writer.append(`s${(at + i) % streamCount}`, PAYLOAD),
+      ),
+    );
+  }
+  await writer.shutdown();
+  const walDir = fresh();
+  const wal = await Wal.open(walDir).options({ durability: 'none' }).build();
+  for (let at = 0; at < appends; at += 1000) {
+    await wal.appendMany(Array.from({ length: Math.min(1000, appends - at) }, () => PAYLOAD));
+  }
+  await wal.close();
+  const streamsMs: number[] = [];
+  const walMs: number[] = [];
+  for (let r = 0; r < Math.max(3, reps * 3); r++) {
+    let t0 = performance.now();
+    const streams = await Streams.open(streamsDir, { readOnly: true });
+    streamsMs.push(performance.now() - t0);
+    await streams.shutdown();
+    t0 = performance.now();
+    const single = await Wal.open(walDir).readOnly().build();
+    walMs.push(performance.now() - t0);
+    await single.close();
+  }
+  return {
+    appends,
+    streams: streamCount,
+    streamsOpenMs: round(median(streamsMs)),
+    walOpenMs: round(median(walMs)),
+    ratio: round(median(streamsMs) / median(walMs)),
+  };
+}
+
+try {
+  console.log(
+    `streams bench (${quick ? 'quick' : 'full'}), node ${process.version}, ${reps} rep(s)`,
+  );
+  console.log('many streams:', await manyStreams(SIZES.streams));
+  console.log('concurrent creates:', await concurrentCreates(SIZES.creates));
+  const sqlite = await importOrReason<{ default: unknown }>('better-sqlite3');
+  const lmdb = await importOrReason<{ open: unknown }>('lmdb');
+  const list = contenders(
+    'reason' in sqlite ? undefined : sqlite.module.default,
+    'reason' in lmdb ? undefined : lmdb.module.open,
+  );
+  const rates = new Map<string, number[]>(list.map((c) => [c.id, []]));
+  for (let r = 0; r < reps; r++) {
+    // Each round starts one further along, so no contender always runs first.
+    for (let k = 0; k < list.length; k++) {
+      const contender = list[(r + k) % list.length]!;
+      rates.get(contender.id)!.push(await contender.run());
+    }
+  }
+  const w3 = median(rates.get(list[0]!.id)!);
+  console.log(
+    `64 producers, durable 128-byte appends over ${PRODUCER_STREAMS} streams, ${SIZES.records} records:`,
+  );
+  for (const [id, runs] of rates) {
+    console.log(`  ${id}: ${Math.round(median(runs))} records/s, ${round(median(runs) / w3)}× W3`);
+  }
+  console.log(`  one Wal per stream held ${perStreamDescriptors} descriptors`);
+  console.log('read one stream among many:', await readOneAmongMany(SIZES.target, SIZES.others));
+  console.log(
+    'open:',
+    await openTime(SIZES.opens, Math.min(10_000, Math.max(10, SIZES.opens / 100))),
+  );
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
