@@ -13,6 +13,8 @@ export interface ReaderTally {
   rereads: number;
   /** Reads started (tails, replays, `walnut tail -f` runs). */
   reads: number;
+  /** Reads that found the record the read before ended at replaced (a cut in between). */
+  cutsBetweenReads: number;
   /** `details.lsn` of every WAL_TRUNCATED. */
   truncatedAt: string[];
   /** Errors by code while reading (WAL_TRUNCATED and WAL_REPLAY_BELOW_FLOOR included). */
@@ -46,6 +48,7 @@ export class ChainCheck {
       records: 0,
       rereads: 0,
       reads: 0,
+      cutsBetweenReads: 0,
       truncatedAt: [],
       errors: {},
       openErrors: {},
@@ -62,6 +65,23 @@ export class ChainCheck {
   /** Whether the next record must continue the one handed out before. */
   get chained(): boolean {
     return this.prev !== null;
+  }
+
+  /** The last record handed out, when the next must continue it. */
+  get last(): { lsn: bigint; crc: number } | null {
+    return this.prev;
+  }
+
+  /**
+   * A new read that starts at the last record handed out finds it `crc`: the same record
+   * (true: go on with the chain), or another (a cut went below it between the two reads,
+   * which a read started afresh cannot know of: counted, and the chain starts again).
+   */
+  overlaps(lsn: bigint, crc: number): boolean {
+    if (this.prev?.lsn === lsn && this.prev.crc === crc) return true;
+    this.tally.cutsBetweenReads++;
+    this.prev = null;
+    return false;
   }
 
   check(lsn: bigint, payload: Uint8Array): void {

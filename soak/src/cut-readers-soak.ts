@@ -43,6 +43,7 @@ export async function runCutReadersSoak(
       sum[key] += t[key];
     }
     sum.rereads += t.rereads;
+    sum.cutsBetweenReads += t.cutsBetweenReads;
     sum.truncatedAtNoCut += t.truncatedAtNoCut;
     for (const [code, n] of Object.entries(t.errors))
       sum.errors[code] = (sum.errors[code] ?? 0) + n;
@@ -68,6 +69,7 @@ export async function runCutReadersSoak(
     `cut readers: ${((performance.now() - started) / 1000).toFixed(0)} s, ${sum.writerRuns} writer runs (${sum.kills} SIGKILLs), ${sum.cuts} cuts, ${sum.appended} records appended`,
     `  readers: ${sum.reads} reads, ${sum.records} records handed out and checked, ${sum.rereads} handed out again unchanged`,
     `  reader errors by code: ${JSON.stringify(sum.errors)}`,
+    `  read-only Wal tails that found a cut made since the tail before: ${sum.cutsBetweenReads}`,
     ...Object.entries(sum.byKind).map(
       ([kind, k]) =>
         `    ${kind}: ${k.reads} reads, ${k.records} records (${k.rereads} again unchanged), errors ${JSON.stringify(k.errors)}`,

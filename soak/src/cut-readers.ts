@@ -34,6 +34,8 @@ export interface CutReadersTally {
   records: number;
   /** Records handed out again unchanged (after a WAL_TRUNCATED naming too low an LSN). */
   rereads: number;
+  /** Read-only Wal tails that found a cut made since the tail before (`ChainCheck.overlaps`). */
+  cutsBetweenReads: number;
   /** Reader errors by code, WAL_TRUNCATED and WAL_REPLAY_BELOW_FLOOR included. */
   errors: Record<string, number>;
   /** Reads, records handed out and errors by code of each kind of reader. */
@@ -103,6 +105,7 @@ export function emptyTally(): CutReadersTally {
     reads: 0,
     records: 0,
     rereads: 0,
+    cutsBetweenReads: 0,
     errors: {},
     byKind: {},
     openErrors: {},
@@ -222,6 +225,7 @@ export async function runCutReaders(options: CutReadersOptions): Promise<CutRead
     tally.reads += report.reads;
     tally.records += report.records;
     tally.rereads += report.rereads;
+    tally.cutsBetweenReads += report.cutsBetweenReads;
     for (const [code, n] of Object.entries(report.errors)) {
       tally.errors[code] = (tally.errors[code] ?? 0) + n;
     }
