@@ -1,4 +1,5 @@
-import { emptyTally, runCutReaders } from './cut-readers.js';
+import { CUT_READER_KINDS } from './cut-reader-tally.js';
+import { addByKind, emptyTally, runCutReaders } from './cut-readers.js';
 
 export interface CutReadersSoakOptions {
   seconds: number;
@@ -15,7 +16,8 @@ const CRASHED_CUT = 'WAL_BAD_STATE (cut of a killed writer)';
 const ROUND_MS = 60_000;
 
 /**
- * `pnpm soak --cut-readers S`: rounds of `runCutReaders` with 4 reader processes, a fresh log
+ * `pnpm soak --cut-readers S`: rounds of `runCutReaders` with 4 reader processes (two
+ * read-only Wals, a directory replay, a `walnut tail -f`), a fresh log
  * each, alternately without and with SIGKILLs of the writer, for S seconds in all. A
  * violation: a record of a mixed history, a reader error other than WAL_TRUNCATED and
  * WAL_REPLAY_BELOW_FLOOR, a refused open other than a killed writer's unfinished cut, a
@@ -30,7 +32,8 @@ export async function runCutReadersSoak(
     const left = options.seconds * 1000 - (performance.now() - started);
     const t = await runCutReaders({
       durationMs: Math.min(ROUND_MS, left),
-      readers: 4,
+      // Two read-only Wals (the kind users run most), a directory replay, a `walnut tail -f`.
+      readers: ['wal', ...CUT_READER_KINDS],
       killEveryMs: round % 2 === 1 ? [200, 2000] : null,
       workDir: options.workDir,
       seed: options.seed + round,
@@ -40,9 +43,11 @@ export async function runCutReadersSoak(
       sum[key] += t[key];
     }
     sum.rereads += t.rereads;
+    sum.cutsBetweenReads += t.cutsBetweenReads;
     sum.truncatedAtNoCut += t.truncatedAtNoCut;
     for (const [code, n] of Object.entries(t.errors))
       sum.errors[code] = (sum.errors[code] ?? 0) + n;
+    addByKind(sum.byKind, t.byKind);
     for (const [code, n] of Object.entries(t.openErrors)) {
       sum.openErrors[code] = (sum.openErrors[code] ?? 0) + n;
     }
@@ -64,6 +69,11 @@ export async function runCutReadersSoak(
     `cut readers: ${((performance.now() - started) / 1000).toFixed(0)} s, ${sum.writerRuns} writer runs (${sum.kills} SIGKILLs), ${sum.cuts} cuts, ${sum.appended} records appended`,
     `  readers: ${sum.reads} reads, ${sum.records} records handed out and checked, ${sum.rereads} handed out again unchanged`,
     `  reader errors by code: ${JSON.stringify(sum.errors)}`,
+    `  read-only Wal tails that found a cut made since the tail before: ${sum.cutsBetweenReads}`,
+    ...Object.entries(sum.byKind).map(
+      ([kind, k]) =>
+        `    ${kind}: ${k.reads} reads, ${k.records} records (${k.rereads} again unchanged), errors ${JSON.stringify(k.errors)}`,
+    ),
     `  read-only opens refused by code: ${JSON.stringify(sum.openErrors)}`,
     `  WAL_TRUNCATED naming no cut: ${sum.truncatedAtNoCut}`,
     `  violations: ${violations}`,

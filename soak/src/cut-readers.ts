@@ -2,15 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ReaderTally } from './cut-reader-child.js';
+import type { CutReaderKind, ReaderTally } from './cut-reader-tally.js';
 import type { CutWriterConfig } from './cut-writer-child.js';
 import { Rng } from './random.js';
 
 export interface CutReadersOptions {
   /** How long the writer runs, in all its lives. */
   durationMs: number;
-  /** Reader processes beside it. */
-  readers: number;
+  /** Reader processes beside it, one of each kind listed. */
+  readers: readonly CutReaderKind[];
   /** SIGKILL the writer every `[min, max]` ms (then start it again); null: never. */
   killEveryMs: [number, number] | null;
   /** Runs on past `durationMs` (up to 10 times it) until the writers made this many cuts. */
@@ -34,14 +34,38 @@ export interface CutReadersTally {
   records: number;
   /** Records handed out again unchanged (after a WAL_TRUNCATED naming too low an LSN). */
   rereads: number;
+  /** Read-only Wal tails that found a cut made since the tail before (`ChainCheck.overlaps`). */
+  cutsBetweenReads: number;
   /** Reader errors by code, WAL_TRUNCATED and WAL_REPLAY_BELOW_FLOOR included. */
   errors: Record<string, number>;
+  /** Reads, records handed out and errors by code of each kind of reader. */
+  byKind: Partial<Record<CutReaderKind, KindTally>>;
   /** Read-only opens refused, by code. */
   openErrors: Record<string, number>;
   /** WAL_TRUNCATED whose `details.lsn` is no LSN a writer cut after. */
   truncatedAtNoCut: number;
   samples: string[];
   violations: string[];
+}
+
+export interface KindTally {
+  reads: number;
+  records: number;
+  rereads: number;
+  errors: Record<string, number>;
+}
+
+/** Adds `from`'s counts of each kind into `into`. */
+export function addByKind(into: CutReadersTally['byKind'], from: CutReadersTally['byKind']): void {
+  for (const [kind, t] of Object.entries(from) as [CutReaderKind, KindTally][]) {
+    into[kind] ??= { reads: 0, records: 0, rereads: 0, errors: {} };
+    const sum = into[kind];
+    sum.reads += t.reads;
+    sum.records += t.records;
+    sum.rereads += t.rereads;
+    for (const [code, n] of Object.entries(t.errors))
+      sum.errors[code] = (sum.errors[code] ?? 0) + n;
+  }
 }
 
 // From the tests (src/*.ts) the children run from soak/dist, which `pnpm test` builds first.
@@ -81,7 +105,9 @@ export function emptyTally(): CutReadersTally {
     reads: 0,
     records: 0,
     rereads: 0,
+    cutsBetweenReads: 0,
     errors: {},
+    byKind: {},
     openErrors: {},
     truncatedAtNoCut: 0,
     samples: [],
@@ -135,8 +161,8 @@ export async function runCutReaders(options: CutReadersOptions): Promise<CutRead
   };
 
   let writer = await startWriter();
-  const readers = Array.from({ length: options.readers }, () =>
-    spawn(process.execPath, [readerScript, JSON.stringify({ dir })], {
+  const readers = options.readers.map((kind) =>
+    spawn(process.execPath, [readerScript, JSON.stringify({ dir, kind })], {
       stdio: ['pipe', 'pipe', 'pipe'],
     }),
   );
@@ -199,15 +225,24 @@ export async function runCutReaders(options: CutReadersOptions): Promise<CutRead
     tally.reads += report.reads;
     tally.records += report.records;
     tally.rereads += report.rereads;
+    tally.cutsBetweenReads += report.cutsBetweenReads;
     for (const [code, n] of Object.entries(report.errors)) {
       tally.errors[code] = (tally.errors[code] ?? 0) + n;
     }
+    addByKind(tally.byKind, {
+      [report.kind]: {
+        reads: report.reads,
+        records: report.records,
+        rereads: report.rereads,
+        errors: report.errors,
+      },
+    });
     for (const [code, n] of Object.entries(report.openErrors)) {
       tally.openErrors[code] = (tally.openErrors[code] ?? 0) + n;
     }
     for (const lsn of report.truncatedAt) if (!cutLsns.has(lsn)) tally.truncatedAtNoCut++;
     tally.samples.push(...report.samples.slice(0, 5));
-    tally.violations.push(...report.violations.map((v) => `reader ${i}: ${v}`));
+    tally.violations.push(...report.violations.map((v) => `reader ${i} (${report.kind}): ${v}`));
   }
   return tally;
 }

@@ -33,6 +33,7 @@ export {
   lowestCutSince,
   RECENT_CUTS,
   type SuffixCut,
+  sameCut,
 } from './files/cut-file.js';
 export {
   type CipherId,

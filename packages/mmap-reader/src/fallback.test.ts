@@ -35,7 +35,7 @@ it('auto mode reads files and records why', async () => {
     loadError: expect.stringContaining('Cannot find module walnut_mmap.node'),
   });
   const summary = await replaySegmentsMmap(dir, 1n, () => {});
-  expect(summary).toEqual({ records: 3, nextLsn: 4n, segments: 1 });
+  expect(summary).toEqual({ records: 3, nextLsn: 4n, segments: 1, cutGeneration: 0n });
 });
 
 it("mode 'mmap' is WAL_BACKEND_UNAVAILABLE, naming the load error", () => {

@@ -76,7 +76,7 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
     writeLog();
     const { lsns, summary } = await replay(1n);
     expect(lsns).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
-    expect(summary).toEqual({ records: 10, nextLsn: 11n, segments: 3 });
+    expect(summary).toEqual({ records: 10, nextLsn: 11n, segments: 3, cutGeneration: 0n });
   });
 
   it('takes the directory as a file: URL too', async () => {
@@ -104,9 +104,19 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
 
   it('replays nothing from the active segment on, or from an empty directory', async () => {
     writeLog();
-    expect((await replay(11n)).summary).toEqual({ records: 0, nextLsn: 11n, segments: 0 });
+    expect((await replay(11n)).summary).toEqual({
+      records: 0,
+      nextLsn: 11n,
+      segments: 0,
+      cutGeneration: 0n,
+    });
     dir = tempDir('walnut-mmap-');
-    expect((await replay(1n)).summary).toEqual({ records: 0, nextLsn: 1n, segments: 0 });
+    expect((await replay(1n)).summary).toEqual({
+      records: 0,
+      nextLsn: 1n,
+      segments: 0,
+      cutGeneration: 0n,
+    });
   });
 
   it('awaits a callback that returns a promise before the next record', async () => {
@@ -373,7 +383,68 @@ describe.each(['mmap', 'read'] as const)('replaySegmentsMmap in %s mode', (mode)
         replaySegmentsMmapLimit(dir, 4n, 3, { mode, cutGeneration: 2n }),
         WalErrorCode.TRUNCATED,
       );
-      expect(twice.message).toContain('2 cuts were made');
+      // The test's CUT files remember only their own cut: the lowest of the two is not known.
+      expect(twice.message).toContain('2 times while this replay read it');
+      expect(twice.message).toContain('the lowest cut is not known');
+    });
+
+    it('pages: names the lowest of the cuts made since, as the CUT file remembers them', async () => {
+      writeLog();
+      const first = await replaySegmentsMmapLimit(dir, 1n, 3, { mode });
+      cutLog(6n, 2n);
+      // Two cuts since the first page: after LSN 2, then after 6 (the CUT file's own).
+      writeFileSync(
+        join(dir, CUT_FILE),
+        encodeCut({
+          afterLsn: 6n,
+          segmentFirstLsn: 1n,
+          keepBytes: 0,
+          generation: 2n,
+          state: 'done',
+          recent: [2n, 6n],
+        }),
+      );
+      const refused = await expectWalError(
+        replaySegmentsMmapLimit(dir, first.nextLsn, 3, { mode, cutGeneration: 0n }),
+        WalErrorCode.TRUNCATED,
+      );
+      expect(refused.details).toMatchObject({ lsn: 2n, handedOut: 3n, cutGeneration: 2n });
+      expect(refused.message).toContain('after LSN 2, the lowest of 2 cuts');
+    });
+
+    it('starts only once a cut under way is done, and reads the log it left', async () => {
+      writeLog();
+      // The writer has recorded its cut after LSN 6 and not yet touched a file.
+      writeFileSync(
+        join(dir, CUT_FILE),
+        encodeCut({
+          afterLsn: 6n,
+          segmentFirstLsn: 1n,
+          keepBytes: 0,
+          generation: 1n,
+          state: 'pending',
+        }),
+      );
+      const finishing = new Promise((resolve) => setTimeout(resolve, 50)).then(() => cutLog(6n));
+      const seen: string[] = [];
+      const summary = await replaySegmentsMmap(
+        dir,
+        5n,
+        (r) => void seen.push(`${r.lsn}:${r.payload}`),
+        {
+          mode,
+        },
+      );
+      await finishing;
+      expect(seen).toEqual([
+        '5:payload-4',
+        '6:payload-5',
+        '7:new-6',
+        '8:new-7',
+        '9:new-0',
+        '10:new-1',
+      ]);
+      expect(summary.cutGeneration).toBe(1n);
     });
 
     it('says the floor rose when the writer deleted the segments ahead (truncateBefore)', async () => {

@@ -8,21 +8,15 @@ import {
   isThenable,
   isWalError,
   type LsnGap,
+  lowestCutSince,
   pathOption,
   ReadSlices,
-  type SuffixCut,
   WalError,
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
-import {
-  listSegmentFiles,
-  logIdOf,
-  readFloor,
-  readGaps,
-  readLastCut,
-  type SegmentFile,
-} from './log-dir.js';
+import { CutWatch, truncatedSince } from './cut-watch.js';
+import { listSegmentFiles, logIdOf, readFloor, readGaps, type SegmentFile } from './log-dir.js';
 import { MmapWalReader, type MmapWalReaderOptions, READER_OPTIONS } from './reader.js';
 
 export interface ReplayOptions extends MmapWalReaderOptions {
@@ -36,12 +30,16 @@ export interface ReplayOptions extends MmapWalReaderOptions {
   /** Call `releasePages()` on each segment once it was read to its end. Default false. */
   releasePages?: boolean;
   /**
-   * Paging: the `cutGeneration` of the page before. A suffix cut (`truncateAfter`) made
-   * since that removed records those pages handed out is refused with WAL_TRUNCATED, so
-   * that pages never join two histories.
+   * Going on from an earlier read: the `cutGeneration` of the page or replay before (or of
+   * the WAL_TRUNCATED that stopped it, `details.cutGeneration`). A suffix cut
+   * (`truncateAfter`) made since that removed records they handed out is refused with
+   * WAL_TRUNCATED, so that reads never join two histories.
    */
   cutGeneration?: bigint;
 }
+
+/** Looks a replay may take to start: each one a cut beside it spoilt. */
+const LOOKS = 100;
 
 /** Every option of ReplayOptions; the type makes one added above be added here too. */
 const REPLAY_OPTIONS: Readonly<Record<keyof ReplayOptions, true>> = {
@@ -58,6 +56,8 @@ export interface ReplaySummary {
   nextLsn: bigint;
   /** Segments opened. */
   segments: number;
+  /** The log's suffix-cut generation this replay read in: pass it to a replay from `nextLsn`. */
+  cutGeneration: bigint;
 }
 
 export interface ReplayPage {
@@ -81,8 +81,11 @@ export interface ReplayPage {
  * `details.offset`) for damage in a sealed segment or a malformed frame anywhere,
  * WAL_MISSING_SEGMENT when segments do not follow each other (LSNs an earlier salvage
  * recorded as lost, in the GAPS file, are skipped, not missing), and WAL_TRUNCATED when the
- * writer cuts the log (`truncateAfter`) while it reads: it looks at each segment and at the
- * end, so it never goes on into the history written after a cut.
+ * writer cuts the log (`truncateAfter`) while it reads, or since the replay whose
+ * `cutGeneration` is passed: it reads the CUT file after mapping each segment and at the
+ * end, so it never goes on into the history written after a cut, and a failure while a cut
+ * ran is reported as the cut, never as damage (decision 0341). It starts once a cut under
+ * way is done (WAL_BAD_STATE if that takes more than 10 s).
  */
 export async function replaySegmentsMmap(
   dir: string | URL,
@@ -91,13 +94,15 @@ export async function replaySegmentsMmap(
   options: ReplayOptions = {},
 ): Promise<ReplaySummary> {
   if (typeof fn !== 'function') invalidArgument('fn must be a function called for each record');
-  const cursor = new DirectoryReplay(dir, fromLsn, options);
+  const cursor = await DirectoryReplay.start(dir, fromLsn, options);
   let records = 0;
   let lastLsn: bigint | null = null;
+  let handedOut = fromLsn - 1n;
   // A mapping never waits: the event loop turns only when a slice is spent (decision 0312).
   const slices = new ReadSlices();
   const counted = (record: WalRecord) => {
     records++;
+    handedOut = record.lsn;
     return fn(record);
   };
   try {
@@ -119,11 +124,18 @@ export async function replaySegmentsMmap(
         await pending;
       lastLsn = reader.lastLsn ?? lastLsn;
     }
+  } catch (error) {
+    throw cursor.watch.judge(error, handedOut);
   } finally {
     cursor.close();
   }
   const nextLsn = lastLsn === null ? fromLsn : lastLsn + 1n;
-  return { records, nextLsn, segments: cursor.segmentsOpened };
+  return {
+    records,
+    nextLsn,
+    segments: cursor.segmentsOpened,
+    cutGeneration: cursor.watch.generation,
+  };
 }
 
 /**
@@ -140,7 +152,7 @@ export async function replaySegmentsMmapLimit(
 ): Promise<ReplayPage> {
   if (!Number.isSafeInteger(max) || max < 1)
     badArgument('max', 'a positive integer (records per page)', max);
-  const cursor = new DirectoryReplay(dir, fromLsn, options);
+  const cursor = await DirectoryReplay.start(dir, fromLsn, options);
   const records: WalRecord[] = [];
   let next: WalRecord | null;
   try {
@@ -149,6 +161,8 @@ export async function replaySegmentsMmapLimit(
       records.push(next);
       next = cursor.next();
     }
+  } catch (error) {
+    throw cursor.watch.judge(error, records.at(-1)?.lsn ?? fromLsn - 1n);
   } finally {
     cursor.close();
   }
@@ -157,7 +171,7 @@ export async function replaySegmentsMmapLimit(
     records,
     hasMore: next !== null,
     nextLsn: last === undefined ? fromLsn : last.lsn + 1n,
-    cutGeneration: cursor.cutGeneration,
+    cutGeneration: cursor.watch.generation,
   };
 }
 
@@ -187,25 +201,58 @@ class DirectoryReplay {
   private last: WalRecord | null = null;
   /** Still inside the records below fromLsn (only the first segment read can hold any). */
   private skipping = true;
-  /** The log's suffix-cut generation when this replay started (0 when never cut). */
-  readonly cutGeneration: bigint;
   private readonly dir: string;
   segmentsOpened = 0;
 
-  constructor(logDir: string | URL, fromLsn: bigint, options: ReplayOptions) {
+  /**
+   * The replay of `logDir` from `fromLsn`, founded on a look at its files that no cut
+   * spoilt: taken once no cut is under way, and again while one ran during it (up to
+   * READ_ONLY_LOOKS times). A look's failure with the CUT file unchanged is the log's own.
+   */
+  static async start(
+    logDir: string | URL,
+    fromLsn: bigint,
+    options: ReplayOptions,
+  ): Promise<DirectoryReplay> {
     const dir = pathOption(logDir, 'dir');
     if (typeof fromLsn !== 'bigint' || fromLsn < 1n)
       badArgument('fromLsn', 'a bigint ≥ 1n (LSNs start at 1)', fromLsn);
     if (typeof options !== 'object' || options === null)
       invalidArgument('options must be an object');
     checkOptionKeys(options, Object.keys(REPLAY_OPTIONS), 'replaySegmentsMmap()');
+    for (let looks = 1; ; looks++) {
+      const watch = await CutWatch.settled(dir);
+      let replay: DirectoryReplay;
+      try {
+        replay = new DirectoryReplay(dir, fromLsn, options, watch);
+      } catch (error) {
+        if (looks >= LOOKS || watch.unchanged()) throw error;
+        continue;
+      }
+      if (watch.unchanged()) {
+        if (options.cutGeneration !== undefined) replay.checkPagesBefore(options.cutGeneration);
+        return replay;
+      }
+      if (looks >= LOOKS) {
+        throw new WalError(
+          WalErrorCode.BAD_STATE,
+          `the writer of ${dir} cut the log (truncateAfter) during each of ${looks} looks of this replay; replay again when it cuts less often`,
+        );
+      }
+    }
+  }
+
+  private constructor(
+    dir: string,
+    fromLsn: bigint,
+    options: ReplayOptions,
+    readonly watch: CutWatch,
+  ) {
     this.from = fromLsn;
     this.options = options;
     const { includeActive, releasePages, cutGeneration, ...readerOptions } = options;
     this.readerOptions = readerOptions;
     this.dir = dir;
-    this.cutGeneration = readLastCut(dir)?.generation ?? 0n;
-    if (options.cutGeneration !== undefined) this.checkPagesBefore(options.cutGeneration);
     const all = listSegmentFiles(dir);
     this.logId = logIdOf(all);
     const floor = readFloor(dir) ?? all[0]?.firstLsn ?? null;
@@ -278,8 +325,6 @@ class DirectoryReplay {
   }
 
   private open(segment: SegmentFile): MmapWalReader {
-    // The segments were listed at the start: a cut since may have replaced the next one.
-    this.checkNoCutSince();
     const lastLsn = this.lastLsnOf(segment);
     let reader: MmapWalReader;
     try {
@@ -291,6 +336,12 @@ class DirectoryReplay {
       if (isWalError(error, WalErrorCode.IO) && error.details.errno === Errno.ENOENT)
         throw this.gone(segment, error);
       throw error;
+    }
+    // The segments were listed at the start: a cut since may have replaced this one. Its
+    // mapping, once made, keeps the bytes it maps (a cut replaces files, never rewrites them).
+    if (!this.watch.unchanged()) {
+      reader.close();
+      throw this.watch.truncated(this.handedOutTo());
     }
     this.segmentsOpened++;
     const headerLsn = reader.header?.firstLsn;
@@ -388,12 +439,11 @@ class DirectoryReplay {
     this.checkEndsBeforeActive();
   }
 
-  /** WAL_TRUNCATED when the writer cut the log since this replay started. */
+  /** WAL_TRUNCATED when the writer cut the log since this replay started (or is cutting it). */
   private checkNoCutSince(): void {
-    const cut = readLastCut(this.dir);
-    if (cut === null || cut.generation === this.cutGeneration) return;
+    if (this.watch.unchanged()) return;
     this.close();
-    throw truncatedError(this.dir, cut, cut.generation - this.cutGeneration, this.handedOutTo());
+    throw this.watch.truncated(this.handedOutTo());
   }
 
   /**
@@ -408,14 +458,16 @@ class DirectoryReplay {
 
   /**
    * Paging: whether the pages read in generation `before` may go on in this one: only when
-   * one cut was made since and it kept every record they handed out.
+   * the cuts made since (as far as the CUT file remembers them) kept every record they
+   * handed out.
    */
   private checkPagesBefore(before: bigint): void {
-    if (before === this.cutGeneration) return;
-    const cut = readLastCut(this.dir);
+    const cut = this.watch.start;
+    if (before === this.watch.generation) return;
     const handedOut = this.from - 1n;
-    if (cut === null || this.cutGeneration - before > 1n || handedOut > cut.afterLsn)
-      throw truncatedError(this.dir, cut, this.cutGeneration - before, handedOut);
+    const lowest = cut === null || before > cut.generation ? null : lowestCutSince(cut, before);
+    if (lowest === null || handedOut > lowest)
+      throw truncatedSince(this.dir, before, cut, handedOut);
   }
 
   /**
@@ -448,28 +500,4 @@ class DirectoryReplay {
       { details: { expectedLsn: expected, activeFirstLsn: active } },
     );
   }
-}
-
-/**
- * WAL_TRUNCATED for a replay (or pages) that ran while the writer cut the log `cuts` times,
- * the last one after `cut.afterLsn`, having handed out records up to `handedOut`.
- */
-function truncatedError(
-  dir: string,
-  cut: SuffixCut | null,
-  cuts: bigint,
-  handedOut: bigint,
-): WalError {
-  const kept = cut?.afterLsn ?? 0n;
-  const what =
-    cuts === 1n
-      ? handedOut > kept
-        ? `the records after LSN ${kept} it handed out (up to ${handedOut}) belong to the history the cut removed; drop them and replay again from ${kept + 1n}`
-        : `nothing it handed out was cut; replay again from ${handedOut + 1n}`
-      : `${cuts} cuts were made, and only the last one's position is recorded: records it handed out after LSN ${kept} or below may belong to a removed history; replay again from the start, or from a position a durable cursor committed`;
-  return new WalError(
-    WalErrorCode.TRUNCATED,
-    `the writer of ${dir} cut the log (truncateAfter, after LSN ${kept}) while this replay read it, so it stops rather than go on into the history written after the cut: ${what}`,
-    { details: { lsn: kept, handedOut, cuts } },
-  );
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { WalError, WalErrorCode } from '@walnut/wal';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -75,5 +76,35 @@ describe('the waiters for replication acks', () => {
     expect(await expectWalError(lost, 'WAL_FENCED')).toMatchObject({
       details: { lsn: 3n, unreplicated: { from: 3n, to: 3n } },
     });
+  });
+
+  it("reject with the signal's reason once it aborts, and forget the waiter", async () => {
+    const stop = new AbortController();
+    const waiting = acks.waitFor(4n, 1_000, timeout, stop.signal);
+    const other = acks.waitFor(4n, 1_000, timeout);
+    stop.abort();
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+    progress.replicatedLsn = 4n;
+    acks.replicated(4n);
+    await expect(other).resolves.toBe(4n);
+  });
+
+  it('reject at once for a signal already aborted, with the reason it was given', async () => {
+    const reason = new Error('the caller gave up');
+    progress.replicatedLsn = 5n;
+    await expect(acks.waitFor(5n, 1_000, timeout, AbortSignal.abort(reason))).rejects.toBe(reason);
+  });
+
+  it('let go of the signal once the wait is settled otherwise', async () => {
+    const stop = new AbortController();
+    const waiting = acks.waitFor(1n, 1_000, timeout, stop.signal);
+    const timedOut = acks.waitFor(2n, 1_000, timeout, stop.signal);
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(2);
+    progress.replicatedLsn = 1n;
+    acks.replicated(1n);
+    await expect(waiting).resolves.toBe(1n);
+    vi.advanceTimersByTime(1_000);
+    await expect(timedOut).rejects.toThrow('timed out at 1');
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   });
 });

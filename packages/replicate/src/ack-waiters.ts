@@ -1,5 +1,6 @@
 import type { WalError } from '@walnut/wal';
 import type { Fencing } from './fencing.js';
+import { whenAborted } from './options.js';
 
 interface Waiter {
   readonly lsn: bigint;
@@ -22,26 +23,38 @@ export class AckWaiters {
 
   /**
    * Resolves with `lsn` once the stream holds it; rejects with `onTimeout(replicatedLsn)`
-   * after `timeoutMs`, and at once on a fenced primary (it never gets another ack).
+   * after `timeoutMs`, at once on a fenced primary (it never gets another ack), and with the
+   * signal's reason once `signal` aborts (at once if it has).
    */
   waitFor(
     lsn: bigint,
     timeoutMs: number,
     onTimeout: (replicated: bigint) => Error,
+    signal?: AbortSignal,
   ): Promise<bigint> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.progress.replicatedLsn >= lsn) return Promise.resolve(lsn);
     // Fenced but not yet settled: what the stream holds decides, so the waiter is kept.
     if (this.fencing.final) return Promise.reject(this.fencing.error(lsn));
     return new Promise<bigint>((resolve, reject) => {
+      const giveUp = (error: unknown) => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
+      };
+      const release = whenAborted(signal, giveUp);
       const waiter: Waiter = {
         lsn,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const at = this.waiters.indexOf(waiter);
-          if (at >= 0) this.waiters.splice(at, 1);
-          reject(onTimeout(this.progress.replicatedLsn));
-        }, timeoutMs),
+        resolve: (at) => {
+          release();
+          resolve(at);
+        },
+        reject: (error) => {
+          release();
+          reject(error);
+        },
+        timer: setTimeout(() => giveUp(onTimeout(this.progress.replicatedLsn)), timeoutMs),
       };
       // Appends resolve in LSN order, so this is nearly always a push.
       let at = this.waiters.length;

@@ -21,6 +21,8 @@ import {
   type ResolvedCluster,
   resolveFollower,
   resolvePrimary,
+  type WaitOptions,
+  whenAborted,
 } from './options.js';
 import {
   openOnLink,
@@ -153,25 +155,42 @@ export class Follower {
     return this.applier.durable;
   }
 
-  /** Resolves once `appliedLsn` ≥ `lsn`; WAL_TIMEOUT after `timeoutMs`. */
-  waitFor(lsn: bigint, timeoutMs: number): Promise<bigint> {
+  /**
+   * Resolves once `appliedLsn` ≥ `lsn`; WAL_TIMEOUT after `timeoutMs`. Once
+   * `options.signal` aborts, rejects with its reason (an AbortError unless given another);
+   * the replica goes on applying.
+   */
+  waitFor(lsn: bigint, timeoutMs: number, options?: WaitOptions): Promise<bigint> {
     try {
-      checkWait(lsn, timeoutMs);
+      checkWait(lsn, timeoutMs, options);
     } catch (err) {
       return Promise.reject(err);
     }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.applier.durable >= lsn) return Promise.resolve(this.applier.durable);
     if (this.failure) return Promise.reject(this.failure);
     if (this.shortStream) return Promise.reject(this.shortStream);
     if (this.closed) return Promise.reject(WalError.closed('the follower'));
     return new Promise((resolve, reject) => {
+      const giveUp = (error: unknown) => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
+      };
+      const release = whenAborted(signal, giveUp);
       const waiter = {
         lsn,
-        resolve,
-        reject,
+        resolve: (at: bigint) => {
+          release();
+          resolve(at);
+        },
+        reject: (error: unknown) => {
+          release();
+          reject(error);
+        },
         timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(
+          giveUp(
             new WalError(
               WalErrorCode.TIMEOUT,
               `LSN ${lsn} was not applied within ${timeoutMs} ms (applied up to ${this.applier.durable}${this.lastError ? `; last error: ${this.lastError}` : ''})`,

@@ -10,6 +10,7 @@ export type {
   LagPolicy,
   PrimaryOptions,
   ReplicationMode,
+  WaitOptions,
 } from './options.js';
 export { type RejoinCut, type RejoinResult, rejoin } from './rejoin.js';
 export { ReplicatedWal, type ReplicatedWalStats } from './replicated-wal.js';

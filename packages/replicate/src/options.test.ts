@@ -79,6 +79,18 @@ describe('replication options', () => {
     [() => checkWait(-1n, 100), 'lsn must be a non-negative bigint, got -1n'],
     [() => checkWait(5n, -1), 'timeoutMs must be a non-negative number, got -1'],
     [() => checkWait(5n, Number.NaN), 'timeoutMs must be a non-negative number, got NaN'],
+    [
+      () => checkWait(5n, 100, 'soon'),
+      'options must be an options object ({ signal }), got "soon"',
+    ],
+    [
+      () => checkWait(5n, 100, { signal: 'stop' }),
+      'options.signal must be an AbortSignal, got "stop"',
+    ],
+    [
+      () => checkWait(5n, 100, { sigal: AbortSignal.abort() }),
+      expect.stringContaining('"sigal" is not an option of waitFor()'),
+    ],
     [() => checkRecord('text', undefined), 'payload must be a Buffer or Uint8Array, got "text"'],
     [
       () => checkRecord(Buffer.alloc(1), 7),

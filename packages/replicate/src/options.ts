@@ -232,12 +232,44 @@ export function names(stream: string) {
   };
 }
 
-/** Checks `waitFor`-style arguments (WAL_BAD_ARGUMENT): an LSN and a timeout in milliseconds. */
-export function checkWait(lsn: unknown, timeoutMs: unknown): void {
+/** What a call that waits (`waitReplicated`, `Follower.waitFor`) takes besides its timeout. */
+export interface WaitOptions {
+  /** Once it aborts, the wait rejects with its reason (an AbortError unless given another). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Checks `waitFor`-style arguments (WAL_BAD_ARGUMENT): an LSN, a timeout in milliseconds,
+ * and WaitOptions.
+ */
+export function checkWait(lsn: unknown, timeoutMs: unknown, options?: unknown): void {
   if (typeof lsn !== 'bigint' || lsn < 0n) badArgument('lsn', 'a non-negative bigint', lsn);
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
     badArgument('timeoutMs', 'a non-negative number', timeoutMs);
   }
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) {
+    badArgument('options', 'an options object ({ signal })', options);
+  }
+  checkOptionKeys(options, ['signal'], 'waitFor()');
+  const { signal } = options as WaitOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    badArgument('options.signal', 'an AbortSignal', signal);
+  }
+}
+
+/**
+ * Calls `abort` with the signal's reason once `signal` aborts; returns what lets go of the
+ * signal (call it when the wait settles otherwise, so a long-lived signal keeps no listener).
+ */
+export function whenAborted(
+  signal: AbortSignal | undefined,
+  abort: (reason: unknown) => void,
+): () => void {
+  if (signal === undefined) return () => undefined;
+  const onAbort = () => abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
 }
 
 /** Checks `append` arguments (WAL_BAD_ARGUMENT), as `Batch.add` does. */

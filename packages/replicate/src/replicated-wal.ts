@@ -19,7 +19,13 @@ import type { ClusterLink } from './link.js';
 import { highestEpoch, type LocalState, writeLocalState } from './local-state.js';
 import { MarkKeeper } from './mark.js';
 import { decodeHeader, encodeEpochMessage, MessageKind } from './message.js';
-import { checkRecord, checkWait, type PrimaryOptions, type ResolvedPrimary } from './options.js';
+import {
+  checkRecord,
+  checkWait,
+  type PrimaryOptions,
+  type ResolvedPrimary,
+  type WaitOptions,
+} from './options.js';
 import { openPrimary } from './primary-open.js';
 import { recordSizeCap } from './replica-log.js';
 import { ReplicationLag } from './replication-lag.js';
@@ -361,10 +367,14 @@ export class ReplicatedWal {
     return sync;
   }
 
-  /** Resolves once every record up to `lsn` is in the stream; WAL_TIMEOUT after `timeoutMs`. */
-  waitReplicated(lsn: bigint, timeoutMs: number): Promise<bigint> {
+  /**
+   * Resolves once every record up to `lsn` is in the stream; WAL_TIMEOUT after `timeoutMs`.
+   * Once `options.signal` aborts, rejects with its reason (an AbortError unless given
+   * another); the records stay in the local log and are still shipped.
+   */
+  waitReplicated(lsn: bigint, timeoutMs: number, options?: WaitOptions): Promise<bigint> {
     try {
-      checkWait(lsn, timeoutMs);
+      checkWait(lsn, timeoutMs, options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -379,6 +389,7 @@ export class ReplicatedWal {
             details: { lsn, replicatedLsn: at },
           },
         ),
+      options?.signal,
     );
   }
 

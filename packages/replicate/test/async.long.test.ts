@@ -1,8 +1,8 @@
-import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
+import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import type { PrimaryOptions } from '../src/index.js';
+import { Follower, type PrimaryOptions } from '../src/index.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
-import { contiguous, streamName, useReplication } from './helpers.js';
+import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 
 const { cluster, opened, openPrimary, followerCopy } = useReplication();
 
@@ -48,6 +48,41 @@ describe('async mode', () => {
     expect(primary.stats().lag.records).toBe(0n);
 
     expect(contiguous(await followerCopy(primary.stream, 510n))).toBe(510);
+  });
+
+  it("waitReplicated and a follower's waitFor reject with the signal's reason; shipping and applying go on", async () => {
+    const { proxy, primary } = await proxiedPrimary({});
+    await primary.append(payloadFor(0));
+    await primary.waitReplicated(1n, 20_000);
+    const dir = tempDir();
+    const follower = await Follower.open(dir, {
+      servers: cluster().servers,
+      stream: primary.stream,
+    });
+    opened.push(follower);
+    await follower.waitFor(1n, 20_000);
+
+    proxy.cut();
+    const lsn = await primary.append(payloadFor(1));
+    const stop = new AbortController();
+    const replicated = primary.waitReplicated(lsn, 60_000, { signal: stop.signal });
+    const applied = follower.waitFor(lsn, 60_000, { signal: stop.signal });
+    stop.abort();
+    await expect(replicated).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(applied).rejects.toMatchObject({ name: 'AbortError' });
+    const reason = new Error('gave up');
+    await expect(
+      primary.waitReplicated(lsn, 60_000, { signal: AbortSignal.abort(reason) }),
+    ).rejects.toBe(reason);
+    await expect(follower.waitFor(lsn, 60_000, { signal: AbortSignal.abort(reason) })).rejects.toBe(
+      reason,
+    );
+
+    proxy.heal();
+    expect(await primary.waitReplicated(lsn, 30_000)).toBe(lsn);
+    expect(await follower.waitFor(lsn, 30_000)).toBeGreaterThanOrEqual(lsn);
+    await follower.close();
+    expect(contiguous(await readLog(dir))).toBe(2);
   });
 
   it("maxLagBytes with lagPolicy 'error' refuses appends while the cluster is out of reach", async () => {

@@ -1,9 +1,9 @@
 import { dirname, join } from 'node:path';
-import { type SuffixCut, WalError, WalErrorCode } from '@walnut/codec';
+import { type SuffixCut, sameCut, WalError, WalErrorCode } from '@walnut/codec';
 import { Errno, type IoLock, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { finishPendingCut, readCut } from './files/cut-after.js';
-import { sameCut, settledCut, writerMayBeWriting } from './files/cut-wait.js';
+import { settledCut, writerMayBeWriting } from './files/cut-wait.js';
 import { readFloor } from './files/floor.js';
 import { checkLogDirectory, lockCreationError } from './files/log-directory.js';
 import { recoveredSegments, type Segment } from './files/segment.js';

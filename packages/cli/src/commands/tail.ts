@@ -1,5 +1,6 @@
 import { gapsCover, type WalRecord } from '@walnut/codec';
 import { ExitCode } from '../exit-codes.js';
+import { lookBetweenCuts } from '../logdir/cut-looks.js';
 import { readGaps, readHead, requireLogDirectory } from '../logdir/directory.js';
 import { encryptedScanError } from '../logdir/encrypted.js';
 import { followLog } from '../logdir/follow.js';
@@ -28,6 +29,37 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
   const print = (record: WalRecord) =>
     printLine(out.stdout, options.json ? recordJson(record) : recordLine(record));
   const wanted = options.lines ?? 10;
+  // Between two reads of the CUT file: a cut beside it would make the files look damaged.
+  const { cut, result } = await lookBetweenCuts(dir, () => lastRecords(dir, wanted));
+  const { last, damaged, active, nextLsn, logId } = result;
+  for (const record of last) print(record);
+  if (damaged !== null) {
+    // A torn tail is what a crash leaves (the next open cuts it); anything else is not.
+    printLine(
+      out.stderr,
+      `walnut: ${damaged}; the records shown are the readable ones. Run \`walnut verify ${dir}\` for every damaged place and \`walnut repair ${dir} --salvage\` to keep what is intact.`,
+    );
+    return ExitCode.CORRUPTION;
+  }
+  if (options.follow) {
+    await followLog(
+      dir,
+      { segment: active, nextLsn, logId, cut },
+      {
+        onRecord: print,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+      },
+    );
+  }
+  return ExitCode.OK;
+}
+
+/**
+ * The last `wanted` records of the log in `dir`, with the first damage found among the
+ * segments read, and where a follower goes on (the newest segment, the LSN after its last).
+ */
+async function lastRecords(dir: string, wanted: number) {
   // Before listing: a writer records a segment in HEAD only once it is in the directory.
   const head = await readHead(dir);
   const segments = await requireLogDirectory(dir);
@@ -88,25 +120,5 @@ export async function tailCommand(dir: string, options: TailOptions, out: Output
     const missing = wanted - last.length;
     if (missing > 0) last.unshift(...found.slice(Math.max(0, found.length - missing)));
   }
-  for (const record of last) print(record);
-  if (damaged !== null) {
-    // A torn tail is what a crash leaves (the next open cuts it); anything else is not.
-    printLine(
-      out.stderr,
-      `walnut: ${damaged}; the records shown are the readable ones. Run \`walnut verify ${dir}\` for every damaged place and \`walnut repair ${dir} --salvage\` to keep what is intact.`,
-    );
-    return ExitCode.CORRUPTION;
-  }
-  if (options.follow) {
-    await followLog(
-      dir,
-      { segment: active, nextLsn, logId },
-      {
-        onRecord: print,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.pollMs ? { pollMs: options.pollMs } : {}),
-      },
-    );
-  }
-  return ExitCode.OK;
+  return { last, damaged, active, nextLsn, logId };
 }

@@ -7,10 +7,13 @@ import {
   decodeRecordBody,
   type FileHeader,
   FrameScanner,
+  type SuffixCut,
+  sameCut,
   WalError,
   WalErrorCode,
   type WalRecord,
 } from '@walnut/codec';
+import { cutBelowShown, readCut, settledCut } from './cut-looks.js';
 import { listSegmentFiles, type SegmentFile } from './directory.js';
 import { encryptedLogError } from './encrypted.js';
 
@@ -23,6 +26,8 @@ export interface FollowPosition {
   readonly nextLsn: bigint;
   /** This log's id (undefined for version 1 segments): a segment naming another is refused. */
   readonly logId: bigint | undefined;
+  /** The log's CUT file when the records before `nextLsn` were read (null: never cut). */
+  readonly cut: SuffixCut | null;
 }
 
 export interface FollowOptions {
@@ -42,20 +47,40 @@ interface Reading {
   file: FileHeader | null;
 }
 
+/** Where a follower is: what it reads, the LSN it shows next, and what it skips first. */
+interface Place {
+  reading: Reading;
+  expected: bigint;
+  /** Records below this were shown already: read again only to find where to go on. */
+  skipBelow: bigint;
+}
+
 const HEADER_LENGTH = 64;
 const FRAME_HEADER = 8;
+
+const startOf = (segment: SegmentFile): Reading => ({
+  segment,
+  offset: HEADER_LENGTH,
+  ino: null,
+  last: null,
+  file: null,
+});
 
 /**
  * Follows a log that another process writes, from the files alone (a writer holds the
  * lock, so a second process cannot open it for writing and has no in-process `tail`).
  * It polls the active segment for growth, decodes whole frames only — a frame the writer
  * has not finished is read again on the next poll — and moves on when a newer segment
- * appears, after draining the one it was in. Every record must follow the one before: a
- * record past the next LSN means the writer deleted records this follower had not read yet
- * (truncateBefore, retention); a segment rewritten without the frame last read from it, or
- * a record before the next LSN, that the writer cut the log and wrote again (truncateAfter);
- * a segment whose header names another log id, a stray copied in. Each stops the follow with
- * a WalError rather than skip records or mix in another history.
+ * appears, after draining the one it was in.
+ *
+ * Each poll is a look between two reads of the CUT file (decision 0341): its records are
+ * shown only if no cut (truncateAfter) ran during it, else it is taken again. A cut since
+ * the last look that kept every record shown is followed into the log it left; one below
+ * them stops the follow with WAL_TRUNCATED naming it. Every record must follow the one
+ * before: a record past the next LSN means the writer deleted records this follower had not
+ * read yet (truncateBefore, retention), WAL_REPLAY_BELOW_FLOOR; a segment whose header names
+ * another log id is a stray copied in. Each stops the follow with a WalError rather than
+ * skip records or mix in another history.
  */
 export async function followLog(
   dir: string,
@@ -63,48 +88,79 @@ export async function followLog(
   options: FollowOptions,
 ): Promise<void> {
   const pollMs = options.pollMs ?? 200;
-  const reading: Reading = {
-    segment: start.segment,
-    offset: HEADER_LENGTH,
-    ino: null,
-    last: null,
-    file: null,
+  let place: Place = {
+    reading: startOf(start.segment),
+    expected: start.nextLsn,
+    // The first pass over the start segment reads again what was shown, to know its last frame.
+    skipBelow: start.nextLsn,
   };
-  let expected = start.nextLsn;
-  // The first pass over the start segment reads again what was shown, to know its last frame.
-  let shown = false;
+  let known = start.cut;
+  while (!options.signal?.aborted) {
+    const settled = await settledCut(dir, options.signal);
+    if (settled === null) return;
+    const { cut } = settled;
+    const look: Place = { ...place, reading: { ...place.reading } };
+    const shown: WalRecord[] = [];
+    let moved = false;
+    let failure: unknown = null;
+    try {
+      if (!sameCut(known, cut)) {
+        const below = await cutBelowShown(dir, known, cut, look.expected - 1n);
+        if (below !== null) throw below;
+        // Every record shown was kept: go on from the segment that holds the next one.
+        const segments = await listSegmentFiles(dir);
+        const holder = segments.findLast((s) => s.firstLsn <= look.expected) ?? segments[0];
+        if (holder !== undefined) {
+          look.reading = startOf(holder);
+          look.skipBelow = look.expected;
+        }
+      }
+      moved = await poll(dir, look, start.logId, shown);
+    } catch (error) {
+      failure = error;
+    }
+    // A cut ran during the look: it counts for nothing (nothing of it was shown).
+    if (!sameCut(cut, await readCut(dir))) continue;
+    if (failure !== null) throw failure;
+    for (const record of shown) options.onRecord(record);
+    place = look;
+    known = cut;
+    if (!moved) await sleep(pollMs, options.signal);
+  }
+}
+
+/**
+ * One poll at `place`: the records it finds are collected in `shown`, and `place` moved past
+ * them. True when it got further (read on without waiting).
+ */
+async function poll(
+  dir: string,
+  place: Place,
+  logId: bigint | undefined,
+  shown: WalRecord[],
+): Promise<boolean> {
   const onRecord = (record: WalRecord): void => {
-    if (!shown && record.lsn < start.nextLsn) return;
-    if (record.lsn !== expected) throw discontinuity(dir, expected, record.lsn);
-    shown = true;
-    expected = record.lsn + 1n;
-    options.onRecord(record);
+    if (record.lsn < place.skipBelow) return;
+    place.skipBelow = 0n;
+    if (record.lsn !== place.expected) throw discontinuity(dir, place.expected, record.lsn);
+    place.expected = record.lsn + 1n;
+    shown.push(record);
   };
   const onCut = (): never => {
-    throw cutBelow(dir, expected);
+    throw cutBelow(dir, place.expected);
   };
-  while (!options.signal?.aborted) {
-    const before = reading.offset;
-    const present = await readNewFrames(dir, reading, start.logId, onRecord, onCut);
-    if (reading.offset === before) {
-      const next = (await listSegmentFiles(dir)).find((s) => s.firstLsn > reading.segment.firstLsn);
-      // Gone with nothing after it: a cut below this segment deleted it (truncateAfter).
-      if (!present && next === undefined && shown) onCut();
-      if (next) {
-        // The writer sealed this segment: one last read, then move on.
-        await readNewFrames(dir, reading, start.logId, onRecord, onCut);
-        Object.assign(reading, {
-          segment: next,
-          offset: HEADER_LENGTH,
-          ino: null,
-          last: null,
-          file: null,
-        });
-        continue;
-      }
-      await sleep(pollMs, options.signal);
-    }
-  }
+  const reading = place.reading;
+  const before = reading.offset;
+  const present = await readNewFrames(dir, reading, logId, onRecord, onCut);
+  if (reading.offset !== before) return true;
+  const next = (await listSegmentFiles(dir)).find((s) => s.firstLsn > reading.segment.firstLsn);
+  // Gone with nothing after it: a cut below this segment deleted it (truncateAfter).
+  if (!present && next === undefined && place.skipBelow === 0n) onCut();
+  if (next === undefined) return false;
+  // The writer sealed this segment: one last read, then move on.
+  await readNewFrames(dir, reading, logId, onRecord, onCut);
+  place.reading = startOf(next);
+  return true;
 }
 
 function discontinuity(dir: string, expected: bigint, found: bigint): WalError {

@@ -8,6 +8,7 @@ import {
   lowestCutSince,
   RECENT_CUTS,
   type SuffixCut,
+  sameCut,
 } from './cut-file.js';
 
 const cutArb: fc.Arbitrary<SuffixCut> = fc.record({
@@ -75,6 +76,22 @@ describe('the CUT file', () => {
     expect(lowestCutSince(cut, 6n)).toBe(300n);
     expect(lowestCutSince(cut, 5n)).toBeNull();
     expect(lowestCutSince(cut, 10n)).toBeNull();
+  });
+
+  it('reads the same before and after a look only when no cut ran or began in between', () => {
+    const done: SuffixCut = {
+      afterLsn: 5n,
+      segmentFirstLsn: 1n,
+      keepBytes: 64,
+      generation: 3n,
+      state: 'done',
+    };
+    expect(sameCut(null, null)).toBe(true);
+    expect(sameCut(done, { ...done, recent: [5n] })).toBe(true);
+    expect(sameCut(null, done)).toBe(false);
+    expect(sameCut(done, { ...done, generation: 4n, state: 'pending' })).toBe(false);
+    // A crashed writer's cut finished by the next one: same generation, another state.
+    expect(sameCut({ ...done, state: 'pending' }, done)).toBe(false);
   });
 
   it('keeps only the last RECENT_CUTS cuts', () => {

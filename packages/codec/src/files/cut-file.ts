@@ -44,6 +44,15 @@ export function lowestCutSince(cut: SuffixCut, since: bigint): bigint | null {
   return lowest;
 }
 
+/**
+ * Two reads of the CUT file are of the same cut in the same state: no cut ran between them.
+ * Every reader beside a writer takes its looks between two such reads (a seqlock, decision
+ * 0341).
+ */
+export function sameCut(a: SuffixCut | null, b: SuffixCut | null): boolean {
+  return (a?.generation ?? 0n) === (b?.generation ?? 0n) && a?.state === b?.state;
+}
+
 const CUT_FILE_SIZE = 40;
 /** The largest CUT file: its 40 bytes, a count, RECENT_CUTS LSNs and a CRC. */
 export const CUT_FILE_MAX = CUT_FILE_SIZE + 8 + 8 * RECENT_CUTS;

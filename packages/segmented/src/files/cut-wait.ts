@@ -17,11 +17,6 @@ export function writerMayBeWriting(dir: string): boolean {
   return owner !== null && owner.state !== 'gone';
 }
 
-/** Two reads of the CUT file are of the same cut, in the same state (no cut ran between them). */
-export function sameCut(a: SuffixCut | null, b: SuffixCut | null): boolean {
-  return (a?.generation ?? 0n) === (b?.generation ?? 0n) && a?.state === b?.state;
-}
-
 /**
  * The log's CUT file once no truncateAfter is under way: a reader beside a writer that is
  * cutting waits for the cut to finish (a pending cut's files are half cut), up to

@@ -1,7 +1,7 @@
-import { type KeyRing, lowestCutSince, type SuffixCut } from '@walnut/codec';
+import { type KeyRing, lowestCutSince, type SuffixCut, sameCut } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import { readCut } from '../files/cut-after.js';
-import { sameCut, settledCut } from '../files/cut-wait.js';
+import { settledCut } from '../files/cut-wait.js';
 import type { SegmentSet } from '../files/segment-set.js';
 import type { SuffixCuts } from '../files/suffix-cuts.js';
 import type { SyncRounds } from '../write/sync-rounds.js';
