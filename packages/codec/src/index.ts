@@ -5,7 +5,13 @@ export {
   NATIVE_CRC32C_THRESHOLD,
 } from './crc/crc32c.js';
 export * from './errors/errors.js';
-export { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from './errors/io-errors.js';
+export {
+  Errno,
+  errnoName,
+  ioErrorFromErrno,
+  ioErrorFromNode,
+  isNotFound,
+} from './errors/io-errors.js';
 export {
   CURSOR_DIR,
   CURSOR_FILE_SIZE,

@@ -10,6 +10,7 @@ import {
   FLOOR_FILE,
   GAPS_FILE,
   ioErrorFromNode,
+  isNotFound,
   type LsnGap,
   type SuffixCut,
   segmentFilesIn,
@@ -59,7 +60,7 @@ function readLogFile(dir: string, name: string): { bytes: Buffer; path: string }
   try {
     return { bytes: readFileSync(path), path };
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return null;
+    if (isNotFound(error)) return null;
     throw ioErrorFromNode(error, 'read', path);
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isNotFound } from '@walnut/codec';
 import { makeDirectory } from '@walnut/storage-io';
 import { UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -128,7 +129,7 @@ async function isOurs(dir: string): Promise<boolean> {
     const names = await readdir(dir);
     return names.length === 0 || names.includes(MARKER);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    if (isNotFound(error)) return true;
     throw error;
   }
 }

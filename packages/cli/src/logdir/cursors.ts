@@ -6,6 +6,7 @@ import {
   cursorNameOf,
   decodeCursor,
   ioErrorFromNode,
+  isNotFound,
   isWalError,
 } from '@walnut/codec';
 import type { LsnFileState } from './directory.js';
@@ -23,7 +24,7 @@ export async function readCursors(dir: string): Promise<CursorFile[]> {
   try {
     files = await readdir(cursorDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (isNotFound(error)) return [];
     throw ioErrorFromNode(error, 'readdir', cursorDir);
   }
   const cursors: CursorFile[] = [];
@@ -47,7 +48,7 @@ async function readState(path: string): Promise<CursorFile['state'] | null> {
     try {
       bytes = await readFile(path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isNotFound(error)) return null;
       throw ioErrorFromNode(error, 'read', path);
     }
     try {

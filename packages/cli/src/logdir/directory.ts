@@ -10,6 +10,7 @@ import {
   GAPS_FILE,
   HEAD_FILE,
   ioErrorFromNode,
+  isNotFound,
   isWalError,
   type LsnGap,
   segmentFilesIn,
@@ -50,7 +51,7 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
     } catch (error) {
       // Deleted since the listing (retention, truncateBefore of a writer beside us): the
       // listing is of what is there.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (isNotFound(error)) continue;
       throw ioErrorFromNode(error, 'stat', path);
     }
     segments.push({ name, path, firstLsn, sizeBytes: size });
@@ -213,7 +214,7 @@ export async function readGaps(dir: string): Promise<GapsState> {
   try {
     bytes = await readFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'valid', gaps: [] };
+    if (isNotFound(error)) return { kind: 'valid', gaps: [] };
     throw ioErrorFromNode(error, 'read', path);
   }
   try {

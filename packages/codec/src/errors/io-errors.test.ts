@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { currentRuntime } from '../native/runtime.js';
 import { WalError, WalErrorCode } from './errors.js';
-import { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from './io-errors.js';
+import { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode, isNotFound } from './io-errors.js';
 
 function nodeError(run: () => unknown): unknown {
   try {
@@ -82,5 +82,17 @@ describe('ioErrorFromNode', () => {
   it('passes a WalError through', () => {
     const err = new WalError(WalErrorCode.CORRUPT, 'bad');
     expect(ioErrorFromNode(err, 'read', 'x')).toBe(err);
+  });
+});
+
+describe('isNotFound', () => {
+  it('is true for a node:fs error of a path that does not exist', () => {
+    expect(isNotFound(nodeError(() => readFileSync('/nonexistent/walnut/path')))).toBe(true);
+  });
+  it('is false for any other failure, and for values that are not errors', () => {
+    expect(isNotFound(nodeError(() => readFileSync('/')))).toBe(false); // EISDIR
+    for (const value of [null, undefined, 'ENOENT', new Error('ENOENT'), { code: -2 }]) {
+      expect(isNotFound(value)).toBe(false);
+    }
   });
 });

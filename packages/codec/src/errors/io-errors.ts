@@ -40,6 +40,14 @@ for (const [name, value] of Object.entries(constants.errno)) {
   if (!errnoNames.has(value)) errnoNames.set(value, name);
 }
 
+/**
+ * Whether a node:fs error says the path does not exist (ENOENT): the one test of it, for the
+ * many places where a missing file is an answer rather than a failure.
+ */
+export function isNotFound(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ENOENT';
+}
+
 /** The symbolic name of an errno (`5` or `-5` → `EIO`). */
 export function errnoName(errno: number): string {
   return errnoNames.get(Math.abs(errno)) ?? `errno ${Math.abs(errno)}`;

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { toNamespacedPath } from 'node:path';
+import { isNotFound } from '@walnut/codec';
 import type { BaseStorageIo, OpenRequest } from '../contract/base-storage-io.js';
 import {
   Errno,
@@ -142,7 +143,7 @@ export const realFiles = {
     try {
       return { size: fs.statSync(path).size };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isNotFound(error)) return null;
       throw ioErrorFromNode(error, 'stat', path);
     }
   },

@@ -1,7 +1,7 @@
 import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ioErrorFromNode, WalError, WalErrorCode } from '@walnut/codec';
+import { ioErrorFromNode, isNotFound, WalError, WalErrorCode } from '@walnut/codec';
 import { lockedError } from '../contract/errors.js';
 import { syncDirectoryOf, writeDurably } from './durable-file.js';
 import {
@@ -118,7 +118,7 @@ function staleUnreadable(path: string): Stale | null | 'vanished' {
   try {
     found = lstatSync(path, { bigint: true });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'vanished';
+    if (isNotFound(error)) return 'vanished';
     throw error;
   }
   if (boot === null || found.ctimeNs >= BigInt(boot) * 1_000_000n) return null;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isNotFound } from '@walnut/codec';
 import type { ProcessIdentity } from './process-identity.js';
 
 /** A lock owner as written in its file: who, plus a nonce naming this one claim. */
@@ -41,7 +42,7 @@ export function readOwnerRecord(path: string): OwnerRecord | null | 'garbled' {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (isNotFound(error)) return null;
     throw error;
   }
   const lines = text.split('\n');
