@@ -71,6 +71,14 @@ export {
   RETENTION_FILE,
   type RetentionSettings,
 } from './files/retention-file.js';
+export {
+  COMPRESSION_LEVELS,
+  type Compression,
+  type CompressionName,
+  compressBody,
+  compressionOption,
+  zstdImplementation,
+} from './format/compression.js';
 export * from './format/constants.js';
 export {
   type CoreEntry,

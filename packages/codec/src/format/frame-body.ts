@@ -4,6 +4,7 @@
 // encoding of a body (encryption, compression) reaches every reader by changing this file.
 import { getU32 } from '../values/bytes.js';
 import { malformed } from '../values/validate.js';
+import { decompressBody } from './compression.js';
 import { BATCH_BODY_FIXED, BodyKind, RECORD_BODY_FIXED } from './constants.js';
 import type { FrameCipher } from './crypto.js';
 import { RecordCursor, type RecordFile } from './record-cursor.js';
@@ -59,6 +60,12 @@ export function frameRecords(
   } else if (cipher !== undefined) {
     malformed(`a plaintext frame (kind ${kind}) in an encrypted file`);
   }
+  if (kind === BodyKind.COMPRESSED) {
+    buf = decompressedBody(buf, start, end);
+    start = 0;
+    end = buf.length;
+    kind = buf[0];
+  }
   cursor.useFile(options.file);
   if (kind === BodyKind.RECORD) {
     out.push(cursor.recordAt(buf, start, end));
@@ -74,6 +81,18 @@ export function frameRecords(
     return 'records';
   }
   return malformed(`a frame of kind ${kind} where records were expected`);
+}
+
+/**
+ * The record or batch body a compressed body holds: decompressed into a buffer of its own
+ * (zero-copy holds for uncompressed frames only). WAL_CORRUPT for any other kind inside.
+ */
+export function decompressedBody(buf: Uint8Array, start: number, end: number): Buffer {
+  const plain = decompressBody(buf, start, end);
+  const inner = plain[0];
+  if (inner !== BodyKind.RECORD && inner !== BodyKind.BATCH)
+    malformed(`a compressed body holds kind ${inner}, not records`);
+  return plain;
 }
 
 /**
