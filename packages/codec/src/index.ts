@@ -78,11 +78,20 @@ export {
   RETENTION_FILE,
   type RetentionSettings,
 } from './files/retention-file.js';
+export {
+  COMPRESSION_LEVELS,
+  type Compression,
+  type CompressionName,
+  compressBody,
+  compressionOption,
+  zstdImplementation,
+} from './format/compression.js';
 export * from './format/constants.js';
 export {
   type CoreEntry,
   type CoreOp,
   coreEntryFrameSize,
+  coreEntryHead,
   decodeCoreEntryBody,
   encodeCoreEntryFrame,
 } from './format/core-entry.js';
@@ -101,6 +110,16 @@ export {
   encodeDurableMark,
 } from './format/durable-mark.js';
 export { encodeFrame, sealFrame } from './format/frame.js';
+export {
+  type FrameBodyOptions,
+  type FrameContent,
+  frameLsnAt,
+  frameLsns,
+  frameRecordCount,
+  frameRecords,
+  isEncryptedBody,
+  isPaddingBody,
+} from './format/frame-body.js';
 export {
   type FrameRun,
   FrameRunStop,
@@ -170,6 +189,12 @@ export {
   pathOption,
 } from './options/option-checks.js';
 export { checkOptionKeys, unknownOption } from './options/unknown-option.js';
+export {
+  DEFAULT_WALK_CHUNK,
+  type FrameWalkOptions,
+  type ReadAt,
+  walkFrameChunks,
+} from './reading/frame-walk.js';
 export { isThenable, READ_SLICE_MS, ReadSlices } from './reading/read-slices.js';
 export { BufferView, bufferView } from './values/buffer-view.js';
 export { isBytes } from './values/bytes.js';

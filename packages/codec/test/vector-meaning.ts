@@ -35,6 +35,7 @@ export interface Vector {
     | 'padding'
     | 'durableMark'
     | 'encrypted'
+    | 'compressed'
     | 'scan'
     | 'cursor'
     | 'retention';
@@ -176,6 +177,8 @@ export function encodeVector(v: Vector): Buffer {
       const n = encodeRecordFrame(plain, 0, records[0]!.lsn, inputOf(records[0]!), time);
       return Buffer.from(out.subarray(0, cipher.encryptFrame(out, 0, plain.subarray(8, n))));
     }
+    case 'compressed':
+      throw new Error('zstd bytes differ between zstd versions: see compressedVectorOf');
     case 'scan':
       return assembleParts(m.parts as string[]);
     case 'cursor':

@@ -1,19 +1,17 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BodyKind,
   badArgument,
   checkOptionKeys,
   type DamageKind,
-  decodeBatchAt,
   decodeFileHeader,
-  decodeRecordAt,
   describeFrameStop,
   FILE_HEADER_SIZE,
   type FileHeader,
   FRAME_HEADER_SIZE,
   FrameCipher,
   FrameStop,
+  frameRecords,
   invalidArgument,
   ioErrorFromNode,
   isThenable,
@@ -447,37 +445,26 @@ export class MmapWalReader {
    * (then no frame after it is handed out).
    */
   private decodeFrame(buf: Buffer, start: number, end: number, frameOffset: number): boolean {
-    let kind = buf[start]!;
     const frameEnd = frameOffset + FRAME_HEADER_SIZE + (end - start);
-    if (kind === BodyKind.PADDING) return true;
-    const cipher = this.cipher;
-    if (cipher !== null) {
-      if (kind !== BodyKind.ENCRYPTED)
-        return this.corrupt(
-          `a plaintext frame (kind ${kind}) in an encrypted segment`,
-          frameOffset,
-        );
-      buf = this.decrypt(cipher, buf.subarray(start, end), frameOffset);
-      start = 0;
-      end = buf.length;
-      kind = buf[0]!;
-      if (kind === BodyKind.PADDING) return true;
-    }
     const records: WalRecord[] = [];
     try {
-      const file = this.header ?? undefined;
-      if (kind === BodyKind.RECORD) records.push(decodeRecordAt(buf, start, end, file));
-      else if (kind === BodyKind.BATCH) decodeBatchAt(buf, start, end, records, file);
-      else
+      const content = frameRecords(buf, start, end, records, {
+        file: this.header ?? undefined,
+        cipher: this.cipher,
+      });
+      if (content === 'padding') return true;
+      if (content === 'encrypted')
         return this.corrupt(
-          kind === BodyKind.ENCRYPTED
-            ? 'an encrypted frame in a segment whose header says it is not encrypted'
-            : `a frame of kind ${kind} where a record was expected`,
+          'an encrypted frame in a segment whose header says it is not encrypted',
           frameOffset,
         );
     } catch (error) {
-      if (!isWalError(error, WalErrorCode.CORRUPT)) throw error;
-      return this.corrupt(error.message, frameOffset);
+      if (isWalError(error, WalErrorCode.CORRUPT)) return this.corrupt(error.message, frameOffset);
+      if (isWalError(error)) {
+        error.details.segment ??= this.path;
+        error.details.offset ??= frameOffset;
+      }
+      throw error;
     }
     if (!this.inSequence(records[0]!.lsn, records.length, frameOffset)) return false;
     this.pending = records;
@@ -508,18 +495,6 @@ export class MmapWalReader {
     const n = this.expectedNumber;
     if (Number.isNaN(n)) return this.expectedBig;
     return n < 0 ? null : BigInt(n);
-  }
-
-  private decrypt(cipher: FrameCipher, body: Buffer, frameOffset: number): Buffer {
-    try {
-      return cipher.decryptBody(body, body.length);
-    } catch (error) {
-      if (isWalError(error)) {
-        error.details.segment ??= this.path;
-        error.details.offset ??= frameOffset;
-      }
-      throw error;
-    }
   }
 
   /** A frame whose CRC matched but whose content is invalid: a writer never produces one. */

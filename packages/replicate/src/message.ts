@@ -1,9 +1,9 @@
 import {
   batchFrameSize,
   crc32c,
-  decodeBatchBody,
   encodeBatchFrame,
   FRAME_HEADER_SIZE,
+  frameRecords,
   recordFrameSize,
   WalError,
   WalErrorCode,
@@ -191,7 +191,8 @@ export function decodeMessage(bytes: Uint8Array, where: string): DecodedMessage 
   const bodyStart = MESSAGE_HEADER_SIZE + FRAME_HEADER_SIZE;
   if (bodyStart + bodyLength !== buf.length)
     corrupt('frame length disagrees with the message', where);
-  const records = decodeBatchBody(buf.subarray(bodyStart));
+  const records: WalRecord[] = [];
+  frameRecords(buf, bodyStart, buf.length, records);
   if (records.length !== header.count || records[0]?.lsn !== header.firstLsn) {
     corrupt('records disagree with the header', where);
   }

@@ -1,12 +1,11 @@
 import { open } from 'node:fs/promises';
 import {
-  BodyKind,
   checkLogId,
-  decodeBatchBody,
   decodeFileHeader,
-  decodeRecordBody,
   type FileHeader,
   FrameScanner,
+  frameRecords,
+  isWalError,
   type SuffixCut,
   sameCut,
   WalError,
@@ -234,23 +233,37 @@ async function readNewFrames(
       passEncrypted: true,
       file: reading.file,
     });
+    const records: WalRecord[] = [];
     for (let frame = scanner.nextFrame(); frame !== null; frame = scanner.nextFrame()) {
+      records.length = 0;
+      const { body } = frame;
       // A writer reopened with a key starts a new, encrypted segment: stop, never skip it.
-      if (frame.body[0] === BodyKind.ENCRYPTED)
+      if (frameContent(body, records, reading, frame.offset) === 'encrypted')
         throw encryptedLogError(dir, reading.segment, null, 'tail');
       const at = frame.offset - from;
       reading.last = {
         offset: frame.offset,
         header: Buffer.from(buf.subarray(at, at + FRAME_HEADER)),
       };
-      if (frame.body[0] === BodyKind.RECORD) onRecord(decodeRecordBody(frame.body, reading.file));
-      else if (frame.body[0] === BodyKind.BATCH)
-        for (const r of decodeBatchBody(frame.body, reading.file)) onRecord(r);
+      for (const record of records) onRecord(record);
     }
     reading.offset = scanner.offset;
     return true;
   } finally {
     await handle.close();
+  }
+}
+
+/** The records of one frame body into `records`; WAL_CORRUPT names the segment and offset. */
+function frameContent(body: Buffer, records: WalRecord[], reading: Reading, offset: number) {
+  try {
+    return frameRecords(body, 0, body.length, records, { file: reading.file ?? undefined });
+  } catch (error) {
+    if (isWalError(error)) {
+      error.details.segment ??= reading.segment.path;
+      error.details.offset ??= offset;
+    }
+    throw error;
   }
 }
 

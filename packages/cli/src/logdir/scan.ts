@@ -1,14 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import {
-  BodyKind,
   type DamageKind,
-  decodeBatchBody,
   decodeFileHeader,
-  decodeRecordBody,
   FILE_HEADER_SIZE,
   type FileHeader,
   FrameScanner,
   findNextValidFrame,
+  frameRecords,
   type WalRecord,
 } from '@walnut/codec';
 import type { SegmentFile } from './directory.js';
@@ -185,26 +183,14 @@ function decodeFrame(
   state: { encryptedFrames: number },
   header: FileHeader,
 ): string | null {
+  const records: WalRecord[] = [];
   try {
-    switch (body[0]) {
-      case BodyKind.RECORD:
-        // The header says whether records may carry times, and what they count from.
-        onRecord(decodeRecordBody(body, header), frameOffset);
-        return null;
-      case BodyKind.BATCH:
-        for (const record of decodeBatchBody(body, header)) onRecord(record, frameOffset);
-        return null;
-      case BodyKind.PADDING:
-        return null;
-      case BodyKind.ENCRYPTED:
-        state.encryptedFrames++;
-        return null;
-      case BodyKind.CORE_ENTRY:
-        return 'a per-core entry inside a segment of a segmented log';
-      default:
-        return `unknown frame kind ${body[0]}`;
-    }
+    // The header says whether records may carry times, and what they count from.
+    const content = frameRecords(body, 0, body.length, records, { file: header });
+    if (content === 'encrypted') state.encryptedFrames++;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
+  for (const record of records) onRecord(record, frameOffset);
+  return null;
 }

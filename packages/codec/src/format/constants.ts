@@ -16,7 +16,14 @@ export const DEFAULT_MAX_RECORD_SIZE = 16 * 1024 * 1024;
 /** Largest LSN the format can hold (u64). LSNs start at 1. */
 export const MAX_LSN = (1n << 64n) - 1n;
 /** First byte of every frame body. */
-export const BodyKind = { RECORD: 1, BATCH: 2, CORE_ENTRY: 3, PADDING: 4, ENCRYPTED: 5 } as const;
+export const BodyKind = {
+  RECORD: 1,
+  BATCH: 2,
+  CORE_ENTRY: 3,
+  PADDING: 4,
+  ENCRYPTED: 5,
+  COMPRESSED: 6,
+} as const;
 export type BodyKind = (typeof BodyKind)[keyof typeof BodyKind];
 
 export const MAX_U64 = MAX_LSN;

@@ -213,3 +213,13 @@ function decodeCommit(
 export function decodeCoreEntryBody(body: Buffer): CoreEntry {
   return decodeCoreEntryAt(toBuffer(body), 0, body.length);
 }
+
+/**
+ * The core id and sequence of a per-core entry body, read from its fixed header alone (the
+ * operation is not checked): for a walk that checks continuity without building entries.
+ * Null for any other body or one too short for the header; padding is `isPaddingBody`'s.
+ */
+export function coreEntryHead(body: Buffer): { coreId: number; sequence: bigint } | null {
+  if (body.length < CORE_ENTRY_FIXED || body[0] !== BodyKind.CORE_ENTRY) return null;
+  return { coreId: body.readUInt16LE(2), sequence: body.readBigUInt64LE(12) };
+}

@@ -232,8 +232,12 @@ export class FrameCipher {
   encryptFrame(target: Buffer, offset: number, plainBody: Uint8Array): number {
     checkBytes('plainBody', plainBody);
     const kind = plainBody[0];
-    if (kind === undefined || kind < BodyKind.RECORD || kind > BodyKind.PADDING)
-      badArgument('plainBody', 'a frame body of kind 1..4', plainBody);
+    // A compressed body is encrypted as it is: encryption applies to the compressed bytes.
+    if (
+      kind === undefined ||
+      ((kind < BodyKind.RECORD || kind > BodyKind.PADDING) && kind !== BodyKind.COMPRESSED)
+    )
+      badArgument('plainBody', 'a frame body of kind 1..4 or 6 (compressed)', plainBody);
     const bodyLength = ENCRYPTED_PREFIX + plainBody.length + TAG_SIZE;
     if (bodyLength > MAX_FRAME_BODY)
       tooLarge('the encrypted frame body', bodyLength, MAX_FRAME_BODY, 'split the record');

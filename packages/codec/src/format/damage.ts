@@ -58,7 +58,7 @@ function plausibleBodyAt(buf: Buffer, i: number, end: number, maxBody: number): 
   // len is negative here when its top bit is set: far beyond any limit.
   if (len < 1 || len > maxBody || len > end - i - FRAME_HEADER_SIZE) return 0;
   const kind = buf[i + FRAME_HEADER_SIZE]!;
-  return kind < BodyKind.RECORD || kind > BodyKind.ENCRYPTED ? 0 : len;
+  return kind < BodyKind.RECORD || kind > BodyKind.COMPRESSED ? 0 : len;
 }
 
 function checksOut(buf: Buffer, i: number, len: number): boolean {

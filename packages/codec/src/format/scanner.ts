@@ -6,6 +6,7 @@ import { BodyKind, FRAME_HEADER_SIZE, MAX_FRAME_BODY } from './constants.js';
 import { type CoreEntry, decodeCoreEntryAt } from './core-entry.js';
 import { FrameCipher } from './crypto.js';
 import { asBuffer, checkIndex, checkMaxBody, classifyAt, type DamageKind } from './damage.js';
+import { decompressedBody } from './frame-body.js';
 import { verifyFramesRange } from './frame-run.js';
 import type { LsnSequence } from './lsn-sequence.js';
 import { bodyTime, RecordCursor, type RecordFile } from './record-cursor.js';
@@ -282,7 +283,7 @@ export class FrameScanner {
       let buf = this.buf;
       let start = this.bodyStart;
       let end = this.pos;
-      if (buf[start] === BodyKind.ENCRYPTED) {
+      if (buf[start]! >= BodyKind.ENCRYPTED) {
         const plain = this.plainBody(frameStart);
         if (plain === null) return false;
         buf = plain;
@@ -374,7 +375,7 @@ export class FrameScanner {
       let buf = this.buf;
       let start = this.bodyStart;
       let end = this.pos;
-      if (buf[start] === BodyKind.ENCRYPTED) {
+      if (buf[start]! >= BodyKind.ENCRYPTED) {
         const plain = this.plainBody(frameStart);
         if (plain === null) return null;
         buf = plain;
@@ -482,11 +483,15 @@ export class FrameScanner {
     return this.plainBody(frameStart);
   }
 
-  /** Body of the verified frame, decrypted when it is encrypted; null if that stopped the scan. */
+  /**
+   * Body of the verified frame, decrypted when it is encrypted and decompressed when it is
+   * compressed (into a buffer of its own); null if that stopped the scan.
+   */
   private plainBody(frameStart: number): Buffer | null {
     const body = this.buf.subarray(this.bodyStart, this.pos);
     const kind = body[0]!;
     if (kind >= BodyKind.RECORD && kind <= BodyKind.PADDING) return body;
+    if (kind === BodyKind.COMPRESSED) return this.decompressed(body, frameStart);
     if (kind !== BodyKind.ENCRYPTED) return this.malformed(frameStart, `unknown body kind ${kind}`);
     if (this.cipher === undefined) {
       this.pos = frameStart;
@@ -507,9 +512,23 @@ export class FrameScanner {
       throw err;
     }
     const inner = plain[0];
+    if (inner === BodyKind.COMPRESSED) return this.decompressed(plain, frameStart);
     if (inner === undefined || inner < BodyKind.RECORD || inner > BodyKind.PADDING)
       return this.malformed(frameStart, `encrypted body holds kind ${inner}`);
     return plain;
+  }
+
+  /** The records body a compressed body holds; a stop when it is malformed, an error when unknown. */
+  private decompressed(body: Buffer, frameStart: number): Buffer | null {
+    try {
+      return decompressedBody(body, 0, body.length);
+    } catch (err) {
+      if (isWalError(err, WalErrorCode.CORRUPT)) return this.malformed(frameStart, err.message);
+      this.pos = frameStart;
+      this.verifiedAhead = 0;
+      if (isWalError(err)) err.details.offset ??= this.base + frameStart;
+      throw err;
+    }
   }
 
   /** A frame whose CRC matched but whose body is invalid: corrupt, never written by Walnut. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import {
-  BodyKind,
+  coreEntryHead,
   decodeCoreEntryBody,
   decodeFileHeader,
   encodeFileHeader,
@@ -122,7 +122,7 @@ async function refuseAnotherCoresTail(
 ): Promise<void> {
   const probe = await readFully(io, fd, path, position, Math.min(size - position, TAIL_PROBE));
   const body = new FrameScanner(probe, { baseOffset: position, chunked: true }).nextFrame()?.body;
-  if (body === undefined || body[0] !== BodyKind.CORE_ENTRY) return;
+  if (body === undefined || coreEntryHead(body) === null) return;
   let owner: number;
   try {
     owner = decodeCoreEntryBody(body).coreId;

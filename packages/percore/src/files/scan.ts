@@ -1,10 +1,10 @@
 import {
-  BodyKind,
-  CORE_ENTRY_FIXED,
   type CoreEntry,
   classifyDamage,
+  coreEntryHead,
   decodeCoreEntryBody,
   FrameScanner,
+  isPaddingBody,
   lostWritesHoleEnd,
   type ScanStop,
   WalError,
@@ -78,11 +78,10 @@ export async function scanCoreRange(
       let lastBody: Buffer | null = null;
       for (let frame = scanner.nextFrame(); frame !== null; frame = scanner.nextFrame()) {
         const body = frame.body;
-        if (body[0] === BodyKind.PADDING) continue;
-        if (body[0] !== BodyKind.CORE_ENTRY || body.length < CORE_ENTRY_FIXED)
-          throw notAnEntry(path, frame.offset, coreId);
-        const entryCore = body.readUInt16LE(2);
-        const sequence = body.readBigUInt64LE(12);
+        if (isPaddingBody(body, 0)) continue;
+        const entry = coreEntryHead(body);
+        if (entry === null) throw notAnEntry(path, frame.offset, coreId);
+        const { coreId: entryCore, sequence } = entry;
         coreId ??= entryCore;
         checkFields(entryCore, sequence, coreId, previous, path, scanner.offset);
         previous = sequence;

@@ -1,11 +1,9 @@
 import {
-  CORE_ENTRY_FIXED,
   type CoreEntry,
   type CoreOp,
   coreEntryFrameSize,
   encodeCoreEntryFrame,
   FILE_HEADER_SIZE,
-  FRAME_HEADER_SIZE,
   invalidArgument,
   pathOption,
   WalError,
@@ -30,8 +28,15 @@ import { type WriteBuffer, WriteBufferPool } from './write-buffers.js';
 const MAX_SYNC_ROUNDS = 4;
 /** A full write buffer held back during `reclaimBefore`, and the entries that end where it ends. */
 type HeldBuffer = { readonly buffer: WriteBuffer; readonly entries: number };
-/** Frame header + fixed entry fields (+ the u32 key length of a put). */
-const DELETE_OVERHEAD = FRAME_HEADER_SIZE + CORE_ENTRY_FIXED;
+/** Frame header + fixed entry fields (+ the u32 key length of a put): an empty delete's frame. */
+const DELETE_OVERHEAD = coreEntryFrameSize({
+  op: 'delete',
+  key: new Uint8Array(0),
+  coreId: 0,
+  epoch: 0n,
+  sequence: 0n,
+  timestampNs: 0n,
+});
 const PUT_OVERHEAD = DELETE_OVERHEAD + 4;
 
 /**

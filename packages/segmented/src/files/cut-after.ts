@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import {
-  BodyKind,
   CUT_FILE,
   CUT_FILE_MAX,
   decodeCut,
@@ -8,6 +7,7 @@ import {
   encodeHead,
   FILE_HEADER_SIZE,
   type FileHeader,
+  frameLsns,
   HEAD_FILE,
   isWalError,
   type KeyRing,
@@ -100,13 +100,9 @@ async function frameEndAfter(
     });
     for await (const scanner of walk) {
       while (scanner.advanceFrame()) {
-        const buf = scanner.frameBuffer;
-        const at = scanner.frameBodyStart;
-        const kind = buf[at];
-        if (kind !== BodyKind.RECORD && kind !== BodyKind.BATCH) continue;
-        const first = buf.readBigUInt64LE(at + (kind === BodyKind.RECORD ? 4 : 8));
-        const last =
-          kind === BodyKind.RECORD ? first : first + BigInt(buf.readUInt32LE(at + 4)) - 1n;
+        const lsns = frameLsns(scanner.frameBuffer, scanner.frameBodyStart, scanner.frameBodyEnd);
+        if (lsns === null) continue;
+        const { first, last } = lsns;
         if (last < lsn) continue;
         if (last === lsn) return scanner.offset;
         throw new WalError(

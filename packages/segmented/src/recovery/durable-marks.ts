@@ -1,4 +1,4 @@
-import { BodyKind, durableMarkEnd, FRAME_HEADER_SIZE, findNextValidFrame } from '@walnut/codec';
+import { durableMarkEnd, FRAME_HEADER_SIZE, findNextValidFrame } from '@walnut/codec';
 
 /**
  * The highest durable end stated by a durable mark among the valid frames of `bytes` (read
@@ -11,10 +11,8 @@ export function highestDurableMark(bytes: Buffer, from: number, base: number): n
   for (let at = findNextValidFrame(bytes, from); at >= 0; ) {
     const len = bytes.readUInt32LE(at + 4);
     const body = at + FRAME_HEADER_SIZE;
-    if (bytes[body] === BodyKind.PADDING) {
-      const end = durableMarkEnd(bytes, body, body + len);
-      if (end <= base + at && end > highest) highest = end;
-    }
+    const end = durableMarkEnd(bytes, body, body + len); // -1 for any frame but a mark
+    if (end <= base + at && end > highest) highest = end;
     const next = body + len;
     at = next < bytes.length ? findNextValidFrame(bytes, next) : -1;
   }

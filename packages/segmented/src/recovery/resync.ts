@@ -1,8 +1,9 @@
 import {
-  BodyKind,
   type FrameCipher,
   FrameScanner,
   findNextValidFrame,
+  frameLsns,
+  isPaddingBody,
   isZeroFilled,
 } from '@walnut/codec';
 
@@ -39,18 +40,8 @@ export interface ResyncOptions {
 }
 
 /** LSNs of a record or batch frame's body, or null for any other kind. */
-function frameLsns(scanner: FrameScanner): { first: bigint; count: number } | null {
-  const buf = scanner.frameBuffer;
-  const start = scanner.frameBodyStart;
-  const length = scanner.frameBodyEnd - start;
-  const kind = buf[start];
-  if (kind === BodyKind.RECORD && length >= 12)
-    return { first: buf.readBigUInt64LE(start + 4), count: 1 };
-  if (kind === BodyKind.BATCH && length >= 16) {
-    const count = buf.readUInt32LE(start + 4);
-    return count === 0 ? null : { first: buf.readBigUInt64LE(start + 8), count };
-  }
-  return null;
+function lsnsOf(scanner: FrameScanner): { first: bigint; count: number } | null {
+  return frameLsns(scanner.frameBuffer, scanner.frameBodyStart, scanner.frameBodyEnd);
 }
 
 /**
@@ -65,10 +56,9 @@ function runAt(bytes: Buffer, at: number, options: ResyncOptions): IntactRun | n
   });
   let run: IntactRun | null = null;
   while (scanner.advanceFrame()) {
-    const lsns = frameLsns(scanner);
+    const lsns = lsnsOf(scanner);
     if (lsns === null) {
-      if (scanner.frameBuffer[scanner.frameBodyStart] === BodyKind.PADDING && run !== null)
-        continue;
+      if (isPaddingBody(scanner.frameBuffer, scanner.frameBodyStart) && run !== null) continue;
       break;
     }
     const last = lsns.first + BigInt(lsns.count) - 1n;

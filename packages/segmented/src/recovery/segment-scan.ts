@@ -1,5 +1,4 @@
 import {
-  BodyKind,
   bodyTime,
   classifyDamage,
   type DamageKind,
@@ -8,6 +7,9 @@ import {
   type FileHeader,
   FrameCipher,
   findNextValidFrame,
+  frameLsnAt,
+  frameRecordCount,
+  isPaddingBody,
   isWalError,
   type KeyRing,
   LsnSequence,
@@ -231,23 +233,15 @@ export async function scanSegment(
       const buf = scanner.frameBuffer;
       const start = scanner.frameBodyStart;
       const length = scanner.frameBodyEnd - start;
-      const kind = buf[start];
-      if (kind === BodyKind.PADDING) continue;
-      let count = 0;
-      let lsnAt = 0;
-      if (kind === BodyKind.RECORD && length >= 12) {
-        count = 1;
-        lsnAt = start + 4;
-      } else if (kind === BodyKind.BATCH && length >= 16) {
-        count = buf.readUInt32LE(start + 4);
-        lsnAt = start + 8;
-      }
+      if (isPaddingBody(buf, start)) continue;
+      const count = frameRecordCount(buf, start, start + length);
       if (count === 0) {
         return corruptAt(
           scanner.frameOffset,
-          `a frame of kind ${kind} (or a malformed one) where records were expected`,
+          `a frame of kind ${buf[start]} (or a malformed one) where records were expected`,
         );
       }
+      const lsnAt = frameLsnAt(buf, start);
       if (!sequence.isNextAt(buf, lsnAt)) {
         return corruptAt(
           scanner.frameOffset,
