@@ -459,8 +459,9 @@ export class Shipper {
           this.events.onDiverged(disagreement);
           return [];
         }
-        this.streamSeq = position.seq;
-        this.nextSeq = position.seq + 1;
+        const lastSeq = position.lastSeq ?? position.seq;
+        this.streamSeq = lastSeq;
+        this.nextSeq = lastSeq + 1;
         this.lastId = position.id;
         // Refused by id, yet the stream ends with this epoch's message the chain expected.
         if (refusedId && position.id !== null) this.forgotAt = position.seq;
@@ -471,7 +472,9 @@ export class Shipper {
           this.replicatedLsn = inStream;
           this.events.onReplicated(inStream);
         }
-        return sent.filter((entry) => entry.seq > position.seq).sort((a, b) => a.seq - b.seq);
+        // Sent after the last sequence; those between it and the held message are gone, and
+        // go again as new messages (their records are still queued: not replicated).
+        return sent.filter((entry) => entry.seq > lastSeq).sort((a, b) => a.seq - b.seq);
       } catch (error) {
         this.counters.lastError = describe(error);
         if (isRefusedExpectation(error)) {
