@@ -1,3 +1,7 @@
 import { walnutBuild } from '../../tsup.shared.js';
 
-export default walnutBuild(['src/index.ts', 'src/testing/index.ts']);
+export default walnutBuild([
+  'src/index.ts',
+  'src/testing/index.ts',
+  'src/testing/paused-primary-child.ts',
+]);

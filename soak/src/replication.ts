@@ -25,6 +25,10 @@ export async function runReplicationSoak(options: {
   progress: (line: string) => void;
   /** Only these kinds (default: every kind this machine can run). */
   kinds?: readonly FaultKind[];
+  /** Faults between two checks (default 10), and the nemesis's sizes (its defaults). */
+  checkEvery?: number;
+  maxFaultMs?: number;
+  appendsPerSecond?: number;
 }): Promise<NemesisReport> {
   const { available, reason } = crashFsAvailability();
   if (!available) options.progress(`replication: no power-loss faults (${reason})`);
@@ -39,9 +43,11 @@ export async function runReplicationSoak(options: {
       faults: options.faults,
       seed: options.seed,
       workDir: options.workDir,
-      checkEvery: 10,
+      checkEvery: options.checkEvery ?? 10,
       progress: options.progress,
       ...(options.kinds ? { kinds: options.kinds } : {}),
+      ...(options.maxFaultMs ? { maxFaultMs: options.maxFaultMs } : {}),
+      ...(options.appendsPerSecond ? { appendsPerSecond: options.appendsPerSecond } : {}),
       ...(stores
         ? {
             powerLoss: {
@@ -154,6 +160,7 @@ const WHAT: Record<FaultKind, string> = {
     'power cut of all three (crashfs: unsynced writes lost, torn or kept out of order; half over stores already holding data)',
   'promote-partitioned':
     "a follower promoted while the primary's links stall (held, alive), healed after",
+  'stop-primary': 'SIGSTOP, then SIGCONT, of a primary alone (its own process)',
 };
 
 /** The replicate README's failure table, as Markdown, from a run's report. */
@@ -166,7 +173,7 @@ export function replicationTable(r: NemesisReport): string {
     '| ----- | ----: | ---- |',
     ...rows,
     '',
-    `${n(r.acknowledged)} records acknowledged; ${n(r.acknowledgedLost)} lost; ${n(r.silentDivergences)} silent divergences; ${n(r.reseeds)} re-seeds; ${n(r.checks)} checks.`,
+    `${n(r.acknowledged)} records acknowledged; ${n(r.acknowledgedLost)} lost; ${r.acknowledgedMissingOnReplica.map(n).join(' / ')} missing from the servers' own copies (n1 / n2 / n3, summed over the checks); ${n(r.silentDivergences)} silent divergences; ${n(r.reseeds)} re-seeds; ${n(r.checks)} checks.`,
   ].join('\n');
 }
 
@@ -178,7 +185,7 @@ export function summarizeReplication(r: NemesisReport): { text: string; violatio
     ...FAULT_KINDS.filter((k) => r.faults[k] > 0).map(
       (k) => `  stall ${`${k}:`.padEnd(18)} ${spread(r.stallsMs[k])}`,
     ),
-    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}; stream re-seeds ${n(r.reseeds)}; re-seeds refused as stale reads ${n(r.staleReads)}`,
+    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; missing from n1/n2/n3's own copies ${r.acknowledgedMissingOnReplica.map(n).join('/')}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}; stream re-seeds ${n(r.reseeds)}; re-seeds refused as stale reads ${n(r.staleReads)}`,
     `  checks:              ${n(r.checks)} (fresh follower, every server's copy: ${n(r.replicaMessagesCompared)} messages checked against the log; ${n(r.replicaSequenceMismatches)} sequences where the servers' copies differ while each agrees with the log)`,
     `  appends refused:     ${
       Object.entries(r.refused)

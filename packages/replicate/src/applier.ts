@@ -1,5 +1,12 @@
 import { Batch, type Wal, WalError, WalErrorCode } from '@walnut/wal';
-import { type DecodedMessage, decodeMessage, MessageKind, RESEED_FLAG } from './message.js';
+import {
+  type DecodedMessage,
+  decodeMessage,
+  MessageKind,
+  messageCrc,
+  RESEED_FLAG,
+} from './message.js';
+import { AppliedRuns } from './running-checksum.js';
 import { recordInput, sameRecord } from './shipped-records.js';
 
 /**
@@ -41,6 +48,8 @@ export class Applier {
   /** Sequence of the last message applied (or skipped as already present). */
   lastSeq = 0;
   messages = 0;
+  /** The running checksums of the messages applied, for the primary's mark (decision 0910). */
+  readonly runs = new AppliedRuns();
   /** Called when a message of a later epoch arrives (to remember the highest seen). */
   onEpoch: ((epoch: number) => void) | null = null;
   /**
@@ -87,6 +96,8 @@ export class Applier {
     this.epoch = message.epoch;
     this.lastSeq = seq;
     this.messages++;
+    if (message.kind === MessageKind.EPOCH) this.runs.marker(message.epoch, seq);
+    else this.runs.message(seq, messageCrc(data));
     if (message.kind === MessageKind.EPOCH) {
       if (message.lastLsn < this.appended && (message.flags & RESEED_FLAG) !== 0) {
         // The stream went back and the primary publishes its log again from there: what

@@ -12,7 +12,7 @@ import {
   readStateFor,
   writeLocalState,
 } from './local-state.js';
-import { checkMark } from './mark.js';
+import { checkApplied, checkMark } from './mark.js';
 import { decodeHeader } from './message.js';
 import {
   checkWait,
@@ -494,14 +494,25 @@ export class Follower {
   /**
    * A stream found short of (or disagreeing with) the primary's high-water mark is no
    * "caught up": every wait for more is refused with why, until a later look finds it
-   * whole (decision 0910).
+   * whole. Messages applied whose running checksum is not the mark's stop the follower for
+   * good (decision 0910).
    */
   private async checkAgainstMark(): Promise<void> {
-    const wrong = await checkMark(this.link);
+    const { mark, wrong } = await checkMark(this.link);
     this.shortStream = wrong;
-    if (wrong === null) return;
-    this.lastError = wrong.message;
-    this.rejectWaiters(wrong);
+    if (wrong !== null) {
+      this.lastError = wrong.message;
+      this.rejectWaiters(wrong);
+      return;
+    }
+    // What this replica applied is its log: another history there is no passing state.
+    const applied =
+      mark === null
+        ? null
+        : checkApplied(mark, (...at) => this.applier.runs.at(...at), this.stream);
+    if (applied === null) return;
+    this.fail(applied);
+    this.stopper.abort();
   }
 
   private async firstLsnAt(seq: number): Promise<bigint> {

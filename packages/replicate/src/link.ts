@@ -5,9 +5,11 @@ import {
   type JetStreamManager,
   jetstream,
   jetstreamManager,
+  type MsgRequest,
   type PubAck,
   RetentionPolicy,
   StorageType,
+  type StoredMsg,
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type ObjectStore, Objm, setSha256Backend } from '@nats-io/obj';
@@ -38,6 +40,11 @@ export interface StreamPosition {
   readonly crc: number | null;
   /** That message's id (`Nats-Msg-Id`), or null when the stream is empty or it has none. */
   readonly id: string | null;
+  /**
+   * The stream's last sequence, when it is past `seq`: the messages after `seq` are gone
+   * (deleted, or lost by a server that kept their sequences). The next publish expects it.
+   */
+  readonly lastSeq?: number;
 }
 
 /**
@@ -214,16 +221,19 @@ export class ClusterLink {
    */
   async publishAfter(body: Uint8Array, msgId: string, after: StreamPosition): Promise<PubAck> {
     try {
-      return await this.publish(body, msgId, { seq: after.seq, id: after.id });
+      return await this.publish(body, msgId, { seq: after.lastSeq ?? after.seq, id: after.id });
     } catch (error) {
       if (!isWrongLastMsgId(error) || after.id === null) throw error;
       const again = await this.lastPosition();
       if (again.seq !== after.seq || again.id !== after.id) throw error;
-      return await this.publish(body, msgId, { seq: after.seq, id: null });
+      return await this.publish(body, msgId, { seq: after.lastSeq ?? after.seq, id: null });
     }
   }
 
-  /** The stream's last message (asked of its leader, so never a stale replica's view). */
+  /**
+   * The stream's last message (asked of its leader, so never a stale replica's view). When
+   * the message at the last sequence is gone, the newest one still held, with `lastSeq`.
+   */
   async lastPosition(): Promise<StreamPosition> {
     const info = await this.jsm.streams.info(this.names.stream).catch((error) => {
       // Gone (a cluster that lost its stores): it holds nothing, as an empty stream.
@@ -233,11 +243,15 @@ export class ClusterLink {
     if (info === null) return { seq: 0, header: null, crc: null, id: null };
     const seq = info.state.last_seq;
     if (info.state.messages === 0 || seq === 0) return { seq, header: null, crc: null, id: null };
-    const message = await this.jsm.streams.getMessage(this.names.stream, { seq });
-    if (message === null) return this.lastPosition();
-    const header = decodeHeader(message.data, `${this.names.stream}#${seq}`);
-    const id = message.header?.get(MSG_ID_HEADER) || null;
-    return { seq, header, crc: messageCrc(message.data), id };
+    const message =
+      (await this.jsm.streams.getMessage(this.names.stream, { seq })) ??
+      (await this.newestHeld(info.state.first_seq, seq));
+    if (message === null) return { seq, header: null, crc: null, id: null };
+    const header = decodeHeader(message.data, `${this.names.stream}#${message.seq}`);
+    const crc = messageCrc(message.data);
+    // Older than the last sequence: its id is not what the server expects next (0909).
+    if (message.seq < seq) return { seq: message.seq, header, crc, id: null, lastSeq: seq };
+    return { seq: message.seq, header, crc, id: message.header?.get(MSG_ID_HEADER) || null };
   }
 
   /** First and last sequence currently stored (first > last when empty). */
@@ -265,30 +279,67 @@ export class ClusterLink {
   async findSequence(lsn: bigint): Promise<{ seq: number | null; reachesBack: boolean }> {
     let { first, last } = await this.bounds();
     if (last < first || last === 0) return { seq: null, reachesBack: false };
-    const firstHeader = await this.headerAt(first);
-    if (firstHeader === null) return this.findSequence(lsn);
-    const reachesBack = firstHeader.firstLsn <= lsn;
+    const head = await this.heldFrom(first);
+    if (head === null) return { seq: null, reachesBack: false };
+    const reachesBack = head.header.firstLsn <= lsn;
     let answer: number | null = null;
+    // A sequence without a message (deleted, trimmed meanwhile) stands for the next held one.
     while (first <= last) {
       const mid = Math.floor((first + last) / 2);
-      const header = await this.headerAt(mid);
-      if (header === null) {
-        // Trimmed while searching: start again from the new head.
-        return this.findSequence(lsn);
-      }
-      if (header.lastLsn >= lsn || header.firstLsn >= lsn) {
-        answer = mid;
+      const held = await this.heldFrom(mid);
+      if (held === null || held.seq > last) {
+        last = mid - 1;
+      } else if (held.header.lastLsn >= lsn || held.header.firstLsn >= lsn) {
+        answer = held.seq;
         last = mid - 1;
       } else {
-        first = mid + 1;
+        first = held.seq + 1;
       }
     }
     return { seq: answer, reachesBack };
   }
 
-  private async headerAt(seq: number): Promise<MessageHeader | null> {
-    const data = await this.messageAt(seq);
-    return data === null ? null : decodeHeader(data, `${this.names.stream}#${seq}`);
+  /** The first message held at or after `seq`, or null when none is. */
+  private async heldFrom(seq: number): Promise<{ seq: number; header: MessageHeader } | null> {
+    const message = await this.nextHeld(seq);
+    if (message === null) return null;
+    return {
+      seq: message.seq,
+      header: decodeHeader(message.data, `${this.names.stream}#${message.seq}`),
+    };
+  }
+
+  private async nextHeld(seq: number): Promise<StoredMsg | null> {
+    try {
+      // nats-server's message get takes `next_by_subj` (2.9 on); the client types it for
+      // direct gets only (which a stream has to allow).
+      const request = { seq, next_by_subj: this.names.subject } as unknown as MsgRequest;
+      return await this.jsm.streams.getMessage(this.names.stream, request);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * The newest message held between `first` and `last`, by binary search (the server's
+   * last-by-subject answers nothing when the last sequence's message is gone).
+   */
+  private async newestHeld(first: number, last: number): Promise<StoredMsg | null> {
+    let newest: StoredMsg | null = null;
+    let low = first;
+    let high = last;
+    while (low <= high) {
+      const mid = Math.floor((low + high) / 2);
+      const held = await this.nextHeld(mid);
+      if (held === null || held.seq > high) {
+        high = mid - 1;
+      } else {
+        newest = held;
+        low = held.seq + 1;
+      }
+    }
+    return newest;
   }
 
   async close(): Promise<void> {

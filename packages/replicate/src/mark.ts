@@ -16,6 +16,11 @@ export interface Mark {
   readonly seq: number;
   /** Its CRC32C (the content's name, as in its message id). */
   readonly crc: number;
+  /**
+   * The running checksum of the epoch's messages up to `seq`, from its marker at sequence
+   * `from` (running-checksum.ts); absent when the primary lost track of it.
+   */
+  readonly run?: { readonly from: number; readonly value: number };
 }
 
 const KEY = 'mark';
@@ -32,6 +37,9 @@ export async function readMark(kv: KV): Promise<Mark | null> {
       lsn: BigInt(raw.lsn),
       seq: raw.seq,
       crc: Number.parseInt(raw.crc, 16),
+      ...(raw.run === undefined
+        ? {}
+        : { run: { from: raw.run.from, value: Number.parseInt(raw.run.value, 16) } }),
     };
   } catch (error) {
     throw new WalError(
@@ -46,25 +54,53 @@ export async function writeMark(kv: KV, mark: Mark): Promise<void> {
     epoch: mark.epoch,
     lsn: mark.lsn.toString(),
     seq: mark.seq,
-    crc: mark.crc.toString(16).padStart(8, '0'),
+    crc: hex(mark.crc),
+    ...(mark.run === undefined ? {} : { run: { from: mark.run.from, value: hex(mark.run.value) } }),
   };
   await kv.put(KEY, JSON.stringify(value));
+}
+
+function hex(crc: number): string {
+  return crc.toString(16).padStart(8, '0');
+}
+
+/**
+ * What is wrong with the messages a follower applied, measured against the mark: null when
+ * their running checksum up to the mark's sequence is the mark's, or is not known to the
+ * follower (`runAt` gives it for an epoch, its marker's sequence and a sequence).
+ */
+export function checkApplied(
+  mark: Mark,
+  runAt: (epoch: number, from: number, seq: number) => number | null,
+  stream: string,
+): WalError | null {
+  if (mark.run === undefined) return null;
+  const applied = runAt(mark.epoch, mark.run.from, mark.seq);
+  if (applied === null || applied === mark.run.value) return null;
+  return new WalError(
+    WalErrorCode.DIVERGED,
+    `the messages this replica applied from '${stream}' between sequences ${mark.run.from} and ${mark.seq} are not the ones its primary saw stored there (running checksum ${hex(applied)} against ${hex(mark.run.value)}): the server that served them holds another history, and so does this replica's log now; start this replica in an empty directory, and have the stream re-seeded (or its leader stepped down) first`,
+    { details: { from: mark.run.from, markSeq: mark.seq, markLsn: mark.lsn } },
+  );
 }
 
 /**
  * What is wrong with the stream as its leader serves it now, measured against the
  * mark its primary left: shorter than the mark (WAL_BAD_STATE), or another content at
- * the mark's sequence (WAL_DIVERGED). Null when it holds the mark, when there is none, or
- * when a newer epoch owns the stream (a re-seed or a promotion starts a new history).
+ * the mark's sequence (WAL_DIVERGED); `wrong` is null when it holds the mark. `mark` is
+ * the mark checked against: null when there is none, or when a newer epoch owns the
+ * stream (a re-seed or a promotion starts a history the mark does not describe).
  */
-export async function checkMark(link: ClusterLink): Promise<WalError | null> {
+export async function checkMark(
+  link: ClusterLink,
+): Promise<{ mark: Mark | null; wrong: WalError | null }> {
   // The mark first, the stream after: the mark only ever names a message already stored,
   // so a stream read later must hold it. Read the other way round, a mark written between
   // the two reads looks like a stream gone short.
   const mark = await readMark(link.kv);
-  if (mark === null) return null;
+  if (mark === null) return { mark, wrong: null };
   const position = await link.lastPosition();
-  if (mark.epoch < (position.header?.epoch ?? 0)) return null;
+  if (mark.epoch < (position.header?.epoch ?? 0)) return { mark: null, wrong: null };
   const header = position.header;
   const inStream =
     header === null
@@ -74,7 +110,7 @@ export async function checkMark(link: ClusterLink): Promise<WalError | null> {
         : header.lastLsn;
   const where = `'${link.names.stream}'`;
   if (position.seq < mark.seq || inStream < mark.lsn) {
-    return new WalError(
+    const wrong = new WalError(
       WalErrorCode.BAD_STATE,
       `the stream ${where} as served ends at sequence ${position.seq} (LSN ${inStream}), short of what its primary saw stored (sequence ${mark.seq}, LSN ${mark.lsn}, epoch ${mark.epoch}): the server answering holds a copy that fell behind. Do not treat this replica as caught up; the primary re-seeds the stream once it notices — if none runs, open it (or promote the most advanced follower), or have the lagging server catch up (restart it, or step its stream leader down)`,
       {
@@ -86,14 +122,16 @@ export async function checkMark(link: ClusterLink): Promise<WalError | null> {
         },
       },
     );
+    return { mark, wrong };
   }
   const data = await link.messageAt(mark.seq);
-  if (data === null || messageCrc(data) === mark.crc) return null;
-  return new WalError(
+  if (data === null || messageCrc(data) === mark.crc) return { mark, wrong: null };
+  const wrong = new WalError(
     WalErrorCode.DIVERGED,
     `the stream ${where} holds another message at sequence ${mark.seq} than its primary saw stored there (CRC ${messageCrc(data).toString(16)} against ${mark.crc.toString(16)}): the server answering holds another history; do not follow it — have the primary re-seed the stream, or step the stream leader down`,
     { details: { markSeq: mark.seq, markLsn: mark.lsn } },
   );
+  return { mark, wrong };
 }
 
 /** Writes the primary's mark at most every MARK_MS, when it moved; a failed write waits for the next. */

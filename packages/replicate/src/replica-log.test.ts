@@ -1,7 +1,9 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
+import { expectWalError, tempDir } from '@walnut/storage-io/testing';
+import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
 import type { ClusterLink } from './link.js';
-import { openOnLink } from './replica-log.js';
+import { catchUp, openOnLink } from './replica-log.js';
 
 function fakeLink(): { link: ClusterLink; closed: () => boolean } {
   let closed = false;
@@ -46,4 +48,62 @@ describe('openOnLink', () => {
     );
     await expect(opening).rejects.toBe(refusal);
   });
+});
+
+/**
+ * A stream of three messages whose consumers never deliver (as one served by a server
+ * whose copy is behind): each waits until it is stopped.
+ */
+function silentStream(): { link: ClusterLink; consumers: () => number; stopped: () => number } {
+  let consumers = 0;
+  let stopped = 0;
+  const consumer = {
+    consume: async () => {
+      let stop: () => void = () => undefined;
+      const ended = new Promise<void>((resolve) => {
+        stop = resolve;
+      });
+      return {
+        stop: () => {
+          stopped++;
+          stop();
+        },
+        [Symbol.asyncIterator]: () => ({
+          next: async () => {
+            await ended;
+            return { done: true, value: undefined };
+          },
+        }),
+      };
+    },
+  };
+  const link = {
+    names: { stream: 'orders' },
+    bounds: async () => ({ first: 1, last: 3 }),
+    findSequence: async () => ({ seq: 1, reachesBack: true }),
+    js: {
+      consumers: {
+        get: async () => {
+          consumers++;
+          return consumer;
+        },
+      },
+    },
+  } as unknown as ClusterLink;
+  return { link, consumers: () => consumers, stopped: () => stopped };
+}
+
+describe('catchUp', () => {
+  it('gives up on a consumer that delivers nothing, tries new ones, then fails with WAL_IO', async () => {
+    const { link, consumers, stopped } = silentStream();
+    const wal = await Wal.open(tempDir()).storageIo('sync-fs').build();
+    try {
+      const refused = await expectWalError(catchUp(link, wal), 'WAL_IO');
+      expect(refused.message).toMatch(/stream 'orders'.*delivered nothing.*retry/);
+      expect(consumers()).toBe(6);
+      expect(stopped()).toBeGreaterThanOrEqual(6);
+    } finally {
+      await wal.close();
+    }
+  }, 90_000);
 });

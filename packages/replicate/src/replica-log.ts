@@ -110,14 +110,42 @@ async function applyRange(
   const stop = () => messages.stop();
   signal?.addEventListener('abort', stop, { once: true });
   if (signal?.aborted) stop();
+  // A consumer can wait forever on a server whose copy is behind (2.9.10 placed one on a
+  // lagging replica after a promotion and it never delivered): idle too long, it ends.
+  let arrived = performance.now();
+  let stalled = false;
+  const watchdog = setInterval(() => {
+    if (performance.now() - arrived < CONSUMER_IDLE_MS) return;
+    stalled = true;
+    stop();
+  }, CONSUMER_IDLE_MS / 4);
   try {
     for await (const m of messages) {
+      arrived = performance.now();
       await applier.apply(m.data, m.seq);
-      if (m.seq >= toSeq || signal?.aborted) break;
+      if (m.seq >= toSeq || signal?.aborted) return;
     }
   } finally {
+    clearInterval(watchdog);
     signal?.removeEventListener('abort', stop);
     messages.stop();
+  }
+  if (stalled) throw new ConsumerStalled(applier.lastSeq, toSeq);
+}
+
+/** How long a catch-up consumer may deliver nothing before it is given up for another. */
+const CONSUMER_IDLE_MS = 5_000;
+/** Catch-up consumers tried, one after another, before giving up. */
+const CATCH_UP_ATTEMPTS = 6;
+
+class ConsumerStalled extends Error {
+  constructor(
+    readonly at: number,
+    readonly to: number,
+  ) {
+    super(
+      `a consumer of the stream delivered nothing for ${CONSUMER_IDLE_MS} ms after sequence ${at} (of ${to})`,
+    );
   }
 }
 
@@ -128,7 +156,7 @@ async function applyRange(
  */
 export async function catchUp(link: ClusterLink, wal: Wal, keyRing?: KeyRing): Promise<Applier> {
   const applier = new Applier(wal, link.names.stream);
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < CATCH_UP_ATTEMPTS; attempt++) {
     const { last } = await link.bounds();
     const next = applier.appended + 1n;
     const found = await link.findSequence(next);
@@ -140,8 +168,16 @@ export async function catchUp(link: ClusterLink, wal: Wal, keyRing?: KeyRing): P
       await applyRange(link, applier, from, last);
       break;
     } catch (error) {
-      if (!(error instanceof GapError)) throw error;
-      // Trimmed between the search and the read: restore and go again.
+      if (error instanceof ConsumerStalled && attempt + 1 >= CATCH_UP_ATTEMPTS) {
+        throw new WalError(
+          WalErrorCode.IO,
+          `catching up with the stream '${link.names.stream}' failed: ${error.message}, ${CATCH_UP_ATTEMPTS} times (a server serving it is behind); retry once the cluster's servers are current`,
+          { cause: error },
+        );
+      }
+      // Trimmed between the search and the read (restore and go again), or a consumer
+      // that delivered nothing (a new one may be served by another server).
+      if (!(error instanceof GapError) && !(error instanceof ConsumerStalled)) throw error;
     }
   }
   await applier.drain();

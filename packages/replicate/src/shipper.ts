@@ -13,6 +13,7 @@ import {
   RESEED_FLAG,
   recordCost,
 } from './message.js';
+import { beginRun, type EpochRun, extendRun, extendRunTo } from './running-checksum.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
 
 /** A message sent: kept until the stream holds it, so a resend is the very same bytes. */
@@ -78,6 +79,8 @@ export class Shipper {
   private sendIndex = 0;
   private readonly inflight: Sent[] = [];
   private stored: Stored | null = null;
+  /** The running checksum of this epoch's messages up to `stored` (null: lost track). */
+  private run: EpochRun | null;
   /** LSNs a re-seeded stream lost that are still to be read back from the log. */
   private backfill: { next: bigint; to: bigint } | null = null;
   private filling: Promise<void> | null = null;
@@ -121,6 +124,7 @@ export class Shipper {
     this.streamSeq = start.streamSeq;
     this.nextSeq = start.streamSeq + 1;
     this.lastId = start.lastId;
+    this.run = beginRun(epoch, start.streamSeq);
   }
 
   /**
@@ -151,7 +155,14 @@ export class Shipper {
   mark(): Mark | null {
     const stored = this.stored;
     if (stored === null) return null;
-    return { epoch: this.epoch, lsn: stored.lastLsn, seq: stored.seq, crc: stored.crc };
+    const run = this.run?.seq === stored.seq ? this.run : null;
+    return {
+      epoch: this.epoch,
+      lsn: stored.lastLsn,
+      seq: stored.seq,
+      crc: stored.crc,
+      ...(run === null ? {} : { run: { from: run.from, value: run.value } }),
+    };
   }
 
   /** Stops publishing and waits for the publishes in flight to settle. */
@@ -310,6 +321,7 @@ export class Shipper {
       this.replicatedLsn = done.lastLsn;
       this.streamSeq = done.seq;
       this.stored = done;
+      this.run = extendRun(this.run, done.seq, done.crc);
       advanced = true;
     }
     this.counters.inFlight = this.inflight.length;
@@ -447,18 +459,22 @@ export class Shipper {
           this.events.onDiverged(disagreement);
           return [];
         }
-        this.streamSeq = position.seq;
-        this.nextSeq = position.seq + 1;
+        const lastSeq = position.lastSeq ?? position.seq;
+        this.streamSeq = lastSeq;
+        this.nextSeq = lastSeq + 1;
         this.lastId = position.id;
         // Refused by id, yet the stream ends with this epoch's message the chain expected.
         if (refusedId && position.id !== null) this.forgotAt = position.seq;
         const held = sent.find((entry) => entry.seq === position.seq);
         if (held !== undefined) this.stored = held;
+        this.run = extendRunTo(this.run, sent, position.seq);
         if (inStream > this.replicatedLsn) {
           this.replicatedLsn = inStream;
           this.events.onReplicated(inStream);
         }
-        return sent.filter((entry) => entry.seq > position.seq).sort((a, b) => a.seq - b.seq);
+        // Sent after the last sequence; those between it and the held message are gone, and
+        // go again as new messages (their records are still queued: not replicated).
+        return sent.filter((entry) => entry.seq > lastSeq).sort((a, b) => a.seq - b.seq);
       } catch (error) {
         this.counters.lastError = describe(error);
         if (isRefusedExpectation(error)) {
@@ -511,6 +527,7 @@ export class Shipper {
   /** Ships on under the re-seed's epoch after its marker; the LSNs up to `upTo` are read back. */
   private resumeAfterReseed(reseed: Reseed, upTo: bigint): void {
     this.stored = null;
+    this.run = beginRun(reseed.epoch, reseed.markerSeq);
     this.epoch = reseed.epoch;
     this.replicatedLsn = reseed.inStream;
     this.streamSeq = reseed.markerSeq;

@@ -1,10 +1,11 @@
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
 import { Follower } from '../src/index.js';
 import { type Mark, readMark, writeMark } from '../src/mark.js';
+import { decodeMessage, encodeRecordsMessage } from '../src/message.js';
 import { names } from '../src/options.js';
 import { sleep } from '../src/testing/index.js';
 import { streamName, useReplication } from './helpers.js';
@@ -19,6 +20,43 @@ async function withBucket<T>(
   const nc = await connect({ servers: cluster().servers });
   try {
     return await use(await new Kvm(jetstream(nc)).open(names(stream).kvBucket));
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Waits until the primary's mark names sequence `seq`, and returns it. */
+async function markAt(stream: string, seq: number): Promise<Mark | null> {
+  let mark = null as Mark | null;
+  for (let look = 0; look < 100 && mark?.seq !== seq; look++) {
+    mark = await withBucket(stream, readMark);
+    if (mark?.seq !== seq) await sleep(100);
+  }
+  return mark;
+}
+
+/**
+ * Deletes `stream` and stores its messages again in a new one of the same config, each as
+ * `rewrite` returns it: the copy a server that holds another history would serve.
+ */
+async function rewriteStream(
+  stream: string,
+  rewrite: (seq: number, data: Uint8Array) => Uint8Array,
+): Promise<void> {
+  const nc = await connect({ servers: cluster().servers });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const { config, state } = await jsm.streams.info(stream);
+    const messages: Uint8Array[] = [];
+    for (let seq = 1; seq <= state.last_seq; seq++) {
+      messages.push((await jsm.streams.getMessage(stream, { seq }))!.data);
+    }
+    await jsm.streams.delete(stream);
+    await jsm.streams.add(config);
+    const js = jetstream(nc);
+    for (const [i, data] of messages.entries()) {
+      await js.publish(names(stream).subject, rewrite(i + 1, data));
+    }
   } finally {
     await nc.close();
   }
@@ -49,5 +87,31 @@ describe("the primary's high-water mark", () => {
     expect(follower.stats().lastError).toBe(refused.message);
     // Refused at once while the stream stays short: no quiet "caught up".
     await expectWalError(follower.waitFor(41n, 30_000), 'WAL_BAD_STATE');
+  }, 90_000);
+
+  it('stops a follower whose applied messages have another running checksum than the mark', async () => {
+    const stream = streamName('run');
+    const primary = await openPrimary(stream);
+    for (let i = 0; i < 40; i++) await primary.append(payloadFor(i));
+    const mark = await markAt(stream, primary.stats().streamSeq);
+    await primary.close();
+
+    // Served as it was stored, the marked message included, except one message before it
+    // whose records are other bytes at the same LSNs: every LSN follows on.
+    await rewriteStream(stream, (seq, data) => {
+      if (seq !== 10) return data;
+      const message = decodeMessage(data, 'test');
+      return encodeRecordsMessage(
+        message.epoch,
+        message.firstLsn,
+        message.records.map(() => ({ payload: Buffer.from('another history') })),
+      );
+    });
+    const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
+    opened.push(follower);
+    await follower.waitFor(mark!.lsn, 20_000);
+    const refused = await expectWalError(follower.waitFor(mark!.lsn + 1n, 30_000), 'WAL_DIVERGED');
+    expect(refused.message).toMatch(/running checksum/);
+    expect(follower.error).toBe(refused);
   }, 90_000);
 });

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isWalError, Wal } from '@walnut/wal';
+import { isWalError } from '@walnut/wal';
 import { Follower } from '../follower.js';
-import { decodeMessage, MessageKind, RESEED_FLAG } from '../message.js';
 import { ReplicatedWal } from '../replicated-wal.js';
 import { NatsCluster, sleep, TcpProxy } from './nats-cluster.js';
-import { readStreamCopy } from './stream-files.js';
+import { lostIn, replicasDisagree } from './nemesis-checks.js';
+import { nemesisPayload } from './nemesis-payload.js';
+import { PausedPrimary } from './paused-primary.js';
 
 /** The faults the nemesis injects into a 3-node cluster while producers append. */
 export const FAULT_KINDS = [
@@ -17,6 +18,7 @@ export const FAULT_KINDS = [
   'quorum-loss',
   'power-loss',
   'promote-partitioned',
+  'stop-primary',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -62,6 +64,11 @@ export interface NemesisReport {
   readonly acknowledged: number;
   /** Acknowledged records missing or different on a fresh follower or the primary's log. */
   readonly acknowledgedLost: number;
+  /**
+   * Per server (n1, n2, n3), acknowledged records missing or different in its own copy of
+   * the stream, summed over the checks.
+   */
+  readonly acknowledgedMissingOnReplica: readonly number[];
   /** Sequences where the servers' own copies of the stream disagree, unreported by Walnut. */
   readonly silentDivergences: number;
   /** Divergences Walnut reported (primary `WAL_DIVERGED`, a follower that stopped). */
@@ -84,14 +91,6 @@ export interface NemesisReport {
   readonly findings: string[];
 }
 
-/** The payload of append `i`: its number and bytes seeded from it, so any copy can be checked. */
-export function nemesisPayload(i: number, size: number): Buffer {
-  const buf = Buffer.alloc(size);
-  buf.writeUInt32LE(i, 0);
-  for (let j = 4; j < size; j++) buf[j] = (i * 131 + j * 17) & 0xff;
-  return buf;
-}
-
 /** A small seeded generator (mulberry32): the same seed, the same faults. */
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -104,7 +103,11 @@ function random(seed: number): () => number {
   };
 }
 
+export { nemesisPayload };
+
 const STREAM = 'nemesis';
+/** The stream of the primary that 'stop-primary' stops, in a process of its own. */
+const PAUSED_STREAM = 'nemesis-paused';
 
 /**
  * A fresh follower for a check, opened once the healed cluster answers: right after a fault
@@ -117,11 +120,12 @@ async function openFollowerWhenReady(
   servers: string[],
   progress: (line: string) => void,
   connection: { ignoreClusterUpdates?: boolean } = {},
+  stream = STREAM,
 ): Promise<Follower> {
   const deadline = performance.now() + 60_000;
   for (;;) {
     try {
-      return await Follower.open(dir, { servers, stream: STREAM, connection });
+      return await Follower.open(dir, { servers, stream, connection });
     } catch (error) {
       if (!isWalError(error, 'WAL_IO') || performance.now() > deadline) throw error;
       progress(`check: follower setup refused, retrying: ${error.message}`);
@@ -156,6 +160,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   let ackedCount = 0;
   let acknowledgedLost = 0;
   let silentDivergences = 0;
+  const missingOnReplica = [0, 0, 0];
   let reportedDivergences = 0;
   let checks = 0;
   let followers = 0;
@@ -181,6 +186,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     ...(options.powerLoss ? { storeDirs: options.powerLoss.storeDirs } : {}),
   });
   let primary: ReplicatedWal | undefined;
+  let paused: PausedPrimary | undefined;
   let standby: Follower | undefined;
   let stopProducers = false;
   const running: Promise<void>[] = [];
@@ -218,10 +224,20 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     if (kinds.includes('promote-partitioned')) {
       ({ follower: standby, link: standbyLink } = await openStandby());
     }
+    const perSecond = options.appendsPerSecond ?? 500;
+    if (kinds.includes('stop-primary')) {
+      paused = await PausedPrimary.start({
+        dir: join(options.workDir, 'paused-primary'),
+        servers: cluster.servers,
+        stream: PAUSED_STREAM,
+        producers: 8,
+        appendsPerSecond: Math.max(20, Math.floor(perSecond / 5)),
+        recordSize: size,
+      });
+    }
     let next = 0;
     let lastAckAt = performance.now();
     let stall = 0;
-    const perSecond = options.appendsPerSecond ?? 500;
     const began = performance.now();
     for (let k = 0; k < producers; k++) {
       running.push(
@@ -250,6 +266,44 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       );
     }
 
+    /**
+     * A fresh follower of `stream` holds every record acknowledged so far (`acked`), and so
+     * does each server's own copy, all agreeing (`reported`: Walnut said it diverged).
+     */
+    const checkStream = async (
+      stream: string,
+      acked: readonly number[],
+      reported: boolean,
+    ): Promise<void> => {
+      const last = acked.length - 1;
+      const dir = join(options.workDir, `follower-${++followers}`);
+      const follower = await openFollowerWhenReady(dir, cluster.servers, progress, {}, stream);
+      try {
+        await follower.waitFor(BigInt(Math.max(last, 0)), 90_000);
+      } catch (error) {
+        if (isWalError(error, 'WAL_DIVERGED')) reportedDivergences++;
+        findings.push(`check ${checks}: fresh follower of ${stream}: ${String(error)}`);
+      } finally {
+        await follower.close();
+      }
+      // Only what was acknowledged before the follower was told what to wait for.
+      const where = `check ${checks} follower of ${stream}`;
+      acknowledgedLost += await lostIn(dir, acked, last, size, where, findings);
+      const replicas = await replicasDisagree(
+        cluster,
+        stream,
+        acked,
+        last,
+        size,
+        checks,
+        findings,
+        reported,
+        tally,
+      );
+      silentDivergences += replicas.disagreements;
+      for (const [n, missing] of replicas.missing.entries()) missingOnReplica[n]! += missing;
+    };
+
     const check = async (final: boolean): Promise<void> => {
       checks++;
       // The cluster healed: everything acknowledged reaches the stream, and the servers
@@ -260,37 +314,12 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       });
       const diverged = p.stats().shipper.diverged;
       if (diverged !== null) reportedDivergences++;
-      const dir = join(options.workDir, `follower-${++followers}`);
-      const follower = await openFollowerWhenReady(dir, cluster.servers, progress);
-      try {
-        await follower.waitFor(last, 90_000);
-      } catch (error) {
-        if (isWalError(error, 'WAL_DIVERGED')) reportedDivergences++;
-        findings.push(`check ${checks}: fresh follower: ${String(error)}`);
-      } finally {
-        await follower.close();
+      await checkStream(STREAM, acked, diverged !== null);
+      if (paused !== undefined) {
+        await checkStream(PAUSED_STREAM, paused.acked, paused.final?.diverged === true);
       }
-      // Only what was acknowledged before the follower was told what to wait for.
-      const upTo = Number(last);
-      acknowledgedLost += await lostIn(
-        dir,
-        acked,
-        upTo,
-        size,
-        `check ${checks} follower`,
-        findings,
-      );
-      silentDivergences += await replicasDisagree(
-        cluster,
-        acked,
-        size,
-        checks,
-        findings,
-        diverged !== null,
-        tally,
-      );
       progress(
-        `check ${checks}${final ? ' (final)' : ''}: ${ackedCount} acknowledged, ${acknowledgedLost} lost, ${silentDivergences} silent divergences`,
+        `check ${checks}${final ? ' (final)' : ''}: ${ackedCount} acknowledged, ${acknowledgedLost} lost, missing on n1/n2/n3 ${missingOnReplica.join('/')}, ${silentDivergences} silent divergences`,
       );
     };
 
@@ -303,6 +332,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       const other = others[Math.floor(rand() * others.length)]!;
       stall = 0;
       lastAckAt = performance.now();
+      let pausedBefore = { count: 0, at: 0 };
       switch (kind) {
         case 'kill-leader':
           await leader.kill();
@@ -348,6 +378,13 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           await sleep(holdMs);
           await Promise.all(cluster.nodes.map((n) => n.start()));
           break;
+        case 'stop-primary':
+          // The other primary, alone: its process frozen, its connections open.
+          pausedBefore = { count: paused!.ackedCount, at: performance.now() };
+          paused!.signal('SIGSTOP');
+          await sleep(holdMs);
+          paused!.signal('SIGCONT');
+          break;
         case 'promote-partitioned': {
           // The primary's links stall (held, not closed); the standby is promoted a random
           // time later; the links heal a random time after that, delivering what the old
@@ -357,14 +394,18 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           const old = p;
           for (const proxy of primaryLink.link) proxy.hold();
           await sleep(Math.floor((rand() * holdMs) / 3));
-          try {
-            p = await standby!.promote(primaryOptions);
-          } catch (error) {
-            for (const proxy of primaryLink.link) proxy.release();
-            findings.push(`promote-partitioned: the promotion failed: ${String(error)}`);
-            for (const proxy of standbyLink) await proxy.stop();
-            ({ follower: standby, link: standbyLink } = await openStandby());
-            break;
+          // A failed promotion may have taken the lease, fencing the old primary: a fresh
+          // standby is promoted instead (three failures end the run).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              p = await standby!.promote(primaryOptions);
+              break;
+            } catch (error) {
+              findings.push(`promote-partitioned: promotion ${attempt} failed: ${String(error)}`);
+              for (const proxy of standbyLink) await proxy.stop();
+              ({ follower: standby, link: standbyLink } = await openStandby());
+              if (attempt >= 3) throw error;
+            }
           }
           primary = p;
           await sleep(Math.floor(rand() * 500));
@@ -381,7 +422,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       }
       faults[kind]++;
       // The stall: the longest time without an acknowledgement from the fault until the
-      // appends flow again (bounded).
+      // appends flow again (bounded); of the stopped primary's, for 'stop-primary'.
       const deadline = performance.now() + 120_000;
       const ackedBefore = ackedCount;
       while (ackedCount === ackedBefore && performance.now() < deadline) await sleep(20);
@@ -389,6 +430,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
         findings.push(`${kind}: no acknowledgement 120 s after`);
         stall = Math.max(stall, performance.now() - lastAckAt);
       }
+      if (kind === 'stop-primary') stall = await pausedStall(paused!, pausedBefore, findings);
       stallsMs[kind].push(Math.round(stall));
       const shipper = p.stats().shipper;
       progress(
@@ -398,7 +440,26 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     }
     stopProducers = true;
     await Promise.all(running);
+    if (paused !== undefined && !(await paused.stop())) {
+      findings.push(`the stopped primary did not close cleanly: ${paused.errorOutput}`);
+    }
     await check(true);
+    if (paused !== undefined) {
+      reseeds += paused.final?.reseeds ?? 0;
+      staleReads += paused.final?.staleReads ?? 0;
+      for (const [code, count] of Object.entries(paused.refused)) {
+        refused[code] = (refused[code] ?? 0) + count;
+      }
+      const last = paused.acked.length - 1;
+      acknowledgedLost += await lostIn(
+        paused.dir,
+        paused.acked,
+        last,
+        size,
+        'stopped primary',
+        findings,
+      );
+    }
     reseeds += p.stats().shipper.reseeds;
     staleReads += p.stats().shipper.staleReads;
     await p.close();
@@ -409,6 +470,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     await Promise.allSettled(running);
     await primary?.close().catch(() => undefined);
     await standby?.close().catch(() => undefined);
+    await paused?.stop();
     for (const link of links) for (const proxy of link) await proxy.stop().catch(() => undefined);
     for (const node of cluster.nodes) node.process?.kill('SIGCONT');
     await cluster.stop();
@@ -416,8 +478,9 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   return {
     faults,
     stallsMs,
-    acknowledged: ackedCount,
+    acknowledged: ackedCount + (paused?.ackedCount ?? 0),
     acknowledgedLost,
+    acknowledgedMissingOnReplica: missingOnReplica,
     silentDivergences,
     reportedDivergences,
     reseeds,
@@ -430,119 +493,18 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   };
 }
 
-/** Acknowledged records of `acked` up to LSN `upTo` missing from the log in `dir`, or with other bytes. */
-async function lostIn(
-  dir: string,
-  acked: readonly number[],
-  upTo: number,
-  size: number,
-  where: string,
-  findings: string[],
-): Promise<number> {
-  const wal = await Wal.open(dir).storageIo('sync-fs').build();
-  const seen = new Set<number>();
-  try {
-    await wal.replay(1n, (r) => {
-      const i = acked[Number(r.lsn)];
-      if (i !== undefined && Buffer.from(r.payload).equals(nemesisPayload(i, size))) {
-        seen.add(Number(r.lsn));
-      }
-    });
-  } finally {
-    await wal.close();
-  }
-  let lost = 0;
-  for (let lsn = 1; lsn <= upTo; lsn++) {
-    if (acked[lsn] === undefined) continue;
-    if (!seen.has(lsn)) {
-      if (lost < 5) findings.push(`${where}: acknowledged LSN ${lsn} missing or different`);
-      lost++;
-    }
-  }
-  return lost;
-}
-
 /**
- * Reads every server's own copy of the stream from its store and checks it against the
- * log: each record's bytes are the append that got its LSN (acknowledged ones by number,
- * the others by their self-describing payload), copies agree LSN by LSN, and within a copy
- * each message follows on from the one before (going back only at a RESEED marker: a hole
- * or an overlap is a replica that lost or doubled records). Returns the disagreements,
- * counted silent unless Walnut reported one (`reported`). Copies that number the same
- * records with other sequences (JetStream's own replicas disagreeing while every copy
- * still agrees with the log) are counted in `tally.sequenceMismatches`, not as divergence.
+ * After a 'stop-primary' fault: waits (up to 120 s) for the stopped primary's next
+ * acknowledgement, and returns how long after its SIGSTOP it came (ms).
  */
-async function replicasDisagree(
-  cluster: NatsCluster,
-  acked: readonly number[],
-  size: number,
-  check: number,
+async function pausedStall(
+  paused: PausedPrimary,
+  before: { count: number; at: number },
   findings: string[],
-  reported: boolean,
-  tally: { messages: number; sequenceMismatches: number },
 ): Promise<number> {
-  let copies: Map<number, Buffer>[] = [];
-  for (let attempt = 0; attempt < 20; attempt++) {
-    copies = cluster.nodes.map((n) => readStreamCopy(n.spec.storeDir, STREAM));
-    const lasts = copies.map((c) => {
-      let last = 0;
-      for (const seq of c.keys()) if (seq > last) last = seq;
-      return last;
-    });
-    if (lasts.every((l) => l === lasts[0])) break;
-    await sleep(500);
-  }
-  let bad = 0;
-  const note = (what: string) => {
-    bad++;
-    if (bad <= 5) findings.push(`check ${check}: ${what}`);
-  };
-  const byLsn: number[] = [];
-  for (const [n, copy] of copies.entries()) {
-    const node = `n${n + 1}`;
-    tally.messages += copy.size;
-    let next: bigint | null = null;
-    for (const seq of [...copy.keys()].sort((a, b) => a - b)) {
-      const message = decodeMessage(copy.get(seq)!, `${node}#${seq}`);
-      if (message.kind === MessageKind.EPOCH) {
-        const reseed = (message.flags & RESEED_FLAG) !== 0;
-        if (next !== null && (reseed ? message.firstLsn > next : message.firstLsn !== next)) {
-          note(
-            `${node}'s copy: the marker at sequence ${seq} begins at LSN ${message.firstLsn}, after LSN ${next - 1n}`,
-          );
-        }
-        next = message.firstLsn;
-        continue;
-      }
-      if (next !== null && message.firstLsn !== next) {
-        note(
-          `${node}'s copy ${message.firstLsn > next ? 'lacks' : 'repeats'} LSNs at sequence ${seq} (LSN ${message.firstLsn} where ${next} was next)`,
-        );
-      }
-      next = message.lastLsn + 1n;
-      for (const r of message.records) {
-        const lsn = Number(r.lsn);
-        const payload = Buffer.from(r.payload);
-        const i = payload.length >= 4 ? payload.readUInt32LE(0) : -1;
-        if (i < 0 || !payload.equals(nemesisPayload(i, size))) {
-          note(`${node}'s copy holds bytes no append wrote at LSN ${lsn} (sequence ${seq})`);
-        } else if (acked[lsn] !== undefined && acked[lsn] !== i) {
-          note(
-            `${node}'s copy holds append ${i} at LSN ${lsn}, acknowledged as append ${acked[lsn]}`,
-          );
-        } else if (byLsn[lsn] !== undefined && byLsn[lsn] !== i) {
-          note(`the servers' copies hold appends ${byLsn[lsn]} and ${i} at LSN ${lsn}`);
-        } else {
-          byLsn[lsn] = i;
-        }
-      }
-    }
-  }
-  const seqs = new Set<number>();
-  for (const copy of copies) for (const seq of copy.keys()) seqs.add(seq);
-  for (const seq of seqs) {
-    const held = copies.map((c) => c.get(seq)).filter((b): b is Buffer => b !== undefined);
-    if (held.length > 1 && !held.every((b) => b.equals(held[0]!))) tally.sequenceMismatches++;
-  }
-  return reported ? 0 : bad;
+  const deadline = performance.now() + 120_000;
+  while (paused.ackedCount === before.count && performance.now() < deadline) await sleep(20);
+  if (paused.ackedCount > before.count) return paused.lastAckAt - before.at;
+  findings.push('stop-primary: the stopped primary acknowledged nothing 120 s after SIGCONT');
+  return performance.now() - before.at;
 }
