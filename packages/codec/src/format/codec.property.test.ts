@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { coreEntry, encodeLog, log, recordInput } from '../../test/arbitraries.js';
 import { WalErrorCode } from '../errors/errors.js';
 import { expectWalError } from '../testing/index.js';
+import { CompressionCodec } from './compression.js';
+import { BodyKind } from './constants.js';
 import { coreEntryFrameSize, decodeCoreEntryBody, encodeCoreEntryFrame } from './core-entry.js';
 import { sealFrame } from './frame.js';
 import {
@@ -94,8 +96,17 @@ describe('codec property: frames whose CRC matches but whose body was altered', 
           const scanner = new FrameScanner(buf);
           const scan = () => [...scanner.records()];
           // An edit that turns the kind byte into 0x05 makes the frame claim encryption.
-          if (buf[frame.start + 8] === 5) {
+          if (buf[frame.start + 8] === BodyKind.ENCRYPTED) {
             expectWalError(scan, WalErrorCode.KEY_MISSING);
+            return;
+          }
+          // One that makes it 0x06 claims compression: by a codec this build does not know, a
+          // newer writer's frame (never damage, as the CRC matches), else by zstd.
+          if (
+            buf[frame.start + 8] === BodyKind.COMPRESSED &&
+            buf[frame.start + 9] !== CompressionCodec.ZSTD
+          ) {
+            expectWalError(scan, WalErrorCode.UNSUPPORTED_FORMAT);
             return;
           }
           expect(scan).not.toThrow();
