@@ -144,6 +144,7 @@ export class WalRecordSource {
         this.mapped = [];
         break;
       }
+      if (await this.cutSinceMapped()) return true;
       this.readerWhole = segment.firstLsn >= this.cursor && segment.lastLsn <= this.upTo;
       // From now on the cursor is the LSN after this segment: it is read to its end.
       if (this.readerWhole) this.cursor = segment.lastLsn + 1n;
@@ -186,6 +187,28 @@ export class WalRecordSource {
     this.since = cuts.generation;
     this.mapped = [];
     this.mappedAt = 0;
+  }
+
+  /**
+   * A read-only opener maps a segment by the path its listing gave, and a cut in another
+   * process may have put a file of the new history there since (the kept prefix, grown past
+   * it): the CUT file is read after the mapping, as after every read (decision 0341). A cut
+   * found closes the mapping and judges what was handed out (`checkCuts`); the records that
+   * follow come through the engine's guarded reads.
+   */
+  private async cutSinceMapped(): Promise<boolean> {
+    const cuts = this.cuts;
+    if (cuts?.afterRead == null) return false;
+    try {
+      await cuts.afterRead();
+    } catch (error) {
+      this.closeReader(false);
+      throw error;
+    }
+    if (cuts.generation === this.since) return false;
+    this.closeReader(false);
+    this.checkCuts();
+    return true;
   }
 
   private async pause(): Promise<void> {

@@ -141,6 +141,9 @@ export class ReadSide {
           } while (await reader.more());
         } catch (error) {
           if (status.isClosed()) return;
+          // The reader may have read on past a cut that removed nothing it handed out: the
+          // records yielded are of its generation, and a cut before it is no news to them.
+          since = reader.cutGeneration;
           if (await this.cutMet(error, since)) continue;
           if (!isWalError(error, WalErrorCode.REPLAY_BELOW_FLOOR)) throw error;
           // A segment was deleted under the read: a truncation, if the floor moved past it
