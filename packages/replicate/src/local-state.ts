@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ioErrorFromNode, WalError, WalErrorCode } from '@walnut/codec';
+import { ioErrorFromNode, isNotFound, WalError, WalErrorCode } from '@walnut/codec';
 
 /**
  * What a log directory remembers about its replication, in `<dir>/REPLICATION` (JSON,
@@ -36,7 +36,7 @@ export function readLocalState(dir: string): LocalState | null {
   try {
     text = readFileSync(join(dir, STATE_FILE), 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (isNotFound(error)) return null;
     throw ioErrorFromNode(error, 'open', join(dir, STATE_FILE));
   }
   try {

@@ -35,7 +35,6 @@ import {
 import { TruncationQueue } from './files/truncation-queue.js';
 import { Listeners } from './listeners.js';
 import { type OpenedLog, openLog } from './open.js';
-import { buildParts, type Parts, planActive, prepareActiveSegment } from './parts.js';
 import { checkTime, TimeLookup } from './read/lsn-at-time.js';
 import { ReaderRefresh } from './read/reader-refresh.js';
 import type { ReplayPager } from './read/replay-pager.js';
@@ -55,6 +54,7 @@ import {
   refreshOnWriter,
   ringTooLate,
 } from './usage-errors.js';
+import { buildParts, type Parts, planActive, prepareActiveSegment } from './wiring.js';
 import { writeCloseMark } from './write/close-mark.js';
 import { type Failures, unwrittenAtClose } from './write/failures.js';
 import { appendEncrypted, appendPayloadRun } from './write/frame-appends.js';

@@ -1,5 +1,5 @@
 import type { TruncationQueue } from './files/truncation-queue.js';
-import type { Parts } from './parts.js';
+import type { Parts } from './wiring.js';
 
 /**
  * Waits until nothing the parts started is in flight: the writes, a rollback they caused,
