@@ -87,6 +87,12 @@ export interface NemesisReport {
    * with the log (JetStream's replicas numbering the log differently), over all checks.
    */
   readonly replicaSequenceMismatches: number;
+  /**
+   * Promotions refused because the cluster did not answer in time (`WAL_IO`), each followed
+   * by one of a fresh standby: a safe refusal, counted here, not a broken invariant. A
+   * promotion refused for anything else is a finding.
+   */
+  readonly promotionsUnanswered: number;
   /** What each broken invariant was, for the post-mortem. */
   readonly findings: string[];
 }
@@ -155,6 +161,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   >;
   const refused: Record<string, number> = {};
   const findings: string[] = [];
+  let promotionsUnanswered = 0;
   // LSN → the number of the append it acknowledged (a dense array: millions of entries).
   const acked: number[] = [];
   let ackedCount = 0;
@@ -401,7 +408,9 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
               p = await standby!.promote(primaryOptions);
               break;
             } catch (error) {
-              findings.push(`promote-partitioned: promotion ${attempt} failed: ${String(error)}`);
+              if (isWalError(error, 'WAL_IO')) promotionsUnanswered++;
+              else
+                findings.push(`promote-partitioned: promotion ${attempt} failed: ${String(error)}`);
               for (const proxy of standbyLink) await proxy.stop();
               ({ follower: standby, link: standbyLink } = await openStandby());
               if (attempt >= 3) throw error;
@@ -489,6 +498,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     checks,
     replicaMessagesCompared: tally.messages,
     replicaSequenceMismatches: tally.sequenceMismatches,
+    promotionsUnanswered,
     findings,
   };
 }
