@@ -34,6 +34,8 @@ export {
 export {
   CUT_FILE,
   CUT_FILE_MAX,
+  CUT_POLL_MS,
+  CUT_WAIT_MS,
   decodeCut,
   encodeCut,
   lowestCutSince,

@@ -1,4 +1,6 @@
 import {
+  CUT_POLL_MS,
+  CUT_WAIT_MS,
   isWalError,
   lowestCutSince,
   type SuffixCut,
@@ -8,9 +10,6 @@ import {
 } from '@walnut/codec';
 import { readFloor, readLastCut } from './log-dir.js';
 
-/** How long a replay waits for a writer's truncateAfter to finish before it gives up. */
-const CUT_WAIT_MS = 10_000;
-const CUT_POLL_MS = 5;
 /** Errors a cut beside a reader causes (it deletes and replaces files under it). */
 const CUT_SYMPTOMS = new Set<string>([
   WalErrorCode.CORRUPT,

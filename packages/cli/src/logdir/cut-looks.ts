@@ -1,5 +1,7 @@
 import {
   CUT_FILE,
+  CUT_POLL_MS,
+  CUT_WAIT_MS,
   decodeCut,
   lowestCutSince,
   type SuffixCut,
@@ -9,9 +11,6 @@ import {
 } from '@walnut/codec';
 import { readDecodedFile, readFloor } from './directory.js';
 
-/** How long a reader waits for a writer's truncateAfter to finish before it gives up. */
-const CUT_WAIT_MS = 10_000;
-const CUT_POLL_MS = 5;
 /** Looks a reader may take for one view: each one a cut beside it spoilt. */
 const LOOKS = 100;
 

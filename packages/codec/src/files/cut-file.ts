@@ -4,6 +4,14 @@ import { damagedFileError } from './damaged-file.js';
 /** Name of the file in a log directory recording its last suffix cut (FORMAT.md "Log directory"). */
 export const CUT_FILE = 'CUT';
 
+/**
+ * How long a reader waits for a writer's truncateAfter under way to finish (the files are
+ * half cut until then) before it gives up, and how often it reads CUT meanwhile: one rule
+ * for every reader (segmented's read-only opener, mmap-reader's replay, the CLI).
+ */
+export const CUT_WAIT_MS = 10_000;
+export const CUT_POLL_MS = 5;
+
 /** A suffix cut (`truncateAfter`) as the CUT file records it. */
 export interface SuffixCut {
   /** The log keeps the records up to this LSN and none after it. */

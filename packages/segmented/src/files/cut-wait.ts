@@ -1,11 +1,14 @@
 import { join } from 'node:path';
-import { CUT_FILE, type SuffixCut, WalError, WalErrorCode } from '@walnut/codec';
+import {
+  CUT_FILE,
+  CUT_POLL_MS,
+  CUT_WAIT_MS,
+  type SuffixCut,
+  WalError,
+  WalErrorCode,
+} from '@walnut/codec';
 import { lockOwner, type StorageIo } from '@walnut/storage-io';
 import { readCut } from './cut-after.js';
-
-/** How long a reader waits for a writer's truncateAfter to finish before it gives up. */
-export const CUT_WAIT_MS = 10_000;
-const CUT_POLL_MS = 5;
 
 /**
  * Whether a writer may hold the log in `dir`: its lock's owner file names a process not
