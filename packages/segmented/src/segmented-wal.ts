@@ -55,7 +55,7 @@ import {
   ringTooLate,
 } from './usage-errors.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './wiring.js';
-import { writeCloseMark } from './write/close-mark.js';
+import { writeCloseMark } from './write/durable-marks.js';
 import { type Failures, unwrittenAtClose } from './write/failures.js';
 import { appendEncrypted, appendPayloadRun } from './write/frame-appends.js';
 import {

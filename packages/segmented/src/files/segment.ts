@@ -51,6 +51,11 @@ export interface Segment {
    * dsync write, docs/decisions/0608-sync-round-as-one-dsync-write.md).
    */
   syncedEnd: number;
+  /**
+   * The durable end the last durable mark this process put in the segment states (0 before
+   * one): the next goes in once syncs covered a page more (write/durable-marks.ts).
+   */
+  markedEnd: number;
   /** Last LSN assigned into this segment (firstLsn - 1 while it holds none). */
   lastLsn: bigint;
   /** Last LSN of this segment whose write completed. */
@@ -110,6 +115,7 @@ export function plannedSegment(
     zeroedEnd: FILE_HEADER_SIZE,
     writebackEnd: FILE_HEADER_SIZE,
     syncedEnd: 0,
+    markedEnd: 0,
     lastLsn: firstLsn - 1n,
     writtenLsn: firstLsn - 1n,
     creating: null,
@@ -144,6 +150,7 @@ export function existingSegment(
     zeroedEnd: dataEnd,
     writebackEnd: dataEnd,
     syncedEnd: 0,
+    markedEnd: 0,
     lastLsn,
     writtenLsn: lastLsn,
     creating: null,

@@ -30,7 +30,10 @@ function newestSegmentBefore(
 }
 
 describe('lsnAtTime and segmentsBefore', () => {
-  it('equal a brute-force scan, over random appends, clock steps and segment sizes', async () => {
+  // Many small logs on memory: seconds alone, more on a loaded machine; not a timing.
+  it('equal a brute-force scan, over random appends, clock steps and segment sizes', {
+    timeout: 120_000,
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(

@@ -22,6 +22,7 @@ import {
 import { isNamed, type Segment } from '../files/segment.js';
 import type { Counters } from '../stats.js';
 import { alignDown, BLOCK, BlockTail, directBufferSize, newDirectBuffer } from './direct-io.js';
+import { markIfDue } from './durable-marks.js';
 import type { RollbackPoint } from './failures.js';
 import { newPendingWrite, type PendingWrite } from './pending-write.js';
 import type { WritebackAhead } from './writeback.js';
@@ -299,8 +300,9 @@ export class WritePipeline {
     options: { holdFlush?: boolean; full?: boolean; dsync?: boolean } = {},
   ): { write: PendingWrite; token: number } | null {
     if (this.bufLen === 0 && this.bufDataStart === this.bufOffset) return null;
-    this.seal();
     const seg = this.host.active();
+    if (this.tail === null) this.bufLen += markIfDue(seg, this.buf, this.bufLen, this.buf.length);
+    this.seal();
     const encodedEnd = this.bufOffset + this.bufLen;
     // The last boundary a frame of this buffer reached is alignDown(encodedEnd) whenever it
     // lies past the buffer's first block, so blockLsn and blockFrameStart describe it.
@@ -565,6 +567,7 @@ export class WritePipeline {
     seg.zeroedEnd = offset;
     seg.writebackEnd = Math.min(seg.writebackEnd, offset);
     seg.syncedEnd = Math.min(seg.syncedEnd, offset);
+    seg.markedEnd = Math.min(seg.markedEnd, offset);
     if (seg.writtenLsn > from - 1n) seg.writtenLsn = from - 1n;
     if (this.writtenLsn > from - 1n) this.writtenLsn = from - 1n;
     this.resetTo(offset, from, before);
