@@ -12,5 +12,6 @@ export type {
   ReplicationMode,
   WaitOptions,
 } from './options.js';
+export type { ReplicatedWalStats } from './primary-stats.js';
 export { type RejoinCut, type RejoinResult, rejoin } from './rejoin.js';
-export { ReplicatedWal, type ReplicatedWalStats } from './replicated-wal.js';
+export { ReplicatedWal } from './replicated-wal.js';
