@@ -4,7 +4,7 @@ import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
 import { Applier, GapError } from './applier.js';
 import { Backoff, pause } from './backoff.js';
 import { readLease, takeLease } from './lease.js';
-import { ClusterLink, describe } from './link.js';
+import { ClusterLink, describe, lastLsnInStream } from './link.js';
 import {
   highestEpoch,
   type LocalState,
@@ -77,7 +77,7 @@ export class Follower {
       (maxPayload) => openReplicaWal(dir, resolved.wal, maxPayload),
       async (wal) => {
         const position = await link.lastPosition();
-        const inStream = position.header === null ? 0n : position.header.lastLsn;
+        const inStream = lastLsnInStream(position);
         if (wal.lastLsn > inStream) {
           throw new WalError(
             WalErrorCode.DIVERGED,
@@ -452,7 +452,7 @@ export class Follower {
           await this.checkAgainstMark().catch((error: unknown) => {
             this.lastError = `reading the high-water mark: ${describe(error)}`;
           });
-          const inStream = position.header === null ? 0n : position.header.lastLsn;
+          const inStream = lastLsnInStream(position);
           if (position.seq < this.applier.lastSeq || inStream < this.applier.appended) {
             this.recheck = true;
             this.lastError = `the stream went back to sequence ${position.seq} (LSN ${inStream}) below this replica's ${this.applier.lastSeq} (LSN ${this.applier.appended})`;

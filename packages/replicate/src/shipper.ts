@@ -1,7 +1,13 @@
 import type { PubAck } from '@nats-io/jetstream';
 import type { WalRecordInput } from '@walnut/codec';
 import { Backoff, pause } from './backoff.js';
-import { type ClusterLink, describe, isRefusedExpectation, isWrongLastMsgId } from './link.js';
+import {
+  type ClusterLink,
+  describe,
+  isRefusedExpectation,
+  isWrongLastMsgId,
+  lastLsnInStream,
+} from './link.js';
 import type { Mark } from './mark.js';
 import {
   encodeRecordsMessage,
@@ -426,12 +432,7 @@ export class Shipper {
           );
           return [];
         }
-        const inStream =
-          header === null
-            ? 0n
-            : header.kind === MessageKind.EPOCH
-              ? header.firstLsn - 1n
-              : header.lastLsn;
+        const inStream = lastLsnInStream(position);
         const wentBack =
           header === null || header.epoch < this.epoch || inStream < this.replicatedLsn;
         const disagreement = wentBack
