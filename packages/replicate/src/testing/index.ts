@@ -1,5 +1,5 @@
 // The REPLICATION file's own reader and writer, for crash tests that cut power around it.
-export { type LocalState, readLocalState, writeLocalState } from '../local-state.js';
+export { type LocalState, readLocalState, writeLocalState } from '../local/local-state.js';
 export {
   type ClusterOptions as NatsClusterOptions,
   freePort,

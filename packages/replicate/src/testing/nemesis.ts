@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
-import { Follower } from '../follower.js';
-import { ReplicatedWal } from '../replicated-wal.js';
+import { Follower } from '../follower/follower.js';
+import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { NatsCluster, sleep, TcpProxy } from './nats-cluster.js';
 import { lostIn, replicasDisagree } from './nemesis-checks.js';
 import { nemesisPayload } from './nemesis-payload.js';

@@ -1,8 +1,8 @@
 import type { WalStats } from '@walnut/wal';
+import type { SegmentUploader } from '../cluster/uploader.js';
 import type { FencedReport } from './fencing.js';
 import type { Guarantee } from './guarantee.js';
 import type { Shipper } from './shipper.js';
-import type { SegmentUploader } from './uploader.js';
 
 export interface ReplicatedWalStats {
   readonly role: 'primary';

@@ -10,12 +10,12 @@ import {
   type WalRecord,
 } from '@walnut/codec';
 import { Batch, Wal, type WalOptions } from '@walnut/wal';
+import { type ClusterLink, describe } from '../cluster/link.js';
+import { decodeHeader, decodeMessage, MessageKind } from '../cluster/message.js';
+import { DEFAULT_MAX_PAYLOAD, recordSizeCap } from '../cluster/record-limit.js';
+import { listSegmentObjects, type SegmentObject } from '../cluster/uploader.js';
 import { Applier, GapError } from './applier.js';
-import { type ClusterLink, describe } from './link.js';
-import { decodeHeader, decodeMessage, MessageKind } from './message.js';
-import { DEFAULT_MAX_PAYLOAD, recordSizeCap } from './record-limit.js';
 import { recordInput, sameRecord } from './shipped-records.js';
-import { listSegmentObjects, type SegmentObject } from './uploader.js';
 
 /**
  * Opens a primary's local log: durability 'sync' always, and records no larger than

@@ -1,19 +1,25 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { jsonReady, pathOption } from '@walnut/codec';
 import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
-import { Applier, GapError } from './applier.js';
-import { Backoff, pause } from './backoff.js';
-import { readLease, takeLease } from './lease.js';
-import { ClusterLink, describe, lastLsnInStream } from './link.js';
+import { Backoff, pause } from '../cluster/backoff.js';
+import { readLease, takeLease } from '../cluster/lease.js';
+import { ClusterLink, describe, lastLsnInStream } from '../cluster/link.js';
+import { checkApplied, checkMark } from '../cluster/mark.js';
+import { decodeHeader } from '../cluster/message.js';
+import { Applier, GapError } from '../local/applier.js';
 import {
   highestEpoch,
   type LocalState,
   newLocalState,
   readStateFor,
   writeLocalState,
-} from './local-state.js';
-import { checkApplied, checkMark } from './mark.js';
-import { decodeHeader } from './message.js';
+} from '../local/local-state.js';
+import {
+  openOnLink,
+  openReplicaWal,
+  restoreFromObjects,
+  verifyAgainstStream,
+} from '../local/replica-log.js';
 import {
   checkWait,
   type FollowerOptions,
@@ -23,14 +29,8 @@ import {
   resolvePrimary,
   type WaitOptions,
   whenAborted,
-} from './options.js';
-import {
-  openOnLink,
-  openReplicaWal,
-  restoreFromObjects,
-  verifyAgainstStream,
-} from './replica-log.js';
-import { ReplicatedWal } from './replicated-wal.js';
+} from '../options.js';
+import { ReplicatedWal } from '../primary/replicated-wal.js';
 
 /** How often a consumer with nothing arriving looks at the stream. */
 const WATCH_MS = 2_000;

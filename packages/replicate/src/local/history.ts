@@ -1,6 +1,6 @@
 import type { Wal, WalRecord } from '@walnut/wal';
-import type { ClusterLink, StreamPosition } from './link.js';
-import { decodeHeader, decodeMessage, MessageKind } from './message.js';
+import type { ClusterLink, StreamPosition } from '../cluster/link.js';
+import { decodeHeader, decodeMessage, MessageKind } from '../cluster/message.js';
 import { sameRecord } from './shipped-records.js';
 
 /** Messages walked back from the stream's end, at most, looking for this log's content. */

@@ -1,14 +1,14 @@
 import type { PubAck } from '@nats-io/jetstream';
 import type { WalRecordInput } from '@walnut/codec';
-import { Backoff, pause } from './backoff.js';
+import { Backoff, pause } from '../cluster/backoff.js';
 import {
   type ClusterLink,
   describe,
   isRefusedExpectation,
   isWrongLastMsgId,
   lastLsnInStream,
-} from './link.js';
-import type { Mark } from './mark.js';
+} from '../cluster/link.js';
+import type { Mark } from '../cluster/mark.js';
 import {
   encodeRecordsMessage,
   MESSAGE_OVERHEAD,
@@ -18,8 +18,8 @@ import {
   messageId,
   RESEED_FLAG,
   recordCost,
-} from './message.js';
-import { beginRun, type EpochRun, extendRun, extendRunTo } from './running-checksum.js';
+} from '../cluster/message.js';
+import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
 
 /** A message sent: kept until the stream holds it, so a resend is the very same bytes. */

@@ -1,16 +1,16 @@
 import { type KeyRing, pathOption } from '@walnut/codec';
 import { isWalError, type Wal, WalError, WalErrorCode } from '@walnut/wal';
-import { type LeaseEntry, readLease, takeLease } from './lease.js';
-import { ClusterLink } from './link.js';
+import { type LeaseEntry, readLease, takeLease } from '../cluster/lease.js';
+import { ClusterLink } from '../cluster/link.js';
 import {
   highestEpoch,
   type LocalState,
   newLocalState,
   readStateFor,
   writeLocalState,
-} from './local-state.js';
-import { type PrimaryOptions, type ResolvedPrimary, resolvePrimary } from './options.js';
-import { openLocalWal, openOnLink, verifyAgainstStream } from './replica-log.js';
+} from '../local/local-state.js';
+import { openLocalWal, openOnLink, verifyAgainstStream } from '../local/replica-log.js';
+import { type PrimaryOptions, type ResolvedPrimary, resolvePrimary } from '../options.js';
 
 /** Starts the primary once its lease is taken (`ReplicatedWal.begin`). */
 export type BeginPrimary<T> = (

@@ -15,9 +15,9 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { type ObjectStore, Objm, setSha256Backend } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, WalErrorCode } from '@walnut/codec';
+import { names, type ResolvedCluster, type ResolvedPrimary } from '../options.js';
 import { Backoff, pause } from './backoff.js';
 import { decodeHeader, type MessageHeader, MessageKind, messageCrc } from './message.js';
-import { names, type ResolvedCluster, type ResolvedPrimary } from './options.js';
 
 /** JetStream's error code for a publish whose expected last sequence was not the stream's. */
 export const WRONG_LAST_SEQUENCE = 10071;

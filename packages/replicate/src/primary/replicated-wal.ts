@@ -7,33 +7,33 @@ import {
   WalErrorCode,
   type WalRecordInput,
 } from '@walnut/wal';
-import { AckWaiters } from './ack-waiters.js';
-import { pause } from './backoff.js';
-import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
-import { type FencedReport, Fencing } from './fencing.js';
-import { guarantee } from './guarantee.js';
-import { historyEnd } from './history.js';
-import { type LeaseEntry, watchLease } from './lease.js';
-import type { ClusterLink } from './link.js';
-import { type LocalState, writeLocalState } from './local-state.js';
-import { MarkKeeper } from './mark.js';
+import { pause } from '../cluster/backoff.js';
+import { type LeaseEntry, watchLease } from '../cluster/lease.js';
+import type { ClusterLink } from '../cluster/link.js';
+import { MarkKeeper } from '../cluster/mark.js';
+import { maxMessageBytes, recordSizeCap, recordTooLarge } from '../cluster/record-limit.js';
+import { SegmentUploader } from '../cluster/uploader.js';
+import { historyEnd } from '../local/history.js';
+import { type LocalState, writeLocalState } from '../local/local-state.js';
+import { copyRecord, recordInput } from '../local/shipped-records.js';
 import {
   checkRecord,
   checkWait,
   type PrimaryOptions,
   type ResolvedPrimary,
   type WaitOptions,
-} from './options.js';
+} from '../options.js';
+import { AckWaiters } from './ack-waiters.js';
+import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
+import { type FencedReport, Fencing } from './fencing.js';
+import { guarantee } from './guarantee.js';
 import { openPrimary } from './primary-open.js';
 import type { ReplicatedWalStats } from './primary-stats.js';
-import { maxMessageBytes, recordSizeCap, recordTooLarge } from './record-limit.js';
 import { ReplicationLag } from './replication-lag.js';
 import { Reseeder } from './reseed.js';
 import { SharedSync } from './shared-sync.js';
-import { copyRecord, recordInput } from './shipped-records.js';
 import { Shipper } from './shipper.js';
 import type { LoggedRecord } from './shipper-seam.js';
-import { SegmentUploader } from './uploader.js';
 
 /**
  * A Walnut log whose records are also stored in a NATS JetStream stream, for followers

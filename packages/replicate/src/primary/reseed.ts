@@ -1,10 +1,10 @@
 import type { Wal } from '@walnut/wal';
-import { heldOfThisHistory } from './history.js';
-import { type LeaseEntry, readLease, takeLease } from './lease.js';
-import type { ClusterLink } from './link.js';
-import { highestEpoch, type LocalState } from './local-state.js';
-import { encodeEpochMessage } from './message.js';
-import type { ResolvedPrimary } from './options.js';
+import { type LeaseEntry, readLease, takeLease } from '../cluster/lease.js';
+import type { ClusterLink } from '../cluster/link.js';
+import { encodeEpochMessage } from '../cluster/message.js';
+import { heldOfThisHistory } from '../local/history.js';
+import { highestEpoch, type LocalState } from '../local/local-state.js';
+import type { ResolvedPrimary } from '../options.js';
 import type { Reseed } from './shipper-seam.js';
 
 /** What a re-seed reads of its primary and tells it. */

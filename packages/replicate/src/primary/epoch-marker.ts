@@ -1,9 +1,14 @@
 import { type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import type { Wal } from '@walnut/wal';
-import { pause } from './backoff.js';
-import { type ClusterLink, describe, isRefusedExpectation, lastLsnInStream } from './link.js';
-import { encodeEpochMessage } from './message.js';
-import { catchUp, verifyAgainstStream } from './replica-log.js';
+import { pause } from '../cluster/backoff.js';
+import {
+  type ClusterLink,
+  describe,
+  isRefusedExpectation,
+  lastLsnInStream,
+} from '../cluster/link.js';
+import { encodeEpochMessage } from '../cluster/message.js';
+import { catchUp, verifyAgainstStream } from '../local/replica-log.js';
 
 /** Where a new epoch's shipping starts. */
 export interface EpochStart {
