@@ -13,14 +13,21 @@ import {
 
 const { EIO } = Errno;
 
-/** The I/O counters of `PortableWalStats`. */
+/** What the file's I/O did, as `PortableWalWriter.stats()` reports it. */
 export interface PortableCounters {
+  /** I/O operations handed to the StorageIo (writes and fdatasyncs). */
   submitted: number;
+  /** Completions collected for them. */
   completed: number;
+  /** Bytes written successfully (file header excluded). */
   bytes: number;
+  /** Batches executed successfully by `flushBatch` (or by `appendBatched` reaching the limit). */
   batches: number;
+  /** fdatasyncs that ran (successful or not). */
   syncs: number;
+  /** Operations that completed with an error. */
   failures: number;
+  /** Operations cancelled because the operation they were chained to failed. */
   cancelled: number;
 }
 

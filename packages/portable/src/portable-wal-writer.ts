@@ -12,7 +12,7 @@ import { type IoLock, resolveStorage, type StorageIo } from '@walnut/storage-io'
 import { cutPortableAfter } from './cut-portable.js';
 import { openPortableFile } from './open-portable-file.js';
 import { encodeBatches, keptBatchError, PendingBatches } from './pending-batches.js';
-import { PortableFile } from './portable-file.js';
+import { type PortableCounters, PortableFile } from './portable-file.js';
 import {
   type PortableContent,
   type PortableWalWriterConfig,
@@ -21,21 +21,7 @@ import {
 import type { PortableRecovery } from './scan-portable.js';
 import { SerialQueue } from './serial-queue.js';
 
-export interface PortableWalStats {
-  /** I/O operations handed to the StorageIo (writes and fdatasyncs). */
-  submitted: number;
-  /** Completions collected for them. */
-  completed: number;
-  /** Bytes written successfully (file header excluded). */
-  bytes: number;
-  /** Batches executed successfully by `flushBatch` (or by `appendBatched` reaching the limit). */
-  batches: number;
-  /** fdatasyncs that ran (successful or not). */
-  syncs: number;
-  /** Operations that completed with an error. */
-  failures: number;
-  /** Operations cancelled because the operation they were chained to failed. */
-  cancelled: number;
+export interface PortableWalStats extends PortableCounters {
   /** Backend in use and why. */
   backend: string;
   backendReason: string;

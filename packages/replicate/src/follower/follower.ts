@@ -262,14 +262,14 @@ export class Follower {
           'the follower was promoted; wait on the new primary instead',
         ),
       );
-      return await ReplicatedWal.begin(
-        this.dir,
-        this.wal,
-        this.link,
-        this.state,
+      return await ReplicatedWal.begin({
+        dir: this.dir,
+        wal: this.wal,
+        link: this.link,
+        state: this.state,
         lease,
-        primaryOptions,
-      );
+        options: primaryOptions,
+      });
     } catch (error) {
       this.closed = true;
       await this.wal.close().catch(() => undefined);

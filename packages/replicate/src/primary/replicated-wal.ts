@@ -8,7 +8,7 @@ import {
   type WalRecordInput,
 } from '@walnut/wal';
 import { pause } from '../cluster/backoff.js';
-import { type LeaseEntry, watchLease } from '../cluster/lease.js';
+import { watchLease } from '../cluster/lease.js';
 import type { ClusterLink } from '../cluster/link.js';
 import { MarkKeeper } from '../cluster/mark.js';
 import { maxMessageBytes, recordSizeCap, recordTooLarge } from '../cluster/record-limit.js';
@@ -27,7 +27,7 @@ import { AckWaiters } from './ack-waiters.js';
 import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
 import { type FencedReport, Fencing } from './fencing.js';
 import { guarantee } from './guarantee.js';
-import { openPrimary } from './primary-open.js';
+import { type LeasedPrimary, openPrimary } from './primary-open.js';
 import type { ReplicatedWalStats } from './primary-stats.js';
 import { ReplicationLag } from './replication-lag.js';
 import { Reseeder } from './reseed.js';
@@ -49,21 +49,15 @@ export class ReplicatedWal {
    * and starts shipping.
    */
   static open(dir: string | URL, options: PrimaryOptions): Promise<ReplicatedWal> {
-    return openPrimary(dir, options, (...started) => ReplicatedWal.begin(...started));
+    return openPrimary(dir, options, (leased) => ReplicatedWal.begin(leased));
   }
 
   /**
    * @internal With the lease taken: brings the local log level with the stream, publishes
    * the epoch marker right after the stream's last message, and starts shipping.
    */
-  static async begin(
-    dir: string,
-    wal: Wal,
-    link: ClusterLink,
-    state: LocalState,
-    lease: LeaseEntry,
-    options: ResolvedPrimary,
-  ): Promise<ReplicatedWal> {
+  static async begin(leased: LeasedPrimary): Promise<ReplicatedWal> {
+    const { dir, wal, link, state, lease, options } = leased;
     const epoch = lease.lease.epoch;
     const start = await publishEpochMarker(link, wal, epoch, options.wal.encryption);
     const primary = new ReplicatedWal(dir, wal, link, state, epoch, options, start);
