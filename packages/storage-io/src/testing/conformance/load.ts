@@ -1,13 +1,10 @@
 import { readFully } from '../../contract/read-fully.js';
-import { type ConformanceSuite, collect, expectBytes, MiB, pattern } from './suite.js';
-import { expect, it } from './vitest-lazy.js';
+import { type ConformanceSuite, check, collect, expectBytes, MiB, pattern } from './suite.js';
+import { expect } from './vitest-lazy.js';
 
 /** Load a backend must carry: many operations in flight, one large buffer, many callers at once. */
 export function loadChecks(suite: ConformanceSuite): void {
-  const { timeout } = suite;
-
-  it('keeps at least 1024 operations in flight', { timeout }, async () => {
-    const { io, openFile } = suite;
+  check(suite, 'keeps at least 1024 operations in flight', async ({ io, openFile }) => {
     const fd = await openFile();
     const count = 2048;
     const block = 4096;
@@ -29,8 +26,7 @@ export function loadChecks(suite: ConformanceSuite): void {
     expectBytes(probe, Buffer.alloc(block, 1234 & 0xff));
   });
 
-  it('writes a single 64 MiB buffer', { timeout }, async () => {
-    const { io, openFile } = suite;
+  check(suite, 'writes a single 64 MiB buffer', async ({ io, openFile }) => {
     const fd = await openFile();
     const size = 64 * MiB;
     const data = Buffer.allocUnsafe(size);
@@ -43,8 +39,7 @@ export function loadChecks(suite: ConformanceSuite): void {
     expectBytes(tail, data.subarray(size - 4096));
   });
 
-  it('serves promise helpers from many interleaved callers', { timeout }, async () => {
-    const { io, openFile } = suite;
+  check(suite, 'serves promise helpers from many interleaved callers', async ({ io, openFile }) => {
     const fd = await openFile();
     const callers = 64;
     const region = 3000;

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import type { IoCompletion, IoFd, StorageIo } from '../../contract/types.js';
-import { expect } from './vitest-lazy.js';
+import { expect, it } from './vitest-lazy.js';
 
 export interface ConformanceOptions {
   /** When set, the suite is registered but skipped, with this reason in its title. */
@@ -64,4 +64,16 @@ export async function collect(io: StorageIo, count: number): Promise<IoCompletio
     all.push(...batch);
   }
   return all;
+}
+
+/**
+ * Registers one check under the suite's timeout; `body` gets the suite when the check runs,
+ * so the backend and directory it reads are that test's.
+ */
+export function check(
+  suite: ConformanceSuite,
+  title: string,
+  body: (running: ConformanceSuite) => Promise<void> | void,
+): void {
+  it(title, { timeout: suite.timeout }, () => body(suite));
 }
