@@ -1,7 +1,3 @@
-export {
-  type PortableContent,
-  type PortableWalStats,
-  PortableWalWriter,
-  type PortableWalWriterConfig,
-} from './portable-wal-writer.js';
+export type { PortableContent, PortableWalWriterConfig } from './portable-options.js';
+export { type PortableWalStats, PortableWalWriter } from './portable-wal-writer.js';
 export type { PortableRecovery } from './scan-portable.js';

@@ -6,7 +6,8 @@ import { decodeFileHeader, FILE_HEADER_SIZE, FrameScanner, isWalError } from '@w
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { PortableWalWriter, type PortableWalWriterConfig } from './portable-wal-writer.js';
+import type { PortableWalWriterConfig } from './portable-options.js';
+import { PortableWalWriter } from './portable-wal-writer.js';
 
 const FILE = '/portable/log.wal';
 

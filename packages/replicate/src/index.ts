@@ -1,9 +1,8 @@
 // The errors every call rejects with, as @walnut/wal exports them (the same classes).
 export { isWalError, WalError, WalErrorCode } from '@walnut/wal';
-export type { FencedReport } from './fencing.js';
-export { Follower, type FollowerStats } from './follower.js';
-export type { Guarantee } from './guarantee.js';
-export type { Lease } from './lease.js';
+export type { Lease } from './cluster/lease.js';
+export { Follower, type FollowerStats } from './follower/follower.js';
+export { type RejoinCut, type RejoinResult, rejoin } from './follower/rejoin.js';
 export type {
   ClusterOptions,
   FollowerOptions,
@@ -12,5 +11,7 @@ export type {
   ReplicationMode,
   WaitOptions,
 } from './options.js';
-export { type RejoinCut, type RejoinResult, rejoin } from './rejoin.js';
-export { ReplicatedWal, type ReplicatedWalStats } from './replicated-wal.js';
+export type { FencedReport } from './primary/fencing.js';
+export type { Guarantee } from './primary/guarantee.js';
+export type { ReplicatedWalStats } from './primary/primary-stats.js';
+export { ReplicatedWal } from './primary/replicated-wal.js';

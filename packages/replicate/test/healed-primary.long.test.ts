@@ -2,14 +2,14 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
-import { Follower, ReplicatedWal } from '../src/index.js';
 import {
   decodeHeader,
   decodeMessage,
   encodeRecordsMessage,
   MessageKind,
   RESEED_FLAG,
-} from '../src/message.js';
+} from '../src/cluster/message.js';
+import { Follower, ReplicatedWal } from '../src/index.js';
 import { names } from '../src/options.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
 import { contiguous, readLog, streamName, useReplication } from './helpers.js';

@@ -4,8 +4,8 @@ import { Kvm } from '@nats-io/kv';
 import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { isWalError, type WalError } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
+import { readLease, takeLease } from '../src/cluster/lease.js';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { readLease, takeLease } from '../src/lease.js';
 import { sleep, TcpProxy } from '../src/testing/index.js';
 import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 

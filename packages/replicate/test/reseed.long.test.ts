@@ -1,8 +1,8 @@
 import { payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
+import type { ClusterLink } from '../src/cluster/link.js';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import type { ClusterLink } from '../src/link.js';
-import { readLocalState } from '../src/local-state.js';
+import { readLocalState } from '../src/local/local-state.js';
 import { names } from '../src/options.js';
 import { type NatsCluster, sleep } from '../src/testing/index.js';
 import { readLog, streamName, useReplication } from './helpers.js';

@@ -1,8 +1,8 @@
 import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readLease } from '../src/cluster/lease.js';
+import type { ClusterLink, StreamPosition } from '../src/cluster/link.js';
 import { Follower, ReplicatedWal } from '../src/index.js';
-import { readLease } from '../src/lease.js';
-import type { ClusterLink, StreamPosition } from '../src/link.js';
 import { NatsCluster, sleep } from '../src/testing/index.js';
 import {
   closedAfterEach,

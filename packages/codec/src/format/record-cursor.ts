@@ -12,7 +12,7 @@ import {
   RecordFlag,
   TIME_FIELD_SIZE,
 } from './constants.js';
-import type { WalRecord } from './records.js';
+import type { WalRecord } from './record-input.js';
 
 const TWO_32 = 4294967296;
 /** The high word of every u64 below 2^53. */

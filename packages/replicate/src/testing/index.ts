@@ -1,13 +1,11 @@
 // The REPLICATION file's own reader and writer, for crash tests that cut power around it.
-export { type LocalState, readLocalState, writeLocalState } from '../local-state.js';
+export { type LocalState, readLocalState, writeLocalState } from '../local/local-state.js';
 export {
   type ClusterOptions as NatsClusterOptions,
-  freePort,
   NatsCluster,
   NatsNode,
   natsServerBinary,
   sleep,
-  TcpProxy,
 } from './nats-cluster.js';
 export {
   FAULT_KINDS,
@@ -17,5 +15,7 @@ export {
   nemesisPayload,
   runNemesis,
 } from './nemesis.js';
+export { freePort } from './ports.js';
 export { RouteProxy } from './route-proxy.js';
 export { readStreamCopy } from './stream-files.js';
+export { TcpProxy } from './tcp-proxy.js';

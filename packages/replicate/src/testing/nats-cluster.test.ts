@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePorts, NatsCluster, sleep } from './nats-cluster.js';
+import { NatsCluster, sleep } from './nats-cluster.js';
+import { freePorts } from './ports.js';
 
 describe('freePorts', () => {
   it('hands out distinct loopback ports that are free to bind', async () => {

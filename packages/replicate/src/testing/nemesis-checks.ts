@@ -1,5 +1,5 @@
 import { Wal } from '@walnut/wal';
-import { decodeMessage, MessageKind, RESEED_FLAG } from '../message.js';
+import { decodeMessage, MessageKind, RESEED_FLAG } from '../cluster/message.js';
 import { type NatsCluster, sleep } from './nats-cluster.js';
 import { nemesisPayload } from './nemesis-payload.js';
 import { readStreamCopy } from './stream-files.js';

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
-import { Follower } from '../follower.js';
-import { ReplicatedWal } from '../replicated-wal.js';
-import { NatsCluster, sleep, TcpProxy } from './nats-cluster.js';
+import { Follower } from '../follower/follower.js';
+import { ReplicatedWal } from '../primary/replicated-wal.js';
+import { NatsCluster, sleep } from './nats-cluster.js';
 import { lostIn, replicasDisagree } from './nemesis-checks.js';
 import { nemesisPayload } from './nemesis-payload.js';
 import { PausedPrimary } from './paused-primary.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 /** The faults the nemesis injects into a 3-node cluster while producers append. */
 export const FAULT_KINDS = [

@@ -6,7 +6,7 @@
 //   f <code>                 an append was refused with this code
 //   s <reseeds> <staleReads> <diverged 0|1>   on SIGTERM, after the producers stopped
 import { isWalError } from '@walnut/wal';
-import { ReplicatedWal } from '../replicated-wal.js';
+import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { sleep } from './nats-cluster.js';
 import { nemesisPayload } from './nemesis-payload.js';
 import type { PausedPrimaryArgs } from './paused-primary.js';

@@ -1,5 +1,5 @@
 import { type Server, type Socket, connect as tcpConnect } from 'node:net';
-import { listeningOnAnyPort } from './nats-cluster.js';
+import { listeningOnAnyPort } from './ports.js';
 
 const LOOPBACK = '127.0.0.1';
 /** How much of a connection's first bytes is searched for the connecting server's name. */

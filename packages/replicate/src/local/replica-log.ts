@@ -10,20 +10,12 @@ import {
   type WalRecord,
 } from '@walnut/codec';
 import { Batch, Wal, type WalOptions } from '@walnut/wal';
+import { type ClusterLink, describe } from '../cluster/link.js';
+import { decodeHeader, decodeMessage, MessageKind } from '../cluster/message.js';
+import { DEFAULT_MAX_PAYLOAD, recordSizeCap } from '../cluster/record-limit.js';
+import { listSegmentObjects, type SegmentObject } from '../cluster/uploader.js';
 import { Applier, GapError } from './applier.js';
-import { type ClusterLink, describe } from './link.js';
-import { decodeHeader, decodeMessage, MESSAGE_OVERHEAD, MessageKind } from './message.js';
 import { recordInput, sameRecord } from './shipped-records.js';
-import { listSegmentObjects, type SegmentObject } from './uploader.js';
-
-/**
- * The largest record (payload + meta), or batch, a primary takes: one stream message must
- * hold it beside JetStream's headers, the message header and the codec's framing (a
- * follower appends a whole message as one batch).
- */
-export function recordSizeCap(maxPayload: number | undefined): number {
-  return (maxPayload ?? 1024 * 1024) - 512 - MESSAGE_OVERHEAD - 64;
-}
 
 /**
  * Opens a primary's local log: durability 'sync' always, and records no larger than
@@ -38,7 +30,7 @@ export async function openLocalWal(
   const cap = recordSizeCap(maxPayload);
   if (typeof options.maxRecordSize === 'number' && options.maxRecordSize > cap) {
     invalidArgument(
-      `options.wal.maxRecordSize is ${options.maxRecordSize}, but a replicated record must fit one stream message: at most ${cap} bytes on this cluster (its servers' max_payload, ${maxPayload ?? 1024 * 1024}, less the message's framing); use wal.maxRecordSize ≤ ${cap}, or raise max_payload in the servers' config`,
+      `options.wal.maxRecordSize is ${options.maxRecordSize}, but a replicated record must fit one stream message: at most ${cap} bytes on this cluster (its servers' max_payload, ${maxPayload ?? DEFAULT_MAX_PAYLOAD}, less the message's framing); use wal.maxRecordSize ≤ ${cap}, or raise max_payload in the servers' config`,
     );
   }
   return Wal.open(dir)
@@ -80,7 +72,7 @@ export async function openReplicaWal(
   options: WalOptions,
   maxPayload: number | undefined,
 ): Promise<Wal> {
-  const payload = maxPayload ?? 1024 * 1024;
+  const payload = maxPayload ?? DEFAULT_MAX_PAYLOAD;
   return Wal.open(dir)
     .options({
       ...options,

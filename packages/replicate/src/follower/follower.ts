@@ -1,19 +1,25 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { jsonReady, pathOption } from '@walnut/codec';
 import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
-import { Applier, GapError } from './applier.js';
-import { Backoff, pause } from './backoff.js';
-import { readLease, takeLease } from './lease.js';
-import { ClusterLink, describe } from './link.js';
+import { Backoff, pause } from '../cluster/backoff.js';
+import { readLease, takeLease } from '../cluster/lease.js';
+import { ClusterLink, describe, lastLsnInStream } from '../cluster/link.js';
+import { checkApplied, checkMark } from '../cluster/mark.js';
+import { decodeHeader } from '../cluster/message.js';
+import { Applier, GapError } from '../local/applier.js';
 import {
   highestEpoch,
   type LocalState,
   newLocalState,
   readStateFor,
   writeLocalState,
-} from './local-state.js';
-import { checkApplied, checkMark } from './mark.js';
-import { decodeHeader } from './message.js';
+} from '../local/local-state.js';
+import {
+  openOnLink,
+  openReplicaWal,
+  restoreFromObjects,
+  verifyAgainstStream,
+} from '../local/replica-log.js';
 import {
   checkWait,
   type FollowerOptions,
@@ -23,14 +29,8 @@ import {
   resolvePrimary,
   type WaitOptions,
   whenAborted,
-} from './options.js';
-import {
-  openOnLink,
-  openReplicaWal,
-  restoreFromObjects,
-  verifyAgainstStream,
-} from './replica-log.js';
-import { ReplicatedWal } from './replicated-wal.js';
+} from '../options.js';
+import { ReplicatedWal } from '../primary/replicated-wal.js';
 
 /** How often a consumer with nothing arriving looks at the stream. */
 const WATCH_MS = 2_000;
@@ -77,7 +77,7 @@ export class Follower {
       (maxPayload) => openReplicaWal(dir, resolved.wal, maxPayload),
       async (wal) => {
         const position = await link.lastPosition();
-        const inStream = position.header === null ? 0n : position.header.lastLsn;
+        const inStream = lastLsnInStream(position);
         if (wal.lastLsn > inStream) {
           throw new WalError(
             WalErrorCode.DIVERGED,
@@ -262,14 +262,14 @@ export class Follower {
           'the follower was promoted; wait on the new primary instead',
         ),
       );
-      return await ReplicatedWal.begin(
-        this.dir,
-        this.wal,
-        this.link,
-        this.state,
+      return await ReplicatedWal.begin({
+        dir: this.dir,
+        wal: this.wal,
+        link: this.link,
+        state: this.state,
         lease,
-        primaryOptions,
-      );
+        options: primaryOptions,
+      });
     } catch (error) {
       this.closed = true;
       await this.wal.close().catch(() => undefined);
@@ -452,7 +452,7 @@ export class Follower {
           await this.checkAgainstMark().catch((error: unknown) => {
             this.lastError = `reading the high-water mark: ${describe(error)}`;
           });
-          const inStream = position.header === null ? 0n : position.header.lastLsn;
+          const inStream = lastLsnInStream(position);
           if (position.seq < this.applier.lastSeq || inStream < this.applier.appended) {
             this.recheck = true;
             this.lastError = `the stream went back to sequence ${position.seq} (LSN ${inStream}) below this replica's ${this.applier.lastSeq} (LSN ${this.applier.appended})`;

@@ -1,6 +1,6 @@
 import type { Wal, WalRecord } from '@walnut/wal';
-import type { ClusterLink, StreamPosition } from './link.js';
-import { decodeMessage, MessageKind } from './message.js';
+import type { ClusterLink, StreamPosition } from '../cluster/link.js';
+import { decodeHeader, decodeMessage, MessageKind } from '../cluster/message.js';
 import { sameRecord } from './shipped-records.js';
 
 /** Messages walked back from the stream's end, at most, looking for this log's content. */
@@ -41,4 +41,38 @@ async function holdsSame(wal: Wal, records: readonly WalRecord[]): Promise<boole
     i++;
   }
   return i === records.length;
+}
+
+/**
+ * After a takeover: the last of a fenced primary's LSNs in the stream's history. The next
+ * epoch's marker says where it begins; without one yet, the last message of `epoch` stored
+ * after sequence `afterSeq` (up to which LSN `replicatedLsn` was acknowledged). Looks at no
+ * more than `maxInFlight` messages, all that could have been in flight; never past the
+ * local log's last LSN.
+ */
+export async function historyEnd(
+  link: ClusterLink,
+  wal: Wal,
+  epoch: number,
+  afterSeq: number,
+  replicatedLsn: bigint,
+  maxInFlight: number,
+): Promise<bigint> {
+  let inHistory = replicatedLsn;
+  const from = afterSeq + 1;
+  for (let seq = from; seq <= from + maxInFlight; seq++) {
+    const data = await link.messageAt(seq);
+    if (data === null) break;
+    const header = decodeHeader(data, `${link.names.stream}#${seq}`);
+    if (header.epoch > epoch) {
+      if (header.kind === MessageKind.EPOCH) inHistory = header.lastLsn;
+      break;
+    }
+    if (header.epoch === epoch && header.kind === MessageKind.RECORDS) {
+      inHistory = header.lastLsn;
+    }
+  }
+  const last = wal.lastLsn;
+  if (last < inHistory) return last;
+  return inHistory;
 }

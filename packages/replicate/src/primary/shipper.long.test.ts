@@ -1,14 +1,19 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { type ClusterLink, type Expected, WRONG_LAST_MSG_ID, WRONG_LAST_SEQUENCE } from './link.js';
+import {
+  type ClusterLink,
+  type Expected,
+  WRONG_LAST_MSG_ID,
+  WRONG_LAST_SEQUENCE,
+} from '../cluster/link.js';
 import {
   decodeHeader,
   decodeMessage,
   encodeEpochMessage,
   encodeRecordsMessage,
   messageCrc,
-} from './message.js';
+} from '../cluster/message.js';
 import { LINGER_MS, Shipper } from './shipper.js';
 
 /** What one publish does, in the order they come: store and answer, or fail around storing. */

@@ -1,10 +1,10 @@
 import { pathOption, WalError, WalErrorCode, type WalRecord } from '@walnut/codec';
+import { ClusterLink } from '../cluster/link.js';
+import { decodeHeader, type MessageHeader, MessageKind } from '../cluster/message.js';
+import { readStateFor, writeLocalState } from '../local/local-state.js';
+import { openOnLink, openReplicaWal, verifyAgainstStream } from '../local/replica-log.js';
+import { type FollowerOptions, resolveFollower } from '../options.js';
 import { Follower } from './follower.js';
-import { ClusterLink } from './link.js';
-import { readStateFor, writeLocalState } from './local-state.js';
-import { decodeHeader, type MessageHeader, MessageKind } from './message.js';
-import { type FollowerOptions, resolveFollower } from './options.js';
-import { openOnLink, openReplicaWal, verifyAgainstStream } from './replica-log.js';
 
 /** What `rejoin` cut from the old primary's log: the records the history never had. */
 export interface RejoinCut {

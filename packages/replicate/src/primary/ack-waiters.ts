@@ -1,6 +1,6 @@
 import type { WalError } from '@walnut/wal';
+import { whenAborted } from '../options.js';
 import type { Fencing } from './fencing.js';
-import { whenAborted } from './options.js';
 
 interface Waiter {
   readonly lsn: bigint;

@@ -2,7 +2,7 @@ import { WalError, WalErrorCode } from '@walnut/codec';
 import { expectWalError, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { describe, expect, it } from 'vitest';
-import type { ClusterLink } from './link.js';
+import type { ClusterLink } from '../cluster/link.js';
 import { catchUp, openOnLink } from './replica-log.js';
 
 function fakeLink(): { link: ClusterLink; closed: () => boolean } {

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { WalErrorCode } from '@walnut/codec';
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Follower } from './follower.js';
+import { Follower } from '../follower/follower.js';
+import { rejoin } from '../follower/rejoin.js';
+import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { newLocalState, readStateFor, writeLocalState } from './local-state.js';
-import { rejoin } from './rejoin.js';
-import { ReplicatedWal } from './replicated-wal.js';
 
 const root = tempDir('walnut-local-state-');
 afterAll(removeTempDirs);

@@ -6,54 +6,34 @@ import {
   WalError,
   WalErrorCode,
   type WalRecordInput,
-  type WalStats,
 } from '@walnut/wal';
-import { AckWaiters } from './ack-waiters.js';
-import { pause } from './backoff.js';
-import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
-import { type FencedReport, Fencing } from './fencing.js';
-import { type Guarantee, guarantee } from './guarantee.js';
-import { heldOfThisHistory } from './history.js';
-import { type LeaseEntry, readLease, takeLease, watchLease } from './lease.js';
-import type { ClusterLink } from './link.js';
-import { highestEpoch, type LocalState, writeLocalState } from './local-state.js';
-import { MarkKeeper } from './mark.js';
-import { decodeHeader, encodeEpochMessage, MessageKind } from './message.js';
+import { pause } from '../cluster/backoff.js';
+import { watchLease } from '../cluster/lease.js';
+import type { ClusterLink } from '../cluster/link.js';
+import { MarkKeeper } from '../cluster/mark.js';
+import { maxMessageBytes, recordSizeCap, recordTooLarge } from '../cluster/record-limit.js';
+import { SegmentUploader } from '../cluster/uploader.js';
+import { historyEnd } from '../local/history.js';
+import { type LocalState, writeLocalState } from '../local/local-state.js';
+import { copyRecord, recordInput } from '../local/shipped-records.js';
 import {
   checkRecord,
   checkWait,
   type PrimaryOptions,
   type ResolvedPrimary,
   type WaitOptions,
-} from './options.js';
-import { openPrimary } from './primary-open.js';
-import { recordSizeCap } from './replica-log.js';
+} from '../options.js';
+import { AckWaiters } from './ack-waiters.js';
+import { type EpochStart, publishEpochMarker } from './epoch-marker.js';
+import { type FencedReport, Fencing } from './fencing.js';
+import { guarantee } from './guarantee.js';
+import { type LeasedPrimary, openPrimary } from './primary-open.js';
+import type { ReplicatedWalStats } from './primary-stats.js';
 import { ReplicationLag } from './replication-lag.js';
-import { copyRecord, recordInput } from './shipped-records.js';
+import { Reseeder } from './reseed.js';
+import { SharedSync } from './shared-sync.js';
 import { Shipper } from './shipper.js';
-import type { LoggedRecord, Reseed } from './shipper-seam.js';
-import { SegmentUploader } from './uploader.js';
-
-export interface ReplicatedWalStats {
-  readonly role: 'primary';
-  readonly mode: 'sync' | 'async';
-  readonly stream: string;
-  readonly epoch: number;
-  readonly lastLsn: bigint;
-  readonly durableLsn: bigint;
-  readonly replicatedLsn: bigint;
-  readonly lag: { readonly records: bigint; readonly bytes: number; readonly ms: number };
-  readonly maxLagBytes: number;
-  readonly streamSeq: number;
-  /** The NATS server this primary is connected to now. */
-  readonly connectedServer: string | null;
-  readonly shipper: Shipper['counters'];
-  readonly uploads: SegmentUploader['counters'];
-  readonly fenced: FencedReport | null;
-  /** What an acknowledged append means on this cluster (README "What an acknowledgement guarantees"). */
-  readonly guarantee: Guarantee;
-  readonly wal: WalStats;
-}
+import type { LoggedRecord } from './shipper-seam.js';
 
 /**
  * A Walnut log whose records are also stored in a NATS JetStream stream, for followers
@@ -69,21 +49,15 @@ export class ReplicatedWal {
    * and starts shipping.
    */
   static open(dir: string | URL, options: PrimaryOptions): Promise<ReplicatedWal> {
-    return openPrimary(dir, options, (...started) => ReplicatedWal.begin(...started));
+    return openPrimary(dir, options, (leased) => ReplicatedWal.begin(leased));
   }
 
   /**
    * @internal With the lease taken: brings the local log level with the stream, publishes
    * the epoch marker right after the stream's last message, and starts shipping.
    */
-  static async begin(
-    dir: string,
-    wal: Wal,
-    link: ClusterLink,
-    state: LocalState,
-    lease: LeaseEntry,
-    options: ResolvedPrimary,
-  ): Promise<ReplicatedWal> {
+  static async begin(leased: LeasedPrimary): Promise<ReplicatedWal> {
+    const { dir, wal, link, state, lease, options } = leased;
     const epoch = lease.lease.epoch;
     const start = await publishEpochMarker(link, wal, epoch, options.wal.encryption);
     const primary = new ReplicatedWal(dir, wal, link, state, epoch, options, start);
@@ -111,14 +85,8 @@ export class ReplicatedWal {
   /** Set at a takeover: resolves once its report is final (`settleFence`). */
   private settling: Promise<void> | null = null;
   private stopWatch: (() => void) | null = null;
-  /** The `wal.sync()` appends are waiting on, and the last LSN it covers. */
-  private syncing: Promise<bigint> | null = null;
-  private syncTarget = 0n;
-  /**
-   * The lease a re-seed took whose marker this primary has not seen stored: the next
-   * attempt uses it again rather than spending an epoch per refused marker.
-   */
-  private spare: LeaseEntry | null = null;
+  private readonly sync: SharedSync;
+  private readonly reseeder: Reseeder;
 
   private constructor(
     dir: string,
@@ -134,12 +102,13 @@ export class ReplicatedWal {
     this.held = epoch;
     const cap = recordSizeCap(link.nc.info?.max_payload);
     this.maxRecordSize = Math.min(options.wal.maxRecordSize ?? cap, cap);
+    this.sync = new SharedSync(wal);
     this.shipper = new Shipper(
       link,
       epoch,
       {
         maxInFlight: options.maxInFlight,
-        maxMessageBytes: maxMessageBytes(link),
+        maxMessageBytes: maxMessageBytes(link.nc.info?.max_payload),
         coalesce: options.mode === 'async',
       },
       { replicatedLsn: start.inStream, streamSeq: start.streamSeq, lastId: start.lastId },
@@ -147,8 +116,8 @@ export class ReplicatedWal {
         onReplicated: (lsn) => this.replicated(lsn),
         onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),
         onDiverged: (reason) => this.diverge(reason),
-        onRegressed: () => this.reseed(),
-        ownReseed: (epoch, inStream, markerSeq) => this.ownReseed(epoch, inStream, markerSeq),
+        onRegressed: () => this.reseeder.reseed(),
+        ownReseed: (epoch, inStream, markerSeq) => this.reseeder.own(epoch, inStream, markerSeq),
         readLog: (from, to, maxBytes) => this.readLog(from, to, maxBytes),
       },
     );
@@ -159,6 +128,20 @@ export class ReplicatedWal {
     );
     this.fencing = new Fencing(this.stream);
     this.acks = new AckWaiters(this.shipper, this.fencing);
+    this.reseeder = new Reseeder(link, wal, options, {
+      held: () => this.held,
+      state: () => this.state,
+      fence: (byEpoch, reason) => this.fence(byEpoch, reason),
+      leaseTaken: async (lease) => {
+        this.state = { ...this.state, epoch: lease.lease.epoch, seenEpoch: lease.lease.epoch };
+        writeLocalState(this.dir, this.state);
+        await this.watch(lease.revision, lease.lease.epoch);
+      },
+      reseeded: (epoch, inStream) => {
+        this.held = epoch;
+        this.uploader?.restart(inStream);
+      },
+    });
   }
 
   private async start(leaseRevision: number): Promise<void> {
@@ -264,23 +247,9 @@ export class ReplicatedWal {
     return this.appendRecords(records, batch.byteLength);
   }
 
-  /**
-   * WAL_RECORD_TOO_LARGE naming the fix that can work: a `wal.maxRecordSize` below the cap
-   * can be raised, the cap itself only by the servers' max_payload. Checked here rather than
-   * left to the local Wal, whose limit on a promoted follower is a whole message.
-   */
   private tooLarge(what: string, bytes: number, of = ''): WalError {
     const cap = recordSizeCap(this.link.nc.info?.max_payload);
-    const limit = this.maxRecordSize;
-    return new WalError(
-      WalErrorCode.RECORD_TOO_LARGE,
-      `${what} ${bytes} bytes${of}, over the limit of ${limit} bytes; split it, ${
-        limit < cap
-          ? `or raise wal.maxRecordSize (up to ${cap}: one stream message must hold it)`
-          : "or raise max_payload in the NATS servers' config (one stream message must hold it)"
-      }`,
-      { details: { size: bytes, limit } },
-    );
+    return recordTooLarge(what, bytes, this.maxRecordSize, cap, of);
   }
 
   /**
@@ -321,7 +290,7 @@ export class ReplicatedWal {
       for (let i = 0; i < records.length; i++) this.shipper.push(first + BigInt(i), records[i]!);
     } else {
       this.shipper.push(last, records[0]!);
-      await this.durable(last);
+      await this.sync.durable(last);
     }
     return last;
   }
@@ -336,35 +305,6 @@ export class ReplicatedWal {
       if (isWalError(error, WalErrorCode.BACKPRESSURE)) return undefined;
       throw error;
     }
-  }
-
-  /**
-   * Resolves once the local log is durable up to `lsn`. The appends of one turn share one
-   * `wal.sync()`, which joins the Wal's own group commit (no extra fdatasync): it starts a
-   * microtask after the first of them asks, once the others are queued too. Started at
-   * once, it covered only the asker's LSN, and every append made its own call (measured:
-   * 1.00 `wal.sync()` per record with 64 producers).
-   */
-  private async durable(lsn: bigint): Promise<void> {
-    while (this.wal.durableLsn < lsn) {
-      if (this.syncing === null || this.syncTarget < lsn) this.syncing = this.syncSoon();
-      await this.syncing;
-    }
-  }
-
-  /** A `wal.sync()` of everything appended until it starts, a microtask from now. */
-  private syncSoon(): Promise<bigint> {
-    // Until it starts, it covers any LSN appended before it.
-    this.syncTarget = UNSTARTED_SYNC;
-    const sync: Promise<bigint> = Promise.resolve()
-      .then(() => {
-        this.syncTarget = this.wal.lastLsn;
-        return this.wal.sync();
-      })
-      .finally(() => {
-        if (this.syncing === sync) this.syncing = null;
-      });
-    return sync;
   }
 
   /**
@@ -552,83 +492,6 @@ export class ReplicatedWal {
     this.lag.wake();
   }
 
-  /**
-   * The stream went back below what was replicated (docs/decisions/0905): creates what the
-   * cluster lost, takes the lease at an epoch above any this directory held or saw, records
-   * it in REPLICATION before anything is published under it, and publishes a re-seeding
-   * marker after what the stream still holds. The shipper then publishes the log again from
-   * there. Null when another node holds the lease (this primary is fenced).
-   */
-  private async reseed(): Promise<Reseed | null> {
-    await this.link.recreate(this.options);
-    const current = await readLease(this.link.kv);
-    if (
-      current !== null &&
-      current.lease.holder !== this.state.id &&
-      current.lease.epoch > this.held
-    ) {
-      this.fence(
-        current.lease.epoch,
-        `the primary lease was taken at epoch ${current.lease.epoch}`,
-      );
-      return null;
-    }
-    const position = await this.link.lastPosition();
-    const seen = Math.max(highestEpoch(this.state), this.held, position.header?.epoch ?? 0);
-    let lease = this.spare;
-    // Nothing was published under a spare lease still current (its marker, if stored, was
-    // seen by the shipper and adopted): it serves again. Otherwise a new epoch is taken.
-    if (
-      lease === null ||
-      current?.revision !== lease.revision ||
-      current.lease.epoch !== lease.lease.epoch ||
-      current.lease.holder !== this.state.id ||
-      (position.header?.epoch ?? 0) >= lease.lease.epoch
-    ) {
-      lease = await takeLease(this.link.kv, this.state.id, current, seen);
-      this.spare = lease;
-      this.state = { ...this.state, epoch: lease.lease.epoch, seenEpoch: lease.lease.epoch };
-      writeLocalState(this.dir, this.state);
-      await this.watch(lease.revision, lease.lease.epoch);
-    }
-    const epoch = lease.lease.epoch;
-    // What the stream holds counts as replicated only where its records are this log's.
-    const inStream = await heldOfThisHistory(this.link, this.wal, position);
-    // The id names the content (epoch and position): a marker retried after the stream
-    // moved is another content, never taken for this one.
-    const markerId = reseedMarkerId(this.link.names.stream, epoch, inStream);
-    const ack = await this.link.publishAfter(
-      encodeEpochMessage(epoch, inStream, true),
-      markerId,
-      position,
-    );
-    // Only now does this primary write under the new epoch (a refused marker leaves it
-    // shipping under the old one, and the next look at the stream decides again).
-    return this.reseeded(epoch, inStream, ack.seq);
-  }
-
-  /**
-   * The stream ends with a RESEED marker of `epoch`: this primary's own if it is the epoch
-   * of its spare lease (epochs are taken by compare-and-set, so no other node published
-   * under it) — its publish was stored but the acknowledgement lost. Null otherwise.
-   */
-  private ownReseed(epoch: number, inStream: bigint, markerSeq: number): Reseed | null {
-    if (this.spare === null || this.spare.lease.epoch !== epoch) return null;
-    return this.reseeded(epoch, inStream, markerSeq);
-  }
-
-  private reseeded(epoch: number, inStream: bigint, markerSeq: number): Reseed {
-    this.spare = null;
-    this.held = epoch;
-    this.uploader?.restart(inStream);
-    return {
-      epoch,
-      inStream,
-      markerSeq,
-      markerId: reseedMarkerId(this.link.names.stream, epoch, inStream),
-    };
-  }
-
   /** Records of the local log from `from` to `to`, about `maxBytes` of them at most. */
   private async readLog(from: bigint, to: bigint, maxBytes: number): Promise<LoggedRecord[]> {
     const out: LoggedRecord[] = [];
@@ -658,7 +521,14 @@ export class ReplicatedWal {
   private async settleFence(): Promise<void> {
     try {
       await this.shipper.stop();
-      const inHistory = await this.historyEnd();
+      const inHistory = await historyEnd(
+        this.link,
+        this.wal,
+        this.held,
+        this.shipper.streamSeq,
+        this.shipper.replicatedLsn,
+        this.options.maxInFlight,
+      );
       this.fencing.settle(inHistory, this.wal.lastLsn);
       this.acks.replicated(inHistory);
     } catch {
@@ -666,42 +536,4 @@ export class ReplicatedWal {
     }
     this.acks.rejectAll(null);
   }
-
-  /**
-   * The last of this primary's LSNs in the stream's history: the next epoch's marker says
-   * where it begins; without one yet, the last message of this epoch stored after the last
-   * one known. Looks at no more messages than could have been in flight.
-   */
-  private async historyEnd(): Promise<bigint> {
-    let inHistory = this.shipper.replicatedLsn;
-    const from = this.shipper.streamSeq + 1;
-    for (let seq = from; seq <= from + this.options.maxInFlight; seq++) {
-      const data = await this.link.messageAt(seq);
-      if (data === null) break;
-      const header = decodeHeader(data, `${this.stream}#${seq}`);
-      if (header.epoch > this.held) {
-        if (header.kind === MessageKind.EPOCH) inHistory = header.lastLsn;
-        break;
-      }
-      if (header.epoch === this.held && header.kind === MessageKind.RECORDS) {
-        inHistory = header.lastLsn;
-      }
-    }
-    const last = this.wal.lastLsn;
-    if (last < inHistory) return last;
-    return inHistory;
-  }
-}
-
-/** Above any LSN: what a sync not yet started covers. */
-const UNSTARTED_SYNC = 2n ** 64n;
-
-/** The largest message this connection may publish, less room for JetStream's headers. */
-export function maxMessageBytes(link: ClusterLink): number {
-  const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
-  return maxPayload - 512;
-}
-
-function reseedMarkerId(stream: string, epoch: number, inStream: bigint): string {
-  return `${stream}:${epoch}:reseed:${inStream}`;
 }

@@ -3,8 +3,8 @@ import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NatsCluster } from '../testing/nats-cluster.js';
 import { readLease, takeLease } from './lease.js';
-import { NatsCluster } from './testing/nats-cluster.js';
 
 describe('taking the lease', () => {
   let cluster: NatsCluster | undefined;

@@ -15,9 +15,9 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { type ObjectStore, Objm, setSha256Backend } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WalError, WalErrorCode } from '@walnut/codec';
+import { names, type ResolvedCluster, type ResolvedPrimary } from '../options.js';
 import { Backoff, pause } from './backoff.js';
-import { decodeHeader, type MessageHeader, messageCrc } from './message.js';
-import { names, type ResolvedCluster, type ResolvedPrimary } from './options.js';
+import { decodeHeader, type MessageHeader, MessageKind, messageCrc } from './message.js';
 
 /** JetStream's error code for a publish whose expected last sequence was not the stream's. */
 export const WRONG_LAST_SEQUENCE = 10071;
@@ -45,6 +45,16 @@ export interface StreamPosition {
    * (deleted, or lost by a server that kept their sequences). The next publish expects it.
    */
   readonly lastSeq?: number;
+}
+
+/**
+ * The last LSN the stream holds, by its last message: a records message's last LSN, the LSN
+ * an epoch marker's epoch begins after, 0n for an empty stream.
+ */
+export function lastLsnInStream(position: StreamPosition): bigint {
+  const header = position.header;
+  if (header === null) return 0n;
+  return header.kind === MessageKind.EPOCH ? header.firstLsn - 1n : header.lastLsn;
 }
 
 /**

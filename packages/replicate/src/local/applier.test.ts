@@ -1,8 +1,8 @@
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeEpochMessage, encodeRecordsMessage } from '../cluster/message.js';
 import { Applier } from './applier.js';
-import { encodeEpochMessage, encodeRecordsMessage } from './message.js';
 
 afterEach(removeTempDirs);
 

@@ -1,43 +1,26 @@
 import type { PubAck } from '@nats-io/jetstream';
 import type { WalRecordInput } from '@walnut/codec';
-import { Backoff, pause } from './backoff.js';
-import { type ClusterLink, describe, isRefusedExpectation, isWrongLastMsgId } from './link.js';
-import type { Mark } from './mark.js';
+import { Backoff, pause } from '../cluster/backoff.js';
+import {
+  type ClusterLink,
+  describe,
+  isRefusedExpectation,
+  isWrongLastMsgId,
+  lastLsnInStream,
+} from '../cluster/link.js';
+import type { Mark } from '../cluster/mark.js';
 import {
   encodeRecordsMessage,
   MESSAGE_OVERHEAD,
-  type MessageHeader,
   MessageKind,
   messageCrc,
   messageId,
   RESEED_FLAG,
   recordCost,
-} from './message.js';
-import { beginRun, type EpochRun, extendRun, extendRunTo } from './running-checksum.js';
+} from '../cluster/message.js';
+import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
+import { disagreementAt, type Sent, type Stored } from './sent-messages.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
-
-/** A message sent: kept until the stream holds it, so a resend is the very same bytes. */
-interface Sent {
-  readonly firstLsn: bigint;
-  readonly lastLsn: bigint;
-  /** The sequence the stream gives this message if every earlier one was stored. */
-  readonly seq: number;
-  readonly body: Buffer;
-  readonly id: string;
-  /** The id of the message it must follow in the stream (null: the sequence alone). */
-  readonly prevId: string | null;
-  readonly crc: number;
-  sentAt: number;
-  acked: boolean;
-}
-
-/** The last message known stored: what the stream must still hold at `seq`. */
-interface Stored {
-  readonly seq: number;
-  readonly firstLsn: bigint;
-  readonly lastLsn: bigint;
-  readonly crc: number;
-}
 
 /** Coalescing, how long a message that is not full waits for more (what it adds to the lag). */
 export const LINGER_MS = 5;
@@ -426,17 +409,12 @@ export class Shipper {
           );
           return [];
         }
-        const inStream =
-          header === null
-            ? 0n
-            : header.kind === MessageKind.EPOCH
-              ? header.firstLsn - 1n
-              : header.lastLsn;
+        const inStream = lastLsnInStream(position);
         const wentBack =
           header === null || header.epoch < this.epoch || inStream < this.replicatedLsn;
         const disagreement = wentBack
           ? null
-          : this.disagreement(position.seq, header, position.crc, sent);
+          : disagreementAt(position.seq, header, position.crc, sent, this.stored);
         if ((wentBack || disagreement !== null) && looks < CONFIRM_LOOKS) {
           // A deposed leader still answering (cut off from its peers, it has not stepped
           // down yet) shows an older stream: ask again before acting on it.
@@ -564,36 +542,4 @@ export class Shipper {
       this.pump();
     }
   }
-
-  /**
-   * What is wrong with the stream's last message at `seq` (of this epoch), or null when it
-   * is one this primary sent there: the last one known stored, one just sent, or the marker.
-   */
-  private disagreement(
-    seq: number,
-    header: MessageHeader,
-    crc: number | null,
-    sent: readonly Sent[],
-  ): string | null {
-    const at = `the stream's message at sequence ${seq}`;
-    // A marker of this epoch as the last message: nothing of it was stored after (the
-    // stream did not go back, checked before), so it is the one this primary published.
-    if (header.kind === MessageKind.EPOCH) return null;
-    const known = sent.find((entry) => entry.seq === seq) ?? this.stored;
-    if (known === null || known.seq !== seq) {
-      return `${at} holds LSNs ${header.firstLsn}–${header.lastLsn} of this epoch, which this primary did not send there (the stream's sequence ${this.stored === null ? 'is unknown' : `${this.stored.seq} was the last known stored`})`;
-    }
-    if (
-      known.firstLsn !== header.firstLsn ||
-      known.lastLsn !== header.lastLsn ||
-      known.crc !== crc
-    ) {
-      return `${at} holds LSNs ${header.firstLsn}–${header.lastLsn} (CRC ${hex(crc)}), but this primary sent LSNs ${known.firstLsn}–${known.lastLsn} (CRC ${hex(known.crc)}) there: a replica of the stream disagrees with the log`;
-    }
-    return null;
-  }
-}
-
-function hex(crc: number | null): string {
-  return crc === null ? 'none' : crc.toString(16).padStart(8, '0');
 }

@@ -1,7 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import type { ClusterLink } from './link.js';
-import { MessageKind, messageCrc } from './message.js';
+import { type ClusterLink, lastLsnInStream } from './link.js';
+import { messageCrc } from './message.js';
 
 /**
  * The primary's high-water mark (decision 0910): the last message it saw stored, kept in
@@ -101,13 +101,7 @@ export async function checkMark(
   if (mark === null) return { mark, wrong: null };
   const position = await link.lastPosition();
   if (mark.epoch < (position.header?.epoch ?? 0)) return { mark: null, wrong: null };
-  const header = position.header;
-  const inStream =
-    header === null
-      ? 0n
-      : header.kind === MessageKind.EPOCH
-        ? header.firstLsn - 1n
-        : header.lastLsn;
+  const inStream = lastLsnInStream(position);
   const where = `'${link.names.stream}'`;
   if (position.seq < mark.seq || inStream < mark.lsn) {
     const wrong = new WalError(

@@ -5,7 +5,7 @@ import {
   MessageKind,
   messageCrc,
   RESEED_FLAG,
-} from './message.js';
+} from '../cluster/message.js';
 import { AppliedRuns } from './running-checksum.js';
 import { recordInput, sameRecord } from './shipped-records.js';
 

@@ -1,9 +1,14 @@
 import { type KeyRing, WalError, WalErrorCode } from '@walnut/codec';
 import type { Wal } from '@walnut/wal';
-import { pause } from './backoff.js';
-import { type ClusterLink, describe, isRefusedExpectation } from './link.js';
-import { encodeEpochMessage, MessageKind } from './message.js';
-import { catchUp, verifyAgainstStream } from './replica-log.js';
+import { pause } from '../cluster/backoff.js';
+import {
+  type ClusterLink,
+  describe,
+  isRefusedExpectation,
+  lastLsnInStream,
+} from '../cluster/link.js';
+import { encodeEpochMessage } from '../cluster/message.js';
+import { catchUp, verifyAgainstStream } from '../local/replica-log.js';
 
 /** Where a new epoch's shipping starts. */
 export interface EpochStart {
@@ -35,12 +40,7 @@ export async function publishEpochMarker(
         `the stream already holds epoch ${position.header.epoch}, newer than this primary's ${epoch}: another node took over meanwhile`,
       );
     }
-    const inStream =
-      position.header === null
-        ? 0n
-        : position.header.kind === MessageKind.EPOCH
-          ? position.header.firstLsn - 1n
-          : position.header.lastLsn;
+    const inStream = lastLsnInStream(position);
     await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn, keyRing);
     const id = `${link.names.stream}:${epoch}:marker:${inStream}`;
     try {

@@ -1,26 +1,30 @@
 import { type KeyRing, pathOption } from '@walnut/codec';
 import { isWalError, type Wal, WalError, WalErrorCode } from '@walnut/wal';
-import { type LeaseEntry, readLease, takeLease } from './lease.js';
-import { ClusterLink } from './link.js';
+import { type LeaseEntry, readLease, takeLease } from '../cluster/lease.js';
+import { ClusterLink } from '../cluster/link.js';
 import {
   highestEpoch,
   type LocalState,
   newLocalState,
   readStateFor,
   writeLocalState,
-} from './local-state.js';
-import { type PrimaryOptions, type ResolvedPrimary, resolvePrimary } from './options.js';
-import { openLocalWal, openOnLink, verifyAgainstStream } from './replica-log.js';
+} from '../local/local-state.js';
+import { openLocalWal, openOnLink, verifyAgainstStream } from '../local/replica-log.js';
+import { type PrimaryOptions, type ResolvedPrimary, resolvePrimary } from '../options.js';
+
+/** A directory opened as primary, its lease taken: what `ReplicatedWal.begin` starts from. */
+export interface LeasedPrimary {
+  readonly dir: string;
+  readonly wal: Wal;
+  readonly link: ClusterLink;
+  /** REPLICATION as written with the new epoch. */
+  readonly state: LocalState;
+  readonly lease: LeaseEntry;
+  readonly options: ResolvedPrimary;
+}
 
 /** Starts the primary once its lease is taken (`ReplicatedWal.begin`). */
-export type BeginPrimary<T> = (
-  dir: string,
-  wal: Wal,
-  link: ClusterLink,
-  state: LocalState,
-  lease: LeaseEntry,
-  options: ResolvedPrimary,
-) => Promise<T>;
+export type BeginPrimary<T> = (leased: LeasedPrimary) => Promise<T>;
 
 /**
  * `ReplicatedWal.open`: refuses a follower's directory, connects, opens the local log and
@@ -85,7 +89,7 @@ export async function openPrimary<T>(
         seenEpoch: lease.lease.epoch,
       };
       writeLocalState(dir, state);
-      return begin(dir, wal, link, state, lease, resolved);
+      return begin({ dir, wal, link, state, lease, options: resolved });
     },
   );
 }
