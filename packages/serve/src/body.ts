@@ -2,8 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 
 /**
- * The request body, whole or chunked, refused with 413 as soon as it passes `limit` (the
- * rest is not read: the connection is closed after the answer).
+ * The request body, whole or chunked, refused with 413 as soon as it passes `limit`. The
+ * rest is read and dropped after the answer (bounded by the server's request timeout):
+ * closing the connection on a client still sending would reset it before it reads the 413.
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -22,6 +23,5 @@ function tooLarge(limit: number): HttpError {
   return new HttpError(
     413,
     `the body is larger than this server's limit of ${limit} bytes; split it into several appends`,
-    { connection: 'close' },
   );
 }

@@ -67,7 +67,7 @@ export async function get(
 
   if (live === 'sse') return sse(ctx, req, res, name, path, start, type, cursor, common);
 
-  let from = start === 'now' ? info.tail : start;
+  const from = start === 'now' ? info.tail : start;
   if (live === 'long-poll') {
     ctx.waiters.reserve();
     const ac = new AbortController();
@@ -75,10 +75,12 @@ export async function get(
     res.on('close', gone);
     try {
       const deadline = ctx.now() + ctx.longPollTimeoutMs;
+      // False once the wait timed out or the server drains: then the answer is a 204.
+      let waiting = true;
       for (;;) {
         const now = await ctx.registry.find(name, path, false);
         if (now.tail > from) break;
-        if (now.info.closed || ctx.now() >= deadline) {
+        if (now.info.closed || !waiting || ctx.now() >= deadline) {
           const headers: Record<string, string> = {
             ...common,
             'stream-next-offset': offsetOf(now.tail),
@@ -90,9 +92,8 @@ export async function get(
           res.writeHead(204, headers).end();
           return;
         }
-        if (!(await ctx.waiters.wait(name, deadline - ctx.now(), ac.signal)) && ac.signal.aborted) {
-          return;
-        }
+        waiting = await ctx.waiters.wait(name, deadline - ctx.now(), ac.signal);
+        if (ac.signal.aborted) return;
       }
     } finally {
       res.off('close', gone);
@@ -127,7 +128,6 @@ export async function get(
     res.writeHead(304, headers).end();
     return;
   }
-  from = chunk.next;
   res
     .writeHead(200, headers)
     .end(isJson(type) ? jsonArray(chunk.payloads) : Buffer.concat(chunk.payloads));
@@ -211,8 +211,9 @@ async function sse(
       if (chunk.end) break;
       if (chunk.upToDate) {
         const left = stop - ctx.now();
-        if (left <= 0) break;
-        await ctx.waiters.wait(name, left, ac.signal);
+        // A wait that ends without a change (time is up, the client left, the server
+        // drains) ends the response: the client reconnects from the last control event.
+        if (left <= 0 || !(await ctx.waiters.wait(name, left, ac.signal))) break;
       }
     }
   } finally {

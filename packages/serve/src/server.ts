@@ -70,7 +70,9 @@ export async function serve(
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         handler.close();
+        // A connection whose last response just ended is idle only from then on.
         server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           stopped,
@@ -82,6 +84,7 @@ export async function serve(
           }),
         ]);
         clearTimeout(timer);
+        clearInterval(sweep);
         await streams.shutdown();
       })();
       return closing;
