@@ -88,6 +88,19 @@ describe('serve, safe by default', () => {
 });
 
 describe('serve, durable', () => {
+  it('answers each of concurrent POSTs with its own next offset', async () => {
+    const { url } = await start(newDir());
+    const stream = `${url}/v1/stream/busy`;
+    await fetch(stream, { method: 'PUT', headers: text });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(stream, { method: 'POST', headers: text, body: `m${i}` }),
+      ),
+    );
+    const offsets = answers.map((a) => a.headers.get('stream-next-offset'));
+    expect(new Set(offsets).size).toBe(20);
+  });
+
   it("answers a producer's retry after a restart as a duplicate, writing nothing", async () => {
     const dir = newDir();
     const producer = { 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': '0' };

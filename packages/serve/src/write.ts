@@ -126,7 +126,8 @@ export async function append(
   ctx.notify(name);
   const after = registry.view(name)!;
   const headers: Record<string, string> = {
-    'stream-next-offset': formatToken(result.duplicate ? info.base + result.tail : after.tail),
+    // This append's tail: the stream's may be past it by now, with other appends behind it.
+    'stream-next-offset': formatToken(info.base + result.tail),
   };
   if (after.info.closed) headers['stream-closed'] = 'true';
   if (producer === undefined) return { status: 204, headers };
