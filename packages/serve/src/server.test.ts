@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,6 +47,18 @@ describe('serve, safe by default', () => {
     expect(await refused.text()).toMatch(/limit of 1024 bytes/);
     const head = await fetch(stream, { method: 'HEAD' });
     expect(head.headers.get('stream-next-offset')).toBe('0000000000000000_0000000000000000');
+  });
+
+  it('drops a client that does not finish its headers within headersTimeoutMs', async () => {
+    const { url } = await start(newDir(), { headersTimeoutMs: 300 });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /v1/stream/slow HTTP/1.1\r\nhost: x\r\n'); // and never the blank line
+    socket.resume();
+    const closed = once(socket, 'close').then(() => 'closed');
+    const waited = new Promise((resolve) => setTimeout(resolve, 5_000, 'still open'));
+    expect(await Promise.race([closed, waited])).toBe('closed');
+    socket.destroy();
   });
 
   it('answers 503 to a live reader beyond maxLiveReaders', async () => {

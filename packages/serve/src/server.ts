@@ -42,6 +42,8 @@ export async function serve(
       headersTimeout,
       requestTimeout: Math.max(headersTimeout, 60_000),
       keepAliveTimeout: 5_000,
+      // Node looks for late headers every 30 s by default: a slow client would get 30 s.
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
     },
     handler,
   );
