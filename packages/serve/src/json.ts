@@ -1,0 +1,35 @@
+import { badRequest } from './errors.js';
+
+/**
+ * The messages of a JSON-mode body (PROTOCOL.md 9.1): a top-level array is flattened one
+ * level, anything else is one message. Each message is kept as its compact JSON text, so a
+ * read joins them into an array without parsing them again.
+ */
+export function jsonMessages(body: Buffer, allowEmpty: boolean): Buffer[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw badRequest(`the body is not valid JSON: ${(error as Error).message}`);
+  }
+  const messages = Array.isArray(value) ? value : [value];
+  if (messages.length === 0 && !allowEmpty) {
+    throw badRequest('an empty JSON array appends nothing; send at least one message');
+  }
+  return messages.map((m) => Buffer.from(JSON.stringify(m), 'utf8'));
+}
+
+/** A JSON-mode read's body: the messages as one array. */
+export function jsonArray(payloads: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [OPEN];
+  payloads.forEach((p, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(p);
+  });
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');

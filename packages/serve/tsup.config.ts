@@ -1,0 +1,3 @@
+import { walnutBuild } from '../../tsup.shared.js';
+
+export default walnutBuild(['src/index.ts']);
