@@ -13,6 +13,13 @@ export const COMPRESSED_BODY_FIXED = 8;
 export const COMPRESSION_LEVELS = { zstd: { min: 1, max: 19, default: 3 } } as const;
 export type CompressionName = keyof typeof COMPRESSION_LEVELS;
 
+/**
+ * Bodies shorter than this are written as they are without trying: the compressed body's 8
+ * bytes and zstd's frame header (about 9) leave a short body nothing to win, and skipping
+ * it keeps small single records on the writer's fast path.
+ */
+export const MIN_COMPRESSED_BODY = 128;
+
 /** How a writer compresses frame bodies. */
 export interface Compression {
   readonly codec: CompressionName;
@@ -67,6 +74,27 @@ export function compressionOption(name: unknown, level?: unknown): Compression {
       `this runtime's node:zlib has no zstd (Node ${process.versions.node}; it came in Node 22.15), so it cannot write compressed frames; it reads them all the same. Write from Node 22.15 or later, or leave compression off`,
     );
   return { codec: name as CompressionName, level: chosen };
+}
+
+/** What the log layers' `compression` option takes: a codec name, or a codec and a level. */
+export type CompressionChoice =
+  | CompressionName
+  | { readonly codec: CompressionName; readonly level?: number | undefined };
+
+/**
+ * The `compression` option of the log layers: a codec name (its default level) or
+ * `{ codec, level }`, checked by `compressionOption` (whose messages name the codec and
+ * level); `name` is the option's, for a value of neither shape.
+ */
+export function compressionSetting(value: unknown, name: string): Compression {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const { codec, level, ...rest } = value as { codec?: unknown; level?: unknown };
+    const extra = Object.keys(rest);
+    if (extra.length > 0)
+      badArgument(name, "'zstd' or { codec: 'zstd', level?: 1..19 } (nothing else)", value);
+    return compressionOption(codec, level);
+  }
+  return compressionOption(value);
 }
 
 /**
