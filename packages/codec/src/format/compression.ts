@@ -27,7 +27,10 @@ export interface Compression {
 }
 
 interface NativeZstd {
-  zstdCompressSync(buf: Uint8Array, options: { params: Record<number, number> }): Buffer;
+  zstdCompressSync(
+    buf: Uint8Array,
+    options: { params: Record<number, number>; pledgedSrcSize: number },
+  ): Buffer;
   zstdDecompressSync(buf: Uint8Array, options: { maxOutputLength: number }): Buffer;
   constants: { ZSTD_c_compressionLevel: number };
 }
@@ -103,8 +106,11 @@ export function compressionSetting(value: unknown, name: string): Compression {
  */
 export function compressBody(plain: Uint8Array, compression: Compression): Buffer | null {
   if (native === null) compressionOption(compression.codec, compression.level);
+  // The size up front lets zstd size its window and tables to the body: without it each call
+  // set up a context for inputs of any size, ~6x the time of compressing a 32 KiB batch.
   const packed = native!.zstdCompressSync(plain, {
     params: { [native!.constants.ZSTD_c_compressionLevel]: compression.level },
+    pledgedSrcSize: plain.length,
   });
   if (COMPRESSED_BODY_FIXED + packed.length >= plain.length) return null;
   const body = Buffer.allocUnsafe(COMPRESSED_BODY_FIXED + packed.length);

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Batch, Wal } from '@walnut/wal';
-import { compressedLogEvent } from '../../../codec/dist/testing.js';
+import { compressedLogEvent } from '@walnut/codec/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'walnut-golden-'));
 try {
