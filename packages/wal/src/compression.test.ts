@@ -88,6 +88,28 @@ describe.skipIf(!canWrite)(
   },
 );
 
+describe.skipIf(!canWrite)(
+  `a tail beside a compressing writer (${canWrite ? 'writes' : WRITE_SKIP})`,
+  () => {
+    it('follows compressed frames as they are appended, in this process and read-only beside it', async () => {
+      const dir = join(root, `tailed-${dirs++}`);
+      const wal = await Wal.open(dir).compression('zstd').durability('none');
+      await wal.appendMany(Array.from({ length: 50 }, (_, i) => compressedLogEvent(i)));
+      await wal.sync();
+      const reader = await Wal.open(dir).readOnly();
+      const mine = take(wal.tail(1n), 120);
+      const beside = take(reader.tail(1n), 120);
+      await wal.appendMany(Array.from({ length: 70 }, (_, i) => compressedLogEvent(50 + i)));
+      await wal.sync();
+      const want = Array.from({ length: 120 }, (_, i) => compressedLogEvent(i).toString());
+      expect((await mine).map((r) => r.payload.toString())).toEqual(want);
+      expect((await beside).map((r) => r.payload.toString())).toEqual(want);
+      await reader.close();
+      await wal.close();
+    });
+  },
+);
+
 describe('the compression option', () => {
   it('names what is accepted for a bad codec or level, when it is set', () => {
     const codec = expectWalError(
