@@ -83,9 +83,12 @@ export {
 export {
   COMPRESSION_LEVELS,
   type Compression,
+  type CompressionChoice,
   type CompressionName,
   compressBody,
   compressionOption,
+  compressionSetting,
+  MIN_COMPRESSED_BODY,
   zstdImplementation,
 } from './format/compression.js';
 export * from './format/constants.js';

@@ -73,6 +73,7 @@ export function headerOf(m: Json): FileHeader {
     keyId: m.keyId as number,
     createdAtMs: m.createdAtMs as number,
     logId: m.logId === undefined ? 0n : big(m.logId),
+    compressed: m.compressed === true,
   };
 }
 

@@ -1,7 +1,10 @@
 import {
   badArgument,
+  type Compression,
+  type CompressionChoice,
   checkOptionKeys,
   clockOption,
+  compressionSetting,
   DEFAULT_MAX_RECORD_SIZE,
   flagOption,
   integerOption,
@@ -60,6 +63,14 @@ export interface SegmentedWalConfig {
   readOnly?: boolean;
   /** Encrypt new segments with this key ring (and decrypt old ones). */
   encryption?: KeyRing;
+  /**
+   * Compress frame bodies (a batch, or a record of at least MIN_COMPRESSED_BODY bytes) with
+   * this codec, `'zstd'` or `{ codec: 'zstd', level }` (levels 1..19, default 3); a body
+   * that does not shrink is written as it is. Segments written with it carry the header
+   * flag `compressed`. Writing needs a runtime whose node:zlib has zstd (Node 22.15 on);
+   * every runtime reads compressed logs. Default: off (decision 0118).
+   */
+  compression?: CompressionChoice;
   /** Records are encoded into buffers of this size; a full buffer is submitted as one write. Default 1 MiB. */
   writeBufferSize?: number;
   /**
@@ -89,11 +100,15 @@ export interface SegmentedWalConfig {
 type Undefaulted = 'io' | 'encryption';
 
 /** A config with every default filled in: derived from SegmentedWalConfig, never restated. */
-export type ResolvedConfig = Required<Omit<SegmentedWalConfig, Undefaulted | 'dir'>> & {
+export type ResolvedConfig = Required<
+  Omit<SegmentedWalConfig, Undefaulted | 'dir' | 'compression'>
+> & {
   [K in Undefaulted]: SegmentedWalConfig[K] | undefined;
 } & {
   /** The directory as a path. */
   dir: string;
+  /** The codec and level, or undefined when off. */
+  compression: Compression | undefined;
 };
 
 const MIB = 1024 * 1024;
@@ -152,6 +167,7 @@ export const CONFIG_OPTIONS: {
   verify: { default: 'newest', check: oneOfOption<VerifyMode>('newest', 'all') },
   readOnly: { default: false, check: flagOption },
   encryption: { default: undefined, check: keyRingOption },
+  compression: { default: undefined, check: compressionSetting },
   writeBufferSize: { default: MIB, check: bytes('writeBufferSize') },
   directIo: { default: false, check: flagOption },
   allowOtherFiles: { default: false, check: flagOption },

@@ -57,7 +57,13 @@ import {
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './wiring.js';
 import { writeCloseMark } from './write/durable-marks.js';
 import { type Failures, unwrittenAtClose } from './write/failures.js';
-import { appendEncrypted, appendPayloadRun } from './write/frame-appends.js';
+import {
+  appendCompressedRun,
+  appendPayloadRun,
+  appendTransformed,
+  compressedRunEnd,
+  isTransformed,
+} from './write/frame-appends.js';
 import {
   checkFrameBody,
   encodeReserved,
@@ -367,19 +373,20 @@ export class SegmentedWal {
     const lsn = p.nextLsn;
     const seg = this.segmentFor();
     const time = this.frameTime;
-    const cipher = seg.writeCipher;
-    if (cipher === undefined) {
+    const compression = this.cfg.compression;
+    if (!isTransformed(seg, compression, plainSize)) {
       const at = p.room(plainSize);
       if (this.failures.poison !== null) throw this.failures.poison;
       encodeReserved(encodeRecordFrameUnsealed, p.buf, at, lsn, record, plainSize, 'record', time);
       p.unsealed = true;
       p.commit(seg, plainSize, lsn, lsn, 1);
     } else {
-      appendEncrypted(
+      appendTransformed(
         p,
         this.failures,
         seg,
-        cipher,
+        seg.writeCipher,
+        compression,
         encodeRecordFrame,
         record,
         plainSize,
@@ -413,8 +420,9 @@ export class SegmentedWal {
     if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) throw lsnsUsedUp('record');
     const lsn = p.nextLsn;
     const seg = this.segmentFor();
-    // Encrypted segments take the general path (the segment stays: segmentFor is idempotent).
-    if (seg.writeCipher !== undefined) return this.append({ payload });
+    // Encrypted segments and compressed frames take the general path (the segment stays:
+    // segmentFor is idempotent).
+    if (isTransformed(seg, this.cfg.compression, size)) return this.append({ payload });
     const at = p.room(size);
     if (this.failures.poison !== null) throw this.failures.poison;
     // No caller code runs between reading payload.length and the copy: the frame is `size`.
@@ -460,6 +468,28 @@ export class SegmentedWal {
     count: number,
     restBytes: number,
   ): number {
+    const compression = this.cfg.compression;
+    if (compression !== undefined) {
+      const to = compressedRunEnd(list, from, count, this.cfg.maxRecordSize);
+      if (to - from === 1) {
+        this.appendPayload(list[from]!);
+        return to;
+      }
+      const seg = this.segmentFor();
+      appendCompressedRun(
+        this.pipeline,
+        this.failures,
+        seg,
+        compression,
+        list,
+        from,
+        to,
+        this.frameTime,
+      );
+      this.counters.appends += to - from;
+      this.counters.records += to - from;
+      return to;
+    }
     const seg = this.segmentFor();
     if (seg.writeCipher !== undefined) {
       // One frame at a time: encryption seals and encrypts each frame on its own.
@@ -495,19 +525,20 @@ export class SegmentedWal {
     const last = first + BigInt(n - 1);
     const seg = this.segmentFor();
     const time = this.frameTime;
-    const cipher = seg.writeCipher;
-    if (cipher === undefined) {
+    const compression = this.cfg.compression;
+    if (!isTransformed(seg, compression, plainSize)) {
       const at = p.room(plainSize);
       if (this.failures.poison !== null) throw this.failures.poison;
       encodeReserved(encodeBatchFrameUnsealed, p.buf, at, first, records, plainSize, 'batch', time);
       p.unsealed = true;
       p.commit(seg, plainSize, first, last, n);
     } else {
-      appendEncrypted(
+      appendTransformed(
         p,
         this.failures,
         seg,
-        cipher,
+        seg.writeCipher,
+        compression,
         encodeBatchFrame,
         records,
         plainSize,
@@ -540,7 +571,7 @@ export class SegmentedWal {
     let next: Segment;
     if (hasRecords(active)) {
       p.submitBuffer();
-      next = plannedSegment(this.cfg.dir, p.nextLsn, this.ring, clock);
+      next = plannedSegment(this.cfg.dir, p.nextLsn, this.ring, clock, this.cfg.compression);
       p.resetTo(FILE_HEADER_SIZE, p.nextLsn, next.headerBytes);
       this.segments.rollOver(next);
     } else {

@@ -141,6 +141,7 @@ export function buildParts(init: OpenedLog, front: FrontHooks): Parts {
     segments: init.segments,
     floorLsn: init.floorLsn,
     clock: init.clock,
+    compression: cfg.compression,
   });
   rounds = new SyncRounds({
     ...shared,
@@ -193,12 +194,15 @@ export async function prepareActiveSegment(
   // After salvage retired the LSNs of an unreadable last segment, the next record starts a
   // segment of its own: a gap lies between segments, never inside one. A version 1 segment
   // takes no frames with times, so the first append of a newer writer starts a version 2
-  // one (decision 0350).
+  // one (decision 0350). A writer that compresses does not append to a segment whose header
+  // lacks the flag: a reader older than compression must refuse such a file by its header,
+  // not call its frames corrupt (decision 0118).
   const continuable =
     last.header.cipher === 'none' &&
     ring === undefined &&
     last.lastLsn + 1n === p.nextLsn &&
-    last.header.version >= 2;
+    last.header.version >= 2 &&
+    (segments.compression === undefined || last.header.compressed);
   if (continuable) {
     last.fd = fd;
     last.status = 'ready';

@@ -1,5 +1,6 @@
 import {
   badArgument,
+  type CompressionChoice,
   integerOption,
   type KeyRing,
   type OptionCheck,
@@ -48,6 +49,13 @@ export interface WalOptions {
   ioUring?: IoUringConfig | undefined;
   /** Encrypt new segments (AES-256-GCM) with this ring; old segments are read with it too. */
   encryption?: KeyRing | undefined;
+  /**
+   * Compress frame bodies: `'zstd'` or `{ codec: 'zstd', level }` (1..19, default 3). A
+   * batch, or a record of 128 bytes or more, is written compressed when that makes it
+   * smaller. Writing needs Node 22.15 or later (node:zlib's zstd); every supported runtime
+   * reads compressed logs. Default: off.
+   */
+  compression?: CompressionChoice | undefined;
   /** What opening does with damage. Default `'truncate-tail'`. */
   recovery?: RecoveryMode | undefined;
   /**
@@ -137,6 +145,7 @@ export const WRITER_ONLY_OPTIONS: readonly (keyof WalOptions)[] = [
   'writebackAhead',
   'directIo',
   'maxRecordSize',
+  'compression',
 ];
 
 /**
@@ -181,6 +190,7 @@ export const WAL_OPTIONS = {
   storageIo: { default: 'auto', check: checkStorageChoice },
   ioUring: { default: undefined, check: (value) => checkIoUringConfig(value) },
   encryption: CONFIG_OPTIONS.encryption,
+  compression: CONFIG_OPTIONS.compression,
   recovery: CONFIG_OPTIONS.recovery,
   verify: CONFIG_OPTIONS.verify,
   maxRecordSize: CONFIG_OPTIONS.maxRecordSize,
@@ -212,6 +222,7 @@ const ENGINE_FIELDS: { readonly [K in keyof WalOptions]?: EngineFieldFor<K> } = 
   recovery: 'recovery',
   verify: 'verify',
   encryption: 'encryption',
+  compression: 'compression',
   preallocate: 'preallocate',
   writeBufferSize: 'writeBufferSize',
   writebackAhead: 'writebackAhead',

@@ -1,5 +1,6 @@
 import {
   badArgument,
+  type CompressionName,
   isWalError,
   type KeyRing,
   pathOption,
@@ -74,6 +75,13 @@ export class WalBuilder implements PromiseLike<Wal> {
   }
   encryption(ring: KeyRing): this {
     return this.set('encryption', ring);
+  }
+  /**
+   * Compresses frame bodies with `codec` at `level` (zstd: 1..19, default 3); see
+   * WalOptions.compression. WAL_BACKEND_UNAVAILABLE on a runtime that cannot write it.
+   */
+  compression(codec: CompressionName, level?: number): this {
+    return this.set('compression', level === undefined ? codec : { codec, level });
   }
   recovery(mode: RecoveryMode): this {
     return this.set('recovery', mode);

@@ -195,5 +195,13 @@ export async function openFakeWal(options: WalOptions = {}, engine = new FakeEng
 export function fakeSegment(
   fields: Pick<SegmentInfo, 'path' | 'firstLsn' | 'lastLsn'> & Partial<SegmentInfo>,
 ): SegmentInfo {
-  return { sizeBytes: 0, writtenBytes: 0, sealed: false, encrypted: false, keyId: 0, ...fields };
+  return {
+    sizeBytes: 0,
+    writtenBytes: 0,
+    sealed: false,
+    encrypted: false,
+    keyId: 0,
+    compressed: false,
+    ...fields,
+  };
 }

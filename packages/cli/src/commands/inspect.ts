@@ -36,6 +36,7 @@ export async function inspectCommand(
         sealed: i < check.segments.length - 1,
         cipher: s.header?.cipher ?? null,
         keyId: s.header?.cipher === 'aes-256-gcm' ? s.header.keyId : null,
+        compressed: s.header?.compressed ?? null,
         createdAtMs: s.header?.createdAtMs ?? null,
         firstTime: s.firstTime,
         lastTime: s.lastTime,
@@ -137,8 +138,16 @@ function summaryPairs(
     ['floor', describeFloor(check, floorLsn)],
     ['newest segment', describeHead(check)],
     ['encryption', [...ciphers].join(', ')],
+    ['compression', describeCompression(check)],
     ['lock', describeLock(lock)],
   ];
+}
+
+/** From the segments' header flag: their frames may be compressed (decision 0118). */
+function describeCompression(check: LogCheck): string {
+  const flagged = check.segments.filter((s) => s.header?.compressed === true).length;
+  if (flagged === 0) return 'none';
+  return `zstd frames in ${flagged} of ${check.segments.length} segments (header flag 'compressed')`;
 }
 
 function describeRecords(check: LogCheck): string {

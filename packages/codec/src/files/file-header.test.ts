@@ -37,7 +37,20 @@ describe('file header', () => {
       keyId: 7,
       createdAtMs: 1_700_000_000_000,
       logId: 0xfedcba9876543210n,
+      compressed: false,
     });
+  });
+
+  it('flags a file whose frames may be compressed in bit 0 of its flags; other bits stay unknown', () => {
+    const input = { firstLsn: 1n, salt, cipher: 'none' as const, fileKind: 'segment' as const };
+    const buf = encodeFileHeader({ ...input, keyId: 0, compressed: true });
+    expect(buf.readUInt16LE(34)).toBe(1);
+    expect(decodeFileHeader(buf).compressed).toBe(true);
+    expect(decodeFileHeader(encodeFileHeader({ ...input, keyId: 0 })).compressed).toBe(false);
+    buf.writeUInt16LE(3, 34);
+    buf.writeUInt32LE(crc32cRange(buf, 0, 60, 0), 60);
+    const err = expectWalError(() => decodeFileHeader(buf), WalErrorCode.UNSUPPORTED_FORMAT);
+    expect(err.message).toContain('flags 0x3');
   });
 
   it('reads and writes version 1, whose log id bytes are reserved zeros', () => {

@@ -32,6 +32,12 @@ export interface FileHeader {
    * log, chosen when the log was created; 0 for a file of no multi-file log). 0n in version 1.
    */
   logId: bigint;
+  /**
+   * Header flag bit 0: frames of this file may hold compressed bodies (kind 0x06). Set by a
+   * writer with compression on; a reader older than compression refuses the file by this
+   * flag (WAL_UNSUPPORTED_FORMAT) instead of calling its compressed frames corrupt.
+   */
+  compressed: boolean;
 }
 
 export interface FileHeaderInput {
@@ -45,7 +51,13 @@ export interface FileHeaderInput {
   fileKind: FileKind;
   keyId: number;
   createdAtMs?: number;
+  /** Default false: see FileHeader.compressed. */
+  compressed?: boolean;
 }
+
+/** Header flag: frames may be compressed (FORMAT.md, "File header"). */
+const FLAG_COMPRESSED = 0x1;
+const KNOWN_FLAGS = FLAG_COMPRESSED;
 
 const MAGIC = 0x544e4c57; // 'WLNT' read as u32 LE
 const SALT_SIZE = 16;
@@ -76,6 +88,8 @@ export function encodeFileHeader(h: FileHeaderInput): Buffer {
   checkU64('header.logId', logId);
   if (version === 1 && logId !== 0n)
     badArgument('header.logId', '0n in a version 1 header (it has no log id)', logId);
+  const compressed = h.compressed ?? false;
+  if (typeof compressed !== 'boolean') badArgument('header.compressed', 'a boolean', compressed);
   const buf = Buffer.alloc(FILE_HEADER_SIZE);
   buf.writeUInt32LE(MAGIC, 0);
   buf.writeUInt16LE(version, 4);
@@ -84,6 +98,7 @@ export function encodeFileHeader(h: FileHeaderInput): Buffer {
   buf.set(h.salt, 16);
   buf[32] = cipher;
   buf[33] = KIND_CODE[h.fileKind];
+  buf.writeUInt16LE(compressed ? FLAG_COMPRESSED : 0, 34);
   buf.writeUInt32LE(h.keyId, 36);
   buf.writeBigUInt64LE(BigInt(createdAtMs), 40);
   buf.writeBigUInt64LE(logId, 48);
@@ -149,7 +164,7 @@ export function decodeFileHeader(buf: Uint8Array, where = 'file'): FileHeader {
   if (fileKind === undefined)
     fail(WalErrorCode.UNSUPPORTED_FORMAT, `unknown file kind ${b[33]}`, upgrade);
   const flags = b.readUInt16LE(34);
-  if (flags !== 0)
+  if ((flags & ~KNOWN_FLAGS) !== 0)
     fail(WalErrorCode.UNSUPPORTED_FORMAT, `unknown header flags 0x${flags.toString(16)}`, upgrade);
   // Version 2 keeps its log id in the first 8 reserved bytes of version 1.
   for (let i = version === 1 ? 48 : 56; i < 60; i++)
@@ -168,6 +183,7 @@ export function decodeFileHeader(buf: Uint8Array, where = 'file'): FileHeader {
     keyId: b.readUInt32LE(36),
     createdAtMs: Number(created),
     logId: version === 1 ? 0n : b.readBigUInt64LE(48),
+    compressed: (flags & FLAG_COMPRESSED) !== 0,
   };
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { readHex } from '../../test/vector-meaning.js';
 import { WalErrorCode } from '../errors/errors.js';
 import { decodeFileHeader, encodeFileHeader } from '../files/file-header.js';
-import { expectWalError } from '../testing/index.js';
+import { compressedLog, compressedLogRecords, expectWalError } from '../testing/index.js';
 import { compressBody, compressionOption, zstdImplementation } from './compression.js';
 import { FrameCipher, KeyRing } from './crypto.js';
 import { encodeFrame, sealFrame } from './frame.js';
@@ -34,6 +34,18 @@ function frameOf(body: Uint8Array): Buffer {
 }
 
 describe('compressed frames', () => {
+  it(`read in the golden log a Wal wrote with compression on (decoder ${zstdImplementation().decoder})`, () => {
+    const { bytes } = compressedLog();
+    const header = decodeFileHeader(bytes);
+    expect(header.compressed).toBe(true);
+    const records = [...new FrameScanner(bytes, { start: 64, file: header }).records()];
+    const expected = compressedLogRecords();
+    expect(records.map((r) => r.lsn)).toEqual(expected.map((r) => r.lsn));
+    expect(payloads(records)).toEqual(payloads(expected as WalRecord[]));
+    expect(records[20]!.meta?.toString()).toBe('meta of 21');
+    expect(records[22]!.tenantId).toBe(7n);
+  });
+
   it(`read on every runtime: the vector written by Node 22 reads here (decoder ${zstdImplementation().decoder})`, () => {
     const records = [...new FrameScanner(vector()).records()];
     expect(records.map((r) => r.lsn)).toEqual([1n, 2n, 3n, 4n]);

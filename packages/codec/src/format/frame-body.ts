@@ -98,7 +98,9 @@ export function decompressedBody(buf: Uint8Array, start: number, end: number): B
 /**
  * How many records the plaintext record or batch body `buf[start..end)` holds, read from its
  * fixed header alone (the rest is not checked); 0 for any other body (padding, encrypted,
- * per-core, or one too short to hold its header). With `frameFirstLsn`, this is how readers
+ * compressed, per-core, or one too short to hold its header). A compressed body's LSNs are
+ * those of the body it holds: readers get it from `FrameScanner.advanceFrame`, which
+ * decompresses (and decrypts) before handing a body over. With `frameFirstLsn`, this is how readers
  * that only follow LSNs (recovery, resynchronisation, cutting) read a frame.
  */
 export function frameRecordCount(buf: Uint8Array, start: number, end: number): number {

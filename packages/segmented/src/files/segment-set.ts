@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  type Compression,
   FILE_HEADER_SIZE,
   isWalError,
   jsonReady,
@@ -39,6 +40,8 @@ export interface SegmentInfo {
   sealed: boolean;
   encrypted: boolean;
   keyId: number;
+  /** Its header's `compressed` flag: its frames may hold compressed bodies. */
+  compressed: boolean;
 }
 
 export interface TruncateResult {
@@ -88,6 +91,8 @@ export class SegmentSet {
   private readonly dir: string;
   /** The log's time and id, stamped into every segment it plans. */
   readonly clock: LogClock;
+  /** How the segments it plans compress their frames (undefined: they do not). */
+  readonly compression: Compression | undefined;
   private readonly preallocateTo: number | null;
   private readonly direct: boolean;
   private creationChain: Promise<void> = Promise.resolve();
@@ -113,8 +118,10 @@ export class SegmentSet {
     segments: Segment[];
     floorLsn: bigint;
     clock: LogClock;
+    compression: Compression | undefined;
   }) {
     this.clock = options.clock;
+    this.compression = options.compression;
     this.io = options.io;
     this.host = options.host;
     this.counters = options.counters;
@@ -147,7 +154,7 @@ export class SegmentSet {
    * it is empty and starts there too. Returns it (not yet created).
    */
   plan(firstLsn: bigint, ring: KeyRing | undefined): Segment {
-    const seg = plannedSegment(this.dir, firstLsn, ring, this.clock);
+    const seg = plannedSegment(this.dir, firstLsn, ring, this.clock, this.compression);
     const last = this.list[this.list.length - 1];
     if (last !== undefined && !hasRecords(last) && last.firstLsn === seg.firstLsn) {
       seg.replaces = true;
@@ -503,6 +510,7 @@ export class SegmentSet {
           sealed: seg.status === 'sealed' && seg !== this.list[this.list.length - 1],
           encrypted: seg.header.cipher !== 'none',
           keyId: seg.header.keyId,
+          compressed: seg.header.compressed,
         }),
       );
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  type Compression,
   decodeFileHeader,
   encodeFileHeader,
   FILE_HEADER_SIZE,
@@ -88,8 +89,10 @@ export function plannedSegment(
   firstLsn: bigint,
   ring: KeyRing | undefined,
   clock: LogClock,
+  compression: Compression | undefined,
 ): Segment {
   const headerBytes = encodeFileHeader({
+    compressed: compression !== undefined,
     createdAtMs: clock.nowOrLast(),
     logId: clock.logId,
     firstLsn,

@@ -1,8 +1,15 @@
 import {
+  batchFrameSize,
+  type Compression,
+  compressBody,
+  encodeBatchFrame,
+  encodeFrame,
   encodePayloadFramesUnsealed,
   FRAME_HEADER_SIZE,
   type FrameCipher,
+  MIN_COMPRESSED_BODY,
   payloadFrameSize,
+  type WalRecordInput,
 } from '@walnut/codec';
 import type { Segment } from '../files/segment.js';
 import type { Failures } from './failures.js';
@@ -10,16 +17,22 @@ import { checkFrameBody, type Encoder, encodeReserved } from './frame-guard.js';
 import type { WritePipeline } from './write-pipeline.js';
 
 // The appends' encodings that are more than one plain frame. SegmentedWal calls these where
-// it called methods of its own (once per encrypted frame, once per run of payloads), so the
+// it called methods of its own (once per encrypted or compressed frame, once per run of payloads), so the
 // move added no call; its one plain frame per record stays inline in the front
 // (docs/decisions/0330-segmented-wal-seams.md).
 
-/** An encrypted segment's frame: encoded into scratch space, then encrypted into the buffer. */
-export function appendEncrypted<T>(
+/**
+ * A frame that is more than its encoding: encoded into scratch space, its body compressed
+ * when `compression` is on and the body is long enough (kept only when it shrinks), then
+ * encrypted with `cipher`, or copied and sealed, into the buffer. Encryption applies to the
+ * compressed bytes and the CRC to the bytes written (FORMAT.md, "Compressed body").
+ */
+export function appendTransformed<T>(
   p: WritePipeline,
   failures: Failures,
   seg: Segment,
-  cipher: FrameCipher,
+  cipher: FrameCipher | undefined,
+  compression: Compression | undefined,
   encode: Encoder<T>,
   input: T,
   plainSize: number,
@@ -29,21 +42,97 @@ export function appendEncrypted<T>(
   time: number,
 ): void {
   const last = first + BigInt(count - 1);
-  const size = cipher.encryptedFrameSize(plainSize - FRAME_HEADER_SIZE);
-  checkFrameBody(size, what);
   const scratch = p.scratchOf(plainSize);
   encodeReserved(encode, scratch, 0, first, input, plainSize, what, time);
+  let body: Uint8Array = scratch.subarray(FRAME_HEADER_SIZE, plainSize);
+  if (compression !== undefined && body.length >= MIN_COMPRESSED_BODY)
+    body = compressBody(body, compression) ?? body;
+  const size =
+    cipher === undefined ? FRAME_HEADER_SIZE + body.length : cipher.encryptedFrameSize(body.length);
+  checkFrameBody(size, what);
   const at = p.room(size);
   if (failures.poison !== null) throw failures.poison;
-  cipher.encryptFrame(p.buf, at, scratch.subarray(FRAME_HEADER_SIZE, plainSize));
+  if (cipher === undefined) encodeFrame(p.buf, at, body);
+  else cipher.encryptFrame(p.buf, at, body);
   p.commit(seg, size, first, last, count);
+}
+
+/** Whether a frame of `plainSize` bytes takes `appendTransformed` rather than the plain path. */
+export function isTransformed(
+  seg: Segment,
+  compression: Compression | undefined,
+  plainSize: number,
+): boolean {
+  return (
+    seg.writeCipher !== undefined ||
+    (compression !== undefined && plainSize - FRAME_HEADER_SIZE >= MIN_COMPRESSED_BODY)
+  );
+}
+
+/** Payload bytes one compressed run of `appendPayloads` holds at most (decision 0118). */
+export const COMPRESSED_RUN = 64 * 1024;
+
+/**
+ * Where the compressed run of `list` from `from` ends: the payloads whose bytes stay within
+ * COMPRESSED_RUN and maxRecordSize (a batch's limit), at least one.
+ */
+export function compressedRunEnd(
+  list: readonly Uint8Array[],
+  from: number,
+  count: number,
+  maxRecordSize: number,
+): number {
+  const limit = Math.min(COMPRESSED_RUN, maxRecordSize);
+  let bytes = list[from]!.length;
+  let to = from + 1;
+  while (to < count && bytes + list[to]!.length <= limit) bytes += list[to++]!.length;
+  return to;
+}
+
+/**
+ * With compression on, `appendPayloads` writes the run `list[from..to)` as one compressed
+ * batch frame: a frame per record would compress each payload alone, at a fraction of the
+ * ratio (decision 0118). The run is then atomic, which `appendPayloads` allows.
+ */
+export function appendCompressedRun(
+  p: WritePipeline,
+  failures: Failures,
+  seg: Segment,
+  compression: Compression,
+  list: readonly Uint8Array[],
+  from: number,
+  to: number,
+  time: number,
+): void {
+  const records: WalRecordInput[] = [];
+  for (let i = from; i < to; i++) records.push({ payload: list[i]! });
+  const plainSize = batchFrameSize(records, true);
+  checkFrameBody(plainSize, 'batch');
+  const first = p.nextLsn;
+  const { writeCipher } = seg;
+  const n = to - from;
+  appendTransformed(
+    p,
+    failures,
+    seg,
+    writeCipher,
+    compression,
+    encodeBatchFrame,
+    records,
+    plainSize,
+    first,
+    n,
+    'batch',
+    time,
+  );
 }
 
 /**
  * Appends `list[from]` and the payloads after it that fit the write buffer, while `seg` is
  * below `targetSize` (the rule `segmentFor` applies before each frame), in one codec call and
  * one booking; returns the index of the first payload not appended. `restBytes` is the size
- * of the frames of `list[from..count)`, or Infinity if not known. `seg` is not encrypted.
+ * of the frames of `list[from..count)`, or Infinity if not known. `seg` is not encrypted,
+ * and the log does not compress.
  */
 export function appendPayloadRun(
   p: WritePipeline,
