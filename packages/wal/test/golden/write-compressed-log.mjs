@@ -5,8 +5,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Batch, Wal } from '@walnut/wal';
 import { compressedLogEvent } from '@walnut/codec/testing';
+import { Batch, Wal } from '@walnut/wal';
 
 const dir = mkdtempSync(join(tmpdir(), 'walnut-golden-'));
 try {
