@@ -66,6 +66,8 @@ export async function lockFile(path: string): Promise<IoLock> {
       // (an I/O error), or the lock would be held until the process ends.
       try {
         claim?.release();
+        // Removed while the lock is still held, so never a next holder's.
+        if (WINDOWS && flock !== undefined) fs.rmSync(ownerFileOf(path), { force: true });
       } finally {
         letGo();
       }
