@@ -38,10 +38,15 @@ describe('config validation', () => {
 
   it('takes a file: URL for dir, as node:fs does, and opens the path it names', async () => {
     const memory = new MemoryStorageIo();
-    const wal = await SegmentedWal.open({ dir: new URL('file:///logs/a%20log'), io: memory });
+    // A file: URL names a drive on Windows.
+    const [url, path] =
+      process.platform === 'win32'
+        ? ['file:///C:/logs/a%20log', 'C:\\logs\\a log']
+        : ['file:///logs/a%20log', '/logs/a log'];
+    const wal = await SegmentedWal.open({ dir: new URL(url), io: memory });
     await wal.append({ payload: payloadFor(1) });
     await wal.close();
-    expect(await memory.readdir('/logs/a log')).toContain('00000000000000000001.wal');
+    expect(await memory.readdir(path)).toContain('00000000000000000001.wal');
   });
 
   it('names the field a typo probably meant', async () => {

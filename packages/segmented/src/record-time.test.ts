@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   encodeFileHeader,
   encodeRecordFrame,
@@ -151,7 +152,7 @@ describe('record times', () => {
       await wal.sync();
       await wal.close();
     }
-    const name = `${DIR}/${segmentFileName(1n)}`;
+    const name = join(DIR, segmentFileName(1n));
     const fd = await ours.open(name);
     await ours.truncate(fd, 0);
     await ours.write(fd, theirs.fileBytes(name)!, 0);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { FILE_HEADER_SIZE } from '@walnut/codec';
 import { createStorageIo, FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import {
@@ -62,13 +63,14 @@ describe('rollover', () => {
     for (let i = 0; i < 25; i++) wal.append({ payload: payloadFor(wal.nextLsn, 100) });
     const flushing = wal.flush();
 
-    const secondPath = `${DIR}/${String(second).padStart(20, '0')}.wal`;
+    const secondPath = join(DIR, `${String(second).padStart(20, '0')}.wal`);
     // The rollover's job reaches the old segment's fdatasync soon after (it is held there).
     await ticks(10);
     expect(datasyncs.held).toBe(1);
     // Under a temporary name (a spare file opened ahead, or `<name>.tmp`), never the final one.
     const dataWrites = writes().filter(
-      (w) => w.path.startsWith(DIR) && !w.path.endsWith('.wal') && w.offset >= FILE_HEADER_SIZE,
+      (w) =>
+        w.path.startsWith(join(DIR)) && !w.path.endsWith('.wal') && w.offset >= FILE_HEADER_SIZE,
     );
     expect(dataWrites.length).toBeGreaterThan(0);
     expect(await io.stat(secondPath)).toBeNull();
@@ -91,7 +93,7 @@ describe('rollover', () => {
     const { io, holdDirectorySync, renamed } = holdingIo();
     const wal = await SegmentedWal.open({ ...config, io });
     const second = fillFirstSegment(wal);
-    const secondPath = `${DIR}/${String(second).padStart(20, '0')}.wal`;
+    const secondPath = join(DIR, `${String(second).padStart(20, '0')}.wal`);
     const durableWhenRenamed: boolean[] = [];
     wal.onDurable((lsn) => {
       if (lsn >= second) durableWhenRenamed.push(renamed().includes(secondPath));

@@ -1,3 +1,4 @@
+import { basename, join } from 'node:path';
 import { isWalError, type WalError, type WalRecord } from '@walnut/codec';
 import type { MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError, payloadFor } from '@walnut/storage-io/testing';
@@ -191,7 +192,7 @@ describe('damage in a sealed segment', () => {
       await wal.sync();
       const stray = (await wal.listSegments()).find((s) => s.firstLsn > 210n)!;
       await wal.close();
-      const path = `${DIR}/${stray.path.split('/').at(-1)}`;
+      const path = join(DIR, basename(stray.path));
       const fd = await io.open(path, { create: true });
       await io.write(fd, other.fileBytes(stray.path)!, 0);
       await io.fsync(fd);

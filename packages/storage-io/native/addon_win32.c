@@ -6,7 +6,7 @@
  *
  *   flock(fd, op)      LockFileEx on one byte far past the lock file's end: the system drops
  *                      it when the process ends, however it ends, as Linux drops a flock. The
- *                      bytes before it stay readable: the holder writes its pid there.
+ *                      holder writes its pid beside the file, to <file>.pid (lock-file.ts).
  *   renameDurable(a,b) MoveFileExW with MOVEFILE_WRITE_THROUGH: returns once the rename is on
  *                      the disk, the nearest Windows has to rename + fsync of the directory.
  *

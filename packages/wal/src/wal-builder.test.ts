@@ -1,3 +1,4 @@
+import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
@@ -43,9 +44,9 @@ describe('Wal.open(dir) with a file: URL, as node:fs takes one', () => {
   afterAll(removeTempDirs);
 
   it('opens the log at the path the URL names', async () => {
-    const path = `${tempDir()}/my log`;
+    const path = join(tempDir(), 'my log');
     const wal = await Wal.open(new URL(`${pathToFileURL(path).href}/`)).build();
-    expect(wal.dir).toBe(`${path}/`);
+    expect(wal.dir).toBe(`${path}${sep}`);
     await wal.append(Buffer.from('by URL'));
     await wal.close();
     const again = await Wal.open(path).readOnly().build();

@@ -14,10 +14,18 @@ function nodeError(run: () => unknown): unknown {
 }
 
 describe('ioErrorFromErrno', () => {
-  it('maps ENOSPC and EDQUOT to WAL_NO_SPACE, with or without the sign', () => {
+  it('maps ENOSPC to WAL_NO_SPACE, with or without the sign', () => {
     expect(ioErrorFromErrno(-Errno.ENOSPC, 'write').code).toBe(WalErrorCode.NO_SPACE);
-    expect(ioErrorFromErrno(Errno.EDQUOT, 'write').code).toBe(WalErrorCode.NO_SPACE);
+    expect(ioErrorFromErrno(Errno.ENOSPC, 'write').code).toBe(WalErrorCode.NO_SPACE);
   });
+
+  // Windows has no EDQUOT (os.constants.errno lacks it).
+  it.skipIf((Errno.EDQUOT as number | undefined) === undefined)(
+    'maps EDQUOT to WAL_NO_SPACE',
+    () => {
+      expect(ioErrorFromErrno(Errno.EDQUOT, 'write').code).toBe(WalErrorCode.NO_SPACE);
+    },
+  );
 
   it('maps everything else to WAL_IO naming the call, the errno and the path, and what to do', () => {
     const error = ioErrorFromErrno(-Errno.EIO, 'fdatasync', '/wal/seg');
@@ -56,6 +64,29 @@ describe('ioErrorFromNode', () => {
       details: { errno: Errno.ENOENT, syscall: 'read', path: '/nonexistent/walnut/FLOOR' },
       cause,
     });
+  });
+
+  it("maps node:fs's error on Windows by its name: its errno there is libuv's, not the table's", () => {
+    // readFileSync of a missing file on Windows: errno -4058 (UV_ENOENT), os.constants.errno.ENOENT 2.
+    const cause = Object.assign(
+      new Error("ENOENT: no such file or directory, open 'C:\\log\\HEAD'"),
+      {
+        errno: -4058,
+        code: 'ENOENT',
+      },
+    );
+    expect(ioErrorFromNode(cause, 'open', 'C:\\log\\HEAD')).toMatchObject({
+      code: WalErrorCode.IO,
+      message:
+        'C:\\log\\HEAD does not exist (open failed with ENOENT): check the path, or create it first',
+      details: { errno: Errno.ENOENT, syscall: 'open', path: 'C:\\log\\HEAD' },
+      cause,
+    });
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), {
+      errno: -4055,
+      code: 'ENOSPC',
+    });
+    expect(ioErrorFromNode(full, 'write').code).toBe(WalErrorCode.NO_SPACE);
   });
 
   it('makes a bad argument node:fs refused before any call WAL_BAD_ARGUMENT, not WAL_IO', () => {

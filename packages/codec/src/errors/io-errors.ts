@@ -106,15 +106,16 @@ export function ioErrorFromErrno(
  */
 export function ioErrorFromNode(error: unknown, syscall: string, path?: string): WalError {
   if (error instanceof WalError) return error;
+  const code = (error as { code?: unknown }).code;
+  // The name first: on Windows node:fs's errno is libuv's (ENOENT is -4058), not the
+  // os.constants.errno one (2) the table knows; Deno's node:fs gives the name alone.
+  const named =
+    typeof code === 'string' ? constants.errno[code as keyof typeof constants.errno] : undefined;
+  if (typeof named === 'number') return ioErrorFromErrno(named, syscall, path, error);
   const errno = (error as { errno?: unknown }).errno;
   if (typeof errno === 'number') return ioErrorFromErrno(errno, syscall, path, error);
   // node:fs rejects a wrong argument (an fd that is not a number, say) before any syscall:
   // the caller's mistake, not the disk's.
-  const code = (error as { code?: unknown }).code;
-  // Deno's node:fs names the errno (code 'EBADF') without its number.
-  const named =
-    typeof code === 'string' ? constants.errno[code as keyof typeof constants.errno] : undefined;
-  if (typeof named === 'number') return ioErrorFromErrno(named, syscall, path, error);
   if (code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_OUT_OF_RANGE') {
     return new WalError(
       WalErrorCode.BAD_ARGUMENT,

@@ -68,9 +68,11 @@ async function gone(
   throw changedUnderReader(path, offset, what);
 }
 
-async function openOrNull(io: StorageIo, path: string): Promise<IoFd | null> {
+const WINDOWS = process.platform === 'win32';
+
+async function openOrNull(io: StorageIo, path: string, readOnly = true): Promise<IoFd | null> {
   try {
-    return await io.open(path, { readOnly: true });
+    return await io.open(path, { readOnly });
   } catch (err) {
     if ((err as WalError).details?.errno === Errno.ENOENT) return null;
     throw err;
@@ -243,7 +245,7 @@ async function follow(state: FollowState): Promise<void> {
 
 /**
  * Makes what a reader found durable before it reports it as such: an fdatasync of each
- * segment (through a read-only descriptor, which modifies nothing) and of the directory,
+ * segment (through a read-only descriptor, or on Windows one that writes nothing) and of the directory,
  * whose entry for a segment the writer has just renamed may not be on disk yet. False when
  * a segment vanished since it was found (a truncation or a cut ran meanwhile): what was
  * found then vouches for nothing, and the next look tells which it was.
@@ -255,7 +257,9 @@ export async function makeDurable(
 ): Promise<boolean> {
   if (segments.length === 0) return true;
   for (const seg of segments) {
-    const fd = await openOrNull(io, seg.path);
+    // Windows flushes a file only through a handle that may write (FlushFileBuffers refuses
+    // a read-only one with EPERM); nothing is written through it.
+    const fd = await openOrNull(io, seg.path, !WINDOWS);
     if (fd === null) return false;
     try {
       await io.datasync(fd);

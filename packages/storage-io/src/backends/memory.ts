@@ -1,4 +1,4 @@
-import { posix } from 'node:path';
+import { posix, sep } from 'node:path';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { DIRECT_IO_SECTOR } from '../contract/aligned.js';
 import type { OpenRequest, QueuedOp } from '../contract/base-storage-io.js';
@@ -295,7 +295,7 @@ export class MemoryStorageIo extends SequentialStorageIo {
   }
 
   async lock(path: string): Promise<IoLock> {
-    const key = posix.resolve('/', path);
+    const key = posix.resolve('/', slashed(path));
     if (this.#locks.has(key)) throw lockedError(path, { self: true });
     const fd = await this.open(path, { create: true });
     await this.close(fd);
@@ -328,7 +328,12 @@ function splitPath(path: string): string[] {
     );
   }
   return posix
-    .resolve('/', path)
+    .resolve('/', slashed(path))
     .split('/')
     .filter((part) => part.length > 0);
+}
+
+// A caller on Windows joins paths with node:path, whose separator there is a backslash.
+function slashed(path: string): string {
+  return sep === '\\' && typeof path === 'string' ? path.replaceAll('\\', '/') : path;
 }

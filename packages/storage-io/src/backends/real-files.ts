@@ -14,6 +14,9 @@ import { loadNative } from '../native.js';
 import { makeDirectory } from './make-directory.js';
 
 const WINDOWS = process.platform === 'win32';
+/** A Windows rename over a file held open: 50 tries 20 ms apart, about a second. */
+const RENAME_ATTEMPTS = 50;
+const RENAME_RETRY_MS = 20;
 
 // The file and name operations of the backends over real files (sync-fs, io_uring): what
 // they share, apart from how they read, write and sync.
@@ -151,9 +154,18 @@ export const realFiles = {
     const durable = WINDOWS ? loadNative().binding?.renameDurable : undefined;
     if (durable !== undefined) {
       // Windows cannot sync a directory: the rename itself is written through (decision 0009).
-      const result = durable(toNamespacedPath(from), toNamespacedPath(to));
-      if (result < 0) throw ioErrorFromErrno(result, 'rename', `${from} -> ${to}`);
-      return;
+      // It cannot replace a file another process has open (a reader of CUT or HEAD, an
+      // antivirus scan) either: that is EPERM or EBUSY for as long as the handle lives,
+      // so it is tried again for about a second before it fails.
+      for (let attempt = 1; ; attempt++) {
+        const result = durable(toNamespacedPath(from), toNamespacedPath(to));
+        if (result >= 0) return;
+        const held = result === -Errno.EPERM || result === -Errno.EBUSY;
+        if (!held || attempt >= RENAME_ATTEMPTS) {
+          throw ioErrorFromErrno(result, 'rename', `${from} -> ${to}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, RENAME_RETRY_MS));
+      }
     }
     try {
       fs.renameSync(from, to);

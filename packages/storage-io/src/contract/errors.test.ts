@@ -18,6 +18,15 @@ describe('the -errno a completion carries', () => {
     );
   });
 
+  it("is the errno node:fs's error names on Windows, where its number is libuv's", () => {
+    // fs.fstatSync of a closed descriptor on Windows: errno -4083 (UV_EBADF), code EBADF.
+    const windows = Object.assign(new Error('EBADF: bad file descriptor, fstat'), {
+      errno: -4083,
+      code: 'EBADF',
+    });
+    expect(resultFromNodeError(windows)).toBe(-Errno.EBADF);
+  });
+
   it('is -EIO for an error that names no errno', () => {
     expect(resultFromNodeError(new Error('no errno'))).toBe(-Errno.EIO);
   });

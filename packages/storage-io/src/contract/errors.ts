@@ -10,16 +10,20 @@ export { Errno, errnoName, ioErrorFromErrno, ioErrorFromNode } from '@walnut/cod
  * of our own, such as an O_DIRECT this platform lacks); undefined for anything else.
  */
 export function errnoOf(error: unknown): number | undefined {
-  const errno =
-    error instanceof WalError ? error.details.errno : (error as { errno?: unknown }).errno;
-  if (typeof errno === 'number') return Math.abs(errno);
-  // Deno's node:fs names the errno (code 'EBADF') without its number.
+  if (error instanceof WalError) {
+    const errno = error.details.errno;
+    return typeof errno === 'number' ? Math.abs(errno) : undefined;
+  }
+  // The name first: on Windows node:fs's errno is libuv's (EBADF is -4083), not the
+  // os.constants.errno one (9) the table knows; Deno's node:fs gives the name alone.
   const code = (error as { code?: unknown } | null)?.code;
   const named =
     typeof code === 'string'
       ? osConstants.errno[code as keyof typeof osConstants.errno]
       : undefined;
-  return typeof named === 'number' ? named : undefined;
+  if (typeof named === 'number') return named;
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  return typeof errno === 'number' ? Math.abs(errno) : undefined;
 }
 
 /** The `-errno` a completion carries for an error thrown while executing an operation. */

@@ -66,6 +66,8 @@ export async function lockFile(path: string): Promise<IoLock> {
       // (an I/O error), or the lock would be held until the process ends.
       try {
         claim?.release();
+        // Removed while the lock is still held, so never a next holder's.
+        if (WINDOWS && flock !== undefined) fs.rmSync(ownerFileOf(path), { force: true });
       } finally {
         letGo();
       }
@@ -140,25 +142,25 @@ function takeFlock(
 const WINDOWS = process.platform === 'win32';
 
 /**
- * Windows shows no process start times, so there is no owner file: the holder's pid is the
- * lock file's content instead (the addon locks a byte past it). While the lock is held its
- * holder runs, and Windows does not reuse a running process's pid, so the pid read names it;
- * only in the instant between a new holder's lock and its write can it name the one before.
+ * Windows shows no process start times, so no owner record can prove its holder gone: the
+ * holder's pid alone goes into the owner file's place (`<path>.pid`), never into the locked
+ * file, which for a portable log is the log itself. While the lock is held its holder runs,
+ * and Windows does not reuse a running process's pid, so the pid read names it; only in the
+ * instant between a new holder's lock and its write can it name the one before.
  */
 function recordHolder(fd: number, path: string): void {
   try {
-    fs.ftruncateSync(fd, 0);
-    fs.writeSync(fd, `${process.pid}\n`, 0);
+    fs.writeFileSync(ownerFileOf(path), `${process.pid}\n`);
   } catch (error) {
     fs.closeSync(fd);
-    throw ioErrorFromNode(error, 'write', path);
+    throw ioErrorFromNode(error, 'write', ownerFileOf(path));
   }
 }
 
 function recordedHolder(path: string): LockHolder {
   let pid: number;
   try {
-    pid = Number.parseInt(fs.readFileSync(path, 'utf8'), 10);
+    pid = Number.parseInt(fs.readFileSync(ownerFileOf(path), 'utf8'), 10);
   } catch {
     return { self: false };
   }
@@ -170,7 +172,7 @@ function recordedHolder(path: string): LockHolder {
 export function lockScope(): string {
   const flock = loadNative().binding !== null;
   const self = ownIdentity();
-  if (WINDOWS && flock) return "LockFileEx, its holder's pid in the lock file";
+  if (WINDOWS && flock) return "LockFileEx, its holder's pid in the owner file (LOCK.pid)";
   if (typeof self === 'string') {
     return flock
       ? 'flock (no owner file: this system does not show process start times)'
@@ -185,7 +187,26 @@ export function lockScope(): string {
 export function lockOwner(
   path: string,
 ): { readonly pid: number; readonly state: 'this-process' | 'alive' | 'gone' | 'unknown' } | null {
+  if (WINDOWS) return windowsHolder(path);
   const owner = readOwnerRecord(ownerFileOf(path));
   if (owner === null || owner === 'garbled') return null;
   return { pid: owner.pid, state: liveness(owner).kind };
+}
+
+/**
+ * The pid the Windows holder recorded, gone when no such process runs. A running one may have
+ * taken a dead holder's pid (Windows reuses pids), so it is only `unknown`, never `alive`.
+ */
+function windowsHolder(
+  path: string,
+): { readonly pid: number; readonly state: 'this-process' | 'gone' | 'unknown' } | null {
+  const { pid } = recordedHolder(path);
+  if (pid === undefined) return null;
+  if (pid === process.pid) return { pid, state: 'this-process' };
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ESRCH') return { pid, state: 'gone' };
+  }
+  return { pid, state: 'unknown' };
 }

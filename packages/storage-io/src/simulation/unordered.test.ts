@@ -1,3 +1,4 @@
+import { Errno } from '@walnut/codec';
 import { describe, expect, it } from 'vitest';
 import { MemoryStorageIo } from '../backends/memory.js';
 import type { IoCompletion } from '../contract/types.js';
@@ -56,8 +57,8 @@ describe('UnorderedStorageIo', () => {
       const seen = await arrivals(io, [write, sync, after]);
       expect(seen.map((c) => [c.token, c.result])).toEqual([
         [write, 3],
-        [sync, -125],
-        [after, -125],
+        [sync, -Errno.ECANCELED],
+        [after, -Errno.ECANCELED],
       ]);
       await io.closeIo();
     }

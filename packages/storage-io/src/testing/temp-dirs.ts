@@ -16,5 +16,9 @@ export function tempDir(prefix = 'walnut-test-'): string {
 
 /** Removes every directory `tempDir()` made since the last call, with what they hold. */
 export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  // On Windows a file deleted while a process (a child just killed, say) still has it open
+  // stays until that handle closes, and its directory with it: node:fs retries those.
+  for (const dir of made.splice(0)) {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  }
 }

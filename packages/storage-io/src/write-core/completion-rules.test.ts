@@ -47,7 +47,11 @@ describe('the short-write rule (writeProgress)', () => {
 
 describe('a full device (isNoSpace)', () => {
   it('is ENOSPC or EDQUOT, either sign', () => {
-    expect([ENOSPC, -ENOSPC, EDQUOT, -EDQUOT].map(isNoSpace)).toEqual([true, true, true, true]);
+    expect([ENOSPC, -ENOSPC].map(isNoSpace)).toEqual([true, true]);
+    // Windows has no EDQUOT (os.constants.errno lacks it).
+    if ((EDQUOT as number | undefined) !== undefined) {
+      expect([EDQUOT, -EDQUOT].map(isNoSpace)).toEqual([true, true]);
+    }
     expect([EIO, -EIO, 0].map(isNoSpace)).toEqual([false, false, false]);
   });
 });

@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { CURSOR_FILE_SIZE, crc32c, isWalError, WalErrorCode, type WalRecord } from '@walnut/codec';
 import { FaultyStorageIo, MemoryStorageIo } from '@walnut/storage-io';
 import { RecordingStorageIo, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
@@ -44,7 +44,7 @@ describe('a durable cursor', () => {
     await appendUpTo(wal, 5n);
     const c = await wal.cursor('slow-disk');
     const hold = io.hold(
-      (op) => op.path?.includes('/cursors/') === true && op.kind === 'fdatasync',
+      (op) => op.path?.includes(`${sep}cursors${sep}`) === true && op.kind === 'fdatasync',
     );
     try {
       const stop = new AbortController();

@@ -1,3 +1,4 @@
+import { sep } from 'node:path';
 import { FLOOR_FILE, WalErrorCode } from '@walnut/codec';
 import { MemoryStorageIo } from '@walnut/storage-io';
 import {
@@ -70,7 +71,8 @@ describe("retention and this process's cursor commits", () => {
     const hold = holdOps(
       io,
       (op) =>
-        op.path?.includes('/cursors/') === true && (op.kind === 'write' || op.kind === 'fdatasync'),
+        op.path?.includes(`${sep}cursors${sep}`) === true &&
+        (op.kind === 'write' || op.kind === 'fdatasync'),
     );
     const ahead = cursor.commit(300n);
     await untilHeld(hold);
