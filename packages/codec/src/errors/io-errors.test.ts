@@ -68,10 +68,11 @@ describe('ioErrorFromNode', () => {
 
   it("maps node:fs's error on Windows by its name: its errno there is libuv's, not the table's", () => {
     // readFileSync of a missing file on Windows: errno -4058 (UV_ENOENT), os.constants.errno.ENOENT 2.
+    const libuvOnWindows = { ENOENT: -4058, ENOSPC: -4055 };
     const cause = Object.assign(
       new Error("ENOENT: no such file or directory, open 'C:\\log\\HEAD'"),
       {
-        errno: -4058,
+        errno: libuvOnWindows.ENOENT,
         code: 'ENOENT',
       },
     );
@@ -83,7 +84,7 @@ describe('ioErrorFromNode', () => {
       cause,
     });
     const full = Object.assign(new Error('ENOSPC: no space left on device, write'), {
-      errno: -4055,
+      errno: libuvOnWindows.ENOSPC,
       code: 'ENOSPC',
     });
     expect(ioErrorFromNode(full, 'write').code).toBe(WalErrorCode.NO_SPACE);

@@ -20,8 +20,9 @@ describe('the -errno a completion carries', () => {
 
   it("is the errno node:fs's error names on Windows, where its number is libuv's", () => {
     // fs.fstatSync of a closed descriptor on Windows: errno -4083 (UV_EBADF), code EBADF.
+    const libuvEbadfOnWindows = -4083;
     const windows = Object.assign(new Error('EBADF: bad file descriptor, fstat'), {
-      errno: -4083,
+      errno: libuvEbadfOnWindows,
       code: 'EBADF',
     });
     expect(resultFromNodeError(windows)).toBe(-Errno.EBADF);
