@@ -331,7 +331,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       );
     };
 
-    for (let f = 0; f < options.faults; f++) {
+    faultLoop: for (let f = 0; f < options.faults; f++) {
       const kind = kinds[Math.floor(rand() * kinds.length)]!;
       const holdMs = 500 + Math.floor(rand() * (maxFaultMs - 500));
       const leaderName = await cluster.streamLeader(STREAM, 60_000).catch(() => 'n1');
@@ -403,7 +403,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           for (const proxy of primaryLink.link) proxy.hold();
           await sleep(Math.floor((rand() * holdMs) / 3));
           // A failed promotion may have taken the lease, fencing the old primary: a fresh
-          // standby is promoted instead (three failures end the run).
+          // standby is promoted instead. Three failures in a row end the faults, not the run:
+          // the final check still runs and the report keeps what was seen until then.
           for (let attempt = 1; ; attempt++) {
             try {
               p = await standby!.promote(primaryOptions);
@@ -414,7 +415,12 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
                 findings.push(`promote-partitioned: promotion ${attempt} failed: ${String(error)}`);
               for (const proxy of standbyLink) await proxy.stop();
               ({ follower: standby, link: standbyLink } = await openStandby());
-              if (attempt >= 3) throw error;
+              if (attempt < 3) continue;
+              findings.push(
+                `promote-partitioned: ${attempt} promotions in a row failed (last: ${String(error)}); the faults end at ${f + 1} of ${options.faults}`,
+              );
+              for (const proxy of primaryLink.link) proxy.release();
+              break faultLoop;
             }
           }
           primary = p;
