@@ -1,6 +1,7 @@
-import { type Wal, WalError, WalErrorCode } from '@walnut/wal';
+import type { Wal } from '@walnut/wal';
 import { StreamErrorCode, streamError } from './errors.js';
 import { decodeFrame, Op } from './frame.js';
+import { notAnAppend, StreamRecordReader } from './record-reader.js';
 import type { StreamState } from './table.js';
 
 export interface StreamRecord {
@@ -28,7 +29,7 @@ export interface ReadBounds {
 
 /**
  * Reads acknowledged records from `from` on: the index names the log records holding them,
- * and only those records are read, one point read each.
+ * and only those records are read, in LSN order (record-reader.ts).
  */
 export async function readStream(
   wal: Wal,
@@ -46,13 +47,32 @@ export async function readStream(
       { offset: from, tail: upTo },
     );
   }
+  const reader = new StreamRecordReader(wal);
+  try {
+    return await readEntries(reader, stream, from, upTo, { maxRecords, maxBytes });
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The records of `stream` from offset `from` up to `upTo`, within the bounds. */
+async function readEntries(
+  reader: StreamRecordReader,
+  stream: StreamState,
+  from: number,
+  upTo: number,
+  { maxRecords, maxBytes }: { maxRecords: number; maxBytes: number },
+): Promise<ReadResult> {
   const records: StreamRecord[] = [];
   let next = from;
   let bytes = 0;
-  let entry = lastAtOrBefore(stream.starts, from);
-  while (next < upTo && records.length < maxRecords) {
+  for (
+    let entry = lastAtOrBefore(stream.starts, from);
+    next < upTo && records.length < maxRecords;
+    entry++
+  ) {
     const lsn = stream.lsns[entry]!;
-    const frame = decodeFrame(await readRecord(wal, lsn), lsn);
+    const frame = decodeFrame(await reader.read(lsn), lsn);
     if (frame.op !== Op.APPEND) throw notAnAppend(lsn);
     const start = stream.starts[entry]!;
     for (let i = next - start; i < frame.payloads.length && next < upTo; i++) {
@@ -65,7 +85,6 @@ export async function readStream(
       bytes += payload.length;
       next++;
     }
-    entry++;
   }
   return { records, next, tail: upTo, end: stream.closed && next === stream.tail };
 }
@@ -80,32 +99,4 @@ function lastAtOrBefore(starts: readonly number[], offset: number): number {
     else high = mid - 1;
   }
   return low;
-}
-
-/**
- * The payload of record `lsn`. The Wal has no read of one LSN (decision 0710): an iterator
- * from it, stopped after one. Its readers see what was written to the OS only, and under
- * durability 'none' or 'interval' an append is acknowledged before that: such a record
- * is read after a `flush()`.
- */
-async function readRecord(wal: Wal, lsn: bigint): Promise<Buffer> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    if (attempt > 0) await wal.flush();
-    const records = wal.iterator(lsn);
-    try {
-      const { value, done } = await records.next();
-      if (!done && value.lsn === lsn) return value.payload;
-    } finally {
-      await records.return?.();
-    }
-  }
-  throw notAnAppend(lsn);
-}
-
-function notAnAppend(lsn: bigint) {
-  return new WalError(
-    WalErrorCode.CORRUPT,
-    `the stream index names record ${lsn}, which the log does not hold as an append; reopen the streams to rebuild the index`,
-    { details: { lsn } },
-  );
 }

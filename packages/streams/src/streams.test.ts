@@ -188,7 +188,7 @@ describe('reading', () => {
     await s.shutdown();
   });
 
-  it("reads only that stream's log records", async () => {
+  it("starts at that stream's first record asked for, and reads on with one iterator", async () => {
     const s = await open();
     await s.create('a');
     await s.create('b');
@@ -198,7 +198,8 @@ describe('reading', () => {
     }
     const iterator = vi.spyOn(s.log, 'iterator');
     expect(texts((await s.read('a', 7)).records)).toEqual(['a7', 'a8', 'a9']);
-    expect(iterator).toHaveBeenCalledTimes(3);
+    // An iterator per record would scan the segment up to each record again.
+    expect(iterator.mock.calls).toEqual([[17n]]);
     await s.shutdown();
   });
 });
