@@ -50,7 +50,9 @@ export function expectBytes(actual: Uint8Array | null, expected: Uint8Array): vo
 
 /** Descriptors this process holds, where the backend's files are the system's (else null). */
 export function openDescriptorCount(io: StorageIo): number | null {
-  return io.filesOnDisk === false || !existsSync('/proc/self/fd')
+  // Under Wine, /proc/self/fd is the Linux process's, Wine's own descriptors and all: it
+  // moves under a check, and says nothing of Windows handles.
+  return io.filesOnDisk === false || process.platform === 'win32' || !existsSync('/proc/self/fd')
     ? null
     : readdirSync('/proc/self/fd').length;
 }
