@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { MIN_COMPRESSED_BODY, WalErrorCode, zstdImplementation } from '@walnut/codec';
+import { compressedLogEvent as event } from '@walnut/codec/testing';
 import { MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
@@ -9,19 +10,6 @@ import { collect, openMemory, testRing } from '../test/helpers.js';
 // fzstd (decision 0117) and runs the reading tests on the golden log below.
 const canWrite = zstdImplementation().encoder !== null;
 const WRITE_SKIP = `writing zstd needs Node 22.15 or later (this is Node ${process.versions.node})`;
-
-/** A JSON event of about 300 bytes: the kind of payload compression is for. */
-function event(i: number): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      id: `evt_${String(i).padStart(8, '0')}`,
-      type: i % 3 === 0 ? 'page_view' : 'click',
-      at: `2026-11-27T12:00:${String(i % 60).padStart(2, '0')}.000Z`,
-      user: { id: `user_${i % 17}`, plan: 'pro', country: 'NZ' },
-      page: { path: `/products/${i % 29}`, referrer: 'https://example.com/search?q=walnut' },
-    }),
-  );
-}
 
 describe.skipIf(!canWrite)(`compression: 'zstd' (${canWrite ? 'Node' : WRITE_SKIP})`, () => {
   it('writes batches and long records compressed, flags the segment, and replays them', async () => {

@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { isWalError } from '@walnut/codec';
+import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import {
   alignedBuffer,
   alignedBufferUnavailable,
@@ -7,6 +7,7 @@ import {
   Errno,
   type StorageIo,
 } from '@walnut/storage-io';
+import type { Segment } from '../files/segment.js';
 
 /** Direct writes cover whole blocks of this size, from buffers aligned to it. */
 export const BLOCK = DIRECT_IO_ALIGNMENT;
@@ -96,6 +97,27 @@ export function paddedToBlocks(bytes: Uint8Array): Buffer {
 export class BlockTail {
   private readonly bytes = Buffer.alloc(BLOCK);
   private length = 0;
+  /**
+   * For the last block boundary a frame reached: the last LSN wholly below it and where the
+   * frame across it starts (at the boundary when none crosses it). A full buffer is written
+   * up to that boundary and the rest carried over (WritePipeline.submitBuffer).
+   */
+  blockLsn = 0n;
+  blockFrameStart = 0;
+
+  /** Tracks the last block boundary a frame of `size` bytes at file offset `start` reaches. */
+  noteFrame(start: number, size: number, first: bigint, last: bigint): void {
+    const end = start + size;
+    const boundary = end - (end % BLOCK);
+    if (boundary < start) return;
+    if (boundary === end) {
+      this.blockLsn = last;
+      this.blockFrameStart = end;
+    } else {
+      this.blockLsn = first - 1n;
+      this.blockFrameStart = start;
+    }
+  }
 
   /** The file holds `before` (fewer than BLOCK bytes) from the last block boundary up to the next frame. */
   reset(before: Uint8Array): void {
@@ -132,4 +154,24 @@ export class BlockTail {
     this.reset(buffer.subarray(alignDown(end), end));
     return { buf: buffer, fileOffset: offset - lead, length: alignedEnd };
   }
+}
+
+/**
+ * The bytes of `seg`'s file from the block boundary below its assigned end up to it, read
+ * back from the file (a planned segment's are its header's): what a direct write of the next
+ * frame rewrites before it.
+ */
+export async function blockBeforeEnd(io: StorageIo, seg: Segment): Promise<Uint8Array> {
+  const offset = seg.assignedEnd;
+  if (offset % BLOCK === 0) return Buffer.alloc(0);
+  if (seg.fd === null) return seg.headerBytes;
+  const block = alignedBuffer(BLOCK);
+  const got = await io.read(seg.fd, block, alignDown(offset));
+  if (got < offset % BLOCK) {
+    throw new WalError(
+      WalErrorCode.IO,
+      `segment ${seg.path} is shorter than its ${offset} bytes of data; close and reopen the log`,
+    );
+  }
+  return block;
 }

@@ -1,11 +1,4 @@
-import {
-  FrameScanner,
-  isWalError,
-  MAX_LSN,
-  sealFrames,
-  WalError,
-  WalErrorCode,
-} from '@walnut/codec';
+import { FrameScanner, isWalError, MAX_LSN, sealFrames, WalErrorCode } from '@walnut/codec';
 import {
   alignedBuffer,
   BufferPool,
@@ -21,7 +14,14 @@ import {
 } from '@walnut/storage-io';
 import { isNamed, type Segment } from '../files/segment.js';
 import type { Counters } from '../stats.js';
-import { alignDown, BLOCK, BlockTail, directBufferSize, newDirectBuffer } from './direct-io.js';
+import {
+  alignDown,
+  BLOCK,
+  BlockTail,
+  blockBeforeEnd,
+  directBufferSize,
+  newDirectBuffer,
+} from './direct-io.js';
 import { markIfDue } from './durable-marks.js';
 import type { RollbackPoint } from './failures.js';
 import { newPendingWrite, type PendingWrite } from './pending-write.js';
@@ -105,13 +105,6 @@ export class WritePipeline {
   /** The first LSN the next write holds, and where its frame starts in the file. */
   private bufFirstLsn: bigint;
   private bufDataStart: number;
-  /**
-   * With direct I/O, for the last block boundary a frame reached: the last LSN wholly below
-   * it and where the frame across it starts (at the boundary when none crosses it). A full
-   * buffer is written up to that boundary and the rest carried over (`submitBuffer`).
-   */
-  private blockLsn = 0n;
-  private blockFrameStart = 0;
   private scratch: Buffer = Buffer.alloc(0);
 
   constructor(options: {
@@ -206,7 +199,7 @@ export class WritePipeline {
 
   /** Takes in the frame of `size` bytes just encoded at `room()`'s index, holding LSNs `first`..`last`. */
   commit(seg: Segment, size: number, first: bigint, last: bigint, count: number): void {
-    if (this.tail !== null) this.noteBlockBoundary(size, first, last);
+    this.tail?.noteFrame(this.bufOffset + this.bufLen, size, first, last);
     this.bufLen += size;
     seg.assignedEnd += size;
     seg.lastLsn = last;
@@ -215,21 +208,6 @@ export class WritePipeline {
     // it low, and the next append recomputes it.
     this.lsnHeadroom -= count;
     this.counters.bytesAppended += size;
-  }
-
-  /** Direct I/O: tracks the last block boundary the frame about to be committed reaches. */
-  private noteBlockBoundary(size: number, first: bigint, last: bigint): void {
-    const start = this.bufOffset + this.bufLen;
-    const end = start + size;
-    const boundary = end - (end % BLOCK);
-    if (boundary < start) return;
-    if (boundary === end) {
-      this.blockLsn = last;
-      this.blockFrameStart = end;
-    } else {
-      this.blockLsn = first - 1n;
-      this.blockFrameStart = start;
-    }
   }
 
   /**
@@ -247,23 +225,9 @@ export class WritePipeline {
     }
   }
 
-  /**
-   * With direct I/O, the bytes of `seg`'s file from the block boundary below its assigned
-   * end up to it, read back from the file (a planned segment's are its header's).
-   */
+  /** With direct I/O, what `seg` holds before its next frame in that frame's block. */
   async bytesBefore(seg: Segment): Promise<Uint8Array> {
-    const offset = seg.assignedEnd;
-    if (this.tail === null || offset % BLOCK === 0) return Buffer.alloc(0);
-    if (seg.fd === null) return seg.headerBytes;
-    const block = alignedBuffer(BLOCK);
-    const got = await this.io.read(seg.fd, block, alignDown(offset));
-    if (got < offset % BLOCK) {
-      throw new WalError(
-        WalErrorCode.IO,
-        `segment ${seg.path} is shorter than its ${offset} bytes of data; close and reopen the log`,
-      );
-    }
-    return block;
+    return this.tail === null ? Buffer.alloc(0) : blockBeforeEnd(this.io, seg);
   }
 
   /**
@@ -305,13 +269,13 @@ export class WritePipeline {
     this.seal();
     const encodedEnd = this.bufOffset + this.bufLen;
     // The last boundary a frame of this buffer reached is alignDown(encodedEnd) whenever it
-    // lies past the buffer's first block, so blockLsn and blockFrameStart describe it.
+    // lies past the buffer's first block, so the tail's blockLsn and blockFrameStart describe it.
     const carry =
       options.full === true &&
       this.tail !== null &&
       alignDown(encodedEnd) > alignDown(this.bufOffset);
-    const dataEnd = carry ? this.blockFrameStart : encodedEnd;
-    const lastLsn = carry ? this.blockLsn : this.nextLsn - 1n;
+    const dataEnd = carry ? this.tail!.blockFrameStart : encodedEnd;
+    const lastLsn = carry ? this.tail!.blockLsn : this.nextLsn - 1n;
     const out =
       this.tail === null
         ? { buf: this.buf, fileOffset: this.bufOffset, length: this.bufLen }
