@@ -25,6 +25,18 @@ async function loseEverything(c: NatsCluster, stream: string): Promise<void> {
   }
 }
 
+/** What a power cut can leave of the stream alone (the lease bucket kept): nothing. */
+async function loseStream(c: NatsCluster, stream: string): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: c.servers });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(names(stream).stream);
+  } finally {
+    await nc.close();
+  }
+}
+
 describe('a stream that goes back', () => {
   it('is noticed at once, and re-seeded from the log under a higher epoch kept beside it', async () => {
     const stream = streamName('reseed');
@@ -62,6 +74,24 @@ describe('a stream that goes back', () => {
     expect(log).toHaveLength(260);
     expect(await readLog(ahead.dir)).toEqual(log);
     expect(await readLog(fresh.dir)).toEqual(log);
+  });
+
+  it('is noticed by an idle primary, which re-seeds it without waiting for another append', async () => {
+    const stream = streamName('idle-reseed');
+    const primary = await openPrimary(stream, { replicationTimeoutMs: 30_000 });
+    for (let i = 0; i < 100; i++) await primary.append(payloadFor(i));
+    const epochBefore = primary.epoch;
+
+    await loseStream(cluster(), stream);
+    // No append follows: only the primary's own looks at the stream can find it gone.
+    const deadline = Date.now() + 30_000;
+    while (primary.stats().shipper.reseeds === 0 && Date.now() < deadline) await sleep(50);
+    expect(primary.stats().shipper.regressed).toMatch(/the stream went back: it ends at LSN 0/);
+    expect(primary.epoch).toBeGreaterThan(epochBefore);
+    expect(primary.fenced).toBeNull();
+    const copy = await followerCopy(stream, 100n, { timeoutMs: 30_000 });
+    await primary.close();
+    expect(copy).toEqual(await readLog(primary.dir));
   });
 
   it('whose re-seeding marker is stored but its acknowledgement lost: the primary finds its own marker and goes on', async () => {

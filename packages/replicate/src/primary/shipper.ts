@@ -30,6 +30,11 @@ const BACKFILL_PAGE_BYTES = 8 * 1024 * 1024;
 /** Reads of a stream that went back or disagrees, this far apart, before acting on it. */
 const CONFIRM_LOOKS = 2;
 const CONFIRM_MS = 2_000;
+/**
+ * How often an idle shipper looks at the stream's end: a stream that went back (a power
+ * cut, a short copy made leader) is found and re-seeded without waiting for an append.
+ */
+export const IDLE_LOOK_MS = 2_000;
 
 /**
  * Publishes the primary's durable records, one message per group that became durable
@@ -77,6 +82,8 @@ export class Shipper {
   /** Coalescing: the records held waited LINGER_MS (they go once nothing is in flight). */
   private lingered = false;
   private lingerTimer: NodeJS.Timeout | null = null;
+  private readonly idleLooks: NodeJS.Timeout;
+  private looking = false;
   private stopped = false;
   private readonly stopper = new AbortController();
   readonly counters: ShipperStats = {
@@ -108,6 +115,8 @@ export class Shipper {
     this.nextSeq = start.streamSeq + 1;
     this.lastId = start.lastId;
     this.run = beginRun(epoch, start.streamSeq);
+    this.idleLooks = setInterval(this.lookWhileIdle, IDLE_LOOK_MS);
+    this.idleLooks.unref();
   }
 
   /**
@@ -153,6 +162,7 @@ export class Shipper {
     this.stopped = true;
     this.stopper.abort();
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    clearInterval(this.idleLooks);
     await this.recovering;
     await this.filling;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
@@ -162,6 +172,58 @@ export class Shipper {
     this.pumpScheduled = false;
     this.pump();
   };
+
+  /**
+   * With nothing to send and nothing in flight, reads the stream's end; when it is not the
+   * last message this shipper stored, the reconcile of a failed publish decides (it confirms
+   * before it re-seeds, and finds a newer epoch's fencing). A publish sent meanwhile makes
+   * the look count for nothing: its own acknowledgement or refusal tells more.
+   */
+  private readonly lookWhileIdle = (): void => {
+    if (this.looking || !this.idle()) return;
+    this.looking = true;
+    const sentBefore = this.counters.messages;
+    this.link.lastPosition().then(
+      (position) => {
+        this.looking = false;
+        if (!this.idle() || this.counters.messages !== sentBefore) return;
+        const header = position.header;
+        const same =
+          header !== null &&
+          header.epoch === this.epoch &&
+          position.seq === this.streamSeq &&
+          (position.lastSeq ?? position.seq) === this.streamSeq &&
+          lastLsnInStream(position) === this.replicatedLsn &&
+          (this.stored === null || position.crc === this.stored.crc);
+        if (!same) this.recovering = this.recheck();
+      },
+      // An outage is for the next publish or look to meet.
+      () => {
+        this.looking = false;
+      },
+    );
+  };
+
+  private idle(): boolean {
+    return (
+      !this.stopped &&
+      this.failure === null &&
+      this.recovering === null &&
+      this.backfill === null &&
+      this.inflight.length === 0 &&
+      this.sendIndex >= this.lsns.length
+    );
+  }
+
+  /** An idle look found the stream's end moved: settles where it is, then sends on. */
+  private async recheck(): Promise<void> {
+    await this.reconcile([], false);
+    if (this.stopped) return;
+    this.dropReplicated();
+    this.sendIndex = this.head;
+    this.recovering = null;
+    this.pump();
+  }
 
   /**
    * Sends every queued record it may: contiguous after what was sent, while there is room.

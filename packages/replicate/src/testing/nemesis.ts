@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
 import { Follower } from '../follower/follower.js';
@@ -441,9 +441,22 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       // appends flow again (bounded); of the stopped primary's, for 'stop-primary'.
       const deadline = performance.now() + 120_000;
       const ackedBefore = ackedCount;
-      while (ackedCount === ackedBefore && performance.now() < deadline) await sleep(20);
+      let toldAt = performance.now();
+      while (ackedCount === ackedBefore && performance.now() < deadline) {
+        await sleep(20);
+        if (performance.now() - toldAt >= 30_000) {
+          toldAt = performance.now();
+          const s = p.stats().shipper;
+          progress(
+            `  ${kind}: nothing acknowledged for ${Math.round((toldAt - lastAckAt) / 1000)} s; the shipper: ${s.reconciles} reconciles, ${s.failedPublishes} failed publishes, ${s.staleReads} stale reads, last error: ${s.lastError ?? 'none'}`,
+          );
+        }
+      }
       if (ackedCount === ackedBefore) {
-        findings.push(`${kind}: no acknowledgement 120 s after`);
+        const { lastError, regressed } = p.stats().shipper;
+        findings.push(
+          `${kind}: no acknowledgement 120 s after (the shipper's last error: ${lastError ?? 'none'}; last went back: ${regressed ?? 'never'})`,
+        );
         stall = Math.max(stall, performance.now() - lastAckAt);
       }
       if (kind === 'stop-primary') stall = await pausedStall(paused!, pausedBefore, findings);
@@ -490,6 +503,10 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     for (const link of links) for (const proxy of link) await proxy.stop().catch(() => undefined);
     for (const node of cluster.nodes) node.process?.kill('SIGCONT');
     await cluster.stop();
+    // What the servers said since they last started, for a run with findings to be read.
+    for (const node of cluster.nodes) {
+      writeFileSync(join(options.workDir, `${node.spec.name}.log`), node.log());
+    }
   }
   return {
     faults,
