@@ -200,7 +200,9 @@ export class CrashFs {
       await sleep(20);
     }
     try {
-      await this.#waitFor(() => this.#exited, 30_000);
+      // The rebuild replays every unsynced change kept; under a load of 20 on 2 cores, tens
+      // of thousands of them took longer than 30 s (a nemesis run's power cut, 2026-11-27).
+      await this.#waitFor(() => this.#exited, 120_000);
     } catch (error) {
       this.#process.kill('SIGKILL');
       throw error;
