@@ -1,7 +1,7 @@
 // The errors every call rejects with, as @walnut/wal exports them (the same classes).
 export { isWalError, WalError, WalErrorCode } from '@walnut/wal';
 export type { Lease } from './cluster/lease.js';
-export { Follower, type FollowerStats } from './follower/follower.js';
+export { Follower, type FollowerStats, type PromoteOptions } from './follower/follower.js';
 export { type RejoinCut, type RejoinResult, rejoin } from './follower/rejoin.js';
 export type {
   ClusterOptions,

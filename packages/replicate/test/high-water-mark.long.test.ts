@@ -3,6 +3,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing';
 import { describe, expect, it } from 'vitest';
+import { readLease } from '../src/cluster/lease.js';
 import { type Mark, readMark, writeMark } from '../src/cluster/mark.js';
 import { decodeMessage, encodeRecordsMessage } from '../src/cluster/message.js';
 import { Follower } from '../src/index.js';
@@ -87,6 +88,32 @@ describe("the primary's high-water mark", () => {
     expect(follower.stats().lastError).toBe(refused.message);
     // Refused at once while the stream stays short: no quiet "caught up".
     await expectWalError(follower.waitFor(41n, 30_000), 'WAL_BAD_STATE');
+  }, 90_000);
+
+  it('refuses to promote a follower over a stream served short of it, unless told the loss is accepted', async () => {
+    const stream = streamName('promote-short');
+    const primary = await openPrimary(stream);
+    for (let i = 0; i < 40; i++) await primary.append(payloadFor(i));
+    const mark = await markAt(stream, primary.stats().streamSeq);
+    await primary.close();
+    // The primary saw LSN 100 stored; the copy served now ends at LSN 40.
+    await withBucket(stream, (kv) => writeMark(kv, { ...mark!, lsn: 100n, seq: mark!.seq + 60 }));
+    const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
+    opened.push(follower);
+    await follower.waitFor(40n, 20_000);
+
+    const refused = await expectWalError(follower.promote(), 'WAL_BAD_STATE');
+    expect(refused.message).toMatch(/short of what its primary saw stored/);
+    expect(refused.message).toMatch(/acceptLoss: true/);
+    // Nothing was taken: the lease is the old primary's, and the follower still follows.
+    expect((await withBucket(stream, readLease))?.lease.epoch).toBe(1);
+    expect(follower.stats().failed).toBeNull();
+    await expectWalError(follower.promote({ acceptLoss: 'yes' as never }), 'WAL_BAD_ARGUMENT');
+
+    const promoted = await follower.promote({ acceptLoss: true });
+    opened.push(promoted);
+    expect(promoted.epoch).toBe(2);
+    expect(await promoted.append(payloadFor(40))).toBe(41n);
   }, 90_000);
 
   it('stops a follower whose applied messages have another running checksum than the mark', async () => {

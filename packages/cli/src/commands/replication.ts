@@ -80,6 +80,7 @@ export interface PromoteOptions {
   readonly servers: string[];
   readonly stream: string;
   readonly mode?: 'sync' | 'async';
+  readonly acceptLoss?: boolean;
   readonly json?: boolean;
 }
 
@@ -95,7 +96,15 @@ export async function promoteCommand(
 ): Promise<number> {
   const { Follower } = await loadReplicate('promote');
   const follower = await Follower.open(dir, { servers: options.servers, stream: options.stream });
-  const primary = await follower.promote(options.mode ? { mode: options.mode } : {});
+  const primary = await follower
+    .promote({
+      ...(options.mode ? { mode: options.mode } : {}),
+      ...(options.acceptLoss ? { acceptLoss: true } : {}),
+    })
+    .catch(async (error: unknown) => {
+      await follower.close();
+      throw error;
+    });
   const result = { stream: primary.stream, epoch: primary.epoch, lastLsn: primary.lastLsn };
   await primary.close();
   if (options.json) {
@@ -224,14 +233,27 @@ export function addReplicationCommands(
     .argument('<dir>', "the replica's log directory")
     .requiredOption('--servers <urls>', 'NATS server URLs, comma-separated')
     .requiredOption('--stream <name>', "the replicated log's stream name")
+    .option(
+      '--accept-loss',
+      "promote even over a stream served short of the old primary's high-water mark, dropping what it lacks",
+    )
     .option('--json', 'print the result as JSON')
     .action(
-      run((dir: string, o: { servers: string; stream: string; json?: boolean }) =>
-        promoteCommand(
-          dir,
-          { servers: servers(o.servers), stream: o.stream, json: o.json === true },
-          out,
-        ),
+      run(
+        (
+          dir: string,
+          o: { servers: string; stream: string; acceptLoss?: boolean; json?: boolean },
+        ) =>
+          promoteCommand(
+            dir,
+            {
+              servers: servers(o.servers),
+              stream: o.stream,
+              acceptLoss: o.acceptLoss === true,
+              json: o.json === true,
+            },
+            out,
+          ),
       ),
     );
 

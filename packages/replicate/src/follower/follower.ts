@@ -1,5 +1,5 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
-import { jsonReady, pathOption } from '@walnut/codec';
+import { badArgument, jsonReady, pathOption } from '@walnut/codec';
 import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
 import { Backoff, pause } from '../cluster/backoff.js';
 import { readLease, takeLease } from '../cluster/lease.js';
@@ -31,11 +31,22 @@ import {
   whenAborted,
 } from '../options.js';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
+import { refuseBelowMark } from './promotion-guard.js';
 
 /** How often a consumer with nothing arriving looks at the stream. */
 const WATCH_MS = 2_000;
 /** Rounds a gap in both the stream and the object store is looked at before WAL_BAD_STATE. */
 const GAP_ROUNDS = 5;
+
+/** What `promote()` takes: the new primary's options, and whether a known loss is accepted. */
+export interface PromoteOptions extends Omit<PrimaryOptions, 'servers' | 'stream' | 'wal'> {
+  /**
+   * Promote even when the stream is served short of (or other than) the old primary's
+   * high-water mark, dropping the acknowledged records beyond what it holds (decision 0913).
+   * Only for when every copy lost them, as after a power cut of the whole cluster. Default false.
+   */
+  acceptLoss?: boolean;
+}
 
 export interface FollowerStats {
   readonly role: 'follower';
@@ -225,15 +236,20 @@ export class Follower {
    * Makes this replica the primary: takes the lease at the next epoch (compare-and-set),
    * applies everything the stream holds, publishes the epoch marker right after the
    * stream's last message (so the old primary's next publish fails and it is fenced), and
-   * returns the new primary over this replica's log. The follower is closed.
+   * returns the new primary over this replica's log. The follower is closed. A stream served
+   * short of the old primary's high-water mark is refused first (WAL_BAD_STATE, or
+   * WAL_DIVERGED for another message at the mark), nothing taken and the follower still
+   * following, unless `acceptLoss` says the records beyond it are gone for good.
    */
-  async promote(
-    options: Omit<PrimaryOptions, 'servers' | 'stream' | 'wal'> = {},
-  ): Promise<ReplicatedWal> {
+  async promote(options: PromoteOptions = {}): Promise<ReplicatedWal> {
     if (this.closed || this.promoting) throw this.notPromotable();
     if (this.failure) throw this.failure;
+    const { acceptLoss = false, ...primary } = options;
+    if (typeof acceptLoss !== 'boolean') {
+      badArgument('options.acceptLoss', 'true or false', acceptLoss);
+    }
     const primaryOptions = resolvePrimary({
-      ...options,
+      ...primary,
       servers: this.options.servers,
       stream: this.stream,
       wal: this.options.wal,
@@ -241,6 +257,14 @@ export class Follower {
       requestTimeoutMs: this.options.requestTimeoutMs,
     });
     this.promoting = true;
+    if (!acceptLoss) {
+      try {
+        await refuseBelowMark(this.link);
+      } catch (error) {
+        this.promoting = false;
+        throw error;
+      }
+    }
     this.stopper.abort();
     await this.loop;
     try {

@@ -413,6 +413,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
               if (isWalError(error, 'WAL_IO')) promotionsUnanswered++;
               else
                 findings.push(`promote-partitioned: promotion ${attempt} failed: ${String(error)}`);
+              // A refusal before anything was taken leaves the follower open.
+              await standby!.close().catch(() => undefined);
               for (const proxy of standbyLink) await proxy.stop();
               ({ follower: standby, link: standbyLink } = await openStandby());
               if (attempt < 3) continue;
