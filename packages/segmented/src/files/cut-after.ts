@@ -152,7 +152,9 @@ export async function finishCut(io: StorageIo, dir: string, cut: SuffixCut): Pro
       { details: { segment: keptPath, offset: size ?? 0 } },
     );
   }
-  if (size > cut.keepBytes) await replaceWithPrefix(io, keptPath, cut.keepBytes);
+  if (size > cut.keepBytes) {
+    await (CUT_IN_PLACE ? truncateInPlace : replaceWithPrefix)(io, keptPath, cut.keepBytes);
+  }
   const gaps = await readGaps(io, dir);
   const keptGaps = gaps.filter((g) => g.from <= cut.afterLsn);
   if (keptGaps.length < gaps.length) await writeGaps(io, dir, keptGaps);
@@ -164,7 +166,7 @@ export async function finishCut(io: StorageIo, dir: string, cut: SuffixCut): Pro
 
 /**
  * Replaces the file at `path` by a copy of its first `length` bytes (`<path>.tmp`, fsync,
- * rename), never by truncating it in place: a reader that mapped the file (the Wal's
+ * rename), never by truncating it in place where readers may map it (all but Windows): a reader that mapped the file (the Wal's
  * iterators, mmap-reader in another process) would fault on the pages a truncation took
  * away, and one reading through a descriptor sees the old bytes whole. The rename is made
  * durable by the directory fsync that follows.
@@ -198,6 +200,29 @@ async function replaceWithPrefix(io: StorageIo, path: string, length: number): P
 }
 
 const COPY_CHUNK = 1024 * 1024;
+
+/**
+ * Windows refuses a rename over a file any handle has open (EPERM, for as long as a reader of
+ * this process or another keeps it), and the writer would be poisoned; but it lets a file be
+ * shortened under handles opened as Node opens them, as long as nothing maps it, and no reader
+ * maps a segment there (mmap-reader's addon is not built for Windows). So on Windows the kept
+ * segment is cut in place (docs/decisions/0343).
+ */
+const CUT_IN_PLACE = process.platform === 'win32';
+
+/**
+ * Shortens the file at `path` to `length` bytes and makes that durable before the cut goes
+ * on. Repeating it is harmless, as every step of a recorded cut must be.
+ */
+async function truncateInPlace(io: StorageIo, path: string, length: number): Promise<void> {
+  const fd = await io.open(path);
+  try {
+    await io.truncate(fd, length);
+    await io.fsync(fd);
+  } finally {
+    await io.close(fd);
+  }
+}
 
 /**
  * HEAD names the kept segment. On a device too full for that, HEAD goes (absent means
