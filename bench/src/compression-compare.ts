@@ -26,6 +26,9 @@ interface Run {
   bytes: number;
   appendRate: number;
   replayRate: number;
+  /** Records per CPU second of this process (appending, warm replay): less hit by load. */
+  appendCpuRate: number;
+  replayCpuRate: number;
   /** Records/s of open + replay after the page cache was dropped; NaN when not root. */
   coldRate: number;
   /** MB/s of a plain cold read of the log's files; NaN when not root. */
@@ -38,6 +41,11 @@ const isRoot = process.getuid?.() === 0;
 function dropPageCache(): void {
   execFileSync('sync');
   writeFileSync('/proc/sys/vm/drop_caches', '1');
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
 }
 
 async function replay(dir: string): Promise<number> {
@@ -67,17 +75,21 @@ async function run(payloads: readonly Buffer[], mode: Mode, root: string): Promi
   try {
     const builder = Wal.open(dir).durability('none');
     const wal = await (mode === 'zstd' ? builder.compression('zstd') : builder);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < payloads.length; i += LIST)
       await wal.appendMany(payloads.slice(i, i + LIST));
     await wal.sync();
     const appendMs = performance.now() - t0;
+    const appendCpuMs = cpuMs(c0);
     const bytes = (await wal.segments()).reduce((n, s) => n + s.writtenBytes, 0);
     await wal.close();
     await replay(dir); // warms the cache for the timed warm replay
+    const c1 = process.cpuUsage();
     const t1 = performance.now();
     const seen = await replay(dir);
     const replayMs = performance.now() - t1;
+    const replayCpuMs = cpuMs(c1);
     if (seen !== payloads.length) throw new Error(`replayed ${seen} of ${payloads.length}`);
     let coldRate = Number.NaN;
     if (isRoot) {
@@ -90,6 +102,8 @@ async function run(payloads: readonly Buffer[], mode: Mode, root: string): Promi
       bytes,
       appendRate: payloads.length / (appendMs / 1000),
       replayRate: payloads.length / (replayMs / 1000),
+      appendCpuRate: payloads.length / (appendCpuMs / 1000),
+      replayCpuRate: payloads.length / (replayCpuMs / 1000),
       coldRate,
       diskMBps: isRoot && mode === 'off' ? coldReadMBps(dir) : Number.NaN,
     };
@@ -112,8 +126,13 @@ async function compare(name: string, payloads: readonly Buffer[], reps: number, 
     `${name}: ${payloads.length} records, ${(plain / payloads.length).toFixed(0)} B mean payload`,
   );
   console.log(`  size on disk      zstd/off ${ratio((x) => x.bytes).toFixed(3)}`);
-  console.log(`  W1 records/s      zstd/off ${ratio((x) => x.appendRate).toFixed(3)}`);
-  console.log(`  W4 replay (warm)  zstd/off ${ratio((x) => x.replayRate).toFixed(3)}`);
+  const cpu = (f: (x: Run) => number) => `(per CPU second ${ratio(f).toFixed(3)})`;
+  console.log(
+    `  W1 records/s      zstd/off ${ratio((x) => x.appendRate).toFixed(3)} ${cpu((x) => x.appendCpuRate)}`,
+  );
+  console.log(
+    `  W4 replay (warm)  zstd/off ${ratio((x) => x.replayRate).toFixed(3)} ${cpu((x) => x.replayCpuRate)}`,
+  );
   if (!isRoot) {
     console.log('  W4 replay (cold)  skipped: dropping the page cache needs root');
     return;
