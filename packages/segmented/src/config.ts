@@ -65,7 +65,7 @@ export interface SegmentedWalConfig {
   encryption?: KeyRing;
   /**
    * Compress frame bodies (a batch, or a record of at least MIN_COMPRESSED_BODY bytes) with
-   * this codec, `'zstd'` or `{ codec: 'zstd', level }` (levels 1..19, default 3); a body
+   * this codec, `'zstd'` or `{ codec: 'zstd', level }` (levels 1..19, default 1); a body
    * that does not shrink is written as it is. Segments written with it carry the header
    * flag `compressed`. Writing needs a runtime whose node:zlib has zstd (Node 22.15 on);
    * every runtime reads compressed logs. Default: off (decision 0118).

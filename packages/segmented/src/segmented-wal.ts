@@ -7,10 +7,12 @@ import {
   encodeRecordFrame,
   encodeRecordFrameUnsealed,
   FILE_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
   isBytes,
   jsonReady,
   type KeyRing,
   MAX_TIME_DELTA,
+  MIN_COMPRESSED_BODY,
   payloadFrameSize,
   recordFrameSize,
   validateRecordInput,
@@ -55,6 +57,7 @@ import {
   ringTooLate,
 } from './usage-errors.js';
 import { buildParts, type Parts, planActive, prepareActiveSegment } from './wiring.js';
+import { CompressionGate } from './write/compression-gate.js';
 import { writeCloseMark } from './write/durable-marks.js';
 import { type Failures, unwrittenAtClose } from './write/failures.js';
 import {
@@ -95,6 +98,8 @@ export type { SegmentedWalStats } from './stats.js';
  */
 export class SegmentedWal {
   private readonly cfg: ResolvedConfig;
+  /** With compression on: which bodies are worth a try (decision 0119). */
+  private readonly gate: CompressionGate | undefined;
   private readonly storageIo: StorageIo;
   /** What open() found and holds: the lock, whether the StorageIo is the log's own, the report. */
   private readonly opened: OpenedLog;
@@ -128,6 +133,7 @@ export class SegmentedWal {
 
   private constructor(init: OpenedLog) {
     this.cfg = init.cfg;
+    this.gate = init.cfg.compression && new CompressionGate(init.cfg.compression);
     this.storageIo = init.io;
     this.opened = init;
     this.ring = init.cfg.encryption;
@@ -373,8 +379,8 @@ export class SegmentedWal {
     const lsn = p.nextLsn;
     const seg = this.segmentFor();
     const time = this.frameTime;
-    const compression = this.cfg.compression;
-    if (!isTransformed(seg, compression, plainSize)) {
+    const compressor = this.gate?.take(plainSize - FRAME_HEADER_SIZE);
+    if (!isTransformed(seg, compressor)) {
       const at = p.room(plainSize);
       if (this.failures.poison !== null) throw this.failures.poison;
       encodeReserved(encodeRecordFrameUnsealed, p.buf, at, lsn, record, plainSize, 'record', time);
@@ -386,7 +392,7 @@ export class SegmentedWal {
         this.failures,
         seg,
         seg.writeCipher,
-        compression,
+        compressor,
         encodeRecordFrame,
         record,
         plainSize,
@@ -422,7 +428,11 @@ export class SegmentedWal {
     const seg = this.segmentFor();
     // Encrypted segments and compressed frames take the general path (the segment stays:
     // segmentFor is idempotent).
-    if (isTransformed(seg, this.cfg.compression, size)) return this.append({ payload });
+    if (
+      seg.writeCipher !== undefined ||
+      (this.gate !== undefined && size - FRAME_HEADER_SIZE >= MIN_COMPRESSED_BODY)
+    )
+      return this.append({ payload });
     const at = p.room(size);
     if (this.failures.poison !== null) throw this.failures.poison;
     // No caller code runs between reading payload.length and the copy: the frame is `size`.
@@ -468,8 +478,9 @@ export class SegmentedWal {
     count: number,
     restBytes: number,
   ): number {
-    const compression = this.cfg.compression;
-    if (compression !== undefined) {
+    // A run the gate skips goes the plain way below: many frames in one codec call.
+    const compressor = this.gate?.take(Number.POSITIVE_INFINITY);
+    if (compressor !== undefined) {
       const to = compressedRunEnd(list, from, count, this.cfg.maxRecordSize);
       if (to - from === 1) {
         this.appendPayload(list[from]!);
@@ -480,7 +491,7 @@ export class SegmentedWal {
         this.pipeline,
         this.failures,
         seg,
-        compression,
+        compressor,
         list,
         from,
         to,
@@ -525,8 +536,8 @@ export class SegmentedWal {
     const last = first + BigInt(n - 1);
     const seg = this.segmentFor();
     const time = this.frameTime;
-    const compression = this.cfg.compression;
-    if (!isTransformed(seg, compression, plainSize)) {
+    const compressor = this.gate?.take(plainSize - FRAME_HEADER_SIZE);
+    if (!isTransformed(seg, compressor)) {
       const at = p.room(plainSize);
       if (this.failures.poison !== null) throw this.failures.poison;
       encodeReserved(encodeBatchFrameUnsealed, p.buf, at, first, records, plainSize, 'batch', time);
@@ -538,7 +549,7 @@ export class SegmentedWal {
         this.failures,
         seg,
         seg.writeCipher,
-        compression,
+        compressor,
         encodeBatchFrame,
         records,
         plainSize,

@@ -50,7 +50,7 @@ export interface WalOptions {
   /** Encrypt new segments (AES-256-GCM) with this ring; old segments are read with it too. */
   encryption?: KeyRing | undefined;
   /**
-   * Compress frame bodies: `'zstd'` or `{ codec: 'zstd', level }` (1..19, default 3). A
+   * Compress frame bodies: `'zstd'` or `{ codec: 'zstd', level }` (1..19, default 1). A
    * batch, or a record of 128 bytes or more, is written compressed when that makes it
    * smaller. Writing needs Node 22.15 or later (node:zlib's zstd); every supported runtime
    * reads compressed logs. Default: off.

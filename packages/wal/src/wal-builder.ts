@@ -77,7 +77,7 @@ export class WalBuilder implements PromiseLike<Wal> {
     return this.set('encryption', ring);
   }
   /**
-   * Compresses frame bodies with `codec` at `level` (zstd: 1..19, default 3); see
+   * Compresses frame bodies with `codec` at `level` (zstd: 1..19, default 1); see
    * WalOptions.compression. WAL_BACKEND_UNAVAILABLE on a runtime that cannot write it.
    */
   compression(codec: CompressionName, level?: number): this {

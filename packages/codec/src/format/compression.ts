@@ -10,7 +10,7 @@ export const CompressionCodec = { ZSTD: 1 } as const;
 /** Fixed part of a compressed body: kind, codec, reserved, plain length. */
 export const COMPRESSED_BODY_FIXED = 8;
 /** The names `compressionOption` accepts, and the levels of each. */
-export const COMPRESSION_LEVELS = { zstd: { min: 1, max: 19, default: 3 } } as const;
+export const COMPRESSION_LEVELS = { zstd: { min: 1, max: 19, default: 1 } } as const;
 export type CompressionName = keyof typeof COMPRESSION_LEVELS;
 
 /**

@@ -1,9 +1,13 @@
 import {
   batchFrameSize,
+  type Compression,
+  compressBody,
   crc32c,
   encodeBatchFrame,
+  encodeFrame,
   FRAME_HEADER_SIZE,
   frameRecords,
+  MIN_COMPRESSED_BODY,
   recordFrameSize,
   WalError,
   WalErrorCode,
@@ -16,7 +20,7 @@ import {
  *
  *   0  magic 'WNRP' (u32 LE 0x50524e57)
  *   4  crc32c of bytes [8, end)
- *   8  version u8 (1)          9  kind u8 (1 records, 2 epoch marker)   10 flags u16
+ *   8  version u8 (1, or 2)    9  kind u8 (1 records, 2 epoch marker)   10 flags u16
  *  12  epoch u32               16 first LSN u64                         24 last LSN u64
  *  32  record count u32        36 reserved u32 (0)
  *  40  records: one codec batch frame (FORMAT.md) holding them at their LSNs; none in a marker
@@ -26,9 +30,16 @@ import {
  * (RESEED) says the stream went back and the primary publishes its log again from there:
  * a replica already holding those LSNs checks them instead of refusing the marker. Other
  * flags are 0 (readers of version 1 before the flag ignore the field).
+ *
+ * Version 2 is a records message whose batch frame's body is compressed (the codec's
+ * compressed body, FORMAT.md): readers before it refuse it by name, as an unsupported
+ * version, instead of calling the compressed body corrupt (decision 0912). Every other
+ * message stays version 1, so a stream of a log that does not compress reads as before.
  */
 export const MESSAGE_MAGIC = 0x50524e57;
 export const MESSAGE_VERSION = 1;
+/** The version of a records message whose body is compressed. */
+export const COMPRESSED_MESSAGE_VERSION = 2;
 export const MESSAGE_HEADER_SIZE = 40;
 
 export const MessageKind = { RECORDS: 1, EPOCH: 2 } as const;
@@ -47,11 +58,14 @@ export interface MessageHeader {
 }
 
 export interface DecodedMessage extends MessageHeader {
-  /** The records (views into the message bytes), empty for a marker. */
+  /**
+   * The records, empty for a marker: views into the message bytes, or into the body
+   * decompressed from them for a compressed message.
+   */
   readonly records: WalRecord[];
 }
 
-/** Bytes a message holding `records` takes (exact). */
+/** Bytes an uncompressed message holding `records` takes (exact; a compressed one is less). */
 export function messageSize(records: readonly WalRecordInput[]): number {
   return MESSAGE_HEADER_SIZE + batchFrameSize(records);
 }
@@ -67,22 +81,43 @@ export function recordCost(record: WalRecordInput): number {
 /** A message's fixed cost beside its records' (`recordCost`) — header and batch frame head. */
 export const MESSAGE_OVERHEAD = MESSAGE_HEADER_SIZE + FRAME_HEADER_SIZE + 16;
 
+/**
+ * The message holding `records` at their LSNs from `firstLsn`. With `compression`, its
+ * batch body is compressed as the log's writer compresses a frame (kept only when it
+ * shrinks), and the message is version 2; never larger than `messageSize(records)`.
+ */
 export function encodeRecordsMessage(
   epoch: number,
   firstLsn: bigint,
   records: readonly WalRecordInput[],
+  compression?: Compression,
 ): Buffer {
   const size = messageSize(records);
-  const out = Buffer.allocUnsafe(size);
+  let out = Buffer.allocUnsafe(size);
   encodeBatchFrame(out, MESSAGE_HEADER_SIZE, firstLsn, records);
-  writeHeader(out, {
-    kind: MessageKind.RECORDS,
-    epoch,
-    firstLsn,
-    lastLsn: firstLsn + BigInt(records.length - 1),
-    count: records.length,
-    flags: 0,
-  });
+  let version = MESSAGE_VERSION;
+  const plain = out.subarray(MESSAGE_HEADER_SIZE + FRAME_HEADER_SIZE);
+  const packed =
+    compression !== undefined && plain.length >= MIN_COMPRESSED_BODY
+      ? compressBody(plain, compression)
+      : null;
+  if (packed !== null) {
+    out = Buffer.allocUnsafe(MESSAGE_HEADER_SIZE + FRAME_HEADER_SIZE + packed.length);
+    encodeFrame(out, MESSAGE_HEADER_SIZE, packed);
+    version = COMPRESSED_MESSAGE_VERSION;
+  }
+  writeHeader(
+    out,
+    {
+      kind: MessageKind.RECORDS,
+      epoch,
+      firstLsn,
+      lastLsn: firstLsn + BigInt(records.length - 1),
+      count: records.length,
+      flags: 0,
+    },
+    version,
+  );
   return out;
 }
 
@@ -103,9 +138,9 @@ export function encodeEpochMessage(epoch: number, lastLsn: bigint, reseed = fals
   return out;
 }
 
-function writeHeader(out: Buffer, header: MessageHeader): void {
+function writeHeader(out: Buffer, header: MessageHeader, version = MESSAGE_VERSION): void {
   out.writeUInt32LE(MESSAGE_MAGIC, 0);
-  out[8] = MESSAGE_VERSION;
+  out[8] = version;
   out[9] = header.kind;
   out.writeUInt16LE(header.flags, 10);
   out.writeUInt32LE(header.epoch, 12);
@@ -153,14 +188,16 @@ export function decodeHeader(bytes: Uint8Array, where: string): MessageHeader {
   if (buf.length < MESSAGE_HEADER_SIZE) corrupt(`${buf.length} bytes`, where);
   if (buf.readUInt32LE(0) !== MESSAGE_MAGIC) corrupt('wrong magic', where);
   if (buf.readUInt32LE(4) !== crc32c(buf.subarray(8))) corrupt('checksum mismatch', where);
-  if (buf[8] !== MESSAGE_VERSION) {
+  if (buf[8] !== MESSAGE_VERSION && buf[8] !== COMPRESSED_MESSAGE_VERSION) {
     throw new WalError(
       WalErrorCode.UNSUPPORTED_FORMAT,
-      `replication message ${where} has format version ${buf[8]}; this build reads version ${MESSAGE_VERSION} — upgrade @walnut/replicate`,
+      `replication message ${where} has format version ${buf[8]}; this build reads versions ${MESSAGE_VERSION} and ${COMPRESSED_MESSAGE_VERSION} — upgrade @walnut/replicate`,
     );
   }
   const kind = buf[9];
   if (kind !== MessageKind.RECORDS && kind !== MessageKind.EPOCH) corrupt(`kind ${kind}`, where);
+  if (buf[8] === COMPRESSED_MESSAGE_VERSION && kind !== MessageKind.RECORDS)
+    corrupt('a version 2 message that holds no records', where);
   const header: MessageHeader = {
     kind,
     epoch: buf.readUInt32LE(12),
@@ -180,7 +217,7 @@ export function decodeHeader(bytes: Uint8Array, where: string): MessageHeader {
   return header;
 }
 
-/** Checks and decodes a whole message; its records are views into `bytes`. */
+/** Checks and decodes a whole message, compressed or not (DecodedMessage.records). */
 export function decodeMessage(bytes: Uint8Array, where: string): DecodedMessage {
   const header = decodeHeader(bytes, where);
   if (header.kind === MessageKind.EPOCH) return { ...header, records: [] };

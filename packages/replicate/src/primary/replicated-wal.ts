@@ -1,4 +1,4 @@
-import { badArgument, jsonReady } from '@walnut/codec';
+import { badArgument, compressionSetting, jsonReady } from '@walnut/codec';
 import {
   Batch,
   isWalError,
@@ -110,6 +110,11 @@ export class ReplicatedWal {
         maxInFlight: options.maxInFlight,
         maxMessageBytes: maxMessageBytes(link.nc.info?.max_payload),
         coalesce: options.mode === 'async',
+        // The Wal checked it already when it opened; the messages compress as its frames do.
+        compression:
+          options.wal.compression === undefined
+            ? undefined
+            : compressionSetting(options.wal.compression, 'wal.compression'),
       },
       { replicatedLsn: start.inStream, streamSeq: start.streamSeq, lastId: start.lastId },
       {

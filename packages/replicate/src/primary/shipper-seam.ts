@@ -1,4 +1,4 @@
-import type { WalRecordInput } from '@walnut/codec';
+import type { Compression, WalRecordInput } from '@walnut/codec';
 
 // What the shipper and its owner (the primary) tell and ask each other, and how the shipper
 // is sized: the seam between `shipper.ts` and `replicated-wal.ts`.
@@ -87,4 +87,9 @@ export interface ShipperLimits {
    * per record). When false (`sync`), every group goes out at once: an append waits for it.
    */
   readonly coalesce: boolean;
+  /**
+   * The primary log's compression, if it compresses: each message's records are then sent
+   * compressed as the log's writer would compress them (decision 0912).
+   */
+  readonly compression?: Compression | undefined;
 }

@@ -305,7 +305,7 @@ export class Shipper {
     const firstLsn = this.lsns[from]!;
     const lastLsn = this.lsns[to - 1]!;
     const group = this.records.slice(from, to);
-    const body = encodeRecordsMessage(this.epoch, firstLsn, group);
+    const body = encodeRecordsMessage(this.epoch, firstLsn, group, this.limits.compression);
     const prevId = this.lastId;
     const entry: Sent = {
       firstLsn,

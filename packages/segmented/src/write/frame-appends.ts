@@ -1,17 +1,15 @@
 import {
   batchFrameSize,
-  type Compression,
-  compressBody,
   encodeBatchFrame,
   encodeFrame,
   encodePayloadFramesUnsealed,
   FRAME_HEADER_SIZE,
   type FrameCipher,
-  MIN_COMPRESSED_BODY,
   payloadFrameSize,
   type WalRecordInput,
 } from '@walnut/codec';
 import type { Segment } from '../files/segment.js';
+import type { CompressionGate } from './compression-gate.js';
 import type { Failures } from './failures.js';
 import { checkFrameBody, type Encoder, encodeReserved } from './frame-guard.js';
 import type { WritePipeline } from './write-pipeline.js';
@@ -23,7 +21,7 @@ import type { WritePipeline } from './write-pipeline.js';
 
 /**
  * A frame that is more than its encoding: encoded into scratch space, its body compressed
- * when `compression` is on and the body is long enough (kept only when it shrinks), then
+ * when `compressor` is given (CompressionGate.take: kept only when it shrinks), then
  * encrypted with `cipher`, or copied and sealed, into the buffer. Encryption applies to the
  * compressed bytes and the CRC to the bytes written (FORMAT.md, "Compressed body").
  */
@@ -32,7 +30,7 @@ export function appendTransformed<T>(
   failures: Failures,
   seg: Segment,
   cipher: FrameCipher | undefined,
-  compression: Compression | undefined,
+  compressor: CompressionGate | undefined,
   encode: Encoder<T>,
   input: T,
   plainSize: number,
@@ -45,8 +43,7 @@ export function appendTransformed<T>(
   const scratch = p.scratchOf(plainSize);
   encodeReserved(encode, scratch, 0, first, input, plainSize, what, time);
   let body: Uint8Array = scratch.subarray(FRAME_HEADER_SIZE, plainSize);
-  if (compression !== undefined && body.length >= MIN_COMPRESSED_BODY)
-    body = compressBody(body, compression) ?? body;
+  if (compressor !== undefined) body = compressor.compress(body);
   const size =
     cipher === undefined ? FRAME_HEADER_SIZE + body.length : cipher.encryptedFrameSize(body.length);
   checkFrameBody(size, what);
@@ -57,16 +54,12 @@ export function appendTransformed<T>(
   p.commit(seg, size, first, last, count);
 }
 
-/** Whether a frame of `plainSize` bytes takes `appendTransformed` rather than the plain path. */
-export function isTransformed(
-  seg: Segment,
-  compression: Compression | undefined,
-  plainSize: number,
-): boolean {
-  return (
-    seg.writeCipher !== undefined ||
-    (compression !== undefined && plainSize - FRAME_HEADER_SIZE >= MIN_COMPRESSED_BODY)
-  );
+/**
+ * Whether a frame takes `appendTransformed` rather than the plain path: it is encrypted, or
+ * its body is to be compressed (`compressor`, from CompressionGate.take).
+ */
+export function isTransformed(seg: Segment, compressor: CompressionGate | undefined): boolean {
+  return seg.writeCipher !== undefined || compressor !== undefined;
 }
 
 /** Payload bytes one compressed run of `appendPayloads` holds at most (decision 0118). */
@@ -98,7 +91,7 @@ export function appendCompressedRun(
   p: WritePipeline,
   failures: Failures,
   seg: Segment,
-  compression: Compression,
+  compressor: CompressionGate,
   list: readonly Uint8Array[],
   from: number,
   to: number,
@@ -116,7 +109,7 @@ export function appendCompressedRun(
     failures,
     seg,
     writeCipher,
-    compression,
+    compressor,
     encodeBatchFrame,
     records,
     plainSize,
