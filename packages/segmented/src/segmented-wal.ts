@@ -586,8 +586,8 @@ export class SegmentedWal {
   private shutDown(): Promise<void> {
     return closeLog({
       readOnly: this.cfg.readOnly,
-      parts: this.parts,
-      truncations: this.truncations,
+      parts: () => this.parts,
+      truncations: () => this.truncations,
       readerRefresh: this.readerRefresh,
       opened: this.opened,
       refuseCalls: () => {

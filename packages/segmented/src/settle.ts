@@ -24,8 +24,9 @@ export async function settleParts(parts: Parts, truncations: TruncationQueue): P
 /** What `closeLog` closes. */
 export interface ClosingLog {
   readOnly: boolean;
-  parts: Parts;
-  truncations: TruncationQueue;
+  /** The parts now (a truncateAfter under way may build them anew while close waits). */
+  parts(): Parts;
+  truncations(): TruncationQueue;
   readerRefresh: ReaderRefresh | null;
   opened: OpenedLog;
   /** From here on the log refuses every call (once the buffer was handed on). */
@@ -38,8 +39,8 @@ export interface ClosingLog {
  * records appended before it never reached the file (a full disk).
  */
 export async function closeLog(log: ClosingLog): Promise<void> {
-  const { readOnly, parts, opened } = log;
-  const { pipeline: p, failures, segments, rounds } = parts;
+  const { readOnly, opened } = log;
+  const { pipeline: p, failures } = log.parts();
   const last = p.nextLsn - 1n;
   if (!readOnly && failures.poison === null && failures.rollback === null) {
     try {
@@ -50,9 +51,9 @@ export async function closeLog(log: ClosingLog): Promise<void> {
   }
   log.refuseCalls();
   await log.readerRefresh?.settled();
-  await settleParts(parts, log.truncations);
+  await settleParts(log.parts(), log.truncations());
   if (!readOnly && failures.poison === null && p.writtenLsn === last)
-    await writeCloseMark(opened.io, segments.active(), p.direct);
+    await writeCloseMark(opened.io, log.parts().segments.active(), p.direct);
   // Records appended before close that a full disk kept out of the file: the caller may
   // have been told of them (a Wal under 'none'), so close says so. (A failed write poisons
   // the log instead, which says so itself.)
@@ -60,8 +61,8 @@ export async function closeLog(log: ClosingLog): Promise<void> {
     !readOnly && failures.poison === null && p.writtenLsn < last
       ? unwrittenAtClose(p.writtenLsn + 1n, last, failures.rollbackError)
       : null;
-  rounds.rejectAll(closedError());
-  await segments.closeFiles();
+  log.parts().rounds.rejectAll(closedError());
+  await log.parts().segments.closeFiles();
   if (opened.lock !== null) await opened.lock.release().catch(() => {});
   if (opened.ownsIo) await opened.io.closeIo();
   if (unwritten !== null) throw unwritten;
