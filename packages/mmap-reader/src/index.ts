@@ -5,10 +5,10 @@ export {
   type ReaderMode,
   type RequestedMode,
 } from './mode.js';
+export type { MmapWalReaderOptions } from './opening.js';
 export {
   type MadviseState,
   MmapWalReader,
-  type MmapWalReaderOptions,
   type ReaderDescription,
   type StopReason,
 } from './reader.js';

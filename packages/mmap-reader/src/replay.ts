@@ -17,7 +17,8 @@ import {
 } from '@walnut/codec';
 import { CutWatch, truncatedSince } from './cut-watch.js';
 import { listSegmentFiles, logIdOf, readFloor, readGaps, type SegmentFile } from './log-dir.js';
-import { MmapWalReader, type MmapWalReaderOptions, READER_OPTIONS } from './reader.js';
+import { type MmapWalReaderOptions, READER_OPTIONS } from './opening.js';
+import { MmapWalReader } from './reader.js';
 
 export interface ReplayOptions extends MmapWalReaderOptions {
   /**

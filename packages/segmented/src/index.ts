@@ -9,8 +9,8 @@ export {
   type SegmentedWalConfig,
   type VerifyMode,
 } from './config.js';
+export { SuffixCuts, truncatedError } from './cut/suffix-cuts.js';
 export { readSmallFile, writeFileAtomically } from './files/log-files.js';
-export { SuffixCuts, truncatedError } from './files/suffix-cuts.js';
 export type {
   FinishedCut,
   RecoveryReport,

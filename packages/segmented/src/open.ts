@@ -2,15 +2,15 @@ import { dirname, join } from 'node:path';
 import { type SuffixCut, sameCut, WalError, WalErrorCode } from '@walnut/codec';
 import { Errno, type IoLock, openStorageIo, type StorageIo } from '@walnut/storage-io';
 import { type ResolvedConfig, resolveConfig } from './config.js';
-import { finishPendingCut, readCut } from './files/cut-after.js';
-import { settledCut, writerMayBeWriting } from './files/cut-wait.js';
+import { finishPendingCut, readCut } from './cut/cut-after.js';
+import { settledCut, writerMayBeWriting } from './cut/cut-wait.js';
 import { readFloor } from './files/floor.js';
+import { LogClock } from './files/log-clock.js';
 import { checkLogDirectory, lockCreationError } from './files/log-directory.js';
-import { recoveredSegments, type Segment } from './files/segment.js';
-import { recoverLog } from './recovery/recovery.js';
+import type { Segment } from './files/segment.js';
+import { recoveredSegments, recoverLog } from './recovery/recovery.js';
 import type { FinishedCut, RecoveryReport, RecoveryResult } from './recovery/recovery-report.js';
 import { type DirectIoStats, probeDirectIo } from './write/direct-io.js';
-import { LogClock } from './write/log-clock.js';
 
 const LOCK_FILE = 'LOCK';
 
@@ -153,4 +153,25 @@ async function lookingAgainAfterChanges<T>(
       );
     }
   }
+}
+
+/**
+ * The log `opened` was, as recovery found it after a cut: the lock and the StorageIo stay
+ * the writer's, and `clock` goes on, so that times stamped before the cut stay the floor of
+ * later ones (the log's time never goes back).
+ */
+export function reopenedLog(
+  opened: OpenedLog,
+  clock: LogClock,
+  recovered: RecoveryResult,
+): OpenedLog {
+  return {
+    ...opened,
+    cut: null,
+    clock,
+    segments: recoveredSegments(recovered.segments),
+    floorLsn: recovered.floorLsn,
+    nextLsn: recovered.nextLsn,
+    release: async () => {},
+  };
 }

@@ -1,85 +1,60 @@
 import {
   badArgument,
-  batchFrameSize,
-  encodeBatchFrame,
-  encodeBatchFrameUnsealed,
-  encodePayloadFrameUnsealed,
-  encodeRecordFrame,
-  encodeRecordFrameUnsealed,
-  FILE_HEADER_SIZE,
-  FRAME_HEADER_SIZE,
-  isBytes,
   jsonReady,
   type KeyRing,
-  MAX_TIME_DELTA,
-  MIN_COMPRESSED_BODY,
-  payloadFrameSize,
-  recordFrameSize,
-  validateRecordInput,
   type WalError,
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
+import { Appends } from './appends.js';
 import { isKeyRing, type ResolvedConfig, type SegmentedWalConfig } from './config.js';
-import { hasRecords, plannedSegment, type Segment } from './files/segment.js';
-import type { SegmentInfo, SegmentSet, TruncateResult } from './files/segment-set.js';
-import { SuffixCuts } from './files/suffix-cuts.js';
+import { SuffixCuts } from './cut/suffix-cuts.js';
 import {
   type CutHost,
   carryCounters,
   checkCutPoint,
   cutAfter,
   cutRunningError,
-  reopenedLog,
   type TruncateAfterResult,
-} from './files/truncate-after.js';
-import { TruncationQueue } from './files/truncation-queue.js';
+} from './cut/truncate-after.js';
+import { hasRecords } from './files/segment.js';
 import { Listeners } from './listeners.js';
-import { type OpenedLog, openLog } from './open.js';
-import { checkTime, TimeLookup } from './read/lsn-at-time.js';
-import { ReaderRefresh } from './read/reader-refresh.js';
+import { type OpenedLog, openLog, reopenedLog } from './open.js';
+import { checkTime, type TimeLookup } from './read/lsn-at-time.js';
+import type { ReaderRefresh } from './read/reader-refresh.js';
 import type { ReplayPager } from './read/replay-pager.js';
 import type { RecoveryReport } from './recovery/recovery-report.js';
 import { checkRingChange } from './recovery/ring-change.js';
-import { settleParts } from './settle.js';
-import { type Counters, type SegmentedWalStats, statsOf } from './stats.js';
+import { closeLog } from './settle.js';
 import {
-  batchTooLarge,
   checkLsnArgument,
   checkNotBelowFloor,
   closedError,
   droppedError,
-  lsnMismatch,
-  lsnsUsedUp,
   readOnlyError,
   refreshOnWriter,
   ringTooLate,
 } from './usage-errors.js';
-import { buildParts, type Parts, planActive, prepareActiveSegment } from './wiring.js';
-import { CompressionGate } from './write/compression-gate.js';
-import { writeCloseMark } from './write/durable-marks.js';
-import { type Failures, unwrittenAtClose } from './write/failures.js';
 import {
-  appendCompressedRun,
-  appendPayloadRun,
-  appendTransformed,
-  compressedRunEnd,
-  isTransformed,
-} from './write/frame-appends.js';
-import {
-  checkFrameBody,
-  encodeReserved,
-  forgetPayloads,
-  takePayloads,
-} from './write/frame-guard.js';
+  buildCutHost,
+  buildParts,
+  buildReaders,
+  type Parts,
+  planActive,
+  prepareActiveSegment,
+} from './wiring.js';
+import type { Failures } from './write/failures.js';
+import type { SegmentInfo, SegmentSet, TruncateResult } from './write/segment-set.js';
+import { type SegmentedWalStats, statsOf } from './write/stats.js';
 import type { SyncRounds } from './write/sync-rounds.js';
+import { TruncationQueue } from './write/truncation-queue.js';
 import type { WritePipeline } from './write/write-pipeline.js';
 
-export type { SegmentInfo, TruncateResult } from './files/segment-set.js';
-export { SPARE_FILE_PREFIX } from './files/segment-set.js';
-export type { TruncateAfterResult } from './files/truncate-after.js';
-export type { SegmentedWalStats } from './stats.js';
+export type { TruncateAfterResult } from './cut/truncate-after.js';
+export type { SegmentInfo, TruncateResult } from './write/segment-set.js';
+export { SPARE_FILE_PREFIX } from './write/segment-set.js';
+export type { SegmentedWalStats } from './write/stats.js';
 
 /**
  * A write-ahead log kept as a directory of segment files, written through a StorageIo.
@@ -91,27 +66,25 @@ export type { SegmentedWalStats } from './stats.js';
  *
  * The front of five parts (docs/decisions/0330-segmented-wal-seams.md): the write
  * pipeline (buffer and writes), the segment set (files), sync rounds (flush and sync),
- * failure handling (poison and rollback) and replay paging. It validates, encodes
- * appends into the pipeline's buffer and wires the parts to each other; a read-only
- * opener's refresh and the truncations act on several parts through ReaderRefresh and
- * TruncationQueue.
+ * failure handling (poison and rollback) and replay paging. It checks each call and hands
+ * it on: appends to Appends (the encoding into the pipeline's buffer), a read-only
+ * opener's refresh and the truncations to ReaderRefresh, TruncationQueue and cutAfter,
+ * which act on several parts; wiring.ts connects them.
  */
 export class SegmentedWal {
   private readonly cfg: ResolvedConfig;
-  /** With compression on: which bodies are worth a try (decision 0119). */
-  private readonly gate: CompressionGate | undefined;
   private readonly storageIo: StorageIo;
   /** What open() found and holds: the lock, whether the StorageIo is the log's own, the report. */
   private readonly opened: OpenedLog;
   // The parts are built anew when truncateAfter reopens the log under its lock (install);
-  // the ones the appends use are fields of their own, a load less per record than `parts.x`.
+  // the ones the front reads often are fields of their own (the appends' are Appends').
   private parts!: Parts;
-  private counters!: Counters;
   private pipeline!: WritePipeline;
   private segments!: SegmentSet;
   private failures!: Failures;
   private rounds!: SyncRounds;
   private pager!: ReplayPager;
+  private appends!: Appends;
   private readonly durableListeners = new Listeners<[lsn: bigint]>('onDurable');
   private readonly writtenListeners = new Listeners<[lsn: bigint]>('onWritten');
   private readonly completedListeners = new Listeners<[lsn: bigint]>('onWriteCompleted');
@@ -120,10 +93,6 @@ export class SegmentedWal {
   private readonly cuts = new SuffixCuts();
   /** True while truncateAfter runs: appends are refused until it ends. */
   private cutting = false;
-  /** `appendPayloads`' own copy of the caller's list, empty between calls. */
-  private readonly payloadList: Uint8Array[] = [];
-  /** The time of the frame being appended, in ms after its segment's createdAtMs (see segmentFor). */
-  private frameTime = 0;
   /** Null on a writer: it knows its own log. */
   private readonly readerRefresh: ReaderRefresh | null;
   private readonly timeLookup: TimeLookup;
@@ -133,63 +102,33 @@ export class SegmentedWal {
 
   private constructor(init: OpenedLog) {
     this.cfg = init.cfg;
-    this.gate = init.cfg.compression && new CompressionGate(init.cfg.compression);
     this.storageIo = init.io;
     this.opened = init;
     this.ring = init.cfg.encryption;
     this.install(init);
-    this.timeLookup = new TimeLookup({
-      io: this.storageIo,
+    const readers = buildReaders(init, {
+      parts: () => this.parts,
       ring: () => this.ring,
-      segments: () => this.segments.list.slice(),
-      readableLsn: () => this.pipeline.writtenLsn,
-      floorLsn: () => this.segments.floorLsn,
-      replayFrom: (lsn) => this.replayFrom(lsn),
-      walk: (lsn, resume, chunkSize) => this.pager.walk(lsn, resume, chunkSize),
-      generation: () => this.cuts.generation,
-      segmentTargetSize: this.cfg.segmentTargetSize,
-    });
-    const checkUsable = (): void => this.checkUsable();
-    this.readerRefresh = init.cfg.readOnly
-      ? new ReaderRefresh({
-          io: this.storageIo,
-          dir: this.cfg.dir,
-          segments: this.segments,
-          pipeline: this.pipeline,
-          rounds: this.rounds,
-          ring: () => this.ring,
-          checkUsable,
-          written: (lsn) => this.writtenListeners.emit(lsn),
-          cutGeneration: init.cut?.generation ?? 0n,
-          cuts: this.cuts,
-          historyChanged: () => this.pager.forget(),
-        })
-      : null;
-    const refresh = this.readerRefresh;
-    if (refresh !== null) this.cuts.afterRead = () => refresh.cutSinceView();
-    this.cutHost = {
-      io: this.storageIo,
-      dir: this.cfg.dir,
-      mode: this.cfg.recovery,
       cuts: this.cuts,
+      replayFrom: (lsn) => this.replayFrom(lsn),
+      checkUsable: () => this.checkUsable(),
+      written: (lsn) => this.writtenListeners.emit(lsn),
+    });
+    this.timeLookup = readers.timeLookup;
+    this.readerRefresh = readers.refresh;
+    this.cutHost = buildCutHost(init, {
+      parts: () => this.parts,
       ring: () => this.ring,
-      segments: () => this.segments.list,
+      cuts: this.cuts,
+      truncations: () => this.truncations,
       sync: () => this.sync(),
-      quiesce: async () => {
-        await settleParts(this.parts, this.truncations);
-        await this.segments.closeFiles();
-      },
       reopen: async (recovered) => {
-        const before = this.counters;
+        const before = this.parts.counters;
         this.install(reopenedLog(this.opened, this.segments.clock, recovered));
-        carryCounters(before, this.counters);
+        carryCounters(before, this.parts.counters);
         await this.startWriting();
       },
-      poison: (err) => {
-        this.failures.poisonWith(err);
-        return this.failures.poison ?? err;
-      },
-    };
+    });
   }
 
   /** Builds the parts of the log `init` describes and makes them this log's. */
@@ -206,13 +145,18 @@ export class SegmentedWal {
       durable: (lsn) => this.durableListeners.emit(lsn),
     });
     this.parts = parts;
-    this.counters = parts.counters;
     this.pipeline = parts.pipeline;
     this.segments = parts.segments;
     this.failures = parts.failures;
     this.rounds = parts.rounds;
     this.pager = parts.pager;
     this.truncations = new TruncationQueue(this.segments, () => this.checkUsable());
+    this.appends = new Appends(
+      this.cfg,
+      parts,
+      () => this.ring,
+      (what) => this.checkWritable(what),
+    );
   }
 
   /**
@@ -364,47 +308,11 @@ export class SegmentedWal {
     if (this.cutting) throw cutRunningError(what);
   }
 
-  // The hot path (docs/decisions/0606-per-record-cost-budget.md): each append calls the
-  // pipeline's room() and commit() where it once called private helpers, and encodes into
-  // its buffer here, inline; nothing per record is added by the split into parts.
+  // The hot path (docs/decisions/0606-per-record-cost-budget.md): the encoding is in Appends.
   /** Appends one record and returns its LSN. Synchronous: nothing is durable before sync(). */
   append(record: WalRecordInput): bigint {
     this.checkWritable('append');
-    const plainSize = recordFrameSize(record, true);
-    const bytes = record.payload.length + (record.meta === undefined ? 0 : record.meta.length);
-    if (bytes > this.cfg.maxRecordSize) validateRecordInput(record, this.cfg.maxRecordSize);
-    checkFrameBody(plainSize, 'record');
-    const p = this.pipeline;
-    if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) throw lsnsUsedUp('record');
-    const lsn = p.nextLsn;
-    const seg = this.segmentFor();
-    const time = this.frameTime;
-    const compressor = this.gate?.take(plainSize - FRAME_HEADER_SIZE);
-    if (!isTransformed(seg, compressor)) {
-      const at = p.room(plainSize);
-      if (this.failures.poison !== null) throw this.failures.poison;
-      encodeReserved(encodeRecordFrameUnsealed, p.buf, at, lsn, record, plainSize, 'record', time);
-      p.unsealed = true;
-      p.commit(seg, plainSize, lsn, lsn, 1);
-    } else {
-      appendTransformed(
-        p,
-        this.failures,
-        seg,
-        seg.writeCipher,
-        compressor,
-        encodeRecordFrame,
-        record,
-        plainSize,
-        lsn,
-        1,
-        'record',
-        time,
-      );
-    }
-    this.counters.appends++;
-    this.counters.records++;
-    return lsn;
+    return this.appends.record(record);
   }
 
   /**
@@ -414,105 +322,18 @@ export class SegmentedWal {
    */
   appendPayload(payload: Uint8Array): bigint {
     this.checkWritable('append');
-    if (!isBytes(payload)) {
-      badArgument('payload', 'a Uint8Array or Buffer', payload);
-    }
-    if (payload.length > this.cfg.maxRecordSize) {
-      validateRecordInput({ payload }, this.cfg.maxRecordSize);
-    }
-    const size = payloadFrameSize(payload, true);
-    checkFrameBody(size, 'record');
-    const p = this.pipeline;
-    if (p.lsnHeadroom < 1 && !p.refreshLsnHeadroom(1)) throw lsnsUsedUp('record');
-    const lsn = p.nextLsn;
-    const seg = this.segmentFor();
-    // Encrypted segments and compressed frames take the general path (the segment stays:
-    // segmentFor is idempotent).
-    if (
-      seg.writeCipher !== undefined ||
-      (this.gate !== undefined && size - FRAME_HEADER_SIZE >= MIN_COMPRESSED_BODY)
-    )
-      return this.append({ payload });
-    const at = p.room(size);
-    if (this.failures.poison !== null) throw this.failures.poison;
-    // No caller code runs between reading payload.length and the copy: the frame is `size`.
-    encodePayloadFrameUnsealed(p.buf, at, lsn, payload, this.frameTime);
-    p.unsealed = true;
-    p.commit(seg, size, lsn, lsn, 1);
-    this.counters.appends++;
-    this.counters.records++;
-    return lsn;
+    return this.appends.payload(payload);
   }
 
   /**
    * `appendPayload` for each of `payloads`, in order, and returns the last LSN: one frame per
    * record (not atomic; `appendBatch` is), LSNs consecutive. Every payload is checked before
-   * any is appended, so a refused one appends nothing. The frames that fit the write buffer
-   * and the active segment are encoded in one codec call and booked once, which is what
-   * makes it cheaper per record than a loop of `appendPayload`.
+   * any is appended, so a refused one appends nothing. Cheaper per record than a loop of
+   * `appendPayload`.
    */
   appendPayloads(payloads: readonly Uint8Array[]): bigint {
     this.checkWritable('append');
-    const list = this.payloadList;
-    try {
-      const frameBytes = takePayloads(payloads, list, this.cfg.maxRecordSize);
-      const count = list.length;
-      const p = this.pipeline;
-      if (p.lsnHeadroom < count && !p.refreshLsnHeadroom(count)) throw lsnsUsedUp('records');
-      // The list's size is known for its first run only; a run cut short by the end of the
-      // write buffer leaves the rest to be measured payload by payload.
-      let from = this.appendPayloadRun(list, 0, count, frameBytes);
-      while (from < count)
-        from = this.appendPayloadRun(list, from, count, Number.POSITIVE_INFINITY);
-      return p.nextLsn - 1n;
-    } finally {
-      // The caller's buffers are not kept reachable.
-      forgetPayloads(list);
-    }
-  }
-
-  /** Appends the run of `list` from `from` that fits (see `appendPayloadRun`); returns where it ended. */
-  private appendPayloadRun(
-    list: readonly Uint8Array[],
-    from: number,
-    count: number,
-    restBytes: number,
-  ): number {
-    // A run the gate skips goes the plain way below: many frames in one codec call.
-    const compressor = this.gate?.take(Number.POSITIVE_INFINITY);
-    if (compressor !== undefined) {
-      const to = compressedRunEnd(list, from, count, this.cfg.maxRecordSize);
-      if (to - from === 1) {
-        this.appendPayload(list[from]!);
-        return to;
-      }
-      const seg = this.segmentFor();
-      appendCompressedRun(
-        this.pipeline,
-        this.failures,
-        seg,
-        compressor,
-        list,
-        from,
-        to,
-        this.frameTime,
-      );
-      this.counters.appends += to - from;
-      this.counters.records += to - from;
-      return to;
-    }
-    const seg = this.segmentFor();
-    if (seg.writeCipher !== undefined) {
-      // One frame at a time: encryption seals and encrypts each frame on its own.
-      this.appendPayload(list[from]!);
-      return from + 1;
-    }
-    const target = this.cfg.segmentTargetSize;
-    const { pipeline: p, failures: f, frameTime } = this;
-    const to = appendPayloadRun(p, f, seg, list, from, count, restBytes, target, frameTime);
-    this.counters.appends += to - from;
-    this.counters.records += to - from;
-    return to;
+    return this.appends.payloads(payloads);
   }
 
   /**
@@ -523,75 +344,7 @@ export class SegmentedWal {
    */
   appendBatch(records: readonly WalRecordInput[], firstLsn?: bigint): bigint {
     this.checkWritable('appendBatch');
-    const p = this.pipeline;
-    if (firstLsn !== undefined && firstLsn !== p.nextLsn) lsnMismatch(firstLsn, p.nextLsn);
-    const plainSize = batchFrameSize(records, true);
-    let bytes = 0;
-    for (const r of records) bytes += r.payload.length + (r.meta === undefined ? 0 : r.meta.length);
-    if (bytes > this.cfg.maxRecordSize) throw batchTooLarge(bytes, this.cfg.maxRecordSize);
-    checkFrameBody(plainSize, 'batch');
-    const n = records.length;
-    if (p.lsnHeadroom < n && !p.refreshLsnHeadroom(n)) throw lsnsUsedUp('batch');
-    const first = p.nextLsn;
-    const last = first + BigInt(n - 1);
-    const seg = this.segmentFor();
-    const time = this.frameTime;
-    const compressor = this.gate?.take(plainSize - FRAME_HEADER_SIZE);
-    if (!isTransformed(seg, compressor)) {
-      const at = p.room(plainSize);
-      if (this.failures.poison !== null) throw this.failures.poison;
-      encodeReserved(encodeBatchFrameUnsealed, p.buf, at, first, records, plainSize, 'batch', time);
-      p.unsealed = true;
-      p.commit(seg, plainSize, first, last, n);
-    } else {
-      appendTransformed(
-        p,
-        this.failures,
-        seg,
-        seg.writeCipher,
-        compressor,
-        encodeBatchFrame,
-        records,
-        plainSize,
-        first,
-        n,
-        'batch',
-        time,
-      );
-    }
-    this.counters.batches++;
-    this.counters.records += n;
-    return last;
-  }
-
-  /**
-   * The segment the next frame goes to, rolling over when the active one is full or when the
-   * time now is too far after its creation for a frame's u32 of ms (FORMAT.md, version 2).
-   * Sets `frameTime`, the next frame's time in ms after that segment's createdAtMs.
-   */
-  private segmentFor(): Segment {
-    const active = this.segments.active();
-    const clock = this.segments.clock;
-    const now = clock.now();
-    const late = now - active.header.createdAtMs > MAX_TIME_DELTA;
-    if (!late && (active.assignedEnd < this.cfg.segmentTargetSize || !hasRecords(active))) {
-      this.frameTime = now - active.header.createdAtMs;
-      return active;
-    }
-    const p = this.pipeline;
-    let next: Segment;
-    if (hasRecords(active)) {
-      p.submitBuffer();
-      next = plannedSegment(this.cfg.dir, p.nextLsn, this.ring, clock, this.cfg.compression);
-      p.resetTo(FILE_HEADER_SIZE, p.nextLsn, next.headerBytes);
-      this.segments.rollOver(next);
-    } else {
-      // An empty segment created too long ago is replaced by a new one of the same name.
-      if (active.status === 'pending' && active.creating === null) this.segments.list.pop();
-      next = planActive(this.parts, this.ring);
-    }
-    this.frameTime = clock.nowOrLast() - next.header.createdAtMs;
-    return next;
+    return this.appends.batch(records, firstLsn);
   }
 
   /**
@@ -830,34 +583,16 @@ export class SegmentedWal {
     return this.closing;
   }
 
-  private async shutDown(): Promise<void> {
-    const p = this.pipeline;
-    const failures = this.failures;
-    const last = p.nextLsn - 1n;
-    if (!this.cfg.readOnly && failures.poison === null && failures.rollback === null) {
-      try {
-        p.submitBuffer();
-      } catch {
-        // The StorageIo refused the write (closed under us): nothing more can be saved.
-      }
-    }
-    this.closed = true;
-    await this.readerRefresh?.settled();
-    await settleParts(this.parts, this.truncations);
-    if (!this.cfg.readOnly && failures.poison === null && p.writtenLsn === last)
-      await writeCloseMark(this.storageIo, this.segments.active(), p.direct);
-    // Records appended before close that a full disk kept out of the file: the caller may
-    // have been told of them (a Wal under 'none'), so close says so. (A failed write poisons
-    // the log instead, which says so itself.)
-    const unwritten =
-      !this.cfg.readOnly && failures.poison === null && p.writtenLsn < last
-        ? unwrittenAtClose(p.writtenLsn + 1n, last, failures.rollbackError)
-        : null;
-    this.rounds.rejectAll(closedError());
-    await this.segments.closeFiles();
-    const { lock, ownsIo } = this.opened;
-    if (lock !== null) await lock.release().catch(() => {});
-    if (ownsIo) await this.storageIo.closeIo();
-    if (unwritten !== null) throw unwritten;
+  private shutDown(): Promise<void> {
+    return closeLog({
+      readOnly: this.cfg.readOnly,
+      parts: () => this.parts,
+      truncations: () => this.truncations,
+      readerRefresh: this.readerRefresh,
+      opened: this.opened,
+      refuseCalls: () => {
+        this.closed = true;
+      },
+    });
   }
 }

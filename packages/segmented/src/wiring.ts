@@ -1,15 +1,22 @@
 // Wiring, and nothing else: builds the parts of an opened log and connects each one's host
 // callbacks to the others. What a part does lives in its own file; only SegmentedWal imports
 // this one, and no part does (the parts import each other's types, never the wiring).
-import { FILE_HEADER_SIZE, type KeyRing } from '@walnut/codec';
+import { FILE_HEADER_SIZE, type KeyRing, type WalRecord } from '@walnut/codec';
 import { alignedBuffer, type StorageIo } from '@walnut/storage-io';
+import type { SuffixCuts } from './cut/suffix-cuts.js';
+import type { CutHost } from './cut/truncate-after.js';
 import type { Segment } from './files/segment.js';
-import { SegmentSet } from './files/segment-set.js';
 import type { OpenedLog } from './open.js';
+import { TimeLookup } from './read/lsn-at-time.js';
+import { ReaderRefresh } from './read/reader-refresh.js';
 import { ReplayPager } from './read/replay-pager.js';
-import { type Counters, newCounters } from './stats.js';
+import type { RecoveryResult } from './recovery/recovery-report.js';
+import { settleParts } from './settle.js';
 import { Failures } from './write/failures.js';
+import { SegmentSet } from './write/segment-set.js';
+import { type Counters, newCounters } from './write/stats.js';
 import { SyncRounds } from './write/sync-rounds.js';
+import type { TruncationQueue } from './write/truncation-queue.js';
 import { WritePipeline } from './write/write-pipeline.js';
 import { WritebackAhead } from './write/writeback.js';
 import { ZeroFiller } from './write/zero-fill.js';
@@ -223,4 +230,92 @@ export function planActive(
   const seg = parts.segments.plan(p.nextLsn, ring);
   p.resetTo(FILE_HEADER_SIZE, p.nextLsn, seg.headerBytes);
   return seg;
+}
+
+/** What the front's readers (time lookups, a read-only opener's refresh) ask of it. */
+export interface ReaderHooks {
+  /** The parts now: truncateAfter builds them anew. */
+  parts(): Parts;
+  ring(): KeyRing | undefined;
+  cuts: SuffixCuts;
+  replayFrom(lsn: bigint): AsyncIterable<WalRecord>;
+  checkUsable(): void;
+  /** writtenLsn advanced by a refresh (for onWritten listeners). */
+  written(lsn: bigint): void;
+}
+
+/**
+ * Builds the lookups by time and, for a read-only opener, its refresh (the parts it moves
+ * forward are built once: a read-only log is never cut and reopened), and lets the cuts
+ * ask the refresh whether one came since its view.
+ */
+export function buildReaders(
+  init: OpenedLog,
+  front: ReaderHooks,
+): { timeLookup: TimeLookup; refresh: ReaderRefresh | null } {
+  const { cfg, io } = init;
+  const { cuts, ring } = front;
+  const timeLookup = new TimeLookup({
+    io,
+    ring,
+    segments: () => front.parts().segments.list.slice(),
+    readableLsn: () => front.parts().pipeline.writtenLsn,
+    floorLsn: () => front.parts().segments.floorLsn,
+    replayFrom: (lsn) => front.replayFrom(lsn),
+    walk: (lsn, resume, chunkSize) => front.parts().pager.walk(lsn, resume, chunkSize),
+    generation: () => cuts.generation,
+    segmentTargetSize: cfg.segmentTargetSize,
+  });
+  if (!cfg.readOnly) return { timeLookup, refresh: null };
+  const parts = front.parts();
+  const refresh = new ReaderRefresh({
+    io,
+    dir: cfg.dir,
+    segments: parts.segments,
+    pipeline: parts.pipeline,
+    rounds: parts.rounds,
+    ring,
+    checkUsable: () => front.checkUsable(),
+    written: (lsn) => front.written(lsn),
+    cutGeneration: init.cut?.generation ?? 0n,
+    cuts,
+    historyChanged: () => parts.pager.forget(),
+  });
+  cuts.afterRead = () => refresh.cutSinceView();
+  return { timeLookup, refresh };
+}
+
+/** What a cut asks of the front, beside the parts. */
+export interface CutHooks {
+  parts(): Parts;
+  ring(): KeyRing | undefined;
+  cuts: SuffixCuts;
+  truncations(): TruncationQueue;
+  sync(): Promise<bigint>;
+  /** Builds the parts anew from what recovery found after the cut, and writes on. */
+  reopen(recovered: RecoveryResult): Promise<void>;
+}
+
+/** The host `cutAfter` runs a truncateAfter against: the parts the front has at each step. */
+export function buildCutHost(init: OpenedLog, front: CutHooks): CutHost {
+  const { cfg, io } = init;
+  return {
+    io,
+    dir: cfg.dir,
+    mode: cfg.recovery,
+    cuts: front.cuts,
+    ring: () => front.ring(),
+    segments: () => front.parts().segments.list,
+    sync: () => front.sync(),
+    quiesce: async () => {
+      await settleParts(front.parts(), front.truncations());
+      await front.parts().segments.closeFiles();
+    },
+    reopen: (recovered) => front.reopen(recovered),
+    poison: (err) => {
+      const { failures } = front.parts();
+      failures.poisonWith(err);
+      return failures.poison ?? err;
+    },
+  };
 }

@@ -70,8 +70,7 @@ describe('truncateAfter under process crashes (SIGKILL at random moments)', () =
   }, async () => {
     if (
       !existsSync(DIST) ||
-      statSync(DIST).mtimeMs <
-        statSync(join(here, '..', 'src', 'files', 'truncate-after.ts')).mtimeMs
+      statSync(DIST).mtimeMs < statSync(join(here, '..', 'src', 'cut', 'truncate-after.ts')).mtimeMs
     ) {
       throw new Error(
         `${DIST} is missing or older than src/: run \`npx -y pnpm@10.34.9 run build\` first`,

@@ -8,33 +8,29 @@ import {
   type WalRecord,
   type WalRecordInput,
 } from '@walnut/codec';
-import {
-  type RecoveryReport,
-  type SegmentInfo,
+import type {
+  RecoveryReport,
+  SegmentInfo,
   SuffixCuts,
-  type TruncateAfterResult,
+  TruncateAfterResult,
 } from '@walnut/segmented';
 import { Batch } from './batch.js';
 import type { Cursor } from './cursors/cursor.js';
-import { type CursorInfo, CursorRegistry } from './cursors/cursor-registry.js';
+import type { CursorInfo, CursorRegistry } from './cursors/cursor-registry.js';
 import type { LogEngine } from './engine.js';
-import { AppendQueue } from './internal/append-queue.js';
+import type { AppendQueue } from './internal/append-queue.js';
 import { announceOpen } from './internal/channels.js';
-import { FailureHandling } from './internal/failure-handling.js';
+import type { FailureHandling } from './internal/failure-handling.js';
 import type { GroupCommit } from './internal/group-commit.js';
 import { LatencyHistogram } from './internal/latency-histogram.js';
 import { payloadListBytes } from './internal/payload-list.js';
-import { ReadSide, type TailOptions } from './internal/read-side.js';
-import {
-  badPayloadError,
-  closedError,
-  cuttingError,
-  isUsageError,
-  readOnlyError,
-} from './internal/refusals.js';
-import { Shutdown } from './internal/shutdown.js';
+import type { ReadSide, TailOptions } from './internal/read-side.js';
+import { badPayloadError, closedError, readOnlyError } from './internal/refusals.js';
+import type { Shutdown } from './internal/shutdown.js';
+import type { CutRun } from './internal/suffix-cut.js';
 import { startRetention } from './internal/wal-retention.js';
-import { WalStatus } from './internal/wal-status.js';
+import type { WalStatus } from './internal/wal-status.js';
+import { wireWal } from './internal/wal-wiring.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
 import type { Retention, RetentionReport } from './retention/retention.js';
 import type { RetentionOptions } from './retention/retention-options.js';
@@ -85,11 +81,9 @@ export class Wal {
   private readonly commit: GroupCommit;
   private readonly failures: FailureHandling;
   private readonly ending: Shutdown;
-  /** The truncateAfter under way: close and shutdown let it finish before the engine closes. */
-  private cutRunning: Promise<TruncateAfterResult> | undefined;
-  private readonly unsubscribeDurable: () => void;
-  private readonly unsubscribeWritten: () => void;
-  private readonly unsubscribeRollback: () => void;
+  private readonly cutRun: CutRun;
+  /** Stops following the engine's events. */
+  private readonly unsubscribe: () => void;
 
   private readonly counters: WalCounters = newCounters();
 
@@ -98,100 +92,25 @@ export class Wal {
     this.dir = dir;
     this.engine = engine;
     this.options = options;
-    this.cuts = (options.readOnly ? engine.suffixCuts : undefined) ?? new SuffixCuts();
     this.waitsForCommit = options.durability === 'sync' || options.durability === 'flush';
-    const status = new WalStatus(options.readOnly);
-    this.status = status;
-    const settlesOnWrite = options.durability !== 'sync' && engine.onWritten !== undefined;
-    const queue = new AppendQueue(
-      engine,
-      {
-        durability: options.durability,
-        maxGroupWaitMs: options.maxGroupWaitMs,
-        settlesOnWrite,
-        maxQueueBytes: options.maxQueueBytes,
-        backpressure: options.backpressure,
-      },
-      this.counters,
-      this.latency,
-      {
-        isClosed: () => status.closed,
-        poison: () => status.poison,
-        appendFailed: (error) => this.failures.appendFailed(error),
-        engineFailed: (error) => this.failures.engineFailed(error),
-      },
-    );
-    this.queue = queue;
-    this.commit = queue.commit;
-    const { durability, readOnly } = options;
-    const stopped = (): void => {
-      this.commit.stopInterval();
-      this.wakeEveryone();
-    };
-    const counters = this.counters;
-    this.failures = new FailureHandling({
-      dir,
-      durability,
-      engine,
-      status,
-      queue,
-      counters,
-      stopped,
+    const parts = wireWal(dir, engine, options, {
+      counters: this.counters,
+      latency: this.latency,
+      retentionCutting: () => this.retention?.cutting,
+      durable: (durable) => this.onDurable(durable),
+      sync: () => this.sync(),
+      release: () => this.releaseEngine(),
     });
-    const release = (): Promise<void> => this.releaseEngine();
-    this.ending = new Shutdown({ engine, status, queue, durability, readOnly, stopped, release });
-    this.unsubscribeDurable = engine.onDurable((durable) => this.onDurable(durable));
-    this.unsubscribeRollback = engine.onRollback((last, error) =>
-      this.failures.rolledBack(last, error),
-    );
-    this.reads = new ReadSide(
-      engine,
-      options.openSegment,
-      options.readOnly,
-      {
-        isClosed: () => status.closed,
-        poisonedError: () => status.poisonedError(),
-        cutSettled: async () => {
-          await this.cutRunning?.catch(() => undefined);
-        },
-      },
-      this.cuts,
-      options.readOnly || options.durability === 'sync',
-    );
-    this.cursorRegistry = new CursorRegistry({
-      dir,
-      io: engine.io,
-      readOnly: options.readOnly,
-      // A retention pass deleting below a cursor's commit refuses it as the floor would.
-      floorLsn: () => {
-        const cutting = this.retention?.cutting;
-        return cutting !== undefined && cutting > engine.floorLsn ? cutting : engine.floorLsn;
-      },
-      durableLsn: () => engine.durableLsn,
-      catchUp: async () => {
-        if (options.readOnly) await this.reads.catchUp();
-      },
-      tail: (from, tailOptions, read) => this.reads.tail(from, tailOptions, read),
-      cutGeneration: () => this.cuts.generation,
-      refusal: () => (status.closed ? closedError() : status.poisonedError()),
-    });
-    this.unsubscribeWritten = settlesOnWrite ? this.followWrites(engine, queue) : () => {};
-  }
-
-  /** The queue settles as writes complete, and readers wake as records count as written. */
-  private followWrites(engine: LogEngine, queue: AppendQueue): () => void {
-    if (engine.onWriteCompleted === undefined) {
-      return engine.onWritten!((written) => {
-        queue.written(written);
-        this.reads.wake();
-      });
-    }
-    const offCompleted = engine.onWriteCompleted((completed) => queue.written(completed));
-    const offWritten = engine.onWritten!(() => this.reads.wake());
-    return () => {
-      offCompleted();
-      offWritten();
-    };
+    this.status = parts.status;
+    this.queue = parts.queue;
+    this.commit = parts.commit;
+    this.failures = parts.failures;
+    this.ending = parts.ending;
+    this.reads = parts.reads;
+    this.cuts = parts.cuts;
+    this.cutRun = parts.cutRun;
+    this.cursorRegistry = parts.cursorRegistry;
+    this.unsubscribe = parts.unsubscribe;
   }
 
   /** @internal Called by the builder once the engine is open. */
@@ -481,42 +400,7 @@ export class Wal {
   async truncateAfter(lsn: bigint): Promise<TruncateAfterResult> {
     this.status.throwIfUnusable();
     this.throwIfReadOnly('truncateAfter()');
-    const engine = this.engine;
-    if (engine.truncateAfter === undefined) {
-      throw new WalError(WalErrorCode.BAD_STATE, "this log's engine cannot cut its suffix");
-    }
-    if (this.status.cutting) throw cuttingError();
-    this.status.cutting = true;
-    const cut = this.cutAfter(lsn, engine.truncateAfter.bind(engine));
-    this.cutRunning = cut;
-    try {
-      return await cut;
-    } finally {
-      this.status.cutting = false;
-      this.cutRunning = undefined;
-    }
-  }
-
-  private async cutAfter(
-    lsn: bigint,
-    truncateAfter: NonNullable<LogEngine['truncateAfter']>,
-  ): Promise<TruncateAfterResult> {
-    await this.sync();
-    if (this.status.closed) {
-      throw WalError.closed('the log', 'nothing was cut; open it again and cut then', {
-        why: 'it closed before truncateAfter began to cut',
-      });
-    }
-    const result = await truncateAfter(lsn).catch((error: unknown) => {
-      if (!isUsageError(error)) this.failures.engineFailed(error);
-      throw error;
-    });
-    if (result.recordsRemoved > 0n) {
-      this.cuts.record(lsn);
-      this.queue.cutTo(lsn);
-      this.wakeEveryone();
-    }
-    return result;
+    return this.cutRun.run(lsn);
   }
 
   /**
@@ -691,24 +575,17 @@ export class Wal {
 
   private async releaseEngine(): Promise<void> {
     // A cut under way finishes first: its files are the engine's, which closes below.
-    await this.cutRunning?.catch(() => undefined);
+    await this.cutRun.settled();
     await this.retention?.stop();
     await this.cursorRegistry.close();
     for (let commit = this.commit.running(); commit; commit = this.commit.running()) await commit;
     const backgroundSync = this.commit.backgroundSyncRunning();
     if (backgroundSync) await backgroundSync;
-    this.unsubscribeDurable();
-    this.unsubscribeWritten();
-    this.unsubscribeRollback();
+    this.unsubscribe();
     try {
       await this.engine.close();
     } finally {
       if (this.options.ownedIo) await this.options.ownedIo.closeIo();
     }
-  }
-
-  private wakeEveryone(): void {
-    this.queue.wakeProgress();
-    this.reads.wake();
   }
 }

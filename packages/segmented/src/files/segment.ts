@@ -11,8 +11,7 @@ import {
   segmentFileName,
 } from '@walnut/codec';
 import type { IoFd } from '@walnut/storage-io';
-import type { RecoveredSegment } from '../recovery/recovery-report.js';
-import type { LogClock } from '../write/log-clock.js';
+import type { LogClock } from './log-clock.js';
 
 /**
  * One segment file as the writer tracks it.
@@ -124,11 +123,6 @@ export function plannedSegment(
     creating: null,
     syncsBeside: new Set(),
   };
-}
-
-/** The segments recovery found, as the segment set holds them. */
-export function recoveredSegments(found: readonly RecoveredSegment[]): Segment[] {
-  return found.map((s) => existingSegment(s.path, s.header, s.lastLsn, s.dataEnd));
 }
 
 /** A segment recovery found on disk. */

@@ -9,10 +9,10 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { Errno, type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
+import { scanChunks } from '../files/chunk-reader.js';
 import { readFloor } from '../files/floor.js';
 import { existingSegment, hasRecords, type Segment } from '../files/segment.js';
 import { readCipher, readHeader } from '../recovery/segment-scan.js';
-import { scanChunks } from './chunk-reader.js';
 
 /**
  * Reads taken while following stay small: a live segment usually grew by a few frames, and

@@ -1,8 +1,8 @@
 import type { KeyRing } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import { readFloor } from '../files/floor.js';
-import { recoveredSegments, type Segment } from '../files/segment.js';
-import { recoverLog } from '../recovery/recovery.js';
+import type { Segment } from '../files/segment.js';
+import { recoveredSegments, recoverLog } from '../recovery/recovery.js';
 
 /** A read-only opener's view of the log, founded on what the directory holds. */
 export interface FoundView {

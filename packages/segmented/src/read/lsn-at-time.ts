@@ -8,9 +8,9 @@ import {
   type WalRecord,
 } from '@walnut/codec';
 import { readFully, type StorageIo } from '@walnut/storage-io';
+import { DEFAULT_READ_CHUNK } from '../files/chunk-reader.js';
 import type { Segment } from '../files/segment.js';
 import { corruptError, readCipher } from '../recovery/segment-scan.js';
-import { DEFAULT_READ_CHUNK } from './chunk-reader.js';
 import { openSegment, type ReplayIterator, type ReplayPosition } from './replay.js';
 import { indexSpacing, SegmentTimeIndex, type TimeIndexEntry } from './time-index.js';
 

@@ -1,9 +1,9 @@
 import { type KeyRing, lowestCutSince, type SuffixCut, sameCut } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import { readCut } from '../files/cut-after.js';
-import { settledCut } from '../files/cut-wait.js';
-import type { SegmentSet } from '../files/segment-set.js';
-import type { SuffixCuts } from '../files/suffix-cuts.js';
+import { readCut } from '../cut/cut-after.js';
+import { settledCut } from '../cut/cut-wait.js';
+import type { SuffixCuts } from '../cut/suffix-cuts.js';
+import type { SegmentSet } from '../write/segment-set.js';
 import type { SyncRounds } from '../write/sync-rounds.js';
 import type { WritePipeline } from '../write/write-pipeline.js';
 import { type FollowState, followLog, makeDurable } from './follow.js';

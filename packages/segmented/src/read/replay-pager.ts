@@ -1,7 +1,7 @@
 import type { KeyRing, WalRecord } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
+import { DEFAULT_READ_CHUNK } from '../files/chunk-reader.js';
 import type { Segment } from '../files/segment.js';
-import { DEFAULT_READ_CHUNK } from './chunk-reader.js';
 import { ReplayIterator, type ReplayPosition, type ReplaySource } from './replay.js';
 
 /**

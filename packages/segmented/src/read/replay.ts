@@ -10,9 +10,9 @@ import {
   type WalRecord,
 } from '@walnut/codec';
 import { Errno, type StorageIo } from '@walnut/storage-io';
+import { scanChunks } from '../files/chunk-reader.js';
 import type { Segment } from '../files/segment.js';
 import { corruptError, readCipher } from '../recovery/segment-scan.js';
-import { scanChunks } from './chunk-reader.js';
 
 /** What a replay reads: segments on disk and how far each is known to hold whole frames. */
 export interface ReplaySource {

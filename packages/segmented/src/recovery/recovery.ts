@@ -10,14 +10,11 @@ import {
 } from '@walnut/codec';
 import { FLOOR_TMP_FILE, readFloor } from '../files/floor.js';
 import { GAPS_TMP_FILE, readGaps } from '../files/gaps.js';
-import {
-  checkNewestSegment,
-  HEAD_TMP_FILE,
-  readHeadForRecovery,
-  recordHead,
-} from '../files/head.js';
+import { HEAD_TMP_FILE, recordHead } from '../files/head.js';
+import { existingSegment, type Segment } from '../files/segment.js';
 import { proveKeys } from './key-proof.js';
 import { logIdOf } from './log-id.js';
+import { checkNewestSegment, readHeadForRecovery } from './newest-segment.js';
 import { lsnRange, RecoveryLedger } from './recovery-ledger.js';
 import type {
   RecoveredSegment,
@@ -386,4 +383,9 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
   report.lastLsn = lastLsn < 0n ? 0n : lastLsn;
   report.gaps = gaps;
   return { segments, floorLsn, nextLsn, report };
+}
+
+/** The segments recovery found, as the segment set holds them. */
+export function recoveredSegments(found: readonly RecoveredSegment[]): Segment[] {
+  return found.map((s) => existingSegment(s.path, s.header, s.lastLsn, s.dataEnd));
 }

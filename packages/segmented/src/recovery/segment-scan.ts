@@ -19,7 +19,7 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
-import { scanChunks } from '../read/chunk-reader.js';
+import { scanChunks } from '../files/chunk-reader.js';
 import { highestDurableMark } from './durable-marks.js';
 
 // One segment as recovery reads it: its header and cipher, every frame's LSN continuity, and

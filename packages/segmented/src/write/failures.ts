@@ -1,8 +1,8 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import type { Segment } from '../files/segment.js';
 import { Listeners } from '../listeners.js';
-import type { Counters } from '../stats.js';
 import type { PendingWrite } from './pending-write.js';
+import type { Counters } from './stats.js';
 
 /** Where a rollback cuts: `offset` in `seg`, losing the records from `lostFrom` on. */
 export interface RollbackPoint {

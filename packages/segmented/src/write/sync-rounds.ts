@@ -1,9 +1,9 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import { type IoCompletion, linkedSyncRan, type StorageIo } from '@walnut/storage-io';
 import type { Segment } from '../files/segment.js';
-import type { Counters } from '../stats.js';
 import type { Failures } from './failures.js';
 import type { PendingWrite } from './pending-write.js';
+import type { Counters } from './stats.js';
 import type { WritePipeline } from './write-pipeline.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';

@@ -13,7 +13,6 @@ import {
   writeProgress,
 } from '@walnut/storage-io';
 import { isNamed, type Segment } from '../files/segment.js';
-import type { Counters } from '../stats.js';
 import {
   alignDown,
   BLOCK,
@@ -25,6 +24,7 @@ import {
 import { markIfDue } from './durable-marks.js';
 import type { RollbackPoint } from './failures.js';
 import { newPendingWrite, type PendingWrite } from './pending-write.js';
+import type { Counters } from './stats.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
 

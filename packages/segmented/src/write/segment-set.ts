@@ -10,15 +10,15 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { Errno, type IoCompletion, ioErrorFromErrno, type StorageIo } from '@walnut/storage-io';
-import type { Counters } from '../stats.js';
-import { paddedToBlocks } from '../write/direct-io.js';
-import type { LogClock } from '../write/log-clock.js';
-import type { PendingWrite } from '../write/pending-write.js';
-import type { WritebackAhead } from '../write/writeback.js';
-import type { ZeroFiller } from '../write/zero-fill.js';
-import { recordFloorBeforeDeleting, writeFloorIfSpace } from './floor.js';
-import { recordHead } from './head.js';
-import { hasRecords, isNamed, plannedSegment, type Segment, syncBeside } from './segment.js';
+import { recordFloorBeforeDeleting, writeFloorIfSpace } from '../files/floor.js';
+import { recordHead } from '../files/head.js';
+import type { LogClock } from '../files/log-clock.js';
+import { hasRecords, isNamed, plannedSegment, type Segment, syncBeside } from '../files/segment.js';
+import { paddedToBlocks } from './direct-io.js';
+import type { PendingWrite } from './pending-write.js';
+import type { Counters } from './stats.js';
+import type { WritebackAhead } from './writeback.js';
+import type { ZeroFiller } from './zero-fill.js';
 
 const { EIO, EOPNOTSUPP } = Errno;
 /** Files opened ahead for the next segment: `spare-<hex>.tmp` (recovery removes leftovers). */

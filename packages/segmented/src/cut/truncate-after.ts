@@ -2,14 +2,12 @@ import type { KeyRing, SuffixCut } from '@walnut/codec';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { RecoveryMode } from '../config.js';
-import type { OpenedLog } from '../open.js';
+import { readGaps } from '../files/gaps.js';
+import { isNamed, type Segment } from '../files/segment.js';
 import { recoverLog } from '../recovery/recovery.js';
 import type { RecoveryResult } from '../recovery/recovery-report.js';
-import type { Counters } from '../stats.js';
-import type { LogClock } from '../write/log-clock.js';
+import type { Counters } from '../write/stats.js';
 import { type CutSegment, cutSuffix, planCut, readCut } from './cut-after.js';
-import { readGaps } from './gaps.js';
-import { isNamed, recoveredSegments, type Segment } from './segment.js';
 import type { SuffixCuts } from './suffix-cuts.js';
 
 export interface TruncateAfterResult {
@@ -90,27 +88,6 @@ export async function cutAfter(host: CutHost, lsn: bigint): Promise<TruncateAfte
     // Files half cut and closed: only an open (which finishes a recorded cut) goes on.
     throw host.poison(err);
   }
-}
-
-/**
- * The log `opened` was, as recovery found it after a cut: the lock and the StorageIo stay
- * the writer's, and `clock` goes on, so that times stamped before the cut stay the floor of
- * later ones (the log's time never goes back).
- */
-export function reopenedLog(
-  opened: OpenedLog,
-  clock: LogClock,
-  recovered: RecoveryResult,
-): OpenedLog {
-  return {
-    ...opened,
-    cut: null,
-    clock,
-    segments: recoveredSegments(recovered.segments),
-    floorLsn: recovered.floorLsn,
-    nextLsn: recovered.nextLsn,
-    release: async () => {},
-  };
 }
 
 /**

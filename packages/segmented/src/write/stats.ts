@@ -1,6 +1,6 @@
-import type { DirectIoStats } from './write/direct-io.js';
-import type { WritebackStats } from './write/writeback.js';
-import type { ZeroFillStats } from './write/zero-fill.js';
+import type { DirectIoStats } from './direct-io.js';
+import type { WritebackStats } from './writeback.js';
+import type { ZeroFillStats } from './zero-fill.js';
 
 export interface SegmentedWalStats {
   appends: number;

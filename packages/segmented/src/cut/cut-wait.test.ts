@@ -2,8 +2,8 @@ import { CUT_FILE, encodeCut, FILE_HEADER_SIZE, type SuffixCut } from '@walnut/c
 import { MemoryStorageIo } from '@walnut/storage-io';
 import { expectWalError, payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeFileAtomically } from '../files/log-files.js';
 import { SegmentedWal } from '../index.js';
-import { writeFileAtomically } from './log-files.js';
 
 afterEach(removeTempDirs);
 

@@ -19,12 +19,17 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { readFully, type StorageIo } from '@walnut/storage-io';
-import { scanChunks } from '../read/chunk-reader.js';
+import { scanChunks } from '../files/chunk-reader.js';
+import { readGaps, writeGaps } from '../files/gaps.js';
+import { HEAD_TMP_FILE } from '../files/head.js';
+import {
+  readSmallFile,
+  removeIfPresent,
+  tmpName,
+  writeFileAtomically,
+} from '../files/log-files.js';
 import type { FinishedCut } from '../recovery/recovery-report.js';
 import { readCipher } from '../recovery/segment-scan.js';
-import { readGaps, writeGaps } from './gaps.js';
-import { HEAD_TMP_FILE } from './head.js';
-import { readSmallFile, removeIfPresent, tmpName, writeFileAtomically } from './log-files.js';
 
 export const CUT_TMP_FILE = tmpName(CUT_FILE);
 
