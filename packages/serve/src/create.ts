@@ -68,10 +68,12 @@ export async function create(
 
   let made: { created: boolean; info: StreamInfo };
   try {
-    made = await registry.create(name, {
-      contentType,
-      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
-    });
+    // The first messages and the close go in the create's own record: a crash keeps all or none.
+    made = await registry.create(
+      name,
+      { contentType, ...(Object.keys(metadata).length > 0 ? { metadata } : {}) },
+      { payloads: payloads.length > 0 ? payloads : undefined, close },
+    );
   } catch (error) {
     throw fromStreamError(error, path);
   }
@@ -86,12 +88,6 @@ export async function create(
     return { status: 200, headers: describe(view) };
   }
   registry.stateOf(made.info);
-  try {
-    if (payloads.length > 0) await registry.streams.append(name, payloads);
-    if (close) await registry.streams.close(name);
-  } catch (error) {
-    throw fromStreamError(error, path);
-  }
   ctx.notify(name);
   const host = header(h, 'host') ?? 'localhost';
   return {

@@ -1,4 +1,4 @@
-import type { StreamConfig, StreamInfo, Streams } from '@walnut/streams';
+import type { CreateOptions, StreamConfig, StreamInfo, Streams } from '@walnut/streams';
 import { HttpError, notFound } from './errors.js';
 
 /**
@@ -39,9 +39,7 @@ export interface View {
 }
 
 interface Live {
-  /** The last `Stream-Seq` accepted (PROTOCOL.md 5.2; scope: the stream; kept in memory). */
-  streamSeq: string | undefined;
-  /** When a read or write last reset a `Stream-TTL` countdown. */
+  /** When a read last restarted a `Stream-TTL` countdown (writes keep theirs in the core). */
   touched: number;
   /**
    * Each producer's epoch and highest seq seen by this process, for the `Producer-Seq` of a
@@ -50,24 +48,27 @@ interface Live {
   readonly producers: Map<string, { epoch: number; lastSeq: number }>;
 }
 
+/** A read's countdown restart is written to the log when the last one written is this old. */
+const TOUCH_WRITE_MS = 1000;
+
 /**
  * Stream lookups for the handler: expiry, forks and soft deletes are the serve layer's. The
  * protocol's `Stream-TTL` slides (each read or write restarts it) and an expired source of
  * live forks must keep its records for them, so neither is the core's absolute expiry: a
- * stream that ran out is deleted (or soft-deleted) when next asked for. A TTL countdown
- * starts again at the server's start, so a restart only ever lengthens a stream's life.
+ * stream that ran out is deleted (or soft-deleted) when next asked for. A countdown
+ * survives restarts: an append's record keeps its time (the core's `touchedAt`), and a read
+ * writes a touch record when the last one written is over a second old, so a restart can
+ * shorten a stream's life by at most about that second (decision 0715).
  */
 export class Registry {
   private readonly live = new Map<number, Live>();
   /** source core name → the forks reading it. */
   private readonly forks = new Map<string, Set<string>>();
-  private readonly started: number;
 
   constructor(
     readonly streams: Streams,
     private readonly now: () => number,
   ) {
-    this.started = now();
     for (const name of streams.list()) {
       if (name.startsWith(RESERVED)) continue;
       const source = streams.metadata(name).metadata[META.source];
@@ -87,7 +88,12 @@ export class Registry {
       await this.drop(name);
       throw this.softDeleted(name) ? gone(path) : notFound(path);
     }
-    if (touch && view.ttl !== undefined) this.stateOf(view.info).touched = this.now();
+    if (touch && view.ttl !== undefined) {
+      const now = this.now();
+      this.stateOf(view.info).touched = now;
+      // Not awaited: the request need not wait for it; a failed one only shortens the life.
+      if (now - view.info.touchedAt >= TOUCH_WRITE_MS) this.streams.touch(name).catch(() => {});
+    }
     return view;
   }
 
@@ -122,12 +128,14 @@ export class Registry {
   private expired(view: View): boolean {
     const now = this.now();
     if (view.expiresAt !== undefined && now >= view.expiresAt) return true;
-    return view.ttl !== undefined && now - this.stateOf(view.info).touched >= view.ttl * 1000;
+    if (view.ttl === undefined) return false;
+    const touched = Math.max(view.info.touchedAt, this.stateOf(view.info).touched);
+    return now - touched >= view.ttl * 1000;
   }
 
   /** Creates a stream; a fork is linked to its source until it is deleted. */
-  async create(name: string, config: StreamConfig) {
-    const made = await this.streams.create(name, config);
+  async create(name: string, config: StreamConfig, initial: CreateOptions = {}) {
+    const made = await this.streams.create(name, config, initial);
     const source = made.info.metadata[META.source];
     if (made.created && source !== undefined) this.link(source, name);
     return made;
@@ -169,11 +177,7 @@ export class Registry {
   stateOf(info: StreamInfo): Live {
     let state = this.live.get(info.id);
     if (state === undefined) {
-      state = {
-        streamSeq: undefined,
-        touched: Math.max(this.started, info.createdAt),
-        producers: new Map(),
-      };
+      state = { touched: info.touchedAt, producers: new Map() };
       this.live.set(info.id, state);
     }
     return state;

@@ -85,29 +85,11 @@ export async function append(
   const payloads = isJson(type) ? jsonMessages(body, false) : [body];
 
   const live = registry.stateOf(info.info);
-  const known = producer && live.producers.get(producer.producerId);
-  // A producer's retry carries its original Stream-Seq: the core answers it as a duplicate.
-  const retry =
-    known !== undefined && known.epoch === producer!.epoch && producer!.seq <= known.lastSeq;
-  const previousSeq = live.streamSeq;
-  if (streamSeq !== undefined && !retry) {
-    if (
-      previousSeq !== undefined &&
-      Buffer.compare(Buffer.from(streamSeq), Buffer.from(previousSeq)) <= 0
-    ) {
-      throw new HttpError(
-        409,
-        `Stream-Seq "${streamSeq}" is not above the last one, "${previousSeq}"; sequence numbers must increase`,
-      );
-    }
-    // Taken before the append is written, so the next request compares with it.
-    live.streamSeq = streamSeq;
-  }
   let result: AppendResult;
   try {
-    result = await streams.append(name, payloads, { producer });
+    // The close and the Stream-Seq go in the append's own record: a crash keeps all or none.
+    result = await streams.append(name, payloads, { producer, streamSeq, close });
   } catch (error) {
-    if (streamSeq !== undefined && live.streamSeq === streamSeq) live.streamSeq = previousSeq;
     throw producerRefusal(error, producer, path, info.base) ?? fromStreamError(error, path);
   }
   if (producer !== undefined) {
@@ -115,13 +97,6 @@ export async function append(
     if (seen === undefined || seen.epoch !== producer.epoch) {
       live.producers.set(producer.producerId, { epoch: producer.epoch, lastSeq: producer.seq });
     } else seen.lastSeq = Math.max(seen.lastSeq, producer.seq);
-  }
-  if (close && !result.duplicate) {
-    try {
-      await streams.close(name);
-    } catch (error) {
-      throw fromStreamError(error, path);
-    }
   }
   ctx.notify(name);
   const after = registry.view(name)!;
@@ -159,6 +134,13 @@ function producerRefusal(
   if (!isStreamError(error)) return undefined;
   const details = error.details as Record<string, number | undefined>;
   switch (error.code) {
+    case StreamErrorCode.SEQ_CONFLICT: {
+      const { streamSeq, lastStreamSeq } = error.details as Record<string, string>;
+      return new HttpError(
+        409,
+        `Stream-Seq "${streamSeq}" is not above the last one, "${lastStreamSeq}"; sequence numbers must increase`,
+      );
+    }
     case StreamErrorCode.CLOSED:
       return new HttpError(409, `stream ${path} is closed and takes no more appends`, {
         'stream-next-offset': formatToken(base + (details.tail ?? 0)),

@@ -23,6 +23,9 @@ interface StreamImage {
   tail: number;
   bytes: number;
   closed: boolean;
+  /** Since version 2. */
+  streamSeq?: string | undefined;
+  touchedAt?: number | undefined;
   starts: number[];
   lsns: number[];
   /** [producerId, epoch, lastSeq, [seq, first, tail][]] */
@@ -36,7 +39,8 @@ interface StreamImage {
  */
 export const CHECKPOINT_FILE = 'streams.checkpoint';
 
-const VERSION = 1;
+/** Version 2 adds each stream's `streamSeq` and `touchedAt`; a version 1 checkpoint is read too. */
+const VERSION = 2;
 const ACKED = Promise.resolve();
 
 /**
@@ -60,6 +64,8 @@ export function encodeCheckpoint(
       tail: s.tail,
       bytes: s.bytes,
       closed: s.closing,
+      streamSeq: s.streamSeq,
+      touchedAt: s.touchedAt,
       starts: s.starts,
       lsns: s.lsns.map(Number),
       producers: [...s.producers].map(([id, p]) => [
@@ -81,7 +87,7 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint | undefined {
   const body = bytes.subarray(32);
   if (bytes.length < 32 || !digest(body).equals(bytes.subarray(0, 32))) return undefined;
   const image = JSON.parse(body.toString('utf8'));
-  if (image.version !== VERSION) return undefined;
+  if (image.version !== VERSION && image.version !== 1) return undefined;
   const table = new StreamTable();
   table.nextId = image.nextId;
   for (const s of image.streams as StreamImage[]) {
@@ -92,6 +98,8 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint | undefined {
     stream.bytes = s.bytes;
     stream.closing = s.closed;
     stream.closed = s.closed;
+    stream.streamSeq = s.streamSeq;
+    stream.touchedAt = s.touchedAt ?? s.createdAt;
     stream.starts.push(...s.starts);
     stream.lsns.push(...s.lsns.map(BigInt));
     stream.known = stream.lsns.length;

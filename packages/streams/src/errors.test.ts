@@ -17,6 +17,7 @@ describe('stream error codes', () => {
       'WAL_STREAM_BAD_OFFSET',
       'WAL_STREAM_PAYLOAD_TOO_LARGE',
       'WAL_STREAM_BROKEN',
+      'WAL_STREAM_SEQ_CONFLICT',
     ]);
   });
 

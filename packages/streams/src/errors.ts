@@ -33,6 +33,8 @@ export const StreamErrorCode = {
   PAYLOAD_TOO_LARGE: WalErrorCode.STREAM_PAYLOAD_TOO_LARGE,
   /** A write to the log failed: what reached it is known only after reopening. */
   BROKEN: WalErrorCode.STREAM_BROKEN,
+  /** An append's `streamSeq` does not sort above the stream's last (`details.lastStreamSeq`). */
+  SEQ_CONFLICT: WalErrorCode.STREAM_SEQ_CONFLICT,
 } as const;
 
 export type StreamErrorCode = (typeof StreamErrorCode)[keyof typeof StreamErrorCode];

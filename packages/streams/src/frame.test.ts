@@ -10,6 +10,17 @@ describe('a streams frame', () => {
       name: 'orders/é',
       createdAt: 1_700_000_000_123,
       config: { ttlMs: 5 },
+      payloads: [],
+      close: false,
+    },
+    {
+      op: Op.CREATE,
+      streamId: 8,
+      name: 'with-records',
+      createdAt: 1_700_000_000_124,
+      config: {},
+      payloads: [Buffer.from('first'), Buffer.alloc(0)],
+      close: true,
     },
     {
       op: Op.APPEND,
@@ -17,6 +28,17 @@ describe('a streams frame', () => {
       firstOffset: 41,
       producer: { producerId: 'p-1', epoch: 3, seq: 99 },
       payloads: [Buffer.from('a'), Buffer.alloc(0), Buffer.from('ccc')],
+      close: false,
+      streamSeq: undefined,
+    },
+    {
+      op: Op.APPEND,
+      streamId: 7,
+      firstOffset: 44,
+      producer: { producerId: 'p-1', epoch: 3, seq: 100 },
+      payloads: [Buffer.from('last')],
+      close: true,
+      streamSeq: 'seq-é-0042',
     },
     {
       op: Op.APPEND,
@@ -24,7 +46,10 @@ describe('a streams frame', () => {
       firstOffset: 0,
       producer: undefined,
       payloads: [Buffer.from('x')],
+      close: false,
+      streamSeq: undefined,
     },
+    { op: Op.TOUCH, streamId: 7, time: 1_700_000_000_999 },
     { op: Op.CLOSE, streamId: 7 },
     { op: Op.DELETE, streamId: 7 },
   ];
@@ -33,8 +58,16 @@ describe('a streams frame', () => {
     expect(decodeFrame(encodeFrame(frame), 1n)).toEqual(frame);
   });
 
+  it('without flags is version 1, which readers before flags read; with flags, version 2', () => {
+    expect(encodeFrame(frames[0]!)[0]).toBe(1);
+    expect(encodeFrame(frames[2]!)[0]).toBe(1);
+    expect(encodeFrame(frames[1]!)[0]).toBe(2);
+    expect(encodeFrame(frames[3]!)[0]).toBe(2);
+    expect(encodeFrame(frames[5]!)[0]).toBe(2);
+  });
+
   it('that was cut short is WAL_CORRUPT naming its LSN', () => {
-    const bytes = encodeFrame(frames[1]!);
+    const bytes = encodeFrame(frames[2]!);
     expect(() => decodeFrame(bytes.subarray(0, bytes.length - 2), 42n)).toThrow(
       expect.objectContaining({ code: WalErrorCode.CORRUPT, details: { lsn: 42n } }),
     );

@@ -7,9 +7,16 @@ import { WalError, WalErrorCode } from '@walnut/wal';
  * payloads of an append, its offsets and its producer state are written (or lost) together.
  */
 export const STREAMS_RECORD_TYPE = 0x5354;
+/**
+ * Frames with flags (a create with its first records, an append that closes or carries a
+ * stream seq, a touch) are version 2, so a reader of version 1 refuses them instead of
+ * reading past what they add; the rest stay version 1 (decision 0715).
+ */
 const VERSION = 1;
+const VERSION_FLAGS = 2;
+const Flag = { CLOSE: 1, PAYLOADS: 2, STREAM_SEQ: 4 } as const;
 
-export const Op = { CREATE: 1, APPEND: 2, CLOSE: 3, DELETE: 4 } as const;
+export const Op = { CREATE: 1, APPEND: 2, CLOSE: 3, DELETE: 4, TOUCH: 5 } as const;
 
 export interface StreamConfig {
   /** A MIME type, kept and reported; the stream never looks into payloads. */
@@ -35,6 +42,10 @@ export type Frame =
       name: string;
       createdAt: number;
       config: StreamConfig;
+      /** The stream's first records, written with its create (offsets from 0). */
+      payloads: Buffer[];
+      /** The stream is closed as it is created. */
+      close: boolean;
     }
   | {
       op: typeof Op.APPEND;
@@ -42,12 +53,26 @@ export type Frame =
       firstOffset: number;
       producer: ProducerStamp | undefined;
       payloads: Buffer[];
+      /** The stream is closed by this append, after its records. */
+      close: boolean;
+      /** The writer's sequence token this append takes as the stream's last. */
+      streamSeq: string | undefined;
     }
+  | { op: typeof Op.TOUCH; streamId: number; time: number }
   | { op: typeof Op.CLOSE | typeof Op.DELETE; streamId: number };
 
 /** Bytes of an append frame before its payloads, without the producer id. */
-export function appendOverhead(producerIdBytes: number, count: number): number {
-  return 3 + 8 + 8 + 1 + (producerIdBytes > 0 ? 2 + producerIdBytes + 16 : 0) + 4 + 4 * count;
+export function appendOverhead(producerIdBytes: number, count: number, seqBytes = -1): number {
+  return (
+    3 +
+    8 +
+    8 +
+    1 +
+    (producerIdBytes > 0 ? 2 + producerIdBytes + 16 : 0) +
+    (seqBytes >= 0 ? 2 + seqBytes : 0) +
+    4 +
+    4 * count
+  );
 }
 
 export function encodeFrame(frame: Frame): Buffer {
@@ -55,22 +80,31 @@ export function encodeFrame(frame: Frame): Buffer {
     case Op.CREATE: {
       const name = Buffer.from(frame.name);
       const config = Buffer.from(JSON.stringify(frame.config));
-      const out = Buffer.allocUnsafe(3 + 8 + 2 + name.length + 8 + 4 + config.length);
-      let at = head(out, frame.op);
+      const withPayloads = frame.payloads.length > 0;
+      const size = 3 + 8 + 2 + name.length + 8 + 4 + config.length;
+      const out = Buffer.allocUnsafe(size + (withPayloads ? payloadsSize(frame.payloads) : 0));
+      let at = head(
+        out,
+        frame.op,
+        (frame.close ? Flag.CLOSE : 0) | (withPayloads ? Flag.PAYLOADS : 0),
+      );
       at = out.writeBigUInt64LE(BigInt(frame.streamId), at);
       at = out.writeUInt16LE(name.length, at);
       at += name.copy(out, at);
       at = out.writeDoubleLE(frame.createdAt, at);
       at = out.writeUInt32LE(config.length, at);
-      config.copy(out, at);
+      at += config.copy(out, at);
+      if (withPayloads) writePayloads(out, at, frame.payloads);
       return out;
     }
     case Op.APPEND: {
       const pid = frame.producer === undefined ? undefined : Buffer.from(frame.producer.producerId);
-      let size = appendOverhead(pid?.length ?? 0, frame.payloads.length);
+      const seq = frame.streamSeq === undefined ? undefined : Buffer.from(frame.streamSeq);
+      let size = appendOverhead(pid?.length ?? 0, frame.payloads.length, seq?.length ?? -1);
       for (const p of frame.payloads) size += p.length;
       const out = Buffer.allocUnsafe(size);
-      let at = head(out, frame.op);
+      const flags = (frame.close ? Flag.CLOSE : 0) | (seq === undefined ? 0 : Flag.STREAM_SEQ);
+      let at = head(out, frame.op, flags);
       at = out.writeBigUInt64LE(BigInt(frame.streamId), at);
       at = out.writeBigUInt64LE(BigInt(frame.firstOffset), at);
       at = out.writeUInt8(pid === undefined ? 0 : 1, at);
@@ -80,11 +114,20 @@ export function encodeFrame(frame: Frame): Buffer {
         at = out.writeBigUInt64LE(BigInt(frame.producer.epoch), at);
         at = out.writeBigUInt64LE(BigInt(frame.producer.seq), at);
       }
-      at = out.writeUInt32LE(frame.payloads.length, at);
-      for (const p of frame.payloads) {
-        at = out.writeUInt32LE(p.length, at);
-        at += p.copy(out, at);
+      if (seq !== undefined) {
+        at = out.writeUInt16LE(seq.length, at);
+        at += seq.copy(out, at);
       }
+      writePayloads(out, at, frame.payloads);
+      return out;
+    }
+    case Op.TOUCH: {
+      const out = Buffer.allocUnsafe(3 + 8 + 8);
+      const at = out.writeBigUInt64LE(
+        BigInt(frame.streamId),
+        head(out, frame.op, 0, VERSION_FLAGS),
+      );
+      out.writeDoubleLE(frame.time, at);
       return out;
     }
     default: {
@@ -95,11 +138,40 @@ export function encodeFrame(frame: Frame): Buffer {
   }
 }
 
-function head(out: Buffer, op: number): number {
-  out[0] = VERSION;
+function head(out: Buffer, op: number, flags = 0, version = VERSION): number {
+  out[0] = flags === 0 ? version : VERSION_FLAGS;
   out[1] = op;
-  out[2] = 0;
+  out[2] = flags;
   return 3;
+}
+
+function payloadsSize(payloads: readonly Buffer[]): number {
+  let size = 4 + 4 * payloads.length;
+  for (const p of payloads) size += p.length;
+  return size;
+}
+
+function writePayloads(out: Buffer, from: number, payloads: readonly Buffer[]): void {
+  let at = out.writeUInt32LE(payloads.length, from);
+  for (const p of payloads) {
+    at = out.writeUInt32LE(p.length, at);
+    at += p.copy(out, at);
+  }
+}
+
+function readPayloads(bytes: Buffer, from: number): Buffer[] {
+  let at = from;
+  const count = bytes.readUInt32LE(at);
+  at += 4;
+  const payloads: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = bytes.readUInt32LE(at);
+    at += 4;
+    if (at + length > bytes.length) throw new RangeError('payload past the frame');
+    payloads.push(bytes.subarray(at, at + length));
+    at += length;
+  }
+  return payloads;
 }
 
 /**
@@ -109,8 +181,12 @@ function head(out: Buffer, op: number): number {
  */
 export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
   try {
-    if (bytes[0] !== VERSION) throw new Error(`frame version ${bytes[0]}`);
+    if (bytes[0] !== VERSION && bytes[0] !== VERSION_FLAGS) {
+      throw new Error(`frame version ${bytes[0]}`);
+    }
     const op = bytes[1];
+    const flags = bytes[2]!;
+    const close = (flags & Flag.CLOSE) !== 0;
     let at = 3;
     if (op === Op.CREATE) {
       const streamId = Number(bytes.readBigUInt64LE(at));
@@ -124,7 +200,9 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
       const configLength = bytes.readUInt32LE(at);
       at += 4;
       const config = JSON.parse(bytes.toString('utf8', at, at + configLength)) as StreamConfig;
-      return { op, streamId, name, createdAt, config };
+      at += configLength;
+      const payloads = (flags & Flag.PAYLOADS) !== 0 ? readPayloads(bytes, at) : [];
+      return { op, streamId, name, createdAt, config, payloads, close };
     }
     if (op === Op.APPEND) {
       const streamId = Number(bytes.readBigUInt64LE(at));
@@ -141,17 +219,17 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
         at += 16;
         producer = { producerId, epoch, seq };
       }
-      const count = bytes.readUInt32LE(at);
-      at += 4;
-      const payloads: Buffer[] = [];
-      for (let i = 0; i < count; i++) {
-        const length = bytes.readUInt32LE(at);
-        at += 4;
-        if (at + length > bytes.length) throw new RangeError('payload past the frame');
-        payloads.push(bytes.subarray(at, at + length));
-        at += length;
+      let streamSeq: string | undefined;
+      if ((flags & Flag.STREAM_SEQ) !== 0) {
+        const length = bytes.readUInt16LE(at);
+        streamSeq = bytes.toString('utf8', at + 2, at + 2 + length);
+        at += 2 + length;
       }
-      return { op, streamId, firstOffset, producer, payloads };
+      const payloads = readPayloads(bytes, at);
+      return { op, streamId, firstOffset, producer, payloads, close, streamSeq };
+    }
+    if (op === Op.TOUCH) {
+      return { op, streamId: Number(bytes.readBigUInt64LE(at)), time: bytes.readDoubleLE(at + 8) };
     }
     if (op === Op.CLOSE || op === Op.DELETE)
       return { op, streamId: Number(bytes.readBigUInt64LE(at)) };

@@ -6,6 +6,7 @@ export { type AppendResult, PRODUCER_WINDOW } from './producers.js';
 export type { ReadBounds, ReadResult, StreamRecord } from './read.js';
 export {
   type AppendOptions,
+  type CreateOptions,
   type StreamInfo,
   Streams,
   type StreamsOptions,

@@ -73,7 +73,8 @@ async function readEntries(
   ) {
     const lsn = stream.lsns[entry]!;
     const frame = decodeFrame(await reader.read(lsn), lsn);
-    if (frame.op !== Op.APPEND) throw notAnAppend(lsn);
+    // A stream's first records may be in its create's record.
+    if (frame.op !== Op.APPEND && frame.op !== Op.CREATE) throw notAnAppend(lsn);
     const start = stream.starts[entry]!;
     for (let i = next - start; i < frame.payloads.length && next < upTo; i++) {
       const payload = frame.payloads[i]!;

@@ -18,7 +18,7 @@ import { type AppendResult, judgeProducer } from './producers.js';
 import { type ReadBounds, type ReadResult, readStream, type StreamRecord } from './read.js';
 import { reclaimBoundary } from './reclaim.js';
 import { checkConfig, sameConfig } from './stream-config.js';
-import { acknowledge, isExpired, type StreamState, StreamTable, wake } from './table.js';
+import { isExpired, type StreamState, StreamTable, settle, wake } from './table.js';
 
 /** The log's options, but a full queue always waits: a refused append would break the streams. */
 export type StreamsOptions = Omit<WalOptions, 'backpressure'> & {
@@ -42,6 +42,21 @@ export interface AppendOptions {
   readonly producer?: ProducerStamp | undefined;
   /** Conditional append: refused with WAL_STREAM_OFFSET_MISMATCH unless this is the tail. */
   readonly expectedTail?: Offset | undefined;
+  /** Close the stream after these records, in the same record: both happen, or neither. */
+  readonly close?: boolean | undefined;
+  /**
+   * A writer's sequence token (the Durable Streams protocol's `Stream-Seq`): refused with
+   * WAL_STREAM_SEQ_CONFLICT unless it sorts (byte-wise, UTF-8) above the stream's last one;
+   * kept in the append's record, so it survives restarts.
+   */
+  readonly streamSeq?: string | undefined;
+}
+
+export interface CreateOptions {
+  /** The stream's first records, written in the create's own record: both happen, or neither. */
+  readonly payloads?: Uint8Array | readonly Uint8Array[] | undefined;
+  /** Create the stream closed (after `payloads`), in the same record. */
+  readonly close?: boolean | undefined;
 }
 
 export interface StreamInfo {
@@ -57,6 +72,10 @@ export interface StreamInfo {
   readonly contentType: string | undefined;
   readonly metadata: Readonly<Record<string, string>>;
   readonly producers: number;
+  /** The last `streamSeq` an append gave (undefined: none yet). */
+  readonly streamSeq: string | undefined;
+  /** Log time of the last create, append or `touch` (ms since the epoch). */
+  readonly touchedAt: number;
 }
 
 export interface TailOptions extends ReadBounds {
@@ -141,19 +160,32 @@ export class Streams {
   /**
    * Creates stream `name`. Creating an existing stream with the same configuration does
    * nothing and resolves with `created: false`; with another, WAL_STREAM_CONFLICT. A name
-   * whose stream expired is created anew, without its old records.
+   * whose stream expired is created anew, without its old records. `initial` records and a
+   * close are written with the create, in its record, and only when it creates the stream.
    */
-  create(name: string, config: StreamConfig = {}): Promise<{ created: boolean; info: StreamInfo }> {
-    return this.gate.admit(() => this.createNow(name, config));
+  create(
+    name: string,
+    config: StreamConfig = {},
+    initial: CreateOptions = {},
+  ): Promise<{ created: boolean; info: StreamInfo }> {
+    return this.gate.admit(() => this.createNow(name, config, initial));
   }
 
   private async createNow(
     name: string,
     config: StreamConfig,
+    initial: CreateOptions,
   ): Promise<{ created: boolean; info: StreamInfo }> {
     this.checkUsable();
     checkName('stream name', name);
     const wanted = checkConfig(config);
+    const payloads = initial.payloads === undefined ? [] : payloadList(initial.payloads);
+    this.checkSize(
+      name,
+      undefined,
+      payloads,
+      Buffer.byteLength(name) + JSON.stringify(wanted).length,
+    );
     const existing = this.table.byName.get(name);
     if (existing !== undefined && !isExpired(existing, this.now())) {
       if (!sameConfig(existing.config, wanted)) {
@@ -172,11 +204,13 @@ export class Streams {
       name,
       createdAt: this.now(),
       config: wanted,
+      payloads: payloads as Buffer[],
+      close: initial.close === true,
     };
     const written = this.write(frame);
-    const stream = this.table.apply(frame, 0n)!;
+    const stream = this.table.apply(frame, 0n, frame.createdAt)!;
     stream.ready = written.then((lsn) => {
-      stream.createLsn = lsn;
+      settle(stream, frame, lsn, payloads.length > 0 ? 0 : undefined);
     });
     await stream.ready;
     return { created: true, info: this.info(stream) };
@@ -225,22 +259,31 @@ export class Streams {
           );
         }
       }
-      this.checkSize(name, producer, list);
+      const streamSeq = options.streamSeq;
+      if (streamSeq !== undefined) checkStreamSeq(stream, streamSeq);
+      this.checkSize(
+        name,
+        producer,
+        list,
+        streamSeq === undefined ? 0 : 2 + Buffer.byteLength(streamSeq),
+      );
       const frame: Frame = {
         op: Op.APPEND,
         streamId: stream.id,
         firstOffset: stream.tail,
         producer,
         payloads: list as Buffer[],
+        close: options.close === true,
+        streamSeq,
       };
       const first = stream.tail;
       const tail = first + list.length;
       const index = stream.starts.length;
       const result = this.write(frame).then((lsn) => {
-        acknowledge(stream, index, lsn);
+        settle(stream, frame, lsn, index);
         return { first, tail, duplicate: false };
       });
-      this.table.apply(frame, 0n, result);
+      this.table.apply(frame, 0n, this.now(), result);
       return result;
     } catch (error) {
       return Promise.reject(error);
@@ -258,10 +301,8 @@ export class Streams {
     if (!stream.closing) {
       const frame: Frame = { op: Op.CLOSE, streamId: stream.id };
       const written = this.write(frame);
-      this.table.apply(frame, 0n);
-      await written;
-      stream.closed = true;
-      wake(stream);
+      this.table.apply(frame, 0n, undefined);
+      settle(stream, frame, await written, undefined);
     }
     await stream.ready;
     return this.info(stream);
@@ -279,9 +320,25 @@ export class Streams {
     if (stream === undefined || isExpired(stream, this.now())) return false;
     const frame: Frame = { op: Op.DELETE, streamId: stream.id };
     const written = this.write(frame);
-    this.table.apply(frame, 0n);
+    this.table.apply(frame, 0n, undefined);
     await written;
     return true;
+  }
+
+  /**
+   * Records that stream `name` was used now (its `touchedAt`), durably, without appending:
+   * for expiry that slides with use, kept by an application above (decision 0715).
+   */
+  touch(name: string): Promise<StreamInfo> {
+    return this.gate.admit(async () => {
+      this.checkUsable();
+      const stream = this.live(name);
+      const frame: Frame = { op: Op.TOUCH, streamId: stream.id, time: this.now() };
+      const written = this.write(frame);
+      this.table.apply(frame, 0n, undefined);
+      await written;
+      return this.info(stream);
+    });
   }
 
   /** The names of the streams that exist (neither deleted nor expired), sorted. */
@@ -469,7 +526,7 @@ export class Streams {
           { details: { lsn: record.lsn } },
         );
       }
-      this.table.apply(decodeFrame(record.payload, record.lsn), record.lsn);
+      this.table.apply(decodeFrame(record.payload, record.lsn), record.lsn, record.time);
       if (record.time !== undefined && record.time > this.latest) this.latest = record.time;
       this.nextLsn = record.lsn + 1n;
       this.replayed++;
@@ -519,11 +576,14 @@ export class Streams {
     name: string,
     producer: ProducerStamp | undefined,
     list: readonly Uint8Array[],
+    extra: number,
   ) {
-    let size = appendOverhead(
-      producer === undefined ? 0 : Buffer.byteLength(producer.producerId),
-      list.length,
-    );
+    let size =
+      extra +
+      appendOverhead(
+        producer === undefined ? 0 : Buffer.byteLength(producer.producerId),
+        list.length,
+      );
     for (const p of list) size += p.length;
     if (size > this.maxRecordSize) {
       throw streamError(
@@ -546,7 +606,27 @@ export class Streams {
       contentType: stream.config.contentType,
       metadata: stream.config.metadata ?? {},
       producers: stream.producers.size,
+      streamSeq: stream.streamSeq,
+      touchedAt: stream.touchedAt,
     };
+  }
+}
+
+/** A `streamSeq` must sort above the stream's last one (byte-wise, as the protocol compares). */
+function checkStreamSeq(stream: StreamState, seq: string): void {
+  if (typeof seq !== 'string' || seq === '' || Buffer.byteLength(seq) > 1024) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `streamSeq must be a non-empty string of at most 1024 UTF-8 bytes, got ${JSON.stringify(seq)}`,
+    );
+  }
+  const last = stream.streamSeq;
+  if (last !== undefined && Buffer.compare(Buffer.from(seq), Buffer.from(last)) <= 0) {
+    throw streamError(
+      StreamErrorCode.SEQ_CONFLICT,
+      `streamSeq "${seq}" of stream "${stream.name}" does not sort above its last one, "${last}"; nothing was written: send an increasing streamSeq`,
+      { stream: stream.name, streamSeq: seq, lastStreamSeq: last },
+    );
   }
 }
 

@@ -30,6 +30,10 @@ export interface StreamState {
   /** How many entries of `lsns` from the start are known. */
   known: number;
   readonly producers: Map<string, ProducerState>;
+  /** The last `streamSeq` an append gave (kept in that append's record). */
+  streamSeq: string | undefined;
+  /** Log time of the last create, append or touch (the records keep it). */
+  touchedAt: number;
   /** Settles once the create is acknowledged. */
   ready: Promise<void>;
   /** Tails waiting for this stream to change. */
@@ -63,10 +67,15 @@ export class StreamTable {
 
   /**
    * Applies one frame. `lsn` is the record's LSN, or 0n while the live path waits for it
-   * (`acknowledge` sets it); `acked` settles with the append's acknowledgement, for its
-   * producer's retries.
+   * (`settle` then sets it); `time` is the record's time (the live path's clock);
+   * `acked` settles with the append's acknowledgement, for its producer's retries.
    */
-  apply(frame: Frame, lsn: bigint, acked?: Promise<unknown>): StreamState | undefined {
+  apply(
+    frame: Frame,
+    lsn: bigint,
+    time: number | undefined,
+    acked?: Promise<unknown>,
+  ): StreamState | undefined {
     if (frame.op === Op.CREATE) {
       const old = this.byName.get(frame.name);
       // A create over a live name only follows that incarnation's expiry: its data is gone.
@@ -76,18 +85,17 @@ export class StreamTable {
       this.byName.set(frame.name, stream);
       this.byId.set(stream.id, stream);
       this.nextId = Math.max(this.nextId, stream.id + 1);
+      const entry = frame.payloads.length > 0 ? 0 : undefined;
+      if (entry !== undefined) addRecords(stream, frame.payloads, lsn);
+      if (frame.close) stream.closing = true;
+      if (lsn !== 0n) settle(stream, frame, lsn, entry);
       return stream;
     }
     const stream = this.byId.get(frame.streamId);
     // Records of an incarnation that was deleted or replaced stay dead.
     if (stream === undefined) return undefined;
     if (frame.op === Op.APPEND) {
-      const count = frame.payloads.length;
-      const first = stream.tail;
-      stream.starts.push(first);
-      stream.lsns.push(lsn);
-      stream.tail += count;
-      for (const p of frame.payloads) stream.bytes += p.length;
+      const first = addRecords(stream, frame.payloads, lsn);
       if (frame.producer !== undefined) {
         recordProducer(stream.producers, frame.producer, {
           first,
@@ -95,10 +103,15 @@ export class StreamTable {
           acked: acked ?? ACKED,
         });
       }
-      if (lsn !== 0n) acknowledge(stream, stream.lsns.length - 1, lsn);
+      if (frame.streamSeq !== undefined) stream.streamSeq = frame.streamSeq;
+      if (frame.close) stream.closing = true;
+      if (time !== undefined) stream.touchedAt = Math.max(stream.touchedAt, time);
+      if (lsn !== 0n) settle(stream, frame, lsn, stream.lsns.length - 1);
+    } else if (frame.op === Op.TOUCH) {
+      stream.touchedAt = Math.max(stream.touchedAt, frame.time);
     } else if (frame.op === Op.CLOSE) {
       stream.closing = true;
-      if (lsn !== 0n) stream.closed = true;
+      if (lsn !== 0n) settle(stream, frame, lsn, undefined);
     } else {
       this.remove(stream);
     }
@@ -114,6 +127,33 @@ export class StreamTable {
 }
 
 const ACKED = Promise.resolve();
+
+/** One index entry for a record holding `payloads`; returns the offset of the first. */
+function addRecords(stream: StreamState, payloads: readonly Buffer[], lsn: bigint): number {
+  const first = stream.tail;
+  stream.starts.push(first);
+  stream.lsns.push(lsn);
+  stream.tail += payloads.length;
+  for (const p of payloads) stream.bytes += p.length;
+  return first;
+}
+
+/**
+ * `frame`, applied before, is in the log at `lsn`: its records become readable and a close
+ * it makes is seen, together (a reader never sees a closed stream without its last records).
+ */
+export function settle(
+  stream: StreamState,
+  frame: Frame,
+  lsn: bigint,
+  entry: number | undefined,
+): void {
+  if (frame.op === Op.CREATE) stream.createLsn = lsn;
+  if (frame.op === Op.CLOSE || ((frame.op === Op.CREATE || frame.op === Op.APPEND) && frame.close))
+    stream.closed = true;
+  if (entry !== undefined) acknowledge(stream, entry, lsn);
+  else wake(stream);
+}
 
 export function newStream(id: number, name: string, createdAt: number, config: StreamConfig) {
   const expiresAt =
@@ -131,6 +171,8 @@ export function newStream(id: number, name: string, createdAt: number, config: S
     closing: false,
     closed: false,
     deleted: false,
+    streamSeq: undefined,
+    touchedAt: createdAt,
     starts: [],
     lsns: [],
     known: 0,

@@ -125,6 +125,11 @@ export const WalErrorCode = {
   /** An append whose payloads together exceed what one log record holds: split it. */
   STREAM_PAYLOAD_TOO_LARGE: 'WAL_STREAM_PAYLOAD_TOO_LARGE',
   /**
+   * An append's `streamSeq` does not sort above the stream's last one
+   * (`details.lastStreamSeq`): send an increasing one. Nothing was written.
+   */
+  STREAM_SEQ_CONFLICT: 'WAL_STREAM_SEQ_CONFLICT',
+  /**
    * A write to the streams' log failed: what reached it is known only after reopening the
    * streams, which rebuilds them from what the log holds.
    */
