@@ -403,23 +403,32 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           for (const proxy of primaryLink.link) proxy.hold();
           await sleep(Math.floor((rand() * holdMs) / 3));
           // A failed promotion may have taken the lease, fencing the old primary: a fresh
-          // standby is promoted instead. Three failures in a row end the faults, not the run:
-          // the final check still runs and the report keeps what was seen until then.
+          // standby is promoted instead. A cluster still electing its leaders (just after a
+          // kill of every server) leaves promotions unanswered (WAL_IO) for a while: those
+          // are tried again 2 s apart, up to 30 times. Three other failures end the faults,
+          // not the run: the final check still runs and the report keeps what was seen.
+          let refusals = 0;
           for (let attempt = 1; ; attempt++) {
             try {
               p = await standby!.promote(primaryOptions);
               break;
             } catch (error) {
-              if (isWalError(error, 'WAL_IO')) promotionsUnanswered++;
-              else
+              const unanswered = isWalError(error, 'WAL_IO');
+              if (unanswered) promotionsUnanswered++;
+              else {
+                refusals++;
                 findings.push(`promote-partitioned: promotion ${attempt} failed: ${String(error)}`);
+              }
               // A refusal before anything was taken leaves the follower open.
               await standby!.close().catch(() => undefined);
               for (const proxy of standbyLink) await proxy.stop();
               ({ follower: standby, link: standbyLink } = await openStandby());
-              if (attempt < 3) continue;
+              if (refusals < 3 && attempt < 30) {
+                if (unanswered) await sleep(2_000);
+                continue;
+              }
               findings.push(
-                `promote-partitioned: ${attempt} promotions in a row failed (last: ${String(error)}); the faults end at ${f + 1} of ${options.faults}`,
+                `promote-partitioned: ${attempt} promotions failed (${refusals} refused; last: ${String(error)}); the faults end at ${f + 1} of ${options.faults}`,
               );
               for (const proxy of primaryLink.link) proxy.release();
               break faultLoop;
