@@ -4,12 +4,12 @@ export { MAX_NAME_BYTES } from './names.js';
 export { formatOffset, type Offset, parseOffset } from './offsets.js';
 export { type AppendResult, PRODUCER_WINDOW } from './producers.js';
 export type { ReadBounds, ReadResult, StreamRecord } from './read.js';
-export {
-  type AppendOptions,
-  type CreateOptions,
-  type StreamInfo,
-  Streams,
-  type StreamsOptions,
-  type StreamsRecovery,
-  type TailOptions,
-} from './streams.js';
+export { Streams } from './streams.js';
+export type {
+  AppendOptions,
+  CreateOptions,
+  StreamInfo,
+  StreamsOptions,
+  StreamsRecovery,
+  TailOptions,
+} from './streams-options.js';

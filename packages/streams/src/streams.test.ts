@@ -3,7 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../test/temp.js';
 import { StreamErrorCode } from './errors.js';
 import { formatOffset } from './offsets.js';
-import { Streams, type StreamsOptions } from './streams.js';
+import { Streams } from './streams.js';
+import type { StreamsOptions } from './streams-options.js';
 
 const b = (s: string) => Buffer.from(s);
 const texts = (records: { payload: Buffer }[]) => records.map((r) => r.payload.toString());

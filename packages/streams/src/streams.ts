@@ -1,4 +1,5 @@
 import { TAIL_POLL_MS, Wal, WalError, WalErrorCode, type WalOptions } from '@walnut/wal';
+import { checkStamp, checkStreamSeq, payloadList } from './append-checks.js';
 import { CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { StreamErrorCode, streamError } from './errors.js';
 import {
@@ -18,71 +19,15 @@ import { type AppendResult, judgeProducer } from './producers.js';
 import { type ReadBounds, type ReadResult, readStream, type StreamRecord } from './read.js';
 import { reclaimBoundary } from './reclaim.js';
 import { checkConfig, sameConfig } from './stream-config.js';
+import type {
+  AppendOptions,
+  CreateOptions,
+  StreamInfo,
+  StreamsOptions,
+  StreamsRecovery,
+  TailOptions,
+} from './streams-options.js';
 import { isExpired, type StreamState, StreamTable, settle, wake } from './table.js';
-
-/** The log's options, but a full queue always waits: a refused append would break the streams. */
-export type StreamsOptions = Omit<WalOptions, 'backpressure'> & {
-  /**
-   * Write the index checkpoint after this many calls (default 10,000; 0: only at shutdown
-   * and on `checkpoint()`), so open replays only the records after it.
-   */
-  readonly checkpointEvery?: number | undefined;
-};
-
-/** What open rebuilt the streams from. */
-export interface StreamsRecovery {
-  /** The log record the checkpoint open started from was taken at (0n: none). */
-  readonly checkpointLsn: bigint;
-  /** Records open replayed after it. */
-  readonly replayedRecords: number;
-}
-
-export interface AppendOptions {
-  /** Idempotent producer: a retry with the same stamp writes nothing and gets the original result. */
-  readonly producer?: ProducerStamp | undefined;
-  /** Conditional append: refused with WAL_STREAM_OFFSET_MISMATCH unless this is the tail. */
-  readonly expectedTail?: Offset | undefined;
-  /** Close the stream after these records, in the same record: both happen, or neither. */
-  readonly close?: boolean | undefined;
-  /**
-   * A writer's sequence token (the Durable Streams protocol's `Stream-Seq`): refused with
-   * WAL_STREAM_SEQ_CONFLICT unless it sorts (byte-wise, UTF-8) above the stream's last one;
-   * kept in the append's record, so it survives restarts.
-   */
-  readonly streamSeq?: string | undefined;
-}
-
-export interface CreateOptions {
-  /** The stream's first records, written in the create's own record: both happen, or neither. */
-  readonly payloads?: Uint8Array | readonly Uint8Array[] | undefined;
-  /** Create the stream closed (after `payloads`), in the same record. */
-  readonly close?: boolean | undefined;
-}
-
-export interface StreamInfo {
-  readonly name: string;
-  /** This incarnation of the name; a name created again gets another. */
-  readonly id: number;
-  /** Acknowledged tail: the offset the next record gets. */
-  readonly tail: number;
-  readonly bytes: number;
-  readonly createdAt: number;
-  readonly expiresAt: number | undefined;
-  readonly closed: boolean;
-  readonly contentType: string | undefined;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly producers: number;
-  /** The last `streamSeq` an append gave (undefined: none yet). */
-  readonly streamSeq: string | undefined;
-  /** Log time of the last create, append or `touch` (ms since the epoch). */
-  readonly touchedAt: number;
-}
-
-export interface TailOptions extends ReadBounds {
-  readonly from?: Offset | undefined;
-  /** Aborting ends the tail: its next step rejects with `signal.reason`. */
-  readonly signal?: AbortSignal | undefined;
-}
 
 const DEFAULT_MAX_RECORD = 16 * 1024 * 1024;
 const DEFAULT_CHECKPOINT_EVERY = 10_000;
@@ -612,59 +557,10 @@ export class Streams {
   }
 }
 
-/** A `streamSeq` must sort above the stream's last one (byte-wise, as the protocol compares). */
-function checkStreamSeq(stream: StreamState, seq: string): void {
-  if (typeof seq !== 'string' || seq === '' || Buffer.byteLength(seq) > 1024) {
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      `streamSeq must be a non-empty string of at most 1024 UTF-8 bytes, got ${JSON.stringify(seq)}`,
-    );
-  }
-  const last = stream.streamSeq;
-  if (last !== undefined && Buffer.compare(Buffer.from(seq), Buffer.from(last)) <= 0) {
-    throw streamError(
-      StreamErrorCode.SEQ_CONFLICT,
-      `streamSeq "${seq}" of stream "${stream.name}" does not sort above its last one, "${last}"; nothing was written: send an increasing streamSeq`,
-      { stream: stream.name, streamSeq: seq, lastStreamSeq: last },
-    );
-  }
-}
-
 function notFound(name: string) {
   return streamError(
     StreamErrorCode.NOT_FOUND,
     `no stream "${name}": create it first (a deleted stream is gone for good)`,
     { stream: name },
   );
-}
-
-function payloadList(payloads: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
-  const list = payloads instanceof Uint8Array ? [payloads] : payloads;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new WalError(
-      WalErrorCode.BAD_ARGUMENT,
-      'append takes a Uint8Array or a non-empty array of them',
-    );
-  }
-  for (const p of list) {
-    if (!(p instanceof Uint8Array)) {
-      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'every payload must be a Uint8Array');
-    }
-  }
-  return list.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length)));
-}
-
-function checkStamp(stamp: ProducerStamp | undefined): ProducerStamp | undefined {
-  if (stamp === undefined) return undefined;
-  checkName('producerId', stamp.producerId);
-  for (const field of ['epoch', 'seq'] as const) {
-    const value = stamp[field];
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        `producer ${field} must be a non-negative safe integer, got ${String(value)}`,
-      );
-    }
-  }
-  return { producerId: stamp.producerId, epoch: stamp.epoch, seq: stamp.seq };
 }

@@ -19,6 +19,7 @@ import {
   recordCost,
 } from '../cluster/message.js';
 import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
+import { endsAsLeft, IDLE_LOOK_MS } from './idle-look.js';
 import { disagreementAt, type Sent, type Stored } from './sent-messages.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
 
@@ -30,11 +31,6 @@ const BACKFILL_PAGE_BYTES = 8 * 1024 * 1024;
 /** Reads of a stream that went back or disagrees, this far apart, before acting on it. */
 const CONFIRM_LOOKS = 2;
 const CONFIRM_MS = 2_000;
-/**
- * How often an idle shipper looks at the stream's end: a stream that went back (a power
- * cut, a short copy made leader) is found and re-seeded without waiting for an append.
- */
-export const IDLE_LOOK_MS = 2_000;
 
 /**
  * Publishes the primary's durable records, one message per group that became durable
@@ -187,15 +183,11 @@ export class Shipper {
       (position) => {
         this.looking = false;
         if (!this.idle() || this.counters.messages !== sentBefore) return;
-        const header = position.header;
-        const same =
-          header !== null &&
-          header.epoch === this.epoch &&
-          position.seq === this.streamSeq &&
-          (position.lastSeq ?? position.seq) === this.streamSeq &&
-          lastLsnInStream(position) === this.replicatedLsn &&
-          (this.stored === null || position.crc === this.stored.crc);
-        if (!same) this.recovering = this.recheck();
+        const { epoch, streamSeq, replicatedLsn } = this;
+        const crc = this.stored?.crc ?? null;
+        if (!endsAsLeft(position, { epoch, streamSeq, replicatedLsn, crc })) {
+          this.recovering = this.recheck();
+        }
       },
       // An outage is for the next publish or look to meet.
       () => {

@@ -1,0 +1,56 @@
+import { WalError, WalErrorCode } from '@walnut/wal';
+import { StreamErrorCode, streamError } from './errors.js';
+import type { ProducerStamp } from './frame.js';
+import { checkName } from './names.js';
+import type { StreamState } from './table.js';
+
+// The checks of an append's arguments, before anything is written.
+
+/** A `streamSeq` must sort above the stream's last one (byte-wise, as the protocol compares). */
+export function checkStreamSeq(stream: StreamState, seq: string): void {
+  if (typeof seq !== 'string' || seq === '' || Buffer.byteLength(seq) > 1024) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `streamSeq must be a non-empty string of at most 1024 UTF-8 bytes, got ${JSON.stringify(seq)}`,
+    );
+  }
+  const last = stream.streamSeq;
+  if (last !== undefined && Buffer.compare(Buffer.from(seq), Buffer.from(last)) <= 0) {
+    throw streamError(
+      StreamErrorCode.SEQ_CONFLICT,
+      `streamSeq "${seq}" of stream "${stream.name}" does not sort above its last one, "${last}"; nothing was written: send an increasing streamSeq`,
+      { stream: stream.name, streamSeq: seq, lastStreamSeq: last },
+    );
+  }
+}
+
+export function payloadList(payloads: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  const list = payloads instanceof Uint8Array ? [payloads] : payloads;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      'append takes a Uint8Array or a non-empty array of them',
+    );
+  }
+  for (const p of list) {
+    if (!(p instanceof Uint8Array)) {
+      throw new WalError(WalErrorCode.BAD_ARGUMENT, 'every payload must be a Uint8Array');
+    }
+  }
+  return list.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length)));
+}
+
+export function checkStamp(stamp: ProducerStamp | undefined): ProducerStamp | undefined {
+  if (stamp === undefined) return undefined;
+  checkName('producerId', stamp.producerId);
+  for (const field of ['epoch', 'seq'] as const) {
+    const value = stamp[field];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new WalError(
+        WalErrorCode.BAD_ARGUMENT,
+        `producer ${field} must be a non-negative safe integer, got ${String(value)}`,
+      );
+    }
+  }
+  return { producerId: stamp.producerId, epoch: stamp.epoch, seq: stamp.seq };
+}
