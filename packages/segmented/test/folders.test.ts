@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -14,6 +14,11 @@ const ORDER = ['files', 'recovery', 'write', 'cut', 'read'];
 /** The files of src/ every folder may import: vocabulary that imports no folder. */
 const VOCABULARY = ['config.ts', 'listeners.ts', 'usage-errors.ts'];
 
+/** `to` relative to src/, with '/' between its parts on every system (Windows too). */
+function inSrc(to: string): string {
+  return relative(SRC, to).split(sep).join('/');
+}
+
 /** Every relative import of the non-test sources in `folder` (src/ itself for '.'). */
 function importsOf(folder: string): { file: string; target: string }[] {
   const found: { file: string; target: string }[] = [];
@@ -22,8 +27,8 @@ function importsOf(folder: string): { file: string; target: string }[] {
     if (!entry.isFile() || !name.endsWith('.ts') || name.endsWith('.test.ts')) continue;
     const file = join(SRC, folder, name);
     for (const match of readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
-      const target = relative(SRC, join(dirname(file), match[1]!)).replace(/\.js$/, '.ts');
-      found.push({ file: relative(SRC, file), target });
+      const target = inSrc(join(dirname(file), match[1]!)).replace(/\.js$/, '.ts');
+      found.push({ file: inSrc(file), target });
     }
   }
   return found;
