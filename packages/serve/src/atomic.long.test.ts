@@ -1,31 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServer } from '../test/server-process.js';
 
-const fixture = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'test',
-  'fixtures',
-  'server.mjs',
-);
 const cycles = Number(process.env.WALNUT_SERVE_ATOMIC_CYCLES ?? 6);
 const CLIENTS = 16;
 const dir = mkdtempSync(join(tmpdir(), 'walnut-serve-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function startServer(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
-  });
-  return { child, url };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const json = { 'content-type': 'application/json' };
@@ -79,7 +61,7 @@ async function stateOf(url: string, name: string) {
 
 describe('walnut serve killed with SIGKILL while streams are created with a body or closed by an append', () => {
   it(`never leaves half of one: a stream without its first message, or a last message without the close (${cycles} kills)`, async () => {
-    let server = await startServer();
+    let server = await startServer(dir);
     let stopped = false;
     const tried: string[] = [];
     const running = Array.from({ length: CLIENTS }, (_, c) =>
@@ -99,7 +81,7 @@ describe('walnut serve killed with SIGKILL while streams are created with a body
       await new Promise((resolve) => server.child.once('exit', resolve));
       const names = tried.splice(0);
       process.stderr.write(`cycle ${cycle}: ${names.length} streams to check\n`);
-      server = await startServer();
+      server = await startServer(dir);
       const states = [];
       // A few at a time: the clients go on meanwhile.
       for (let i = 0; i < names.length; i += 32) {

@@ -1,32 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServer } from '../test/server-process.js';
 
-const fixture = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'test',
-  'fixtures',
-  'server.mjs',
-);
 const cycles = Number(process.env.WALNUT_SERVE_CRASH_CYCLES ?? 10);
 const PRODUCERS = 8;
 const STREAMS = 4;
 const dir = mkdtempSync(join(tmpdir(), 'walnut-serve-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function startServer(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
-  });
-  return { child, url };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,7 +26,7 @@ async function readAll(url: string): Promise<{ p: number; seq: number }[]> {
 
 describe('walnut serve killed with SIGKILL under load', () => {
   it(`keeps every acknowledged producer POST exactly once, at its offset, over ${cycles} kills`, async () => {
-    let server = await startServer();
+    let server = await startServer(dir);
     for (let s = 0; s < STREAMS; s++) {
       const put = await fetch(`${server.url}/v1/stream/s${s}`, {
         method: 'PUT',
@@ -92,7 +74,7 @@ describe('walnut serve killed with SIGKILL under load', () => {
       await sleep(300 + Math.floor(Math.random() * 500));
       server.child.kill('SIGKILL');
       await new Promise((resolve) => server.child.once('exit', resolve));
-      server = await startServer();
+      server = await startServer(dir);
     }
     await sleep(300);
     stop = true;

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
 import { Follower } from '../follower/follower.js';
@@ -514,9 +514,15 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     for (const link of links) for (const proxy of link) await proxy.stop().catch(() => undefined);
     for (const node of cluster.nodes) node.process?.kill('SIGCONT');
     await cluster.stop();
-    // What the servers said since they last started, for a run with findings to be read.
-    for (const node of cluster.nodes) {
-      writeFileSync(join(options.workDir, `${node.spec.name}.log`), node.log());
+    // A run with findings: the servers' last warnings and errors since they last started.
+    if (findings.length > 0) {
+      for (const node of cluster.nodes) {
+        const said = node
+          .log()
+          .split('\n')
+          .filter((line) => /\[(ERR|WRN)\]/.test(line));
+        for (const line of said.slice(-10)) progress(`  ${node.spec.name}: ${line}`);
+      }
     }
   }
   return {
