@@ -26,6 +26,7 @@ async function runTask(
   contender: Awaited<ReturnType<ReturnType<typeof contenderById>['load']>>,
   task: DriverTask,
 ): Promise<RunMetrics> {
+  if ('run' in contender) return contender.run(task);
   switch (task.workload) {
     case 'W1':
     case 'W5':

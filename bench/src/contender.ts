@@ -3,6 +3,7 @@
  * `contenders/` and is loaded inside the child process that runs one workload, so a
  * contender whose package is missing or unbuilt reports why instead of breaking the run.
  */
+import type { DriverTask, RunMetrics } from './drivers.js';
 import type { WorkloadId } from './workloads.js';
 
 /** Thrown by `load()` when the contender cannot run here; the message says why. */
@@ -45,6 +46,16 @@ export interface LoadedContender {
   replay(dir: string, visit: (payload: Uint8Array) => void): Promise<ReplayResult>;
 }
 
+/**
+ * A contender that is not JavaScript (the C bound): it runs a whole workload itself and
+ * measures it, so the drivers' clock never includes talking to it.
+ */
+export interface LoadedNativeContender {
+  readonly versions: Record<string, string>;
+  readonly notes: readonly string[];
+  run(task: DriverTask): Promise<RunMetrics>;
+}
+
 export interface ContenderPlugin {
   readonly id: string;
   readonly label: string;
@@ -56,3 +67,12 @@ export interface ContenderPlugin {
   readonly syncsInvisibleToStrace?: boolean;
   load(): Promise<LoadedContender>;
 }
+
+/** The plug-in of a contender that runs its workloads itself (LoadedNativeContender). */
+export interface NativeContenderPlugin extends Omit<ContenderPlugin, 'load' | 'replaySource'> {
+  /** Never: it writes no log a reader replays. */
+  readonly replaySource?: undefined;
+  load(): Promise<LoadedNativeContender>;
+}
+
+export type AnyContenderPlugin = ContenderPlugin | NativeContenderPlugin;

@@ -1,11 +1,13 @@
 /** Every contender the bench knows, in the order they are run and listed. */
-import type { ContenderPlugin } from '../contender.js';
+import type { AnyContenderPlugin } from '../contender.js';
 import { betterSqlite3 } from './better-sqlite3.js';
+import { cBound, cBoundDirect } from './c-bound.js';
 import { classicLevel } from './classic-level.js';
 import { dsyncRounds } from './dsync-rounds.js';
 import { lmdb } from './lmdb.js';
 import { noLog } from './no-log.js';
 import { nodeFsFloor } from './node-fs-floor.js';
+import { ringRounds } from './ring-rounds.js';
 import { walnutMmapReader } from './walnut-mmap-reader.js';
 import { walnutSegmented } from './walnut-segmented.js';
 import {
@@ -19,10 +21,13 @@ import {
 
 export const FLOOR_ID = nodeFsFloor.id;
 
-export const CONTENDERS: readonly ContenderPlugin[] = [
+export const CONTENDERS: readonly AnyContenderPlugin[] = [
   nodeFsFloor,
   noLog,
   dsyncRounds,
+  cBound,
+  cBoundDirect,
+  ringRounds,
   walnutWalIoUring,
   walnutWalIoUringAppend,
   walnutWalIoUringQueued,
@@ -36,7 +41,7 @@ export const CONTENDERS: readonly ContenderPlugin[] = [
   lmdb,
 ];
 
-export function contenderById(id: string): ContenderPlugin {
+export function contenderById(id: string): AnyContenderPlugin {
   const plugin = CONTENDERS.find((candidate) => candidate.id === id);
   if (plugin === undefined) throw new Error(`unknown contender ${id}`);
   return plugin;
