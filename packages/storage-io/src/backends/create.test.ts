@@ -1,6 +1,6 @@
 import { expectWalError } from '@walnut/codec/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadNativeFrom, nativeAddonStatus } from '../native.js';
+import { loadNative, loadNativeFrom, nativeAddonStatus } from '../native.js';
 import { createStorageIo, openStorageIo } from './create.js';
 import { type IoUringConfig, ioUringAvailability } from './io-uring.js';
 
@@ -18,6 +18,14 @@ describe('createStorageIo', () => {
     const syncFs = createStorageIo({ backend: 'sync-fs' });
     expect(syncFs.describe()).toMatchObject({ backend: 'sync-fs', reason: 'chosen explicitly' });
     await Promise.all([memory.closeIo(), syncFs.closeIo()]);
+  });
+
+  it("says sync-fs's fallocate and writeback are the system's only on Linux with the addon", async () => {
+    const syncFs = createStorageIo({ backend: 'sync-fs' });
+    const native = loadNative().binding !== null && process.platform === 'linux';
+    const expected = native ? 'native' : expect.stringMatching(/^unsupported \(/);
+    expect(syncFs.describe().details).toMatchObject({ fallocate: expected, writeback: expected });
+    await syncFs.closeIo();
   });
 
   it('lets WALNUT_STORAGE_IO override the option', async () => {

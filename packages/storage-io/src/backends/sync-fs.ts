@@ -68,11 +68,22 @@ export class SyncFsStorageIo extends withRealFiles(SequentialStorageIo) {
       details: {
         completes:
           'runs at flush() on the calling thread; completions delivered on the next loop turn',
-        fallocate: loadNative().binding === null ? 'unsupported (addon not loaded)' : 'native',
-        writeback: loadNative().binding === null ? 'unsupported (addon not loaded)' : 'native',
+        fallocate: linuxFileCall(),
+        writeback: linuxFileCall(),
         locks: lockScope(),
         addon: loadNative().reason,
       },
     };
   }
+}
+
+/**
+ * fallocate and sync_file_range are Linux's: the addon elsewhere (Windows, macOS) answers them
+ * EOPNOTSUPP, and without the addon there is neither.
+ */
+function linuxFileCall(): string {
+  if (loadNative().binding === null) return 'unsupported (addon not loaded)';
+  return process.platform === 'linux'
+    ? 'native'
+    : `unsupported (Linux only; this is ${process.platform})`;
 }
