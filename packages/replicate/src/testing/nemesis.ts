@@ -162,6 +162,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   >;
   const refused: Record<string, number> = {};
   const findings: string[] = [];
+  let findingsShown = 0;
   let promotionsUnanswered = 0;
   // LSN → the number of the append it acknowledged (a dense array: millions of entries).
   const acked: number[] = [];
@@ -329,6 +330,9 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       progress(
         `check ${checks}${final ? ' (final)' : ''}: ${ackedCount} acknowledged, ${acknowledgedLost} lost, missing on n1/n2/n3 ${missingOnReplica.join('/')}, ${silentDivergences} silent divergences`,
       );
+      // As they come: a long run stopped early still shows what it found.
+      for (const finding of findings.slice(findingsShown)) progress(`  ! ${finding}`);
+      findingsShown = findings.length;
     };
 
     faultLoop: for (let f = 0; f < options.faults; f++) {
