@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, USAGE } from './args.js';
 import { crashFsAvailability } from './crashfs/crash-fs.js';
@@ -23,6 +23,8 @@ if (args.help) {
 }
 
 const started = performance.now();
+// `--dir` may name a directory still to be made, as a user expects of a place to write.
+mkdirSync(args.dir, { recursive: true });
 const workDir = mkdtempSync(join(args.dir, 'walnut-soak-'));
 const progress = (line: string) => process.stdout.write(`  ${line}\n`);
 process.stdout.write(
@@ -59,16 +61,7 @@ const fuzz =
     : null;
 
 const replication =
-  args.replication > 0
-    ? summarizeReplication(
-        await runReplicationSoak({
-          faults: args.replication,
-          seed: args.seed,
-          workDir: join(workDir, 'replication'),
-          progress,
-        }),
-      )
-    : null;
+  args.replication > 0 ? summarizeReplication(await replicationUntilStopped()) : null;
 
 const cutReaders =
   args.cutReaders > 0
@@ -95,3 +88,30 @@ const violations =
 if (violations === 0) rmSync(workDir, { recursive: true, force: true });
 else process.stdout.write(`logs kept for inspection under ${workDir}\n`);
 process.exit(violations === 0 ? 0 : 1);
+
+/**
+ * The nemesis, ended early by SIGINT or SIGTERM: it stops drawing faults, runs its final
+ * check, stops its servers and unmounts its stores, so an interrupted run still reports.
+ */
+async function replicationUntilStopped() {
+  const stop = new AbortController();
+  // A terminal's Ctrl-C reaches the servers and the crashfs mounts as well; this soak alone
+  // gets the signal from `kill -INT <pid>`.
+  progress(`replication: to end it early with its report, kill -INT ${process.pid}`);
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress(`${signal}: ending the faults, then the final check and cleanup`);
+    stop.abort(signal);
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    return await runReplicationSoak({
+      faults: args.replication,
+      seed: args.seed,
+      workDir: join(workDir, 'replication'),
+      progress,
+      signal: stop.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}

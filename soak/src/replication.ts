@@ -29,6 +29,7 @@ export async function runReplicationSoak(options: {
   checkEvery?: number;
   maxFaultMs?: number;
   appendsPerSecond?: number;
+  signal?: AbortSignal;
 }): Promise<NemesisReport> {
   const { available, reason } = crashFsAvailability();
   if (!available) options.progress(`replication: no power-loss faults (${reason})`);
@@ -48,6 +49,7 @@ export async function runReplicationSoak(options: {
       ...(options.kinds ? { kinds: options.kinds } : {}),
       ...(options.maxFaultMs ? { maxFaultMs: options.maxFaultMs } : {}),
       ...(options.appendsPerSecond ? { appendsPerSecond: options.appendsPerSecond } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       ...(stores
         ? {
             powerLoss: {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runNemesis } from '../src/testing/index.js';
@@ -46,5 +47,31 @@ describe('the nemesis, CI-sized', () => {
     expect(report.acknowledgedLost).toBe(0);
     expect(report.silentDivergences).toBe(0);
     expect(report.acknowledged).toBeGreaterThan(200);
+  }, 600_000);
+
+  it('ends early when its signal aborts: no more faults, the final check, every process stopped', async () => {
+    const dir = tempDir('walnut-nemesis-');
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const report = await runNemesis({
+      faults: 50,
+      seed: 64,
+      workDir: dir,
+      producers: 8,
+      appendsPerSecond: 200,
+      maxFaultMs: 2_000,
+      kinds: ['kill-follower'],
+      signal: stop.signal,
+      progress: (line) => {
+        lines.push(line);
+        if (line.startsWith('fault 1/')) stop.abort('asked to stop');
+      },
+    });
+    expect(report.findings, lines.join('\n')).toEqual([]);
+    expect(report.faults['kill-follower']).toBe(1);
+    expect(lines).toContain('stopped after 1 of 50 faults: asked to stop');
+    expect(lines.some((line) => line.startsWith('check 1 (final)'))).toBe(true);
+    // No server, proxy child or primary of this run is left: nothing names its directory.
+    expect(spawnSync('pgrep', ['-f', dir]).status).toBe(1);
   }, 600_000);
 });

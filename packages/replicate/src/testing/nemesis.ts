@@ -38,6 +38,8 @@ export interface NemesisOptions {
   /** Appends started per second by all producers together (bounds the log's growth); default 500. */
   readonly appendsPerSecond?: number;
   readonly progress?: (line: string) => void;
+  /** Ends the faults early (at the next fault's start); the final check and cleanup still run. */
+  readonly signal?: AbortSignal;
   /** The kinds drawn from (default: all but 'power-loss', which needs `powerLoss`). */
   readonly kinds?: readonly FaultKind[];
   /**
@@ -336,6 +338,12 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     };
 
     faultLoop: for (let f = 0; f < options.faults; f++) {
+      if (options.signal?.aborted) {
+        progress(
+          `stopped after ${f} of ${options.faults} faults: ${String(options.signal.reason)}`,
+        );
+        break;
+      }
       const kind = kinds[Math.floor(rand() * kinds.length)]!;
       const holdMs = 500 + Math.floor(rand() * (maxFaultMs - 500));
       const leaderName = await cluster.streamLeader(STREAM, 60_000).catch(() => 'n1');
