@@ -37,6 +37,21 @@ async function loseStream(c: NatsCluster, stream: string): Promise<void> {
   }
 }
 
+/** Runs `use` with a JetStream manager connected to `c`. */
+async function withJsm<T>(
+  c: NatsCluster,
+  use: (jsm: import('@nats-io/jetstream').JetStreamManager) => Promise<T>,
+): Promise<T> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: c.servers });
+  try {
+    return await use(await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
 describe('a stream that goes back', () => {
   it('is noticed at once, and re-seeded from the log under a higher epoch kept beside it', async () => {
     const stream = streamName('reseed');
@@ -74,6 +89,46 @@ describe('a stream that goes back', () => {
     expect(log).toHaveLength(260);
     expect(await readLog(ahead.dir)).toEqual(log);
     expect(await readLog(fresh.dir)).toEqual(log);
+  });
+
+  it('is re-seeded while the cluster cannot make the object bucket, which the uploader makes later', async () => {
+    const stream = streamName('reseed-objects');
+    const primary = await openPrimary(stream, { replicationTimeoutMs: 30_000 });
+    for (let i = 0; i < 100; i++) await primary.append(payloadFor(i));
+    const epochBefore = primary.epoch;
+    const n = names(stream);
+    const squatter = `${n.stream}-squatter`;
+    // The stream is lost, and its object bucket cannot be made: another stream holds its
+    // subjects. (nats-server 2.9.10 left a bucket unanswered for minutes after a takeover.)
+    await withJsm(cluster(), async (jsm) => {
+      await jsm.streams.delete(n.stream);
+      await jsm.streams.delete(`OBJ_${n.objBucket}`);
+      await jsm.streams.add({ name: squatter, subjects: [`$O.${n.objBucket}.>`] });
+    });
+    const deadline = Date.now() + 30_000;
+    while (primary.stats().shipper.reseeds === 0 && Date.now() < deadline) await sleep(50);
+    expect(primary.stats().shipper.reseeds).toBe(1);
+    expect(primary.epoch).toBeGreaterThan(epochBefore);
+    expect(await primary.append(payloadFor(100))).toBe(101n);
+
+    await withJsm(cluster(), (jsm) => jsm.streams.delete(squatter));
+    // The uploader's next pass (after its backoff) makes the bucket again.
+    let bucket = false;
+    for (let i = 101; !bucket && i < 200; i++) {
+      await primary.append(payloadFor(i));
+      await sleep(300);
+      bucket = await withJsm(cluster(), (jsm) =>
+        jsm.streams.info(`OBJ_${n.objBucket}`).then(
+          () => true,
+          () => false,
+        ),
+      );
+    }
+    expect(bucket).toBe(true);
+    const last = primary.lastLsn;
+    const copy = await followerCopy(stream, last, { timeoutMs: 30_000 });
+    await primary.close();
+    expect(copy).toEqual(await readLog(primary.dir));
   });
 
   it('is noticed by an idle primary, which re-seeds it without waiting for another append', async () => {

@@ -94,14 +94,23 @@ export class ClusterLink {
   objects: ObjectStore;
 
   /**
-   * Creates whatever of the stream and the buckets the cluster no longer has (a primary
-   * re-seeding after the stream went back) and binds the buckets again.
+   * Creates the stream and the lease bucket if the cluster no longer has them (a primary
+   * re-seeding after the stream went back) and binds the bucket again. Not the object
+   * bucket: a re-seed does not need it, and a cluster that does not answer for it (seen
+   * with nats-server 2.9.10 for minutes after a takeover) must not hold the re-seed up;
+   * the uploader recreates it (`recreateObjects`).
    */
   async recreate(create: ResolvedPrimary): Promise<void> {
     await ensureStream(this.jsm, create);
-    const n = this.names;
-    this.kv = await new Kvm(this.js).create(n.kvBucket, { replicas: create.replicas, history: 1 });
-    this.objects = await new Objm(this.js).create(n.objBucket, {
+    this.kv = await new Kvm(this.js).create(this.names.kvBucket, {
+      replicas: create.replicas,
+      history: 1,
+    });
+  }
+
+  /** Creates the object bucket if the cluster no longer has it, and binds it again. */
+  async recreateObjects(create: ResolvedPrimary): Promise<void> {
+    this.objects = await new Objm(this.js).create(this.names.objBucket, {
       replicas: create.replicas,
       storage: StorageType.File,
     });

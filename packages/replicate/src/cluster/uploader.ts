@@ -65,10 +65,14 @@ export class SegmentUploader {
   private stopped = false;
   private readonly backoff = new Backoff(500, 30_000);
   private retryAt = 0;
+  /** After a re-seed or a failure the bucket may be gone: the next pass recreates it first. */
+  private bucketInDoubt = false;
 
   constructor(
     private readonly wal: Wal,
     private readonly link: ClusterLink,
+    /** Creates the object bucket if the cluster lost it (ClusterLink.recreateObjects). */
+    private readonly recreateBucket: () => Promise<void>,
   ) {}
 
   static off(): UploadCounters {
@@ -83,11 +87,13 @@ export class SegmentUploader {
 
   async start(replicatedLsn: bigint): Promise<void> {
     try {
+      await this.bucket();
       for (const object of await listSegmentObjects(this.link)) {
         this.uploaded.add(object.name);
         if (object.lastLsn > this.counters.uploadedLsn) this.counters.uploadedLsn = object.lastLsn;
       }
     } catch (error) {
+      this.bucketInDoubt = true;
       this.counters.lastError = describe(error);
     }
     this.replicated(replicatedLsn);
@@ -98,6 +104,7 @@ export class SegmentUploader {
    * is listed again, and segments are uploaded as the re-seeded stream comes to hold them.
    */
   restart(replicatedLsn: bigint): void {
+    this.bucketInDoubt = true;
     this.uploaded.clear();
     this.counters.uploadedLsn = 0n;
     this.replicatedLsn = 0n;
@@ -128,8 +135,15 @@ export class SegmentUploader {
     await this.running;
   }
 
+  private async bucket(): Promise<void> {
+    if (!this.bucketInDoubt) return;
+    await this.recreateBucket();
+    this.bucketInDoubt = false;
+  }
+
   private async pass(): Promise<void> {
     try {
+      await this.bucket();
       const segments = await this.wal.segments();
       for (const segment of segments) {
         if (this.stopped) return;
@@ -151,6 +165,7 @@ export class SegmentUploader {
       }
       this.backoff.reset();
     } catch (error) {
+      this.bucketInDoubt = true;
       this.counters.failures++;
       this.counters.lastError = describe(error);
       this.retryAt = Date.now() + this.backoff.next();

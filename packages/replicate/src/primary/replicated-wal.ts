@@ -126,7 +126,9 @@ export class ReplicatedWal {
         readLog: (from, to, maxBytes) => this.readLog(from, to, maxBytes),
       },
     );
-    this.uploader = options.uploadSegments ? new SegmentUploader(wal, link) : null;
+    this.uploader = options.uploadSegments
+      ? new SegmentUploader(wal, link, () => link.recreateObjects(options))
+      : null;
     this.marks = new MarkKeeper(
       () => this.link.kv,
       () => this.shipper.mark(),
