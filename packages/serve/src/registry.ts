@@ -41,11 +41,6 @@ export interface View {
 interface Live {
   /** When a read last restarted a `Stream-TTL` countdown (writes keep theirs in the core). */
   touched: number;
-  /**
-   * Each producer's epoch and highest seq seen by this process, for the `Producer-Seq` of a
-   * duplicate's answer (the core keeps the durable state and judges every append).
-   */
-  readonly producers: Map<string, { epoch: number; lastSeq: number }>;
 }
 
 /** A read's countdown restart is written to the log when the last one written is this old. */
@@ -177,7 +172,7 @@ export class Registry {
   stateOf(info: StreamInfo): Live {
     let state = this.live.get(info.id);
     if (state === undefined) {
-      state = { touched: info.touchedAt, producers: new Map() };
+      state = { touched: info.touchedAt };
       this.live.set(info.id, state);
     }
     return state;

@@ -84,19 +84,12 @@ export async function append(
   }
   const payloads = isJson(type) ? jsonMessages(body, false) : [body];
 
-  const live = registry.stateOf(info.info);
   let result: AppendResult;
   try {
     // The close and the Stream-Seq go in the append's own record: a crash keeps all or none.
     result = await streams.append(name, payloads, { producer, streamSeq, close });
   } catch (error) {
     throw producerRefusal(error, producer, path, info.base) ?? fromStreamError(error, path);
-  }
-  if (producer !== undefined) {
-    const seen = live.producers.get(producer.producerId);
-    if (seen === undefined || seen.epoch !== producer.epoch) {
-      live.producers.set(producer.producerId, { epoch: producer.epoch, lastSeq: producer.seq });
-    } else seen.lastSeq = Math.max(seen.lastSeq, producer.seq);
   }
   ctx.notify(name);
   const after = registry.view(name)!;
@@ -107,8 +100,7 @@ export async function append(
   if (after.info.closed) headers['stream-closed'] = 'true';
   if (producer === undefined) return { status: 204, headers };
   headers['producer-epoch'] = String(producer.epoch);
-  // The highest seq accepted in this epoch: above a duplicate's own when more came since.
-  headers['producer-seq'] = String(live.producers.get(producer.producerId)!.lastSeq);
+  headers['producer-seq'] = String(result.producerSeq);
   return { status: result.duplicate ? 204 : 200, headers };
 }
 
