@@ -51,12 +51,38 @@ export async function append(
   name: string,
   path: string,
 ): Promise<Reply> {
-  const { registry } = ctx;
-  const { streams } = registry;
   const close = closedHeader(header(req.headers, 'stream-closed'));
   const producer = producerOf(req);
+  const info = await ctx.registry.find(name, path, false);
+  let wrote = false;
+  try {
+    const done = await appendTo(ctx, req, info, path, close, producer);
+    wrote = done.wrote;
+    return done.reply;
+  } finally {
+    // An append record carries its time: a touch record besides it would be one more write.
+    ctx.registry.used(info, wrote);
+  }
+}
+
+/** A POST's answer; `wrote`: it wrote an append record (not only a close, or nothing). */
+interface Appended {
+  reply: Reply;
+  wrote: boolean;
+}
+
+async function appendTo(
+  ctx: WriteContext,
+  req: IncomingMessage,
+  info: View,
+  path: string,
+  close: boolean,
+  producer: ProducerStamp | undefined,
+): Promise<Appended> {
+  const { registry } = ctx;
+  const { streams } = registry;
+  const { name } = info;
   const streamSeq = header(req.headers, 'stream-seq');
-  const info = await registry.find(name, path, true);
   const body = await readBody(req, ctx.maxBodyBytes);
 
   if (body.length === 0) {
@@ -70,7 +96,7 @@ export async function append(
         headers['producer-epoch'] = String(producer.epoch);
         headers['producer-seq'] = String(producer.seq);
       }
-      return { status: 204, headers };
+      return { reply: { status: 204, headers }, wrote: false };
     } catch (error) {
       throw fromStreamError(error, path);
     }
@@ -98,10 +124,11 @@ export async function append(
     'stream-next-offset': formatToken(info.base + result.tail),
   };
   if (after.info.closed) headers['stream-closed'] = 'true';
-  if (producer === undefined) return { status: 204, headers };
+  const wrote = !result.duplicate;
+  if (producer === undefined) return { reply: { status: 204, headers }, wrote };
   headers['producer-epoch'] = String(producer.epoch);
   headers['producer-seq'] = String(result.producerSeq);
-  return { status: result.duplicate ? 204 : 200, headers };
+  return { reply: { status: result.duplicate ? 204 : 200, headers }, wrote };
 }
 
 function closedReply(info: View): Record<string, string> {
