@@ -41,11 +41,6 @@ export interface View {
 interface Live {
   /** When a read last restarted a `Stream-TTL` countdown (writes keep theirs in the core). */
   touched: number;
-  /**
-   * Each producer's epoch and highest seq seen by this process, for the `Producer-Seq` of a
-   * duplicate's answer (the core keeps the durable state and judges every append).
-   */
-  readonly producers: Map<string, { epoch: number; lastSeq: number }>;
 }
 
 /** A read's countdown restart is written to the log when the last one written is this old. */
@@ -56,8 +51,8 @@ const TOUCH_WRITE_MS = 1000;
  * protocol's `Stream-TTL` slides (each read or write restarts it) and an expired source of
  * live forks must keep its records for them, so neither is the core's absolute expiry: a
  * stream that ran out is deleted (or soft-deleted) when next asked for. A countdown
- * survives restarts: an append's record keeps its time (the core's `touchedAt`), and a read
- * writes a touch record when the last one written is over a second old, so a restart can
+ * survives restarts: an append's record keeps its time (the core's `touchedAt`), and any
+ * other use writes a touch record when the last one written is over a second old, so a restart can
  * shorten a stream's life by at most about that second (decision 0715).
  */
 export class Registry {
@@ -88,13 +83,22 @@ export class Registry {
       await this.drop(name);
       throw this.softDeleted(name) ? gone(path) : notFound(path);
     }
-    if (touch && view.ttl !== undefined) {
-      const now = this.now();
-      this.stateOf(view.info).touched = now;
-      // Not awaited: the request need not wait for it; a failed one only shortens the life.
-      if (now - view.info.touchedAt >= TOUCH_WRITE_MS) this.streams.touch(name).catch(() => {});
-    }
+    if (touch) this.used(view, false);
     return view;
+  }
+
+  /**
+   * Restarts the TTL countdown of a stream a request used. `stamped`: the request wrote a
+   * record that carries its time (an append); else a touch record is written when the last
+   * time written is over a second old.
+   */
+  used(view: View, stamped: boolean): void {
+    if (view.ttl === undefined) return;
+    const now = this.now();
+    this.stateOf(view.info).touched = now;
+    if (stamped || now - view.info.touchedAt < TOUCH_WRITE_MS) return;
+    // Not awaited: the request need not wait for it; a failed one only shortens the life.
+    this.streams.touch(view.name).catch(() => {});
   }
 
   /** The view of a core stream, expired or not; undefined if it does not exist. */
@@ -177,7 +181,7 @@ export class Registry {
   stateOf(info: StreamInfo): Live {
     let state = this.live.get(info.id);
     if (state === undefined) {
-      state = { touched: info.touchedAt, producers: new Map() };
+      state = { touched: info.touchedAt };
       this.live.set(info.id, state);
     }
     return state;

@@ -51,6 +51,31 @@ describe('a server started again on the same directory', () => {
     await server.close();
   });
 
+  it("answers a producer's retry as it did before: the highest seq taken, the original offsets", async () => {
+    const dir = newDir();
+    let server = await serve(dir);
+    const path = '/v1/stream/produced';
+    await fetch(`${server.url}${path}`, { method: 'PUT', headers: text });
+    const post = (url: string, seq: number) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { ...text, 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': `${seq}` },
+        body: `m${seq}`,
+      });
+    for (const seq of [0, 1, 2]) expect((await post(server.url, seq)).status).toBe(200);
+    const answer = (r: Response) => ({
+      status: r.status,
+      seq: r.headers.get('producer-seq'),
+      offset: r.headers.get('stream-next-offset'),
+    });
+    const before = answer(await post(server.url, 1));
+    expect(before.seq).toBe('2');
+    await server.close();
+    server = await serve(dir);
+    expect(answer(await post(server.url, 1))).toEqual(before);
+    await server.close();
+  });
+
   it.each([
     ['an append', 'POST'],
     ['a read', 'GET'],

@@ -51,12 +51,38 @@ export async function append(
   name: string,
   path: string,
 ): Promise<Reply> {
-  const { registry } = ctx;
-  const { streams } = registry;
   const close = closedHeader(header(req.headers, 'stream-closed'));
   const producer = producerOf(req);
+  const info = await ctx.registry.find(name, path, false);
+  let wrote = false;
+  try {
+    const done = await appendTo(ctx, req, info, path, close, producer);
+    wrote = done.wrote;
+    return done.reply;
+  } finally {
+    // An append record carries its time: a touch record besides it would be one more write.
+    ctx.registry.used(info, wrote);
+  }
+}
+
+/** A POST's answer; `wrote`: it wrote an append record (not only a close, or nothing). */
+interface Appended {
+  reply: Reply;
+  wrote: boolean;
+}
+
+async function appendTo(
+  ctx: WriteContext,
+  req: IncomingMessage,
+  info: View,
+  path: string,
+  close: boolean,
+  producer: ProducerStamp | undefined,
+): Promise<Appended> {
+  const { registry } = ctx;
+  const { streams } = registry;
+  const { name } = info;
   const streamSeq = header(req.headers, 'stream-seq');
-  const info = await registry.find(name, path, true);
   const body = await readBody(req, ctx.maxBodyBytes);
 
   if (body.length === 0) {
@@ -70,7 +96,7 @@ export async function append(
         headers['producer-epoch'] = String(producer.epoch);
         headers['producer-seq'] = String(producer.seq);
       }
-      return { status: 204, headers };
+      return { reply: { status: 204, headers }, wrote: false };
     } catch (error) {
       throw fromStreamError(error, path);
     }
@@ -84,19 +110,12 @@ export async function append(
   }
   const payloads = isJson(type) ? jsonMessages(body, false) : [body];
 
-  const live = registry.stateOf(info.info);
   let result: AppendResult;
   try {
     // The close and the Stream-Seq go in the append's own record: a crash keeps all or none.
     result = await streams.append(name, payloads, { producer, streamSeq, close });
   } catch (error) {
     throw producerRefusal(error, producer, path, info.base) ?? fromStreamError(error, path);
-  }
-  if (producer !== undefined) {
-    const seen = live.producers.get(producer.producerId);
-    if (seen === undefined || seen.epoch !== producer.epoch) {
-      live.producers.set(producer.producerId, { epoch: producer.epoch, lastSeq: producer.seq });
-    } else seen.lastSeq = Math.max(seen.lastSeq, producer.seq);
   }
   ctx.notify(name);
   const after = registry.view(name)!;
@@ -105,11 +124,11 @@ export async function append(
     'stream-next-offset': formatToken(info.base + result.tail),
   };
   if (after.info.closed) headers['stream-closed'] = 'true';
-  if (producer === undefined) return { status: 204, headers };
+  const wrote = !result.duplicate;
+  if (producer === undefined) return { reply: { status: 204, headers }, wrote };
   headers['producer-epoch'] = String(producer.epoch);
-  // The highest seq accepted in this epoch: above a duplicate's own when more came since.
-  headers['producer-seq'] = String(live.producers.get(producer.producerId)!.lastSeq);
-  return { status: result.duplicate ? 204 : 200, headers };
+  headers['producer-seq'] = String(result.producerSeq);
+  return { reply: { status: result.duplicate ? 204 : 200, headers }, wrote };
 }
 
 function closedReply(info: View): Record<string, string> {

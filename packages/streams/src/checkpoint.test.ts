@@ -34,7 +34,7 @@ describe('the index checkpoint', () => {
     const retry = await again.append('a', [b('a0'), b('a1')], {
       producer: { producerId: 'p', epoch: 2, seq: 0 },
     });
-    expect(retry).toEqual({ first: 0, tail: 2, duplicate: true });
+    expect(retry).toEqual({ first: 0, tail: 2, duplicate: true, producerSeq: 0 });
     expect((await again.read('a')).records.map((r) => r.payload.toString())).toEqual(['a0', 'a1']);
     await again.shutdown();
   });

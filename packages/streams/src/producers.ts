@@ -9,6 +9,12 @@ export interface AppendResult {
   readonly tail: number;
   /** True for a producer's retry of an append already in the stream: nothing was written. */
   readonly duplicate: boolean;
+  /**
+   * A producer's append: the highest seq the stream has taken from it in this epoch, above a
+   * duplicate's own when more came since (the protocol's answer to a retry; kept in the log,
+   * so the same after a restart).
+   */
+  readonly producerSeq?: number;
 }
 
 /**
@@ -57,7 +63,12 @@ export function judgeProducer(
     const original = state.results.get(seq);
     if (original !== undefined) {
       const { first, tail } = original;
-      return original.acked.then(() => ({ first, tail, duplicate: true }));
+      return original.acked.then(() => ({
+        first,
+        tail,
+        duplicate: true,
+        producerSeq: state.lastSeq,
+      }));
     }
     throw streamError(
       StreamErrorCode.DUPLICATE_TOO_OLD,

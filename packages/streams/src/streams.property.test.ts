@@ -80,7 +80,11 @@ describe('streams against an in-memory model', () => {
               if (seq !== 0) return { error: StreamErrorCode.SEQUENCE_GAP };
             } else if (epoch < state.epoch) return { error: StreamErrorCode.PRODUCER_FENCED };
             else if (seq <= state.lastSeq) {
-              return { ...(state.results.get(seq) as object), duplicate: true };
+              return {
+                ...(state.results.get(seq) as object),
+                duplicate: true,
+                producerSeq: state.lastSeq,
+              };
             } else if (seq !== state.lastSeq + 1) return { error: StreamErrorCode.SEQUENCE_GAP };
           }
           if (s.closed) return { error: StreamErrorCode.CLOSED };
@@ -96,7 +100,7 @@ describe('streams against an in-memory model', () => {
             state.lastSeq = seq;
             state.results.set(seq, result);
           }
-          return { ...result, duplicate: false };
+          return { ...result, duplicate: false, producerSeq: stamp?.[2] };
         };
         const sent = new Map<string, string[]>();
         for (const [i, o] of ops.entries()) {

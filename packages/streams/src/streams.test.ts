@@ -100,22 +100,25 @@ describe('an idempotent producer', () => {
     await s.shutdown();
   });
 
-  it('gets the original result for a retry after a reopen', async () => {
+  it('gets the original result for a retry after a reopen, with the highest seq taken', async () => {
     const dir = tempDir();
     const s = await open(dir);
     await s.create('a');
     await s.append('a', b('x'), p(0, 0));
+    await s.append('a', b('y'), p(0, 1));
     await s.shutdown();
     const again = await open(dir);
     expect(await again.append('a', b('x'), p(0, 0))).toEqual({
       first: 0,
       tail: 1,
       duplicate: true,
+      producerSeq: 1,
     });
-    expect(await again.append('a', b('z'), p(0, 1))).toEqual({
-      first: 1,
-      tail: 2,
+    expect(await again.append('a', b('z'), p(0, 2))).toEqual({
+      first: 2,
+      tail: 3,
       duplicate: false,
+      producerSeq: 2,
     });
     await again.shutdown();
   });

@@ -226,7 +226,8 @@ export class Streams {
       const index = stream.starts.length;
       const result = this.write(frame).then((lsn) => {
         settle(stream, frame, lsn, index);
-        return { first, tail, duplicate: false };
+        const done = { first, tail, duplicate: false };
+        return producer === undefined ? done : { ...done, producerSeq: producer.seq };
       });
       this.table.apply(frame, 0n, this.now(), result);
       return result;
