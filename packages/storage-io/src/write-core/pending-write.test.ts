@@ -52,6 +52,11 @@ describe('the error of a failed write (writeError)', () => {
     expect(err.message).toContain('/d/log');
   });
 
+  it('names the submission it judged (writev for a write of several buffers)', () => {
+    const err = writeError(pending(10), -EIO, '/d/log', undefined, 'writev');
+    expect(err.details).toMatchObject({ syscall: 'writev', errno: EIO });
+  });
+
   it('a stall names the offset the rest would have started at', () => {
     const w = pending(100, 1000);
     judgeWrite(w, 30);

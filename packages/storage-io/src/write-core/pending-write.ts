@@ -49,14 +49,16 @@ export function sendRest(
 /**
  * The error of a write that `judgeWrite` found failed by its completion `result`: the
  * completion's errno (`WAL_NO_SPACE` for a full device), or, when it moved nothing, the stall.
+ * `syscall` names the submission in the error (`writev` for a write of several buffers).
  */
 export function writeError(
   w: PendingWrite,
   result: number,
   path: string | undefined,
   cause?: unknown,
+  syscall = 'write',
 ): WalError {
   return result < 0
-    ? ioErrorFromErrno(result, 'write', path, cause)
+    ? ioErrorFromErrno(result, syscall, path, cause)
     : stalledWriteError(path, w.fileOffset + w.done);
 }
