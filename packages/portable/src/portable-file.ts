@@ -1,17 +1,21 @@
 import { WalError } from '@walnut/codec';
 import {
   Errno,
+  finishWrite,
   type IoFd,
   ioErrorFromErrno,
+  judgeWrite,
   linkedSyncRan,
+  type PendingWrite,
   type StorageIo,
-  stalledWriteError,
+  type WriteFullyOptions,
   wasCancelled,
+  writeError,
   writeFully,
-  writeProgress,
 } from '@walnut/storage-io';
 
 const { EIO } = Errno;
+const NO_BYTES = Buffer.alloc(0);
 
 /** What the file's I/O did, as `PortableWalWriter.stats()` reports it. */
 export interface PortableCounters {
@@ -49,11 +53,24 @@ export class PortableFile {
   };
   private failed: WalError | undefined;
 
+  /** How `write` and a batch's rest count every part they send. */
+  private readonly counted: WriteFullyOptions;
+
   constructor(
     readonly io: StorageIo,
     readonly fd: IoFd,
     readonly path: string,
-  ) {}
+  ) {
+    this.counted = {
+      path,
+      observe: (result) => {
+        this.counters.submitted++;
+        this.counters.completed++;
+        if (result > 0) this.counters.bytes += result;
+        else this.counters.failures++;
+      },
+    };
+  }
 
   /** The failure that poisoned the file, if one did. */
   get poisoned(): WalError | undefined {
@@ -75,15 +92,7 @@ export class PortableFile {
 
   /** Writes all of `data` at `offset`, sending a short write's rest again. */
   write(data: Uint8Array, offset: number): Promise<void> {
-    return writeFully(this.io, this.fd, data, offset, {
-      path: this.path,
-      observe: (result) => {
-        this.counters.submitted++;
-        this.counters.completed++;
-        if (result > 0) this.counters.bytes += result;
-        else this.counters.failures++;
-      },
-    });
+    return writeFully(this.io, this.fd, data, offset, this.counted);
   }
 
   /**
@@ -105,21 +114,24 @@ export class PortableFile {
       io.completion(syncToken),
     ]);
     this.counters.completed += 2;
-    const done = writeProgress(written.result, 0, total);
-    if (done < 0) this.counters.failures++;
+    // The bytes are gathered into one buffer only when a rest must be sent again.
+    const batch: PendingWrite = {
+      buf: buffers.length === 1 ? buffers[0]! : NO_BYTES,
+      fileOffset: offset,
+      length: total,
+      done: 0,
+    };
+    const left = judgeWrite(batch, written.result);
+    if (left < 0) this.counters.failures++;
     const ran = this.linkedSyncRan(synced.result);
-    if (done < 0) {
-      throw written.result < 0
-        ? ioErrorFromErrno(written.result, written.op, this.path)
-        : stalledWriteError(this.path, offset);
-    }
+    if (left < 0) throw writeError(batch, written.result, this.path, undefined, written.op);
     this.counters.bytes += written.result;
-    if (done < total) {
-      const rest = Buffer.concat(buffers, total).subarray(done);
-      await this.write(rest, offset + done);
+    if (left > 0) {
+      const rest = buffers.length === 1 ? batch : { ...batch, buf: Buffer.concat(buffers, total) };
+      await finishWrite(this.io, this.fd, rest, this.counted);
     }
     // A sync that ran before the rest was written does not cover it.
-    if (!ran || done < total) await this.datasync();
+    if (!ran || left > 0) await this.datasync();
   }
 
   async datasync(): Promise<void> {

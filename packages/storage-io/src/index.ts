@@ -74,4 +74,10 @@ export {
   wasCancelled,
   writeProgress,
 } from './write-core/completion-rules.js';
-export { type WriteFullyOptions, writeFully } from './write-core/write-fully.js';
+export {
+  judgeWrite,
+  type PendingWrite,
+  sendRest,
+  writeError,
+} from './write-core/pending-write.js';
+export { finishWrite, type WriteFullyOptions, writeFully } from './write-core/write-fully.js';

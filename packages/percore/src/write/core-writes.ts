@@ -2,14 +2,14 @@ import { ioErrorFromNode, type WalError } from '@walnut/codec';
 import {
   type IoCompletion,
   type IoFd,
-  ioErrorFromErrno,
+  judgeWrite,
   linkedSyncRan,
   type StorageIo,
-  stalledWriteError,
+  sendRest,
   wasCancelled,
-  writeProgress,
+  writeError,
 } from '@walnut/storage-io';
-import { type PendingSync, type PendingWrite, syncCoverage } from './pending-io.js';
+import { type CoreWrite, type PendingSync, syncCoverage } from './pending-io.js';
 import type { WriteBuffer, WriteBufferPool } from './write-buffers.js';
 
 /**
@@ -35,7 +35,7 @@ export class CoreWrites {
   private holeFrom = Number.POSITIVE_INFINITY;
   /** (end position, entries written up to it) of every submitted write not yet durable. */
   private readonly boundaries: Array<{ position: number; entries: number }> = [];
-  private readonly pendingWrites = new Map<number, PendingWrite>();
+  private readonly pendingWrites = new Map<number, CoreWrite>();
   private readonly directWrites = new Set<Promise<void>>();
   private readonly pendingSyncs: PendingSync[] = [];
   /** The token of the newest write submitted (its first part). */
@@ -115,12 +115,13 @@ export class CoreWrites {
     const token = this.io.submitWrite(this.fd, data, start, {
       linkToPrevious: this.hasPendingOps(),
     });
-    const write: PendingWrite = {
+    const write: CoreWrite = {
+      buf: data,
+      fileOffset: start,
+      length: data.length,
+      done: 0,
       token,
       order: token,
-      start,
-      end: start + data.length,
-      origin: start,
       buffer,
       direct,
     };
@@ -129,7 +130,7 @@ export class CoreWrites {
     this.lastOrder = token;
     this.pendingWrites.set(token, write);
     // The writer's current buffer always ends at its position, so this write ends there too.
-    this.boundaries.push({ position: write.end, entries });
+    this.boundaries.push({ position: start + data.length, entries });
     return token;
   }
 
@@ -295,24 +296,21 @@ export class CoreWrites {
   }
 
   /**
-   * Sends again the part of `write` after the `written` bytes a short completion confirmed
-   * (the short-write rule, `writeProgress`): the kernel reports a filling disk as a short
-   * write, and the rest brings the real outcome. The rest keeps the write's place in
-   * submission order for sync coverage.
+   * Sends again the part of `write` its completions did not confirm (the short-write rule,
+   * `judgeWrite`): the kernel reports a filling disk as a short write, and the rest brings
+   * the real outcome. The rest keeps the write's place in submission order for sync coverage.
    */
-  private resend(write: PendingWrite, written: number): void {
-    const start = write.start + written;
-    const offsetInBuffer = start - write.buffer.fileOffset;
-    const data = write.buffer.buf.subarray(offsetInBuffer, offsetInBuffer + write.end - start);
+  private resend(write: CoreWrite): void {
     let token: number;
     try {
-      token = this.io.submitWrite(this.fd, data, start);
+      token = sendRest(this.io, this.fd, write);
     } catch (error) {
       this.writeSettled(write);
       this.writeFailed(write, ioErrorFromNode(error, 'write', this.path));
       return;
     }
-    this.pendingWrites.set(token, { ...write, token, start });
+    write.token = token;
+    this.pendingWrites.set(token, write);
     this.repairUpTo = Math.max(this.repairUpTo, this.lastOrder);
     if (write.direct) this.claimDirectWrite(token);
     else this.io.flush();
@@ -326,42 +324,33 @@ export class CoreWrites {
     const write = this.pendingWrites.get(completion.token);
     if (write === undefined) return;
     this.pendingWrites.delete(completion.token);
-    this.judgeWrite(write, completion.result);
+    this.judge(write, completion.result);
     if (this.owedSyncs.length > 0 && !this.repairing) this.payOwedSyncs();
   }
 
-  private judgeWrite(write: PendingWrite, result: number): void {
-    const length = write.end - write.start;
-    const done = writeProgress(result, 0, length);
-    if (done === length) {
+  private judge(write: CoreWrite, result: number): void {
+    const left = judgeWrite(write, result);
+    if (left === 0) {
       this.writeSettled(write);
       return;
     }
-    if (done > 0) {
-      this.resend(write, done);
-      return;
-    }
-    // Linked behind a write that was short: it did not run, and goes out again whole.
-    if (wasCancelled(result) && this.failed === null) {
-      this.resend(write, 0);
+    // Short: the rest goes out again. Cancelled, linked behind a write that was short: it
+    // did not run, and goes out again whole.
+    if (left > 0 || (wasCancelled(result) && this.failed === null)) {
+      this.resend(write);
       return;
     }
     this.writeSettled(write);
-    this.writeFailed(
-      write,
-      result < 0
-        ? ioErrorFromErrno(result, 'write', this.path)
-        : stalledWriteError(this.path, write.start),
-    );
+    this.writeFailed(write, writeError(write, result, this.path));
   }
 
-  private writeFailed(write: PendingWrite, error: WalError): void {
-    if (write.origin < this.holeFrom) this.holeFrom = write.origin;
+  private writeFailed(write: CoreWrite, error: WalError): void {
+    if (write.fileOffset < this.holeFrom) this.holeFrom = write.fileOffset;
     this.fail(error);
   }
 
   /** No part of `write` is in flight any more. */
-  private writeSettled(write: PendingWrite): void {
+  private writeSettled(write: CoreWrite): void {
     const buffer = write.buffer;
     // Only a retired buffer's last write can free it: no call into the pool per entry.
     if (--buffer.inFlight === 0 && buffer.retired) this.buffers.recycle(buffer);

@@ -1,20 +1,22 @@
+import type { PendingWrite } from '@walnut/storage-io';
 import type { WriteBuffer } from './write-buffers.js';
 
 // A writer's own operations in flight. Their tokens are the StorageIo's, so a completion is
 // matched to exactly one of them and a write's is never taken for a sync's
 // (docs/decisions/0501-percore-sync-coverage.md).
 
-export interface PendingWrite {
-  readonly token: number;
+/**
+ * A write of a core file: the write core's pending write (`buf` is the part of `buffer` it
+ * covers; a short completion sends the rest again from `done`), with its place in order.
+ * Its `fileOffset` is where its first part started, an entry boundary: a sync seen before a
+ * rest sent after a short write completes stops there, never inside the entry the rest
+ * finishes.
+ */
+export interface CoreWrite extends PendingWrite {
+  /** The token of the part in flight: the first, then each rest sent again. */
+  token: number;
   /** The token of the write's first part: a rest sent again after a short write keeps its place. */
   readonly order: number;
-  readonly start: number;
-  readonly end: number;
-  /**
-   * Where the write's first part started, an entry boundary: a sync seen before a rest sent
-   * after a short write completes stops here, never inside the entry the rest finishes.
-   */
-  readonly origin: number;
   readonly buffer: WriteBuffer;
   /** Claimed through `io.completion` by the direct path (otherwise checkCompletions sees it). */
   readonly direct: boolean;
@@ -34,9 +36,9 @@ export interface PendingSync {
  * position stops at its start — for the rest of a short write, at the start of its first
  * part, so that it is always the end of an entry.
  */
-export function syncCoverage(sync: PendingSync, inFlight: Iterable<PendingWrite>): number {
+export function syncCoverage(sync: PendingSync, inFlight: Iterable<CoreWrite>): number {
   let covered = sync.position;
   for (const write of inFlight)
-    if (write.order < sync.token && write.origin < covered) covered = write.origin;
+    if (write.order < sync.token && write.fileOffset < covered) covered = write.fileOffset;
   return covered;
 }

@@ -1,7 +1,7 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import type { Segment } from '../files/segment.js';
 import { Listeners } from '../listeners.js';
-import type { PendingWrite } from './pending-write.js';
+import type { SegmentWrite } from './pending-write.js';
 import type { Counters } from './stats.js';
 
 /** Where a rollback cuts: `offset` in `seg`, losing the records from `lostFrom` on. */
@@ -20,7 +20,7 @@ export interface FailureHost {
   /** Resolves once every write in flight, segment creation and zero fill has settled. */
   settled(): Promise<void>;
   /** The first write that did not complete, if any. */
-  firstUnwritten(): PendingWrite | undefined;
+  firstUnwritten(): SegmentWrite | undefined;
   /** The last LSN appended (the last one lost). */
   lastAssigned(): bigint;
   /** Cuts the log back to `point` (file, segments, write pipeline); throws if it cannot. */

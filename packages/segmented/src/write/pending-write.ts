@@ -1,18 +1,18 @@
+import type { PendingWrite } from '@walnut/storage-io';
 import type { Segment } from '../files/segment.js';
 
 /**
- * One write buffer handed to the StorageIo: whole frames for the LSNs
- * `firstLsn..lastLsn` (lastLsn < firstLsn when it holds none) of one segment.
+ * One write buffer handed to the StorageIo (the write core's pending write, whose rest a
+ * short completion sends again): whole frames for the LSNs `firstLsn..lastLsn` (lastLsn <
+ * firstLsn when it holds none) of one segment.
  *
  * The frames occupy `dataStart..dataEnd` of the file. The write itself covers
  * `fileOffset..fileOffset + length`: the same range, or with direct I/O the whole blocks
  * around it (the bytes before `dataStart` rewritten as they are, zeros after `dataEnd`).
  */
-export interface PendingWrite {
+export interface SegmentWrite extends PendingWrite {
   readonly seg: Segment;
   readonly buf: Buffer;
-  readonly length: number;
-  readonly fileOffset: number;
   readonly dataStart: number;
   readonly dataEnd: number;
   readonly firstLsn: bigint;
@@ -21,8 +21,6 @@ export interface PendingWrite {
   readonly pooledBuffer: Buffer | null;
   /** Every part is submitted with `dsync`: once `done`, the write is durable on its own. */
   readonly dsync: boolean;
-  /** Bytes the StorageIo confirmed so far (short writes are resubmitted from here). */
-  done: number;
   status: 'queued' | 'inflight' | 'done' | 'failed' | 'discarded';
   /** Set by a rollback: the data is being thrown away, whatever the completion says. */
   discard: boolean;
@@ -31,9 +29,9 @@ export interface PendingWrite {
   settle(): void;
 }
 
-export function newPendingWrite(
-  fields: Omit<PendingWrite, 'done' | 'status' | 'discard' | 'settled' | 'settle'>,
-): PendingWrite {
+export function newSegmentWrite(
+  fields: Omit<SegmentWrite, 'done' | 'status' | 'discard' | 'settled' | 'settle'>,
+): SegmentWrite {
   let settle!: () => void;
   const settled = new Promise<void>((resolve) => {
     settle = resolve;

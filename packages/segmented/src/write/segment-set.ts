@@ -15,7 +15,7 @@ import { recordHead } from '../files/head.js';
 import type { LogClock } from '../files/log-clock.js';
 import { hasRecords, isNamed, plannedSegment, type Segment, syncBeside } from '../files/segment.js';
 import { paddedToBlocks } from './direct-io.js';
-import type { PendingWrite } from './pending-write.js';
+import type { SegmentWrite } from './pending-write.js';
 import type { Counters } from './stats.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
@@ -52,7 +52,7 @@ export interface TruncateResult {
 /** What the segment set asks of the log around it. */
 export interface SegmentSetHost {
   /** The writes for `seg` not yet in the completed prefix. */
-  writesOf(seg: Segment): PendingWrite[];
+  writesOf(seg: Segment): SegmentWrite[];
   /** The writes queued for `seg` may go out (its file is open). */
   submitQueued(seg: Segment): void;
   /** The error the log is poisoned with, or null. */

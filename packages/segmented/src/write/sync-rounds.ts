@@ -2,7 +2,7 @@ import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
 import { type IoCompletion, linkedSyncRan, type StorageIo } from '@walnut/storage-io';
 import type { Segment } from '../files/segment.js';
 import type { Failures } from './failures.js';
-import type { PendingWrite } from './pending-write.js';
+import type { SegmentWrite } from './pending-write.js';
 import type { Counters } from './stats.js';
 import type { WritePipeline } from './write-pipeline.js';
 import type { WritebackAhead } from './writeback.js';
@@ -152,7 +152,7 @@ export class SyncRounds {
     const active = this.segments.active();
     let linkedSync: Promise<IoCompletion> | null = null;
     let linkedEnd = 0;
-    let dsyncWrite: PendingWrite | null = null;
+    let dsyncWrite: SegmentWrite | null = null;
     const othersBusy = pipeline.writes.length > 0;
     if (pipeline.bufferedBytes > 0 && active.status === 'ready' && !othersBusy) {
       // The common case: one buffer to write and nothing else in flight. Where everything

@@ -5,12 +5,12 @@ import {
   DIRECT_IO_SECTOR,
   Errno,
   type IoCompletion,
-  ioErrorFromErrno,
   isNoSpace,
+  judgeWrite,
   type StorageIo,
   type SubmitOptions,
-  stalledWriteError,
-  writeProgress,
+  sendRest,
+  writeError,
 } from '@walnut/storage-io';
 import { isNamed, type Segment } from '../files/segment.js';
 import {
@@ -23,7 +23,7 @@ import {
 } from './direct-io.js';
 import { markIfDue } from './durable-marks.js';
 import type { RollbackPoint } from './failures.js';
-import { newPendingWrite, type PendingWrite } from './pending-write.js';
+import { newSegmentWrite, type SegmentWrite } from './pending-write.js';
 import type { Counters } from './stats.js';
 import type { WritebackAhead } from './writeback.js';
 import type { ZeroFiller } from './zero-fill.js';
@@ -86,7 +86,7 @@ export class WritePipeline {
   /** Highest LSN of a write handed to the StorageIo (see SegmentedWal.submittedLsn). */
   submittedLsn: bigint;
   /** Writes not yet part of the completed prefix, in submission order. */
-  writes: PendingWrite[] = [];
+  writes: SegmentWrite[] = [];
 
   private readonly io: StorageIo;
   private readonly host: WritePipelineHost;
@@ -262,7 +262,7 @@ export class WritePipeline {
    */
   submitBuffer(
     options: { holdFlush?: boolean; full?: boolean; dsync?: boolean } = {},
-  ): { write: PendingWrite; token: number } | null {
+  ): { write: SegmentWrite; token: number } | null {
     if (this.bufLen === 0 && this.bufDataStart === this.bufOffset) return null;
     const seg = this.host.active();
     if (this.tail === null) this.bufLen += markIfDue(seg, this.buf, this.bufLen, this.buf.length);
@@ -280,7 +280,7 @@ export class WritePipeline {
       this.tail === null
         ? { buf: this.buf, fileOffset: this.bufOffset, length: this.bufLen }
         : this.tail.complete(this.bufBase, this.bufOffset, this.bufLen, !carry);
-    const write = newPendingWrite({
+    const write = newSegmentWrite({
       seg,
       buf: out.buf,
       length: out.length,
@@ -326,7 +326,7 @@ export class WritePipeline {
    * partial last block of the one before, and two writes of one block in flight at once
    * may reach the disk in either order.
    */
-  private overlapsUnfinished(w: PendingWrite): boolean {
+  private overlapsUnfinished(w: SegmentWrite): boolean {
     const i = this.writes.indexOf(w);
     const before = i > 0 ? this.writes[i - 1]! : undefined;
     if (before === undefined || before.seg !== w.seg) return false;
@@ -339,7 +339,7 @@ export class WritePipeline {
    * with direct I/O, the write of the block they share), up to the first that must still wait.
    */
   submitQueued(seg: Segment): void {
-    const submitted: { w: PendingWrite; token: number }[] = [];
+    const submitted: { w: SegmentWrite; token: number }[] = [];
     for (const w of this.writes) {
       if (w.seg !== seg || w.status !== 'queued') continue;
       if (this.zeroFill?.blocks(seg, w.fileOffset + w.length) || this.overlapsUnfinished(w)) {
@@ -363,17 +363,12 @@ export class WritePipeline {
   }
 
   /** Submits (the rest of) a write; -1 when the StorageIo refused it, which poisons the log. */
-  private submitWrite(w: PendingWrite): number {
+  private submitWrite(w: SegmentWrite): number {
     w.status = 'inflight';
     this.counters.writes++;
     if (w.lastLsn > this.submittedLsn) this.submittedLsn = w.lastLsn;
     try {
-      return this.io.submitWrite(
-        w.seg.fd!,
-        w.buf.subarray(w.done, w.length),
-        w.fileOffset + w.done,
-        w.dsync ? DSYNC : undefined,
-      );
+      return sendRest(this.io, w.seg.fd!, w, w.dsync ? DSYNC : undefined);
     } catch (err) {
       w.status = 'failed';
       w.settle();
@@ -383,7 +378,7 @@ export class WritePipeline {
   }
 
   /** Takes the completion of a submitted write (`token` from `submitBuffer`). */
-  watch(w: PendingWrite, token: number): void {
+  watch(w: SegmentWrite, token: number): void {
     if (token < 0) return;
     try {
       this.io.onCompletion(token, (c) => this.onWriteCompletion(w, c));
@@ -392,26 +387,21 @@ export class WritePipeline {
     }
   }
 
-  private onWriteCompletion(w: PendingWrite, c: IoCompletion | null, thrown?: unknown): void {
+  private onWriteCompletion(w: SegmentWrite, c: IoCompletion | null, thrown?: unknown): void {
     if (w.discard) {
       w.status = 'discarded';
       w.settle();
       return;
     }
     const result = c === null ? -EIO : c.result;
-    const done = writeProgress(result, w.done, w.length, this.sector);
-    if (done < 0) {
+    const left = judgeWrite(w, result, this.sector);
+    if (left < 0) {
       w.status = 'failed';
       w.settle();
-      if (result >= 0) {
-        this.host.poison(stalledWriteError(w.seg.path, w.fileOffset + w.done));
-        return;
-      }
       const err =
-        c === null && isWalError(thrown)
-          ? thrown
-          : ioErrorFromErrno(result, 'write', w.seg.path, thrown);
-      if (isNoSpace(result) || isWalError(err, WalErrorCode.NO_SPACE)) {
+        c === null && isWalError(thrown) ? thrown : writeError(w, result, w.seg.path, thrown);
+      // A stall (result >= 0) is never a full device, whatever byte count it had.
+      if (result < 0 && (isNoSpace(result) || isWalError(err, WalErrorCode.NO_SPACE))) {
         this.host.noSpace(w.seg, w.dataStart, w.firstLsn, err);
       } else {
         this.host.poison(err);
@@ -419,10 +409,9 @@ export class WritePipeline {
       return;
     }
     this.counters.bytesWritten += result;
-    if (done < w.length) {
+    if (left > 0) {
       // A short write is not a hole: the rest goes out again from where it stopped (with
       // direct I/O, from the start of the sector it stopped in, which is rewritten).
-      w.done = done;
       this.counters.shortWrites++;
       if (this.host.poisoned() || this.host.closed()) {
         w.status = 'failed';
@@ -434,7 +423,6 @@ export class WritePipeline {
       this.watch(w, token);
       return;
     }
-    w.done = w.length;
     w.status = 'done';
     if (w.pooledBuffer !== null) this.pool.give(w.pooledBuffer);
     w.settle();
@@ -445,7 +433,7 @@ export class WritePipeline {
   }
 
   /** With direct I/O: a write held behind `done` (they share a block) may go out now. */
-  private releaseHeldBehind(done: PendingWrite): void {
+  private releaseHeldBehind(done: SegmentWrite): void {
     const seg = done.seg;
     if (seg.status === 'pending' || seg.fd === null) return;
     if (this.writes.some((w) => w.seg === seg && w.status === 'queued')) this.submitQueued(seg);

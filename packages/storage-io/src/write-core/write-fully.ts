@@ -1,6 +1,5 @@
-import { ioErrorFromErrno } from '../contract/errors.js';
 import type { IoFd, StorageIo } from '../contract/types.js';
-import { stalledWriteError, writeProgress } from './completion-rules.js';
+import { judgeWrite, type PendingWrite, sendRest, writeError } from './pending-write.js';
 
 export interface WriteFullyOptions {
   /** The file's path, for the errors. */
@@ -15,24 +14,34 @@ export interface WriteFullyOptions {
  * (`WAL_NO_SPACE` for a full device, `WAL_IO` otherwise); what a rejected call left in the
  * file is a prefix of `data` the caller must cut or overwrite.
  */
-export async function writeFully(
+export function writeFully(
   io: StorageIo,
   fd: IoFd,
   data: Uint8Array,
   offset: number,
   options: WriteFullyOptions = {},
 ): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const chunk = done === 0 ? data : data.subarray(done);
-    const { result } = await io.completion(io.submitWrite(fd, chunk, offset + done));
+  return finishWrite(
+    io,
+    fd,
+    { buf: data, fileOffset: offset, length: data.length, done: 0 },
+    options,
+  );
+}
+
+/**
+ * `writeFully` for a write whose first `w.done` bytes are confirmed already: the rest goes
+ * out, one part in flight at a time, until the write is whole or fails.
+ */
+export async function finishWrite(
+  io: StorageIo,
+  fd: IoFd,
+  w: PendingWrite,
+  options: WriteFullyOptions = {},
+): Promise<void> {
+  while (w.done < w.length) {
+    const { result } = await io.completion(sendRest(io, fd, w));
     options.observe?.(result);
-    const next = writeProgress(result, done, data.length);
-    if (next < 0) {
-      throw result < 0
-        ? ioErrorFromErrno(result, 'write', options.path)
-        : stalledWriteError(options.path, offset + done);
-    }
-    done = next;
+    if (judgeWrite(w, result) < 0) throw writeError(w, result, options.path);
   }
 }
