@@ -279,7 +279,11 @@ export function buildReaders(
     written: (lsn) => front.written(lsn),
     cutGeneration: init.cut?.generation ?? 0n,
     cuts,
-    historyChanged: () => parts.pager.forget(),
+    historyChanged: () => {
+      parts.pager.forget();
+      // Another process's cut: an offset past it may hold a frame of the new history.
+      for (const seg of parts.segments.list) seg.frames?.clear();
+    },
   });
   cuts.afterRead = () => refresh.cutSinceView();
   return { timeLookup, refresh };

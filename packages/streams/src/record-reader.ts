@@ -2,28 +2,38 @@ import { type Wal, WalError, WalErrorCode, type WalRecord } from '@walnut/wal';
 
 /**
  * LSNs past the last one read beyond which the next read seeks (a new iterator) instead of
- * reading on through the records between: other streams' records, which a seek skips.
+ * reading on through the records between: other streams' records, which a seek skips. In
+ * the segment being written a seek reads about 512 bytes to a few KiB around its record
+ * (decision 0344), what reading on through a few small records costs; in a sealed one it
+ * reads the segment from its start, so it pays only over a long stretch.
  */
-const SEEK_AFTER = 4096n;
+const SEEK_AFTER = 4n;
+const SEEK_AFTER_SEALED = 4096n;
 
 /**
  * Reads the log records of one stream, in ascending LSN order, for one read call. The Wal has
- * no read of one LSN (decision 0710) and an iterator starts by scanning its segment up to the
- * LSN asked for, so an iterator per record cost a segment's prefix each: one iterator reads on
- * through nearby records instead, and seeks again only over a long stretch of others.
+ * no read of one LSN (decision 0710), but an iterator from an LSN starts near its frame (in
+ * the segment being written; a sealed one is read from its start) and reads a record's worth
+ * first (decision 0344): one iterator reads on through nearby records, and seeks again over
+ * a stretch of others.
  */
 export class StreamRecordReader {
   private records: AsyncIterableIterator<WalRecord> | null = null;
   /** The LSN of the record the iterator handed out last. */
   private at = -1n;
   private flushed = false;
+  /** The first LSN of the segment being written when this read started. */
+  private readonly activeFirst: bigint;
 
-  constructor(private readonly wal: Wal) {}
+  constructor(private readonly wal: Wal) {
+    this.activeFirst = wal.stats().activeSegmentFirstLsn;
+  }
 
   /** The payload of record `lsn`, which is above every LSN asked for before. */
   async read(lsn: bigint): Promise<Buffer> {
+    const seekAfter = lsn > this.activeFirst ? SEEK_AFTER : SEEK_AFTER_SEALED;
     for (;;) {
-      if (this.records === null || lsn <= this.at || lsn - this.at > SEEK_AFTER) {
+      if (this.records === null || lsn <= this.at || lsn - this.at > seekAfter) {
         await this.close();
         this.records = this.wal.iterator(lsn);
       }

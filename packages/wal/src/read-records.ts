@@ -29,6 +29,8 @@ export class WalRecordSource {
   private page: WalRecord[] = [];
   private pageAt = 0;
   private engineDone = false;
+  /** Records the next engine page asks for (see `startSmall`). */
+  private pageRecords = PAGE_RECORDS;
   /** The cuts generation this cursor's reader started at (see `checkCuts`). */
   private since: number;
   private readonly slices = new ReadSlices();
@@ -62,6 +64,16 @@ export class WalRecordSource {
    */
   get cutGeneration(): number {
     return this.since;
+  }
+
+  /**
+   * Engine pages start at one record and double up to the full page: for a pull-based
+   * reader, which may stop after a few records (a point read, decision 0344), so a read
+   * from an LSN costs what it takes, not a page of 16,384 records.
+   */
+  startSmall(): this {
+    this.pageRecords = 1;
+    return this;
   }
 
   /** The next record, or undefined when `more()` must be awaited first. */
@@ -267,7 +279,10 @@ export class WalRecordSource {
   private async nextPage(): Promise<boolean> {
     while (!this.engineDone && this.cursor <= this.upTo) {
       const cursor = this.cursor;
-      const { records, hasMore } = await this.engine.replayFromLimit(cursor, PAGE_RECORDS);
+      const wanted = this.upTo - cursor + 1n;
+      const max = wanted < BigInt(this.pageRecords) ? Number(wanted) : this.pageRecords;
+      this.pageRecords = Math.min(PAGE_RECORDS, this.pageRecords * 2);
+      const { records, hasMore } = await this.engine.replayFromLimit(cursor, max);
       let start = 0;
       while (start < records.length && records[start]!.lsn < cursor) start++;
       let end = start;

@@ -237,6 +237,27 @@ export class FrameScanner {
     return bodyTime(this.buf, body, body + getU32(this.buf, last + 4), createdAtMs);
   }
 
+  /**
+   * The frames holding records (plain, not compressed) that the runs passed since file offset
+   * `from`, a frame start at or after which they began: `take(offset, lsn)` for each one
+   * whose offset `wants`. Reads only frame headers and first LSNs, for an index of where
+   * frames start (segmented's frame index, decision 0344).
+   */
+  runFrames(
+    from: number,
+    wants: (offset: number) => boolean,
+    take: (offset: number, lsn: bigint) => void,
+  ): void {
+    const buf = this.buf;
+    for (let p = from - this.base; p < this.pos; p += FRAME_HEADER_SIZE + getU32(buf, p + 4)) {
+      const body = p + FRAME_HEADER_SIZE;
+      const kind = buf[body];
+      if ((kind === BodyKind.RECORD || kind === BodyKind.BATCH) && wants(this.base + p)) {
+        take(this.base + p, buf.readBigUInt64LE(body + (kind === BodyKind.RECORD ? 4 : 8)));
+      }
+    }
+  }
+
   /** File offset of the frame `advanceFrame()` moved to. */
   get frameOffset(): number {
     return this.base + this.frameStart;

@@ -26,6 +26,11 @@ export interface FrameWalkOptions {
   /** Bytes read at a time (default 1 MiB); a chunk grows to hold a larger frame. */
   chunkSize?: number;
   /**
+   * Bytes of the first read, when fewer than `chunkSize`: each later read is twice the one
+   * before, up to `chunkSize`. For a reader that may want only the frames near `start`.
+   */
+  firstChunkSize?: number;
+  /**
    * Reads every chunk into one buffer (grown when a frame needs more): for a caller that
    * keeps nothing of a chunk once it asked for the next, like recovery. Reading into fresh
    * memory costs a page fault per 4 KiB, a quarter of the time of an open over a warm cache.
@@ -52,10 +57,11 @@ export async function* walkFrameChunks(
   const mapped = typeof source !== 'function';
   const chunkSize = mapped ? opts.end - opts.start : (opts.chunkSize ?? DEFAULT_WALK_CHUNK);
   let pos = opts.start;
-  let want = chunkSize;
+  let size = mapped ? chunkSize : Math.min(chunkSize, opts.firstChunkSize ?? chunkSize);
+  let want = size;
   let kept: Buffer | null = null;
   while (pos < opts.end) {
-    const length = Math.min(Math.max(want, chunkSize), opts.end - pos);
+    const length = Math.min(Math.max(want, size), opts.end - pos);
     let chunk: Buffer;
     let got: number;
     if (mapped) {
@@ -87,14 +93,15 @@ export async function* walkFrameChunks(
     if (stop === null) {
       throw new Error('walkFrameChunks: the consumer must drain the scanner before the next chunk');
     }
+    size = Math.min(chunkSize, size * 2);
     if (stop.kind === 'partial') {
-      want = stop.needed ?? chunkSize;
+      want = stop.needed ?? size;
       pos = stop.offset;
       continue;
     }
     if (stop.kind === 'eof' && stop.offset === pos + length) {
       pos += length;
-      want = chunkSize;
+      want = size;
       continue;
     }
     return stop;

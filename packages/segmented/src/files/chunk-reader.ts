@@ -22,6 +22,8 @@ export interface ChunkScanOptions {
   /** The file's header: its version says how its records read, and its times count from it. */
   file: RecordFile;
   chunkSize?: number;
+  /** A smaller first read, doubled on each later one up to `chunkSize` (see `walkFrameChunks`). */
+  firstChunkSize?: number;
   /**
    * Reads every chunk into one buffer (grown when a frame needs more): for a caller that
    * keeps nothing of a chunk once it asked for the next, like recovery. Reading into fresh
@@ -44,6 +46,7 @@ export function scanChunks(opts: ChunkScanOptions): AsyncGenerator<FrameScanner,
     cipher: opts.cipher,
     file: opts.file,
     chunkSize: opts.chunkSize ?? DEFAULT_READ_CHUNK,
+    ...(opts.firstChunkSize === undefined ? {} : { firstChunkSize: opts.firstChunkSize }),
     reuseChunk: opts.reuseChunk === true,
   });
 }

@@ -11,6 +11,7 @@ import {
   segmentFileName,
 } from '@walnut/codec';
 import type { IoFd } from '@walnut/storage-io';
+import { FrameIndex } from './frame-index.js';
 import type { LogClock } from './log-clock.js';
 
 /**
@@ -62,6 +63,11 @@ export interface Segment {
   writtenLsn: bigint;
   /** The creation job, while one runs. */
   creating: Promise<void> | null;
+  /**
+   * Where replays from an LSN start reading in this segment (decision 0344): kept for the
+   * newest segment only, null for the others (the Wal reads sealed segments through a map).
+   */
+  frames: FrameIndex | null;
   /**
    * The fdatasyncs of this file that are not a sync round's (a zero fill's, the seal's) while
    * they run, each settled once its outcome was handled (a failure poisons the log first).
@@ -121,6 +127,7 @@ export function plannedSegment(
     lastLsn: firstLsn - 1n,
     writtenLsn: firstLsn - 1n,
     creating: null,
+    frames: new FrameIndex(firstLsn),
     syncsBeside: new Set(),
   };
 }
@@ -151,6 +158,7 @@ export function existingSegment(
     lastLsn,
     writtenLsn: lastLsn,
     creating: null,
+    frames: null,
     syncsBeside: new Set(),
   };
 }

@@ -11,6 +11,7 @@ import {
 import { Errno, type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from '../files/chunk-reader.js';
 import { readFloor } from '../files/floor.js';
+import { FrameIndex } from '../files/frame-index.js';
 import { existingSegment, hasRecords, type Segment } from '../files/segment.js';
 import { readCipher, readHeader } from '../recovery/segment-scan.js';
 
@@ -205,6 +206,7 @@ async function follow(state: FollowState): Promise<void> {
   if (active !== undefined && !hasRecords(active)) {
     const fresh = await segmentAt(state, basename(active.path));
     if (!fresh.header.salt.equals(active.header.salt)) {
+      fresh.frames = new FrameIndex(fresh.firstLsn);
       active = fresh;
       state.segments[state.segments.length - 1] = fresh;
     }
@@ -237,7 +239,10 @@ async function follow(state: FollowState): Promise<void> {
         { details: { segment: join(state.dir, next.name), offset: 0 } },
       );
     }
+    // Only the newest segment keeps a frame index (decision 0344).
+    if (active !== undefined) active.frames = null;
     active = await segmentAt(state, next.name);
+    active.frames = new FrameIndex(active.firstLsn);
     state.segments.push(active);
     await scan(active);
   }

@@ -74,6 +74,13 @@ export class ReplayPager {
           return { records, hasMore: true };
         }
         records.push(record);
+        if (records.length === max && it.moreFollow(record.lsn)) {
+          // A point read (decision 0344) need not read on to see that more follow. Coming
+          // back, a reader skips this record's frame.
+          const at = it.position();
+          if (at !== null) this.remember(record.lsn + 1n, at);
+          return { records, hasMore: true };
+        }
       }
     } finally {
       await it.return();

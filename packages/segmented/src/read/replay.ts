@@ -11,6 +11,7 @@ import {
 } from '@walnut/codec';
 import { Errno, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from '../files/chunk-reader.js';
+import { FRAME_INDEX_SPACING, type FrameIndex } from '../files/frame-index.js';
 import type { Segment } from '../files/segment.js';
 import { corruptError, readCipher } from '../recovery/segment-scan.js';
 
@@ -35,6 +36,10 @@ export interface ReplayPosition {
 interface Chunk {
   scanner: FrameScanner;
   path: string;
+  /** The segment's frame index, which the frames read are offered to; null when it keeps none. */
+  frames: FrameIndex | null;
+  /** The index's version when the segment was opened: frames read under another are not offered. */
+  version: number;
 }
 
 /**
@@ -76,10 +81,27 @@ async function* replayChunks(
     const whole = seg.status === 'sealed' && end === seg.assignedEnd;
     if (end <= FILE_HEADER_SIZE) continue;
     let start = FILE_HEADER_SIZE;
-    if (i === startAt && resume !== undefined && resume.path === seg.path) {
-      if (resume.offset >= FILE_HEADER_SIZE && resume.offset <= end) start = resume.offset;
+    let firstChunkSize: number | undefined;
+    sequence.expect = seg.firstLsn;
+    const frames = seg.frames;
+    const version = frames?.version ?? 0;
+    if (i === startAt) {
+      const entry = frames?.seek(from) ?? null;
+      if (resume !== undefined && resume.path === seg.path) {
+        if (resume.offset >= FILE_HEADER_SIZE && resume.offset <= end) {
+          start = resume.offset;
+          sequence.expect = null;
+        }
+      }
+      if (entry !== null && entry.offset >= start && entry.offset < end) {
+        // Decision 0344: start at the indexed frame, which must hold the LSN the index names.
+        start = entry.offset;
+        sequence.expect = entry.lsn;
+      }
+      // A reader after a few records reads a few frames first, then ever larger chunks.
+      const next = entry?.span === undefined ? 0 : entry.offset + entry.span;
+      if (from > seg.firstLsn) firstChunkSize = next > start ? next - start : FRAME_INDEX_SPACING;
     }
-    sequence.expect = start === FILE_HEADER_SIZE ? seg.firstLsn : null;
     sequence.last = seg.lastLsn;
     const cipher = readCipher(source.ring, seg.header, seg.path);
     let fd: number;
@@ -105,10 +127,11 @@ async function* replayChunks(
         cipher,
         file: seg.header,
         chunkSize: source.chunkSize,
+        ...(firstChunkSize === undefined ? {} : { firstChunkSize }),
       });
       let step = await walk.next();
       while (step.done !== true) {
-        yield { scanner: step.value, path: seg.path };
+        yield { scanner: step.value, path: seg.path, frames, version };
         step = await walk.next();
       }
       checkEnd(seg, whole, step.value, end, sequence);
@@ -210,6 +233,14 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
     this.chunks = replayChunks(source, from, this.limit, resume, this.sequence);
   }
 
+  /**
+   * Whether records follow record `lsn`, just handed out, without reading on: later LSNs of
+   * its segment are in the log and readable by this replay.
+   */
+  moreFollow(lsn: bigint): boolean {
+    return lsn < this.limit && lsn < this.sequence.last;
+  }
+
   /** Where the record `next()` returned last starts, when it is the first of its frame. */
   position(): ReplayPosition | null {
     if (this.lastFramePath === null || this.lastFrameStart < 0) return null;
@@ -292,6 +323,7 @@ export class ReplayIterator implements AsyncIterableIterator<WalRecord> {
           `a valid frame holds LSN ${lsn}, past LSN ${sequence.last}, the last the log has in this segment (it is not the segment the log wrote)`,
         );
       }
+      if (this.lastFrameStart >= 0) chunk.frames?.offer(before, lsn, chunk.version);
       if (lsn >= this.from) return rec;
     }
   }

@@ -1,6 +1,7 @@
 import type { FileHeader, KeyRing, LsnGap } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
 import type { RecoveryMode, VerifyMode } from '../config.js';
+import type { FrameIndex } from '../files/frame-index.js';
 
 /** A segment as recovery found it. */
 export interface RecoveredSegment {
@@ -15,6 +16,8 @@ export interface RecoveredSegment {
   fileSize: number;
   /** The time of its last record, where recovery scanned the newest segment and it has one. */
   lastTime?: number;
+  /** Where its frames start, where recovery scanned the newest segment whole (decision 0344). */
+  frames?: FrameIndex;
 }
 
 /** A torn tail open() found: the remains of a write interrupted by a crash. */

@@ -9,6 +9,7 @@ import {
   WalErrorCode,
 } from '@walnut/codec';
 import { FLOOR_TMP_FILE, readFloor } from '../files/floor.js';
+import { FrameIndex } from '../files/frame-index.js';
 import { GAPS_TMP_FILE, readGaps } from '../files/gaps.js';
 import { HEAD_TMP_FILE, recordHead } from '../files/head.js';
 import { existingSegment, type Segment } from '../files/segment.js';
@@ -294,6 +295,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
       if (scan.lastTime !== undefined) seg.lastTime = scan.lastTime;
       const damage = scan.damage;
       if (damage === null) {
+        if (scan.frames !== undefined) seg.frames = scan.frames;
         segments.push(seg);
         continue;
       }
@@ -387,5 +389,8 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveryResult>
 
 /** The segments recovery found, as the segment set holds them. */
 export function recoveredSegments(found: readonly RecoveredSegment[]): Segment[] {
-  return found.map((s) => existingSegment(s.path, s.header, s.lastLsn, s.dataEnd));
+  const segments = found.map((s) => existingSegment(s.path, s.header, s.lastLsn, s.dataEnd));
+  const newest = segments[segments.length - 1];
+  if (newest !== undefined) newest.frames = found.at(-1)!.frames ?? new FrameIndex(newest.firstLsn);
+  return segments;
 }

@@ -20,6 +20,7 @@ import {
 } from '@walnut/codec';
 import { type IoFd, readFully, type StorageIo } from '@walnut/storage-io';
 import { scanChunks } from '../files/chunk-reader.js';
+import { FrameIndex } from '../files/frame-index.js';
 import { highestDurableMark } from './durable-marks.js';
 
 // One segment as recovery reads it: its header and cipher, every frame's LSN continuity, and
@@ -180,6 +181,8 @@ export interface ScanResult {
   damage: Damage | null;
   /** The newest segment's (`isLast`): the time of its last record, if it has one. */
   lastTime?: number;
+  /** The newest segment's: where its frames start, for replays from an LSN (decision 0344). */
+  frames?: FrameIndex;
 }
 
 export async function scanSegment(
@@ -208,6 +211,10 @@ export async function scanSegment(
   // segment's is looked for, and only in version 2, where records have times.
   const timed = isLast && header.version >= 2;
   let lastTime: number | undefined;
+  // The newest segment is the one appended to and read from an LSN (decision 0344).
+  const frames = isLast ? new FrameIndex(header.firstLsn) : undefined;
+  const wants = (offset: number) => frames!.wants(offset);
+  const take = (offset: number, lsn: bigint) => frames!.offer(offset, lsn);
   // A frame that checks out but holds no records, or the wrong LSN, is damage here.
   const corruptAt = async (offset: number, reason: string): Promise<ScanResult> => {
     await walk.return({ kind: 'corrupt', offset, reason: '' });
@@ -221,7 +228,9 @@ export async function scanSegment(
       // Recovery only needs continuity, from each body's fixed header (replay decodes and
       // validates every record): the scanner passes the frames that continue it in bulk,
       // and the loop below reads one by one what it stopped at (encrypted frames, damage).
+      const runFrom = scanner.offset;
       const passed = scanner.passLsnRun(sequence);
+      if (frames !== undefined && passed > 0) scanner.runFrames(runFrom, wants, take);
       records += passed;
       if (timed && passed > 0) lastTime = scanner.lastRunTime(header.createdAtMs) ?? lastTime;
       try {
@@ -248,6 +257,7 @@ export async function scanSegment(
           `a valid frame holds LSN ${buf.readBigUInt64LE(lsnAt)} where LSN ${sequence.next} was expected`,
         );
       }
+      if (frames?.wants(scanner.frameOffset)) frames.offer(scanner.frameOffset, sequence.next);
       sequence.advance(count);
       records += count;
       if (timed) lastTime = bodyTime(buf, start, start + length, header.createdAtMs) ?? lastTime;
@@ -257,11 +267,11 @@ export async function scanSegment(
   const stop: ScanStop = step.value;
   const lastLsn = sequence.next - 1n;
   if (atWritersFrontier || (stop.kind === 'eof' && stop.offset >= fileSize)) {
-    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime };
+    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime, frames };
   }
   const verdict = await judgeRest(opts.io, fd, stop.offset, fileSize, isLast);
   if (verdict.kind === 'eof')
-    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime };
+    return { lastLsn, records, dataEnd: stop.offset, damage: null, lastTime, frames };
   return {
     lastLsn,
     records,

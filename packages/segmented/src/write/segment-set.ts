@@ -379,6 +379,7 @@ export class SegmentSet {
     if (!(await sealed)) return false;
     this.counters.syncs++;
     prev.status = 'sealed';
+    prev.frames = null;
     this.fdsToClose.push(prev.fd);
     prev.fd = null;
     this.closeIdleFds();

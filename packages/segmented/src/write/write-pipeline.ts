@@ -201,6 +201,7 @@ export class WritePipeline {
   commit(seg: Segment, size: number, first: bigint, last: bigint, count: number): void {
     this.tail?.noteFrame(this.bufOffset + this.bufLen, size, first, last);
     this.bufLen += size;
+    seg.frames?.offer(seg.assignedEnd, first);
     seg.assignedEnd += size;
     seg.lastLsn = last;
     this.nextLsn = last + 1n;
@@ -531,6 +532,7 @@ export class WritePipeline {
    * file) and by `dropBufferedAbove` (whose cut is in the write buffer).
    */
   forgetFrom(seg: Segment, cutAt: number, from: bigint): void {
+    seg.frames?.cutFrom(from);
     seg.assignedEnd = cutAt;
     seg.lastLsn = from - 1n;
     this.nextLsn = from;

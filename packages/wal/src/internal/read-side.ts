@@ -89,7 +89,7 @@ export class ReadSide {
     this.throwIfClosed();
     checkFrom('iterator', from);
     if (this.readOnly) return this.iterateCaughtUp(from);
-    return new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn));
+    return new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn).startSmall());
   }
 
   /**
@@ -231,7 +231,7 @@ export class ReadSide {
 
   private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
     await this.catchUp();
-    yield* new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn));
+    yield* new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn).startSmall());
   }
 
   /**
