@@ -197,6 +197,8 @@ export interface CompactionHost extends Omit<CopyHost, 'read'> {
  * delete the segments (decision 0717).
  */
 export async function compactLog(host: CompactionHost): Promise<CompactResult> {
+  // Under durability 'none' or 'interval' the segments are listed as far as written out.
+  await host.wal.flush();
   const below = compactionBoundary(await host.wal.segments(), host.wal.floorLsn);
   const plan = below === undefined ? undefined : await host.plan(below);
   let copied = { streamsCopied: 0, recordsCopied: 0, bytesCopied: 0 };
