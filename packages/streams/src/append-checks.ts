@@ -1,6 +1,6 @@
 import { WalError, WalErrorCode } from '@walnut/wal';
 import { StreamErrorCode, streamError } from './errors.js';
-import type { ProducerStamp } from './frame.js';
+import { appendOverhead, type ProducerStamp } from './frame.js';
 import { checkName } from './names.js';
 import type { StreamState } from './table.js';
 
@@ -53,4 +53,28 @@ export function checkStamp(stamp: ProducerStamp | undefined): ProducerStamp | un
     }
   }
   return { producerId: stamp.producerId, epoch: stamp.epoch, seq: stamp.seq };
+}
+
+/** WAL_STREAM_PAYLOAD_TOO_LARGE unless the append's record fits `maxRecordSize`. */
+export function checkSize(
+  maxRecordSize: number,
+  name: string,
+  producer: ProducerStamp | undefined,
+  list: readonly Uint8Array[],
+  extra: number,
+) {
+  let size =
+    extra +
+    appendOverhead(
+      producer === undefined ? 0 : Buffer.byteLength(producer.producerId),
+      list.length,
+    );
+  for (const p of list) size += p.length;
+  if (size > maxRecordSize) {
+    throw streamError(
+      StreamErrorCode.PAYLOAD_TOO_LARGE,
+      `an append to stream "${name}" of ${size} bytes exceeds maxRecordSize (${maxRecordSize}); split it over several appends or raise maxRecordSize`,
+      { stream: name, bytes: size, maxRecordSize: maxRecordSize },
+    );
+  }
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { StreamConfig } from './frame.js';
-import { PRODUCER_WINDOW, type ProducerState } from './producers.js';
-import { newStream, type StreamState, StreamTable } from './table.js';
+import { newStream, restoreProducers, type StreamState, StreamTable } from './table.js';
 
 /**
  * The index checkpoint: every stream's state as of log record `lsn`, so open replays only
@@ -23,11 +22,13 @@ interface StreamImage {
   tail: number;
   bytes: number;
   closed: boolean;
-  /** Since version 2. */
   streamSeq?: string | undefined;
-  touchedAt?: number | undefined;
+  touchedAt: number;
   starts: number[];
   lsns: number[];
+  /** Since version 3: the bytes each entry's record takes, and the create's or image's. */
+  sizes: number[];
+  baseBytes: number;
   /** [producerId, epoch, lastSeq, [seq, first, tail][]] */
   producers: [string, number, number, [number, number, number][]][];
 }
@@ -39,9 +40,12 @@ interface StreamImage {
  */
 export const CHECKPOINT_FILE = 'streams.checkpoint';
 
-/** Version 2 adds each stream's `streamSeq` and `touchedAt`; a version 1 checkpoint is read too. */
-const VERSION = 2;
-const ACKED = Promise.resolve();
+/**
+ * Version 2 added each stream's `streamSeq` and `touchedAt`, version 3 the bytes of its
+ * records (decision 0717). An older checkpoint is ignored: open replays the log instead,
+ * which rebuilds what it lacks.
+ */
+const VERSION = 3;
 
 /**
  * The table as bytes: a digest, then JSON (LSNs stay far below 2^53). Undefined while an
@@ -68,6 +72,8 @@ export function encodeCheckpoint(
       touchedAt: s.touchedAt,
       starts: s.starts,
       lsns: s.lsns.map(Number),
+      sizes: s.sizes,
+      baseBytes: s.baseBytes,
       producers: [...s.producers].map(([id, p]) => [
         id,
         p.epoch,
@@ -83,12 +89,12 @@ export function encodeCheckpoint(
 }
 
 /** The checkpoint in `bytes`, or undefined when they are damaged or of another version. */
-export function decodeCheckpoint(bytes: Buffer): Checkpoint | undefined {
+export function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpoint | undefined {
   const body = bytes.subarray(32);
   if (bytes.length < 32 || !digest(body).equals(bytes.subarray(0, 32))) return undefined;
   const image = JSON.parse(body.toString('utf8'));
-  if (image.version !== VERSION && image.version !== 1) return undefined;
-  const table = new StreamTable();
+  if (image.version !== VERSION) return undefined;
+  const table = new StreamTable(recordOverhead);
   table.nextId = image.nextId;
   for (const s of image.streams as StreamImage[]) {
     const stream: StreamState = newStream(s.id, s.name, s.createdAt, s.config);
@@ -99,17 +105,14 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint | undefined {
     stream.closing = s.closed;
     stream.closed = s.closed;
     stream.streamSeq = s.streamSeq;
-    stream.touchedAt = s.touchedAt ?? s.createdAt;
+    stream.touchedAt = s.touchedAt;
     stream.starts.push(...s.starts);
     stream.lsns.push(...s.lsns.map(BigInt));
+    stream.sizes.push(...s.sizes);
+    stream.baseBytes = s.baseBytes;
+    stream.recordBytes = s.sizes.reduce((sum, size) => sum + size, s.baseBytes);
     stream.known = stream.lsns.length;
-    for (const [id, epoch, lastSeq, results] of s.producers) {
-      const state: ProducerState = { epoch, lastSeq, results: new Map() };
-      for (const [seq, first, tail] of results.slice(-PRODUCER_WINDOW)) {
-        state.results.set(seq, { first, tail, acked: ACKED });
-      }
-      stream.producers.set(id, state);
-    }
+    restoreProducers(stream, s.producers);
     table.restore(stream);
   }
   return { lsn: BigInt(image.lsn), latest: image.latest, table };

@@ -21,6 +21,9 @@ interface Child {
   /** When the last of them expires (ms since the epoch). */
   readonly expiresBy: number;
   readonly duplicates: number;
+  /** Records compactions copied forward, and segments they deleted. */
+  readonly copied: number;
+  readonly segmentsDeleted: number;
   /** Open started from a checkpoint (it is written every 50 calls). */
   readonly fromCheckpoint: boolean;
   readonly signal: NodeJS.Signals | null;
@@ -37,6 +40,8 @@ function runChild(dir: string, cycle: number, next: number[], killAfterMs: numbe
     const deleted: string[] = [];
     const expired: string[] = [];
     let duplicates = 0;
+    let copied = 0;
+    let segmentsDeleted = 0;
     let fromCheckpoint = false;
     let expiresBy = 0;
     let pending = '';
@@ -57,6 +62,9 @@ function runChild(dir: string, cycle: number, next: number[], killAfterMs: numbe
         } else if (kind === 'ack') {
           acks.set(`${a}:${b}`, Number(c));
           if (d === '1') duplicates++;
+        } else if (kind === 'compacted') {
+          copied += Number(a);
+          segmentsDeleted += Number(b);
         } else if (kind === 'deleted') deleted.push(a!);
         else if (kind === 'expired') {
           expired.push(a!);
@@ -71,7 +79,10 @@ function runChild(dir: string, cycle: number, next: number[], killAfterMs: numbe
     child.on('error', reject);
     child.on('close', (_code, signal) => {
       clearTimeout(timer);
-      resolve({ acks, deleted, expired, expiresBy, duplicates, fromCheckpoint, signal, stderr });
+      resolve({
+        ...{ acks, deleted, expired, expiresBy, duplicates, copied, segmentsDeleted },
+        ...{ fromCheckpoint, signal, stderr },
+      });
     });
   });
 }
@@ -98,13 +109,20 @@ describe('a writer killed by SIGKILL while idempotent producers retry', () => {
     const rand = random(0x5eed);
     let kills = 0;
     let duplicates = 0;
+    let copied = 0;
+    let segmentsDeleted = 0;
     let fromCheckpoints = 0;
     let expiresBy = 0;
     for (let cycle = 0; cycle < cycles; cycle++) {
-      const child = await runChild(dir, cycle, next, 50 + Math.floor(rand() * 400));
+      // Every third child lives long enough for compactions to finish and delete segments.
+      const life =
+        cycle % 3 === 2 ? 1500 + Math.floor(rand() * 1500) : 50 + Math.floor(rand() * 400);
+      const child = await runChild(dir, cycle, next, life);
       expect(child.stderr).toBe('');
       if (child.signal === 'SIGKILL') kills++;
       duplicates += child.duplicates;
+      copied += child.copied;
+      segmentsDeleted += child.segmentsDeleted;
       if (child.fromCheckpoint) fromCheckpoints++;
       for (const [key, first] of child.acks) {
         if (acked.has(key))
@@ -148,12 +166,16 @@ describe('a writer killed by SIGKILL while idempotent producers retry', () => {
       await expect(streams.read(name)).rejects.toMatchObject({ code: StreamErrorCode.NOT_FOUND });
     }
     for (const name of expired) expect(streams.list()).not.toContain(name);
+    // Segments went although both producer streams live from the first record on.
+    const floor = streams.log.floorLsn;
+    expect(floor).toBeGreaterThan(1n);
     await streams.shutdown();
     expect(kills).toBeGreaterThan(cycles / 2);
     expect(fromCheckpoints).toBeGreaterThan(cycles / 2);
     expect(acked.size).toBeGreaterThan(cycles * PRODUCERS);
+    expect(copied).toBeGreaterThan(0);
     console.log(
-      `streams crash: ${kills} kills (${fromCheckpoints} reopens from a checkpoint), ${acked.size} acknowledged appends, ${duplicates} retries answered as duplicates, 0 lost, 0 written twice`,
+      `streams crash: ${kills} kills (${fromCheckpoints} reopens from a checkpoint), ${acked.size} acknowledged appends, ${duplicates} retries answered as duplicates, ${copied} records copied forward by compactions (${segmentsDeleted} segments deleted by them, the log's floor at LSN ${floor}), 0 lost, 0 written twice`,
     );
   }, 300_000);
 });

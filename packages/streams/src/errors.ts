@@ -58,3 +58,11 @@ export function isStreamError(value: unknown, code?: StreamErrorCode): value is 
     (code === undefined || value.code === code)
   );
 }
+
+export function notFound(name: string) {
+  return streamError(
+    StreamErrorCode.NOT_FOUND,
+    `no stream "${name}": create it first (a deleted stream is gone for good)`,
+    { stream: name },
+  );
+}

@@ -16,7 +16,15 @@ const VERSION = 1;
 const VERSION_FLAGS = 2;
 const Flag = { CLOSE: 1, PAYLOADS: 2, STREAM_SEQ: 4 } as const;
 
-export const Op = { CREATE: 1, APPEND: 2, CLOSE: 3, DELETE: 4, TOUCH: 5 } as const;
+export const Op = {
+  CREATE: 1,
+  APPEND: 2,
+  CLOSE: 3,
+  DELETE: 4,
+  TOUCH: 5,
+  IMAGE: 6,
+  COPY: 7,
+} as const;
 
 export interface StreamConfig {
   /** A MIME type, kept and reported; the stream never looks into payloads. */
@@ -59,7 +67,39 @@ export type Frame =
       streamSeq: string | undefined;
     }
   | { op: typeof Op.TOUCH; streamId: number; time: number }
-  | { op: typeof Op.CLOSE | typeof Op.DELETE; streamId: number };
+  | { op: typeof Op.CLOSE | typeof Op.DELETE; streamId: number }
+  /** A compaction's copy of a stream's state as of this record (decision 0717). */
+  | { op: typeof Op.IMAGE; streamId: number; image: StreamImage }
+  /** A compaction's copy of some of a stream's records, at their offsets (decision 0717). */
+  | { op: typeof Op.COPY; streamId: number; entries: CopiedEntry[] };
+
+/** A stream's state without its index: what replay of its records up to the image built. */
+export interface StreamImage {
+  readonly name: string;
+  readonly createdAt: number;
+  readonly config: StreamConfig;
+  readonly tail: number;
+  readonly bytes: number;
+  readonly closed: boolean;
+  readonly streamSeq: string | undefined;
+  readonly touchedAt: number;
+  /** [producerId, epoch, lastSeq, [seq, first, tail][]] */
+  readonly producers: [string, number, number, [number, number, number][]][];
+}
+
+/** One log record's payloads of a stream, copied: `start` is the offset of the first. */
+export interface CopiedEntry {
+  readonly start: number;
+  readonly payloads: Buffer[];
+}
+
+/** Bytes of a copy frame before its entries. */
+export const COPY_HEAD = 3 + 8;
+
+/** Bytes an entry takes in a copy frame: never more than its append frame took. */
+export function copiedEntrySize(payloads: readonly Buffer[]): number {
+  return 8 + payloadsSize(payloads);
+}
 
 /** Bytes of an append frame before its payloads, without the producer id. */
 export function appendOverhead(producerIdBytes: number, count: number, seqBytes = -1): number {
@@ -130,6 +170,26 @@ export function encodeFrame(frame: Frame): Buffer {
       out.writeDoubleLE(frame.time, at);
       return out;
     }
+    case Op.IMAGE: {
+      const json = Buffer.from(JSON.stringify(frame.image));
+      const out = Buffer.allocUnsafe(3 + 8 + json.length);
+      json.copy(
+        out,
+        out.writeBigUInt64LE(BigInt(frame.streamId), head(out, frame.op, 0, VERSION_FLAGS)),
+      );
+      return out;
+    }
+    case Op.COPY: {
+      let size = COPY_HEAD;
+      for (const e of frame.entries) size += copiedEntrySize(e.payloads);
+      const out = Buffer.allocUnsafe(size);
+      let at = out.writeBigUInt64LE(BigInt(frame.streamId), head(out, frame.op, 0, VERSION_FLAGS));
+      for (const e of frame.entries) {
+        at = out.writeBigUInt64LE(BigInt(e.start), at);
+        at = writePayloads(out, at, e.payloads);
+      }
+      return out;
+    }
     default: {
       const out = Buffer.allocUnsafe(3 + 8);
       out.writeBigUInt64LE(BigInt(frame.streamId), head(out, frame.op));
@@ -145,21 +205,26 @@ function head(out: Buffer, op: number, flags = 0, version = VERSION): number {
   return 3;
 }
 
-function payloadsSize(payloads: readonly Buffer[]): number {
+export function payloadsSize(payloads: readonly Buffer[]): number {
   let size = 4 + 4 * payloads.length;
   for (const p of payloads) size += p.length;
   return size;
 }
 
-function writePayloads(out: Buffer, from: number, payloads: readonly Buffer[]): void {
+function writePayloads(out: Buffer, from: number, payloads: readonly Buffer[]): number {
   let at = out.writeUInt32LE(payloads.length, from);
   for (const p of payloads) {
     at = out.writeUInt32LE(p.length, at);
     at += p.copy(out, at);
   }
+  return at;
 }
 
 function readPayloads(bytes: Buffer, from: number): Buffer[] {
+  return readPayloadsAt(bytes, from).payloads;
+}
+
+function readPayloadsAt(bytes: Buffer, from: number): { payloads: Buffer[]; end: number } {
   let at = from;
   const count = bytes.readUInt32LE(at);
   at += 4;
@@ -171,7 +236,7 @@ function readPayloads(bytes: Buffer, from: number): Buffer[] {
     payloads.push(bytes.subarray(at, at + length));
     at += length;
   }
-  return payloads;
+  return { payloads, end: at };
 }
 
 /**
@@ -233,6 +298,21 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
     }
     if (op === Op.CLOSE || op === Op.DELETE)
       return { op, streamId: Number(bytes.readBigUInt64LE(at)) };
+    if (op === Op.IMAGE) {
+      const image = JSON.parse(bytes.toString('utf8', at + 8)) as StreamImage;
+      return { op, streamId: Number(bytes.readBigUInt64LE(at)), image };
+    }
+    if (op === Op.COPY) {
+      const streamId = Number(bytes.readBigUInt64LE(at));
+      const entries: CopiedEntry[] = [];
+      for (at += 8; at < bytes.length; ) {
+        const start = Number(bytes.readBigUInt64LE(at));
+        const read = readPayloadsAt(bytes, at + 8);
+        entries.push({ start, payloads: read.payloads });
+        at = read.end;
+      }
+      return { op, streamId, entries };
+    }
     throw new Error(`operation ${op}`);
   } catch (error) {
     throw new WalError(

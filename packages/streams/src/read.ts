@@ -1,6 +1,7 @@
 import type { Wal } from '@walnut/wal';
+import { recordEntries } from './compaction.js';
 import { StreamErrorCode, streamError } from './errors.js';
-import { decodeFrame, Op } from './frame.js';
+import { decodeFrame } from './frame.js';
 import { notAnAppend, StreamRecordReader } from './record-reader.js';
 import type { StreamState } from './table.js';
 
@@ -72,12 +73,14 @@ async function readEntries(
     entry++
   ) {
     const lsn = stream.lsns[entry]!;
-    const frame = decodeFrame(await reader.read(lsn), lsn);
-    // A stream's first records may be in its create's record.
-    if (frame.op !== Op.APPEND && frame.op !== Op.CREATE) throw notAnAppend(lsn);
     const start = stream.starts[entry]!;
-    for (let i = next - start; i < frame.payloads.length && next < upTo; i++) {
-      const payload = frame.payloads[i]!;
+    // A stream's first records may be in its create's record, and moved ones in a copy's.
+    const payloads = recordEntries(decodeFrame(await reader.read(lsn), lsn)).find(
+      (e) => e.start === start,
+    )?.payloads;
+    if (payloads === undefined) throw notAnAppend(lsn);
+    for (let i = next - start; i < payloads.length && next < upTo; i++) {
+      const payload = payloads[i]!;
       if (records.length >= maxRecords) break;
       if (records.length > 0 && bytes + payload.length > maxBytes) {
         return { records, next, tail: upTo, end: false };

@@ -1,7 +1,9 @@
-import type { WalOptions } from '@walnut/wal';
+import { WalError, WalErrorCode, type WalOptions } from '@walnut/wal';
+import { DEFAULT_MAX_WASTE, DEFAULT_SEGMENT_SIZE } from './compaction.js';
 import type { ProducerStamp } from './frame.js';
 import type { Offset } from './offsets.js';
 import type { ReadBounds } from './read.js';
+import { ENCRYPTED_OVERHEAD, RECORD_OVERHEAD } from './table.js';
 
 /** The log's options, but a full queue always waits: a refused append would break the streams. */
 export type StreamsOptions = Omit<WalOptions, 'backpressure'> & {
@@ -10,7 +12,64 @@ export type StreamsOptions = Omit<WalOptions, 'backpressure'> & {
    * and on `checkpoint()`), so open replays only the records after it.
    */
   readonly checkpointEvery?: number | undefined;
+  /**
+   * Dead bytes the log may hold per live byte before a compaction copies the live records
+   * of its sealed segments forward (default 1; Infinity: only on `compact()`). The log then
+   * stays within live bytes × (1 + maxWaste) + one segment (decision 0717).
+   */
+  readonly maxWaste?: number | undefined;
 };
+
+const DEFAULT_MAX_RECORD = 16 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_EVERY = 10_000;
+
+/** The streams' settings, and the options they open the log with. */
+export interface StreamsSettings {
+  readonly walOptions: WalOptions;
+  readonly clock: () => number;
+  readonly maxRecordSize: number;
+  readonly checkpointEvery: number;
+  readonly maxWaste: number;
+  readonly segmentSize: number;
+  /** Bytes a record takes in the log beyond its frame (table.ts). */
+  readonly overhead: number;
+}
+
+export function resolveOptions(options: StreamsOptions): StreamsSettings {
+  if ((options as WalOptions).backpressure !== undefined) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      'streams always wait for room in a full queue: leave out backpressure',
+    );
+  }
+  const {
+    checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
+    maxWaste = DEFAULT_MAX_WASTE,
+    ...walOptions
+  } = options;
+  if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 0) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `checkpointEvery must be a non-negative integer (calls), got ${String(checkpointEvery)}`,
+    );
+  }
+  if (typeof maxWaste !== 'number' || !(maxWaste > 0)) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `maxWaste must be a number above 0 (dead bytes per live byte; Infinity: compact only on compact()), got ${String(maxWaste)}`,
+    );
+  }
+  const clock = options.clock ?? Date.now;
+  return {
+    walOptions: { ...walOptions, clock },
+    clock,
+    maxRecordSize: options.maxRecordSize ?? DEFAULT_MAX_RECORD,
+    checkpointEvery,
+    maxWaste,
+    segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+    overhead: options.encryption === undefined ? RECORD_OVERHEAD : ENCRYPTED_OVERHEAD,
+  };
+}
 
 /** What open rebuilt the streams from. */
 export interface StreamsRecovery {

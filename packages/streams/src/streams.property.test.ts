@@ -1,6 +1,9 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/temp.js';
+import { CHECKPOINT_FILE } from './checkpoint.js';
 import { StreamErrorCode } from './errors.js';
 import { Streams } from './streams.js';
 
@@ -18,8 +21,23 @@ const PRODUCERS = ['p', 'q'];
 const name = fc.constantFrom(...NAMES);
 const producer = fc.constantFrom(...PRODUCERS);
 const op = fc.oneof(
-  fc.record({ t: fc.constant('create' as const), name, ttl: fc.option(fc.constantFrom(50, 500)) }),
-  fc.record({ t: fc.constant('append' as const), name, n: fc.integer({ min: 1, max: 3 }) }),
+  // Creates and appends weigh more, so that streams hold records for compactions to move.
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('create' as const),
+      name,
+      ttl: fc.option(fc.constantFrom(50, 500)),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('append' as const),
+      name,
+      n: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
   fc.record({
     t: fc.constant('produce' as const),
     name,
@@ -37,6 +55,10 @@ const op = fc.oneof(
   // The log closed under the streams, which write no checkpoint: open replays what follows
   // the last one.
   fc.record({ t: fc.constant('crash' as const) }),
+  // The same, with the checkpoint lost too: open replays the whole log that is kept, where a
+  // compaction may have left a stream's records after its image only.
+  fc.record({ t: fc.constant('forget' as const) }),
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('compact' as const) }) },
   fc.record({ t: fc.constant('read' as const), name, at: fc.nat(10) }),
 );
 
@@ -52,14 +74,23 @@ async function outcome<T>(promise: Promise<T>): Promise<T | { error: string }> {
 const seed = Number(process.env.WALNUT_STREAMS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 describe('streams against an in-memory model', () => {
-  it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / read / reopen', async () => {
+  it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / read / reopen / compaction / lost checkpoint', async () => {
     console.log(`streams model: seed ${seed} (WALNUT_STREAMS_SEED=${seed} replays it)`);
+    let copied = 0;
+    let compactions = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+      fc.asyncProperty(fc.array(op, { maxLength: 40, size: 'max' }), async (ops) => {
         let now = 1_000_000;
         const dir = tempDir();
+        // Small segments and a low bound: compactions run by themselves too, between calls.
         const open = () =>
-          Streams.open(dir, { durability: 'none', clock: () => now, checkpointEvery: 3 });
+          Streams.open(dir, {
+            durability: 'none',
+            clock: () => now,
+            checkpointEvery: 3,
+            segmentSize: 4096,
+            maxWaste: 0.5,
+          });
         let streams = await open();
         const model = new Map<string, ModelStream>();
         const live = (n: string) => {
@@ -104,7 +135,11 @@ describe('streams against an in-memory model', () => {
         };
         const sent = new Map<string, string[]>();
         for (const [i, o] of ops.entries()) {
-          const payloads = (n: number) => Array.from({ length: n }, (_, k) => `${i}.${k}`);
+          const payloads = (n: number) =>
+            Array.from(
+              { length: n },
+              (_, k) => `${i}.${k}.${'-'.repeat((i * 397 + k * 113) % 3000)}`,
+            );
           const bufs = (list: string[]) => list.map((p) => Buffer.from(p));
           if (o.t === 'create') {
             const config = o.ttl === null ? {} : { ttlMs: o.ttl };
@@ -178,9 +213,14 @@ describe('streams against an in-memory model', () => {
           } else if (o.t === 'reopen') {
             await streams.shutdown();
             streams = await open();
-          } else if (o.t === 'crash') {
+          } else if (o.t === 'crash' || o.t === 'forget') {
             await streams.log.shutdown();
+            if (o.t === 'forget') rmSync(join(dir, CHECKPOINT_FILE), { force: true });
             streams = await open();
+          } else if (o.t === 'compact') {
+            const done = await streams.compact();
+            copied += done.recordsCopied;
+            if (done.recordsCopied > 0) compactions++;
           } else {
             const s = live(o.name);
             const from = 'error' in s ? 0 : Math.min(o.at, s.records.length);
@@ -195,9 +235,11 @@ describe('streams against an in-memory model', () => {
         }
         await streams.shutdown();
       }),
-      // A run takes ~70 ms on a quiet machine: one that hangs fails with its counterexample.
-      { numRuns: 150, seed, timeout: 20_000 },
+      // A run of up to 40 calls takes ~0.3 s: one that hangs fails with its counterexample.
+      { numRuns: 60, seed, timeout: 20_000 },
     );
-    // 10 s on a quiet machine, 25 to 62 s at a load of 20 on 2 cores: room for that.
+    console.log(`streams model: ${compactions} compact() calls copied ${copied} records`);
+    expect(compactions).toBeGreaterThan(0);
+    // 17 s at a load of about 4 on 2 cores: room for a slower machine.
   }, 240_000);
 });

@@ -1,14 +1,19 @@
-import { TAIL_POLL_MS, Wal, WalError, WalErrorCode, type WalOptions } from '@walnut/wal';
-import { checkStamp, checkStreamSeq, payloadList } from './append-checks.js';
+import { TAIL_POLL_MS, Wal, WalError, WalErrorCode } from '@walnut/wal';
+import { checkSize, checkStamp, checkStreamSeq, payloadList } from './append-checks.js';
 import { CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { StreamErrorCode, streamError } from './errors.js';
 import {
-  appendOverhead,
+  type CompactResult,
+  compactLog,
+  planCompaction,
+  type SpaceReport,
+  spaceReport,
+} from './compaction.js';
+import { notFound, StreamErrorCode, streamError } from './errors.js';
+import {
   decodeFrame,
   encodeFrame,
   type Frame,
   Op,
-  type ProducerStamp,
   STREAMS_RECORD_TYPE,
   type StreamConfig,
 } from './frame.js';
@@ -19,25 +24,32 @@ import { type AppendResult, judgeProducer } from './producers.js';
 import { type ReadBounds, type ReadResult, readStream, type StreamRecord } from './read.js';
 import { reclaimBoundary } from './reclaim.js';
 import { checkConfig, sameConfig } from './stream-config.js';
-import type {
-  AppendOptions,
-  CreateOptions,
-  StreamInfo,
-  StreamsOptions,
-  StreamsRecovery,
-  TailOptions,
+import {
+  type AppendOptions,
+  type CreateOptions,
+  resolveOptions,
+  type StreamInfo,
+  type StreamsOptions,
+  type StreamsRecovery,
+  type StreamsSettings,
+  type TailOptions,
 } from './streams-options.js';
-import { isExpired, type StreamState, StreamTable, settle, wake } from './table.js';
-
-const DEFAULT_MAX_RECORD = 16 * 1024 * 1024;
-const DEFAULT_CHECKPOINT_EVERY = 10_000;
+import {
+  changeOf,
+  infoOf,
+  isExpired,
+  type StreamState,
+  StreamTable,
+  settle,
+  wake,
+} from './table.js';
 
 /**
  * Any number of named streams in one Walnut log: one lock, one group commit and one
  * fdatasync for all of them (README; decision 0710).
  */
 export class Streams {
-  private table = new StreamTable();
+  private table: StreamTable;
   /** The next record to apply; 0n: the first the log keeps (segments may have been reclaimed). */
   private nextLsn = 0n;
   private replayed = 0;
@@ -46,42 +58,36 @@ export class Streams {
   private pending = 0;
   private sinceCheckpoint = 0;
   private checkpointing: Promise<bigint | undefined> | undefined;
+  private compacting: Promise<CompactResult> | undefined;
+  /** The automatic checkpoint, reclaim and compaction check under way. */
+  private upkeep: Promise<void> | undefined;
+  /** Reads under way: a compaction deletes the records they may still look for after them. */
+  private readonly reads = new Set<Promise<unknown>>();
   private readonly gate = new WriteGate();
   /** The latest time seen: the log's clock, never earlier than a record's time. */
   private latest = 0;
   private shut = false;
   private broken: unknown;
 
+  private readonly clock: () => number;
+  private readonly maxRecordSize: number;
+  private readonly checkpointEvery: number;
+
   private constructor(
     private readonly wal: Wal,
-    private readonly clock: () => number,
-    private readonly maxRecordSize: number,
-    private readonly checkpointEvery: number,
-  ) {}
+    private readonly space: StreamsSettings,
+  ) {
+    this.clock = space.clock;
+    this.maxRecordSize = space.maxRecordSize;
+    this.checkpointEvery = space.checkpointEvery;
+    this.table = new StreamTable(space.overhead);
+  }
 
   /** Opens (creating if need be) the log at `dir` and rebuilds every stream from it. */
   static async open(dir: string | URL, options: StreamsOptions = {}): Promise<Streams> {
-    if ((options as WalOptions).backpressure !== undefined) {
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        'streams always wait for room in a full queue: leave out backpressure',
-      );
-    }
-    const { checkpointEvery = DEFAULT_CHECKPOINT_EVERY, ...walOptions } = options;
-    if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 0) {
-      throw new WalError(
-        WalErrorCode.BAD_ARGUMENT,
-        `checkpointEvery must be a non-negative integer (calls), got ${String(checkpointEvery)}`,
-      );
-    }
-    const clock = options.clock ?? Date.now;
-    const wal = await Wal.open(dir).options({ ...walOptions, clock });
-    const streams = new Streams(
-      wal,
-      clock,
-      options.maxRecordSize ?? DEFAULT_MAX_RECORD,
-      checkpointEvery,
-    );
+    const settings = resolveOptions(options);
+    const wal = await Wal.open(dir).options(settings.walOptions);
+    const streams = new Streams(wal, settings);
     try {
       await streams.restore();
       await streams.catchUp();
@@ -125,7 +131,8 @@ export class Streams {
     checkName('stream name', name);
     const wanted = checkConfig(config);
     const payloads = initial.payloads === undefined ? [] : payloadList(initial.payloads);
-    this.checkSize(
+    checkSize(
+      this.maxRecordSize,
       name,
       undefined,
       payloads,
@@ -141,7 +148,7 @@ export class Streams {
         );
       }
       await existing.ready;
-      return { created: false, info: this.info(existing) };
+      return { created: false, info: infoOf(existing) };
     }
     const frame: Frame = {
       op: Op.CREATE,
@@ -152,13 +159,14 @@ export class Streams {
       payloads: payloads as Buffer[],
       close: initial.close === true,
     };
-    const written = this.write(frame);
-    const stream = this.table.apply(frame, 0n, frame.createdAt)!;
+    const payload = encodeFrame(frame);
+    const written = this.write(payload);
+    const stream = this.table.apply(frame, 0n, frame.createdAt, undefined, payload.length)!;
     stream.ready = written.then((lsn) => {
       settle(stream, frame, lsn, payloads.length > 0 ? 0 : undefined);
     });
     await stream.ready;
-    return { created: true, info: this.info(stream) };
+    return { created: true, info: infoOf(stream) };
   }
 
   /**
@@ -206,7 +214,8 @@ export class Streams {
       }
       const streamSeq = options.streamSeq;
       if (streamSeq !== undefined) checkStreamSeq(stream, streamSeq);
-      this.checkSize(
+      checkSize(
+        this.maxRecordSize,
         name,
         producer,
         list,
@@ -224,12 +233,13 @@ export class Streams {
       const first = stream.tail;
       const tail = first + list.length;
       const index = stream.starts.length;
-      const result = this.write(frame).then((lsn) => {
+      const payload = encodeFrame(frame);
+      const result = this.write(payload).then((lsn) => {
         settle(stream, frame, lsn, index);
         const done = { first, tail, duplicate: false };
         return producer === undefined ? done : { ...done, producerSeq: producer.seq };
       });
-      this.table.apply(frame, 0n, this.now(), result);
+      this.table.apply(frame, 0n, this.now(), result, payload.length);
       return result;
     } catch (error) {
       return Promise.reject(error);
@@ -246,12 +256,12 @@ export class Streams {
     const stream = this.live(name);
     if (!stream.closing) {
       const frame: Frame = { op: Op.CLOSE, streamId: stream.id };
-      const written = this.write(frame);
+      const written = this.write(encodeFrame(frame));
       this.table.apply(frame, 0n, undefined);
       settle(stream, frame, await written, undefined);
     }
     await stream.ready;
-    return this.info(stream);
+    return infoOf(stream);
   }
 
   /** Deletes stream `name`: its records are never read again, whatever is created under its name. */
@@ -265,7 +275,7 @@ export class Streams {
     const stream = this.table.byName.get(name);
     if (stream === undefined || isExpired(stream, this.now())) return false;
     const frame: Frame = { op: Op.DELETE, streamId: stream.id };
-    const written = this.write(frame);
+    const written = this.write(encodeFrame(frame));
     this.table.apply(frame, 0n, undefined);
     await written;
     return true;
@@ -280,10 +290,10 @@ export class Streams {
       this.checkUsable();
       const stream = this.live(name);
       const frame: Frame = { op: Op.TOUCH, streamId: stream.id, time: this.now() };
-      const written = this.write(frame);
+      const written = this.write(encodeFrame(frame));
       this.table.apply(frame, 0n, undefined);
       await written;
-      return this.info(stream);
+      return infoOf(stream);
     });
   }
 
@@ -297,14 +307,14 @@ export class Streams {
   }
 
   metadata(name: string): StreamInfo {
-    return this.info(this.live(name));
+    return infoOf(this.live(name));
   }
 
   /** Acknowledged records of stream `name` from offset `from` on, within the bounds. */
   async read(name: string, from: Offset = 0, bounds: ReadBounds = {}): Promise<ReadResult> {
     const offset = parseOffset(from);
     if (this.wal.readOnly) await this.catchUp();
-    return readStream(this.wal, this.live(name), offset, bounds);
+    return this.reading(readStream(this.wal, this.live(name), offset, bounds));
   }
 
   /**
@@ -323,34 +333,23 @@ export class Streams {
       if (stream.deleted) throw notFound(name);
       this.checkNotExpired(stream);
       if (next < stream.ackedTail) {
-        const read = await readStream(this.wal, stream, next, options);
+        const read = await this.reading(readStream(this.wal, stream, next, options));
         next = read.next;
         for (const record of read.records) yield record;
         continue;
       }
       if (stream.closed || this.shut) return;
-      await this.changeOf(stream, signal);
+      await changeOf(stream, signal, this.wal.readOnly ? TAIL_POLL_MS : undefined);
+      if (this.wal.readOnly) await this.catchUp();
     }
   }
 
-  /** Waits until `stream` may have changed (or `signal` aborts: rejects with its reason). */
-  private async changeOf(stream: StreamState, signal: AbortSignal | undefined): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', aborted);
-        stream.waiters.delete(done);
-        resolve();
-      };
-      const aborted = () => {
-        done();
-        reject(signal!.reason);
-      };
-      const timer = this.wal.readOnly ? setTimeout(done, TAIL_POLL_MS) : undefined;
-      stream.waiters.add(done);
-      signal?.addEventListener('abort', aborted, { once: true });
-    });
-    if (this.wal.readOnly) await this.catchUp();
+  /** `read`, counted among the reads under way until it settles. */
+  private reading<T>(read: Promise<T>): Promise<T> {
+    this.reads.add(read);
+    const done = () => this.reads.delete(read);
+    read.then(done, done);
+    return read;
   }
 
   /** Ends every tail, waits for the appends made so far, and closes the log. */
@@ -359,6 +358,8 @@ export class Streams {
     this.shut = true;
     for (const stream of this.table.byName.values()) wake(stream);
     try {
+      await this.upkeep;
+      await this.compacting?.catch(() => {});
       if (!this.wal.readOnly && this.broken === undefined && this.sinceCheckpoint > 0) {
         await this.checkpoint();
       }
@@ -385,21 +386,10 @@ export class Streams {
   private async writeCheckpoint(): Promise<bigint | undefined> {
     if (this.wal.readOnly) return undefined;
     let lsn: bigint;
-    let bytes: Buffer | undefined;
-    this.gate.hold();
-    try {
-      // Bounded: no call is admitted meanwhile, so each round can only shrink `pending`.
-      for (let round = 0; round < 100 && bytes === undefined; round++) {
-        if (this.broken !== undefined) return undefined;
-        if (this.pending > 0) await this.wal.sync();
-        // The acknowledgements settling with the sync set the index's LSNs; let them run.
-        await new Promise(setImmediate);
-        lsn = this.wal.lastLsn;
-        if (this.pending === 0) bytes = encodeCheckpoint(this.table, lsn, this.latest);
-      }
-    } finally {
-      this.gate.open();
-    }
+    const bytes = await this.quiesced(() => {
+      lsn = this.wal.lastLsn;
+      return encodeCheckpoint(this.table, lsn, this.latest);
+    });
     if (bytes === undefined) return undefined;
     this.sinceCheckpoint = 0;
     // The records the checkpoint stands for are durable before the file that skips them.
@@ -407,6 +397,84 @@ export class Streams {
     await this.wal.writeSideFile(CHECKPOINT_FILE, bytes);
     this.checkpointLsn = lsn!;
     return lsn!;
+  }
+
+  /**
+   * Runs `take` once no call is in flight (so every index entry's LSN is known), holding new
+   * calls meanwhile; undefined if that moment did not come, or `take` found an entry unknown.
+   */
+  private async quiesced<T>(take: () => T | undefined): Promise<T | undefined> {
+    let taken: T | undefined;
+    this.gate.hold();
+    try {
+      // Bounded: no call is admitted meanwhile, so each round can only shrink `pending`.
+      for (let round = 0; round < 100 && taken === undefined; round++) {
+        if (this.broken !== undefined) return undefined;
+        if (this.pending > 0) await this.wal.sync();
+        // The acknowledgements settling with the sync set the index's LSNs; let them run.
+        await new Promise(setImmediate);
+        if (this.pending === 0) taken = take();
+      }
+    } finally {
+      this.gate.open();
+    }
+    return taken;
+  }
+
+  /**
+   * What the log's segments hold: `liveBytes` (the records the existing streams need),
+   * `deadBytes` (the rest) and `boundBytes`, which every compaction check keeps `logBytes`
+   * within (decision 0717).
+   */
+  async spaceUsed(): Promise<SpaceReport> {
+    const { maxWaste, segmentSize } = this.space;
+    return spaceReport(this.table, await this.wal.segments(), this.now(), maxWaste, segmentSize);
+  }
+
+  /**
+   * Copies the live records of every sealed segment forward (same offsets: the index then
+   * points at the copies), checkpoints, and deletes those segments (decision 0717). One at
+   * a time; appends go on meanwhile.
+   */
+  async compact(): Promise<CompactResult> {
+    this.checkUsable();
+    while (this.compacting !== undefined) await this.compacting.catch(() => {});
+    this.compacting = this.compactNow().finally(() => {
+      this.compacting = undefined;
+    });
+    return this.compacting;
+  }
+
+  private compactNow(): Promise<CompactResult> {
+    return compactLog({
+      wal: this.wal,
+      maxRecordSize: this.maxRecordSize,
+      // Every LSN below `below` was handed out already: once none is in flight, all are known.
+      plan: (below) => this.quiesced(() => planCompaction(this.table, below, this.now())),
+      write: (stream, make) => this.writeCopy(stream, make),
+      finish: async () => {
+        // The index points at the copies once the checkpoint says so; reads that may still
+        // look for the old records end before those are deleted.
+        await this.checkpoint();
+        await Promise.allSettled([...this.reads]);
+        return this.shut ? { segmentsDeleted: 0, bytesReclaimed: 0 } : this.reclaim();
+      },
+    });
+  }
+
+  /** Writes a compaction's copy or image of `stream`, applied once in the log; its bytes. */
+  private writeCopy(stream: StreamState, make: () => Frame): Promise<number> {
+    return this.gate.admit(async () => {
+      if (this.table.get(stream.id) !== stream) return 0;
+      const frame = make();
+      const payload = encodeFrame(frame);
+      const lsn = await this.write(payload, false);
+      // A stream deleted meanwhile stays deleted: the copy only moved its records.
+      if (this.table.get(stream.id) === stream) {
+        this.table.apply(frame, lsn, undefined, undefined, payload.length);
+      }
+      return payload.length + this.space.overhead;
+    });
   }
 
   /**
@@ -425,17 +493,29 @@ export class Streams {
     this.pending--;
     if (this.checkpointEvery === 0 || this.sinceCheckpoint < this.checkpointEvery) return;
     // A failed checkpoint costs only a longer open; the next one is tried as calls go on.
-    if (this.checkpointing === undefined && !this.shut) {
-      this.checkpoint()
+    if (this.checkpointing === undefined && this.upkeep === undefined && !this.shut) {
+      this.upkeep = this.checkpoint()
         .then(() => this.reclaim())
-        .catch(() => {});
+        .then(() => this.compactIfWasteful())
+        .catch(() => {})
+        .finally(() => {
+          this.upkeep = undefined;
+        });
     }
+  }
+
+  /** Compacts when the log holds more than `boundBytes` (`maxWaste`; decision 0717). */
+  private async compactIfWasteful(): Promise<void> {
+    if (this.compacting !== undefined || this.shut || this.space.maxWaste === Infinity) return;
+    const space = await this.spaceUsed();
+    if (space.logBytes > space.boundBytes) await this.compact();
   }
 
   /** Starts from the checkpoint file, if there is one this log's records can follow. */
   private async restore(): Promise<void> {
     const bytes = await this.wal.readSideFile(CHECKPOINT_FILE);
-    const checkpoint = bytes === undefined ? undefined : decodeCheckpoint(bytes);
+    const checkpoint =
+      bytes === undefined ? undefined : decodeCheckpoint(bytes, this.space.overhead);
     // A checkpoint past the log's end belongs to another history: replay everything.
     if (checkpoint === undefined || checkpoint.lsn > this.wal.lastLsn) return;
     this.table = checkpoint.table;
@@ -444,13 +524,11 @@ export class Streams {
     this.checkpointLsn = checkpoint.lsn;
   }
 
-  private write(frame: Frame): Promise<bigint> {
-    const written = this.wal.appendRecord({
-      type: STREAMS_RECORD_TYPE,
-      payload: encodeFrame(frame),
-    });
+  /** Appends a frame's bytes; `counted`: a call's, which counts towards the next checkpoint. */
+  private write(payload: Buffer, counted = true): Promise<bigint> {
+    const written = this.wal.appendRecord({ type: STREAMS_RECORD_TYPE, payload });
     this.pending++;
-    this.sinceCheckpoint++;
+    if (counted) this.sinceCheckpoint++;
     written.then(
       () => this.settled(),
       (error) => {
@@ -472,11 +550,13 @@ export class Streams {
           { details: { lsn: record.lsn } },
         );
       }
-      this.table.apply(decodeFrame(record.payload, record.lsn), record.lsn, record.time);
+      const frame = decodeFrame(record.payload, record.lsn);
+      this.table.apply(frame, record.lsn, record.time, undefined, record.payload.length);
       if (record.time !== undefined && record.time > this.latest) this.latest = record.time;
       this.nextLsn = record.lsn + 1n;
       this.replayed++;
     });
+    this.table.endReplay(!this.wal.readOnly);
   }
 
   private now(): number {
@@ -517,51 +597,4 @@ export class Streams {
       );
     }
   }
-
-  private checkSize(
-    name: string,
-    producer: ProducerStamp | undefined,
-    list: readonly Uint8Array[],
-    extra: number,
-  ) {
-    let size =
-      extra +
-      appendOverhead(
-        producer === undefined ? 0 : Buffer.byteLength(producer.producerId),
-        list.length,
-      );
-    for (const p of list) size += p.length;
-    if (size > this.maxRecordSize) {
-      throw streamError(
-        StreamErrorCode.PAYLOAD_TOO_LARGE,
-        `an append to stream "${name}" of ${size} bytes exceeds maxRecordSize (${this.maxRecordSize}); split it over several appends or raise maxRecordSize`,
-        { stream: name, bytes: size, maxRecordSize: this.maxRecordSize },
-      );
-    }
-  }
-
-  private info(stream: StreamState): StreamInfo {
-    return {
-      name: stream.name,
-      id: stream.id,
-      tail: stream.ackedTail,
-      bytes: stream.bytes,
-      createdAt: stream.createdAt,
-      expiresAt: stream.expiresAt,
-      closed: stream.closed,
-      contentType: stream.config.contentType,
-      metadata: stream.config.metadata ?? {},
-      producers: stream.producers.size,
-      streamSeq: stream.streamSeq,
-      touchedAt: stream.touchedAt,
-    };
-  }
-}
-
-function notFound(name: string) {
-  return streamError(
-    StreamErrorCode.NOT_FOUND,
-    `no stream "${name}": create it first (a deleted stream is gone for good)`,
-    { stream: name },
-  );
 }

@@ -1,11 +1,38 @@
-import { type Frame, Op, type StreamConfig } from './frame.js';
-import { type ProducerState, recordProducer } from './producers.js';
+import {
+  COPY_HEAD,
+  type CopiedEntry,
+  copiedEntrySize,
+  type Frame,
+  Op,
+  payloadsSize,
+  type StreamConfig,
+  type StreamImage,
+} from './frame.js';
+import { PRODUCER_WINDOW, type ProducerState, recordProducer } from './producers.js';
+import type { StreamInfo } from './streams-options.js';
+
+/**
+ * Bytes a record takes in the log beyond its streams frame: the frame and record headers
+ * with the record's time (FORMAT.md, 24), and an encrypted frame's nonce and tag (32 more).
+ */
+export const RECORD_OVERHEAD = 24;
+export const ENCRYPTED_OVERHEAD = RECORD_OVERHEAD + 32;
+
+/** Where one of a stream's log records is, found while replaying (decision 0717). */
+interface IndexEntry {
+  readonly start: number;
+  readonly lsn: bigint;
+  readonly size: number;
+}
 
 /** One incarnation of a stream: what a name means from its create to its delete. */
 export interface StreamState {
   /** Never reused: a name created again after a delete or expiry gets a new id. */
   readonly id: number;
-  /** The LSN of the create record (0n until it is acknowledged). */
+  /**
+   * The LSN of the record replay builds the stream from: its create, or the newest image a
+   * compaction wrote of it (0n until the create is acknowledged).
+   */
   createLsn: bigint;
   readonly name: string;
   readonly createdAt: number;
@@ -27,6 +54,13 @@ export interface StreamState {
    */
   readonly starts: number[];
   readonly lsns: bigint[];
+  /**
+   * Bytes of the log each entry's record takes (a copy record's entries share it); with
+   * `baseBytes` (the create's or image's own), `recordBytes`: what the stream keeps alive.
+   */
+  readonly sizes: number[];
+  baseBytes: number;
+  recordBytes: number;
   /** How many entries of `lsns` from the start are known. */
   known: number;
   readonly producers: Map<string, ProducerState>;
@@ -49,6 +83,15 @@ export class StreamTable {
   private readonly byId = new Map<number, StreamState>();
   /** The id the next create gets: above every id the log holds. */
   nextId = 1;
+  /**
+   * While replaying: the records of ids not known (yet), in case an image of the stream
+   * follows (its create was reclaimed); dropped at the id's create or delete (decision 0717).
+   */
+  private readonly orphans = new Map<number, IndexEntry[]>();
+  /** While replaying: copies of entries the index does not hold, merged by `endReplay`. */
+  private readonly late = new Map<StreamState, IndexEntry[]>();
+
+  constructor(readonly recordOverhead = RECORD_OVERHEAD) {}
 
   get(id: number): StreamState | undefined {
     return this.byId.get(id);
@@ -68,34 +111,45 @@ export class StreamTable {
   /**
    * Applies one frame. `lsn` is the record's LSN, or 0n while the live path waits for it
    * (`settle` then sets it); `time` is the record's time (the live path's clock);
-   * `acked` settles with the append's acknowledgement, for its producer's retries.
+   * `acked` settles with the append's acknowledgement, for its producer's retries;
+   * `frameBytes` is the size of the frame's encoding (the record's payload).
+   * The live path applies an image or a copy only once it is in the log, and only to the
+   * stream it was made of: they move where records are, and change nothing else.
    */
   apply(
     frame: Frame,
     lsn: bigint,
     time: number | undefined,
     acked?: Promise<unknown>,
+    frameBytes = 0,
   ): StreamState | undefined {
+    const recordBytes = frameBytes + this.recordOverhead;
     if (frame.op === Op.CREATE) {
-      const old = this.byName.get(frame.name);
-      // A create over a live name only follows that incarnation's expiry: its data is gone.
-      if (old !== undefined) this.remove(old);
+      this.orphans.delete(frame.streamId);
       const stream = newStream(frame.streamId, frame.name, frame.createdAt, frame.config);
+      this.add(stream);
       stream.createLsn = lsn;
-      this.byName.set(frame.name, stream);
-      this.byId.set(stream.id, stream);
-      this.nextId = Math.max(this.nextId, stream.id + 1);
       const entry = frame.payloads.length > 0 ? 0 : undefined;
-      if (entry !== undefined) addRecords(stream, frame.payloads, lsn);
+      const size = entry === undefined ? 0 : payloadsSize(frame.payloads);
+      stream.baseBytes = recordBytes - size;
+      stream.recordBytes = stream.baseBytes;
+      if (entry !== undefined) addRecords(stream, frame.payloads, lsn, size);
       if (frame.close) stream.closing = true;
       if (lsn !== 0n) settle(stream, frame, lsn, entry);
       return stream;
     }
     const stream = this.byId.get(frame.streamId);
-    // Records of an incarnation that was deleted or replaced stay dead.
-    if (stream === undefined) return undefined;
-    if (frame.op === Op.APPEND) {
-      const first = addRecords(stream, frame.payloads, lsn);
+    // Records of an incarnation that was deleted or replaced stay dead, unless an image of
+    // the stream follows: then its create was reclaimed, and these are its records.
+    if (stream === undefined) return this.orphan(frame, lsn, recordBytes);
+    if (frame.op === Op.IMAGE) {
+      stream.createLsn = lsn;
+      stream.recordBytes += recordBytes - stream.baseBytes;
+      stream.baseBytes = recordBytes;
+    } else if (frame.op === Op.COPY) {
+      copiedEntries(frame.entries, lsn, this.recordOverhead, (e) => this.relocate(stream, e));
+    } else if (frame.op === Op.APPEND) {
+      const first = addRecords(stream, frame.payloads, lsn, recordBytes);
       if (frame.producer !== undefined) {
         recordProducer(stream.producers, frame.producer, {
           first,
@@ -118,6 +172,68 @@ export class StreamTable {
     return stream;
   }
 
+  /** Puts `stream` in, replacing an incarnation of its name (one whose expiry it follows). */
+  private add(stream: StreamState): void {
+    const old = this.byName.get(stream.name);
+    // A create over a live name only follows that incarnation's expiry: its data is gone.
+    if (old !== undefined) this.remove(old);
+    this.byName.set(stream.name, stream);
+    this.byId.set(stream.id, stream);
+    this.nextId = Math.max(this.nextId, stream.id + 1);
+  }
+
+  /** A replayed record of an id not known: kept aside until an image of it (or its end). */
+  private orphan(frame: Frame, lsn: bigint, recordBytes: number): StreamState | undefined {
+    if (lsn === 0n) return undefined;
+    const id = frame.streamId;
+    if (frame.op === Op.DELETE) this.orphans.delete(id);
+    if (frame.op !== Op.APPEND && frame.op !== Op.COPY && frame.op !== Op.IMAGE) return undefined;
+    const entries = this.orphans.get(id);
+    if (frame.op === Op.IMAGE) {
+      this.orphans.delete(id);
+      const stream = streamFromImage(id, frame.image, lsn, recordBytes);
+      setEntries(stream, mergeEntries(entries ?? []));
+      this.add(stream);
+      return stream;
+    }
+    const kept = entries ?? [];
+    if (entries === undefined) this.orphans.set(id, kept);
+    if (frame.op === Op.APPEND) kept.push({ start: frame.firstOffset, lsn, size: recordBytes });
+    else copiedEntries(frame.entries, lsn, this.recordOverhead, (e) => kept.push(e));
+    return undefined;
+  }
+
+  /** Points the entry at `e.start` to its copy; an entry the index lacks waits for `endReplay`. */
+  private relocate(stream: StreamState, e: IndexEntry): void {
+    const i = indexOfStart(stream.starts, e.start);
+    if (i === -1) {
+      const late = this.late.get(stream);
+      if (late === undefined) this.late.set(stream, [e]);
+      else late.push(e);
+      return;
+    }
+    if (e.lsn <= stream.lsns[i]!) return;
+    stream.recordBytes += e.size - stream.sizes[i]!;
+    stream.lsns[i] = e.lsn;
+    stream.sizes[i] = e.size;
+  }
+
+  /**
+   * Ends a replay: merges the copies of entries an image's stream did not hold yet into its
+   * index. A writer (which writes images of streams it knows only) drops what is kept aside.
+   */
+  endReplay(writer: boolean): void {
+    for (const [stream, late] of this.late) {
+      const entries: IndexEntry[] = late;
+      for (let i = 0; i < stream.starts.length; i++) {
+        entries.push({ start: stream.starts[i]!, lsn: stream.lsns[i]!, size: stream.sizes[i]! });
+      }
+      setEntries(stream, mergeEntries(entries));
+    }
+    this.late.clear();
+    if (writer) this.orphans.clear();
+  }
+
   private remove(stream: StreamState): void {
     stream.deleted = true;
     this.byId.delete(stream.id);
@@ -129,13 +245,121 @@ export class StreamTable {
 const ACKED = Promise.resolve();
 
 /** One index entry for a record holding `payloads`; returns the offset of the first. */
-function addRecords(stream: StreamState, payloads: readonly Buffer[], lsn: bigint): number {
+function addRecords(
+  stream: StreamState,
+  payloads: readonly Buffer[],
+  lsn: bigint,
+  size: number,
+): number {
   const first = stream.tail;
   stream.starts.push(first);
   stream.lsns.push(lsn);
+  stream.sizes.push(size);
+  stream.recordBytes += size;
   stream.tail += payloads.length;
   for (const p of payloads) stream.bytes += p.length;
   return first;
+}
+
+/**
+ * The entries of a copy record at `lsn`, each with the bytes it takes; the first also
+ * carries the record's own (the log's `overhead` and the copy frame's head).
+ */
+function copiedEntries(
+  entries: readonly CopiedEntry[],
+  lsn: bigint,
+  overhead: number,
+  each: (entry: IndexEntry) => void,
+): void {
+  let extra = overhead + COPY_HEAD;
+  for (const e of entries) {
+    each({ start: e.start, lsn, size: copiedEntrySize(e.payloads) + extra });
+    extra = 0;
+  }
+}
+
+/** By start; of two with the same start, the later copy (higher LSN). */
+function mergeEntries(entries: IndexEntry[]): IndexEntry[] {
+  entries.sort((a, b) => a.start - b.start || (a.lsn < b.lsn ? -1 : a.lsn > b.lsn ? 1 : 0));
+  const merged: IndexEntry[] = [];
+  for (const e of entries) {
+    if (merged.length > 0 && merged[merged.length - 1]!.start === e.start) merged.pop();
+    merged.push(e);
+  }
+  return merged;
+}
+
+function setEntries(stream: StreamState, entries: readonly IndexEntry[]): void {
+  stream.starts.length = 0;
+  stream.lsns.length = 0;
+  stream.sizes.length = 0;
+  stream.recordBytes = stream.baseBytes;
+  for (const e of entries) {
+    stream.starts.push(e.start);
+    stream.lsns.push(e.lsn);
+    stream.sizes.push(e.size);
+    stream.recordBytes += e.size;
+  }
+  stream.known = entries.length;
+}
+
+/** The index of the entry starting at `start`, or -1 (binary search; starts ascend). */
+function indexOfStart(starts: readonly number[], start: number): number {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >>> 1;
+    const at = starts[mid]!;
+    if (at === start) return mid;
+    if (at < start) low = mid + 1;
+    else high = mid - 1;
+  }
+  return -1;
+}
+
+/** What an image keeps of `stream`: its state as of the image's record, without its index. */
+export function imageOf(stream: StreamState): StreamImage {
+  return {
+    name: stream.name,
+    createdAt: stream.createdAt,
+    config: stream.config,
+    tail: stream.tail,
+    bytes: stream.bytes,
+    closed: stream.closing,
+    streamSeq: stream.streamSeq,
+    touchedAt: stream.touchedAt,
+    producers: [...stream.producers].map(([id, p]) => [
+      id,
+      p.epoch,
+      p.lastSeq,
+      [...p.results].map(([seq, r]) => [seq, r.first, r.tail]),
+    ]),
+  };
+}
+
+function streamFromImage(id: number, image: StreamImage, lsn: bigint, bytes: number) {
+  const stream = newStream(id, image.name, image.createdAt, image.config);
+  stream.createLsn = lsn;
+  stream.baseBytes = bytes;
+  stream.tail = image.tail;
+  stream.ackedTail = image.tail;
+  stream.bytes = image.bytes;
+  stream.closing = image.closed;
+  stream.closed = image.closed;
+  stream.streamSeq = image.streamSeq ?? undefined;
+  stream.touchedAt = image.touchedAt;
+  restoreProducers(stream, image.producers);
+  return stream;
+}
+
+export function restoreProducers(stream: StreamState, producers: StreamImage['producers']): void {
+  for (const [id, epoch, lastSeq, results] of producers) {
+    const state: ProducerState = { epoch, lastSeq, results: new Map() };
+    for (const [seq, first, tail] of results.slice(-PRODUCER_WINDOW)) {
+      state.results.set(seq, { first, tail, acked: ACKED });
+    }
+    stream.producers.set(id, state);
+  }
 }
 
 /**
@@ -175,6 +399,9 @@ export function newStream(id: number, name: string, createdAt: number, config: S
     touchedAt: createdAt,
     starts: [],
     lsns: [],
+    sizes: [],
+    baseBytes: 0,
+    recordBytes: 0,
     known: 0,
     producers: new Map(),
     ready: Promise.resolve(),
@@ -202,4 +429,48 @@ export function wake(stream: StreamState): void {
 
 export function isExpired(stream: StreamState, now: number): boolean {
   return stream.expiresAt !== undefined && now >= stream.expiresAt;
+}
+
+/** What `metadata` reports of a stream. */
+export function infoOf(stream: StreamState): StreamInfo {
+  return {
+    name: stream.name,
+    id: stream.id,
+    tail: stream.ackedTail,
+    bytes: stream.bytes,
+    createdAt: stream.createdAt,
+    expiresAt: stream.expiresAt,
+    closed: stream.closed,
+    contentType: stream.config.contentType,
+    metadata: stream.config.metadata ?? {},
+    producers: stream.producers.size,
+    streamSeq: stream.streamSeq,
+    touchedAt: stream.touchedAt,
+  };
+}
+
+/**
+ * Waits until `stream` may have changed, or `pollMs` passed (a reader in another process
+ * than the writer looks again then); aborting `signal` rejects with its reason.
+ */
+export function changeOf(
+  stream: StreamState,
+  signal: AbortSignal | undefined,
+  pollMs: number | undefined,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
+      stream.waiters.delete(done);
+      resolve();
+    };
+    const aborted = () => {
+      done();
+      reject(signal!.reason);
+    };
+    const timer = pollMs === undefined ? undefined : setTimeout(done, pollMs);
+    stream.waiters.add(done);
+    signal?.addEventListener('abort', aborted, { once: true });
+  });
 }

@@ -1,0 +1,215 @@
+import type { SegmentInfo, Wal } from '@walnut/wal';
+import {
+  COPY_HEAD,
+  type CopiedEntry,
+  copiedEntrySize,
+  decodeFrame,
+  type Frame,
+  Op,
+} from './frame.js';
+import { StreamRecordReader } from './record-reader.js';
+import { imageOf, isExpired, type StreamState, type StreamTable } from './table.js';
+
+/** Dead bytes allowed per live byte before an automatic compaction (decision 0717). */
+export const DEFAULT_MAX_WASTE = 1;
+/** The log's default segment size (the wal README's `segmentSize`). */
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+/** Copies held in memory before they are written, over all streams. */
+const PENDING_BYTES = 4 * 1024 * 1024;
+
+/** What the log's segments hold: what the streams need, and what they do not. */
+export interface SpaceReport {
+  /** Bytes of the log's segment files on disk. */
+  readonly logBytes: number;
+  /** Bytes of the records the streams that exist need (their framing in the log included). */
+  readonly liveBytes: number;
+  /** `logBytes - liveBytes`: deleted and expired streams' records, replaced copies, the rest. */
+  readonly deadBytes: number;
+  /** `liveBytes × (1 + maxWaste) + segmentSize`: what a compaction check keeps the log within. */
+  readonly boundBytes: number;
+}
+
+export interface CompactResult {
+  /** The records below it were copied forward (the first LSN of the segment then written). */
+  readonly belowLsn: bigint;
+  readonly streamsCopied: number;
+  /** Index entries (one per original append record) copied. */
+  readonly recordsCopied: number;
+  /** Bytes of the copy and image records written, their framing in the log included. */
+  readonly bytesCopied: number;
+  readonly segmentsDeleted: number;
+  readonly bytesReclaimed: number;
+}
+
+export function spaceReport(
+  table: StreamTable,
+  segments: readonly SegmentInfo[],
+  now: number,
+  maxWaste: number,
+  segmentSize: number,
+): SpaceReport {
+  let logBytes = 0;
+  for (const s of segments) logBytes += s.sizeBytes;
+  let liveBytes = 0;
+  for (const stream of table.all()) if (!isExpired(stream, now)) liveBytes += stream.recordBytes;
+  return {
+    logBytes,
+    liveBytes,
+    deadBytes: Math.max(0, logBytes - liveBytes),
+    boundBytes: liveBytes * (1 + maxWaste) + segmentSize,
+  };
+}
+
+/**
+ * The LSN below which a compaction copies: the first of the segment being written, so that
+ * every segment below it is sealed and goes once its live records are copied. Undefined
+ * when nothing lies below it.
+ */
+export function compactionBoundary(segments: readonly SegmentInfo[], floor: bigint) {
+  const open = segments.find((s) => !s.sealed) ?? segments[segments.length - 1];
+  return open === undefined || open.firstLsn <= floor ? undefined : open.firstLsn;
+}
+
+/** A stream's entries whose records lie below the boundary, and whether its base does. */
+export interface PlannedStream {
+  readonly stream: StreamState;
+  readonly entries: number[];
+  readonly image: boolean;
+}
+
+/**
+ * What to copy below `below`, taken with no call in flight (every entry's LSN known);
+ * undefined while one is not. Expired streams are dead: nothing of theirs is copied.
+ */
+export function planCompaction(
+  table: StreamTable,
+  below: bigint,
+  now: number,
+): PlannedStream[] | undefined {
+  const plan: PlannedStream[] = [];
+  for (const stream of table.all()) {
+    if (stream.known !== stream.lsns.length || stream.createLsn === 0n) return undefined;
+    if (isExpired(stream, now)) continue;
+    const entries: number[] = [];
+    for (let i = 0; i < stream.lsns.length; i++) if (stream.lsns[i]! < below) entries.push(i);
+    const image = stream.createLsn < below;
+    if (image || entries.length > 0) plan.push({ stream, entries, image });
+  }
+  return plan;
+}
+
+/** What the copier needs of the streams: reading a record, writing a frame. */
+export interface CopyHost {
+  /** The payload of record `lsn`; LSNs asked for ascend. */
+  read(lsn: bigint): Promise<Buffer>;
+  /**
+   * Writes `frame` of `stream` (an image is made by `frame()` as it is written, so it is
+   * the stream's state as of its own record) and applies it once it is in the log.
+   */
+  write(stream: StreamState, frame: () => Frame): Promise<number>;
+  readonly maxRecordSize: number;
+}
+
+/**
+ * Copies the planned entries forward, reading their records once each in LSN order and
+ * writing copy records of up to `maxRecordSize` bytes per stream, then an image of each
+ * stream whose base lies below the boundary. Resolves once all are in the log.
+ */
+export async function copyForward(
+  host: CopyHost,
+  plan: readonly PlannedStream[],
+): Promise<Pick<CompactResult, 'streamsCopied' | 'recordsCopied' | 'bytesCopied'>> {
+  const byLsn = new Map<bigint, { stream: StreamState; entries: number[] }>();
+  for (const { stream, entries } of plan) {
+    for (const i of entries) {
+      const lsn = stream.lsns[i]!;
+      const at = byLsn.get(lsn);
+      if (at === undefined) byLsn.set(lsn, { stream, entries: [i] });
+      else at.entries.push(i);
+    }
+  }
+  const writes: Promise<number>[] = [];
+  const pending = new Map<StreamState, { entries: CopiedEntry[]; bytes: number }>();
+  let pendingBytes = 0;
+  let recordsCopied = 0;
+  const flush = (stream: StreamState) => {
+    const copies = pending.get(stream);
+    if (copies === undefined) return;
+    pending.delete(stream);
+    pendingBytes -= copies.bytes;
+    const frame: Frame = { op: Op.COPY, streamId: stream.id, entries: copies.entries };
+    writes.push(host.write(stream, () => frame));
+  };
+  for (const lsn of [...byLsn.keys()].sort((a, b) => (a < b ? -1 : 1))) {
+    const { stream, entries } = byLsn.get(lsn)!;
+    if (stream.deleted) continue;
+    const inRecord = recordEntries(decodeFrame(await host.read(lsn), lsn));
+    for (const i of entries) {
+      const start = stream.starts[i]!;
+      const entry = inRecord.find((e) => e.start === start);
+      if (entry === undefined) throw new Error(`record ${lsn} holds no entry at ${start}`);
+      const size = copiedEntrySize(entry.payloads);
+      const held = pending.get(stream);
+      if (held !== undefined && COPY_HEAD + held.bytes + size > host.maxRecordSize) flush(stream);
+      const copies = pending.get(stream) ?? { entries: [], bytes: 0 };
+      pending.set(stream, copies);
+      copies.entries.push({ start, payloads: entry.payloads });
+      copies.bytes += size;
+      pendingBytes += size;
+      recordsCopied++;
+    }
+    if (pendingBytes > PENDING_BYTES) for (const stream of [...pending.keys()]) flush(stream);
+  }
+  for (const stream of [...pending.keys()]) flush(stream);
+  for (const { stream, image } of plan) {
+    if (image && !stream.deleted) {
+      const image = (): Frame => ({ op: Op.IMAGE, streamId: stream.id, image: imageOf(stream) });
+      writes.push(host.write(stream, image));
+    }
+  }
+  const sizes = await Promise.all(writes);
+  return {
+    streamsCopied: plan.filter((p) => !p.stream.deleted).length,
+    recordsCopied,
+    bytesCopied: sizes.reduce((sum, size) => sum + size, 0),
+  };
+}
+
+/** The index entries a record holds: an append's, a create's first records, a copy's. */
+export function recordEntries(frame: Frame): readonly CopiedEntry[] {
+  if (frame.op === Op.APPEND) return [{ start: frame.firstOffset, payloads: frame.payloads }];
+  if (frame.op === Op.CREATE) return [{ start: 0, payloads: frame.payloads }];
+  if (frame.op === Op.COPY) return frame.entries;
+  return [];
+}
+
+/** What a compaction needs of the streams. */
+export interface CompactionHost extends Omit<CopyHost, 'read'> {
+  readonly wal: Wal;
+  /** What to copy below `below`, taken with no call in flight (undefined: no such moment). */
+  plan(below: bigint): Promise<PlannedStream[] | undefined>;
+  /** Checkpoints, waits for the reads under way, and deletes what nothing needs. */
+  finish(): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
+}
+
+/**
+ * Copies the live records of the sealed segments forward, then has the host checkpoint and
+ * delete the segments (decision 0717).
+ */
+export async function compactLog(host: CompactionHost): Promise<CompactResult> {
+  // Under durability 'none' or 'interval' the segments are listed as far as written out.
+  await host.wal.flush();
+  const below = compactionBoundary(await host.wal.segments(), host.wal.floorLsn);
+  const plan = below === undefined ? undefined : await host.plan(below);
+  let copied = { streamsCopied: 0, recordsCopied: 0, bytesCopied: 0 };
+  if (plan !== undefined) {
+    const reader = new StreamRecordReader(host.wal);
+    try {
+      copied = await copyForward({ ...host, read: (lsn) => reader.read(lsn) }, plan);
+    } finally {
+      await reader.close();
+    }
+  }
+  const { segmentsDeleted, bytesReclaimed } = await host.finish();
+  return { belowLsn: below ?? 0n, ...copied, segmentsDeleted, bytesReclaimed };
+}
