@@ -66,3 +66,11 @@ export function notFound(name: string) {
     { stream: name },
   );
 }
+
+export function expired(name: string, expiresAt: number) {
+  return streamError(
+    StreamErrorCode.EXPIRED,
+    `stream "${name}" expired at ${new Date(expiresAt).toISOString()} and reads as absent; create it again to start anew`,
+    { stream: name, expiresAt },
+  );
+}

@@ -8,7 +8,7 @@ import {
   type SpaceReport,
   spaceReport,
 } from './compaction.js';
-import { notFound, StreamErrorCode, streamError } from './errors.js';
+import { expired, notFound, StreamErrorCode, streamError } from './errors.js';
 import {
   decodeFrame,
   encodeFrame,
@@ -589,12 +589,6 @@ export class Streams {
   }
 
   private checkNotExpired(stream: StreamState): void {
-    if (isExpired(stream, this.now())) {
-      throw streamError(
-        StreamErrorCode.EXPIRED,
-        `stream "${stream.name}" expired at ${new Date(stream.expiresAt!).toISOString()} and reads as absent; create it again to start anew`,
-        { stream: stream.name, expiresAt: stream.expiresAt },
-      );
-    }
+    if (isExpired(stream, this.now())) throw expired(stream.name, stream.expiresAt!);
   }
 }
