@@ -77,7 +77,7 @@ describe('compaction', () => {
       const retry = await again.append('keep', Buffer.from('k2'), {
         producer: { producerId: 'p', epoch: 3, seq: 1 },
       });
-      expect(retry).toEqual({ first: 2, tail: 3, duplicate: true });
+      expect(retry).toEqual({ first: 2, tail: 3, duplicate: true, producerSeq: 1 });
       await expect(again.read('old')).rejects.toMatchObject({ code: StreamErrorCode.NOT_FOUND });
       expect((await again.create('newer')).info.id).toBeGreaterThan(info.id);
       await again.delete('newer');
