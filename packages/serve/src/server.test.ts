@@ -49,6 +49,29 @@ describe('serve, safe by default', () => {
     expect(head.headers.get('stream-next-offset')).toBe('0000000000000000_0000000000000000');
   });
 
+  it('refuses a chunked body once it passes the limit, and appends nothing', async () => {
+    const { url } = await start(newDir(), { maxBodyBytes: 1024 });
+    const stream = `${url}/v1/stream/big`;
+    await fetch(stream, { method: 'PUT', headers: text });
+    // A stream body has no content-length: it goes chunked, and the limit is met mid-way.
+    const chunks = ['x'.repeat(600), 'x'.repeat(600)];
+    const refused = await fetch(stream, {
+      method: 'POST',
+      headers: text,
+      body: new ReadableStream({
+        pull(controller) {
+          const chunk = chunks.shift();
+          if (chunk === undefined) controller.close();
+          else controller.enqueue(new TextEncoder().encode(chunk));
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(refused.status).toBe(413);
+    const head = await fetch(stream, { method: 'HEAD' });
+    expect(head.headers.get('stream-next-offset')).toBe('0000000000000000_0000000000000000');
+  });
+
   it('drops a client that does not finish its headers within headersTimeoutMs', async () => {
     const { url } = await start(newDir(), { headersTimeoutMs: 300 });
     const socket = connect(Number(new URL(url).port), '127.0.0.1');

@@ -256,6 +256,7 @@ describe('deleting', () => {
     expect(await s.delete('a')).toBe(true);
     expect(await s.delete('a')).toBe(false);
     expect(s.list()).toEqual([]);
+    expect(s.has('a')).toBe(false);
     await expect(s.read('a')).rejects.toEqual(code(StreamErrorCode.NOT_FOUND));
     await s.create('a');
     await s.append('a', b('new'));
@@ -278,6 +279,7 @@ describe('expiry', () => {
     expect(s.metadata('ttl').expiresAt).toBe(1_000_100);
     now += 100;
     expect(s.list()).toEqual(['at']);
+    expect([s.has('ttl'), s.has('at')]).toEqual([false, true]);
     await expect(s.read('ttl')).rejects.toEqual(code(StreamErrorCode.EXPIRED));
     await expect(s.append('ttl', b('y'))).rejects.toEqual(code(StreamErrorCode.EXPIRED));
     expect((await s.create('ttl')).created).toBe(true);

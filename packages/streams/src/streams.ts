@@ -138,8 +138,8 @@ export class Streams {
       payloads,
       Buffer.byteLength(name) + JSON.stringify(wanted).length,
     );
-    const existing = this.table.byName.get(name);
-    if (existing !== undefined && !isExpired(existing, this.now())) {
+    const existing = this.table.existing(name, this.now());
+    if (existing !== undefined) {
       if (!sameConfig(existing.config, wanted)) {
         throw streamError(
           StreamErrorCode.CONFLICT,
@@ -272,8 +272,8 @@ export class Streams {
   private async deleteNow(name: string): Promise<boolean> {
     this.checkUsable();
     checkName('stream name', name);
-    const stream = this.table.byName.get(name);
-    if (stream === undefined || isExpired(stream, this.now())) return false;
+    const stream = this.table.existing(name, this.now());
+    if (stream === undefined) return false;
     const frame: Frame = { op: Op.DELETE, streamId: stream.id };
     const written = this.write(encodeFrame(frame));
     this.table.apply(frame, 0n, undefined);
@@ -300,10 +300,13 @@ export class Streams {
   /** The names of the streams that exist (neither deleted nor expired), sorted. */
   list(): string[] {
     const now = this.now();
-    return [...this.table.byName.values()]
-      .filter((s) => !isExpired(s, now))
-      .map((s) => s.name)
-      .sort();
+    return [...this.table.byName.keys()].filter((name) => this.table.existing(name, now)).sort();
+  }
+
+  /** Whether stream `name` exists (neither deleted nor expired), without `metadata`'s error. */
+  has(name: string): boolean {
+    checkName('stream name', name);
+    return this.table.existing(name, this.now()) !== undefined;
   }
 
   metadata(name: string): StreamInfo {

@@ -97,6 +97,12 @@ export class StreamTable {
     return this.byId.get(id);
   }
 
+  /** The stream named `name` unless it was deleted or has expired by `now`. */
+  existing(name: string, now: number): StreamState | undefined {
+    const stream = this.byName.get(name);
+    return stream === undefined || isExpired(stream, now) ? undefined : stream;
+  }
+
   /** Every stream, live or expired (a checkpoint keeps them all). */
   all(): IterableIterator<StreamState> {
     return this.byId.values();
