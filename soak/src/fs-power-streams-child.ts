@@ -8,13 +8,14 @@
  *
  *   ack P SEQ FIRST DUP      an append of producer P resolved (DUP 1: as a duplicate)
  *   created NAME             a create resolved (create step)
- *   put NAME OFFSET CRC      an append of one payload to NAME resolved (create, compaction)
+ *   put NAME OFFSET CRC      an append of one payload to NAME resolved (create)
  *   deleting NAME            a delete was called (it may or may not survive a cut)
  *   deleted NAME             it resolved
  *   expires NAME AT          a stream expiring at AT (ms) was created
  *   checkpoint LSN           a checkpoint resolved
  *   kcreated / kput / kdeleting / kdeleted / kcheckpoint   the same, in the compaction log
- *   reclaimed SEGMENTS       a reclaim resolved
+ *   reclaimed SEGMENTS       a reclaim resolved (expiry)
+ *   compacted RECORDS SEGMENTS   a compaction resolved: records copied, segments deleted
  *
  * When the power cut strikes, the next operation fails (EIO): the child ends with what it
  * had acknowledged. Usage: node fs-power-streams-child.js '<json StreamsStepConfig>'
@@ -118,9 +119,10 @@ async function checkpointOften(): Promise<void> {
 }
 
 /**
- * In the churn log: the older cycles' streams deleted, a stream filled over two segments and
- * deleted once a newer one exists, then a checkpoint and a reclaim of the segments below the
- * newer stream's create.
+ * In the churn log: the older cycles' streams deleted; a survivor with records below and
+ * above those of a stream filled over two segments and then deleted; a checkpoint, and a
+ * compaction that copies the survivor's records forward out of the dead stream's segments
+ * (same offsets) and deletes those segments.
  */
 async function compact(): Promise<void> {
   const churn = await Streams.open(config.churnDir, {
@@ -128,14 +130,16 @@ async function compact(): Promise<void> {
     storageIo: config.backend,
     checkpointEvery: 0,
   });
+  const create = async (name: string) => {
+    await churn.create(name);
+    say(`kcreated ${name}`);
+  };
   const remove = async (name: string) => {
     say(`kdeleting ${name}`);
     await churn.delete(name);
     say(`kdeleted ${name}`);
   };
-  const fill = async (name: string, records: number) => {
-    await churn.create(name);
-    say(`kcreated ${name}`);
+  const put = async (name: string, records: number) => {
     for (let i = 0; i < records; i += IN_FLIGHT) {
       await Promise.all(
         Array.from({ length: IN_FLIGHT }, async (_, k) => {
@@ -147,12 +151,16 @@ async function compact(): Promise<void> {
     }
   };
   for (const old of config.churnLive) await remove(old);
-  await fill(`k${cycle}-old`, 120);
-  await fill(`k${cycle}`, 20);
-  await remove(`k${cycle}-old`);
+  const [kept, dead] = [`k${cycle}`, `k${cycle}-old`];
+  await create(kept);
+  await put(kept, 8);
+  await create(dead);
+  await put(dead, 120);
+  await put(kept, 12);
+  await remove(dead);
   say(`kcheckpoint ${await churn.checkpoint()}`);
-  const { segmentsDeleted } = await churn.reclaim();
-  say(`reclaimed ${segmentsDeleted}`);
+  const { recordsCopied, segmentsDeleted } = await churn.compact();
+  say(`compacted ${recordsCopied} ${segmentsDeleted}`);
   await churn.shutdown();
 }
 

@@ -40,8 +40,10 @@ export interface FsStreamsTally {
   lost: number;
   /** A producer append found twice in its stream. */
   duplicates: number;
-  /** Segments the children's reclaims deleted. */
+  /** Segments the children's reclaims and compactions deleted. */
   segmentsReclaimed: number;
+  /** Records the compactions copied forward. */
+  recordsCopied: number;
   violations: string[];
 }
 
@@ -89,8 +91,9 @@ const freshLog = (): LogExpectations => ({
 /**
  * Power cuts at the file-system boundary under `@walnut/streams`: each cycle mounts crashfs
  * over two streams logs and runs one step in a child (append, create, delete, expiry,
- * checkpoint or compaction — the last deletes old streams of its own log and reclaims their
- * segments), always beside four idempotent producers that resend every append the parent
+ * checkpoint or compaction — the last, in a log of its own, deletes a stream whose records
+ * lie between a survivor's and compacts: the survivor's are copied forward, the segments
+ * deleted), always beside four idempotent producers that resend every append the parent
  * never saw acknowledged. Power is cut after a random number of changing operations (or at
  * the end); then both logs are reopened here with the other storage backend and held to
  * every acknowledgement: no acknowledged append, put, create or checkpoint lost, no
@@ -110,6 +113,7 @@ export async function runFsPowerStreams(options: FsStreamsOptions): Promise<FsSt
     lost: 0,
     duplicates: 0,
     segmentsReclaimed: 0,
+    recordsCopied: 0,
     violations: [],
   };
   const backing = join(options.workDir, 'fs-streams');
@@ -226,7 +230,10 @@ function takeIn(lines: readonly string[], expect: Expectations, tally: FsStreams
       log.checkpointAcked = Math.max(log.checkpointAcked, Number(a));
     } else if (what === 'expires') expect.expires.set(a!, Number(b));
     else if (what === 'reclaimed') tally.segmentsReclaimed += Number(a);
-    else continue;
+    else if (what === 'compacted') {
+      tally.recordsCopied += Number(a);
+      tally.segmentsReclaimed += Number(b);
+    } else continue;
     tally.acknowledged++;
   }
 }
