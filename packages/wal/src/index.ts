@@ -36,7 +36,7 @@ export {
   type WalRetentionMessage,
   type WalRollbackMessage,
 } from './internal/channels.js';
-export { TAIL_POLL_MS, type TailOptions } from './internal/read-side.js';
+export { TAIL_POLL_MS, type TailOptions } from './internal/read/read-side.js';
 export type { Backpressure, Durability, WalOptions } from './options.js';
 export {
   type PortableContent,

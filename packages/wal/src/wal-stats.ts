@@ -2,7 +2,7 @@ import { jsonReady } from '@walnut/codec';
 import type { RecoveryReport } from '@walnut/segmented';
 import type { LogEngine } from './engine.js';
 import type { BackendInfo } from './internal/channels.js';
-import type { LatencyHistogram } from './internal/latency-histogram.js';
+import type { LatencyHistogram } from './internal/commit/latency-histogram.js';
 import type { Durability } from './options.js';
 import type { RetentionStats } from './retention/retention.js';
 

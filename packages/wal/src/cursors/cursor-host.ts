@@ -1,6 +1,6 @@
 import type { WalRecord } from '@walnut/codec';
 import type { StorageIo } from '@walnut/storage-io';
-import type { TailOptions, TailPosition } from '../internal/read-side.js';
+import type { TailOptions, TailPosition } from '../internal/read/read-side.js';
 
 /** What cursors ask of their Wal. */
 export interface CursorHost {

@@ -1,6 +1,10 @@
 import { badArgument, type WalRecord } from '@walnut/codec';
 import type { IoLock } from '@walnut/storage-io';
-import { checkTailOptions, type TailOptions, type TailPosition } from '../internal/read-side.js';
+import {
+  checkTailOptions,
+  type TailOptions,
+  type TailPosition,
+} from '../internal/read/read-side.js';
 import type { CommitRounds } from './commit-rounds.js';
 import {
   commitBelowFloorError,

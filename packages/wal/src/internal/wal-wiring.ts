@@ -5,15 +5,15 @@ import { CursorRegistry } from '../cursors/cursor-registry.js';
 import type { LogEngine } from '../engine.js';
 import type { WalRuntimeOptions } from '../options.js';
 import type { WalCounters } from '../wal-stats.js';
-import { AppendQueue } from './append-queue.js';
-import { FailureHandling } from './failure-handling.js';
-import type { GroupCommit } from './group-commit.js';
-import type { LatencyHistogram } from './latency-histogram.js';
-import { ReadSide } from './read-side.js';
+import { AppendQueue } from './append/append-queue.js';
+import type { GroupCommit } from './commit/group-commit.js';
+import type { LatencyHistogram } from './commit/latency-histogram.js';
+import { FailureHandling } from './lifecycle/failure-handling.js';
+import { Shutdown } from './lifecycle/shutdown.js';
+import { CutRun } from './lifecycle/suffix-cut.js';
+import { WalStatus } from './lifecycle/wal-status.js';
+import { ReadSide } from './read/read-side.js';
 import { closedError } from './refusals.js';
-import { Shutdown } from './shutdown.js';
-import { CutRun } from './suffix-cut.js';
-import { WalStatus } from './wal-status.js';
 
 /** The parts of a Wal (docs/decisions/0620-wal-seams.md). */
 export interface WalParts {

@@ -2,14 +2,14 @@
 // inline cache and the getter (~150 instructions per append, perf stat); the import is a constant.
 import { performance } from 'node:perf_hooks';
 import { WalError, WalErrorCode } from '@walnut/codec';
-import type { LogEngine } from '../engine.js';
-import type { Backpressure, Durability } from '../options.js';
-import type { WalCounters } from '../wal-stats.js';
+import type { LogEngine } from '../../engine.js';
+import type { Backpressure, Durability } from '../../options.js';
+import type { WalCounters } from '../../wal-stats.js';
+import { CommitWaiters } from '../commit/commit-waiters.js';
+import { GroupCommit } from '../commit/group-commit.js';
+import type { LatencyHistogram } from '../commit/latency-histogram.js';
+import { closedError, poisonedError } from '../refusals.js';
 import { BlockedAppends, type BlockedWork } from './blocked-appends.js';
-import { CommitWaiters } from './commit-waiters.js';
-import { GroupCommit } from './group-commit.js';
-import type { LatencyHistogram } from './latency-histogram.js';
-import { closedError, poisonedError } from './refusals.js';
 import { SettleMarks } from './settle-marks.js';
 
 /** Queue bytes settle in steps of at most this much as writes complete (outside 'sync'). */

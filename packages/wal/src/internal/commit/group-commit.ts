@@ -1,6 +1,6 @@
-import type { LogEngine } from '../engine.js';
-import type { Durability } from '../options.js';
-import type { WalCounters } from '../wal-stats.js';
+import type { LogEngine } from '../../engine.js';
+import type { Durability } from '../../options.js';
+import type { WalCounters } from '../../wal-stats.js';
 
 /** What group commit asks of the Wal's append queue. */
 export interface CommitQueue {

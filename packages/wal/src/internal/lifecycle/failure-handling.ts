@@ -1,11 +1,11 @@
 import { isWalError, WalError, WalErrorCode } from '@walnut/codec';
-import type { LogEngine } from '../engine.js';
-import type { Durability } from '../options.js';
-import type { WalCounters } from '../wal-stats.js';
-import type { AppendQueue } from './append-queue.js';
-import { channels } from './channels.js';
+import type { LogEngine } from '../../engine.js';
+import type { Durability } from '../../options.js';
+import type { WalCounters } from '../../wal-stats.js';
+import type { AppendQueue } from '../append/append-queue.js';
+import { channels } from '../channels.js';
+import { poisonedError, withRetryable } from '../refusals.js';
 import { outcomeUnknown } from './outcome-unknown.js';
-import { poisonedError, withRetryable } from './refusals.js';
 import type { WalStatus } from './wal-status.js';
 
 /** What failure handling acts on. */

@@ -1,10 +1,10 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
-import type { LogEngine } from '../engine.js';
-import type { Durability } from '../options.js';
-import type { AppendQueue } from './append-queue.js';
+import type { LogEngine } from '../../engine.js';
+import type { Durability } from '../../options.js';
+import type { AppendQueue } from '../append/append-queue.js';
+import { closedError } from '../refusals.js';
 import { drainWithin } from './drain-within.js';
 import { outcomeUnknown } from './outcome-unknown.js';
-import { closedError } from './refusals.js';
 import type { WalStatus } from './wal-status.js';
 
 /** What a Wal's shutdown and close act on. */

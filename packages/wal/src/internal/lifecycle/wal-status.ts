@@ -1,5 +1,5 @@
 import type { WalError } from '@walnut/codec';
-import type { WalState } from '../wal-stats.js';
+import type { WalState } from '../../wal-stats.js';
 import {
   closedError,
   closingError,
@@ -7,7 +7,7 @@ import {
   notOpenError,
   poisonedError,
   readOnlyError,
-} from './refusals.js';
+} from '../refusals.js';
 
 /**
  * Where a Wal is in its life and whether a failure poisoned it: what every call checks

@@ -1,9 +1,9 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import type { SuffixCuts, TruncateAfterResult } from '@walnut/segmented';
-import type { LogEngine } from '../engine.js';
-import type { AppendQueue } from './append-queue.js';
+import type { LogEngine } from '../../engine.js';
+import type { AppendQueue } from '../append/append-queue.js';
+import { cuttingError, isUsageError } from '../refusals.js';
 import type { FailureHandling } from './failure-handling.js';
-import { cuttingError, isUsageError } from './refusals.js';
 import type { WalStatus } from './wal-status.js';
 
 /** What a Wal's truncateAfter acts on. */

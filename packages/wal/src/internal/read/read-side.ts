@@ -8,9 +8,9 @@ import {
   type WalRecord,
 } from '@walnut/codec';
 import type { SuffixCuts } from '@walnut/segmented';
-import type { LogEngine, SegmentOpener } from '../engine.js';
-import { RecordIterator, WalRecordSource } from '../read-records.js';
-import { closedError, tailBelowFloorError } from './refusals.js';
+import type { LogEngine, SegmentOpener } from '../../engine.js';
+import { RecordIterator, WalRecordSource } from '../../read-records.js';
+import { closedError, tailBelowFloorError } from '../refusals.js';
 
 /**
  * How often a read-only Wal's `tail()` looks for what a writer appended: a few small reads

@@ -1,5 +1,5 @@
 import { describeValue, isBytes, WalError, WalErrorCode } from '@walnut/codec';
-import { textAdvice } from './refusals.js';
+import { textAdvice } from '../refusals.js';
 
 /**
  * The payload bytes of `appendMany`'s list, for the queue's bound; WAL_BAD_ARGUMENT for
