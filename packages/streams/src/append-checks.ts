@@ -2,9 +2,31 @@ import { WalError, WalErrorCode } from '@walnut/wal';
 import { StreamErrorCode, streamError } from './errors.js';
 import { appendOverhead, type ProducerStamp } from './frame.js';
 import { checkName } from './names.js';
+import { type Offset, parseOffset } from './offsets.js';
 import type { StreamState } from './table.js';
 
 // The checks of an append's arguments, before anything is written.
+
+/** The stream takes appends, and its tail is `expectedTail` if one is given. */
+export function checkOpenAt(stream: StreamState, expectedTail: Offset | undefined): void {
+  const { name, tail } = stream;
+  if (stream.closing) {
+    throw streamError(
+      StreamErrorCode.CLOSED,
+      `stream "${name}" is closed and takes no more appends; create another stream`,
+      { stream: name, tail },
+    );
+  }
+  if (expectedTail === undefined) return;
+  const expected = parseOffset(expectedTail);
+  if (expected !== tail) {
+    throw streamError(
+      StreamErrorCode.OFFSET_MISMATCH,
+      `stream "${name}" has tail ${tail}, not ${expected}; nothing was written: read what was appended since, then append with expectedTail ${tail}`,
+      { stream: name, tail, expectedTail: expected },
+    );
+  }
+}
 
 /** A `streamSeq` must sort above the stream's last one (byte-wise, as the protocol compares). */
 export function checkStreamSeq(stream: StreamState, seq: string): void {

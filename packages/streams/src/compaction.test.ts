@@ -130,6 +130,46 @@ describe('compaction', () => {
     await again.shutdown();
   });
 
+  it('leaves a stream whose image would pass maxRecordSize where it is, and breaks nothing', async () => {
+    const dir = tempDir();
+    const options = { segmentSize: SEGMENT, checkpointEvery: 0, maxRecordSize: 4096 };
+    const s = await Streams.open(dir, options);
+    await s.create('early');
+    await s.append('early', Buffer.from('e0'));
+    await s.create('old');
+    for (let i = 0; i < 30; i++) await s.append('old', kib('o'));
+    await s.create('crowd');
+    // 200 producers' state makes an image of about 7 KiB.
+    for (let p = 0; p < 200; p++) {
+      await s.append('crowd', Buffer.from(`c${p}`), {
+        producer: { producerId: `producer-${p}`, epoch: 0, seq: 0 },
+      });
+    }
+    await s.delete('old');
+    const done = await s.compact();
+    expect(done.streamsTooLarge).toEqual(['crowd']);
+    // Below crowd's create, early's record was copied forward and old's segments deleted.
+    expect(done.recordsCopied).toBe(1);
+    expect(done.segmentsDeleted).toBeGreaterThan(0);
+    const crowd = Array.from({ length: 200 }, (_, p) => `c${p}`);
+    await s.append('crowd', Buffer.from('after'));
+    expect(await all(s, 'early')).toEqual(['e0']);
+    expect(await all(s, 'crowd')).toEqual([...crowd, 'after']);
+    await s.shutdown();
+
+    const again = await Streams.open(dir, options);
+    expect(await all(again, 'crowd')).toEqual([...crowd, 'after']);
+    // A retry of a producer's append is still known for a duplicate.
+    const retry = await again.append('crowd', Buffer.from('c7'), {
+      producer: { producerId: 'producer-7', epoch: 0, seq: 0 },
+    });
+    expect(retry).toMatchObject({ first: 7, duplicate: true });
+    await again.delete('crowd');
+    expect((await again.compact()).streamsTooLarge).toEqual([]);
+    expect(await all(again, 'early')).toEqual(['e0']);
+    await again.shutdown();
+  });
+
   it('refuses a maxWaste that is not a number above 0', async () => {
     for (const maxWaste of [0, -1, Number.NaN, '1' as unknown as number]) {
       await expect(Streams.open(tempDir(), { maxWaste })).rejects.toMatchObject({

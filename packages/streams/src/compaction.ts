@@ -4,6 +4,7 @@ import {
   type CopiedEntry,
   copiedEntrySize,
   decodeFrame,
+  encodeFrame,
   type Frame,
   Op,
 } from './frame.js';
@@ -39,6 +40,11 @@ export interface CompactResult {
   readonly bytesCopied: number;
   readonly segmentsDeleted: number;
   readonly bytesReclaimed: number;
+  /**
+   * Streams a copy or image of which would have been larger than `maxRecordSize` (an image
+   * holds the producers' state): not written, so their records keep their segments.
+   */
+  readonly streamsTooLarge: readonly string[];
 }
 
 export function spaceReport(
@@ -77,25 +83,52 @@ export interface PlannedStream {
   readonly image: boolean;
 }
 
+export interface CompactionPlan {
+  /** The boundary asked for, or the base of the lowest stream too large to image. */
+  readonly below: bigint;
+  readonly streams: PlannedStream[];
+  /** Streams whose image would be larger than `maxRecordSize` (their producers' state). */
+  readonly tooLarge: string[];
+}
+
+/** The image record of `stream` now, and whether the log would take it. */
+export function imageFits(stream: StreamState, maxRecordSize: number): boolean {
+  const frame: Frame = { op: Op.IMAGE, streamId: stream.id, image: imageOf(stream) };
+  return encodeFrame(frame).length <= maxRecordSize;
+}
+
 /**
- * What to copy below `below`, taken with no call in flight (every entry's LSN known);
- * undefined while one is not. Expired streams are dead: nothing of theirs is copied.
+ * What to copy below `asked`, taken with no call in flight (every entry's LSN known);
+ * undefined while one is not. Expired streams are dead: nothing of theirs is copied. A
+ * stream whose base lies below and whose image would not fit in a record lowers the
+ * boundary to that base: what lies above it cannot be freed while the base stays.
  */
 export function planCompaction(
   table: StreamTable,
-  below: bigint,
+  asked: bigint,
   now: number,
-): PlannedStream[] | undefined {
-  const plan: PlannedStream[] = [];
+  maxRecordSize: number,
+): CompactionPlan | undefined {
+  let below = asked;
+  const tooLarge: string[] = [];
+  const live: StreamState[] = [];
   for (const stream of table.all()) {
     if (stream.known !== stream.lsns.length || stream.createLsn === 0n) return undefined;
     if (isExpired(stream, now)) continue;
+    live.push(stream);
+    if (stream.createLsn < asked && !imageFits(stream, maxRecordSize)) {
+      tooLarge.push(stream.name);
+      if (stream.createLsn < below) below = stream.createLsn;
+    }
+  }
+  const streams: PlannedStream[] = [];
+  for (const stream of live) {
     const entries: number[] = [];
     for (let i = 0; i < stream.lsns.length; i++) if (stream.lsns[i]! < below) entries.push(i);
     const image = stream.createLsn < below;
-    if (image || entries.length > 0) plan.push({ stream, entries, image });
+    if (image || entries.length > 0) streams.push({ stream, entries, image });
   }
-  return plan;
+  return { below, streams, tooLarge: tooLarge.sort() };
 }
 
 /** What the copier needs of the streams: reading a record, writing a frame. */
@@ -104,9 +137,10 @@ export interface CopyHost {
   read(lsn: bigint): Promise<Buffer>;
   /**
    * Writes `frame` of `stream` (an image is made by `frame()` as it is written, so it is
-   * the stream's state as of its own record) and applies it once it is in the log.
+   * the stream's state as of its own record) and applies it once it is in the log; its
+   * bytes, or undefined when it is larger than `maxRecordSize` and was not written.
    */
-  write(stream: StreamState, frame: () => Frame): Promise<number>;
+  write(stream: StreamState, frame: () => Frame): Promise<number | undefined>;
   readonly maxRecordSize: number;
 }
 
@@ -118,7 +152,9 @@ export interface CopyHost {
 export async function copyForward(
   host: CopyHost,
   plan: readonly PlannedStream[],
-): Promise<Pick<CompactResult, 'streamsCopied' | 'recordsCopied' | 'bytesCopied'>> {
+): Promise<
+  Pick<CompactResult, 'streamsCopied' | 'recordsCopied' | 'bytesCopied' | 'streamsTooLarge'>
+> {
   const byLsn = new Map<bigint, { stream: StreamState; entries: number[] }>();
   for (const { stream, entries } of plan) {
     for (const i of entries) {
@@ -129,6 +165,14 @@ export async function copyForward(
     }
   }
   const writes: Promise<number>[] = [];
+  const tooLarge = new Set<string>();
+  const write = (stream: StreamState, frame: () => Frame) =>
+    writes.push(
+      host.write(stream, frame).then((bytes) => {
+        if (bytes === undefined) tooLarge.add(stream.name);
+        return bytes ?? 0;
+      }),
+    );
   const pending = new Map<StreamState, { entries: CopiedEntry[]; bytes: number }>();
   let pendingBytes = 0;
   let recordsCopied = 0;
@@ -138,7 +182,7 @@ export async function copyForward(
     pending.delete(stream);
     pendingBytes -= copies.bytes;
     const frame: Frame = { op: Op.COPY, streamId: stream.id, entries: copies.entries };
-    writes.push(host.write(stream, () => frame));
+    write(stream, () => frame);
   };
   for (const lsn of [...byLsn.keys()].sort((a, b) => (a < b ? -1 : 1))) {
     const { stream, entries } = byLsn.get(lsn)!;
@@ -164,7 +208,7 @@ export async function copyForward(
   for (const { stream, image } of plan) {
     if (image && !stream.deleted) {
       const image = (): Frame => ({ op: Op.IMAGE, streamId: stream.id, image: imageOf(stream) });
-      writes.push(host.write(stream, image));
+      write(stream, image);
     }
   }
   const sizes = await Promise.all(writes);
@@ -172,6 +216,7 @@ export async function copyForward(
     streamsCopied: plan.filter((p) => !p.stream.deleted).length,
     recordsCopied,
     bytesCopied: sizes.reduce((sum, size) => sum + size, 0),
+    streamsTooLarge: [...tooLarge].sort(),
   };
 }
 
@@ -187,7 +232,7 @@ export function recordEntries(frame: Frame): readonly CopiedEntry[] {
 export interface CompactionHost extends Omit<CopyHost, 'read'> {
   readonly wal: Wal;
   /** What to copy below `below`, taken with no call in flight (undefined: no such moment). */
-  plan(below: bigint): Promise<PlannedStream[] | undefined>;
+  plan(below: bigint): Promise<CompactionPlan | undefined>;
   /** Checkpoints, waits for the reads under way, and deletes what nothing needs. */
   finish(): Promise<{ segmentsDeleted: number; bytesReclaimed: number }>;
 }
@@ -201,15 +246,27 @@ export async function compactLog(host: CompactionHost): Promise<CompactResult> {
   await host.wal.flush();
   const below = compactionBoundary(await host.wal.segments(), host.wal.floorLsn);
   const plan = below === undefined ? undefined : await host.plan(below);
-  let copied = { streamsCopied: 0, recordsCopied: 0, bytesCopied: 0 };
+  let copied = {
+    streamsCopied: 0,
+    recordsCopied: 0,
+    bytesCopied: 0,
+    streamsTooLarge: [] as readonly string[],
+  };
   if (plan !== undefined) {
     const reader = new StreamRecordReader(host.wal);
     try {
-      copied = await copyForward({ ...host, read: (lsn) => reader.read(lsn) }, plan);
+      copied = await copyForward({ ...host, read: (lsn) => reader.read(lsn) }, plan.streams);
     } finally {
       await reader.close();
     }
   }
   const { segmentsDeleted, bytesReclaimed } = await host.finish();
-  return { belowLsn: below ?? 0n, ...copied, segmentsDeleted, bytesReclaimed };
+  const tooLarge = [...new Set([...(plan?.tooLarge ?? []), ...copied.streamsTooLarge])].sort();
+  return {
+    belowLsn: plan?.below ?? below ?? 0n,
+    ...copied,
+    streamsTooLarge: tooLarge,
+    segmentsDeleted,
+    bytesReclaimed,
+  };
 }

@@ -1,5 +1,11 @@
 import { TAIL_POLL_MS, Wal, WalError, WalErrorCode } from '@walnut/wal';
-import { checkSize, checkStamp, checkStreamSeq, payloadList } from './append-checks.js';
+import {
+  checkOpenAt,
+  checkSize,
+  checkStamp,
+  checkStreamSeq,
+  payloadList,
+} from './append-checks.js';
 import { CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import {
   type CompactResult,
@@ -59,6 +65,8 @@ export class Streams {
   private sinceCheckpoint = 0;
   private checkpointing: Promise<bigint | undefined> | undefined;
   private compacting: Promise<CompactResult> | undefined;
+  /** Streams too large to image: while one exists, the log stays over its bound. */
+  private pinnedBy: StreamState[] = [];
   /** The automatic checkpoint, reclaim and compaction check under way. */
   private upkeep: Promise<void> | undefined;
   /** Reads under way: a compaction deletes the records they may still look for after them. */
@@ -69,17 +77,10 @@ export class Streams {
   private shut = false;
   private broken: unknown;
 
-  private readonly clock: () => number;
-  private readonly maxRecordSize: number;
-  private readonly checkpointEvery: number;
-
   private constructor(
     private readonly wal: Wal,
     private readonly space: StreamsSettings,
   ) {
-    this.clock = space.clock;
-    this.maxRecordSize = space.maxRecordSize;
-    this.checkpointEvery = space.checkpointEvery;
     this.table = new StreamTable(space.overhead);
   }
 
@@ -132,7 +133,7 @@ export class Streams {
     const wanted = checkConfig(config);
     const payloads = initial.payloads === undefined ? [] : payloadList(initial.payloads);
     checkSize(
-      this.maxRecordSize,
+      this.space.maxRecordSize,
       name,
       undefined,
       payloads,
@@ -195,27 +196,11 @@ export class Streams {
         const original = judgeProducer(name, stream.producers.get(producer.producerId), producer);
         if (original !== undefined) return original;
       }
-      if (stream.closing) {
-        throw streamError(
-          StreamErrorCode.CLOSED,
-          `stream "${name}" is closed and takes no more appends; create another stream`,
-          { stream: name, tail: stream.tail },
-        );
-      }
-      if (options.expectedTail !== undefined) {
-        const expected = parseOffset(options.expectedTail);
-        if (expected !== stream.tail) {
-          throw streamError(
-            StreamErrorCode.OFFSET_MISMATCH,
-            `stream "${name}" has tail ${stream.tail}, not ${expected}; nothing was written: read what was appended since, then append with expectedTail ${stream.tail}`,
-            { stream: name, tail: stream.tail, expectedTail: expected },
-          );
-        }
-      }
+      checkOpenAt(stream, options.expectedTail);
       const streamSeq = options.streamSeq;
       if (streamSeq !== undefined) checkStreamSeq(stream, streamSeq);
       checkSize(
-        this.maxRecordSize,
+        this.space.maxRecordSize,
         name,
         producer,
         list,
@@ -451,9 +436,12 @@ export class Streams {
   private compactNow(): Promise<CompactResult> {
     return compactLog({
       wal: this.wal,
-      maxRecordSize: this.maxRecordSize,
+      maxRecordSize: this.space.maxRecordSize,
       // Every LSN below `below` was handed out already: once none is in flight, all are known.
-      plan: (below) => this.quiesced(() => planCompaction(this.table, below, this.now())),
+      plan: (below) =>
+        this.quiesced(() =>
+          planCompaction(this.table, below, this.now(), this.space.maxRecordSize),
+        ),
       write: (stream, make) => this.writeCopy(stream, make),
       finish: async () => {
         // The index points at the copies once the checkpoint says so; reads that may still
@@ -466,11 +454,13 @@ export class Streams {
   }
 
   /** Writes a compaction's copy or image of `stream`, applied once in the log; its bytes. */
-  private writeCopy(stream: StreamState, make: () => Frame): Promise<number> {
+  private writeCopy(stream: StreamState, make: () => Frame): Promise<number | undefined> {
     return this.gate.admit(async () => {
       if (this.table.get(stream.id) !== stream) return 0;
       const frame = make();
       const payload = encodeFrame(frame);
+      // The log would refuse it (and the streams break); left out, its records pin their segments.
+      if (payload.length > this.space.maxRecordSize) return undefined;
       const lsn = await this.write(payload, false);
       // A stream deleted meanwhile stays deleted: the copy only moved its records.
       if (this.table.get(stream.id) === stream) {
@@ -494,7 +484,8 @@ export class Streams {
   /** Takes a checkpoint once enough calls were made since the last. */
   private settled(): void {
     this.pending--;
-    if (this.checkpointEvery === 0 || this.sinceCheckpoint < this.checkpointEvery) return;
+    if (this.space.checkpointEvery === 0 || this.sinceCheckpoint < this.space.checkpointEvery)
+      return;
     // A failed checkpoint costs only a longer open; the next one is tried as calls go on.
     if (this.checkpointing === undefined && this.upkeep === undefined && !this.shut) {
       this.upkeep = this.checkpoint()
@@ -510,8 +501,13 @@ export class Streams {
   /** Compacts when the log holds more than `boundBytes` (`maxWaste`; decision 0717). */
   private async compactIfWasteful(): Promise<void> {
     if (this.compacting !== undefined || this.shut || this.space.maxWaste === Infinity) return;
+    // Not retried while a stream that pinned the last one exists: each try encodes its image.
+    const now = this.now();
+    if (this.pinnedBy.some((s) => this.table.existing(s.name, now) === s)) return;
     const space = await this.spaceUsed();
-    if (space.logBytes > space.boundBytes) await this.compact();
+    if (space.logBytes <= space.boundBytes) return;
+    const { streamsTooLarge } = await this.compact();
+    this.pinnedBy = streamsTooLarge.flatMap((name) => this.table.existing(name, now) ?? []);
   }
 
   /** Starts from the checkpoint file, if there is one this log's records can follow. */
@@ -563,7 +559,7 @@ export class Streams {
   }
 
   private now(): number {
-    this.latest = Math.max(this.latest, this.clock());
+    this.latest = Math.max(this.latest, this.space.clock());
     return this.latest;
   }
 
