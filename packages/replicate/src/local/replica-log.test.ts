@@ -1,7 +1,7 @@
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { expectWalError, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ClusterLink } from '../cluster/link.js';
 import { catchUp, openOnLink } from './replica-log.js';
 
@@ -97,13 +97,22 @@ describe('catchUp', () => {
   it('gives up on a consumer that delivers nothing, tries new ones, then fails with WAL_IO', async () => {
     const { link, consumers, stopped } = silentStream();
     const wal = await Wal.open(tempDir()).storageIo('sync-fs').build();
+    // Six consumers idle 5 s each: the watchdog's clock is faked, not waited for.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
     try {
-      const refused = await expectWalError(catchUp(link, wal), 'WAL_IO');
+      const refusal = expectWalError(catchUp(link, wal), 'WAL_IO');
+      let settled = false;
+      refusal.finally(() => {
+        settled = true;
+      });
+      for (let step = 0; step < 100 && !settled; step++) await vi.advanceTimersByTimeAsync(1_250);
+      const refused = await refusal;
       expect(refused.message).toMatch(/stream 'orders'.*delivered nothing.*retry/);
       expect(consumers()).toBe(6);
       expect(stopped()).toBeGreaterThanOrEqual(6);
     } finally {
+      vi.useRealTimers();
       await wal.close();
     }
-  }, 90_000);
+  });
 });
