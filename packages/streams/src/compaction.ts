@@ -166,23 +166,26 @@ export async function copyForward(
   }
   const writes: Promise<number>[] = [];
   const tooLarge = new Set<string>();
-  const write = (stream: StreamState, frame: () => Frame) =>
+  let recordsCopied = 0;
+  // `entries`: the records a copy moves, not counted as copied if it was left out.
+  const write = (stream: StreamState, frame: () => Frame, entries: number) =>
     writes.push(
       host.write(stream, frame).then((bytes) => {
-        if (bytes === undefined) tooLarge.add(stream.name);
-        return bytes ?? 0;
+        if (bytes !== undefined) return bytes;
+        tooLarge.add(stream.name);
+        recordsCopied -= entries;
+        return 0;
       }),
     );
   const pending = new Map<StreamState, { entries: CopiedEntry[]; bytes: number }>();
   let pendingBytes = 0;
-  let recordsCopied = 0;
   const flush = (stream: StreamState) => {
     const copies = pending.get(stream);
     if (copies === undefined) return;
     pending.delete(stream);
     pendingBytes -= copies.bytes;
     const frame: Frame = { op: Op.COPY, streamId: stream.id, entries: copies.entries };
-    write(stream, () => frame);
+    write(stream, () => frame, copies.entries.length);
   };
   for (const lsn of [...byLsn.keys()].sort((a, b) => (a < b ? -1 : 1))) {
     const { stream, entries } = byLsn.get(lsn)!;
@@ -208,7 +211,7 @@ export async function copyForward(
   for (const { stream, image } of plan) {
     if (image && !stream.deleted) {
       const image = (): Frame => ({ op: Op.IMAGE, streamId: stream.id, image: imageOf(stream) });
-      write(stream, image);
+      write(stream, image, 0);
     }
   }
   const sizes = await Promise.all(writes);

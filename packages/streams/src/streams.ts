@@ -285,7 +285,10 @@ export class Streams {
   /** The names of the streams that exist (neither deleted nor expired), sorted. */
   list(): string[] {
     const now = this.now();
-    return [...this.table.byName.keys()].filter((name) => this.table.existing(name, now)).sort();
+    return [...this.table.byName.values()]
+      .filter((s) => !isExpired(s, now))
+      .map((s) => s.name)
+      .sort();
   }
 
   /** Whether stream `name` exists (neither deleted nor expired), without `metadata`'s error. */
