@@ -4,11 +4,11 @@
  * the same stamp after a failure. Producer `p` writes to streams p, p + producers, … in turn,
  * with a producer id per (producer, stream), so each stamp sequence is its own.
  *
- * The POSTs go through `node:http` with a keep-alive agent, not `fetch`: on this 2-core host
- * undici's fetch took 1.1 ms of client CPU per request, so the load generator, sharing the
- * cores with the server, set the pace for both servers (2026-11-27, quiet machine).
+ * Each producer POSTs over a keep-alive connection of its own (`HttpConnection`), not `fetch`
+ * or `node:http`: on this 2-core host those clients took 1.1 ms and 230 µs of CPU per request,
+ * so the load generator, sharing the cores with the server, set the pace (2026-11-27/28).
  */
-import { Agent, request } from 'node:http';
+import { type Answer, HttpConnection } from './http-connection.js';
 
 export interface Ack {
   readonly stream: number;
@@ -30,7 +30,9 @@ export interface LoadOptions {
   readonly onRefusal: (message: string) => void;
 }
 
-export const streamPath = (url: string, s: number) => `${url}/v1/stream/bench-${s}`;
+/** The path of stream `s` on a server. */
+const pathOf = (s: number) => `/v1/stream/bench-${s}`;
+export const streamPath = (url: string, s: number) => `${url}${pathOf(s)}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -47,30 +49,15 @@ export async function createStreams(url: string, streams: number): Promise<void>
   }
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-}
-
-/** One POST; rejects when the server cannot be reached or the answer does not come in time. */
-function post(agent: Agent, url: string, headers: Record<string, string>, body: string) {
-  return new Promise<Answer>((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers, timeout: 30_000 }, (res) => {
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-      res.resume();
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const TIMEOUT_MS = 30_000;
 
 export async function runLoad(options: LoadOptions): Promise<void> {
   const { producers, streams } = options;
   const nextSeq = new Map<string, number>();
-  const agent = new Agent({ keepAlive: true, maxSockets: producers });
+  const connections: HttpConnection[] = [];
   const producer = async (p: number) => {
+    const connection = new HttpConnection();
+    connections.push(connection);
     const mine: number[] = [];
     for (let s = p % streams; s < streams; s += producers) mine.push(s);
     if (mine.length === 0) mine.push(p % streams);
@@ -82,17 +69,18 @@ export async function runLoad(options: LoadOptions): Promise<void> {
       let res: Answer;
       try {
         const body = JSON.stringify({ id, seq, pad: 'x'.repeat(64) });
-        res = await post(
-          agent,
-          streamPath(options.url(), stream),
+        res = await connection.request(
+          options.url(),
+          'POST',
+          pathOf(stream),
           {
             'content-type': 'application/json',
-            'content-length': String(Buffer.byteLength(body)),
             'producer-id': id,
             'producer-epoch': '0',
             'producer-seq': String(seq),
           },
           body,
+          TIMEOUT_MS,
         );
       } catch {
         // The server is down (killed, restarting): the same stamp goes again.
@@ -120,6 +108,6 @@ export async function runLoad(options: LoadOptions): Promise<void> {
   try {
     await Promise.all(Array.from({ length: producers }, (_, p) => producer(p)));
   } finally {
-    agent.destroy();
+    for (const connection of connections) connection.close();
   }
 }
