@@ -62,9 +62,13 @@ export function payloadList(payloads: Uint8Array | readonly Uint8Array[]): reado
   return list.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length)));
 }
 
-export function checkStamp(stamp: ProducerStamp | undefined): ProducerStamp | undefined {
+export function checkStamp(
+  stamp: ProducerStamp | undefined,
+  known: ReadonlyMap<string, unknown>,
+): ProducerStamp | undefined {
   if (stamp === undefined) return undefined;
-  checkName('producerId', stamp.producerId);
+  // A producer the stream knows passed the check with its first append.
+  if (!known.has(stamp.producerId)) checkName('producerId', stamp.producerId);
   for (const field of ['epoch', 'seq'] as const) {
     const value = stamp[field];
     if (!Number.isSafeInteger(value) || value < 0) {

@@ -191,7 +191,7 @@ export class Streams {
       this.checkUsable();
       const list = payloadList(payloads);
       const stream = this.live(name);
-      const producer = checkStamp(options.producer);
+      const producer = checkStamp(options.producer, stream.producers);
       if (producer !== undefined) {
         const original = judgeProducer(name, stream.producers.get(producer.producerId), producer);
         if (original !== undefined) return original;
@@ -256,9 +256,11 @@ export class Streams {
 
   private async deleteNow(name: string): Promise<boolean> {
     this.checkUsable();
-    checkName('stream name', name);
     const stream = this.table.existing(name, this.now());
-    if (stream === undefined) return false;
+    if (stream === undefined) {
+      checkName('stream name', name);
+      return false;
+    }
     const frame: Frame = { op: Op.DELETE, streamId: stream.id };
     const written = this.write(encodeFrame(frame));
     this.table.apply(frame, 0n, undefined);
@@ -293,8 +295,9 @@ export class Streams {
 
   /** Whether stream `name` exists (neither deleted nor expired), without `metadata`'s error. */
   has(name: string): boolean {
+    if (this.table.existing(name, this.now()) !== undefined) return true;
     checkName('stream name', name);
-    return this.table.existing(name, this.now()) !== undefined;
+    return false;
   }
 
   metadata(name: string): StreamInfo {
@@ -583,9 +586,9 @@ export class Streams {
 
   /** The stream `name`, neither deleted nor expired. */
   private live(name: string): StreamState {
-    checkName('stream name', name);
+    // A name in the table passed `checkName` at its create: only a miss pays for the check.
     const stream = this.table.byName.get(name);
-    if (stream === undefined) throw notFound(name);
+    if (stream === undefined) throw notFound(checkName('stream name', name));
     this.checkNotExpired(stream);
     return stream;
   }
