@@ -185,3 +185,30 @@ describe('serve, durable', () => {
     expect((await fetch(`${server.url}${source}`, { method: 'HEAD' })).status).toBe(404);
   });
 });
+
+describe('serve, JSON mode', () => {
+  it('keeps a lone message as sent and each message of an array compact; a read is one array', async () => {
+    const { url } = await start(newDir());
+    const stream = `${url}/v1/stream/events`;
+    const json = { 'content-type': 'application/json' };
+    await fetch(stream, { method: 'PUT', headers: json });
+    for (const body of ['{ "n": 1 }\n', '[{ "n": 2 }, [3]]']) {
+      expect((await fetch(stream, { method: 'POST', headers: json, body })).status).toBe(204);
+    }
+    const read = await (await fetch(`${stream}?offset=-1`)).text();
+    expect(read).toBe('[{ "n": 1 }\n,{"n":2},[3]]');
+    expect(JSON.parse(read)).toEqual([{ n: 1 }, { n: 2 }, [3]]);
+  });
+
+  it('refuses a body that is not JSON with 400, and appends nothing', async () => {
+    const { url } = await start(newDir());
+    const stream = `${url}/v1/stream/events`;
+    const json = { 'content-type': 'application/json' };
+    await fetch(stream, { method: 'PUT', headers: json });
+    const refused = await fetch(stream, { method: 'POST', headers: json, body: '{"n":' });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/not valid JSON/);
+    const head = await fetch(stream, { method: 'HEAD' });
+    expect(head.headers.get('stream-next-offset')).toBe('0000000000000000_0000000000000000');
+  });
+});
