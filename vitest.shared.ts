@@ -8,8 +8,15 @@ const faultSeeds = fileURLToPath(new URL('./vitest.fault-seeds.ts', import.meta.
  * The long tier: files that run real crashes, nats-server clusters or power losses for many
  * cycles. `pnpm test` leaves them out; `pnpm test:long` runs only them (decision 0007).
  */
-const LONG = /\.test\.ts$/;
+const TEST_SUFFIX = /\.test\.ts$/;
 const LONG_TESTS = '**/*.long.test.ts';
+/**
+ * The property tier: fast-check runs of hundreds of cases each. `pnpm test` leaves them out;
+ * `pnpm test:property` runs only them, through `vitest.property.config.ts`, which sets this
+ * variable before the projects' configs are read (vitest does not pass its `--mode` to them).
+ */
+export const TIER_VARIABLE = 'WALNUT_TEST_TIER';
+const PROPERTY_TESTS = '**/*.property.test.ts';
 const NOT_INSTALLED = '**/node_modules/**';
 
 /**
@@ -21,14 +28,18 @@ export function walnutProject(
   extra: { testTimeout?: number; include?: string[] } = {},
 ) {
   const conditions = ['@walnut/source', 'node', 'import', 'default'];
+  const include = extra.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'];
+  const property = process.env[TIER_VARIABLE] === 'property';
   return defineProject({
     resolve: { conditions },
     ssr: { resolve: { conditions, externalConditions: conditions } },
     test: {
-      name,
+      name: property ? `${name}:property` : name,
       environment: 'node',
-      include: extra.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
-      exclude: [NOT_INSTALLED, LONG_TESTS],
+      include: property
+        ? include.map((glob) => glob.replace(TEST_SUFFIX, '.property.test.ts'))
+        : include,
+      exclude: property ? [NOT_INSTALLED] : [NOT_INSTALLED, LONG_TESTS, PROPERTY_TESTS],
       testTimeout: extra.testTimeout ?? 20_000,
       setupFiles: [faultSeeds],
     },
@@ -43,7 +54,7 @@ export function longTier(project: UserWorkspaceConfig): UserWorkspaceConfig {
     test: {
       ...test,
       name: `${test.name}:long`,
-      include: (test.include ?? []).map((glob) => glob.replace(LONG, '.long.test.ts')),
+      include: (test.include ?? []).map((glob) => glob.replace(TEST_SUFFIX, '.long.test.ts')),
       exclude: [NOT_INSTALLED],
     },
   };
