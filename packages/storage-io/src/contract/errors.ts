@@ -32,10 +32,9 @@ export function resultFromNodeError(error: unknown): number {
 }
 
 export function closedError(name: string): WalError {
-  return new WalError(
-    WalErrorCode.CLOSED,
-    `this ${name} StorageIo was closed (closeIo): create a new instance to do more I/O`,
-  );
+  return WalError.closed(`this ${name} StorageIo`, 'create a new instance to do more I/O', {
+    why: 'closeIo was called',
+  });
 }
 
 /** Who holds a lock, as far as the refused opener can tell. */
