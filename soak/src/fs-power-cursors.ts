@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { crc32c, isWalError } from '@walnut/codec';
 import { Wal } from '@walnut/wal';
 import { CrashFs, type CrashFsSummary } from './crashfs/crash-fs.js';
 import { fileKindOf } from './crashfs/file-kinds.js';
 import { CURSOR_NAMES, type CursorsConfig, RECORDS } from './fs-power-cursors-config.js';
 import { Rng } from './random.js';
+import { childScript, runStep } from './step-child.js';
 
 export interface FsCursorsOptions {
   cycles: number;
@@ -32,14 +31,7 @@ export interface FsCursorsTally {
   violations: string[];
 }
 
-const childScript = fileURLToPath(
-  new URL(
-    import.meta.url.endsWith('.ts')
-      ? '../dist/fs-power-cursors-child.js'
-      : './fs-power-cursors-child.js',
-    import.meta.url,
-  ),
-);
+const script = childScript('fs-power-cursors-child');
 
 /** What one cursor's consumer saw in one cycle, in the order it happened. */
 type Event = { kind: 'open' | 'try' | 'ack'; lsn: bigint };
@@ -100,7 +92,7 @@ export async function runFsPowerCursors(options: FsCursorsOptions): Promise<FsCu
     let lines: string[];
     let summary: CrashFsSummary;
     try {
-      lines = await runChild(config);
+      lines = (await runStep(script, config)).lines;
       if (fs.crashPoint === null) {
         await fs.crash();
       }
@@ -189,27 +181,6 @@ async function positions(dir: string, backend: CursorsConfig['backend']) {
   } finally {
     await wal.close();
   }
-}
-
-function runChild(config: CursorsConfig): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [childScript, JSON.stringify(config)], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-    });
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(timer);
-      // A last line cut short by the end of the process was never acknowledged.
-      const lines = out.split('\n');
-      lines.pop();
-      resolve(lines);
-    });
-  });
 }
 
 function describe(summary: CrashFsSummary): string {

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { crc32c, isWalError } from '@walnut/codec';
 import { PerCoreWalManager } from '@walnut/percore';
 import { readLocalState } from '@walnut/replicate/testing';
@@ -12,6 +10,7 @@ import { fileKindOf } from './crashfs/file-kinds.js';
 import type { Step, StepConfig } from './fs-power-child.js';
 import { Rng } from './random.js';
 import { damageSegment } from './salvage-template.js';
+import { childScript, runStep, type StepRun } from './step-child.js';
 
 export const FS_BACKENDS = ['io_uring', 'sync-fs'] as const;
 
@@ -41,13 +40,7 @@ export interface FsPowerTally {
   violations: string[];
 }
 
-// Under vitest this module runs from its TypeScript source; the child always runs built.
-const childScript = fileURLToPath(
-  new URL(
-    import.meta.url.endsWith('.ts') ? '../dist/fs-power-child.js' : './fs-power-child.js',
-    import.meta.url,
-  ),
-);
+const script = childScript('fs-power-child');
 
 const STEPS: readonly (readonly [Step, number])[] = [
   ['append', 4],
@@ -75,37 +68,6 @@ interface Expectations {
   replicationAcked: number;
   /** salvage: LSN → CRC32C that an uninterrupted salvage of the damaged copy returns. */
   salvaged: Map<number, number>;
-}
-
-interface ChildRun {
-  lines: string[];
-  exit: string;
-  stderr: string;
-}
-
-function runChild(config: StepConfig): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [childScript, JSON.stringify(config)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    let out = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      // A last line cut short by the end of the process was never acknowledged.
-      const lines = out.split('\n');
-      lines.pop();
-      resolve({ lines, exit: signal ?? `code ${code}`, stderr: stderr.trim() });
-    });
-  });
 }
 
 /**
@@ -181,10 +143,10 @@ export async function runFsPowerLosses(options: FsPowerOptions): Promise<FsPower
     const where = `fs power loss ${cycle} (seed ${options.seed}, ${step}${creating ? ' creating the log' : ''} on ${backend}, crash after ${crashAfter ?? 'the end'}${tearSeed === undefined ? '' : `, tear ${tearSeed}`}${reorderSeed === undefined ? '' : `, reorder ${reorderSeed}`})`;
 
     const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed, reorderSeed });
-    let run: ChildRun;
+    let run: StepRun;
     let summary: CrashFsSummary;
     try {
-      run = await runChild({ ...config, dir: join(mountpoint, config.dir) });
+      run = await runStep(script, { ...config, dir: join(mountpoint, config.dir) });
       if (fs.crashPoint === null) {
         await fs.crash();
       }

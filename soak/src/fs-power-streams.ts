@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { crc32c, isWalError } from '@walnut/codec';
 import { Streams } from '@walnut/streams';
 import { CrashFs, type CrashFsSummary } from './crashfs/crash-fs.js';
@@ -16,6 +14,7 @@ import {
   type StreamsStepConfig,
 } from './fs-power-streams-config.js';
 import { Rng } from './random.js';
+import { childScript, runStep, type StepRun } from './step-child.js';
 
 export interface FsStreamsOptions {
   cycles: number;
@@ -47,14 +46,7 @@ export interface FsStreamsTally {
   violations: string[];
 }
 
-const childScript = fileURLToPath(
-  new URL(
-    import.meta.url.endsWith('.ts')
-      ? '../dist/fs-power-streams-child.js'
-      : './fs-power-streams-child.js',
-    import.meta.url,
-  ),
-);
+const script = childScript('fs-power-streams-child');
 
 /** What one streams log must show, from every acknowledgement so far. */
 interface LogExpectations {
@@ -160,10 +152,10 @@ export async function runFsPowerStreams(options: FsStreamsOptions): Promise<FsSt
       churnLive: step === 'compaction' ? [...expect.churn.created] : [],
     };
     const fs = await CrashFs.mount({ backing, mountpoint, crashAfter, tearSeed, reorderSeed });
-    let run: { lines: string[]; exit: string; stderr: string };
+    let run: StepRun;
     let summary: CrashFsSummary;
     try {
-      run = await runChild(config);
+      run = await runStep(script, config);
       if (fs.crashPoint === null) await fs.crash();
     } finally {
       summary = await fs.unmount();
@@ -387,31 +379,6 @@ async function readAll(
     from = read.next;
   }
   return out;
-}
-
-function runChild(config: StreamsStepConfig) {
-  return new Promise<{ lines: string[]; exit: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [childScript, JSON.stringify(config)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    let out = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      // A last line cut short by the end of the process was never acknowledged.
-      const lines = out.split('\n');
-      lines.pop();
-      resolve({ lines, exit: signal ?? `code ${code}`, stderr: stderr.trim() });
-    });
-  });
 }
 
 function describe(summary: CrashFsSummary): string {
