@@ -200,6 +200,19 @@ describe('serve, JSON mode', () => {
     expect(JSON.parse(read)).toEqual([{ n: 1 }, { n: 2 }, [3]]);
   });
 
+  it('stores a lone message with bytes that are not UTF-8 as valid UTF-8, as it does an array', async () => {
+    const { url } = await start(newDir());
+    const stream = `${url}/v1/stream/events`;
+    const json = { 'content-type': 'application/json' };
+    await fetch(stream, { method: 'PUT', headers: json });
+    // "a\xff" inside a string: JSON.parse reads U+FFFD for the stray byte.
+    const body = Buffer.from([0x22, 0x61, 0xff, 0x22]);
+    expect((await fetch(stream, { method: 'POST', headers: json, body })).status).toBe(204);
+    const read = Buffer.from(await (await fetch(`${stream}?offset=-1`)).arrayBuffer());
+    expect(read.toString('utf8')).toBe('["a\ufffd"]');
+    expect(read.equals(Buffer.from('["a\ufffd"]', 'utf8'))).toBe(true);
+  });
+
   it('refuses a body that is not JSON with 400, and appends nothing', async () => {
     const { url } = await start(newDir());
     const stream = `${url}/v1/stream/events`;
