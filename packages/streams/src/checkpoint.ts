@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { StreamConfig } from './frame.js';
-import { newStream, restoreProducers, type StreamState, StreamTable } from './table.js';
+import type { ProducerImage, StreamConfig } from './frame.js';
+import {
+  newStream,
+  producerImages,
+  restoreProducers,
+  type StreamState,
+  StreamTable,
+} from './table.js';
 
 /**
  * The index checkpoint: every stream's state as of log record `lsn`, so open replays only
@@ -29,8 +35,7 @@ interface StreamImage {
   /** Since version 3: the bytes each entry's record takes, and the create's or image's. */
   sizes: number[];
   baseBytes: number;
-  /** [producerId, epoch, lastSeq, [seq, first, tail][]] */
-  producers: [string, number, number, [number, number, number][]][];
+  producers: ProducerImage[];
 }
 
 /**
@@ -74,12 +79,7 @@ export function encodeCheckpoint(
       lsns: s.lsns.map(Number),
       sizes: s.sizes,
       baseBytes: s.baseBytes,
-      producers: [...s.producers].map(([id, p]) => [
-        id,
-        p.epoch,
-        p.lastSeq,
-        [...p.results].map(([seq, r]) => [seq, r.first, r.tail]),
-      ]),
+      producers: producerImages(s.producers),
     });
   }
   const body = Buffer.from(

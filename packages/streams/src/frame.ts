@@ -83,9 +83,15 @@ export interface StreamImage {
   readonly closed: boolean;
   readonly streamSeq: string | undefined;
   readonly touchedAt: number;
-  /** [producerId, epoch, lastSeq, [seq, first, tail][]] */
-  readonly producers: [string, number, number, [number, number, number][]][];
+  readonly producers: ProducerImage[];
 }
+
+/**
+ * A producer's state in an image or a checkpoint: `[producerId, epoch, lastSeq, [seq, first,
+ * tail][], lastAt]`. `lastAt`, its last append's log time, came later: without it, the
+ * stream's `touchedAt` stands in.
+ */
+export type ProducerImage = [string, number, number, [number, number, number][], number?];
 
 /** One log record's payloads of a stream, copied: `start` is the offset of the first. */
 export interface CopiedEntry {
@@ -244,6 +250,18 @@ function readPayloadsAt(bytes: Buffer, from: number): { payloads: Buffer[]; end:
  * this version does not know, or one that does not parse, is WAL_CORRUPT naming the LSN:
  * the log's CRC held, so a bad frame was written by something else than this package.
  */
+/** The frame of one of the log's records; WAL_NOT_A_LOG for a record the streams did not write. */
+export function decodeRecord(record: { type: number; payload: Buffer; lsn: bigint }): Frame {
+  if (record.type !== STREAMS_RECORD_TYPE) {
+    throw new WalError(
+      WalErrorCode.NOT_A_LOG,
+      `record ${record.lsn} has type ${record.type}, not a streams record: this log was written by something else; open it with @walnut/wal`,
+      { details: { lsn: record.lsn } },
+    );
+  }
+  return decodeFrame(record.payload, record.lsn);
+}
+
 export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
   try {
     if (bytes[0] !== VERSION && bytes[0] !== VERSION_FLAGS) {

@@ -18,10 +18,17 @@ export type StreamsOptions = Omit<WalOptions, 'backpressure'> & {
    * stays within live bytes × (1 + maxWaste) + one segment (decision 0717).
    */
   readonly maxWaste?: number | undefined;
+  /**
+   * A producer idle this long (log clock, ms; default 7 days, as the Durable Streams
+   * reference server; Infinity: never) is forgotten, as Kafka expires producer ids: its
+   * next append must start at seq 0, and a retry from before is no longer recognised.
+   */
+  readonly producerTtlMs?: number | undefined;
 };
 
 const DEFAULT_MAX_RECORD = 16 * 1024 * 1024;
 const DEFAULT_CHECKPOINT_EVERY = 10_000;
+const DEFAULT_PRODUCER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** The streams' settings, and the options they open the log with. */
 export interface StreamsSettings {
@@ -30,6 +37,7 @@ export interface StreamsSettings {
   readonly maxRecordSize: number;
   readonly checkpointEvery: number;
   readonly maxWaste: number;
+  readonly producerTtlMs: number;
   readonly segmentSize: number;
   /** Bytes a record takes in the log beyond its frame (table.ts). */
   readonly overhead: number;
@@ -45,6 +53,7 @@ export function resolveOptions(options: StreamsOptions): StreamsSettings {
   const {
     checkpointEvery = DEFAULT_CHECKPOINT_EVERY,
     maxWaste = DEFAULT_MAX_WASTE,
+    producerTtlMs = DEFAULT_PRODUCER_TTL_MS,
     ...walOptions
   } = options;
   if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 0) {
@@ -59,6 +68,12 @@ export function resolveOptions(options: StreamsOptions): StreamsSettings {
       `maxWaste must be a number above 0 (dead bytes per live byte; Infinity: compact only on compact()), got ${String(maxWaste)}`,
     );
   }
+  if (typeof producerTtlMs !== 'number' || !(producerTtlMs > 0)) {
+    throw new WalError(
+      WalErrorCode.BAD_ARGUMENT,
+      `producerTtlMs must be a number of milliseconds above 0 (Infinity: never forget a producer), got ${String(producerTtlMs)}`,
+    );
+  }
   const clock = options.clock ?? Date.now;
   return {
     walOptions: { ...walOptions, clock },
@@ -66,6 +81,7 @@ export function resolveOptions(options: StreamsOptions): StreamsSettings {
     maxRecordSize: options.maxRecordSize ?? DEFAULT_MAX_RECORD,
     checkpointEvery,
     maxWaste,
+    producerTtlMs,
     segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
     overhead: options.encryption === undefined ? RECORD_OVERHEAD : ENCRYPTED_OVERHEAD,
   };

@@ -13,8 +13,18 @@ interface ModelStream {
   expiresAt: number | undefined;
   records: string[];
   closed: boolean;
-  producers: Map<string, { epoch: number; lastSeq: number; results: Map<number, unknown> }>;
+  producers: Map<string, ModelProducer>;
 }
+
+interface ModelProducer {
+  epoch: number;
+  lastSeq: number;
+  lastAt: number;
+  results: Map<number, unknown>;
+}
+
+/** Producers idle this long are forgotten: ticks of 100 and 1000 ms cross it. */
+const PRODUCER_TTL = 300;
 
 const NAMES = ['a', 'b', 'c'];
 const PRODUCERS = ['p', 'q'];
@@ -84,7 +94,7 @@ async function outcome<T>(promise: Promise<T>): Promise<T | { error: string }> {
 const seed = Number(process.env.WALNUT_STREAMS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 describe('streams against an in-memory model', () => {
-  it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / read / reopen / compaction / lost checkpoint', async () => {
+  it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / forgotten producer / read / reopen / compaction / lost checkpoint', async () => {
     console.log(`streams model: seed ${seed} (WALNUT_STREAMS_SEED=${seed} replays it)`);
     let copied = 0;
     let compactions = 0;
@@ -100,6 +110,7 @@ describe('streams against an in-memory model', () => {
             checkpointEvery: 3,
             segmentSize: 4096,
             maxWaste: 0.5,
+            producerTtlMs: PRODUCER_TTL,
           });
         let streams = await open();
         const model = new Map<string, ModelStream>();
@@ -109,12 +120,18 @@ describe('streams against an in-memory model', () => {
           if (s.expiresAt !== undefined && now >= s.expiresAt) return ABSENT;
           return s;
         };
+        /** The producer's state, unless it was idle long enough to be forgotten. */
+        const known = (s: ModelStream | undefined, pid: string) => {
+          const state = s?.producers.get(pid);
+          if (state !== undefined && now - state.lastAt >= PRODUCER_TTL) s!.producers.delete(pid);
+          return s?.producers.get(pid);
+        };
         const modelAppend = (n: string, payloads: string[], stamp?: [string, number, number]) => {
           const s = live(n);
           if ('error' in s) return s;
           if (stamp !== undefined) {
             const [pid, epoch, seq] = stamp;
-            const state = s.producers.get(pid);
+            const state = known(s, pid);
             if (state === undefined || epoch > state.epoch) {
               if (seq !== 0) return { error: StreamErrorCode.SEQUENCE_GAP };
             } else if (epoch < state.epoch) return { error: StreamErrorCode.PRODUCER_FENCED };
@@ -132,11 +149,12 @@ describe('streams against an in-memory model', () => {
           if (stamp !== undefined) {
             const [pid, epoch, seq] = stamp;
             let state = s.producers.get(pid);
-            if (state?.epoch !== epoch) {
-              state = { epoch, lastSeq: seq, results: new Map() };
+            if (state?.epoch !== epoch || seq === 0) {
+              state = { epoch, lastSeq: seq, lastAt: now, results: new Map() };
               s.producers.set(pid, state);
             }
             state.lastSeq = seq;
+            state.lastAt = now;
             state.results.set(seq, result);
           }
           return { ...result, duplicate: false, producerSeq: stamp?.[2] };
@@ -175,8 +193,7 @@ describe('streams against an in-memory model', () => {
             const expected = modelAppend(o.name, list);
             expect(await outcome(streams.append(o.name, bufs(list)))).toEqual(expected);
           } else if (o.t === 'produce' || o.t === 'retry' || o.t === 'stale') {
-            const s = model.get(o.name);
-            const state = s?.producers.get(o.pid);
+            const state = known(model.get(o.name), o.pid);
             let stamp: [string, number, number];
             if (o.t === 'produce') {
               const epoch = (state?.epoch ?? 0) + (o.bump ? 1 : 0);

@@ -16,7 +16,7 @@ import {
 } from './compaction.js';
 import { expired, notFound, StreamErrorCode, streamError } from './errors.js';
 import {
-  decodeFrame,
+  decodeRecord,
   encodeFrame,
   type Frame,
   Op,
@@ -193,7 +193,8 @@ export class Streams {
       const stream = this.live(name);
       const producer = checkStamp(options.producer, stream.producers);
       if (producer !== undefined) {
-        const original = judgeProducer(name, stream.producers.get(producer.producerId), producer);
+        const ttl = this.space.producerTtlMs;
+        const original = judgeProducer(name, stream.producers, producer, this.now(), ttl);
         if (original !== undefined) return original;
       }
       checkOpenAt(stream, options.expectedTail);
@@ -396,6 +397,7 @@ export class Streams {
   /**
    * Runs `take` once no call is in flight (so every index entry's LSN is known), holding new
    * calls meanwhile; undefined if that moment did not come, or `take` found an entry unknown.
+   * Idle producers are forgotten first: what `take` keeps (a checkpoint, images) drops them.
    */
   private async quiesced<T>(take: () => T | undefined): Promise<T | undefined> {
     let taken: T | undefined;
@@ -407,7 +409,9 @@ export class Streams {
         if (this.pending > 0) await this.wal.sync();
         // The acknowledgements settling with the sync set the index's LSNs; let them run.
         await new Promise(setImmediate);
-        if (this.pending === 0) taken = take();
+        if (this.pending > 0) continue;
+        this.table.forgetIdleProducers(this.now(), this.space.producerTtlMs);
+        taken = take();
       }
     } finally {
       this.gate.open();
@@ -548,14 +552,7 @@ export class Streams {
   /** Applies the log's records from `nextLsn` on (all of them at open). */
   private async catchUp(): Promise<void> {
     await this.wal.replay(this.nextLsn, (record) => {
-      if (record.type !== STREAMS_RECORD_TYPE) {
-        throw new WalError(
-          WalErrorCode.NOT_A_LOG,
-          `record ${record.lsn} has type ${record.type}, not a streams record: this log was written by something else; open it with @walnut/wal`,
-          { details: { lsn: record.lsn } },
-        );
-      }
-      const frame = decodeFrame(record.payload, record.lsn);
+      const frame = decodeRecord(record);
       this.table.apply(frame, record.lsn, record.time, undefined, record.payload.length);
       if (record.time !== undefined && record.time > this.latest) this.latest = record.time;
       this.nextLsn = record.lsn + 1n;

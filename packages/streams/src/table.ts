@@ -4,11 +4,12 @@ import {
   copiedEntrySize,
   type Frame,
   Op,
+  type ProducerImage,
   payloadsSize,
   type StreamConfig,
   type StreamImage,
 } from './frame.js';
-import { PRODUCER_WINDOW, type ProducerState, recordProducer } from './producers.js';
+import { forgetIdle, PRODUCER_WINDOW, type ProducerState, recordProducer } from './producers.js';
 import type { StreamInfo } from './streams-options.js';
 
 /**
@@ -108,6 +109,11 @@ export class StreamTable {
     return this.byId.values();
   }
 
+  /** Forgets every stream's producers idle for `ttlMs` by `now`, before a checkpoint or images keep them. */
+  forgetIdleProducers(now: number, ttlMs: number): void {
+    for (const stream of this.byId.values()) forgetIdle(stream.producers, now, ttlMs);
+  }
+
   /** Puts back a stream a checkpoint kept. */
   restore(stream: StreamState): void {
     this.byName.set(stream.name, stream);
@@ -156,16 +162,13 @@ export class StreamTable {
       copiedEntries(frame.entries, lsn, this.recordOverhead, (e) => this.relocate(stream, e));
     } else if (frame.op === Op.APPEND) {
       const first = addRecords(stream, frame.payloads, lsn, recordBytes);
+      if (time !== undefined) stream.touchedAt = Math.max(stream.touchedAt, time);
       if (frame.producer !== undefined) {
-        recordProducer(stream.producers, frame.producer, {
-          first,
-          tail: stream.tail,
-          acked: acked ?? ACKED,
-        });
+        const produced = { first, tail: stream.tail, acked: acked ?? ACKED };
+        recordProducer(stream.producers, frame.producer, produced, stream.touchedAt);
       }
       if (frame.streamSeq !== undefined) stream.streamSeq = frame.streamSeq;
       if (frame.close) stream.closing = true;
-      if (time !== undefined) stream.touchedAt = Math.max(stream.touchedAt, time);
       if (lsn !== 0n) settle(stream, frame, lsn, stream.lsns.length - 1);
     } else if (frame.op === Op.TOUCH) {
       stream.touchedAt = Math.max(stream.touchedAt, frame.time);
@@ -334,13 +337,19 @@ export function imageOf(stream: StreamState): StreamImage {
     closed: stream.closing,
     streamSeq: stream.streamSeq,
     touchedAt: stream.touchedAt,
-    producers: [...stream.producers].map(([id, p]) => [
-      id,
-      p.epoch,
-      p.lastSeq,
-      [...p.results].map(([seq, r]) => [seq, r.first, r.tail]),
-    ]),
+    producers: producerImages(stream.producers),
   };
+}
+
+/** The producers as images and checkpoints keep them. */
+export function producerImages(producers: ReadonlyMap<string, ProducerState>): ProducerImage[] {
+  return [...producers].map(([id, p]) => [
+    id,
+    p.epoch,
+    p.lastSeq,
+    [...p.results].map(([seq, r]) => [seq, r.first, r.tail]),
+    p.lastAt,
+  ]);
 }
 
 function streamFromImage(id: number, image: StreamImage, lsn: bigint, bytes: number) {
@@ -358,9 +367,11 @@ function streamFromImage(id: number, image: StreamImage, lsn: bigint, bytes: num
   return stream;
 }
 
-export function restoreProducers(stream: StreamState, producers: StreamImage['producers']): void {
-  for (const [id, epoch, lastSeq, results] of producers) {
-    const state: ProducerState = { epoch, lastSeq, results: new Map() };
+export function restoreProducers(stream: StreamState, producers: readonly ProducerImage[]): void {
+  for (const [id, epoch, lastSeq, results, lastAt] of producers) {
+    // Kept before producers were forgotten: their last append was the stream's at the latest.
+    const at = lastAt ?? stream.touchedAt;
+    const state: ProducerState = { epoch, lastSeq, lastAt: at, results: new Map() };
     for (const [seq, first, tail] of results.slice(-PRODUCER_WINDOW)) {
       state.results.set(seq, { first, tail, acked: ACKED });
     }
