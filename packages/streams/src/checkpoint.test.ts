@@ -57,6 +57,22 @@ describe('the index checkpoint', () => {
     await again.shutdown();
   });
 
+  it('reopens a stream whose index has 150,000 entries', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir, { durability: 'none' });
+    await s.create('big');
+    for (let at = 0; at < 150_000; at += 5_000) {
+      await Promise.all(Array.from({ length: 5_000 }, (_, i) => s.append('big', b(`${at + i}`))));
+    }
+    await s.shutdown();
+    const again = await Streams.open(dir, { readOnly: true });
+    expect(again.recovery.replayedRecords).toBe(0);
+    expect(again.metadata('big').tail).toBe(150_000);
+    const read = await again.read('big', 149_998);
+    expect(read.records.map((r) => r.payload.toString())).toEqual(['149998', '149999']);
+    await again.shutdown();
+  });
+
   it('that is damaged is ignored: open replays the whole log instead', async () => {
     const dir = tempDir();
     const s = await Streams.open(dir);

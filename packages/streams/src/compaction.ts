@@ -122,9 +122,10 @@ export function planCompaction(
     }
   }
   const streams: PlannedStream[] = [];
+  const limit = Number(below);
   for (const stream of live) {
     const entries: number[] = [];
-    for (let i = 0; i < stream.lsns.length; i++) if (stream.lsns[i]! < below) entries.push(i);
+    for (let i = 0; i < stream.lsns.length; i++) if (stream.lsns[i]! < limit) entries.push(i);
     const image = stream.createLsn < below;
     if (image || entries.length > 0) streams.push({ stream, entries, image });
   }
@@ -155,7 +156,7 @@ export async function copyForward(
 ): Promise<
   Pick<CompactResult, 'streamsCopied' | 'recordsCopied' | 'bytesCopied' | 'streamsTooLarge'>
 > {
-  const byLsn = new Map<bigint, { stream: StreamState; entries: number[] }>();
+  const byLsn = new Map<number, { stream: StreamState; entries: number[] }>();
   for (const { stream, entries } of plan) {
     for (const i of entries) {
       const lsn = stream.lsns[i]!;
@@ -187,8 +188,9 @@ export async function copyForward(
     const frame: Frame = { op: Op.COPY, streamId: stream.id, entries: copies.entries };
     write(stream, () => frame, copies.entries.length);
   };
-  for (const lsn of [...byLsn.keys()].sort((a, b) => (a < b ? -1 : 1))) {
-    const { stream, entries } = byLsn.get(lsn)!;
+  for (const at of [...byLsn.keys()].sort((a, b) => a - b)) {
+    const { stream, entries } = byLsn.get(at)!;
+    const lsn = BigInt(at);
     if (stream.deleted) continue;
     const inRecord = recordEntries(decodeFrame(await host.read(lsn), lsn));
     for (const i of entries) {

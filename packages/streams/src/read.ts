@@ -72,7 +72,7 @@ async function readEntries(
     next < upTo && records.length < maxRecords;
     entry++
   ) {
-    const lsn = stream.lsns[entry]!;
+    const lsn = BigInt(stream.lsns[entry]!);
     const start = stream.starts[entry]!;
     // A stream's first records may be in its create's record, and moved ones in a copy's.
     const payloads = recordEntries(decodeFrame(await reader.read(lsn), lsn)).find(

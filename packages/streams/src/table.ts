@@ -22,7 +22,8 @@ export const ENCRYPTED_OVERHEAD = RECORD_OVERHEAD + 32;
 /** Where one of a stream's log records is, found while replaying (decision 0717). */
 interface IndexEntry {
   readonly start: number;
-  readonly lsn: bigint;
+  /** A number: an index holds millions, and LSNs stay far below 2^53. */
+  readonly lsn: number;
   readonly size: number;
 }
 
@@ -54,7 +55,7 @@ export interface StreamState {
    * and the record's LSN (0n until its append is acknowledged).
    */
   readonly starts: number[];
-  readonly lsns: bigint[];
+  readonly lsns: number[];
   /**
    * Bytes of the log each entry's record takes (a copy record's entries share it); with
    * `baseBytes` (the create's or image's own), `recordBytes`: what the stream keeps alive.
@@ -207,8 +208,9 @@ export class StreamTable {
     }
     const kept = entries ?? [];
     if (entries === undefined) this.orphans.set(id, kept);
-    if (frame.op === Op.APPEND) kept.push({ start: frame.firstOffset, lsn, size: recordBytes });
-    else copiedEntries(frame.entries, lsn, this.recordOverhead, (e) => kept.push(e));
+    if (frame.op === Op.APPEND) {
+      kept.push({ start: frame.firstOffset, lsn: Number(lsn), size: recordBytes });
+    } else copiedEntries(frame.entries, lsn, this.recordOverhead, (e) => kept.push(e));
     return undefined;
   }
 
@@ -262,7 +264,7 @@ function addRecords(
 ): number {
   const first = stream.tail;
   stream.starts.push(first);
-  stream.lsns.push(lsn);
+  stream.lsns.push(Number(lsn));
   stream.sizes.push(size);
   stream.recordBytes += size;
   stream.tail += payloads.length;
@@ -282,14 +284,14 @@ function copiedEntries(
 ): void {
   let extra = overhead + COPY_HEAD;
   for (const e of entries) {
-    each({ start: e.start, lsn, size: copiedEntrySize(e.payloads) + extra });
+    each({ start: e.start, lsn: Number(lsn), size: copiedEntrySize(e.payloads) + extra });
     extra = 0;
   }
 }
 
 /** By start; of two with the same start, the later copy (higher LSN). */
 function mergeEntries(entries: IndexEntry[]): IndexEntry[] {
-  entries.sort((a, b) => a.start - b.start || (a.lsn < b.lsn ? -1 : a.lsn > b.lsn ? 1 : 0));
+  entries.sort((a, b) => a.start - b.start || a.lsn - b.lsn);
   const merged: IndexEntry[] = [];
   for (const e of entries) {
     if (merged.length > 0 && merged[merged.length - 1]!.start === e.start) merged.pop();
@@ -432,8 +434,8 @@ export function newStream(id: number, name: string, createdAt: number, config: S
  * known from the start only: the log acknowledges in LSN order, but this never trusts it.
  */
 export function acknowledge(stream: StreamState, index: number, lsn: bigint): void {
-  stream.lsns[index] = lsn;
-  while (stream.known < stream.lsns.length && stream.lsns[stream.known] !== 0n) stream.known++;
+  stream.lsns[index] = Number(lsn);
+  while (stream.known < stream.lsns.length && stream.lsns[stream.known] !== 0) stream.known++;
   stream.ackedTail =
     stream.known < stream.starts.length ? stream.starts[stream.known]! : stream.tail;
   wake(stream);
