@@ -66,6 +66,33 @@ describe('a streams frame', () => {
     expect(encodeFrame(frames[5]!)[0]).toBe(2);
   });
 
+  it('lays an append out as the README says, u64 fields little-endian past 2^32 too', () => {
+    const bytes = encodeFrame({
+      op: Op.APPEND,
+      streamId: 3,
+      firstOffset: 2 ** 40 + 5,
+      producer: { producerId: 'p', epoch: 2 ** 33, seq: 1 },
+      payloads: [Buffer.from('hi')],
+      close: false,
+      streamSeq: undefined,
+    });
+    expect(bytes.toString('hex')).toBe(
+      [
+        '010200', // version 1, append, no flags
+        '0300000000000000', // stream id
+        '0500000000010000', // first offset 2^40 + 5
+        '01', // has producer
+        '0100', // id length
+        '70', // "p"
+        '0000000002000000', // epoch 2^33
+        '0100000000000000', // seq
+        '01000000', // count
+        '02000000', // length
+        '6869', // "hi"
+      ].join(''),
+    );
+  });
+
   it('that was cut short is WAL_CORRUPT naming its LSN', () => {
     const bytes = encodeFrame(frames[2]!);
     expect(() => decodeFrame(bytes.subarray(0, bytes.length - 2), 42n)).toThrow(

@@ -134,7 +134,7 @@ export function encodeFrame(frame: Frame): Buffer {
         frame.op,
         (frame.close ? Flag.CLOSE : 0) | (withPayloads ? Flag.PAYLOADS : 0),
       );
-      at = out.writeBigUInt64LE(BigInt(frame.streamId), at);
+      at = writeU64(out, frame.streamId, at);
       at = out.writeUInt16LE(name.length, at);
       at += name.copy(out, at);
       at = out.writeDoubleLE(frame.createdAt, at);
@@ -151,14 +151,14 @@ export function encodeFrame(frame: Frame): Buffer {
       const out = Buffer.allocUnsafe(size);
       const flags = (frame.close ? Flag.CLOSE : 0) | (seq === undefined ? 0 : Flag.STREAM_SEQ);
       let at = head(out, frame.op, flags);
-      at = out.writeBigUInt64LE(BigInt(frame.streamId), at);
-      at = out.writeBigUInt64LE(BigInt(frame.firstOffset), at);
+      at = writeU64(out, frame.streamId, at);
+      at = writeU64(out, frame.firstOffset, at);
       at = out.writeUInt8(pid === undefined ? 0 : 1, at);
       if (pid !== undefined && frame.producer !== undefined) {
         at = out.writeUInt16LE(pid.length, at);
         at += pid.copy(out, at);
-        at = out.writeBigUInt64LE(BigInt(frame.producer.epoch), at);
-        at = out.writeBigUInt64LE(BigInt(frame.producer.seq), at);
+        at = writeU64(out, frame.producer.epoch, at);
+        at = writeU64(out, frame.producer.seq, at);
       }
       if (seq !== undefined) {
         at = out.writeUInt16LE(seq.length, at);
@@ -169,36 +169,30 @@ export function encodeFrame(frame: Frame): Buffer {
     }
     case Op.TOUCH: {
       const out = Buffer.allocUnsafe(3 + 8 + 8);
-      const at = out.writeBigUInt64LE(
-        BigInt(frame.streamId),
-        head(out, frame.op, 0, VERSION_FLAGS),
-      );
+      const at = writeU64(out, frame.streamId, head(out, frame.op, 0, VERSION_FLAGS));
       out.writeDoubleLE(frame.time, at);
       return out;
     }
     case Op.IMAGE: {
       const json = Buffer.from(JSON.stringify(frame.image));
       const out = Buffer.allocUnsafe(3 + 8 + json.length);
-      json.copy(
-        out,
-        out.writeBigUInt64LE(BigInt(frame.streamId), head(out, frame.op, 0, VERSION_FLAGS)),
-      );
+      json.copy(out, writeU64(out, frame.streamId, head(out, frame.op, 0, VERSION_FLAGS)));
       return out;
     }
     case Op.COPY: {
       let size = COPY_HEAD;
       for (const e of frame.entries) size += copiedEntrySize(e.payloads);
       const out = Buffer.allocUnsafe(size);
-      let at = out.writeBigUInt64LE(BigInt(frame.streamId), head(out, frame.op, 0, VERSION_FLAGS));
+      let at = writeU64(out, frame.streamId, head(out, frame.op, 0, VERSION_FLAGS));
       for (const e of frame.entries) {
-        at = out.writeBigUInt64LE(BigInt(e.start), at);
+        at = writeU64(out, e.start, at);
         at = writePayloads(out, at, e.payloads);
       }
       return out;
     }
     default: {
       const out = Buffer.allocUnsafe(3 + 8);
-      out.writeBigUInt64LE(BigInt(frame.streamId), head(out, frame.op));
+      writeU64(out, frame.streamId, head(out, frame.op));
       return out;
     }
   }
@@ -272,7 +266,7 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
     const close = (flags & Flag.CLOSE) !== 0;
     let at = 3;
     if (op === Op.CREATE) {
-      const streamId = Number(bytes.readBigUInt64LE(at));
+      const streamId = readU64(bytes, at);
       at += 8;
       const nameLength = bytes.readUInt16LE(at);
       at += 2;
@@ -288,8 +282,8 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
       return { op, streamId, name, createdAt, config, payloads, close };
     }
     if (op === Op.APPEND) {
-      const streamId = Number(bytes.readBigUInt64LE(at));
-      const firstOffset = Number(bytes.readBigUInt64LE(at + 8));
+      const streamId = readU64(bytes, at);
+      const firstOffset = readU64(bytes, at + 8);
       const hasProducer = bytes.readUInt8(at + 16);
       at += 17;
       let producer: ProducerStamp | undefined;
@@ -297,8 +291,8 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
         const length = bytes.readUInt16LE(at);
         const producerId = bytes.toString('utf8', at + 2, at + 2 + length);
         at += 2 + length;
-        const epoch = Number(bytes.readBigUInt64LE(at));
-        const seq = Number(bytes.readBigUInt64LE(at + 8));
+        const epoch = readU64(bytes, at);
+        const seq = readU64(bytes, at + 8);
         at += 16;
         producer = { producerId, epoch, seq };
       }
@@ -312,19 +306,18 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
       return { op, streamId, firstOffset, producer, payloads, close, streamSeq };
     }
     if (op === Op.TOUCH) {
-      return { op, streamId: Number(bytes.readBigUInt64LE(at)), time: bytes.readDoubleLE(at + 8) };
+      return { op, streamId: readU64(bytes, at), time: bytes.readDoubleLE(at + 8) };
     }
-    if (op === Op.CLOSE || op === Op.DELETE)
-      return { op, streamId: Number(bytes.readBigUInt64LE(at)) };
+    if (op === Op.CLOSE || op === Op.DELETE) return { op, streamId: readU64(bytes, at) };
     if (op === Op.IMAGE) {
       const image = JSON.parse(bytes.toString('utf8', at + 8)) as StreamImage;
-      return { op, streamId: Number(bytes.readBigUInt64LE(at)), image };
+      return { op, streamId: readU64(bytes, at), image };
     }
     if (op === Op.COPY) {
-      const streamId = Number(bytes.readBigUInt64LE(at));
+      const streamId = readU64(bytes, at);
       const entries: CopiedEntry[] = [];
       for (at += 8; at < bytes.length; ) {
-        const start = Number(bytes.readBigUInt64LE(at));
+        const start = readU64(bytes, at);
         const read = readPayloadsAt(bytes, at + 8);
         entries.push({ start, payloads: read.payloads });
         at = read.end;
@@ -339,4 +332,17 @@ export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
       { cause: error, details: { lsn } },
     );
   }
+}
+
+/**
+ * A `u64` field of a safe integer (ids, offsets, epochs, seqs), as two `u32` halves: the
+ * same bytes as `writeBigUInt64LE`, without a BigInt per field on the append path.
+ */
+function writeU64(out: Buffer, value: number, at: number): number {
+  out.writeUInt32LE(value >>> 0, at);
+  return out.writeUInt32LE(Math.floor(value / 2 ** 32), at + 4);
+}
+
+function readU64(bytes: Buffer, at: number): number {
+  return bytes.readUInt32LE(at) + bytes.readUInt32LE(at + 4) * 2 ** 32;
 }

@@ -442,6 +442,7 @@ export function acknowledge(stream: StreamState, index: number, lsn: bigint): vo
 }
 
 export function wake(stream: StreamState): void {
+  if (stream.waiters.size === 0) return;
   for (const waiter of stream.waiters) waiter();
   stream.waiters.clear();
 }
