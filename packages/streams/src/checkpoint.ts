@@ -96,10 +96,11 @@ export function encodeCheckpoint(
     JSON.stringify({ version: VERSION, lsn: Number(lsn), latest, nextId: table.nextId, streams }),
   );
   const columnsAt = align8(DIGEST + 4 + head.length);
-  const out = Buffer.alloc(columnsAt + entries * 3 * 8);
+  // Its own ArrayBuffer (zeroed, never a pool's slice), so the columns lie 8-aligned.
+  const out = Buffer.from(new ArrayBuffer(columnsAt + entries * 3 * 8));
   out.writeUInt32LE(head.length, DIGEST);
   head.copy(out, DIGEST + 4);
-  const columns = new Float64Array(entries * 3);
+  const columns = new Float64Array(out.buffer, out.byteOffset + columnsAt, entries * 3);
   let at = 0;
   for (const s of kept) {
     for (const column of [s.starts, s.lsns, s.sizes]) {
@@ -107,9 +108,7 @@ export function encodeCheckpoint(
       at += column.length;
     }
   }
-  const bytes = Buffer.from(columns.buffer);
-  if (!LITTLE_ENDIAN) bytes.swap64();
-  bytes.copy(out, columnsAt);
+  if (!LITTLE_ENDIAN) out.subarray(columnsAt).swap64();
   digest(out.subarray(DIGEST)).copy(out, 0);
   return out;
 }
@@ -121,18 +120,24 @@ export function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpo
   const headLength = bytes.readUInt32LE(DIGEST);
   const columnsAt = align8(DIGEST + 4 + headLength);
   if (columnsAt > bytes.length) return undefined;
-  let image: { version: number; lsn: number; latest: number; nextId: number };
+  let image: {
+    version: number;
+    lsn: number;
+    latest: number;
+    nextId: number;
+    streams: StreamImage[];
+  };
   try {
     image = JSON.parse(bytes.toString('utf8', DIGEST + 4, DIGEST + 4 + headLength));
   } catch {
-    return undefined; // a version before 4: JSON from the digest on
+    return undefined; // not a head this version wrote
   }
   if (image.version !== VERSION) return undefined;
   const columns = float64s(bytes.subarray(columnsAt));
   const table = new StreamTable(recordOverhead);
   table.nextId = image.nextId;
   let at = 0;
-  for (const s of (image as unknown as { streams: StreamImage[] }).streams) {
+  for (const s of image.streams) {
     const stream: StreamState = newStream(s.id, s.name, s.createdAt, s.config);
     stream.createLsn = BigInt(s.createLsn);
     stream.tail = s.tail;

@@ -239,11 +239,6 @@ function readPayloadsAt(bytes: Buffer, from: number): { payloads: Buffer[]; end:
   return { payloads, end: at };
 }
 
-/**
- * The frame in a record's payload. The payloads handed back are views of `bytes`. A frame
- * this version does not know, or one that does not parse, is WAL_CORRUPT naming the LSN:
- * the log's CRC held, so a bad frame was written by something else than this package.
- */
 /** The frame of one of the log's records; WAL_NOT_A_LOG for a record the streams did not write. */
 export function decodeRecord(record: { type: number; payload: Buffer; lsn: bigint }): Frame {
   if (record.type !== STREAMS_RECORD_TYPE) {
@@ -256,6 +251,11 @@ export function decodeRecord(record: { type: number; payload: Buffer; lsn: bigin
   return decodeFrame(record.payload, record.lsn);
 }
 
+/**
+ * The frame in a record's payload. The payloads handed back are views of `bytes`. A frame
+ * this version does not know, or one that does not parse, is WAL_CORRUPT naming the LSN:
+ * the log's CRC held, so a bad frame was written by something else than this package.
+ */
 export function decodeFrame(bytes: Buffer, lsn: bigint): Frame {
   try {
     if (bytes[0] !== VERSION && bytes[0] !== VERSION_FLAGS) {

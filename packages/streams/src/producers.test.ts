@@ -19,15 +19,21 @@ function clocked(dir = tempDir()) {
   return { clock, open };
 }
 
+/** `clocked()`, opened, with stream 'a' created. */
+async function withStream() {
+  const { clock, open } = clocked();
+  const s = await open();
+  await s.create('a');
+  return { clock, s };
+}
+
 const stamp = (seq: number, producerId = 'p', epoch = 0) => ({
   producer: { producerId, epoch, seq },
 });
 
 describe('a producer idle for producerTtlMs', () => {
   it('is remembered until then: a retry is still a duplicate', async () => {
-    const { clock, open } = clocked();
-    const s = await open();
-    await s.create('a');
+    const { clock, s } = await withStream();
     await s.append('a', b('0'), stamp(0));
     await s.append('a', b('1'), stamp(1));
     clock.now += TTL - 1;
@@ -42,9 +48,7 @@ describe('a producer idle for producerTtlMs', () => {
   });
 
   it('is forgotten then: its next seq is a gap naming seq 0 and the ttl, and seq 0 starts afresh', async () => {
-    const { clock, open } = clocked();
-    const s = await open();
-    await s.create('a');
+    const { clock, s } = await withStream();
     await s.append('a', b('0'), stamp(0));
     await s.append('a', b('1'), stamp(1));
     clock.now += TTL;
@@ -96,9 +100,7 @@ describe('a producer idle for producerTtlMs', () => {
   });
 
   it('counts for nothing in metadata once a checkpoint forgot it', async () => {
-    const { clock, open } = clocked();
-    const s = await open();
-    await s.create('a');
+    const { clock, s } = await withStream();
     for (let i = 0; i < 10; i++) await s.append('a', b(`${i}`), stamp(0, `p${i}`));
     clock.now += TTL;
     await s.append('a', b('new'), stamp(0, 'fresh'));
@@ -109,9 +111,7 @@ describe('a producer idle for producerTtlMs', () => {
   });
 
   it('leaves room as new producers come, without a checkpoint: a stream keeps what is live', async () => {
-    const { clock, open } = clocked();
-    const s = await open();
-    await s.create('a');
+    const { clock, s } = await withStream();
     // Waves of one-off producers, each idle past the ttl by the next wave.
     for (let wave = 0; wave < 5; wave++) {
       await Promise.all(

@@ -52,7 +52,7 @@ export interface StreamState {
   deleted: boolean;
   /**
    * The per-stream index: the first offset of each of the stream's log records, ascending,
-   * and the record's LSN (0n until its append is acknowledged).
+   * and the record's LSN (0 until its append is acknowledged).
    */
   readonly starts: number[];
   readonly lsns: number[];
