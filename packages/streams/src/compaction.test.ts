@@ -1,6 +1,6 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../test/temp.js';
 import { CHECKPOINT_FILE } from './checkpoint.js';
 import { StreamErrorCode } from './errors.js';
@@ -104,6 +104,24 @@ describe('compaction', () => {
     expect(await all(again, 'keep')).toEqual(sent);
     expect(again.metadata('keep').tail).toBe(sent.length);
     await again.shutdown();
+  });
+
+  it('reads a stream of many small appends after a compaction with a seek per copy, not per append', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir, { segmentSize: SEGMENT, checkpointEvery: 0 });
+    await s.create('keep');
+    const sent = Array.from({ length: 2000 }, (_, i) => `k${i}`);
+    for (const payload of sent) await s.append('keep', Buffer.from(payload));
+    await s.create('old');
+    for (let i = 0; i < 40; i++) await s.append('old', kib('o'));
+    await s.delete('old');
+    expect((await s.compact()).recordsCopied).toBeGreaterThan(1900);
+    const seeks = vi.spyOn(s.log, 'iterator');
+    const read = await s.read('keep', 0, { maxRecords: 10_000 });
+    expect(read.records.map((r) => r.payload.toString())).toEqual(sent);
+    // The copies are a few records of up to maxRecordSize each.
+    expect(seeks.mock.calls.length).toBeLessThanOrEqual(5);
+    await s.shutdown();
   });
 
   it('runs by itself after a checkpoint once the log passes its bound, and not before', async () => {

@@ -192,10 +192,10 @@ export async function copyForward(
     const { stream, entries } = byLsn.get(at)!;
     const lsn = BigInt(at);
     if (stream.deleted) continue;
-    const inRecord = recordEntries(decodeFrame(await host.read(lsn), lsn));
+    const inRecord = entryFinder(recordEntries(decodeFrame(await host.read(lsn), lsn)));
     for (const i of entries) {
       const start = stream.starts[i]!;
-      const entry = inRecord.find((e) => e.start === start);
+      const entry = inRecord(start);
       if (entry === undefined) throw new Error(`record ${lsn} holds no entry at ${start}`);
       const size = copiedEntrySize(entry.payloads);
       const held = pending.get(stream);
@@ -231,6 +231,19 @@ export function recordEntries(frame: Frame): readonly CopiedEntry[] {
   if (frame.op === Op.CREATE) return [{ start: 0, payloads: frame.payloads }];
   if (frame.op === Op.COPY) return frame.entries;
   return [];
+}
+
+/**
+ * Finds one record's entries by their start. A copy holds up to a record's worth of a
+ * stream's appends, in the LSN order of what it copied, which is not always offset order:
+ * a search through it per entry made reading a compacted stream quadratic.
+ */
+export function entryFinder(
+  entries: readonly CopiedEntry[],
+): (start: number) => CopiedEntry | undefined {
+  if (entries.length <= 8) return (start) => entries.find((e) => e.start === start);
+  const byStart = new Map(entries.map((e) => [e.start, e]));
+  return (start) => byStart.get(start);
 }
 
 /** What a compaction needs of the streams. */

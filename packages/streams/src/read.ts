@@ -1,7 +1,7 @@
 import type { Wal } from '@walnut/wal';
-import { recordEntries } from './compaction.js';
+import { entryFinder, recordEntries } from './compaction.js';
 import { StreamErrorCode, streamError } from './errors.js';
-import { decodeFrame } from './frame.js';
+import { type CopiedEntry, decodeFrame } from './frame.js';
 import { notAnAppend, StreamRecordReader } from './record-reader.js';
 import type { StreamState } from './table.js';
 
@@ -67,6 +67,8 @@ async function readEntries(
   const records: StreamRecord[] = [];
   let next = from;
   let bytes = 0;
+  // A compaction's copy holds many entries in a row, each decoded once per read.
+  let held: { lsn: bigint; find: (start: number) => CopiedEntry | undefined } | undefined;
   for (
     let entry = lastAtOrBefore(stream.starts, from);
     next < upTo && records.length < maxRecords;
@@ -74,10 +76,11 @@ async function readEntries(
   ) {
     const lsn = BigInt(stream.lsns[entry]!);
     const start = stream.starts[entry]!;
-    // A stream's first records may be in its create's record, and moved ones in a copy's.
-    const payloads = recordEntries(decodeFrame(await reader.read(lsn), lsn)).find(
-      (e) => e.start === start,
-    )?.payloads;
+    if (held?.lsn !== lsn) {
+      // A stream's first records may be in its create's record, and moved ones in a copy's.
+      held = { lsn, find: entryFinder(recordEntries(decodeFrame(await reader.read(lsn), lsn))) };
+    }
+    const payloads = held.find(start)?.payloads;
     if (payloads === undefined) throw notAnAppend(lsn);
     for (let i = next - start; i < payloads.length && next < upTo; i++) {
       const payload = payloads[i]!;
