@@ -8,6 +8,7 @@
  *   against a single `Wal`'s W3 and the peers: one `Wal` per stream, better-sqlite3 with a
  *   `(stream, offset)` table, lmdb-js with `[stream, offset]` keys — in alternating rounds;
  * - reading one stream among many interleaved ones: bytes read (rchar) per byte of it;
+ * - reading a stream back after a compaction copied it forward, against reading it before;
  * - open after many appends over many streams, against opening a single `Wal` of as many
  *   records.
  *
@@ -39,6 +40,7 @@ const SIZES = quick
       producerStreams: 100,
       target: 50,
       others: 10,
+      compacted: 2_000,
       opens: 5_000,
     }
   : {
@@ -48,6 +50,7 @@ const SIZES = quick
       producerStreams: 1_000,
       target: 1_000,
       others: 100,
+      compacted: 100_000,
       opens: 1_000_000,
     };
 const reps = Number(values.reps ?? (quick ? 1 : 3));
@@ -268,6 +271,55 @@ async function readOneAmongMany(target: number, others: number) {
   };
 }
 
+/**
+ * A stream of `appends` one-record appends read back whole before and after a compaction
+ * copied it forward (interleaved with a deleted stream's, so every segment is half dead): a
+ * copy holds many appends, and reading it costs about what reading them did.
+ */
+async function readAfterCompaction(appends: number) {
+  const streams = await Streams.open(fresh(), {
+    durability: 'none',
+    segmentSize: quick ? 64 * 1024 : 1024 * 1024,
+    checkpointEvery: 0,
+  });
+  await streams.create('kept');
+  await streams.create('gone');
+  for (let at = 0; at < appends; at += 1000) {
+    const batch = Math.min(1000, appends - at);
+    await Promise.all(
+      Array.from({ length: batch }, () => [
+        streams.append('kept', PAYLOAD),
+        streams.append('gone', PAYLOAD),
+      ]).flat(),
+    );
+  }
+  await streams.delete('gone');
+  const readMs = async () => {
+    const runs: number[] = [];
+    for (let r = 0; r < Math.max(3, reps); r++) {
+      const t0 = performance.now();
+      for (let from = 0; ; ) {
+        const read = await streams.read('kept', from, { maxRecords: 10_000 });
+        if (read.records.length === 0) break;
+        from = read.next;
+      }
+      runs.push(performance.now() - t0);
+    }
+    return median(runs);
+  };
+  const beforeMs = await readMs();
+  const { recordsCopied } = await streams.compact();
+  const afterMs = await readMs();
+  await streams.shutdown();
+  return {
+    appends,
+    recordsCopied,
+    beforeMs: round(beforeMs),
+    afterMs: round(afterMs),
+    ratio: round(afterMs / beforeMs),
+  };
+}
+
 /** Streams.open of a log of `appends` appends over `streamCount` streams, vs Wal.open. */
 async function openTime(appends: number, streamCount: number) {
   const streamsDir = fresh();
@@ -337,6 +389,7 @@ try {
   }
   console.log(`  one Wal per stream held ${perStreamDescriptors} descriptors`);
   console.log('read one stream among many:', await readOneAmongMany(SIZES.target, SIZES.others));
+  console.log('read after a compaction:', await readAfterCompaction(SIZES.compacted));
   console.log(
     'open:',
     await openTime(SIZES.opens, Math.min(10_000, Math.max(10, SIZES.opens / 100))),
