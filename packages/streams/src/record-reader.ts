@@ -1,21 +1,20 @@
 import { type Wal, WalError, WalErrorCode, type WalRecord } from '@walnut/wal';
 
 /**
- * LSNs past the last one read beyond which the next read seeks (a new iterator) instead of
- * reading on through the records between: other streams' records, which a seek skips. In
- * the segment being written a seek reads about 512 bytes to a few KiB around its record
- * (decision 0344), what reading on through a few small records costs; in a sealed one it
- * reads the segment from its start, so it pays only over a long stretch.
+ * LSNs past the last one read beyond which the next read in the segment being written seeks
+ * (a new iterator) instead of reading on through the records between: other streams'
+ * records, which a seek skips. There a seek reads about 512 bytes to a few KiB around its
+ * record (decision 0344), what reading on through a few small records costs.
  */
 const SEEK_AFTER = 4n;
-const SEEK_AFTER_SEALED = 4096n;
 
 /**
  * Reads the log records of one stream, in ascending LSN order, for one read call. The Wal has
- * no read of one LSN (decision 0710), but an iterator from an LSN starts near its frame (in
- * the segment being written; a sealed one is read from its start) and reads a record's worth
- * first (decision 0344): one iterator reads on through nearby records, and seeks again over
- * a stretch of others.
+ * no read of one LSN (decision 0710), but an iterator from an LSN starts near its frame in
+ * the segment being written and reads a record's worth first (decision 0344): one iterator
+ * reads on through nearby records, and seeks again over a stretch of others. A sealed
+ * segment is read from its start (decision 0719), so there a seek pays only to reach a later
+ * segment.
  */
 export class StreamRecordReader {
   private records: AsyncIterableIterator<WalRecord> | null = null;
@@ -24,6 +23,8 @@ export class StreamRecordReader {
   private flushed = false;
   /** The first LSN of the segment being written when this read started. */
   private readonly activeFirst: bigint;
+  /** Each segment's first LSN, oldest first, listed when a read first lands in a sealed one. */
+  private firsts: bigint[] | undefined;
 
   constructor(private readonly wal: Wal) {
     this.activeFirst = wal.stats().activeSegmentFirstLsn;
@@ -31,9 +32,8 @@ export class StreamRecordReader {
 
   /** The payload of record `lsn`, which is above every LSN asked for before. */
   async read(lsn: bigint): Promise<Buffer> {
-    const seekAfter = lsn > this.activeFirst ? SEEK_AFTER : SEEK_AFTER_SEALED;
     for (;;) {
-      if (this.records === null || lsn <= this.at || lsn - this.at > seekAfter) {
+      if (await this.mustSeek(lsn)) {
         await this.close();
         this.records = this.wal.iterator(lsn);
       }
@@ -52,6 +52,27 @@ export class StreamRecordReader {
       this.flushed = true;
       await this.wal.flush();
     }
+  }
+
+  /** Whether reaching `lsn` takes a new iterator; only the cost depends on the answer. */
+  private async mustSeek(lsn: bigint): Promise<boolean> {
+    if (this.records === null || lsn <= this.at) return true;
+    if (lsn > this.activeFirst) return this.at < this.activeFirst || lsn - this.at > SEEK_AFTER;
+    return this.at < (await this.segmentFirst(lsn));
+  }
+
+  /** The first LSN of the segment holding `lsn`, from the segments listed once per read. */
+  private async segmentFirst(lsn: bigint): Promise<bigint> {
+    this.firsts ??= (await this.wal.segments()).map((s) => s.firstLsn);
+    const firsts = this.firsts;
+    let low = 0;
+    let high = firsts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (firsts[mid]! <= lsn) low = mid;
+      else high = mid - 1;
+    }
+    return firsts[low] ?? 0n;
   }
 
   async close(): Promise<void> {
