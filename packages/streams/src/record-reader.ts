@@ -33,12 +33,14 @@ export class StreamRecordReader {
   /** The payload of record `lsn`, which is above every LSN asked for before. */
   async read(lsn: bigint): Promise<Buffer> {
     for (;;) {
-      if (await this.mustSeek(lsn)) {
+      let records = this.records;
+      if (records === null || (await this.mustSeek(lsn))) {
         await this.close();
-        this.records = this.wal.iterator(lsn);
+        records = this.wal.iterator(lsn);
+        this.records = records;
       }
       for (;;) {
-        const { value, done } = await this.records.next();
+        const { value, done } = await records.next();
         if (done) break;
         this.at = value.lsn;
         if (value.lsn === lsn) return value.payload;
@@ -54,9 +56,9 @@ export class StreamRecordReader {
     }
   }
 
-  /** Whether reaching `lsn` takes a new iterator; only the cost depends on the answer. */
+  /** Whether reaching `lsn` from the open iterator takes a new one: only a cost. */
   private async mustSeek(lsn: bigint): Promise<boolean> {
-    if (this.records === null || lsn <= this.at) return true;
+    if (lsn <= this.at) return true;
     if (lsn > this.activeFirst) return this.at < this.activeFirst || lsn - this.at > SEEK_AFTER;
     return this.at < (await this.segmentFirst(lsn));
   }
