@@ -234,16 +234,26 @@ export function recordEntries(frame: Frame): readonly CopiedEntry[] {
 }
 
 /**
- * Finds one record's entries by their start. A copy holds up to a record's worth of a
- * stream's appends, in the LSN order of what it copied, which is not always offset order:
- * a search through it per entry made reading a compacted stream quadratic.
+ * Finds one record's entries by their start, asked for in offset order. A copy holds up to a
+ * record's worth of a stream's appends, in the LSN order of what it copied, which is mostly
+ * but not always offset order: the entry after the last one found is tried first, and a map
+ * is built only when that misses (a search per entry made reading a copy quadratic).
  */
 export function entryFinder(
   entries: readonly CopiedEntry[],
 ): (start: number) => CopiedEntry | undefined {
-  if (entries.length <= 8) return (start) => entries.find((e) => e.start === start);
-  const byStart = new Map(entries.map((e) => [e.start, e]));
-  return (start) => byStart.get(start);
+  let next = 0;
+  let byStart: Map<number, number> | undefined;
+  return (start) => {
+    let at: number | undefined = next;
+    if (entries[at]?.start !== start) {
+      byStart ??= new Map(entries.map((e, i) => [e.start, i]));
+      at = byStart.get(start);
+      if (at === undefined) return undefined;
+    }
+    next = at + 1;
+    return entries[at];
+  };
 }
 
 /** What a compaction needs of the streams. */
