@@ -3,6 +3,7 @@ import { entryFinder, recordEntries } from './compaction.js';
 import { StreamErrorCode, streamError } from './errors.js';
 import { type CopiedEntry, decodeFrame } from './frame.js';
 import { notAnAppend, StreamRecordReader } from './record-reader.js';
+import { lastAtOrBefore } from './sorted.js';
 import type { StreamState } from './table.js';
 
 export interface StreamRecord {
@@ -94,16 +95,4 @@ async function readEntries(
     }
   }
   return { records, next, tail: upTo, end: stream.closed && next === stream.tail };
-}
-
-/** The index of the last start ≤ offset (binary search; starts[0] is 0). */
-function lastAtOrBefore(starts: readonly number[], offset: number): number {
-  let low = 0;
-  let high = starts.length - 1;
-  while (low < high) {
-    const mid = (low + high + 1) >>> 1;
-    if (starts[mid]! <= offset) low = mid;
-    else high = mid - 1;
-  }
-  return low;
 }

@@ -1,4 +1,5 @@
 import { type Wal, WalError, WalErrorCode, type WalRecord } from '@walnut/wal';
+import { lastAtOrBefore } from './sorted.js';
 
 /**
  * LSNs past the last one read beyond which the next read in the segment being written seeks
@@ -66,15 +67,7 @@ export class StreamRecordReader {
   /** The first LSN of the segment holding `lsn`, from the segments listed once per read. */
   private async segmentFirst(lsn: bigint): Promise<bigint> {
     this.firsts ??= (await this.wal.segments()).map((s) => s.firstLsn);
-    const firsts = this.firsts;
-    let low = 0;
-    let high = firsts.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >>> 1;
-      if (firsts[mid]! <= lsn) low = mid;
-      else high = mid - 1;
-    }
-    return firsts[low] ?? 0n;
+    return this.firsts[lastAtOrBefore(this.firsts, lsn)] ?? 0n;
   }
 
   async close(): Promise<void> {

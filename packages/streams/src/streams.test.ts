@@ -227,7 +227,6 @@ describe('reading', () => {
     expect(segments[0]!.sealed).toBe(true);
     const iterator = vi.spyOn(s.log, 'iterator');
     expect(texts((await s.read('sparse')).records)).toEqual(sent);
-    // A seek per record would read a sealed segment from its start once per record in it.
     // A seek per record would read a sealed segment from its start once per record in it
     // (seeks in the segment being written start near their record).
     const active = s.log.stats().activeSegmentFirstLsn;
