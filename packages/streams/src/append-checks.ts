@@ -1,11 +1,36 @@
 import { WalError, WalErrorCode } from '@walnut/wal';
 import { StreamErrorCode, streamError } from './errors.js';
-import { appendOverhead, type ProducerStamp } from './frame.js';
+import { type AppendFrame, appendOverhead, Op, type ProducerStamp } from './frame.js';
 import { checkName } from './names.js';
 import { type Offset, parseOffset } from './offsets.js';
+import type { AppendOptions } from './streams-options.js';
 import type { StreamState } from './table.js';
 
 // The checks of an append's arguments, before anything is written.
+
+/** The frame of an append to `stream` that passed every check of `options` and size. */
+export function appendFrame(
+  stream: StreamState,
+  list: readonly Uint8Array[],
+  producer: ProducerStamp | undefined,
+  options: AppendOptions,
+  maxRecordSize: number,
+): AppendFrame {
+  checkOpenAt(stream, options.expectedTail);
+  const streamSeq = options.streamSeq;
+  if (streamSeq !== undefined) checkStreamSeq(stream, streamSeq);
+  const seqBytes = streamSeq === undefined ? 0 : 2 + Buffer.byteLength(streamSeq);
+  checkSize(maxRecordSize, stream.name, producer, list, seqBytes);
+  return {
+    op: Op.APPEND,
+    streamId: stream.id,
+    firstOffset: stream.tail,
+    producer,
+    payloads: list as Buffer[],
+    close: options.close === true,
+    streamSeq,
+  };
+}
 
 /** The stream takes appends, and its tail is `expectedTail` if one is given. */
 export function checkOpenAt(stream: StreamState, expectedTail: Offset | undefined): void {
@@ -47,6 +72,7 @@ export function checkStreamSeq(stream: StreamState, seq: string): void {
 }
 
 export function payloadList(payloads: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  if (Buffer.isBuffer(payloads)) return [payloads];
   const list = payloads instanceof Uint8Array ? [payloads] : payloads;
   if (!Array.isArray(list) || list.length === 0) {
     throw new WalError(

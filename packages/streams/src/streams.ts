@@ -1,11 +1,5 @@
 import { TAIL_POLL_MS, Wal, WalError, WalErrorCode } from '@walnut/wal';
-import {
-  checkOpenAt,
-  checkSize,
-  checkStamp,
-  checkStreamSeq,
-  payloadList,
-} from './append-checks.js';
+import { appendFrame, checkSize, checkStamp, payloadList } from './append-checks.js';
 import { CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import {
   type CompactResult,
@@ -161,11 +155,11 @@ export class Streams {
       close: initial.close === true,
     };
     const payload = encodeFrame(frame);
-    const written = this.write(payload);
-    const stream = this.table.apply(frame, 0n, frame.createdAt, undefined, payload.length)!;
-    stream.ready = written.then((lsn) => {
-      settle(stream, frame, lsn, payloads.length > 0 ? 0 : undefined);
-    });
+    let stream: StreamState | undefined;
+    const entry = payloads.length > 0 ? 0 : undefined;
+    const written = this.write(payload, (lsn) => settle(stream!, frame, lsn, entry));
+    stream = this.table.apply(frame, 0n, frame.createdAt, undefined, payload.length)!;
+    stream.ready = written;
     await stream.ready;
     return { created: true, info: infoOf(stream) };
   }
@@ -179,6 +173,8 @@ export class Streams {
     payloads: Uint8Array | readonly Uint8Array[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
+    // The common case skips the gate's closure: each append's cost is on W3's critical path.
+    if (!this.gate.holding) return this.appendNow(name, payloads, options);
     return this.gate.admit(() => this.appendNow(name, payloads, options));
   }
 
@@ -190,42 +186,26 @@ export class Streams {
     try {
       this.checkUsable();
       const list = payloadList(payloads);
-      const stream = this.live(name);
+      const now = this.now();
+      const stream = this.live(name, now);
       const producer = checkStamp(options.producer, stream.producers);
       if (producer !== undefined) {
         const ttl = this.space.producerTtlMs;
-        const original = judgeProducer(name, stream.producers, producer, this.now(), ttl);
+        const original = judgeProducer(name, stream.producers, producer, now, ttl);
         if (original !== undefined) return original;
       }
-      checkOpenAt(stream, options.expectedTail);
-      const streamSeq = options.streamSeq;
-      if (streamSeq !== undefined) checkStreamSeq(stream, streamSeq);
-      checkSize(
-        this.space.maxRecordSize,
-        name,
-        producer,
-        list,
-        streamSeq === undefined ? 0 : 2 + Buffer.byteLength(streamSeq),
-      );
-      const frame: Frame = {
-        op: Op.APPEND,
-        streamId: stream.id,
-        firstOffset: stream.tail,
-        producer,
-        payloads: list as Buffer[],
-        close: options.close === true,
-        streamSeq,
-      };
+      const frame = appendFrame(stream, list, producer, options, this.space.maxRecordSize);
       const first = stream.tail;
       const tail = first + list.length;
       const index = stream.starts.length;
       const payload = encodeFrame(frame);
-      const result = this.write(payload).then((lsn) => {
+      const result = this.write(payload, (lsn): AppendResult => {
         settle(stream, frame, lsn, index);
-        const done = { first, tail, duplicate: false };
-        return producer === undefined ? done : { ...done, producerSeq: producer.seq };
+        return producer === undefined
+          ? { first, tail, duplicate: false }
+          : { first, tail, duplicate: false, producerSeq: producer.seq };
       });
-      this.table.apply(frame, 0n, this.now(), result, payload.length);
+      this.table.appendTo(stream, frame, 0n, now, result, payload.length);
       return result;
     } catch (error) {
       return Promise.reject(error);
@@ -242,9 +222,11 @@ export class Streams {
     const stream = this.live(name);
     if (!stream.closing) {
       const frame: Frame = { op: Op.CLOSE, streamId: stream.id };
-      const written = this.write(encodeFrame(frame));
+      const written = this.write(encodeFrame(frame), (lsn) =>
+        settle(stream, frame, lsn, undefined),
+      );
       this.table.apply(frame, 0n, undefined);
-      settle(stream, frame, await written, undefined);
+      await written;
     }
     await stream.ready;
     return infoOf(stream);
@@ -263,7 +245,7 @@ export class Streams {
       return false;
     }
     const frame: Frame = { op: Op.DELETE, streamId: stream.id };
-    const written = this.write(encodeFrame(frame));
+    const written = this.write(encodeFrame(frame), () => {});
     this.table.apply(frame, 0n, undefined);
     await written;
     return true;
@@ -278,7 +260,7 @@ export class Streams {
       this.checkUsable();
       const stream = this.live(name);
       const frame: Frame = { op: Op.TOUCH, streamId: stream.id, time: this.now() };
-      const written = this.write(encodeFrame(frame));
+      const written = this.write(encodeFrame(frame), () => {});
       this.table.apply(frame, 0n, undefined);
       await written;
       return infoOf(stream);
@@ -471,7 +453,7 @@ export class Streams {
       const payload = encodeFrame(frame);
       // The log would refuse it (and the streams break); left out, its records pin their segments.
       if (payload.length > this.space.maxRecordSize) return undefined;
-      const lsn = await this.write(payload, false);
+      const lsn = await this.write(payload, (written) => written, false);
       // A stream deleted meanwhile stays deleted: the copy only moved its records.
       if (this.table.get(stream.id) === stream) {
         this.table.apply(frame, lsn, undefined, undefined, payload.length);
@@ -533,20 +515,30 @@ export class Streams {
     this.checkpointLsn = checkpoint.lsn;
   }
 
-  /** Appends a frame's bytes; `counted`: a call's, which counts towards the next checkpoint. */
-  private write(payload: Buffer, counted = true): Promise<bigint> {
+  /**
+   * Appends a frame's bytes and runs `then` with its LSN once acknowledged, in the one
+   * reaction that also does the bookkeeping; `counted`: a call's, which counts towards the
+   * next checkpoint.
+   */
+  private write<T>(payload: Buffer, then: (lsn: bigint) => T, counted = true): Promise<T> {
     const written = this.wal.appendRecord({ type: STREAMS_RECORD_TYPE, payload });
     this.pending++;
     if (counted) this.sinceCheckpoint++;
-    written.then(
-      () => this.settled(),
+    return written.then(
+      (lsn) => {
+        try {
+          return then(lsn);
+        } finally {
+          this.settled();
+        }
+      },
       (error) => {
         // What reached the log is known only after reopening: the table may be ahead of it.
         this.broken ??= error;
         this.settled();
+        throw error;
       },
     );
-    return written;
   }
 
   /** Applies the log's records from `nextLsn` on (all of them at open). */
@@ -582,15 +574,15 @@ export class Streams {
   }
 
   /** The stream `name`, neither deleted nor expired. */
-  private live(name: string): StreamState {
+  private live(name: string, now = this.now()): StreamState {
     // A name in the table passed `checkName` at its create: only a miss pays for the check.
     const stream = this.table.byName.get(name);
     if (stream === undefined) throw notFound(checkName('stream name', name));
-    this.checkNotExpired(stream);
+    this.checkNotExpired(stream, now);
     return stream;
   }
 
-  private checkNotExpired(stream: StreamState): void {
-    if (isExpired(stream, this.now())) throw expired(stream.name, stream.expiresAt!);
+  private checkNotExpired(stream: StreamState, now = this.now()): void {
+    if (isExpired(stream, now)) throw expired(stream.name, stream.expiresAt!);
   }
 }

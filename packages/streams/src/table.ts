@@ -1,4 +1,5 @@
 import {
+  type AppendFrame,
   COPY_HEAD,
   type CopiedEntry,
   copiedEntrySize,
@@ -162,15 +163,7 @@ export class StreamTable {
     } else if (frame.op === Op.COPY) {
       copiedEntries(frame.entries, lsn, this.recordOverhead, (e) => this.relocate(stream, e));
     } else if (frame.op === Op.APPEND) {
-      const first = addRecords(stream, frame.payloads, lsn, recordBytes);
-      if (time !== undefined) stream.touchedAt = Math.max(stream.touchedAt, time);
-      if (frame.producer !== undefined) {
-        const produced = { first, tail: stream.tail, acked: acked ?? ACKED };
-        recordProducer(stream.producers, frame.producer, produced, stream.touchedAt);
-      }
-      if (frame.streamSeq !== undefined) stream.streamSeq = frame.streamSeq;
-      if (frame.close) stream.closing = true;
-      if (lsn !== 0n) settle(stream, frame, lsn, stream.lsns.length - 1);
+      this.appendTo(stream, frame, lsn, time, acked, frameBytes);
     } else if (frame.op === Op.TOUCH) {
       stream.touchedAt = Math.max(stream.touchedAt, frame.time);
     } else if (frame.op === Op.CLOSE) {
@@ -180,6 +173,26 @@ export class StreamTable {
       this.remove(stream);
     }
     return stream;
+  }
+
+  /** `apply` of an append to its stream, which the live path has already looked up. */
+  appendTo(
+    stream: StreamState,
+    frame: AppendFrame,
+    lsn: bigint,
+    time: number | undefined,
+    acked: Promise<unknown> | undefined,
+    frameBytes: number,
+  ): void {
+    const first = addRecords(stream, frame.payloads, lsn, frameBytes + this.recordOverhead);
+    if (time !== undefined && time > stream.touchedAt) stream.touchedAt = time;
+    if (frame.producer !== undefined) {
+      const produced = { first, tail: stream.tail, acked: acked ?? ACKED };
+      recordProducer(stream.producers, frame.producer, produced, stream.touchedAt);
+    }
+    if (frame.streamSeq !== undefined) stream.streamSeq = frame.streamSeq;
+    if (frame.close) stream.closing = true;
+    if (lsn !== 0n) settle(stream, frame, lsn, stream.lsns.length - 1);
   }
 
   /** Puts `stream` in, replacing an incarnation of its name (one whose expiry it follows). */
