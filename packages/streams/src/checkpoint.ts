@@ -138,7 +138,14 @@ export function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpo
   table.nextId = image.nextId;
   let at = 0;
   for (const s of image.streams) {
-    const stream: StreamState = newStream(s.id, s.name, s.createdAt, s.config);
+    const n = s.entries;
+    const index = {
+      starts: column(columns, at, n),
+      lsns: column(columns, at + n, n),
+      sizes: column(columns, at + 2 * n, n),
+    };
+    at += 3 * n;
+    const stream: StreamState = newStream(s.id, s.name, s.createdAt, s.config, index);
     stream.createLsn = BigInt(s.createLsn);
     stream.tail = s.tail;
     stream.ackedTail = s.tail;
@@ -149,20 +156,23 @@ export function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpo
     stream.touchedAt = s.touchedAt;
     stream.baseBytes = s.baseBytes;
     stream.recordBytes = s.baseBytes;
-    const n = s.entries;
-    for (let i = at; i < at + n; i++) stream.starts.push(columns[i]!);
-    for (let i = at + n; i < at + 2 * n; i++) stream.lsns.push(columns[i]!);
-    for (let i = at + 2 * n; i < at + 3 * n; i++) {
-      stream.sizes.push(columns[i]!);
-      stream.recordBytes += columns[i]!;
-    }
-    at += 3 * n;
+    for (let i = 0; i < n; i++) stream.recordBytes += index.sizes[i]!;
     stream.known = n;
     restoreProducers(stream, s.producers);
     table.restore(stream);
   }
   if (at !== columns.length) return undefined;
   return { lsn: BigInt(image.lsn), latest: image.latest, table };
+}
+
+/**
+ * `n` values of `columns` from `at`, as the plain array an index column is. Sized up front
+ * and filled: about three times faster than a push per value, the most of an open's time.
+ */
+function column(columns: Float64Array, at: number, n: number): number[] {
+  const values = new Array<number>(n);
+  for (let i = 0; i < n; i++) values[i] = columns[at + i]!;
+  return values;
 }
 
 /** `f64` little-endian values: a view of `bytes` where it can be, or a copy. */

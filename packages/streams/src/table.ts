@@ -411,7 +411,20 @@ export function settle(
   else wake(stream);
 }
 
-export function newStream(id: number, name: string, createdAt: number, config: StreamConfig) {
+/** A stream's index columns (`StreamState.starts`, `lsns` and `sizes`): a restored one's. */
+export interface IndexColumns {
+  readonly starts: number[];
+  readonly lsns: number[];
+  readonly sizes: number[];
+}
+
+export function newStream(
+  id: number,
+  name: string,
+  createdAt: number,
+  config: StreamConfig,
+  index: IndexColumns = { starts: [], lsns: [], sizes: [] },
+) {
   const expiresAt =
     config.expiresAt ?? (config.ttlMs === undefined ? undefined : createdAt + config.ttlMs);
   const stream: StreamState = {
@@ -429,9 +442,9 @@ export function newStream(id: number, name: string, createdAt: number, config: S
     deleted: false,
     streamSeq: undefined,
     touchedAt: createdAt,
-    starts: [],
-    lsns: [],
-    sizes: [],
+    starts: index.starts,
+    lsns: index.lsns,
+    sizes: index.sizes,
     baseBytes: 0,
     recordBytes: 0,
     known: 0,
