@@ -18,8 +18,12 @@ export async function readSmallFile(
   try {
     // Room to spare: a file replaced by rename between the stat and the open (a writer's
     // next CUT beside a reader) may be longer than the one the stat saw.
-    const buf = Buffer.alloc(Math.min(st.size + 4096, limit));
-    return buf.subarray(0, await readFully(io, fd, buf, 0));
+    // Not zero-filled (a streams checkpoint can be tens of MiB): only what the read did not
+    // cover is cleared, so the buffer behind the result holds no stale memory.
+    const buf = Buffer.allocUnsafeSlow(Math.min(st.size + 4096, limit));
+    const length = await readFully(io, fd, buf, 0);
+    buf.fill(0, length);
+    return buf.subarray(0, length);
   } finally {
     await io.close(fd);
   }
