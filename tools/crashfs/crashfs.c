@@ -753,8 +753,13 @@ static void rebuild(void) {
         torn_file = &files[i], torn = &files[i].undos[j];
   size_t cut = 0;
   if (torn) {
+    /* A disk writes whole sectors: a torn write keeps the sectors of the file it reached,
+     * so the cut falls on a 512-byte boundary of the file, not of the write. A write with
+     * no such boundary inside keeps a prefix of bytes. */
     size_t len = torn->len;
-    cut = len <= 1 ? 0 : len > 512 ? 512 * (1 + next_random() % ((len - 1) / 512)) : 1 + next_random() % (len - 1);
+    size_t lead = (size_t)((512 - torn->off % 512) % 512);
+    if (lead == 0) lead = 512;
+    cut = len <= 1 ? 0 : len > lead ? lead + 512 * (next_random() % ((len - 1 - lead) / 512 + 1)) : 1 + next_random() % (len - 1);
   }
   long dropped_writes = 0, kept_pages = 0;
   for (size_t i = 0; i < file_count; i++) {

@@ -136,6 +136,22 @@ describe.skipIf(skip)(
       expect(readFileSync(join(backing, 'f'), 'utf8')).toBe('s'.repeat(page) + 'x'.repeat(kept));
     });
 
+    it('with a tear, keeps whole sectors of the file: the prefix ends on a 512-byte boundary of the file, not of the write', async () => {
+      const m = await mount({ tearSeed: 42 });
+      // The torn write starts 100 bytes into the file's first sector and ends in the same
+      // page, so the kernel hands it over in one piece.
+      const synced = 100;
+      write(join(m, 'f'), 's'.repeat(synced), { sync: true });
+      syncDir(m);
+      write(join(m, 'f'), 'x'.repeat(3000), { sync: false });
+      const summary = await powerCut();
+      const [kept, of] = summary.torn;
+      expect(of).toBe(3000);
+      expect(kept).toBeGreaterThan(0);
+      expect((synced + kept) % 512).toBe(0);
+      expect(readFileSync(join(backing, 'f'), 'utf8')).toBe('s'.repeat(synced) + 'x'.repeat(kept));
+    });
+
     it('with reorder, keeps pages of unsynced writes one by one: a later one without an earlier one', async () => {
       const page = 4096;
       const fills = ['a', 'b', 'c', 'd', 'e', 'f'];
