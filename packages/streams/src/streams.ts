@@ -155,11 +155,11 @@ export class Streams {
       close: initial.close === true,
     };
     const payload = encodeFrame(frame);
-    let stream: StreamState | undefined;
-    const entry = payloads.length > 0 ? 0 : undefined;
-    const written = this.write(payload, (lsn) => settle(stream!, frame, lsn, entry));
-    stream = this.table.apply(frame, 0n, frame.createdAt, undefined, payload.length)!;
-    stream.ready = written;
+    const written = this.write(payload, (lsn) => lsn);
+    const stream = this.table.apply(frame, 0n, frame.createdAt, undefined, payload.length)!;
+    stream.ready = written.then((lsn) => {
+      settle(stream, frame, lsn, payloads.length > 0 ? 0 : undefined);
+    });
     await stream.ready;
     return { created: true, info: infoOf(stream) };
   }
