@@ -170,3 +170,48 @@ describe('drain hands out what nextRecord would, whether fn returns promises or 
     );
   });
 });
+
+describe('skipTo passes over what nextRecord would hand out below its LSN, and nothing else', () => {
+  it.each(['mmap', 'read'] as const)('%s mode', (mode) => {
+    fc.assert(
+      fc.property(
+        fc.array(frameSpec, { maxLength: 12 }),
+        damage,
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 3 })), {
+          maxLength: 6,
+        }),
+        (frames, d, steps) => {
+          const bytes = apply(buildSegment({ firstLsn: 1n, frames }).bytes, d as DamageValue);
+          const path = join(dir, `s${n++}.wal`);
+          writeFileSync(path, bytes);
+          const reference = MmapWalReader.open(path, { mode });
+          const all = [...reference.records()].map((r) => r.lsn);
+          const reader = MmapWalReader.open(path, { mode });
+          let last: bigint | null = null;
+          // Each step skips `ahead` LSNs past the last record seen, then reads `reads` records.
+          for (const [ahead, reads] of steps) {
+            const target: bigint = (last ?? 0n) + 1n + BigInt(ahead);
+            reader.skipTo(target);
+            const passed: bigint[] = all.filter(
+              (lsn) => lsn < target && (last === null || lsn > last),
+            );
+            last = passed.at(-1) ?? last;
+            expect(reader.lastLsn).toBe(last);
+            for (let k = 0; k < reads; k++) {
+              const record = reader.nextRecord();
+              const expected = all.find((lsn) => last === null || lsn > last);
+              expect(record?.lsn).toBe(expected);
+              if (record === null) break;
+              last = record.lsn;
+            }
+          }
+          const rest = [...reader.records()].map((r) => r.lsn);
+          expect(rest).toEqual(all.filter((lsn) => last === null || lsn > last));
+          expect(reader.stopReason).toEqual(reference.stopReason);
+          expect(reader.offset).toBe(reference.offset);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -146,7 +146,7 @@ export class MmapWalReader {
     return this.decodedTo;
   }
 
-  /** LSN of the last record `nextRecord()` returned; null before the first. */
+  /** LSN of the last record `nextRecord()` returned or `skipTo()` passed over; null before the first. */
   get lastLsn(): bigint | null {
     if (this.handedOut === 0) return null;
     // A batch's records are checked as one: `expected` is already past its last.
@@ -224,6 +224,53 @@ export class MmapWalReader {
         continue;
       }
       if (this.stop !== null) return null;
+      this.nextRun();
+    }
+  }
+
+  /**
+   * Passes over the records below `lsn` without building them, so that the next
+   * `nextRecord()` returns the first record at or after it. Frames are judged as
+   * `nextRecord()` judges them (CRC, LSN sequence, `lastLsn`): damage met on the way stops
+   * the reader the same way. `lastLsn` counts the records passed over as read. A frame
+   * whose LSNs the reader cannot see without decoding it (a batch, an encrypted or a
+   * compressed frame) is decoded, and its records below `lsn` dropped.
+   */
+  skipTo(lsn: bigint): void {
+    if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
+    if (typeof lsn !== 'bigint') badArgument('skipTo(lsn): lsn', 'a bigint LSN', lsn);
+    // Plain LSNs are below SAFE_LSN, so every one is below an `lsn` that is not.
+    const target = lsn < BigInt(SAFE_LSN) ? Number(lsn) : Number.POSITIVE_INFINITY;
+    for (;;) {
+      if (this.pendingAt < this.pending.length) {
+        const pending = this.pending;
+        while (this.pendingAt < pending.length && pending[this.pendingAt]!.lsn < lsn) {
+          this.pendingAt++;
+          this.handedOut++;
+        }
+        if (this.pendingAt < pending.length) return;
+        this.fastEnd = this.plainRunEnd();
+      }
+      const i = this.at;
+      if (i < this.runCount) {
+        const source = this.source;
+        const table = source.table;
+        const buf = source.runBuf;
+        const start = source.runBase + table[2 * i]! + FRAME_HEADER_SIZE;
+        const end = start + table[2 * i + 1]!;
+        const plain = this.cipher === null ? plainRecordLsn(buf, start, end, this.timed) : 0;
+        if (plain === this.expectedNumber && plain < SAFE_LSN && plain <= this.lastNumber) {
+          if (plain >= target) return;
+          this.at = i + 1;
+          this.expectedNumber = plain + 1;
+          this.handedOut++;
+          continue;
+        }
+        this.at = i + 1;
+        this.decodeFrame(buf, start, end, source.runFileOffset + start - FRAME_HEADER_SIZE);
+        continue;
+      }
+      if (this.stop !== null) return;
       this.nextRun();
     }
   }
