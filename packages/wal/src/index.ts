@@ -44,6 +44,7 @@ export {
   PortableWalWriter,
   type PortableWalWriterConfig,
 } from './portable-moved.js';
+export type { WalIterator } from './read-records.js';
 export type { RetentionReport, RetentionStats } from './retention/retention.js';
 export type { RetentionOptions } from './retention/retention-options.js';
 export { type AppendBatchOptions, Wal } from './wal.js';

@@ -1,7 +1,8 @@
 import type { WalRecord } from '@walnut/codec';
+import { MmapWalReader } from '@walnut/mmap-reader';
 import type { SegmentInfo } from '@walnut/segmented';
 import { payloadFor, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { FakeEngine, fakeSegment } from '../test/fake-engine.js';
 import type { EngineSegment } from './engine.js';
 import { RecordIterator, WalRecordSource } from './read-records.js';
@@ -50,7 +51,10 @@ async function lsnsRead(
       for (let record = next(); record !== null; record = next()) fn(record);
       return undefined;
     };
-    return { next, drain, finish() {}, close() {} };
+    const skipTo = (lsn: bigint) => {
+      while (at < records.length && records[at]!.lsn < lsn) at++;
+    };
+    return { next, drain, skipTo, finish() {}, close() {} };
   };
   const out: bigint[] = [];
   const cursor = new WalRecordSource(engine, from, 5n, openSegment, readsUnsealed);
@@ -174,4 +178,93 @@ describe('reading mapped segments, which never wait for I/O', () => {
       await wal.close();
     },
   );
+});
+
+describe("an iterator's skipTo", () => {
+  const RECORDS = 3000;
+
+  /** RECORDS records in segments of `segmentSize` bytes; the writer is left open. */
+  async function log(segmentSize: number): Promise<{ dir: string; wal: Wal }> {
+    const dir = tempDir();
+    const wal = await Wal.open(dir).segmentSize(segmentSize).durability('none').build();
+    await wal.appendMany(Array.from({ length: RECORDS }, (_, i) => payloadFor(i, 100)));
+    await wal.flush();
+    return { dir, wal };
+  }
+
+  /** Yields the record at each target, and `after` records after each. */
+  async function skipping(wal: Wal, targets: bigint[], after: number): Promise<bigint[]> {
+    const iterator = wal.iterator(1n);
+    const got: bigint[] = [];
+    for (const target of targets) {
+      iterator.skipTo(target);
+      for (let k = 0; k <= after; k++) {
+        const { value, done } = await iterator.next();
+        if (done) return got;
+        got.push(value.lsn);
+      }
+    }
+    await iterator.return();
+    return got;
+  }
+
+  const targets = Array.from({ length: 60 }, (_, i) => BigInt(2 + i * 49));
+  const expected = (after: number) =>
+    targets.flatMap((t) => Array.from({ length: after + 1 }, (_, k) => t + BigInt(k)));
+
+  it.each([
+    ['sealed segments and the one being written', 8192],
+    ['only the segment being written, read in pages', 64 * 1024 * 1024],
+  ])('hands out the records at and after each target, across %s', async (_, segmentSize) => {
+    const { wal } = await log(segmentSize);
+    expect(await skipping(wal, targets, 0)).toEqual(expected(0));
+    expect(await skipping(wal, targets, 2)).toEqual(expected(2));
+    // Back or to where it is: nothing passed over, nothing handed out twice.
+    const iterator = wal.iterator(10n);
+    expect((await iterator.next()).value.lsn).toBe(10n);
+    iterator.skipTo(5n);
+    iterator.skipTo(11n);
+    expect((await iterator.next()).value.lsn).toBe(11n);
+    // Past the end: done.
+    iterator.skipTo(BigInt(RECORDS + 5));
+    expect((await iterator.next()).done).toBe(true);
+    await wal.close();
+  });
+
+  it('opens no sealed segment below the target', async () => {
+    const { wal } = await log(8192);
+    const segments = await wal.segments();
+    expect(segments.filter((s) => s.sealed).length).toBeGreaterThan(4);
+    const target = segments[3]!.firstLsn + 1n;
+    const iterator = wal.iterator(1n);
+    iterator.skipTo(target);
+    const opened = vi.spyOn(MmapWalReader, 'open');
+    expect((await iterator.next()).value.lsn).toBe(target);
+    expect(opened.mock.calls.map(([path]) => String(path))).toEqual([segments[3]!.path]);
+    opened.mockRestore();
+    await iterator.return();
+    await wal.close();
+  });
+
+  it("skips before a read-only opener's first record, once it caught up with the writer", async () => {
+    const { dir, wal } = await log(8192);
+    const reader = await Wal.open(dir).readOnly().build();
+    const iterator = reader.iterator(1n);
+    iterator.skipTo(2500n);
+    iterator.skipTo(2000n);
+    expect((await iterator.next()).value.lsn).toBe(2500n);
+    iterator.skipTo(2999n);
+    expect((await iterator.next()).value.lsn).toBe(2999n);
+    await iterator.return();
+    await reader.close();
+    await wal.close();
+  });
+
+  it('refuses an LSN that is not a bigint', async () => {
+    const { wal } = await log(64 * 1024);
+    expect(() => wal.iterator(1n).skipTo(5 as never)).toThrow(
+      expect.objectContaining({ code: 'WAL_BAD_ARGUMENT' }),
+    );
+    await wal.close();
+  });
 });

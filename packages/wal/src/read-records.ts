@@ -1,4 +1,4 @@
-import { isThenable, ReadSlices, type WalRecord } from '@walnut/codec';
+import { badArgument, isThenable, ReadSlices, type WalRecord } from '@walnut/codec';
 import type { SuffixCuts } from '@walnut/segmented';
 import type { EngineSegment, LogEngine, SegmentOpener, SegmentRecords } from './engine.js';
 
@@ -128,6 +128,25 @@ export class WalRecordSource {
     return undefined;
   }
 
+  /**
+   * Moves the next record handed out to the first at or after `lsn`, which lies above every
+   * record handed out so far. The records passed over are still read (CRCs and the LSN
+   * sequence checked as ever) but in `next()`'s synchronous loop, without one `more()` and
+   * one promise each: what a caller that wants a few LSNs far apart pays instead of reading
+   * every record between them (decision 0720). Segments wholly below `lsn` are not opened.
+   */
+  skipTo(lsn: bigint): void {
+    while (this.pageAt < this.page.length && this.page[this.pageAt]!.lsn < lsn) this.pageAt++;
+    const reader = this.reader;
+    if (reader !== null && this.readerWhole) {
+      // A whole segment's reader moved the cursor past its end; from here on its records are
+      // compared with the cursor, which `lsn` (above all handed out) may set back within it.
+      this.readerWhole = false;
+      this.cursor = lsn;
+    } else if (lsn > this.cursor) this.cursor = lsn;
+    reader?.skipTo(this.cursor);
+  }
+
   /** Makes more records available to `next()`; false once every record was handed out. */
   async more(): Promise<boolean> {
     if (this.pausing) {
@@ -160,6 +179,7 @@ export class WalRecordSource {
       this.readerWhole = segment.firstLsn >= this.cursor && segment.lastLsn <= this.upTo;
       // From now on the cursor is the LSN after this segment: it is read to its end.
       if (this.readerWhole) this.cursor = segment.lastLsn + 1n;
+      else if (segment.firstLsn < this.cursor) this.reader.skipTo(this.cursor);
       return true;
     }
     return this.nextPage();
@@ -299,20 +319,45 @@ export class WalRecordSource {
   }
 }
 
+/** What `Wal.iterator()` returns: an async iterator over records that can move ahead. */
+export interface WalIterator extends AsyncIterableIterator<WalRecord> {
+  /**
+   * The next record it yields is the first at or after `lsn`, which must lie above every
+   * record yielded so far. The records passed over are read and checked but never handed
+   * to JavaScript one by one, and segments wholly below `lsn` are not opened: for reading a
+   * few LSNs far apart, much cheaper than a new iterator per LSN or a `next()` per record
+   * between them. An `lsn` at or below the next record's changes nothing.
+   */
+  skipTo(lsn: bigint): void;
+  /** Stops early (what `break` in `for await` calls): closes what the iterator holds open. */
+  return(): Promise<IteratorResult<WalRecord>>;
+}
+
 /**
  * An async iterator over a cursor's records that allocates nothing per record while records
  * are at hand: `next()` hands back one promise, resolved once with one result object whose
  * `value` it sets first. So read `value` and `done` before calling `next()` again (as
- * `for await` does); the records themselves are yours to keep.
+ * `for await` does); the records themselves are yours to keep. Its cursor may come later
+ * (a read-only opener catches up with the writer first): a skip asked before is kept.
  */
-export class RecordIterator implements AsyncIterableIterator<WalRecord> {
-  private readonly cursor: WalRecordSource;
+export class RecordIterator implements WalIterator {
+  private cursor: WalRecordSource | null;
+  private readonly opening: (() => Promise<WalRecordSource>) | null;
+  private opened: Promise<void> | null = null;
+  /** A `skipTo` asked before the cursor came. */
+  private skipFirst = 0n;
   private readonly result: IteratorResult<WalRecord> = { value: undefined, done: false } as never;
   private readonly resolvedResult = Promise.resolve(this.result);
   private done = false;
 
-  constructor(cursor: WalRecordSource) {
-    this.cursor = cursor;
+  constructor(cursor: WalRecordSource | (() => Promise<WalRecordSource>)) {
+    if (cursor instanceof WalRecordSource) {
+      this.cursor = cursor;
+      this.opening = null;
+    } else {
+      this.cursor = null;
+      this.opening = cursor;
+    }
   }
 
   [Symbol.asyncIterator](): this {
@@ -321,12 +366,17 @@ export class RecordIterator implements AsyncIterableIterator<WalRecord> {
 
   next(): Promise<IteratorResult<WalRecord>> {
     if (this.done) return Promise.resolve({ value: undefined, done: true });
-    const record = this.cursor.next();
+    const cursor = this.cursor;
+    if (cursor === null) {
+      this.opened ??= this.open();
+      return this.opened.then(() => this.next());
+    }
+    const record = cursor.next();
     if (record !== undefined) {
       (this.result as { value: WalRecord }).value = record;
       return this.resolvedResult;
     }
-    return this.cursor.more().then(
+    return cursor.more().then(
       (more) => {
         if (more) return this.next();
         this.done = true;
@@ -339,13 +389,34 @@ export class RecordIterator implements AsyncIterableIterator<WalRecord> {
     );
   }
 
+  skipTo(lsn: bigint): void {
+    if (typeof lsn !== 'bigint') badArgument('skipTo(lsn): lsn', 'a bigint LSN', lsn);
+    if (this.cursor !== null) this.cursor.skipTo(lsn);
+    else if (lsn > this.skipFirst) this.skipFirst = lsn;
+  }
+
   return(): Promise<IteratorResult<WalRecord>> {
     this.finish();
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** Waits for the cursor (once, whatever number of `next()` calls wait with it). */
+  private async open(): Promise<void> {
+    let cursor: WalRecordSource;
+    try {
+      cursor = await this.opening!();
+    } catch (error) {
+      this.done = true;
+      throw error;
+    }
+    if (this.skipFirst > 0n) cursor.skipTo(this.skipFirst);
+    this.cursor = cursor;
+    // Ended while the cursor came: nothing of it is read.
+    if (this.done) cursor.close();
+  }
+
   private finish(): void {
     this.done = true;
-    this.cursor.close();
+    this.cursor?.close();
   }
 }

@@ -32,6 +32,7 @@ import { badPayloadError, closedError, readOnlyError } from './internal/refusals
 import { startRetention } from './internal/wal-retention.js';
 import { wireWal } from './internal/wal-wiring.js';
 import type { Durability, WalRuntimeOptions } from './options.js';
+import type { WalIterator } from './read-records.js';
 import type { Retention, RetentionReport } from './retention/retention.js';
 import type { RetentionOptions } from './retention/retention-options.js';
 import { readSideFile, writeSideFile } from './side-files.js';
@@ -419,9 +420,10 @@ export class Wal {
    * Pull-based replay: an async iterator over the records with LSN ≥ `from` (see `replay`).
    * Records come from chunks read ahead, one already-resolved promise each. The iterator's
    * result objects are reused (read `value` before the next `next()`, as `for await` does);
-   * the records and their payloads are yours to keep.
+   * the records and their payloads are yours to keep. `skipTo(lsn)` moves it ahead without
+   * handing out the records between (see `WalIterator`).
    */
-  iterator(from: bigint): AsyncIterableIterator<WalRecord> {
+  iterator(from: bigint): WalIterator {
     return this.reads.iterator(from);
   }
 

@@ -9,7 +9,7 @@ import {
 } from '@walnut/codec';
 import type { SuffixCuts } from '@walnut/segmented';
 import type { LogEngine, SegmentOpener } from '../../engine.js';
-import { RecordIterator, WalRecordSource } from '../../read-records.js';
+import { RecordIterator, type WalIterator, WalRecordSource } from '../../read-records.js';
 import { closedError, tailBelowFloorError } from '../refusals.js';
 
 /**
@@ -85,11 +85,14 @@ export class ReadSide {
     }
   }
 
-  iterator(from: bigint): AsyncIterableIterator<WalRecord> {
+  iterator(from: bigint): WalIterator {
     this.throwIfClosed();
     checkFrom('iterator', from);
-    if (this.readOnly) return this.iterateCaughtUp(from);
-    return new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn).startSmall());
+    const records = () => this.cursor(this.startOf(from), this.engine.writtenLsn).startSmall();
+    if (!this.readOnly) return new RecordIterator(records());
+    // A read-only opener reads up to what the writer had written when the first record is
+    // asked for.
+    return new RecordIterator(() => this.catchUp().then(records));
   }
 
   /**
@@ -227,11 +230,6 @@ export class ReadSide {
       this.cuts,
       since,
     );
-  }
-
-  private async *iterateCaughtUp(from: bigint): AsyncIterableIterator<WalRecord> {
-    await this.catchUp();
-    yield* new RecordIterator(this.cursor(this.startOf(from), this.engine.writtenLsn).startSmall());
   }
 
   /**
