@@ -1,31 +1,28 @@
-import { type Wal, WalError, WalErrorCode, type WalRecord } from '@walnut/wal';
-import { lastAtOrBefore } from './sorted.js';
+import { type Wal, WalError, WalErrorCode, type WalIterator } from '@walnut/wal';
 
 /**
  * LSNs past the last one read beyond which the next read in the segment being written seeks
- * (a new iterator) instead of reading on through the records between: other streams'
- * records, which a seek skips. There a seek reads about 512 bytes to a few KiB around its
- * record (decision 0344), what reading on through a few small records costs.
+ * (a new iterator) instead of moving the iterator on through the records between: other
+ * streams' records, which a seek skips. There a seek reads about 512 bytes to a few KiB
+ * around its record (decision 0344), what passing a few small records costs.
  */
 const SEEK_AFTER = 4n;
 
 /**
  * Reads the log records of one stream, in ascending LSN order, for one read call. The Wal has
  * no read of one LSN (decision 0710), but an iterator from an LSN starts near its frame in
- * the segment being written and reads a record's worth first (decision 0344): one iterator
- * reads on through nearby records, and seeks again over a stretch of others. A sealed
- * segment is read from its start (decision 0719), so there a seek pays only to reach a later
- * segment.
+ * the segment being written (decision 0344), and an iterator moved on with `skipTo` passes
+ * the records between without handing them out. In sealed segments, which the Wal reads
+ * through a map from their start, one iterator moves on for the whole read (decision 0720);
+ * in the segment being written, a stretch of others is sought over with a new iterator.
  */
 export class StreamRecordReader {
-  private records: AsyncIterableIterator<WalRecord> | null = null;
+  private records: WalIterator | null = null;
   /** The LSN of the record the iterator handed out last. */
   private at = -1n;
   private flushed = false;
   /** The first LSN of the segment being written when this read started. */
   private readonly activeFirst: bigint;
-  /** Each segment's first LSN, oldest first, listed when a read first lands in a sealed one. */
-  private firsts: bigint[] | undefined;
 
   constructor(private readonly wal: Wal) {
     this.activeFirst = wal.stats().activeSegmentFirstLsn;
@@ -35,11 +32,11 @@ export class StreamRecordReader {
   async read(lsn: bigint): Promise<Buffer> {
     for (;;) {
       let records = this.records;
-      if (records === null || (await this.mustSeek(lsn))) {
+      if (records === null || this.mustSeek(lsn)) {
         await this.close();
         records = this.wal.iterator(lsn);
         this.records = records;
-      }
+      } else records.skipTo(lsn);
       for (;;) {
         const { value, done } = await records.next();
         if (done) break;
@@ -57,17 +54,11 @@ export class StreamRecordReader {
     }
   }
 
-  /** Whether reaching `lsn` from the open iterator takes a new one: only a cost. */
-  private async mustSeek(lsn: bigint): Promise<boolean> {
+  /** Whether reaching `lsn` takes a new iterator rather than moving the open one on: only a cost. */
+  private mustSeek(lsn: bigint): boolean {
     if (lsn <= this.at) return true;
-    if (lsn > this.activeFirst) return this.at < this.activeFirst || lsn - this.at > SEEK_AFTER;
-    return this.at < (await this.segmentFirst(lsn));
-  }
-
-  /** The first LSN of the segment holding `lsn`, from the segments listed once per read. */
-  private async segmentFirst(lsn: bigint): Promise<bigint> {
-    this.firsts ??= (await this.wal.segments()).map((s) => s.firstLsn);
-    return this.firsts[lastAtOrBefore(this.firsts, lsn)] ?? 0n;
+    if (lsn <= this.activeFirst) return false;
+    return this.at < this.activeFirst || lsn - this.at > SEEK_AFTER;
   }
 
   async close(): Promise<void> {

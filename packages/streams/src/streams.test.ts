@@ -207,7 +207,7 @@ describe('reading', () => {
     await s.shutdown();
   });
 
-  it('reads on through a sealed segment, which a seek reads from its start, and seeks to the next', async () => {
+  it('moves one iterator on through the sealed segments, which a seek reads from their start', async () => {
     const s = await open(tempDir(), { durability: 'none', segmentSize: 1024 * 1024 });
     await s.create('sparse');
     await s.create('dense');
@@ -231,7 +231,7 @@ describe('reading', () => {
     // (seeks in the segment being written start near their record).
     const active = s.log.stats().activeSegmentFirstLsn;
     const sealedSeeks = iterator.mock.calls.filter(([lsn]) => lsn !== undefined && lsn < active);
-    expect(sealedSeeks.length).toBe(segments.filter((g) => g.sealed).length);
+    expect(sealedSeeks).toEqual([[sealedSeeks[0]![0]]]);
     await s.shutdown();
   });
 });
