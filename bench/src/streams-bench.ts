@@ -10,7 +10,9 @@
  * - reading one stream among many interleaved ones: bytes read (rchar) per byte of it;
  * - reading a stream back after a compaction copied it forward, against reading it before;
  * - open after many appends over many streams, against opening a single `Wal` of as many
- *   records.
+ *   records;
+ * - reading one stream of that log (its records mostly in sealed segments, among all the
+ *   others), against one replay of the whole log.
  *
  * `--quick` is a smoke run (seconds). Options: --dir PATH, --reps N.
  */
@@ -320,8 +322,8 @@ async function readAfterCompaction(appends: number) {
   };
 }
 
-/** Streams.open of a log of `appends` appends over `streamCount` streams, vs Wal.open. */
-async function openTime(appends: number, streamCount: number) {
+/** A streams log of `appends` 128-byte appends round-robin over `streamCount` streams. */
+async function interleaved(appends: number, streamCount: number): Promise<string> {
   const streamsDir = fresh();
   const writer = await Streams.open(streamsDir, { durability: 'none' });
   for (let s = 0; s < streamCount; s++) await writer.create(`s${s}`);
@@ -333,6 +335,11 @@ async function openTime(appends: number, streamCount: number) {
     );
   }
   await writer.shutdown();
+  return streamsDir;
+}
+
+/** Streams.open of an `interleaved` log, vs Wal.open of a log of as many records. */
+async function openTime(streamsDir: string, appends: number, streamCount: number) {
   const walDir = fresh();
   const wal = await Wal.open(walDir).options({ durability: 'none' }).build();
   for (let at = 0; at < appends; at += 1000) {
@@ -357,6 +364,41 @@ async function openTime(appends: number, streamCount: number) {
     streamsOpenMs: round(median(streamsMs)),
     walOpenMs: round(median(walMs)),
     ratio: round(median(streamsMs) / median(walMs)),
+  };
+}
+
+/**
+ * One stream of an `interleaved` log read whole (most of its records in sealed segments,
+ * among every other stream's), against one replay of the whole log: what a read of a few
+ * records far apart costs next to reading everything.
+ */
+async function sparseRead(streamsDir: string, streamCount: number) {
+  const streams = await Streams.open(streamsDir, { readOnly: true });
+  const readMs: number[] = [];
+  const replayMs: number[] = [];
+  let records = 0;
+  for (let r = 0; r < Math.max(3, reps); r++) {
+    let t0 = performance.now();
+    records = 0;
+    for (let from = 0; ; ) {
+      const read = await streams.read(`s${(r * 7919) % streamCount}`, from, { maxRecords: 10_000 });
+      if (read.records.length === 0) break;
+      records += read.records.length;
+      from = read.next;
+    }
+    readMs.push(performance.now() - t0);
+    t0 = performance.now();
+    await streams.log.replay(1n, () => {});
+    replayMs.push(performance.now() - t0);
+  }
+  const segments = (await streams.log.segments()).length;
+  await streams.shutdown();
+  return {
+    records,
+    segments,
+    readMs: round(median(readMs)),
+    replayMs: round(median(replayMs)),
+    ratio: round(median(readMs) / median(replayMs)),
   };
 }
 
@@ -390,10 +432,10 @@ try {
   console.log(`  one Wal per stream held ${perStreamDescriptors} descriptors`);
   console.log('read one stream among many:', await readOneAmongMany(SIZES.target, SIZES.others));
   console.log('read after a compaction:', await readAfterCompaction(SIZES.compacted));
-  console.log(
-    'open:',
-    await openTime(SIZES.opens, Math.min(10_000, Math.max(10, SIZES.opens / 100))),
-  );
+  const streamCount = Math.min(10_000, Math.max(10, SIZES.opens / 100));
+  const log = await interleaved(SIZES.opens, streamCount);
+  console.log('open:', await openTime(log, SIZES.opens, streamCount));
+  console.log('read one stream among all of them:', await sparseRead(log, streamCount));
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
