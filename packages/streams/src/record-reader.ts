@@ -13,7 +13,7 @@ const SEEK_AFTER = 4n;
  * no read of one LSN (decision 0710), but an iterator from an LSN starts near its frame in
  * the segment being written (decision 0344), and an iterator moved on with `skipTo` passes
  * the records between without handing them out. In sealed segments, which the Wal reads
- * through a map from their start, one iterator moves on for the whole read (decision 0720);
+ * through a map from their start, one iterator moves on for the whole read (decision 0410);
  * in the segment being written, a stretch of others is sought over with a new iterator.
  */
 export class StreamRecordReader {

@@ -129,22 +129,19 @@ export class WalRecordSource {
   }
 
   /**
-   * Moves the next record handed out to the first at or after `lsn`, which lies above every
-   * record handed out so far. The records passed over are still read (CRCs and the LSN
-   * sequence checked as ever) but in `next()`'s synchronous loop, without one `more()` and
+   * Moves the next record handed out to the first at or after `lsn` (a lower `lsn` changes
+   * nothing). The records passed over are still read (CRCs and the LSN sequence checked as
+   * ever) but by the segment's reader, without building them, and without one `more()` and
    * one promise each: what a caller that wants a few LSNs far apart pays instead of reading
-   * every record between them (decision 0720). Segments wholly below `lsn` are not opened.
+   * every record between them (decision 0410). Segments wholly below `lsn` are not opened.
+   * A cut below `lsn` is judged as if the records passed over had been handed out.
    */
   skipTo(lsn: bigint): void {
     while (this.pageAt < this.page.length && this.page[this.pageAt]!.lsn < lsn) this.pageAt++;
-    const reader = this.reader;
-    if (reader !== null && this.readerWhole) {
-      // A whole segment's reader moved the cursor past its end; from here on its records are
-      // compared with the cursor, which `lsn` (above all handed out) may set back within it.
-      this.readerWhole = false;
-      this.cursor = lsn;
-    } else if (lsn > this.cursor) this.cursor = lsn;
-    reader?.skipTo(this.cursor);
+    // The reader only moves ahead: a whole segment's is exactly at the next record to hand
+    // out (the cursor is past its end), a partial one's records are compared with the cursor.
+    this.reader?.skipTo(lsn);
+    if (lsn > this.cursor) this.cursor = lsn;
   }
 
   /** Makes more records available to `next()`; false once every record was handed out. */
@@ -322,11 +319,11 @@ export class WalRecordSource {
 /** What `Wal.iterator()` returns: an async iterator over records that can move ahead. */
 export interface WalIterator extends AsyncIterableIterator<WalRecord> {
   /**
-   * The next record it yields is the first at or after `lsn`, which must lie above every
-   * record yielded so far. The records passed over are read and checked but never handed
-   * to JavaScript one by one, and segments wholly below `lsn` are not opened: for reading a
-   * few LSNs far apart, much cheaper than a new iterator per LSN or a `next()` per record
-   * between them. An `lsn` at or below the next record's changes nothing.
+   * The next record it yields is the first at or after `lsn`; an `lsn` at or below the next
+   * record's changes nothing. The records passed over are read and checked but never built,
+   * and segments wholly below `lsn` are not opened: for reading a few LSNs far apart, much
+   * cheaper than a new iterator per LSN or a `next()` per record between them (decision
+   * 0410).
    */
   skipTo(lsn: bigint): void;
   /** Stops early (what `break` in `for await` calls): closes what the iterator holds open. */
