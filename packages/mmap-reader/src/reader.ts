@@ -235,22 +235,29 @@ export class MmapWalReader {
    * the reader the same way. `lastLsn` counts the records passed over as read. A frame
    * whose LSNs the reader cannot see without decoding it (a batch, an encrypted or a
    * compressed frame) is decoded, and its records below `lsn` dropped.
+   *
+   * `frames` bounds the frames passed over in this call, for a caller that must let the
+   * event loop turn during a long skip (a step maps a run or passes a frame): false when it
+   * used them up (call again to go on), true once the next record is at or after `lsn` or
+   * the reader stopped.
    */
-  skipTo(lsn: bigint): void {
+  skipTo(lsn: bigint, frames = Number.POSITIVE_INFINITY): boolean {
     if (this.closed) throw WalError.closed(`the reader of ${this.path}`);
     if (typeof lsn !== 'bigint') badArgument('skipTo(lsn): lsn', 'a bigint LSN', lsn);
+    if (!(frames > 0)) badArgument('skipTo(lsn, frames): frames', 'a number above 0', frames);
     // Plain LSNs are below SAFE_LSN, so every one is below an `lsn` that is not.
     const target = lsn < BigInt(SAFE_LSN) ? Number(lsn) : Number.POSITIVE_INFINITY;
-    for (;;) {
+    for (let left = frames; ; left--) {
       if (this.pendingAt < this.pending.length) {
         const pending = this.pending;
         while (this.pendingAt < pending.length && pending[this.pendingAt]!.lsn < lsn) {
           this.pendingAt++;
           this.handedOut++;
         }
-        if (this.pendingAt < pending.length) return;
+        if (this.pendingAt < pending.length) return true;
         this.fastEnd = this.plainRunEnd();
       }
+      if (left <= 0) return false;
       const i = this.at;
       if (i < this.runCount) {
         const source = this.source;
@@ -260,7 +267,7 @@ export class MmapWalReader {
         const end = start + table[2 * i + 1]!;
         const plain = this.cipher === null ? plainRecordLsn(buf, start, end, this.timed) : 0;
         if (plain === this.expectedNumber && plain < SAFE_LSN && plain <= this.lastNumber) {
-          if (plain >= target) return;
+          if (plain >= target) return true;
           this.at = i + 1;
           this.expectedNumber = plain + 1;
           this.handedOut++;
@@ -270,7 +277,7 @@ export class MmapWalReader {
         this.decodeFrame(buf, start, end, source.runFileOffset + start - FRAME_HEADER_SIZE);
         continue;
       }
-      if (this.stop !== null) return;
+      if (this.stop !== null) return true;
       this.nextRun();
     }
   }

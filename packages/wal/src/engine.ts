@@ -36,8 +36,11 @@ export interface SegmentRecords {
    * loop without a call per record.
    */
   drain(fn: (record: WalRecord) => unknown, slices: ReadSlices): PromiseLike<unknown> | undefined;
-  /** Passes over the records below `lsn` without building them (`next()` goes on from there). */
-  skipTo(lsn: bigint): void;
+  /**
+   * Passes over the records below `lsn` without building them (`next()` goes on from there),
+   * at most `steps` frames or runs a call: false when they ran out first (call again).
+   */
+  skipTo(lsn: bigint, steps: number): boolean;
   /** Throws WAL_CORRUPT if the segment stopped at damage: what was written whole is never torn. */
   finish(): void;
   close(): void;

@@ -53,6 +53,7 @@ async function lsnsRead(
     };
     const skipTo = (lsn: bigint) => {
       while (at < records.length && records[at]!.lsn < lsn) at++;
+      return true;
     };
     return { next, drain, skipTo, finish() {}, close() {} };
   };
@@ -267,6 +268,52 @@ describe("an iterator's skipTo", () => {
     expect((await iterator.next()).value.lsn).toBe(2999n);
     await iterator.return();
     await reader.close();
+    await wal.close();
+  });
+
+  it('lets the event loop turn during a long skip within one segment', async () => {
+    const dir = tempDir();
+    const writer = await Wal.open(dir).durability('none').build();
+    await writer.appendMany(Array.from({ length: 20_000 }, (_, i) => payloadFor(i, 20)));
+    await writer.close();
+    const wal = await Wal.open(dir).build();
+    const iterator = wal.iterator(1n);
+    expect((await iterator.next()).value.lsn).toBe(1n);
+    // Every look at the clock finds the slice spent, so each look may be a turn.
+    let now = performance.now();
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1000));
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    const skip = MmapWalReader.prototype.skipTo;
+    const turnAtEachCall: number[] = [];
+    vi.spyOn(MmapWalReader.prototype, 'skipTo').mockImplementation(function (
+      this: MmapWalReader,
+      ...args
+    ) {
+      turnAtEachCall.push(turns);
+      return skip.apply(this, args);
+    });
+    iterator.skipTo(19_999n);
+    expect((await iterator.next()).value.lsn).toBe(19_999n);
+    clearInterval(ticking);
+    vi.restoreAllMocks();
+    // 20,000 frames, at most 4096 a call, and the timers ran between the calls.
+    expect(turnAtEachCall.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(turnAtEachCall).size).toBeGreaterThanOrEqual(4);
+    await iterator.return();
+    await wal.close();
+  });
+
+  it('counts the records a skip passes over as handed out when a cut comes before the next read', async () => {
+    const { wal } = await log(8192);
+    const third = (await wal.segments())[2]!;
+    const iterator = wal.iterator(1n);
+    for (let lsn = 1n; lsn <= third.firstLsn; lsn++) {
+      expect((await iterator.next()).value.lsn).toBe(lsn);
+    }
+    iterator.skipTo(third.firstLsn + 40n);
+    await wal.truncateAfter(third.firstLsn + 10n);
+    await expect(iterator.next()).rejects.toMatchObject({ code: 'WAL_TRUNCATED' });
     await wal.close();
   });
 

@@ -43,7 +43,7 @@ function segmentRecords(segment: EngineSegment, keyRing: KeyRing | undefined): S
   return {
     next: () => reader.nextRecord(),
     drain: (fn, slices) => reader.drain(fn, slices),
-    skipTo: (lsn) => reader.skipTo(lsn),
+    skipTo: (lsn, steps) => reader.skipTo(lsn, steps),
     finish() {
       const stop = reader.stopReason;
       if (stop === null) return;
