@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
+import { crc32c } from '@walnut/codec';
 import type { ProducerImage, StreamConfig } from './frame.js';
+import { ROW, StreamIndex } from './stream-index.js';
 import {
   newStream,
   producerImages,
@@ -20,24 +21,6 @@ export interface Checkpoint {
   readonly table: StreamTable;
 }
 
-interface StreamImage {
-  id: number;
-  createLsn: number;
-  name: string;
-  createdAt: number;
-  config: StreamConfig;
-  tail: number;
-  bytes: number;
-  closed: boolean;
-  streamSeq?: string | undefined;
-  touchedAt: number;
-  /** How many index entries the stream has in the columns after the head. */
-  entries: number;
-  /** The bytes of the create's or image's record (version 3 on). */
-  baseBytes: number;
-  producers: ProducerImage[];
-}
-
 /**
  * The checkpoint's side file in the log directory, replaced whole by the log's own
  * atomic small-file write (`Wal.writeSideFile`: temporary file, fsync, rename, directory
@@ -49,136 +32,168 @@ export const CHECKPOINT_FILE = 'streams.checkpoint';
  * Version 2 added each stream's `streamSeq` and `touchedAt`, version 3 the bytes of its
  * records (decision 0717), version 4 moved the index out of the JSON into binary columns
  * (a JSON index of a million entries took 0.3 s to parse and overflowed `push(...)` past
- * ~120,000 entries in one stream). An older checkpoint is ignored: open replays the log
- * instead, which rebuilds what it lacks.
+ * ~120,000 entries in one stream), version 5 every stream's numbers too, behind a CRC32C
+ * instead of a SHA-256 (decision 0712). An older checkpoint is ignored: open replays the
+ * log instead, which rebuilds what it lacks.
  */
-const VERSION = 4;
+const VERSION = 5;
 
-const DIGEST = 32;
+/** `u32` CRC32C of the rest, `u32` version, `u32` head length, `u32` stream count. */
+const PREFIX = 16;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
+/** A stream's numbers in the stream table, in this order. */
+const FIELDS = [
+  'id',
+  'createLsn',
+  'createdAt',
+  'tail',
+  'bytes',
+  'closed',
+  'touchedAt',
+  'entries',
+  'baseBytes',
+  'recordBytes',
+] as const;
+
 /**
- * The table as bytes (decision 0712): a SHA-256 of the rest, `u32` length of a JSON head
- * (every stream's state but its index), zeros to a multiple of 8, then for each stream in
- * the head's order its index as three `f64` columns, little-endian: starts, LSNs (far below
- * 2^53), sizes. Undefined while an index entry's LSN is not known yet (an acknowledgement
- * still settling).
+ * What the numbers leave out, by each stream's place in the table; only streams that have
+ * them are listed (most have no config, `streamSeq` or producer).
+ */
+interface Head {
+  lsn: number;
+  latest: number;
+  nextId: number;
+  names: string[];
+  configs: [number, StreamConfig][];
+  streamSeqs: [number, string][];
+  producers: [number, ProducerImage[]][];
+}
+
+/**
+ * The table as bytes (decision 0712): `u32` CRC32C of everything after it, `u32` version,
+ * `u32` length of a JSON head (names, and the configs, `streamSeq`s and producers streams
+ * have), `u32` stream count, the head, zeros to a multiple of 8, then little-endian `f64`s:
+ * the stream table (`FIELDS` per stream), and for each stream in the table's order its
+ * index's rows (`StreamIndex`: start, LSN, size). Undefined while an index
+ * entry's LSN is not known yet (an acknowledgement still settling).
  */
 export function encodeCheckpoint(
   table: StreamTable,
   lsn: bigint,
   latest: number,
 ): Buffer | undefined {
-  const streams: StreamImage[] = [];
   const kept: StreamState[] = [];
+  const head: Head = {
+    lsn: Number(lsn),
+    latest,
+    nextId: table.nextId,
+    names: [],
+    configs: [],
+    streamSeqs: [],
+    producers: [],
+  };
   let entries = 0;
   for (const s of table.all()) {
-    if (s.known !== s.lsns.length || s.createLsn === 0n) return undefined;
-    kept.push(s);
-    entries += s.starts.length;
-    streams.push({
-      id: s.id,
-      createLsn: Number(s.createLsn),
-      name: s.name,
-      createdAt: s.createdAt,
-      config: s.config,
-      tail: s.tail,
-      bytes: s.bytes,
-      closed: s.closing,
-      streamSeq: s.streamSeq,
-      touchedAt: s.touchedAt,
-      entries: s.starts.length,
-      baseBytes: s.baseBytes,
-      producers: producerImages(s.producers),
-    });
+    if (s.known !== s.index.length || s.createLsn === 0n) return undefined;
+    const at = kept.push(s) - 1;
+    entries += s.index.length;
+    head.names.push(s.name);
+    if (Object.keys(s.config).length > 0) head.configs.push([at, s.config]);
+    if (s.streamSeq !== undefined) head.streamSeqs.push([at, s.streamSeq]);
+    if (s.producers.size > 0) head.producers.push([at, producerImages(s.producers)]);
   }
-  const head = Buffer.from(
-    JSON.stringify({ version: VERSION, lsn: Number(lsn), latest, nextId: table.nextId, streams }),
-  );
-  const columnsAt = align8(DIGEST + 4 + head.length);
-  // Its own ArrayBuffer (zeroed, never a pool's slice), so the columns lie 8-aligned.
-  const out = Buffer.from(new ArrayBuffer(columnsAt + entries * 3 * 8));
-  out.writeUInt32LE(head.length, DIGEST);
-  head.copy(out, DIGEST + 4);
-  const columns = new Float64Array(out.buffer, out.byteOffset + columnsAt, entries * 3);
+  const headBytes = Buffer.from(JSON.stringify(head));
+  const tableAt = align8(PREFIX + headBytes.length);
+  const values = kept.length * FIELDS.length + entries * ROW;
+  // Its own ArrayBuffer (zeroed, never a pool's slice), so the numbers lie 8-aligned.
+  const out = Buffer.from(new ArrayBuffer(tableAt + values * 8));
+  out.writeUInt32LE(VERSION, 4);
+  out.writeUInt32LE(headBytes.length, 8);
+  out.writeUInt32LE(kept.length, 12);
+  headBytes.copy(out, PREFIX);
+  const numbers = new Float64Array(out.buffer, out.byteOffset + tableAt, values);
   let at = 0;
   for (const s of kept) {
-    for (const column of [s.starts, s.lsns, s.sizes]) {
-      columns.set(column, at);
-      at += column.length;
-    }
+    numbers[at++] = s.id;
+    numbers[at++] = Number(s.createLsn);
+    numbers[at++] = s.createdAt;
+    numbers[at++] = s.tail;
+    numbers[at++] = s.bytes;
+    numbers[at++] = s.closing ? 1 : 0;
+    numbers[at++] = s.touchedAt;
+    numbers[at++] = s.index.length;
+    numbers[at++] = s.baseBytes;
+    numbers[at++] = s.recordBytes;
   }
-  if (!LITTLE_ENDIAN) out.subarray(columnsAt).swap64();
-  digest(out.subarray(DIGEST)).copy(out, 0);
+  for (const s of kept) {
+    const rows = s.index.view();
+    numbers.set(rows, at);
+    at += rows.length;
+  }
+  if (!LITTLE_ENDIAN) out.subarray(tableAt).swap64();
+  out.writeUInt32LE(crc32c(out.subarray(4)), 0);
   return out;
 }
 
-/** The checkpoint in `bytes`, or undefined when they are damaged or of another version. */
+/**
+ * The checkpoint in `bytes`, or undefined when they are damaged or of another version. The
+ * streams' indexes are views of `bytes` where they can be (no copy at open), which the
+ * table then writes to: nothing else may use them.
+ */
 export function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpoint | undefined {
-  if (bytes.length < DIGEST + 4) return undefined;
-  if (!digest(bytes.subarray(DIGEST)).equals(bytes.subarray(0, DIGEST))) return undefined;
-  const headLength = bytes.readUInt32LE(DIGEST);
-  const columnsAt = align8(DIGEST + 4 + headLength);
-  if (columnsAt > bytes.length) return undefined;
-  let image: {
-    version: number;
-    lsn: number;
-    latest: number;
-    nextId: number;
-    streams: StreamImage[];
-  };
+  if (bytes.length < PREFIX || bytes.readUInt32LE(4) !== VERSION) return undefined;
+  if (crc32c(bytes.subarray(4)) !== bytes.readUInt32LE(0)) return undefined;
+  const headLength = bytes.readUInt32LE(8);
+  const count = bytes.readUInt32LE(12);
+  const tableAt = align8(PREFIX + headLength);
+  if (tableAt + count * FIELDS.length * 8 > bytes.length) return undefined;
+  let head: Head;
   try {
-    image = JSON.parse(bytes.toString('utf8', DIGEST + 4, DIGEST + 4 + headLength));
+    head = JSON.parse(bytes.toString('utf8', PREFIX, PREFIX + headLength));
   } catch {
     return undefined; // not a head this version wrote
   }
-  if (image.version !== VERSION) return undefined;
-  const columns = float64s(bytes.subarray(columnsAt));
+  if (head.names.length !== count) return undefined;
+  const numbers = float64s(bytes.subarray(tableAt));
+  const configs = new Map(head.configs);
+  const streamSeqs = new Map(head.streamSeqs);
+  const producers = new Map(head.producers);
   const table = new StreamTable(recordOverhead);
-  table.nextId = image.nextId;
-  let at = 0;
-  for (const s of image.streams) {
-    const n = s.entries;
-    const index = {
-      starts: column(columns, at, n),
-      lsns: column(columns, at + n, n),
-      sizes: column(columns, at + 2 * n, n),
-    };
-    at += 3 * n;
-    const stream: StreamState = newStream(s.id, s.name, s.createdAt, s.config, index);
-    stream.createLsn = BigInt(s.createLsn);
-    stream.tail = s.tail;
-    stream.ackedTail = s.tail;
-    stream.bytes = s.bytes;
-    stream.closing = s.closed;
-    stream.closed = s.closed;
-    stream.streamSeq = s.streamSeq;
-    stream.touchedAt = s.touchedAt;
-    stream.baseBytes = s.baseBytes;
-    stream.recordBytes = s.baseBytes;
-    for (let i = 0; i < n; i++) stream.recordBytes += index.sizes[i]!;
+  table.nextId = head.nextId;
+  let at = count * FIELDS.length;
+  for (let i = 0, f = 0; i < count; i++, f += FIELDS.length) {
+    const n = numbers[f + 7]!;
+    if (at + ROW * n > numbers.length) return undefined;
+    const index = new StreamIndex(numbers.subarray(at, at + ROW * n));
+    at += ROW * n;
+    const createdAt = numbers[f + 2]!;
+    const stream = newStream(numbers[f]!, head.names[i]!, createdAt, configs.get(i) ?? {}, index);
+    stream.createLsn = BigInt(numbers[f + 1]!);
+    stream.tail = numbers[f + 3]!;
+    stream.ackedTail = stream.tail;
+    stream.bytes = numbers[f + 4]!;
+    stream.closing = numbers[f + 5] === 1;
+    stream.closed = stream.closing;
+    stream.streamSeq = streamSeqs.get(i);
+    stream.touchedAt = numbers[f + 6]!;
+    stream.baseBytes = numbers[f + 8]!;
+    stream.recordBytes = numbers[f + 9]!;
     stream.known = n;
-    restoreProducers(stream, s.producers);
+    restoreProducers(stream, producers.get(i) ?? []);
     table.restore(stream);
   }
-  if (at !== columns.length) return undefined;
-  return { lsn: BigInt(image.lsn), latest: image.latest, table };
+  if (at !== numbers.length) return undefined;
+  return { lsn: BigInt(head.lsn), latest: head.latest, table };
 }
 
 /**
- * `n` values of `columns` from `at`, as the plain array an index column is. Sized up front
- * and filled: a push per value grew each of a large log's arrays several times.
+ * `f64` little-endian values: a view of `bytes` where it can be, or a copy (also of a
+ * buffer that may be a slice of Node's shared pool, which the index must not write to).
  */
-function column(columns: Float64Array, at: number, n: number): number[] {
-  const values = new Array<number>(n);
-  for (let i = 0; i < n; i++) values[i] = columns[at + i]!;
-  return values;
-}
-
-/** `f64` little-endian values: a view of `bytes` where it can be, or a copy. */
 function float64s(bytes: Buffer): Float64Array {
   const count = Math.floor(bytes.length / 8);
-  if (LITTLE_ENDIAN && bytes.byteOffset % 8 === 0) {
+  if (LITTLE_ENDIAN && bytes.byteOffset % 8 === 0 && bytes.buffer.byteLength > Buffer.poolSize) {
     return new Float64Array(bytes.buffer, bytes.byteOffset, count);
   }
   const values = new Float64Array(count);
@@ -190,8 +205,4 @@ function float64s(bytes: Buffer): Float64Array {
 
 function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
-}
-
-function digest(body: Buffer): Buffer {
-  return createHash('sha256').update(body).digest();
 }

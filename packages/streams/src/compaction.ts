@@ -113,7 +113,7 @@ export function planCompaction(
   const tooLarge: string[] = [];
   const live: StreamState[] = [];
   for (const stream of table.all()) {
-    if (stream.known !== stream.lsns.length || stream.createLsn === 0n) return undefined;
+    if (stream.known !== stream.index.length || stream.createLsn === 0n) return undefined;
     if (isExpired(stream, now)) continue;
     live.push(stream);
     if (stream.createLsn < asked && !imageFits(stream, maxRecordSize)) {
@@ -125,7 +125,8 @@ export function planCompaction(
   const limit = Number(below);
   for (const stream of live) {
     const entries: number[] = [];
-    for (let i = 0; i < stream.lsns.length; i++) if (stream.lsns[i]! < limit) entries.push(i);
+    const index = stream.index;
+    for (let i = 0; i < index.length; i++) if (index.lsn(i) < limit) entries.push(i);
     const image = stream.createLsn < below;
     if (image || entries.length > 0) streams.push({ stream, entries, image });
   }
@@ -159,7 +160,7 @@ export async function copyForward(
   const byLsn = new Map<number, { stream: StreamState; entries: number[] }>();
   for (const { stream, entries } of plan) {
     for (const i of entries) {
-      const lsn = stream.lsns[i]!;
+      const lsn = stream.index.lsn(i);
       const at = byLsn.get(lsn);
       if (at === undefined) byLsn.set(lsn, { stream, entries: [i] });
       else at.entries.push(i);
@@ -194,7 +195,7 @@ export async function copyForward(
     if (stream.deleted) continue;
     const inRecord = entryFinder(recordEntries(decodeFrame(await host.read(lsn), lsn)));
     for (const i of entries) {
-      const start = stream.starts[i]!;
+      const start = stream.index.start(i);
       const entry = inRecord(start);
       if (entry === undefined) throw new Error(`record ${lsn} holds no entry at ${start}`);
       const size = copiedEntrySize(entry.payloads);

@@ -3,7 +3,6 @@ import { entryFinder, recordEntries } from './compaction.js';
 import { StreamErrorCode, streamError } from './errors.js';
 import { type CopiedEntry, decodeFrame } from './frame.js';
 import { notAnAppend, StreamRecordReader } from './record-reader.js';
-import { lastAtOrBefore } from './sorted.js';
 import type { StreamState } from './table.js';
 
 export interface StreamRecord {
@@ -71,12 +70,12 @@ async function readEntries(
   // A compaction's copy holds many entries in a row, each decoded once per read.
   let held: { lsn: bigint; find: (start: number) => CopiedEntry | undefined } | undefined;
   for (
-    let entry = lastAtOrBefore(stream.starts, from);
+    let entry = stream.index.lastAtOrBefore(from);
     next < upTo && records.length < maxRecords;
     entry++
   ) {
-    const lsn = BigInt(stream.lsns[entry]!);
-    const start = stream.starts[entry]!;
+    const lsn = BigInt(stream.index.lsn(entry));
+    const start = stream.index.start(entry);
     if (held?.lsn !== lsn) {
       // A stream's first records may be in its create's record, and moved ones in a copy's.
       held = { lsn, find: entryFinder(recordEntries(decodeFrame(await reader.read(lsn), lsn))) };

@@ -15,8 +15,7 @@ export function reclaimBoundary(table: StreamTable, checkpointLsn: bigint, now: 
     if (isExpired(stream, now)) continue;
     // A record not acknowledged yet comes after the checkpoint, so above the boundary.
     if (stream.createLsn !== 0n && stream.createLsn < boundary) boundary = stream.createLsn;
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const lsn of stream.lsns) if (lsn !== 0 && lsn < lowest) lowest = lsn;
+    const lowest = stream.index.lowestLsn();
     if (lowest < boundary) boundary = BigInt(lowest);
   }
   return boundary;

@@ -235,13 +235,24 @@ describe('streams against an in-memory model', () => {
             );
           } else if (o.t === 'tick') {
             now += o.ms;
-          } else if (o.t === 'reopen') {
-            await streams.shutdown();
-            streams = await open();
-          } else if (o.t === 'crash' || o.t === 'forget') {
-            await streams.log.shutdown();
+          } else if (o.t === 'reopen' || o.t === 'crash' || o.t === 'forget') {
+            if (o.t === 'reopen') await streams.shutdown();
+            else await streams.log.shutdown();
             if (o.t === 'forget') rmSync(join(dir, CHECKPOINT_FILE), { force: true });
             streams = await open();
+            // Whatever open rebuilt the streams from, each reads back whole.
+            for (const n of NAMES) {
+              const s = live(n);
+              if ('error' in s) continue;
+              const got: string[] = [];
+              for (let from = 0; from < s.records.length; ) {
+                const read = await streams.read(n, from);
+                if (read.records.length === 0) break;
+                got.push(...read.records.map((r) => r.payload.toString()));
+                from = read.next;
+              }
+              expect(got).toEqual(s.records);
+            }
           } else if (o.t === 'compact') {
             const done = await streams.compact();
             copied += done.recordsCopied;

@@ -197,7 +197,7 @@ export class Streams {
       const frame = appendFrame(stream, list, producer, options, this.space.maxRecordSize);
       const first = stream.tail;
       const tail = first + list.length;
-      const index = stream.starts.length;
+      const index = stream.index.length;
       const payload = encodeFrame(frame);
       const result = this.write(payload, (lsn): AppendResult => {
         settle(stream, frame, lsn, index);

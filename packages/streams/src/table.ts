@@ -11,6 +11,7 @@ import {
   type StreamImage,
 } from './frame.js';
 import { forgetIdle, PRODUCER_WINDOW, type ProducerState, recordProducer } from './producers.js';
+import { StreamIndex } from './stream-index.js';
 import type { StreamInfo } from './streams-options.js';
 
 /**
@@ -51,20 +52,15 @@ export interface StreamState {
   /** The close is acknowledged: readers see the end. */
   closed: boolean;
   deleted: boolean;
+  /** Where the stream's log records are, and what each takes. */
+  readonly index: StreamIndex;
   /**
-   * The per-stream index: the first offset of each of the stream's log records, ascending,
-   * and the record's LSN (0 until its append is acknowledged).
+   * The bytes of the create's or image's own record; with the index's sizes,
+   * `recordBytes`: what the stream keeps alive in the log.
    */
-  readonly starts: number[];
-  readonly lsns: number[];
-  /**
-   * Bytes of the log each entry's record takes (a copy record's entries share it); with
-   * `baseBytes` (the create's or image's own), `recordBytes`: what the stream keeps alive.
-   */
-  readonly sizes: number[];
   baseBytes: number;
   recordBytes: number;
-  /** How many entries of `lsns` from the start are known. */
+  /** How many index entries from the start have their LSN. */
   known: number;
   readonly producers: Map<string, ProducerState>;
   /** The last `streamSeq` an append gave (kept in that append's record). */
@@ -192,7 +188,7 @@ export class StreamTable {
     }
     if (frame.streamSeq !== undefined) stream.streamSeq = frame.streamSeq;
     if (frame.close) stream.closing = true;
-    if (lsn !== 0n) settle(stream, frame, lsn, stream.lsns.length - 1);
+    if (lsn !== 0n) settle(stream, frame, lsn, stream.index.length - 1);
   }
 
   /** Puts `stream` in, replacing an incarnation of its name (one whose expiry it follows). */
@@ -229,17 +225,17 @@ export class StreamTable {
 
   /** Points the entry at `e.start` to its copy; an entry the index lacks waits for `endReplay`. */
   private relocate(stream: StreamState, e: IndexEntry): void {
-    const i = indexOfStart(stream.starts, e.start);
+    const index = stream.index;
+    const i = index.indexOfStart(e.start);
     if (i === -1) {
       const late = this.late.get(stream);
       if (late === undefined) this.late.set(stream, [e]);
       else late.push(e);
       return;
     }
-    if (e.lsn <= stream.lsns[i]!) return;
-    stream.recordBytes += e.size - stream.sizes[i]!;
-    stream.lsns[i] = e.lsn;
-    stream.sizes[i] = e.size;
+    if (e.lsn <= index.lsn(i)) return;
+    stream.recordBytes += e.size - index.size(i);
+    index.move(i, e.lsn, e.size);
   }
 
   /**
@@ -249,8 +245,9 @@ export class StreamTable {
   endReplay(writer: boolean): void {
     for (const [stream, late] of this.late) {
       const entries: IndexEntry[] = late;
-      for (let i = 0; i < stream.starts.length; i++) {
-        entries.push({ start: stream.starts[i]!, lsn: stream.lsns[i]!, size: stream.sizes[i]! });
+      const index = stream.index;
+      for (let i = 0; i < index.length; i++) {
+        entries.push({ start: index.start(i), lsn: index.lsn(i), size: index.size(i) });
       }
       setEntries(stream, mergeEntries(entries));
     }
@@ -276,9 +273,7 @@ function addRecords(
   size: number,
 ): number {
   const first = stream.tail;
-  stream.starts.push(first);
-  stream.lsns.push(Number(lsn));
-  stream.sizes.push(size);
+  stream.index.push(first, Number(lsn), size);
   stream.recordBytes += size;
   stream.tail += payloads.length;
   for (const p of payloads) stream.bytes += p.length;
@@ -314,31 +309,13 @@ function mergeEntries(entries: IndexEntry[]): IndexEntry[] {
 }
 
 function setEntries(stream: StreamState, entries: readonly IndexEntry[]): void {
-  stream.starts.length = 0;
-  stream.lsns.length = 0;
-  stream.sizes.length = 0;
+  stream.index.clear();
   stream.recordBytes = stream.baseBytes;
   for (const e of entries) {
-    stream.starts.push(e.start);
-    stream.lsns.push(e.lsn);
-    stream.sizes.push(e.size);
+    stream.index.push(e.start, e.lsn, e.size);
     stream.recordBytes += e.size;
   }
   stream.known = entries.length;
-}
-
-/** The index of the entry starting at `start`, or -1 (binary search; starts ascend). */
-function indexOfStart(starts: readonly number[], start: number): number {
-  let low = 0;
-  let high = starts.length - 1;
-  while (low <= high) {
-    const mid = (low + high) >>> 1;
-    const at = starts[mid]!;
-    if (at === start) return mid;
-    if (at < start) low = mid + 1;
-    else high = mid - 1;
-  }
-  return -1;
 }
 
 /** What an image keeps of `stream`: its state as of the image's record, without its index. */
@@ -411,19 +388,12 @@ export function settle(
   else wake(stream);
 }
 
-/** A stream's index columns (`StreamState.starts`, `lsns` and `sizes`): a restored one's. */
-export interface IndexColumns {
-  readonly starts: number[];
-  readonly lsns: number[];
-  readonly sizes: number[];
-}
-
 export function newStream(
   id: number,
   name: string,
   createdAt: number,
   config: StreamConfig,
-  index: IndexColumns = { starts: [], lsns: [], sizes: [] },
+  index = new StreamIndex(),
 ) {
   const expiresAt =
     config.expiresAt ?? (config.ttlMs === undefined ? undefined : createdAt + config.ttlMs);
@@ -442,9 +412,7 @@ export function newStream(
     deleted: false,
     streamSeq: undefined,
     touchedAt: createdAt,
-    starts: index.starts,
-    lsns: index.lsns,
-    sizes: index.sizes,
+    index,
     baseBytes: 0,
     recordBytes: 0,
     known: 0,
@@ -460,10 +428,10 @@ export function newStream(
  * known from the start only: the log acknowledges in LSN order, but this never trusts it.
  */
 export function acknowledge(stream: StreamState, index: number, lsn: bigint): void {
-  stream.lsns[index] = Number(lsn);
-  while (stream.known < stream.lsns.length && stream.lsns[stream.known] !== 0) stream.known++;
-  stream.ackedTail =
-    stream.known < stream.starts.length ? stream.starts[stream.known]! : stream.tail;
+  const entries = stream.index;
+  entries.setLsn(index, Number(lsn));
+  while (stream.known < entries.length && entries.lsn(stream.known) !== 0) stream.known++;
+  stream.ackedTail = stream.known < entries.length ? entries.start(stream.known) : stream.tail;
   wake(stream);
 }
 

@@ -1,0 +1,111 @@
+/** Numbers per entry: start, LSN, size. */
+export const ROW = 3;
+/** Entries a stream's first append makes room for. */
+const FIRST_ROWS = 4;
+const NO_ROWS = new Float64Array(0);
+
+/**
+ * A stream's index: for each of its log records, the offset of its first payload
+ * (ascending), the record's LSN (0 until its append is acknowledged; a number, since LSNs
+ * stay far below 2^53) and the bytes it takes in the log (a copy record's entries share
+ * it). Rows of three numbers in one Float64Array that doubles when full. A restored
+ * stream's rows are a view of the checkpoint's bytes, copied the first time the stream
+ * grows, so an open copies no index (decision 0712).
+ */
+export class StreamIndex {
+  private rows: Float64Array;
+  private count: number;
+
+  /** `rows`: entries to start from, ROW numbers each, kept as they are (not copied). */
+  constructor(rows: Float64Array = NO_ROWS) {
+    this.rows = rows;
+    this.count = Math.floor(rows.length / ROW);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  start(i: number): number {
+    return this.rows[i * ROW]!;
+  }
+
+  lsn(i: number): number {
+    return this.rows[i * ROW + 1]!;
+  }
+
+  size(i: number): number {
+    return this.rows[i * ROW + 2]!;
+  }
+
+  setLsn(i: number, lsn: number): void {
+    this.rows[i * ROW + 1] = lsn;
+  }
+
+  /** Entry `i`'s record is now the one at `lsn`, taking `size` bytes (a compaction's copy). */
+  move(i: number, lsn: number, size: number): void {
+    this.rows[i * ROW + 1] = lsn;
+    this.rows[i * ROW + 2] = size;
+  }
+
+  push(start: number, lsn: number, size: number): void {
+    let at = this.count * ROW;
+    if (at + ROW > this.rows.length) this.grow();
+    const rows = this.rows;
+    rows[at++] = start;
+    rows[at++] = lsn;
+    rows[at] = size;
+    this.count++;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  /** The entries as rows (a view: valid until the index changes), for a checkpoint. */
+  view(): Float64Array {
+    return this.rows.subarray(0, this.count * ROW);
+  }
+
+  /** The entry starting at `start`, or -1 (binary search). */
+  indexOfStart(start: number): number {
+    let low = 0;
+    let high = this.count - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const at = this.start(mid);
+      if (at === start) return mid;
+      if (at < start) low = mid + 1;
+      else high = mid - 1;
+    }
+    return -1;
+  }
+
+  /** The last entry starting at or before `offset`; 0 when every entry starts after it. */
+  lastAtOrBefore(offset: number): number {
+    let low = 0;
+    let high = this.count - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (this.start(mid) <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return low;
+  }
+
+  /** The lowest LSN of an acknowledged entry (compactions move entries up), or Infinity. */
+  lowestLsn(): number {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (let i = 1; i < this.count * ROW; i += ROW) {
+      const lsn = this.rows[i]!;
+      if (lsn !== 0 && lsn < lowest) lowest = lsn;
+    }
+    return lowest;
+  }
+
+  private grow(): void {
+    const rows = new Float64Array(Math.max(FIRST_ROWS * ROW, 2 * this.rows.length));
+    rows.set(this.view());
+    this.rows = rows;
+  }
+}
