@@ -55,6 +55,11 @@ const FIELDS = [
   'baseBytes',
   'recordBytes',
 ] as const;
+/** Where each of `FIELDS` is in a stream's row of the table. */
+const AT = Object.fromEntries(FIELDS.map((field, i) => [field, i])) as Record<
+  (typeof FIELDS)[number],
+  number
+>;
 
 /**
  * What the numbers leave out, by each stream's place in the table; only streams that have
@@ -115,16 +120,17 @@ export function encodeCheckpoint(
   const numbers = new Float64Array(out.buffer, out.byteOffset + tableAt, values);
   let at = 0;
   for (const s of kept) {
-    numbers[at++] = s.id;
-    numbers[at++] = Number(s.createLsn);
-    numbers[at++] = s.createdAt;
-    numbers[at++] = s.tail;
-    numbers[at++] = s.bytes;
-    numbers[at++] = s.closing ? 1 : 0;
-    numbers[at++] = s.touchedAt;
-    numbers[at++] = s.index.length;
-    numbers[at++] = s.baseBytes;
-    numbers[at++] = s.recordBytes;
+    numbers[at + AT.id] = s.id;
+    numbers[at + AT.createLsn] = Number(s.createLsn);
+    numbers[at + AT.createdAt] = s.createdAt;
+    numbers[at + AT.tail] = s.tail;
+    numbers[at + AT.bytes] = s.bytes;
+    numbers[at + AT.closed] = s.closing ? 1 : 0;
+    numbers[at + AT.touchedAt] = s.touchedAt;
+    numbers[at + AT.entries] = s.index.length;
+    numbers[at + AT.baseBytes] = s.baseBytes;
+    numbers[at + AT.recordBytes] = s.recordBytes;
+    at += FIELDS.length;
   }
   for (const s of kept) {
     const rows = s.index.view();
@@ -163,22 +169,28 @@ export function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpo
   table.nextId = head.nextId;
   let at = count * FIELDS.length;
   for (let i = 0, f = 0; i < count; i++, f += FIELDS.length) {
-    const n = numbers[f + 7]!;
+    const n = numbers[f + AT.entries]!;
     if (at + ROW * n > numbers.length) return undefined;
     const index = new StreamIndex(numbers.subarray(at, at + ROW * n));
     at += ROW * n;
-    const createdAt = numbers[f + 2]!;
-    const stream = newStream(numbers[f]!, head.names[i]!, createdAt, configs.get(i) ?? {}, index);
-    stream.createLsn = BigInt(numbers[f + 1]!);
-    stream.tail = numbers[f + 3]!;
+    const createdAt = numbers[f + AT.createdAt]!;
+    const stream = newStream(
+      numbers[f + AT.id]!,
+      head.names[i]!,
+      createdAt,
+      configs.get(i) ?? {},
+      index,
+    );
+    stream.createLsn = BigInt(numbers[f + AT.createLsn]!);
+    stream.tail = numbers[f + AT.tail]!;
     stream.ackedTail = stream.tail;
-    stream.bytes = numbers[f + 4]!;
-    stream.closing = numbers[f + 5] === 1;
+    stream.bytes = numbers[f + AT.bytes]!;
+    stream.closing = numbers[f + AT.closed] === 1;
     stream.closed = stream.closing;
     stream.streamSeq = streamSeqs.get(i);
-    stream.touchedAt = numbers[f + 6]!;
-    stream.baseBytes = numbers[f + 8]!;
-    stream.recordBytes = numbers[f + 9]!;
+    stream.touchedAt = numbers[f + AT.touchedAt]!;
+    stream.baseBytes = numbers[f + AT.baseBytes]!;
+    stream.recordBytes = numbers[f + AT.recordBytes]!;
     stream.known = n;
     restoreProducers(stream, producers.get(i) ?? []);
     table.restore(stream);
