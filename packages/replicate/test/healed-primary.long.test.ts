@@ -135,6 +135,41 @@ describe('an old primary whose link stalled through a promotion', () => {
       expect(Buffer.from(r.payload).equals(payloadFor(Number(r.lsn) - 1))).toBe(true);
   }, 120_000);
 
+  it("a fresh follower skips an older epoch's message stored after a newer marker and holds the primary's log", async () => {
+    const stream = streamName('skipped');
+    const first = await openPrimary(stream);
+    for (let i = 0; i < 20; i++) await first.append(payloadFor(i));
+    await first.close();
+    const primary = await ReplicatedWal.open(first.dir, {
+      servers: cluster().servers,
+      stream,
+      replicas: 3,
+      replicationTimeoutMs: 30_000,
+    });
+    opened.push(primary);
+    // As a server copy out of order holds it (decision 0914): epoch 1 after epoch 2's marker.
+    const nc = await connect({ servers: cluster().servers });
+    try {
+      const foreign = Array.from({ length: 5 }, (_, i) => ({ payload: payloadFor(9000 + i) }));
+      await jetstream(nc).publish(names(stream).subject, encodeRecordsMessage(1, 21n, foreign), {
+        msgID: 'out-of-order',
+      });
+    } finally {
+      await nc.close();
+    }
+    for (let i = 20; i < 30; i++) await primary.append(payloadFor(i));
+
+    const dir = tempDir();
+    const follower = await Follower.open(dir, { servers: cluster().servers, stream });
+    opened.push(follower);
+    await follower.waitFor(30n, 20_000);
+    expect(follower.stats().staleMessages).toBe(1);
+    await follower.close();
+    const copy = await readLog(dir);
+    expect(copy.map((r) => r.lsn)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
+    for (const r of copy) expect(r.payload.equals(payloadFor(Number(r.lsn) - 1))).toBe(true);
+  }, 120_000);
+
   it('a primary opening on servers that forgot the last message id (2.9.10 after a restart) still publishes', async () => {
     const stream = streamName('forgot');
     const first = await openPrimary(stream);

@@ -58,6 +58,11 @@ export interface FollowerStats {
   /** Stream sequence of the last message applied. */
   readonly streamSeq: number;
   readonly messages: number;
+  /**
+   * Messages of an older epoch stored after a newer one's marker, skipped (decision 0914):
+   * a fenced primary's, or a server's copy out of order. Never applied.
+   */
+  readonly staleMessages: number;
   readonly restoredRecords: number;
   readonly reconnects: number;
   readonly lastError: string | null;
@@ -154,6 +159,9 @@ export class Follower {
       this.state = { ...this.state, seenEpoch: epoch };
       writeLocalState(this.dir, this.state);
     };
+    this.applier.onStale = (seq, epoch) => {
+      this.lastError = `skipped ${this.stream}#${seq}: a message of epoch ${epoch} stored after one of epoch ${this.applier.epoch} (a fenced writer's, or a server's copy out of order), never applied`;
+    };
   }
 
   /** Why the replica stopped for good (it diverged from the stream), or null while it follows. */
@@ -224,6 +232,7 @@ export class Follower {
       epoch: this.applier.epoch,
       streamSeq: this.applier.lastSeq,
       messages: this.applier.messages,
+      staleMessages: this.applier.stale,
       restoredRecords: this.restored,
       reconnects: this.reconnects,
       lastError: this.lastError,

@@ -64,3 +64,56 @@ describe('a replica applying a re-seeded stream', () => {
     await wal.close();
   });
 });
+
+describe('a replica meeting a message of an older epoch after a newer epoch began', () => {
+  /** A replica at LSN 6 (epoch 1) that applied epoch 2's marker at sequence 3, after LSN 6. */
+  async function inEpochTwo() {
+    const replica = await replicaAt(6);
+    await replica.applier.apply(encodeEpochMessage(2, 6n), 3);
+    return replica;
+  }
+
+  const fenced = [{ payload: Buffer.from('fenced 7') }, { payload: Buffer.from('fenced 8') }];
+
+  it('skips it, applies nothing of it, and applies the newer epoch carrying on', async () => {
+    const { wal, applier } = await inEpochTwo();
+    await applier.apply(encodeRecordsMessage(1, 7n, fenced), 4);
+    await applier.apply(encodeRecordsMessage(2, 7n, records(7, 9)), 5);
+    await applier.drain();
+    expect(await payloads(wal)).toEqual(
+      Array.from({ length: 9 }, (_, k) => `${k + 1}:record ${k + 1}`),
+    );
+    expect({ stale: applier.stale, lastSeq: applier.lastSeq, epoch: applier.epoch }).toEqual({
+      stale: 1,
+      lastSeq: 5,
+      epoch: 2,
+    });
+    await wal.close();
+  });
+
+  it('still refuses the gap the newer epoch leaves after it', async () => {
+    const { wal, applier } = await inEpochTwo();
+    await applier.apply(encodeRecordsMessage(1, 7n, fenced), 4);
+    expect(
+      await expectWalError(
+        applier.apply(encodeRecordsMessage(2, 9n, records(9, 9)), 5),
+        'WAL_DIVERGED',
+      ),
+    ).toMatchObject({ details: { needFrom: 7n, streamHas: 9n } });
+    await wal.close();
+  });
+
+  it('leaves it out of its running checksum: unknown until the next marker', async () => {
+    const { wal, applier } = await inEpochTwo();
+    await applier.apply(encodeRecordsMessage(2, 7n, records(7, 7)), 4);
+    const before = applier.runs.at(2, 3, 4);
+    await applier.apply(encodeRecordsMessage(1, 8n, fenced.slice(1)), 5);
+    await applier.apply(encodeRecordsMessage(2, 8n, records(8, 8)), 6);
+    await applier.drain();
+    expect({ before: before !== null, after: applier.runs.at(2, 3, 6) }).toEqual({
+      before: true,
+      after: null,
+    });
+    await wal.close();
+  });
+});

@@ -48,6 +48,10 @@ export class Applier {
   /** Sequence of the last message applied (or skipped as already present). */
   lastSeq = 0;
   messages = 0;
+  /** Messages of an older epoch than one before them in the stream: skipped, not applied. */
+  stale = 0;
+  /** Called for each such message, with its sequence and epoch. */
+  onStale: ((seq: number, epoch: number) => void) | null = null;
   /** The running checksums of the messages applied, for the primary's mark (decision 0910). */
   readonly runs = new AppliedRuns();
   /** Called when a message of a later epoch arrives (to remember the highest seen). */
@@ -85,12 +89,13 @@ export class Applier {
     if (this.failure !== null) throw this.failure;
     const message = decodeMessage(data, `${this.where}#${seq}`);
     if (message.epoch < this.epoch) {
-      throw this.fail(
-        new WalError(
-          WalErrorCode.DIVERGED,
-          `message ${this.where}#${seq} is of epoch ${message.epoch}, after a message of epoch ${this.epoch}: the stream's order is broken`,
-        ),
-      );
+      // Stored after a newer epoch began, so not of that epoch's history: a fenced writer's,
+      // or a server copy out of order (decision 0914). Its records are never applied; the
+      // newer epoch's messages carry on from where it began, and a gap they leave is a gap.
+      this.lastSeq = seq;
+      this.stale++;
+      this.onStale?.(seq, message.epoch);
+      return;
     }
     if (message.epoch > this.epoch) this.onEpoch?.(message.epoch);
     this.epoch = message.epoch;
