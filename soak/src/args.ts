@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { FAULT_KINDS, type FaultKind } from '@walnut/replicate/testing';
 
 export interface SoakArgs {
   cycles: number;
@@ -7,6 +8,8 @@ export interface SoakArgs {
   damaged: number;
   fsPowerLosses: number;
   replication: number;
+  /** The nemesis's fault kinds to draw from; undefined: every kind this machine can run. */
+  replicationKinds: FaultKind[] | undefined;
   cutReaders: number;
   seed: number;
   cyclesPerLog: number;
@@ -24,6 +27,9 @@ export const USAGE = `pnpm soak [options]
                       /dev/fuse, fuse3 and libfuse3-dev; default 0)
   --replication N      faults of the replication nemesis against a 3-node nats-server
                       cluster on loopback (needs nats-server; default 0)
+  --replication-kinds K,K
+                      only these of the nemesis's faults (${FAULT_KINDS.join(', ')};
+                      default: every one this machine can run)
   --cut-readers S     seconds of read-only reader processes beside a writer that cuts
                       (truncateAfter), rolls over and deletes by retention, killed now
                       and then (default 0)
@@ -56,6 +62,7 @@ export function parseArgs(argv: readonly string[], drawSeed: () => number): Soak
     damaged: 1000,
     fsPowerLosses: 0,
     replication: 0,
+    replicationKinds: undefined,
     cutReaders: 0,
     seed: Number.NaN,
     cyclesPerLog: 20,
@@ -77,6 +84,10 @@ export function parseArgs(argv: readonly string[], drawSeed: () => number): Soak
       args.dir = value;
       continue;
     }
+    if (name === '--replication-kinds') {
+      args.replicationKinds = faultKinds(value);
+      continue;
+    }
     const key = NUMERIC[name!];
     if (key === undefined) throw new Error(`unknown option ${name}`);
     const n = Number(value);
@@ -89,4 +100,15 @@ export function parseArgs(argv: readonly string[], drawSeed: () => number): Soak
   }
   if (Number.isNaN(args.seed)) args.seed = drawSeed() >>> 0;
   return args;
+}
+
+function faultKinds(value: string | undefined): FaultKind[] {
+  const kinds = (value ?? '').split(',').filter((k) => k !== '');
+  const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+  if (kinds.length === 0 || unknown.length > 0) {
+    throw new Error(
+      `--replication-kinds needs a comma-separated list of ${FAULT_KINDS.join(', ')}, got ${value ?? 'nothing'}`,
+    );
+  }
+  return kinds as FaultKind[];
 }

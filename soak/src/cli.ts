@@ -110,6 +110,7 @@ async function replicationUntilStopped() {
       workDir: join(workDir, 'replication'),
       progress,
       signal: stop.signal,
+      ...(args.replicationKinds ? { kinds: args.replicationKinds } : {}),
     });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

@@ -91,12 +91,16 @@ describe('an old primary whose link stalled through a promotion', () => {
     expect(own.map((r) => r.payload)).toEqual(copy.map((r) => r.payload));
   }, 120_000);
 
-  it('a re-seed counts as replicated only the LSNs whose content in the stream is its own', async () => {
-    const stream = streamName('foreign');
+  /**
+   * A primary reopened at epoch 2 (its marker after LSN 20), then an epoch-1 message of
+   * another history stored after that marker: LSNs 21-25 with other bytes. An old primary
+   * chained on sequences alone once made this; a server's copy out of order holds it too.
+   */
+  async function foreignAfterMarker(what: string) {
+    const stream = streamName(what);
     const first = await openPrimary(stream);
     for (let i = 0; i < 20; i++) await first.append(payloadFor(i));
     await first.close();
-    // Reopened, the primary takes epoch 2 and writes its marker after LSN 20.
     const primary = await ReplicatedWal.open(first.dir, {
       servers: cluster().servers,
       stream,
@@ -105,8 +109,6 @@ describe('an old primary whose link stalled through a promotion', () => {
     });
     opened.push(primary);
     expect(primary.epoch).toBe(2);
-    // An epoch-1 message of another history lands after the marker (what an old primary
-    // chained on sequences alone once managed): LSNs 21-25 with other bytes.
     const nc = await connect({ servers: cluster().servers });
     try {
       const last = (await jetstreamManager(nc).then((m) => m.streams.info(stream))).state.last_seq;
@@ -118,7 +120,11 @@ describe('an old primary whose link stalled through a promotion', () => {
     } finally {
       await nc.close();
     }
+    return { stream, primary };
+  }
 
+  it('a re-seed counts as replicated only the LSNs whose content in the stream is its own', async () => {
+    const { stream, primary } = await foreignAfterMarker('foreign');
     for (let i = 20; i < 30; i++) expect(await primary.append(payloadFor(i))).toBe(BigInt(i + 1));
     expect(primary.stats().shipper.reseeds).toBe(1);
     // The re-seeding marker claims only what is this log's (up to LSN 20), and every one of
@@ -136,29 +142,8 @@ describe('an old primary whose link stalled through a promotion', () => {
   }, 120_000);
 
   it("a fresh follower skips an older epoch's message stored after a newer marker and holds the primary's log", async () => {
-    const stream = streamName('skipped');
-    const first = await openPrimary(stream);
-    for (let i = 0; i < 20; i++) await first.append(payloadFor(i));
-    await first.close();
-    const primary = await ReplicatedWal.open(first.dir, {
-      servers: cluster().servers,
-      stream,
-      replicas: 3,
-      replicationTimeoutMs: 30_000,
-    });
-    opened.push(primary);
-    // As a server copy out of order holds it (decision 0914): epoch 1 after epoch 2's marker.
-    const nc = await connect({ servers: cluster().servers });
-    try {
-      const foreign = Array.from({ length: 5 }, (_, i) => ({ payload: payloadFor(9000 + i) }));
-      await jetstream(nc).publish(names(stream).subject, encodeRecordsMessage(1, 21n, foreign), {
-        msgID: 'out-of-order',
-      });
-    } finally {
-      await nc.close();
-    }
+    const { stream, primary } = await foreignAfterMarker('skipped');
     for (let i = 20; i < 30; i++) await primary.append(payloadFor(i));
-
     const dir = tempDir();
     const follower = await Follower.open(dir, { servers: cluster().servers, stream });
     opened.push(follower);
