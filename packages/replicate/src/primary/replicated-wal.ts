@@ -167,17 +167,19 @@ export class ReplicatedWal {
     await this.uploader?.start(this.shipper.replicatedLsn);
   }
 
-  /** Fences this primary as soon as the lease changes after `leaseRevision`. */
+  /** Fences this primary as soon as another node takes the lease written after `leaseRevision`. */
   private async watch(leaseRevision: number, epoch = this.held): Promise<void> {
     this.stopWatch?.();
     this.stopWatch = await watchLease(this.link.kv, leaseRevision, (lease) => {
-      if (lease === null || lease.holder !== this.state.id || lease.epoch !== epoch) {
-        if (lease !== null && lease.holder === this.state.id && lease.epoch > epoch) return;
-        this.fence(
-          lease?.epoch ?? epoch,
-          `the primary lease was ${lease === null ? 'deleted' : `taken at epoch ${lease.epoch}`}`,
-        );
-      }
+      // Its own lease is no takeover, whatever the epoch: a later one is its re-seed's, an
+      // earlier one a lease bucket that went back. Seed 7272 saw that after power cuts: a
+      // server's copy of the bucket, 11 revisions longer than the one the lease was
+      // written to, came to serve it, and the primary fenced itself at its own epoch 3.
+      if (lease !== null && lease.holder === this.state.id) return;
+      this.fence(
+        lease?.epoch ?? epoch,
+        `the primary lease was ${lease === null ? 'deleted' : `taken at epoch ${lease.epoch}`}`,
+      );
     });
   }
 
