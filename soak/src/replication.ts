@@ -187,7 +187,7 @@ export function summarizeReplication(r: NemesisReport): { text: string; violatio
     ...FAULT_KINDS.filter((k) => r.faults[k] > 0).map(
       (k) => `  stall ${`${k}:`.padEnd(18)} ${spread(r.stallsMs[k])}`,
     ),
-    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; missing from n1/n2/n3's own copies ${r.acknowledgedMissingOnReplica.map(n).join('/')}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}; short copies a fresh follower refused (then retried) ${n(r.shortCopiesReported)}; stream re-seeds ${n(r.reseeds)}; re-seeds refused as stale reads ${n(r.staleReads)}; promotions the cluster did not answer (retried) ${n(r.promotionsUnanswered)}`,
+    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; missing from n1/n2/n3's own copies ${r.acknowledgedMissingOnReplica.map(n).join('/')}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}; short copies a fresh follower refused (then retried) ${n(r.shortCopiesReported)}; stream re-seeds ${n(r.reseeds)}; re-seeds refused as stale reads ${n(r.staleReads)}; short leaders stepped down ${n(r.stepDowns)}; promotions the cluster did not answer (retried) ${n(r.promotionsUnanswered)}`,
     `  checks:              ${n(r.checks)} (fresh follower, every server's copy: ${n(r.replicaMessagesCompared)} messages checked against the log; ${n(r.replicaSequenceMismatches)} sequences where the servers' copies differ while each agrees with the log)`,
     `  appends refused:     ${
       Object.entries(r.refused)

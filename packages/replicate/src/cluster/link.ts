@@ -30,6 +30,16 @@ const NO_SUITABLE_PEERS = 10005;
 /** JetStream's "replicas > 1 not supported in non-clustered mode". */
 const REPLICAS_NOT_CLUSTERED = 10074;
 
+/** How long a step-down waits for another server to lead the stream, and how often it looks. */
+const STEP_DOWN_WAIT_MS = 10_000;
+const STEP_DOWN_POLL_MS = 200;
+
+/** Who serves the stream: its leader, and every server holding a copy (the leader first). */
+export interface Leadership {
+  readonly leader: string;
+  readonly servers: readonly string[];
+}
+
 /** A stored message's place in the stream and its decoded header. */
 export interface StreamPosition {
   /** The stream sequence of the last message (0: the stream is empty). */
@@ -271,6 +281,45 @@ export class ClusterLink {
     // Older than the last sequence: its id is not what the server expects next (0909).
     if (message.seq < seq) return { seq: message.seq, header, crc, id: null, lastSeq: seq };
     return { seq: message.seq, header, crc, id: message.header?.get(MSG_ID_HEADER) || null };
+  }
+
+  /**
+   * The server leading the stream and every server holding a copy of it, the leader first;
+   * null when the stream is gone or has no leader now.
+   */
+  async leadership(): Promise<Leadership | null> {
+    const info = await this.jsm.streams.info(this.names.stream).catch((error) => {
+      if (error instanceof JetStreamApiError && error.status === 404) return null;
+      throw error;
+    });
+    const leader = info?.cluster?.leader;
+    if (info === null || leader === undefined || leader === '') return null;
+    const others = (info.cluster?.replicas ?? []).map((peer) => peer.name);
+    return { leader, servers: [leader, ...others] };
+  }
+
+  /**
+   * Asks `leader` to stop leading the stream (nats-server's stream leader step-down, which
+   * the client does not wrap), then waits up to STEP_DOWN_WAIT_MS for another server to lead
+   * it. Throws what the server refused with; returns whether the leader changed.
+   */
+  async stepDown(leader: string): Promise<boolean> {
+    const reply = await this.nc.request(
+      `$JS.API.STREAM.LEADER.STEPDOWN.${this.names.stream}`,
+      undefined,
+      { timeout: this.requestTimeoutMs },
+    );
+    const answer = reply.json<{
+      error?: { code: number; err_code: number; description: string };
+    }>();
+    if (answer.error !== undefined) throw new JetStreamApiError(answer.error);
+    const until = Date.now() + STEP_DOWN_WAIT_MS;
+    while (Date.now() < until) {
+      const now = await this.leadership().catch(() => null);
+      if (now !== null && now.leader !== leader) return true;
+      await pause(STEP_DOWN_POLL_MS);
+    }
+    return false;
   }
 
   /** First and last sequence currently stored (first > last when empty). */

@@ -72,6 +72,11 @@ export interface ShipperStats {
    * sequence was not the one just read (a server answering with a stale copy).
    */
   staleReads: number;
+  /**
+   * Times a leader serving the stream short was asked to step down, so that another
+   * server's copy serves it before anything is re-seeded (decision 0915).
+   */
+  stepDowns: number;
 }
 
 /** How the shipper groups records into messages (decision 0906). */

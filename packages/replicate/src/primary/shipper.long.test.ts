@@ -51,6 +51,17 @@ class ScriptedStream {
   staleReads = 0;
   staleBy = 0;
 
+  /** The servers holding a copy; one server by default, as the tests before step-downs. */
+  servers = ['n1'];
+  leader = 'n1';
+  /**
+   * Servers whose copy stopped `staleBy` messages back while reported current (nats-server
+   * 2.9.10): while one of them leads, reads answer from it.
+   */
+  readonly shortOn = new Set<string>();
+  /** The leaders asked to step down, in order. */
+  readonly steppedDown: string[] = [];
+
   /** While set, publishes made are answered only once it resolves (`release`). */
   private held: Promise<void> | null = null;
   private releaseHeld = (): void => undefined;
@@ -113,8 +124,20 @@ class ScriptedStream {
     return { seq, duplicate: known !== undefined, stream: 'orders', domain: '' } as PubAck;
   }
 
+  async leadership() {
+    return { leader: this.leader, servers: [...this.servers] };
+  }
+
+  /** The next server leads. */
+  async stepDown(leader: string) {
+    this.steppedDown.push(leader);
+    this.leader = this.servers[(this.servers.indexOf(leader) + 1) % this.servers.length]!;
+    return true;
+  }
+
   async lastPosition() {
-    const seq = this.messages.length - (this.staleReads-- > 0 ? this.staleBy : 0);
+    const stale = this.staleReads-- > 0 || this.shortOn.has(this.leader);
+    const seq = this.messages.length - (stale ? this.staleBy : 0);
     const last = this.messages[seq - 1]!;
     return {
       seq,
@@ -297,6 +320,45 @@ describe('the shipper', () => {
     expect(diverged).toEqual([]);
     expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
   }, 30_000);
+
+  it('has a leader serving the stream short step down, and does not re-seed while another server holds it whole', async () => {
+    const stream = new ScriptedStream(['ok', 'ok', 'ok', 'lost']);
+    stream.servers = ['n1', 'n2', 'n3'];
+    stream.shortOn.add('n1');
+    stream.staleBy = 2;
+    let asked = 0;
+    const { shipper, diverged } = await ship(stream, 30, 5, {
+      onRegressed: async () => {
+        asked++;
+        throw new Error('not expected here');
+      },
+    });
+    expect(stream.steppedDown).toEqual(['n1']);
+    expect(asked).toBe(0);
+    expect(shipper.counters.stepDowns).toBe(1);
+    expect(diverged).toEqual([]);
+    expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
+  }, 30_000);
+
+  it('re-seeds a stream every server serves short, after each server had its turn to lead', async () => {
+    const stream = new ScriptedStream(['ok', 'ok', 'ok', 'lost']);
+    stream.servers = ['n1', 'n2', 'n3'];
+    for (const server of stream.servers) stream.shortOn.add(server);
+    stream.staleBy = 2;
+    let asked = 0;
+    const { diverged } = await ship(stream, 30, 5, {
+      onRegressed: async () => {
+        asked++;
+        // The servers caught up meanwhile: the re-seed's marker is refused.
+        stream.shortOn.clear();
+        throw new Error('the marker was refused');
+      },
+    });
+    expect(stream.steppedDown).toEqual(['n1', 'n2']);
+    expect(asked).toBe(1);
+    expect(diverged).toEqual([]);
+    expect(stream.lsns()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
+  }, 60_000);
 
   it('coalescing, holds a message that is not full for LINGER_MS, then sends what accumulated as one', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });

@@ -22,6 +22,7 @@ import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/runnin
 import { endsAsLeft, IDLE_LOOK_MS } from './idle-look.js';
 import { disagreementAt, type Sent, type Stored } from './sent-messages.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
+import { ShortLeaders } from './short-leaders.js';
 
 /** Coalescing, how long a message that is not full waits for more (what it adds to the lag). */
 export const LINGER_MS = 5;
@@ -70,6 +71,7 @@ export class Shipper {
   private filling: Promise<void> | null = null;
   private readonly pending = new Set<Promise<void>>();
   private readonly backoff = new Backoff();
+  private readonly shortLeaders = new ShortLeaders();
   private failure: unknown = null;
   private recovering: Promise<void> | null = null;
   private pumpScheduled = false;
@@ -97,6 +99,7 @@ export class Shipper {
     regressed: null,
     reseeds: 0,
     staleReads: 0,
+    stepDowns: 0,
   };
 
   constructor(
@@ -477,6 +480,17 @@ export class Shipper {
           await pause(CONFIRM_MS, this.stopper.signal);
           continue;
         }
+        // Ending before a sequence already seen stored, the copy serving it fell behind (or
+        // the cluster lost it): another copy may hold it whole. The next leader's answer is
+        // confirmed by one more look, CONFIRM_MS later.
+        if (
+          wentBack &&
+          (position.lastSeq ?? position.seq) < this.streamSeq &&
+          (await this.handOver())
+        ) {
+          looks = CONFIRM_LOOKS - 1;
+          continue;
+        }
         if (wentBack) {
           await this.reseed(
             `the stream went back: it ends at LSN ${inStream} (sequence ${position.seq}${header === null ? ', empty or gone' : `, epoch ${header.epoch}`}), but held up to LSN ${this.replicatedLsn} (sequence ${this.streamSeq}, epoch ${this.epoch})`,
@@ -491,6 +505,7 @@ export class Shipper {
           this.events.onDiverged(disagreement);
           return [];
         }
+        this.shortLeaders.reset();
         const lastSeq = position.lastSeq ?? position.seq;
         this.streamSeq = lastSeq;
         this.nextSeq = lastSeq + 1;
@@ -521,6 +536,19 @@ export class Shipper {
       }
     }
     return [];
+  }
+
+  /**
+   * The stream as served is short: unless every server holding a copy has served it short,
+   * has its leader step down and returns true, to look again (decision 0915).
+   */
+  private async handOver(): Promise<boolean> {
+    const leadership = await this.link.leadership();
+    if (leadership === null || !this.shortLeaders.stepDownFirst(leadership)) return false;
+    this.counters.stepDowns++;
+    this.counters.lastError = `the stream as its leader ${leadership.leader} serves it is short; asking another server to lead it before re-seeding`;
+    await this.link.stepDown(leadership.leader);
+    return true;
   }
 
   /** The last LSN of the records the shipper no longer keeps (what a re-seed reads back up to). */
@@ -570,6 +598,7 @@ export class Shipper {
     this.backfill = reseed.inStream < upTo ? { next: reseed.inStream + 1n, to: upTo } : null;
     // Queued records the re-seeded stream already holds (it kept more than was read back).
     this.dropReplicated();
+    this.shortLeaders.reset();
     this.counters.reseeds++;
   }
 

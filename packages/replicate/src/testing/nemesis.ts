@@ -88,6 +88,8 @@ export interface NemesisReport {
   readonly reseeds: number;
   /** Re-seeds not done because the cluster refused the marker: a read came from a stale copy. */
   readonly staleReads: number;
+  /** Times a primary had a leader serving its stream short step down (decision 0915). */
+  readonly stepDowns: number;
   /** Appends refused, by error code (not acknowledged, so never counted as lost). */
   readonly refused: Record<string, number>;
   readonly checks: number;
@@ -186,6 +188,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   let followers = 0;
   let reseeds = 0;
   let staleReads = 0;
+  let stepDowns = 0;
   const tally = { messages: 0, sequenceMismatches: 0 };
 
   mkdirSync(options.workDir, { recursive: true });
@@ -475,6 +478,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           // Its counts end with it: the report sums them over every primary.
           reseeds += old.stats().shipper.reseeds;
           staleReads += old.stats().shipper.staleReads;
+          stepDowns += old.stats().shipper.stepDowns;
           await old.close().catch(() => undefined);
           for (const proxy of primaryLink.link) await proxy.stop();
           primaryLink = { servers: [], link: standbyLink };
@@ -509,7 +513,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       stallsMs[kind].push(Math.round(stall));
       const shipper = p.stats().shipper;
       progress(
-        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${reseeds + shipper.reseeds} re-seeds${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
+        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${reseeds + shipper.reseeds} re-seeds, ${stepDowns + shipper.stepDowns} step-downs${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
       );
       if ((f + 1) % checkEvery === 0 || f + 1 === options.faults) await check(false);
     }
@@ -522,6 +526,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     if (paused !== undefined) {
       reseeds += paused.final?.reseeds ?? 0;
       staleReads += paused.final?.staleReads ?? 0;
+      stepDowns += paused.final?.stepDowns ?? 0;
       for (const [code, count] of Object.entries(paused.refused)) {
         refused[code] = (refused[code] ?? 0) + count;
       }
@@ -537,6 +542,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     }
     reseeds += p.stats().shipper.reseeds;
     staleReads += p.stats().shipper.staleReads;
+    stepDowns += p.stats().shipper.stepDowns;
     await p.close();
     primary = undefined;
     acknowledgedLost += await lostIn(p.dir, acked, acked.length - 1, size, 'primary', findings);
@@ -571,6 +577,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     shortCopiesReported,
     reseeds,
     staleReads,
+    stepDowns,
     refused,
     checks,
     replicaMessagesCompared: tally.messages,

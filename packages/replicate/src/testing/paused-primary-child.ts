@@ -4,7 +4,7 @@
 //   ready                    once open
 //   a <lsn> <i>              append i was acknowledged with this LSN
 //   f <code>                 an append was refused with this code
-//   s <reseeds> <staleReads> <diverged 0|1>   on SIGTERM, after the producers stopped
+//   s <reseeds> <staleReads> <stepDowns> <diverged 0|1>   on SIGTERM, after the producers stopped
 import { isWalError } from '@walnut/wal';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { sleep } from './nats-cluster.js';
@@ -49,6 +49,6 @@ await Promise.all(
 );
 const shipper = primary.stats().shipper;
 process.stdout.write(
-  `s ${shipper.reseeds} ${shipper.staleReads} ${shipper.diverged === null ? 0 : 1}\n`,
+  `s ${shipper.reseeds} ${shipper.staleReads} ${shipper.stepDowns} ${shipper.diverged === null ? 0 : 1}\n`,
 );
 await primary.close();

@@ -31,8 +31,9 @@ export class PausedPrimary {
   ackedCount = 0;
   lastAckAt = performance.now();
   readonly refused: Record<string, number> = {};
-  /** Its counts, once it stopped: re-seeds, stale reads, and whether it diverged. */
-  final: { reseeds: number; staleReads: number; diverged: boolean } | null = null;
+  /** Its counts, once it stopped: re-seeds, stale reads, step-downs, and whether it diverged. */
+  final: { reseeds: number; staleReads: number; stepDowns: number; diverged: boolean } | null =
+    null;
   private ready = false;
   private buffered = '';
   private stderr = '';
@@ -70,7 +71,7 @@ export class PausedPrimary {
     this.buffered += text;
     let at = this.buffered.indexOf('\n');
     while (at >= 0) {
-      const [kind, a, b, c] = this.buffered.slice(0, at).split(' ');
+      const [kind, a, b, c, d] = this.buffered.slice(0, at).split(' ');
       this.buffered = this.buffered.slice(at + 1);
       if (kind === 'ready') this.ready = true;
       else if (kind === 'a') {
@@ -79,7 +80,12 @@ export class PausedPrimary {
         this.lastAckAt = performance.now();
       } else if (kind === 'f') this.refused[a!] = (this.refused[a!] ?? 0) + 1;
       else if (kind === 's') {
-        this.final = { reseeds: Number(a), staleReads: Number(b), diverged: c === '1' };
+        this.final = {
+          reseeds: Number(a),
+          staleReads: Number(b),
+          stepDowns: Number(c),
+          diverged: d === '1',
+        };
       }
       at = this.buffered.indexOf('\n');
     }
