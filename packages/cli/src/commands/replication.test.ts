@@ -44,7 +44,17 @@ describe('walnut follow and walnut promote', () => {
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line));
-    expect(events.at(-1)).toMatchObject({ event: 'stopped', stream, appliedLsn: '30' });
+    expect(events.at(-1)).toMatchObject({
+      event: 'stopped',
+      stream,
+      appliedLsn: '30',
+      epoch: 1,
+      staleMessages: 0,
+      lastError: null,
+      failed: null,
+    });
+    expect(events.at(-1).streamSeq).toBeGreaterThan(1);
+    expect(events.at(-1).messages).toBeGreaterThan(0);
 
     const promote = await cli('promote', dir, '--servers', servers, '--stream', stream);
     expect(promote.code).toBe(0);

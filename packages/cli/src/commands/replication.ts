@@ -38,14 +38,19 @@ export async function followCommand(
           stream: s.stream,
           appliedLsn: s.appliedLsn.toString(),
           epoch: s.epoch,
+          streamSeq: s.streamSeq,
+          messages: s.messages,
+          staleMessages: s.staleMessages,
           restoredRecords: s.restoredRecords,
+          reconnects: s.reconnects,
           lastError: s.lastError,
+          failed: s.failed,
         }),
       );
     } else {
       printLine(
         out.stdout,
-        `${event}: ${dir} follows '${s.stream}', applied LSN ${s.appliedLsn} (epoch ${s.epoch}${s.restoredRecords > 0 ? `, ${s.restoredRecords} records restored from the object store` : ''})`,
+        `${event}: ${dir} follows '${s.stream}', applied LSN ${s.appliedLsn} (epoch ${s.epoch}${s.restoredRecords > 0 ? `, ${s.restoredRecords} records restored from the object store` : ''}${s.staleMessages > 0 ? `, ${s.staleMessages} older-epoch messages skipped` : ''})`,
       );
     }
   };
