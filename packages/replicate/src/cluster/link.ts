@@ -10,6 +10,7 @@ import {
   RetentionPolicy,
   StorageType,
   type StoredMsg,
+  type StreamInfo,
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type ObjectStore, Objm, setSha256Backend } from '@nats-io/obj';
@@ -264,11 +265,8 @@ export class ClusterLink {
    * the message at the last sequence is gone, the newest one still held, with `lastSeq`.
    */
   async lastPosition(): Promise<StreamPosition> {
-    const info = await this.jsm.streams.info(this.names.stream).catch((error) => {
-      // Gone (a cluster that lost its stores): it holds nothing, as an empty stream.
-      if (error instanceof JetStreamApiError && error.status === 404) return null;
-      throw error;
-    });
+    const info = await this.streamInfo();
+    // Gone (a cluster that lost its stores): it holds nothing, as an empty stream.
     if (info === null) return { seq: 0, header: null, crc: null, id: null };
     const seq = info.state.last_seq;
     if (info.state.messages === 0 || seq === 0) return { seq, header: null, crc: null, id: null };
@@ -288,10 +286,7 @@ export class ClusterLink {
    * null when the stream is gone or has no leader now.
    */
   async leadership(): Promise<Leadership | null> {
-    const info = await this.jsm.streams.info(this.names.stream).catch((error) => {
-      if (error instanceof JetStreamApiError && error.status === 404) return null;
-      throw error;
-    });
+    const info = await this.streamInfo();
     const leader = info?.cluster?.leader;
     if (info === null || leader === undefined || leader === '') return null;
     const others = (info.cluster?.replicas ?? []).map((peer) => peer.name);
@@ -320,6 +315,14 @@ export class ClusterLink {
       await pause(STEP_DOWN_POLL_MS);
     }
     return false;
+  }
+
+  /** The stream's info, or null when the cluster no longer has the stream. */
+  private streamInfo(): Promise<StreamInfo | null> {
+    return this.jsm.streams.info(this.names.stream).catch((error) => {
+      if (error instanceof JetStreamApiError && error.status === 404) return null;
+      throw error;
+    });
   }
 
   /** First and last sequence currently stored (first > last when empty). */
