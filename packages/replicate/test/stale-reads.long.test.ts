@@ -25,8 +25,8 @@ const opened = closedAfterEach(async () => {
 });
 
 describe('a server answering with a stale copy after a partition', () => {
-  // Its own waits are bounded (4 s isolated, up to 30 s for the stream to move, 20 s stale,
-  // then up to 60 s each for appends, replication and the follower): the test's timeout
+  // Its own waits are bounded (4 s isolated, up to 30 s for the stream to move, up to 50 s
+  // stale, then up to 60 s each for appends, replication and the follower): the test's timeout
   // must outlast them, so that a slow run fails on the wait that was slow, not on the clock.
   it('costs no lease epoch per refused re-seed, and shipping resumes once the answers are true', {
     timeout: 300_000,
@@ -48,8 +48,9 @@ describe('a server answering with a stale copy after a partition', () => {
 
     // The leader cut off from its peers keeps the stream as it was when the cut began and,
     // in the nemesis, went on answering with that copy for minutes after the cut healed
-    // (2.9.10). Here its answer is the stream's position at the cut, for 20 s after the
-    // heal; publishes, the lease and the refusals are the real cluster's.
+    // (2.9.10). Here its answer is the stream's position at the cut, whichever server
+    // leads, until a re-seed was refused and 5 s more; publishes, the lease, the
+    // step-downs and the refusals are the real cluster's.
     const stale: StreamPosition = await link.lastPosition();
     const real = link.lastPosition.bind(link);
     let staleUntil = Number.POSITIVE_INFINITY;
@@ -72,7 +73,7 @@ describe('a server answering with a stale copy after a partition', () => {
     let next = 100;
     let stop = false;
     const producers = Array.from({ length: 8 }, async () => {
-      const deadline = Date.now() + 90_000;
+      const deadline = Date.now() + 240_000;
       while (!stop && Date.now() < deadline) {
         const i = next++;
         try {
@@ -92,9 +93,13 @@ describe('a server answering with a stale copy after a partition', () => {
     const moved = Date.now() + 30_000;
     while (Date.now() < moved && (await real().catch(() => stale)).seq <= stale.seq)
       await sleep(100);
-    staleUntil = Date.now() + 20_000;
+    // Every server is asked to lead before a short stream is re-seeded (decision 0915),
+    // and each step-down is an election: how long that takes is the cluster's.
     failOne = true;
-    await sleep(20_000);
+    const refused = Date.now() + 45_000;
+    while (Date.now() < refused && primary.stats().shipper.staleReads === 0) await sleep(100);
+    staleUntil = Date.now() + 5_000;
+    await sleep(5_000);
     const during = primary.stats();
     const epochDuring = (await readLease(link.kv))!.lease.epoch;
     const ackedDuring = acked.size;
