@@ -20,6 +20,7 @@ import {
 } from '../cluster/message.js';
 import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
 import { endsAsLeft, IDLE_LOOK_MS } from './idle-look.js';
+import { RecordQueue } from './record-queue.js';
 import { disagreementAt, type Sent, type Stored } from './sent-messages.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
 import { ShortLeaders } from './short-leaders.js';
@@ -27,7 +28,6 @@ import { ShortLeaders } from './short-leaders.js';
 /** Coalescing, how long a message that is not full waits for more (what it adds to the lag). */
 export const LINGER_MS = 5;
 
-const COMPACT_AT = 4096;
 const BACKFILL_PAGE_BYTES = 8 * 1024 * 1024;
 /** Reads of a stream that went back or disagrees, this far apart, before acting on it. */
 const CONFIRM_LOOKS = 2;
@@ -56,12 +56,8 @@ export class Shipper {
    * The first publish at this sequence then expects the sequence alone (decision 0909).
    */
   private forgotAt: number | null = null;
-  // Records not yet known to be in the stream, in LSN order (parallel arrays from `head`).
-  private readonly lsns: bigint[] = [];
-  private readonly records: WalRecordInput[] = [];
-  private head = 0;
-  /** Index of the first queued record not yet handed to a publish. */
-  private sendIndex = 0;
+  /** Records not yet known to be in the stream. */
+  private readonly queue = new RecordQueue();
   private readonly inflight: Sent[] = [];
   private stored: Stored | null = null;
   /** The running checksum of this epoch's messages up to `stored` (null: lost track). */
@@ -124,18 +120,7 @@ export class Shipper {
    */
   push(lsn: bigint, record: WalRecordInput): void {
     if (this.stopped || lsn <= this.replicatedLsn) return;
-    const last =
-      this.lsns.length > this.head ? this.lsns[this.lsns.length - 1]! : this.replicatedLsn;
-    if (lsn > last) {
-      this.lsns.push(lsn);
-      this.records.push(record);
-    } else {
-      // Out of order (never seen with the Wal, which resolves in LSN order): insert in place.
-      let at = this.lsns.length;
-      while (at > Math.max(this.head, this.sendIndex) && this.lsns[at - 1]! > lsn) at--;
-      this.lsns.splice(at, 0, lsn);
-      this.records.splice(at, 0, record);
-    }
+    this.queue.push(lsn, record, this.replicatedLsn);
     if (!this.pumpScheduled) {
       this.pumpScheduled = true;
       queueMicrotask(this.pumpTick);
@@ -206,7 +191,7 @@ export class Shipper {
       this.recovering === null &&
       this.backfill === null &&
       this.inflight.length === 0 &&
-      this.sendIndex >= this.lsns.length
+      this.queue.allSent
     );
   }
 
@@ -215,7 +200,7 @@ export class Shipper {
     await this.reconcile([], false);
     if (this.stopped) return;
     this.dropReplicated();
-    this.sendIndex = this.head;
+    this.queue.rewind();
     this.recovering = null;
     this.pump();
   }
@@ -227,29 +212,30 @@ export class Shipper {
    */
   private pump(): void {
     const limit = this.limits.maxMessageBytes;
+    const queue = this.queue;
     while (
       this.failure === null &&
       this.recovering === null &&
       !this.stopped &&
       this.inflight.length < this.limits.maxInFlight &&
-      this.sendIndex < this.lsns.length
+      !queue.allSent
     ) {
       // Coalescing, a message that is not full goes once nothing is in flight and it waited.
       const holding = this.limits.coalesce && (this.inflight.length > 0 || !this.lingered);
       // Too few records to fill a message: not worth walking them again on every turn.
-      const unsent = this.lsns.length - this.sendIndex;
+      const unsent = queue.end - queue.sendIndex;
       if (holding && MESSAGE_OVERHEAD + (unsent + 1) * this.smallestCost <= limit) {
         this.linger();
         break;
       }
-      const first = this.sendIndex;
-      let expected = first === this.head ? this.replicatedLsn + 1n : this.lsns[first - 1]! + 1n;
-      if (this.lsns[first] !== expected) break; // a hole: wait for the missing record
+      const first = queue.sendIndex;
+      let expected = queue.expectedAt(first, this.replicatedLsn);
+      if (queue.lsnAt(first) !== expected) break; // a hole: wait for the missing record
       let end = first;
       let cost = MESSAGE_OVERHEAD;
       let full = false;
-      while (end < this.lsns.length && this.lsns[end] === expected) {
-        const size = recordCost(this.records[end]!);
+      while (end < queue.end && queue.lsnAt(end) === expected) {
+        const size = recordCost(queue.recordAt(end));
         if (size < this.smallestCost) this.smallestCost = size;
         if (end > first && cost + size > limit) {
           full = true;
@@ -267,7 +253,7 @@ export class Shipper {
       }
       // Everything queued went: what comes next waits anew.
       if (!full) this.lingered = false;
-      this.sendIndex = end;
+      queue.sendIndex = end;
       this.send(first, end);
     }
     this.startFill();
@@ -289,17 +275,18 @@ export class Shipper {
     if (backfill === null || this.filling !== null || this.recovering !== null || this.stopped) {
       return;
     }
-    const at = this.sendIndex;
-    const expected = at === this.head ? this.replicatedLsn + 1n : this.lsns[at - 1]! + 1n;
-    if (expected === backfill.next && (at >= this.lsns.length || this.lsns[at] !== expected)) {
+    const queue = this.queue;
+    const at = queue.sendIndex;
+    const expected = queue.expectedAt(at, this.replicatedLsn);
+    if (expected === backfill.next && (queue.allSent || queue.lsnAt(at) !== expected)) {
       this.filling = this.fill();
     }
   }
 
   private send(from: number, to: number): void {
-    const firstLsn = this.lsns[from]!;
-    const lastLsn = this.lsns[to - 1]!;
-    const group = this.records.slice(from, to);
+    const firstLsn = this.queue.lsnAt(from);
+    const lastLsn = this.queue.lsnAt(to - 1);
+    const group = this.queue.slice(from, to);
     const body = encodeRecordsMessage(this.epoch, firstLsn, group, this.limits.compression);
     const prevId = this.lastId;
     const entry: Sent = {
@@ -400,14 +387,11 @@ export class Shipper {
     const resend = await this.reconcile(sent, refusedId);
     if (this.stopped) return;
     this.dropReplicated();
-    this.sendIndex = this.head;
+    this.queue.rewind();
     this.failure = null;
     this.recovering = null;
     if (resend.length > 0) {
-      const last = resend[resend.length - 1]!.lastLsn;
-      while (this.sendIndex < this.lsns.length && this.lsns[this.sendIndex]! <= last) {
-        this.sendIndex++;
-      }
+      this.queue.sentThrough(resend[resend.length - 1]!.lastLsn);
       this.counters.resent += resend.length;
       for (const entry of resend) this.transmit(entry);
       this.nextSeq = resend[resend.length - 1]!.seq + 1;
@@ -418,21 +402,7 @@ export class Shipper {
 
   /** Forgets queued records the stream now holds. */
   private dropReplicated(): void {
-    let head = this.head;
-    while (head < this.lsns.length && this.lsns[head]! <= this.replicatedLsn) head++;
-    this.head = head;
-    if (this.sendIndex < head) this.sendIndex = head;
-    if (head === this.lsns.length) {
-      this.lsns.length = 0;
-      this.records.length = 0;
-      this.head = 0;
-      this.sendIndex = 0;
-    } else if (head >= COMPACT_AT && head * 2 >= this.lsns.length) {
-      this.lsns.splice(0, head);
-      this.records.splice(0, head);
-      this.sendIndex -= head;
-      this.head = 0;
-    }
+    this.queue.dropThrough(this.replicatedLsn);
   }
 
   /**
@@ -553,7 +523,7 @@ export class Shipper {
 
   /** The last LSN of the records the shipper no longer keeps (what a re-seed reads back up to). */
   private keptFrom(): bigint {
-    return this.head < this.lsns.length ? this.lsns[this.head]! - 1n : this.replicatedLsn;
+    return this.queue.keptFrom(this.replicatedLsn);
   }
 
   /**
@@ -608,13 +578,7 @@ export class Shipper {
     try {
       const page = await this.events.readLog(backfill.next, backfill.to, BACKFILL_PAGE_BYTES);
       if (this.stopped) return;
-      let at = this.head;
-      while (at < this.lsns.length && page.length > 0 && this.lsns[at]! < page[0]!.lsn) at++;
-      for (let i = 0; i < page.length; i += 8192) {
-        const chunk = page.slice(i, i + 8192);
-        this.lsns.splice(at + i, 0, ...chunk.map((r) => r.lsn));
-        this.records.splice(at + i, 0, ...chunk.map((r) => r.record));
-      }
+      this.queue.insert(page);
       const last = page.length > 0 ? page[page.length - 1]!.lsn : backfill.to;
       this.backfill = last >= backfill.to ? null : { next: last + 1n, to: backfill.to };
     } catch (error) {
