@@ -12,6 +12,7 @@ export interface FrameStart {
 }
 
 const U32 = 2 ** 32;
+const NO_LSN = -1n;
 
 /**
  * The frames of one segment a replay from an LSN can start at (docs/decisions/0344): the
@@ -22,8 +23,10 @@ const U32 = 2 ** 32;
  */
 export class FrameIndex {
   private offsets: Uint32Array<ArrayBuffer> = new Uint32Array(64);
-  /** LSNs after the segment's first (a segment holds far fewer than 2^32 records). */
-  private steps: Uint32Array<ArrayBuffer> = new Uint32Array(64);
+  // The LSNs themselves, not steps from the first: an offer is on the append path, and a
+  // bigint difference allocates where a store into a BigUint64Array does not.
+  private lsns: BigUint64Array<ArrayBuffer> = new BigUint64Array(64);
+  private lastLsn = NO_LSN;
   private size = 0;
   private nextOffset = 0;
   /**
@@ -47,28 +50,32 @@ export class FrameIndex {
   /** The frame at `offset` starts with record `lsn`; `version` is the one the caller read under. */
   offer(offset: number, lsn: bigint, version = this.version): void {
     if (offset < this.nextOffset || version !== this.version || offset >= U32) return;
-    const step = Number(lsn - this.firstLsn);
-    if (step < 0 || step >= U32) return;
-    if (this.size > 0 && step <= this.steps[this.size - 1]!) return;
-    if (this.size === this.offsets.length) {
-      this.offsets = grow(this.offsets);
-      this.steps = grow(this.steps);
-    }
+    if (lsn < this.firstLsn || lsn <= this.lastLsn) return;
+    if (this.size === this.offsets.length) this.grow();
     this.offsets[this.size] = offset;
-    this.steps[this.size] = step;
+    this.lsns[this.size] = lsn;
+    this.lastLsn = lsn;
     this.size++;
     this.nextOffset = offset + FRAME_INDEX_SPACING;
   }
 
+  private grow(): void {
+    const offsets = new Uint32Array(this.size * 2);
+    offsets.set(this.offsets);
+    this.offsets = offsets;
+    const lsns = new BigUint64Array(this.size * 2);
+    lsns.set(this.lsns);
+    this.lsns = lsns;
+  }
+
   /** The last entry at or before record `lsn`; null when none is. */
   seek(lsn: bigint): FrameStart | null {
-    const step = Number(lsn - this.firstLsn);
     let lo = 0;
     let hi = this.size - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.steps[mid]! <= step) {
+      if (this.lsns[mid]! <= lsn) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
@@ -77,15 +84,15 @@ export class FrameIndex {
     const offset = this.offsets[found]!;
     return {
       offset,
-      lsn: this.firstLsn + BigInt(this.steps[found]!),
+      lsn: this.lsns[found]!,
       span: found + 1 < this.size ? this.offsets[found + 1]! - offset : undefined,
     };
   }
 
   /** The records from `lsn` on are gone (a rollback): their frames are no longer starts. */
   cutFrom(lsn: bigint): void {
-    const step = Number(lsn - this.firstLsn);
-    while (this.size > 0 && this.steps[this.size - 1]! >= step) this.size--;
+    while (this.size > 0 && this.lsns[this.size - 1]! >= lsn) this.size--;
+    this.lastLsn = this.size === 0 ? NO_LSN : this.lsns[this.size - 1]!;
     this.nextOffset = this.size === 0 ? 0 : this.offsets[this.size - 1]! + FRAME_INDEX_SPACING;
     this.version++;
   }
@@ -94,10 +101,4 @@ export class FrameIndex {
   clear(): void {
     this.cutFrom(this.firstLsn);
   }
-}
-
-function grow(array: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
-  const bigger = new Uint32Array(array.length * 2);
-  bigger.set(array);
-  return bigger;
 }

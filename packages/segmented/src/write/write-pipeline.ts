@@ -201,7 +201,9 @@ export class WritePipeline {
   commit(seg: Segment, size: number, first: bigint, last: bigint, count: number): void {
     this.tail?.noteFrame(this.bufOffset + this.bufLen, size, first, last);
     this.bufLen += size;
-    seg.frames?.offer(seg.assignedEnd, first);
+    const frames = seg.frames;
+    // Most frames are not kept (one per FRAME_INDEX_SPACING bytes): asked before the call.
+    if (frames?.wants(seg.assignedEnd)) frames.offer(seg.assignedEnd, first);
     seg.assignedEnd += size;
     seg.lastLsn = last;
     this.nextLsn = last + 1n;
