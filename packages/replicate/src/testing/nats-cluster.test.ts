@@ -1,4 +1,6 @@
+import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NatsCluster, sleep } from './nats-cluster.js';
 import { freePorts } from './ports.js';
@@ -40,6 +42,25 @@ describe('NatsNode.start after a kill', () => {
     } finally {
       squatter.close();
       await cluster.stop();
+    }
+  });
+});
+
+describe('NatsCluster.stop', () => {
+  it('deletes the stores, or keeps them when asked (for a post-mortem)', {
+    timeout: 60_000,
+  }, async () => {
+    const gone = await NatsCluster.start({ size: 1 });
+    await gone.stop();
+    expect(existsSync(gone.root)).toBe(false);
+
+    const kept = await NatsCluster.start({ size: 1 });
+    try {
+      await kept.stop({ keepStores: true });
+      expect(kept.nodes[0]!.running).toBe(false);
+      expect(existsSync(join(kept.root, 'n1'))).toBe(true);
+    } finally {
+      rmSync(kept.root, { recursive: true, force: true });
     }
   });
 });

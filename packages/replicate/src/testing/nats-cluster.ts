@@ -355,11 +355,14 @@ export class NatsCluster {
     throw new Error(`stream ${stream} has no leader after ${timeoutMs} ms`);
   }
 
-  /** Stops every node (SIGKILL) and deletes the store directories. */
-  async stop(): Promise<void> {
+  /**
+   * Stops every node (SIGKILL) and deletes `root` with the stores in it, unless
+   * `keepStores` (for a post-mortem: what each server held when it stopped).
+   */
+  async stop(options: { keepStores?: boolean } = {}): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill()));
     for (const proxy of this.routeProxies.values()) await proxy.stop();
-    rmSync(this.root, { recursive: true, force: true });
+    if (!options.keepStores) rmSync(this.root, { recursive: true, force: true });
   }
 }
 

@@ -5,26 +5,15 @@ import { Follower } from '../follower/follower.js';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
 import { lostIn, replicasDisagree } from './nemesis-checks.js';
+import { FAULT_KINDS, type FaultKind, injectServerFault, type PowerCut } from './nemesis-faults.js';
 import { nemesisPayload } from './nemesis-payload.js';
 import { PausedPrimary } from './paused-primary.js';
 import { TcpProxy } from './tcp-proxy.js';
 
-/** The faults the nemesis injects into a 3-node cluster while producers append. */
 /** Fresh followers a check tries while each refuses a short copy, before counting losses. */
 const SHORT_COPY_ATTEMPTS = 3;
 
-export const FAULT_KINDS = [
-  'kill-leader',
-  'kill-follower',
-  'kill-all',
-  'stop-cont',
-  'partition-leader',
-  'quorum-loss',
-  'power-loss',
-  'promote-partitioned',
-  'stop-primary',
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export { FAULT_KINDS, type FaultKind };
 
 export interface NemesisOptions {
   readonly faults: number;
@@ -47,20 +36,9 @@ export interface NemesisOptions {
   readonly kinds?: readonly FaultKind[];
   /**
    * A power cut of every server: the servers' stores are on a file system that drops what
-   * no fsync covered; `storeDirs` are where they are mounted, and `cut()` (called with every
-   * server killed) cuts the power and brings the file systems back with what survived.
+   * no fsync covered; `storeDirs` are where they are mounted.
    */
-  readonly powerLoss?: {
-    readonly storeDirs: readonly string[];
-    cut(): Promise<void>;
-    /**
-     * Makes everything the stores hold durable (a clean unmount and mount), called with
-     * every server killed: half the power cuts then strike stores that already hold data,
-     * so the stream comes back shorter rather than gone (nats-server never fsyncs a
-     * directory, so a store created since the last mount never survives a cut).
-     */
-    settle?(): Promise<void>;
-  };
+  readonly powerLoss?: PowerCut & { readonly storeDirs: readonly string[] };
 }
 
 export interface NemesisReport {
@@ -186,9 +164,13 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   let shortCopiesReported = 0;
   let checks = 0;
   let followers = 0;
-  let reseeds = 0;
-  let staleReads = 0;
-  let stepDowns = 0;
+  // A primary's counts end with it: the report sums them over every primary.
+  const ended = { reseeds: 0, staleReads: 0, stepDowns: 0 };
+  const addEnded = (counts: { reseeds: number; staleReads: number; stepDowns: number }) => {
+    ended.reseeds += counts.reseeds;
+    ended.staleReads += counts.staleReads;
+    ended.stepDowns += counts.stepDowns;
+  };
   const tally = { messages: 0, sequenceMismatches: 0 };
 
   mkdirSync(options.workDir, { recursive: true });
@@ -380,50 +362,6 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       lastAckAt = performance.now();
       let pausedBefore = { count: 0, at: 0 };
       switch (kind) {
-        case 'kill-leader':
-          await leader.kill();
-          await sleep(holdMs);
-          await leader.start();
-          break;
-        case 'kill-follower':
-          await other.kill();
-          await sleep(holdMs);
-          await other.start();
-          break;
-        case 'kill-all':
-          await Promise.all(cluster.nodes.map((n) => n.kill()));
-          await sleep(holdMs);
-          await Promise.all(cluster.nodes.map((n) => n.start()));
-          break;
-        case 'stop-cont': {
-          const target = rand() < 0.5 ? leader : other;
-          target.process?.kill('SIGSTOP');
-          await sleep(holdMs);
-          target.process?.kill('SIGCONT');
-          break;
-        }
-        case 'partition-leader':
-          cluster.isolate(leaderName);
-          await sleep(holdMs);
-          cluster.healRoutes();
-          break;
-        case 'quorum-loss':
-          await Promise.all(others.map((n) => n.kill()));
-          await sleep(holdMs);
-          await Promise.all(others.map((n) => n.start()));
-          break;
-        case 'power-loss':
-          if (options.powerLoss!.settle && rand() < 0.5) {
-            await Promise.all(cluster.nodes.map((n) => n.kill()));
-            await options.powerLoss!.settle();
-            await Promise.all(cluster.nodes.map((n) => n.start()));
-            await sleep(holdMs);
-          }
-          await Promise.all(cluster.nodes.map((n) => n.kill()));
-          await options.powerLoss!.cut();
-          await sleep(holdMs);
-          await Promise.all(cluster.nodes.map((n) => n.start()));
-          break;
         case 'stop-primary':
           // The other primary, alone: its process frozen, its connections open.
           pausedBefore = { count: paused!.ackedCount, at: performance.now() };
@@ -475,16 +413,23 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           primary = p;
           await sleep(Math.floor(rand() * 500));
           for (const proxy of primaryLink.link) proxy.release();
-          // Its counts end with it: the report sums them over every primary.
-          reseeds += old.stats().shipper.reseeds;
-          staleReads += old.stats().shipper.staleReads;
-          stepDowns += old.stats().shipper.stepDowns;
+          addEnded(old.stats().shipper);
           await old.close().catch(() => undefined);
           for (const proxy of primaryLink.link) await proxy.stop();
           primaryLink = { servers: [], link: standbyLink };
           ({ follower: standby, link: standbyLink } = await openStandby());
           break;
         }
+        default:
+          await injectServerFault(kind, {
+            cluster,
+            leader,
+            other,
+            holdMs,
+            rand,
+            ...(options.powerLoss ? { powerLoss: options.powerLoss } : {}),
+          });
+          break;
       }
       faults[kind]++;
       // The stall: the longest time without an acknowledgement from the fault until the
@@ -513,7 +458,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       stallsMs[kind].push(Math.round(stall));
       const shipper = p.stats().shipper;
       progress(
-        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${reseeds + shipper.reseeds} re-seeds, ${stepDowns + shipper.stepDowns} step-downs${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
+        `fault ${f + 1}/${options.faults}: ${kind} ${holdMs} ms, stall ${Math.round(stall)} ms, ${ackedCount} acknowledged, ${ended.reseeds + shipper.reseeds} re-seeds, ${ended.stepDowns + shipper.stepDowns} step-downs${shipper.regressed ? ` (last: ${shipper.regressed})` : ''}`,
       );
       if ((f + 1) % checkEvery === 0 || f + 1 === options.faults) await check(false);
     }
@@ -524,9 +469,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     }
     await check(true);
     if (paused !== undefined) {
-      reseeds += paused.final?.reseeds ?? 0;
-      staleReads += paused.final?.staleReads ?? 0;
-      stepDowns += paused.final?.stepDowns ?? 0;
+      if (paused.final) addEnded(paused.final);
       for (const [code, count] of Object.entries(paused.refused)) {
         refused[code] = (refused[code] ?? 0) + count;
       }
@@ -540,9 +483,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
         findings,
       );
     }
-    reseeds += p.stats().shipper.reseeds;
-    staleReads += p.stats().shipper.staleReads;
-    stepDowns += p.stats().shipper.stepDowns;
+    addEnded(p.stats().shipper);
     await p.close();
     primary = undefined;
     acknowledgedLost += await lostIn(p.dir, acked, acked.length - 1, size, 'primary', findings);
@@ -554,9 +495,13 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     await paused?.stop();
     for (const link of links) for (const proxy of link) await proxy.stop().catch(() => undefined);
     for (const node of cluster.nodes) node.process?.kill('SIGCONT');
-    await cluster.stop();
-    // A run with findings: the servers' last warnings and errors since they last started.
+    // A run with findings keeps what each server held, and shows what they last said.
+    await cluster.stop({ keepStores: findings.length > 0 });
     if (findings.length > 0) {
+      const where = options.powerLoss
+        ? `on the power-loss mounts (${options.powerLoss.storeDirs.join(', ')}), as their owner keeps them`
+        : `in ${cluster.root}: delete them when read`;
+      progress(`the servers' stores are kept ${where}`);
       for (const node of cluster.nodes) {
         const said = node
           .log()
@@ -575,9 +520,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     silentDivergences,
     reportedDivergences,
     shortCopiesReported,
-    reseeds,
-    staleReads,
-    stepDowns,
+    ...ended,
     refused,
     checks,
     replicaMessagesCompared: tally.messages,

@@ -1,0 +1,98 @@
+import type { NatsCluster, NatsNode } from './nats-cluster.js';
+import { sleep } from './nats-cluster.js';
+
+/** The faults the nemesis injects into a 3-node cluster while producers append. */
+export const FAULT_KINDS = [
+  'kill-leader',
+  'kill-follower',
+  'kill-all',
+  'stop-cont',
+  'partition-leader',
+  'quorum-loss',
+  'power-loss',
+  'promote-partitioned',
+  'stop-primary',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** The faults of the servers alone; the other two strike a primary. */
+export type ServerFault = Exclude<FaultKind, 'promote-partitioned' | 'stop-primary'>;
+
+/** A power cut of every server, whose stores are on a file system that drops what no fsync covered. */
+export interface PowerCut {
+  /** Called with every server killed: cuts the power, brings the file systems back with what survived. */
+  cut(): Promise<void>;
+  /**
+   * Makes everything the stores hold durable (a clean unmount and mount), called with
+   * every server killed: half the power cuts then strike stores that already hold data,
+   * so the stream comes back shorter rather than gone (nats-server never fsyncs a
+   * directory, so a store created since the last mount never survives a cut).
+   */
+  settle?(): Promise<void>;
+}
+
+export interface ServerFaultTarget {
+  readonly cluster: NatsCluster;
+  /** The stream's leader when the fault began, and one other server drawn at random. */
+  readonly leader: NatsNode;
+  readonly other: NatsNode;
+  /** How long the fault lasts, ms. */
+  readonly holdMs: number;
+  readonly rand: () => number;
+  readonly powerLoss?: PowerCut;
+}
+
+/** Strikes the servers with `kind` for `holdMs`, then lets them recover. */
+export async function injectServerFault(kind: ServerFault, t: ServerFaultTarget): Promise<void> {
+  const { cluster, leader, other, holdMs } = t;
+  const all = cluster.nodes;
+  const others = all.filter((n) => n !== leader);
+  switch (kind) {
+    case 'kill-leader':
+      await leader.kill();
+      await sleep(holdMs);
+      await leader.start();
+      return;
+    case 'kill-follower':
+      await other.kill();
+      await sleep(holdMs);
+      await other.start();
+      return;
+    case 'kill-all':
+      await Promise.all(all.map((n) => n.kill()));
+      await sleep(holdMs);
+      await Promise.all(all.map((n) => n.start()));
+      return;
+    case 'stop-cont': {
+      const target = t.rand() < 0.5 ? leader : other;
+      target.process?.kill('SIGSTOP');
+      await sleep(holdMs);
+      target.process?.kill('SIGCONT');
+      return;
+    }
+    case 'partition-leader':
+      cluster.isolate(leader.spec.name);
+      await sleep(holdMs);
+      cluster.healRoutes();
+      return;
+    case 'quorum-loss':
+      await Promise.all(others.map((n) => n.kill()));
+      await sleep(holdMs);
+      await Promise.all(others.map((n) => n.start()));
+      return;
+    case 'power-loss': {
+      const power = t.powerLoss!;
+      if (power.settle && t.rand() < 0.5) {
+        await Promise.all(all.map((n) => n.kill()));
+        await power.settle();
+        await Promise.all(all.map((n) => n.start()));
+        await sleep(holdMs);
+      }
+      await Promise.all(all.map((n) => n.kill()));
+      await power.cut();
+      await sleep(holdMs);
+      await Promise.all(all.map((n) => n.start()));
+      return;
+    }
+  }
+}
