@@ -84,8 +84,10 @@ if (replication !== null) {
 if (cutReaders !== null) process.stdout.write(cutReaders.text);
 const violations =
   localViolations + (replication?.violations.length ?? 0) + (cutReaders?.violations ?? 0);
-// Logs in which an invariant broke stay on disk for a post-mortem; everything else goes.
-if (violations === 0) rmSync(workDir, { recursive: true, force: true });
+// Logs in which an invariant broke, and the servers' stores after one of them exited on its
+// own, stay on disk for a post-mortem; everything else goes.
+if (violations === 0 && !replication?.serverExits)
+  rmSync(workDir, { recursive: true, force: true });
 else process.stdout.write(`logs kept for inspection under ${workDir}\n`);
 process.exit(violations === 0 ? 0 : 1);
 

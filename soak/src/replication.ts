@@ -180,7 +180,11 @@ export function replicationTable(r: NemesisReport): string {
 }
 
 /** The replication part of the soak summary, and its violations. */
-export function summarizeReplication(r: NemesisReport): { text: string; violations: string[] } {
+export function summarizeReplication(r: NemesisReport): {
+  text: string;
+  violations: string[];
+  serverExits: number;
+} {
   const total = FAULT_KINDS.reduce((sum, kind) => sum + r.faults[kind], 0);
   const lines = [
     `replication faults:    ${n(total)} (${FAULT_KINDS.map((k) => `${k} ${n(r.faults[k])}`).join(', ')})`,
@@ -194,8 +198,14 @@ export function summarizeReplication(r: NemesisReport): { text: string; violatio
         .map(([code, c]) => `${code} ${n(c)}`)
         .join(', ') || 'none'
     }`,
+    `  servers that exited: ${n(r.serverExits.length)} (no fault held them down; each started again)`,
+    ...r.serverExits.slice(0, 10).map((said) => `    ${said}`),
     `  violations:          ${n(r.findings.length)}`,
   ];
   lines.push('', "the replicate README's failure table from this run:", '', replicationTable(r));
-  return { text: `${lines.join('\n')}\n`, violations: r.findings };
+  return {
+    text: `${lines.join('\n')}\n`,
+    violations: r.findings,
+    serverExits: r.serverExits.length,
+  };
 }

@@ -67,6 +67,12 @@ export class NatsNode {
     return this.process !== undefined && this.process.exitCode === null && !this.process.killed;
   }
 
+  /** Started once and exited since, by a signal or on its own (a kill by `kill()` too). */
+  get exited(): boolean {
+    const child = this.process;
+    return child !== undefined && (child.exitCode !== null || child.signalCode !== null);
+  }
+
   /**
    * Starts the server and waits until it accepts client connections. A restart keeps the
    * node's ports, which the other nodes' routes and the clients name; one may be held for a

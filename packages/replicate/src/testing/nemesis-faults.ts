@@ -96,3 +96,22 @@ export async function injectServerFault(kind: ServerFault, t: ServerFaultTarget)
     }
   }
 }
+
+/**
+ * Starts again every server that exited although no fault had it down (nats-server 2.9.10
+ * can exit on its own, e.g. on a store a power cut left behind, and a cluster missing two
+ * servers answers nothing for as long as they stay down). Returns what each said last.
+ */
+export async function restartExited(cluster: NatsCluster): Promise<string[]> {
+  const said: string[] = [];
+  for (const node of cluster.nodes) {
+    if (!node.exited) continue;
+    const { exitCode, signalCode } = node.process!;
+    const last = node.log().trim().split('\n').slice(-3).join(' | ');
+    said.push(
+      `${node.spec.name} had exited (${signalCode ?? `code ${exitCode}`}); its last lines: ${last || 'none'}`,
+    );
+    await node.start();
+  }
+  return said;
+}

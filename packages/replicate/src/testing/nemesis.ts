@@ -5,7 +5,13 @@ import { Follower } from '../follower/follower.js';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
 import { lostIn, replicasDisagree } from './nemesis-checks.js';
-import { FAULT_KINDS, type FaultKind, injectServerFault, type PowerCut } from './nemesis-faults.js';
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  injectServerFault,
+  type PowerCut,
+  restartExited,
+} from './nemesis-faults.js';
 import { nemesisPayload } from './nemesis-payload.js';
 import { PausedPrimary } from './paused-primary.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -84,6 +90,11 @@ export interface NemesisReport {
    * promotion refused for anything else is a finding.
    */
   readonly promotionsUnanswered: number;
+  /**
+   * Servers that exited with no fault holding them down, each started again: what each
+   * said last. Not a broken invariant of Walnut's, but the run keeps the stores for it.
+   */
+  readonly serverExits: string[];
   /** What each broken invariant was, for the post-mortem. */
   readonly findings: string[];
 }
@@ -152,6 +163,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   >;
   const refused: Record<string, number> = {};
   const findings: string[] = [];
+  const serverExits: string[] = [];
   let findingsShown = 0;
   let promotionsUnanswered = 0;
   // LSN → the number of the append it acknowledged (a dense array: millions of entries).
@@ -432,13 +444,25 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           break;
       }
       faults[kind]++;
+      const revive = async () => {
+        for (const said of await restartExited(cluster)) {
+          serverExits.push(`after fault ${f + 1} (${kind}): ${said}`);
+          progress(`  ${kind}: ${said}; started again`);
+        }
+      };
+      await revive();
       // The stall: the longest time without an acknowledgement from the fault until the
       // appends flow again (bounded); of the stopped primary's, for 'stop-primary'.
       const deadline = performance.now() + 120_000;
       const ackedBefore = ackedCount;
       let toldAt = performance.now();
+      let revivedAt = performance.now();
       while (ackedCount === ackedBefore && performance.now() < deadline) {
         await sleep(20);
+        if (performance.now() - revivedAt >= 1_000) {
+          revivedAt = performance.now();
+          await revive();
+        }
         if (performance.now() - toldAt >= 30_000) {
           toldAt = performance.now();
           const s = p.stats().shipper;
@@ -496,8 +520,9 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     for (const link of links) for (const proxy of link) await proxy.stop().catch(() => undefined);
     for (const node of cluster.nodes) node.process?.kill('SIGCONT');
     // A run with findings keeps what each server held, and shows what they last said.
-    await cluster.stop({ keepStores: findings.length > 0 });
-    if (findings.length > 0) {
+    const postMortem = findings.length > 0 || serverExits.length > 0;
+    await cluster.stop({ keepStores: postMortem });
+    if (postMortem) {
       const where = options.powerLoss
         ? `on the power-loss mounts (${options.powerLoss.storeDirs.join(', ')}), as their owner keeps them`
         : `in ${cluster.root}: delete them when read`;
@@ -526,6 +551,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     replicaMessagesCompared: tally.messages,
     replicaSequenceMismatches: tally.sequenceMismatches,
     promotionsUnanswered,
+    serverExits,
     findings,
   };
 }
