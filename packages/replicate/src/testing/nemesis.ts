@@ -296,7 +296,14 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       let dir: string;
       for (let attempt = 1; ; attempt++) {
         dir = join(options.workDir, `follower-${++followers}`);
-        const follower = await openFollowerWhenReady(dir, cluster.servers, progress, {}, stream);
+        let follower: Follower;
+        try {
+          follower = await openFollowerWhenReady(dir, cluster.servers, progress, {}, stream);
+        } catch (error) {
+          // A cluster that stays without a quorum: a finding, and the run goes on to report.
+          findings.push(`check ${checks}: no fresh follower of ${stream}: ${String(error)}`);
+          return;
+        }
         let shortCopy = false;
         try {
           await follower.waitFor(BigInt(Math.max(last, 0)), 90_000);
@@ -531,7 +538,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
         const said = node
           .log()
           .split('\n')
-          .filter((line) => /\[(ERR|WRN)\]/.test(line));
+          .filter((line) => /\[(ERR|WRN|FTL)\]|^panic:/.test(line));
         for (const line of said.slice(-10)) progress(`  ${node.spec.name}: ${line}`);
       }
     }
