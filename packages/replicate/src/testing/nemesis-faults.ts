@@ -98,20 +98,29 @@ export async function injectServerFault(kind: ServerFault, t: ServerFaultTarget)
 }
 
 /**
- * Starts again every server that exited although no fault had it down (nats-server 2.9.10
- * can exit on its own, e.g. on a store a power cut left behind, and a cluster missing two
- * servers answers nothing for as long as they stay down). Returns what each said last.
+ * Starts again every server that exited although no fault had it down, except those in
+ * `once` (already started again during this fault), and adds them to it. nats-server 2.9.10
+ * exits on its own, e.g. by a panic on a Raft peer-state file a power cut tore, and a
+ * cluster missing two servers answers nothing for as long as they stay down. Returns what
+ * each said last, and whether it came back.
  */
-export async function restartExited(cluster: NatsCluster): Promise<string[]> {
+export async function restartExited(cluster: NatsCluster, once: Set<string>): Promise<string[]> {
   const said: string[] = [];
   for (const node of cluster.nodes) {
-    if (!node.exited) continue;
+    const name = node.spec.name;
+    if (!node.exited || once.has(name)) continue;
+    once.add(name);
     const { exitCode, signalCode } = node.process!;
     const last = node.log().trim().split('\n').slice(-3).join(' | ');
+    let outcome = 'started again';
+    try {
+      await node.start();
+    } catch (error) {
+      outcome = `not started again: ${String(error).split('\n')[0]}`;
+    }
     said.push(
-      `${node.spec.name} had exited (${signalCode ?? `code ${exitCode}`}); its last lines: ${last || 'none'}`,
+      `${name} had exited (${signalCode ?? `code ${exitCode}`}; its last lines: ${last || 'none'}); ${outcome}`,
     );
-    await node.start();
   }
   return said;
 }

@@ -451,10 +451,12 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           break;
       }
       faults[kind]++;
+      // One restart per server and fault: one that cannot start (a torn store) stays down.
+      const revived = new Set<string>();
       const revive = async () => {
-        for (const said of await restartExited(cluster)) {
+        for (const said of await restartExited(cluster, revived)) {
           serverExits.push(`after fault ${f + 1} (${kind}): ${said}`);
-          progress(`  ${kind}: ${said}; started again`);
+          progress(`  ${kind}: ${said}`);
         }
       };
       await revive();
