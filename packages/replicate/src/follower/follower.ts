@@ -4,6 +4,7 @@ import { type Wal, WalError, WalErrorCode, type WalStats } from '@walnut/wal';
 import { Backoff, pause } from '../cluster/backoff.js';
 import { readLease, takeLease } from '../cluster/lease.js';
 import { ClusterLink, describe, lastLsnInStream } from '../cluster/link.js';
+import { LsnWaiters } from '../cluster/lsn-waiters.js';
 import { checkApplied, checkMark } from '../cluster/mark.js';
 import { decodeHeader } from '../cluster/message.js';
 import { Applier, GapError } from '../local/applier.js';
@@ -28,9 +29,9 @@ import {
   resolveFollower,
   resolvePrimary,
   type WaitOptions,
-  whenAborted,
 } from '../options.js';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
+import { HoledCopies } from './holed-copies.js';
 import { refuseBelowMark } from './promotion-guard.js';
 
 /** How often a consumer with nothing arriving looks at the stream. */
@@ -65,6 +66,11 @@ export interface FollowerStats {
   readonly staleMessages: number;
   readonly restoredRecords: number;
   readonly reconnects: number;
+  /**
+   * Copies of the stream served with records missing in their middle (decision 0917): the
+   * follower then consumes from another server's copy.
+   */
+  readonly holesMet: number;
   readonly lastError: string | null;
   /** Set when the replica stopped for good (it diverged from the stream). */
   readonly failed: string | null;
@@ -117,14 +123,10 @@ export class Follower {
   readonly dir: string;
   readonly stream: string;
   private readonly applier: Applier;
+  private readonly holes: HoledCopies;
   private readonly stopper = new AbortController();
   private loop: Promise<void> | null = null;
-  private waiters: {
-    lsn: bigint;
-    resolve: (lsn: bigint) => void;
-    reject: (e: unknown) => void;
-    timer: NodeJS.Timeout;
-  }[] = [];
+  private readonly waiters = new LsnWaiters();
   private failure: WalError | null = null;
   private closed = false;
   private promoting = false;
@@ -135,6 +137,8 @@ export class Follower {
   private lastError: string | null = null;
   /** The stream went back: check the applied position against it before going on. */
   private recheck = false;
+  /** The server whose copy the running consumer reads. */
+  private servedBy: string | undefined;
   /**
    * The stream as served is short of its primary's high-water mark, or disagrees with it:
    * waits for LSNs beyond the applied one are refused with this until a look finds it whole.
@@ -151,6 +155,7 @@ export class Follower {
     this.dir = dir;
     this.stream = options.stream;
     this.applier = new Applier(wal, link.names.stream);
+    this.holes = new HoledCopies(link);
     this.applier.onDurable((lsn) => this.settle(lsn));
     // The highest epoch seen is kept beside the log: a promotion takes one above it even
     // if the cluster lost its lease bucket.
@@ -175,9 +180,9 @@ export class Follower {
   }
 
   /**
-   * Resolves once `appliedLsn` ≥ `lsn`; WAL_TIMEOUT after `timeoutMs`. Once
-   * `options.signal` aborts, rejects with its reason (an AbortError unless given another);
-   * the replica goes on applying.
+   * Resolves, with an LSN at or past `lsn`, once `appliedLsn` ≥ `lsn`; WAL_TIMEOUT after
+   * `timeoutMs`. Once `options.signal` aborts, rejects with its reason (an AbortError unless
+   * given another); the replica goes on applying.
    */
   waitFor(lsn: bigint, timeoutMs: number, options?: WaitOptions): Promise<bigint> {
     try {
@@ -191,37 +196,13 @@ export class Follower {
     if (this.failure) return Promise.reject(this.failure);
     if (this.shortStream) return Promise.reject(this.shortStream);
     if (this.closed) return Promise.reject(WalError.closed('the follower'));
-    return new Promise((resolve, reject) => {
-      const giveUp = (error: unknown) => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        clearTimeout(waiter.timer);
-        waiter.reject(error);
-      };
-      const release = whenAborted(signal, giveUp);
-      const waiter = {
-        lsn,
-        resolve: (at: bigint) => {
-          release();
-          resolve(at);
-        },
-        reject: (error: unknown) => {
-          release();
-          reject(error);
-        },
-        timer: setTimeout(() => {
-          giveUp(
-            new WalError(
-              WalErrorCode.TIMEOUT,
-              `LSN ${lsn} was not applied within ${timeoutMs} ms (applied up to ${this.applier.durable}${this.lastError ? `; last error: ${this.lastError}` : ''})`,
-              {
-                details: { lsn, appliedLsn: this.applier.durable },
-              },
-            ),
-          );
-        }, timeoutMs),
-      };
-      this.waiters.push(waiter);
-    });
+    const timedOut = () =>
+      new WalError(
+        WalErrorCode.TIMEOUT,
+        `LSN ${lsn} was not applied within ${timeoutMs} ms (applied up to ${this.applier.durable}${this.lastError ? `; last error: ${this.lastError}` : ''})`,
+        { details: { lsn, appliedLsn: this.applier.durable } },
+      );
+    return this.waiters.add(lsn, timeoutMs, timedOut, signal);
   }
 
   stats(): FollowerStats {
@@ -235,6 +216,7 @@ export class Follower {
       staleMessages: this.applier.stale,
       restoredRecords: this.restored,
       reconnects: this.reconnects,
+      holesMet: this.holes.met,
       lastError: this.lastError,
       failed: this.failure?.message ?? null,
       wal: this.wal.stats(),
@@ -376,7 +358,10 @@ export class Follower {
       try {
         if (this.recheck && !(await this.recheckPosition(signal, backoff))) continue;
         const next = this.applier.appended + 1n;
-        const found = await this.link.findSequence(next);
+        // Past a hole in one copy, the sequence after the last applied: the copies share them.
+        const resume = this.holes.resumeSeq(this.applier.appended);
+        const found =
+          resume === null ? await this.link.findSequence(next) : { seq: resume, reachesBack: true };
         if (found.seq !== null && !found.reachesBack) {
           const restored = await restoreFromObjects(
             this.link,
@@ -418,15 +403,20 @@ export class Follower {
           this.fail(error);
           return;
         }
+        this.lastError = describe(error);
         if (error instanceof GapError) {
           // Trimmed past us: the next round restores from the object store (or fails there).
+          // Reaching back before the hole: the copy served lost records another may hold.
           const found = await this.link.findSequence(this.applier.appended + 1n).catch(() => null);
           if (found?.reachesBack) {
-            this.fail(error);
-            return;
+            const met = await this.holes.meet(error, this.servedBy, this.applier.lastSeq);
+            if (met instanceof WalError) {
+              this.fail(met);
+              return;
+            }
+            this.lastError = met;
           }
         }
-        this.lastError = describe(error);
         this.reconnects++;
         await pause(backoff.next(), signal);
       }
@@ -444,10 +434,22 @@ export class Follower {
     // Aborted while the consumer was being created: the listener above never fires.
     if (signal.aborted) stop();
     const watchdog = this.watchStream(stop, fromSeq);
+    this.servedBy = undefined;
     try {
       for await (const m of messages) {
-        watchdog.seen++;
-        await this.applier.apply(m.data, m.seq);
+        if (watchdog.seen++ === 0) {
+          // Known once the consumer delivers: the ordered consumer creates it meanwhile.
+          this.servedBy = (await consumer.info(true)).cluster?.leader;
+          if (this.holes.avoids(this.servedBy)) break;
+        }
+        try {
+          await this.applier.apply(m.data, m.seq);
+        } catch (error) {
+          // The ordered consumer may have moved to another server since its first message.
+          if (error instanceof GapError)
+            this.servedBy = (await consumer.info(true)).cluster?.leader;
+          throw error;
+        }
         backoff.reset();
         if (signal.aborted) break;
       }
@@ -554,17 +556,7 @@ export class Follower {
   }
 
   private settle(lsn: bigint): void {
-    if (this.waiters.length === 0) return;
-    const keep = [];
-    for (const waiter of this.waiters) {
-      if (waiter.lsn <= lsn) {
-        clearTimeout(waiter.timer);
-        waiter.resolve(lsn);
-      } else {
-        keep.push(waiter);
-      }
-    }
-    this.waiters = keep;
+    this.waiters.reached(lsn);
   }
 
   private fail(error: WalError): void {
@@ -574,11 +566,6 @@ export class Follower {
   }
 
   private rejectWaiters(error: unknown): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
+    this.waiters.rejectAll(error);
   }
 }

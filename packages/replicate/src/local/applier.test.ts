@@ -117,3 +117,29 @@ describe('a replica meeting a message of an older epoch after a newer epoch bega
     await wal.close();
   });
 });
+
+describe('a replica served a copy with a hole in its middle', () => {
+  const past = () => encodeRecordsMessage(1, 7n, records(7, 8));
+  const after = () => encodeRecordsMessage(1, 9n, records(9, 9));
+
+  it('counts nothing of the message past the hole, and carries on when another copy fills it', async () => {
+    const { wal, applier } = await replicaAt(6);
+    const before = { lastSeq: applier.lastSeq, messages: applier.messages };
+    const gap = await expectWalError(applier.apply(after(), 4), 'WAL_DIVERGED');
+    expect(gap).toMatchObject({ details: { needFrom: 7n, streamHas: 9n } });
+    expect({ lastSeq: applier.lastSeq, messages: applier.messages }).toEqual(before);
+    // Another server's copy, from the sequence after the last applied (the copies share them).
+    await applier.apply(past(), 3);
+    await applier.apply(after(), 4);
+    await applier.drain();
+    expect(await payloads(wal)).toEqual(
+      Array.from({ length: 9 }, (_, k) => `${k + 1}:record ${k + 1}`),
+    );
+    const whole = await replicaAt(6);
+    await whole.applier.apply(past(), 3);
+    await whole.applier.apply(after(), 4);
+    expect(applier.runs.at(1, 1, 4)).toBe(whole.applier.runs.at(1, 1, 4));
+    await wal.close();
+    await whole.wal.close();
+  });
+});

@@ -97,6 +97,11 @@ export class Applier {
       this.onStale?.(seq, message.epoch);
       return;
     }
+    // Before anything is counted: the copy served may be another server's next time.
+    const next = this.appended + 1n;
+    if (message.kind !== MessageKind.EPOCH && message.firstLsn > next) {
+      throw new GapError(next, message.firstLsn);
+    }
     if (message.epoch > this.epoch) this.onEpoch?.(message.epoch);
     this.epoch = message.epoch;
     this.lastSeq = seq;
@@ -124,8 +129,7 @@ export class Applier {
     }
     if (message.firstLsn <= this.checkTo) await this.check(message, seq);
     if (message.lastLsn <= this.appended) return;
-    const skip = this.appended + 1n - message.firstLsn;
-    if (skip < 0n) throw new GapError(this.appended + 1n, message.firstLsn);
+    const skip = next - message.firstLsn;
     const batch = new Batch();
     for (let i = Number(skip); i < message.records.length; i++) {
       batch.addRecord(recordInput(message.records[i]!));

@@ -1,20 +1,13 @@
 import type { WalError } from '@walnut/wal';
-import { whenAborted } from '../options.js';
+import { LsnWaiters } from '../cluster/lsn-waiters.js';
 import type { Fencing } from './fencing.js';
-
-interface Waiter {
-  readonly lsn: bigint;
-  readonly resolve: (lsn: bigint) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timer: NodeJS.Timeout;
-}
 
 /**
  * The callers waiting for the stream to hold an LSN (a `sync` append, `waitReplicated`,
  * `close`), oldest LSN first, each with its own deadline.
  */
 export class AckWaiters {
-  private readonly waiters: Waiter[] = [];
+  private readonly waiters = new LsnWaiters();
 
   constructor(
     private readonly progress: { readonly replicatedLsn: bigint },
@@ -36,43 +29,12 @@ export class AckWaiters {
     if (this.progress.replicatedLsn >= lsn) return Promise.resolve(lsn);
     // Fenced but not yet settled: what the stream holds decides, so the waiter is kept.
     if (this.fencing.final) return Promise.reject(this.fencing.error(lsn));
-    return new Promise<bigint>((resolve, reject) => {
-      const giveUp = (error: unknown) => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        clearTimeout(waiter.timer);
-        waiter.reject(error);
-      };
-      const release = whenAborted(signal, giveUp);
-      const waiter: Waiter = {
-        lsn,
-        resolve: (at) => {
-          release();
-          resolve(at);
-        },
-        reject: (error) => {
-          release();
-          reject(error);
-        },
-        timer: setTimeout(() => giveUp(onTimeout(this.progress.replicatedLsn)), timeoutMs),
-      };
-      // Appends resolve in LSN order, so this is nearly always a push.
-      let at = this.waiters.length;
-      while (at > 0 && this.waiters[at - 1]!.lsn > lsn) at--;
-      this.waiters.splice(at, 0, waiter);
-    });
+    return this.waiters.add(lsn, timeoutMs, () => onTimeout(this.progress.replicatedLsn), signal);
   }
 
   /** The stream holds everything up to `lsn`. */
   replicated(lsn: bigint): void {
-    let done = 0;
-    while (done < this.waiters.length && this.waiters[done]!.lsn <= lsn) {
-      const waiter = this.waiters[done]!;
-      clearTimeout(waiter.timer);
-      waiter.resolve(waiter.lsn);
-      done++;
-    }
-    if (done > 0) this.waiters.splice(0, done);
+    this.waiters.reached(lsn);
   }
 
   /**
@@ -80,16 +42,6 @@ export class AckWaiters {
    * the fencing error naming its LSN.
    */
   rejectAll(error: WalError | ((lsn: bigint) => WalError) | null): void {
-    const waiters = this.waiters.splice(0);
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(
-        error === null
-          ? this.fencing.error(waiter.lsn)
-          : typeof error === 'function'
-            ? error(waiter.lsn)
-            : error,
-      );
-    }
+    this.waiters.rejectAll(error ?? ((lsn: bigint) => this.fencing.error(lsn)));
   }
 }

@@ -18,12 +18,12 @@ import {
   RESEED_FLAG,
   recordCost,
 } from '../cluster/message.js';
+import { ShortCopies } from '../cluster/short-copies.js';
 import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
 import { endsAsLeft, IDLE_LOOK_MS } from './idle-look.js';
 import { RecordQueue } from './record-queue.js';
 import { disagreementAt, type Sent, type Stored } from './sent-messages.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
-import { ShortLeaders } from './short-leaders.js';
 
 /** Coalescing, how long a message that is not full waits for more (what it adds to the lag). */
 export const LINGER_MS = 5;
@@ -67,7 +67,7 @@ export class Shipper {
   private filling: Promise<void> | null = null;
   private readonly pending = new Set<Promise<void>>();
   private readonly backoff = new Backoff();
-  private readonly shortLeaders = new ShortLeaders();
+  private readonly shortLeaders = new ShortCopies();
   private failure: unknown = null;
   private recovering: Promise<void> | null = null;
   private pumpScheduled = false;
@@ -514,7 +514,7 @@ export class Shipper {
    */
   private async handOver(): Promise<boolean> {
     const leadership = await this.link.leadership();
-    if (leadership === null || !this.shortLeaders.stepDownFirst(leadership)) return false;
+    if (leadership === null || !this.shortLeaders.tryAnother(leadership)) return false;
     this.counters.stepDowns++;
     this.counters.lastError = `the stream as its leader ${leadership.leader} serves it is short; asking another server to lead it before re-seeding`;
     await this.link.stepDown(leadership.leader);
