@@ -64,3 +64,24 @@ describe('NatsCluster.stop', () => {
     }
   });
 });
+
+describe('NatsNode.running', () => {
+  it('holds through a SIGSTOP and SIGCONT, and ends with the process', {
+    timeout: 60_000,
+  }, async () => {
+    const cluster = await NatsCluster.start({ size: 1 });
+    try {
+      const node = cluster.nodes[0]!;
+      node.process!.kill('SIGSTOP');
+      expect(node.running).toBe(true);
+      node.process!.kill('SIGCONT');
+      expect(node.running).toBe(true);
+      const nc = await cluster.connect();
+      await nc.close();
+      await node.kill();
+      expect(node.running).toBe(false);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});

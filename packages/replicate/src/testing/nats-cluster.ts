@@ -63,8 +63,9 @@ export class NatsNode {
     return `nats://${LOOPBACK}:${this.spec.clientPort}`;
   }
 
+  /** Started and not exited since (a server stopped by SIGSTOP is running). */
   get running(): boolean {
-    return this.process !== undefined && this.process.exitCode === null && !this.process.killed;
+    return this.process !== undefined && !this.exited;
   }
 
   /** Started once and exited since, by a signal or on its own (a kill by `kill()` too). */
