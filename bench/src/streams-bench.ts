@@ -11,12 +11,13 @@
  * - reading a stream back after a compaction copied it forward, against reading it before;
  * - open after many appends over many streams, against opening a single `Wal` of as many
  *   records;
+ * - a checkpoint of that log's index, against the `checkpointEvery` calls it follows;
  * - reading one stream of that log (its records mostly in sealed segments, among all the
  *   others), against one replay of the whole log.
  *
  * `--quick` is a smoke run (seconds). Options: --dir PATH, --reps N.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -378,6 +379,42 @@ async function openTime(streamsDir: string, appends: number, streamCount: number
 }
 
 /**
+ * `checkpoint()` of an `interleaved` log (a copy: the checkpoint replaces its file), against
+ * the durable appends of the `checkpointEvery` (10,000 by default) calls between two
+ * automatic checkpoints, 1,000 at a time: what a checkpoint adds to each call at this size.
+ */
+async function checkpointCost(streamsDir: string, streamCount: number) {
+  const dir = fresh();
+  cpSync(streamsDir, dir, { recursive: true });
+  const streams = await Streams.open(dir, { checkpointEvery: 0 });
+  const calls = 10_000;
+  const appendMs: number[] = [];
+  const checkpointMs: number[] = [];
+  for (let r = 0; r < Math.max(3, reps); r++) {
+    let t0 = performance.now();
+    for (let at = 0; at < calls; at += 1000) {
+      await Promise.all(
+        Array.from({ length: 1000 }, (_, i) =>
+          streams.append(`s${(at + i) % streamCount}`, PAYLOAD),
+        ),
+      );
+    }
+    appendMs.push(performance.now() - t0);
+    t0 = performance.now();
+    await streams.checkpoint();
+    checkpointMs.push(performance.now() - t0);
+  }
+  const bytes = statSync(join(dir, 'streams.checkpoint')).size;
+  await streams.shutdown();
+  return {
+    checkpointBytes: bytes,
+    checkpointMs: round(median(checkpointMs)),
+    appendsMs: round(median(appendMs)),
+    ratio: round(median(checkpointMs) / median(appendMs)),
+  };
+}
+
+/**
  * One stream of an `interleaved` log read whole (most of its records in sealed segments,
  * among every other stream's), against one replay of the whole log: what a read of a few
  * records far apart costs next to reading everything.
@@ -445,6 +482,7 @@ try {
   const streamCount = Math.min(10_000, Math.max(10, SIZES.opens / 100));
   const log = await interleaved(SIZES.opens, streamCount);
   console.log('open:', await openTime(log, SIZES.opens, streamCount));
+  console.log('a checkpoint, against 10,000 calls:', await checkpointCost(log, streamCount));
   console.log('read one stream among all of them:', await sparseRead(log, streamCount));
 } finally {
   rmSync(root, { recursive: true, force: true });
