@@ -50,6 +50,7 @@ describe('walnut follow and walnut promote', () => {
       appliedLsn: '30',
       epoch: 1,
       staleMessages: 0,
+      holesMet: 0,
       lastError: null,
       failed: null,
     });

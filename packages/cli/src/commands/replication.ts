@@ -43,6 +43,7 @@ export async function followCommand(
           staleMessages: s.staleMessages,
           restoredRecords: s.restoredRecords,
           reconnects: s.reconnects,
+          holesMet: s.holesMet,
           lastError: s.lastError,
           failed: s.failed,
         }),
@@ -50,7 +51,7 @@ export async function followCommand(
     } else {
       printLine(
         out.stdout,
-        `${event}: ${dir} follows '${s.stream}', applied LSN ${s.appliedLsn} (epoch ${s.epoch}${s.restoredRecords > 0 ? `, ${s.restoredRecords} records restored from the object store` : ''}${s.staleMessages > 0 ? `, ${s.staleMessages} older-epoch messages skipped` : ''})`,
+        `${event}: ${dir} follows '${s.stream}', applied LSN ${s.appliedLsn} (epoch ${s.epoch}${s.restoredRecords > 0 ? `, ${s.restoredRecords} records restored from the object store` : ''}${s.staleMessages > 0 ? `, ${s.staleMessages} older-epoch messages skipped` : ''}${s.holesMet > 0 ? `, ${s.holesMet} copies with a hole consumed past` : ''})`,
       );
     }
   };
