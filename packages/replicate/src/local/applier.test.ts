@@ -56,11 +56,17 @@ describe('a replica applying a re-seeded stream', () => {
     await wal.close();
   });
 
-  it('still refuses a plain epoch marker below its position: the tail of a fenced primary', async () => {
+  it('still refuses a plain epoch marker below its position, naming both ways it comes about', async () => {
     const { wal, applier } = await replicaAt(6);
-    expect(
-      await expectWalError(applier.apply(encodeEpochMessage(3, 4n), 3), 'WAL_DIVERGED'),
-    ).toMatchObject({ details: { from: 5n, to: 6n } });
+    const refused = await expectWalError(
+      applier.apply(encodeEpochMessage(3, 4n), 3),
+      'WAL_DIVERGED',
+    );
+    expect(refused).toMatchObject({ details: { from: 5n, to: 6n } });
+    // A follower's records beyond it came from the stream: "never replicated" alone misled.
+    expect(refused.message).toMatch(
+      /LSNs 5–6 here are not in the stream's history\. Either they were never replicated .*, or the stream lost them after this replica applied them/,
+    );
     await wal.close();
   });
 });

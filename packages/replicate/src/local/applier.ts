@@ -120,7 +120,7 @@ export class Applier {
         throw this.fail(
           new WalError(
             WalErrorCode.DIVERGED,
-            `epoch ${message.epoch} began after LSN ${message.lastLsn}, but this replica's log goes on to LSN ${this.appended}: LSNs ${message.lastLsn + 1n}–${this.appended} here were never replicated (the unreplicated tail of a fenced primary); start this replica in an empty directory`,
+            `epoch ${message.epoch} began after LSN ${message.lastLsn}, but this replica's log goes on to LSN ${this.appended}: LSNs ${message.lastLsn + 1n}–${this.appended} here are not in the stream's history. Either they were never replicated (the unreplicated tail of a fenced primary), or the stream lost them after this replica applied them (every server lost them, as in a power cut, and a replica without them was promoted); start this replica in an empty directory`,
             { details: { from: message.lastLsn + 1n, to: this.appended } },
           ),
         );
