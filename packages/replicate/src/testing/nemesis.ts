@@ -171,6 +171,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   let ackedCount = 0;
   let acknowledgedLost = 0;
   let silentDivergences = 0;
+  // Copies with a hole in their middle the fresh followers met and consumed past (0917).
+  let holesMet = 0;
   const missingOnReplica = [0, 0, 0];
   let reportedDivergences = 0;
   let shortCopiesReported = 0;
@@ -319,6 +321,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
             );
           } else findings.push(`check ${checks}: fresh follower of ${stream}: ${String(error)}`);
         } finally {
+          holesMet += follower.stats().holesMet;
           await follower.close();
         }
         if (!shortCopy) break;
@@ -357,7 +360,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
         await checkStream(PAUSED_STREAM, paused.acked, paused.final?.diverged === true);
       }
       progress(
-        `check ${checks}${final ? ' (final)' : ''}: ${ackedCount} acknowledged, ${acknowledgedLost} lost, missing on n1/n2/n3 ${missingOnReplica.join('/')}, ${silentDivergences} silent divergences`,
+        `check ${checks}${final ? ' (final)' : ''}: ${ackedCount} acknowledged, ${acknowledgedLost} lost, missing on n1/n2/n3 ${missingOnReplica.join('/')}, ${silentDivergences} silent divergences, ${holesMet} holes consumed past`,
       );
       // As they come: a long run stopped early still shows what it found.
       for (const finding of findings.slice(findingsShown)) progress(`  ! ${finding}`);
