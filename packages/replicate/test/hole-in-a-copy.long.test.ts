@@ -6,8 +6,9 @@ import { Follower } from '../src/index.js';
 import { readStreamCopy } from '../src/testing/index.js';
 import { contiguous, readLog, streamName, useReplication } from './helpers.js';
 
+// A test that stopped a server to cut its store leaves it running for the next.
 const { cluster, opened, openPrimary } = useReplication(async (c) => {
-  for (const name of c.servers.map((_, i) => `n${i + 1}`)) await c.node(name).start();
+  for (const node of c.nodes) await node.start();
 });
 
 /**

@@ -64,7 +64,7 @@ export class LsnWaiters {
   }
 
   /** Rejects every waiter with `error`, or with what `error` builds for its LSN. */
-  rejectAll(error: unknown | ((lsn: bigint) => unknown)): void {
+  rejectAll(error: Error | ((lsn: bigint) => Error)): void {
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.reject(typeof error === 'function' ? error(waiter.lsn) : error);

@@ -565,7 +565,7 @@ export class Follower {
     this.rejectWaiters(error);
   }
 
-  private rejectWaiters(error: unknown): void {
+  private rejectWaiters(error: WalError): void {
     this.waiters.rejectAll(error);
   }
 }
