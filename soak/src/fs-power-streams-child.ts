@@ -7,8 +7,8 @@
  * own work. Each acknowledgement is a line written before the next step:
  *
  *   ack P SEQ FIRST DUP      an append of producer P resolved (DUP 1: as a duplicate)
- *   created NAME             a create resolved (create step)
- *   put NAME OFFSET CRC      an append of one payload to NAME resolved (create)
+ *   created NAME             a create resolved (create and checkpoint steps)
+ *   put NAME OFFSET CRC      an append of one payload to NAME resolved (create, checkpoint)
  *   deleting NAME            a delete was called (it may or may not survive a cut)
  *   deleted NAME             it resolved
  *   expires NAME AT          a stream expiring at AT (ms) was created
@@ -114,8 +114,17 @@ async function expireSome(): Promise<void> {
   say(`reclaimed ${segmentsDeleted}`);
 }
 
+/** Checkpoints, each with a record before it, so that each adds a row to the rows file. */
 async function checkpointOften(): Promise<void> {
-  for (let i = 0; i < 30; i++) say(`checkpoint ${await streams.checkpoint()}`);
+  const name = `c${cycle}`;
+  await streams.create(name);
+  say(`created ${name}`);
+  for (let i = 0; i < 30; i++) {
+    const payload = Buffer.from(`${name}:${i}`);
+    const { first } = await streams.append(name, payload);
+    say(`put ${name} ${first} ${crc32c(payload)}`);
+    say(`checkpoint ${await streams.checkpoint()}`);
+  }
 }
 
 /**

@@ -129,7 +129,8 @@ export async function runFsPowerStreams(options: FsStreamsOptions): Promise<FsSt
     const backend = cycle % 2 === 0 ? 'io_uring' : 'sync-fs';
     const estimate = opsEstimate.get(step);
     // The checkpoint step's producers finish early and its checkpoints go on: a cut from its
-    // second half lands on the checkpoint file nearly always (in the first half, often not).
+    // second half lands on the checkpoint's files or the record before each nearly always
+    // (in the first half, often not).
     const from = step === 'checkpoint' && estimate !== undefined ? Math.floor(estimate / 2) : 0;
     const crashAfter = estimate === undefined ? undefined : rng.int(from, estimate);
     const tearSeed = rng.chance(0.5) ? rng.u32() : undefined;

@@ -10,7 +10,12 @@ export {
   type VerifyMode,
 } from './config.js';
 export { SuffixCuts, truncatedError } from './cut/suffix-cuts.js';
-export { readSmallFile, writeFileAtomically } from './files/log-files.js';
+export {
+  readSmallFile,
+  removeIfPresent,
+  tmpName,
+  writeFileAtomically,
+} from './files/log-files.js';
 export type {
   FinishedCut,
   RecoveryReport,

@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/temp.js';
 import { CHECKPOINT_FILE } from './checkpoint.js';
+import { ROWS_FILES } from './rows-file.js';
 import { Streams } from './streams.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -86,6 +87,167 @@ describe('the index checkpoint', () => {
     expect(again.recovery).toEqual({ checkpointLsn: 0n, replayedRecords: Number(last) });
     expect(again.metadata('a').tail).toBe(2);
     expect(again.list()).toEqual(['a', 'b']);
+    await again.shutdown();
+  });
+});
+
+const size = (dir: string, name: string) => statSync(join(dir, name)).size;
+/** The rows file in `dir` (exactly one is there between checkpoints). */
+function rowsFile(dir: string): string {
+  const there = ROWS_FILES.filter((name) => existsSync(join(dir, name)));
+  expect(there).toHaveLength(1);
+  return there[0]!;
+}
+
+/** `calls` appends of one record, round-robin over streams s0..s{streams-1}. */
+async function appendRoundRobin(s: Streams, streams: number, calls: number, from = 0) {
+  await Promise.all(
+    Array.from({ length: calls }, (_, i) => s.append(`s${(from + i) % streams}`, b(`${from + i}`))),
+  );
+}
+
+describe('the index rows file beside the checkpoint', () => {
+  it('grows by what each checkpoint adds, while the checkpoint stays the size of the table', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir, { durability: 'none', checkpointEvery: 0 });
+    for (let i = 0; i < 10; i++) await s.create(`s${i}`);
+    await appendRoundRobin(s, 10, 5_000);
+    await s.checkpoint();
+    const name = rowsFile(dir);
+    const [rows, table] = [size(dir, name), size(dir, CHECKPOINT_FILE)];
+    await appendRoundRobin(s, 10, 100, 5_000);
+    await s.checkpoint();
+    // 100 rows of 24 bytes, a run head of 24 bytes for each of the 10 streams, a chunk head.
+    expect(size(dir, name) - rows).toBe(100 * 24 + 10 * 24 + 16);
+    expect(size(dir, CHECKPOINT_FILE)).toBe(table);
+    await s.shutdown();
+
+    const again = await Streams.open(dir, { readOnly: true });
+    expect(again.recovery.replayedRecords).toBe(0);
+    expect(again.metadata('s3').tail).toBe(510);
+    const read = await again.read('s3', 508);
+    expect(read.records.map((r) => r.payload.toString())).toEqual(['5083', '5093']);
+    await again.shutdown();
+  });
+
+  it('ignores rows past what the checkpoint counts (a crash between the two writes), then writes over them', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir, { checkpointEvery: 0 });
+    await s.create('a');
+    await s.append('a', [b('a0'), b('a1')]);
+    await s.shutdown();
+    const name = rowsFile(dir);
+    const counted = size(dir, name);
+    appendFileSync(join(dir, name), Buffer.alloc(100, 0xee));
+
+    const again = await Streams.open(dir, { checkpointEvery: 0 });
+    expect(again.recovery.replayedRecords).toBe(0);
+    await again.append('a', b('a2'));
+    await again.checkpoint();
+    await again.log.shutdown(); // no checkpoint at this close, as after a crash
+    expect(size(dir, name)).toBe(counted + 100);
+    // Its checkpoint counts the chunk written over the first of those bytes: read past them, it
+    // would meet the rest and replay instead.
+    const third = await Streams.open(dir);
+    expect(third.recovery.replayedRecords).toBe(0);
+    expect((await third.read('a')).records.map((r) => r.payload.toString())).toEqual([
+      'a0',
+      'a1',
+      'a2',
+    ]);
+    await third.shutdown();
+  });
+
+  it('is written whole by shutdown once a stream has rows in more than one piece', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir, { durability: 'none', checkpointEvery: 0 });
+    for (let i = 0; i < 10; i++) await s.create(`s${i}`);
+    await appendRoundRobin(s, 10, 1_000);
+    await s.checkpoint();
+    const name = rowsFile(dir);
+    const whole = size(dir, name);
+    await appendRoundRobin(s, 10, 1_000, 1_000);
+    await s.checkpoint();
+    expect(rowsFile(dir)).toBe(name);
+    await s.shutdown();
+    // The other name: a head, a chunk head, and a run of 200 rows for each stream.
+    expect(rowsFile(dir)).not.toBe(name);
+    expect(size(dir, rowsFile(dir))).toBe(16 + 16 + 10 * (24 + 200 * 24));
+    expect(whole).toBe(16 + 16 + 10 * (24 + 100 * 24));
+    const again = await Streams.open(dir, { readOnly: true });
+    expect((await again.read('s7', 199)).records.map((r) => r.payload.toString())).toEqual([
+      '1997',
+    ]);
+    await again.shutdown();
+  });
+
+  it('that is damaged makes open replay the whole log, which then writes it anew', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir);
+    await fill(s);
+    const last = s.log.lastLsn;
+    await s.shutdown();
+    const name = rowsFile(dir);
+    const bytes = readFileSync(join(dir, name));
+    bytes[bytes.length - 5]! ^= 0xff;
+    writeFileSync(join(dir, name), bytes);
+
+    const again = await Streams.open(dir);
+    expect(again.recovery).toEqual({ checkpointLsn: 0n, replayedRecords: Number(last) });
+    expect((await again.read('a')).records.map((r) => r.payload.toString())).toEqual(['a0', 'a1']);
+    await again.shutdown();
+    // The first checkpoint after a replay writes a new generation under the other name.
+    expect(rowsFile(dir)).not.toBe(name);
+    const third = await Streams.open(dir, { readOnly: true });
+    expect(third.recovery.replayedRecords).toBe(0);
+    await third.shutdown();
+  });
+
+  it('is written whole under the other name once a compaction moved rows it holds', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir, { segmentSize: 16 * 1024, checkpointEvery: 0 });
+    await s.create('keep');
+    await s.append('keep', [b('k0'), b('k1')]);
+    await s.create('old');
+    for (let i = 0; i < 40; i++) await s.append('old', Buffer.alloc(1024, 'o'));
+    await s.checkpoint();
+    const before = rowsFile(dir);
+    await s.delete('old');
+    expect((await s.compact()).recordsCopied).toBe(1);
+    const after = rowsFile(dir);
+    expect(after).not.toBe(before);
+    await s.append('keep', b('k2'));
+    await s.shutdown();
+
+    const again = await Streams.open(dir, { readOnly: true });
+    expect(again.recovery.replayedRecords).toBe(0);
+    expect((await again.read('keep')).records.map((r) => r.payload.toString())).toEqual([
+      'k0',
+      'k1',
+      'k2',
+    ]);
+    await again.shutdown();
+  });
+
+  it('is written whole without the rows of deleted streams once they outnumber the live', async () => {
+    const dir = tempDir();
+    const s = await Streams.open(dir, { durability: 'none', checkpointEvery: 0 });
+    for (let i = 0; i < 4; i++) await s.create(`s${i}`);
+    await appendRoundRobin(s, 4, 100_000);
+    await s.checkpoint();
+    const full = size(dir, rowsFile(dir));
+    for (let i = 1; i < 4; i++) await s.delete(`s${i}`);
+    await s.append('s0', b('last'));
+    await s.checkpoint();
+    // s0's 25,001 rows of 24 bytes, and heads: a quarter of what the four streams took.
+    expect(size(dir, rowsFile(dir))).toBeLessThan(full / 3);
+    await s.shutdown();
+    const again = await Streams.open(dir, { readOnly: true });
+    expect(again.recovery.replayedRecords).toBe(0);
+    expect(again.list()).toEqual(['s0']);
+    expect((await again.read('s0', 25_000)).records.map((r) => r.payload.toString())).toEqual([
+      'last',
+    ]);
     await again.shutdown();
   });
 });

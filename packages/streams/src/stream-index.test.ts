@@ -18,23 +18,43 @@ describe('a stream index', () => {
     expect(index.view()).toHaveLength(100 * ROW);
   });
 
-  it('restored from rows, reads them without a copy and copies them the first time it grows', () => {
-    const checkpoint = new Float64Array([0, 5, 40, 2, 9, 41, 7, 12, 42, 99]);
-    const index = new StreamIndex(checkpoint.subarray(0, 2 * ROW));
+  it('takes rows copied into the room it is given, or adopts them as they are, then grows past them', () => {
+    const room = new Float64Array(2 * ROW + 1);
+    const index = new StreamIndex();
+    index.fillInto(room.subarray(0, 2 * ROW));
+    index.pushRows(new Float64Array([0, 5, 40]), 0, 1);
+    index.pushRows(new Float64Array([9, 2, 9, 41]), 1, 1);
+    index.push(4, 13, 43);
+    index.pushRows(new Float64Array([6, 14, 44, 8, 15, 45]), 0, 2);
     expect(entries(index)).toEqual([
       [0, 5, 40],
       [2, 9, 41],
-    ]);
-    index.setLsn(1, 11);
-    expect(checkpoint[4]).toBe(11);
-    index.push(4, 13, 43);
-    expect(entries(index)).toEqual([
-      [0, 5, 40],
-      [2, 11, 41],
       [4, 13, 43],
+      [6, 14, 44],
+      [8, 15, 45],
     ]);
-    // The next stream's rows in the checkpoint were not written over.
-    expect([...checkpoint.subarray(6)]).toEqual([7, 12, 42, 99]);
+    expect([...index.view(3)]).toEqual([6, 14, 44, 8, 15, 45]);
+    expect([...room]).toEqual([0, 5, 40, 2, 9, 41, 0]);
+
+    const read = new Float64Array([0, 5, 40, 2, 9, 41, 99]);
+    const adopted = new StreamIndex();
+    adopted.adopt(read.subarray(0, 2 * ROW));
+    adopted.setLsn(1, 11);
+    expect(read[4]).toBe(11);
+    adopted.push(4, 13, 43);
+    expect(entries(adopted)[2]).toEqual([4, 13, 43]);
+    // Grown into an array of its own: what it adopted is not written past.
+    expect(read[6]).toBe(99);
+  });
+
+  it('counts the moves and clears that the rows file has not seen', () => {
+    const index = new StreamIndex();
+    index.push(0, 5, 40);
+    index.setLsn(0, 6);
+    expect(index.changes).toBe(0);
+    index.move(0, 9, 30);
+    index.clear();
+    expect(index.changes).toBe(2);
   });
 
   it('finds entries by start, and the entry holding an offset', () => {

@@ -8,19 +8,20 @@ const NO_ROWS = new Float64Array(0);
  * A stream's index: for each of its log records, the offset of its first payload
  * (ascending), the record's LSN (0 until its append is acknowledged; a number, since LSNs
  * stay far below 2^53) and the bytes it takes in the log (a copy record's entries share
- * it). Rows of three numbers in one Float64Array that doubles when full. A restored
- * stream's rows are a view of the checkpoint's bytes, copied the first time the stream
- * grows, so an open copies no index (decision 0712).
+ * it). Rows of three numbers in one Float64Array that doubles when full.
+ *
+ * It also knows what the index rows file holds of it (decision 0720): the first `flushed`
+ * entries, as they were when `changes` (moves and clears) was `flushedChanges`.
  */
 export class StreamIndex {
-  private rows: Float64Array;
-  private count: number;
+  /** Entries the rows file holds, from the first. */
+  flushed = 0;
+  /** Moves and clears so far: the rows file is behind on those while it differs from `flushedChanges`. */
+  changes = 0;
+  flushedChanges = 0;
 
-  /** `rows`: entries to start from, ROW numbers each, kept as they are (not copied). */
-  constructor(rows: Float64Array = NO_ROWS) {
-    this.rows = rows;
-    this.count = Math.floor(rows.length / ROW);
-  }
+  private rows: Float64Array = NO_ROWS;
+  private count = 0;
 
   get length(): number {
     return this.count;
@@ -46,6 +47,7 @@ export class StreamIndex {
   move(i: number, lsn: number, size: number): void {
     this.rows[i * ROW + 1] = lsn;
     this.rows[i * ROW + 2] = size;
+    this.changes++;
   }
 
   push(start: number, lsn: number, size: number): void {
@@ -58,13 +60,45 @@ export class StreamIndex {
     this.count++;
   }
 
-  clear(): void {
+  /**
+   * Takes `rows` as its entries, not copied, while it has none (a restored stream's that
+   * lie in one piece where they were read); it moves to an array of its own when it grows.
+   */
+  adopt(rows: Float64Array): void {
+    this.rows = rows;
+    this.count = rows.length / ROW;
+  }
+
+  /**
+   * Takes `room` as the array its entries go to, while it has none (a restored stream's, a
+   * view of one array for every stream, so that an open allocates once); it moves to an
+   * array of its own when it grows past it.
+   */
+  fillInto(room: Float64Array): void {
+    this.rows = room;
     this.count = 0;
   }
 
-  /** The entries as rows (a view: valid until the index changes), for a checkpoint. */
-  view(): Float64Array {
-    return this.rows.subarray(0, this.count * ROW);
+  /** Appends the `count` rows at `numbers[from..]`, copied. */
+  pushRows(numbers: Float64Array, from: number, count: number): void {
+    let at = this.count * ROW;
+    const end = at + count * ROW;
+    while (end > this.rows.length) this.grow();
+    const rows = this.rows;
+    // Runs of a row or two are copied by a loop, which costs less than a view to `set` from.
+    if (count > 4) rows.set(numbers.subarray(from, from + count * ROW), at);
+    else for (let i = from; at < end; ) rows[at++] = numbers[i++]!;
+    this.count += count;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.changes++;
+  }
+
+  /** Entries `from` to the end as rows (a view: valid until the index changes). */
+  view(from = 0): Float64Array {
+    return this.rows.subarray(from * ROW, this.count * ROW);
   }
 
   /** The entry starting at `start`, or -1 (binary search). */

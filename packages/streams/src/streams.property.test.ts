@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/temp.js';
 import { CHECKPOINT_FILE } from './checkpoint.js';
 import { StreamErrorCode } from './errors.js';
+import { ROWS_FILES } from './rows-file.js';
 import { Streams } from './streams.js';
 
 /** What the streams should do, kept in memory: the specification the log is held to. */
@@ -68,6 +69,7 @@ const op = fc.oneof(
   // The same, with the checkpoint lost too: open replays the whole log that is kept, where a
   // compaction may have left a stream's records after its image only.
   fc.record({ t: fc.constant('forget' as const) }),
+  fc.record({ t: fc.constant('forget-rows' as const) }),
   { weight: 2, arbitrary: fc.record({ t: fc.constant('compact' as const) }) },
   fc.record({ t: fc.constant('read' as const), name, at: fc.nat(10) }),
 );
@@ -94,7 +96,7 @@ async function outcome<T>(promise: Promise<T>): Promise<T | { error: string }> {
 const seed = Number(process.env.WALNUT_STREAMS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 describe('streams against an in-memory model', () => {
-  it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / forgotten producer / read / reopen / compaction / lost checkpoint', async () => {
+  it('agree on every outcome of random create / append / producer retry / conditional append / delete / expiry / forgotten producer / read / reopen / compaction / lost checkpoint / lost index rows', async () => {
     console.log(`streams model: seed ${seed} (WALNUT_STREAMS_SEED=${seed} replays it)`);
     let copied = 0;
     let compactions = 0;
@@ -235,10 +237,17 @@ describe('streams against an in-memory model', () => {
             );
           } else if (o.t === 'tick') {
             now += o.ms;
-          } else if (o.t === 'reopen' || o.t === 'crash' || o.t === 'forget') {
+          } else if (
+            o.t === 'reopen' ||
+            o.t === 'crash' ||
+            o.t === 'forget' ||
+            o.t === 'forget-rows'
+          ) {
             if (o.t === 'reopen') await streams.shutdown();
             else await streams.log.shutdown();
             if (o.t === 'forget') rmSync(join(dir, CHECKPOINT_FILE), { force: true });
+            if (o.t === 'forget-rows')
+              for (const name of ROWS_FILES) rmSync(join(dir, name), { force: true });
             streams = await open();
             // Whatever open rebuilt the streams from, each reads back whole.
             for (const n of NAMES) {

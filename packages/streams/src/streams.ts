@@ -1,6 +1,6 @@
 import { TAIL_POLL_MS, Wal, WalError, WalErrorCode } from '@walnut/wal';
 import { appendFrame, checkSize, checkStamp, payloadList } from './append-checks.js';
-import { CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { CheckpointFiles } from './checkpoint-files.js';
 import {
   type CompactResult,
   compactLog,
@@ -66,6 +66,7 @@ export class Streams {
   /** Reads under way: a compaction deletes the records they may still look for after them. */
   private readonly reads = new Set<Promise<unknown>>();
   private readonly gate = new WriteGate();
+  private readonly checkpoints: CheckpointFiles;
   /** The latest time seen: the log's clock, never earlier than a record's time. */
   private latest = 0;
   private shut = false;
@@ -76,6 +77,7 @@ export class Streams {
     private readonly space: StreamsSettings,
   ) {
     this.table = new StreamTable(space.overhead);
+    this.checkpoints = new CheckpointFiles(wal, space.overhead);
   }
 
   /** Opens (creating if need be) the log at `dir` and rebuilds every stream from it. */
@@ -337,8 +339,10 @@ export class Streams {
     try {
       await this.upkeep;
       await this.compacting?.catch(() => {});
-      if (!this.wal.readOnly && this.broken === undefined && this.sinceCheckpoint > 0) {
-        await this.checkpoint();
+      // The index rows in one piece per stream, so that the next open copies none of them.
+      const pieced = this.checkpoints.fragmented;
+      if (!this.wal.readOnly && this.broken === undefined && (this.sinceCheckpoint > 0 || pieced)) {
+        await this.checkpointWith(true);
       }
     } finally {
       await this.wal.shutdown(timeoutMs);
@@ -351,29 +355,32 @@ export class Streams {
    * ones in flight are acknowledged — about one group commit — and then run in order. One
    * already being written is waited for first.
    */
-  async checkpoint(): Promise<bigint | undefined> {
+  checkpoint(): Promise<bigint | undefined> {
+    return this.checkpointWith(false);
+  }
+
+  /** `whole`: the index rows file written whole (shutdown's; decision 0720). */
+  private async checkpointWith(whole: boolean): Promise<bigint | undefined> {
     // One at a time (they share a temporary file); one in flight may predate the caller's calls.
     while (this.checkpointing !== undefined) await this.checkpointing.catch(() => {});
-    this.checkpointing = this.writeCheckpoint().finally(() => {
+    this.checkpointing = this.writeCheckpoint(whole).finally(() => {
       this.checkpointing = undefined;
     });
     return this.checkpointing;
   }
 
-  private async writeCheckpoint(): Promise<bigint | undefined> {
+  private async writeCheckpoint(whole: boolean): Promise<bigint | undefined> {
     if (this.wal.readOnly) return undefined;
-    let lsn: bigint;
-    const bytes = await this.quiesced(() => {
-      lsn = this.wal.lastLsn;
-      return encodeCheckpoint(this.table, lsn, this.latest);
-    });
-    if (bytes === undefined) return undefined;
+    const taken = await this.quiesced(() =>
+      this.checkpoints.take(this.table, this.wal.lastLsn, this.latest, whole),
+    );
+    if (taken === undefined) return undefined;
     this.sinceCheckpoint = 0;
     // The records the checkpoint stands for are durable before the file that skips them.
     await this.wal.sync();
-    await this.wal.writeSideFile(CHECKPOINT_FILE, bytes);
-    this.checkpointLsn = lsn!;
-    return lsn!;
+    await this.checkpoints.write(taken);
+    this.checkpointLsn = taken.lsn;
+    return taken.lsn;
   }
 
   /**
@@ -504,11 +511,8 @@ export class Streams {
 
   /** Starts from the checkpoint file, if there is one this log's records can follow. */
   private async restore(): Promise<void> {
-    const bytes = await this.wal.readSideFile(CHECKPOINT_FILE);
-    const checkpoint =
-      bytes === undefined ? undefined : decodeCheckpoint(bytes, this.space.overhead);
-    // A checkpoint past the log's end belongs to another history: replay everything.
-    if (checkpoint === undefined || checkpoint.lsn > this.wal.lastLsn) return;
+    const checkpoint = await this.checkpoints.load(this.wal.lastLsn);
+    if (checkpoint === undefined) return; // replay everything
     this.table = checkpoint.table;
     this.latest = checkpoint.latest;
     this.nextLsn = checkpoint.lsn + 1n;
@@ -551,6 +555,8 @@ export class Streams {
       this.replayed++;
     });
     this.table.endReplay(!this.wal.readOnly);
+    // What was replayed counts as calls made: a shutdown spares the next open from it.
+    this.sinceCheckpoint = this.replayed;
   }
 
   private now(): number {

@@ -47,6 +47,7 @@ export {
 export type { WalIterator } from './read-records.js';
 export type { RetentionReport, RetentionStats } from './retention/retention.js';
 export type { RetentionOptions } from './retention/retention-options.js';
+export type { SideFileRange } from './side-files.js';
 export { type AppendBatchOptions, Wal } from './wal.js';
 export { WalBuilder } from './wal-builder.js';
 export type { WalState, WalStats } from './wal-stats.js';

@@ -62,9 +62,58 @@ describe('side files', () => {
         reader.writeSideFile('app.state', Buffer.from('x')),
         WalErrorCode.READ_ONLY,
       );
+      await expectWalError(
+        reader.writeSideFileAt('app.state', 0, Buffer.from('x')),
+        WalErrorCode.READ_ONLY,
+      );
+      await expectWalError(reader.removeSideFile('app.state'), WalErrorCode.READ_ONLY);
     } finally {
       await reader.close();
       await writer.close();
+    }
+  });
+
+  it('grow by writes at an offset, read back in ranges, and are removed', async () => {
+    const dir = tempDir('walnut-side-');
+    const wal = await Wal.open(dir).build();
+    await wal.writeSideFile('app.rows', Buffer.from('head'));
+    await wal.writeSideFileAt('app.rows', 4, Buffer.from('-one'));
+    await wal.writeSideFileAt('app.rows', 4, Buffer.from('-two-three'));
+    expect((await wal.readSideFile('app.rows'))?.toString()).toBe('head-two-three');
+    expect((await wal.readSideFile('app.rows', { offset: 5, length: 3 }))?.toString()).toBe('two');
+    // Fewer bytes where the file ends; none past it.
+    expect((await wal.readSideFile('app.rows', { offset: 9, length: 100 }))?.toString()).toBe(
+      'three',
+    );
+    expect(await wal.readSideFile('app.rows', { offset: 50, length: 4 })).toHaveLength(0);
+    expect(await wal.readSideFile('app.none', { offset: 0, length: 4 })).toBeUndefined();
+    expect(await wal.removeSideFile('app.rows')).toBe(true);
+    expect(await wal.removeSideFile('app.rows')).toBe(false);
+    expect(readdirSync(dir)).not.toContain('app.rows');
+    await wal.close();
+  });
+
+  it('refuse a write into a file that is not there, or past its end', async () => {
+    const wal = await Wal.open(tempDir('walnut-side-')).build();
+    try {
+      await expectWalError(
+        wal.writeSideFileAt('app.rows', 0, Buffer.from('x')),
+        WalErrorCode.BAD_STATE,
+      );
+      await wal.writeSideFile('app.rows', Buffer.from('abc'));
+      for (const offset of [4, -1, 1.5]) {
+        await expectWalError(
+          wal.writeSideFileAt('app.rows', offset, Buffer.from('x')),
+          WalErrorCode.BAD_ARGUMENT,
+        );
+      }
+      await expectWalError(
+        wal.readSideFile('app.rows', { offset: 0, length: -1 }),
+        WalErrorCode.BAD_ARGUMENT,
+      );
+      expect((await wal.readSideFile('app.rows'))?.toString()).toBe('abc');
+    } finally {
+      await wal.close();
     }
   });
 

@@ -1,6 +1,7 @@
-import { WalError, WalErrorCode } from '@walnut/codec';
-import { readSmallFile, writeFileAtomically } from '@walnut/segmented';
-import type { StorageIo } from '@walnut/storage-io';
+import { join } from 'node:path';
+import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
+import { readSmallFile, removeIfPresent, tmpName, writeFileAtomically } from '@walnut/segmented';
+import { readFully, type StorageIo } from '@walnut/storage-io';
 
 /**
  * A side file's name: lowercase, with a dot (`streams.checkpoint`), never ending in `.tmp`
@@ -44,13 +45,69 @@ export async function writeSideFile(
   await writeFileAtomically(io, dir, name, buffer);
 }
 
-/** Side file `name`'s bytes, or undefined when there is none. */
+/**
+ * Writes `bytes` at `offset` of side file `name` and makes them durable (fdatasync), for a
+ * layer's state that only grows: the bytes around them stay as they were, so a power cut
+ * during the write can leave any prefix of `bytes` written (the layer checks what it
+ * reads). The file must exist (`writeSideFile` creates it), and `offset` must not lie past
+ * its end, so no write leaves a hole.
+ */
+export async function writeSideFileAt(
+  io: StorageIo,
+  dir: string,
+  name: string,
+  offset: number,
+  bytes: Uint8Array,
+): Promise<void> {
+  checkSideFileName(name);
+  if (!Number.isSafeInteger(offset) || offset < 0)
+    badArgument('a side file offset', 'a non-negative safe integer', offset);
+  const path = join(dir, name);
+  const found = await io.stat(path);
+  if (found === null)
+    throw new WalError(
+      WalErrorCode.BAD_STATE,
+      `side file ${name} does not exist: create it with writeSideFile before writing into it`,
+    );
+  if (offset > found.size)
+    badArgument(`an offset into side file ${name}`, `at most its size (${found.size})`, offset);
+  const fd = await io.open(path);
+  try {
+    await io.write(fd, bytes, offset);
+    await io.datasync(fd);
+  } finally {
+    await io.close(fd);
+  }
+}
+
+/** Removes side file `name` and a temporary file a crash left of it; whether it was there. */
+export async function removeSideFile(io: StorageIo, dir: string, name: string): Promise<boolean> {
+  checkSideFileName(name);
+  await removeIfPresent(io, join(dir, tmpName(name)));
+  const path = join(dir, name);
+  if ((await io.stat(path)) === null) return false;
+  await io.unlink(path);
+  return true;
+}
+
+/** Which bytes of a side file `readSideFile` reads: `length` of them from `offset`. */
+export interface SideFileRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Side file `name`'s bytes, or undefined when there is none: all of them, or those of
+ * `range` (fewer where the file ends first).
+ */
 export async function readSideFile(
   io: StorageIo,
   dir: string,
   name: string,
+  range?: SideFileRange,
 ): Promise<Buffer | undefined> {
   checkSideFileName(name);
+  if (range !== undefined) return readSideFileRange(io, join(dir, name), name, range);
   const bytes = await readSmallFile(io, dir, name, MAX_SIDE_FILE_BYTES + 1);
   if (bytes !== null && bytes.length > MAX_SIDE_FILE_BYTES) {
     throw new WalError(
@@ -59,4 +116,32 @@ export async function readSideFile(
     );
   }
   return bytes ?? undefined;
+}
+
+async function readSideFileRange(
+  io: StorageIo,
+  path: string,
+  name: string,
+  { offset, length }: SideFileRange,
+): Promise<Buffer | undefined> {
+  if (!Number.isSafeInteger(offset) || offset < 0)
+    badArgument('a side file range offset', 'a non-negative safe integer', offset);
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_SIDE_FILE_BYTES)
+    badArgument(
+      `a range length of side file ${name}`,
+      `an integer in 0..${MAX_SIDE_FILE_BYTES}`,
+      length,
+    );
+  if ((await io.stat(path)) === null) return undefined;
+  const fd = await io.open(path, { readOnly: true });
+  try {
+    // Its own memory (never the pool's), 8-aligned: a layer may keep views of wider numbers.
+    // Not zero-filled first (it can be tens of MiB): only what the read did not cover.
+    const into = Buffer.allocUnsafeSlow(length);
+    const read = await readFully(io, fd, into, offset);
+    into.fill(0, read);
+    return into.subarray(0, read);
+  } finally {
+    await io.close(fd);
+  }
 }

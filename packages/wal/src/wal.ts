@@ -35,7 +35,13 @@ import type { Durability, WalRuntimeOptions } from './options.js';
 import type { WalIterator } from './read-records.js';
 import type { Retention, RetentionReport } from './retention/retention.js';
 import type { RetentionOptions } from './retention/retention-options.js';
-import { readSideFile, writeSideFile } from './side-files.js';
+import {
+  readSideFile,
+  removeSideFile,
+  type SideFileRange,
+  writeSideFile,
+  writeSideFileAt,
+} from './side-files.js';
 import { WalBuilder } from './wal-builder.js';
 import {
   backendOf,
@@ -373,21 +379,32 @@ export class Wal {
   }
 
   /**
-   * Replaces side file `name` (lowercase with a dot, e.g. `myapp.state`) in the log's
-   * directory so that a power cut leaves the old bytes or the new ones, never a mix: for a
-   * layer's small state beside the log (`@walnut/streams`' index checkpoint). The log never
-   * reads or deletes it.
+   * Side files: a layer's state beside the log (README, `writeSideFile`), named in lowercase
+   * with a dot (`myapp.state`). `writeSideFile` replaces one whole so that a power cut
+   * leaves the old bytes or the new; `writeSideFileAt` writes into one at `offset` (at most
+   * its size) durably, and a cut may leave part of `bytes` written. The log never reads or
+   * deletes them itself.
    */
   async writeSideFile(name: string, bytes: Uint8Array): Promise<void> {
-    this.status.throwIfUnusable();
-    this.throwIfReadOnly('writeSideFile()');
+    this.throwIfUnwritable('writeSideFile()');
     await writeSideFile(this.engine.io, this.dir, name, bytes);
   }
 
-  /** Side file `name`'s bytes (see `writeSideFile`), or undefined when there is none. */
-  async readSideFile(name: string): Promise<Buffer | undefined> {
+  async writeSideFileAt(name: string, offset: number, bytes: Uint8Array): Promise<void> {
+    this.throwIfUnwritable('writeSideFileAt()');
+    await writeSideFileAt(this.engine.io, this.dir, name, offset, bytes);
+  }
+
+  /** Side file `name`'s bytes, or those of `range`; undefined when there is none. */
+  async readSideFile(name: string, range?: SideFileRange): Promise<Buffer | undefined> {
     if (this.status.closed) throw closedError();
-    return readSideFile(this.engine.io, this.dir, name);
+    return readSideFile(this.engine.io, this.dir, name, range);
+  }
+
+  /** Removes side file `name`; resolves with whether it was there. */
+  async removeSideFile(name: string): Promise<boolean> {
+    this.throwIfUnwritable('removeSideFile()');
+    return removeSideFile(this.engine.io, this.dir, name);
   }
 
   /**
@@ -486,6 +503,12 @@ export class Wal {
 
   private throwIfReadOnly(what: string): void {
     if (this.options.readOnly) throw readOnlyError(what);
+  }
+
+  /** For a write beside the log: refused when it is closed, poisoned or read-only. */
+  private throwIfUnwritable(what: string): void {
+    this.status.throwIfUnusable();
+    this.throwIfReadOnly(what);
   }
 
   /** A point-in-time snapshot of counters, queue, latency, backend and LSNs. */

@@ -20,6 +20,7 @@ const KINDS: readonly (readonly [RegExp, string])[] = [
   [/\/REPLICATION(\.tmp)?$/, 'REPLICATION'],
   [/\/cursors\/.+\.cursor(\.tmp)?$/, 'cursor'],
   [/\/streams\.checkpoint(\.tmp)?$/, 'streams checkpoint'],
+  [/\/streams\.rows\.[01](\.tmp)?$/, 'streams index rows'],
 ];
 
 /** The kind of file a power cut struck, 'directory' for an entry change's fsync, or 'other'. */
