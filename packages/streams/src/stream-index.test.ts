@@ -74,8 +74,17 @@ describe('a stream index', () => {
     index.move(1, 60, 5);
     expect(index.lowestLsn()).toBe(50);
     expect(index.size(1)).toBe(5);
+    index.move(0, 70, 5);
+    index.setLsn(2, 65);
+    expect(index.lowestLsn()).toBe(60);
     index.clear();
     expect(index.length).toBe(0);
     expect(index.lowestLsn()).toBe(Number.POSITIVE_INFINITY);
+    index.pushRows(new Float64Array([0, 30, 1, 1, 0, 1, 2, 25, 1]), 0, 3);
+    expect(index.lowestLsn()).toBe(25);
+    index.adopt(new Float64Array([0, 90, 1, 1, 80, 1]));
+    expect(index.lowestLsn()).toBe(80);
+    index.push(2, 75, 1);
+    expect(index.lowestLsn()).toBe(75);
   });
 });

@@ -22,6 +22,11 @@ export class StreamIndex {
 
   private rows: Float64Array = NO_ROWS;
   private count = 0;
+  /**
+   * The lowest acknowledged LSN, kept as entries come (a reclaim asks for it after every
+   * checkpoint); undefined when a move or rows taken whole left it to be found again.
+   */
+  private lowest: number | undefined = Number.POSITIVE_INFINITY;
 
   get length(): number {
     return this.count;
@@ -40,12 +45,16 @@ export class StreamIndex {
   }
 
   setLsn(i: number, lsn: number): void {
+    this.forget(i);
     this.rows[i * ROW + 1] = lsn;
+    this.lower(lsn);
   }
 
   /** Entry `i`'s record is now the one at `lsn`, taking `size` bytes (a compaction's copy). */
   move(i: number, lsn: number, size: number): void {
+    this.forget(i);
     this.rows[i * ROW + 1] = lsn;
+    this.lower(lsn);
     this.rows[i * ROW + 2] = size;
     this.changes++;
   }
@@ -58,6 +67,7 @@ export class StreamIndex {
     rows[at++] = lsn;
     rows[at] = size;
     this.count++;
+    this.lower(lsn);
   }
 
   /**
@@ -67,6 +77,7 @@ export class StreamIndex {
   adopt(rows: Float64Array): void {
     this.rows = rows;
     this.count = rows.length / ROW;
+    this.lowest = undefined;
   }
 
   /**
@@ -89,11 +100,13 @@ export class StreamIndex {
     if (count > 4) rows.set(numbers.subarray(from, from + count * ROW), at);
     else for (let i = from; at < end; ) rows[at++] = numbers[i++]!;
     this.count += count;
+    this.lowest = undefined;
   }
 
   clear(): void {
     this.count = 0;
     this.changes++;
+    this.lowest = Number.POSITIVE_INFINITY;
   }
 
   /** Entries `from` to the end as rows (a view: valid until the index changes). */
@@ -129,12 +142,23 @@ export class StreamIndex {
 
   /** The lowest LSN of an acknowledged entry (compactions move entries up), or Infinity. */
   lowestLsn(): number {
+    if (this.lowest !== undefined) return this.lowest;
     let lowest = Number.POSITIVE_INFINITY;
     for (let i = 1; i < this.count * ROW; i += ROW) {
       const lsn = this.rows[i]!;
       if (lsn !== 0 && lsn < lowest) lowest = lsn;
     }
+    this.lowest = lowest;
     return lowest;
+  }
+
+  /** Entry `i`'s LSN is about to change: if it was the lowest, the lowest is found again. */
+  private forget(i: number): void {
+    if (this.rows[i * ROW + 1] === this.lowest) this.lowest = undefined;
+  }
+
+  private lower(lsn: number): void {
+    if (lsn !== 0 && this.lowest !== undefined && lsn < this.lowest) this.lowest = lsn;
   }
 
   private grow(): void {
