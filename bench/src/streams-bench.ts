@@ -404,10 +404,15 @@ async function checkpointCost(streamsDir: string, streamCount: number) {
     await streams.checkpoint();
     checkpointMs.push(performance.now() - t0);
   }
-  const bytes = statSync(join(dir, 'streams.checkpoint')).size;
+  // The checkpoint, and the index rows file it names (decision 0720).
+  const files = Object.fromEntries(
+    readdirSync(dir)
+      .filter((name) => name.startsWith('streams.'))
+      .map((name) => [name, statSync(join(dir, name)).size]),
+  );
   await streams.shutdown();
   return {
-    checkpointBytes: bytes,
+    files,
     checkpointMs: round(median(checkpointMs)),
     appendsMs: round(median(appendMs)),
     ratio: round(median(checkpointMs) / median(appendMs)),

@@ -37,10 +37,11 @@ export interface RowsWrite {
 /**
  * The writer's side of the index rows file (decision 0720): each checkpoint appends the
  * rows added since the last one, and writes the file whole, as a new generation under the
- * other name, when a row it holds changed (a compaction's move) or when dead rows
- * outnumber live ones. Until the checkpoint naming a write is durable, the file it names
- * stays what it was: a chunk is written past the length the current checkpoint counts, a
- * new generation under the name the current checkpoint does not use.
+ * other name, when a row it holds changed (a compaction's move), when dead rows or runs
+ * outnumber the rest, or when asked (shutdown's). Until the checkpoint naming a write is
+ * durable, the file it names stays what it was: a chunk is written past the length the
+ * current checkpoint counts, a new generation under the name the current checkpoint does
+ * not use.
  */
 export class IndexRows {
   /** The file the last checkpoint stands on; undefined: the next one writes a file whole. */
@@ -48,10 +49,7 @@ export class IndexRows {
   /** The newest generation known to be on disk: a new one is above it. */
   private generation = 0;
   private inFile: RowsRead = { rows: 0, runs: 0 };
-  /**
-   * A stream's rows lie in more than one run: an open copies them into one array, where it
-   * takes the rows of a stream in one run as they were read (decision 0720).
-   */
+  /** See `fragmented`. */
   private pieced = false;
 
   /** The rows file a checkpoint named, read back at open, and what it holds. */
@@ -62,7 +60,10 @@ export class IndexRows {
     this.pieced = pieced;
   }
 
-  /** Whether a stream's rows lie in more than one run of the file. */
+  /**
+   * Whether a stream's rows lie in more than one run of the file: an open copies such rows
+   * into one array, where it takes a stream's single run as it was read.
+   */
   get fragmented(): boolean {
     return this.pieced;
   }
