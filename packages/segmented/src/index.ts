@@ -22,6 +22,7 @@ export type {
   SalvageDrop,
   TornTail,
 } from './recovery/recovery-report.js';
+export { judgeSegmentRest, type RestVerdict } from './recovery/segment-scan.js';
 export {
   SegmentedWal,
   type SegmentedWalStats,

@@ -79,6 +79,7 @@ async function lastRecords(dir: string, wanted: number) {
     const found: WalRecord[] = [];
     let lastLsn: bigint | null = null;
     const scan = await scanSegment(segments[i]!, {
+      newest: i === segments.length - 1,
       onRecord: (record) => {
         lastLsn = record.lsn;
         found.push(record);

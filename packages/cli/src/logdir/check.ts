@@ -66,6 +66,7 @@ export async function checkLog(dir: string, options: CheckOptions = {}): Promise
     const isLast = index === files.length - 1;
     const base = before;
     const scan = await scanSegment(file, {
+      newest: isLast,
       onProgress: (offset) => options.onProgress?.(base + offset, totalBytes, file.name),
       onRecord: options.onRecord && ((record, offset) => options.onRecord?.(record, file, offset)),
     });

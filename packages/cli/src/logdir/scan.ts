@@ -9,6 +9,7 @@ import {
   frameRecords,
   type WalRecord,
 } from '@walnut/codec';
+import { judgeSegmentRest } from '@walnut/segmented';
 import type { SegmentFile } from './directory.js';
 
 /** A stretch of a segment that is not valid frames. */
@@ -49,6 +50,12 @@ export interface SegmentScan {
 }
 
 export interface ScanOptions {
+  /**
+   * The log's newest segment: damage in it is judged as recovery judges it, so a hole of
+   * lost unsynced writes with frames after it (what a crash can leave) is a torn tail from
+   * the hole to the end, whose records are not read, since the next open cuts them.
+   */
+  readonly newest?: boolean;
   /** Called for every record in order, with the file offset of its frame. */
   readonly onRecord?: (record: WalRecord, frameOffset: number) => void;
   /** Called now and then with the file offset scanned so far. */
@@ -145,6 +152,14 @@ export async function scanSegment(
       break;
     }
     const next = stop.kind === 'corrupt' ? findNextValidFrame(buf, stop.offset + 1) : -1;
+    const lost =
+      next >= 0 && options.newest === true
+        ? judgeSegmentRest(buf.subarray(stop.offset), stop.offset, true)
+        : undefined;
+    if (lost?.kind === 'torn') {
+      damage.push({ offset: stop.offset, end: buf.length, kind: 'torn', reason: lost.reason! });
+      break;
+    }
     if (next < 0) {
       damage.push({ offset: stop.offset, end: buf.length, kind: 'torn', reason: stop.reason });
       break;

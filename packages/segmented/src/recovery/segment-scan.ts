@@ -129,9 +129,10 @@ export function checkHeader(bytes: Buffer, path: string, firstLsn: bigint): File
   return header;
 }
 
-interface Verdict {
-  kind: DamageKind;
-  reason?: string;
+/** What the bytes from a stop to the end of a segment are (`judgeSegmentRest`). */
+export interface RestVerdict {
+  readonly kind: DamageKind;
+  readonly reason?: string;
 }
 
 /**
@@ -145,13 +146,23 @@ async function judgeRest(
   offset: number,
   fileSize: number,
   isLast: boolean,
-): Promise<Verdict> {
+): Promise<RestVerdict> {
   if (offset >= fileSize) return { kind: 'eof' };
   // The rest of one segment is at most its target size plus one frame: reading it whole
   // is bounded, and it is the only way to tell a torn write from damage before valid frames.
   const rest = Buffer.allocUnsafeSlow(fileSize - offset);
   const got = await readFully(io, fd, rest, offset);
-  const bytes = rest.subarray(0, got);
+  return judgeSegmentRest(rest.subarray(0, got), offset, isLast);
+}
+
+/**
+ * Judges `bytes`, a segment's rest from file offset `offset` (where frames stopped) to its
+ * end, as recovery does: what the next open cuts ('torn', 'eof') and what it refuses
+ * ('corrupt'). Readers beside the log (the CLI's) judge the newest segment with it, so
+ * that they call damage exactly what recovery would.
+ */
+export function judgeSegmentRest(bytes: Buffer, offset: number, isLast: boolean): RestVerdict {
+  if (bytes.length === 0) return { kind: 'eof' };
   // A frame whose CRC matches but which the scanner refused has a malformed body: a
   // writer of this format never produces one, so it is damage, not a torn write.
   if (findNextValidFrame(bytes, 0) === 0) return { kind: 'corrupt' };
@@ -168,7 +179,7 @@ async function judgeRest(
   if (next >= 0) {
     return {
       kind: 'torn',
-      reason: `a zero-filled hole (writes lost by a crash) followed by ${got - next} bytes from offset ${offset + next} written after it and never made durable`,
+      reason: `a zero-filled hole (writes lost by a crash) followed by ${bytes.length - next} bytes from offset ${offset + next} written after it and never made durable`,
     };
   }
   return { kind };
