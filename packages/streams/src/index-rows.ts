@@ -94,7 +94,7 @@ export class IndexRows {
     const { rows, runs: runsInFile } = this.inFile;
     if (rows - live > Math.max(live + fresh, MIN_DEAD_ROWS)) whole = true;
     // Streams appended to between every two checkpoints add a run of a row or two each:
-    // written whole once runs pass half the rows, the file stays within twice the rows'
+    // written whole once runs pass half the rows, the file stays within 1.5 times the rows'
     // bytes, and an open reads few runs per row. The file doubles between two such writes,
     // so each row is written about twice in all.
     if (runsInFile > Math.max((live + fresh) / 2, MIN_RUNS)) whole = true;
