@@ -99,6 +99,20 @@ function rowsFile(dir: string): string {
   return there[0]!;
 }
 
+/**
+ * Stream `name`'s records from `from`, as strings, read by a read-only open that started
+ * from the checkpoint and replayed nothing after it.
+ */
+async function readBack(dir: string, name: string, from = 0): Promise<string[]> {
+  const reader = await Streams.open(dir, { readOnly: true });
+  try {
+    expect(reader.recovery.replayedRecords).toBe(0);
+    return (await reader.read(name, from)).records.map((r) => r.payload.toString());
+  } finally {
+    await reader.shutdown();
+  }
+}
+
 /** `calls` appends of one record, round-robin over streams s0..s{streams-1}. */
 async function appendRoundRobin(s: Streams, streams: number, calls: number, from = 0) {
   await Promise.all(
@@ -148,14 +162,7 @@ describe('the index rows file beside the checkpoint', () => {
     expect(size(dir, name)).toBe(counted + 100);
     // Its checkpoint counts the chunk written over the first of those bytes: read past them, it
     // would meet the rest and replay instead.
-    const third = await Streams.open(dir);
-    expect(third.recovery.replayedRecords).toBe(0);
-    expect((await third.read('a')).records.map((r) => r.payload.toString())).toEqual([
-      'a0',
-      'a1',
-      'a2',
-    ]);
-    await third.shutdown();
+    expect(await readBack(dir, 'a')).toEqual(['a0', 'a1', 'a2']);
   });
 
   it('is written whole by shutdown once a stream has rows in more than one piece', async () => {
@@ -174,11 +181,7 @@ describe('the index rows file beside the checkpoint', () => {
     expect(rowsFile(dir)).not.toBe(name);
     expect(size(dir, rowsFile(dir))).toBe(16 + 16 + 10 * (24 + 200 * 24));
     expect(whole).toBe(16 + 16 + 10 * (24 + 100 * 24));
-    const again = await Streams.open(dir, { readOnly: true });
-    expect((await again.read('s7', 199)).records.map((r) => r.payload.toString())).toEqual([
-      '1997',
-    ]);
-    await again.shutdown();
+    expect(await readBack(dir, 's7', 199)).toEqual(['1997']);
   });
 
   it('that is damaged makes open replay the whole log, which then writes it anew', async () => {
@@ -219,14 +222,7 @@ describe('the index rows file beside the checkpoint', () => {
     await s.append('keep', b('k2'));
     await s.shutdown();
 
-    const again = await Streams.open(dir, { readOnly: true });
-    expect(again.recovery.replayedRecords).toBe(0);
-    expect((await again.read('keep')).records.map((r) => r.payload.toString())).toEqual([
-      'k0',
-      'k1',
-      'k2',
-    ]);
-    await again.shutdown();
+    expect(await readBack(dir, 'keep')).toEqual(['k0', 'k1', 'k2']);
   });
 
   it('is written whole without the rows of deleted streams once they outnumber the live', async () => {

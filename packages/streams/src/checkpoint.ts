@@ -1,7 +1,7 @@
-import { endianness } from 'node:os';
 import { crc32c } from '@walnut/codec';
 import type { ProducerImage, StreamConfig } from './frame.js';
 import type { RowsRef } from './index-rows.js';
+import { float64s, LITTLE_ENDIAN } from './little-endian.js';
 import { type RowsRead, readRowsFile, rowsFileName } from './rows-file.js';
 import { ROW, StreamIndex } from './stream-index.js';
 import {
@@ -45,7 +45,6 @@ const VERSION = 6;
 
 /** `u32` CRC32C of the rest, `u32` version, `u32` head length, `u32` stream count. */
 const PREFIX = 16;
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** A stream's numbers in the stream table, in this order. */
 const FIELDS = [
@@ -210,7 +209,7 @@ function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpoint | u
     return undefined; // not a head this version wrote
   }
   if (head.names.length !== count || !isRowsRef(head.rows)) return undefined;
-  const numbers = float64s(bytes.subarray(tableAt));
+  const numbers = float64s(bytes, tableAt, Math.floor((bytes.length - tableAt) / 8));
   const configs = new Map(head.configs);
   const streamSeqs = new Map(head.streamSeqs);
   const producers = new Map(head.producers);
@@ -246,16 +245,6 @@ function decodeCheckpoint(bytes: Buffer, recordOverhead: number): Checkpoint | u
     table.restore(stream);
   }
   return { lsn: BigInt(head.lsn), latest: head.latest, table, rows: head.rows };
-}
-
-/** `f64` little-endian values, copied. */
-function float64s(bytes: Buffer): Float64Array {
-  const count = Math.floor(bytes.length / 8);
-  const values = new Float64Array(count);
-  const view = Buffer.from(values.buffer);
-  bytes.copy(view, 0, 0, view.length);
-  if (!LITTLE_ENDIAN) view.swap64();
-  return values;
 }
 
 function isRowsRef(ref: unknown): ref is RowsRef {

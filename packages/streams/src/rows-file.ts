@@ -1,5 +1,5 @@
-import { endianness } from 'node:os';
 import { crc32c } from '@walnut/codec';
+import { float64s, LITTLE_ENDIAN } from './little-endian.js';
 import { ROW } from './stream-index.js';
 
 /**
@@ -29,7 +29,6 @@ const RUN_HEAD = 3;
 export const MAX_CHUNK_BODY = 4 * 1024 * 1024;
 /** What a reader reads at a time (a whole chunk always fits). */
 const WINDOW = 16 * (CHUNK_HEAD + MAX_CHUNK_BODY);
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Rows of one stream, from its entry `first` on. */
 export interface RowsRun {
@@ -204,15 +203,4 @@ function readChunk(
   }
   counts.runs += runs;
   return i === numbers.length;
-}
-
-/** `count` little-endian `f64`s at `buf[at..]`: a view where it can be, else a copy. */
-function float64s(buf: Buffer, at: number, count: number): Float64Array {
-  if (LITTLE_ENDIAN && (buf.byteOffset + at) % 8 === 0)
-    return new Float64Array(buf.buffer, buf.byteOffset + at, count);
-  const values = new Float64Array(count);
-  const view = Buffer.from(values.buffer);
-  buf.copy(view, 0, at, at + view.length);
-  if (!LITTLE_ENDIAN) view.swap64();
-  return values;
 }

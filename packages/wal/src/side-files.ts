@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { badArgument, WalError, WalErrorCode } from '@walnut/codec';
 import { readSmallFile, removeIfPresent, tmpName, writeFileAtomically } from '@walnut/segmented';
 import { readFully, type StorageIo } from '@walnut/storage-io';
+import type { WalStatus } from './internal/lifecycle/wal-status.js';
+import { closedError, readOnlyError } from './internal/refusals.js';
 
 /**
  * A side file's name: lowercase, with a dot (`streams.checkpoint`), never ending in `.tmp`
@@ -143,5 +145,43 @@ async function readSideFileRange(
     return into.subarray(0, read);
   } finally {
     await io.close(fd);
+  }
+}
+
+/**
+ * The side files of one open log (the Wal's `writeSideFile` and the rest): each call is
+ * refused first as the log's state says (closed, poisoned, read-only).
+ */
+export class SideFiles {
+  constructor(
+    private readonly io: StorageIo,
+    private readonly dir: string,
+    private readonly status: WalStatus,
+    private readonly readOnly: boolean,
+  ) {}
+
+  async write(name: string, bytes: Uint8Array): Promise<void> {
+    this.checkWritable('writeSideFile()');
+    await writeSideFile(this.io, this.dir, name, bytes);
+  }
+
+  async writeAt(name: string, offset: number, bytes: Uint8Array): Promise<void> {
+    this.checkWritable('writeSideFileAt()');
+    await writeSideFileAt(this.io, this.dir, name, offset, bytes);
+  }
+
+  async read(name: string, range?: SideFileRange): Promise<Buffer | undefined> {
+    if (this.status.closed) throw closedError();
+    return readSideFile(this.io, this.dir, name, range);
+  }
+
+  async remove(name: string): Promise<boolean> {
+    this.checkWritable('removeSideFile()');
+    return removeSideFile(this.io, this.dir, name);
+  }
+
+  private checkWritable(what: string): void {
+    this.status.throwIfUnusable();
+    if (this.readOnly) throw readOnlyError(what);
   }
 }

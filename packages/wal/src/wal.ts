@@ -35,13 +35,7 @@ import type { Durability, WalRuntimeOptions } from './options.js';
 import type { WalIterator } from './read-records.js';
 import type { Retention, RetentionReport } from './retention/retention.js';
 import type { RetentionOptions } from './retention/retention-options.js';
-import {
-  readSideFile,
-  removeSideFile,
-  type SideFileRange,
-  writeSideFile,
-  writeSideFileAt,
-} from './side-files.js';
+import { type SideFileRange, SideFiles } from './side-files.js';
 import { WalBuilder } from './wal-builder.js';
 import {
   backendOf,
@@ -93,6 +87,7 @@ export class Wal {
   private readonly unsubscribe: () => void;
 
   private readonly counters: WalCounters = newCounters();
+  private readonly sideFiles: SideFiles;
 
   /** @internal Use `Wal.open(dir).build()`. */
   constructor(dir: string, engine: LogEngine, options: WalRuntimeOptions) {
@@ -118,6 +113,7 @@ export class Wal {
     this.cutRun = parts.cutRun;
     this.cursorRegistry = parts.cursorRegistry;
     this.unsubscribe = parts.unsubscribe;
+    this.sideFiles = new SideFiles(engine.io, dir, this.status, options.readOnly);
   }
 
   /** @internal Called by the builder once the engine is open. */
@@ -378,33 +374,24 @@ export class Wal {
     return this.engine.truncateBefore(lsn);
   }
 
-  /**
-   * Side files: a layer's state beside the log (README, `writeSideFile`), named in lowercase
-   * with a dot (`myapp.state`). `writeSideFile` replaces one whole so that a power cut
-   * leaves the old bytes or the new; `writeSideFileAt` writes into one at `offset` (at most
-   * its size) durably, and a cut may leave part of `bytes` written. The log never reads or
-   * deletes them itself.
-   */
-  async writeSideFile(name: string, bytes: Uint8Array): Promise<void> {
-    this.throwIfUnwritable('writeSideFile()');
-    await writeSideFile(this.engine.io, this.dir, name, bytes);
+  /** Replaces side file `name` (`myapp.state`): a power cut leaves the old bytes or the new. */
+  writeSideFile(name: string, bytes: Uint8Array): Promise<void> {
+    return this.sideFiles.write(name, bytes);
   }
 
-  async writeSideFileAt(name: string, offset: number, bytes: Uint8Array): Promise<void> {
-    this.throwIfUnwritable('writeSideFileAt()');
-    await writeSideFileAt(this.engine.io, this.dir, name, offset, bytes);
+  /** Writes `bytes` into side file `name` at `offset`, durably; a cut may leave part of them. */
+  writeSideFileAt(name: string, offset: number, bytes: Uint8Array): Promise<void> {
+    return this.sideFiles.writeAt(name, offset, bytes);
   }
 
   /** Side file `name`'s bytes, or those of `range`; undefined when there is none. */
-  async readSideFile(name: string, range?: SideFileRange): Promise<Buffer | undefined> {
-    if (this.status.closed) throw closedError();
-    return readSideFile(this.engine.io, this.dir, name, range);
+  readSideFile(name: string, range?: SideFileRange): Promise<Buffer | undefined> {
+    return this.sideFiles.read(name, range);
   }
 
   /** Removes side file `name`; resolves with whether it was there. */
-  async removeSideFile(name: string): Promise<boolean> {
-    this.throwIfUnwritable('removeSideFile()');
-    return removeSideFile(this.engine.io, this.dir, name);
+  removeSideFile(name: string): Promise<boolean> {
+    return this.sideFiles.remove(name);
   }
 
   /**
@@ -503,12 +490,6 @@ export class Wal {
 
   private throwIfReadOnly(what: string): void {
     if (this.options.readOnly) throw readOnlyError(what);
-  }
-
-  /** For a write beside the log: refused when it is closed, poisoned or read-only. */
-  private throwIfUnwritable(what: string): void {
-    this.status.throwIfUnusable();
-    this.throwIfReadOnly(what);
   }
 
   /** A point-in-time snapshot of counters, queue, latency, backend and LSNs. */
