@@ -202,5 +202,6 @@ export {
 } from './reading/frame-walk.js';
 export { isThenable, READ_SLICE_MS, ReadSlices } from './reading/read-slices.js';
 export { BufferView, bufferView } from './values/buffer-view.js';
-export { isBytes } from './values/bytes.js';
+export { copyInto, isBytes, putU32 } from './values/bytes.js';
+export { ClockReadings } from './values/clock-readings.js';
 export { jsonReady, jsonSafe } from './values/json.js';

@@ -1,3 +1,4 @@
+import { copyInto, putU32 } from '@walnut/codec';
 import { WalError, WalErrorCode } from '@walnut/wal';
 
 /**
@@ -153,19 +154,17 @@ export function encodeFrame(frame: Frame): Buffer {
       const out = Buffer.allocUnsafe(size);
       const flags = (frame.close ? Flag.CLOSE : 0) | (seq === undefined ? 0 : Flag.STREAM_SEQ);
       let at = head(out, frame.op, flags);
-      at = writeU64(out, frame.streamId, at);
-      at = writeU64(out, frame.firstOffset, at);
-      at = out.writeUInt8(pid === undefined ? 0 : 1, at);
+      // Every field at a known place of a buffer sized above: direct stores, no Buffer
+      // method's argument checks (an append's encoding is on W3's critical path).
+      at = putU64(out, frame.streamId, at);
+      at = putU64(out, frame.firstOffset, at);
+      out[at++] = pid === undefined ? 0 : 1;
       if (pid !== undefined && frame.producer !== undefined) {
-        at = out.writeUInt16LE(pid.length, at);
-        at += pid.copy(out, at);
-        at = writeU64(out, frame.producer.epoch, at);
-        at = writeU64(out, frame.producer.seq, at);
+        at = putBytes(out, pid, putU16(out, pid.length, at));
+        at = putU64(out, frame.producer.epoch, at);
+        at = putU64(out, frame.producer.seq, at);
       }
-      if (seq !== undefined) {
-        at = out.writeUInt16LE(seq.length, at);
-        at += seq.copy(out, at);
-      }
+      if (seq !== undefined) at = putBytes(out, seq, putU16(out, seq.length, at));
       writePayloads(out, at, frame.payloads);
       return out;
     }
@@ -213,15 +212,34 @@ export function payloadsSize(payloads: readonly Buffer[]): number {
   return size;
 }
 
+/** Writes the payloads' count, then each one's length and bytes, into room sized for them. */
 function writePayloads(out: Buffer, from: number, payloads: readonly Buffer[]): number {
-  let at = out.writeUInt32LE(payloads.length, from);
+  putU32(out, from, payloads.length);
+  let at = from + 4;
   for (const p of payloads) {
-    at = out.writeUInt32LE(p.length, at);
-    // `set`, not `copy`: Buffer#copy's argument checks cost more than a small payload's bytes.
-    out.set(p, at);
-    at += p.length;
+    putU32(out, at, p.length);
+    at = putBytes(out, p, at + 4);
   }
   return at;
+}
+
+/** `bytes` at `at`, where the caller made room; returns the offset after them. */
+function putBytes(out: Buffer, bytes: Uint8Array, at: number): number {
+  copyInto(out, bytes, at);
+  return at + bytes.length;
+}
+
+function putU16(out: Buffer, value: number, at: number): number {
+  out[at] = value;
+  out[at + 1] = value >>> 8;
+  return at + 2;
+}
+
+/** `writeU64` by direct stores, into room the caller sized. */
+function putU64(out: Buffer, value: number, at: number): number {
+  putU32(out, at, value >>> 0);
+  putU32(out, at + 4, Math.floor(value / 2 ** 32));
+  return at + 8;
 }
 
 function readPayloads(bytes: Buffer, from: number): Buffer[] {

@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHeader, WalError, WalErrorCode } from '@walnut/codec';
-
-/** Appends of one synchronous run of JavaScript that share a reading of the wall clock. */
-const READING_SHARED = 16;
+import { ClockReadings, type FileHeader, WalError, WalErrorCode } from '@walnut/codec';
 
 /**
  * The log's time and identity as its writer stamps them into new segments and records
@@ -12,11 +9,8 @@ const READING_SHARED = 16;
 export class LogClock {
   /** The time of the newest record (or segment) stamped so far: what `now()` never goes below. */
   private last: number;
-  /** `now()` calls that may still return `last` without a reading (the wall clock only). */
-  private reuses = 0;
-  private expiryQueued = false;
-  /** Whether readings are shared (decision 0916): `Date.now`, not a caller's own clock. */
-  private readonly sampled: boolean;
+  /** The wall clock's readings shared among the stamps of one job (decision 0916). */
+  private readonly readings: ClockReadings;
 
   constructor(
     private readonly clock: () => number,
@@ -25,7 +19,7 @@ export class LogClock {
     seed: number,
   ) {
     this.last = seed;
-    this.sampled = clock === Date.now;
+    this.readings = new ClockReadings(clock);
   }
 
   /** The log's id and time seed from what recovery found: the newest segment and record. */
@@ -45,19 +39,13 @@ export class LogClock {
    * that throws is WAL_BAD_ARGUMENT: the caller's clock failed, not the log's storage, and
    * nothing was stamped yet (an append asks first, before it changes anything).
    *
-   * `Date.now` costs ~70 ns here, a seventh of a buffered append: one reading serves up to
-   * READING_SHARED appends of one synchronous run of JavaScript (decision 0916). Any other
-   * clock is the caller's to make cheap, and is read every time.
+   * One reading of `Date.now` serves several appends of one job (`ClockReadings`, decision
+   * 0916); any other clock is read every time.
    */
   now(): number {
-    if (this.reuses > 0) {
-      this.reuses--;
-      return this.last;
-    }
-    if (this.sampled) this.share();
     let t: number;
     try {
-      t = this.clock();
+      t = this.readings.read();
     } catch (error) {
       throw new WalError(
         WalErrorCode.BAD_ARGUMENT,
@@ -81,19 +69,6 @@ export class LogClock {
     }
     return this.advance(t);
   }
-
-  /** The next READING_SHARED - 1 calls reuse this reading, until the current job ends. */
-  private share(): void {
-    this.reuses = READING_SHARED - 1;
-    if (this.expiryQueued) return;
-    this.expiryQueued = true;
-    queueMicrotask(this.expire);
-  }
-
-  private readonly expire = (): void => {
-    this.expiryQueued = false;
-    this.reuses = 0;
-  };
 
   private advance(t: number): number {
     // A NaN, an infinity or a step back leaves the time where it is.
