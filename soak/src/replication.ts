@@ -175,7 +175,7 @@ export function replicationTable(r: NemesisReport): string {
     '| ----- | ----: | ---- |',
     ...rows,
     '',
-    `${n(r.acknowledged)} records acknowledged; ${n(r.acknowledgedLost)} lost; ${r.acknowledgedMissingOnReplica.map(n).join(' / ')} missing from the servers' own copies (n1 / n2 / n3, summed over the checks); ${n(r.silentDivergences)} silent divergences; ${n(r.reseeds)} re-seeds; ${n(r.checks)} checks.`,
+    `${n(r.acknowledged)} records acknowledged; ${n(r.acknowledgedLost)} lost; ${r.acknowledgedMissingOnReplica.map(n).join(' / ')} missing from the servers' own copies (n1 / n2 / n3, summed over the checks); ${n(r.silentDivergences)} silent divergences; ${n(r.reseeds)} re-seeds; ${n(r.checks)} checks; ${n(r.storesReplaced)} servers' stores replaced after they died twice of them, ${n(r.operatorRestarts)} restarts of the cluster after a minute without JetStream.`,
   ].join('\n');
 }
 
@@ -198,7 +198,7 @@ export function summarizeReplication(r: NemesisReport): {
         .map(([code, c]) => `${code} ${n(c)}`)
         .join(', ') || 'none'
     }`,
-    `  servers that exited: ${n(r.serverExits.length)} (no fault held them down; each started again)`,
+    `  servers that exited: ${n(r.serverExits.length)} (no fault held them down; each started again); stores replaced by empty ones after a server died twice of its own: ${n(r.storesReplaced)}; clusters restarted server by server after a minute without JetStream: ${n(r.operatorRestarts)}`,
     ...r.serverExits.slice(0, 10).map((said) => `    ${said}`),
     `  violations:          ${n(r.findings.length)}`,
   ];

@@ -363,6 +363,33 @@ export class NatsCluster {
   }
 
   /**
+   * Whether JetStream answers for `stream` with a leader: `'answers'`, or what it did
+   * instead ("has no leader for …", "did not answer: …").
+   */
+  async streamAnswer(stream: string, timeoutMs = 5_000): Promise<string> {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await this.connect();
+      const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+      const info = await jsm.streams.info(stream);
+      return info.cluster?.leader ? 'answers' : `has no leader for ${stream}`;
+    } catch (error) {
+      return `did not answer for ${stream}: ${String(error)}`;
+    } finally {
+      await nc?.close().catch(() => undefined);
+    }
+  }
+
+  /** Restarts the nodes one at a time (a graceful stop, then a start; a node down is started). */
+  async restartEach(): Promise<void> {
+    for (const node of this.nodes) {
+      await node.stop();
+      await node.start().catch(() => undefined);
+    }
+  }
+
+  /**
    * Stops every node (SIGKILL) and deletes `root` with the stores in it, unless
    * `keepStores` (for a post-mortem: what each server held when it stopped).
    */

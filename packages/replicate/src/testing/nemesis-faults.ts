@@ -1,3 +1,5 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { NatsCluster, NatsNode } from './nats-cluster.js';
 import { sleep } from './nats-cluster.js';
 
@@ -106,30 +108,51 @@ async function startEach(nodes: readonly NatsNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.start().catch(() => undefined)));
 }
 
+/** What a server that cannot start from its own store prints as it dies (2.9.10's torn peer state). */
+const CRASH_LINE = /^panic:|\[FTL\]/m;
+
 /**
- * Starts again every server that exited although no fault had it down, except those in
- * `once` (already started again during this fault), and adds them to it. nats-server 2.9.10
- * exits on its own, e.g. by a panic on a Raft peer-state file a power cut tore, and a
- * cluster missing two servers answers nothing for as long as they stay down. Returns what
- * each said last, and whether it came back.
+ * Starts again every server that exited although no fault had it down, and counts it in
+ * `tries` (per server, for one fault). nats-server 2.9.10 exits on its own, e.g. by a panic
+ * on a Raft peer-state file a power cut tore, and a cluster missing two servers answers
+ * nothing for as long as they stay down. The first exit gets a plain start. A server that
+ * dies again the same way (a panic or a fatal line) cannot start from its store: it gets
+ * what an operator gives a server whose disk broke, an empty store (every entry of its
+ * store directory removed), and catches up from the others. Any other second exit, and any
+ * third, leaves it down until the next fault. Returns what each said last and what was done.
  */
-export async function restartExited(cluster: NatsCluster, once: Set<string>): Promise<string[]> {
-  const said: string[] = [];
+export async function restartExited(
+  cluster: NatsCluster,
+  tries: Map<string, number>,
+): Promise<{ said: string; storeReplaced: boolean }[]> {
+  const done: { said: string; storeReplaced: boolean }[] = [];
   for (const node of cluster.nodes) {
     const name = node.spec.name;
-    if (!node.exited || once.has(name)) continue;
-    once.add(name);
+    const before = tries.get(name) ?? 0;
+    if (!node.exited || before >= 2) continue;
+    const storeReplaced = before === 1 && CRASH_LINE.test(node.log());
+    if (before === 1 && !storeReplaced) continue;
+    tries.set(name, before + 1);
     const { exitCode, signalCode } = node.process!;
     const last = node.log().trim().split('\n').slice(-3).join(' | ');
-    let outcome = 'started again';
+    if (storeReplaced) emptyDir(node.spec.storeDir);
+    let outcome = storeReplaced
+      ? 'exited the same way after its restart: store replaced by an empty one, started again'
+      : 'started again';
     try {
       await node.start();
     } catch (error) {
-      outcome = `not started again: ${String(error).split('\n')[0]}`;
+      outcome = `${storeReplaced ? 'store replaced by an empty one, ' : ''}not started again: ${String(error).split('\n')[0]}`;
     }
-    said.push(
-      `${name} had exited (${signalCode ?? `code ${exitCode}`}; its last lines: ${last || 'none'}); ${outcome}`,
-    );
+    done.push({
+      said: `${name} had exited (${signalCode ?? `code ${exitCode}`}; its last lines: ${last || 'none'}); ${outcome}`,
+      storeReplaced,
+    });
   }
-  return said;
+  return done;
+}
+
+/** Removes what `dir` holds, not `dir` itself (a store's directory may be a mount point). */
+function emptyDir(dir: string): void {
+  for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
 }

@@ -16,6 +16,8 @@ import { nemesisPayload } from './nemesis-payload.js';
 import { PausedPrimary } from './paused-primary.js';
 import { TcpProxy } from './tcp-proxy.js';
 
+/** How long appends may stall before the cluster is asked whether its JetStream answers. */
+const OPERATOR_WAIT_MS = 60_000;
 /** Fresh followers a check tries while each refuses a short copy, before counting losses. */
 const SHORT_COPY_ATTEMPTS = 3;
 
@@ -95,6 +97,14 @@ export interface NemesisReport {
    * said last. Not a broken invariant of Walnut's, but the run keeps the stores for it.
    */
   readonly serverExits: string[];
+  /** Servers that died twice the same way after a fault and were given an empty store (`restartExited`). */
+  readonly storesReplaced: number;
+  /**
+   * Times the cluster was restarted server by server because, a minute into a stall, its
+   * JetStream did not answer for the stream (no leader, or no answer): an operator's remedy
+   * for the server, never for Walnut, whose stall is reported as it was.
+   */
+  readonly operatorRestarts: number;
   /** What each broken invariant was, for the post-mortem. */
   readonly findings: string[];
 }
@@ -164,6 +174,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   const refused: Record<string, number> = {};
   const findings: string[] = [];
   const serverExits: string[] = [];
+  let storesReplaced = 0;
+  let operatorRestarts = 0;
   let findingsShown = 0;
   let promotionsUnanswered = 0;
   // LSN → the number of the append it acknowledged (a dense array: millions of entries).
@@ -454,11 +466,12 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           break;
       }
       faults[kind]++;
-      // One restart per server and fault: one that cannot start (a torn store) stays down.
-      const revived = new Set<string>();
+      // At most two restarts per server and fault, the second on an empty store (restartExited).
+      const revived = new Map<string, number>();
       const revive = async () => {
-        for (const said of await restartExited(cluster, revived)) {
+        for (const { said, storeReplaced } of await restartExited(cluster, revived)) {
           serverExits.push(`after fault ${f + 1} (${kind}): ${said}`);
+          if (storeReplaced) storesReplaced++;
           progress(`  ${kind}: ${said}`);
         }
       };
@@ -469,11 +482,23 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       const ackedBefore = ackedCount;
       let toldAt = performance.now();
       let revivedAt = performance.now();
+      let restartedAll = false;
       while (ackedCount === ackedBefore && performance.now() < deadline) {
         await sleep(20);
         if (performance.now() - revivedAt >= 1_000) {
           revivedAt = performance.now();
           await revive();
+        }
+        if (!restartedAll && performance.now() - lastAckAt >= OPERATOR_WAIT_MS) {
+          restartedAll = true;
+          const answer = await cluster.streamAnswer(STREAM);
+          if (answer !== 'answers') {
+            // What an operator does with a cluster whose JetStream stays unavailable: restart
+            // it server by server. Walnut's appends are judged as before, stall included.
+            progress(`  ${kind}: the cluster ${answer}; restarting its servers one by one`);
+            await cluster.restartEach();
+            operatorRestarts++;
+          }
         }
         if (performance.now() - toldAt >= 30_000) {
           toldAt = performance.now();
@@ -564,6 +589,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     replicaSequenceMismatches: tally.sequenceMismatches,
     promotionsUnanswered,
     serverExits,
+    storesReplaced,
+    operatorRestarts,
     findings,
   };
 }
