@@ -15,7 +15,8 @@
  * - reading one stream of that log (its records mostly in sealed segments, among all the
  *   others), against one replay of the whole log.
  *
- * `--quick` is a smoke run (seconds). Options: --dir PATH, --reps N.
+ * `--quick` is a smoke run (seconds). Options: --dir PATH, --reps N, --slow-disk MS (the 64
+ * producers' logs on a disk that flushes MS slower).
  */
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +24,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Streams } from '@walnut/streams';
 import { Wal } from '@walnut/wal';
-import { importOrReason } from './contenders/versions.js';
+import { BENCH_ROOT, importOrReason } from './contenders/versions.js';
 import { GroupCommit } from './floor/group-commit.js';
+import { repoRootOf } from './machine.js';
+import { mountSlowDisk, type SlowDisk } from './slow-disk.js';
 import { median } from './stats.js';
 
 const { values } = parseArgs({
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     dir: { type: 'string' },
     reps: { type: 'string' },
+    'slow-disk': { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -62,9 +66,24 @@ const PRODUCER_STREAMS = SIZES.producerStreams;
 /** Descriptors the one-Wal-per-stream peer held with all its logs open. */
 let perStreamDescriptors = 0;
 const PAYLOAD = Buffer.alloc(128, 0x61);
+const slowDiskMs = values['slow-disk'] === undefined ? undefined : Number(values['slow-disk']);
+if (
+  slowDiskMs !== undefined &&
+  !(Number.isInteger(slowDiskMs) && slowDiskMs >= 0 && slowDiskMs <= 1000)
+) {
+  console.error(`--slow-disk takes milliseconds from 0 to 1000, not ${values['slow-disk']}`);
+  process.exit(2);
+}
 const root = mkdtempSync(join(values.dir ?? tmpdir(), 'walnut-bench-streams-'));
 let dirs = 0;
 const fresh = () => mkdtempSync(join(root, `${dirs++}-`));
+/**
+ * With `--slow-disk MS` the 64 producers' logs go on crashfs flushing MS slower (bench
+ * README, "A slow disk"): where the flush, not the CPU, bounds a round.
+ */
+let slowDisk: SlowDisk | undefined;
+const freshForProducers = () =>
+  slowDisk === undefined ? fresh() : mkdtempSync(join(slowDisk.dir, `${dirs++}-`));
 const descriptors = () => readdirSync('/proc/self/fd').length;
 const rchar = () => Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -115,13 +134,19 @@ async function producers(
 ) {
   const each = Math.ceil(records / PRODUCERS);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: PRODUCERS }, async (_, p) => {
       for (let i = 0; i < each; i++) await append(p, i);
     }),
   );
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuPerRecord = (cpu.user + cpu.system) / (each * PRODUCERS);
   return (each * PRODUCERS) / ((performance.now() - t0) / 1000);
 }
+
+/** The process's CPU time per record of the last `producers` run, µs (every thread of it). */
+let lastCpuPerRecord = 0;
 
 /** The stream producer `p`'s `i`th append goes to: every stream gets appends from several. */
 const streamOf = (p: number, i: number) => (p * 131 + i * 17) % PRODUCER_STREAMS;
@@ -133,7 +158,7 @@ function contenders(sqlite: unknown, lmdb: unknown): Contender[] {
     {
       id: 'wal W3 (one stream)',
       run: async () => {
-        const wal = await Wal.open(fresh()).build();
+        const wal = await Wal.open(freshForProducers()).build();
         const rate = await producers(SIZES.records, () => wal.append(PAYLOAD));
         await wal.close();
         return rate;
@@ -142,7 +167,7 @@ function contenders(sqlite: unknown, lmdb: unknown): Contender[] {
     {
       id: `@walnut/streams, ${PRODUCER_STREAMS} streams`,
       run: async () => {
-        const streams = await Streams.open(fresh());
+        const streams = await Streams.open(freshForProducers());
         for (let s = 0; s < PRODUCER_STREAMS; s++) await streams.create(`s${s}`);
         const rate = await producers(SIZES.records, (p, i) =>
           streams.append(`s${streamOf(p, i)}`, PAYLOAD),
@@ -154,7 +179,7 @@ function contenders(sqlite: unknown, lmdb: unknown): Contender[] {
     {
       id: 'one Wal per stream',
       run: async () => {
-        const root = fresh();
+        const root = freshForProducers();
         const wals: Wal[] = [];
         const fdsBefore = descriptors();
         for (let s = 0; s < PRODUCER_STREAMS; s++)
@@ -186,7 +211,7 @@ function sqliteContender(Database: SqliteCtor): Contender {
   return {
     id: 'better-sqlite3 (stream, offset) table',
     run: async () => {
-      const db = new Database(join(fresh(), 'streams.sqlite'));
+      const db = new Database(join(freshForProducers(), 'streams.sqlite'));
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.exec(
@@ -225,7 +250,7 @@ function lmdbContender(open: LmdbOpen): Contender {
   return {
     id: 'lmdb-js [stream, offset] keys',
     run: async () => {
-      const db = open({ path: fresh(), encoding: 'binary', compression: false });
+      const db = open({ path: freshForProducers(), encoding: 'binary', compression: false });
       const tails = new Int32Array(PRODUCER_STREAMS);
       const rate = await producers(SIZES.records, async (p, i) => {
         const stream = streamOf(p, i);
@@ -466,12 +491,20 @@ try {
     'reason' in sqlite ? undefined : sqlite.module.default,
     'reason' in lmdb ? undefined : lmdb.module.open,
   );
+  if (slowDiskMs !== undefined) {
+    slowDisk = await mountSlowDisk(repoRootOf(BENCH_ROOT), values.dir ?? tmpdir(), slowDiskMs);
+    console.log(
+      `the 64 producers' logs: crashfs --fsync-delay-ms ${slowDiskMs} on ${slowDisk.dir}`,
+    );
+  }
   const rates = new Map<string, number[]>(list.map((c) => [c.id, []]));
+  const cpus = new Map<string, number[]>(list.map((c) => [c.id, []]));
   for (let r = 0; r < reps; r++) {
     // Each round starts one further along, so no contender always runs first.
     for (let k = 0; k < list.length; k++) {
       const contender = list[(r + k) % list.length]!;
       rates.get(contender.id)!.push(await contender.run());
+      cpus.get(contender.id)!.push(lastCpuPerRecord);
     }
   }
   const w3 = median(rates.get(list[0]!.id)!);
@@ -479,9 +512,14 @@ try {
     `64 producers, durable 128-byte appends over ${PRODUCER_STREAMS} streams, ${SIZES.records} records:`,
   );
   for (const [id, runs] of rates) {
-    console.log(`  ${id}: ${Math.round(median(runs))} records/s, ${round(median(runs) / w3)}× W3`);
+    const cpu = round(median(cpus.get(id)!), 1);
+    console.log(
+      `  ${id}: ${Math.round(median(runs))} records/s, ${round(median(runs) / w3)}× W3, ${cpu} µs of CPU per record`,
+    );
   }
   console.log(`  one Wal per stream held ${perStreamDescriptors} descriptors`);
+  slowDisk?.close();
+  slowDisk = undefined;
   console.log('read one stream among many:', await readOneAmongMany(SIZES.target, SIZES.others));
   console.log('read after a compaction:', await readAfterCompaction(SIZES.compacted));
   const streamCount = Math.min(10_000, Math.max(10, SIZES.opens / 100));
@@ -490,5 +528,6 @@ try {
   console.log('a checkpoint, against 10,000 calls:', await checkpointCost(log, streamCount));
   console.log('read one stream among all of them:', await sparseRead(log, streamCount));
 } finally {
+  slowDisk?.close();
   rmSync(root, { recursive: true, force: true });
 }
