@@ -1,5 +1,6 @@
-import { Wal } from '@walnut/wal';
+import { isWalError, Wal } from '@walnut/wal';
 import { decodeMessage, MessageKind, RESEED_FLAG } from '../cluster/message.js';
+import { Follower } from '../follower/follower.js';
 import { type NatsCluster, sleep } from './nats-cluster.js';
 import { nemesisPayload } from './nemesis-payload.js';
 import { readStreamCopy } from './stream-files.js';
@@ -139,4 +140,29 @@ export async function replicasDisagree(
     if (held.length > 1 && !held.every((b) => b.equals(held[0]!))) tally.sequenceMismatches++;
   }
   return { disagreements: reported ? 0 : bad, missing };
+}
+
+/**
+ * A fresh follower for a check, opened once the healed cluster answers: right after a fault
+ * a meta-leader election can refuse setup ("JetStream system temporarily unavailable") for
+ * longer than Follower.open's own retries on a loaded machine. What the check is about is
+ * the data, so setup refusals (WAL_IO) are retried for up to a minute, and said.
+ */
+export async function openFollowerWhenReady(
+  dir: string,
+  servers: string[],
+  stream: string,
+  progress: (line: string) => void,
+  connection: { ignoreClusterUpdates?: boolean } = {},
+): Promise<Follower> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    try {
+      return await Follower.open(dir, { servers, stream, connection });
+    } catch (error) {
+      if (!isWalError(error, 'WAL_IO') || performance.now() > deadline) throw error;
+      progress(`check: follower setup refused, retrying: ${error.message}`);
+      await sleep(1_000);
+    }
+  }
 }

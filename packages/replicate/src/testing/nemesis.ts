@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
-import { Follower } from '../follower/follower.js';
+import type { Follower } from '../follower/follower.js';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
-import { lostIn, replicasDisagree } from './nemesis-checks.js';
+import { lostIn, openFollowerWhenReady, replicasDisagree } from './nemesis-checks.js';
 import {
   FAULT_KINDS,
   type FaultKind,
@@ -128,31 +128,6 @@ const STREAM = 'nemesis';
 const PAUSED_STREAM = 'nemesis-paused';
 
 /**
- * A fresh follower for a check, opened once the healed cluster answers: right after a fault
- * a meta-leader election can refuse setup ("JetStream system temporarily unavailable") for
- * longer than Follower.open's own retries on a loaded machine. What the check is about is
- * the data, so setup refusals (WAL_IO) are retried for up to a minute, and said.
- */
-async function openFollowerWhenReady(
-  dir: string,
-  servers: string[],
-  progress: (line: string) => void,
-  connection: { ignoreClusterUpdates?: boolean } = {},
-  stream = STREAM,
-): Promise<Follower> {
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    try {
-      return await Follower.open(dir, { servers, stream, connection });
-    } catch (error) {
-      if (!isWalError(error, 'WAL_IO') || performance.now() > deadline) throw error;
-      progress(`check: follower setup refused, retrying: ${error.message}`);
-      await sleep(1_000);
-    }
-  }
-}
-
-/**
  * Runs `faults` faults against a 3-node nats-server cluster whose routes go through
  * proxies, while producers append to a primary, and checks after every few faults that
  * every acknowledged record is on a fresh follower — present, in order, with its bytes —
@@ -239,7 +214,10 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   const openStandby = async () => {
     const { servers, link } = await newLink();
     const dir = join(options.workDir, `standby-${++standbys}`);
-    return { follower: await openFollowerWhenReady(dir, servers, progress, connection), link };
+    return {
+      follower: await openFollowerWhenReady(dir, servers, STREAM, progress, connection),
+      link,
+    };
   };
   try {
     let primaryLink = await newLink();
@@ -312,7 +290,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
         dir = join(options.workDir, `follower-${++followers}`);
         let follower: Follower;
         try {
-          follower = await openFollowerWhenReady(dir, cluster.servers, progress, {}, stream);
+          follower = await openFollowerWhenReady(dir, cluster.servers, stream, progress);
         } catch (error) {
           // A cluster that stays without a quorum: a finding, and the run goes on to report.
           findings.push(`check ${checks}: no fresh follower of ${stream}: ${String(error)}`);
