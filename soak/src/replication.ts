@@ -175,7 +175,7 @@ export function replicationTable(r: NemesisReport): string {
     '| ----- | ----: | ---- |',
     ...rows,
     '',
-    `${n(r.acknowledged)} records acknowledged; ${n(r.acknowledgedLost)} lost; ${r.acknowledgedMissingOnReplica.map(n).join(' / ')} missing from the servers' own copies (n1 / n2 / n3, summed over the checks); ${n(r.silentDivergences)} silent divergences; ${n(r.reseeds)} re-seeds; ${n(r.checks)} checks; ${n(r.storesReplaced)} servers' stores replaced after they died twice of them, ${n(r.operatorRestarts)} restarts of the cluster after a minute without JetStream.`,
+    `${n(r.acknowledged)} records acknowledged; ${n(r.acknowledgedLost)} lost; ${n(r.acknowledgedTwice)} LSNs acknowledged twice; ${r.acknowledgedMissingOnReplica.map(n).join(' / ')} missing from the servers' own copies (n1 / n2 / n3, summed over the checks); ${n(r.silentDivergences)} silent divergences; ${n(r.reseeds)} re-seeds; ${n(r.checks)} checks; ${n(r.storesReplaced)} servers' stores replaced after they died twice of them, ${n(r.operatorRestarts)} restarts of the cluster after a minute without JetStream.`,
   ].join('\n');
 }
 
@@ -191,7 +191,7 @@ export function summarizeReplication(r: NemesisReport): {
     ...FAULT_KINDS.filter((k) => r.faults[k] > 0).map(
       (k) => `  stall ${`${k}:`.padEnd(18)} ${spread(r.stallsMs[k])}`,
     ),
-    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; missing from n1/n2/n3's own copies ${r.acknowledgedMissingOnReplica.map(n).join('/')}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}; short copies a fresh follower refused (then retried) ${n(r.shortCopiesReported)}; stream re-seeds ${n(r.reseeds)}; re-seeds refused as stale reads ${n(r.staleReads)}; short leaders stepped down ${n(r.stepDowns)}; promotions the cluster did not answer (retried) ${n(r.promotionsUnanswered)}`,
+    `  acknowledged:        ${n(r.acknowledged)}; lost ${n(r.acknowledgedLost)}; LSNs acknowledged twice (the first lost) ${n(r.acknowledgedTwice)}; missing from n1/n2/n3's own copies ${r.acknowledgedMissingOnReplica.map(n).join('/')}; silent divergences ${n(r.silentDivergences)}; reported divergences ${n(r.reportedDivergences)}; short copies a fresh follower refused (then retried) ${n(r.shortCopiesReported)}; stream re-seeds ${n(r.reseeds)}; re-seeds refused as stale reads ${n(r.staleReads)}; short leaders stepped down ${n(r.stepDowns)}; promotions the cluster did not answer (retried) ${n(r.promotionsUnanswered)}`,
     `  checks:              ${n(r.checks)} (fresh follower, every server's copy: ${n(r.replicaMessagesCompared)} messages checked against the log; ${n(r.replicaSequenceMismatches)} sequences where the servers' copies differ while each agrees with the log)`,
     `  appends refused:     ${
       Object.entries(r.refused)

@@ -7,6 +7,18 @@ import { readStreamCopy } from './stream-files.js';
 
 // The nemesis's checks: acknowledged records against a log, and the servers' own copies.
 
+/**
+ * Books append `i` as acknowledged at `lsn` (`acked`: LSN → append). Returns the append
+ * acknowledged at that LSN before, if it was another: two acknowledged histories for one
+ * LSN, of which the log can keep only one, so the earlier record is lost even where every
+ * later check finds the later one in place.
+ */
+export function bookAck(acked: number[], lsn: number, i: number): number | undefined {
+  const before = acked[lsn];
+  acked[lsn] = i;
+  return before !== undefined && before !== i ? before : undefined;
+}
+
 /** Acknowledged records of `acked` up to LSN `upTo` missing from the log in `dir`, or with other bytes. */
 export async function lostIn(
   dir: string,

@@ -44,6 +44,18 @@ export interface ServerFaultTarget {
   readonly powerLoss?: PowerCut;
 }
 
+/** A small seeded generator (mulberry32): the same seed, the same faults. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Strikes the servers with `kind` for `holdMs`, then lets them recover. */
 export async function injectServerFault(kind: ServerFault, t: ServerFaultTarget): Promise<void> {
   const { cluster, leader, other, holdMs } = t;

@@ -4,12 +4,13 @@ import { isWalError } from '@walnut/wal';
 import type { Follower } from '../follower/follower.js';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
-import { lostIn, openFollowerWhenReady, replicasDisagree } from './nemesis-checks.js';
+import { bookAck, lostIn, openFollowerWhenReady, replicasDisagree } from './nemesis-checks.js';
 import {
   FAULT_KINDS,
   type FaultKind,
   injectServerFault,
   type PowerCut,
+  random,
   restartExited,
 } from './nemesis-faults.js';
 import { nemesisPayload } from './nemesis-payload.js';
@@ -56,6 +57,12 @@ export interface NemesisReport {
   readonly acknowledged: number;
   /** Acknowledged records missing or different on a fresh follower or the primary's log. */
   readonly acknowledgedLost: number;
+  /**
+   * LSNs acknowledged twice, to different appends (a primary that took over below records
+   * another had acknowledged): each is a lost acknowledged record, a finding, though no
+   * check can see it afterwards (`acknowledgedLost` compares with the later one).
+   */
+  readonly acknowledgedTwice: number;
   /**
    * Per server (n1, n2, n3), acknowledged records missing or different in its own copy of
    * the stream, summed over the checks.
@@ -109,18 +116,6 @@ export interface NemesisReport {
   readonly findings: string[];
 }
 
-/** A small seeded generator (mulberry32): the same seed, the same faults. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export { nemesisPayload };
 
 const STREAM = 'nemesis';
@@ -157,6 +152,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   const acked: number[] = [];
   let ackedCount = 0;
   let acknowledgedLost = 0;
+  let acknowledgedTwice = 0;
   let silentDivergences = 0;
   // Copies with a hole in their middle the fresh followers met and consumed past (0917).
   let holesMet = 0;
@@ -258,7 +254,13 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
             const target = p;
             try {
               const lsn = await target.append(nemesisPayload(i, size));
-              acked[Number(lsn)] = i;
+              const before = bookAck(acked, Number(lsn), i);
+              if (before !== undefined) {
+                acknowledgedTwice++;
+                findings.push(
+                  `LSN ${lsn} was acknowledged as append ${before}, then as append ${i}: the first is lost`,
+                );
+              }
               ackedCount++;
               const now = performance.now();
               if (now - lastAckAt > stall) stall = now - lastAckAt;
@@ -556,6 +558,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     stallsMs,
     acknowledged: ackedCount + (paused?.ackedCount ?? 0),
     acknowledgedLost,
+    acknowledgedTwice,
     acknowledgedMissingOnReplica: missingOnReplica,
     silentDivergences,
     reportedDivergences,
