@@ -5,8 +5,15 @@ import { expectWalError, payloadFor, tempDir } from '@walnut/storage-io/testing'
 import { describe, expect, it } from 'vitest';
 import { readLease } from '../src/cluster/lease.js';
 import { type Mark, readMark, writeMark } from '../src/cluster/mark.js';
-import { decodeMessage, encodeRecordsMessage } from '../src/cluster/message.js';
+import {
+  decodeMessage,
+  encodeEpochMessage,
+  encodeRecordsMessage,
+  MessageKind,
+  messageCrc,
+} from '../src/cluster/message.js';
 import { Follower } from '../src/index.js';
+import { beginRun, type EpochRun, extendRun } from '../src/local/running-checksum.js';
 import { names } from '../src/options.js';
 import { sleep } from '../src/testing/index.js';
 import { streamName, useReplication } from './helpers.js';
@@ -123,22 +130,55 @@ describe("the primary's high-water mark", () => {
     const mark = await markAt(stream, primary.stats().streamSeq);
     await primary.close();
 
-    // Served as it was stored, the marked message included, except one message before it
-    // whose records are other bytes at the same LSNs: every LSN follows on.
+    // As a primary from before decision 0918 wrote it, which named no message's predecessor
+    // (prev 0, so only the mark can tell), and one message before the marked one holding
+    // other bytes at the same LSNs: every LSN follows on.
+    const asWritten = (data: Uint8Array, other: boolean) => {
+      const m = decodeMessage(data, 'test');
+      if (m.kind === MessageKind.EPOCH) {
+        return encodeEpochMessage(m.epoch, m.lastLsn, m.flags !== 0);
+      }
+      const records = m.records.map((r) => ({
+        payload: other ? Buffer.from('another history') : r.payload,
+      }));
+      return encodeRecordsMessage(m.epoch, m.firstLsn, records);
+    };
+    let run = beginRun(mark!.epoch, mark!.run!.from) as EpochRun | null;
+    let marked = 0;
     await rewriteStream(stream, (seq, data) => {
-      if (seq !== 10) return data;
-      const message = decodeMessage(data, 'test');
-      return encodeRecordsMessage(
-        message.epoch,
-        message.firstLsn,
-        message.records.map(() => ({ payload: Buffer.from('another history') })),
-      );
+      const written = asWritten(data, false);
+      if (seq > mark!.run!.from && seq <= mark!.seq) run = extendRun(run, seq, messageCrc(written));
+      if (seq === mark!.seq) marked = messageCrc(written);
+      return seq === 10 ? asWritten(data, true) : written;
     });
+    // The mark that primary kept: its marked message's CRC, and the running checksum of what it stored.
+    await withBucket(stream, (kv) =>
+      writeMark(kv, { ...mark!, crc: marked, run: { from: mark!.run!.from, value: run!.value } }),
+    );
     const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
     opened.push(follower);
     await follower.waitFor(mark!.lsn, 20_000);
     const refused = await expectWalError(follower.waitFor(mark!.lsn + 1n, 30_000), 'WAL_DIVERGED');
     expect(refused.message).toMatch(/running checksum/);
     expect(follower.error).toBe(refused);
+  }, 90_000);
+
+  it('stops a follower at the message after one replaced by another history (decision 0918)', async () => {
+    const stream = streamName('fork');
+    const primary = await openPrimary(stream);
+    for (let i = 0; i < 40; i++) await primary.append(payloadFor(i));
+    const last = primary.stats().lastLsn;
+    await primary.close();
+    await rewriteStream(stream, (seq, data) => {
+      if (seq !== 10) return data;
+      const m = decodeMessage(data, 'test');
+      const other = m.records.map(() => ({ payload: Buffer.from('another history') }));
+      return encodeRecordsMessage(m.epoch, m.firstLsn, other, undefined, m.prev);
+    });
+    const follower = await Follower.open(tempDir(), { servers: cluster().servers, stream });
+    opened.push(follower);
+    const refused = await expectWalError(follower.waitFor(last, 30_000), 'WAL_DIVERGED');
+    expect(refused.message).toMatch(/forked/);
+    expect(follower.error).toMatchObject({ details: { seq: 11 } });
   }, 90_000);
 });

@@ -10,6 +10,7 @@ import {
   encodeRecordsMessage,
   MESSAGE_OVERHEAD,
   MessageKind,
+  messageCrc,
   messageSize,
   RESEED_FLAG,
   recordCost,
@@ -84,8 +85,22 @@ describe('replication messages', () => {
       lastLsn: 41n,
       count: 0,
       flags: 0,
+      prev: 0,
     });
     expect(decodeMessage(encodeEpochMessage(1, 0n), 'test').records).toEqual([]);
+  });
+
+  it('name the message they were published after by its CRC', () => {
+    const marker = encodeEpochMessage(2, 10n, false, 0xdeadbeef);
+    expect(decodeHeader(marker, 'test').prev).toBe(0xdeadbeef);
+    const next = encodeRecordsMessage(
+      2,
+      11n,
+      [{ payload: Buffer.from('x') }],
+      undefined,
+      messageCrc(marker),
+    );
+    expect(decodeMessage(next, 'test').prev).toBe(messageCrc(marker));
   });
 
   it('mark a re-seed: the stream went back to a position and the log follows again from there', () => {

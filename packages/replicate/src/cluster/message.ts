@@ -22,7 +22,8 @@ import {
  *   4  crc32c of bytes [8, end)
  *   8  version u8 (1, or 2)    9  kind u8 (1 records, 2 epoch marker)   10 flags u16
  *  12  epoch u32               16 first LSN u64                         24 last LSN u64
- *  32  record count u32        36 reserved u32 (0)
+ *  32  record count u32        36 prev u32: the CRC at offset 4 of the message it was
+ *                                 published after (the stream's last then), 0 if unknown
  *  40  records: one codec batch frame (FORMAT.md) holding them at their LSNs; none in a marker
  *
  * A marker's first LSN is the LSN the new primary appends next and its last LSN the one
@@ -30,6 +31,11 @@ import {
  * (RESEED) says the stream went back and the primary publishes its log again from there:
  * a replica already holding those LSNs checks them instead of refusing the marker. Other
  * flags are 0 (readers of version 1 before the flag ignore the field).
+ *
+ * `prev` chains each message to the one the stream held before it when it was published
+ * (decision 0918): a reader that holds the message at the sequence before finds out
+ * whether the stream kept this message's predecessor or a copy forked under it. Writers
+ * before the field wrote 0 there, which no reader checks.
  *
  * Version 2 is a records message whose batch frame's body is compressed (the codec's
  * compressed body, FORMAT.md): readers before it refuse it by name, as an unsupported
@@ -55,6 +61,8 @@ export interface MessageHeader {
   readonly count: number;
   /** RESEED_FLAG on a re-seeding marker, else 0. */
   readonly flags: number;
+  /** `messageCrc` of the message this one was published after; 0 when its writer did not know it. */
+  readonly prev: number;
 }
 
 export interface DecodedMessage extends MessageHeader {
@@ -91,6 +99,7 @@ export function encodeRecordsMessage(
   firstLsn: bigint,
   records: readonly WalRecordInput[],
   compression?: Compression,
+  prev = 0,
 ): Buffer {
   const size = messageSize(records);
   let out = Buffer.allocUnsafe(size);
@@ -115,6 +124,7 @@ export function encodeRecordsMessage(
       lastLsn: firstLsn + BigInt(records.length - 1),
       count: records.length,
       flags: 0,
+      prev,
     },
     version,
   );
@@ -123,9 +133,15 @@ export function encodeRecordsMessage(
 
 /**
  * The marker a new primary publishes: its epoch begins after `lastLsn`. `reseed`: the
- * stream went back to `lastLsn`, and the records after it are published again.
+ * stream went back to `lastLsn`, and the records after it are published again. `prev`: the
+ * CRC of the message it is published after (0: not known).
  */
-export function encodeEpochMessage(epoch: number, lastLsn: bigint, reseed = false): Buffer {
+export function encodeEpochMessage(
+  epoch: number,
+  lastLsn: bigint,
+  reseed = false,
+  prev = 0,
+): Buffer {
   const out = Buffer.allocUnsafe(MESSAGE_HEADER_SIZE);
   writeHeader(out, {
     kind: MessageKind.EPOCH,
@@ -134,6 +150,7 @@ export function encodeEpochMessage(epoch: number, lastLsn: bigint, reseed = fals
     lastLsn,
     count: 0,
     flags: reseed ? RESEED_FLAG : 0,
+    prev,
   });
   return out;
 }
@@ -147,13 +164,24 @@ function writeHeader(out: Buffer, header: MessageHeader, version = MESSAGE_VERSI
   out.writeBigUInt64LE(header.firstLsn, 16);
   out.writeBigUInt64LE(header.lastLsn, 24);
   out.writeUInt32LE(header.count, 32);
-  out.writeUInt32LE(0, 36);
+  out.writeUInt32LE(header.prev, 36);
   out.writeUInt32LE(crc32c(out.subarray(8)), 4);
 }
 
 /** The CRC32C a message carries (over everything after it): with its range, it names the content. */
 export function messageCrc(bytes: Uint8Array): number {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32LE(4);
+}
+
+/**
+ * The `prev` of a message published right after `position` (the stream's last message as
+ * read): that message's CRC, or 0 when the message at the last sequence is gone or unknown.
+ */
+export function prevOf(position: {
+  readonly crc: number | null;
+  readonly lastSeq?: number | undefined;
+}): number {
+  return position.lastSeq === undefined && position.crc !== null ? position.crc : 0;
 }
 
 /**
@@ -205,6 +233,7 @@ export function decodeHeader(bytes: Uint8Array, where: string): MessageHeader {
     lastLsn: buf.readBigUInt64LE(24),
     count: buf.readUInt32LE(32),
     flags: buf.readUInt16LE(10),
+    prev: buf.readUInt32LE(36),
   };
   const span = header.lastLsn - header.firstLsn + 1n;
   if (

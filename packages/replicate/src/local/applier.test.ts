@@ -1,7 +1,7 @@
 import { expectWalError, removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeEpochMessage, encodeRecordsMessage } from '../cluster/message.js';
+import { encodeEpochMessage, encodeRecordsMessage, messageCrc } from '../cluster/message.js';
 import { Applier } from './applier.js';
 
 afterEach(removeTempDirs);
@@ -147,5 +147,57 @@ describe('a replica served a copy with a hole in its middle', () => {
     expect(applier.runs.at(1, 1, 4)).toBe(whole.applier.runs.at(1, 1, 4));
     await wal.close();
     await whole.wal.close();
+  });
+});
+
+describe('a message that names the message it was published after (decision 0918)', () => {
+  /** Epoch 1's marker at sequence 1 and its records at 2, each naming the one before. */
+  async function chained() {
+    const dir = tempDir('walnut-applier-');
+    const wal = await Wal.open(dir).storageIo('sync-fs').build();
+    const applier = new Applier(wal, 'orders');
+    const marker = encodeEpochMessage(1, 0n);
+    const first = encodeRecordsMessage(1, 1n, records(1, 3), undefined, messageCrc(marker));
+    await applier.apply(marker, 1);
+    await applier.apply(first, 2);
+    return { wal, applier, first };
+  }
+
+  it('is applied when the stream holds that message at the sequence before', async () => {
+    const { wal, applier, first } = await chained();
+    await applier.apply(
+      encodeRecordsMessage(1, 4n, records(4, 5), undefined, messageCrc(first)),
+      3,
+    );
+    await applier.drain();
+    expect(await payloads(wal)).toHaveLength(5);
+    await wal.close();
+  });
+
+  it('is WAL_DIVERGED when the stream holds another message there: the copies forked', async () => {
+    const { wal, applier, first } = await chained();
+    // Another writer's message took sequence 2 in the copy served; this one followed the first.
+    const other = encodeRecordsMessage(1, 1n, records(1, 3), undefined, 0x1234);
+    expect(messageCrc(other)).not.toBe(messageCrc(first));
+    const next = encodeRecordsMessage(1, 4n, records(4, 5), undefined, messageCrc(other));
+    expect(await expectWalError(applier.apply(next, 3), 'WAL_DIVERGED')).toMatchObject({
+      details: { seq: 3, prev: messageCrc(other), held: messageCrc(first) },
+    });
+    await wal.close();
+  });
+
+  it('is not checked when it does not say (0), or when the message before was not taken', async () => {
+    const { wal, applier } = await chained();
+    await applier.apply(encodeRecordsMessage(1, 4n, records(4, 4)), 3);
+    // Sequence 5 is missing from the copy (a hole): nothing to compare with.
+    const afterHole = encodeRecordsMessage(1, 5n, records(5, 5), undefined, 0x1234);
+    await applier.apply(afterHole, 5);
+    await applier.apply(encodeEpochMessage(2, 5n, false, messageCrc(afterHole)), 6);
+    // A fenced writer's message skipped as stale: the next is not compared with it.
+    await applier.apply(encodeRecordsMessage(1, 6n, [{ payload: Buffer.from('fenced') }]), 7);
+    await applier.apply(encodeRecordsMessage(2, 6n, records(6, 6), undefined, 0x9abc), 8);
+    await applier.drain();
+    expect(await payloads(wal)).toHaveLength(6);
+    await wal.close();
   });
 });

@@ -47,6 +47,12 @@ export class Applier {
   epoch = 0;
   /** Sequence of the last message applied (or skipped as already present). */
   lastSeq = 0;
+  /**
+   * The CRC of the message at `lastSeq` when this replica took it (applied, a marker, or
+   * already present): what the next message must name as the one it follows (`prev`,
+   * decision 0918). Null before the first, and after a stale message skipped.
+   */
+  private followed: number | null = null;
   messages = 0;
   /** Messages of an older epoch than one before them in the stream: skipped, not applied. */
   stale = 0;
@@ -93,9 +99,18 @@ export class Applier {
       // or a server copy out of order (decision 0914). Its records are never applied; the
       // newer epoch's messages carry on from where it began, and a gap they leave is a gap.
       this.lastSeq = seq;
+      this.followed = null;
       this.stale++;
       this.onStale?.(seq, message.epoch);
       return;
+    }
+    if (
+      message.prev !== 0 &&
+      this.followed !== null &&
+      seq === this.lastSeq + 1 &&
+      message.prev !== this.followed
+    ) {
+      throw this.fail(forkedAt(seq, message.prev, this.followed, this.appended));
     }
     // Before anything is counted: the copy served may be another server's next time.
     const next = this.appended + 1n;
@@ -105,9 +120,10 @@ export class Applier {
     if (message.epoch > this.epoch) this.onEpoch?.(message.epoch);
     this.epoch = message.epoch;
     this.lastSeq = seq;
+    this.followed = messageCrc(data);
     this.messages++;
     if (message.kind === MessageKind.EPOCH) this.runs.marker(message.epoch, seq);
-    else this.runs.message(seq, messageCrc(data));
+    else this.runs.message(seq, this.followed);
     if (message.kind === MessageKind.EPOCH) {
       if (message.lastLsn < this.appended && (message.flags & RESEED_FLAG) !== 0) {
         // The stream went back and the primary publishes its log again from there: what
@@ -182,4 +198,17 @@ export class Applier {
     this.failure ??= error;
     return this.failure;
   }
+}
+
+/**
+ * The message at `seq` was published after another message than the one this replica took
+ * at the sequence before: the servers' copies forked there (decision 0918).
+ */
+function forkedAt(seq: number, prev: number, held: number, appended: bigint): WalError {
+  const hex = (crc: number) => crc.toString(16).padStart(8, '0');
+  return new WalError(
+    WalErrorCode.DIVERGED,
+    `the stream's message at sequence ${seq} was published after a message with CRC ${hex(prev)}, but the one this replica took at sequence ${seq - 1} has CRC ${hex(held)}: the servers' copies of the stream forked there, so the records this replica applied up to LSN ${appended} may be another history than the one its primary acknowledged; start this replica in an empty directory, or from a copy of the primary's log`,
+    { details: { seq, prev, held, appliedLsn: appended } },
+  );
 }

@@ -7,7 +7,7 @@ import {
   isRefusedExpectation,
   lastLsnInStream,
 } from '../cluster/link.js';
-import { encodeEpochMessage } from '../cluster/message.js';
+import { encodeEpochMessage, messageCrc, prevOf } from '../cluster/message.js';
 import { catchUp, verifyAgainstStream } from '../local/replica-log.js';
 
 /** Where a new epoch's shipping starts. */
@@ -18,6 +18,8 @@ export interface EpochStart {
   readonly streamSeq: number;
   /** The marker's message id: what the next publish expects as the stream's last. */
   readonly lastId: string;
+  /** The marker's CRC: what the next message names as the one it follows (`prev`). */
+  readonly lastCrc: number;
 }
 
 /**
@@ -44,8 +46,9 @@ export async function publishEpochMarker(
     await verifyAgainstStream(link, wal, inStream < wal.lastLsn ? inStream : wal.lastLsn, keyRing);
     const id = `${link.names.stream}:${epoch}:marker:${inStream}`;
     try {
-      const ack = await link.publishAfter(encodeEpochMessage(epoch, inStream), id, position);
-      return { inStream, streamSeq: ack.seq, lastId: id };
+      const marker = encodeEpochMessage(epoch, inStream, false, prevOf(position));
+      const ack = await link.publishAfter(marker, id, position);
+      return { inStream, streamSeq: ack.seq, lastId: id, lastCrc: messageCrc(marker) };
     } catch (error) {
       // An older primary still publishing stored one more message: catch up and retry.
       if (!isRefusedExpectation(error) || attempt >= 20) {

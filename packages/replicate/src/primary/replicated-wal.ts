@@ -116,7 +116,12 @@ export class ReplicatedWal {
             ? undefined
             : compressionSetting(options.wal.compression, 'wal.compression'),
       },
-      { replicatedLsn: start.inStream, streamSeq: start.streamSeq, lastId: start.lastId },
+      {
+        replicatedLsn: start.inStream,
+        streamSeq: start.streamSeq,
+        lastId: start.lastId,
+        lastCrc: start.lastCrc,
+      },
       {
         onReplicated: (lsn) => this.replicated(lsn),
         onFenced: (byEpoch, reason) => this.fence(byEpoch, reason),

@@ -1,7 +1,7 @@
 import type { Wal } from '@walnut/wal';
 import { type LeaseEntry, readLease, takeLease } from '../cluster/lease.js';
 import type { ClusterLink } from '../cluster/link.js';
-import { encodeEpochMessage } from '../cluster/message.js';
+import { encodeEpochMessage, messageCrc, prevOf } from '../cluster/message.js';
 import { heldOfThisHistory } from '../local/history.js';
 import { highestEpoch, type LocalState } from '../local/local-state.js';
 import type { ResolvedPrimary } from '../options.js';
@@ -79,14 +79,11 @@ export class Reseeder {
     // The id names the content (epoch and position): a marker retried after the stream
     // moved is another content, never taken for this one.
     const markerId = reseedMarkerId(this.link.names.stream, epoch, inStream);
-    const ack = await this.link.publishAfter(
-      encodeEpochMessage(epoch, inStream, true),
-      markerId,
-      position,
-    );
+    const marker = encodeEpochMessage(epoch, inStream, true, prevOf(position));
+    const ack = await this.link.publishAfter(marker, markerId, position);
     // Only now does this primary write under the new epoch (a refused marker leaves it
     // shipping under the old one, and the next look at the stream decides again).
-    return this.reseeded(epoch, inStream, ack.seq);
+    return this.reseeded(epoch, inStream, ack.seq, messageCrc(marker));
   }
 
   /**
@@ -96,10 +93,16 @@ export class Reseeder {
    */
   own(epoch: number, inStream: bigint, markerSeq: number): Reseed | null {
     if (this.spare === null || this.spare.lease.epoch !== epoch) return null;
-    return this.reseeded(epoch, inStream, markerSeq);
+    // Its bytes named the message it followed, which this primary does not know now.
+    return this.reseeded(epoch, inStream, markerSeq, null);
   }
 
-  private reseeded(epoch: number, inStream: bigint, markerSeq: number): Reseed {
+  private reseeded(
+    epoch: number,
+    inStream: bigint,
+    markerSeq: number,
+    markerCrc: number | null,
+  ): Reseed {
     this.spare = null;
     this.primary.reseeded(epoch, inStream);
     return {
@@ -107,6 +110,7 @@ export class Reseeder {
       inStream,
       markerSeq,
       markerId: reseedMarkerId(this.link.names.stream, epoch, inStream),
+      markerCrc,
     };
   }
 }

@@ -46,6 +46,8 @@ export interface Reseed {
   readonly markerSeq: number;
   /** The re-seeding marker's message id: what the next publish expects as the stream's last. */
   readonly markerId: string;
+  /** Its CRC, which the next message names as the one it follows; null when not known. */
+  readonly markerCrc: number | null;
 }
 
 export interface ShipperStats {

@@ -195,7 +195,7 @@ async function ship(
     stream as unknown as ClusterLink,
     1,
     { maxInFlight: 4, maxMessageBytes, coalesce },
-    { replicatedLsn: 0n, streamSeq: 1, lastId: 'marker' },
+    { replicatedLsn: 0n, streamSeq: 1, lastId: 'marker', lastCrc: null },
     {
       onReplicated: (lsn) => {
         replicated.push(lsn);

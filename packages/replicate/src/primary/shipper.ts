@@ -15,6 +15,7 @@ import {
   MessageKind,
   messageCrc,
   messageId,
+  prevOf,
   RESEED_FLAG,
   recordCost,
 } from '../cluster/message.js';
@@ -50,6 +51,8 @@ export class Shipper {
   private nextSeq: number;
   /** The id the next new message expects as the stream's last: the one sent before it. */
   private lastId: string | null;
+  /** That message's CRC, which the next new message names as `prev` (null: not known). */
+  private lastCrc: number | null;
   /**
    * The server refused an expected id although the stream ends with that very message (it
    * forgot its last id: a restart past the duplicate window, a copy caught up by snapshot).
@@ -102,13 +105,19 @@ export class Shipper {
     private readonly link: ClusterLink,
     private epoch: number,
     private readonly limits: ShipperLimits,
-    start: { replicatedLsn: bigint; streamSeq: number; lastId: string | null },
+    start: {
+      replicatedLsn: bigint;
+      streamSeq: number;
+      lastId: string | null;
+      lastCrc: number | null;
+    },
     private readonly events: ShipperEvents,
   ) {
     this.replicatedLsn = start.replicatedLsn;
     this.streamSeq = start.streamSeq;
     this.nextSeq = start.streamSeq + 1;
     this.lastId = start.lastId;
+    this.lastCrc = start.lastCrc;
     this.run = beginRun(epoch, start.streamSeq);
     this.idleLooks = setInterval(this.lookWhileIdle, IDLE_LOOK_MS);
     this.idleLooks.unref();
@@ -287,7 +296,13 @@ export class Shipper {
     const firstLsn = this.queue.lsnAt(from);
     const lastLsn = this.queue.lsnAt(to - 1);
     const group = this.queue.slice(from, to);
-    const body = encodeRecordsMessage(this.epoch, firstLsn, group, this.limits.compression);
+    const body = encodeRecordsMessage(
+      this.epoch,
+      firstLsn,
+      group,
+      this.limits.compression,
+      this.lastCrc ?? 0,
+    );
     const prevId = this.lastId;
     const entry: Sent = {
       firstLsn,
@@ -306,6 +321,7 @@ export class Shipper {
     this.counters.records += group.length;
     this.counters.bytes += body.length;
     this.lastId = entry.id;
+    this.lastCrc = entry.crc;
     this.transmit(entry);
   }
 
@@ -396,6 +412,7 @@ export class Shipper {
       for (const entry of resend) this.transmit(entry);
       this.nextSeq = resend[resend.length - 1]!.seq + 1;
       this.lastId = resend[resend.length - 1]!.id;
+      this.lastCrc = resend[resend.length - 1]!.crc;
     }
     this.pump();
   }
@@ -480,6 +497,7 @@ export class Shipper {
         this.streamSeq = lastSeq;
         this.nextSeq = lastSeq + 1;
         this.lastId = position.id;
+        this.lastCrc = prevOf(position) || null;
         // Refused by id, yet the stream ends with this epoch's message the chain expected.
         if (refusedId && position.id !== null) this.forgotAt = position.seq;
         const held = sent.find((entry) => entry.seq === position.seq);
@@ -563,6 +581,7 @@ export class Shipper {
     this.streamSeq = reseed.markerSeq;
     this.nextSeq = reseed.markerSeq + 1;
     this.lastId = reseed.markerId;
+    this.lastCrc = reseed.markerCrc;
     // The records the stream lost and this shipper no longer keeps are read back from the
     // log a page at a time, as the publishing reaches them (memory stays bounded).
     this.backfill = reseed.inStream < upTo ? { next: reseed.inStream + 1n, to: upTo } : null;
