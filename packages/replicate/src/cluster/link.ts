@@ -211,9 +211,13 @@ export class ClusterLink {
     const replicas = create?.replicas;
     const kvm = new Kvm(js);
     const objm = new Objm(js);
-    const kv = create
-      ? await kvm.create(n.kvBucket, { replicas, history: 1 })
-      : await kvm.open(n.kvBucket);
+    // Created if missing, then bound: a bucket bound by `open` reads from the stream's
+    // leader, where one returned by `create` reads any copy (JetStream's direct get). A
+    // lagging copy can answer with an older lease revision, which the compare-and-set then
+    // refuses as another node's change; nemesis seeds 7979 and 8080 stalled 120 s and more
+    // on that refusal after power cuts.
+    if (create) await kvm.create(n.kvBucket, { replicas, history: 1 });
+    const kv = await kvm.open(n.kvBucket);
     const objects = create
       ? await objm.create(n.objBucket, { replicas, storage: StorageType.File })
       : await objm.open(n.objBucket);
