@@ -31,6 +31,8 @@ import { mountSlowDisk, type SlowDisk } from './slow-disk.js';
 import { median } from './stats.js';
 
 const { values } = parseArgs({
+  // `pnpm run bench:streams -- --quick` hands the script a `--` of its own, as the bench's cli takes.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     quick: { type: 'boolean', default: false },
     dir: { type: 'string' },
