@@ -18,8 +18,11 @@ export interface EpochStart {
   readonly streamSeq: number;
   /** The marker's message id: what the next publish expects as the stream's last. */
   readonly lastId: string;
-  /** The marker's CRC: what the next message names as the one it follows (`prev`). */
-  readonly lastCrc: number;
+  /**
+   * The marker's CRC: what the next message names as the one it follows (`prev`); null
+   * when the stream kept an earlier send of it (a duplicate), whose bytes may differ.
+   */
+  readonly lastCrc: number | null;
 }
 
 /**
@@ -48,7 +51,8 @@ export async function publishEpochMarker(
     try {
       const marker = encodeEpochMessage(epoch, inStream, false, prevOf(position));
       const ack = await link.publishAfter(marker, id, position);
-      return { inStream, streamSeq: ack.seq, lastId: id, lastCrc: messageCrc(marker) };
+      const lastCrc = ack.duplicate ? null : messageCrc(marker);
+      return { inStream, streamSeq: ack.seq, lastId: id, lastCrc };
     } catch (error) {
       // An older primary still publishing stored one more message: catch up and retry.
       if (!isRefusedExpectation(error) || attempt >= 20) {

@@ -83,7 +83,8 @@ export class Reseeder {
     const ack = await this.link.publishAfter(marker, markerId, position);
     // Only now does this primary write under the new epoch (a refused marker leaves it
     // shipping under the old one, and the next look at the stream decides again).
-    return this.reseeded(epoch, inStream, ack.seq, messageCrc(marker));
+    // A duplicate is an earlier send of this marker, which may name another predecessor.
+    return this.reseeded(epoch, inStream, ack.seq, ack.duplicate ? null : messageCrc(marker));
   }
 
   /**
