@@ -21,6 +21,7 @@ import {
 } from '../cluster/message.js';
 import { ShortCopies } from '../cluster/short-copies.js';
 import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
+import { ChainTip } from './chain-tip.js';
 import { endsAsLeft, IDLE_LOOK_MS } from './idle-look.js';
 import { RecordQueue } from './record-queue.js';
 import { disagreementAt, type Sent, type Stored } from './sent-messages.js';
@@ -49,16 +50,8 @@ export class Shipper {
   /** The stream sequence of the last message known stored. */
   streamSeq: number;
   private nextSeq: number;
-  /** The id the next new message expects as the stream's last: the one sent before it. */
-  private lastId: string | null;
-  /** That message's CRC, which the next new message names as `prev` (null: not known). */
-  private lastCrc: number | null;
-  /**
-   * The server refused an expected id although the stream ends with that very message (it
-   * forgot its last id: a restart past the duplicate window, a copy caught up by snapshot).
-   * The first publish at this sequence then expects the sequence alone (decision 0909).
-   */
-  private forgotAt: number | null = null;
+  /** The message the next new one follows: its id and CRC. */
+  private readonly tip: ChainTip;
   /** Records not yet known to be in the stream. */
   private readonly queue = new RecordQueue();
   private readonly inflight: Sent[] = [];
@@ -116,8 +109,7 @@ export class Shipper {
     this.replicatedLsn = start.replicatedLsn;
     this.streamSeq = start.streamSeq;
     this.nextSeq = start.streamSeq + 1;
-    this.lastId = start.lastId;
-    this.lastCrc = start.lastCrc;
+    this.tip = new ChainTip(start.lastId, start.lastCrc);
     this.run = beginRun(epoch, start.streamSeq);
     this.idleLooks = setInterval(this.lookWhileIdle, IDLE_LOOK_MS);
     this.idleLooks.unref();
@@ -296,14 +288,9 @@ export class Shipper {
     const firstLsn = this.queue.lsnAt(from);
     const lastLsn = this.queue.lsnAt(to - 1);
     const group = this.queue.slice(from, to);
-    const body = encodeRecordsMessage(
-      this.epoch,
-      firstLsn,
-      group,
-      this.limits.compression,
-      this.lastCrc ?? 0,
-    );
-    const prevId = this.lastId;
+    const { compression } = this.limits;
+    const body = encodeRecordsMessage(this.epoch, firstLsn, group, compression, this.tip.prev);
+    const prevId = this.tip.lastId;
     const entry: Sent = {
       firstLsn,
       lastLsn,
@@ -320,8 +307,7 @@ export class Shipper {
     this.counters.messages++;
     this.counters.records += group.length;
     this.counters.bytes += body.length;
-    this.lastId = entry.id;
-    this.lastCrc = entry.crc;
+    this.tip.follow(entry.id, entry.crc);
     this.transmit(entry);
   }
 
@@ -334,9 +320,7 @@ export class Shipper {
     // Chained on what the stream's last message is, not only on its sequence: a message
     // another primary stored there (a newer epoch's marker) has the sequence expected but
     // never the id, so nothing of this epoch is stored after it (decision 0909).
-    const forgot = this.forgotAt === entry.seq - 1;
-    if (forgot) this.forgotAt = null;
-    const expected = { seq: entry.seq - 1, id: forgot ? null : entry.prevId };
+    const expected = { seq: entry.seq - 1, id: this.tip.expectedId(entry.seq, entry.prevId) };
     const publish = this.link.publish(entry.body, entry.id, expected).then(
       (ack) => this.acked(entry, ack),
       (error) => this.failed(error),
@@ -411,8 +395,7 @@ export class Shipper {
       this.counters.resent += resend.length;
       for (const entry of resend) this.transmit(entry);
       this.nextSeq = resend[resend.length - 1]!.seq + 1;
-      this.lastId = resend[resend.length - 1]!.id;
-      this.lastCrc = resend[resend.length - 1]!.crc;
+      this.tip.follow(resend[resend.length - 1]!.id, resend[resend.length - 1]!.crc);
     }
     this.pump();
   }
@@ -496,10 +479,9 @@ export class Shipper {
         const lastSeq = position.lastSeq ?? position.seq;
         this.streamSeq = lastSeq;
         this.nextSeq = lastSeq + 1;
-        this.lastId = position.id;
-        this.lastCrc = prevOf(position) || null;
+        this.tip.follow(position.id, prevOf(position) || null);
         // Refused by id, yet the stream ends with this epoch's message the chain expected.
-        if (refusedId && position.id !== null) this.forgotAt = position.seq;
+        if (refusedId && position.id !== null) this.tip.forgot(position.seq);
         const held = sent.find((entry) => entry.seq === position.seq);
         if (held !== undefined) this.stored = held;
         this.run = extendRunTo(this.run, sent, position.seq);
@@ -580,8 +562,7 @@ export class Shipper {
     this.replicatedLsn = reseed.inStream;
     this.streamSeq = reseed.markerSeq;
     this.nextSeq = reseed.markerSeq + 1;
-    this.lastId = reseed.markerId;
-    this.lastCrc = reseed.markerCrc;
+    this.tip.follow(reseed.markerId, reseed.markerCrc);
     // The records the stream lost and this shipper no longer keeps are read back from the
     // log a page at a time, as the publishing reaches them (memory stays bounded).
     this.backfill = reseed.inStream < upTo ? { next: reseed.inStream + 1n, to: upTo } : null;
