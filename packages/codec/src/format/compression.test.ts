@@ -78,6 +78,17 @@ describe('compressed frames', () => {
     expect(error.details).toMatchObject({ codec: 9, offset: 0 });
   });
 
+  it('name an unknown codec even when the body is no longer than its fixed part', () => {
+    const body = Buffer.from([6, 9, 0, 0, 1, 0, 0, 0]);
+    expectWalError(
+      () => new FrameScanner(frameOf(body)).nextRecord(),
+      WalErrorCode.UNSUPPORTED_FORMAT,
+    );
+    const zstdWithoutBytes = new FrameScanner(frameOf(Buffer.from([6, 1, 0, 0, 1, 0, 0, 0])));
+    expect(zstdWithoutBytes.nextRecord()).toBeNull();
+    expect(zstdWithoutBytes.stop).toMatchObject({ kind: 'corrupt', offset: 0 });
+  });
+
   it('whose CRC matches but whose zstd bytes are damaged stop the scan as corrupt', () => {
     const bytes = vector();
     bytes[bytes.length - 3]! ^= 0xff;

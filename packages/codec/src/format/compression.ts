@@ -135,7 +135,7 @@ export function decompressBody(
   end: number,
   maxBody = MAX_FRAME_BODY,
 ): Buffer {
-  if (end - start < COMPRESSED_BODY_FIXED + 1) malformed('compressed body shorter than 9 bytes');
+  if (end - start < COMPRESSED_BODY_FIXED) malformed('compressed body shorter than 8 bytes');
   const codec = buf[start + 1];
   if (codec !== CompressionCodec.ZSTD)
     throw new WalError(
@@ -149,6 +149,7 @@ export function decompressBody(
   if (length === 0 || length > maxBody)
     malformed(`compressed body states ${length} plain bytes (allowed 1..${maxBody})`);
   const packed = buf.subarray(start + COMPRESSED_BODY_FIXED, end);
+  if (packed.length === 0) malformed('compressed body holds no zstd bytes');
   let plain: Uint8Array;
   try {
     plain =
