@@ -1,7 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import { WalError, WalErrorCode } from '@walnut/codec';
 import { type ClusterLink, lastLsnInStream } from './link.js';
-import { messageCrc } from './message.js';
+import { crcHex, messageCrc } from './message.js';
 
 /**
  * The primary's high-water mark (decision 0910): the last message it saw stored, kept in
@@ -54,14 +54,12 @@ export async function writeMark(kv: KV, mark: Mark): Promise<void> {
     epoch: mark.epoch,
     lsn: mark.lsn.toString(),
     seq: mark.seq,
-    crc: hex(mark.crc),
-    ...(mark.run === undefined ? {} : { run: { from: mark.run.from, value: hex(mark.run.value) } }),
+    crc: crcHex(mark.crc),
+    ...(mark.run === undefined
+      ? {}
+      : { run: { from: mark.run.from, value: crcHex(mark.run.value) } }),
   };
   await kv.put(KEY, JSON.stringify(value));
-}
-
-function hex(crc: number): string {
-  return crc.toString(16).padStart(8, '0');
 }
 
 /**
@@ -79,7 +77,7 @@ export function checkApplied(
   if (applied === null || applied === mark.run.value) return null;
   return new WalError(
     WalErrorCode.DIVERGED,
-    `the messages this replica applied from '${stream}' between sequences ${mark.run.from} and ${mark.seq} are not the ones its primary saw stored there (running checksum ${hex(applied)} against ${hex(mark.run.value)}): the server that served them holds another history, and so does this replica's log now; start this replica in an empty directory, and have the stream re-seeded (or its leader stepped down) first`,
+    `the messages this replica applied from '${stream}' between sequences ${mark.run.from} and ${mark.seq} are not the ones its primary saw stored there (running checksum ${crcHex(applied)} against ${crcHex(mark.run.value)}): the server that served them holds another history, and so does this replica's log now; start this replica in an empty directory, and have the stream re-seeded (or its leader stepped down) first`,
     { details: { from: mark.run.from, markSeq: mark.seq, markLsn: mark.lsn } },
   );
 }

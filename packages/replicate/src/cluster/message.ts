@@ -173,6 +173,11 @@ export function messageCrc(bytes: Uint8Array): number {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32LE(4);
 }
 
+/** A CRC as messages, ids and reports print it: 8 hex digits. */
+export function crcHex(crc: number): string {
+  return (crc >>> 0).toString(16).padStart(8, '0');
+}
+
 /**
  * The `prev` of a message published right after `position` (the stream's last message as
  * read): that message's CRC, or 0 when the message at the last sequence is gone or unknown.
@@ -196,7 +201,7 @@ export function messageId(
   lastLsn: bigint,
   body: Uint8Array,
 ): string {
-  const crc = messageCrc(body).toString(16).padStart(8, '0');
+  const crc = crcHex(messageCrc(body));
   return `${stream}:${epoch}:${firstLsn}-${lastLsn}:${crc}`;
 }
 

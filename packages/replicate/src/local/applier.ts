@@ -1,5 +1,6 @@
 import { Batch, type Wal, WalError, WalErrorCode } from '@walnut/wal';
 import {
+  crcHex,
   type DecodedMessage,
   decodeMessage,
   MessageKind,
@@ -205,10 +206,9 @@ export class Applier {
  * at the sequence before: the servers' copies forked there (decision 0918).
  */
 function forkedAt(seq: number, prev: number, held: number, appended: bigint): WalError {
-  const hex = (crc: number) => crc.toString(16).padStart(8, '0');
   return new WalError(
     WalErrorCode.DIVERGED,
-    `the stream's message at sequence ${seq} was published after a message with CRC ${hex(prev)}, but the one this replica took at sequence ${seq - 1} has CRC ${hex(held)}: the servers' copies of the stream forked there, so the records this replica applied up to LSN ${appended} may be another history than the one its primary acknowledged; start this replica in an empty directory, or from a copy of the primary's log`,
+    `the stream's message at sequence ${seq} was published after a message with CRC ${crcHex(prev)}, but the one this replica took at sequence ${seq - 1} has CRC ${crcHex(held)}: the servers' copies of the stream forked there, so the records this replica applied up to LSN ${appended} may be another history than the one its primary acknowledged; start this replica in an empty directory, or from a copy of the primary's log`,
     { details: { seq, prev, held, appliedLsn: appended } },
   );
 }

@@ -2,7 +2,7 @@ import { removeTempDirs, tempDir } from '@walnut/storage-io/testing';
 import { Wal } from '@walnut/wal';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterLink, StreamPosition } from '../cluster/link.js';
-import { encodeEpochMessage, encodeRecordsMessage } from '../cluster/message.js';
+import { encodeEpochMessage, encodeRecordsMessage, messageCrc } from '../cluster/message.js';
 import { heldOfThisHistory } from './history.js';
 
 afterEach(removeTempDirs);
@@ -87,6 +87,54 @@ describe('what a re-seed counts as already in the stream', () => {
     // Sequences 1..10 trimmed: the walk stops at sequence 11 (LSN 11), none of it agreeing.
     const trimmed = streamOf([...Array<null>(10).fill(null), ...single(11, 40, foreign)]);
     expect(await heldOfThisHistory(trimmed.link, wal, trimmed.position)).toBe(10n);
+    await wal.close();
+  });
+
+  it('counts nothing above a fork: a message that names a predecessor other than the one stored before it', async () => {
+    // Seed 7878's stores: after LSN 40, another primary's messages (LSNs 41..46) hold the
+    // sequences where this log's marker and LSNs 41..59 were; this log's next message (LSNs
+    // 60..70), stored after them, names its own lost predecessor.
+    const wal = await logOf(70);
+    const common = single(1, 40, own);
+    const lostPredecessor = encodeRecordsMessage(5, 59n, [own(59)]);
+    const after = encodeRecordsMessage(
+      5,
+      60n,
+      Array.from({ length: 11 }, (_, k) => own(60 + k)),
+      undefined,
+      messageCrc(lostPredecessor),
+    );
+    const forked = streamOf([...common, ...single(41, 46, foreign), after]);
+    expect(await heldOfThisHistory(forked.link, wal, forked.position)).toBe(40n);
+    // Chained on the message stored before it, the same message counts.
+    const others = single(41, 46, foreign);
+    const chained = encodeRecordsMessage(
+      5,
+      60n,
+      Array.from({ length: 11 }, (_, k) => own(60 + k)),
+      undefined,
+      messageCrc(others[others.length - 1]!),
+    );
+    const whole = streamOf([...common, ...others, chained]);
+    expect(await heldOfThisHistory(whole.link, wal, whole.position)).toBe(70n);
+    await wal.close();
+  });
+
+  it("takes an older epoch's message stored after a newer marker for a stale one, not a fork", async () => {
+    // Decision 0914: the old primary's message (LSN 41, foreign) landed after the new
+    // epoch's marker; the new primary's next message chains on it.
+    const wal = await logOf(45);
+    const marker = encodeEpochMessage(2, 40n, false, 0);
+    const stale = encodeRecordsMessage(1, 41n, [foreign(41)], undefined, 0xdead);
+    const next = encodeRecordsMessage(
+      2,
+      41n,
+      Array.from({ length: 5 }, (_, k) => own(41 + k)),
+      undefined,
+      messageCrc(stale),
+    );
+    const { link, position } = streamOf([...single(1, 40, own), marker, stale, next]);
+    expect(await heldOfThisHistory(link, wal, position)).toBe(45n);
     await wal.close();
   });
 

@@ -5,6 +5,7 @@ import {
   decodeHeader,
   decodeMessage,
   MessageKind,
+  messageCrc,
 } from '../cluster/message.js';
 import { sameRecord } from './shipped-records.js';
 
@@ -24,7 +25,8 @@ const WALK_CHUNK = 64;
  * messages stored after a takeover, or a replica's other history, hold the same LSNs with
  * other bytes. So the records are compared with the log's, walking back over markers and
  * foreign messages (at most WALK_LIMIT, WALK_CHUNK at a time); the newest that agrees
- * counts; when none agrees, nothing walked over is counted.
+ * counts, unless a message above it names a predecessor the stream does not hold there (a
+ * fork of the copies); when none agrees, nothing walked over is counted.
  */
 export async function heldOfThisHistory(
   link: ClusterLink,
@@ -33,6 +35,8 @@ export async function heldOfThisHistory(
 ): Promise<bigint> {
   let floor = 0n;
   let seq = position.seq;
+  // The message walked last (one sequence newer): its `prev` (0: not known) and epoch.
+  let newer = { prev: 0, epoch: 0 };
   for (let walked = 0; seq > 0 && walked < WALK_LIMIT; ) {
     // Newest first, as walked.
     const chunk: DecodedMessage[] = [];
@@ -43,7 +47,15 @@ export async function heldOfThisHistory(
         trimmed = true; // trimmed (or deleted) from here back
         break;
       }
-      chunk.push(decodeMessage(data, `${link.names.stream}#${seq}`));
+      const message = decodeMessage(data, `${link.names.stream}#${seq}`);
+      // The copies forked between this message and the next (decision 0918): what was
+      // walked above is not contiguous with what lies below, so none of it counts. An older
+      // epoch's message stored after this one is stale (decision 0914), not a fork.
+      if (newer.prev !== 0 && newer.epoch >= message.epoch && messageCrc(data) !== newer.prev) {
+        chunk.length = 0;
+      }
+      newer = message;
+      chunk.push(message);
     }
     const held = await newestHeld(wal, chunk);
     if (held !== null) return held;

@@ -1,4 +1,4 @@
-import { type MessageHeader, MessageKind } from '../cluster/message.js';
+import { crcHex, type MessageHeader, MessageKind } from '../cluster/message.js';
 
 /** A message sent: kept until the stream holds it, so a resend is the very same bytes. */
 export interface Sent {
@@ -50,5 +50,5 @@ export function disagreementAt(
 }
 
 function hex(crc: number | null): string {
-  return crc === null ? 'none' : crc.toString(16).padStart(8, '0');
+  return crc === null ? 'none' : crcHex(crc);
 }

@@ -17,7 +17,7 @@ import {
 import { LINGER_MS, Shipper } from './shipper.js';
 
 /** What one publish does, in the order they come: store and answer, or fail around storing. */
-type Outcome = 'ok' | 'lost' | 'stored-unanswered' | 'other-content';
+type Outcome = 'ok' | 'lost' | 'stored-unanswered' | 'other-content' | 'stored-over-fork';
 
 interface Publish {
   readonly body: Buffer;
@@ -94,6 +94,9 @@ class ScriptedStream {
       this.idAt.push('other');
       throw new Error('TimeoutError: timeout');
     }
+    // The copy that leads next holds another content under this message (seed 7878): it
+    // kept the last id in memory, so the publish chained on it is stored all the same.
+    if (outcome === 'stored-over-fork') this.forkAt(this.messages.length);
     const known = this.ids.get(id);
     let seq: number;
     if (known !== undefined) {
@@ -120,8 +123,21 @@ class ScriptedStream {
       seq = this.messages.length;
       this.ids.set(id, seq);
     }
-    if (outcome === 'stored-unanswered') throw new Error('TimeoutError: timeout');
+    if (outcome === 'stored-unanswered' || outcome === 'stored-over-fork') {
+      throw new Error('TimeoutError: timeout');
+    }
     return { seq, duplicate: known !== undefined, stream: 'orders', domain: '' } as PubAck;
+  }
+
+  /** The message at `seq` becomes another content, its id kept (a forked copy leads). */
+  forkAt(seq: number): void {
+    const held = decodeMessage(this.messages[seq - 1]!, 'held');
+    const other = held.records.map((r) => ({ payload: Buffer.concat([r.payload, r.payload]) }));
+    this.messages[seq - 1] = encodeRecordsMessage(2, held.firstLsn, other);
+  }
+
+  async messageAt(seq: number): Promise<Buffer | null> {
+    return this.messages[seq - 1] ?? null;
   }
 
   async leadership() {
@@ -278,6 +294,43 @@ describe('the shipper', () => {
     expect(diverged[0]).toContain('a replica of the stream disagrees with the log');
     expect(shipper.counters.diverged).toBe(diverged[0]);
   });
+
+  it('stops and reports a fork when its message was stored over another content than the one it followed', async () => {
+    const stream = new ScriptedStream(['ok', 'ok', 'stored-over-fork']);
+    const { shipper, diverged } = await ship(stream, 30, 5);
+    expect(diverged).toHaveLength(1);
+    expect(diverged[0]).toContain("the servers' copies of the stream forked there");
+    // The message stored over the fork counts for nothing; the one the fork replaced had
+    // been acknowledged already, which the report is for.
+    expect(shipper.replicatedLsn).toBe(decodeHeader(stream.publishes[1]!.body, 'second').lastLsn);
+  }, 30_000);
+
+  it('when idle, finds a fork under the last message it stored, and stops', async () => {
+    const stream = new ScriptedStream([]);
+    const diverged: string[] = [];
+    const shipper = new Shipper(
+      stream as unknown as ClusterLink,
+      1,
+      { maxInFlight: 4, maxMessageBytes: 200, coalesce: false },
+      { replicatedLsn: 0n, streamSeq: 1, lastId: 'marker', lastCrc: null },
+      {
+        onReplicated: () => undefined,
+        onFenced: () => undefined,
+        ownReseed: () => null,
+        onDiverged: (reason) => diverged.push(reason),
+        onRegressed: async () => null,
+        readLog: async () => [],
+      },
+    );
+    for (let i = 1; i <= 10; i++) {
+      shipper.push(BigInt(i), record(i));
+      if (i % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await vi.waitFor(() => expect(shipper.replicatedLsn).toBe(10n));
+    stream.forkAt(stream.messages.length - 1);
+    await vi.waitFor(() => expect(diverged).toHaveLength(1), { timeout: 15_000, interval: 100 });
+    await shipper.stop();
+  }, 30_000);
 
   it('goes on where it was when a stale answer did not hold and the re-seed failed', async () => {
     // The stream answers from two messages back for three reads (a cut-off leader that has

@@ -20,6 +20,7 @@ import {
   recordCost,
 } from '../cluster/message.js';
 import { ShortCopies } from '../cluster/short-copies.js';
+import { forkBelowEnd } from '../cluster/stream-fork.js';
 import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
 import { ChainTip } from './chain-tip.js';
 import { endsAsLeft, IDLE_LOOK_MS } from './idle-look.js';
@@ -160,23 +161,20 @@ export class Shipper {
 
   /**
    * With nothing to send and nothing in flight, reads the stream's end; when it is not the
-   * last message this shipper stored, the reconcile of a failed publish decides (it confirms
-   * before it re-seeds, and finds a newer epoch's fencing). A publish sent meanwhile makes
-   * the look count for nothing: its own acknowledgement or refusal tells more.
+   * last message this shipper stored, or was stored over a fork of the copies, the
+   * reconcile of a failed publish decides (it confirms before it re-seeds, and finds a newer
+   * epoch's fencing). A publish sent meanwhile makes the look count for nothing: its own
+   * acknowledgement or refusal tells more.
    */
   private readonly lookWhileIdle = (): void => {
     if (this.looking || !this.idle()) return;
     this.looking = true;
     const sentBefore = this.counters.messages;
-    this.link.lastPosition().then(
-      (position) => {
+    this.endMoved().then(
+      (moved) => {
         this.looking = false;
-        if (!this.idle() || this.counters.messages !== sentBefore) return;
-        const { epoch, streamSeq, replicatedLsn } = this;
-        const crc = this.stored?.crc ?? null;
-        if (!endsAsLeft(position, { epoch, streamSeq, replicatedLsn, crc })) {
-          this.recovering = this.recheck();
-        }
+        if (!moved || !this.idle() || this.counters.messages !== sentBefore) return;
+        this.recovering = this.recheck();
       },
       // An outage is for the next publish or look to meet.
       () => {
@@ -184,6 +182,16 @@ export class Shipper {
       },
     );
   };
+
+  /** Whether the stream's end is not as this shipper left it. */
+  private async endMoved(): Promise<boolean> {
+    const position = await this.link.lastPosition();
+    const { epoch, streamSeq, replicatedLsn } = this;
+    const crc = this.stored?.crc ?? null;
+    if (!endsAsLeft(position, { epoch, streamSeq, replicatedLsn, crc })) return true;
+    // As left, but the copy serving it may hold another message under it.
+    return (await forkBelowEnd(this.link, position)) !== null;
+  }
 
   private idle(): boolean {
     return (
@@ -441,7 +449,8 @@ export class Shipper {
           header === null || header.epoch < this.epoch || inStream < this.replicatedLsn;
         const disagreement = wentBack
           ? null
-          : disagreementAt(position.seq, header, position.crc, sent, this.stored);
+          : (disagreementAt(position.seq, header, position.crc, sent, this.stored) ??
+            (await forkBelowEnd(this.link, position)));
         if ((wentBack || disagreement !== null) && looks < CONFIRM_LOOKS) {
           // A deposed leader still answering (cut off from its peers, it has not stepped
           // down yet) shows an older stream: ask again before acting on it.
