@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
 import type { Follower } from '../follower/follower.js';
@@ -21,6 +21,8 @@ import { TcpProxy } from './tcp-proxy.js';
 const OPERATOR_WAIT_MS = 60_000;
 /** Fresh followers a check tries while each refuses a short copy, before counting losses. */
 const SHORT_COPY_ATTEMPTS = 3;
+/** Deposed primaries whose logs a run keeps (the latest), for a post-mortem of their promotions. */
+const KEPT_DEPOSED = 2;
 
 export { FAULT_KINDS, type FaultKind };
 
@@ -207,6 +209,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   } as const;
   const connection = { ignoreClusterUpdates: true };
   let standbys = 0;
+  const deposed: string[] = [];
   const openStandby = async () => {
     const { servers, link } = await newLink();
     const dir = join(options.workDir, `standby-${++standbys}`);
@@ -321,7 +324,11 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       }
       // Only what was acknowledged before the follower was told what to wait for.
       const where = `check ${checks} follower of ${stream}`;
-      acknowledgedLost += await lostIn(dir, acked, last, size, where, findings);
+      const lost = await lostIn(dir, acked, last, size, where, findings);
+      acknowledgedLost += lost;
+      // Each check's follower holds the whole log: kept only when it lacked something, so
+      // a long run's work directory grows with the log, not with the log times the checks.
+      if (lost === 0) rmSync(dir, { recursive: true, force: true });
       const replicas = await replicasDisagree(
         cluster,
         stream,
@@ -429,6 +436,10 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           for (const proxy of primaryLink.link) proxy.release();
           addEnded(old.stats().shipper);
           await old.close().catch(() => undefined);
+          // A deposed primary's log is for a post-mortem of the last promotions only.
+          deposed.push(old.dir);
+          if (deposed.length > KEPT_DEPOSED)
+            rmSync(deposed.shift()!, { recursive: true, force: true });
           for (const proxy of primaryLink.link) await proxy.stop();
           primaryLink = { servers: [], link: standbyLink };
           ({ follower: standby, link: standbyLink } = await openStandby());
