@@ -133,7 +133,7 @@ class ScriptedStream {
   forkAt(seq: number): void {
     const held = decodeMessage(this.messages[seq - 1]!, 'held');
     const other = held.records.map((r) => ({ payload: Buffer.concat([r.payload, r.payload]) }));
-    this.messages[seq - 1] = encodeRecordsMessage(2, held.firstLsn, other);
+    this.messages[seq - 1] = encodeRecordsMessage(held.epoch, held.firstLsn, other);
   }
 
   async messageAt(seq: number): Promise<Buffer | null> {
