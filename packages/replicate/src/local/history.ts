@@ -7,6 +7,7 @@ import {
   MessageKind,
   messageCrc,
 } from '../cluster/message.js';
+import { forkedBetween } from '../cluster/stream-fork.js';
 import { sameRecord } from './shipped-records.js';
 
 /** Messages walked back from the stream's end, at most, looking for this log's content. */
@@ -48,12 +49,9 @@ export async function heldOfThisHistory(
         break;
       }
       const message = decodeMessage(data, `${link.names.stream}#${seq}`);
-      // The copies forked between this message and the next (decision 0918): what was
-      // walked above is not contiguous with what lies below, so none of it counts. An older
-      // epoch's message stored after this one is stale (decision 0914), not a fork.
-      if (newer.prev !== 0 && newer.epoch >= message.epoch && messageCrc(data) !== newer.prev) {
-        chunk.length = 0;
-      }
+      // The copies forked between this message and the next: what was walked above is not
+      // contiguous with what lies below, so none of it counts.
+      if (forkedBetween({ crc: messageCrc(data), epoch: message.epoch }, newer)) chunk.length = 0;
       newer = message;
       chunk.push(message);
     }

@@ -1,4 +1,5 @@
-import { lastLsnInStream, type StreamPosition } from '../cluster/link.js';
+import { type ClusterLink, lastLsnInStream, type StreamPosition } from '../cluster/link.js';
+import { forkBelowEnd } from '../cluster/stream-fork.js';
 
 /**
  * How often an idle shipper looks at the stream's end: a stream that went back (a power
@@ -26,4 +27,15 @@ export function endsAsLeft(position: StreamPosition, own: OwnEnd): boolean {
     lastLsnInStream(position) === own.replicatedLsn &&
     (own.crc === null || position.crc === own.crc)
   );
+}
+
+/** Whether the stream's end, read now, is not where the shipper left it (`own()` once read). */
+export async function endMoved(
+  link: Pick<ClusterLink, 'lastPosition' | 'messageAt'>,
+  own: () => OwnEnd,
+): Promise<boolean> {
+  const position = await link.lastPosition();
+  if (!endsAsLeft(position, own())) return true;
+  // As left, but the copy serving it may hold another message under it.
+  return (await forkBelowEnd(link, position)) !== null;
 }

@@ -23,7 +23,7 @@ import { ShortCopies } from '../cluster/short-copies.js';
 import { forkBelowEnd } from '../cluster/stream-fork.js';
 import { beginRun, type EpochRun, extendRun, extendRunTo } from '../local/running-checksum.js';
 import { ChainTip } from './chain-tip.js';
-import { endsAsLeft, IDLE_LOOK_MS } from './idle-look.js';
+import { endMoved, IDLE_LOOK_MS, type OwnEnd } from './idle-look.js';
 import { RecordQueue } from './record-queue.js';
 import { disagreementAt, type Sent, type Stored } from './sent-messages.js';
 import type { Reseed, ShipperEvents, ShipperLimits, ShipperStats } from './shipper-seam.js';
@@ -170,7 +170,7 @@ export class Shipper {
     if (this.looking || !this.idle()) return;
     this.looking = true;
     const sentBefore = this.counters.messages;
-    this.endMoved().then(
+    endMoved(this.link, () => this.ownEnd()).then(
       (moved) => {
         this.looking = false;
         if (!moved || !this.idle() || this.counters.messages !== sentBefore) return;
@@ -183,14 +183,10 @@ export class Shipper {
     );
   };
 
-  /** Whether the stream's end is not as this shipper left it. */
-  private async endMoved(): Promise<boolean> {
-    const position = await this.link.lastPosition();
+  /** The end this shipper last saw stored, as an idle look expects to find it. */
+  private ownEnd(): OwnEnd {
     const { epoch, streamSeq, replicatedLsn } = this;
-    const crc = this.stored?.crc ?? null;
-    if (!endsAsLeft(position, { epoch, streamSeq, replicatedLsn, crc })) return true;
-    // As left, but the copy serving it may hold another message under it.
-    return (await forkBelowEnd(this.link, position)) !== null;
+    return { epoch, streamSeq, replicatedLsn, crc: this.stored?.crc ?? null };
   }
 
   private idle(): boolean {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isWalError } from '@walnut/wal';
 import type { Follower } from '../follower/follower.js';
 import { ReplicatedWal } from '../primary/replicated-wal.js';
+import { DeposedLogs } from './deposed-logs.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
 import { bookAck, lostIn, openFollowerWhenReady, replicasDisagree } from './nemesis-checks.js';
 import {
@@ -21,8 +22,6 @@ import { TcpProxy } from './tcp-proxy.js';
 const OPERATOR_WAIT_MS = 60_000;
 /** Fresh followers a check tries while each refuses a short copy, before counting losses. */
 const SHORT_COPY_ATTEMPTS = 3;
-/** Deposed primaries whose logs a run keeps (the latest), for a post-mortem of their promotions. */
-const KEPT_DEPOSED = 2;
 
 export { FAULT_KINDS, type FaultKind };
 
@@ -209,7 +208,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
   } as const;
   const connection = { ignoreClusterUpdates: true };
   let standbys = 0;
-  const deposed: string[] = [];
+  const deposed = new DeposedLogs();
   const openStandby = async () => {
     const { servers, link } = await newLink();
     const dir = join(options.workDir, `standby-${++standbys}`);
@@ -436,10 +435,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
           for (const proxy of primaryLink.link) proxy.release();
           addEnded(old.stats().shipper);
           await old.close().catch(() => undefined);
-          // A deposed primary's log is for a post-mortem of the last promotions only.
-          deposed.push(old.dir);
-          if (deposed.length > KEPT_DEPOSED)
-            rmSync(deposed.shift()!, { recursive: true, force: true });
+          deposed.deposed(old.dir);
           for (const proxy of primaryLink.link) await proxy.stop();
           primaryLink = { servers: [], link: standbyLink };
           ({ follower: standby, link: standbyLink } = await openStandby());
